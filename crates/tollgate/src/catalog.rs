@@ -1,0 +1,512 @@
+//! The catalog: every error an API can answer with, from the built-in entries
+//! and TOML files that extend or override them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::{ApiError, Dialect, ErrorDef, Kind, Renderer, RetryClass, Template};
+
+/// Where `type` / `doc_url` / `links.about` point unless a catalog says otherwise.
+pub const DEFAULT_DOCS_URL: &str = "/errors";
+/// google's `ErrorInfo.domain` unless a catalog says otherwise.
+pub const DEFAULT_DOMAIN: &str = "tollgate";
+
+static BUILTIN: LazyLock<Catalog> = LazyLock::new(|| {
+    let mut catalog = Catalog::empty();
+    if let Err(errors) = catalog.load_toml("builtin.toml", include_str!("builtin.toml")) {
+        // The built-in catalog is checked by this crate's tests; an error here
+        // is a bug in the crate, not something a user can cause.
+        unreachable!("built-in catalog is invalid: {errors:?}");
+    }
+    catalog
+});
+
+/// An error catalog: codes, their definitions and how they are documented.
+///
+/// ```
+/// use tollgate::Catalog;
+/// let mut catalog = Catalog::builtin();
+/// catalog.load_toml("app.toml", r#"
+///     [errors.insufficient_frames]
+///     status = 400
+///     title = "Not enough frames provided"
+///     message = 'Insufficient frames. Model "{model}" requires {required} frames, received {received}.'
+///     details = ["model", "required", "received"]
+///
+///     [errors.rate_limit_exceeded]
+///     message = "Rate limit exceeded. Please try again later."
+///     details = []
+/// "#).unwrap();
+/// let err = catalog.error("insufficient_frames").unwrap()
+///     .with("model", "10").with("required", 10).with("received", 5);
+/// assert_eq!(err.message(), r#"Insufficient frames. Model "10" requires 10 frames, received 5."#);
+/// assert!(catalog.load_toml("bad.toml", "[errors.x]\nstatus = 600\ntitle = 't'\nmessage = 'm'").is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    defs: Vec<Arc<ErrorDef>>,
+    index: HashMap<String, usize>,
+    docs_url: String,
+    domain: String,
+}
+
+/// A problem in a catalog, located in its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogError {
+    /// The file (or source name) the problem is in.
+    pub file: String,
+    /// 1-based line, 0 when not from a file.
+    pub line: usize,
+    /// 1-based column, 0 when not from a file.
+    pub column: usize,
+    /// The entry's code, when the problem is in an entry.
+    pub code: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for CatalogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        f.write_str(": ")?;
+        if let Some(code) = &self.code {
+            write!(f, "entry {code:?}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CatalogError {}
+
+/// The error for a code the catalog does not have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownCode {
+    /// The code asked for.
+    pub code: String,
+    /// Every code the catalog has.
+    pub known: Vec<String>,
+}
+
+impl fmt::Display for UnknownCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown error code {:?}, expected one of: {}", self.code, self.known.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownCode {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileToml {
+    docs_url: Option<String>,
+    domain: Option<String>,
+    #[serde(default)]
+    errors: indexmap::IndexMap<String, Spanned<EntryToml>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryToml {
+    status: Option<Spanned<i64>>,
+    title: Option<String>,
+    message: Option<Spanned<String>>,
+    hint: Option<Spanned<String>>,
+    remedy: Option<String>,
+    retry: Option<RetryClass>,
+    kind: Option<Kind>,
+    aliases: Option<BTreeMap<Dialect, String>>,
+    details: Option<Vec<String>>,
+}
+
+/// Maps byte offsets to 1-based line and column.
+struct Lines<'a>(&'a str);
+
+impl Lines<'_> {
+    fn locate(&self, offset: usize) -> (usize, usize) {
+        let before = &self.0[..offset.min(self.0.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        (line, column)
+    }
+}
+
+impl Catalog {
+    /// A catalog with no entries.
+    pub fn empty() -> Catalog {
+        Catalog {
+            defs: Vec::new(),
+            index: HashMap::new(),
+            docs_url: DEFAULT_DOCS_URL.to_owned(),
+            domain: DEFAULT_DOMAIN.to_owned(),
+        }
+    }
+
+    /// The built-in catalog (a copy to extend).
+    pub fn builtin() -> Catalog {
+        BUILTIN.clone()
+    }
+
+    /// The built-in catalog, shared.
+    pub fn builtin_ref() -> &'static Catalog {
+        &BUILTIN
+    }
+
+    /// The built-in catalog extended by a TOML file's text.
+    pub fn from_toml(file: &str, source: &str) -> Result<Catalog, Vec<CatalogError>> {
+        let mut catalog = Catalog::builtin();
+        catalog.load_toml(file, source)?;
+        Ok(catalog)
+    }
+
+    /// Extends or overrides entries from a TOML catalog's text. `file` names
+    /// the source in errors. On any error nothing is changed, and every
+    /// problem found is returned, located by line and entry.
+    ///
+    /// An entry with a new code needs `status`, `title` and `message`; an entry
+    /// with an existing code replaces the fields it sets.
+    pub fn load_toml(&mut self, file: &str, source: &str) -> Result<(), Vec<CatalogError>> {
+        let lines = Lines(source);
+        let located = |span: std::ops::Range<usize>, code: Option<&str>, message: String| {
+            let (line, column) = lines.locate(span.start);
+            CatalogError { file: file.to_owned(), line, column, code: code.map(str::to_owned), message }
+        };
+        let parsed: FileToml = toml::from_str(source).map_err(|e| {
+            let message = e.message().to_owned();
+            vec![located(e.span().unwrap_or(0..0), None, message)]
+        })?;
+        let mut next = self.clone();
+        if let Some(url) = parsed.docs_url {
+            next.docs_url = url;
+        }
+        if let Some(domain) = parsed.domain {
+            next.domain = domain;
+        }
+        let mut errors = Vec::new();
+        let mut spans = HashMap::new();
+        for (code, entry) in parsed.errors {
+            let span = entry.span();
+            spans.insert(code.clone(), span.clone());
+            let existing = next.get(&code).map(|d| (**d).clone());
+            match build_def(&code, entry.into_inner(), existing) {
+                Ok(def) => {
+                    for problem in check_def(&def) {
+                        errors.push(located(span.clone(), Some(&code), problem));
+                    }
+                    next.put(def);
+                }
+                Err((at, problem)) => {
+                    errors.push(located(at.unwrap_or(span.clone()), Some(&code), problem));
+                }
+            }
+        }
+        for (code, problem) in next.alias_collisions() {
+            if let Some(span) = spans.get(&code) {
+                errors.push(located(span.clone(), Some(&code), problem));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Adds or replaces an entry defined in code (such as a
+    /// `#[derive(ApiError)]` enum's), checked like a TOML entry.
+    pub fn insert(&mut self, def: ErrorDef) -> Result<(), Vec<CatalogError>> {
+        let code = def.code.clone();
+        let error = |message| CatalogError {
+            file: "<code>".to_owned(),
+            line: 0,
+            column: 0,
+            code: Some(code.clone()),
+            message,
+        };
+        let mut errors: Vec<_> = check_def(&def).into_iter().map(error).collect();
+        let mut next = self.clone();
+        next.put(def);
+        errors.extend(
+            next.alias_collisions().into_iter().filter(|(c, _)| *c == code).map(|(_, m)| error(m)),
+        );
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn put(&mut self, def: ErrorDef) {
+        let def = Arc::new(def);
+        match self.index.get(def.code()) {
+            Some(&i) => self.defs[i] = def,
+            None => {
+                self.index.insert(def.code().to_owned(), self.defs.len());
+                self.defs.push(def);
+            }
+        }
+    }
+
+    /// Pairs of (code, problem) where two entries spell their codes the same
+    /// way in one dialect; the later entry is named.
+    fn alias_collisions(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for dialect in Dialect::ALL {
+            let mut seen: HashMap<String, &str> = HashMap::new();
+            for def in &self.defs {
+                let wire = def.wire_code(dialect).into_owned();
+                if let Some(first) = seen.insert(wire.clone(), def.code()) {
+                    out.push((
+                        def.code.clone(),
+                        format!("code {wire:?} in the {dialect} dialect is also {first:?}'s"),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The entry for a canonical code.
+    pub fn get(&self, code: &str) -> Option<&Arc<ErrorDef>> {
+        self.index.get(code).map(|&i| &self.defs[i])
+    }
+
+    /// An occurrence of `code`, to fill with details.
+    pub fn error(&self, code: &str) -> Result<ApiError, UnknownCode> {
+        match self.get(code) {
+            Some(def) => Ok(ApiError::new(def.clone())),
+            None => Err(UnknownCode {
+                code: code.to_owned(),
+                known: self.defs.iter().map(|d| d.code.clone()).collect(),
+            }),
+        }
+    }
+
+    /// The entry whose code is spelled `wire` in some dialect: the canonical
+    /// code, an alias, or the canonical code in another case.
+    pub fn find_wire_code(&self, wire: &str) -> Option<&Arc<ErrorDef>> {
+        self.get(wire)
+            .or_else(|| self.defs.iter().find(|d| d.aliases.values().any(|a| a == wire)))
+            .or_else(|| self.defs.iter().find(|d| d.code.eq_ignore_ascii_case(wire)))
+    }
+
+    /// Every entry, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<ErrorDef>> {
+        self.defs.iter()
+    }
+
+    /// Writes this catalog's errors in `dialect`.
+    pub fn renderer(&self, dialect: Dialect) -> Renderer<'_> {
+        Renderer { dialect, docs_url: &self.docs_url, domain: &self.domain }
+    }
+
+    /// Where the error reference lives; each code is an anchor on it.
+    pub fn docs_url(&self) -> &str {
+        &self.docs_url
+    }
+
+    /// Sets where the error reference lives.
+    pub fn set_docs_url(&mut self, url: impl Into<String>) {
+        self.docs_url = url.into();
+    }
+
+    /// google's `ErrorInfo.domain`: the API's service name.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+}
+
+type Located = (Option<std::ops::Range<usize>>, String);
+
+fn build_def(code: &str, entry: EntryToml, existing: Option<ErrorDef>) -> Result<ErrorDef, Located> {
+    let template = |field: &Spanned<String>, what: &str| {
+        Template::parse(field.get_ref())
+            .map_err(|e| (Some(field.span()), format!("{what} template: {e}")))
+    };
+    let mut def = match existing {
+        Some(def) => def,
+        None => {
+            let missing: Vec<_> = [
+                ("status", entry.status.is_none()),
+                ("title", entry.title.is_none()),
+                ("message", entry.message.is_none()),
+            ]
+            .iter()
+            .filter(|(_, absent)| *absent)
+            .map(|(name, _)| *name)
+            .collect();
+            if !missing.is_empty() {
+                return Err((None, format!("a new entry needs {}", missing.join(", "))));
+            }
+            ErrorDef::new(code, 500, "", "").map_err(|e| (None, e.to_string()))?
+        }
+    };
+    if let Some(status) = &entry.status {
+        let value = *status.get_ref();
+        let status_u16 = u16::try_from(value)
+            .ok()
+            .filter(|s| (400..=599).contains(s))
+            .ok_or_else(|| (Some(status.span()), format!("status {value} is outside 400–599")))?;
+        if def.kind == Kind::from_status(def.status) {
+            def.kind = Kind::from_status(status_u16);
+        }
+        if def.retry == RetryClass::from_status(def.status) {
+            def.retry = RetryClass::from_status(status_u16);
+        }
+        def.status = status_u16;
+    }
+    if let Some(title) = entry.title {
+        def.title = title;
+    }
+    if let Some(message) = &entry.message {
+        def.message = template(message, "message")?;
+    }
+    if let Some(hint) = &entry.hint {
+        def.hint = Some(template(hint, "hint")?);
+    }
+    if let Some(remedy) = entry.remedy {
+        def.remedy = Some(remedy);
+    }
+    if let Some(retry) = entry.retry {
+        def.retry = retry;
+    }
+    if let Some(kind) = entry.kind {
+        def.kind = kind;
+    }
+    if let Some(aliases) = entry.aliases {
+        def.aliases.extend(aliases);
+    }
+    if let Some(details) = entry.details {
+        def.details = details;
+    }
+    Ok(def)
+}
+
+/// Problems with one entry on its own.
+pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
+    let mut problems = Vec::new();
+    let code_ok = def.code.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && def.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !code_ok {
+        problems.push("code must be snake_case: [a-z][a-z0-9_]*".to_owned());
+    }
+    if !(400..=599).contains(&def.status) {
+        problems.push(format!("status {} is outside 400–599", def.status));
+    }
+    if def.title.trim().is_empty() {
+        problems.push("title is empty".to_owned());
+    }
+    let templates = std::iter::once(("message", &def.message))
+        .chain(def.hint.as_ref().map(|h| ("hint", h)));
+    for (what, template) in templates {
+        for name in template.placeholders() {
+            if !def.details.iter().any(|d| d == name) {
+                problems.push(format!(
+                    "{what} placeholder {{{name}}} is not a documented details key (add it to `details`)"
+                ));
+            }
+        }
+    }
+    for (dialect, alias) in &def.aliases {
+        let alias_ok = !alias.is_empty()
+            && alias.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+        if !alias_ok {
+            problems.push(format!("alias {alias:?} for {dialect} must be [A-Za-z0-9_.:-]+"));
+        }
+    }
+    for key in &def.details {
+        for dialect in Dialect::ALL {
+            if dialect.reserved_detail_keys().contains(&key.as_str()) {
+                problems.push(format!(
+                    "details key {key:?} collides with a member of the {dialect} dialect"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_is_valid_and_complete() {
+        let catalog = Catalog::builtin();
+        assert_eq!(catalog.iter().count(), 23);
+        for def in catalog.iter() {
+            assert_eq!(check_def(def), Vec::<String>::new(), "{}", def.code());
+        }
+        assert_eq!(catalog.get("storage_quota_exceeded").unwrap().kind(), Kind::QuotaExceeded);
+        assert_eq!(catalog.get("idempotency_key_in_use").unwrap().retry(), RetryClass::After);
+    }
+
+    fn errors(source: &str) -> Vec<String> {
+        match Catalog::builtin().load_toml("t.toml", source) {
+            Ok(()) => Vec::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn problems_are_located() {
+        let e = errors("\n[errors.a]\nstatus = 600\ntitle = 't'\nmessage = 'm'\n");
+        assert_eq!(e, ["t.toml:3:10: entry \"a\": status 600 is outside 400–599"]);
+
+        let e = errors("[errors.a]\nstatus = 400\ntitle = 't'\nmessage = 'x {y}'\n");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("t.toml:1:1: entry \"a\": message placeholder {y}"), "{e:?}");
+
+        let e = errors("[errors.a]\nstatus = 400\ntitle = 't'\nmessage = 'x {y'\n");
+        assert!(e[0].starts_with("t.toml:4:11: entry \"a\": message template: unclosed"), "{e:?}");
+
+        let e = errors("[errors.a]\nstatus = 400\n[errors.a]\ntitle = 't'\n");
+        assert!(e[0].starts_with("t.toml:3:"), "{e:?}");
+        assert!(e[0].contains("duplicate"), "{e:?}");
+
+        let e = errors("[errors.a]\nstatus = 400\n");
+        assert!(e[0].contains("a new entry needs title, message"), "{e:?}");
+
+        let e = errors("[errors.a]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['status']\n");
+        assert!(e[0].contains("details key \"status\" collides with a member of the problem"), "{e:?}");
+
+        let e = errors("[errors.a]\nstatus = 400\ntitle='t'\nmessage='m'\nflavour='x'\n");
+        assert!(e[0].starts_with("t.toml:5:1:") && e[0].contains("unknown field"), "{e:?}");
+
+        let e = errors("[errors.Bad]\nstatus = 400\ntitle='t'\nmessage='m'\n");
+        assert!(e[0].contains("snake_case"), "{e:?}");
+    }
+
+    #[test]
+    fn alias_collisions_name_the_later_entry() {
+        let e = errors(
+            "[errors.not_found.aliases]\ncoded = 'GONE'\n\n[errors.conflict.aliases]\ncoded = 'GONE'\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("entry \"conflict\": code \"GONE\" in the coded dialect"), "{e:?}");
+    }
+
+    #[test]
+    fn overrides_keep_what_they_do_not_set() {
+        let mut c = Catalog::builtin();
+        c.load_toml("t.toml", "[errors.not_found]\nmessage = 'Rule not found'\n").unwrap();
+        let def = c.get("not_found").unwrap();
+        assert_eq!(def.message().as_str(), "Rule not found");
+        assert_eq!(def.status(), 404);
+        assert_eq!(def.title(), "Not found");
+    }
+
+    #[test]
+    fn failed_loads_change_nothing() {
+        let mut c = Catalog::builtin();
+        let bad = "[errors.not_found]\nmessage = 'x'\n[errors.b]\nstatus = 1\n";
+        assert!(c.load_toml("t.toml", bad).is_err());
+        assert_eq!(c.get("not_found").unwrap().message().as_str(), "The requested resource was not found.");
+    }
+}

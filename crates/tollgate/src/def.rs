@@ -1,0 +1,165 @@
+//! Catalog entries: what one kind of error is, for every occurrence.
+
+use std::collections::BTreeMap;
+
+use crate::{Dialect, Kind, RetryClass, Template, TemplateError};
+
+/// One entry of an error catalog: the stable definition of an error.
+///
+/// Every occurrence of the error ([`ApiError`](crate::ApiError)) shares its code,
+/// status, title and retry advice; only the details (and so the message) vary.
+///
+/// ```
+/// use tollgate::{Dialect, ErrorDef, Kind, RetryClass};
+/// let def = ErrorDef::new("insufficient_frames", 400, "Not enough frames provided",
+///         "Model \"{model}\" requires {required} frames, received {received}.")
+///     .unwrap()
+///     .details(["model", "required", "received"])
+///     .remedy("Send at least as many frames as the model requires.")
+///     .alias(Dialect::Coded, "INSUFFICIENT_FRAMES");
+/// assert_eq!(def.kind(), Kind::InvalidArgument);
+/// assert_eq!(def.retry(), RetryClass::Never);
+/// assert_eq!(def.wire_code(Dialect::Coded), "INSUFFICIENT_FRAMES");
+/// assert_eq!(def.wire_code(Dialect::Problem), "insufficient_frames");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorDef {
+    pub(crate) code: String,
+    pub(crate) status: u16,
+    pub(crate) title: String,
+    pub(crate) message: Template,
+    pub(crate) hint: Option<Template>,
+    pub(crate) remedy: Option<String>,
+    pub(crate) retry: RetryClass,
+    pub(crate) kind: Kind,
+    pub(crate) aliases: BTreeMap<Dialect, String>,
+    pub(crate) details: Vec<String>,
+}
+
+impl ErrorDef {
+    /// A new entry; kind and retry class follow from the status until set.
+    ///
+    /// Fails only when the message template is malformed. The code and status
+    /// are checked by [`Catalog`](crate::Catalog) when the entry is added.
+    pub fn new(
+        code: impl Into<String>,
+        status: u16,
+        title: impl Into<String>,
+        message: &str,
+    ) -> Result<ErrorDef, TemplateError> {
+        Ok(ErrorDef {
+            code: code.into(),
+            status,
+            title: title.into(),
+            message: Template::parse(message)?,
+            hint: None,
+            remedy: None,
+            retry: RetryClass::from_status(status),
+            kind: Kind::from_status(status),
+            aliases: BTreeMap::new(),
+            details: Vec::new(),
+        })
+    }
+
+    /// Sets what the caller should do about it.
+    pub fn remedy(mut self, remedy: impl Into<String>) -> Self {
+        self.remedy = Some(remedy.into());
+        self
+    }
+
+    /// Sets a free-text hint template, rendered by dialects whose `details`
+    /// member may be a string (`status-code`, seed 000).
+    pub fn hint(mut self, hint: &str) -> Result<Self, TemplateError> {
+        self.hint = Some(Template::parse(hint)?);
+        Ok(self)
+    }
+
+    /// Sets the retry class.
+    pub fn retry_class(mut self, retry: RetryClass) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the canonical kind.
+    pub fn kind_of(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Spells the code differently in one dialect (`RATE_LIMIT_ERROR`).
+    pub fn alias(mut self, dialect: Dialect, wire_code: impl Into<String>) -> Self {
+        self.aliases.insert(dialect, wire_code.into());
+        self
+    }
+
+    /// Documents the details keys every occurrence carries.
+    pub fn details<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.details = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The stable snake_case code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The title: the same for every occurrence.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// The message template.
+    pub fn message(&self) -> &Template {
+        &self.message
+    }
+
+    /// The hint template, if any.
+    pub fn hint_template(&self) -> Option<&Template> {
+        self.hint.as_ref()
+    }
+
+    /// What the caller should do, if documented.
+    pub fn remedy_text(&self) -> Option<&str> {
+        self.remedy.as_deref()
+    }
+
+    /// Whether and how to retry.
+    pub fn retry(&self) -> RetryClass {
+        self.retry
+    }
+
+    /// The canonical kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The documented details keys.
+    pub fn detail_keys(&self) -> &[String] {
+        &self.details
+    }
+
+    /// The per-dialect spellings of the code.
+    pub fn aliases(&self) -> &BTreeMap<Dialect, String> {
+        &self.aliases
+    }
+
+    /// The code as it appears on the wire in `dialect`: its alias there, else
+    /// the dialect's default spelling (`UPPER_SNAKE` for google's
+    /// `ErrorInfo.reason`, the code itself elsewhere).
+    pub fn wire_code(&self, dialect: Dialect) -> std::borrow::Cow<'_, str> {
+        match self.aliases.get(&dialect) {
+            Some(alias) => alias.as_str().into(),
+            None if dialect == Dialect::Google => self.code.to_ascii_uppercase().into(),
+            None => self.code.as_str().into(),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! FastAPI's `{"detail":"…"}` and `{"detail":{"code","message","field"}}` (seed 002,
+//! framework errors); decoding also reads FastAPI's 422
+//! `{"detail":[{"loc","msg","type"}]}`.
+
+use serde::ser::{SerializeMap, Serializer as _};
+use serde_json::Value;
+
+use super::{Context, Renderer, Ser, SerResult, VIOLATIONS_KEY, Violations, message, read_details_object};
+use crate::decode::{Decoded, Obj};
+use crate::{ApiError, Dialect, Violation};
+
+pub(super) const RESERVED: &[&str] = &["code", "message", VIOLATIONS_KEY];
+
+pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+    let mut map = ser.serialize_map(Some(1))?;
+    // A plain string, like `HTTPException(detail="…")`, unless the API gave the
+    // code a name here or there is structure to show.
+    let structured = err.def().aliases().contains_key(&Dialect::Detail)
+        || !err.details().is_empty()
+        || !err.violations().is_empty();
+    if structured {
+        map.serialize_entry("detail", &Structured(err))?;
+    } else {
+        map.serialize_entry("detail", &message(err))?;
+    }
+    map.end()
+}
+
+struct Structured<'a>(&'a ApiError);
+
+impl serde::Serialize for Structured<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let err = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("code", &*err.def().wire_code(Dialect::Detail))?;
+        map.serialize_entry("message", &message(err))?;
+        for (k, v) in err.details() {
+            if !RESERVED.contains(&k.as_str()) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        if !err.violations().is_empty() {
+            map.serialize_entry(VIOLATIONS_KEY, &Violations(err.violations()))?;
+        }
+        map.end()
+    }
+}
+
+pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
+    if let Some(text) = obj.string("detail") {
+        out.message = Some(text);
+    } else if let Some(mut detail) = obj.map("detail") {
+        out.set_code(take_string(&mut detail, "code"));
+        out.message = take_string(&mut detail, "message");
+        read_details_object(detail, out);
+    } else if let Some(items) = obj.array("detail") {
+        for item in items {
+            let Some(item) = Obj::parse(item.get()) else { continue };
+            let field = item.value("loc").map(|loc| fastapi_loc_to_field(&loc)).unwrap_or_default();
+            out.violations.push(Violation {
+                field,
+                code: item.string("type").unwrap_or_default(),
+                message: item.string("msg").unwrap_or_default(),
+            });
+        }
+        out.message = out.violations.first().map(|v| v.message.clone());
+    }
+}
+
+fn take_string(map: &mut serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    match map.get(key) {
+        Some(Value::String(_)) => match map.remove(key) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `["body", "items", 2, "name"]` → `items[2].name`.
+fn fastapi_loc_to_field(loc: &Value) -> String {
+    let Value::Array(parts) = loc else { return String::new() };
+    let skip = matches!(
+        parts.first().and_then(Value::as_str),
+        Some("body" | "query" | "path" | "header" | "cookie")
+    ) && parts.len() > 1;
+    let mut out = String::new();
+    for part in &parts[usize::from(skip)..] {
+        match part {
+            Value::Number(n) => out.push_str(&format!("[{n}]")),
+            Value::String(s) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(s);
+            }
+            _ => {}
+        }
+    }
+    out
+}

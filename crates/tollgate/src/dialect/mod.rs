@@ -1,0 +1,389 @@
+//! The ten wire formats an error can be written in, and read back from.
+
+mod coded;
+mod detail;
+mod envelope;
+mod flat;
+mod google;
+mod jsonapi;
+mod meta;
+mod problem;
+mod stripe;
+mod status_code;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::decode::{Decoded, Obj};
+use crate::{ApiError, Violation, headers};
+
+/// A wire format for error bodies.
+///
+/// ```
+/// use tollgate::Dialect;
+/// assert_eq!("status-code".parse::<Dialect>(), Ok(Dialect::StatusCode));
+/// assert_eq!(Dialect::Problem.content_type(), "application/problem+json");
+/// assert_eq!(Dialect::ALL.len(), 10);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Dialect {
+    /// RFC 9457 problem details (the default).
+    Problem,
+    /// `{"status":"error","error":{"code":<int>,…}}` (seeds 000, 001).
+    StatusCode,
+    /// `{"error":{"code":"RATE_LIMIT_ERROR",…},"request_id"}` (seed 002, middleware).
+    Coded,
+    /// FastAPI's `{"detail":…}` (seed 002, framework).
+    Detail,
+    /// `{"error":{…},"meta":{"request_id"}}` (seed 003).
+    Meta,
+    /// `{"data":null,"success":false,"message","errors":[…]}` (seed 004).
+    Envelope,
+    /// `{"error":"<code>","message":"…"}` (seed 004, legacy).
+    Flat,
+    /// Google AIP-193 `google.rpc.Status`.
+    Google,
+    /// Stripe's `{"error":{"type","code","message","param","doc_url"}}`.
+    Stripe,
+    /// JSON:API 1.1 error objects.
+    Jsonapi,
+}
+
+impl Dialect {
+    /// Every dialect.
+    pub const ALL: [Dialect; 10] = [
+        Dialect::Problem,
+        Dialect::StatusCode,
+        Dialect::Coded,
+        Dialect::Detail,
+        Dialect::Meta,
+        Dialect::Envelope,
+        Dialect::Flat,
+        Dialect::Google,
+        Dialect::Stripe,
+        Dialect::Jsonapi,
+    ];
+
+    /// The name used in config files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Problem => "problem",
+            Dialect::StatusCode => "status-code",
+            Dialect::Coded => "coded",
+            Dialect::Detail => "detail",
+            Dialect::Meta => "meta",
+            Dialect::Envelope => "envelope",
+            Dialect::Flat => "flat",
+            Dialect::Google => "google",
+            Dialect::Stripe => "stripe",
+            Dialect::Jsonapi => "jsonapi",
+        }
+    }
+
+    /// The `Content-Type` of error bodies.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Dialect::Problem => "application/problem+json",
+            Dialect::Jsonapi => "application/vnd.api+json",
+            _ => "application/json",
+        }
+    }
+
+    /// Whether the wire format has a place for an error's details.
+    ///
+    /// `envelope` and `flat` reproduce seed 004 exactly, which has none: their
+    /// details stay on the server (logs) and only the message carries them.
+    pub fn carries_details(self) -> bool {
+        !matches!(self, Dialect::Envelope | Dialect::Flat)
+    }
+
+    /// Whether violations keep their own codes on the wire (`envelope` keeps
+    /// field and message only; `flat` drops violations).
+    pub fn carries_violation_codes(self) -> bool {
+        !matches!(self, Dialect::Envelope | Dialect::Flat)
+    }
+
+    /// Members a details key may not use in this dialect, since they would
+    /// collide with the dialect's own members where details are spliced in.
+    pub fn reserved_detail_keys(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Problem => problem::RESERVED,
+            Dialect::Detail => detail::RESERVED,
+            Dialect::Stripe => stripe::RESERVED,
+            Dialect::Jsonapi => jsonapi::RESERVED,
+            Dialect::StatusCode | Dialect::Coded | Dialect::Meta => &[VIOLATIONS_KEY],
+            Dialect::Envelope | Dialect::Flat | Dialect::Google => &[],
+        }
+    }
+
+    pub(crate) fn decode(self, obj: &Obj<'_>, out: &mut Decoded) {
+        match self {
+            Dialect::Problem => problem::decode(obj, out),
+            Dialect::StatusCode => status_code::decode(obj, out),
+            Dialect::Coded => coded::decode(obj, out),
+            Dialect::Detail => detail::decode(obj, out),
+            Dialect::Meta => meta::decode(obj, out),
+            Dialect::Envelope => envelope::decode(obj, out),
+            Dialect::Flat => flat::decode(obj, out),
+            Dialect::Google => google::decode(obj, out),
+            Dialect::Stripe => stripe::decode(obj, out),
+            Dialect::Jsonapi => jsonapi::decode(obj, out),
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error for a name that is not a [`Dialect`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownDialect(pub String);
+
+impl fmt::Display for UnknownDialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown dialect {:?}, expected one of: ", self.0)?;
+        let names: Vec<_> = Dialect::ALL.iter().map(|d| d.name()).collect();
+        f.write_str(&names.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownDialect {}
+
+impl FromStr for Dialect {
+    type Err = UnknownDialect;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Dialect::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| UnknownDialect(s.to_owned()))
+    }
+}
+
+/// The key under which details-object dialects (`status-code`, `coded`,
+/// `meta`, `stripe`, `detail`) carry field violations.
+pub(crate) const VIOLATIONS_KEY: &str = "errors";
+
+/// What an occurrence knows about its request: the id, the time, the path.
+///
+/// ```
+/// use std::time::SystemTime;
+/// let ctx = tollgate::Context::new(SystemTime::now()).request_id("req_1").instance("/v1/scans");
+/// assert_eq!(ctx.request_id_str(), Some("req_1"));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    request_id: Option<&'a str>,
+    timestamp: SystemTime,
+    instance: Option<&'a str>,
+}
+
+impl<'a> Context<'a> {
+    /// A context at `timestamp` (the `status-code` dialect prints it).
+    pub fn new(timestamp: SystemTime) -> Self {
+        Context { request_id: None, timestamp, instance: None }
+    }
+
+    /// Sets the request id, echoed in the body (per dialect) and `X-Request-Id`.
+    pub fn request_id(mut self, id: &'a str) -> Self {
+        self.request_id = Some(id);
+        self
+    }
+
+    /// Sets the request path, the `instance` of problem details.
+    pub fn instance(mut self, path: &'a str) -> Self {
+        self.instance = Some(path);
+        self
+    }
+
+    /// The request id, if set.
+    pub fn request_id_str(&self) -> Option<&'a str> {
+        self.request_id
+    }
+}
+
+/// Writes errors of one catalog in one dialect.
+///
+/// Get one from [`Catalog::renderer`](crate::Catalog::renderer).
+///
+/// ```
+/// use std::time::SystemTime;
+/// use tollgate::{Catalog, Context, Dialect};
+/// let catalog = Catalog::builtin();
+/// let err = catalog.error("not_found").unwrap();
+/// let ctx = Context::new(SystemTime::now()).request_id("req_1");
+/// let response = catalog.renderer(Dialect::Flat).response(&err, &ctx);
+/// assert_eq!(response.status(), 404);
+/// assert_eq!(response.headers()["x-error-code"], "not_found");
+/// assert_eq!(response.body().as_slice(), br#"{"error":"not_found","message":"The requested resource was not found."}"#);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Renderer<'a> {
+    pub(crate) dialect: Dialect,
+    pub(crate) docs_url: &'a str,
+    pub(crate) domain: &'a str,
+}
+
+impl Renderer<'_> {
+    /// The dialect written.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Appends the JSON body of `err` to `out`.
+    pub fn write_body(&self, err: &ApiError, ctx: &Context<'_>, out: &mut Vec<u8>) {
+        let mut ser = serde_json::Serializer::new(out);
+        let written = match self.dialect {
+            Dialect::Problem => problem::encode(self, err, ctx, &mut ser),
+            Dialect::StatusCode => status_code::encode(self, err, ctx, &mut ser),
+            Dialect::Coded => coded::encode(self, err, ctx, &mut ser),
+            Dialect::Detail => detail::encode(self, err, ctx, &mut ser),
+            Dialect::Meta => meta::encode(self, err, ctx, &mut ser),
+            Dialect::Envelope => envelope::encode(self, err, ctx, &mut ser),
+            Dialect::Flat => flat::encode(self, err, ctx, &mut ser),
+            Dialect::Google => google::encode(self, err, ctx, &mut ser),
+            Dialect::Stripe => stripe::encode(self, err, ctx, &mut ser),
+            Dialect::Jsonapi => jsonapi::encode(self, err, ctx, &mut ser),
+        };
+        // Serializing strings, numbers and `Value`s into a Vec cannot fail.
+        debug_assert!(written.is_ok(), "{written:?}");
+    }
+
+    /// The JSON body of `err`.
+    pub fn body(&self, err: &ApiError, ctx: &Context<'_>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        self.write_body(err, ctx, &mut out);
+        out
+    }
+
+    /// The headers an error response carries, in order: `Content-Type`,
+    /// `X-Request-Id`, `X-Error-Code`, `Retry-After`, dialect headers
+    /// (`Request-Id` for stripe), then the error's own.
+    pub fn headers(&self, err: &ApiError, ctx: &Context<'_>) -> Vec<(HeaderName, HeaderValue)> {
+        let mut out = Vec::with_capacity(5 + err.headers().len());
+        out.push((CONTENT_TYPE, HeaderValue::from_static(self.dialect.content_type())));
+        let request_id = ctx.request_id.and_then(|id| HeaderValue::from_str(id).ok());
+        if let Some(id) = &request_id {
+            out.push((headers::X_REQUEST_ID, id.clone()));
+        }
+        if let Ok(code) = HeaderValue::from_str(&err.def().wire_code(self.dialect)) {
+            out.push((headers::X_ERROR_CODE, code));
+        }
+        if let Some(delay) = err.retry_after_delay() {
+            out.push((RETRY_AFTER, HeaderValue::from(crate::retry_after_secs(delay))));
+        }
+        if let (Dialect::Stripe, Some(id)) = (self.dialect, request_id) {
+            out.push((headers::REQUEST_ID, id));
+        }
+        out.extend(err.headers().iter().cloned());
+        out
+    }
+
+    /// The whole HTTP response for `err`: status, headers and body.
+    pub fn response(&self, err: &ApiError, ctx: &Context<'_>) -> http::Response<Vec<u8>> {
+        let mut response = http::Response::new(self.body(err, ctx));
+        *response.status_mut() =
+            http::StatusCode::from_u16(err.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        for (name, value) in self.headers(err, ctx) {
+            headers.append(name, value);
+        }
+        response
+    }
+
+    /// `{docs_url}#{code}`: where the error is documented.
+    pub(crate) fn doc_url<'e>(&self, err: &'e ApiError) -> DocUrl<'_, 'e> {
+        DocUrl { base: self.docs_url, code: err.code() }
+    }
+}
+
+type Ser<'w> = serde_json::Serializer<&'w mut Vec<u8>>;
+type SerResult = serde_json::Result<()>;
+
+/// `{base}#{code}`, serialized without allocating.
+pub(crate) struct DocUrl<'a, 'e> {
+    base: &'a str,
+    code: &'e str,
+}
+
+impl fmt::Display for DocUrl<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.base, self.code)
+    }
+}
+
+impl Serialize for DocUrl<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Serializes any `Display` as a JSON string without allocating.
+pub(crate) struct Str<T>(pub(crate) T);
+
+impl<T: fmt::Display> Serialize for Str<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// An error's message as a JSON string.
+pub(crate) fn message(err: &ApiError) -> Str<crate::error::MessageDisplay<'_>> {
+    Str(err.message_display())
+}
+
+/// Violations as `[{"field","code","message"}]`.
+pub(crate) struct Violations<'a>(pub(crate) &'a [Violation]);
+
+impl Serialize for Violations<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for v in self.0 {
+            seq.serialize_element(v)?;
+        }
+        seq.end()
+    }
+}
+
+/// The details object with violations under [`VIOLATIONS_KEY`].
+pub(crate) struct DetailsObject<'a>(pub(crate) &'a ApiError);
+
+impl Serialize for DetailsObject<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let err = self.0;
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in err.details() {
+            map.serialize_entry(k, v)?;
+        }
+        if !err.violations().is_empty() {
+            map.serialize_entry(VIOLATIONS_KEY, &Violations(err.violations()))?;
+        }
+        map.end()
+    }
+}
+
+/// Reads a details object back: violations out of [`VIOLATIONS_KEY`], the rest
+/// as details.
+pub(crate) fn read_details_object(mut details: Map<String, Value>, out: &mut Decoded) {
+    if let Some(Value::Array(items)) = details.get(VIOLATIONS_KEY) {
+        let violations: Vec<Violation> =
+            items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect();
+        if violations.len() == items.len() {
+            details.remove(VIOLATIONS_KEY);
+            out.violations.extend(violations);
+        }
+    }
+    out.details.extend(details);
+}
+

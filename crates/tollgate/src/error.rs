@@ -1,0 +1,219 @@
+//! One occurrence of an error.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{ErrorDef, Kind};
+
+/// One field-level problem: `items[2].name` must be a string.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The field as the caller wrote it: `items[2].name`, `session_id`.
+    pub field: String,
+    /// A stable code for the problem (`missing_field`, `invalid_type`).
+    pub code: String,
+    /// A human-readable message.
+    pub message: String,
+}
+
+impl Violation {
+    /// A violation of `field`.
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Violation {
+        Violation { field: field.into(), code: code.into(), message: message.into() }
+    }
+}
+
+/// One occurrence of a catalog error: the definition plus what happened.
+///
+/// Build it from a catalog, add details (which fill the message template),
+/// violations and a retry hint, then render it in any [`Dialect`](crate::Dialect).
+///
+/// ```
+/// use tollgate::Catalog;
+/// let catalog = Catalog::builtin();
+/// let err = catalog.error("insufficient_credits").unwrap()
+///     .with("required", 1)
+///     .with("available", 0);
+/// assert_eq!(err.status(), 402);
+/// assert_eq!(err.message(), "Insufficient credits. Required: 1, available: 0");
+/// ```
+#[derive(Clone)]
+pub struct ApiError {
+    def: Arc<ErrorDef>,
+    message: Option<String>,
+    details: Map<String, Value>,
+    violations: Vec<Violation>,
+    retry_after: Option<Duration>,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    /// An occurrence of `def` with no details yet.
+    pub fn new(def: Arc<ErrorDef>) -> ApiError {
+        ApiError {
+            def,
+            message: None,
+            details: Map::new(),
+            violations: Vec::new(),
+            retry_after: None,
+            headers: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// Adds a detail; details fill the message template and are rendered
+    /// where the dialect has room for them.
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.details.insert(key.into(), value.into());
+        self
+    }
+
+    /// Replaces all details.
+    pub fn with_details(mut self, details: Map<String, Value>) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// Replaces the templated message for this occurrence only
+    /// (FastAPI's `HTTPException(404, detail="Rule not found")`).
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Adds a field violation.
+    pub fn violation(mut self, violation: Violation) -> Self {
+        self.violations.push(violation);
+        self
+    }
+
+    /// Tells the client how long to wait before retrying (`Retry-After`).
+    pub fn retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// Adds a response header (`WWW-Authenticate`, `Allow`) sent with the error.
+    pub fn header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Attaches the underlying cause: logged, never rendered.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The catalog entry.
+    pub fn def(&self) -> &Arc<ErrorDef> {
+        &self.def
+    }
+
+    /// The canonical code.
+    pub fn code(&self) -> &str {
+        &self.def.code
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.def.status
+    }
+
+    /// The canonical kind.
+    pub fn kind(&self) -> Kind {
+        self.def.kind
+    }
+
+    /// The message, rendered from the template unless replaced.
+    pub fn message(&self) -> Cow<'_, str> {
+        match &self.message {
+            Some(m) => Cow::Borrowed(m),
+            None => Cow::Owned(self.message_display().to_string()),
+        }
+    }
+
+    /// The message as a [`Display`](fmt::Display) that renders without allocating.
+    pub fn message_display(&self) -> MessageDisplay<'_> {
+        MessageDisplay(self)
+    }
+
+    /// The hint (seed 000's string `details`), when the entry has a template.
+    pub fn hint(&self) -> Option<crate::template::Rendered<'_>> {
+        self.def.hint.as_ref().map(|t| t.render(&self.details))
+    }
+
+    /// The details.
+    pub fn details(&self) -> &Map<String, Value> {
+        &self.details
+    }
+
+    /// The field violations.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// The retry hint, if any.
+    pub fn retry_after_delay(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// Extra response headers.
+    pub fn headers(&self) -> &[(http::HeaderName, http::HeaderValue)] {
+        &self.headers
+    }
+
+    /// The underlying cause, for logs.
+    pub fn source_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+}
+
+/// An error's message as a [`Display`](fmt::Display); see [`ApiError::message_display`].
+#[derive(Clone, Copy)]
+pub struct MessageDisplay<'a>(&'a ApiError);
+
+impl fmt::Display for MessageDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.message {
+            Some(m) => f.write_str(m),
+            None => self.0.def.message.render(&self.0.details).fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("code", &self.def.code)
+            .field("status", &self.def.status)
+            .field("message", &self.message_display().to_string())
+            .field("details", &self.details)
+            .field("violations", &self.violations)
+            .field("retry_after", &self.retry_after)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.def.code, self.def.status, self.message_display())
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

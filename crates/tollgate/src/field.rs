@@ -1,0 +1,76 @@
+//! Field paths as callers write them (`items[2].name`) and as JSON Pointers
+//! (`/items/2/name`, RFC 6901), for dialects that carry pointers.
+
+/// Converts a field path (`items[2].name`) to a JSON Pointer (`/items/2/name`).
+///
+/// ```
+/// assert_eq!(tollgate::field_to_pointer("items[2].name"), "/items/2/name");
+/// assert_eq!(tollgate::field_to_pointer("a/b~c"), "/a~1b~0c");
+/// assert_eq!(tollgate::field_to_pointer(""), "");
+/// ```
+pub fn field_to_pointer(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 2);
+    let mut segment = String::new();
+    let flush = |segment: &mut String, out: &mut String| {
+        if !segment.is_empty() {
+            out.push('/');
+            out.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+            segment.clear();
+        }
+    };
+    for c in field.chars() {
+        match c {
+            '.' | '[' | ']' => flush(&mut segment, &mut out),
+            c => segment.push(c),
+        }
+    }
+    flush(&mut segment, &mut out);
+    out
+}
+
+/// Converts a JSON Pointer (`/items/2/name`) back to a field path
+/// (`items[2].name`); all-digit segments become indices.
+///
+/// ```
+/// assert_eq!(tollgate::pointer_to_field("/items/2/name"), "items[2].name");
+/// assert_eq!(tollgate::pointer_to_field("/a~1b~0c"), "a/b~c");
+/// assert_eq!(tollgate::pointer_to_field("#/x"), "x");
+/// ```
+pub fn pointer_to_field(pointer: &str) -> String {
+    let pointer = pointer.strip_prefix('#').unwrap_or(pointer);
+    let mut out = String::with_capacity(pointer.len());
+    for segment in pointer.split('/').filter(|s| !s.is_empty()) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.bytes().all(|b| b.is_ascii_digit()) && !out.is_empty() {
+            out.push('[');
+            out.push_str(&segment);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn paths_survive_a_round_trip(
+            head in "[a-z_][a-z0-9_]{0,8}",
+            rest in proptest::collection::vec(prop_oneof![
+                "[a-z_][a-z0-9_]{0,8}".prop_map(|s| format!(".{s}")),
+                (0u32..100).prop_map(|i| format!("[{i}]")),
+            ], 0..4),
+        ) {
+            let field = format!("{head}{}", rest.concat());
+            prop_assert_eq!(pointer_to_field(&field_to_pointer(&field)), field);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Header names Tollgate reads and writes.
+
+use http::HeaderName;
+
+/// `X-Request-Id`: the request id, accepted from callers and always echoed.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `X-Error-Code`: mirrors the error's code on every error response.
+pub const X_ERROR_CODE: HeaderName = HeaderName::from_static("x-error-code");
+/// `Request-Id`: Stripe's request id header.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+/// `Idempotency-Key`: makes a POST or PATCH safe to retry.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// Headers that carry a request id in the wild, in the order the decoder
+/// tries them (`traceparent` last: its trace id stands in for a request id).
+pub const REQUEST_ID_HEADERS: [&str; 6] = [
+    "x-request-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-ms-request-id",
+    "x-correlation-id",
+    "traceparent",
+];
+
+/// Whether a caller-supplied request id may be echoed: 1–128 characters of
+/// `[A-Za-z0-9._-]`.
+///
+/// ```
+/// assert!(tollgate::headers::is_valid_request_id("req_01J.abc-9"));
+/// assert!(!tollgate::headers::is_valid_request_id(""));
+/// assert!(!tollgate::headers::is_valid_request_id("a b"));
+/// assert!(!tollgate::headers::is_valid_request_id(&"a".repeat(129)));
+/// ```
+pub fn is_valid_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
+pub(crate) fn traceparent_trace_id(value: &str) -> Option<&str> {
+    let mut parts = value.trim().split('-');
+    let (_version, trace, _span) = (parts.next()?, parts.next()?, parts.next()?);
+    let valid = trace.len() == 32
+        && trace.bytes().all(|b| b.is_ascii_hexdigit())
+        && trace.bytes().any(|b| b != b'0');
+    valid.then_some(trace)
+}

@@ -1,0 +1,135 @@
+//! Canonical categories shared by every API, whatever its own codes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The canonical category of an error, for clients that talk to many APIs.
+///
+/// Each API names its errors its own way (`RATE_LIMIT_ERROR`, `rate_limit_exceeded`,
+/// `429`); the kind is what they have in common.
+///
+/// ```
+/// use tollgate::Kind;
+/// assert_eq!(Kind::from_status(429), Kind::RateLimited);
+/// assert_eq!("not_found".parse::<Kind>(), Ok(Kind::NotFound));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Kind {
+    /// The request is malformed or a value is invalid (400, 422).
+    InvalidArgument,
+    /// No valid credential was presented (401).
+    Unauthenticated,
+    /// The account must pay or top up first (402).
+    PaymentRequired,
+    /// The credential is valid but lacks a permission (403).
+    PermissionDenied,
+    /// The resource does not exist, or is not the caller's (404, 405).
+    NotFound,
+    /// The request conflicts with the current state (409).
+    Conflict,
+    /// The request body is too large (413).
+    PayloadTooLarge,
+    /// The request body's media type is not accepted (415).
+    UnsupportedMediaType,
+    /// Too many requests in a window (429).
+    RateLimited,
+    /// A longer-term quota (monthly usage, storage) is used up.
+    QuotaExceeded,
+    /// The server failed (500).
+    Internal,
+    /// The server or one of its upstreams is unavailable (502, 503).
+    Unavailable,
+    /// The operation ran out of time (408, 504).
+    Timeout,
+}
+
+impl Kind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Kind; 13] = [
+        Kind::InvalidArgument,
+        Kind::Unauthenticated,
+        Kind::PaymentRequired,
+        Kind::PermissionDenied,
+        Kind::NotFound,
+        Kind::Conflict,
+        Kind::PayloadTooLarge,
+        Kind::UnsupportedMediaType,
+        Kind::RateLimited,
+        Kind::QuotaExceeded,
+        Kind::Internal,
+        Kind::Unavailable,
+        Kind::Timeout,
+    ];
+
+    /// The kind an HTTP status implies when nothing more specific is known.
+    pub fn from_status(status: u16) -> Kind {
+        match status {
+            401 => Kind::Unauthenticated,
+            402 => Kind::PaymentRequired,
+            403 => Kind::PermissionDenied,
+            404 | 405 | 410 => Kind::NotFound,
+            409 | 412 => Kind::Conflict,
+            413 => Kind::PayloadTooLarge,
+            415 => Kind::UnsupportedMediaType,
+            429 => Kind::RateLimited,
+            408 | 504 => Kind::Timeout,
+            502 | 503 => Kind::Unavailable,
+            400..=499 => Kind::InvalidArgument,
+            _ => Kind::Internal,
+        }
+    }
+
+    /// The snake_case name, as in catalogs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::InvalidArgument => "invalid_argument",
+            Kind::Unauthenticated => "unauthenticated",
+            Kind::PaymentRequired => "payment_required",
+            Kind::PermissionDenied => "permission_denied",
+            Kind::NotFound => "not_found",
+            Kind::Conflict => "conflict",
+            Kind::PayloadTooLarge => "payload_too_large",
+            Kind::UnsupportedMediaType => "unsupported_media_type",
+            Kind::RateLimited => "rate_limited",
+            Kind::QuotaExceeded => "quota_exceeded",
+            Kind::Internal => "internal",
+            Kind::Unavailable => "unavailable",
+            Kind::Timeout => "timeout",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a name that is not a [`Kind`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownKind(pub String);
+
+impl fmt::Display for UnknownKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown kind {:?}, expected one of: ", self.0)?;
+        let names: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        f.write_str(&names.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownKind {}
+
+impl FromStr for Kind {
+    type Err = UnknownKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownKind(s.to_owned()))
+    }
+}

@@ -1,0 +1,52 @@
+//! Tollgate's model: one catalog of errors, written and read in ten wire dialects.
+//!
+//! An [`ErrorDef`] is a catalog entry (code, status, title, message template,
+//! remedy, retry class, kind, per-dialect aliases); an [`ApiError`] is one
+//! occurrence of it with details and field [`Violation`]s. A [`Catalog`] holds
+//! the built-in entries and those of TOML files; its [`Renderer`] writes an
+//! error as a whole HTTP response in any [`Dialect`], and [`decode`] reads
+//! errors back from any API.
+//!
+//! This crate is pure: no async, no I/O. Time is always passed in.
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use tollgate::{Catalog, Context, Dialect};
+//!
+//! let catalog = Catalog::builtin();
+//! let err = catalog.error("insufficient_credits")?.with("required", 1).with("available", 0);
+//! let ctx = Context::new(SystemTime::now()).request_id("req_42");
+//! let response = catalog.renderer(Dialect::Envelope).response(&err, &ctx);
+//! assert_eq!(response.status(), 402);
+//! assert_eq!(
+//!     String::from_utf8(response.body().clone())?,
+//!     r#"{"data":null,"success":false,"message":"Insufficient credits. Required: 1, available: 0","errors":[{"insufficient_credits":["Insufficient credits. Required: 1, available: 0"]}]}"#
+//! );
+//!
+//! // Any API's error, read back:
+//! let back = catalog.decode(402, response.headers(), response.body(), SystemTime::now());
+//! assert_eq!(back.code.as_deref(), Some("insufficient_credits"));
+//! assert_eq!(back.request_id.as_deref(), Some("req_42"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod catalog;
+mod decode;
+mod def;
+mod dialect;
+mod error;
+mod field;
+pub mod headers;
+mod kind;
+mod retry;
+mod template;
+
+pub use catalog::{Catalog, CatalogError, DEFAULT_DOCS_URL, DEFAULT_DOMAIN, UnknownCode};
+pub use decode::{Decoded, decode};
+pub use def::ErrorDef;
+pub use dialect::{Context, Dialect, Renderer, UnknownDialect};
+pub use error::{ApiError, MessageDisplay, Violation};
+pub use field::{field_to_pointer, pointer_to_field};
+pub use kind::{Kind, UnknownKind};
+pub use retry::{RetryClass, parse_retry_after, retry_after_secs};
+pub use template::{Rendered, Template, TemplateError};

@@ -1,0 +1,123 @@
+//! When a failed request may be sent again, and how long to wait first.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// Whether, and how, a client should retry an error.
+///
+/// ```
+/// use tollgate::RetryClass;
+/// assert_eq!(RetryClass::from_status(429), RetryClass::After);
+/// assert_eq!(RetryClass::from_status(502), RetryClass::Backoff);
+/// assert_eq!(RetryClass::from_status(404), RetryClass::Never);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RetryClass {
+    /// Fix the request; sending it again cannot succeed.
+    Never,
+    /// Wait for the server's hint (`Retry-After`), then retry.
+    After,
+    /// Transient: retry with exponential backoff.
+    Backoff,
+}
+
+impl RetryClass {
+    /// The class an HTTP status implies when nothing more specific is known.
+    pub fn from_status(status: u16) -> RetryClass {
+        match status {
+            429 | 503 => RetryClass::After,
+            408 | 500 | 502 | 504 => RetryClass::Backoff,
+            _ => RetryClass::Never,
+        }
+    }
+
+    /// The lowercase name, as in catalogs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryClass::Never => "never",
+            RetryClass::After => "after",
+            RetryClass::Backoff => "backoff",
+        }
+    }
+}
+
+/// Parses a `Retry-After` value: delay-seconds (`120`) or an HTTP-date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`), relative to `now`.
+///
+/// A date in the past means "now" (zero delay). Anything else is `None`.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tollgate::parse_retry_after;
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470);
+/// assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+/// assert_eq!(
+///     parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+///     Some(Duration::from_secs(10))
+/// );
+/// assert_eq!(parse_retry_after("soon", now), None);
+/// ```
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Saturate absurd values instead of failing: a server that asks for
+        // more than u64 seconds is asking for "not in this lifetime".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The `Retry-After` delay-seconds for a delay: whole seconds, rounded up, so a
+/// client that obeys it never comes back early.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(tollgate::retry_after_secs(Duration::from_millis(1001)), 2);
+/// assert_eq!(tollgate::retry_after_secs(Duration::from_secs(60)), 60);
+/// ```
+pub fn retry_after_secs(delay: Duration) -> u64 {
+    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
+}
+
+/// Parses a protobuf JSON duration such as google's `RetryInfo.retryDelay`
+/// (`"30s"`, `"1.5s"`).
+pub(crate) fn parse_proto_duration(value: &str) -> Option<Duration> {
+    let secs = value.strip_suffix('s')?;
+    let secs: f64 = secs.parse().ok()?;
+    if secs.is_finite() && secs >= 0.0 {
+        Duration::try_from_secs_f64(secs).ok()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_delay_seconds_saturate() {
+        let d = parse_retry_after("99999999999999999999999", SystemTime::UNIX_EPOCH);
+        assert_eq!(d, Some(Duration::from_secs(u64::MAX)));
+    }
+
+    #[test]
+    fn past_dates_mean_now() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let d = parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now);
+        assert_eq!(d, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn proto_durations() {
+        assert_eq!(parse_proto_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_proto_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_proto_duration("-1s"), None);
+        assert_eq!(parse_proto_duration("1e400s"), None);
+        assert_eq!(parse_proto_duration("5m"), None);
+    }
+}
