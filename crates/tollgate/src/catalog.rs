@@ -96,7 +96,12 @@ pub struct UnknownCode {
 
 impl fmt::Display for UnknownCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown error code {:?}, expected one of: {}", self.code, self.known.join(", "))
+        write!(
+            f,
+            "unknown error code {:?}, expected one of: {}",
+            self.code,
+            self.known.join(", ")
+        )
     }
 }
 
@@ -132,7 +137,10 @@ impl Lines<'_> {
     fn locate(&self, offset: usize) -> (usize, usize) {
         let before = &self.0[..offset.min(self.0.len())];
         let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
         (line, column)
     }
 }
@@ -175,7 +183,13 @@ impl Catalog {
         let lines = Lines(source);
         let located = |span: std::ops::Range<usize>, code: Option<&str>, message: String| {
             let (line, column) = lines.locate(span.start);
-            CatalogError { file: file.to_owned(), line, column, code: code.map(str::to_owned), message }
+            CatalogError {
+                file: file.to_owned(),
+                line,
+                column,
+                code: code.map(str::to_owned),
+                message,
+            }
         };
         let parsed: FileToml = toml::from_str(source).map_err(|e| {
             let message = e.message().to_owned();
@@ -233,7 +247,10 @@ impl Catalog {
         let mut next = self.clone();
         next.put(def);
         errors.extend(
-            next.alias_collisions().into_iter().filter(|(c, _)| *c == code).map(|(_, m)| error(m)),
+            next.alias_collisions()
+                .into_iter()
+                .filter(|(c, _)| *c == code)
+                .map(|(_, m)| error(m)),
         );
         if !errors.is_empty() {
             return Err(errors);
@@ -292,7 +309,11 @@ impl Catalog {
     /// code, an alias, or the canonical code in another case.
     pub fn find_wire_code(&self, wire: &str) -> Option<&Arc<ErrorDef>> {
         self.get(wire)
-            .or_else(|| self.defs.iter().find(|d| d.aliases.values().any(|a| a == wire)))
+            .or_else(|| {
+                self.defs
+                    .iter()
+                    .find(|d| d.aliases.values().any(|a| a == wire))
+            })
             .or_else(|| self.defs.iter().find(|d| d.code.eq_ignore_ascii_case(wire)))
     }
 
@@ -303,7 +324,11 @@ impl Catalog {
 
     /// Writes this catalog's errors in `dialect`.
     pub fn renderer(&self, dialect: Dialect) -> Renderer<'_> {
-        Renderer { dialect, docs_url: &self.docs_url, domain: &self.domain }
+        Renderer {
+            dialect,
+            docs_url: &self.docs_url,
+            domain: &self.domain,
+        }
     }
 
     /// Where the error reference lives; each code is an anchor on it.
@@ -324,7 +349,11 @@ impl Catalog {
 
 type Located = (Option<std::ops::Range<usize>>, String);
 
-fn build_def(code: &str, entry: EntryToml, existing: Option<ErrorDef>) -> Result<ErrorDef, Located> {
+fn build_def(
+    code: &str,
+    entry: EntryToml,
+    existing: Option<ErrorDef>,
+) -> Result<ErrorDef, Located> {
     let template = |field: &Spanned<String>, what: &str| {
         Template::parse(field.get_ref())
             .map_err(|e| (Some(field.span()), format!("{what} template: {e}")))
@@ -352,7 +381,12 @@ fn build_def(code: &str, entry: EntryToml, existing: Option<ErrorDef>) -> Result
         let status_u16 = u16::try_from(value)
             .ok()
             .filter(|s| (400..=599).contains(s))
-            .ok_or_else(|| (Some(status.span()), format!("status {value} is outside 400–599")))?;
+            .ok_or_else(|| {
+                (
+                    Some(status.span()),
+                    format!("status {value} is outside 400–599"),
+                )
+            })?;
         if def.kind == Kind::from_status(def.status) {
             def.kind = Kind::from_status(status_u16);
         }
@@ -391,8 +425,15 @@ fn build_def(code: &str, entry: EntryToml, existing: Option<ErrorDef>) -> Result
 /// Problems with one entry on its own.
 pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
     let mut problems = Vec::new();
-    let code_ok = def.code.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && def.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let code_ok = def
+        .code
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && def
+            .code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !code_ok {
         problems.push("code must be snake_case: [a-z][a-z0-9_]*".to_owned());
     }
@@ -402,8 +443,8 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
     if def.title.trim().is_empty() {
         problems.push("title is empty".to_owned());
     }
-    let templates = std::iter::once(("message", &def.message))
-        .chain(def.hint.as_ref().map(|h| ("hint", h)));
+    let templates =
+        std::iter::once(("message", &def.message)).chain(def.hint.as_ref().map(|h| ("hint", h)));
     for (what, template) in templates {
         for name in template.placeholders() {
             if !def.details.iter().any(|d| d == name) {
@@ -415,9 +456,13 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
     }
     for (dialect, alias) in &def.aliases {
         let alias_ok = !alias.is_empty()
-            && alias.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+            && alias
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
         if !alias_ok {
-            problems.push(format!("alias {alias:?} for {dialect} must be [A-Za-z0-9_.:-]+"));
+            problems.push(format!(
+                "alias {alias:?} for {dialect} must be [A-Za-z0-9_.:-]+"
+            ));
         }
     }
     for key in &def.details {
@@ -443,8 +488,14 @@ mod tests {
         for def in catalog.iter() {
             assert_eq!(check_def(def), Vec::<String>::new(), "{}", def.code());
         }
-        assert_eq!(catalog.get("storage_quota_exceeded").unwrap().kind(), Kind::QuotaExceeded);
-        assert_eq!(catalog.get("idempotency_key_in_use").unwrap().retry(), RetryClass::After);
+        assert_eq!(
+            catalog.get("storage_quota_exceeded").unwrap().kind(),
+            Kind::QuotaExceeded
+        );
+        assert_eq!(
+            catalog.get("idempotency_key_in_use").unwrap().retry(),
+            RetryClass::After
+        );
     }
 
     fn errors(source: &str) -> Vec<String> {
@@ -457,14 +508,23 @@ mod tests {
     #[test]
     fn problems_are_located() {
         let e = errors("\n[errors.a]\nstatus = 600\ntitle = 't'\nmessage = 'm'\n");
-        assert_eq!(e, ["t.toml:3:10: entry \"a\": status 600 is outside 400–599"]);
+        assert_eq!(
+            e,
+            ["t.toml:3:10: entry \"a\": status 600 is outside 400–599"]
+        );
 
         let e = errors("[errors.a]\nstatus = 400\ntitle = 't'\nmessage = 'x {y}'\n");
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("t.toml:1:1: entry \"a\": message placeholder {y}"), "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:1:1: entry \"a\": message placeholder {y}"),
+            "{e:?}"
+        );
 
         let e = errors("[errors.a]\nstatus = 400\ntitle = 't'\nmessage = 'x {y'\n");
-        assert!(e[0].starts_with("t.toml:4:11: entry \"a\": message template: unclosed"), "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:4:11: entry \"a\": message template: unclosed"),
+            "{e:?}"
+        );
 
         let e = errors("[errors.a]\nstatus = 400\n[errors.a]\ntitle = 't'\n");
         assert!(e[0].starts_with("t.toml:3:"), "{e:?}");
@@ -474,10 +534,16 @@ mod tests {
         assert!(e[0].contains("a new entry needs title, message"), "{e:?}");
 
         let e = errors("[errors.a]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['status']\n");
-        assert!(e[0].contains("details key \"status\" collides with a member of the problem"), "{e:?}");
+        assert!(
+            e[0].contains("details key \"status\" collides with a member of the problem"),
+            "{e:?}"
+        );
 
         let e = errors("[errors.a]\nstatus = 400\ntitle='t'\nmessage='m'\nflavour='x'\n");
-        assert!(e[0].starts_with("t.toml:5:1:") && e[0].contains("unknown field"), "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:5:1:") && e[0].contains("unknown field"),
+            "{e:?}"
+        );
 
         let e = errors("[errors.Bad]\nstatus = 400\ntitle='t'\nmessage='m'\n");
         assert!(e[0].contains("snake_case"), "{e:?}");
@@ -489,13 +555,17 @@ mod tests {
             "[errors.not_found.aliases]\ncoded = 'GONE'\n\n[errors.conflict.aliases]\ncoded = 'GONE'\n",
         );
         assert_eq!(e.len(), 1, "{e:?}");
-        assert!(e[0].contains("entry \"conflict\": code \"GONE\" in the coded dialect"), "{e:?}");
+        assert!(
+            e[0].contains("entry \"conflict\": code \"GONE\" in the coded dialect"),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn overrides_keep_what_they_do_not_set() {
         let mut c = Catalog::builtin();
-        c.load_toml("t.toml", "[errors.not_found]\nmessage = 'Rule not found'\n").unwrap();
+        c.load_toml("t.toml", "[errors.not_found]\nmessage = 'Rule not found'\n")
+            .unwrap();
         let def = c.get("not_found").unwrap();
         assert_eq!(def.message().as_str(), "Rule not found");
         assert_eq!(def.status(), 404);
@@ -507,6 +577,9 @@ mod tests {
         let mut c = Catalog::builtin();
         let bad = "[errors.not_found]\nmessage = 'x'\n[errors.b]\nstatus = 1\n";
         assert!(c.load_toml("t.toml", bad).is_err());
-        assert_eq!(c.get("not_found").unwrap().message().as_str(), "The requested resource was not found.");
+        assert_eq!(
+            c.get("not_found").unwrap().message().as_str(),
+            "The requested resource was not found."
+        );
     }
 }

@@ -99,7 +99,13 @@ pub fn decode(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) ->
 impl Catalog {
     /// Decodes an error response, resolving codes (and aliases) through this
     /// catalog for their kind and retry advice. Never panics.
-    pub fn decode(&self, status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Decoded {
+    pub fn decode(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Decoded {
         let mut out = Decoded {
             status,
             code: header_str(headers, &headers::X_ERROR_CODE).map(str::to_owned),
@@ -123,11 +129,17 @@ impl Catalog {
         if let Some(value) = header_str(headers, &http::header::RETRY_AFTER) {
             out.hint_retry(crate::parse_retry_after(value, now));
         }
-        let def = out.code.as_deref().and_then(|code| self.find_wire_code(code));
+        let def = out
+            .code
+            .as_deref()
+            .and_then(|code| self.find_wire_code(code));
         let def = def.filter(|d| d.status() == out.status || out.status == 0);
         let (kind, retry) = match def {
             Some(def) => (def.kind(), def.retry()),
-            None => (Kind::from_status(out.status), RetryClass::from_status(out.status)),
+            None => (
+                Kind::from_status(out.status),
+                RetryClass::from_status(out.status),
+            ),
         };
         out.kind = kind;
         out.retryable = retry != RetryClass::Never;
@@ -136,19 +148,30 @@ impl Catalog {
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &http::HeaderName) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 fn request_id_from_headers(headers: &HeaderMap) -> Option<String> {
     headers::REQUEST_ID_HEADERS.iter().find_map(|name| {
         let value = headers.get(*name)?.to_str().ok()?.trim();
-        let id = if *name == "traceparent" { headers::traceparent_trace_id(value)? } else { value };
+        let id = if *name == "traceparent" {
+            headers::traceparent_trace_id(value)?
+        } else {
+            value
+        };
         (!id.is_empty()).then(|| id.to_owned())
     })
 }
 
 fn read_body(body: &[u8], headers: &HeaderMap, out: &mut Decoded) {
-    let trimmed = body.trim_ascii();
+    let trimmed = body
+        .strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(body)
+        .trim_ascii();
     if trimmed.is_empty() {
         out.dialect = "empty";
         return;
@@ -169,7 +192,11 @@ fn read_body(body: &[u8], headers: &HeaderMap, out: &mut Decoded) {
         out.message = html_title(&text).map(|t| truncate(t.trim()));
     } else {
         out.dialect = "text";
-        out.message = text.lines().map(str::trim).find(|l| !l.is_empty()).map(truncate);
+        out.message = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(truncate);
     }
 }
 
@@ -222,7 +249,11 @@ fn detect(obj: &Obj<'_>) -> Shape {
         return if code == Some(Number) {
             let google = error.json_type("status") == Some(String)
                 || error.json_type("details") == Some(Array);
-            Shape::Dialect(if google { Dialect::Google } else { Dialect::StatusCode })
+            Shape::Dialect(if google {
+                Dialect::Google
+            } else {
+                Dialect::StatusCode
+            })
         } else if obj.has("meta") {
             Shape::Dialect(Dialect::Meta)
         } else if error.json_type("type") == Some(String) {
@@ -246,21 +277,25 @@ fn detect(obj: &Obj<'_>) -> Shape {
     if obj.json_type("success") == Some(Bool) {
         return Shape::Dialect(Dialect::Envelope);
     }
+    if (obj.json_type("type") == Some(String) || obj.json_type("title") == Some(String))
+        && (obj.has("status") || obj.has("detail") || obj.has("title"))
+    {
+        return Shape::Dialect(Dialect::Problem);
+    }
     if obj.json_type("errors") == Some(Array) {
-        let first = obj.array("errors").and_then(|a| a.first().and_then(|f| Obj::parse(f.get())));
+        let first = obj
+            .array("errors")
+            .and_then(|a| a.first().and_then(|f| Obj::parse(f.get())));
         let jsonapi = first.is_some_and(|f| {
-            ["status", "title", "detail", "source", "id", "links"].iter().any(|k| f.has(k))
+            ["status", "title", "detail", "source", "id", "links"]
+                .iter()
+                .any(|k| f.has(k))
         });
         return if jsonapi {
             Shape::Dialect(Dialect::Jsonapi)
         } else {
             Shape::Other("errors", read_errors)
         };
-    }
-    if (obj.json_type("type") == Some(String) || obj.json_type("title") == Some(String))
-        && (obj.has("status") || obj.has("detail") || obj.has("title"))
-    {
-        return Shape::Dialect(Dialect::Problem);
     }
     if obj.has("detail") {
         return Shape::Dialect(Dialect::Detail);
@@ -273,7 +308,9 @@ fn detect(obj: &Obj<'_>) -> Shape {
 
 /// `{"error":{"code","message","target","details":[…],"innererror"}}` (Azure, OData).
 fn read_azure(obj: &Obj<'_>, out: &mut Decoded) {
-    let Some(error) = obj.obj("error") else { return };
+    let Some(error) = obj.obj("error") else {
+        return;
+    };
     out.set_code(error.string("code"));
     out.message = error.string("message");
     if let Some(inner) = error.value("innererror") {
@@ -283,7 +320,9 @@ fn read_azure(obj: &Obj<'_>, out: &mut Decoded) {
         out.details.insert("target".to_owned(), target.into());
     }
     for item in error.array("details").unwrap_or_default() {
-        let Some(item) = Obj::parse(item.get()) else { continue };
+        let Some(item) = Obj::parse(item.get()) else {
+            continue;
+        };
         out.violations.push(Violation {
             field: item.string("target").unwrap_or_default(),
             code: item.string("code").unwrap_or_default(),
@@ -294,10 +333,14 @@ fn read_azure(obj: &Obj<'_>, out: &mut Decoded) {
 
 /// `{"error":"…"}`: a code when it looks like one, else a message.
 fn read_plain(obj: &Obj<'_>, out: &mut Decoded) {
-    let Some(text) = obj.string("error") else { return };
+    let Some(text) = obj.string("error") else {
+        return;
+    };
     let looks_like_code = !text.is_empty()
         && text.len() <= 64
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if looks_like_code {
         out.set_code(Some(text));
     } else {
@@ -314,7 +357,9 @@ fn read_message(obj: &Obj<'_>, out: &mut Decoded) {
 
 /// `{"errors":[{"message":…,"code"|"extensions":{"code"}}]}` or `{"errors":["…"]}`.
 fn read_errors(obj: &Obj<'_>, out: &mut Decoded) {
-    let Some(first) = obj.array("errors").and_then(|a| a.first().copied()) else { return };
+    let Some(first) = obj.array("errors").and_then(|a| a.first().copied()) else {
+        return;
+    };
     if let Ok(text) = serde_json::from_str::<String>(first.get()) {
         out.message = Some(text);
     } else if let Some(first) = Obj::parse(first.get()) {
@@ -355,7 +400,11 @@ impl<'a> Obj<'a> {
 
     /// The raw value of `key` (the last one, as JSON parsers do).
     pub(crate) fn raw(&self, key: &str) -> Option<&'a RawValue> {
-        self.members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+        self.members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| *v)
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {

@@ -28,7 +28,11 @@ impl Violation {
         code: impl Into<String>,
         message: impl Into<String>,
     ) -> Violation {
-        Violation { field: field.into(), code: code.into(), message: message.into() }
+        Violation {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -208,12 +212,20 @@ impl fmt::Debug for ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.def.code, self.def.status, self.message_display())
+        write!(
+            f,
+            "{} ({}): {}",
+            self.def.code,
+            self.def.status,
+            self.message_display()
+        )
     }
 }
 
 impl std::error::Error for ApiError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

@@ -33,7 +33,9 @@ pub const REQUEST_ID_HEADERS: [&str; 6] = [
 /// ```
 pub fn is_valid_request_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).

@@ -115,7 +115,10 @@ mod tests {
     #[test]
     fn proto_durations() {
         assert_eq!(parse_proto_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_proto_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_proto_duration("1.5s"),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(parse_proto_duration("-1s"), None);
         assert_eq!(parse_proto_duration("1e400s"), None);
         assert_eq!(parse_proto_duration("5m"), None);

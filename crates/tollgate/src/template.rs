@@ -89,7 +89,10 @@ impl Template {
                         });
                     }
                     if len == 0 {
-                        return Err(TemplateError { offset: i, reason: "empty placeholder {}" });
+                        return Err(TemplateError {
+                            offset: i,
+                            reason: "empty placeholder {}",
+                        });
                     }
                     flush(&mut parts, text_start, i);
                     parts.push(Part::Field(start, start + len));
@@ -106,7 +109,10 @@ impl Template {
             }
         }
         flush(&mut parts, text_start, bytes.len());
-        Ok(Template { source: source.to_owned(), parts })
+        Ok(Template {
+            source: source.to_owned(),
+            parts,
+        })
     }
 
     /// The template as written.
@@ -125,7 +131,10 @@ impl Template {
     /// The template filled from `details`, as a [`Display`](fmt::Display) that
     /// writes straight into its destination without allocating.
     pub fn render<'a>(&'a self, details: &'a Map<String, Value>) -> Rendered<'a> {
-        Rendered { template: self, details }
+        Rendered {
+            template: self,
+            details,
+        }
     }
 }
 
@@ -160,13 +169,22 @@ mod tests {
     use serde_json::json;
 
     fn render(t: &str, details: Value) -> String {
-        Template::parse(t).unwrap().render(details.as_object().unwrap()).to_string()
+        Template::parse(t)
+            .unwrap()
+            .render(details.as_object().unwrap())
+            .to_string()
     }
 
     #[test]
     fn fills_escapes_and_keeps_missing() {
-        assert_eq!(render("a {x} {{b}} {y}", json!({"x": [1, 2]})), "a [1,2] {b} {y}");
-        assert_eq!(render("Model \"{model}\"", json!({"model": "10"})), "Model \"10\"");
+        assert_eq!(
+            render("a {x} {{b}} {y}", json!({"x": [1, 2]})),
+            "a [1,2] {b} {y}"
+        );
+        assert_eq!(
+            render("Model \"{model}\"", json!({"model": "10"})),
+            "Model \"10\""
+        );
         assert_eq!(render("", json!({})), "");
     }
 

@@ -10,10 +10,19 @@ use serde_json::{Value, json};
 use tollgate::{ApiError, Catalog, Context, Dialect, Violation};
 
 fn catalog(file: &str) -> Catalog {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/catalogs").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/catalogs")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap();
-    Catalog::from_toml(&path.display().to_string(), &text)
-        .unwrap_or_else(|e| panic!("{}", e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))
+    Catalog::from_toml(&path.display().to_string(), &text).unwrap_or_else(|e| {
+        panic!(
+            "{}",
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
 }
 
 struct Case {
@@ -61,7 +70,11 @@ fn cases() -> Vec<Case> {
             golden: "001-rate-limit",
             catalog: neolens,
             dialect: Dialect::StatusCode,
-            error: |c| c.error("rate_limit_exceeded").unwrap().retry_after(Duration::from_secs(60)),
+            error: |c| {
+                c.error("rate_limit_exceeded")
+                    .unwrap()
+                    .retry_after(Duration::from_secs(60))
+            },
             request_id: "req_001b",
             extras: STATUS_CODE_EXTRAS,
         },
@@ -82,7 +95,11 @@ fn cases() -> Vec<Case> {
             golden: "002-rate-limit",
             catalog: extraction,
             dialect: Dialect::Coded,
-            error: |c| c.error("rate_limit_exceeded").unwrap().retry_after(Duration::from_secs(60)),
+            error: |c| {
+                c.error("rate_limit_exceeded")
+                    .unwrap()
+                    .retry_after(Duration::from_secs(60))
+            },
             request_id: "550e8400-e29b-41d4-a716-446655440000",
             extras: &[],
         },
@@ -133,7 +150,12 @@ fn cases() -> Vec<Case> {
             golden: "004-insufficient-credits",
             catalog: detection,
             dialect: Dialect::Envelope,
-            error: |c| c.error("insufficient_credits").unwrap().with("required", 1).with("available", 0),
+            error: |c| {
+                c.error("insufficient_credits")
+                    .unwrap()
+                    .with("required", 1)
+                    .with("available", 0)
+            },
             request_id: "req_004c",
             extras: &[],
         },
@@ -142,11 +164,14 @@ fn cases() -> Vec<Case> {
             catalog: detection,
             dialect: Dialect::Envelope,
             error: |c| {
-                c.error("missing_field").unwrap().with("field", "session_id").violation(Violation::new(
-                    "session_id",
-                    "missing_field",
-                    "session_id is required",
-                ))
+                c.error("missing_field")
+                    .unwrap()
+                    .with("field", "session_id")
+                    .violation(Violation::new(
+                        "session_id",
+                        "missing_field",
+                        "session_id is required",
+                    ))
             },
             request_id: "req_004e",
             extras: &[],
@@ -155,7 +180,11 @@ fn cases() -> Vec<Case> {
             golden: "004-insufficient-scope",
             catalog: detection,
             dialect: Dialect::Envelope,
-            error: |c| c.error("insufficient_scope").unwrap().with("scope", "detection:write"),
+            error: |c| {
+                c.error("insufficient_scope")
+                    .unwrap()
+                    .with("scope", "detection:write")
+            },
             request_id: "req_004f",
             extras: &[],
         },
@@ -163,7 +192,11 @@ fn cases() -> Vec<Case> {
             golden: "004-rate-limit",
             catalog: detection,
             dialect: Dialect::Envelope,
-            error: |c| c.error("rate_limit_exceeded").unwrap().retry_after(Duration::from_secs(42)),
+            error: |c| {
+                c.error("rate_limit_exceeded")
+                    .unwrap()
+                    .retry_after(Duration::from_secs(42))
+            },
             request_id: "req_004g",
             extras: &[],
         },
@@ -206,9 +239,10 @@ fn every_seed_example_is_reproduced() {
     assert_eq!(cases.len(), goldens, "every golden file has a case");
     for case in cases {
         let catalog = catalog(case.catalog);
-        let expected: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{}.json", case.golden))).unwrap())
-                .unwrap();
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{}.json", case.golden))).unwrap(),
+        )
+        .unwrap();
         let err = (case.error)(&catalog);
         let ctx = Context::new(timestamp()).request_id(case.request_id);
         let response = catalog.renderer(case.dialect).response(&err, &ctx);
@@ -226,11 +260,24 @@ fn every_seed_example_is_reproduced() {
             .and_then(Value::as_u64)
             .map_or(err.status(), |s| s as u16);
         assert_eq!(response.status().as_u16(), status, "{}", case.golden);
-        assert_eq!(response.headers()["x-request-id"], case.request_id, "{}", case.golden);
+        assert_eq!(
+            response.headers()["x-request-id"],
+            case.request_id,
+            "{}",
+            case.golden
+        );
         let code = err.def().wire_code(case.dialect);
-        assert_eq!(response.headers()["x-error-code"], &*code, "{}", case.golden);
+        assert_eq!(
+            response.headers()["x-error-code"],
+            &*code,
+            "{}",
+            case.golden
+        );
         if let Some(delay) = err.retry_after_delay() {
-            assert_eq!(response.headers()["retry-after"], delay.as_secs().to_string().as_str());
+            assert_eq!(
+                response.headers()["retry-after"],
+                delay.as_secs().to_string().as_str()
+            );
         }
     }
 }
@@ -238,7 +285,11 @@ fn every_seed_example_is_reproduced() {
 #[test]
 fn seed_004_success_envelope_and_legacy_flat() {
     let catalog = catalog("004-detection.toml");
-    let err = catalog.error("insufficient_credits").unwrap().with("required", 1).with("available", 0);
+    let err = catalog
+        .error("insufficient_credits")
+        .unwrap()
+        .with("required", 1)
+        .with("available", 0);
     let ctx = Context::new(timestamp());
     let body = catalog.renderer(Dialect::Flat).body(&err, &ctx);
     let body: Value = serde_json::from_slice(&body).unwrap();

@@ -7,7 +7,12 @@ use super::{Context, DetailsObject, Renderer, Ser, SerResult, message, read_deta
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect};
 
-pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    _: &Renderer<'_>,
+    err: &ApiError,
+    ctx: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     let mut map = ser.serialize_map(None)?;
     map.serialize_entry("error", &ErrorObject(err, Dialect::Coded))?;
     if let Some(id) = ctx.request_id {

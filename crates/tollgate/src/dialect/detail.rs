@@ -5,13 +5,20 @@
 use serde::ser::{SerializeMap, Serializer as _};
 use serde_json::Value;
 
-use super::{Context, Renderer, Ser, SerResult, VIOLATIONS_KEY, Violations, message, read_details_object};
+use super::{
+    Context, Renderer, Ser, SerResult, VIOLATIONS_KEY, Violations, message, read_details_object,
+};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect, Violation};
 
 pub(super) const RESERVED: &[&str] = &["code", "message", VIOLATIONS_KEY];
 
-pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    _: &Renderer<'_>,
+    err: &ApiError,
+    _: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     let mut map = ser.serialize_map(Some(1))?;
     // A plain string, like `HTTPException(detail="…")`, unless the API gave the
     // code a name here or there is structure to show.
@@ -55,8 +62,13 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         read_details_object(detail, out);
     } else if let Some(items) = obj.array("detail") {
         for item in items {
-            let Some(item) = Obj::parse(item.get()) else { continue };
-            let field = item.value("loc").map(|loc| fastapi_loc_to_field(&loc)).unwrap_or_default();
+            let Some(item) = Obj::parse(item.get()) else {
+                continue;
+            };
+            let field = item
+                .value("loc")
+                .map(|loc| fastapi_loc_to_field(&loc))
+                .unwrap_or_default();
             out.violations.push(Violation {
                 field,
                 code: item.string("type").unwrap_or_default(),
@@ -79,7 +91,9 @@ fn take_string(map: &mut serde_json::Map<String, Value>, key: &str) -> Option<St
 
 /// `["body", "items", 2, "name"]` → `items[2].name`.
 fn fastapi_loc_to_field(loc: &Value) -> String {
-    let Value::Array(parts) = loc else { return String::new() };
+    let Value::Array(parts) = loc else {
+        return String::new();
+    };
     let skip = matches!(
         parts.first().and_then(Value::as_str),
         Some("body" | "query" | "path" | "header" | "cookie")

@@ -6,7 +6,12 @@ use super::{Context, Renderer, Ser, SerResult, message};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect, Violation};
 
-pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    _: &Renderer<'_>,
+    err: &ApiError,
+    _: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     let mut map = ser.serialize_map(Some(4))?;
     map.serialize_entry("data", &())?;
     map.serialize_entry("success", &false)?;
@@ -26,14 +31,23 @@ impl serde::Serialize for Errors<'_> {
         let violations = err.violations();
         if violations.is_empty() {
             let code = err.def().wire_code(Dialect::Envelope);
-            seq.serialize_element(&Entry { key: &code, messages: Messages::One(err) })?;
+            seq.serialize_element(&Entry {
+                key: &code,
+                messages: Messages::One(err),
+            })?;
         }
         for (i, v) in violations.iter().enumerate() {
-            if violations[..i].iter().any(|earlier| earlier.field == v.field) {
+            if violations[..i]
+                .iter()
+                .any(|earlier| earlier.field == v.field)
+            {
                 continue;
             }
             let messages = Messages::Field(&v.field, violations);
-            seq.serialize_element(&Entry { key: &v.field, messages })?;
+            seq.serialize_element(&Entry {
+                key: &v.field,
+                messages,
+            })?;
         }
         seq.end()
     }
@@ -77,7 +91,9 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.request_id = obj.string("request_id");
     let mut entries = Vec::new();
     for item in obj.array("errors").unwrap_or_default() {
-        let Some(item) = Obj::parse(item.get()) else { continue };
+        let Some(item) = Obj::parse(item.get()) else {
+            continue;
+        };
         for (key, raw) in item.members() {
             let messages: Vec<String> = serde_json::from_str::<Vec<String>>(raw.get())
                 .or_else(|_| serde_json::from_str::<String>(raw.get()).map(|m| vec![m]))
@@ -97,7 +113,11 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             continue;
         }
         for message in messages {
-            out.violations.push(Violation { field: key.clone(), code: String::new(), message });
+            out.violations.push(Violation {
+                field: key.clone(),
+                code: String::new(),
+                message,
+            });
         }
     }
 }
@@ -105,5 +125,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
 /// Without a code header, a lone entry is a field when its message names it
 /// (`"session_id is required"`).
 fn looks_like_field_error(key: &str, out: &Decoded) -> bool {
-    out.message.as_deref().is_some_and(|m| m.split_whitespace().next() == Some(key))
+    out.message
+        .as_deref()
+        .is_some_and(|m| m.split_whitespace().next() == Some(key))
 }

@@ -6,7 +6,12 @@ use super::{Context, Renderer, Ser, SerResult, message};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect};
 
-pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    _: &Renderer<'_>,
+    err: &ApiError,
+    _: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     let mut map = ser.serialize_map(Some(2))?;
     map.serialize_entry("error", &*err.def().wire_code(Dialect::Flat))?;
     map.serialize_entry("message", &message(err))?;

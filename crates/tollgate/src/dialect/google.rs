@@ -31,7 +31,12 @@ pub(crate) fn rpc_status(status: u16) -> &'static str {
     }
 }
 
-pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    r: &Renderer<'_>,
+    err: &ApiError,
+    ctx: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     let mut map = ser.serialize_map(Some(1))?;
     map.serialize_entry("error", &Status { r, err, ctx })?;
     SerializeMap::end(map)
@@ -62,12 +67,24 @@ impl Serialize for Details<'_> {
         let mut seq = s.serialize_seq(None)?;
         seq.serialize_element(&ErrorInfo { r, err })?;
         if let Some(delay) = err.retry_after_delay() {
-            seq.serialize_element(&Typed("RetryInfo", ("retryDelay", Str(format_args!("{}s", retry_after_secs(delay))))))?;
+            seq.serialize_element(&Typed(
+                "RetryInfo",
+                (
+                    "retryDelay",
+                    Str(format_args!("{}s", retry_after_secs(delay))),
+                ),
+            ))?;
         }
         if !err.violations().is_empty() {
-            seq.serialize_element(&Typed("BadRequest", ("fieldViolations", FieldViolations(err.violations()))))?;
+            seq.serialize_element(&Typed(
+                "BadRequest",
+                ("fieldViolations", FieldViolations(err.violations())),
+            ))?;
         }
-        let link = HelpLink { description: err.def().title(), url: r.doc_url(err) };
+        let link = HelpLink {
+            description: err.def().title(),
+            url: r.doc_url(err),
+        };
         seq.serialize_element(&Typed("Help", ("links", [link])))?;
         if let Some(id) = ctx.request_id {
             seq.serialize_element(&Typed("RequestInfo", ("requestId", id)))?;
@@ -140,19 +157,29 @@ impl Serialize for FieldViolations<'_> {
         }
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for v in self.0 {
-            seq.serialize_element(&Item { field: &v.field, description: &v.message, reason: &v.code })?;
+            seq.serialize_element(&Item {
+                field: &v.field,
+                description: &v.message,
+                reason: &v.code,
+            })?;
         }
         seq.end()
     }
 }
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
-    let Some(error) = obj.obj("error") else { return };
+    let Some(error) = obj.obj("error") else {
+        return;
+    };
     out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
     out.message = error.string("message");
     for item in error.array("details").unwrap_or_default() {
-        let Some(item) = Obj::parse(item.get()) else { continue };
-        let Some(ty) = item.str("@type") else { continue };
+        let Some(item) = Obj::parse(item.get()) else {
+            continue;
+        };
+        let Some(ty) = item.str("@type") else {
+            continue;
+        };
         match ty.rsplit('.').next().unwrap_or_default() {
             "ErrorInfo" => {
                 out.set_code(item.string("reason"));
@@ -161,12 +188,16 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
                 }
             }
             "RetryInfo" => {
-                let delay = item.str("retryDelay").and_then(|d| crate::retry::parse_proto_duration(&d));
+                let delay = item
+                    .str("retryDelay")
+                    .and_then(|d| crate::retry::parse_proto_duration(&d));
                 out.hint_retry(delay);
             }
             "BadRequest" => {
                 for v in item.array("fieldViolations").unwrap_or_default() {
-                    let Some(v) = Obj::parse(v.get()) else { continue };
+                    let Some(v) = Obj::parse(v.get()) else {
+                        continue;
+                    };
                     out.violations.push(Violation {
                         field: v.string("field").unwrap_or_default(),
                         code: v.string("reason").unwrap_or_default(),

@@ -12,7 +12,12 @@ use crate::{ApiError, Dialect, Violation, field_to_pointer, pointer_to_field, re
 
 pub(super) const RESERVED: &[&str] = &["retry_after"];
 
-pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    r: &Renderer<'_>,
+    err: &ApiError,
+    ctx: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     let mut map = ser.serialize_map(Some(1))?;
     map.serialize_entry("errors", &Errors { r, err, ctx })?;
     SerializeMap::end(map)
@@ -34,9 +39,16 @@ impl Serialize for Errors<'_> {
         let err = self.err;
         let status = Str(err.status());
         let mut seq = s.serialize_seq(Some(1 + err.violations().len()))?;
-        seq.serialize_element(&Main { errors: self, status: &status })?;
+        seq.serialize_element(&Main {
+            errors: self,
+            status: &status,
+        })?;
         for v in err.violations() {
-            seq.serialize_element(&Field { v, status: &status, title: err.def().title() })?;
+            seq.serialize_element(&Field {
+                v,
+                status: &status,
+                title: err.def().title(),
+            })?;
         }
         seq.end()
     }
@@ -58,7 +70,12 @@ impl Serialize for Main<'_> {
         map.serialize_entry("code", &*err.def().wire_code(Dialect::Jsonapi))?;
         map.serialize_entry("title", err.def().title())?;
         map.serialize_entry("detail", &message(err))?;
-        map.serialize_entry("links", &Links { about: r.doc_url(err) })?;
+        map.serialize_entry(
+            "links",
+            &Links {
+                about: r.doc_url(err),
+            },
+        )?;
         if !err.details().is_empty() || err.retry_after_delay().is_some() {
             map.serialize_entry("meta", &Meta(err))?;
         }
@@ -100,7 +117,12 @@ impl Serialize for Field<'_> {
         map.serialize_entry("code", &self.v.code)?;
         map.serialize_entry("title", self.title)?;
         map.serialize_entry("detail", &self.v.message)?;
-        map.serialize_entry("source", &Source { pointer: field_to_pointer(&self.v.field) })?;
+        map.serialize_entry(
+            "source",
+            &Source {
+                pointer: field_to_pointer(&self.v.field),
+            },
+        )?;
         map.end()
     }
 }
@@ -134,7 +156,10 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             out.violations.push(Violation {
                 field,
                 code: item.string("code").unwrap_or_default(),
-                message: item.string("detail").or_else(|| item.string("title")).unwrap_or_default(),
+                message: item
+                    .string("detail")
+                    .or_else(|| item.string("title"))
+                    .unwrap_or_default(),
             });
         }
     }

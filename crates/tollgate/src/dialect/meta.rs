@@ -7,7 +7,12 @@ use super::{Context, Renderer, Ser, SerResult};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect};
 
-pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    _: &Renderer<'_>,
+    err: &ApiError,
+    ctx: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     #[derive(serde::Serialize)]
     struct Meta<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -15,7 +20,12 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, ser: &
     }
     let mut map = ser.serialize_map(Some(2))?;
     map.serialize_entry("error", &ErrorObject(err, Dialect::Meta))?;
-    map.serialize_entry("meta", &Meta { request_id: ctx.request_id })?;
+    map.serialize_entry(
+        "meta",
+        &Meta {
+            request_id: ctx.request_id,
+        },
+    )?;
     map.end()
 }
 

@@ -8,8 +8,8 @@ mod google;
 mod jsonapi;
 mod meta;
 mod problem;
-mod stripe;
 mod status_code;
+mod stripe;
 
 use std::fmt;
 use std::str::FromStr;
@@ -192,7 +192,11 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     /// A context at `timestamp` (the `status-code` dialect prints it).
     pub fn new(timestamp: SystemTime) -> Self {
-        Context { request_id: None, timestamp, instance: None }
+        Context {
+            request_id: None,
+            timestamp,
+            instance: None,
+        }
     }
 
     /// Sets the request id, echoed in the body (per dialect) and `X-Request-Id`.
@@ -272,7 +276,10 @@ impl Renderer<'_> {
     /// (`Request-Id` for stripe), then the error's own.
     pub fn headers(&self, err: &ApiError, ctx: &Context<'_>) -> Vec<(HeaderName, HeaderValue)> {
         let mut out = Vec::with_capacity(5 + err.headers().len());
-        out.push((CONTENT_TYPE, HeaderValue::from_static(self.dialect.content_type())));
+        out.push((
+            CONTENT_TYPE,
+            HeaderValue::from_static(self.dialect.content_type()),
+        ));
         let request_id = ctx.request_id.and_then(|id| HeaderValue::from_str(id).ok());
         if let Some(id) = &request_id {
             out.push((headers::X_REQUEST_ID, id.clone()));
@@ -281,7 +288,10 @@ impl Renderer<'_> {
             out.push((headers::X_ERROR_CODE, code));
         }
         if let Some(delay) = err.retry_after_delay() {
-            out.push((RETRY_AFTER, HeaderValue::from(crate::retry_after_secs(delay))));
+            out.push((
+                RETRY_AFTER,
+                HeaderValue::from(crate::retry_after_secs(delay)),
+            ));
         }
         if let (Dialect::Stripe, Some(id)) = (self.dialect, request_id) {
             out.push((headers::REQUEST_ID, id));
@@ -293,8 +303,8 @@ impl Renderer<'_> {
     /// The whole HTTP response for `err`: status, headers and body.
     pub fn response(&self, err: &ApiError, ctx: &Context<'_>) -> http::Response<Vec<u8>> {
         let mut response = http::Response::new(self.body(err, ctx));
-        *response.status_mut() =
-            http::StatusCode::from_u16(err.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        *response.status_mut() = http::StatusCode::from_u16(err.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         let headers = response.headers_mut();
         for (name, value) in self.headers(err, ctx) {
             headers.append(name, value);
@@ -304,7 +314,10 @@ impl Renderer<'_> {
 
     /// `{docs_url}#{code}`: where the error is documented.
     pub(crate) fn doc_url<'e>(&self, err: &'e ApiError) -> DocUrl<'_, 'e> {
-        DocUrl { base: self.docs_url, code: err.code() }
+        DocUrl {
+            base: self.docs_url,
+            code: err.code(),
+        }
     }
 }
 
@@ -377,8 +390,10 @@ impl Serialize for DetailsObject<'_> {
 /// as details.
 pub(crate) fn read_details_object(mut details: Map<String, Value>, out: &mut Decoded) {
     if let Some(Value::Array(items)) = details.get(VIOLATIONS_KEY) {
-        let violations: Vec<Violation> =
-            items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect();
+        let violations: Vec<Violation> = items
+            .iter()
+            .filter_map(|v| serde_json::from_value(v.clone()).ok())
+            .collect();
         if violations.len() == items.len() {
             details.remove(VIOLATIONS_KEY);
             out.violations.extend(violations);
@@ -386,4 +401,3 @@ pub(crate) fn read_details_object(mut details: Map<String, Value>, out: &mut Dec
     }
     out.details.extend(details);
 }
-

@@ -7,10 +7,24 @@ use super::{Context, Renderer, Ser, SerResult, message};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect, Violation, field_to_pointer, pointer_to_field, retry_after_secs};
 
-pub(super) const RESERVED: &[&str] =
-    &["type", "title", "status", "detail", "instance", "code", "request_id", "errors", "retry_after"];
+pub(super) const RESERVED: &[&str] = &[
+    "type",
+    "title",
+    "status",
+    "detail",
+    "instance",
+    "code",
+    "request_id",
+    "errors",
+    "retry_after",
+];
 
-pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    r: &Renderer<'_>,
+    err: &ApiError,
+    ctx: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     let mut map = ser.serialize_map(None)?;
     map.serialize_entry("type", &r.doc_url(err))?;
     map.serialize_entry("title", err.def().title())?;
@@ -71,7 +85,9 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.request_id = obj.string("request_id");
     out.hint_retry_secs(obj.u64("retry_after"));
     for item in obj.array("errors").unwrap_or_default() {
-        let Some(item) = Obj::parse(item.get()) else { continue };
+        let Some(item) = Obj::parse(item.get()) else {
+            continue;
+        };
         let field = match item.str("pointer") {
             Some(p) => pointer_to_field(&p),
             None => item.string("field").unwrap_or_default(),
@@ -79,7 +95,10 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         out.violations.push(Violation {
             field,
             code: item.string("code").unwrap_or_default(),
-            message: item.string("detail").or_else(|| item.string("message")).unwrap_or_default(),
+            message: item
+                .string("detail")
+                .or_else(|| item.string("message"))
+                .unwrap_or_default(),
         });
     }
     for (key, raw) in obj.members() {

@@ -7,10 +7,18 @@ use super::{Context, DetailsObject, Renderer, Ser, SerResult, Str, message, read
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, retry_after_secs};
 
-pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    _: &Renderer<'_>,
+    err: &ApiError,
+    ctx: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     let mut map = ser.serialize_map(None)?;
     map.serialize_entry("status", "error")?;
-    map.serialize_entry("timestamp", &Str(humantime::format_rfc3339_seconds(ctx.timestamp)))?;
+    map.serialize_entry(
+        "timestamp",
+        &Str(humantime::format_rfc3339_seconds(ctx.timestamp)),
+    )?;
     map.serialize_entry("error", &Body { err })?;
     if let Some(id) = ctx.request_id {
         map.serialize_entry("request_id", id)?;
@@ -46,7 +54,9 @@ impl serde::Serialize for Body<'_> {
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.request_id = obj.string("request_id");
-    let Some(error) = obj.obj("error") else { return };
+    let Some(error) = obj.obj("error") else {
+        return;
+    };
     out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
     out.message = error.string("message");
     out.hint_retry_secs(error.u64("retry_after"));

@@ -3,11 +3,20 @@
 
 use serde::ser::{SerializeMap, Serializer as _};
 
-use super::{Context, Renderer, Ser, SerResult, VIOLATIONS_KEY, Violations, message, read_details_object};
+use super::{
+    Context, Renderer, Ser, SerResult, VIOLATIONS_KEY, Violations, message, read_details_object,
+};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect, Violation};
 
-pub(super) const RESERVED: &[&str] = &["type", "code", "message", "param", "doc_url", VIOLATIONS_KEY];
+pub(super) const RESERVED: &[&str] = &[
+    "type",
+    "code",
+    "message",
+    "param",
+    "doc_url",
+    VIOLATIONS_KEY,
+];
 
 /// Stripe's error `type` for an error.
 fn error_type(err: &ApiError) -> &'static str {
@@ -20,7 +29,12 @@ fn error_type(err: &ApiError) -> &'static str {
     }
 }
 
-pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, _: &Context<'_>, ser: &mut Ser<'_>) -> SerResult {
+pub(super) fn encode(
+    r: &Renderer<'_>,
+    err: &ApiError,
+    _: &Context<'_>,
+    ser: &mut Ser<'_>,
+) -> SerResult {
     let mut map = ser.serialize_map(Some(1))?;
     map.serialize_entry("error", &ErrorObject(r, err))?;
     map.end()
@@ -52,7 +66,9 @@ impl serde::Serialize for ErrorObject<'_> {
 }
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
-    let Some(error) = obj.obj("error") else { return };
+    let Some(error) = obj.obj("error") else {
+        return;
+    };
     out.set_code(error.string("code"));
     out.message = error.string("message");
     let before = out.violations.len();
@@ -69,7 +85,11 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         if let Some(param) = error.string("param") {
             let code = out.code.clone().unwrap_or_default();
             let message = out.message.clone().unwrap_or_default();
-            out.violations.push(Violation { field: param, code, message });
+            out.violations.push(Violation {
+                field: param,
+                code,
+                message,
+            });
         }
     }
 }

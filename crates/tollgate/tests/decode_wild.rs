@@ -1,0 +1,269 @@
+//! Decoding errors as real APIs send them: no Tollgate headers, other shapes,
+//! bodies that are not JSON at all.
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+use tollgate::{Decoded, Kind, decode};
+
+fn now() -> SystemTime {
+    humantime::parse_rfc3339("2025-07-24T11:30:12Z").unwrap()
+}
+
+fn dec(status: u16, headers: &[(&str, &str)], body: &str) -> Decoded {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    decode(status, &map, body.as_bytes(), now())
+}
+
+#[test]
+fn seed_000_status_code_with_string_details() {
+    let e = dec(403, &[], include_str!("golden/000-insufficient-scope.json"));
+    assert_eq!(e.dialect, "status-code");
+    assert_eq!(e.kind, Kind::PermissionDenied);
+    assert_eq!(e.code, None);
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Access denied: missing scope 'scans:write'.")
+    );
+    assert_eq!(
+        e.details["hint"],
+        "Your token does not grant write permissions for scans."
+    );
+    assert!(!e.retryable);
+}
+
+#[test]
+fn seed_001_body_retry_after_and_status_from_body() {
+    let e = dec(0, &[], include_str!("golden/001-rate-limit.json"));
+    assert_eq!(e.status, 429);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(60)));
+    assert_eq!(e.kind, Kind::RateLimited);
+    assert!(e.retryable);
+}
+
+#[test]
+fn seed_002_both_shapes() {
+    let e = dec(
+        429,
+        &[("Retry-After", "7")],
+        include_str!("golden/002-rate-limit.json"),
+    );
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("coded", Some("RATE_LIMIT_ERROR"))
+    );
+    assert_eq!(
+        e.request_id.as_deref(),
+        Some("550e8400-e29b-41d4-a716-446655440000")
+    );
+    assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+
+    let e = dec(404, &[], include_str!("golden/002-not-found.json"));
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        ("detail", Some("Rule not found"))
+    );
+    assert_eq!(e.kind, Kind::NotFound);
+
+    let e = dec(400, &[], include_str!("golden/002-validation.json"));
+    assert_eq!(e.code.as_deref(), Some("VALIDATION_ERROR"));
+    assert_eq!(e.details["field"], "limit");
+}
+
+#[test]
+fn seed_003_meta() {
+    let e = dec(403, &[], include_str!("golden/003-forbidden.json"));
+    assert_eq!((e.dialect, e.code.as_deref()), ("meta", Some("FORBIDDEN")));
+    assert_eq!(
+        e.request_id.as_deref(),
+        Some("a1b2c3d4-5e6f-7a8b-9c0d-1e2f3a4b5c6d")
+    );
+}
+
+#[test]
+fn seed_004_envelope_without_tollgate_headers() {
+    let e = dec(
+        402,
+        &[],
+        include_str!("golden/004-insufficient-credits.json"),
+    );
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("envelope", Some("insufficient_credits"))
+    );
+    assert_eq!(e.kind, Kind::PaymentRequired);
+    assert!(e.violations.is_empty());
+
+    let e = dec(400, &[], include_str!("golden/004-validation.json"));
+    assert_eq!(e.code, None);
+    assert_eq!(e.violations.len(), 1);
+    assert_eq!(e.violations[0].field, "session_id");
+
+    let e = dec(
+        400,
+        &[],
+        r#"{"error":"invalid_key","message":"Not authenticated"}"#,
+    );
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("flat", Some("invalid_key"))
+    );
+}
+
+#[test]
+fn fastapi_422_array() {
+    let body = r#"{"detail":[{"loc":["body","items",2,"name"],"msg":"field required","type":"value_error.missing"}]}"#;
+    let e = dec(422, &[], body);
+    assert_eq!(e.dialect, "detail");
+    assert_eq!(e.violations[0].field, "items[2].name");
+    assert_eq!(e.violations[0].code, "value_error.missing");
+    assert_eq!(e.kind, Kind::InvalidArgument);
+}
+
+#[test]
+fn azure_plain_message_and_errors_shapes() {
+    let body = r#"{"error":{"code":"BadArgument","message":"Bad name","target":"name","details":[{"code":"Empty","target":"name","message":"is empty"}],"innererror":{"code":"X"}}}"#;
+    let e = dec(400, &[("x-ms-request-id", "ms-1")], body);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("azure", Some("BadArgument"))
+    );
+    assert_eq!(e.violations[0].field, "name");
+    assert_eq!(e.details["innererror"]["code"], "X");
+    assert_eq!(e.request_id.as_deref(), Some("ms-1"));
+
+    let e = dec(500, &[], r#"{"error":"Something broke badly"}"#);
+    assert_eq!(
+        (e.dialect, e.code, e.message.as_deref()),
+        ("plain", None, Some("Something broke badly"))
+    );
+
+    let e = dec(404, &[], r#"{"message":"Not Found","code":"E404"}"#);
+    assert_eq!((e.dialect, e.code.as_deref()), ("message", Some("E404")));
+
+    let e = dec(
+        400,
+        &[],
+        r#"{"errors":[{"message":"Cannot query field","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}"#,
+    );
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("errors", Some("GRAPHQL_VALIDATION_FAILED"))
+    );
+}
+
+#[test]
+fn stripe_google_jsonapi_problem_from_their_docs() {
+    let stripe = r#"{"error":{"code":"parameter_missing","doc_url":"https://stripe.com/docs/error-codes/parameter-missing","message":"Missing required param: amount.","param":"amount","type":"invalid_request_error"}}"#;
+    let e = dec(400, &[("Request-Id", "req_abc")], stripe);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("stripe", Some("parameter_missing"))
+    );
+    assert_eq!(e.violations[0].field, "amount");
+    assert_eq!(e.request_id.as_deref(), Some("req_abc"));
+
+    let google = r#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","metadata":{"service":"x.googleapis.com"}},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1.5s"}]}}"#;
+    let e = dec(429, &[], google);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("google", Some("RATE_LIMIT_EXCEEDED"))
+    );
+    assert_eq!(e.retry_after, Some(Duration::from_millis(1500)));
+    assert_eq!(e.kind, Kind::RateLimited);
+
+    let jsonapi = r#"{"errors":[{"status":"422","source":{"pointer":"/data/attributes/firstName"},"title":"Invalid Attribute","detail":"First name must contain at least two characters."}]}"#;
+    let e = dec(422, &[], jsonapi);
+    assert_eq!(e.dialect, "jsonapi");
+    assert_eq!(e.violations[0].field, "data.attributes.firstName");
+
+    let problem = r#"{"type":"https://example.com/probs/out-of-credit","title":"You do not have enough credit.","detail":"Your current balance is 30, but that costs 50.","instance":"/account/12345/msgs/abc","balance":30,"accounts":["/account/12345","/account/67890"]}"#;
+    let e = dec(403, &[], problem);
+    assert_eq!(e.dialect, "problem");
+    assert_eq!(e.details["balance"], 30);
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Your current balance is 30, but that costs 50.")
+    );
+}
+
+#[test]
+fn not_json_keeps_status_request_id_and_retry_hint() {
+    let e = dec(
+        503,
+        &[
+            ("Retry-After", "Thu, 24 Jul 2025 11:31:12 GMT"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        ],
+        "<html><head><title>503 Service Temporarily Unavailable</title></head><body>nginx</body></html>",
+    );
+    assert_eq!((e.dialect, e.status), ("html", 503));
+    assert_eq!(
+        e.message.as_deref(),
+        Some("503 Service Temporarily Unavailable")
+    );
+    assert_eq!(e.retry_after, Some(Duration::from_secs(60)));
+    assert_eq!(
+        e.request_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    assert!(e.retryable);
+
+    let e = dec(502, &[("X-Amzn-RequestId", "amzn-1")], "Bad Gateway\n");
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        ("text", Some("Bad Gateway"))
+    );
+    assert_eq!(e.request_id.as_deref(), Some("amzn-1"));
+    assert_eq!(e.kind, Kind::Unavailable);
+
+    let e = dec(500, &[("X-Correlation-Id", "c-1")], "");
+    assert_eq!((e.dialect, e.request_id.as_deref()), ("empty", Some("c-1")));
+}
+
+#[test]
+fn hostile_bodies_never_panic() {
+    let deep = "[".repeat(100_000);
+    let deep_obj = format!("{}{}", r#"{"error":"#.repeat(10_000), "1");
+    let huge = format!(r#"{{"message":"{}"}}"#, "x".repeat(5_000_000));
+    let bodies: Vec<Vec<u8>> = vec![
+        deep.into_bytes(),
+        deep_obj.into_bytes(),
+        huge.into_bytes(),
+        br#"{"error":{"code":"#.to_vec(),
+        vec![0xff, 0xfe, b'{', 0x80],
+        b"\xef\xbb\xbf{\"message\":\"bom\"}".to_vec(),
+        br#"{"error":{"code":1e999,"status":[],"details":"x"}}"#.to_vec(),
+        br#"{"errors":[null,1,"a",{"source":7}]}"#.to_vec(),
+        br#"{"detail":[{"loc":{"a":1}}]}"#.to_vec(),
+        br#"{"type":5,"title":{},"status":"x"}"#.to_vec(),
+        b"null".to_vec(),
+        b"<".to_vec(),
+    ];
+    let bom = decode(
+        400,
+        &HeaderMap::new(),
+        b"\xef\xbb\xbf{\"message\":\"bom\"}",
+        now(),
+    );
+    assert_eq!(
+        (bom.dialect, bom.message.as_deref()),
+        ("message", Some("bom"))
+    );
+    for body in bodies {
+        let e = decode(500, &HeaderMap::new(), &body, now());
+        assert_eq!(e.status, 500);
+        if let Some(m) = &e.message {
+            assert!(m.chars().count() <= 5_000_001);
+        }
+    }
+}
