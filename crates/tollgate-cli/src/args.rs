@@ -1,0 +1,121 @@
+//! Value parsers shared by several subcommands.
+
+use std::time::{Duration, SystemTime};
+
+use tollgate::{Dialect, UnknownDialect};
+
+/// `--dialect`: a dialect's name; the error lists every valid one.
+pub(crate) fn parse_dialect(name: &str) -> Result<Dialect, UnknownDialect> {
+    name.parse()
+}
+
+/// An RFC 3339 timestamp: `2024-05-01T12:00:00Z`, with fractional seconds,
+/// or with a UTC offset such as `+02:00`.
+pub(crate) fn parse_timestamp(text: &str) -> Result<SystemTime, String> {
+    let invalid = |why: &str| {
+        format!(
+            "{why}: expected RFC 3339, such as 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00"
+        )
+    };
+    // RFC 3339 allows lowercase `t` and `z`; humantime wants them uppercase.
+    let upper = text.trim().to_ascii_uppercase();
+    let (utc, offset_secs) = split_offset(&upper);
+    let at = humantime::parse_rfc3339(&utc).map_err(|e| invalid(&e.to_string()))?;
+    // Local time = UTC + offset, so UTC = local time - offset.
+    let magnitude = Duration::from_secs(offset_secs.unsigned_abs());
+    let at = if offset_secs >= 0 {
+        at.checked_sub(magnitude)
+    } else {
+        at.checked_add(magnitude)
+    };
+    // The `status-code` dialect prints the timestamp in UTC, which RFC 3339
+    // (and humantime) can only do from 1970 through 9999.
+    let since_epoch = at.and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok());
+    match (at, since_epoch) {
+        (Some(at), Some(secs)) if secs.as_secs() <= LAST_SECOND_OF_9999 => Ok(at),
+        _ => Err(invalid(
+            "out of range (1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z in UTC)",
+        )),
+    }
+}
+
+/// `9999-12-31T23:59:59Z` in seconds since the epoch.
+const LAST_SECOND_OF_9999: u64 = 253_402_300_799;
+
+/// Splits a trailing `±hh:mm` offset off, giving the UTC form (`…Z`) and the
+/// offset in seconds; other text is returned as it is.
+fn split_offset(text: &str) -> (String, i64) {
+    let b = text.as_bytes();
+    let Some(tail_at) = b.len().checked_sub(6) else {
+        return (text.to_owned(), 0);
+    };
+    let tail = &b[tail_at..];
+    let digits = |i: usize, j: usize| -> Option<i64> {
+        let (x, y) = (tail[i], tail[j]);
+        (x.is_ascii_digit() && y.is_ascii_digit())
+            .then(|| i64::from(x - b'0') * 10 + i64::from(y - b'0'))
+    };
+    let sign = match tail[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return (text.to_owned(), 0),
+    };
+    match (
+        tail_at > 0 && text.is_char_boundary(tail_at),
+        tail[3] == b':',
+        digits(1, 2),
+        digits(4, 5),
+    ) {
+        (true, true, Some(hours), Some(minutes)) if hours < 24 && minutes < 60 => (
+            format!("{}Z", &text[..tail_at]),
+            sign * (hours * 3600 + minutes * 60),
+        ),
+        _ => (text.to_owned(), 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(text: &str) -> Result<u64, String> {
+        parse_timestamp(text).map(|t| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs())
+    }
+
+    #[test]
+    fn rfc3339_with_offsets() {
+        assert_eq!(secs("2024-05-01T12:00:00Z"), Ok(1_714_564_800));
+        assert_eq!(secs("2024-05-01t12:00:00z"), Ok(1_714_564_800));
+        assert_eq!(secs("2024-05-01T14:00:00+02:00"), Ok(1_714_564_800));
+        assert_eq!(secs("2024-05-01T07:30:00-04:30"), Ok(1_714_564_800));
+        assert_eq!(secs("2024-05-01T12:00:00.250Z"), Ok(1_714_564_800));
+        assert_eq!(secs("2024-05-01T12:00:00+00:00"), Ok(1_714_564_800));
+        assert_eq!(secs("9999-12-31T23:59:59Z"), Ok(LAST_SECOND_OF_9999));
+    }
+
+    #[test]
+    fn bad_timestamps_say_what_is_expected() {
+        for bad in [
+            "",
+            "yesterday",
+            "2024-05-01",
+            "2024-13-01T00:00:00Z",
+            "2024-05-01T12:00:00+25:00",
+            "ééééééé",
+            "1970-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-00:01",
+        ] {
+            let e = parse_timestamp(bad).unwrap_err();
+            assert!(e.contains("expected RFC 3339"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn dialects_parse_and_unknown_ones_list_the_valid() {
+        assert_eq!(parse_dialect("envelope"), Ok(Dialect::Envelope));
+        let e = parse_dialect("soap").unwrap_err().to_string();
+        for d in Dialect::ALL {
+            assert!(e.contains(d.name()), "{e}");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Loading the effective catalog: the built-in one, then each `--catalog`
+//! file in order, every problem located in its file.
+
+use std::path::{Path, PathBuf};
+
+use tollgate::{Catalog, CatalogError};
+
+use crate::error::CliError;
+use crate::input::{self, MAX_INPUT, Source};
+
+/// `--catalog FILE`, repeatable: the catalogs every command loads.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub(crate) struct CatalogArgs {
+    /// A TOML catalog that extends or overrides the built-in one; repeat to
+    /// load several, in order (later files override earlier ones)
+    #[arg(long = "catalog", short = 'c', value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+}
+
+impl CatalogArgs {
+    /// The effective catalog, or every problem found in the files.
+    pub(crate) fn load(&self) -> Result<Catalog, CliError> {
+        load(&self.files)
+    }
+}
+
+/// What loading one file gave.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The file is valid and now part of the catalog.
+    Loaded {
+        /// How many entries the file defines or overrides.
+        entries: usize,
+    },
+    /// The file has problems; none of it was applied.
+    Broken(Vec<CatalogError>),
+    /// The file could not be read.
+    Unreadable(CliError),
+}
+
+/// Loads `files` onto the built-in catalog in order. A file with problems is
+/// skipped (loading is all-or-nothing per file) and the next ones are loaded
+/// onto what came before it.
+pub(crate) fn load_each(files: &[PathBuf]) -> (Catalog, Vec<(&Path, Outcome)>) {
+    let mut catalog = Catalog::builtin();
+    let outcomes = files
+        .iter()
+        .map(|path| (path.as_path(), load_one(&mut catalog, path)))
+        .collect();
+    (catalog, outcomes)
+}
+
+/// Loads `files` onto the built-in catalog, failing on the first unreadable
+/// file or with every problem of every file.
+pub(crate) fn load(files: &[PathBuf]) -> Result<Catalog, CliError> {
+    let (catalog, outcomes) = load_each(files);
+    let mut problems = Vec::new();
+    for (_, outcome) in outcomes {
+        match outcome {
+            Outcome::Loaded { .. } => {}
+            Outcome::Broken(found) => problems.extend(found),
+            Outcome::Unreadable(err) => return Err(err),
+        }
+    }
+    if problems.is_empty() {
+        Ok(catalog)
+    } else {
+        Err(CliError::Catalog(problems))
+    }
+}
+
+fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
+    let source = Source::File(path.to_owned());
+    let name = source.name();
+    let input = match input::read(&source, MAX_INPUT) {
+        Ok(input) => input,
+        Err(err) => return Outcome::Unreadable(err),
+    };
+    if input.truncated {
+        let message = format!("catalog is larger than {} MiB", MAX_INPUT >> 20);
+        return Outcome::Broken(vec![problem(&name, 0, 0, message)]);
+    }
+    let text = match String::from_utf8(input.bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let (line, column) = locate(&e.as_bytes()[..valid]);
+            let message = "not valid UTF-8 (a TOML catalog must be UTF-8)".to_owned();
+            return Outcome::Broken(vec![problem(&name, line, column, message)]);
+        }
+    };
+    match catalog.load_toml(&name, &text) {
+        Ok(()) => Outcome::Loaded {
+            entries: count_entries(&text),
+        },
+        Err(problems) => Outcome::Broken(problems),
+    }
+}
+
+fn problem(file: &str, line: usize, column: usize, message: String) -> CatalogError {
+    CatalogError {
+        file: file.to_owned(),
+        line,
+        column,
+        code: None,
+        message,
+    }
+}
+
+/// 1-based line and column just after `before`.
+fn locate(before: &[u8]) -> (usize, usize) {
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |nl| nl + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// The number of `[errors.*]` entries in a catalog that has just loaded.
+fn count_entries(text: &str) -> usize {
+    text.parse::<toml::Table>()
+        .ok()
+        .and_then(|table| {
+            table
+                .get("errors")
+                .and_then(toml::Value::as_table)
+                .map(toml::Table::len)
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_after_a_prefix() {
+        assert_eq!(locate(b""), (1, 1));
+        assert_eq!(locate(b"ab"), (1, 3));
+        assert_eq!(locate(b"a\nbc"), (2, 3));
+        assert_eq!(locate("a\n\u{e9}".as_bytes()), (2, 2));
+    }
+
+    #[test]
+    fn counts_entries() {
+        assert_eq!(
+            count_entries("[errors.a]\nstatus = 400\n[errors.b.aliases]\ncoded = 'B'\n"),
+            2
+        );
+        assert_eq!(count_entries("docs_url = '/e'\n"), 0);
+    }
+}

@@ -1,0 +1,141 @@
+//! `tollgate decode`: any API's error response, read into one JSON object.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::args::parse_timestamp;
+use crate::catalogs::CatalogArgs;
+use crate::error::CliError;
+use crate::input::{self, MAX_INPUT, Source};
+use crate::wire;
+
+/// Shown after `tollgate decode --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  tollgate render rate_limit_exceeded --retry-after 30 | tollgate decode
+  curl -si https://api.example.com/v1/scans | tollgate decode
+  tollgate decode --status 429 --header 'Retry-After: 30' body.json
+  echo '<html><title>502 Bad Gateway</title></html>' | tollgate decode --status 502
+  tollgate decode --catalog api.toml response.txt
+
+Input that starts with `HTTP/` is a whole response (status line, headers, blank line, body; CRLF or
+LF), as `tollgate render` and `curl -i` print it; anything else is a body. At most 16 MiB is read.
+
+Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
+violations (field, code, message), request_id, retry_after_secs, retryable and dialect (the shape
+recognised).";
+
+/// Arguments of `tollgate decode`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DecodeArgs {
+    /// The body, or a whole response starting with `HTTP/`; `-` or nothing reads stdin
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+
+    /// The HTTP status (overrides a response's status line)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(100..=999))]
+    status: Option<u16>,
+
+    /// A response header (repeatable), added to a response's own
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE", value_parser = parse_header)]
+    headers: Vec<(HeaderName, HeaderValue)>,
+
+    #[command(flatten)]
+    catalogs: CatalogArgs,
+
+    /// The time an HTTP-date Retry-After is measured from, RFC 3339 [default: now]
+    #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
+    now: Option<SystemTime>,
+}
+
+/// Decodes the input and writes the result as pretty JSON to `out`.
+pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let catalog = args.catalogs.load()?;
+    let source = Source::from_arg(args.file.as_deref());
+    if source == Source::Stdin && std::io::stdin().is_terminal() {
+        eprintln!("reading a response or body from stdin; end it with Ctrl-D");
+    }
+    let input = input::read(&source, MAX_INPUT)?;
+    if input.truncated {
+        eprintln!(
+            "warning: {} is larger than {} MiB; decoded its first {} MiB only",
+            source.name(),
+            MAX_INPUT >> 20,
+            MAX_INPUT >> 20
+        );
+    }
+    let (status, mut headers, body) = if wire::is_response(&input.bytes) {
+        let response = wire::parse_response(&input.bytes)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", source.name())))?;
+        for skipped in &response.skipped {
+            eprintln!("warning: {}: {skipped}", source.name());
+        }
+        (Some(response.status), response.headers, response.body)
+    } else {
+        (None, HeaderMap::new(), input.bytes.as_slice())
+    };
+    for (name, value) in args.headers {
+        headers.append(name, value);
+    }
+    // 0 tells the decoder the status is unknown: it takes the body's, if any.
+    let status = args.status.or(status).unwrap_or(0);
+    let decoded = catalog.decode(
+        status,
+        &headers,
+        body,
+        args.now.unwrap_or_else(SystemTime::now),
+    );
+    serde_json::to_writer_pretty(&mut *out, &decoded).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `Name: value`.
+fn parse_header(arg: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = arg.split_once(':').ok_or_else(|| {
+        format!("expected 'Name: value', such as 'Retry-After: 30'; found {arg:?}")
+    })?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("invalid header name {:?}", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("invalid value for header {name}: {value:?}"))?;
+    Ok((name, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse() {
+        let (name, value) = parse_header("Retry-After: 30").unwrap();
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("retry-after", "30")
+        );
+        let (name, value) = parse_header("traceparent:00-abc-def-01").unwrap();
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("traceparent", "00-abc-def-01")
+        );
+        assert!(
+            parse_header("Retry-After 30")
+                .unwrap_err()
+                .contains("expected 'Name: value'")
+        );
+        assert!(
+            parse_header("Bad Name: 1")
+                .unwrap_err()
+                .contains("invalid header name")
+        );
+        assert!(
+            parse_header("X: a\nb")
+                .unwrap_err()
+                .contains("invalid value")
+        );
+    }
+}

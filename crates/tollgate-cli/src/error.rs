@@ -1,0 +1,137 @@
+//! Why a command failed, and the exit status each reason gets.
+
+use std::fmt;
+use std::io;
+use std::process::ExitCode;
+
+use tollgate::CatalogError;
+
+/// Exit status when the command ran and found problems (`lint`).
+pub(crate) const EXIT_PROBLEMS: u8 = 1;
+/// Exit status for bad input: unknown code or dialect, unreadable or broken
+/// files, malformed arguments (clap uses it for usage errors too).
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+/// A command that could not do its job.
+#[derive(Debug)]
+pub(crate) enum CliError {
+    /// An argument is well-formed for clap but wrong for Tollgate: an unknown
+    /// code, an invalid request id. The message says what is valid.
+    Usage(String),
+    /// Catalog files have problems; each is located in its file.
+    Catalog(Vec<CatalogError>),
+    /// A file (or stdin) could not be read.
+    Read {
+        /// The file as named on the command line, or `<stdin>`.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Writing the output failed (other than a closed pipe, which ends quietly).
+    Write(io::Error),
+}
+
+impl CliError {
+    /// The exit status for this error.
+    pub(crate) fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            _ => ExitCode::from(EXIT_USAGE),
+        }
+    }
+
+    /// Prints the error to stderr (nothing for a closed pipe: the reader has
+    /// what it wanted) and returns the exit status.
+    pub(crate) fn report(&self) -> ExitCode {
+        match self {
+            CliError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            CliError::Catalog(problems) => {
+                for problem in problems {
+                    eprintln!("{problem}");
+                }
+                let files = distinct_files(problems);
+                eprintln!(
+                    "error: {} in {}",
+                    plural(problems.len(), "catalog problem", "catalog problems"),
+                    plural(files, "file", "files")
+                );
+            }
+            other => eprintln!("error: {other}"),
+        }
+        self.exit_code()
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(message) => f.write_str(message),
+            CliError::Catalog(problems) => {
+                let lines: Vec<_> = problems.iter().map(ToString::to_string).collect();
+                f.write_str(&lines.join("\n"))
+            }
+            CliError::Read { path, source } => write!(f, "cannot read {path}: {source}"),
+            CliError::Write(source) => write!(f, "cannot write the output: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CliError::Read { source, .. } | CliError::Write(source) => Some(source),
+            CliError::Usage(_) | CliError::Catalog(_) => None,
+        }
+    }
+}
+
+impl From<io::Error> for CliError {
+    fn from(e: io::Error) -> Self {
+        CliError::Write(e)
+    }
+}
+
+/// `1 entry`, `2 entries`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+fn distinct_files(problems: &[CatalogError]) -> usize {
+    let mut files: Vec<&str> = problems.iter().map(|p| p.file.as_str()).collect();
+    files.sort_unstable();
+    files.dedup();
+    files.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_pipes_end_quietly_and_successfully() {
+        let e = CliError::Write(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert_eq!(e.exit_code(), ExitCode::SUCCESS);
+        let e = CliError::Write(io::Error::from(io::ErrorKind::StorageFull));
+        assert_eq!(e.exit_code(), ExitCode::from(EXIT_USAGE));
+    }
+
+    #[test]
+    fn read_errors_name_the_file() {
+        let e = CliError::Read {
+            path: "x.toml".into(),
+            source: io::ErrorKind::NotFound.into(),
+        };
+        assert!(e.to_string().starts_with("cannot read x.toml: "), "{e}");
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural(1, "entry", "entries"), "1 entry");
+        assert_eq!(plural(0, "entry", "entries"), "0 entries");
+        assert_eq!(plural(3, "file", "files"), "3 files");
+    }
+}

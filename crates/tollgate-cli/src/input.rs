@@ -1,0 +1,104 @@
+//! Reading files and stdin with a size bound, so no input can exhaust memory.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::CliError;
+
+/// The most any command reads from one file or stdin: 16 MiB.
+pub(crate) const MAX_INPUT: usize = 16 * 1024 * 1024;
+
+/// Where input comes from: a file, or stdin for `-` or no argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Standard input.
+    Stdin,
+    /// A file, as named on the command line.
+    File(PathBuf),
+}
+
+impl Source {
+    /// `-` and no argument mean stdin.
+    pub(crate) fn from_arg(arg: Option<&Path>) -> Source {
+        match arg {
+            None => Source::Stdin,
+            Some(path) if path.as_os_str() == "-" => Source::Stdin,
+            Some(path) => Source::File(path.to_owned()),
+        }
+    }
+
+    /// The name used in messages: the path as given, or `<stdin>`.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".to_owned(),
+            Source::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// What was read.
+#[derive(Debug)]
+pub(crate) struct Input {
+    /// At most `limit` bytes.
+    pub(crate) bytes: Vec<u8>,
+    /// Whether the source had more than `limit` bytes.
+    pub(crate) truncated: bool,
+}
+
+/// Reads at most `limit` bytes from `source`.
+pub(crate) fn read(source: &Source, limit: usize) -> Result<Input, CliError> {
+    let failed = |source_err: io::Error| CliError::Read {
+        path: source.name(),
+        source: source_err,
+    };
+    match source {
+        Source::Stdin => read_bounded(io::stdin().lock(), limit).map_err(failed),
+        Source::File(path) => {
+            let file = File::open(path).map_err(failed)?;
+            read_bounded(file, limit).map_err(failed)
+        }
+    }
+}
+
+fn read_bounded(reader: impl Read, limit: usize) -> io::Result<Input> {
+    let mut bytes = Vec::new();
+    let bound = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    reader.take(bound).read_to_end(&mut bytes)?;
+    let truncated = bytes.len() > limit;
+    bytes.truncate(limit);
+    Ok(Input { bytes, truncated })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_up_to_the_limit_and_says_when_it_stopped() {
+        let input = read_bounded(&b"abcdef"[..], 4).unwrap();
+        assert_eq!(input.bytes, b"abcd");
+        assert!(input.truncated);
+
+        let input = read_bounded(&b"abcd"[..], 4).unwrap();
+        assert_eq!(input.bytes, b"abcd");
+        assert!(!input.truncated);
+    }
+
+    #[test]
+    fn dash_and_nothing_mean_stdin() {
+        assert_eq!(Source::from_arg(None), Source::Stdin);
+        assert_eq!(Source::from_arg(Some(Path::new("-"))), Source::Stdin);
+        assert_eq!(Source::from_arg(Some(Path::new("a.json"))).name(), "a.json");
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let err = read(&Source::File("/nonexistent/tollgate.json".into()), 10).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read /nonexistent/tollgate.json: "),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! `tollgate`: render, decode and lint HTTP API errors from a Tollgate catalog.
+//!
+//! Each subcommand is a module with its clap `…Args` and a `run` that writes
+//! to the output it is given; `main` only parses and dispatches. To add a
+//! subcommand, add a module and a variant of [`Command`].
+
+mod args;
+mod catalogs;
+mod codes;
+mod decode;
+mod error;
+mod input;
+mod lint;
+mod render;
+mod wire;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
+
+const EXAMPLES: &str = "\
+Examples:
+  tollgate render insufficient_credits --dialect envelope --set required=1 --set available=0
+  tollgate render rate_limit_exceeded --retry-after 30 | tollgate decode
+  curl -si https://api.example.com/v1/scans | tollgate decode
+  tollgate lint examples/catalogs/*.toml
+  tollgate codes --dialect coded --catalog api.toml
+
+Exit status: 0 success, 1 lint found problems, 2 bad arguments, an unknown code or dialect, or a
+catalog that cannot be read or loaded.";
+
+/// One catalog of errors, written and read in ten wire dialects.
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", version, after_help = EXAMPLES, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print an error response exactly as a server sends it: status line, headers, body
+    #[command(after_help = render::EXAMPLES)]
+    Render(render::RenderArgs),
+    /// Read an error response from any API (a body, or a whole response) into one JSON object
+    #[command(after_help = decode::EXAMPLES)]
+    Decode(decode::DecodeArgs),
+    /// Validate catalog files, each problem located by file, line and entry
+    #[command(after_help = lint::EXAMPLES)]
+    Lint(lint::LintArgs),
+    /// List the effective catalog: code, status, wire code, kind, retry class, title
+    #[command(after_help = codes::EXAMPLES)]
+    Codes(codes::CodesArgs),
+}
+
+impl Command {
+    fn run(self, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+        match self {
+            Command::Render(args) => render::run(args, out),
+            Command::Decode(args) => decode::run(args, out),
+            Command::Lint(args) => lint::run(args, out),
+            Command::Codes(args) => codes::run(args, out),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let result = cli.command.run(&mut out);
+    let flushed = out.flush();
+    match (result, flushed) {
+        (Ok(code), Ok(())) => code,
+        (Ok(_), Err(e)) => CliError::Write(e).report(),
+        (Err(e), _) => e.report(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use tollgate::Dialect;
+
+    use super::*;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dialect_help_lists_every_dialect() {
+        for name in ["render", "codes"] {
+            let mut cli = Cli::command();
+            let sub = cli.find_subcommand_mut(name).unwrap();
+            let help = sub.render_long_help().to_string();
+            for dialect in Dialect::ALL {
+                assert!(
+                    help.contains(dialect.name()),
+                    "{name} --help lacks {dialect}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! `tollgate render`: an error response exactly as a server sends it.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use tollgate::{Context, Dialect, Violation, headers::is_valid_request_id};
+
+use crate::args::{parse_dialect, parse_timestamp};
+use crate::catalogs::CatalogArgs;
+use crate::error::CliError;
+use crate::wire;
+
+/// Shown after `tollgate render --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  tollgate render insufficient_credits --set required=1 --set available=0
+  tollgate render insufficient_credits --dialect envelope --catalog api.toml --set required=1 --set available=0
+  tollgate render rate_limit_exceeded --dialect coded --retry-after 30 --request-id req_42
+  tollgate render validation_error --violation 'email:invalid_format:Not an email address'
+  tollgate render not_found --dialect detail --message 'Rule not found'
+  tollgate render timeout --dialect status-code --timestamp 2024-05-01T12:00:00Z
+  tollgate render insufficient_credits --set required=1 --set available=0 | tollgate decode
+
+Output: the status line, the headers (lines end with CRLF, as on the wire), a blank line and the
+body. Content-Length gives the body's size; the newline printed after the body is not part of it.";
+
+/// Arguments of `tollgate render`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RenderArgs {
+    /// The error's code in the catalog (`tollgate codes` lists them)
+    #[arg(value_name = "CODE")]
+    code: String,
+
+    /// The wire format: problem, status-code, coded, detail, meta, envelope, flat, google, stripe
+    /// or jsonapi
+    #[arg(long, short, value_name = "DIALECT", default_value = "problem", value_parser = parse_dialect)]
+    dialect: Dialect,
+
+    #[command(flatten)]
+    catalogs: CatalogArgs,
+
+    /// A detail, filling the message's {KEY} placeholder; VALUE is read as JSON when it parses
+    /// (required=1 is a number, ok=true a bool, model='"10"' a string), else taken as a string
+    #[arg(long = "set", short = 's', value_name = "KEY=VALUE", value_parser = parse_set)]
+    set: Vec<(String, Value)>,
+
+    /// A field violation (repeatable); the message may contain colons
+    #[arg(long = "violation", value_name = "FIELD:CODE:MESSAGE", value_parser = parse_violation)]
+    violations: Vec<Violation>,
+
+    /// Ask the client to wait this many seconds (Retry-After, and the body where the dialect has a
+    /// place for it)
+    #[arg(long, value_name = "SECS")]
+    retry_after: Option<u64>,
+
+    /// Replace the catalog's message for this occurrence only
+    #[arg(long, value_name = "TEXT")]
+    message: Option<String>,
+
+    /// The request id: 1–128 characters of [A-Za-z0-9._-] [default: a new UUIDv7]
+    #[arg(long, value_name = "ID")]
+    request_id: Option<String>,
+
+    /// The time of the error, RFC 3339 (status-code prints it) [default: now]
+    #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
+    timestamp: Option<SystemTime>,
+
+    /// The request path: problem details' `instance`
+    #[arg(long, value_name = "PATH")]
+    instance: Option<String>,
+}
+
+/// Renders the error and writes the response to `out`.
+pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let catalog = args.catalogs.load()?;
+    let mut err = catalog
+        .error(&args.code)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    for (key, value) in args.set {
+        err = err.with(key, value);
+    }
+    for violation in args.violations {
+        err = err.violation(violation);
+    }
+    if let Some(secs) = args.retry_after {
+        err = err.retry_after(Duration::from_secs(secs));
+    }
+    match args.message {
+        Some(message) => err = err.with_message(message),
+        None => {
+            let def = err.def().clone();
+            for name in def
+                .message()
+                .placeholders()
+                .filter(|name| !err.details().contains_key(*name))
+            {
+                eprintln!("warning: the message's {{{name}}} has no value; add --set {name}=VALUE");
+            }
+        }
+    }
+    let request_id = match args.request_id {
+        Some(id) if is_valid_request_id(&id) => id,
+        Some(id) => {
+            return Err(CliError::Usage(format!(
+                "invalid request id {id:?}: expected 1–128 characters of [A-Za-z0-9._-]"
+            )));
+        }
+        None => uuid::Uuid::now_v7().to_string(),
+    };
+    let mut ctx =
+        Context::new(args.timestamp.unwrap_or_else(SystemTime::now)).request_id(&request_id);
+    if let Some(instance) = &args.instance {
+        ctx = ctx.instance(instance);
+    }
+    let renderer = catalog.renderer(args.dialect);
+    let body = renderer.body(&err, &ctx);
+    let headers = renderer.headers(&err, &ctx);
+    let status = http::StatusCode::from_u16(err.status()).map_err(|_| {
+        // Catalogs only hold statuses 400–599, so this is not reachable from a file.
+        CliError::Usage(format!(
+            "entry {:?} has an invalid status {}",
+            err.code(),
+            err.status()
+        ))
+    })?;
+    wire::write_response(out, status, &headers, &body)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `KEY=VALUE`, VALUE as JSON when it parses, else as a string.
+fn parse_set(arg: &str) -> Result<(String, Value), String> {
+    let (key, value) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, such as required=1; found {arg:?}"))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("the key is empty in {arg:?}: expected KEY=VALUE"));
+    }
+    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+    Ok((key.to_owned(), value))
+}
+
+/// `FIELD:CODE:MESSAGE`; the message may itself contain colons.
+fn parse_violation(arg: &str) -> Result<Violation, String> {
+    let mut parts = arg.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(field), Some(code), Some(message)) if !field.is_empty() && !code.is_empty() => {
+            Ok(Violation::new(field, code, message))
+        }
+        _ => Err(format!(
+            "expected FIELD:CODE:MESSAGE, such as 'email:invalid_format:Not an email address'; found {arg:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn set_values_are_json_when_they_parse() {
+        assert_eq!(parse_set("required=1"), Ok(("required".into(), json!(1))));
+        assert_eq!(parse_set("ok=true"), Ok(("ok".into(), json!(true))));
+        assert_eq!(parse_set("model=\"10\""), Ok(("model".into(), json!("10"))));
+        assert_eq!(parse_set("tags=[1,2]"), Ok(("tags".into(), json!([1, 2]))));
+        assert_eq!(
+            parse_set("scope=scans:write"),
+            Ok(("scope".into(), json!("scans:write")))
+        );
+        assert_eq!(parse_set("eq=a=b"), Ok(("eq".into(), json!("a=b"))));
+        assert_eq!(parse_set("empty="), Ok(("empty".into(), json!(""))));
+        assert!(
+            parse_set("novalue")
+                .unwrap_err()
+                .contains("expected KEY=VALUE")
+        );
+        assert!(parse_set("=1").unwrap_err().contains("key is empty"));
+    }
+
+    #[test]
+    fn violations_keep_colons_in_messages() {
+        let v = parse_violation("email:invalid_format:Expected: user@host").unwrap();
+        assert_eq!(
+            v,
+            Violation::new("email", "invalid_format", "Expected: user@host")
+        );
+        assert!(parse_violation("email:invalid_format").is_err());
+        assert!(parse_violation(":code:msg").is_err());
+        assert!(parse_violation("field::msg").is_err());
+    }
+}

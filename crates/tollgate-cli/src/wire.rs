@@ -1,0 +1,337 @@
+//! HTTP/1.1 response text: written by `render`, read back by `decode`.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+/// Writes `HTTP/1.1 <status> <reason>`, the headers in the order given, a
+/// `Content-Length` (unless given), a blank line and the body. Head lines end
+/// with CRLF, as on the wire; one `\n` follows the body for the terminal and
+/// is not part of it (`Content-Length` says where the body ends).
+pub(crate) fn write_response(
+    out: &mut dyn Write,
+    status: StatusCode,
+    headers: &[(HeaderName, HeaderValue)],
+    body: &[u8],
+) -> io::Result<()> {
+    let mut head = Vec::with_capacity(256);
+    let reason = status.canonical_reason().unwrap_or("");
+    write!(head, "HTTP/1.1 {} {reason}\r\n", status.as_str())?;
+    for (name, value) in headers {
+        head.extend_from_slice(header_case(name.as_str()).as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    if !headers.iter().any(|(name, _)| name == CONTENT_LENGTH) {
+        write!(head, "Content-Length: {}\r\n", body.len())?;
+    }
+    head.extend_from_slice(b"\r\n");
+    out.write_all(&head)?;
+    out.write_all(body)?;
+    out.write_all(b"\n")
+}
+
+/// A header name as usually written: `X-Request-Id`, `WWW-Authenticate`,
+/// `RateLimit-Policy` (HTTP names are case-insensitive; this is for people).
+pub(crate) fn header_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, part) in name.split('-').enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        match part.to_ascii_lowercase().as_str() {
+            "www" => out.push_str("WWW"),
+            "ratelimit" => out.push_str("RateLimit"),
+            "etag" => out.push_str("ETag"),
+            lower => {
+                let mut chars = lower.chars();
+                if let Some(first) = chars.next() {
+                    out.push(first.to_ascii_uppercase());
+                    out.push_str(chars.as_str());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether `input` is a whole response (`HTTP/1.1 429 …`) rather than a body.
+pub(crate) fn is_response(input: &[u8]) -> bool {
+    input.trim_ascii_start().starts_with(b"HTTP/")
+}
+
+/// A response read from text.
+#[derive(Debug)]
+pub(crate) struct Response<'a> {
+    /// The status of the final response (after any `1xx` interim ones).
+    pub(crate) status: u16,
+    /// Its headers, repeated names kept.
+    pub(crate) headers: HeaderMap,
+    /// The body: `Content-Length` bytes when that header fits, else the rest.
+    pub(crate) body: &'a [u8],
+    /// Header lines that were skipped, with why.
+    pub(crate) skipped: Vec<String>,
+}
+
+/// Why a response's head could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HeadError {
+    /// 1-based line of the input.
+    pub(crate) line: usize,
+    /// The offending line, shortened.
+    pub(crate) found: String,
+}
+
+impl fmt::Display for HeadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}: expected a status line such as `HTTP/1.1 429 Too Many Requests`, found {:?}",
+            self.line, self.found
+        )
+    }
+}
+
+impl std::error::Error for HeadError {}
+
+/// Reads a response as `tollgate render` or `curl -i` prints it: status
+/// line, headers, blank line, body; CRLF or LF line ends; interim `1xx`
+/// responses before the final one are skipped.
+pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
+    let mut rest = trim_start(input);
+    let mut line_base = 1 + count_lines(&input[..input.len() - rest.len()]);
+    loop {
+        let (head, body) = split_head(rest);
+        let mut lines = head.split(|&b| b == b'\n').map(strip_cr);
+        let status_line = lines.next().unwrap_or_default();
+        let status = parse_status_line(status_line).ok_or_else(|| HeadError {
+            line: line_base,
+            found: shorten(status_line),
+        })?;
+        let mut headers = HeaderMap::new();
+        let mut skipped = Vec::new();
+        for (i, line) in lines.enumerate() {
+            match parse_header_line(line) {
+                Ok(Some((name, value))) => {
+                    headers.append(name, value);
+                }
+                Ok(None) => {}
+                Err(why) => skipped.push(format!(
+                    "line {}: {why}: {:?}",
+                    line_base + 1 + i,
+                    shorten(line)
+                )),
+            }
+        }
+        let consumed = rest.len() - body.len();
+        if (100..200).contains(&status) && is_response(body) {
+            line_base += count_lines(&rest[..consumed]);
+            let trimmed = trim_start(body);
+            line_base += count_lines(&body[..body.len() - trimmed.len()]);
+            rest = trimmed;
+            continue;
+        }
+        let length = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let body = match length {
+            Some(n) if n <= body.len() => &body[..n],
+            _ => body,
+        };
+        return Ok(Response {
+            status,
+            headers,
+            body,
+            skipped,
+        });
+    }
+}
+
+fn trim_start(input: &[u8]) -> &[u8] {
+    input.trim_ascii_start()
+}
+
+fn count_lines(text: &[u8]) -> usize {
+    text.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Splits at the first empty line: (head without its terminator, body).
+fn split_head(input: &[u8]) -> (&[u8], &[u8]) {
+    let mut i = 0;
+    while let Some(nl) = input[i..].iter().position(|&b| b == b'\n') {
+        let at = i + nl;
+        let after = &input[at + 1..];
+        if after.starts_with(b"\n") {
+            return (&input[..at], &after[1..]);
+        }
+        if after.starts_with(b"\r\n") {
+            return (&input[..at], &after[2..]);
+        }
+        i = at + 1;
+    }
+    (input, &[])
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// `HTTP/1.1 429 Too Many Requests`, `HTTP/2 404`: the three-digit status.
+fn parse_status_line(line: &[u8]) -> Option<u16> {
+    if !line.starts_with(b"HTTP/") {
+        return None;
+    }
+    let mut parts = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|p| !p.is_empty());
+    let _version = parts.next()?;
+    let code = parts.next()?;
+    if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    (100..=999).contains(&status).then_some(status)
+}
+
+/// `Name: value`; `Ok(None)` for a blank line.
+fn parse_header_line(line: &[u8]) -> Result<Option<(HeaderName, HeaderValue)>, &'static str> {
+    if line.trim_ascii().is_empty() {
+        return Ok(None);
+    }
+    if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+        return Err("skipped a folded header line");
+    }
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or("skipped a line with no `:`")?;
+    let name = HeaderName::from_bytes(line[..colon].trim_ascii())
+        .map_err(|_| "skipped an invalid header name")?;
+    let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii())
+        .map_err(|_| "skipped an invalid header value")?;
+    Ok(Some((name, value)))
+}
+
+/// The line for a message: lossy UTF-8, at most 80 characters.
+fn shorten(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    match text.char_indices().nth(80) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printed(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let headers: Vec<_> = headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_response(
+            &mut out,
+            StatusCode::from_u16(status).unwrap(),
+            &headers,
+            body,
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn writes_the_wire_form() {
+        let out = printed(
+            402,
+            &[("content-type", "application/json"), ("x-request-id", "r1")],
+            b"{}",
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 402 Payment Required\r\nContent-Type: application/json\r\nX-Request-Id: r1\r\n\
+             Content-Length: 2\r\n\r\n{}\n"
+        );
+        let out = printed(499, &[], b"");
+        assert!(
+            out.starts_with(b"HTTP/1.1 499 \r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        let out = printed(
+            429,
+            &[
+                ("retry-after", "30"),
+                ("x-request-id", "r1"),
+                ("x-request-id", "r2"),
+            ],
+            b"{\"a\":1}",
+        );
+        let response = parse_response(&out).unwrap();
+        assert_eq!(response.status, 429);
+        assert_eq!(response.headers["retry-after"], "30");
+        assert_eq!(response.headers.get_all("x-request-id").iter().count(), 2);
+        assert_eq!(response.body, b"{\"a\":1}");
+        assert!(response.skipped.is_empty());
+    }
+
+    #[test]
+    fn reads_lf_heads_interim_responses_and_short_bodies() {
+        let text =
+            b"\nHTTP/1.1 100 Continue\n\nHTTP/2 503\nretry-after: 5\ncontent-length: 99\n\nbusy\n";
+        let response = parse_response(text).unwrap();
+        assert_eq!(response.status, 503);
+        assert_eq!(response.headers["retry-after"], "5");
+        assert_eq!(response.body, b"busy\n");
+
+        let response = parse_response(b"HTTP/1.1 404 Not Found\r\nX: y").unwrap();
+        assert_eq!((response.status, response.body), (404, &b""[..]));
+        assert_eq!(response.headers["x"], "y");
+    }
+
+    #[test]
+    fn bad_lines_are_located() {
+        let response =
+            parse_response(b"HTTP/1.1 400 Bad\r\nno colon here\r\n bad\r\nok: 1\r\n\r\n").unwrap();
+        assert_eq!(response.headers.len(), 1);
+        assert_eq!(response.skipped.len(), 2);
+        assert!(
+            response.skipped[0].starts_with("line 2: skipped a line with no `:`"),
+            "{:?}",
+            response.skipped
+        );
+
+        let e = parse_response(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 abc\r\n\r\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.to_string().contains("expected a status line"), "{e}");
+        assert!(parse_response(b"HTTP/1.1 4000 x\r\n\r\n").is_err());
+        assert!(parse_response(b"HTTP/\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn header_names_are_cased_for_people() {
+        assert_eq!(header_case("x-request-id"), "X-Request-Id");
+        assert_eq!(header_case("www-authenticate"), "WWW-Authenticate");
+        assert_eq!(header_case("ratelimit-policy"), "RateLimit-Policy");
+        assert_eq!(
+            header_case("x-ratelimit-remaining"),
+            "X-RateLimit-Remaining"
+        );
+        assert_eq!(header_case("content-type"), "Content-Type");
+        assert_eq!(header_case("a--b"), "A--B");
+    }
+}
