@@ -1,0 +1,137 @@
+//! Where the limiter reads the time: a real monotonic clock, or a fake one
+//! that tests move by hand.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A source of time for the limiter.
+///
+/// [`now`](Clock::now) is a monotonic reading in nanoseconds since the
+/// clock's own epoch; the GCRA state of a store is kept on that scale, so one
+/// store must always be used with one clock. [`wall`](Clock::wall) is the
+/// calendar time printed in error bodies (the `status-code` dialect's
+/// `timestamp`).
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate_limit::{Clock, FakeClock};
+/// let clock = FakeClock::new();
+/// let before = clock.now();
+/// clock.advance(Duration::from_millis(1500));
+/// assert_eq!(clock.now() - before, 1_500_000_000);
+/// ```
+pub trait Clock: Send + Sync + 'static {
+    /// Nanoseconds since the clock's epoch; never goes back.
+    fn now(&self) -> u64;
+
+    /// The calendar time, for error bodies.
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> u64 {
+        (**self).now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        (**self).wall()
+    }
+}
+
+/// The real clock: [`Instant`] since the clock was made.
+///
+/// Readings start at one second rather than zero, so that a stored
+/// "theoretical arrival time" of zero can always mean "never seen".
+///
+/// ```
+/// use tollgate_limit::{Clock, MonotonicClock};
+/// let clock = MonotonicClock::new();
+/// let a = clock.now();
+/// assert!(clock.now() >= a);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct MonotonicClock {
+    start: Instant,
+}
+
+impl MonotonicClock {
+    /// A clock whose epoch is one second before now.
+    pub fn new() -> MonotonicClock {
+        MonotonicClock { start: Instant::now() }
+    }
+}
+
+impl Default for MonotonicClock {
+    fn default() -> Self {
+        MonotonicClock::new()
+    }
+}
+
+impl Clock for MonotonicClock {
+    #[inline]
+    fn now(&self) -> u64 {
+        // u64 nanoseconds last 584 years.
+        let elapsed = self.start.elapsed();
+        EPOCH_OFFSET_NS + elapsed.as_secs() * 1_000_000_000 + u64::from(elapsed.subsec_nanos())
+    }
+}
+
+const EPOCH_OFFSET_NS: u64 = 1_000_000_000;
+
+/// A clock that moves only when told to; clones share the same time.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tollgate_limit::{Clock, FakeClock};
+/// let clock = FakeClock::new();
+/// let other = clock.clone();
+/// other.advance(Duration::from_secs(2));
+/// assert_eq!(clock.now(), other.now());
+/// assert_eq!(clock.wall(), SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_002));
+/// ```
+#[derive(Clone, Debug)]
+pub struct FakeClock {
+    nanos: Arc<AtomicU64>,
+}
+
+/// The wall time a [`FakeClock`] reads at its start: 2023-11-14T22:13:20Z.
+const FAKE_WALL_START: Duration = Duration::from_secs(1_700_000_000);
+
+impl FakeClock {
+    /// A fake clock at its start.
+    pub fn new() -> FakeClock {
+        FakeClock { nanos: Arc::new(AtomicU64::new(EPOCH_OFFSET_NS)) }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_add(by)));
+    }
+
+    /// How far the clock has moved since it was made.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.now() - EPOCH_OFFSET_NS)
+    }
+}
+
+impl Default for FakeClock {
+    fn default() -> Self {
+        FakeClock::new()
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> u64 {
+        self.nanos.load(Ordering::Acquire)
+    }
+
+    fn wall(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + FAKE_WALL_START + self.elapsed()
+    }
+}
