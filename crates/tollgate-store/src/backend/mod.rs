@@ -1,0 +1,180 @@
+//! Storage behind three small traits, one per concern, so a backend can be
+//! swapped without touching the layers. [`SqliteBackend`] (one file, the
+//! default) and [`PostgresBackend`] (shared by many nodes) implement them with
+//! the same SQL; every method is one statement, so each is atomic on its own.
+//!
+//! Times are Unix seconds computed by the caller from the injected
+//! [`Clock`](crate::Clock): the database's own clock is never read.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::StoreError;
+
+mod sql;
+
+pub use sql::{PostgresBackend, SqliteBackend};
+
+/// A boxed, sendable future, as returned by the backend traits.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A stored account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRow {
+    /// Account id.
+    pub id: String,
+    /// `active` or `suspended`.
+    pub state: String,
+    /// Credit balance, never negative.
+    pub balance: i64,
+    /// Requests allowed per month, if limited.
+    pub usage_limit: Option<i64>,
+    /// Requests counted in `usage_period`.
+    pub usage_count: i64,
+    /// Start of the month `usage_count` is for (Unix seconds).
+    pub usage_period: i64,
+    /// Bytes of storage allowed, if limited.
+    pub storage_quota: Option<i64>,
+    /// Bytes of storage in use.
+    pub storage_used: i64,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+}
+
+/// A stored API key: its hash, never the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Lookup id (part of the key, not secret).
+    pub id: String,
+    /// Owning account.
+    pub account_id: String,
+    /// SHA-256 of the whole key.
+    pub key_hash: Vec<u8>,
+    /// The first characters of the key, for display.
+    pub display_prefix: String,
+    /// Scopes, space-separated.
+    pub scopes: String,
+    /// Optional label.
+    pub name: Option<String>,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// Expiry time (Unix seconds).
+    pub expires_at: Option<i64>,
+    /// Revocation time (Unix seconds).
+    pub revoked_at: Option<i64>,
+}
+
+/// A stored idempotency record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyRow {
+    /// The API key the record belongs to.
+    pub api_key_id: String,
+    /// The caller's `Idempotency-Key`.
+    pub idem_key: String,
+    /// SHA-256 of method, path and body of the first request.
+    pub fingerprint: Vec<u8>,
+    /// `running` or `done`.
+    pub state: String,
+    /// A `running` record whose owner has not finished by then may be taken over.
+    pub locked_until: i64,
+    /// The stored response's status (`done` only).
+    pub status: Option<i64>,
+    /// The stored response's headers as JSON `[[name, value], …]` (`done` only).
+    pub headers: Option<String>,
+    /// The stored response's body (`done` only).
+    pub body: Option<Vec<u8>>,
+    /// The stored response's error as JSON, if it carried one (`done` only).
+    pub error: Option<String>,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// The record is ignored and purged from then on (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// Accounts: state, credits, usage and storage.
+pub trait AccountBackend: Send + Sync + 'static {
+    /// Inserts an account; `false` when the id is taken.
+    fn insert_account(&self, row: AccountRow) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Loads an account.
+    fn account<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<AccountRow>, StoreError>>;
+    /// Sets `active` / `suspended`; `false` when the account does not exist.
+    fn set_account_state<'a>(
+        &'a self,
+        id: &'a str,
+        state: &'static str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Adds `amount` (negative to debit) unless the balance would go below
+    /// zero; the new balance, `None` when refused or not found.
+    fn add_credits<'a>(&'a self, id: &'a str, amount: i64) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
+    /// Sets the usage limit and storage quota; `false` when not found.
+    fn set_limits<'a>(
+        &'a self,
+        id: &'a str,
+        usage_limit: Option<i64>,
+        storage_quota: Option<i64>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// In one conditional statement: if the account is active, has at least
+    /// `cost` credits and is under its usage limit for the month starting at
+    /// `period`, takes `cost` and counts one request. The balance left, or
+    /// `None` when nothing was taken.
+    fn reserve<'a>(&'a self, id: &'a str, cost: i64, period: i64) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
+    /// Gives back what [`reserve`](Self::reserve) took.
+    fn release<'a>(&'a self, id: &'a str, cost: i64, period: i64) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Adds `bytes` of storage if within quota; bytes now used, `None` when refused.
+    fn add_storage<'a>(&'a self, id: &'a str, bytes: i64) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
+    /// Frees `bytes` of storage (not below zero).
+    fn remove_storage<'a>(&'a self, id: &'a str, bytes: i64) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// API keys.
+pub trait KeyBackend: Send + Sync + 'static {
+    /// Inserts a key.
+    fn insert_key(&self, row: KeyRow) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Loads a key by lookup id with its account's state.
+    fn key<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<(KeyRow, String)>, StoreError>>;
+    /// Every key, or an account's, oldest first.
+    fn list_keys<'a>(&'a self, account_id: Option<&'a str>) -> BoxFuture<'a, Result<Vec<KeyRow>, StoreError>>;
+    /// Marks a key revoked at `now` (kept if already revoked); `false` when not found.
+    fn revoke_key<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
+/// Idempotency records.
+pub trait IdempotencyBackend: Send + Sync + 'static {
+    /// Inserts a `running` record unless one exists for the pair; `true` when inserted.
+    fn idem_insert(&self, row: IdempotencyRow) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Loads the record of a pair.
+    fn idem_get<'a>(
+        &'a self,
+        api_key_id: &'a str,
+        idem_key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<IdempotencyRow>, StoreError>>;
+    /// Takes over a `running` record with this fingerprint whose lock ended
+    /// before `now`, locking it until `locked_until`; `true` when taken.
+    fn idem_take_over<'a>(
+        &'a self,
+        api_key_id: &'a str,
+        idem_key: &'a str,
+        fingerprint: &'a [u8],
+        now: i64,
+        locked_until: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Stores the response of a record's first request and marks it `done`.
+    fn idem_complete(&self, row: IdempotencyRow) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Deletes a pair's record if still `running` (the request failed and may be retried).
+    fn idem_abandon<'a>(&'a self, api_key_id: &'a str, idem_key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Deletes a pair's record if expired at `now`.
+    fn idem_delete_expired<'a>(
+        &'a self,
+        api_key_id: &'a str,
+        idem_key: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Deletes every record expired at `now`; how many.
+    fn idem_purge(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
+}
+
+/// A whole backend.
+pub trait Backend: AccountBackend + KeyBackend + IdempotencyBackend {
+    /// `sqlite` or `postgres`: for logs and reports.
+    fn name(&self) -> &'static str;
+}

@@ -1,0 +1,466 @@
+//! The SQLite and Postgres backends: one body of code, written once in a
+//! macro and compiled for each driver. The SQL is the same on both (`$n`
+//! placeholders, `ON CONFLICT`, `RETURNING`, `CASE`), so a behaviour tested on
+//! one is the same statement on the other.
+
+use sqlx::Row;
+
+use super::{
+    AccountBackend, AccountRow, Backend, BoxFuture, IdempotencyBackend, IdempotencyRow, KeyBackend,
+    KeyRow,
+};
+use crate::StoreError;
+
+const ACCOUNT_COLUMNS: &str = "id, state, balance, usage_limit, usage_count, usage_period, \
+     storage_quota, storage_used, created_at";
+const KEY_COLUMNS: &str = "k.id, k.account_id, k.key_hash, k.display_prefix, k.scopes, k.name, \
+     k.created_at, k.expires_at, k.revoked_at";
+const IDEM_COLUMNS: &str = "api_key_id, idem_key, fingerprint, state, locked_until, status, \
+     headers, body, error, created_at, expires_at";
+
+/// Takes the credits and counts the request in one conditional statement: the
+/// row lock (Postgres re-checks the `WHERE` on the latest row version after
+/// waiting for it; SQLite runs one writer at a time) makes "read balance, then
+/// write" a single step, so concurrent charges can never overdraw.
+const RESERVE: &str = "UPDATE accounts SET balance = balance - $2, \
+     usage_count = CASE WHEN usage_period = $3 THEN usage_count + 1 ELSE 1 END, \
+     usage_period = $3 \
+     WHERE id = $1 AND state = 'active' AND balance >= $2 \
+     AND (usage_limit IS NULL OR (CASE WHEN usage_period = $3 THEN usage_count ELSE 0 END) < usage_limit) \
+     RETURNING balance";
+const RELEASE: &str = "UPDATE accounts SET balance = balance + $2, \
+     usage_count = CASE WHEN usage_period = $3 AND usage_count > 0 THEN usage_count - 1 ELSE usage_count END \
+     WHERE id = $1";
+
+macro_rules! sql_backend {
+    ($name:ident, $db:ty, $label:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Debug)]
+        pub struct $name {
+            pub(crate) pool: sqlx::Pool<$db>,
+        }
+
+        impl $name {
+            /// A backend over an open pool whose schema is migrated.
+            pub fn from_pool(pool: sqlx::Pool<$db>) -> Self {
+                $name { pool }
+            }
+
+            /// The connection pool.
+            pub fn pool(&self) -> &sqlx::Pool<$db> {
+                &self.pool
+            }
+
+            fn account_row(row: &<$db as sqlx::Database>::Row) -> Result<AccountRow, sqlx::Error> {
+                Ok(AccountRow {
+                    id: row.try_get("id")?,
+                    state: row.try_get("state")?,
+                    balance: row.try_get("balance")?,
+                    usage_limit: row.try_get("usage_limit")?,
+                    usage_count: row.try_get("usage_count")?,
+                    usage_period: row.try_get("usage_period")?,
+                    storage_quota: row.try_get("storage_quota")?,
+                    storage_used: row.try_get("storage_used")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            fn key_row(row: &<$db as sqlx::Database>::Row) -> Result<KeyRow, sqlx::Error> {
+                Ok(KeyRow {
+                    id: row.try_get("id")?,
+                    account_id: row.try_get("account_id")?,
+                    key_hash: row.try_get("key_hash")?,
+                    display_prefix: row.try_get("display_prefix")?,
+                    scopes: row.try_get("scopes")?,
+                    name: row.try_get("name")?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                    revoked_at: row.try_get("revoked_at")?,
+                })
+            }
+
+            fn idem_row(row: &<$db as sqlx::Database>::Row) -> Result<IdempotencyRow, sqlx::Error> {
+                Ok(IdempotencyRow {
+                    api_key_id: row.try_get("api_key_id")?,
+                    idem_key: row.try_get("idem_key")?,
+                    fingerprint: row.try_get("fingerprint")?,
+                    state: row.try_get("state")?,
+                    locked_until: row.try_get("locked_until")?,
+                    status: row.try_get("status")?,
+                    headers: row.try_get("headers")?,
+                    body: row.try_get("body")?,
+                    error: row.try_get("error")?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            }
+        }
+
+        impl AccountBackend for $name {
+            fn insert_account(&self, row: AccountRow) -> BoxFuture<'_, Result<bool, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(&format!(
+                        "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (id) DO NOTHING"
+                    ))
+                    .bind(row.id)
+                    .bind(row.state)
+                    .bind(row.balance)
+                    .bind(row.usage_limit)
+                    .bind(row.usage_count)
+                    .bind(row.usage_period)
+                    .bind(row.storage_quota)
+                    .bind(row.storage_used)
+                    .bind(row.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn account<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<AccountRow>, StoreError>> {
+                Box::pin(async move {
+                    let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(row.as_ref().map(Self::account_row).transpose()?)
+                })
+            }
+
+            fn set_account_state<'a>(
+                &'a self,
+                id: &'a str,
+                state: &'static str,
+            ) -> BoxFuture<'a, Result<bool, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query("UPDATE accounts SET state = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(state)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn add_credits<'a>(
+                &'a self,
+                id: &'a str,
+                amount: i64,
+            ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "UPDATE accounts SET balance = balance + $2 \
+                         WHERE id = $1 AND balance + $2 >= 0 RETURNING balance",
+                    )
+                    .bind(id)
+                    .bind(amount)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    Ok(row.map(|r| r.try_get::<i64, _>("balance")).transpose()?)
+                })
+            }
+
+            fn set_limits<'a>(
+                &'a self,
+                id: &'a str,
+                usage_limit: Option<i64>,
+                storage_quota: Option<i64>,
+            ) -> BoxFuture<'a, Result<bool, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE accounts SET usage_limit = $2, storage_quota = $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(usage_limit)
+                    .bind(storage_quota)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn reserve<'a>(
+                &'a self,
+                id: &'a str,
+                cost: i64,
+                period: i64,
+            ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+                Box::pin(async move {
+                    let row = sqlx::query(RESERVE)
+                        .bind(id)
+                        .bind(cost)
+                        .bind(period)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(row.map(|r| r.try_get::<i64, _>("balance")).transpose()?)
+                })
+            }
+
+            fn release<'a>(&'a self, id: &'a str, cost: i64, period: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(async move {
+                    sqlx::query(RELEASE).bind(id).bind(cost).bind(period).execute(&self.pool).await?;
+                    Ok(())
+                })
+            }
+
+            fn add_storage<'a>(
+                &'a self,
+                id: &'a str,
+                bytes: i64,
+            ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "UPDATE accounts SET storage_used = storage_used + $2 \
+                         WHERE id = $1 AND (storage_quota IS NULL OR storage_used + $2 <= storage_quota) \
+                         RETURNING storage_used",
+                    )
+                    .bind(id)
+                    .bind(bytes)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    Ok(row.map(|r| r.try_get::<i64, _>("storage_used")).transpose()?)
+                })
+            }
+
+            fn remove_storage<'a>(&'a self, id: &'a str, bytes: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE accounts SET storage_used = \
+                         CASE WHEN storage_used > $2 THEN storage_used - $2 ELSE 0 END WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(bytes)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                })
+            }
+        }
+
+        impl KeyBackend for $name {
+            fn insert_key(&self, row: KeyRow) -> BoxFuture<'_, Result<(), StoreError>> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO api_keys (id, account_id, key_hash, display_prefix, scopes, name, \
+                         created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(row.id)
+                    .bind(row.account_id)
+                    .bind(row.key_hash)
+                    .bind(row.display_prefix)
+                    .bind(row.scopes)
+                    .bind(row.name)
+                    .bind(row.created_at)
+                    .bind(row.expires_at)
+                    .bind(row.revoked_at)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                })
+            }
+
+            fn key<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<(KeyRow, String)>, StoreError>> {
+                Box::pin(async move {
+                    let row = sqlx::query(&format!(
+                        "SELECT {KEY_COLUMNS}, a.state AS account_state FROM api_keys k \
+                         JOIN accounts a ON a.id = k.account_id WHERE k.id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    match row {
+                        None => Ok(None),
+                        Some(r) => Ok(Some((Self::key_row(&r)?, r.try_get("account_state")?))),
+                    }
+                })
+            }
+
+            fn list_keys<'a>(
+                &'a self,
+                account_id: Option<&'a str>,
+            ) -> BoxFuture<'a, Result<Vec<KeyRow>, StoreError>> {
+                Box::pin(async move {
+                    let rows = match account_id {
+                        Some(account) => {
+                            sqlx::query(&format!(
+                                "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.account_id = $1 \
+                                 ORDER BY k.created_at, k.id"
+                            ))
+                            .bind(account)
+                            .fetch_all(&self.pool)
+                            .await?
+                        }
+                        None => {
+                            sqlx::query(&format!(
+                                "SELECT {KEY_COLUMNS} FROM api_keys k ORDER BY k.created_at, k.id"
+                            ))
+                            .fetch_all(&self.pool)
+                            .await?
+                        }
+                    };
+                    Ok(rows.iter().map(Self::key_row).collect::<Result<_, _>>()?)
+                })
+            }
+
+            fn revoke_key<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<bool, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+        }
+
+        impl IdempotencyBackend for $name {
+            fn idem_insert(&self, row: IdempotencyRow) -> BoxFuture<'_, Result<bool, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "INSERT INTO idempotency (api_key_id, idem_key, fingerprint, state, locked_until, \
+                         created_at, expires_at) VALUES ($1, $2, $3, 'running', $4, $5, $6) \
+                         ON CONFLICT (api_key_id, idem_key) DO NOTHING",
+                    )
+                    .bind(row.api_key_id)
+                    .bind(row.idem_key)
+                    .bind(row.fingerprint)
+                    .bind(row.locked_until)
+                    .bind(row.created_at)
+                    .bind(row.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn idem_get<'a>(
+                &'a self,
+                api_key_id: &'a str,
+                idem_key: &'a str,
+            ) -> BoxFuture<'a, Result<Option<IdempotencyRow>, StoreError>> {
+                Box::pin(async move {
+                    let row = sqlx::query(&format!(
+                        "SELECT {IDEM_COLUMNS} FROM idempotency WHERE api_key_id = $1 AND idem_key = $2"
+                    ))
+                    .bind(api_key_id)
+                    .bind(idem_key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    Ok(row.as_ref().map(Self::idem_row).transpose()?)
+                })
+            }
+
+            fn idem_take_over<'a>(
+                &'a self,
+                api_key_id: &'a str,
+                idem_key: &'a str,
+                fingerprint: &'a [u8],
+                now: i64,
+                locked_until: i64,
+            ) -> BoxFuture<'a, Result<bool, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE idempotency SET locked_until = $5 WHERE api_key_id = $1 AND idem_key = $2 \
+                         AND fingerprint = $3 AND state = 'running' AND locked_until <= $4",
+                    )
+                    .bind(api_key_id)
+                    .bind(idem_key)
+                    .bind(fingerprint)
+                    .bind(now)
+                    .bind(locked_until)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn idem_complete(&self, row: IdempotencyRow) -> BoxFuture<'_, Result<(), StoreError>> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE idempotency SET state = 'done', status = $3, headers = $4, body = $5, \
+                         error = $6, expires_at = $7 WHERE api_key_id = $1 AND idem_key = $2",
+                    )
+                    .bind(row.api_key_id)
+                    .bind(row.idem_key)
+                    .bind(row.status)
+                    .bind(row.headers)
+                    .bind(row.body)
+                    .bind(row.error)
+                    .bind(row.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                })
+            }
+
+            fn idem_abandon<'a>(
+                &'a self,
+                api_key_id: &'a str,
+                idem_key: &'a str,
+            ) -> BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "DELETE FROM idempotency WHERE api_key_id = $1 AND idem_key = $2 AND state = 'running'",
+                    )
+                    .bind(api_key_id)
+                    .bind(idem_key)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                })
+            }
+
+            fn idem_delete_expired<'a>(
+                &'a self,
+                api_key_id: &'a str,
+                idem_key: &'a str,
+                now: i64,
+            ) -> BoxFuture<'a, Result<(), StoreError>> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "DELETE FROM idempotency WHERE api_key_id = $1 AND idem_key = $2 AND expires_at <= $3",
+                    )
+                    .bind(api_key_id)
+                    .bind(idem_key)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                })
+            }
+
+            fn idem_purge(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM idempotency WHERE expires_at <= $1")
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected())
+                })
+            }
+        }
+
+        impl Backend for $name {
+            fn name(&self) -> &'static str {
+                $label
+            }
+        }
+    };
+}
+
+sql_backend!(
+    SqliteBackend,
+    sqlx::Sqlite,
+    "sqlite",
+    "The embedded backend: one SQLite file in WAL mode, migrated on open."
+);
+sql_backend!(
+    PostgresBackend,
+    sqlx::Postgres,
+    "postgres",
+    "The shared backend: a Postgres database used by many nodes at once."
+);

@@ -1,0 +1,243 @@
+//! Errors: [`StoreError`] for the store's own operations, [`Rejection`] for a
+//! request the store turns away (each becomes a catalog error).
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use tollgate::{ApiError, Catalog};
+
+/// A failure of a store operation.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database URL names no supported backend or cannot be parsed.
+    InvalidUrl(String),
+    /// An argument was refused (an account id with spaces, a negative amount).
+    InvalidInput(String),
+    /// The account does not exist.
+    AccountNotFound(String),
+    /// An account with this id already exists.
+    AccountExists(String),
+    /// The key does not exist.
+    KeyNotFound(String),
+    /// The database failed.
+    Database(sqlx::Error),
+    /// Applying the embedded migrations failed.
+    Migrate(sqlx::migrate::MigrateError),
+    /// The operating system's random source failed.
+    Random(getrandom::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::InvalidUrl(m) => write!(f, "invalid database url: {m}"),
+            StoreError::InvalidInput(m) => write!(f, "invalid input: {m}"),
+            StoreError::AccountNotFound(id) => write!(f, "account {id:?} not found"),
+            StoreError::AccountExists(id) => write!(f, "account {id:?} already exists"),
+            StoreError::KeyNotFound(id) => write!(f, "api key {id:?} not found"),
+            StoreError::Database(e) => write!(f, "database error: {e}"),
+            StoreError::Migrate(e) => write!(f, "database migration failed: {e}"),
+            StoreError::Random(e) => write!(f, "random source failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Database(e) => Some(e),
+            StoreError::Migrate(e) => Some(e),
+            StoreError::Random(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
+    }
+}
+
+/// Why the store turned a request away. Each variant maps to one entry of the
+/// built-in catalog with [`Rejection::to_api_error`].
+///
+/// ```
+/// use tollgate::Catalog;
+/// use tollgate_store::Rejection;
+/// let err = Rejection::InsufficientCredits { required: 1, available: 0 }
+///     .to_api_error(Catalog::builtin_ref());
+/// assert_eq!(err.status(), 402);
+/// assert_eq!(err.message(), "Insufficient credits. Required: 1, available: 0");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No key, a malformed key or an unknown key: `invalid_key` (401).
+    InvalidKey,
+    /// The key's expiry time has passed: `expired_key` (401).
+    ExpiredKey,
+    /// The key was revoked: `deactivated_key` (401).
+    DeactivatedKey,
+    /// The key lacks a scope the route needs: `insufficient_scope` (403).
+    InsufficientScope {
+        /// The missing scope.
+        scope: String,
+    },
+    /// The account is suspended: `account_suspended` (402).
+    AccountSuspended,
+    /// The balance is below the route's cost: `insufficient_credits` (402).
+    InsufficientCredits {
+        /// The route's cost.
+        required: i64,
+        /// The balance.
+        available: i64,
+    },
+    /// The monthly usage limit is reached: `usage_limit_exceeded` (429).
+    UsageLimitExceeded {
+        /// The monthly limit.
+        limit: i64,
+        /// Time until the next cycle starts.
+        retry_after: Duration,
+    },
+    /// The storage quota would be exceeded: `storage_quota_exceeded` (413).
+    StorageQuotaExceeded {
+        /// The quota in bytes.
+        quota: i64,
+        /// Bytes in use.
+        used: i64,
+        /// Bytes asked for.
+        requested: i64,
+    },
+    /// The store could not be reached: `service_unavailable` (503); the cause
+    /// is attached as the error's source, never rendered.
+    Unavailable(StoreError),
+}
+
+/// The `WWW-Authenticate` challenge sent with every 401.
+pub const WWW_AUTHENTICATE_VALUE: &str = r#"Bearer realm="api", charset="UTF-8""#;
+
+impl Rejection {
+    /// The catalog code this rejection renders as.
+    ///
+    /// ```
+    /// assert_eq!(tollgate_store::Rejection::ExpiredKey.code(), "expired_key");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::InvalidKey => "invalid_key",
+            Rejection::ExpiredKey => "expired_key",
+            Rejection::DeactivatedKey => "deactivated_key",
+            Rejection::InsufficientScope { .. } => "insufficient_scope",
+            Rejection::AccountSuspended => "account_suspended",
+            Rejection::InsufficientCredits { .. } => "insufficient_credits",
+            Rejection::UsageLimitExceeded { .. } => "usage_limit_exceeded",
+            Rejection::StorageQuotaExceeded { .. } => "storage_quota_exceeded",
+            Rejection::Unavailable(_) => "service_unavailable",
+        }
+    }
+
+    /// The catalog error, with its details, `Retry-After` and (for 401s)
+    /// `WWW-Authenticate`. A catalog missing the code falls back to the
+    /// built-in entry.
+    pub fn to_api_error(&self, catalog: &Catalog) -> ApiError {
+        let err = error(catalog, self.code());
+        match self {
+            Rejection::InvalidKey | Rejection::ExpiredKey | Rejection::DeactivatedKey => {
+                let challenge = match self {
+                    Rejection::InvalidKey => WWW_AUTHENTICATE_VALUE,
+                    Rejection::ExpiredKey => {
+                        r#"Bearer realm="api", error="invalid_token", error_description="The API key has expired""#
+                    }
+                    _ => {
+                        r#"Bearer realm="api", error="invalid_token", error_description="The API key has been deactivated""#
+                    }
+                };
+                err.header(http::header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge))
+            }
+            Rejection::InsufficientScope { scope } => err.with("scope", scope.as_str()),
+            Rejection::AccountSuspended => err,
+            Rejection::InsufficientCredits { required, available } => {
+                err.with("required", *required).with("available", *available)
+            }
+            Rejection::UsageLimitExceeded { limit, retry_after } => {
+                err.with("limit", *limit).retry_after(*retry_after)
+            }
+            Rejection::StorageQuotaExceeded { quota, used, requested } => {
+                err.with("quota", *quota).with("used", *used).with("requested", *requested)
+            }
+            Rejection::Unavailable(cause) => err
+                .retry_after(Duration::from_secs(1))
+                .with_source(SourceText(cause.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::Unavailable(e) => write!(f, "store unavailable: {e}"),
+            other => f.write_str(other.code()),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Rejection::Unavailable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for Rejection {
+    fn from(e: StoreError) -> Self {
+        Rejection::Unavailable(e)
+    }
+}
+
+/// A cause kept as text (the original error is not `Clone`).
+#[derive(Debug)]
+pub(crate) struct SourceText(pub(crate) String);
+
+impl fmt::Display for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SourceText {}
+
+/// `catalog.error(code)`, falling back to the built-in catalog (which has
+/// every code this crate emits) when an app's catalog dropped the entry.
+pub(crate) fn error(catalog: &Catalog, code: &str) -> ApiError {
+    match catalog.error(code) {
+        Ok(err) => err,
+        Err(_) => match Catalog::builtin_ref().error(code) {
+            Ok(err) => err,
+            // Every code passed here is a literal of this crate, checked by its tests.
+            Err(_) => unreachable_code(code),
+        },
+    }
+}
+
+#[cold]
+fn unreachable_code(code: &str) -> ApiError {
+    let def = tollgate::ErrorDef::new(code, 500, "Internal server error", "An unexpected error occurred.");
+    match def {
+        Ok(def) => ApiError::new(std::sync::Arc::new(def)),
+        Err(_) => unreachable!("built-in catalog lacks {code}"),
+    }
+}
+
+/// A header name, for the few this crate adds.
+pub(crate) const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");

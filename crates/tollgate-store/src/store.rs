@@ -1,0 +1,705 @@
+//! [`Store`]: the library API over a backend (what the CLI's `keys` and
+//! `accounts` commands call) and the request-path operations the layers use.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, Executor};
+
+use crate::backend::{AccountRow, Backend, IdempotencyRow, KeyRow, PostgresBackend, SqliteBackend};
+use crate::cache::{CachedKey, KeyCache};
+use crate::clock::{from_unix, month_start, next_month_start, unix};
+use crate::key::{self, Presented};
+use crate::model::{
+    Account, AccountState, CreatedKey, KeyInfo, Limits, NewAccount, NewKey, Principal, PrincipalInner,
+    check_account_id, check_scope, join_scopes, split_scopes,
+};
+use crate::{Clock, Rejection, StoreError, SystemClock};
+
+/// The database used when none is given: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
+
+/// How to open a [`Store`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate_store::StoreOptions;
+/// let options = StoreOptions::default()
+///     .cache_ttl(Duration::from_secs(5))
+///     .max_connections(8)
+///     .key_prefix("acme_live_");
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct StoreOptions {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) cache_capacity: usize,
+    pub(crate) key_prefix: String,
+    pub(crate) max_connections: u32,
+    pub(crate) schema: Option<String>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            clock: Arc::new(SystemClock),
+            cache_ttl: Duration::from_secs(10),
+            cache_capacity: 100_000,
+            key_prefix: key::DEFAULT_KEY_PREFIX.to_owned(),
+            max_connections: 10,
+            schema: None,
+        }
+    }
+}
+
+impl fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("cache_ttl", &self.cache_ttl)
+            .field("cache_capacity", &self.cache_capacity)
+            .field("key_prefix", &self.key_prefix)
+            .field("max_connections", &self.max_connections)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreOptions {
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+    /// How long a key lookup is cached (default 10 s; zero disables the cache).
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+    /// How many key lookups are cached at most (default 100 000).
+    pub fn cache_capacity(mut self, entries: usize) -> Self {
+        self.cache_capacity = entries;
+        self
+    }
+    /// The prefix of new keys (default `tg_live_`).
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+    /// The connection pool's size (default 10).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+    /// Postgres only: keep the tables in this schema (created if missing),
+    /// e.g. one per test run or per application. 1–63 of `[a-z0-9_]`.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+}
+
+/// Keys, accounts, credits, quotas and idempotency records over one backend.
+///
+/// Cheap to clone (an `Arc`). Open one per process and share it.
+///
+/// ```
+/// use tollgate_store::{NewAccount, NewKey, Store};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await?;
+/// store.create_account(NewAccount::new("acme").credits(5)).await?;
+/// let key = store.create_key(NewKey::new("acme", ["scans:write"])).await?;
+/// let principal = store.authenticate(key.secret()).await?;
+/// assert_eq!(principal.account_id(), "acme");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    cache: KeyCache,
+    clock: Arc<dyn Clock>,
+    key_prefix: String,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("backend", &self.inner.backend.name()).finish_non_exhaustive()
+    }
+}
+
+/// Credits taken for one request, to keep or give back.
+///
+/// The rule the [`CreditsLayer`](crate::CreditsLayer) applies: credits are
+/// *reserved* (taken, atomically, never below zero) before the handler runs,
+/// *committed* when the handler answers with anything but a 5xx (keeping them
+/// needs no further write), and *released* (given back, with the request's
+/// usage count) when it answers with a 5xx or its future is dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a reservation is either kept or released"]
+pub struct Reservation {
+    pub(crate) account_id: String,
+    pub(crate) cost: i64,
+    pub(crate) period: i64,
+    pub(crate) remaining: i64,
+}
+
+impl Reservation {
+    /// The account charged.
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+    /// Credits taken.
+    pub fn cost(&self) -> i64 {
+        self.cost
+    }
+    /// The balance left after taking them.
+    pub fn remaining(&self) -> i64 {
+        self.remaining
+    }
+}
+
+/// What [`Store::idempotency_begin`] found.
+#[derive(Debug)]
+pub(crate) enum Begin {
+    /// This request owns the key: run it.
+    Started,
+    /// Another request with the key is running.
+    InUse,
+    /// The key was used with a different request.
+    Reused,
+    /// The key's first response, to replay.
+    Replay(IdempotencyRow),
+}
+
+impl Store {
+    /// Opens the database at `url` (`sqlite://path`, `sqlite::memory:`,
+    /// `postgres://…`) and applies the embedded migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, StoreOptions::default()).await
+    }
+
+    /// Opens the database at `url` with `options`.
+    pub async fn open_with(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::InvalidUrl(format!("{url}: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Ok(Store::with_backend(SqliteBackend::from_pool(pool), options))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut connect = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?
+                .disable_statement_logging();
+            if let Some(schema) = &options.schema {
+                let valid = (1..=63).contains(&schema.len())
+                    && schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    && !schema.starts_with(|c: char| c.is_ascii_digit());
+                if !valid {
+                    return Err(StoreError::InvalidInput(format!(
+                        "schema {schema:?} must be 1-63 of [a-z0-9_], not starting with a digit"
+                    )));
+                }
+                let mut conn = sqlx::PgConnection::connect_with(&connect).await?;
+                conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
+                conn.close().await?;
+                connect = connect.options([("search_path", schema.as_str())]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Ok(Store::with_backend(PostgresBackend::from_pool(pool), options))
+        } else {
+            Err(StoreError::InvalidUrl(format!(
+                "{}: expected sqlite://path or postgres://…",
+                redact(url)
+            )))
+        }
+    }
+
+    /// A store over any backend.
+    pub fn with_backend(backend: impl Backend, options: StoreOptions) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                backend: Arc::new(backend),
+                cache: KeyCache::new(options.cache_ttl, options.cache_capacity),
+                clock: options.clock,
+                key_prefix: options.key_prefix,
+            }),
+        }
+    }
+
+    /// The backend's name: `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend.name()
+    }
+
+    /// The current time from the store's clock.
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.inner.backend
+    }
+
+    // ---- accounts ------------------------------------------------------
+
+    /// Creates an account (`accounts create`).
+    pub async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
+        check_account_id(&new.id)?;
+        non_negative("credits", new.credits)?;
+        if let Some(l) = new.usage_limit {
+            non_negative("usage limit", l)?;
+        }
+        if let Some(q) = new.storage_quota {
+            non_negative("storage quota", q)?;
+        }
+        let row = AccountRow {
+            id: new.id.clone(),
+            state: AccountState::Active.as_str().to_owned(),
+            balance: new.credits,
+            usage_limit: new.usage_limit,
+            usage_count: 0,
+            usage_period: 0,
+            storage_quota: new.storage_quota,
+            storage_used: 0,
+            created_at: unix(self.now()),
+        };
+        if !self.backend().insert_account(row).await? {
+            return Err(StoreError::AccountExists(new.id));
+        }
+        self.account(&new.id).await
+    }
+
+    /// Loads an account (`accounts show`).
+    pub async fn account(&self, id: &str) -> Result<Account, StoreError> {
+        let row = self.backend().account(id).await?;
+        row.map(account_from_row).ok_or_else(|| StoreError::AccountNotFound(id.to_owned()))
+    }
+
+    /// Adds credits (`accounts credit`); a negative amount debits, refused when
+    /// it would take the balance below zero.
+    pub async fn credit(&self, id: &str, amount: i64) -> Result<Account, StoreError> {
+        match self.backend().add_credits(id, amount).await? {
+            Some(_) => self.account(id).await,
+            None => {
+                let account = self.account(id).await?;
+                Err(StoreError::InvalidInput(format!(
+                    "debiting {} would take account {id:?} below zero (balance {})",
+                    -amount, account.balance
+                )))
+            }
+        }
+    }
+
+    /// Suspends an account (`accounts suspend`): its requests get `account_suspended`.
+    pub async fn suspend(&self, id: &str) -> Result<Account, StoreError> {
+        self.set_state(id, AccountState::Suspended).await
+    }
+
+    /// Resumes a suspended account (`accounts resume`).
+    pub async fn resume(&self, id: &str) -> Result<Account, StoreError> {
+        self.set_state(id, AccountState::Active).await
+    }
+
+    async fn set_state(&self, id: &str, state: AccountState) -> Result<Account, StoreError> {
+        if !self.backend().set_account_state(id, state.as_str()).await? {
+            return Err(StoreError::AccountNotFound(id.to_owned()));
+        }
+        self.inner.cache.remove_account(id);
+        self.account(id).await
+    }
+
+    /// Sets an account's monthly usage limit and storage quota.
+    pub async fn set_limits(&self, id: &str, limits: Limits) -> Result<Account, StoreError> {
+        if let Some(l) = limits.usage_limit {
+            non_negative("usage limit", l)?;
+        }
+        if let Some(q) = limits.storage_quota {
+            non_negative("storage quota", q)?;
+        }
+        if !self.backend().set_limits(id, limits.usage_limit, limits.storage_quota).await? {
+            return Err(StoreError::AccountNotFound(id.to_owned()));
+        }
+        self.account(id).await
+    }
+
+    // ---- keys ----------------------------------------------------------
+
+    /// Creates a key (`keys create`). The whole key is in the result only:
+    /// the store keeps its SHA-256 and display prefix.
+    pub async fn create_key(&self, new: NewKey) -> Result<CreatedKey, StoreError> {
+        self.account(&new.account_id).await?;
+        for scope in &new.scopes {
+            check_scope(scope)?;
+        }
+        let prefix = new.prefix.as_deref().unwrap_or(&self.inner.key_prefix);
+        if !key::valid_prefix(prefix) {
+            return Err(StoreError::InvalidInput(format!(
+                "key prefix {prefix:?} must be 1-32 of [A-Za-z0-9_] ending in '_'"
+            )));
+        }
+        let now = self.now();
+        let expires_at = match (new.expires_at, new.expires_in) {
+            (Some(at), _) => Some(unix(at)),
+            (None, Some(ttl)) => Some(unix(now.checked_add(ttl).unwrap_or(now))),
+            (None, None) => None,
+        };
+        let (whole, id) = key::generate(prefix)?;
+        let scopes: Vec<String> = dedup(new.scopes);
+        let row = KeyRow {
+            id: id.clone(),
+            account_id: new.account_id,
+            key_hash: key::hash(&whole).to_vec(),
+            display_prefix: format!("{prefix}{id}"),
+            scopes: join_scopes(&scopes),
+            name: new.name,
+            created_at: unix(now),
+            expires_at,
+            revoked_at: None,
+        };
+        let info = key_info(row.clone());
+        self.backend().insert_key(row).await?;
+        Ok(CreatedKey { key: whole, info })
+    }
+
+    /// Every key, or one account's (`keys list`), oldest first.
+    pub async fn list_keys(&self, account_id: Option<&str>) -> Result<Vec<KeyInfo>, StoreError> {
+        Ok(self.backend().list_keys(account_id).await?.into_iter().map(key_info).collect())
+    }
+
+    /// Loads a key by id (or by the whole key).
+    pub async fn key(&self, id_or_key: &str) -> Result<KeyInfo, StoreError> {
+        let id = key_id_of(id_or_key);
+        match self.backend().key(id).await? {
+            Some((row, _)) => Ok(key_info(row)),
+            None => Err(StoreError::KeyNotFound(id.to_owned())),
+        }
+    }
+
+    /// Revokes a key by id (or by the whole key) (`keys revoke`): from now on
+    /// it gets `deactivated_key`. This node's cache forgets it at once.
+    pub async fn revoke_key(&self, id_or_key: &str) -> Result<KeyInfo, StoreError> {
+        let id = key_id_of(id_or_key);
+        let revoked = self.backend().revoke_key(id, unix(self.now())).await?;
+        self.inner.cache.remove(id);
+        if !revoked {
+            return Err(StoreError::KeyNotFound(id.to_owned()));
+        }
+        self.key(id).await
+    }
+
+    // ---- authentication ------------------------------------------------
+
+    /// Authenticates a presented key from the cache alone: `None` when the
+    /// cache does not know the key's id (then call [`authenticate`](Self::authenticate)).
+    ///
+    /// Missing, malformed or unknown → `invalid_key`; expired → `expired_key`;
+    /// revoked → `deactivated_key`; account suspended → `account_suspended`.
+    pub fn authenticate_cached(&self, presented: &str) -> Option<Result<Principal, Rejection>> {
+        let Some(p) = Presented::parse(presented) else {
+            return Some(Err(Rejection::InvalidKey));
+        };
+        let now = self.now();
+        let hash = p.hash();
+        self.inner.cache.with(p.id, now, |cached| judge(cached, &hash, now))
+    }
+
+    /// Authenticates a presented key, from the cache when it can.
+    pub async fn authenticate(&self, presented: &str) -> Result<Principal, Rejection> {
+        if let Some(verdict) = self.authenticate_cached(presented) {
+            return verdict;
+        }
+        let Some(p) = Presented::parse(presented) else {
+            return Err(Rejection::InvalidKey);
+        };
+        let Some((row, account_state)) = self.backend().key(p.id).await? else {
+            return Err(Rejection::InvalidKey);
+        };
+        let now = self.now();
+        let Ok(hash) = <[u8; 32]>::try_from(row.key_hash.as_slice()) else {
+            return Err(Rejection::InvalidKey);
+        };
+        let cached = CachedKey {
+            hash,
+            principal: Principal {
+                inner: Arc::new(PrincipalInner {
+                    key_id: row.id.clone(),
+                    account_id: row.account_id,
+                    scopes: split_scopes(&row.scopes).into_boxed_slice(),
+                }),
+            },
+            expires_at: row.expires_at,
+            revoked: row.revoked_at.is_some(),
+            account_active: AccountState::parse(&account_state) == AccountState::Active,
+        };
+        let verdict = judge(&cached, &p.hash(), now);
+        self.inner.cache.insert(row.id, cached, now);
+        verdict
+    }
+
+    // ---- credits and quotas ---------------------------------------------
+
+    /// Takes `cost` credits from an account and counts one request against its
+    /// monthly usage limit, in one conditional statement that can never take
+    /// the balance below zero, however many run at once.
+    ///
+    /// Refused with `account_suspended`, `usage_limit_exceeded` (with
+    /// `Retry-After` to the next month) or `insufficient_credits`.
+    pub async fn reserve(&self, account_id: &str, cost: i64) -> Result<Reservation, Rejection> {
+        if cost < 0 {
+            return Err(StoreError::InvalidInput(format!("cost {cost} is negative")).into());
+        }
+        for _ in 0..3 {
+            let now = self.now();
+            let period = month_start(now);
+            if let Some(remaining) = self.backend().reserve(account_id, cost, period).await? {
+                return Ok(Reservation { account_id: account_id.to_owned(), cost, period, remaining });
+            }
+            // Nothing taken: find out why. The row may have changed since
+            // (a top-up); then try again.
+            let Some(row) = self.backend().account(account_id).await? else {
+                return Err(Rejection::InvalidKey);
+            };
+            if AccountState::parse(&row.state) != AccountState::Active {
+                self.inner.cache.remove_account(account_id);
+                return Err(Rejection::AccountSuspended);
+            }
+            let used = if row.usage_period == period { row.usage_count } else { 0 };
+            if let Some(limit) = row.usage_limit.filter(|&l| used >= l) {
+                let next = from_unix(next_month_start(now));
+                let retry_after = next.duration_since(now).unwrap_or(Duration::from_secs(1));
+                return Err(Rejection::UsageLimitExceeded { limit, retry_after });
+            }
+            if row.balance < cost {
+                return Err(Rejection::InsufficientCredits { required: cost, available: row.balance });
+            }
+        }
+        let available = self.backend().account(account_id).await?.map_or(0, |r| r.balance);
+        Err(Rejection::InsufficientCredits { required: cost, available })
+    }
+
+    /// Gives back a reservation's credits and usage (the request failed).
+    pub async fn release(&self, reservation: Reservation) -> Result<(), StoreError> {
+        self.backend().release(&reservation.account_id, reservation.cost, reservation.period).await
+    }
+
+    /// Counts `bytes` of new storage against the account's quota, atomically;
+    /// the bytes now in use, or `storage_quota_exceeded`.
+    pub async fn add_storage(&self, account_id: &str, bytes: i64) -> Result<i64, Rejection> {
+        if bytes < 0 {
+            return Err(StoreError::InvalidInput(format!("storage of {bytes} bytes is negative")).into());
+        }
+        if let Some(used) = self.backend().add_storage(account_id, bytes).await? {
+            return Ok(used);
+        }
+        let row = self
+            .backend()
+            .account(account_id)
+            .await?
+            .ok_or_else(|| StoreError::AccountNotFound(account_id.to_owned()))?;
+        Err(Rejection::StorageQuotaExceeded {
+            quota: row.storage_quota.unwrap_or(0),
+            used: row.storage_used,
+            requested: bytes,
+        })
+    }
+
+    /// Frees `bytes` of storage (a file was deleted).
+    pub async fn remove_storage(&self, account_id: &str, bytes: i64) -> Result<(), StoreError> {
+        non_negative("bytes", bytes)?;
+        self.backend().remove_storage(account_id, bytes).await
+    }
+
+    // ---- idempotency -----------------------------------------------------
+
+    /// Deletes every expired idempotency record; how many. Expired records
+    /// are already ignored; this only reclaims space (run it from a timer or cron).
+    pub async fn purge_expired_idempotency(&self) -> Result<u64, StoreError> {
+        self.backend().idem_purge(unix(self.now())).await
+    }
+
+    pub(crate) async fn idempotency_begin(
+        &self,
+        api_key_id: &str,
+        idem_key: &str,
+        fingerprint: &[u8],
+        retention: Duration,
+        lock_timeout: Duration,
+    ) -> Result<Begin, StoreError> {
+        for _ in 0..4 {
+            let now = unix(self.now());
+            let backend = self.backend();
+            backend.idem_delete_expired(api_key_id, idem_key, now).await?;
+            let locked_until = now.saturating_add(secs(lock_timeout));
+            let inserted = backend
+                .idem_insert(IdempotencyRow {
+                    api_key_id: api_key_id.to_owned(),
+                    idem_key: idem_key.to_owned(),
+                    fingerprint: fingerprint.to_vec(),
+                    state: "running".to_owned(),
+                    locked_until,
+                    status: None,
+                    headers: None,
+                    body: None,
+                    error: None,
+                    created_at: now,
+                    expires_at: now.saturating_add(secs(retention).max(secs(lock_timeout))),
+                })
+                .await?;
+            if inserted {
+                return Ok(Begin::Started);
+            }
+            let Some(row) = backend.idem_get(api_key_id, idem_key).await? else {
+                continue; // deleted in between: try to insert again
+            };
+            if row.expires_at <= now {
+                continue;
+            }
+            if !key::hashes_match(&row.fingerprint, fingerprint) {
+                return Ok(Begin::Reused);
+            }
+            if row.state == "done" {
+                return Ok(Begin::Replay(row));
+            }
+            if row.locked_until <= now
+                && backend.idem_take_over(api_key_id, idem_key, fingerprint, now, locked_until).await?
+            {
+                return Ok(Begin::Started);
+            }
+            return Ok(Begin::InUse);
+        }
+        Ok(Begin::InUse)
+    }
+
+    pub(crate) async fn idempotency_complete(&self, row: IdempotencyRow) -> Result<(), StoreError> {
+        self.backend().idem_complete(row).await
+    }
+
+    pub(crate) async fn idempotency_abandon(&self, api_key_id: &str, idem_key: &str) -> Result<(), StoreError> {
+        self.backend().idem_abandon(api_key_id, idem_key).await
+    }
+}
+
+/// The verdict on a presented key whose hash is `hash`, given what is stored.
+fn judge(cached: &CachedKey, hash: &key::KeyHash, now: SystemTime) -> Result<Principal, Rejection> {
+    if !key::hashes_match(&cached.hash, hash) {
+        return Err(Rejection::InvalidKey);
+    }
+    if cached.revoked {
+        return Err(Rejection::DeactivatedKey);
+    }
+    if cached.expires_at.is_some_and(|e| unix(now) >= e) {
+        return Err(Rejection::ExpiredKey);
+    }
+    if !cached.account_active {
+        return Err(Rejection::AccountSuspended);
+    }
+    Ok(cached.principal.clone())
+}
+
+fn account_from_row(row: AccountRow) -> Account {
+    Account {
+        state: AccountState::parse(&row.state),
+        id: row.id,
+        balance: row.balance,
+        usage_limit: row.usage_limit,
+        usage_count: row.usage_count,
+        usage_period: row.usage_period,
+        storage_quota: row.storage_quota,
+        storage_used: row.storage_used,
+        created_at: row.created_at,
+    }
+}
+
+fn key_info(row: KeyRow) -> KeyInfo {
+    KeyInfo {
+        scopes: split_scopes(&row.scopes),
+        id: row.id,
+        account_id: row.account_id,
+        display_prefix: row.display_prefix,
+        name: row.name,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        revoked_at: row.revoked_at,
+    }
+}
+
+/// A key id, from an id or a whole key.
+fn key_id_of(id_or_key: &str) -> &str {
+    match Presented::parse(id_or_key) {
+        Some(p) => p.id,
+        None => id_or_key,
+    }
+}
+
+fn dedup(scopes: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(scopes.len());
+    for s in scopes {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn non_negative(what: &str, n: i64) -> Result<(), StoreError> {
+    if n < 0 { Err(StoreError::InvalidInput(format!("{what} {n} is negative"))) } else { Ok(()) }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// A URL with its password hidden, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn key_ids_come_from_whole_keys() {
+        let key = format!("tg_live_{}{}", "A".repeat(12), "b".repeat(32));
+        assert_eq!(key_id_of(&key), "AAAAAAAAAAAA");
+        assert_eq!(key_id_of("AAAAAAAAAAAA"), "AAAAAAAAAAAA");
+    }
+}
