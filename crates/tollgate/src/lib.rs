@@ -34,6 +34,7 @@ mod catalog;
 mod decode;
 mod def;
 mod dialect;
+pub mod docs;
 mod error;
 mod field;
 pub mod headers;

@@ -1,0 +1,147 @@
+//! The error reference as one HTML page: readable on a phone and a desktop,
+//! searchable, no JavaScript.
+
+use std::fmt::Write;
+
+use super::{example_response, matches, retry_advice};
+use crate::{Catalog, Dialect};
+
+const STYLE: &str = "\
+:root{color-scheme:light dark;--fg:#1d1d1f;--muted:#5f6368;--bg:#fff;--card:#f6f7f9;--accent:#0b57d0}\
+@media (prefers-color-scheme:dark){:root{--fg:#e8eaed;--muted:#9aa0a6;--bg:#16181c;--card:#202329;--accent:#8ab4f8}}\
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:var(--fg);background:var(--bg)}\
+header,main,nav{max-width:60rem;margin:0 auto;padding:0 1rem}h1{margin:1.5rem 0 .25rem}\
+form{display:flex;gap:.5rem;margin:1rem 0}input[type=search]{flex:1;min-width:0;padding:.5rem;font:inherit}\
+button{padding:.5rem 1rem;font:inherit}table{width:100%;border-collapse:collapse}\
+td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid var(--card)}\
+section{background:var(--card);border-radius:.5rem;padding:1rem;margin:1rem 0;overflow-wrap:anywhere}\
+h2{margin:0;font-size:1.2rem}h2 a{color:var(--accent);text-decoration:none}\
+.status{display:inline-block;margin-left:.5rem;padding:0 .4rem;border-radius:.25rem;background:var(--accent);color:var(--bg);font-size:.9rem}\
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{color:var(--muted)}dd{margin:0}\
+pre{overflow-x:auto;padding:.75rem;background:var(--bg);border-radius:.25rem;font-size:.85rem}\
+@media (max-width:40rem){dl{grid-template-columns:1fr}dd{margin-bottom:.5rem}td:nth-child(3),th:nth-child(3){display:none}}";
+
+/// Escapes text for HTML. Written here since it is five replacements and the
+/// only HTML this crate writes is this page.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The error reference page for `catalog` in `dialect`. With a `query`, only
+/// the matching entries are listed (served as `/errors?q=…`, so search works
+/// without JavaScript); each entry's anchor is its code, the target of the
+/// `type` / `doc_url` / `links.about` of every error.
+pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String {
+    let query = query.unwrap_or("");
+    let defs: Vec<_> = catalog.iter().filter(|d| matches(d, query)).collect();
+    let mut out = String::with_capacity(64 * 1024);
+    let _ = write!(
+        out,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Error reference</title><style>{STYLE}</style></head><body>\n<header>\
+         <h1>Error reference</h1><p>Every error this API returns: its stable code, HTTP status, what \
+         it means and what to do. Bodies are shown in the <code>{dialect}</code> dialect; every error \
+         also carries <code>X-Request-Id</code> and <code>X-Error-Code</code> headers.</p>\
+         <form method=\"get\" role=\"search\"><input type=\"search\" name=\"q\" value=\"{q}\" \
+         placeholder=\"Search codes, statuses, messages\" aria-label=\"Search errors\">\
+         <button type=\"submit\">Search</button></form>",
+        q = escape(query),
+    );
+    if !query.is_empty() {
+        let _ = write!(
+            out,
+            "<p>{} of {} errors match <strong>{}</strong>. <a href=\"?\">Show all</a></p>",
+            defs.len(),
+            catalog.iter().count(),
+            escape(query)
+        );
+    }
+    out.push_str("</header>\n<nav><table><thead><tr><th>Code</th><th>Status</th><th>Title</th></tr></thead><tbody>");
+    for def in &defs {
+        let code = escape(def.code());
+        let _ = write!(
+            out,
+            "<tr><td><a href=\"#{code}\"><code>{code}</code></a></td><td>{}</td><td>{}</td></tr>",
+            def.status(),
+            escape(def.title())
+        );
+    }
+    out.push_str("</tbody></table></nav>\n<main>\n");
+    for def in defs {
+        let code = escape(def.code());
+        let _ = write!(
+            out,
+            "<section id=\"{code}\"><h2><a href=\"#{code}\"><code>{code}</code></a>\
+             <span class=\"status\">{}</span></h2><p><strong>{}</strong></p><dl>",
+            def.status(),
+            escape(def.title())
+        );
+        let mut row = |term: &str, value: String| {
+            let _ = write!(out, "<dt>{term}</dt><dd>{value}</dd>");
+        };
+        row("What it means", escape(def.message().as_str()));
+        if let Some(remedy) = def.remedy_text() {
+            row("What to do", escape(remedy));
+        }
+        row("Retry", escape(retry_advice(def.retry())));
+        row("Kind", format!("<code>{}</code>", def.kind()));
+        let wire = def.wire_code(dialect);
+        if wire != def.code() {
+            row(
+                "Code on the wire",
+                format!("<code>{}</code>", escape(&wire)),
+            );
+        }
+        if !def.detail_keys().is_empty() {
+            let keys: Vec<_> = def
+                .detail_keys()
+                .iter()
+                .map(|k| format!("<code>{}</code>", escape(k)))
+                .collect();
+            row("Details", keys.join(", "));
+        }
+        let _ = write!(
+            out,
+            "</dl><details><summary>Example response</summary><pre><code>{}</code></pre></details></section>\n",
+            escape(&example_response(catalog, dialect, def))
+        );
+    }
+    out.push_str("</main></body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_filters() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "t.toml",
+                "[errors.x_evil]\nstatus=400\ntitle='<script>alert(1)</script>'\nmessage='a & b'\n",
+            )
+            .unwrap();
+        let page = html(&catalog, Dialect::Problem, None);
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;"));
+        let filtered = html(&catalog, Dialect::Problem, Some("\"><b>credits"));
+        assert!(filtered.contains("0 of 24 errors match"));
+        let filtered = html(&catalog, Dialect::Problem, Some("credits"));
+        assert!(filtered.contains("id=\"insufficient_credits\""));
+        assert!(!filtered.contains("id=\"not_found\""));
+    }
+}

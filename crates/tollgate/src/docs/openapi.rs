@@ -1,0 +1,292 @@
+//! OpenAPI 3.1 pieces generated from the catalog: the error body schema of
+//! each dialect, one response per code, and responses grouped by status for
+//! an operation (one example per code).
+//!
+//! ```
+//! use tollgate::{Catalog, Dialect, docs::openapi};
+//! let catalog = Catalog::builtin();
+//! let responses = openapi::responses(&catalog, Dialect::Coded, &["invalid_key", "expired_key", "not_found"]);
+//! let unauthorized = &responses["401"]["content"]["application/json"];
+//! assert_eq!(unauthorized["schema"]["$ref"], "#/components/schemas/Error");
+//! assert!(unauthorized["examples"]["expired_key"]["value"].is_object());
+//! ```
+
+use serde_json::{Map, Value, json};
+
+use super::example_body;
+use crate::{Catalog, Dialect, RetryClass};
+
+/// The JSON Schema (OpenAPI 3.1 dialect) of error bodies in `dialect`.
+pub fn error_schema(dialect: Dialect) -> Value {
+    let string = json!({"type": "string"});
+    let violations = json!({
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["field", "code", "message"],
+            "properties": {"field": string, "code": string, "message": string}
+        }
+    });
+    let details = json!({
+        "type": "object",
+        "description": "Extra context; field violations are listed under `errors`.",
+        "properties": {"errors": violations},
+        "additionalProperties": true
+    });
+    match dialect {
+        Dialect::Problem => json!({
+            "type": "object",
+            "description": "RFC 9457 problem details; details appear as extension members.",
+            "required": ["type", "title", "status", "detail", "code"],
+            "properties": {
+                "type": {"type": "string", "format": "uri-reference"},
+                "title": string,
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "detail": string,
+                "instance": {"type": "string", "format": "uri-reference"},
+                "code": string,
+                "request_id": string,
+                "retry_after": {"type": "integer", "minimum": 0},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["pointer", "detail", "code"],
+                        "properties": {"pointer": string, "detail": string, "code": string}
+                    }
+                }
+            },
+            "additionalProperties": true
+        }),
+        Dialect::StatusCode => json!({
+            "type": "object",
+            "required": ["status", "timestamp", "error"],
+            "properties": {
+                "status": {"const": "error"},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "details"],
+                    "properties": {
+                        "code": {"type": "integer", "description": "The HTTP status."},
+                        "message": string,
+                        "details": {"oneOf": [{"type": "string"}, details, {"type": "null"}]},
+                        "retry_after": {"type": "integer", "minimum": 0}
+                    }
+                },
+                "request_id": string
+            }
+        }),
+        Dialect::Coded | Dialect::Meta => {
+            let error = json!({
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "properties": {"code": string, "message": string, "details": details}
+            });
+            if dialect == Dialect::Coded {
+                json!({
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": error, "request_id": string}
+                })
+            } else {
+                json!({
+                    "type": "object",
+                    "required": ["error", "meta"],
+                    "properties": {
+                        "error": error,
+                        "meta": {"type": "object", "properties": {"request_id": string}}
+                    }
+                })
+            }
+        }
+        Dialect::Detail => json!({
+            "type": "object",
+            "required": ["detail"],
+            "properties": {
+                "detail": {"oneOf": [
+                    {"type": "string"},
+                    {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": string, "message": string, "errors": violations},
+                        "additionalProperties": true
+                    }
+                ]}
+            }
+        }),
+        Dialect::Envelope => json!({
+            "type": "object",
+            "required": ["data", "success", "message", "errors"],
+            "properties": {
+                "data": {"type": "null"},
+                "success": {"const": false},
+                "message": string,
+                "errors": {
+                    "type": "array",
+                    "description": "Each entry maps an error code, or a field, to its messages.",
+                    "items": {"type": "object", "additionalProperties": {"type": "array", "items": string}}
+                }
+            }
+        }),
+        Dialect::Flat => json!({
+            "type": "object",
+            "required": ["error", "message"],
+            "properties": {"error": string, "message": string}
+        }),
+        Dialect::Google => json!({
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "status", "details"],
+                    "properties": {
+                        "code": {"type": "integer"},
+                        "message": string,
+                        "status": {"type": "string", "description": "google.rpc.Code name"},
+                        "details": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["@type"],
+                                "properties": {"@type": string},
+                                "additionalProperties": true
+                            }
+                        }
+                    }
+                }
+            }
+        }),
+        Dialect::Stripe => json!({
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["type", "code", "message", "doc_url"],
+                    "properties": {
+                        "type": {"enum": ["api_error", "idempotency_error", "invalid_request_error"]},
+                        "code": string,
+                        "message": string,
+                        "param": string,
+                        "doc_url": string,
+                        "errors": violations
+                    },
+                    "additionalProperties": true
+                }
+            }
+        }),
+        Dialect::Jsonapi => json!({
+            "type": "object",
+            "required": ["errors"],
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": string,
+                            "status": string,
+                            "code": string,
+                            "title": string,
+                            "detail": string,
+                            "source": {"type": "object", "properties": {"pointer": string}},
+                            "links": {"type": "object", "properties": {"about": string}},
+                            "meta": {"type": "object", "additionalProperties": true}
+                        }
+                    }
+                }
+            }
+        }),
+    }
+}
+
+fn header(description: &str, schema: Value) -> Value {
+    json!({"description": description, "schema": schema})
+}
+
+/// The headers an error with `retry` may carry.
+fn error_headers(retry: RetryClass) -> Value {
+    let mut headers = Map::new();
+    headers.insert(
+        "X-Request-Id".into(),
+        header(
+            "The request id; quote it to support.",
+            json!({"type": "string"}),
+        ),
+    );
+    headers.insert(
+        "X-Error-Code".into(),
+        header(
+            "The error's code, as the body spells it.",
+            json!({"type": "string"}),
+        ),
+    );
+    if retry == RetryClass::After {
+        headers.insert(
+            "Retry-After".into(),
+            header(
+                "Seconds to wait before retrying.",
+                json!({"type": "integer", "minimum": 0}),
+            ),
+        );
+    }
+    Value::Object(headers)
+}
+
+/// `components` with `schemas.Error` (the dialect's body) and one entry of
+/// `responses` per code, each with its example.
+pub fn components(catalog: &Catalog, dialect: Dialect) -> Value {
+    let mut responses = Map::new();
+    for def in catalog.iter() {
+        responses.insert(
+            def.code().to_owned(),
+            json!({
+                "description": format!("{} (`{}`)", def.title(), def.code()),
+                "headers": error_headers(def.retry()),
+                "content": {
+                    dialect.content_type(): {
+                        "schema": {"$ref": "#/components/schemas/Error"},
+                        "example": example_body(catalog, dialect, def)
+                    }
+                }
+            }),
+        );
+    }
+    json!({"schemas": {"Error": error_schema(dialect)}, "responses": responses})
+}
+
+/// An operation's error responses for `codes`, keyed by status: codes that
+/// share a status share a response, with one named example each. Unknown
+/// codes are skipped.
+pub fn responses(catalog: &Catalog, dialect: Dialect, codes: &[&str]) -> Map<String, Value> {
+    let mut out: Map<String, Value> = Map::new();
+    for def in codes.iter().filter_map(|c| catalog.get(c)) {
+        let response = out.entry(def.status().to_string()).or_insert_with(|| {
+            json!({
+                "description": "",
+                "headers": error_headers(RetryClass::Never),
+                "content": {dialect.content_type(): {
+                    "schema": {"$ref": "#/components/schemas/Error"},
+                    "examples": {}
+                }}
+            })
+        });
+        let description = response["description"].as_str().unwrap_or_default();
+        let description = if description.is_empty() {
+            format!("`{}`: {}", def.code(), def.title())
+        } else {
+            format!("{description}; `{}`: {}", def.code(), def.title())
+        };
+        response["description"] = description.into();
+        if def.retry() == RetryClass::After {
+            response["headers"] = error_headers(RetryClass::After);
+        }
+        response["content"][dialect.content_type()]["examples"][def.code()] = json!({
+            "summary": def.title(),
+            "value": example_body(catalog, dialect, def)
+        });
+    }
+    out
+}
