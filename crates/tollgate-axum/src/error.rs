@@ -1,0 +1,295 @@
+//! Handler errors: anything returned with `?` becomes a catalog error.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use tollgate::{ApiError, Catalog, Context, Dialect};
+
+use crate::rejection::{self, builtin};
+
+thread_local! {
+    /// Set while the layer polls its inner service on this thread, so errors
+    /// turned into responses there skip the standalone body the layer would
+    /// replace anyway.
+    static UNDER_LAYER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current thread as running under the layer until dropped.
+pub(crate) struct UnderLayer(bool);
+
+impl UnderLayer {
+    pub(crate) fn enter() -> UnderLayer {
+        UnderLayer(UNDER_LAYER.with(|c| c.replace(true)))
+    }
+}
+
+impl Drop for UnderLayer {
+    fn drop(&mut self) {
+        UNDER_LAYER.with(|c| c.set(self.0));
+    }
+}
+
+/// The response for an error: the error in the extensions, for the layer to
+/// render in the negotiated dialect with the request id.
+///
+/// Without the layer (a spawned task, a router without it), the body is
+/// rendered here in the `problem` dialect and the source is logged, so the
+/// response is correct on its own.
+pub(crate) fn error_response(err: ApiError) -> Response {
+    if UNDER_LAYER.with(Cell::get) {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() =
+            http::StatusCode::from_u16(err.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        response.extensions_mut().insert(err);
+        return response;
+    }
+    let err = rejection::name_limit(err, None);
+    crate::render::log(&err, None);
+    let ctx = Context::new(SystemTime::now());
+    let rendered = Catalog::builtin_ref().renderer(Dialect::Problem).response(&err, &ctx);
+    let mut response = rendered.map(Body::from);
+    response.extensions_mut().insert(err);
+    response
+}
+
+/// The error type for handlers: `?` turns any error into a catalog error.
+///
+/// - a [`tollgate::ApiError`] renders as itself;
+/// - a `#[derive(ApiError)]` enum renders as its variant's entry;
+/// - an axum rejection (`JsonRejection`, `QueryRejection`, `PathRejection`,
+///   `FormRejection`, `BytesRejection`, …) renders as the catalog error it
+///   means (`validation_error`, `missing_field`, …);
+/// - any other error is `internal_error`: a generic 500 whose source goes to
+///   the log (with the request id), never into the body.
+///
+/// Like `anyhow::Error`, it does not implement `std::error::Error` itself
+/// (that would make `From<E>` overlap).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tollgate::Catalog;
+/// use tollgate_axum::HandlerError;
+///
+/// async fn read_config() -> Result<String, HandlerError> {
+///     // A missing file is an io::Error: a 500 with the cause in the log.
+///     let text = std::fs::read_to_string("/no/such/file")?;
+///     Ok(text)
+/// }
+///
+/// async fn find(id: u64) -> Result<String, HandlerError> {
+///     let err = Catalog::builtin_ref().error("not_found")?.with_message(format!("Rule {id} not found"));
+///     Err(err.into())
+/// }
+/// let app: Router = Router::new().route("/config", get(read_config));
+/// ```
+pub struct HandlerError(pub(crate) ApiError);
+
+/// `Result` with [`HandlerError`] as the default error.
+pub type Result<T, E = HandlerError> = std::result::Result<T, E>;
+
+impl HandlerError {
+    /// The catalog error this will render as.
+    ///
+    /// ```
+    /// let e = tollgate_axum::HandlerError::from(std::io::Error::other("disk"));
+    /// assert_eq!(e.api_error().code(), "internal_error");
+    /// ```
+    pub fn api_error(&self) -> &ApiError {
+        &self.0
+    }
+
+    /// The catalog error, by value.
+    pub fn into_api_error(self) -> ApiError {
+        self.0
+    }
+
+    /// Wraps any error that converts into an `ApiError` (such as a
+    /// `#[derive(ApiError)]` enum).
+    pub fn from_api(err: impl Into<ApiError>) -> HandlerError {
+        HandlerError(err.into())
+    }
+}
+
+impl<E> From<E> for HandlerError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn from(err: E) -> HandlerError {
+        HandlerError(classify(err))
+    }
+}
+
+/// Reads an error as the catalog error it means.
+pub(crate) fn classify<E>(err: E) -> ApiError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut slot = Some(err);
+    if let Some(api) = (&mut slot as &mut dyn Any).downcast_mut::<Option<ApiError>>() {
+        if let Some(api) = api.take() {
+            return api;
+        }
+    }
+    let Some(err) = slot else { unreachable!("the slot is only emptied by an ApiError") };
+    if let Some(api) = known_rejection(&err) {
+        return api;
+    }
+    if is_length_limit(&err) {
+        return rejection::payload_too_large(None);
+    }
+    builtin("internal_error").with_source(err)
+}
+
+/// axum's rejections, read from their status and text.
+fn known_rejection(err: &(dyn Any + 'static)) -> Option<ApiError> {
+    use axum::extract::rejection as r;
+    macro_rules! try_types {
+        ($($ty:ty),* $(,)?) => {
+            $(if let Some(rej) = err.downcast_ref::<$ty>() {
+                return rejection::recognise(rej.status().as_u16(), &rej.body_text(), None);
+            })*
+        };
+    }
+    try_types!(
+        r::JsonRejection,
+        r::QueryRejection,
+        r::FormRejection,
+        r::PathRejection,
+        r::BytesRejection,
+        r::StringRejection,
+        r::FailedToBufferBody,
+        r::RawFormRejection,
+    );
+    #[cfg(feature = "multipart")]
+    try_types!(axum::extract::multipart::MultipartRejection, axum::extract::multipart::MultipartError);
+    None
+}
+
+/// Whether the error, or one of its sources, is a body length limit.
+pub(crate) fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+impl IntoResponse for HandlerError {
+    fn into_response(self) -> Response {
+        error_response(self.0)
+    }
+}
+
+impl fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The rejection of this crate's extractors ([`Json`](crate::Json),
+/// [`Query`](crate::Query), [`Form`](crate::Form), [`Path`](crate::Path)):
+/// the catalog error the request earned, rendered by the layer.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use tollgate_axum::{Json, Rejection};
+///
+/// // Take the rejection to inspect it, or return it as the response.
+/// async fn create(body: Result<Json<serde_json::Value>, Rejection>) -> Result<String, Rejection> {
+///     let Json(value) = body?;
+///     Ok(value.to_string())
+/// }
+/// let app: Router = Router::new().route("/", post(create));
+/// ```
+#[derive(Debug)]
+pub struct Rejection(pub(crate) ApiError);
+
+impl Rejection {
+    /// The catalog error.
+    pub fn api_error(&self) -> &ApiError {
+        &self.0
+    }
+
+    /// The catalog error, by value.
+    pub fn into_api_error(self) -> ApiError {
+        self.0
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        error_response(self.0)
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> ApiError {
+        r.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_errors_keep_their_code() {
+        let err = Catalog::builtin_ref().error("conflict").unwrap();
+        assert_eq!(HandlerError::from(err).api_error().code(), "conflict");
+    }
+
+    #[test]
+    fn other_errors_are_internal_with_their_source() {
+        let e = HandlerError::from(std::io::Error::other("disk on fire"));
+        assert_eq!(e.api_error().code(), "internal_error");
+        assert_eq!(e.api_error().source_error().unwrap().to_string(), "disk on fire");
+        assert!(!e.api_error().message().contains("disk"));
+    }
+
+    #[test]
+    fn length_limits_are_payload_too_large() {
+        #[derive(Debug)]
+        struct Wrapper(http_body_util::LengthLimitError);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("read failed")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let limited = http_body_util::Limited::new(http_body_util::Full::new(bytes::Bytes::from("xx")), 1);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let err = rt.block_on(http_body_util::BodyExt::collect(limited)).unwrap_err();
+        let inner = err.downcast::<http_body_util::LengthLimitError>().unwrap();
+        let e = HandlerError::from(Wrapper(*inner));
+        assert_eq!(e.api_error().code(), "payload_too_large");
+    }
+}

@@ -1,0 +1,79 @@
+use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{body_rejection, media_type};
+use crate::Rejection;
+use crate::rejection::{builtin, from_json_error};
+
+/// JSON request bodies whose errors name the field as the caller wrote it,
+/// and JSON responses.
+///
+/// - no `application/json` (or `application/*+json`) `Content-Type` →
+///   `unsupported_media_type`;
+/// - a body that is not JSON → `malformed_request`, with the parser's reason;
+/// - a missing field → `missing_field` naming it (`items[0].name`);
+/// - a wrong type or value → `validation_error` with one violation at its
+///   path (`items[2].name`);
+/// - a body over the limit → `payload_too_large`.
+///
+/// ```
+/// use serde::Deserialize;
+/// use tollgate_axum::Json;
+///
+/// #[derive(Deserialize)]
+/// struct Item { name: String }
+/// #[derive(Deserialize)]
+/// struct Order { items: Vec<Item> }
+///
+/// let err = Json::<Order>::from_bytes(br#"{"items":[{"name":"a"},{"name":"b"},{"name":5}]}"#)
+///     .err().unwrap().into_api_error();
+/// assert_eq!(err.code(), "validation_error");
+/// assert_eq!(err.violations()[0].field, "items[2].name");
+/// assert_eq!(err.violations()[0].code, "invalid_type");
+///
+/// let err = Json::<Order>::from_bytes(br#"{"items":[{}]}"#).err().unwrap().into_api_error();
+/// assert_eq!(err.code(), "missing_field");
+/// assert_eq!(err.details()["field"], "items[0].name");
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+#[must_use]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned> Json<T> {
+    /// Reads a JSON body.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Json<T>, Rejection> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| Rejection(from_json_error(e)))?;
+        de.end().map_err(|e| Rejection(builtin("malformed_request").with("reason", e.to_string())))?;
+        Ok(Json(value))
+    }
+}
+
+fn is_json(media: &str) -> bool {
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !media_type(req.headers()).is_some_and(|m| is_json(&m)) {
+            return Err(Rejection(builtin("unsupported_media_type")));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        Json::from_bytes(&bytes)
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}

@@ -1,0 +1,97 @@
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, MatchedPath};
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+use tollgate::{ApiError, Violation};
+
+use crate::Rejection;
+use crate::rejection::{TextError, builtin, recognise};
+
+/// Path parameters whose errors name the parameter as the route does
+/// (`/users/{id}` → `id`): a value that does not parse is `validation_error`
+/// with a violation at it; a route whose parameters do not fit the type (a
+/// programming error) is `internal_error`, its cause logged.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tollgate_axum::Path;
+///
+/// async fn user(Path(id): Path<u32>) -> String { id.to_string() }
+/// let app: Router = Router::new().route("/users/{id}", get(user));
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => {
+                let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_owned());
+                Err(Rejection(path_error(rejection, route.as_deref().unwrap_or_default())))
+            }
+        }
+    }
+}
+
+/// The `index`th `{name}` of a route (`/a/{x}/b/{y}`, 1 → `y`).
+fn param_name(route: &str, index: usize) -> Option<&str> {
+    route
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .map(|s| s.trim_start_matches('*'))
+        .nth(index)
+}
+
+fn invalid(field: &str, code: &str, message: String) -> ApiError {
+    builtin("validation_error").violation(Violation::new(field, code, message))
+}
+
+fn path_error(rejection: PathRejection, route: &str) -> ApiError {
+    let generic = |r: &PathRejection| {
+        recognise(r.status().as_u16(), &r.body_text(), None).unwrap_or_else(|| builtin("internal_error"))
+    };
+    let PathRejection::FailedToDeserializePathParams(failed) = &rejection else {
+        return generic(&rejection);
+    };
+    let cannot = |value: &str, ty: &str| format!("cannot parse `{value}` as `{ty}`");
+    match failed.kind() {
+        ErrorKind::ParseErrorAtKey { key, value, expected_type } => {
+            invalid(key, "invalid_type", cannot(value, expected_type))
+        }
+        ErrorKind::ParseErrorAtIndex { index, value, expected_type } => {
+            let field = param_name(route, *index).map_or_else(|| index.to_string(), str::to_owned);
+            invalid(&field, "invalid_type", cannot(value, expected_type))
+        }
+        ErrorKind::ParseError { value, expected_type } => {
+            invalid(param_name(route, 0).unwrap_or_default(), "invalid_type", cannot(value, expected_type))
+        }
+        ErrorKind::InvalidUtf8InPathParam { key } => {
+            invalid(key, "invalid_value", "not valid UTF-8 once percent-decoded".to_owned())
+        }
+        ErrorKind::DeserializeError { key, message, .. } => invalid(key, "invalid_value", message.clone()),
+        ErrorKind::WrongNumberOfParameters { .. } | ErrorKind::UnsupportedType { .. } => {
+            builtin("internal_error").with_source(TextError(failed.body_text()))
+        }
+        _ => generic(&rejection),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_named_from_the_route() {
+        assert_eq!(param_name("/a/{x}/b/{y}", 1), Some("y"));
+        assert_eq!(param_name("/files/{*rest}", 0), Some("rest"));
+        assert_eq!(param_name("/a", 0), None);
+    }
+}

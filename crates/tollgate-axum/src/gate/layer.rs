@@ -1,0 +1,259 @@
+//! [`Tollgate`], the configuration, and [`TollgateLayer`], the tower layer it builds.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderName, HeaderValue};
+use tollgate::{Catalog, Dialect};
+use tower::Layer;
+
+use super::TollgateService;
+use crate::negotiate::Negotiation;
+
+/// The status of `validation_error` and `missing_field`: 400 (seed 004
+/// converts 422 to 400) or 422 (FastAPI's and axum's habit).
+///
+/// ```
+/// use tollgate_axum::{Tollgate, ValidationStatus};
+/// let layer = Tollgate::new(tollgate::Catalog::builtin())
+///     .validation_status(ValidationStatus::UnprocessableEntity)
+///     .layer();
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationStatus {
+    /// 400 Bad Request.
+    BadRequest,
+    /// 422 Unprocessable Content.
+    UnprocessableEntity,
+}
+
+impl ValidationStatus {
+    fn as_u16(self) -> u16 {
+        match self {
+            ValidationStatus::BadRequest => 400,
+            ValidationStatus::UnprocessableEntity => 422,
+        }
+    }
+}
+
+/// Where error timestamps come from (the `status-code` dialect prints one).
+pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// What every request shares.
+pub(crate) struct Shared {
+    pub(crate) catalog: Catalog,
+    pub(crate) negotiation: Negotiation,
+    pub(crate) body_limit: Option<usize>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) clock: Clock,
+    pub(crate) rewrite_unmarked: bool,
+}
+
+/// Configures the layer that makes every response of a service answer from a
+/// catalog; [`Tollgate::layer`] builds it.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, routing::get};
+/// use tollgate::{Catalog, Dialect};
+/// use tollgate_axum::Tollgate;
+///
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(
+///         Tollgate::new(Catalog::builtin())
+///             .dialect(Dialect::Envelope)
+///             .pin_path("/v1", Dialect::Flat)
+///             .body_limit(1024 * 1024)
+///             .timeout(Duration::from_secs(30))
+///             .layer(),
+///     );
+/// ```
+#[derive(Clone)]
+pub struct Tollgate {
+    pub(crate) catalog: Catalog,
+    pub(crate) negotiation: Negotiation,
+    pub(crate) body_limit: Option<usize>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) validation_status: Option<ValidationStatus>,
+    pub(crate) clock: Clock,
+    pub(crate) rewrite_unmarked: bool,
+}
+
+impl fmt::Debug for Tollgate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tollgate")
+            .field("catalog", &self.catalog.iter().map(|d| d.code()).collect::<Vec<_>>())
+            .field("negotiation", &self.negotiation)
+            .field("body_limit", &self.body_limit)
+            .field("timeout", &self.timeout)
+            .field("validation_status", &self.validation_status)
+            .field("rewrite_unmarked", &self.rewrite_unmarked)
+            .finish()
+    }
+}
+
+impl Tollgate {
+    /// Errors from `catalog`, written in the `problem` dialect until
+    /// [`dialect`](Tollgate::dialect) says otherwise; no body limit beyond
+    /// axum's default (2 MiB) and no timeout until set.
+    pub fn new(catalog: Catalog) -> Tollgate {
+        Tollgate {
+            catalog,
+            negotiation: Negotiation::new(Dialect::Problem),
+            body_limit: None,
+            timeout: None,
+            validation_status: None,
+            clock: Arc::new(SystemTime::now),
+            rewrite_unmarked: true,
+        }
+    }
+
+    /// The dialect errors are written in unless negotiation picks another.
+    pub fn dialect(mut self, dialect: Dialect) -> Tollgate {
+        self.negotiation.default = dialect;
+        self
+    }
+
+    /// Whether `Accept: application/problem+json` gets the `problem` dialect
+    /// whatever else applies (on by default).
+    pub fn problem_on_accept(mut self, enabled: bool) -> Tollgate {
+        self.negotiation.problem_on_accept = enabled;
+        self
+    }
+
+    /// The request header that names the API version, for [`pin`](Tollgate::pin).
+    ///
+    /// ```
+    /// use tollgate::Dialect;
+    /// use tollgate_axum::Tollgate;
+    /// // Clients sending `X-API-Version: 2023-01-01` keep the legacy flat shape.
+    /// let layer = Tollgate::new(tollgate::Catalog::builtin())
+    ///     .dialect(Dialect::Envelope)
+    ///     .version_header(http::HeaderName::from_static("x-api-version"))
+    ///     .pin("2023-01-01", Dialect::Flat)
+    ///     .layer();
+    /// ```
+    pub fn version_header(mut self, name: HeaderName) -> Tollgate {
+        self.negotiation.version_header = Some(name);
+        self
+    }
+
+    /// Requests whose [version header](Tollgate::version_header) is `version`
+    /// get `dialect`. A version that is not a valid header value never matches.
+    pub fn pin(mut self, version: &str, dialect: Dialect) -> Tollgate {
+        if let Ok(value) = HeaderValue::from_str(version.trim()) {
+            self.negotiation.versions.push((value, dialect));
+        }
+        self
+    }
+
+    /// Requests under the path `prefix` (`/v1` matches `/v1` and `/v1/scans`,
+    /// not `/v10`) get `dialect`; the first matching prefix wins.
+    pub fn pin_path(mut self, prefix: &str, dialect: Dialect) -> Tollgate {
+        self.negotiation.prefixes.push((prefix.to_owned(), dialect));
+        self
+    }
+
+    /// Rejects request bodies over `bytes` with `payload_too_large`: up front
+    /// when `Content-Length` says so (the handler never runs), and mid-stream
+    /// when a chunked body grows past it. Also sets axum's extractor limit.
+    pub fn body_limit(mut self, bytes: usize) -> Tollgate {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// Answers `timeout` when the service has not produced a response within
+    /// `deadline`. The status is the catalog entry's (504 built in; set
+    /// `[errors.timeout] status = 408` in a catalog for 408).
+    pub fn timeout(mut self, deadline: Duration) -> Tollgate {
+        self.timeout = Some(deadline);
+        self
+    }
+
+    /// The status of `validation_error` and `missing_field` (the catalog's,
+    /// 400 built in, until set).
+    pub fn validation_status(mut self, status: ValidationStatus) -> Tollgate {
+        self.validation_status = Some(status);
+        self
+    }
+
+    /// Where error timestamps come from (`SystemTime::now` by default).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let fixed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// let layer = tollgate_axum::Tollgate::new(tollgate::Catalog::builtin()).clock(move || fixed).layer();
+    /// ```
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Tollgate {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Whether error responses that carry no `ApiError` (axum's rejections,
+    /// empty 404/405s, a handler's own `(StatusCode, text)`) are rewritten as
+    /// the catalog error their status means (on by default). Statuses with no
+    /// catalog meaning (418, 451, …) always pass through.
+    pub fn rewrite_unmarked(mut self, enabled: bool) -> Tollgate {
+        self.rewrite_unmarked = enabled;
+        self
+    }
+
+    /// The catalog errors are written from (with the validation status applied).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Builds the layer.
+    pub fn layer(self) -> TollgateLayer {
+        let mut catalog = self.catalog;
+        if let Some(status) = self.validation_status {
+            let status = status.as_u16();
+            for code in ["validation_error", "missing_field"] {
+                if catalog.get(code).is_some_and(|d| d.status() != status) {
+                    let toml = format!("[errors.{code}]\nstatus = {status}\n");
+                    // A status of 400 or 422 on an existing entry always loads.
+                    let _ = catalog.load_toml("<validation_status>", &toml);
+                }
+            }
+        }
+        TollgateLayer {
+            shared: Arc::new(Shared {
+                catalog,
+                negotiation: self.negotiation,
+                body_limit: self.body_limit,
+                timeout: self.timeout,
+                clock: self.clock,
+                rewrite_unmarked: self.rewrite_unmarked,
+            }),
+        }
+    }
+}
+
+/// The layer [`Tollgate::layer`] builds: cheap to clone, shared by every request.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// let layer = tollgate_axum::Tollgate::new(tollgate::Catalog::builtin()).layer();
+/// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(layer);
+/// ```
+#[derive(Clone)]
+pub struct TollgateLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for TollgateLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TollgateLayer").finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for TollgateLayer {
+    type Service = TollgateService<S>;
+
+    fn layer(&self, inner: S) -> TollgateService<S> {
+        TollgateService { inner, shared: self.shared.clone(), not_ready: None }
+    }
+}

@@ -1,0 +1,122 @@
+//! [`TollgateService`]: decides the request id and dialect, guards the body
+//! limit, and hands the response to [`ResponseFuture`] to finish.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use bytes::Bytes;
+use http::header::CONTENT_LENGTH;
+use http::{Request, Response};
+use tollgate::Dialect;
+use tower::Service;
+
+use super::future::{Finish, ResponseFuture};
+use super::layer::Shared;
+use crate::error::UnderLayer;
+use crate::request_id::{Negotiated, RequestId};
+use crate::{BoxError, rejection};
+
+/// The service [`TollgateLayer`](super::TollgateLayer) wraps around another.
+#[derive(Clone)]
+pub struct TollgateService<S> {
+    pub(crate) inner: S,
+    pub(crate) shared: Arc<Shared>,
+    /// Why the inner service last failed to become ready, answered by the
+    /// next `call` without calling it.
+    pub(crate) not_ready: Option<Arc<str>>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for TollgateService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TollgateService").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+/// The declared length of a request body, when it has a valid one.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TollgateService<S>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // A service that is not ready because it failed still gets a
+        // response: the error is answered as `internal_error` by `call`.
+        match self.inner.poll_ready(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => {
+                self.not_ready = None;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => {
+                self.not_ready = Some(e.into().to_string().into());
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let shared = &self.shared;
+        let request_id = RequestId::from_headers(req.headers());
+        let dialect = shared.negotiation.dialect(req.headers(), req.uri().path());
+        let span = tracing::info_span!("tollgate", request_id = request_id.as_str());
+        let instance = (dialect == Dialect::Problem).then(|| req.uri().clone());
+        let finish = Finish { shared: shared.clone(), request_id, dialect, instance };
+
+        let (mut parts, body) = req.into_parts();
+        let mut body_may_grow = false;
+        if let Some(limit) = shared.body_limit {
+            let declared = content_length(&parts.headers);
+            if declared.is_some_and(|len| len > limit as u64) {
+                return ResponseFuture::error(finish, rejection::payload_too_large(Some(limit)), span);
+            }
+            if !http_body::Body::is_end_stream(&body) {
+                let mut carrier = Request::from_parts(parts, ());
+                DefaultBodyLimit::max(limit).apply(&mut carrier);
+                parts = carrier.into_parts().0;
+                body_may_grow = declared.is_none();
+            }
+        }
+        parts.extensions.insert(Negotiated { request_id: finish.request_id.clone(), dialect });
+        let body = match shared.body_limit {
+            // A declared length is enforced by the HTTP server; only a body of
+            // unknown length needs counting as it streams.
+            Some(limit) if body_may_grow => Body::new(http_body_util::Limited::new(body, limit)),
+            _ => Body::new(body),
+        };
+        let req = Request::from_parts(parts, body);
+        if let Some(why) = self.not_ready.take() {
+            let err = rejection::builtin("internal_error").with_source(rejection::TextError(why.to_string()));
+            return ResponseFuture::error(finish, err, span);
+        }
+
+        let called = {
+            let _entered = span.enter();
+            let _under = UnderLayer::enter();
+            catch_unwind(AssertUnwindSafe(|| self.inner.call(req)))
+        };
+        match called {
+            Ok(future) => ResponseFuture::new(future, finish, span),
+            Err(panic) => {
+                let err = finish.panicked(panic);
+                ResponseFuture::error(finish, err, span)
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("docs/crate.md")]
+
+mod error;
+mod extract;
+mod gate;
+mod negotiate;
+mod rejection;
+mod render;
+mod reply;
+mod request_id;
+
+pub use error::{HandlerError, Rejection, Result};
+pub use extract::{Form, Json, Path, Query};
+pub use gate::{ResponseFuture, Tollgate, TollgateLayer, TollgateService, ValidationStatus};
+pub use reply::Reply;
+pub use request_id::{Negotiated, RequestId};
+pub use tollgate_macros::ApiError;
+
+/// The boxed error of bodies and services.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What `#[derive(ApiError)]` expands to uses; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use axum::response::{IntoResponse, Response};
+    pub use serde_json;
+    pub use tollgate;
+
+    /// The response for a derived error (see `HandlerError`).
+    pub fn error_response(err: tollgate::ApiError) -> Response {
+        crate::error::error_response(err)
+    }
+
+    /// Wraps a derived error for `?` in handlers returning `HandlerError`.
+    pub fn handler_error(err: tollgate::ApiError) -> crate::HandlerError {
+        crate::HandlerError(err)
+    }
+}

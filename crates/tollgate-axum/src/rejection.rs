@@ -1,0 +1,307 @@
+//! Reading axum's rejections (typed, or as the plain-text responses they
+//! become) and serde's errors as catalog errors.
+
+use std::fmt;
+
+use tollgate::{ApiError, Catalog, Violation};
+
+/// axum's default request body limit, used when the layer sets none.
+pub(crate) const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// An occurrence of a built-in code.
+pub(crate) fn builtin(code: &str) -> ApiError {
+    let catalog = Catalog::builtin_ref();
+    match catalog.error(code) {
+        Ok(err) => err,
+        // Every code this crate names is in the built-in catalog (checked by
+        // `tests::every_code_is_builtin`); fall back to the generic 500.
+        Err(unknown) => match catalog.error("internal_error") {
+            Ok(err) => err.with_source(unknown),
+            Err(_) => unreachable!("the built-in catalog has internal_error"),
+        },
+    }
+}
+
+/// Text kept as an error's source: logged, never rendered.
+#[derive(Debug)]
+pub(crate) struct TextError(pub(crate) String);
+
+impl fmt::Display for TextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TextError {}
+
+/// `payload_too_large`, naming the limit when known here (the layer names
+/// its own otherwise).
+pub(crate) fn payload_too_large(limit: Option<usize>) -> ApiError {
+    let err = builtin("payload_too_large");
+    match limit {
+        Some(limit) => err.with("limit", limit),
+        None => err,
+    }
+}
+
+/// Names the body limit in a `payload_too_large` that does not yet.
+pub(crate) fn name_limit(err: ApiError, limit: Option<usize>) -> ApiError {
+    if err.code() == "payload_too_large" && !err.details().contains_key("limit") {
+        err.with("limit", limit.unwrap_or(AXUM_DEFAULT_BODY_LIMIT))
+    } else {
+        err
+    }
+}
+
+/// Drops serde_json's ` at line 1 column 30` suffix.
+fn strip_position(msg: &str) -> &str {
+    if let Some(at) = msg.rfind(" at line ") {
+        let rest = &msg[at + " at line ".len()..];
+        let looks_like_position = rest
+            .split_once(" column ")
+            .is_some_and(|(l, c)| l.bytes().all(|b| b.is_ascii_digit()) && c.bytes().all(|b| b.is_ascii_digit()));
+        if looks_like_position {
+            return &msg[..at];
+        }
+    }
+    msg
+}
+
+/// Joins a parent path and a field name as callers write them.
+fn join(parent: &str, name: &str) -> String {
+    match parent {
+        "" | "." => name.to_owned(),
+        parent => format!("{parent}.{name}"),
+    }
+}
+
+/// A serde data error at `path` (`items[2].name`, `.` or empty for the root):
+/// a missing field becomes `missing_field` naming it, anything else
+/// `validation_error` with one violation.
+pub(crate) fn from_data_error(path: &str, message: &str) -> ApiError {
+    let message = strip_position(message.trim());
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some(name) = rest.strip_suffix('`') {
+            return builtin("missing_field").with("field", join(path, name));
+        }
+    }
+    let code = if message.starts_with("invalid type") {
+        "invalid_type"
+    } else if message.starts_with("unknown field") {
+        "unknown_field"
+    } else if message.starts_with("invalid length") {
+        "invalid_length"
+    } else {
+        "invalid_value"
+    };
+    let field = if path == "." { "" } else { path };
+    builtin("validation_error").violation(Violation::new(field, code, message))
+}
+
+/// A serde_path_to_error failure of serde_json: syntax errors are
+/// `malformed_request`, data errors are field errors.
+pub(crate) fn from_json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    use serde_json::error::Category;
+    match err.inner().classify() {
+        Category::Data => from_data_error(&err.path().to_string(), &err.inner().to_string()),
+        Category::Syntax | Category::Eof | Category::Io => {
+            builtin("malformed_request").with("reason", err.inner().to_string())
+        }
+    }
+}
+
+/// A serde_path_to_error failure of serde_urlencoded (query strings, forms).
+pub(crate) fn from_urlencoded_error(err: serde_path_to_error::Error<serde_urlencoded::de::Error>) -> ApiError {
+    from_data_error(&err.path().to_string(), &err.inner().to_string())
+}
+
+/// Splits `items[2].name: invalid type: …` into path and message; a message
+/// with no path (`missing field `x``) has an empty path.
+fn split_path(text: &str) -> (&str, &str) {
+    let serde_starts = ["missing field", "invalid ", "unknown ", "duplicate field", "expected "];
+    if serde_starts.iter().any(|s| text.starts_with(s)) {
+        return ("", text);
+    }
+    match text.split_once(": ") {
+        Some((path, msg)) if !path.is_empty() && !path.contains(' ') => (path, msg),
+        _ => ("", text),
+    }
+}
+
+/// Text between the first pair of backticks after `prefix`.
+fn backticked<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    let rest = text.strip_prefix(prefix)?;
+    let end = rest.find('`')?;
+    Some(&rest[..end])
+}
+
+/// Reads a response that carries no `ApiError` (an axum rejection, an empty
+/// 404/405, a handler's own plain-text error) as the catalog error it means.
+///
+/// `text` is the body when it was plain text and short; `limit` the body
+/// limit in force. `None` for statuses with no catalog meaning, which pass
+/// through untouched.
+pub(crate) fn recognise(status: u16, text: &str, limit: Option<usize>) -> Option<ApiError> {
+    let text = text.trim();
+    let err = match status {
+        413 => payload_too_large(limit),
+        415 => builtin("unsupported_media_type"),
+        400 | 422 => recognise_bad_request(status, text),
+        401 => builtin("invalid_key"),
+        403 => builtin("insufficient_scope").with("scope", "unknown"),
+        404 => builtin("not_found"),
+        405 => builtin("method_not_allowed"),
+        408 | 504 => builtin("timeout"),
+        409 => builtin("conflict"),
+        429 => builtin("rate_limit_exceeded"),
+        500 => builtin("internal_error"),
+        502 => builtin("upstream_unavailable"),
+        503 => builtin("service_unavailable"),
+        _ => return None,
+    };
+    // A server error's text is for the log only; a client error's text, when
+    // it was not read into something more precise, is what the handler said.
+    let err = if status >= 500 && !text.is_empty() {
+        err.with_source(TextError(text.to_owned()))
+    } else if matches!(status, 401 | 403 | 404 | 409) && !text.is_empty() && text.len() <= 512 {
+        err.with_message(text)
+    } else {
+        err
+    };
+    // 403 renders its scope only when a handler named one.
+    Some(err)
+}
+
+fn recognise_bad_request(status: u16, text: &str) -> ApiError {
+    const DATA_PREFIXES: [&str; 4] = [
+        "Failed to deserialize the JSON body into the target type: ",
+        "Failed to deserialize query string: ",
+        "Failed to deserialize form body: ",
+        "Failed to deserialize form: ",
+    ];
+    if let Some(reason) = text.strip_prefix("Failed to parse the request body as JSON: ") {
+        return builtin("malformed_request").with("reason", reason);
+    }
+    for prefix in DATA_PREFIXES {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            let (path, msg) = split_path(rest);
+            return from_data_error(path, msg);
+        }
+    }
+    if let Some(rest) = text.strip_prefix("Invalid URL: ") {
+        let field = backticked(rest, "Cannot parse `")
+            .filter(|_| rest.contains("` with value `"))
+            .or_else(|| backticked(rest, "Invalid UTF-8 in `"))
+            .unwrap_or_default();
+        return builtin("validation_error").violation(Violation::new(field, "invalid_value", rest));
+    }
+    if let Some(name) = backticked(text, "Header of type `").filter(|_| text.ends_with("` was missing")) {
+        return builtin("missing_field").with("field", name);
+    }
+    if let Some(rest) = text.strip_prefix("invalid HTTP header (") {
+        let name = rest.trim_end_matches(')');
+        return builtin("validation_error").violation(Violation::new(name, "invalid_value", "invalid HTTP header"));
+    }
+    if text.starts_with("Invalid `boundary` for `multipart/form-data` request") {
+        return builtin("unsupported_media_type");
+    }
+    if text.starts_with("Error parsing `multipart/form-data` request")
+        || text.starts_with("Failed to buffer the request body")
+        || text.starts_with("Request body didn't contain valid UTF-8")
+    {
+        return builtin("malformed_request").with("reason", text);
+    }
+    match (status, text.is_empty()) {
+        (422, true) => builtin("validation_error"),
+        (422, false) => builtin("validation_error").with_message(text),
+        (_, true) => builtin("malformed_request").with("reason", "the request is malformed"),
+        (_, false) => builtin("malformed_request").with("reason", text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_builtin() {
+        let codes = [
+            "malformed_request",
+            "validation_error",
+            "missing_field",
+            "invalid_key",
+            "insufficient_scope",
+            "not_found",
+            "method_not_allowed",
+            "conflict",
+            "payload_too_large",
+            "unsupported_media_type",
+            "rate_limit_exceeded",
+            "internal_error",
+            "service_unavailable",
+            "upstream_unavailable",
+            "timeout",
+        ];
+        for code in codes {
+            assert_eq!(builtin(code).code(), code);
+        }
+    }
+
+    #[test]
+    fn axum_texts_are_read() {
+        let cases: &[(u16, &str, &str, &str)] = &[
+            (
+                422,
+                "Failed to deserialize the JSON body into the target type: items[2].name: invalid type: integer `5`, expected a string at line 1 column 30",
+                "validation_error",
+                "items[2].name",
+            ),
+            (
+                422,
+                "Failed to deserialize the JSON body into the target type: missing field `name` at line 1 column 2",
+                "missing_field",
+                "name",
+            ),
+            (
+                422,
+                "Failed to deserialize the JSON body into the target type: items[0]: missing field `name` at line 1 column 12",
+                "missing_field",
+                "items[0].name",
+            ),
+            (400, "Failed to deserialize query string: page: invalid digit found in string", "validation_error", "page"),
+            (400, "Failed to deserialize query string: missing field `q`", "missing_field", "q"),
+            (400, "Invalid URL: Cannot parse `id` with value `abc` to a `u32`", "validation_error", "id"),
+            (400, "Header of type `user-agent` was missing", "missing_field", "user-agent"),
+            (400, "invalid HTTP header (user-agent)", "validation_error", "user-agent"),
+            (400, "Failed to parse the request body as JSON: EOF while parsing", "malformed_request", ""),
+            (415, "Expected request with `Content-Type: application/json`", "unsupported_media_type", ""),
+            (400, "Invalid `boundary` for `multipart/form-data` request", "unsupported_media_type", ""),
+            (413, "Failed to buffer the request body: length limit exceeded", "payload_too_large", ""),
+        ];
+        for (status, text, code, field) in cases {
+            let err = recognise(*status, text, Some(10)).unwrap();
+            assert_eq!(err.code(), *code, "{text}");
+            let named = err
+                .violations()
+                .first()
+                .map(|v| v.field.clone())
+                .or_else(|| err.details().get("field").and_then(|f| f.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            assert_eq!(named, *field, "{text}");
+        }
+    }
+
+    #[test]
+    fn server_error_text_is_never_the_message() {
+        let err = recognise(500, "Wrong number of path arguments for `Path`. Expected 1 but got 2", None).unwrap();
+        assert_eq!(err.code(), "internal_error");
+        assert!(!err.message().contains("Wrong number"));
+        assert!(err.source_error().unwrap().to_string().contains("Wrong number"));
+    }
+
+    #[test]
+    fn unknown_statuses_pass_through() {
+        assert!(recognise(418, "teapot", None).is_none());
+        assert!(recognise(451, "", None).is_none());
+    }
+}

@@ -1,0 +1,174 @@
+//! Writing an `ApiError` over a response: new status and body in the
+//! negotiated dialect, every header already set kept.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, Response, StatusCode};
+use tollgate::headers::{REQUEST_ID, X_ERROR_CODE, X_REQUEST_ID};
+use tollgate::{ApiError, Catalog, Context, Dialect};
+
+use crate::rejection::TextError;
+
+/// The error as `catalog` defines its code: an app's catalog overrides the
+/// built-in entries that extractors and other components start from, so its
+/// messages, statuses and aliases win. Details, violations, the retry hint,
+/// headers and a replaced message are kept.
+pub(crate) fn adopt(catalog: &Catalog, err: ApiError) -> ApiError {
+    let Some(def) = catalog.get(err.code()) else { return err };
+    if Arc::ptr_eq(def, err.def()) || **def == **err.def() {
+        return err;
+    }
+    let templated = err.def().message().render(err.details()).to_string();
+    let message = err.message();
+    let mut next = ApiError::new(def.clone()).with_details(err.details().clone());
+    if message != templated {
+        next = next.with_message(message);
+    }
+    for v in err.violations() {
+        next = next.violation(v.clone());
+    }
+    if let Some(delay) = err.retry_after_delay() {
+        next = next.retry_after(delay);
+    }
+    for (name, value) in err.headers() {
+        next = next.header(name.clone(), value.clone());
+    }
+    if err.source_error().is_some() {
+        next = next.with_source(TextError(source_chain(&err)));
+    }
+    next
+}
+
+/// `outer: inner: innermost`, from an error's source.
+pub(crate) fn source_chain(err: &ApiError) -> String {
+    let mut out = String::new();
+    let mut next = err.source_error().map(|e| e as &(dyn std::error::Error + 'static));
+    while let Some(e) = next {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        let _ = write!(out, "{e}");
+        next = e.source();
+    }
+    out
+}
+
+/// Logs an error as it leaves: server errors at `error` with their source,
+/// client errors at `debug`.
+pub(crate) fn log(err: &ApiError, request_id: Option<&str>) {
+    let request_id = request_id.unwrap_or("-");
+    let (code, status) = (err.code(), err.status());
+    if status >= 500 {
+        match err.source_error() {
+            Some(_) => {
+                let source = source_chain(err);
+                tracing::error!(request_id, code, status, error = %source, "request failed");
+            }
+            None => tracing::error!(request_id, code, status, "request failed"),
+        }
+    } else {
+        tracing::debug!(request_id, code, status, message = %err.message_display(), "request rejected");
+    }
+}
+
+/// Replaces `response`'s status and body with `err` in `dialect`, keeping
+/// every header it had (`Allow`, `WWW-Authenticate`, CORS, …) and its
+/// extensions; the error itself is left in the extensions for outer layers.
+pub(crate) fn render(
+    catalog: &Catalog,
+    dialect: Dialect,
+    err: ApiError,
+    ctx: &Context<'_>,
+    parts: http::response::Parts,
+) -> Response<Body> {
+    let renderer = catalog.renderer(dialect);
+    let mut body = Vec::with_capacity(256);
+    renderer.write_body(&err, ctx, &mut body);
+    let mut response = Response::from_parts(parts, Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    merge_headers(response.headers_mut(), renderer.headers(&err, ctx));
+    response.extensions_mut().insert(err);
+    response
+}
+
+/// Headers the renderer owns replace any earlier value; the error's own
+/// headers are added unless an identical one is already there.
+fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(http::HeaderName, http::HeaderValue)>) {
+    headers.remove(CONTENT_LENGTH);
+    for (name, value) in rendered {
+        let owned = name == CONTENT_TYPE
+            || name == X_REQUEST_ID
+            || name == X_ERROR_CODE
+            || name == RETRY_AFTER
+            || name == REQUEST_ID;
+        if owned {
+            headers.insert(name, value);
+        } else if !headers.get_all(&name).iter().any(|v| v == value) {
+            headers.append(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn adopt_takes_the_apps_entry_and_keeps_the_occurrence() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "app.toml",
+                "[errors.rate_limit_exceeded]\nmessage = 'Rate limit exceeded. Please try again later.'\ndetails = []\n",
+            )
+            .unwrap();
+        let err = Catalog::builtin_ref()
+            .error("rate_limit_exceeded")
+            .unwrap()
+            .with("limit", 10)
+            .with("window", 60)
+            .retry_after(std::time::Duration::from_secs(3))
+            .header(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let adopted = adopt(&catalog, err);
+        assert!(Arc::ptr_eq(adopted.def(), catalog.get("rate_limit_exceeded").unwrap()));
+        assert_eq!(adopted.message(), "Rate limit exceeded. Please try again later.");
+        assert_eq!(adopted.details()["limit"], 10);
+        assert_eq!(adopted.retry_after_delay(), Some(std::time::Duration::from_secs(3)));
+        assert_eq!(adopted.headers().len(), 1);
+    }
+
+    #[test]
+    fn adopt_keeps_replaced_messages() {
+        let mut catalog = Catalog::builtin();
+        catalog.load_toml("app.toml", "[errors.not_found]\ntitle = 'Nothing here'\n").unwrap();
+        let err = Catalog::builtin_ref().error("not_found").unwrap().with_message("Rule 7 not found");
+        assert_eq!(adopt(&catalog, err).message(), "Rule 7 not found");
+    }
+
+    #[test]
+    fn rendering_keeps_headers() {
+        let catalog = Catalog::builtin();
+        let (mut parts, ()) = Response::new(()).into_parts();
+        parts.headers.insert("allow", HeaderValue::from_static("GET"));
+        parts.headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let err = catalog
+            .error("method_not_allowed")
+            .unwrap()
+            .header(http::header::ALLOW, HeaderValue::from_static("GET"));
+        let ctx = Context::new(std::time::SystemTime::UNIX_EPOCH).request_id("r1");
+        let res = render(&catalog, Dialect::Flat, err, &ctx, parts);
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers().get_all("allow").iter().count(), 1);
+        assert_eq!(res.headers()["access-control-allow-origin"], "*");
+        assert_eq!(res.headers()[CONTENT_TYPE], "application/json");
+        assert!(res.headers().get(CONTENT_LENGTH).is_none());
+        assert_eq!(res.headers()["x-request-id"], "r1");
+        assert_eq!(res.headers()["x-error-code"], "method_not_allowed");
+    }
+}

@@ -1,0 +1,186 @@
+//! The request id: accepted from `X-Request-Id` when valid, else a new UUIDv7.
+
+use std::convert::Infallible;
+use std::fmt;
+
+use axum::extract::FromRequestParts;
+use http::HeaderValue;
+use http::request::Parts;
+use tollgate::Dialect;
+
+/// The id of the request being served: the caller's `X-Request-Id` when it is
+/// valid (1–128 characters of `[A-Za-z0-9._-]`), else a new UUIDv7.
+///
+/// The [`Tollgate`](crate::Tollgate) layer decides it before the handler
+/// runs; handlers extract it. Without the layer the extractor still works: it
+/// reads the header, or makes a new id.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tollgate_axum::RequestId;
+///
+/// async fn handler(id: RequestId) -> String {
+///     format!("your request is {id}")
+/// }
+/// let app: Router = Router::new().route("/", get(handler));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The caller's id from `headers` when valid, else a new UUIDv7.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use tollgate_axum::RequestId;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-request-id", "req_42".parse().unwrap());
+    /// assert_eq!(RequestId::from_headers(&headers).as_str(), "req_42");
+    /// headers.insert("x-request-id", "bad id!".parse().unwrap());
+    /// assert_eq!(RequestId::from_headers(&headers).as_str().len(), 36);
+    /// ```
+    pub fn from_headers(headers: &http::HeaderMap) -> RequestId {
+        headers
+            .get(tollgate::headers::X_REQUEST_ID)
+            .filter(|v| v.to_str().is_ok_and(tollgate::headers::is_valid_request_id))
+            .map_or_else(RequestId::generate, |v| RequestId(v.clone()))
+    }
+
+    /// A new UUIDv7 id (time-ordered, hyphenated).
+    ///
+    /// ```
+    /// let a = tollgate_axum::RequestId::generate();
+    /// assert!(tollgate::headers::is_valid_request_id(a.as_str()));
+    /// ```
+    pub fn generate() -> RequestId {
+        let mut buf = uuid::Uuid::encode_buffer();
+        let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+        RequestId(HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid")))
+    }
+
+    /// Wraps an id that is already known to be valid; `None` when it is not
+    /// 1–128 characters of `[A-Za-z0-9._-]`.
+    ///
+    /// ```
+    /// assert!(tollgate_axum::RequestId::new("req_1").is_some());
+    /// assert!(tollgate_axum::RequestId::new("").is_none());
+    /// ```
+    pub fn new(id: &str) -> Option<RequestId> {
+        if !tollgate::headers::is_valid_request_id(id) {
+            return None;
+        }
+        HeaderValue::from_str(id).ok().map(RequestId)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only ids of [A-Za-z0-9._-] are ever stored, so this never falls back.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as a header value, for `X-Request-Id`.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+/// What the layer decided about a request before the handler ran: its id and
+/// the dialect its errors (and [`Reply`](crate::Reply) bodies) are written in.
+///
+/// Inserted into the request's extensions by the layer (one insertion for
+/// both, so the happy path pays a single extension); handlers extract it.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tollgate_axum::Negotiated;
+///
+/// async fn handler(negotiated: Negotiated) -> String {
+///     format!("{} speaks {}", negotiated.request_id(), negotiated.dialect())
+/// }
+/// let app: Router = Router::new().route("/", get(handler));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Negotiated {
+    pub(crate) request_id: RequestId,
+    pub(crate) dialect: Dialect,
+}
+
+impl Negotiated {
+    /// The request id.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+
+    /// The dialect errors are written in for this request.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// What the layer decided, or without the layer: the header's id (or a
+    /// new one) and the default `problem` dialect.
+    fn from_parts(parts: &Parts) -> Negotiated {
+        parts.extensions.get::<Negotiated>().cloned().unwrap_or_else(|| Negotiated {
+            request_id: RequestId::from_headers(&parts.headers),
+            dialect: Dialect::Problem,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Negotiated {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Negotiated::from_parts(parts))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Negotiated>() {
+            Some(n) => Ok(n.request_id.clone()),
+            None => Ok(RequestId::from_headers(&parts.headers)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_ids_are_replaced() {
+        for bad in ["", "a b", "é", &"a".repeat(129), "a/b"] {
+            let mut headers = http::HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(bad) {
+                headers.insert(tollgate::headers::X_REQUEST_ID, v);
+            }
+            let id = RequestId::from_headers(&headers);
+            assert_ne!(id.as_str(), bad);
+            assert_eq!(uuid::Uuid::parse_str(id.as_str()).unwrap().get_version_num(), 7);
+        }
+    }
+
+    #[test]
+    fn valid_ids_are_kept() {
+        let long = "a".repeat(128);
+        for good in ["r", "req_01J.abc-9", long.as_str()] {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(tollgate::headers::X_REQUEST_ID, HeaderValue::from_str(good).unwrap());
+            assert_eq!(RequestId::from_headers(&headers).as_str(), good);
+        }
+    }
+}
