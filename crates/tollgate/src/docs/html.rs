@@ -112,9 +112,9 @@ pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String 
                 .collect();
             row("Details", keys.join(", "));
         }
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "</dl><details><summary>Example response</summary><pre><code>{}</code></pre></details></section>\n",
+            "</dl><details><summary>Example response</summary><pre><code>{}</code></pre></details></section>",
             escape(&example_response(catalog, dialect, def))
         );
     }
