@@ -1,0 +1,79 @@
+//! The generated OpenAPI validates against the OpenAPI 3.1 schema
+//! (`tests/data/oas-3.1-schema.json`, the OpenAPI Initiative's 2022-10-07
+//! schema), and every body Tollgate renders validates against its dialect's
+//! error schema.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tollgate::docs::openapi;
+use tollgate::{Catalog, Context, Dialect, Violation};
+
+fn validator(schema: &Value) -> jsonschema::Validator {
+    jsonschema::validator_for(schema).unwrap()
+}
+
+fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn documents_validate_against_the_openapi_3_1_schema() {
+    let schema: Value = serde_json::from_str(include_str!("data/oas-3.1-schema.json")).unwrap();
+    let oas = validator(&schema);
+    let catalog = Catalog::builtin();
+    let codes: Vec<&str> = catalog.iter().map(|d| d.code()).collect();
+    for dialect in Dialect::ALL {
+        let mut responses = openapi::responses(&catalog, dialect, &codes);
+        responses.insert("200".into(), json!({"description": "OK"}));
+        let doc = json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/v1/things": {"get": {"responses": responses}}},
+            "components": openapi::components(&catalog, dialect),
+        });
+        assert_eq!(errors(&oas, &doc), Vec::<String>::new(), "{dialect}");
+        // And a broken document is caught, so the check is real.
+        let mut broken = doc.clone();
+        broken["paths"]["/v1/things"]["get"]["responses"]["404"]["content"] = json!(3);
+        assert!(!oas.is_valid(&broken));
+    }
+}
+
+#[test]
+fn rendered_bodies_match_their_dialect_schema() {
+    let catalog = Catalog::builtin();
+    let ctx = Context::new(SystemTime::now())
+        .request_id("req_1")
+        .instance("/v1/x");
+    for dialect in Dialect::ALL {
+        let schema = validator(&openapi::error_schema(dialect));
+        for def in catalog.iter() {
+            let plain = catalog.error(def.code()).unwrap();
+            let full = catalog
+                .error(def.code())
+                .unwrap()
+                .with("extra", json!({"a": 1}))
+                .violation(Violation::new(
+                    "items[2].name",
+                    "invalid_type",
+                    "must be a string",
+                ))
+                .violation(Violation::new("id", "missing_field", "is required"))
+                .retry_after(Duration::from_millis(1500));
+            for err in [plain, full] {
+                let body: Value =
+                    serde_json::from_slice(&catalog.renderer(dialect).body(&err, &ctx)).unwrap();
+                assert_eq!(
+                    errors(&schema, &body),
+                    Vec::<String>::new(),
+                    "{dialect} {body}"
+                );
+            }
+        }
+        assert!(!schema.is_valid(&json!({"unexpected": true})), "{dialect}");
+    }
+}
