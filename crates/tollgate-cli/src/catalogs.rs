@@ -38,22 +38,24 @@ pub(crate) enum Outcome {
     Unreadable(CliError),
 }
 
-/// Loads `files` onto the built-in catalog in order. A file with problems is
-/// skipped (loading is all-or-nothing per file) and the next ones are loaded
-/// onto what came before it.
-pub(crate) fn load_each(files: &[PathBuf]) -> (Catalog, Vec<(&Path, Outcome)>) {
-    let mut catalog = Catalog::builtin();
-    let outcomes = files
+/// Loads `files` onto `catalog` in order. A file with problems is skipped
+/// (loading is all-or-nothing per file) and the next ones are loaded onto
+/// what came before it.
+pub(crate) fn load_each<'p>(
+    catalog: &mut Catalog,
+    files: &'p [PathBuf],
+) -> Vec<(&'p Path, Outcome)> {
+    files
         .iter()
-        .map(|path| (path.as_path(), load_one(&mut catalog, path)))
-        .collect();
-    (catalog, outcomes)
+        .map(|path| (path.as_path(), load_one(catalog, path)))
+        .collect()
 }
 
 /// Loads `files` onto the built-in catalog, failing on the first unreadable
 /// file or with every problem of every file.
 pub(crate) fn load(files: &[PathBuf]) -> Result<Catalog, CliError> {
-    let (catalog, outcomes) = load_each(files);
+    let mut catalog = Catalog::builtin();
+    let outcomes = load_each(&mut catalog, files);
     let mut problems = Vec::new();
     for (_, outcome) in outcomes {
         match outcome {
@@ -69,7 +71,8 @@ pub(crate) fn load(files: &[PathBuf]) -> Result<Catalog, CliError> {
     }
 }
 
-fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
+/// Loads one file onto `catalog`; on any problem `catalog` is unchanged.
+pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
     let source = Source::File(path.to_owned());
     let name = source.name();
     let input = match input::read(&source, MAX_INPUT) {

@@ -4,6 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use tollgate::Catalog;
+
 use crate::catalogs::{self, CatalogArgs, Outcome};
 use crate::error::{CliError, EXIT_PROBLEMS, EXIT_USAGE, plural};
 
@@ -14,8 +16,9 @@ Examples:
   tollgate lint examples/catalogs/*.toml
   tollgate lint --catalog base.toml overrides.toml
 
-Files are loaded onto the built-in catalog in order (--catalog files first), as `render` loads
-them, so collisions between files are found too. Each problem is printed as
+Each FILE is checked on its own, loaded onto the built-in catalog (one catalog per API). Files
+given with --catalog are checked as `render --catalog …` loads them: stacked in order, so
+collisions between them are found too; each FILE is then checked on top of that stack. Each problem is printed as
 `file:line:col: entry \"code\": message`; a valid file as `ok: file: N entries`.
 
 Exit status: 0 all valid, 1 problems found, 2 a file could not be read.";
@@ -26,20 +29,23 @@ pub(crate) struct LintArgs {
     #[command(flatten)]
     catalogs: CatalogArgs,
 
-    /// Catalog files to check (after those given with --catalog)
+    /// Catalog files to check, each on its own onto the built-in catalog (and the --catalog stack)
     #[arg(value_name = "FILE")]
-    files: Vec<PathBuf>,
+    paths: Vec<PathBuf>,
 }
 
 /// Checks every file and prints one line per problem or valid file.
 pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
-    let files: Vec<PathBuf> = args.catalogs.files.into_iter().chain(args.files).collect();
-    if files.is_empty() {
+    if args.catalogs.files.is_empty() && args.paths.is_empty() {
         return Err(CliError::Usage(
             "no catalog to lint: name one or more TOML files".to_owned(),
         ));
     }
-    let (_, outcomes) = catalogs::load_each(&files);
+    let mut base = Catalog::builtin();
+    let mut outcomes = catalogs::load_each(&mut base, &args.catalogs.files);
+    for path in &args.paths {
+        outcomes.push((path, catalogs::load_one(&mut base.clone(), path)));
+    }
     let (mut problems, mut broken, mut unreadable) = (0, 0, 0);
     for (path, outcome) in outcomes {
         match outcome {

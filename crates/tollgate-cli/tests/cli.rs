@@ -1,0 +1,976 @@
+//! The `tollgate` binary, run as a user runs it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tollgate::{Catalog, Context, Dialect, Violation};
+
+const TIMESTAMP: &str = "2024-05-01T12:00:00Z";
+
+fn tollgate(args: &[&str]) -> Output {
+    tollgate_in(workspace_root(), args, None)
+}
+
+fn tollgate_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    tollgate_in(workspace_root(), args, Some(stdin))
+}
+
+fn tollgate_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tollgate binary runs");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        // The binary may stop reading early (the 16 MiB bound); a closed pipe is fine.
+        let _ = pipe.write_all(input);
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "tollgate {args:?} panicked:\n{stderr}"
+    );
+    output
+}
+
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("tollgate-cli")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+/// A response as `tollgate render` prints it, split into its parts.
+#[derive(Debug)]
+struct Printed {
+    status_line: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Printed {
+    fn parse(output: &Output) -> Printed {
+        assert_eq!(code(output), 0, "stderr: {}", stderr(output));
+        let text = &output.stdout;
+        let end = text
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a blank CRLF line ends the head");
+        let head = std::str::from_utf8(&text[..end]).unwrap();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap().to_owned();
+        let headers: Vec<_> = lines
+            .map(|line| {
+                assert!(
+                    !line.contains('\n'),
+                    "every head line ends with CRLF: {line:?}"
+                );
+                let (name, value) = line.split_once(": ").expect("Name: value");
+                (name.to_owned(), value.to_owned())
+            })
+            .collect();
+        let rest = &text[end + 4..];
+        let body = rest
+            .strip_suffix(b"\n")
+            .expect("one newline follows the body")
+            .to_vec();
+        Printed {
+            status_line,
+            headers,
+            body,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.headers.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+fn at(timestamp: &str) -> SystemTime {
+    humantime::parse_rfc3339(timestamp).unwrap()
+}
+
+#[test]
+fn render_prints_the_response_as_served_in_every_dialect() {
+    let catalog = Catalog::builtin();
+    for dialect in Dialect::ALL {
+        let output = tollgate(&[
+            "render",
+            "insufficient_credits",
+            "--dialect",
+            dialect.name(),
+            "--set",
+            "required=1",
+            "--set",
+            "available=0",
+            "--request-id",
+            "req_42",
+            "--timestamp",
+            TIMESTAMP,
+        ]);
+        let printed = Printed::parse(&output);
+        assert_eq!(
+            printed.status_line, "HTTP/1.1 402 Payment Required",
+            "{dialect}"
+        );
+
+        let mut names = vec!["Content-Type", "X-Request-Id", "X-Error-Code"];
+        if dialect == Dialect::Stripe {
+            names.push("Request-Id");
+        }
+        names.push("Content-Length");
+        assert_eq!(printed.names(), names, "{dialect}");
+        assert_eq!(
+            printed.header("Content-Type"),
+            Some(dialect.content_type()),
+            "{dialect}"
+        );
+        assert_eq!(printed.header("X-Request-Id"), Some("req_42"), "{dialect}");
+        let wire_code = catalog
+            .get("insufficient_credits")
+            .unwrap()
+            .wire_code(dialect)
+            .into_owned();
+        assert_eq!(
+            printed.header("X-Error-Code"),
+            Some(wire_code.as_str()),
+            "{dialect}"
+        );
+        assert_eq!(
+            printed.header("Content-Length"),
+            Some(printed.body.len().to_string().as_str()),
+            "{dialect}"
+        );
+
+        // The same occurrence rendered by the library, with the same id and time.
+        let err = catalog
+            .error("insufficient_credits")
+            .unwrap()
+            .with("required", 1)
+            .with("available", 0);
+        let ctx = Context::new(at(TIMESTAMP)).request_id("req_42");
+        let expected: Value =
+            serde_json::from_slice(&catalog.renderer(dialect).body(&err, &ctx)).unwrap();
+        assert_eq!(printed.json(), expected, "{dialect}");
+        let body = String::from_utf8(printed.body.clone()).unwrap();
+        assert!(
+            body.contains("Insufficient credits. Required: 1, available: 0"),
+            "{dialect}: {body}"
+        );
+    }
+}
+
+#[test]
+fn render_bodies_carry_what_each_dialect_promises() {
+    let run = |dialect: &str, extra: &[&str]| {
+        let mut args = vec![
+            "render",
+            "insufficient_credits",
+            "--dialect",
+            dialect,
+            "--request-id",
+            "req_7",
+        ];
+        args.extend(["--set", "required=3", "--set", "available=1", "--timestamp"]);
+        args.push("2024-05-01T14:00:00+02:00");
+        args.extend(extra);
+        Printed::parse(&tollgate(&args)).json()
+    };
+
+    let problem = run("problem", &["--instance", "/v1/scans"]);
+    assert_eq!(problem["type"], "/errors#insufficient_credits");
+    assert_eq!(problem["status"], 402);
+    assert_eq!(
+        problem["detail"],
+        "Insufficient credits. Required: 3, available: 1"
+    );
+    assert_eq!(problem["instance"], "/v1/scans");
+    assert_eq!(problem["request_id"], "req_7");
+    assert_eq!(
+        problem["required"], 3,
+        "--set values that parse as JSON are numbers"
+    );
+
+    let status_code = run("status-code", &[]);
+    assert_eq!(status_code["status"], "error");
+    assert_eq!(
+        status_code["timestamp"], "2024-05-01T12:00:00Z",
+        "the offset is applied"
+    );
+    assert_eq!(status_code["error"]["code"], 402);
+    assert_eq!(status_code["request_id"], "req_7");
+
+    let meta = run("meta", &[]);
+    assert_eq!(meta["error"]["code"], "insufficient_credits");
+    assert_eq!(meta["meta"]["request_id"], "req_7");
+
+    let envelope = run("envelope", &[]);
+    assert_eq!(envelope["success"], false);
+    assert_eq!(envelope["data"], Value::Null);
+}
+
+#[test]
+fn render_takes_violations_retry_hints_and_messages() {
+    let dir = scratch("render_options");
+    let catalog = dir.join("api.toml");
+    std::fs::write(
+        &catalog,
+        "[errors.rate_limit_exceeded]\naliases = { coded = 'RATE_LIMIT_ERROR' }\n",
+    )
+    .unwrap();
+    let catalog = catalog.to_str().unwrap();
+
+    let printed = Printed::parse(&tollgate(&[
+        "render",
+        "rate_limit_exceeded",
+        "-d",
+        "coded",
+        "-c",
+        catalog,
+        "--retry-after",
+        "30",
+        "--set",
+        "limit=100",
+        "--set",
+        "window=60",
+    ]));
+    assert_eq!(printed.status_line, "HTTP/1.1 429 Too Many Requests");
+    assert_eq!(printed.header("X-Error-Code"), Some("RATE_LIMIT_ERROR"));
+    assert_eq!(printed.header("Retry-After"), Some("30"));
+    let body = printed.json();
+    assert_eq!(body["error"]["code"], "RATE_LIMIT_ERROR");
+    assert_eq!(
+        body["error"]["message"],
+        "Rate limit exceeded: 100 calls per 60 seconds"
+    );
+
+    let printed = Printed::parse(&tollgate(&[
+        "render",
+        "validation_error",
+        "--violation",
+        "email:invalid_format:Expected: user@host",
+        "--violation",
+        "items[2].name:missing_field:Required",
+    ]));
+    let errors = &printed.json()["errors"];
+    assert_eq!(errors[0]["pointer"], "/email");
+    assert_eq!(errors[0]["code"], "invalid_format");
+    assert_eq!(
+        errors[0]["detail"], "Expected: user@host",
+        "colons stay in the message"
+    );
+    assert_eq!(errors[1]["pointer"], "/items/2/name");
+
+    let printed = Printed::parse(&tollgate(&[
+        "render",
+        "not_found",
+        "--dialect",
+        "detail",
+        "--message",
+        "Rule not found",
+    ]));
+    assert_eq!(printed.json(), json!({"detail": "Rule not found"}));
+
+    let output = tollgate(&["render", "rate_limit_exceeded"]);
+    assert_eq!(code(&output), 0);
+    assert!(
+        stderr(&output).contains("{limit} has no value; add --set limit=VALUE"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn render_defaults_to_problem_now_and_a_uuidv7_request_id() {
+    let before = SystemTime::now() - Duration::from_secs(2);
+    let printed = Printed::parse(&tollgate(&["render", "timeout"]));
+    assert_eq!(printed.status_line, "HTTP/1.1 504 Gateway Timeout");
+    assert_eq!(
+        printed.header("Content-Type"),
+        Some("application/problem+json")
+    );
+    let id = printed.header("X-Request-Id").unwrap();
+    let groups: Vec<_> = id.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+    assert!(
+        id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert_eq!(&id[14..15], "7", "UUID version 7: {id}");
+    assert_eq!(printed.json()["request_id"], id);
+
+    let printed = Printed::parse(&tollgate(&["render", "timeout", "-d", "status-code"]));
+    let stamp = printed.json()["timestamp"].as_str().unwrap().to_owned();
+    assert!(
+        at(&stamp) >= before && at(&stamp) <= SystemTime::now(),
+        "{stamp}"
+    );
+}
+
+#[test]
+fn render_rejects_bad_arguments_clearly() {
+    for (args, expected) in [
+        (
+            &["render", "timeout", "--request-id", "has space"][..],
+            "invalid request id",
+        ),
+        (
+            &["render", "timeout", "--timestamp", "yesterday"][..],
+            "expected RFC 3339",
+        ),
+        (
+            &["render", "timeout", "--set", "novalue"][..],
+            "expected KEY=VALUE",
+        ),
+        (
+            &["render", "timeout", "--violation", "email"][..],
+            "expected FIELD:CODE:MESSAGE",
+        ),
+        (
+            &["render", "timeout", "--retry-after", "soon"][..],
+            "--retry-after",
+        ),
+    ] {
+        let output = tollgate(args);
+        assert_eq!(code(&output), 2, "{args:?}");
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn render_piped_into_decode_round_trips() {
+    let catalog = Catalog::builtin();
+    for dialect in Dialect::ALL {
+        let rendered = tollgate(&[
+            "render",
+            "rate_limit_exceeded",
+            "--dialect",
+            dialect.name(),
+            "--retry-after",
+            "30",
+            "--request-id",
+            "req_rt",
+            "--set",
+            "limit=100",
+            "--set",
+            "window=60",
+        ]);
+        assert_eq!(code(&rendered), 0, "{dialect}: {}", stderr(&rendered));
+        let decoded = tollgate_stdin(&["decode"], &rendered.stdout);
+        assert_eq!(code(&decoded), 0, "{dialect}: {}", stderr(&decoded));
+        let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+        let wire_code = catalog
+            .get("rate_limit_exceeded")
+            .unwrap()
+            .wire_code(dialect)
+            .into_owned();
+        assert_eq!(value["status"], 429, "{dialect}");
+        assert_eq!(value["code"], wire_code, "{dialect}");
+        assert_eq!(value["kind"], "rate_limited", "{dialect}");
+        assert_eq!(value["request_id"], "req_rt", "{dialect}");
+        assert_eq!(value["retry_after_secs"], 30, "{dialect}");
+        assert_eq!(value["retryable"], true, "{dialect}");
+        assert_eq!(value["dialect"], dialect.name(), "{dialect}");
+        assert_eq!(
+            value["message"], "Rate limit exceeded: 100 calls per 60 seconds",
+            "{dialect}"
+        );
+        let keys: Vec<_> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "status",
+                "code",
+                "kind",
+                "message",
+                "details",
+                "violations",
+                "request_id",
+                "retry_after_secs",
+                "retryable",
+                "dialect"
+            ]
+        );
+
+        // The same response with LF line ends, from a file.
+        let dir = scratch(&format!("round_trip_{dialect}"));
+        let file = dir.join("response.txt");
+        let lf = String::from_utf8(rendered.stdout.clone())
+            .unwrap()
+            .replace("\r\n", "\n");
+        std::fs::write(&file, lf).unwrap();
+        let from_file = tollgate(&["decode", file.to_str().unwrap()]);
+        assert_eq!(from_file.stdout, decoded.stdout, "{dialect}");
+    }
+}
+
+#[test]
+fn decode_keeps_violations_from_a_rendered_response() {
+    let rendered = tollgate(&[
+        "render",
+        "validation_error",
+        "--violation",
+        "email:invalid_format:Bad email",
+    ]);
+    let decoded = tollgate_stdin(&["decode", "-"], &rendered.stdout);
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 400);
+    assert_eq!(value["code"], "validation_error");
+    let violations: Vec<Violation> = serde_json::from_value(value["violations"].clone()).unwrap();
+    assert_eq!(
+        violations,
+        [Violation::new("email", "invalid_format", "Bad email")]
+    );
+}
+
+#[test]
+fn decode_plain_text_with_status_and_headers() {
+    let decoded = tollgate_stdin(
+        &[
+            "decode",
+            "--status",
+            "503",
+            "--header",
+            "Retry-After: 7",
+            "-H",
+            "X-Correlation-Id: corr-9",
+        ],
+        b"upstream connect error or disconnect/reset before headers\n",
+    );
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 503);
+    assert_eq!(value["code"], Value::Null);
+    assert_eq!(value["kind"], "unavailable");
+    assert_eq!(
+        value["message"],
+        "upstream connect error or disconnect/reset before headers"
+    );
+    assert_eq!(value["request_id"], "corr-9");
+    assert_eq!(value["retry_after_secs"], 7);
+    assert_eq!(value["retryable"], true);
+    assert_eq!(value["dialect"], "text");
+}
+
+#[test]
+fn decode_html_from_a_file() {
+    let dir = scratch("decode_html");
+    let file = dir.join("502.html");
+    std::fs::write(
+        &file,
+        "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center></body>\r\n</html>\r\n",
+    )
+    .unwrap();
+    let decoded = tollgate(&[
+        "decode",
+        "--status",
+        "502",
+        "--header",
+        "x-amzn-RequestId: aws-1",
+        "--header",
+        "Content-Type: text/html",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 502);
+    assert_eq!(value["dialect"], "html");
+    assert_eq!(value["message"], "502 Bad Gateway");
+    assert_eq!(value["kind"], "unavailable");
+    assert_eq!(value["request_id"], "aws-1");
+    assert_eq!(value["retryable"], true);
+}
+
+#[test]
+fn decode_measures_http_dates_from_now() {
+    let decoded = tollgate_stdin(
+        &[
+            "decode",
+            "--status",
+            "429",
+            "--now",
+            "2015-10-21T07:26:30Z",
+            "--header",
+            "Retry-After: Wed, 21 Oct 2015 07:28:00 GMT",
+        ],
+        br#"{"error":"rate_limited"}"#,
+    );
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["retry_after_secs"], 90);
+    assert_eq!(value["code"], "rate_limited");
+}
+
+#[test]
+fn decode_resolves_aliases_through_a_catalog() {
+    let dir = scratch("decode_catalog");
+    let catalog = dir.join("api.toml");
+    std::fs::write(&catalog, "[errors.quota_hit]\nstatus = 429\ntitle = 'Quota'\nmessage = 'Quota'\nkind = 'quota_exceeded'\nretry = 'never'\naliases = { coded = 'QUOTA_HIT' }\n").unwrap();
+    let body = br#"{"error":{"code":"QUOTA_HIT","message":"Quota","details":{}},"request_id":"r"}"#;
+    let without: Value =
+        serde_json::from_slice(&tollgate_stdin(&["decode", "--status", "429"], body).stdout)
+            .unwrap();
+    assert_eq!(
+        (without["kind"].as_str(), without["retryable"].as_bool()),
+        (Some("rate_limited"), Some(true))
+    );
+    let with: Value = serde_json::from_slice(
+        &tollgate_stdin(
+            &[
+                "decode",
+                "--status",
+                "429",
+                "--catalog",
+                catalog.to_str().unwrap(),
+            ],
+            body,
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        (with["kind"].as_str(), with["retryable"].as_bool()),
+        (Some("quota_exceeded"), Some(false))
+    );
+}
+
+#[test]
+fn decode_never_panics_on_hostile_input() {
+    let deep = "[".repeat(200_000);
+    let inputs: Vec<(&str, Vec<u8>)> = vec![
+        ("invalid UTF-8", vec![0xff, 0xfe, 0x00, b'{', 0xc3]),
+        ("invalid UTF-8 JSON", b"{\"error\":\"\xff\xfe\"}".to_vec()),
+        ("deep nesting", deep.into_bytes()),
+        ("NULs", vec![0; 4096]),
+        ("empty", Vec::new()),
+        ("truncated JSON", br#"{"error":{"code":"X","mess"#.to_vec()),
+        (
+            "head only",
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 5".to_vec(),
+        ),
+        (
+            "bad header lines",
+            b"HTTP/1.1 400 Bad\r\n\xff\xfe\r\n: x\r\nok: 1\r\n\r\n{}".to_vec(),
+        ),
+        (
+            "huge content-length",
+            b"HTTP/1.1 400 Bad\r\nContent-Length: 99999999999999999999\r\n\r\n{}".to_vec(),
+        ),
+    ];
+    for (what, input) in inputs {
+        let decoded = tollgate_stdin(&["decode"], &input);
+        assert_eq!(code(&decoded), 0, "{what}: {}", stderr(&decoded));
+        let _: Value =
+            serde_json::from_slice(&decoded.stdout).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+    let head_only = tollgate_stdin(
+        &["decode"],
+        b"HTTP/1.1 429 Too Many Requests\nRetry-After: 5",
+    );
+    let value: Value = serde_json::from_slice(&head_only.stdout).unwrap();
+    assert_eq!(
+        (value["status"].as_u64(), value["retry_after_secs"].as_u64()),
+        (Some(429), Some(5))
+    );
+
+    let bad = tollgate_stdin(&["decode"], b"HTTP/1.1 abc\r\n\r\n{}");
+    assert_eq!(code(&bad), 2);
+    assert!(
+        stderr(&bad).contains("<stdin>: line 1: expected a status line"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn decode_reads_at_most_16_mib_and_says_so() {
+    let dir = scratch("decode_huge");
+    let file = dir.join("huge.json");
+    let mut body = br#"{"error":{"code":"TOO_BIG","message":""#.to_vec();
+    body.resize(17 << 20, b'a');
+    std::fs::write(&file, &body).unwrap();
+    let decoded = tollgate(&["decode", "--status", "413", file.to_str().unwrap()]);
+    assert_eq!(code(&decoded), 0);
+    assert!(
+        stderr(&decoded).contains("is larger than 16 MiB; decoded its first 16 MiB"),
+        "{}",
+        stderr(&decoded)
+    );
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 413);
+
+    let piped = tollgate_stdin(&["decode"], &body);
+    assert!(
+        stderr(&piped).contains("<stdin> is larger than 16 MiB"),
+        "{}",
+        stderr(&piped)
+    );
+}
+
+#[test]
+fn decode_names_unreadable_files() {
+    let output = tollgate(&["decode", "/nonexistent/body.json"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("cannot read /nonexistent/body.json"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn lint_locates_problems_and_exits_1() {
+    let dir = scratch("lint");
+    let broken = dir.join("broken.toml");
+    let lines = [
+        "[errors.low_confidence]",                   // 1
+        "status = 422",                              // 2
+        "title = 'Low confidence'",                  // 3
+        "message = 'Confidence {score} is too low'", // 4
+        "",                                          // 5
+        "[errors.teapot]",                           // 6
+        "status = 418",                              // 7
+        "title = 'Teapot'",                          // 8
+        "message = 'No'",                            // 9
+        "",                                          // 10
+        "[errors.broken]",                           // 11
+        "status = 600",                              // 12
+        "title = 'Broken'",                          // 13
+        "message = 'Broken'",                        // 14
+    ];
+    std::fs::write(&broken, lines.join("\n")).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "[errors.teapot]\nstatus = 418\ntitle = 'Teapot'\nmessage = 'No'\n\n[errors.not_found]\nmessage = 'Gone'\n").unwrap();
+
+    let output = tollgate_in(&dir, &["lint", "broken.toml", "good.toml"], None);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let out = stdout(&output);
+    let printed: Vec<_> = out.lines().collect();
+    assert_eq!(
+        printed,
+        [
+            "broken.toml:1:1: entry \"low_confidence\": message placeholder {score} is not a documented details key (add it to `details`)",
+            "broken.toml:12:10: entry \"broken\": status 600 is outside 400–599",
+            "ok: good.toml: 2 entries",
+        ],
+        "{out}"
+    );
+    assert!(
+        stderr(&output).contains("2 problems in 1 file"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = tollgate_in(&dir, &["lint", "good.toml"], None);
+    assert_eq!(
+        (code(&output), stdout(&output)),
+        (0, "ok: good.toml: 2 entries\n".to_owned())
+    );
+
+    // --catalog files stack as render loads them: a later file sees earlier ones.
+    let alias_a = dir.join("a.toml");
+    let alias_b = dir.join("b.toml");
+    std::fs::write(&alias_a, "[errors.not_found.aliases]\ncoded = 'GONE'\n").unwrap();
+    std::fs::write(&alias_b, "\n[errors.conflict.aliases]\ncoded = 'GONE'\n").unwrap();
+    let output = tollgate_in(&dir, &["lint", "a.toml", "b.toml"], None);
+    assert_eq!(
+        code(&output),
+        0,
+        "files are checked on their own: {}",
+        stdout(&output)
+    );
+    let output = tollgate_in(
+        &dir,
+        &["lint", "--catalog", "a.toml", "--catalog", "b.toml"],
+        None,
+    );
+    assert_eq!(code(&output), 1);
+    let out = stdout(&output);
+    let problem = out
+        .lines()
+        .find(|l| l.starts_with("b.toml:2:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        problem.contains(": entry \"conflict\": code \"GONE\" in the coded dialect"),
+        "{out}"
+    );
+}
+
+#[test]
+fn lint_locates_invalid_utf8_and_names_unreadable_files() {
+    let dir = scratch("lint_bytes");
+    std::fs::write(
+        dir.join("latin1.toml"),
+        b"[errors.a]\nstatus = 400\ntitle = 'caf\xe9'\n",
+    )
+    .unwrap();
+    let output = tollgate_in(&dir, &["lint", "latin1.toml", "missing.toml"], None);
+    assert_eq!(code(&output), 2, "an unreadable file outranks problems");
+    assert!(
+        stdout(&output).contains("latin1.toml:3:13: not valid UTF-8"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("cannot read missing.toml: "),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = tollgate_in(&dir, &["lint"], None);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("no catalog to lint"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn broken_catalogs_stop_render_decode_and_codes_with_exit_2() {
+    let dir = scratch("broken_catalog");
+    std::fs::write(
+        dir.join("bad.toml"),
+        "\n\n[errors.x]\nstatus = 99\ntitle = 't'\nmessage = 'm'\n",
+    )
+    .unwrap();
+    for args in [
+        &["render", "not_found", "--catalog", "bad.toml"][..],
+        &["decode", "--catalog", "bad.toml", "-"][..],
+        &["codes", "--catalog", "bad.toml"][..],
+    ] {
+        let output = tollgate_in(&dir, args, Some(b"{}"));
+        assert_eq!(code(&output), 2, "{args:?}");
+        assert!(
+            stderr(&output).contains("bad.toml:4:10: entry \"x\": status 99 is outside 400–599"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let output = tollgate_in(&dir, &["codes", "--catalog", "nope.toml"], None);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("cannot read nope.toml"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn unknown_codes_and_dialects_exit_2_with_the_valid_ones() {
+    let output = tollgate(&["render", "no_such_code"]);
+    assert_eq!(code(&output), 2);
+    let message = stderr(&output);
+    assert!(
+        message.contains("unknown error code \"no_such_code\""),
+        "{message}"
+    );
+    for def in Catalog::builtin().iter() {
+        assert!(
+            message.contains(def.code()),
+            "{} missing from: {message}",
+            def.code()
+        );
+    }
+
+    let dir = scratch("unknown_code");
+    std::fs::write(
+        dir.join("api.toml"),
+        "[errors.low_confidence]\nstatus = 422\ntitle = 't'\nmessage = 'm'\n",
+    )
+    .unwrap();
+    let output = tollgate_in(&dir, &["render", "nope", "--catalog", "api.toml"], None);
+    assert!(
+        stderr(&output).contains("low_confidence"),
+        "catalog codes are listed too: {}",
+        stderr(&output)
+    );
+    assert_eq!(
+        code(&tollgate_in(
+            &dir,
+            &["render", "low_confidence", "-c", "api.toml"],
+            None
+        )),
+        0
+    );
+
+    for args in [
+        &["render", "not_found", "--dialect", "soap"][..],
+        &["codes", "-d", "soap"][..],
+    ] {
+        let output = tollgate(args);
+        assert_eq!(code(&output), 2, "{args:?}");
+        let message = stderr(&output);
+        assert!(message.contains("unknown dialect \"soap\""), "{message}");
+        for dialect in Dialect::ALL {
+            assert!(
+                message.contains(dialect.name()),
+                "{dialect} missing from: {message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn codes_lists_the_effective_catalog_aligned() {
+    let dir = scratch("codes");
+    std::fs::write(
+        dir.join("api.toml"),
+        "[errors.low_confidence]\nstatus = 422\ntitle = 'Low confidence'\nmessage = 'm'\nretry = 'backoff'\naliases = { coded = 'LOW_CONFIDENCE' }\n",
+    )
+    .unwrap();
+    let output = tollgate_in(
+        &dir,
+        &["codes", "--catalog", "api.toml", "--dialect", "coded"],
+        None,
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let out = stdout(&output);
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(
+        lines.len(),
+        Catalog::builtin().iter().count() + 2,
+        "header, built-ins, the file's entry"
+    );
+    let header = lines[0];
+    let columns: Vec<_> = ["CODE", "STATUS", "WIRE CODE", "KIND", "RETRY", "TITLE"]
+        .iter()
+        .map(|c| header.find(c).unwrap())
+        .collect();
+    let last = lines.last().unwrap();
+    let cells = [
+        "low_confidence",
+        "422",
+        "LOW_CONFIDENCE",
+        "invalid_argument",
+        "backoff",
+        "Low confidence",
+    ];
+    for (start, cell) in columns.iter().zip(cells) {
+        assert_eq!(
+            last.get(*start..*start + cell.len()),
+            Some(cell),
+            "{last:?} in\n{out}"
+        );
+    }
+    for line in &lines[1..] {
+        assert_eq!(line.chars().nth(columns[1] - 1), Some(' '), "{line:?}");
+        assert!(
+            line[columns[1]..].starts_with(|c: char| c.is_ascii_digit()),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn help_shows_examples() {
+    for args in [
+        &["--help"][..],
+        &["render", "--help"],
+        &["decode", "--help"],
+        &["lint", "--help"],
+        &["codes", "--help"],
+    ] {
+        let output = tollgate(args);
+        assert_eq!(code(&output), 0, "{args:?}");
+        let help = stdout(&output);
+        assert!(help.contains("Examples:\n  tollgate "), "{args:?}: {help}");
+    }
+    let output = tollgate(&[]);
+    assert_eq!(code(&output), 2, "no subcommand is a usage error");
+    assert!(stderr(&output).contains("render"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["codes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(output.stderr.is_empty(), "{}", stderr(&output));
+}
+
+#[test]
+fn seed_004_body_from_its_example_catalog() {
+    let catalog = "examples/catalogs/004-detection.toml";
+    let output = tollgate(&[
+        "render",
+        "insufficient_credits",
+        "--dialect",
+        "envelope",
+        "--catalog",
+        catalog,
+        "--set",
+        "required=1",
+        "--set",
+        "available=0",
+    ]);
+    let printed = Printed::parse(&output);
+    assert_eq!(printed.status_line, "HTTP/1.1 402 Payment Required");
+    let seed: Value = serde_json::from_str(
+        r#"{"data":null,"success":false,"message":"Insufficient credits. Required: 1, available: 0","errors":[{"insufficient_credits":["Insufficient credits. Required: 1, available: 0"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(printed.json(), seed);
+}
