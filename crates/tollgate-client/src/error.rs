@@ -1,0 +1,406 @@
+//! The error a request ends with: what the last attempt got, why the client
+//! stopped, and every attempt made.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use reqwest::Url;
+use tollgate::Kind;
+
+use crate::{Attempt, ErrorResponse};
+
+/// A request that failed, with every attempt the client made.
+///
+/// The [`cause`](Error::cause) is what the last attempt got: an error response
+/// decoded from any API ([`Cause::Status`]), no response at all
+/// ([`Cause::Transport`]), or a success body that was not what was asked for
+/// ([`Cause::Body`]). [`stop`](Error::stop) tells why the client did not try
+/// again, and [`request_ids`](Error::request_ids) lists the server's request id
+/// of every attempt, to quote to support.
+///
+/// ```
+/// # use axum::{Router, routing::get, http::StatusCode};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("http://{}/v1/rules/7", listener.local_addr()?);
+/// # let app = Router::new().route("/v1/rules/7", get(|| async {
+/// #     (StatusCode::NOT_FOUND, [("x-request-id", "req_7")], r#"{"detail":"Rule not found"}"#)
+/// # }));
+/// # tokio::spawn(async move { axum::serve(listener, app).await });
+/// use tollgate_client::{Cause, RequestBuilderExt};
+///
+/// let client = tollgate_client::client();
+/// let err = client.get(&url).send_api().await.unwrap_err();
+/// assert_eq!(err.status(), Some(http::StatusCode::NOT_FOUND));
+/// assert_eq!(err.kind(), Some(tollgate::Kind::NotFound));
+/// assert_eq!(err.message(), Some("Rule not found"));
+/// assert_eq!(err.request_ids(), ["req_7"]);
+/// assert!(matches!(err.cause(), Cause::Status(_)));
+/// assert_eq!(
+///     err.to_string(),
+///     format!("GET {url}: 404 Not Found: Rule not found (request id req_7)")
+/// );
+/// # Ok(())
+/// # }
+/// ```
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    method: Option<Method>,
+    url: Option<Url>,
+    cause: Cause,
+    attempts: Vec<Attempt>,
+    stop: Option<StopReason>,
+}
+
+/// What the last attempt of a failed request got.
+#[derive(Debug)]
+#[non_exhaustive]
+// Only ever stored inside `Error`'s box, so the size of a variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Cause {
+    /// The server answered with an error status (4xx or 5xx); its body,
+    /// whatever the API's dialect, decoded.
+    Status(ErrorResponse),
+    /// No response: the connection failed, timed out or was cut.
+    Transport(reqwest::Error),
+    /// No response before the client's overall deadline.
+    DeadlineElapsed(Duration),
+    /// Another middleware in the chain failed.
+    Middleware(Box<dyn std::error::Error + Send + Sync>),
+    /// A success response whose body is not what was asked for.
+    Body(BodyError),
+}
+
+/// Why the client did not send a failed request again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The outcome is one that sending again cannot fix (a 4xx other than
+    /// 408, 429 and 409 `idempotency_key_in_use`; a 501; a malformed request).
+    NotRetryable,
+    /// Retries are turned off ([`RetryPolicy::disabled`](crate::RetryPolicy::disabled)).
+    Disabled,
+    /// The method is not idempotent (POST, PATCH) and the request carries no
+    /// `Idempotency-Key`: sending it twice could do its work twice.
+    NotIdempotent(Method),
+    /// The request body is a stream, which cannot be sent a second time.
+    BodyNotCloneable,
+    /// The server asked to wait longer than the policy's maximum.
+    RetryAfterTooLong {
+        /// What the server asked for.
+        asked: Duration,
+        /// The policy's maximum.
+        max: Duration,
+    },
+    /// The policy's maximum number of attempts was reached.
+    MaxAttempts(u32),
+    /// The next attempt would start after the overall deadline.
+    Deadline(Duration),
+    /// The client's shared retry budget is spent: the server is failing
+    /// often, and more retries would only add to its load.
+    BudgetExhausted,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::NotRetryable => f.write_str("not retryable"),
+            StopReason::Disabled => f.write_str("retries are disabled"),
+            StopReason::NotIdempotent(method) => write!(
+                f,
+                "not retried: a {method} without an Idempotency-Key could be processed twice"
+            ),
+            StopReason::BodyNotCloneable => {
+                f.write_str("not retried: the request body is a stream and cannot be sent again")
+            }
+            StopReason::RetryAfterTooLong { asked, max } => write!(
+                f,
+                "not retried: the server asked to wait {}, more than the {} allowed",
+                secs(*asked),
+                secs(*max)
+            ),
+            StopReason::MaxAttempts(n) => {
+                write!(
+                    f,
+                    "gave up after {n} attempt{}",
+                    if *n == 1 { "" } else { "s" }
+                )
+            }
+            StopReason::Deadline(d) => {
+                write!(
+                    f,
+                    "gave up: the next attempt would start after the {} deadline",
+                    secs(*d)
+                )
+            }
+            StopReason::BudgetExhausted => {
+                f.write_str("gave up: the client's retry budget is spent")
+            }
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.3}s", d.as_secs_f64())
+    }
+}
+
+/// A success body that is not what was asked for.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The body is not valid JSON for the type asked for.
+    Json(serde_json::Error),
+    /// [`json_data`](crate::ResponseExt::json_data) was asked for, but the body
+    /// is not an envelope (`{"data":…,"success":true,"message":"OK"}`).
+    NotEnvelope,
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::Json(e) => write!(f, "invalid JSON body: {e}"),
+            BodyError::NotEnvelope => f.write_str(
+                r#"expected an envelope body {"data":…,"success":true}, got another shape"#,
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BodyError::Json(e) => Some(e),
+            BodyError::NotEnvelope => None,
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn new(cause: Cause) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                method: None,
+                url: None,
+                cause,
+                attempts: Vec::new(),
+                stop: None,
+            }),
+        }
+    }
+
+    pub(crate) fn request(mut self, method: Option<Method>, url: Option<Url>) -> Error {
+        self.inner.method = method;
+        self.inner.url = url;
+        self
+    }
+
+    pub(crate) fn attempts_made(
+        mut self,
+        attempts: Vec<Attempt>,
+        stop: Option<StopReason>,
+    ) -> Error {
+        self.inner.attempts = attempts;
+        self.inner.stop = stop;
+        self
+    }
+
+    /// What the last attempt got.
+    pub fn cause(&self) -> &Cause {
+        &self.inner.cause
+    }
+
+    /// The decoded error response, when the server answered with an error
+    /// status.
+    pub fn response(&self) -> Option<&ErrorResponse> {
+        match &self.inner.cause {
+            Cause::Status(response) => Some(response),
+            _ => None,
+        }
+    }
+
+    /// Why the client did not try again (`None` when the error did not come
+    /// through the retrying middleware).
+    pub fn stop(&self) -> Option<&StopReason> {
+        self.inner.stop.as_ref()
+    }
+
+    /// Every attempt, in order (one for a request that was not retried).
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.inner.attempts
+    }
+
+    /// The request id of every attempt that has one, in order.
+    pub fn request_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .inner
+            .attempts
+            .iter()
+            .filter_map(Attempt::request_id)
+            .collect();
+        if ids.is_empty() {
+            ids.extend(self.response().and_then(ErrorResponse::request_id));
+        }
+        ids
+    }
+
+    /// The HTTP status of the last attempt's response.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.response().map(ErrorResponse::status)
+    }
+
+    /// The API's own error code of the last response, verbatim
+    /// (`RATE_LIMIT_ERROR`, `invalid_key`).
+    pub fn code(&self) -> Option<&str> {
+        self.response().and_then(ErrorResponse::code)
+    }
+
+    /// The canonical category: the response's, [`Kind::Timeout`] for a timeout
+    /// or an elapsed deadline, [`Kind::Unavailable`] for other transport errors.
+    pub fn kind(&self) -> Option<Kind> {
+        match &self.inner.cause {
+            Cause::Status(response) => Some(response.kind()),
+            Cause::Transport(e) if e.is_timeout() => Some(Kind::Timeout),
+            Cause::Transport(_) => Some(Kind::Unavailable),
+            Cause::DeadlineElapsed(_) => Some(Kind::Timeout),
+            Cause::Middleware(_) | Cause::Body(_) => None,
+        }
+    }
+
+    /// The human-readable message of the last response.
+    pub fn message(&self) -> Option<&str> {
+        self.response().and_then(ErrorResponse::message)
+    }
+
+    /// The last response's request id.
+    pub fn request_id(&self) -> Option<&str> {
+        self.response().and_then(ErrorResponse::request_id)
+    }
+
+    /// How long the last response asked the client to wait before trying
+    /// again (the longest of all its hints).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.response().and_then(ErrorResponse::retry_after)
+    }
+
+    /// The transport error, when no response came back.
+    pub fn transport(&self) -> Option<&reqwest::Error> {
+        match &self.inner.cause {
+            Cause::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The request's method, when known.
+    pub fn method(&self) -> Option<&Method> {
+        self.inner.method.as_ref()
+    }
+
+    /// The request's URL, when known.
+    pub fn url(&self) -> Option<&Url> {
+        self.inner.url.as_ref()
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("method", &self.inner.method)
+            .field("url", &self.inner.url.as_ref().map(Url::as_str))
+            .field("cause", &self.inner.cause)
+            .field("stop", &self.inner.stop)
+            .field("attempts", &self.inner.attempts)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.inner.method, &self.inner.url) {
+            (Some(method), Some(url)) => write!(f, "{method} {url}: ")?,
+            (None, Some(url)) => write!(f, "{url}: ")?,
+            _ => {}
+        }
+        match &self.inner.cause {
+            Cause::Status(response) => {
+                fmt::Display::fmt(&response.status(), f)?;
+                let code = response.code().filter(|c| Some(*c) != response.message());
+                if let Some(code) = code {
+                    write!(f, " {code}")?;
+                }
+                if let Some(message) = response.message() {
+                    write!(f, ": {message}")?;
+                }
+            }
+            Cause::Transport(e) => write!(f, "{e}")?,
+            Cause::DeadlineElapsed(d) => write!(f, "no response within the {} deadline", secs(*d))?,
+            Cause::Middleware(e) => write!(f, "{e}")?,
+            Cause::Body(e) => write!(f, "{e}")?,
+        }
+        match &self.inner.stop {
+            Some(StopReason::NotRetryable | StopReason::Disabled) | None => {}
+            Some(stop) => write!(f, "; {stop}")?,
+        }
+        let mut notes = Vec::new();
+        let attempts = self.inner.attempts.len();
+        if attempts > 1 && !matches!(self.inner.stop, Some(StopReason::MaxAttempts(_))) {
+            notes.push(format!("{attempts} attempts"));
+        }
+        match self.request_ids().as_slice() {
+            [] => {}
+            [one] => notes.push(format!("request id {one}")),
+            many => notes.push(format!("request ids {}", many.join(", "))),
+        }
+        if notes.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " ({})", notes.join(", "))
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.inner.cause {
+            Cause::Transport(e) => Some(e),
+            Cause::Middleware(e) => Some(&**e),
+            Cause::Body(e) => Some(e),
+            Cause::Status(_) | Cause::DeadlineElapsed(_) => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for Error {
+    fn from(e: reqwest::Error) -> Error {
+        let url = e.url().cloned();
+        Error::new(Cause::Transport(e)).request(None, url)
+    }
+}
+
+/// Unwraps the [`Error`] that [`TollgateMiddleware`](crate::TollgateMiddleware)
+/// returns through reqwest-middleware; wraps any other middleware error.
+impl From<reqwest_middleware::Error> for Error {
+    fn from(e: reqwest_middleware::Error) -> Error {
+        match e {
+            reqwest_middleware::Error::Reqwest(e) => Error::from(e),
+            reqwest_middleware::Error::Middleware(e) => match e.downcast::<Error>() {
+                Ok(ours) => ours,
+                Err(other) => Error::new(Cause::Middleware(other.into())),
+            },
+        }
+    }
+}
+
+impl From<BodyError> for Error {
+    fn from(e: BodyError) -> Error {
+        Error::new(Cause::Body(e))
+    }
+}

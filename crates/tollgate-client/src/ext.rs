@@ -1,0 +1,229 @@
+//! Extension traits: typed errors and envelope unwrapping on reqwest's own
+//! types, with or without the middleware.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::retry::Attempts;
+use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for reqwest::Response {}
+    impl Sealed for reqwest::RequestBuilder {}
+    impl Sealed for reqwest_middleware::RequestBuilder {}
+}
+
+/// Typed errors and envelope unwrapping for [`reqwest::Response`].
+///
+/// ```
+/// # use axum::{Router, routing::get, http::StatusCode};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let base = format!("http://{}", listener.local_addr()?);
+/// # let app = Router::new()
+/// #     .route("/v1/sessions/s1", get(|| async {
+/// #         r#"{"data":{"id":"s1","frames":10},"success":true,"message":"OK"}"#
+/// #     }))
+/// #     .route("/v1/detect", get(|| async {
+/// #         (StatusCode::PAYMENT_REQUIRED, r#"{"data":null,"success":false,"message":"Insufficient credits. Required: 1, available: 0","errors":[{"insufficient_credits":["Insufficient credits. Required: 1, available: 0"]}]}"#)
+/// #     }));
+/// # tokio::spawn(async move { axum::serve(listener, app).await });
+/// use tollgate_client::ResponseExt;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Session { id: String, frames: u32 }
+///
+/// // Plain reqwest: no middleware needed for typed errors.
+/// let http = reqwest::Client::new();
+/// let session: Session = http.get(format!("{base}/v1/sessions/s1")).send().await?.json_data().await?;
+/// assert_eq!((session.id.as_str(), session.frames), ("s1", 10));
+///
+/// let err = http.get(format!("{base}/v1/detect")).send().await?.error_for_api().await.unwrap_err();
+/// assert_eq!(err.code(), Some("insufficient_credits"));
+/// assert_eq!(err.kind(), Some(tollgate::Kind::PaymentRequired));
+/// # Ok(())
+/// # }
+/// ```
+pub trait ResponseExt: sealed::Sealed + Sized {
+    /// The response itself when its status is below 400; otherwise its body
+    /// (at most 1 MiB) decoded into an [`Error`].
+    fn error_for_api(self) -> impl Future<Output = Result<reqwest::Response, Error>> + Send;
+
+    /// [`error_for_api`](Self::error_for_api) with a decoder of your own (an
+    /// app catalog, another body limit).
+    fn error_for_api_with(
+        self,
+        decoder: &ErrorDecoder,
+    ) -> impl Future<Output = Result<reqwest::Response, Error>> + Send;
+
+    /// The `data` of an envelope success body
+    /// (`{"data":…,"success":true,"message":"OK"}`) as `T`; an error status,
+    /// or an envelope with `"success":false`, as the decoded [`Error`].
+    fn json_data<T: DeserializeOwned>(self) -> impl Future<Output = Result<T, Error>> + Send;
+
+    /// The attempts the middleware made to get this response (empty without
+    /// the middleware).
+    fn attempts(&self) -> &[Attempt];
+}
+
+impl ResponseExt for reqwest::Response {
+    async fn error_for_api(self) -> Result<reqwest::Response, Error> {
+        read_error(self, None).await
+    }
+
+    fn error_for_api_with(
+        self,
+        decoder: &ErrorDecoder,
+    ) -> impl Future<Output = Result<reqwest::Response, Error>> + Send {
+        let decoder = decoder.clone();
+        async move { read_error(self, Some(&decoder)).await }
+    }
+
+    async fn json_data<T: DeserializeOwned>(self) -> Result<T, Error> {
+        let response = self.error_for_api().await?;
+        let (status, url) = (response.status(), response.url().clone());
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(Error::from)?;
+        let at = |e: Error| e.request(None, Some(url.clone()));
+        match unwrap_envelope(&body) {
+            Ok(Envelope {
+                success: true,
+                data,
+            }) => {
+                let data = data.map_or("null", RawValue::get);
+                serde_json::from_str(data).map_err(|e| at(BodyError::Json(e).into()))
+            }
+            Ok(Envelope { success: false, .. }) => {
+                let response = ErrorDecoder::new().decode(status, headers, body.clone());
+                Err(at(Error::new(Cause::Status(response))))
+            }
+            Err(e) => Err(at(e.into())),
+        }
+    }
+
+    fn attempts(&self) -> &[Attempt] {
+        self.extensions()
+            .get::<Attempts>()
+            .map_or(&[], |a| a.0.as_slice())
+    }
+}
+
+async fn read_error(
+    response: reqwest::Response,
+    decoder: Option<&ErrorDecoder>,
+) -> Result<reqwest::Response, Error> {
+    if response.status().as_u16() < 400 {
+        return Ok(response);
+    }
+    let url = response.url().clone();
+    let response = match decoder {
+        Some(decoder) => decoder.read(response).await,
+        None => ErrorDecoder::new().read(response).await,
+    };
+    let attempt = Attempt {
+        number: 1,
+        status: Some(response.status().as_u16()),
+        code: response.code().map(str::to_owned),
+        request_id: response.request_id().map(str::to_owned),
+        error: None,
+        started: Duration::ZERO,
+        delay: None,
+    };
+    Err(Error::new(Cause::Status(response))
+        .request(None, Some(url))
+        .attempts_made(vec![attempt], None))
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    success: bool,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+fn unwrap_envelope(body: &[u8]) -> Result<Envelope<'_>, BodyError> {
+    match serde_json::from_slice::<Envelope<'_>>(body) {
+        Ok(envelope) => Ok(envelope),
+        Err(e) if e.is_syntax() || e.is_eof() => Err(BodyError::Json(e)),
+        Err(_) => Err(BodyError::NotEnvelope),
+    }
+}
+
+/// Sends and returns typed errors in one step, on reqwest-middleware's and
+/// reqwest's request builders.
+///
+/// With [`TollgateMiddleware`](crate::TollgateMiddleware) in the chain, the
+/// request is retried by its policy; without it, it is sent once. Either way
+/// an error status comes back as a decoded [`Error`].
+///
+/// ```
+/// # use axum::{Router, routing::get, http::StatusCode};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("http://{}/v1/keys", listener.local_addr()?);
+/// # let app = Router::new().route("/v1/keys", get(|| async {
+/// #     (StatusCode::FORBIDDEN, r#"{"error":{"code":"FORBIDDEN","message":"API-key management requires admin role.","details":{}},"meta":{"request_id":"a1b2c3d4"}}"#)
+/// # }));
+/// # tokio::spawn(async move { axum::serve(listener, app).await });
+/// use tollgate_client::RequestBuilderExt;
+///
+/// let err = tollgate_client::client().get(&url).send_api().await.unwrap_err();
+/// assert_eq!(err.code(), Some("FORBIDDEN"));
+/// assert_eq!(err.request_id(), Some("a1b2c3d4"));
+/// assert_eq!(err.attempts().len(), 1); // a 403 is never retried
+/// # Ok(())
+/// # }
+/// ```
+pub trait RequestBuilderExt: sealed::Sealed + Sized {
+    /// Sends the request; an error status, a transport error or a middleware
+    /// error comes back as an [`Error`].
+    fn send_api(self) -> impl Future<Output = Result<reqwest::Response, Error>> + Send;
+}
+
+impl RequestBuilderExt for reqwest_middleware::RequestBuilder {
+    async fn send_api(mut self) -> Result<reqwest::Response, Error> {
+        let mut extensions = std::mem::take(self.extensions());
+        let (client, request) = self.build_split();
+        let request = request.map_err(Error::from)?;
+        let (method, url) = (request.method().clone(), request.url().clone());
+        let response = match client
+            .execute_with_extensions(request, &mut extensions)
+            .await
+        {
+            Ok(response) => response,
+            Err(e) => return Err(with_request(Error::from(e), method, url)),
+        };
+        read_error(response, None)
+            .await
+            .map_err(|e| with_request(e, method, url))
+    }
+}
+
+impl RequestBuilderExt for reqwest::RequestBuilder {
+    async fn send_api(self) -> Result<reqwest::Response, Error> {
+        let (client, request) = self.build_split();
+        let request = request.map_err(Error::from)?;
+        let (method, url) = (request.method().clone(), request.url().clone());
+        let response = match client.execute(request).await {
+            Ok(response) => response,
+            Err(e) => return Err(with_request(Error::from(e), method, url)),
+        };
+        read_error(response, None)
+            .await
+            .map_err(|e| with_request(e, method, url))
+    }
+}
+
+/// Fills in the method and URL an error does not know yet.
+fn with_request(e: Error, method: http::Method, url: reqwest::Url) -> Error {
+    let method = e.method().cloned().or(Some(method));
+    let url = e.url().cloned().or(Some(url));
+    e.request(method, url)
+}

@@ -1,0 +1,283 @@
+//! Reading an error response: a bounded body, decoded whatever the API.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, StatusCode};
+use serde_json::{Map, Value};
+use tollgate::{Catalog, Decoded, Kind, Violation};
+
+/// How much of an error body is read by default: 1 MiB.
+pub const DEFAULT_MAX_ERROR_BODY: usize = 1024 * 1024;
+
+/// An error response from any API, decoded: status, code, kind, message,
+/// details, violations, request id and retry hint, with the headers and the
+/// (bounded) body it came with.
+///
+/// The status and the request id survive any body: empty, HTML, plain text,
+/// truncated or not JSON at all.
+///
+/// ```
+/// # use axum::{Router, routing::get, http::StatusCode};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("http://{}/", listener.local_addr()?);
+/// # let app = Router::new().route("/", get(|| async {
+/// #     (StatusCode::BAD_GATEWAY, [("content-type", "text/html"), ("x-request-id", "edge-9")],
+/// #      "<html><head><title>502 Bad Gateway</title></head></html>")
+/// # }));
+/// # tokio::spawn(async move { axum::serve(listener, app).await });
+/// use tollgate_client::{RequestBuilderExt, RetryPolicy};
+///
+/// let client = tollgate_client::client_with(RetryPolicy::disabled());
+/// let err = client.get(&url).send_api().await.unwrap_err();
+/// let response = err.response().expect("an error response");
+/// assert_eq!(response.status(), 502);
+/// assert_eq!(response.request_id(), Some("edge-9"));
+/// assert_eq!(response.message(), Some("502 Bad Gateway"));
+/// assert_eq!(response.dialect(), "html");
+/// assert_eq!(response.kind(), tollgate::Kind::Unavailable);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ErrorResponse {
+    pub(crate) status: StatusCode,
+    pub(crate) decoded: Decoded,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) truncated: bool,
+}
+
+impl ErrorResponse {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The API's own code, verbatim (`RATE_LIMIT_ERROR`, `invalid_key`,
+    /// `FORBIDDEN`), from the body or `X-Error-Code`.
+    pub fn code(&self) -> Option<&str> {
+        self.decoded.code.as_deref()
+    }
+
+    /// The canonical category, from the code (through the catalog) or the
+    /// status.
+    pub fn kind(&self) -> Kind {
+        self.decoded.kind
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> Option<&str> {
+        self.decoded.message.as_deref()
+    }
+
+    /// Extra context the body carried.
+    pub fn details(&self) -> &Map<String, Value> {
+        &self.decoded.details
+    }
+
+    /// Field-level problems.
+    pub fn violations(&self) -> &[Violation] {
+        &self.decoded.violations
+    }
+
+    /// The request id, from the body or any common request-id header.
+    pub fn request_id(&self) -> Option<&str> {
+        self.decoded.request_id.as_deref()
+    }
+
+    /// How long the server asked the client to wait: the longest of
+    /// `Retry-After` (seconds or HTTP-date), the body's `retry_after` and
+    /// google's `RetryInfo`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.decoded.retry_after
+    }
+
+    /// Whether sending the request again may succeed, per the catalog or the
+    /// status.
+    pub fn retryable(&self) -> bool {
+        self.decoded.retryable
+    }
+
+    /// The body shape recognised: a dialect name (`problem`, `coded`, …) or
+    /// `html`, `text`, `empty`, `json`.
+    pub fn dialect(&self) -> &'static str {
+        self.decoded.dialect
+    }
+
+    /// Everything the decoder read.
+    pub fn decoded(&self) -> &Decoded {
+        &self.decoded
+    }
+
+    /// The response's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body as read: at most the decoder's limit.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Whether the body was longer than the decoder's limit and cut there.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+impl fmt::Debug for ErrorResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorResponse")
+            .field("status", &self.status)
+            .field("decoded", &self.decoded)
+            .field("body_len", &self.body.len())
+            .field("truncated", &self.truncated)
+            .finish()
+    }
+}
+
+/// Reads error responses: which catalog resolves codes, how much body is
+/// read, and which wall clock turns an HTTP-date `Retry-After` into a delay.
+///
+/// ```
+/// use tollgate_client::ErrorDecoder;
+/// let decoder = ErrorDecoder::new().max_body(64 * 1024);
+/// assert_eq!(decoder.max_body_len(), 64 * 1024);
+/// ```
+#[derive(Clone)]
+pub struct ErrorDecoder {
+    pub(crate) catalog: CatalogRef,
+    pub(crate) max_body: usize,
+    pub(crate) clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
+}
+
+#[derive(Clone)]
+pub(crate) enum CatalogRef {
+    Builtin,
+    Owned(Arc<Catalog>),
+}
+
+impl Default for ErrorDecoder {
+    fn default() -> Self {
+        ErrorDecoder::new()
+    }
+}
+
+impl fmt::Debug for ErrorDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorDecoder")
+            .field(
+                "catalog",
+                &matches!(self.catalog, CatalogRef::Builtin).then_some("builtin"),
+            )
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ErrorDecoder {
+    /// The built-in catalog, a 1 MiB body limit and the system clock.
+    pub fn new() -> ErrorDecoder {
+        ErrorDecoder {
+            catalog: CatalogRef::Builtin,
+            max_body: DEFAULT_MAX_ERROR_BODY,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+
+    /// Resolves codes through `catalog` (an app's own codes and aliases get
+    /// their kind and retry class from it).
+    pub fn catalog(mut self, catalog: Catalog) -> ErrorDecoder {
+        self.catalog = CatalogRef::Owned(Arc::new(catalog));
+        self
+    }
+
+    /// Reads at most `bytes` of an error body; the rest is dropped (and the
+    /// connection with it).
+    pub fn max_body(mut self, bytes: usize) -> ErrorDecoder {
+        self.max_body = bytes;
+        self
+    }
+
+    /// The body limit.
+    pub fn max_body_len(&self) -> usize {
+        self.max_body
+    }
+
+    /// The wall clock that HTTP-date `Retry-After` values are measured
+    /// against (tests pin it; the default is [`SystemTime::now`]).
+    pub fn wall_clock(
+        mut self,
+        now: impl Fn() -> SystemTime + Send + Sync + 'static,
+    ) -> ErrorDecoder {
+        self.clock = Arc::new(now);
+        self
+    }
+
+    pub(crate) fn catalog_ref(&self) -> &Catalog {
+        match &self.catalog {
+            CatalogRef::Builtin => Catalog::builtin_ref(),
+            CatalogRef::Owned(catalog) => catalog,
+        }
+    }
+
+    /// Decodes an error response already in memory.
+    ///
+    /// ```
+    /// use http::{HeaderMap, StatusCode};
+    /// use tollgate_client::ErrorDecoder;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("retry-after", "30".parse().unwrap());
+    /// let body = br#"{"error":{"code":429,"message":"Too Many Requests: Rate limit exceeded","retry_after":60}}"#;
+    /// let e = ErrorDecoder::new().decode(StatusCode::TOO_MANY_REQUESTS, headers, body.to_vec().into());
+    /// assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(60)));
+    /// assert_eq!(e.kind(), tollgate::Kind::RateLimited);
+    /// ```
+    pub fn decode(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> ErrorResponse {
+        let decoded = self
+            .catalog_ref()
+            .decode(status.as_u16(), &headers, &body, (self.clock)());
+        ErrorResponse {
+            status,
+            decoded,
+            headers,
+            body,
+            truncated: false,
+        }
+    }
+
+    /// Reads at most the limit of `response`'s body and decodes it. A body that
+    /// fails half-way is decoded as far as it came.
+    pub async fn read(&self, mut response: reqwest::Response) -> ErrorResponse {
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let (body, truncated) = read_bounded(&mut response, self.max_body).await;
+        let mut out = self.decode(status, headers, body);
+        out.truncated = truncated;
+        out
+    }
+}
+
+/// Reads up to `limit` bytes of a body; `true` when there was more.
+async fn read_bounded(response: &mut reqwest::Response, limit: usize) -> (Bytes, bool) {
+    let mut buf = BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit - buf.len();
+                if chunk.len() > room {
+                    buf.extend_from_slice(&chunk[..room]);
+                    return (buf.freeze(), true);
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            // A body cut short still has a status and headers worth keeping.
+            Ok(None) | Err(_) => return (buf.freeze(), false),
+        }
+    }
+}

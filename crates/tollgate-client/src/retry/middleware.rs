@@ -1,0 +1,352 @@
+//! The reqwest-middleware middleware: send, decode, decide, wait, send again.
+
+use std::time::Duration;
+
+use http::{Extensions, HeaderValue, Method};
+use reqwest::{Request, Response, Url};
+use reqwest_middleware::{Middleware, Next};
+use tokio::time::Instant;
+use tollgate::headers::IDEMPOTENCY_KEY;
+
+use super::{Jitter, RetryBudget, RetryPolicy};
+use crate::{Attempt, Cause, Error, ErrorDecoder, ErrorResponse, StopReason};
+
+/// The middleware: turns every error response into a decoded [`Error`] and
+/// retries the way the server asked.
+///
+/// Add it to a reqwest-middleware client; convert the errors it returns
+/// with [`Error::from`], or send with
+/// [`send_api`](crate::RequestBuilderExt::send_api), which does.
+/// Responses with a status below 400 pass through untouched, with the
+/// [`attempts`](crate::ResponseExt::attempts) it took.
+///
+/// A [`RetryPolicy`] in a request's extensions replaces the middleware's for
+/// that request.
+///
+/// ```
+/// # use axum::{Router, routing::get, http::StatusCode};
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("http://{}/", listener.local_addr()?);
+/// # let app = Router::new().route("/", get(|| async { StatusCode::SERVICE_UNAVAILABLE }));
+/// # tokio::spawn(async move { axum::serve(listener, app).await });
+/// use std::time::Duration;
+/// use reqwest_middleware::ClientBuilder;
+/// use tollgate_client::{Error, RetryBudget, RetryPolicy, StopReason, TollgateMiddleware};
+///
+/// let middleware = TollgateMiddleware::new()
+///     .policy(RetryPolicy::default().max_attempts(3))
+///     .budget(RetryBudget::new(100, 10, 1));
+/// let client = ClientBuilder::new(reqwest::Client::new()).with(middleware).build();
+///
+/// let err = Error::from(client.get(&url).send().await.unwrap_err());
+/// assert_eq!(err.attempts().len(), 3);
+/// assert_eq!(err.stop(), Some(&StopReason::MaxAttempts(3)));
+///
+/// // One request without retries, whatever the client's policy:
+/// let err = Error::from(
+///     client.get(&url).with_extension(RetryPolicy::disabled()).send().await.unwrap_err(),
+/// );
+/// assert_eq!(err.attempts().len(), 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct TollgateMiddleware {
+    policy: RetryPolicy,
+    budget: RetryBudget,
+    jitter: Jitter,
+    decoder: ErrorDecoder,
+}
+
+/// The attempts a successful response took, kept in its extensions.
+#[derive(Clone, Debug)]
+pub(crate) struct Attempts(pub(crate) Vec<Attempt>);
+
+impl TollgateMiddleware {
+    /// The default [`RetryPolicy`], a fresh default [`RetryBudget`], jitter
+    /// from the system's randomness and the default [`ErrorDecoder`].
+    pub fn new() -> TollgateMiddleware {
+        TollgateMiddleware::default()
+    }
+
+    /// Retries by `policy`.
+    pub fn policy(mut self, policy: RetryPolicy) -> TollgateMiddleware {
+        self.policy = policy;
+        self
+    }
+
+    /// Spends retries from `budget` (share one budget between middlewares by
+    /// cloning it).
+    pub fn budget(mut self, budget: RetryBudget) -> TollgateMiddleware {
+        self.budget = budget;
+        self
+    }
+
+    /// Draws backoff delays from `jitter` ([`Jitter::seeded`] replays them).
+    pub fn jitter(mut self, jitter: Jitter) -> TollgateMiddleware {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Reads error responses with `decoder`.
+    pub fn decoder(mut self, decoder: ErrorDecoder) -> TollgateMiddleware {
+        self.decoder = decoder;
+        self
+    }
+
+    /// The retry budget in use.
+    pub fn retry_budget(&self) -> &RetryBudget {
+        &self.budget
+    }
+
+    /// Sends `request` until it succeeds or the policy says stop.
+    pub(crate) async fn execute(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<Response, Error> {
+        let policy = extensions
+            .get::<RetryPolicy>()
+            .unwrap_or(&self.policy)
+            .clone();
+        let method = request.method().clone();
+        if policy.auto_idempotency
+            && !RetryPolicy::may_repeat(&method, false)
+            && !request.headers().contains_key(IDEMPOTENCY_KEY)
+        {
+            let key = uuid::Uuid::new_v4().hyphenated().to_string();
+            if let Ok(value) = HeaderValue::from_str(&key) {
+                request.headers_mut().insert(IDEMPOTENCY_KEY, value);
+            }
+        }
+        let start = Instant::now();
+        let call = Call {
+            may_repeat: RetryPolicy::may_repeat(
+                &method,
+                request.headers().contains_key(IDEMPOTENCY_KEY),
+            ),
+            // A copy to send again; `None` for a streaming body (or when
+            // retries are off).
+            template: if policy.max_attempts > 1 {
+                request.try_clone()
+            } else {
+                None
+            },
+            deadline: policy.deadline.map(|d| (start + d, d)),
+            url: request.url().clone(),
+            method,
+            policy,
+        };
+        let mut attempts: Vec<Attempt> = Vec::new();
+        loop {
+            let mut attempt = Attempt {
+                number: attempts.len() as u32 + 1,
+                status: None,
+                code: None,
+                request_id: None,
+                error: None,
+                started: start.elapsed(),
+                delay: None,
+            };
+            let cause = match self
+                .attempt(request, extensions, next.clone(), call.deadline)
+                .await
+            {
+                Outcome::Success(mut response) => {
+                    self.budget.earn();
+                    attempt.status = Some(response.status().as_u16());
+                    attempt.request_id = success_request_id(&response);
+                    trace(&attempt, &call, Decision::Done);
+                    attempts.push(attempt);
+                    response.extensions_mut().insert(Attempts(attempts));
+                    return Ok(response);
+                }
+                Outcome::Status(response) => {
+                    attempt.status = Some(response.status().as_u16());
+                    attempt.code = response.code().map(str::to_owned);
+                    attempt.request_id = response.request_id().map(str::to_owned);
+                    Cause::Status(*response)
+                }
+                Outcome::Transport(e) => {
+                    attempt.error = Some(e.to_string());
+                    Cause::Transport(e)
+                }
+                Outcome::Middleware(e) => {
+                    attempt.error = Some(e.to_string());
+                    Cause::Middleware(e)
+                }
+                Outcome::DeadlineElapsed(d) => {
+                    attempt.error = Some(format!("no response within the {d:?} deadline"));
+                    Cause::DeadlineElapsed(d)
+                }
+            };
+            match self.decide(&call, &cause, &attempt) {
+                Ok((delay, again)) => {
+                    attempt.delay = Some(delay);
+                    trace(&attempt, &call, Decision::Retry);
+                    attempts.push(attempt);
+                    tokio::time::sleep(delay).await;
+                    request = again;
+                }
+                Err(stop) => {
+                    trace(&attempt, &call, Decision::GiveUp(&stop));
+                    attempts.push(attempt);
+                    let error = Error::new(cause).request(Some(call.method), Some(call.url));
+                    return Err(error.attempts_made(attempts, Some(stop)));
+                }
+            }
+        }
+    }
+
+    /// Sends once and reads an error response's body, within the deadline.
+    async fn attempt(
+        &self,
+        request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Outcome {
+        let send = async {
+            match next.run(request, extensions).await {
+                Ok(response) if response.status().as_u16() < 400 => Outcome::Success(response),
+                Ok(response) => Outcome::Status(Box::new(self.decoder.read(response).await)),
+                Err(reqwest_middleware::Error::Reqwest(e)) => Outcome::Transport(e),
+                Err(reqwest_middleware::Error::Middleware(e)) => Outcome::Middleware(e.into()),
+            }
+        };
+        match deadline {
+            Some((at, total)) => tokio::time::timeout_at(at, send)
+                .await
+                .unwrap_or(Outcome::DeadlineElapsed(total)),
+            None => send.await,
+        }
+    }
+
+    /// The wait and the request to send next, or why not to.
+    fn decide(
+        &self,
+        call: &Call,
+        cause: &Cause,
+        attempt: &Attempt,
+    ) -> Result<(Duration, Request), StopReason> {
+        let policy = &call.policy;
+        let plan = match cause {
+            Cause::Status(response) => {
+                policy.plan_after_response(response, self.decoder.catalog_ref())?
+            }
+            Cause::Transport(e) => policy.plan_after_transport(e)?,
+            Cause::DeadlineElapsed(d) => return Err(StopReason::Deadline(*d)),
+            Cause::Middleware(_) | Cause::Body(_) => return Err(StopReason::NotRetryable),
+        };
+        if policy.max_attempts == 1 {
+            return Err(StopReason::Disabled);
+        }
+        if !call.may_repeat {
+            return Err(StopReason::NotIdempotent(call.method.clone()));
+        }
+        let Some(template) = &call.template else {
+            return Err(StopReason::BodyNotCloneable);
+        };
+        if attempt.number >= policy.max_attempts {
+            return Err(StopReason::MaxAttempts(policy.max_attempts));
+        }
+        let delay = policy.wait(plan, attempt.number - 1, &self.jitter)?;
+        if let Some((at, total)) = call.deadline {
+            if Instant::now() + delay >= at {
+                return Err(StopReason::Deadline(total));
+            }
+        }
+        let again = template.try_clone().ok_or(StopReason::BodyNotCloneable)?;
+        if !self.budget.try_spend() {
+            return Err(StopReason::BudgetExhausted);
+        }
+        Ok((delay, again))
+    }
+}
+
+/// What stays the same across one request's attempts.
+struct Call {
+    policy: RetryPolicy,
+    method: Method,
+    url: Url,
+    may_repeat: bool,
+    template: Option<Request>,
+    deadline: Option<(Instant, Duration)>,
+}
+
+#[async_trait::async_trait]
+impl Middleware for TollgateMiddleware {
+    async fn handle(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        self.execute(req, extensions, next)
+            .await
+            .map_err(reqwest_middleware::Error::middleware)
+    }
+}
+
+enum Outcome {
+    Success(Response),
+    Status(Box<ErrorResponse>),
+    Transport(reqwest::Error),
+    Middleware(Box<dyn std::error::Error + Send + Sync>),
+    DeadlineElapsed(Duration),
+}
+
+fn success_request_id(response: &Response) -> Option<String> {
+    tollgate::headers::REQUEST_ID_HEADERS
+        .iter()
+        .take(5)
+        .find_map(|name| {
+            let id = response.headers().get(*name)?.to_str().ok()?.trim();
+            (!id.is_empty()).then(|| id.to_owned())
+        })
+}
+
+enum Decision<'a> {
+    Done,
+    Retry,
+    GiveUp(&'a StopReason),
+}
+
+/// One event per attempt: `tollgate_client` target, fields `attempt`,
+/// `method`, `path`, `status`, `code`, `request_id`, `error`, `delay_ms`,
+/// `decision` (`done`, `retry`, `give_up`) and `reason`.
+fn trace(attempt: &Attempt, call: &Call, decision: Decision<'_>) {
+    let delay_ms = attempt.delay.map(|d| d.as_secs_f64() * 1000.0);
+    let (decision, reason) = match decision {
+        Decision::Done => ("done", None),
+        Decision::Retry => ("retry", None),
+        Decision::GiveUp(stop) => ("give_up", Some(stop.to_string())),
+    };
+    macro_rules! event {
+        ($level:expr) => {
+            tracing::event!(
+                target: "tollgate_client",
+                $level,
+                attempt = attempt.number,
+                method = call.method.as_str(),
+                path = call.url.path(),
+                status = attempt.status,
+                code = attempt.code.as_deref(),
+                request_id = attempt.request_id.as_deref(),
+                error = attempt.error.as_deref(),
+                delay_ms,
+                decision,
+                reason = reason.as_deref(),
+                "request attempt"
+            )
+        };
+    }
+    if decision == "done" {
+        event!(tracing::Level::DEBUG);
+    } else {
+        event!(tracing::Level::INFO);
+    }
+}

@@ -1,0 +1,13 @@
+//! Retrying the way the server asked: the policy, the shared budget, the
+//! jitter and the middleware that applies them.
+
+mod budget;
+mod jitter;
+mod middleware;
+mod policy;
+
+pub use budget::RetryBudget;
+pub use jitter::Jitter;
+pub(crate) use middleware::Attempts;
+pub use middleware::TollgateMiddleware;
+pub use policy::RetryPolicy;

@@ -1,0 +1,297 @@
+//! When to send a failed request again, and how long to wait first.
+
+use std::time::Duration;
+
+use http::Method;
+use tollgate::{Catalog, RetryClass};
+
+use super::Jitter;
+use crate::{ErrorResponse, StopReason};
+
+/// How a client retries. Every field has a documented default; all are
+/// configurable; [`RetryPolicy::disabled`] turns retries off.
+///
+/// | setting | default | what it does |
+/// |---|---|---|
+/// | [`max_attempts`](Self::max_attempts) | 4 | attempts in all, the first included |
+/// | [`deadline`](Self::deadline) | 120 s | covers every attempt and wait; an attempt still running then is cut, a wait that would end after it is not started |
+/// | [`backoff`](Self::backoff) | base 500 ms, cap 30 s | without a hint, retry *n* (from 0) waits `random(0, min(cap, base·2ⁿ))` |
+/// | [`max_retry_after`](Self::max_retry_after) | 60 s | the longest server-asked wait obeyed |
+/// | [`clamp_retry_after`](Self::clamp_retry_after) | `false` | a longer ask ends the request at once (`false`) or is cut to the maximum (`true`) |
+/// | [`in_use_delay`](Self::in_use_delay) | 1 s | the wait after a 409 `idempotency_key_in_use` without a hint |
+/// | [`auto_idempotency`](Self::auto_idempotency) | `false` | add an `Idempotency-Key` (UUIDv4) to POST and PATCH, reused by their retries |
+/// | [`retry_transport_errors`](Self::retry_transport_errors) | `true` | retry timeouts, refused and reset connections with backoff |
+///
+/// What is retried: 429 and 503 after the server's hint (`Retry-After` in
+/// seconds or as an HTTP-date, a body `retry_after`, google `RetryInfo`; the
+/// longest wins), or with backoff when there is none; 408, 500, 502 and 504
+/// with backoff (or after their hint, if they give one); a 409
+/// `idempotency_key_in_use` after [`in_use_delay`](Self::in_use_delay). Every
+/// other status is final. A code the catalog knows decides over the status
+/// (a catalog entry with `retry = "never"` is never retried). POST, PATCH and
+/// other non-idempotent methods are retried only when they carry an
+/// `Idempotency-Key`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate_client::RetryPolicy;
+/// let policy = RetryPolicy::default()
+///     .max_attempts(6)
+///     .deadline(Duration::from_secs(20))
+///     .backoff(Duration::from_millis(100), Duration::from_secs(5))
+///     .max_retry_after(Duration::from_secs(10))
+///     .auto_idempotency(true);
+/// assert_eq!(policy.backoff_ceiling(0), Duration::from_millis(100));
+/// assert_eq!(policy.backoff_ceiling(3), Duration::from_millis(800));
+/// assert_eq!(policy.backoff_ceiling(10), Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub(crate) max_attempts: u32,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) base: Duration,
+    pub(crate) cap: Duration,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) clamp_retry_after: bool,
+    pub(crate) in_use_delay: Duration,
+    pub(crate) auto_idempotency: bool,
+    pub(crate) retry_transport: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            deadline: Some(Duration::from_secs(120)),
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+            clamp_retry_after: false,
+            in_use_delay: Duration::from_secs(1),
+            auto_idempotency: false,
+            retry_transport: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry: each request is sent once (its errors are still decoded).
+    ///
+    /// ```
+    /// assert_eq!(tollgate_client::RetryPolicy::disabled().attempts(), 1);
+    /// ```
+    pub fn disabled() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// At most `attempts` attempts in all, the first included (at least 1;
+    /// 1 disables retries).
+    pub fn max_attempts(mut self, attempts: u32) -> RetryPolicy {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The maximum number of attempts.
+    pub fn attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// An overall deadline for all attempts and the waits between them,
+    /// counted from the first attempt.
+    pub fn deadline(mut self, deadline: Duration) -> RetryPolicy {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// No overall deadline (each attempt is still bounded by the reqwest
+    /// client's own timeout, if it has one).
+    pub fn without_deadline(mut self) -> RetryPolicy {
+        self.deadline = None;
+        self
+    }
+
+    /// Exponential backoff with full jitter: retry `n` (from 0) waits a
+    /// uniform random delay in `[0, min(cap, base·2ⁿ)]`.
+    pub fn backoff(mut self, base: Duration, cap: Duration) -> RetryPolicy {
+        self.base = base;
+        self.cap = cap;
+        self
+    }
+
+    /// The longest server-asked wait the client obeys.
+    pub fn max_retry_after(mut self, max: Duration) -> RetryPolicy {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// What to do when the server asks for a longer wait than
+    /// [`max_retry_after`](Self::max_retry_after): `false` (the default) ends
+    /// the request at once with the error (its
+    /// [`retry_after`](crate::Error::retry_after) tells the caller when to come
+    /// back); `true` waits the maximum and tries again anyway.
+    pub fn clamp_retry_after(mut self, clamp: bool) -> RetryPolicy {
+        self.clamp_retry_after = clamp;
+        self
+    }
+
+    /// The wait before retrying a 409 `idempotency_key_in_use` that gave no
+    /// hint: the first request with the key is still running.
+    pub fn in_use_delay(mut self, delay: Duration) -> RetryPolicy {
+        self.in_use_delay = delay;
+        self
+    }
+
+    /// Adds an `Idempotency-Key` (a UUIDv4) to every POST and PATCH that has
+    /// none, and sends the same key with each of its retries, so they are
+    /// safe to retry. Turn on only for APIs that honour the header: a server
+    /// that ignores it would process a retried POST twice.
+    pub fn auto_idempotency(mut self, on: bool) -> RetryPolicy {
+        self.auto_idempotency = on;
+        self
+    }
+
+    /// Whether timeouts and connection errors (refused, reset, closed early)
+    /// are retried with backoff.
+    pub fn retry_transport_errors(mut self, on: bool) -> RetryPolicy {
+        self.retry_transport = on;
+        self
+    }
+
+    /// The upper bound of retry `n`'s backoff (from 0): `min(cap, base·2ⁿ)`.
+    pub fn backoff_ceiling(&self, retry: u32) -> Duration {
+        let factor = 2u32.checked_pow(retry).unwrap_or(u32::MAX);
+        self.base
+            .checked_mul(factor)
+            .unwrap_or(Duration::MAX)
+            .min(self.cap)
+    }
+
+    /// Retry `n`'s backoff (from 0), drawn from `jitter`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate_client::{Jitter, RetryPolicy};
+    /// let policy = RetryPolicy::default();
+    /// let delay = policy.backoff_delay(2, &Jitter::seeded(1));
+    /// assert!(delay <= Duration::from_secs(2));
+    /// ```
+    pub fn backoff_delay(&self, retry: u32, jitter: &Jitter) -> Duration {
+        jitter.full(self.backoff_ceiling(retry))
+    }
+
+    /// Whether a request with this method may be sent twice.
+    pub(crate) fn may_repeat(method: &Method, has_key: bool) -> bool {
+        has_key
+            || matches!(
+                *method,
+                Method::GET
+                    | Method::HEAD
+                    | Method::OPTIONS
+                    | Method::TRACE
+                    | Method::PUT
+                    | Method::DELETE
+            )
+    }
+
+    /// How a retry after an error response would wait, or why there is none.
+    pub(crate) fn plan_after_response(
+        &self,
+        response: &ErrorResponse,
+        catalog: &Catalog,
+    ) -> Result<Plan, StopReason> {
+        let status = response.status().as_u16();
+        let def = response
+            .code()
+            .and_then(|c| catalog.find_wire_code(c))
+            .filter(|d| d.status() == status);
+        let class = def.map_or_else(|| RetryClass::from_status(status), |d| d.retry());
+        if class == RetryClass::Never {
+            return Err(StopReason::NotRetryable);
+        }
+        Ok(match response.retry_after() {
+            Some(asked) => Plan::Asked(asked),
+            None if def.is_some_and(|d| d.code() == "idempotency_key_in_use") => Plan::InUse,
+            None => Plan::Backoff,
+        })
+    }
+
+    /// How a retry after a transport error would wait, or why there is none.
+    pub(crate) fn plan_after_transport(&self, error: &reqwest::Error) -> Result<Plan, StopReason> {
+        if self.retry_transport && is_transient(error) {
+            Ok(Plan::Backoff)
+        } else {
+            Err(StopReason::NotRetryable)
+        }
+    }
+
+    /// The wait before retry `retry` (from 0), or why not to retry.
+    pub(crate) fn wait(
+        &self,
+        plan: Plan,
+        retry: u32,
+        jitter: &Jitter,
+    ) -> Result<Duration, StopReason> {
+        match plan {
+            Plan::Asked(asked) if asked > self.max_retry_after => {
+                if self.clamp_retry_after {
+                    Ok(self.max_retry_after)
+                } else {
+                    Err(StopReason::RetryAfterTooLong {
+                        asked,
+                        max: self.max_retry_after,
+                    })
+                }
+            }
+            Plan::Asked(asked) => Ok(asked),
+            Plan::InUse => Ok(self.in_use_delay),
+            Plan::Backoff => Ok(self.backoff_delay(retry, jitter)),
+        }
+    }
+}
+
+/// How the next attempt waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// The server's hint.
+    Asked(Duration),
+    /// A 409 `idempotency_key_in_use` without a hint.
+    InUse,
+    /// Exponential backoff with full jitter.
+    Backoff,
+}
+
+/// Timeouts, refused connections, and connections closed or reset before the
+/// response was complete.
+fn is_transient(error: &reqwest::Error) -> bool {
+    if error.is_timeout() || error.is_connect() {
+        return true;
+    }
+    if error.is_builder() || error.is_redirect() || error.is_decode() || error.is_body() {
+        return false;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_canceled() || hyper.is_timeout() {
+                return true;
+            }
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return matches!(
+                io.kind(),
+                ConnectionReset
+                    | ConnectionAborted
+                    | ConnectionRefused
+                    | BrokenPipe
+                    | UnexpectedEof
+                    | TimedOut
+            );
+        }
+        source = e.source();
+    }
+    false
+}
