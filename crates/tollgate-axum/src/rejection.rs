@@ -95,7 +95,17 @@ pub(crate) fn from_data_error(path: &str, message: &str) -> ApiError {
         "invalid_value"
     };
     let field = if path == "." { "" } else { path };
-    builtin("validation_error").violation(Violation::new(field, code, message))
+    invalid_field(field, code, message)
+}
+
+/// `validation_error` with one violation; the message names the field too,
+/// for dialects that carry no violations (`flat`).
+pub(crate) fn invalid_field(field: &str, code: &str, message: &str) -> ApiError {
+    let err = builtin("validation_error").violation(Violation::new(field, code, message));
+    match field {
+        "" => err.with_message(message),
+        field => err.with_message(format!("{field}: {message}")),
+    }
 }
 
 /// A serde_path_to_error failure of serde_json: syntax errors are
@@ -193,14 +203,14 @@ fn recognise_bad_request(status: u16, text: &str) -> ApiError {
             .filter(|_| rest.contains("` with value `"))
             .or_else(|| backticked(rest, "Invalid UTF-8 in `"))
             .unwrap_or_default();
-        return builtin("validation_error").violation(Violation::new(field, "invalid_value", rest));
+        return invalid_field(field, "invalid_value", rest);
     }
     if let Some(name) = backticked(text, "Header of type `").filter(|_| text.ends_with("` was missing")) {
         return builtin("missing_field").with("field", name);
     }
     if let Some(rest) = text.strip_prefix("invalid HTTP header (") {
         let name = rest.trim_end_matches(')');
-        return builtin("validation_error").violation(Violation::new(name, "invalid_value", "invalid HTTP header"));
+        return invalid_field(name, "invalid_value", "invalid HTTP header");
     }
     if text.starts_with("Invalid `boundary` for `multipart/form-data` request") {
         return builtin("unsupported_media_type");

@@ -3,10 +3,10 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, MatchedPath};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
-use tollgate::{ApiError, Violation};
+use tollgate::ApiError;
 
 use crate::Rejection;
-use crate::rejection::{TextError, builtin, recognise};
+use crate::rejection::{TextError, builtin, invalid_field, recognise};
 
 /// Path parameters whose errors name the parameter as the route does
 /// (`/users/{id}` → `id`): a value that does not parse is `validation_error`
@@ -51,7 +51,7 @@ fn param_name(route: &str, index: usize) -> Option<&str> {
 }
 
 fn invalid(field: &str, code: &str, message: String) -> ApiError {
-    builtin("validation_error").violation(Violation::new(field, code, message))
+    invalid_field(field, code, &message)
 }
 
 fn path_error(rejection: PathRejection, route: &str) -> ApiError {

@@ -1,0 +1,467 @@
+//! Every failure source × every dialect, without sockets: status, code, body
+//! shape (read back with the core decoder), request id and kept headers.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Router, middleware};
+use axum_extra::TypedHeader;
+use axum_extra::headers::UserAgent;
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use tollgate::{Catalog, Dialect};
+use tollgate_axum::{Form, HandlerError, Json, Path, Query, Tollgate};
+use tower::ServiceExt;
+
+const LIMIT: usize = 64;
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Item {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Order {
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Page {
+    page: u32,
+}
+
+/// A streamed body of unknown length (as a chunked upload arrives).
+struct Chunks(VecDeque<Bytes>);
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+/// What a rate limiter (another crate) answers: already rendered on its own
+/// in the `problem` dialect, with its headers and the error in the extensions.
+async fn rate_limited() -> Response<Body> {
+    let err = Catalog::builtin_ref()
+        .error("rate_limit_exceeded")
+        .unwrap()
+        .with("limit", 10)
+        .with("window", 60)
+        .retry_after(Duration::from_millis(1500));
+    let ctx = tollgate::Context::new(SystemTime::now());
+    let mut response = Catalog::builtin_ref().renderer(Dialect::Problem).response(&err, &ctx).map(Body::from);
+    response.headers_mut().insert("ratelimit-policy", HeaderValue::from_static("10;w=60"));
+    response.extensions_mut().insert(err);
+    response
+}
+
+async fn unauthenticated() -> Result<&'static str, HandlerError> {
+    let err = Catalog::builtin_ref()
+        .error("invalid_key")?
+        .header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
+    Err(err.into())
+}
+
+async fn io_failure() -> Result<&'static str, HandlerError> {
+    Err(std::io::Error::other("database password is hunter2"))?
+}
+
+async fn panics() -> &'static str {
+    panic!("the secret is hunter2")
+}
+
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    "late"
+}
+
+fn app(dialect: Dialect) -> Router {
+    Router::new()
+        .route("/json", post(|Json(_): Json<Order>| async { "ok" }))
+        .route("/axum-json", post(|axum::Json(_): axum::Json<Order>| async { "ok" }))
+        .route("/query", get(|Query(_): Query<Page>| async { "ok" }))
+        .route("/axum-query", get(|axum::extract::Query(_): axum::extract::Query<Page>| async { "ok" }))
+        .route("/users/{id}", get(|Path(_): Path<u32>| async { "ok" }))
+        .route("/axum-users/{id}", get(|axum::extract::Path(_): axum::extract::Path<u32>| async { "ok" }))
+        .route("/arity/{a}/{b}", get(|axum::extract::Path(_): axum::extract::Path<u32>| async { "ok" }))
+        .route("/form", post(|Form(_): Form<Page>| async { "ok" }))
+        .route("/axum-form", post(|axum::Form(_): axum::Form<Page>| async { "ok" }))
+        .route("/header", get(|TypedHeader(_): TypedHeader<UserAgent>| async { "ok" }))
+        .route("/upload", post(|_: axum::extract::Multipart| async { "ok" }))
+        .route("/bytes", post(|_: Bytes| async { "ok" }))
+        .route("/slow", get(slow))
+        .route("/panic", get(panics))
+        .route("/auth", get(unauthenticated))
+        .route("/io", get(io_failure))
+        .route("/limited", get(rate_limited))
+        .route("/conflict", get(|| async { (StatusCode::CONFLICT, "scan_1 already exists").into_response() }))
+        .layer(middleware::map_response(|mut res: Response<Body>| async move {
+            // CORS, set by a layer inside ours: must survive the rewrite.
+            res.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
+            res
+        }))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(dialect)
+                .problem_on_accept(false)
+                .body_limit(LIMIT)
+                .timeout(Duration::from_secs(1))
+                .layer(),
+        )
+}
+
+struct Case {
+    name: &'static str,
+    request: fn() -> Request<Body>,
+    status: u16,
+    code: &'static str,
+    /// The field the error names (a violation, the `field` detail, or the message).
+    field: Option<&'static str>,
+    /// Headers that must be on the response (value checked when given).
+    keep: &'static [(&'static str, Option<&'static str>)],
+}
+
+fn json(uri: &str, body: &'static str) -> Request<Body> {
+    Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap()
+}
+
+fn get_(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+const CORS: (&str, Option<&str>) = ("access-control-allow-origin", Some("*"));
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "json syntax",
+            request: || json("/json", "{\"items\": ["),
+            status: 400,
+            code: "malformed_request",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "json wrong type",
+            request: || json("/json", r#"{"items":[{"name":"a"},{"name":"b"},{"name":5}]}"#),
+            status: 400,
+            code: "validation_error",
+            field: Some("items[2].name"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "json missing field",
+            request: || json("/json", r#"{"items":[{}]}"#),
+            status: 400,
+            code: "missing_field",
+            field: Some("items[0].name"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "json content type",
+            request: || Request::post("/json").body(Body::from("{}")).unwrap(),
+            status: 415,
+            code: "unsupported_media_type",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum json wrong type",
+            request: || json("/axum-json", r#"{"items":[{"name":"a"},{"name":"b"},{"name":5}]}"#),
+            status: 400,
+            code: "validation_error",
+            field: Some("items[2].name"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum json missing field",
+            request: || json("/axum-json", r#"{"items":[{}]}"#),
+            status: 400,
+            code: "missing_field",
+            field: Some("items[0].name"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum json syntax",
+            request: || json("/axum-json", "{"),
+            status: 400,
+            code: "malformed_request",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum json content type",
+            request: || Request::post("/axum-json").body(Body::from("{}")).unwrap(),
+            status: 415,
+            code: "unsupported_media_type",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "query bad value",
+            request: || get_("/query?page=abc"),
+            status: 400,
+            code: "validation_error",
+            field: Some("page"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "query missing",
+            request: || get_("/query"),
+            status: 400,
+            code: "missing_field",
+            field: Some("page"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum query bad value",
+            request: || get_("/axum-query?page=abc"),
+            status: 400,
+            code: "validation_error",
+            field: Some("page"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum query missing",
+            request: || get_("/axum-query"),
+            status: 400,
+            code: "missing_field",
+            field: Some("page"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "path bad value",
+            request: || get_("/users/abc"),
+            status: 400,
+            code: "validation_error",
+            field: Some("id"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum path bad value",
+            request: || get_("/axum-users/abc"),
+            status: 400,
+            code: "validation_error",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum path arity (a bug: 500)",
+            request: || get_("/arity/1/2"),
+            status: 500,
+            code: "internal_error",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "form bad value",
+            request: || {
+                Request::post("/form")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from("page=x"))
+                    .unwrap()
+            },
+            status: 400,
+            code: "validation_error",
+            field: Some("page"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "form content type",
+            request: || Request::post("/form").body(Body::from("page=1")).unwrap(),
+            status: 415,
+            code: "unsupported_media_type",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum form bad value",
+            request: || {
+                Request::post("/axum-form")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from("page=x"))
+                    .unwrap()
+            },
+            status: 400,
+            code: "validation_error",
+            field: Some("page"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "typed header missing",
+            request: || get_("/header"),
+            status: 400,
+            code: "missing_field",
+            field: Some("user-agent"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "multipart without boundary",
+            request: || Request::post("/upload").header(header::CONTENT_TYPE, "text/plain").body(Body::from("x")).unwrap(),
+            status: 415,
+            code: "unsupported_media_type",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "unmatched route",
+            request: || get_("/nowhere"),
+            status: 404,
+            code: "not_found",
+            field: None,
+            keep: &[],
+        },
+        Case {
+            name: "wrong method",
+            request: || Request::delete("/query").body(Body::empty()).unwrap(),
+            status: 405,
+            code: "method_not_allowed",
+            field: None,
+            keep: &[("allow", None), CORS],
+        },
+        Case {
+            name: "content-length over the limit",
+            request: || {
+                Request::post("/bytes")
+                    .header(header::CONTENT_LENGTH, "100")
+                    .body(Body::from(vec![b'x'; 100]))
+                    .unwrap()
+            },
+            status: 413,
+            code: "payload_too_large",
+            field: None,
+            keep: &[],
+        },
+        Case {
+            name: "chunked body growing past the limit",
+            request: || {
+                let chunks = (0..10).map(|_| Bytes::from_static(&[b'x'; 16])).collect();
+                Request::post("/bytes").body(Body::new(Chunks(chunks))).unwrap()
+            },
+            status: 413,
+            code: "payload_too_large",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "chunked json growing past the limit",
+            request: || {
+                let chunks = (0..10).map(|_| Bytes::from_static(&[b' '; 16])).collect();
+                Request::post("/json")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::new(Chunks(chunks)))
+                    .unwrap()
+            },
+            status: 413,
+            code: "payload_too_large",
+            field: None,
+            keep: &[CORS],
+        },
+        Case { name: "timeout", request: || get_("/slow"), status: 504, code: "timeout", field: None, keep: &[] },
+        Case { name: "panic", request: || get_("/panic"), status: 500, code: "internal_error", field: None, keep: &[] },
+        Case {
+            name: "api error keeps WWW-Authenticate",
+            request: || get_("/auth"),
+            status: 401,
+            code: "invalid_key",
+            field: None,
+            keep: &[("www-authenticate", Some("Bearer realm=\"api\"")), CORS],
+        },
+        Case {
+            name: "other error with ?",
+            request: || get_("/io"),
+            status: 500,
+            code: "internal_error",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "another component's error",
+            request: || get_("/limited"),
+            status: 429,
+            code: "rate_limit_exceeded",
+            field: None,
+            keep: &[("retry-after", Some("2")), ("ratelimit-policy", Some("10;w=60")), CORS],
+        },
+        Case {
+            name: "handler's own plain error",
+            request: || get_("/conflict"),
+            status: 409,
+            code: "conflict",
+            field: None,
+            keep: &[CORS],
+        },
+    ]
+}
+
+async fn send(app: Router, mut request: Request<Body>, id: Option<&str>) -> (Response<()>, Bytes) {
+    if let Some(id) = id {
+        request.headers_mut().insert("x-request-id", HeaderValue::from_str(id).unwrap());
+    }
+    let response = app.oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (Response::from_parts(parts, ()), bytes)
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_failure_source_in_every_dialect() {
+    let catalog = Catalog::builtin();
+    let mut checked = 0;
+    for dialect in Dialect::ALL {
+        for case in cases() {
+            let at = format!("{} in {dialect}", case.name);
+            // Half the requests bring their own id, which must be echoed.
+            let given = (checked % 2 == 0).then(|| format!("req_{checked}"));
+            let (res, body) = send(app(dialect), (case.request)(), given.as_deref()).await;
+            let text = String::from_utf8_lossy(&body);
+
+            assert_eq!(res.status().as_u16(), case.status, "{at}: {text}");
+            let wire = catalog.get(case.code).unwrap().wire_code(dialect);
+            assert_eq!(res.headers()["x-error-code"], &*wire, "{at}");
+            assert_eq!(res.headers()[header::CONTENT_TYPE], dialect.content_type(), "{at}");
+            let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+            assert!(tollgate::headers::is_valid_request_id(&id), "{at}");
+            if let Some(given) = &given {
+                assert_eq!(&id, given, "{at}");
+            }
+            for (name, value) in case.keep {
+                let values: Vec<_> = res.headers().get_all(*name).iter().collect();
+                assert_eq!(values.len(), 1, "{at}: header {name} kept once: {:?}", res.headers());
+                if let Some(value) = value {
+                    assert_eq!(values[0], *value, "{at}: header {name}");
+                }
+            }
+
+            let decoded = catalog.decode(res.status().as_u16(), res.headers(), &body, SystemTime::now());
+            assert_eq!(decoded.dialect, dialect.name(), "{at}: {text}");
+            assert_eq!(decoded.code.as_deref(), Some(&*wire), "{at}: {text}");
+            assert_eq!(decoded.status, case.status, "{at}");
+            assert_eq!(decoded.request_id.as_deref(), Some(id.as_str()), "{at}: {text}");
+            if let Some(field) = case.field {
+                let named = decoded.violations.iter().any(|v| v.field == field)
+                    || decoded.details.get("field").and_then(|f| f.as_str()) == Some(field)
+                    || decoded.message.as_deref().is_some_and(|m| m.contains(field));
+                assert!(named, "{at}: {field} not named in {text}");
+            }
+            assert!(!text.contains("hunter2"), "{at}: a cause leaked into the body: {text}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, Dialect::ALL.len() * cases().len());
+}
