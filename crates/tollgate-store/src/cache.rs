@@ -79,6 +79,7 @@ impl KeyCache {
             .retain(|_, e| e.key.principal.account_id() != account_id);
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.map.read().unwrap_or_else(|e| e.into_inner()).len()
     }

@@ -1,0 +1,89 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower::Service;
+
+use crate::backend::BoxFuture;
+use crate::{Gatekeeper, Principal, Rejection};
+
+type Pending<S, ReqB> = (Request<ReqB>, S, Gatekeeper, Arc<[String]>);
+
+pin_project! {
+    /// The future of [`Auth`](super::Auth): the inner service's, a rejection
+    /// (the inner service is never called), or a key lookup first.
+    pub struct AuthFuture<S, ReqB>
+    where
+        S: Service<Request<ReqB>>,
+    {
+        #[pin]
+        state: State<S, ReqB>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    pub(crate) enum State<S, ReqB>
+    where
+        S: Service<Request<ReqB>>,
+    {
+        Inner { #[pin] fut: S::Future },
+        Rejected { response: Option<S::Response> },
+        Lookup {
+            lookup: BoxFuture<'static, Result<Principal, Rejection>>,
+            pending: Option<Pending<S, ReqB>>,
+        },
+    }
+}
+
+impl<S, ReqB> AuthFuture<S, ReqB>
+where
+    S: Service<Request<ReqB>>,
+{
+    pub(crate) fn new(state: State<S, ReqB>) -> Self {
+        AuthFuture { state }
+    }
+}
+
+impl<S, ReqB, ResB> Future for AuthFuture<S, ReqB>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    ResB: From<Bytes>,
+{
+    type Output = Result<Response<ResB>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let next = match this.state.as_mut().project() {
+                StateProj::Inner { fut } => return fut.poll(cx),
+                StateProj::Rejected { response } => match response.take() {
+                    Some(response) => return Poll::Ready(Ok(response)),
+                    None => panic!("AuthFuture polled after completion"),
+                },
+                StateProj::Lookup { lookup, pending } => {
+                    let verdict = ready!(lookup.as_mut().poll(cx));
+                    let Some((mut req, mut service, gate, scopes)) = pending.take() else {
+                        panic!("AuthFuture polled after completion");
+                    };
+                    let checked = verdict.and_then(|p| super::service::check_scopes(&p, &scopes).map(|()| p));
+                    match checked {
+                        Ok(principal) => {
+                            req.extensions_mut().insert(principal);
+                            State::Inner { fut: service.call(req) }
+                        }
+                        Err(rejection) => {
+                            let response = gate.inner.rejection(&rejection, req.headers(), req.uri().path());
+                            State::Rejected { response: Some(response) }
+                        }
+                    }
+                }
+            };
+            this.state.set(next);
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Authentication and scopes: [`AuthLayer`].
+//!
+//! The key is read from `X-API-Key` or, failing that, `Authorization: Bearer`.
+//! A missing, malformed or unknown key gets `invalid_key`, an expired one
+//! `expired_key`, a revoked one `deactivated_key` (all 401 with
+//! `WWW-Authenticate`); a suspended account gets `account_suspended` (402);
+//! a key lacking a scope the layer requires gets `insufficient_scope` (403)
+//! naming it. On success the [`Principal`](crate::Principal) is put in the
+//! request's extensions.
+//!
+//! An `AuthLayer` inside another (a global one, plus one per route with the
+//! route's scopes) reuses the principal already authenticated and only checks
+//! its scopes.
+//!
+//! Lookups come from the store's short-lived key cache; only a miss reaches
+//! the database.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use tollgate_store::{Gatekeeper, NewAccount, NewKey, Principal, Store};
+//! use tower::{Layer, Service, ServiceExt};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await?;
+//! store.create_account(NewAccount::new("acme")).await?;
+//! let key = store.create_key(NewKey::new("acme", ["scans:read"])).await?;
+//!
+//! let handler = tower::service_fn(|req: Request<Full<Bytes>>| async move {
+//!     let who = req.extensions().get::<Principal>().unwrap().account_id().to_owned();
+//!     Ok::<_, std::convert::Infallible>(Response::new(Full::from(who)))
+//! });
+//! let gate = Gatekeeper::new(store);
+//! let mut svc = gate.auth().scope("scans:write").layer(handler);
+//!
+//! let req = Request::post("/v1/scans").header("x-api-key", key.secret()).body(Full::default())?;
+//! let res = svc.ready().await?.call(req).await?;
+//! assert_eq!(res.status(), 403);
+//! assert_eq!(res.headers()["x-error-code"], "insufficient_scope");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod future;
+mod layer;
+mod service;
+
+pub use future::AuthFuture;
+pub use layer::AuthLayer;
+pub use service::Auth;
+
+use http::HeaderMap;
+
+/// The key a request presents: `X-API-Key`, else `Authorization: Bearer`.
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get("x-api-key") {
+        return v.to_str().ok().map(str::trim);
+    }
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn keys_come_from_either_header() {
+        assert_eq!(presented_key(&headers(&[("x-api-key", "k1")])), Some("k1"));
+        assert_eq!(presented_key(&headers(&[("authorization", "Bearer k2")])), Some("k2"));
+        assert_eq!(presented_key(&headers(&[("authorization", "bearer  k3 ")])), Some("k3"));
+        assert_eq!(presented_key(&headers(&[("authorization", "Basic abc")])), None);
+        assert_eq!(presented_key(&headers(&[("authorization", "Bearer")])), None);
+        assert_eq!(presented_key(&headers(&[])), None);
+        assert_eq!(
+            presented_key(&headers(&[("x-api-key", "k1"), ("authorization", "Bearer k2")])),
+            Some("k1")
+        );
+    }
+}

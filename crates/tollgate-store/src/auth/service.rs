@@ -1,0 +1,80 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower::Service;
+
+use super::AuthFuture;
+use super::future::State;
+use crate::{Gatekeeper, Principal, Rejection};
+
+/// The service of [`AuthLayer`](super::AuthLayer).
+#[derive(Clone, Debug)]
+pub struct Auth<S> {
+    pub(crate) inner: S,
+    pub(crate) gate: Gatekeeper,
+    pub(crate) scopes: Arc<[String]>,
+}
+
+/// The first of `scopes` the principal lacks, as a rejection.
+pub(crate) fn check_scopes(principal: &Principal, scopes: &[String]) -> Result<(), Rejection> {
+    match principal.missing_scope(scopes.iter().map(String::as_str)) {
+        Some(scope) => Err(Rejection::InsufficientScope { scope: scope.to_owned() }),
+        None => Ok(()),
+    }
+}
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for Auth<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
+    ResB: From<Bytes>,
+    ReqB: Send + 'static,
+{
+    type Response = Response<ResB>;
+    type Error = S::Error;
+    type Future = AuthFuture<S, ReqB>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
+        let shared = &self.gate.inner;
+        let verdict = match req.extensions().get::<Principal>() {
+            // Authenticated by an outer AuthLayer: only the scopes are ours to check.
+            Some(principal) => Some(check_scopes(principal, &self.scopes).map(|()| None)),
+            None => match super::presented_key(req.headers()) {
+                None => Some(Err(Rejection::InvalidKey)),
+                Some(key) => shared.store.authenticate_cached(key).map(|verdict| {
+                    verdict.and_then(|p| check_scopes(&p, &self.scopes).map(|()| Some(p)))
+                }),
+            },
+        };
+        match verdict {
+            Some(Ok(principal)) => {
+                if let Some(p) = principal {
+                    req.extensions_mut().insert(p);
+                }
+                AuthFuture::new(State::Inner { fut: self.inner.call(req) })
+            }
+            Some(Err(rejection)) => {
+                let response = shared.rejection(&rejection, req.headers(), req.uri().path());
+                AuthFuture::new(State::Rejected { response: Some(response) })
+            }
+            None => {
+                // Cache miss: look the key up, then call a clone of the inner
+                // service (the one polled ready is kept for that call).
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                let key = super::presented_key(req.headers()).unwrap_or_default().to_owned();
+                let store = shared.store.clone();
+                let lookup = Box::pin(async move { store.authenticate(&key).await });
+                AuthFuture::new(State::Lookup {
+                    lookup,
+                    pending: Some((req, service, self.gate.clone(), self.scopes.clone())),
+                })
+            }
+        }
+    }
+}

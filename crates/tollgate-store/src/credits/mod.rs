@@ -1,0 +1,56 @@
+//! Credits and monthly usage: [`CreditsLayer`].
+//!
+//! The rule: before the handler runs, the route's cost is **reserved** — taken
+//! from the balance in one conditional `UPDATE … WHERE balance >= cost`, so no
+//! number of concurrent requests, on SQLite or Postgres, can take a balance
+//! below zero — and one request is counted against the month's usage limit.
+//! When the handler answers with anything but a 5xx the reservation is
+//! **committed** (kept; no further write). When it answers with a 5xx, or its
+//! future is dropped (client gone, timeout), the reservation is **released**:
+//! credits and usage are given back, so a request that failed on the server's
+//! side costs nothing and a retry is charged once.
+//!
+//! Refusals: `account_suspended` (402), `insufficient_credits` (402, details
+//! `required` and `available`), `usage_limit_exceeded` (429, `Retry-After`
+//! until the next calendar month, UTC). The [`Reservation`](crate::Reservation)
+//! is put in the request's extensions for the handler (balance left).
+//!
+//! The layer needs a [`Principal`](crate::Principal) from an
+//! [`AuthLayer`](crate::AuthLayer) outside it; without one it answers `invalid_key`.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store};
+//! use tower::{Layer, Service, ServiceExt};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await?;
+//! store.create_account(NewAccount::new("acme").credits(1)).await?;
+//! let key = store.create_key(NewKey::new("acme", ["scans:write"])).await?;
+//!
+//! let handler = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+//!     Ok::<_, std::convert::Infallible>(Response::new(Full::from("scanned")))
+//! });
+//! let gate = Gatekeeper::new(store.clone());
+//! let mut svc = tower::ServiceBuilder::new().layer(gate.auth()).layer(gate.credits(1)).service(handler);
+//!
+//! for expected in [200, 402] {
+//!     let req = Request::post("/v1/scans").header("x-api-key", key.secret()).body(Full::default())?;
+//!     let res = svc.ready().await?.call(req).await?;
+//!     assert_eq!(res.status(), expected);
+//! }
+//! assert_eq!(store.account("acme").await?.balance(), 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod future;
+mod layer;
+mod service;
+
+pub use future::CreditsFuture;
+pub use layer::CreditsLayer;
+pub use service::Credits;

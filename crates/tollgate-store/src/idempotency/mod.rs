@@ -1,0 +1,70 @@
+//! Retry-safe POST and PATCH: [`IdempotencyLayer`], after the IETF httpapi
+//! `Idempotency-Key` draft and Stripe's behaviour.
+//!
+//! - The key (`Idempotency-Key`, 1–255 visible ASCII characters) is scoped to
+//!   the API key of the [`Principal`](crate::Principal) (requests without one
+//!   share one anonymous scope).
+//! - The first request with a key runs; its response (status, headers, body,
+//!   and the [`ApiError`](tollgate::ApiError) it carried) is stored and every
+//!   later request with the key gets it back with `Idempotent-Replayed: true`.
+//!   Put the credits layer inside this one and the replays are never charged.
+//! - While the first request runs, another with the key gets
+//!   `idempotency_key_in_use` (409, `Retry-After: 1`).
+//! - The same key with a different request (SHA-256 of method, path and
+//!   query, and body) gets `idempotency_key_reused` (422).
+//! - [`Idempotency::Required`] routes answer `missing_field` (400, field
+//!   `Idempotency-Key`) to a request without one; a malformed key gets
+//!   `validation_error` (400) with a violation on `Idempotency-Key`.
+//! - Not stored, so a retry runs again: 5xx and 429 responses (the client is
+//!   told to retry), and refusals of this crate's layers made before the
+//!   handler ran (`insufficient_credits`, `usage_limit_exceeded`, …: Stripe
+//!   saves nothing unless the endpoint began executing).
+//! - Records are kept 24 h by default ([`Gatekeeper::idempotency_retention`](crate::Gatekeeper::idempotency_retention));
+//!   a request that holds a key longer than the lock timeout (60 s by default)
+//!   without finishing — its node died — may be taken over by a retry.
+//!
+//! Bodies are buffered (up to [`Gatekeeper::max_body_bytes`](crate::Gatekeeper::max_body_bytes),
+//! 10 MiB by default; larger requests get `payload_too_large`). Methods other
+//! than POST and PATCH pass through untouched.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use tollgate_store::{Gatekeeper, Idempotency, NewAccount, NewKey, Store};
+//! use tower::{Layer, Service, ServiceExt};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await?;
+//! store.create_account(NewAccount::new("acme").credits(10)).await?;
+//! let key = store.create_key(NewKey::new("acme", ["scans:write"])).await?;
+//!
+//! let handler = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+//!     Ok::<_, std::convert::Infallible>(Response::builder().status(201).body(Full::from("scan_1")).unwrap())
+//! });
+//! let gate = Gatekeeper::new(store.clone());
+//! let mut svc = gate.route().scope("scans:write").cost(1).idempotency(Idempotency::Optional).layer(handler);
+//!
+//! let post = || Request::post("/v1/scans")
+//!     .header("x-api-key", key.secret())
+//!     .header("idempotency-key", "order-42")
+//!     .body(Full::from("{}"));
+//! let first = svc.ready().await?.call(post()?).await?;
+//! let again = svc.ready().await?.call(post()?).await?;
+//! assert_eq!(first.status(), 201);
+//! assert_eq!(again.status(), 201);
+//! assert_eq!(again.headers()["idempotent-replayed"], "true");
+//! assert_eq!(store.account("acme").await?.balance(), 9); // charged once
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod future;
+mod layer;
+mod record;
+mod service;
+
+pub use future::IdempotencyFuture;
+pub use layer::{Idempotency, IdempotencyLayer};
+pub use service::IdempotencyService;

@@ -1,0 +1,179 @@
+//! What an idempotency record keeps of a response, and the request fingerprint.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use tollgate::{ApiError, Catalog, Violation};
+
+/// Headers not stored: they describe one exchange, not the result.
+const NOT_STORED: [&str; 9] = [
+    "x-request-id",
+    "request-id",
+    "date",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "idempotent-replayed",
+    "set-cookie",
+];
+
+/// Whether an `Idempotency-Key` value is acceptable: 1–255 visible ASCII characters.
+pub(crate) fn valid_key(key: &str) -> bool {
+    (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// SHA-256 of method, path and query, and body: what "the same request" means.
+pub(crate) fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(method.as_str().as_bytes());
+    h.update(b"\n");
+    h.update(uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()).as_bytes());
+    h.update(b"\n");
+    h.update(body);
+    h.finalize().to_vec()
+}
+
+/// Headers as JSON `[[name, value], …]`; values that are not text are dropped.
+pub(crate) fn encode_headers(headers: &HeaderMap) -> String {
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Headers back from [`encode_headers`]; anything unreadable is skipped.
+pub(crate) fn decode_headers(json: &str) -> HeaderMap {
+    let pairs: Vec<(String, String)> = serde_json::from_str(json).unwrap_or_default();
+    let mut headers = HeaderMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredError {
+    code: String,
+    message: String,
+    #[serde(default)]
+    details: Map<String, Value>,
+    #[serde(default)]
+    violations: Vec<Violation>,
+    #[serde(default)]
+    retry_after_ms: Option<u64>,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+}
+
+/// An error as JSON, to put back in a replay's extensions.
+pub(crate) fn encode_error(err: &ApiError) -> String {
+    let stored = StoredError {
+        code: err.code().to_owned(),
+        message: err.message().into_owned(),
+        details: err.details().clone(),
+        violations: err.violations().to_vec(),
+        retry_after_ms: err
+            .retry_after_delay()
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        headers: err
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+    };
+    serde_json::to_string(&stored).unwrap_or_default()
+}
+
+/// An error back from [`encode_error`], from `catalog` (or the built-in one);
+/// `None` when unreadable or the code is unknown to both.
+pub(crate) fn decode_error(json: &str, catalog: &Catalog) -> Option<ApiError> {
+    let stored: StoredError = serde_json::from_str(json).ok()?;
+    let mut err = catalog
+        .error(&stored.code)
+        .or_else(|_| Catalog::builtin_ref().error(&stored.code))
+        .ok()?
+        .with_details(stored.details)
+        .with_message(stored.message);
+    for v in stored.violations {
+        err = err.violation(v);
+    }
+    if let Some(ms) = stored.retry_after_ms {
+        err = err.retry_after(Duration::from_millis(ms));
+    }
+    for (name, value) in stored.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            err = err.header(name, value);
+        }
+    }
+    Some(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        assert!(valid_key("order-42"));
+        assert!(valid_key(&"k".repeat(255)));
+        assert!(!valid_key(&"k".repeat(256)));
+        assert!(!valid_key(""));
+        assert!(!valid_key("a b"));
+        assert!(!valid_key("é"));
+    }
+
+    #[test]
+    fn fingerprints_tell_requests_apart() {
+        let uri: Uri = "/v1/scans?x=1".parse().unwrap();
+        let a = fingerprint(&Method::POST, &uri, b"{}");
+        assert_eq!(a, fingerprint(&Method::POST, &uri, b"{}"));
+        assert_ne!(a, fingerprint(&Method::PATCH, &uri, b"{}"));
+        assert_ne!(a, fingerprint(&Method::POST, &"/v1/scans?x=2".parse().unwrap(), b"{}"));
+        assert_ne!(a, fingerprint(&Method::POST, &uri, b"{ }"));
+    }
+
+    #[test]
+    fn headers_round_trip_without_per_exchange_ones() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "application/json".parse().unwrap());
+        h.append("link", "<a>".parse().unwrap());
+        h.append("link", "<b>".parse().unwrap());
+        h.insert("x-request-id", "req_1".parse().unwrap());
+        h.insert("content-length", "2".parse().unwrap());
+        let back = decode_headers(&encode_headers(&h));
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.get_all("link").iter().count(), 2);
+        assert!(back.get("x-request-id").is_none());
+        assert!(decode_headers("not json").is_empty());
+    }
+
+    #[test]
+    fn errors_round_trip() {
+        let catalog = Catalog::builtin();
+        let err = catalog
+            .error("insufficient_credits")
+            .unwrap()
+            .with("required", 3)
+            .with("available", 1)
+            .violation(Violation::new("a", "b", "c"))
+            .retry_after(Duration::from_secs(2))
+            .header(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let back = decode_error(&encode_error(&err), &catalog).unwrap();
+        assert_eq!(back.code(), "insufficient_credits");
+        assert_eq!(back.message(), err.message());
+        assert_eq!(back.details(), err.details());
+        assert_eq!(back.violations(), err.violations());
+        assert_eq!(back.retry_after_delay(), Some(Duration::from_secs(2)));
+        assert_eq!(back.headers().len(), 1);
+        assert!(decode_error("{}", &catalog).is_none());
+        assert!(decode_error(r#"{"code":"nope","message":"m"}"#, &catalog).is_none());
+    }
+}

@@ -1,0 +1,217 @@
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tollgate::{ApiError, Violation};
+
+use super::record::{decode_error, decode_headers, encode_error, encode_headers, fingerprint, valid_key};
+use super::{Idempotency, IdempotencyFuture};
+use crate::backend::IdempotencyRow;
+use crate::clock::unix;
+use crate::error::IDEMPOTENT_REPLAYED;
+use crate::gatekeeper::{NotExecuted, Shared};
+use crate::store::Begin;
+use crate::{Gatekeeper, Principal, Rejection, Store};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const HEADER: &str = "Idempotency-Key";
+
+/// The service of [`IdempotencyLayer`](super::IdempotencyLayer).
+#[derive(Clone, Debug)]
+pub struct IdempotencyService<S> {
+    pub(crate) inner: S,
+    pub(crate) gate: Gatekeeper,
+    pub(crate) mode: Idempotency,
+}
+
+/// Frees the key if the request never finishes (its future was dropped or
+/// the handler failed), so a retry can run.
+struct AbandonOnDrop {
+    store: Store,
+    scope: String,
+    key: String,
+    armed: bool,
+}
+
+impl AbandonOnDrop {
+    async fn abandon(mut self) {
+        self.armed = false;
+        // If this fails the record stays `running` until its lock times out.
+        let _ = self.store.idempotency_abandon(&self.scope, &self.key).await;
+    }
+
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, scope, key) = (self.store.clone(), std::mem::take(&mut self.scope), std::mem::take(&mut self.key));
+            runtime.spawn(async move {
+                let _ = store.idempotency_abandon(&scope, &key).await;
+            });
+        }
+    }
+}
+
+impl<S, ReqB, ResB> tower::Service<Request<ReqB>> for IdempotencyService<S>
+where
+    S: tower::Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqB: Body<Data = Bytes> + From<Bytes> + Send + 'static,
+    ReqB::Error: Into<BoxError>,
+    ResB: Body<Data = Bytes> + From<Bytes> + Send + 'static,
+    ResB::Error: Into<BoxError>,
+{
+    type Response = Response<ResB>;
+    type Error = S::Error;
+    type Future = IdempotencyFuture<S::Future, ResB, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        let handled = self.mode != Idempotency::Off && matches!(*req.method(), Method::POST | Method::PATCH);
+        if !handled {
+            return IdempotencyFuture::inner(self.inner.call(req));
+        }
+        let shared = &self.gate.inner;
+        let key = match req.headers().get(tollgate::headers::IDEMPOTENCY_KEY) {
+            None if self.mode == Idempotency::Required => {
+                let err = shared.error("missing_field").with("field", HEADER);
+                return IdempotencyFuture::rejected(shared.reject(err, req.headers(), req.uri().path()));
+            }
+            None => return IdempotencyFuture::inner(self.inner.call(req)),
+            Some(value) => match value.to_str().ok().filter(|k| valid_key(k)) {
+                Some(key) => key.to_owned(),
+                None => {
+                    let err = shared.error("validation_error").violation(Violation::new(
+                        HEADER,
+                        "invalid",
+                        "Idempotency-Key must be 1-255 visible ASCII characters",
+                    ));
+                    return IdempotencyFuture::rejected(shared.reject(err, req.headers(), req.uri().path()));
+                }
+            },
+        };
+        let scope = req.extensions().get::<Principal>().map(|p| p.key_id().to_owned()).unwrap_or_default();
+        let clone = self.inner.clone();
+        let service = std::mem::replace(&mut self.inner, clone);
+        IdempotencyFuture::boxed(Box::pin(run(self.gate.inner.clone(), service, req, scope, key)))
+    }
+}
+
+async fn run<S, ReqB, ResB>(
+    shared: std::sync::Arc<Shared>,
+    mut service: S,
+    req: Request<ReqB>,
+    scope: String,
+    key: String,
+) -> Result<Response<ResB>, S::Error>
+where
+    S: tower::Service<Request<ReqB>, Response = Response<ResB>>,
+    ReqB: Body<Data = Bytes> + From<Bytes>,
+    ReqB::Error: Into<BoxError>,
+    ResB: Body<Data = Bytes> + From<Bytes>,
+    ResB::Error: Into<BoxError>,
+{
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let body = match Limited::new(body, shared.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            let err = if e.is::<LengthLimitError>() {
+                shared.error("payload_too_large").with("limit", shared.max_body)
+            } else {
+                shared.error("malformed_request").with("reason", "the body could not be read")
+            };
+            return Ok(shared.reject(err, &parts.headers, &path));
+        }
+    };
+    let fp = fingerprint(&parts.method, &parts.uri, &body);
+    let store = &shared.store;
+    let begin = store.idempotency_begin(&scope, &key, &fp, shared.retention, shared.lock_timeout).await;
+    let row = match begin {
+        Ok(Begin::Started) => None,
+        Ok(Begin::Replay(row)) => Some(row),
+        Ok(Begin::InUse) => {
+            let err = shared.error("idempotency_key_in_use").retry_after(Duration::from_secs(1));
+            return Ok(shared.reject(err, &parts.headers, &path));
+        }
+        Ok(Begin::Reused) => {
+            return Ok(shared.reject(shared.error("idempotency_key_reused"), &parts.headers, &path));
+        }
+        Err(e) => return Ok(shared.rejection(&Rejection::Unavailable(e), &parts.headers, &path)),
+    };
+    if let Some(row) = row {
+        return Ok(replay(&shared, row));
+    }
+
+    let guard = AbandonOnDrop { store: store.clone(), scope: scope.clone(), key: key.clone(), armed: true };
+    let response = service.call(Request::from_parts(parts, ReqB::from(body))).await?;
+    let status = response.status();
+    if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || response.extensions().get::<NotExecuted>().is_some()
+    {
+        guard.abandon().await;
+        return Ok(response);
+    }
+    let (rparts, rbody) = response.into_parts();
+    let rbody = match Limited::new(rbody, shared.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            guard.abandon().await;
+            let err = shared.error("internal_error");
+            return Ok(shared.reject(err, &rparts.headers, &path));
+        }
+    };
+    let now = unix(store.now());
+    let record = IdempotencyRow {
+        api_key_id: scope,
+        idem_key: key,
+        fingerprint: fp,
+        state: "done".to_owned(),
+        locked_until: now,
+        status: Some(i64::from(status.as_u16())),
+        headers: Some(encode_headers(&rparts.headers)),
+        body: Some(rbody.to_vec()),
+        error: rparts.extensions.get::<ApiError>().map(encode_error),
+        created_at: now,
+        expires_at: now.saturating_add(i64::try_from(shared.retention.as_secs()).unwrap_or(i64::MAX)),
+    };
+    // If storing fails the record stays `running` until its lock times out;
+    // the response still goes out.
+    let _ = store.idempotency_complete(record).await;
+    guard.disarm();
+    Ok(Response::from_parts(rparts, ResB::from(rbody)))
+}
+
+/// The stored response, marked `Idempotent-Replayed: true`, with its error
+/// (if any) back in the extensions for an outer layer to re-render.
+fn replay<B: From<Bytes>>(shared: &Shared, row: IdempotencyRow) -> Response<B> {
+    let status = row
+        .status
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = Response::new(B::from(Bytes::from(row.body.unwrap_or_default())));
+    *response.status_mut() = status;
+    *response.headers_mut() = row.headers.as_deref().map(decode_headers).unwrap_or_default();
+    response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    if let Some(err) = row.error.as_deref().and_then(|e| decode_error(e, &shared.catalog)) {
+        response.extensions_mut().insert(err);
+    }
+    response
+}
