@@ -18,8 +18,10 @@ Examples:
 
 Each FILE is checked on its own, loaded onto the built-in catalog (one catalog per API). Files
 given with --catalog are checked as `render --catalog …` loads them: stacked in order, so
-collisions between them are found too; each FILE is then checked on top of that stack. Each problem is printed as
-`file:line:col: entry \"code\": message`; a valid file as `ok: file: N entries`.
+collisions between them are found too; each FILE is then checked on top of that stack.
+
+Each problem is printed as `file:line:col: entry \"code\": message`; a valid file as
+`ok: file: N entries`.
 
 Exit status: 0 all valid, 1 problems found, 2 a file could not be read.";
 

@@ -16,7 +16,7 @@ use crate::wire;
 pub(crate) const EXAMPLES: &str = "\
 Examples:
   tollgate render insufficient_credits --set required=1 --set available=0
-  tollgate render insufficient_credits --dialect envelope --catalog api.toml --set required=1 --set available=0
+  tollgate render insufficient_credits -d envelope -c api.toml --set required=1 --set available=0
   tollgate render rate_limit_exceeded --dialect coded --retry-after 30 --request-id req_42
   tollgate render validation_error --violation 'email:invalid_format:Not an email address'
   tollgate render not_found --dialect detail --message 'Rule not found'
@@ -79,6 +79,13 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         .error(&args.code)
         .map_err(|e| CliError::Usage(e.to_string()))?;
     for (key, value) in args.set {
+        if args.dialect.reserved_detail_keys().contains(&key.as_str()) {
+            eprintln!(
+                "warning: --set {key}: {key:?} is a member of the {} dialect, so it fills the \
+                 message but is not rendered as a detail",
+                args.dialect
+            );
+        }
         err = err.with(key, value);
     }
     for violation in args.violations {

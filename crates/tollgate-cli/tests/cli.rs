@@ -324,6 +324,27 @@ fn render_takes_violations_retry_hints_and_messages() {
         "{}",
         stderr(&output)
     );
+
+    let output = tollgate(&[
+        "render",
+        "not_found",
+        "--set",
+        "status=1",
+        "--set",
+        "resource=scan",
+    ]);
+    let printed = Printed::parse(&output);
+    assert_eq!(
+        printed.json()["status"],
+        404,
+        "a detail never replaces a member"
+    );
+    assert_eq!(printed.json()["resource"], "scan");
+    assert!(
+        stderr(&output).contains("--set status: \"status\" is a member of the problem dialect"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
