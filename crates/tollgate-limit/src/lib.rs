@@ -1,10 +1,72 @@
-//! GCRA rate limiting for HTTP APIs.
-#![doc = "placeholder"]
+//! GCRA rate limiting for HTTP APIs that answer from a Tollgate catalog.
+//!
+//! - [`Policy`]: named quotas ("100 calls per 60 seconds, bursts of 100"),
+//!   enforced with the generic cell rate algorithm; weighted costs and peeks.
+//! - [`MemoryStore`] / [`KeyedLimiter`] / [`DirectLimiter`]: in-process state,
+//!   lock-free on the hot path, with bounded memory and no background thread.
+//! - [`RedisStore`]: state shared by every node, one round trip per decision,
+//!   timed by Redis's own clock; fails open or closed by config.
+//! - [`Limiter`]: several policies per request (per key *and* per IP), each
+//!   with a [`KeyExtractor`] ([`ApiKey`], [`ClientIp`] that reads proxy
+//!   headers only through trusted proxies), on a [`Backend`] chosen by URL.
+//! - [`RateLimitLayer`]: the tower layer. Refusals are 429
+//!   `rate_limit_exceeded` in the catalog's dialect with `Retry-After`; every
+//!   response carries the IETF `RateLimit-Policy` and `RateLimit` fields
+//!   ([`headers`] says which draft).
+//! - Time is injected through [`Clock`]; tests use [`FakeClock`].
+//!
+//! An axum app limited to 100 calls per 60 s per API key and 1000 per 60 s per
+//! client IP, behind a proxy at 10.0.0.0/8:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::net::SocketAddr;
+//! use std::time::Duration;
+//! use axum::{Router, routing::get, extract::ConnectInfo, body::Body};
+//! use tollgate_limit::{ApiKey, Backend, ClientIp, Limiter, Policy, RateLimitLayer};
+//! use tower::ServiceExt;
+//!
+//! let limiter = Limiter::builder()
+//!     .policy(Policy::new("per-key", 100, Duration::from_secs(60))?, ApiKey::bearer())
+//!     .policy(
+//!         Policy::new("per-ip", 1000, Duration::from_secs(60))?,
+//!         ClientIp::new().trust_proxy("10.0.0.0/8")?,
+//!     )
+//!     // Or "redis://127.0.0.1:6379" to share the limits between nodes.
+//!     .backend(Backend::from_url("memory://")?)
+//!     .build();
+//! let app = Router::new().route("/v1/scans", get(|| async { "ok" })).layer(RateLimitLayer::new(limiter));
+//! // Served with `app.into_make_service_with_connect_info::<SocketAddr>()`.
+//!
+//! let mut request = http::Request::builder()
+//!     .uri("/v1/scans")
+//!     .header("authorization", "Bearer sk_1")
+//!     .body(Body::empty())?;
+//! request.extensions_mut().insert(ConnectInfo("198.51.100.7:4711".parse::<SocketAddr>()?));
+//! let response = app.oneshot(request).await?;
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.headers()["ratelimit-policy"], r#""per-key";q=100;w=60, "per-ip";q=1000;w=60"#);
+//! assert_eq!(response.headers()["ratelimit"], r#""per-key";r=99;t=1, "per-ip";r=999;t=1"#);
+//! # Ok(()) }
+//! ```
 
+mod client_ip;
 mod clock;
+pub mod headers;
+mod key;
+pub mod layer;
+mod limiter;
 mod memory;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis;
 
+pub use client_ip::{Cidr, CidrError, ClientIp, ForwardedHeader, PeerAddr};
 pub use clock::{Clock, FakeClock, MonotonicClock};
+pub use key::{ApiKey, Key, KeyExtractor, MAX_KEY_LEN, RateLimitKey};
+pub use layer::{RateLimit, RateLimitLayer};
+pub use limiter::{Backend, BackendError, FailMode, Limiter, LimiterBuilder, Outcome, Verdict};
 pub use memory::{DEFAULT_MAX_KEYS, DefaultHasher, DirectLimiter, KeyedLimiter, MemoryStore};
 pub use policy::{Decision, Policy, PolicyError, PolicyErrorKind};
+#[cfg(feature = "redis")]
+pub use redis::{RedisOptions, RedisStore, RedisStoreError};

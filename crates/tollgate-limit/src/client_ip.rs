@@ -1,0 +1,414 @@
+//! The client's IP address, read from proxy headers only through proxies the
+//! operator trusts.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::str::FromStr;
+
+use http::HeaderMap;
+use http::request::Parts;
+
+use crate::key::{Key, KeyExtractor};
+
+/// The socket peer address, for servers other than axum to put in the
+/// request extensions (axum's `ConnectInfo<SocketAddr>` is read too, with
+/// the `axum` feature).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// An IP network in CIDR notation: `10.0.0.0/8`, `2001:db8::/32`, or a single
+/// address.
+///
+/// ```
+/// use tollgate_limit::Cidr;
+/// let net: Cidr = "10.0.0.0/8".parse()?;
+/// assert!(net.contains("10.1.2.3".parse()?));
+/// assert!(!net.contains("11.0.0.1".parse()?));
+/// assert!("::ffff:10.9.9.9".parse::<Cidr>()?.contains("10.9.9.9".parse()?));
+/// assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in this network (IPv4-mapped IPv6 addresses count as
+    /// IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        mask(ip.to_canonical(), self.prefix) == self.addr
+    }
+}
+
+fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let m = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+            IpAddr::V4((bits & m).into())
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let m = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(bits & m))
+        }
+    }
+}
+
+/// A string that is not a CIDR.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CidrError(String);
+
+impl fmt::Display for CidrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid trusted proxy {:?}: expected an IP address or a CIDR such as 10.0.0.0/8", self.0)
+    }
+}
+
+impl std::error::Error for CidrError {}
+
+impl FromStr for Cidr {
+    type Err = CidrError;
+
+    fn from_str(s: &str) -> Result<Cidr, CidrError> {
+        let err = || CidrError(s.to_owned());
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (s.trim(), None),
+        };
+        let addr = IpAddr::from_str(addr).map_err(|_| err())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().ok().filter(|&p| p <= max).ok_or_else(err)?
+            }
+            Some(_) => return Err(err()),
+            None => max,
+        };
+        // An IPv4-mapped network is the IPv4 network.
+        let (addr, prefix) = match addr {
+            IpAddr::V6(v6) if prefix >= 96 && v6.to_ipv4_mapped().is_some() => {
+                (IpAddr::V4(v6.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)), prefix - 96)
+            }
+            _ => (addr, prefix),
+        };
+        Ok(Cidr { addr: mask(addr, prefix), prefix })
+    }
+}
+
+/// The header trusted proxies name the client in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2`.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for="[2001:db8::1]:4711"`.
+    Forwarded,
+}
+
+/// Extracts the client IP, for per-IP policies (place them before
+/// authentication, so that key guessing is limited too).
+///
+/// Proxy headers are client-controlled unless a proxy you run rewrote them,
+/// so they are read only when the socket peer is a trusted proxy. Then the
+/// header's hops are walked from the right (the nearest proxy's entry) and
+/// the first hop that is not a trusted proxy is the client. The leftmost hop
+/// is never taken on its own word: a client that sends
+/// `X-Forwarded-For: 1.2.3.4` through your proxy is still keyed by its own
+/// address, which the proxy appended. A hop that does not parse stops the
+/// walk at the last trusted hop. IPv6 clients are keyed by their /64 network
+/// by default, since one host usually holds a whole /64 (see
+/// [`ipv6_prefix`](Self::ipv6_prefix)).
+///
+/// Without a trusted proxy list, the socket peer address is the client: axum's
+/// `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`)
+/// or a [`PeerAddr`] extension. A request with neither is keyed as `unknown`
+/// (all such requests share one bucket, rather than escaping the limit).
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use tollgate_limit::{ClientIp, PeerAddr};
+/// let client_ip = ClientIp::new().trust_proxy("10.0.0.0/8")?;
+/// let mut request = http::Request::builder()
+///     .header("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.0.0.2")
+///     .body(())?;
+/// request.extensions_mut().insert(PeerAddr("10.0.0.1:5000".parse::<SocketAddr>()?));
+/// let (parts, ()) = request.into_parts();
+/// assert_eq!(client_ip.client_ip(&parts), Some("203.0.113.9".parse()?));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClientIp {
+    trusted: Vec<Cidr>,
+    header: ForwardedHeader,
+    ipv6_prefix: u8,
+}
+
+impl Default for ClientIp {
+    fn default() -> Self {
+        ClientIp::new()
+    }
+}
+
+impl ClientIp {
+    /// Trusts no proxy: the socket peer is the client.
+    pub fn new() -> ClientIp {
+        ClientIp { trusted: Vec::new(), header: ForwardedHeader::XForwardedFor, ipv6_prefix: 64 }
+    }
+
+    /// Trusts a proxy address or network (`10.0.0.0/8`, `::1`).
+    pub fn trust_proxy(mut self, cidr: &str) -> Result<ClientIp, CidrError> {
+        self.trusted.push(cidr.parse()?);
+        Ok(self)
+    }
+
+    /// Trusts several proxies.
+    pub fn trust_proxies<'a>(mut self, cidrs: impl IntoIterator<Item = &'a str>) -> Result<ClientIp, CidrError> {
+        for cidr in cidrs {
+            self.trusted.push(cidr.parse()?);
+        }
+        Ok(self)
+    }
+
+    /// Which header trusted proxies write (default `X-Forwarded-For`).
+    pub fn header(mut self, header: ForwardedHeader) -> ClientIp {
+        self.header = header;
+        self
+    }
+
+    /// The IPv6 prefix length clients are keyed by (default 64; 128 keys each
+    /// address). IPv4 clients are keyed by their address.
+    pub fn ipv6_prefix(mut self, prefix: u8) -> ClientIp {
+        self.ipv6_prefix = prefix.min(128);
+        self
+    }
+
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(ip))
+    }
+
+    /// The client's address, before IPv6 prefix masking; `None` without a
+    /// peer address.
+    pub fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
+        let peer = peer_addr(parts)?.ip().to_canonical();
+        if !self.trusted(peer) {
+            return Some(peer);
+        }
+        let mut client = peer;
+        let mut walk = |hop: Option<IpAddr>| -> bool {
+            match hop {
+                Some(ip) if self.trusted(ip) => {
+                    client = ip;
+                    true
+                }
+                Some(ip) => {
+                    client = ip;
+                    false
+                }
+                None => false,
+            }
+        };
+        match self.header {
+            ForwardedHeader::XForwardedFor => {
+                for hop in hops_rev(&parts.headers, "x-forwarded-for", ',') {
+                    if !walk(parse_node(hop)) {
+                        break;
+                    }
+                }
+            }
+            ForwardedHeader::Forwarded => {
+                for element in forwarded_elements_rev(&parts.headers) {
+                    if !walk(forwarded_for(element).and_then(parse_node)) {
+                        break;
+                    }
+                }
+            }
+        }
+        Some(client)
+    }
+}
+
+impl KeyExtractor for ClientIp {
+    fn extract(&self, parts: &Parts) -> Option<Key> {
+        Some(match self.client_ip(parts) {
+            Some(IpAddr::V6(v6)) => Key::from(mask(IpAddr::V6(v6), self.ipv6_prefix)),
+            Some(ip) => Key::from(ip),
+            None => Key::from("unknown"),
+        })
+    }
+}
+
+fn peer_addr(parts: &Parts) -> Option<SocketAddr> {
+    if let Some(PeerAddr(addr)) = parts.extensions.get::<PeerAddr>() {
+        return Some(*addr);
+    }
+    #[cfg(feature = "axum")]
+    if let Some(info) = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+        return Some(info.0);
+    }
+    None
+}
+
+/// The comma-separated items of every line of `name`, last first.
+fn hops_rev<'a>(headers: &'a HeaderMap, name: &'static str, sep: char) -> impl Iterator<Item = &'a str> {
+    let lines: Vec<&str> = headers.get_all(name).iter().map(|v| v.to_str().unwrap_or("\u{0}")).collect();
+    lines.into_iter().rev().flat_map(move |line| line.rsplit(sep)).map(str::trim)
+}
+
+/// The elements of every `Forwarded` line, last first; commas inside quoted
+/// strings do not split.
+fn forwarded_elements_rev(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    let mut elements = Vec::new();
+    for value in headers.get_all(http::header::FORWARDED) {
+        let Ok(line) = value.to_str() else {
+            elements.push("\u{0}");
+            continue;
+        };
+        let mut start = 0;
+        let mut quoted = false;
+        let mut escaped = false;
+        for (i, c) in line.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                ',' if !quoted => {
+                    elements.push(&line[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        elements.push(&line[start..]);
+    }
+    elements.into_iter().rev()
+}
+
+/// The `for=` value of one `Forwarded` element, unquoted.
+fn forwarded_for(element: &str) -> Option<&str> {
+    element.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("for").then(|| {
+            let value = value.trim();
+            value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value)
+        })
+    })
+}
+
+/// An address as proxies write it: `192.0.2.1`, `192.0.2.1:80`,
+/// `2001:db8::1`, `[2001:db8::1]:443`. `unknown` and obfuscated identifiers
+/// are not addresses.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    let node = node.trim();
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        let (ip, _) = rest.split_once(']')?;
+        return ip.parse::<Ipv6Addr>().ok().map(|ip| IpAddr::V6(ip).to_canonical());
+    }
+    node.parse::<SocketAddr>().ok().map(|addr| addr.ip().to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(peer: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut builder = http::Request::builder();
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder.body(()).unwrap();
+        request.extensions_mut().insert(PeerAddr(peer.parse().unwrap()));
+        request.into_parts().0
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn untrusted_peers_headers_are_ignored() {
+        let extractor = ClientIp::new();
+        let p = parts("198.51.100.1:1234", &[("x-forwarded-for", "1.2.3.4")]);
+        assert_eq!(extractor.client_ip(&p), ip("198.51.100.1"));
+    }
+
+    #[test]
+    fn rightmost_untrusted_hop_wins_across_lines() {
+        let extractor = ClientIp::new().trust_proxies(["10.0.0.0/8", "192.168.0.0/16"]).unwrap();
+        let p = parts(
+            "10.0.0.1:1",
+            &[("x-forwarded-for", "6.6.6.6, 203.0.113.5"), ("x-forwarded-for", "192.168.1.1, 10.2.3.4")],
+        );
+        assert_eq!(extractor.client_ip(&p), ip("203.0.113.5"));
+    }
+
+    #[test]
+    fn all_trusted_takes_the_farthest_proxy_and_garbage_stops_the_walk() {
+        let extractor = ClientIp::new().trust_proxy("10.0.0.0/8").unwrap();
+        let p = parts("10.0.0.1:1", &[("x-forwarded-for", "10.9.9.9, 10.0.0.2")]);
+        assert_eq!(extractor.client_ip(&p), ip("10.9.9.9"));
+        let p = parts("10.0.0.1:1", &[("x-forwarded-for", "1.1.1.1, bogus, 10.0.0.2")]);
+        assert_eq!(extractor.client_ip(&p), ip("10.0.0.2"));
+        let p = parts("10.0.0.1:1", &[]);
+        assert_eq!(extractor.client_ip(&p), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn forwarded_header_with_quotes_ports_and_ipv6() {
+        let extractor = ClientIp::new().trust_proxy("10.0.0.0/8").unwrap().header(ForwardedHeader::Forwarded);
+        let p = parts(
+            "10.0.0.1:1",
+            &[("forwarded", r#"for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https, For=10.0.0.5;by="x,y""#)],
+        );
+        assert_eq!(extractor.client_ip(&p), ip("2001:db8:cafe::17"));
+        assert_eq!(extractor.extract(&p).unwrap().ip(), ip("2001:db8:cafe::"));
+        let p = parts("10.0.0.1:1", &[("forwarded", "for=unknown, for=10.0.0.3")]);
+        assert_eq!(extractor.client_ip(&p), ip("10.0.0.3"));
+    }
+
+    #[test]
+    fn mapped_addresses_and_ports_in_xff() {
+        let extractor = ClientIp::new().trust_proxy("::1").unwrap();
+        let p = parts("[::1]:8080", &[("x-forwarded-for", "[::ffff:198.51.100.4]:5, 198.51.100.9:443")]);
+        assert_eq!(extractor.client_ip(&p), ip("198.51.100.9"));
+        let extractor = ClientIp::new().trust_proxy("127.0.0.1").unwrap();
+        let p = parts("[::ffff:127.0.0.1]:1", &[("x-forwarded-for", "198.51.100.7")]);
+        assert_eq!(extractor.client_ip(&p), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn no_peer_address_shares_one_bucket() {
+        let (parts, ()) = http::Request::new(()).into_parts();
+        assert_eq!(ClientIp::new().extract(&parts), Some(Key::from("unknown")));
+    }
+
+    #[test]
+    fn ipv6_prefix_masks_hosts_of_one_network_together() {
+        let extractor = ClientIp::new();
+        let a = extractor.extract(&parts("[2001:db8:1:2:aaaa::1]:1", &[])).unwrap();
+        let b = extractor.extract(&parts("[2001:db8:1:2:bbbb::9]:1", &[])).unwrap();
+        let c = extractor.extract(&parts("[2001:db8:1:3::1]:1", &[])).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let exact = ClientIp::new().ipv6_prefix(128);
+        assert_ne!(exact.extract(&parts("[2001:db8::1]:1", &[])), exact.extract(&parts("[2001:db8::2]:1", &[])));
+    }
+
+    #[test]
+    fn cidr_parsing() {
+        assert!("10.0.0.0/8".parse::<Cidr>().is_ok());
+        assert!("10.0.0.0/".parse::<Cidr>().is_err());
+        assert!("10.0.0.0/+8".parse::<Cidr>().is_err());
+        assert!("nope".parse::<Cidr>().is_err());
+        assert!("::/0".parse::<Cidr>().unwrap().contains("2001:db8::1".parse().unwrap()));
+        assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains("8.8.8.8".parse().unwrap()));
+        let err = "10.0.0.0/40".parse::<Cidr>().unwrap_err().to_string();
+        assert!(err.contains("10.0.0.0/40"), "{err}");
+    }
+}

@@ -1,0 +1,71 @@
+//! The IETF RateLimit fields and the legacy `X-RateLimit-*` headers.
+//!
+//! Tollgate implements the structured-field syntax of
+//! [draft-ietf-httpapi-ratelimit-headers-09]: one list item per policy, named
+//! by the policy, in two fields.
+//!
+//! - `RateLimit-Policy: "per-key";q=100;w=60` — the quota `q` per window `w`
+//!   (seconds) of each policy that applied to the request.
+//! - `RateLimit: "per-key";r=42;t=35` — `r`, the calls of cost 1 the caller
+//!   may still make right now, and `t`, the seconds (rounded up) until the
+//!   whole quota is available again.
+//!
+//! GCRA has no fixed windows: `t` is the time until the caller's burst is
+//! fully restored, and calls come back one every `window / quota` before that,
+//! so `r` grows steadily rather than jumping at `t`.
+//!
+//! [draft-ietf-httpapi-ratelimit-headers-09]: https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/09/
+
+use std::fmt::Write;
+
+use http::HeaderName;
+
+use crate::policy::{Decision, Policy};
+
+/// `RateLimit-Policy`.
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit`.
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+/// `X-RateLimit-Limit` (legacy): the quota of the most constraining policy.
+pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+/// `X-RateLimit-Remaining` (legacy).
+pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+/// `X-RateLimit-Reset` (legacy): seconds until the quota is restored.
+pub const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// One `RateLimit-Policy` item: `"name";q=100;w=60`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate_limit::{Policy, headers};
+/// let policy = Policy::new("per-ip", 1000, Duration::from_secs(60))?;
+/// assert_eq!(headers::policy_item(&policy), r#""per-ip";q=1000;w=60"#);
+/// # Ok::<(), tollgate_limit::PolicyError>(())
+/// ```
+pub fn policy_item(policy: &Policy) -> String {
+    // Policy names are [A-Za-z0-9_.-]: a valid sf-string without escapes.
+    format!("\"{}\";q={};w={}", policy.name(), policy.quota(), policy.window().as_secs())
+}
+
+/// One `RateLimit` item: `"name";r=42;t=35`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate_limit::{FakeClock, KeyedLimiter, Policy, headers};
+/// let policy = Policy::new("per-key", 100, Duration::from_secs(60))?;
+/// let limiter = KeyedLimiter::new(policy.clone(), FakeClock::new());
+/// let decision = limiter.check(&1u64);
+/// assert_eq!(headers::limit_item(&policy, &decision), r#""per-key";r=99;t=1"#);
+/// # Ok::<(), tollgate_limit::PolicyError>(())
+/// ```
+pub fn limit_item(policy: &Policy, decision: &Decision) -> String {
+    let mut out = String::with_capacity(32);
+    let _ = write!(
+        out,
+        "\"{}\";r={};t={}",
+        policy.name(),
+        decision.remaining(),
+        tollgate::retry_after_secs(decision.reset())
+    );
+    out
+}

@@ -1,0 +1,208 @@
+//! What a policy counts calls against: an API key, a client IP, any string.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::HeaderName;
+use http::request::Parts;
+
+/// Longest key kept as is; longer ones are cut (at a character boundary), so
+/// a client cannot make the store hold huge keys.
+pub const MAX_KEY_LEN: usize = 256;
+
+/// The identity a policy counts calls against.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use tollgate_limit::Key;
+/// let ip: IpAddr = "192.0.2.7".parse().unwrap();
+/// assert_eq!(Key::from(ip).to_string(), "ip:192.0.2.7");
+/// assert_eq!(Key::from("sk_live_1").to_string(), "sk_live_1");
+/// assert_eq!(Key::from("é".repeat(200)).as_str().map(str::len), Some(256));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Key(Repr);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    Ip(IpAddr),
+    Text(Arc<str>),
+}
+
+impl Key {
+    /// The client IP, if this is an IP key.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self.0 {
+            Repr::Ip(ip) => Some(ip),
+            Repr::Text(_) => None,
+        }
+    }
+
+    /// The text, if this is a text key.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Ip(_) => None,
+            Repr::Text(s) => Some(s),
+        }
+    }
+}
+
+impl From<IpAddr> for Key {
+    fn from(ip: IpAddr) -> Key {
+        Key(Repr::Ip(ip))
+    }
+}
+
+impl From<&str> for Key {
+    fn from(s: &str) -> Key {
+        let mut end = s.len().min(MAX_KEY_LEN);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        Key(Repr::Text(s[..end].into()))
+    }
+}
+
+impl From<String> for Key {
+    fn from(s: String) -> Key {
+        if s.len() <= MAX_KEY_LEN { Key(Repr::Text(s.into())) } else { Key::from(s.as_str()) }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Ip(ip) => write!(f, "ip:{ip}"),
+            Repr::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Ip(ip) => write!(f, "Key::Ip({ip})"),
+            // API keys are secrets: never print them whole.
+            Repr::Text(s) => {
+                let shown: String = s.chars().take(4).collect();
+                write!(f, "Key::Text({shown:?}…)")
+            }
+        }
+    }
+}
+
+/// Finds the key a policy counts a request against; `None` skips the policy
+/// for that request (an anonymous request under a per-key policy).
+///
+/// Closures `Fn(&Parts) -> Option<Key>` are extractors too.
+///
+/// ```
+/// use tollgate_limit::{Key, KeyExtractor};
+/// let by_tenant = |parts: &http::request::Parts| {
+///     parts.headers.get("x-tenant").and_then(|v| v.to_str().ok()).map(Key::from)
+/// };
+/// let (parts, ()) = http::Request::builder().header("x-tenant", "acme").body(()).unwrap().into_parts();
+/// assert_eq!(by_tenant.extract(&parts), Some(Key::from("acme")));
+/// ```
+pub trait KeyExtractor: Send + Sync + 'static {
+    /// The key of this request, if it has one.
+    fn extract(&self, parts: &Parts) -> Option<Key>;
+}
+
+impl<F> KeyExtractor for F
+where
+    F: Fn(&Parts) -> Option<Key> + Send + Sync + 'static,
+{
+    fn extract(&self, parts: &Parts) -> Option<Key> {
+        self(parts)
+    }
+}
+
+/// The key an authentication layer found, put in the request extensions for
+/// [`ApiKey::from_extension`] to read.
+///
+/// ```
+/// use tollgate_limit::{ApiKey, Key, KeyExtractor, RateLimitKey};
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(RateLimitKey::new("acct_42"));
+/// let (parts, ()) = request.into_parts();
+/// assert_eq!(ApiKey::from_extension().extract(&parts), Some(Key::from("acct_42")));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitKey(Key);
+
+impl RateLimitKey {
+    /// The key to count this request against (an account id, an API key id).
+    pub fn new(key: impl Into<Key>) -> RateLimitKey {
+        RateLimitKey(key.into())
+    }
+
+    /// The key.
+    pub fn key(&self) -> &Key {
+        &self.0
+    }
+}
+
+/// Extracts the caller's API key, for per-key policies placed after
+/// authentication.
+///
+/// ```
+/// use tollgate_limit::{ApiKey, Key, KeyExtractor};
+/// let (parts, ()) = http::Request::builder()
+///     .header("authorization", "Bearer sk_live_1")
+///     .header("x-api-key", "k2")
+///     .body(()).unwrap().into_parts();
+/// assert_eq!(ApiKey::bearer().extract(&parts), Some(Key::from("sk_live_1")));
+/// let header = http::HeaderName::from_static("x-api-key");
+/// assert_eq!(ApiKey::header(header).extract(&parts), Some(Key::from("k2")));
+/// assert_eq!(ApiKey::from_extension().extract(&parts), None);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    source: ApiKeySource,
+}
+
+#[derive(Clone, Debug)]
+enum ApiKeySource {
+    Extension,
+    Header(HeaderName),
+    Bearer,
+}
+
+impl ApiKey {
+    /// The [`RateLimitKey`] an authentication layer put in the extensions.
+    pub fn from_extension() -> ApiKey {
+        ApiKey { source: ApiKeySource::Extension }
+    }
+
+    /// The value of a header (`X-API-Key`), as sent.
+    pub fn header(name: impl Into<HeaderName>) -> ApiKey {
+        ApiKey { source: ApiKeySource::Header(name.into()) }
+    }
+
+    /// The token of `Authorization: Bearer <token>`.
+    pub fn bearer() -> ApiKey {
+        ApiKey { source: ApiKeySource::Bearer }
+    }
+}
+
+impl KeyExtractor for ApiKey {
+    fn extract(&self, parts: &Parts) -> Option<Key> {
+        let text = match &self.source {
+            ApiKeySource::Extension => {
+                return parts.extensions.get::<RateLimitKey>().map(|k| k.0.clone());
+            }
+            ApiKeySource::Header(name) => parts.headers.get(name)?.to_str().ok()?.trim(),
+            ApiKeySource::Bearer => {
+                let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+                let (scheme, token) = value.trim().split_once(' ')?;
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    return None;
+                }
+                token.trim()
+            }
+        };
+        (!text.is_empty()).then(|| Key::from(text))
+    }
+}

@@ -1,0 +1,110 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use http::{HeaderName, HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
+
+use super::layer::Shared;
+use crate::limiter::Outcome;
+
+type Check = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+pin_project! {
+    /// The response future of [`RateLimit`](super::RateLimit).
+    pub struct ResponseFuture<S, B>
+    where
+        S: tower::Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: tower::Service<Request<B>>,
+    {
+        // Waiting for the store (Redis).
+        Waiting {
+            check: Check,
+            inner: Option<S>,
+            request: Option<Request<B>>,
+            shared: Arc<Shared>,
+        },
+        // Admitted: the inner service runs.
+        Inner {
+            #[pin]
+            future: S::Future,
+            headers: Vec<(HeaderName, HeaderValue)>,
+        },
+        // Refused: the inner service is never called.
+        Rejected {
+            response: Option<Response<Vec<u8>>>,
+        },
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: tower::Service<Request<B>>,
+{
+    pub(crate) fn inner(future: S::Future, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
+        ResponseFuture { state: State::Inner { future, headers } }
+    }
+
+    pub(crate) fn rejected(response: Response<Vec<u8>>) -> Self {
+        ResponseFuture { state: State::Rejected { response: Some(response) } }
+    }
+
+    pub(crate) fn waiting(check: Check, inner: S, request: Request<B>, shared: Arc<Shared>) -> Self {
+        ResponseFuture { state: State::Waiting { check, inner: Some(inner), request: Some(request), shared } }
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: tower::Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: From<Vec<u8>>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Waiting { check, inner, request, shared } => {
+                    let outcome = ready!(check.as_mut().poll(cx));
+                    let (Some(mut service), Some(request)) = (inner.take(), request.take()) else {
+                        panic!("ResponseFuture polled after completion");
+                    };
+                    if outcome.is_allowed() {
+                        let headers = shared.headers(&outcome);
+                        let future = service.call(request);
+                        state.set(State::Inner { future, headers });
+                    } else {
+                        let response = shared.refusal(&outcome, request.headers(), request.uri());
+                        state.set(State::Rejected { response: Some(response) });
+                    }
+                }
+                StateProj::Inner { future, headers } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    let out = response.headers_mut();
+                    for (name, value) in headers.drain(..) {
+                        out.append(name, value);
+                    }
+                    return Poll::Ready(Ok(response));
+                }
+                StateProj::Rejected { response } => {
+                    let Some(response) = response.take() else {
+                        panic!("ResponseFuture polled after completion");
+                    };
+                    return Poll::Ready(Ok(response.map(ResBody::from)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use tollgate::{ApiError, Catalog, Context, Dialect, ErrorDef};
+
+use super::service::RateLimit;
+use crate::headers::{
+    RATELIMIT, RATELIMIT_POLICY, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET, limit_item,
+    policy_item,
+};
+use crate::limiter::{Limiter, Outcome, Verdict};
+
+/// Applies a [`Limiter`] to every request; see the [module docs](crate::layer).
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) limiter: Arc<Limiter>,
+    catalog: Arc<Catalog>,
+    dialect: Dialect,
+    legacy_headers: bool,
+    limited: Arc<ErrorDef>,
+    unavailable: Arc<ErrorDef>,
+}
+
+impl std::fmt::Debug for RateLimitLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimitLayer")
+            .field("limiter", &self.shared.limiter)
+            .field("dialect", &self.shared.dialect)
+            .field("legacy_headers", &self.shared.legacy_headers)
+            .finish()
+    }
+}
+
+impl RateLimitLayer {
+    /// A layer answering from the built-in catalog in the `problem` dialect.
+    pub fn new(limiter: impl Into<Arc<Limiter>>) -> RateLimitLayer {
+        let catalog = Arc::new(Catalog::builtin());
+        let (limited, unavailable) = defs(&catalog);
+        RateLimitLayer {
+            shared: Arc::new(Shared {
+                limiter: limiter.into(),
+                catalog,
+                dialect: Dialect::Problem,
+                legacy_headers: false,
+                limited,
+                unavailable,
+            }),
+        }
+    }
+
+    /// Answers from `catalog`: its `rate_limit_exceeded` and
+    /// `service_unavailable` entries (the built-in ones where it has none).
+    pub fn catalog(mut self, catalog: Arc<Catalog>) -> RateLimitLayer {
+        let shared = Arc::make_mut(&mut self.shared);
+        (shared.limited, shared.unavailable) = defs(&catalog);
+        shared.catalog = catalog;
+        self
+    }
+
+    /// The dialect of refusal bodies (default `problem`).
+    pub fn dialect(mut self, dialect: Dialect) -> RateLimitLayer {
+        Arc::make_mut(&mut self.shared).dialect = dialect;
+        self
+    }
+
+    /// Also sends `X-RateLimit-Limit`, `-Remaining` and `-Reset` (seconds) for
+    /// the policy with the fewest calls left (default off).
+    pub fn legacy_headers(mut self, enabled: bool) -> RateLimitLayer {
+        Arc::make_mut(&mut self.shared).legacy_headers = enabled;
+        self
+    }
+
+    /// The limiter.
+    pub fn limiter(&self) -> &Limiter {
+        &self.shared.limiter
+    }
+}
+
+fn defs(catalog: &Catalog) -> (Arc<ErrorDef>, Arc<ErrorDef>) {
+    let def = |code: &str| {
+        catalog
+            .get(code)
+            .or_else(|| Catalog::builtin_ref().get(code))
+            .cloned()
+            .unwrap_or_else(|| unreachable!("the built-in catalog has {code}"))
+    };
+    (def("rate_limit_exceeded"), def("service_unavailable"))
+}
+
+impl<S> tower::Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> RateLimit<S> {
+        RateLimit { inner, shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl Shared {
+    /// The RateLimit fields (and legacy headers) of an outcome.
+    pub(crate) fn headers(&self, outcome: &Outcome) -> Vec<(HeaderName, HeaderValue)> {
+        let mut out = Vec::with_capacity(5);
+        if outcome.decisions.is_empty() {
+            return out;
+        }
+        let join = |item: &dyn Fn(usize) -> String| {
+            let items: Vec<String> = (0..outcome.decisions.len()).map(item).collect();
+            HeaderValue::try_from(items.join(", ")).ok()
+        };
+        let policies = join(&|i| policy_item(&outcome.decisions[i].0));
+        let limits = join(&|i| limit_item(&outcome.decisions[i].0, &outcome.decisions[i].1));
+        out.extend(policies.map(|v| (RATELIMIT_POLICY, v)));
+        out.extend(limits.map(|v| (RATELIMIT, v)));
+        if self.legacy_headers {
+            if let Some((policy, decision)) = outcome.decisions.iter().min_by_key(|(_, d)| d.remaining()) {
+                out.push((X_RATELIMIT_LIMIT, HeaderValue::from(policy.quota())));
+                out.push((X_RATELIMIT_REMAINING, HeaderValue::from(decision.remaining())));
+                out.push((X_RATELIMIT_RESET, HeaderValue::from(tollgate::retry_after_secs(decision.reset()))));
+            }
+        }
+        out
+    }
+
+    /// The 429 or 503 for a refused request, rendered in the layer's dialect
+    /// with the [`ApiError`] in its extensions.
+    pub(crate) fn refusal(&self, outcome: &Outcome, headers: &HeaderMap, uri: &Uri) -> http::Response<Vec<u8>> {
+        let err = match outcome.verdict {
+            Verdict::Unavailable { retry_after } => {
+                ApiError::new(Arc::clone(&self.unavailable)).retry_after(retry_after)
+            }
+            verdict => {
+                let mut err = ApiError::new(Arc::clone(&self.limited));
+                if let Some((policy, _)) = outcome.limiting() {
+                    err = err.with("limit", policy.quota()).with("window", policy.window().as_secs());
+                }
+                match verdict {
+                    Verdict::Limited { retry_after: Some(delay), .. } => err.retry_after(delay),
+                    _ => err,
+                }
+            }
+        };
+        let request_id = headers
+            .get(tollgate::headers::X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| tollgate::headers::is_valid_request_id(id));
+        let mut ctx = Context::new(self.limiter.clock().wall()).instance(uri.path());
+        if let Some(id) = request_id {
+            ctx = ctx.request_id(id);
+        }
+        let mut response = self.catalog.renderer(self.dialect).response(&err, &ctx);
+        let out = response.headers_mut();
+        for (name, value) in self.headers(outcome) {
+            out.append(name, value);
+        }
+        response.extensions_mut().insert(err);
+        response
+    }
+}

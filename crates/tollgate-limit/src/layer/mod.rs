@@ -1,0 +1,58 @@
+//! The tower layer: checks every request, answers 429 in the catalog's
+//! dialect, and puts the RateLimit fields on every response.
+//!
+//! A refused request never reaches the inner service. Its response is
+//! rendered here with [`Catalog::renderer`](tollgate::Catalog::renderer), so
+//! the layer is correct on its own, and carries the [`ApiError`] in its
+//! extensions, so `tollgate-axum`'s outer layer can render it again in the
+//! negotiated dialect with the request id:
+//!
+//! - 429 `rate_limit_exceeded`, message "Rate limit exceeded: {limit} calls
+//!   per {window} seconds" (details `limit` and `window` of the policy that
+//!   refused), `retry_after` in the body where the dialect has one, and
+//!   `Retry-After` in delay-seconds, rounded up;
+//! - 503 `service_unavailable` with `Retry-After` when the store fails and
+//!   the fail mode is closed;
+//! - on every response, refused or not, `RateLimit-Policy` and `RateLimit`
+//!   (see [`headers`](crate::headers) for the draft implemented), and the
+//!   legacy `X-RateLimit-*` headers if enabled.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use tollgate::Dialect;
+//! use tollgate_limit::{ApiKey, Limiter, Policy, RateLimitLayer};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! let limiter = Limiter::builder()
+//!     .policy(Policy::new("per-key", 1, Duration::from_secs(60))?, ApiKey::bearer())
+//!     .build();
+//! let service = ServiceBuilder::new()
+//!     .layer(RateLimitLayer::new(limiter).dialect(Dialect::Coded))
+//!     .service_fn(|_req: http::Request<()>| async {
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(Vec::from("ok")))
+//!     });
+//! let request = || http::Request::builder().header("authorization", "Bearer k").body(()).unwrap();
+//! let ok = service.clone().oneshot(request()).await?;
+//! assert_eq!(ok.status(), 200);
+//! assert_eq!(ok.headers()["ratelimit"], r#""per-key";r=0;t=60"#);
+//! let limited = service.oneshot(request()).await?;
+//! assert_eq!(limited.status(), 429);
+//! assert_eq!(limited.headers()["retry-after"], "60");
+//! assert_eq!(limited.headers()["ratelimit-policy"], r#""per-key";q=1;w=60"#);
+//! assert!(limited.extensions().get::<tollgate::ApiError>().is_some());
+//! let body = String::from_utf8(limited.into_body())?;
+//! assert!(body.contains(r#""code":"rate_limit_exceeded","message":"Rate limit exceeded: 1 calls per 60 seconds""#), "{body}");
+//! # Ok(()) }
+//! ```
+//!
+//! [`ApiError`]: tollgate::ApiError
+
+mod future;
+#[allow(clippy::module_inception)]
+mod layer;
+mod service;
+
+pub use future::ResponseFuture;
+pub use layer::RateLimitLayer;
+pub use service::RateLimit;

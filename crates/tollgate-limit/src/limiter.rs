@@ -1,0 +1,472 @@
+//! Several policies per request, on one backend: what the layer runs.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::request::Parts;
+
+use crate::clock::{Clock, MonotonicClock};
+use crate::key::{Key, KeyExtractor};
+use crate::memory::{DEFAULT_MAX_KEYS, MemoryStore};
+use crate::policy::{Decision, Policy};
+
+/// Where the limiter keeps its state, chosen by a URL.
+///
+/// - `memory://` (or `memory://?max_keys=N`): this process only; each policy
+///   tracks at most `N` keys (default a million).
+/// - `redis://…`, `rediss://…`, `redis+unix://…`: shared by every node (with
+///   the `redis` feature; see [`RedisStore`](crate::RedisStore)).
+///
+/// ```
+/// use tollgate_limit::Backend;
+/// assert!(matches!(Backend::from_url("memory://?max_keys=5000")?, Backend::Memory { max_keys: 5000 }));
+/// assert!(Backend::from_url("memcached://x").is_err());
+/// assert!(Backend::from_url("memory://?max_keys=lots").is_err());
+/// # Ok::<(), tollgate_limit::BackendError>(())
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Backend {
+    /// In-process memory.
+    Memory {
+        /// The cap on tracked keys per policy.
+        max_keys: usize,
+    },
+    /// Redis.
+    #[cfg(feature = "redis")]
+    Redis(crate::RedisStore),
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Backend::Memory { max_keys: DEFAULT_MAX_KEYS }
+    }
+}
+
+impl Backend {
+    /// The backend a URL names. A Redis URL connects lazily; call inside a
+    /// Tokio runtime.
+    pub fn from_url(url: &str) -> Result<Backend, BackendError> {
+        let err = |why: &str| BackendError(format!("invalid rate-limit store URL {url:?}: {why}"));
+        if let Some(rest) = url.strip_prefix("memory://") {
+            let mut max_keys = DEFAULT_MAX_KEYS;
+            if let Some(query) = rest.strip_prefix('?') {
+                for pair in query.split('&').filter(|p| !p.is_empty()) {
+                    match pair.split_once('=') {
+                        Some(("max_keys", n)) => {
+                            max_keys = n
+                                .parse()
+                                .ok()
+                                .filter(|&n| n > 0)
+                                .ok_or_else(|| err("max_keys must be a positive integer"))?;
+                        }
+                        _ => return Err(err("the only option of memory:// is max_keys")),
+                    }
+                }
+            } else if !rest.is_empty() {
+                return Err(err("expected memory:// or memory://?max_keys=N"));
+            }
+            return Ok(Backend::Memory { max_keys });
+        }
+        #[cfg(feature = "redis")]
+        if ["redis://", "rediss://", "redis+unix://", "unix://"].iter().any(|s| url.starts_with(s)) {
+            return crate::RedisStore::open(url, crate::RedisOptions::default())
+                .map(Backend::Redis)
+                .map_err(|e| BackendError(e.to_string()));
+        }
+        Err(err("expected memory:// or redis://"))
+    }
+}
+
+/// An unusable store URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendError(String);
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// What to do when the store cannot decide (Redis down or slow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FailMode {
+    /// Admit the request (the policy is skipped for it). The default: an
+    /// outage of the limiter does not become an outage of the API.
+    #[default]
+    Open,
+    /// Refuse the request with 503 `service_unavailable` and `Retry-After`.
+    Closed {
+        /// The `Retry-After` of the 503.
+        retry_after: Duration,
+    },
+}
+
+impl FailMode {
+    /// Fail closed, asking clients to come back after a second.
+    pub const CLOSED: FailMode = FailMode::Closed { retry_after: Duration::from_secs(1) };
+}
+
+/// One policy and how to find its key.
+struct Rule {
+    policy: Arc<Policy>,
+    extractor: Box<dyn KeyExtractor>,
+    memory: Option<MemoryStore<Key>>,
+}
+
+type CostFn = dyn Fn(&Parts) -> u64 + Send + Sync;
+
+/// Several policies per request (per key *and* per IP), each with its own key
+/// extractor, on one backend.
+///
+/// A request is admitted only if every policy whose key it has admits it;
+/// when one refuses, the calls the others recorded for it are given back, so
+/// a refused request costs nothing.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use tollgate_limit::{ApiKey, ClientIp, FakeClock, Limiter, Policy};
+/// let clock = FakeClock::new();
+/// let limiter = Limiter::builder()
+///     .policy(Policy::new("per-key", 2, Duration::from_secs(60))?, ApiKey::bearer())
+///     .policy(Policy::new("per-ip", 1000, Duration::from_secs(60))?, ClientIp::new())
+///     .clock(clock.clone())
+///     .build();
+/// let (parts, ()) = http::Request::builder().header("authorization", "Bearer k1").body(())?.into_parts();
+/// assert!(limiter.check(&parts).await.is_allowed());
+/// assert!(limiter.check(&parts).await.is_allowed());
+/// let outcome = limiter.check(&parts).await;
+/// assert!(!outcome.is_allowed());
+/// assert_eq!(outcome.retry_after(), Some(Duration::from_secs(30)));
+/// // The refused call was given back to the per-IP policy.
+/// assert_eq!(outcome.decisions().nth(1).map(|(_, d)| d.remaining()), Some(998));
+/// # Ok(()) }
+/// ```
+pub struct Limiter {
+    rules: Vec<Rule>,
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    cost: Option<Box<CostFn>>,
+    fail_mode: FailMode,
+}
+
+impl fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let policies: Vec<&str> = self.rules.iter().map(|r| r.policy.name()).collect();
+        f.debug_struct("Limiter")
+            .field("policies", &policies)
+            .field("backend", &self.backend)
+            .field("fail_mode", &self.fail_mode)
+            .finish()
+    }
+}
+
+/// Builds a [`Limiter`].
+pub struct LimiterBuilder {
+    rules: Vec<(Policy, Box<dyn KeyExtractor>)>,
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    cost: Option<Box<CostFn>>,
+    fail_mode: FailMode,
+}
+
+impl LimiterBuilder {
+    /// Adds a policy counted against the key `extractor` finds.
+    pub fn policy(mut self, policy: Policy, extractor: impl KeyExtractor) -> Self {
+        self.rules.push((policy, Box::new(extractor)));
+        self
+    }
+
+    /// The backend (default: memory, a million keys per policy).
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// The clock of the in-memory store (default [`MonotonicClock`]); the
+    /// Redis store always uses Redis's clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The weight of a request (default 1): an export that costs 10 calls.
+    pub fn cost(mut self, cost: impl Fn(&Parts) -> u64 + Send + Sync + 'static) -> Self {
+        self.cost = Some(Box::new(cost));
+        self
+    }
+
+    /// What to do when the store fails (default [`FailMode::Open`]).
+    pub fn fail_mode(mut self, mode: FailMode) -> Self {
+        self.fail_mode = mode;
+        self
+    }
+
+    /// The limiter.
+    pub fn build(self) -> Limiter {
+        let max_keys = match self.backend {
+            Backend::Memory { max_keys } => Some(max_keys),
+            #[cfg(feature = "redis")]
+            Backend::Redis(_) => None,
+        };
+        let rules = self
+            .rules
+            .into_iter()
+            .map(|(policy, extractor)| Rule {
+                policy: Arc::new(policy),
+                extractor,
+                memory: max_keys.map(MemoryStore::new),
+            })
+            .collect();
+        Limiter { rules, backend: self.backend, clock: self.clock, cost: self.cost, fail_mode: self.fail_mode }
+    }
+}
+
+/// The verdict on a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Every policy admitted it (or was skipped).
+    Allowed,
+    /// A policy refused it: 429.
+    Limited {
+        /// The policy that refused (the one asking for the longest wait).
+        policy: usize,
+        /// How long until the request would be admitted; `None` if its cost
+        /// exceeds a burst and it never will be.
+        retry_after: Option<Duration>,
+    },
+    /// The store failed and the fail mode is closed: 503.
+    Unavailable {
+        /// The `Retry-After` to send.
+        retry_after: Duration,
+    },
+}
+
+/// The outcome of checking a request against every policy.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub(crate) decisions: Vec<(Arc<Policy>, Decision)>,
+    pub(crate) verdict: Verdict,
+}
+
+impl Outcome {
+    /// Whether the request is admitted.
+    pub fn is_allowed(&self) -> bool {
+        self.verdict == Verdict::Allowed
+    }
+
+    /// The verdict.
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    /// How long to wait before retrying, when refused.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.verdict {
+            Verdict::Allowed => None,
+            Verdict::Limited { retry_after, .. } => retry_after,
+            Verdict::Unavailable { retry_after } => Some(retry_after),
+        }
+    }
+
+    /// Each policy that applied, with its decision.
+    pub fn decisions(&self) -> impl Iterator<Item = (&Policy, &Decision)> {
+        self.decisions.iter().map(|(p, d)| (&**p, d))
+    }
+
+    /// The policy that refused the request.
+    pub fn limiting(&self) -> Option<(&Policy, &Decision)> {
+        match self.verdict {
+            Verdict::Limited { policy, .. } => self.decisions.get(policy).map(|(p, d)| (&**p, d)),
+            _ => None,
+        }
+    }
+}
+
+/// A check that is done, or one waiting on Redis.
+pub(crate) enum Pending {
+    Ready(Outcome),
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Wait(Pin<Box<dyn Future<Output = Outcome> + Send>>),
+}
+
+impl Limiter {
+    /// A builder with no policies, the memory backend and the real clock.
+    pub fn builder() -> LimiterBuilder {
+        LimiterBuilder {
+            rules: Vec::new(),
+            backend: Backend::default(),
+            clock: Arc::new(MonotonicClock::new()),
+            cost: None,
+            fail_mode: FailMode::Open,
+        }
+    }
+
+    /// The policies, in order.
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
+        self.rules.iter().map(|r| &*r.policy)
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    /// Checks a request against every policy and records it if admitted.
+    pub async fn check(&self, parts: &Parts) -> Outcome {
+        match self.start(parts, false) {
+            Pending::Ready(outcome) => outcome,
+            Pending::Wait(future) => future.await,
+        }
+    }
+
+    /// What [`check`](Self::check) would decide, recording nothing.
+    pub async fn peek(&self, parts: &Parts) -> Outcome {
+        match self.start(parts, true) {
+            Pending::Ready(outcome) => outcome,
+            Pending::Wait(future) => future.await,
+        }
+    }
+
+    /// Starts a check: done at once in memory, a future on Redis.
+    pub(crate) fn start(&self, parts: &Parts, peek: bool) -> Pending {
+        let cost = self.cost.as_ref().map_or(1, |f| f(parts));
+        let keys = self.rules.iter().enumerate().filter_map(|(i, rule)| Some((i, rule.extractor.extract(parts)?)));
+        match &self.backend {
+            Backend::Memory { .. } => Pending::Ready(self.check_memory(keys, cost, peek)),
+            #[cfg(feature = "redis")]
+            Backend::Redis(store) => {
+                let keys: Vec<(Arc<Policy>, Key)> =
+                    keys.map(|(i, key)| (Arc::clone(&self.rules[i].policy), key)).collect();
+                Pending::Wait(Box::pin(check_redis(store.clone(), keys, cost, peek, self.fail_mode)))
+            }
+        }
+    }
+
+    fn check_memory(&self, keys: impl Iterator<Item = (usize, Key)>, cost: u64, peek: bool) -> Outcome {
+        let now = self.clock.now();
+        let mut decisions = Vec::with_capacity(self.rules.len());
+        let mut recorded: Vec<(usize, Key, usize)> = Vec::new();
+        let mut verdict = Verdict::Allowed;
+        for (i, key) in keys {
+            let rule = &self.rules[i];
+            let Some(store) = &rule.memory else { continue };
+            let decision = if peek {
+                store.peek(&rule.policy, &key, now, cost)
+            } else if verdict != Verdict::Allowed {
+                // Already refused: report this policy as it stands.
+                let mut decision = store.peek(&rule.policy, &key, now, cost);
+                if decision.is_allowed() {
+                    given_back(&mut decision, cost);
+                }
+                decision
+            } else {
+                store.check(&rule.policy, &key, now, cost)
+            };
+            if decision.is_allowed() {
+                if !peek && verdict == Verdict::Allowed {
+                    recorded.push((i, key, decisions.len()));
+                }
+            } else {
+                verdict = refuse(verdict, decisions.len(), &decision);
+            }
+            decisions.push((Arc::clone(&rule.policy), decision));
+        }
+        if verdict != Verdict::Allowed {
+            for (i, key, at) in recorded {
+                let rule = &self.rules[i];
+                if let Some(store) = &rule.memory {
+                    store.refund(&rule.policy, &key, cost);
+                    given_back(&mut decisions[at].1, cost);
+                }
+            }
+        }
+        Outcome { decisions, verdict }
+    }
+}
+
+/// Reports a decision as it stands after its call was given back.
+fn given_back(decision: &mut Decision, cost: u64) {
+    decision.remaining = decision.remaining.saturating_add(cost);
+}
+
+/// Folds a refusal into the verdict: the longest wait wins.
+fn refuse(verdict: Verdict, index: usize, decision: &Decision) -> Verdict {
+    let this = Verdict::Limited { policy: index, retry_after: decision.retry_after() };
+    match verdict {
+        Verdict::Limited { retry_after: Some(old), .. } => match decision.retry_after() {
+            Some(new) if new > old => this,
+            None => this,
+            _ => verdict,
+        },
+        Verdict::Limited { retry_after: None, .. } | Verdict::Unavailable { .. } => verdict,
+        Verdict::Allowed => this,
+    }
+}
+
+#[cfg(feature = "redis")]
+async fn check_redis(
+    store: crate::RedisStore,
+    keys: Vec<(Arc<Policy>, Key)>,
+    cost: u64,
+    peek: bool,
+    fail_mode: FailMode,
+) -> Outcome {
+    let results = futures_util::future::join_all(keys.iter().map(|(policy, key)| {
+        let store = &store;
+        async move {
+            if peek { store.peek(policy, key, cost).await } else { store.check(policy, key, cost).await }
+        }
+    }))
+    .await;
+    let mut decisions = Vec::with_capacity(keys.len());
+    let mut recorded = Vec::new();
+    let mut verdict = Verdict::Allowed;
+    let mut failed = false;
+    for ((policy, key), result) in keys.iter().zip(results) {
+        match result {
+            Ok(decision) => {
+                if decision.is_allowed() {
+                    recorded.push((policy, key, decisions.len()));
+                } else {
+                    verdict = refuse(verdict, decisions.len(), &decision);
+                }
+                decisions.push((Arc::clone(policy), decision));
+            }
+            Err(error) => {
+                failed = true;
+                tracing::warn!(
+                    policy = policy.name(),
+                    error = %error,
+                    fail_mode = ?fail_mode,
+                    "rate-limit store failed"
+                );
+            }
+        }
+    }
+    if failed {
+        if let FailMode::Closed { retry_after } = fail_mode {
+            verdict = Verdict::Unavailable { retry_after };
+        }
+    }
+    if verdict != Verdict::Allowed && !peek {
+        for &(_, _, at) in &recorded {
+            given_back(&mut decisions[at].1, cost);
+        }
+        let refunds = recorded.into_iter().map(|(policy, key, _)| store.refund(policy, key, cost));
+        for result in futures_util::future::join_all(refunds).await {
+            if let Err(error) = result {
+                tracing::warn!(error = %error, "rate-limit store failed to give back a refused call");
+            }
+        }
+    }
+    Outcome { decisions, verdict }
+}
