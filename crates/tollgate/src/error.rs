@@ -76,7 +76,10 @@ impl ApiError {
     }
 
     /// Adds a detail; details fill the message template and are rendered
-    /// where the dialect has room for them.
+    /// where the dialect has room for them. A key that names one of the
+    /// dialect's own members ([`Dialect::reserved_detail_keys`](crate::Dialect::reserved_detail_keys),
+    /// such as `status` in `problem`) is not rendered there; catalogs reject
+    /// such keys in `details`, so only ad-hoc keys can meet this.
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.details.insert(key.into(), value.into());
         self

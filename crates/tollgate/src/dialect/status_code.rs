@@ -17,13 +17,20 @@ pub(super) fn encode(
     map.serialize_entry("status", "error")?;
     map.serialize_entry(
         "timestamp",
-        &Str(humantime::format_rfc3339_seconds(ctx.timestamp)),
+        &Str(humantime::format_rfc3339_seconds(clamp(ctx.timestamp))),
     )?;
     map.serialize_entry("error", &Body { err })?;
     if let Some(id) = ctx.request_id {
         map.serialize_entry("request_id", id)?;
     }
     map.end()
+}
+
+/// RFC 3339 has four-digit years after 1970 here: clamp to what it can say.
+fn clamp(t: std::time::SystemTime) -> std::time::SystemTime {
+    // 9999-12-31T23:59:59Z
+    let latest = std::time::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_799);
+    t.clamp(std::time::UNIX_EPOCH, latest)
 }
 
 struct Body<'a> {
@@ -64,5 +71,31 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         out.details.insert("hint".to_owned(), hint.into());
     } else if let Some(details) = error.map("details") {
         read_details_object(details, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use crate::{Catalog, Context, Dialect};
+
+    #[test]
+    fn timestamps_out_of_range_are_clamped() {
+        let catalog = Catalog::builtin();
+        let err = catalog.error("not_found").unwrap();
+        for (t, text) in [
+            (UNIX_EPOCH - Duration::from_secs(5), "1970-01-01T00:00:00Z"),
+            (
+                UNIX_EPOCH + Duration::from_secs(400_000_000_000),
+                "9999-12-31T23:59:59Z",
+            ),
+        ] {
+            let body = catalog
+                .renderer(Dialect::StatusCode)
+                .body(&err, &Context::new(t));
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["timestamp"], text);
+        }
     }
 }
