@@ -26,6 +26,13 @@ impl ReleaseOnDrop {
     fn commit(mut self) {
         self.reservation = None;
     }
+
+    async fn release(mut self) {
+        if let Some(reservation) = self.reservation.take() {
+            // A failed release leaves the credits taken: the safe side.
+            let _ = self.store.release(reservation).await;
+        }
+    }
 }
 
 impl Drop for ReleaseOnDrop {
@@ -76,7 +83,7 @@ where
             let guard = ReleaseOnDrop { store: shared.store.clone(), reservation: Some(reservation) };
             let response = service.call(req).await?;
             if response.status().is_server_error() {
-                drop(guard); // released
+                guard.release().await;
             } else {
                 guard.commit();
             }

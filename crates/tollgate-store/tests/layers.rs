@@ -1,0 +1,466 @@
+//! The tower layers on both backends: authentication errors, scopes, charging
+//! around the handler, and idempotent retries.
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Kind, TestDb};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use tollgate::{ApiError, Dialect};
+use tollgate_store::{Gatekeeper, Idempotency, Limits, NewAccount, NewKey, Principal, Store};
+use tower::{Layer, Service, ServiceExt};
+
+both_backends!(
+    auth_errors_are_401s_with_www_authenticate,
+    scope_and_suspension_errors,
+    charged_on_success_released_on_5xx_and_on_drop,
+    credit_and_usage_refusals_render_in_the_dialect,
+    idempotent_replay_and_conflicts,
+    twenty_concurrent_requests_with_one_key_run_once_and_charge_once,
+    failures_are_not_stored_so_retries_run,
+    idempotency_key_required_and_validated,
+    idempotency_records_expire,
+);
+
+type Req = Request<Full<Bytes>>;
+
+/// A handler that counts its calls and answers `status` with a body naming the account.
+#[derive(Clone)]
+struct Handler {
+    calls: Arc<AtomicUsize>,
+    status: Arc<std::sync::Mutex<u16>>,
+    delay_yields: usize,
+}
+
+impl Handler {
+    fn new() -> Handler {
+        Handler { calls: Arc::default(), status: Arc::new(std::sync::Mutex::new(201)), delay_yields: 0 }
+    }
+    fn set_status(&self, status: u16) {
+        *self.status.lock().unwrap() = status;
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+    fn service(
+        &self,
+    ) -> impl Service<Req, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send> + Clone + Send + 'static
+    {
+        let this = self.clone();
+        tower::service_fn(move |req: Req| {
+            let this = this.clone();
+            async move {
+                let n = this.calls.fetch_add(1, Ordering::SeqCst) + 1;
+                for _ in 0..this.delay_yields {
+                    tokio::task::yield_now().await;
+                }
+                let status = *this.status.lock().unwrap();
+                let who = req.extensions().get::<Principal>().map(|p| p.account_id().to_owned()).unwrap_or_default();
+                let body = format!(r#"{{"id":"scan_{n}","account":"{who}"}}"#);
+                let mut res = Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .header("location", format!("/v1/scans/scan_{n}"))
+                    .body(Full::from(body))
+                    .unwrap();
+                if status == 404 {
+                    let err = tollgate::Catalog::builtin().error("not_found").unwrap();
+                    res.extensions_mut().insert(err);
+                }
+                Ok(res)
+            }
+        })
+    }
+}
+
+struct Fixture {
+    db: TestDb,
+    gate: Gatekeeper,
+    key: String,
+}
+
+impl Fixture {
+    async fn new(kind: Kind, credits: i64) -> Option<Fixture> {
+        let db = TestDb::new(kind).await?;
+        db.store.create_account(NewAccount::new("acme").credits(credits)).await.unwrap();
+        let key = db.store.create_key(NewKey::new("acme", ["scans:read", "scans:write"])).await.unwrap();
+        let gate = Gatekeeper::new(db.store.clone());
+        Some(Fixture { db, gate, key: key.secret().to_owned() })
+    }
+    fn store(&self) -> &Store {
+        &self.db.store
+    }
+    async fn balance(&self) -> i64 {
+        self.store().account("acme").await.unwrap().balance()
+    }
+}
+
+fn post(key: &str, idem: Option<&str>, body: &'static str) -> Req {
+    let mut b = Request::post("/v1/scans").header("x-api-key", key).header("x-request-id", "req_test_1");
+    if let Some(k) = idem {
+        b = b.header("idempotency-key", k);
+    }
+    b.body(Full::from(body)).unwrap()
+}
+
+async fn send<S>(svc: &S, req: Req) -> (Response<Full<Bytes>>, Bytes)
+where
+    S: Service<Req, Response = Response<Full<Bytes>>, Error = Infallible> + Clone,
+{
+    let res = svc.clone().oneshot(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (Response::from_parts(parts, Full::from(bytes.clone())), bytes)
+}
+
+fn json(bytes: &Bytes) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+}
+
+fn code(res: &Response<Full<Bytes>>) -> &str {
+    res.headers().get("x-error-code").map_or("", |v| v.to_str().unwrap())
+}
+
+async fn auth_errors_are_401s_with_www_authenticate(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let handler = Handler::new();
+    let svc = f.gate.auth().layer(handler.service());
+    let expiring = f
+        .store()
+        .create_key(NewKey::new("acme", ["scans:read"]).expires_in(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let revoked = f.store().create_key(NewKey::new("acme", ["scans:read"])).await.unwrap();
+    f.store().revoke_key(revoked.info().id()).await.unwrap();
+    f.db.clock.advance(Duration::from_secs(60));
+
+    let get = |h: Option<(&str, String)>| {
+        let mut b = Request::get("/v1/scans/1");
+        if let Some((name, value)) = h {
+            b = b.header(name, value);
+        }
+        b.body(Full::default()).unwrap()
+    };
+    let cases = [
+        (None, "invalid_key"),
+        (Some(("x-api-key", "tg_live_nope".to_owned())), "invalid_key"),
+        (Some(("authorization", format!("Basic {}", f.key))), "invalid_key"),
+        (Some(("x-api-key", expiring.secret().to_owned())), "expired_key"),
+        (Some(("authorization", format!("Bearer {}", revoked.secret()))), "deactivated_key"),
+    ];
+    for (header, expected) in cases {
+        let (res, body) = send(&svc, get(header.clone())).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{header:?}");
+        assert_eq!(code(&res), expected);
+        assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer realm="));
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let err = res.extensions().get::<ApiError>().expect("ApiError in extensions");
+        assert_eq!(err.code(), expected);
+        let v = json(&body);
+        assert_eq!(v["status"], 401);
+        assert_eq!(v["code"], expected);
+        assert_eq!(v["instance"], "/v1/scans/1");
+    }
+    assert_eq!(handler.calls(), 0, "rejected requests never reach the handler");
+
+    // Both headers work; the principal reaches the handler.
+    for header in [("x-api-key", f.key.clone()), ("authorization", format!("Bearer {}", f.key))] {
+        let (res, body) = send(&svc, get(Some(header))).await;
+        assert_eq!(res.status(), 201);
+        assert_eq!(json(&body)["account"], "acme");
+    }
+    f.db.cleanup().await;
+}
+
+async fn scope_and_suspension_errors(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let handler = Handler::new();
+    let reader = f.store().create_key(NewKey::new("acme", ["detection:read"])).await.unwrap();
+    let gate = f.gate.clone().dialect(Dialect::Envelope);
+    // A global AuthLayer outside, the route's scope inside: authenticated once.
+    let svc = tower::ServiceBuilder::new()
+        .layer(gate.auth())
+        .layer(gate.auth().scope("detection:write"))
+        .service(handler.service());
+    let (res, body) = send(&svc, post(reader.secret(), None, "{}")).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"data": null, "success": false,
+            "message": "API key lacks required scope: detection:write",
+            "errors": [{"insufficient_scope": ["API key lacks required scope: detection:write"]}]})
+    );
+    let err = res.extensions().get::<ApiError>().unwrap();
+    assert_eq!(err.details()["scope"], "detection:write");
+    assert_eq!(handler.calls(), 0);
+
+    // Suspended: 402 account_suspended, on a cached key too.
+    let svc = gate.route().scope("scans:read").layer(handler.service());
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
+    f.store().suspend("acme").await.unwrap();
+    let (res, _) = send(&svc, post(&f.key, None, "{}")).await;
+    assert_eq!((res.status().as_u16(), code(&res)), (402, "account_suspended"));
+    f.db.cleanup().await;
+}
+
+async fn charged_on_success_released_on_5xx_and_on_drop(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let handler = Handler::new();
+    let svc = f.gate.route().scope("scans:write").cost(2).layer(handler.service());
+
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
+    assert_eq!(f.balance().await, 8);
+    handler.set_status(422); // a client error the handler chose: charged
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 422);
+    assert_eq!(f.balance().await, 6);
+    handler.set_status(503); // failed on the server's side: not charged
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 503);
+    assert_eq!(f.balance().await, 6);
+    let usage = f.store().account("acme").await.unwrap().usage_in_month_of(f.store().now());
+    assert_eq!(usage, 2, "the failed request is not counted either");
+
+    // A request dropped mid-handler gives its credits back.
+    let blocker = Arc::new(tokio::sync::Notify::new());
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let (b, e) = (blocker.clone(), entered.clone());
+    let slow = tower::service_fn(move |_req: Req| {
+        let (b, e) = (b.clone(), e.clone());
+        async move {
+            e.notify_one();
+            b.notified().await;
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+        }
+    });
+    let svc = f.gate.route().cost(2).layer(slow);
+    let call = tokio::spawn(svc.oneshot(post(&f.key, None, "{}")));
+    entered.notified().await;
+    assert_eq!(f.balance().await, 4, "reserved while the handler runs");
+    call.abort();
+    let _ = call.await;
+    let mut restored = false;
+    for _ in 0..1000 {
+        if f.balance().await == 6 {
+            restored = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(restored, "credits of a dropped request are released");
+    f.db.cleanup().await;
+}
+
+async fn credit_and_usage_refusals_render_in_the_dialect(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 1).await else { return };
+    let handler = Handler::new();
+    let gate = f.gate.clone().dialect(Dialect::Envelope);
+    let svc = gate.route().scope("scans:write").cost(1).layer(handler.service());
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
+    let (res, body) = send(&svc, post(&f.key, None, "{}")).await;
+    assert_eq!(res.status(), 402);
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"data": null, "success": false,
+            "message": "Insufficient credits. Required: 1, available: 0",
+            "errors": [{"insufficient_credits": ["Insufficient credits. Required: 1, available: 0"]}]})
+    );
+    assert_eq!(res.headers()["x-request-id"], "req_test_1");
+
+    f.store().credit("acme", 10).await.unwrap();
+    f.store().set_limits("acme", Limits { usage_limit: Some(2), storage_quota: None }).await.unwrap();
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
+    let (res, _) = send(&svc, post(&f.key, None, "{}")).await;
+    assert_eq!((res.status().as_u16(), code(&res)), (429, "usage_limit_exceeded"));
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(retry, 1_717_200_000 - common::START);
+    assert_eq!(handler.calls(), 2);
+    assert_eq!(f.balance().await, 9);
+    f.db.cleanup().await;
+}
+
+async fn idempotent_replay_and_conflicts(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let handler = Handler::new();
+    let svc = f.gate.route().scope("scans:write").cost(1).idempotency(Idempotency::Optional).layer(handler.service());
+
+    let (first, first_body) = send(&svc, post(&f.key, Some("order-1"), r#"{"a":1}"#)).await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let (again, again_body) = send(&svc, post(&f.key, Some("order-1"), r#"{"a":1}"#)).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], first.headers()["location"]);
+    assert_eq!(again.headers()["content-type"], "application/json");
+    assert_eq!(again_body, first_body);
+    assert_eq!((handler.calls(), f.balance().await), (1, 9));
+
+    // Same key, different payload (body, or path): 422, nothing run or charged.
+    let (res, body) = send(&svc, post(&f.key, Some("order-1"), r#"{"a":2}"#)).await;
+    assert_eq!((res.status().as_u16(), code(&res)), (422, "idempotency_key_reused"));
+    assert_eq!(json(&body)["code"], "idempotency_key_reused");
+    let mut other_path = post(&f.key, Some("order-1"), r#"{"a":1}"#);
+    *other_path.uri_mut() = "/v1/scans?dry_run=1".parse().unwrap();
+    assert_eq!(send(&svc, other_path).await.0.status(), 422);
+    assert_eq!((handler.calls(), f.balance().await), (1, 9));
+
+    // Keys are scoped to the API key: another key's "order-1" is its own.
+    let other = f.store().create_key(NewKey::new("acme", ["scans:write"])).await.unwrap();
+    let (res, _) = send(&svc, post(other.secret(), Some("order-1"), r#"{"a":2}"#)).await;
+    assert_eq!(res.status(), 201);
+    assert!(res.headers().get("idempotent-replayed").is_none());
+
+    // GET is not idempotency-handled; no key means no record.
+    let get = Request::get("/v1/scans").header("x-api-key", &f.key).header("idempotency-key", "order-1");
+    assert!(send(&svc, get.body(Full::default()).unwrap()).await.0.headers().get("idempotent-replayed").is_none());
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
+    let calls = handler.calls();
+
+    // A handler's error is replayed with its ApiError for the outer layer to re-render.
+    handler.set_status(404);
+    let (res, _) = send(&svc, post(&f.key, Some("lookup-9"), "{}")).await;
+    assert_eq!(res.status(), 404);
+    let (res, _) = send(&svc, post(&f.key, Some("lookup-9"), "{}")).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    assert_eq!(res.extensions().get::<ApiError>().map(|e| e.code().to_owned()).as_deref(), Some("not_found"));
+    assert_eq!(handler.calls(), calls + 1);
+
+    // A request still running holds its key: 409 with Retry-After.
+    let blocker = Arc::new(tokio::sync::Notify::new());
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let (b, e) = (blocker.clone(), entered.clone());
+    let slow = tower::service_fn(move |_req: Req| {
+        let (b, e) = (b.clone(), e.clone());
+        async move {
+            e.notify_one();
+            b.notified().await;
+            Ok::<_, Infallible>(Response::builder().status(201).body(Full::from("slow")).unwrap())
+        }
+    });
+    let slow_svc = f.gate.route().cost(1).idempotency(Idempotency::Optional).layer(slow);
+    let running = tokio::spawn(slow_svc.clone().oneshot(post(&f.key, Some("slow-1"), "{}")));
+    entered.notified().await;
+    let (res, _) = send(&slow_svc, post(&f.key, Some("slow-1"), "{}")).await;
+    assert_eq!((res.status().as_u16(), code(&res)), (409, "idempotency_key_in_use"));
+    assert_eq!(res.headers()["retry-after"], "1");
+    blocker.notify_one();
+    assert_eq!(running.await.unwrap().unwrap().status(), 201);
+    let (res, body) = send(&slow_svc, post(&f.key, Some("slow-1"), "{}")).await;
+    assert_eq!((res.status().as_u16(), body.as_ref()), (201, &b"slow"[..]));
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    f.db.cleanup().await;
+}
+
+async fn twenty_concurrent_requests_with_one_key_run_once_and_charge_once(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 100).await else { return };
+    let mut handler = Handler::new();
+    handler.delay_yields = 50;
+    let svc = f.gate.route().scope("scans:write").cost(1).idempotency(Idempotency::Optional).layer(handler.service());
+    let start = Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (svc, start, key) = (svc.clone(), start.clone(), f.key.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            send(&svc, post(&key, Some("same-key"), r#"{"image":"x"}"#)).await
+        }));
+    }
+    let (mut original, mut replays, mut in_use) = (0, 0, 0);
+    let mut bodies = std::collections::HashSet::new();
+    for t in tasks {
+        let (res, body) = t.await.unwrap();
+        match (res.status().as_u16(), res.headers().contains_key("idempotent-replayed")) {
+            (201, false) => original += 1,
+            (201, true) => replays += 1,
+            (409, _) => {
+                assert_eq!(code(&res), "idempotency_key_in_use");
+                in_use += 1;
+                continue;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        bodies.insert(body);
+    }
+    assert_eq!(original, 1, "exactly one request ran the handler");
+    assert_eq!(original + replays + in_use, 20);
+    assert_eq!(bodies.len(), 1, "replays carry the original body");
+    assert_eq!(handler.calls(), 1);
+    assert_eq!(f.balance().await, 99, "charged once");
+    // After the dust settles every retry is a replay.
+    let (res, _) = send(&svc, post(&f.key, Some("same-key"), r#"{"image":"x"}"#)).await;
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    assert_eq!((handler.calls(), f.balance().await), (1, 99));
+    f.db.cleanup().await;
+}
+
+async fn failures_are_not_stored_so_retries_run(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 1).await else { return };
+    let handler = Handler::new();
+    let svc = f.gate.route().cost(1).idempotency(Idempotency::Optional).layer(handler.service());
+
+    // 5xx: not stored, not charged; the retry runs and is charged once.
+    handler.set_status(500);
+    assert_eq!(send(&svc, post(&f.key, Some("k1"), "{}")).await.0.status(), 500);
+    assert_eq!(f.balance().await, 1);
+    handler.set_status(201);
+    let (res, _) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!(res.status(), 201);
+    assert!(res.headers().get("idempotent-replayed").is_none());
+    assert_eq!((handler.calls(), f.balance().await), (2, 0));
+
+    // 402 before the handler ran: not stored; after a top-up the retry runs.
+    let (res, _) = send(&svc, post(&f.key, Some("k2"), "{}")).await;
+    assert_eq!(res.status(), 402);
+    f.store().credit("acme", 1).await.unwrap();
+    let (res, _) = send(&svc, post(&f.key, Some("k2"), "{}")).await;
+    assert_eq!(res.status(), 201);
+    assert!(res.headers().get("idempotent-replayed").is_none());
+    assert_eq!((handler.calls(), f.balance().await), (3, 0));
+    f.db.cleanup().await;
+}
+
+async fn idempotency_key_required_and_validated(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let handler = Handler::new();
+    let svc = f.gate.route().cost(1).idempotency(Idempotency::Required).layer(handler.service());
+    let (res, body) = send(&svc, post(&f.key, None, "{}")).await;
+    assert_eq!((res.status().as_u16(), code(&res)), (400, "missing_field"));
+    assert_eq!(json(&body)["detail"], "Missing required field 'Idempotency-Key'");
+    let long = "k".repeat(256);
+    for bad in [long.as_str(), "has space"] {
+        let (res, body) = send(&svc, post(&f.key, Some(bad), "{}")).await;
+        assert_eq!((res.status().as_u16(), code(&res)), (400, "validation_error"));
+        assert_eq!(json(&body)["errors"][0]["pointer"], "/Idempotency-Key");
+    }
+    assert_eq!((handler.calls(), f.balance().await), (0, 10));
+    // Bodies over the limit are refused before anything runs.
+    let small = Gatekeeper::new(f.store().clone()).max_body_bytes(4);
+    let svc = small.route().cost(1).idempotency(Idempotency::Required).layer(handler.service());
+    let (res, _) = send(&svc, post(&f.key, Some("big"), "12345")).await;
+    assert_eq!((res.status().as_u16(), code(&res)), (413, "payload_too_large"));
+    assert_eq!((handler.calls(), f.balance().await), (0, 10));
+    f.db.cleanup().await;
+}
+
+async fn idempotency_records_expire(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let handler = Handler::new();
+    let gate = f.gate.clone().idempotency_retention(Duration::from_secs(3600));
+    let svc = gate.route().cost(1).idempotency(Idempotency::Optional).layer(handler.service());
+    send(&svc, post(&f.key, Some("k"), "{}")).await;
+    f.db.clock.advance(Duration::from_secs(3599));
+    assert!(send(&svc, post(&f.key, Some("k"), "{}")).await.0.headers().contains_key("idempotent-replayed"));
+    f.db.clock.advance(Duration::from_secs(1));
+    // Expired: the same key may now carry a new request.
+    let (res, _) = send(&svc, post(&f.key, Some("k"), r#"{"new":true}"#)).await;
+    assert!(!res.headers().contains_key("idempotent-replayed"));
+    assert_eq!((handler.calls(), f.balance().await), (2, 8));
+    f.db.clock.advance(Duration::from_secs(3600));
+    assert_eq!(f.store().purge_expired_idempotency().await.unwrap(), 1);
+    f.db.cleanup().await;
+}
