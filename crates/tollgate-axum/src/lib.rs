@@ -35,4 +35,26 @@ pub mod __private {
     pub fn handler_error(err: tollgate::ApiError) -> crate::HandlerError {
         crate::HandlerError(err)
     }
+
+    /// A built-in entry (checked to exist by the derive at compile time).
+    pub fn builtin_def(code: &str) -> tollgate::ErrorDef {
+        let catalog = tollgate::Catalog::builtin_ref();
+        match catalog.get(code).or_else(|| catalog.get("internal_error")) {
+            Some(def) => (**def).clone(),
+            None => unreachable!("the built-in catalog has internal_error"),
+        }
+    }
+
+    /// A new entry (its template checked by the derive at compile time).
+    pub fn def(code: &str, status: u16, title: &str, message: &str) -> tollgate::ErrorDef {
+        match tollgate::ErrorDef::new(code, status, title, message) {
+            Ok(def) => def,
+            Err(e) => unreachable!("#[derive(ApiError)] checked the template of {code:?}: {e}"),
+        }
+    }
+
+    /// A field as a detail value (`null` if it cannot be serialized).
+    pub fn to_detail<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value {
+        serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+    }
 }

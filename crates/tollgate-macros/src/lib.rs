@@ -1,1 +1,490 @@
-use proc_macro::TokenStream; #[proc_macro_derive(ApiError, attributes(api))] pub fn d(_: TokenStream) -> TokenStream { TokenStream::new() }
+//! `#[derive(ApiError)]`: typed application errors whose variants are
+//! entries of a Tollgate catalog.
+//!
+//! Use it through `tollgate-axum`, which re-exports it as
+//! `tollgate_axum::ApiError` and provides what the expansion names. The
+//! attributes are checked at compile time with the same rules as catalog
+//! files: codes are snake_case, statuses 400–599, message templates parse and
+//! name only fields of their variant.
+//!
+//! ```ignore
+//! use tollgate_axum::ApiError;
+//!
+//! #[derive(Debug, ApiError)]
+//! enum ScanError {
+//!     #[api(code = "insufficient_frames", status = 400, title = "Not enough frames provided",
+//!           message = "Model \"{model}\" requires {required} frames, received {received}.",
+//!           remedy = "Send at least as many frames as the model requires.")]
+//!     InsufficientFrames { model: String, required: u32, received: u32 },
+//!     #[api(code = "not_found")] // a built-in entry, as is
+//!     NotFound,
+//! }
+//! ```
+//!
+//! Variant attributes (`#[api(...)]`):
+//!
+//! | key | value | |
+//! |---|---|---|
+//! | `code` | `"snake_case"` | required |
+//! | `status` | `400`–`599` | required unless `code` is built in |
+//! | `message` | template, `{field}` placeholders | required unless `code` is built in |
+//! | `title` | text | defaults to the code in words (`rule_not_found` → "Rule not found") |
+//! | `remedy` | text | what the caller should do |
+//! | `retry` | `"never"`, `"after"`, `"backoff"` | defaults from the status |
+//! | `kind` | a `tollgate::Kind` name (`"not_found"`) | defaults from the status |
+//!
+//! Field attributes: `#[api(source)]` (the cause: logged, never rendered; must
+//! implement `std::error::Error + Send + Sync + 'static`), `#[api(retry_after)]`
+//! (a `std::time::Duration` sent as `Retry-After`), `#[api(skip)]` (not a
+//! detail). Every other named field is a detail (`serde::Serialize`), filling
+//! the message template.
+//!
+//! The derive generates `impl From<Enum> for tollgate::ApiError`,
+//! `IntoResponse`, `From<Enum> for tollgate_axum::HandlerError` (so `?` keeps
+//! the variant's code in handlers returning `HandlerError`), `Display` (the
+//! rendered message), and `Enum::error_defs()`, the catalog entries of every
+//! variant for `Catalog::insert` and documentation. It does not implement
+//! `std::error::Error`: convert to `tollgate::ApiError`, which does.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, Ident, LitInt, LitStr};
+
+/// Derives a catalog-backed error from an enum; see the [crate docs](crate).
+#[proc_macro_derive(ApiError, attributes(api))]
+pub fn derive_api_error(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as DeriveInput);
+    match expand(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+const VARIANT_KEYS: &str = "code, status, title, message, remedy, retry, kind";
+const FIELD_KEYS: &str = "source, retry_after, skip";
+
+/// What a variant's `#[api(...)]` says.
+#[derive(Default)]
+struct VariantAttrs {
+    code: Option<LitStr>,
+    status: Option<LitInt>,
+    title: Option<LitStr>,
+    message: Option<LitStr>,
+    remedy: Option<LitStr>,
+    retry: Option<LitStr>,
+    kind: Option<LitStr>,
+}
+
+enum FieldRole {
+    Detail(Ident),
+    Source,
+    RetryAfter,
+    Skip,
+}
+
+struct FieldInfo {
+    /// The binding in match patterns.
+    binding: Ident,
+    /// The member in patterns: a name or a tuple index.
+    member: syn::Member,
+    role: FieldRole,
+}
+
+struct Variant {
+    ident: Ident,
+    fields: Vec<FieldInfo>,
+    def: TokenStream2,
+}
+
+/// Collects errors so one compile reports every problem.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, err: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(err),
+            None => self.0 = Some(err),
+        }
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    let Data::Enum(data) = &input.data else {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "#[derive(ApiError)] works on enums: each variant is one catalog entry",
+        ));
+    };
+    if data.variants.is_empty() {
+        return Err(syn::Error::new(input.ident.span(), "#[derive(ApiError)] needs at least one variant"));
+    }
+    let mut errors = Errors::default();
+    let mut variants = Vec::new();
+    for variant in &data.variants {
+        match parse_variant(variant) {
+            Ok(v) => variants.push(v),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.finish()?;
+    Ok(generate(input, &variants))
+}
+
+fn parse_variant(variant: &syn::Variant) -> syn::Result<Variant> {
+    let mut errors = Errors::default();
+    let mut attrs = VariantAttrs::default();
+    let mut seen_api = false;
+    for attr in variant.attrs.iter().filter(|a| a.path().is_ident("api")) {
+        seen_api = true;
+        let parsed = attr.parse_nested_meta(|meta| {
+            let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            let slot_str = match key.as_str() {
+                "code" => Some(&mut attrs.code),
+                "title" => Some(&mut attrs.title),
+                "message" => Some(&mut attrs.message),
+                "remedy" => Some(&mut attrs.remedy),
+                "retry" => Some(&mut attrs.retry),
+                "kind" => Some(&mut attrs.kind),
+                _ => None,
+            };
+            if let Some(slot) = slot_str {
+                let value: LitStr = meta.value()?.parse().map_err(|_| {
+                    meta.error(format!("`{key}` takes a string: #[api({key} = \"...\")]"))
+                })?;
+                if slot.replace(value).is_some() {
+                    return Err(meta.error(format!("`{key}` is given twice")));
+                }
+                return Ok(());
+            }
+            if key == "status" {
+                let value: LitInt = meta
+                    .value()?
+                    .parse()
+                    .map_err(|_| meta.error("`status` takes an integer: #[api(status = 404)]"))?;
+                if attrs.status.replace(value).is_some() {
+                    return Err(meta.error("`status` is given twice"));
+                }
+                return Ok(());
+            }
+            Err(meta.error(format!("unknown attribute `{key}`, expected one of: {VARIANT_KEYS}")))
+        });
+        if let Err(e) = parsed {
+            errors.push(e);
+        }
+    }
+    if !seen_api {
+        errors.push(syn::Error::new(
+            variant.ident.span(),
+            format!(
+                "variant `{}` needs #[api(code = \"...\", status = ..., message = \"...\")]",
+                variant.ident
+            ),
+        ));
+    }
+    let fields = parse_fields(&variant.fields, &mut errors);
+    errors.finish()?;
+    let def = def_tokens(variant, &attrs, &fields)?;
+    Ok(Variant { ident: variant.ident.clone(), fields, def })
+}
+
+fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
+    let mut out = Vec::new();
+    let (mut sources, mut delays) = (0, 0);
+    for (i, field) in fields.iter().enumerate() {
+        let mut role = None;
+        for attr in field.attrs.iter().filter(|a| a.path().is_ident("api")) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+                let next = match key.as_str() {
+                    "source" => FieldRole::Source,
+                    "retry_after" => FieldRole::RetryAfter,
+                    "skip" => FieldRole::Skip,
+                    _ => {
+                        return Err(meta.error(format!(
+                            "unknown field attribute `{key}`, expected one of: {FIELD_KEYS}"
+                        )));
+                    }
+                };
+                if role.replace(next).is_some() {
+                    return Err(meta.error("a field takes one of source, retry_after, skip"));
+                }
+                Ok(())
+            });
+            if let Err(e) = parsed {
+                errors.push(e);
+            }
+        }
+        let member = match &field.ident {
+            Some(name) => syn::Member::Named(name.clone()),
+            None => syn::Member::Unnamed(syn::Index::from(i)),
+        };
+        let role = match (role, &field.ident) {
+            (Some(role), _) => role,
+            (None, Some(name)) => FieldRole::Detail(name.clone()),
+            (None, None) => {
+                errors.push(syn::Error::new(
+                    field.span(),
+                    "a tuple field has no name to be a detail: name the fields, \
+                     or mark this one #[api(source)], #[api(retry_after)] or #[api(skip)]",
+                ));
+                FieldRole::Skip
+            }
+        };
+        match role {
+            FieldRole::Source => sources += 1,
+            FieldRole::RetryAfter => delays += 1,
+            _ => {}
+        }
+        out.push(FieldInfo { binding: format_ident!("__field{}", i), member, role });
+    }
+    if sources > 1 {
+        errors.push(syn::Error::new(fields.span(), "at most one field can be #[api(source)]"));
+    }
+    if delays > 1 {
+        errors.push(syn::Error::new(fields.span(), "at most one field can be #[api(retry_after)]"));
+    }
+    out
+}
+
+/// `rule_not_found` → "Rule not found".
+fn title_from_code(code: &str) -> String {
+    let words = code.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => words,
+    }
+}
+
+fn camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+        })
+        .collect()
+}
+
+/// The expression that builds the variant's `ErrorDef`, after checking
+/// everything that can be checked at compile time.
+fn def_tokens(variant: &syn::Variant, attrs: &VariantAttrs, fields: &[FieldInfo]) -> syn::Result<TokenStream2> {
+    let name = &variant.ident;
+    let Some(code_lit) = &attrs.code else {
+        return Err(syn::Error::new(name.span(), format!("variant `{name}` needs #[api(code = \"...\")]")));
+    };
+    let code = code_lit.value();
+    let code_ok = code.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !code_ok {
+        return Err(syn::Error::new(code_lit.span(), format!("code {code:?} must be snake_case: [a-z][a-z0-9_]*")));
+    }
+    let details: Vec<String> = fields
+        .iter()
+        .filter_map(|f| match &f.role {
+            FieldRole::Detail(name) => Some(name.to_string()),
+            _ => None,
+        })
+        .collect();
+    for key in &details {
+        for dialect in tollgate::Dialect::ALL {
+            if dialect.reserved_detail_keys().contains(&key.as_str()) {
+                let field = fields
+                    .iter()
+                    .find_map(|f| match &f.role {
+                        FieldRole::Detail(n) if n == key => Some(n.span()),
+                        _ => None,
+                    })
+                    .unwrap_or(name.span());
+                return Err(syn::Error::new(
+                    field,
+                    format!(
+                        "field `{key}` collides with a member of the {dialect} dialect; \
+                         rename it or mark it #[api(skip)]"
+                    ),
+                ));
+            }
+        }
+    }
+    let private = quote!(::tollgate_axum::__private);
+    let builtin = tollgate::Catalog::builtin_ref().get(&code).is_some();
+    let mut def = match (&attrs.status, &attrs.message) {
+        (None, None) if builtin => {
+            let extra = [&attrs.title, &attrs.remedy, &attrs.retry, &attrs.kind].into_iter().flatten().next();
+            if let Some(extra) = extra {
+                return Err(syn::Error::new(
+                    extra.span(),
+                    format!("`{code}` is used as built in; to redefine it give `status` and `message` too"),
+                ));
+            }
+            return Ok(quote!(#private::builtin_def(#code)));
+        }
+        (Some(status), Some(message)) => {
+            let status_value: u16 = status.base10_parse().ok().filter(|s| (400..=599).contains(s)).ok_or_else(|| {
+                syn::Error::new(status.span(), format!("status {status} is outside 400–599 (an error status)"))
+            })?;
+            let template = tollgate::Template::parse(&message.value()).map_err(|e| {
+                syn::Error::new(message.span(), format!("message template: {e}"))
+            })?;
+            for placeholder in template.placeholders() {
+                if !details.iter().any(|d| d == placeholder) {
+                    let known = if details.is_empty() { "none".to_owned() } else { details.join(", ") };
+                    return Err(syn::Error::new(
+                        message.span(),
+                        format!(
+                            "message placeholder {{{placeholder}}} is not a detail field of `{name}` \
+                             (detail fields: {known})"
+                        ),
+                    ));
+                }
+            }
+            let title = attrs.title.as_ref().map_or_else(|| title_from_code(&code), LitStr::value);
+            if title.trim().is_empty() {
+                let span = attrs.title.as_ref().map_or(name.span(), LitStr::span);
+                return Err(syn::Error::new(span, "title is empty"));
+            }
+            let message = message.value();
+            let def = quote!(#private::def(#code, #status_value, #title, #message));
+            if details.is_empty() { def } else { quote!(#def.details([#(#details),*])) }
+        }
+        (Some(status), None) => {
+            return Err(syn::Error::new(status.span(), format!("variant `{name}` gives `status` but no `message`")));
+        }
+        (None, Some(message)) => {
+            return Err(syn::Error::new(message.span(), format!("variant `{name}` gives `message` but no `status`")));
+        }
+        (None, None) => {
+            return Err(syn::Error::new(
+                code_lit.span(),
+                format!("`{code}` is not a built-in code, so variant `{name}` needs `status` and `message`"),
+            ));
+        }
+    };
+    if let Some(remedy) = &attrs.remedy {
+        def = quote!(#def.remedy(#remedy));
+    }
+    if let Some(retry) = &attrs.retry {
+        let value = retry.value();
+        if !matches!(value.as_str(), "never" | "after" | "backoff") {
+            return Err(syn::Error::new(retry.span(), format!("retry {value:?} must be one of: never, after, backoff")));
+        }
+        let variant = format_ident!("{}", camel(&value));
+        def = quote!(#def.retry_class(#private::tollgate::RetryClass::#variant));
+    }
+    if let Some(kind) = &attrs.kind {
+        let value = kind.value();
+        if let Err(e) = value.parse::<tollgate::Kind>() {
+            return Err(syn::Error::new(kind.span(), e.to_string()));
+        }
+        let variant = format_ident!("{}", camel(&value));
+        def = quote!(#def.kind_of(#private::tollgate::Kind::#variant));
+    }
+    Ok(def)
+}
+
+fn generate(input: &DeriveInput, variants: &[Variant]) -> TokenStream2 {
+    let name = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let private = quote!(::tollgate_axum::__private);
+    let tg = quote!(#private::tollgate);
+
+    let defs = variants.iter().map(|v| &v.def);
+    let pattern = |v: &Variant| {
+        let ident = &v.ident;
+        let members = v.fields.iter().map(|f| &f.member);
+        let bindings = v.fields.iter().map(|f| &f.binding);
+        quote!(#name::#ident { #(#members: #bindings,)* })
+    };
+    let index_arms = variants.iter().enumerate().map(|(i, v)| {
+        let pat = pattern(v);
+        quote!(#[allow(unused_variables)] #pat => #i,)
+    });
+    let detail_arms = variants.iter().map(|v| {
+        let pat = pattern(v);
+        let inserts = v.fields.iter().filter_map(|f| match &f.role {
+            FieldRole::Detail(key) => {
+                let key = key.to_string();
+                let binding = &f.binding;
+                Some(quote!(details.insert(#key.into(), #private::to_detail(#binding));))
+            }
+            _ => None,
+        });
+        quote!(#[allow(unused_variables)] #pat => { #(#inserts)* })
+    });
+    let extra_arms = variants.iter().map(|v| {
+        let pat = pattern(v);
+        let sets = v.fields.iter().filter_map(|f| {
+            let binding = &f.binding;
+            match f.role {
+                FieldRole::Source => Some(quote!(err = err.with_source(#binding);)),
+                FieldRole::RetryAfter => Some(quote!(err = err.retry_after(#binding);)),
+                _ => None,
+            }
+        });
+        quote!(#[allow(unused_variables)] #pat => { #(#sets)* })
+    });
+
+    quote! {
+        impl #impl_generics #name #ty_generics #where_clause {
+            /// The catalog entries of this error's variants, in declaration
+            /// order: add them with `tollgate::Catalog::insert`, list them in docs.
+            pub fn error_defs() -> ::std::vec::Vec<#tg::ErrorDef> {
+                Self::__tollgate_defs().iter().map(|d| (**d).clone()).collect()
+            }
+
+            #[doc(hidden)]
+            fn __tollgate_defs() -> &'static [::std::sync::Arc<#tg::ErrorDef>] {
+                static DEFS: ::std::sync::LazyLock<::std::vec::Vec<::std::sync::Arc<#tg::ErrorDef>>> =
+                    ::std::sync::LazyLock::new(|| ::std::vec![#(::std::sync::Arc::new(#defs)),*]);
+                &DEFS
+            }
+
+            #[doc(hidden)]
+            fn __tollgate_index(&self) -> usize {
+                match self { #(#index_arms)* }
+            }
+
+            #[doc(hidden)]
+            fn __tollgate_details(&self) -> #private::serde_json::Map<::std::string::String, #private::serde_json::Value> {
+                let mut details = #private::serde_json::Map::new();
+                match self { #(#detail_arms)* }
+                details
+            }
+        }
+
+        impl #impl_generics ::std::convert::From<#name #ty_generics> for #tg::ApiError #where_clause {
+            fn from(e: #name #ty_generics) -> #tg::ApiError {
+                let def = #name::__tollgate_defs()[e.__tollgate_index()].clone();
+                let mut err = #tg::ApiError::new(def).with_details(e.__tollgate_details());
+                match e { #(#extra_arms)* }
+                err
+            }
+        }
+
+        impl #impl_generics ::std::fmt::Display for #name #ty_generics #where_clause {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                let def = &Self::__tollgate_defs()[self.__tollgate_index()];
+                ::std::fmt::Display::fmt(&def.message().render(&self.__tollgate_details()), f)
+            }
+        }
+
+        impl #impl_generics #private::IntoResponse for #name #ty_generics #where_clause {
+            fn into_response(self) -> #private::Response {
+                #private::error_response(#tg::ApiError::from(self))
+            }
+        }
+
+        impl #impl_generics ::std::convert::From<#name #ty_generics> for ::tollgate_axum::HandlerError #where_clause {
+            fn from(e: #name #ty_generics) -> ::tollgate_axum::HandlerError {
+                #private::handler_error(#tg::ApiError::from(e))
+            }
+        }
+    }
+}

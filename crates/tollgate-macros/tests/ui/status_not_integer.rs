@@ -1,0 +1,6 @@
+#[derive(Debug, tollgate_axum::ApiError)]
+enum E {
+    #[api(code = "gone", status = "410", message = "Gone.")]
+    Gone,
+}
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(Debug, tollgate_axum::ApiError)]
+enum E {
+    #[api(code = "rule_not_found")]
+    RuleNotFound,
+}
+fn main() {}
