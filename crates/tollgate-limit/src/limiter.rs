@@ -365,7 +365,7 @@ impl Limiter {
                 // Already refused: report this policy as it stands.
                 let mut decision = store.peek(&rule.policy, &key, now, cost);
                 if decision.is_allowed() {
-                    given_back(&mut decision, cost);
+                    given_back(&mut decision, &rule.policy, cost);
                 }
                 decision
             } else {
@@ -385,7 +385,7 @@ impl Limiter {
                 let rule = &self.rules[i];
                 if let Some(store) = &rule.memory {
                     store.refund(&rule.policy, &key, cost);
-                    given_back(&mut decisions[at].1, cost);
+                    given_back(&mut decisions[at].1, &rule.policy, cost);
                 }
             }
         }
@@ -394,8 +394,10 @@ impl Limiter {
 }
 
 /// Reports a decision as it stands after its call was given back.
-fn given_back(decision: &mut Decision, cost: u64) {
+fn given_back(decision: &mut Decision, policy: &Policy, cost: u64) {
+    let interval = policy.emission_interval();
     decision.remaining = decision.remaining.saturating_add(cost);
+    decision.reset = decision.reset.saturating_sub(interval.saturating_mul(u32::try_from(cost).unwrap_or(u32::MAX)));
 }
 
 /// Folds a refusal into the verdict: the longest wait wins.
@@ -458,8 +460,8 @@ async fn check_redis(
         }
     }
     if verdict != Verdict::Allowed && !peek {
-        for &(_, _, at) in &recorded {
-            given_back(&mut decisions[at].1, cost);
+        for &(policy, _, at) in &recorded {
+            given_back(&mut decisions[at].1, policy, cost);
         }
         let refunds = recorded.into_iter().map(|(policy, key, _)| store.refund(policy, key, cost));
         for result in futures_util::future::join_all(refunds).await {
