@@ -1,0 +1,206 @@
+//! Negotiation, version pins, success envelopes, request ids, validation
+//! status, catalog overrides and logs.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, Request, Response, header};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tollgate::{Catalog, Dialect};
+use tollgate_axum::{Json, Negotiated, Reply, RequestId, Tollgate, ValidationStatus};
+use tower::{Service, ServiceExt};
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Scan {
+    session_id: String,
+}
+
+async fn create(Json(_): Json<Scan>) -> Reply<Value> {
+    Reply(json!({"id": "scan_1"}))
+}
+
+async fn panics(id: RequestId) -> String {
+    panic!("pool exhausted while serving {id}")
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route("/v1/scans", post(create))
+        .route("/v2/scans", post(create))
+        .route("/scans", get(|| async { Reply(vec![1, 2, 3]) }))
+        .route("/id", get(|id: RequestId| async move { id.to_string() }))
+        .route("/negotiated", get(|n: Negotiated| async move { n.dialect().to_string() }))
+        .route("/panic", get(panics))
+}
+
+async fn send(app: &mut Router, request: Request<Body>) -> (Response<()>, Bytes) {
+    let response = ServiceExt::<Request<Body>>::ready(app).await.unwrap().call(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    (Response::from_parts(parts, ()), body.collect().await.unwrap().to_bytes())
+}
+
+fn post_json(uri: &str, body: &'static str) -> Request<Body> {
+    Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap()
+}
+
+/// Seed 004's migration: old clients (under `/v1`, or sending
+/// `X-API-Version: 1`) keep the flat shape; new ones get the envelope, and
+/// anyone may ask for problem details.
+#[tokio::test]
+async fn dialects_are_pinned_per_version_and_negotiated() {
+    let mut app = routes().layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Envelope)
+            .pin_path("/v1", Dialect::Flat)
+            .version_header(header::HeaderName::from_static("x-api-version"))
+            .pin("1", Dialect::Flat)
+            .layer(),
+    );
+    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+        ("/v1/scans", &[], "flat"),
+        ("/v2/scans", &[], "envelope"),
+        ("/v2/scans", &[("x-api-version", "1")], "flat"),
+        ("/v2/scans", &[("x-api-version", "2")], "envelope"),
+        ("/v1/scans", &[("accept", "application/problem+json")], "problem"),
+    ];
+    for (uri, headers, want) in cases {
+        let mut req = post_json(uri, "{}");
+        for (k, v) in headers {
+            req.headers_mut().insert(*k, HeaderValue::from_static(v));
+        }
+        let (res, body) = send(&mut app, req).await;
+        let decoded = Catalog::builtin_ref().decode(res.status().as_u16(), res.headers(), &body, SystemTime::now());
+        assert_eq!(decoded.dialect, want, "{uri} {headers:?}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(decoded.code.as_deref(), Some("missing_field"));
+        assert_eq!(res.status(), 400);
+    }
+    let (_, body) = send(&mut app, Request::get("/negotiated").body(Body::empty()).unwrap()).await;
+    assert_eq!(body, "envelope");
+}
+
+#[tokio::test]
+async fn replies_wear_the_envelope_only_in_the_envelope_dialect() {
+    for dialect in Dialect::ALL {
+        let mut app = routes().layer(Tollgate::new(Catalog::builtin()).dialect(dialect).layer());
+        let (res, body) = send(&mut app, Request::get("/scans").body(Body::empty()).unwrap()).await;
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().contains_key("x-request-id"));
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        let want = match dialect {
+            Dialect::Envelope => json!({"data": [1, 2, 3], "success": true, "message": "OK"}),
+            _ => json!([1, 2, 3]),
+        };
+        assert_eq!(value, want, "{dialect}");
+        if let Some(len) = res.headers().get(header::CONTENT_LENGTH) {
+            assert_eq!(len.to_str().unwrap(), body.len().to_string(), "{dialect}");
+        }
+    }
+    // Without the layer a reply is bare.
+    let (_, body) = send(&mut routes(), Request::get("/scans").body(Body::empty()).unwrap()).await;
+    assert_eq!(body, "[1,2,3]");
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_when_valid_and_replaced_when_not() {
+    let mut app = routes().layer(Tollgate::new(Catalog::builtin()).layer());
+    let long = "a".repeat(128);
+    let too_long = "a".repeat(129);
+    for (given, kept) in [("req_01J.x-9", true), (long.as_str(), true), (too_long.as_str(), false), ("a b", false), ("", false)]
+    {
+        let req = Request::get("/id").header("x-request-id", given).body(Body::empty()).unwrap();
+        let (res, body) = send(&mut app, req).await;
+        let header = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(body, header.as_bytes(), "the handler sees the id the header echoes");
+        if kept {
+            assert_eq!(header, given);
+        } else {
+            assert_eq!(uuid::Uuid::parse_str(&header).unwrap().get_version_num(), 7, "{header}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn validation_status_is_configurable() {
+    for (status, want) in [(None, 400), (Some(ValidationStatus::UnprocessableEntity), 422), (Some(ValidationStatus::BadRequest), 400)]
+    {
+        let mut config = Tollgate::new(Catalog::builtin()).dialect(Dialect::Envelope);
+        if let Some(status) = status {
+            config = config.validation_status(status);
+        }
+        let mut app = routes().layer(config.layer());
+        let (res, _) = send(&mut app, post_json("/v2/scans", r#"{"session_id": 5}"#)).await;
+        assert_eq!(res.status(), want, "validation_error with {status:?}");
+        let (res, _) = send(&mut app, post_json("/v2/scans", "{}")).await;
+        assert_eq!(res.status(), want, "missing_field with {status:?}");
+    }
+}
+
+/// An app's catalog overrides the built-in entries the extractors start from.
+#[tokio::test]
+async fn the_apps_catalog_wins() {
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml(
+            "app.toml",
+            "[errors.missing_field]\nmessage = '{field} is required'\n\n[errors.missing_field.aliases]\ncoded = 'MISSING_FIELD'\n",
+        )
+        .unwrap();
+    let mut app = routes().layer(Tollgate::new(catalog).dialect(Dialect::Coded).layer());
+    let (res, body) = send(&mut app, post_json("/v2/scans", "{}")).await;
+    assert_eq!(res.headers()["x-error-code"], "MISSING_FIELD");
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["error"]["message"], "session_id is required");
+    assert_eq!(value["error"]["code"], "MISSING_FIELD");
+}
+
+#[tokio::test]
+async fn timestamps_come_from_the_clock() {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let mut app = routes().layer(Tollgate::new(Catalog::builtin()).dialect(Dialect::StatusCode).clock(move || at).layer());
+    let (_, body) = send(&mut app, Request::get("/nowhere").body(Body::empty()).unwrap()).await;
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert!(value["timestamp"].as_str().unwrap().starts_with("2023-11-14T22:13:20"), "{value}");
+}
+
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A panic's text goes to the log with the request id and the code, never
+/// into the body.
+#[tokio::test]
+async fn panics_are_logged_with_the_request_id_and_code() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut app = routes().layer(Tollgate::new(Catalog::builtin()).dialect(Dialect::Envelope).layer());
+    let req = Request::get("/panic").header("x-request-id", "req_panic_1").body(Body::empty()).unwrap();
+    let (res, body) = send(&mut app, req).await;
+    assert_eq!(res.status(), 500);
+    assert_eq!(res.headers()["x-request-id"], "req_panic_1");
+    assert!(!String::from_utf8_lossy(&body).contains("pool exhausted"));
+
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = logged.lines().find(|l| l.contains("pool exhausted")).unwrap_or_else(|| panic!("no panic in {logged}"));
+    assert!(line.contains("req_panic_1"), "{line}");
+    assert!(line.contains("internal_error"), "{line}");
+    assert!(line.contains("ERROR"), "{line}");
+}
