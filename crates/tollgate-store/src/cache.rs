@@ -37,15 +37,25 @@ pub(crate) struct KeyCache {
 
 impl KeyCache {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> KeyCache {
-        KeyCache { ttl, capacity, map: RwLock::new(HashMap::new()) }
+        KeyCache {
+            ttl,
+            capacity,
+            map: RwLock::new(HashMap::new()),
+        }
     }
 
     fn fresh(&self, cached_at: SystemTime, now: SystemTime) -> bool {
-        now.duration_since(cached_at).map_or(true, |age| age < self.ttl)
+        now.duration_since(cached_at)
+            .map_or(true, |age| age < self.ttl)
     }
 
     /// Runs `f` on the fresh entry for `id`, if any, under the read lock.
-    pub(crate) fn with<R>(&self, id: &str, now: SystemTime, f: impl FnOnce(&CachedKey) -> R) -> Option<R> {
+    pub(crate) fn with<R>(
+        &self,
+        id: &str,
+        now: SystemTime,
+        f: impl FnOnce(&CachedKey) -> R,
+    ) -> Option<R> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -60,16 +70,28 @@ impl KeyCache {
         }
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= self.capacity && !map.contains_key(&id) {
-            map.retain(|_, e| now.duration_since(e.cached_at).map_or(true, |age| age < self.ttl));
+            map.retain(|_, e| {
+                now.duration_since(e.cached_at)
+                    .map_or(true, |age| age < self.ttl)
+            });
             if map.len() >= self.capacity {
                 map.clear();
             }
         }
-        map.insert(id, Entry { key, cached_at: now });
+        map.insert(
+            id,
+            Entry {
+                key,
+                cached_at: now,
+            },
+        );
     }
 
     pub(crate) fn remove(&self, id: &str) {
-        self.map.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 
     pub(crate) fn remove_account(&self, account_id: &str) {
@@ -105,8 +127,16 @@ mod tests {
         let cache = KeyCache::new(Duration::from_secs(10), 10);
         let t0 = UNIX_EPOCH + Duration::from_secs(100);
         cache.insert("k1".into(), entry("a"), t0);
-        assert!(cache.with("k1", t0 + Duration::from_secs(9), |_| ()).is_some());
-        assert!(cache.with("k1", t0 + Duration::from_secs(10), |_| ()).is_none());
+        assert!(
+            cache
+                .with("k1", t0 + Duration::from_secs(9), |_| ())
+                .is_some()
+        );
+        assert!(
+            cache
+                .with("k1", t0 + Duration::from_secs(10), |_| ())
+                .is_none()
+        );
     }
 
     #[test]
@@ -114,7 +144,11 @@ mod tests {
         let cache = KeyCache::new(Duration::from_secs(10), 3);
         let t0 = UNIX_EPOCH + Duration::from_secs(100);
         for i in 0..10 {
-            cache.insert(format!("k{i}"), entry(if i % 2 == 0 { "even" } else { "odd" }), t0);
+            cache.insert(
+                format!("k{i}"),
+                entry(if i % 2 == 0 { "even" } else { "odd" }),
+                t0,
+            );
             assert!(cache.len() <= 3);
         }
         cache.insert("x".into(), entry("odd"), t0);

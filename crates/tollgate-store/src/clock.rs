@@ -44,7 +44,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock stopped at `now`.
     pub fn new(now: SystemTime) -> ManualClock {
-        ManualClock { now: Arc::new(Mutex::new(now)) }
+        ManualClock {
+            now: Arc::new(Mutex::new(now)),
+        }
     }
 
     /// Moves the clock forward.
@@ -73,7 +75,8 @@ impl fmt::Debug for ManualClock {
 
 /// Seconds since the Unix epoch (0 before it), as stored in the database.
 pub(crate) fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The time of a stored Unix timestamp.

@@ -161,19 +161,30 @@ impl Rejection {
                         r#"Bearer realm="api", error="invalid_token", error_description="The API key has been deactivated""#
                     }
                 };
-                err.header(http::header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge))
+                err.header(
+                    http::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                )
             }
             Rejection::InsufficientScope { scope } => err.with("scope", scope.as_str()),
             Rejection::AccountSuspended => err,
-            Rejection::InsufficientCredits { required, available } => {
-                err.with("required", *required).with("available", *available)
-            }
+            Rejection::InsufficientCredits {
+                required,
+                available,
+            } => err
+                .with("required", *required)
+                .with("available", *available),
             Rejection::UsageLimitExceeded { limit, retry_after } => {
                 err.with("limit", *limit).retry_after(*retry_after)
             }
-            Rejection::StorageQuotaExceeded { quota, used, requested } => {
-                err.with("quota", *quota).with("used", *used).with("requested", *requested)
-            }
+            Rejection::StorageQuotaExceeded {
+                quota,
+                used,
+                requested,
+            } => err
+                .with("quota", *quota)
+                .with("used", *used)
+                .with("requested", *requested),
             Rejection::Unavailable(cause) => err
                 .retry_after(Duration::from_secs(1))
                 .with_source(SourceText(cause.to_string())),
@@ -232,7 +243,12 @@ pub(crate) fn error(catalog: &Catalog, code: &str) -> ApiError {
 
 #[cold]
 fn unreachable_code(code: &str) -> ApiError {
-    let def = tollgate::ErrorDef::new(code, 500, "Internal server error", "An unexpected error occurred.");
+    let def = tollgate::ErrorDef::new(
+        code,
+        500,
+        "Internal server error",
+        "An unexpected error occurred.",
+    );
     match def {
         Ok(def) => ApiError::new(std::sync::Arc::new(def)),
         Err(_) => unreachable!("built-in catalog lacks {code}"),

@@ -146,7 +146,12 @@ impl Gatekeeper {
 
 impl Shared {
     /// The response for `err`: rendered standalone, with the error in its extensions.
-    pub(crate) fn reject<B: From<Bytes>>(&self, err: ApiError, headers: &HeaderMap, path: &str) -> Response<B> {
+    pub(crate) fn reject<B: From<Bytes>>(
+        &self,
+        err: ApiError,
+        headers: &HeaderMap,
+        path: &str,
+    ) -> Response<B> {
         let generated;
         let request_id = match headers
             .get(tollgate::headers::X_REQUEST_ID)
@@ -159,7 +164,9 @@ impl Shared {
                 &generated
             }
         };
-        let ctx = Context::new(self.store.now()).request_id(request_id).instance(path);
+        let ctx = Context::new(self.store.now())
+            .request_id(request_id)
+            .instance(path);
         let rendered = self.catalog.renderer(self.dialect).response(&err, &ctx);
         let (mut parts, body) = rendered.into_parts();
         parts.extensions.insert(err);
@@ -167,7 +174,12 @@ impl Shared {
         Response::from_parts(parts, B::from(Bytes::from(body)))
     }
 
-    pub(crate) fn rejection<B: From<Bytes>>(&self, r: &Rejection, headers: &HeaderMap, path: &str) -> Response<B> {
+    pub(crate) fn rejection<B: From<Bytes>>(
+        &self,
+        r: &Rejection,
+        headers: &HeaderMap,
+        path: &str,
+    ) -> Response<B> {
         self.reject(r.to_api_error(&self.catalog), headers, path)
     }
 

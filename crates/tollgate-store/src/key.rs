@@ -49,9 +49,14 @@ impl<'a> Presented<'a> {
             return None;
         }
         let (prefix, body) = key.split_at(len - BODY_LEN);
-        let prefix_ok = prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let prefix_ok = prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
         let body_ok = body.bytes().all(|b| b.is_ascii_alphanumeric());
-        (prefix_ok && body_ok).then(|| Presented { whole: key, id: &body[..ID_LEN] })
+        (prefix_ok && body_ok).then(|| Presented {
+            whole: key,
+            id: &body[..ID_LEN],
+        })
     }
 
     /// The key's SHA-256.
@@ -83,7 +88,9 @@ pub(crate) fn generate(prefix: &str) -> Result<(String, String), StoreError> {
 pub(crate) fn valid_prefix(prefix: &str) -> bool {
     (1..=MAX_PREFIX_LEN).contains(&prefix.len())
         && prefix.ends_with('_')
-        && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `n` uniformly random base62 characters from the OS random source.

@@ -35,7 +35,11 @@ impl AccountState {
 
     pub(crate) fn parse(s: &str) -> AccountState {
         // Anything but "active" is treated as suspended: fail closed.
-        if s == "active" { AccountState::Active } else { AccountState::Suspended }
+        if s == "active" {
+            AccountState::Active
+        } else {
+            AccountState::Suspended
+        }
     }
 }
 
@@ -78,7 +82,11 @@ impl Account {
     }
     /// Requests counted in the month containing `now`.
     pub fn usage_in_month_of(&self, now: SystemTime) -> i64 {
-        if self.usage_period == crate::clock::month_start(now) { self.usage_count } else { 0 }
+        if self.usage_period == crate::clock::month_start(now) {
+            self.usage_count
+        } else {
+            0
+        }
     }
     /// The storage quota in bytes, if any.
     pub fn storage_quota(&self) -> Option<i64> {
@@ -112,7 +120,12 @@ pub struct NewAccount {
 impl NewAccount {
     /// An active account with no credits and no limits.
     pub fn new(id: impl Into<String>) -> NewAccount {
-        NewAccount { id: id.into(), credits: 0, usage_limit: None, storage_quota: None }
+        NewAccount {
+            id: id.into(),
+            credits: 0,
+            usage_limit: None,
+            storage_quota: None,
+        }
     }
     /// Starting credits.
     pub fn credits(mut self, credits: i64) -> Self {
@@ -226,7 +239,11 @@ impl KeyInfo {
     }
 }
 
-pub(crate) fn key_state(revoked_at: Option<i64>, expires_at: Option<i64>, now: SystemTime) -> KeyState {
+pub(crate) fn key_state(
+    revoked_at: Option<i64>,
+    expires_at: Option<i64>,
+    now: SystemTime,
+) -> KeyState {
     if revoked_at.is_some() {
         KeyState::Deactivated
     } else if expires_at.is_some_and(|e| crate::clock::unix(now) >= e) {
@@ -314,7 +331,10 @@ impl CreatedKey {
 
 impl fmt::Debug for CreatedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CreatedKey").field("key", &"<redacted>").field("info", &self.info).finish()
+        f.debug_struct("CreatedKey")
+            .field("key", &"<redacted>")
+            .field("info", &self.info)
+            .finish()
     }
 }
 
@@ -342,7 +362,11 @@ pub(crate) struct PrincipalInner {
 
 impl Principal {
     /// A principal (for tests and custom authenticators).
-    pub fn new<I, S>(key_id: impl Into<String>, account_id: impl Into<String>, scopes: I) -> Principal
+    pub fn new<I, S>(
+        key_id: impl Into<String>,
+        account_id: impl Into<String>,
+        scopes: I,
+    ) -> Principal
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -383,7 +407,9 @@ impl Principal {
 /// Checks an account id: 1–64 of `[A-Za-z0-9._-]`.
 pub(crate) fn check_account_id(id: &str) -> Result<(), StoreError> {
     let ok = (1..=64).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {

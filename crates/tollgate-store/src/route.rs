@@ -40,7 +40,12 @@ pub struct RouteLayer {
 impl RouteLayer {
     /// A route that needs a valid key and nothing more.
     pub fn new(gate: Gatekeeper) -> RouteLayer {
-        RouteLayer { gate, scopes: Vec::new(), cost: None, idempotency: Idempotency::Off }
+        RouteLayer {
+            gate,
+            scopes: Vec::new(),
+            cost: None,
+            idempotency: Idempotency::Off,
+        }
     }
 
     /// Requires `scope`.
@@ -71,7 +76,10 @@ impl<S> Layer<S> for RouteLayer {
             None => CreditsLayer::off(self.gate.clone()),
         };
         let idempotency = IdempotencyLayer::new(self.gate.clone()).mode(self.idempotency);
-        let auth = AuthLayer { gate: self.gate.clone(), scopes: Arc::from(self.scopes.clone()) };
+        let auth = AuthLayer {
+            gate: self.gate.clone(),
+            scopes: Arc::from(self.scopes.clone()),
+        };
         auth.layer(idempotency.layer(credits.layer(inner)))
     }
 }

@@ -15,8 +15,8 @@ use crate::cache::{CachedKey, KeyCache};
 use crate::clock::{from_unix, month_start, next_month_start, unix};
 use crate::key::{self, Presented};
 use crate::model::{
-    Account, AccountState, CreatedKey, KeyInfo, Limits, NewAccount, NewKey, Principal, PrincipalInner,
-    check_account_id, check_scope, join_scopes, split_scopes,
+    Account, AccountState, CreatedKey, KeyInfo, Limits, NewAccount, NewKey, Principal,
+    PrincipalInner, check_account_id, check_scope, join_scopes, split_scopes,
 };
 use crate::{Clock, Rejection, StoreError, SystemClock};
 
@@ -133,7 +133,9 @@ struct Inner {
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("backend", &self.inner.backend.name()).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.inner.backend.name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -178,7 +180,7 @@ pub(crate) enum Begin {
     /// The key was used with a different request.
     Reused,
     /// The key's first response, to replay.
-    Replay(IdempotencyRow),
+    Replay(Box<IdempotencyRow>),
 }
 
 impl Store {
@@ -210,7 +212,9 @@ impl Store {
                 .disable_statement_logging();
             if let Some(schema) = &options.schema {
                 let valid = (1..=63).contains(&schema.len())
-                    && schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    && schema
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                     && !schema.starts_with(|c: char| c.is_ascii_digit());
                 if !valid {
                     return Err(StoreError::InvalidInput(format!(
@@ -218,7 +222,8 @@ impl Store {
                     )));
                 }
                 let mut conn = sqlx::PgConnection::connect_with(&connect).await?;
-                conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
+                conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+                    .await?;
                 conn.close().await?;
                 connect = connect.options([("search_path", schema.as_str())]);
             }
@@ -227,7 +232,10 @@ impl Store {
                 .connect_with(connect)
                 .await?;
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
-            Ok(Store::with_backend(PostgresBackend::from_pool(pool), options))
+            Ok(Store::with_backend(
+                PostgresBackend::from_pool(pool),
+                options,
+            ))
         } else {
             Err(StoreError::InvalidUrl(format!(
                 "{}: expected sqlite://path or postgres://…",
@@ -294,7 +302,8 @@ impl Store {
     /// Loads an account (`accounts show`).
     pub async fn account(&self, id: &str) -> Result<Account, StoreError> {
         let row = self.backend().account(id).await?;
-        row.map(account_from_row).ok_or_else(|| StoreError::AccountNotFound(id.to_owned()))
+        row.map(account_from_row)
+            .ok_or_else(|| StoreError::AccountNotFound(id.to_owned()))
     }
 
     /// Adds credits (`accounts credit`); a negative amount debits, refused when
@@ -338,7 +347,11 @@ impl Store {
         if let Some(q) = limits.storage_quota {
             non_negative("storage quota", q)?;
         }
-        if !self.backend().set_limits(id, limits.usage_limit, limits.storage_quota).await? {
+        if !self
+            .backend()
+            .set_limits(id, limits.usage_limit, limits.storage_quota)
+            .await?
+        {
             return Err(StoreError::AccountNotFound(id.to_owned()));
         }
         self.account(id).await
@@ -385,7 +398,13 @@ impl Store {
 
     /// Every key, or one account's (`keys list`), oldest first.
     pub async fn list_keys(&self, account_id: Option<&str>) -> Result<Vec<KeyInfo>, StoreError> {
-        Ok(self.backend().list_keys(account_id).await?.into_iter().map(key_info).collect())
+        Ok(self
+            .backend()
+            .list_keys(account_id)
+            .await?
+            .into_iter()
+            .map(key_info)
+            .collect())
     }
 
     /// Loads a key by id (or by the whole key).
@@ -422,7 +441,9 @@ impl Store {
         };
         let now = self.now();
         let hash = p.hash();
-        self.inner.cache.with(p.id, now, |cached| judge(cached, &hash, now))
+        self.inner
+            .cache
+            .with(p.id, now, |cached| judge(cached, &hash, now))
     }
 
     /// Authenticates a presented key, from the cache when it can.
@@ -474,7 +495,12 @@ impl Store {
             let now = self.now();
             let period = month_start(now);
             if let Some(remaining) = self.backend().reserve(account_id, cost, period).await? {
-                return Ok(Reservation { account_id: account_id.to_owned(), cost, period, remaining });
+                return Ok(Reservation {
+                    account_id: account_id.to_owned(),
+                    cost,
+                    period,
+                    remaining,
+                });
             }
             // Nothing taken: find out why. The row may have changed since
             // (a top-up); then try again.
@@ -485,30 +511,52 @@ impl Store {
                 self.inner.cache.remove_account(account_id);
                 return Err(Rejection::AccountSuspended);
             }
-            let used = if row.usage_period == period { row.usage_count } else { 0 };
+            let used = if row.usage_period == period {
+                row.usage_count
+            } else {
+                0
+            };
             if let Some(limit) = row.usage_limit.filter(|&l| used >= l) {
                 let next = from_unix(next_month_start(now));
                 let retry_after = next.duration_since(now).unwrap_or(Duration::from_secs(1));
                 return Err(Rejection::UsageLimitExceeded { limit, retry_after });
             }
             if row.balance < cost {
-                return Err(Rejection::InsufficientCredits { required: cost, available: row.balance });
+                return Err(Rejection::InsufficientCredits {
+                    required: cost,
+                    available: row.balance,
+                });
             }
         }
-        let available = self.backend().account(account_id).await?.map_or(0, |r| r.balance);
-        Err(Rejection::InsufficientCredits { required: cost, available })
+        let available = self
+            .backend()
+            .account(account_id)
+            .await?
+            .map_or(0, |r| r.balance);
+        Err(Rejection::InsufficientCredits {
+            required: cost,
+            available,
+        })
     }
 
     /// Gives back a reservation's credits and usage (the request failed).
     pub async fn release(&self, reservation: Reservation) -> Result<(), StoreError> {
-        self.backend().release(&reservation.account_id, reservation.cost, reservation.period).await
+        self.backend()
+            .release(
+                &reservation.account_id,
+                reservation.cost,
+                reservation.period,
+            )
+            .await
     }
 
     /// Counts `bytes` of new storage against the account's quota, atomically;
     /// the bytes now in use, or `storage_quota_exceeded`.
     pub async fn add_storage(&self, account_id: &str, bytes: i64) -> Result<i64, Rejection> {
         if bytes < 0 {
-            return Err(StoreError::InvalidInput(format!("storage of {bytes} bytes is negative")).into());
+            return Err(
+                StoreError::InvalidInput(format!("storage of {bytes} bytes is negative")).into(),
+            );
         }
         if let Some(used) = self.backend().add_storage(account_id, bytes).await? {
             return Ok(used);
@@ -550,7 +598,9 @@ impl Store {
         for _ in 0..4 {
             let now = unix(self.now());
             let backend = self.backend();
-            backend.idem_delete_expired(api_key_id, idem_key, now).await?;
+            backend
+                .idem_delete_expired(api_key_id, idem_key, now)
+                .await?;
             let locked_until = now.saturating_add(secs(lock_timeout));
             let inserted = backend
                 .idem_insert(IdempotencyRow {
@@ -580,10 +630,12 @@ impl Store {
                 return Ok(Begin::Reused);
             }
             if row.state == "done" {
-                return Ok(Begin::Replay(row));
+                return Ok(Begin::Replay(Box::new(row)));
             }
             if row.locked_until <= now
-                && backend.idem_take_over(api_key_id, idem_key, fingerprint, now, locked_until).await?
+                && backend
+                    .idem_take_over(api_key_id, idem_key, fingerprint, now, locked_until)
+                    .await?
             {
                 return Ok(Begin::Started);
             }
@@ -596,7 +648,11 @@ impl Store {
         self.backend().idem_complete(row).await
     }
 
-    pub(crate) async fn idempotency_abandon(&self, api_key_id: &str, idem_key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn idempotency_abandon(
+        &self,
+        api_key_id: &str,
+        idem_key: &str,
+    ) -> Result<(), StoreError> {
         self.backend().idem_abandon(api_key_id, idem_key).await
     }
 }
@@ -664,7 +720,11 @@ fn dedup(scopes: Vec<String>) -> Vec<String> {
 }
 
 fn non_negative(what: &str, n: i64) -> Result<(), StoreError> {
-    if n < 0 { Err(StoreError::InvalidInput(format!("{what} {n} is negative"))) } else { Ok(()) }
+    if n < 0 {
+        Err(StoreError::InvalidInput(format!("{what} {n} is negative")))
+    } else {
+        Ok(())
+    }
 }
 
 fn secs(d: Duration) -> i64 {
@@ -677,7 +737,12 @@ fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }

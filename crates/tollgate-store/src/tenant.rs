@@ -54,6 +54,8 @@ impl Principal {
     /// assert_eq!(theirs.code(), "not_found");
     /// assert_eq!(theirs.message(), missing.message());
     /// ```
+    // `ApiError` is the core's error type, returned as is so handlers can `?` it.
+    #[allow(clippy::result_large_err)]
     pub fn own<R: Owned>(&self, catalog: &Catalog, resource: Option<R>) -> Result<R, ApiError> {
         match resource {
             Some(r) if r.owner() == self.account_id() => Ok(r),
@@ -78,7 +80,13 @@ impl Principal {
     /// assert_eq!(err.code(), "insufficient_scope");
     /// assert_eq!(err.message(), "API key lacks required scope: scans:write");
     /// ```
-    pub fn access<R: Owned>(&self, catalog: &Catalog, resource: Option<R>, scope: &str) -> Result<R, ApiError> {
+    #[allow(clippy::result_large_err)]
+    pub fn access<R: Owned>(
+        &self,
+        catalog: &Catalog,
+        resource: Option<R>,
+        scope: &str,
+    ) -> Result<R, ApiError> {
         let resource = self.own(catalog, resource)?;
         if self.has_scope(scope) {
             Ok(resource)

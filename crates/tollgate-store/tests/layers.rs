@@ -40,7 +40,11 @@ struct Handler {
 
 impl Handler {
     fn new() -> Handler {
-        Handler { calls: Arc::default(), status: Arc::new(std::sync::Mutex::new(201)), delay_yields: 0 }
+        Handler {
+            calls: Arc::default(),
+            status: Arc::new(std::sync::Mutex::new(201)),
+            delay_yields: 0,
+        }
     }
     fn set_status(&self, status: u16) {
         *self.status.lock().unwrap() = status;
@@ -50,8 +54,10 @@ impl Handler {
     }
     fn service(
         &self,
-    ) -> impl Service<Req, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send> + Clone + Send + 'static
-    {
+    ) -> impl Service<Req, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static {
         let this = self.clone();
         tower::service_fn(move |req: Req| {
             let this = this.clone();
@@ -61,7 +67,11 @@ impl Handler {
                     tokio::task::yield_now().await;
                 }
                 let status = *this.status.lock().unwrap();
-                let who = req.extensions().get::<Principal>().map(|p| p.account_id().to_owned()).unwrap_or_default();
+                let who = req
+                    .extensions()
+                    .get::<Principal>()
+                    .map(|p| p.account_id().to_owned())
+                    .unwrap_or_default();
                 let body = format!(r#"{{"id":"scan_{n}","account":"{who}"}}"#);
                 let mut res = Response::builder()
                     .status(status)
@@ -88,10 +98,21 @@ struct Fixture {
 impl Fixture {
     async fn new(kind: Kind, credits: i64) -> Option<Fixture> {
         let db = TestDb::new(kind).await?;
-        db.store.create_account(NewAccount::new("acme").credits(credits)).await.unwrap();
-        let key = db.store.create_key(NewKey::new("acme", ["scans:read", "scans:write"])).await.unwrap();
+        db.store
+            .create_account(NewAccount::new("acme").credits(credits))
+            .await
+            .unwrap();
+        let key = db
+            .store
+            .create_key(NewKey::new("acme", ["scans:read", "scans:write"]))
+            .await
+            .unwrap();
         let gate = Gatekeeper::new(db.store.clone());
-        Some(Fixture { db, gate, key: key.secret().to_owned() })
+        Some(Fixture {
+            db,
+            gate,
+            key: key.secret().to_owned(),
+        })
     }
     fn store(&self) -> &Store {
         &self.db.store
@@ -102,7 +123,9 @@ impl Fixture {
 }
 
 fn post(key: &str, idem: Option<&str>, body: &'static str) -> Req {
-    let mut b = Request::post("/v1/scans").header("x-api-key", key).header("x-request-id", "req_test_1");
+    let mut b = Request::post("/v1/scans")
+        .header("x-api-key", key)
+        .header("x-request-id", "req_test_1");
     if let Some(k) = idem {
         b = b.header("idempotency-key", k);
     }
@@ -116,19 +139,27 @@ where
     let res = svc.clone().oneshot(req).await.unwrap();
     let (parts, body) = res.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
-    (Response::from_parts(parts, Full::from(bytes.clone())), bytes)
+    (
+        Response::from_parts(parts, Full::from(bytes.clone())),
+        bytes,
+    )
 }
 
 fn json(bytes: &Bytes) -> serde_json::Value {
-    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
 }
 
 fn code(res: &Response<Full<Bytes>>) -> &str {
-    res.headers().get("x-error-code").map_or("", |v| v.to_str().unwrap())
+    res.headers()
+        .get("x-error-code")
+        .map_or("", |v| v.to_str().unwrap())
 }
 
 async fn auth_errors_are_401s_with_www_authenticate(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
     let handler = Handler::new();
     let svc = f.gate.auth().layer(handler.service());
     let expiring = f
@@ -136,7 +167,11 @@ async fn auth_errors_are_401s_with_www_authenticate(kind: Kind) {
         .create_key(NewKey::new("acme", ["scans:read"]).expires_in(Duration::from_secs(60)))
         .await
         .unwrap();
-    let revoked = f.store().create_key(NewKey::new("acme", ["scans:read"])).await.unwrap();
+    let revoked = f
+        .store()
+        .create_key(NewKey::new("acme", ["scans:read"]))
+        .await
+        .unwrap();
     f.store().revoke_key(revoked.info().id()).await.unwrap();
     f.db.clock.advance(Duration::from_secs(60));
 
@@ -149,28 +184,55 @@ async fn auth_errors_are_401s_with_www_authenticate(kind: Kind) {
     };
     let cases = [
         (None, "invalid_key"),
-        (Some(("x-api-key", "tg_live_nope".to_owned())), "invalid_key"),
-        (Some(("authorization", format!("Basic {}", f.key))), "invalid_key"),
-        (Some(("x-api-key", expiring.secret().to_owned())), "expired_key"),
-        (Some(("authorization", format!("Bearer {}", revoked.secret()))), "deactivated_key"),
+        (
+            Some(("x-api-key", "tg_live_nope".to_owned())),
+            "invalid_key",
+        ),
+        (
+            Some(("authorization", format!("Basic {}", f.key))),
+            "invalid_key",
+        ),
+        (
+            Some(("x-api-key", expiring.secret().to_owned())),
+            "expired_key",
+        ),
+        (
+            Some(("authorization", format!("Bearer {}", revoked.secret()))),
+            "deactivated_key",
+        ),
     ];
     for (header, expected) in cases {
         let (res, body) = send(&svc, get(header.clone())).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{header:?}");
         assert_eq!(code(&res), expected);
-        assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer realm="));
+        assert!(
+            res.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer realm=")
+        );
         assert_eq!(res.headers()["content-type"], "application/problem+json");
-        let err = res.extensions().get::<ApiError>().expect("ApiError in extensions");
+        let err = res
+            .extensions()
+            .get::<ApiError>()
+            .expect("ApiError in extensions");
         assert_eq!(err.code(), expected);
         let v = json(&body);
         assert_eq!(v["status"], 401);
         assert_eq!(v["code"], expected);
         assert_eq!(v["instance"], "/v1/scans/1");
     }
-    assert_eq!(handler.calls(), 0, "rejected requests never reach the handler");
+    assert_eq!(
+        handler.calls(),
+        0,
+        "rejected requests never reach the handler"
+    );
 
     // Both headers work; the principal reaches the handler.
-    for header in [("x-api-key", f.key.clone()), ("authorization", format!("Bearer {}", f.key))] {
+    for header in [
+        ("x-api-key", f.key.clone()),
+        ("authorization", format!("Bearer {}", f.key)),
+    ] {
         let (res, body) = send(&svc, get(Some(header))).await;
         assert_eq!(res.status(), 201);
         assert_eq!(json(&body)["account"], "acme");
@@ -179,9 +241,15 @@ async fn auth_errors_are_401s_with_www_authenticate(kind: Kind) {
 }
 
 async fn scope_and_suspension_errors(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
     let handler = Handler::new();
-    let reader = f.store().create_key(NewKey::new("acme", ["detection:read"])).await.unwrap();
+    let reader = f
+        .store()
+        .create_key(NewKey::new("acme", ["detection:read"]))
+        .await
+        .unwrap();
     let gate = f.gate.clone().dialect(Dialect::Envelope);
     // A global AuthLayer outside, the route's scope inside: authenticated once.
     let svc = tower::ServiceBuilder::new()
@@ -205,14 +273,24 @@ async fn scope_and_suspension_errors(kind: Kind) {
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
     f.store().suspend("acme").await.unwrap();
     let (res, _) = send(&svc, post(&f.key, None, "{}")).await;
-    assert_eq!((res.status().as_u16(), code(&res)), (402, "account_suspended"));
+    assert_eq!(
+        (res.status().as_u16(), code(&res)),
+        (402, "account_suspended")
+    );
     f.db.cleanup().await;
 }
 
 async fn charged_on_success_released_on_5xx_and_on_drop(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
     let handler = Handler::new();
-    let svc = f.gate.route().scope("scans:write").cost(2).layer(handler.service());
+    let svc = f
+        .gate
+        .route()
+        .scope("scans:write")
+        .cost(2)
+        .layer(handler.service());
 
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
     assert_eq!(f.balance().await, 8);
@@ -222,7 +300,12 @@ async fn charged_on_success_released_on_5xx_and_on_drop(kind: Kind) {
     handler.set_status(503); // failed on the server's side: not charged
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 503);
     assert_eq!(f.balance().await, 6);
-    let usage = f.store().account("acme").await.unwrap().usage_in_month_of(f.store().now());
+    let usage = f
+        .store()
+        .account("acme")
+        .await
+        .unwrap()
+        .usage_in_month_of(f.store().now());
     assert_eq!(usage, 2, "the failed request is not counted either");
 
     // A request dropped mid-handler gives its credits back.
@@ -256,10 +339,16 @@ async fn charged_on_success_released_on_5xx_and_on_drop(kind: Kind) {
 }
 
 async fn credit_and_usage_refusals_render_in_the_dialect(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 1).await else { return };
+    let Some(f) = Fixture::new(kind, 1).await else {
+        return;
+    };
     let handler = Handler::new();
     let gate = f.gate.clone().dialect(Dialect::Envelope);
-    let svc = gate.route().scope("scans:write").cost(1).layer(handler.service());
+    let svc = gate
+        .route()
+        .scope("scans:write")
+        .cost(1)
+        .layer(handler.service());
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
     let (res, body) = send(&svc, post(&f.key, None, "{}")).await;
     assert_eq!(res.status(), 402);
@@ -272,11 +361,27 @@ async fn credit_and_usage_refusals_render_in_the_dialect(kind: Kind) {
     assert_eq!(res.headers()["x-request-id"], "req_test_1");
 
     f.store().credit("acme", 10).await.unwrap();
-    f.store().set_limits("acme", Limits { usage_limit: Some(2), storage_quota: None }).await.unwrap();
+    f.store()
+        .set_limits(
+            "acme",
+            Limits {
+                usage_limit: Some(2),
+                storage_quota: None,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
     let (res, _) = send(&svc, post(&f.key, None, "{}")).await;
-    assert_eq!((res.status().as_u16(), code(&res)), (429, "usage_limit_exceeded"));
-    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        (res.status().as_u16(), code(&res)),
+        (429, "usage_limit_exceeded")
+    );
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(retry, 1_717_200_000 - common::START);
     assert_eq!(handler.calls(), 2);
     assert_eq!(f.balance().await, 9);
@@ -284,9 +389,17 @@ async fn credit_and_usage_refusals_render_in_the_dialect(kind: Kind) {
 }
 
 async fn idempotent_replay_and_conflicts(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
     let handler = Handler::new();
-    let svc = f.gate.route().scope("scans:write").cost(1).idempotency(Idempotency::Optional).layer(handler.service());
+    let svc = f
+        .gate
+        .route()
+        .scope("scans:write")
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
 
     let (first, first_body) = send(&svc, post(&f.key, Some("order-1"), r#"{"a":1}"#)).await;
     assert_eq!(first.status(), 201);
@@ -301,7 +414,10 @@ async fn idempotent_replay_and_conflicts(kind: Kind) {
 
     // Same key, different payload (body, or path): 422, nothing run or charged.
     let (res, body) = send(&svc, post(&f.key, Some("order-1"), r#"{"a":2}"#)).await;
-    assert_eq!((res.status().as_u16(), code(&res)), (422, "idempotency_key_reused"));
+    assert_eq!(
+        (res.status().as_u16(), code(&res)),
+        (422, "idempotency_key_reused")
+    );
     assert_eq!(json(&body)["code"], "idempotency_key_reused");
     let mut other_path = post(&f.key, Some("order-1"), r#"{"a":1}"#);
     *other_path.uri_mut() = "/v1/scans?dry_run=1".parse().unwrap();
@@ -309,14 +425,27 @@ async fn idempotent_replay_and_conflicts(kind: Kind) {
     assert_eq!((handler.calls(), f.balance().await), (1, 9));
 
     // Keys are scoped to the API key: another key's "order-1" is its own.
-    let other = f.store().create_key(NewKey::new("acme", ["scans:write"])).await.unwrap();
+    let other = f
+        .store()
+        .create_key(NewKey::new("acme", ["scans:write"]))
+        .await
+        .unwrap();
     let (res, _) = send(&svc, post(other.secret(), Some("order-1"), r#"{"a":2}"#)).await;
     assert_eq!(res.status(), 201);
     assert!(res.headers().get("idempotent-replayed").is_none());
 
     // GET is not idempotency-handled; no key means no record.
-    let get = Request::get("/v1/scans").header("x-api-key", &f.key).header("idempotency-key", "order-1");
-    assert!(send(&svc, get.body(Full::default()).unwrap()).await.0.headers().get("idempotent-replayed").is_none());
+    let get = Request::get("/v1/scans")
+        .header("x-api-key", &f.key)
+        .header("idempotency-key", "order-1");
+    assert!(
+        send(&svc, get.body(Full::default()).unwrap())
+            .await
+            .0
+            .headers()
+            .get("idempotent-replayed")
+            .is_none()
+    );
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
     let calls = handler.calls();
 
@@ -327,7 +456,13 @@ async fn idempotent_replay_and_conflicts(kind: Kind) {
     let (res, _) = send(&svc, post(&f.key, Some("lookup-9"), "{}")).await;
     assert_eq!(res.status(), 404);
     assert_eq!(res.headers()["idempotent-replayed"], "true");
-    assert_eq!(res.extensions().get::<ApiError>().map(|e| e.code().to_owned()).as_deref(), Some("not_found"));
+    assert_eq!(
+        res.extensions()
+            .get::<ApiError>()
+            .map(|e| e.code().to_owned())
+            .as_deref(),
+        Some("not_found")
+    );
     assert_eq!(handler.calls(), calls + 1);
 
     // A request still running holds its key: 409 with Retry-After.
@@ -339,14 +474,27 @@ async fn idempotent_replay_and_conflicts(kind: Kind) {
         async move {
             e.notify_one();
             b.notified().await;
-            Ok::<_, Infallible>(Response::builder().status(201).body(Full::from("slow")).unwrap())
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .status(201)
+                    .body(Full::from("slow"))
+                    .unwrap(),
+            )
         }
     });
-    let slow_svc = f.gate.route().cost(1).idempotency(Idempotency::Optional).layer(slow);
+    let slow_svc = f
+        .gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(slow);
     let running = tokio::spawn(slow_svc.clone().oneshot(post(&f.key, Some("slow-1"), "{}")));
     entered.notified().await;
     let (res, _) = send(&slow_svc, post(&f.key, Some("slow-1"), "{}")).await;
-    assert_eq!((res.status().as_u16(), code(&res)), (409, "idempotency_key_in_use"));
+    assert_eq!(
+        (res.status().as_u16(), code(&res)),
+        (409, "idempotency_key_in_use")
+    );
     assert_eq!(res.headers()["retry-after"], "1");
     blocker.notify_one();
     assert_eq!(running.await.unwrap().unwrap().status(), 201);
@@ -357,10 +505,18 @@ async fn idempotent_replay_and_conflicts(kind: Kind) {
 }
 
 async fn twenty_concurrent_requests_with_one_key_run_once_and_charge_once(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 100).await else { return };
+    let Some(f) = Fixture::new(kind, 100).await else {
+        return;
+    };
     let mut handler = Handler::new();
     handler.delay_yields = 50;
-    let svc = f.gate.route().scope("scans:write").cost(1).idempotency(Idempotency::Optional).layer(handler.service());
+    let svc = f
+        .gate
+        .route()
+        .scope("scans:write")
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
     let start = Arc::new(tokio::sync::Barrier::new(20));
     let mut tasks = Vec::new();
     for _ in 0..20 {
@@ -374,7 +530,10 @@ async fn twenty_concurrent_requests_with_one_key_run_once_and_charge_once(kind: 
     let mut bodies = std::collections::HashSet::new();
     for t in tasks {
         let (res, body) = t.await.unwrap();
-        match (res.status().as_u16(), res.headers().contains_key("idempotent-replayed")) {
+        match (
+            res.status().as_u16(),
+            res.headers().contains_key("idempotent-replayed"),
+        ) {
             (201, false) => original += 1,
             (201, true) => replays += 1,
             (409, _) => {
@@ -399,13 +558,23 @@ async fn twenty_concurrent_requests_with_one_key_run_once_and_charge_once(kind: 
 }
 
 async fn failures_are_not_stored_so_retries_run(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 1).await else { return };
+    let Some(f) = Fixture::new(kind, 1).await else {
+        return;
+    };
     let handler = Handler::new();
-    let svc = f.gate.route().cost(1).idempotency(Idempotency::Optional).layer(handler.service());
+    let svc = f
+        .gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
 
     // 5xx: not stored, not charged; the retry runs and is charged once.
     handler.set_status(500);
-    assert_eq!(send(&svc, post(&f.key, Some("k1"), "{}")).await.0.status(), 500);
+    assert_eq!(
+        send(&svc, post(&f.key, Some("k1"), "{}")).await.0.status(),
+        500
+    );
     assert_eq!(f.balance().await, 1);
     handler.set_status(201);
     let (res, _) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
@@ -425,36 +594,71 @@ async fn failures_are_not_stored_so_retries_run(kind: Kind) {
 }
 
 async fn idempotency_key_required_and_validated(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
     let handler = Handler::new();
-    let svc = f.gate.route().cost(1).idempotency(Idempotency::Required).layer(handler.service());
+    let svc = f
+        .gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Required)
+        .layer(handler.service());
     let (res, body) = send(&svc, post(&f.key, None, "{}")).await;
     assert_eq!((res.status().as_u16(), code(&res)), (400, "missing_field"));
-    assert_eq!(json(&body)["detail"], "Missing required field 'Idempotency-Key'");
+    assert_eq!(
+        json(&body)["detail"],
+        "Missing required field 'Idempotency-Key'"
+    );
     let long = "k".repeat(256);
     for bad in [long.as_str(), "has space"] {
         let (res, body) = send(&svc, post(&f.key, Some(bad), "{}")).await;
-        assert_eq!((res.status().as_u16(), code(&res)), (400, "validation_error"));
+        assert_eq!(
+            (res.status().as_u16(), code(&res)),
+            (400, "validation_error")
+        );
         assert_eq!(json(&body)["errors"][0]["pointer"], "/Idempotency-Key");
     }
     assert_eq!((handler.calls(), f.balance().await), (0, 10));
     // Bodies over the limit are refused before anything runs.
     let small = Gatekeeper::new(f.store().clone()).max_body_bytes(4);
-    let svc = small.route().cost(1).idempotency(Idempotency::Required).layer(handler.service());
+    let svc = small
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Required)
+        .layer(handler.service());
     let (res, _) = send(&svc, post(&f.key, Some("big"), "12345")).await;
-    assert_eq!((res.status().as_u16(), code(&res)), (413, "payload_too_large"));
+    assert_eq!(
+        (res.status().as_u16(), code(&res)),
+        (413, "payload_too_large")
+    );
     assert_eq!((handler.calls(), f.balance().await), (0, 10));
     f.db.cleanup().await;
 }
 
 async fn idempotency_records_expire(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 10).await else { return };
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
     let handler = Handler::new();
-    let gate = f.gate.clone().idempotency_retention(Duration::from_secs(3600));
-    let svc = gate.route().cost(1).idempotency(Idempotency::Optional).layer(handler.service());
+    let gate = f
+        .gate
+        .clone()
+        .idempotency_retention(Duration::from_secs(3600));
+    let svc = gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
     send(&svc, post(&f.key, Some("k"), "{}")).await;
     f.db.clock.advance(Duration::from_secs(3599));
-    assert!(send(&svc, post(&f.key, Some("k"), "{}")).await.0.headers().contains_key("idempotent-replayed"));
+    assert!(
+        send(&svc, post(&f.key, Some("k"), "{}"))
+            .await
+            .0
+            .headers()
+            .contains_key("idempotent-replayed")
+    );
     f.db.clock.advance(Duration::from_secs(1));
     // Expired: the same key may now carry a new request.
     let (res, _) = send(&svc, post(&f.key, Some("k"), r#"{"new":true}"#)).await;

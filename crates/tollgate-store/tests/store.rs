@@ -23,47 +23,116 @@ both_backends!(
 );
 
 async fn accounts_lifecycle(kind: Kind) {
-    let Some(db) = TestDb::new(kind).await else { return };
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
     let s = &db.store;
-    let a = s.create_account(NewAccount::new("acme").credits(10).usage_limit(5)).await.unwrap();
-    assert_eq!((a.id(), a.balance(), a.state(), a.usage_limit()), ("acme", 10, AccountState::Active, Some(5)));
-    assert!(matches!(s.create_account(NewAccount::new("acme")).await, Err(StoreError::AccountExists(_))));
-    assert!(matches!(s.create_account(NewAccount::new("a b")).await, Err(StoreError::InvalidInput(_))));
-    assert!(matches!(s.create_account(NewAccount::new("x").credits(-1)).await, Err(StoreError::InvalidInput(_))));
-    assert!(matches!(s.account("nope").await, Err(StoreError::AccountNotFound(_))));
+    let a = s
+        .create_account(NewAccount::new("acme").credits(10).usage_limit(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.id(), a.balance(), a.state(), a.usage_limit()),
+        ("acme", 10, AccountState::Active, Some(5))
+    );
+    assert!(matches!(
+        s.create_account(NewAccount::new("acme")).await,
+        Err(StoreError::AccountExists(_))
+    ));
+    assert!(matches!(
+        s.create_account(NewAccount::new("a b")).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        s.create_account(NewAccount::new("x").credits(-1)).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        s.account("nope").await,
+        Err(StoreError::AccountNotFound(_))
+    ));
 
     assert_eq!(s.credit("acme", 5).await.unwrap().balance(), 15);
     assert_eq!(s.credit("acme", -15).await.unwrap().balance(), 0);
     let refused = s.credit("acme", -1).await.unwrap_err();
     assert!(refused.to_string().contains("below zero"), "{refused}");
     assert_eq!(s.account("acme").await.unwrap().balance(), 0);
-    assert!(matches!(s.credit("nope", 1).await, Err(StoreError::AccountNotFound(_))));
+    assert!(matches!(
+        s.credit("nope", 1).await,
+        Err(StoreError::AccountNotFound(_))
+    ));
 
-    assert_eq!(s.suspend("acme").await.unwrap().state(), AccountState::Suspended);
-    assert_eq!(s.resume("acme").await.unwrap().state(), AccountState::Active);
-    assert!(matches!(s.suspend("nope").await, Err(StoreError::AccountNotFound(_))));
+    assert_eq!(
+        s.suspend("acme").await.unwrap().state(),
+        AccountState::Suspended
+    );
+    assert_eq!(
+        s.resume("acme").await.unwrap().state(),
+        AccountState::Active
+    );
+    assert!(matches!(
+        s.suspend("nope").await,
+        Err(StoreError::AccountNotFound(_))
+    ));
 
-    let limited = s.set_limits("acme", Limits { usage_limit: None, storage_quota: Some(100) }).await.unwrap();
-    assert_eq!((limited.usage_limit(), limited.storage_quota()), (None, Some(100)));
+    let limited = s
+        .set_limits(
+            "acme",
+            Limits {
+                usage_limit: None,
+                storage_quota: Some(100),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (limited.usage_limit(), limited.storage_quota()),
+        (None, Some(100))
+    );
     db.cleanup().await;
 }
 
 async fn key_states(kind: Kind) {
-    let Some(db) = TestDb::new(kind).await else { return };
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
     let s = &db.store;
     s.create_account(NewAccount::new("acme")).await.unwrap();
-    assert!(matches!(s.create_key(NewKey::new("nope", ["a"])).await, Err(StoreError::AccountNotFound(_))));
-    assert!(matches!(s.create_key(NewKey::new("acme", ["a,b"])).await, Err(StoreError::InvalidInput(_))));
-    assert!(matches!(s.create_key(NewKey::new("acme", ["a"]).prefix("bad")).await, Err(StoreError::InvalidInput(_))));
+    assert!(matches!(
+        s.create_key(NewKey::new("nope", ["a"])).await,
+        Err(StoreError::AccountNotFound(_))
+    ));
+    assert!(matches!(
+        s.create_key(NewKey::new("acme", ["a,b"])).await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        s.create_key(NewKey::new("acme", ["a"]).prefix("bad")).await,
+        Err(StoreError::InvalidInput(_))
+    ));
 
-    let forever = s.create_key(NewKey::new("acme", ["scans:read", "scans:write", "scans:read"])).await.unwrap();
+    let forever = s
+        .create_key(NewKey::new(
+            "acme",
+            ["scans:read", "scans:write", "scans:read"],
+        ))
+        .await
+        .unwrap();
     let short = s
-        .create_key(NewKey::new("acme", ["scans:read"]).expires_in(Duration::from_secs(3600)).name("ci"))
+        .create_key(
+            NewKey::new("acme", ["scans:read"])
+                .expires_in(Duration::from_secs(3600))
+                .name("ci"),
+        )
         .await
         .unwrap();
     assert!(forever.secret().starts_with("tg_live_"));
     assert!(forever.secret().len() >= 8 + 44);
-    assert!(forever.secret().starts_with(forever.info().display_prefix()));
+    assert!(
+        forever
+            .secret()
+            .starts_with(forever.info().display_prefix())
+    );
     assert_ne!(forever.secret(), forever.info().display_prefix());
     assert_eq!(forever.info().scopes(), ["scans:read", "scans:write"]);
 
@@ -76,34 +145,60 @@ async fn key_states(kind: Kind) {
     let mut forged = forever.secret().to_owned();
     let last = forged.pop().unwrap();
     forged.push(if last == 'a' { 'b' } else { 'a' });
-    for bad in ["", "tg_live_short", &forged, &format!("tg_live_{}", "x".repeat(44))] {
-        assert!(matches!(s.authenticate(bad).await, Err(Rejection::InvalidKey)), "{bad:?}");
+    for bad in [
+        "",
+        "tg_live_short",
+        &forged,
+        &format!("tg_live_{}", "x".repeat(44)),
+    ] {
+        assert!(
+            matches!(s.authenticate(bad).await, Err(Rejection::InvalidKey)),
+            "{bad:?}"
+        );
     }
 
     // Expired: one hour later.
     db.clock.advance(Duration::from_secs(3600));
-    assert!(matches!(s.authenticate(short.secret()).await, Err(Rejection::ExpiredKey)));
+    assert!(matches!(
+        s.authenticate(short.secret()).await,
+        Err(Rejection::ExpiredKey)
+    ));
     assert!(s.authenticate(forever.secret()).await.is_ok());
 
     // Deactivated wins over expired.
     let revoked = s.revoke_key(short.info().id()).await.unwrap();
     assert_eq!(revoked.state_at(s.now()), KeyState::Deactivated);
-    assert!(matches!(s.authenticate(short.secret()).await, Err(Rejection::DeactivatedKey)));
+    assert!(matches!(
+        s.authenticate(short.secret()).await,
+        Err(Rejection::DeactivatedKey)
+    ));
     // Revoking by the whole key works too, and twice is harmless.
     assert!(s.revoke_key(short.secret()).await.is_ok());
-    assert!(matches!(s.revoke_key("nope").await, Err(StoreError::KeyNotFound(_))));
+    assert!(matches!(
+        s.revoke_key("nope").await,
+        Err(StoreError::KeyNotFound(_))
+    ));
 
     // A suspended account's keys get account_suspended; resumed, they work.
     s.suspend("acme").await.unwrap();
-    assert!(matches!(s.authenticate(forever.secret()).await, Err(Rejection::AccountSuspended)));
+    assert!(matches!(
+        s.authenticate(forever.secret()).await,
+        Err(Rejection::AccountSuspended)
+    ));
     s.resume("acme").await.unwrap();
     assert!(s.authenticate(forever.secret()).await.is_ok());
 
     let listed = s.list_keys(Some("acme")).await.unwrap();
     assert_eq!(listed.len(), 2);
     let find = |id: &str| listed.iter().find(|k| k.id() == id).unwrap();
-    assert_eq!(find(forever.info().id()).state_at(s.now()), KeyState::Active);
-    assert_eq!(find(short.info().id()).state_at(s.now()), KeyState::Deactivated);
+    assert_eq!(
+        find(forever.info().id()).state_at(s.now()),
+        KeyState::Active
+    );
+    assert_eq!(
+        find(short.info().id()).state_at(s.now()),
+        KeyState::Deactivated
+    );
     assert_eq!(find(short.info().id()).name(), Some("ci"));
     assert_eq!(find(forever.info().id()).name(), None);
     assert!(s.list_keys(Some("other")).await.unwrap().is_empty());
@@ -113,10 +208,15 @@ async fn key_states(kind: Kind) {
 
 async fn revocation_clears_this_nodes_cache_and_the_ttl_bounds_others(kind: Kind) {
     let ttl = Duration::from_secs(10);
-    let Some(db) = TestDb::with(kind, |o| o.cache_ttl(ttl)).await else { return };
+    let Some(db) = TestDb::with(kind, |o| o.cache_ttl(ttl)).await else {
+        return;
+    };
     let node_a = &db.store;
     let node_b = db.another_node(|o| o.cache_ttl(ttl)).await;
-    node_a.create_account(NewAccount::new("acme")).await.unwrap();
+    node_a
+        .create_account(NewAccount::new("acme"))
+        .await
+        .unwrap();
     let k1 = node_a.create_key(NewKey::new("acme", ["x"])).await.unwrap();
     let k2 = node_a.create_key(NewKey::new("acme", ["x"])).await.unwrap();
 
@@ -125,26 +225,44 @@ async fn revocation_clears_this_nodes_cache_and_the_ttl_bounds_others(kind: Kind
     node_a.authenticate(k1.secret()).await.unwrap();
     node_a.authenticate(k2.secret()).await.unwrap();
     node_b.authenticate(k1.secret()).await.unwrap();
-    assert!(matches!(node_a.authenticate_cached(k1.secret()), Some(Ok(_))));
-    assert!(matches!(node_b.authenticate_cached(k1.secret()), Some(Ok(_))));
+    assert!(matches!(
+        node_a.authenticate_cached(k1.secret()),
+        Some(Ok(_))
+    ));
+    assert!(matches!(
+        node_b.authenticate_cached(k1.secret()),
+        Some(Ok(_))
+    ));
 
     // Revoked on node A: node A knows at once, from the cache too...
     node_a.revoke_key(k1.info().id()).await.unwrap();
     assert!(node_a.authenticate_cached(k1.secret()).is_none());
-    assert!(matches!(node_a.authenticate(k1.secret()).await, Err(Rejection::DeactivatedKey)));
-    assert!(matches!(node_a.authenticate_cached(k1.secret()), Some(Err(Rejection::DeactivatedKey))));
+    assert!(matches!(
+        node_a.authenticate(k1.secret()).await,
+        Err(Rejection::DeactivatedKey)
+    ));
+    assert!(matches!(
+        node_a.authenticate_cached(k1.secret()),
+        Some(Err(Rejection::DeactivatedKey))
+    ));
     // ...node B until its entry is older than the TTL.
     db.clock.advance(ttl - Duration::from_secs(1));
     assert!(node_b.authenticate(k1.secret()).await.is_ok());
     db.clock.advance(Duration::from_secs(1));
     assert!(node_b.authenticate_cached(k1.secret()).is_none());
-    assert!(matches!(node_b.authenticate(k1.secret()).await, Err(Rejection::DeactivatedKey)));
+    assert!(matches!(
+        node_b.authenticate(k1.secret()).await,
+        Err(Rejection::DeactivatedKey)
+    ));
 
     // Suspending drops the account's cached keys on this node.
     node_a.authenticate(k2.secret()).await.unwrap();
     node_a.suspend("acme").await.unwrap();
     assert!(node_a.authenticate_cached(k2.secret()).is_none());
-    assert!(matches!(node_a.authenticate(k2.secret()).await, Err(Rejection::AccountSuspended)));
+    assert!(matches!(
+        node_a.authenticate(k2.secret()).await,
+        Err(Rejection::AccountSuspended)
+    ));
 
     // A zero TTL disables the cache.
     let uncached = db.another_node(|o| o.cache_ttl(Duration::ZERO)).await;
@@ -155,8 +273,13 @@ async fn revocation_clears_this_nodes_cache_and_the_ttl_bounds_others(kind: Kind
 }
 
 async fn thousand_concurrent_charges_never_overdraw(kind: Kind) {
-    let Some(db) = TestDb::with(kind, |o| o.max_connections(16)).await else { return };
-    db.store.create_account(NewAccount::new("acme").credits(100)).await.unwrap();
+    let Some(db) = TestDb::with(kind, |o| o.max_connections(16)).await else {
+        return;
+    };
+    db.store
+        .create_account(NewAccount::new("acme").credits(100))
+        .await
+        .unwrap();
     let start = Arc::new(tokio::sync::Barrier::new(1000));
     let mut tasks = Vec::new();
     for _ in 0..1000 {
@@ -173,7 +296,10 @@ async fn thousand_concurrent_charges_never_overdraw(kind: Kind) {
                 assert!(r.remaining() >= 0);
                 ok += 1;
             }
-            Err(Rejection::InsufficientCredits { required: 1, available }) => {
+            Err(Rejection::InsufficientCredits {
+                required: 1,
+                available,
+            }) => {
                 assert!(available >= 0);
                 refused += 1;
             }
@@ -188,52 +314,89 @@ async fn thousand_concurrent_charges_never_overdraw(kind: Kind) {
 }
 
 async fn release_gives_back_credits_and_usage(kind: Kind) {
-    let Some(db) = TestDb::new(kind).await else { return };
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
     let s = &db.store;
-    s.create_account(NewAccount::new("acme").credits(5)).await.unwrap();
+    s.create_account(NewAccount::new("acme").credits(5))
+        .await
+        .unwrap();
     let r = s.reserve("acme", 3).await.unwrap();
     assert_eq!((r.cost(), r.remaining(), r.account_id()), (3, 2, "acme"));
     assert!(matches!(
         s.reserve("acme", 3).await,
-        Err(Rejection::InsufficientCredits { required: 3, available: 2 })
+        Err(Rejection::InsufficientCredits {
+            required: 3,
+            available: 2
+        })
     ));
     s.release(r).await.unwrap();
     let a = s.account("acme").await.unwrap();
     assert_eq!((a.balance(), a.usage_in_month_of(s.now())), (5, 0));
     assert!(s.reserve("acme", -1).await.is_err());
-    assert!(matches!(s.reserve("nope", 1).await, Err(Rejection::InvalidKey)));
+    assert!(matches!(
+        s.reserve("nope", 1).await,
+        Err(Rejection::InvalidKey)
+    ));
     s.suspend("acme").await.unwrap();
-    assert!(matches!(s.reserve("acme", 1).await, Err(Rejection::AccountSuspended)));
+    assert!(matches!(
+        s.reserve("acme", 1).await,
+        Err(Rejection::AccountSuspended)
+    ));
     db.cleanup().await;
 }
 
 async fn monthly_usage_limit_resets_next_month(kind: Kind) {
-    let Some(db) = TestDb::new(kind).await else { return };
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
     let s = &db.store;
-    s.create_account(NewAccount::new("acme").credits(100).usage_limit(2)).await.unwrap();
+    s.create_account(NewAccount::new("acme").credits(100).usage_limit(2))
+        .await
+        .unwrap();
     let _ = s.reserve("acme", 1).await.unwrap();
     let _ = s.reserve("acme", 0).await.unwrap();
-    let Err(Rejection::UsageLimitExceeded { limit, retry_after }) = s.reserve("acme", 1).await else {
+    let Err(Rejection::UsageLimitExceeded { limit, retry_after }) = s.reserve("acme", 1).await
+    else {
         panic!("expected usage_limit_exceeded")
     };
     // START is 2024-05-15T12:00:00Z; the next cycle starts 2024-06-01T00:00:00Z.
     assert_eq!(limit, 2);
-    assert_eq!(retry_after, Duration::from_secs(1_717_200_000 - common::START));
-    assert_eq!(s.account("acme").await.unwrap().balance(), 99, "a refused request costs nothing");
+    assert_eq!(
+        retry_after,
+        Duration::from_secs(1_717_200_000 - common::START)
+    );
+    assert_eq!(
+        s.account("acme").await.unwrap().balance(),
+        99,
+        "a refused request costs nothing"
+    );
     db.clock.advance(retry_after);
     let r = s.reserve("acme", 1).await.unwrap();
     assert_eq!(r.remaining(), 98);
-    assert_eq!(s.account("acme").await.unwrap().usage_in_month_of(s.now()), 1);
+    assert_eq!(
+        s.account("acme").await.unwrap().usage_in_month_of(s.now()),
+        1
+    );
     db.cleanup().await;
 }
 
 async fn storage_quota(kind: Kind) {
-    let Some(db) = TestDb::new(kind).await else { return };
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
     let s = &db.store;
-    s.create_account(NewAccount::new("acme").storage_quota(1000)).await.unwrap();
+    s.create_account(NewAccount::new("acme").storage_quota(1000))
+        .await
+        .unwrap();
     s.create_account(NewAccount::new("free")).await.unwrap();
     assert_eq!(s.add_storage("acme", 600).await.unwrap(), 600);
-    let Err(Rejection::StorageQuotaExceeded { quota, used, requested }) = s.add_storage("acme", 401).await else {
+    let Err(Rejection::StorageQuotaExceeded {
+        quota,
+        used,
+        requested,
+    }) = s.add_storage("acme", 401).await
+    else {
         panic!("expected storage_quota_exceeded")
     };
     assert_eq!((quota, used, requested), (1000, 600, 401));
@@ -246,12 +409,17 @@ async fn storage_quota(kind: Kind) {
 }
 
 async fn keys_are_stored_only_as_hashes(kind: Kind) {
-    let Some(db) = TestDb::new(kind).await else { return };
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
     let s = &db.store;
     s.create_account(NewAccount::new("acme")).await.unwrap();
     let mut keys = Vec::new();
     for i in 0..20 {
-        let k = s.create_key(NewKey::new("acme", ["a"]).name(format!("k{i}"))).await.unwrap();
+        let k = s
+            .create_key(NewKey::new("acme", ["a"]).name(format!("k{i}")))
+            .await
+            .unwrap();
         s.authenticate(k.secret()).await.unwrap();
         keys.push(k.secret().to_owned());
     }
@@ -269,11 +437,22 @@ async fn keys_are_stored_only_as_hashes(kind: Kind) {
             assert!(bytes.len() > 4096);
             for key in &keys {
                 let secret = &key[key.len() - 32..];
-                assert!(!contains(&bytes, key.as_bytes()), "plaintext key found in the database file");
-                assert!(!contains(&bytes, secret.as_bytes()), "key secret found in the database file");
+                assert!(
+                    !contains(&bytes, key.as_bytes()),
+                    "plaintext key found in the database file"
+                );
+                assert!(
+                    !contains(&bytes, secret.as_bytes()),
+                    "key secret found in the database file"
+                );
             }
             // The check can fail: the display prefixes are there.
-            assert!(contains(&bytes, s.list_keys(None).await.unwrap()[0].display_prefix().as_bytes()));
+            assert!(contains(
+                &bytes,
+                s.list_keys(None).await.unwrap()[0]
+                    .display_prefix()
+                    .as_bytes()
+            ));
         }
         Kind::Postgres => {
             use sqlx::Connection;
@@ -303,7 +482,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn bad_urls_are_clear_errors() {
     let err = tollgate_store::Store::open("mysql://x").await.unwrap_err();
-    assert!(err.to_string().contains("expected sqlite://path or postgres://"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("expected sqlite://path or postgres://"),
+        "{err}"
+    );
     let err = tollgate_store::Store::open_with(
         "postgres://u:hunter2@127.0.0.1:1/db",
         StoreOptions::default().schema("Bad Schema"),

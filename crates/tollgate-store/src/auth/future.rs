@@ -70,15 +70,22 @@ where
                     let Some((mut req, mut service, gate, scopes)) = pending.take() else {
                         panic!("AuthFuture polled after completion");
                     };
-                    let checked = verdict.and_then(|p| super::service::check_scopes(&p, &scopes).map(|()| p));
+                    let checked =
+                        verdict.and_then(|p| super::service::check_scopes(&p, &scopes).map(|()| p));
                     match checked {
                         Ok(principal) => {
                             req.extensions_mut().insert(principal);
-                            State::Inner { fut: service.call(req) }
+                            State::Inner {
+                                fut: service.call(req),
+                            }
                         }
                         Err(rejection) => {
-                            let response = gate.inner.rejection(&rejection, req.headers(), req.uri().path());
-                            State::Rejected { response: Some(response) }
+                            let response =
+                                gate.inner
+                                    .rejection(&rejection, req.headers(), req.uri().path());
+                            State::Rejected {
+                                response: Some(response),
+                            }
                         }
                     }
                 }

@@ -23,7 +23,10 @@ pub struct AuthLayer {
 impl AuthLayer {
     /// Authentication with no scope required.
     pub fn new(gate: Gatekeeper) -> AuthLayer {
-        AuthLayer { gate, scopes: Arc::from([]) }
+        AuthLayer {
+            gate,
+            scopes: Arc::from([]),
+        }
     }
 
     /// Requires `scope` too.
@@ -48,6 +51,10 @@ impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
 
     fn layer(&self, inner: S) -> Auth<S> {
-        Auth { inner, gate: self.gate.clone(), scopes: self.scopes.clone() }
+        Auth {
+            inner,
+            gate: self.gate.clone(),
+            scopes: self.scopes.clone(),
+        }
     }
 }

@@ -58,7 +58,11 @@ pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("x-api-key") {
         return v.to_str().ok().map(str::trim);
     }
-    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let auth = headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
     let (scheme, token) = auth.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -78,13 +82,28 @@ mod tests {
     #[test]
     fn keys_come_from_either_header() {
         assert_eq!(presented_key(&headers(&[("x-api-key", "k1")])), Some("k1"));
-        assert_eq!(presented_key(&headers(&[("authorization", "Bearer k2")])), Some("k2"));
-        assert_eq!(presented_key(&headers(&[("authorization", "bearer  k3 ")])), Some("k3"));
-        assert_eq!(presented_key(&headers(&[("authorization", "Basic abc")])), None);
-        assert_eq!(presented_key(&headers(&[("authorization", "Bearer")])), None);
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "Bearer k2")])),
+            Some("k2")
+        );
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "bearer  k3 ")])),
+            Some("k3")
+        );
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "Basic abc")])),
+            None
+        );
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "Bearer")])),
+            None
+        );
         assert_eq!(presented_key(&headers(&[])), None);
         assert_eq!(
-            presented_key(&headers(&[("x-api-key", "k1"), ("authorization", "Bearer k2")])),
+            presented_key(&headers(&[
+                ("x-api-key", "k1"),
+                ("authorization", "Bearer k2")
+            ])),
             Some("k1")
         );
     }

@@ -20,7 +20,9 @@ pub struct Auth<S> {
 /// The first of `scopes` the principal lacks, as a rejection.
 pub(crate) fn check_scopes(principal: &Principal, scopes: &[String]) -> Result<(), Rejection> {
     match principal.missing_scope(scopes.iter().map(String::as_str)) {
-        Some(scope) => Err(Rejection::InsufficientScope { scope: scope.to_owned() }),
+        Some(scope) => Err(Rejection::InsufficientScope {
+            scope: scope.to_owned(),
+        }),
         None => Ok(()),
     }
 }
@@ -56,18 +58,24 @@ where
                 if let Some(p) = principal {
                     req.extensions_mut().insert(p);
                 }
-                AuthFuture::new(State::Inner { fut: self.inner.call(req) })
+                AuthFuture::new(State::Inner {
+                    fut: self.inner.call(req),
+                })
             }
             Some(Err(rejection)) => {
                 let response = shared.rejection(&rejection, req.headers(), req.uri().path());
-                AuthFuture::new(State::Rejected { response: Some(response) })
+                AuthFuture::new(State::Rejected {
+                    response: Some(response),
+                })
             }
             None => {
                 // Cache miss: look the key up, then call a clone of the inner
                 // service (the one polled ready is kept for that call).
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
-                let key = super::presented_key(req.headers()).unwrap_or_default().to_owned();
+                let key = super::presented_key(req.headers())
+                    .unwrap_or_default()
+                    .to_owned();
                 let store = shared.store.clone();
                 let lookup = Box::pin(async move { store.authenticate(&key).await });
                 AuthFuture::new(State::Lookup {

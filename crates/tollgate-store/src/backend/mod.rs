@@ -105,7 +105,11 @@ pub trait AccountBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Adds `amount` (negative to debit) unless the balance would go below
     /// zero; the new balance, `None` when refused or not found.
-    fn add_credits<'a>(&'a self, id: &'a str, amount: i64) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
+    fn add_credits<'a>(
+        &'a self,
+        id: &'a str,
+        amount: i64,
+    ) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
     /// Sets the usage limit and storage quota; `false` when not found.
     fn set_limits<'a>(
         &'a self,
@@ -117,13 +121,31 @@ pub trait AccountBackend: Send + Sync + 'static {
     /// `cost` credits and is under its usage limit for the month starting at
     /// `period`, takes `cost` and counts one request. The balance left, or
     /// `None` when nothing was taken.
-    fn reserve<'a>(&'a self, id: &'a str, cost: i64, period: i64) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
+    fn reserve<'a>(
+        &'a self,
+        id: &'a str,
+        cost: i64,
+        period: i64,
+    ) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
     /// Gives back what [`reserve`](Self::reserve) took.
-    fn release<'a>(&'a self, id: &'a str, cost: i64, period: i64) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn release<'a>(
+        &'a self,
+        id: &'a str,
+        cost: i64,
+        period: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Adds `bytes` of storage if within quota; bytes now used, `None` when refused.
-    fn add_storage<'a>(&'a self, id: &'a str, bytes: i64) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
+    fn add_storage<'a>(
+        &'a self,
+        id: &'a str,
+        bytes: i64,
+    ) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
     /// Frees `bytes` of storage (not below zero).
-    fn remove_storage<'a>(&'a self, id: &'a str, bytes: i64) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn remove_storage<'a>(
+        &'a self,
+        id: &'a str,
+        bytes: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// API keys.
@@ -131,9 +153,15 @@ pub trait KeyBackend: Send + Sync + 'static {
     /// Inserts a key.
     fn insert_key(&self, row: KeyRow) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Loads a key by lookup id with its account's state.
-    fn key<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<(KeyRow, String)>, StoreError>>;
+    fn key<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(KeyRow, String)>, StoreError>>;
     /// Every key, or an account's, oldest first.
-    fn list_keys<'a>(&'a self, account_id: Option<&'a str>) -> BoxFuture<'a, Result<Vec<KeyRow>, StoreError>>;
+    fn list_keys<'a>(
+        &'a self,
+        account_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<KeyRow>, StoreError>>;
     /// Marks a key revoked at `now` (kept if already revoked); `false` when not found.
     fn revoke_key<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
@@ -161,7 +189,11 @@ pub trait IdempotencyBackend: Send + Sync + 'static {
     /// Stores the response of a record's first request and marks it `done`.
     fn idem_complete(&self, row: IdempotencyRow) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Deletes a pair's record if still `running` (the request failed and may be retried).
-    fn idem_abandon<'a>(&'a self, api_key_id: &'a str, idem_key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn idem_abandon<'a>(
+        &'a self,
+        api_key_id: &'a str,
+        idem_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Deletes a pair's record if expired at `now`.
     fn idem_delete_expired<'a>(
         &'a self,

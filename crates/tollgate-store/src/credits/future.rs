@@ -28,13 +28,21 @@ pin_project! {
 
 impl<F, B, E> CreditsFuture<F, B, E> {
     pub(crate) fn inner(fut: F) -> Self {
-        CreditsFuture { state: State::Inner { fut } }
+        CreditsFuture {
+            state: State::Inner { fut },
+        }
     }
     pub(crate) fn rejected(response: Response<B>) -> Self {
-        CreditsFuture { state: State::Rejected { response: Some(response) } }
+        CreditsFuture {
+            state: State::Rejected {
+                response: Some(response),
+            },
+        }
     }
     pub(crate) fn boxed(fut: BoxFuture<'static, Result<Response<B>, E>>) -> Self {
-        CreditsFuture { state: State::Charging { fut } }
+        CreditsFuture {
+            state: State::Charging { fut },
+        }
     }
 }
 

@@ -21,7 +21,10 @@ impl CreditsLayer {
     /// Charges `cost` credits per request (0: only counts usage). A negative
     /// cost is taken as 0.
     pub fn new(gate: Gatekeeper, cost: i64) -> CreditsLayer {
-        CreditsLayer { gate, cost: Some(cost.max(0)) }
+        CreditsLayer {
+            gate,
+            cost: Some(cost.max(0)),
+        }
     }
 
     /// A layer that charges nothing and counts nothing (for routes that are free).
@@ -34,6 +37,10 @@ impl<S> Layer<S> for CreditsLayer {
     type Service = Credits<S>;
 
     fn layer(&self, inner: S) -> Credits<S> {
-        Credits { inner, gate: self.gate.clone(), cost: self.cost }
+        Credits {
+            inner,
+            gate: self.gate.clone(),
+            cost: self.cost,
+        }
     }
 }

@@ -68,8 +68,13 @@ where
             return CreditsFuture::inner(self.inner.call(req));
         };
         let shared = self.gate.inner.clone();
-        let Some(account) = req.extensions().get::<Principal>().map(|p| p.account_id().to_owned()) else {
-            let response = shared.rejection(&Rejection::InvalidKey, req.headers(), req.uri().path());
+        let Some(account) = req
+            .extensions()
+            .get::<Principal>()
+            .map(|p| p.account_id().to_owned())
+        else {
+            let response =
+                shared.rejection(&Rejection::InvalidKey, req.headers(), req.uri().path());
             return CreditsFuture::rejected(response);
         };
         let clone = self.inner.clone();
@@ -77,10 +82,15 @@ where
         CreditsFuture::boxed(Box::pin(async move {
             let reservation = match shared.store.reserve(&account, cost).await {
                 Ok(r) => r,
-                Err(rejection) => return Ok(shared.rejection(&rejection, req.headers(), req.uri().path())),
+                Err(rejection) => {
+                    return Ok(shared.rejection(&rejection, req.headers(), req.uri().path()));
+                }
             };
             req.extensions_mut().insert(reservation.clone());
-            let guard = ReleaseOnDrop { store: shared.store.clone(), reservation: Some(reservation) };
+            let guard = ReleaseOnDrop {
+                store: shared.store.clone(),
+                reservation: Some(reservation),
+            };
             let response = service.call(req).await?;
             if response.status().is_server_error() {
                 guard.release().await;

@@ -28,13 +28,21 @@ pin_project! {
 
 impl<F, B, E> IdempotencyFuture<F, B, E> {
     pub(crate) fn inner(fut: F) -> Self {
-        IdempotencyFuture { state: State::Inner { fut } }
+        IdempotencyFuture {
+            state: State::Inner { fut },
+        }
     }
     pub(crate) fn rejected(response: Response<B>) -> Self {
-        IdempotencyFuture { state: State::Rejected { response: Some(response) } }
+        IdempotencyFuture {
+            state: State::Rejected {
+                response: Some(response),
+            },
+        }
     }
     pub(crate) fn boxed(fut: BoxFuture<'static, Result<Response<B>, E>>) -> Self {
-        IdempotencyFuture { state: State::Keyed { fut } }
+        IdempotencyFuture {
+            state: State::Keyed { fut },
+        }
     }
 }
 

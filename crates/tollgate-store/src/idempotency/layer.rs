@@ -34,7 +34,10 @@ pub struct IdempotencyLayer {
 impl IdempotencyLayer {
     /// Honours `Idempotency-Key` when sent.
     pub fn new(gate: Gatekeeper) -> IdempotencyLayer {
-        IdempotencyLayer { gate, mode: Idempotency::Optional }
+        IdempotencyLayer {
+            gate,
+            mode: Idempotency::Optional,
+        }
     }
 
     /// Sets whether the key is ignored, optional or required.
@@ -48,6 +51,10 @@ impl<S> Layer<S> for IdempotencyLayer {
     type Service = IdempotencyService<S>;
 
     fn layer(&self, inner: S) -> IdempotencyService<S> {
-        IdempotencyService { inner, gate: self.gate.clone(), mode: self.mode }
+        IdempotencyService {
+            inner,
+            gate: self.gate.clone(),
+            mode: self.mode,
+        }
     }
 }

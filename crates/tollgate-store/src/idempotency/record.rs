@@ -31,7 +31,11 @@ pub(crate) fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(method.as_str().as_bytes());
     h.update(b"\n");
-    h.update(uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()).as_bytes());
+    h.update(
+        uri.path_and_query()
+            .map_or(uri.path(), |pq| pq.as_str())
+            .as_bytes(),
+    );
     h.update(b"\n");
     h.update(body);
     h.finalize().to_vec()
@@ -136,7 +140,10 @@ mod tests {
         let a = fingerprint(&Method::POST, &uri, b"{}");
         assert_eq!(a, fingerprint(&Method::POST, &uri, b"{}"));
         assert_ne!(a, fingerprint(&Method::PATCH, &uri, b"{}"));
-        assert_ne!(a, fingerprint(&Method::POST, &"/v1/scans?x=2".parse().unwrap(), b"{}"));
+        assert_ne!(
+            a,
+            fingerprint(&Method::POST, &"/v1/scans?x=2".parse().unwrap(), b"{}")
+        );
         assert_ne!(a, fingerprint(&Method::POST, &uri, b"{ }"));
     }
 
@@ -165,7 +172,10 @@ mod tests {
             .with("available", 1)
             .violation(Violation::new("a", "b", "c"))
             .retry_after(Duration::from_secs(2))
-            .header(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            .header(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
         let back = decode_error(&encode_error(&err), &catalog).unwrap();
         assert_eq!(back.code(), "insufficient_credits");
         assert_eq!(back.message(), err.message());

@@ -7,7 +7,9 @@ use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tollgate::{ApiError, Violation};
 
-use super::record::{decode_error, decode_headers, encode_error, encode_headers, fingerprint, valid_key};
+use super::record::{
+    decode_error, decode_headers, encode_error, encode_headers, fingerprint, valid_key,
+};
 use super::{Idempotency, IdempotencyFuture};
 use crate::backend::IdempotencyRow;
 use crate::clock::unix;
@@ -55,7 +57,11 @@ impl Drop for AbandonOnDrop {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (store, scope, key) = (self.store.clone(), std::mem::take(&mut self.scope), std::mem::take(&mut self.key));
+            let (store, scope, key) = (
+                self.store.clone(),
+                std::mem::take(&mut self.scope),
+                std::mem::take(&mut self.key),
+            );
             runtime.spawn(async move {
                 let _ = store.idempotency_abandon(&scope, &key).await;
             });
@@ -82,7 +88,8 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        let handled = self.mode != Idempotency::Off && matches!(*req.method(), Method::POST | Method::PATCH);
+        let handled =
+            self.mode != Idempotency::Off && matches!(*req.method(), Method::POST | Method::PATCH);
         if !handled {
             return IdempotencyFuture::inner(self.inner.call(req));
         }
@@ -90,7 +97,11 @@ where
         let key = match req.headers().get(tollgate::headers::IDEMPOTENCY_KEY) {
             None if self.mode == Idempotency::Required => {
                 let err = shared.error("missing_field").with("field", HEADER);
-                return IdempotencyFuture::rejected(shared.reject(err, req.headers(), req.uri().path()));
+                return IdempotencyFuture::rejected(shared.reject(
+                    err,
+                    req.headers(),
+                    req.uri().path(),
+                ));
             }
             None => return IdempotencyFuture::inner(self.inner.call(req)),
             Some(value) => match value.to_str().ok().filter(|k| valid_key(k)) {
@@ -101,14 +112,28 @@ where
                         "invalid",
                         "Idempotency-Key must be 1-255 visible ASCII characters",
                     ));
-                    return IdempotencyFuture::rejected(shared.reject(err, req.headers(), req.uri().path()));
+                    return IdempotencyFuture::rejected(shared.reject(
+                        err,
+                        req.headers(),
+                        req.uri().path(),
+                    ));
                 }
             },
         };
-        let scope = req.extensions().get::<Principal>().map(|p| p.key_id().to_owned()).unwrap_or_default();
+        let scope = req
+            .extensions()
+            .get::<Principal>()
+            .map(|p| p.key_id().to_owned())
+            .unwrap_or_default();
         let clone = self.inner.clone();
         let service = std::mem::replace(&mut self.inner, clone);
-        IdempotencyFuture::boxed(Box::pin(run(self.gate.inner.clone(), service, req, scope, key)))
+        IdempotencyFuture::boxed(Box::pin(run(
+            self.gate.inner.clone(),
+            service,
+            req,
+            scope,
+            key,
+        )))
     }
 }
 
@@ -132,34 +157,53 @@ where
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
             let err = if e.is::<LengthLimitError>() {
-                shared.error("payload_too_large").with("limit", shared.max_body)
+                shared
+                    .error("payload_too_large")
+                    .with("limit", shared.max_body)
             } else {
-                shared.error("malformed_request").with("reason", "the body could not be read")
+                shared
+                    .error("malformed_request")
+                    .with("reason", "the body could not be read")
             };
             return Ok(shared.reject(err, &parts.headers, &path));
         }
     };
     let fp = fingerprint(&parts.method, &parts.uri, &body);
     let store = &shared.store;
-    let begin = store.idempotency_begin(&scope, &key, &fp, shared.retention, shared.lock_timeout).await;
+    let begin = store
+        .idempotency_begin(&scope, &key, &fp, shared.retention, shared.lock_timeout)
+        .await;
     let row = match begin {
         Ok(Begin::Started) => None,
         Ok(Begin::Replay(row)) => Some(row),
         Ok(Begin::InUse) => {
-            let err = shared.error("idempotency_key_in_use").retry_after(Duration::from_secs(1));
+            let err = shared
+                .error("idempotency_key_in_use")
+                .retry_after(Duration::from_secs(1));
             return Ok(shared.reject(err, &parts.headers, &path));
         }
         Ok(Begin::Reused) => {
-            return Ok(shared.reject(shared.error("idempotency_key_reused"), &parts.headers, &path));
+            return Ok(shared.reject(
+                shared.error("idempotency_key_reused"),
+                &parts.headers,
+                &path,
+            ));
         }
         Err(e) => return Ok(shared.rejection(&Rejection::Unavailable(e), &parts.headers, &path)),
     };
     if let Some(row) = row {
-        return Ok(replay(&shared, row));
+        return Ok(replay(&shared, *row));
     }
 
-    let guard = AbandonOnDrop { store: store.clone(), scope: scope.clone(), key: key.clone(), armed: true };
-    let response = service.call(Request::from_parts(parts, ReqB::from(body))).await?;
+    let guard = AbandonOnDrop {
+        store: store.clone(),
+        scope: scope.clone(),
+        key: key.clone(),
+        armed: true,
+    };
+    let response = service
+        .call(Request::from_parts(parts, ReqB::from(body)))
+        .await?;
     let status = response.status();
     if status.is_server_error()
         || status == StatusCode::TOO_MANY_REQUESTS
@@ -189,7 +233,8 @@ where
         body: Some(rbody.to_vec()),
         error: rparts.extensions.get::<ApiError>().map(encode_error),
         created_at: now,
-        expires_at: now.saturating_add(i64::try_from(shared.retention.as_secs()).unwrap_or(i64::MAX)),
+        expires_at: now
+            .saturating_add(i64::try_from(shared.retention.as_secs()).unwrap_or(i64::MAX)),
     };
     // If storing fails the record stays `running` until its lock times out;
     // the response still goes out.
@@ -208,9 +253,19 @@ fn replay<B: From<Bytes>>(shared: &Shared, row: IdempotencyRow) -> Response<B> {
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = Response::new(B::from(Bytes::from(row.body.unwrap_or_default())));
     *response.status_mut() = status;
-    *response.headers_mut() = row.headers.as_deref().map(decode_headers).unwrap_or_default();
-    response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    if let Some(err) = row.error.as_deref().and_then(|e| decode_error(e, &shared.catalog)) {
+    *response.headers_mut() = row
+        .headers
+        .as_deref()
+        .map(decode_headers)
+        .unwrap_or_default();
+    response
+        .headers_mut()
+        .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    if let Some(err) = row
+        .error
+        .as_deref()
+        .and_then(|e| decode_error(e, &shared.catalog))
+    {
         response.extensions_mut().insert(err);
     }
     response

@@ -34,7 +34,10 @@ impl TestDb {
         Self::with(kind, |o| o).await
     }
 
-    pub async fn with(kind: Kind, tune: impl FnOnce(StoreOptions) -> StoreOptions) -> Option<TestDb> {
+    pub async fn with(
+        kind: Kind,
+        tune: impl FnOnce(StoreOptions) -> StoreOptions,
+    ) -> Option<TestDb> {
         let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(START));
         let options = tune(StoreOptions::default().clock(clock.clone()));
         match kind {
@@ -43,7 +46,14 @@ impl TestDb {
                 let file = dir.path().join("tollgate.db");
                 let url = format!("sqlite://{}", file.display());
                 let store = Store::open_with(&url, options).await.expect("open sqlite");
-                Some(TestDb { store, clock, url, schema: None, file: Some(file), _dir: Some(dir) })
+                Some(TestDb {
+                    store,
+                    clock,
+                    url,
+                    schema: None,
+                    file: Some(file),
+                    _dir: Some(dir),
+                })
             }
             Kind::Postgres => {
                 let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
@@ -56,8 +66,17 @@ impl TestDb {
                     COUNTER.fetch_add(1, Ordering::Relaxed),
                     START % 1000
                 );
-                let store = Store::open_with(&url, options.schema(schema.clone())).await.expect("open postgres");
-                Some(TestDb { store, clock, url, schema: Some(schema), file: None, _dir: None })
+                let store = Store::open_with(&url, options.schema(schema.clone()))
+                    .await
+                    .expect("open postgres");
+                Some(TestDb {
+                    store,
+                    clock,
+                    url,
+                    schema: Some(schema),
+                    file: None,
+                    _dir: None,
+                })
             }
         }
     }
@@ -68,7 +87,9 @@ impl TestDb {
         if let Some(schema) = &self.schema {
             options = options.schema(schema.clone());
         }
-        Store::open_with(&self.url, options).await.expect("open second store")
+        Store::open_with(&self.url, options)
+            .await
+            .expect("open second store")
     }
 
     /// Drops the Postgres schema (SQLite's file goes with its directory).
@@ -76,7 +97,9 @@ impl TestDb {
         if let Some(schema) = &self.schema {
             use sqlx::Connection;
             if let Ok(mut conn) = sqlx::PgConnection::connect(&self.url).await {
-                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut conn).await;
+                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut conn)
+                    .await;
             }
         }
     }
