@@ -8,6 +8,7 @@ mod args;
 mod catalogs;
 mod codes;
 mod decode;
+mod docs;
 mod error;
 mod input;
 mod lint;
@@ -55,6 +56,9 @@ enum Command {
     /// List the effective catalog: code, status, wire code, kind, retry class, title
     #[command(after_help = codes::EXAMPLES)]
     Codes(codes::CodesArgs),
+    /// Write the error reference offline: an HTML page, Markdown, or an OpenAPI 3.1 document
+    #[command(after_help = docs::EXAMPLES)]
+    Docs(docs::DocsArgs),
 }
 
 impl Command {
@@ -64,6 +68,7 @@ impl Command {
             Command::Decode(args) => decode::run(args, out),
             Command::Lint(args) => lint::run(args, out),
             Command::Codes(args) => codes::run(args, out),
+            Command::Docs(args) => docs::run(args, out),
         }
     }
 }

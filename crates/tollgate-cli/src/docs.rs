@@ -1,0 +1,398 @@
+//! `tollgate docs`: the error reference, written offline from the catalog as
+//! an HTML page, Markdown, or a whole OpenAPI 3.1 document.
+//!
+//! [`openapi_document`] is the one place a document is put together, so a
+//! server that knows its routes (`tollgate serve`, for `GET /openapi.json`)
+//! describes its errors exactly as `tollgate docs --format openapi` does.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use http::Method;
+use serde_json::{Map, Value, json};
+use tollgate::{Catalog, Dialect, docs};
+
+use crate::args::parse_dialect;
+use crate::catalogs::CatalogArgs;
+use crate::error::CliError;
+
+/// Shown after `tollgate docs --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  tollgate docs > errors.html
+  tollgate docs --format markdown --dialect envelope --catalog api.toml --output ERRORS.md
+  tollgate docs --format openapi --title 'Scans API' --output openapi.json
+
+html is one page, readable on a phone and a desktop, searchable without JavaScript; each code's
+anchor (#code) is what the `type`, `doc_url` and `links.about` of every error point at. openapi is
+an OpenAPI 3.1 document whose components hold the dialect's error schema (schemas.Error) and one
+response per code (responses.<code>), each with an example, for `$ref` from your own operations.";
+
+/// What `tollgate docs` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// One HTML page: an index, then a section per code with an example response
+    Html,
+    /// The same as Markdown
+    Markdown,
+    /// An OpenAPI 3.1 document (JSON) with the error schema and a response per code
+    Openapi,
+}
+
+/// Arguments of `tollgate docs`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DocsArgs {
+    /// What to write
+    #[arg(long, short, value_enum, default_value = "html")]
+    format: Format,
+
+    #[command(flatten)]
+    catalogs: CatalogArgs,
+
+    /// The dialect of the example bodies and the error schema: problem, status-code, coded,
+    /// detail, meta, envelope, flat, google, stripe or jsonapi
+    #[arg(long, short, value_name = "DIALECT", default_value = "problem", value_parser = parse_dialect)]
+    dialect: Dialect,
+
+    /// Write to FILE instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// openapi: the document's info.title
+    #[arg(long, value_name = "TEXT", default_value = "API errors")]
+    title: String,
+
+    /// openapi: the document's info.version (the version of your API)
+    #[arg(long, value_name = "VERSION", default_value = "1.0.0")]
+    api_version: String,
+}
+
+/// Writes the reference to `--output` or `out`.
+pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let catalog = args.catalogs.load()?;
+    let text = match args.format {
+        Format::Html => docs::html(&catalog, args.dialect, None),
+        Format::Markdown => docs::markdown(&catalog, args.dialect),
+        Format::Openapi => {
+            let info = Info::new(args.title, args.api_version);
+            let document = openapi_document(&catalog, args.dialect, &info, &[]);
+            let mut text = serde_json::to_string_pretty(&document).map_err(std::io::Error::from)?;
+            text.push('\n');
+            text
+        }
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?,
+        None => out.write_all(text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An OpenAPI document's `info`.
+#[derive(Clone, Debug)]
+pub(crate) struct Info {
+    /// `info.title`.
+    pub(crate) title: String,
+    /// `info.version`: the version of the API described.
+    pub(crate) version: String,
+}
+
+impl Info {
+    /// `info` with a title and the API's version.
+    pub(crate) fn new(title: impl Into<String>, version: impl Into<String>) -> Info {
+        Info {
+            title: title.into(),
+            version: version.into(),
+        }
+    }
+}
+
+/// One route of an API, as [`openapi_document`] describes it.
+#[derive(Clone, Debug)]
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "built by servers that know their routes (tollgate serve)"
+    )
+)]
+pub(crate) struct Operation {
+    /// The HTTP method.
+    pub(crate) method: Method,
+    /// The path template, with `{name}` for path parameters: `/v1/scans/{id}`.
+    pub(crate) path: String,
+    /// One line on what the operation does.
+    pub(crate) summary: String,
+    /// The status of a success: 200, 201, 204.
+    pub(crate) success_status: u16,
+    /// The JSON Schema of the success body; `Value::Null` for no body.
+    pub(crate) success_schema: Value,
+    /// The JSON Schema of the JSON request body, if the operation takes one.
+    pub(crate) request_schema: Option<Value>,
+    /// The scopes a key needs; `None` for a route that needs no key.
+    pub(crate) scopes: Option<Vec<String>>,
+    /// Every catalog code the operation can answer with, including those the
+    /// layers in front of it add (auth, body limit, rate limit, timeouts).
+    /// Codes not in the catalog are left out.
+    pub(crate) error_codes: Vec<String>,
+}
+
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "used by servers that know their routes (tollgate serve)"
+    )
+)]
+impl Operation {
+    /// An operation answering `200` with any JSON, no request body, no key
+    /// and no errors yet; set the rest with struct update syntax or the fields.
+    pub(crate) fn new(method: Method, path: impl Into<String>, summary: impl Into<String>) -> Self {
+        Operation {
+            method,
+            path: path.into(),
+            summary: summary.into(),
+            success_status: 200,
+            success_schema: json!({}),
+            request_schema: None,
+            scopes: None,
+            error_codes: Vec::new(),
+        }
+    }
+}
+
+/// The names of the security schemes a keyed operation accepts (either).
+const BEARER_SCHEME: &str = "bearerAuth";
+const HEADER_SCHEME: &str = "apiKeyHeader";
+
+/// A complete OpenAPI 3.1 document: `info`, one path item per route with its
+/// success response and every error it can return (grouped by status, one
+/// example per code, bodies in `dialect`), and `components` with the
+/// dialect's error schema and one response per catalog code.
+pub(crate) fn openapi_document(
+    catalog: &Catalog,
+    dialect: Dialect,
+    info: &Info,
+    operations: &[Operation],
+) -> Value {
+    let mut paths = Map::new();
+    for op in operations {
+        let item = paths
+            .entry(op.path.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        item[op.method.as_str().to_ascii_lowercase()] = operation(catalog, dialect, op);
+    }
+    let mut components = docs::openapi::components(catalog, dialect);
+    if operations.iter().any(|op| op.scopes.is_some()) {
+        components["securitySchemes"] = json!({
+            BEARER_SCHEME: {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The API key as a bearer token: `Authorization: Bearer <key>`."
+            },
+            HEADER_SCHEME: {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-API-Key",
+                "description": "The API key in its own header."
+            }
+        });
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": info.title,
+            "version": info.version,
+            "description": format!(
+                "Every error is written in the `{dialect}` dialect ({}) and carries the \
+                 `X-Request-Id` and `X-Error-Code` headers; `components.responses` has one \
+                 response per error code, with an example.",
+                dialect.content_type()
+            )
+        },
+        "paths": paths,
+        "components": components,
+    })
+}
+
+/// The OpenAPI operation object of `op`.
+fn operation(catalog: &Catalog, dialect: Dialect, op: &Operation) -> Value {
+    let codes: Vec<&str> = op.error_codes.iter().map(String::as_str).collect();
+    let mut responses = Map::new();
+    let success = if op.success_schema.is_null() {
+        json!({"description": op.summary})
+    } else {
+        json!({
+            "description": op.summary,
+            "content": {"application/json": {"schema": op.success_schema}}
+        })
+    };
+    responses.insert(op.success_status.to_string(), success);
+    responses.extend(docs::openapi::responses(catalog, dialect, &codes));
+    let mut out = json!({
+        "operationId": operation_id(&op.method, &op.path),
+        "summary": op.summary,
+        "responses": responses,
+    });
+    let parameters: Vec<Value> = path_parameters(&op.path)
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    if !parameters.is_empty() {
+        out["parameters"] = parameters.into();
+    }
+    if let Some(schema) = &op.request_schema {
+        out["requestBody"] = json!({
+            "required": true,
+            "content": {"application/json": {"schema": schema}}
+        });
+    }
+    if let Some(scopes) = &op.scopes {
+        out["security"] = json!([{BEARER_SCHEME: scopes}, {HEADER_SCHEME: scopes}]);
+    }
+    out
+}
+
+/// `post_v1_scans_id` for `POST /v1/scans/{id}`.
+fn operation_id(method: &Method, path: &str) -> String {
+    let mut id = method.as_str().to_ascii_lowercase();
+    for part in path.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if !part.is_empty() {
+            id.push('_');
+            id.push_str(part);
+        }
+    }
+    id
+}
+
+/// The `{name}` parameters of a path template, in order.
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter_map(|segment| {
+        segment
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .filter(|name| !name.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oas() -> jsonschema::Validator {
+        let schema: Value = serde_json::from_str(include_str!(
+            "../../tollgate/tests/data/oas-3.1-schema.json"
+        ))
+        .unwrap();
+        jsonschema::validator_for(&schema).unwrap()
+    }
+
+    fn problems(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+        validator
+            .iter_errors(doc)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect()
+    }
+
+    fn routes() -> Vec<Operation> {
+        let middleware = [
+            "invalid_key",
+            "insufficient_scope",
+            "payload_too_large",
+            "unsupported_media_type",
+            "rate_limit_exceeded",
+            "internal_error",
+            "timeout",
+        ];
+        let codes = |extra: &[&str]| -> Vec<String> {
+            middleware
+                .iter()
+                .chain(extra)
+                .map(|c| (*c).to_owned())
+                .collect()
+        };
+        vec![
+            Operation {
+                success_status: 201,
+                success_schema: json!({"type": "object", "properties": {"id": {"type": "string"}}}),
+                request_schema: Some(json!({"type": "object", "required": ["image_data"]})),
+                scopes: Some(vec!["scans:write".into()]),
+                error_codes: codes(&["validation_error", "conflict", "no_such_code"]),
+                ..Operation::new(Method::POST, "/v1/scans", "Scan an image")
+            },
+            Operation {
+                scopes: Some(vec!["scans:read".into()]),
+                error_codes: codes(&["not_found"]),
+                ..Operation::new(Method::GET, "/v1/scans/{id}", "A scan")
+            },
+            Operation {
+                success_status: 204,
+                success_schema: Value::Null,
+                ..Operation::new(Method::DELETE, "/v1/scans/{id}", "Forget a scan")
+            },
+        ]
+    }
+
+    #[test]
+    fn documents_with_routes_validate_in_every_dialect() {
+        let oas = oas();
+        let catalog = Catalog::builtin();
+        let ops = routes();
+        for dialect in Dialect::ALL {
+            let doc = openapi_document(&catalog, dialect, &Info::new("Scans", "2.0.0"), &ops);
+            assert_eq!(problems(&oas, &doc), Vec::<String>::new(), "{dialect}");
+
+            let post = &doc["paths"]["/v1/scans"]["post"];
+            assert_eq!(post["operationId"], "post_v1_scans");
+            assert!(post["responses"]["201"]["content"]["application/json"].is_object());
+            let content = &post["responses"]["401"]["content"][dialect.content_type()];
+            assert!(
+                content["examples"]["invalid_key"]["value"].is_object(),
+                "{dialect}"
+            );
+            let limited = &post["responses"]["429"];
+            assert!(limited["headers"]["Retry-After"].is_object(), "{dialect}");
+            let statuses: Vec<&String> = post["responses"].as_object().unwrap().keys().collect();
+            for status in [
+                "400", "401", "403", "409", "413", "415", "429", "500", "504",
+            ] {
+                assert!(statuses.iter().any(|s| *s == status), "{dialect}: {status}");
+            }
+            assert_eq!(post["security"][0][BEARER_SCHEME][0], "scans:write");
+
+            let get = &doc["paths"]["/v1/scans/{id}"]["get"];
+            assert_eq!(get["parameters"][0]["name"], "id");
+            assert_eq!(get["parameters"][0]["in"], "path");
+            let delete = &doc["paths"]["/v1/scans/{id}"]["delete"];
+            assert!(delete["responses"]["204"].get("content").is_none());
+            assert!(delete.get("security").is_none());
+            assert!(doc["components"]["securitySchemes"][HEADER_SCHEME].is_object());
+
+            // A broken document is caught, so the check is real.
+            let mut broken = doc.clone();
+            broken["paths"]["/v1/scans"]["post"]["responses"]["201"] = json!({"content": 1});
+            assert!(!oas.is_valid(&broken), "{dialect}");
+        }
+    }
+
+    #[test]
+    fn a_document_without_routes_has_no_security_schemes() {
+        let catalog = Catalog::builtin();
+        let doc = openapi_document(&catalog, Dialect::Coded, &Info::new("t", "1"), &[]);
+        assert_eq!(doc["paths"], json!({}));
+        assert!(doc["components"].get("securitySchemes").is_none());
+        assert_eq!(problems(&oas(), &doc), Vec::<String>::new());
+    }
+
+    #[test]
+    fn operation_ids_and_path_parameters() {
+        assert_eq!(
+            operation_id(&Method::GET, "/v1/scans/{id}"),
+            "get_v1_scans_id"
+        );
+        assert_eq!(operation_id(&Method::POST, "/"), "post");
+        let names: Vec<_> = path_parameters("/a/{x}/b/{y}/{}").collect();
+        assert_eq!(names, ["x", "y"]);
+    }
+}

@@ -1,0 +1,235 @@
+//! `tollgate docs`, run as a user runs it: the OpenAPI it writes validates
+//! against the OpenAPI 3.1 schema (the core's copy of the OpenAPI
+//! Initiative's 2022-10-07 schema), and every format follows the catalog.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use tollgate::{Catalog, Dialect};
+
+fn tollgate(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("the tollgate binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "tollgate {args:?} panicked:\n{stderr}"
+    );
+    output
+}
+
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("tollgate-cli-docs")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn ok_stdout(output: &Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+fn oas() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(include_str!(
+        "../../tollgate/tests/data/oas-3.1-schema.json"
+    ))
+    .unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn problems(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+/// The built-in catalog with the files loaded, as the binary loads them.
+fn catalog_with(files: &[&str]) -> Catalog {
+    let mut catalog = Catalog::builtin();
+    for file in files {
+        let text = std::fs::read_to_string(workspace_root().join(file)).unwrap();
+        catalog.load_toml(file, &text).unwrap();
+    }
+    catalog
+}
+
+#[test]
+fn openapi_validates_against_the_3_1_schema_in_every_dialect() {
+    let oas = oas();
+    let catalog = Catalog::builtin();
+    for dialect in Dialect::ALL {
+        let output = tollgate(&["docs", "--format", "openapi", "--dialect", dialect.name()]);
+        let doc: Value = serde_json::from_str(&ok_stdout(&output)).unwrap();
+        assert_eq!(problems(&oas, &doc), Vec::<String>::new(), "{dialect}");
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["title"], "API errors");
+        assert_eq!(doc["paths"], serde_json::json!({}));
+
+        let responses = doc["components"]["responses"].as_object().unwrap();
+        let codes: Vec<&str> = catalog.iter().map(|d| d.code()).collect();
+        assert_eq!(
+            responses.keys().map(String::as_str).collect::<Vec<_>>(),
+            codes,
+            "{dialect}: one response per code, in catalog order"
+        );
+        // Each example is a body of this dialect, as the decoder reads it.
+        for def in catalog.iter() {
+            let example = &responses[def.code()]["content"][dialect.content_type()]["example"];
+            let body = serde_json::to_vec(example).unwrap();
+            let decoded = catalog.decode(
+                def.status(),
+                &http::HeaderMap::new(),
+                &body,
+                std::time::SystemTime::now(),
+            );
+            assert_eq!(decoded.dialect, dialect.name(), "{}: {example}", def.code());
+        }
+        // The schema is the core's, for this dialect.
+        assert_eq!(
+            doc["components"]["schemas"]["Error"],
+            tollgate::docs::openapi::error_schema(dialect)
+        );
+    }
+}
+
+#[test]
+fn openapi_follows_catalog_files_title_and_version() {
+    let dir = scratch("openapi-file");
+    let out = dir.join("openapi.json");
+    let output = tollgate(&[
+        "docs",
+        "-f",
+        "openapi",
+        "-d",
+        "envelope",
+        "-c",
+        "examples/catalogs/004-detection.toml",
+        "--title",
+        "Detection API",
+        "--api-version",
+        "2.3.0",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        ok_stdout(&output),
+        "",
+        "with --output nothing goes to stdout"
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(problems(&oas(), &doc), Vec::<String>::new());
+    assert_eq!(doc["info"]["title"], "Detection API");
+    assert_eq!(doc["info"]["version"], "2.3.0");
+    let catalog = catalog_with(&["examples/catalogs/004-detection.toml"]);
+    let frames = catalog
+        .get("insufficient_frames")
+        .expect("the seed 004 catalog defines insufficient_frames");
+    let response = &doc["components"]["responses"]["insufficient_frames"];
+    assert_eq!(
+        response["content"]["application/json"]["example"],
+        tollgate::docs::example_body(&catalog, Dialect::Envelope, frames)
+    );
+}
+
+#[test]
+fn html_and_markdown_are_the_core_reference() {
+    let catalog = catalog_with(&["examples/catalogs/002-extraction.toml"]);
+    let html = ok_stdout(&tollgate(&[
+        "docs",
+        "--dialect",
+        "coded",
+        "--catalog",
+        "examples/catalogs/002-extraction.toml",
+    ]));
+    assert_eq!(html, tollgate::docs::html(&catalog, Dialect::Coded, None));
+    for def in catalog.iter() {
+        assert!(
+            html.contains(&format!("<section id=\"{}\"", def.code())),
+            "{}",
+            def.code()
+        );
+    }
+
+    let dir = scratch("markdown");
+    let out = dir.join("ERRORS.md");
+    let output = tollgate(&[
+        "docs",
+        "--format",
+        "markdown",
+        "-c",
+        "examples/catalogs/002-extraction.toml",
+        "-d",
+        "coded",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    ok_stdout(&output);
+    let md = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(md, tollgate::docs::markdown(&catalog, Dialect::Coded));
+    assert!(md.contains("## `rate_limit_exceeded`"));
+    assert!(
+        md.contains("RATE_LIMIT_ERROR"),
+        "coded spells the seed 002 alias"
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_clear_message() {
+    let output = tollgate(&["docs", "--format", "pdf"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for format in ["html", "markdown", "openapi"] {
+        assert!(stderr.contains(format), "{stderr}");
+    }
+
+    let output = tollgate(&["docs", "--dialect", "soap"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    let output = tollgate(&["docs", "--catalog", "/nonexistent/api.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("/nonexistent/api.toml"),
+        "the file is named"
+    );
+
+    let output = tollgate(&["docs", "--output", "/nonexistent/dir/errors.html"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot write /nonexistent/dir/errors.html"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_lists_every_dialect_and_format() {
+    let help = ok_stdout(&tollgate(&["docs", "--help"]));
+    for dialect in Dialect::ALL {
+        assert!(help.contains(dialect.name()), "{dialect}");
+    }
+    for format in ["html", "markdown", "openapi"] {
+        assert!(help.contains(format), "{format}");
+    }
+}
