@@ -1,0 +1,545 @@
+//! Typed errors: every catalog entry in every dialect, each seed's examples
+//! verbatim, bodies that are not JSON, oversized bodies, and envelope success
+//! bodies.
+
+use std::time::Duration;
+
+use http::StatusCode;
+use tollgate::{Catalog, Dialect, Kind};
+use tollgate_client::{
+    BodyError, Cause, ErrorDecoder, RequestBuilderExt, ResponseExt, RetryPolicy, StopReason,
+    TollgateMiddleware,
+};
+
+use crate::common::{Mock, Reply, client, client_from};
+
+fn once() -> reqwest_middleware::ClientWithMiddleware {
+    client(RetryPolicy::disabled())
+}
+
+#[tokio::test]
+async fn every_catalog_entry_in_every_dialect_decodes() {
+    let catalog = Catalog::builtin();
+    let client = once();
+    let mut checked = 0;
+    for dialect in Dialect::ALL {
+        for def in catalog.iter() {
+            let request_id = format!("req_{}_{}", dialect.name(), def.code());
+            let hint = matches!(def.status(), 429 | 503).then_some(Duration::from_secs(7));
+            let mock = Mock::start(vec![Reply::api(dialect, def.code(), &request_id, hint)]).await;
+            let err = client.get(mock.url("/v1/x")).send_api().await.unwrap_err();
+            let response = err
+                .response()
+                .unwrap_or_else(|| panic!("{dialect} {}: {err}", def.code()));
+            assert_eq!(
+                response.status().as_u16(),
+                def.status(),
+                "{dialect} {}",
+                def.code()
+            );
+            let wire = response
+                .code()
+                .unwrap_or_else(|| panic!("{dialect} {}: no code", def.code()));
+            assert_eq!(wire, def.wire_code(dialect), "{dialect}");
+            assert_eq!(
+                catalog.find_wire_code(wire).map(|d| d.code()),
+                Some(def.code())
+            );
+            assert_eq!(response.kind(), def.kind(), "{dialect} {}", def.code());
+            assert_eq!(response.request_id(), Some(request_id.as_str()));
+            assert_eq!(err.request_ids(), [request_id.as_str()]);
+            assert_eq!(response.retry_after(), hint, "{dialect} {}", def.code());
+            assert!(
+                response.message().is_some_and(|m| !m.is_empty()),
+                "{dialect} {}",
+                def.code()
+            );
+            if dialect != Dialect::Flat {
+                assert_eq!(response.dialect(), dialect.name(), "{}", def.code());
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, Dialect::ALL.len() * catalog.iter().count());
+}
+
+/// The seeds' example error bodies, verbatim, with the headers their APIs send.
+#[tokio::test]
+async fn each_seed_example_decodes() {
+    struct Case {
+        seed: &'static str,
+        reply: Reply,
+        status: u16,
+        code: Option<&'static str>,
+        kind: Kind,
+        message: &'static str,
+        request_id: Option<&'static str>,
+        retry_after: Option<u64>,
+    }
+    let cases = vec![
+        Case {
+            seed: "000 403",
+            reply: Reply::new(403).header("x-request-id", "req-000").body(
+                r#"{
+  "status": "error",
+  "timestamp": "2025-07-24T11:30:12Z",
+  "error": {
+    "code": 403,
+    "message": "Access denied: missing scope 'scans:write'.",
+    "details": "Your token does not grant write permissions for scans."
+  }
+}"#,
+            ),
+            status: 403,
+            code: None,
+            kind: Kind::PermissionDenied,
+            message: "Access denied: missing scope 'scans:write'.",
+            request_id: Some("req-000"),
+            retry_after: None,
+        },
+        Case {
+            seed: "001 401",
+            reply: Reply::new(401).body(
+                r#"{"error": {"code": 401, "message": "Unauthorized: Invalid API key", "details": null}}"#,
+            ),
+            status: 401,
+            code: None,
+            kind: Kind::Unauthenticated,
+            message: "Unauthorized: Invalid API key",
+            request_id: None,
+            retry_after: None,
+        },
+        Case {
+            seed: "001 400",
+            reply: Reply::new(400).body(
+                r#"{"error": {"code": 400, "message": "Bad Request: Missing required field 'image_data'", "details": {"field": "image_data", "issue": "This field is required."}}}"#,
+            ),
+            status: 400,
+            code: None,
+            kind: Kind::InvalidArgument,
+            message: "Bad Request: Missing required field 'image_data'",
+            request_id: None,
+            retry_after: None,
+        },
+        Case {
+            seed: "002 429",
+            reply: Reply::new(429).header("retry-after", 30).body(
+                r#"{ "error": { "code": "RATE_LIMIT_ERROR", "message": "Rate limit exceeded: 100 calls per 60 seconds", "details": {} }, "request_id": "550e8400-e29b-41d4-a716-446655440000"}"#,
+            ),
+            status: 429,
+            code: Some("RATE_LIMIT_ERROR"),
+            kind: Kind::RateLimited,
+            message: "Rate limit exceeded: 100 calls per 60 seconds",
+            request_id: Some("550e8400-e29b-41d4-a716-446655440000"),
+            retry_after: Some(30),
+        },
+        Case {
+            seed: "002 404",
+            reply: Reply::new(404).body(r#"{ "detail": "Rule not found"}"#),
+            status: 404,
+            code: None,
+            kind: Kind::NotFound,
+            message: "Rule not found",
+            request_id: None,
+            retry_after: None,
+        },
+        Case {
+            seed: "002 422",
+            reply: Reply::new(422).header("x-request-id", "req-002").body(
+                r#"{ "detail": { "code": "VALIDATION_ERROR", "message": "Invalid request parameters", "field": "limit" }}"#,
+            ),
+            status: 422,
+            code: Some("VALIDATION_ERROR"),
+            kind: Kind::InvalidArgument,
+            message: "Invalid request parameters",
+            request_id: Some("req-002"),
+            retry_after: None,
+        },
+        Case {
+            seed: "003 403",
+            reply: Reply::new(403).body(
+                r#"{
+  "error": {
+    "code": "FORBIDDEN",
+    "message": "API-key management requires admin role.",
+    "details": { "...": "..." }
+  },
+  "meta": { "request_id": "a1b2c3d4-5e6f-7a8b-9c0d-1e2f3a4b5c6d" }
+}"#,
+            ),
+            status: 403,
+            code: Some("FORBIDDEN"),
+            kind: Kind::PermissionDenied,
+            message: "API-key management requires admin role.",
+            request_id: Some("a1b2c3d4-5e6f-7a8b-9c0d-1e2f3a4b5c6d"),
+            retry_after: None,
+        },
+    ];
+    let seed_004 = [
+        (
+            400,
+            "insufficient_frames",
+            "Insufficient frames. Model \"10\" requires 10 frames, received 5.",
+            Kind::InvalidArgument,
+        ),
+        (
+            401,
+            "invalid_key",
+            "Not authenticated",
+            Kind::Unauthenticated,
+        ),
+        (
+            402,
+            "insufficient_credits",
+            "Insufficient credits. Required: 1, available: 0",
+            Kind::PaymentRequired,
+        ),
+        (
+            402,
+            "account_suspended",
+            "Your account is suspended due to a payment issue. Please update your payment method.",
+            Kind::PaymentRequired,
+        ),
+        (
+            403,
+            "insufficient_scope",
+            "API key lacks required scope: detection:write",
+            Kind::PermissionDenied,
+        ),
+        (
+            429,
+            "rate_limit_exceeded",
+            "Rate limit exceeded. Please try again later.",
+            Kind::RateLimited,
+        ),
+    ];
+    let mut cases = cases;
+    for (status, code, message, kind) in seed_004 {
+        let body = serde_json::json!({"data": null, "success": false, "message": message, "errors": [{code: [message]}]});
+        cases.push(Case {
+            seed: "004",
+            reply: Reply::new(status)
+                .header("x-request-id", format!("req-{code}"))
+                .body(body.to_string()),
+            status,
+            code: Some(code),
+            kind,
+            message,
+            request_id: None,
+            retry_after: None,
+        });
+    }
+    let client = once();
+    for case in cases {
+        let mock = Mock::start(vec![case.reply.clone()]).await;
+        let err = client.get(mock.url("/api")).send_api().await.unwrap_err();
+        let seed = case.seed;
+        assert_eq!(
+            err.status().map(|s| s.as_u16()),
+            Some(case.status),
+            "{seed}"
+        );
+        assert_eq!(err.code(), case.code, "{seed}");
+        assert_eq!(err.kind(), Some(case.kind), "{seed}");
+        assert_eq!(err.message(), Some(case.message), "{seed}");
+        let header_id = case
+            .reply
+            .headers
+            .iter()
+            .find(|(n, _)| n == "x-request-id")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(err.request_id(), case.request_id.or(header_id), "{seed}");
+        assert_eq!(
+            err.retry_after(),
+            case.retry_after.map(Duration::from_secs),
+            "{seed}"
+        );
+    }
+
+    // Seed 004's validation error: the entry names a field, not a code.
+    let body = r#"{"data":null,"success":false,"message":"session_id is required","errors":[{"session_id":["session_id is required"]}]}"#;
+    let mock = Mock::start(vec![Reply::new(400).body(body)]).await;
+    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    let violations = err.response().unwrap().violations();
+    assert_eq!(violations.len(), 1);
+    assert_eq!(
+        (violations[0].field.as_str(), violations[0].message.as_str()),
+        ("session_id", "session_id is required")
+    );
+    assert_eq!(err.kind(), Some(Kind::InvalidArgument));
+
+    // Seed 001's details object survives as details.
+    let body = r#"{"error":{"code":400,"message":"Bad Request: Missing required field 'image_data'","details":{"field":"image_data","issue":"This field is required."}}}"#;
+    let mock = Mock::start(vec![Reply::new(400).body(body)]).await;
+    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    assert_eq!(err.response().unwrap().details()["field"], "image_data");
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_keep_status_and_request_id() {
+    let cases = [
+        (Reply::new(500).header("x-request-id", "empty-1"), "empty", None),
+        (
+            Reply::new(502)
+                .header("content-type", "text/html")
+                .header("x-request-id", "html-1")
+                .body("<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"),
+            "html",
+            Some("502 Bad Gateway"),
+        ),
+        (
+            Reply::new(503).header("content-type", "text/plain").header("request-id", "text-1").body("upstream connect error\n"),
+            "text",
+            Some("upstream connect error"),
+        ),
+        (Reply::new(504).header("x-correlation-id", "json-1").body("[1,2,3]"), "json", None),
+        (Reply::new(500).header("x-request-id", "cut-1").body(r#"{"error":{"code":"internal_err"#), "text", None),
+    ];
+    for (reply, dialect, message) in cases {
+        let status = reply.status;
+        let id = reply
+            .headers
+            .iter()
+            .find(|(n, _)| n.contains("id"))
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        let mock = Mock::start(vec![reply]).await;
+        let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+        let response = err.response().expect("an error response");
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(response.request_id(), Some(id.as_str()));
+        assert_eq!(response.dialect(), dialect, "{status}");
+        if message.is_some() {
+            assert_eq!(response.message(), message);
+        }
+        assert_eq!(response.kind(), Kind::from_status(status));
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_error_body_is_cut_at_the_limit() {
+    let huge = format!(
+        r#"{{"error":"internal_error","message":"{}"}}"#,
+        "x".repeat(3 * 1024 * 1024)
+    );
+    let mock = Mock::start(vec![
+        Reply::new(500).header("x-request-id", "big-1").body(huge),
+    ])
+    .await;
+    let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+    let response = err.response().unwrap();
+    assert!(response.is_truncated());
+    assert_eq!(
+        response.body().len(),
+        tollgate_client::DEFAULT_MAX_ERROR_BODY
+    );
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(response.request_id(), Some("big-1"));
+
+    let decoder = ErrorDecoder::new().max_body(100);
+    let client = client_from(
+        TollgateMiddleware::new()
+            .policy(RetryPolicy::disabled())
+            .decoder(decoder),
+    );
+    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    assert_eq!(err.response().unwrap().body().len(), 100);
+
+    // A body under the limit is read whole.
+    let mock = Mock::start(vec![Reply::api(Dialect::Problem, "not_found", "r", None)]).await;
+    let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+    assert!(!err.response().unwrap().is_truncated());
+}
+
+#[tokio::test]
+async fn envelope_success_bodies_are_unwrapped() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Session {
+        id: String,
+        frames: u32,
+    }
+    let ok = r#"{"data":{"id":"s1","frames":10},"success":true,"message":"OK"}"#;
+    let mock = Mock::start(vec![Reply::new(200).body(ok)]).await;
+    let session: Session = once()
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .json_data()
+        .await
+        .unwrap();
+    assert_eq!(
+        session,
+        Session {
+            id: "s1".into(),
+            frames: 10
+        }
+    );
+
+    // `data: null` is `None`; a missing `data` too.
+    for body in [
+        r#"{"data":null,"success":true,"message":"OK"}"#,
+        r#"{"success":true}"#,
+    ] {
+        let mock = Mock::start(vec![Reply::new(200).body(body)]).await;
+        let data: Option<Session> = once()
+            .get(mock.url("/"))
+            .send_api()
+            .await
+            .unwrap()
+            .json_data()
+            .await
+            .unwrap();
+        assert_eq!(data, None);
+    }
+
+    // An envelope that says it failed, even with a 200, is the decoded error.
+    let failed = r#"{"data":null,"success":false,"message":"Insufficient credits. Required: 1, available: 0","errors":[{"insufficient_credits":["Insufficient credits. Required: 1, available: 0"]}]}"#;
+    let mock = Mock::start(vec![Reply::new(200).body(failed)]).await;
+    let err = once()
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .json_data::<Session>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("insufficient_credits"));
+    assert!(err.url().is_some());
+
+    // An error status comes back typed, before any unwrapping.
+    let mock = Mock::start(vec![Reply::api(
+        Dialect::Envelope,
+        "invalid_key",
+        "r-401",
+        None,
+    )])
+    .await;
+    let response = reqwest::get(mock.url("/")).await.unwrap();
+    let err = response.json_data::<Session>().await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(StatusCode::UNAUTHORIZED), Some("invalid_key"))
+    );
+
+    // Other shapes are clear errors.
+    let mock = Mock::start(vec![Reply::new(200).body(r#"{"id":"s1","frames":10}"#)]).await;
+    let err = once()
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .json_data::<Session>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.cause(), Cause::Body(BodyError::NotEnvelope)),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("expected an envelope body"),
+        "{err}"
+    );
+
+    let mock = Mock::start(vec![Reply::new(200).body(r#"{"data":{"id":"s1","#)]).await;
+    let err = once()
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .json_data::<Session>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.cause(), Cause::Body(BodyError::Json(_))),
+        "{err:?}"
+    );
+
+    let mock = Mock::start(vec![
+        Reply::new(200).body(r#"{"data":{"id":7},"success":true}"#),
+    ])
+    .await;
+    let err = once()
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .json_data::<Session>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.cause(), Cause::Body(BodyError::Json(_))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn plain_reqwest_gets_typed_errors_too() {
+    let mock = Mock::start(vec![
+        Reply::api(Dialect::Meta, "insufficient_scope", "meta-1", None),
+        Reply::ok(),
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    let err = http.get(mock.url("/v1/keys")).send_api().await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
+    assert_eq!(err.request_id(), Some("meta-1"));
+    assert_eq!(err.method(), Some(&http::Method::GET));
+    assert_eq!(err.stop(), None, "no retrying middleware was involved");
+
+    let response = http.get(mock.url("/")).send().await.unwrap();
+    let response = response.error_for_api().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.attempts().is_empty());
+}
+
+#[tokio::test]
+async fn success_and_redirect_statuses_pass_through() {
+    for status in [200, 201, 204, 304] {
+        let mock = Mock::start(vec![Reply::new(status)]).await;
+        let response = once().get(mock.url("/")).send_api().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(response.attempts().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn the_error_reads_well() {
+    let mock = Mock::start(vec![Reply::api(
+        Dialect::Coded,
+        "rate_limit_exceeded",
+        "req_42",
+        Some(Duration::from_secs(120)),
+    )])
+    .await;
+    let url = mock.url("/v1/scans");
+    let err = client(RetryPolicy::default())
+        .get(&url)
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GET {url}: 429 Too Many Requests rate_limit_exceeded: Rate limit exceeded: x calls per x seconds; \
+             not retried: the server asked to wait 120s, more than the 60s allowed (request id req_42)"
+        )
+    );
+    assert!(matches!(
+        err.stop(),
+        Some(StopReason::RetryAfterTooLong { .. })
+    ));
+    let as_std: &dyn std::error::Error = &err;
+    assert!(as_std.source().is_none());
+
+    // Transport errors chain their source.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    drop(listener);
+    let err = once().get(&url).send_api().await.unwrap_err();
+    assert!(std::error::Error::source(&err).is_some());
+    assert!(
+        err.to_string().starts_with(&format!("GET {url}: ")),
+        "{err}"
+    );
+}

@@ -1,0 +1,660 @@
+//! Retries against a local server, on tokio's paused clock: every wait is
+//! exactly what the server asked for or the policy chose, so the gaps the
+//! server sees between requests are checked to the millisecond.
+
+use std::time::{Duration, SystemTime};
+
+use http::StatusCode;
+use tollgate::Dialect;
+use tollgate_client::{
+    Cause, Jitter, RequestBuilderExt, ResponseExt, RetryBudget, RetryPolicy, StopReason,
+    TollgateMiddleware,
+};
+
+use crate::common::{Events, Mock, Reply, client, client_from};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// Gaps on the paused clock are exact; allow a millisecond for rounding.
+fn assert_gap(actual: Duration, expected: Duration) {
+    let diff = actual.abs_diff(expected);
+    assert!(
+        diff <= Duration::from_millis(1),
+        "waited {actual:?}, expected {expected:?}"
+    );
+}
+
+fn seed_002_rate_limited() -> Reply {
+    Reply::new(429).header("content-type", "application/json").body(
+        r#"{ "error": { "code": "RATE_LIMIT_ERROR", "message": "Rate limit exceeded: 100 calls per 60 seconds", "details": {} }, "request_id": "550e8400-e29b-41d4-a716-446655440000"}"#,
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn waits_the_retry_after_seconds_then_succeeds() {
+    let mock = Mock::start(vec![
+        seed_002_rate_limited().header("retry-after", 2),
+        Reply::ok(),
+    ])
+    .await;
+    let response = client(RetryPolicy::default())
+        .get(mock.url("/v1/rules"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(mock.hits(), 2);
+    assert_gap(mock.gaps()[0], 2 * SECOND);
+    let attempts = response.attempts();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0].status(), Some(429));
+    assert_eq!(attempts[0].code(), Some("RATE_LIMIT_ERROR"));
+    assert_eq!(
+        attempts[0].request_id(),
+        Some("550e8400-e29b-41d4-a716-446655440000")
+    );
+    assert_eq!(attempts[0].delay(), Some(2 * SECOND));
+    assert_eq!(attempts[1].started(), 2 * SECOND);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waits_until_an_http_date() {
+    // Both sides read one wall clock that follows tokio's paused clock.
+    let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_753_356_600);
+    let t0 = tokio::time::Instant::now();
+    let wall = move || epoch + t0.elapsed();
+    let date = httpdate::fmt_http_date(wall() + 7 * SECOND);
+    let mock = Mock::start(vec![
+        Reply::api(Dialect::Problem, "service_unavailable", "r1", None).header("retry-after", date),
+        Reply::ok(),
+    ])
+    .await;
+    let decoder = tollgate_client::ErrorDecoder::new().wall_clock(wall);
+    let client = client_from(TollgateMiddleware::new().decoder(decoder));
+    client.get(mock.url("/")).send_api().await.unwrap();
+    assert_eq!(mock.hits(), 2);
+    assert_gap(mock.gaps()[0], 7 * SECOND);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waits_the_body_retry_after_of_seed_001() {
+    // Seed 001's 429 example, verbatim: the hint is only in the body.
+    let body = r#"{
+  "error": {
+    "code": 429,
+    "message": "Too Many Requests: Rate limit exceeded",
+    "retry_after": 60
+  }
+}"#;
+    let mock = Mock::start(vec![Reply::new(429).body(body), Reply::ok()]).await;
+    client(RetryPolicy::default())
+        .get(mock.url("/scans"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(mock.hits(), 2);
+    assert_gap(mock.gaps()[0], 60 * SECOND);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waits_the_google_retry_info() {
+    // The google dialect's RetryInfo alone (the Retry-After header removed).
+    let reply = Reply::api(
+        Dialect::Google,
+        "rate_limit_exceeded",
+        "g1",
+        Some(Duration::from_secs(9)),
+    )
+    .without_header("retry-after");
+    assert!(
+        String::from_utf8_lossy(&reply.body).contains("RetryInfo"),
+        "{:?}",
+        reply.body
+    );
+    let mock = Mock::start(vec![reply, Reply::ok()]).await;
+    client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_gap(mock.gaps()[0], 9 * SECOND);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_dialect_hint_is_honoured() {
+    for dialect in Dialect::ALL {
+        for (code, secs) in [("rate_limit_exceeded", 3), ("service_unavailable", 4)] {
+            let reply = Reply::api(dialect, code, "r", Some(Duration::from_secs(secs)));
+            let mock = Mock::start(vec![reply, Reply::ok()]).await;
+            client(RetryPolicy::default())
+                .get(mock.url("/"))
+                .send_api()
+                .await
+                .unwrap();
+            assert_eq!(mock.hits(), 2, "{dialect} {code}");
+            assert_gap(mock.gaps()[0], Duration::from_secs(secs));
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_hint_wins() {
+    let reply = Reply::new(503)
+        .header("retry-after", 2)
+        .body(r#"{"error":{"code":503,"message":"busy","retry_after":5}}"#);
+    let mock = Mock::start(vec![reply, Reply::ok()]).await;
+    client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_gap(mock.gaps()[0], 5 * SECOND);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hint_over_the_maximum_ends_the_request_at_once() {
+    let mock = Mock::start(vec![
+        seed_002_rate_limited().header("retry-after", 600),
+        Reply::ok(),
+    ])
+    .await;
+    let started = tokio::time::Instant::now();
+    let err = client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(mock.hits(), 1);
+    assert_eq!(
+        err.stop(),
+        Some(&StopReason::RetryAfterTooLong {
+            asked: 600 * SECOND,
+            max: 60 * SECOND
+        })
+    );
+    assert_eq!(
+        err.retry_after(),
+        Some(600 * SECOND),
+        "the caller learns when to come back"
+    );
+    assert!(
+        err.to_string()
+            .contains("the server asked to wait 600s, more than the 60s allowed"),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hint_over_the_maximum_is_clamped_when_configured() {
+    let mock = Mock::start(vec![
+        seed_002_rate_limited().header("retry-after", 600),
+        Reply::ok(),
+    ])
+    .await;
+    let policy = RetryPolicy::default()
+        .max_retry_after(10 * SECOND)
+        .clamp_retry_after(true);
+    client(policy).get(mock.url("/")).send_api().await.unwrap();
+    assert_eq!(mock.hits(), 2);
+    assert_gap(mock.gaps()[0], 10 * SECOND);
+}
+
+#[tokio::test(start_paused = true)]
+async fn final_4xx_are_never_retried_in_any_dialect() {
+    let cases = [
+        (400, "validation_error"),
+        (400, "malformed_request"),
+        (401, "invalid_key"),
+        (402, "insufficient_credits"),
+        (403, "insufficient_scope"),
+        (404, "not_found"),
+        (409, "conflict"),
+        (413, "payload_too_large"),
+        (422, "idempotency_key_reused"),
+    ];
+    let catalog = tollgate::Catalog::builtin();
+    for dialect in Dialect::ALL {
+        for (status, code) in cases {
+            let mock = Mock::start(vec![
+                Reply::api(dialect, code, "req_4xx", None),
+                Reply::ok(),
+            ])
+            .await;
+            let err = client(RetryPolicy::default())
+                .get(mock.url("/"))
+                .send_api()
+                .await
+                .unwrap_err();
+            assert_eq!(mock.hits(), 1, "{dialect} {code} was retried");
+            assert_eq!(err.status(), Some(StatusCode::from_u16(status).unwrap()));
+            assert_eq!(err.stop(), Some(&StopReason::NotRetryable));
+            let wire = err
+                .code()
+                .unwrap_or_else(|| panic!("{dialect} {code}: no code"));
+            assert_eq!(
+                catalog.find_wire_code(wire).map(|d| d.code()),
+                Some(code),
+                "{dialect}"
+            );
+            assert_eq!(err.request_ids(), ["req_4xx"], "{dialect} {code}");
+        }
+    }
+    // And a bare 422 with no body at all.
+    let mock = Mock::start(vec![Reply::new(422), Reply::ok()]).await;
+    let err = client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (mock.hits(), err.stop()),
+        (1, Some(&StopReason::NotRetryable))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_409_idempotency_key_in_use_is_retried_after_a_short_wait() {
+    let mock = Mock::start(vec![
+        Reply::api(Dialect::Problem, "idempotency_key_in_use", "r1", None),
+        Reply::new(201).body("{}"),
+    ])
+    .await;
+    let response = client(RetryPolicy::default().in_use_delay(Duration::from_millis(750)))
+        .post(mock.url("/v1/scans"))
+        .header("idempotency-key", "k-409")
+        .body("{}")
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(mock.hits(), 2);
+    assert_gap(mock.gaps()[0], Duration::from_millis(750));
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_retryable_5xx_is_retried() {
+    for status in [500, 502, 503, 504] {
+        let mock = Mock::start(vec![Reply::new(status), Reply::new(status), Reply::ok()]).await;
+        let response = client(RetryPolicy::default())
+            .get(mock.url("/"))
+            .send_api()
+            .await
+            .unwrap();
+        assert_eq!(
+            (response.status().as_u16(), mock.hits()),
+            (200, 3),
+            "{status}"
+        );
+    }
+    for status in [501, 505] {
+        let mock = Mock::start(vec![Reply::new(status), Reply::ok()]).await;
+        let err = client(RetryPolicy::default())
+            .get(mock.url("/"))
+            .send_api()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (mock.hits(), err.stop()),
+            (1, Some(&StopReason::NotRetryable)),
+            "{status}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_and_patch_without_a_key_are_not_retried() {
+    let client = client(RetryPolicy::default());
+    for method in [http::Method::POST, http::Method::PATCH] {
+        let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1), Reply::ok()]).await;
+        let err = client
+            .request(method.clone(), mock.url("/v1/scans"))
+            .body("{}")
+            .send_api()
+            .await
+            .unwrap_err();
+        assert_eq!(mock.hits(), 1, "{method} was sent twice");
+        assert_eq!(err.stop(), Some(&StopReason::NotIdempotent(method.clone())));
+        assert!(
+            err.to_string()
+                .contains("without an Idempotency-Key could be processed twice"),
+            "{err}"
+        );
+    }
+    // PUT and DELETE are idempotent: retried without a key.
+    for method in [http::Method::PUT, http::Method::DELETE] {
+        let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1), Reply::ok()]).await;
+        client
+            .request(method.clone(), mock.url("/v1/scans/1"))
+            .send_api()
+            .await
+            .unwrap();
+        assert_eq!(mock.hits(), 2, "{method}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_with_a_key_is_retried_with_that_same_key() {
+    let mock = Mock::start(vec![Reply::new(503), Reply::new(502), Reply::new(201)]).await;
+    let response = client(RetryPolicy::default())
+        .post(mock.url("/v1/scans"))
+        .header("idempotency-key", "key-123")
+        .json(&serde_json::json!({"image_data": "..."}))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let seen = mock.seen();
+    assert_eq!(seen.len(), 3);
+    for s in &seen {
+        assert_eq!(
+            (&s.method, s.path.as_str()),
+            (&http::Method::POST, "/v1/scans")
+        );
+        assert_eq!(s.headers["idempotency-key"], "key-123");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_idempotency_adds_one_uuid_v4_key_per_request() {
+    let mock = Mock::start(vec![
+        Reply::new(500),
+        Reply::new(201),
+        Reply::new(503),
+        Reply::new(201),
+    ])
+    .await;
+    let client = client(RetryPolicy::default().auto_idempotency(true));
+    for _ in 0..2 {
+        client
+            .post(mock.url("/v1/scans"))
+            .body("{}")
+            .send_api()
+            .await
+            .unwrap();
+    }
+    let keys: Vec<String> = mock
+        .seen()
+        .iter()
+        .map(|s| s.headers["idempotency-key"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 4);
+    assert_eq!(keys[0], keys[1], "a retry reuses its request's key");
+    assert_eq!(keys[2], keys[3]);
+    assert_ne!(keys[0], keys[2], "each request has its own key");
+    for key in &keys {
+        let uuid = uuid::Uuid::parse_str(key).unwrap();
+        assert_eq!(uuid.get_version_num(), 4);
+    }
+    // A key the caller set is kept; GETs get none.
+    client
+        .post(mock.url("/x"))
+        .header("idempotency-key", "mine")
+        .send_api()
+        .await
+        .ok();
+    client.get(mock.url("/x")).send_api().await.ok();
+    let seen = mock.seen();
+    assert_eq!(seen[4].headers["idempotency-key"], "mine");
+    assert!(!seen.last().unwrap().headers.contains_key("idempotency-key"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_budget_is_shared_and_runs_out() {
+    let budget = RetryBudget::new(10, 5, 1);
+    let middleware = TollgateMiddleware::new()
+        .budget(budget.clone())
+        .policy(RetryPolicy::default().max_attempts(10));
+    let client = client_from(middleware);
+    let mock = Mock::start(vec![Reply::new(503)]).await;
+
+    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    assert_eq!(err.attempts().len(), 3, "10 tokens pay for two retries");
+    assert_eq!(err.stop(), Some(&StopReason::BudgetExhausted));
+    assert_eq!(budget.tokens(), 0);
+
+    // A second request, and a clone of the client, find the bucket empty.
+    let err = client
+        .clone()
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts().len(), 1);
+    assert_eq!(err.stop(), Some(&StopReason::BudgetExhausted));
+    assert!(err.to_string().contains("retry budget is spent"), "{err}");
+    assert_eq!(mock.hits(), 4);
+
+    // Successes earn tokens back: five of them pay for one retry again.
+    let ok = Mock::start(vec![Reply::ok()]).await;
+    for _ in 0..5 {
+        client.get(ok.url("/")).send_api().await.unwrap();
+    }
+    assert_eq!(budget.tokens(), 5);
+    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    assert_eq!(err.attempts().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_stops_before_a_wait_that_would_pass_it() {
+    let mock = Mock::start(vec![Reply::new(503).header("retry-after", 4)]).await;
+    let policy = RetryPolicy::default()
+        .max_attempts(100)
+        .deadline(10 * SECOND);
+    let started = tokio::time::Instant::now();
+    let err = client(policy)
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    // Attempts at 0 s, 4 s and 8 s; a fourth would start at 12 s.
+    assert_eq!(mock.hits(), 3);
+    assert_eq!(started.elapsed(), 8 * SECOND);
+    assert_eq!(err.stop(), Some(&StopReason::Deadline(10 * SECOND)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_an_attempt_that_hangs() {
+    let mock = Mock::start(vec![Reply::ok().stall(3600 * SECOND)]).await;
+    let started = tokio::time::Instant::now();
+    let err = client(RetryPolicy::default().deadline(5 * SECOND))
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(started.elapsed(), 5 * SECOND);
+    assert!(
+        matches!(err.cause(), Cause::DeadlineElapsed(d) if *d == 5 * SECOND),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), Some(tollgate::Kind::Timeout));
+    assert_eq!(err.stop(), Some(&StopReason::Deadline(5 * SECOND)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_attempts_and_disabled_retries() {
+    let mock = Mock::start(vec![Reply::new(503)]).await;
+    let err = client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts().len(), 4);
+    assert_eq!(err.stop(), Some(&StopReason::MaxAttempts(4)));
+    assert!(
+        err.to_string().contains("gave up after 4 attempts"),
+        "{err}"
+    );
+
+    let mock = Mock::start(vec![Reply::new(503)]).await;
+    let err = client(RetryPolicy::disabled())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!((mock.hits(), err.stop()), (1, Some(&StopReason::Disabled)));
+
+    // A per-request policy replaces the client's.
+    let mock = Mock::start(vec![Reply::new(503)]).await;
+    let err = client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .with_extension(RetryPolicy::default().max_attempts(2))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (mock.hits(), err.stop()),
+        (2, Some(&StopReason::MaxAttempts(2)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_streaming_body_is_not_retried_and_says_so() {
+    let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1), Reply::ok()]).await;
+    let body = reqwest::Body::wrap(http_body_util::Full::new(bytes::Bytes::from_static(
+        b"frame",
+    )));
+    let err = client(RetryPolicy::default())
+        .put(mock.url("/v1/frames/1"))
+        .body(body)
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(mock.hits(), 1);
+    assert_eq!(err.stop(), Some(&StopReason::BodyNotCloneable));
+    assert!(
+        err.to_string()
+            .contains("the request body is a stream and cannot be sent again"),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn connection_errors_are_retried_with_backoff() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    drop(listener); // nothing listens there now: connections are refused
+    let err = client(RetryPolicy::default())
+        .get(&url)
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts().len(), 4);
+    assert!(
+        err.transport().is_some_and(reqwest::Error::is_connect),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), Some(tollgate::Kind::Unavailable));
+    assert!(
+        err.attempts()
+            .iter()
+            .all(|a| a.status().is_none() && a.error().is_some())
+    );
+
+    let err = client(RetryPolicy::default().retry_transport_errors(false))
+        .get(&url)
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_are_retried() {
+    let mock = Mock::start(vec![Reply::ok().stall(30 * SECOND), Reply::ok()]).await;
+    let http = reqwest::Client::builder()
+        .timeout(2 * SECOND)
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(http)
+        .with(TollgateMiddleware::new().jitter(Jitter::seeded(3)))
+        .build();
+    let response = client.get(mock.url("/")).send_api().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(mock.hits(), 2);
+    assert!(response.attempts()[0].error().is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_attempt_is_a_tracing_event_and_the_error_lists_every_request_id() {
+    let (events, _guard) = Events::capture();
+    let mock = Mock::start(vec![
+        Reply::api(Dialect::Coded, "service_unavailable", "r1", Some(SECOND)),
+        Reply::api(
+            Dialect::Coded,
+            "service_unavailable",
+            "r2",
+            Some(2 * SECOND),
+        ),
+        Reply::api(
+            Dialect::Coded,
+            "service_unavailable",
+            "r3",
+            Some(3 * SECOND),
+        ),
+    ])
+    .await;
+    let err = client(RetryPolicy::default().max_attempts(3))
+        .get(mock.url("/v1/scans"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.request_ids(), ["r1", "r2", "r3"]);
+    assert!(
+        err.to_string().ends_with("(request ids r1, r2, r3)"),
+        "{err}"
+    );
+
+    let events = events.all();
+    assert_eq!(events.len(), 3, "{events:?}");
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event["attempt"], (i + 1).to_string());
+        assert_eq!(event["status"], "503");
+        assert_eq!(event["code"], "service_unavailable");
+        assert_eq!(event["request_id"], format!("r{}", i + 1));
+        assert_eq!(event["method"], "GET");
+        assert_eq!(event["path"], "/v1/scans");
+    }
+    assert_eq!(events[0]["decision"], "retry");
+    assert_eq!(events[0]["delay_ms"], "1000.0");
+    assert_eq!(events[1]["delay_ms"], "2000.0");
+    assert_eq!(events[2]["decision"], "give_up");
+    assert_eq!(events[2]["reason"], "gave up after 3 attempts");
+    assert!(!events[2].contains_key("delay_ms"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_catalog_code_marked_never_is_not_retried() {
+    let catalog = tollgate::Catalog::from_toml(
+        "app.toml",
+        r#"
+[errors.maintenance_forever]
+status = 503
+title = "Retired"
+message = "This endpoint is retired."
+retry = "never"
+"#,
+    )
+    .unwrap();
+    let mock = Mock::start(vec![
+        Reply::new(503).body(r#"{"error":"maintenance_forever","message":"retired"}"#),
+    ])
+    .await;
+    let decoder = tollgate_client::ErrorDecoder::new().catalog(catalog);
+    let err = client_from(TollgateMiddleware::new().decoder(decoder))
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (mock.hits(), err.stop()),
+        (1, Some(&StopReason::NotRetryable))
+    );
+    // The built-in catalog does not know the code: the status decides.
+    let err = client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts().len(), 4);
+}
