@@ -43,6 +43,7 @@ impl Principal {
     /// ```
     /// use tollgate::Catalog;
     /// use tollgate_store::{Owned, Principal};
+    /// #[derive(Debug)]
     /// struct Scan { account_id: &'static str }
     /// impl Owned for Scan { fn owner(&self) -> &str { self.account_id } }
     ///
@@ -69,6 +70,7 @@ impl Principal {
     /// ```
     /// use tollgate::Catalog;
     /// use tollgate_store::{Owned, Principal};
+    /// #[derive(Debug)]
     /// struct Scan { account_id: &'static str }
     /// impl Owned for Scan { fn owner(&self) -> &str { self.account_id } }
     ///

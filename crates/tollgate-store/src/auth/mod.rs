@@ -30,7 +30,7 @@
 //!
 //! let handler = tower::service_fn(|req: Request<Full<Bytes>>| async move {
 //!     let who = req.extensions().get::<Principal>().unwrap().account_id().to_owned();
-//!     Ok::<_, std::convert::Infallible>(Response::new(Full::from(who)))
+//!     Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::from(who)))
 //! });
 //! let gate = Gatekeeper::new(store);
 //! let mut svc = gate.auth().scope("scans:write").layer(handler);

@@ -32,7 +32,7 @@
 //! let key = store.create_key(NewKey::new("acme", ["scans:write"])).await?;
 //!
 //! let handler = tower::service_fn(|_req: Request<Full<Bytes>>| async {
-//!     Ok::<_, std::convert::Infallible>(Response::new(Full::from("scanned")))
+//!     Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::from("scanned")))
 //! });
 //! let gate = Gatekeeper::new(store.clone());
 //! let mut svc = tower::ServiceBuilder::new().layer(gate.auth()).layer(gate.credits(1)).service(handler);
