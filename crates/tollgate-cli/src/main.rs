@@ -12,6 +12,7 @@ mod docs;
 mod error;
 mod input;
 mod lint;
+mod probe;
 mod render;
 mod wire;
 
@@ -59,6 +60,9 @@ enum Command {
     /// Write the error reference offline: an HTML page, Markdown, or an OpenAPI 3.1 document
     #[command(after_help = docs::EXAMPLES)]
     Docs(docs::DocsArgs),
+    /// Check a live API's errors against the catalog: provoke the usual failures, check each answer
+    #[command(after_help = probe::EXAMPLES)]
+    Probe(probe::ProbeArgs),
 }
 
 impl Command {
@@ -69,6 +73,7 @@ impl Command {
             Command::Lint(args) => lint::run(args, out),
             Command::Codes(args) => codes::run(args, out),
             Command::Docs(args) => docs::run(args, out),
+            Command::Probe(args) => probe::run(args, out),
         }
     }
 }

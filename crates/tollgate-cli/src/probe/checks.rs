@@ -1,0 +1,638 @@
+//! What every error response must get right, checked on what the probe got
+//! back: one dialect, a catalog code in the body and `X-Error-Code`, the
+//! catalog's status, the request id, the headers its status calls for, and
+//! no internals.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderMap, Method};
+use tollgate::{Catalog, Decoded, Dialect, headers::X_ERROR_CODE, headers::X_REQUEST_ID};
+
+use super::client::Answer;
+use super::leaks;
+
+/// A check's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The response does what it should.
+    Pass,
+    /// It does not.
+    Fail,
+    /// The check could not be made (the reason says why).
+    Skip,
+}
+
+impl Verdict {
+    /// `pass`, `fail`, `skip`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Skip => "skip",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Row {
+    /// The check's name: `allow`, `request-id`, `leaks`, …
+    pub(crate) check: &'static str,
+    /// The request it was made on: `wrong method: PATCH /v1/scans`.
+    pub(crate) request: String,
+    /// The status answered, if a response came.
+    pub(crate) status: Option<u16>,
+    /// Its result.
+    pub(crate) verdict: Verdict,
+    /// Why, in a few words.
+    pub(crate) reason: String,
+}
+
+impl Row {
+    /// A row.
+    pub(crate) fn new(
+        check: &'static str,
+        request: impl Into<String>,
+        status: Option<u16>,
+        verdict: Verdict,
+        reason: impl Into<String>,
+    ) -> Row {
+        Row {
+            check,
+            request: request.into(),
+            status,
+            verdict,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The statuses a request should get.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Expect {
+    /// Any of these; empty for any status at all.
+    pub(crate) statuses: Vec<u16>,
+    /// When set, a success (below 400) is not a failure but a skip, for this reason.
+    pub(crate) if_accepted: Option<&'static str>,
+}
+
+impl Expect {
+    /// Any status will do.
+    pub(crate) fn any() -> Expect {
+        Expect::default()
+    }
+
+    /// One of `statuses`.
+    pub(crate) fn one_of(statuses: &[u16]) -> Expect {
+        Expect {
+            statuses: statuses.to_vec(),
+            if_accepted: None,
+        }
+    }
+}
+
+/// A request the probe sent and what came of it.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    /// What the request tries: `no key`, `wrong method`, …
+    pub(crate) name: &'static str,
+    /// Its method.
+    pub(crate) method: Method,
+    /// Its path.
+    pub(crate) path: String,
+    /// What it should get.
+    pub(crate) expect: Expect,
+    /// The answer, or why none came.
+    pub(crate) outcome: Result<Answer, String>,
+    /// Rows about the request as a whole (idempotency, rate limit), shown after its checks.
+    pub(crate) notes: Vec<Row>,
+}
+
+impl Exchange {
+    /// `no key: GET /v1/scans/tollgate-probe`.
+    pub(crate) fn label(&self) -> String {
+        format!("{}: {} {}", self.name, self.method, self.path)
+    }
+
+    /// The status answered, if any.
+    pub(crate) fn status(&self) -> Option<u16> {
+        self.outcome.as_ref().ok().map(|a| a.status)
+    }
+}
+
+/// One entry of the probe: an exchange, or a row about something not sent.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    /// A request and its answer.
+    Exchange(Exchange),
+    /// A row on its own (a probe skipped, how routes were found).
+    Row(Row),
+}
+
+/// The dialect every error should be in: `want` when given, else the one
+/// most error bodies use (the first seen on a tie).
+pub(crate) fn consistent_dialect(
+    catalog: &Catalog,
+    entries: &[Entry],
+    want: Option<Dialect>,
+) -> Option<Dialect> {
+    if want.is_some() {
+        return want;
+    }
+    let mut counts: Vec<(Dialect, usize)> = Vec::new();
+    for answer in errors(entries) {
+        let Ok(dialect) = body_only(catalog, answer).dialect.parse::<Dialect>() else {
+            continue;
+        };
+        match counts.iter_mut().find(|(d, _)| *d == dialect) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((dialect, 1)),
+        }
+    }
+    let most = counts.iter().map(|(_, n)| *n).max()?;
+    counts.into_iter().find(|(_, n)| *n == most).map(|(d, _)| d)
+}
+
+fn errors(entries: &[Entry]) -> impl Iterator<Item = &Answer> {
+    entries.iter().filter_map(|entry| match entry {
+        Entry::Exchange(ex) => ex.outcome.as_ref().ok().filter(|a| a.status >= 400),
+        Entry::Row(_) => None,
+    })
+}
+
+/// The body read alone: its dialect, and the code and request id it carries itself.
+fn body_only(catalog: &Catalog, answer: &Answer) -> Decoded {
+    catalog.decode(
+        answer.status,
+        &HeaderMap::new(),
+        &answer.body,
+        SystemTime::now(),
+    )
+}
+
+/// Every row: each entry's checks in order.
+pub(crate) fn evaluate(catalog: &Catalog, entries: &[Entry], want: Option<Dialect>) -> Vec<Row> {
+    let dialect = consistent_dialect(catalog, entries, want);
+    let mut rows = Vec::new();
+    for entry in entries {
+        match entry {
+            Entry::Row(row) => rows.push(row.clone()),
+            Entry::Exchange(ex) => {
+                check_exchange(catalog, ex, dialect, want.is_some(), &mut rows);
+                rows.extend(ex.notes.iter().cloned());
+            }
+        }
+    }
+    rows
+}
+
+fn check_exchange(
+    catalog: &Catalog,
+    ex: &Exchange,
+    dialect: Option<Dialect>,
+    dialect_given: bool,
+    rows: &mut Vec<Row>,
+) {
+    let request = ex.label();
+    let answer = match &ex.outcome {
+        Ok(answer) => answer,
+        Err(why) => {
+            rows.push(Row::new(
+                "answer",
+                request,
+                None,
+                Verdict::Fail,
+                why.clone(),
+            ));
+            return;
+        }
+    };
+    let status = answer.status;
+    let row =
+        |check, verdict, reason: String| Row::new(check, &request, Some(status), verdict, reason);
+    if let Some(expected) = expected_status(ex, answer) {
+        rows.push(row("expected-status", expected.0, expected.1));
+    }
+    if status < 400 {
+        return;
+    }
+    let headers = &answer.headers;
+    let body = body_only(catalog, answer);
+    let full = catalog.decode(status, headers, &answer.body, SystemTime::now());
+
+    // One dialect for every error.
+    let (verdict, reason) = match (body.dialect.parse::<Dialect>(), dialect) {
+        (Err(_), _) => (Verdict::Fail, not_an_envelope(&body, answer)),
+        (Ok(found), Some(expected)) if found != expected => {
+            let why = if dialect_given {
+                "(--dialect)"
+            } else {
+                "(the dialect most errors use)"
+            };
+            (Verdict::Fail, format!("{found}, expected {expected} {why}"))
+        }
+        (Ok(found), _) => (Verdict::Pass, found.to_string()),
+    };
+    rows.push(row("dialect", verdict, reason));
+
+    let content_type = header(headers, &CONTENT_TYPE);
+    let json = content_type.is_some_and(|ct| {
+        let media = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        media == "application/json" || media.ends_with("+json")
+    });
+    rows.push(match (json, content_type) {
+        (true, Some(ct)) => row("content-type", Verdict::Pass, ct.to_owned()),
+        (false, Some(ct)) => row("content-type", Verdict::Fail, format!("{ct}, not JSON")),
+        (_, None) => row(
+            "content-type",
+            Verdict::Fail,
+            "no Content-Type header".into(),
+        ),
+    });
+
+    // A code in the catalog, mirrored in X-Error-Code.
+    let def = full.code.as_deref().and_then(|c| catalog.find_wire_code(c));
+    rows.push(match (&full.code, def) {
+        (Some(code), Some(def)) if def.code() == code => row("code", Verdict::Pass, code.clone()),
+        (Some(code), Some(def)) => row("code", Verdict::Pass, format!("{code} ({})", def.code())),
+        (Some(code), None) => row(
+            "code",
+            Verdict::Fail,
+            format!("{code:?} is not a code of the catalog"),
+        ),
+        (None, _) => row(
+            "code",
+            Verdict::Fail,
+            "no error code in the body or X-Error-Code".into(),
+        ),
+    });
+    let header_code = header(headers, &X_ERROR_CODE);
+    rows.push(match (header_code, &body.code) {
+        (None, _) => row(
+            "x-error-code",
+            Verdict::Fail,
+            "no X-Error-Code header".into(),
+        ),
+        (Some(h), Some(b)) if !same_code(catalog, h, b) => row(
+            "x-error-code",
+            Verdict::Fail,
+            format!("X-Error-Code is {h} but the body says {b}"),
+        ),
+        (Some(h), _) => row("x-error-code", Verdict::Pass, h.to_owned()),
+    });
+    rows.push(match def {
+        Some(def) if def.status() == status => row(
+            "catalog-status",
+            Verdict::Pass,
+            format!("{} is {status}", def.code()),
+        ),
+        Some(def) => row(
+            "catalog-status",
+            Verdict::Fail,
+            format!(
+                "{} is {} in the catalog, answered {status}",
+                def.code(),
+                def.status()
+            ),
+        ),
+        None => row(
+            "catalog-status",
+            Verdict::Skip,
+            "no catalog code to compare".into(),
+        ),
+    });
+
+    // The request id: always in the header, the same in the body.
+    rows.push(match (header(headers, &X_REQUEST_ID), &body.request_id) {
+        (None, _) => row("request-id", Verdict::Fail, "no X-Request-Id header".into()),
+        (Some(h), Some(b)) if h != b => row(
+            "request-id",
+            Verdict::Fail,
+            format!("the body says {b:?}, X-Request-Id says {h:?}"),
+        ),
+        (Some(h), Some(_)) => row(
+            "request-id",
+            Verdict::Pass,
+            format!("{h} in the header and body"),
+        ),
+        (Some(h), None) => row(
+            "request-id",
+            Verdict::Pass,
+            format!("{h} (the body has no place for it)"),
+        ),
+    });
+
+    // The headers the status calls for.
+    let needs: &[(&'static str, &http::HeaderName)] = match status {
+        401 => &[("www-authenticate", &WWW_AUTHENTICATE)],
+        405 => &[("allow", &ALLOW)],
+        429 | 503 => &[("retry-after", &RETRY_AFTER)],
+        _ => &[],
+    };
+    for (check, name) in needs {
+        let value = header(headers, name);
+        let ok = match (*check, value) {
+            (_, None) => false,
+            ("retry-after", Some(v)) => tollgate::parse_retry_after(v, SystemTime::now()).is_some(),
+            _ => true,
+        };
+        let shown = http_name(name);
+        rows.push(match (ok, value) {
+            (true, Some(v)) => row(check, Verdict::Pass, format!("{shown}: {v}")),
+            (false, Some(v)) => row(
+                check,
+                Verdict::Fail,
+                format!("{shown}: {v:?} is not a delay"),
+            ),
+            (_, None) => row(check, Verdict::Fail, format!("{status} without {shown}")),
+        });
+    }
+
+    // Nothing that belongs in the log.
+    let mut texts = vec![String::from_utf8_lossy(&answer.body).into_owned()];
+    texts.extend(
+        headers.iter().map(|(name, value)| {
+            format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes()))
+        }),
+    );
+    rows.push(match texts.iter().find_map(|t| leaks::find(t)) {
+        Some(leak) => row(
+            "leaks",
+            Verdict::Fail,
+            format!("shows {}: {}", leak.what, leak.found),
+        ),
+        None => row("leaks", Verdict::Pass, "no internals".into()),
+    });
+}
+
+/// The `expected-status` row: verdict and reason, or none when any status will do.
+fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> {
+    let wanted = &ex.expect.statuses;
+    if wanted.is_empty() {
+        return None;
+    }
+    let status = answer.status;
+    let list = wanted
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ");
+    Some(if wanted.contains(&status) {
+        (Verdict::Pass, format!("{status}, as expected"))
+    } else if status < 400 {
+        match ex.expect.if_accepted {
+            Some(why) => (Verdict::Skip, why.to_owned()),
+            None => (
+                Verdict::Fail,
+                format!("accepted ({status}); expected {list}"),
+            ),
+        }
+    } else {
+        (Verdict::Fail, format!("expected {list}, got {status}"))
+    })
+}
+
+/// Why a body is no dialect's envelope, with a glimpse of it.
+fn not_an_envelope(body: &Decoded, answer: &Answer) -> String {
+    let shape = match body.dialect {
+        "empty" => return "an empty body, not an error envelope".to_owned(),
+        "text" => "a plain-text body",
+        "html" => "an HTML body",
+        other => {
+            return format!(
+                "a JSON body of no dialect ({other}): {}",
+                glimpse(&answer.body)
+            );
+        }
+    };
+    format!("{shape}, not an error envelope: {}", glimpse(&answer.body))
+}
+
+/// The first 60 characters of a body, on one line, quoted.
+fn glimpse(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(60)
+        .collect();
+    if text.chars().count() > 60 {
+        format!("{:?}…", line.trim())
+    } else {
+        format!("{:?}", line.trim())
+    }
+}
+
+/// Whether two spellings name the same catalog entry (or are equal).
+fn same_code(catalog: &Catalog, a: &str, b: &str) -> bool {
+    match (catalog.find_wire_code(a), catalog.find_wire_code(b)) {
+        (Some(x), Some(y)) => x.code() == y.code(),
+        _ => a == b,
+    }
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &http::HeaderName) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// `WWW-Authenticate`, `Retry-After`, `Allow`.
+fn http_name(name: &http::HeaderName) -> String {
+    crate::wire::header_case(name.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http::HeaderValue;
+    use tollgate::Context;
+
+    use super::*;
+
+    fn rendered(catalog: &Catalog, dialect: Dialect, code: &str) -> Answer {
+        let mut err = catalog.error(code).unwrap();
+        if code == "rate_limit_exceeded" {
+            err = err.retry_after(Duration::from_secs(30));
+        }
+        if code == "invalid_key" {
+            err = err.header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        let ctx = Context::new(SystemTime::now()).request_id("req_1");
+        let response = catalog.renderer(dialect).response(&err, &ctx);
+        Answer {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.body().clone(),
+        }
+    }
+
+    fn exchange(name: &'static str, answer: Answer) -> Entry {
+        Entry::Exchange(Exchange {
+            name,
+            method: Method::GET,
+            path: "/x".into(),
+            expect: Expect::one_of(&[answer.status]),
+            outcome: Ok(answer),
+            notes: Vec::new(),
+        })
+    }
+
+    fn failures(rows: &[Row]) -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .map(|r| format!("{} {}: {}", r.request, r.check, r.reason))
+            .collect()
+    }
+
+    #[test]
+    fn rendered_errors_pass_in_every_dialect() {
+        let catalog = Catalog::builtin();
+        for dialect in Dialect::ALL {
+            let entries: Vec<Entry> = [
+                "invalid_key",
+                "not_found",
+                "rate_limit_exceeded",
+                "internal_error",
+            ]
+            .into_iter()
+            .map(|code| exchange("e", rendered(&catalog, dialect, code)))
+            .collect();
+            let rows = evaluate(&catalog, &entries, None);
+            assert_eq!(failures(&rows), Vec::<String>::new(), "{dialect}");
+            assert!(
+                rows.iter()
+                    .any(|r| r.check == "www-authenticate" && r.verdict == Verdict::Pass)
+            );
+            assert!(
+                rows.iter()
+                    .any(|r| r.check == "retry-after" && r.verdict == Verdict::Pass)
+            );
+            assert_eq!(consistent_dialect(&catalog, &entries, None), Some(dialect));
+        }
+    }
+
+    #[test]
+    fn each_fault_is_named() {
+        let catalog = Catalog::builtin();
+        let mut limited = rendered(&catalog, Dialect::Problem, "rate_limit_exceeded");
+        limited.headers.remove(RETRY_AFTER);
+        let mut unauthorized = rendered(&catalog, Dialect::Problem, "invalid_key");
+        unauthorized.headers.remove(WWW_AUTHENTICATE);
+        unauthorized
+            .headers
+            .insert(X_REQUEST_ID, HeaderValue::from_static("other"));
+        let mut coded = rendered(&catalog, Dialect::Coded, "not_found");
+        coded.headers.remove(X_ERROR_CODE);
+        let text = Answer {
+            status: 500,
+            headers: HeaderMap::from_iter([(CONTENT_TYPE, HeaderValue::from_static("text/plain"))]),
+            body: b"thread 'main' panicked at src/main.rs:10:5".to_vec(),
+        };
+        let wrong_status = Answer {
+            status: 400,
+            ..rendered(&catalog, Dialect::Problem, "not_found")
+        };
+        let entries = vec![
+            exchange("limited", limited),
+            exchange("unauthorized", unauthorized),
+            exchange("coded", coded),
+            exchange("text", text),
+            exchange("wrong status", wrong_status),
+        ];
+        let rows = evaluate(&catalog, &entries, None);
+        let failed = failures(&rows);
+        for expected in [
+            "limited: GET /x retry-after: 429 without Retry-After",
+            "unauthorized: GET /x www-authenticate: 401 without WWW-Authenticate",
+            "unauthorized: GET /x request-id: the body says \"req_1\", X-Request-Id says \"other\"",
+            "coded: GET /x dialect: coded, expected problem (the dialect most errors use)",
+            "coded: GET /x x-error-code: no X-Error-Code header",
+            "text: GET /x content-type: text/plain, not JSON",
+            "text: GET /x code: no error code in the body or X-Error-Code",
+            "text: GET /x request-id: no X-Request-Id header",
+            "wrong status: GET /x catalog-status: not_found is 404 in the catalog, answered 400",
+        ] {
+            assert!(
+                failed.iter().any(|f| f == expected),
+                "{expected}\nnot in {failed:#?}"
+            );
+        }
+        assert!(
+            failed.iter().any(|f| f
+                .starts_with("text: GET /x leaks: shows panic text: thread 'main' panicked at")),
+            "{failed:#?}"
+        );
+        assert!(
+            failed
+                .iter()
+                .any(|f| f
+                    .starts_with("text: GET /x dialect: a plain-text body, not an error envelope")),
+            "{failed:#?}"
+        );
+        // --dialect overrides the majority.
+        let rows = evaluate(&catalog, &entries, Some(Dialect::Coded));
+        assert!(
+            failures(&rows)
+                .iter()
+                .any(|f| f == "limited: GET /x dialect: problem, expected coded (--dialect)")
+        );
+    }
+
+    #[test]
+    fn expectations() {
+        let catalog = Catalog::builtin();
+        let answer = rendered(&catalog, Dialect::Problem, "not_found");
+        let mut ex = Exchange {
+            name: "unknown route",
+            method: Method::GET,
+            path: "/nope".into(),
+            expect: Expect::one_of(&[404]),
+            outcome: Ok(answer.clone()),
+            notes: Vec::new(),
+        };
+        assert_eq!(expected_status(&ex, &answer).unwrap().0, Verdict::Pass);
+        ex.expect = Expect::one_of(&[405]);
+        assert_eq!(
+            expected_status(&ex, &answer),
+            Some((Verdict::Fail, "expected 405, got 404".into()))
+        );
+        let ok = Answer {
+            status: 200,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        };
+        assert_eq!(
+            expected_status(&ex, &ok),
+            Some((Verdict::Fail, "accepted (200); expected 405".into()))
+        );
+        ex.expect.if_accepted = Some("public");
+        assert_eq!(
+            expected_status(&ex, &ok),
+            Some((Verdict::Skip, "public".into()))
+        );
+        ex.expect = Expect::any();
+        assert_eq!(expected_status(&ex, &ok), None);
+
+        ex.outcome = Err("connection reset".into());
+        let rows = evaluate(&catalog, &[Entry::Exchange(ex)], None);
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].check, rows[0].verdict), ("answer", Verdict::Fail));
+    }
+}

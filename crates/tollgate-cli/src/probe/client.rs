@@ -1,0 +1,319 @@
+//! Sending the probe's requests and keeping what came back.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use reqwest::Url;
+
+/// The most of a response body kept: enough for any error envelope.
+const MAX_BODY: usize = 1 << 20;
+
+/// The size of each chunk of the oversized body.
+const CHUNK: usize = 64 * 1024;
+
+/// Which key a request presents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// None at all.
+    Absent,
+    /// `--key`, when given (none otherwise).
+    Given,
+    /// A well-formed key that no server issued.
+    Invalid,
+}
+
+/// A request body.
+#[derive(Clone, Debug)]
+pub(crate) enum Body {
+    /// No body.
+    Empty,
+    /// These bytes, with this `Content-Type`.
+    Bytes(&'static str, Vec<u8>),
+    /// A chunked JSON body (no `Content-Length`) that grows until the server
+    /// answers or it reaches this many bytes.
+    Oversized(u64),
+}
+
+/// One request to send.
+#[derive(Clone, Debug)]
+pub(crate) struct Request {
+    /// The method.
+    pub(crate) method: Method,
+    /// The path below the base URL, starting with `/`.
+    pub(crate) path: String,
+    /// The key presented.
+    pub(crate) key: Key,
+    /// Extra headers.
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body.
+    pub(crate) body: Body,
+}
+
+impl Request {
+    /// A request with no key, no extra header and no body.
+    pub(crate) fn new(method: Method, path: impl Into<String>) -> Request {
+        Request {
+            method,
+            path: path.into(),
+            key: Key::Absent,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+}
+
+/// A response, its body bounded.
+#[derive(Clone, Debug)]
+pub(crate) struct Answer {
+    /// The status.
+    pub(crate) status: u16,
+    /// The headers.
+    pub(crate) headers: HeaderMap,
+    /// The body's first [`MAX_BODY`] bytes.
+    pub(crate) body: Vec<u8>,
+}
+
+/// Why no answer came.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    /// The connection could not be made at all.
+    pub(crate) unreachable: bool,
+    /// What happened, every cause in turn.
+    pub(crate) message: String,
+}
+
+/// An HTTP client bound to the API under test.
+#[derive(Debug)]
+pub(crate) struct Client {
+    http: reqwest::Client,
+    base: Url,
+    key: Option<HeaderValue>,
+    invalid_key: HeaderValue,
+    key_header: HeaderName,
+}
+
+impl Client {
+    /// A client for `base`; the key (if any) goes in `key_header`, as
+    /// `Bearer <key>` when that is `Authorization`.
+    pub(crate) fn new(
+        base: Url,
+        key: Option<&str>,
+        key_header: HeaderName,
+        timeout: Duration,
+    ) -> Result<Client, String> {
+        let bearer = key_header == AUTHORIZATION;
+        let value = |key: &str| {
+            let text = if bearer {
+                format!("Bearer {key}")
+            } else {
+                key.to_owned()
+            };
+            HeaderValue::from_str(&text)
+        };
+        let key = key
+            .map(|k| value(k).map_err(|_| "the key must be visible ASCII".to_owned()))
+            .transpose()?;
+        let invalid = format!("tg_probe_invalid_{}", uuid::Uuid::now_v7().simple());
+        let invalid_key = value(&invalid).map_err(|e| e.to_string())?;
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("tollgate-probe/", env!("CARGO_PKG_VERSION")));
+        // A proxy would answer for the API, and loopback never needs one.
+        if base.host_str().is_some_and(is_loopback) {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| chain(&e))?;
+        Ok(Client {
+            http,
+            base,
+            key,
+            invalid_key,
+            key_header,
+        })
+    }
+
+    /// Whether `--key` was given.
+    pub(crate) fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The base URL.
+    pub(crate) fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The absolute URL of `path`.
+    fn url(&self, path: &str) -> Result<Url, Failed> {
+        let base = self.base.as_str().trim_end_matches('/');
+        Url::parse(&format!("{base}{path}")).map_err(|e| Failed {
+            unreachable: false,
+            message: format!("invalid URL {base}{path}: {e}"),
+        })
+    }
+
+    /// Sends `req` and reads the answer.
+    pub(crate) async fn send(&self, req: &Request) -> Result<Answer, Failed> {
+        let url = self.url(&req.path)?;
+        let mut builder = self.http.request(req.method.clone(), url);
+        match (req.key, &self.key) {
+            (Key::Given, Some(key)) => builder = builder.header(&self.key_header, key),
+            (Key::Invalid, _) => builder = builder.header(&self.key_header, &self.invalid_key),
+            _ => {}
+        }
+        for (name, value) in &req.headers {
+            builder = builder.header(name, value);
+        }
+        let answered = Arc::new(AtomicBool::new(false));
+        builder =
+            match &req.body {
+                Body::Empty => builder,
+                Body::Bytes(content_type, bytes) => builder
+                    .header(CONTENT_TYPE, *content_type)
+                    .body(bytes.clone()),
+                Body::Oversized(limit) => builder.header(CONTENT_TYPE, "application/json").body(
+                    reqwest::Body::wrap_stream(oversized(*limit, Arc::clone(&answered))),
+                ),
+            };
+        let sent = builder.send().await;
+        // Stop growing an oversized body: the server has answered.
+        answered.store(true, Ordering::Relaxed);
+        let mut response = sent.map_err(|e| Failed {
+            unreachable: e.is_connect(),
+            message: chain(&e),
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_BODY - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if body.len() == MAX_BODY {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                // The head is what matters; a body cut short is kept as read.
+                Err(_) => break,
+            }
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// `{"data":"xxxx…"}` in 64 KiB chunks, ending early (still valid JSON)
+/// once `answered` is set, and at `limit` bytes at most.
+fn oversized(
+    limit: u64,
+    answered: Arc<AtomicBool>,
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+    let filler = Bytes::from(vec![b'x'; CHUNK]);
+    let opening = Bytes::from_static(b"{\"data\":\"");
+    let closing = Bytes::from_static(b"\"}");
+    let budget = limit.saturating_sub((opening.len() + closing.len()) as u64);
+    futures_util::stream::unfold(Some(0u64), move |state| {
+        let (filler, opening, closing, answered) = (
+            filler.clone(),
+            opening.clone(),
+            closing.clone(),
+            Arc::clone(&answered),
+        );
+        async move {
+            let sent = state?;
+            if sent == 0 {
+                return Some((Ok(opening), Some(1)));
+            }
+            let filled = sent - 1;
+            if filled >= budget || answered.load(Ordering::Relaxed) {
+                return Some((Ok(closing), None));
+            }
+            // Give the server a turn to answer between chunks.
+            tokio::task::yield_now().await;
+            let n = (budget - filled).min(CHUNK as u64);
+            let chunk = filler.slice(..usize::try_from(n).unwrap_or(CHUNK));
+            Some((Ok(chunk), Some(sent + n)))
+        }
+    })
+}
+
+/// `127.0.0.1`, `[::1]`, `localhost`.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An error and its causes, each once: `error sending request: … : connection refused`.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    fn collect(limit: u64, answered: bool) -> Vec<u8> {
+        let flag = Arc::new(AtomicBool::new(answered));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let chunks: Vec<_> = oversized(limit, flag).collect().await;
+            chunks
+                .into_iter()
+                .flat_map(|c| c.unwrap().to_vec())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn the_oversized_body_is_json_of_at_most_the_limit() {
+        let body = collect(200_000, false);
+        assert_eq!(body.len(), 200_000);
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(value["data"].as_str().unwrap().bytes().all(|b| b == b'x'));
+        // Once answered, it closes at once.
+        assert_eq!(collect(200_000, true), b"{\"data\":\"\"}");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["127.0.0.1", "127.0.0.2", "[::1]", "localhost", "LOCALHOST"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["10.0.0.1", "example.com", "[::2]", "localhost.example.com"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn error_chains_name_each_cause_once() {
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let outer = std::io::Error::other(inner);
+        assert_eq!(chain(&outer), "refused");
+    }
+}

@@ -1,0 +1,169 @@
+//! Internals an error response must never show: panic text, stack traces,
+//! source locations, SQL and database driver errors.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Something found that should have stayed in the server's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Leak {
+    /// What it is: `panic text`, `SQL`, …
+    pub(crate) what: &'static str,
+    /// The text around it, shortened.
+    pub(crate) found: String,
+}
+
+static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    [
+        ("panic text", r"panicked at|thread '[^']*' panicked"),
+        (
+            "a stack trace",
+            r"(?im)stack backtrace|traceback \(most recent call last\)|^\s+at [\w$.<>]+\(|goroutine \d+ \[|RUST_BACKTRACE|\bat \w+(::\w+)+\b",
+        ),
+        (
+            "a source location",
+            r#"[\w./-]+\.(?:rs|py|go|java|kt|js|ts|rb|php|cs|cpp|c|ex|exs):\d+|File "[^"]+", line \d+"#,
+        ),
+        (
+            "SQL",
+            r#"\b(?:SELECT\s[\s\S]{0,200}?\sFROM|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|(?:CREATE|ALTER|DROP)\s+TABLE)\s+["`\[]?[A-Za-z_][\w.]*"#,
+        ),
+        (
+            "a database error",
+            r#"(?i)\b(?:unique|foreign key|not null|check|primary key) constraint failed\b|relation "[^"]+" does not exist|violates (?:unique|foreign key|not-null|check) constraint|no such (?:table|column): \w+|syntax error at or near|\bSQLSTATE\b|column "[^"]+" (?:of relation|does not exist)"#,
+        ),
+        (
+            "a database driver error",
+            r"(?i)\bsqlx\b|\brusqlite\b|\btokio[_-]postgres\b|\bpostgres(?:ql)?\b|error returned from database|\bSQLITE_[A-Z]+\b|\bsqlite\s*error\b|\bPgDatabaseError\b|\bdiesel::",
+        ),
+    ]
+    .into_iter()
+    .map(|(what, pattern)| {
+        // The patterns are constants, checked by the tests below.
+        let regex = Regex::new(pattern).unwrap_or_else(|e| unreachable!("{what}: {e}"));
+        (what, regex)
+    })
+    .collect()
+});
+
+/// The first leak in `text`, if any.
+pub(crate) fn find(text: &str) -> Option<Leak> {
+    PATTERNS.iter().find_map(|(what, regex)| {
+        let m = regex.find(text)?;
+        Some(Leak {
+            what,
+            found: around(text, m.start(), m.end()),
+        })
+    })
+}
+
+/// The match with up to 40 characters of context on each side, on one line.
+fn around(text: &str, start: usize, end: usize) -> String {
+    let from = text[..start]
+        .char_indices()
+        .rev()
+        .nth(39)
+        .map_or(0, |(i, _)| i);
+    let to = text[end..]
+        .char_indices()
+        .nth(40)
+        .map_or(text.len(), |(i, _)| end + i);
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    out.extend(
+        text[from..to]
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c }),
+    );
+    if to < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internals_are_found() {
+        let cases = [
+            (
+                "thread 'main' panicked at src/main.rs:10:5:\nboom",
+                "panic text",
+            ),
+            (
+                "called `Option::unwrap()` on a `None` value at src/db.rs:42",
+                "a source location",
+            ),
+            (
+                "Traceback (most recent call last):\n  File \"app.py\", line 3",
+                "a stack trace",
+            ),
+            (
+                "java.lang.NullPointerException\n    at com.acme.Api.handle(Api.java:12)",
+                "a stack trace",
+            ),
+            ("SELECT id, secret FROM api_keys WHERE key = $1", "SQL"),
+            ("INSERT INTO scans (id) VALUES (1)", "SQL"),
+            (
+                "UNIQUE constraint failed: items.idempotency_key",
+                "a database error",
+            ),
+            ("relation \"users\" does not exist", "a database error"),
+            (
+                "duplicate key value violates unique constraint \"scans_pkey\"",
+                "a database error",
+            ),
+            (
+                "error returned from database: oops",
+                "a database driver error",
+            ),
+            ("PostgreSQL said no", "a database driver error"),
+            ("sqlx::Error::RowNotFound", "a database driver error"),
+            (
+                "error communicating with database: SQLITE_BUSY",
+                "a database driver error",
+            ),
+        ];
+        for (text, what) in cases {
+            let leak = find(text).unwrap_or_else(|| panic!("nothing found in {text:?}"));
+            assert_eq!(leak.what, what, "{text:?}: {leak:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_error_text_is_not_a_leak() {
+        for text in [
+            r#"{"type":"/errors#internal_error","title":"Internal server error","status":500,"detail":"Something went wrong on our side.","code":"internal_error","request_id":"01J9"}"#,
+            "Select the records you want from the list.",
+            "Update the key and try again.",
+            r#"{"error":{"code":"RATE_LIMIT_ERROR","message":"Rate limit exceeded. Retry after 30 seconds.","details":{}}}"#,
+            "Model \"10\" requires 10 frames, received 5.",
+            "Bearer realm=\"api\", error=\"invalid_token\"",
+            "https://docs.example.com/errors#not_found",
+        ] {
+            assert_eq!(find(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn context_is_short_and_on_one_line() {
+        let text = format!(
+            "{}thread 'main' panicked at x\n{}",
+            "a".repeat(100),
+            "b".repeat(100)
+        );
+        let leak = find(&text).unwrap();
+        assert!(
+            leak.found.starts_with('…') && leak.found.ends_with('…'),
+            "{}",
+            leak.found
+        );
+        assert!(!leak.found.contains('\n'));
+        assert!(leak.found.chars().count() < 120, "{}", leak.found);
+    }
+}

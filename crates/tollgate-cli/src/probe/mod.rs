@@ -1,0 +1,635 @@
+//! `tollgate probe`: a conformance check of any live API's errors.
+//!
+//! The probe finds the API's routes (its `/openapi.json`, or `--route`),
+//! provokes the errors every API has — no key, an invalid key, malformed
+//! JSON, a wrong content type, an unknown route, a wrong method, an oversized
+//! body, Idempotency-Key reuse, a burst past the rate limit — and holds every
+//! error response to the catalog (see [`checks`]).
+
+mod checks;
+mod client;
+mod leaks;
+mod report;
+mod routes;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Method};
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Url;
+use serde_json::{Value, json};
+use tollgate::{Catalog, Dialect, headers::IDEMPOTENCY_KEY};
+
+use self::checks::{Entry, Exchange, Expect, Row, Verdict};
+use self::client::{Answer, Body, Client, Key, Request};
+use self::report::Report;
+use self::routes::Route;
+use crate::args::parse_dialect;
+use crate::catalogs::CatalogArgs;
+use crate::error::{CliError, EXIT_PROBLEMS};
+
+/// Shown after `tollgate probe --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  tollgate probe http://127.0.0.1:8080 --key tg_live_...
+  tollgate probe http://127.0.0.1:8080 --key $KEY --dialect coded --catalog api.toml
+  tollgate probe http://localhost:3000 --route GET:/v1/items --route POST:/v1/items --json
+  tollgate probe http://localhost:3000 --max-requests 0 --json | jq '.checks[] | select(.result == \"fail\")'
+
+Routes come from BASE_URL/openapi.json when the API serves it (operations with `security` or a 401
+response are taken to need a key; request body examples are used as payloads), and from --route.
+
+Requests sent: GET /openapi.json; no key and an invalid key (to a route needing a key); malformed
+JSON, a wrong Content-Type and an oversized chunked body (to a route taking JSON; the body stops
+growing once the server answers); an unknown route; a method the route lacks; the same
+Idempotency-Key with two payloads (needs --key and a POST or PATCH route); and a burst of up to
+--max-requests requests until a 429 (to a GET route, else an unknown one). Run it against your own
+API: the burst spends the key's rate limit and the idempotent POST may run once.
+
+Every error response must: use one dialect (--dialect, else the one most errors use); carry a code
+of the catalog in the body or X-Error-Code, and X-Error-Code; have the catalog entry's status; carry
+X-Request-Id, equal to the body's request id where the dialect has one; carry WWW-Authenticate on
+401, Allow on 405 and Retry-After on 429 and 503; and show no internals (panic text, stack traces,
+source locations, SQL, database errors).
+
+Exit status: 0 every check passed, 1 a check failed, 2 bad arguments or BASE_URL unreachable.";
+
+/// Arguments of `tollgate probe`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProbeArgs {
+    /// The API's base URL (http://host:port, or with a path prefix); request paths are appended
+    #[arg(value_name = "BASE_URL", value_parser = parse_base_url)]
+    base_url: Url,
+
+    /// An API key, sent where a request should be authenticated
+    #[arg(long, value_name = "KEY")]
+    key: Option<String>,
+
+    /// The header the key goes in; with Authorization it is sent as `Bearer KEY`
+    #[arg(long, value_name = "NAME", default_value = "authorization", value_parser = parse_header_name)]
+    key_header: HeaderName,
+
+    #[command(flatten)]
+    catalogs: CatalogArgs,
+
+    /// The dialect every error must use: problem, status-code, coded, detail, meta, envelope,
+    /// flat, google, stripe or jsonapi [default: the one most errors use]
+    #[arg(long, short, value_name = "DIALECT", value_parser = parse_dialect)]
+    dialect: Option<Dialect>,
+
+    /// A route to probe besides those of /openapi.json (repeatable)
+    #[arg(long = "route", value_name = "METHOD:PATH", value_parser = routes::parse_route)]
+    routes: Vec<Route>,
+
+    /// Print one JSON object instead of the table
+    #[arg(long)]
+    json: bool,
+
+    /// The most requests of the burst that looks for the rate limit; 0 skips it
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    max_requests: u32,
+
+    /// The most the oversized body grows to before the probe gives up on a 413, in MiB
+    #[arg(long, value_name = "MIB", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    max_body_mib: u64,
+
+    /// How long each request may take, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+}
+
+/// Probes the API and writes the report to `out`.
+pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let catalog = args.catalogs.load()?;
+    let client = Client::new(
+        args.base_url.clone(),
+        args.key.as_deref(),
+        args.key_header.clone(),
+        Duration::from_secs(args.timeout),
+    )
+    .map_err(|e| CliError::Usage(format!("invalid --key or --key-header: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(1);
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {wide_msg} [{bar:30}] {pos}/{len}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = runtime.block_on(probe(&client, &catalog, &args, &bar));
+    bar.finish_and_clear();
+    let report = report?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report.to_json()).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+    } else {
+        out.write_all(report.to_table().as_bytes())?;
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEMS)
+    })
+}
+
+/// `http://…` or `https://…` with a host, no query and no fragment.
+fn parse_base_url(arg: &str) -> Result<Url, String> {
+    let url = Url::parse(arg).map_err(|e| {
+        format!("{e}: expected an http:// or https:// URL, such as http://127.0.0.1:8080")
+    })?;
+    match url.scheme() {
+        "http" => {}
+        "https" if cfg!(feature = "rustls") => {}
+        "https" => {
+            return Err("https:// needs tollgate built with TLS: \
+                        cargo install tollgate-cli --features rustls"
+                .to_owned());
+        }
+        other => {
+            return Err(format!(
+                "{other}:// is not HTTP: expected http:// or https://"
+            ));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".to_owned());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the base URL cannot have a query or a fragment".to_owned());
+    }
+    Ok(url)
+}
+
+fn parse_header_name(arg: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(arg.trim().as_bytes())
+        .map_err(|_| format!("invalid header name {arg:?}"))
+}
+
+/// Sends one request, counts it, and keeps what came back.
+async fn exchange(
+    client: &Client,
+    bar: &ProgressBar,
+    name: &'static str,
+    request: &Request,
+    expect: Expect,
+) -> Exchange {
+    bar.set_message(format!("{name}: {} {}", request.method, request.path));
+    let outcome = client.send(request).await.map_err(|f| f.message);
+    bar.inc(1);
+    Exchange {
+        name,
+        method: request.method.clone(),
+        path: request.path.clone(),
+        expect,
+        outcome,
+        notes: Vec::new(),
+    }
+}
+
+/// A probe that was not sent, and why.
+fn skipped(what: &str, reason: impl Into<String>) -> Entry {
+    Entry::Row(Row::new("probe", what, None, Verdict::Skip, reason))
+}
+
+const NO_ROUTE: &str = "no route known: serve /openapi.json or pass --route METHOD:PATH";
+const NO_BODY_ROUTE: &str = "no route taking JSON known: pass --route POST:/path (or describe requestBody in /openapi.json)";
+
+/// Runs every request and checks every answer.
+async fn probe(
+    client: &Client,
+    catalog: &Catalog,
+    args: &ProbeArgs,
+    bar: &ProgressBar,
+) -> Result<Report, CliError> {
+    let have_key = client.has_key();
+    let keyed = if have_key { Key::Given } else { Key::Absent };
+    // Without a key, an authenticated route may answer 401 before anything else.
+    let or_unauthenticated = |statuses: &[u16]| {
+        let mut all = statuses.to_vec();
+        if !have_key {
+            all.extend([401, 403]);
+        }
+        Expect::one_of(&all)
+    };
+    let fixed = 9;
+    bar.set_length(fixed + u64::from(args.max_requests));
+    let mut entries = Vec::new();
+    let mut requests = 0;
+
+    // Discovery; the first request also tells whether the API is there.
+    let discover = Request {
+        key: keyed,
+        ..Request::new(Method::GET, "/openapi.json")
+    };
+    bar.set_message("GET /openapi.json");
+    let answer = client.send(&discover).await.map_err(|f| {
+        let hint = if f.unreachable {
+            "; is the server running, and is this its address?"
+        } else {
+            ""
+        };
+        CliError::Usage(format!(
+            "cannot reach {}: {}{hint}",
+            client.base(),
+            f.message
+        ))
+    })?;
+    bar.inc(1);
+    requests += 1;
+    let documented = documented_routes(&answer);
+    let documented_count = documented.as_ref().map_or(0, Vec::len);
+    entries.push(Entry::Exchange(Exchange {
+        name: "openapi",
+        method: Method::GET,
+        path: discover.path.clone(),
+        expect: Expect::any(),
+        outcome: Ok(answer),
+        notes: Vec::new(),
+    }));
+    let mut routes = documented.unwrap_or_default();
+    for route in &args.routes {
+        if !routes
+            .iter()
+            .any(|r| r.method == route.method && r.path == route.path)
+        {
+            routes.push(route.clone());
+        }
+    }
+    let routes_from = match (documented_count, args.routes.is_empty()) {
+        (0, true) => "none",
+        (0, false) => "flags",
+        (_, true) => "openapi",
+        (_, false) => "openapi+flags",
+    };
+    entries.push(Entry::Row(match routes_from {
+        "none" => Row::new(
+            "routes",
+            "GET /openapi.json",
+            None,
+            Verdict::Skip,
+            format!("{NO_ROUTE}; only the unknown-route and burst probes run"),
+        ),
+        from => Row::new(
+            "routes",
+            "GET /openapi.json",
+            None,
+            Verdict::Pass,
+            format!("{} routes ({from})", routes.len()),
+        ),
+    }));
+    let targets = routes::targets(&routes, have_key);
+
+    // Keys.
+    match targets.keyed {
+        Some(route) => {
+            let public = (route.keyed != Some(true)).then_some(
+                "answered without a valid key: the route may be public (mark keyed routes with \
+                 `security` in /openapi.json, or pass --route to one)",
+            );
+            for (name, key) in [("no key", Key::Absent), ("invalid key", Key::Invalid)] {
+                let request = Request {
+                    key,
+                    ..Request::new(route.method.clone(), route.concrete_path())
+                };
+                let expect = Expect {
+                    statuses: vec![401],
+                    if_accepted: public,
+                };
+                entries.push(Entry::Exchange(
+                    exchange(client, bar, name, &request, expect).await,
+                ));
+                requests += 1;
+            }
+        }
+        None => {
+            entries.push(skipped("no key", NO_ROUTE));
+            entries.push(skipped("invalid key", NO_ROUTE));
+        }
+    }
+
+    // Bodies.
+    match targets.body {
+        Some(route) => {
+            let base = Request {
+                key: keyed,
+                ..Request::new(route.method.clone(), route.concrete_path())
+            };
+            let malformed = Request {
+                body: Body::Bytes("application/json", b"{\"data\": ".to_vec()),
+                ..base.clone()
+            };
+            let expect = or_unauthenticated(&[400, 422]);
+            entries.push(Entry::Exchange(
+                exchange(client, bar, "malformed JSON", &malformed, expect).await,
+            ));
+            let wrong_type = Request {
+                body: Body::Bytes("text/plain", b"data=tollgate-probe".to_vec()),
+                ..base.clone()
+            };
+            let expect = or_unauthenticated(&[415]);
+            entries.push(Entry::Exchange(
+                exchange(client, bar, "wrong content type", &wrong_type, expect).await,
+            ));
+            let oversized = Request {
+                body: Body::Oversized(args.max_body_mib << 20),
+                ..base
+            };
+            let expect = or_unauthenticated(&[413]);
+            entries.push(Entry::Exchange(
+                exchange(client, bar, "oversized body", &oversized, expect).await,
+            ));
+            requests += 3;
+        }
+        None => {
+            for name in ["malformed JSON", "wrong content type", "oversized body"] {
+                entries.push(skipped(
+                    name,
+                    if routes.is_empty() {
+                        NO_ROUTE
+                    } else {
+                        NO_BODY_ROUTE
+                    },
+                ));
+            }
+        }
+    }
+
+    // Routing.
+    let unknown_path = format!("/tollgate-probe-{}/missing", uuid::Uuid::now_v7().simple());
+    let unknown = Request {
+        key: keyed,
+        ..Request::new(Method::GET, unknown_path.clone())
+    };
+    entries.push(Entry::Exchange(
+        exchange(
+            client,
+            bar,
+            "unknown route",
+            &unknown,
+            or_unauthenticated(&[404]),
+        )
+        .await,
+    ));
+    requests += 1;
+    match &targets.wrong_method {
+        Some((method, route)) => {
+            let request = Request {
+                key: keyed,
+                ..Request::new(method.clone(), route.concrete_path())
+            };
+            let expect = or_unauthenticated(&[405]);
+            entries.push(Entry::Exchange(
+                exchange(client, bar, "wrong method", &request, expect).await,
+            ));
+            requests += 1;
+        }
+        None => entries.push(skipped("wrong method", NO_ROUTE)),
+    }
+
+    // Idempotency.
+    match (targets.idempotent, have_key) {
+        (Some(route), true) => {
+            let (first, second) = idempotent_pair(route);
+            entries.extend(idempotency(client, bar, route, first, second).await);
+            requests += 2;
+        }
+        (None, _) => entries.push(skipped(
+            "idempotency",
+            "no POST or PATCH route taking JSON known: pass --route POST:/path",
+        )),
+        (Some(_), false) => entries.push(skipped(
+            "idempotency",
+            "needs --key: an Idempotency-Key is scoped to the caller's key",
+        )),
+    }
+
+    // The rate limit, last: it spends the budget the other requests need.
+    bar.set_length(requests as u64 + u64::from(args.max_requests));
+    if args.max_requests == 0 {
+        entries.push(skipped("burst", "--max-requests 0"));
+    } else {
+        let (path, key) = match targets.burst {
+            Some(route) => (route.concrete_path(), keyed),
+            None => (unknown_path, keyed),
+        };
+        let request = Request {
+            key,
+            ..Request::new(Method::GET, path)
+        };
+        let (sent, found) = burst(client, bar, &request, args.max_requests).await;
+        requests += sent;
+        entries.extend(found);
+    }
+
+    let rows = checks::evaluate(catalog, &entries, args.dialect);
+    Ok(Report {
+        base_url: client.base().to_string(),
+        dialect: checks::consistent_dialect(catalog, &entries, args.dialect),
+        routes: routes
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect(),
+        routes_from,
+        requests,
+        rows,
+    })
+}
+
+/// The routes of the API's OpenAPI document, when it served one.
+fn documented_routes(answer: &Answer) -> Option<Vec<Route>> {
+    if answer.status != 200 {
+        return None;
+    }
+    let doc: Value = serde_json::from_slice(&answer.body).ok()?;
+    let routes = routes::from_openapi(&doc);
+    (!routes.is_empty()).then_some(routes)
+}
+
+/// Two different payloads for one Idempotency-Key: the route's example (or
+/// `{}`), and the same with one more member.
+fn idempotent_pair(route: &Route) -> (Vec<u8>, Vec<u8>) {
+    let first = route.example.clone().unwrap_or_else(|| json!({}));
+    let marker = json!(uuid::Uuid::now_v7().simple().to_string());
+    let second = match first.clone() {
+        Value::Object(mut members) => {
+            members.insert("tollgate_probe".to_owned(), marker);
+            Value::Object(members)
+        }
+        other => json!({"tollgate_probe": marker, "value": other}),
+    };
+    (
+        first.to_string().into_bytes(),
+        second.to_string().into_bytes(),
+    )
+}
+
+/// The same Idempotency-Key with two payloads: the second must be refused
+/// with `idempotency_key_reused` (422) or `idempotency_key_in_use` (409).
+async fn idempotency(
+    client: &Client,
+    bar: &ProgressBar,
+    route: &Route,
+    first: Vec<u8>,
+    second: Vec<u8>,
+) -> Vec<Entry> {
+    let key = format!("tollgate-probe-{}", uuid::Uuid::now_v7().simple());
+    let key = HeaderValue::from_str(&key).unwrap_or(HeaderValue::from_static("tollgate-probe"));
+    let request = |body: Vec<u8>| Request {
+        key: Key::Given,
+        headers: vec![(IDEMPOTENCY_KEY, key.clone())],
+        body: Body::Bytes("application/json", body),
+        ..Request::new(route.method.clone(), route.concrete_path())
+    };
+    let a = exchange(
+        client,
+        bar,
+        "idempotency, first",
+        &request(first),
+        Expect::any(),
+    )
+    .await;
+    let mut b = exchange(
+        client,
+        bar,
+        "idempotency, reused",
+        &request(second),
+        Expect::any(),
+    )
+    .await;
+    let verdict = match (a.status(), b.status()) {
+        (_, Some(409 | 422)) => (
+            Verdict::Pass,
+            "the key was refused with another payload".to_owned(),
+        ),
+        (Some(_), Some(s)) if s < 400 => (
+            Verdict::Fail,
+            format!("the key was accepted ({s}) with another payload; expected 422"),
+        ),
+        (Some(first), Some(s)) if first >= 400 && first == s => (
+            Verdict::Skip,
+            format!(
+                "both requests failed with {s}, so no answer was kept for the key; \
+                 describe a working request body example in /openapi.json"
+            ),
+        ),
+        (Some(_), Some(s)) => (
+            Verdict::Fail,
+            format!("expected 422 (idempotency_key_reused) or 409, got {s}"),
+        ),
+        _ => (Verdict::Fail, "no answer to compare".to_owned()),
+    };
+    b.notes.push(Row::new(
+        "idempotency",
+        b.label(),
+        b.status(),
+        verdict.0,
+        verdict.1,
+    ));
+    vec![Entry::Exchange(a), Entry::Exchange(b)]
+}
+
+/// Sends `request` up to `max` times, one after another, until a 429. Keeps
+/// the 429 and the first answer of each other error status.
+async fn burst(
+    client: &Client,
+    bar: &ProgressBar,
+    request: &Request,
+    max: u32,
+) -> (usize, Vec<Entry>) {
+    let mut found = Vec::new();
+    let mut statuses: Vec<u16> = Vec::new();
+    for sent in 1..=max {
+        let ex = exchange(client, bar, "burst", request, Expect::any()).await;
+        let sent = sent as usize;
+        match ex.status() {
+            None => {
+                found.push(Entry::Exchange(ex));
+                return (sent, found);
+            }
+            Some(429) => {
+                let mut ex = Exchange {
+                    expect: Expect::one_of(&[429]),
+                    ..ex
+                };
+                ex.notes.push(Row::new(
+                    "rate-limit",
+                    ex.label(),
+                    Some(429),
+                    Verdict::Pass,
+                    format!("429 after {sent} requests"),
+                ));
+                found.push(Entry::Exchange(ex));
+                return (sent, found);
+            }
+            Some(status) if status >= 400 && !statuses.contains(&status) => {
+                statuses.push(status);
+                found.push(Entry::Exchange(ex));
+            }
+            Some(_) => {}
+        }
+    }
+    found.push(Entry::Row(Row::new(
+        "rate-limit",
+        format!("burst: {} {}", request.method, request.path),
+        None,
+        Verdict::Fail,
+        format!("no 429 after {max} requests: no rate limit, or one above --max-requests"),
+    )));
+    (max as usize, found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert!(parse_base_url("http://127.0.0.1:8080").is_ok());
+        assert!(parse_base_url("http://localhost/api/").is_ok());
+        for (bad, why) in [
+            ("127.0.0.1:8080", "expected an http://"),
+            ("ftp://x", "not HTTP"),
+            ("http://x/?a=1", "query"),
+            ("nonsense", "expected an http://"),
+        ] {
+            let e = parse_base_url(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        if !cfg!(feature = "rustls") {
+            assert!(
+                parse_base_url("https://api.example.com")
+                    .unwrap_err()
+                    .contains("--features rustls")
+            );
+        }
+    }
+
+    #[test]
+    fn idempotent_payloads_differ() {
+        let mut route = routes::parse_route("POST:/v1/scans").unwrap();
+        let (a, b) = idempotent_pair(&route);
+        assert_eq!(a, b"{}");
+        assert_ne!(a, b);
+        route.example = Some(json!({"image_data": "iVBOR"}));
+        let (a, b) = idempotent_pair(&route);
+        let b: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(a, br#"{"image_data":"iVBOR"}"#);
+        assert_eq!(b["image_data"], "iVBOR");
+        assert!(b["tollgate_probe"].is_string());
+        route.example = Some(json!([1]));
+        let (_, b) = idempotent_pair(&route);
+        let b: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(b["value"], json!([1]));
+    }
+}
