@@ -46,12 +46,16 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4);
-            let m = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
             IpAddr::V4((bits & m).into())
         }
         IpAddr::V6(v6) => {
             let bits = u128::from(v6);
-            let m = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
             IpAddr::V6(Ipv6Addr::from(bits & m))
         }
     }
@@ -63,7 +67,11 @@ pub struct CidrError(String);
 
 impl fmt::Display for CidrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid trusted proxy {:?}: expected an IP address or a CIDR such as 10.0.0.0/8", self.0)
+        write!(
+            f,
+            "invalid trusted proxy {:?}: expected an IP address or a CIDR such as 10.0.0.0/8",
+            self.0
+        )
     }
 }
 
@@ -89,12 +97,19 @@ impl FromStr for Cidr {
         };
         // An IPv4-mapped network is the IPv4 network.
         let (addr, prefix) = match addr {
-            IpAddr::V6(v6) if prefix >= 96 && v6.to_ipv4_mapped().is_some() => {
-                (IpAddr::V4(v6.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)), prefix - 96)
-            }
+            IpAddr::V6(v6) if prefix >= 96 && v6.to_ipv4_mapped().is_some() => (
+                IpAddr::V4(
+                    v6.to_ipv4_mapped()
+                        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                ),
+                prefix - 96,
+            ),
             _ => (addr, prefix),
         };
-        Ok(Cidr { addr: mask(addr, prefix), prefix })
+        Ok(Cidr {
+            addr: mask(addr, prefix),
+            prefix,
+        })
     }
 }
 
@@ -156,7 +171,11 @@ impl Default for ClientIp {
 impl ClientIp {
     /// Trusts no proxy: the socket peer is the client.
     pub fn new() -> ClientIp {
-        ClientIp { trusted: Vec::new(), header: ForwardedHeader::XForwardedFor, ipv6_prefix: 64 }
+        ClientIp {
+            trusted: Vec::new(),
+            header: ForwardedHeader::XForwardedFor,
+            ipv6_prefix: 64,
+        }
     }
 
     /// Trusts a proxy address or network (`10.0.0.0/8`, `::1`).
@@ -166,7 +185,10 @@ impl ClientIp {
     }
 
     /// Trusts several proxies.
-    pub fn trust_proxies<'a>(mut self, cidrs: impl IntoIterator<Item = &'a str>) -> Result<ClientIp, CidrError> {
+    pub fn trust_proxies<'a>(
+        mut self,
+        cidrs: impl IntoIterator<Item = &'a str>,
+    ) -> Result<ClientIp, CidrError> {
         for cidr in cidrs {
             self.trusted.push(cidr.parse()?);
         }
@@ -246,16 +268,31 @@ fn peer_addr(parts: &Parts) -> Option<SocketAddr> {
         return Some(*addr);
     }
     #[cfg(feature = "axum")]
-    if let Some(info) = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+    if let Some(info) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
         return Some(info.0);
     }
     None
 }
 
 /// The comma-separated items of every line of `name`, last first.
-fn hops_rev<'a>(headers: &'a HeaderMap, name: &'static str, sep: char) -> impl Iterator<Item = &'a str> {
-    let lines: Vec<&str> = headers.get_all(name).iter().map(|v| v.to_str().unwrap_or("\u{0}")).collect();
-    lines.into_iter().rev().flat_map(move |line| line.rsplit(sep)).map(str::trim)
+fn hops_rev<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+    sep: char,
+) -> impl Iterator<Item = &'a str> {
+    let lines: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .collect();
+    lines
+        .into_iter()
+        .rev()
+        .flat_map(move |line| line.rsplit(sep))
+        .map(str::trim)
 }
 
 /// The elements of every `Forwarded` line, last first; commas inside quoted
@@ -293,7 +330,10 @@ fn forwarded_for(element: &str) -> Option<&str> {
         let (name, value) = pair.split_once('=')?;
         name.trim().eq_ignore_ascii_case("for").then(|| {
             let value = value.trim();
-            value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value)
+            value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value)
         })
     })
 }
@@ -308,9 +348,14 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     }
     if let Some(rest) = node.strip_prefix('[') {
         let (ip, _) = rest.split_once(']')?;
-        return ip.parse::<Ipv6Addr>().ok().map(|ip| IpAddr::V6(ip).to_canonical());
+        return ip
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|ip| IpAddr::V6(ip).to_canonical());
     }
-    node.parse::<SocketAddr>().ok().map(|addr| addr.ip().to_canonical())
+    node.parse::<SocketAddr>()
+        .ok()
+        .map(|addr| addr.ip().to_canonical())
 }
 
 #[cfg(test)]
@@ -323,7 +368,9 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         let mut request = builder.body(()).unwrap();
-        request.extensions_mut().insert(PeerAddr(peer.parse().unwrap()));
+        request
+            .extensions_mut()
+            .insert(PeerAddr(peer.parse().unwrap()));
         request.into_parts().0
     }
 
@@ -340,10 +387,15 @@ mod tests {
 
     #[test]
     fn rightmost_untrusted_hop_wins_across_lines() {
-        let extractor = ClientIp::new().trust_proxies(["10.0.0.0/8", "192.168.0.0/16"]).unwrap();
+        let extractor = ClientIp::new()
+            .trust_proxies(["10.0.0.0/8", "192.168.0.0/16"])
+            .unwrap();
         let p = parts(
             "10.0.0.1:1",
-            &[("x-forwarded-for", "6.6.6.6, 203.0.113.5"), ("x-forwarded-for", "192.168.1.1, 10.2.3.4")],
+            &[
+                ("x-forwarded-for", "6.6.6.6, 203.0.113.5"),
+                ("x-forwarded-for", "192.168.1.1, 10.2.3.4"),
+            ],
         );
         assert_eq!(extractor.client_ip(&p), ip("203.0.113.5"));
     }
@@ -353,7 +405,10 @@ mod tests {
         let extractor = ClientIp::new().trust_proxy("10.0.0.0/8").unwrap();
         let p = parts("10.0.0.1:1", &[("x-forwarded-for", "10.9.9.9, 10.0.0.2")]);
         assert_eq!(extractor.client_ip(&p), ip("10.9.9.9"));
-        let p = parts("10.0.0.1:1", &[("x-forwarded-for", "1.1.1.1, bogus, 10.0.0.2")]);
+        let p = parts(
+            "10.0.0.1:1",
+            &[("x-forwarded-for", "1.1.1.1, bogus, 10.0.0.2")],
+        );
         assert_eq!(extractor.client_ip(&p), ip("10.0.0.2"));
         let p = parts("10.0.0.1:1", &[]);
         assert_eq!(extractor.client_ip(&p), ip("10.0.0.1"));
@@ -361,10 +416,16 @@ mod tests {
 
     #[test]
     fn forwarded_header_with_quotes_ports_and_ipv6() {
-        let extractor = ClientIp::new().trust_proxy("10.0.0.0/8").unwrap().header(ForwardedHeader::Forwarded);
+        let extractor = ClientIp::new()
+            .trust_proxy("10.0.0.0/8")
+            .unwrap()
+            .header(ForwardedHeader::Forwarded);
         let p = parts(
             "10.0.0.1:1",
-            &[("forwarded", r#"for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https, For=10.0.0.5;by="x,y""#)],
+            &[(
+                "forwarded",
+                r#"for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https, For=10.0.0.5;by="x,y""#,
+            )],
         );
         assert_eq!(extractor.client_ip(&p), ip("2001:db8:cafe::17"));
         assert_eq!(extractor.extract(&p).unwrap().ip(), ip("2001:db8:cafe::"));
@@ -375,10 +436,19 @@ mod tests {
     #[test]
     fn mapped_addresses_and_ports_in_xff() {
         let extractor = ClientIp::new().trust_proxy("::1").unwrap();
-        let p = parts("[::1]:8080", &[("x-forwarded-for", "[::ffff:198.51.100.4]:5, 198.51.100.9:443")]);
+        let p = parts(
+            "[::1]:8080",
+            &[(
+                "x-forwarded-for",
+                "[::ffff:198.51.100.4]:5, 198.51.100.9:443",
+            )],
+        );
         assert_eq!(extractor.client_ip(&p), ip("198.51.100.9"));
         let extractor = ClientIp::new().trust_proxy("127.0.0.1").unwrap();
-        let p = parts("[::ffff:127.0.0.1]:1", &[("x-forwarded-for", "198.51.100.7")]);
+        let p = parts(
+            "[::ffff:127.0.0.1]:1",
+            &[("x-forwarded-for", "198.51.100.7")],
+        );
         assert_eq!(extractor.client_ip(&p), ip("198.51.100.7"));
     }
 
@@ -391,13 +461,22 @@ mod tests {
     #[test]
     fn ipv6_prefix_masks_hosts_of_one_network_together() {
         let extractor = ClientIp::new();
-        let a = extractor.extract(&parts("[2001:db8:1:2:aaaa::1]:1", &[])).unwrap();
-        let b = extractor.extract(&parts("[2001:db8:1:2:bbbb::9]:1", &[])).unwrap();
-        let c = extractor.extract(&parts("[2001:db8:1:3::1]:1", &[])).unwrap();
+        let a = extractor
+            .extract(&parts("[2001:db8:1:2:aaaa::1]:1", &[]))
+            .unwrap();
+        let b = extractor
+            .extract(&parts("[2001:db8:1:2:bbbb::9]:1", &[]))
+            .unwrap();
+        let c = extractor
+            .extract(&parts("[2001:db8:1:3::1]:1", &[]))
+            .unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
         let exact = ClientIp::new().ipv6_prefix(128);
-        assert_ne!(exact.extract(&parts("[2001:db8::1]:1", &[])), exact.extract(&parts("[2001:db8::2]:1", &[])));
+        assert_ne!(
+            exact.extract(&parts("[2001:db8::1]:1", &[])),
+            exact.extract(&parts("[2001:db8::2]:1", &[]))
+        );
     }
 
     #[test]
@@ -406,8 +485,18 @@ mod tests {
         assert!("10.0.0.0/".parse::<Cidr>().is_err());
         assert!("10.0.0.0/+8".parse::<Cidr>().is_err());
         assert!("nope".parse::<Cidr>().is_err());
-        assert!("::/0".parse::<Cidr>().unwrap().contains("2001:db8::1".parse().unwrap()));
-        assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            "::/0"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains("2001:db8::1".parse().unwrap())
+        );
+        assert!(
+            "0.0.0.0/0"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
         let err = "10.0.0.0/40".parse::<Cidr>().unwrap_err().to_string();
         assert!(err.contains("10.0.0.0/40"), "{err}");
     }

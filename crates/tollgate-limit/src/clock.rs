@@ -60,7 +60,9 @@ pub struct MonotonicClock {
 impl MonotonicClock {
     /// A clock whose epoch is one second before now.
     pub fn new() -> MonotonicClock {
-        MonotonicClock { start: Instant::now() }
+        MonotonicClock {
+            start: Instant::now(),
+        }
     }
 }
 
@@ -103,7 +105,9 @@ const FAKE_WALL_START: Duration = Duration::from_secs(1_700_000_000);
 impl FakeClock {
     /// A fake clock at its start.
     pub fn new() -> FakeClock {
-        FakeClock { nanos: Arc::new(AtomicU64::new(EPOCH_OFFSET_NS)) }
+        FakeClock {
+            nanos: Arc::new(AtomicU64::new(EPOCH_OFFSET_NS)),
+        }
     }
 
     /// Moves the clock forward.
@@ -111,7 +115,9 @@ impl FakeClock {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         let _ = self
             .nanos
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_add(by)));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_add(by))
+            });
     }
 
     /// How far the clock has moved since it was made.

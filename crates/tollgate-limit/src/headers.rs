@@ -44,7 +44,12 @@ pub const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-r
 /// ```
 pub fn policy_item(policy: &Policy) -> String {
     // Policy names are [A-Za-z0-9_.-]: a valid sf-string without escapes.
-    format!("\"{}\";q={};w={}", policy.name(), policy.quota(), policy.window().as_secs())
+    format!(
+        "\"{}\";q={};w={}",
+        policy.name(),
+        policy.quota(),
+        policy.window().as_secs()
+    )
 }
 
 /// One `RateLimit` item: `"name";r=42;t=35`.

@@ -66,7 +66,11 @@ impl From<&str> for Key {
 
 impl From<String> for Key {
     fn from(s: String) -> Key {
-        if s.len() <= MAX_KEY_LEN { Key(Repr::Text(s.into())) } else { Key::from(s.as_str()) }
+        if s.len() <= MAX_KEY_LEN {
+            Key(Repr::Text(s.into()))
+        } else {
+            Key::from(s.as_str())
+        }
     }
 }
 
@@ -173,17 +177,23 @@ enum ApiKeySource {
 impl ApiKey {
     /// The [`RateLimitKey`] an authentication layer put in the extensions.
     pub fn from_extension() -> ApiKey {
-        ApiKey { source: ApiKeySource::Extension }
+        ApiKey {
+            source: ApiKeySource::Extension,
+        }
     }
 
     /// The value of a header (`X-API-Key`), as sent.
     pub fn header(name: impl Into<HeaderName>) -> ApiKey {
-        ApiKey { source: ApiKeySource::Header(name.into()) }
+        ApiKey {
+            source: ApiKeySource::Header(name.into()),
+        }
     }
 
     /// The token of `Authorization: Bearer <token>`.
     pub fn bearer() -> ApiKey {
-        ApiKey { source: ApiKeySource::Bearer }
+        ApiKey {
+            source: ApiKeySource::Bearer,
+        }
     }
 }
 
@@ -195,7 +205,11 @@ impl KeyExtractor for ApiKey {
             }
             ApiKeySource::Header(name) => parts.headers.get(name)?.to_str().ok()?.trim(),
             ApiKeySource::Bearer => {
-                let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+                let value = parts
+                    .headers
+                    .get(http::header::AUTHORIZATION)?
+                    .to_str()
+                    .ok()?;
                 let (scheme, token) = value.trim().split_once(' ')?;
                 if !scheme.eq_ignore_ascii_case("bearer") {
                     return None;

@@ -42,7 +42,9 @@ pub enum Backend {
 
 impl Default for Backend {
     fn default() -> Self {
-        Backend::Memory { max_keys: DEFAULT_MAX_KEYS }
+        Backend::Memory {
+            max_keys: DEFAULT_MAX_KEYS,
+        }
     }
 }
 
@@ -72,7 +74,10 @@ impl Backend {
             return Ok(Backend::Memory { max_keys });
         }
         #[cfg(feature = "redis")]
-        if ["redis://", "rediss://", "redis+unix://", "unix://"].iter().any(|s| url.starts_with(s)) {
+        if ["redis://", "rediss://", "redis+unix://", "unix://"]
+            .iter()
+            .any(|s| url.starts_with(s))
+        {
             return crate::RedisStore::open(url, crate::RedisOptions::default())
                 .map(Backend::Redis)
                 .map_err(|e| BackendError(e.to_string()));
@@ -110,7 +115,9 @@ pub enum FailMode {
 
 impl FailMode {
     /// Fail closed, asking clients to come back after a second.
-    pub const CLOSED: FailMode = FailMode::Closed { retry_after: Duration::from_secs(1) };
+    pub const CLOSED: FailMode = FailMode::Closed {
+        retry_after: Duration::from_secs(1),
+    };
 }
 
 /// One policy and how to find its key.
@@ -225,7 +232,13 @@ impl LimiterBuilder {
                 memory: max_keys.map(MemoryStore::new),
             })
             .collect();
-        Limiter { rules, backend: self.backend, clock: self.clock, cost: self.cost, fail_mode: self.fail_mode }
+        Limiter {
+            rules,
+            backend: self.backend,
+            clock: self.clock,
+            cost: self.cost,
+            fail_mode: self.fail_mode,
+        }
     }
 }
 
@@ -339,19 +352,35 @@ impl Limiter {
     /// Starts a check: done at once in memory, a future on Redis.
     pub(crate) fn start(&self, parts: &Parts, peek: bool) -> Pending {
         let cost = self.cost.as_ref().map_or(1, |f| f(parts));
-        let keys = self.rules.iter().enumerate().filter_map(|(i, rule)| Some((i, rule.extractor.extract(parts)?)));
+        let keys = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, rule)| Some((i, rule.extractor.extract(parts)?)));
         match &self.backend {
             Backend::Memory { .. } => Pending::Ready(self.check_memory(keys, cost, peek)),
             #[cfg(feature = "redis")]
             Backend::Redis(store) => {
-                let keys: Vec<(Arc<Policy>, Key)> =
-                    keys.map(|(i, key)| (Arc::clone(&self.rules[i].policy), key)).collect();
-                Pending::Wait(Box::pin(check_redis(store.clone(), keys, cost, peek, self.fail_mode)))
+                let keys: Vec<(Arc<Policy>, Key)> = keys
+                    .map(|(i, key)| (Arc::clone(&self.rules[i].policy), key))
+                    .collect();
+                Pending::Wait(Box::pin(check_redis(
+                    store.clone(),
+                    keys,
+                    cost,
+                    peek,
+                    self.fail_mode,
+                )))
             }
         }
     }
 
-    fn check_memory(&self, keys: impl Iterator<Item = (usize, Key)>, cost: u64, peek: bool) -> Outcome {
+    fn check_memory(
+        &self,
+        keys: impl Iterator<Item = (usize, Key)>,
+        cost: u64,
+        peek: bool,
+    ) -> Outcome {
         let now = self.clock.now();
         let mut decisions = Vec::with_capacity(self.rules.len());
         let mut recorded: Vec<(usize, Key, usize)> = Vec::new();
@@ -365,7 +394,7 @@ impl Limiter {
                 // Already refused: report this policy as it stands.
                 let mut decision = store.peek(&rule.policy, &key, now, cost);
                 if decision.is_allowed() {
-                    given_back(&mut decision, &rule.policy, cost);
+                    decision.given_back(cost);
                 }
                 decision
             } else {
@@ -385,7 +414,7 @@ impl Limiter {
                 let rule = &self.rules[i];
                 if let Some(store) = &rule.memory {
                     store.refund(&rule.policy, &key, cost);
-                    given_back(&mut decisions[at].1, &rule.policy, cost);
+                    decisions[at].1.given_back(cost);
                 }
             }
         }
@@ -393,23 +422,25 @@ impl Limiter {
     }
 }
 
-/// Reports a decision as it stands after its call was given back.
-fn given_back(decision: &mut Decision, policy: &Policy, cost: u64) {
-    let interval = policy.emission_interval();
-    decision.remaining = decision.remaining.saturating_add(cost);
-    decision.reset = decision.reset.saturating_sub(interval.saturating_mul(u32::try_from(cost).unwrap_or(u32::MAX)));
-}
-
 /// Folds a refusal into the verdict: the longest wait wins.
 fn refuse(verdict: Verdict, index: usize, decision: &Decision) -> Verdict {
-    let this = Verdict::Limited { policy: index, retry_after: decision.retry_after() };
+    let this = Verdict::Limited {
+        policy: index,
+        retry_after: decision.retry_after(),
+    };
     match verdict {
-        Verdict::Limited { retry_after: Some(old), .. } => match decision.retry_after() {
+        Verdict::Limited {
+            retry_after: Some(old),
+            ..
+        } => match decision.retry_after() {
             Some(new) if new > old => this,
             None => this,
             _ => verdict,
         },
-        Verdict::Limited { retry_after: None, .. } | Verdict::Unavailable { .. } => verdict,
+        Verdict::Limited {
+            retry_after: None, ..
+        }
+        | Verdict::Unavailable { .. } => verdict,
         Verdict::Allowed => this,
     }
 }
@@ -425,7 +456,11 @@ async fn check_redis(
     let results = futures_util::future::join_all(keys.iter().map(|(policy, key)| {
         let store = &store;
         async move {
-            if peek { store.peek(policy, key, cost).await } else { store.check(policy, key, cost).await }
+            if peek {
+                store.peek(policy, key, cost).await
+            } else {
+                store.check(policy, key, cost).await
+            }
         }
     }))
     .await;
@@ -454,16 +489,16 @@ async fn check_redis(
             }
         }
     }
-    if failed {
-        if let FailMode::Closed { retry_after } = fail_mode {
-            verdict = Verdict::Unavailable { retry_after };
-        }
+    if failed && let FailMode::Closed { retry_after } = fail_mode {
+        verdict = Verdict::Unavailable { retry_after };
     }
     if verdict != Verdict::Allowed && !peek {
-        for &(policy, _, at) in &recorded {
-            given_back(&mut decisions[at].1, policy, cost);
+        for &(_, _, at) in &recorded {
+            decisions[at].1.given_back(cost);
         }
-        let refunds = recorded.into_iter().map(|(policy, key, _)| store.refund(policy, key, cost));
+        let refunds = recorded
+            .into_iter()
+            .map(|(policy, key, _)| store.refund(policy, key, cost));
         for result in futures_util::future::join_all(refunds).await {
             if let Err(error) = result {
                 tracing::warn!(error = %error, "rate-limit store failed to give back a refused call");

@@ -152,10 +152,10 @@ where
     #[inline]
     fn apply(&self, gcra: Gcra, key: &K, now: u64, cost: u64, mode: Mode) -> Decision {
         let guard = self.map.guard();
-        if let Some(tat) = self.map.get(key, &guard) {
-            if let Some(decision) = Self::update(gcra, tat, now, cost, mode) {
-                return decision;
-            }
+        if let Some(tat) = self.map.get(key, &guard)
+            && let Some(decision) = Self::update(gcra, tat, now, cost, mode)
+        {
+            return decision;
         }
         // Absent, or taken out by a sweep: a fresh caller.
         let (decision, new_tat) = gcra.decide(0, now, cost);
@@ -211,9 +211,11 @@ where
             self.sweep_with(now, false);
         }
         for attempt in 0..2 {
-            let reserved = self.tracked.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max_keys).then_some(n + 1)
-            });
+            let reserved = self
+                .tracked
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < self.max_keys).then_some(n + 1)
+                });
             if reserved.is_ok() {
                 return true;
             }
@@ -257,7 +259,9 @@ where
                     return true;
                 }
                 // Only a value nobody changed since it was read is taken out.
-                let taken = tat.compare_exchange(t, DEAD, Ordering::AcqRel, Ordering::Acquire).is_ok();
+                let taken = tat
+                    .compare_exchange(t, DEAD, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
                 removed += usize::from(taken);
                 !taken
             },
@@ -324,24 +328,32 @@ where
 {
     /// A limiter over a given store.
     pub fn with_store(policy: Policy, clock: C, store: MemoryStore<K, S>) -> Self {
-        KeyedLimiter { gcra: policy.gcra_ns(), policy, store, clock }
+        KeyedLimiter {
+            gcra: policy.gcra_ns(),
+            policy,
+            store,
+            clock,
+        }
     }
 
     /// Checks and records one call for `key`.
     #[inline]
     pub fn check(&self, key: &K) -> Decision {
-        self.store.apply(self.gcra, key, self.clock.now(), 1, Mode::Check)
+        self.store
+            .apply(self.gcra, key, self.clock.now(), 1, Mode::Check)
     }
 
     /// Checks and records a call of weight `cost` for `key`.
     #[inline]
     pub fn check_n(&self, key: &K, cost: u64) -> Decision {
-        self.store.apply(self.gcra, key, self.clock.now(), cost, Mode::Check)
+        self.store
+            .apply(self.gcra, key, self.clock.now(), cost, Mode::Check)
     }
 
     /// What [`check_n`](Self::check_n) would decide, without recording it.
     pub fn peek(&self, key: &K, cost: u64) -> Decision {
-        self.store.apply(self.gcra, key, self.clock.now(), cost, Mode::Peek)
+        self.store
+            .apply(self.gcra, key, self.clock.now(), cost, Mode::Peek)
     }
 
     /// The policy.
@@ -378,7 +390,12 @@ pub struct DirectLimiter<C = MonotonicClock> {
 impl<C: Clock> DirectLimiter<C> {
     /// A limiter for one policy.
     pub fn new(policy: Policy, clock: C) -> Self {
-        DirectLimiter { gcra: policy.gcra_ns(), policy, tat: AtomicU64::new(0), clock }
+        DirectLimiter {
+            gcra: policy.gcra_ns(),
+            policy,
+            tat: AtomicU64::new(0),
+            clock,
+        }
     }
 
     /// Checks and records one call.
@@ -480,7 +497,11 @@ mod tests {
             store.check(&p, &k, S + k, 1);
             assert!(store.len() <= 1000);
         }
-        assert!(store.len() > 500, "the store keeps working: {}", store.len());
+        assert!(
+            store.len() > 500,
+            "the store keeps working: {}",
+            store.len()
+        );
     }
 
     #[test]
@@ -513,13 +534,19 @@ mod tests {
     #[test]
     fn two_threads_never_over_admit() {
         let clock = FakeClock::new();
-        let limiter =
-            Arc::new(KeyedLimiter::new(Policy::new("p", 1000, Duration::from_secs(1)).unwrap(), clock.clone()));
+        let limiter = Arc::new(KeyedLimiter::new(
+            Policy::new("p", 1000, Duration::from_secs(1)).unwrap(),
+            clock.clone(),
+        ));
         let admitted: u64 = std::thread::scope(|s| {
             let handles: Vec<_> = (0..2)
                 .map(|_| {
                     let limiter = Arc::clone(&limiter);
-                    s.spawn(move || (0..50_000).filter(|_| limiter.check(&7u64).is_allowed()).count() as u64)
+                    s.spawn(move || {
+                        (0..50_000)
+                            .filter(|_| limiter.check(&7u64).is_allowed())
+                            .count() as u64
+                    })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).sum()

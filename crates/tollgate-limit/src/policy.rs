@@ -49,7 +49,9 @@ impl Policy {
     /// (the unit of the RateLimit fields and of the built-in message).
     pub fn new(name: &str, quota: u64, window: Duration) -> Result<Policy, PolicyError> {
         let valid_name = (1..=64).contains(&name.len())
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if !valid_name {
             return Err(PolicyError::new(name, PolicyErrorKind::Name));
         }
@@ -118,14 +120,24 @@ impl Policy {
 
     /// The arithmetic in nanoseconds (the in-memory store's unit).
     pub(crate) fn gcra_ns(&self) -> Gcra {
-        Gcra { interval: self.interval_ns, tolerance: self.interval_ns * self.burst, limit: self.quota, unit_ns: 1 }
+        Gcra {
+            interval: self.interval_ns,
+            tolerance: self.interval_ns * self.burst,
+            limit: self.quota,
+            unit_ns: 1,
+        }
     }
 
     /// The arithmetic in microseconds (the Redis store's unit, from `TIME`).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn gcra_us(&self) -> Gcra {
         let interval = self.interval_ns / 1000;
-        Gcra { interval, tolerance: interval * self.burst, limit: self.quota, unit_ns: 1000 }
+        Gcra {
+            interval,
+            tolerance: interval * self.burst,
+            limit: self.quota,
+            unit_ns: 1000,
+        }
     }
 }
 
@@ -146,14 +158,21 @@ impl Policy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decision {
     pub(crate) allowed: bool,
+    /// The cost exceeds the burst: never admissible.
+    pub(crate) impossible: bool,
     pub(crate) limit: u64,
-    pub(crate) remaining: u64,
-    pub(crate) reset: Duration,
-    pub(crate) retry_after: Option<Duration>,
+    pub(crate) interval: u64,
+    pub(crate) tolerance: u64,
+    /// Time units owed after this decision (the reset).
+    pub(crate) owed: u64,
+    /// Time units until a refused call would be admitted.
+    pub(crate) wait: u64,
+    pub(crate) unit_ns: u64,
 }
 
 impl Decision {
     /// Whether the call is admitted.
+    #[inline]
     pub fn is_allowed(&self) -> bool {
         self.allowed
     }
@@ -165,19 +184,25 @@ impl Decision {
 
     /// Calls of cost 1 that would be admitted right after this one.
     pub fn remaining(&self) -> u64 {
-        self.remaining
+        self.tolerance.saturating_sub(self.owed) / self.interval.max(1)
     }
 
     /// How long until the caller's whole burst is available again.
     pub fn reset(&self) -> Duration {
-        self.reset
+        Duration::from_nanos(self.owed.saturating_mul(self.unit_ns))
     }
 
     /// For a denied call, how long until the same call would be admitted;
     /// `None` when it is admitted, or when its cost exceeds the burst and it
     /// can never be.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        (!self.allowed && !self.impossible)
+            .then(|| Duration::from_nanos(self.wait.saturating_mul(self.unit_ns)))
+    }
+
+    /// The decision as it stands once a call of `cost` is given back.
+    pub(crate) fn given_back(&mut self, cost: u64) {
+        self.owed = self.owed.saturating_sub(self.interval.saturating_mul(cost));
     }
 }
 
@@ -200,35 +225,24 @@ impl Gcra {
         let used = base - now;
         let increment = self.interval.saturating_mul(cost);
         let debt = used.saturating_add(increment);
-        if debt <= self.tolerance {
-            let decision = Decision {
-                allowed: true,
-                limit: self.limit,
-                remaining: (self.tolerance - debt) / self.interval,
-                reset: self.duration(debt),
-                retry_after: None,
-            };
-            return (decision, Some(now + debt));
-        }
-        let retry_after = (increment <= self.tolerance).then(|| self.duration(debt - self.tolerance));
+        let allowed = debt <= self.tolerance;
         let decision = Decision {
-            allowed: false,
+            allowed,
+            impossible: increment > self.tolerance,
             limit: self.limit,
-            remaining: self.tolerance.saturating_sub(used) / self.interval,
-            reset: self.duration(used),
-            retry_after,
+            interval: self.interval,
+            tolerance: self.tolerance,
+            owed: if allowed { debt } else { used },
+            wait: debt.saturating_sub(self.tolerance),
+            unit_ns: self.unit_ns,
         };
-        (decision, None)
+        (decision, allowed.then_some(now + debt))
     }
 
     /// The TAT after giving back a call of `cost` admitted earlier.
     #[inline]
     pub(crate) fn refund(&self, tat: u64, cost: u64) -> u64 {
         tat.saturating_sub(self.interval.saturating_mul(cost))
-    }
-
-    fn duration(&self, units: u64) -> Duration {
-        Duration::from_nanos(units.saturating_mul(self.unit_ns))
     }
 }
 
@@ -257,7 +271,10 @@ pub enum PolicyErrorKind {
 
 impl PolicyError {
     fn new(name: &str, kind: PolicyErrorKind) -> PolicyError {
-        PolicyError { name: name.to_owned(), kind }
+        PolicyError {
+            name: name.to_owned(),
+            kind,
+        }
     }
 
     /// What is wrong.
@@ -274,7 +291,9 @@ impl fmt::Display for PolicyError {
             PolicyErrorKind::ZeroQuota => "the quota must be at least 1",
             PolicyErrorKind::ZeroBurst => "the burst must be at least 1",
             PolicyErrorKind::Window => "the window must be a whole, positive number of seconds",
-            PolicyErrorKind::TooLong => "the window or burst is too long (at most 100 years of calls)",
+            PolicyErrorKind::TooLong => {
+                "the window or burst is too long (at most 100 years of calls)"
+            }
         })
     }
 }
@@ -298,50 +317,50 @@ mod tests {
         let mut tat = 0;
         for i in 0..100 {
             let (d, new) = g.decide(tat, now, 1);
-            assert!(d.allowed, "call {i}");
-            assert_eq!(d.remaining, 99 - i);
+            assert!(d.is_allowed(), "call {i}");
+            assert_eq!(d.remaining(), 99 - i);
             tat = new.unwrap();
         }
         let (d, new) = g.decide(tat, now, 1);
-        assert!(!d.allowed);
+        assert!(!d.is_allowed());
         assert_eq!(new, None);
-        assert_eq!(d.remaining, 0);
-        assert_eq!(d.retry_after, Some(Duration::from_millis(600)));
-        assert_eq!(d.reset, Duration::from_secs(60));
+        assert_eq!(d.remaining(), 0);
+        assert_eq!(d.retry_after(), Some(Duration::from_millis(600)));
+        assert_eq!(d.reset(), Duration::from_secs(60));
         // One interval later exactly one more call fits.
         let later = now + 600_000_000;
         let (d, new) = g.decide(tat, later, 1);
-        assert!(d.allowed);
-        assert_eq!(d.remaining, 0);
+        assert!(d.is_allowed());
+        assert_eq!(d.remaining(), 0);
         let (d, _) = g.decide(new.unwrap(), later, 1);
-        assert!(!d.allowed);
+        assert!(!d.is_allowed());
         // Just before the interval it does not.
         let (d, _) = g.decide(tat, later - 1, 1);
-        assert!(!d.allowed);
-        assert_eq!(d.retry_after, Some(Duration::from_nanos(1)));
+        assert!(!d.is_allowed());
+        assert_eq!(d.retry_after(), Some(Duration::from_nanos(1)));
     }
 
     #[test]
     fn weighted_cost_spends_several_cells() {
         let g = policy(10, 10).gcra_ns();
         let (d, tat) = g.decide(0, S, 7);
-        assert!(d.allowed);
-        assert_eq!(d.remaining, 3);
+        assert!(d.is_allowed());
+        assert_eq!(d.remaining(), 3);
         let (d, _) = g.decide(tat.unwrap(), S, 4);
-        assert!(!d.allowed);
-        assert_eq!(d.remaining, 3, "what is left is reported, not spent");
-        assert_eq!(d.retry_after, Some(Duration::from_secs(1)));
+        assert!(!d.is_allowed());
+        assert_eq!(d.remaining(), 3, "what is left is reported, not spent");
+        assert_eq!(d.retry_after(), Some(Duration::from_secs(1)));
         let (d, _) = g.decide(tat.unwrap(), S, 3);
-        assert!(d.allowed);
+        assert!(d.is_allowed());
     }
 
     #[test]
     fn cost_above_burst_is_never_admitted() {
         let g = policy(10, 10).with_burst(5).unwrap().gcra_ns();
         let (d, _) = g.decide(0, S, 6);
-        assert!(!d.allowed);
-        assert_eq!(d.retry_after, None);
-        assert_eq!(d.remaining, 5);
+        assert!(!d.is_allowed());
+        assert_eq!(d.retry_after(), None);
+        assert_eq!(d.remaining(), 5);
     }
 
     #[test]
@@ -370,8 +389,8 @@ mod tests {
         assert!(!g.decide(tat, S, 1).0.allowed);
         let back = g.refund(tat, 2);
         let (d, _) = g.decide(back, S, 2);
-        assert!(d.allowed);
-        assert_eq!(d.remaining, 0);
+        assert!(d.is_allowed());
+        assert_eq!(d.remaining(), 0);
     }
 
     #[test]
@@ -414,6 +433,9 @@ mod tests {
         assert_eq!(err.kind(), PolicyErrorKind::ZeroBurst);
         let err = policy(1, 1).with_burst(u64::MAX).unwrap_err();
         assert_eq!(err.kind(), PolicyErrorKind::TooLong);
-        assert_eq!(policy(5_000_000, 1).emission_interval(), Duration::from_micros(1));
+        assert_eq!(
+            policy(5_000_000, 1).emission_interval(),
+            Duration::from_micros(1)
+        );
     }
 }

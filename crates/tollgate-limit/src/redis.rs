@@ -63,7 +63,10 @@ pub struct RedisOptions {
 
 impl Default for RedisOptions {
     fn default() -> Self {
-        RedisOptions { timeout: Duration::from_millis(500), prefix: "tollgate:rl:".into() }
+        RedisOptions {
+            timeout: Duration::from_millis(500),
+            prefix: "tollgate:rl:".into(),
+        }
     }
 }
 
@@ -113,7 +116,9 @@ pub struct RedisStore {
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStore").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("RedisStore")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,7 +137,11 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| RedisStoreError::url(url, e))?;
-        Ok(RedisStore { conn, script: Arc::new(redis::Script::new(SCRIPT)), options })
+        Ok(RedisStore {
+            conn,
+            script: Arc::new(redis::Script::new(SCRIPT)),
+            options,
+        })
     }
 
     /// The Redis key of `key` under `policy`.
@@ -148,7 +157,8 @@ impl RedisStore {
     /// ```
     pub fn redis_key(&self, policy: &Policy, key: &Key) -> String {
         let key = key.to_string();
-        let mut out = String::with_capacity(self.options.prefix.len() + policy.name().len() + key.len() + 4);
+        let mut out =
+            String::with_capacity(self.options.prefix.len() + policy.name().len() + key.len() + 4);
         out.push_str(&self.options.prefix);
         out.push('{');
         out.push_str(policy.name());
@@ -166,29 +176,59 @@ impl RedisStore {
     }
 
     /// Checks and, if admitted, records a call of `cost` for `key`.
-    pub async fn check(&self, policy: &Policy, key: &Key, cost: u64) -> Result<Decision, RedisStoreError> {
+    pub async fn check(
+        &self,
+        policy: &Policy,
+        key: &Key,
+        cost: u64,
+    ) -> Result<Decision, RedisStoreError> {
         self.run(policy, key, cost, "0").await
     }
 
     /// What [`check`](Self::check) would decide, without recording it.
-    pub async fn peek(&self, policy: &Policy, key: &Key, cost: u64) -> Result<Decision, RedisStoreError> {
+    pub async fn peek(
+        &self,
+        policy: &Policy,
+        key: &Key,
+        cost: u64,
+    ) -> Result<Decision, RedisStoreError> {
         self.run(policy, key, cost, "1").await
     }
 
     /// Gives back a call of `cost` admitted earlier.
-    pub async fn refund(&self, policy: &Policy, key: &Key, cost: u64) -> Result<(), RedisStoreError> {
+    pub async fn refund(
+        &self,
+        policy: &Policy,
+        key: &Key,
+        cost: u64,
+    ) -> Result<(), RedisStoreError> {
         self.run(policy, key, cost, "2").await.map(drop)
     }
 
-    async fn run(&self, policy: &Policy, key: &Key, cost: u64, mode: &str) -> Result<Decision, RedisStoreError> {
+    async fn run(
+        &self,
+        policy: &Policy,
+        key: &Key,
+        cost: u64,
+        mode: &str,
+    ) -> Result<Decision, RedisStoreError> {
         let gcra = policy.gcra_us();
         let mut invocation = self.script.key(self.redis_key(policy, key));
-        invocation.arg(gcra.interval).arg(gcra.tolerance).arg(cost).arg(mode);
+        invocation
+            .arg(gcra.interval)
+            .arg(gcra.tolerance)
+            .arg(cost)
+            .arg(mode);
         let mut conn = self.conn.clone();
-        let reply: (u8, u64, u64) = tokio::time::timeout(self.options.timeout, invocation.invoke_async(&mut conn))
-            .await
-            .map_err(|_| RedisStoreError { kind: RedisErrorKind::Timeout(self.options.timeout) })?
-            .map_err(|e| RedisStoreError { kind: RedisErrorKind::Redis(e) })?;
+        let reply: (u8, u64, u64) =
+            tokio::time::timeout(self.options.timeout, invocation.invoke_async(&mut conn))
+                .await
+                .map_err(|_| RedisStoreError {
+                    kind: RedisErrorKind::Timeout(self.options.timeout),
+                })?
+                .map_err(|e| RedisStoreError {
+                    kind: RedisErrorKind::Redis(e),
+                })?;
         Ok(decision(gcra, cost, reply))
     }
 
@@ -202,20 +242,23 @@ impl RedisStore {
             .arg(1)
             .query_async::<()>(&mut conn)
             .await
-            .map_err(|e| RedisStoreError { kind: RedisErrorKind::Redis(e) })
+            .map_err(|e| RedisStoreError {
+                kind: RedisErrorKind::Redis(e),
+            })
     }
 }
 
 /// The script's reply as a [`Decision`].
 fn decision(gcra: Gcra, cost: u64, (allowed, owed, wait): (u8, u64, u64)) -> Decision {
-    let us = |units: u64| Duration::from_micros(units);
-    let increment = gcra.interval.saturating_mul(cost);
     Decision {
         allowed: allowed == 1,
+        impossible: gcra.interval.saturating_mul(cost) > gcra.tolerance,
         limit: gcra.limit,
-        remaining: gcra.tolerance.saturating_sub(owed) / gcra.interval.max(1),
-        reset: us(owed),
-        retry_after: (allowed != 1 && increment <= gcra.tolerance).then(|| us(wait)),
+        interval: gcra.interval,
+        tolerance: gcra.tolerance,
+        owed,
+        wait,
+        unit_ns: gcra.unit_ns,
     }
 }
 
@@ -239,7 +282,9 @@ impl RedisStoreError {
             Some((_, host)) => format!("redis://…@{host}"),
             None => url.to_owned(),
         };
-        RedisStoreError { kind: RedisErrorKind::Url(shown, e) }
+        RedisStoreError {
+            kind: RedisErrorKind::Url(shown, e),
+        }
     }
 
     /// Whether the decision timed out.
@@ -252,7 +297,9 @@ impl fmt::Display for RedisStoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             RedisErrorKind::Url(url, e) => write!(f, "rate-limit store {url:?}: {e}"),
-            RedisErrorKind::Timeout(t) => write!(f, "rate-limit store: no answer from redis within {t:?}"),
+            RedisErrorKind::Timeout(t) => {
+                write!(f, "rate-limit store: no answer from redis within {t:?}")
+            }
             RedisErrorKind::Redis(e) => write!(f, "rate-limit store: {e}"),
         }
     }

@@ -8,17 +8,20 @@ use std::time::Duration;
 use http::{HeaderMap, Request, Response, StatusCode};
 use tollgate::{ApiError, Catalog, Dialect};
 use tollgate_limit::{
-    ApiKey, Backend, ClientIp, Clock, FailMode, FakeClock, Limiter, PeerAddr, Policy, RateLimitKey, RateLimitLayer,
+    ApiKey, Backend, ClientIp, Clock, FailMode, FakeClock, Limiter, PeerAddr, Policy, RateLimitKey,
+    RateLimitLayer,
 };
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 type BoxService = tower::util::BoxCloneService<Request<()>, Response<Vec<u8>>, Infallible>;
 
 fn service(layer: RateLimitLayer, calls: Arc<AtomicUsize>) -> BoxService {
-    let svc = ServiceBuilder::new().layer(layer).service_fn(move |_req: Request<()>| {
-        calls.fetch_add(1, Ordering::SeqCst);
-        async { Ok::<_, Infallible>(Response::new(b"ok".to_vec())) }
-    });
+    let svc = ServiceBuilder::new()
+        .layer(layer)
+        .service_fn(move |_req: Request<()>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, Infallible>(Response::new(b"ok".to_vec())) }
+        });
     tower::util::BoxCloneService::new(svc)
 }
 
@@ -29,7 +32,9 @@ fn request(key: &str) -> Request<()> {
         .header("x-request-id", "req_42")
         .body(())
         .unwrap();
-    request.extensions_mut().insert(PeerAddr("198.51.100.7:5000".parse().unwrap()));
+    request
+        .extensions_mut()
+        .insert(PeerAddr("198.51.100.7:5000".parse().unwrap()));
     request
 }
 
@@ -38,7 +43,10 @@ fn policy(name: &str, quota: u64, window: u64) -> Policy {
 }
 
 fn per_key(quota: u64, clock: &FakeClock) -> Limiter {
-    Limiter::builder().policy(policy("per-key", quota, 60), ApiKey::bearer()).clock(clock.clone()).build()
+    Limiter::builder()
+        .policy(policy("per-key", quota, 60), ApiKey::bearer())
+        .clock(clock.clone())
+        .build()
 }
 
 async fn call(svc: &mut BoxService, req: Request<()>) -> Response<Vec<u8>> {
@@ -58,38 +66,80 @@ async fn refusal_in_every_dialect_decodes_to_the_catalog_entry() {
             assert_eq!(response.status(), StatusCode::OK, "{dialect} call {i}");
         }
         let response = call(&mut svc, request("k")).await;
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{dialect}");
-        assert_eq!(calls.load(Ordering::SeqCst), 100, "{dialect}: the refused call never reached the service");
+        assert_eq!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{dialect}"
+        );
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            100,
+            "{dialect}: the refused call never reached the service"
+        );
         let headers = response.headers();
         assert_eq!(headers["content-type"], dialect.content_type(), "{dialect}");
         // 600 ms until the next call fits, rounded up.
         assert_eq!(headers["retry-after"], "1", "{dialect}");
-        assert_eq!(headers["ratelimit-policy"], r#""per-key";q=100;w=60"#, "{dialect}");
+        assert_eq!(
+            headers["ratelimit-policy"], r#""per-key";q=100;w=60"#,
+            "{dialect}"
+        );
         assert_eq!(headers["ratelimit"], r#""per-key";r=0;t=60"#, "{dialect}");
         assert_eq!(headers["x-request-id"], "req_42", "{dialect}");
-        let err = response.extensions().get::<ApiError>().expect("the ApiError rides in the extensions");
+        let err = response
+            .extensions()
+            .get::<ApiError>()
+            .expect("the ApiError rides in the extensions");
         assert_eq!(err.code(), "rate_limit_exceeded");
         assert_eq!(err.retry_after_delay(), Some(Duration::from_millis(600)));
 
         let decoded = catalog.decode(429, headers, response.body(), clock.wall());
-        assert_eq!(decoded.dialect, dialect.name(), "{dialect}: {}", String::from_utf8_lossy(response.body()));
+        assert_eq!(
+            decoded.dialect,
+            dialect.name(),
+            "{dialect}: {}",
+            String::from_utf8_lossy(response.body())
+        );
         assert_eq!(decoded.status, 429);
         assert_eq!(
             decoded.message.as_deref(),
             Some("Rate limit exceeded: 100 calls per 60 seconds"),
             "{dialect}"
         );
-        assert_eq!(decoded.retry_after, Some(Duration::from_secs(1)), "{dialect}");
+        assert_eq!(
+            decoded.retry_after,
+            Some(Duration::from_secs(1)),
+            "{dialect}"
+        );
         assert!(decoded.retryable, "{dialect}");
-        assert_eq!(decoded.code.as_deref().map(|c| catalog.find_wire_code(c).map(|d| d.code().to_owned())), Some(Some("rate_limit_exceeded".into())), "{dialect}");
-        if dialect.carries_details() && !matches!(dialect, Dialect::Google | Dialect::Jsonapi | Dialect::Detail) {
+        assert_eq!(
+            decoded
+                .code
+                .as_deref()
+                .map(|c| catalog.find_wire_code(c).map(|d| d.code().to_owned())),
+            Some(Some("rate_limit_exceeded".into())),
+            "{dialect}"
+        );
+        if dialect.carries_details()
+            && !matches!(
+                dialect,
+                Dialect::Google | Dialect::Jsonapi | Dialect::Detail
+            )
+        {
             assert_eq!(decoded.details.get("limit"), Some(&100.into()), "{dialect}");
             assert_eq!(decoded.details.get("window"), Some(&60.into()), "{dialect}");
         }
         // The body alone carries the hint where the dialect has a place for it.
         let body_only = catalog.decode(429, &HeaderMap::new(), response.body(), clock.wall());
-        if matches!(dialect, Dialect::Problem | Dialect::StatusCode | Dialect::Google) {
-            assert_eq!(body_only.retry_after, Some(Duration::from_secs(1)), "{dialect}");
+        if matches!(
+            dialect,
+            Dialect::Problem | Dialect::StatusCode | Dialect::Google
+        ) {
+            assert_eq!(
+                body_only.retry_after,
+                Some(Duration::from_secs(1)),
+                "{dialect}"
+            );
         }
     }
 }
@@ -101,7 +151,10 @@ async fn allowed_responses_carry_the_fields_and_legacy_headers_on_request() {
     let mut svc = service(layer, Arc::default());
     let response = call(&mut svc, request("k")).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["ratelimit-policy"], r#""per-key";q=10;w=60"#);
+    assert_eq!(
+        response.headers()["ratelimit-policy"],
+        r#""per-key";q=10;w=60"#
+    );
     assert_eq!(response.headers()["ratelimit"], r#""per-key";r=9;t=6"#);
     assert_eq!(response.headers()["x-ratelimit-limit"], "10");
     assert_eq!(response.headers()["x-ratelimit-remaining"], "9");
@@ -149,8 +202,14 @@ async fn per_key_and_per_ip_both_apply_and_a_refusal_costs_nothing() {
     // Key a is spent; the refusal must not eat the IP's last call.
     let refused = call(&mut svc, request("a")).await;
     assert_eq!(refused.status(), 429);
-    assert_eq!(refused.headers()["ratelimit-policy"], r#""per-key";q=2;w=60, "per-ip";q=3;w=60"#);
-    assert_eq!(refused.headers()["ratelimit"], r#""per-key";r=0;t=60, "per-ip";r=1;t=40"#);
+    assert_eq!(
+        refused.headers()["ratelimit-policy"],
+        r#""per-key";q=2;w=60, "per-ip";q=3;w=60"#
+    );
+    assert_eq!(
+        refused.headers()["ratelimit"],
+        r#""per-key";r=0;t=60, "per-ip";r=1;t=40"#
+    );
     let err = refused.extensions().get::<ApiError>().unwrap();
     assert_eq!(err.message(), "Rate limit exceeded: 2 calls per 60 seconds");
     let ok = call(&mut svc, request("b")).await;
@@ -198,19 +257,35 @@ async fn weighted_cost_and_impossible_cost() {
     let clock = FakeClock::new();
     let limiter = Limiter::builder()
         .policy(policy("per-key", 10, 60), ApiKey::bearer())
-        .cost(|parts| if parts.uri.path() == "/export" { 8 } else if parts.uri.path() == "/huge" { 11 } else { 1 })
+        .cost(|parts| {
+            if parts.uri.path() == "/export" {
+                8
+            } else if parts.uri.path() == "/huge" {
+                11
+            } else {
+                1
+            }
+        })
         .clock(clock.clone())
         .build();
     let mut svc = service(RateLimitLayer::new(limiter), Arc::default());
     let at = |path: &str| {
-        Request::builder().uri(path).header("authorization", "Bearer k").body(()).unwrap()
+        Request::builder()
+            .uri(path)
+            .header("authorization", "Bearer k")
+            .body(())
+            .unwrap()
     };
     let export = call(&mut svc, at("/export")).await;
     assert_eq!(export.status(), 200);
     assert_eq!(export.headers()["ratelimit"], r#""per-key";r=2;t=48"#);
     let again = call(&mut svc, at("/export")).await;
     assert_eq!(again.status(), 429);
-    assert_eq!(again.headers()["retry-after"], "36", "six more intervals of 6 s");
+    assert_eq!(
+        again.headers()["retry-after"],
+        "36",
+        "six more intervals of 6 s"
+    );
     assert_eq!(call(&mut svc, at("/")).await.status(), 200);
     // A call costing more than the burst can never pass: no Retry-After.
     let huge = call(&mut svc, at("/huge")).await;
@@ -233,17 +308,26 @@ async fn catalog_overrides_and_invalid_request_ids() {
         )
         .unwrap();
     let clock = FakeClock::new();
-    let layer = RateLimitLayer::new(per_key(1, &clock)).catalog(Arc::new(catalog.clone())).dialect(Dialect::Coded);
+    let layer = RateLimitLayer::new(per_key(1, &clock))
+        .catalog(Arc::new(catalog.clone()))
+        .dialect(Dialect::Coded);
     let mut svc = service(layer, Arc::default());
     call(&mut svc, request("k")).await;
     let mut req = request("k");
-    req.headers_mut().insert("x-request-id", "bad id!".parse().unwrap());
+    req.headers_mut()
+        .insert("x-request-id", "bad id!".parse().unwrap());
     let refused = call(&mut svc, req).await;
     assert_eq!(refused.status(), 429);
-    assert!(refused.headers().get("x-request-id").is_none(), "an invalid id is not echoed");
+    assert!(
+        refused.headers().get("x-request-id").is_none(),
+        "an invalid id is not echoed"
+    );
     let decoded = catalog.decode(429, refused.headers(), refused.body(), clock.wall());
     assert_eq!(decoded.code.as_deref(), Some("RATE_LIMIT_ERROR"));
-    assert_eq!(decoded.message.as_deref(), Some("Rate limit exceeded. Please try again later."));
+    assert_eq!(
+        decoded.message.as_deref(),
+        Some("Rate limit exceeded. Please try again later.")
+    );
     assert_eq!(refused.headers()["x-error-code"], "RATE_LIMIT_ERROR");
 }
 
@@ -254,19 +338,35 @@ async fn fail_closed_answers_503_and_fail_open_admits() {
     let closed = Limiter::builder()
         .policy(policy("per-key", 10, 60), ApiKey::bearer())
         .backend(down())
-        .fail_mode(FailMode::Closed { retry_after: Duration::from_secs(2) })
+        .fail_mode(FailMode::Closed {
+            retry_after: Duration::from_secs(2),
+        })
         .build();
     let calls = Arc::new(AtomicUsize::new(0));
-    let mut svc = service(RateLimitLayer::new(closed).dialect(Dialect::StatusCode), calls.clone());
+    let mut svc = service(
+        RateLimitLayer::new(closed).dialect(Dialect::StatusCode),
+        calls.clone(),
+    );
     let response = call(&mut svc, request("k")).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "2");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
-    assert_eq!(response.extensions().get::<ApiError>().map(ApiError::code), Some("service_unavailable"));
-    let decoded = Catalog::builtin().decode(503, response.headers(), response.body(), std::time::SystemTime::now());
+    assert_eq!(
+        response.extensions().get::<ApiError>().map(ApiError::code),
+        Some("service_unavailable")
+    );
+    let decoded = Catalog::builtin().decode(
+        503,
+        response.headers(),
+        response.body(),
+        std::time::SystemTime::now(),
+    );
     assert_eq!(decoded.retry_after, Some(Duration::from_secs(2)));
 
-    let open = Limiter::builder().policy(policy("per-key", 10, 60), ApiKey::bearer()).backend(down()).build();
+    let open = Limiter::builder()
+        .policy(policy("per-key", 10, 60), ApiKey::bearer())
+        .backend(down())
+        .build();
     let mut svc = service(RateLimitLayer::new(open), calls.clone());
     let response = call(&mut svc, request("k")).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -287,11 +387,33 @@ async fn axum_router_with_connect_info() {
         .route("/", axum::routing::get(|| async { "ok" }))
         .layer(RateLimitLayer::new(limiter));
     let from = |peer: &str| {
-        let mut request = Request::builder().uri("/").body(axum::body::Body::empty()).unwrap();
-        request.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        let mut request = Request::builder()
+            .uri("/")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
         request
     };
-    assert_eq!(app.clone().oneshot(from("192.0.2.1:1")).await.unwrap().status(), 200);
-    assert_eq!(app.clone().oneshot(from("192.0.2.1:2")).await.unwrap().status(), 429);
-    assert_eq!(app.oneshot(from("192.0.2.2:1")).await.unwrap().status(), 200);
+    assert_eq!(
+        app.clone()
+            .oneshot(from("192.0.2.1:1"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.clone()
+            .oneshot(from("192.0.2.1:2"))
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    assert_eq!(
+        app.oneshot(from("192.0.2.2:1")).await.unwrap().status(),
+        200
+    );
 }

@@ -53,15 +53,33 @@ where
     S: tower::Service<Request<B>>,
 {
     pub(crate) fn inner(future: S::Future, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
-        ResponseFuture { state: State::Inner { future, headers } }
+        ResponseFuture {
+            state: State::Inner { future, headers },
+        }
     }
 
     pub(crate) fn rejected(response: Response<Vec<u8>>) -> Self {
-        ResponseFuture { state: State::Rejected { response: Some(response) } }
+        ResponseFuture {
+            state: State::Rejected {
+                response: Some(response),
+            },
+        }
     }
 
-    pub(crate) fn waiting(check: Check, inner: S, request: Request<B>, shared: Arc<Shared>) -> Self {
-        ResponseFuture { state: State::Waiting { check, inner: Some(inner), request: Some(request), shared } }
+    pub(crate) fn waiting(
+        check: Check,
+        inner: S,
+        request: Request<B>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        ResponseFuture {
+            state: State::Waiting {
+                check,
+                inner: Some(inner),
+                request: Some(request),
+                shared,
+            },
+        }
     }
 }
 
@@ -76,7 +94,12 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Waiting { check, inner, request, shared } => {
+                StateProj::Waiting {
+                    check,
+                    inner,
+                    request,
+                    shared,
+                } => {
                     let outcome = ready!(check.as_mut().poll(cx));
                     let (Some(mut service), Some(request)) = (inner.take(), request.take()) else {
                         panic!("ResponseFuture polled after completion");
@@ -87,7 +110,9 @@ where
                         state.set(State::Inner { future, headers });
                     } else {
                         let response = shared.refusal(&outcome, request.headers(), request.uri());
-                        state.set(State::Rejected { response: Some(response) });
+                        state.set(State::Rejected {
+                            response: Some(response),
+                        });
                     }
                 }
                 StateProj::Inner { future, headers } => {

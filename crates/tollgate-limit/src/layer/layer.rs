@@ -5,8 +5,8 @@ use tollgate::{ApiError, Catalog, Context, Dialect, ErrorDef};
 
 use super::service::RateLimit;
 use crate::headers::{
-    RATELIMIT, RATELIMIT_POLICY, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET, limit_item,
-    policy_item,
+    RATELIMIT, RATELIMIT_POLICY, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET,
+    limit_item, policy_item,
 };
 use crate::limiter::{Limiter, Outcome, Verdict};
 
@@ -96,7 +96,10 @@ impl<S> tower::Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
 
     fn layer(&self, inner: S) -> RateLimit<S> {
-        RateLimit { inner, shared: Arc::clone(&self.shared) }
+        RateLimit {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
@@ -115,19 +118,31 @@ impl Shared {
         let limits = join(&|i| limit_item(&outcome.decisions[i].0, &outcome.decisions[i].1));
         out.extend(policies.map(|v| (RATELIMIT_POLICY, v)));
         out.extend(limits.map(|v| (RATELIMIT, v)));
-        if self.legacy_headers {
-            if let Some((policy, decision)) = outcome.decisions.iter().min_by_key(|(_, d)| d.remaining()) {
-                out.push((X_RATELIMIT_LIMIT, HeaderValue::from(policy.quota())));
-                out.push((X_RATELIMIT_REMAINING, HeaderValue::from(decision.remaining())));
-                out.push((X_RATELIMIT_RESET, HeaderValue::from(tollgate::retry_after_secs(decision.reset()))));
-            }
+        if self.legacy_headers
+            && let Some((policy, decision)) =
+                outcome.decisions.iter().min_by_key(|(_, d)| d.remaining())
+        {
+            out.push((X_RATELIMIT_LIMIT, HeaderValue::from(policy.quota())));
+            out.push((
+                X_RATELIMIT_REMAINING,
+                HeaderValue::from(decision.remaining()),
+            ));
+            out.push((
+                X_RATELIMIT_RESET,
+                HeaderValue::from(tollgate::retry_after_secs(decision.reset())),
+            ));
         }
         out
     }
 
     /// The 429 or 503 for a refused request, rendered in the layer's dialect
     /// with the [`ApiError`] in its extensions.
-    pub(crate) fn refusal(&self, outcome: &Outcome, headers: &HeaderMap, uri: &Uri) -> http::Response<Vec<u8>> {
+    pub(crate) fn refusal(
+        &self,
+        outcome: &Outcome,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> http::Response<Vec<u8>> {
         let err = match outcome.verdict {
             Verdict::Unavailable { retry_after } => {
                 ApiError::new(Arc::clone(&self.unavailable)).retry_after(retry_after)
@@ -135,10 +150,15 @@ impl Shared {
             verdict => {
                 let mut err = ApiError::new(Arc::clone(&self.limited));
                 if let Some((policy, _)) = outcome.limiting() {
-                    err = err.with("limit", policy.quota()).with("window", policy.window().as_secs());
+                    err = err
+                        .with("limit", policy.quota())
+                        .with("window", policy.window().as_secs());
                 }
                 match verdict {
-                    Verdict::Limited { retry_after: Some(delay), .. } => err.retry_after(delay),
+                    Verdict::Limited {
+                        retry_after: Some(delay),
+                        ..
+                    } => err.retry_after(delay),
                     _ => err,
                 }
             }

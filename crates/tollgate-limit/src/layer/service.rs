@@ -16,7 +16,9 @@ pub struct RateLimit<S> {
 
 impl<S> std::fmt::Debug for RateLimit<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimit").field("limiter", &self.shared.limiter).finish_non_exhaustive()
+        f.debug_struct("RateLimit")
+            .field("limiter", &self.shared.limiter)
+            .finish_non_exhaustive()
     }
 }
 
@@ -54,7 +56,12 @@ where
                 // The ready service goes with the request; this one keeps a clone.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::waiting(check, inner, Request::from_parts(parts, body), Arc::clone(&self.shared))
+                ResponseFuture::waiting(
+                    check,
+                    inner,
+                    Request::from_parts(parts, body),
+                    Arc::clone(&self.shared),
+                )
             }
         }
     }

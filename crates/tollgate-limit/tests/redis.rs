@@ -1,0 +1,423 @@
+//! The Redis store against a real Redis (`TOLLGATE_TEST_REDIS_URL`), and
+//! against a Redis this test starts and kills (`redis-server` on the PATH).
+
+use std::convert::Infallible;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::{Request, Response};
+use tollgate_limit::{
+    ApiKey, Backend, FailMode, Key, Limiter, Policy, RateLimitLayer, RedisOptions, RedisStore,
+};
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+fn redis_url() -> Option<String> {
+    let url = std::env::var("TOLLGATE_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("skipping: TOLLGATE_TEST_REDIS_URL is unset");
+    }
+    url
+}
+
+/// A key prefix no other test run shares.
+fn prefix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("tollgate:test:{}:{nanos}:", std::process::id())
+}
+
+fn store(url: &str, prefix: &str) -> RedisStore {
+    RedisStore::open(url, RedisOptions::default().prefix(prefix)).unwrap()
+}
+
+fn policy(name: &str, quota: u64, window_s: u64) -> Policy {
+    Policy::new(name, quota, Duration::from_secs(window_s)).unwrap()
+}
+
+#[tokio::test]
+async fn gcra_on_redis_admits_the_burst_then_refuses_with_the_interval() {
+    let Some(url) = redis_url() else { return };
+    let store = store(&url, &prefix());
+    let p = policy("per-key", 5, 60);
+    let key = Key::from("alice");
+    for i in 0..5 {
+        let d = store.check(&p, &key, 1).await.unwrap();
+        assert!(d.is_allowed(), "call {i}");
+        assert_eq!(d.remaining(), 4 - i);
+    }
+    let d = store.check(&p, &key, 1).await.unwrap();
+    assert!(!d.is_allowed());
+    assert_eq!(d.remaining(), 0);
+    let wait = d.retry_after().unwrap();
+    assert!(
+        wait > Duration::from_secs(11) && wait <= Duration::from_secs(12),
+        "{wait:?}"
+    );
+    assert!(
+        d.reset() > Duration::from_secs(59) && d.reset() <= Duration::from_secs(60),
+        "{:?}",
+        d.reset()
+    );
+    // Peek records nothing; another key is untouched.
+    assert!(!store.peek(&p, &key, 1).await.unwrap().is_allowed());
+    assert!(
+        store
+            .check(&p, &Key::from("bob"), 1)
+            .await
+            .unwrap()
+            .is_allowed()
+    );
+}
+
+#[tokio::test]
+async fn weighted_cost_refund_and_impossible_cost() {
+    let Some(url) = redis_url() else { return };
+    let store = store(&url, &prefix());
+    let p = policy("p", 10, 60);
+    let key = Key::from("k");
+    assert_eq!(store.check(&p, &key, 7).await.unwrap().remaining(), 3);
+    let refused = store.check(&p, &key, 4).await.unwrap();
+    assert!(!refused.is_allowed());
+    assert_eq!(refused.remaining(), 3);
+    store.refund(&p, &key, 7).await.unwrap();
+    assert_eq!(store.peek(&p, &key, 1).await.unwrap().remaining(), 9);
+    let never = store.check(&p, &key, 11).await.unwrap();
+    assert!(!never.is_allowed());
+    assert_eq!(never.retry_after(), None);
+}
+
+#[tokio::test]
+async fn keys_expire_when_idle_and_are_hash_tagged() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let store = store(&url, &prefix);
+    let p = policy("short", 10, 60);
+    store.check(&p, &Key::from("k"), 1).await.unwrap();
+    let name = store.redis_key(&p, &Key::from("k"));
+    assert_eq!(name, format!("{prefix}{{short:k}}"));
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&name)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        (5000..=6001).contains(&ttl),
+        "the key expires once its debt (6 s) is paid: {ttl} ms"
+    );
+}
+
+#[tokio::test]
+async fn two_limiters_sharing_redis_admit_one_quota() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let p = policy("shared", 50, 3600);
+    let a = store(&url, &prefix);
+    let b = store(&url, &prefix);
+    let key = Key::from("tenant");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (p, key) = (p.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut admitted = 0;
+            for _ in 0..40 {
+                admitted += u64::from(store.check(&p, &key, 1).await.unwrap().is_allowed());
+            }
+            admitted
+        }));
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += task.await.unwrap();
+    }
+    assert_eq!(
+        admitted, 50,
+        "320 calls within seconds of an hour's quota of 50"
+    );
+}
+
+/// Hammers one key at ten times its rate from several tasks on two limiter
+/// instances; the admitted count is what GCRA allows, never more.
+/// `TOLLGATE_EXACTNESS_SECS` sets the duration (default 3; the benchmark
+/// report runs 30).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactness_under_ten_times_the_quota() {
+    let Some(url) = redis_url() else { return };
+    let secs: u64 = std::env::var("TOLLGATE_EXACTNESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let prefix = prefix();
+    // 20 calls per second: T = 50 ms. Eight tasks each call every 40 ms: 200/s.
+    let p = policy("exact", 20, 1);
+    let stores = [store(&url, &prefix), store(&url, &prefix)];
+    let key = Key::from("hot");
+    let admitted = Arc::new(AtomicU64::new(0));
+    let attempts = Arc::new(AtomicU64::new(0));
+    // The first admission fixes the start (Redis's TIME is the reference).
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = stores[i % 2].clone();
+        let (p, key, admitted, attempts) =
+            (p.clone(), key.clone(), admitted.clone(), attempts.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(40));
+            while Instant::now() < deadline {
+                tick.tick().await;
+                attempts.fetch_add(1, Ordering::Relaxed);
+                if store.check(&p, &key, 1).await.unwrap().is_allowed() {
+                    admitted.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    let admitted = admitted.load(Ordering::Relaxed);
+    let interval = p.emission_interval();
+    // burst + one call per interval elapsed, +1 for the call at the boundary.
+    let max = 20 + (elapsed.as_nanos() / interval.as_nanos()) as u64 + 1;
+    let min = 20 + ((elapsed.as_nanos() / interval.as_nanos()) as u64).saturating_sub(2);
+    eprintln!(
+        "exactness: {secs} s, {} attempts, {admitted} admitted, GCRA allows at most {max}",
+        attempts.load(Ordering::Relaxed)
+    );
+    assert!(admitted <= max, "over-admission: {admitted} > {max}");
+    assert!(admitted >= min, "under-admission: {admitted} < {min}");
+}
+
+fn layer_service(
+    limiter: Limiter,
+) -> impl Service<Request<()>, Response = Response<Vec<u8>>, Error = Infallible> + Clone {
+    ServiceBuilder::new()
+        .layer(RateLimitLayer::new(limiter))
+        .service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
+        })
+}
+
+#[tokio::test]
+async fn the_layer_over_redis_refuses_with_429_and_headers() {
+    let Some(url) = redis_url() else { return };
+    let RedisBackend(backend) = RedisBackend::new(&url, &prefix());
+    let limiter = Limiter::builder()
+        .policy(policy("per-key", 2, 60), ApiKey::bearer())
+        .policy(policy("per-tenant", 100, 60), |_: &http::request::Parts| {
+            Some(Key::from("tenant-1"))
+        })
+        .backend(backend)
+        .build();
+    let limiter = Arc::new(limiter);
+    let mut svc = layer_service_arc(limiter.clone());
+    let request = || {
+        Request::builder()
+            .header("authorization", "Bearer k")
+            .body(())
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let ok = svc.ready().await.unwrap().call(request()).await.unwrap();
+        assert_eq!(ok.status(), 200);
+        assert!(
+            ok.headers()["ratelimit"]
+                .to_str()
+                .unwrap()
+                .starts_with(r#""per-key";r="#)
+        );
+    }
+    let refused = svc.ready().await.unwrap().call(request()).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "30");
+    assert_eq!(
+        refused.headers()["ratelimit-policy"],
+        r#""per-key";q=2;w=60, "per-tenant";q=100;w=60"#
+    );
+    // The refused call was given back to the tenant policy.
+    let (parts, ()) = Request::new(()).into_parts();
+    let outcome = limiter.peek(&parts).await;
+    let tenant = outcome
+        .decisions()
+        .find(|(p, _)| p.name() == "per-tenant")
+        .unwrap()
+        .1;
+    assert_eq!(
+        tenant.remaining(),
+        97,
+        "two recorded, the refused one given back, the peeked one counted"
+    );
+}
+
+fn layer_service_arc(
+    limiter: Arc<Limiter>,
+) -> impl Service<Request<()>, Response = Response<Vec<u8>>, Error = Infallible> + Clone {
+    ServiceBuilder::new()
+        .layer(RateLimitLayer::new(limiter))
+        .service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
+        })
+}
+
+struct RedisBackend(Backend);
+
+impl RedisBackend {
+    fn new(url: &str, prefix: &str) -> RedisBackend {
+        RedisBackend(Backend::Redis(store(url, prefix)))
+    }
+}
+
+/// A redis-server of our own, on a free port, that the test may kill.
+struct OwnRedis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Option<OwnRedis> {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--bind",
+                "127.0.0.1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let own = OwnRedis {
+            child: Some(child),
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(own)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills Redis mid-run: the fail mode holds (503 closed, admitted open), no
+/// panic, and decisions resume within a second of Redis coming back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_mid_run_fails_as_configured_and_recovers() {
+    let port = free_port();
+    let Some(mut redis) = OwnRedis::start(port) else {
+        eprintln!("skipping: redis-server could not be started");
+        return;
+    };
+    let url = redis.url();
+    let make = |mode: FailMode| {
+        let backend = Backend::Redis(
+            RedisStore::open(
+                &url,
+                RedisOptions::default().timeout(Duration::from_millis(200)),
+            )
+            .unwrap(),
+        );
+        let limiter = Limiter::builder()
+            .policy(policy("per-key", 1000, 60), ApiKey::bearer())
+            .backend(backend)
+            .fail_mode(mode);
+        layer_service(limiter.build())
+    };
+    let mut closed = make(FailMode::CLOSED);
+    let mut open = make(FailMode::Open);
+    let request = || {
+        Request::builder()
+            .header("authorization", "Bearer k")
+            .body(())
+            .unwrap()
+    };
+    async fn status<S>(svc: &mut S, request: Request<()>) -> u16
+    where
+        S: Service<Request<()>, Response = Response<Vec<u8>>, Error = Infallible>,
+    {
+        svc.ready()
+            .await
+            .unwrap()
+            .call(request)
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+    assert_eq!(status(&mut closed, request()).await, 200);
+    assert_eq!(status(&mut open, request()).await, 200);
+
+    redis.kill();
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(status(&mut closed, request()).await, 503);
+        let response = open.ready().await.unwrap().call(request()).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers().get("ratelimit").is_none(),
+            "failing open skips the policy"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a failure is answered within the timeout"
+        );
+    }
+
+    let _back = OwnRedis::start(port).expect("redis-server restarts");
+    let restarted = Instant::now();
+    loop {
+        if status(&mut closed, request()).await == 200 {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(1),
+            "no recovery within a second of Redis returning"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!("recovered {:?} after Redis came back", restarted.elapsed());
+    // The open limiter decides again too: its answers carry the fields.
+    let response = open.ready().await.unwrap().call(request()).await.unwrap();
+    assert!(response.headers().get("ratelimit").is_some());
+}
