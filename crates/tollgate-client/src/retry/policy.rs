@@ -15,7 +15,7 @@ use crate::{ErrorResponse, StopReason};
 /// |---|---|---|
 /// | [`max_attempts`](Self::max_attempts) | 4 | attempts in all, the first included |
 /// | [`deadline`](Self::deadline) | 120 s | covers every attempt and wait; an attempt still running then is cut, a wait that would end after it is not started |
-/// | [`backoff`](Self::backoff) | base 500 ms, cap 30 s | without a hint, retry *n* (from 0) waits `random(0, min(cap, base·2ⁿ))` |
+/// | [`backoff`](Self::backoff) | base 1 s, cap 30 s | without a hint, retry *n* (from 0) waits `random(0, min(cap, base·2ⁿ))` |
 /// | [`max_retry_after`](Self::max_retry_after) | 60 s | the longest server-asked wait obeyed |
 /// | [`clamp_retry_after`](Self::clamp_retry_after) | `false` | a longer ask ends the request at once (`false`) or is cut to the maximum (`true`) |
 /// | [`in_use_delay`](Self::in_use_delay) | 1 s | the wait after a 409 `idempotency_key_in_use` without a hint |
@@ -63,7 +63,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_attempts: 4,
             deadline: Some(Duration::from_secs(120)),
-            base: Duration::from_millis(500),
+            base: Duration::from_secs(1),
             cap: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(60),
             clamp_retry_after: false,
@@ -176,7 +176,7 @@ impl RetryPolicy {
     /// use tollgate_client::{Jitter, RetryPolicy};
     /// let policy = RetryPolicy::default();
     /// let delay = policy.backoff_delay(2, &Jitter::seeded(1));
-    /// assert!(delay <= Duration::from_secs(2));
+    /// assert!(delay <= Duration::from_secs(4)); // min(30 s, 1 s·2²)
     /// ```
     pub fn backoff_delay(&self, retry: u32, jitter: &Jitter) -> Duration {
         jitter.full(self.backoff_ceiling(retry))
