@@ -200,10 +200,20 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(options.max_connections)
-                .connect_with(connect)
-                .await?;
+            // An in-memory database lives as long as its one connection: keep
+            // exactly one, forever.
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let pool = if in_memory {
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+            } else {
+                SqlitePoolOptions::new().max_connections(options.max_connections)
+            }
+            .connect_with(connect)
+            .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Ok(Store::with_backend(SqliteBackend::from_pool(pool), options))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

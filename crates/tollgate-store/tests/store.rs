@@ -496,3 +496,20 @@ async fn bad_urls_are_clear_errors() {
     assert!(err.to_string().contains("schema"), "{err}");
     assert!(!err.to_string().contains("hunter2"));
 }
+
+#[tokio::test]
+async fn in_memory_sqlite_keeps_its_data() {
+    let store = tollgate_store::Store::open("sqlite::memory:")
+        .await
+        .unwrap();
+    store
+        .create_account(NewAccount::new("acme").credits(3))
+        .await
+        .unwrap();
+    let key = store.create_key(NewKey::new("acme", ["a"])).await.unwrap();
+    for _ in 0..3 {
+        let _ = store.reserve("acme", 1).await.unwrap();
+    }
+    assert!(store.authenticate(key.secret()).await.is_ok());
+    assert_eq!(store.account("acme").await.unwrap().balance(), 0);
+}
