@@ -4,6 +4,7 @@
 //! to the output it is given; `main` only parses and dispatches. To add a
 //! subcommand, add a module and a variant of [`Command`].
 
+mod accounts;
 mod args;
 mod catalogs;
 mod codes;
@@ -11,9 +12,11 @@ mod decode;
 mod docs;
 mod error;
 mod input;
+mod keys;
 mod lint;
 mod probe;
 mod render;
+mod store_db;
 mod wire;
 
 use std::io::{self, Write};
@@ -63,6 +66,12 @@ enum Command {
     /// Check a live API's errors against the catalog: provoke the usual failures, check each answer
     #[command(after_help = probe::EXAMPLES)]
     Probe(probe::ProbeArgs),
+    /// Create, list and revoke API keys (a new key is printed once, on the last line)
+    #[command(after_help = keys::EXAMPLES)]
+    Keys(keys::KeysArgs),
+    /// Create accounts, add credits, suspend, resume and show them
+    #[command(after_help = accounts::EXAMPLES)]
+    Accounts(accounts::AccountsArgs),
 }
 
 impl Command {
@@ -74,6 +83,8 @@ impl Command {
             Command::Codes(args) => codes::run(args, out),
             Command::Docs(args) => docs::run(args, out),
             Command::Probe(args) => probe::run(args, out),
+            Command::Keys(args) => keys::run(args, out),
+            Command::Accounts(args) => accounts::run(args, out),
         }
     }
 }

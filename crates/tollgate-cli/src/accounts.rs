@@ -1,0 +1,133 @@
+//! `tollgate accounts`: create accounts, add credits, suspend and resume them.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use tollgate_store::{Account, NewAccount};
+
+use crate::error::CliError;
+use crate::store_db::{DatabaseArgs, time};
+
+/// Shown after `tollgate accounts --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  tollgate accounts create acme --credits 100 --usage-limit 10000
+  tollgate accounts credit acme 50
+  tollgate accounts credit acme -- -20
+  tollgate accounts suspend acme
+  tollgate accounts show acme --database postgres://postgres@127.0.0.1/tollgate
+
+A debit never takes a balance below zero. A suspended account's requests get account_suspended.";
+
+/// Arguments of `tollgate accounts`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AccountsArgs {
+    #[command(subcommand)]
+    command: AccountsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AccountsCommand {
+    /// Create an account (a tenant)
+    Create {
+        /// The account id: 1-64 of [A-Za-z0-9._-]
+        account: String,
+        /// Starting credits
+        #[arg(long, default_value_t = 0)]
+        credits: i64,
+        /// Requests allowed per calendar month (UTC)
+        #[arg(long, value_name = "REQUESTS")]
+        usage_limit: Option<i64>,
+        /// Storage allowed, in bytes
+        #[arg(long, value_name = "BYTES")]
+        storage_quota: Option<i64>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Add credits (a negative amount debits, never below zero)
+    Credit {
+        /// The account id
+        account: String,
+        /// Credits to add
+        #[arg(allow_negative_numbers = true)]
+        amount: i64,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Suspend an account: its requests get account_suspended
+    Suspend {
+        /// The account id
+        account: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Resume a suspended account
+    Resume {
+        /// The account id
+        account: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Show an account: state, balance, usage and storage
+    Show {
+        /// The account id
+        account: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+/// Runs `tollgate accounts …`.
+pub(crate) fn run(args: AccountsArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let (account, now) = match args.command {
+        AccountsCommand::Create {
+            account,
+            credits,
+            usage_limit,
+            storage_quota,
+            db,
+        } => {
+            let mut new = NewAccount::new(account).credits(credits);
+            if let Some(limit) = usage_limit {
+                new = new.usage_limit(limit);
+            }
+            if let Some(quota) = storage_quota {
+                new = new.storage_quota(quota);
+            }
+            db.run(|store| async move { Ok((store.create_account(new).await?, store.now())) })?
+        }
+        AccountsCommand::Credit {
+            account,
+            amount,
+            db,
+        } => {
+            db.run(|store| async move { Ok((store.credit(&account, amount).await?, store.now())) })?
+        }
+        AccountsCommand::Suspend { account, db } => {
+            db.run(|store| async move { Ok((store.suspend(&account).await?, store.now())) })?
+        }
+        AccountsCommand::Resume { account, db } => {
+            db.run(|store| async move { Ok((store.resume(&account).await?, store.now())) })?
+        }
+        AccountsCommand::Show { account, db } => {
+            db.run(|store| async move { Ok((store.account(&account).await?, store.now())) })?
+        }
+    };
+    out.write_all(describe(&account, now).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(a: &Account, now: std::time::SystemTime) -> String {
+    let limit = |l: Option<i64>| l.map_or_else(|| "unlimited".to_owned(), |l| l.to_string());
+    format!(
+        "account  {}\nstate    {}\nbalance  {}\nusage    {} of {} this month\nstorage  {} of {} bytes\ncreated  {}\n",
+        a.id(),
+        a.state(),
+        a.balance(),
+        a.usage_in_month_of(now),
+        limit(a.usage_limit()),
+        a.storage_used(),
+        limit(a.storage_quota()),
+        time(a.created_at()),
+    )
+}

@@ -1,0 +1,151 @@
+//! `tollgate keys`: create, list and revoke API keys.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tollgate_store::{KeyInfo, NewKey};
+
+use crate::error::CliError;
+use crate::store_db::{DatabaseArgs, time};
+
+/// Shown after `tollgate keys --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  tollgate accounts create acme --credits 100
+  KEY=$(tollgate keys create --account acme --scopes scans:read,scans:write --expires 30d | tail -n1)
+  tollgate keys list --account acme
+  tollgate keys revoke 3fQx9Zk2abcd
+  tollgate keys list --database postgres://postgres@127.0.0.1/tollgate
+
+A key is printed once, alone on the last line of stdout: only its SHA-256 and a display prefix are
+stored. The database defaults to the SQLite file tollgate.db in the working directory.";
+
+/// Arguments of `tollgate keys`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeysArgs {
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum KeysCommand {
+    /// Create a key; it is printed once, alone on the last line of stdout
+    Create {
+        /// The account (tenant) the key acts for
+        #[arg(long, value_name = "ACCOUNT")]
+        account: String,
+        /// The key's scopes, comma-separated
+        #[arg(long, value_name = "SCOPES", value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Expire after this long (30d, 12h, 90m); never by default
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        expires: Option<Duration>,
+        /// A label shown by `keys list`
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List keys (never the keys themselves): id, prefix, account, state, scopes, dates
+    List {
+        /// Only this account's keys
+        #[arg(long, value_name = "ACCOUNT")]
+        account: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke a key by id (or by the whole key): it then gets deactivated_key
+    Revoke {
+        /// The key's id, as `keys list` shows it
+        id: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+/// Runs `tollgate keys …`.
+pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    match args.command {
+        KeysCommand::Create {
+            account,
+            scopes,
+            expires,
+            name,
+            db,
+        } => {
+            let mut new = NewKey::new(account, scopes);
+            if let Some(ttl) = expires {
+                new = new.expires_in(ttl);
+            }
+            if let Some(name) = name {
+                new = new.name(name);
+            }
+            let created = db.run(|store| async move { store.create_key(new).await })?;
+            let info = created.info();
+            writeln!(out, "id       {}", info.id())?;
+            writeln!(out, "account  {}", info.account_id())?;
+            writeln!(out, "scopes   {}", info.scopes().join(","))?;
+            writeln!(
+                out,
+                "expires  {}",
+                info.expires_at().map_or_else(|| "never".to_owned(), time)
+            )?;
+            eprintln!("The key is shown once, below: store it now. Only its hash is kept.");
+            writeln!(out, "{}", created.secret())?;
+        }
+        KeysCommand::List { account, db } => {
+            let (keys, now) = db.run(|store| async move {
+                let keys = store.list_keys(account.as_deref()).await?;
+                Ok((keys, store.now()))
+            })?;
+            out.write_all(table(&keys, now).as_bytes())?;
+        }
+        KeysCommand::Revoke { id, db } => {
+            let info = db.run(|store| async move { store.revoke_key(&id).await })?;
+            writeln!(out, "revoked {} ({})", info.id(), info.display_prefix())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(keys: &[KeyInfo], now: std::time::SystemTime) -> String {
+    let header = [
+        "ID", "PREFIX", "ACCOUNT", "STATE", "SCOPES", "CREATED", "EXPIRES", "NAME",
+    ]
+    .map(str::to_owned);
+    let rows: Vec<[String; 8]> = std::iter::once(header)
+        .chain(keys.iter().map(|k| {
+            [
+                k.id().to_owned(),
+                k.display_prefix().to_owned(),
+                k.account_id().to_owned(),
+                k.state_at(now).to_string(),
+                k.scopes().join(","),
+                time(k.created_at()),
+                k.expires_at().map_or_else(|| "never".to_owned(), time),
+                k.name().unwrap_or("").to_owned(),
+            ]
+        }))
+        .collect();
+    let mut widths = [0; 8];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}

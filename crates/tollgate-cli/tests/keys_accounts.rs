@@ -1,0 +1,110 @@
+//! `tollgate keys` and `tollgate accounts` against a fresh SQLite file, as a
+//! script would use them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tollgate(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the tollgate binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tollgate-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn keys_and_accounts_round_trip() {
+    let dir = fresh_dir("keys");
+    let created = tollgate(
+        &dir,
+        &[
+            "accounts",
+            "create",
+            "acme",
+            "--credits",
+            "100",
+            "--usage-limit",
+            "1000",
+        ],
+    );
+    assert!(created.status.success(), "{created:?}");
+    assert!(stdout(&created).contains("balance  100"));
+    assert!(
+        dir.join("tollgate.db").exists(),
+        "the default database is ./tollgate.db"
+    );
+
+    let out = tollgate(
+        &dir,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "acme",
+            "--scopes",
+            "scans:read,scans:write",
+            "--expires",
+            "30d",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    let key = text.lines().last().unwrap().to_owned();
+    assert!(
+        key.starts_with("tg_live_") && key.len() == 8 + 44,
+        "the key alone on the last line: {text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shown once"));
+    let id = text
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("id")
+        .trim()
+        .to_owned();
+
+    let list = stdout(&tollgate(&dir, &["keys", "list", "--account", "acme"]));
+    assert!(
+        list.contains(&id) && list.contains("active") && list.contains("scans:read,scans:write"),
+        "{list}"
+    );
+    assert!(!list.contains(&key), "keys list never shows a key");
+
+    let revoked = tollgate(&dir, &["keys", "revoke", &id]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    assert!(stdout(&tollgate(&dir, &["keys", "list"])).contains("deactivated"));
+
+    assert!(
+        stdout(&tollgate(&dir, &["accounts", "credit", "acme", "-30"])).contains("balance  70")
+    );
+    let refused = tollgate(&dir, &["accounts", "credit", "acme", "-71"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("below zero"));
+    assert!(
+        stdout(&tollgate(&dir, &["accounts", "suspend", "acme"])).contains("state    suspended")
+    );
+    assert!(stdout(&tollgate(&dir, &["accounts", "resume", "acme"])).contains("state    active"));
+    let show = stdout(&tollgate(&dir, &["accounts", "show", "acme"]));
+    assert!(
+        show.contains("balance  70") && show.contains("of 1000 this month"),
+        "{show}"
+    );
+
+    let missing = tollgate(&dir, &["accounts", "show", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("account \"nope\" not found"));
+    let bad_url = tollgate(&dir, &["keys", "list", "--database", "mysql://x"]);
+    assert_eq!(bad_url.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
