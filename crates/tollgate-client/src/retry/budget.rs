@@ -99,3 +99,32 @@ impl RetryBudget {
             });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earning_never_overfills() {
+        let budget = RetryBudget::new(10, 5, 3);
+        budget.earn();
+        assert_eq!(budget.tokens(), 10);
+        assert!(budget.try_spend());
+        budget.earn();
+        budget.earn();
+        assert_eq!(budget.tokens(), 10);
+    }
+
+    #[test]
+    fn spending_is_all_or_nothing_across_threads() {
+        let budget = RetryBudget::new(1000, 7, 0);
+        let spent: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..100).filter(|_| budget.try_spend()).count()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(spent, 1000 / 7);
+        assert_eq!(budget.tokens(), 1000 % 7);
+    }
+}

@@ -135,7 +135,10 @@ impl TollgateMiddleware {
             } else {
                 None
             },
-            deadline: policy.deadline.map(|d| (start + d, d)),
+            // A deadline too far to represent is no deadline.
+            deadline: policy
+                .deadline
+                .and_then(|d| Some((start.checked_add(d)?, d))),
             url: request.url().clone(),
             method,
             policy,
@@ -255,7 +258,10 @@ impl TollgateMiddleware {
         }
         let delay = policy.wait(plan, attempt.number - 1, &self.jitter)?;
         if let Some((at, total)) = call.deadline {
-            if Instant::now() + delay >= at {
+            if Instant::now()
+                .checked_add(delay)
+                .is_none_or(|next| next >= at)
+            {
                 return Err(StopReason::Deadline(total));
             }
         }

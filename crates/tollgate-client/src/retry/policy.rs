@@ -295,3 +295,128 @@ fn is_transient(error: &reqwest::Error) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, StatusCode};
+
+    use super::*;
+    use crate::ErrorDecoder;
+
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> ErrorResponse {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        ErrorDecoder::new().decode(
+            StatusCode::from_u16(status).unwrap(),
+            map,
+            body.as_bytes().to_vec().into(),
+        )
+    }
+
+    fn plan(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Plan, StopReason> {
+        RetryPolicy::default()
+            .plan_after_response(&response(status, headers, body), Catalog::builtin_ref())
+    }
+
+    #[test]
+    fn statuses_map_to_plans() {
+        for status in [429, 503, 408, 500, 502, 504] {
+            assert_eq!(plan(status, &[], ""), Ok(Plan::Backoff), "{status}");
+        }
+        for status in [
+            400, 401, 402, 403, 404, 405, 409, 410, 413, 415, 422, 451, 501, 505,
+        ] {
+            assert_eq!(
+                plan(status, &[], ""),
+                Err(StopReason::NotRetryable),
+                "{status}"
+            );
+        }
+        assert_eq!(
+            plan(429, &[("retry-after", "7")], ""),
+            Ok(Plan::Asked(Duration::from_secs(7)))
+        );
+        // A hint on a final status does not make it retryable.
+        assert_eq!(
+            plan(400, &[("retry-after", "7")], ""),
+            Err(StopReason::NotRetryable)
+        );
+    }
+
+    #[test]
+    fn a_409_is_retried_only_for_a_key_in_use() {
+        let in_use = r#"{"type":"https://errors.tollgate.dev/#idempotency_key_in_use","title":"Idempotency key in use","status":409,"code":"idempotency_key_in_use"}"#;
+        assert_eq!(plan(409, &[], in_use), Ok(Plan::InUse));
+        assert_eq!(
+            plan(409, &[("x-error-code", "idempotency_key_in_use")], ""),
+            Ok(Plan::InUse)
+        );
+        assert_eq!(
+            plan(409, &[("x-error-code", "conflict")], ""),
+            Err(StopReason::NotRetryable)
+        );
+        // The code must match the status: a 400 claiming the code is final.
+        assert_eq!(
+            plan(400, &[("x-error-code", "idempotency_key_in_use")], ""),
+            Err(StopReason::NotRetryable)
+        );
+    }
+
+    #[test]
+    fn long_hints_end_or_are_clamped() {
+        let jitter = Jitter::seeded(1);
+        let asked = Plan::Asked(Duration::from_secs(61));
+        let policy = RetryPolicy::default();
+        assert_eq!(
+            policy.wait(asked, 0, &jitter),
+            Err(StopReason::RetryAfterTooLong {
+                asked: Duration::from_secs(61),
+                max: Duration::from_secs(60)
+            })
+        );
+        assert_eq!(
+            policy
+                .clone()
+                .clamp_retry_after(true)
+                .wait(asked, 0, &jitter),
+            Ok(Duration::from_secs(60))
+        );
+        assert_eq!(
+            policy.wait(Plan::Asked(Duration::from_secs(60)), 0, &jitter),
+            Ok(Duration::from_secs(60))
+        );
+        assert_eq!(
+            policy.wait(Plan::InUse, 3, &jitter),
+            Ok(Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn only_safe_methods_repeat_without_a_key() {
+        for method in [
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::TRACE,
+            Method::PUT,
+            Method::DELETE,
+        ] {
+            assert!(RetryPolicy::may_repeat(&method, false), "{method}");
+        }
+        let custom = Method::from_bytes(b"PURGE").unwrap();
+        for method in [Method::POST, Method::PATCH, Method::CONNECT, custom] {
+            assert!(!RetryPolicy::may_repeat(&method, false), "{method}");
+            assert!(RetryPolicy::may_repeat(&method, true), "{method}");
+        }
+    }
+
+    #[test]
+    fn max_attempts_is_at_least_one() {
+        assert_eq!(RetryPolicy::default().max_attempts(0).attempts(), 1);
+    }
+}

@@ -658,3 +658,33 @@ retry = "never"
         .unwrap_err();
     assert_eq!(err.attempts().len(), 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn absurd_hints_and_limits_do_not_panic() {
+    // A hint of u64::MAX seconds with no maximum and a deadline too far to
+    // represent: the deadline is dropped, the hint ends the request.
+    let reply = Reply::new(429).header("retry-after", "99999999999999999999999");
+    let mock = Mock::start(vec![reply.clone(), Reply::ok()]).await;
+    let policy = RetryPolicy::default()
+        .max_retry_after(Duration::MAX)
+        .deadline(Duration::MAX);
+    let task = tokio::spawn({
+        let url = mock.url("/");
+        async move { client(policy).get(url).send_api().await }
+    });
+    // The client now sleeps "forever" (as asked); nothing panicked.
+    tokio::time::sleep(Duration::from_secs(365 * 24 * 3600)).await;
+    assert!(!task.is_finished());
+    task.abort();
+    assert_eq!(mock.hits(), 1);
+
+    // With a deadline, the same hint gives up at once.
+    let mock = Mock::start(vec![reply, Reply::ok()]).await;
+    let policy = RetryPolicy::default().max_retry_after(Duration::MAX);
+    let err = client(policy)
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.stop(), Some(&StopReason::Deadline(120 * SECOND)));
+}
