@@ -42,15 +42,17 @@ impl Drop for UnderLayer {
 pub(crate) fn error_response(err: ApiError) -> Response {
     if UNDER_LAYER.with(Cell::get) {
         let mut response = Response::new(Body::empty());
-        *response.status_mut() =
-            http::StatusCode::from_u16(err.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        *response.status_mut() = http::StatusCode::from_u16(err.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         response.extensions_mut().insert(err);
         return response;
     }
     let err = rejection::name_limit(err, None);
     crate::render::log(&err, None);
     let ctx = Context::new(SystemTime::now());
-    let rendered = Catalog::builtin_ref().renderer(Dialect::Problem).response(&err, &ctx);
+    let rendered = Catalog::builtin_ref()
+        .renderer(Dialect::Problem)
+        .response(&err, &ctx);
     let mut response = rendered.map(Body::from);
     response.extensions_mut().insert(err);
     response
@@ -86,7 +88,7 @@ pub(crate) fn error_response(err: ApiError) -> Response {
 /// }
 /// let app: Router = Router::new().route("/config", get(read_config));
 /// ```
-pub struct HandlerError(pub(crate) ApiError);
+pub struct HandlerError(pub(crate) Box<ApiError>);
 
 /// `Result` with [`HandlerError`] as the default error.
 pub type Result<T, E = HandlerError> = std::result::Result<T, E>;
@@ -104,13 +106,13 @@ impl HandlerError {
 
     /// The catalog error, by value.
     pub fn into_api_error(self) -> ApiError {
-        self.0
+        *self.0
     }
 
     /// Wraps any error that converts into an `ApiError` (such as a
     /// `#[derive(ApiError)]` enum).
     pub fn from_api(err: impl Into<ApiError>) -> HandlerError {
-        HandlerError(err.into())
+        HandlerError(Box::new(err.into()))
     }
 }
 
@@ -119,7 +121,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     fn from(err: E) -> HandlerError {
-        HandlerError(classify(err))
+        HandlerError(Box::new(classify(err)))
     }
 }
 
@@ -134,7 +136,9 @@ where
             return api;
         }
     }
-    let Some(err) = slot else { unreachable!("the slot is only emptied by an ApiError") };
+    let Some(err) = slot else {
+        unreachable!("the slot is only emptied by an ApiError")
+    };
     if let Some(api) = known_rejection(&err) {
         return api;
     }
@@ -165,7 +169,10 @@ fn known_rejection(err: &(dyn Any + 'static)) -> Option<ApiError> {
         r::RawFormRejection,
     );
     #[cfg(feature = "multipart")]
-    try_types!(axum::extract::multipart::MultipartRejection, axum::extract::multipart::MultipartError);
+    try_types!(
+        axum::extract::multipart::MultipartRejection,
+        axum::extract::multipart::MultipartError
+    );
     None
 }
 
@@ -183,7 +190,7 @@ pub(crate) fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
 
 impl IntoResponse for HandlerError {
     fn into_response(self) -> Response {
-        error_response(self.0)
+        error_response(*self.0)
     }
 }
 
@@ -215,7 +222,7 @@ impl fmt::Display for HandlerError {
 /// let app: Router = Router::new().route("/", post(create));
 /// ```
 #[derive(Debug)]
-pub struct Rejection(pub(crate) ApiError);
+pub struct Rejection(pub(crate) Box<ApiError>);
 
 impl Rejection {
     /// The catalog error.
@@ -225,7 +232,7 @@ impl Rejection {
 
     /// The catalog error, by value.
     pub fn into_api_error(self) -> ApiError {
-        self.0
+        *self.0
     }
 }
 
@@ -243,13 +250,19 @@ impl std::error::Error for Rejection {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        error_response(self.0)
+        error_response(*self.0)
     }
 }
 
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> ApiError {
-        r.0
+        *r.0
+    }
+}
+
+impl From<ApiError> for Rejection {
+    fn from(err: ApiError) -> Rejection {
+        Rejection(Box::new(err))
     }
 }
 
@@ -267,7 +280,10 @@ mod tests {
     fn other_errors_are_internal_with_their_source() {
         let e = HandlerError::from(std::io::Error::other("disk on fire"));
         assert_eq!(e.api_error().code(), "internal_error");
-        assert_eq!(e.api_error().source_error().unwrap().to_string(), "disk on fire");
+        assert_eq!(
+            e.api_error().source_error().unwrap().to_string(),
+            "disk on fire"
+        );
         assert!(!e.api_error().message().contains("disk"));
     }
 
@@ -285,9 +301,14 @@ mod tests {
                 Some(&self.0)
             }
         }
-        let limited = http_body_util::Limited::new(http_body_util::Full::new(bytes::Bytes::from("xx")), 1);
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let err = rt.block_on(http_body_util::BodyExt::collect(limited)).unwrap_err();
+        let limited =
+            http_body_util::Limited::new(http_body_util::Full::new(bytes::Bytes::from("xx")), 1);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(http_body_util::BodyExt::collect(limited))
+            .unwrap_err();
         let inner = err.downcast::<http_body_util::LengthLimitError>().unwrap();
         let e = HandlerError::from(Wrapper(*inner));
         assert_eq!(e.api_error().code(), "payload_too_large");

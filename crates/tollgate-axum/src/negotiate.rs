@@ -61,19 +61,24 @@ fn has_prefix(path: &str, prefix: &str) -> bool {
 
 /// Whether any `Accept` media range is `application/problem+json` with q > 0.
 fn accepts_problem(headers: &HeaderMap) -> bool {
-    headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|value| {
-        value.split(',').any(|range| {
-            let mut params = range.split(';');
-            let media = params.next().unwrap_or_default().trim();
-            media.eq_ignore_ascii_case("application/problem+json")
-                && !params.any(|p| {
-                    let p = p.trim();
-                    p.split_once('=').is_some_and(|(k, v)| {
-                        k.trim().eq_ignore_ascii_case("q") && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|value| {
+            value.split(',').any(|range| {
+                let mut params = range.split(';');
+                let media = params.next().unwrap_or_default().trim();
+                media.eq_ignore_ascii_case("application/problem+json")
+                    && !params.any(|p| {
+                        let p = p.trim();
+                        p.split_once('=').is_some_and(|(k, v)| {
+                            k.trim().eq_ignore_ascii_case("q")
+                                && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                        })
                     })
-                })
+            })
         })
-    })
 }
 
 #[cfg(test)]
@@ -81,7 +86,10 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        pairs.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+            .collect()
     }
 
     #[test]
@@ -89,27 +97,50 @@ mod tests {
         let n = Negotiation::new(Dialect::Envelope);
         let cases = [
             ("application/problem+json", Dialect::Problem),
-            ("text/html, Application/Problem+JSON;q=0.5", Dialect::Problem),
+            (
+                "text/html, Application/Problem+JSON;q=0.5",
+                Dialect::Problem,
+            ),
             ("application/problem+json;q=0", Dialect::Envelope),
             ("application/json", Dialect::Envelope),
         ];
         for (accept, want) in cases {
-            assert_eq!(n.dialect(&headers(&[("accept", accept)]), "/"), want, "{accept}");
+            assert_eq!(
+                n.dialect(&headers(&[("accept", accept)]), "/"),
+                want,
+                "{accept}"
+            );
         }
-        let off = Negotiation { problem_on_accept: false, ..n };
-        assert_eq!(off.dialect(&headers(&[("accept", "application/problem+json")]), "/"), Dialect::Envelope);
+        let off = Negotiation {
+            problem_on_accept: false,
+            ..n
+        };
+        assert_eq!(
+            off.dialect(&headers(&[("accept", "application/problem+json")]), "/"),
+            Dialect::Envelope
+        );
     }
 
     #[test]
     fn versions_by_header_then_prefix() {
         let mut n = Negotiation::new(Dialect::Envelope);
         n.version_header = Some(HeaderName::from_static("x-api-version"));
-        n.versions.push((HeaderValue::from_static("1"), Dialect::Flat));
+        n.versions
+            .push((HeaderValue::from_static("1"), Dialect::Flat));
         n.prefixes.push(("/v1/".to_owned(), Dialect::Flat));
-        assert_eq!(n.dialect(&headers(&[("x-api-version", "1")]), "/v2/scans"), Dialect::Flat);
-        assert_eq!(n.dialect(&headers(&[("x-api-version", "2")]), "/v2/scans"), Dialect::Envelope);
+        assert_eq!(
+            n.dialect(&headers(&[("x-api-version", "1")]), "/v2/scans"),
+            Dialect::Flat
+        );
+        assert_eq!(
+            n.dialect(&headers(&[("x-api-version", "2")]), "/v2/scans"),
+            Dialect::Envelope
+        );
         assert_eq!(n.dialect(&HeaderMap::new(), "/v1/scans"), Dialect::Flat);
         assert_eq!(n.dialect(&HeaderMap::new(), "/v1"), Dialect::Flat);
-        assert_eq!(n.dialect(&HeaderMap::new(), "/v10/scans"), Dialect::Envelope);
+        assert_eq!(
+            n.dialect(&HeaderMap::new(), "/v10/scans"),
+            Dialect::Envelope
+        );
     }
 }

@@ -57,9 +57,9 @@ pub(crate) fn name_limit(err: ApiError, limit: Option<usize>) -> ApiError {
 fn strip_position(msg: &str) -> &str {
     if let Some(at) = msg.rfind(" at line ") {
         let rest = &msg[at + " at line ".len()..];
-        let looks_like_position = rest
-            .split_once(" column ")
-            .is_some_and(|(l, c)| l.bytes().all(|b| b.is_ascii_digit()) && c.bytes().all(|b| b.is_ascii_digit()));
+        let looks_like_position = rest.split_once(" column ").is_some_and(|(l, c)| {
+            l.bytes().all(|b| b.is_ascii_digit()) && c.bytes().all(|b| b.is_ascii_digit())
+        });
         if looks_like_position {
             return &msg[..at];
         }
@@ -121,14 +121,22 @@ pub(crate) fn from_json_error(err: serde_path_to_error::Error<serde_json::Error>
 }
 
 /// A serde_path_to_error failure of serde_urlencoded (query strings, forms).
-pub(crate) fn from_urlencoded_error(err: serde_path_to_error::Error<serde_urlencoded::de::Error>) -> ApiError {
+pub(crate) fn from_urlencoded_error(
+    err: serde_path_to_error::Error<serde_urlencoded::de::Error>,
+) -> ApiError {
     from_data_error(&err.path().to_string(), &err.inner().to_string())
 }
 
 /// Splits `items[2].name: invalid type: …` into path and message; a message
 /// with no path (`missing field `x``) has an empty path.
 fn split_path(text: &str) -> (&str, &str) {
-    let serde_starts = ["missing field", "invalid ", "unknown ", "duplicate field", "expected "];
+    let serde_starts = [
+        "missing field",
+        "invalid ",
+        "unknown ",
+        "duplicate field",
+        "expected ",
+    ];
     if serde_starts.iter().any(|s| text.starts_with(s)) {
         return ("", text);
     }
@@ -205,7 +213,9 @@ fn recognise_bad_request(status: u16, text: &str) -> ApiError {
             .unwrap_or_default();
         return invalid_field(field, "invalid_value", rest);
     }
-    if let Some(name) = backticked(text, "Header of type `").filter(|_| text.ends_with("` was missing")) {
+    if let Some(name) =
+        backticked(text, "Header of type `").filter(|_| text.ends_with("` was missing"))
+    {
         return builtin("missing_field").with("field", name);
     }
     if let Some(rest) = text.strip_prefix("invalid HTTP header (") {
@@ -278,15 +288,60 @@ mod tests {
                 "missing_field",
                 "items[0].name",
             ),
-            (400, "Failed to deserialize query string: page: invalid digit found in string", "validation_error", "page"),
-            (400, "Failed to deserialize query string: missing field `q`", "missing_field", "q"),
-            (400, "Invalid URL: Cannot parse `id` with value `abc` to a `u32`", "validation_error", "id"),
-            (400, "Header of type `user-agent` was missing", "missing_field", "user-agent"),
-            (400, "invalid HTTP header (user-agent)", "validation_error", "user-agent"),
-            (400, "Failed to parse the request body as JSON: EOF while parsing", "malformed_request", ""),
-            (415, "Expected request with `Content-Type: application/json`", "unsupported_media_type", ""),
-            (400, "Invalid `boundary` for `multipart/form-data` request", "unsupported_media_type", ""),
-            (413, "Failed to buffer the request body: length limit exceeded", "payload_too_large", ""),
+            (
+                400,
+                "Failed to deserialize query string: page: invalid digit found in string",
+                "validation_error",
+                "page",
+            ),
+            (
+                400,
+                "Failed to deserialize query string: missing field `q`",
+                "missing_field",
+                "q",
+            ),
+            (
+                400,
+                "Invalid URL: Cannot parse `id` with value `abc` to a `u32`",
+                "validation_error",
+                "id",
+            ),
+            (
+                400,
+                "Header of type `user-agent` was missing",
+                "missing_field",
+                "user-agent",
+            ),
+            (
+                400,
+                "invalid HTTP header (user-agent)",
+                "validation_error",
+                "user-agent",
+            ),
+            (
+                400,
+                "Failed to parse the request body as JSON: EOF while parsing",
+                "malformed_request",
+                "",
+            ),
+            (
+                415,
+                "Expected request with `Content-Type: application/json`",
+                "unsupported_media_type",
+                "",
+            ),
+            (
+                400,
+                "Invalid `boundary` for `multipart/form-data` request",
+                "unsupported_media_type",
+                "",
+            ),
+            (
+                413,
+                "Failed to buffer the request body: length limit exceeded",
+                "payload_too_large",
+                "",
+            ),
         ];
         for (status, text, code, field) in cases {
             let err = recognise(*status, text, Some(10)).unwrap();
@@ -295,7 +350,12 @@ mod tests {
                 .violations()
                 .first()
                 .map(|v| v.field.clone())
-                .or_else(|| err.details().get("field").and_then(|f| f.as_str()).map(str::to_owned))
+                .or_else(|| {
+                    err.details()
+                        .get("field")
+                        .and_then(|f| f.as_str())
+                        .map(str::to_owned)
+                })
                 .unwrap_or_default();
             assert_eq!(named, *field, "{text}");
         }
@@ -303,10 +363,20 @@ mod tests {
 
     #[test]
     fn server_error_text_is_never_the_message() {
-        let err = recognise(500, "Wrong number of path arguments for `Path`. Expected 1 but got 2", None).unwrap();
+        let err = recognise(
+            500,
+            "Wrong number of path arguments for `Path`. Expected 1 but got 2",
+            None,
+        )
+        .unwrap();
         assert_eq!(err.code(), "internal_error");
         assert!(!err.message().contains("Wrong number"));
-        assert!(err.source_error().unwrap().to_string().contains("Wrong number"));
+        assert!(
+            err.source_error()
+                .unwrap()
+                .to_string()
+                .contains("Wrong number")
+        );
     }
 
     #[test]

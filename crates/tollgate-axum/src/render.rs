@@ -17,7 +17,9 @@ use crate::rejection::TextError;
 /// messages, statuses and aliases win. Details, violations, the retry hint,
 /// headers and a replaced message are kept.
 pub(crate) fn adopt(catalog: &Catalog, err: ApiError) -> ApiError {
-    let Some(def) = catalog.get(err.code()) else { return err };
+    let Some(def) = catalog.get(err.code()) else {
+        return err;
+    };
     if Arc::ptr_eq(def, err.def()) || **def == **err.def() {
         return err;
     }
@@ -45,7 +47,9 @@ pub(crate) fn adopt(catalog: &Catalog, err: ApiError) -> ApiError {
 /// `outer: inner: innermost`, from an error's source.
 pub(crate) fn source_chain(err: &ApiError) -> String {
     let mut out = String::new();
-    let mut next = err.source_error().map(|e| e as &(dyn std::error::Error + 'static));
+    let mut next = err
+        .source_error()
+        .map(|e| e as &(dyn std::error::Error + 'static));
     while let Some(e) = next {
         if !out.is_empty() {
             out.push_str(": ");
@@ -88,7 +92,8 @@ pub(crate) fn render(
     let mut body = Vec::with_capacity(256);
     renderer.write_body(&err, ctx, &mut body);
     let mut response = Response::from_parts(parts, Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     merge_headers(response.headers_mut(), renderer.headers(&err, ctx));
     response.extensions_mut().insert(err);
     response
@@ -132,20 +137,37 @@ mod tests {
             .with("limit", 10)
             .with("window", 60)
             .retry_after(std::time::Duration::from_secs(3))
-            .header(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            .header(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
         let adopted = adopt(&catalog, err);
-        assert!(Arc::ptr_eq(adopted.def(), catalog.get("rate_limit_exceeded").unwrap()));
-        assert_eq!(adopted.message(), "Rate limit exceeded. Please try again later.");
+        assert!(Arc::ptr_eq(
+            adopted.def(),
+            catalog.get("rate_limit_exceeded").unwrap()
+        ));
+        assert_eq!(
+            adopted.message(),
+            "Rate limit exceeded. Please try again later."
+        );
         assert_eq!(adopted.details()["limit"], 10);
-        assert_eq!(adopted.retry_after_delay(), Some(std::time::Duration::from_secs(3)));
+        assert_eq!(
+            adopted.retry_after_delay(),
+            Some(std::time::Duration::from_secs(3))
+        );
         assert_eq!(adopted.headers().len(), 1);
     }
 
     #[test]
     fn adopt_keeps_replaced_messages() {
         let mut catalog = Catalog::builtin();
-        catalog.load_toml("app.toml", "[errors.not_found]\ntitle = 'Nothing here'\n").unwrap();
-        let err = Catalog::builtin_ref().error("not_found").unwrap().with_message("Rule 7 not found");
+        catalog
+            .load_toml("app.toml", "[errors.not_found]\ntitle = 'Nothing here'\n")
+            .unwrap();
+        let err = Catalog::builtin_ref()
+            .error("not_found")
+            .unwrap()
+            .with_message("Rule 7 not found");
         assert_eq!(adopt(&catalog, err).message(), "Rule 7 not found");
     }
 
@@ -153,10 +175,18 @@ mod tests {
     fn rendering_keeps_headers() {
         let catalog = Catalog::builtin();
         let (mut parts, ()) = Response::new(()).into_parts();
-        parts.headers.insert("allow", HeaderValue::from_static("GET"));
-        parts.headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-        parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        parts
+            .headers
+            .insert("allow", HeaderValue::from_static("GET"));
+        parts
+            .headers
+            .insert("access-control-allow-origin", HeaderValue::from_static("*"));
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        parts
+            .headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         let err = catalog
             .error("method_not_allowed")
             .unwrap()

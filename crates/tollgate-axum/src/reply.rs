@@ -58,7 +58,10 @@ impl<T: Serialize> IntoResponse for Reply<T> {
             return error_response(builtin("internal_error").with_source(e));
         }
         let data = buf.into_inner().freeze();
-        let mut response = ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], data.clone())
+        let mut response = (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            data.clone(),
+        )
             .into_response();
         response.extensions_mut().insert(ReplyBody(data));
         response
@@ -73,6 +76,9 @@ mod tests {
     fn the_envelope_wraps_the_data() {
         let body = envelope_body(br#"{"id":1}"#);
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(value, serde_json::json!({"data": {"id": 1}, "success": true, "message": "OK"}));
+        assert_eq!(
+            value,
+            serde_json::json!({"data": {"id": 1}, "success": true, "message": "OK"})
+        );
     }
 }

@@ -55,7 +55,9 @@ impl RequestId {
     pub fn generate() -> RequestId {
         let mut buf = uuid::Uuid::encode_buffer();
         let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
-        RequestId(HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid")))
+        RequestId(
+            HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid")),
+        )
     }
 
     /// Wraps an id that is already known to be valid; `None` when it is not
@@ -131,10 +133,14 @@ impl Negotiated {
     /// What the layer decided, or without the layer: the header's id (or a
     /// new one) and the default `problem` dialect.
     fn from_parts(parts: &Parts) -> Negotiated {
-        parts.extensions.get::<Negotiated>().cloned().unwrap_or_else(|| Negotiated {
-            request_id: RequestId::from_headers(&parts.headers),
-            dialect: Dialect::Problem,
-        })
+        parts
+            .extensions
+            .get::<Negotiated>()
+            .cloned()
+            .unwrap_or_else(|| Negotiated {
+                request_id: RequestId::from_headers(&parts.headers),
+                dialect: Dialect::Problem,
+            })
     }
 }
 
@@ -170,7 +176,12 @@ mod tests {
             }
             let id = RequestId::from_headers(&headers);
             assert_ne!(id.as_str(), bad);
-            assert_eq!(uuid::Uuid::parse_str(id.as_str()).unwrap().get_version_num(), 7);
+            assert_eq!(
+                uuid::Uuid::parse_str(id.as_str())
+                    .unwrap()
+                    .get_version_num(),
+                7
+            );
         }
     }
 
@@ -179,7 +190,10 @@ mod tests {
         let long = "a".repeat(128);
         for good in ["r", "req_01J.abc-9", long.as_str()] {
             let mut headers = http::HeaderMap::new();
-            headers.insert(tollgate::headers::X_REQUEST_ID, HeaderValue::from_str(good).unwrap());
+            headers.insert(
+                tollgate::headers::X_REQUEST_ID,
+                HeaderValue::from_str(good).unwrap(),
+            );
             assert_eq!(RequestId::from_headers(&headers).as_str(), good);
         }
     }

@@ -36,18 +36,32 @@ fn routes() -> Router {
         .route("/v2/scans", post(create))
         .route("/scans", get(|| async { Reply(vec![1, 2, 3]) }))
         .route("/id", get(|id: RequestId| async move { id.to_string() }))
-        .route("/negotiated", get(|n: Negotiated| async move { n.dialect().to_string() }))
+        .route(
+            "/negotiated",
+            get(|n: Negotiated| async move { n.dialect().to_string() }),
+        )
         .route("/panic", get(panics))
 }
 
 async fn send(app: &mut Router, request: Request<Body>) -> (Response<()>, Bytes) {
-    let response = ServiceExt::<Request<Body>>::ready(app).await.unwrap().call(request).await.unwrap();
+    let response = ServiceExt::<Request<Body>>::ready(app)
+        .await
+        .unwrap()
+        .call(request)
+        .await
+        .unwrap();
     let (parts, body) = response.into_parts();
-    (Response::from_parts(parts, ()), body.collect().await.unwrap().to_bytes())
+    (
+        Response::from_parts(parts, ()),
+        body.collect().await.unwrap().to_bytes(),
+    )
 }
 
 fn post_json(uri: &str, body: &'static str) -> Request<Body> {
-    Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap()
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap()
 }
 
 /// Seed 004's migration: old clients (under `/v1`, or sending
@@ -63,12 +77,21 @@ async fn dialects_are_pinned_per_version_and_negotiated() {
             .pin("1", Dialect::Flat)
             .layer(),
     );
-    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+    let cases: [Case; 5] = [
         ("/v1/scans", &[], "flat"),
         ("/v2/scans", &[], "envelope"),
         ("/v2/scans", &[("x-api-version", "1")], "flat"),
         ("/v2/scans", &[("x-api-version", "2")], "envelope"),
-        ("/v1/scans", &[("accept", "application/problem+json")], "problem"),
+        (
+            "/v1/scans",
+            &[("accept", "application/problem+json")],
+            "problem",
+        ),
     ];
     for (uri, headers, want) in cases {
         let mut req = post_json(uri, "{}");
@@ -76,12 +99,26 @@ async fn dialects_are_pinned_per_version_and_negotiated() {
             req.headers_mut().insert(*k, HeaderValue::from_static(v));
         }
         let (res, body) = send(&mut app, req).await;
-        let decoded = Catalog::builtin_ref().decode(res.status().as_u16(), res.headers(), &body, SystemTime::now());
-        assert_eq!(decoded.dialect, want, "{uri} {headers:?}: {}", String::from_utf8_lossy(&body));
+        let decoded = Catalog::builtin_ref().decode(
+            res.status().as_u16(),
+            res.headers(),
+            &body,
+            SystemTime::now(),
+        );
+        assert_eq!(
+            decoded.dialect,
+            want,
+            "{uri} {headers:?}: {}",
+            String::from_utf8_lossy(&body)
+        );
         assert_eq!(decoded.code.as_deref(), Some("missing_field"));
         assert_eq!(res.status(), 400);
     }
-    let (_, body) = send(&mut app, Request::get("/negotiated").body(Body::empty()).unwrap()).await;
+    let (_, body) = send(
+        &mut app,
+        Request::get("/negotiated").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(body, "envelope");
 }
 
@@ -89,7 +126,11 @@ async fn dialects_are_pinned_per_version_and_negotiated() {
 async fn replies_wear_the_envelope_only_in_the_envelope_dialect() {
     for dialect in Dialect::ALL {
         let mut app = routes().layer(Tollgate::new(Catalog::builtin()).dialect(dialect).layer());
-        let (res, body) = send(&mut app, Request::get("/scans").body(Body::empty()).unwrap()).await;
+        let (res, body) = send(
+            &mut app,
+            Request::get("/scans").body(Body::empty()).unwrap(),
+        )
+        .await;
         assert_eq!(res.status(), 200);
         assert!(res.headers().contains_key("x-request-id"));
         let value: Value = serde_json::from_slice(&body).unwrap();
@@ -103,7 +144,11 @@ async fn replies_wear_the_envelope_only_in_the_envelope_dialect() {
         }
     }
     // Without the layer a reply is bare.
-    let (_, body) = send(&mut routes(), Request::get("/scans").body(Body::empty()).unwrap()).await;
+    let (_, body) = send(
+        &mut routes(),
+        Request::get("/scans").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(body, "[1,2,3]");
 }
 
@@ -112,24 +157,43 @@ async fn request_ids_are_kept_when_valid_and_replaced_when_not() {
     let mut app = routes().layer(Tollgate::new(Catalog::builtin()).layer());
     let long = "a".repeat(128);
     let too_long = "a".repeat(129);
-    for (given, kept) in [("req_01J.x-9", true), (long.as_str(), true), (too_long.as_str(), false), ("a b", false), ("", false)]
-    {
-        let req = Request::get("/id").header("x-request-id", given).body(Body::empty()).unwrap();
+    for (given, kept) in [
+        ("req_01J.x-9", true),
+        (long.as_str(), true),
+        (too_long.as_str(), false),
+        ("a b", false),
+        ("", false),
+    ] {
+        let req = Request::get("/id")
+            .header("x-request-id", given)
+            .body(Body::empty())
+            .unwrap();
         let (res, body) = send(&mut app, req).await;
         let header = res.headers()["x-request-id"].to_str().unwrap().to_owned();
-        assert_eq!(body, header.as_bytes(), "the handler sees the id the header echoes");
+        assert_eq!(
+            body,
+            header.as_bytes(),
+            "the handler sees the id the header echoes"
+        );
         if kept {
             assert_eq!(header, given);
         } else {
-            assert_eq!(uuid::Uuid::parse_str(&header).unwrap().get_version_num(), 7, "{header}");
+            assert_eq!(
+                uuid::Uuid::parse_str(&header).unwrap().get_version_num(),
+                7,
+                "{header}"
+            );
         }
     }
 }
 
 #[tokio::test]
 async fn validation_status_is_configurable() {
-    for (status, want) in [(None, 400), (Some(ValidationStatus::UnprocessableEntity), 422), (Some(ValidationStatus::BadRequest), 400)]
-    {
+    for (status, want) in [
+        (None, 400),
+        (Some(ValidationStatus::UnprocessableEntity), 422),
+        (Some(ValidationStatus::BadRequest), 400),
+    ] {
         let mut config = Tollgate::new(Catalog::builtin()).dialect(Dialect::Envelope);
         if let Some(status) = status {
             config = config.validation_status(status);
@@ -163,10 +227,25 @@ async fn the_apps_catalog_wins() {
 #[tokio::test]
 async fn timestamps_come_from_the_clock() {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let mut app = routes().layer(Tollgate::new(Catalog::builtin()).dialect(Dialect::StatusCode).clock(move || at).layer());
-    let (_, body) = send(&mut app, Request::get("/nowhere").body(Body::empty()).unwrap()).await;
+    let mut app = routes().layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::StatusCode)
+            .clock(move || at)
+            .layer(),
+    );
+    let (_, body) = send(
+        &mut app,
+        Request::get("/nowhere").body(Body::empty()).unwrap(),
+    )
+    .await;
     let value: Value = serde_json::from_slice(&body).unwrap();
-    assert!(value["timestamp"].as_str().unwrap().starts_with("2023-11-14T22:13:20"), "{value}");
+    assert!(
+        value["timestamp"]
+            .as_str()
+            .unwrap()
+            .starts_with("2023-11-14T22:13:20"),
+        "{value}"
+    );
 }
 
 #[derive(Clone, Default)]
@@ -188,18 +267,31 @@ impl Write for Logs {
 async fn panics_are_logged_with_the_request_id_and_code() {
     let logs = Logs::default();
     let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let mut app = routes().layer(Tollgate::new(Catalog::builtin()).dialect(Dialect::Envelope).layer());
-    let req = Request::get("/panic").header("x-request-id", "req_panic_1").body(Body::empty()).unwrap();
+    let mut app = routes().layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Envelope)
+            .layer(),
+    );
+    let req = Request::get("/panic")
+        .header("x-request-id", "req_panic_1")
+        .body(Body::empty())
+        .unwrap();
     let (res, body) = send(&mut app, req).await;
     assert_eq!(res.status(), 500);
     assert_eq!(res.headers()["x-request-id"], "req_panic_1");
     assert!(!String::from_utf8_lossy(&body).contains("pool exhausted"));
 
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    let line = logged.lines().find(|l| l.contains("pool exhausted")).unwrap_or_else(|| panic!("no panic in {logged}"));
+    let line = logged
+        .lines()
+        .find(|l| l.contains("pool exhausted"))
+        .unwrap_or_else(|| panic!("no panic in {logged}"));
     assert!(line.contains("req_panic_1"), "{line}");
     assert!(line.contains("internal_error"), "{line}");
     assert!(line.contains("ERROR"), "{line}");

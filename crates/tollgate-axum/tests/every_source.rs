@@ -64,16 +64,22 @@ async fn rate_limited() -> Response<Body> {
         .with("window", 60)
         .retry_after(Duration::from_millis(1500));
     let ctx = tollgate::Context::new(SystemTime::now());
-    let mut response = Catalog::builtin_ref().renderer(Dialect::Problem).response(&err, &ctx).map(Body::from);
-    response.headers_mut().insert("ratelimit-policy", HeaderValue::from_static("10;w=60"));
+    let mut response = Catalog::builtin_ref()
+        .renderer(Dialect::Problem)
+        .response(&err, &ctx)
+        .map(Body::from);
+    response
+        .headers_mut()
+        .insert("ratelimit-policy", HeaderValue::from_static("10;w=60"));
     response.extensions_mut().insert(err);
     response
 }
 
 async fn unauthenticated() -> Result<&'static str, HandlerError> {
-    let err = Catalog::builtin_ref()
-        .error("invalid_key")?
-        .header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
+    let err = Catalog::builtin_ref().error("invalid_key")?.header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"api\""),
+    );
     Err(err.into())
 }
 
@@ -93,28 +99,55 @@ async fn slow() -> &'static str {
 fn app(dialect: Dialect) -> Router {
     Router::new()
         .route("/json", post(|Json(_): Json<Order>| async { "ok" }))
-        .route("/axum-json", post(|axum::Json(_): axum::Json<Order>| async { "ok" }))
+        .route(
+            "/axum-json",
+            post(|axum::Json(_): axum::Json<Order>| async { "ok" }),
+        )
         .route("/query", get(|Query(_): Query<Page>| async { "ok" }))
-        .route("/axum-query", get(|axum::extract::Query(_): axum::extract::Query<Page>| async { "ok" }))
+        .route(
+            "/axum-query",
+            get(|axum::extract::Query(_): axum::extract::Query<Page>| async { "ok" }),
+        )
         .route("/users/{id}", get(|Path(_): Path<u32>| async { "ok" }))
-        .route("/axum-users/{id}", get(|axum::extract::Path(_): axum::extract::Path<u32>| async { "ok" }))
-        .route("/arity/{a}/{b}", get(|axum::extract::Path(_): axum::extract::Path<u32>| async { "ok" }))
+        .route(
+            "/axum-users/{id}",
+            get(|axum::extract::Path(_): axum::extract::Path<u32>| async { "ok" }),
+        )
+        .route(
+            "/arity/{a}/{b}",
+            get(|axum::extract::Path(_): axum::extract::Path<u32>| async { "ok" }),
+        )
         .route("/form", post(|Form(_): Form<Page>| async { "ok" }))
-        .route("/axum-form", post(|axum::Form(_): axum::Form<Page>| async { "ok" }))
-        .route("/header", get(|TypedHeader(_): TypedHeader<UserAgent>| async { "ok" }))
-        .route("/upload", post(|_: axum::extract::Multipart| async { "ok" }))
+        .route(
+            "/axum-form",
+            post(|axum::Form(_): axum::Form<Page>| async { "ok" }),
+        )
+        .route(
+            "/header",
+            get(|TypedHeader(_): TypedHeader<UserAgent>| async { "ok" }),
+        )
+        .route(
+            "/upload",
+            post(|_: axum::extract::Multipart| async { "ok" }),
+        )
         .route("/bytes", post(|_: Bytes| async { "ok" }))
         .route("/slow", get(slow))
         .route("/panic", get(panics))
         .route("/auth", get(unauthenticated))
         .route("/io", get(io_failure))
         .route("/limited", get(rate_limited))
-        .route("/conflict", get(|| async { (StatusCode::CONFLICT, "scan_1 already exists").into_response() }))
-        .layer(middleware::map_response(|mut res: Response<Body>| async move {
-            // CORS, set by a layer inside ours: must survive the rewrite.
-            res.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
-            res
-        }))
+        .route(
+            "/conflict",
+            get(|| async { (StatusCode::CONFLICT, "scan_1 already exists").into_response() }),
+        )
+        .layer(middleware::map_response(
+            |mut res: Response<Body>| async move {
+                // CORS, set by a layer inside ours: must survive the rewrite.
+                res.headers_mut()
+                    .insert("access-control-allow-origin", HeaderValue::from_static("*"));
+                res
+            },
+        ))
         .layer(
             Tollgate::new(Catalog::builtin())
                 .dialect(dialect)
@@ -137,7 +170,10 @@ struct Case {
 }
 
 fn json(uri: &str, body: &'static str) -> Request<Body> {
-    Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).unwrap()
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap()
 }
 
 fn get_(uri: &str) -> Request<Body> {
@@ -158,7 +194,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "json wrong type",
-            request: || json("/json", r#"{"items":[{"name":"a"},{"name":"b"},{"name":5}]}"#),
+            request: || {
+                json(
+                    "/json",
+                    r#"{"items":[{"name":"a"},{"name":"b"},{"name":5}]}"#,
+                )
+            },
             status: 400,
             code: "validation_error",
             field: Some("items[2].name"),
@@ -182,7 +223,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "axum json wrong type",
-            request: || json("/axum-json", r#"{"items":[{"name":"a"},{"name":"b"},{"name":5}]}"#),
+            request: || {
+                json(
+                    "/axum-json",
+                    r#"{"items":[{"name":"a"},{"name":"b"},{"name":5}]}"#,
+                )
+            },
             status: 400,
             code: "validation_error",
             field: Some("items[2].name"),
@@ -312,7 +358,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "multipart without boundary",
-            request: || Request::post("/upload").header(header::CONTENT_TYPE, "text/plain").body(Body::from("x")).unwrap(),
+            request: || {
+                Request::post("/upload")
+                    .header(header::CONTENT_TYPE, "text/plain")
+                    .body(Body::from("x"))
+                    .unwrap()
+            },
             status: 415,
             code: "unsupported_media_type",
             field: None,
@@ -351,7 +402,9 @@ fn cases() -> Vec<Case> {
             name: "chunked body growing past the limit",
             request: || {
                 let chunks = (0..10).map(|_| Bytes::from_static(&[b'x'; 16])).collect();
-                Request::post("/bytes").body(Body::new(Chunks(chunks))).unwrap()
+                Request::post("/bytes")
+                    .body(Body::new(Chunks(chunks)))
+                    .unwrap()
             },
             status: 413,
             code: "payload_too_large",
@@ -372,8 +425,22 @@ fn cases() -> Vec<Case> {
             field: None,
             keep: &[CORS],
         },
-        Case { name: "timeout", request: || get_("/slow"), status: 504, code: "timeout", field: None, keep: &[] },
-        Case { name: "panic", request: || get_("/panic"), status: 500, code: "internal_error", field: None, keep: &[] },
+        Case {
+            name: "timeout",
+            request: || get_("/slow"),
+            status: 504,
+            code: "timeout",
+            field: None,
+            keep: &[],
+        },
+        Case {
+            name: "panic",
+            request: || get_("/panic"),
+            status: 500,
+            code: "internal_error",
+            field: None,
+            keep: &[],
+        },
         Case {
             name: "api error keeps WWW-Authenticate",
             request: || get_("/auth"),
@@ -396,7 +463,11 @@ fn cases() -> Vec<Case> {
             status: 429,
             code: "rate_limit_exceeded",
             field: None,
-            keep: &[("retry-after", Some("2")), ("ratelimit-policy", Some("10;w=60")), CORS],
+            keep: &[
+                ("retry-after", Some("2")),
+                ("ratelimit-policy", Some("10;w=60")),
+                CORS,
+            ],
         },
         Case {
             name: "handler's own plain error",
@@ -411,7 +482,9 @@ fn cases() -> Vec<Case> {
 
 async fn send(app: Router, mut request: Request<Body>, id: Option<&str>) -> (Response<()>, Bytes) {
     if let Some(id) = id {
-        request.headers_mut().insert("x-request-id", HeaderValue::from_str(id).unwrap());
+        request
+            .headers_mut()
+            .insert("x-request-id", HeaderValue::from_str(id).unwrap());
     }
     let response = app.oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
@@ -434,7 +507,11 @@ async fn every_failure_source_in_every_dialect() {
             assert_eq!(res.status().as_u16(), case.status, "{at}: {text}");
             let wire = catalog.get(case.code).unwrap().wire_code(dialect);
             assert_eq!(res.headers()["x-error-code"], &*wire, "{at}");
-            assert_eq!(res.headers()[header::CONTENT_TYPE], dialect.content_type(), "{at}");
+            assert_eq!(
+                res.headers()[header::CONTENT_TYPE],
+                dialect.content_type(),
+                "{at}"
+            );
             let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
             assert!(tollgate::headers::is_valid_request_id(&id), "{at}");
             if let Some(given) = &given {
@@ -442,24 +519,44 @@ async fn every_failure_source_in_every_dialect() {
             }
             for (name, value) in case.keep {
                 let values: Vec<_> = res.headers().get_all(*name).iter().collect();
-                assert_eq!(values.len(), 1, "{at}: header {name} kept once: {:?}", res.headers());
+                assert_eq!(
+                    values.len(),
+                    1,
+                    "{at}: header {name} kept once: {:?}",
+                    res.headers()
+                );
                 if let Some(value) = value {
                     assert_eq!(values[0], *value, "{at}: header {name}");
                 }
             }
 
-            let decoded = catalog.decode(res.status().as_u16(), res.headers(), &body, SystemTime::now());
+            let decoded = catalog.decode(
+                res.status().as_u16(),
+                res.headers(),
+                &body,
+                SystemTime::now(),
+            );
             assert_eq!(decoded.dialect, dialect.name(), "{at}: {text}");
             assert_eq!(decoded.code.as_deref(), Some(&*wire), "{at}: {text}");
             assert_eq!(decoded.status, case.status, "{at}");
-            assert_eq!(decoded.request_id.as_deref(), Some(id.as_str()), "{at}: {text}");
+            assert_eq!(
+                decoded.request_id.as_deref(),
+                Some(id.as_str()),
+                "{at}: {text}"
+            );
             if let Some(field) = case.field {
                 let named = decoded.violations.iter().any(|v| v.field == field)
                     || decoded.details.get("field").and_then(|f| f.as_str()) == Some(field)
-                    || decoded.message.as_deref().is_some_and(|m| m.contains(field));
+                    || decoded
+                        .message
+                        .as_deref()
+                        .is_some_and(|m| m.contains(field));
                 assert!(named, "{at}: {field} not named in {text}");
             }
-            assert!(!text.contains("hunter2"), "{at}: a cause leaked into the body: {text}");
+            assert!(
+                !text.contains("hunter2"),
+                "{at}: a cause leaked into the body: {text}"
+            );
             checked += 1;
         }
     }

@@ -123,7 +123,10 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         ));
     };
     if data.variants.is_empty() {
-        return Err(syn::Error::new(input.ident.span(), "#[derive(ApiError)] needs at least one variant"));
+        return Err(syn::Error::new(
+            input.ident.span(),
+            "#[derive(ApiError)] needs at least one variant",
+        ));
     }
     let mut errors = Errors::default();
     let mut variants = Vec::new();
@@ -144,7 +147,11 @@ fn parse_variant(variant: &syn::Variant) -> syn::Result<Variant> {
     for attr in variant.attrs.iter().filter(|a| a.path().is_ident("api")) {
         seen_api = true;
         let parsed = attr.parse_nested_meta(|meta| {
-            let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let slot_str = match key.as_str() {
                 "code" => Some(&mut attrs.code),
                 "title" => Some(&mut attrs.title),
@@ -173,7 +180,9 @@ fn parse_variant(variant: &syn::Variant) -> syn::Result<Variant> {
                 }
                 return Ok(());
             }
-            Err(meta.error(format!("unknown attribute `{key}`, expected one of: {VARIANT_KEYS}")))
+            Err(meta.error(format!(
+                "unknown attribute `{key}`, expected one of: {VARIANT_KEYS}"
+            )))
         });
         if let Err(e) = parsed {
             errors.push(e);
@@ -191,7 +200,11 @@ fn parse_variant(variant: &syn::Variant) -> syn::Result<Variant> {
     let fields = parse_fields(&variant.fields, &mut errors);
     errors.finish()?;
     let def = def_tokens(variant, &attrs, &fields)?;
-    Ok(Variant { ident: variant.ident.clone(), fields, def })
+    Ok(Variant {
+        ident: variant.ident.clone(),
+        fields,
+        def,
+    })
 }
 
 fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
@@ -201,7 +214,11 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
         let mut role = None;
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("api")) {
             let parsed = attr.parse_nested_meta(|meta| {
-                let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+                let key = meta
+                    .path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 let next = match key.as_str() {
                     "source" => FieldRole::Source,
                     "retry_after" => FieldRole::RetryAfter,
@@ -242,13 +259,23 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
             FieldRole::RetryAfter => delays += 1,
             _ => {}
         }
-        out.push(FieldInfo { binding: format_ident!("__field{}", i), member, role });
+        out.push(FieldInfo {
+            binding: format_ident!("__field{}", i),
+            member,
+            role,
+        });
     }
     if sources > 1 {
-        errors.push(syn::Error::new(fields.span(), "at most one field can be #[api(source)]"));
+        errors.push(syn::Error::new(
+            fields.span(),
+            "at most one field can be #[api(source)]",
+        ));
     }
     if delays > 1 {
-        errors.push(syn::Error::new(fields.span(), "at most one field can be #[api(retry_after)]"));
+        errors.push(syn::Error::new(
+            fields.span(),
+            "at most one field can be #[api(retry_after)]",
+        ));
     }
     out
 }
@@ -268,23 +295,36 @@ fn camel(snake: &str) -> String {
         .split('_')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+            c.next()
+                .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
         })
         .collect()
 }
 
 /// The expression that builds the variant's `ErrorDef`, after checking
 /// everything that can be checked at compile time.
-fn def_tokens(variant: &syn::Variant, attrs: &VariantAttrs, fields: &[FieldInfo]) -> syn::Result<TokenStream2> {
+fn def_tokens(
+    variant: &syn::Variant,
+    attrs: &VariantAttrs,
+    fields: &[FieldInfo],
+) -> syn::Result<TokenStream2> {
     let name = &variant.ident;
     let Some(code_lit) = &attrs.code else {
-        return Err(syn::Error::new(name.span(), format!("variant `{name}` needs #[api(code = \"...\")]")));
+        return Err(syn::Error::new(
+            name.span(),
+            format!("variant `{name}` needs #[api(code = \"...\")]"),
+        ));
     };
     let code = code_lit.value();
     let code_ok = code.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !code_ok {
-        return Err(syn::Error::new(code_lit.span(), format!("code {code:?} must be snake_case: [a-z][a-z0-9_]*")));
+        return Err(syn::Error::new(
+            code_lit.span(),
+            format!("code {code:?} must be snake_case: [a-z][a-z0-9_]*"),
+        ));
     }
     let details: Vec<String> = fields
         .iter()
@@ -317,25 +357,40 @@ fn def_tokens(variant: &syn::Variant, attrs: &VariantAttrs, fields: &[FieldInfo]
     let builtin = tollgate::Catalog::builtin_ref().get(&code).is_some();
     let mut def = match (&attrs.status, &attrs.message) {
         (None, None) if builtin => {
-            let extra = [&attrs.title, &attrs.remedy, &attrs.retry, &attrs.kind].into_iter().flatten().next();
+            let extra = [&attrs.title, &attrs.remedy, &attrs.retry, &attrs.kind]
+                .into_iter()
+                .flatten()
+                .next();
             if let Some(extra) = extra {
                 return Err(syn::Error::new(
                     extra.span(),
-                    format!("`{code}` is used as built in; to redefine it give `status` and `message` too"),
+                    format!(
+                        "`{code}` is used as built in; to redefine it give `status` and `message` too"
+                    ),
                 ));
             }
             return Ok(quote!(#private::builtin_def(#code)));
         }
         (Some(status), Some(message)) => {
-            let status_value: u16 = status.base10_parse().ok().filter(|s| (400..=599).contains(s)).ok_or_else(|| {
-                syn::Error::new(status.span(), format!("status {status} is outside 400–599 (an error status)"))
-            })?;
-            let template = tollgate::Template::parse(&message.value()).map_err(|e| {
-                syn::Error::new(message.span(), format!("message template: {e}"))
-            })?;
+            let status_value: u16 = status
+                .base10_parse()
+                .ok()
+                .filter(|s| (400..=599).contains(s))
+                .ok_or_else(|| {
+                    syn::Error::new(
+                        status.span(),
+                        format!("status {status} is outside 400–599 (an error status)"),
+                    )
+                })?;
+            let template = tollgate::Template::parse(&message.value())
+                .map_err(|e| syn::Error::new(message.span(), format!("message template: {e}")))?;
             for placeholder in template.placeholders() {
                 if !details.iter().any(|d| d == placeholder) {
-                    let known = if details.is_empty() { "none".to_owned() } else { details.join(", ") };
+                    let known = if details.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        details.join(", ")
+                    };
                     return Err(syn::Error::new(
                         message.span(),
                         format!(
@@ -345,25 +400,40 @@ fn def_tokens(variant: &syn::Variant, attrs: &VariantAttrs, fields: &[FieldInfo]
                     ));
                 }
             }
-            let title = attrs.title.as_ref().map_or_else(|| title_from_code(&code), LitStr::value);
+            let title = attrs
+                .title
+                .as_ref()
+                .map_or_else(|| title_from_code(&code), LitStr::value);
             if title.trim().is_empty() {
                 let span = attrs.title.as_ref().map_or(name.span(), LitStr::span);
                 return Err(syn::Error::new(span, "title is empty"));
             }
             let message = message.value();
             let def = quote!(#private::def(#code, #status_value, #title, #message));
-            if details.is_empty() { def } else { quote!(#def.details([#(#details),*])) }
+            if details.is_empty() {
+                def
+            } else {
+                quote!(#def.details([#(#details),*]))
+            }
         }
         (Some(status), None) => {
-            return Err(syn::Error::new(status.span(), format!("variant `{name}` gives `status` but no `message`")));
+            return Err(syn::Error::new(
+                status.span(),
+                format!("variant `{name}` gives `status` but no `message`"),
+            ));
         }
         (None, Some(message)) => {
-            return Err(syn::Error::new(message.span(), format!("variant `{name}` gives `message` but no `status`")));
+            return Err(syn::Error::new(
+                message.span(),
+                format!("variant `{name}` gives `message` but no `status`"),
+            ));
         }
         (None, None) => {
             return Err(syn::Error::new(
                 code_lit.span(),
-                format!("`{code}` is not a built-in code, so variant `{name}` needs `status` and `message`"),
+                format!(
+                    "`{code}` is not a built-in code, so variant `{name}` needs `status` and `message`"
+                ),
             ));
         }
     };
@@ -373,7 +443,10 @@ fn def_tokens(variant: &syn::Variant, attrs: &VariantAttrs, fields: &[FieldInfo]
     if let Some(retry) = &attrs.retry {
         let value = retry.value();
         if !matches!(value.as_str(), "never" | "after" | "backoff") {
-            return Err(syn::Error::new(retry.span(), format!("retry {value:?} must be one of: never, after, backoff")));
+            return Err(syn::Error::new(
+                retry.span(),
+                format!("retry {value:?} must be one of: never, after, backoff"),
+            ));
         }
         let variant = format_ident!("{}", camel(&value));
         def = quote!(#def.retry_class(#private::tollgate::RetryClass::#variant));

@@ -28,7 +28,9 @@ impl<T: DeserializeOwned> Form<T> {
     /// Reads a URL-encoded body.
     pub fn from_bytes(bytes: &[u8]) -> Result<Form<T>, Rejection> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
-        serde_path_to_error::deserialize(de).map(Form).map_err(|e| Rejection(from_urlencoded_error(e)))
+        serde_path_to_error::deserialize(de)
+            .map(Form)
+            .map_err(|e| Rejection::from(from_urlencoded_error(e)))
     }
 }
 
@@ -45,9 +47,11 @@ where
             return Ok(Form(value));
         }
         if media_type(req.headers()).as_deref() != Some("application/x-www-form-urlencoded") {
-            return Err(Rejection(builtin("unsupported_media_type")));
+            return Err(Rejection::from(builtin("unsupported_media_type")));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         Form::from_bytes(&bytes)
     }
 }

@@ -46,8 +46,11 @@ impl<T: DeserializeOwned> Json<T> {
     /// Reads a JSON body.
     pub fn from_bytes(bytes: &[u8]) -> Result<Json<T>, Rejection> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| Rejection(from_json_error(e)))?;
-        de.end().map_err(|e| Rejection(builtin("malformed_request").with("reason", e.to_string())))?;
+        let value = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| Rejection::from(from_json_error(e)))?;
+        de.end().map_err(|e| {
+            Rejection::from(builtin("malformed_request").with("reason", e.to_string()))
+        })?;
         Ok(Json(value))
     }
 }
@@ -65,9 +68,11 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !media_type(req.headers()).is_some_and(|m| is_json(&m)) {
-            return Err(Rejection(builtin("unsupported_media_type")));
+            return Err(Rejection::from(builtin("unsupported_media_type")));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         Json::from_bytes(&bytes)
     }
 }

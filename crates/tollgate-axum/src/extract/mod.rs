@@ -34,5 +34,5 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 fn body_rejection(rejection: BytesRejection) -> Rejection {
     let err = recognise(rejection.status().as_u16(), &rejection.body_text(), None)
         .unwrap_or_else(|| builtin("malformed_request").with("reason", rejection.body_text()));
-    Rejection(err)
+    Rejection::from(err)
 }

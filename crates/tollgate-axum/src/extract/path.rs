@@ -34,8 +34,14 @@ where
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
             Err(rejection) => {
-                let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_owned());
-                Err(Rejection(path_error(rejection, route.as_deref().unwrap_or_default())))
+                let route = parts
+                    .extensions
+                    .get::<MatchedPath>()
+                    .map(|m| m.as_str().to_owned());
+                Err(Rejection::from(path_error(
+                    rejection,
+                    route.as_deref().unwrap_or_default(),
+                )))
             }
         }
     }
@@ -56,27 +62,43 @@ fn invalid(field: &str, code: &str, message: String) -> ApiError {
 
 fn path_error(rejection: PathRejection, route: &str) -> ApiError {
     let generic = |r: &PathRejection| {
-        recognise(r.status().as_u16(), &r.body_text(), None).unwrap_or_else(|| builtin("internal_error"))
+        recognise(r.status().as_u16(), &r.body_text(), None)
+            .unwrap_or_else(|| builtin("internal_error"))
     };
     let PathRejection::FailedToDeserializePathParams(failed) = &rejection else {
         return generic(&rejection);
     };
     let cannot = |value: &str, ty: &str| format!("cannot parse `{value}` as `{ty}`");
     match failed.kind() {
-        ErrorKind::ParseErrorAtKey { key, value, expected_type } => {
-            invalid(key, "invalid_type", cannot(value, expected_type))
-        }
-        ErrorKind::ParseErrorAtIndex { index, value, expected_type } => {
+        ErrorKind::ParseErrorAtKey {
+            key,
+            value,
+            expected_type,
+        } => invalid(key, "invalid_type", cannot(value, expected_type)),
+        ErrorKind::ParseErrorAtIndex {
+            index,
+            value,
+            expected_type,
+        } => {
             let field = param_name(route, *index).map_or_else(|| index.to_string(), str::to_owned);
             invalid(&field, "invalid_type", cannot(value, expected_type))
         }
-        ErrorKind::ParseError { value, expected_type } => {
-            invalid(param_name(route, 0).unwrap_or_default(), "invalid_type", cannot(value, expected_type))
+        ErrorKind::ParseError {
+            value,
+            expected_type,
+        } => invalid(
+            param_name(route, 0).unwrap_or_default(),
+            "invalid_type",
+            cannot(value, expected_type),
+        ),
+        ErrorKind::InvalidUtf8InPathParam { key } => invalid(
+            key,
+            "invalid_value",
+            "not valid UTF-8 once percent-decoded".to_owned(),
+        ),
+        ErrorKind::DeserializeError { key, message, .. } => {
+            invalid(key, "invalid_value", message.clone())
         }
-        ErrorKind::InvalidUtf8InPathParam { key } => {
-            invalid(key, "invalid_value", "not valid UTF-8 once percent-decoded".to_owned())
-        }
-        ErrorKind::DeserializeError { key, message, .. } => invalid(key, "invalid_value", message.clone()),
         ErrorKind::WrongNumberOfParameters { .. } | ErrorKind::UnsupportedType { .. } => {
             builtin("internal_error").with_source(TextError(failed.body_text()))
         }

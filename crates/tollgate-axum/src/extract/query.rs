@@ -28,7 +28,9 @@ impl<T: DeserializeOwned> Query<T> {
     /// Reads a query string (without the `?`).
     pub fn from_query(query: &str) -> Result<Query<T>, Rejection> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map(Query).map_err(|e| Rejection(from_urlencoded_error(e)))
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| Rejection::from(from_urlencoded_error(e)))
     }
 }
 

@@ -48,7 +48,8 @@ impl Finish {
         let err = rejection::name_limit(err, self.shared.body_limit);
         render::log(&err, Some(self.request_id.as_str()));
         let err = render::adopt(&self.shared.catalog, err);
-        let mut ctx = tollgate::Context::new((self.shared.clock)()).request_id(self.request_id.as_str());
+        let mut ctx =
+            tollgate::Context::new((self.shared.clock)()).request_id(self.request_id.as_str());
         if let Some(uri) = &self.instance {
             ctx = ctx.instance(uri.path());
         }
@@ -85,13 +86,17 @@ impl Finish {
         }
         let status = parts.status.as_u16();
         let limit = self.shared.body_limit;
-        if status >= 400 && self.shared.rewrite_unmarked && rejection::recognise(status, "", None).is_some() {
+        if status >= 400
+            && self.shared.rewrite_unmarked
+            && rejection::recognise(status, "", None).is_some()
+        {
             let plain = parts
                 .headers
                 .get(CONTENT_TYPE)
                 .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"));
             let size = http_body::Body::size_hint(&body);
-            if !plain || size.exact() == Some(0) || size.upper().is_none_or(|u| u > MAX_TEXT as u64) {
+            if !plain || size.exact() == Some(0) || size.upper().is_none_or(|u| u > MAX_TEXT as u64)
+            {
                 let err = rejection::recognise(status, "", limit);
                 return Ok(self.error_over(err, parts));
             }
@@ -104,11 +109,17 @@ impl Finish {
                 self.error_over(err, parts)
             }));
         }
-        parts.headers.insert(tollgate::headers::X_REQUEST_ID, self.request_id.header_value().clone());
+        parts.headers.insert(
+            tollgate::headers::X_REQUEST_ID,
+            self.request_id.header_value().clone(),
+        );
         if let Some(ReplyBody(data)) = parts.extensions.remove::<ReplyBody>() {
             if self.dialect == Dialect::Envelope && parts.status.is_success() {
                 parts.headers.remove(CONTENT_LENGTH);
-                return Ok(Response::from_parts(parts, Body::from(envelope_body(&data))));
+                return Ok(Response::from_parts(
+                    parts,
+                    Body::from(envelope_body(&data)),
+                ));
             }
         }
         Ok(Response::from_parts(parts, Body::new(body)))
@@ -136,8 +147,9 @@ pin_project! {
         Inner {
             #[pin]
             future: F,
-            #[pin]
-            deadline: Option<Sleep>,
+            // Armed at the first `Pending` only, and boxed: a handler that
+            // answers at once never touches the timer nor pays for its size.
+            deadline: Option<Pin<Box<Sleep>>>,
             finish: Option<Finish>,
         },
         Reading {
@@ -157,19 +169,26 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 
 impl<F> ResponseFuture<F> {
     pub(crate) fn new(future: F, finish: Finish, span: Span) -> ResponseFuture<F> {
-        let deadline = finish
-            .shared
-            .timeout
-            .filter(|_| tokio::runtime::Handle::try_current().is_ok())
-            .map(tokio::time::sleep);
-        ResponseFuture { kind: Kind::Inner { future, deadline, finish: Some(finish) }, span }
+        ResponseFuture {
+            kind: Kind::Inner {
+                future,
+                deadline: None,
+                finish: Some(finish),
+            },
+            span,
+        }
     }
 
     /// A response decided without the inner service (logged now, in the
     /// request's span).
     pub(crate) fn error(finish: Finish, err: ApiError, span: Span) -> ResponseFuture<F> {
         let response = span.in_scope(|| finish.error(err));
-        ResponseFuture { kind: Kind::Ready { response: Some(response) }, span }
+        ResponseFuture {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+            span,
+        }
     }
 }
 
@@ -187,7 +206,11 @@ where
         let _entered = this.span.enter();
         loop {
             let next = match this.kind.as_mut().project() {
-                KindProj::Inner { future, deadline, finish } => {
+                KindProj::Inner {
+                    future,
+                    deadline,
+                    finish,
+                } => {
                     let polled = {
                         let _under = UnderLayer::enter();
                         catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
@@ -197,35 +220,61 @@ where
                     };
                     match polled {
                         Ok(Poll::Ready(Ok(response))) => match f.finish(response) {
-                            Ok(response) => Kind::Ready { response: Some(response) },
+                            Ok(response) => Kind::Ready {
+                                response: Some(response),
+                            },
                             Err(future) => Kind::Reading { future },
                         },
                         Ok(Poll::Ready(Err(e))) => {
                             let source = TextError(e.into().to_string());
-                            Kind::Ready { response: Some(f.error(builtin("internal_error").with_source(source))) }
+                            Kind::Ready {
+                                response: Some(
+                                    f.error(builtin("internal_error").with_source(source)),
+                                ),
+                            }
                         }
                         Err(panic) => {
                             let err = f.panicked(panic);
-                            Kind::Ready { response: Some(f.error(err)) }
+                            Kind::Ready {
+                                response: Some(f.error(err)),
+                            }
                         }
                         Ok(Poll::Pending) => {
-                            let expired = deadline.as_pin_mut().is_some_and(|d| d.poll(cx).is_ready());
+                            if deadline.is_none() {
+                                // The deadline runs from the first time the service waits
+                                // (the work before it cannot be interrupted anyway). Timers
+                                // need a Tokio runtime; outside one there is no deadline.
+                                let timeout = f
+                                    .shared
+                                    .timeout
+                                    .filter(|_| tokio::runtime::Handle::try_current().is_ok());
+                                *deadline = timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+                            }
+                            let expired = deadline
+                                .as_mut()
+                                .is_some_and(|d| d.as_mut().poll(cx).is_ready());
                             if !expired {
                                 *finish = Some(f);
                                 return Poll::Pending;
                             }
                             let after = f.shared.timeout.unwrap_or_default();
                             let source = TextError(format!("no response within {after:?}"));
-                            Kind::Ready { response: Some(f.error(builtin("timeout").with_source(source))) }
+                            Kind::Ready {
+                                response: Some(f.error(builtin("timeout").with_source(source))),
+                            }
                         }
                     }
                 }
                 KindProj::Reading { future } => {
                     let response = ready!(future.as_mut().poll(cx));
-                    Kind::Ready { response: Some(response) }
+                    Kind::Ready {
+                        response: Some(response),
+                    }
                 }
                 KindProj::Ready { response } => {
-                    let response = response.take().unwrap_or_else(|| Response::new(Body::empty()));
+                    let response = response
+                        .take()
+                        .unwrap_or_else(|| Response::new(Body::empty()));
                     return Poll::Ready(Ok(response));
                 }
             };

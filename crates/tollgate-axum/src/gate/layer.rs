@@ -85,7 +85,10 @@ pub struct Tollgate {
 impl fmt::Debug for Tollgate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tollgate")
-            .field("catalog", &self.catalog.iter().map(|d| d.code()).collect::<Vec<_>>())
+            .field(
+                "catalog",
+                &self.catalog.iter().map(|d| d.code()).collect::<Vec<_>>(),
+            )
             .field("negotiation", &self.negotiation)
             .field("body_limit", &self.body_limit)
             .field("timeout", &self.timeout)
@@ -254,6 +257,10 @@ impl<S> Layer<S> for TollgateLayer {
     type Service = TollgateService<S>;
 
     fn layer(&self, inner: S) -> TollgateService<S> {
-        TollgateService { inner, shared: self.shared.clone(), not_ready: None }
+        TollgateService {
+            inner,
+            shared: self.shared.clone(),
+            not_ready: None,
+        }
     }
 }

@@ -33,13 +33,21 @@ pub struct TollgateService<S> {
 
 impl<S: fmt::Debug> fmt::Debug for TollgateService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TollgateService").field("inner", &self.inner).finish_non_exhaustive()
+        f.debug_struct("TollgateService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 
 /// The declared length of a request body, when it has a valid one.
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+    headers
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TollgateService<S>
@@ -77,14 +85,23 @@ where
         let dialect = shared.negotiation.dialect(req.headers(), req.uri().path());
         let span = tracing::info_span!("tollgate", request_id = request_id.as_str());
         let instance = (dialect == Dialect::Problem).then(|| req.uri().clone());
-        let finish = Finish { shared: shared.clone(), request_id, dialect, instance };
+        let finish = Finish {
+            shared: shared.clone(),
+            request_id,
+            dialect,
+            instance,
+        };
 
         let (mut parts, body) = req.into_parts();
         let mut body_may_grow = false;
         if let Some(limit) = shared.body_limit {
             let declared = content_length(&parts.headers);
             if declared.is_some_and(|len| len > limit as u64) {
-                return ResponseFuture::error(finish, rejection::payload_too_large(Some(limit)), span);
+                return ResponseFuture::error(
+                    finish,
+                    rejection::payload_too_large(Some(limit)),
+                    span,
+                );
             }
             if !http_body::Body::is_end_stream(&body) {
                 let mut carrier = Request::from_parts(parts, ());
@@ -93,7 +110,10 @@ where
                 body_may_grow = declared.is_none();
             }
         }
-        parts.extensions.insert(Negotiated { request_id: finish.request_id.clone(), dialect });
+        parts.extensions.insert(Negotiated {
+            request_id: finish.request_id.clone(),
+            dialect,
+        });
         let body = match shared.body_limit {
             // A declared length is enforced by the HTTP server; only a body of
             // unknown length needs counting as it streams.
@@ -102,7 +122,8 @@ where
         };
         let req = Request::from_parts(parts, body);
         if let Some(why) = self.not_ready.take() {
-            let err = rejection::builtin("internal_error").with_source(rejection::TextError(why.to_string()));
+            let err = rejection::builtin("internal_error")
+                .with_source(rejection::TextError(why.to_string()));
             return ResponseFuture::error(finish, err, span);
         }
 

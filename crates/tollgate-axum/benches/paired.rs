@@ -1,0 +1,101 @@
+//! Happy-path overhead measured robustly on a busy machine: bare and layered
+//! routers run in alternating rounds, and each keeps its fastest round (the
+//! one least disturbed by other processes).
+//!
+//! Run: `cargo bench -p tollgate-axum --bench paired`
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use axum::routing::get;
+use tollgate::{Catalog, Dialect};
+use tollgate_axum::Tollgate;
+use tower::{Layer, Service, ServiceExt};
+
+const ROUNDS: usize = 200;
+const CALLS: usize = 2_000;
+
+fn run<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+fn call<S>(app: &mut S, request: Request<Body>) -> Response<Body>
+where
+    S: Service<Request<Body>, Response = Response<Body>>,
+    S::Error: std::fmt::Debug,
+{
+    run(async {
+        let svc = ServiceExt::<Request<Body>>::ready(app).await.unwrap();
+        svc.call(request).await.unwrap()
+    })
+}
+
+fn round<S>(app: &mut S, request: fn() -> Request<Body>) -> Duration
+where
+    S: Service<Request<Body>, Response = Response<Body>>,
+    S::Error: std::fmt::Debug,
+{
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        black_box(call(app, request()));
+    }
+    start.elapsed() / CALLS as u32
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _runtime = rt.enter();
+    let hello = || Router::new().route("/", get(|| async { "Hello, World!" }));
+    let layer = Tollgate::new(Catalog::builtin())
+        .dialect(Dialect::Envelope)
+        .body_limit(1024 * 1024)
+        .timeout(Duration::from_secs(30))
+        .layer();
+    let mut bare = hello();
+    let mut wrapped = layer.layer(hello());
+    let mut per_route = hello().layer(layer.clone());
+    let with_id = || {
+        Request::get("/")
+            .header("x-request-id", "req_01J9ZC4W7X")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let without_id = || Request::get("/").body(Body::empty()).unwrap();
+
+    let mut best = [Duration::MAX; 4];
+    for _ in 0..ROUNDS {
+        best[0] = best[0].min(round(&mut bare, with_id));
+        best[1] = best[1].min(round(&mut wrapped, with_id));
+        best[2] = best[2].min(round(&mut wrapped, without_id));
+        best[3] = best[3].min(round(&mut per_route, with_id));
+    }
+    let base = best[0].as_nanos() as f64;
+    let names = [
+        "bare router",
+        "layer around the router, caller's id",
+        "layer around the router, new UUIDv7",
+        "Router::layer (per route), caller's id",
+    ];
+    for (name, t) in names.iter().zip(best) {
+        let ns = t.as_nanos() as f64;
+        println!(
+            "{name:<42} {ns:>7.0} ns/request  {:>+6.1}%",
+            (ns / base - 1.0) * 100.0
+        );
+    }
+}
