@@ -1,7 +1,9 @@
 //! In-memory checks against governor on the same quota and the same kind of
-//! clock (both read `std::time::Instant`): a direct check, keyed checks on
-//! 10k `u64` keys and 10k 32-byte strings on 1 and 2 threads, and inserts of
-//! new keys. Threads are spawned before the timer starts.
+//! clock: `std` (both read `std::time::Instant`) and `tsc` (both read the TSC
+//! through quanta: our `QuantaClock`, governor's default `QuantaClock`). A
+//! direct check, keyed checks on 10k `u64` keys and 10k 32-byte strings on 1
+//! and 2 threads, and inserts of new keys. Threads are spawned before the
+//! timer starts.
 //!
 //! Two quotas: the seed APIs' 100 calls per 60 s (after the first burst most
 //! checks are refusals), and 1M calls per second (every check admitted and
@@ -15,9 +17,13 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use governor::clock::MonotonicClock as GovClock;
+use governor::clock::{Clock as GovClock, MonotonicClock as GovStd, QuantaClock as GovTsc};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use tollgate_limit::{DirectLimiter, KeyedLimiter, MemoryStore, MonotonicClock, Policy};
+use tollgate_limit::{
+    Clock, DirectLimiter, KeyedLimiter, MemoryStore, MonotonicClock, Policy, QuantaClock,
+};
 
 const KEYS: usize = 10_000;
 
@@ -91,15 +97,67 @@ fn direct(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for q in QUOTAS {
         let ours = DirectLimiter::new(policy(q), MonotonicClock::new());
-        group.bench_function(BenchmarkId::new("tollgate", q.name), |b| {
-            b.iter(|| black_box(ours.check()))
-        });
-        let theirs = RateLimiter::direct_with_clock(gov_quota(q), GovClock);
-        group.bench_function(BenchmarkId::new("governor", q.name), |b| {
-            b.iter(|| black_box(theirs.check()))
-        });
+        group.bench_function(
+            BenchmarkId::new("tollgate", format!("{}/std", q.name)),
+            |b| b.iter(|| black_box(ours.check())),
+        );
+        let theirs = RateLimiter::direct_with_clock(gov_quota(q), GovStd);
+        group.bench_function(
+            BenchmarkId::new("governor", format!("{}/std", q.name)),
+            |b| b.iter(|| black_box(theirs.check())),
+        );
+        let ours = DirectLimiter::new(policy(q), QuantaClock::new());
+        group.bench_function(
+            BenchmarkId::new("tollgate", format!("{}/tsc", q.name)),
+            |b| b.iter(|| black_box(ours.check())),
+        );
+        let theirs = RateLimiter::direct_with_clock(gov_quota(q), GovTsc::default());
+        group.bench_function(
+            BenchmarkId::new("governor", format!("{}/tsc", q.name)),
+            |b| b.iter(|| black_box(theirs.check())),
+        );
     }
     group.finish();
+}
+
+fn keyed_pair<K, C, G>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    id: &str,
+    threads: usize,
+    keys: &[K],
+    ours: KeyedLimiter<K, C>,
+    theirs: RateLimiter<K, DefaultKeyedStateStore<K>, G, NoOpMiddleware<G::Instant>>,
+) where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    C: Clock,
+    G: GovClock + Sync,
+{
+    for k in keys {
+        ours.check(k);
+        let _ = theirs.check_key(k);
+    }
+    group.bench_function(BenchmarkId::new("tollgate", id), |b| {
+        b.iter_custom(|iters| {
+            parallel(threads, iters, &|t, n| {
+                let mut i = t * 7919;
+                for _ in 0..n {
+                    black_box(ours.check(&keys[i % KEYS]));
+                    i += 1;
+                }
+            })
+        })
+    });
+    group.bench_function(BenchmarkId::new("governor", id), |b| {
+        b.iter_custom(|iters| {
+            parallel(threads, iters, &|t, n| {
+                let mut i = t * 7919;
+                for _ in 0..n {
+                    let _ = black_box(theirs.check_key(&keys[i % KEYS]));
+                    i += 1;
+                }
+            })
+        })
+    });
 }
 
 fn keyed<K>(c: &mut Criterion, group_name: &str, keys: &[K])
@@ -110,35 +168,22 @@ where
     for q in QUOTAS {
         for threads in [1usize, 2] {
             group.throughput(Throughput::Elements(threads as u64));
-            let ours = KeyedLimiter::new(policy(q), MonotonicClock::new());
-            let theirs = RateLimiter::dashmap_with_clock(gov_quota(q), GovClock);
-            for k in keys {
-                ours.check(k);
-                let _ = theirs.check_key(k);
-            }
-            let id = format!("{}/{threads}t", q.name);
-            group.bench_function(BenchmarkId::new("tollgate", &id), |b| {
-                b.iter_custom(|iters| {
-                    parallel(threads, iters, &|t, n| {
-                        let mut i = t * 7919;
-                        for _ in 0..n {
-                            black_box(ours.check(&keys[i % KEYS]));
-                            i += 1;
-                        }
-                    })
-                })
-            });
-            group.bench_function(BenchmarkId::new("governor", &id), |b| {
-                b.iter_custom(|iters| {
-                    parallel(threads, iters, &|t, n| {
-                        let mut i = t * 7919;
-                        for _ in 0..n {
-                            let _ = black_box(theirs.check_key(&keys[i % KEYS]));
-                            i += 1;
-                        }
-                    })
-                })
-            });
+            keyed_pair(
+                &mut group,
+                &format!("{}/std/{threads}t", q.name),
+                threads,
+                keys,
+                KeyedLimiter::new(policy(q), MonotonicClock::new()),
+                RateLimiter::dashmap_with_clock(gov_quota(q), GovStd),
+            );
+            keyed_pair(
+                &mut group,
+                &format!("{}/tsc/{threads}t", q.name),
+                threads,
+                keys,
+                KeyedLimiter::new(policy(q), QuantaClock::new()),
+                RateLimiter::dashmap_with_clock(gov_quota(q), GovTsc::default()),
+            );
         }
     }
     group.finish();
@@ -152,8 +197,8 @@ fn keyed_string(c: &mut Criterion) {
     keyed(c, "keyed_str32_10k", &string_keys());
 }
 
-/// Checks of keys never seen before: the insert path. A fresh limiter per
-/// sample, built outside the timing.
+/// Checks of keys never seen before: the insert path (TSC clocks). A fresh
+/// limiter per sample, built outside the timing.
 fn insert(c: &mut Criterion) {
     let mut group = c.benchmark_group("insert_new_key");
     group.throughput(Throughput::Elements(1));
@@ -161,7 +206,7 @@ fn insert(c: &mut Criterion) {
     group.bench_function("tollgate", |b| {
         b.iter_custom(|iters| {
             let store = MemoryStore::<u64>::new(usize::MAX);
-            let limiter = KeyedLimiter::with_store(policy(q), MonotonicClock::new(), store);
+            let limiter = KeyedLimiter::with_store(policy(q), QuantaClock::new(), store);
             let start = Instant::now();
             for k in 0..iters {
                 black_box(limiter.check(&k));
@@ -171,7 +216,7 @@ fn insert(c: &mut Criterion) {
     });
     group.bench_function("governor", |b| {
         b.iter_custom(|iters| {
-            let limiter = RateLimiter::dashmap_with_clock(gov_quota(q), GovClock);
+            let limiter = RateLimiter::dashmap_with_clock(gov_quota(q), GovTsc::default());
             let start = Instant::now();
             for k in 0..iters {
                 let _ = black_box(limiter.check_key(&k));

@@ -62,11 +62,15 @@ mod policy;
 mod redis;
 
 pub use client_ip::{Cidr, CidrError, ClientIp, ForwardedHeader, PeerAddr};
+#[cfg(feature = "quanta")]
+pub use clock::QuantaClock;
 pub use clock::{Clock, FakeClock, MonotonicClock};
 pub use key::{ApiKey, Key, KeyExtractor, MAX_KEY_LEN, RateLimitKey};
 pub use layer::{RateLimit, RateLimitLayer};
 pub use limiter::{Backend, BackendError, FailMode, Limiter, LimiterBuilder, Outcome, Verdict};
-pub use memory::{DEFAULT_MAX_KEYS, DefaultHasher, DirectLimiter, KeyedLimiter, MemoryStore};
+pub use memory::{
+    DEFAULT_IDLE_GRACE, DEFAULT_MAX_KEYS, DefaultHasher, DirectLimiter, KeyedLimiter, MemoryStore,
+};
 pub use policy::{Decision, Policy, PolicyError, PolicyErrorKind};
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore, RedisStoreError};

@@ -3,6 +3,7 @@
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use papaya::{Compute, Operation};
 
@@ -18,6 +19,11 @@ pub type DefaultHasher = foldhash::fast::RandomState;
 /// that finds it replaces the whole entry (never the value in place), so no
 /// admission can be recorded on an entry that is being removed.
 const DEAD: u64 = u64::MAX;
+
+/// How long a key stays tracked after going idle, unless the store is full:
+/// a hot key on a fast policy goes idle between most of its calls, and
+/// forgetting it each time would turn every check into an insert.
+pub const DEFAULT_IDLE_GRACE: Duration = Duration::from_secs(10);
 
 /// At least this many inserts between two idle sweeps.
 const MIN_SWEEP_INTERVAL: usize = 1024;
@@ -37,11 +43,14 @@ const PRESSURE_SAMPLE: usize = 256;
 ///
 /// **Bounded memory, no thread.** A key whose arrival time is in the past is
 /// idle: forgetting it changes no decision. Inserts pay for sweeps: after
-/// every `max(len / 2, 1024)` inserts, the inserting thread removes the idle
-/// keys (amortised O(1) per insert). The number of tracked keys never exceeds
+/// every `max(len / 2, 1024)` inserts, the inserting thread removes the keys
+/// idle for longer than a grace period ([`DEFAULT_IDLE_GRACE`], so that hot
+/// keys of fast policies are not forgotten and inserted again between two
+/// calls); amortised O(1) per insert. The number of tracked keys never exceeds
 /// `max_keys`: a new key that finds the store full first triggers a sweep
 /// that also evicts the live keys closest to idle (the quarter with the least
-/// time owed, estimated from a sample); an evicted key forgets at most that
+/// time owed, estimated from a sample, after every idle key whatever its
+/// grace); an evicted key forgets at most that
 /// much debt. While another thread is sweeping, a new key that finds the
 /// store full is decided as a fresh caller and not tracked. A flood of
 /// distinct keys (an IPv6 sweep) therefore costs at most `max_keys` entries
@@ -57,14 +66,16 @@ const PRESSURE_SAMPLE: usize = 256;
 /// assert!(store.check(&policy, &7, now, 1).is_allowed());
 /// assert!(!store.check(&policy, &7, now, 1).is_allowed());
 /// assert_eq!(store.len(), 1);
-/// // Two seconds later key 7 is idle, and the next sweep forgets it.
-/// assert_eq!(store.sweep(now + 2_000_000_000), 1);
+/// // Idle after a second; forgotten once the grace (10 s) has passed too.
+/// assert_eq!(store.sweep(now + 5_000_000_000), 0);
+/// assert_eq!(store.sweep(now + 12_000_000_000), 1);
 /// assert_eq!(store.len(), 0);
 /// # Ok::<(), tollgate_limit::PolicyError>(())
 /// ```
 pub struct MemoryStore<K, S = DefaultHasher> {
     map: papaya::HashMap<K, AtomicU64, S>,
     max_keys: usize,
+    grace_ns: u64,
     /// Live entries plus reservations in flight; never above `max_keys`.
     tracked: AtomicUsize,
     inserts_since_sweep: AtomicUsize,
@@ -95,12 +106,25 @@ where
     /// A store with another hasher.
     pub fn with_hasher(max_keys: usize, hasher: S) -> MemoryStore<K, S> {
         MemoryStore {
-            map: papaya::HashMap::builder().hasher(hasher).build(),
+            // Blocking resizes: an incremental resize left unfinished (it only
+            // advances on inserts) would make every lookup search two tables.
+            map: papaya::HashMap::builder()
+                .hasher(hasher)
+                .resize_mode(papaya::ResizeMode::Blocking)
+                .build(),
             max_keys: max_keys.max(1),
+            grace_ns: DEFAULT_IDLE_GRACE.as_nanos() as u64,
             tracked: AtomicUsize::new(0),
             inserts_since_sweep: AtomicUsize::new(0),
             sweeping: AtomicBool::new(false),
         }
+    }
+
+    /// How long idle keys stay tracked while the store is not full (default
+    /// [`DEFAULT_IDLE_GRACE`]).
+    pub fn with_idle_grace(mut self, grace: Duration) -> Self {
+        self.grace_ns = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX);
+        self
     }
 
     /// Checks and, if admitted, records a call of `cost` for `key` at `now`
@@ -142,7 +166,8 @@ where
         self.max_keys
     }
 
-    /// Forgets every key that is idle at `now`; returns how many. Inserts call
+    /// Forgets every key idle at `now` for longer than the grace; returns how
+    /// many. Inserts call
     /// this on their own; call it from a timer too if memory should shrink
     /// while no new keys arrive.
     pub fn sweep(&self, now: u64) -> usize {
@@ -235,7 +260,7 @@ where
         }
         self.inserts_since_sweep.store(0, Ordering::Relaxed);
         let guard = self.map.guard();
-        let mut horizon = now;
+        let mut horizon = now.saturating_sub(self.grace_ns);
         if pressure {
             let mut owed: Vec<u64> = self
                 .map
@@ -525,9 +550,22 @@ mod tests {
         let store = MemoryStore::<u64>::new(10);
         let p = policy(1);
         store.check(&p, &1, S, 1);
-        assert_eq!(store.sweep(3 * S), 1);
-        assert!(store.check(&p, &1, 3 * S, 1).is_allowed());
-        assert!(!store.check(&p, &1, 3 * S, 1).is_allowed());
+        assert_eq!(store.sweep(3 * S), 0, "idle, but within the grace");
+        assert_eq!(store.sweep(13 * S), 1);
+        assert!(store.check(&p, &1, 13 * S, 1).is_allowed());
+        assert!(!store.check(&p, &1, 13 * S, 1).is_allowed());
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn a_full_store_forgets_idle_keys_whatever_their_grace() {
+        let store = MemoryStore::<u64>::new(10).with_idle_grace(Duration::from_secs(3600));
+        let p = policy(1);
+        for k in 0..10 {
+            store.check(&p, &k, S, 1);
+        }
+        // Two seconds on, all ten are idle; the eleventh key makes room.
+        assert!(store.check(&p, &10, 3 * S, 1).is_allowed());
         assert_eq!(store.len(), 1);
     }
 
