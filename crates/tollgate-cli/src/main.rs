@@ -34,8 +34,8 @@ Examples:
   tollgate lint examples/catalogs/*.toml
   tollgate codes --dialect coded --catalog api.toml
 
-Exit status: 0 success, 1 lint found problems, 2 bad arguments, an unknown code or dialect, or a
-catalog that cannot be read or loaded.";
+Exit status: 0 success, 1 lint or probe found problems, 2 bad arguments, an unknown code or
+dialect, a catalog that cannot be read or loaded, or an API that probe cannot reach.";
 
 /// One catalog of errors, written and read in ten wire dialects.
 #[derive(Debug, Parser)]

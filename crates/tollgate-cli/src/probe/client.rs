@@ -16,6 +16,9 @@ const MAX_BODY: usize = 1 << 20;
 /// The size of each chunk of the oversized body.
 const CHUNK: usize = 64 * 1024;
 
+/// The pause between chunks of the oversized body (at most 64 MiB/s).
+const PACE: Duration = Duration::from_millis(1);
+
 /// Which key a request presents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Key {
@@ -123,7 +126,11 @@ impl Client {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("tollgate-probe/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("tollgate-probe/", env!("CARGO_PKG_VERSION")))
+            // A fresh connection per request: a server may close one as it
+            // refuses a request (an oversized body), and a request sent on
+            // it just after would fail for no fault of the API.
+            .pool_max_idle_per_host(0);
         // A proxy would answer for the API, and loopback never needs one.
         if base.host_str().is_some_and(is_loopback) {
             builder = builder.no_proxy();
@@ -238,8 +245,9 @@ fn oversized(
             if filled >= budget || answered.load(Ordering::Relaxed) {
                 return Some((Ok(closing), None));
             }
-            // Give the server a turn to answer between chunks.
-            tokio::task::yield_now().await;
+            // Pause between chunks, so an answer is read as soon as it comes,
+            // before the server closes the connection on the unread rest.
+            tokio::time::sleep(PACE).await;
             let n = (budget - filled).min(CHUNK as u64);
             let chunk = filler.slice(..usize::try_from(n).unwrap_or(CHUNK));
             Some((Ok(chunk), Some(sent + n)))
@@ -279,6 +287,7 @@ mod tests {
     fn collect(limit: u64, answered: bool) -> Vec<u8> {
         let flag = Arc::new(AtomicBool::new(answered));
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         rt.block_on(async {

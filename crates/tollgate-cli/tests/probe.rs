@@ -1,0 +1,595 @@
+//! `tollgate probe` against live servers on 127.0.0.1: a deliberately sloppy
+//! axum app, whose every fault must be named, and a conforming one built on
+//! `tollgate-axum`, which must pass in every dialect.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRequest;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::{Value, json};
+use tollgate::{Catalog, Dialect};
+use tollgate_axum::{HandlerError, Tollgate};
+
+const KEY: &str = "good-key";
+
+/// Serves `app` on 127.0.0.1 from a thread of its own, for the rest of the test process.
+fn serve(app: Router) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    addr
+}
+
+fn tollgate(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the tollgate binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "tollgate {args:?} panicked:\n{stderr}"
+    );
+    output
+}
+
+fn probe_json(args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["probe", "--json"];
+    all.extend(args);
+    let output = tollgate(&all);
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "--json prints one JSON object ({e}):\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.code().expect("exited normally"), report)
+}
+
+/// Every failed check as `check | request | reason`.
+fn failures(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["result"] == "fail")
+        .map(|c| {
+            format!(
+                "{} | {} | {}",
+                c["check"].as_str().unwrap(),
+                c["request"].as_str().unwrap(),
+                c["reason"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// A sloppy app: what an axum service answers with no care for its errors.
+
+#[derive(Clone, Default)]
+struct Sloppy {
+    lists: Arc<AtomicU32>,
+    seen: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+/// 401s in two shapes, neither with `WWW-Authenticate`.
+async fn sloppy_auth(request: Request, next: Next) -> Response {
+    let auth = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match auth.as_deref() {
+        None => (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "unauthorized"})),
+        )
+            .into_response(),
+        Some(value) if value == format!("Bearer {KEY}") => next.run(request).await,
+        Some(_) => (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "Invalid token", "code": "AUTH_FAILED"})),
+        )
+            .into_response(),
+    }
+}
+
+/// A 429 after 20 calls, without `Retry-After`, in yet another shape.
+async fn sloppy_list(app: Sloppy) -> Response {
+    if app.lists.fetch_add(1, Ordering::SeqCst) >= 20 {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(json!({"detail": "Too many requests"})),
+        )
+            .into_response();
+    }
+    axum::Json(json!([])).into_response()
+}
+
+/// axum's own plain-text rejections, and a 500 that tells all.
+async fn sloppy_create(app: Sloppy, request: Request) -> Response {
+    let key = request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match axum::Json::<Value>::from_request(request, &()).await {
+        Ok(axum::Json(body)) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if let Some(key) = key {
+        let mut seen = app.seen.lock().unwrap();
+        match seen.get(&key) {
+            Some(first) if *first != body => {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(json!({
+                        "error": "internal",
+                        "message": "thread 'main' panicked at src/main.rs:10:5: \
+                                    UNIQUE constraint failed: items.idempotency_key"
+                    })),
+                )
+                    .into_response();
+            }
+            _ => {
+                seen.insert(key, body);
+            }
+        }
+    }
+    (StatusCode::CREATED, axum::Json(json!({"id": 1}))).into_response()
+}
+
+/// One handler for every method (axum's own 405 would carry `Allow`): an
+/// empty 405 without it.
+async fn sloppy_items(State(app): State<Sloppy>, request: Request) -> Response {
+    match *request.method() {
+        Method::GET => sloppy_list(app).await,
+        Method::POST => sloppy_create(app, request).await,
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
+}
+
+fn sloppy() -> Router {
+    Router::new()
+        .route("/v1/items", any(sloppy_items))
+        .route_layer(middleware::from_fn(sloppy_auth))
+        .with_state(Sloppy::default())
+}
+
+#[test]
+fn every_fault_of_a_sloppy_app_is_named() {
+    let addr = serve(sloppy());
+    let base = format!("http://{addr}");
+    let (code, report) = probe_json(&[
+        &base,
+        "--key",
+        KEY,
+        "--route",
+        "GET:/v1/items",
+        "--route",
+        "POST:/v1/items",
+        "--max-requests",
+        "50",
+    ]);
+    let failed = failures(&report);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["routes_from"], "flags");
+    assert_eq!(report["failed"].as_u64(), Some(failed.len() as u64));
+
+    // Each fault, on the request that provoked it.
+    let named = |check: &str, request: &str, reason: &str| {
+        assert!(
+            failed.iter().any(|f| {
+                let parts: Vec<&str> = f.splitn(3, " | ").collect();
+                parts[0] == check && parts[1].starts_with(request) && parts[2].contains(reason)
+            }),
+            "no failed {check:?} on {request:?} mentioning {reason:?} in:\n{failed:#?}"
+        );
+    };
+    named(
+        "www-authenticate",
+        "no key: GET /v1/items",
+        "401 without WWW-Authenticate",
+    );
+    named(
+        "www-authenticate",
+        "invalid key: GET /v1/items",
+        "401 without WWW-Authenticate",
+    );
+    named(
+        "allow",
+        "wrong method: PATCH /v1/items",
+        "405 without Allow",
+    );
+    named(
+        "retry-after",
+        "burst: GET /v1/items",
+        "429 without Retry-After",
+    );
+    named(
+        "leaks",
+        "idempotency, reused: POST /v1/items",
+        "panicked at src/main.rs:10:5",
+    );
+    named(
+        "idempotency",
+        "idempotency, reused: POST /v1/items",
+        "got 500",
+    );
+    // axum's plain-text rejections.
+    named(
+        "dialect",
+        "malformed JSON: POST /v1/items",
+        "a plain-text body",
+    );
+    named(
+        "content-type",
+        "malformed JSON: POST /v1/items",
+        "text/plain",
+    );
+    named(
+        "dialect",
+        "wrong content type: POST /v1/items",
+        "a plain-text body",
+    );
+    named(
+        "dialect",
+        "oversized body: POST /v1/items",
+        "a plain-text body",
+    );
+    // Empty bodies.
+    named(
+        "dialect",
+        "unknown route: GET /tollgate-probe-",
+        "an empty body",
+    );
+    named("dialect", "wrong method: PATCH /v1/items", "an empty body");
+    // Mixed JSON shapes and codes no catalog has.
+    named("dialect", "no key: GET /v1/items", "no dialect (plain)");
+    named(
+        "dialect",
+        "invalid key: GET /v1/items",
+        "no dialect (message)",
+    );
+    named(
+        "code",
+        "no key: GET /v1/items",
+        "\"unauthorized\" is not a code of the catalog",
+    );
+    named(
+        "code",
+        "invalid key: GET /v1/items",
+        "\"AUTH_FAILED\" is not a code of the catalog",
+    );
+    named("code", "unknown route: GET", "no error code");
+    // What none of its errors carry.
+    for request in [
+        "no key",
+        "malformed JSON",
+        "unknown route",
+        "burst",
+        "idempotency, reused",
+    ] {
+        named("x-error-code", request, "no X-Error-Code header");
+        named("request-id", request, "no X-Request-Id header");
+    }
+    // The statuses themselves are right, and said so.
+    let passed = |check: &str, request: &str| {
+        report["checks"].as_array().unwrap().iter().any(|c| {
+            c["check"] == check
+                && c["request"].as_str().unwrap().starts_with(request)
+                && c["result"] == "pass"
+        })
+    };
+    for request in [
+        "no key",
+        "invalid key",
+        "malformed JSON",
+        "wrong content type",
+        "unknown route",
+        "wrong method",
+        "oversized body",
+    ] {
+        assert!(passed("expected-status", request), "{request}: {report:#}");
+    }
+    assert!(passed("rate-limit", "burst: GET /v1/items"));
+}
+
+#[test]
+fn the_table_names_faults_and_ends_failed() {
+    let addr = serve(sloppy());
+    let output = tollgate(&[
+        "probe",
+        &format!("http://{addr}"),
+        "--route",
+        "GET:/v1/items",
+        "--route",
+        "POST:/v1/items",
+        "--max-requests",
+        "0",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let table = String::from_utf8(output.stdout).unwrap();
+    let header = table.lines().next().unwrap();
+    for column in ["CHECK", "REQUEST", "STATUS", "RESULT", "REASON"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let allow = table
+        .lines()
+        .find(|l| l.starts_with("www-authenticate"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(allow.contains("no key: GET /v1/items"), "{allow}");
+    assert!(allow.contains(" 401 "), "{allow}");
+    assert!(allow.contains(" fail "), "{allow}");
+    let last = table.lines().last().unwrap();
+    assert!(last.starts_with("FAILED: "), "{last}");
+    assert!(last.contains(&format!("http://{addr}/")), "{last}");
+    // Without a key, idempotency cannot be checked; with --max-requests 0, no burst.
+    assert!(table.contains("needs --key"), "{table}");
+    assert!(table.contains("--max-requests 0"), "{table}");
+    // Not a terminal: no progress bar on stderr.
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+// ---------------------------------------------------------------------------
+// A conforming app: tollgate-axum, a key check and a rate limit that answer
+// from the catalog, and an OpenAPI document the probe discovers routes from.
+
+#[derive(Clone, Default)]
+struct Conforming {
+    lists: Arc<AtomicU32>,
+    seen: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+fn catalog_error(code: &str) -> tollgate::ApiError {
+    Catalog::builtin_ref().error(code).unwrap()
+}
+
+async fn auth(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let presented = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        });
+    if presented == Some(KEY) {
+        return next.run(request).await;
+    }
+    let err = catalog_error("invalid_key").header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Bearer realm="api""#),
+    );
+    HandlerError::from(err).into_response()
+}
+
+async fn list(State(app): State<Conforming>) -> Result<axum::Json<Value>, HandlerError> {
+    if app.lists.fetch_add(1, Ordering::SeqCst) >= 20 {
+        let err = catalog_error("rate_limit_exceeded").retry_after(Duration::from_secs(30));
+        return Err(err.into());
+    }
+    Ok(axum::Json(json!([])))
+}
+
+async fn create(
+    State(app): State<Conforming>,
+    headers: HeaderMap,
+    tollgate_axum::Json(body): tollgate_axum::Json<Value>,
+) -> Result<(StatusCode, axum::Json<Value>), HandlerError> {
+    if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        let mut seen = app.seen.lock().unwrap();
+        match seen.get(key) {
+            Some(first) if *first != body => {
+                return Err(catalog_error("idempotency_key_reused").into());
+            }
+            _ => {
+                seen.insert(key.to_owned(), body);
+            }
+        }
+    }
+    Ok((StatusCode::CREATED, axum::Json(json!({"id": 1}))))
+}
+
+async fn openapi() -> axum::Json<Value> {
+    let keyed = json!([{"bearerAuth": []}]);
+    axum::Json(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "items", "version": "1"},
+        "paths": {
+            "/v1/items": {
+                "get": {"security": keyed, "responses": {"200": {"description": "the items"}}},
+                "post": {
+                    "security": keyed,
+                    "requestBody": {"content": {"application/json": {"example": {"name": "probe"}}}},
+                    "responses": {"201": {"description": "created"}}
+                }
+            }
+        }
+    }))
+}
+
+fn conforming(dialect: Dialect) -> Router {
+    let keyed = Router::new()
+        .route("/v1/items", get(list).post(create))
+        .route_layer(middleware::from_fn(auth));
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .merge(keyed)
+        .with_state(Conforming::default())
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(dialect)
+                .body_limit(64 * 1024)
+                .layer(),
+        )
+}
+
+#[test]
+fn a_conforming_app_passes_in_every_dialect() {
+    for (i, dialect) in Dialect::ALL.into_iter().enumerate() {
+        let addr = serve(conforming(dialect));
+        // Every other run sends the key in its own header.
+        let key_header = if i % 2 == 0 {
+            "Authorization"
+        } else {
+            "X-API-Key"
+        };
+        let (code, report) = probe_json(&[
+            &format!("http://{addr}"),
+            "--key",
+            KEY,
+            "--key-header",
+            key_header,
+            "--dialect",
+            dialect.name(),
+            "--max-requests",
+            "50",
+        ]);
+        assert_eq!(failures(&report), Vec::<String>::new(), "{dialect}");
+        assert_eq!(code, 0, "{dialect}: {report:#}");
+        assert_eq!(report["dialect"], dialect.name());
+        assert_eq!(report["routes_from"], "openapi");
+        assert_eq!(report["routes"], json!(["GET /v1/items", "POST /v1/items"]));
+        assert_eq!(report["skipped"].as_u64(), Some(0), "{dialect}: {report:#}");
+        let checks: Vec<&str> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["check"].as_str().unwrap())
+            .collect();
+        for check in [
+            "www-authenticate",
+            "allow",
+            "retry-after",
+            "idempotency",
+            "rate-limit",
+            "leaks",
+            "request-id",
+            "catalog-status",
+        ] {
+            assert!(checks.contains(&check), "{dialect}: no {check} check");
+        }
+    }
+}
+
+#[test]
+fn without_a_key_the_keyed_probes_still_pass() {
+    let addr = serve(conforming(Dialect::Coded));
+    let (code, report) = probe_json(&[&format!("http://{addr}"), "--max-requests", "0"]);
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+    // Every keyed request was refused for its key, as it should be.
+    let statuses: Vec<u64> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == "expected-status")
+        .map(|c| c["status"].as_u64().unwrap())
+        .collect();
+    assert!(statuses.contains(&401), "{statuses:?}");
+}
+
+#[test]
+fn the_oversized_body_stops_once_the_server_answers() {
+    let addr = serve(conforming(Dialect::Problem));
+    let started = std::time::Instant::now();
+    // Paced at 64 KiB per millisecond at most, 1 GiB takes 16 s or more to send.
+    let (code, report) = probe_json(&[
+        &format!("http://{addr}"),
+        "--key",
+        KEY,
+        "--max-body-mib",
+        "1024",
+        "--max-requests",
+        "0",
+    ]);
+    let elapsed = started.elapsed();
+    assert_eq!(code, 0, "{report:#}");
+    let oversized = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["check"] == "expected-status" && c["request"] == "oversized body: POST /v1/items"
+        })
+        .unwrap();
+    assert_eq!(oversized["status"], 413);
+    assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
+}
+
+#[test]
+fn a_dialect_other_than_the_one_required_fails() {
+    let addr = serve(conforming(Dialect::Problem));
+    let (code, report) = probe_json(&[
+        &format!("http://{addr}"),
+        "--key",
+        KEY,
+        "--dialect",
+        "envelope",
+        "--max-requests",
+        "0",
+    ]);
+    assert_eq!(code, 1);
+    let failed = failures(&report);
+    assert!(!failed.is_empty());
+    for f in &failed {
+        assert!(
+            f.starts_with("dialect | ") && f.ends_with("problem, expected envelope (--dialect)"),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_api_exits_2_with_a_clear_message() {
+    // A port that was just free: nothing listens there.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = tollgate(&["probe", &format!("http://{addr}"), "--json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: cannot reach http://{addr}/: ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is the server running"), "{stderr}");
+
+    for bad in ["ftp://127.0.0.1", "127.0.0.1:8080", "http://127.0.0.1/?q=1"] {
+        let output = tollgate(&["probe", bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+    }
+    let output = tollgate(&["probe", "http://127.0.0.1:1", "--route", "/v1/items"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("expected METHOD:PATH"));
+}
