@@ -174,7 +174,7 @@ impl TollgateMiddleware {
                     Cause::Status(*response)
                 }
                 Outcome::Transport(e) => {
-                    attempt.error = Some(e.to_string());
+                    attempt.error = Some(describe(&e));
                     Cause::Transport(e)
                 }
                 Outcome::Middleware(e) => {
@@ -303,6 +303,24 @@ enum Outcome {
     Transport(reqwest::Error),
     Middleware(Box<dyn std::error::Error + Send + Sync>),
     DeadlineElapsed(Duration),
+}
+
+/// A transport error with its causes, its URL's query left out (it may hold
+/// credentials, and this text is logged).
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url().filter(|u| u.query().is_some()) {
+        let mut bare = url.clone();
+        bare.set_query(None);
+        text = text.replace(url.as_str(), bare.as_str());
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn success_request_id(response: &Response) -> Option<String> {

@@ -550,6 +550,15 @@ async fn connection_errors_are_retried_with_backoff() {
             .iter()
             .all(|a| a.status().is_none() && a.error().is_some())
     );
+    // The attempt's text names the cause and leaves out the query (it may hold a key).
+    let err = client(RetryPolicy::default().max_attempts(1))
+        .get(format!("{url}?api_key=secret"))
+        .send_api()
+        .await
+        .unwrap_err();
+    let text = err.attempts()[0].error().unwrap();
+    assert!(!text.contains("secret"), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
 
     let err = client(RetryPolicy::default().retry_transport_errors(false))
         .get(&url)
