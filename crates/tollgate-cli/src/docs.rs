@@ -131,6 +131,8 @@ pub(crate) struct Operation {
     pub(crate) success_schema: Value,
     /// The JSON Schema of the JSON request body, if the operation takes one.
     pub(crate) request_schema: Option<Value>,
+    /// An example request body that succeeds (`tollgate probe` sends it).
+    pub(crate) request_example: Option<Value>,
     /// The scopes a key needs; `None` for a route that needs no key.
     pub(crate) scopes: Option<Vec<String>>,
     /// Every catalog code the operation can answer with, including those the
@@ -157,6 +159,7 @@ impl Operation {
             success_status: 200,
             success_schema: json!({}),
             request_schema: None,
+            request_example: None,
             scopes: None,
             error_codes: Vec::new(),
         }
@@ -242,10 +245,14 @@ fn operation(catalog: &Catalog, dialect: Dialect, op: &Operation) -> Value {
     if !parameters.is_empty() {
         out["parameters"] = parameters.into();
     }
-    if let Some(schema) = &op.request_schema {
+    if op.request_schema.is_some() || op.request_example.is_some() {
+        let mut media = json!({"schema": op.request_schema.clone().unwrap_or_else(|| json!({}))});
+        if let Some(example) = &op.request_example {
+            media["example"] = example.clone();
+        }
         out["requestBody"] = json!({
             "required": true,
-            "content": {"application/json": {"schema": schema}}
+            "content": {"application/json": media}
         });
     }
     if let Some(scopes) = &op.scopes {
@@ -317,6 +324,7 @@ mod tests {
                 success_status: 201,
                 success_schema: json!({"type": "object", "properties": {"id": {"type": "string"}}}),
                 request_schema: Some(json!({"type": "object", "required": ["image_data"]})),
+                request_example: Some(json!({"image_data": "iVBORw0KGgo="})),
                 scopes: Some(vec!["scans:write".into()]),
                 error_codes: codes(&["validation_error", "conflict", "no_such_code"]),
                 ..Operation::new(Method::POST, "/v1/scans", "Scan an image")
@@ -360,6 +368,9 @@ mod tests {
                 assert!(statuses.iter().any(|s| *s == status), "{dialect}: {status}");
             }
             assert_eq!(post["security"][0][BEARER_SCHEME][0], "scans:write");
+            let body = &post["requestBody"]["content"]["application/json"];
+            assert_eq!(body["example"]["image_data"], "iVBORw0KGgo=");
+            assert_eq!(body["schema"]["required"][0], "image_data");
 
             let get = &doc["paths"]["/v1/scans/{id}"]["get"];
             assert_eq!(get["parameters"][0]["name"], "id");

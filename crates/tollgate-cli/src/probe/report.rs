@@ -94,11 +94,12 @@ impl Report {
             out.push_str(line.trim_end());
             out.push('\n');
         }
-        let dialect = self
-            .dialect
-            .map_or_else(|| "no dialect".to_owned(), |d| format!("the {d} dialect"));
+        let dialect = self.dialect.map_or_else(
+            || "no error body in any dialect".to_owned(),
+            |d| format!("errors held to the {d} dialect"),
+        );
         out.push_str(&format!(
-            "\n{}: {} passed, {} failed, {} skipped; {} requests to {}, errors held to {dialect}\n",
+            "\n{}: {} passed, {} failed, {} skipped; {} requests to {}, {dialect}\n",
             if self.ok() { "ok" } else { "FAILED" },
             self.count(Verdict::Pass),
             self.count(Verdict::Fail),

@@ -288,6 +288,50 @@ mod tests {
     }
 
     #[test]
+    fn routes_come_from_what_docs_writes() {
+        use crate::docs::{Info, Operation, openapi_document};
+        let ops = [
+            Operation {
+                request_schema: Some(json!({"type": "object"})),
+                request_example: Some(json!({"image_data": "iVBOR"})),
+                scopes: Some(vec!["scans:write".into()]),
+                error_codes: vec!["invalid_key".into()],
+                ..Operation::new(Method::POST, "/v1/scans", "Scan an image")
+            },
+            Operation {
+                scopes: Some(Vec::new()),
+                ..Operation::new(Method::GET, "/v1/scans/{id}", "A scan")
+            },
+            Operation::new(Method::GET, "/health", "Health"),
+        ];
+        let catalog = tollgate::Catalog::builtin();
+        let doc = openapi_document(
+            &catalog,
+            tollgate::Dialect::Problem,
+            &Info::new("t", "1"),
+            &ops,
+        );
+        let routes = from_openapi(&doc);
+        let found: Vec<_> = routes
+            .iter()
+            .map(|r| (r.method.as_str(), r.path.as_str(), r.keyed, r.json_body))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("POST", "/v1/scans", Some(true), true),
+                ("GET", "/v1/scans/{id}", Some(true), false),
+                ("GET", "/health", None, false),
+            ]
+        );
+        assert_eq!(routes[0].example, Some(json!({"image_data": "iVBOR"})));
+        let t = targets(&routes, true);
+        assert_eq!(t.keyed.unwrap().path, "/v1/scans/{id}");
+        assert_eq!(t.idempotent.unwrap().path, "/v1/scans");
+        assert_eq!(t.burst.unwrap().path, "/v1/scans/{id}");
+    }
+
+    #[test]
     fn targets_prefer_what_the_document_states() {
         let routes = from_openapi(&doc());
         let t = targets(&routes, true);
