@@ -668,3 +668,55 @@ async fn idempotency_records_expire(kind: Kind) {
     assert_eq!(f.store().purge_expired_idempotency().await.unwrap(), 1);
     f.db.cleanup().await;
 }
+
+/// A database that stops answering: the layers answer 503 service_unavailable
+/// with Retry-After, and the cause is kept as the error's source, never rendered.
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_that_hides_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let setup = Store::open(&url).await.unwrap();
+    setup
+        .create_account(NewAccount::new("acme").credits(5))
+        .await
+        .unwrap();
+    let key = setup.create_key(NewKey::new("acme", ["a"])).await.unwrap();
+
+    let pool = sqlx::sqlite::SqlitePool::connect(&url).await.unwrap();
+    let store = Store::with_backend(
+        tollgate_store::backend::SqliteBackend::from_pool(pool.clone()),
+        tollgate_store::StoreOptions::default(),
+    );
+    let gate = Gatekeeper::new(store.clone());
+    let handler = Handler::new();
+    let svc = gate.route().cost(1).layer(handler.service());
+    assert_eq!(
+        send(&svc, post(key.secret(), None, "{}")).await.0.status(),
+        201
+    );
+
+    pool.close().await;
+    // Authentication still answers from the cache; the charge cannot be made.
+    let (res, body) = send(&svc, post(key.secret(), None, "{}")).await;
+    assert_eq!(
+        (res.status().as_u16(), code(&res)),
+        (503, "service_unavailable")
+    );
+    assert_eq!(res.headers()["retry-after"], "1");
+    let err = res.extensions().get::<ApiError>().unwrap();
+    let cause = err
+        .source_error()
+        .expect("the cause is kept for the log")
+        .to_string();
+    assert!(cause.contains("closed"), "{cause}");
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        !text.contains("closed") && !text.contains("sqlite"),
+        "{text}"
+    );
+    // A key not in the cache cannot be checked either: 503, not 401.
+    let other = setup.create_key(NewKey::new("acme", ["a"])).await.unwrap();
+    let (res, _) = send(&svc, post(other.secret(), None, "{}")).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(handler.calls(), 1);
+}
