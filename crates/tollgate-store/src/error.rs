@@ -257,3 +257,109 @@ fn unreachable_code(code: &str) -> ApiError {
 
 /// A header name, for the few this crate adds.
 pub(crate) const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code this crate emits is in the built-in catalog, so the
+    /// fallback in [`error`] always finds it.
+    #[test]
+    fn every_emitted_code_is_built_in() {
+        for code in [
+            "invalid_key",
+            "expired_key",
+            "deactivated_key",
+            "insufficient_scope",
+            "account_suspended",
+            "insufficient_credits",
+            "usage_limit_exceeded",
+            "storage_quota_exceeded",
+            "service_unavailable",
+            "missing_field",
+            "validation_error",
+            "payload_too_large",
+            "malformed_request",
+            "idempotency_key_in_use",
+            "idempotency_key_reused",
+            "internal_error",
+            "not_found",
+        ] {
+            assert!(Catalog::builtin_ref().get(code).is_some(), "{code}");
+        }
+    }
+
+    #[test]
+    fn rejections_map_to_statuses_details_and_headers() {
+        let catalog = Catalog::builtin();
+        let cases = [
+            (Rejection::InvalidKey, 401),
+            (Rejection::ExpiredKey, 401),
+            (Rejection::DeactivatedKey, 401),
+            (
+                Rejection::InsufficientScope {
+                    scope: "scans:write".into(),
+                },
+                403,
+            ),
+            (Rejection::AccountSuspended, 402),
+            (
+                Rejection::InsufficientCredits {
+                    required: 2,
+                    available: 1,
+                },
+                402,
+            ),
+            (
+                Rejection::UsageLimitExceeded {
+                    limit: 5,
+                    retry_after: Duration::from_secs(9),
+                },
+                429,
+            ),
+            (
+                Rejection::StorageQuotaExceeded {
+                    quota: 10,
+                    used: 8,
+                    requested: 3,
+                },
+                413,
+            ),
+            (
+                Rejection::Unavailable(StoreError::InvalidInput("db down".into())),
+                503,
+            ),
+        ];
+        for (rejection, status) in cases {
+            let err = rejection.to_api_error(&catalog);
+            assert_eq!((err.code(), err.status()), (rejection.code(), status));
+            let challenge = err
+                .headers()
+                .iter()
+                .any(|(n, _)| n == http::header::WWW_AUTHENTICATE);
+            assert_eq!(challenge, status == 401, "{rejection}");
+        }
+        let err = Rejection::UsageLimitExceeded {
+            limit: 5,
+            retry_after: Duration::from_secs(9),
+        }
+        .to_api_error(&catalog);
+        assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(9)));
+        let err = Rejection::InsufficientScope {
+            scope: "scans:write".into(),
+        }
+        .to_api_error(&catalog);
+        assert_eq!(err.message(), "API key lacks required scope: scans:write");
+        let err = Rejection::Unavailable(StoreError::InvalidInput("db down".into()))
+            .to_api_error(&catalog);
+        assert!(!err.message().contains("db down"));
+        assert!(err.source_error().unwrap().to_string().contains("db down"));
+    }
+
+    #[test]
+    fn a_catalog_without_the_entry_falls_back_to_the_built_in_one() {
+        let empty = Catalog::empty();
+        let err = Rejection::ExpiredKey.to_api_error(&empty);
+        assert_eq!((err.code(), err.status()), ("expired_key", 401));
+    }
+}
