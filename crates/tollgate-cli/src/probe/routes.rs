@@ -27,17 +27,18 @@ pub(crate) struct Route {
 impl Route {
     /// The path with every `{name}` parameter filled with [`PATH_PARAMETER`].
     pub(crate) fn concrete_path(&self) -> String {
-        self.path
-            .split('/')
-            .map(|segment| {
-                if segment.starts_with('{') && segment.ends_with('}') {
-                    PATH_PARAMETER
-                } else {
-                    segment
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/")
+        let mut out = String::with_capacity(self.path.len());
+        let mut rest = self.path.as_str();
+        while let Some(open) = rest.find('{') {
+            let Some(len) = rest[open..].find('}') else {
+                break;
+            };
+            out.push_str(&rest[..open]);
+            out.push_str(PATH_PARAMETER);
+            rest = &rest[open + len + 1..];
+        }
+        out.push_str(rest);
+        out
     }
 }
 
@@ -235,6 +236,11 @@ mod tests {
         let r = parse_route("GET:/v1/scans/{id}").unwrap();
         assert!(!r.json_body);
         assert_eq!(r.concrete_path(), "/v1/scans/tollgate-probe");
+        let r = parse_route("GET:/a/{x}/{y}.json/{open").unwrap();
+        assert_eq!(
+            r.concrete_path(),
+            "/a/tollgate-probe/tollgate-probe.json/{open"
+        );
         for bad in ["/v1/scans", "GET:v1", "G T:/x", "GET:/a b", ""] {
             let e = parse_route(bad).unwrap_err();
             assert!(e.contains("expected METHOD:PATH"), "{bad:?}: {e}");
