@@ -1,0 +1,158 @@
+//! Paired comparison with governor, robust to a noisy machine: each case runs
+//! tollgate and governor in alternating 50 ms slices (same keys, same quota,
+//! same kind of clock, threads spawned before timing), 15 rounds, and prints
+//! the median of the per-round throughput ratios with its spread.
+//!
+//! `cargo run --release -p tollgate-limit --example compare`
+
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock as GovClock, MonotonicClock as GovStd, QuantaClock as GovTsc};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use tollgate_limit::{Clock, KeyedLimiter, MonotonicClock, Policy, QuantaClock};
+
+const KEYS: usize = 10_000;
+const ROUNDS: usize = 15;
+const SLICE: Duration = Duration::from_millis(50);
+
+/// Checks per second of `op` on `threads` threads for one slice.
+fn rate(threads: usize, op: &(dyn Fn(usize) + Sync)) -> f64 {
+    let barrier = Barrier::new(threads + 1);
+    let stop = AtomicBool::new(false);
+    let counts: Vec<u64> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (barrier, stop) = (&barrier, &stop);
+                s.spawn(move || {
+                    barrier.wait();
+                    let mut i = t * 7919;
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..256 {
+                            op(i);
+                            i += 1;
+                        }
+                        n += 256;
+                    }
+                    n
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        std::thread::sleep(SLICE);
+        stop.store(true, Ordering::Relaxed);
+        let counts = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        assert!(start.elapsed() >= SLICE);
+        counts
+    });
+    counts.iter().sum::<u64>() as f64 / SLICE.as_secs_f64()
+}
+
+fn compare<K, C, G>(
+    label: &str,
+    threads: usize,
+    keys: &[K],
+    ours: KeyedLimiter<K, C>,
+    theirs: RateLimiter<K, DefaultKeyedStateStore<K>, G, NoOpMiddleware<G::Instant>>,
+) where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    C: Clock,
+    G: GovClock + Sync,
+{
+    for k in keys {
+        ours.check(k);
+        let _ = theirs.check_key(k);
+    }
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    let mut ours_rates = Vec::with_capacity(ROUNDS);
+    let mut theirs_rates = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        // Alternate which goes first.
+        let run_ours = || {
+            rate(threads, &|i| {
+                black_box(ours.check(&keys[i % KEYS]));
+            })
+        };
+        let run_theirs = || {
+            rate(threads, &|i| {
+                let _ = black_box(theirs.check_key(&keys[i % KEYS]));
+            })
+        };
+        let (a, b) = if round % 2 == 0 {
+            let a = run_ours();
+            (a, run_theirs())
+        } else {
+            let b = run_theirs();
+            (run_ours(), b)
+        };
+        ours_rates.push(a);
+        theirs_rates.push(b);
+        ratios.push(a / b);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        (v[v.len() / 2], v[v.len() / 4], v[3 * v.len() / 4])
+    };
+    let (r, r_lo, r_hi) = median(&mut ratios);
+    let (o, _, _) = median(&mut ours_rates);
+    let (t, _, _) = median(&mut theirs_rates);
+    println!(
+        "| {label} | {threads} | {:.1} | {:.1} | {r:.2}× ({r_lo:.2}–{r_hi:.2}) |",
+        o / 1e6,
+        t / 1e6
+    );
+}
+
+fn main() {
+    let u64_keys: Vec<u64> = (0..KEYS as u64)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
+    let str_keys: Vec<String> = (0..KEYS).map(|i| format!("sk_live_{i:024}")).collect();
+    println!(
+        "| case | threads | tollgate M checks/s | governor M checks/s | ratio, median (quartiles) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (qname, quota, window) in [("100/60s", 100u32, 60u64), ("1M/s", 1_000_000, 1)] {
+        let policy = Policy::new("p", u64::from(quota), Duration::from_secs(window)).unwrap();
+        let gq = Quota::with_period(Duration::from_secs(window) / quota)
+            .unwrap()
+            .allow_burst(NonZeroU32::new(quota).unwrap());
+        for threads in [1, 2] {
+            compare(
+                &format!("u64 keys, {qname}, tsc clocks"),
+                threads,
+                &u64_keys,
+                KeyedLimiter::new(policy.clone(), QuantaClock::new()),
+                RateLimiter::dashmap_with_clock(gq, GovTsc::default()),
+            );
+            compare(
+                &format!("u64 keys, {qname}, std clocks"),
+                threads,
+                &u64_keys,
+                KeyedLimiter::new(policy.clone(), MonotonicClock::new()),
+                RateLimiter::dashmap_with_clock(gq, GovStd),
+            );
+            compare(
+                &format!("32-byte keys, {qname}, tsc clocks"),
+                threads,
+                &str_keys,
+                KeyedLimiter::new(policy.clone(), QuantaClock::new()),
+                RateLimiter::dashmap_with_clock(gq, GovTsc::default()),
+            );
+            compare(
+                &format!("32-byte keys, {qname}, std clocks"),
+                threads,
+                &str_keys,
+                KeyedLimiter::new(policy.clone(), MonotonicClock::new()),
+                RateLimiter::dashmap_with_clock(gq, GovStd),
+            );
+        }
+    }
+}
