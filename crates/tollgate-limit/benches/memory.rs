@@ -139,10 +139,8 @@ fn keyed_pair<K, C, G>(
     group.bench_function(BenchmarkId::new("tollgate", id), |b| {
         b.iter_custom(|iters| {
             parallel(threads, iters, &|t, n| {
-                let mut i = t * 7919;
-                for _ in 0..n {
+                for i in (t * 7919..).take(n as usize) {
                     black_box(ours.check(&keys[i % KEYS]));
-                    i += 1;
                 }
             })
         })
@@ -150,10 +148,8 @@ fn keyed_pair<K, C, G>(
     group.bench_function(BenchmarkId::new("governor", id), |b| {
         b.iter_custom(|iters| {
             parallel(threads, iters, &|t, n| {
-                let mut i = t * 7919;
-                for _ in 0..n {
+                for i in (t * 7919..).take(n as usize) {
                     let _ = black_box(theirs.check_key(&keys[i % KEYS]));
-                    i += 1;
                 }
             })
         })
