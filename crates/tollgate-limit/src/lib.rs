@@ -13,7 +13,12 @@
 //!   `rate_limit_exceeded` in the catalog's dialect with `Retry-After`; every
 //!   response carries the IETF `RateLimit-Policy` and `RateLimit` fields
 //!   ([`headers`] says which draft).
-//! - Time is injected through [`Clock`]; tests use [`FakeClock`].
+//! - Time is injected through [`Clock`]: [`MonotonicClock`] by default,
+//!   `QuantaClock` (TSC, feature `quanta`) where the clock read shows in
+//!   profiles; tests use [`FakeClock`].
+//!
+//! Features: `redis` (the Redis store), `axum` (reads axum's `ConnectInfo`
+//! peer address), `quanta` (`QuantaClock`); all on by default.
 //!
 //! An axum app limited to 100 calls per 60 s per API key and 1000 per 60 s per
 //! client IP, behind a proxy at 10.0.0.0/8:
