@@ -23,7 +23,8 @@ struct Input {
     request_id: Option<String>,
     message: Option<String>,
     instance: Option<String>,
-    timestamp: u32,
+    /// Seconds from the epoch, either way: far past and far future included.
+    timestamp: i64,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -122,7 +123,13 @@ fuzz_target!(|input: Input| {
     }
     // Layers only ever echo valid request ids.
     let request_id = input.request_id.filter(|id| is_valid_request_id(id));
-    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(input.timestamp));
+    let offset = Duration::from_secs(input.timestamp.unsigned_abs());
+    let now = if input.timestamp >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(offset)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(offset)
+    };
+    let Some(now) = now else { return };
     let mut ctx = Context::new(now);
     if let Some(id) = &request_id {
         ctx = ctx.request_id(id);
