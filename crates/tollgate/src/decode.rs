@@ -51,7 +51,10 @@ pub struct Decoded {
     /// How long the server asked the client to wait (the longest hint given).
     #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
     pub retry_after: Option<Duration>,
-    /// Whether sending the request again may succeed.
+    /// Whether and how to retry: the catalog entry's class when the code is
+    /// known (and its status matches), else the status's.
+    pub retry: RetryClass,
+    /// Whether sending the request again may succeed (`retry` is not `never`).
     pub retryable: bool,
     /// The shape recognised: a dialect name, or `azure`, `plain`, `message`,
     /// `errors`, `json`, `html`, `text`, `empty`.
@@ -115,6 +118,7 @@ impl Catalog {
             violations: Vec::new(),
             request_id: None,
             retry_after: None,
+            retry: RetryClass::Never,
             retryable: false,
             dialect: "json",
             body_status: None,
@@ -133,7 +137,10 @@ impl Catalog {
             .code
             .as_deref()
             .and_then(|code| self.find_wire_code(code));
-        let def = def.filter(|d| d.status() == out.status || out.status == 0);
+        // A code is trusted for its kind and retry advice when the status agrees,
+        // or when there is no error status to disagree (0, or a 2xx envelope
+        // with `"success": false`).
+        let def = def.filter(|d| d.status() == out.status || !(400..=599).contains(&out.status));
         let (kind, retry) = match def {
             Some(def) => (def.kind(), def.retry()),
             None => (
@@ -142,6 +149,7 @@ impl Catalog {
             ),
         };
         out.kind = kind;
+        out.retry = retry;
         out.retryable = retry != RetryClass::Never;
         out
     }
@@ -244,6 +252,15 @@ enum Shape {
 
 fn detect(obj: &Obj<'_>) -> Shape {
     use Json::*;
+    // Problem details carry their extensions at the top level, where a detail
+    // named `error` or `success` would look like another shape: the full
+    // signature (string `type` and `title`, numeric `status`) wins first.
+    if obj.json_type("type") == Some(String)
+        && obj.json_type("title") == Some(String)
+        && obj.json_type("status") == Some(Number)
+    {
+        return Shape::Dialect(Dialect::Problem);
+    }
     if let Some(error) = obj.obj("error") {
         let code = error.json_type("code");
         return if code == Some(Number) {

@@ -51,7 +51,11 @@ impl Violation {
 /// assert_eq!(err.message(), "Insufficient credits. Required: 1, available: 0");
 /// ```
 #[derive(Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<Inner>);
+
+/// Boxed so `Result<T, ApiError>` stays one pointer wide.
+#[derive(Clone)]
+struct Inner {
     def: Arc<ErrorDef>,
     message: Option<String>,
     details: Map<String, Value>,
@@ -64,7 +68,7 @@ pub struct ApiError {
 impl ApiError {
     /// An occurrence of `def` with no details yet.
     pub fn new(def: Arc<ErrorDef>) -> ApiError {
-        ApiError {
+        ApiError(Box::new(Inner {
             def,
             message: None,
             details: Map::new(),
@@ -72,7 +76,7 @@ impl ApiError {
             retry_after: None,
             headers: Vec::new(),
             source: None,
-        }
+        }))
     }
 
     /// Adds a detail; details fill the message template and are rendered
@@ -81,70 +85,83 @@ impl ApiError {
     /// such as `status` in `problem`) is not rendered there; catalogs reject
     /// such keys in `details`, so only ad-hoc keys can meet this.
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.details.insert(key.into(), value.into());
+        self.0.details.insert(key.into(), value.into());
         self
     }
 
     /// Replaces all details.
     pub fn with_details(mut self, details: Map<String, Value>) -> Self {
-        self.details = details;
+        self.0.details = details;
         self
     }
 
     /// Replaces the templated message for this occurrence only
     /// (FastAPI's `HTTPException(404, detail="Rule not found")`).
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
+        self.0.message = Some(message.into());
         self
     }
 
     /// Adds a field violation.
     pub fn violation(mut self, violation: Violation) -> Self {
-        self.violations.push(violation);
+        self.0.violations.push(violation);
         self
     }
 
     /// Tells the client how long to wait before retrying (`Retry-After`).
     pub fn retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
+        self.0.retry_after = Some(delay);
         self
     }
 
     /// Adds a response header (`WWW-Authenticate`, `Allow`) sent with the error.
     pub fn header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
-        self.headers.push((name, value));
+        self.0.headers.push((name, value));
         self
     }
 
     /// Attaches the underlying cause: logged, never rendered.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
+        self.0.source = Some(Arc::new(source));
         self
+    }
+
+    /// Moves this occurrence onto another entry (an app's catalog overriding
+    /// the one it was raised with), keeping details, violations, retry hint,
+    /// headers, source and any replaced message.
+    pub fn with_def(mut self, def: Arc<ErrorDef>) -> Self {
+        self.0.def = def;
+        self
+    }
+
+    /// The message given with [`with_message`](Self::with_message), if any.
+    pub fn message_override(&self) -> Option<&str> {
+        self.0.message.as_deref()
     }
 
     /// The catalog entry.
     pub fn def(&self) -> &Arc<ErrorDef> {
-        &self.def
+        &self.0.def
     }
 
     /// The canonical code.
     pub fn code(&self) -> &str {
-        &self.def.code
+        &self.0.def.code
     }
 
     /// The HTTP status.
     pub fn status(&self) -> u16 {
-        self.def.status
+        self.0.def.status
     }
 
     /// The canonical kind.
     pub fn kind(&self) -> Kind {
-        self.def.kind
+        self.0.def.kind
     }
 
     /// The message, rendered from the template unless replaced.
     pub fn message(&self) -> Cow<'_, str> {
-        match &self.message {
+        match &self.0.message {
             Some(m) => Cow::Borrowed(m),
             None => Cow::Owned(self.message_display().to_string()),
         }
@@ -157,32 +174,32 @@ impl ApiError {
 
     /// The hint (seed 000's string `details`), when the entry has a template.
     pub fn hint(&self) -> Option<crate::template::Rendered<'_>> {
-        self.def.hint.as_ref().map(|t| t.render(&self.details))
+        self.0.def.hint.as_ref().map(|t| t.render(&self.0.details))
     }
 
     /// The details.
     pub fn details(&self) -> &Map<String, Value> {
-        &self.details
+        &self.0.details
     }
 
     /// The field violations.
     pub fn violations(&self) -> &[Violation] {
-        &self.violations
+        &self.0.violations
     }
 
     /// The retry hint, if any.
     pub fn retry_after_delay(&self) -> Option<Duration> {
-        self.retry_after
+        self.0.retry_after
     }
 
     /// Extra response headers.
     pub fn headers(&self) -> &[(http::HeaderName, http::HeaderValue)] {
-        &self.headers
+        &self.0.headers
     }
 
     /// The underlying cause, for logs.
     pub fn source_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
-        self.source.as_deref()
+        self.0.source.as_deref()
     }
 }
 
@@ -192,9 +209,9 @@ pub struct MessageDisplay<'a>(&'a ApiError);
 
 impl fmt::Display for MessageDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0.message {
+        match &self.0.0.message {
             Some(m) => f.write_str(m),
-            None => self.0.def.message.render(&self.0.details).fmt(f),
+            None => self.0.0.def.message.render(&self.0.0.details).fmt(f),
         }
     }
 }
@@ -202,13 +219,13 @@ impl fmt::Display for MessageDisplay<'_> {
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiError")
-            .field("code", &self.def.code)
-            .field("status", &self.def.status)
+            .field("code", &self.0.def.code)
+            .field("status", &self.0.def.status)
             .field("message", &self.message_display().to_string())
-            .field("details", &self.details)
-            .field("violations", &self.violations)
-            .field("retry_after", &self.retry_after)
-            .field("source", &self.source)
+            .field("details", &self.0.details)
+            .field("violations", &self.0.violations)
+            .field("retry_after", &self.0.retry_after)
+            .field("source", &self.0.source)
             .finish()
     }
 }
@@ -218,8 +235,8 @@ impl fmt::Display for ApiError {
         write!(
             f,
             "{} ({}): {}",
-            self.def.code,
-            self.def.status,
+            self.0.def.code,
+            self.0.def.status,
             self.message_display()
         )
     }
@@ -227,7 +244,8 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }

@@ -11,6 +11,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 /// `Idempotency-Key`: makes a POST or PATCH safe to retry.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
+/// `Idempotent-Replayed: true`: marks a response replayed for a repeated
+/// `Idempotency-Key`.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// `X-API-Key`: an API key, as the seed APIs accept it.
+pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
 /// Headers that carry a request id in the wild, in the order the decoder
 /// tries them (`traceparent` last: its trace id stands in for a request id).
 pub const REQUEST_ID_HEADERS: [&str; 6] = [

@@ -267,3 +267,28 @@ fn hostile_bodies_never_panic() {
         }
     }
 }
+
+#[test]
+fn problem_extensions_named_like_other_shapes_stay_problem() {
+    // Found by the roundtrip fuzz target: details named `error` or `success`.
+    let catalog = tollgate::Catalog::builtin();
+    for (key, value) in [
+        ("error", serde_json::json!("")),
+        ("error", serde_json::json!({"code": 7})),
+        ("error", serde_json::json!({"code": "E1"})),
+        ("success", serde_json::json!(true)),
+    ] {
+        let err = catalog.error("timeout").unwrap().with(key, value.clone());
+        let ctx = tollgate::Context::new(now()).request_id("r1");
+        let body = catalog
+            .renderer(tollgate::Dialect::Problem)
+            .body(&err, &ctx);
+        let e = decode(0, &HeaderMap::new(), &body, now());
+        assert_eq!(
+            (e.dialect, e.status, e.code.as_deref()),
+            ("problem", 504, Some("timeout")),
+            "{key}"
+        );
+        assert_eq!(e.details[key], value);
+    }
+}
