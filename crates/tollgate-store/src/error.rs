@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 use tollgate::{ApiError, Catalog};
 
 /// A failure of a store operation.
@@ -254,9 +254,6 @@ fn unreachable_code(code: &str) -> ApiError {
         Err(_) => unreachable!("built-in catalog lacks {code}"),
     }
 }
-
-/// A header name, for the few this crate adds.
-pub(crate) const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 #[cfg(test)]
 mod tests {

@@ -56,7 +56,6 @@ impl Principal {
     /// assert_eq!(theirs.message(), missing.message());
     /// ```
     // `ApiError` is the core's error type, returned as is so handlers can `?` it.
-    #[allow(clippy::result_large_err)]
     pub fn own<R: Owned>(&self, catalog: &Catalog, resource: Option<R>) -> Result<R, ApiError> {
         match resource {
             Some(r) if r.owner() == self.account_id() => Ok(r),
@@ -82,7 +81,6 @@ impl Principal {
     /// assert_eq!(err.code(), "insufficient_scope");
     /// assert_eq!(err.message(), "API key lacks required scope: scans:write");
     /// ```
-    #[allow(clippy::result_large_err)]
     pub fn access<R: Owned>(
         &self,
         catalog: &Catalog,

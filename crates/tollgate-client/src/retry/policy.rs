@@ -203,17 +203,18 @@ impl RetryPolicy {
         catalog: &Catalog,
     ) -> Result<Plan, StopReason> {
         let status = response.status().as_u16();
-        let def = response
-            .code()
-            .and_then(|c| catalog.find_wire_code(c))
-            .filter(|d| d.status() == status);
-        let class = def.map_or_else(|| RetryClass::from_status(status), |d| d.retry());
-        if class == RetryClass::Never {
+        if response.decoded().retry == RetryClass::Never {
             return Err(StopReason::NotRetryable);
         }
         Ok(match response.retry_after() {
             Some(asked) => Plan::Asked(asked),
-            None if def.is_some_and(|d| d.code() == "idempotency_key_in_use") => Plan::InUse,
+            None if response
+                .code()
+                .and_then(|c| catalog.find_wire_code(c))
+                .is_some_and(|d| d.status() == status && d.code() == "idempotency_key_in_use") =>
+            {
+                Plan::InUse
+            }
             None => Plan::Backoff,
         })
     }

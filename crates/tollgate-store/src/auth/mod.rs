@@ -55,7 +55,7 @@ use http::HeaderMap;
 
 /// The key a request presents: `X-API-Key`, else `Authorization: Bearer`.
 pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get("x-api-key") {
+    if let Some(v) = headers.get(tollgate::headers::X_API_KEY) {
         return v.to_str().ok().map(str::trim);
     }
     let auth = headers

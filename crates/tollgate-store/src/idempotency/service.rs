@@ -13,10 +13,10 @@ use super::record::{
 use super::{Idempotency, IdempotencyFuture};
 use crate::backend::IdempotencyRow;
 use crate::clock::unix;
-use crate::error::IDEMPOTENT_REPLAYED;
 use crate::gatekeeper::{NotExecuted, Shared};
 use crate::store::Begin;
 use crate::{Gatekeeper, Principal, Rejection, Store};
+use tollgate::headers::IDEMPOTENT_REPLAYED;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
