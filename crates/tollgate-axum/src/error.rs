@@ -88,7 +88,7 @@ pub(crate) fn error_response(err: ApiError) -> Response {
 /// }
 /// let app: Router = Router::new().route("/config", get(read_config));
 /// ```
-pub struct HandlerError(pub(crate) Box<ApiError>);
+pub struct HandlerError(pub(crate) ApiError);
 
 /// `Result` with [`HandlerError`] as the default error.
 pub type Result<T, E = HandlerError> = std::result::Result<T, E>;
@@ -106,13 +106,13 @@ impl HandlerError {
 
     /// The catalog error, by value.
     pub fn into_api_error(self) -> ApiError {
-        *self.0
+        self.0
     }
 
     /// Wraps any error that converts into an `ApiError` (such as a
     /// `#[derive(ApiError)]` enum).
     pub fn from_api(err: impl Into<ApiError>) -> HandlerError {
-        HandlerError(Box::new(err.into()))
+        HandlerError(err.into())
     }
 }
 
@@ -121,7 +121,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     fn from(err: E) -> HandlerError {
-        HandlerError(Box::new(classify(err)))
+        HandlerError(classify(err))
     }
 }
 
@@ -190,7 +190,7 @@ pub(crate) fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
 
 impl IntoResponse for HandlerError {
     fn into_response(self) -> Response {
-        error_response(*self.0)
+        error_response(self.0)
     }
 }
 
@@ -222,7 +222,7 @@ impl fmt::Display for HandlerError {
 /// let app: Router = Router::new().route("/", post(create));
 /// ```
 #[derive(Debug)]
-pub struct Rejection(pub(crate) Box<ApiError>);
+pub struct Rejection(pub(crate) ApiError);
 
 impl Rejection {
     /// The catalog error.
@@ -232,7 +232,7 @@ impl Rejection {
 
     /// The catalog error, by value.
     pub fn into_api_error(self) -> ApiError {
-        *self.0
+        self.0
     }
 }
 
@@ -250,19 +250,19 @@ impl std::error::Error for Rejection {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        error_response(*self.0)
+        error_response(self.0)
     }
 }
 
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> ApiError {
-        *r.0
+        r.0
     }
 }
 
 impl From<ApiError> for Rejection {
     fn from(err: ApiError) -> Rejection {
-        Rejection(Box::new(err))
+        Rejection(err)
     }
 }
 

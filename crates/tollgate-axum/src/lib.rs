@@ -33,7 +33,7 @@ pub mod __private {
 
     /// Wraps a derived error for `?` in handlers returning `HandlerError`.
     pub fn handler_error(err: tollgate::ApiError) -> crate::HandlerError {
-        crate::HandlerError(Box::new(err))
+        crate::HandlerError(err)
     }
 
     /// A built-in entry (checked to exist by the derive at compile time).

@@ -10,38 +10,15 @@ use http::{HeaderMap, Response, StatusCode};
 use tollgate::headers::{REQUEST_ID, X_ERROR_CODE, X_REQUEST_ID};
 use tollgate::{ApiError, Catalog, Context, Dialect};
 
-use crate::rejection::TextError;
-
 /// The error as `catalog` defines its code: an app's catalog overrides the
 /// built-in entries that extractors and other components start from, so its
-/// messages, statuses and aliases win. Details, violations, the retry hint,
-/// headers and a replaced message are kept.
+/// messages, statuses and aliases win. The occurrence (details, violations,
+/// the retry hint, headers, source and a replaced message) moves over as is.
 pub(crate) fn adopt(catalog: &Catalog, err: ApiError) -> ApiError {
-    let Some(def) = catalog.get(err.code()) else {
-        return err;
-    };
-    if Arc::ptr_eq(def, err.def()) || **def == **err.def() {
-        return err;
+    match catalog.get(err.code()) {
+        Some(def) if !Arc::ptr_eq(def, err.def()) => err.with_def(def.clone()),
+        _ => err,
     }
-    let templated = err.def().message().render(err.details()).to_string();
-    let message = err.message();
-    let mut next = ApiError::new(def.clone()).with_details(err.details().clone());
-    if message != templated {
-        next = next.with_message(message);
-    }
-    for v in err.violations() {
-        next = next.violation(v.clone());
-    }
-    if let Some(delay) = err.retry_after_delay() {
-        next = next.retry_after(delay);
-    }
-    for (name, value) in err.headers() {
-        next = next.header(name.clone(), value.clone());
-    }
-    if err.source_error().is_some() {
-        next = next.with_source(TextError(source_chain(&err)));
-    }
-    next
 }
 
 /// `outer: inner: innermost`, from an error's source.
@@ -141,6 +118,7 @@ mod tests {
                 http::header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer"),
             );
+        let err = err.with_source(std::io::Error::other("store down"));
         let adopted = adopt(&catalog, err);
         assert!(Arc::ptr_eq(
             adopted.def(),
@@ -156,6 +134,24 @@ mod tests {
             Some(std::time::Duration::from_secs(3))
         );
         assert_eq!(adopted.headers().len(), 1);
+        assert_eq!(adopted.message_override(), None);
+        // The source keeps its type (it is not flattened to text).
+        let source = adopted.source_error().unwrap();
+        assert!(source.is::<std::io::Error>());
+        assert_eq!(source.to_string(), "store down");
+    }
+
+    #[test]
+    fn adopt_leaves_errors_of_the_same_entry_alone() {
+        let catalog = Catalog::builtin();
+        let err = catalog.error("conflict").unwrap().with("id", 7);
+        let def = err.def().clone();
+        assert!(Arc::ptr_eq(adopt(&catalog, err).def(), &def));
+        // A code the catalog does not have keeps its own entry.
+        let custom =
+            tollgate::ErrorDef::new("gone_fishing", 503, "Gone fishing", "Back soon.").unwrap();
+        let err = ApiError::new(Arc::new(custom));
+        assert_eq!(adopt(&catalog, err).code(), "gone_fishing");
     }
 
     #[test]
@@ -168,7 +164,10 @@ mod tests {
             .error("not_found")
             .unwrap()
             .with_message("Rule 7 not found");
-        assert_eq!(adopt(&catalog, err).message(), "Rule 7 not found");
+        let adopted = adopt(&catalog, err);
+        assert_eq!(adopted.message(), "Rule 7 not found");
+        assert_eq!(adopted.message_override(), Some("Rule 7 not found"));
+        assert_eq!(adopted.def().title(), "Nothing here");
     }
 
     #[test]
