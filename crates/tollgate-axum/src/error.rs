@@ -1,7 +1,6 @@
 //! Handler errors: anything returned with `?` becomes a catalog error.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -11,28 +10,6 @@ use tollgate::{ApiError, Catalog, Context, Dialect};
 
 use crate::rejection::{self, builtin};
 
-thread_local! {
-    /// Set while the layer polls its inner service on this thread, so errors
-    /// turned into responses there skip the standalone body the layer would
-    /// replace anyway.
-    static UNDER_LAYER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks the current thread as running under the layer until dropped.
-pub(crate) struct UnderLayer(bool);
-
-impl UnderLayer {
-    pub(crate) fn enter() -> UnderLayer {
-        UnderLayer(UNDER_LAYER.with(|c| c.replace(true)))
-    }
-}
-
-impl Drop for UnderLayer {
-    fn drop(&mut self) {
-        UNDER_LAYER.with(|c| c.set(self.0));
-    }
-}
-
 /// The response for an error: the error in the extensions, for the layer to
 /// render in the negotiated dialect with the request id.
 ///
@@ -40,7 +17,7 @@ impl Drop for UnderLayer {
 /// rendered here in the `problem` dialect and the source is logged, so the
 /// response is correct on its own.
 pub(crate) fn error_response(err: ApiError) -> Response {
-    if UNDER_LAYER.with(Cell::get) {
+    if crate::current::under_layer() {
         let mut response = Response::new(Body::empty());
         *response.status_mut() = http::StatusCode::from_u16(err.status())
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);

@@ -1,5 +1,6 @@
 #![doc = include_str!("docs/crate.md")]
 
+mod current;
 mod error;
 mod extract;
 mod gate;

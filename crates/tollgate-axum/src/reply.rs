@@ -1,11 +1,12 @@
 //! [`Reply`]: success bodies in the `envelope` dialect's shape.
 
 use axum::response::{IntoResponse, Response};
-use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderValue;
 use http::header::CONTENT_TYPE;
 use serde::Serialize;
+use tollgate::Dialect;
 
+use crate::current;
 use crate::error::error_response;
 use crate::rejection::builtin;
 
@@ -13,11 +14,12 @@ use crate::rejection::builtin;
 /// request's errors are written in the `envelope` dialect (seed 004, where
 /// every response shares the envelope), the bare JSON of `T` otherwise.
 ///
-/// `Reply` serializes `T` once and marks the response; the
-/// [`Tollgate`](crate::Tollgate) layer, which knows the negotiated dialect,
-/// wraps the marked bytes on the way out. Without the layer the body stays
-/// bare. Middleware that rewrites bodies (compression) belongs outside the
-/// layer.
+/// `Reply` asks the [`Tollgate`](crate::Tollgate) layer running the handler
+/// which dialect the request negotiated and writes the finished body at once
+/// (one serialization, one buffer), so a component that stores and replays
+/// responses (an idempotency layer) replays the same envelope. Without the
+/// layer the body stays bare. Pair it with a 2xx status: the envelope says
+/// `"success":true`.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -36,49 +38,69 @@ use crate::rejection::builtin;
 #[must_use]
 pub struct Reply<T>(pub T);
 
-/// The serialized data of a [`Reply`], for the layer to wrap.
-#[derive(Clone)]
-pub(crate) struct ReplyBody(pub(crate) Bytes);
-
-/// `{"data":<data>,"success":true,"message":"OK"}`.
-pub(crate) fn envelope_body(data: &[u8]) -> Bytes {
-    const HEAD: &[u8] = br#"{"data":"#;
-    const TAIL: &[u8] = br#","success":true,"message":"OK"}"#;
-    let mut out = BytesMut::with_capacity(HEAD.len() + data.len() + TAIL.len());
-    out.put_slice(HEAD);
-    out.put_slice(data);
-    out.put_slice(TAIL);
-    out.freeze()
-}
+/// What the envelope writes before and after the data.
+const HEAD: &[u8] = br#"{"data":"#;
+const TAIL: &[u8] = br#","success":true,"message":"OK"}"#;
 
 impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
-        let mut buf = BytesMut::with_capacity(128).writer();
-        if let Err(e) = serde_json::to_writer(&mut buf, &self.0) {
+        let envelope = current::dialect() == Some(Dialect::Envelope);
+        let mut body = Vec::with_capacity(128);
+        if envelope {
+            body.extend_from_slice(HEAD);
+        }
+        if let Err(e) = serde_json::to_writer(&mut body, &self.0) {
             return error_response(builtin("internal_error").with_source(e));
         }
-        let data = buf.into_inner().freeze();
-        let mut response = (
+        if envelope {
+            body.extend_from_slice(TAIL);
+        }
+        (
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-            data.clone(),
+            body,
         )
-            .into_response();
-        response.extensions_mut().insert(ReplyBody(data));
-        response
+            .into_response()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RequestId;
+    use crate::request_id::Negotiated;
+    use http_body_util::BodyExt;
+
+    fn body_of(reply: Reply<serde_json::Value>, dialect: Option<Dialect>) -> serde_json::Value {
+        let response = match dialect {
+            Some(dialect) => {
+                let mut negotiated = Negotiated {
+                    request_id: RequestId::new("r1").unwrap(),
+                    dialect,
+                };
+                let _entered = current::enter(&mut negotiated);
+                reply.into_response()
+            }
+            None => reply.into_response(),
+        };
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = rt
+            .block_on(response.into_body().collect())
+            .unwrap()
+            .to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
 
     #[test]
-    fn the_envelope_wraps_the_data() {
-        let body = envelope_body(br#"{"id":1}"#);
-        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    fn the_envelope_wraps_the_data_in_the_envelope_dialect_only() {
+        let data = serde_json::json!({"id": 1});
         assert_eq!(
-            value,
+            body_of(Reply(data.clone()), Some(Dialect::Envelope)),
             serde_json::json!({"data": {"id": 1}, "success": true, "message": "OK"})
         );
+        assert_eq!(body_of(Reply(data.clone()), Some(Dialect::Flat)), data);
+        assert_eq!(body_of(Reply(data.clone()), None), data);
     }
 }

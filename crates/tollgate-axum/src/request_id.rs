@@ -120,6 +120,15 @@ pub struct Negotiated {
 }
 
 impl Negotiated {
+    /// What a request's decision is swapped for while it is current
+    /// (see `current::enter`); never seen by handlers.
+    pub(crate) const fn placeholder() -> Negotiated {
+        Negotiated {
+            request_id: RequestId(HeaderValue::from_static("")),
+            dialect: Dialect::Problem,
+        }
+    }
+
     /// The request id.
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
@@ -133,10 +142,8 @@ impl Negotiated {
     /// What the layer decided, or without the layer: the header's id (or a
     /// new one) and the default `problem` dialect.
     fn from_parts(parts: &Parts) -> Negotiated {
-        parts
-            .extensions
-            .get::<Negotiated>()
-            .cloned()
+        crate::current::get()
+            .or_else(|| parts.extensions.get::<Negotiated>().cloned())
             .unwrap_or_else(|| Negotiated {
                 request_id: RequestId::from_headers(&parts.headers),
                 dialect: Dialect::Problem,

@@ -296,3 +296,63 @@ async fn panics_are_logged_with_the_request_id_and_code() {
     assert!(line.contains("internal_error"), "{line}");
     assert!(line.contains("ERROR"), "{line}");
 }
+
+/// What a replay keeps of a response: status, headers and body (no
+/// extensions), as an idempotency layer or a cache stores them.
+type Stored = Arc<Mutex<Option<(http::StatusCode, http::HeaderMap, Bytes)>>>;
+
+async fn replaying(
+    axum::extract::State(stored): axum::extract::State<Stored>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let kept = stored.lock().unwrap().clone();
+    if let Some((status, headers, body)) = kept {
+        let mut replay = axum::response::Response::new(Body::from(body));
+        *replay.status_mut() = status;
+        *replay.headers_mut() = headers;
+        return replay;
+    }
+    let (parts, body) = next.run(request).await.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    *stored.lock().unwrap() = Some((parts.status, parts.headers.clone(), body.clone()));
+    axum::response::Response::from_parts(parts, Body::from(body))
+}
+
+/// A `Reply` rebuilt from its status, headers and body inside the layer (a
+/// replay) still wears the envelope, and gets the replaying request's id.
+#[tokio::test]
+async fn replayed_replies_keep_the_envelope() {
+    let stored = Stored::default();
+    let mut app = Router::new()
+        .route("/scans", get(|| async { Reply(vec![1, 2, 3]) }))
+        .layer(axum::middleware::from_fn_with_state(
+            stored.clone(),
+            replaying,
+        ))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Envelope)
+                .layer(),
+        );
+    let get_with_id = |id: &str| {
+        Request::get("/scans")
+            .header("x-request-id", id)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let want = json!({"data": [1, 2, 3], "success": true, "message": "OK"});
+    let (first, body) = send(&mut app, get_with_id("req_first")).await;
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), want);
+    assert_eq!(first.headers()["x-request-id"], "req_first");
+    assert!(
+        stored.lock().unwrap().is_some(),
+        "the first response was stored"
+    );
+
+    let (again, body) = send(&mut app, get_with_id("req_again")).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), want);
+    assert_eq!(again.headers()["x-request-id"], "req_again");
+    assert_eq!(again.headers()[header::CONTENT_TYPE], "application/json");
+}

@@ -11,19 +11,18 @@ use std::task::{Context, Poll, ready};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::CONTENT_TYPE;
 use http::{Response, Uri};
 use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
-use tollgate::{ApiError, Dialect};
+use tollgate::ApiError;
 use tracing::Span;
 
 use super::layer::Shared;
-use crate::error::UnderLayer;
+use crate::current;
 use crate::rejection::{self, TextError, builtin};
-use crate::reply::{ReplyBody, envelope_body};
-use crate::request_id::RequestId;
+use crate::request_id::Negotiated;
 use crate::{BoxError, render};
 
 /// Plain-text error bodies longer than this are not read for their meaning.
@@ -35,8 +34,9 @@ type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 #[derive(Clone)]
 pub(crate) struct Finish {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) request_id: RequestId,
-    pub(crate) dialect: Dialect,
+    /// The request id and dialect (current on the thread while the inner
+    /// service runs).
+    pub(crate) negotiated: Negotiated,
     /// The request's URI, kept only for the `problem` dialect's `instance`.
     pub(crate) instance: Option<Uri>,
 }
@@ -46,14 +46,20 @@ impl Finish {
     /// catalog, rendered in the request's dialect with its id.
     fn respond(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
         let err = rejection::name_limit(err, self.shared.body_limit);
-        render::log(&err, Some(self.request_id.as_str()));
+        render::log(&err, Some(self.negotiated.request_id.as_str()));
         let err = render::adopt(&self.shared.catalog, err);
-        let mut ctx =
-            tollgate::Context::new((self.shared.clock)()).request_id(self.request_id.as_str());
+        let mut ctx = tollgate::Context::new((self.shared.clock)())
+            .request_id(self.negotiated.request_id.as_str());
         if let Some(uri) = &self.instance {
             ctx = ctx.instance(uri.path());
         }
-        render::render(&self.shared.catalog, self.dialect, err, &ctx, parts)
+        render::render(
+            &self.shared.catalog,
+            self.negotiated.dialect,
+            err,
+            &ctx,
+            parts,
+        )
     }
 
     /// `err` as a whole new response.
@@ -74,7 +80,7 @@ impl Finish {
 
     /// The inner service's response, finished: an `ApiError` in its
     /// extensions is rendered; an unmarked error is read for its meaning; a
-    /// success gets the request id (and the envelope for a `Reply`).
+    /// success gets the request id.
     fn finish<B>(self, response: Response<B>) -> Result<Response<Body>, BoxFuture>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -111,17 +117,8 @@ impl Finish {
         }
         parts.headers.insert(
             tollgate::headers::X_REQUEST_ID,
-            self.request_id.header_value().clone(),
+            self.negotiated.request_id.header_value().clone(),
         );
-        if let Some(ReplyBody(data)) = parts.extensions.remove::<ReplyBody>() {
-            if self.dialect == Dialect::Envelope && parts.status.is_success() {
-                parts.headers.remove(CONTENT_LENGTH);
-                return Ok(Response::from_parts(
-                    parts,
-                    Body::from(envelope_body(&data)),
-                ));
-            }
-        }
         Ok(Response::from_parts(parts, Body::new(body)))
     }
 
@@ -212,7 +209,7 @@ where
                     finish,
                 } => {
                     let polled = {
-                        let _under = UnderLayer::enter();
+                        let _current = finish.as_mut().map(|f| current::enter(&mut f.negotiated));
                         catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
                     };
                     let Some(f) = finish.take() else {

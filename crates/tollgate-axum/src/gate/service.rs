@@ -17,7 +17,7 @@ use tower::Service;
 
 use super::future::{Finish, ResponseFuture};
 use super::layer::Shared;
-use crate::error::UnderLayer;
+use crate::current;
 use crate::request_id::{Negotiated, RequestId};
 use crate::{BoxError, rejection};
 
@@ -85,10 +85,12 @@ where
         let dialect = shared.negotiation.dialect(req.headers(), req.uri().path());
         let span = tracing::info_span!("tollgate", request_id = request_id.as_str());
         let instance = (dialect == Dialect::Problem).then(|| req.uri().clone());
-        let finish = Finish {
+        let mut finish = Finish {
             shared: shared.clone(),
-            request_id,
-            dialect,
+            negotiated: Negotiated {
+                request_id,
+                dialect,
+            },
             instance,
         };
 
@@ -111,7 +113,7 @@ where
             }
         }
         parts.extensions.insert(Negotiated {
-            request_id: finish.request_id.clone(),
+            request_id: finish.negotiated.request_id.clone(),
             dialect,
         });
         let body = match shared.body_limit {
@@ -129,7 +131,7 @@ where
 
         let called = {
             let _entered = span.enter();
-            let _under = UnderLayer::enter();
+            let _current = current::enter(&mut finish.negotiated);
             catch_unwind(AssertUnwindSafe(|| self.inner.call(req)))
         };
         match called {
