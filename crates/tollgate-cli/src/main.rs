@@ -16,6 +16,7 @@ mod keys;
 mod lint;
 mod probe;
 mod render;
+mod serve;
 mod store_db;
 mod wire;
 
@@ -72,6 +73,9 @@ enum Command {
     /// Create accounts, add credits, suspend, resume and show them
     #[command(after_help = accounts::EXAMPLES)]
     Accounts(accounts::AccountsArgs),
+    /// Run the example API: every piece of Tollgate, its errors documented at /errors and /openapi.json
+    #[command(after_help = serve::EXAMPLES)]
+    Serve(serve::ServeArgs),
 }
 
 impl Command {
@@ -85,6 +89,7 @@ impl Command {
             Command::Probe(args) => probe::run(args, out),
             Command::Keys(args) => keys::run(args, out),
             Command::Accounts(args) => accounts::run(args, out),
+            Command::Serve(args) => serve::run(args, out),
         }
     }
 }

@@ -162,10 +162,10 @@ pub(crate) fn targets(routes: &[Route], have_key: bool) -> Targets<'_> {
     fn best(routes: &[Route], rank: impl Fn(&Route) -> Option<u8>) -> Option<&Route> {
         let mut best: Option<(u8, &Route)> = None;
         for route in routes {
-            if let Some(r) = rank(route) {
-                if best.is_none_or(|(b, _)| r < b) {
-                    best = Some((r, route));
-                }
+            if let Some(r) = rank(route)
+                && best.is_none_or(|(b, _)| r < b)
+            {
+                best = Some((r, route));
             }
         }
         best.map(|(_, route)| route)

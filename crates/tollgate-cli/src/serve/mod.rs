@@ -1,0 +1,616 @@
+//! `tollgate serve`: the example API that uses every piece of Tollgate, on
+//! embedded defaults (rate limits in memory, a SQLite file created on first
+//! start), or on Redis and Postgres by URL.
+//!
+//! Its routes reproduce the seed APIs' situations (see [`scans`] and
+//! [`detections`]); [`app`] says which layers guard them; [`reference`]
+//! serves `/errors` and `/openapi.json` from the same catalog and routes.
+//! Settings come from flags, then a TOML config file, then the defaults.
+
+mod app;
+mod db;
+mod detections;
+mod model;
+mod reference;
+mod scans;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use tollgate::{Catalog, Dialect};
+use tollgate_limit::{Backend, ClientIp};
+use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store, StoreError};
+
+use crate::args::parse_dialect;
+use crate::catalogs::{Outcome, load_each};
+use crate::error::CliError;
+
+/// Shown after `tollgate serve --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  tollgate serve
+  tollgate serve --dialect envelope --catalog examples/catalogs/004-detection.toml
+  tollgate serve --listen 0.0.0.0:8080 --data-dir /var/lib/tollgate --trust-proxy 10.0.0.0/8
+  tollgate serve --database postgres://postgres@127.0.0.1/tollgate --redis redis://127.0.0.1:6379
+
+Routes: POST /v1/scans (scope scans:write, 1 credit, Idempotency-Key), GET /v1/scans/{id} (scans:read),
+POST /v1/detections (detections:write, 1 credit, Idempotency-Key), GET /errors, GET /openapi.json.
+Send the key as `Authorization: Bearer KEY` or `X-API-Key: KEY`. The header `X-Simulate:
+model-unavailable | model-timeout | model-crash` on POST /v1/scans provokes a 503, 504 or 500.
+
+On first start the demo account `demo` (1000 credits) and a key with the scopes
+scans:write,scans:read,detections:write are created, and the key is printed once.
+
+The config file (./tollgate.toml when present, or --config FILE) takes the flags' settings:
+  listen = \"127.0.0.1:8080\"
+  data_dir = \"/var/lib/tollgate\"      # relative paths are relative to the config file
+  dialect = \"envelope\"
+  catalog = [\"api.toml\"]
+  redis = \"redis://127.0.0.1:6379\"
+  database = \"postgres://postgres@127.0.0.1/tollgate\"
+  timeout = \"10s\"
+  trust_proxy = [\"10.0.0.0/8\"]
+Flags override it; --catalog and --trust-proxy add to its lists.";
+
+/// The address served when neither a flag nor the config names one.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The config file read when present and no `--config` is given.
+const DEFAULT_CONFIG: &str = "tollgate.toml";
+/// The SQLite file created in the data directory.
+const DATABASE_FILE: &str = "tollgate.db";
+/// The handler deadline unless set.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest and longest deadline accepted.
+const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(3600));
+/// The demo account created on first start.
+const DEMO_ACCOUNT: &str = "demo";
+/// Its starting credits.
+const DEMO_CREDITS: i64 = 1000;
+/// The demo key's scopes.
+const DEMO_SCOPES: [&str; 3] = ["scans:write", "scans:read", "detections:write"];
+
+/// Arguments of `tollgate serve`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+
+    /// Where the SQLite database (tollgate.db) is kept; created if missing [default: .]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// The dialect errors are written in: problem, status-code, coded, detail, meta, envelope,
+    /// flat, google, stripe or jsonapi [default: problem]
+    #[arg(long, short, value_name = "DIALECT", value_parser = parse_dialect)]
+    dialect: Option<Dialect>,
+
+    /// A TOML catalog that extends or overrides the built-in and serve's own errors; repeat to
+    /// load several, in order
+    #[arg(long = "catalog", short = 'c', value_name = "FILE")]
+    catalogs: Vec<PathBuf>,
+
+    /// Count rate limits in Redis, shared by every node (redis://HOST:PORT) [default: in memory]
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+
+    /// Keep keys, accounts, credits, idempotency records and scans in this database:
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://DIR/tollgate.db]
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+
+    /// Read settings from this TOML file [default: ./tollgate.toml when present]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// How long a request may take before it is answered with `timeout` (504): 10s, 1m
+    /// [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    timeout: Option<Duration>,
+
+    /// Read the client IP from X-Forwarded-For when the peer is this proxy (an address or a
+    /// CIDR); repeatable
+    #[arg(long = "trust-proxy", value_name = "CIDR")]
+    trust_proxies: Vec<String>,
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e}: expected a duration such as 10s, 500ms or 2m"))?;
+    let (min, max) = TIMEOUT_RANGE;
+    if d < min || d > max {
+        return Err(format!("{text} is out of range: 100ms to 1h"));
+    }
+    Ok(d)
+}
+
+/// The config file: the flags' settings, each optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    dialect: Option<Dialect>,
+    #[serde(default)]
+    catalog: Vec<PathBuf>,
+    redis: Option<String>,
+    database: Option<String>,
+    #[serde(default, deserialize_with = "timeout")]
+    timeout: Option<Duration>,
+    #[serde(default)]
+    trust_proxy: Vec<String>,
+}
+
+fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(de)?;
+    parse_timeout(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+impl Config {
+    /// Reads and checks `path`; every problem names the file and the line.
+    fn read(path: &Path) -> Result<Config, CliError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| {
+            let at = e.span().map_or(0, |s| s.start);
+            let (line, column) = locate(&text, at);
+            CliError::Usage(format!(
+                "{}:{line}:{column}: {}",
+                path.display(),
+                e.message().trim_end()
+            ))
+        })?;
+        // Paths in the file are relative to the file.
+        let base = path.parent().unwrap_or(Path::new(""));
+        if let Some(dir) = &mut config.data_dir {
+            *dir = base.join(&*dir);
+        }
+        for file in &mut config.catalog {
+            *file = base.join(&*file);
+        }
+        Ok(config)
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn locate(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// The settings in force: flags over the config file over the defaults.
+#[derive(Debug)]
+struct Settings {
+    listen: String,
+    dialect: Dialect,
+    catalogs: Vec<PathBuf>,
+    redis: Option<String>,
+    database: String,
+    timeout: Duration,
+    trust_proxies: Vec<String>,
+    config: Option<PathBuf>,
+}
+
+impl Settings {
+    fn resolve(args: ServeArgs) -> Result<Settings, CliError> {
+        let config_path = match args.config {
+            Some(path) => Some(path),
+            None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
+        };
+        let config = match &config_path {
+            Some(path) => Config::read(path)?,
+            None => Config::default(),
+        };
+        let database = match args.database.or(config.database) {
+            Some(url) => url,
+            None => {
+                let dir = args
+                    .data_dir
+                    .or(config.data_dir)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    CliError::Usage(format!(
+                        "cannot create the data directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+                let file = std::path::absolute(dir.join(DATABASE_FILE)).map_err(|e| {
+                    CliError::Usage(format!("cannot locate {}: {e}", dir.display()))
+                })?;
+                format!("sqlite://{}", file.display())
+            }
+        };
+        let mut catalogs = config.catalog;
+        catalogs.extend(args.catalogs);
+        let mut trust_proxies = config.trust_proxy;
+        trust_proxies.extend(args.trust_proxies);
+        Ok(Settings {
+            listen: args
+                .listen
+                .or(config.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            dialect: args.dialect.or(config.dialect).unwrap_or(Dialect::Problem),
+            catalogs,
+            redis: args.redis.or(config.redis),
+            database,
+            timeout: args.timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
+            trust_proxies,
+            config: config_path,
+        })
+    }
+}
+
+/// The effective catalog: built-in, serve's domain errors, then `files`.
+fn load_catalog(files: &[PathBuf]) -> Result<Catalog, CliError> {
+    let mut catalog = app::base_catalog().map_err(CliError::Catalog)?;
+    let mut problems = Vec::new();
+    for (_, outcome) in load_each(&mut catalog, files) {
+        match outcome {
+            Outcome::Loaded { .. } => {}
+            Outcome::Broken(found) => problems.extend(found),
+            Outcome::Unreadable(err) => return Err(err),
+        }
+    }
+    if problems.is_empty() {
+        Ok(catalog)
+    } else {
+        Err(CliError::Catalog(problems))
+    }
+}
+
+/// A URL with its password hidden, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs the server until Ctrl-C.
+pub(crate) fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let settings = Settings::resolve(args)?;
+    let catalog = Arc::new(load_catalog(&settings.catalogs)?);
+    let client_ip = ClientIp::new()
+        .trust_proxies(settings.trust_proxies.iter().map(String::as_str))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    // Logs go to stderr; stdout is the banner (and the key) only.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+    runtime.block_on(serve(settings, catalog, client_ip, out))
+}
+
+async fn serve(
+    settings: Settings,
+    catalog: Arc<Catalog>,
+    client_ip: ClientIp,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let database = redact(&settings.database);
+    let store = Store::open(&settings.database)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot open the database {database}: {e}")))?;
+    let scans = db::Scans::open(&settings.database)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot open the database {database}: {e}")))?;
+    let limits = match &settings.redis {
+        Some(url) => Backend::from_url(url).map_err(|e| CliError::Usage(e.to_string()))?,
+        None => Backend::default(),
+    };
+    let demo = demo_account(&store)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot set up the demo account: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", settings.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", settings.listen)))?;
+
+    let dialect = settings.dialect;
+    let openapi = serde_json::to_vec_pretty(&reference::document(&catalog, dialect))
+        .map_err(std::io::Error::from)?;
+    let state = Arc::new(app::AppState {
+        catalog: catalog.clone(),
+        dialect,
+        scans,
+        openapi: openapi.into(),
+    });
+    let gate = Gatekeeper::new(store)
+        .catalog(catalog)
+        .dialect(dialect)
+        .max_body_bytes(app::BODY_LIMIT);
+    let layers = app::Layers {
+        limits,
+        client_ip,
+        timeout: settings.timeout,
+    };
+    let router = app::router(state, &gate, layers).map_err(|e| CliError::Usage(e.to_string()))?;
+
+    banner(out, &settings, addr, &demo)?;
+    out.flush()?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| CliError::Usage(format!("the server failed: {e}")))?;
+    writeln!(out, "stopped")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C (and SIGTERM on Unix); the server then finishes the
+/// requests in flight.
+async fn shutdown() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    eprintln!("shutting down: finishing the requests in flight");
+}
+
+/// What the first start created, or what later starts found.
+enum Demo {
+    Created { key: String },
+    Exists { balance: i64 },
+}
+
+/// Creates the demo account and key on first start.
+async fn demo_account(store: &Store) -> Result<Demo, StoreError> {
+    match store.account(DEMO_ACCOUNT).await {
+        Ok(account) => {
+            return Ok(Demo::Exists {
+                balance: account.balance(),
+            });
+        }
+        Err(StoreError::AccountNotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    match store
+        .create_account(NewAccount::new(DEMO_ACCOUNT).credits(DEMO_CREDITS))
+        .await
+    {
+        Ok(_) => {}
+        // Another node created it first: it showed the key.
+        Err(StoreError::AccountExists(_)) => {
+            let balance = store.account(DEMO_ACCOUNT).await?.balance();
+            return Ok(Demo::Exists { balance });
+        }
+        Err(e) => return Err(e),
+    }
+    let key = store
+        .create_key(
+            NewKey::new(DEMO_ACCOUNT, DEMO_SCOPES).name("demo key, created by tollgate serve"),
+        )
+        .await?;
+    Ok(Demo::Created {
+        key: key.secret().to_owned(),
+    })
+}
+
+/// What the server prints on start: settings, the demo key, curl lines, and
+/// last the address (which tests and scripts wait for).
+fn banner(
+    out: &mut dyn Write,
+    settings: &Settings,
+    addr: SocketAddr,
+    demo: &Demo,
+) -> std::io::Result<()> {
+    let base = format!("http://{addr}");
+    let database = redact(&settings.database);
+    writeln!(out, "tollgate serve: the example API")?;
+    if let Some(config) = &settings.config {
+        writeln!(out, "  config       {}", config.display())?;
+    }
+    writeln!(out, "  dialect      {}", settings.dialect)?;
+    let mut catalogs = vec!["built-in".to_owned(), "serve's domain errors".to_owned()];
+    catalogs.extend(settings.catalogs.iter().map(|p| p.display().to_string()));
+    writeln!(out, "  catalog      {}", catalogs.join(" + "))?;
+    writeln!(out, "  database     {database}")?;
+    let counted = match &settings.redis {
+        Some(url) => format!("in Redis at {}", redact(url)),
+        None => "in memory".to_owned(),
+    };
+    writeln!(
+        out,
+        "  rate limits  {} calls per {} s per key, {} per client IP, {counted}",
+        app::PER_KEY_CALLS,
+        app::WINDOW.as_secs(),
+        app::PER_IP_CALLS,
+    )?;
+    writeln!(
+        out,
+        "  limits       bodies up to {} MiB, requests up to {}",
+        app::BODY_LIMIT >> 20,
+        humantime::format_duration(settings.timeout)
+    )?;
+    writeln!(out)?;
+    let scopes = DEMO_SCOPES.join(",");
+    match demo {
+        Demo::Created { key } => {
+            writeln!(
+                out,
+                "Created the demo account \"{DEMO_ACCOUNT}\" ({DEMO_CREDITS} credits) and its key \
+                 (scopes {scopes}). The key is shown once, here; only its hash is kept:"
+            )?;
+            writeln!(out, "  export KEY={key}")?;
+        }
+        Demo::Exists { balance } => {
+            writeln!(
+                out,
+                "The demo account \"{DEMO_ACCOUNT}\" exists ({balance} credits); its key was shown \
+                 at the first start. Make another with:"
+            )?;
+            writeln!(
+                out,
+                "  export KEY=$(tollgate keys create --account {DEMO_ACCOUNT} --scopes {scopes} \
+                 --database {database} | tail -n1)"
+            )?;
+        }
+    }
+    writeln!(out)?;
+    let auth = "-H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json'";
+    writeln!(out, "Try:")?;
+    writeln!(
+        out,
+        "  curl -i {base}/v1/scans {auth} -d '{}'",
+        reference::scan_example()
+    )?;
+    writeln!(
+        out,
+        "  curl -i {base}/v1/scans {auth} -H 'X-Simulate: model-unavailable' -d '{}'",
+        reference::scan_example()
+    )?;
+    writeln!(
+        out,
+        "  curl -i {base}/v1/detections {auth} -d '{{\"session_id\":\"s_1\",\"model\":\"mixed-10-v2\",\"frames\":[{{\"t\":0,\"brightness\":120}}]}}'"
+    )?;
+    writeln!(out, "  tollgate probe {base} --key $KEY")?;
+    writeln!(
+        out,
+        "Error reference: {base}/errors    OpenAPI: {base}/openapi.json"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "listening on {base} (Ctrl-C stops)")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("tollgate.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn flags_override_the_config_file_and_lists_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "listen = '127.0.0.1:9000'\ndialect = 'envelope'\ncatalog = ['a.toml']\n\
+             data_dir = 'data'\ntimeout = '2s'\ntrust_proxy = ['10.0.0.0/8']\n",
+        );
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            dialect: Some(Dialect::Coded),
+            catalogs: vec![PathBuf::from("b.toml")],
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9000");
+        assert_eq!(s.dialect, Dialect::Coded);
+        assert_eq!(
+            s.catalogs,
+            [dir.path().join("a.toml"), PathBuf::from("b.toml")]
+        );
+        assert_eq!(s.timeout, Duration::from_secs(2));
+        assert_eq!(s.trust_proxies, ["10.0.0.0/8"]);
+        assert!(s.database.starts_with("sqlite://"), "{}", s.database);
+        assert!(s.database.ends_with("data/tollgate.db"), "{}", s.database);
+        assert!(dir.path().join("data").is_dir());
+        assert_eq!(s.config, Some(path));
+    }
+
+    #[test]
+    fn broken_config_files_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, line, says) in [
+            (
+                "listen = '127.0.0.1:1'\nport = 8080\n",
+                2,
+                "unknown field `port`",
+            ),
+            ("dialect = 'soap'\n", 1, "unknown variant `soap`"),
+            ("\n\ntimeout = 'soon'\n", 3, "expected a duration"),
+            ("listen = \n", 1, ""),
+        ] {
+            let path = write(dir.path(), text);
+            let args = ServeArgs {
+                config: Some(path.clone()),
+                ..ServeArgs::default()
+            };
+            let err = Settings::resolve(args).unwrap_err().to_string();
+            let prefix = format!("{}:{line}:", path.display());
+            assert!(err.starts_with(&prefix), "{text:?}: {err}");
+            assert!(err.contains(says), "{text:?}: {err}");
+        }
+        let args = ServeArgs {
+            config: Some(dir.path().join("missing.toml")),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args).unwrap_err().to_string();
+        assert!(err.contains("missing.toml"), "{err}");
+    }
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(
+            redact("sqlite:///tmp/a@b/tollgate.db"),
+            "sqlite:///tmp/a@b/tollgate.db"
+        );
+        assert_eq!(redact("redis://:pw@127.0.0.1"), "redis://:***@127.0.0.1");
+    }
+
+    #[test]
+    fn timeouts_are_bounded() {
+        assert_eq!(parse_timeout("10s"), Ok(Duration::from_secs(10)));
+        assert!(parse_timeout("0s").unwrap_err().contains("out of range"));
+        assert!(parse_timeout("2h").unwrap_err().contains("out of range"));
+        assert!(
+            parse_timeout("soon")
+                .unwrap_err()
+                .contains("expected a duration")
+        );
+    }
+}

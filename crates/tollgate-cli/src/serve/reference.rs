@@ -1,0 +1,360 @@
+//! `GET /errors` and `GET /openapi.json`: the API described from the same
+//! catalog and route list the server runs on.
+//!
+//! [`operations`] lists every route with its success response and every
+//! error it can return, including those the layers in front of it add; the
+//! OpenAPI document is [`openapi_document`](crate::docs::openapi_document)'s,
+//! completed with what that function has no field for (headers, the
+//! multipart body, HTML, public routes).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tollgate::{Catalog, Dialect};
+use tollgate_axum::Query;
+
+use super::app::AppState;
+use super::model::{self, CONFIDENCE_THRESHOLD, DETECTION_MODELS, MAX_SIDE};
+use super::scans::{SIMULATIONS, X_SIMULATE};
+use crate::docs::{Info, Operation, openapi_document};
+
+/// Every route may answer these: the body limit (a declared length over it),
+/// the per-IP rate limit, a panic, the deadline.
+const EVERY_ROUTE: [&str; 4] = [
+    "payload_too_large",
+    "rate_limit_exceeded",
+    "internal_error",
+    "timeout",
+];
+/// Routes under `/v1`: authentication and scopes, and the store being down.
+const KEYED: [&str; 5] = [
+    "invalid_key",
+    "expired_key",
+    "deactivated_key",
+    "insufficient_scope",
+    "service_unavailable",
+];
+/// Routes that cost credits and take an `Idempotency-Key`.
+const CHARGED: [&str; 5] = [
+    "account_suspended",
+    "insufficient_credits",
+    "usage_limit_exceeded",
+    "idempotency_key_in_use",
+    "idempotency_key_reused",
+];
+/// Routes that read a JSON body.
+const JSON_BODY: [&str; 4] = [
+    "malformed_request",
+    "validation_error",
+    "missing_field",
+    "unsupported_media_type",
+];
+
+fn codes(groups: &[&[&str]]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for code in groups.iter().flat_map(|g| g.iter()) {
+        if !out.iter().any(|c| c == code) {
+            out.push((*code).to_owned());
+        }
+    }
+    out
+}
+
+/// The success body in `dialect`: seed 004's envelope wraps it.
+fn success(dialect: Dialect, schema: Value) -> Value {
+    if dialect == Dialect::Envelope {
+        json!({
+            "type": "object",
+            "required": ["data", "success", "message"],
+            "properties": {
+                "data": schema,
+                "success": {"const": true},
+                "message": {"const": "OK"}
+            }
+        })
+    } else {
+        schema
+    }
+}
+
+fn scan_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "format", "width", "height", "label", "confidence", "brightness", "contrast", "created_at"],
+        "properties": {
+            "id": {"type": "string", "examples": ["scan_0193c2d5e8f47a1b9c3d5e7f9a1b3c5d"]},
+            "format": {"enum": ["png", "jpeg"]},
+            "width": {"type": "integer", "minimum": 1, "maximum": MAX_SIDE},
+            "height": {"type": "integer", "minimum": 1, "maximum": MAX_SIDE},
+            "label": {"enum": ["dark", "balanced", "bright"]},
+            "confidence": {"type": "number", "minimum": CONFIDENCE_THRESHOLD, "maximum": 1},
+            "brightness": {"type": "number", "description": "Mean luminance, 0–255."},
+            "contrast": {"type": "number", "description": "Standard deviation of the luminance."},
+            "created_at": {"type": "string", "format": "date-time"}
+        }
+    })
+}
+
+/// A detection request that succeeds.
+pub(crate) fn detection_example() -> Value {
+    let frames: Vec<Value> = (0..10)
+        .map(|i| json!({"t": i * 40, "brightness": if i % 2 == 0 { 112 } else { 128 }}))
+        .collect();
+    json!({"session_id": "s_1", "model": DETECTION_MODELS[0].name, "frames": frames})
+}
+
+/// A scan request that succeeds: the example image in base64.
+pub(crate) fn scan_example() -> Value {
+    use base64::Engine as _;
+    let image = base64::engine::general_purpose::STANDARD.encode(model::example_png());
+    json!({ "image_data": image })
+}
+
+/// Every route of the API.
+pub(crate) fn operations(dialect: Dialect) -> Vec<Operation> {
+    let models: Vec<&str> = DETECTION_MODELS.iter().map(|m| m.name).collect();
+    vec![
+        Operation {
+            success_status: 201,
+            success_schema: success(dialect, scan_schema()),
+            request_schema: Some(json!({
+                "type": "object",
+                "required": ["image_data"],
+                "properties": {
+                    "image_data": {
+                        "type": "string",
+                        "contentEncoding": "base64",
+                        "description": "A PNG or JPEG image, base64 (a data: URL prefix is allowed)."
+                    }
+                }
+            })),
+            request_example: Some(scan_example()),
+            scopes: Some(vec!["scans:write".to_owned()]),
+            error_codes: codes(&[
+                &EVERY_ROUTE,
+                &KEYED,
+                &CHARGED,
+                &JSON_BODY,
+                &[
+                    "input_format_error",
+                    "conflict",
+                    "low_confidence",
+                    "upstream_unavailable",
+                ],
+            ]),
+            ..Operation::new(
+                Method::POST,
+                "/v1/scans",
+                "Scan an image: 1 credit; the same image twice is a conflict",
+            )
+        },
+        Operation {
+            success_schema: success(dialect, scan_schema()),
+            scopes: Some(vec!["scans:read".to_owned()]),
+            error_codes: codes(&[&EVERY_ROUTE, &KEYED, &["validation_error", "not_found"]]),
+            ..Operation::new(
+                Method::GET,
+                "/v1/scans/{id}",
+                "One of the caller's scans; another account's is not found",
+            )
+        },
+        Operation {
+            success_schema: success(
+                dialect,
+                json!({
+                    "type": "object",
+                    "required": ["id", "session_id", "model", "frames", "live", "score"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "session_id": {"type": "string"},
+                        "model": {"enum": models},
+                        "frames": {"type": "integer"},
+                        "live": {"type": "boolean"},
+                        "score": {"type": "number", "minimum": 0, "maximum": 1}
+                    }
+                }),
+            ),
+            request_schema: Some(json!({
+                "type": "object",
+                "required": ["session_id", "frames"],
+                "properties": {
+                    "session_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "model": {
+                        "enum": models,
+                        "default": models[0],
+                        "description": "mixed-10-v2 needs 10 frames at least, mixed-30-v2 30."
+                    },
+                    "frames": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["t", "brightness"],
+                            "properties": {
+                                "t": {"type": "integer", "minimum": 0, "description": "Milliseconds; increasing."},
+                                "brightness": {"type": "number", "minimum": 0, "maximum": 255}
+                            }
+                        }
+                    }
+                }
+            })),
+            request_example: Some(detection_example()),
+            scopes: Some(vec!["detections:write".to_owned()]),
+            error_codes: codes(&[
+                &EVERY_ROUTE,
+                &KEYED,
+                &CHARGED,
+                &JSON_BODY,
+                &["insufficient_frames"],
+            ]),
+            ..Operation::new(
+                Method::POST,
+                "/v1/detections",
+                "Score a session's frames: 1 credit",
+            )
+        },
+        Operation {
+            success_schema: Value::Null,
+            error_codes: codes(&[&EVERY_ROUTE, &["validation_error"]]),
+            ..Operation::new(
+                Method::GET,
+                "/errors",
+                "The error reference (HTML); ?q= searches it",
+            )
+        },
+        Operation {
+            success_schema: json!({"type": "object", "description": "This document."}),
+            error_codes: codes(&[&EVERY_ROUTE]),
+            ..Operation::new(Method::GET, "/openapi.json", "This OpenAPI document")
+        },
+    ]
+}
+
+/// The OpenAPI 3.1 document of the API in `dialect`.
+pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
+    let info = Info::new("tollgate serve: the example API", env!("CARGO_PKG_VERSION"));
+    let mut doc = openapi_document(catalog, dialect, &info, &operations(dialect));
+    let idempotency_key = json!({
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Retry safely: the first response is stored for 24 h and replayed \
+                        (Idempotent-Replayed: true); the key with another body is refused.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255}
+    });
+    let simulate = json!({
+        "name": X_SIMULATE.as_str(),
+        "in": "header",
+        "required": false,
+        "description": "Makes the model misbehave, to try the 5xx answers: model-unavailable \
+                        (503 upstream_unavailable with Retry-After), model-timeout (504 timeout \
+                        at the deadline), model-crash (500 internal_error).",
+        "schema": {"enum": SIMULATIONS}
+    });
+    let paths = &mut doc["paths"];
+    paths["/v1/scans"]["post"]["parameters"] = json!([idempotency_key, simulate]);
+    paths["/v1/detections"]["post"]["parameters"] = json!([idempotency_key]);
+    paths["/v1/scans"]["post"]["requestBody"]["content"]["multipart/form-data"] = json!({
+        "schema": {
+            "type": "object",
+            "required": ["image"],
+            "properties": {"image": {"type": "string", "contentMediaType": "image/png", "description": "A PNG or JPEG file."}}
+        }
+    });
+    paths["/errors"]["get"]["parameters"] = json!([{
+        "name": "q",
+        "in": "query",
+        "required": false,
+        "description": "Words every listed error matches (code, status, title, message, remedy).",
+        "schema": {"type": "string"}
+    }]);
+    paths["/errors"]["get"]["responses"]["200"]["content"] =
+        json!({"text/html": {"schema": {"type": "string"}}});
+    for path in ["/errors", "/openapi.json"] {
+        paths[path]["get"]["security"] = json!([]);
+    }
+    doc
+}
+
+/// `GET /errors?q=`.
+#[derive(Deserialize)]
+pub(crate) struct Search {
+    q: Option<String>,
+}
+
+/// `GET /errors`: the error reference, searchable without JavaScript.
+pub(crate) async fn errors(
+    State(app): State<Arc<AppState>>,
+    Query(search): Query<Search>,
+) -> Html<String> {
+    Html(tollgate::docs::html(
+        &app.catalog,
+        app.dialect,
+        search.q.as_deref(),
+    ))
+}
+
+/// `GET /openapi.json`.
+pub(crate) async fn openapi(State(app): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        app.openapi.clone(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oas() -> jsonschema::Validator {
+        let schema: Value = serde_json::from_str(include_str!(
+            "../../../tollgate/tests/data/oas-3.1-schema.json"
+        ))
+        .unwrap();
+        jsonschema::validator_for(&schema).unwrap()
+    }
+
+    #[test]
+    fn the_document_validates_in_every_dialect_and_lists_the_middleware_errors() {
+        let oas = oas();
+        let catalog = super::super::app::base_catalog().unwrap();
+        for dialect in Dialect::ALL {
+            let doc = document(&catalog, dialect);
+            let problems: Vec<String> = oas
+                .iter_errors(&doc)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert_eq!(problems, Vec::<String>::new(), "{dialect}");
+            let post = &doc["paths"]["/v1/scans"]["post"];
+            for status in [
+                "201", "400", "401", "402", "403", "409", "413", "415", "422", "429", "500", "503",
+                "504",
+            ] {
+                assert!(post["responses"][status].is_object(), "{dialect}: {status}");
+            }
+            let get = &doc["paths"]["/v1/scans/{id}"]["get"];
+            assert!(get["responses"]["404"].is_object());
+            assert!(get["responses"]["415"].is_null(), "a GET reads no body");
+            assert!(doc["paths"]["/errors"]["get"]["security"] == json!([]));
+            let detections = &doc["paths"]["/v1/detections"]["post"];
+            let examples =
+                &detections["responses"]["400"]["content"][dialect.content_type()]["examples"];
+            assert!(examples["insufficient_frames"].is_object(), "{dialect}");
+        }
+    }
+
+    #[test]
+    fn the_examples_succeed() {
+        let image = model::analyse(&model::example_png()).unwrap();
+        assert!(model::classify(&image).is_confident());
+        let frames = detection_example()["frames"].as_array().unwrap().len();
+        assert!(frames >= DETECTION_MODELS[0].min_frames);
+    }
+}

@@ -1,0 +1,279 @@
+//! `POST /v1/scans` and `GET /v1/scans/{id}`: the situations of seeds 000
+//! and 001 (Neolens), answered in whatever dialect the server speaks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Extension, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tollgate::{ApiError, Violation};
+use tollgate_axum::{HandlerError, Json, Path, Reply};
+use tollgate_store::Principal;
+
+use super::app::AppState;
+use super::db::{Inserted, ScanRecord};
+use super::model::{self, CONFIDENCE_THRESHOLD};
+
+/// The request header that makes the model misbehave, for trying the 5xx
+/// answers: `model-unavailable` (503 `upstream_unavailable`, Retry-After),
+/// `model-timeout` (the model hangs: 504 `timeout` at the deadline),
+/// `model-crash` (the model panics: 500 `internal_error`, nothing leaked).
+pub(crate) const X_SIMULATE: HeaderName = HeaderName::from_static("x-simulate");
+/// The values [`X_SIMULATE`] takes.
+pub(crate) const SIMULATIONS: [&str; 3] = ["model-unavailable", "model-timeout", "model-crash"];
+/// How long clients are asked to wait when the model is unavailable.
+pub(crate) const MODEL_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The most multipart parts read looking for the image.
+const MAX_PARTS: usize = 8;
+
+/// `POST /v1/scans` as JSON.
+#[derive(Deserialize)]
+struct ScanJson {
+    /// The image, base64 (a `data:image/png;base64,` prefix is allowed).
+    image_data: String,
+}
+
+/// A scan, as the API returns it.
+#[derive(Serialize)]
+pub(crate) struct ScanView {
+    id: String,
+    format: String,
+    width: i64,
+    height: i64,
+    label: String,
+    confidence: f64,
+    brightness: f64,
+    contrast: f64,
+    created_at: String,
+}
+
+impl From<&ScanRecord> for ScanView {
+    fn from(r: &ScanRecord) -> ScanView {
+        ScanView {
+            id: r.id.clone(),
+            format: r.format.clone(),
+            width: r.width,
+            height: r.height,
+            label: r.label.clone(),
+            confidence: r.confidence,
+            brightness: r.brightness,
+            contrast: r.contrast,
+            created_at: r.created_at_text(),
+        }
+    }
+}
+
+/// The image bytes of a scan request: base64 in JSON, or a multipart part
+/// named `image` (or `image_data`).
+pub(crate) struct ScanInput(Vec<u8>);
+
+/// Standard base64, padded or not.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// `missing_field` as seed 001 writes it: `details.issue` says what is wrong.
+pub(crate) fn with_issue(err: ApiError) -> ApiError {
+    if err.code() == "missing_field" {
+        err.with("issue", "This field is required.")
+    } else {
+        err
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+impl FromRequest<Arc<AppState>> for ScanInput {
+    type Rejection = HandlerError;
+
+    async fn from_request(req: Request, app: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let media = media_type(req.headers());
+        if media == "multipart/form-data" {
+            return from_multipart(req, app).await;
+        }
+        // Anything else is JSON's to accept or refuse (415 for other types).
+        let Json(body) = Json::<ScanJson>::from_request(req, app)
+            .await
+            .map_err(|r| HandlerError::from_api(with_issue(r.into_api_error())))?;
+        let text = body.image_data.trim();
+        let text = match text.split_once(";base64,") {
+            Some((prefix, data)) if prefix.starts_with("data:") => data,
+            _ => text,
+        };
+        let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        match BASE64.decode(&compact) {
+            Ok(bytes) => Ok(ScanInput(bytes)),
+            Err(_) => {
+                let message = "must be the image's bytes in base64";
+                let err = app
+                    .error("validation_error")
+                    .violation(Violation::new("image_data", "invalid_value", message))
+                    .with_message(format!("image_data: {message}"));
+                Err(err.into())
+            }
+        }
+    }
+}
+
+async fn from_multipart(req: Request, app: &Arc<AppState>) -> Result<ScanInput, HandlerError> {
+    let mut multipart = Multipart::from_request(req, app).await?;
+    for _ in 0..MAX_PARTS {
+        let Some(field) = multipart.next_field().await? else {
+            break;
+        };
+        if matches!(field.name(), Some("image" | "image_data")) {
+            return Ok(ScanInput(field.bytes().await?.to_vec()));
+        }
+    }
+    let err = app.error("missing_field").with("field", "image");
+    Err(with_issue(err).into())
+}
+
+/// `POST /v1/scans`: scan an image (scope `scans:write`, 1 credit).
+pub(crate) async fn create(
+    State(app): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    headers: HeaderMap,
+    ScanInput(bytes): ScanInput,
+) -> Result<(StatusCode, Reply<ScanView>), HandlerError> {
+    let simulate = simulation(&app, &headers)?;
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let analysed = tokio::task::spawn_blocking(move || model::analyse(&bytes)).await?;
+    let image = analysed.map_err(|why| {
+        app.error("input_format_error")
+            .with("reason", why.to_string())
+    })?;
+    let account = who.account_id();
+    if let Some(id) = app
+        .scans
+        .find_image(account, &sha256)
+        .await
+        .map_err(unavailable(&app))?
+    {
+        return Err(app.error("conflict").with("scan_id", id).into());
+    }
+    match simulate {
+        Some("model-unavailable") => {
+            let err = app
+                .error("upstream_unavailable")
+                .retry_after(MODEL_RETRY_AFTER);
+            return Err(err.into());
+        }
+        Some("model-timeout") => {
+            // Longer than any deadline: the layer answers `timeout` first.
+            tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+        }
+        Some("model-crash") => panic!("simulated model crash (X-Simulate: model-crash)"),
+        _ => {}
+    }
+    let verdict = model::classify(&image);
+    if !verdict.is_confident() {
+        let err = app
+            .error("low_confidence")
+            .with("confidence", verdict.confidence)
+            .with("threshold", CONFIDENCE_THRESHOLD);
+        return Err(err.into());
+    }
+    let record = ScanRecord {
+        id: format!("scan_{}", uuid::Uuid::now_v7().simple()),
+        account_id: account.to_owned(),
+        image_sha256: sha256,
+        format: image.format.name().to_owned(),
+        width: i64::from(image.width),
+        height: i64::from(image.height),
+        label: verdict.label.to_owned(),
+        confidence: verdict.confidence,
+        brightness: model::round2(image.brightness),
+        contrast: model::round2(image.contrast),
+        created_at: unix_now(&app),
+    };
+    match app.scans.insert(&record).await.map_err(unavailable(&app))? {
+        Inserted::New => Ok((StatusCode::CREATED, Reply(ScanView::from(&record)))),
+        Inserted::Duplicate(id) => Err(app.error("conflict").with("scan_id", id).into()),
+    }
+}
+
+/// `GET /v1/scans/{id}`: one of the caller's scans (scope `scans:read`);
+/// another account's is `not_found`, like a missing one.
+pub(crate) async fn show(
+    State(app): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Reply<ScanView>, HandlerError> {
+    let found = app.scans.find(&id).await.map_err(unavailable(&app))?;
+    let scan = who.own(&app.catalog, found)?;
+    Ok(Reply(ScanView::from(&scan)))
+}
+
+/// The `X-Simulate` value, checked.
+fn simulation(app: &AppState, headers: &HeaderMap) -> Result<Option<&'static str>, ApiError> {
+    let Some(value) = headers.get(X_SIMULATE) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if let Some(known) = SIMULATIONS.iter().find(|s| s.eq_ignore_ascii_case(text)) {
+        return Ok(Some(known));
+    }
+    let message = format!("expected one of: {}", SIMULATIONS.join(", "));
+    Err(app
+        .error("validation_error")
+        .violation(Violation::new("X-Simulate", "invalid_value", &message))
+        .with_message(format!("X-Simulate: {message}")))
+}
+
+/// A database failure as `service_unavailable`: the cause is logged, never sent.
+pub(crate) fn unavailable(app: &AppState) -> impl Fn(sqlx::Error) -> ApiError + '_ {
+    move |e| {
+        app.error("service_unavailable")
+            .retry_after(Duration::from_secs(1))
+            .with_source(e)
+    }
+}
+
+fn unix_now(app: &AppState) -> i64 {
+    app.now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_with_or_without_padding() {
+        assert_eq!(BASE64.decode("aGk=").unwrap(), b"hi");
+        assert_eq!(BASE64.decode("aGk").unwrap(), b"hi");
+        assert!(BASE64.decode("a*b").is_err());
+        assert_eq!(hex(&[0, 171, 255]), "00abff");
+    }
+
+    #[test]
+    fn issues_are_added_to_missing_fields_only() {
+        let catalog = tollgate::Catalog::builtin();
+        let err = with_issue(catalog.error("missing_field").unwrap().with("field", "x"));
+        assert_eq!(err.details()["issue"], "This field is required.");
+        let err = with_issue(catalog.error("not_found").unwrap());
+        assert!(err.details().is_empty());
+    }
+}
