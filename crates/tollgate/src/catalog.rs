@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, LazyLock};
 
 use serde::Deserialize;
@@ -49,9 +50,53 @@ static BUILTIN: LazyLock<Catalog> = LazyLock::new(|| {
 #[derive(Clone, Debug)]
 pub struct Catalog {
     defs: Vec<Arc<ErrorDef>>,
-    index: HashMap<String, usize>,
+    /// Canonical code → position in `defs`.
+    index: CodeMap,
+    /// Every spelling [`find_wire_code`](Catalog::find_wire_code) resolves
+    /// without a scan: codes, aliases, UPPER_SNAKE codes.
+    wire: CodeMap,
     docs_url: String,
     domain: String,
+}
+
+/// Codes to positions in `Catalog::defs`.
+type CodeMap = HashMap<String, usize, BuildHasherDefault<CodeHasher>>;
+
+/// A fast hash for the catalog's own codes, looked up once per decoded
+/// response (SipHash costs about as much as the rest of a small decode).
+/// The tables only hold the catalog's entries, so lookups of hostile codes
+/// cost at most a probe of those: there is nothing for them to flood.
+#[derive(Clone, Copy, Default)]
+struct CodeHasher(u64);
+
+impl CodeHasher {
+    fn add(&mut self, word: u64) {
+        // FxHash's step (rustc's hasher): rotate, mix in, multiply.
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for CodeHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        let mut word = [0; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(word));
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A problem in a catalog, located in its file.
@@ -150,7 +195,8 @@ impl Catalog {
     pub fn empty() -> Catalog {
         Catalog {
             defs: Vec::new(),
-            index: HashMap::new(),
+            index: CodeMap::default(),
+            wire: CodeMap::default(),
             docs_url: DEFAULT_DOCS_URL.to_owned(),
             domain: DEFAULT_DOMAIN.to_owned(),
         }
@@ -228,6 +274,7 @@ impl Catalog {
         if !errors.is_empty() {
             return Err(errors);
         }
+        next.index_wire_codes();
         *self = next;
         Ok(())
     }
@@ -255,8 +302,28 @@ impl Catalog {
         if !errors.is_empty() {
             return Err(errors);
         }
+        next.index_wire_codes();
         *self = next;
         Ok(())
+    }
+
+    /// Rebuilds `wire` after entries changed, in the order of precedence of
+    /// [`find_wire_code`](Catalog::find_wire_code): a canonical code first,
+    /// then the first entry with that alias, then a code in UPPER_SNAKE.
+    fn index_wire_codes(&mut self) {
+        let mut wire = CodeMap::default();
+        for (i, def) in self.defs.iter().enumerate() {
+            for alias in def.aliases.values() {
+                wire.entry(alias.clone()).or_insert(i);
+            }
+        }
+        for (i, def) in self.defs.iter().enumerate() {
+            wire.insert(def.code.clone(), i);
+        }
+        for (i, def) in self.defs.iter().enumerate() {
+            wire.entry(def.code.to_ascii_uppercase()).or_insert(i);
+        }
+        self.wire = wire;
     }
 
     fn put(&mut self, def: ErrorDef) {
@@ -308,13 +375,11 @@ impl Catalog {
     /// The entry whose code is spelled `wire` in some dialect: the canonical
     /// code, an alias, or the canonical code in another case.
     pub fn find_wire_code(&self, wire: &str) -> Option<&Arc<ErrorDef>> {
-        self.get(wire)
-            .or_else(|| {
-                self.defs
-                    .iter()
-                    .find(|d| d.aliases.values().any(|a| a == wire))
-            })
-            .or_else(|| self.defs.iter().find(|d| d.code.eq_ignore_ascii_case(wire)))
+        match self.wire.get(wire) {
+            Some(&i) => self.defs.get(i),
+            // Codes in other mixes of case.
+            None => self.defs.iter().find(|d| d.code.eq_ignore_ascii_case(wire)),
+        }
     }
 
     /// Every entry, in the order they were added.
@@ -570,6 +635,41 @@ mod tests {
         assert_eq!(def.message().as_str(), "Rule not found");
         assert_eq!(def.status(), 404);
         assert_eq!(def.title(), "Not found");
+    }
+
+    #[test]
+    fn wire_codes_resolve_in_order_of_precedence() {
+        let mut c = Catalog::builtin();
+        c.load_toml(
+            "t.toml",
+            "[errors.conflict.aliases]\ngoogle = 'not_found'\ncoded = 'GONE'\n\
+             [errors.timeout.aliases]\nflat = 'GONE'\ncoded = 'NOT_FOUND'\n",
+        )
+        .unwrap();
+        let find = |wire: &str| c.find_wire_code(wire).map(|d| d.code().to_owned());
+        // A canonical code beats another entry's alias of the same spelling.
+        assert_eq!(find("not_found").as_deref(), Some("not_found"));
+        // Two entries with one alias in different dialects: the first wins.
+        assert_eq!(find("GONE").as_deref(), Some("conflict"));
+        // An alias beats another entry's code in UPPER_SNAKE.
+        assert_eq!(find("NOT_FOUND").as_deref(), Some("timeout"));
+        assert_eq!(find("INTERNAL_ERROR").as_deref(), Some("internal_error"));
+        assert_eq!(find("Internal_Error").as_deref(), Some("internal_error"));
+        assert_eq!(find("nope"), None);
+        // Entries added in code are found by their aliases too.
+        let def = ErrorDef::new("quota_gone", 429, "t", "m")
+            .unwrap()
+            .alias(Dialect::Coded, "QUOTA_GONE_ERROR");
+        c.insert(def).unwrap();
+        assert_eq!(
+            find_in(&c, "QUOTA_GONE_ERROR").as_deref(),
+            Some("quota_gone")
+        );
+        assert_eq!(find_in(&c, "QUOTA_GONE").as_deref(), Some("quota_gone"));
+    }
+
+    fn find_in(c: &Catalog, wire: &str) -> Option<String> {
+        c.find_wire_code(wire).map(|d| d.code().to_owned())
     }
 
     #[test]

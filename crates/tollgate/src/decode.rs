@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -73,9 +73,12 @@ fn as_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error>
 
 impl Decoded {
     /// Sets the code when `code` is one (keeps `X-Error-Code`'s otherwise).
-    pub(crate) fn set_code(&mut self, code: Option<String>) {
-        if code.is_some() {
-            self.code = code;
+    pub(crate) fn set_code<S: AsRef<str> + Into<String>>(&mut self, code: Option<S>) {
+        // The body usually repeats `X-Error-Code`: then there is nothing to copy.
+        if let Some(code) = code {
+            if self.code.as_deref() != Some(code.as_ref()) {
+                self.code = Some(code.into());
+            }
         }
     }
 
@@ -163,16 +166,34 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &http::HeaderName) -> Option<&'h
         .filter(|v| !v.is_empty())
 }
 
+/// [`headers::REQUEST_ID_HEADERS`] as header names, so a lookup hashes a
+/// ready name instead of parsing and lowercasing a string first.
+static REQUEST_ID_HEADER_NAMES: [HeaderName; 6] = [
+    headers::X_REQUEST_ID,
+    headers::REQUEST_ID,
+    HeaderName::from_static("x-amzn-requestid"),
+    HeaderName::from_static("x-ms-request-id"),
+    HeaderName::from_static("x-correlation-id"),
+    HeaderName::from_static("traceparent"),
+];
+
 fn request_id_from_headers(headers: &HeaderMap) -> Option<String> {
-    headers::REQUEST_ID_HEADERS.iter().find_map(|name| {
-        let value = headers.get(*name)?.to_str().ok()?.trim();
-        let id = if *name == "traceparent" {
-            headers::traceparent_trace_id(value)?
-        } else {
-            value
-        };
-        (!id.is_empty()).then(|| id.to_owned())
-    })
+    if headers.is_empty() {
+        return None;
+    }
+    let traceparent = REQUEST_ID_HEADER_NAMES.len() - 1;
+    REQUEST_ID_HEADER_NAMES
+        .iter()
+        .enumerate()
+        .find_map(|(i, name)| {
+            let value = headers.get(name)?.to_str().ok()?.trim();
+            let id = if i == traceparent {
+                headers::traceparent_trace_id(value)?
+            } else {
+                value
+            };
+            (!id.is_empty()).then(|| id.to_owned())
+        })
 }
 
 fn read_body(body: &[u8], headers: &HeaderMap, out: &mut Decoded) {
@@ -184,10 +205,15 @@ fn read_body(body: &[u8], headers: &HeaderMap, out: &mut Decoded) {
         out.dialect = "empty";
         return;
     }
-    if let Ok(obj) = serde_json::from_slice::<Obj<'_>>(trimmed) {
+    // UTF-8 is checked once here, so that parsing from `str` does not check
+    // every raw member again.
+    let json = std::str::from_utf8(trimmed);
+    if let Some(obj) = json.ok().and_then(Obj::parse) {
         read_object(&obj, out);
         return;
     }
+    // JSON that is not an object, or whose strings are not all UTF-8 (which
+    // `serde_json` lets pass where it skips values).
     if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok() {
         out.dialect = "json";
         return;
@@ -229,13 +255,14 @@ fn html_title(html: &str) -> Option<&str> {
 
 /// Recognises the shape of a JSON object body and reads it.
 fn read_object(obj: &Obj<'_>, out: &mut Decoded) {
-    let dialect = match detect(obj) {
+    let (shape, error) = detect(obj);
+    let dialect = match shape {
         Shape::Dialect(d) => {
-            d.decode(obj, out);
+            d.decode(obj, error.as_ref(), out);
             d.name()
         }
         Shape::Other(name, read) => {
-            read(obj, out);
+            read(obj, error.as_ref(), out);
             name
         }
     };
@@ -247,10 +274,15 @@ fn read_object(obj: &Obj<'_>, out: &mut Decoded) {
 
 enum Shape {
     Dialect(Dialect),
-    Other(&'static str, fn(&Obj<'_>, &mut Decoded)),
+    Other(&'static str, ReadFn),
 }
 
-fn detect(obj: &Obj<'_>) -> Shape {
+/// Reads a shape from the body and its `error` object, if it has one.
+type ReadFn = fn(&Obj<'_>, Option<&Obj<'_>>, &mut Decoded);
+
+/// The shape of `obj`, with its `error` member already parsed when that is
+/// an object, so that readers do not parse it again.
+fn detect<'a>(obj: &Obj<'a>) -> (Shape, Option<Obj<'a>>) {
     use Json::*;
     // Problem details carry their extensions at the top level, where a detail
     // named `error` or `success` would look like another shape: the full
@@ -259,31 +291,42 @@ fn detect(obj: &Obj<'_>) -> Shape {
         && obj.json_type("title") == Some(String)
         && obj.json_type("status") == Some(Number)
     {
-        return Shape::Dialect(Dialect::Problem);
+        return (Shape::Dialect(Dialect::Problem), None);
     }
-    if let Some(error) = obj.obj("error") {
-        let code = error.json_type("code");
-        return if code == Some(Number) {
-            let google = error.json_type("status") == Some(String)
-                || error.json_type("details") == Some(Array);
-            Shape::Dialect(if google {
-                Dialect::Google
-            } else {
-                Dialect::StatusCode
-            })
-        } else if obj.has("meta") {
-            Shape::Dialect(Dialect::Meta)
-        } else if error.json_type("type") == Some(String) {
-            Shape::Dialect(Dialect::Stripe)
-        } else if error.has("target")
-            || error.has("innererror")
-            || error.json_type("details") == Some(Array)
-        {
-            Shape::Other("azure", read_azure)
+    match obj.obj("error") {
+        Some(error) => (detect_nested(obj, &error), Some(error)),
+        None => (detect_flat(obj), None),
+    }
+}
+
+/// The shape of a body whose `error` is an object.
+fn detect_nested(obj: &Obj<'_>, error: &Obj<'_>) -> Shape {
+    use Json::*;
+    if error.json_type("code") == Some(Number) {
+        let google =
+            error.json_type("status") == Some(String) || error.json_type("details") == Some(Array);
+        Shape::Dialect(if google {
+            Dialect::Google
         } else {
-            Shape::Dialect(Dialect::Coded)
-        };
+            Dialect::StatusCode
+        })
+    } else if obj.has("meta") {
+        Shape::Dialect(Dialect::Meta)
+    } else if error.json_type("type") == Some(String) {
+        Shape::Dialect(Dialect::Stripe)
+    } else if error.has("target")
+        || error.has("innererror")
+        || error.json_type("details") == Some(Array)
+    {
+        Shape::Other("azure", read_azure)
+    } else {
+        Shape::Dialect(Dialect::Coded)
     }
+}
+
+/// The shape of a body without an `error` object.
+fn detect_flat(obj: &Obj<'_>) -> Shape {
+    use Json::*;
     if obj.json_type("error") == Some(String) {
         return if obj.has("message") {
             Shape::Dialect(Dialect::Flat)
@@ -320,15 +363,15 @@ fn detect(obj: &Obj<'_>) -> Shape {
     if obj.json_type("message") == Some(String) {
         return Shape::Other("message", read_message);
     }
-    Shape::Other("json", |_, _| {})
+    Shape::Other("json", |_, _, _| {})
 }
 
 /// `{"error":{"code","message","target","details":[…],"innererror"}}` (Azure, OData).
-fn read_azure(obj: &Obj<'_>, out: &mut Decoded) {
-    let Some(error) = obj.obj("error") else {
+fn read_azure(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
+    let Some(error) = error else {
         return;
     };
-    out.set_code(error.string("code"));
+    out.set_code(error.str("code"));
     out.message = error.string("message");
     if let Some(inner) = error.value("innererror") {
         out.details.insert("innererror".to_owned(), inner);
@@ -349,7 +392,7 @@ fn read_azure(obj: &Obj<'_>, out: &mut Decoded) {
 }
 
 /// `{"error":"…"}`: a code when it looks like one, else a message.
-fn read_plain(obj: &Obj<'_>, out: &mut Decoded) {
+fn read_plain(obj: &Obj<'_>, _: Option<&Obj<'_>>, out: &mut Decoded) {
     let Some(text) = obj.string("error") else {
         return;
     };
@@ -363,22 +406,22 @@ fn read_plain(obj: &Obj<'_>, out: &mut Decoded) {
     } else {
         out.message = Some(text);
     }
-    out.set_code(obj.string("code"));
+    out.set_code(obj.str("code"));
 }
 
 /// `{"message":"…","code":…}`.
-fn read_message(obj: &Obj<'_>, out: &mut Decoded) {
+fn read_message(obj: &Obj<'_>, _: Option<&Obj<'_>>, out: &mut Decoded) {
     out.message = obj.string("message");
-    out.set_code(obj.string("code").or_else(|| obj.string("error_code")));
+    out.set_code(obj.str("code").or_else(|| obj.str("error_code")));
 }
 
 /// `{"errors":[{"message":…,"code"|"extensions":{"code"}}]}` or `{"errors":["…"]}`.
-fn read_errors(obj: &Obj<'_>, out: &mut Decoded) {
+fn read_errors(obj: &Obj<'_>, _: Option<&Obj<'_>>, out: &mut Decoded) {
     let Some(first) = obj.array("errors").and_then(|a| a.first().copied()) else {
         return;
     };
-    if let Ok(text) = serde_json::from_str::<String>(first.get()) {
-        out.message = Some(text);
+    if let Some(text) = string(first) {
+        out.message = Some(text.into_owned());
     } else if let Some(first) = Obj::parse(first.get()) {
         out.message = first.string("message");
         let nested = first.obj("extensions").and_then(|e| e.string("code"));
@@ -407,6 +450,11 @@ pub(crate) enum Json {
 impl<'a> Obj<'a> {
     /// Parses a JSON object; `None` for anything else.
     pub(crate) fn parse(json: &'a str) -> Option<Obj<'a>> {
+        // Types are told by their first byte (raw values start at their first
+        // byte), sparing a `serde_json::Error`, which formats its message.
+        if !json.starts_with('{') {
+            return None;
+        }
         serde_json::from_str(json).ok()
     }
 
@@ -441,22 +489,16 @@ impl<'a> Obj<'a> {
 
     /// A string member, borrowed when it has no escapes.
     pub(crate) fn str(&self, key: &str) -> Option<Cow<'a, str>> {
-        let raw = self.raw(key)?.get();
-        if !raw.starts_with('"') {
-            return None;
-        }
-        match serde_json::from_str::<&'a str>(raw) {
-            Ok(s) => Some(Cow::Borrowed(s)),
-            Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
-        }
+        string(self.raw(key)?)
     }
 
     pub(crate) fn string(&self, key: &str) -> Option<String> {
         self.str(key).map(Cow::into_owned)
     }
 
+    /// A non-negative integer member (`402`, not `402.0` or `-1`).
     pub(crate) fn u64(&self, key: &str) -> Option<u64> {
-        serde_json::from_str(self.raw(key)?.get()).ok()
+        integer(self.raw(key)?)
     }
 
     pub(crate) fn obj(&self, key: &str) -> Option<Obj<'a>> {
@@ -464,16 +506,50 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn array(&self, key: &str) -> Option<Vec<&'a RawValue>> {
-        serde_json::from_str(self.raw(key)?.get()).ok()
+        array(self.raw(key)?)
     }
 
     pub(crate) fn value(&self, key: &str) -> Option<Value> {
-        serde_json::from_str(self.raw(key)?.get()).ok()
+        value(self.raw(key)?)
     }
+}
 
-    pub(crate) fn map(&self, key: &str) -> Option<Map<String, Value>> {
-        serde_json::from_str(self.raw(key)?.get()).ok()
+/// A raw JSON string's text, borrowed when it has no escapes.
+pub(crate) fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let raw = raw.get();
+    let text = raw.strip_prefix('"')?.strip_suffix('"')?;
+    // The parser has checked the string: without a backslash, its text is
+    // what stands between the quotes. (A fold, not `contains`: short texts
+    // are the rule, and this compiles to a few vector compares.)
+    if !text.bytes().fold(false, |seen, b| seen | (b == b'\\')) {
+        return Some(Cow::Borrowed(text));
     }
+    serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+}
+
+/// A raw JSON array's items.
+pub(crate) fn array(raw: &RawValue) -> Option<Vec<&RawValue>> {
+    let raw = raw.get();
+    if !raw.starts_with('[') {
+        return None;
+    }
+    serde_json::from_str(raw).ok()
+}
+
+/// A raw JSON number that is a non-negative integer fitting in a `u64`.
+pub(crate) fn integer(raw: &RawValue) -> Option<u64> {
+    let raw = raw.get();
+    // JSON numbers have no `+`: from a leading digit on, `u64`'s parser
+    // accepts exactly the integers `serde_json` reads as `u64`.
+    if !raw.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok()
+}
+
+/// A raw JSON value, parsed.
+pub(crate) fn value(raw: &RawValue) -> Option<Value> {
+    serde_json::from_str(raw.get()).ok()
 }
 
 impl<'de> Deserialize<'de> for Obj<'de> {
@@ -485,7 +561,8 @@ impl<'de> Deserialize<'de> for Obj<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Obj<'de>, A::Error> {
-                let mut members = Vec::new();
+                // Error bodies have a handful of members: one allocation.
+                let mut members = Vec::with_capacity(8);
                 while let Some(Key(key)) = map.next_key()? {
                     members.push((key, map.next_value()?));
                 }
@@ -518,5 +595,61 @@ impl<'de> Deserialize<'de> for Key<'de> {
             }
         }
         d.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_header_names_follow_the_public_list() {
+        let names: Vec<&str> = REQUEST_ID_HEADER_NAMES.iter().map(|n| n.as_str()).collect();
+        assert_eq!(names, headers::REQUEST_ID_HEADERS);
+    }
+
+    #[test]
+    fn raw_values_are_read_by_type() {
+        let obj = Obj::parse(
+            r#"{"s":"plain","e":"a\"b\u00e9","n":402,"f":402.0,"neg":-1,"big":18446744073709551616,"o":{"x":1},"a":[1,"2"],"t":true}"#,
+        )
+        .unwrap();
+        assert_eq!(obj.str("s").as_deref(), Some("plain"));
+        assert!(matches!(obj.str("s"), Some(Cow::Borrowed(_))));
+        assert_eq!(obj.str("e").as_deref(), Some("a\"bé"));
+        assert_eq!(obj.str("n"), None);
+        assert_eq!(obj.u64("n"), Some(402));
+        for key in ["f", "neg", "big", "s", "t", "missing"] {
+            assert_eq!(obj.u64(key), None, "{key}");
+        }
+        assert_eq!(obj.obj("o").map(|o| o.u64("x")), Some(Some(1)));
+        assert!(obj.obj("a").is_none() && obj.obj("s").is_none());
+        assert_eq!(obj.array("a").map(|a| a.len()), Some(2));
+        assert!(obj.array("o").is_none());
+        assert_eq!(obj.value("t"), Some(Value::Bool(true)));
+        assert!(Obj::parse("[1]").is_none() && Obj::parse("{").is_none());
+    }
+
+    #[test]
+    fn a_member_that_cannot_be_held_loses_only_itself() {
+        // Valid JSON text, but no `String` holds a lone surrogate and no
+        // number type holds 1e400: those members are dropped, not the rest.
+        let body = br#"{"error":{"code":"missing_field","message":"m","details":{"field":"x","bad":"\ud800","huge":1e400}},"request_id":"r"}"#;
+        let e = decode(400, &HeaderMap::new(), body, SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            (e.dialect, e.code.as_deref()),
+            ("coded", Some("missing_field"))
+        );
+        assert_eq!(e.message.as_deref(), Some("m"));
+        assert_eq!(Value::Object(e.details), serde_json::json!({"field": "x"}));
+        assert_eq!(e.request_id.as_deref(), Some("r"));
+
+        let body = br#"{"detail":{"code":"bad\ud800","message":"m","field":"limit"}}"#;
+        let e = decode(400, &HeaderMap::new(), body, SystemTime::UNIX_EPOCH);
+        assert_eq!((e.code, e.message.as_deref()), (None, Some("m")));
+        assert_eq!(
+            Value::Object(e.details),
+            serde_json::json!({"field": "limit"})
+        );
     }
 }

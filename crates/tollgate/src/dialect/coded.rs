@@ -37,17 +37,17 @@ impl serde::Serialize for ErrorObject<'_> {
 
 /// Reads `{"code","message","details"}`, shared with the `meta` dialect.
 pub(super) fn decode_error_object(error: &Obj<'_>, out: &mut Decoded) {
-    out.set_code(error.string("code"));
+    out.set_code(error.str("code"));
     out.message = error.string("message");
-    if let Some(details) = error.map("details") {
-        read_details_object(details, out);
+    if let Some(details) = error.obj("details") {
+        read_details_object(&details, |_| false, out);
     }
 }
 
-pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
+pub(super) fn decode(obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
     out.request_id = obj.string("request_id");
-    if let Some(error) = obj.obj("error") {
-        decode_error_object(&error, out);
+    if let Some(error) = error {
+        decode_error_object(error, out);
         out.hint_retry_secs(error.u64("retry_after"));
     }
 }

@@ -56,10 +56,19 @@ impl serde::Serialize for Structured<'_> {
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     if let Some(text) = obj.string("detail") {
         out.message = Some(text);
-    } else if let Some(mut detail) = obj.map("detail") {
-        out.set_code(take_string(&mut detail, "code"));
-        out.message = take_string(&mut detail, "message");
-        read_details_object(detail, out);
+    } else if let Some(detail) = obj.obj("detail") {
+        // `code` and `message` are the error's own when they are strings,
+        // details otherwise.
+        let code = detail.string("code");
+        let message = detail.string("message");
+        let own = |key: &str| match key {
+            "code" => code.is_some(),
+            "message" => message.is_some(),
+            _ => false,
+        };
+        read_details_object(&detail, own, out);
+        out.set_code(code);
+        out.message = message;
     } else if let Some(items) = obj.array("detail") {
         for item in items {
             let Some(item) = Obj::parse(item.get()) else {
@@ -76,16 +85,6 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             });
         }
         out.message = out.violations.first().map(|v| v.message.clone());
-    }
-}
-
-fn take_string(map: &mut serde_json::Map<String, Value>, key: &str) -> Option<String> {
-    match map.get(key) {
-        Some(Value::String(_)) => match map.remove(key) {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        },
-        _ => None,
     }
 }
 

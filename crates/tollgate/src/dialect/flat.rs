@@ -19,7 +19,7 @@ pub(super) fn encode(
 }
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
-    out.set_code(obj.string("error"));
+    out.set_code(obj.str("error"));
     out.message = obj.string("message");
     out.request_id = obj.string("request_id");
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer as _};
 use serde_json::Value;
 
-use super::{Context, Renderer, Ser, SerResult, Str, message};
+use super::{Context, Renderer, Ser, SerResult, Str, message, read_details};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect, Violation, retry_after_secs};
 
@@ -167,8 +167,8 @@ impl Serialize for FieldViolations<'_> {
     }
 }
 
-pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
-    let Some(error) = obj.obj("error") else {
+pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
+    let Some(error) = error else {
         return;
     };
     out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
@@ -182,9 +182,9 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         };
         match ty.rsplit('.').next().unwrap_or_default() {
             "ErrorInfo" => {
-                out.set_code(item.string("reason"));
-                if let Some(metadata) = item.map("metadata") {
-                    out.details.extend(metadata);
+                out.set_code(item.str("reason"));
+                if let Some(metadata) = item.obj("metadata") {
+                    read_details(&metadata, |_| false, out);
                 }
             }
             "RetryInfo" => {

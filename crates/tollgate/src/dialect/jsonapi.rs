@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer as _};
 
-use super::{Context, DocUrl, Renderer, Ser, SerResult, Str, message};
+use super::{Context, DocUrl, Renderer, Ser, SerResult, Str, message, read_details};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect, Violation, field_to_pointer, pointer_to_field, retry_after_secs};
 
@@ -138,14 +138,12 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     for (i, item) in items.iter().enumerate() {
         if i == main {
             out.body_status = item.str("status").and_then(|s| s.parse().ok());
-            out.set_code(item.string("code"));
+            out.set_code(item.str("code"));
             out.message = item.string("detail").or_else(|| item.string("title"));
             out.request_id = item.string("id");
-            if let Some(mut meta) = item.map("meta") {
-                if let Some(secs) = meta.remove("retry_after") {
-                    out.hint_retry_secs(secs.as_u64());
-                }
-                out.details.extend(meta);
+            if let Some(meta) = item.obj("meta") {
+                out.hint_retry_secs(meta.u64("retry_after"));
+                read_details(&meta, |key| key == "retry_after", out);
             }
         }
         if let Some(source) = item.obj("source") {

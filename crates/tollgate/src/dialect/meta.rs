@@ -29,9 +29,9 @@ pub(super) fn encode(
     map.end()
 }
 
-pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
-    if let Some(error) = obj.obj("error") {
-        decode_error_object(&error, out);
+pub(super) fn decode(obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
+    if let Some(error) = error {
+        decode_error_object(error, out);
     }
     if let Some(meta) = obj.obj("meta") {
         out.request_id = meta.string("request_id");

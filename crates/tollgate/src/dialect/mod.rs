@@ -18,7 +18,8 @@ use std::time::SystemTime;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Violation, headers};
@@ -124,17 +125,19 @@ impl Dialect {
         }
     }
 
-    pub(crate) fn decode(self, obj: &Obj<'_>, out: &mut Decoded) {
+    /// Reads a body of this dialect; `error` is its `error` member, parsed
+    /// already when it is an object.
+    pub(crate) fn decode(self, obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
         match self {
             Dialect::Problem => problem::decode(obj, out),
-            Dialect::StatusCode => status_code::decode(obj, out),
-            Dialect::Coded => coded::decode(obj, out),
+            Dialect::StatusCode => status_code::decode(obj, error, out),
+            Dialect::Coded => coded::decode(obj, error, out),
             Dialect::Detail => detail::decode(obj, out),
-            Dialect::Meta => meta::decode(obj, out),
+            Dialect::Meta => meta::decode(obj, error, out),
             Dialect::Envelope => envelope::decode(obj, out),
             Dialect::Flat => flat::decode(obj, out),
-            Dialect::Google => google::decode(obj, out),
-            Dialect::Stripe => stripe::decode(obj, out),
+            Dialect::Google => google::decode(error, out),
+            Dialect::Stripe => stripe::decode(error, out),
             Dialect::Jsonapi => jsonapi::decode(obj, out),
         }
     }
@@ -386,18 +389,52 @@ impl Serialize for DetailsObject<'_> {
     }
 }
 
-/// Reads a details object back: violations out of [`VIOLATIONS_KEY`], the rest
-/// as details.
-pub(crate) fn read_details_object(mut details: Map<String, Value>, out: &mut Decoded) {
-    if let Some(Value::Array(items)) = details.get(VIOLATIONS_KEY) {
-        let violations: Vec<Violation> = items
-            .iter()
-            .filter_map(|v| serde_json::from_value(v.clone()).ok())
-            .collect();
-        if violations.len() == items.len() {
-            details.remove(VIOLATIONS_KEY);
-            out.violations.extend(violations);
+/// Reads a details object back: violations out of [`VIOLATIONS_KEY`] (when
+/// every item is one), the other members as details, leaving out those that
+/// `skip` names.
+pub(crate) fn read_details_object(
+    details: &Obj<'_>,
+    skip: impl Fn(&str) -> bool,
+    out: &mut Decoded,
+) {
+    let violations = details
+        .raw(VIOLATIONS_KEY)
+        .filter(|_| !skip(VIOLATIONS_KEY))
+        .and_then(read_violations);
+    let taken = violations.is_some();
+    out.violations.extend(violations.unwrap_or_default());
+    read_details(
+        details,
+        |key| skip(key) || (taken && key == VIOLATIONS_KEY),
+        out,
+    );
+}
+
+/// Reads every member of `details` as a detail, but those `skip` names.
+pub(crate) fn read_details(details: &Obj<'_>, skip: impl Fn(&str) -> bool, out: &mut Decoded) {
+    for (key, raw) in details.members() {
+        if !skip(key) {
+            if let Some(value) = crate::decode::value(raw) {
+                out.details.insert(key.to_owned(), value);
+            }
         }
     }
-    out.details.extend(details);
+}
+
+/// An array of violations, straight from its text; `None` unless every item
+/// is one.
+fn read_violations(raw: &RawValue) -> Option<Vec<Violation>> {
+    let json = raw.get();
+    if !json.starts_with('[') {
+        return None;
+    }
+    serde_json::from_str(json).ok().or_else(|| {
+        // An item that repeats a member fails the derived reader, which a
+        // parsed object (the last value wins) does not.
+        let items: Vec<Value> = serde_json::from_str(json).ok()?;
+        items
+            .into_iter()
+            .map(|item| serde_json::from_value(item).ok())
+            .collect()
+    })
 }

@@ -77,11 +77,13 @@ impl Serialize for Pointers<'_> {
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.body_status = obj.u64("status").and_then(|s| u16::try_from(s).ok());
     out.message = obj.string("detail").or_else(|| obj.string("title"));
-    out.set_code(obj.string("code").or_else(|| {
-        let ty = obj.str("type")?;
-        let (_, fragment) = ty.split_once('#')?;
-        (!fragment.is_empty()).then(|| fragment.to_owned())
-    }));
+    match obj.str("code") {
+        Some(code) => out.set_code(Some(code)),
+        None => out.set_code(obj.str("type").and_then(|ty| {
+            let (_, fragment) = ty.split_once('#')?;
+            (!fragment.is_empty()).then(|| fragment.to_owned())
+        })),
+    }
     out.request_id = obj.string("request_id");
     out.hint_retry_secs(obj.u64("retry_after"));
     for item in obj.array("errors").unwrap_or_default() {

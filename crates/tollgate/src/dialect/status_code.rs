@@ -59,9 +59,9 @@ impl serde::Serialize for Body<'_> {
     }
 }
 
-pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
+pub(super) fn decode(obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
     out.request_id = obj.string("request_id");
-    let Some(error) = obj.obj("error") else {
+    let Some(error) = error else {
         return;
     };
     out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
@@ -69,8 +69,8 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.hint_retry_secs(error.u64("retry_after"));
     if let Some(hint) = error.string("details") {
         out.details.insert("hint".to_owned(), hint.into());
-    } else if let Some(details) = error.map("details") {
-        read_details_object(details, out);
+    } else if let Some(details) = error.obj("details") {
+        read_details_object(&details, |_| false, out);
     }
 }
 

@@ -65,22 +65,15 @@ impl serde::Serialize for ErrorObject<'_> {
     }
 }
 
-pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
-    let Some(error) = obj.obj("error") else {
+pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
+    let Some(error) = error else {
         return;
     };
-    out.set_code(error.string("code"));
+    out.set_code(error.str("code"));
     out.message = error.string("message");
     let before = out.violations.len();
-    let mut rest = serde_json::Map::new();
-    for (key, raw) in error.members() {
-        if !["type", "code", "message", "param", "doc_url"].contains(&key) {
-            if let Ok(value) = serde_json::from_str(raw.get()) {
-                rest.insert(key.to_owned(), value);
-            }
-        }
-    }
-    read_details_object(rest, out);
+    let own = |key: &str| ["type", "code", "message", "param", "doc_url"].contains(&key);
+    read_details_object(error, own, out);
     if out.violations.len() == before {
         if let Some(param) = error.string("param") {
             let code = out.code.clone().unwrap_or_default();
