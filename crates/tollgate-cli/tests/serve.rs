@@ -1,0 +1,1311 @@
+//! `tollgate serve`, the real binary on 127.0.0.1: `tollgate probe` is green
+//! against it in every dialect, each seed situation comes back as its seed
+//! writes it, `/errors` and `/openapi.json` describe what it sends, and its
+//! config file, first and later starts and Ctrl-C behave.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use tollgate::Dialect;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+
+/// How long a server may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn tollgate(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the tollgate binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "tollgate {args:?} panicked:\n{stderr}"
+    );
+    output
+}
+
+/// The last line of a successful command's stdout.
+fn last_line(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
+fn catalog(name: &str) -> String {
+    format!(
+        "{}/../../examples/catalogs/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// A running `tollgate serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    base: String,
+    /// The demo key, when this start created it.
+    key: Option<String>,
+    /// Everything printed before the address.
+    banner: String,
+    lines: mpsc::Receiver<String>,
+    stderr: PathBuf,
+    /// `sqlite://…/tollgate.db` in the data directory.
+    database: String,
+}
+
+impl Server {
+    /// Starts the server on a free loopback port with `dir` as its working
+    /// and data directory.
+    fn start(dir: &Path, args: &[&str]) -> Server {
+        let mut all = vec!["--data-dir", dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let database = format!("sqlite://{}", dir.join("tollgate.db").display());
+        Server::spawn(dir, &all, database)
+    }
+
+    /// Starts the server with a config file (which names the data directory).
+    fn start_with_config(dir: &Path, config: &str, args: &[&str]) -> Server {
+        let mut all = vec!["--config", config];
+        all.extend_from_slice(args);
+        Server::spawn(dir, &all, String::new())
+    }
+
+    fn spawn(dir: &Path, args: &[&str], database: String) -> Server {
+        let stderr = dir.join(format!("serve-{}.stderr", uuid::Uuid::now_v7().simple()));
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(&stderr).unwrap())
+            .spawn()
+            .expect("the tollgate binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut banner = String::new();
+        let base = loop {
+            match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("listening on ") {
+                        break rest.split_whitespace().next().unwrap().to_owned();
+                    }
+                    banner.push_str(&line);
+                    banner.push('\n');
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "serve {args:?} printed no address:\n{banner}\nstderr:\n{}",
+                        std::fs::read_to_string(&stderr).unwrap_or_default()
+                    );
+                }
+            }
+        };
+        let key = banner.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("export KEY=")
+                .filter(|k| k.starts_with("tg_"))
+                .map(str::to_owned)
+        });
+        Server {
+            child,
+            base,
+            key,
+            banner,
+            lines,
+            stderr,
+            database,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Ctrl-C, then waits (bounded) for the exit; the status and what the
+    /// server printed after its address.
+    fn interrupt(mut self) -> (ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop after Ctrl-C");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut rest = String::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        (status, rest)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An answer: status, headers, body.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{} is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A body to send.
+enum Body {
+    None,
+    Json(Value),
+    Raw(String, Vec<u8>),
+}
+
+/// An HTTP client on a runtime of its own, for synchronous tests.
+struct Http {
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl Http {
+    fn new() -> Http {
+        Http {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Body) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request = match body {
+            Body::None => request,
+            Body::Json(value) => request
+                .header("content-type", "application/json")
+                .body(value.to_string()),
+            Body::Raw(content_type, bytes) => {
+                request.header("content-type", content_type).body(bytes)
+            }
+        };
+        self.runtime.block_on(async {
+            let response = request.send().await.expect("the server answers");
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.expect("the body arrives").to_vec();
+            Answer {
+                status,
+                headers,
+                body,
+            }
+        })
+    }
+
+    fn get(&self, url: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send("GET", url, headers, Body::None)
+    }
+}
+
+/// `POST /v1/scans` declaring a `length`-byte body and sending none of it:
+/// the server answers from the headers (a client sending the whole body
+/// could see the connection close under it).
+fn declared_body(base: &str, key: &str, length: usize) -> Answer {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/scans HTTP/1.1\r\nhost: {addr}\r\nx-api-key: {key}\r\n\
+         content-type: application/json\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a whole response");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            headers.append(
+                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
+                value.trim().parse().unwrap(),
+            );
+        }
+    }
+    Answer {
+        status,
+        headers,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// A PNG of gray pixels.
+fn gray_png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    let data: Vec<u8> = (0..height)
+        .flat_map(|y| (0..width).map(move |x| (x, y)))
+        .map(|(x, y)| pixel(x, y))
+        .collect();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .unwrap()
+        .write_image_data(&data)
+        .unwrap();
+    out
+}
+
+/// A high-contrast PNG, different for every `seed`.
+fn sharp_png(seed: u8) -> Vec<u8> {
+    gray_png(16, 16, move |x, y| {
+        if (x + y) % 2 == 0 {
+            seed % 32
+        } else {
+            255 - seed % 32
+        }
+    })
+}
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn multipart(field: &str, content_type: &str, bytes: &[u8]) -> Body {
+    let boundary = "tollgate-test-7d1f3c";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"image\"\r\n\
+         Content-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Body::Raw(format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The operation's documented responses list `status`, with an example of
+/// `code` in the error body's content type.
+fn assert_documented(
+    doc: &Value,
+    method: &str,
+    path: &str,
+    dialect: Dialect,
+    status: u16,
+    code: &str,
+) {
+    let response = &doc["paths"][path][method]["responses"][status.to_string()];
+    assert!(
+        response.is_object(),
+        "{method} {path}: {status} is not documented"
+    );
+    let example = &response["content"][dialect.content_type()]["examples"][code];
+    assert!(
+        example.is_object(),
+        "{method} {path}: {status} {code} has no example"
+    );
+}
+
+/// A `status-code` error: checks the envelope, returns `error.details`.
+fn status_code_error(a: &Answer, status: u16, message: &str) -> Value {
+    let body = a.json();
+    assert_eq!(a.status, status, "{body}");
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["error"]["code"], status, "{body}");
+    assert_eq!(body["error"]["message"], message, "{body}");
+    assert_eq!(body["request_id"], a.header("x-request-id"), "{body}");
+    assert!(body["timestamp"].is_string(), "{body}");
+    body["error"]["details"].clone()
+}
+
+fn balance(dir: &Path, database: &str, account: &str) -> i64 {
+    let output = tollgate(dir, &["accounts", "show", account, "--database", database]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("balance"))
+        .and_then(|b| b.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no balance in {text}"))
+}
+
+// ---------------------------------------------------------------------------
+
+#[test]
+fn probe_is_green_against_serve_in_every_dialect() {
+    for dialect in Dialect::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(dir.path(), &["--dialect", dialect.name()]);
+        let key = server
+            .key
+            .clone()
+            .expect("the first start prints the demo key");
+        let output = tollgate(
+            dir.path(),
+            &[
+                "probe",
+                &server.base,
+                "--key",
+                &key,
+                "--dialect",
+                dialect.name(),
+                "--json",
+                "--max-requests",
+                "150",
+            ],
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{dialect}: --json prints one object ({e}): {}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        let failed: Vec<String> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["result"] != "pass")
+            .map(|c| {
+                format!(
+                    "{} | {} | {} | {}",
+                    c["check"], c["request"], c["result"], c["reason"]
+                )
+            })
+            .collect();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{dialect}: {failed:#?}\n{}",
+            server.stderr()
+        );
+        assert_eq!(
+            failed,
+            Vec::<String>::new(),
+            "{dialect}: nothing skipped either"
+        );
+        assert_eq!(report["dialect"], dialect.name());
+        assert_eq!(report["routes_from"], "openapi");
+        let passed = |check: &str| {
+            report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["check"] == check && c["result"] == "pass")
+        };
+        for check in [
+            "rate-limit",
+            "idempotency",
+            "www-authenticate",
+            "allow",
+            "retry-after",
+        ] {
+            assert!(passed(check), "{dialect}: no passing {check} check");
+        }
+    }
+}
+
+#[test]
+fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let dialect = Dialect::StatusCode;
+    let neolens = catalog("000-001-neolens.toml");
+    let server = Server::start(
+        d,
+        &[
+            "--dialect",
+            "status-code",
+            "--catalog",
+            &neolens,
+            "--timeout",
+            "2s",
+        ],
+    );
+    let key = server.key.clone().unwrap();
+    let db = server.database.clone();
+    let http = Http::new();
+    let doc = http.get(&server.url("/openapi.json"), &[]).json();
+    let bearer = format!("Bearer {key}");
+    let scan = |body: Body, extra: &[(&str, &str)]| {
+        let mut headers = vec![("authorization", bearer.as_str())];
+        headers.extend_from_slice(extra);
+        http.send("POST", &server.url("/v1/scans"), &headers, body)
+    };
+    let documented = |a: &Answer, path: &str, method: &str, code: &str| {
+        assert_documented(&doc, method, path, dialect, a.status, code);
+    };
+
+    // The documented example scans; the same image again is a conflict.
+    let example =
+        doc["paths"]["/v1/scans"]["post"]["requestBody"]["content"]["application/json"]["example"]
+            .clone();
+    let before = balance(d, &db, "demo");
+    let created = scan(Body::Json(example.clone()), &[]);
+    assert_eq!(created.status, 201, "{}", created.text());
+    let first = created.json();
+    assert_eq!(first["confidence"], 1.0);
+    assert_eq!(first["format"], "png");
+    let id = first["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("scan_"), "{id}");
+    assert_eq!(
+        balance(d, &db, "demo"),
+        before - 1,
+        "a scan costs one credit"
+    );
+    let again = scan(Body::Json(example.clone()), &[]);
+    let details = status_code_error(
+        &again,
+        409,
+        "Conflict: a resource with the same content already exists.",
+    );
+    assert_eq!(details, json!({"scan_id": id}));
+    assert_eq!(again.header("x-error-code"), "conflict");
+    documented(&again, "/v1/scans", "post", "conflict");
+
+    // The caller reads its scan; another account cannot see it.
+    let read = http.get(
+        &server.url(&format!("/v1/scans/{id}")),
+        &[("x-api-key", key.as_str())],
+    );
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(read.json(), first);
+    last_line(&tollgate(
+        d,
+        &[
+            "accounts",
+            "create",
+            "other",
+            "--credits",
+            "5",
+            "--database",
+            &db,
+        ],
+    ));
+    let other = last_line(&tollgate(
+        d,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "other",
+            "--scopes",
+            "scans:read,scans:write",
+            "--database",
+            &db,
+        ],
+    ));
+    let theirs = http.get(
+        &server.url(&format!("/v1/scans/{id}")),
+        &[("x-api-key", other.as_str())],
+    );
+    assert_eq!(
+        status_code_error(&theirs, 404, "The requested resource was not found."),
+        Value::Null
+    );
+    let missing = http.get(
+        &server.url("/v1/scans/scan_nope"),
+        &[("x-api-key", other.as_str())],
+    );
+    assert_eq!(
+        missing.json()["error"],
+        theirs.json()["error"],
+        "the two cannot be told apart"
+    );
+    documented(&theirs, "/v1/scans/{id}", "get", "not_found");
+    // The other account may scan the same image: images are per account.
+    let same_image = http.send(
+        "POST",
+        &server.url("/v1/scans"),
+        &[("x-api-key", other.as_str())],
+        Body::Json(example.clone()),
+    );
+    assert_eq!(same_image.status, 201, "{}", same_image.text());
+
+    // Seed 001: a missing field, with its details object.
+    let missing_field = scan(Body::Json(json!({})), &[]);
+    let details = status_code_error(
+        &missing_field,
+        400,
+        "Bad Request: Missing required field 'image_data'",
+    );
+    assert_eq!(
+        details,
+        json!({"field": "image_data", "issue": "This field is required."})
+    );
+    documented(&missing_field, "/v1/scans", "post", "missing_field");
+
+    // Seed 000's AI-specific errors.
+    let gif = scan(
+        Body::Json(json!({"image_data": base64(b"GIF89a\x01\x00\x01\x00")})),
+        &[],
+    );
+    let details = status_code_error(
+        &gif,
+        400,
+        "The input image format is not supported or corrupted.",
+    );
+    assert_eq!(
+        details["reason"],
+        "the data is neither a PNG nor a JPEG image"
+    );
+    documented(&gif, "/v1/scans", "post", "input_format_error");
+    let truncated = sharp_png(1);
+    let truncated = scan(
+        Body::Json(json!({"image_data": base64(&truncated[..40])})),
+        &[],
+    );
+    let details = status_code_error(
+        &truncated,
+        400,
+        "The input image format is not supported or corrupted.",
+    );
+    assert!(
+        details["reason"].as_str().unwrap().contains("PNG"),
+        "{details}"
+    );
+
+    let flat = gray_png(32, 32, |x, _| 200 + (x % 2) as u8);
+    let low = scan(Body::Json(json!({"image_data": base64(&flat)})), &[]);
+    let details = status_code_error(
+        &low,
+        422,
+        "The model's confidence score 0.01 is below the acceptable threshold 0.6.",
+    );
+    assert_eq!(details, json!({"confidence": 0.01, "threshold": 0.6}));
+    documented(&low, "/v1/scans", "post", "low_confidence");
+
+    // Multipart: a flat JPEG is low confidence too, a contrasted one scans.
+    let jpeg = include_bytes!("data/flat.jpg");
+    let low = scan(multipart("image", "image/jpeg", jpeg), &[]);
+    assert_eq!(low.status, 422, "{}", low.text());
+    assert_eq!(low.json()["error"]["details"]["threshold"], 0.6);
+    let jpeg = include_bytes!("data/checks.jpg");
+    let ok = scan(multipart("image", "image/jpeg", jpeg), &[]);
+    assert_eq!(ok.status, 201, "{}", ok.text());
+    assert_eq!(ok.json()["format"], "jpeg");
+    let no_image = scan(multipart("photo", "image/jpeg", jpeg), &[]);
+    let details = status_code_error(
+        &no_image,
+        400,
+        "Bad Request: Missing required field 'image'",
+    );
+    assert_eq!(details["field"], "image");
+
+    // The model is unavailable: 503, Retry-After, nothing charged.
+    let before = balance(d, &db, "demo");
+    let image = json!({"image_data": base64(&sharp_png(2))});
+    let down = scan(
+        Body::Json(image.clone()),
+        &[("x-simulate", "model-unavailable")],
+    );
+    status_code_error(
+        &down,
+        503,
+        "The AI model is temporarily offline or updating.",
+    );
+    assert_eq!(down.header("retry-after"), "30");
+    assert_eq!(down.json()["error"]["retry_after"], 30);
+    documented(&down, "/v1/scans", "post", "upstream_unavailable");
+    // The model hangs past the deadline (2 s here): 504, nothing charged.
+    let started = Instant::now();
+    let slow = scan(
+        Body::Json(image.clone()),
+        &[("x-simulate", "model-timeout")],
+    );
+    status_code_error(&slow, 504, "The operation timed out.");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    documented(&slow, "/v1/scans", "post", "timeout");
+    // The model crashes: a generic 500, the panic only in the log.
+    let crash = scan(Body::Json(image.clone()), &[("x-simulate", "model-crash")]);
+    status_code_error(&crash, 500, "An unexpected error occurred.");
+    assert!(!crash.text().contains("panic") && !crash.text().contains("simulated"));
+    assert!(
+        server.stderr().contains("simulated model crash"),
+        "the cause is logged"
+    );
+    documented(&crash, "/v1/scans", "post", "internal_error");
+    assert_eq!(
+        balance(d, &db, "demo"),
+        before,
+        "5xx answers give the credit back"
+    );
+    let unknown = scan(Body::Json(image.clone()), &[("x-simulate", "meteor")]);
+    assert_eq!(unknown.status, 400);
+    assert_eq!(
+        unknown.json()["error"]["details"]["errors"][0]["field"],
+        "X-Simulate"
+    );
+
+    // Idempotency: a retry with the key replays the scan instead of a conflict.
+    let before = balance(d, &db, "demo");
+    let retry = |body: Value| scan(Body::Json(body), &[("idempotency-key", "order-42")]);
+    let once = retry(image.clone());
+    assert_eq!(once.status, 201, "{}", once.text());
+    let twice = retry(image.clone());
+    assert_eq!(twice.status, 201, "{}", twice.text());
+    assert_eq!(twice.header("idempotent-replayed"), "true");
+    assert_eq!(twice.json()["id"], once.json()["id"]);
+    assert_eq!(balance(d, &db, "demo"), before - 1, "charged once");
+    let reused = retry(json!({"image_data": base64(&sharp_png(3))}));
+    assert_eq!(reused.status, 422, "{}", reused.text());
+    assert_eq!(reused.header("x-error-code"), "idempotency_key_reused");
+    documented(&reused, "/v1/scans", "post", "idempotency_key_reused");
+
+    // Seed 000's 403, and seed 001's 401.
+    let reader = last_line(&tollgate(
+        d,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "demo",
+            "--scopes",
+            "scans:read",
+            "--database",
+            &db,
+        ],
+    ));
+    let forbidden = http.send(
+        "POST",
+        &server.url("/v1/scans"),
+        &[("authorization", &format!("Bearer {reader}"))],
+        Body::Json(image.clone()),
+    );
+    let details = status_code_error(
+        &forbidden,
+        403,
+        "Access denied: missing scope 'scans:write'.",
+    );
+    assert_eq!(
+        details,
+        "Your token does not grant write permissions for scans."
+    );
+    documented(&forbidden, "/v1/scans", "post", "insufficient_scope");
+    let unauthorized = http.send(
+        "POST",
+        &server.url("/v1/scans"),
+        &[("authorization", "Bearer tg_live_nope")],
+        Body::Json(image.clone()),
+    );
+    assert_eq!(
+        status_code_error(&unauthorized, 401, "Unauthorized: Invalid API key"),
+        Value::Null
+    );
+    assert!(
+        unauthorized
+            .header("www-authenticate")
+            .starts_with("Bearer")
+    );
+    documented(&unauthorized, "/v1/scans", "post", "invalid_key");
+
+    // A body declared over 8 MiB is refused before it is sent.
+    let huge = declared_body(&server.base, &key, 9 << 20);
+    let details = status_code_error(
+        &huge,
+        413,
+        "The request body exceeds the limit of 8388608 bytes.",
+    );
+    assert_eq!(details["limit"], 8_388_608);
+    documented(&huge, "/v1/scans", "post", "payload_too_large");
+    let plain = scan(Body::Raw("text/plain".into(), b"hi".to_vec()), &[]);
+    assert_eq!(plain.status, 415, "{}", plain.text());
+    documented(&plain, "/v1/scans", "post", "unsupported_media_type");
+
+    // Seed 001's 429: 100 calls per 60 s per key (a fresh key, so counted from 0).
+    let fresh = last_line(&tollgate(
+        d,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "demo",
+            "--scopes",
+            "scans:read",
+            "--database",
+            &db,
+        ],
+    ));
+    let mut limited = None;
+    for sent in 1..=150 {
+        let a = http.get(
+            &server.url("/v1/scans/scan_nope"),
+            &[("x-api-key", fresh.as_str())],
+        );
+        if a.status == 429 {
+            limited = Some((sent, a));
+            break;
+        }
+        assert_eq!(a.status, 404);
+    }
+    let (sent, limited) = limited.expect("429 within 150 calls");
+    // The 101st, unless the test ran slower than a call per 600 ms.
+    assert!((101..=103).contains(&sent), "refused after {sent} calls");
+    let details = status_code_error(&limited, 429, "Too Many Requests: Rate limit exceeded");
+    // Seed 001 shows no details here; the limiter adds its policy's.
+    assert_eq!(details, json!({"limit": 100, "window": 60}));
+    let retry_after = limited.json()["error"]["retry_after"].as_u64().unwrap();
+    assert!(retry_after >= 1);
+    assert_eq!(limited.header("retry-after"), retry_after.to_string());
+    assert!(
+        limited
+            .header("ratelimit-policy")
+            .contains("\"per-key\";q=100;w=60")
+    );
+    documented(&limited, "/v1/scans/{id}", "get", "rate_limit_exceeded");
+    // Another key is not limited by it.
+    let fine = http.get(
+        &server.url("/v1/scans/scan_nope"),
+        &[("x-api-key", other.as_str())],
+    );
+    assert_eq!(fine.status, 404);
+}
+
+/// The seed 004 error bodies, exactly as that API's docs print them.
+fn envelope_error(message: &str, key: &str) -> Value {
+    json!({"data": null, "success": false, "message": message, "errors": [{ key: [message] }]})
+}
+
+fn frames(n: usize) -> Value {
+    (0..n)
+        .map(|i| json!({"t": i * 40, "brightness": if i % 2 == 0 { 110 } else { 130 }}))
+        .collect()
+}
+
+#[test]
+fn detections_and_credits_answer_as_seed_004_in_the_envelope_dialect() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let dialect = Dialect::Envelope;
+    let server = Server::start(
+        d,
+        &[
+            "--dialect",
+            "envelope",
+            "--catalog",
+            &catalog("004-detection.toml"),
+        ],
+    );
+    let key = server.key.clone().unwrap();
+    let db = server.database.clone();
+    let http = Http::new();
+    let doc = http.get(&server.url("/openapi.json"), &[]).json();
+    let detect = |key: &str, body: Value| {
+        http.send(
+            "POST",
+            &server.url("/v1/detections"),
+            &[("x-api-key", key)],
+            Body::Json(body),
+        )
+    };
+    let check = |a: &Answer, status: u16, code: &str, body: Value| {
+        assert_eq!(a.status, status, "{}", a.text());
+        assert_eq!(a.json(), body);
+        assert_eq!(a.header("x-error-code"), code);
+        assert!(!a.header("x-request-id").is_empty());
+        assert_documented(&doc, "post", "/v1/detections", dialect, status, code);
+    };
+
+    let five = detect(
+        &key,
+        json!({"session_id": "s_1", "model": "mixed-10-v2", "frames": frames(5)}),
+    );
+    let message = "Insufficient frames. Model \"10\" requires 10 frames, received 5.";
+    check(
+        &five,
+        400,
+        "insufficient_frames",
+        envelope_error(message, "insufficient_frames"),
+    );
+    let twelve = detect(
+        &key,
+        json!({"session_id": "s_1", "model": "mixed-30-v2", "frames": frames(12)}),
+    );
+    let message = "Insufficient frames. Model \"30\" requires 30 frames, received 12.";
+    check(
+        &twelve,
+        400,
+        "insufficient_frames",
+        envelope_error(message, "insufficient_frames"),
+    );
+
+    let no_session = detect(&key, json!({"model": "mixed-10-v2", "frames": frames(10)}));
+    let body = envelope_error("session_id is required", "session_id");
+    check(&no_session, 400, "missing_field", body);
+
+    let bad_frame = detect(
+        &key,
+        json!({"session_id": "s_1", "frames": [{"t": 0, "brightness": 1}, {"t": "late", "brightness": 2}]}),
+    );
+    assert_eq!(bad_frame.status, 400);
+    assert_eq!(bad_frame.header("x-error-code"), "validation_error");
+    let errors = &bad_frame.json()["errors"][0];
+    assert!(errors["frames[1].t"].is_array(), "{errors}");
+    let mut backwards = frames(10);
+    backwards[3]["t"] = json!(0);
+    let backwards = detect(&key, json!({"session_id": "s_1", "frames": backwards}));
+    assert_eq!(
+        backwards.json()["errors"],
+        json!([{"frames[3].t": ["must be greater than the previous frame's t"]}])
+    );
+
+    let ok = detect(&key, json!({"session_id": "s_1", "frames": frames(10)}));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let body = ok.json();
+    assert_eq!(body["success"], true);
+    assert_eq!(body["message"], "OK");
+    assert_eq!(body["data"]["model"], "mixed-10-v2");
+    assert_eq!(body["data"]["frames"], 10);
+    assert_eq!(body["data"]["live"], true);
+
+    let invalid = detect("tg_live_nope", json!({}));
+    check(
+        &invalid,
+        401,
+        "invalid_key",
+        envelope_error("Not authenticated", "invalid_key"),
+    );
+
+    // Credits: an empty account, then a suspended one.
+    last_line(&tollgate(
+        d,
+        &["accounts", "create", "broke", "--database", &db],
+    ));
+    let broke = last_line(&tollgate(
+        d,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "broke",
+            "--scopes",
+            "detections:write",
+            "--database",
+            &db,
+        ],
+    ));
+    let poor = detect(&broke, json!({"session_id": "s_1", "frames": frames(10)}));
+    let message = "Insufficient credits. Required: 1, available: 0";
+    check(
+        &poor,
+        402,
+        "insufficient_credits",
+        envelope_error(message, "insufficient_credits"),
+    );
+    last_line(&tollgate(
+        d,
+        &["accounts", "credit", "broke", "3", "--database", &db],
+    ));
+    last_line(&tollgate(
+        d,
+        &["accounts", "suspend", "broke", "--database", &db],
+    ));
+    let suspended = detect(&broke, json!({"session_id": "s_1", "frames": frames(10)}));
+    let message =
+        "Your account is suspended due to a payment issue. Please update your payment method.";
+    check(
+        &suspended,
+        402,
+        "account_suspended",
+        envelope_error(message, "account_suspended"),
+    );
+
+    let scans_only = last_line(&tollgate(
+        d,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "demo",
+            "--scopes",
+            "scans:write",
+            "--database",
+            &db,
+        ],
+    ));
+    let forbidden = detect(
+        &scans_only,
+        json!({"session_id": "s_1", "frames": frames(10)}),
+    );
+    let message = "API key lacks required scope: detections:write";
+    check(
+        &forbidden,
+        403,
+        "insufficient_scope",
+        envelope_error(message, "insufficient_scope"),
+    );
+
+    // The rate limit, on a fresh key: seed 004's wording.
+    let mut limited = None;
+    for _ in 0..150 {
+        let a = detect(&scans_only, json!({}));
+        if a.status == 429 {
+            limited = Some(a);
+            break;
+        }
+        assert_eq!(a.status, 403);
+    }
+    let limited = limited.expect("429 within 150 calls");
+    let message = "Rate limit exceeded. Please try again later.";
+    check(
+        &limited,
+        429,
+        "rate_limit_exceeded",
+        envelope_error(message, "rate_limit_exceeded"),
+    );
+    assert!(!limited.header("retry-after").is_empty());
+}
+
+#[test]
+fn the_error_reference_and_openapi_describe_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = Http::new();
+
+    let page = http.get(&server.url("/errors"), &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").starts_with("text/html"));
+    let html = page.text();
+    for code in [
+        "input_format_error",
+        "low_confidence",
+        "insufficient_frames",
+        "rate_limit_exceeded",
+    ] {
+        assert!(html.contains(&format!("<section id=\"{code}\"")), "{code}");
+    }
+    let found = http.get(&server.url("/errors?q=frames"), &[]).text();
+    assert!(found.contains("id=\"insufficient_frames\""));
+    assert!(!found.contains("id=\"low_confidence\""));
+
+    // An error's `type` is an anchor of the page.
+    let key = server.key.clone().unwrap();
+    let flat = gray_png(8, 8, |_, _| 90);
+    let low = http.send(
+        "POST",
+        &server.url("/v1/scans"),
+        &[("x-api-key", key.as_str())],
+        Body::Json(json!({"image_data": base64(&flat)})),
+    );
+    assert_eq!(low.status, 422);
+    assert_eq!(low.header("content-type"), "application/problem+json");
+    let body = low.json();
+    assert_eq!(body["type"], "/errors#low_confidence");
+    assert_eq!(body["confidence"], 0.0);
+
+    let answer = http.get(&server.url("/openapi.json"), &[]);
+    assert_eq!(answer.header("content-type"), "application/json");
+    let doc = answer.json();
+    let schema: Value = serde_json::from_str(include_str!(
+        "../../tollgate/tests/data/oas-3.1-schema.json"
+    ))
+    .unwrap();
+    let oas = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = oas
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert_eq!(problems, Vec::<String>::new());
+    let mut routes = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            routes.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            "GET /errors",
+            "GET /openapi.json",
+            "GET /v1/scans/{id}",
+            "POST /v1/detections",
+            "POST /v1/scans"
+        ]
+    );
+    // The middleware's errors, on every keyed route.
+    for (method, path) in [
+        ("post", "/v1/scans"),
+        ("get", "/v1/scans/{id}"),
+        ("post", "/v1/detections"),
+    ] {
+        let responses = &doc["paths"][path][method]["responses"];
+        for status in ["401", "403", "413", "429", "500", "504"] {
+            assert!(responses[status].is_object(), "{method} {path}: {status}");
+        }
+        assert_eq!(
+            doc["paths"][path][method]["security"][0]["bearerAuth"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+    }
+    for (method, path) in [("post", "/v1/scans"), ("post", "/v1/detections")] {
+        assert!(doc["paths"][path][method]["responses"]["415"].is_object());
+        assert!(doc["paths"][path][method]["responses"]["402"].is_object());
+    }
+    assert_eq!(doc["paths"]["/errors"]["get"]["security"], json!([]));
+    let simulate = &doc["paths"]["/v1/scans"]["post"]["parameters"];
+    assert!(
+        simulate
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "x-simulate")
+    );
+
+    // The documented detection example succeeds as documented.
+    let example = doc["paths"]["/v1/detections"]["post"]["requestBody"]["content"]["application/json"]["example"].clone();
+    let ok = http.send(
+        "POST",
+        &server.url("/v1/detections"),
+        &[("x-api-key", key.as_str())],
+        Body::Json(example),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+}
+
+#[test]
+fn first_and_later_starts_config_files_and_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A config file: the dialect and a data directory relative to the file.
+    std::fs::create_dir(d.join("etc")).unwrap();
+    std::fs::write(
+        d.join("etc/tollgate.toml"),
+        "# serve's settings\ndialect = \"coded\"\ndata_dir = \"../data\"\ntimeout = \"5s\"\n",
+    )
+    .unwrap();
+    let config = d.join("etc/tollgate.toml").display().to_string();
+    let first = Server::start_with_config(d, &config, &[]);
+    assert!(
+        d.join("data/tollgate.db").is_file(),
+        "the SQLite file is created on first start"
+    );
+    let key = first.key.clone().expect("the first start prints the key");
+    assert!(
+        first.banner.contains("dialect      coded"),
+        "{}",
+        first.banner
+    );
+    let http = Http::new();
+    let unknown = http.get(&first.url("/nowhere"), &[]);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        unknown.json()["error"]["code"],
+        "not_found",
+        "the coded dialect"
+    );
+    assert_eq!(unknown.json()["request_id"], unknown.header("x-request-id"));
+    let (status, after) = first.interrupt();
+    assert!(status.success(), "Ctrl-C is a clean stop: {status}");
+    assert!(after.contains("stopped"), "{after}");
+
+    // A later start: no new key, and the first one still works; a flag
+    // overrides the file.
+    let later = Server::start_with_config(d, &config, &["--dialect", "meta"]);
+    assert_eq!(later.key, None);
+    assert!(later.banner.contains("exists"), "{}", later.banner);
+    assert!(
+        later.banner.contains("tollgate keys create --account demo"),
+        "{}",
+        later.banner
+    );
+    let answer = http.get(
+        &later.url("/v1/scans/scan_nope"),
+        &[("x-api-key", key.as_str())],
+    );
+    assert_eq!(answer.status, 404);
+    assert_eq!(
+        answer.json()["meta"]["request_id"],
+        answer.header("x-request-id")
+    );
+    drop(later);
+
+    // A broken config file: exit 2, the file and line named.
+    std::fs::write(
+        d.join("etc/tollgate.toml"),
+        "dialect = \"coded\"\nport = 8080\n",
+    )
+    .unwrap();
+    let output = tollgate(d, &["serve", "--config", &config]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{config}:2:1")), "{stderr}");
+    assert!(stderr.contains("unknown field `port`"), "{stderr}");
+    // ./tollgate.toml is read when present.
+    std::fs::write(d.join("tollgate.toml"), "dialect = \"soap\"\n").unwrap();
+    let output = tollgate(d, &["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("tollgate.toml:1:11"), "{stderr}");
+    // A broken --catalog: exit 2, located.
+    std::fs::write(
+        d.join("bad.toml"),
+        "[errors.x]\nstatus = 600\ntitle = 't'\nmessage = 'm'\n",
+    )
+    .unwrap();
+    let output = tollgate(
+        d,
+        &["serve", "--config", "/dev/null", "--catalog", "bad.toml"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("bad.toml:2"));
+}
+
+#[test]
+fn shared_backends_by_url() {
+    let (Ok(database), Ok(redis)) = (
+        std::env::var("TOLLGATE_TEST_DATABASE_URL"),
+        std::env::var("TOLLGATE_TEST_REDIS_URL"),
+    ) else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL or TOLLGATE_TEST_REDIS_URL is unset");
+        return;
+    };
+    // A schema of this run's own, so runs and other tests do not meet.
+    let schema = format!("serve_{}", uuid::Uuid::now_v7().simple());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin = runtime.block_on(sqlx::PgPool::connect(&database)).unwrap();
+    runtime
+        .block_on(sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin))
+        .unwrap();
+    let separator = if database.contains('?') { '&' } else { '?' };
+    let url = format!("{database}{separator}options=-c%20search_path%3D{schema}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--database", &url, "--redis", &redis]);
+    assert!(server.banner.contains("in Redis"), "{}", server.banner);
+    assert!(
+        !dir.path().join("tollgate.db").exists(),
+        "no SQLite file with --database"
+    );
+    let key = server
+        .key
+        .clone()
+        .expect("a fresh schema has no demo account");
+    let http = Http::new();
+    let image = json!({"image_data": base64(&sharp_png(7))});
+    let auth = [("x-api-key", key.as_str())];
+    let created = http.send(
+        "POST",
+        &server.url("/v1/scans"),
+        &auth,
+        Body::Json(image.clone()),
+    );
+    assert_eq!(
+        created.status,
+        201,
+        "{}\n{}",
+        created.text(),
+        server.stderr()
+    );
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let again = http.send("POST", &server.url("/v1/scans"), &auth, Body::Json(image));
+    assert_eq!(again.status, 409);
+    let read = http.get(&server.url(&format!("/v1/scans/{id}")), &auth);
+    assert_eq!(read.status, 200);
+    let output = tollgate(
+        dir.path(),
+        &[
+            "probe",
+            &server.base,
+            "--key",
+            &key,
+            "--json",
+            "--max-requests",
+            "150",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    drop(server);
+    runtime
+        .block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin))
+        .unwrap();
+}
