@@ -67,17 +67,13 @@ impl<T: Serialize> IntoResponse for Reply<T> {
 mod tests {
     use super::*;
     use crate::RequestId;
-    use crate::request_id::Negotiated;
     use http_body_util::BodyExt;
 
     fn body_of(reply: Reply<serde_json::Value>, dialect: Option<Dialect>) -> serde_json::Value {
         let response = match dialect {
             Some(dialect) => {
-                let mut negotiated = Negotiated {
-                    request_id: RequestId::new("r1").unwrap(),
-                    dialect,
-                };
-                let _entered = current::enter(&mut negotiated);
+                let mut id = RequestId::new("r1").unwrap();
+                let _entered = current::enter(&mut id, dialect);
                 reply.into_response()
             }
             None => reply.into_response(),

@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::fmt;
 
 use axum::extract::FromRequestParts;
+use bytes::Bytes;
 use http::HeaderValue;
 use http::request::Parts;
 use tollgate::Dialect;
@@ -40,10 +41,10 @@ impl RequestId {
     /// assert_eq!(RequestId::from_headers(&headers).as_str().len(), 36);
     /// ```
     pub fn from_headers(headers: &http::HeaderMap) -> RequestId {
-        headers
-            .get(tollgate::headers::X_REQUEST_ID)
-            .filter(|v| v.to_str().is_ok_and(tollgate::headers::is_valid_request_id))
-            .map_or_else(RequestId::generate, |v| RequestId(v.clone()))
+        match headers.get(tollgate::headers::X_REQUEST_ID) {
+            Some(value) if is_valid(value.as_bytes()) => RequestId(value.clone()),
+            _ => RequestId::generate(),
+        }
     }
 
     /// A new UUIDv7 id (time-ordered, hyphenated).
@@ -53,11 +54,12 @@ impl RequestId {
     /// assert!(tollgate::headers::is_valid_request_id(a.as_str()));
     /// ```
     pub fn generate() -> RequestId {
-        let mut buf = uuid::Uuid::encode_buffer();
-        let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
-        RequestId(
-            HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("invalid")),
-        )
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid::Uuid::now_v7().hyphenated().encode_lower(&mut text);
+        // One allocation, shared by every clone (a `Vec` would be copied
+        // into shared storage at the first clone).
+        let value = HeaderValue::from_maybe_shared(Bytes::from_owner(text));
+        RequestId(value.unwrap_or_else(|_| HeaderValue::from_static("invalid")))
     }
 
     /// Wraps an id that is already known to be valid; `None` when it is not
@@ -68,7 +70,7 @@ impl RequestId {
     /// assert!(tollgate_axum::RequestId::new("").is_none());
     /// ```
     pub fn new(id: &str) -> Option<RequestId> {
-        if !tollgate::headers::is_valid_request_id(id) {
+        if !is_valid(id.as_bytes()) {
             return None;
         }
         HeaderValue::from_str(id).ok().map(RequestId)
@@ -84,6 +86,35 @@ impl RequestId {
     pub fn header_value(&self) -> &HeaderValue {
         &self.0
     }
+
+    /// No id: what the thread's current slot holds while no layer runs (a
+    /// valid id is never empty).
+    pub(crate) const fn empty() -> RequestId {
+        RequestId(HeaderValue::from_static(""))
+    }
+
+    /// The id as an owned header value.
+    pub(crate) fn into_header_value(self) -> HeaderValue {
+        self.0
+    }
+}
+
+/// Which bytes a request id may hold: `[A-Za-z0-9._-]`
+/// ([`tollgate::headers::is_valid_request_id`], as a table: ids are checked
+/// on every request).
+const ID_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-');
+        b += 1;
+    }
+    table
+};
+
+/// Whether `id` is a valid request id: 1–128 bytes of `[A-Za-z0-9._-]`.
+fn is_valid(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len()) && id.iter().all(|&b| ID_BYTES[usize::from(b)])
 }
 
 impl fmt::Display for RequestId {
@@ -101,8 +132,12 @@ impl fmt::Debug for RequestId {
 /// What the layer decided about a request before the handler ran: its id and
 /// the dialect its errors (and [`Reply`](crate::Reply) bodies) are written in.
 ///
-/// Inserted into the request's extensions by the layer (one insertion for
-/// both, so the happy path pays a single extension); handlers extract it.
+/// The layer makes it current on the thread while it runs the inner service
+/// (no request extension, so the happy path allocates nothing for it);
+/// handlers extract it. Code that runs elsewhere — a task the handler
+/// spawned, a service behind a channel such as tower's `Buffer` inside the
+/// layer — sees the caller's valid `X-Request-Id` (or a new id) and the
+/// `problem` dialect instead.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -120,15 +155,6 @@ pub struct Negotiated {
 }
 
 impl Negotiated {
-    /// What a request's decision is swapped for while it is current
-    /// (see `current::enter`); never seen by handlers.
-    pub(crate) const fn placeholder() -> Negotiated {
-        Negotiated {
-            request_id: RequestId(HeaderValue::from_static("")),
-            dialect: Dialect::Problem,
-        }
-    }
-
     /// The request id.
     pub fn request_id(&self) -> &RequestId {
         &self.request_id
@@ -142,12 +168,10 @@ impl Negotiated {
     /// What the layer decided, or without the layer: the header's id (or a
     /// new one) and the default `problem` dialect.
     fn from_parts(parts: &Parts) -> Negotiated {
-        crate::current::get()
-            .or_else(|| parts.extensions.get::<Negotiated>().cloned())
-            .unwrap_or_else(|| Negotiated {
-                request_id: RequestId::from_headers(&parts.headers),
-                dialect: Dialect::Problem,
-            })
+        crate::current::get().unwrap_or_else(|| Negotiated {
+            request_id: RequestId::from_headers(&parts.headers),
+            dialect: Dialect::Problem,
+        })
     }
 }
 
@@ -163,10 +187,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<Negotiated>() {
-            Some(n) => Ok(n.request_id.clone()),
-            None => Ok(RequestId::from_headers(&parts.headers)),
-        }
+        Ok(crate::current::request_id().unwrap_or_else(|| RequestId::from_headers(&parts.headers)))
     }
 }
 
@@ -190,6 +211,32 @@ mod tests {
                 7
             );
         }
+    }
+
+    #[test]
+    fn the_byte_table_is_the_core_rule() {
+        for b in 0..=255u8 {
+            let single = [b];
+            let core =
+                std::str::from_utf8(&single).is_ok_and(tollgate::headers::is_valid_request_id);
+            assert_eq!(is_valid(&single), core, "byte {b:#04x}");
+        }
+        assert!(!is_valid(b""));
+        assert!(is_valid("a".repeat(128).as_bytes()));
+        assert!(!is_valid("a".repeat(129).as_bytes()));
+    }
+
+    #[test]
+    fn generated_ids_are_uuid_v7_and_share_their_bytes() {
+        let id = RequestId::generate();
+        let uuid = uuid::Uuid::parse_str(id.as_str()).unwrap();
+        assert_eq!(uuid.get_version_num(), 7);
+        assert_eq!(id.as_str(), uuid.hyphenated().to_string());
+        let copy = id.clone();
+        assert_eq!(
+            copy.header_value().as_bytes().as_ptr(),
+            id.header_value().as_bytes().as_ptr()
+        );
     }
 
     #[test]

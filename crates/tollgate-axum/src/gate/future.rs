@@ -11,18 +11,19 @@ use std::task::{Context, Poll, ready};
 
 use axum::body::Body;
 use bytes::Bytes;
+use http::Response;
 use http::header::CONTENT_TYPE;
-use http::{Response, Uri};
+use http::uri::PathAndQuery;
 use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
-use tollgate::ApiError;
+use tollgate::{ApiError, Dialect};
 use tracing::Span;
 
 use super::layer::Shared;
 use crate::current;
 use crate::rejection::{self, TextError, builtin};
-use crate::request_id::Negotiated;
+use crate::request_id::RequestId;
 use crate::{BoxError, render};
 
 /// Plain-text error bodies longer than this are not read for their meaning.
@@ -31,14 +32,14 @@ const MAX_TEXT: usize = 4096;
 type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
 /// What the response needs from the request.
-#[derive(Clone)]
 pub(crate) struct Finish {
     pub(crate) shared: Arc<Shared>,
-    /// The request id and dialect (current on the thread while the inner
-    /// service runs).
-    pub(crate) negotiated: Negotiated,
-    /// The request's URI, kept only for the `problem` dialect's `instance`.
-    pub(crate) instance: Option<Uri>,
+    /// The request id: swapped into the thread's current slot while the
+    /// inner service runs (see `current`), here otherwise.
+    pub(crate) request_id: RequestId,
+    pub(crate) dialect: Dialect,
+    /// The request's path, kept only for the `problem` dialect's `instance`.
+    pub(crate) instance: Option<PathAndQuery>,
 }
 
 impl Finish {
@@ -46,20 +47,14 @@ impl Finish {
     /// catalog, rendered in the request's dialect with its id.
     fn respond(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
         let err = rejection::name_limit(err, self.shared.body_limit);
-        render::log(&err, Some(self.negotiated.request_id.as_str()));
+        render::log(&err, Some(self.request_id.as_str()));
         let err = render::adopt(&self.shared.catalog, err);
-        let mut ctx = tollgate::Context::new((self.shared.clock)())
-            .request_id(self.negotiated.request_id.as_str());
+        let mut ctx =
+            tollgate::Context::new((self.shared.clock)()).request_id(self.request_id.as_str());
         if let Some(uri) = &self.instance {
             ctx = ctx.instance(uri.path());
         }
-        render::render(
-            &self.shared.catalog,
-            self.negotiated.dialect,
-            err,
-            &ctx,
-            parts,
-        )
+        render::render(&self.shared.catalog, self.dialect, err, &ctx, parts)
     }
 
     /// `err` as a whole new response.
@@ -76,6 +71,12 @@ impl Finish {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a non-string panic payload".to_owned());
         builtin("internal_error").with_source(TextError(format!("handler panicked: {text}")))
+    }
+
+    /// Whether the inner service's response leaves as it is (with the
+    /// request id): a success or redirect that carries no `ApiError`.
+    fn passes<B>(&self, response: &Response<B>) -> bool {
+        response.status().as_u16() < 400 && response.extensions().get::<ApiError>().is_none()
     }
 
     /// The inner service's response, finished: an `ApiError` in its
@@ -115,9 +116,10 @@ impl Finish {
                 self.error_over(err, parts)
             }));
         }
+        // The id moves into the header: no copy, no reference count.
         parts.headers.insert(
             tollgate::headers::X_REQUEST_ID,
-            self.negotiated.request_id.header_value().clone(),
+            self.request_id.into_header_value(),
         );
         Ok(Response::from_parts(parts, Body::new(body)))
     }
@@ -133,28 +135,33 @@ pin_project! {
     /// The response future of [`TollgateService`](super::TollgateService).
     pub struct ResponseFuture<F> {
         #[pin]
-        kind: Kind<F>,
+        state: State<F>,
         span: Span,
     }
 }
 
 pin_project! {
-    #[project = KindProj]
-    enum Kind<F> {
-        Inner {
+    // Only `Running` holds anything large (the inner future); the rare states
+    // are a pointer each, so the happy path moves no more than it needs.
+    #[project = StateProj]
+    enum State<F> {
+        Running {
             #[pin]
             future: F,
+            finish: Option<Finish>,
             // Armed at the first `Pending` only, and boxed: a handler that
             // answers at once never touches the timer nor pays for its size.
             deadline: Option<Pin<Box<Sleep>>>,
-            finish: Option<Finish>,
         },
+        // An unmarked error response whose text is being read for its meaning.
         Reading {
             future: BoxFuture,
         },
+        // A response decided without the inner service.
         Ready {
-            response: Option<Response<Body>>,
+            response: Option<Box<Response<Body>>>,
         },
+        Done,
     }
 }
 
@@ -167,10 +174,10 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 impl<F> ResponseFuture<F> {
     pub(crate) fn new(future: F, finish: Finish, span: Span) -> ResponseFuture<F> {
         ResponseFuture {
-            kind: Kind::Inner {
+            state: State::Running {
                 future,
-                deadline: None,
                 finish: Some(finish),
+                deadline: None,
             },
             span,
         }
@@ -181,12 +188,17 @@ impl<F> ResponseFuture<F> {
     pub(crate) fn error(finish: Finish, err: ApiError, span: Span) -> ResponseFuture<F> {
         let response = span.in_scope(|| finish.error(err));
         ResponseFuture {
-            kind: Kind::Ready {
-                response: Some(response),
+            state: State::Ready {
+                response: Some(Box::new(response)),
             },
             span,
         }
     }
+}
+
+/// What answers a future polled again after it completed.
+fn polled_after_completion() -> Response<Body> {
+    Response::new(Body::empty())
 }
 
 impl<F, B, E> Future for ResponseFuture<F>
@@ -201,81 +213,91 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let _entered = this.span.enter();
-        loop {
-            let next = match this.kind.as_mut().project() {
-                KindProj::Inner {
-                    future,
-                    deadline,
-                    finish,
-                } => {
-                    let polled = {
-                        let _current = finish.as_mut().map(|f| current::enter(&mut f.negotiated));
-                        catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
-                    };
-                    let Some(f) = finish.take() else {
-                        return Poll::Ready(Ok(Response::new(Body::empty())));
-                    };
-                    match polled {
-                        Ok(Poll::Ready(Ok(response))) => match f.finish(response) {
-                            Ok(response) => Kind::Ready {
-                                response: Some(response),
-                            },
-                            Err(future) => Kind::Reading { future },
-                        },
-                        Ok(Poll::Ready(Err(e))) => {
-                            let source = TextError(e.into().to_string());
-                            Kind::Ready {
-                                response: Some(
-                                    f.error(builtin("internal_error").with_source(source)),
-                                ),
-                            }
+        let response = match this.state.as_mut().project() {
+            StateProj::Running {
+                future,
+                finish,
+                deadline,
+            } => {
+                let polled = {
+                    let _current = finish
+                        .as_mut()
+                        .map(|f| current::enter(&mut f.request_id, f.dialect));
+                    catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+                };
+                let Some(f) = finish.take() else {
+                    return Poll::Ready(Ok(polled_after_completion()));
+                };
+                match polled {
+                    Ok(Poll::Ready(Ok(mut response))) if f.passes(&response) => {
+                        // The happy path: the id moves into the header (no
+                        // copy, no reference count) and the response leaves.
+                        response.headers_mut().insert(
+                            tollgate::headers::X_REQUEST_ID,
+                            f.request_id.into_header_value(),
+                        );
+                        this.state.set(State::Done);
+                        return Poll::Ready(Ok(response.map(Body::new)));
+                    }
+                    Ok(Poll::Ready(Ok(response))) => match f.finish(response) {
+                        Ok(response) => response,
+                        Err(reading) => {
+                            this.state.set(State::Reading { future: reading });
+                            return poll_reading(this.state, cx);
                         }
-                        Err(panic) => {
-                            let err = f.panicked(panic);
-                            Kind::Ready {
-                                response: Some(f.error(err)),
-                            }
+                    },
+                    Ok(Poll::Ready(Err(e))) => {
+                        let source = TextError(e.into().to_string());
+                        f.error(builtin("internal_error").with_source(source))
+                    }
+                    Err(panic) => {
+                        let err = f.panicked(panic);
+                        f.error(err)
+                    }
+                    Ok(Poll::Pending) => {
+                        if deadline.is_none() {
+                            // The deadline runs from the first time the service waits
+                            // (the work before it cannot be interrupted anyway). Timers
+                            // need a Tokio runtime; outside one there is no deadline.
+                            let timeout = f
+                                .shared
+                                .timeout
+                                .filter(|_| tokio::runtime::Handle::try_current().is_ok());
+                            *deadline = timeout.map(|t| Box::pin(tokio::time::sleep(t)));
                         }
-                        Ok(Poll::Pending) => {
-                            if deadline.is_none() {
-                                // The deadline runs from the first time the service waits
-                                // (the work before it cannot be interrupted anyway). Timers
-                                // need a Tokio runtime; outside one there is no deadline.
-                                let timeout = f
-                                    .shared
-                                    .timeout
-                                    .filter(|_| tokio::runtime::Handle::try_current().is_ok());
-                                *deadline = timeout.map(|t| Box::pin(tokio::time::sleep(t)));
-                            }
-                            let expired = deadline
-                                .as_mut()
-                                .is_some_and(|d| d.as_mut().poll(cx).is_ready());
-                            if !expired {
-                                *finish = Some(f);
-                                return Poll::Pending;
-                            }
-                            let after = f.shared.timeout.unwrap_or_default();
-                            let source = TextError(format!("no response within {after:?}"));
-                            Kind::Ready {
-                                response: Some(f.error(builtin("timeout").with_source(source))),
-                            }
+                        let expired = deadline
+                            .as_mut()
+                            .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                        if !expired {
+                            *finish = Some(f);
+                            return Poll::Pending;
                         }
+                        let after = f.shared.timeout.unwrap_or_default();
+                        let source = TextError(format!("no response within {after:?}"));
+                        f.error(builtin("timeout").with_source(source))
                     }
                 }
-                KindProj::Reading { future } => {
-                    let response = ready!(future.as_mut().poll(cx));
-                    Kind::Ready {
-                        response: Some(response),
-                    }
-                }
-                KindProj::Ready { response } => {
-                    let response = response
-                        .take()
-                        .unwrap_or_else(|| Response::new(Body::empty()));
-                    return Poll::Ready(Ok(response));
-                }
-            };
-            this.kind.set(next);
-        }
+            }
+            StateProj::Reading { .. } => return poll_reading(this.state, cx),
+            StateProj::Ready { response } => {
+                response.take().map_or_else(polled_after_completion, |r| *r)
+            }
+            StateProj::Done => polled_after_completion(),
+        };
+        this.state.set(State::Done);
+        Poll::Ready(Ok(response))
     }
+}
+
+/// Polls the `Reading` state to its response.
+fn poll_reading<F>(
+    mut state: Pin<&mut State<F>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<Body>, std::convert::Infallible>> {
+    let StateProj::Reading { future } = state.as_mut().project() else {
+        return Poll::Ready(Ok(polled_after_completion()));
+    };
+    let response = ready!(future.as_mut().poll(cx));
+    state.set(State::Done);
+    Poll::Ready(Ok(response))
 }

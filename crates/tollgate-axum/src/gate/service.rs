@@ -14,11 +14,12 @@ use http::header::CONTENT_LENGTH;
 use http::{Request, Response};
 use tollgate::Dialect;
 use tower::Service;
+use tracing::Span;
 
 use super::future::{Finish, ResponseFuture};
 use super::layer::Shared;
 use crate::current;
-use crate::request_id::{Negotiated, RequestId};
+use crate::request_id::RequestId;
 use crate::{BoxError, rejection};
 
 /// The service [`TollgateLayer`](super::TollgateLayer) wraps around another.
@@ -79,50 +80,50 @@ where
         }
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
         let request_id = RequestId::from_headers(req.headers());
         let dialect = shared.negotiation.dialect(req.headers(), req.uri().path());
-        let span = tracing::info_span!("tollgate", request_id = request_id.as_str());
-        let instance = (dialect == Dialect::Problem).then(|| req.uri().clone());
+        // Without a tracing subscriber the span has no reader (tracing's
+        // `log` fallback would only print its creation), so none is built.
+        let span = if tracing::dispatcher::has_been_set() {
+            tracing::info_span!("tollgate", request_id = request_id.as_str())
+        } else {
+            Span::none()
+        };
+        let instance = match dialect {
+            Dialect::Problem => req.uri().path_and_query().cloned(),
+            _ => None,
+        };
         let mut finish = Finish {
             shared: shared.clone(),
-            negotiated: Negotiated {
-                request_id,
-                dialect,
-            },
+            request_id,
+            dialect,
             instance,
         };
 
-        let (mut parts, body) = req.into_parts();
-        let mut body_may_grow = false;
+        // A body that is already complete (a GET) needs no guard.
+        let mut count_up_to = None;
         if let Some(limit) = shared.body_limit {
-            let declared = content_length(&parts.headers);
-            if declared.is_some_and(|len| len > limit as u64) {
-                return ResponseFuture::error(
-                    finish,
-                    rejection::payload_too_large(Some(limit)),
-                    span,
-                );
-            }
-            if !http_body::Body::is_end_stream(&body) {
-                let mut carrier = Request::from_parts(parts, ());
-                DefaultBodyLimit::max(limit).apply(&mut carrier);
-                parts = carrier.into_parts().0;
-                body_may_grow = declared.is_none();
+            if !http_body::Body::is_end_stream(req.body()) {
+                let declared = content_length(req.headers());
+                if declared.is_some_and(|len| len > limit as u64) {
+                    let err = rejection::payload_too_large(Some(limit));
+                    return ResponseFuture::error(finish, err, span);
+                }
+                DefaultBodyLimit::max(limit).apply(&mut req);
+                // A declared length is enforced by the HTTP server; only a
+                // body of unknown length needs counting as it streams.
+                if declared.is_none() {
+                    count_up_to = Some(limit);
+                }
             }
         }
-        parts.extensions.insert(Negotiated {
-            request_id: finish.negotiated.request_id.clone(),
-            dialect,
-        });
-        let body = match shared.body_limit {
-            // A declared length is enforced by the HTTP server; only a body of
-            // unknown length needs counting as it streams.
-            Some(limit) if body_may_grow => Body::new(http_body_util::Limited::new(body, limit)),
-            _ => Body::new(body),
+        let req = match count_up_to {
+            Some(limit) => req.map(|body| Body::new(http_body_util::Limited::new(body, limit))),
+            // No new box: `Body::new` unwraps a body that is a `Body` already.
+            None => req.map(Body::new),
         };
-        let req = Request::from_parts(parts, body);
         if let Some(why) = self.not_ready.take() {
             let err = rejection::builtin("internal_error")
                 .with_source(rejection::TextError(why.to_string()));
@@ -131,7 +132,7 @@ where
 
         let called = {
             let _entered = span.enter();
-            let _current = current::enter(&mut finish.negotiated);
+            let _current = current::enter(&mut finish.request_id, dialect);
             catch_unwind(AssertUnwindSafe(|| self.inner.call(req)))
         };
         match called {
