@@ -2,10 +2,11 @@
 //! bodies that are not JSON at all.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName};
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -205,16 +206,20 @@ fn read_body(body: &[u8], headers: &HeaderMap, out: &mut Decoded) {
         out.dialect = "empty";
         return;
     }
-    // UTF-8 is checked once here, so that parsing from `str` does not check
-    // every raw member again.
-    let json = std::str::from_utf8(trimmed);
-    if let Some(obj) = json.ok().and_then(Obj::parse) {
-        read_object(&obj, out);
-        return;
-    }
-    // JSON that is not an object, or whose strings are not all UTF-8 (which
-    // `serde_json` lets pass where it skips values).
-    if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok() {
+    let is_json = match std::str::from_utf8(trimmed) {
+        Ok(json) => {
+            let tape = Tape::new(json);
+            if let Some(obj) = tape.parse() {
+                read_object(&obj, out);
+                return;
+            }
+            serde_json::from_str::<IgnoredAny>(json).is_ok()
+        }
+        // Strings that are not UTF-8 pass where `serde_json` skips values;
+        // such a body is JSON of no shape Tollgate reads.
+        Err(_) => serde_json::from_slice::<IgnoredAny>(trimmed).is_ok(),
+    };
+    if is_json {
         out.dialect = "json";
         return;
     }
@@ -255,14 +260,14 @@ fn html_title(html: &str) -> Option<&str> {
 
 /// Recognises the shape of a JSON object body and reads it.
 fn read_object(obj: &Obj<'_>, out: &mut Decoded) {
-    let (shape, error) = detect(obj);
+    let (shape, parsed) = detect(obj);
     let dialect = match shape {
         Shape::Dialect(d) => {
-            d.decode(obj, error.as_ref(), out);
+            d.decode(obj, parsed, out);
             d.name()
         }
         Shape::Other(name, read) => {
-            read(obj, error.as_ref(), out);
+            read(obj, parsed, out);
             name
         }
     };
@@ -277,12 +282,23 @@ enum Shape {
     Other(&'static str, ReadFn),
 }
 
-/// Reads a shape from the body and its `error` object, if it has one.
-type ReadFn = fn(&Obj<'_>, Option<&Obj<'_>>, &mut Decoded);
+/// Reads a shape from the body and the members detection parsed.
+type ReadFn = fn(&Obj<'_>, Parsed<'_>, &mut Decoded);
 
-/// The shape of `obj`, with its `error` member already parsed when that is
-/// an object, so that readers do not parse it again.
-fn detect<'a>(obj: &Obj<'a>) -> (Shape, Option<Obj<'a>>) {
+/// Members of a body that telling its shape took parsing: handed to the
+/// reader so that it does not parse them again.
+#[derive(Default)]
+pub(crate) struct Parsed<'a> {
+    /// `error`, when it is an object.
+    pub(crate) error: Option<Obj<'a>>,
+    /// The items of `errors`, when it is an array.
+    pub(crate) errors: Vec<Raw<'a>>,
+    /// The first of `errors`, when it is an object.
+    pub(crate) first_error: Option<Obj<'a>>,
+}
+
+/// The shape of `obj`, and what telling it took parsing.
+fn detect<'a>(obj: &Obj<'a>) -> (Shape, Parsed<'a>) {
     use Json::*;
     // Problem details carry their extensions at the top level, where a detail
     // named `error` or `success` would look like another shape: the full
@@ -291,12 +307,17 @@ fn detect<'a>(obj: &Obj<'a>) -> (Shape, Option<Obj<'a>>) {
         && obj.json_type("title") == Some(String)
         && obj.json_type("status") == Some(Number)
     {
-        return (Shape::Dialect(Dialect::Problem), None);
+        return (Shape::Dialect(Dialect::Problem), Parsed::default());
     }
-    match obj.obj("error") {
-        Some(error) => (detect_nested(obj, &error), Some(error)),
-        None => (detect_flat(obj), None),
-    }
+    let mut parsed = Parsed {
+        error: obj.obj("error"),
+        ..Parsed::default()
+    };
+    let shape = match &parsed.error {
+        Some(error) => detect_nested(obj, error),
+        None => detect_flat(obj, &mut parsed),
+    };
+    (shape, parsed)
 }
 
 /// The shape of a body whose `error` is an object.
@@ -325,7 +346,7 @@ fn detect_nested(obj: &Obj<'_>, error: &Obj<'_>) -> Shape {
 }
 
 /// The shape of a body without an `error` object.
-fn detect_flat(obj: &Obj<'_>) -> Shape {
+fn detect_flat<'a>(obj: &Obj<'a>, parsed: &mut Parsed<'a>) -> Shape {
     use Json::*;
     if obj.json_type("error") == Some(String) {
         return if obj.has("message") {
@@ -342,11 +363,10 @@ fn detect_flat(obj: &Obj<'_>) -> Shape {
     {
         return Shape::Dialect(Dialect::Problem);
     }
-    if obj.json_type("errors") == Some(Array) {
-        let first = obj
-            .array("errors")
-            .and_then(|a| a.first().and_then(|f| Obj::parse(f.get())));
-        let jsonapi = first.is_some_and(|f| {
+    if let Some(errors) = obj.array("errors") {
+        parsed.first_error = errors.first().and_then(|f| f.obj());
+        parsed.errors = errors;
+        let jsonapi = parsed.first_error.as_ref().is_some_and(|f| {
             ["status", "title", "detail", "source", "id", "links"]
                 .iter()
                 .any(|k| f.has(k))
@@ -367,8 +387,8 @@ fn detect_flat(obj: &Obj<'_>) -> Shape {
 }
 
 /// `{"error":{"code","message","target","details":[…],"innererror"}}` (Azure, OData).
-fn read_azure(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
-    let Some(error) = error else {
+fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+    let Some(error) = parsed.error else {
         return;
     };
     out.set_code(error.str("code"));
@@ -380,7 +400,7 @@ fn read_azure(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
         out.details.insert("target".to_owned(), target.into());
     }
     for item in error.array("details").unwrap_or_default() {
-        let Some(item) = Obj::parse(item.get()) else {
+        let Some(item) = item.obj() else {
             continue;
         };
         out.violations.push(Violation {
@@ -392,7 +412,7 @@ fn read_azure(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
 }
 
 /// `{"error":"…"}`: a code when it looks like one, else a message.
-fn read_plain(obj: &Obj<'_>, _: Option<&Obj<'_>>, out: &mut Decoded) {
+fn read_plain(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     let Some(text) = obj.string("error") else {
         return;
     };
@@ -410,19 +430,19 @@ fn read_plain(obj: &Obj<'_>, _: Option<&Obj<'_>>, out: &mut Decoded) {
 }
 
 /// `{"message":"…","code":…}`.
-fn read_message(obj: &Obj<'_>, _: Option<&Obj<'_>>, out: &mut Decoded) {
+fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
     out.set_code(obj.str("code").or_else(|| obj.str("error_code")));
 }
 
 /// `{"errors":[{"message":…,"code"|"extensions":{"code"}}]}` or `{"errors":["…"]}`.
-fn read_errors(obj: &Obj<'_>, _: Option<&Obj<'_>>, out: &mut Decoded) {
-    let Some(first) = obj.array("errors").and_then(|a| a.first().copied()) else {
+fn read_errors(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+    let Some(first) = parsed.errors.first() else {
         return;
     };
-    if let Some(text) = string(first) {
+    if let Some(text) = first.string() {
         out.message = Some(text.into_owned());
-    } else if let Some(first) = Obj::parse(first.get()) {
+    } else if let Some(first) = parsed.first_error {
         out.message = first.string("message");
         let nested = first.obj("extensions").and_then(|e| e.string("code"));
         out.set_code(first.string("code").or(nested));
@@ -431,10 +451,10 @@ fn read_errors(obj: &Obj<'_>, _: Option<&Obj<'_>>, out: &mut Decoded) {
 
 /// A JSON object read lazily: its members' values stay raw text until asked for.
 ///
-/// Decoding never builds a whole `serde_json::Value` tree; it parses only the
+/// Decoding never builds a whole `serde_json::Value` tree; it reads only the
 /// members a shape needs, which is what keeps it faster than a plain parse.
-pub(crate) struct Obj<'a> {
-    members: Vec<(Cow<'a, str>, &'a RawValue)>,
+pub(crate) struct Obj<'t> {
+    members: Vec<(Cow<'t, str>, Raw<'t>)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -447,24 +467,14 @@ pub(crate) enum Json {
     Null,
 }
 
-impl<'a> Obj<'a> {
-    /// Parses a JSON object; `None` for anything else.
-    pub(crate) fn parse(json: &'a str) -> Option<Obj<'a>> {
-        // Types are told by their first byte (raw values start at their first
-        // byte), sparing a `serde_json::Error`, which formats its message.
-        if !json.starts_with('{') {
-            return None;
-        }
-        serde_json::from_str(json).ok()
-    }
-
+impl<'t> Obj<'t> {
     /// The members, in order (keys borrowed).
-    pub(crate) fn members(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
+    pub(crate) fn members(&self) -> impl Iterator<Item = (&str, Raw<'t>)> {
         self.members.iter().map(|(k, v)| (k.as_ref(), *v))
     }
 
     /// The raw value of `key` (the last one, as JSON parsers do).
-    pub(crate) fn raw(&self, key: &str) -> Option<&'a RawValue> {
+    pub(crate) fn raw(&self, key: &str) -> Option<Raw<'t>> {
         self.members
             .iter()
             .rev()
@@ -477,7 +487,244 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn json_type(&self, key: &str) -> Option<Json> {
-        Some(match self.raw(key)?.get().as_bytes().first()? {
+        self.raw(key)?.json_type()
+    }
+
+    /// A string member, borrowed when it has no escapes.
+    pub(crate) fn str(&self, key: &str) -> Option<Cow<'t, str>> {
+        self.raw(key)?.string()
+    }
+
+    pub(crate) fn string(&self, key: &str) -> Option<String> {
+        self.str(key).map(Cow::into_owned)
+    }
+
+    /// A non-negative integer member (`402`, not `402.0` or `-1`).
+    pub(crate) fn u64(&self, key: &str) -> Option<u64> {
+        self.raw(key)?.integer()
+    }
+
+    pub(crate) fn obj(&self, key: &str) -> Option<Obj<'t>> {
+        self.raw(key)?.obj()
+    }
+
+    pub(crate) fn array(&self, key: &str) -> Option<Vec<Raw<'t>>> {
+        self.raw(key)?.array()
+    }
+
+    pub(crate) fn value(&self, key: &str) -> Option<Value> {
+        self.raw(key)?.value()
+    }
+}
+
+/// A body, and where its objects and arrays start and end.
+///
+/// `serde_json` parses (and so checks) the body into its top-level members,
+/// keeping their values as raw text ([`Tape::parse`]). Splitting a nested
+/// object into members then needs only to find where each value ends: the
+/// text is valid JSON by then. The first time that means jumping over a
+/// nested object or array, one pass pairs every bracket of the body with its
+/// match (the tape), so that no level reads the levels below it again: each
+/// byte is looked at about three times however deep the body is, where
+/// parsing every level on demand reads the inner levels once per level
+/// above them.
+pub(crate) struct Tape<'t> {
+    text: &'t str,
+    /// Objects and arrays in the order they open, down to [`TAPE_DEPTH`]
+    /// (deeper ones are skipped by counting brackets when asked for); `None`
+    /// if the brackets do not pair, which checked text rules out.
+    spans: OnceCell<Option<Vec<Span>>>,
+}
+
+/// How deep the tape records containers: beyond any shape a decoder reads,
+/// and a bound on its memory for hostile nesting.
+const TAPE_DEPTH: usize = 32;
+
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    /// Offset of the opening bracket.
+    start: usize,
+    /// Offset just past the closing bracket.
+    end: usize,
+}
+
+impl<'t> Tape<'t> {
+    /// A tape of `text`, which must be valid JSON (`serde_json` has checked
+    /// it). On text that is not, splitting gives up or returns nonsense, and
+    /// never reads out of bounds.
+    pub(crate) fn new(text: &'t str) -> Tape<'t> {
+        Tape {
+            text,
+            spans: OnceCell::new(),
+        }
+    }
+
+    /// Parses (and checks) the body as a JSON object; `None` for anything else.
+    pub(crate) fn parse(&self) -> Option<Obj<'_>> {
+        // Types are told by their first byte, sparing a `serde_json::Error`,
+        // which formats its message.
+        if !self.text.starts_with('{') {
+            return None;
+        }
+        let mut de = serde_json::Deserializer::from_str(self.text);
+        let obj = TopLevel(self).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(obj)
+    }
+
+    /// The whole body, checked by the caller.
+    #[cfg(test)]
+    fn root(&self) -> Raw<'_> {
+        Raw {
+            tape: self,
+            text: self.text,
+            escaped: true,
+        }
+    }
+
+    /// Where the container opening at `start` ends, if the tape records it.
+    fn end_of(&self, start: usize) -> Option<usize> {
+        let spans = self
+            .spans
+            .get_or_init(|| pair_brackets(self.text.as_bytes()));
+        let spans = spans.as_deref()?;
+        let i = spans.binary_search_by_key(&start, |s| s.start).ok()?;
+        spans.get(i).map(|s| s.end)
+    }
+}
+
+/// Pairs the brackets of JSON text down to [`TAPE_DEPTH`], in one pass.
+fn pair_brackets(bytes: &[u8]) -> Option<Vec<Span>> {
+    let mut spans = Vec::with_capacity(16);
+    let mut open: Vec<usize> = Vec::with_capacity(TAPE_DEPTH);
+    let mut too_deep = 0usize;
+    let mut at = 0;
+    while let Some(i) = find(bytes, at, structural) {
+        at = i + 1;
+        match bytes.get(i)? {
+            b'"' => at = skip_string(bytes, at)?.0,
+            b'{' | b'[' if too_deep == 0 && open.len() < TAPE_DEPTH => {
+                open.push(spans.len());
+                spans.push(Span { start: i, end: 0 });
+            }
+            b'{' | b'[' => too_deep += 1,
+            _ if too_deep > 0 => too_deep -= 1,
+            _ => spans.get_mut(open.pop()?)?.end = at,
+        }
+    }
+    (open.is_empty() && too_deep == 0).then_some(spans)
+}
+
+/// Where the container opening at `start` ends, by counting brackets.
+fn skip_container(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut at = start;
+    loop {
+        let i = find(bytes, at, structural)?;
+        at = i + 1;
+        match bytes.get(i)? {
+            b'"' => at = skip_string(bytes, at)?.0,
+            b'{' | b'[' => depth += 1,
+            _ => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(at);
+                }
+            }
+        }
+    }
+}
+
+/// Where the string whose opening quote is before `from` ends (just past
+/// its closing quote), and whether it has escapes.
+fn skip_string(bytes: &[u8], mut from: usize) -> Option<(usize, bool)> {
+    let mut escaped = false;
+    loop {
+        let i = find(bytes, from, quote_or_backslash)?;
+        if bytes.get(i) == Some(&b'"') {
+            return Some((i + 1, escaped));
+        }
+        // An escape: the byte after the backslash is never the end.
+        escaped = true;
+        from = i + 2;
+    }
+}
+
+/// Searches eight bytes at a time (as a `u64`): the offset of the first
+/// byte at or after `from` that `hits` marks.
+///
+/// `hits` returns the word with bit 7 set in each matching byte; it must be
+/// exact for the lowest match (bits above it may be set falsely). Bytes past
+/// the last whole word are checked one by one, as the low byte of a word.
+#[inline(always)]
+fn find(bytes: &[u8], from: usize, hits: impl Fn(u64) -> u64) -> Option<usize> {
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let found = hits(u64::from_le_bytes(word));
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..)?;
+    rest.iter()
+        .position(|&b| hits(u64::from(b)) & 0x80 != 0)
+        .map(|i| at + i)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Bit 7 of each zero byte of `word` (exact for the lowest).
+#[inline(always)]
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & (ONES * 0x80)
+}
+
+/// Quotes and backslashes: where a string may end.
+#[inline(always)]
+fn quote_or_backslash(word: u64) -> u64 {
+    zero_bytes(word ^ (ONES * u64::from(b'"'))) | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+}
+
+/// Quotes and brackets: what bracket matching looks at. Clearing bit 5
+/// folds `{` onto `[` and `}` onto `]`, and no other byte onto either.
+#[inline(always)]
+fn structural(word: u64) -> u64 {
+    let folded = word & (ONES * 0xdf);
+    zero_bytes(word ^ (ONES * u64::from(b'"')))
+        | zero_bytes(folded ^ (ONES * u64::from(b'[')))
+        | zero_bytes(folded ^ (ONES * u64::from(b']')))
+}
+
+/// One JSON value of a checked body, as it stands in the body (from its
+/// first byte to its last).
+#[derive(Clone, Copy)]
+pub(crate) struct Raw<'t> {
+    tape: &'t Tape<'t>,
+    /// The value's text, a slice of the tape's.
+    text: &'t str,
+    /// Whether the value, if a string, may have escapes: `false` when a scan
+    /// saw none, `true` when it saw some or the value comes from `serde_json`
+    /// (then [`Raw::string`] looks).
+    escaped: bool,
+}
+
+impl std::fmt::Debug for Raw<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl<'t> Raw<'t> {
+    /// The JSON text.
+    pub(crate) fn get(self) -> &'t str {
+        self.text
+    }
+
+    pub(crate) fn json_type(self) -> Option<Json> {
+        Some(match self.get().as_bytes().first()? {
             b'{' => Json::Object,
             b'[' => Json::Array,
             b'"' => Json::String,
@@ -487,89 +734,127 @@ impl<'a> Obj<'a> {
         })
     }
 
-    /// A string member, borrowed when it has no escapes.
-    pub(crate) fn str(&self, key: &str) -> Option<Cow<'a, str>> {
-        string(self.raw(key)?)
+    /// The string's text, borrowed when it has no escapes.
+    pub(crate) fn string(self) -> Option<Cow<'t, str>> {
+        let raw = self.get();
+        let text = raw.strip_prefix('"')?.strip_suffix('"')?;
+        // The string is checked: without escapes, its text is what stands
+        // between the quotes. (A fold, not `contains`: texts are short, and
+        // this compiles to a few vector compares.)
+        if !self.escaped || !text.bytes().fold(false, |seen, b| seen | (b == b'\\')) {
+            return Some(Cow::Borrowed(text));
+        }
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
     }
 
-    pub(crate) fn string(&self, key: &str) -> Option<String> {
-        self.str(key).map(Cow::into_owned)
+    /// The number, when it is a non-negative integer that fits a `u64`.
+    pub(crate) fn integer(self) -> Option<u64> {
+        let raw = self.get();
+        // JSON numbers have no `+`: from a leading digit on, `u64`'s parser
+        // accepts exactly the integers `serde_json` reads as `u64`.
+        if !raw.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        raw.parse().ok()
     }
 
-    /// A non-negative integer member (`402`, not `402.0` or `-1`).
-    pub(crate) fn u64(&self, key: &str) -> Option<u64> {
-        integer(self.raw(key)?)
+    /// The value, parsed.
+    pub(crate) fn value(self) -> Option<Value> {
+        serde_json::from_str(self.get()).ok()
     }
 
-    pub(crate) fn obj(&self, key: &str) -> Option<Obj<'a>> {
-        Obj::parse(self.raw(key)?.get())
-    }
-
-    pub(crate) fn array(&self, key: &str) -> Option<Vec<&'a RawValue>> {
-        array(self.raw(key)?)
-    }
-
-    pub(crate) fn value(&self, key: &str) -> Option<Value> {
-        value(self.raw(key)?)
-    }
-}
-
-/// A raw JSON string's text, borrowed when it has no escapes.
-pub(crate) fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let raw = raw.get();
-    let text = raw.strip_prefix('"')?.strip_suffix('"')?;
-    // The parser has checked the string: without a backslash, its text is
-    // what stands between the quotes. (A fold, not `contains`: short texts
-    // are the rule, and this compiles to a few vector compares.)
-    if !text.bytes().fold(false, |seen, b| seen | (b == b'\\')) {
-        return Some(Cow::Borrowed(text));
-    }
-    serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
-}
-
-/// A raw JSON array's items.
-pub(crate) fn array(raw: &RawValue) -> Option<Vec<&RawValue>> {
-    let raw = raw.get();
-    if !raw.starts_with('[') {
-        return None;
-    }
-    serde_json::from_str(raw).ok()
-}
-
-/// A raw JSON number that is a non-negative integer fitting in a `u64`.
-pub(crate) fn integer(raw: &RawValue) -> Option<u64> {
-    let raw = raw.get();
-    // JSON numbers have no `+`: from a leading digit on, `u64`'s parser
-    // accepts exactly the integers `serde_json` reads as `u64`.
-    if !raw.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
-    raw.parse().ok()
-}
-
-/// A raw JSON value, parsed.
-pub(crate) fn value(raw: &RawValue) -> Option<Value> {
-    serde_json::from_str(raw.get()).ok()
-}
-
-impl<'de> Deserialize<'de> for Obj<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ObjVisitor;
-        impl<'de> Visitor<'de> for ObjVisitor {
-            type Value = Obj<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
+    /// The object's members; `None` for anything else.
+    pub(crate) fn obj(self) -> Option<Obj<'t>> {
+        let mut scan = self.open(b'{')?;
+        let mut members = Vec::with_capacity(8);
+        if scan.eat(b'}') {
+            return Some(Obj { members });
+        }
+        loop {
+            let key = scan.value()?;
+            if !scan.eat(b':') {
+                return None;
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Obj<'de>, A::Error> {
-                // Error bodies have a handful of members: one allocation.
-                let mut members = Vec::with_capacity(8);
-                while let Some(Key(key)) = map.next_key()? {
-                    members.push((key, map.next_value()?));
-                }
-                Ok(Obj { members })
+            let value = scan.value()?;
+            // A key no `String` can hold (a lone surrogate) loses its member.
+            if let Some(key) = key.string() {
+                members.push((key, value));
+            }
+            match scan.next()? {
+                b',' => {}
+                b'}' => return Some(Obj { members }),
+                _ => return None,
             }
         }
-        d.deserialize_map(ObjVisitor)
+    }
+
+    /// The array's items; `None` for anything else.
+    pub(crate) fn array(self) -> Option<Vec<Raw<'t>>> {
+        let mut scan = self.open(b'[')?;
+        let mut items = Vec::new();
+        if scan.eat(b']') {
+            return Some(items);
+        }
+        loop {
+            items.push(scan.value()?);
+            match scan.next()? {
+                b',' => {}
+                b']' => return Some(items),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A scan of the members of this container, if it opens with `bracket`.
+    fn open(self, bracket: u8) -> Option<Scan<'t>> {
+        if self.text.as_bytes().first() != Some(&bracket) {
+            return None;
+        }
+        // Where the value is in the body (it is a slice of it).
+        let start = (self.text.as_ptr() as usize).wrapping_sub(self.tape.text.as_ptr() as usize);
+        Some(Scan {
+            tape: self.tape,
+            at: start.wrapping_add(1),
+        })
+    }
+}
+
+/// Reads the top-level object of a tape's text with `serde_json`, its member
+/// values as raw text located in the body.
+struct TopLevel<'t>(&'t Tape<'t>);
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'de> {
+    type Value = Obj<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Obj<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'de> {
+    type Value = Obj<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Obj<'de>, A::Error> {
+        let tape = self.0;
+        // Error bodies have a handful of members: one allocation.
+        let mut members = Vec::with_capacity(8);
+        while let Some(Key(key)) = map.next_key()? {
+            let value: &'de RawValue = map.next_value()?;
+            // Borrowed from the body (`Raw::open` finds where in it).
+            members.push((
+                key,
+                Raw {
+                    tape,
+                    text: value.get(),
+                    escaped: true,
+                },
+            ));
+        }
+        Ok(Obj { members })
     }
 }
 
@@ -598,6 +883,78 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// Reads the members of one container, jumping over nested containers with
+/// the tape.
+struct Scan<'t> {
+    tape: &'t Tape<'t>,
+    at: usize,
+}
+
+impl<'t> Scan<'t> {
+    fn bytes(&self) -> &'t [u8] {
+        self.tape.text.as_bytes()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes().get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after whitespace, consumed.
+    fn next(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        let byte = *self.bytes().get(self.at)?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    /// Consumes `byte` if it comes next, after whitespace.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_whitespace();
+        let found = self.bytes().get(self.at) == Some(&byte);
+        self.at += usize::from(found);
+        found
+    }
+
+    /// The value starting at the next byte.
+    fn value(&mut self) -> Option<Raw<'t>> {
+        self.skip_whitespace();
+        let start = self.at;
+        let bytes = self.bytes();
+        let mut escaped = false;
+        self.at = match *bytes.get(start)? {
+            b'"' => {
+                let (end, has_escapes) = skip_string(bytes, start + 1)?;
+                escaped = has_escapes;
+                end
+            }
+            b'{' | b'[' => match self.tape.end_of(start) {
+                Some(end) => end,
+                // Deeper than the tape goes: count brackets.
+                None => skip_container(bytes, start)?,
+            },
+            _ => {
+                // A number, `true`, `false` or `null`: up to a delimiter.
+                let rest = bytes.get(start..)?;
+                let len = rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(rest.len());
+                if len == 0 {
+                    return None;
+                }
+                start + len
+            }
+        };
+        Some(Raw {
+            tape: self.tape,
+            text: self.tape.text.get(start..self.at)?,
+            escaped,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,12 +965,20 @@ mod tests {
         assert_eq!(names, headers::REQUEST_ID_HEADERS);
     }
 
+    use proptest::prelude::*;
+
+    /// The tape of checked JSON text.
+    fn tape(json: &str) -> Tape<'_> {
+        assert!(serde_json::from_str::<IgnoredAny>(json).is_ok(), "{json}");
+        Tape::new(json)
+    }
+
     #[test]
     fn raw_values_are_read_by_type() {
-        let obj = Obj::parse(
+        let tape = tape(
             r#"{"s":"plain","e":"a\"b\u00e9","n":402,"f":402.0,"neg":-1,"big":18446744073709551616,"o":{"x":1},"a":[1,"2"],"t":true}"#,
-        )
-        .unwrap();
+        );
+        let obj = tape.root().obj().unwrap();
         assert_eq!(obj.str("s").as_deref(), Some("plain"));
         assert!(matches!(obj.str("s"), Some(Cow::Borrowed(_))));
         assert_eq!(obj.str("e").as_deref(), Some("a\"bé"));
@@ -627,7 +992,91 @@ mod tests {
         assert_eq!(obj.array("a").map(|a| a.len()), Some(2));
         assert!(obj.array("o").is_none());
         assert_eq!(obj.value("t"), Some(Value::Bool(true)));
-        assert!(Obj::parse("[1]").is_none() && Obj::parse("{").is_none());
+        assert!(tape_of("[1]").root().obj().is_none());
+        assert!(tape_of("\"{}\"").root().obj().is_none());
+        assert!(tape_of("{}").root().array().is_none());
+    }
+
+    fn tape_of(json: &str) -> Tape<'_> {
+        tape(json)
+    }
+
+    /// Splits `raw` level by level and compares every value with the one
+    /// `serde_json` parsed.
+    fn same(raw: Raw<'_>, value: &Value) -> Result<(), TestCaseError> {
+        match value {
+            Value::Object(map) => {
+                let obj = raw
+                    .obj()
+                    .ok_or_else(|| TestCaseError::fail("not an object"))?;
+                prop_assert_eq!(obj.members.len(), map.len());
+                for ((key, raw), (k, v)) in obj.members().zip(map) {
+                    prop_assert_eq!(key, k.as_str());
+                    same(raw, v)?;
+                }
+            }
+            Value::Array(items) => {
+                let raws = raw
+                    .array()
+                    .ok_or_else(|| TestCaseError::fail("not an array"))?;
+                prop_assert_eq!(raws.len(), items.len());
+                for (raw, item) in raws.into_iter().zip(items) {
+                    same(raw, item)?;
+                }
+            }
+            scalar => prop_assert_eq!(&raw.value(), &Some(scalar.clone())),
+        }
+        Ok(())
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            // Quotes, backslashes, brackets, controls and non-ASCII in strings.
+            "[a-z\"\\\\{}\\[\\],:\u{1}\n é😀]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(6, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec(("[a-z\"\\\\{}:,]{0,6}", inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_tape_splits_as_serde_json_parses(value in json(), pretty in any::<bool>()) {
+            let value = Value::Object([("v".to_owned(), value)].into_iter().collect());
+            let text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            let tape = tape(&text);
+            same(tape.root(), &value)?;
+        }
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_tape_is_split_by_counting() {
+        let depth = TAPE_DEPTH * 2;
+        let text = format!(
+            "{{\"a\":{}{{\"k\":\"]}}\\\"\",\"n\":[1,{{}}]}}{},\"b\":2}}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let tape = tape(&text);
+        same(tape.root(), &value).unwrap();
+        let spans = tape.spans.get().and_then(Option::as_ref).map(Vec::len);
+        assert_eq!(spans, Some(TAPE_DEPTH));
+        assert!(pair_brackets(b"{\"a\":[}").is_none());
     }
 
     #[test]

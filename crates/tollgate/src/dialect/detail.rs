@@ -71,7 +71,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         out.message = message;
     } else if let Some(items) = obj.array("detail") {
         for item in items {
-            let Some(item) = Obj::parse(item.get()) else {
+            let Some(item) = item.obj() else {
                 continue;
             };
             let field = item

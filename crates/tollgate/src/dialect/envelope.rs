@@ -1,9 +1,11 @@
 //! `{"data":null,"success":false,"message","errors":[{"<code or field>":["…"]}]}` (seed 004).
 
+use std::borrow::Cow;
+
 use serde::ser::{SerializeMap, SerializeSeq, Serializer as _};
 
 use super::{Context, Renderer, Ser, SerResult, message};
-use crate::decode::{Decoded, Obj};
+use crate::decode::{Decoded, Json, Obj, Raw};
 use crate::{ApiError, Dialect, Violation};
 
 pub(super) fn encode(
@@ -89,36 +91,43 @@ impl serde::Serialize for Messages<'_> {
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
     out.request_id = obj.string("request_id");
-    let mut entries = Vec::new();
-    for item in obj.array("errors").unwrap_or_default() {
-        let Some(item) = Obj::parse(item.get()) else {
-            continue;
-        };
-        for (key, raw) in item.members() {
-            let messages: Vec<String> = serde_json::from_str::<Vec<String>>(raw.get())
-                .or_else(|_| serde_json::from_str::<String>(raw.get()).map(|m| vec![m]))
-                .unwrap_or_default();
-            entries.push((key.to_owned(), messages));
-        }
-    }
+    let items: Vec<Obj<'_>> = obj
+        .array("errors")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(Raw::obj)
+        .collect();
+    let entries: Vec<(&str, Raw<'_>)> = items.iter().flat_map(Obj::members).collect();
     // The entry named by `X-Error-Code` (or, without it, a lone entry that
     // repeats the message) is the code; every other entry is a field.
     let code_index = match &out.code {
         Some(code) => entries.iter().position(|(k, _)| k == code),
-        None => (entries.len() == 1 && !looks_like_field_error(&entries[0].0, out)).then_some(0),
+        None => (entries.len() == 1 && !looks_like_field_error(entries[0].0, out)).then_some(0),
     };
     for (i, (key, messages)) in entries.into_iter().enumerate() {
         if Some(i) == code_index {
             out.set_code(Some(key));
             continue;
         }
-        for message in messages {
+        for message in messages_of(messages) {
             out.violations.push(Violation {
-                field: key.clone(),
+                field: key.to_owned(),
                 code: String::new(),
-                message,
+                message: message.into_owned(),
             });
         }
+    }
+}
+
+/// An entry's messages: an array of strings, or one string; else none.
+fn messages_of(raw: Raw<'_>) -> Vec<Cow<'_, str>> {
+    match raw.json_type() {
+        Some(Json::String) => raw.string().into_iter().collect(),
+        Some(Json::Array) => raw
+            .array()
+            .and_then(|items| items.into_iter().map(Raw::string).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 

@@ -174,7 +174,7 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
     out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
     out.message = error.string("message");
     for item in error.array("details").unwrap_or_default() {
-        let Some(item) = Obj::parse(item.get()) else {
+        let Some(item) = item.obj() else {
             continue;
         };
         let Some(ty) = item.str("@type") else {
@@ -195,7 +195,7 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
             }
             "BadRequest" => {
                 for v in item.array("fieldViolations").unwrap_or_default() {
-                    let Some(v) = Obj::parse(v.get()) else {
+                    let Some(v) = v.obj() else {
                         continue;
                     };
                     out.violations.push(Violation {

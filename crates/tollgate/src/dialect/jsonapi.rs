@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer as _};
 
 use super::{Context, DocUrl, Renderer, Ser, SerResult, Str, message, read_details};
-use crate::decode::{Decoded, Obj};
+use crate::decode::{Decoded, Obj, Raw};
 use crate::{ApiError, Dialect, Violation, field_to_pointer, pointer_to_field, retry_after_secs};
 
 pub(super) const RESERVED: &[&str] = &["retry_after"];
@@ -127,12 +127,15 @@ impl Serialize for Field<'_> {
     }
 }
 
-pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
-    let items: Vec<Obj<'_>> = obj
-        .array("errors")
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|raw| Obj::parse(raw.get()))
+/// Reads the `errors` items (the first already parsed, when an object).
+pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut Decoded) {
+    let items: Vec<Obj<'_>> = errors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, raw)| match i {
+            0 => first.take(),
+            _ => raw.obj(),
+        })
         .collect();
     let main = items.iter().position(|e| !e.has("source")).unwrap_or(0);
     for (i, item) in items.iter().enumerate() {

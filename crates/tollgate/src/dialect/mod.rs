@@ -19,9 +19,8 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
-use crate::decode::{Decoded, Obj};
+use crate::decode::{Decoded, Obj, Parsed, Raw};
 use crate::{ApiError, Violation, headers};
 
 /// A wire format for error bodies.
@@ -125,9 +124,9 @@ impl Dialect {
         }
     }
 
-    /// Reads a body of this dialect; `error` is its `error` member, parsed
-    /// already when it is an object.
-    pub(crate) fn decode(self, obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
+    /// Reads a body of this dialect, given what detecting it parsed.
+    pub(crate) fn decode(self, obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+        let error = parsed.error.as_ref();
         match self {
             Dialect::Problem => problem::decode(obj, out),
             Dialect::StatusCode => status_code::decode(obj, error, out),
@@ -138,7 +137,7 @@ impl Dialect {
             Dialect::Flat => flat::decode(obj, out),
             Dialect::Google => google::decode(error, out),
             Dialect::Stripe => stripe::decode(error, out),
-            Dialect::Jsonapi => jsonapi::decode(obj, out),
+            Dialect::Jsonapi => jsonapi::decode(parsed.errors, parsed.first_error, out),
         }
     }
 }
@@ -414,7 +413,7 @@ pub(crate) fn read_details_object(
 pub(crate) fn read_details(details: &Obj<'_>, skip: impl Fn(&str) -> bool, out: &mut Decoded) {
     for (key, raw) in details.members() {
         if !skip(key) {
-            if let Some(value) = crate::decode::value(raw) {
+            if let Some(value) = raw.value() {
                 out.details.insert(key.to_owned(), value);
             }
         }
@@ -423,7 +422,7 @@ pub(crate) fn read_details(details: &Obj<'_>, skip: impl Fn(&str) -> bool, out: 
 
 /// An array of violations, straight from its text; `None` unless every item
 /// is one.
-fn read_violations(raw: &RawValue) -> Option<Vec<Violation>> {
+fn read_violations(raw: Raw<'_>) -> Option<Vec<Violation>> {
     let json = raw.get();
     if !json.starts_with('[') {
         return None;

@@ -87,7 +87,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.request_id = obj.string("request_id");
     out.hint_retry_secs(obj.u64("retry_after"));
     for item in obj.array("errors").unwrap_or_default() {
-        let Some(item) = Obj::parse(item.get()) else {
+        let Some(item) = item.obj() else {
             continue;
         };
         let field = match item.str("pointer") {
@@ -105,7 +105,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     }
     for (key, raw) in obj.members() {
         if !RESERVED.contains(&key) {
-            if let Ok(value) = serde_json::from_str(raw.get()) {
+            if let Some(value) = raw.value() {
                 out.details.insert(key.to_owned(), value);
             }
         }
