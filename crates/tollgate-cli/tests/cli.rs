@@ -464,6 +464,7 @@ fn render_piped_into_decode_round_trips() {
                 "violations",
                 "request_id",
                 "retry_after_secs",
+                "retry",
                 "retryable",
                 "dialect"
             ]

@@ -19,7 +19,7 @@ use tower::{Layer, Service, ServiceExt};
 both_backends!(
     auth_errors_are_401s_with_www_authenticate,
     scope_and_suspension_errors,
-    charged_on_success_released_on_5xx_and_on_drop,
+    charged_on_success_released_on_errors_and_on_drop,
     credit_and_usage_refusals_render_in_the_dialect,
     idempotent_replay_and_conflicts,
     twenty_concurrent_requests_with_one_key_run_once_and_charge_once,
@@ -280,7 +280,7 @@ async fn scope_and_suspension_errors(kind: Kind) {
     f.db.cleanup().await;
 }
 
-async fn charged_on_success_released_on_5xx_and_on_drop(kind: Kind) {
+async fn charged_on_success_released_on_errors_and_on_drop(kind: Kind) {
     let Some(f) = Fixture::new(kind, 10).await else {
         return;
     };
@@ -294,11 +294,14 @@ async fn charged_on_success_released_on_5xx_and_on_drop(kind: Kind) {
 
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
     assert_eq!(f.balance().await, 8);
-    handler.set_status(422); // a client error the handler chose: charged
+    handler.set_status(422); // a client error the handler chose: not charged
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 422);
-    assert_eq!(f.balance().await, 6);
+    assert_eq!(f.balance().await, 8);
     handler.set_status(503); // failed on the server's side: not charged
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 503);
+    assert_eq!(f.balance().await, 8);
+    handler.set_status(201);
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 201);
     assert_eq!(f.balance().await, 6);
     let usage = f
         .store()
@@ -306,7 +309,7 @@ async fn charged_on_success_released_on_5xx_and_on_drop(kind: Kind) {
         .await
         .unwrap()
         .usage_in_month_of(f.store().now());
-    assert_eq!(usage, 2, "the failed request is not counted either");
+    assert_eq!(usage, 2, "the failed requests are not counted either");
 
     // A request dropped mid-handler gives its credits back.
     let blocker = Arc::new(tokio::sync::Notify::new());

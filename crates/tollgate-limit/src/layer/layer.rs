@@ -150,9 +150,16 @@ impl Shared {
             verdict => {
                 let mut err = ApiError::new(Arc::clone(&self.limited));
                 if let Some((policy, _)) = outcome.limiting() {
-                    err = err
-                        .with("limit", policy.quota())
-                        .with("window", policy.window().as_secs());
+                    // Only the details the catalog entry documents: an API
+                    // whose message names no numbers shows none (seed 001).
+                    let documented =
+                        |key: &str| self.limited.detail_keys().iter().any(|k| k == key);
+                    if documented("limit") {
+                        err = err.with("limit", policy.quota());
+                    }
+                    if documented("window") {
+                        err = err.with("window", policy.window().as_secs());
+                    }
                 }
                 match verdict {
                     Verdict::Limited {

@@ -4,11 +4,11 @@
 //! from the balance in one conditional `UPDATE … WHERE balance >= cost`, so no
 //! number of concurrent requests, on SQLite or Postgres, can take a balance
 //! below zero — and one request is counted against the month's usage limit.
-//! When the handler answers with anything but a 5xx the reservation is
-//! **committed** (kept; no further write). When it answers with a 5xx, or its
-//! future is dropped (client gone, timeout), the reservation is **released**:
-//! credits and usage are given back, so a request that failed on the server's
-//! side costs nothing and a retry is charged once.
+//! When the handler succeeds (any status below 400) the reservation is
+//! **committed** (kept; no further write). When it answers with an error (4xx
+//! or 5xx), or its future is dropped (client gone, timeout), the reservation
+//! is **released**: credits and usage are given back, so only work that
+//! succeeded is paid for, and a retry after a failure is charged once.
 //!
 //! Refusals: `account_suspended` (402), `insufficient_credits` (402, details
 //! `required` and `available`), `usage_limit_exceeded` (429, `Retry-After`

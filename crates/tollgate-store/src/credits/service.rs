@@ -92,7 +92,7 @@ where
                 reservation: Some(reservation),
             };
             let response = service.call(req).await?;
-            if response.status().is_server_error() {
+            if response.status().is_client_error() || response.status().is_server_error() {
                 guard.release().await;
             } else {
                 guard.commit();

@@ -156,7 +156,7 @@ where
     let body = match Limited::new(body, shared.max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            let err = if e.is::<LengthLimitError>() {
+            let err = if is_length_limit(&*e) {
                 shared
                     .error("payload_too_large")
                     .with("limit", shared.max_body)
@@ -269,4 +269,17 @@ fn replay<B: From<Bytes>>(shared: &Shared, row: IdempotencyRow) -> Response<B> {
         response.extensions_mut().insert(err);
     }
     response
+}
+
+/// Whether a body error is, or wraps, a length limit (this layer's own, or an
+/// outer body limit such as `tollgate-axum`'s, which arrives wrapped).
+fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
