@@ -2,7 +2,7 @@
 //! bodies that are not JSON at all.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName};
@@ -272,6 +272,7 @@ fn read_object(obj: &Obj<'_>, out: &mut Decoded) {
         }
     };
     out.dialect = dialect;
+    // Where most shapes keep it (their readers leave it to this).
     if out.request_id.is_none() {
         out.request_id = obj.string("request_id").or_else(|| obj.string("requestId"));
     }
@@ -522,30 +523,65 @@ impl<'t> Obj<'t> {
 /// `serde_json` parses (and so checks) the body into its top-level members,
 /// keeping their values as raw text ([`Tape::parse`]). Splitting a nested
 /// object into members then needs only to find where each value ends: the
-/// text is valid JSON by then. The first time that means jumping over a
-/// nested object or array, one pass pairs every bracket of the body with its
-/// match (the tape), so that no level reads the levels below it again: each
-/// byte is looked at about three times however deep the body is, where
-/// parsing every level on demand reads the inner levels once per level
-/// above them.
+/// text is valid JSON by then. Jumping over a nested object or array walks
+/// its brackets once and records where every container inside it starts
+/// and ends (the tape), so that splitting those later jumps over their own
+/// insides without reading them again: each byte is looked at about three
+/// times however deep the body is, where parsing every level on demand reads
+/// the inner levels once per level above them.
 pub(crate) struct Tape<'t> {
     text: &'t str,
-    /// Objects and arrays in the order they open, down to [`TAPE_DEPTH`]
-    /// (deeper ones are skipped by counting brackets when asked for); `None`
-    /// if the brackets do not pair, which checked text rules out.
-    spans: OnceCell<Option<Vec<Span>>>,
+    /// Made when first needed: bodies without nested containers never are.
+    spans: OnceCell<RefCell<Spans>>,
 }
 
-/// How deep the tape records containers: beyond any shape a decoder reads,
-/// and a bound on its memory for hostile nesting.
+/// How deep below a skipped container the tape records: beyond any shape a
+/// decoder reads.
 const TAPE_DEPTH: usize = 32;
 
-#[derive(Clone, Copy, Debug)]
+/// How many containers the tape records: more than error bodies have. The
+/// others are skipped by walking their brackets again.
+const TAPE_SPANS: usize = 64;
+
+#[derive(Clone, Copy, Debug, Default)]
 struct Span {
     /// Offset of the opening bracket.
     start: usize,
-    /// Offset just past the closing bracket.
+    /// Offset just past the closing bracket (0 while open).
     end: usize,
+}
+
+/// The containers a tape records, by `start`, without allocating.
+struct Spans {
+    items: [Span; TAPE_SPANS],
+    len: usize,
+}
+
+impl Spans {
+    fn recorded(&self) -> &[Span] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+
+    fn end_of(&self, start: usize) -> Option<usize> {
+        let spans = self.recorded();
+        let i = spans.binary_search_by_key(&start, |s| s.start).ok()?;
+        spans.get(i).map(|s| s.end).filter(|&end| end > start)
+    }
+
+    /// Records a container opening at `start`; its index until the next
+    /// record, or `None` when the tape is full.
+    fn open(&mut self, start: usize) -> Option<usize> {
+        let len = self.len;
+        if len == TAPE_SPANS {
+            return None;
+        }
+        // In order, unless a decoder splits a later member first.
+        let at = self.recorded().partition_point(|s| s.start < start);
+        self.items.copy_within(at..len, at + 1);
+        *self.items.get_mut(at)? = Span { start, end: 0 };
+        self.len += 1;
+        Some(at)
+    }
 }
 
 impl<'t> Tape<'t> {
@@ -582,57 +618,84 @@ impl<'t> Tape<'t> {
         }
     }
 
-    /// Where the container opening at `start` ends, if the tape records it.
+    /// Where the container opening at `start` ends: from the tape, or by
+    /// walking its brackets (and recording the containers inside it).
     fn end_of(&self, start: usize) -> Option<usize> {
-        let spans = self
-            .spans
-            .get_or_init(|| pair_brackets(self.text.as_bytes()));
-        let spans = spans.as_deref()?;
-        let i = spans.binary_search_by_key(&start, |s| s.start).ok()?;
-        spans.get(i).map(|s| s.end)
-    }
-}
-
-/// Pairs the brackets of JSON text down to [`TAPE_DEPTH`], in one pass.
-fn pair_brackets(bytes: &[u8]) -> Option<Vec<Span>> {
-    let mut spans = Vec::with_capacity(16);
-    let mut open: Vec<usize> = Vec::with_capacity(TAPE_DEPTH);
-    let mut too_deep = 0usize;
-    let mut at = 0;
-    while let Some(i) = find(bytes, at, structural) {
-        at = i + 1;
-        match bytes.get(i)? {
-            b'"' => at = skip_string(bytes, at)?.0,
-            b'{' | b'[' if too_deep == 0 && open.len() < TAPE_DEPTH => {
-                open.push(spans.len());
-                spans.push(Span { start: i, end: 0 });
-            }
-            b'{' | b'[' => too_deep += 1,
-            _ if too_deep > 0 => too_deep -= 1,
-            _ => spans.get_mut(open.pop()?)?.end = at,
+        let spans = self.spans.get_or_init(|| {
+            RefCell::new(Spans {
+                items: [Span::default(); TAPE_SPANS],
+                len: 0,
+            })
+        });
+        let mut spans = spans.try_borrow_mut().ok()?;
+        if let Some(end) = spans.end_of(start) {
+            return Some(end);
         }
-    }
-    (open.is_empty() && too_deep == 0).then_some(spans)
-}
-
-/// Where the container opening at `start` ends, by counting brackets.
-fn skip_container(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut at = start;
-    loop {
-        let i = find(bytes, at, structural)?;
-        at = i + 1;
-        match bytes.get(i)? {
-            b'"' => at = skip_string(bytes, at)?.0,
-            b'{' | b'[' => depth += 1,
-            _ => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(at);
+        // The open containers below `start`, as indices into the tape
+        // (`usize::MAX` for one it had no room for), and how many more are
+        // open deeper than it records.
+        let mut open = [usize::MAX; TAPE_DEPTH];
+        let (mut depth, mut too_deep) = (0usize, 0usize);
+        walk_brackets(self.text.as_bytes(), start, |at, bracket| {
+            if matches!(bracket, b'{' | b'[') {
+                match open.get_mut(depth) {
+                    Some(slot) => {
+                        *slot = spans.open(at).unwrap_or(usize::MAX);
+                        depth += 1;
+                    }
+                    None => too_deep += 1,
                 }
+                return false;
+            }
+            if too_deep > 0 {
+                too_deep -= 1;
+                return false;
+            }
+            depth = depth.saturating_sub(1);
+            let index = open.get(depth).copied().unwrap_or(usize::MAX);
+            if let Some(span) = spans.items.get_mut(index) {
+                span.end = at + 1;
+            }
+            depth == 0
+        })
+    }
+}
+
+/// Calls `on_bracket` with the offset of each bracket of JSON text from
+/// `from` on, outside strings, until it returns `true`: then returns the
+/// offset just past that bracket (`None` if it never does).
+///
+/// It looks at eight bytes at a time, and only stops at quotes, backslashes
+/// and brackets.
+#[inline(always)]
+fn walk_brackets(
+    bytes: &[u8],
+    from: usize,
+    mut on_bracket: impl FnMut(usize, u8) -> bool,
+) -> Option<usize> {
+    let mut in_string = false;
+    // A byte escaped by a backslash, not to be taken for a quote.
+    let mut escaped = usize::MAX;
+    let mut at = from;
+    while at < bytes.len() {
+        let mut hits = structural(word_at(bytes, at));
+        while hits != 0 {
+            let i = at + hits.trailing_zeros() as usize / 8;
+            hits &= hits - 1;
+            match (in_string, *bytes.get(i)?) {
+                _ if i == escaped => {}
+                (true, b'\\') => escaped = i + 1,
+                (true, b'"') => in_string = false,
+                (false, b'"') => in_string = true,
+                (false, bracket @ (b'{' | b'[' | b'}' | b']')) if on_bracket(i, bracket) => {
+                    return Some(i + 1);
+                }
+                _ => {}
             }
         }
+        at += 8;
     }
+    None
 }
 
 /// Where the string whose opening quote is before `from` ends (just past
@@ -650,36 +713,43 @@ fn skip_string(bytes: &[u8], mut from: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// Searches eight bytes at a time (as a `u64`): the offset of the first
-/// byte at or after `from` that `hits` marks.
-///
-/// `hits` returns the word with bit 7 set in each matching byte; it must be
-/// exact for the lowest match (bits above it may be set falsely). Bytes past
-/// the last whole word are checked one by one, as the low byte of a word.
+/// The offset of the first byte at or after `from` that `hits` marks,
+/// looking at eight bytes at a time.
 #[inline(always)]
 fn find(bytes: &[u8], from: usize, hits: impl Fn(u64) -> u64) -> Option<usize> {
     let mut at = from;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let found = hits(u64::from_le_bytes(word));
+    while at < bytes.len() {
+        let found = hits(word_at(bytes, at));
         if found != 0 {
             return Some(at + found.trailing_zeros() as usize / 8);
         }
         at += 8;
     }
-    let rest = bytes.get(at..)?;
-    rest.iter()
-        .position(|&b| hits(u64::from(b)) & 0x80 != 0)
-        .map(|i| at + i)
+    None
+}
+
+/// The eight bytes from `at` as a little-endian `u64`, zero past the end
+/// (zero never matches what is searched for).
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0; 8];
+    match bytes.get(at..at + 8) {
+        Some(chunk) => word.copy_from_slice(chunk),
+        None => {
+            let rest = bytes.get(at..).unwrap_or_default();
+            word[..rest.len()].copy_from_slice(rest);
+        }
+    }
+    u64::from_le_bytes(word)
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 
-/// Bit 7 of each zero byte of `word` (exact for the lowest).
+/// Bit 7 of each zero byte of `word`, and no other bit.
 #[inline(always)]
 fn zero_bytes(word: u64) -> u64 {
-    word.wrapping_sub(ONES) & !word & (ONES * 0x80)
+    let low7 = ONES * 0x7f;
+    !(((word & low7) + low7) | word | low7)
 }
 
 /// Quotes and backslashes: where a string may end.
@@ -688,12 +758,13 @@ fn quote_or_backslash(word: u64) -> u64 {
     zero_bytes(word ^ (ONES * u64::from(b'"'))) | zero_bytes(word ^ (ONES * u64::from(b'\\')))
 }
 
-/// Quotes and brackets: what bracket matching looks at. Clearing bit 5
-/// folds `{` onto `[` and `}` onto `]`, and no other byte onto either.
+/// Quotes, backslashes and brackets: what bracket matching looks at.
+/// Clearing bit 5 folds `{` onto `[` and `}` onto `]`, and no other byte
+/// onto either.
 #[inline(always)]
 fn structural(word: u64) -> u64 {
     let folded = word & (ONES * 0xdf);
-    zero_bytes(word ^ (ONES * u64::from(b'"')))
+    quote_or_backslash(word)
         | zero_bytes(folded ^ (ONES * u64::from(b'[')))
         | zero_bytes(folded ^ (ONES * u64::from(b']')))
 }
@@ -760,7 +831,23 @@ impl<'t> Raw<'t> {
 
     /// The value, parsed.
     pub(crate) fn value(self) -> Option<Value> {
-        serde_json::from_str(self.get()).ok()
+        // Scalars, the usual details, without starting a parser.
+        match self.json_type()? {
+            Json::String => return self.string().map(|s| Value::String(s.into_owned())),
+            Json::Number => {
+                if let Some(n) = self.integer() {
+                    return Some(n.into());
+                }
+            }
+            Json::Bool | Json::Null => match self.text {
+                "true" => return Some(Value::Bool(true)),
+                "false" => return Some(Value::Bool(false)),
+                "null" => return Some(Value::Null),
+                _ => {}
+            },
+            Json::Object | Json::Array => {}
+        }
+        serde_json::from_str(self.text).ok()
     }
 
     /// The object's members; `None` for anything else.
@@ -929,11 +1016,7 @@ impl<'t> Scan<'t> {
                 escaped = has_escapes;
                 end
             }
-            b'{' | b'[' => match self.tape.end_of(start) {
-                Some(end) => end,
-                // Deeper than the tape goes: count brackets.
-                None => skip_container(bytes, start)?,
-            },
+            b'{' | b'[' => self.tape.end_of(start)?,
             _ => {
                 // A number, `true`, `false` or `null`: up to a delimiter.
                 let rest = bytes.get(start..)?;
@@ -1074,9 +1157,29 @@ mod tests {
         let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         let tape = tape(&text);
         same(tape.root(), &value).unwrap();
-        let spans = tape.spans.get().and_then(Option::as_ref).map(Vec::len);
-        assert_eq!(spans, Some(TAPE_DEPTH));
-        assert!(pair_brackets(b"{\"a\":[}").is_none());
+        // Text that is not JSON gives nonsense or nothing, never a panic.
+        for text in [
+            "{\"a\":[}",
+            "{\"a\":{\"b\":[1,}",
+            "{\"a\":\"\\",
+            "{\"a\":]",
+            "{[",
+            "{\"a\":[[[[",
+        ] {
+            let tape = Tape::new(text);
+            assert!(tape.root().obj().is_none(), "{text}");
+        }
+
+        // More containers than the tape records: the rest are counted too.
+        let items: Vec<Value> = (0..TAPE_SPANS * 2)
+            .map(|i| serde_json::json!({"i": i, "a": [[i], {"s": "]\\\""}]}))
+            .collect();
+        let value = serde_json::json!({"v": items, "after": {"x": [1]}});
+        let text = value.to_string();
+        let many = tape_of(&text);
+        same(many.root(), &value).unwrap();
+        let recorded = many.spans.get().map(|s| s.borrow().len);
+        assert_eq!(recorded, Some(TAPE_SPANS));
     }
 
     #[test]

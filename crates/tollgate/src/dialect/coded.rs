@@ -44,8 +44,7 @@ pub(super) fn decode_error_object(error: &Obj<'_>, out: &mut Decoded) {
     }
 }
 
-pub(super) fn decode(obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
-    out.request_id = obj.string("request_id");
+pub(super) fn decode(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
     if let Some(error) = error {
         decode_error_object(error, out);
         out.hint_retry_secs(error.u64("retry_after"));

@@ -90,7 +90,6 @@ impl serde::Serialize for Messages<'_> {
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
-    out.request_id = obj.string("request_id");
     let items: Vec<Obj<'_>> = obj
         .array("errors")
         .unwrap_or_default()

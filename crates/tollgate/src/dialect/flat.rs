@@ -21,5 +21,4 @@ pub(super) fn encode(
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.set_code(obj.str("error"));
     out.message = obj.string("message");
-    out.request_id = obj.string("request_id");
 }

@@ -84,7 +84,6 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             (!fragment.is_empty()).then(|| fragment.to_owned())
         })),
     }
-    out.request_id = obj.string("request_id");
     out.hint_retry_secs(obj.u64("retry_after"));
     for item in obj.array("errors").unwrap_or_default() {
         let Some(item) = item.obj() else {

@@ -59,8 +59,7 @@ impl serde::Serialize for Body<'_> {
     }
 }
 
-pub(super) fn decode(obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
-    out.request_id = obj.string("request_id");
+pub(super) fn decode(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
     let Some(error) = error else {
         return;
     };
