@@ -21,6 +21,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use tollgate::{Catalog, Dialect};
 use tollgate_axum::{Reply, Tollgate, TollgateLayer};
+use tower::util::MapRequestLayer;
 use tower::{Layer, Service, ServiceExt};
 
 const FEW: usize = 1_000;
@@ -28,7 +29,7 @@ const MANY: usize = 5_000;
 
 /// The services measured: (mode, description, the mode it is compared with:
 /// the same router bare, sent the same request).
-const MODES: [(&str, &str, &str); 8] = [
+const MODES: [(&str, &str, &str); 9] = [
     ("bare", "bare router, caller's id", "bare"),
     ("layer-id", "layer around the router, caller's id", "bare"),
     ("bare-noid", "bare router, no id", "bare-noid"),
@@ -38,9 +39,14 @@ const MODES: [(&str, &str, &str); 8] = [
         "bare-noid",
     ),
     (
+        "noop-route",
+        "Router::layer(no-op), caller's id",
+        "noop-route",
+    ),
+    (
         "per-route",
-        "Router::layer (per route), caller's id",
-        "bare",
+        "Router::layer(tollgate), caller's id",
+        "noop-route",
     ),
     ("reply-bare", "bare router, Reply<T> handler", "reply-bare"),
     (
@@ -121,6 +127,12 @@ fn layer_in(dialect: Dialect) -> TollgateLayer {
         .layer()
 }
 
+/// `Router::layer` boxes and clones every route's service per request,
+/// whatever the layer: this one does nothing, the reference for per-route.
+fn no_op() -> MapRequestLayer<fn(Request<Body>) -> Request<Body>> {
+    MapRequestLayer::new(std::convert::identity)
+}
+
 fn drive_mode(mode: &str, n: usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -139,6 +151,7 @@ fn drive_mode(mode: &str, n: usize) {
         "bare-noid" => drive(hello(), without_id, n),
         "layer-id" => drive(layer().layer(hello()), with_id, n),
         "layer-uuid" => drive(layer().layer(hello()), without_id, n),
+        "noop-route" => drive(hello().layer(no_op()), with_id, n),
         "per-route" => drive(hello().layer(layer()), with_id, n),
         "reply-bare" => drive(reply(), with_id, n),
         "reply-envelope" => drive(layer().layer(reply()), with_id, n),
