@@ -34,6 +34,9 @@ pub struct ErrorDef {
     pub(crate) kind: Kind,
     pub(crate) aliases: BTreeMap<Dialect, String>,
     pub(crate) details: Vec<String>,
+    /// `code` in UPPER_SNAKE: google's `ErrorInfo.reason` unless aliased,
+    /// made once here rather than for every error written.
+    upper: String,
 }
 
 impl ErrorDef {
@@ -47,8 +50,10 @@ impl ErrorDef {
         title: impl Into<String>,
         message: &str,
     ) -> Result<ErrorDef, TemplateError> {
+        let code = code.into();
         Ok(ErrorDef {
-            code: code.into(),
+            upper: code.to_ascii_uppercase(),
+            code,
             status,
             title: title.into(),
             message: Template::parse(message)?,
@@ -158,7 +163,7 @@ impl ErrorDef {
     pub fn wire_code(&self, dialect: Dialect) -> std::borrow::Cow<'_, str> {
         match self.aliases.get(&dialect) {
             Some(alias) => alias.as_str().into(),
-            None if dialect == Dialect::Google => self.code.to_ascii_uppercase().into(),
+            None if dialect == Dialect::Google => self.upper.as_str().into(),
             None => self.code.as_str().into(),
         }
     }

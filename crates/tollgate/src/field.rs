@@ -10,22 +10,24 @@
 /// ```
 pub fn field_to_pointer(field: &str) -> String {
     let mut out = String::with_capacity(field.len() + 2);
-    let mut segment = String::new();
-    let flush = |segment: &mut String, out: &mut String| {
-        if !segment.is_empty() {
-            out.push('/');
-            out.push_str(&segment.replace('~', "~0").replace('/', "~1"));
-            segment.clear();
-        }
-    };
-    for c in field.chars() {
-        match c {
-            '.' | '[' | ']' => flush(&mut segment, &mut out),
-            c => segment.push(c),
-        }
-    }
-    flush(&mut segment, &mut out);
+    for_each_pointer_piece(field, |piece| out.push_str(piece));
     out
+}
+
+/// Calls `write` with the pieces of the JSON Pointer for `field`, in order
+/// (`/`, segments, `~0`, `~1`): the pointer without building it.
+pub(crate) fn for_each_pointer_piece(field: &str, mut write: impl FnMut(&str)) {
+    for segment in field.split(['.', '[', ']']).filter(|s| !s.is_empty()) {
+        write("/");
+        let mut rest = segment;
+        while let Some(i) = rest.find(['~', '/']) {
+            let (text, special) = rest.split_at(i);
+            write(text);
+            write(if special.starts_with('~') { "~0" } else { "~1" });
+            rest = special.get(1..).unwrap_or_default();
+        }
+        write(rest);
+    }
 }
 
 /// Converts a JSON Pointer (`/items/2/name`) back to a field path
@@ -60,6 +62,25 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The pointer as it was built before it could be written piece by piece.
+    fn reference_pointer(field: &str) -> String {
+        let mut out = String::new();
+        for segment in field.split(['.', '[', ']']).filter(|s| !s.is_empty()) {
+            out.push('/');
+            out.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+        }
+        out
+    }
+
+    #[test]
+    fn pointers_escape_tilde_and_slash() {
+        for field in [
+            "", "a", "a.b[0]", "~", "/", "a~/b", "~~//", "..[[]]..", "é/ü~", "x[0][1]",
+        ] {
+            assert_eq!(field_to_pointer(field), reference_pointer(field), "{field}");
+        }
+    }
+
     proptest! {
         #[test]
         fn paths_survive_a_round_trip(
@@ -71,6 +92,11 @@ mod tests {
         ) {
             let field = format!("{head}{}", rest.concat());
             prop_assert_eq!(pointer_to_field(&field_to_pointer(&field)), field);
+        }
+
+        #[test]
+        fn any_field_gives_the_pointer_it_always_gave(field in "[a-z~/.\\[\\]é]{0,12}") {
+            prop_assert_eq!(field_to_pointer(&field), reference_pointer(&field));
         }
     }
 }

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::dialect::json::{Out, escape_into};
+
 /// A message template with `{name}` placeholders filled from an error's details.
 ///
 /// `{{` and `}}` stand for literal braces. A placeholder with no value renders
@@ -22,6 +24,20 @@ use serde_json::{Map, Value};
 pub struct Template {
     source: String,
     parts: Vec<Part>,
+    /// The template as the text of a JSON string: literal runs escaped once,
+    /// here, so that rendering into JSON only copies them.
+    json: Vec<JsonPart>,
+    /// The escaped literal runs of `json`, one after the other.
+    json_text: String,
+}
+
+/// A piece of [`Template::json`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum JsonPart {
+    /// A byte range of `json_text` to copy.
+    Text(usize, usize),
+    /// The byte range of a placeholder's name in `source`.
+    Field(usize, usize),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,10 +125,37 @@ impl Template {
             }
         }
         flush(&mut parts, text_start, bytes.len());
+        let (json, json_text) = escape_parts(source, &parts);
         Ok(Template {
             source: source.to_owned(),
             parts,
+            json,
+            json_text,
         })
+    }
+
+    /// Writes the template filled from `details` as a JSON string (quoted),
+    /// without allocating.
+    pub(crate) fn write_json(&self, details: &Map<String, Value>, out: &mut Out<'_>) {
+        out.raw("\"");
+        for part in &self.json {
+            match *part {
+                JsonPart::Text(a, b) => out.raw(self.json_text.get(a..b).unwrap_or_default()),
+                JsonPart::Field(a, b) => {
+                    let name = self.source.get(a..b).unwrap_or_default();
+                    match lookup(details, name) {
+                        Some(value) => out.value_text(value),
+                        // Names are `[A-Za-z0-9_]+`: nothing to escape.
+                        None => {
+                            out.raw("{");
+                            out.raw(name);
+                            out.raw("}");
+                        }
+                    }
+                }
+            }
+        }
+        out.raw("\"");
     }
 
     /// The template as written.
@@ -152,8 +195,9 @@ impl fmt::Display for Rendered<'_> {
             match *part {
                 Part::Text(a, b) => f.write_str(&src[a..b])?,
                 Part::Brace(c) => fmt::Write::write_char(f, c)?,
-                Part::Field(a, b) => match self.details.get(&src[a..b]) {
+                Part::Field(a, b) => match lookup(self.details, &src[a..b]) {
                     Some(Value::String(s)) => f.write_str(s)?,
+                    Some(Value::Number(n)) => fmt::Display::fmt(n, f)?,
                     Some(other) => write!(f, "{other}")?,
                     None => write!(f, "{{{}}}", &src[a..b])?,
                 },
@@ -161,6 +205,42 @@ impl fmt::Display for Rendered<'_> {
         }
         Ok(())
     }
+}
+
+/// The value of a placeholder: details are few, and comparing a handful of
+/// short keys costs less than hashing the name.
+fn lookup<'a>(details: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if details.len() <= 8 {
+        details.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    } else {
+        details.get(name)
+    }
+}
+
+/// The parts of a template as the text of a JSON string: each run of
+/// literal text (escapes resolved) escaped once, placeholders kept.
+fn escape_parts(source: &str, parts: &[Part]) -> (Vec<JsonPart>, String) {
+    let mut json = Vec::new();
+    let mut text = Vec::new();
+    let mut run_start = 0;
+    for part in parts {
+        match *part {
+            Part::Text(a, b) => escape_into(&mut text, source.get(a..b).unwrap_or_default()),
+            Part::Brace(c) => escape_into(&mut text, c.encode_utf8(&mut [0; 4])),
+            Part::Field(a, b) => {
+                if text.len() > run_start {
+                    json.push(JsonPart::Text(run_start, text.len()));
+                }
+                run_start = text.len();
+                json.push(JsonPart::Field(a, b));
+            }
+        }
+    }
+    if text.len() > run_start {
+        json.push(JsonPart::Text(run_start, text.len()));
+    }
+    // Escaping UTF-8 text gives UTF-8 text.
+    (json, String::from_utf8(text).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -1,38 +1,32 @@
 //! `{"error":{"code":"RATE_LIMIT_ERROR","message","details":{}},"request_id"}`
 //! (seed 002, middleware errors).
 
-use serde::ser::{SerializeMap, Serializer as _};
-
-use super::{Context, DetailsObject, Renderer, Ser, SerResult, message, read_details_object};
+use super::json::Out;
+use super::{
+    Context, Renderer, read_details_object, write_details_object, write_message, write_wire_code,
+};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect};
 
-pub(super) fn encode(
-    _: &Renderer<'_>,
-    err: &ApiError,
-    ctx: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    let mut map = ser.serialize_map(None)?;
-    map.serialize_entry("error", &ErrorObject(err, Dialect::Coded))?;
+pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &mut Out<'_>) {
+    out.raw("{\"error\":");
+    write_error_object(err, Dialect::Coded, out);
     if let Some(id) = ctx.request_id {
-        map.serialize_entry("request_id", id)?;
+        out.raw(",\"request_id\":");
+        out.str(id);
     }
-    map.end()
+    out.raw("}");
 }
 
 /// `{"code","message","details"}`, shared with the `meta` dialect.
-pub(super) struct ErrorObject<'a>(pub(super) &'a ApiError, pub(super) Dialect);
-
-impl serde::Serialize for ErrorObject<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let err = self.0;
-        let mut map = s.serialize_map(Some(3))?;
-        map.serialize_entry("code", &*err.def().wire_code(self.1))?;
-        map.serialize_entry("message", &message(err))?;
-        map.serialize_entry("details", &DetailsObject(err))?;
-        map.end()
-    }
+pub(super) fn write_error_object(err: &ApiError, dialect: Dialect, out: &mut Out<'_>) {
+    out.raw("{\"code\":");
+    write_wire_code(err, dialect, out);
+    out.raw(",\"message\":");
+    write_message(err, out);
+    out.raw(",\"details\":");
+    write_details_object(err, out);
+    out.raw("}");
 }
 
 /// Reads `{"code","message","details"}`, shared with the `meta` dialect.

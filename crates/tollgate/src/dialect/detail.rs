@@ -2,55 +2,40 @@
 //! framework errors); decoding also reads FastAPI's 422
 //! `{"detail":[{"loc","msg","type"}]}`.
 
-use serde::ser::{SerializeMap, Serializer as _};
 use serde_json::Value;
 
+use super::json::Out;
 use super::{
-    Context, Renderer, Ser, SerResult, VIOLATIONS_KEY, Violations, message, read_details_object,
+    Context, Renderer, VIOLATIONS_KEY, read_details_object, write_detail_members, write_message,
+    write_violations, write_wire_code,
 };
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect, Violation};
 
 pub(super) const RESERVED: &[&str] = &["code", "message", VIOLATIONS_KEY];
 
-pub(super) fn encode(
-    _: &Renderer<'_>,
-    err: &ApiError,
-    _: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    let mut map = ser.serialize_map(Some(1))?;
+pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
     // A plain string, like `HTTPException(detail="…")`, unless the API gave the
     // code a name here or there is structure to show.
     let structured = err.def().aliases().contains_key(&Dialect::Detail)
         || !err.details().is_empty()
         || !err.violations().is_empty();
+    out.raw("{\"detail\":");
     if structured {
-        map.serialize_entry("detail", &Structured(err))?;
-    } else {
-        map.serialize_entry("detail", &message(err))?;
-    }
-    map.end()
-}
-
-struct Structured<'a>(&'a ApiError);
-
-impl serde::Serialize for Structured<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let err = self.0;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("code", &*err.def().wire_code(Dialect::Detail))?;
-        map.serialize_entry("message", &message(err))?;
-        for (k, v) in err.details() {
-            if !RESERVED.contains(&k.as_str()) {
-                map.serialize_entry(k, v)?;
-            }
-        }
+        out.raw("{\"code\":");
+        write_wire_code(err, Dialect::Detail, out);
+        out.raw(",\"message\":");
+        write_message(err, out);
+        write_detail_members(err, RESERVED, out);
         if !err.violations().is_empty() {
-            map.serialize_entry(VIOLATIONS_KEY, &Violations(err.violations()))?;
+            out.raw(",\"errors\":");
+            write_violations(err.violations(), out);
         }
-        map.end()
+        out.raw("}");
+    } else {
+        write_message(err, out);
     }
+    out.raw("}");
 }
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {

@@ -2,90 +2,49 @@
 
 use std::borrow::Cow;
 
-use serde::ser::{SerializeMap, SerializeSeq, Serializer as _};
-
-use super::{Context, Renderer, Ser, SerResult, message};
+use super::json::Out;
+use super::{Context, Renderer, write_message, write_wire_code};
 use crate::decode::{Decoded, Json, Obj, Raw};
 use crate::{ApiError, Dialect, Violation};
 
-pub(super) fn encode(
-    _: &Renderer<'_>,
-    err: &ApiError,
-    _: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    let mut map = ser.serialize_map(Some(4))?;
-    map.serialize_entry("data", &())?;
-    map.serialize_entry("success", &false)?;
-    map.serialize_entry("message", &message(err))?;
-    map.serialize_entry("errors", &Errors(err))?;
-    SerializeMap::end(map)
-}
-
-/// One entry per field with violations, each mapping the field to its
-/// messages; without violations, one entry mapping the code to the message.
-struct Errors<'a>(&'a ApiError);
-
-impl serde::Serialize for Errors<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let err = self.0;
-        let mut seq = s.serialize_seq(None)?;
-        let violations = err.violations();
-        if violations.is_empty() {
-            let code = err.def().wire_code(Dialect::Envelope);
-            seq.serialize_element(&Entry {
-                key: &code,
-                messages: Messages::One(err),
-            })?;
+pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
+    out.raw("{\"data\":null,\"success\":false,\"message\":");
+    write_message(err, out);
+    out.raw(",\"errors\":[");
+    // One entry per field with violations, each mapping the field to its
+    // messages; without violations, one entry mapping the code to the message.
+    let violations = err.violations();
+    if violations.is_empty() {
+        out.raw("{");
+        write_wire_code(err, Dialect::Envelope, out);
+        out.raw(":[");
+        // Written again rather than copied: the template is cheap to fill,
+        // and a copy would need a buffer of its own.
+        write_message(err, out);
+        out.raw("]}");
+    }
+    let mut first = true;
+    for (i, v) in violations.iter().enumerate() {
+        if violations[..i]
+            .iter()
+            .any(|earlier| earlier.field == v.field)
+        {
+            continue;
         }
-        for (i, v) in violations.iter().enumerate() {
-            if violations[..i]
-                .iter()
-                .any(|earlier| earlier.field == v.field)
-            {
-                continue;
+        out.raw(if first { "{" } else { ",{" });
+        first = false;
+        out.key(&v.field);
+        out.raw("[");
+        let same_field = violations[i..].iter().filter(|w| w.field == v.field);
+        for (j, w) in same_field.enumerate() {
+            if j > 0 {
+                out.raw(",");
             }
-            let messages = Messages::Field(&v.field, violations);
-            seq.serialize_element(&Entry {
-                key: &v.field,
-                messages,
-            })?;
+            out.str(&w.message);
         }
-        seq.end()
+        out.raw("]}");
     }
-}
-
-struct Entry<'a> {
-    key: &'a str,
-    messages: Messages<'a>,
-}
-
-enum Messages<'a> {
-    One(&'a ApiError),
-    Field(&'a str, &'a [Violation]),
-}
-
-impl serde::Serialize for Entry<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(1))?;
-        map.serialize_entry(self.key, &self.messages)?;
-        map.end()
-    }
-}
-
-impl serde::Serialize for Messages<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(None)?;
-        match self {
-            Messages::One(err) => seq.serialize_element(&message(err))?,
-            Messages::Field(field, all) => {
-                for v in all.iter().filter(|v| v.field == *field) {
-                    seq.serialize_element(&v.message)?;
-                }
-            }
-        }
-        seq.end()
-    }
+    out.raw("]}");
 }
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {

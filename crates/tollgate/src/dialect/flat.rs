@@ -1,21 +1,16 @@
 //! `{"error":"<code>","message":"…"}` (seed 004's legacy format).
 
-use serde::ser::{SerializeMap, Serializer as _};
-
-use super::{Context, Renderer, Ser, SerResult, message};
+use super::json::Out;
+use super::{Context, Renderer, write_message, write_wire_code};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect};
 
-pub(super) fn encode(
-    _: &Renderer<'_>,
-    err: &ApiError,
-    _: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    let mut map = ser.serialize_map(Some(2))?;
-    map.serialize_entry("error", &*err.def().wire_code(Dialect::Flat))?;
-    map.serialize_entry("message", &message(err))?;
-    map.end()
+pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
+    out.raw("{\"error\":");
+    write_wire_code(err, Dialect::Flat, out);
+    out.raw(",\"message\":");
+    write_message(err, out);
+    out.raw("}");
 }
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {

@@ -1,15 +1,10 @@
 //! Google AIP-193: `{"error":{"code","message","status","details":[…]}}` with
 //! `ErrorInfo`, `RetryInfo`, `BadRequest`, `Help` and `RequestInfo`.
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer as _};
-use serde_json::Value;
-
-use super::{Context, Renderer, Ser, SerResult, Str, message, read_details};
+use super::json::Out;
+use super::{Context, Renderer, read_details, write_message, write_wire_code};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect, Violation, retry_after_secs};
-
-const TYPE_PREFIX: &str = "type.googleapis.com/google.rpc.";
 
 /// The `google.rpc.Code` name for an HTTP status (AIP-193's mapping).
 pub(crate) fn rpc_status(status: u16) -> &'static str {
@@ -31,140 +26,68 @@ pub(crate) fn rpc_status(status: u16) -> &'static str {
     }
 }
 
-pub(super) fn encode(
-    r: &Renderer<'_>,
-    err: &ApiError,
-    ctx: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    let mut map = ser.serialize_map(Some(1))?;
-    map.serialize_entry("error", &Status { r, err, ctx })?;
-    SerializeMap::end(map)
-}
+pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &mut Out<'_>) {
+    out.raw("{\"error\":{\"code\":");
+    out.u64(err.status().into());
+    out.raw(",\"message\":");
+    write_message(err, out);
+    out.raw(",\"status\":");
+    out.str(rpc_status(err.status()));
+    out.raw(",\"details\":[");
 
-struct Status<'a> {
-    r: &'a Renderer<'a>,
-    err: &'a ApiError,
-    ctx: &'a Context<'a>,
-}
-
-impl Serialize for Status<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(4))?;
-        map.serialize_entry("code", &self.err.status())?;
-        map.serialize_entry("message", &message(self.err))?;
-        map.serialize_entry("status", rpc_status(self.err.status()))?;
-        map.serialize_entry("details", &Details(self))?;
-        map.end()
-    }
-}
-
-struct Details<'a>(&'a Status<'a>);
-
-impl Serialize for Details<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Status { r, err, ctx } = *self.0;
-        let mut seq = s.serialize_seq(None)?;
-        seq.serialize_element(&ErrorInfo { r, err })?;
-        if let Some(delay) = err.retry_after_delay() {
-            seq.serialize_element(&Typed(
-                "RetryInfo",
-                (
-                    "retryDelay",
-                    Str(format_args!("{}s", retry_after_secs(delay))),
-                ),
-            ))?;
-        }
-        if !err.violations().is_empty() {
-            seq.serialize_element(&Typed(
-                "BadRequest",
-                ("fieldViolations", FieldViolations(err.violations())),
-            ))?;
-        }
-        let link = HelpLink {
-            description: err.def().title(),
-            url: r.doc_url(err),
-        };
-        seq.serialize_element(&Typed("Help", ("links", [link])))?;
-        if let Some(id) = ctx.request_id {
-            seq.serialize_element(&Typed("RequestInfo", ("requestId", id)))?;
-        }
-        seq.end()
-    }
-}
-
-/// `{"@type": TYPE_PREFIX + name, key: value}`.
-struct Typed<V>(&'static str, (&'static str, V));
-
-impl<V: Serialize> Serialize for Typed<V> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(2))?;
-        map.serialize_entry("@type", &Str(format_args!("{TYPE_PREFIX}{}", self.0)))?;
-        map.serialize_entry(self.1.0, &self.1.1)?;
-        map.end()
-    }
-}
-
-struct ErrorInfo<'a> {
-    r: &'a Renderer<'a>,
-    err: &'a ApiError,
-}
-
-impl Serialize for ErrorInfo<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("@type", &Str(format_args!("{TYPE_PREFIX}ErrorInfo")))?;
-        map.serialize_entry("reason", &*self.err.def().wire_code(Dialect::Google))?;
-        map.serialize_entry("domain", self.r.domain)?;
-        if !self.err.details().is_empty() {
-            map.serialize_entry("metadata", &Metadata(self.err))?;
-        }
-        map.end()
-    }
-}
-
-/// `ErrorInfo.metadata` is `map<string, string>`: other values go as JSON text.
-struct Metadata<'a>(&'a ApiError);
-
-impl Serialize for Metadata<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.details().len()))?;
-        for (k, v) in self.0.details() {
-            match v {
-                Value::String(text) => map.serialize_entry(k, text)?,
-                other => map.serialize_entry(k, &Str(other))?,
+    out.raw("{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":");
+    write_wire_code(err, Dialect::Google, out);
+    out.raw(",\"domain\":");
+    out.str(r.domain);
+    if !err.details().is_empty() {
+        // `map<string, string>`: other values go as their JSON text.
+        out.raw(",\"metadata\":{");
+        for (i, (k, v)) in err.details().iter().enumerate() {
+            if i > 0 {
+                out.raw(",");
             }
+            out.key(k);
+            out.raw("\"");
+            out.value_text(v);
+            out.raw("\"");
         }
-        map.end()
+        out.raw("}");
     }
-}
+    out.raw("}");
 
-#[derive(Serialize)]
-struct HelpLink<'a, 'e> {
-    description: &'a str,
-    url: super::DocUrl<'a, 'e>,
-}
-
-struct FieldViolations<'a>(&'a [Violation]);
-
-impl Serialize for FieldViolations<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Item<'a> {
-            field: &'a str,
-            description: &'a str,
-            reason: &'a str,
-        }
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for v in self.0 {
-            seq.serialize_element(&Item {
-                field: &v.field,
-                description: &v.message,
-                reason: &v.code,
-            })?;
-        }
-        seq.end()
+    if let Some(delay) = err.retry_after_delay() {
+        out.raw(",{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"");
+        out.u64(retry_after_secs(delay));
+        out.raw("s\"}");
     }
+    if !err.violations().is_empty() {
+        out.raw(",{\"@type\":\"type.googleapis.com/google.rpc.BadRequest\",\"fieldViolations\":[");
+        for (i, v) in err.violations().iter().enumerate() {
+            out.raw(if i == 0 {
+                "{\"field\":"
+            } else {
+                ",{\"field\":"
+            });
+            out.str(&v.field);
+            out.raw(",\"description\":");
+            out.str(&v.message);
+            out.raw(",\"reason\":");
+            out.str(&v.code);
+            out.raw("}");
+        }
+        out.raw("]}");
+    }
+    out.raw(",{\"@type\":\"type.googleapis.com/google.rpc.Help\",\"links\":[{\"description\":");
+    out.str(err.def().title());
+    out.raw(",\"url\":");
+    r.write_doc_url(err, out);
+    out.raw("}]}");
+    if let Some(id) = ctx.request_id {
+        out.raw(",{\"@type\":\"type.googleapis.com/google.rpc.RequestInfo\",\"requestId\":");
+        out.str(id);
+        out.raw("}");
+    }
+    out.raw("]}}");
 }
 
 pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {

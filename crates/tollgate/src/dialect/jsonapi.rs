@@ -3,128 +3,85 @@
 //! The first object is the error itself (its `id` is the request id); each
 //! field violation follows as an object with a `source.pointer`.
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer as _};
-
-use super::{Context, DocUrl, Renderer, Ser, SerResult, Str, message, read_details};
+use super::json::Out;
+use super::{Context, Renderer, read_details, write_message, write_pointer, write_wire_code};
 use crate::decode::{Decoded, Obj, Raw};
-use crate::{ApiError, Dialect, Violation, field_to_pointer, pointer_to_field, retry_after_secs};
+use crate::{ApiError, Dialect, Violation, pointer_to_field, retry_after_secs};
 
 pub(super) const RESERVED: &[&str] = &["retry_after"];
 
-pub(super) fn encode(
-    r: &Renderer<'_>,
-    err: &ApiError,
-    ctx: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    let mut map = ser.serialize_map(Some(1))?;
-    map.serialize_entry("errors", &Errors { r, err, ctx })?;
-    SerializeMap::end(map)
-}
-
-struct Errors<'a> {
-    r: &'a Renderer<'a>,
-    err: &'a ApiError,
-    ctx: &'a Context<'a>,
-}
-
-#[derive(Serialize)]
-struct Links<'a, 'e> {
-    about: DocUrl<'a, 'e>,
-}
-
-impl Serialize for Errors<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let err = self.err;
-        let status = Str(err.status());
-        let mut seq = s.serialize_seq(Some(1 + err.violations().len()))?;
-        seq.serialize_element(&Main {
-            errors: self,
-            status: &status,
-        })?;
-        for v in err.violations() {
-            seq.serialize_element(&Field {
-                v,
-                status: &status,
-                title: err.def().title(),
-            })?;
-        }
-        seq.end()
+pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &mut Out<'_>) {
+    let mut status = [0; 5];
+    let status = status_text(err.status(), &mut status);
+    out.raw("{\"errors\":[{");
+    if let Some(id) = ctx.request_id {
+        out.raw("\"id\":");
+        out.str(id);
+        out.raw(",");
     }
-}
-
-struct Main<'a> {
-    errors: &'a Errors<'a>,
-    status: &'a Str<u16>,
-}
-
-impl Serialize for Main<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Errors { r, err, ctx } = *self.errors;
-        let mut map = s.serialize_map(None)?;
-        if let Some(id) = ctx.request_id {
-            map.serialize_entry("id", id)?;
-        }
-        map.serialize_entry("status", self.status)?;
-        map.serialize_entry("code", &*err.def().wire_code(Dialect::Jsonapi))?;
-        map.serialize_entry("title", err.def().title())?;
-        map.serialize_entry("detail", &message(err))?;
-        map.serialize_entry(
-            "links",
-            &Links {
-                about: r.doc_url(err),
-            },
-        )?;
-        if !err.details().is_empty() || err.retry_after_delay().is_some() {
-            map.serialize_entry("meta", &Meta(err))?;
-        }
-        map.end()
-    }
-}
-
-struct Meta<'a>(&'a ApiError);
-
-impl Serialize for Meta<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        for (k, v) in self.0.details() {
+    out.raw("\"status\":\"");
+    out.raw(status);
+    out.raw("\",\"code\":");
+    write_wire_code(err, Dialect::Jsonapi, out);
+    out.raw(",\"title\":");
+    out.str(err.def().title());
+    out.raw(",\"detail\":");
+    write_message(err, out);
+    out.raw(",\"links\":{\"about\":");
+    r.write_doc_url(err, out);
+    out.raw("}");
+    if !err.details().is_empty() || err.retry_after_delay().is_some() {
+        out.raw(",\"meta\":{");
+        let mut first = true;
+        for (k, v) in err.details() {
             if !RESERVED.contains(&k.as_str()) {
-                map.serialize_entry(k, v)?;
+                out.raw(if first { "" } else { "," });
+                first = false;
+                out.key(k);
+                out.value(v);
             }
         }
-        if let Some(delay) = self.0.retry_after_delay() {
-            map.serialize_entry("retry_after", &retry_after_secs(delay))?;
+        if let Some(delay) = err.retry_after_delay() {
+            out.raw(if first {
+                "\"retry_after\":"
+            } else {
+                ",\"retry_after\":"
+            });
+            out.u64(retry_after_secs(delay));
         }
-        map.end()
+        out.raw("}");
     }
+    out.raw("}");
+    for v in err.violations() {
+        out.raw(",{\"status\":\"");
+        out.raw(status);
+        out.raw("\",\"code\":");
+        out.str(&v.code);
+        out.raw(",\"title\":");
+        out.str(err.def().title());
+        out.raw(",\"detail\":");
+        out.str(&v.message);
+        out.raw(",\"source\":{\"pointer\":");
+        write_pointer(&v.field, out);
+        out.raw("}}");
+    }
+    out.raw("]}");
 }
 
-struct Field<'a> {
-    v: &'a Violation,
-    status: &'a Str<u16>,
-    title: &'a str,
-}
-
-impl Serialize for Field<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Source {
-            pointer: String,
+/// An HTTP status as JSON:API spells it: a string of its digits.
+fn status_text(status: u16, buf: &mut [u8; 5]) -> &str {
+    let mut start = buf.len();
+    let mut n = status;
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
-        let mut map = s.serialize_map(Some(5))?;
-        map.serialize_entry("status", self.status)?;
-        map.serialize_entry("code", &self.v.code)?;
-        map.serialize_entry("title", self.title)?;
-        map.serialize_entry("detail", &self.v.message)?;
-        map.serialize_entry(
-            "source",
-            &Source {
-                pointer: field_to_pointer(&self.v.field),
-            },
-        )?;
-        map.end()
     }
+    // Digits are ASCII.
+    std::str::from_utf8(&buf[start..]).unwrap_or_default()
 }
 
 /// Reads the `errors` items (the first already parsed, when an object).

@@ -1,32 +1,22 @@
 //! `{"error":{"code":"FORBIDDEN","message","details":{}},"meta":{"request_id"}}` (seed 003).
 
-use serde::ser::{SerializeMap, Serializer as _};
-
-use super::coded::{ErrorObject, decode_error_object};
-use super::{Context, Renderer, Ser, SerResult};
+use super::coded::{decode_error_object, write_error_object};
+use super::json::Out;
+use super::{Context, Renderer};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect};
 
-pub(super) fn encode(
-    _: &Renderer<'_>,
-    err: &ApiError,
-    ctx: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    #[derive(serde::Serialize)]
-    struct Meta<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        request_id: Option<&'a str>,
+pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &mut Out<'_>) {
+    out.raw("{\"error\":");
+    write_error_object(err, Dialect::Meta, out);
+    match ctx.request_id {
+        Some(id) => {
+            out.raw(",\"meta\":{\"request_id\":");
+            out.str(id);
+            out.raw("}}");
+        }
+        None => out.raw(",\"meta\":{}}"),
     }
-    let mut map = ser.serialize_map(Some(2))?;
-    map.serialize_entry("error", &ErrorObject(err, Dialect::Meta))?;
-    map.serialize_entry(
-        "meta",
-        &Meta {
-            request_id: ctx.request_id,
-        },
-    )?;
-    map.end()
 }
 
 pub(super) fn decode(obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {

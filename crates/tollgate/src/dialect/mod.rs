@@ -5,6 +5,7 @@ mod detail;
 mod envelope;
 mod flat;
 mod google;
+pub(crate) mod json;
 mod jsonapi;
 mod meta;
 mod problem;
@@ -16,12 +17,12 @@ use std::str::FromStr;
 use std::time::SystemTime;
 
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
-use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::decode::{Decoded, Obj, Parsed, Raw};
 use crate::{ApiError, Violation, headers};
+use json::Out;
 
 /// A wire format for error bodies.
 ///
@@ -248,22 +249,22 @@ impl Renderer<'_> {
     }
 
     /// Appends the JSON body of `err` to `out`.
+    ///
+    /// The body is written straight into `out`: nothing else is allocated.
     pub fn write_body(&self, err: &ApiError, ctx: &Context<'_>, out: &mut Vec<u8>) {
-        let mut ser = serde_json::Serializer::new(out);
-        let written = match self.dialect {
-            Dialect::Problem => problem::encode(self, err, ctx, &mut ser),
-            Dialect::StatusCode => status_code::encode(self, err, ctx, &mut ser),
-            Dialect::Coded => coded::encode(self, err, ctx, &mut ser),
-            Dialect::Detail => detail::encode(self, err, ctx, &mut ser),
-            Dialect::Meta => meta::encode(self, err, ctx, &mut ser),
-            Dialect::Envelope => envelope::encode(self, err, ctx, &mut ser),
-            Dialect::Flat => flat::encode(self, err, ctx, &mut ser),
-            Dialect::Google => google::encode(self, err, ctx, &mut ser),
-            Dialect::Stripe => stripe::encode(self, err, ctx, &mut ser),
-            Dialect::Jsonapi => jsonapi::encode(self, err, ctx, &mut ser),
-        };
-        // Serializing strings, numbers and `Value`s into a Vec cannot fail.
-        debug_assert!(written.is_ok(), "{written:?}");
+        let out = &mut Out(out);
+        match self.dialect {
+            Dialect::Problem => problem::encode(self, err, ctx, out),
+            Dialect::StatusCode => status_code::encode(self, err, ctx, out),
+            Dialect::Coded => coded::encode(self, err, ctx, out),
+            Dialect::Detail => detail::encode(self, err, ctx, out),
+            Dialect::Meta => meta::encode(self, err, ctx, out),
+            Dialect::Envelope => envelope::encode(self, err, ctx, out),
+            Dialect::Flat => flat::encode(self, err, ctx, out),
+            Dialect::Google => google::encode(self, err, ctx, out),
+            Dialect::Stripe => stripe::encode(self, err, ctx, out),
+            Dialect::Jsonapi => jsonapi::encode(self, err, ctx, out),
+        }
     }
 
     /// The JSON body of `err`.
@@ -314,78 +315,86 @@ impl Renderer<'_> {
         response
     }
 
-    /// `{docs_url}#{code}`: where the error is documented.
-    pub(crate) fn doc_url<'e>(&self, err: &'e ApiError) -> DocUrl<'_, 'e> {
-        DocUrl {
-            base: self.docs_url,
-            code: err.code(),
-        }
+    /// `"{docs_url}#{code}"`: where the error is documented.
+    pub(crate) fn write_doc_url(&self, err: &ApiError, out: &mut Out<'_>) {
+        out.raw("\"");
+        out.str_text(self.docs_url);
+        out.raw("#");
+        out.str_text(err.code());
+        out.raw("\"");
     }
 }
 
-type Ser<'w> = serde_json::Serializer<&'w mut Vec<u8>>;
-type SerResult = serde_json::Result<()>;
-
-/// `{base}#{code}`, serialized without allocating.
-pub(crate) struct DocUrl<'a, 'e> {
-    base: &'a str,
-    code: &'e str,
-}
-
-impl fmt::Display for DocUrl<'_, '_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.base, self.code)
+/// An error's message as a JSON string: the occurrence's own, else the
+/// entry's template filled from the details.
+pub(crate) fn write_message(err: &ApiError, out: &mut Out<'_>) {
+    match err.message_override() {
+        Some(message) => out.str(message),
+        None => err.def().message().write_json(err.details(), out),
     }
 }
 
-impl Serialize for DocUrl<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
+/// The JSON Pointer of a field (`items[2].name` → `"/items/2/name"`), as a
+/// JSON string, without building the pointer first.
+pub(crate) fn write_pointer(field: &str, out: &mut Out<'_>) {
+    out.raw("\"");
+    crate::field::for_each_pointer_piece(field, |piece| out.str_text(piece));
+    out.raw("\"");
 }
 
-/// Serializes any `Display` as a JSON string without allocating.
-pub(crate) struct Str<T>(pub(crate) T);
-
-impl<T: fmt::Display> Serialize for Str<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
-/// An error's message as a JSON string.
-pub(crate) fn message(err: &ApiError) -> Str<crate::error::MessageDisplay<'_>> {
-    Str(err.message_display())
+/// The code as spelled in `dialect`, as a JSON string.
+pub(crate) fn write_wire_code(err: &ApiError, dialect: Dialect, out: &mut Out<'_>) {
+    out.str(&err.def().wire_code(dialect));
 }
 
 /// Violations as `[{"field","code","message"}]`.
-pub(crate) struct Violations<'a>(pub(crate) &'a [Violation]);
+pub(crate) fn write_violations(violations: &[Violation], out: &mut Out<'_>) {
+    out.raw("[");
+    for (i, v) in violations.iter().enumerate() {
+        out.raw(if i == 0 {
+            "{\"field\":"
+        } else {
+            ",{\"field\":"
+        });
+        out.str(&v.field);
+        out.raw(",\"code\":");
+        out.str(&v.code);
+        out.raw(",\"message\":");
+        out.str(&v.message);
+        out.raw("}");
+    }
+    out.raw("]");
+}
 
-impl Serialize for Violations<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for v in self.0 {
-            seq.serialize_element(v)?;
+/// The details as members of an object that has members before them
+/// (`,"key":value`), leaving out those named in `reserved`.
+pub(crate) fn write_detail_members(err: &ApiError, reserved: &[&str], out: &mut Out<'_>) {
+    for (k, v) in err.details() {
+        if !reserved.contains(&k.as_str()) {
+            out.raw(",");
+            out.key(k);
+            out.value(v);
         }
-        seq.end()
     }
 }
 
 /// The details object with violations under [`VIOLATIONS_KEY`].
-pub(crate) struct DetailsObject<'a>(pub(crate) &'a ApiError);
-
-impl Serialize for DetailsObject<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let err = self.0;
-        let mut map = s.serialize_map(None)?;
-        for (k, v) in err.details() {
-            map.serialize_entry(k, v)?;
+pub(crate) fn write_details_object(err: &ApiError, out: &mut Out<'_>) {
+    out.raw("{");
+    let mut first = true;
+    for (k, v) in err.details() {
+        if !first {
+            out.raw(",");
         }
-        if !err.violations().is_empty() {
-            map.serialize_entry(VIOLATIONS_KEY, &Violations(err.violations()))?;
-        }
-        map.end()
+        first = false;
+        out.key(k);
+        out.value(v);
     }
+    if !err.violations().is_empty() {
+        out.raw(if first { "\"errors\":" } else { ",\"errors\":" });
+        write_violations(err.violations(), out);
+    }
+    out.raw("}");
 }
 
 /// Reads a details object back: violations out of [`VIOLATIONS_KEY`] (when

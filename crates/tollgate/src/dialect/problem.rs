@@ -1,11 +1,11 @@
 //! RFC 9457 problem details: `application/problem+json`.
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer as _};
-
-use super::{Context, Renderer, Ser, SerResult, message};
+use super::json::Out;
+use super::{
+    Context, Renderer, write_detail_members, write_message, write_pointer, write_wire_code,
+};
 use crate::decode::{Decoded, Obj};
-use crate::{ApiError, Dialect, Violation, field_to_pointer, pointer_to_field, retry_after_secs};
+use crate::{ApiError, Dialect, Violation, pointer_to_field, retry_after_secs};
 
 pub(super) const RESERVED: &[&str] = &[
     "type",
@@ -19,59 +19,54 @@ pub(super) const RESERVED: &[&str] = &[
     "retry_after",
 ];
 
-pub(super) fn encode(
-    r: &Renderer<'_>,
-    err: &ApiError,
-    ctx: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    let mut map = ser.serialize_map(None)?;
-    map.serialize_entry("type", &r.doc_url(err))?;
-    map.serialize_entry("title", err.def().title())?;
-    map.serialize_entry("status", &err.status())?;
-    map.serialize_entry("detail", &message(err))?;
+pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &mut Out<'_>) {
+    out.raw("{\"type\":");
+    r.write_doc_url(err, out);
+    out.raw(",\"title\":");
+    out.str(err.def().title());
+    out.raw(",\"status\":");
+    out.u64(err.status().into());
+    out.raw(",\"detail\":");
+    write_message(err, out);
     if let Some(instance) = ctx.instance {
-        map.serialize_entry("instance", instance)?;
+        out.raw(",\"instance\":");
+        out.str(instance);
     }
-    map.serialize_entry("code", &*err.def().wire_code(Dialect::Problem))?;
+    out.raw(",\"code\":");
+    write_wire_code(err, Dialect::Problem, out);
     if let Some(id) = ctx.request_id {
-        map.serialize_entry("request_id", id)?;
+        out.raw(",\"request_id\":");
+        out.str(id);
     }
     if !err.violations().is_empty() {
-        map.serialize_entry("errors", &Pointers(err.violations()))?;
+        out.raw(",\"errors\":");
+        write_pointers(err.violations(), out);
     }
     if let Some(delay) = err.retry_after_delay() {
-        map.serialize_entry("retry_after", &retry_after_secs(delay))?;
+        out.raw(",\"retry_after\":");
+        out.u64(retry_after_secs(delay));
     }
-    for (k, v) in err.details() {
-        if !RESERVED.contains(&k.as_str()) {
-            map.serialize_entry(k, v)?;
-        }
-    }
-    SerializeMap::end(map)
+    write_detail_members(err, RESERVED, out);
+    out.raw("}");
 }
 
 /// Violations as `[{"pointer","detail","code"}]`.
-struct Pointers<'a>(&'a [Violation]);
-
-impl Serialize for Pointers<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Item<'a> {
-            pointer: String,
-            detail: &'a str,
-            code: &'a str,
-        }
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for v in self.0 {
-            seq.serialize_element(&Item {
-                pointer: field_to_pointer(&v.field),
-                detail: &v.message,
-                code: &v.code,
-            })?;
-        }
-        seq.end()
+fn write_pointers(violations: &[Violation], out: &mut Out<'_>) {
+    out.raw("[");
+    for (i, v) in violations.iter().enumerate() {
+        out.raw(if i == 0 {
+            "{\"pointer\":"
+        } else {
+            ",{\"pointer\":"
+        });
+        write_pointer(&v.field, out);
+        out.raw(",\"detail\":");
+        out.str(&v.message);
+        out.raw(",\"code\":");
+        out.str(&v.code);
+        out.raw("}");
     }
+    out.raw("]");
 }
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {

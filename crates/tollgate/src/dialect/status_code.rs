@@ -1,62 +1,92 @@
 //! `{"status":"error","timestamp","error":{"code":<HTTP int>,"message","details"},"request_id"}`
 //! (seeds 000 and 001).
 
-use serde::ser::{SerializeMap, Serializer as _};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Context, DetailsObject, Renderer, Ser, SerResult, Str, message, read_details_object};
+use super::json::Out;
+use super::{Context, Renderer, read_details_object, write_details_object, write_message};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, retry_after_secs};
 
-pub(super) fn encode(
-    _: &Renderer<'_>,
-    err: &ApiError,
-    ctx: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    let mut map = ser.serialize_map(None)?;
-    map.serialize_entry("status", "error")?;
-    map.serialize_entry(
-        "timestamp",
-        &Str(humantime::format_rfc3339_seconds(clamp(ctx.timestamp))),
-    )?;
-    map.serialize_entry("error", &Body { err })?;
+pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &mut Out<'_>) {
+    out.raw("{\"status\":\"error\",\"timestamp\":\"");
+    let mut timestamp = [0; 20];
+    out.raw(rfc3339(ctx.timestamp, &mut timestamp));
+    out.raw("\",\"error\":{\"code\":");
+    out.u64(err.status().into());
+    out.raw(",\"message\":");
+    write_message(err, out);
+    // `details` is the hint when the entry has one (seed 000), else the
+    // details object (seed 001), else null.
+    out.raw(",\"details\":");
+    if let Some(hint) = err.def().hint_template() {
+        hint.write_json(err.details(), out);
+    } else if err.details().is_empty() && err.violations().is_empty() {
+        out.raw("null");
+    } else {
+        write_details_object(err, out);
+    }
+    if let Some(delay) = err.retry_after_delay() {
+        out.raw(",\"retry_after\":");
+        out.u64(retry_after_secs(delay));
+    }
+    out.raw("}");
     if let Some(id) = ctx.request_id {
-        map.serialize_entry("request_id", id)?;
+        out.raw(",\"request_id\":");
+        out.str(id);
     }
-    map.end()
+    out.raw("}");
 }
 
-/// RFC 3339 has four-digit years after 1970 here: clamp to what it can say.
-fn clamp(t: std::time::SystemTime) -> std::time::SystemTime {
-    // 9999-12-31T23:59:59Z
-    let latest = std::time::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_799);
-    t.clamp(std::time::UNIX_EPOCH, latest)
+/// The last second RFC 3339 can write with a four-digit year:
+/// 9999-12-31T23:59:59Z.
+const LATEST: u64 = 253_402_300_799;
+
+/// `t` in RFC 3339 to the second (`2025-07-24T11:30:12Z`), written into
+/// `buf`. Times before 1970 or after 9999 are clamped: the format has four
+/// digits for the year, and nothing before the epoch is worth saying here.
+fn rfc3339(t: SystemTime, buf: &mut [u8; 20]) -> &str {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .min(LATEST);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    let two = |buf: &mut [u8; 20], at: usize, n: u64| {
+        buf[at] = b'0' + (n / 10) as u8;
+        buf[at + 1] = b'0' + (n % 10) as u8;
+    };
+    two(buf, 0, year / 100);
+    two(buf, 2, year % 100);
+    buf[4] = b'-';
+    two(buf, 5, month);
+    buf[7] = b'-';
+    two(buf, 8, day);
+    buf[10] = b'T';
+    two(buf, 11, rest / 3600);
+    buf[13] = b':';
+    two(buf, 14, rest / 60 % 60);
+    buf[16] = b':';
+    two(buf, 17, rest % 60);
+    buf[19] = b'Z';
+    // Digits and punctuation: always ASCII.
+    std::str::from_utf8(buf).unwrap_or_default()
 }
 
-struct Body<'a> {
-    err: &'a ApiError,
-}
-
-impl serde::Serialize for Body<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let err = self.err;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("code", &err.status())?;
-        map.serialize_entry("message", &message(err))?;
-        // `details` is the hint when the entry has one (seed 000), else the
-        // details object (seed 001), else null.
-        if let Some(hint) = err.hint() {
-            map.serialize_entry("details", &Str(hint))?;
-        } else if err.details().is_empty() && err.violations().is_empty() {
-            map.serialize_entry("details", &())?;
-        } else {
-            map.serialize_entry("details", &DetailsObject(err))?;
-        }
-        if let Some(delay) = err.retry_after_delay() {
-            map.serialize_entry("retry_after", &retry_after_secs(delay))?;
-        }
-        map.end()
-    }
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`, for days from the epoch on).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shifted to start on 0000-03-01, so that leap days end each cycle.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 pub(super) fn decode(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
@@ -78,6 +108,32 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use crate::{Catalog, Context, Dialect};
+
+    #[test]
+    fn timestamps_are_written_as_humantime_writes_them() {
+        // Every eleventh day from 1970 to 9999 (leap years and all), at
+        // changing times of day, and the ends of the range.
+        let days = (0..=2_932_896u64)
+            .step_by(11)
+            .map(|d| d * 86_400 + d * 7919 % 86_400);
+        let ends = [
+            0,
+            1,
+            951_782_400,
+            4_107_542_399,
+            super::LATEST - 1,
+            super::LATEST,
+        ];
+        for secs in days.chain(ends) {
+            let t = UNIX_EPOCH + Duration::from_secs(secs);
+            let mut buf = [0; 20];
+            assert_eq!(
+                super::rfc3339(t, &mut buf),
+                humantime::format_rfc3339_seconds(t).to_string(),
+                "{secs}"
+            );
+        }
+    }
 
     #[test]
     fn timestamps_out_of_range_are_clamped() {

@@ -1,10 +1,10 @@
 //! Stripe's `{"error":{"type","code","message","param","doc_url"}}`, with the
 //! request id in the `Request-Id` header.
 
-use serde::ser::{SerializeMap, Serializer as _};
-
+use super::json::Out;
 use super::{
-    Context, Renderer, Ser, SerResult, VIOLATIONS_KEY, Violations, message, read_details_object,
+    Context, Renderer, VIOLATIONS_KEY, read_details_object, write_detail_members, write_message,
+    write_violations, write_wire_code,
 };
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, Dialect, Violation};
@@ -29,40 +29,25 @@ fn error_type(err: &ApiError) -> &'static str {
     }
 }
 
-pub(super) fn encode(
-    r: &Renderer<'_>,
-    err: &ApiError,
-    _: &Context<'_>,
-    ser: &mut Ser<'_>,
-) -> SerResult {
-    let mut map = ser.serialize_map(Some(1))?;
-    map.serialize_entry("error", &ErrorObject(r, err))?;
-    map.end()
-}
-
-struct ErrorObject<'a>(&'a Renderer<'a>, &'a ApiError);
-
-impl serde::Serialize for ErrorObject<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let ErrorObject(r, err) = *self;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("type", error_type(err))?;
-        map.serialize_entry("code", &*err.def().wire_code(Dialect::Stripe))?;
-        map.serialize_entry("message", &message(err))?;
-        if let Some(first) = err.violations().first() {
-            map.serialize_entry("param", &first.field)?;
-        }
-        map.serialize_entry("doc_url", &r.doc_url(err))?;
-        for (k, v) in err.details() {
-            if !RESERVED.contains(&k.as_str()) {
-                map.serialize_entry(k, v)?;
-            }
-        }
-        if !err.violations().is_empty() {
-            map.serialize_entry(VIOLATIONS_KEY, &Violations(err.violations()))?;
-        }
-        map.end()
+pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
+    out.raw("{\"error\":{\"type\":");
+    out.str(error_type(err));
+    out.raw(",\"code\":");
+    write_wire_code(err, Dialect::Stripe, out);
+    out.raw(",\"message\":");
+    write_message(err, out);
+    if let Some(first) = err.violations().first() {
+        out.raw(",\"param\":");
+        out.str(&first.field);
     }
+    out.raw(",\"doc_url\":");
+    r.write_doc_url(err, out);
+    write_detail_members(err, RESERVED, out);
+    if !err.violations().is_empty() {
+        out.raw(",\"errors\":");
+        write_violations(err.violations(), out);
+    }
+    out.raw("}}");
 }
 
 pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
