@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, HeaderName};
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -113,9 +114,10 @@ impl Catalog {
         body: &[u8],
         now: SystemTime,
     ) -> Decoded {
+        let headers = Headers::read(headers);
         let mut out = Decoded {
             status,
-            code: header_str(headers, &headers::X_ERROR_CODE).map(str::to_owned),
+            code: headers.error_code().map(str::to_owned),
             kind: Kind::Internal,
             message: None,
             details: Map::new(),
@@ -127,14 +129,14 @@ impl Catalog {
             dialect: "json",
             body_status: None,
         };
-        read_body(body, headers, &mut out);
+        read_body(body, &headers, &mut out);
         if out.status == 0 {
             out.status = out.body_status.unwrap_or(0);
         }
         if out.request_id.is_none() {
-            out.request_id = request_id_from_headers(headers);
+            out.request_id = headers.request_id().map(str::to_owned);
         }
-        if let Some(value) = header_str(headers, &http::header::RETRY_AFTER) {
+        if let Some(value) = headers.retry_after() {
             out.hint_retry(crate::parse_retry_after(value, now));
         }
         let def = out
@@ -159,16 +161,19 @@ impl Catalog {
     }
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: &http::HeaderName) -> Option<&'h str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+/// The response headers the decoder reads, found in one pass over a small
+/// header map (rather than hashing a name for each lookup), or looked up in
+/// a large one. Each is the header's first value, as [`HeaderMap::get`]
+/// gives it.
+struct Headers<'h> {
+    error_code: Option<&'h HeaderValue>,
+    retry_after: Option<&'h HeaderValue>,
+    content_type: Option<&'h HeaderValue>,
+    /// In the order of [`headers::REQUEST_ID_HEADERS`].
+    request_ids: [Option<&'h HeaderValue>; 6],
 }
 
-/// [`headers::REQUEST_ID_HEADERS`] as header names, so a lookup hashes a
-/// ready name instead of parsing and lowercasing a string first.
+/// [`headers::REQUEST_ID_HEADERS`] as header names, for large header maps.
 static REQUEST_ID_HEADER_NAMES: [HeaderName; 6] = [
     headers::X_REQUEST_ID,
     headers::REQUEST_ID,
@@ -178,26 +183,82 @@ static REQUEST_ID_HEADER_NAMES: [HeaderName; 6] = [
     HeaderName::from_static("traceparent"),
 ];
 
-fn request_id_from_headers(headers: &HeaderMap) -> Option<String> {
-    if headers.is_empty() {
-        return None;
+/// Up to how many header names one pass over the map beats a lookup per
+/// header read.
+const FEW_HEADERS: usize = 12;
+
+impl<'h> Headers<'h> {
+    fn read(map: &'h HeaderMap) -> Headers<'h> {
+        let mut found = Headers {
+            error_code: None,
+            retry_after: None,
+            content_type: None,
+            request_ids: [None; 6],
+        };
+        if map.keys_len() > FEW_HEADERS {
+            found.error_code = map.get(headers::X_ERROR_CODE);
+            found.retry_after = map.get(RETRY_AFTER);
+            found.content_type = map.get(CONTENT_TYPE);
+            for (slot, name) in found.request_ids.iter_mut().zip(&REQUEST_ID_HEADER_NAMES) {
+                *slot = map.get(name);
+            }
+            return found;
+        }
+        for (name, value) in map {
+            let slot = match name.as_str() {
+                "x-error-code" => &mut found.error_code,
+                "retry-after" => &mut found.retry_after,
+                "content-type" => &mut found.content_type,
+                "x-request-id" => &mut found.request_ids[0],
+                "request-id" => &mut found.request_ids[1],
+                "x-amzn-requestid" => &mut found.request_ids[2],
+                "x-ms-request-id" => &mut found.request_ids[3],
+                "x-correlation-id" => &mut found.request_ids[4],
+                "traceparent" => &mut found.request_ids[5],
+                _ => continue,
+            };
+            // The map yields a name's values together, the first first.
+            slot.get_or_insert(value);
+        }
+        found
     }
-    let traceparent = REQUEST_ID_HEADER_NAMES.len() - 1;
-    REQUEST_ID_HEADER_NAMES
-        .iter()
-        .enumerate()
-        .find_map(|(i, name)| {
-            let value = headers.get(name)?.to_str().ok()?.trim();
+
+    /// A header's text, trimmed; `None` when empty or not text.
+    fn text(value: Option<&'h HeaderValue>) -> Option<&'h str> {
+        value
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn error_code(&self) -> Option<&'h str> {
+        Self::text(self.error_code)
+    }
+
+    fn retry_after(&self) -> Option<&'h str> {
+        Self::text(self.retry_after)
+    }
+
+    fn content_type(&self) -> Option<&'h str> {
+        Self::text(self.content_type)
+    }
+
+    /// The first request id the headers carry (`traceparent`'s trace id last).
+    fn request_id(&self) -> Option<&'h str> {
+        let traceparent = self.request_ids.len() - 1;
+        self.request_ids.iter().enumerate().find_map(|(i, value)| {
+            let value = value.as_ref()?.to_str().ok()?.trim();
             let id = if i == traceparent {
                 headers::traceparent_trace_id(value)?
             } else {
                 value
             };
-            (!id.is_empty()).then(|| id.to_owned())
+            (!id.is_empty()).then_some(id)
         })
+    }
 }
 
-fn read_body(body: &[u8], headers: &HeaderMap, out: &mut Decoded) {
+fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) {
     let trimmed = body
         .strip_prefix(b"\xef\xbb\xbf")
         .unwrap_or(body)
@@ -224,8 +285,8 @@ fn read_body(body: &[u8], headers: &HeaderMap, out: &mut Decoded) {
         return;
     }
     let text = String::from_utf8_lossy(trimmed);
-    let is_html = trimmed.starts_with(b"<")
-        || header_str(headers, &http::header::CONTENT_TYPE).is_some_and(|ct| ct.contains("html"));
+    let is_html =
+        trimmed.starts_with(b"<") || headers.content_type().is_some_and(|ct| ct.contains("html"));
     if is_html {
         out.dialect = "html";
         out.message = html_title(&text).map(|t| truncate(t.trim()));
@@ -400,7 +461,7 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     if let Some(target) = error.string("target") {
         out.details.insert("target".to_owned(), target.into());
     }
-    for item in error.array("details").unwrap_or_default() {
+    for item in error.items("details") {
         let Some(item) = item.obj() else {
             continue;
         };
@@ -455,8 +516,11 @@ fn read_errors(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
 /// Decoding never builds a whole `serde_json::Value` tree; it reads only the
 /// members a shape needs, which is what keeps it faster than a plain parse.
 pub(crate) struct Obj<'t> {
-    members: Vec<(Cow<'t, str>, Raw<'t>)>,
+    members: Vec<Member<'t>>,
 }
+
+/// One member: its key (borrowed unless it had escapes) and raw value.
+pub(crate) type Member<'t> = (Cow<'t, str>, Raw<'t>);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Json {
@@ -470,11 +534,13 @@ pub(crate) enum Json {
 
 impl<'t> Obj<'t> {
     /// The members, in order (keys borrowed).
+    #[inline]
     pub(crate) fn members(&self) -> impl Iterator<Item = (&str, Raw<'t>)> {
         self.members.iter().map(|(k, v)| (k.as_ref(), *v))
     }
 
     /// The raw value of `key` (the last one, as JSON parsers do).
+    #[inline]
     pub(crate) fn raw(&self, key: &str) -> Option<Raw<'t>> {
         self.members
             .iter()
@@ -483,36 +549,50 @@ impl<'t> Obj<'t> {
             .map(|(_, v)| *v)
     }
 
+    #[inline]
     pub(crate) fn has(&self, key: &str) -> bool {
         self.raw(key).is_some()
     }
 
+    #[inline]
     pub(crate) fn json_type(&self, key: &str) -> Option<Json> {
         self.raw(key)?.json_type()
     }
 
     /// A string member, borrowed when it has no escapes.
+    #[inline]
     pub(crate) fn str(&self, key: &str) -> Option<Cow<'t, str>> {
         self.raw(key)?.string()
     }
 
+    #[inline]
     pub(crate) fn string(&self, key: &str) -> Option<String> {
         self.str(key).map(Cow::into_owned)
     }
 
     /// A non-negative integer member (`402`, not `402.0` or `-1`).
+    #[inline]
     pub(crate) fn u64(&self, key: &str) -> Option<u64> {
         self.raw(key)?.integer()
     }
 
+    #[inline]
     pub(crate) fn obj(&self, key: &str) -> Option<Obj<'t>> {
         self.raw(key)?.obj()
     }
 
+    #[inline]
     pub(crate) fn array(&self, key: &str) -> Option<Vec<Raw<'t>>> {
         self.raw(key)?.array()
     }
 
+    /// The items of an array member, one by one; none if it is not an array.
+    #[inline]
+    pub(crate) fn items(&self, key: &str) -> impl Iterator<Item = Raw<'t>> + use<'t> {
+        self.raw(key).and_then(Raw::items).into_iter().flatten()
+    }
+
+    #[inline]
     pub(crate) fn value(&self, key: &str) -> Option<Value> {
         self.raw(key)?.value()
     }
@@ -714,7 +794,8 @@ fn skip_string(bytes: &[u8], mut from: usize) -> Option<(usize, bool)> {
 }
 
 /// The offset of the first byte at or after `from` that `hits` marks,
-/// looking at eight bytes at a time.
+/// looking at eight bytes at a time (`hits` must mark the first match of a
+/// word exactly; it may mark bytes after it falsely).
 #[inline(always)]
 fn find(bytes: &[u8], from: usize, hits: impl Fn(u64) -> u64) -> Option<usize> {
     let mut at = from;
@@ -752,19 +833,29 @@ fn zero_bytes(word: u64) -> u64 {
     !(((word & low7) + low7) | word | low7)
 }
 
-/// Quotes and backslashes: where a string may end.
+/// Bit 7 of the first zero byte of `word` (bits above it may be set too:
+/// a borrow can mark a 0x01 byte after a zero one). Cheaper than
+/// [`zero_bytes`], for searches that stop at the first match.
 #[inline(always)]
-fn quote_or_backslash(word: u64) -> u64 {
-    zero_bytes(word ^ (ONES * u64::from(b'"'))) | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+fn first_zero_byte(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & (ONES * 0x80)
 }
 
-/// Quotes, backslashes and brackets: what bracket matching looks at.
-/// Clearing bit 5 folds `{` onto `[` and `}` onto `]`, and no other byte
-/// onto either.
+/// Quotes and backslashes: where a string may end (the first one exactly).
+#[inline(always)]
+fn quote_or_backslash(word: u64) -> u64 {
+    first_zero_byte(word ^ (ONES * u64::from(b'"')))
+        | first_zero_byte(word ^ (ONES * u64::from(b'\\')))
+}
+
+/// Quotes, backslashes and brackets: what bracket matching looks at, every
+/// one exactly. Clearing bit 5 folds `{` onto `[` and `}` onto `]`, and no
+/// other byte onto either.
 #[inline(always)]
 fn structural(word: u64) -> u64 {
     let folded = word & (ONES * 0xdf);
-    quote_or_backslash(word)
+    zero_bytes(word ^ (ONES * u64::from(b'"')))
+        | zero_bytes(word ^ (ONES * u64::from(b'\\')))
         | zero_bytes(folded ^ (ONES * u64::from(b'[')))
         | zero_bytes(folded ^ (ONES * u64::from(b']')))
 }
@@ -790,10 +881,12 @@ impl std::fmt::Debug for Raw<'_> {
 
 impl<'t> Raw<'t> {
     /// The JSON text.
+    #[inline]
     pub(crate) fn get(self) -> &'t str {
         self.text
     }
 
+    #[inline]
     pub(crate) fn json_type(self) -> Option<Json> {
         Some(match self.get().as_bytes().first()? {
             b'{' => Json::Object,
@@ -806,6 +899,7 @@ impl<'t> Raw<'t> {
     }
 
     /// The string's text, borrowed when it has no escapes.
+    #[inline]
     pub(crate) fn string(self) -> Option<Cow<'t, str>> {
         let raw = self.get();
         let text = raw.strip_prefix('"')?.strip_suffix('"')?;
@@ -819,6 +913,7 @@ impl<'t> Raw<'t> {
     }
 
     /// The number, when it is a non-negative integer that fits a `u64`.
+    #[inline]
     pub(crate) fn integer(self) -> Option<u64> {
         let raw = self.get();
         // JSON numbers have no `+`: from a leading digit on, `u64`'s parser
@@ -890,6 +985,22 @@ impl<'t> Raw<'t> {
                 _ => return None,
             }
         }
+    }
+
+    /// The array's items one by one, without collecting them; `None` for
+    /// anything but an array.
+    pub(crate) fn items(self) -> Option<Items<'t>> {
+        let mut scan = self.open(b'[')?;
+        let done = scan.eat(b']');
+        Some(Items { scan, done })
+    }
+
+    /// The object's members one by one, without collecting them; `None` for
+    /// anything but an object.
+    pub(crate) fn entries(self) -> Option<Entries<'t>> {
+        let mut scan = self.open(b'{')?;
+        let done = scan.eat(b'}');
+        Some(Entries { scan, done })
     }
 
     /// A scan of the members of this container, if it opens with `bracket`.
@@ -970,6 +1081,60 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The items of an array, read as they are asked for (see [`Raw::items`]).
+pub(crate) struct Items<'t> {
+    scan: Scan<'t>,
+    done: bool,
+}
+
+impl<'t> Iterator for Items<'t> {
+    type Item = Raw<'t>;
+
+    fn next(&mut self) -> Option<Raw<'t>> {
+        if self.done {
+            return None;
+        }
+        let item = self.scan.value();
+        // After the last item, or on text that is not JSON, stop.
+        self.done = item.is_none() || self.scan.next() != Some(b',');
+        item
+    }
+}
+
+/// The members of an object, read as they are asked for (see
+/// [`Raw::entries`]).
+pub(crate) struct Entries<'t> {
+    scan: Scan<'t>,
+    done: bool,
+}
+
+impl<'t> Iterator for Entries<'t> {
+    type Item = Member<'t>;
+
+    fn next(&mut self) -> Option<Member<'t>> {
+        while !self.done {
+            let member = self.member();
+            // After the last member, or on text that is not JSON, stop.
+            self.done = member.is_none() || self.scan.next() != Some(b',');
+            // A key no `String` can hold (a lone surrogate) loses its member.
+            if let Some((Some(key), value)) = member {
+                return Some((key, value));
+            }
+        }
+        None
+    }
+}
+
+impl<'t> Entries<'t> {
+    fn member(&mut self) -> Option<(Option<Cow<'t, str>>, Raw<'t>)> {
+        let key = self.scan.value()?;
+        if !self.scan.eat(b':') {
+            return None;
+        }
+        Some((key.string(), self.scan.value()?))
+    }
+}
+
 /// Reads the members of one container, jumping over nested containers with
 /// the tape.
 struct Scan<'t> {
@@ -1046,6 +1211,84 @@ mod tests {
     fn request_id_header_names_follow_the_public_list() {
         let names: Vec<&str> = REQUEST_ID_HEADER_NAMES.iter().map(|n| n.as_str()).collect();
         assert_eq!(names, headers::REQUEST_ID_HEADERS);
+    }
+
+    /// What the decoder reads from `map`.
+    fn read(map: &HeaderMap) -> [Option<&str>; 4] {
+        let h = Headers::read(map);
+        [
+            h.error_code(),
+            h.retry_after(),
+            h.content_type(),
+            h.request_id(),
+        ]
+    }
+
+    #[test]
+    fn small_and_large_header_maps_are_read_alike() {
+        let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("x-error-code", "not_found"), ("x-request-id", "r1")],
+            // The first value of a name counts; empty ids give way to the next name.
+            &[
+                ("x-request-id", " "),
+                ("x-request-id", "r2"),
+                ("request-id", "r3"),
+            ],
+            &[
+                ("retry-after", "30"),
+                ("retry-after", "60"),
+                ("content-type", "text/html"),
+            ],
+            &[("traceparent", trace), ("x-correlation-id", "c1")],
+            &[("traceparent", trace)],
+            &[
+                ("x-amzn-requestid", "a1"),
+                ("x-ms-request-id", "m1"),
+                ("x-error-code", ""),
+            ],
+        ];
+        for headers in cases {
+            let mut small = HeaderMap::new();
+            for (name, value) in *headers {
+                small.append(HeaderName::from_static(name), value.parse().unwrap());
+            }
+            let mut large = small.clone();
+            for i in 0..=FEW_HEADERS {
+                large.append(
+                    HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                    HeaderValue::from_static("x"),
+                );
+            }
+            assert!(small.keys_len() <= FEW_HEADERS && large.keys_len() > FEW_HEADERS);
+            assert_eq!(read(&small), read(&large), "{headers:?}");
+            // And both as `HeaderMap::get` reads them.
+            let get = |name: &str| {
+                small
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+            };
+            let [code, retry, content_type, _] = read(&small);
+            assert_eq!(
+                [code, retry, content_type],
+                [get("x-error-code"), get("retry-after"), get("content-type")],
+                "{headers:?}"
+            );
+        }
+        let mut map = HeaderMap::new();
+        map.append("x-request-id", " ".parse().unwrap());
+        map.append("x-request-id", "r2".parse().unwrap());
+        map.append("request-id", "r3".parse().unwrap());
+        assert_eq!(read(&map)[3], Some("r3"));
+        map.clear();
+        map.append("x-correlation-id", "c1".parse().unwrap());
+        map.append("traceparent", trace.parse().unwrap());
+        assert_eq!(read(&map)[3], Some("c1"));
+        map.remove("x-correlation-id");
+        assert_eq!(read(&map)[3], Some("4bf92f3577b34da6a3ce929d0e0e4736"));
     }
 
     use proptest::prelude::*;

@@ -9,7 +9,7 @@ use super::{
     Context, Renderer, VIOLATIONS_KEY, read_details_object, write_detail_members, write_message,
     write_violations, write_wire_code,
 };
-use crate::decode::{Decoded, Obj};
+use crate::decode::{Decoded, Obj, Raw};
 use crate::{ApiError, Dialect, Violation};
 
 pub(super) const RESERVED: &[&str] = &["code", "message", VIOLATIONS_KEY];
@@ -44,7 +44,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     } else if let Some(detail) = obj.obj("detail") {
         // `code` and `message` are the error's own when they are strings,
         // details otherwise.
-        let code = detail.string("code");
+        let code = detail.str("code");
         let message = detail.string("message");
         let own = |key: &str| match key {
             "code" => code.is_some(),
@@ -54,7 +54,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         read_details_object(&detail, own, out);
         out.set_code(code);
         out.message = message;
-    } else if let Some(items) = obj.array("detail") {
+    } else if let Some(items) = obj.raw("detail").and_then(Raw::items) {
         for item in items {
             let Some(item) = item.obj() else {
                 continue;

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::json::Out;
 use super::{Context, Renderer, write_message, write_wire_code};
-use crate::decode::{Decoded, Json, Obj, Raw};
+use crate::decode::{Decoded, Json, Member, Obj, Raw};
 use crate::{ApiError, Dialect, Violation};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
@@ -49,43 +49,54 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
-    let items: Vec<Obj<'_>> = obj
-        .array("errors")
-        .unwrap_or_default()
+    // Every member of every object of `errors`, read in one pass.
+    let entries: Vec<Member<'_>> = obj
+        .raw("errors")
+        .and_then(Raw::items)
         .into_iter()
-        .filter_map(Raw::obj)
+        .flatten()
+        .filter_map(Raw::entries)
+        .flatten()
         .collect();
-    let entries: Vec<(&str, Raw<'_>)> = items.iter().flat_map(Obj::members).collect();
     // The entry named by `X-Error-Code` (or, without it, a lone entry that
     // repeats the message) is the code; every other entry is a field.
     let code_index = match &out.code {
         Some(code) => entries.iter().position(|(k, _)| k == code),
-        None => (entries.len() == 1 && !looks_like_field_error(entries[0].0, out)).then_some(0),
+        None => match entries.as_slice() {
+            [(key, _)] => (!looks_like_field_error(key, out)).then_some(0),
+            _ => None,
+        },
     };
     for (i, (key, messages)) in entries.into_iter().enumerate() {
         if Some(i) == code_index {
             out.set_code(Some(key));
             continue;
         }
-        for message in messages_of(messages) {
-            out.violations.push(Violation {
-                field: key.to_owned(),
-                code: String::new(),
-                message: message.into_owned(),
-            });
-        }
+        read_messages(&key, messages, out);
     }
 }
 
-/// An entry's messages: an array of strings, or one string; else none.
-fn messages_of(raw: Raw<'_>) -> Vec<Cow<'_, str>> {
+/// An entry's messages (an array of strings, or one string; else none) as
+/// violations of `field`.
+fn read_messages(field: &str, raw: Raw<'_>, out: &mut Decoded) {
+    let violation = |message: Cow<'_, str>| Violation {
+        field: field.to_owned(),
+        code: String::new(),
+        message: message.into_owned(),
+    };
     match raw.json_type() {
-        Some(Json::String) => raw.string().into_iter().collect(),
-        Some(Json::Array) => raw
-            .array()
-            .and_then(|items| items.into_iter().map(Raw::string).collect())
-            .unwrap_or_default(),
-        _ => Vec::new(),
+        Some(Json::String) => out.violations.extend(raw.string().map(violation)),
+        Some(Json::Array) => {
+            // All strings, or none taken.
+            let all_strings = raw
+                .items()
+                .is_some_and(|mut items| items.all(|m| m.string().is_some()));
+            if all_strings {
+                let messages = raw.items().into_iter().flatten().filter_map(Raw::string);
+                out.violations.extend(messages.map(violation));
+            }
+        }
+        _ => {}
     }
 }
 

@@ -96,7 +96,7 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
     };
     out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
     out.message = error.string("message");
-    for item in error.array("details").unwrap_or_default() {
+    for item in error.items("details") {
         let Some(item) = item.obj() else {
             continue;
         };
@@ -117,7 +117,7 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
                 out.hint_retry(delay);
             }
             "BadRequest" => {
-                for v in item.array("fieldViolations").unwrap_or_default() {
+                for v in item.items("fieldViolations") {
                     let Some(v) = v.obj() else {
                         continue;
                     };

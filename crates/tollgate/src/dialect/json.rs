@@ -130,19 +130,21 @@ pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 
-/// Bit 7 of each zero byte of `word`, and no other bit.
+/// Bit 7 of the first zero byte of `word` (bits above it may be set too:
+/// a borrow can mark a 0x01 byte after a zero one), which is all a search
+/// for the first match needs.
 #[inline(always)]
-fn zero_bytes(word: u64) -> u64 {
-    let low7 = ONES * 0x7f;
-    !(((word & low7) + low7) | word | low7)
+fn first_zero_byte(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & (ONES * 0x80)
 }
 
-/// Bit 7 of each byte of `word` that needs an escape in a JSON string.
+/// Bit 7 of the first byte of `word` that needs an escape in a JSON string
+/// (and maybe of some after it).
 #[inline(always)]
 fn needs_escape(word: u64) -> u64 {
-    zero_bytes(word ^ (ONES * u64::from(b'"')))
-        | zero_bytes(word ^ (ONES * u64::from(b'\\')))
-        | zero_bytes(word & (ONES * 0xe0))
+    first_zero_byte(word ^ (ONES * u64::from(b'"')))
+        | first_zero_byte(word ^ (ONES * u64::from(b'\\')))
+        | first_zero_byte(word & (ONES * 0xe0))
 }
 
 fn escape_bytes_into(out: &mut Vec<u8>, bytes: &[u8]) {

@@ -80,7 +80,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         })),
     }
     out.hint_retry_secs(obj.u64("retry_after"));
-    for item in obj.array("errors").unwrap_or_default() {
+    for item in obj.items("errors") {
         let Some(item) = item.obj() else {
             continue;
         };
