@@ -522,6 +522,7 @@ pub(crate) struct Obj<'t> {
 /// One member: its key (borrowed unless it had escapes) and raw value.
 pub(crate) type Member<'t> = (Cow<'t, str>, Raw<'t>);
 
+/// The type of a JSON value, as its first byte tells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Json {
     Object,
