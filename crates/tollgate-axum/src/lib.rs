@@ -5,6 +5,8 @@ mod error;
 mod extract;
 mod gate;
 mod negotiate;
+#[cfg(feature = "utoipa")]
+pub mod openapi;
 mod rejection;
 mod render;
 mod reply;
