@@ -225,9 +225,10 @@ impl<'h> Headers<'h> {
 
     /// A header's text, trimmed; `None` when empty or not text.
     fn text(value: Option<&'h HeaderValue>) -> Option<&'h str> {
+        // Header text is visible ASCII, spaces and tabs: only ASCII to trim.
         value
             .and_then(|v| v.to_str().ok())
-            .map(str::trim)
+            .map(str::trim_ascii)
             .filter(|v| !v.is_empty())
     }
 
@@ -247,7 +248,7 @@ impl<'h> Headers<'h> {
     fn request_id(&self) -> Option<&'h str> {
         let traceparent = self.request_ids.len() - 1;
         self.request_ids.iter().enumerate().find_map(|(i, value)| {
-            let value = value.as_ref()?.to_str().ok()?.trim();
+            let value = value.as_ref()?.to_str().ok()?.trim_ascii();
             let id = if i == traceparent {
                 headers::traceparent_trace_id(value)?
             } else {
@@ -335,8 +336,24 @@ fn read_object(obj: &Obj<'_>, out: &mut Decoded) {
     out.dialect = dialect;
     // Where most shapes keep it (their readers leave it to this).
     if out.request_id.is_none() {
-        out.request_id = obj.string("request_id").or_else(|| obj.string("requestId"));
+        out.request_id = top_level_request_id(obj).map(Cow::into_owned);
     }
+}
+
+/// `request_id`, else `requestId`: the last string member of either name,
+/// found in one pass.
+fn top_level_request_id<'t>(obj: &Obj<'t>) -> Option<Cow<'t, str>> {
+    let (mut snake, mut camel) = (None, None);
+    for (key, raw) in obj.members.iter().rev() {
+        match key.as_ref() {
+            "request_id" if snake.is_none() => snake = Some(*raw),
+            "requestId" if camel.is_none() => camel = Some(*raw),
+            _ => {}
+        }
+    }
+    snake
+        .and_then(Raw::string)
+        .or_else(|| camel.and_then(Raw::string))
 }
 
 enum Shape {
