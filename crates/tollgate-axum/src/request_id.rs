@@ -110,23 +110,7 @@ thread_local! {
     static UUID_CONTEXT: ContextV7 = const { ContextV7::new() };
 }
 
-/// Which bytes a request id may hold: `[A-Za-z0-9._-]`
-/// ([`tollgate::headers::is_valid_request_id`], as a table: ids are checked
-/// on every request).
-const ID_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-');
-        b += 1;
-    }
-    table
-};
-
-/// Whether `id` is a valid request id: 1–128 bytes of `[A-Za-z0-9._-]`.
-fn is_valid(id: &[u8]) -> bool {
-    (1..=128).contains(&id.len()) && id.iter().all(|&b| ID_BYTES[usize::from(b)])
-}
+use tollgate::headers::is_valid_request_id_bytes as is_valid;
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -222,19 +206,6 @@ mod tests {
                 7
             );
         }
-    }
-
-    #[test]
-    fn the_byte_table_is_the_core_rule() {
-        for b in 0..=255u8 {
-            let single = [b];
-            let core =
-                std::str::from_utf8(&single).is_ok_and(tollgate::headers::is_valid_request_id);
-            assert_eq!(is_valid(&single), core, "byte {b:#04x}");
-        }
-        assert!(!is_valid(b""));
-        assert!(is_valid("a".repeat(128).as_bytes()));
-        assert!(!is_valid("a".repeat(129).as_bytes()));
     }
 
     #[test]

@@ -38,11 +38,25 @@ pub const REQUEST_ID_HEADERS: [&str; 6] = [
 /// assert!(!tollgate::headers::is_valid_request_id(&"a".repeat(129)));
 /// ```
 pub fn is_valid_request_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    is_valid_request_id_bytes(id.as_bytes())
 }
+
+/// [`is_valid_request_id`] on a header value's bytes (checked on every request,
+/// so by table).
+pub fn is_valid_request_id_bytes(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len()) && id.iter().all(|&b| ID_BYTES[usize::from(b)])
+}
+
+/// Which bytes a request id may hold: `[A-Za-z0-9._-]`.
+const ID_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-');
+        b += 1;
+    }
+    table
+};
 
 /// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
 pub(crate) fn traceparent_trace_id(value: &str) -> Option<&str> {
@@ -52,4 +66,19 @@ pub(crate) fn traceparent_trace_id(value: &str) -> Option<&str> {
         && trace.bytes().all(|b| b.is_ascii_hexdigit())
         && trace.bytes().any(|b| b != b'0');
     valid.then_some(trace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_byte_table_is_the_documented_rule() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+            assert_eq!(is_valid_request_id_bytes(&[b]), expected, "byte {b:#04x}");
+        }
+        assert!(is_valid_request_id_bytes("a".repeat(128).as_bytes()));
+        assert!(!is_valid_request_id_bytes("a".repeat(129).as_bytes()));
+    }
 }
