@@ -3,8 +3,10 @@
 //! In order: `Accept: application/problem+json` (when enabled), a pinned
 //! version header value, a pinned path prefix, the default dialect.
 
-use http::{HeaderMap, HeaderName, HeaderValue, header::ACCEPT};
+use http::header::{ACCEPT, CONTENT_LENGTH};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tollgate::Dialect;
+use tollgate::headers::X_REQUEST_ID;
 
 /// The negotiation rules; built by [`Tollgate`](crate::Tollgate).
 #[derive(Clone, Debug)]
@@ -14,6 +16,22 @@ pub(crate) struct Negotiation {
     pub(crate) version_header: Option<HeaderName>,
     pub(crate) versions: Vec<(HeaderValue, Dialect)>,
     pub(crate) prefixes: Vec<(String, Dialect)>,
+}
+
+/// What the layer reads from a request's headers, found in one pass over
+/// them (a request has few headers, hyper caps them at 100, and comparing a
+/// name is cheaper than hashing one for each lookup).
+#[derive(Default)]
+pub(crate) struct Scanned<'a> {
+    /// The first `X-Request-Id` value (as `HeaderMap::get` would give).
+    pub(crate) request_id: Option<&'a HeaderValue>,
+    /// The first `Content-Length` value.
+    pub(crate) content_length: Option<&'a HeaderValue>,
+    /// The first value of the pinned version header, when one is configured.
+    pub(crate) version: Option<&'a HeaderValue>,
+    /// Whether an `Accept` value asks for `application/problem+json` (only
+    /// looked at when that is enabled).
+    pub(crate) accepts_problem: bool,
 }
 
 impl Negotiation {
@@ -27,17 +45,34 @@ impl Negotiation {
         }
     }
 
-    /// The dialect for a request with these headers and path.
-    pub(crate) fn dialect(&self, headers: &HeaderMap, path: &str) -> Dialect {
-        if self.problem_on_accept && accepts_problem(headers) {
+    /// Reads what the layer needs from `headers` in one pass.
+    #[inline]
+    pub(crate) fn scan<'a>(&self, headers: &'a HeaderMap) -> Scanned<'a> {
+        let mut found = Scanned::default();
+        for (name, value) in headers {
+            if *name == X_REQUEST_ID {
+                found.request_id.get_or_insert(value);
+            } else if *name == CONTENT_LENGTH {
+                found.content_length.get_or_insert(value);
+            } else if *name == ACCEPT {
+                found.accepts_problem |= self.problem_on_accept && accepts_problem(value);
+            } else if self.version_header.as_ref() == Some(name) {
+                found.version.get_or_insert(value);
+            }
+        }
+        found
+    }
+
+    /// The dialect for a request whose headers gave `scanned`, at `path`.
+    #[inline]
+    pub(crate) fn dialect(&self, scanned: &Scanned<'_>, path: &str) -> Dialect {
+        if scanned.accepts_problem {
             return Dialect::Problem;
         }
-        if let Some(name) = &self.version_header {
-            if let Some(value) = headers.get(name) {
-                let value = value.as_bytes().trim_ascii();
-                if let Some((_, d)) = self.versions.iter().find(|(v, _)| v.as_bytes() == value) {
-                    return *d;
-                }
+        if let Some(value) = scanned.version {
+            let value = value.as_bytes().trim_ascii();
+            if let Some((_, d)) = self.versions.iter().find(|(v, _)| v.as_bytes() == value) {
+                return *d;
             }
         }
         for (prefix, dialect) in &self.prefixes {
@@ -59,31 +94,42 @@ fn has_prefix(path: &str, prefix: &str) -> bool {
     }
 }
 
-/// Whether any `Accept` media range is `application/problem+json` with q > 0.
-fn accepts_problem(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|value| {
-            value.split(',').any(|range| {
-                let mut params = range.split(';');
-                let media = params.next().unwrap_or_default().trim();
-                media.eq_ignore_ascii_case("application/problem+json")
-                    && !params.any(|p| {
-                        let p = p.trim();
-                        p.split_once('=').is_some_and(|(k, v)| {
-                            k.trim().eq_ignore_ascii_case("q")
-                                && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
-                        })
-                    })
+/// The media type [`accepts_problem`] looks for.
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Whether a media range of this `Accept` value is
+/// `application/problem+json` with q > 0.
+fn accepts_problem(value: &HeaderValue) -> bool {
+    // Shorter than the media type itself (`*/*`, `application/json`): no.
+    if value.len() < PROBLEM_JSON.len() {
+        return false;
+    }
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    value.split(',').any(|range| {
+        let mut params = range.split(';');
+        let media = params.next().unwrap_or_default().trim();
+        media.eq_ignore_ascii_case(PROBLEM_JSON)
+            && !params.any(|p| {
+                let p = p.trim();
+                p.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("q")
+                        && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                })
             })
-        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Negotiation {
+        fn decide(&self, headers: &HeaderMap, path: &str) -> Dialect {
+            self.dialect(&self.scan(headers), path)
+        }
+    }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         pairs
@@ -106,7 +152,7 @@ mod tests {
         ];
         for (accept, want) in cases {
             assert_eq!(
-                n.dialect(&headers(&[("accept", accept)]), "/"),
+                n.decide(&headers(&[("accept", accept)]), "/"),
                 want,
                 "{accept}"
             );
@@ -116,7 +162,7 @@ mod tests {
             ..n
         };
         assert_eq!(
-            off.dialect(&headers(&[("accept", "application/problem+json")]), "/"),
+            off.decide(&headers(&[("accept", "application/problem+json")]), "/"),
             Dialect::Envelope
         );
     }
@@ -129,18 +175,38 @@ mod tests {
             .push((HeaderValue::from_static("1"), Dialect::Flat));
         n.prefixes.push(("/v1/".to_owned(), Dialect::Flat));
         assert_eq!(
-            n.dialect(&headers(&[("x-api-version", "1")]), "/v2/scans"),
+            n.decide(&headers(&[("x-api-version", "1")]), "/v2/scans"),
             Dialect::Flat
         );
         assert_eq!(
-            n.dialect(&headers(&[("x-api-version", "2")]), "/v2/scans"),
+            n.decide(&headers(&[("x-api-version", "2")]), "/v2/scans"),
             Dialect::Envelope
         );
-        assert_eq!(n.dialect(&HeaderMap::new(), "/v1/scans"), Dialect::Flat);
-        assert_eq!(n.dialect(&HeaderMap::new(), "/v1"), Dialect::Flat);
-        assert_eq!(
-            n.dialect(&HeaderMap::new(), "/v10/scans"),
-            Dialect::Envelope
+        assert_eq!(n.decide(&HeaderMap::new(), "/v1/scans"), Dialect::Flat);
+        assert_eq!(n.decide(&HeaderMap::new(), "/v1"), Dialect::Flat);
+        assert_eq!(n.decide(&HeaderMap::new(), "/v10/scans"), Dialect::Envelope);
+    }
+
+    #[test]
+    fn one_pass_finds_what_the_lookups_would() {
+        let mut n = Negotiation::new(Dialect::Envelope);
+        n.version_header = Some(HeaderName::from_static("x-api-version"));
+        let mut h = HeaderMap::new();
+        h.append("x-request-id", HeaderValue::from_static("first"));
+        h.append("x-request-id", HeaderValue::from_static("second"));
+        h.append("accept", HeaderValue::from_static("application/json"));
+        h.append("content-length", HeaderValue::from_static("12"));
+        h.append("x-api-version", HeaderValue::from_static("1"));
+        h.append(
+            "accept",
+            HeaderValue::from_static("application/problem+json"),
         );
+        let scanned = n.scan(&h);
+        assert_eq!(scanned.request_id, h.get("x-request-id"));
+        assert_eq!(scanned.content_length, h.get("content-length"));
+        assert_eq!(scanned.version, h.get("x-api-version"));
+        // Any `Accept` value counts, not only the first.
+        assert!(scanned.accepts_problem);
+        assert_eq!(n.dialect(&scanned, "/"), Dialect::Problem);
     }
 }

@@ -43,7 +43,13 @@ impl RequestId {
     /// assert_eq!(RequestId::from_headers(&headers).as_str().len(), 36);
     /// ```
     pub fn from_headers(headers: &http::HeaderMap) -> RequestId {
-        match headers.get(tollgate::headers::X_REQUEST_ID) {
+        RequestId::from_header(headers.get(tollgate::headers::X_REQUEST_ID))
+    }
+
+    /// The caller's `X-Request-Id` value when valid, else a new UUIDv7.
+    #[inline]
+    pub(crate) fn from_header(value: Option<&HeaderValue>) -> RequestId {
+        match value {
             Some(value) if is_valid(value.as_bytes()) => RequestId(value.clone()),
             _ => RequestId::generate(),
         }

@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use bytes::Bytes;
-use http::header::CONTENT_LENGTH;
 use http::{Request, Response};
 use tollgate::Dialect;
 use tower::Service;
@@ -41,14 +40,8 @@ impl<S: fmt::Debug> fmt::Debug for TollgateService<S> {
 }
 
 /// The declared length of a request body, when it has a valid one.
-fn content_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+fn content_length(value: Option<&http::HeaderValue>) -> Option<u64> {
+    value?.to_str().ok()?.trim().parse().ok()
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TollgateService<S>
@@ -82,8 +75,10 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
-        let request_id = RequestId::from_headers(req.headers());
-        let dialect = shared.negotiation.dialect(req.headers(), req.uri().path());
+        let scanned = shared.negotiation.scan(req.headers());
+        let request_id = RequestId::from_header(scanned.request_id);
+        let dialect = shared.negotiation.dialect(&scanned, req.uri().path());
+        let declared = scanned.content_length;
         // Without a tracing subscriber the span has no reader (tracing's
         // `log` fallback would only print its creation), so none is built.
         let span = if tracing::dispatcher::has_been_set() {
@@ -106,7 +101,7 @@ where
         let mut count_up_to = None;
         if let Some(limit) = shared.body_limit {
             if !http_body::Body::is_end_stream(req.body()) {
-                let declared = content_length(req.headers());
+                let declared = content_length(declared);
                 if declared.is_some_and(|len| len > limit as u64) {
                     let err = rejection::payload_too_large(Some(limit));
                     return ResponseFuture::error(finish, err, span);
