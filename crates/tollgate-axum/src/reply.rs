@@ -72,7 +72,7 @@ mod tests {
     fn body_of(reply: Reply<serde_json::Value>, dialect: Option<Dialect>) -> serde_json::Value {
         let response = match dialect {
             Some(dialect) => {
-                let mut id = RequestId::new("r1").unwrap();
+                let mut id = current::IdSlot::new(RequestId::new("r1").unwrap());
                 let _entered = current::enter(&mut id, dialect);
                 reply.into_response()
             }

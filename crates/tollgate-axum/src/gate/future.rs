@@ -21,9 +21,8 @@ use tollgate::{ApiError, Dialect};
 use tracing::Span;
 
 use super::layer::Shared;
-use crate::current;
+use crate::current::{self, IdSlot};
 use crate::rejection::{self, TextError, builtin};
-use crate::request_id::RequestId;
 use crate::{BoxError, render};
 
 /// Plain-text error bodies longer than this are not read for their meaning.
@@ -36,7 +35,7 @@ pub(crate) struct Finish {
     pub(crate) shared: Arc<Shared>,
     /// The request id: swapped into the thread's current slot while the
     /// inner service runs (see `current`), here otherwise.
-    pub(crate) request_id: RequestId,
+    pub(crate) request_id: IdSlot,
     pub(crate) dialect: Dialect,
     /// The request's path, kept only for the `problem` dialect's `instance`.
     pub(crate) instance: Option<PathAndQuery>,
@@ -47,10 +46,10 @@ impl Finish {
     /// catalog, rendered in the request's dialect with its id.
     fn respond(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
         let err = rejection::name_limit(err, self.shared.body_limit);
-        render::log(&err, Some(self.request_id.as_str()));
+        render::log(&err, Some(self.request_id.get().as_str()));
         let err = render::adopt(&self.shared.catalog, err);
-        let mut ctx =
-            tollgate::Context::new((self.shared.clock)()).request_id(self.request_id.as_str());
+        let mut ctx = tollgate::Context::new((self.shared.clock)())
+            .request_id(self.request_id.get().as_str());
         if let Some(uri) = &self.instance {
             ctx = ctx.instance(uri.path());
         }
@@ -82,7 +81,7 @@ impl Finish {
     /// The inner service's response, finished: an `ApiError` in its
     /// extensions is rendered; an unmarked error is read for its meaning; a
     /// success gets the request id.
-    fn finish<B>(self, response: Response<B>) -> Result<Response<Body>, BoxFuture>
+    fn finish<B>(mut self, response: Response<B>) -> Result<Response<Body>, BoxFuture>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -119,7 +118,7 @@ impl Finish {
         // The id moves into the header: no copy, no reference count.
         parts.headers.insert(
             tollgate::headers::X_REQUEST_ID,
-            self.request_id.into_header_value(),
+            self.request_id.take().into_header_value(),
         );
         Ok(Response::from_parts(parts, Body::new(body)))
     }
@@ -219,14 +218,12 @@ where
                 finish,
                 deadline,
             } => {
-                let polled = {
-                    let _current = finish
-                        .as_mut()
-                        .map(|f| current::enter(&mut f.request_id, f.dialect));
-                    catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
-                };
-                let Some(f) = finish.take() else {
+                let Some(f) = finish.as_mut() else {
                     return Poll::Ready(Ok(polled_after_completion()));
+                };
+                let polled = {
+                    let _current = current::enter(&mut f.request_id, f.dialect);
+                    catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
                 };
                 match polled {
                     Ok(Poll::Ready(Ok(mut response))) if f.passes(&response) => {
@@ -234,18 +231,21 @@ where
                         // copy, no reference count) and the response leaves.
                         response.headers_mut().insert(
                             tollgate::headers::X_REQUEST_ID,
-                            f.request_id.into_header_value(),
+                            f.request_id.take().into_header_value(),
                         );
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response.map(Body::new)));
                     }
-                    Ok(Poll::Ready(Ok(response))) => match f.finish(response) {
-                        Ok(response) => response,
-                        Err(reading) => {
-                            this.state.set(State::Reading { future: reading });
-                            return poll_reading(this.state, cx);
+                    Ok(Poll::Ready(Ok(response))) => {
+                        match finish.take().map(|f| f.finish(response)) {
+                            None => polled_after_completion(),
+                            Some(Ok(response)) => response,
+                            Some(Err(reading)) => {
+                                this.state.set(State::Reading { future: reading });
+                                return poll_reading(this.state, cx);
+                            }
                         }
-                    },
+                    }
                     Ok(Poll::Ready(Err(e))) => {
                         let source = TextError(e.into().to_string());
                         f.error(builtin("internal_error").with_source(source))
@@ -269,7 +269,6 @@ where
                             .as_mut()
                             .is_some_and(|d| d.as_mut().poll(cx).is_ready());
                         if !expired {
-                            *finish = Some(f);
                             return Poll::Pending;
                         }
                         let after = f.shared.timeout.unwrap_or_default();

@@ -17,7 +17,7 @@ use tracing::Span;
 
 use super::future::{Finish, ResponseFuture};
 use super::layer::Shared;
-use crate::current;
+use crate::current::{self, IdSlot};
 use crate::request_id::RequestId;
 use crate::{BoxError, rejection};
 
@@ -92,7 +92,7 @@ where
         };
         let mut finish = Finish {
             shared: shared.clone(),
-            request_id,
+            request_id: IdSlot::new(request_id),
             dialect,
             instance,
         };
