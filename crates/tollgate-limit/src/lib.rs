@@ -78,4 +78,4 @@ pub use memory::{
 };
 pub use policy::{Decision, Policy, PolicyError, PolicyErrorKind};
 #[cfg(feature = "redis")]
-pub use redis::{RedisOptions, RedisStore, RedisStoreError};
+pub use redis::{DEFAULT_MAX_BATCH, RedisOptions, RedisStore, RedisStoreError};

@@ -1,52 +1,83 @@
 //! The Redis store: GCRA in a Lua script, one round trip per decision, timed
-//! by Redis's own clock.
+//! by Redis's own clock; concurrent decisions share one script call.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::oneshot;
 
 use crate::key::Key;
 use crate::policy::{Decision, Gcra, Policy};
 
-/// GCRA on one key. KEYS[1]: the key. ARGV: emission interval (µs),
-/// tolerance (µs), cost, mode (0 check, 1 peek, 2 refund). Returns
-/// `{allowed, units owed after the call (reset), units until admissible}`.
+/// GCRA on a batch of keys, in order (a key may appear twice; the second
+/// sees the first's write). `KEYS[i]` is a key and `ARGV[i]` its job, packed
+/// big-endian as `>ddB`: increment (emission interval × cost, µs), tolerance
+/// (µs), mode (`0` check, `1` peek, `2` refund). Returns one integer per key:
+/// the units owed after an admitted call (≥ 0), or minus the units to wait
+/// before a refused one could be admitted (< 0); `0` for a refund.
 ///
-/// Time comes from `TIME` on the Redis server, so the clocks of the nodes
-/// running the limiter do not matter. Times are microseconds since the Unix
-/// epoch (below 2^53, exact in Lua's doubles); the stored value is written
-/// with `%.0f` so it never turns into an exponent.
+/// Time comes from `TIME` on the Redis server, read once per batch, so the
+/// clocks of the nodes running the limiter do not matter. Times are
+/// microseconds since the Unix epoch, below 2^53 and so exact in Lua's
+/// doubles.
+///
+/// A key's value is `>Bdd`: a format byte (1), the theoretical arrival time,
+/// and the key's deadline. The key expires at its deadline, which is set one
+/// horizon (the tolerance, at least a second) past the arrival time whenever
+/// the arrival time passes it: idle callers cost Redis nothing after at most
+/// a horizon, and most writes keep the expiry as it is (`KEEPTTL`).
+/// Binary numbers and a rare expiry: formatting numbers as text and setting
+/// an expiry were most of the script's cost.
 const SCRIPT: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local mode = ARGV[4]
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-local increment = interval * cost
-if mode == '2' then
-  local back = tat - increment
-  if back <= now then
-    redis.call('DEL', KEYS[1])
-  else
-    redis.call('SET', KEYS[1], string.format('%.0f', back), 'PX', math.ceil((back - now) / 1000))
+local now = t[1] * 1000000 + t[2]
+local out = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local increment, tolerance, mode = struct.unpack('>ddB', ARGV[i])
+  local tat, deadline = now, 0
+  local stored = redis.call('GET', key)
+  if stored and #stored == 17 then
+    local format, t, d = struct.unpack('>Bdd', stored)
+    if format == 1 then
+      tat, deadline = t, d
+    end
   end
-  return {1, 0, 0}
+  if tat < now then tat = now end
+  local new = nil
+  if mode == 2 then
+    new = tat - increment
+    if new <= now then
+      redis.call('DEL', key)
+      new = nil
+    end
+    out[i] = 0
+  else
+    local debt = tat - now + increment
+    local over = debt - tolerance
+    if over > 0 then
+      out[i] = -over
+    else
+      if mode == 0 then new = now + debt end
+      out[i] = debt
+    end
+  end
+  if new then
+    if new > deadline then
+      deadline = new + math.max(tolerance, 1000000)
+      redis.call('SET', key, struct.pack('>Bdd', 1, new, deadline), 'PX', string.format('%d', math.ceil((deadline - now) / 1000)))
+    else
+      redis.call('SET', key, struct.pack('>Bdd', 1, new, deadline), 'KEEPTTL')
+    end
+  end
 end
-if tat < now then tat = now end
-local used = tat - now
-local debt = used + increment
-if debt > tolerance then
-  return {0, used, debt - tolerance}
-end
-if mode == '0' then
-  redis.call('SET', KEYS[1], string.format('%.0f', now + debt), 'PX', math.ceil(debt / 1000) + 1)
-end
-return {1, debt, 0}
+return out
 ";
+
+/// How many decisions share one script call at most, by default.
+pub const DEFAULT_MAX_BATCH: usize = 64;
 
 /// Connection settings of a [`RedisStore`].
 ///
@@ -59,6 +90,7 @@ return {1, debt, 0}
 pub struct RedisOptions {
     timeout: Duration,
     prefix: Arc<str>,
+    max_batch: usize,
 }
 
 impl Default for RedisOptions {
@@ -66,6 +98,7 @@ impl Default for RedisOptions {
         RedisOptions {
             timeout: Duration::from_millis(500),
             prefix: "tollgate:rl:".into(),
+            max_batch: DEFAULT_MAX_BATCH,
         }
     }
 }
@@ -88,6 +121,15 @@ impl RedisOptions {
         self.prefix = prefix.into();
         self
     }
+
+    /// How many concurrent decisions may share one script call (default
+    /// [`DEFAULT_MAX_BATCH`]; `0` counts as `1`). `1` sends every decision
+    /// alone, touching one key: what a Redis Cluster client or proxy needs,
+    /// since one call's keys must then live in one slot.
+    pub fn max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
+        self
+    }
 }
 
 /// GCRA state in Redis, shared by every node of an API.
@@ -96,21 +138,28 @@ impl RedisOptions {
 /// that reads the key, decides with Redis's own `TIME` and writes the new
 /// state atomically (the script is loaded again by itself after a Redis
 /// restart: `EVALSHA`, then `SCRIPT LOAD` once on `NOSCRIPT`). Calls share one
-/// multiplexed connection ([`ConnectionManager`]), which pipelines concurrent
-/// requests and reconnects by itself.
+/// multiplexed connection ([`ConnectionManager`]), which reconnects by
+/// itself.
+///
+/// **Batches.** While one script call is on its way, the decisions that
+/// arrive queue up and then go together in the next call (up to
+/// [`RedisOptions::max_batch`]): a lone decision is sent at once, and under
+/// load Redis runs one script (and reads `TIME` once) for many decisions
+/// instead of one each, which is where its time goes. The policies of one
+/// request (per key and per IP) thereby usually travel in one call too.
 ///
 /// **Keys.** `{prefix}{policy:key}`: the braces are a hash tag, so everything
-/// a decision touches lives in one Redis Cluster slot, and keys spread over
-/// slots by caller. Braces and `%` inside a key are percent-encoded. Keys
-/// expire once their caller is idle, so Redis memory stays bounded too.
+/// one decision touches lives in one Redis Cluster slot (send decisions alone
+/// there: [`RedisOptions::max_batch`] `1`). Braces and `%` inside a key are
+/// percent-encoded. Keys expire once their caller is idle, so Redis memory
+/// stays bounded too.
 ///
 /// **Failures** (Redis down, timeout) are returned as [`RedisStoreError`];
 /// the [`Limiter`](crate::Limiter) logs them and fails open or closed as
 /// configured.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
-    script: Arc<redis::Script>,
+    batcher: Arc<Batcher>,
     options: RedisOptions,
 }
 
@@ -138,8 +187,12 @@ impl RedisStore {
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| RedisStoreError::url(url, e))?;
         Ok(RedisStore {
-            conn,
-            script: Arc::new(redis::Script::new(SCRIPT)),
+            batcher: Arc::new(Batcher {
+                conn,
+                script: redis::Script::new(SCRIPT),
+                max_batch: options.max_batch,
+                queue: Mutex::new(Queue::default()),
+            }),
             options,
         })
     }
@@ -182,7 +235,7 @@ impl RedisStore {
         key: &Key,
         cost: u64,
     ) -> Result<Decision, RedisStoreError> {
-        self.run(policy, key, cost, "0").await
+        self.run(policy, key, cost, Mode::Check).await
     }
 
     /// What [`check`](Self::check) would decide, without recording it.
@@ -192,7 +245,7 @@ impl RedisStore {
         key: &Key,
         cost: u64,
     ) -> Result<Decision, RedisStoreError> {
-        self.run(policy, key, cost, "1").await
+        self.run(policy, key, cost, Mode::Peek).await
     }
 
     /// Gives back a call of `cost` admitted earlier.
@@ -202,7 +255,7 @@ impl RedisStore {
         key: &Key,
         cost: u64,
     ) -> Result<(), RedisStoreError> {
-        self.run(policy, key, cost, "2").await.map(drop)
+        self.run(policy, key, cost, Mode::Refund).await.map(drop)
     }
 
     async fn run(
@@ -210,33 +263,52 @@ impl RedisStore {
         policy: &Policy,
         key: &Key,
         cost: u64,
-        mode: &str,
+        mode: Mode,
     ) -> Result<Decision, RedisStoreError> {
         let gcra = policy.gcra_us();
-        let mut invocation = self.script.key(self.redis_key(policy, key));
-        invocation
-            .arg(gcra.interval)
-            .arg(gcra.tolerance)
-            .arg(cost)
-            .arg(mode);
-        let mut conn = self.conn.clone();
-        let reply: (u8, u64, u64) =
-            tokio::time::timeout(self.options.timeout, invocation.invoke_async(&mut conn))
-                .await
-                .map_err(|_| RedisStoreError {
-                    kind: RedisErrorKind::Timeout(self.options.timeout),
-                })?
-                .map_err(|e| RedisStoreError {
-                    kind: RedisErrorKind::Redis(e),
-                })?;
-        Ok(decision(gcra, cost, reply))
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            key: self.redis_key(policy, key),
+            increment: gcra.interval.saturating_mul(cost),
+            tolerance: gcra.tolerance,
+            mode,
+            reply,
+        };
+        let sending = self.batcher.enqueue(job);
+        let decided = async {
+            // With a call slot free, the caller sends its own decision at once
+            // (no task hop); otherwise a sender takes it with the next batch.
+            if let Some(batch) = sending {
+                let _slot = Slot(&self.batcher);
+                self.batcher.send_batch(batch).await;
+            }
+            answer.await
+        };
+        let timeout = self.options.timeout;
+        let result = tokio::time::timeout(timeout, decided)
+            .await
+            .map_err(|_| RedisStoreError {
+                kind: RedisErrorKind::Timeout(timeout),
+            })?
+            // Unanswered only if a sender was cancelled (the runtime is
+            // shutting down).
+            .unwrap_or_else(|_| {
+                Err(redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "rate-limit batch cancelled",
+                )))
+            });
+        let owed_or_wait = result.map_err(|e| RedisStoreError {
+            kind: RedisErrorKind::Redis(e),
+        })?;
+        Ok(decision(gcra, cost, owed_or_wait))
     }
 
     /// Runs a plain `SET` on the store's connection (for benchmarks that
     /// compare a decision with the cheapest write).
     #[doc(hidden)]
     pub async fn plain_set(&self, key: &str) -> Result<(), RedisStoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.batcher.conn.clone();
         redis::cmd("SET")
             .arg(key)
             .arg(1)
@@ -248,11 +320,176 @@ impl RedisStore {
     }
 }
 
-/// The script's reply as a [`Decision`].
-fn decision(gcra: Gcra, cost: u64, (allowed, owed, wait): (u8, u64, u64)) -> Decision {
+/// What a decision does to its key.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Check,
+    Peek,
+    Refund,
+}
+
+/// One decision waiting for its script call.
+struct Job {
+    key: String,
+    increment: u64,
+    tolerance: u64,
+    mode: Mode,
+    reply: oneshot::Sender<Result<i64, redis::RedisError>>,
+}
+
+impl Job {
+    /// The job as the script reads it: `>ddB` (µs up to 2^53 are exact).
+    fn packed(&self) -> [u8; 17] {
+        let mut packed = [0; 17];
+        packed[..8].copy_from_slice(&(self.increment as f64).to_be_bytes());
+        packed[8..16].copy_from_slice(&(self.tolerance as f64).to_be_bytes());
+        packed[16] = match self.mode {
+            Mode::Check => 0,
+            Mode::Peek => 1,
+            Mode::Refund => 2,
+        };
+        packed
+    }
+}
+
+/// Decisions waiting while script calls are on their way.
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    /// Script calls on their way, at most [`IN_FLIGHT`].
+    sending: usize,
+}
+
+/// How many script calls may be on their way at once: enough that Redis
+/// runs one batch while the next is gathered and sent, few enough that
+/// decisions gather into batches under load.
+const IN_FLIGHT: usize = 2;
+
+/// Gathers concurrent decisions into script calls, a few calls on their way
+/// at a time. No crate offers this for one Lua script, so it is a few lines here:
+/// a lock held only to push or take jobs, and a task that sends.
+struct Batcher {
+    conn: ConnectionManager,
+    script: redis::Script,
+    max_batch: usize,
+    queue: Mutex<Queue>,
+}
+
+impl Batcher {
+    /// Queues `job`; returns the batch to send when fewer than
+    /// [`IN_FLIGHT`] calls are on their way (the caller then sends it).
+    fn enqueue(&self, job: Job) -> Option<Vec<Job>> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.sending >= IN_FLIGHT {
+            queue.jobs.push(job);
+            None
+        } else {
+            queue.sending += 1;
+            Some(vec![job])
+        }
+    }
+
+    /// Gives a call slot back.
+    fn release(&self) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.sending -= 1;
+    }
+
+    /// The next batch, or `None` (and one call fewer on its way) when none
+    /// waits.
+    fn next_batch(&self) -> Option<Vec<Job>> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.jobs.is_empty() {
+            queue.sending -= 1;
+            return None;
+        }
+        let now = self.max_batch.min(queue.jobs.len());
+        let later = queue.jobs.split_off(now);
+        Some(std::mem::replace(&mut queue.jobs, later))
+    }
+
+    /// Sends `batch` as one script call and answers its callers.
+    async fn send_batch(&self, mut batch: Vec<Job>) {
+        let mut invocation = self.script.prepare_invoke();
+        for job in &batch {
+            invocation.key(&job.key);
+        }
+        for job in &batch {
+            invocation.arg(&job.packed()[..]);
+        }
+        let mut conn = self.conn.clone();
+        let replies: Result<Vec<i64>, redis::RedisError> = invocation.invoke_async(&mut conn).await;
+        let error = match replies {
+            Ok(replies) if replies.len() == batch.len() => {
+                for (job, reply) in batch.drain(..).zip(replies) {
+                    let _ = job.reply.send(Ok(reply));
+                }
+                return;
+            }
+            Ok(replies) => redis::RedisError::from((
+                redis::ErrorKind::Parse,
+                "rate-limit script answered the wrong number of decisions",
+                format!("{} for {}", replies.len(), batch.len()),
+            )),
+            Err(error) => error,
+        };
+        for job in batch {
+            let _ = job.reply.send(Err(error.clone()));
+        }
+    }
+
+    /// Sends `batch`, then whatever queued meanwhile, until nothing waits.
+    async fn drain(self: Arc<Batcher>, mut batch: Vec<Job>) {
+        loop {
+            self.send_batch(batch).await;
+            match self.next_batch() {
+                Some(next) => batch = next,
+                None => return,
+            }
+        }
+    }
+}
+
+/// A call slot held by a caller sending its own decision. Dropping it, when
+/// the call is answered or the caller gives up (a timeout), hands the
+/// decisions that queued meanwhile to a task of their own, so the queue is
+/// never stranded and the caller never waits for others.
+struct Slot<'a>(&'a Arc<Batcher>);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let Some(next) = self.0.next_batch() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(Arc::clone(self.0).drain(next))),
+            // The runtime is gone: the queued callers are answered
+            // "cancelled" as their jobs drop.
+            Err(_) => self.0.release(),
+        }
+    }
+}
+
+/// The script's answer for one key as a [`Decision`].
+fn decision(gcra: Gcra, cost: u64, owed_or_wait: i64) -> Decision {
+    let increment = gcra.interval.saturating_mul(cost);
+    let (allowed, owed, wait) = match u64::try_from(owed_or_wait) {
+        Ok(owed) => (true, owed, 0),
+        // Refused: the units owed now are what the call would have added
+        // beyond the tolerance, minus the call itself.
+        Err(_) => {
+            let wait = owed_or_wait.unsigned_abs();
+            (
+                false,
+                wait.saturating_add(gcra.tolerance)
+                    .saturating_sub(increment),
+                wait,
+            )
+        }
+    };
     Decision {
-        allowed: allowed == 1,
-        impossible: gcra.interval.saturating_mul(cost) > gcra.tolerance,
+        allowed,
+        impossible: increment > gcra.tolerance,
         limit: gcra.limit,
         interval: gcra.interval,
         tolerance: gcra.tolerance,
