@@ -174,15 +174,27 @@ where
         self.sweep_with(now, false).unwrap_or(0)
     }
 
+    /// The hot path: one lookup and the key's compare-and-swap. Everything
+    /// else (absent or swept keys) is out of line in [`Self::insert`], so that
+    /// this stays small enough to inline into the caller.
     #[inline]
     fn apply(&self, gcra: Gcra, key: &K, now: u64, cost: u64, mode: Mode) -> Decision {
-        let guard = self.map.guard();
-        if let Some(tat) = self.map.get(key, &guard)
-            && let Some(decision) = Self::update(gcra, tat, now, cost, mode)
         {
-            return decision;
+            let guard = self.map.guard();
+            if let Some(tat) = self.map.get(key, &guard)
+                && let Some(decision) = Self::update(gcra, tat, now, cost, mode)
+            {
+                return decision;
+            }
         }
-        // Absent, or taken out by a sweep: a fresh caller.
+        self.insert(gcra, key, now, cost, mode)
+    }
+
+    /// A key that is absent, or was taken out by a sweep: a fresh caller,
+    /// tracked from now on if admitted and there is room.
+    #[cold]
+    #[inline(never)]
+    fn insert(&self, gcra: Gcra, key: &K, now: u64, cost: u64, mode: Mode) -> Decision {
         let (decision, new_tat) = gcra.decide(0, now, cost);
         let Some(new_tat) = new_tat.filter(|_| mode == Mode::Check) else {
             return decision;
@@ -190,6 +202,7 @@ where
         if !self.reserve(now) {
             return decision;
         }
+        let guard = self.map.guard();
         let inserted = self.map.compute(
             key.clone(),
             |current| match current {
