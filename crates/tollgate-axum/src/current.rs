@@ -32,7 +32,7 @@ struct Current {
 thread_local! {
     static CURRENT: Current = const {
         Current {
-            request_id: Cell::new(ManuallyDrop::new(RequestId::empty())),
+            request_id: Cell::new(ManuallyDrop::new(RequestId::EMPTY)),
             dialect: Cell::new(None),
         }
     };
@@ -60,7 +60,7 @@ impl IdSlot {
     pub(crate) fn take(&mut self) -> RequestId {
         ManuallyDrop::into_inner(mem::replace(
             &mut self.0,
-            ManuallyDrop::new(RequestId::empty()),
+            ManuallyDrop::new(RequestId::EMPTY),
         ))
     }
 }
@@ -104,7 +104,7 @@ impl Drop for Entered<'_> {
 pub(crate) fn request_id() -> Option<RequestId> {
     CURRENT.with(|c| {
         c.dialect.get()?;
-        let id = c.request_id.replace(ManuallyDrop::new(RequestId::empty()));
+        let id = c.request_id.replace(ManuallyDrop::new(RequestId::EMPTY));
         let copy = RequestId::clone(&id);
         c.request_id.set(id);
         Some(copy)

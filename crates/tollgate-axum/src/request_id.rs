@@ -100,10 +100,10 @@ impl RequestId {
     }
 
     /// No id: what the thread's current slot holds while no layer runs (a
-    /// valid id is never empty).
-    pub(crate) const fn empty() -> RequestId {
-        RequestId(HeaderValue::from_static(""))
-    }
+    /// valid id is never empty). A constant, so taking one copies a few
+    /// words instead of calling `HeaderValue::from_static` and reading its
+    /// result back (a store-forwarding stall on the happy path).
+    pub(crate) const EMPTY: RequestId = RequestId(HeaderValue::from_static(""));
 
     /// The id as an owned header value.
     pub(crate) fn into_header_value(self) -> HeaderValue {
