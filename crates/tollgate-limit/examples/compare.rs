@@ -10,7 +10,8 @@
 //! kind, a papaya lookup with its reclamation guard entered and left per
 //! lookup (what a check does) and with one guard held across all lookups
 //! (the floor without the guard; not something a single-check API can do),
-//! and whole checks of both limiters.
+//! a whole check without the clock read (fixed time), and whole checks of
+//! both limiters.
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
@@ -22,7 +23,7 @@ use governor::clock::{Clock as GovClock, MonotonicClock as GovStd, QuantaClock a
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use tollgate_limit::{Clock, KeyedLimiter, MonotonicClock, Policy, QuantaClock};
+use tollgate_limit::{Clock, KeyedLimiter, MemoryStore, MonotonicClock, Policy, QuantaClock};
 
 const KEYS: usize = 10_000;
 const ROUNDS: usize = 15;
@@ -200,6 +201,18 @@ fn breakdown(keys: &[u64]) {
         "papaya guard enter and leave alone",
         ns_per_call(|_| {
             black_box(map.guard());
+        }),
+    );
+    let store = MemoryStore::<u64>::new(KEYS);
+    let fixed_policy = Policy::new("p", 100, Duration::from_secs(60)).unwrap();
+    let fixed_now = std_clock.now();
+    for k in keys {
+        store.check(&fixed_policy, k, fixed_now, 1);
+    }
+    row(
+        "tollgate check, no clock read (`MemoryStore::check`, fixed time)",
+        ns_per_call(|i| {
+            black_box(store.check(&fixed_policy, &keys[i % KEYS], fixed_now, 1));
         }),
     );
     row(
