@@ -179,22 +179,28 @@ where
     /// this stays small enough to inline into the caller.
     #[inline]
     fn apply(&self, gcra: Gcra, key: &K, now: u64, cost: u64, mode: Mode) -> Decision {
+        let guard = self.map.guard();
+        if let Some(tat) = self.map.get(key, &guard)
+            && let Some(decision) = Self::update(gcra, tat, now, cost, mode)
         {
-            let guard = self.map.guard();
-            if let Some(tat) = self.map.get(key, &guard)
-                && let Some(decision) = Self::update(gcra, tat, now, cost, mode)
-            {
-                return decision;
-            }
+            return decision;
         }
-        self.insert(gcra, key, now, cost, mode)
+        self.insert(gcra, key, now, cost, mode, &guard)
     }
 
     /// A key that is absent, or was taken out by a sweep: a fresh caller,
     /// tracked from now on if admitted and there is room.
     #[cold]
     #[inline(never)]
-    fn insert(&self, gcra: Gcra, key: &K, now: u64, cost: u64, mode: Mode) -> Decision {
+    fn insert(
+        &self,
+        gcra: Gcra,
+        key: &K,
+        now: u64,
+        cost: u64,
+        mode: Mode,
+        guard: &papaya::LocalGuard<'_>,
+    ) -> Decision {
         let (decision, new_tat) = gcra.decide(0, now, cost);
         let Some(new_tat) = new_tat.filter(|_| mode == Mode::Check) else {
             return decision;
@@ -202,14 +208,13 @@ where
         if !self.reserve(now) {
             return decision;
         }
-        let guard = self.map.guard();
         let inserted = self.map.compute(
             key.clone(),
             |current| match current {
                 Some((_, tat)) if tat.load(Ordering::Acquire) != DEAD => Operation::Abort(tat),
                 _ => Operation::Insert(AtomicU64::new(new_tat)),
             },
-            &guard,
+            guard,
         );
         match inserted {
             Compute::Inserted(..) | Compute::Updated { .. } => decision,
