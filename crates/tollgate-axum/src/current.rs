@@ -66,8 +66,13 @@ impl IdSlot {
 }
 
 impl Drop for IdSlot {
+    #[inline]
     fn drop(&mut self) {
-        drop(self.take());
+        // A slot whose id was taken holds the empty one: nothing to drop
+        // (a valid id is never empty).
+        if !self.0.header_value().is_empty() {
+            drop(self.take());
+        }
     }
 }
 
