@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! TOLLGATE_TEST_REDIS_URL=redis://127.0.0.1:6379 \
-//!   cargo run --release -p tollgate-limit --example redis_compare
+//!   cargo run --release -p tollgate-limit --example redis_compare [CONCURRENCY…]
 //! ```
+//!
+//! Concurrency levels default to 1, 8, 32 and 128.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -65,6 +67,15 @@ fn main() {
         eprintln!("skipping: TOLLGATE_TEST_REDIS_URL is unset");
         return;
     };
+    let levels: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("concurrency levels are numbers"))
+        .collect();
+    let levels = if levels.is_empty() {
+        CONCURRENCY.to_vec()
+    } else {
+        levels
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -117,7 +128,7 @@ fn main() {
                     })
                 })
             };
-            for concurrency in CONCURRENCY {
+            for &concurrency in &levels {
                 let (mut ratios, mut decisions, mut sets) = (Vec::new(), Vec::new(), Vec::new());
                 for round in 0..ROUNDS {
                     let (d, s) = if round % 2 == 0 {

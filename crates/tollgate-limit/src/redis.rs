@@ -14,9 +14,11 @@ use crate::policy::{Decision, Gcra, Policy};
 /// GCRA on a batch of keys, in order (a key may appear twice; the second
 /// sees the first's write). `KEYS[i]` is a key and `ARGV[i]` its job, packed
 /// big-endian as `>ddB`: increment (emission interval × cost, µs), tolerance
-/// (µs), mode (`0` check, `1` peek, `2` refund). Returns one integer per key:
-/// the units owed after an admitted call (≥ 0), or minus the units to wait
-/// before a refused one could be admitted (< 0); `0` for a refund.
+/// (µs), mode (`0` check, `1` peek, `2` refund). Answers one integer per
+/// key (an array, or the integer alone for one key: building a Lua table
+/// costs as much as a `GET`): the units owed after an admitted call (≥ 0),
+/// or minus the units to wait before a refused one could be admitted (< 0);
+/// `0` for a refund.
 ///
 /// Time comes from `TIME` on the Redis server, read once per batch, so the
 /// clocks of the nodes running the limiter do not matter. Times are
@@ -33,7 +35,7 @@ use crate::policy::{Decision, Gcra, Policy};
 const SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
-local out = {}
+local out = #KEYS > 1 and {} or nil
 for i = 1, #KEYS do
   local key = KEYS[i]
   local increment, tolerance, mode = struct.unpack('>ddB', ARGV[i])
@@ -46,22 +48,21 @@ for i = 1, #KEYS do
     end
   end
   if tat < now then tat = now end
-  local new = nil
+  local new, answer = nil, 0
   if mode == 2 then
     new = tat - increment
     if new <= now then
       redis.call('DEL', key)
       new = nil
     end
-    out[i] = 0
   else
     local debt = tat - now + increment
     local over = debt - tolerance
     if over > 0 then
-      out[i] = -over
+      answer = -over
     else
       if mode == 0 then new = now + debt end
-      out[i] = debt
+      answer = debt
     end
   end
   if new then
@@ -72,6 +73,8 @@ for i = 1, #KEYS do
       redis.call('SET', key, struct.pack('>Bdd', 1, new, deadline), 'KEEPTTL')
     end
   end
+  if not out then return answer end
+  out[i] = answer
 end
 return out
 ";
@@ -352,21 +355,17 @@ impl Job {
     }
 }
 
-/// Decisions waiting while script calls are on their way.
+/// Decisions waiting while a script call is on its way.
 #[derive(Default)]
 struct Queue {
     jobs: Vec<Job>,
-    /// Script calls on their way, at most [`IN_FLIGHT`].
-    sending: usize,
+    sending: bool,
 }
 
-/// How many script calls may be on their way at once: enough that Redis
-/// runs one batch while the next is gathered and sent, few enough that
-/// decisions gather into batches under load.
-const IN_FLIGHT: usize = 2;
-
-/// Gathers concurrent decisions into script calls, a few calls on their way
-/// at a time. No crate offers this for one Lua script, so it is a few lines here:
+/// Gathers concurrent decisions into script calls, one call on its way at a
+/// time (measured against two, four and sixteen at a time: one gathers the
+/// largest batches and was fastest at every concurrency, see
+/// `BENCHMARKS.md`). No crate offers this for one Lua script, so it is a few lines here:
 /// a lock held only to push or take jobs, and a task that sends.
 struct Batcher {
     conn: ConnectionManager,
@@ -376,31 +375,32 @@ struct Batcher {
 }
 
 impl Batcher {
-    /// Queues `job`; returns the batch to send when fewer than
-    /// [`IN_FLIGHT`] calls are on their way (the caller then sends it).
+    /// Queues `job`; returns the batch to send when no call is on its way
+    /// (the caller then sends it).
     fn enqueue(&self, job: Job) -> Option<Vec<Job>> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.sending >= IN_FLIGHT {
+        if queue.sending {
             queue.jobs.push(job);
             None
         } else {
-            queue.sending += 1;
+            queue.sending = true;
             Some(vec![job])
         }
     }
 
-    /// Gives a call slot back.
+    /// Gives the call slot back.
     fn release(&self) {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        queue.sending -= 1;
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sending = false;
     }
 
-    /// The next batch, or `None` (and one call fewer on its way) when none
-    /// waits.
+    /// The next batch, or `None` (and no call on its way) when none waits.
     fn next_batch(&self) -> Option<Vec<Job>> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         if queue.jobs.is_empty() {
-            queue.sending -= 1;
+            queue.sending = false;
             return None;
         }
         let now = self.max_batch.min(queue.jobs.len());
@@ -418,7 +418,13 @@ impl Batcher {
             invocation.arg(&job.packed()[..]);
         }
         let mut conn = self.conn.clone();
-        let replies: Result<Vec<i64>, redis::RedisError> = invocation.invoke_async(&mut conn).await;
+        let replies = match invocation.invoke_async(&mut conn).await {
+            Ok(redis::Value::Int(answer)) => Ok(vec![answer]),
+            Ok(answers) => {
+                <Vec<i64> as redis::FromRedisValue>::from_redis_value(answers).map_err(Into::into)
+            }
+            Err(error) => Err(error),
+        };
         let error = match replies {
             Ok(replies) if replies.len() == batch.len() => {
                 for (job, reply) in batch.drain(..).zip(replies) {
