@@ -23,7 +23,9 @@ use governor::clock::{Clock as GovClock, MonotonicClock as GovStd, QuantaClock a
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use tollgate_limit::{Clock, KeyedLimiter, MemoryStore, MonotonicClock, Policy, QuantaClock};
+use tollgate_limit::{
+    Clock, DirectLimiter, KeyedLimiter, MemoryStore, MonotonicClock, Policy, QuantaClock,
+};
 
 const KEYS: usize = 10_000;
 const ROUNDS: usize = 15;
@@ -213,6 +215,23 @@ fn breakdown(keys: &[u64]) {
         "tollgate check, no clock read (`MemoryStore::check`, fixed time)",
         ns_per_call(|i| {
             black_box(store.check(&fixed_policy, &keys[i % KEYS], fixed_now, 1));
+        }),
+    );
+    let direct_ours = DirectLimiter::new(
+        Policy::new("p", 100, Duration::from_secs(60)).unwrap(),
+        QuantaClock::new(),
+    );
+    let direct_theirs = RateLimiter::direct_with_clock(gq, GovTsc::default());
+    row(
+        "tollgate direct (unkeyed) check, tsc",
+        ns_per_call(|_| {
+            black_box(direct_ours.check());
+        }),
+    );
+    row(
+        "governor direct (unkeyed) check, tsc",
+        ns_per_call(|_| {
+            let _ = black_box(direct_theirs.check());
         }),
     );
     row(
