@@ -29,7 +29,7 @@ const MANY: usize = 5_000;
 
 /// The services measured: (mode, description, the mode it is compared with:
 /// the same router bare, sent the same request).
-const MODES: [(&str, &str, &str); 9] = [
+const MODES: [(&str, &str, &str); 11] = [
     ("bare", "bare router, caller's id", "bare"),
     ("layer-id", "layer around the router, caller's id", "bare"),
     ("bare-noid", "bare router, no id", "bare-noid"),
@@ -55,6 +55,12 @@ const MODES: [(&str, &str, &str); 9] = [
         "reply-bare",
     ),
     ("problem", "layer (problem dialect), caller's id", "bare"),
+    ("bare-404", "bare router, unmatched route (404)", "bare-404"),
+    (
+        "layer-404",
+        "layer (envelope), unmatched route (404)",
+        "bare-404",
+    ),
 ];
 
 fn run<F: Future>(future: F) -> F::Output {
@@ -96,6 +102,13 @@ fn caller_id() -> HeaderValue {
 
 fn with_id() -> Request<Body> {
     Request::get("/")
+        .header("x-request-id", caller_id())
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn unmatched() -> Request<Body> {
+    Request::get("/missing")
         .header("x-request-id", caller_id())
         .body(Body::empty())
         .unwrap()
@@ -156,6 +169,8 @@ fn drive_mode(mode: &str, n: usize) {
         "reply-bare" => drive(reply(), with_id, n),
         "reply-envelope" => drive(layer().layer(reply()), with_id, n),
         "problem" => drive(layer_in(Dialect::Problem).layer(hello()), with_id, n),
+        "bare-404" => drive(hello(), unmatched, n),
+        "layer-404" => drive(layer().layer(hello()), unmatched, n),
         other => panic!("unknown mode {other:?}"),
     }
 }
