@@ -18,6 +18,7 @@ mod probe;
 mod render;
 mod serve;
 mod store_db;
+mod table;
 mod wire;
 
 use std::io::{self, Write};

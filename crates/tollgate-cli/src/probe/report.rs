@@ -75,25 +75,7 @@ impl Report {
                 ]
             }))
             .collect();
-        let mut widths = [0; 5];
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let mut out = String::new();
-        for row in &rows {
-            let mut line = String::new();
-            for (i, cell) in row.iter().enumerate() {
-                if i + 1 < row.len() {
-                    line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
-                } else {
-                    line.push_str(cell);
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
+        let mut out = crate::table::aligned(&rows);
         let dialect = self.dialect.map_or_else(
             || "no error body in any dialect".to_owned(),
             |d| format!("errors held to the {d} dialect"),

@@ -1,0 +1,42 @@
+//! Plain-text tables for the terminal: columns padded to align, two spaces
+//! apart, the last column left unpadded. (A table crate would bring borders,
+//! colours and width detection that the CLI's greppable output does not
+//! want.)
+
+/// `rows` (the first is the header) as aligned lines, one per row.
+pub(crate) fn aligned<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_align_by_characters_and_the_last_is_not_padded() {
+        let rows = [
+            ["A".to_owned(), "B".to_owned(), "C".to_owned()],
+            ["ééé".to_owned(), "".to_owned(), "last".to_owned()],
+        ];
+        assert_eq!(aligned(&rows), "A    B  C\nééé     last\n");
+    }
+}
