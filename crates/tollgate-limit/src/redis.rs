@@ -408,8 +408,14 @@ impl Batcher {
         Some(std::mem::replace(&mut queue.jobs, later))
     }
 
-    /// Sends `batch` as one script call and answers its callers.
+    /// Sends `batch` as one script call and answers its callers. Callers
+    /// that gave up while queued (a timeout) are left out: their calls are
+    /// neither decided nor recorded.
     async fn send_batch(&self, mut batch: Vec<Job>) {
+        batch.retain(|job| !job.reply.is_closed());
+        if batch.is_empty() {
+            return;
+        }
         let mut invocation = self.script.prepare_invoke();
         for job in &batch {
             invocation.key(&job.key);

@@ -362,6 +362,59 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A caller that gives up while its decision waits in the queue (here: its
+/// task is aborted while Redis is paused) is neither decided nor recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_that_give_up_in_the_queue_are_not_recorded() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(own) = OwnRedis::start(free_port()) else {
+        eprintln!("skipping: no redis-server on the PATH");
+        return;
+    };
+    let store = RedisStore::open(
+        &own.url(),
+        RedisOptions::default().timeout(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let p = policy("queued", 10, 3600);
+    let key = Key::from("k");
+    // Connect and load the script before pausing.
+    assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 9);
+    let client = redis::Client::open(own.url().as_str()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(400)
+        .arg("ALL")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let sender = tokio::spawn({
+        let (store, p, key) = (store.clone(), p.clone(), key.clone());
+        async move { store.check(&p, &key, 1).await.unwrap().remaining() }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let queued: Vec<_> = (0..5)
+        .map(|_| {
+            let (store, p, key) = (store.clone(), p.clone(), key.clone());
+            tokio::spawn(async move { store.check(&p, &key, 1).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for task in &queued {
+        task.abort();
+    }
+    assert_eq!(sender.await.unwrap(), 8, "the call on its way was decided");
+    let after = store.peek(&p, &key, 1).await.unwrap();
+    assert_eq!(
+        after.remaining(),
+        7,
+        "the five abandoned calls were not recorded"
+    );
+}
+
 /// Kills Redis mid-run: the fail mode holds (503 closed, admitted open), no
 /// panic, and decisions resume within a second of Redis coming back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
