@@ -144,12 +144,12 @@ impl RedisOptions {
 /// multiplexed connection ([`ConnectionManager`]), which reconnects by
 /// itself.
 ///
-/// **Batches.** While one script call is on its way, the decisions that
-/// arrive queue up and then go together in the next call (up to
-/// [`RedisOptions::max_batch`]): a lone decision is sent at once, and under
-/// load Redis runs one script (and reads `TIME` once) for many decisions
-/// instead of one each, which is where its time goes. The policies of one
-/// request (per key and per IP) thereby usually travel in one call too.
+/// **Batches.** A lone decision is sent at once. While calls are on their
+/// way, the decisions that arrive wait a moment and go together (up to
+/// [`RedisOptions::max_batch`] per call): under load Redis runs one script,
+/// and reads `TIME` once, for many decisions instead of one each, which is
+/// where its time goes. The policies of one request (per key and per IP)
+/// often travel in one call too.
 ///
 /// **Keys.** `{prefix}{policy:key}`: the braces are a hash tag, so everything
 /// one decision touches lives in one Redis Cluster slot (send decisions alone
@@ -279,11 +279,15 @@ impl RedisStore {
         };
         let sending = self.batcher.enqueue(job);
         let decided = async {
-            // With a call slot free, the caller sends its own decision at once
-            // (no task hop); otherwise a sender takes it with the next batch.
-            if let Some(batch) = sending {
-                let _slot = Slot(&self.batcher);
-                self.batcher.send_batch(batch).await;
+            match sending {
+                Enqueued::Alone(batch) => {
+                    let _slot = Slot(&self.batcher);
+                    self.batcher.send_batch(batch).await;
+                }
+                Enqueued::Batch(batch) => {
+                    tokio::spawn(Arc::clone(&self.batcher).drain(batch));
+                }
+                Enqueued::Queued => {}
             }
             answer.await
         };
@@ -355,18 +359,48 @@ impl Job {
     }
 }
 
-/// Decisions waiting while a script call is on its way.
+/// Decisions waiting while script calls are on their way.
 #[derive(Default)]
 struct Queue {
     jobs: Vec<Job>,
-    sending: bool,
+    /// Script calls on their way.
+    sending: usize,
 }
 
-/// Gathers concurrent decisions into script calls, one call on its way at a
-/// time (measured against two, four and sixteen at a time: one gathers the
-/// largest batches and was fastest at every concurrency, see
-/// `BENCHMARKS.md`). No crate offers this for one Lua script, so it is a few lines here:
-/// a lock held only to push or take jobs, and a task that sends.
+impl Queue {
+    /// The oldest `max` waiting jobs (or all), taken out.
+    fn take(&mut self, max: usize) -> Vec<Job> {
+        let later = self.jobs.split_off(max.min(self.jobs.len()));
+        std::mem::replace(&mut self.jobs, later)
+    }
+}
+
+/// At most this many script calls on their way at once.
+const MAX_IN_FLIGHT: usize = 8;
+
+/// While a call is on its way, another starts only once this many decisions
+/// wait: Redis decides a batch for much less than its decisions one by one.
+const MIN_BATCH: usize = 4;
+
+/// What became of a queued decision.
+enum Enqueued {
+    /// No call was on its way: the caller sends its decision alone, at once.
+    Alone(Vec<Job>),
+    /// Enough decisions waited: a task sends them together.
+    Batch(Vec<Job>),
+    /// A call on its way, when answered, takes it along with the next batch.
+    Queued,
+}
+
+/// Gathers concurrent decisions into script calls. A lone decision goes at
+/// once; while calls are on their way, decisions wait, and a new call starts
+/// when [`MIN_BATCH`] of them wait (up to [`MAX_IN_FLIGHT`] calls) or when a
+/// call is answered. (Tried: one call at a time gathers the largest batches
+/// but leaves Redis idle while the client works; a call per decision pays
+/// Redis's per-script cost every time. These two numbers were fastest from 1
+/// to 128 concurrent callers, see `BENCHMARKS.md`.) No crate batches calls of
+/// one Lua script, so it is written here: a lock held only to push or take
+/// jobs, and tasks that send.
 struct Batcher {
     conn: ConnectionManager,
     script: redis::Script,
@@ -375,37 +409,38 @@ struct Batcher {
 }
 
 impl Batcher {
-    /// Queues `job`; returns the batch to send when no call is on its way
-    /// (the caller then sends it).
-    fn enqueue(&self, job: Job) -> Option<Vec<Job>> {
+    /// Queues `job` and says who sends it.
+    fn enqueue(&self, job: Job) -> Enqueued {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.sending {
-            queue.jobs.push(job);
-            None
-        } else {
-            queue.sending = true;
-            Some(vec![job])
+        if queue.sending == 0 {
+            queue.sending = 1;
+            return Enqueued::Alone(vec![job]);
         }
+        queue.jobs.push(job);
+        if queue.sending < MAX_IN_FLIGHT && queue.jobs.len() >= MIN_BATCH {
+            queue.sending += 1;
+            return Enqueued::Batch(queue.take(self.max_batch));
+        }
+        Enqueued::Queued
     }
 
-    /// Gives the call slot back.
+    /// Gives a call slot back.
     fn release(&self) {
         self.queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .sending = false;
+            .sending -= 1;
     }
 
-    /// The next batch, or `None` (and no call on its way) when none waits.
+    /// The next batch for a call just answered, or `None` (and one call
+    /// fewer on its way) when none waits.
     fn next_batch(&self) -> Option<Vec<Job>> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         if queue.jobs.is_empty() {
-            queue.sending = false;
+            queue.sending -= 1;
             return None;
         }
-        let now = self.max_batch.min(queue.jobs.len());
-        let later = queue.jobs.split_off(now);
-        Some(std::mem::replace(&mut queue.jobs, later))
+        Some(queue.take(self.max_batch))
     }
 
     /// Sends `batch` as one script call and answers its callers. Callers
@@ -462,7 +497,7 @@ impl Batcher {
     }
 }
 
-/// A call slot held by a caller sending its own decision. Dropping it, when
+/// The call slot of a caller sending its own decision. Dropping it, when
 /// the call is answered or the caller gives up (a timeout), hands the
 /// decisions that queued meanwhile to a task of their own, so the queue is
 /// never stranded and the caller never waits for others.
