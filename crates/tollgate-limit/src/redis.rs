@@ -378,10 +378,6 @@ impl Queue {
 /// At most this many script calls on their way at once.
 const MAX_IN_FLIGHT: usize = 8;
 
-/// While a call is on its way, another starts only once this many decisions
-/// wait: Redis decides a batch for much less than its decisions one by one.
-const MIN_BATCH: usize = 4;
-
 /// What became of a queued decision.
 enum Enqueued {
     /// No call was on its way: the caller sends its decision alone, at once.
@@ -393,12 +389,13 @@ enum Enqueued {
 }
 
 /// Gathers concurrent decisions into script calls. A lone decision goes at
-/// once; while calls are on their way, decisions wait, and a new call starts
-/// when [`MIN_BATCH`] of them wait (up to [`MAX_IN_FLIGHT`] calls) or when a
-/// call is answered. (Tried: one call at a time gathers the largest batches
-/// but leaves Redis idle while the client works; a call per decision pays
-/// Redis's per-script cost every time. These two numbers were fastest from 1
-/// to 128 concurrent callers, see `BENCHMARKS.md`.) No crate batches calls of
+/// once; while `n` calls are on their way, decisions wait, and a new call
+/// takes them when 2ⁿ of them wait (up to [`MAX_IN_FLIGHT`] calls) or when a
+/// call is answered. So batches grow with the load: Redis decides a batch
+/// for much less than its decisions one by one, and still never idles while
+/// the client works. (Tried, and slower somewhere from 1 to 128 concurrent
+/// callers: one call at a time, which leaves Redis idle between calls; a new
+/// call once a fixed 2, 4 or 8 decisions wait; see `BENCHMARKS.md`.) No crate batches calls of
 /// one Lua script, so it is written here: a lock held only to push or take
 /// jobs, and tasks that send.
 struct Batcher {
@@ -417,7 +414,7 @@ impl Batcher {
             return Enqueued::Alone(vec![job]);
         }
         queue.jobs.push(job);
-        if queue.sending < MAX_IN_FLIGHT && queue.jobs.len() >= MIN_BATCH {
+        if queue.sending < MAX_IN_FLIGHT && queue.jobs.len() >= 1 << queue.sending {
             queue.sending += 1;
             return Enqueued::Batch(queue.take(self.max_batch));
         }
