@@ -99,7 +99,9 @@ const EPOCH_OFFSET_NS: u64 = 1_000_000_000;
 #[derive(Clone, Debug)]
 pub struct QuantaClock {
     clock: quanta::Clock,
-    start: quanta::Instant,
+    /// The raw counter at the start (scaled only as a difference, so a
+    /// reading costs one multiply and shift, no `Duration`).
+    start: u64,
 }
 
 #[cfg(feature = "quanta")]
@@ -107,7 +109,7 @@ impl QuantaClock {
     /// A clock whose epoch is one second before now.
     pub fn new() -> QuantaClock {
         let clock = quanta::Clock::new();
-        let start = clock.now();
+        let start = clock.raw();
         QuantaClock { clock, start }
     }
 }
@@ -123,8 +125,7 @@ impl Default for QuantaClock {
 impl Clock for QuantaClock {
     #[inline]
     fn now(&self) -> u64 {
-        let elapsed = self.clock.now().saturating_duration_since(self.start);
-        EPOCH_OFFSET_NS + elapsed.as_secs() * 1_000_000_000 + u64::from(elapsed.subsec_nanos())
+        EPOCH_OFFSET_NS + self.clock.delta_as_nanos(self.start, self.clock.raw())
     }
 }
 
