@@ -183,7 +183,9 @@ impl RedisStore {
         let client = redis::Client::open(url).map_err(|e| RedisStoreError::url(url, e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
+            // Callers time out on their own (queue and call); this bounds
+            // the calls that tasks send, and fires after the callers' own.
+            .set_response_timeout(Some(options.timeout * 2))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(200));
@@ -277,17 +279,19 @@ impl RedisStore {
             mode,
             reply,
         };
-        let sending = self.batcher.enqueue(job);
-        let decided = async {
-            match sending {
-                Enqueued::Alone(batch) => {
-                    let _slot = Slot(&self.batcher);
-                    self.batcher.send_batch(batch).await;
-                }
-                Enqueued::Batch(batch) => {
-                    tokio::spawn(Arc::clone(&self.batcher).drain(batch));
-                }
-                Enqueued::Queued => {}
+        // The slot is held from here, so that it is given back even if this
+        // future is dropped before the call is sent.
+        let alone = match self.batcher.enqueue(job) {
+            Enqueued::Alone(batch) => Some((Slot(&self.batcher), batch)),
+            Enqueued::Batch(batch) => {
+                tokio::spawn(Arc::clone(&self.batcher).drain(batch));
+                None
+            }
+            Enqueued::Queued => None,
+        };
+        let decided = async move {
+            if let Some((_slot, batch)) = alone {
+                self.batcher.send_batch(batch).await;
             }
             answer.await
         };

@@ -412,6 +412,47 @@ async fn callers_that_give_up_in_the_queue_are_not_recorded() {
     assert_eq!(after.remaining(), 7, "the abandoned call was not recorded");
 }
 
+/// A caller that gives up while sending its own call (a timeout while Redis
+/// is paused) gives its call slot back: the next decision is sent at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_that_times_out_frees_its_slot() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(own) = OwnRedis::start(free_port()) else {
+        eprintln!("skipping: no redis-server on the PATH");
+        return;
+    };
+    let store = RedisStore::open(
+        &own.url(),
+        RedisOptions::default().timeout(Duration::from_millis(100)),
+    )
+    .unwrap();
+    let p = policy("slot", 10, 3600);
+    let key = Key::from("k");
+    store.check(&p, &key, 1).await.unwrap();
+    let client = redis::Client::open(own.url().as_str()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("ALL")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let error = store.check(&p, &key, 1).await.unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for call in 0..3 {
+        let again = store.check(&p, &key, 1).await;
+        assert!(
+            again.is_ok(),
+            "call {call}: the slot was given back: {:?}",
+            again.err()
+        );
+    }
+}
+
 /// Kills Redis mid-run: the fail mode holds (503 closed, admitted open), no
 /// panic, and decisions resume within a second of Redis coming back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
