@@ -362,35 +362,40 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A caller that gives up while its decision waits in the queue (here: its
-/// task is aborted while Redis is paused) is neither decided nor recorded.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn callers_that_give_up_in_the_queue_are_not_recorded() {
-    if redis_url().is_none() {
-        return;
-    }
+/// A store on a Redis of the test's own, after one decision on key `k` of
+/// policy `paused` (10 per hour; so the script is loaded), with every client
+/// of that Redis then paused for `pause_ms`. `None` (and a notice) without
+/// Redis tests or `redis-server`.
+async fn paused_store(timeout: Duration, pause_ms: u64) -> Option<(OwnRedis, RedisStore)> {
+    redis_url()?;
     let Some(own) = OwnRedis::start(free_port()) else {
         eprintln!("skipping: no redis-server on the PATH");
-        return;
+        return None;
     };
-    let store = RedisStore::open(
-        &own.url(),
-        RedisOptions::default().timeout(Duration::from_secs(5)),
-    )
-    .unwrap();
-    let p = policy("queued", 10, 3600);
-    let key = Key::from("k");
-    // Connect and load the script before pausing.
+    let store = RedisStore::open(&own.url(), RedisOptions::default().timeout(timeout)).unwrap();
+    let (p, key) = (policy("paused", 10, 3600), Key::from("k"));
     assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 9);
     let client = redis::Client::open(own.url().as_str()).unwrap();
     let mut admin = client.get_multiplexed_async_connection().await.unwrap();
     let () = redis::cmd("CLIENT")
         .arg("PAUSE")
-        .arg(400)
+        .arg(pause_ms)
         .arg("ALL")
         .query_async(&mut admin)
         .await
         .unwrap();
+    Some((own, store))
+}
+
+/// A caller that gives up while its decision waits in the queue (here: its
+/// task is aborted while Redis is paused) is neither decided nor recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_that_give_up_in_the_queue_are_not_recorded() {
+    let Some((_own, store)) = paused_store(Duration::from_secs(5), 400).await else {
+        return;
+    };
+    let p = policy("paused", 10, 3600);
+    let key = Key::from("k");
     let sender = tokio::spawn({
         let (store, p, key) = (store.clone(), p.clone(), key.clone());
         async move { store.check(&p, &key, 1).await.unwrap().remaining() }
@@ -416,30 +421,11 @@ async fn callers_that_give_up_in_the_queue_are_not_recorded() {
 /// is paused) gives its call slot back: the next decision is sent at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_that_times_out_frees_its_slot() {
-    if redis_url().is_none() {
-        return;
-    }
-    let Some(own) = OwnRedis::start(free_port()) else {
-        eprintln!("skipping: no redis-server on the PATH");
+    let Some((_own, store)) = paused_store(Duration::from_millis(100), 300).await else {
         return;
     };
-    let store = RedisStore::open(
-        &own.url(),
-        RedisOptions::default().timeout(Duration::from_millis(100)),
-    )
-    .unwrap();
-    let p = policy("slot", 10, 3600);
+    let p = policy("paused", 10, 3600);
     let key = Key::from("k");
-    store.check(&p, &key, 1).await.unwrap();
-    let client = redis::Client::open(own.url().as_str()).unwrap();
-    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
-    let () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(300)
-        .arg("ALL")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
     let error = store.check(&p, &key, 1).await.unwrap_err();
     assert!(error.is_timeout(), "{error}");
     tokio::time::sleep(Duration::from_millis(400)).await;
