@@ -452,15 +452,30 @@ impl Batcher {
         if batch.is_empty() {
             return;
         }
-        let mut invocation = self.script.prepare_invoke();
+        // The command is built by hand rather than through
+        // `Script::prepare_invoke`, which copies every key and argument into
+        // a vector of its own before building the same command: on a batch
+        // that was most of the client's allocations.
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.script.get_hash()).arg(batch.len());
         for job in &batch {
-            invocation.key(&job.key);
+            cmd.arg(job.key.as_bytes());
         }
         for job in &batch {
-            invocation.arg(&job.packed()[..]);
+            cmd.arg(&job.packed()[..]);
         }
         let mut conn = self.conn.clone();
-        let replies = match invocation.invoke_async(&mut conn).await {
+        let mut reply = cmd.query_async(&mut conn).await;
+        if let Err(error) = &reply
+            && error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        {
+            // Redis restarted or flushed its scripts: load ours, try again.
+            reply = match self.script.load_async(&mut conn).await {
+                Ok(_) => cmd.query_async(&mut conn).await,
+                Err(error) => Err(error),
+            };
+        }
+        let replies = match reply {
             Ok(redis::Value::Int(answer)) => Ok(vec![answer]),
             Ok(answers) => {
                 <Vec<i64> as redis::FromRedisValue>::from_redis_value(answers).map_err(Into::into)

@@ -439,6 +439,30 @@ async fn a_sender_that_times_out_frees_its_slot() {
     }
 }
 
+/// After Redis forgets its scripts (`SCRIPT FLUSH`, or a restart), the next
+/// decision loads the script again and is decided, not failed.
+#[tokio::test]
+async fn a_flushed_script_is_loaded_again() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(own) = OwnRedis::start(free_port()) else {
+        eprintln!("skipping: no redis-server on the PATH");
+        return;
+    };
+    let store = RedisStore::open(&own.url(), RedisOptions::default()).unwrap();
+    let (p, key) = (policy("flush", 10, 3600), Key::from("k"));
+    assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 9);
+    let client = redis::Client::open(own.url().as_str()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 8);
+}
+
 /// Kills Redis mid-run: the fail mode holds (503 closed, admitted open), no
 /// panic, and decisions resume within a second of Redis coming back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
