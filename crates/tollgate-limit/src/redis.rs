@@ -185,7 +185,7 @@ impl RedisStore {
             .set_connection_timeout(Some(options.timeout))
             // Callers time out on their own (queue and call); this bounds
             // the calls that tasks send, and fires after the callers' own.
-            .set_response_timeout(Some(options.timeout * 2))
+            .set_response_timeout(Some(options.timeout.saturating_mul(2)))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(200));

@@ -40,6 +40,22 @@ fn policy(name: &str, quota: u64, window_s: u64) -> Policy {
     Policy::new(name, quota, Duration::from_secs(window_s)).unwrap()
 }
 
+/// Any timeout is accepted, however long, without a panic (no Redis needed:
+/// the store connects lazily); an IP key is tagged like any other.
+#[tokio::test]
+async fn a_huge_timeout_opens_and_ip_keys_are_tagged() {
+    let store = RedisStore::open(
+        "redis://127.0.0.1:1",
+        RedisOptions::default().timeout(Duration::MAX),
+    )
+    .unwrap();
+    let ip = Key::from("2001:db8::1".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(
+        store.redis_key(&policy("per-ip", 10, 60), &ip),
+        "tollgate:rl:{per-ip:ip:2001:db8::1}"
+    );
+}
+
 #[tokio::test]
 async fn gcra_on_redis_admits_the_burst_then_refuses_with_the_interval() {
     let Some(url) = redis_url() else { return };
