@@ -1,7 +1,7 @@
 //! The Redis store: GCRA in a Lua script, one round trip per decision, timed
 //! by Redis's own clock; concurrent decisions share one script call.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -42,9 +42,9 @@ for i = 1, #KEYS do
   local tat, deadline = now, 0
   local stored = redis.call('GET', key)
   if stored and #stored == 17 then
-    local format, t, d = struct.unpack('>Bdd', stored)
+    local format, stored_tat, stored_deadline = struct.unpack('>Bdd', stored)
     if format == 1 then
-      tat, deadline = t, d
+      tat, deadline = stored_tat, stored_deadline
     end
   end
   if tat < now then tat = now end
@@ -214,21 +214,15 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub fn redis_key(&self, policy: &Policy, key: &Key) -> String {
-        let key = key.to_string();
-        let mut out =
-            String::with_capacity(self.options.prefix.len() + policy.name().len() + key.len() + 4);
+        // Room for a 32-byte API key or an IPv6 address without growing.
+        let mut out = String::with_capacity(self.options.prefix.len() + policy.name().len() + 48);
         out.push_str(&self.options.prefix);
         out.push('{');
         out.push_str(policy.name());
         out.push(':');
-        for c in key.chars() {
-            match c {
-                '{' => out.push_str("%7B"),
-                '}' => out.push_str("%7D"),
-                '%' => out.push_str("%25"),
-                c => out.push(c),
-            }
-        }
+        // Written straight into the key (one allocation per decision, not
+        // two); writing into a `String` cannot fail.
+        let _ = write!(HashTagEscaped(&mut out), "{key}");
         out.push('}');
         out
     }
@@ -328,6 +322,24 @@ impl RedisStore {
             .map_err(|e| RedisStoreError {
                 kind: RedisErrorKind::Redis(e),
             })
+    }
+}
+
+/// Writes into a Redis key, percent-encoding the characters that would
+/// close or open its hash tag, and `%` itself.
+struct HashTagEscaped<'a>(&'a mut String);
+
+impl fmt::Write for HashTagEscaped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            match c {
+                '{' => self.0.push_str("%7B"),
+                '}' => self.0.push_str("%7D"),
+                '%' => self.0.push_str("%25"),
+                c => self.0.push(c),
+            }
+        }
+        Ok(())
     }
 }
 

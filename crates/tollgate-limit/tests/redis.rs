@@ -417,17 +417,14 @@ async fn callers_that_give_up_in_the_queue_are_not_recorded() {
         async move { store.check(&p, &key, 1).await.unwrap().remaining() }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    // One: with a call on its way, two waiting would start another call.
-    let queued: Vec<_> = (0..1)
-        .map(|_| {
-            let (store, p, key) = (store.clone(), p.clone(), key.clone());
-            tokio::spawn(async move { store.check(&p, &key, 1).await })
-        })
-        .collect();
+    // One caller waits (with a call on its way, two waiting would start
+    // another call), then gives up.
+    let queued = tokio::spawn({
+        let (store, p, key) = (store.clone(), p.clone(), key.clone());
+        async move { store.check(&p, &key, 1).await }
+    });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    for task in &queued {
-        task.abort();
-    }
+    queued.abort();
     assert_eq!(sender.await.unwrap(), 8, "the call on its way was decided");
     let after = store.peek(&p, &key, 1).await.unwrap();
     assert_eq!(after.remaining(), 7, "the abandoned call was not recorded");
