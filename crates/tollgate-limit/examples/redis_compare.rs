@@ -25,8 +25,47 @@ const CONCURRENCY: [usize; 4] = [1, 8, 32, 128];
 /// One operation of a task: `i` picks the key.
 type Op = Arc<dyn Fn(usize) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
 
-/// Operations per second of `op` on `concurrency` tasks for one slice.
-async fn rate(concurrency: usize, op: &Op) -> f64 {
+/// CPU time this process has used, summed over its threads (Linux; zero
+/// elsewhere).
+fn client_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let nanos = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// CPU time the Redis server has used (`INFO cpu`).
+async fn redis_cpu(conn: &mut redis::aio::MultiplexedConnection) -> Duration {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(conn)
+        .await
+        .unwrap();
+    let seconds: f64 = info
+        .lines()
+        .filter(|l| l.starts_with("used_cpu_sys:") || l.starts_with("used_cpu_user:"))
+        .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+        .sum();
+    Duration::from_secs_f64(seconds)
+}
+
+/// One slice's measure: operations per second, and the microseconds of
+/// client and of Redis CPU each operation took.
+struct Slice {
+    rate: f64,
+    client_us: f64,
+    redis_us: f64,
+}
+
+/// Runs `op` on `concurrency` tasks for one slice.
+async fn rate(concurrency: usize, op: &Op, info: &mut redis::aio::MultiplexedConnection) -> Slice {
+    let redis_before = redis_cpu(info).await;
+    let client_before = client_cpu();
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -50,7 +89,14 @@ async fn rate(concurrency: usize, op: &Op) -> f64 {
     for task in tasks {
         task.await.unwrap();
     }
-    counted as f64 / elapsed.as_secs_f64()
+    let client = client_cpu() - client_before;
+    let redis = redis_cpu(info).await - redis_before;
+    let per_op = |cpu: Duration| cpu.as_secs_f64() * 1e6 / counted.max(1) as f64;
+    Slice {
+        rate: counted as f64 / elapsed.as_secs_f64(),
+        client_us: per_op(client),
+        redis_us: per_op(redis),
+    }
 }
 
 fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
@@ -106,8 +152,16 @@ fn main() {
                 Box::pin(async move { store.plain_set(&set_keys[i % KEYS]).await.unwrap() })
             })
         };
-        println!("| policy | concurrency | decisions/s | SET/s | ratio, median (quartiles) |");
-        println!("|---|---|---|---|---|");
+        // A connection of its own for `INFO cpu`, outside the store's.
+        let mut info = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        println!(
+            "| policy | concurrency | decisions/s | SET/s | ratio, median (quartiles) | client µs/op, decision / SET | Redis µs/op, decision / SET |"
+        );
+        println!("|---|---|---|---|---|---|---|");
         let policies = [
             // The seeds' quota: after each key's burst, most calls are refused.
             ("100 / 60 s", Policy::new("seed", 100, Duration::from_secs(60)).unwrap()),
@@ -129,24 +183,32 @@ fn main() {
                 })
             };
             for &concurrency in &levels {
-                let (mut ratios, mut decisions, mut sets) = (Vec::new(), Vec::new(), Vec::new());
+                let mut ratios = Vec::new();
+                let (mut decisions, mut sets) = (Vec::new(), Vec::new());
                 for round in 0..ROUNDS {
                     let (d, s) = if round % 2 == 0 {
-                        let d = rate(concurrency, &decide).await;
-                        (d, rate(concurrency, &set).await)
+                        let d = rate(concurrency, &decide, &mut info).await;
+                        (d, rate(concurrency, &set, &mut info).await)
                     } else {
-                        let s = rate(concurrency, &set).await;
-                        (rate(concurrency, &decide).await, s)
+                        let s = rate(concurrency, &set, &mut info).await;
+                        (rate(concurrency, &decide, &mut info).await, s)
                     };
-                    ratios.push(d / s);
+                    ratios.push(d.rate / s.rate);
                     decisions.push(d);
                     sets.push(s);
                 }
                 let (low, median, high) = quartiles(ratios);
+                let med = |slices: &[Slice], f: fn(&Slice) -> f64| {
+                    quartiles(slices.iter().map(f).collect()).1
+                };
                 println!(
-                    "| {label} | {concurrency} | {:.0} | {:.0} | {median:.2} ({low:.2}–{high:.2}) |",
-                    quartiles(decisions).1,
-                    quartiles(sets).1,
+                    "| {label} | {concurrency} | {:.0} | {:.0} | {median:.2} ({low:.2}–{high:.2}) | {:.1} / {:.1} | {:.1} / {:.1} |",
+                    med(&decisions, |s| s.rate),
+                    med(&sets, |s| s.rate),
+                    med(&decisions, |s| s.client_us),
+                    med(&sets, |s| s.client_us),
+                    med(&decisions, |s| s.redis_us),
+                    med(&sets, |s| s.redis_us),
                 );
             }
         }

@@ -2,7 +2,10 @@
 //! by Redis's own clock; concurrent decisions share one script call.
 
 use std::fmt::{self, Write as _};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -273,19 +276,15 @@ impl RedisStore {
             mode,
             reply,
         };
-        // The slot is held from here, so that it is given back even if this
-        // future is dropped before the call is sent.
-        let alone = match self.batcher.enqueue(job) {
-            Enqueued::Alone(batch) => Some((Slot(&self.batcher), batch)),
-            Enqueued::Batch(batch) => {
-                tokio::spawn(Arc::clone(&self.batcher).drain(batch));
-                None
-            }
+        // A caller whose decision opens a call sends it itself (no task hop);
+        // `OwnCall` keeps the call going if this future is dropped first.
+        let own_call = match self.batcher.enqueue(job) {
+            Enqueued::Send(batch) => Some(OwnCall::new(&self.batcher, batch)),
             Enqueued::Queued => None,
         };
         let decided = async move {
-            if let Some((_slot, batch)) = alone {
-                self.batcher.send_batch(batch).await;
+            if let Some(call) = own_call {
+                call.await;
             }
             answer.await
         };
@@ -396,24 +395,24 @@ const MAX_IN_FLIGHT: usize = 8;
 
 /// What became of a queued decision.
 enum Enqueued {
-    /// No call was on its way: the caller sends its decision alone, at once.
-    Alone(Vec<Job>),
-    /// Enough decisions waited: a task sends them together.
-    Batch(Vec<Job>),
+    /// A new call takes these decisions (the caller's among them): the
+    /// caller sends it.
+    Send(Vec<Job>),
     /// A call on its way, when answered, takes it along with the next batch.
     Queued,
 }
 
 /// Gathers concurrent decisions into script calls. A lone decision goes at
 /// once; while `n` calls are on their way, decisions wait, and a new call
-/// takes them when 2ⁿ of them wait (up to [`MAX_IN_FLIGHT`] calls) or when a
-/// call is answered. So batches grow with the load: Redis decides a batch
-/// for much less than its decisions one by one, and still never idles while
-/// the client works. (Tried, and slower somewhere from 1 to 128 concurrent
-/// callers: one call at a time, which leaves Redis idle between calls; a new
-/// call once a fixed 2, 4 or 8 decisions wait; see `BENCHMARKS.md`.) No crate batches calls of
-/// one Lua script, so it is written here: a lock held only to push or take
-/// jobs, and tasks that send.
+/// takes them once 2ⁿ of them wait (up to [`MAX_IN_FLIGHT`] calls), whether
+/// the count is reached by a decision arriving or by a call being answered.
+/// So batches grow with the load: Redis decides a batch for much less than
+/// its decisions one by one, and still never idles while the client works.
+/// (Tried, and slower somewhere from 1 to 128 concurrent callers: one call
+/// at a time, which leaves Redis idle between calls; a new call once a fixed
+/// 2, 4 or 8 decisions wait; an answered call taking whatever waits; see
+/// `BENCHMARKS.md`.) No crate batches calls of one Lua script, so it is
+/// written here: a lock held only to push or take jobs.
 struct Batcher {
     conn: ConnectionManager,
     script: redis::Script,
@@ -425,14 +424,10 @@ impl Batcher {
     /// Queues `job` and says who sends it.
     fn enqueue(&self, job: Job) -> Enqueued {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.sending == 0 {
-            queue.sending = 1;
-            return Enqueued::Alone(vec![job]);
-        }
         queue.jobs.push(job);
         if queue.sending < MAX_IN_FLIGHT && queue.jobs.len() >= 1 << queue.sending {
             queue.sending += 1;
-            return Enqueued::Batch(queue.take(self.max_batch));
+            return Enqueued::Send(queue.take(self.max_batch));
         }
         Enqueued::Queued
     }
@@ -445,14 +440,17 @@ impl Batcher {
             .sending -= 1;
     }
 
-    /// The next batch for a call just answered, or `None` (and one call
-    /// fewer on its way) when none waits.
+    /// The next batch for a call just answered, if 2ⁿ decisions wait with
+    /// `n` other calls on their way; else `None`, and one call fewer on its
+    /// way. (With no other call on its way, one waiting decision is enough:
+    /// nothing is ever left waiting without a call that will take it.)
     fn next_batch(&self) -> Option<Vec<Job>> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.jobs.is_empty() {
-            queue.sending -= 1;
+        queue.sending -= 1;
+        if queue.jobs.is_empty() || queue.jobs.len() < 1 << queue.sending {
             return None;
         }
+        queue.sending += 1;
         Some(queue.take(self.max_batch))
     }
 
@@ -513,7 +511,8 @@ impl Batcher {
         }
     }
 
-    /// Sends `batch`, then whatever queued meanwhile, until nothing waits.
+    /// Sends `batch`, then the batches that [`next_batch`](Self::next_batch)
+    /// hands over.
     async fn drain(self: Arc<Batcher>, mut batch: Vec<Job>) {
         loop {
             self.send_batch(batch).await;
@@ -523,24 +522,68 @@ impl Batcher {
             }
         }
     }
-}
 
-/// The call slot of a caller sending its own decision. Dropping it, when
-/// the call is answered or the caller gives up (a timeout), hands the
-/// decisions that queued meanwhile to a task of their own, so the queue is
-/// never stranded and the caller never waits for others.
-struct Slot<'a>(&'a Arc<Batcher>);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        let Some(next) = self.0.next_batch() else {
+    /// What follows a call answered: the next batch, in a task of its own.
+    fn after_call(self: Arc<Batcher>) {
+        let Some(next) = self.next_batch() else {
             return;
         };
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(Arc::clone(self.0).drain(next))),
+            Ok(runtime) => drop(runtime.spawn(self.drain(next))),
             // The runtime is gone: the queued callers are answered
             // "cancelled" as their jobs drop.
-            Err(_) => self.0.release(),
+            Err(_) => self.release(),
+        }
+    }
+}
+
+/// A script call sent by a caller whose decision is in it. If the caller
+/// gives up before the answer (a timeout, a dropped request), the call goes
+/// on in a task of its own, so that the other callers in it are still
+/// answered. Once answered, the decisions that queued meanwhile go on in a
+/// task: this caller returns at once.
+struct OwnCall {
+    batcher: Arc<Batcher>,
+    /// Boxed so that it can move into a task when this caller gives up.
+    call: Option<futures_util::future::BoxFuture<'static, ()>>,
+}
+
+impl OwnCall {
+    fn new(batcher: &Arc<Batcher>, batch: Vec<Job>) -> OwnCall {
+        let sender = Arc::clone(batcher);
+        OwnCall {
+            batcher: Arc::clone(batcher),
+            call: Some(Box::pin(async move { sender.send_batch(batch).await })),
+        }
+    }
+}
+
+impl Future for OwnCall {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(call) = self.call.as_mut() {
+            ready!(call.as_mut().poll(cx));
+            self.call = None;
+        }
+        Poll::Ready(())
+    }
+}
+
+impl Drop for OwnCall {
+    fn drop(&mut self) {
+        let batcher = Arc::clone(&self.batcher);
+        let Some(call) = self.call.take() else {
+            return batcher.after_call();
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(async move {
+                call.await;
+                batcher.after_call();
+            })),
+            // The runtime is gone: the call's callers are answered
+            // "cancelled" as their jobs drop.
+            Err(_) => batcher.after_call(),
         }
     }
 }

@@ -452,6 +452,37 @@ async fn a_sender_that_times_out_frees_its_slot() {
     }
 }
 
+/// A caller that sends a call carrying other callers' decisions and then
+/// gives up (its task aborted while Redis is paused) leaves the call going:
+/// the others in it are answered, not cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_that_gives_up_still_answers_the_others_in_its_call() {
+    let Some((_own, store)) = paused_store(Duration::from_secs(5), 400).await else {
+        return;
+    };
+    let p = policy("paused", 10, 3600);
+    let spawn_check = |key: &'static str| {
+        let (store, p) = (store.clone(), p.clone());
+        tokio::spawn(async move { store.check(&p, &Key::from(key), 1).await })
+    };
+    // The first decision goes alone; with one call on its way, the second
+    // waits and the third opens a call for both, sent by the third's caller.
+    let first = spawn_check("a");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = spawn_check("b");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let third = spawn_check("c");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    third.abort();
+    assert!(first.await.unwrap().is_ok());
+    let second = second.await.unwrap();
+    assert_eq!(
+        second.map(|d| d.remaining()).ok(),
+        Some(9),
+        "the second was decided"
+    );
+}
+
 /// After Redis forgets its scripts (`SCRIPT FLUSH`, or a restart), the next
 /// decision loads the script again and is decided, not failed.
 #[tokio::test]
