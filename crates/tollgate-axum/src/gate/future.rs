@@ -171,6 +171,7 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
+    #[inline]
     pub(crate) fn new(future: F, finish: Finish, span: Span) -> ResponseFuture<F> {
         ResponseFuture {
             state: State::Running {
@@ -209,6 +210,7 @@ where
 {
     type Output = Result<Response<Body>, std::convert::Infallible>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let _entered = this.span.enter();

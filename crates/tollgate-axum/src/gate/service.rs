@@ -73,6 +73,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
         let scanned = shared.negotiation.scan(req.headers());
