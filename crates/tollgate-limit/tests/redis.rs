@@ -483,6 +483,62 @@ async fn a_sender_that_gives_up_still_answers_the_others_in_its_call() {
     );
 }
 
+/// Many callers, a third of them giving up at arbitrary moments (queued,
+/// sending, or waiting for an answer): every caller that stays is answered,
+/// and afterwards a lone decision still is, which it would not be if a
+/// call slot had leaked (it would wait for a call that never comes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_giving_up_at_random_leave_no_call_slot_behind() {
+    let Some(url) = redis_url() else { return };
+    let store = RedisStore::open(
+        &url,
+        RedisOptions::default()
+            .prefix(&prefix())
+            .timeout(Duration::from_secs(2)),
+    )
+    .unwrap();
+    let p = policy("churn", 1_000_000, 1);
+    let tasks: Vec<_> = (0..64u64)
+        .map(|t| {
+            let (store, p) = (store.clone(), p.clone());
+            tokio::spawn(async move {
+                // A small deterministic generator picks who gives up, when.
+                let mut seed = t
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let mut answered = 0;
+                for i in 0..50u64 {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    let key = Key::from(format!("k{}", (t * 50 + i) % 97));
+                    let check = store.check(&p, &key, 1);
+                    if (seed >> 33) % 3 == 0 {
+                        let patience = Duration::from_micros((seed >> 40) % 300);
+                        let _ = tokio::time::timeout(patience, check).await;
+                    } else {
+                        check.await.unwrap();
+                        answered += 1;
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for task in tasks {
+        answered += task.await.unwrap();
+    }
+    assert!(answered > 1_500, "{answered} decisions answered");
+    let lone = tokio::time::timeout(
+        Duration::from_secs(1),
+        store.check(&p, &Key::from("after"), 1),
+    )
+    .await;
+    assert!(
+        matches!(lone, Ok(Ok(ref d)) if d.is_allowed()),
+        "a lone decision after the churn: {lone:?}"
+    );
+}
+
 /// After Redis forgets its scripts (`SCRIPT FLUSH`, or a restart), the next
 /// decision loads the script again and is decided, not failed.
 #[tokio::test]
