@@ -24,14 +24,18 @@ use tollgate_axum::{Reply, Tollgate, TollgateLayer};
 use tower::util::MapRequestLayer;
 use tower::{Layer, Service, ServiceExt};
 
+mod common;
+use common::EchoId;
+
 const FEW: usize = 1_000;
 const MANY: usize = 5_000;
 
 /// The services measured: (mode, description, the mode it is compared with:
 /// the same router bare, sent the same request).
-const MODES: [(&str, &str, &str); 11] = [
+const MODES: [(&str, &str, &str); 12] = [
     ("bare", "bare router, caller's id", "bare"),
     ("layer-id", "layer around the router, caller's id", "bare"),
+    ("echo-id", "floor: a layer that only echoes the id", "bare"),
     ("bare-noid", "bare router, no id", "bare-noid"),
     (
         "layer-uuid",
@@ -164,6 +168,7 @@ fn drive_mode(mode: &str, n: usize) {
         "bare-noid" => drive(hello(), without_id, n),
         "layer-id" => drive(layer().layer(hello()), with_id, n),
         "layer-uuid" => drive(layer().layer(hello()), without_id, n),
+        "echo-id" => drive(EchoId(hello()), with_id, n),
         "noop-route" => drive(hello().layer(no_op()), with_id, n),
         "per-route" => drive(hello().layer(layer()), with_id, n),
         "reply-bare" => drive(reply(), with_id, n),

@@ -20,6 +20,9 @@ use tollgate_axum::Tollgate;
 use tower::util::MapRequestLayer;
 use tower::{Layer, Service, ServiceExt};
 
+mod common;
+use common::EchoId;
+
 thread_local! {
     /// The caller's id as hyper hands it over: a slice of the connection's
     /// read buffer, shared, so a clone only counts a reference. (A value
@@ -93,6 +96,7 @@ fn main() {
     let mut wrapped = layer.layer(hello());
     let mut per_route_no_op = hello().layer(no_op);
     let mut per_route = hello().layer(layer.clone());
+    let mut echo_id = EchoId(hello());
     let with_id = || {
         Request::get("/")
             .header("x-request-id", caller_id())
@@ -109,8 +113,9 @@ fn main() {
         ("layer around the router, new UUIDv7", 2),
         ("Router::layer(no-op), caller's id", 4),
         ("Router::layer(tollgate), caller's id", 4),
+        ("floor: a layer that only echoes the id", 0),
     ];
-    let mut best = [Duration::MAX; 6];
+    let mut best = [Duration::MAX; 7];
     for _ in 0..ROUNDS {
         best[0] = best[0].min(round(&mut bare, with_id));
         best[1] = best[1].min(round(&mut wrapped, with_id));
@@ -118,6 +123,7 @@ fn main() {
         best[3] = best[3].min(round(&mut wrapped, without_id));
         best[4] = best[4].min(round(&mut per_route_no_op, with_id));
         best[5] = best[5].min(round(&mut per_route, with_id));
+        best[6] = best[6].min(round(&mut echo_id, with_id));
     }
     for ((name, reference), t) in rows.iter().zip(best) {
         let ns = t.as_nanos() as f64;
