@@ -398,7 +398,8 @@ enum Enqueued {
     /// A new call takes these decisions (the caller's among them): the
     /// caller sends it.
     Send(Vec<Job>),
-    /// A call on its way, when answered, takes it along with the next batch.
+    /// It waits: a later decision or an answered call sends it, with
+    /// others, once enough wait.
     Queued,
 }
 
@@ -447,7 +448,7 @@ impl Batcher {
     fn next_batch(&self) -> Option<Vec<Job>> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         queue.sending -= 1;
-        if queue.jobs.is_empty() || queue.jobs.len() < 1 << queue.sending {
+        if queue.jobs.len() < 1 << queue.sending {
             return None;
         }
         queue.sending += 1;
