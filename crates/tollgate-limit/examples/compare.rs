@@ -3,7 +3,10 @@
 //! same kind of clock, threads spawned before timing), 15 rounds, and prints
 //! the median of the per-round throughput ratios with its spread.
 //!
-//! `cargo run --release -p tollgate-limit --example compare`
+//! `cargo run --release -p tollgate-limit --example compare [PART…]`
+//!
+//! With parts given, only the rows whose `case | threads` text holds every
+//! part run (e.g. `u64 "tsc" "| 1"`).
 //!
 //! With `-- --breakdown` it prints instead where one keyed check's time goes
 //! on one thread (10k `u64` keys, median of 7 runs): a clock read of each
@@ -79,6 +82,14 @@ fn compare<K, C, G>(
     C: Clock,
     G: GovClock + Sync,
 {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let row = format!("{label} | {threads}");
+    if !only.iter().all(|part| row.contains(part.as_str())) {
+        return;
+    }
     for k in keys {
         ours.check(k);
         let _ = theirs.check_key(k);
