@@ -8,10 +8,11 @@
 //!
 //! ```text
 //! TOLLGATE_TEST_REDIS_URL=redis://127.0.0.1:6379 \
-//!   cargo run --release -p tollgate-limit --example redis_compare [CONCURRENCY…]
+//!   cargo run --release -p tollgate-limit --example redis_compare [CONCURRENCY…] [--max-batch=N]
 //! ```
 //!
-//! Concurrency levels default to 1, 8, 32 and 128.
+//! Concurrency levels default to 1, 8, 32 and 128; `--max-batch=1` measures
+//! the store as configured for a Redis Cluster proxy (one decision a call).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -115,10 +116,14 @@ fn main() {
         eprintln!("skipping: TOLLGATE_TEST_REDIS_URL is unset");
         return;
     };
-    let levels: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("concurrency levels are numbers"))
-        .collect();
+    let mut max_batch = tollgate_limit::DEFAULT_MAX_BATCH;
+    let mut levels: Vec<usize> = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.strip_prefix("--max-batch=") {
+            Some(n) => max_batch = n.parse().expect("--max-batch=N takes a number"),
+            None => levels.push(arg.parse().expect("concurrency levels are numbers")),
+        }
+    }
     let levels = if levels.is_empty() {
         CONCURRENCY.to_vec()
     } else {
@@ -134,7 +139,8 @@ fn main() {
             &url,
             RedisOptions::default()
                 .prefix("tollgate:compare:")
-                .timeout(Duration::from_secs(5)),
+                .timeout(Duration::from_secs(5))
+                .max_batch(max_batch),
         )
         .unwrap();
         let keys: Arc<Vec<Key>> = Arc::new(

@@ -199,6 +199,7 @@ impl RedisStore {
                 conn,
                 script: redis::Script::new(SCRIPT),
                 max_batch: options.max_batch,
+                max_in_flight: in_flight_cap(options.max_batch),
                 queue: Mutex::new(Queue::default()),
             }),
             options,
@@ -390,8 +391,17 @@ impl Queue {
     }
 }
 
-/// At most this many script calls on their way at once.
+/// At most this many script calls on their way at once, unless batches are
+/// capped small ([`in_flight_cap`]).
 const MAX_IN_FLIGHT: usize = 8;
+
+/// How many script calls may be on their way with batches of at most
+/// `max_batch`: [`MAX_IN_FLIGHT`], or as many as carry 64 decisions when
+/// batches are smaller than 8 (with `max_batch` 1, 64 calls: one decision
+/// each, pipelined like plain commands).
+fn in_flight_cap(max_batch: usize) -> usize {
+    (64 / max_batch.max(1)).max(MAX_IN_FLIGHT)
+}
 
 /// What became of a queued decision.
 enum Enqueued {
@@ -405,8 +415,9 @@ enum Enqueued {
 
 /// Gathers concurrent decisions into script calls. A lone decision goes at
 /// once; while `n` calls are on their way, decisions wait, and a new call
-/// takes them once 2ⁿ of them wait (up to [`MAX_IN_FLIGHT`] calls), whether
-/// the count is reached by a decision arriving or by a call being answered.
+/// takes them once 2ⁿ of them wait (or a full batch; up to [`in_flight_cap`]
+/// calls), whether the count is reached by a decision arriving or by a call
+/// being answered.
 /// So batches grow with the load: Redis decides a batch for much less than
 /// its decisions one by one, and still never idles while the client works.
 /// (Tried, and slower somewhere from 1 to 128 concurrent callers: one call
@@ -418,6 +429,8 @@ struct Batcher {
     conn: ConnectionManager,
     script: redis::Script,
     max_batch: usize,
+    /// [`in_flight_cap`] of `max_batch`.
+    max_in_flight: usize,
     queue: Mutex<Queue>,
 }
 
@@ -426,11 +439,20 @@ impl Batcher {
     fn enqueue(&self, job: Job) -> Enqueued {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         queue.jobs.push(job);
-        if queue.sending < MAX_IN_FLIGHT && queue.jobs.len() >= 1 << queue.sending {
+        if queue.sending < self.max_in_flight && queue.jobs.len() >= self.threshold(queue.sending) {
             queue.sending += 1;
             return Enqueued::Send(queue.take(self.max_batch));
         }
         Enqueued::Queued
+    }
+
+    /// How many decisions must wait for a new call while `sending` calls
+    /// are on their way: 2ⁿ, or a full batch if that is smaller (with
+    /// `max_batch` 1, every decision goes at once, up to [`in_flight_cap`]).
+    fn threshold(&self, sending: usize) -> usize {
+        1usize
+            .checked_shl(u32::try_from(sending).unwrap_or(u32::MAX))
+            .map_or(self.max_batch, |n| n.min(self.max_batch))
     }
 
     /// Gives a call slot back.
@@ -448,7 +470,7 @@ impl Batcher {
     fn next_batch(&self) -> Option<Vec<Job>> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         queue.sending -= 1;
-        if queue.jobs.len() < 1 << queue.sending {
+        if queue.jobs.len() < self.threshold(queue.sending) {
             return None;
         }
         queue.sending += 1;
