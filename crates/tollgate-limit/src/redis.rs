@@ -691,3 +691,17 @@ impl std::error::Error for RedisStoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_IN_FLIGHT, in_flight_cap};
+
+    #[test]
+    fn small_batches_may_have_more_calls_on_their_way() {
+        assert_eq!(in_flight_cap(1), 64);
+        assert_eq!(in_flight_cap(3), 21);
+        assert_eq!(in_flight_cap(8), MAX_IN_FLIGHT);
+        assert_eq!(in_flight_cap(super::DEFAULT_MAX_BATCH), MAX_IN_FLIGHT);
+        assert_eq!(in_flight_cap(usize::MAX), MAX_IN_FLIGHT);
+    }
+}
