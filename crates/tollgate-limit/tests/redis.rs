@@ -431,7 +431,8 @@ async fn callers_that_give_up_in_the_queue_are_not_recorded() {
 }
 
 /// A caller that gives up while sending its own call (a timeout while Redis
-/// is paused) gives its call slot back: the next decision is sent at once.
+/// is paused) leaves the call to a task, which gives the call slot back once
+/// the call ends: the decisions after that are sent and answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_that_times_out_frees_its_slot() {
     let Some((_own, store)) = paused_store(Duration::from_millis(100), 300).await else {
