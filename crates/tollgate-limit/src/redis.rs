@@ -403,6 +403,17 @@ fn in_flight_cap(max_batch: usize) -> usize {
     (64 / max_batch.max(1)).max(MAX_IN_FLIGHT)
 }
 
+/// See [`Batcher::threshold`].
+fn threshold(sending: usize, max_batch: usize) -> usize {
+    if sending == 0 {
+        return 1;
+    }
+    u32::try_from(sending.saturating_add(1))
+        .ok()
+        .and_then(|shift| 1usize.checked_shl(shift))
+        .map_or(max_batch, |n| n.min(max_batch))
+}
+
 /// What became of a queued decision.
 enum Enqueued {
     /// A new call takes these decisions (the caller's among them): the
@@ -415,15 +426,16 @@ enum Enqueued {
 
 /// Gathers concurrent decisions into script calls. A lone decision goes at
 /// once; while `n` calls are on their way, decisions wait, and a new call
-/// takes them once 2ⁿ of them wait (or a full batch; up to [`in_flight_cap`]
-/// calls), whether the count is reached by a decision arriving or by a call
-/// being answered.
+/// takes them once 2ⁿ⁺¹ of them wait (4, 8, 16…; or a full batch; up to
+/// [`in_flight_cap`] calls), whether the count is reached by a decision
+/// arriving or by a call being answered.
 /// So batches grow with the load: Redis decides a batch for much less than
 /// its decisions one by one, and still never idles while the client works.
 /// (Tried, and slower somewhere from 1 to 128 concurrent callers: one call
 /// at a time, which leaves Redis idle between calls; a new call once a fixed
-/// 2, 4 or 8 decisions wait; an answered call taking whatever waits; see
-/// `BENCHMARKS.md`.) No crate batches calls of one Lua script, so it is
+/// 2, 4 or 8 decisions wait; an answered call taking whatever waits; 2ⁿ
+/// (1, 2, 4…), whose second call of two decisions costs Redis almost what
+/// a call of four does; see `BENCHMARKS.md`.) No crate batches calls of one Lua script, so it is
 /// written here: a lock held only to push or take jobs.
 struct Batcher {
     conn: ConnectionManager,
@@ -447,12 +459,11 @@ impl Batcher {
     }
 
     /// How many decisions must wait for a new call while `sending` calls
-    /// are on their way: 2ⁿ, or a full batch if that is smaller (with
-    /// `max_batch` 1, every decision goes at once, up to [`in_flight_cap`]).
+    /// are on their way: one with none, else 2ⁿ⁺¹, or a full batch if that
+    /// is smaller (with `max_batch` 1, every decision goes at once, up to
+    /// [`in_flight_cap`]).
     fn threshold(&self, sending: usize) -> usize {
-        1usize
-            .checked_shl(u32::try_from(sending).unwrap_or(u32::MAX))
-            .map_or(self.max_batch, |n| n.min(self.max_batch))
+        threshold(sending, self.max_batch)
     }
 
     /// Gives a call slot back.
@@ -463,8 +474,8 @@ impl Batcher {
             .sending -= 1;
     }
 
-    /// The next batch for a call just answered, if 2ⁿ decisions wait with
-    /// `n` other calls on their way; else `None`, and one call fewer on its
+    /// The next batch for a call just answered, if [`Self::threshold`]
+    /// decisions wait with `n` other calls on their way; else `None`, and one call fewer on its
     /// way. (With no other call on its way, one waiting decision is enough:
     /// nothing is ever left waiting without a call that will take it.)
     fn next_batch(&self) -> Option<Vec<Job>> {
@@ -694,7 +705,17 @@ impl std::error::Error for RedisStoreError {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_IN_FLIGHT, in_flight_cap};
+    use super::{MAX_IN_FLIGHT, in_flight_cap, threshold};
+
+    #[test]
+    fn a_lone_decision_goes_at_once_then_batches_double_from_four() {
+        let thresholds: Vec<usize> = (0..8).map(|n| threshold(n, 64)).collect();
+        assert_eq!(thresholds, [1, 4, 8, 16, 32, 64, 64, 64]);
+        assert_eq!(threshold(1, 3), 3, "a full batch is enough");
+        assert_eq!(threshold(5, 1), 1);
+        assert_eq!(threshold(usize::MAX, 64), 64);
+        assert_eq!(threshold(200, 64), 64);
+    }
 
     #[test]
     fn small_batches_may_have_more_calls_on_their_way() {
