@@ -435,8 +435,8 @@ enum Enqueued {
 /// at a time, which leaves Redis idle between calls; a new call once a fixed
 /// 2, 4 or 8 decisions wait; an answered call taking whatever waits; 2ⁿ
 /// (1, 2, 4…), whose second call of two decisions costs Redis almost what
-/// a call of four does; see `BENCHMARKS.md`.) No crate batches calls of one Lua script, so it is
-/// written here: a lock held only to push or take jobs.
+/// a call of four does; see `BENCHMARKS.md`.) No crate batches calls of one
+/// Lua script, so it is written here: a lock held only to push or take jobs.
 struct Batcher {
     conn: ConnectionManager,
     script: redis::Script,
@@ -475,9 +475,10 @@ impl Batcher {
     }
 
     /// The next batch for a call just answered, if [`Self::threshold`]
-    /// decisions wait with `n` other calls on their way; else `None`, and one call fewer on its
-    /// way. (With no other call on its way, one waiting decision is enough:
-    /// nothing is ever left waiting without a call that will take it.)
+    /// decisions wait with `n` other calls on their way; else `None`, and one
+    /// call fewer on its way. (With no other call on its way, one waiting
+    /// decision is enough: nothing is ever left waiting without a call that
+    /// will take it.)
     fn next_batch(&self) -> Option<Vec<Job>> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         queue.sending -= 1;
