@@ -380,9 +380,12 @@ fn free_port() -> u16 {
 
 /// A store on a Redis of the test's own, after one decision on key `k` of
 /// policy `paused` (10 per hour; so the script is loaded), with every client
-/// of that Redis then paused for `pause_ms`. `None` (and a notice) without
-/// Redis tests or `redis-server`.
-async fn paused_store(timeout: Duration, pause_ms: u64) -> Option<(OwnRedis, RedisStore)> {
+/// of that Redis then paused for `pause_ms`; returned with that policy and
+/// key. `None` (and a notice) without Redis tests or `redis-server`.
+async fn paused_store(
+    timeout: Duration,
+    pause_ms: u64,
+) -> Option<(OwnRedis, RedisStore, Policy, Key)> {
     redis_url()?;
     let Some(own) = OwnRedis::start(free_port()) else {
         eprintln!("skipping: no redis-server on the PATH");
@@ -400,34 +403,40 @@ async fn paused_store(timeout: Duration, pause_ms: u64) -> Option<(OwnRedis, Red
         .query_async(&mut admin)
         .await
         .unwrap();
-    Some((own, store))
+    Some((own, store, p, key))
 }
 
 /// A caller that gives up while its decision waits in the queue (here: its
 /// task is aborted while Redis is paused) is neither decided nor recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_that_give_up_in_the_queue_are_not_recorded() {
-    let Some((_own, store)) = paused_store(Duration::from_secs(5), 400).await else {
+    let Some((_own, store, p, key)) = paused_store(Duration::from_secs(5), 400).await else {
         return;
     };
-    let p = policy("paused", 10, 3600);
-    let key = Key::from("k");
     let sender = tokio::spawn({
         let (store, p, key) = (store.clone(), p.clone(), key.clone());
         async move { store.check(&p, &key, 1).await.unwrap().remaining() }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    // One caller waits (with a call on its way, two waiting would start
-    // another call), then gives up.
-    let queued = tokio::spawn({
-        let (store, p, key) = (store.clone(), p.clone(), key.clone());
-        async move { store.check(&p, &key, 1).await }
-    });
+    // Three callers wait (with a call on its way, four waiting would start
+    // another call), then give up.
+    let queued: Vec<_> = (0..3)
+        .map(|_| {
+            let (store, p, key) = (store.clone(), p.clone(), key.clone());
+            tokio::spawn(async move { store.check(&p, &key, 1).await })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    queued.abort();
+    for task in &queued {
+        task.abort();
+    }
     assert_eq!(sender.await.unwrap(), 8, "the call on its way was decided");
     let after = store.peek(&p, &key, 1).await.unwrap();
-    assert_eq!(after.remaining(), 7, "the abandoned call was not recorded");
+    assert_eq!(
+        after.remaining(),
+        7,
+        "the abandoned calls were not recorded"
+    );
 }
 
 /// A caller that gives up while sending its own call (a timeout while Redis
@@ -435,11 +444,9 @@ async fn callers_that_give_up_in_the_queue_are_not_recorded() {
 /// the call ends: the decisions after that are sent and answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_that_times_out_frees_its_slot() {
-    let Some((_own, store)) = paused_store(Duration::from_millis(100), 300).await else {
+    let Some((_own, store, p, key)) = paused_store(Duration::from_millis(100), 300).await else {
         return;
     };
-    let p = policy("paused", 10, 3600);
-    let key = Key::from("k");
     let error = store.check(&p, &key, 1).await.unwrap_err();
     assert!(error.is_timeout(), "{error}");
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -458,30 +465,30 @@ async fn a_sender_that_times_out_frees_its_slot() {
 /// the others in it are answered, not cancelled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_that_gives_up_still_answers_the_others_in_its_call() {
-    let Some((_own, store)) = paused_store(Duration::from_secs(5), 400).await else {
+    let Some((_own, store, p, _)) = paused_store(Duration::from_secs(5), 400).await else {
         return;
     };
-    let p = policy("paused", 10, 3600);
     let spawn_check = |key: &'static str| {
         let (store, p) = (store.clone(), p.clone());
         tokio::spawn(async move { store.check(&p, &Key::from(key), 1).await })
     };
-    // The first decision goes alone; with one call on its way, the second
-    // waits and the third opens a call for both, sent by the third's caller.
+    // The first decision goes alone; with one call on its way, three more
+    // wait and the fifth opens a call for all four, sent by its own caller.
     let first = spawn_check("a");
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let second = spawn_check("b");
+    let waiting: Vec<_> = ["b", "c", "d"].into_iter().map(spawn_check).collect();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let third = spawn_check("c");
+    let sender = spawn_check("e");
     tokio::time::sleep(Duration::from_millis(50)).await;
-    third.abort();
+    sender.abort();
     assert!(first.await.unwrap().is_ok());
-    let second = second.await.unwrap();
-    assert_eq!(
-        second.map(|d| d.remaining()).ok(),
-        Some(9),
-        "the second was decided"
-    );
+    for (key, task) in ["b", "c", "d"].into_iter().zip(waiting) {
+        assert_eq!(
+            task.await.unwrap().map(|d| d.remaining()).ok(),
+            Some(9),
+            "{key} was decided"
+        );
+    }
 }
 
 /// Many callers, a third of them giving up at arbitrary moments (queued,
