@@ -378,24 +378,34 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A store on a Redis of the test's own, after one decision on key `k` of
-/// policy `paused` (10 per hour; so the script is loaded), with every client
-/// of that Redis then paused for `pause_ms`; returned with that policy and
-/// key. `None` (and a notice) without Redis tests or `redis-server`.
-async fn paused_store(
-    timeout: Duration,
-    pause_ms: u64,
-) -> Option<(OwnRedis, RedisStore, Policy, Key)> {
+/// A connection of a test's own to its Redis.
+type Admin = redis::aio::MultiplexedConnection;
+
+/// A Redis of the test's own, a store on it after one decision on key `k`
+/// of policy `own` (10 per hour; so the script is loaded), and an admin
+/// connection to that Redis. `None` (and a notice) without Redis tests or
+/// `redis-server`.
+async fn warm_own_store(timeout: Duration) -> Option<(OwnRedis, RedisStore, Policy, Key, Admin)> {
     redis_url()?;
     let Some(own) = OwnRedis::start(free_port()) else {
         eprintln!("skipping: no redis-server on the PATH");
         return None;
     };
     let store = RedisStore::open(&own.url(), RedisOptions::default().timeout(timeout)).unwrap();
-    let (p, key) = (policy("paused", 10, 3600), Key::from("k"));
+    let (p, key) = (policy("own", 10, 3600), Key::from("k"));
     assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 9);
     let client = redis::Client::open(own.url().as_str()).unwrap();
-    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let admin = client.get_multiplexed_async_connection().await.unwrap();
+    Some((own, store, p, key, admin))
+}
+
+/// [`warm_own_store`], with every client of that Redis then paused for
+/// `pause_ms`.
+async fn paused_store(
+    timeout: Duration,
+    pause_ms: u64,
+) -> Option<(OwnRedis, RedisStore, Policy, Key)> {
+    let (own, store, p, key, mut admin) = warm_own_store(timeout).await?;
     let () = redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(pause_ms)
@@ -551,18 +561,10 @@ async fn callers_giving_up_at_random_leave_no_call_slot_behind() {
 /// decision loads the script again and is decided, not failed.
 #[tokio::test]
 async fn a_flushed_script_is_loaded_again() {
-    if redis_url().is_none() {
-        return;
-    }
-    let Some(own) = OwnRedis::start(free_port()) else {
-        eprintln!("skipping: no redis-server on the PATH");
+    let Some((_own, store, p, key, mut admin)) = warm_own_store(Duration::from_millis(500)).await
+    else {
         return;
     };
-    let store = RedisStore::open(&own.url(), RedisOptions::default()).unwrap();
-    let (p, key) = (policy("flush", 10, 3600), Key::from("k"));
-    assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 9);
-    let client = redis::Client::open(own.url().as_str()).unwrap();
-    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
     let () = redis::cmd("SCRIPT")
         .arg("FLUSH")
         .query_async(&mut admin)
