@@ -5,8 +5,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
-use http::HeaderMap;
 use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
 
 use crate::key::{Key, KeyExtractor};
 
@@ -134,7 +134,11 @@ pub enum ForwardedHeader {
 /// is never taken on its own word: a client that sends
 /// `X-Forwarded-For: 1.2.3.4` through your proxy is still keyed by its own
 /// address, which the proxy appended. A hop that does not parse stops the
-/// walk at the last trusted hop. IPv6 clients are keyed by their /64 network
+/// walk at the last trusted hop. Headers are read as bytes, so what a client
+/// puts in front of the entry its proxy appended (bytes that are not UTF-8,
+/// a quote it leaves open in `Forwarded`) cannot hide that entry; property
+/// tests check this for any bytes a client sends and any chain of trusted
+/// proxies. IPv6 clients are keyed by their /64 network
 /// by default, since one host usually holds a whole /64 (see
 /// [`ipv6_prefix`](Self::ipv6_prefix)).
 ///
@@ -235,7 +239,7 @@ impl ClientIp {
         };
         match self.header {
             ForwardedHeader::XForwardedFor => {
-                for hop in hops_rev(&parts.headers, "x-forwarded-for", ',') {
+                for hop in hops_rev(&parts.headers, "x-forwarded-for", b',') {
                     if !walk(parse_node(hop)) {
                         break;
                     }
@@ -278,41 +282,45 @@ fn peer_addr(parts: &Parts) -> Option<SocketAddr> {
 }
 
 /// The comma-separated items of every line of `name`, last first.
+///
+/// Lines are split as bytes, not text: the bytes a client put in front of
+/// the entry its proxy appended (non-UTF-8 included, which `HeaderValue`
+/// allows) must not hide that entry.
 fn hops_rev<'a>(
     headers: &'a HeaderMap,
     name: &'static str,
-    sep: char,
-) -> impl Iterator<Item = &'a str> {
-    let lines: Vec<&str> = headers
+    sep: u8,
+) -> impl Iterator<Item = &'a [u8]> {
+    let lines: Vec<&[u8]> = headers
         .get_all(name)
         .iter()
-        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .map(HeaderValue::as_bytes)
         .collect();
     lines
         .into_iter()
         .rev()
-        .flat_map(move |line| line.rsplit(sep))
-        .map(str::trim)
+        .flat_map(move |line| line.rsplit(move |&b| b == sep))
 }
 
-/// The elements of every `Forwarded` line, last first; commas inside quoted
-/// strings do not split.
-fn forwarded_elements_rev(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+/// The elements of every `Forwarded` line, last first. Commas inside quoted
+/// strings do not split, unless a quote is still open at the end of the
+/// line: proxies append elements with balanced quotes, so an open quote is
+/// the client's, and must not swallow what a proxy appended after it; such a
+/// line splits at every comma. Split as bytes, like [`hops_rev`].
+fn forwarded_elements_rev(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
     let mut elements = Vec::new();
-    for value in headers.get_all(http::header::FORWARDED) {
-        let Ok(line) = value.to_str() else {
-            elements.push("\u{0}");
-            continue;
-        };
+    for line in headers.get_all(http::header::FORWARDED) {
+        let line = line.as_bytes();
+        let first = elements.len();
         let mut start = 0;
         let mut quoted = false;
         let mut escaped = false;
-        for (i, c) in line.char_indices() {
-            match c {
+        for (i, &b) in line.iter().enumerate() {
+            match b {
                 _ if escaped => escaped = false,
-                '\\' if quoted => escaped = true,
-                '"' => quoted = !quoted,
-                ',' if !quoted => {
+                b'\\' if quoted => escaped = true,
+                b'"' => quoted = !quoted,
+                b',' if !quoted => {
                     elements.push(&line[start..i]);
                     start = i + 1;
                 }
@@ -320,29 +328,34 @@ fn forwarded_elements_rev(headers: &HeaderMap) -> impl Iterator<Item = &str> {
             }
         }
         elements.push(&line[start..]);
+        if quoted {
+            elements.truncate(first);
+            elements.extend(line.split(|&b| b == b','));
+        }
     }
     elements.into_iter().rev()
 }
 
 /// The `for=` value of one `Forwarded` element, unquoted.
-fn forwarded_for(element: &str) -> Option<&str> {
-    element.split(';').find_map(|pair| {
-        let (name, value) = pair.split_once('=')?;
-        name.trim().eq_ignore_ascii_case("for").then(|| {
-            let value = value.trim();
+fn forwarded_for(element: &[u8]) -> Option<&[u8]> {
+    element.split(|&b| b == b';').find_map(|pair| {
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        let (name, value) = (&pair[..eq], &pair[eq + 1..]);
+        name.trim_ascii().eq_ignore_ascii_case(b"for").then(|| {
+            let value = value.trim_ascii();
             value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
                 .unwrap_or(value)
         })
     })
 }
 
 /// An address as proxies write it: `192.0.2.1`, `192.0.2.1:80`,
-/// `2001:db8::1`, `[2001:db8::1]:443`. `unknown` and obfuscated identifiers
-/// are not addresses.
-fn parse_node(node: &str) -> Option<IpAddr> {
-    let node = node.trim();
+/// `2001:db8::1`, `[2001:db8::1]:443`. `unknown`, obfuscated identifiers and
+/// anything that is not UTF-8 are not addresses.
+fn parse_node(node: &[u8]) -> Option<IpAddr> {
+    let node = std::str::from_utf8(node.trim_ascii()).ok()?;
     if let Ok(ip) = node.parse::<IpAddr>() {
         return Some(ip.to_canonical());
     }
@@ -363,9 +376,14 @@ mod tests {
     use super::*;
 
     fn parts(peer: &str, headers: &[(&str, &str)]) -> Parts {
+        let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        parts_of_bytes(peer, &headers)
+    }
+
+    fn parts_of_bytes(peer: &str, headers: &[(&str, &[u8])]) -> Parts {
         let mut builder = http::Request::builder();
         for (name, value) in headers {
-            builder = builder.header(*name, *value);
+            builder = builder.header(*name, HeaderValue::from_bytes(value).unwrap());
         }
         let mut request = builder.body(()).unwrap();
         request
@@ -415,6 +433,33 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_are_not_text_do_not_hide_the_hop_a_proxy_appended() {
+        // A proxy appends the address it saw to the client's own line; the
+        // client put bytes there that are not UTF-8 (allowed in a header).
+        let xff = ClientIp::new().trust_proxy("10.0.0.0/8").unwrap();
+        let p = parts_of_bytes(
+            "10.0.0.1:1",
+            &[("x-forwarded-for", b"6.6.6.\xff, \xfe\xfd, 203.0.113.5")],
+        );
+        assert_eq!(xff.client_ip(&p), ip("203.0.113.5"));
+        let forwarded = xff.clone().header(ForwardedHeader::Forwarded);
+        let p = parts_of_bytes(
+            "10.0.0.1:1",
+            &[(
+                "forwarded",
+                b"for=\"\xff,\", for=\xfe;by=\xfd, for=203.0.113.6",
+            )],
+        );
+        assert_eq!(forwarded.client_ip(&p), ip("203.0.113.6"));
+        // A hop that is not text is not an address: the walk stops there.
+        let p = parts_of_bytes(
+            "10.0.0.1:1",
+            &[("x-forwarded-for", b"203.0.113.7, 10.\xff.0.3, 10.0.0.2")],
+        );
+        assert_eq!(xff.client_ip(&p), ip("10.0.0.2"));
+    }
+
+    #[test]
     fn forwarded_header_with_quotes_ports_and_ipv6() {
         let extractor = ClientIp::new()
             .trust_proxy("10.0.0.0/8")
@@ -431,6 +476,15 @@ mod tests {
         assert_eq!(extractor.extract(&p).unwrap().ip(), ip("2001:db8:cafe::"));
         let p = parts("10.0.0.1:1", &[("forwarded", "for=unknown, for=10.0.0.3")]);
         assert_eq!(extractor.client_ip(&p), ip("10.0.0.3"));
+        // The client left a quote open; the proxy appended after it.
+        for (appended, client) in [
+            ("for=203.0.113.8", "203.0.113.8"),
+            (r#"for="[2001:db8::8]""#, "2001:db8::8"),
+        ] {
+            let line = format!(r#"for="6.6.6.6, {appended}"#);
+            let p = parts("10.0.0.1:1", &[("forwarded", &line)]);
+            assert_eq!(extractor.client_ip(&p), ip(client), "{line}");
+        }
     }
 
     #[test]
@@ -499,5 +553,121 @@ mod tests {
         );
         let err = "10.0.0.0/40".parse::<Cidr>().unwrap_err().to_string();
         assert!(err.contains("10.0.0.0/40"), "{err}");
+    }
+
+    /// Property tests of the spoofing rule: whatever a client sends, a chain
+    /// of trusted proxies that each append the address they saw makes the
+    /// client the address the first proxy saw.
+    mod spoofing {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Trusted: 10.0.0.0/8 and fd00::/8.
+        fn extractor(header: ForwardedHeader) -> ClientIp {
+            ClientIp::new()
+                .trust_proxies(["10.0.0.0/8", "fd00::/8"])
+                .unwrap()
+                .header(header)
+        }
+
+        /// Bytes a header value may hold (no control characters), weighted
+        /// towards the ones the parsers split and unquote on.
+        fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+            let byte = prop_oneof![
+                3 => 0x20u8..0x7f,
+                1 => 0x80u8..=0xff,
+                1 => Just(b'\t'),
+                2 => prop::sample::select(b",;=\"\\[]:".to_vec()),
+            ];
+            prop::collection::vec(byte, 0..40)
+        }
+
+        fn untrusted() -> impl Strategy<Value = IpAddr> {
+            prop_oneof![
+                any::<u32>()
+                    .prop_filter("outside 10/8", |v| v >> 24 != 10)
+                    .prop_map(|v| IpAddr::V4(v.into())),
+                any::<u128>()
+                    .prop_map(|v| { IpAddr::V6(Ipv6Addr::from((v >> 16) | (0x2001u128 << 112))) }),
+            ]
+        }
+
+        fn trusted() -> impl Strategy<Value = IpAddr> {
+            prop_oneof![
+                any::<u32>().prop_map(|v| IpAddr::V4(((v & 0x00ff_ffff) | (10 << 24)).into())),
+                any::<u128>()
+                    .prop_map(|v| IpAddr::V6(Ipv6Addr::from((v >> 8) | (0xfdu128 << 120)))),
+            ]
+        }
+
+        /// An address as a proxy writes it into `header`.
+        fn written(ip: IpAddr, header: ForwardedHeader) -> String {
+            match (header, ip) {
+                (ForwardedHeader::XForwardedFor, ip) => ip.to_string(),
+                (ForwardedHeader::Forwarded, IpAddr::V4(v4)) => format!("for={v4}"),
+                (ForwardedHeader::Forwarded, IpAddr::V6(v6)) => format!("for=\"[{v6}]\""),
+            }
+        }
+
+        /// The request the application gets: the client's own header lines,
+        /// then each proxy appending the address it saw, to the last line
+        /// or on a line of its own; the last proxy is the socket peer.
+        fn through_proxies(
+            header: ForwardedHeader,
+            sent: &[Vec<u8>],
+            client: IpAddr,
+            proxies: &[(IpAddr, bool)],
+        ) -> Parts {
+            let mut lines = sent.to_vec();
+            let mut seen = client;
+            for &(proxy, own_line) in proxies {
+                let entry = written(seen, header);
+                match lines.last_mut() {
+                    Some(last) if !own_line => {
+                        last.extend_from_slice(b", ");
+                        last.extend_from_slice(entry.as_bytes());
+                    }
+                    _ => lines.push(entry.into_bytes()),
+                }
+                seen = proxy;
+            }
+            let name = match header {
+                ForwardedHeader::XForwardedFor => "x-forwarded-for",
+                ForwardedHeader::Forwarded => "forwarded",
+            };
+            let headers: Vec<(&str, &[u8])> = lines.iter().map(|l| (name, &l[..])).collect();
+            parts_of_bytes(&SocketAddr::new(seen, 443).to_string(), &headers)
+        }
+
+        fn either_header() -> impl Strategy<Value = ForwardedHeader> {
+            prop_oneof![
+                Just(ForwardedHeader::XForwardedFor),
+                Just(ForwardedHeader::Forwarded)
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn the_client_is_whom_the_first_trusted_proxy_saw(
+                header in either_header(),
+                sent in prop::collection::vec(header_bytes(), 0..3),
+                client in untrusted(),
+                proxies in prop::collection::vec((trusted(), any::<bool>()), 1..4),
+            ) {
+                let parts = through_proxies(header, &sent, client, &proxies);
+                prop_assert_eq!(extractor(header).client_ip(&parts), Some(client));
+            }
+
+            #[test]
+            fn a_client_connecting_directly_is_its_own_address(
+                header in either_header(),
+                sent in prop::collection::vec(header_bytes(), 0..3),
+                client in untrusted(),
+            ) {
+                let parts = through_proxies(header, &sent, client, &[]);
+                prop_assert_eq!(extractor(header).client_ip(&parts), Some(client));
+            }
+        }
     }
 }
