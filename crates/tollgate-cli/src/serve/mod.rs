@@ -3,7 +3,7 @@
 //! start), or on Redis and Postgres by URL.
 //!
 //! Its routes reproduce the seed APIs' situations (see [`scans`] and
-//! [`detections`]); [`app`] says which layers guard them; [`reference`]
+//! [`detections`]); [`app`] says which layers guard them; [`reference`](mod@reference)
 //! serves `/errors` and `/openapi.json` from the same catalog and routes.
 //! Settings come from flags, then a TOML config file, then the defaults.
 

@@ -3,7 +3,7 @@
 //!
 //! [`operations`] lists every route with its success response and every
 //! error it can return, including those the layers in front of it add; the
-//! OpenAPI document is [`openapi_document`](crate::docs::openapi_document)'s,
+//! OpenAPI document is [`crate::docs::openapi_document`]'s,
 //! completed with what that function has no field for (headers, the
 //! multipart body, HTML, public routes).
 
