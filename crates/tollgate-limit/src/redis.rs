@@ -380,14 +380,30 @@ impl Job {
 struct Queue {
     jobs: Vec<Job>,
     /// Script calls on their way.
-    sending: usize,
+    calls: usize,
+    /// Decisions in those calls.
+    flying: usize,
 }
 
 impl Queue {
-    /// The oldest `max` waiting jobs (or all), taken out.
-    fn take(&mut self, max: usize) -> Vec<Job> {
-        let later = self.jobs.split_off(max.min(self.jobs.len()));
-        std::mem::replace(&mut self.jobs, later)
+    /// Whether the waiting decisions make a new call: see [`threshold`].
+    fn ready(&self, max_batch: usize, max_in_flight: usize) -> bool {
+        self.calls < max_in_flight && self.jobs.len() >= threshold(self.flying, max_batch)
+    }
+
+    /// A new call of the oldest `max_batch` waiting decisions (or all).
+    fn open_call(&mut self, max_batch: usize) -> Vec<Job> {
+        let later = self.jobs.split_off(max_batch.min(self.jobs.len()));
+        let batch = std::mem::replace(&mut self.jobs, later);
+        self.calls += 1;
+        self.flying += batch.len();
+        batch
+    }
+
+    /// A call of `decisions` has ended.
+    fn close_call(&mut self, decisions: usize) {
+        self.calls -= 1;
+        self.flying -= decisions;
     }
 }
 
@@ -403,15 +419,16 @@ fn in_flight_cap(max_batch: usize) -> usize {
     (64 / max_batch.max(1)).max(MAX_IN_FLIGHT)
 }
 
-/// See [`Batcher::threshold`].
-fn threshold(sending: usize, max_batch: usize) -> usize {
-    if sending == 0 {
+/// How many decisions must wait for a new call while `flying` decisions are
+/// on their way: one when none are; else as many as are on their way and at
+/// least four (a call of two costs Redis almost what a call of four does),
+/// or a full batch if that is fewer. With `max_batch` 1, every decision goes
+/// at once, up to [`in_flight_cap`] calls.
+fn threshold(flying: usize, max_batch: usize) -> usize {
+    if flying == 0 {
         return 1;
     }
-    u32::try_from(sending.saturating_add(1))
-        .ok()
-        .and_then(|shift| 1usize.checked_shl(shift))
-        .map_or(max_batch, |n| n.min(max_batch))
+    flying.max(4).min(max_batch)
 }
 
 /// What became of a queued decision.
@@ -425,18 +442,20 @@ enum Enqueued {
 }
 
 /// Gathers concurrent decisions into script calls. A lone decision goes at
-/// once; while `n` calls are on their way, decisions wait, and a new call
-/// takes them once 2ⁿ⁺¹ of them wait (4, 8, 16…; or a full batch; up to
-/// [`in_flight_cap`] calls), whether the count is reached by a decision
-/// arriving or by a call being answered.
-/// So batches grow with the load: Redis decides a batch for much less than
-/// its decisions one by one, and still never idles while the client works.
+/// once; while calls are on their way, decisions wait, and a new call takes
+/// them once as many wait as are on their way, and at least four (or a full
+/// batch; up to [`in_flight_cap`] calls), whether the count is reached by a
+/// decision arriving or by a call being answered ([`threshold`]).
+/// So batches follow the load (8 callers: calls of about 4; 32: about 16):
+/// Redis decides a batch for much less than its decisions one by one, and
+/// still never idles while the client works.
 /// (Tried, and slower somewhere from 1 to 128 concurrent callers: one call
 /// at a time, which leaves Redis idle between calls; a new call once a fixed
-/// 2, 4 or 8 decisions wait; an answered call taking whatever waits; 2ⁿ
-/// (1, 2, 4…), whose second call of two decisions costs Redis almost what
-/// a call of four does; see `BENCHMARKS.md`.) No crate batches calls of one
-/// Lua script, so it is written here: a lock held only to push or take jobs.
+/// 2, 4 or 8 decisions wait; an answered call taking whatever waits; a new
+/// call once 2ⁿ or 2ⁿ⁺¹ decisions wait with n calls on their way; as many
+/// as are on their way without the floor of four; see `BENCHMARKS.md`.) No
+/// crate batches calls of one Lua script, so it is written here: a lock held
+/// only to push or take jobs.
 struct Batcher {
     conn: ConnectionManager,
     script: redis::Script,
@@ -449,44 +468,32 @@ struct Batcher {
 impl Batcher {
     /// Queues `job` and says who sends it.
     fn enqueue(&self, job: Job) -> Enqueued {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut queue = self.lock();
         queue.jobs.push(job);
-        if queue.sending < self.max_in_flight && queue.jobs.len() >= self.threshold(queue.sending) {
-            queue.sending += 1;
-            return Enqueued::Send(queue.take(self.max_batch));
+        if queue.ready(self.max_batch, self.max_in_flight) {
+            return Enqueued::Send(queue.open_call(self.max_batch));
         }
         Enqueued::Queued
     }
 
-    /// How many decisions must wait for a new call while `sending` calls
-    /// are on their way: one with none, else 2ⁿ⁺¹, or a full batch if that
-    /// is smaller (with `max_batch` 1, every decision goes at once, up to
-    /// [`in_flight_cap`]).
-    fn threshold(&self, sending: usize) -> usize {
-        threshold(sending, self.max_batch)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Gives a call slot back.
-    fn release(&self) {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .sending -= 1;
+    /// Ends a call of `decisions` without a next one.
+    fn release(&self, decisions: usize) {
+        self.lock().close_call(decisions);
     }
 
-    /// The next batch for a call just answered, if [`Self::threshold`]
-    /// decisions wait with `n` other calls on their way; else `None`, and one
-    /// call fewer on its way. (With no other call on its way, one waiting
-    /// decision is enough: nothing is ever left waiting without a call that
-    /// will take it.)
-    fn next_batch(&self) -> Option<Vec<Job>> {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        queue.sending -= 1;
-        if queue.jobs.len() < self.threshold(queue.sending) {
-            return None;
-        }
-        queue.sending += 1;
-        Some(queue.take(self.max_batch))
+    /// Ends a call of `decisions`, and opens the next if enough decisions
+    /// wait for it (with no other call on its way, one is enough: nothing is
+    /// ever left waiting without a call that will take it).
+    fn next_batch(&self, decisions: usize) -> Option<Vec<Job>> {
+        let mut queue = self.lock();
+        queue.close_call(decisions);
+        queue
+            .ready(self.max_batch, self.max_in_flight)
+            .then(|| queue.open_call(self.max_batch))
     }
 
     /// Sends `batch` as one script call and answers its callers. Callers
@@ -550,24 +557,26 @@ impl Batcher {
     /// hands over.
     async fn drain(self: Arc<Batcher>, mut batch: Vec<Job>) {
         loop {
+            let decisions = batch.len();
             self.send_batch(batch).await;
-            match self.next_batch() {
+            match self.next_batch(decisions) {
                 Some(next) => batch = next,
                 None => return,
             }
         }
     }
 
-    /// What follows a call answered: the next batch, in a task of its own.
-    fn after_call(self: Arc<Batcher>) {
-        let Some(next) = self.next_batch() else {
+    /// What follows a call of `decisions` answered: the next batch, in a
+    /// task of its own.
+    fn after_call(self: Arc<Batcher>, decisions: usize) {
+        let Some(next) = self.next_batch(decisions) else {
             return;
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn(self.drain(next))),
             // The runtime is gone: the queued callers are answered
             // "cancelled" as their jobs drop.
-            Err(_) => self.release(),
+            Err(_) => self.release(next.len()),
         }
     }
 }
@@ -579,6 +588,8 @@ impl Batcher {
 /// task: this caller returns at once.
 struct OwnCall {
     batcher: Arc<Batcher>,
+    /// How many decisions the call carries.
+    decisions: usize,
     /// Boxed so that it can move into a task when this caller gives up.
     call: Option<futures_util::future::BoxFuture<'static, ()>>,
 }
@@ -588,6 +599,7 @@ impl OwnCall {
         let sender = Arc::clone(batcher);
         OwnCall {
             batcher: Arc::clone(batcher),
+            decisions: batch.len(),
             call: Some(Box::pin(async move { sender.send_batch(batch).await })),
         }
     }
@@ -607,18 +619,18 @@ impl Future for OwnCall {
 
 impl Drop for OwnCall {
     fn drop(&mut self) {
-        let batcher = Arc::clone(&self.batcher);
+        let (batcher, decisions) = (Arc::clone(&self.batcher), self.decisions);
         let Some(call) = self.call.take() else {
-            return batcher.after_call();
+            return batcher.after_call(decisions);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn(async move {
                 call.await;
-                batcher.after_call();
+                batcher.after_call(decisions);
             })),
             // The runtime is gone: the call's callers are answered
             // "cancelled" as their jobs drop.
-            Err(_) => batcher.after_call(),
+            Err(_) => batcher.after_call(decisions),
         }
     }
 }
@@ -706,16 +718,55 @@ impl std::error::Error for RedisStoreError {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_IN_FLIGHT, in_flight_cap, threshold};
+    use super::{Job, MAX_IN_FLIGHT, Mode, Queue, in_flight_cap, threshold};
 
     #[test]
-    fn a_lone_decision_goes_at_once_then_batches_double_from_four() {
-        let thresholds: Vec<usize> = (0..8).map(|n| threshold(n, 64)).collect();
-        assert_eq!(thresholds, [1, 4, 8, 16, 32, 64, 64, 64]);
+    fn a_lone_decision_goes_at_once_then_as_many_wait_as_fly_at_least_four() {
+        let thresholds: Vec<usize> = [0, 1, 2, 4, 5, 16, 63, 64, 65, 500]
+            .into_iter()
+            .map(|flying| threshold(flying, 64))
+            .collect();
+        assert_eq!(thresholds, [1, 4, 4, 4, 5, 16, 63, 64, 64, 64]);
         assert_eq!(threshold(1, 3), 3, "a full batch is enough");
         assert_eq!(threshold(5, 1), 1);
         assert_eq!(threshold(usize::MAX, 64), 64);
-        assert_eq!(threshold(200, 64), 64);
+    }
+
+    /// Adds `n` waiting decisions (their callers already gone).
+    fn wait(queue: &mut Queue, n: usize) {
+        for _ in 0..n {
+            let (reply, _) = tokio::sync::oneshot::channel();
+            queue.jobs.push(Job {
+                key: String::new(),
+                increment: 1,
+                tolerance: 1,
+                mode: Mode::Check,
+                reply,
+            });
+        }
+    }
+
+    #[test]
+    fn calls_count_their_decisions_in_and_out() {
+        let mut queue = Queue::default();
+        wait(&mut queue, 1);
+        assert!(queue.ready(64, 8), "a lone decision goes at once");
+        let first = queue.open_call(64);
+        assert_eq!((queue.calls, queue.flying, first.len()), (1, 1, 1));
+        wait(&mut queue, 3);
+        assert!(!queue.ready(64, 8), "three wait for four");
+        wait(&mut queue, 1);
+        let second = queue.open_call(64);
+        assert_eq!((queue.calls, queue.flying, second.len()), (2, 5, 4));
+        wait(&mut queue, 4);
+        assert!(!queue.ready(64, 8), "four wait for five on their way");
+        wait(&mut queue, 1);
+        assert!(queue.ready(64, 8));
+        assert!(!queue.ready(64, 2), "no call slot");
+        queue.close_call(first.len());
+        assert_eq!((queue.calls, queue.flying), (1, 4));
+        queue.close_call(second.len());
+        assert_eq!((queue.calls, queue.flying), (0, 0));
     }
 
     #[test]
