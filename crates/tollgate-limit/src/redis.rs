@@ -450,8 +450,9 @@ enum Enqueued {
 /// (or a full batch; up to [`in_flight_cap`] calls), whether the count is
 /// reached by a decision arriving or by a call being answered
 /// ([`threshold`]). So batches follow the load (measured: 3.7 decisions a
-/// call with 8 callers, 14.9 with 32): Redis decides a batch for much less than its decisions one by one, and
-/// still never idles while the client works.
+/// call with 8 callers, 14.9 with 32): Redis decides a batch for much less
+/// than its decisions one by one, and still never idles while the client
+/// works.
 /// (Tried, and slower somewhere from 1 to 128 concurrent callers: one call
 /// at a time, which leaves Redis idle between calls; a new call once a fixed
 /// 2, 4 or 8 decisions wait; an answered call taking whatever waits; a new
