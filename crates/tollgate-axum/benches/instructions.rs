@@ -7,25 +7,21 @@
 //! valgrind is not installed). `instructions drive MODE N` runs one service
 //! for N requests, for a profiler of your own.
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::process::Command;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderValue, Request, Response};
+use axum::http::{Request, Response};
 use axum::routing::get;
-use bytes::Bytes;
 use tollgate::{Catalog, Dialect};
 use tollgate_axum::{Reply, Tollgate, TollgateLayer};
 use tower::util::MapRequestLayer;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
 mod common;
-use common::EchoId;
+use common::{EchoId, call, caller_id};
 
 const FEW: usize = 1_000;
 const MANY: usize = 5_000;
@@ -66,43 +62,6 @@ const MODES: [(&str, &str, &str); 12] = [
         "bare-404",
     ),
 ];
-
-fn run<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
-fn call<S>(app: &mut S, request: Request<Body>) -> Response<Body>
-where
-    S: Service<Request<Body>, Response = Response<Body>>,
-    S::Error: std::fmt::Debug,
-{
-    run(async {
-        let svc = ServiceExt::<Request<Body>>::ready(app).await.unwrap();
-        svc.call(request).await.unwrap()
-    })
-}
-
-thread_local! {
-    /// The caller's id as hyper hands it over: a slice of the connection's
-    /// read buffer, shared, so a clone only counts a reference. (A value
-    /// built from a `&str` is copied into a `Vec`, and its first clone
-    /// allocates shared storage, which hyper's never do.)
-    static CALLER_ID: Bytes = {
-        let id = Bytes::from(b"req_01J9ZC4W7X".to_vec());
-        drop(id.clone()); // made shared, as hyper's buffer is
-        id
-    };
-}
-
-fn caller_id() -> HeaderValue {
-    HeaderValue::from_maybe_shared(CALLER_ID.with(Bytes::clone)).unwrap()
-}
 
 fn with_id() -> Request<Body> {
     Request::get("/")
