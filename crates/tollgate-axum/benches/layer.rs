@@ -11,21 +11,23 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, Response, header};
+use axum::http::{Request, header};
 use axum::routing::{get, post};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::Deserialize;
 use tollgate::{Catalog, Dialect};
 use tollgate_axum::{Json, Tollgate, TollgateLayer, TollgateService};
-use tower::{Layer, Service, ServiceExt};
+use tower::Layer;
+
+// This bench uses only `call` of what the benches share.
+#[allow(dead_code)]
+mod common;
+use common::call;
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -50,28 +52,6 @@ fn stack(dialect: Dialect) -> TollgateLayer {
 /// The whole router wrapped in the layer (the cheapest way to install it).
 fn full(dialect: Dialect) -> TollgateService<Router> {
     stack(dialect).layer(bare())
-}
-
-/// Drives a future that never waits to completion.
-fn run<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
-fn call<S>(app: &mut S, request: Request<Body>) -> Response<Body>
-where
-    S: Service<Request<Body>, Response = Response<Body>>,
-    S::Error: std::fmt::Debug,
-{
-    run(async {
-        let svc = ServiceExt::<Request<Body>>::ready(app).await.unwrap();
-        svc.call(request).await.unwrap()
-    })
 }
 
 fn hello(with_id: bool) -> Request<Body> {
