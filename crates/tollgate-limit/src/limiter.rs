@@ -19,6 +19,7 @@ use crate::policy::{Decision, Policy};
 ///   tracks at most `N` keys (default a million).
 /// - `redis://…`, `rediss://…`, `redis+unix://…`: shared by every node (with
 ///   the `redis` feature; see [`RedisStore`](crate::RedisStore)).
+/// - `redis+cluster://host:port,host:port`: the same on a Redis Cluster.
 ///
 /// ```
 /// use tollgate_limit::Backend;
@@ -74,9 +75,15 @@ impl Backend {
             return Ok(Backend::Memory { max_keys });
         }
         #[cfg(feature = "redis")]
-        if ["redis://", "rediss://", "redis+unix://", "unix://"]
-            .iter()
-            .any(|s| url.starts_with(s))
+        if [
+            "redis://",
+            "rediss://",
+            "redis+unix://",
+            "unix://",
+            "redis+cluster://",
+        ]
+        .iter()
+        .any(|s| url.starts_with(s))
         {
             return crate::RedisStore::open(url, crate::RedisOptions::default())
                 .map(Backend::Redis)

@@ -9,7 +9,10 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::oneshot;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use tokio::sync::{OnceCell, oneshot};
 
 use crate::key::Key;
 use crate::policy::{Decision, Gcra, Policy};
@@ -130,8 +133,9 @@ impl RedisOptions {
 
     /// How many concurrent decisions may share one script call (default
     /// [`DEFAULT_MAX_BATCH`]; `0` counts as `1`). `1` sends every decision
-    /// alone, touching one key: what a Redis Cluster client or proxy needs,
-    /// since one call's keys must then live in one slot.
+    /// alone, touching one key: what a proxy in front of a Redis Cluster
+    /// needs, since one call's keys must then live in one slot (a
+    /// `redis+cluster://` store sends decisions alone by itself).
     pub fn max_batch(mut self, max_batch: usize) -> Self {
         self.max_batch = max_batch.max(1);
         self
@@ -155,10 +159,18 @@ impl RedisOptions {
 /// often travel in one call too.
 ///
 /// **Keys.** `{prefix}{policy:key}`: the braces are a hash tag, so everything
-/// one decision touches lives in one Redis Cluster slot (send decisions alone
-/// there: [`RedisOptions::max_batch`] `1`). Braces and `%` inside a key are
-/// percent-encoded. Keys expire once their caller is idle, so Redis memory
-/// stays bounded too.
+/// one decision touches lives in one Redis Cluster slot. Braces and `%`
+/// inside a key are percent-encoded. Keys expire once their caller is idle,
+/// so Redis memory stays bounded too.
+///
+/// **Redis Cluster.** A `redis+cluster://host:port,host:port` URL (any of
+/// the cluster's nodes; credentials as in `redis://user:pass@…`, for every
+/// node) talks to a cluster through redis's cluster client, which sends each
+/// call to the node owning its key's slot and follows the slots when they
+/// move. There every decision is its own call (one key, one slot; concurrent
+/// calls still share each node's connection), and each key is timed by the
+/// clock of the node that holds it. Behind a cluster proxy instead, use a
+/// `redis://` URL with [`RedisOptions::max_batch`] `1`.
 ///
 /// **Failures** (Redis down, timeout) are returned as [`RedisStoreError`];
 /// the [`Limiter`](crate::Limiter) logs them and fails open or closed as
@@ -179,27 +191,21 @@ impl fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// A store on `url` (`redis://host:port/db`, `rediss://…`,
-    /// `redis+unix:///path`). Connects lazily: Redis may be down at start;
+    /// `redis+unix:///path`, or `redis+cluster://host:port,host:port` for a
+    /// Redis Cluster). Connects lazily: Redis may be down at start;
     /// calls fail (and the limiter's fail mode applies) until it is up. Call
     /// inside a Tokio runtime.
     pub fn open(url: &str, options: RedisOptions) -> Result<RedisStore, RedisStoreError> {
-        let client = redis::Client::open(url).map_err(|e| RedisStoreError::url(url, e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.timeout))
-            // Callers time out on their own (queue and call); this bounds
-            // the calls that tasks send, and fires after the callers' own.
-            .set_response_timeout(Some(options.timeout.saturating_mul(2)))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| RedisStoreError::url(url, e))?;
+        let (link, max_batch) = match url.strip_prefix(CLUSTER_SCHEME) {
+            Some(nodes) => (Link::cluster(url, nodes, &options)?, 1),
+            None => (Link::server(url, &options)?, options.max_batch),
+        };
         Ok(RedisStore {
             batcher: Arc::new(Batcher {
-                conn,
+                link,
                 script: redis::Script::new(SCRIPT),
-                max_batch: options.max_batch,
-                max_in_flight: in_flight_cap(options.max_batch),
+                max_batch,
+                max_in_flight: in_flight_cap(max_batch),
                 queue: Mutex::new(Queue::default()),
             }),
             options,
@@ -313,15 +319,147 @@ impl RedisStore {
     /// compare a decision with the cheapest write).
     #[doc(hidden)]
     pub async fn plain_set(&self, key: &str) -> Result<(), RedisStoreError> {
-        let mut conn = self.batcher.conn.clone();
-        redis::cmd("SET")
-            .arg(key)
-            .arg(1)
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| RedisStoreError {
-                kind: RedisErrorKind::Redis(e),
-            })
+        let set = async {
+            let mut conn = self.batcher.link.connection().await?;
+            redis::cmd("SET")
+                .arg(key)
+                .arg(1)
+                .query_async::<()>(&mut conn)
+                .await
+        };
+        set.await.map_err(|e| RedisStoreError {
+            kind: RedisErrorKind::Redis(e),
+        })
+    }
+}
+
+/// The URL scheme of a Redis Cluster store.
+const CLUSTER_SCHEME: &str = "redis+cluster://";
+
+/// Where a store's calls go.
+enum Link {
+    /// One Redis server (or a proxy), through a [`ConnectionManager`]: one
+    /// multiplexed connection that reconnects by itself.
+    Server(ConnectionManager),
+    /// A Redis Cluster.
+    Cluster(Box<ClusterLink>),
+}
+
+/// A Redis Cluster, through redis's cluster client. Its connection is made
+/// by the first call that needs it (the cluster may be down when the store
+/// opens), and again by a later call if that failed; once made, it follows
+/// the cluster's slots and reconnects to nodes by itself.
+struct ClusterLink {
+    client: ClusterClient,
+    connection: OnceCell<ClusterConnection>,
+}
+
+impl Link {
+    /// A link to the server at `url`.
+    fn server(url: &str, options: &RedisOptions) -> Result<Link, RedisStoreError> {
+        let client = redis::Client::open(url).map_err(|e| RedisStoreError::url(url, e))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            // Callers time out on their own (queue and call); this bounds
+            // the calls that tasks send, and fires after the callers' own.
+            .set_response_timeout(Some(options.timeout.saturating_mul(2)))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| RedisStoreError::url(url, e))?;
+        Ok(Link::Server(conn))
+    }
+
+    /// A link to the cluster whose nodes `nodes` lists
+    /// (`[user:pass@]host:port,host:port`, what follows the scheme of `url`).
+    fn cluster(url: &str, nodes: &str, options: &RedisOptions) -> Result<Link, RedisStoreError> {
+        let invalid = |why: &str| {
+            RedisStoreError::url(
+                url,
+                redis::RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "invalid cluster URL",
+                    why.to_owned(),
+                )),
+            )
+        };
+        let (nodes, database) = nodes.split_once('/').unwrap_or((nodes, ""));
+        if !matches!(database, "" | "0") {
+            return Err(invalid("a Redis Cluster has only database 0"));
+        }
+        let (credentials, hosts) = match nodes.rsplit_once('@') {
+            Some((credentials, hosts)) => (format!("{credentials}@"), hosts),
+            None => (String::new(), nodes),
+        };
+        let urls: Vec<String> = hosts
+            .split(',')
+            .filter(|host| !host.is_empty())
+            .map(|host| format!("redis://{credentials}{host}"))
+            .collect();
+        if urls.is_empty() {
+            return Err(invalid("expected redis+cluster://host:port[,host:port…]"));
+        }
+        let client = ClusterClientBuilder::new(urls)
+            .connection_timeout(options.timeout)
+            // As for one server: callers time out first, and a call that
+            // failed is tried again after 50-200 ms (redis's default is 1.3 s
+            // at least, past most callers' timeouts).
+            .response_timeout(options.timeout.saturating_mul(2))
+            .min_retry_wait(50)
+            .max_retry_wait(200)
+            .build()
+            .map_err(|e| RedisStoreError::url(url, e))?;
+        Ok(Link::Cluster(Box::new(ClusterLink {
+            client,
+            connection: OnceCell::new(),
+        })))
+    }
+
+    /// A handle on the link's connection (cheap: they are multiplexed).
+    async fn connection(&self) -> RedisResult<Connection> {
+        match self {
+            Link::Server(conn) => Ok(Connection::Server(conn.clone())),
+            Link::Cluster(cluster) => cluster
+                .connection
+                .get_or_try_init(|| cluster.client.get_async_connection())
+                .await
+                .map(|conn| Connection::Cluster(conn.clone())),
+        }
+    }
+}
+
+/// A connection to one server or to a cluster, for commands alike.
+enum Connection {
+    Server(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Server(conn) => conn.req_packed_command(cmd),
+            Connection::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Server(conn) => conn.req_packed_commands(cmd, offset, count),
+            Connection::Cluster(conn) => conn.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Server(conn) => conn.get_db(),
+            Connection::Cluster(conn) => conn.get_db(),
+        }
     }
 }
 
@@ -461,7 +599,7 @@ enum Enqueued {
 /// crate batches calls of one Lua script, so it is written here: a lock held
 /// only to push or take jobs.
 struct Batcher {
-    conn: ConnectionManager,
+    link: Link,
     script: redis::Script,
     max_batch: usize,
     /// [`in_flight_cap`] of `max_batch`.
@@ -522,18 +660,7 @@ impl Batcher {
         for job in &batch {
             cmd.arg(&job.packed()[..]);
         }
-        let mut conn = self.conn.clone();
-        let mut reply = cmd.query_async(&mut conn).await;
-        if let Err(error) = &reply
-            && error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
-        {
-            // Redis restarted or flushed its scripts: load ours, try again.
-            reply = match self.script.load_async(&mut conn).await {
-                Ok(_) => cmd.query_async(&mut conn).await,
-                Err(error) => Err(error),
-            };
-        }
-        let replies = match reply {
+        let replies = match self.call(&cmd).await {
             Ok(redis::Value::Int(answer)) => Ok(vec![answer]),
             Ok(answers) => {
                 <Vec<i64> as redis::FromRedisValue>::from_redis_value(answers).map_err(Into::into)
@@ -556,6 +683,23 @@ impl Batcher {
         };
         for job in batch {
             let _ = job.reply.send(Err(error.clone()));
+        }
+    }
+
+    /// Runs the script call `cmd`, loading the script first if Redis lost it.
+    async fn call(&self, cmd: &Cmd) -> RedisResult<Value> {
+        let mut conn = self.link.connection().await?;
+        let reply = cmd.query_async(&mut conn).await;
+        match reply {
+            Err(error)
+                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                // Redis restarted or flushed its scripts (on a cluster: every
+                // node is sent the script): load ours, try again.
+                self.script.load_async(&mut conn).await?;
+                cmd.query_async(&mut conn).await
+            }
+            reply => reply,
         }
     }
 
@@ -686,9 +830,9 @@ enum RedisErrorKind {
 impl RedisStoreError {
     fn url(url: &str, e: redis::RedisError) -> RedisStoreError {
         // Never echo a password.
-        let shown = match url.split_once('@') {
-            Some((_, host)) => format!("redis://…@{host}"),
-            None => url.to_owned(),
+        let shown = match (url.split_once("://"), url.rsplit_once('@')) {
+            (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
+            _ => url.to_owned(),
         };
         RedisStoreError {
             kind: RedisErrorKind::Url(shown, e),
@@ -708,7 +852,18 @@ impl fmt::Display for RedisStoreError {
             RedisErrorKind::Timeout(t) => {
                 write!(f, "rate-limit store: no answer from redis within {t:?}")
             }
-            RedisErrorKind::Redis(e) => write!(f, "rate-limit store: {e}"),
+            RedisErrorKind::Redis(e) => {
+                write!(f, "rate-limit store: {e}")?;
+                if let redis::ErrorKind::Server(
+                    redis::ServerErrorKind::Moved
+                    | redis::ServerErrorKind::Ask
+                    | redis::ServerErrorKind::CrossSlot,
+                ) = e.kind()
+                {
+                    f.write_str(" (if this Redis is a cluster node, use a redis+cluster:// URL)")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -773,6 +928,26 @@ mod tests {
         assert_eq!((queue.calls, queue.flying), (1, 4));
         queue.close_call(second.len());
         assert_eq!((queue.calls, queue.flying), (0, 0));
+    }
+
+    #[test]
+    fn cluster_urls_list_nodes_on_database_0_and_never_echo_a_password() {
+        let open = |url: &str| super::RedisStore::open(url, super::RedisOptions::default());
+        let store = open("redis+cluster://user:secret@10.0.0.1:7000,10.0.0.2:7001/").unwrap();
+        assert_eq!(store.batcher.max_batch, 1, "one key, one slot a call");
+        assert!(open("redis+cluster://10.0.0.1:7000/0").is_ok());
+        for (url, why) in [
+            ("redis+cluster://", "expected redis+cluster://host:port"),
+            (
+                "redis+cluster://:secret@,",
+                "expected redis+cluster://host:port",
+            ),
+            ("redis+cluster://:secret@10.0.0.1:7000/2", "only database 0"),
+        ] {
+            let error = open(url).unwrap_err().to_string();
+            assert!(error.contains(why), "{url}: {error}");
+            assert!(!error.contains("secret"), "{url}: {error}");
+        }
     }
 
     #[test]

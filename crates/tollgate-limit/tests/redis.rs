@@ -323,6 +323,11 @@ struct OwnRedis {
 
 impl OwnRedis {
     fn start(port: u16) -> Option<OwnRedis> {
+        OwnRedis::start_with(port, &[])
+    }
+
+    /// Starts `redis-server` with `extra` arguments after the usual ones.
+    fn start_with(port: u16, extra: &[String]) -> Option<OwnRedis> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -334,6 +339,7 @@ impl OwnRedis {
                 "--bind",
                 "127.0.0.1",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -653,4 +659,248 @@ async fn redis_killed_mid_run_fails_as_configured_and_recovers() {
     // The open limiter decides again too: its answers carry the fields.
     let response = open.ready().await.unwrap().call(request()).await.unwrap();
     assert!(response.headers().get("ratelimit").is_some());
+}
+
+/// Redis Cluster's slots.
+const SLOTS: u16 = 16_384;
+
+/// A Redis Cluster of the test's own: three masters on free ports, no
+/// replicas, node `i` serving the `i`-th third of the slots. The cluster
+/// keeps answering for the slots of the nodes still up when one is down.
+struct OwnCluster {
+    nodes: Vec<OwnRedis>,
+    dir: tempfile::TempDir,
+}
+
+impl OwnCluster {
+    /// The cluster, formed and ready; `None` (and a notice) without Redis
+    /// tests or `redis-server`.
+    async fn start() -> Option<OwnCluster> {
+        redis_url()?;
+        let dir = tempfile::tempdir().unwrap();
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            let Some(node) = OwnRedis::start_with(free_port(), &OwnCluster::args(&dir, i)) else {
+                eprintln!("skipping: no redis-server on the PATH");
+                return None;
+            };
+            nodes.push(node);
+        }
+        let cluster = OwnCluster { nodes, dir };
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            let (first, last) = OwnCluster::slots(i);
+            let () = redis::cmd("CLUSTER")
+                .arg("ADDSLOTSRANGE")
+                .arg(first)
+                .arg(last)
+                .query_async(&mut cluster.admin(i).await)
+                .await
+                .unwrap();
+            if i > 0 {
+                let () = redis::cmd("CLUSTER")
+                    .arg("MEET")
+                    .arg("127.0.0.1")
+                    .arg(node.port)
+                    .query_async(&mut cluster.admin(0).await)
+                    .await
+                    .unwrap();
+            }
+        }
+        cluster.wait_until_ok().await;
+        Some(cluster)
+    }
+
+    /// The arguments of node `i`.
+    fn args(dir: &tempfile::TempDir, i: usize) -> Vec<String> {
+        [
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            &format!("nodes-{i}.conf"),
+            "--cluster-node-timeout",
+            "1000",
+            "--cluster-require-full-coverage",
+            "no",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// The first and last slot node `i` serves.
+    fn slots(i: usize) -> (u16, u16) {
+        let third = SLOTS / 3;
+        let first = third * i as u16;
+        let last = if i == 2 { SLOTS - 1 } else { first + third - 1 };
+        (first, last)
+    }
+
+    async fn admin(&self, i: usize) -> Admin {
+        redis::Client::open(self.nodes[i].url().as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until every node sees all three, with every slot served.
+    async fn wait_until_ok(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for i in 0..self.nodes.len() {
+            loop {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut self.admin(i).await)
+                    .await
+                    .unwrap();
+                if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the cluster did not form: {info}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// The node serving the Redis key `key`.
+    async fn node_of(&self, key: &str) -> usize {
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query_async(&mut self.admin(0).await)
+            .await
+            .unwrap();
+        (0..3).find(|&i| slot <= OwnCluster::slots(i).1).unwrap()
+    }
+
+    /// How many keys node `i` holds.
+    async fn keys_on(&self, i: usize) -> u64 {
+        redis::cmd("DBSIZE")
+            .query_async(&mut self.admin(i).await)
+            .await
+            .unwrap()
+    }
+
+    /// A `redis+cluster://` URL naming node 0 alone: the client finds the
+    /// others.
+    fn url(&self) -> String {
+        format!("redis+cluster://127.0.0.1:{}", self.nodes[0].port)
+    }
+}
+
+/// On a Redis Cluster, keys spread over every node, each decided exactly
+/// (concurrent callers, several keys at once). A store opened while the
+/// cluster is down fails its decisions, then decides once it is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_store_decides_exactly_on_every_node() {
+    let early = RedisStore::open(
+        &format!("redis+cluster://127.0.0.1:{}", free_port()),
+        RedisOptions::default().timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let p = policy("cluster", 5, 3600);
+    let refused = early.check(&p, &Key::from("early"), 1).await;
+    assert!(refused.is_err(), "no cluster yet: {refused:?}");
+
+    let Some(cluster) = OwnCluster::start().await else {
+        return;
+    };
+    let store = RedisStore::open(&cluster.url(), RedisOptions::default()).unwrap();
+    let admitted = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, p, admitted) = (store.clone(), p.clone(), admitted.clone());
+            tokio::spawn(async move {
+                for k in 0..100 {
+                    let decision = store.check(&p, &Key::from(format!("key-{k}")), 1).await;
+                    if decision.unwrap().is_allowed() {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // 8 callers × 100 keys, 5 calls a key admitted.
+    assert_eq!(admitted.load(Ordering::Relaxed), 500);
+    for i in 0..3 {
+        let keys = cluster.keys_on(i).await;
+        assert!(keys > 10, "node {i} holds {keys} of the 100 keys");
+    }
+    let last = store.check(&p, &Key::from("key-0"), 1).await.unwrap();
+    assert!(!last.is_allowed());
+    assert!(last.retry_after().unwrap() > Duration::from_secs(600));
+    assert!(
+        store
+            .peek(&p, &Key::from("key-new"), 5)
+            .await
+            .unwrap()
+            .is_allowed()
+    );
+}
+
+/// One node of the cluster down: its keys fail (the limiter's fail mode
+/// applies), the other nodes' keys are still decided; once the node is back,
+/// its keys are decided again. A `redis://` store pointed at a cluster node
+/// says to use `redis+cluster://`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_down_fails_its_keys_only_and_recovers() {
+    let Some(mut cluster) = OwnCluster::start().await else {
+        return;
+    };
+    let options = RedisOptions::default().timeout(Duration::from_millis(300));
+    let store = RedisStore::open(&cluster.url(), options.clone()).unwrap();
+    let p = policy("node-down", 1000, 60);
+    // A key on node 2, and one on node 1.
+    let mut on = [None, None, None];
+    for k in 0.. {
+        let key = Key::from(format!("k{k}"));
+        let node = cluster.node_of(&store.redis_key(&p, &key)).await;
+        on[node].get_or_insert(key);
+        if on[1].is_some() && on[2].is_some() {
+            break;
+        }
+    }
+    let (down_key, up_key) = (on[2].take().unwrap(), on[1].take().unwrap());
+    assert!(store.check(&p, &down_key, 1).await.is_ok());
+
+    let single = RedisStore::open(&cluster.nodes[0].url(), options).unwrap();
+    let moved = single.check(&p, &down_key, 1).await.unwrap_err();
+    assert!(moved.to_string().contains("redis+cluster://"), "{moved}");
+
+    let port = cluster.nodes[2].port;
+    cluster.nodes[2].kill();
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert!(store.check(&p, &down_key, 1).await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(store.check(&p, &up_key, 1).await.unwrap().is_allowed());
+    }
+
+    cluster.nodes[2] =
+        OwnRedis::start_with(port, &OwnCluster::args(&cluster.dir, 2)).expect("the node restarts");
+    let restarted = Instant::now();
+    // A restarted master refuses its slots for two seconds (Redis's
+    // `CLUSTER_WRITABLE_DELAY`), until its view of the cluster is fresh.
+    cluster.wait_until_ok().await;
+    let back = Instant::now();
+    while store.check(&p, &down_key, 1).await.is_err() {
+        assert!(
+            back.elapsed() < Duration::from_secs(1),
+            "no recovery within a second of the node serving its slots again"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "decided again {:?} after the node served its slots ({:?} after its restart)",
+        back.elapsed(),
+        restarted.elapsed()
+    );
+    assert!(store.check(&p, &up_key, 1).await.unwrap().is_allowed());
 }
