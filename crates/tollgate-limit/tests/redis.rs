@@ -384,6 +384,14 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `N` distinct free ports.
+fn free_ports<const N: usize>() -> [u16; N] {
+    // Held until all are chosen, so that none is handed out twice.
+    let listeners: [std::net::TcpListener; N] =
+        std::array::from_fn(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    listeners.map(|listener| listener.local_addr().unwrap().port())
+}
+
 /// A connection of a test's own to its Redis.
 type Admin = redis::aio::MultiplexedConnection;
 
@@ -675,12 +683,12 @@ struct OwnCluster {
 impl OwnCluster {
     /// The cluster, formed and ready; `None` (and a notice) without Redis
     /// tests or `redis-server`.
-    async fn start() -> Option<OwnCluster> {
+    async fn start(ports: [u16; 3]) -> Option<OwnCluster> {
         redis_url()?;
         let dir = tempfile::tempdir().unwrap();
         let mut nodes = Vec::new();
-        for i in 0..3 {
-            let Some(node) = OwnRedis::start_with(free_port(), &OwnCluster::args(&dir, i)) else {
+        for (i, port) in ports.into_iter().enumerate() {
+            let Some(node) = OwnRedis::start_with(port, &OwnCluster::args(&dir, i)) else {
                 eprintln!("skipping: no redis-server on the PATH");
                 return None;
             };
@@ -797,19 +805,19 @@ impl OwnCluster {
 /// cluster is down fails its decisions, then decides once it is up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_store_decides_exactly_on_every_node() {
-    let early = RedisStore::open(
-        &format!("redis+cluster://127.0.0.1:{}", free_port()),
+    let ports = free_ports();
+    let store = RedisStore::open(
+        &format!("redis+cluster://127.0.0.1:{}", ports[0]),
         RedisOptions::default().timeout(Duration::from_millis(300)),
     )
     .unwrap();
     let p = policy("cluster", 5, 3600);
-    let refused = early.check(&p, &Key::from("early"), 1).await;
+    let refused = store.check(&p, &Key::from("key-0"), 1).await;
     assert!(refused.is_err(), "no cluster yet: {refused:?}");
 
-    let Some(cluster) = OwnCluster::start().await else {
+    let Some(cluster) = OwnCluster::start(ports).await else {
         return;
     };
-    let store = RedisStore::open(&cluster.url(), RedisOptions::default()).unwrap();
     let admitted = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -851,7 +859,7 @@ async fn a_cluster_store_decides_exactly_on_every_node() {
 /// says to use `redis+cluster://`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_node_down_fails_its_keys_only_and_recovers() {
-    let Some(mut cluster) = OwnCluster::start().await else {
+    let Some(mut cluster) = OwnCluster::start(free_ports()).await else {
         return;
     };
     let options = RedisOptions::default().timeout(Duration::from_millis(300));
