@@ -169,7 +169,10 @@ impl RedisOptions {
 /// call to the node owning its key's slot and follows the slots when they
 /// move. There every decision is its own call (one key, one slot; concurrent
 /// calls still share each node's connection), and each key is timed by the
-/// clock of the node that holds it. Behind a cluster proxy instead, use a
+/// clock of the node that holds it, so keep the nodes' clocks in step (NTP):
+/// after a failover the replica's clock takes over, and writes it had not
+/// yet received are lost as for any Redis data, which can admit a key's
+/// callers up to that much again. Behind a cluster proxy instead, use a
 /// `redis://` URL with [`RedisOptions::max_batch`] `1`.
 ///
 /// **Failures** (Redis down, timeout) are returned as [`RedisStoreError`];
