@@ -472,14 +472,18 @@ struct HashTagEscaped<'a>(&'a mut String);
 
 impl fmt::Write for HashTagEscaped<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            match c {
-                '{' => self.0.push_str("%7B"),
-                '}' => self.0.push_str("%7D"),
-                '%' => self.0.push_str("%25"),
-                c => self.0.push(c),
-            }
+        // Whole runs at a time: most keys have nothing to escape.
+        let mut rest = s;
+        while let Some(at) = rest.find(['{', '}', '%']) {
+            self.0.push_str(&rest[..at]);
+            self.0.push_str(match rest.as_bytes()[at] {
+                b'{' => "%7B",
+                b'}' => "%7D",
+                _ => "%25",
+            });
+            rest = &rest[at + 1..];
         }
+        self.0.push_str(rest);
         Ok(())
     }
 }
@@ -931,6 +935,19 @@ mod tests {
         assert_eq!((queue.calls, queue.flying), (1, 4));
         queue.close_call(second.len());
         assert_eq!((queue.calls, queue.flying), (0, 0));
+    }
+
+    #[test]
+    fn hash_tag_characters_and_percent_are_escaped_anywhere_in_a_key() {
+        let escaped = |key: &str| {
+            let mut out = String::new();
+            std::fmt::Write::write_str(&mut super::HashTagEscaped(&mut out), key).unwrap();
+            out
+        };
+        assert_eq!(escaped("sk_live_0123"), "sk_live_0123");
+        assert_eq!(escaped("{é}%ü{"), "%7Bé%7D%25ü%7B");
+        assert_eq!(escaped("%%"), "%25%25");
+        assert_eq!(escaped(""), "");
     }
 
     #[test]
