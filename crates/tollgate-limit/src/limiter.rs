@@ -19,7 +19,8 @@ use crate::policy::{Decision, Policy};
 ///   tracks at most `N` keys (default a million).
 /// - `redis://…`, `rediss://…`, `redis+unix://…`: shared by every node (with
 ///   the `redis` feature; see [`RedisStore`](crate::RedisStore)).
-/// - `redis+cluster://host:port,host:port`: the same on a Redis Cluster.
+/// - `redis+cluster://host:port,host:port` (`rediss+cluster://…` for TLS):
+///   the same on a Redis Cluster.
 ///
 /// ```
 /// use tollgate_limit::Backend;
@@ -81,6 +82,7 @@ impl Backend {
             "redis+unix://",
             "unix://",
             "redis+cluster://",
+            "rediss+cluster://",
         ]
         .iter()
         .any(|s| url.starts_with(s))

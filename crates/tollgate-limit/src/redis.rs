@@ -100,6 +100,8 @@ pub struct RedisOptions {
     timeout: Duration,
     prefix: Arc<str>,
     max_batch: usize,
+    #[cfg(feature = "rustls")]
+    tls_roots: Option<Arc<[u8]>>,
 }
 
 impl Default for RedisOptions {
@@ -108,6 +110,8 @@ impl Default for RedisOptions {
             timeout: Duration::from_millis(500),
             prefix: "tollgate:rl:".into(),
             max_batch: DEFAULT_MAX_BATCH,
+            #[cfg(feature = "rustls")]
+            tls_roots: None,
         }
     }
 }
@@ -140,6 +144,25 @@ impl RedisOptions {
         self.max_batch = max_batch.max(1);
         self
     }
+
+    /// Trusts the certificate authorities in `pem` (one or more PEM
+    /// certificates) for a `rediss://` store, instead of the system's root
+    /// certificates: for a Redis whose certificate a private authority
+    /// signed. A `redis://` store with roots set fails to open.
+    #[cfg(feature = "rustls")]
+    pub fn tls_root_certificates(mut self, pem: &[u8]) -> Self {
+        self.tls_roots = Some(pem.into());
+        self
+    }
+
+    /// The certificates a TLS client is built with, if roots are set.
+    #[cfg(feature = "rustls")]
+    fn tls_certificates(&self) -> Option<redis::TlsCertificates> {
+        self.tls_roots.as_ref().map(|roots| redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(roots.to_vec()),
+        })
+    }
 }
 
 /// GCRA state in Redis, shared by every node of an API.
@@ -163,9 +186,14 @@ impl RedisOptions {
 /// inside a key are percent-encoded. Keys expire once their caller is idle,
 /// so Redis memory stays bounded too.
 ///
+/// **TLS.** `rediss://` (and `rediss+cluster://`) URLs need the `rustls`
+/// feature; the server's certificate is checked against the system's root
+/// certificates, or against those given to
+/// `RedisOptions::tls_root_certificates`.
+///
 /// **Redis Cluster.** A `redis+cluster://host:port,host:port` URL (any of
 /// the cluster's nodes; credentials as in `redis://user:pass@…`, for every
-/// node) talks to a cluster through redis's cluster client, which sends each
+/// node; `rediss+cluster://` for TLS) talks to a cluster through redis's cluster client, which sends each
 /// call to the node owning its key's slot and follows the slots when they
 /// move. There every decision is its own call (one key, one slot; concurrent
 /// calls still share each node's connection), and each key is timed by the
@@ -194,13 +222,19 @@ impl fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// A store on `url` (`redis://host:port/db`, `rediss://…`,
-    /// `redis+unix:///path`, or `redis+cluster://host:port,host:port` for a
-    /// Redis Cluster). Connects lazily: Redis may be down at start;
+    /// `redis+unix:///path`, or `redis+cluster://host:port,host:port` and
+    /// `rediss+cluster://…` for a Redis Cluster). Connects lazily: Redis may be down at start;
     /// calls fail (and the limiter's fail mode applies) until it is up. Call
     /// inside a Tokio runtime.
     pub fn open(url: &str, options: RedisOptions) -> Result<RedisStore, RedisStoreError> {
-        let (link, max_batch) = match url.strip_prefix(CLUSTER_SCHEME) {
-            Some(nodes) => (Link::cluster(url, nodes, &options)?, 1),
+        if url.starts_with("rediss") {
+            prepare_tls(url)?;
+        }
+        let cluster = CLUSTER_SCHEMES
+            .iter()
+            .find_map(|&(scheme, node_scheme)| Some((url.strip_prefix(scheme)?, node_scheme)));
+        let (link, max_batch) = match cluster {
+            Some((nodes, node_scheme)) => (Link::cluster(url, node_scheme, nodes, &options)?, 1),
             None => (Link::server(url, &options)?, options.max_batch),
         };
         Ok(RedisStore {
@@ -336,8 +370,28 @@ impl RedisStore {
     }
 }
 
-/// The URL scheme of a Redis Cluster store.
-const CLUSTER_SCHEME: &str = "redis+cluster://";
+/// The URL schemes of a Redis Cluster store, each with its nodes' scheme.
+const CLUSTER_SCHEMES: [(&str, &str); 2] = [
+    ("redis+cluster://", "redis://"),
+    ("rediss+cluster://", "rediss://"),
+];
+
+/// Makes a `rediss://` URL usable: rustls's aws-lc-rs provider installed as
+/// the process's default, unless the application installed one already.
+#[cfg(feature = "rustls")]
+fn prepare_tls(_url: &str) -> Result<(), RedisStoreError> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    Ok(())
+}
+
+/// Without the `rustls` feature, a `rediss://` URL is refused at once.
+#[cfg(not(feature = "rustls"))]
+fn prepare_tls(url: &str) -> Result<(), RedisStoreError> {
+    Err(RedisStoreError::invalid(
+        url,
+        "rediss:// needs the `rustls` feature of tollgate-limit",
+    ))
+}
 
 /// Where a store's calls go.
 enum Link {
@@ -360,7 +414,14 @@ struct ClusterLink {
 impl Link {
     /// A link to the server at `url`.
     fn server(url: &str, options: &RedisOptions) -> Result<Link, RedisStoreError> {
-        let client = redis::Client::open(url).map_err(|e| RedisStoreError::url(url, e))?;
+        #[cfg(feature = "rustls")]
+        let client = match options.tls_certificates() {
+            Some(certificates) => redis::Client::build_with_tls(url, certificates),
+            None => redis::Client::open(url),
+        };
+        #[cfg(not(feature = "rustls"))]
+        let client = redis::Client::open(url);
+        let client = client.map_err(|e| RedisStoreError::url(url, e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.timeout))
             // Callers time out on their own (queue and call); this bounds
@@ -375,18 +436,15 @@ impl Link {
     }
 
     /// A link to the cluster whose nodes `nodes` lists
-    /// (`[user:pass@]host:port,host:port`, what follows the scheme of `url`).
-    fn cluster(url: &str, nodes: &str, options: &RedisOptions) -> Result<Link, RedisStoreError> {
-        let invalid = |why: &str| {
-            RedisStoreError::url(
-                url,
-                redis::RedisError::from((
-                    redis::ErrorKind::InvalidClientConfig,
-                    "invalid cluster URL",
-                    why.to_owned(),
-                )),
-            )
-        };
+    /// (`[user:pass@]host:port,host:port`, what follows the scheme of `url`),
+    /// reached with `node_scheme`.
+    fn cluster(
+        url: &str,
+        node_scheme: &str,
+        nodes: &str,
+        options: &RedisOptions,
+    ) -> Result<Link, RedisStoreError> {
+        let invalid = |why: &str| RedisStoreError::invalid(url, why);
         let (nodes, database) = nodes.split_once('/').unwrap_or((nodes, ""));
         if !matches!(database, "" | "0") {
             return Err(invalid("a Redis Cluster has only database 0"));
@@ -398,12 +456,18 @@ impl Link {
         let urls: Vec<String> = hosts
             .split(',')
             .filter(|host| !host.is_empty())
-            .map(|host| format!("redis://{credentials}{host}"))
+            .map(|host| format!("{node_scheme}{credentials}{host}"))
             .collect();
         if urls.is_empty() {
             return Err(invalid("expected redis+cluster://host:port[,host:port…]"));
         }
-        let client = ClusterClientBuilder::new(urls)
+        let builder = ClusterClientBuilder::new(urls);
+        #[cfg(feature = "rustls")]
+        let builder = match options.tls_certificates() {
+            Some(certificates) => builder.certs(certificates),
+            None => builder,
+        };
+        let client = builder
             .connection_timeout(options.timeout)
             // As for one server: callers time out first, and a call that
             // failed is tried again after 50-200 ms (redis's default is 1.3 s
@@ -835,6 +899,16 @@ enum RedisErrorKind {
 }
 
 impl RedisStoreError {
+    /// `url` cannot be used, for the reason `why`.
+    fn invalid(url: &str, why: &str) -> RedisStoreError {
+        let error = (
+            redis::ErrorKind::InvalidClientConfig,
+            "invalid URL",
+            why.to_owned(),
+        );
+        RedisStoreError::url(url, error.into())
+    }
+
     fn url(url: &str, e: redis::RedisError) -> RedisStoreError {
         // Never echo a password.
         let shown = match (url.split_once("://"), url.rsplit_once('@')) {

@@ -912,3 +912,132 @@ async fn a_cluster_node_down_fails_its_keys_only_and_recovers() {
     );
     assert!(store.check(&p, &up_key, 1).await.unwrap().is_allowed());
 }
+
+/// A certificate authority of the test's own and a certificate it signed
+/// for 127.0.0.1 (`ca.crt`, `server.crt`, `server.key`), made with the
+/// `openssl` command; `None` without it.
+#[cfg(feature = "rustls")]
+fn tls_certificates() -> Option<tempfile::TempDir> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: [&[&str]; 3] = [
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=tollgate test CA",
+            ],
+        ]
+        .concat(),
+        &[
+            &["req"],
+            &ec[..],
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ],
+    ];
+    for args in steps {
+        let made = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !made.is_ok_and(|status| status.success()) {
+            return None;
+        }
+    }
+    Some(dir)
+}
+
+/// A Redis that speaks only TLS, with a certificate from an authority of
+/// the test's own: a `rediss://` store given that authority decides; one
+/// that trusts the system's roots only fails with a certificate error (no
+/// panic); roots given to a `redis://` store are refused at open.
+#[cfg(feature = "rustls")]
+#[tokio::test]
+async fn a_tls_redis_is_reached_with_its_authority_and_refused_without() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(certificates) = tls_certificates() else {
+        eprintln!("skipping: no openssl on the PATH");
+        return;
+    };
+    let file = |name: &str| certificates.path().join(name).to_str().unwrap().to_owned();
+    let port = free_port();
+    let tls_only = [
+        // After the plain `--port` of `start_with`: this one wins.
+        "--port".to_owned(),
+        "0".to_owned(),
+        "--tls-port".to_owned(),
+        port.to_string(),
+        "--tls-cert-file".to_owned(),
+        file("server.crt"),
+        "--tls-key-file".to_owned(),
+        file("server.key"),
+        "--tls-ca-cert-file".to_owned(),
+        file("ca.crt"),
+        "--tls-auth-clients".to_owned(),
+        "no".to_owned(),
+    ];
+    let Some(_redis) = OwnRedis::start_with(port, &tls_only) else {
+        eprintln!("skipping: redis-server could not serve TLS");
+        return;
+    };
+    let url = format!("rediss://127.0.0.1:{port}");
+    let authority = std::fs::read(file("ca.crt")).unwrap();
+    let (p, key) = (policy("tls", 2, 3600), Key::from("k"));
+
+    let trusted = RedisOptions::default().tls_root_certificates(&authority);
+    let store = RedisStore::open(&url, trusted.clone()).unwrap();
+    assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 1);
+    assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 0);
+    assert!(!store.check(&p, &key, 1).await.unwrap().is_allowed());
+
+    let untrusting = RedisStore::open(&url, RedisOptions::default()).unwrap();
+    let refused = untrusting.check(&p, &key, 1).await.unwrap_err().to_string();
+    assert!(refused.contains("certificate"), "{refused}");
+    eprintln!("without the authority: {refused}");
+
+    let plain = RedisStore::open(&format!("redis://127.0.0.1:{port}"), trusted);
+    assert!(plain.unwrap_err().to_string().contains("rediss://"));
+}
