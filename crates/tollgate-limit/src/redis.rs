@@ -95,13 +95,40 @@ pub const DEFAULT_MAX_BATCH: usize = 64;
 /// let options = tollgate_limit::RedisOptions::default().timeout(Duration::from_millis(100)).prefix("myapp:rl:");
 /// assert_eq!(options.get_timeout(), Duration::from_millis(100));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedisOptions {
     timeout: Duration,
     prefix: Arc<str>,
     max_batch: usize,
     #[cfg(feature = "rustls")]
     tls_roots: Option<Arc<[u8]>>,
+    #[cfg(feature = "rustls")]
+    tls_client: Option<ClientCertificate>,
+}
+
+/// A client certificate chain and its private key, both PEM.
+#[cfg(feature = "rustls")]
+#[derive(Clone)]
+struct ClientCertificate {
+    chain: Arc<[u8]>,
+    key: Arc<[u8]>,
+}
+
+/// Shows whether certificates are set, never their bytes (a private key
+/// among them).
+impl fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("RedisOptions");
+        debug
+            .field("timeout", &self.timeout)
+            .field("prefix", &self.prefix)
+            .field("max_batch", &self.max_batch);
+        #[cfg(feature = "rustls")]
+        debug
+            .field("tls_root_certificates", &self.tls_roots.is_some())
+            .field("tls_client_certificate", &self.tls_client.is_some());
+        debug.finish()
+    }
 }
 
 impl Default for RedisOptions {
@@ -112,6 +139,8 @@ impl Default for RedisOptions {
             max_batch: DEFAULT_MAX_BATCH,
             #[cfg(feature = "rustls")]
             tls_roots: None,
+            #[cfg(feature = "rustls")]
+            tls_client: None,
         }
     }
 }
@@ -155,12 +184,34 @@ impl RedisOptions {
         self
     }
 
-    /// The certificates a TLS client is built with, if roots are set.
+    /// Presents the certificate chain `certificate` (PEM) and its private
+    /// `key` (PEM) to a `rediss://` server that asks clients for one
+    /// (mutual TLS, `tls-auth-clients yes`). A `redis://` store with a
+    /// client certificate set fails to open.
+    #[cfg(feature = "rustls")]
+    pub fn tls_client_certificate(mut self, certificate: &[u8], key: &[u8]) -> Self {
+        self.tls_client = Some(ClientCertificate {
+            chain: certificate.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// The certificates a TLS client is built with, if any are set.
     #[cfg(feature = "rustls")]
     fn tls_certificates(&self) -> Option<redis::TlsCertificates> {
-        self.tls_roots.as_ref().map(|roots| redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(roots.to_vec()),
+        if self.tls_roots.is_none() && self.tls_client.is_none() {
+            return None;
+        }
+        Some(redis::TlsCertificates {
+            client_tls: self
+                .tls_client
+                .as_ref()
+                .map(|client| redis::ClientTlsConfig {
+                    client_cert: client.chain.to_vec(),
+                    client_key: client.key.to_vec(),
+                }),
+            root_cert: self.tls_roots.as_deref().map(<[u8]>::to_vec),
         })
     }
 }
@@ -189,7 +240,8 @@ impl RedisOptions {
 /// **TLS.** `rediss://` (and `rediss+cluster://`) URLs need the `rustls`
 /// feature; the server's certificate is checked against the system's root
 /// certificates, or against those given to
-/// `RedisOptions::tls_root_certificates`.
+/// `RedisOptions::tls_root_certificates`; a client certificate for mutual
+/// TLS goes in `RedisOptions::tls_client_certificate`.
 ///
 /// **Redis Cluster.** A `redis+cluster://host:port,host:port` URL (any of
 /// the cluster's nodes; credentials as in `redis://user:pass@…`, for every

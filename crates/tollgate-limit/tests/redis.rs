@@ -913,70 +913,32 @@ async fn a_cluster_node_down_fails_its_keys_only_and_recovers() {
     assert!(store.check(&p, &up_key, 1).await.unwrap().is_allowed());
 }
 
-/// A certificate authority of the test's own and a certificate it signed
-/// for 127.0.0.1 (`ca.crt`, `server.crt`, `server.key`), made with the
-/// `openssl` command; `None` without it.
+/// A certificate authority of the test's own, a certificate it signed for
+/// 127.0.0.1 and one for a client (`ca.crt`, `server.crt`, `server.key`,
+/// `client.crt`, `client.key`), made with the `openssl` command; `None`
+/// without it.
 #[cfg(feature = "rustls")]
 fn tls_certificates() -> Option<tempfile::TempDir> {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
+    // Extensions make version 3 certificates, the only ones rustls takes.
+    for (name, extension) in [
+        ("server.ext", "subjectAltName=IP:127.0.0.1"),
+        ("client.ext", "extendedKeyUsage=clientAuth"),
+    ] {
+        std::fs::write(dir.path().join(name), extension).unwrap();
+    }
+    let key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    let sign = "-CA ca.crt -CAkey ca.key -CAcreateserial -days 2";
+    let steps = [
+        format!("req -x509 {key} -keyout ca.key -out ca.crt -days 2 -subj /CN=tollgate-test-CA"),
+        format!("req {key} -keyout server.key -out server.csr -subj /CN=server"),
+        format!("x509 -req -in server.csr {sign} -out server.crt -extfile server.ext"),
+        format!("req {key} -keyout client.key -out client.csr -subj /CN=client"),
+        format!("x509 -req -in client.csr {sign} -out client.crt -extfile client.ext"),
     ];
-    let steps: [&[&str]; 3] = [
-        &[
-            &["req", "-x509"],
-            &ec[..],
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=tollgate test CA",
-            ],
-        ]
-        .concat(),
-        &[
-            &["req"],
-            &ec[..],
-            &[
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat(),
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        ],
-    ];
-    for args in steps {
+    for step in steps {
         let made = Command::new("openssl")
-            .args(args)
+            .args(step.split_whitespace())
             .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -988,13 +950,15 @@ fn tls_certificates() -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
-/// A Redis that speaks only TLS, with a certificate from an authority of
-/// the test's own: a `rediss://` store given that authority decides; one
-/// that trusts the system's roots only fails with a certificate error (no
-/// panic); roots given to a `redis://` store are refused at open.
+/// A Redis that speaks only TLS and asks clients for a certificate, both
+/// from an authority of the test's own: a `rediss://` store given that
+/// authority and a client certificate decides; one without the client
+/// certificate, or trusting the system's roots only, fails with a
+/// certificate error (no panic); certificates given to a `redis://` store
+/// are refused at open, and never shown by `Debug`.
 #[cfg(feature = "rustls")]
 #[tokio::test]
-async fn a_tls_redis_is_reached_with_its_authority_and_refused_without() {
+async fn a_tls_redis_is_reached_with_its_certificates_and_refused_without() {
     if redis_url().is_none() {
         return;
     }
@@ -1017,7 +981,7 @@ async fn a_tls_redis_is_reached_with_its_authority_and_refused_without() {
         "--tls-ca-cert-file".to_owned(),
         file("ca.crt"),
         "--tls-auth-clients".to_owned(),
-        "no".to_owned(),
+        "yes".to_owned(),
     ];
     let Some(_redis) = OwnRedis::start_with(port, &tls_only) else {
         eprintln!("skipping: redis-server could not serve TLS");
@@ -1027,17 +991,30 @@ async fn a_tls_redis_is_reached_with_its_authority_and_refused_without() {
     let authority = std::fs::read(file("ca.crt")).unwrap();
     let (p, key) = (policy("tls", 2, 3600), Key::from("k"));
 
+    let client_key = std::fs::read(file("client.key")).unwrap();
     let trusted = RedisOptions::default().tls_root_certificates(&authority);
-    let store = RedisStore::open(&url, trusted.clone()).unwrap();
+    let known = trusted
+        .clone()
+        .tls_client_certificate(&std::fs::read(file("client.crt")).unwrap(), &client_key);
+    let store = RedisStore::open(&url, known.clone()).unwrap();
     assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 1);
     assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 0);
     assert!(!store.check(&p, &key, 1).await.unwrap().is_allowed());
 
-    let untrusting = RedisStore::open(&url, RedisOptions::default()).unwrap();
-    let refused = untrusting.check(&p, &key, 1).await.unwrap_err().to_string();
-    assert!(refused.contains("certificate"), "{refused}");
-    eprintln!("without the authority: {refused}");
+    for (options, what) in [
+        (trusted, "client certificate"),
+        (RedisOptions::default(), "authority"),
+    ] {
+        let store = RedisStore::open(&url, options).unwrap();
+        let refused = store.check(&p, &key, 1).await.unwrap_err().to_string();
+        assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+        eprintln!("without the {what}: {refused}");
+    }
 
-    let plain = RedisStore::open(&format!("redis://127.0.0.1:{port}"), trusted);
+    let plain = RedisStore::open(&format!("redis://127.0.0.1:{port}"), known.clone());
     assert!(plain.unwrap_err().to_string().contains("rediss://"));
+    // Said to be set, not shown (as text or as a list of bytes).
+    let shown = format!("{known:?}");
+    assert!(shown.contains("tls_client_certificate: true"), "{shown}");
+    assert!(shown.len() < 200, "{shown}");
 }
