@@ -241,7 +241,9 @@ impl RedisOptions {
 /// feature; the server's certificate is checked against the system's root
 /// certificates, or against those given to
 /// `RedisOptions::tls_root_certificates`; a client certificate for mutual
-/// TLS goes in `RedisOptions::tls_client_certificate`.
+/// TLS goes in `RedisOptions::tls_client_certificate`. Opening such a store
+/// installs rustls's aws-lc-rs provider as the process's default when none
+/// is installed yet: an application that wants another installs it first.
 ///
 /// **Redis Cluster.** A `redis+cluster://host:port,host:port` URL (any of
 /// the cluster's nodes; credentials as in `redis://user:pass@…`, for every
