@@ -1018,3 +1018,45 @@ async fn a_tls_redis_is_reached_with_its_certificates_and_refused_without() {
     assert!(shown.contains("tls_client_certificate: true"), "{shown}");
     assert!(shown.len() < 200, "{shown}");
 }
+
+/// The whole cluster killed and restarted (same nodes, same addresses): the
+/// store's decisions fail meanwhile, then succeed again within a second of
+/// the cluster serving its slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_cluster_restarted_is_decided_on_again() {
+    let Some(mut cluster) = OwnCluster::start(free_ports()).await else {
+        return;
+    };
+    let options = RedisOptions::default().timeout(Duration::from_millis(300));
+    let store = RedisStore::open(&cluster.url(), options).unwrap();
+    let p = policy("restart", 1000, 60);
+    let keys: Vec<Key> = (0..30).map(|k| Key::from(format!("k{k}"))).collect();
+    for key in &keys {
+        assert!(store.check(&p, key, 1).await.unwrap().is_allowed());
+    }
+
+    let ports: Vec<u16> = cluster.nodes.iter().map(|node| node.port).collect();
+    for node in &mut cluster.nodes {
+        node.kill();
+    }
+    assert!(store.check(&p, &keys[0], 1).await.is_err());
+    for (i, port) in ports.into_iter().enumerate() {
+        cluster.nodes[i] = OwnRedis::start_with(port, &OwnCluster::args(&cluster.dir, i))
+            .expect("the node restarts");
+    }
+    cluster.wait_until_ok().await;
+    let back = Instant::now();
+    for key in &keys {
+        while store.check(&p, key, 1).await.is_err() {
+            assert!(
+                back.elapsed() < Duration::from_secs(1),
+                "no recovery within a second of the cluster serving its slots"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    eprintln!(
+        "every node decided again {:?} after the cluster was back",
+        back.elapsed()
+    );
+}
