@@ -177,7 +177,8 @@ impl RedisOptions {
     /// Trusts the certificate authorities in `pem` (one or more PEM
     /// certificates) for a `rediss://` store, instead of the system's root
     /// certificates: for a Redis whose certificate a private authority
-    /// signed. A `redis://` store with roots set fails to open.
+    /// signed. A store on a URL without TLS and with roots set fails to
+    /// open.
     #[cfg(feature = "rustls")]
     pub fn tls_root_certificates(mut self, pem: &[u8]) -> Self {
         self.tls_roots = Some(pem.into());
@@ -186,8 +187,8 @@ impl RedisOptions {
 
     /// Presents the certificate chain `certificate` (PEM) and its private
     /// `key` (PEM) to a `rediss://` server that asks clients for one
-    /// (mutual TLS, `tls-auth-clients yes`). A `redis://` store with a
-    /// client certificate set fails to open.
+    /// (mutual TLS, `tls-auth-clients yes`). A store on a URL without TLS
+    /// and with a client certificate set fails to open.
     #[cfg(feature = "rustls")]
     pub fn tls_client_certificate(mut self, certificate: &[u8], key: &[u8]) -> Self {
         self.tls_client = Some(ClientCertificate {
@@ -283,6 +284,11 @@ impl RedisStore {
     pub fn open(url: &str, options: RedisOptions) -> Result<RedisStore, RedisStoreError> {
         if url.starts_with("rediss") {
             prepare_tls(url)?;
+        }
+        #[cfg(feature = "rustls")]
+        if options.tls_certificates().is_some() && !url.starts_with("rediss") {
+            let why = "TLS certificates need a rediss:// or rediss+cluster:// URL";
+            return Err(RedisStoreError::invalid(url, why));
         }
         let cluster = CLUSTER_SCHEMES
             .iter()
@@ -1095,6 +1101,19 @@ mod tests {
             let error = open(url).unwrap_err().to_string();
             assert!(error.contains(why), "{url}: {error}");
             assert!(!error.contains("secret"), "{url}: {error}");
+        }
+    }
+
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn certificates_without_tls_are_refused_at_open() {
+        let options = super::RedisOptions::default().tls_root_certificates(b"PEM");
+        for url in ["redis://10.0.0.1:6379", "redis+cluster://10.0.0.1:7000"] {
+            let error = super::RedisStore::open(url, options.clone()).unwrap_err();
+            assert!(
+                error.to_string().contains("need a rediss://"),
+                "{url}: {error}"
+            );
         }
     }
 
