@@ -1090,6 +1090,11 @@ mod tests {
         let store = open("redis+cluster://user:secret@10.0.0.1:7000,10.0.0.2:7001/").unwrap();
         assert_eq!(store.batcher.max_batch, 1, "one key, one slot a call");
         assert!(open("redis+cluster://10.0.0.1:7000/0").is_ok());
+        let tls = open("rediss+cluster://10.0.0.1:7000,10.0.0.2:7001");
+        #[cfg(feature = "rustls")]
+        assert!(tls.is_ok());
+        #[cfg(not(feature = "rustls"))]
+        assert!(tls.unwrap_err().to_string().contains("`rustls` feature"));
         for (url, why) in [
             ("redis+cluster://", "expected redis+cluster://host:port"),
             (
