@@ -226,12 +226,12 @@ impl RedisOptions {
 /// multiplexed connection ([`ConnectionManager`]), which reconnects by
 /// itself.
 ///
-/// **Batches.** A lone decision is sent at once. While calls are on their
-/// way, the decisions that arrive wait a moment and go together (up to
-/// [`RedisOptions::max_batch`] per call): under load Redis runs one script,
-/// and reads `TIME` once, for many decisions instead of one each, which is
-/// where its time goes. The policies of one request (per key and per IP)
-/// often travel in one call too.
+/// **Batches** (on one server). A lone decision is sent at once. While
+/// calls are on their way, the decisions that arrive wait a moment and go
+/// together (up to [`RedisOptions::max_batch`] per call): under load Redis
+/// runs one script, and reads `TIME` once, for many decisions instead of one
+/// each, which is where its time goes. The policies of one request (per key
+/// and per IP) often travel in one call too.
 ///
 /// **Keys.** `{prefix}{policy:key}`: the braces are a hash tag, so everything
 /// one decision touches lives in one Redis Cluster slot. Braces and `%`
@@ -248,9 +248,10 @@ impl RedisOptions {
 ///
 /// **Redis Cluster.** A `redis+cluster://host:port,host:port` URL (any of
 /// the cluster's nodes; credentials as in `redis://user:pass@…`, for every
-/// node; `rediss+cluster://` for TLS) talks to a cluster through redis's cluster client, which sends each
-/// call to the node owning its key's slot and follows the slots when they
-/// move. There every decision is its own call (one key, one slot; concurrent
+/// node; `rediss+cluster://` for TLS) talks to a cluster through redis's
+/// cluster client, which sends each call to the node owning its key's slot
+/// and follows the slots when they move. There every decision is its own
+/// call (one key, one slot; concurrent
 /// calls still share each node's connection), and each key is timed by the
 /// clock of the node that holds it, so keep the nodes' clocks in step (NTP):
 /// after a failover the replica's clock takes over, and writes it had not
