@@ -377,11 +377,8 @@ impl Drop for OwnRedis {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let [port] = free_ports();
+    port
 }
 
 /// `N` distinct free ports.
