@@ -797,6 +797,18 @@ impl OwnCluster {
     }
 }
 
+/// Checks `key` until the store decides it again, failing the test once a
+/// second has passed since `back` (when its Redis served it again).
+async fn decided_again(store: &RedisStore, p: &Policy, key: &Key, back: Instant) {
+    while store.check(p, key, 1).await.is_err() {
+        assert!(
+            back.elapsed() < Duration::from_secs(1),
+            "no recovery within a second of Redis serving {key} again"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// On a Redis Cluster, keys spread over every node, each decided exactly
 /// (concurrent callers, several keys at once). A store opened while the
 /// cluster is down fails its decisions, then decides once it is up.
@@ -895,13 +907,7 @@ async fn a_cluster_node_down_fails_its_keys_only_and_recovers() {
     // `CLUSTER_WRITABLE_DELAY`), until its view of the cluster is fresh.
     cluster.wait_until_ok().await;
     let back = Instant::now();
-    while store.check(&p, &down_key, 1).await.is_err() {
-        assert!(
-            back.elapsed() < Duration::from_secs(1),
-            "no recovery within a second of the node serving its slots again"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    decided_again(&store, &p, &down_key, back).await;
     eprintln!(
         "decided again {:?} after the node served its slots ({:?} after its restart)",
         back.elapsed(),
@@ -1044,13 +1050,7 @@ async fn a_whole_cluster_restarted_is_decided_on_again() {
     cluster.wait_until_ok().await;
     let back = Instant::now();
     for key in &keys {
-        while store.check(&p, key, 1).await.is_err() {
-            assert!(
-                back.elapsed() < Duration::from_secs(1),
-                "no recovery within a second of the cluster serving its slots"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        decided_again(&store, &p, key, back).await;
     }
     eprintln!(
         "every node decided again {:?} after the cluster was back",
