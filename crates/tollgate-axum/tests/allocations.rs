@@ -6,9 +6,6 @@
 //! Counting is per thread (`allocation_counter::measure`), so the test
 //! harness's other threads do not disturb it.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::Router;
@@ -17,29 +14,14 @@ use axum::http::{HeaderValue, Request, Response};
 use axum::routing::get;
 use tollgate::{Catalog, Dialect};
 use tollgate_axum::{Reply, Tollgate, TollgateLayer};
+use tower::Layer;
 use tower::util::MapRequestLayer;
-use tower::{Layer, Service, ServiceExt};
 
-fn run<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
-fn call<S>(app: &mut S, request: Request<Body>) -> Response<Body>
-where
-    S: Service<Request<Body>, Response = Response<Body>>,
-    S::Error: std::fmt::Debug,
-{
-    run(async {
-        let svc = ServiceExt::<Request<Body>>::ready(app).await.unwrap();
-        svc.call(request).await.unwrap()
-    })
-}
+// The benches' request helpers; this test uses only `call`.
+#[allow(dead_code)]
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::call;
 
 fn routes() -> Router {
     Router::new()

@@ -1,4 +1,5 @@
-//! What the benches share.
+//! What the benches share (and `tests/allocations.rs`, which includes this
+//! file).
 
 use std::future::Future;
 use std::pin::{Pin, pin};
