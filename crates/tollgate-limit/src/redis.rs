@@ -251,13 +251,13 @@ impl RedisOptions {
 /// node; `rediss+cluster://` for TLS) talks to a cluster through redis's
 /// cluster client, which sends each call to the node owning its key's slot
 /// and follows the slots when they move. There every decision is its own
-/// call (one key, one slot; concurrent
-/// calls still share each node's connection), and each key is timed by the
-/// clock of the node that holds it, so keep the nodes' clocks in step (NTP):
-/// after a failover the replica's clock takes over, and writes it had not
-/// yet received are lost as for any Redis data, which can admit a key's
-/// callers up to that much again. Behind a cluster proxy instead, use a
-/// `redis://` URL with [`RedisOptions::max_batch`] `1`.
+/// call (one key, one slot; concurrent calls still share each node's
+/// connection), and each key is timed by the clock of the node that holds
+/// it, so keep the nodes' clocks in step (NTP): after a failover the
+/// replica's clock takes over, and writes it had not yet received are lost
+/// as for any Redis data, which can admit a key's callers up to that much
+/// again. Behind a cluster proxy instead, use a `redis://` URL with
+/// [`RedisOptions::max_batch`] `1`.
 ///
 /// **Failures** (Redis down, timeout) are returned as [`RedisStoreError`];
 /// the [`Limiter`](crate::Limiter) logs them and fails open or closed as
@@ -279,9 +279,9 @@ impl fmt::Debug for RedisStore {
 impl RedisStore {
     /// A store on `url` (`redis://host:port/db`, `rediss://…`,
     /// `redis+unix:///path`, or `redis+cluster://host:port,host:port` and
-    /// `rediss+cluster://…` for a Redis Cluster). Connects lazily: Redis may be down at start;
-    /// calls fail (and the limiter's fail mode applies) until it is up. Call
-    /// inside a Tokio runtime.
+    /// `rediss+cluster://…` for a Redis Cluster). Connects lazily: Redis may
+    /// be down at start; calls fail (and the limiter's fail mode applies)
+    /// until it is up. Call inside a Tokio runtime.
     pub fn open(url: &str, options: RedisOptions) -> Result<RedisStore, RedisStoreError> {
         if url.starts_with("rediss") {
             prepare_tls(url)?;
@@ -516,6 +516,7 @@ impl Link {
         };
         let urls: Vec<String> = hosts
             .split(',')
+            .map(str::trim)
             .filter(|host| !host.is_empty())
             .map(|host| format!("{node_scheme}{credentials}{host}"))
             .collect();
@@ -1088,7 +1089,7 @@ mod tests {
     #[test]
     fn cluster_urls_list_nodes_on_database_0_and_never_echo_a_password() {
         let open = |url: &str| super::RedisStore::open(url, super::RedisOptions::default());
-        let store = open("redis+cluster://user:secret@10.0.0.1:7000,10.0.0.2:7001/").unwrap();
+        let store = open("redis+cluster://user:secret@10.0.0.1:7000, 10.0.0.2:7001/").unwrap();
         assert_eq!(store.batcher.max_batch, 1, "one key, one slot a call");
         assert!(open("redis+cluster://10.0.0.1:7000/0").is_ok());
         let tls = open("rediss+cluster://10.0.0.1:7000,10.0.0.2:7001");
