@@ -262,6 +262,14 @@ impl RedisOptions {
 /// **Failures** (Redis down, timeout) are returned as [`RedisStoreError`];
 /// the [`Limiter`](crate::Limiter) logs them and fails open or closed as
 /// configured.
+///
+/// **Failover behind one address** (a DNS name, a virtual IP, a proxy or a
+/// Kubernetes service that moves to the new primary, as managed Redis
+/// services do): the old primary, now a replica, keeps the store's
+/// connection open and answers `READONLY` to every write. The decision that
+/// gets that answer fails as above; the store then drops the connection, and
+/// the next decision connects again through the same address, to the new
+/// primary.
 #[derive(Clone)]
 pub struct RedisStore {
     batcher: Arc<Batcher>,
@@ -456,11 +464,54 @@ fn prepare_tls(url: &str) -> Result<(), RedisStoreError> {
 
 /// Where a store's calls go.
 enum Link {
-    /// One Redis server (or a proxy), through a [`ConnectionManager`]: one
-    /// multiplexed connection that reconnects by itself.
-    Server(ConnectionManager),
+    /// One Redis server (or a proxy).
+    Server(Box<ServerLink>),
     /// A Redis Cluster.
     Cluster(Box<ClusterLink>),
+}
+
+/// One Redis server, through a [`ConnectionManager`]: one multiplexed
+/// connection that reconnects by itself when it breaks.
+///
+/// It is also replaced when the server answers `READONLY`: the server was a
+/// primary and is now a replica (a failover), and the store's address (a
+/// DNS name, a virtual IP, a proxy, a Kubernetes service) now leads to the
+/// new primary, but only for new connections. redis's manager reconnects on
+/// broken connections only, so without this every admission would fail
+/// until the process restarts.
+struct ServerLink {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// The connection, and how many times it has been replaced (so that the
+    /// calls that failed on one connection replace it once, not each).
+    current: Mutex<(u64, ConnectionManager)>,
+}
+
+impl ServerLink {
+    /// A connection to the server, made by the first call that needs it.
+    fn connect(&self) -> RedisResult<ConnectionManager> {
+        ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+    }
+
+    /// The current connection and its number.
+    fn connection(&self) -> (u64, ConnectionManager) {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        (current.0, current.1.clone())
+    }
+
+    /// Replaces connection number `stale`, unless that was done already.
+    fn replace(&self, stale: u64) {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if current.0 != stale {
+            return;
+        }
+        match self.connect() {
+            Ok(fresh) => *current = (stale + 1, fresh),
+            Err(error) => {
+                tracing::warn!(%error, "rate-limit store could not replace its Redis connection")
+            }
+        }
+    }
 }
 
 /// A Redis Cluster, through redis's cluster client. Its connection is made
@@ -491,9 +542,13 @@ impl Link {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
             .map_err(|e| RedisStoreError::url(url, e))?;
-        Ok(Link::Server(conn))
+        Ok(Link::Server(Box::new(ServerLink {
+            client,
+            config,
+            current: Mutex::new((0, conn)),
+        })))
     }
 
     /// A link to the cluster whose nodes `nodes` lists
@@ -548,7 +603,10 @@ impl Link {
     /// A handle on the link's connection (cheap: they are multiplexed).
     async fn connection(&self) -> RedisResult<Connection> {
         match self {
-            Link::Server(conn) => Ok(Connection::Server(conn.clone())),
+            Link::Server(server) => {
+                let (number, conn) = server.connection();
+                Ok(Connection::Server(conn, number))
+            }
             Link::Cluster(cluster) => cluster
                 .connection
                 .get_or_try_init(|| cluster.client.get_async_connection())
@@ -558,16 +616,17 @@ impl Link {
     }
 }
 
-/// A connection to one server or to a cluster, for commands alike.
+/// A connection to one server (with its number, see [`ServerLink`]) or to a
+/// cluster, for commands alike.
 enum Connection {
-    Server(ConnectionManager),
+    Server(ConnectionManager, u64),
     Cluster(ClusterConnection),
 }
 
 impl redis::aio::ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Connection::Server(conn) => conn.req_packed_command(cmd),
+            Connection::Server(conn, _) => conn.req_packed_command(cmd),
             Connection::Cluster(conn) => conn.req_packed_command(cmd),
         }
     }
@@ -579,14 +638,14 @@ impl redis::aio::ConnectionLike for Connection {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
-            Connection::Server(conn) => conn.req_packed_commands(cmd, offset, count),
+            Connection::Server(conn, _) => conn.req_packed_commands(cmd, offset, count),
             Connection::Cluster(conn) => conn.req_packed_commands(cmd, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
-            Connection::Server(conn) => conn.get_db(),
+            Connection::Server(conn, _) => conn.get_db(),
             Connection::Cluster(conn) => conn.get_db(),
         }
     }
@@ -823,6 +882,12 @@ impl Batcher {
     async fn call(&self, cmd: &Cmd) -> RedisResult<Value> {
         let mut conn = self.link.connection().await?;
         let reply = cmd.query_async(&mut conn).await;
+        if let (Err(error), Link::Server(server), Connection::Server(_, number)) =
+            (&reply, &self.link, &conn)
+            && error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+        {
+            server.replace(*number);
+        }
         match reply {
             Err(error)
                 if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
@@ -1004,6 +1069,9 @@ impl fmt::Display for RedisStoreError {
                 ) = e.kind()
                 {
                     f.write_str(" (if this Redis is a cluster node, use a redis+cluster:// URL)")?;
+                }
+                if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly) {
+                    f.write_str(" (a replica: reconnecting, to reach the primary again)")?;
                 }
                 Ok(())
             }

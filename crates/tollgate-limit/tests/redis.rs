@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{Request, Response};
@@ -582,6 +582,113 @@ async fn a_flushed_script_is_loaded_again() {
         .await
         .unwrap();
     assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 8);
+}
+
+/// A TCP proxy on a free port that sends each new connection to the Redis
+/// whose port it holds at that moment: an address (a DNS name, a virtual
+/// IP, a Kubernetes service) that a failover moves to the new primary.
+struct Proxy {
+    port: u16,
+    target: Arc<AtomicU16>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = Arc::new(AtomicU16::new(target));
+        let to = Arc::clone(&target);
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let port = to.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Proxy {
+            port,
+            target,
+            accepting,
+        }
+    }
+
+    /// Sends new connections to the Redis on `port`; open ones stay.
+    fn point_to(&self, port: u16) {
+        self.target.store(port, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
+/// A failover behind one address: the old primary, now a replica, keeps the
+/// store's connection open and answers `READONLY` to every admission. The
+/// store answers that decision with the error (the fail mode applies), drops
+/// the connection, and decides the next one on the new primary, through the
+/// same address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_behind_one_address_reaches_the_new_primary() {
+    if redis_url().is_none() {
+        return;
+    }
+    let [old_port, new_port] = free_ports();
+    let (Some(old), Some(new)) = (OwnRedis::start(old_port), OwnRedis::start(new_port)) else {
+        eprintln!("skipping: redis-server could not be started");
+        return;
+    };
+    let proxy = Proxy::start(old_port).await;
+    let url = format!("redis://127.0.0.1:{}", proxy.port);
+    let store = RedisStore::open(
+        &url,
+        RedisOptions::default().timeout(Duration::from_millis(500)),
+    )
+    .unwrap();
+    let (p, key) = (policy("failover", 1000, 60), Key::from("k"));
+    assert!(store.check(&p, &key, 1).await.unwrap().is_allowed());
+
+    let admin = |own: &OwnRedis| redis::Client::open(own.url().as_str()).unwrap();
+    let mut old_admin = admin(&old)
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(new_port)
+        .query_async(&mut old_admin)
+        .await
+        .unwrap();
+    proxy.point_to(new_port);
+
+    let error = store
+        .check(&p, &key, 1)
+        .await
+        .expect_err("the demoted primary refuses the admission");
+    let message = error.to_string();
+    assert!(message.contains("read only replica"), "{message}");
+    assert!(message.contains("reconnecting"), "{message}");
+    let decision = store
+        .check(&p, &key, 1)
+        .await
+        .expect("the next decision is made on the new primary");
+    assert!(decision.is_allowed());
+    let mut new_admin = admin(&new)
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: u64 = redis::cmd("DBSIZE")
+        .query_async(&mut new_admin)
+        .await
+        .unwrap();
+    assert_eq!(keys, 1, "the decision was recorded on the new primary");
 }
 
 /// Kills Redis mid-run: the fail mode holds (503 closed, admitted open), no
