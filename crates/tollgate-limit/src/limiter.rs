@@ -21,6 +21,8 @@ use crate::policy::{Decision, Policy};
 ///   the `redis` feature; see [`RedisStore`](crate::RedisStore)).
 /// - `redis+cluster://host:port,host:port` (`rediss+cluster://…` for TLS):
 ///   the same on a Redis Cluster.
+/// - `redis+sentinel://host:port,host:port/service`: the same on the primary
+///   of a Redis Sentinel service, followed through failovers.
 ///
 /// ```
 /// use tollgate_limit::Backend;
@@ -83,6 +85,7 @@ impl Backend {
             "unix://",
             "redis+cluster://",
             "rediss+cluster://",
+            "redis+sentinel://",
         ]
         .iter()
         .any(|s| url.starts_with(s))

@@ -11,6 +11,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 use tokio::sync::{OnceCell, oneshot};
 
@@ -259,6 +260,14 @@ impl RedisOptions {
 /// again. Behind a cluster proxy instead, use a `redis://` URL with
 /// [`RedisOptions::max_batch`] `1`.
 ///
+/// **Redis Sentinel.** A `redis+sentinel://host:port,host:port/service`
+/// URL (the sentinels, port 26379 when none is given; then the service's
+/// name and optionally `/db`; credentials as in `redis://user:pass@…` are
+/// the primary's, the sentinels are reached without) asks the sentinels for
+/// the service's primary and decides there, batched as on one server. When
+/// the connection breaks or the primary answers `READONLY` (it was demoted),
+/// the next call asks the sentinels again.
+///
 /// **Failures** (Redis down, timeout) are returned as [`RedisStoreError`];
 /// the [`Limiter`](crate::Limiter) logs them and fails open or closed as
 /// configured.
@@ -286,8 +295,10 @@ impl fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// A store on `url` (`redis://host:port/db`, `rediss://…`,
-    /// `redis+unix:///path`, or `redis+cluster://host:port,host:port` and
-    /// `rediss+cluster://…` for a Redis Cluster). Connects lazily: Redis may
+    /// `redis+unix:///path`, `redis+cluster://host:port,host:port` and
+    /// `rediss+cluster://…` for a Redis Cluster, or
+    /// `redis+sentinel://host:port,host:port/service` for the primary of a
+    /// Redis Sentinel service). Connects lazily: Redis may
     /// be down at start; calls fail (and the limiter's fail mode applies)
     /// until it is up. Call inside a Tokio runtime.
     pub fn open(url: &str, options: RedisOptions) -> Result<RedisStore, RedisStoreError> {
@@ -302,9 +313,12 @@ impl RedisStore {
         let cluster = CLUSTER_SCHEMES
             .iter()
             .find_map(|&(scheme, node_scheme)| Some((url.strip_prefix(scheme)?, node_scheme)));
-        let (link, max_batch) = match cluster {
-            Some((nodes, node_scheme)) => (Link::cluster(url, node_scheme, nodes, &options)?, 1),
-            None => (Link::server(url, &options)?, options.max_batch),
+        let (link, max_batch) = match (cluster, url.strip_prefix(SENTINEL_SCHEME)) {
+            (Some((nodes, node_scheme)), _) => {
+                (Link::cluster(url, node_scheme, nodes, &options)?, 1)
+            }
+            (None, Some(spec)) => (Link::sentinel(url, spec, &options)?, options.max_batch),
+            (None, None) => (Link::server(url, &options)?, options.max_batch),
         };
         Ok(RedisStore {
             batcher: Arc::new(Batcher {
@@ -439,6 +453,24 @@ impl RedisStore {
     }
 }
 
+/// The scheme of a store on a Redis Sentinel service's primary.
+const SENTINEL_SCHEME: &str = "redis+sentinel://";
+
+/// Sentinel's port, when a URL names none.
+const DEFAULT_SENTINEL_PORT: u16 = 26379;
+
+/// How a connection to one server waits and retries.
+fn server_config(options: &RedisOptions) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(options.timeout))
+        // Callers time out on their own (queue and call); this bounds the
+        // calls that tasks send, and fires after the callers' own.
+        .set_response_timeout(Some(options.timeout.saturating_mul(2)))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(200))
+}
+
 /// The URL schemes of a Redis Cluster store, each with its nodes' scheme.
 const CLUSTER_SCHEMES: [(&str, &str); 2] = [
     ("redis+cluster://", "redis://"),
@@ -473,43 +505,78 @@ enum Link {
 /// One Redis server, through a [`ConnectionManager`]: one multiplexed
 /// connection that reconnects by itself when it breaks.
 ///
-/// It is also replaced when the server answers `READONLY`: the server was a
-/// primary and is now a replica (a failover), and the store's address (a
-/// DNS name, a virtual IP, a proxy, a Kubernetes service) now leads to the
-/// new primary, but only for new connections. redis's manager reconnects on
-/// broken connections only, so without this every admission would fail
-/// until the process restarts.
+/// The connection is also dropped, and the next call makes a new one, when
+/// the server answers `READONLY`: it was a primary and is now a replica (a
+/// failover), and the store's address (a DNS name, a virtual IP, a proxy, a
+/// Kubernetes service) leads to the new primary, but only for new
+/// connections. redis's manager reconnects on broken connections only, so
+/// without this every admission would fail until the process restarts. On
+/// a Sentinel service, the sentinels are asked for the primary again for
+/// every new connection, and a broken connection is dropped too (its primary
+/// may be gone for good).
 struct ServerLink {
-    client: redis::Client,
     config: ConnectionManagerConfig,
-    /// The connection, and how many times it has been replaced (so that the
-    /// calls that failed on one connection replace it once, not each).
-    current: Mutex<(u64, ConnectionManager)>,
+    state: tokio::sync::Mutex<ServerState>,
+}
+
+struct ServerState {
+    target: Target,
+    /// Made by the first call that needs it.
+    connection: Option<ConnectionManager>,
+    /// How many connections were dropped, so that the calls that failed on
+    /// one drop it once, not each.
+    dropped: u64,
+}
+
+/// Where a server link connects.
+enum Target {
+    /// One address.
+    Address(redis::Client),
+    /// The primary of a Redis Sentinel service.
+    Sentinel(SentinelClient),
 }
 
 impl ServerLink {
-    /// A connection to the server, made by the first call that needs it.
-    fn connect(&self) -> RedisResult<ConnectionManager> {
-        ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+    fn link(target: Target, config: ConnectionManagerConfig) -> Link {
+        Link::Server(Box::new(ServerLink {
+            config,
+            state: tokio::sync::Mutex::new(ServerState {
+                target,
+                connection: None,
+                dropped: 0,
+            }),
+        }))
     }
 
-    /// The current connection and its number.
-    fn connection(&self) -> (u64, ConnectionManager) {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        (current.0, current.1.clone())
-    }
-
-    /// Replaces connection number `stale`, unless that was done already.
-    fn replace(&self, stale: u64) {
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if current.0 != stale {
-            return;
-        }
-        match self.connect() {
-            Ok(fresh) => *current = (stale + 1, fresh),
-            Err(error) => {
-                tracing::warn!(%error, "rate-limit store could not replace its Redis connection")
+    /// The connection and its number.
+    async fn connection(&self) -> RedisResult<(u64, ConnectionManager)> {
+        let mut state = self.state.lock().await;
+        let connection = match &state.connection {
+            Some(connection) => connection.clone(),
+            None => {
+                let client = match &mut state.target {
+                    Target::Address(client) => client.clone(),
+                    Target::Sentinel(sentinel) => sentinel.async_get_client().await?,
+                };
+                let connection =
+                    ConnectionManager::new_lazy_with_config(client, self.config.clone())?;
+                state.connection = Some(connection.clone());
+                connection
             }
+        };
+        Ok((state.dropped, connection))
+    }
+
+    /// Drops connection number `number` if `error` says it leads to the
+    /// wrong server, unless that was done already.
+    async fn drop_if_stale(&self, number: u64, error: &redis::RedisError) {
+        let mut state = self.state.lock().await;
+        let read_only = error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+        let broken = matches!(state.target, Target::Sentinel(_))
+            && (error.is_io_error() || error.is_timeout() || error.is_connection_dropped());
+        if state.dropped == number && (read_only || broken) {
+            state.connection = None;
+            state.dropped += 1;
         }
     }
 }
@@ -534,21 +601,73 @@ impl Link {
         #[cfg(not(feature = "rustls"))]
         let client = redis::Client::open(url);
         let client = client.map_err(|e| RedisStoreError::url(url, e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.timeout))
-            // Callers time out on their own (queue and call); this bounds
-            // the calls that tasks send, and fires after the callers' own.
-            .set_response_timeout(Some(options.timeout.saturating_mul(2)))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+        // Checked once here, so that a bad setting fails at open.
+        ConnectionManager::new_lazy_with_config(client.clone(), server_config(options))
             .map_err(|e| RedisStoreError::url(url, e))?;
-        Ok(Link::Server(Box::new(ServerLink {
-            client,
-            config,
-            current: Mutex::new((0, conn)),
-        })))
+        Ok(ServerLink::link(
+            Target::Address(client),
+            server_config(options),
+        ))
+    }
+
+    /// A link to the primary of the Sentinel service that `spec` names
+    /// (`[user:pass@]host[:port][,host[:port]…]/service[/db]`, what follows
+    /// the scheme of `url`; the credentials are the primary's).
+    fn sentinel(url: &str, spec: &str, options: &RedisOptions) -> Result<Link, RedisStoreError> {
+        let invalid = |why: &str| RedisStoreError::invalid(url, why);
+        let usage = "expected redis+sentinel://host:port[,host:port…]/service[/db]";
+        let (credentials, rest) = match spec.rsplit_once('@') {
+            Some((credentials, rest)) => (Some(credentials), rest),
+            None => (None, spec),
+        };
+        let (hosts, path) = rest.split_once('/').ok_or_else(|| invalid(usage))?;
+        let (service, database) = path.split_once('/').unwrap_or((path, ""));
+        if service.is_empty() {
+            return Err(invalid(usage));
+        }
+        let sentinels = hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|host| !host.is_empty())
+            .map(|host| {
+                let (name, port) = match host.rsplit_once(':') {
+                    Some((name, port)) if !name.ends_with(':') => (
+                        name,
+                        port.parse()
+                            .map_err(|_| invalid("a sentinel's port is not a number"))?,
+                    ),
+                    _ => (host, DEFAULT_SENTINEL_PORT),
+                };
+                let name = name.trim_start_matches('[').trim_end_matches(']');
+                Ok(redis::ConnectionAddr::Tcp(name.to_owned(), port))
+            })
+            .collect::<Result<Vec<_>, RedisStoreError>>()?;
+        if sentinels.is_empty() {
+            return Err(invalid(usage));
+        }
+        let mut builder =
+            SentinelClientBuilder::new(sentinels, service, SentinelServerType::Master)
+                .map_err(|e| RedisStoreError::url(url, e))?;
+        if !database.is_empty() {
+            let database = database
+                .parse()
+                .map_err(|_| invalid("the database is not a number"))?;
+            builder = builder.set_client_to_redis_db(database);
+        }
+        if let Some(credentials) = credentials {
+            let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+            if !user.is_empty() {
+                builder = builder.set_client_to_redis_username(user);
+            }
+            if !password.is_empty() {
+                builder = builder.set_client_to_redis_password(password);
+            }
+        }
+        let sentinel = builder.build().map_err(|e| RedisStoreError::url(url, e))?;
+        Ok(ServerLink::link(
+            Target::Sentinel(sentinel),
+            server_config(options),
+        ))
     }
 
     /// A link to the cluster whose nodes `nodes` lists
@@ -604,7 +723,7 @@ impl Link {
     async fn connection(&self) -> RedisResult<Connection> {
         match self {
             Link::Server(server) => {
-                let (number, conn) = server.connection();
+                let (number, conn) = server.connection().await?;
                 Ok(Connection::Server(conn, number))
             }
             Link::Cluster(cluster) => cluster
@@ -884,9 +1003,8 @@ impl Batcher {
         let reply = cmd.query_async(&mut conn).await;
         if let (Err(error), Link::Server(server), Connection::Server(_, number)) =
             (&reply, &self.link, &conn)
-            && error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
         {
-            server.replace(*number);
+            server.drop_if_stale(*number, error).await;
         }
         match reply {
             Err(error)
@@ -1172,6 +1290,45 @@ mod tests {
                 "expected redis+cluster://host:port",
             ),
             ("redis+cluster://:secret@10.0.0.1:7000/2", "only database 0"),
+        ] {
+            let error = open(url).unwrap_err().to_string();
+            assert!(error.contains(why), "{url}: {error}");
+            assert!(!error.contains("secret"), "{url}: {error}");
+        }
+    }
+
+    #[test]
+    fn sentinel_urls_name_sentinels_and_a_service_and_never_echo_a_password() {
+        let open = |url: &str| super::RedisStore::open(url, super::RedisOptions::default());
+        for url in [
+            "redis+sentinel://10.0.0.1:26379,10.0.0.2/mymaster",
+            "redis+sentinel://:secret@10.0.0.1, [::1]:26380/mymaster/2",
+            "redis+sentinel://user:secret@sentinel.internal/mymaster",
+        ] {
+            let store = open(url).unwrap();
+            assert_eq!(store.batcher.max_batch, super::DEFAULT_MAX_BATCH, "{url}");
+        }
+        for (url, why) in [
+            (
+                "redis+sentinel://10.0.0.1:26379",
+                "expected redis+sentinel://",
+            ),
+            (
+                "redis+sentinel://:secret@10.0.0.1/",
+                "expected redis+sentinel://",
+            ),
+            (
+                "redis+sentinel://:secret@,/mymaster",
+                "expected redis+sentinel://",
+            ),
+            (
+                "redis+sentinel://:secret@10.0.0.1:x/m",
+                "port is not a number",
+            ),
+            (
+                "redis+sentinel://:secret@10.0.0.1/m/two",
+                "database is not a number",
+            ),
         ] {
             let error = open(url).unwrap_err().to_string();
             assert!(error.contains(why), "{url}: {error}");

@@ -328,7 +328,8 @@ impl OwnRedis {
 
     /// Starts `redis-server` with `extra` arguments after the usual ones.
     fn start_with(port: u16, extra: &[String]) -> Option<OwnRedis> {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args([
                 "--port",
                 &port.to_string(),
@@ -339,7 +340,13 @@ impl OwnRedis {
                 "--bind",
                 "127.0.0.1",
             ])
-            .args(extra)
+            .args(extra);
+        OwnRedis::spawn(command, port)
+    }
+
+    /// Runs `command`, a server that listens on `port`, until it does.
+    fn spawn(mut command: Command, port: u16) -> Option<OwnRedis> {
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -771,6 +778,171 @@ async fn redis_killed_mid_run_fails_as_configured_and_recovers() {
     // The open limiter decides again too: its answers carry the fields.
     let response = open.ready().await.unwrap().call(request()).await.unwrap();
     assert!(response.headers().get("ratelimit").is_some());
+}
+
+/// A Redis Sentinel service of the test's own, `svc`: a primary, its
+/// replica, and one sentinel (quorum 1) in a directory of its own (a
+/// sentinel rewrites its configuration file).
+struct OwnSentinel {
+    primary: OwnRedis,
+    replica: OwnRedis,
+    sentinel: OwnRedis,
+    _dir: tempfile::TempDir,
+}
+
+impl OwnSentinel {
+    /// Started, with the replica in sync and known to the sentinel.
+    async fn start() -> Option<OwnSentinel> {
+        let [primary_port, replica_port, sentinel_port] = free_ports();
+        let primary = OwnRedis::start(primary_port)?;
+        let replica = OwnRedis::start_with(
+            replica_port,
+            &[
+                "--replicaof".into(),
+                "127.0.0.1".into(),
+                primary_port.to_string(),
+            ],
+        )?;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "port {sentinel_port}\nbind 127.0.0.1\n\
+                 sentinel monitor svc 127.0.0.1 {primary_port} 1\n\
+                 sentinel down-after-milliseconds svc 1000\n\
+                 sentinel failover-timeout svc 5000\n"
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new("redis-server");
+        command.arg(&config).arg("--sentinel");
+        let sentinel = OwnRedis::spawn(command, sentinel_port)?;
+        let own = OwnSentinel {
+            primary,
+            replica,
+            sentinel,
+            _dir: dir,
+        };
+        let mut sentinel = own.admin(&own.sentinel).await;
+        let mut replica = own.admin(&own.replica).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let known: Vec<redis::Value> = redis::cmd("SENTINEL")
+                .arg("REPLICAS")
+                .arg("svc")
+                .query_async(&mut sentinel)
+                .await
+                .unwrap();
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query_async(&mut replica)
+                .await
+                .unwrap();
+            if !known.is_empty() && info.contains("master_link_status:up") {
+                return Some(own);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the sentinel never saw the replica in sync"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn admin(&self, own: &OwnRedis) -> Admin {
+        let client = redis::Client::open(own.url().as_str()).unwrap();
+        client.get_multiplexed_async_connection().await.unwrap()
+    }
+
+    /// The port of the primary the sentinel names now.
+    async fn primary_port(&self) -> u16 {
+        let mut sentinel = self.admin(&self.sentinel).await;
+        let (_host, port): (String, u16) = redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg("svc")
+            .query_async(&mut sentinel)
+            .await
+            .unwrap();
+        port
+    }
+}
+
+/// On a Redis Sentinel service, decisions go to the primary the sentinels
+/// name, and after a failover to the new one: once the sentinel has demoted
+/// the old primary (which keeps its connections open), the store's next
+/// decision there is answered READONLY, and the one after is decided on the
+/// new primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_store_follows_the_primary_through_a_failover() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(service) = OwnSentinel::start().await else {
+        eprintln!("skipping: redis-server could not be started");
+        return;
+    };
+    let url = format!("redis+sentinel://127.0.0.1:{}/svc", service.sentinel.port);
+    let store = RedisStore::open(
+        &url,
+        RedisOptions::default().timeout(Duration::from_millis(500)),
+    )
+    .unwrap();
+    let p = policy("sentinel", 1000, 60);
+    let (before, after) = (Key::from("before"), Key::from("after"));
+    assert!(store.check(&p, &before, 1).await.unwrap().is_allowed());
+    let exists = |own: &OwnRedis, key: String| {
+        let own_url = own.url();
+        async move {
+            let client = redis::Client::open(own_url.as_str()).unwrap();
+            let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<bool>(&mut admin)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(exists(&service.primary, store.redis_key(&p, &before)).await);
+
+    let mut sentinel = service.admin(&service.sentinel).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Refused while the sentinel does not yet rate the replica promotable.
+    while redis::cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg("svc")
+        .query_async::<()>(&mut sentinel)
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the sentinel never failed over");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    while service.primary_port().await != service.replica.port {
+        assert!(
+            Instant::now() < deadline,
+            "the sentinel never named the new primary"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The old primary takes writes until the sentinel demotes it; then it
+    // answers READONLY, and the store asks the sentinel again.
+    let named = Instant::now();
+    let key = store.redis_key(&p, &after);
+    loop {
+        if store.check(&p, &after, 1).await.is_ok() && exists(&service.replica, key.clone()).await {
+            break;
+        }
+        assert!(
+            named.elapsed() < Duration::from_secs(20),
+            "no decision on the new primary within 20 s of the sentinel naming it"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "decided on the new primary {:?} after the sentinel named it",
+        named.elapsed()
+    );
 }
 
 /// Redis Cluster's slots.
