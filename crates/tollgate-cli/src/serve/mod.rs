@@ -95,7 +95,7 @@ pub(crate) struct ServeArgs {
     #[arg(long = "catalog", short = 'c', value_name = "FILE")]
     catalogs: Vec<PathBuf>,
 
-    /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, or redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster) [default: in memory]
+    /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, or redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, redis+sentinel://HOST:PORT/SERVICE for a Sentinel service) [default: in memory]
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
 
