@@ -270,7 +270,10 @@ impl RedisOptions {
 /// next call asks the sentinels for the new primary (measured: decided there
 /// 70 ms after the sentinel named it), rather than writing to the old one
 /// until the sentinels demote it. A broken connection, or a `READONLY`
-/// answer from a demoted primary, makes the next call ask again too.
+/// answer from a demoted primary, makes the next call ask again too. As with
+/// any Redis data, what the old primary recorded after its last write
+/// reached the replica is lost in a failover, which can admit those calls
+/// again.
 ///
 /// **Failures** (Redis down, timeout) are returned as [`RedisStoreError`];
 /// the [`Limiter`](crate::Limiter) logs them and fails open or closed as
