@@ -529,6 +529,7 @@ struct ServerLink {
     _watched: Option<oneshot::Sender<()>>,
 }
 
+/// A [`ServerLink`]'s connection and where it leads.
 struct ServerState {
     target: Target,
     /// Made by the first call that needs it.
@@ -734,11 +735,16 @@ impl Link {
             builder = builder.set_client_to_redis_db(database);
         }
         if let Some(credentials) = credentials {
-            let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
-            if !user.is_empty() {
+            // Read as a redis:// URL reads them (percent-decoded).
+            let primary = redis::IntoConnectionInfo::into_connection_info(format!(
+                "redis://{credentials}@localhost"
+            ))
+            .map_err(|_| invalid("the credentials cannot be read"))?;
+            let primary = primary.redis_settings();
+            if let Some(user) = primary.username() {
                 builder = builder.set_client_to_redis_username(user);
             }
-            if !password.is_empty() {
+            if let Some(password) = primary.password() {
                 builder = builder.set_client_to_redis_password(password);
             }
         }
@@ -1395,7 +1401,7 @@ mod tests {
         for url in [
             "redis+sentinel://10.0.0.1:26379,10.0.0.2/mymaster",
             "redis+sentinel://:secret@10.0.0.1, [::1]:26380/mymaster/2",
-            "redis+sentinel://user:secret@sentinel.internal/mymaster",
+            "redis+sentinel://user:s%40cret@sentinel.internal/mymaster",
         ] {
             let store = open(url).unwrap();
             assert_eq!(store.batcher.max_batch, super::DEFAULT_MAX_BATCH, "{url}");
