@@ -780,9 +780,13 @@ async fn redis_killed_mid_run_fails_as_configured_and_recovers() {
     assert!(response.headers().get("ratelimit").is_some());
 }
 
+/// The password of an [`OwnSentinel`]'s primary and replica (the sentinel
+/// has none), and as a URL writes it.
+const SERVICE_PASSWORD: (&str, &str) = ("p@ss", "p%40ss");
+
 /// A Redis Sentinel service of the test's own, `svc`: a primary, its
-/// replica, and one sentinel (quorum 1) in a directory of its own (a
-/// sentinel rewrites its configuration file).
+/// replica (both with [`SERVICE_PASSWORD`]), and one sentinel (quorum 1) in
+/// a directory of its own (a sentinel rewrites its configuration file).
 struct OwnSentinel {
     primary: OwnRedis,
     replica: OwnRedis,
@@ -794,15 +798,16 @@ impl OwnSentinel {
     /// Started, with the replica in sync and known to the sentinel.
     async fn start() -> Option<OwnSentinel> {
         let [primary_port, replica_port, sentinel_port] = free_ports();
-        let primary = OwnRedis::start(primary_port)?;
-        let replica = OwnRedis::start_with(
-            replica_port,
-            &[
-                "--replicaof".into(),
-                "127.0.0.1".into(),
-                primary_port.to_string(),
-            ],
-        )?;
+        let (password, _) = SERVICE_PASSWORD;
+        let auth = ["--requirepass", password, "--masterauth", password].map(String::from);
+        let primary = OwnRedis::start_with(primary_port, &auth)?;
+        let mut replica_args = auth.to_vec();
+        replica_args.extend([
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            primary_port.to_string(),
+        ]);
+        let replica = OwnRedis::start_with(replica_port, &replica_args)?;
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("sentinel.conf");
         std::fs::write(
@@ -810,6 +815,7 @@ impl OwnSentinel {
             format!(
                 "port {sentinel_port}\nbind 127.0.0.1\n\
                  sentinel monitor svc 127.0.0.1 {primary_port} 1\n\
+                 sentinel auth-pass svc {password}\n\
                  sentinel down-after-milliseconds svc 1000\n\
                  sentinel failover-timeout svc 5000\n"
             ),
@@ -850,9 +856,25 @@ impl OwnSentinel {
         }
     }
 
+    /// A connection to one of the service's servers.
     async fn admin(&self, own: &OwnRedis) -> Admin {
-        let client = redis::Client::open(own.url().as_str()).unwrap();
+        let url = if own.port == self.sentinel.port {
+            own.url()
+        } else {
+            format!("redis://:{}@127.0.0.1:{}", SERVICE_PASSWORD.1, own.port)
+        };
+        let client = redis::Client::open(url.as_str()).unwrap();
         client.get_multiplexed_async_connection().await.unwrap()
+    }
+
+    /// Whether `key` is on `own`.
+    async fn holds(&self, own: &OwnRedis, key: String) -> bool {
+        let mut admin = self.admin(own).await;
+        redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(&mut admin)
+            .await
+            .unwrap()
     }
 
     /// The port of the primary the sentinel names now.
@@ -882,7 +904,10 @@ async fn a_sentinel_store_follows_the_primary_through_a_failover() {
         eprintln!("skipping: redis-server could not be started");
         return;
     };
-    let url = format!("redis+sentinel://127.0.0.1:{}/svc", service.sentinel.port);
+    let url = format!(
+        "redis+sentinel://:{}@127.0.0.1:{}/svc",
+        SERVICE_PASSWORD.1, service.sentinel.port
+    );
     let store = RedisStore::open(
         &url,
         RedisOptions::default().timeout(Duration::from_millis(500)),
@@ -891,19 +916,11 @@ async fn a_sentinel_store_follows_the_primary_through_a_failover() {
     let p = policy("sentinel", 1000, 60);
     let (before, after) = (Key::from("before"), Key::from("after"));
     assert!(store.check(&p, &before, 1).await.unwrap().is_allowed());
-    let exists = |own: &OwnRedis, key: String| {
-        let own_url = own.url();
-        async move {
-            let client = redis::Client::open(own_url.as_str()).unwrap();
-            let mut admin = client.get_multiplexed_async_connection().await.unwrap();
-            redis::cmd("EXISTS")
-                .arg(key)
-                .query_async::<bool>(&mut admin)
-                .await
-                .unwrap()
-        }
-    };
-    assert!(exists(&service.primary, store.redis_key(&p, &before)).await);
+    assert!(
+        service
+            .holds(&service.primary, store.redis_key(&p, &before))
+            .await
+    );
 
     let mut sentinel = service.admin(&service.sentinel).await;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -928,7 +945,9 @@ async fn a_sentinel_store_follows_the_primary_through_a_failover() {
     let named = Instant::now();
     let key = store.redis_key(&p, &after);
     loop {
-        if store.check(&p, &after, 1).await.is_ok() && exists(&service.replica, key.clone()).await {
+        if store.check(&p, &after, 1).await.is_ok()
+            && service.holds(&service.replica, key.clone()).await
+        {
             break;
         }
         assert!(
