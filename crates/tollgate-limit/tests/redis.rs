@@ -962,6 +962,62 @@ async fn a_sentinel_store_follows_the_primary_through_a_failover() {
     );
 }
 
+/// A Sentinel service whose primary dies: decisions fail (the fail mode
+/// applies) until the sentinel promotes the replica, then are decided there
+/// within a second of the sentinel naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_store_recovers_when_its_primary_dies() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(mut service) = OwnSentinel::start().await else {
+        eprintln!("skipping: redis-server could not be started");
+        return;
+    };
+    let url = format!(
+        "redis+sentinel://:{}@127.0.0.1:{}/svc",
+        SERVICE_PASSWORD.1, service.sentinel.port
+    );
+    let store = RedisStore::open(
+        &url,
+        RedisOptions::default().timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let (p, key) = (policy("sentinel", 1000, 60), Key::from("k"));
+    assert!(store.check(&p, &key, 1).await.unwrap().is_allowed());
+
+    service.primary.kill();
+    let killed = Instant::now();
+    let mut failed = 0;
+    while service.primary_port().await != service.replica.port {
+        failed += usize::from(store.check(&p, &key, 1).await.is_err());
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "the sentinel never promoted the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(failed > 0, "decisions fail while there is no primary");
+    let named = Instant::now();
+    while store.check(&p, &key, 1).await.is_err() {
+        assert!(
+            named.elapsed() < Duration::from_secs(1),
+            "no decision within a second of the sentinel naming the new primary"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "primary killed: the sentinel named the replica {:?} later, decided there {:?} after that",
+        named - killed,
+        named.elapsed()
+    );
+    assert!(
+        service
+            .holds(&service.replica, store.redis_key(&p, &key))
+            .await
+    );
+}
+
 /// Redis Cluster's slots.
 const SLOTS: u16 = 16_384;
 
