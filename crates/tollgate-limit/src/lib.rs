@@ -6,7 +6,8 @@
 //!   lock-free on the hot path, with bounded memory and no background thread.
 //! - [`RedisStore`]: state shared by every node, one round trip per decision,
 //!   timed by Redis's own clock, concurrent decisions batched into one script
-//!   call, on one server or a Redis Cluster; fails open or closed by config.
+//!   call, on one server, a Redis Cluster or a Sentinel service's primary
+//!   (followed through failovers); fails open or closed by config.
 //! - [`Limiter`]: several policies per request (per key *and* per IP), each
 //!   with a [`KeyExtractor`] ([`ApiKey`], [`ClientIp`] that reads proxy
 //!   headers only through trusted proxies), on a [`Backend`] chosen by URL.
