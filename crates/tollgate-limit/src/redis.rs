@@ -604,9 +604,6 @@ impl ServerLink {
     }
 }
 
-/// How long a sentinel may take to accept a connection.
-const SENTINEL_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// Listens to the sentinels for `+switch-master` of `service`, and drops
 /// the link's connection when it comes, so that the next call asks for the
 /// new primary. Without it, decisions would go on to the old primary until
@@ -626,9 +623,7 @@ async fn watch_sentinels(
         for address in &sentinels {
             let listen = async {
                 let client = redis::Client::open(address.clone())?;
-                let mut pubsub = tokio::time::timeout(SENTINEL_TIMEOUT, client.get_async_pubsub())
-                    .await
-                    .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timed out")))??;
+                let mut pubsub = client.get_async_pubsub().await?;
                 pubsub.subscribe("+switch-master").await?;
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {

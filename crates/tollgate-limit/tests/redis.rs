@@ -962,6 +962,38 @@ async fn a_sentinel_store_follows_the_primary_through_a_failover() {
     );
 }
 
+/// A sentinel that accepts connections and never answers (no Redis needed):
+/// asking it gives up within redis's own timeouts (a second to connect,
+/// half a second for an answer), whatever the decisions' own timeout, so it
+/// does not hold every later call behind the question.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_sentinel_is_given_up_on() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "redis+sentinel://127.0.0.1:{}/svc",
+        silent.local_addr().unwrap().port()
+    );
+    let store = RedisStore::open(
+        &url,
+        RedisOptions::default().timeout(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let error = store
+        .check(&policy("silent", 10, 60), &Key::from("k"), 1)
+        .await
+        .unwrap_err();
+    assert!(
+        !error.is_timeout(),
+        "the store's own timeout did not have to fire: {error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 /// A Sentinel service whose primary dies: decisions fail (the fail mode
 /// applies) until the sentinel promotes the replica, then are decided there
 /// within a second of the sentinel naming it.
