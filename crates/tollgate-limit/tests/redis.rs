@@ -319,6 +319,8 @@ impl RedisBackend {
 struct OwnRedis {
     child: Option<Child>,
     port: u16,
+    /// Its working directory, where a replica keeps what it receives.
+    _dir: tempfile::TempDir,
 }
 
 impl OwnRedis {
@@ -346,7 +348,9 @@ impl OwnRedis {
 
     /// Runs `command`, a server that listens on `port`, until it does.
     fn spawn(mut command: Command, port: u16) -> Option<OwnRedis> {
+        let dir = tempfile::tempdir().ok()?;
         let child = command
+            .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -354,6 +358,7 @@ impl OwnRedis {
         let own = OwnRedis {
             child: Some(child),
             port,
+            _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -856,15 +861,23 @@ impl OwnSentinel {
         }
     }
 
-    /// A connection to one of the service's servers.
+    /// A connection to one of the service's servers, patient enough for a
+    /// machine busy with other tests (redis's defaults give up after a
+    /// second).
     async fn admin(&self, own: &OwnRedis) -> Admin {
         let url = if own.port == self.sentinel.port {
             own.url()
         } else {
             format!("redis://:{}@127.0.0.1:{}", SERVICE_PASSWORD.1, own.port)
         };
-        let client = redis::Client::open(url.as_str()).unwrap();
-        client.get_multiplexed_async_connection().await.unwrap()
+        let patient = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(10)))
+            .set_response_timeout(Some(Duration::from_secs(10)));
+        redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection_with_config(&patient)
+            .await
+            .unwrap()
     }
 
     /// Whether `key` is on `own`.
