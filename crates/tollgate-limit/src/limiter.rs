@@ -28,6 +28,9 @@ use crate::policy::{Decision, Policy};
 /// use tollgate_limit::Backend;
 /// assert!(matches!(Backend::from_url("memory://?max_keys=5000")?, Backend::Memory { max_keys: 5000 }));
 /// assert!(Backend::from_url("memcached://x").is_err());
+/// // A password is never echoed, whatever is wrong with the URL.
+/// let error = Backend::from_url("redis-sentinel://:hunter2@10.0.0.1/svc").unwrap_err();
+/// assert!(!error.to_string().contains("hunter2"));
 /// assert!(Backend::from_url("memory://?max_keys=lots").is_err());
 /// # Ok::<(), tollgate_limit::BackendError>(())
 /// ```
@@ -52,11 +55,23 @@ impl Default for Backend {
     }
 }
 
+/// `url` with whatever stands before an `@` hidden: a password is never
+/// echoed (in an error, a log line, a banner).
+pub(crate) fn redacted_url(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
+        _ => url.to_owned(),
+    }
+}
+
 impl Backend {
     /// The backend a URL names. A Redis URL connects lazily; call inside a
     /// Tokio runtime.
     pub fn from_url(url: &str) -> Result<Backend, BackendError> {
-        let err = |why: &str| BackendError(format!("invalid rate-limit store URL {url:?}: {why}"));
+        let err = |why: &str| {
+            let url = redacted_url(url);
+            BackendError(format!("invalid rate-limit store URL {url:?}: {why}"))
+        };
         if let Some(rest) = url.strip_prefix("memory://") {
             let mut max_keys = DEFAULT_MAX_KEYS;
             if let Some(query) = rest.strip_prefix('?') {
@@ -94,7 +109,9 @@ impl Backend {
                 .map(Backend::Redis)
                 .map_err(|e| BackendError(e.to_string()));
         }
-        Err(err("expected memory:// or redis://"))
+        Err(err(
+            "expected memory://, redis://, rediss://, redis+unix://, redis+cluster:// or redis+sentinel://",
+        ))
     }
 }
 

@@ -1248,13 +1248,8 @@ impl RedisStoreError {
     }
 
     fn url(url: &str, e: redis::RedisError) -> RedisStoreError {
-        // Never echo a password.
-        let shown = match (url.split_once("://"), url.rsplit_once('@')) {
-            (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
-            _ => url.to_owned(),
-        };
         RedisStoreError {
-            kind: RedisErrorKind::Url(shown, e),
+            kind: RedisErrorKind::Url(crate::limiter::redacted_url(url), e),
         }
     }
 
