@@ -588,11 +588,11 @@ impl ServerLink {
     async fn drop_if_stale(&self, number: u64, error: &redis::RedisError) {
         let mut state = self.state.lock().await;
         let read_only = error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
-        // Timeouts too: a primary that is gone without a word (a host
-        // powered off) only ever times out. At most one new connection per
-        // connection that failed, whatever the number of calls on it.
-        let broken = matches!(state.target, Target::Sentinel(_))
-            && (error.is_io_error() || error.is_timeout() || error.is_connection_dropped());
+        // Any I/O error, timeouts included: a primary that is gone without a
+        // word (a host powered off) only ever times out. At most one new
+        // connection per connection that failed, whatever the number of
+        // calls on it.
+        let broken = matches!(state.target, Target::Sentinel(_)) && error.is_io_error();
         if state.dropped == number && (read_only || broken) {
             state.connection = None;
             state.dropped += 1;
