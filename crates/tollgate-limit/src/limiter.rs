@@ -55,12 +55,16 @@ impl Default for Backend {
     }
 }
 
-/// `url` with whatever stands before an `@` hidden: a password is never
-/// echoed (in an error, a log line, a banner).
+/// `url` with whatever stands before an `@` and after a `?` hidden: a
+/// password is never echoed (in an error, a log line, a banner).
 pub(crate) fn redacted_url(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, _)) => (url, "?…"),
+        None => (url, ""),
+    };
     match (url.split_once("://"), url.rsplit_once('@')) {
-        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
-        _ => url.to_owned(),
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}{query}"),
+        _ => format!("{url}{query}"),
     }
 }
 

@@ -263,7 +263,8 @@ impl RedisOptions {
 /// **Redis Sentinel.** A `redis+sentinel://host:port,host:port/service`
 /// URL (the sentinels, port 26379 when none is given; then the service's
 /// name and optionally `/db`; credentials as in `redis://user:pass@…` are
-/// the primary's, the sentinels are reached without) asks the sentinels for
+/// the primary's and its replicas'; `?sentinel_password=…` for sentinels
+/// that require one, percent-encoded like the rest) asks the sentinels for
 /// the service's primary and decides there, batched as on one server. The
 /// store listens to the sentinels' `+switch-master` announcements (one
 /// connection to one sentinel, in a task of its own): after a failover, the
@@ -466,6 +467,19 @@ const SENTINEL_SCHEME: &str = "redis+sentinel://";
 /// Sentinel's port, when a URL names none.
 const DEFAULT_SENTINEL_PORT: u16 = 26379;
 
+/// The user and password of `user:password`, read as a `redis://` URL reads
+/// them (percent-decoded).
+fn read_credentials(credentials: &str) -> RedisResult<(Option<String>, Option<String>)> {
+    let info = redis::IntoConnectionInfo::into_connection_info(format!(
+        "redis://{credentials}@localhost"
+    ))?;
+    let settings = info.redis_settings();
+    Ok((
+        settings.username().map(str::to_owned),
+        settings.password().map(str::to_owned),
+    ))
+}
+
 /// How a connection to one server waits and retries.
 fn server_config(options: &RedisOptions) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
@@ -617,7 +631,7 @@ impl ServerLink {
 async fn watch_sentinels(
     link: std::sync::Weak<ServerLink>,
     mut dropped: oneshot::Receiver<()>,
-    sentinels: Vec<redis::ConnectionAddr>,
+    sentinels: Vec<redis::ConnectionInfo>,
     service: String,
 ) {
     use futures_util::StreamExt as _;
@@ -646,7 +660,8 @@ async fn watch_sentinels(
             match select(&mut dropped, std::pin::pin!(listen)).await {
                 Either::Left(_) => return,
                 Either::Right((Err(error), _)) => {
-                    tracing::debug!(%error, ?address, "rate-limit store: a sentinel is out of reach");
+                    let sentinel = address.addr();
+                    tracing::debug!(%error, %sentinel, "rate-limit store: a sentinel is out of reach");
                 }
                 Either::Right((Ok(()), _)) => {}
             }
@@ -689,11 +704,27 @@ impl Link {
     }
 
     /// A link to the primary of the Sentinel service that `spec` names
-    /// (`[user:pass@]host[:port][,host[:port]…]/service[/db]`, what follows
-    /// the scheme of `url`; the credentials are the primary's).
+    /// (`[user:pass@]host[:port][,host[:port]…]/service[/db][?sentinel_password=…]`,
+    /// what follows the scheme of `url`; the credentials are the primary's).
     fn sentinel(url: &str, spec: &str, options: &RedisOptions) -> Result<Link, RedisStoreError> {
         let invalid = |why: &str| RedisStoreError::invalid(url, why);
         let usage = "expected redis+sentinel://host:port[,host:port…]/service[/db]";
+        let (spec, query) = spec.split_once('?').unwrap_or((spec, ""));
+        let mut sentinel_password = None;
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            match pair.split_once('=') {
+                Some(("sentinel_password", value)) => {
+                    let (_, password) = read_credentials(&format!(":{value}"))
+                        .map_err(|_| invalid("the sentinel password cannot be read"))?;
+                    sentinel_password = password;
+                }
+                _ => {
+                    return Err(invalid(
+                        "the only option of redis+sentinel:// is sentinel_password",
+                    ));
+                }
+            }
+        }
         let (credentials, rest) = match spec.rsplit_once('@') {
             Some((credentials, rest)) => (Some(credentials), rest),
             None => (None, spec),
@@ -723,9 +754,12 @@ impl Link {
         if sentinels.is_empty() {
             return Err(invalid(usage));
         }
-        let mut builder =
-            SentinelClientBuilder::new(sentinels.clone(), service, SentinelServerType::Master)
-                .map_err(|e| RedisStoreError::url(url, e))?;
+        let mut builder = SentinelClientBuilder::new(
+            sentinels.iter().cloned(),
+            service,
+            SentinelServerType::Master,
+        )
+        .map_err(|e| RedisStoreError::url(url, e))?;
         if !database.is_empty() {
             let database = database
                 .parse()
@@ -733,19 +767,29 @@ impl Link {
             builder = builder.set_client_to_redis_db(database);
         }
         if let Some(credentials) = credentials {
-            // Read as a redis:// URL reads them (percent-decoded).
-            let primary = redis::IntoConnectionInfo::into_connection_info(format!(
-                "redis://{credentials}@localhost"
-            ))
-            .map_err(|_| invalid("the credentials cannot be read"))?;
-            let primary = primary.redis_settings();
-            if let Some(user) = primary.username() {
+            let (user, password) = read_credentials(credentials)
+                .map_err(|_| invalid("the credentials cannot be read"))?;
+            if let Some(user) = user {
                 builder = builder.set_client_to_redis_username(user);
             }
-            if let Some(password) = primary.password() {
+            if let Some(password) = password {
                 builder = builder.set_client_to_redis_password(password);
             }
         }
+        // The sentinels as the watch connects to them.
+        let mut sentinel_auth = redis::RedisConnectionInfo::default();
+        if let Some(password) = &sentinel_password {
+            builder = builder.set_client_to_sentinel_password(password);
+            sentinel_auth = sentinel_auth.set_password(password);
+        }
+        let watched_sentinels = sentinels
+            .iter()
+            .map(|address| {
+                let info = redis::IntoConnectionInfo::into_connection_info(address.clone())?;
+                Ok(info.set_redis_settings(sentinel_auth.clone()))
+            })
+            .collect::<RedisResult<Vec<_>>>()
+            .map_err(|e| RedisStoreError::url(url, e))?;
         let sentinel = builder.build().map_err(|e| RedisStoreError::url(url, e))?;
         let (watched, dropped) = oneshot::channel();
         let link = ServerLink::new(
@@ -756,7 +800,7 @@ impl Link {
         let watch = watch_sentinels(
             Arc::downgrade(&link),
             dropped,
-            sentinels,
+            watched_sentinels,
             service.to_owned(),
         );
         // Without a runtime the store cannot run anyway; its calls say so.
@@ -1395,6 +1439,7 @@ mod tests {
             "redis+sentinel://10.0.0.1:26379,10.0.0.2/mymaster",
             "redis+sentinel://:secret@10.0.0.1, [::1]:26380/mymaster/2",
             "redis+sentinel://user:s%40cret@sentinel.internal/mymaster",
+            "redis+sentinel://10.0.0.1/mymaster?sentinel_password=s%26cret",
         ] {
             let store = open(url).unwrap();
             assert_eq!(store.batcher.max_batch, super::DEFAULT_MAX_BATCH, "{url}");
@@ -1419,6 +1464,10 @@ mod tests {
             (
                 "redis+sentinel://:secret@10.0.0.1/m/two",
                 "database is not a number",
+            ),
+            (
+                "redis+sentinel://10.0.0.1/m?password=secret",
+                "only option of redis+sentinel:// is sentinel_password",
             ),
         ] {
             let error = open(url).unwrap_err().to_string();

@@ -791,13 +791,17 @@ async fn redis_killed_mid_run_fails_as_configured_and_recovers() {
     assert!(response.headers().get("ratelimit").is_some());
 }
 
-/// The password of an [`OwnSentinel`]'s primary and replica (the sentinel
-/// has none), and as a URL writes it.
+/// The password of an [`OwnSentinel`]'s primary and replica, and as a URL
+/// writes it.
 const SERVICE_PASSWORD: (&str, &str) = ("p@ss", "p%40ss");
 
+/// The password of an [`OwnSentinel`]'s sentinel, and as a URL writes it.
+const SENTINEL_PASSWORD: (&str, &str) = ("s&nt", "s%26nt");
+
 /// A Redis Sentinel service of the test's own, `svc`: a primary, its
-/// replica (both with [`SERVICE_PASSWORD`]), and one sentinel (quorum 1) in
-/// a directory of its own (a sentinel rewrites its configuration file).
+/// replica (both with [`SERVICE_PASSWORD`]), and one sentinel (quorum 1,
+/// [`SENTINEL_PASSWORD`]) in a directory of its own (a sentinel rewrites its
+/// configuration file).
 struct OwnSentinel {
     primary: OwnRedis,
     replica: OwnRedis,
@@ -809,7 +813,7 @@ impl OwnSentinel {
     /// Started, with the replica in sync and known to the sentinel.
     async fn start() -> Option<OwnSentinel> {
         let [primary_port, replica_port, sentinel_port] = free_ports();
-        let (password, _) = SERVICE_PASSWORD;
+        let ((password, _), (sentinel_password, _)) = (SERVICE_PASSWORD, SENTINEL_PASSWORD);
         let auth = ["--requirepass", password, "--masterauth", password].map(String::from);
         let primary = OwnRedis::start_with(primary_port, &auth)?;
         let mut replica_args = auth.to_vec();
@@ -827,6 +831,7 @@ impl OwnSentinel {
                 "port {sentinel_port}\nbind 127.0.0.1\n\
                  sentinel monitor svc 127.0.0.1 {primary_port} 1\n\
                  sentinel auth-pass svc {password}\n\
+                 requirepass {sentinel_password}\n\
                  sentinel down-after-milliseconds svc 1000\n\
                  sentinel failover-timeout svc 5000\n"
             ),
@@ -870,7 +875,11 @@ impl OwnSentinel {
     /// A connection to one of the service's servers.
     async fn admin(&self, own: &OwnRedis) -> Admin {
         if own.port == self.sentinel.port {
-            admin_at(&own.url()).await
+            admin_at(&format!(
+                "redis://:{}@127.0.0.1:{}",
+                SENTINEL_PASSWORD.1, own.port
+            ))
+            .await
         } else {
             admin_at(&format!(
                 "redis://:{}@127.0.0.1:{}",
@@ -888,6 +897,14 @@ impl OwnSentinel {
             .query_async(&mut admin)
             .await
             .unwrap()
+    }
+
+    /// The store's URL for the service.
+    fn url(&self) -> String {
+        format!(
+            "redis+sentinel://:{}@127.0.0.1:{}/svc?sentinel_password={}",
+            SERVICE_PASSWORD.1, self.sentinel.port, SENTINEL_PASSWORD.1
+        )
     }
 
     /// The port of the primary the sentinel names now.
@@ -917,10 +934,7 @@ async fn a_sentinel_store_follows_the_primary_through_a_failover() {
         eprintln!("skipping: redis-server could not be started");
         return;
     };
-    let url = format!(
-        "redis+sentinel://:{}@127.0.0.1:{}/svc",
-        SERVICE_PASSWORD.1, service.sentinel.port
-    );
+    let url = service.url();
     let store = RedisStore::open(
         &url,
         RedisOptions::default().timeout(Duration::from_millis(500)),
@@ -1020,10 +1034,7 @@ async fn a_sentinel_store_recovers_when_its_primary_dies() {
         eprintln!("skipping: redis-server could not be started");
         return;
     };
-    let url = format!(
-        "redis+sentinel://:{}@127.0.0.1:{}/svc",
-        SERVICE_PASSWORD.1, service.sentinel.port
-    );
+    let url = service.url();
     let store = RedisStore::open(
         &url,
         RedisOptions::default().timeout(Duration::from_millis(300)),
