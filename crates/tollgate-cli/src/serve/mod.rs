@@ -275,7 +275,10 @@ fn load_catalog(files: &[PathBuf]) -> Result<Catalog, CliError> {
 
 /// A URL with its password hidden, for printing.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (url, query) = url
+        .split_once('?')
+        .map_or((url, None), |(u, q)| (u, Some(q)));
+    let mut shown = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             match credentials.split_once(':') {
@@ -284,7 +287,21 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    };
+    // Passwords in the query too (`?sentinel_password=…`, `?password=…`).
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                    format!("{name}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown = format!("{shown}?{}", pairs.join("&"));
     }
+    shown
 }
 
 /// Runs the server until Ctrl-C.
@@ -600,6 +617,14 @@ mod tests {
             "sqlite:///tmp/a@b/tollgate.db"
         );
         assert_eq!(redact("redis://:pw@127.0.0.1"), "redis://:***@127.0.0.1");
+        assert_eq!(
+            redact("redis+sentinel://:pw@10.0.0.1/svc?sentinel_password=s3cret"),
+            "redis+sentinel://:***@10.0.0.1/svc?sentinel_password=***"
+        );
+        assert_eq!(
+            redact("postgres://db/x?sslmode=require&password=s3cret"),
+            "postgres://db/x?sslmode=require&password=***"
+        );
     }
 
     #[test]
