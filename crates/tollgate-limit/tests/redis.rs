@@ -810,8 +810,18 @@ struct OwnSentinel {
 }
 
 impl OwnSentinel {
-    /// Started, with the replica in sync and known to the sentinel.
+    /// Started, with the replica in sync and known to the sentinel; `None`
+    /// (and a notice) without Redis tests or `redis-server`.
     async fn start() -> Option<OwnSentinel> {
+        redis_url()?;
+        let started = OwnSentinel::start_servers().await;
+        if started.is_none() {
+            eprintln!("skipping: redis-server could not be started");
+        }
+        started
+    }
+
+    async fn start_servers() -> Option<OwnSentinel> {
         let [primary_port, replica_port, sentinel_port] = free_ports();
         let ((password, _), (sentinel_password, _)) = (SERVICE_PASSWORD, SENTINEL_PASSWORD);
         let auth = ["--requirepass", password, "--masterauth", password].map(String::from);
@@ -899,12 +909,13 @@ impl OwnSentinel {
             .unwrap()
     }
 
-    /// The store's URL for the service.
-    fn url(&self) -> String {
-        format!(
+    /// A store on the service, its decisions timing out after `timeout`.
+    fn store(&self, timeout: Duration) -> RedisStore {
+        let url = format!(
             "redis+sentinel://:{}@127.0.0.1:{}/svc?sentinel_password={}",
             SERVICE_PASSWORD.1, self.sentinel.port, SENTINEL_PASSWORD.1
-        )
+        );
+        RedisStore::open(&url, RedisOptions::default().timeout(timeout)).unwrap()
     }
 
     /// The port of the primary the sentinel names now.
@@ -927,19 +938,10 @@ impl OwnSentinel {
 /// to ten seconds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sentinel_store_follows_the_primary_through_a_failover() {
-    if redis_url().is_none() {
-        return;
-    }
     let Some(service) = OwnSentinel::start().await else {
-        eprintln!("skipping: redis-server could not be started");
         return;
     };
-    let url = service.url();
-    let store = RedisStore::open(
-        &url,
-        RedisOptions::default().timeout(Duration::from_millis(500)),
-    )
-    .unwrap();
+    let store = service.store(Duration::from_millis(500));
     let p = policy("sentinel", 1000, 60);
     let (before, after) = (Key::from("before"), Key::from("after"));
     assert!(store.check(&p, &before, 1).await.unwrap().is_allowed());
@@ -1027,19 +1029,10 @@ async fn a_silent_sentinel_is_given_up_on() {
 /// for a machine busy with other tests).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sentinel_store_recovers_when_its_primary_dies() {
-    if redis_url().is_none() {
-        return;
-    }
     let Some(mut service) = OwnSentinel::start().await else {
-        eprintln!("skipping: redis-server could not be started");
         return;
     };
-    let url = service.url();
-    let store = RedisStore::open(
-        &url,
-        RedisOptions::default().timeout(Duration::from_millis(300)),
-    )
-    .unwrap();
+    let store = service.store(Duration::from_millis(300));
     let (p, key) = (policy("sentinel", 1000, 60), Key::from("k"));
     assert!(store.check(&p, &key, 1).await.unwrap().is_allowed());
 
