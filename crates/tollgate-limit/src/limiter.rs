@@ -105,6 +105,7 @@ impl Backend {
             "redis+cluster://",
             "rediss+cluster://",
             "redis+sentinel://",
+            "rediss+sentinel://",
         ]
         .iter()
         .any(|s| url.starts_with(s))

@@ -264,7 +264,8 @@ impl RedisOptions {
 /// URL (the sentinels, port 26379 when none is given; then the service's
 /// name and optionally `/db`; credentials as in `redis://user:pass@…` are
 /// the primary's and its replicas'; `?sentinel_password=…` for sentinels
-/// that require one, percent-encoded like the rest) asks the sentinels for
+/// that require one, percent-encoded like the rest; without TLS, which
+/// `rediss+sentinel://` is refused for) asks the sentinels for
 /// the service's primary and decides there, batched as on one server. The
 /// store listens to the sentinels' `+switch-master` announcements (one
 /// connection to one sentinel, in a task of its own): after a failover, the
@@ -310,6 +311,11 @@ impl RedisStore {
     /// be down at start; calls fail (and the limiter's fail mode applies)
     /// until it is up. Call inside a Tokio runtime.
     pub fn open(url: &str, options: RedisOptions) -> Result<RedisStore, RedisStoreError> {
+        if url.starts_with("rediss+sentinel://") {
+            let why = "a Sentinel service is reached without TLS (redis+sentinel://); \
+                       for TLS, use rediss:// with an address that follows the primary";
+            return Err(RedisStoreError::invalid(url, why));
+        }
         if url.starts_with("rediss") {
             prepare_tls(url)?;
         }
@@ -1448,6 +1454,10 @@ mod tests {
             (
                 "redis+sentinel://10.0.0.1:26379",
                 "expected redis+sentinel://",
+            ),
+            (
+                "rediss+sentinel://:secret@10.0.0.1/m",
+                "reached without TLS",
             ),
             (
                 "redis+sentinel://:secret@10.0.0.1/",
