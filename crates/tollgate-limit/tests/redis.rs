@@ -935,7 +935,7 @@ impl OwnSentinel {
 /// name, and after a failover to the new one as soon as the sentinel
 /// announces it (`+switch-master`), well before the sentinel demotes the old
 /// primary, which keeps taking writes until then (its next look at it, up
-/// to ten seconds).
+/// to ten seconds). The store's listener ends with the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sentinel_store_follows_the_primary_through_a_failover() {
     let Some(service) = OwnSentinel::start().await else {
@@ -989,6 +989,29 @@ async fn a_sentinel_store_follows_the_primary_through_a_failover() {
         "decided on the new primary {:?} after the sentinel named it",
         named.elapsed()
     );
+
+    // The store's listener ends with it: no task or connection left behind.
+    let listeners = || async {
+        let mut sentinel = service.admin(&service.sentinel).await;
+        let clients: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut sentinel)
+            .await
+            .unwrap();
+        clients.lines().count()
+    };
+    assert_eq!(listeners().await, 1);
+    drop(store);
+    let dropped = Instant::now();
+    while listeners().await > 0 {
+        assert!(
+            dropped.elapsed() < Duration::from_secs(2),
+            "the listener outlived its store"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A sentinel that accepts connections and never answers (no Redis needed):
