@@ -31,6 +31,11 @@ use crate::policy::{Decision, Policy};
 /// // A password is never echoed, whatever is wrong with the URL.
 /// let error = Backend::from_url("redis-sentinel://:hunter2@10.0.0.1/svc").unwrap_err();
 /// assert!(!error.to_string().contains("hunter2"));
+/// let error = Backend::from_url("redis+sentinel://10.0.0.1/svc?sentinel_password=hunter2&x=1").unwrap_err();
+/// assert!(!error.to_string().contains("hunter2"));
+/// // Other options are shown, to say what is wrong.
+/// let error = Backend::from_url("memory://?max_keys=lots").unwrap_err();
+/// assert!(error.to_string().contains("max_keys=lots"));
 /// assert!(Backend::from_url("memory://?max_keys=lots").is_err());
 /// # Ok::<(), tollgate_limit::BackendError>(())
 /// ```
@@ -55,17 +60,30 @@ impl Default for Backend {
     }
 }
 
-/// `url` with whatever stands before an `@` and after a `?` hidden: a
-/// password is never echoed (in an error, a log line, a banner).
+/// `url` with whatever stands before an `@`, and the value of any query
+/// option named like a password, hidden: a password is never echoed (in an
+/// error, a log line).
 pub(crate) fn redacted_url(url: &str) -> String {
-    let (url, query) = match url.split_once('?') {
-        Some((url, _)) => (url, "?…"),
-        None => (url, ""),
+    let (url, query) = url
+        .split_once('?')
+        .map_or((url, None), |(u, q)| (u, Some(q)));
+    let mut shown = match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
+        _ => url.to_owned(),
     };
-    match (url.split_once("://"), url.rsplit_once('@')) {
-        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}{query}"),
-        _ => format!("{url}{query}"),
+    if let Some(query) = query {
+        let options: Vec<String> = query
+            .split('&')
+            .map(|option| match option.split_once('=') {
+                Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                    format!("{name}=…")
+                }
+                _ => option.to_owned(),
+            })
+            .collect();
+        shown = format!("{shown}?{}", options.join("&"));
     }
+    shown
 }
 
 impl Backend {

@@ -698,9 +698,6 @@ impl Link {
         #[cfg(not(feature = "rustls"))]
         let client = redis::Client::open(url);
         let client = client.map_err(|e| RedisStoreError::url(url, e))?;
-        // Checked once here, so that a bad setting fails at open.
-        ConnectionManager::new_lazy_with_config(client.clone(), server_config(options))
-            .map_err(|e| RedisStoreError::url(url, e))?;
         Ok(Link::Server(ServerLink::new(
             Target::Address(client),
             server_config(options),
