@@ -750,6 +750,9 @@ impl Link {
                     _ => (host, DEFAULT_SENTINEL_PORT),
                 };
                 let name = name.trim_start_matches('[').trim_end_matches(']');
+                if name.is_empty() {
+                    return Err(invalid("a sentinel has no host"));
+                }
                 Ok(redis::ConnectionAddr::Tcp(name.to_owned(), port))
             })
             .collect::<Result<Vec<_>, RedisStoreError>>()?;
@@ -1466,6 +1469,10 @@ mod tests {
             (
                 "redis+sentinel://:secret@10.0.0.1:x/m",
                 "port is not a number",
+            ),
+            (
+                "redis+sentinel://:secret@:26379/m",
+                "a sentinel has no host",
             ),
             (
                 "redis+sentinel://:secret@10.0.0.1/m/two",
