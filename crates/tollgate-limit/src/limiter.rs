@@ -60,38 +60,12 @@ impl Default for Backend {
     }
 }
 
-/// `url` with whatever stands before an `@`, and the value of any query
-/// option named like a password, hidden: a password is never echoed (in an
-/// error, a log line).
-pub(crate) fn redacted_url(url: &str) -> String {
-    let (url, query) = url
-        .split_once('?')
-        .map_or((url, None), |(u, q)| (u, Some(q)));
-    let mut shown = match (url.split_once("://"), url.rsplit_once('@')) {
-        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
-        _ => url.to_owned(),
-    };
-    if let Some(query) = query {
-        let options: Vec<String> = query
-            .split('&')
-            .map(|option| match option.split_once('=') {
-                Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
-                    format!("{name}=…")
-                }
-                _ => option.to_owned(),
-            })
-            .collect();
-        shown = format!("{shown}?{}", options.join("&"));
-    }
-    shown
-}
-
 impl Backend {
     /// The backend a URL names. A Redis URL connects lazily; call inside a
     /// Tokio runtime.
     pub fn from_url(url: &str) -> Result<Backend, BackendError> {
         let err = |why: &str| {
-            let url = redacted_url(url);
+            let url = tollgate::redact_url(url);
             BackendError(format!("invalid rate-limit store URL {url:?}: {why}"))
         };
         if let Some(rest) = url.strip_prefix("memory://") {

@@ -1301,7 +1301,7 @@ impl RedisStoreError {
 
     fn url(url: &str, e: redis::RedisError) -> RedisStoreError {
         RedisStoreError {
-            kind: RedisErrorKind::Url(crate::limiter::redacted_url(url), e),
+            kind: RedisErrorKind::Url(tollgate::redact_url(url), e),
         }
     }
 

@@ -218,7 +218,7 @@ impl Store {
             Ok(Store::with_backend(SqliteBackend::from_pool(pool), options))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", redact(url))))?
+                .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", tollgate::redact_url(url))))?
                 .disable_statement_logging();
             if let Some(schema) = &options.schema {
                 let valid = (1..=63).contains(&schema.len())
@@ -249,7 +249,7 @@ impl Store {
         } else {
             Err(StoreError::InvalidUrl(format!(
                 "{}: expected sqlite://path or postgres://…",
-                redact(url)
+                tollgate::redact_url(url)
             )))
         }
     }
@@ -741,35 +741,9 @@ fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
-/// A URL with its password hidden, for error messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
-    }
 
     #[test]
     fn key_ids_come_from_whole_keys() {

@@ -39,6 +39,7 @@ mod error;
 mod field;
 pub mod headers;
 mod kind;
+mod redact;
 mod retry;
 mod template;
 
@@ -49,5 +50,6 @@ pub use dialect::{Context, Dialect, Renderer, UnknownDialect};
 pub use error::{ApiError, MessageDisplay, Violation};
 pub use field::{field_to_pointer, pointer_to_field};
 pub use kind::{Kind, UnknownKind};
+pub use redact::redact_url;
 pub use retry::{RetryClass, parse_retry_after, retry_after_secs};
 pub use template::{Rendered, Template, TemplateError};

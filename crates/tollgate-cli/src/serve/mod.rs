@@ -273,37 +273,6 @@ fn load_catalog(files: &[PathBuf]) -> Result<Catalog, CliError> {
     }
 }
 
-/// A URL with its password hidden, for printing.
-fn redact(url: &str) -> String {
-    let (url, query) = url
-        .split_once('?')
-        .map_or((url, None), |(u, q)| (u, Some(q)));
-    let mut shown = match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    };
-    // Passwords in the query too (`?sentinel_password=…`, `?password=…`).
-    if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
-                    format!("{name}=***")
-                }
-                _ => pair.to_owned(),
-            })
-            .collect();
-        shown = format!("{shown}?{}", pairs.join("&"));
-    }
-    shown
-}
-
 /// Runs the server until Ctrl-C.
 pub(crate) fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let settings = Settings::resolve(args)?;
@@ -329,7 +298,7 @@ async fn serve(
     client_ip: ClientIp,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let database = redact(&settings.database);
+    let database = tollgate::redact_url(&settings.database);
     let store = Store::open(&settings.database)
         .await
         .map_err(|e| CliError::Usage(format!("cannot open the database {database}: {e}")))?;
@@ -457,7 +426,7 @@ fn banner(
     demo: &Demo,
 ) -> std::io::Result<()> {
     let base = format!("http://{addr}");
-    let database = redact(&settings.database);
+    let database = tollgate::redact_url(&settings.database);
     writeln!(out, "tollgate serve: the example API")?;
     if let Some(config) = &settings.config {
         writeln!(out, "  config       {}", config.display())?;
@@ -468,7 +437,7 @@ fn banner(
     writeln!(out, "  catalog      {}", catalogs.join(" + "))?;
     writeln!(out, "  database     {database}")?;
     let counted = match &settings.redis {
-        Some(url) => format!("in Redis at {}", redact(url)),
+        Some(url) => format!("in Redis at {}", tollgate::redact_url(url)),
         None => "in memory".to_owned(),
     };
     writeln!(
@@ -603,28 +572,6 @@ mod tests {
         };
         let err = Settings::resolve(args).unwrap_err().to_string();
         assert!(err.contains("missing.toml"), "{err}");
-    }
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(
-            redact("postgres://app:s3cret@db:5432/x"),
-            "postgres://app:***@db:5432/x"
-        );
-        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
-        assert_eq!(
-            redact("sqlite:///tmp/a@b/tollgate.db"),
-            "sqlite:///tmp/a@b/tollgate.db"
-        );
-        assert_eq!(redact("redis://:pw@127.0.0.1"), "redis://:***@127.0.0.1");
-        assert_eq!(
-            redact("redis+sentinel://:pw@10.0.0.1/svc?sentinel_password=s3cret"),
-            "redis+sentinel://:***@10.0.0.1/svc?sentinel_password=***"
-        );
-        assert_eq!(
-            redact("postgres://db/x?sslmode=require&password=s3cret"),
-            "postgres://db/x?sslmode=require&password=***"
-        );
     }
 
     #[test]

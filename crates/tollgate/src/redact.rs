@@ -1,0 +1,91 @@
+//! Connection URLs as error messages, logs and banners may show them.
+
+/// `url` with its secrets hidden: the password of its user info
+/// (`postgres://app:***@db/x`) and the value of every query option whose
+/// name contains "password" (`?sentinel_password=***`). Every Tollgate crate
+/// prints the URLs it is given through this.
+///
+/// The user info ends at the last `@`, so a malformed URL whose password
+/// holds a raw `?`, `/` or `#` is still hidden whole; at worst more than the
+/// password is hidden, never less.
+///
+/// ```
+/// use tollgate::redact_url;
+/// assert_eq!(redact_url("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+/// assert_eq!(redact_url("redis://:pa?ss@10.0.0.1"), "redis://:***@10.0.0.1");
+/// assert_eq!(
+///     redact_url("redis+sentinel://10.0.0.1/main?sentinel_password=s3cret"),
+///     "redis+sentinel://10.0.0.1/main?sentinel_password=***"
+/// );
+/// assert_eq!(redact_url("sqlite:///var/lib/tollgate.db"), "sqlite:///var/lib/tollgate.db");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(end) => url.split_at(end + 3),
+        None => ("", url),
+    };
+    let mut shown = scheme.to_owned();
+    let rest = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            match userinfo.split_once(':') {
+                Some((user, _)) => shown.extend([user, ":***@"]),
+                None => shown.extend([userinfo, "@"]),
+            }
+            host
+        }
+        None => rest,
+    };
+    let Some((path, query)) = rest.split_once('?') else {
+        shown.push_str(rest);
+        return shown;
+    };
+    shown.extend([path, "?"]);
+    for (i, option) in query.split('&').enumerate() {
+        if i > 0 {
+            shown.push('&');
+        }
+        match option.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                shown.extend([name, "=***"]);
+            }
+            _ => shown.push_str(option),
+        }
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden_wherever_they_are() {
+        for (url, shown) in [
+            ("postgres://u:secret@h/db", "postgres://u:***@h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("redis://:secret@127.0.0.1", "redis://:***@127.0.0.1"),
+            (
+                "redis+sentinel://:secret@10.0.0.1/svc?sentinel_password=secret",
+                "redis+sentinel://:***@10.0.0.1/svc?sentinel_password=***",
+            ),
+            (
+                "postgres://db/x?sslmode=require&PASSWORD=secret&x",
+                "postgres://db/x?sslmode=require&PASSWORD=***&x",
+            ),
+            // Malformed: raw `?`, `/`, `@` and `#` inside the password.
+            ("redis://:se?cret@h:6379/0", "redis://:***@h:6379/0"),
+            ("redis://u:se/cr@et#@h", "redis://u:***@h"),
+            ("u:secret@h:6379", "u:***@h:6379"),
+            // Nothing secret: unchanged.
+            ("sqlite://x.db", "sqlite://x.db"),
+            (
+                "sqlite:///tmp/a@b/tollgate.db",
+                "sqlite:///tmp/a@b/tollgate.db",
+            ),
+            ("memory://?max_keys=5", "memory://?max_keys=5"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+}
