@@ -54,10 +54,13 @@ pub(crate) fn load_each<'p>(
 /// Loads `files` onto the built-in catalog, failing on the first unreadable
 /// file or with every problem of every file.
 pub(crate) fn load(files: &[PathBuf]) -> Result<Catalog, CliError> {
-    let mut catalog = Catalog::builtin();
-    let outcomes = load_each(&mut catalog, files);
+    load_onto(Catalog::builtin(), files)
+}
+
+/// Loads `files` onto `catalog`, as [`load`] does onto the built-in one.
+pub(crate) fn load_onto(mut catalog: Catalog, files: &[PathBuf]) -> Result<Catalog, CliError> {
     let mut problems = Vec::new();
-    for (_, outcome) in outcomes {
+    for (_, outcome) in load_each(&mut catalog, files) {
         match outcome {
             Outcome::Loaded { .. } => {}
             Outcome::Broken(found) => problems.extend(found),

@@ -27,7 +27,7 @@ use tollgate_limit::{Backend, ClientIp};
 use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store, StoreError};
 
 use crate::args::parse_dialect;
-use crate::catalogs::{Outcome, load_each};
+use crate::catalogs;
 use crate::error::CliError;
 
 /// Shown after `tollgate serve --help`.
@@ -257,20 +257,7 @@ impl Settings {
 
 /// The effective catalog: built-in, serve's domain errors, then `files`.
 fn load_catalog(files: &[PathBuf]) -> Result<Catalog, CliError> {
-    let mut catalog = app::base_catalog().map_err(CliError::Catalog)?;
-    let mut problems = Vec::new();
-    for (_, outcome) in load_each(&mut catalog, files) {
-        match outcome {
-            Outcome::Loaded { .. } => {}
-            Outcome::Broken(found) => problems.extend(found),
-            Outcome::Unreadable(err) => return Err(err),
-        }
-    }
-    if problems.is_empty() {
-        Ok(catalog)
-    } else {
-        Err(CliError::Catalog(problems))
-    }
+    catalogs::load_onto(app::base_catalog().map_err(CliError::Catalog)?, files)
 }
 
 /// Runs the server until Ctrl-C.
