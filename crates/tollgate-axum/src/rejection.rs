@@ -34,6 +34,23 @@ impl fmt::Display for TextError {
 
 impl std::error::Error for TextError {}
 
+/// `unsupported_media_type` for a body in a content coding the server does
+/// not decode: `Some(codings)` as the request named them, when nothing
+/// decodes bodies; `None` for a decompression layer's refusal, which lists
+/// what it decodes in `Accept-Encoding`.
+pub(crate) fn unsupported_encoding(codings: Option<&str>) -> ApiError {
+    let message = match codings {
+        Some(codings) => {
+            let shown: String = codings.chars().take(64).collect();
+            format!(
+                "The request body's Content-Encoding ({shown}) is not supported: send it uncompressed."
+            )
+        }
+        None => "The request body's Content-Encoding is not supported: send it in a coding listed in Accept-Encoding.".to_owned(),
+    };
+    builtin("unsupported_media_type").with_message(message)
+}
+
 /// `payload_too_large`, naming the limit when known here (the layer names
 /// its own otherwise).
 pub(crate) fn payload_too_large(limit: Option<usize>) -> ApiError {

@@ -470,6 +470,34 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "json body still compressed",
+            request: || {
+                let mut request = json("/json", "\u{1f}\u{8b}\u{8}\u{0}");
+                request
+                    .headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                request
+            },
+            status: 415,
+            code: "unsupported_media_type",
+            field: Some("(gzip)"),
+            keep: &[("accept-encoding", Some("identity")), CORS],
+        },
+        Case {
+            name: "form body still compressed",
+            request: || {
+                Request::post("/form")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::CONTENT_ENCODING, "identity, br")
+                    .body(Body::from("page=1"))
+                    .unwrap()
+            },
+            status: 415,
+            code: "unsupported_media_type",
+            field: Some("(br)"),
+            keep: &[("accept-encoding", Some("identity")), CORS],
+        },
+        Case {
             name: "handler's own plain error",
             request: || get_("/conflict"),
             status: 409,

@@ -791,6 +791,35 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     assert_eq!(plain.status, 415, "{}", plain.text());
     documented(&plain, "/v1/scans", "post", "unsupported_media_type");
 
+    // Compressed bodies: gzip is decoded; the 8 MiB limit counts decoded
+    // bytes, so 12 MiB of JSON squeezed into a few kB is refused; a coding
+    // serve does not decode is 415, naming what it does.
+    let gzip_json = |body: &[u8]| {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(body).unwrap();
+        Body::Raw("application/json".into(), encoder.finish().unwrap())
+    };
+    let image = json!({"image_data": base64(&sharp_png(4))}).to_string();
+    let gzipped = scan(gzip_json(image.as_bytes()), &[("content-encoding", "gzip")]);
+    assert_eq!(gzipped.status, 201, "{}", gzipped.text());
+    let mut bomb = br#"{"image_data":""#.to_vec();
+    bomb.resize(12 << 20, b' ');
+    bomb.extend(br#""}"#);
+    let bomb = scan(gzip_json(&bomb), &[("content-encoding", "gzip")]);
+    status_code_error(
+        &bomb,
+        413,
+        "The request body exceeds the limit of 8388608 bytes.",
+    );
+    let brotli = scan(
+        Body::Raw("application/json".into(), b"{}".to_vec()),
+        &[("content-encoding", "br")],
+    );
+    assert_eq!(brotli.status, 415, "{}", brotli.text());
+    assert_eq!(brotli.header("accept-encoding"), "gzip,deflate");
+    documented(&brotli, "/v1/scans", "post", "unsupported_media_type");
+
     // Seed 001's 429: 100 calls per 60 s per key (a fresh key, so counted from 0).
     let fresh = last_line(&tollgate(
         d,

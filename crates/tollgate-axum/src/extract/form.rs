@@ -3,7 +3,7 @@ use bytes::Bytes;
 use http::Method;
 use serde::de::DeserializeOwned;
 
-use super::{Query, body_rejection, media_type};
+use super::{Query, body_rejection, media_type, refuse_encoded};
 use crate::Rejection;
 use crate::rejection::{builtin, from_urlencoded_error};
 
@@ -49,6 +49,7 @@ where
         if media_type(req.headers()).as_deref() != Some("application/x-www-form-urlencoded") {
             return Err(Rejection::from(builtin("unsupported_media_type")));
         }
+        refuse_encoded(req.headers())?;
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;

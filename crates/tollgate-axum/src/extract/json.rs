@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{body_rejection, media_type};
+use super::{body_rejection, media_type, refuse_encoded};
 use crate::Rejection;
 use crate::rejection::{builtin, from_json_error};
 
@@ -13,6 +13,9 @@ use crate::rejection::{builtin, from_json_error};
 ///
 /// - no `application/json` (or `application/*+json`) `Content-Type` →
 ///   `unsupported_media_type`;
+/// - a body still compressed (`Content-Encoding: gzip` that no
+///   decompression layer decoded) → `unsupported_media_type` naming the
+///   coding, with `Accept-Encoding: identity`;
 /// - a body that is not JSON → `malformed_request`, with the parser's reason;
 /// - a missing field → `missing_field` naming it (`items[0].name`);
 /// - a wrong type or value → `validation_error` with one violation at its
@@ -70,6 +73,7 @@ where
         if !media_type(req.headers()).is_some_and(|m| is_json(&m)) {
             return Err(Rejection::from(builtin("unsupported_media_type")));
         }
+        refuse_encoded(req.headers())?;
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;

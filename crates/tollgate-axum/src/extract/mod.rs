@@ -17,17 +17,39 @@ pub use path::Path;
 pub use query::Query;
 
 use axum::extract::rejection::BytesRejection;
-use http::HeaderMap;
-use http::header::CONTENT_TYPE;
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue};
 
 use crate::Rejection;
-use crate::rejection::{builtin, recognise};
+use crate::rejection::{builtin, recognise, unsupported_encoding};
 
 /// The media type of a request, lowercased, without parameters.
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
     let media = value.split(';').next().unwrap_or_default().trim();
     Some(media.to_ascii_lowercase())
+}
+
+/// Refuses a body still in a content coding (`Content-Encoding: gzip`): the
+/// bytes an extractor reads would be compressed, not JSON or a form. A
+/// decompression layer in front (tower-http's `RequestDecompressionLayer`)
+/// removes the header once it decodes the body, so only bodies nobody
+/// decoded are refused: 415 `unsupported_media_type` with
+/// `Accept-Encoding: identity` (RFC 9110, section 15.5.16).
+fn refuse_encoded(headers: &HeaderMap) -> Result<(), Rejection> {
+    let codings = headers
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        .collect::<Vec<_>>();
+    if codings.is_empty() {
+        return Ok(());
+    }
+    let err = unsupported_encoding(Some(&codings.join(", ")))
+        .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    Err(Rejection::from(err))
 }
 
 /// A body that could not be read: too large, or broken off.

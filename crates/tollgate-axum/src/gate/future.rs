@@ -125,7 +125,14 @@ impl Finish {
 
     fn error_over(&self, err: Option<ApiError>, parts: http::response::Parts) -> Response<Body> {
         // `recognise` knew the status before the body was read.
-        let err = err.unwrap_or_else(|| builtin("internal_error"));
+        let mut err = err.unwrap_or_else(|| builtin("internal_error"));
+        // A 415 listing the codings it decodes refused the body's
+        // `Content-Encoding` (tower-http's request decompression), not its type.
+        if parts.status == http::StatusCode::UNSUPPORTED_MEDIA_TYPE
+            && parts.headers.contains_key(http::header::ACCEPT_ENCODING)
+        {
+            err = rejection::unsupported_encoding(None);
+        }
         self.respond(err, parts)
     }
 }

@@ -5,9 +5,13 @@
 //! 1. the `tollgate-axum` layer: request id, dialect negotiation, the body
 //!    limit, the handler deadline, panics, and the rendering of every error
 //!    (its own and those of the layers below) in the negotiated dialect;
-//! 2. the per-IP rate limit (before authentication, so key guessing is
+//! 2. request decompression (tower-http): a `gzip` or `deflate` body is
+//!    decoded as the handler reads it, and the body limit counts the
+//!    decoded bytes, so a decompression bomb is `payload_too_large`; other
+//!    codings are refused with `unsupported_media_type`;
+//! 3. the per-IP rate limit (before authentication, so key guessing is
 //!    limited too);
-//! 3. on the `/v1/…` routes only: authentication (`tollgate-store`), then the per-key
+//! 4. on the `/v1/…` routes only: authentication (`tollgate-store`), then the per-key
 //!    rate limit keyed by the authenticated key, then per route the scope,
 //!    idempotency and credits (`RouteLayer`), then the handler. A request
 //!    refused by a rate limit is never charged.
@@ -27,6 +31,7 @@ use tollgate::{ApiError, Catalog, CatalogError, Dialect};
 use tollgate_axum::Tollgate;
 use tollgate_limit::{Backend, ClientIp, Key, Limiter, Policy, PolicyError, RateLimitLayer};
 use tollgate_store::{Gatekeeper, Idempotency, Principal, RouteLayer};
+use tower_http::decompression::RequestDecompressionLayer;
 
 use super::db::Scans;
 use super::{detections, reference, scans};
@@ -210,6 +215,7 @@ pub(crate) fn router(
                 .catalog(catalog)
                 .dialect(dialect),
         )
+        .layer(RequestDecompressionLayer::new())
         .layer(tollgate.layer()))
 }
 
