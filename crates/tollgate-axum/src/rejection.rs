@@ -84,6 +84,39 @@ fn strip_position(msg: &str) -> &str {
     msg
 }
 
+/// serde's derived expectations name the server's Rust types (`expected
+/// struct ScanJson with 1 element`); callers see the JSON shape instead
+/// (`expected an object`).
+fn without_type_names(msg: &str) -> std::borrow::Cow<'_, str> {
+    const SHAPES: [(&str, &str); 4] = [
+        ("expected struct variant ", "expected an object"),
+        ("expected tuple struct ", "expected an array"),
+        ("expected struct ", "expected an object"),
+        ("expected enum ", "expected one of the allowed values"),
+    ];
+    for (phrase, shape) in SHAPES {
+        if let Some(at) = msg.find(phrase) {
+            let rest = &msg[at + phrase.len()..];
+            let name_end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            let mut rest = &rest[name_end..];
+            if let Some(count) = rest.strip_prefix(" with ") {
+                let digits = count.bytes().take_while(u8::is_ascii_digit).count();
+                let unit = &count[digits..];
+                if digits > 0 {
+                    rest = unit
+                        .strip_prefix(" elements")
+                        .or_else(|| unit.strip_prefix(" element"))
+                        .unwrap_or(rest);
+                }
+            }
+            return format!("{}{shape}{rest}", &msg[..at]).into();
+        }
+    }
+    msg.into()
+}
+
 /// Joins a parent path and a field name as callers write them.
 fn join(parent: &str, name: &str) -> String {
     match parent {
@@ -112,7 +145,7 @@ pub(crate) fn from_data_error(path: &str, message: &str) -> ApiError {
         "invalid_value"
     };
     let field = if path == "." { "" } else { path };
-    invalid_field(field, code, message)
+    invalid_field(field, code, &without_type_names(message))
 }
 
 /// `validation_error` with one violation; the message names the field too,
@@ -394,6 +427,38 @@ mod tests {
                 .to_string()
                 .contains("Wrong number")
         );
+    }
+
+    #[test]
+    fn rust_type_names_become_json_shapes() {
+        let cases = [
+            (
+                "invalid length 0, expected struct ScanJson with 1 element",
+                "invalid length 0, expected an object",
+            ),
+            (
+                "invalid type: sequence, expected struct Order",
+                "invalid type: sequence, expected an object",
+            ),
+            (
+                "invalid type: string \"x\", expected tuple struct Point",
+                "invalid type: string \"x\", expected an array",
+            ),
+            (
+                "invalid type: integer `1`, expected enum Mode",
+                "invalid type: integer `1`, expected one of the allowed values",
+            ),
+            (
+                "invalid type: integer `5`, expected a string",
+                "invalid type: integer `5`, expected a string",
+            ),
+        ];
+        for (serde, shown) in cases {
+            assert_eq!(without_type_names(serde), shown);
+            let err = from_data_error("items[0]", serde);
+            assert_eq!(err.violations()[0].message, shown);
+            assert!(!err.message().contains("struct"), "{}", err.message());
+        }
     }
 
     #[test]
