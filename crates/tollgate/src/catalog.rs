@@ -153,7 +153,10 @@ impl fmt::Display for UnknownCode {
 impl std::error::Error for UnknownCode {}
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a catalog: `docs_url`, `domain` and `[errors.<code>]` tables"
+)]
 struct FileToml {
     docs_url: Option<String>,
     domain: Option<String>,
@@ -162,7 +165,10 @@ struct FileToml {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an entry's table of fields (`status`, `title`, `message`, …)"
+)]
 struct EntryToml {
     status: Option<Spanned<i64>>,
     title: Option<String>,
@@ -612,6 +618,15 @@ mod tests {
 
         let e = errors("[errors.Bad]\nstatus = 400\ntitle='t'\nmessage='m'\n");
         assert!(e[0].contains("snake_case"), "{e:?}");
+
+        // What the file should hold, in the file's terms (not the loader's types).
+        let e = errors("[errors]\nfoo = 5\n");
+        assert_eq!(
+            e,
+            [
+                "t.toml:2:7: invalid type: integer `5`, expected an entry's table of fields (`status`, `title`, `message`, …)"
+            ]
+        );
     }
 
     #[test]
