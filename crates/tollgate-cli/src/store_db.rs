@@ -27,12 +27,13 @@ impl DatabaseArgs {
             .enable_all()
             .build()
             .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-        runtime
-            .block_on(async {
-                let store = Store::open(&self.database).await?;
-                f(store).await
-            })
-            .map_err(|e| CliError::Usage(e.to_string()))
+        runtime.block_on(async {
+            let store = Store::open(&self.database).await.map_err(|e| {
+                let database = tollgate::redact_url(&self.database);
+                CliError::Usage(format!("cannot open the database {database}: {e}"))
+            })?;
+            f(store).await.map_err(|e| CliError::Usage(e.to_string()))
+        })
     }
 }
 

@@ -183,6 +183,9 @@ pub(crate) enum Begin {
     Replay(Box<IdempotencyRow>),
 }
 
+/// How long opening a Postgres store waits for its first connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Store {
     /// Opens the database at `url` (`sqlite://path`, `sqlite::memory:`,
     /// `postgres://…`) and applies the embedded migrations.
@@ -231,12 +234,25 @@ impl Store {
                         "schema {schema:?} must be 1-63 of [a-z0-9_], not starting with a digit"
                     )));
                 }
-                let mut conn = sqlx::PgConnection::connect_with(&connect).await?;
+            }
+            // One connection first: it fails at once with the cause (refused,
+            // no such database, a wrong password), where the pool would retry
+            // for its whole acquire timeout and report only that it timed out.
+            let mut conn =
+                tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(&connect))
+                    .await
+                    .map_err(|_| {
+                        StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
+                        )))
+                    })??;
+            if let Some(schema) = &options.schema {
                 conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
                     .await?;
-                conn.close().await?;
                 connect = connect.options([("search_path", schema.as_str())]);
             }
+            conn.close().await?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .connect_with(connect)

@@ -498,6 +498,46 @@ async fn bad_urls_are_clear_errors() {
 }
 
 #[tokio::test]
+async fn an_unreachable_postgres_fails_at_once_with_the_cause() {
+    // A port nothing listens on: refused, said so, without the pool's
+    // 30-second wait that ends in "pool timed out".
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = std::time::Instant::now();
+    let err = tollgate_store::Store::open(&format!("postgres://u:hunter2@127.0.0.1:{port}/db"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_postgres_that_never_answers_times_out() {
+    // Accepts the connection and says nothing (a hung server, a wrong port).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let err = tollgate_store::Store::open(&format!("postgres://u@127.0.0.1:{port}/db"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no connection within 10 s"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn in_memory_sqlite_keeps_its_data() {
     let store = tollgate_store::Store::open("sqlite::memory:")
         .await
