@@ -275,6 +275,14 @@ fn recognise_bad_request(status: u16, text: &str) -> ApiError {
     if text.starts_with("Invalid `boundary` for `multipart/form-data` request") {
         return builtin("unsupported_media_type");
     }
+    // A body layer between the server and the extractor (a decoder) wraps
+    // the limit's error once more than axum unwraps: axum then reports it
+    // as a 400 with the limit's own text.
+    if text.starts_with("Failed to buffer the request body")
+        && text.ends_with("length limit exceeded")
+    {
+        return payload_too_large(None);
+    }
     if text.starts_with("Error parsing `multipart/form-data` request")
         || text.starts_with("Failed to buffer the request body")
         || text.starts_with("Request body didn't contain valid UTF-8")
@@ -388,6 +396,12 @@ mod tests {
             ),
             (
                 413,
+                "Failed to buffer the request body: length limit exceeded",
+                "payload_too_large",
+                "",
+            ),
+            (
+                400,
                 "Failed to buffer the request body: length limit exceeded",
                 "payload_too_large",
                 "",
