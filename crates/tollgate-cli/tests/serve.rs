@@ -1175,6 +1175,38 @@ fn the_error_reference_and_openapi_describe_the_server() {
 }
 
 #[test]
+fn a_request_head_trickled_past_the_deadline_is_cut_off() {
+    use std::io::{ErrorKind, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--timeout", "1s"]);
+    let addr = server.base.trim_start_matches("http://");
+    let mut slow = std::net::TcpStream::connect(addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    slow.write_all(b"GET /errors HTTP/1.1\r\nhost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    // A header every 200 ms: the client is never idle, its head never ends.
+    let cut_off = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the connection is still open"
+        );
+        let _ = slow.write_all(b"x-slow: 1\r\n");
+        let mut buf = [0; 256];
+        match slow.read(&mut buf) {
+            Ok(_) => break started.elapsed(),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break started.elapsed(),
+        }
+    };
+    assert!(cut_off >= Duration::from_millis(900), "{cut_off:?}");
+    // A client that sends its head at once is served as before.
+    let http = Http::new();
+    assert_eq!(http.get(&server.url("/errors"), &[]).status, 200);
+}
+
+#[test]
 fn first_and_later_starts_config_files_and_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -10,6 +10,7 @@
 mod app;
 mod db;
 mod detections;
+mod listen;
 mod model;
 mod reference;
 mod scans;
@@ -108,8 +109,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// How long a request may take before it is answered with `timeout` (504): 10s, 1m
-    /// [default: 10s]
+    /// How long a request may take before it is answered with `timeout` (504): 10s, 1m; a
+    /// connection whose request head takes longer is closed [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
 
@@ -328,13 +329,7 @@ async fn serve(
 
     banner(out, &settings, addr, &demo)?;
     out.flush()?;
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .map_err(|e| CliError::Usage(format!("the server failed: {e}")))?;
+    listen::serve(listener, router, settings.timeout, shutdown()).await;
     writeln!(out, "stopped")?;
     Ok(ExitCode::SUCCESS)
 }
