@@ -50,11 +50,16 @@ pub struct Decoded {
     pub violations: Vec<Violation>,
     /// The request id, from the body or a request-id header.
     pub request_id: Option<String>,
-    /// How long the server asked the client to wait (the longest hint given).
+    /// How long the server asked the client to wait (the longest hint given):
+    /// `Retry-After`, the body's hints, and when a spent rate-limit quota
+    /// refills (`RateLimit` with `r=0`, `RateLimit-Remaining: 0` with
+    /// `RateLimit-Reset`, `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset`
+    /// in seconds or as a Unix time).
     #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
     pub retry_after: Option<Duration>,
     /// Whether and how to retry: the catalog entry's class when the code is
-    /// known (and its status matches), else the status's.
+    /// known (and its status matches), else the status's (a 403 with a spent
+    /// rate-limit quota counts as a 429).
     pub retry: RetryClass,
     /// Whether sending the request again may succeed (`retry` is not `never`).
     pub retryable: bool,
@@ -139,6 +144,8 @@ impl Catalog {
         if let Some(value) = headers.retry_after() {
             out.hint_retry(crate::parse_retry_after(value, now));
         }
+        let quota_refill = headers.quota_refill(now);
+        out.hint_retry(quota_refill);
         let def = out
             .code
             .as_deref()
@@ -149,6 +156,11 @@ impl Catalog {
         let def = def.filter(|d| d.status() == out.status || !(400..=599).contains(&out.status));
         let (kind, retry) = match def {
             Some(def) => (def.kind(), def.retry()),
+            // A 403 whose rate-limit fields say the quota is spent is a rate
+            // limit (GitHub answers so), to retry once it refills.
+            None if out.status == 403 && quota_refill.is_some() => {
+                (Kind::RateLimited, RetryClass::After)
+            }
             None => (
                 Kind::from_status(out.status),
                 RetryClass::from_status(out.status),
@@ -161,6 +173,32 @@ impl Catalog {
     }
 }
 
+/// When the IETF `RateLimit` field says a quota is spent: the longest `t`
+/// (seconds) of its items with `r=0` (`"per-key";r=0;t=7, "per-ip";r=9;t=1`,
+/// draft 8 and later), or `reset` when `remaining=0` (`limit=10,
+/// remaining=0, reset=7`, earlier drafts).
+fn ietf_refill(field: &str) -> Option<Duration> {
+    let param = |params: &str, name: &str| -> Option<u64> {
+        params
+            .split([';', ','])
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(key, _)| key.trim() == name)
+            .and_then(|(_, value)| value.trim().parse().ok())
+    };
+    if field.contains("remaining=") {
+        return (param(field, "remaining") == Some(0))
+            .then(|| param(field, "reset"))
+            .flatten()
+            .map(Duration::from_secs);
+    }
+    field
+        .split(',')
+        .filter(|item| param(item, "r") == Some(0))
+        .filter_map(|item| param(item, "t"))
+        .max()
+        .map(Duration::from_secs)
+}
+
 /// The response headers the decoder reads, found in one pass over a small
 /// header map (rather than hashing a name for each lookup), or looked up in
 /// a large one. Each is the header's first value, as [`HeaderMap::get`]
@@ -171,7 +209,25 @@ struct Headers<'h> {
     content_type: Option<&'h HeaderValue>,
     /// In the order of [`headers::REQUEST_ID_HEADERS`].
     request_ids: [Option<&'h HeaderValue>; 6],
+    /// In the order of [`QUOTA_HEADER_NAMES`].
+    quota: [Option<&'h HeaderValue>; 5],
 }
+
+/// The rate-limit fields that can say a quota is spent, and when it refills:
+/// the IETF `RateLimit` field, its earlier drafts' `RateLimit-Remaining` and
+/// `RateLimit-Reset`, and the common `X-RateLimit-Remaining` and
+/// `X-RateLimit-Reset`.
+static QUOTA_HEADER_NAMES: [HeaderName; 5] = [
+    HeaderName::from_static("ratelimit"),
+    HeaderName::from_static("ratelimit-remaining"),
+    HeaderName::from_static("ratelimit-reset"),
+    HeaderName::from_static("x-ratelimit-remaining"),
+    HeaderName::from_static("x-ratelimit-reset"),
+];
+
+/// An `X-RateLimit-Reset` this large is a Unix time (GitHub's), not seconds
+/// to wait: 31 years of seconds.
+const UNIX_TIME_FLOOR: u64 = 1_000_000_000;
 
 /// [`headers::REQUEST_ID_HEADERS`] as header names, for large header maps.
 static REQUEST_ID_HEADER_NAMES: [HeaderName; 6] = [
@@ -194,12 +250,16 @@ impl<'h> Headers<'h> {
             retry_after: None,
             content_type: None,
             request_ids: [None; 6],
+            quota: [None; 5],
         };
         if map.keys_len() > FEW_HEADERS {
             found.error_code = map.get(headers::X_ERROR_CODE);
             found.retry_after = map.get(RETRY_AFTER);
             found.content_type = map.get(CONTENT_TYPE);
             for (slot, name) in found.request_ids.iter_mut().zip(&REQUEST_ID_HEADER_NAMES) {
+                *slot = map.get(name);
+            }
+            for (slot, name) in found.quota.iter_mut().zip(&QUOTA_HEADER_NAMES) {
                 *slot = map.get(name);
             }
             return found;
@@ -215,6 +275,11 @@ impl<'h> Headers<'h> {
                 "x-ms-request-id" => &mut found.request_ids[3],
                 "x-correlation-id" => &mut found.request_ids[4],
                 "traceparent" => &mut found.request_ids[5],
+                "ratelimit" => &mut found.quota[0],
+                "ratelimit-remaining" => &mut found.quota[1],
+                "ratelimit-reset" => &mut found.quota[2],
+                "x-ratelimit-remaining" => &mut found.quota[3],
+                "x-ratelimit-reset" => &mut found.quota[4],
                 _ => continue,
             };
             // The map yields a name's values together, the first first.
@@ -242,6 +307,35 @@ impl<'h> Headers<'h> {
 
     fn content_type(&self) -> Option<&'h str> {
         Self::text(self.content_type)
+    }
+
+    /// How long until a spent rate-limit quota refills; `None` unless a
+    /// rate-limit field says the quota is spent (the longest wait when
+    /// several do).
+    fn quota_refill(&self, now: SystemTime) -> Option<Duration> {
+        let [ietf, remaining, reset, x_remaining, x_reset] = self.quota.map(Self::text);
+        let secs = |text: Option<&str>| text.and_then(|t| t.parse::<u64>().ok());
+        let spent = |remaining: Option<&str>| secs(remaining) == Some(0);
+        let mut refill = ietf.and_then(ietf_refill);
+        let mut hint = |delay: Option<Duration>| {
+            if let Some(delay) = delay {
+                refill = Some(refill.map_or(delay, |d| d.max(delay)));
+            }
+        };
+        if spent(remaining) {
+            hint(secs(reset).map(Duration::from_secs));
+        }
+        if spent(x_remaining) {
+            hint(secs(x_reset).map(|reset| {
+                if reset >= UNIX_TIME_FLOOR {
+                    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+                    at.duration_since(now).unwrap_or(Duration::ZERO)
+                } else {
+                    Duration::from_secs(reset)
+                }
+            }));
+        }
+        refill
     }
 
     /// The first request id the headers carry (`traceparent`'s trace id last).
@@ -1266,6 +1360,12 @@ mod tests {
                 ("x-ms-request-id", "m1"),
                 ("x-error-code", ""),
             ],
+            &[
+                ("ratelimit", "\"p\";r=0;t=4"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "6"),
+            ],
+            &[("ratelimit-remaining", "0"), ("ratelimit-reset", "9")],
         ];
         for headers in cases {
             let mut small = HeaderMap::new();
@@ -1281,6 +1381,12 @@ mod tests {
             }
             assert!(small.keys_len() <= FEW_HEADERS && large.keys_len() > FEW_HEADERS);
             assert_eq!(read(&small), read(&large), "{headers:?}");
+            let now = SystemTime::UNIX_EPOCH;
+            assert_eq!(
+                Headers::read(&small).quota_refill(now),
+                Headers::read(&large).quota_refill(now),
+                "{headers:?}"
+            );
             // And both as `HeaderMap::get` reads them.
             let get = |name: &str| {
                 small
@@ -1307,6 +1413,78 @@ mod tests {
         assert_eq!(read(&map)[3], Some("c1"));
         map.remove("x-correlation-id");
         assert_eq!(read(&map)[3], Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+    }
+
+    #[test]
+    fn spent_rate_limit_quotas_say_when_to_retry() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let decode = |status: u16, fields: &[(&str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in fields {
+                map.append(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            crate::decode(status, &map, b"", now)
+        };
+        let secs = |n| Some(Duration::from_secs(n));
+
+        // GitHub: a 403 with the quota spent and its reset as a Unix time.
+        let github = decode(
+            403,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1800000030"),
+            ],
+        );
+        assert_eq!(github.kind, Kind::RateLimited);
+        assert_eq!(github.retry, RetryClass::After);
+        assert_eq!(github.retry_after, secs(30));
+        // The reset in seconds to wait rather than a time.
+        let delta = decode(
+            429,
+            &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "12")],
+        );
+        assert_eq!(delta.retry_after, secs(12));
+        // The IETF field: the spent policy's `t`, however many policies.
+        let ietf = decode(
+            429,
+            &[("ratelimit", "\"per-key\";r=0;t=7, \"per-ip\";r=999;t=1")],
+        );
+        assert_eq!(ietf.retry_after, secs(7));
+        let older = decode(429, &[("ratelimit", "limit=100, remaining=0, reset=9")]);
+        assert_eq!(older.retry_after, secs(9));
+        let split = decode(
+            429,
+            &[("ratelimit-remaining", "0"), ("ratelimit-reset", "5")],
+        );
+        assert_eq!(split.retry_after, secs(5));
+        // With `Retry-After` too, the longest wait wins.
+        let both = decode(429, &[("retry-after", "3"), ("ratelimit", "\"p\";r=0;t=8")]);
+        assert_eq!(both.retry_after, secs(8));
+
+        // Quota left: no hint, and a 403 stays a refusal.
+        let forbidden = decode(
+            403,
+            &[
+                ("x-ratelimit-remaining", "4999"),
+                ("x-ratelimit-reset", "1800000030"),
+            ],
+        );
+        assert_eq!(forbidden.kind, Kind::PermissionDenied);
+        assert_eq!(forbidden.retry, RetryClass::Never);
+        assert_eq!(forbidden.retry_after, None);
+        let left = decode(429, &[("ratelimit", "\"p\";r=3;t=7")]);
+        assert_eq!(left.retry_after, None);
+        let garbage = decode(
+            429,
+            &[
+                ("ratelimit", ";;==,r=,t=x"),
+                ("x-ratelimit-remaining", "zero"),
+            ],
+        );
+        assert_eq!(garbage.retry_after, None);
     }
 
     use proptest::prelude::*;

@@ -97,6 +97,46 @@ async fn waits_the_body_retry_after_of_seed_001() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn waits_for_githubs_spent_quota_on_a_403() {
+    // GitHub's primary rate limit: a 403 with the quota at 0 and its reset
+    // as a Unix time, no `Retry-After`.
+    let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_753_356_600);
+    let t0 = tokio::time::Instant::now();
+    let wall = move || epoch + t0.elapsed();
+    let reset = (wall() + 9 * SECOND)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let limited = Reply::new(403)
+        .header("content-type", "application/json")
+        .header("x-ratelimit-limit", 60)
+        .header("x-ratelimit-remaining", 0)
+        .header("x-ratelimit-reset", reset)
+        .body(r#"{"message":"API rate limit exceeded for 203.0.113.7.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}"#);
+    let mock = Mock::start(vec![limited, Reply::ok()]).await;
+    let decoder = tollgate_client::ErrorDecoder::new().wall_clock(wall);
+    let client = client_from(TollgateMiddleware::new().decoder(decoder));
+    client.get(mock.url("/repos")).send_api().await.unwrap();
+    assert_eq!(mock.hits(), 2);
+    assert_gap(mock.gaps()[0], 9 * SECOND);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waits_for_the_ietf_ratelimit_fields_spent_policy() {
+    let limited = Reply::new(429)
+        .header("ratelimit-policy", "\"per-key\";q=100;w=60")
+        .header("ratelimit", "\"per-key\";r=0;t=4");
+    let mock = Mock::start(vec![limited, Reply::ok()]).await;
+    client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(mock.hits(), 2);
+    assert_gap(mock.gaps()[0], 4 * SECOND);
+}
+
+#[tokio::test(start_paused = true)]
 async fn waits_the_google_retry_info() {
     // The google dialect's RetryInfo alone (the Retry-After header removed).
     let reply = Reply::api(
