@@ -119,7 +119,8 @@ impl Catalog {
         body: &[u8],
         now: SystemTime,
     ) -> Decoded {
-        let headers = Headers::read(headers);
+        let map = headers;
+        let headers = Headers::read(map);
         let mut out = Decoded {
             status,
             code: headers.error_code().map(str::to_owned),
@@ -144,7 +145,10 @@ impl Catalog {
         if let Some(value) = headers.retry_after() {
             out.hint_retry(crate::parse_retry_after(value, now));
         }
-        let quota_refill = headers.quota_refill(now);
+        // Only a refusal can mean a spent quota: other answers skip the lookups.
+        let quota_refill = matches!(out.status, 403 | 429)
+            .then(|| quota_refill(map, now))
+            .flatten();
         out.hint_retry(quota_refill);
         let def = out
             .code
@@ -171,6 +175,37 @@ impl Catalog {
         out.retryable = retry != RetryClass::Never;
         out
     }
+}
+
+/// How long until a spent rate-limit quota refills; `None` unless a
+/// rate-limit field of `map` says the quota is spent (the longest wait when
+/// several do).
+fn quota_refill(map: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let [ietf, remaining, reset, x_remaining, x_reset] = QUOTA_HEADER_NAMES
+        .each_ref()
+        .map(|name| Headers::text(map.get(name)));
+    let secs = |text: Option<&str>| text.and_then(|t| t.parse::<u64>().ok());
+    let spent = |remaining: Option<&str>| secs(remaining) == Some(0);
+    let mut refill = ietf.and_then(ietf_refill);
+    let mut hint = |delay: Option<Duration>| {
+        if let Some(delay) = delay {
+            refill = Some(refill.map_or(delay, |d| d.max(delay)));
+        }
+    };
+    if spent(remaining) {
+        hint(secs(reset).map(Duration::from_secs));
+    }
+    if spent(x_remaining) {
+        hint(secs(x_reset).map(|reset| {
+            if reset >= UNIX_TIME_FLOOR {
+                let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+                at.duration_since(now).unwrap_or(Duration::ZERO)
+            } else {
+                Duration::from_secs(reset)
+            }
+        }));
+    }
+    refill
 }
 
 /// When the IETF `RateLimit` field says a quota is spent: the longest `t`
@@ -209,8 +244,6 @@ struct Headers<'h> {
     content_type: Option<&'h HeaderValue>,
     /// In the order of [`headers::REQUEST_ID_HEADERS`].
     request_ids: [Option<&'h HeaderValue>; 6],
-    /// In the order of [`QUOTA_HEADER_NAMES`].
-    quota: [Option<&'h HeaderValue>; 5],
 }
 
 /// The rate-limit fields that can say a quota is spent, and when it refills:
@@ -250,16 +283,12 @@ impl<'h> Headers<'h> {
             retry_after: None,
             content_type: None,
             request_ids: [None; 6],
-            quota: [None; 5],
         };
         if map.keys_len() > FEW_HEADERS {
             found.error_code = map.get(headers::X_ERROR_CODE);
             found.retry_after = map.get(RETRY_AFTER);
             found.content_type = map.get(CONTENT_TYPE);
             for (slot, name) in found.request_ids.iter_mut().zip(&REQUEST_ID_HEADER_NAMES) {
-                *slot = map.get(name);
-            }
-            for (slot, name) in found.quota.iter_mut().zip(&QUOTA_HEADER_NAMES) {
                 *slot = map.get(name);
             }
             return found;
@@ -275,11 +304,6 @@ impl<'h> Headers<'h> {
                 "x-ms-request-id" => &mut found.request_ids[3],
                 "x-correlation-id" => &mut found.request_ids[4],
                 "traceparent" => &mut found.request_ids[5],
-                "ratelimit" => &mut found.quota[0],
-                "ratelimit-remaining" => &mut found.quota[1],
-                "ratelimit-reset" => &mut found.quota[2],
-                "x-ratelimit-remaining" => &mut found.quota[3],
-                "x-ratelimit-reset" => &mut found.quota[4],
                 _ => continue,
             };
             // The map yields a name's values together, the first first.
@@ -307,35 +331,6 @@ impl<'h> Headers<'h> {
 
     fn content_type(&self) -> Option<&'h str> {
         Self::text(self.content_type)
-    }
-
-    /// How long until a spent rate-limit quota refills; `None` unless a
-    /// rate-limit field says the quota is spent (the longest wait when
-    /// several do).
-    fn quota_refill(&self, now: SystemTime) -> Option<Duration> {
-        let [ietf, remaining, reset, x_remaining, x_reset] = self.quota.map(Self::text);
-        let secs = |text: Option<&str>| text.and_then(|t| t.parse::<u64>().ok());
-        let spent = |remaining: Option<&str>| secs(remaining) == Some(0);
-        let mut refill = ietf.and_then(ietf_refill);
-        let mut hint = |delay: Option<Duration>| {
-            if let Some(delay) = delay {
-                refill = Some(refill.map_or(delay, |d| d.max(delay)));
-            }
-        };
-        if spent(remaining) {
-            hint(secs(reset).map(Duration::from_secs));
-        }
-        if spent(x_remaining) {
-            hint(secs(x_reset).map(|reset| {
-                if reset >= UNIX_TIME_FLOOR {
-                    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-                    at.duration_since(now).unwrap_or(Duration::ZERO)
-                } else {
-                    Duration::from_secs(reset)
-                }
-            }));
-        }
-        refill
     }
 
     /// The first request id the headers carry (`traceparent`'s trace id last).
@@ -1360,12 +1355,6 @@ mod tests {
                 ("x-ms-request-id", "m1"),
                 ("x-error-code", ""),
             ],
-            &[
-                ("ratelimit", "\"p\";r=0;t=4"),
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", "6"),
-            ],
-            &[("ratelimit-remaining", "0"), ("ratelimit-reset", "9")],
         ];
         for headers in cases {
             let mut small = HeaderMap::new();
@@ -1381,12 +1370,6 @@ mod tests {
             }
             assert!(small.keys_len() <= FEW_HEADERS && large.keys_len() > FEW_HEADERS);
             assert_eq!(read(&small), read(&large), "{headers:?}");
-            let now = SystemTime::UNIX_EPOCH;
-            assert_eq!(
-                Headers::read(&small).quota_refill(now),
-                Headers::read(&large).quota_refill(now),
-                "{headers:?}"
-            );
             // And both as `HeaderMap::get` reads them.
             let get = |name: &str| {
                 small
