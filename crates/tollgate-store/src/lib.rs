@@ -31,5 +31,5 @@ pub use model::{
     Account, AccountState, CreatedKey, KeyInfo, KeyState, Limits, NewAccount, NewKey, Principal,
 };
 pub use route::RouteLayer;
-pub use store::{DEFAULT_DATABASE_URL, Reservation, Store, StoreOptions};
+pub use store::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, Reservation, Store, StoreOptions};
 pub use tenant::Owned;

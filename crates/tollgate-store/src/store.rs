@@ -23,6 +23,10 @@ use crate::{Clock, Rejection, StoreError, SystemClock};
 /// The database used when none is given: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
 
+/// How long a Postgres store call waits for a connection by default: past
+/// it, the store is unavailable (503 `service_unavailable`), not slow.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How to open a [`Store`].
 ///
 /// ```
@@ -41,6 +45,7 @@ pub struct StoreOptions {
     pub(crate) cache_capacity: usize,
     pub(crate) key_prefix: String,
     pub(crate) max_connections: u32,
+    pub(crate) acquire_timeout: Duration,
     pub(crate) schema: Option<String>,
 }
 
@@ -52,6 +57,7 @@ impl Default for StoreOptions {
             cache_capacity: 100_000,
             key_prefix: key::DEFAULT_KEY_PREFIX.to_owned(),
             max_connections: 10,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             schema: None,
         }
     }
@@ -64,6 +70,7 @@ impl fmt::Debug for StoreOptions {
             .field("cache_capacity", &self.cache_capacity)
             .field("key_prefix", &self.key_prefix)
             .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
             .field("schema", &self.schema)
             .finish_non_exhaustive()
     }
@@ -93,6 +100,14 @@ impl StoreOptions {
     /// The connection pool's size (default 10).
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+    /// Postgres only: how long a call waits for a pooled connection before it
+    /// fails (default [`DEFAULT_ACQUIRE_TIMEOUT`]). While the database is
+    /// down, calls fail after this wait, so requests are answered
+    /// `service_unavailable` rather than held until their own deadline.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
         self
     }
     /// Postgres only: keep the tables in this schema (created if missing),
@@ -255,6 +270,7 @@ impl Store {
             conn.close().await?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
             sqlx::migrate!("migrations/postgres").run(&pool).await?;

@@ -273,7 +273,13 @@ async fn revocation_clears_this_nodes_cache_and_the_ttl_bounds_others(kind: Kind
 }
 
 async fn thousand_concurrent_charges_never_overdraw(kind: Kind) {
-    let Some(db) = TestDb::with(kind, |o| o.max_connections(16)).await else {
+    // A thousand callers queue for 16 connections: on a loaded machine that
+    // can outlast the default acquire timeout, which is not what this tests.
+    let tune = |o: StoreOptions| {
+        o.max_connections(16)
+            .acquire_timeout(Duration::from_secs(120))
+    };
+    let Some(db) = TestDb::with(kind, tune).await else {
         return;
     };
     db.store
@@ -535,6 +541,81 @@ async fn a_postgres_that_never_answers_times_out() {
         err.to_string().contains("no connection within 10 s"),
         "{err}"
     );
+}
+
+/// A TCP proxy to `upstream` that [`Proxy::cut`] takes down: the database
+/// as a network partition sees it.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = std::sync::Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                held.lock().unwrap().push(relay);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Proxy { addr, tasks }
+    }
+
+    /// Closes every connection and refuses new ones.
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_gone_mid_run_is_unavailable_after_the_acquire_timeout() {
+    let Some(db) = TestDb::new(Kind::Postgres).await else {
+        return;
+    };
+    // `postgres://user@host:port/db`: the same database through the proxy.
+    let authority = db
+        .url
+        .split("://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let host_port = authority.rsplit('@').next().unwrap().to_owned();
+    let proxy = Proxy::start(host_port.clone()).await;
+    let proxied = db.url.replacen(&host_port, &proxy.addr.to_string(), 1);
+    let options = StoreOptions::default()
+        .schema(db.schema.clone().unwrap())
+        .acquire_timeout(Duration::from_millis(500));
+    let store = tollgate_store::Store::open_with(&proxied, options)
+        .await
+        .unwrap();
+    store
+        .create_account(NewAccount::new("acme").credits(3))
+        .await
+        .unwrap();
+
+    proxy.cut();
+    // The pooled connection breaks at once; the next call has to connect,
+    // and gives up after the acquire timeout instead of sqlx's 30 s.
+    let _ = store.account("acme").await;
+    let started = std::time::Instant::now();
+    let err = store.account("acme").await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "{waited:?}: {err}");
+    db.cleanup().await;
 }
 
 #[tokio::test]

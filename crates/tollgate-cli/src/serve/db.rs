@@ -149,6 +149,7 @@ impl Scans {
             Pool::Postgres(
                 PgPoolOptions::new()
                     .max_connections(4)
+                    .acquire_timeout(tollgate_store::DEFAULT_ACQUIRE_TIMEOUT)
                     .connect_with(connect)
                     .await?,
             )
