@@ -40,7 +40,7 @@ pub(crate) async fn serve(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, or a peer gone before the
-                    // accept: the listener itself is fine; breathe, go on.
+                    // accept: the listener is still good; wait a moment.
                     tracing::warn!(error = %e, "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
