@@ -50,11 +50,12 @@ pub struct Decoded {
     pub violations: Vec<Violation>,
     /// The request id, from the body or a request-id header.
     pub request_id: Option<String>,
-    /// How long the server asked the client to wait (the longest hint given):
-    /// `Retry-After`, the body's hints, and when a spent rate-limit quota
-    /// refills (`RateLimit` with `r=0`, `RateLimit-Remaining: 0` with
-    /// `RateLimit-Reset`, `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset`
-    /// in seconds or as a Unix time).
+    /// How long the server asked the client to wait: the longest of
+    /// `Retry-After` and the body's hints; failing those, when a spent
+    /// rate-limit quota refills (`RateLimit` with `r=0`,
+    /// `RateLimit-Remaining: 0` with `RateLimit-Reset`,
+    /// `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset` in seconds or as a
+    /// Unix time).
     #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
     pub retry_after: Option<Duration>,
     /// Whether and how to retry: the catalog entry's class when the code is
@@ -149,7 +150,13 @@ impl Catalog {
         let quota_refill = matches!(out.status, 403 | 429)
             .then(|| quota_refill(map, now))
             .flatten();
-        out.hint_retry(quota_refill);
+        // `Retry-After` (or the body's hint) says when the next call fits and
+        // takes precedence (as the IETF draft has it); a quota's refill is
+        // when all of it is back, a later time under a GCRA, so it is the
+        // fallback.
+        if out.retry_after.is_none() {
+            out.hint_retry(quota_refill);
+        }
         let def = out
             .code
             .as_deref()
@@ -1443,9 +1450,22 @@ mod tests {
             &[("ratelimit-remaining", "0"), ("ratelimit-reset", "5")],
         );
         assert_eq!(split.retry_after, secs(5));
-        // With `Retry-After` too, the longest wait wins.
+        // `Retry-After` says when the next call fits: it takes precedence over
+        // the time the whole quota is back.
         let both = decode(429, &[("retry-after", "3"), ("ratelimit", "\"p\";r=0;t=8")]);
-        assert_eq!(both.retry_after, secs(8));
+        assert_eq!(both.retry_after, secs(3));
+        let github = decode(
+            403,
+            &[
+                ("retry-after", "60"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1800000030"),
+            ],
+        );
+        assert_eq!(
+            (github.kind, github.retry_after),
+            (Kind::RateLimited, secs(60))
+        );
 
         // Quota left: no hint, and a 403 stays a refusal.
         let forbidden = decode(

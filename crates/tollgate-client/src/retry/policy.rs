@@ -23,9 +23,9 @@ use crate::{ErrorResponse, StopReason};
 /// | [`retry_transport_errors`](Self::retry_transport_errors) | `true` | retry timeouts, refused and reset connections with backoff |
 ///
 /// What is retried: 429 and 503 after the server's hint (`Retry-After` in
-/// seconds or as an HTTP-date, a body `retry_after`, google `RetryInfo`, a
-/// spent quota's refill by `RateLimit`, `RateLimit-Reset` or
-/// `X-RateLimit-Reset`; the longest wins), or with backoff when there is none;
+/// seconds or as an HTTP-date, a body `retry_after`, google `RetryInfo`: the
+/// longest wins; failing those, a spent quota's refill by `RateLimit`,
+/// `RateLimit-Reset` or `X-RateLimit-Reset`), or with backoff when there is none;
 /// a 403 whose rate-limit fields say the quota is spent (GitHub's) as a 429; 408, 500, 502 and 504
 /// with backoff (or after their hint, if they give one); a 409
 /// `idempotency_key_in_use` after [`in_use_delay`](Self::in_use_delay). Every
