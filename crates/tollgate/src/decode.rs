@@ -205,8 +205,12 @@ fn quota_refill(map: &HeaderMap, now: SystemTime) -> Option<Duration> {
     if spent(x_remaining) {
         hint(secs(x_reset).map(|reset| {
             if reset >= UNIX_TIME_FLOOR {
-                let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-                at.duration_since(now).unwrap_or(Duration::ZERO)
+                // Past what `SystemTime` holds: as far away as a delay can be.
+                SystemTime::UNIX_EPOCH
+                    .checked_add(Duration::from_secs(reset))
+                    .map_or(Duration::from_secs(u64::MAX), |at| {
+                        at.duration_since(now).unwrap_or(Duration::ZERO)
+                    })
             } else {
                 Duration::from_secs(reset)
             }
@@ -1488,6 +1492,15 @@ mod tests {
             ],
         );
         assert_eq!(garbage.retry_after, None);
+        // A reset past the end of time is no panic, only a very long wait.
+        let far = decode(
+            429,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "18446744073709551615"),
+            ],
+        );
+        assert_eq!(far.retry_after, secs(u64::MAX));
     }
 
     use proptest::prelude::*;
