@@ -4,11 +4,11 @@
 //! Layout of a `decode` input:
 //!
 //! ```text
-//! [status index] [header mask] ([len] [len bytes of value])* [body…]
+//! [status index] [header mask, 2 bytes] ([len] [len bytes of value])* [body…]
 //! ```
 //!
-//! The status index picks from [`STATUSES`]; bit `i` of the mask adds
-//! [`HEADERS`]`[i]` with the next length-prefixed value. Whatever is left is
+//! The status index picks from [`STATUSES`]; bit `i` of the mask (little
+//! endian) adds [`HEADERS`]`[i]` with the next length-prefixed value. Whatever is left is
 //! the body. Short inputs are all body with status 0 and no headers, so any
 //! byte string is a valid input.
 
@@ -44,8 +44,8 @@ pub const STATUSES: [u16; 24] = [
     u16::MAX,
 ];
 
-/// Headers a decode input can set, by bit of the mask byte.
-pub const HEADERS: [&str; 8] = [
+/// Headers a decode input can set, by bit of the mask.
+pub const HEADERS: [&str; 13] = [
     "retry-after",
     "x-request-id",
     "traceparent",
@@ -54,6 +54,11 @@ pub const HEADERS: [&str; 8] = [
     "request-id",
     "x-amzn-requestid",
     "x-correlation-id",
+    "ratelimit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
 ];
 
 /// Headers that carry a request id (every one the decoder reads).
@@ -85,7 +90,7 @@ impl<'a> DecodeInput<'a> {
     /// Splits fuzzer bytes into status, headers and body.
     pub fn split(data: &'a [u8]) -> DecodeInput<'a> {
         let mut headers = HeaderMap::new();
-        let [index, mask, rest @ ..] = data else {
+        let [index, mask_low, mask_high, rest @ ..] = data else {
             return DecodeInput {
                 status: 0,
                 headers,
@@ -93,6 +98,7 @@ impl<'a> DecodeInput<'a> {
             };
         };
         let status = STATUSES[usize::from(*index) % STATUSES.len()];
+        let mask = u16::from_le_bytes([*mask_low, *mask_high]);
         let mut rest = rest;
         for (bit, name) in HEADERS.iter().enumerate() {
             if mask & (1 << bit) == 0 {
@@ -122,7 +128,7 @@ impl<'a> DecodeInput<'a> {
 /// headers not in [`HEADERS`] are left out.
 pub fn join(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let index = STATUSES.iter().position(|s| *s == status).unwrap_or(0);
-    let mut mask = 0u8;
+    let mut mask = 0u16;
     let mut values = Vec::new();
     for (bit, name) in HEADERS.iter().enumerate() {
         if let Some((_, value)) = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
@@ -132,7 +138,8 @@ pub fn join(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
             values.extend_from_slice(value);
         }
     }
-    let mut out = vec![index as u8, mask];
+    let [mask_low, mask_high] = mask.to_le_bytes();
+    let mut out = vec![index as u8, mask_low, mask_high];
     out.extend(values);
     out.extend_from_slice(body);
     out
@@ -144,17 +151,23 @@ mod tests {
 
     #[test]
     fn join_and_split_agree() {
-        let data = join(429, &[("Retry-After", "30"), ("X-Request-Id", "r1")], b"{}");
+        let headers = [
+            ("Retry-After", "30"),
+            ("X-Request-Id", "r1"),
+            ("X-RateLimit-Reset", "1700000060"),
+        ];
+        let data = join(429, &headers, b"{}");
         let input = DecodeInput::split(&data);
         assert_eq!(input.status, 429);
         assert_eq!(input.headers["retry-after"], "30");
         assert_eq!(input.headers["x-request-id"], "r1");
+        assert_eq!(input.headers["x-ratelimit-reset"], "1700000060");
         assert_eq!(input.body, b"{}");
     }
 
     #[test]
     fn short_inputs_are_all_body() {
-        assert_eq!(DecodeInput::split(b"{").body, b"{");
+        assert_eq!(DecodeInput::split(b"{}").body, b"{}");
         assert_eq!(DecodeInput::split(b"").status, 0);
     }
 }

@@ -147,6 +147,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
 
+    // Rate-limit fields saying a quota is spent.
+    let quotas: [(&str, u16, &[(&str, &str)]); 3] = [
+        (
+            "github",
+            403,
+            &[
+                ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Reset", "1700000060"),
+            ],
+        ),
+        (
+            "ietf",
+            429,
+            &[("RateLimit", "\"per-key\";r=0;t=7, \"per-ip\";r=9;t=1")],
+        ),
+        (
+            "draft",
+            429,
+            &[("RateLimit-Remaining", "0"), ("RateLimit-Reset", "12")],
+        ),
+    ];
+    for (name, status, headers) in quotas {
+        let body = br#"{"message":"API rate limit exceeded"}"#;
+        put(&decode_dir, format!("quota-{name}"), &join(status, headers, body))?;
+    }
+
     // Catalogs: the built-in one, and broken ones for every check.
     let builtin = include_str!("../../../crates/tollgate/src/builtin.toml");
     put(&catalog_dir, "builtin".into(), builtin.as_bytes())?;
