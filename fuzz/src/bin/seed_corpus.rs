@@ -170,7 +170,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     for (name, status, headers) in quotas {
         let body = br#"{"message":"API rate limit exceeded"}"#;
-        put(&decode_dir, format!("quota-{name}"), &join(status, headers, body))?;
+        put(
+            &decode_dir,
+            format!("quota-{name}"),
+            &join(status, headers, body),
+        )?;
     }
 
     // Catalogs: the built-in one, and broken ones for every check.
