@@ -150,10 +150,9 @@ impl Catalog {
         let quota_refill = matches!(out.status, 403 | 429)
             .then(|| quota_refill(map, now))
             .flatten();
-        // `Retry-After` (or the body's hint) says when the next call fits and
-        // takes precedence (as the IETF draft has it); a quota's refill is
-        // when all of it is back, a later time under a GCRA, so it is the
-        // fallback.
+        // `Retry-After` (or the body's hint) is the server's answer to when
+        // the next call fits, so it takes precedence; a quota's refill is
+        // when all of it is back, a later time under a GCRA: the fallback.
         if out.retry_after.is_none() {
             out.hint_retry(quota_refill);
         }
