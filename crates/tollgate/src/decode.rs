@@ -59,8 +59,8 @@ pub struct Decoded {
     #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
     pub retry_after: Option<Duration>,
     /// Whether and how to retry: the catalog entry's class when the code is
-    /// known (and its status matches), else the status's (a 403 with a spent
-    /// rate-limit quota counts as a 429).
+    /// known (and its status matches), else the status's (a 403 with
+    /// `Retry-After` or a spent rate-limit quota counts as a 429).
     pub retry: RetryClass,
     /// Whether sending the request again may succeed (`retry` is not `never`).
     pub retryable: bool,
@@ -143,9 +143,10 @@ impl Catalog {
         if out.request_id.is_none() {
             out.request_id = headers.request_id().map(str::to_owned);
         }
-        if let Some(value) = headers.retry_after() {
-            out.hint_retry(crate::parse_retry_after(value, now));
-        }
+        let asked = headers
+            .retry_after()
+            .and_then(|value| crate::parse_retry_after(value, now));
+        out.hint_retry(asked);
         // Only a refusal can mean a spent quota: other answers skip the lookups.
         let quota_refill = matches!(out.status, 403 | 429)
             .then(|| quota_refill(map, now))
@@ -166,9 +167,9 @@ impl Catalog {
         let def = def.filter(|d| d.status() == out.status || !(400..=599).contains(&out.status));
         let (kind, retry) = match def {
             Some(def) => (def.kind(), def.retry()),
-            // A 403 whose rate-limit fields say the quota is spent is a rate
-            // limit (GitHub answers so), to retry once it refills.
-            None if out.status == 403 && quota_refill.is_some() => {
+            // A 403 that asks to be retried later, or whose rate-limit fields
+            // say the quota is spent, is a rate limit (GitHub answers so).
+            None if out.status == 403 && (asked.is_some() || quota_refill.is_some()) => {
                 (Kind::RateLimited, RetryClass::After)
             }
             None => (
@@ -1468,6 +1469,13 @@ mod tests {
         assert_eq!(
             (github.kind, github.retry_after),
             (Kind::RateLimited, secs(60))
+        );
+
+        // GitHub's secondary limit: a 403 with only `Retry-After`.
+        let secondary = decode(403, &[("retry-after", "60")]);
+        assert_eq!(
+            (secondary.kind, secondary.retry, secondary.retry_after),
+            (Kind::RateLimited, RetryClass::After, secs(60))
         );
 
         // Quota left: no hint, and a 403 stays a refusal.
