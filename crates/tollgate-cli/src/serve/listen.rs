@@ -8,6 +8,7 @@
 //! held to a deadline.
 
 use std::future::Future;
+use std::io::ErrorKind;
 use std::time::Duration;
 
 use axum::Router;
@@ -38,11 +39,18 @@ pub(crate) async fn serve(
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
+                // A peer gone before the accept: nothing to do.
+                Err(e) if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionRefused
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::ConnectionReset
+                ) => continue,
                 Err(e) => {
-                    // Out of file descriptors, or a peer gone before the
-                    // accept: the listener is still good; wait a moment.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Out of file descriptors, most likely: as axum does,
+                    // say so and wait for some to be closed.
+                    tracing::error!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             },
