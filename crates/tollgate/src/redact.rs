@@ -7,7 +7,8 @@
 ///
 /// The user info ends at the last `@`, so a malformed URL whose password
 /// holds a raw `?`, `/` or `#` is still hidden whole; at worst more than the
-/// password is hidden, never less.
+/// password is hidden, never less. An `@` after a `/` or `?` that no `:`
+/// precedes is in the path or query, not after user info.
 ///
 /// ```
 /// use tollgate::redact_url;
@@ -25,11 +26,17 @@ pub fn redact_url(url: &str) -> String {
         None => ("", url),
     };
     let mut shown = scheme.to_owned();
-    let rest = match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            match userinfo.split_once(':') {
+    let user_info = rest.rsplit_once('@').filter(|(user_info, _)| {
+        let user = user_info
+            .split_once(':')
+            .map_or(*user_info, |(user, _)| user);
+        !user.contains(['/', '?', '#'])
+    });
+    let rest = match user_info {
+        Some((user_info, host)) => {
+            match user_info.split_once(':') {
                 Some((user, _)) => shown.extend([user, ":***@"]),
-                None => shown.extend([userinfo, "@"]),
+                None => shown.extend([user_info, "@"]),
             }
             host
         }
@@ -76,6 +83,12 @@ mod tests {
             ("redis://:se?cret@h:6379/0", "redis://:***@h:6379/0"),
             ("redis://u:se/cr@et#@h", "redis://u:***@h"),
             ("u:secret@h:6379", "u:***@h:6379"),
+            // Malformed: a raw `@` in a query password, with no user info.
+            (
+                "postgres://h/db?password=p@ss",
+                "postgres://h/db?password=***",
+            ),
+            ("redis://h?x=1&password=a:b@c", "redis://h?x=1&password=***"),
             // Nothing secret: unchanged.
             ("sqlite://x.db", "sqlite://x.db"),
             (
