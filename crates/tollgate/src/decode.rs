@@ -120,11 +120,10 @@ impl Catalog {
         body: &[u8],
         now: SystemTime,
     ) -> Decoded {
-        let map = headers;
-        let headers = Headers::read(map);
+        let fields = Headers::read(headers);
         let mut out = Decoded {
             status,
-            code: headers.error_code().map(str::to_owned),
+            code: fields.error_code().map(str::to_owned),
             kind: Kind::Internal,
             message: None,
             details: Map::new(),
@@ -136,20 +135,20 @@ impl Catalog {
             dialect: "json",
             body_status: None,
         };
-        read_body(body, &headers, &mut out);
+        read_body(body, &fields, &mut out);
         if out.status == 0 {
             out.status = out.body_status.unwrap_or(0);
         }
         if out.request_id.is_none() {
-            out.request_id = headers.request_id().map(str::to_owned);
+            out.request_id = fields.request_id().map(str::to_owned);
         }
-        let asked = headers
+        let asked = fields
             .retry_after()
             .and_then(|value| crate::parse_retry_after(value, now));
         out.hint_retry(asked);
         // Only a refusal can mean a spent quota: other answers skip the lookups.
         let quota_refill = matches!(out.status, 403 | 429)
-            .then(|| quota_refill(map, now))
+            .then(|| quota_refill(headers, now))
             .flatten();
         // `Retry-After` (or the body's hint) is the server's answer to when
         // the next call fits, so it takes precedence; a quota's refill is
