@@ -26,8 +26,8 @@ Input that starts with `HTTP/` is a whole response (status line, headers, blank 
 LF), as `tollgate render` and `curl -i` print it; anything else is a body. At most 16 MiB is read.
 
 Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
-violations (field, code, message), request_id, retry_after_secs, retryable and dialect (the shape
-recognised).";
+violations (field, code, message), request_id, retry_after_secs, retry (never, after or backoff),
+retryable and dialect (the shape recognised).";
 
 /// Arguments of `tollgate decode`.
 #[derive(Debug, clap::Args)]

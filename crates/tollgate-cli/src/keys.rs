@@ -47,7 +47,7 @@ enum KeysCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// List keys (never the keys themselves): id, prefix, account, state, scopes, dates
+    /// List keys (never the keys themselves): id, prefix, account, state, scopes, dates, name
     List {
         /// Only this account's keys
         #[arg(long, value_name = "ACCOUNT")]

@@ -9,9 +9,9 @@ use std::time::Duration;
 /// once.
 ///
 /// Enforced with the generic cell rate algorithm (GCRA): calls are spaced by
-/// an emission interval `T = window / quota` (rounded up to the nanosecond, so
-/// rounding never admits more), and a caller may run up to `burst` intervals
-/// ahead. With the default `burst = quota`, a fresh caller may spend the whole
+/// an emission interval `T = window / quota` (rounded up to the microsecond,
+/// the Redis store's unit, so rounding never admits more), and a caller may
+/// run up to `burst` intervals ahead. With the default `burst = quota`, a fresh caller may spend the whole
 /// quota at once and then gets one call every `T`; over any stretch of time
 /// `d`, at most `burst + d / T` calls are admitted.
 ///
@@ -33,7 +33,7 @@ pub struct Policy {
     pub(crate) quota: u64,
     pub(crate) window: Duration,
     pub(crate) burst: u64,
-    /// `ceil(window / quota)` in nanoseconds.
+    /// `window / quota` rounded up to a whole microsecond, in nanoseconds.
     pub(crate) interval_ns: u64,
 }
 
