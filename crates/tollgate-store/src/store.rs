@@ -349,18 +349,24 @@ impl Store {
     }
 
     /// Adds credits (`accounts credit`); a negative amount debits, refused when
-    /// it would take the balance below zero.
+    /// it would take the balance below zero (or past `i64::MAX`).
     pub async fn credit(&self, id: &str, amount: i64) -> Result<Account, StoreError> {
-        match self.backend().add_credits(id, amount).await? {
-            Some(_) => self.account(id).await,
-            None => {
-                let account = self.account(id).await?;
-                Err(StoreError::InvalidInput(format!(
-                    "debiting {} would take account {id:?} below zero (balance {})",
-                    -amount, account.balance
-                )))
-            }
+        if self.backend().add_credits(id, amount).await?.is_some() {
+            return self.account(id).await;
         }
+        let balance = self.account(id).await?.balance;
+        Err(StoreError::InvalidInput(if amount < 0 {
+            format!(
+                "debiting {} would take account {id:?} below zero (balance {balance})",
+                amount.unsigned_abs()
+            )
+        } else {
+            format!(
+                "crediting {amount} would take account {id:?} past the largest balance, {} \
+                 (balance {balance})",
+                i64::MAX
+            )
+        }))
     }
 
     /// Suspends an account (`accounts suspend`): its requests get `account_suspended`.
@@ -609,7 +615,8 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::AccountNotFound(account_id.to_owned()))?;
         Err(Rejection::StorageQuotaExceeded {
-            quota: row.storage_quota.unwrap_or(0),
+            // Unlimited, and refused only because the sum would overflow.
+            quota: row.storage_quota.unwrap_or(i64::MAX),
             used: row.storage_used,
             requested: bytes,
         })

@@ -57,6 +57,24 @@ async fn accounts_lifecycle(kind: Kind) {
     let refused = s.credit("acme", -1).await.unwrap_err();
     assert!(refused.to_string().contains("below zero"), "{refused}");
     assert_eq!(s.account("acme").await.unwrap().balance(), 0);
+    // The extremes are refused with the reason, and leave a readable balance
+    // (an overflowing sum in SQLite would be stored as a float).
+    let refused = s.credit("acme", i64::MIN).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("debiting 9223372036854775808"),
+        "{refused}"
+    );
+    assert_eq!(
+        s.credit("acme", i64::MAX).await.unwrap().balance(),
+        i64::MAX
+    );
+    let refused = s.credit("acme", 1).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("past the largest balance"),
+        "{refused}"
+    );
+    assert_eq!(s.account("acme").await.unwrap().balance(), i64::MAX);
+    assert_eq!(s.credit("acme", -i64::MAX).await.unwrap().balance(), 0);
     assert!(matches!(
         s.credit("nope", 1).await,
         Err(StoreError::AccountNotFound(_))
@@ -339,6 +357,11 @@ async fn release_gives_back_credits_and_usage(kind: Kind) {
     s.release(r).await.unwrap();
     let a = s.account("acme").await.unwrap();
     assert_eq!((a.balance(), a.usage_in_month_of(s.now())), (5, 0));
+    // Credited to the top while a charge is out: the release saturates.
+    let r = s.reserve("acme", 3).await.unwrap();
+    s.credit("acme", i64::MAX - 2).await.unwrap();
+    s.release(r).await.unwrap();
+    assert_eq!(s.account("acme").await.unwrap().balance(), i64::MAX);
     assert!(s.reserve("acme", -1).await.is_err());
     assert!(matches!(
         s.reserve("nope", 1).await,
@@ -410,6 +433,13 @@ async fn storage_quota(kind: Kind) {
     s.remove_storage("acme", 5000).await.unwrap();
     assert_eq!(s.account("acme").await.unwrap().storage_used(), 0);
     assert_eq!(s.add_storage("free", 1 << 40).await.unwrap(), 1 << 40);
+    let Err(Rejection::StorageQuotaExceeded { quota, used, .. }) =
+        s.add_storage("free", i64::MAX).await
+    else {
+        panic!("expected storage_quota_exceeded")
+    };
+    assert_eq!((quota, used), (i64::MAX, 1 << 40));
+    assert_eq!(s.account("free").await.unwrap().storage_used(), 1 << 40);
     assert!(s.add_storage("acme", -1).await.is_err());
     db.cleanup().await;
 }

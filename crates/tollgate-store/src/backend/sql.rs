@@ -28,7 +28,10 @@ const RESERVE: &str = "UPDATE accounts SET balance = balance - $2, \
      WHERE id = $1 AND state = 'active' AND balance >= $2 \
      AND (usage_limit IS NULL OR (CASE WHEN usage_period = $3 THEN usage_count ELSE 0 END) < usage_limit) \
      RETURNING balance";
-const RELEASE: &str = "UPDATE accounts SET balance = balance + $2, \
+/// Gives credits back. Saturates at the largest balance rather than overflow
+/// (SQLite would store an overflowing sum as a float, which no read accepts).
+const RELEASE: &str = "UPDATE accounts SET balance = \
+     CASE WHEN balance <= 9223372036854775807 - $2 THEN balance + $2 ELSE 9223372036854775807 END, \
      usage_count = CASE WHEN usage_period = $3 AND usage_count > 0 THEN usage_count - 1 ELSE usage_count END \
      WHERE id = $1";
 
@@ -150,8 +153,11 @@ macro_rules! sql_backend {
             ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
                 Box::pin(async move {
                     let row = sqlx::query(
-                        "UPDATE accounts SET balance = balance + $2 \
-                         WHERE id = $1 AND balance + $2 >= 0 RETURNING balance",
+                        // Written so that neither test can overflow (SQLite
+                        // would turn the sum into a float and store it).
+                        "UPDATE accounts SET balance = balance + $2 WHERE id = $1 AND \
+                         CASE WHEN $2 >= 0 THEN balance <= 9223372036854775807 - $2 \
+                         ELSE balance + $2 >= 0 END RETURNING balance",
                     )
                     .bind(id)
                     .bind(amount)
@@ -212,7 +218,8 @@ macro_rules! sql_backend {
                 Box::pin(async move {
                     let row = sqlx::query(
                         "UPDATE accounts SET storage_used = storage_used + $2 \
-                         WHERE id = $1 AND (storage_quota IS NULL OR storage_used + $2 <= storage_quota) \
+                         WHERE id = $1 AND storage_used <= 9223372036854775807 - $2 \
+                         AND (storage_quota IS NULL OR storage_used + $2 <= storage_quota) \
                          RETURNING storage_used",
                     )
                     .bind(id)
