@@ -37,7 +37,16 @@ impl DatabaseArgs {
     }
 }
 
-/// A time as RFC 3339, to the second.
+/// A time as RFC 3339, to the second; past year 9999 (which RFC 3339 cannot
+/// write) as its Unix time.
 pub(crate) fn time(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    match write!(text, "{}", humantime::format_rfc3339_seconds(t)) {
+        Ok(()) => text,
+        Err(_) => {
+            let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+            format!("after year 9999 (Unix time {})", secs.as_secs())
+        }
+    }
 }

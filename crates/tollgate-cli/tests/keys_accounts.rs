@@ -108,3 +108,49 @@ fn keys_and_accounts_round_trip() {
     assert_eq!(bad_url.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn times_past_year_9999_are_written_and_times_past_any_clock_refused() {
+    let dir = fresh_dir("far-expiry");
+    assert!(
+        tollgate(&dir, &["accounts", "create", "acme"])
+            .status
+            .success()
+    );
+    let create = |expires: &str| {
+        tollgate(
+            &dir,
+            &[
+                "keys",
+                "create",
+                "--account",
+                "acme",
+                "--scopes",
+                "a",
+                "--expires",
+                expires,
+            ],
+        )
+    };
+    // RFC 3339 has four-digit years: such an expiry is written as a Unix time,
+    // and the key is still printed.
+    let far = create("8000y");
+    assert!(far.status.success(), "{far:?}");
+    let text = stdout(&far);
+    assert!(
+        text.contains("expires  after year 9999 (Unix time "),
+        "{text}"
+    );
+    assert!(
+        text.lines().last().unwrap().starts_with("tg_live_"),
+        "{text}"
+    );
+    let list = tollgate(&dir, &["keys", "list"]);
+    assert!(list.status.success(), "{list:?}");
+    assert!(stdout(&list).contains("after year 9999"));
+
+    let beyond = create("300000000000y");
+    assert_eq!(beyond.status.code(), Some(2), "{beyond:?}");
+    assert!(String::from_utf8_lossy(&beyond.stderr).contains("past what a time can hold"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

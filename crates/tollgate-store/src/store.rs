@@ -423,7 +423,12 @@ impl Store {
         let now = self.now();
         let expires_at = match (new.expires_at, new.expires_in) {
             (Some(at), _) => Some(unix(at)),
-            (None, Some(ttl)) => Some(unix(now.checked_add(ttl).unwrap_or(now))),
+            (None, Some(ttl)) => Some(unix(now.checked_add(ttl).ok_or_else(|| {
+                StoreError::InvalidInput(format!(
+                    "an expiry {}s from now is past what a time can hold",
+                    ttl.as_secs()
+                ))
+            })?)),
             (None, None) => None,
         };
         let (whole, id) = key::generate(prefix)?;

@@ -69,8 +69,7 @@ impl ScanRecord {
     /// `created_at` as RFC 3339.
     pub(crate) fn created_at_text(&self) -> String {
         let secs = u64::try_from(self.created_at).unwrap_or(0);
-        humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-            .to_string()
+        crate::store_db::time(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
     }
 }
 
