@@ -24,6 +24,7 @@ both_backends!(
     idempotent_replay_and_conflicts,
     twenty_concurrent_requests_with_one_key_run_once_and_charge_once,
     failures_are_not_stored_so_retries_run,
+    responses_too_large_to_keep_spend_the_key,
     idempotency_key_required_and_validated,
     idempotency_records_expire,
 );
@@ -593,6 +594,81 @@ async fn failures_are_not_stored_so_retries_run(kind: Kind) {
     assert_eq!(res.status(), 201);
     assert!(res.headers().get("idempotent-replayed").is_none());
     assert_eq!((handler.calls(), f.balance().await), (3, 0));
+    f.db.cleanup().await;
+}
+
+/// A body of `chunks` KiB that does not say its size.
+struct UnsizedBody {
+    chunks: usize,
+}
+
+impl http_body::Body for UnsizedBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        if self.chunks == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.chunks -= 1;
+        let chunk = Bytes::from(vec![b'x'; 1024]);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+    }
+}
+
+async fn responses_too_large_to_keep_spend_the_key(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let handler = tower::service_fn(move |req: Req| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let body = if req.uri().path().ends_with("/stream") {
+            axum::body::Body::new(UnsizedBody { chunks: 4 })
+        } else {
+            axum::body::Body::from(vec![b'x'; 4096])
+        };
+        async move { Ok::<_, Infallible>(Response::builder().status(201).body(body).unwrap()) }
+    });
+    let svc = f
+        .gate
+        .clone()
+        .max_body_bytes(1024)
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let send = |path: &'static str| {
+        let mut req = post(&f.key, Some(path), "{}");
+        *req.uri_mut() = path.parse().unwrap();
+        let svc = svc.clone();
+        async move {
+            let res = svc.oneshot(req).await.unwrap();
+            let status = res.status().as_u16();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            (status, body)
+        }
+    };
+    let not_kept = |(status, body): (u16, Bytes)| {
+        status == 409 && String::from_utf8_lossy(&body).contains("was not kept")
+    };
+
+    // Known to be too large: it goes out whole, and a retry is told it ran.
+    let (status, body) = send("/v1/scans/big").await;
+    assert_eq!((status, body.len()), (201, 4096));
+    assert!(not_kept(send("/v1/scans/big").await));
+    assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (1, 9));
+
+    // Found too large while reading: that response is lost (500), but the
+    // retry is still not run again.
+    let (status, body) = send("/v1/scans/stream").await;
+    assert_eq!(status, 500, "{}", String::from_utf8_lossy(&body));
+    assert!(not_kept(send("/v1/scans/stream").await));
+    assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (2, 8));
     f.db.cleanup().await;
 }
 

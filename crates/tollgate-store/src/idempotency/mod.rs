@@ -24,8 +24,13 @@
 //!   without finishing — its node died — may be taken over by a retry.
 //!
 //! Bodies are buffered (up to [`Gatekeeper::max_body_bytes`](crate::Gatekeeper::max_body_bytes),
-//! 10 MiB by default; larger requests get `payload_too_large`). Methods other
-//! than POST and PATCH pass through untouched.
+//! 10 MiB by default; larger requests get `payload_too_large`). A response
+//! larger than that is not kept, but its key is spent all the same (the
+//! handler ran): a retry gets `conflict` (409) saying so, and is neither run
+//! nor charged again. Such a response still goes out whole when its body says
+//! its size up front; one that does not is found too large only while being
+//! read, and the request gets `internal_error` instead. Methods other than
+//! POST and PATCH pass through untouched.
 //!
 //! ```
 //! use bytes::Bytes;

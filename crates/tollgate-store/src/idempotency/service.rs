@@ -192,6 +192,9 @@ where
         Err(e) => return Ok(shared.rejection(&Rejection::Unavailable(e), &parts.headers, &path)),
     };
     if let Some(row) = row {
+        if row.body.is_none() {
+            return Ok(shared.reject(not_kept(&shared), &parts.headers, &path));
+        }
         return Ok(replay(&shared, *row));
     }
 
@@ -201,6 +204,7 @@ where
         key: key.clone(),
         armed: true,
     };
+    let request_id = parts.headers.get(tollgate::headers::X_REQUEST_ID).cloned();
     let response = service
         .call(Request::from_parts(parts, ReqB::from(body)))
         .await?;
@@ -213,34 +217,68 @@ where
         return Ok(response);
     }
     let (rparts, rbody) = response.into_parts();
-    let rbody = match Limited::new(rbody, shared.max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            guard.abandon().await;
-            let err = shared.error("internal_error");
-            return Ok(shared.reject(err, &rparts.headers, &path));
+    let done = |body: Option<Bytes>| {
+        let now = unix(store.now());
+        IdempotencyRow {
+            api_key_id: scope.clone(),
+            idem_key: key.clone(),
+            fingerprint: fp.clone(),
+            state: "done".to_owned(),
+            locked_until: now,
+            status: Some(i64::from(status.as_u16())),
+            headers: Some(encode_headers(&rparts.headers)),
+            body: body.map(Vec::from),
+            error: rparts.extensions.get::<ApiError>().map(encode_error),
+            created_at: now,
+            expires_at: now
+                .saturating_add(i64::try_from(shared.retention.as_secs()).unwrap_or(i64::MAX)),
         }
     };
-    let now = unix(store.now());
-    let record = IdempotencyRow {
-        api_key_id: scope,
-        idem_key: key,
-        fingerprint: fp,
-        state: "done".to_owned(),
-        locked_until: now,
-        status: Some(i64::from(status.as_u16())),
-        headers: Some(encode_headers(&rparts.headers)),
-        body: Some(rbody.to_vec()),
-        error: rparts.extensions.get::<ApiError>().map(encode_error),
-        created_at: now,
-        expires_at: now
-            .saturating_add(i64::try_from(shared.retention.as_secs()).unwrap_or(i64::MAX)),
+    // If storing fails below, the record stays `running` until its lock times
+    // out; the response still goes out.
+    let max_body = u64::try_from(shared.max_body).unwrap_or(u64::MAX);
+    if rbody.size_hint().lower() > max_body {
+        // Too large to keep, and known to be before a byte is read: it goes out
+        // whole, unread. The handler ran, so the key is spent all the same: a
+        // retry is told so rather than running (and charging) again.
+        let _ = store.idempotency_complete(done(None)).await;
+        guard.disarm();
+        return Ok(Response::from_parts(rparts, rbody));
+    }
+    let rbody = match Limited::new(rbody, shared.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            if is_length_limit(&*e) {
+                // Too large, found out while reading it: what was read is
+                // gone, so this response is lost, but the handler ran.
+                let _ = store.idempotency_complete(done(None)).await;
+                guard.disarm();
+            } else {
+                guard.abandon().await;
+            }
+            let mut headers = http::HeaderMap::new();
+            if let Some(id) = request_id {
+                headers.insert(tollgate::headers::X_REQUEST_ID, id);
+            }
+            return Ok(shared.reject(shared.error("internal_error"), &headers, &path));
+        }
     };
-    // If storing fails the record stays `running` until its lock times out;
-    // the response still goes out.
-    let _ = store.idempotency_complete(record).await;
+    let _ = store.idempotency_complete(done(Some(rbody.clone()))).await;
     guard.disarm();
     Ok(Response::from_parts(rparts, ResB::from(rbody)))
+}
+
+/// The answer to a retry whose first request ran but whose response was too
+/// large to keep.
+fn not_kept(shared: &Shared) -> ApiError {
+    shared.error("conflict").with(
+        "reason",
+        format!(
+            "the request with this Idempotency-Key ran, but its response was over {} bytes and \
+             was not kept: read the resource instead",
+            shared.max_body
+        ),
+    )
 }
 
 /// The stored response, marked `Idempotent-Replayed: true`, with its error
