@@ -160,3 +160,42 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The envelope writes one entry per field, in the order fields first
+    /// appear, each with its messages in order: for the usual handful and for
+    /// a long list alike (the two are grouped differently).
+    #[test]
+    fn envelope_groups_violations_by_field_in_order(
+        fields in proptest::collection::vec(0usize..6, 0..100),
+    ) {
+        let mut err = Catalog::builtin().error("validation_error").unwrap();
+        let mut expected: Vec<(String, Vec<String>)> = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            let (field, message) = (format!("field_{f}"), format!("message {i}"));
+            err = err.violation(Violation::new(&field, "invalid", &message));
+            match expected.iter_mut().find(|(name, _)| *name == field) {
+                Some((_, messages)) => messages.push(message),
+                None => expected.push((field, vec![message])),
+            }
+        }
+        let body = Catalog::builtin()
+            .renderer(Dialect::Envelope)
+            .body(&err, &Context::new(SystemTime::now()));
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        let written: Vec<(String, Vec<String>)> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|_| !fields.is_empty())
+            .map(|entry| {
+                let (field, messages) = entry.as_object().unwrap().iter().next().unwrap();
+                let messages = messages.as_array().unwrap();
+                (field.clone(), messages.iter().map(|m| m.as_str().unwrap().to_owned()).collect())
+            })
+            .collect();
+        prop_assert_eq!(written, expected);
+    }
+}

@@ -1,6 +1,7 @@
 //! `{"data":null,"success":false,"message","errors":[{"<code or field>":["…"]}]}` (seed 004).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use super::json::Out;
 use super::{Context, Renderer, write_message, write_wire_code};
@@ -24,28 +25,53 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
         out.raw("]}");
     }
     let mut first = true;
-    for (i, v) in violations.iter().enumerate() {
-        if violations[..i]
-            .iter()
-            .any(|earlier| earlier.field == v.field)
-        {
-            continue;
-        }
+    let mut group = |field: &str, messages: &mut dyn Iterator<Item = &str>| {
         out.raw(if first { "{" } else { ",{" });
         first = false;
-        out.key(&v.field);
+        out.key(field);
         out.raw("[");
-        let same_field = violations[i..].iter().filter(|w| w.field == v.field);
-        for (j, w) in same_field.enumerate() {
+        for (j, message) in messages.enumerate() {
             if j > 0 {
                 out.raw(",");
             }
-            out.str(&w.message);
+            out.str(message);
         }
         out.raw("]}");
+    };
+    // Fields in the order they first appear. The usual handful is grouped
+    // pair by pair, without allocating; past that, through an index, so that
+    // a handler reporting one violation per input item stays linear.
+    if violations.len() <= PAIRWISE_MAX {
+        for (i, v) in violations.iter().enumerate() {
+            if violations[..i]
+                .iter()
+                .any(|earlier| earlier.field == v.field)
+            {
+                continue;
+            }
+            let same_field = violations[i..].iter().filter(|w| w.field == v.field);
+            group(&v.field, &mut same_field.map(|w| w.message.as_str()));
+        }
+    } else {
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for v in violations {
+            let at = *index.entry(&v.field).or_insert_with(|| {
+                groups.push((&v.field, Vec::new()));
+                groups.len() - 1
+            });
+            groups[at].1.push(&v.message);
+        }
+        for (field, messages) in &groups {
+            group(field, &mut messages.iter().copied());
+        }
     }
     out.raw("]}");
 }
+
+/// Violations up to which fields are grouped pairwise (at most 32² / 2
+/// comparisons, no allocation).
+const PAIRWISE_MAX: usize = 32;
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
