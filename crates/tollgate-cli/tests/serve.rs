@@ -1280,6 +1280,19 @@ fn first_and_later_starts_config_files_and_ctrl_c() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("tollgate.toml:1:11"), "{stderr}");
+    // Bytes that are not text, and a file without end: named, never read whole.
+    std::fs::write(d.join("tollgate.toml"), b"dialect = \"meta\"\n# caf\xe9\n").unwrap();
+    let output = tollgate(d, &["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tollgate.toml:2:6: not valid UTF-8"),
+        "{stderr}"
+    );
+    let output = tollgate(d, &["serve", "--config", "/dev/zero"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/dev/zero: larger than 16 MiB"), "{stderr}");
     // A broken --catalog: exit 2, located.
     std::fs::write(
         d.join("bad.toml"),

@@ -30,6 +30,7 @@ use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store, StoreError};
 use crate::args::parse_dialect;
 use crate::catalogs;
 use crate::error::CliError;
+use crate::input::{self, MAX_INPUT, Source};
 
 /// Shown after `tollgate serve --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -157,9 +158,22 @@ fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Erro
 impl Config {
     /// Reads and checks `path`; every problem names the file and the line.
     fn read(path: &Path) -> Result<Config, CliError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
-            path: path.display().to_string(),
-            source,
+        let input = input::read(&Source::File(path.to_owned()), MAX_INPUT)?;
+        if input.truncated {
+            return Err(CliError::Usage(format!(
+                "{}: larger than {} MiB, which no config file is",
+                path.display(),
+                MAX_INPUT >> 20
+            )));
+        }
+        let text = String::from_utf8(input.bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let valid = std::str::from_utf8(valid).unwrap_or_default();
+            let (line, column) = locate(valid, valid.len());
+            CliError::Usage(format!(
+                "{}:{line}:{column}: not valid UTF-8 (a config file is UTF-8 TOML)",
+                path.display()
+            ))
         })?;
         let mut config: Config = toml::from_str(&text).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
