@@ -65,6 +65,10 @@ pub trait ResponseExt: sealed::Sealed + Sized {
     /// The `data` of an envelope success body
     /// (`{"data":…,"success":true,"message":"OK"}`) as `T`; an error status,
     /// or an envelope with `"success":false`, as the decoded [`Error`].
+    ///
+    /// A success body is read whole, as reqwest's own `Response::json` reads
+    /// it (error bodies stop at 1 MiB); give the client a timeout when the
+    /// server is not yours to trust.
     fn json_data<T: DeserializeOwned>(self) -> impl Future<Output = Result<T, Error>> + Send;
 
     /// The attempts the middleware made to get this response (empty without
