@@ -9,6 +9,7 @@ pub mod backend;
 mod cache;
 mod clock;
 pub mod credits;
+mod detach;
 mod error;
 mod future;
 mod gatekeeper;

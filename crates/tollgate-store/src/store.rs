@@ -158,9 +158,9 @@ impl fmt::Debug for Store {
 ///
 /// The rule the [`CreditsLayer`](crate::CreditsLayer) applies: credits are
 /// *reserved* (taken, atomically, never below zero) before the handler runs,
-/// *committed* when the handler answers with anything but a 5xx (keeping them
+/// *committed* when the handler answers with a status below 400 (keeping them
 /// needs no further write), and *released* (given back, with the request's
-/// usage count) when it answers with a 5xx or its future is dropped.
+/// usage count) when it answers with a 4xx or 5xx or its future is dropped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use = "a reservation is either kept or released"]
 pub struct Reservation {

@@ -25,6 +25,8 @@ both_backends!(
     twenty_concurrent_requests_with_one_key_run_once_and_charge_once,
     failures_are_not_stored_so_retries_run,
     responses_too_large_to_keep_spend_the_key,
+    a_response_lost_after_the_handler_answered_spends_the_key,
+    a_request_dropped_while_its_charge_waits_is_not_charged,
     idempotency_key_required_and_validated,
     idempotency_records_expire,
 );
@@ -669,6 +671,153 @@ async fn responses_too_large_to_keep_spend_the_key(kind: Kind) {
     assert_eq!(status, 500, "{}", String::from_utf8_lossy(&body));
     assert!(not_kept(send("/v1/scans/stream").await));
     assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (2, 8));
+    f.db.cleanup().await;
+}
+
+/// A body that sends one chunk and then never another: a client that stops
+/// reading, or a stream stuck upstream.
+struct StallingBody {
+    sent: bool,
+}
+
+impl http_body::Body for StallingBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        if std::mem::replace(&mut self.sent, true) {
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from("{")))))
+    }
+}
+
+/// Polls `check` for up to two seconds: for writes left running by a dropped
+/// request.
+async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
+    for _ in 0..200 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+async fn a_response_lost_after_the_handler_answered_spends_the_key(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let handler = tower::service_fn(move |_req: Req| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let body = axum::body::Body::new(StallingBody { sent: false });
+        async move { Ok::<_, Infallible>(Response::builder().status(201).body(body).unwrap()) }
+    });
+    let svc = f
+        .gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let first = svc.clone().oneshot(post(&f.key, Some("k1"), "{}"));
+    // The handler answered, its body never ends: the request is dropped
+    // (its client gone, or a timeout) while the layer reads it.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), first)
+            .await
+            .is_err()
+    );
+    // The handler ran and was charged: a retry must not run it again.
+    let retried = eventually(|| {
+        let svc = svc.clone();
+        let req = post(&f.key, Some("k1"), "{}");
+        // A retry that runs the handler again would stall on its body.
+        let answer = async move {
+            let res = svc.oneshot(req).await.unwrap();
+            let status = res.status();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            status == 409 && String::from_utf8_lossy(&body).contains("was not kept")
+        };
+        async move {
+            tokio::time::timeout(Duration::from_millis(500), answer)
+                .await
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    assert!(retried, "the retry is told the request ran");
+    assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (1, 9));
+    f.db.cleanup().await;
+}
+
+async fn a_request_dropped_while_its_charge_waits_is_not_charged(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f.gate.route().cost(3).layer(handler.service());
+    // Another writer holds the account's row, so the charge waits for it.
+    let release_lock: Box<dyn FnOnce() -> tokio::task::JoinHandle<()> + Send> = match kind {
+        Kind::Sqlite => {
+            use sqlx::Connection;
+            let url = format!("sqlite://{}", f.db.file.as_ref().unwrap().display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            Box::new(move || {
+                tokio::spawn(async move {
+                    sqlx::query("COMMIT").execute(&mut conn).await.unwrap();
+                })
+            })
+        }
+        Kind::Postgres => {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&f.db.url).await.unwrap();
+            let schema = f.db.schema.clone().unwrap();
+            sqlx::query(&format!("SET search_path TO {schema}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+            sqlx::query("SELECT 1 FROM accounts WHERE id = 'acme' FOR UPDATE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            Box::new(move || {
+                tokio::spawn(async move {
+                    sqlx::query("COMMIT").execute(&mut conn).await.unwrap();
+                })
+            })
+        }
+    };
+    let waiting = svc.oneshot(post(&f.key, None, "{}"));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), waiting)
+            .await
+            .is_err(),
+        "the charge waits for the row"
+    );
+    // The request is gone; its charge goes through once the row is free, and
+    // is given straight back.
+    release_lock().await.unwrap();
+    let usage = || async {
+        let a = f.store().account("acme").await.unwrap();
+        (a.balance(), a.usage_in_month_of(f.store().now()))
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        eventually(|| async { usage().await == (10, 0) }).await,
+        "{:?}",
+        usage().await
+    );
+    assert_eq!(handler.calls(), 0);
     f.db.cleanup().await;
 }
 

@@ -9,6 +9,11 @@
 //! or 5xx), or its future is dropped (client gone, timeout), the reservation
 //! is **released**: credits and usage are given back, so only work that
 //! succeeded is paid for, and a retry after a failure is charged once.
+//! Taking and giving back run on tasks of their own, so a request dropped
+//! midway (while its charge waits for the account's row, say) cannot cut
+//! them off; a charge that lands after its request is gone is given back. A
+//! release the database refuses leaves the credits taken and is logged
+//! (`tracing`, level error).
 //!
 //! Refusals: `account_suspended` (402), `insufficient_credits` (402, details
 //! `required` and `available`), `usage_limit_exceeded` (429, `Retry-After`

@@ -4,8 +4,10 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tower::Service;
 
+use tokio::sync::oneshot;
+
 use super::CreditsFuture;
-use crate::{Gatekeeper, Principal, Rejection, Reservation, Store};
+use crate::{Gatekeeper, Principal, Rejection, Reservation, Store, StoreError, detach};
 
 /// The service of [`CreditsLayer`](super::CreditsLayer).
 #[derive(Clone, Debug)]
@@ -29,8 +31,7 @@ impl ReleaseOnDrop {
 
     async fn release(mut self) {
         if let Some(reservation) = self.reservation.take() {
-            // A failed release leaves the credits taken: the safe side.
-            let _ = self.store.release(reservation).await;
+            detach::finish(release(self.store.clone(), reservation)).await;
         }
     }
 }
@@ -38,12 +39,43 @@ impl ReleaseOnDrop {
 impl Drop for ReleaseOnDrop {
     fn drop(&mut self) {
         if let Some(reservation) = self.reservation.take() {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                let store = self.store.clone();
-                // A failed release leaves the credits taken: the safe side.
-                runtime.spawn(async move { store.release(reservation).await });
-            }
+            detach::start(release(self.store.clone(), reservation));
         }
+    }
+}
+
+/// Takes the credits on a task of its own: if the request is dropped while
+/// the statement runs (its client gone, say, while the account's row is
+/// locked by other charges), what the statement took is given back rather
+/// than kept for a request that never ran.
+async fn reserve(store: Store, account: String, cost: i64) -> Result<Reservation, Rejection> {
+    let (answer, reserved) = oneshot::channel();
+    detach::start(async move {
+        let result = store.reserve(&account, cost).await;
+        if let Err(Ok(unclaimed)) = answer.send(result) {
+            release(store, unclaimed).await;
+        }
+    });
+    match reserved.await {
+        Ok(result) => result,
+        // The task panicked, or there is no runtime to run it on (then there
+        // is none for the database driver either).
+        Err(_) => Err(Rejection::Unavailable(StoreError::Database(
+            sqlx::Error::WorkerCrashed,
+        ))),
+    }
+}
+
+/// Gives a reservation back. A release that fails leaves the credits taken
+/// (the side that never hands out free calls), and says so in the log.
+async fn release(store: Store, reservation: Reservation) {
+    if let Err(error) = store.release(reservation.clone()).await {
+        tracing::error!(
+            account = reservation.account_id(),
+            credits = reservation.cost(),
+            %error,
+            "the credits of a failed request could not be given back"
+        );
     }
 }
 
@@ -80,7 +112,7 @@ where
         let clone = self.inner.clone();
         let mut service = std::mem::replace(&mut self.inner, clone);
         CreditsFuture::boxed(Box::pin(async move {
-            let reservation = match shared.store.reserve(&account, cost).await {
+            let reservation = match reserve(shared.store.clone(), account, cost).await {
                 Ok(r) => r,
                 Err(rejection) => {
                     return Ok(shared.rejection(&rejection, req.headers(), req.uri().path()));

@@ -19,6 +19,11 @@
 //!   told to retry), and refusals of this crate's layers made before the
 //!   handler ran (`insufficient_credits`, `usage_limit_exceeded`, …: Stripe
 //!   saves nothing unless the endpoint began executing).
+//! - Once the handler has answered, the key is spent whatever becomes of the
+//!   response: if the request is dropped before the response is stored (its
+//!   client gone, a timeout), a retry gets `conflict` (409) saying the
+//!   request ran, and is neither run nor charged again. The record's writes
+//!   run on tasks of their own, so a dropped request cannot cut them off.
 //! - Records are kept 24 h by default ([`Gatekeeper::idempotency_retention`](crate::Gatekeeper::idempotency_retention));
 //!   a request that holds a key longer than the lock timeout (60 s by default)
 //!   without finishing — its node died — may be taken over by a retry.

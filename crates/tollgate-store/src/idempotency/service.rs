@@ -15,7 +15,7 @@ use crate::backend::IdempotencyRow;
 use crate::clock::unix;
 use crate::gatekeeper::{NotExecuted, Shared};
 use crate::store::Begin;
-use crate::{Gatekeeper, Principal, Rejection, Store};
+use crate::{Gatekeeper, Principal, Rejection, Store, detach};
 use tollgate::headers::IDEMPOTENT_REPLAYED;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -30,42 +30,78 @@ pub struct IdempotencyService<S> {
     pub(crate) mode: Idempotency,
 }
 
-/// Frees the key if the request never finishes (its future was dropped or
-/// the handler failed), so a retry can run.
-struct AbandonOnDrop {
+/// What becomes of a claimed key. Until the handler has answered, a request
+/// that never finishes (its future dropped, the handler failed) frees the key
+/// so a retry can run; once it has answered, the handler's work is done and
+/// the key is spent even if the response is then lost. Each write runs on a
+/// task of its own, so dropping the request cannot cut it off.
+struct KeyGuard {
     store: Store,
     scope: String,
     key: String,
-    armed: bool,
+    if_dropped: IfDropped,
 }
 
-impl AbandonOnDrop {
+/// What a dropped [`KeyGuard`] writes.
+enum IfDropped {
+    /// Frees the key: the handler has not answered.
+    Abandon,
+    /// Spends the key with this record: the handler has answered.
+    Spend(Box<IdempotencyRow>),
+    /// Nothing: the key's fate is written.
+    Nothing,
+}
+
+impl KeyGuard {
+    /// Frees the key for a retry.
     async fn abandon(mut self) {
-        self.armed = false;
-        // If this fails the record stays `running` until its lock times out.
-        let _ = self.store.idempotency_abandon(&self.scope, &self.key).await;
+        self.if_dropped = IfDropped::Nothing;
+        let (store, scope, key) = (self.store.clone(), self.scope.clone(), self.key.clone());
+        detach::finish(abandon(store, scope, key)).await;
     }
 
-    fn disarm(mut self) {
-        self.armed = false;
+    /// From now on, a drop spends the key with `record`.
+    fn answered(&mut self, record: IdempotencyRow) {
+        self.if_dropped = IfDropped::Spend(Box::new(record));
+    }
+
+    /// Stores the outcome: replayed to every retry.
+    async fn complete(mut self, record: IdempotencyRow) {
+        self.if_dropped = IfDropped::Nothing;
+        detach::finish(complete(self.store.clone(), record)).await;
     }
 }
 
-impl Drop for AbandonOnDrop {
+impl Drop for KeyGuard {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
+        let store = self.store.clone();
+        match std::mem::replace(&mut self.if_dropped, IfDropped::Nothing) {
+            IfDropped::Abandon => {
+                let (scope, key) = (
+                    std::mem::take(&mut self.scope),
+                    std::mem::take(&mut self.key),
+                );
+                detach::start(abandon(store, scope, key));
+            }
+            IfDropped::Spend(record) => detach::start(complete(store, *record)),
+            IfDropped::Nothing => {}
         }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (store, scope, key) = (
-                self.store.clone(),
-                std::mem::take(&mut self.scope),
-                std::mem::take(&mut self.key),
-            );
-            runtime.spawn(async move {
-                let _ = store.idempotency_abandon(&scope, &key).await;
-            });
-        }
+    }
+}
+
+/// Frees a key. If this fails, the record stays `running` until its lock
+/// times out, and retries get `idempotency_key_in_use` until then.
+async fn abandon(store: Store, scope: String, key: String) {
+    if let Err(error) = store.idempotency_abandon(&scope, &key).await {
+        tracing::warn!(%error, "an idempotency key could not be freed; retries wait for its lock to time out");
+    }
+}
+
+/// Stores a key's outcome. If this fails, the record stays `running` until its
+/// lock times out, and a retry after that runs the request again.
+async fn complete(store: Store, record: IdempotencyRow) {
+    if let Err(error) = store.idempotency_complete(record).await {
+        tracing::error!(%error, "the outcome of an idempotent request could not be stored; a retry after the lock timeout runs it again");
     }
 }
 
@@ -198,11 +234,11 @@ where
         return Ok(replay(&shared, *row));
     }
 
-    let guard = AbandonOnDrop {
+    let mut guard = KeyGuard {
         store: store.clone(),
         scope: scope.clone(),
         key: key.clone(),
-        armed: true,
+        if_dropped: IfDropped::Abandon,
     };
     let request_id = parts.headers.get(tollgate::headers::X_REQUEST_ID).cloned();
     let response = service
@@ -234,38 +270,33 @@ where
                 .saturating_add(i64::try_from(shared.retention.as_secs()).unwrap_or(i64::MAX)),
         }
     };
-    // If storing fails below, the record stays `running` until its lock times
-    // out; the response still goes out.
+    // The handler ran: from here on the key is spent, whatever happens to the
+    // response. A record without a body tells retries so.
+    guard.answered(done(None));
     let max_body = u64::try_from(shared.max_body).unwrap_or(u64::MAX);
     if rbody.size_hint().lower() > max_body {
         // Too large to keep, and known to be before a byte is read: it goes out
-        // whole, unread. The handler ran, so the key is spent all the same: a
-        // retry is told so rather than running (and charging) again.
-        let _ = store.idempotency_complete(done(None)).await;
-        guard.disarm();
+        // whole, unread.
+        guard.complete(done(None)).await;
         return Ok(Response::from_parts(rparts, rbody));
     }
-    let rbody = match Limited::new(rbody, shared.max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            if is_length_limit(&*e) {
-                // Too large, found out while reading it: what was read is
-                // gone, so this response is lost, but the handler ran.
-                let _ = store.idempotency_complete(done(None)).await;
-                guard.disarm();
-            } else {
-                guard.abandon().await;
-            }
+    match Limited::new(rbody, shared.max_body).collect().await {
+        Ok(collected) => {
+            let rbody = collected.to_bytes();
+            guard.complete(done(Some(rbody.clone()))).await;
+            Ok(Response::from_parts(rparts, ResB::from(rbody)))
+        }
+        Err(_) => {
+            // Too large, found out while reading it, or cut off: what was
+            // read is gone, so this response is lost.
+            guard.complete(done(None)).await;
             let mut headers = http::HeaderMap::new();
             if let Some(id) = request_id {
                 headers.insert(tollgate::headers::X_REQUEST_ID, id);
             }
-            return Ok(shared.reject(shared.error("internal_error"), &headers, &path));
+            Ok(shared.reject(shared.error("internal_error"), &headers, &path))
         }
-    };
-    let _ = store.idempotency_complete(done(Some(rbody.clone()))).await;
-    guard.disarm();
-    Ok(Response::from_parts(rparts, ResB::from(rbody)))
+    }
 }
 
 /// The answer to a retry whose first request ran but whose response was too
@@ -274,8 +305,8 @@ fn not_kept(shared: &Shared) -> ApiError {
     shared.error("conflict").with(
         "reason",
         format!(
-            "the request with this Idempotency-Key ran, but its response was over {} bytes and \
-             was not kept: read the resource instead",
+            "the request with this Idempotency-Key ran, but its response was not kept (over {} \
+             bytes, or cut off while being read): read the resource instead",
             shared.max_body
         ),
     )
