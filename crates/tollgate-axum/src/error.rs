@@ -116,11 +116,13 @@ where
     let Some(err) = slot else {
         unreachable!("the slot is only emptied by an ApiError")
     };
-    if let Some(api) = known_rejection(&err) {
-        return api;
-    }
+    // First: a limit found while a rejection's own reader ran (multipart's,
+    // say) is wrapped in it, and the rejection may call it a server error.
     if is_length_limit(&err) {
         return rejection::payload_too_large(None);
+    }
+    if let Some(api) = known_rejection(&err) {
+        return api;
     }
     builtin("internal_error").with_source(err)
 }
@@ -146,10 +148,22 @@ fn known_rejection(err: &(dyn Any + 'static)) -> Option<ApiError> {
         r::RawFormRejection,
     );
     #[cfg(feature = "multipart")]
-    try_types!(
-        axum::extract::multipart::MultipartRejection,
-        axum::extract::multipart::MultipartError
-    );
+    {
+        // A multipart body that could not be read to its end (cut off, bad
+        // chunking, a broken compression) is the request's fault, not a
+        // server error, whatever axum's status says.
+        if let Some(rej) = err.downcast_ref::<axum::extract::multipart::MultipartError>() {
+            if rej.status().is_server_error() {
+                return Some(
+                    builtin("malformed_request").with("reason", "the body could not be read"),
+                );
+            }
+        }
+        try_types!(
+            axum::extract::multipart::MultipartRejection,
+            axum::extract::multipart::MultipartError
+        );
+    }
     None
 }
 

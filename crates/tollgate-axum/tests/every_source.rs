@@ -54,6 +54,43 @@ impl http_body::Body for Chunks {
     }
 }
 
+/// A streamed body that breaks after its first chunk (a connection reset, bad
+/// chunking).
+struct Broken(Option<Bytes>);
+
+impl http_body::Body for Broken {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(Some(match self.0.take() {
+            Some(chunk) => Ok(http_body::Frame::data(chunk)),
+            None => Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        }))
+    }
+}
+
+/// Reads every part of a multipart body, as an upload handler does.
+async fn read_parts(mut parts: axum::extract::Multipart) -> Result<&'static str, HandlerError> {
+    while let Some(field) = parts.next_field().await? {
+        field.bytes().await?;
+    }
+    Ok("ok")
+}
+
+/// A multipart request whose body is `body`.
+fn multipart(body: Body) -> Request<Body> {
+    Request::post("/upload-read")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=X")
+        .body(body)
+        .unwrap()
+}
+
+const PART_HEAD: &[u8] = b"--X\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n";
+
 /// What a rate limiter (another crate) answers: already rendered on its own
 /// in the `problem` dialect, with its headers and the error in the extensions.
 async fn rate_limited() -> Response<Body> {
@@ -130,6 +167,7 @@ fn app(dialect: Dialect) -> Router {
             "/upload",
             post(|_: axum::extract::Multipart| async { "ok" }),
         )
+        .route("/upload-read", post(read_parts))
         .route("/bytes", post(|_: Bytes| async { "ok" }))
         .route("/slow", get(slow))
         .route("/panic", get(panics))
@@ -408,6 +446,26 @@ fn cases() -> Vec<Case> {
             },
             status: 413,
             code: "payload_too_large",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "chunked multipart growing past the limit",
+            request: || {
+                let head = std::iter::once(Bytes::from_static(PART_HEAD));
+                let data = (0..10).map(|_| Bytes::from_static(&[b'x'; 16]));
+                multipart(Body::new(Chunks(head.chain(data).collect())))
+            },
+            status: 413,
+            code: "payload_too_large",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "multipart body broken midway",
+            request: || multipart(Body::new(Broken(Some(Bytes::from_static(PART_HEAD))))),
+            status: 400,
+            code: "malformed_request",
             field: None,
             keep: &[CORS],
         },
