@@ -1361,6 +1361,9 @@ fn shared_backends_by_url() {
     assert_eq!(again.status, 409);
     let read = http.get(&server.url(&format!("/v1/scans/{id}")), &auth);
     assert_eq!(read.status, 200);
+    // An id that is not text to Postgres (a NUL) names no scan: 404, not an outage.
+    let odd = http.get(&server.url("/v1/scans/scan_%00"), &auth);
+    assert_eq!(odd.status, 404, "{}", odd.text());
     let output = tollgate(
         dir.path(),
         &[

@@ -212,7 +212,16 @@ pub(crate) async fn show(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Reply<ScanView>, HandlerError> {
-    let found = app.scans.find(&id).await.map_err(unavailable(&app))?;
+    // Ids are `scan_` and 32 hex digits: nothing else names a scan, and some
+    // ids (a NUL) are not even text to Postgres.
+    let well_formed = id
+        .strip_prefix("scan_")
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    let found = if well_formed {
+        app.scans.find(&id).await.map_err(unavailable(&app))?
+    } else {
+        None
+    };
     let scan = who.own(&app.catalog, found)?;
     Ok(Reply(ScanView::from(&scan)))
 }
