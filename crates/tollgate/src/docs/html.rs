@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{example_response, matches, retry_advice};
+use super::{example_response, matches, query_words, retry_advice};
 use crate::{Catalog, Dialect};
 
 const STYLE: &str = "\
@@ -44,7 +44,8 @@ fn escape(text: &str) -> String {
 /// `type` / `doc_url` / `links.about` of every error.
 pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String {
     let query = query.unwrap_or("");
-    let defs: Vec<_> = catalog.iter().filter(|d| matches(d, query)).collect();
+    let words = query_words(query);
+    let defs: Vec<_> = catalog.iter().filter(|d| matches(d, &words)).collect();
     let mut out = String::with_capacity(64 * 1024);
     let _ = write!(
         out,
@@ -143,5 +144,27 @@ mod tests {
         let filtered = html(&catalog, Dialect::Problem, Some("credits"));
         assert!(filtered.contains("id=\"insufficient_credits\""));
         assert!(!filtered.contains("id=\"not_found\""));
+    }
+
+    #[test]
+    fn search_words_match_any_field_in_any_case_and_are_bounded() {
+        let catalog = Catalog::builtin();
+        let hits = |query: &str| {
+            let words = query_words(query);
+            let codes: Vec<&str> = catalog
+                .iter()
+                .filter(|d| matches(d, &words))
+                .map(|d| d.code())
+                .collect();
+            codes
+        };
+        assert_eq!(hits("RATE Limit 429"), ["rate_limit_exceeded"]);
+        assert_eq!(hits("402 suspended"), ["account_suspended"]);
+        assert_eq!(hits("  ").len(), catalog.iter().count());
+        // Repeats count once, and past 16 words the rest is not read: a
+        // 30 000-word query costs what 16 words do.
+        assert_eq!(query_words(&"the ".repeat(30_000)), ["the"]);
+        let long: String = (0..30_000).map(|i| format!("w{i} ")).collect();
+        assert_eq!(query_words(&long).len(), 16);
     }
 }

@@ -98,21 +98,43 @@ pub fn retry_advice(retry: RetryClass) -> &'static str {
     }
 }
 
-/// Whether `def` matches a search query (code, status, title, message, remedy).
-pub(crate) fn matches(def: &ErrorDef, query: &str) -> bool {
-    let query = query.trim().to_lowercase();
-    query.is_empty()
-        || query.split_whitespace().all(|word| {
-            def.code().contains(word)
-                || def.status().to_string() == word
-                || def.title().to_lowercase().contains(word)
-                || def.message().as_str().to_lowercase().contains(word)
-                || def
-                    .remedy_text()
-                    .is_some_and(|r| r.to_lowercase().contains(word))
-                || def
-                    .aliases()
-                    .values()
-                    .any(|a| a.to_lowercase().contains(word))
-        })
+/// Words of a search query kept: a person types a few; a longer query is
+/// cut here, so no request can make a search cost more than this many.
+const MAX_QUERY_WORDS: usize = 16;
+
+/// The words of a search query: lowercased, each once, at most
+/// [`MAX_QUERY_WORDS`].
+pub(crate) fn query_words(query: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for word in query.split_whitespace().map(str::to_lowercase) {
+        if words.len() == MAX_QUERY_WORDS {
+            break;
+        }
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words
+}
+
+/// Whether `def` has every word (see [`query_words`]) in its code, status,
+/// title, message, remedy or dialect aliases.
+pub(crate) fn matches(def: &ErrorDef, words: &[String]) -> bool {
+    if words.is_empty() {
+        return true;
+    }
+    let status = def.status().to_string();
+    let mut text = [def.code(), def.title(), def.message().as_str()].join("\n");
+    for more in def
+        .remedy_text()
+        .into_iter()
+        .chain(def.aliases().values().map(String::as_str))
+    {
+        text.push('\n');
+        text.push_str(more);
+    }
+    let text = text.to_lowercase();
+    words
+        .iter()
+        .all(|word| *word == status || text.contains(word.as_str()))
 }
