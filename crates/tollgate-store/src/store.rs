@@ -564,7 +564,7 @@ impl Store {
                 self.inner.cache.remove_account(account_id);
                 return Err(Rejection::AccountSuspended);
             }
-            let used = if row.usage_period == period {
+            let used = if row.usage_period >= period {
                 row.usage_count
             } else {
                 0

@@ -407,6 +407,24 @@ async fn monthly_usage_limit_resets_next_month(kind: Kind) {
         s.account("acme").await.unwrap().usage_in_month_of(s.now()),
         1
     );
+    // A node whose clock is a second behind, still in May: it counts against
+    // June, as stored, rather than taking the month back (which would reset
+    // the count and let the account past its limit).
+    let lagging_clock = tollgate_store::ManualClock::new(s.now() - Duration::from_secs(1));
+    let lagging = db.another_node(|o| o.clock(lagging_clock)).await;
+    let _ = lagging.reserve("acme", 1).await.unwrap();
+    assert_eq!(
+        s.account("acme").await.unwrap().usage_in_month_of(s.now()),
+        2
+    );
+    assert!(matches!(
+        lagging.reserve("acme", 1).await,
+        Err(Rejection::UsageLimitExceeded { .. })
+    ));
+    assert!(matches!(
+        s.reserve("acme", 1).await,
+        Err(Rejection::UsageLimitExceeded { .. })
+    ));
     db.cleanup().await;
 }
 

@@ -22,11 +22,15 @@ const IDEM_COLUMNS: &str = "api_key_id, idem_key, fingerprint, state, locked_unt
 /// row lock (Postgres re-checks the `WHERE` on the latest row version after
 /// waiting for it; SQLite runs one writer at a time) makes "read balance, then
 /// write" a single step, so concurrent charges can never overdraw.
+///
+/// The usage period only moves forward: a node whose clock is a little behind
+/// (still in last month while another has begun this one) counts against the
+/// stored month rather than resetting it.
 const RESERVE: &str = "UPDATE accounts SET balance = balance - $2, \
-     usage_count = CASE WHEN usage_period = $3 THEN usage_count + 1 ELSE 1 END, \
-     usage_period = $3 \
+     usage_count = CASE WHEN usage_period >= $3 THEN usage_count + 1 ELSE 1 END, \
+     usage_period = CASE WHEN usage_period > $3 THEN usage_period ELSE $3 END \
      WHERE id = $1 AND state = 'active' AND balance >= $2 \
-     AND (usage_limit IS NULL OR (CASE WHEN usage_period = $3 THEN usage_count ELSE 0 END) < usage_limit) \
+     AND (usage_limit IS NULL OR (CASE WHEN usage_period >= $3 THEN usage_count ELSE 0 END) < usage_limit) \
      RETURNING balance";
 /// Gives credits back. Saturates at the largest balance rather than overflow
 /// (SQLite would store an overflowing sum as a float, which no read accepts).
