@@ -151,12 +151,21 @@ impl RateLimitKey {
 /// Extracts the caller's API key, for per-key policies placed after
 /// authentication.
 ///
+/// Read the key exactly where your authentication reads it. A limiter keyed
+/// on a header the authentication ignores is keyed on whatever the client
+/// puts there: authenticated by `X-API-Key`, it could send a new
+/// `Authorization: Bearer` token with every request and get a fresh budget
+/// each time. [`from_extension`](Self::from_extension) (the key your
+/// authentication found) cannot disagree; [`presented`](Self::presented)
+/// reads the headers in the order `tollgate-store`'s authentication does.
+///
 /// ```
 /// use tollgate_limit::{ApiKey, Key, KeyExtractor};
 /// let (parts, ()) = http::Request::builder()
 ///     .header("authorization", "Bearer sk_live_1")
 ///     .header("x-api-key", "k2")
 ///     .body(()).unwrap().into_parts();
+/// assert_eq!(ApiKey::presented().extract(&parts), Some(Key::from("k2")));
 /// assert_eq!(ApiKey::bearer().extract(&parts), Some(Key::from("sk_live_1")));
 /// let header = http::HeaderName::from_static("x-api-key");
 /// assert_eq!(ApiKey::header(header).extract(&parts), Some(Key::from("k2")));
@@ -172,6 +181,7 @@ enum ApiKeySource {
     Extension,
     Header(HeaderName),
     Bearer,
+    Presented,
 }
 
 impl ApiKey {
@@ -182,7 +192,16 @@ impl ApiKey {
         }
     }
 
-    /// The value of a header (`X-API-Key`), as sent.
+    /// `X-API-Key`, else the token of `Authorization: Bearer <token>`: the
+    /// key as `tollgate-store`'s authentication reads it (when `X-API-Key` is
+    /// present, it is the key, even if the other is sent too).
+    pub fn presented() -> ApiKey {
+        ApiKey {
+            source: ApiKeySource::Presented,
+        }
+    }
+
+    /// The value of one header, as sent.
     pub fn header(name: impl Into<HeaderName>) -> ApiKey {
         ApiKey {
             source: ApiKeySource::Header(name.into()),
@@ -204,19 +223,25 @@ impl KeyExtractor for ApiKey {
                 return parts.extensions.get::<RateLimitKey>().map(|k| k.0.clone());
             }
             ApiKeySource::Header(name) => parts.headers.get(name)?.to_str().ok()?.trim(),
-            ApiKeySource::Bearer => {
-                let value = parts
-                    .headers
-                    .get(http::header::AUTHORIZATION)?
-                    .to_str()
-                    .ok()?;
-                let (scheme, token) = value.trim().split_once(' ')?;
-                if !scheme.eq_ignore_ascii_case("bearer") {
-                    return None;
-                }
-                token.trim()
-            }
+            ApiKeySource::Bearer => bearer(parts)?,
+            ApiKeySource::Presented => match parts.headers.get(tollgate::headers::X_API_KEY) {
+                Some(value) => value.to_str().ok()?.trim(),
+                None => bearer(parts)?,
+            },
         };
         (!text.is_empty()).then(|| Key::from(text))
     }
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }

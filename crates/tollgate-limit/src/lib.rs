@@ -35,7 +35,7 @@
 //! use tower::ServiceExt;
 //!
 //! let limiter = Limiter::builder()
-//!     .policy(Policy::new("per-key", 100, Duration::from_secs(60))?, ApiKey::bearer())
+//!     .policy(Policy::new("per-key", 100, Duration::from_secs(60))?, ApiKey::presented())
 //!     .policy(
 //!         Policy::new("per-ip", 1000, Duration::from_secs(60))?,
 //!         ClientIp::new().trust_proxy("10.0.0.0/8")?,

@@ -253,6 +253,36 @@ async fn key_from_the_auth_layer_extension() {
 }
 
 #[tokio::test]
+async fn a_header_the_authentication_ignores_cannot_buy_a_fresh_budget() {
+    let clock = FakeClock::new();
+    let limiter = Limiter::builder()
+        .policy(policy("per-key", 2, 60), ApiKey::presented())
+        .clock(clock.clone())
+        .build();
+    let mut svc = service(RateLimitLayer::new(limiter), Arc::default());
+    // Authenticated by X-API-Key (which wins, as in tollgate-store), with a
+    // new bearer token each time: still one key, one budget.
+    let request = |decoy: usize| {
+        Request::builder()
+            .header("x-api-key", "tg_live_real")
+            .header("authorization", format!("Bearer decoy-{decoy}"))
+            .body(())
+            .unwrap()
+    };
+    let mut statuses = Vec::new();
+    for decoy in 0..4 {
+        statuses.push(call(&mut svc, request(decoy)).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429, 429]);
+    // Without X-API-Key, the bearer token is the key.
+    let bearer = Request::builder()
+        .header("authorization", "Bearer other")
+        .body(())
+        .unwrap();
+    assert_eq!(call(&mut svc, bearer).await.status(), 200);
+}
+
+#[tokio::test]
 async fn weighted_cost_and_impossible_cost() {
     let clock = FakeClock::new();
     let limiter = Limiter::builder()
