@@ -234,9 +234,10 @@ impl RedisOptions {
 /// each, which is where its time goes. The policies of one request (per key
 /// and per IP) often travel in one call too.
 ///
-/// **Keys.** `{prefix}{policy:key}`: the braces are a hash tag, so everything
-/// one decision touches lives in one Redis Cluster slot. Braces and `%`
-/// inside a key are percent-encoded. Keys expire once their caller is idle,
+/// **Keys.** `{prefix}{policy:k:key}` for a text key and
+/// `{prefix}{policy:ip:address}` for an IP: the braces are a hash tag, so
+/// everything one decision touches lives in one Redis Cluster slot. Braces
+/// and `%` inside a key are percent-encoded. Keys expire once their caller is idle,
 /// so Redis memory stays bounded too.
 ///
 /// **TLS.** `rediss://` (and `rediss+cluster://`) URLs need the `rustls`
@@ -345,7 +346,8 @@ impl RedisStore {
         })
     }
 
-    /// The Redis key of `key` under `policy`.
+    /// The Redis key of `key` under `policy`. A text key is tagged `k:` and an
+    /// IP `ip:`, so that no text (`"ip:192.0.2.7"`) can name an IP's bucket.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -353,7 +355,9 @@ impl RedisStore {
     /// use tollgate_limit::{Key, Policy, RedisOptions, RedisStore};
     /// let store = RedisStore::open("redis://127.0.0.1:6379", RedisOptions::default())?;
     /// let policy = Policy::new("per-key", 100, Duration::from_secs(60))?;
-    /// assert_eq!(store.redis_key(&policy, &Key::from("a{b}%")), "tollgate:rl:{per-key:a%7Bb%7D%25}");
+    /// assert_eq!(store.redis_key(&policy, &Key::from("a{b}%")), "tollgate:rl:{per-key:k:a%7Bb%7D%25}");
+    /// let ip: std::net::IpAddr = "192.0.2.7".parse()?;
+    /// assert_eq!(store.redis_key(&policy, &Key::from(ip)), "tollgate:rl:{per-key:ip:192.0.2.7}");
     /// # Ok(()) }
     /// ```
     pub fn redis_key(&self, policy: &Policy, key: &Key) -> String {
@@ -365,6 +369,9 @@ impl RedisStore {
         out.push(':');
         // Written straight into the key (one allocation per decision, not
         // two); writing into a `String` cannot fail.
+        if key.ip().is_none() {
+            out.push_str("k:");
+        }
         let _ = write!(HashTagEscaped(&mut out), "{key}");
         out.push('}');
         out

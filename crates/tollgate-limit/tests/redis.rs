@@ -116,7 +116,7 @@ async fn keys_expire_when_idle_and_are_hash_tagged() {
     // 10 per 60 s: each call owes 6 s; the tolerance (the horizon) is 60 s.
     let p = policy("short", 10, 60);
     let name = store.redis_key(&p, &Key::from("k"));
-    assert_eq!(name, format!("{prefix}{{short:k}}"));
+    assert_eq!(name, format!("{prefix}{{short:k:k}}"));
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let mut pttl = async || -> i64 {
