@@ -86,6 +86,10 @@ pub(crate) struct AppState {
     pub(crate) scans: Scans,
     /// `GET /openapi.json`, rendered once.
     pub(crate) openapi: Bytes,
+    /// One permit per core for image decodes: a small file can declare a
+    /// large image, and a burst of them would otherwise decode all at once
+    /// (up to 4096 × 4096 pixels each) on the blocking pool.
+    pub(crate) decoders: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -329,6 +329,9 @@ async fn serve(
         dialect,
         scans,
         openapi: openapi.into(),
+        decoders: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, usize::from),
+        )),
     });
     let gate = Gatekeeper::new(store)
         .catalog(catalog)

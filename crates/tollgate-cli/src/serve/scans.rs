@@ -150,7 +150,14 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Reply<ScanView>), HandlerError> {
     let simulate = simulation(&app, &headers)?;
     let sha256 = hex(&Sha256::digest(&bytes));
-    let analysed = tokio::task::spawn_blocking(move || model::analyse(&bytes)).await?;
+    // The permit goes with the decode: a request that times out while it runs
+    // does not free a place for another until the decode itself is done.
+    let permit = app.decoders.clone().acquire_owned().await?;
+    let analysed = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        model::analyse(&bytes)
+    })
+    .await?;
     let image = analysed.map_err(|why| {
         app.error("input_format_error")
             .with("reason", why.to_string())
