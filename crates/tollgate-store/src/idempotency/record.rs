@@ -8,13 +8,18 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tollgate::{ApiError, Catalog, Violation};
 
-/// Headers not stored: they describe one exchange, not the result.
-const NOT_STORED: [&str; 9] = [
+/// Headers not stored: they describe one exchange (or one connection's hop),
+/// not the result.
+const NOT_STORED: [&str; 13] = [
     "x-request-id",
     "request-id",
     "date",
     "connection",
     "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
     "transfer-encoding",
     "content-length",
     "idempotent-replayed",
@@ -41,12 +46,17 @@ pub(crate) fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-/// Headers as JSON `[[name, value], …]`; values that are not text are dropped.
+/// Headers as JSON `[[name, value], …]`. A value is written one character per
+/// byte (Latin-1), so bytes past ASCII (a UTF-8 file name in
+/// `Content-Disposition`) come back as they were; ASCII reads as itself.
 pub(crate) fn encode_headers(headers: &HeaderMap) -> String {
-    let pairs: Vec<(&str, &str)> = headers
+    let pairs: Vec<(&str, String)> = headers
         .iter()
         .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .map(|(name, value)| {
+            let latin1 = value.as_bytes().iter().map(|&b| char::from(b)).collect();
+            (name.as_str(), latin1)
+        })
         .collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_owned())
 }
@@ -56,7 +66,9 @@ pub(crate) fn decode_headers(json: &str) -> HeaderMap {
     let pairs: Vec<(String, String)> = serde_json::from_str(json).unwrap_or_default();
     let mut headers = HeaderMap::with_capacity(pairs.len());
     for (name, value) in pairs {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+        let bytes: Option<Vec<u8>> = value.chars().map(|c| u8::try_from(c).ok()).collect();
+        let value = bytes.and_then(|b| HeaderValue::from_bytes(&b).ok());
+        if let (Ok(name), Some(value)) = (HeaderName::try_from(name), value) {
             headers.append(name, value);
         }
     }
@@ -155,8 +167,15 @@ mod tests {
         h.append("link", "<b>".parse().unwrap());
         h.insert("x-request-id", "req_1".parse().unwrap());
         h.insert("content-length", "2".parse().unwrap());
+        h.insert("upgrade", "h2c".parse().unwrap());
+        let disposition = HeaderValue::from_bytes("attachment; filename=\"café.png\"".as_bytes());
+        h.insert("content-disposition", disposition.unwrap());
         let back = decode_headers(&encode_headers(&h));
-        assert_eq!(back.len(), 3);
+        assert_eq!(back.len(), 4);
+        assert_eq!(
+            back["content-disposition"].as_bytes(),
+            "attachment; filename=\"café.png\"".as_bytes()
+        );
         assert_eq!(back.get_all("link").iter().count(), 2);
         assert!(back.get("x-request-id").is_none());
         assert!(decode_headers("not json").is_empty());
