@@ -188,8 +188,9 @@ impl Reservation {
 /// What [`Store::idempotency_begin`] found.
 #[derive(Debug)]
 pub(crate) enum Begin {
-    /// This request owns the key: run it.
-    Started,
+    /// This request owns the key under the lock `lock` (the record's
+    /// `locked_until`: every claim sets a later one, so it names the owner).
+    Started { lock: i64 },
     /// Another request with the key is running.
     InUse,
     /// The key was used with a different request.
@@ -672,7 +673,7 @@ impl Store {
                 })
                 .await?;
             if inserted {
-                return Ok(Begin::Started);
+                return Ok(Begin::Started { lock: locked_until });
             }
             let Some(row) = backend.idem_get(api_key_id, idem_key).await? else {
                 continue; // deleted in between: try to insert again
@@ -691,23 +692,54 @@ impl Store {
                     .idem_take_over(api_key_id, idem_key, fingerprint, now, locked_until)
                     .await?
             {
-                return Ok(Begin::Started);
+                return Ok(Begin::Started { lock: locked_until });
             }
             return Ok(Begin::InUse);
         }
         Ok(Begin::InUse)
     }
 
-    pub(crate) async fn idempotency_complete(&self, row: IdempotencyRow) -> Result<(), StoreError> {
-        self.backend().idem_complete(row).await
+    /// Stores the outcome of the request holding `lock`; `false` when the
+    /// key was taken over meanwhile (the outcome of the request that took it
+    /// stands).
+    pub(crate) async fn idempotency_complete(
+        &self,
+        row: IdempotencyRow,
+        lock: i64,
+    ) -> Result<bool, StoreError> {
+        self.backend().idem_complete(row, lock).await
     }
 
+    /// Frees a key still held under `lock`; `false` when it was not.
     pub(crate) async fn idempotency_abandon(
         &self,
         api_key_id: &str,
         idem_key: &str,
-    ) -> Result<(), StoreError> {
-        self.backend().idem_abandon(api_key_id, idem_key).await
+        lock: i64,
+    ) -> Result<bool, StoreError> {
+        self.backend()
+            .idem_abandon(api_key_id, idem_key, lock)
+            .await
+    }
+
+    /// Holds a key another `lock_timeout` from now; the new lock, or `None`
+    /// when the key is no longer held under `lock`.
+    pub(crate) async fn idempotency_renew(
+        &self,
+        api_key_id: &str,
+        idem_key: &str,
+        lock: i64,
+        lock_timeout: Duration,
+    ) -> Result<Option<i64>, StoreError> {
+        let until = unix(self.now()).saturating_add(secs(lock_timeout));
+        if until <= lock {
+            return Ok(Some(lock));
+        }
+        let renewed = self
+            .backend()
+            .idem_renew(api_key_id, idem_key, lock, until)
+            .await?;
+        Ok(renewed.then_some(until))
     }
 }
 
@@ -794,5 +826,73 @@ mod tests {
         let key = format!("tg_live_{}{}", "A".repeat(12), "b".repeat(32));
         assert_eq!(key_id_of(&key), "AAAAAAAAAAAA");
         assert_eq!(key_id_of("AAAAAAAAAAAA"), "AAAAAAAAAAAA");
+    }
+
+    #[tokio::test]
+    async fn a_key_taken_over_is_written_only_by_the_request_that_took_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let clock = crate::ManualClock::new(start);
+        let store = Store::open_with(&url, StoreOptions::default().clock(clock.clone()))
+            .await
+            .unwrap();
+        let (day, minute) = (Duration::from_secs(86_400), Duration::from_secs(60));
+        let begin = || store.idempotency_begin("key_1", "order-1", b"fp", day, minute);
+        let outcome = |body: &str| IdempotencyRow {
+            api_key_id: "key_1".to_owned(),
+            idem_key: "order-1".to_owned(),
+            fingerprint: b"fp".to_vec(),
+            state: "done".to_owned(),
+            locked_until: 0,
+            status: Some(201),
+            headers: Some("[]".to_owned()),
+            body: Some(body.as_bytes().to_vec()),
+            error: None,
+            created_at: 0,
+            expires_at: i64::MAX,
+        };
+
+        let Begin::Started { lock: first } = begin().await.unwrap() else {
+            panic!("the first request owns the key")
+        };
+        assert!(matches!(begin().await.unwrap(), Begin::InUse));
+        // The first request stalls past its lock (its node paused, say): a
+        // retry takes the key over.
+        clock.advance(minute + Duration::from_secs(1));
+        let Begin::Started { lock: second } = begin().await.unwrap() else {
+            panic!("a retry takes over a key whose lock ran out")
+        };
+        assert!(second > first);
+        // The first request comes back: none of its writes lands.
+        let renewed = store.idempotency_renew("key_1", "order-1", first, minute);
+        assert_eq!(renewed.await.unwrap(), None);
+        assert!(
+            !store
+                .idempotency_complete(outcome("first"), first)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .idempotency_abandon("key_1", "order-1", first)
+                .await
+                .unwrap()
+        );
+        // The request that took it over renews and stores its outcome.
+        clock.advance(Duration::from_secs(5));
+        let renewed = store.idempotency_renew("key_1", "order-1", second, minute);
+        let third = renewed.await.unwrap().expect("still held");
+        assert!(third > second);
+        assert!(
+            store
+                .idempotency_complete(outcome("second"), third)
+                .await
+                .unwrap()
+        );
+        let Begin::Replay(row) = begin().await.unwrap() else {
+            panic!("the outcome is replayed")
+        };
+        assert_eq!(row.body.as_deref(), Some(&b"second"[..]));
     }
 }

@@ -27,6 +27,7 @@ both_backends!(
     responses_too_large_to_keep_spend_the_key,
     a_response_lost_after_the_handler_answered_spends_the_key,
     a_request_dropped_while_its_charge_waits_is_not_charged,
+    a_slow_request_keeps_its_key_past_the_lock_timeout,
     idempotency_key_required_and_validated,
     idempotency_records_expire,
 );
@@ -819,6 +820,66 @@ async fn a_request_dropped_while_its_charge_waits_is_not_charged(kind: Kind) {
     );
     assert_eq!(handler.calls(), 0);
     f.db.cleanup().await;
+}
+
+async fn a_slow_request_keeps_its_key_past_the_lock_timeout(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let (entered, finish) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let (e, fin) = (entered.clone(), finish.clone());
+    let slow = tower::service_fn(move |_req: Req| {
+        let (e, fin) = (e.clone(), fin.clone());
+        async move {
+            e.notify_one();
+            fin.notified().await;
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .status(201)
+                    .body(Full::from("done"))
+                    .unwrap(),
+            )
+        }
+    });
+    // A 3 s lock, renewed every second while the handler works.
+    let svc = f
+        .gate
+        .clone()
+        .idempotency_lock_timeout(Duration::from_secs(3))
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(slow);
+    let first = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("slow"), "{}")));
+    entered.notified().await;
+    f.db.clock.advance(Duration::from_secs(2));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Past the first lock (3 s), within the renewed one: still in use, not
+    // taken over and run a second time.
+    f.db.clock.advance(Duration::from_secs(2));
+    let retry = send_any(&svc, post(&f.key, Some("slow"), "{}"));
+    // (A retry that took the key over would run the handler, and wait.)
+    let retried = tokio::time::timeout(Duration::from_secs(5), retry).await;
+    assert_eq!(retried.map(|(status, _)| status).ok(), Some(409));
+    finish.notify_one();
+    assert_eq!(first.await.unwrap().unwrap().status(), 201);
+    let (res, body) = send_any(&svc, post(&f.key, Some("slow"), "{}")).await;
+    assert_eq!((res, &body[..]), (201, &b"done"[..]));
+    f.db.cleanup().await;
+}
+
+/// Status and body of a response of any body type.
+async fn send_any<S, B>(svc: &S, req: Req) -> (u16, Bytes)
+where
+    S: Service<Req, Response = Response<B>, Error = Infallible> + Clone,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let res = svc.clone().oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.into_body().collect().await.unwrap().to_bytes())
 }
 
 async fn idempotency_key_required_and_validated(kind: Kind) {

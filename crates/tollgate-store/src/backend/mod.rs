@@ -186,14 +186,32 @@ pub trait IdempotencyBackend: Send + Sync + 'static {
         now: i64,
         locked_until: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    /// Stores the response of a record's first request and marks it `done`.
-    fn idem_complete(&self, row: IdempotencyRow) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Deletes a pair's record if still `running` (the request failed and may be retried).
+    /// Stores the response of a record's first request and marks it `done`,
+    /// if the record is still `running` under the lock `lock` (its
+    /// `locked_until`, which only the request holding it set); `false` when
+    /// another request has taken it over.
+    fn idem_complete(
+        &self,
+        row: IdempotencyRow,
+        lock: i64,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Deletes a pair's record if still `running` under the lock `lock` (the
+    /// request failed and may be retried); `false` when it was not.
     fn idem_abandon<'a>(
         &'a self,
         api_key_id: &'a str,
         idem_key: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+        lock: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Moves a `running` record's lock from `lock` to `until` (and its expiry
+    /// at least as far); `false` when the lock is no longer `lock`.
+    fn idem_renew<'a>(
+        &'a self,
+        api_key_id: &'a str,
+        idem_key: &'a str,
+        lock: i64,
+        until: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Deletes a pair's record if expired at `now`.
     fn idem_delete_expired<'a>(
         &'a self,

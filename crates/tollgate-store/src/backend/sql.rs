@@ -375,7 +375,9 @@ macro_rules! sql_backend {
             ) -> BoxFuture<'a, Result<bool, StoreError>> {
                 Box::pin(async move {
                     let done = sqlx::query(
-                        "UPDATE idempotency SET locked_until = $5 WHERE api_key_id = $1 AND idem_key = $2 \
+                        "UPDATE idempotency SET locked_until = $5, \
+                         expires_at = CASE WHEN expires_at < $5 THEN $5 ELSE expires_at END \
+                         WHERE api_key_id = $1 AND idem_key = $2 \
                          AND fingerprint = $3 AND state = 'running' AND locked_until <= $4",
                     )
                     .bind(api_key_id)
@@ -389,11 +391,12 @@ macro_rules! sql_backend {
                 })
             }
 
-            fn idem_complete(&self, row: IdempotencyRow) -> BoxFuture<'_, Result<(), StoreError>> {
+            fn idem_complete(&self, row: IdempotencyRow, lock: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
                 Box::pin(async move {
-                    sqlx::query(
+                    let done = sqlx::query(
                         "UPDATE idempotency SET state = 'done', status = $3, headers = $4, body = $5, \
-                         error = $6, expires_at = $7 WHERE api_key_id = $1 AND idem_key = $2",
+                         error = $6, expires_at = $7 WHERE api_key_id = $1 AND idem_key = $2 \
+                         AND state = 'running' AND locked_until = $8",
                     )
                     .bind(row.api_key_id)
                     .bind(row.idem_key)
@@ -402,9 +405,10 @@ macro_rules! sql_backend {
                     .bind(row.body)
                     .bind(row.error)
                     .bind(row.expires_at)
+                    .bind(lock)
                     .execute(&self.pool)
                     .await?;
-                    Ok(())
+                    Ok(done.rows_affected() == 1)
                 })
             }
 
@@ -412,16 +416,42 @@ macro_rules! sql_backend {
                 &'a self,
                 api_key_id: &'a str,
                 idem_key: &'a str,
-            ) -> BoxFuture<'a, Result<(), StoreError>> {
+                lock: i64,
+            ) -> BoxFuture<'a, Result<bool, StoreError>> {
                 Box::pin(async move {
-                    sqlx::query(
-                        "DELETE FROM idempotency WHERE api_key_id = $1 AND idem_key = $2 AND state = 'running'",
+                    let done = sqlx::query(
+                        "DELETE FROM idempotency WHERE api_key_id = $1 AND idem_key = $2 \
+                         AND state = 'running' AND locked_until = $3",
                     )
                     .bind(api_key_id)
                     .bind(idem_key)
+                    .bind(lock)
                     .execute(&self.pool)
                     .await?;
-                    Ok(())
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn idem_renew<'a>(
+                &'a self,
+                api_key_id: &'a str,
+                idem_key: &'a str,
+                lock: i64,
+                until: i64,
+            ) -> BoxFuture<'a, Result<bool, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE idempotency SET locked_until = $4, \
+                         expires_at = CASE WHEN expires_at < $4 THEN $4 ELSE expires_at END \
+                         WHERE api_key_id = $1 AND idem_key = $2 AND state = 'running' AND locked_until = $3",
+                    )
+                    .bind(api_key_id)
+                    .bind(idem_key)
+                    .bind(lock)
+                    .bind(until)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
                 })
             }
 

@@ -25,8 +25,13 @@
 //!   request ran, and is neither run nor charged again. The record's writes
 //!   run on tasks of their own, so a dropped request cannot cut them off.
 //! - Records are kept 24 h by default ([`Gatekeeper::idempotency_retention`](crate::Gatekeeper::idempotency_retention));
-//!   a request that holds a key longer than the lock timeout (60 s by default)
-//!   without finishing — its node died — may be taken over by a retry.
+//!   a running request holds its key under a lock (60 s by default,
+//!   [`Gatekeeper::idempotency_lock_timeout`](crate::Gatekeeper::idempotency_lock_timeout))
+//!   that it renews every third of that while its handler works, so a retry
+//!   takes a key over only from a request that stopped renewing (its node
+//!   died, or stalled past the lock). Every write is made under the lock: a
+//!   request whose key was taken over can neither free it nor overwrite the
+//!   outcome of the request that took it.
 //!
 //! Bodies are buffered (up to [`Gatekeeper::max_body_bytes`](crate::Gatekeeper::max_body_bytes),
 //! 10 MiB by default; larger requests get `payload_too_large`). A response

@@ -35,10 +35,16 @@ pub struct IdempotencyService<S> {
 /// so a retry can run; once it has answered, the handler's work is done and
 /// the key is spent even if the response is then lost. Each write runs on a
 /// task of its own, so dropping the request cannot cut it off.
+///
+/// Every write is made under the guard's lock: a request whose key was taken
+/// over (it outlived its lock) cannot free, or overwrite the outcome of, the
+/// request that took it.
 struct KeyGuard {
     store: Store,
     scope: String,
     key: String,
+    /// The record's `locked_until` as this request last set it.
+    lock: i64,
     if_dropped: IfDropped,
 }
 
@@ -57,7 +63,24 @@ impl KeyGuard {
     async fn abandon(mut self) {
         self.if_dropped = IfDropped::Nothing;
         let (store, scope, key) = (self.store.clone(), self.scope.clone(), self.key.clone());
-        detach::finish(abandon(store, scope, key)).await;
+        detach::finish(abandon(store, scope, key, self.lock)).await;
+    }
+
+    /// Holds the key another lock timeout. A key lost meanwhile (this request
+    /// was stalled past its lock, and a retry took the key) stays lost: this
+    /// request's writes will then find it so, and change nothing.
+    async fn renew(&mut self, lock_timeout: Duration) {
+        let renewed = self
+            .store
+            .idempotency_renew(&self.scope, &self.key, self.lock, lock_timeout)
+            .await;
+        match renewed {
+            Ok(Some(lock)) => self.lock = lock,
+            Ok(None) => {
+                tracing::warn!("an idempotency key was taken over while its request still ran");
+            }
+            Err(error) => tracing::warn!(%error, "an idempotency key's lock could not be renewed"),
+        }
     }
 
     /// From now on, a drop spends the key with `record`.
@@ -68,7 +91,7 @@ impl KeyGuard {
     /// Stores the outcome: replayed to every retry.
     async fn complete(mut self, record: IdempotencyRow) {
         self.if_dropped = IfDropped::Nothing;
-        detach::finish(complete(self.store.clone(), record)).await;
+        detach::finish(complete(self.store.clone(), record, self.lock)).await;
     }
 }
 
@@ -81,9 +104,9 @@ impl Drop for KeyGuard {
                     std::mem::take(&mut self.scope),
                     std::mem::take(&mut self.key),
                 );
-                detach::start(abandon(store, scope, key));
+                detach::start(abandon(store, scope, key, self.lock));
             }
-            IfDropped::Spend(record) => detach::start(complete(store, *record)),
+            IfDropped::Spend(record) => detach::start(complete(store, *record, self.lock)),
             IfDropped::Nothing => {}
         }
     }
@@ -91,17 +114,40 @@ impl Drop for KeyGuard {
 
 /// Frees a key. If this fails, the record stays `running` until its lock
 /// times out, and retries get `idempotency_key_in_use` until then.
-async fn abandon(store: Store, scope: String, key: String) {
-    if let Err(error) = store.idempotency_abandon(&scope, &key).await {
+async fn abandon(store: Store, scope: String, key: String, lock: i64) {
+    if let Err(error) = store.idempotency_abandon(&scope, &key, lock).await {
         tracing::warn!(%error, "an idempotency key could not be freed; retries wait for its lock to time out");
     }
 }
 
 /// Stores a key's outcome. If this fails, the record stays `running` until its
 /// lock times out, and a retry after that runs the request again.
-async fn complete(store: Store, record: IdempotencyRow) {
-    if let Err(error) = store.idempotency_complete(record).await {
-        tracing::error!(%error, "the outcome of an idempotent request could not be stored; a retry after the lock timeout runs it again");
+async fn complete(store: Store, record: IdempotencyRow, lock: i64) {
+    match store.idempotency_complete(record, lock).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "an idempotent request finished after its key was taken over; the outcome of the \
+             request that took it stands"
+        ),
+        Err(error) => tracing::error!(
+            %error,
+            "the outcome of an idempotent request could not be stored; a retry after the lock \
+             timeout runs it again"
+        ),
+    }
+}
+
+/// Runs the handler, renewing the key's lock every third of the lock timeout
+/// while it works: a retry takes a key over only from a request that stopped
+/// renewing (its node died), never from one that is merely slow.
+async fn renewing<F: Future>(call: F, guard: &mut KeyGuard, lock_timeout: Duration) -> F::Output {
+    let every = (lock_timeout / 3).max(Duration::from_millis(100));
+    let mut call = std::pin::pin!(call);
+    loop {
+        tokio::select! {
+            output = &mut call => return output,
+            () = tokio::time::sleep(every) => guard.renew(lock_timeout).await,
+        }
     }
 }
 
@@ -209,9 +255,12 @@ where
     let begin = store
         .idempotency_begin(&scope, &key, &fp, shared.retention, shared.lock_timeout)
         .await;
-    let row = match begin {
-        Ok(Begin::Started) => None,
-        Ok(Begin::Replay(row)) => Some(row),
+    let lock = match begin {
+        Ok(Begin::Started { lock }) => lock,
+        Ok(Begin::Replay(row)) if row.body.is_none() => {
+            return Ok(shared.reject(not_kept(&shared), &parts.headers, &path));
+        }
+        Ok(Begin::Replay(row)) => return Ok(replay(&shared, *row)),
         Ok(Begin::InUse) => {
             let err = shared
                 .error("idempotency_key_in_use")
@@ -227,23 +276,17 @@ where
         }
         Err(e) => return Ok(shared.rejection(&Rejection::Unavailable(e), &parts.headers, &path)),
     };
-    if let Some(row) = row {
-        if row.body.is_none() {
-            return Ok(shared.reject(not_kept(&shared), &parts.headers, &path));
-        }
-        return Ok(replay(&shared, *row));
-    }
 
     let mut guard = KeyGuard {
         store: store.clone(),
         scope: scope.clone(),
         key: key.clone(),
+        lock,
         if_dropped: IfDropped::Abandon,
     };
     let request_id = parts.headers.get(tollgate::headers::X_REQUEST_ID).cloned();
-    let response = service
-        .call(Request::from_parts(parts, ReqB::from(body)))
-        .await?;
+    let call = service.call(Request::from_parts(parts, ReqB::from(body)));
+    let response = renewing(call, &mut guard, shared.lock_timeout).await?;
     let status = response.status();
     if status.is_server_error()
         || status == StatusCode::TOO_MANY_REQUESTS
