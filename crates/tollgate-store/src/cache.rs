@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::key::KeyHash;
@@ -33,6 +34,10 @@ pub(crate) struct KeyCache {
     ttl: Duration,
     capacity: usize,
     map: RwLock<HashMap<String, Entry>>,
+    /// Bumped by every removal: a lookup that read the database before a
+    /// removal must not cache what it read (the key it found unrevoked may
+    /// have been revoked since).
+    generation: AtomicU64,
 }
 
 impl KeyCache {
@@ -41,12 +46,22 @@ impl KeyCache {
             ttl,
             capacity,
             map: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
+    /// An entry is fresh for the TTL after it was cached. One cached "in the
+    /// future" (the clock stepped back since) is stale: it could otherwise
+    /// outlive the TTL by however far the clock stepped.
     fn fresh(&self, cached_at: SystemTime, now: SystemTime) -> bool {
         now.duration_since(cached_at)
-            .map_or(true, |age| age < self.ttl)
+            .is_ok_and(|age| age < self.ttl)
+    }
+
+    /// Read before looking a key up in the database, and handed to
+    /// [`insert`](Self::insert).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Runs `f` on the fresh entry for `id`, if any, under the read lock.
@@ -64,16 +79,21 @@ impl KeyCache {
         self.fresh(entry.cached_at, now).then(|| f(&entry.key))
     }
 
-    pub(crate) fn insert(&self, id: String, key: CachedKey, now: SystemTime) {
+    /// Caches what a lookup read, unless something was removed since the
+    /// lookup began (`generation` is what [`generation`](Self::generation)
+    /// said then).
+    pub(crate) fn insert(&self, id: String, key: CachedKey, now: SystemTime, generation: u64) {
         if self.ttl.is_zero() || self.capacity == 0 {
             return;
         }
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        // Removals bump the generation under the write lock, so this check
+        // and the insert below see them in order.
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
         if map.len() >= self.capacity && !map.contains_key(&id) {
-            map.retain(|_, e| {
-                now.duration_since(e.cached_at)
-                    .map_or(true, |age| age < self.ttl)
-            });
+            map.retain(|_, e| self.fresh(e.cached_at, now));
             if map.len() >= self.capacity {
                 map.clear();
             }
@@ -88,17 +108,15 @@ impl KeyCache {
     }
 
     pub(crate) fn remove(&self, id: &str) {
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.remove(id);
     }
 
     pub(crate) fn remove_account(&self, account_id: &str) {
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, e| e.key.principal.account_id() != account_id);
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.retain(|_, e| e.key.principal.account_id() != account_id);
     }
 
     #[cfg(test)]
@@ -126,7 +144,7 @@ mod tests {
     fn entries_expire_after_the_ttl() {
         let cache = KeyCache::new(Duration::from_secs(10), 10);
         let t0 = UNIX_EPOCH + Duration::from_secs(100);
-        cache.insert("k1".into(), entry("a"), t0);
+        cache.insert("k1".into(), entry("a"), t0, cache.generation());
         assert!(
             cache
                 .with("k1", t0 + Duration::from_secs(9), |_| ())
@@ -137,6 +155,26 @@ mod tests {
                 .with("k1", t0 + Duration::from_secs(10), |_| ())
                 .is_none()
         );
+        // The clock stepped back: the entry is not trusted for longer.
+        assert!(
+            cache
+                .with("k1", t0 - Duration::from_secs(1), |_| ())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_lookup_that_began_before_a_removal_is_not_cached() {
+        let cache = KeyCache::new(Duration::from_secs(10), 10);
+        let t0 = UNIX_EPOCH + Duration::from_secs(100);
+        // A lookup reads the database, a revocation removes the key from the
+        // cache, then the lookup comes back with what it read before.
+        let began = cache.generation();
+        cache.remove("k1");
+        cache.insert("k1".into(), entry("a"), t0, began);
+        assert!(cache.with("k1", t0, |_| ()).is_none());
+        cache.insert("k1".into(), entry("a"), t0, cache.generation());
+        assert!(cache.with("k1", t0, |_| ()).is_some());
     }
 
     #[test]
@@ -148,11 +186,12 @@ mod tests {
                 format!("k{i}"),
                 entry(if i % 2 == 0 { "even" } else { "odd" }),
                 t0,
+                cache.generation(),
             );
             assert!(cache.len() <= 3);
         }
-        cache.insert("x".into(), entry("odd"), t0);
-        cache.insert("y".into(), entry("even"), t0);
+        cache.insert("x".into(), entry("odd"), t0, cache.generation());
+        cache.insert("y".into(), entry("even"), t0, cache.generation());
         cache.remove_account("odd");
         assert!(cache.with("x", t0, |_| ()).is_none());
         assert!(cache.with("y", t0, |_| ()).is_some());
@@ -163,7 +202,7 @@ mod tests {
     #[test]
     fn zero_ttl_disables_the_cache() {
         let cache = KeyCache::new(Duration::ZERO, 3);
-        cache.insert("k".into(), entry("a"), UNIX_EPOCH);
+        cache.insert("k".into(), entry("a"), UNIX_EPOCH, cache.generation());
         assert!(cache.with("k", UNIX_EPOCH, |_| ()).is_none());
     }
 }

@@ -508,6 +508,7 @@ impl Store {
         let Some(p) = Presented::parse(presented) else {
             return Err(Rejection::InvalidKey);
         };
+        let generation = self.inner.cache.generation();
         let Some((row, account_state)) = self.backend().key(p.id).await? else {
             return Err(Rejection::InvalidKey);
         };
@@ -529,7 +530,7 @@ impl Store {
             account_active: AccountState::parse(&account_state) == AccountState::Active,
         };
         let verdict = judge(&cached, &p.hash(), now);
-        self.inner.cache.insert(row.id, cached, now);
+        self.inner.cache.insert(row.id, cached, now, generation);
         verdict
     }
 
