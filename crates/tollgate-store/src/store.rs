@@ -112,6 +112,12 @@ impl StoreOptions {
     }
     /// Postgres only: keep the tables in this schema (created if missing),
     /// e.g. one per test run or per application. 1–63 of `[a-z0-9_]`.
+    ///
+    /// Set it when the database is shared with another application: the
+    /// tables (`accounts`, `api_keys`, `idempotency`) and sqlx's migration
+    /// table `_sqlx_migrations` then cannot meet that application's own (a
+    /// second set of sqlx migrations in one schema makes either refuse to
+    /// start).
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = Some(schema.into());
         self
