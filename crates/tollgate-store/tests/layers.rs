@@ -126,6 +126,40 @@ impl Fixture {
     }
 }
 
+/// A handler that is still running: it says when it is entered, and answers
+/// 201 with `body` only once released.
+struct Held {
+    entered: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl Held {
+    fn new() -> Held {
+        Held {
+            entered: Arc::default(),
+            release: Arc::default(),
+        }
+    }
+    fn service(
+        &self,
+        body: &'static str,
+    ) -> impl Service<Req, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static {
+        let (entered, release) = (self.entered.clone(), self.release.clone());
+        tower::service_fn(move |_req: Req| {
+            let (entered, release) = (entered.clone(), release.clone());
+            async move {
+                entered.notify_one();
+                release.notified().await;
+                let response = Response::builder().status(201).body(Full::from(body));
+                Ok(response.unwrap())
+            }
+        })
+    }
+}
+
 fn post(key: &str, idem: Option<&str>, body: &'static str) -> Req {
     let mut b = Request::post("/v1/scans")
         .header("x-api-key", key)
@@ -316,20 +350,10 @@ async fn charged_on_success_released_on_errors_and_on_drop(kind: Kind) {
     assert_eq!(usage, 2, "the failed requests are not counted either");
 
     // A request dropped mid-handler gives its credits back.
-    let blocker = Arc::new(tokio::sync::Notify::new());
-    let entered = Arc::new(tokio::sync::Notify::new());
-    let (b, e) = (blocker.clone(), entered.clone());
-    let slow = tower::service_fn(move |_req: Req| {
-        let (b, e) = (b.clone(), e.clone());
-        async move {
-            e.notify_one();
-            b.notified().await;
-            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
-        }
-    });
-    let svc = f.gate.route().cost(2).layer(slow);
+    let held = Held::new();
+    let svc = f.gate.route().cost(2).layer(held.service(""));
     let call = tokio::spawn(svc.oneshot(post(&f.key, None, "{}")));
-    entered.notified().await;
+    held.entered.notified().await;
     assert_eq!(f.balance().await, 4, "reserved while the handler runs");
     call.abort();
     let _ = call.await;
@@ -473,37 +497,22 @@ async fn idempotent_replay_and_conflicts(kind: Kind) {
     assert_eq!(handler.calls(), calls + 1);
 
     // A request still running holds its key: 409 with Retry-After.
-    let blocker = Arc::new(tokio::sync::Notify::new());
-    let entered = Arc::new(tokio::sync::Notify::new());
-    let (b, e) = (blocker.clone(), entered.clone());
-    let slow = tower::service_fn(move |_req: Req| {
-        let (b, e) = (b.clone(), e.clone());
-        async move {
-            e.notify_one();
-            b.notified().await;
-            Ok::<_, Infallible>(
-                Response::builder()
-                    .status(201)
-                    .body(Full::from("slow"))
-                    .unwrap(),
-            )
-        }
-    });
+    let held = Held::new();
     let slow_svc = f
         .gate
         .route()
         .cost(1)
         .idempotency(Idempotency::Optional)
-        .layer(slow);
+        .layer(held.service("slow"));
     let running = tokio::spawn(slow_svc.clone().oneshot(post(&f.key, Some("slow-1"), "{}")));
-    entered.notified().await;
+    held.entered.notified().await;
     let (res, _) = send(&slow_svc, post(&f.key, Some("slow-1"), "{}")).await;
     assert_eq!(
         (res.status().as_u16(), code(&res)),
         (409, "idempotency_key_in_use")
     );
     assert_eq!(res.headers()["retry-after"], "1");
-    blocker.notify_one();
+    held.release.notify_one();
     assert_eq!(running.await.unwrap().unwrap().status(), 201);
     let (res, body) = send(&slow_svc, post(&f.key, Some("slow-1"), "{}")).await;
     assert_eq!((res.status().as_u16(), body.as_ref()), (201, &b"slow"[..]));
@@ -826,24 +835,7 @@ async fn a_slow_request_keeps_its_key_past_the_lock_timeout(kind: Kind) {
     let Some(f) = Fixture::new(kind, 10).await else {
         return;
     };
-    let (entered, finish) = (
-        Arc::new(tokio::sync::Notify::new()),
-        Arc::new(tokio::sync::Notify::new()),
-    );
-    let (e, fin) = (entered.clone(), finish.clone());
-    let slow = tower::service_fn(move |_req: Req| {
-        let (e, fin) = (e.clone(), fin.clone());
-        async move {
-            e.notify_one();
-            fin.notified().await;
-            Ok::<_, Infallible>(
-                Response::builder()
-                    .status(201)
-                    .body(Full::from("done"))
-                    .unwrap(),
-            )
-        }
-    });
+    let held = Held::new();
     // A 3 s lock, renewed every second while the handler works.
     let svc = f
         .gate
@@ -851,9 +843,9 @@ async fn a_slow_request_keeps_its_key_past_the_lock_timeout(kind: Kind) {
         .idempotency_lock_timeout(Duration::from_secs(3))
         .route()
         .idempotency(Idempotency::Optional)
-        .layer(slow);
+        .layer(held.service("done"));
     let first = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("slow"), "{}")));
-    entered.notified().await;
+    held.entered.notified().await;
     f.db.clock.advance(Duration::from_secs(2));
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // Past the first lock (3 s), within the renewed one: still in use, not
@@ -863,7 +855,7 @@ async fn a_slow_request_keeps_its_key_past_the_lock_timeout(kind: Kind) {
     // (A retry that took the key over would run the handler, and wait.)
     let retried = tokio::time::timeout(Duration::from_secs(5), retry).await;
     assert_eq!(retried.map(|(status, _)| status).ok(), Some(409));
-    finish.notify_one();
+    held.release.notify_one();
     assert_eq!(first.await.unwrap().unwrap().status(), 201);
     let (res, body) = send_any(&svc, post(&f.key, Some("slow"), "{}")).await;
     assert_eq!((res, &body[..]), (201, &b"done"[..]));
