@@ -190,7 +190,7 @@ fn quota_refill(map: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let [ietf, remaining, reset, x_remaining, x_reset] = QUOTA_HEADER_NAMES
         .each_ref()
         .map(|name| Headers::text(map.get(name)));
-    let secs = |text: Option<&str>| text.and_then(|t| t.parse::<u64>().ok());
+    let secs = |text: Option<&str>| text.and_then(|t| crate::retry::whole_seconds(t.trim()));
     let spent = |remaining: Option<&str>| secs(remaining) == Some(0);
     let mut refill = ietf.and_then(ietf_refill);
     let mut hint = |delay: Option<Duration>| {
@@ -228,7 +228,7 @@ fn ietf_refill(field: &str) -> Option<Duration> {
             .split([';', ','])
             .filter_map(|p| p.trim().split_once('='))
             .find(|(key, _)| key.trim() == name)
-            .and_then(|(_, value)| value.trim().parse().ok())
+            .and_then(|(_, value)| crate::retry::whole_seconds(value.trim()))
     };
     if field.contains("remaining=") {
         return (param(field, "remaining") == Some(0))
@@ -1507,6 +1507,16 @@ mod tests {
             ],
         );
         assert_eq!(far.retry_after, secs(u64::MAX));
+        // Past u64 too: still a very long wait (the client stops), not no
+        // hint at all (which it would retry within a second).
+        for (name, value) in [
+            ("ratelimit", "\"p\";r=0;t=99999999999999999999"),
+            ("ratelimit-reset", "99999999999999999999"),
+        ] {
+            let remaining = ("ratelimit-remaining", "0");
+            let beyond = decode(429, &[(name, value), remaining]);
+            assert_eq!(beyond.retry_after, secs(u64::MAX), "{name}");
+        }
     }
 
     use proptest::prelude::*;

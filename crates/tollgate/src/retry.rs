@@ -62,13 +62,19 @@ impl RetryClass {
 /// ```
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // Saturate absurd values instead of failing: a server that asks for
-        // more than u64 seconds is asking for "not in this lifetime".
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    if let Some(secs) = whole_seconds(value) {
+        return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A count of seconds written as digits, saturating: a server that asks for
+/// more than `u64` seconds is asking for "not in this lifetime", which is not
+/// the same as asking nothing.
+pub(crate) fn whole_seconds(text: &str) -> Option<u64> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().unwrap_or(u64::MAX))
 }
 
 /// The `Retry-After` delay-seconds for a delay: whole seconds, rounded up, so a
