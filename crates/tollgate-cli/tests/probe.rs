@@ -593,3 +593,48 @@ fn an_unreachable_api_exits_2_with_a_clear_message() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("expected METHOD:PATH"));
 }
+
+#[test]
+fn redirects_are_answers_and_never_carry_the_key_elsewhere() {
+    // Another host, which records every key presented to it.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let elsewhere = serve(Router::new().fallback(move |headers: HeaderMap| {
+        let record = record.clone();
+        async move {
+            if let Some(key) = headers.get("x-api-key") {
+                record
+                    .lock()
+                    .unwrap()
+                    .push(key.to_str().unwrap_or("").to_owned());
+            }
+            "{}"
+        }
+    }));
+    // An API that sends every request there.
+    let api = serve(Router::new().fallback(move |request: Request| async move {
+        let to = format!("http://{elsewhere}{}", request.uri());
+        (StatusCode::FOUND, [(header::LOCATION, to)])
+    }));
+    let base = format!("http://{api}");
+    let output = tollgate(&[
+        "probe",
+        &base,
+        "--key",
+        KEY,
+        "--key-header",
+        "x-api-key",
+        "--json",
+    ]);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the key went to another host {} times\n{}",
+        seen.lock().unwrap().len(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_ne!(
+        output.status.code(),
+        Some(0),
+        "a 302 is no conforming error"
+    );
+}

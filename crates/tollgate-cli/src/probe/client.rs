@@ -13,6 +13,9 @@ use reqwest::Url;
 /// The most of a response body kept: enough for any error envelope.
 const MAX_BODY: usize = 1 << 20;
 
+/// The most of the OpenAPI document read: large APIs publish several MiB.
+pub(crate) const MAX_DOCUMENT: usize = 16 << 20;
+
 /// The size of each chunk of the oversized body.
 const CHUNK: usize = 64 * 1024;
 
@@ -55,6 +58,8 @@ pub(crate) struct Request {
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// The body.
     pub(crate) body: Body,
+    /// The most of the answer's body kept.
+    pub(crate) max_answer: usize,
 }
 
 impl Request {
@@ -66,6 +71,7 @@ impl Request {
             key: Key::Absent,
             headers: Vec::new(),
             body: Body::Empty,
+            max_answer: MAX_BODY,
         }
     }
 }
@@ -77,7 +83,7 @@ pub(crate) struct Answer {
     pub(crate) status: u16,
     /// The headers.
     pub(crate) headers: HeaderMap,
-    /// The body's first [`MAX_BODY`] bytes.
+    /// The body's first bytes, up to the request's `max_answer`.
     pub(crate) body: Vec<u8>,
 }
 
@@ -127,6 +133,10 @@ impl Client {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("tollgate-probe/", env!("CARGO_PKG_VERSION")))
+            // The API's own answer is what is graded, and a redirect to
+            // another host would carry the key (in a header of its own
+            // name, which reqwest does not strip) where it does not belong.
+            .redirect(reqwest::redirect::Policy::none())
             // A fresh connection per request: a server may close one as it
             // refuses a request (an oversized body), and a request sent on
             // it just after would fail for no fault of the API.
@@ -200,9 +210,9 @@ impl Client {
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    let room = MAX_BODY - body.len();
+                    let room = req.max_answer.saturating_sub(body.len());
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                    if body.len() == MAX_BODY {
+                    if body.len() >= req.max_answer {
                         break;
                     }
                 }

@@ -184,7 +184,10 @@ async fn exchange(
     request: &Request,
     expect: Expect,
 ) -> Exchange {
-    bar.set_message(format!("{name}: {} {}", request.method, request.path));
+    bar.set_message(report::printable(&format!(
+        "{name}: {} {}",
+        request.method, request.path
+    )));
     let outcome = client.send(request).await.map_err(|f| f.message);
     bar.inc(1);
     Exchange {
@@ -230,6 +233,7 @@ async fn probe(
     // Discovery; the first request also tells whether the API is there.
     let discover = Request {
         key: keyed,
+        max_answer: client::MAX_DOCUMENT,
         ..Request::new(Method::GET, "/openapi.json")
     };
     bar.set_message("GET /openapi.json");

@@ -68,10 +68,10 @@ impl Report {
             .chain(self.rows.iter().map(|r| {
                 [
                     r.check.to_owned(),
-                    r.request.clone(),
+                    printable(&r.request),
                     r.status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
                     r.verdict.as_str().to_owned(),
-                    r.reason.clone(),
+                    printable(&r.reason),
                 ]
             }))
             .collect();
@@ -93,9 +93,33 @@ impl Report {
     }
 }
 
+/// Text from the server made safe for a terminal: control characters (an
+/// escape sequence could rewrite the lines above, hiding a failure) are
+/// written escaped.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_text_cannot_move_the_cursor() {
+        assert_eq!(
+            printable("GET /x\u{1b}[1A\u{1b}[2K\nok"),
+            "GET /x\\u{1b}[1A\\u{1b}[2K\\nok"
+        );
+        assert_eq!(printable("café – fine"), "café – fine");
+    }
 
     fn report(verdicts: &[Verdict]) -> Report {
         Report {
