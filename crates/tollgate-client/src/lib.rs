@@ -1,5 +1,7 @@
 #![doc = include_str!("docs/crate.md")]
 
+use std::time::Duration;
+
 mod attempt;
 mod error;
 mod ext;
@@ -12,7 +14,11 @@ pub use ext::{RequestBuilderExt, ResponseExt};
 pub use response::{DEFAULT_MAX_ERROR_BODY, ErrorDecoder, ErrorResponse};
 pub use retry::{Jitter, RetryBudget, RetryPolicy, TollgateMiddleware};
 
-/// A reqwest-middleware client with [`TollgateMiddleware`] and its defaults.
+/// A reqwest-middleware client with [`TollgateMiddleware`] and its defaults,
+/// over a reqwest client that gives up on a connection after 10 s and on a
+/// read that stalls for 30 s, and follows redirects only within the origin
+/// it was sent to (a redirect elsewhere is the response: the request's
+/// `X-API-Key` or `Idempotency-Key` would otherwise go along).
 ///
 /// # Panics
 ///
@@ -38,7 +44,25 @@ pub fn client() -> reqwest_middleware::ClientWithMiddleware {
 /// # drop(client);
 /// ```
 pub fn client_with(policy: RetryPolicy) -> reqwest_middleware::ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt
+                .previous()
+                .first()
+                .is_none_or(|first| first.origin() == attempt.url().origin());
+            if !same_origin {
+                attempt.stop()
+            } else if attempt.previous().len() > 10 {
+                attempt.error("more than 10 redirects")
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
+        .expect("the TLS backend initialises, as in reqwest::Client::new");
+    reqwest_middleware::ClientBuilder::new(http)
         .with(TollgateMiddleware::new().policy(policy))
         .build()
 }

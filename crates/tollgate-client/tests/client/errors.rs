@@ -543,3 +543,30 @@ async fn the_error_reads_well() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_default_client_follows_redirects_only_within_the_origin() {
+    let elsewhere = Mock::start(vec![Reply::ok()]).await;
+    let api = Mock::start(vec![
+        Reply::new(307).header("location", "/moved"),
+        Reply::ok(),
+        Reply::new(302).header("location", elsewhere.url("/steal")),
+    ])
+    .await;
+    let client = tollgate_client::client();
+    let moved = client
+        .get(api.url("/v1/x"))
+        .header("x-api-key", "secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200, "followed within the origin");
+    let away = client
+        .get(api.url("/v1/x"))
+        .header("x-api-key", "secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(away.status(), 302, "a redirect elsewhere is the answer");
+    assert_eq!(elsewhere.hits(), 0, "the key never went to another origin");
+}
