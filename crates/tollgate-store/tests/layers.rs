@@ -609,9 +609,12 @@ async fn failures_are_not_stored_so_retries_run(kind: Kind) {
     f.db.cleanup().await;
 }
 
-/// A body of `chunks` KiB that does not say its size.
+/// A body of `chunks` KiB that does not say its size. Then it ends, or, if it
+/// `stalls`, never sends another byte (a client that stops reading, a stream
+/// stuck upstream).
 struct UnsizedBody {
     chunks: usize,
+    stalls: bool,
 }
 
 impl http_body::Body for UnsizedBody {
@@ -623,7 +626,11 @@ impl http_body::Body for UnsizedBody {
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
         if self.chunks == 0 {
-            return std::task::Poll::Ready(None);
+            return if self.stalls {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(None)
+            };
         }
         self.chunks -= 1;
         let chunk = Bytes::from(vec![b'x'; 1024]);
@@ -640,7 +647,10 @@ async fn responses_too_large_to_keep_spend_the_key(kind: Kind) {
     let handler = tower::service_fn(move |req: Req| {
         counted.fetch_add(1, Ordering::SeqCst);
         let body = if req.uri().path().ends_with("/stream") {
-            axum::body::Body::new(UnsizedBody { chunks: 4 })
+            axum::body::Body::new(UnsizedBody {
+                chunks: 4,
+                stalls: false,
+            })
         } else {
             axum::body::Body::from(vec![b'x'; 4096])
         };
@@ -684,27 +694,6 @@ async fn responses_too_large_to_keep_spend_the_key(kind: Kind) {
     f.db.cleanup().await;
 }
 
-/// A body that sends one chunk and then never another: a client that stops
-/// reading, or a stream stuck upstream.
-struct StallingBody {
-    sent: bool,
-}
-
-impl http_body::Body for StallingBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
-        if std::mem::replace(&mut self.sent, true) {
-            return std::task::Poll::Pending;
-        }
-        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from("{")))))
-    }
-}
-
 /// Polls `check` for up to two seconds: for writes left running by a dropped
 /// request.
 async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
@@ -725,7 +714,10 @@ async fn a_response_lost_after_the_handler_answered_spends_the_key(kind: Kind) {
     let counted = calls.clone();
     let handler = tower::service_fn(move |_req: Req| {
         counted.fetch_add(1, Ordering::SeqCst);
-        let body = axum::body::Body::new(StallingBody { sent: false });
+        let body = axum::body::Body::new(UnsizedBody {
+            chunks: 1,
+            stalls: true,
+        });
         async move { Ok::<_, Infallible>(Response::builder().status(201).body(body).unwrap()) }
     });
     let svc = f
