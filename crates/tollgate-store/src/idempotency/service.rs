@@ -66,10 +66,10 @@ impl KeyGuard {
         detach::finish(abandon(store, scope, key, self.lock)).await;
     }
 
-    /// Holds the key another lock timeout. A key lost meanwhile (this request
-    /// was stalled past its lock, and a retry took the key) stays lost: this
-    /// request's writes will then find it so, and change nothing.
-    async fn renew(&mut self, lock_timeout: Duration) {
+    /// Holds the key another lock timeout; `false` once the key is lost (this
+    /// request stalled past its lock, and a retry took the key). A lost key
+    /// stays lost: this request's writes will find it so, and change nothing.
+    async fn renew(&mut self, lock_timeout: Duration) -> bool {
         let renewed = self
             .store
             .idempotency_renew(&self.scope, &self.key, self.lock, lock_timeout)
@@ -78,9 +78,11 @@ impl KeyGuard {
             Ok(Some(lock)) => self.lock = lock,
             Ok(None) => {
                 tracing::warn!("an idempotency key was taken over while its request still ran");
+                return false;
             }
             Err(error) => tracing::warn!(%error, "an idempotency key's lock could not be renewed"),
         }
+        true
     }
 
     /// From now on, a drop spends the key with `record`.
@@ -146,7 +148,11 @@ async fn renewing<F: Future>(call: F, guard: &mut KeyGuard, lock_timeout: Durati
     loop {
         tokio::select! {
             output = &mut call => return output,
-            () = tokio::time::sleep(every) => guard.renew(lock_timeout).await,
+            () = tokio::time::sleep(every) => {
+                if !guard.renew(lock_timeout).await {
+                    return call.await;
+                }
+            }
         }
     }
 }
