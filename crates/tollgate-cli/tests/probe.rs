@@ -638,3 +638,36 @@ fn redirects_are_answers_and_never_carry_the_key_elsewhere() {
         "a 302 is no conforming error"
     );
 }
+
+#[test]
+fn a_document_that_never_comes_is_reported_and_the_given_routes_still_probed() {
+    // /openapi.json hangs; everything else answers at once.
+    let app = Router::new()
+        .route(
+            "/openapi.json",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "{}"
+            }),
+        )
+        .fallback(|| async { StatusCode::NOT_FOUND });
+    let base = format!("http://{}", serve(app));
+    let (code, report) = probe_json(&[
+        &base,
+        "--timeout",
+        "1",
+        "--max-requests",
+        "0",
+        "--route",
+        "GET:/v1/items",
+    ]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["routes_from"], "flags", "{report}");
+    let checks = report["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["request"].as_str().unwrap_or("").contains("/v1/items")),
+        "{report}"
+    );
+}
