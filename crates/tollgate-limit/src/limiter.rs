@@ -159,7 +159,9 @@ type CostFn = dyn Fn(&Parts) -> u64 + Send + Sync;
 ///
 /// A request is admitted only if every policy whose key it has admits it;
 /// when one refuses, the calls the others recorded for it are given back, so
-/// a refused request costs nothing.
+/// a refused request costs nothing. In memory, the policies are looked at
+/// before any records the call, so a refused request does not even leave an
+/// entry for a new key.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -407,27 +409,50 @@ impl Limiter {
         peek: bool,
     ) -> Outcome {
         let now = self.clock.now();
+        let keys: Vec<(usize, Key)> = keys.collect();
+        // With several policies, look before recording: a request that one of
+        // them refuses then leaves no entry in the others (a flood of new
+        // keys from a client its per-IP policy refuses would otherwise fill
+        // the per-key store to its cap). It is reported as if recorded and
+        // given back, as when a refusal comes only while recording.
+        if !peek && keys.len() > 1 {
+            let mut looked = self.decide_memory(&keys, now, cost, true);
+            if looked.verdict != Verdict::Allowed {
+                for (_, decision) in &mut looked.decisions {
+                    if decision.is_allowed() {
+                        decision.given_back(cost);
+                    }
+                }
+                return looked;
+            }
+        }
+        self.decide_memory(&keys, now, cost, peek)
+    }
+
+    /// Every policy's decision on `keys` at `now`, recorded unless `peek`;
+    /// when one refuses, what the others recorded is given back.
+    fn decide_memory(&self, keys: &[(usize, Key)], now: u64, cost: u64, peek: bool) -> Outcome {
         let mut decisions = Vec::with_capacity(self.rules.len());
-        let mut recorded: Vec<(usize, Key, usize)> = Vec::new();
+        let mut recorded: Vec<(usize, &Key, usize)> = Vec::new();
         let mut verdict = Verdict::Allowed;
         for (i, key) in keys {
-            let rule = &self.rules[i];
+            let rule = &self.rules[*i];
             let Some(store) = &rule.memory else { continue };
             let decision = if peek {
-                store.peek(&rule.policy, &key, now, cost)
+                store.peek(&rule.policy, key, now, cost)
             } else if verdict != Verdict::Allowed {
                 // Already refused: report this policy as it stands.
-                let mut decision = store.peek(&rule.policy, &key, now, cost);
+                let mut decision = store.peek(&rule.policy, key, now, cost);
                 if decision.is_allowed() {
                     decision.given_back(cost);
                 }
                 decision
             } else {
-                store.check(&rule.policy, &key, now, cost)
+                store.check(&rule.policy, key, now, cost)
             };
             if decision.is_allowed() {
                 if !peek && verdict == Verdict::Allowed {
-                    recorded.push((i, key, decisions.len()));
+                    recorded.push((*i, key, decisions.len()));
                 }
             } else {
                 verdict = refuse(verdict, decisions.len(), &decision);
@@ -438,7 +463,7 @@ impl Limiter {
             for (i, key, at) in recorded {
                 let rule = &self.rules[i];
                 if let Some(store) = &rule.memory {
-                    store.refund(&rule.policy, &key, cost);
+                    store.refund(&rule.policy, key, cost);
                     decisions[at].1.given_back(cost);
                 }
             }
@@ -531,4 +556,46 @@ async fn check_redis(
         }
     }
     Outcome { decisions, verdict }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{ApiKey, ClientIp, FakeClock};
+
+    #[tokio::test]
+    async fn a_request_another_policy_refuses_leaves_no_entry() {
+        let limiter = Limiter::builder()
+            .policy(
+                Policy::new("per-key", 10, Duration::from_secs(60)).unwrap(),
+                ApiKey::presented(),
+            )
+            .policy(
+                Policy::new("per-ip", 1, Duration::from_secs(60)).unwrap(),
+                ClientIp::new(),
+            )
+            .clock(FakeClock::new())
+            .build();
+        let request = |key: usize| {
+            let (parts, ()) = http::Request::builder()
+                .header("x-api-key", format!("guess-{key}"))
+                .body(())
+                .unwrap()
+                .into_parts();
+            parts
+        };
+        assert!(limiter.check(&request(0)).await.is_allowed());
+        // The IP is spent: a flood of new keys from it is refused...
+        for key in 1..100 {
+            let outcome = limiter.check(&request(key)).await;
+            assert!(!outcome.is_allowed());
+            // ...reported as the per-key policy stands, the call given back.
+            let (_, per_key) = &outcome.decisions[0];
+            assert_eq!(per_key.remaining(), 10);
+        }
+        // ...and the per-key store tracks only the key that got through.
+        assert_eq!(limiter.rules[0].memory.as_ref().unwrap().len(), 1);
+    }
 }
