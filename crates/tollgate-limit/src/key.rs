@@ -211,8 +211,8 @@ impl ApiKey {
     }
 
     /// `X-API-Key`, else the token of `Authorization: Bearer <token>`: the
-    /// key as `tollgate-store`'s authentication reads it (when `X-API-Key` is
-    /// present, it is the key, even if the other is sent too).
+    /// key as `tollgate-store`'s authentication reads it, through the same
+    /// [`tollgate::headers::presented_api_key`].
     pub fn presented() -> ApiKey {
         ApiKey {
             source: ApiKeySource::Presented,
@@ -241,25 +241,9 @@ impl KeyExtractor for ApiKey {
                 return parts.extensions.get::<RateLimitKey>().map(|k| k.0.clone());
             }
             ApiKeySource::Header(name) => parts.headers.get(name)?.to_str().ok()?.trim(),
-            ApiKeySource::Bearer => bearer(parts)?,
-            ApiKeySource::Presented => match parts.headers.get(tollgate::headers::X_API_KEY) {
-                Some(value) => value.to_str().ok()?.trim(),
-                None => bearer(parts)?,
-            },
+            ApiKeySource::Bearer => tollgate::headers::bearer_token(&parts.headers)?,
+            ApiKeySource::Presented => tollgate::headers::presented_api_key(&parts.headers)?,
         };
         (!text.is_empty()).then(|| Key::from(text))
     }
-}
-
-/// The token of `Authorization: Bearer <token>`.
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
 }

@@ -261,11 +261,11 @@ struct Headers<'h> {
 /// `RateLimit-Reset`, and the common `X-RateLimit-Remaining` and
 /// `X-RateLimit-Reset`.
 static QUOTA_HEADER_NAMES: [HeaderName; 5] = [
-    HeaderName::from_static("ratelimit"),
-    HeaderName::from_static("ratelimit-remaining"),
-    HeaderName::from_static("ratelimit-reset"),
-    HeaderName::from_static("x-ratelimit-remaining"),
-    HeaderName::from_static("x-ratelimit-reset"),
+    headers::RATELIMIT,
+    headers::RATELIMIT_REMAINING,
+    headers::RATELIMIT_RESET,
+    headers::X_RATELIMIT_REMAINING,
+    headers::X_RATELIMIT_RESET,
 ];
 
 /// An `X-RateLimit-Reset` this large is a Unix time (GitHub's), not seconds

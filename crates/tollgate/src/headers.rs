@@ -17,6 +17,22 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 /// `X-API-Key`: an API key, as the seed APIs accept it.
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
+/// `RateLimit-Policy` (IETF draft): each policy's quota and window.
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit` (IETF draft): what is left of each policy, and when it refills.
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+/// `RateLimit-Remaining` (an older IETF draft, still sent by some APIs).
+pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+/// `RateLimit-Reset` (an older IETF draft): seconds until the quota refills.
+pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+/// `X-RateLimit-Limit` (legacy): the quota of the most constraining policy.
+pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+/// `X-RateLimit-Remaining` (legacy).
+pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+/// `X-RateLimit-Reset` (legacy): seconds until the quota is restored (some
+/// APIs, GitHub's among them, send the Unix time instead).
+pub const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
 /// Headers that carry a request id in the wild, in the order the decoder
 /// tries them (`traceparent` last: its trace id stands in for a request id).
 pub const REQUEST_ID_HEADERS: [&str; 6] = [
@@ -27,6 +43,36 @@ pub const REQUEST_ID_HEADERS: [&str; 6] = [
     "x-correlation-id",
     "traceparent",
 ];
+
+/// The API key a request presents: `X-API-Key` if sent (even if
+/// `Authorization` is sent too), else the token of `Authorization: Bearer`.
+/// Authentication and per-key rate limits read it alike, so that neither
+/// counts a key the other ignores.
+///
+/// ```
+/// use http::HeaderMap;
+/// use tollgate::headers::presented_api_key;
+/// let mut h = HeaderMap::new();
+/// h.insert("authorization", "bearer  k2 ".parse().unwrap());
+/// assert_eq!(presented_api_key(&h), Some("k2"));
+/// h.insert("x-api-key", "k1".parse().unwrap());
+/// assert_eq!(presented_api_key(&h), Some("k1"));
+/// ```
+pub fn presented_api_key(headers: &http::HeaderMap) -> Option<&str> {
+    match headers.get(X_API_KEY) {
+        Some(value) => value.to_str().ok().map(str::trim),
+        None => bearer_token(headers),
+    }
+}
+
+/// The token of `Authorization: Bearer <token>` (the scheme in any case).
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
 
 /// Whether a caller-supplied request id may be echoed: 1–128 characters of
 /// `[A-Za-z0-9._-]`.

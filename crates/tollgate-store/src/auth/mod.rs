@@ -51,25 +51,10 @@ pub use future::AuthFuture;
 pub use layer::AuthLayer;
 pub use service::Auth;
 
-use http::HeaderMap;
-
-/// The key a request presents: `X-API-Key`, else `Authorization: Bearer`.
-pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get(tollgate::headers::X_API_KEY) {
-        return v.to_str().ok().map(str::trim);
-    }
-    let auth = headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
-    let (scheme, token) = auth.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use http::HeaderMap;
+    use tollgate::headers::presented_api_key as presented_key;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -46,7 +46,7 @@ where
         let verdict = match req.extensions().get::<Principal>() {
             // Authenticated by an outer AuthLayer: only the scopes are ours to check.
             Some(principal) => Some(check_scopes(principal, &self.scopes).map(|()| None)),
-            None => match super::presented_key(req.headers()) {
+            None => match tollgate::headers::presented_api_key(req.headers()) {
                 None => Some(Err(Rejection::InvalidKey)),
                 Some(key) => shared.store.authenticate_cached(key).map(|verdict| {
                     verdict.and_then(|p| check_scopes(&p, &self.scopes).map(|()| Some(p)))
@@ -73,7 +73,7 @@ where
                 // service (the one polled ready is kept for that call).
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
-                let key = super::presented_key(req.headers())
+                let key = tollgate::headers::presented_api_key(req.headers())
                     .unwrap_or_default()
                     .to_owned();
                 let store = shared.store.clone();
