@@ -105,7 +105,8 @@ impl StoreOptions {
     /// Postgres only: how long a call waits for a pooled connection before it
     /// fails (default [`DEFAULT_ACQUIRE_TIMEOUT`]). While the database is
     /// down, calls fail after this wait, so requests are answered
-    /// `service_unavailable` rather than held until their own deadline.
+    /// `service_unavailable` rather than held until their own deadline. Zero
+    /// is refused when the store opens.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
@@ -217,6 +218,12 @@ impl Store {
 
     /// Opens the database at `url` with `options`.
     pub async fn open_with(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        if options.acquire_timeout.is_zero() {
+            return Err(StoreError::InvalidInput(
+                "the acquire timeout must be above zero (with none, every call would fail)"
+                    .to_owned(),
+            ));
+        }
         if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::InvalidUrl(format!("{url}: {e}")))?

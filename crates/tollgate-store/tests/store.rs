@@ -667,6 +667,16 @@ async fn a_postgres_gone_mid_run_is_unavailable_after_the_acquire_timeout() {
 }
 
 #[tokio::test]
+async fn a_zero_acquire_timeout_is_refused_at_open() {
+    let options = StoreOptions::default().acquire_timeout(Duration::ZERO);
+    let refused = tollgate_store::Store::open_with("sqlite::memory:", options).await;
+    let Err(StoreError::InvalidInput(message)) = refused else {
+        panic!("expected invalid input")
+    };
+    assert!(message.contains("acquire timeout"), "{message}");
+}
+
+#[tokio::test]
 async fn in_memory_sqlite_keeps_its_data() {
     let store = tollgate_store::Store::open("sqlite::memory:")
         .await
