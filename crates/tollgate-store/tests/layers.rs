@@ -27,6 +27,7 @@ both_backends!(
     responses_too_large_to_keep_spend_the_key,
     a_response_lost_after_the_handler_answered_spends_the_key,
     a_request_dropped_while_its_charge_waits_is_not_charged,
+    a_request_dropped_while_claiming_its_key_leaves_it_free,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
     idempotency_key_required_and_validated,
     idempotency_records_expire,
@@ -764,41 +765,12 @@ async fn a_request_dropped_while_its_charge_waits_is_not_charged(kind: Kind) {
     let handler = Handler::new();
     let svc = f.gate.route().cost(3).layer(handler.service());
     // Another writer holds the account's row, so the charge waits for it.
-    let release_lock: Box<dyn FnOnce() -> tokio::task::JoinHandle<()> + Send> = match kind {
-        Kind::Sqlite => {
-            use sqlx::Connection;
-            let url = format!("sqlite://{}", f.db.file.as_ref().unwrap().display());
-            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::query("BEGIN IMMEDIATE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            Box::new(move || {
-                tokio::spawn(async move {
-                    sqlx::query("COMMIT").execute(&mut conn).await.unwrap();
-                })
-            })
-        }
-        Kind::Postgres => {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&f.db.url).await.unwrap();
-            let schema = f.db.schema.clone().unwrap();
-            sqlx::query(&format!("SET search_path TO {schema}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-            sqlx::query("SELECT 1 FROM accounts WHERE id = 'acme' FOR UPDATE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            Box::new(move || {
-                tokio::spawn(async move {
-                    sqlx::query("COMMIT").execute(&mut conn).await.unwrap();
-                })
-            })
-        }
-    };
+    let hold = WriteHold::new(
+        &f,
+        kind,
+        "SELECT 1 FROM accounts WHERE id = 'acme' FOR UPDATE",
+    )
+    .await;
     let waiting = svc.oneshot(post(&f.key, None, "{}"));
     assert!(
         tokio::time::timeout(Duration::from_millis(300), waiting)
@@ -808,7 +780,7 @@ async fn a_request_dropped_while_its_charge_waits_is_not_charged(kind: Kind) {
     );
     // The request is gone; its charge goes through once the row is free, and
     // is given straight back.
-    release_lock().await.unwrap();
+    hold.release().await;
     let usage = || async {
         let a = f.store().account("acme").await.unwrap();
         (a.balance(), a.usage_in_month_of(f.store().now()))
@@ -820,6 +792,99 @@ async fn a_request_dropped_while_its_charge_waits_is_not_charged(kind: Kind) {
         usage().await
     );
     assert_eq!(handler.calls(), 0);
+    f.db.cleanup().await;
+}
+
+/// A transaction that holds up the store's writes until it is released:
+/// on SQLite, the database's write lock; on Postgres, the locks its
+/// statement took.
+enum WriteHold {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteHold {
+    /// Begins the transaction; on Postgres, runs `statement` in it.
+    async fn new(f: &Fixture, kind: Kind, statement: &str) -> WriteHold {
+        use sqlx::Connection;
+        match kind {
+            Kind::Sqlite => {
+                let url = format!("sqlite://{}", f.db.file.as_ref().unwrap().display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                WriteHold::Sqlite(conn)
+            }
+            Kind::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&f.db.url).await.unwrap();
+                let schema = f.db.schema.clone().unwrap();
+                sqlx::query(&format!("SET search_path TO {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+                sqlx::query(statement).execute(&mut conn).await.unwrap();
+                WriteHold::Postgres(conn)
+            }
+        }
+    }
+
+    /// Rolls the transaction back.
+    async fn release(self) {
+        match self {
+            WriteHold::Sqlite(mut conn) => {
+                drop(sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap())
+            }
+            WriteHold::Postgres(mut conn) => {
+                drop(sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap())
+            }
+        }
+    }
+}
+
+async fn a_request_dropped_while_claiming_its_key_leaves_it_free(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    let scope = f.store().authenticate(&f.key).await.unwrap();
+    // Another request's claim of the same key, not yet committed: on
+    // Postgres the claim's insert waits on it, so the drop lands inside the
+    // insert (on SQLite the claim waits for the write lock before it inserts).
+    let hold = WriteHold::new(
+        &f,
+        kind,
+        &format!(
+            "INSERT INTO idempotency (api_key_id, idem_key, fingerprint, state, locked_until, \
+             created_at, expires_at) VALUES ('{}', 'k1', '\\x00', 'running', 0, 0, 0)",
+            scope.key_id()
+        ),
+    )
+    .await;
+    let waiting = svc.clone().oneshot(post(&f.key, Some("k1"), "{}"));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), waiting)
+            .await
+            .is_err(),
+        "the claim waits"
+    );
+    // The request is gone; the other claim rolls back, so this one lands,
+    // with no request left to run. The key must not stay in use.
+    hold.release().await;
+    let retried = eventually(|| async {
+        let (res, _) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
+        res.status() == 201
+    })
+    .await;
+    assert!(retried, "the retry runs");
+    assert_eq!(handler.calls(), 1);
     f.db.cleanup().await;
 }
 

@@ -22,8 +22,11 @@
 //! - Once the handler has answered, the key is spent whatever becomes of the
 //!   response: if the request is dropped before the response is stored (its
 //!   client gone, a timeout), a retry gets `conflict` (409) saying the
-//!   request ran, and is neither run nor charged again. The record's writes
-//!   run on tasks of their own, so a dropped request cannot cut them off.
+//!   request ran, and is neither run nor charged again. Before the handler
+//!   has run, a dropped request frees its key, even when its claim of the
+//!   key lands after the drop (the claim waited on another request's). The
+//!   record's writes run on tasks of their own, so a dropped request cannot
+//!   cut them off.
 //! - Records are kept 24 h by default ([`Gatekeeper::idempotency_retention`](crate::Gatekeeper::idempotency_retention));
 //!   a running request holds its key under a lock (60 s by default,
 //!   [`Gatekeeper::idempotency_lock_timeout`](crate::Gatekeeper::idempotency_lock_timeout))

@@ -15,7 +15,8 @@ use crate::backend::IdempotencyRow;
 use crate::clock::unix;
 use crate::gatekeeper::{NotExecuted, Shared};
 use crate::store::Begin;
-use crate::{Gatekeeper, Principal, Rejection, Store, detach};
+use crate::{Gatekeeper, Principal, Rejection, Store, StoreError, detach};
+use tokio::sync::oneshot;
 use tollgate::headers::IDEMPOTENT_REPLAYED;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -139,6 +140,54 @@ async fn complete(store: Store, record: IdempotencyRow, lock: i64) {
     }
 }
 
+/// What a claim found: the key, owned under a guard, or what stops this
+/// request from owning it.
+enum Claim {
+    Owned(KeyGuard),
+    Found(Begin),
+}
+
+/// Claims the key on a task of its own. A request dropped while the claim's
+/// statements run (waiting on another request's uncommitted claim of the
+/// same key, say) drops the guard of a claim that lands, which frees the key
+/// again rather than leaving it `running` until its lock times out.
+async fn claim(
+    shared: std::sync::Arc<Shared>,
+    scope: String,
+    key: String,
+    fingerprint: Vec<u8>,
+) -> Result<Claim, StoreError> {
+    let (answer, claimed) = oneshot::channel();
+    detach::start(async move {
+        let store = &shared.store;
+        let begin = store
+            .idempotency_begin(
+                &scope,
+                &key,
+                &fingerprint,
+                shared.retention,
+                shared.lock_timeout,
+            )
+            .await;
+        // Unsent (the request is gone), the guard is dropped here: the key is freed.
+        let _ = answer.send(begin.map(|begin| match begin {
+            Begin::Started { lock } => Claim::Owned(KeyGuard {
+                store: store.clone(),
+                scope,
+                key,
+                lock,
+                if_dropped: IfDropped::Abandon,
+            }),
+            found => Claim::Found(found),
+        }));
+    });
+    // No answer: the task panicked, or there is no runtime to run it on (then
+    // there is none for the database driver either).
+    claimed
+        .await
+        .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
+}
+
 /// Runs the handler, renewing the key's lock every third of the lock timeout
 /// while it works: a retry takes a key over only from a request that stopped
 /// renewing (its node died), never from one that is merely slow.
@@ -258,22 +307,20 @@ where
     };
     let fp = fingerprint(&parts.method, &parts.uri, &body);
     let store = &shared.store;
-    let begin = store
-        .idempotency_begin(&scope, &key, &fp, shared.retention, shared.lock_timeout)
-        .await;
-    let lock = match begin {
-        Ok(Begin::Started { lock }) => lock,
-        Ok(Begin::Replay(row)) if row.body.is_none() => {
+    let mut guard = match claim(shared.clone(), scope.clone(), key.clone(), fp.clone()).await {
+        Ok(Claim::Owned(guard)) => guard,
+        Ok(Claim::Found(Begin::Started { .. })) => unreachable!("a started claim is owned"),
+        Ok(Claim::Found(Begin::Replay(row))) if row.body.is_none() => {
             return Ok(shared.reject(not_kept(&shared), &parts.headers, &path));
         }
-        Ok(Begin::Replay(row)) => return Ok(replay(&shared, *row)),
-        Ok(Begin::InUse) => {
+        Ok(Claim::Found(Begin::Replay(row))) => return Ok(replay(&shared, *row)),
+        Ok(Claim::Found(Begin::InUse)) => {
             let err = shared
                 .error("idempotency_key_in_use")
                 .retry_after(Duration::from_secs(1));
             return Ok(shared.reject(err, &parts.headers, &path));
         }
-        Ok(Begin::Reused) => {
+        Ok(Claim::Found(Begin::Reused)) => {
             return Ok(shared.reject(
                 shared.error("idempotency_key_reused"),
                 &parts.headers,
@@ -283,13 +330,6 @@ where
         Err(e) => return Ok(shared.rejection(&Rejection::Unavailable(e), &parts.headers, &path)),
     };
 
-    let mut guard = KeyGuard {
-        store: store.clone(),
-        scope: scope.clone(),
-        key: key.clone(),
-        lock,
-        if_dropped: IfDropped::Abandon,
-    };
     let request_id = parts.headers.get(tollgate::headers::X_REQUEST_ID).cloned();
     let call = service.call(Request::from_parts(parts, ReqB::from(body)));
     let response = renewing(call, &mut guard, shared.lock_timeout).await?;
