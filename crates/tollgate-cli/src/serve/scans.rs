@@ -150,14 +150,7 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Reply<ScanView>), HandlerError> {
     let simulate = simulation(&app, &headers)?;
     let sha256 = hex(&Sha256::digest(&bytes));
-    // The permit goes with the decode: a request that times out while it runs
-    // does not free a place for another until the decode itself is done.
-    let permit = app.decoders.clone().acquire_owned().await?;
-    let analysed = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        model::analyse(&bytes)
-    })
-    .await?;
+    let analysed = limited(&app.decoders, move || model::analyse(&bytes)).await?;
     let image = analysed.map_err(|why| {
         app.error("input_format_error")
             .with("reason", why.to_string())
@@ -272,9 +265,46 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// Runs `work` on the blocking pool once one of `permits` is free. The
+/// permit goes with the work: a request that times out while it runs does
+/// not free a place for another until the work itself is done.
+async fn limited<T: Send + 'static>(
+    permits: &Arc<tokio::sync::Semaphore>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HandlerError> {
+    let permit = permits.clone().acquire_owned().await?;
+    Ok(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn decodes_wait_for_a_permit_that_a_dropped_request_keeps_until_done() {
+        let permits = Arc::new(tokio::sync::Semaphore::new(1));
+        let (finish, finished) = std::sync::mpsc::channel::<()>();
+        let first = limited(&permits, move || finished.recv().unwrap());
+        // The first request is dropped (timed out) while its work runs.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), first)
+                .await
+                .is_err()
+        );
+        let second = tokio::spawn({
+            let permits = permits.clone();
+            async move { limited(&permits, || 2).await.ok() }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!second.is_finished(), "the second waits for the permit");
+        finish.send(()).unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(5), second).await;
+        assert_eq!(second.unwrap().unwrap(), Some(2));
+    }
 
     #[test]
     fn base64_with_or_without_padding() {
