@@ -304,7 +304,8 @@ impl Error {
         self.inner.method.as_ref()
     }
 
-    /// The request's URL, when known.
+    /// The request's URL, when known, whole. The error's text and `Debug`
+    /// show it without its query and password, which may hold credentials.
     pub fn url(&self) -> Option<&Url> {
         self.inner.url.as_ref()
     }
@@ -314,7 +315,10 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
             .field("method", &self.inner.method)
-            .field("url", &self.inner.url.as_ref().map(Url::as_str))
+            .field(
+                "url",
+                &self.inner.url.as_ref().map(|u| shown(u).to_string()),
+            )
             .field("cause", &self.inner.cause)
             .field("stop", &self.inner.stop)
             .field("attempts", &self.inner.attempts)
@@ -325,8 +329,8 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.inner.method, &self.inner.url) {
-            (Some(method), Some(url)) => write!(f, "{method} {url}: ")?,
-            (None, Some(url)) => write!(f, "{url}: ")?,
+            (Some(method), Some(url)) => write!(f, "{method} {}: ", shown(url))?,
+            (None, Some(url)) => write!(f, "{}: ", shown(url))?,
             _ => {}
         }
         match &self.inner.cause {
@@ -381,8 +385,27 @@ impl std::error::Error for Error {
 impl From<reqwest::Error> for Error {
     fn from(e: reqwest::Error) -> Error {
         let url = e.url().cloned();
-        Error::new(Cause::Transport(e)).request(None, url)
+        Error::new(Cause::Transport(without_credentials(e))).request(None, url)
     }
+}
+
+/// `url` without its query and password, which may hold credentials: the
+/// form in which URLs go into messages and logs.
+pub(crate) fn shown(url: &Url) -> Url {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    // Fails only for URLs that cannot have a password.
+    let _ = shown.set_password(None);
+    shown
+}
+
+/// A transport error whose text, and that of anything that reports it, shows
+/// its URL as [`shown`] does.
+pub(crate) fn without_credentials(mut e: reqwest::Error) -> reqwest::Error {
+    if let Some(url) = e.url_mut() {
+        *url = shown(url);
+    }
+    e
 }
 
 /// Unwraps the [`Error`] that [`TollgateMiddleware`](crate::TollgateMiddleware)

@@ -124,7 +124,8 @@ impl ErrorResponse {
         &self.body
     }
 
-    /// Whether the body was longer than the decoder's limit and cut there.
+    /// Whether the body was cut: longer than the decoder's limit, or not read
+    /// to its end (the connection failed, or the retry deadline came first).
     pub fn is_truncated(&self) -> bool {
         self.truncated
     }
@@ -253,21 +254,44 @@ impl ErrorDecoder {
 
     /// Reads at most the limit of `response`'s body and decodes it. A body that
     /// fails half-way is decoded as far as it came.
-    pub async fn read(&self, mut response: reqwest::Response) -> ErrorResponse {
+    pub async fn read(&self, response: reqwest::Response) -> ErrorResponse {
+        self.read_until(response, None).await
+    }
+
+    /// [`read`](Self::read), stopping at `deadline`: a body still arriving
+    /// then is decoded as far as it came, so the status, the headers and
+    /// their retry hint are not lost with it.
+    pub(crate) async fn read_until(
+        &self,
+        mut response: reqwest::Response,
+        deadline: Option<tokio::time::Instant>,
+    ) -> ErrorResponse {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let (body, truncated) = read_bounded(&mut response, self.max_body).await;
+        let (body, truncated) = read_bounded(&mut response, self.max_body, deadline).await;
         let mut out = self.decode(status, headers, body);
         out.truncated = truncated;
         out
     }
 }
 
-/// Reads up to `limit` bytes of a body; `true` when there was more.
-async fn read_bounded(response: &mut reqwest::Response, limit: usize) -> (Bytes, bool) {
+/// Reads up to `limit` bytes of a body, until `deadline`; `true` when it was
+/// cut: there was more, or it failed or ran out of time before its end.
+async fn read_bounded(
+    response: &mut reqwest::Response,
+    limit: usize,
+    deadline: Option<tokio::time::Instant>,
+) -> (Bytes, bool) {
     let mut buf = BytesMut::new();
     loop {
-        match response.chunk().await {
+        let chunk = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, response.chunk()).await {
+                Ok(chunk) => chunk,
+                Err(_) => return (buf.freeze(), true),
+            },
+            None => response.chunk().await,
+        };
+        match chunk {
             Ok(Some(chunk)) => {
                 let room = limit - buf.len();
                 if chunk.len() > room {
@@ -276,8 +300,9 @@ async fn read_bounded(response: &mut reqwest::Response, limit: usize) -> (Bytes,
                 }
                 buf.extend_from_slice(&chunk);
             }
+            Ok(None) => return (buf.freeze(), false),
             // A body cut short still has a status and headers worth keeping.
-            Ok(None) | Err(_) => return (buf.freeze(), false),
+            Err(_) => return (buf.freeze(), true),
         }
     }
 }

@@ -96,10 +96,6 @@ impl Decoded {
             self.retry_after = Some(self.retry_after.map_or(delay, |d| d.max(delay)));
         }
     }
-
-    pub(crate) fn hint_retry_secs(&mut self, secs: Option<u64>) {
-        self.hint_retry(secs.map(Duration::from_secs));
-    }
 }
 
 /// Decodes an error response from any API, with the built-in catalog's
@@ -163,7 +159,7 @@ impl Catalog {
         // A code is trusted for its kind and retry advice when the status agrees,
         // or when there is no error status to disagree (0, or a 2xx envelope
         // with `"success": false`).
-        let def = def.filter(|d| d.status() == out.status || !(400..=599).contains(&out.status));
+        let def = def.filter(|d| d.status() == out.status || out.status < 400);
         let (kind, retry) = match def {
             Some(def) => (def.kind(), def.retry()),
             // A 403 that asks to be retried later, or whose rate-limit fields
@@ -376,9 +372,17 @@ fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) {
             }
             serde_json::from_str::<IgnoredAny>(json).is_ok()
         }
-        // Strings that are not UTF-8 pass where `serde_json` skips values;
-        // such a body is JSON of no shape Tollgate reads.
-        Err(_) => serde_json::from_slice::<IgnoredAny>(trimmed).is_ok(),
+        // A string that is not UTF-8 (a message in Latin-1, say) does not
+        // hide the rest: read with it replaced.
+        Err(_) => {
+            let text = String::from_utf8_lossy(trimmed);
+            if let Some(obj) = Tape::new(&text).parse() {
+                read_object(&obj, out);
+                return;
+            }
+            // `serde_json` skips strings without checking them.
+            serde_json::from_slice::<IgnoredAny>(trimmed).is_ok()
+        }
     };
     if is_json {
         out.dialect = "json";
@@ -691,6 +695,12 @@ impl<'t> Obj<'t> {
     #[inline]
     pub(crate) fn u64(&self, key: &str) -> Option<u64> {
         self.raw(key)?.integer()
+    }
+
+    /// A member counting seconds: a non-negative number (`30`, `1.5`, `1e3`),
+    /// saturating past what a `Duration` holds.
+    pub(crate) fn seconds(&self, key: &str) -> Option<Duration> {
+        crate::retry::seconds(self.raw(key)?.get())
     }
 
     #[inline]

@@ -90,15 +90,25 @@ pub fn retry_after_secs(delay: Duration) -> u64 {
 }
 
 /// Parses a protobuf JSON duration such as google's `RetryInfo.retryDelay`
-/// (`"30s"`, `"1.5s"`).
+/// (`"30s"`, `"1.5s"`), saturating as [`seconds`] does.
 pub(crate) fn parse_proto_duration(value: &str) -> Option<Duration> {
-    let secs = value.strip_suffix('s')?;
-    let secs: f64 = secs.parse().ok()?;
-    if secs.is_finite() && secs >= 0.0 {
-        Duration::try_from_secs_f64(secs).ok()
-    } else {
-        None
+    seconds(value.strip_suffix('s')?)
+}
+
+/// A non-negative count of seconds written as a JSON number (`30`, `1.5`,
+/// `1e3`), saturating like [`whole_seconds`]: a delay too long to represent
+/// is the longest one, not no delay at all.
+pub(crate) fn seconds(text: &str) -> Option<Duration> {
+    if let Some(secs) = whole_seconds(text) {
+        return Some(Duration::from_secs(secs));
     }
+    // From a leading digit on, `f64`'s parser reads no sign, NaN or infinity
+    // by name; digits past its range read as infinity.
+    if !text.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let secs: f64 = text.parse().ok()?;
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
 }
 
 #[cfg(test)]
@@ -126,7 +136,18 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(parse_proto_duration("-1s"), None);
-        assert_eq!(parse_proto_duration("1e400s"), None);
+        assert_eq!(parse_proto_duration("1e400s"), Some(Duration::MAX));
+        assert_eq!(parse_proto_duration("1e30s"), Some(Duration::MAX));
+        assert_eq!(parse_proto_duration("NaNs"), None);
+        assert_eq!(parse_proto_duration("infs"), None);
+        assert_eq!(seconds("1e3"), Some(Duration::from_secs(1000)));
+        assert_eq!(seconds("30.5"), Some(Duration::from_millis(30_500)));
+        assert_eq!(
+            seconds("99999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(seconds("-1"), None);
+        assert_eq!(seconds(".5"), None);
         assert_eq!(parse_proto_duration("5m"), None);
     }
 }

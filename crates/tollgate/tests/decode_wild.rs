@@ -292,3 +292,51 @@ fn problem_extensions_named_like_other_shapes_stay_problem() {
         assert_eq!(e.details[key], value);
     }
 }
+
+#[test]
+fn a_body_that_is_not_utf8_keeps_its_code_message_and_retry_hint() {
+    let body = b"{\"error\":{\"code\":429,\"message\":\"Trop de requ\xEAtes\",\"retry_after\":60},\"request_id\":\"r1\"}";
+    let e = decode(429, &HeaderMap::new(), body, now());
+    assert_eq!(e.dialect, "status-code");
+    assert_eq!(e.message.as_deref(), Some("Trop de requ\u{FFFD}tes"));
+    assert_eq!(e.retry_after, Some(Duration::from_secs(60)));
+    assert_eq!(e.request_id.as_deref(), Some("r1"));
+}
+
+#[test]
+fn body_retry_hints_are_numbers_of_seconds_saturating() {
+    let hint = |value: &str| {
+        let body =
+            format!(r#"{{"error":{{"code":429,"message":"slow down","retry_after":{value}}}}}"#);
+        dec(429, &[], &body).retry_after
+    };
+    assert_eq!(hint("30"), Some(Duration::from_secs(30)));
+    assert_eq!(hint("1.5"), Some(Duration::from_millis(1500)));
+    assert_eq!(hint("1e3"), Some(Duration::from_secs(1000)));
+    // Too long to represent is the longest wait (the client stops), not no
+    // hint (which it would retry within a second).
+    assert_eq!(
+        hint("99999999999999999999"),
+        Some(Duration::from_secs(u64::MAX))
+    );
+    assert_eq!(hint("1e300"), Some(Duration::MAX));
+    for nothing in ["-1", "\"30\"", "null"] {
+        assert_eq!(hint(nothing), None, "{nothing}");
+    }
+    let google = dec(
+        429,
+        &[],
+        r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"m","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1e30s"}]}}"#,
+    );
+    assert_eq!(google.retry_after, Some(Duration::MAX));
+}
+
+#[test]
+fn a_status_past_599_is_not_made_retryable_by_its_body() {
+    let e = dec(
+        999,
+        &[("X-Error-Code", "rate_limit_exceeded")],
+        r#"{"error":{"code":"rate_limit_exceeded","message":"m"}}"#,
+    );
+    assert!(!e.retryable, "{e:?}");
+}

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use tollgate::headers::IDEMPOTENCY_KEY;
 
 use super::{Jitter, RetryBudget, RetryPolicy};
+use crate::error::without_credentials;
 use crate::{Attempt, Cause, Error, ErrorDecoder, ErrorResponse, StopReason};
 
 /// The middleware: turns every error response into a decoded [`Error`] and
@@ -204,7 +205,9 @@ impl TollgateMiddleware {
         }
     }
 
-    /// Sends once and reads an error response's body, within the deadline.
+    /// Sends once and reads an error response's body, within the deadline. An
+    /// error whose body is still arriving at the deadline keeps its status and
+    /// headers, with the body as far as it came.
     async fn attempt(
         &self,
         request: Request,
@@ -212,19 +215,26 @@ impl TollgateMiddleware {
         next: Next<'_>,
         deadline: Option<(Instant, Duration)>,
     ) -> Outcome {
-        let send = async {
-            match next.run(request, extensions).await {
-                Ok(response) if response.status().as_u16() < 400 => Outcome::Success(response),
-                Ok(response) => Outcome::Status(Box::new(self.decoder.read(response).await)),
-                Err(reqwest_middleware::Error::Reqwest(e)) => Outcome::Transport(e),
-                Err(reqwest_middleware::Error::Middleware(e)) => Outcome::Middleware(e.into()),
-            }
-        };
-        match deadline {
-            Some((at, total)) => tokio::time::timeout_at(at, send)
-                .await
-                .unwrap_or(Outcome::DeadlineElapsed(total)),
+        let send = next.run(request, extensions);
+        let sent = match deadline {
+            Some((at, total)) => match tokio::time::timeout_at(at, send).await {
+                Ok(sent) => sent,
+                Err(_) => return Outcome::DeadlineElapsed(total),
+            },
             None => send.await,
+        };
+        match sent {
+            Ok(response) if response.status().as_u16() < 400 => Outcome::Success(response),
+            Ok(response) => {
+                let read = self
+                    .decoder
+                    .read_until(response, deadline.map(|(at, _)| at));
+                Outcome::Status(Box::new(read.await))
+            }
+            Err(reqwest_middleware::Error::Reqwest(e)) => {
+                Outcome::Transport(without_credentials(e))
+            }
+            Err(reqwest_middleware::Error::Middleware(e)) => Outcome::Middleware(e.into()),
         }
     }
 
@@ -305,15 +315,10 @@ enum Outcome {
     DeadlineElapsed(Duration),
 }
 
-/// A transport error with its causes, its URL's query left out (it may hold
-/// credentials, and this text is logged).
+/// A transport error with its causes (its URL already without credentials:
+/// this text is logged).
 fn describe(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
-    if let Some(url) = e.url().filter(|u| u.query().is_some()) {
-        let mut bare = url.clone();
-        bare.set_query(None);
-        text = text.replace(url.as_str(), bare.as_str());
-    }
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         text.push_str(": ");

@@ -164,11 +164,13 @@ impl RetryPolicy {
 
     /// The upper bound of retry `n`'s backoff (from 0): `min(cap, base·2ⁿ)`.
     pub fn backoff_ceiling(&self, retry: u32) -> Duration {
-        let factor = 2u32.checked_pow(retry).unwrap_or(u32::MAX);
-        self.base
-            .checked_mul(factor)
-            .unwrap_or(Duration::MAX)
-            .min(self.cap)
+        match 2u32.checked_pow(retry) {
+            Some(factor) => self.base.checked_mul(factor).unwrap_or(Duration::MAX),
+            // Past 2³¹ doublings anything but zero has passed any cap.
+            None if self.base.is_zero() => Duration::ZERO,
+            None => Duration::MAX,
+        }
+        .min(self.cap)
     }
 
     /// Retry `n`'s backoff (from 0), drawn from `jitter`.

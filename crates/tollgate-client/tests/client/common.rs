@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
+use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::time::Instant;
 use tollgate::{Catalog, Context, Dialect};
@@ -20,6 +21,9 @@ pub(crate) struct Reply {
     pub(crate) body: Vec<u8>,
     /// Wait this long before answering (a slow or hanging server).
     pub(crate) stall: Option<Duration>,
+    /// Send the headers and the body's first half, then wait this long
+    /// before the rest (a body that trickles).
+    pub(crate) body_stall: Option<Duration>,
 }
 
 impl Reply {
@@ -29,6 +33,7 @@ impl Reply {
             headers: Vec::new(),
             body: Vec::new(),
             stall: None,
+            body_stall: None,
         }
     }
 
@@ -53,6 +58,11 @@ impl Reply {
 
     pub(crate) fn stall(mut self, d: Duration) -> Reply {
         self.stall = Some(d);
+        self
+    }
+
+    pub(crate) fn body_stall(mut self, d: Duration) -> Reply {
+        self.body_stall = Some(d);
         self
     }
 
@@ -94,6 +104,7 @@ impl Reply {
             headers,
             body,
             stall: None,
+            body_stall: None,
         }
     }
 }
@@ -170,7 +181,21 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response
     if let Some(d) = reply.stall {
         tokio::time::sleep(d).await;
     }
-    let mut response = Response::new(Body::from(reply.body));
+    let body = match reply.body_stall {
+        None => Body::from(reply.body),
+        Some(wait) => {
+            let mut first = reply.body;
+            let rest = first.split_off(first.len() / 2);
+            let chunks = [(first, Duration::ZERO), (rest, wait)];
+            Body::from_stream(
+                futures_util::stream::iter(chunks).then(|(chunk, wait)| async move {
+                    tokio::time::sleep(wait).await;
+                    Ok::<_, std::convert::Infallible>(chunk)
+                }),
+            )
+        }
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(reply.status).unwrap();
     for (name, value) in reply.headers {
         response.headers_mut().append(

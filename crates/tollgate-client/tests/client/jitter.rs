@@ -90,10 +90,12 @@ fn the_same_seed_draws_the_same_delays() {
 #[test]
 fn the_ceiling_saturates_instead_of_overflowing() {
     let policy = RetryPolicy::default().backoff(Duration::from_secs(1), Duration::MAX);
-    assert_eq!(
-        policy.backoff_ceiling(40),
-        Duration::MAX.min(Duration::from_secs(1) * u32::MAX)
-    );
+    assert_eq!(policy.backoff_ceiling(40), Duration::MAX);
+    // A base of a nanosecond still reaches its cap: 2⁴⁰ ns is 18 minutes.
+    let tiny = RetryPolicy::default().backoff(Duration::from_nanos(1), Duration::from_secs(30));
+    assert_eq!(tiny.backoff_ceiling(40), Duration::from_secs(30));
+    let zero = RetryPolicy::default().backoff(Duration::ZERO, Duration::from_secs(30));
+    assert_eq!(zero.backoff_ceiling(40), Duration::ZERO);
     let capped = RetryPolicy::default();
     assert_eq!(capped.backoff_ceiling(u32::MAX), Duration::from_secs(30));
     assert!(capped.backoff_delay(u32::MAX, &Jitter::seeded(1)) <= Duration::from_secs(30));

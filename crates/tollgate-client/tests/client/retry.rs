@@ -512,6 +512,29 @@ async fn the_deadline_cuts_an_attempt_that_hangs() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_error_body_still_arriving_at_the_deadline_keeps_status_and_hint() {
+    let reply = Reply::new(429)
+        .header("retry-after", 5)
+        .header("x-request-id", "req_slow")
+        .body(r#"{"error":{"code":429,"message":"slow down","retry_after":5}}"#)
+        .body_stall(3600 * SECOND);
+    let mock = Mock::start(vec![reply]).await;
+    let started = tokio::time::Instant::now();
+    let err = client(RetryPolicy::default().deadline(10 * SECOND))
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(started.elapsed(), 10 * SECOND);
+    assert_eq!(mock.hits(), 1);
+    assert_eq!(err.status(), Some(http::StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(err.retry_after(), Some(5 * SECOND));
+    assert_eq!(err.request_ids(), ["req_slow"]);
+    assert!(err.response().unwrap().is_truncated());
+    assert_eq!(err.stop(), Some(&StopReason::Deadline(10 * SECOND)));
+}
+
+#[tokio::test(start_paused = true)]
 async fn max_attempts_and_disabled_retries() {
     let mock = Mock::start(vec![Reply::new(503)]).await;
     let err = client(RetryPolicy::default())
@@ -599,6 +622,22 @@ async fn connection_errors_are_retried_with_backoff() {
     let text = err.attempts()[0].error().unwrap();
     assert!(!text.contains("secret"), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");
+    // So do the error's text and debug output, and the password with it; the
+    // URL itself stays whole.
+    let with_password = url.replace("http://", "http://user:hunter2@");
+    let err = client(RetryPolicy::default().max_attempts(1))
+        .get(format!("{with_password}?api_key=secret"))
+        .send_api()
+        .await
+        .unwrap_err();
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(
+            !text.contains("secret") && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(text.contains("127.0.0.1"), "{text}");
+    }
+    assert_eq!(err.url().unwrap().query(), Some("api_key=secret"));
 
     let err = client(RetryPolicy::default().retry_transport_errors(false))
         .get(&url)

@@ -41,6 +41,6 @@ pub(super) fn decode_error_object(error: &Obj<'_>, out: &mut Decoded) {
 pub(super) fn decode(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
     if let Some(error) = error {
         decode_error_object(error, out);
-        out.hint_retry_secs(error.u64("retry_after"));
+        out.hint_retry(error.seconds("retry_after"));
     }
 }

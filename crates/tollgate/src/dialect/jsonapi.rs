@@ -102,7 +102,7 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
             out.message = item.string("detail").or_else(|| item.string("title"));
             out.request_id = item.string("id");
             if let Some(meta) = item.obj("meta") {
-                out.hint_retry_secs(meta.u64("retry_after"));
+                out.hint_retry(meta.seconds("retry_after"));
                 read_details(&meta, |key| key == "retry_after", out);
             }
         }

@@ -25,6 +25,6 @@ pub(super) fn decode(obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) 
     }
     if let Some(meta) = obj.obj("meta") {
         out.request_id = meta.string("request_id");
-        out.hint_retry_secs(meta.u64("retry_after"));
+        out.hint_retry(meta.seconds("retry_after"));
     }
 }

@@ -79,7 +79,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             (!fragment.is_empty()).then(|| fragment.to_owned())
         })),
     }
-    out.hint_retry_secs(obj.u64("retry_after"));
+    out.hint_retry(obj.seconds("retry_after"));
     for item in obj.items("errors") {
         let Some(item) = item.obj() else {
             continue;

@@ -95,7 +95,7 @@ pub(super) fn decode(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
     };
     out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
     out.message = error.string("message");
-    out.hint_retry_secs(error.u64("retry_after"));
+    out.hint_retry(error.seconds("retry_after"));
     if let Some(hint) = error.string("details") {
         out.details.insert("hint".to_owned(), hint.into());
     } else if let Some(details) = error.obj("details") {
