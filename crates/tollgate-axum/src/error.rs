@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use tollgate::{ApiError, Catalog, Context, Dialect};
 
+use crate::BoxError;
 use crate::rejection::{self, builtin};
 
 /// The response for an error: the error in the extensions, for the layer to
@@ -116,7 +117,10 @@ where
     let Some(err) = slot else {
         unreachable!("the slot is only emptied by an ApiError")
     };
-    // First: a limit found while a rejection's own reader ran (multipart's,
+    if let Some(api) = carried(&err) {
+        return api;
+    }
+    // Then: a limit found while a rejection's own reader ran (multipart's,
     // say) is wrapped in it, and the rejection may call it a server error.
     if is_length_limit(&err) {
         return rejection::payload_too_large(None);
@@ -125,6 +129,38 @@ where
         return api;
     }
     builtin("internal_error").with_source(err)
+}
+
+/// Reads an inner service's error as the catalog error it means: tower's
+/// timeout and load-shed errors are `timeout` and `service_unavailable`;
+/// what no rule reads is an `internal_error` with the error's text as its
+/// source.
+pub(crate) fn classify_boxed(err: BoxError) -> ApiError {
+    if let Some(api) = carried(&*err) {
+        return api;
+    }
+    if is_length_limit(&*err) {
+        return rejection::payload_too_large(None);
+    }
+    let code = if err.is::<tower::timeout::error::Elapsed>() {
+        "timeout"
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        "service_unavailable"
+    } else {
+        "internal_error"
+    };
+    builtin(code).with_source(rejection::TextError(err.to_string()))
+}
+
+/// The catalog error that `err` is, or that it wraps: an [`ApiError`] or a
+/// [`Rejection`] anywhere in its chain of sources (behind an `anyhow`
+/// context, say).
+fn carried(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
+    std::iter::successors(Some(err), |e| e.source()).find_map(|e| {
+        e.downcast_ref::<ApiError>()
+            .or_else(|| e.downcast_ref::<Rejection>().map(Rejection::api_error))
+            .cloned()
+    })
 }
 
 /// axum's rejections, read from their status and text.
@@ -265,6 +301,45 @@ mod tests {
     fn api_errors_keep_their_code() {
         let err = Catalog::builtin_ref().error("conflict").unwrap();
         assert_eq!(HandlerError::from(err).api_error().code(), "conflict");
+    }
+
+    #[test]
+    fn rejections_and_wrapped_api_errors_keep_their_code() {
+        let rejection = Rejection(Catalog::builtin_ref().error("malformed_request").unwrap());
+        assert_eq!(
+            HandlerError::from(rejection).api_error().code(),
+            "malformed_request"
+        );
+        #[derive(Debug)]
+        struct Context(ApiError);
+        impl fmt::Display for Context {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("while saving the scan")
+            }
+        }
+        impl std::error::Error for Context {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let wrapped = Context(Catalog::builtin_ref().error("conflict").unwrap());
+        assert_eq!(HandlerError::from(wrapped).api_error().code(), "conflict");
+    }
+
+    #[test]
+    fn inner_service_errors_from_tower_keep_their_meaning() {
+        let code = |e: BoxError| classify_boxed(e).code().to_owned();
+        assert_eq!(
+            code(tower::timeout::error::Elapsed::new().into()),
+            "timeout"
+        );
+        assert_eq!(
+            code(tower::load_shed::error::Overloaded::new().into()),
+            "service_unavailable"
+        );
+        let api = Catalog::builtin_ref().error("not_found").unwrap();
+        assert_eq!(code(api.into()), "not_found");
+        assert_eq!(code("disk on fire".into()), "internal_error");
     }
 
     #[test]

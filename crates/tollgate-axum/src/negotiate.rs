@@ -111,14 +111,27 @@ fn accepts_problem(value: &HeaderValue) -> bool {
         let mut params = range.split(';');
         let media = params.next().unwrap_or_default().trim();
         media.eq_ignore_ascii_case(PROBLEM_JSON)
-            && !params.any(|p| {
-                let p = p.trim();
-                p.split_once('=').is_some_and(|(k, v)| {
-                    k.trim().eq_ignore_ascii_case("q")
-                        && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
-                })
+            && params.all(|p| match p.trim().split_once('=') {
+                Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
+                    weight(v.trim()).is_some_and(|q| q > 0.0)
+                }
+                _ => true,
             })
     })
+}
+
+/// A weight as RFC 9110 writes it (`0` to `1`, at most three decimals);
+/// `None` for anything else (`NaN`, `2`, `1e3`), whose range then counts as
+/// not accepted.
+fn weight(text: &str) -> Option<f32> {
+    let (whole, decimals) = text.split_once('.').unwrap_or((text, ""));
+    let valid = decimals.len() <= 3
+        && match whole {
+            "0" => decimals.bytes().all(|b| b.is_ascii_digit()),
+            "1" => decimals.bytes().all(|b| b == b'0'),
+            _ => false,
+        };
+    valid.then(|| text.parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -148,8 +161,20 @@ mod tests {
                 Dialect::Problem,
             ),
             ("application/problem+json;q=0", Dialect::Envelope),
+            ("application/problem+json;q=0.000", Dialect::Envelope),
+            ("application/problem+json; Q=1.000", Dialect::Problem),
+            ("application/problem+json;q=0.001", Dialect::Problem),
             ("application/json", Dialect::Envelope),
         ];
+        // Malformed weights leave their range out.
+        for q in ["NaN", "inf", "2", "1e3", "1.5", "0.0001", "-1", ""] {
+            let accept = format!("application/problem+json;q={q}");
+            assert_eq!(
+                n.decide(&headers(&[("accept", &accept)]), "/"),
+                Dialect::Envelope,
+                "{accept}"
+            );
+        }
         for (accept, want) in cases {
             assert_eq!(
                 n.decide(&headers(&[("accept", accept)]), "/"),

@@ -216,7 +216,7 @@ pub(crate) fn recognise(status: u16, text: &str, limit: Option<usize>) -> Option
         415 => builtin("unsupported_media_type"),
         400 | 422 => recognise_bad_request(status, text),
         401 => builtin("invalid_key"),
-        403 => builtin("insufficient_scope").with("scope", "unknown"),
+        403 => builtin("insufficient_scope"),
         404 => builtin("not_found"),
         405 => builtin("method_not_allowed"),
         408 | 504 => builtin("timeout"),
@@ -231,13 +231,31 @@ pub(crate) fn recognise(status: u16, text: &str, limit: Option<usize>) -> Option
     // it was not read into something more precise, is what the handler said.
     let err = if status >= 500 && !text.is_empty() {
         err.with_source(TextError(text.to_owned()))
-    } else if matches!(status, 401 | 403 | 404 | 409) && !text.is_empty() && text.len() <= 512 {
+    } else if matches!(status, 401 | 403 | 404 | 409 | 429) && !text.is_empty() && text.len() <= 512
+    {
         err.with_message(text)
     } else {
         err
     };
-    // 403 renders its scope only when a handler named one.
     Some(err)
+}
+
+/// An error read from a status alone lacks the details its message names (a
+/// bare 429 has no limit or window, a bare 403 no scope): it says its title
+/// instead of showing `{limit}` to the client.
+pub(crate) fn with_message_filled(err: ApiError) -> ApiError {
+    let unfilled = err.message_override().is_none()
+        && err
+            .def()
+            .message()
+            .placeholders()
+            .any(|name| !err.details().contains_key(name));
+    if unfilled {
+        let title = err.def().title().to_owned();
+        err.with_message(title)
+    } else {
+        err
+    }
 }
 
 fn recognise_bad_request(status: u16, text: &str) -> ApiError {

@@ -175,6 +175,16 @@ fn app(dialect: Dialect) -> Router {
         .route("/io", get(io_failure))
         .route("/limited", get(rate_limited))
         .route(
+            "/bare-429",
+            get(|| async {
+                (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "7")]).into_response()
+            }),
+        )
+        .route(
+            "/bare-403",
+            get(|| async { StatusCode::FORBIDDEN.into_response() }),
+        )
+        .route(
             "/conflict",
             get(|| async { (StatusCode::CONFLICT, "scan_1 already exists").into_response() }),
         )
@@ -556,6 +566,22 @@ fn cases() -> Vec<Case> {
             keep: &[("accept-encoding", Some("identity")), CORS],
         },
         Case {
+            name: "a bare 429 from another limiter",
+            request: || get_("/bare-429"),
+            status: 429,
+            code: "rate_limit_exceeded",
+            field: Some("Rate limit exceeded"),
+            keep: &[("retry-after", Some("7")), CORS],
+        },
+        Case {
+            name: "a bare 403",
+            request: || get_("/bare-403"),
+            status: 403,
+            code: "insufficient_scope",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
             name: "handler's own plain error",
             request: || get_("/conflict"),
             status: 409,
@@ -643,8 +669,26 @@ async fn every_failure_source_in_every_dialect() {
                 !text.contains("hunter2"),
                 "{at}: a cause leaked into the body: {text}"
             );
+            // Read from a status alone, a message names nothing it lacks.
+            let message = decoded.message.as_deref().unwrap_or_default();
+            assert!(
+                !message.contains(['{', '}']) && !message.contains("unknown"),
+                "{at}: {text}"
+            );
+            if res.headers().contains_key("retry-after") {
+                assert!(decoded.retry_after.is_some(), "{at}");
+            }
             checked += 1;
         }
     }
     assert_eq!(checked, Dialect::ALL.len() * cases().len());
+}
+
+#[tokio::test]
+async fn a_bare_429_says_its_wait_in_the_body_too() {
+    let (res, body) = send(app(Dialect::StatusCode), get_("/bare-429"), None).await;
+    assert_eq!(res.headers()["retry-after"], "7");
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["retry_after"], 7, "{body}");
+    assert_eq!(body["error"]["message"], "Rate limit exceeded", "{body}");
 }

@@ -86,7 +86,9 @@ pub(crate) fn whole_seconds(text: &str) -> Option<u64> {
 /// assert_eq!(tollgate::retry_after_secs(Duration::from_secs(60)), 60);
 /// ```
 pub fn retry_after_secs(delay: Duration) -> u64 {
-    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
+    delay
+        .as_secs()
+        .saturating_add(u64::from(delay.subsec_nanos() > 0))
 }
 
 /// Parses a protobuf JSON duration such as google's `RetryInfo.retryDelay`
@@ -136,6 +138,7 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(parse_proto_duration("-1s"), None);
+        assert_eq!(retry_after_secs(Duration::MAX), u64::MAX);
         assert_eq!(parse_proto_duration("1e400s"), Some(Duration::MAX));
         assert_eq!(parse_proto_duration("1e30s"), Some(Duration::MAX));
         assert_eq!(parse_proto_duration("NaNs"), None);

@@ -125,7 +125,17 @@ impl Finish {
 
     fn error_over(&self, err: Option<ApiError>, parts: http::response::Parts) -> Response<Body> {
         // `recognise` knew the status before the body was read.
-        let mut err = err.unwrap_or_else(|| builtin("internal_error"));
+        let err = err.unwrap_or_else(|| builtin("internal_error"));
+        // Read as the app's catalog words it, and with the wait the response
+        // asked for in the body as well (where the dialect has a field).
+        let mut err = rejection::with_message_filled(render::adopt(&self.shared.catalog, err));
+        let asked = parts.headers.get(http::header::RETRY_AFTER);
+        let asked = asked.and_then(|v| v.to_str().ok());
+        if let Some(delay) =
+            asked.and_then(|v| tollgate::parse_retry_after(v, (self.shared.clock)()))
+        {
+            err = err.retry_after(delay);
+        }
         // A 415 listing the codings it decodes refused the body's
         // `Content-Encoding` (tower-http's request decompression), not its type.
         if parts.status == http::StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -255,10 +265,7 @@ where
                             }
                         }
                     }
-                    Ok(Poll::Ready(Err(e))) => {
-                        let source = TextError(e.into().to_string());
-                        f.error(builtin("internal_error").with_source(source))
-                    }
+                    Ok(Poll::Ready(Err(e))) => f.error(crate::error::classify_boxed(e.into())),
                     Err(panic) => {
                         let err = f.panicked(panic);
                         f.error(err)
