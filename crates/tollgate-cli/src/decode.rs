@@ -79,7 +79,11 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         (None, HeaderMap::new(), input.bytes.as_slice())
     };
     for (name, value) in args.headers {
-        headers.append(name, value);
+        if headers.try_append(name, value).is_err() {
+            return Err(CliError::Usage(
+                "more headers than a header map holds".to_owned(),
+            ));
+        }
     }
     // 0 tells the decoder the status is unknown: it takes the body's, if any.
     let status = args.status.or(status).unwrap_or(0);

@@ -48,44 +48,75 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
     for path in &args.paths {
         outcomes.push((path, catalogs::load_one(&mut base.clone(), path)));
     }
-    let (mut problems, mut broken, mut unreadable) = (0, 0, 0);
-    for (path, outcome) in outcomes {
+    let count = |of: fn(&Outcome) -> usize| -> usize { outcomes.iter().map(|(_, o)| of(o)).sum() };
+    let problems = count(|o| match o {
+        Outcome::Broken(found) => found.len(),
+        _ => 0,
+    });
+    let broken = count(|o| usize::from(matches!(o, Outcome::Broken(_))));
+    let unreadable = count(|o| usize::from(matches!(o, Outcome::Unreadable(_))));
+    let code = if unreadable > 0 {
+        ExitCode::from(EXIT_USAGE)
+    } else if problems > 0 {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    };
+    let mut out = Output {
+        out,
+        written: Ok(()),
+    };
+    for (path, outcome) in &outcomes {
         match outcome {
-            Outcome::Loaded { entries } => {
-                writeln!(
-                    out,
-                    "ok: {}: {}",
-                    path.display(),
-                    plural(entries, "entry", "entries")
-                )?;
-            }
+            Outcome::Loaded { entries } => out.line(format_args!(
+                "ok: {}: {}",
+                path.display(),
+                plural(*entries, "entry", "entries")
+            )),
             Outcome::Broken(found) => {
-                broken += 1;
-                problems += found.len();
                 for problem in found {
-                    writeln!(out, "{problem}")?;
+                    out.line(format_args!("{problem}"));
                 }
             }
             Outcome::Unreadable(err) => {
-                unreadable += 1;
-                out.flush()?;
+                out.flush();
                 eprintln!("error: {err}");
             }
         }
     }
     if problems > 0 {
-        out.flush()?;
+        out.flush();
         eprintln!(
             "{} in {}",
             plural(problems, "problem", "problems"),
             plural(broken, "file", "files")
         );
     }
-    Ok(if unreadable > 0 {
-        ExitCode::from(EXIT_USAGE)
-    } else if problems > 0 {
-        ExitCode::from(EXIT_PROBLEMS)
-    } else {
-        ExitCode::SUCCESS
-    })
+    match out.written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Write(e)),
+        _ => Ok(code),
+    }
+}
+
+/// Standard output that stops at its first failed write. A reader that stops
+/// early (`lint … | head`) changes neither what goes to stderr nor the exit
+/// status.
+struct Output<'o> {
+    out: &'o mut dyn Write,
+    written: std::io::Result<()>,
+}
+
+impl Output<'_> {
+    fn line(&mut self, line: std::fmt::Arguments<'_>) {
+        if self.written.is_ok() {
+            self.written = writeln!(self.out, "{line}");
+        }
+    }
+
+    /// Flushes before a line goes to stderr, so the two stay in order.
+    fn flush(&mut self) {
+        if self.written.is_ok() {
+            self.written = self.out.flush();
+        }
+    }
 }

@@ -102,6 +102,8 @@ fn main() -> ExitCode {
     let flushed = out.flush();
     match (result, flushed) {
         (Ok(code), Ok(())) => code,
+        // The reader left early (`| head`): what the command found stands.
+        (Ok(code), Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => code,
         (Ok(_), Err(e)) => CliError::Write(e).report(),
         (Err(e), _) => e.report(),
     }

@@ -116,7 +116,14 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
         for (i, line) in lines.enumerate() {
             match parse_header_line(line) {
                 Ok(Some((name, value))) => {
-                    headers.append(name, value);
+                    if headers.try_append(name, value).is_err() {
+                        skipped.push(format!(
+                            "line {}: more headers than a header map holds; this and the \
+                             rest are left out",
+                            line_base + 1 + i
+                        ));
+                        break;
+                    }
                 }
                 Ok(None) => {}
                 Err(why) => skipped.push(format!(
@@ -320,6 +327,20 @@ mod tests {
         assert!(e.to_string().contains("expected a status line"), "{e}");
         assert!(parse_response(b"HTTP/1.1 4000 x\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn more_headers_than_a_map_holds_are_left_out_not_a_panic() {
+        let mut text = b"HTTP/1.1 429 Too Many\r\n".to_vec();
+        for i in 0..40_000 {
+            text.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+        }
+        text.extend_from_slice(b"\r\n{}");
+        let response = parse_response(&text).unwrap();
+        assert_eq!((response.status, response.body), (429, &b"{}"[..]));
+        assert!(response.headers.len() > 1000);
+        assert_eq!(response.skipped.len(), 1, "{:?}", response.skipped);
+        assert!(response.skipped[0].contains("more headers than a header map holds"));
     }
 
     #[test]

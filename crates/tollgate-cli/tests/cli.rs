@@ -774,6 +774,28 @@ fn lint_locates_problems_and_exits_1() {
 }
 
 #[test]
+fn lint_keeps_its_exit_status_when_the_reader_leaves_early() {
+    let dir = scratch("lint_pipe");
+    std::fs::write(dir.join("broken.toml"), "[errors.broken]\nstatus = 600\n").unwrap();
+    let many: Vec<String> = (0..200).map(|_| "broken.toml".to_owned()).collect();
+    for (files, want) in [(vec!["broken.toml"], 1), (vec!["missing.toml"], 2)] {
+        let mut args = vec!["lint"];
+        args.extend(files);
+        args.extend(many.iter().map(String::as_str));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(&args)
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // `lint … | head -0`: the reader is gone before the first line.
+        drop(child.stdout.take());
+        assert_eq!(child.wait().unwrap().code(), Some(want), "{args:?}");
+    }
+}
+
+#[test]
 fn lint_locates_invalid_utf8_and_names_unreadable_files() {
     let dir = scratch("lint_bytes");
     std::fs::write(
