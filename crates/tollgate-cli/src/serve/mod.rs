@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 use tollgate::{Catalog, Dialect};
-use tollgate_limit::{Backend, ClientIp};
+use tollgate_limit::{Backend, Cidr, ClientIp};
 use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store, StoreError};
+use toml::Spanned;
 
 use crate::args::parse_dialect;
 use crate::catalogs;
@@ -80,7 +81,7 @@ const DEMO_SCOPES: [&str; 3] = ["scans:write", "scans:read", "detections:write"]
 #[derive(Debug, Default, clap::Args)]
 pub(crate) struct ServeArgs {
     /// The address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_checked::<ListenAddress>)]
     listen: Option<String>,
 
     /// Where the SQLite database (tollgate.db) is kept; created if missing [default: .]
@@ -98,7 +99,7 @@ pub(crate) struct ServeArgs {
     catalogs: Vec<PathBuf>,
 
     /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, or redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, redis+sentinel://HOST:PORT/SERVICE for a Sentinel service) [default: in memory]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_checked::<RedisUrl>)]
     redis: Option<String>,
 
     /// Keep keys, accounts, credits, idempotency records and scans in this database:
@@ -117,7 +118,7 @@ pub(crate) struct ServeArgs {
 
     /// Read the client IP from X-Forwarded-For when the peer is this proxy (an address or a
     /// CIDR); repeatable
-    #[arg(long = "trust-proxy", value_name = "CIDR")]
+    #[arg(long = "trust-proxy", value_name = "CIDR", value_parser = parse_checked::<Cidr>)]
     trust_proxies: Vec<String>,
 }
 
@@ -135,17 +136,17 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    listen: Option<String>,
+    listen: Option<Spanned<String>>,
     data_dir: Option<PathBuf>,
     dialect: Option<Dialect>,
     #[serde(default)]
     catalog: Vec<PathBuf>,
-    redis: Option<String>,
+    redis: Option<Spanned<String>>,
     database: Option<String>,
     #[serde(default, deserialize_with = "timeout")]
     timeout: Option<Duration>,
     #[serde(default)]
-    trust_proxy: Vec<String>,
+    trust_proxy: Vec<Spanned<String>>,
 }
 
 fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
@@ -153,6 +154,44 @@ fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Erro
     parse_timeout(&text)
         .map(Some)
         .map_err(serde::de::Error::custom)
+}
+
+/// `HOST:PORT`, as `--listen` takes it; the host is resolved when binding.
+struct ListenAddress;
+
+impl std::str::FromStr for ListenAddress {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(ListenAddress)
+            }
+            _ => Err(format!(
+                "{text:?} is not an address to listen on: expected HOST:PORT, such as \
+                 127.0.0.1:8080"
+            )),
+        }
+    }
+}
+
+/// A rate-limit store URL, as `--redis` takes it.
+struct RedisUrl;
+
+impl std::str::FromStr for RedisUrl {
+    type Err = tollgate_limit::BackendError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Backend::from_url(text).map(|_| RedisUrl)
+    }
+}
+
+/// `text` when it parses as `T`: how `--listen`, `--redis` and `--trust-proxy`, and the
+/// same settings in the config file, are checked before the server starts.
+fn parse_checked<T: std::str::FromStr<Err: std::fmt::Display>>(
+    text: &str,
+) -> Result<String, String> {
+    text.parse::<T>()
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 impl Config {
@@ -184,6 +223,23 @@ impl Config {
                 e.message().trim_end()
             ))
         })?;
+        // Checked here, where the file and line are known, rather than when
+        // the server starts.
+        let check = |value: &Spanned<String>, parse: fn(&str) -> Result<String, String>| {
+            parse(value.get_ref()).map(drop).map_err(|why| {
+                let (line, column) = locate(&text, value.span().start);
+                CliError::Usage(format!("{}:{line}:{column}: {why}", path.display()))
+            })
+        };
+        for value in &config.listen {
+            check(value, parse_checked::<ListenAddress>)?;
+        }
+        for value in &config.redis {
+            check(value, parse_checked::<RedisUrl>)?;
+        }
+        for value in &config.trust_proxy {
+            check(value, parse_checked::<Cidr>)?;
+        }
         // Paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new(""));
         if let Some(dir) = &mut config.data_dir {
@@ -252,16 +308,20 @@ impl Settings {
         };
         let mut catalogs = config.catalog;
         catalogs.extend(args.catalogs);
-        let mut trust_proxies = config.trust_proxy;
+        let mut trust_proxies: Vec<String> = config
+            .trust_proxy
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect();
         trust_proxies.extend(args.trust_proxies);
         Ok(Settings {
             listen: args
                 .listen
-                .or(config.listen)
+                .or(config.listen.map(Spanned::into_inner))
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             dialect: args.dialect.or(config.dialect).unwrap_or(Dialect::Problem),
             catalogs,
-            redis: args.redis.or(config.redis),
+            redis: args.redis.or(config.redis.map(Spanned::into_inner)),
             database,
             timeout: args.timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
             trust_proxies,
@@ -311,12 +371,14 @@ async fn serve(
         Some(url) => Backend::from_url(url).map_err(|e| CliError::Usage(e.to_string()))?,
         None => Backend::default(),
     };
-    let demo = demo_account(&store)
-        .await
-        .map_err(|e| CliError::Usage(format!("cannot set up the demo account: {e}")))?;
+    // Bound first: a server that cannot listen creates no demo key that it
+    // would never show.
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", settings.listen)))?;
+    let demo = demo_account(&store)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot set up the demo account: {e}")))?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", settings.listen)))?;
@@ -554,6 +616,14 @@ mod tests {
             ("dialect = 'soap'\n", 1, "unknown variant `soap`"),
             ("\n\ntimeout = 'soon'\n", 3, "expected a duration"),
             ("listen = \n", 1, ""),
+            ("\nlisten = 'nowhere'\n", 2, "expected HOST:PORT"),
+            ("listen = '[::1]:99999'\n", 1, "expected HOST:PORT"),
+            ("redis = 'bogus://x'\n", 1, "invalid rate-limit store URL"),
+            (
+                "trust_proxy = [\n  '10.0.0.0/8',\n  '10.0.0.0/99',\n]\n",
+                3,
+                "invalid trusted proxy",
+            ),
         ] {
             let path = write(dir.path(), text);
             let args = ServeArgs {
