@@ -90,7 +90,7 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
         Ok(text) => text,
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
-            let (line, column) = locate(&e.as_bytes()[..valid]);
+            let (line, column) = input::locate(&e.as_bytes()[..valid]);
             let message = "not valid UTF-8 (a TOML catalog must be UTF-8)".to_owned();
             return Outcome::Broken(vec![problem(&name, line, column, message)]);
         }
@@ -113,20 +113,6 @@ fn problem(file: &str, line: usize, column: usize, message: String) -> CatalogEr
     }
 }
 
-/// 1-based line and column just after `before`.
-fn locate(before: &[u8]) -> (usize, usize) {
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |nl| nl + 1);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
-    (line, column)
-}
-
 /// The number of `[errors.*]` entries in a catalog that has just loaded.
 fn count_entries(text: &str) -> usize {
     text.parse::<toml::Table>()
@@ -143,14 +129,6 @@ fn count_entries(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn locates_after_a_prefix() {
-        assert_eq!(locate(b""), (1, 1));
-        assert_eq!(locate(b"ab"), (1, 3));
-        assert_eq!(locate(b"a\nbc"), (2, 3));
-        assert_eq!(locate("a\n\u{e9}".as_bytes()), (2, 2));
-    }
 
     #[test]
     fn counts_entries() {

@@ -70,9 +70,32 @@ fn read_bounded(reader: impl Read, limit: usize) -> io::Result<Input> {
     Ok(Input { bytes, truncated })
 }
 
+/// 1-based line and column just after `before`, the column in characters
+/// (as editors count them).
+pub(crate) fn locate(before: &[u8]) -> (usize, usize) {
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |nl| nl + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locates_after_a_prefix() {
+        assert_eq!(locate(b""), (1, 1));
+        assert_eq!(locate(b"ab"), (1, 3));
+        assert_eq!(locate(b"a\nbc"), (2, 3));
+        assert_eq!(locate("a\n\u{e9}".as_bytes()), (2, 2));
+    }
 
     #[test]
     fn reads_up_to_the_limit_and_says_when_it_stopped() {

@@ -185,14 +185,16 @@ struct EntryToml {
 struct Lines<'a>(&'a str);
 
 impl Lines<'_> {
+    /// The column counts characters, as editors do.
     fn locate(&self, offset: usize) -> (usize, usize) {
-        let before = &self.0[..offset.min(self.0.len())];
+        let mut end = offset.min(self.0.len());
+        while !self.0.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &self.0[..end];
         let line = before.matches('\n').count() + 1;
-        let column = before
-            .rfind('\n')
-            .map_or(before.len(), |nl| before.len() - nl - 1)
-            + 1;
-        (line, column)
+        let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
+        (line, before[line_start..].chars().count() + 1)
     }
 }
 
@@ -516,9 +518,11 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
     }
     let templates =
         std::iter::once(("message", &def.message)).chain(def.hint.as_ref().map(|h| ("hint", h)));
+    let documented: std::collections::HashSet<&str> =
+        def.details.iter().map(String::as_str).collect();
     for (what, template) in templates {
         for name in template.placeholders() {
-            if !def.details.iter().any(|d| d == name) {
+            if !documented.contains(name) {
                 problems.push(format!(
                     "{what} placeholder {{{name}}} is not a documented details key (add it to `details`)"
                 ));
@@ -590,6 +594,10 @@ mod tests {
             e[0].starts_with("t.toml:1:1: entry \"a\": message placeholder {y}"),
             "{e:?}"
         );
+
+        // Columns count characters, as editors do.
+        let e = errors("[errors.a]\ntitle = 'éééé' ; status = 400\n");
+        assert!(e[0].starts_with("t.toml:2:16:"), "{e:?}");
 
         let e = errors("[errors.a]\nstatus = 400\ntitle = 't'\nmessage = 'x {y'\n");
         assert!(

@@ -205,36 +205,31 @@ impl Config {
                 MAX_INPUT >> 20
             )));
         }
+        // `file:line:column: why`, for the problem before byte `offset` of `bytes`.
+        let problem = |bytes: &[u8], offset: usize, why: &str| {
+            let (line, column) = input::locate(&bytes[..offset.min(bytes.len())]);
+            CliError::Usage(format!("{}:{line}:{column}: {why}", path.display()))
+        };
         let text = String::from_utf8(input.bytes).map_err(|e| {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let valid = std::str::from_utf8(valid).unwrap_or_default();
-            let (line, column) = locate(valid, valid.len());
-            CliError::Usage(format!(
-                "{}:{line}:{column}: not valid UTF-8 (a config file is UTF-8 TOML)",
-                path.display()
-            ))
+            let valid = e.utf8_error().valid_up_to();
+            let why = "not valid UTF-8 (a config file is UTF-8 TOML)";
+            problem(e.as_bytes(), valid, why)
         })?;
         let mut config: Config = toml::from_str(&text).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
-            let (line, column) = locate(&text, at);
-            CliError::Usage(format!(
-                "{}:{line}:{column}: {}",
-                path.display(),
-                e.message().trim_end()
-            ))
+            problem(text.as_bytes(), at, e.message().trim_end())
         })?;
         // Checked here, where the file and line are known, rather than when
         // the server starts.
         let check = |value: &Spanned<String>, parse: fn(&str) -> Result<String, String>| {
-            parse(value.get_ref()).map(drop).map_err(|why| {
-                let (line, column) = locate(&text, value.span().start);
-                CliError::Usage(format!("{}:{line}:{column}: {why}", path.display()))
-            })
+            parse(value.get_ref())
+                .map(drop)
+                .map_err(|why| problem(text.as_bytes(), value.span().start, &why))
         };
-        for value in &config.listen {
+        if let Some(value) = &config.listen {
             check(value, parse_checked::<ListenAddress>)?;
         }
-        for value in &config.redis {
+        if let Some(value) = &config.redis {
             check(value, parse_checked::<RedisUrl>)?;
         }
         for value in &config.trust_proxy {
@@ -250,18 +245,6 @@ impl Config {
         }
         Ok(config)
     }
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn locate(text: &str, offset: usize) -> (usize, usize) {
-    let mut end = offset.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let before = &text[..end];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 /// The settings in force: flags over the config file over the defaults.
