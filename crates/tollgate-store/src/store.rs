@@ -232,6 +232,14 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true);
+            // SQLite opens an empty name as a private database per connection:
+            // the pool's connections would not see each other's tables.
+            if connect.get_filename().as_os_str().is_empty() {
+                return Err(StoreError::InvalidUrl(format!(
+                    "{url}: no file named: sqlite://PATH, or sqlite::memory: for a database \
+                     in memory"
+                )));
+            }
             // An in-memory database lives as long as its one connection: keep
             // exactly one, forever.
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");

@@ -549,6 +549,12 @@ async fn bad_urls_are_clear_errors() {
     .unwrap_err();
     assert!(err.to_string().contains("schema"), "{err}");
     assert!(!err.to_string().contains("hunter2"));
+    for empty in ["sqlite:", "sqlite://", "sqlite://?mode=rwc"] {
+        let err = tollgate_store::Store::open(empty).await.unwrap_err();
+        assert!(err.to_string().contains("no file named"), "{empty}: {err}");
+    }
+    // An in-memory database is named, and opens.
+    tollgate_store::Store::open("sqlite::memory:").await.unwrap();
 }
 
 #[tokio::test]
