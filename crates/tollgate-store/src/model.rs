@@ -299,7 +299,7 @@ impl NewKey {
         self.expires_at = Some(at);
         self
     }
-    /// A label shown by `keys list`.
+    /// A label shown by `keys list`: 1–200 characters, no control characters.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self

@@ -206,6 +206,9 @@ pub(crate) enum Begin {
     Replay(Box<IdempotencyRow>),
 }
 
+/// The longest key name, in characters: a label for `keys list`.
+const MAX_KEY_NAME: usize = 200;
+
 /// How long opening a Postgres store waits for its first connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -435,6 +438,16 @@ impl Store {
         self.account(&new.account_id).await?;
         for scope in &new.scopes {
             check_scope(scope)?;
+        }
+        if let Some(name) = &new.name {
+            let valid = (1..=MAX_KEY_NAME).contains(&name.chars().count())
+                && !name.chars().any(char::is_control);
+            if !valid {
+                return Err(StoreError::InvalidInput(format!(
+                    "key name {name:?} must be 1-{MAX_KEY_NAME} characters with no control \
+                     characters (tabs, newlines, escapes)"
+                )));
+            }
         }
         let prefix = new.prefix.as_deref().unwrap_or(&self.inner.key_prefix);
         if !key::valid_prefix(prefix) {

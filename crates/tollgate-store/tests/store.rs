@@ -128,6 +128,16 @@ async fn key_states(kind: Kind) {
         s.create_key(NewKey::new("acme", ["a"]).prefix("bad")).await,
         Err(StoreError::InvalidInput(_))
     ));
+    let long = "n".repeat(201);
+    for name in ["", "line\nbreak", "\u{1b}[31mred", long.as_str()] {
+        assert!(
+            matches!(
+                s.create_key(NewKey::new("acme", ["a"]).name(name)).await,
+                Err(StoreError::InvalidInput(_))
+            ),
+            "{name:?}"
+        );
+    }
 
     let forever = s
         .create_key(NewKey::new(
@@ -554,7 +564,9 @@ async fn bad_urls_are_clear_errors() {
         assert!(err.to_string().contains("no file named"), "{empty}: {err}");
     }
     // An in-memory database is named, and opens.
-    tollgate_store::Store::open("sqlite::memory:").await.unwrap();
+    tollgate_store::Store::open("sqlite::memory:")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -515,6 +515,8 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
     }
     if def.title.trim().is_empty() {
         problems.push("title is empty".to_owned());
+    } else if def.title.chars().any(char::is_control) {
+        problems.push("title has a control character (a title is one line of text)".to_owned());
     }
     let templates =
         std::iter::once(("message", &def.message)).chain(def.hint.as_ref().map(|h| ("hint", h)));
@@ -623,6 +625,9 @@ mod tests {
             e[0].starts_with("t.toml:5:1:") && e[0].contains("unknown field"),
             "{e:?}"
         );
+
+        let e = errors("[errors.a]\nstatus = 400\ntitle = \"t\\tx\\ny\"\nmessage = 'm'\n");
+        assert!(e[0].contains("title has a control character"), "{e:?}");
 
         let e = errors("[errors.Bad]\nstatus = 400\ntitle='t'\nmessage='m'\n");
         assert!(e[0].contains("snake_case"), "{e:?}");

@@ -8,7 +8,10 @@ use crate::{Catalog, Dialect};
 /// The error reference for `catalog` in `dialect`, as Markdown: an index
 /// table, then one section per code with an example response.
 pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
-    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    // Text from the catalog stays on its line: in a table cell, a heading
+    // or a list item, a line break would end it.
+    let line = |text: &str| text.replace(['\r', '\n'], " ");
+    let cell = |text: &str| line(text).replace('|', "\\|");
     let mut out = String::new();
     let _ = writeln!(out, "# Error reference\n");
     let _ = writeln!(
@@ -28,10 +31,10 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
     }
     for def in catalog.iter() {
         let _ = writeln!(out, "\n## `{}`\n", def.code());
-        let _ = writeln!(out, "**{} {}**\n", def.status(), def.title());
-        let _ = writeln!(out, "- What it means: {}", def.message().as_str());
+        let _ = writeln!(out, "**{} {}**\n", def.status(), line(def.title()));
+        let _ = writeln!(out, "- What it means: {}", line(def.message().as_str()));
         if let Some(remedy) = def.remedy_text() {
-            let _ = writeln!(out, "- What to do: {remedy}");
+            let _ = writeln!(out, "- What to do: {}", line(remedy));
         }
         let _ = writeln!(out, "- Retry: {}", retry_advice(def.retry()));
         let _ = writeln!(out, "- Kind: `{}`", def.kind());
@@ -50,4 +53,24 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_text_with_line_breaks_stays_on_its_line() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "t.toml",
+                "[errors.two_lines]\nstatus = 400\ntitle = 'T'\nmessage = \"first\\nsecond\"\n\
+                 remedy = \"do\\nthis\"\n",
+            )
+            .unwrap();
+        let doc = markdown(&catalog, Dialect::Problem);
+        assert!(doc.contains("- What it means: first second\n"), "{doc}");
+        assert!(doc.contains("- What to do: do this\n"), "{doc}");
+    }
 }
