@@ -833,14 +833,11 @@ impl WriteHold {
 
     /// Rolls the transaction back.
     async fn release(self) {
-        match self {
-            WriteHold::Sqlite(mut conn) => {
-                drop(sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap())
-            }
-            WriteHold::Postgres(mut conn) => {
-                drop(sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap())
-            }
-        }
+        let failed = match self {
+            WriteHold::Sqlite(mut conn) => sqlx::query("ROLLBACK").execute(&mut conn).await.err(),
+            WriteHold::Postgres(mut conn) => sqlx::query("ROLLBACK").execute(&mut conn).await.err(),
+        };
+        assert!(failed.is_none(), "{failed:?}");
     }
 }
 
