@@ -161,7 +161,61 @@ struct FileToml {
     docs_url: Option<String>,
     domain: Option<String>,
     #[serde(default)]
-    errors: indexmap::IndexMap<String, Spanned<EntryToml>>,
+    errors: EntriesToml,
+}
+
+/// The `[errors]` table, in file order; its own type so that a file whose
+/// `errors` is not a table is told what is expected there.
+#[derive(Default)]
+struct EntriesToml(indexmap::IndexMap<String, Spanned<EntryToml>>);
+
+impl<'de> Deserialize<'de> for EntriesToml {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = EntriesToml;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of entries, one `[errors.CODE]` each")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<EntriesToml, M::Error> {
+                let mut entries = indexmap::IndexMap::new();
+                while let Some((code, entry)) = map.next_entry()? {
+                    entries.insert(code, entry);
+                }
+                Ok(EntriesToml(entries))
+            }
+        }
+        de.deserialize_map(Entries)
+    }
+}
+
+/// An entry's `status` as written: any integer, so that one out of range is
+/// reported with the range, and anything else with what is expected.
+struct StatusToml(i128);
+
+impl<'de> Deserialize<'de> for StatusToml {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Status;
+        impl serde::de::Visitor<'_> for Status {
+            type Value = StatusToml;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an HTTP status code from 400 to 599")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<StatusToml, E> {
+                Ok(StatusToml(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<StatusToml, E> {
+                Ok(StatusToml(v.into()))
+            }
+            fn visit_i128<E>(self, v: i128) -> Result<StatusToml, E> {
+                Ok(StatusToml(v))
+            }
+        }
+        de.deserialize_i64(Status)
+    }
 }
 
 #[derive(Deserialize)]
@@ -170,7 +224,7 @@ struct FileToml {
     expecting = "an entry's table of fields (`status`, `title`, `message`, …)"
 )]
 struct EntryToml {
-    status: Option<Spanned<i64>>,
+    status: Option<Spanned<StatusToml>>,
     title: Option<String>,
     message: Option<Spanned<String>>,
     hint: Option<Spanned<String>>,
@@ -258,7 +312,7 @@ impl Catalog {
         }
         let mut errors = Vec::new();
         let mut spans = HashMap::new();
-        for (code, entry) in parsed.errors {
+        for (code, entry) in parsed.errors.0 {
             let span = entry.span();
             spans.insert(code.clone(), span.clone());
             let existing = next.get(&code).map(|d| (**d).clone());
@@ -450,7 +504,7 @@ fn build_def(
         }
     };
     if let Some(status) = &entry.status {
-        let value = *status.get_ref();
+        let value = status.get_ref().0;
         let status_u16 = u16::try_from(value)
             .ok()
             .filter(|s| (400..=599).contains(s))
@@ -633,6 +687,21 @@ mod tests {
         assert!(e[0].contains("snake_case"), "{e:?}");
 
         // What the file should hold, in the file's terms (not the loader's types).
+        let e = errors("[errors.a]\nstatus = 'x'\ntitle = 't'\nmessage = 'm'\n");
+        assert!(
+            e[0].ends_with("expected an HTTP status code from 400 to 599"),
+            "{e:?}"
+        );
+        let e = errors("[errors.a]\nstatus = 99999999999999999999\ntitle = 't'\nmessage = 'm'\n");
+        assert!(
+            e[0].ends_with("status 99999999999999999999 is outside 400–599"),
+            "{e:?}"
+        );
+        let e = errors("errors = 5\n");
+        assert!(
+            e[0].ends_with("expected a table of entries, one `[errors.CODE]` each"),
+            "{e:?}"
+        );
         let e = errors("[errors]\nfoo = 5\n");
         assert_eq!(
             e,
