@@ -14,6 +14,10 @@ use crate::{AuthLayer, CreditsLayer, Gatekeeper, Idempotency, IdempotencyLayer};
 /// authentication and scopes, then idempotency (so replays and conflicts are
 /// never charged), then credits, then the handler.
 ///
+/// On axum, attach it with `route_layer`: `layer` would also wrap the
+/// method router's fallback, so a GET to a POST-only route would be
+/// authenticated (and refused 401 or 403) instead of answered 405.
+///
 /// ```
 /// use axum::{Router, routing::post};
 /// use tollgate_store::{Gatekeeper, Idempotency, Store};
@@ -24,7 +28,7 @@ use crate::{AuthLayer, CreditsLayer, Gatekeeper, Idempotency, IdempotencyLayer};
 /// let gate = Gatekeeper::new(store);
 /// let app: Router = Router::new().route(
 ///     "/v1/scans",
-///     post(create_scan).layer(gate.route().scope("scans:write").cost(1).idempotency(Idempotency::Optional)),
+///     post(create_scan).route_layer(gate.route().scope("scans:write").cost(1).idempotency(Idempotency::Optional)),
 /// );
 /// # let _ = app;
 /// # }

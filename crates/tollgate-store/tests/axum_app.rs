@@ -20,7 +20,10 @@ use tollgate::{ApiError, Catalog, Context, Dialect};
 use tollgate_store::{Gatekeeper, Idempotency, NewAccount, NewKey, Owned, Principal};
 use tower::ServiceExt;
 
-both_backends!(seed_behaviours_in_the_envelope_dialect);
+both_backends!(
+    seed_behaviours_in_the_envelope_dialect,
+    idempotency_tells_apart_resources_under_a_nested_router
+);
 
 #[derive(Clone)]
 struct Scan {
@@ -84,7 +87,7 @@ fn app(gate: &Gatekeeper, scans: Scans) -> Router {
     Router::new()
         .route(
             "/v1/scans",
-            post(create_scan).layer(
+            post(create_scan).route_layer(
                 gate.route()
                     .scope("scans:write")
                     .cost(1)
@@ -93,7 +96,7 @@ fn app(gate: &Gatekeeper, scans: Scans) -> Router {
         )
         .route(
             "/v1/scans/{id}",
-            get(get_scan).layer(gate.route().scope("scans:read")),
+            get(get_scan).route_layer(gate.route().scope("scans:read")),
         )
         .with_state(scans)
 }
@@ -163,6 +166,11 @@ async fn seed_behaviours_in_the_envelope_dialect(kind: Kind) {
         body,
         envelope_error("invalid_key", "The API key is missing or invalid.")
     );
+
+    // A method the route lacks is axum's 405, not an authentication failure.
+    let (status, headers, _) = call(&app, "DELETE", "/v1/scans", None, None).await;
+    assert_eq!(status, 405);
+    assert!(headers.contains_key("allow"));
 
     // 403 naming the scope.
     let (status, _, body) = call(&app, "POST", "/v1/scans", Some(reader.secret()), None).await;
@@ -258,5 +266,50 @@ async fn seed_behaviours_in_the_envelope_dialect(kind: Kind) {
         body,
         envelope_error("deactivated_key", "The API key has been deactivated.")
     );
+    db.cleanup().await;
+}
+
+async fn idempotency_tells_apart_resources_under_a_nested_router(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let store = &db.store;
+    store.create_account(NewAccount::new("acme")).await.unwrap();
+    let key = store
+        .create_key(NewKey::new("acme", ["transfers:write"]))
+        .await
+        .unwrap();
+    let gate = Gatekeeper::new(store.clone());
+    let transfers = Router::new().route(
+        "/transfers",
+        post(|Path(account): Path<String>| async move { (http::StatusCode::CREATED, account) })
+            .route_layer(
+                gate.route()
+                    .scope("transfers:write")
+                    .idempotency(Idempotency::Optional),
+            ),
+    );
+    // The nested router's layers see `/transfers` for either account.
+    let app = Router::new().nest("/accounts/{account}", transfers);
+    let send = |uri: &'static str| {
+        let request = Request::post(uri)
+            .header("x-api-key", key.secret())
+            .header("idempotency-key", "k1")
+            .body(Body::from("{}"))
+            .unwrap();
+        let app = app.clone();
+        async move {
+            let res = app.oneshot(request).await.unwrap();
+            let status = res.status().as_u16();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    assert_eq!(send("/accounts/a/transfers").await, (201, "a".to_owned()));
+    // The same key for another resource is another request, not a replay of a's.
+    let (status, body) = send("/accounts/b/transfers").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("idempotency_key_reused"), "{body}");
+    assert_eq!(send("/accounts/a/transfers").await, (201, "a".to_owned()));
     db.cleanup().await;
 }

@@ -289,7 +289,8 @@ where
     ResB::Error: Into<BoxError>,
 {
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_owned();
+    let uri = original_uri(&parts);
+    let path = uri.path().to_owned();
     let body = match Limited::new(body, shared.max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
@@ -305,7 +306,7 @@ where
             return Ok(shared.reject(err, &parts.headers, &path));
         }
     };
-    let fp = fingerprint(&parts.method, &parts.uri, &body);
+    let fp = fingerprint(&parts.method, uri, &body);
     let store = &shared.store;
     let mut guard = match claim(shared.clone(), scope.clone(), key.clone(), fp.clone()).await {
         Ok(Claim::Owned(guard)) => guard,
@@ -386,6 +387,18 @@ where
             Ok(shared.reject(shared.error("internal_error"), &headers, &path))
         }
     }
+}
+
+/// The request's URI as the client sent it. Under axum's `Router::nest` the
+/// URI a route's layers see has lost the nest's prefix, and requests to two
+/// resources (`/accounts/a/transfers`, `/accounts/b/transfers`) would share
+/// one fingerprint: the second would be answered with the first's response.
+fn original_uri(parts: &http::request::Parts) -> &http::Uri {
+    #[cfg(feature = "axum")]
+    if let Some(original) = parts.extensions.get::<axum::extract::OriginalUri>() {
+        return &original.0;
+    }
+    &parts.uri
 }
 
 /// The answer to a retry whose first request ran but whose response was too
