@@ -97,9 +97,10 @@ impl Gatekeeper {
     }
 
     /// How long a running request's hold on its idempotency key lasts unless
-    /// renewed (default 60 s). The request renews it every third of this while
-    /// its handler works; a retry takes the key over only once a hold has run
-    /// out (the request's node died or stalled that long).
+    /// renewed (default 60 s; kept in whole seconds, rounded up). The request
+    /// renews it every third of this while its handler works; a retry takes
+    /// the key over only once a hold has run out (the request's node died or
+    /// stalled that long).
     pub fn idempotency_lock_timeout(self, timeout: Duration) -> Self {
         self.with(|s| s.lock_timeout = timeout)
     }

@@ -691,7 +691,7 @@ impl Store {
             backend
                 .idem_delete_expired(api_key_id, idem_key, now)
                 .await?;
-            let locked_until = now.saturating_add(secs(lock_timeout));
+            let locked_until = now.saturating_add(lock_secs(lock_timeout));
             let inserted = backend
                 .idem_insert(IdempotencyRow {
                     api_key_id: api_key_id.to_owned(),
@@ -704,7 +704,7 @@ impl Store {
                     body: None,
                     error: None,
                     created_at: now,
-                    expires_at: now.saturating_add(secs(retention).max(secs(lock_timeout))),
+                    expires_at: now.saturating_add(secs(retention).max(lock_secs(lock_timeout))),
                 })
                 .await?;
             if inserted {
@@ -722,7 +722,9 @@ impl Store {
             if row.state == "done" {
                 return Ok(Begin::Replay(Box::new(row)));
             }
-            if row.locked_until <= now
+            // Strictly after: times are whole seconds, so a lock set at 10.9 s
+            // to 11 is not over at 11.0; past 11 it has lasted the timeout.
+            if row.locked_until < now
                 && backend
                     .idem_take_over(api_key_id, idem_key, fingerprint, now, locked_until)
                     .await?
@@ -766,7 +768,7 @@ impl Store {
         lock: i64,
         lock_timeout: Duration,
     ) -> Result<Option<i64>, StoreError> {
-        let until = unix(self.now()).saturating_add(secs(lock_timeout));
+        let until = unix(self.now()).saturating_add(lock_secs(lock_timeout));
         if until <= lock {
             return Ok(Some(lock));
         }
@@ -852,6 +854,14 @@ fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// A lock timeout in the whole seconds locks are kept in: rounded up, at
+/// least one, so no lock is over the moment it is taken.
+fn lock_secs(d: Duration) -> i64 {
+    secs(d)
+        .saturating_add(i64::from(d.subsec_nanos() > 0))
+        .max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -929,5 +939,37 @@ mod tests {
             panic!("the outcome is replayed")
         };
         assert_eq!(row.body.as_deref(), Some(&b"second"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_lock_lasts_at_least_its_timeout_in_whole_seconds() {
+        assert_eq!(lock_secs(Duration::from_millis(1)), 1);
+        assert_eq!(lock_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(lock_secs(Duration::from_secs(60)), 60);
+        assert_eq!(lock_secs(Duration::MAX), i64::MAX);
+
+        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let clock = crate::ManualClock::new(start);
+        let store = Store::open_with(
+            "sqlite::memory:",
+            StoreOptions::default().clock(clock.clone()),
+        )
+        .await
+        .unwrap();
+        let half = Duration::from_millis(500);
+        let day = Duration::from_secs(86_400);
+        let begin = || store.idempotency_begin("key_1", "order-1", b"fp", day, half);
+        let Begin::Started { lock } = begin().await.unwrap() else {
+            panic!("the first request owns the key")
+        };
+        // Times are whole seconds: a claim made late in a second still holds
+        // through the next one, and is taken over only after it.
+        clock.advance(Duration::from_secs(1));
+        assert!(matches!(begin().await.unwrap(), Begin::InUse));
+        clock.advance(Duration::from_secs(1));
+        let Begin::Started { lock: taken } = begin().await.unwrap() else {
+            panic!("a lock past its end is taken over")
+        };
+        assert!(taken > lock);
     }
 }

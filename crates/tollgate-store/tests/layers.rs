@@ -29,6 +29,7 @@ both_backends!(
     a_request_dropped_while_its_charge_waits_is_not_charged,
     a_request_dropped_while_claiming_its_key_leaves_it_free,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
+    the_handler_runs_on_while_a_renewal_waits,
     idempotency_key_required_and_validated,
     idempotency_records_expire,
 );
@@ -913,6 +914,60 @@ async fn a_slow_request_keeps_its_key_past_the_lock_timeout(kind: Kind) {
     assert_eq!(first.await.unwrap().unwrap().status(), 201);
     let (res, body) = send_any(&svc, post(&f.key, Some("slow"), "{}")).await;
     assert_eq!((res, &body[..]), (201, &b"done"[..]));
+    f.db.cleanup().await;
+}
+
+async fn the_handler_runs_on_while_a_renewal_waits(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let steps = Arc::new(AtomicUsize::new(0));
+    let handler = tower::service_fn({
+        let (entered, steps) = (entered.clone(), steps.clone());
+        move |_req: Req| {
+            let (entered, steps) = (entered.clone(), steps.clone());
+            async move {
+                entered.notify_one();
+                // Three seconds of work, in steps that need polling.
+                for _ in 0..300 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    steps.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok::<_, Infallible>(Response::new(Full::from("done")))
+            }
+        }
+    });
+    // A one-second lock, renewed every third of a second.
+    let svc = f
+        .gate
+        .clone()
+        .idempotency_lock_timeout(Duration::from_secs(1))
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let first = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("k1"), "{}")));
+    entered.notified().await;
+    // The renewal's write (a later lock, the clock having moved) waits on
+    // another writer for two seconds.
+    f.db.clock.advance(Duration::from_secs(2));
+    let hold = WriteHold::new(
+        &f,
+        kind,
+        "SELECT 1 FROM idempotency WHERE idem_key = 'k1' FOR UPDATE",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let during = steps.load(Ordering::SeqCst);
+    hold.release().await;
+    // Stalled with its renewal, the handler would be at about 33 steps.
+    assert!(during >= 100, "{during} steps while the renewal waited");
+    let res = first.await.unwrap().unwrap();
+    assert_eq!(res.status(), 200);
+    // Its outcome was stored under the lock the renewals left.
+    let (status, body) = send_any(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!((status, &body[..]), (200, &b"done"[..]));
+    assert_eq!(steps.load(Ordering::SeqCst), 300, "the retry was a replay");
     f.db.cleanup().await;
 }
 

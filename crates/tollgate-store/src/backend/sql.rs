@@ -378,7 +378,7 @@ macro_rules! sql_backend {
                         "UPDATE idempotency SET locked_until = $5, \
                          expires_at = CASE WHEN expires_at < $5 THEN $5 ELSE expires_at END \
                          WHERE api_key_id = $1 AND idem_key = $2 \
-                         AND fingerprint = $3 AND state = 'running' AND locked_until <= $4",
+                         AND fingerprint = $3 AND state = 'running' AND locked_until < $4",
                     )
                     .bind(api_key_id)
                     .bind(idem_key)

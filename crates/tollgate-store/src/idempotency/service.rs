@@ -67,14 +67,27 @@ impl KeyGuard {
         detach::finish(abandon(store, scope, key, self.lock)).await;
     }
 
-    /// Holds the key another lock timeout; `false` once the key is lost (this
+    /// Holds the key another lock timeout from now: the new lock, or `None`
+    /// once the key is lost. Owns what it needs, so the handler runs on while
+    /// it waits on the database.
+    fn renewal(&self, lock_timeout: Duration) -> Renewal {
+        let (store, scope, key, lock) = (
+            self.store.clone(),
+            self.scope.clone(),
+            self.key.clone(),
+            self.lock,
+        );
+        Box::pin(async move {
+            store
+                .idempotency_renew(&scope, &key, lock, lock_timeout)
+                .await
+        })
+    }
+
+    /// Takes in a renewal's outcome; `false` once the key is lost (this
     /// request stalled past its lock, and a retry took the key). A lost key
     /// stays lost: this request's writes will find it so, and change nothing.
-    async fn renew(&mut self, lock_timeout: Duration) -> bool {
-        let renewed = self
-            .store
-            .idempotency_renew(&self.scope, &self.key, self.lock, lock_timeout)
-            .await;
+    fn renewed(&mut self, renewed: Result<Option<i64>, StoreError>) -> bool {
         match renewed {
             Ok(Some(lock)) => self.lock = lock,
             Ok(None) => {
@@ -188,19 +201,37 @@ async fn claim(
         .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
 }
 
+/// A lock renewal under way.
+type Renewal = std::pin::Pin<Box<dyn Future<Output = Result<Option<i64>, StoreError>> + Send>>;
+
 /// Runs the handler, renewing the key's lock every third of the lock timeout
 /// while it works: a retry takes a key over only from a request that stopped
-/// renewing (its node died), never from one that is merely slow.
+/// renewing (its node died), never from one that is merely slow. The handler
+/// is polled while a renewal waits on the database (which the handler may
+/// itself be holding), and a renewal under way when it answers is finished
+/// first, so the guard writes under the lock the key ends with.
 async fn renewing<F: Future>(call: F, guard: &mut KeyGuard, lock_timeout: Duration) -> F::Output {
     let every = (lock_timeout / 3).max(Duration::from_millis(100));
     let mut call = std::pin::pin!(call);
+    let mut next = tokio::time::Instant::now() + every;
+    let mut renewal: Option<Renewal> = None;
     loop {
         tokio::select! {
-            output = &mut call => return output,
-            () = tokio::time::sleep(every) => {
-                if !guard.renew(lock_timeout).await {
+            output = &mut call => {
+                if let Some(renewal) = renewal {
+                    guard.renewed(renewal.await);
+                }
+                return output;
+            }
+            () = tokio::time::sleep_until(next), if renewal.is_none() => {
+                renewal = Some(guard.renewal(lock_timeout));
+            }
+            renewed = async { renewal.as_mut().expect("guarded by is_some").await }, if renewal.is_some() => {
+                renewal = None;
+                if !guard.renewed(renewed) {
                     return call.await;
                 }
+                next = tokio::time::Instant::now() + every;
             }
         }
     }
