@@ -413,7 +413,7 @@ async fn probe(
     match (targets.idempotent, have_key) {
         (Some(route), true) => {
             let (first, second) = idempotent_pair(route);
-            entries.extend(idempotency(client, bar, route, first, second).await);
+            entries.extend(idempotency(client, catalog, bar, route, first, second).await);
             requests += 2;
         }
         (None, _) => entries.push(skipped(
@@ -490,6 +490,7 @@ fn idempotent_pair(route: &Route) -> (Vec<u8>, Vec<u8>) {
 /// with `idempotency_key_reused` (422) or `idempotency_key_in_use` (409).
 async fn idempotency(
     client: &Client,
+    catalog: &Catalog,
     bar: &ProgressBar,
     route: &Route,
     first: Vec<u8>,
@@ -519,28 +520,14 @@ async fn idempotency(
         Expect::any(),
     )
     .await;
-    let verdict = match (a.status(), b.status()) {
-        (_, Some(409 | 422)) => (
-            Verdict::Pass,
-            "the key was refused with another payload".to_owned(),
-        ),
-        (Some(_), Some(s)) if s < 400 => (
-            Verdict::Fail,
-            format!("the key was accepted ({s}) with another payload; expected 422"),
-        ),
-        (Some(first), Some(s)) if first >= 400 && first == s => (
-            Verdict::Skip,
-            format!(
-                "both requests failed with {s}, so no answer was kept for the key; \
-                 describe a working request body example in /openapi.json"
-            ),
-        ),
-        (Some(_), Some(s)) => (
-            Verdict::Fail,
-            format!("expected 422 (idempotency_key_reused) or 409, got {s}"),
-        ),
-        _ => (Verdict::Fail, "no answer to compare".to_owned()),
-    };
+    // The catalog code the refusal carries, read as a client reads it.
+    let refused_with = b.outcome.as_ref().ok().and_then(|answer| {
+        let now = std::time::SystemTime::now();
+        let decoded = catalog.decode(answer.status, &answer.headers, &answer.body, now);
+        let def = catalog.find_wire_code(decoded.code.as_deref()?)?;
+        Some(def.code().to_owned())
+    });
+    let verdict = idempotency_verdict(a.status(), b.status(), refused_with.as_deref());
     b.notes.push(Row::new(
         "idempotency",
         b.label(),
@@ -549,6 +536,48 @@ async fn idempotency(
         verdict.1,
     ));
     vec![Entry::Exchange(a), Entry::Exchange(b)]
+}
+
+/// The idempotency check's verdict, from the statuses of the first and the
+/// second request and the catalog code the second was refused with.
+fn idempotency_verdict(
+    first: Option<u16>,
+    second: Option<u16>,
+    refused_with: Option<&str>,
+) -> (Verdict, String) {
+    match (first, second) {
+        // Without a first answer kept, a refusal of the second says nothing
+        // about idempotency (`{}` failing validation twice, say).
+        (Some(status), Some(_)) if status >= 400 => (
+            Verdict::Skip,
+            format!(
+                "the first request failed with {status}, so no answer was kept for the key; \
+                 describe a working request body example in /openapi.json"
+            ),
+        ),
+        (Some(_), Some(s)) if s < 400 => (
+            Verdict::Fail,
+            format!("the key was accepted ({s}) with another payload; expected 422"),
+        ),
+        (Some(_), Some(s @ (409 | 422))) => match refused_with {
+            Some(code @ ("idempotency_key_reused" | "idempotency_key_in_use")) => (
+                Verdict::Pass,
+                format!("the key was refused with another payload ({code})"),
+            ),
+            other => (
+                Verdict::Fail,
+                format!(
+                    "{s} without idempotency_key_reused or idempotency_key_in_use (code {})",
+                    other.unwrap_or("none")
+                ),
+            ),
+        },
+        (Some(_), Some(s)) => (
+            Verdict::Fail,
+            format!("expected 422 (idempotency_key_reused) or 409, got {s}"),
+        ),
+        _ => (Verdict::Fail, "no answer to compare".to_owned()),
+    }
 }
 
 /// Sends `request` up to `max` times, one after another, until a 429. Keeps
@@ -604,6 +633,28 @@ async fn burst(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotency_passes_only_on_the_catalogs_refusal_of_a_kept_answer() {
+        let verdict = |a, b, code| idempotency_verdict(Some(a), Some(b), code).0;
+        assert_eq!(
+            verdict(201, 422, Some("idempotency_key_reused")),
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdict(201, 409, Some("idempotency_key_in_use")),
+            Verdict::Pass
+        );
+        // `{}` refused twice by validation: nothing was kept to compare.
+        assert_eq!(verdict(422, 422, Some("validation_error")), Verdict::Skip);
+        assert_eq!(verdict(409, 409, Some("conflict")), Verdict::Skip);
+        // A 422 or 409 for another reason is no idempotency.
+        assert_eq!(verdict(201, 422, Some("validation_error")), Verdict::Fail);
+        assert_eq!(verdict(201, 409, None), Verdict::Fail);
+        assert_eq!(verdict(201, 201, None), Verdict::Fail);
+        assert_eq!(verdict(201, 500, None), Verdict::Fail);
+        assert_eq!(idempotency_verdict(Some(201), None, None).0, Verdict::Fail);
+    }
 
     #[test]
     fn base_urls() {
