@@ -31,7 +31,9 @@ use tollgate::{Catalog, Dialect};
 /// `components.responses` entry per code, and to every operation the
 /// responses for `codes` (grouped by status, one example per code) that it
 /// does not declare already. `codes` are typically the ones the middleware
-/// can answer with anywhere (401, 403, 413, 415, 429, 500, 504).
+/// can answer with anywhere (401, 403, 413, 415, 429, 500, 504). A document
+/// that has an `Error` schema of its own keeps it, and the catalog's is
+/// added as `TollgateError`.
 ///
 /// Works through the document's JSON form, so it keeps everything utoipa
 /// generated; fails only if that form does not read back (a utoipa bug).
@@ -42,7 +44,13 @@ pub fn add_error_responses(
     codes: &[&str],
 ) -> Result<utoipa::openapi::OpenApi, serde_json::Error> {
     let mut value = serde_json::to_value(&doc)?;
-    let generated = openapi::components(catalog, dialect);
+    let mut generated = openapi::components(catalog, dialect);
+    let mut responses = openapi::responses(catalog, dialect, codes);
+    let own = value.pointer("/components/schemas/Error");
+    if own.is_some_and(|own| Some(own) != generated.pointer("/schemas/Error")) {
+        rename_error_schema(&mut generated);
+        responses.values_mut().for_each(rename_error_schema);
+    }
     let components = value.as_object_mut().map(|doc| {
         doc.entry("components")
             .or_insert_with(|| Value::Object(Default::default()))
@@ -61,7 +69,6 @@ pub fn add_error_responses(
             }
         }
     }
-    let responses = openapi::responses(catalog, dialect, codes);
     if let Some(Value::Object(paths)) = value.get_mut("paths") {
         for item in paths.values_mut() {
             let Value::Object(item) = item else { continue };
@@ -84,4 +91,92 @@ pub fn add_error_responses(
         }
     }
     serde_json::from_value(value)
+}
+
+/// The catalog's schema is `TollgateError` in `value`: under that name, and
+/// in every reference to it.
+fn rename_error_schema(value: &mut Value) {
+    const OURS: &str = "#/components/schemas/Error";
+    match value {
+        Value::Object(members) => {
+            if let Some(schema) = members.get_mut("schemas").and_then(Value::as_object_mut) {
+                if let Some(error) = schema.remove("Error") {
+                    schema.insert("TollgateError".to_owned(), error);
+                }
+            }
+            for (name, member) in members.iter_mut() {
+                match member {
+                    Value::String(target) if name == "$ref" && target == OURS => {
+                        *target = "#/components/schemas/TollgateError".to_owned();
+                    }
+                    other => rename_error_schema(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(rename_error_schema),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::openapi::path::OperationBuilder;
+    use utoipa::openapi::{HttpMethod, OpenApiBuilder, PathItem, PathsBuilder, ResponseBuilder};
+
+    #[test]
+    fn every_dialect_reads_back_whole() {
+        let catalog = Catalog::builtin();
+        for dialect in Dialect::ALL {
+            let op = OperationBuilder::new()
+                .response("201", ResponseBuilder::new().description("Created"))
+                .build();
+            let doc = OpenApiBuilder::new()
+                .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
+                .build();
+            let doc = add_error_responses(
+                doc,
+                &catalog,
+                dialect,
+                &["invalid_key", "rate_limit_exceeded"],
+            )
+            .unwrap_or_else(|e| panic!("{dialect}: {e}"));
+            let json = serde_json::to_value(&doc).unwrap();
+            let generated = openapi::components(&catalog, dialect);
+            assert_eq!(
+                json["components"]["schemas"]["Error"], generated["schemas"]["Error"],
+                "{dialect}: the schema changed on its way through utoipa"
+            );
+        }
+    }
+
+    #[test]
+    fn an_apps_own_error_schema_is_kept() {
+        use utoipa::openapi::{ComponentsBuilder, ObjectBuilder, Type};
+        let own = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .title(Some("Mine"))
+            .build();
+        let op = OperationBuilder::new()
+            .response("201", ResponseBuilder::new().description("Created"))
+            .build();
+        let doc = OpenApiBuilder::new()
+            .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
+            .components(Some(ComponentsBuilder::new().schema("Error", own).build()))
+            .build();
+        let catalog = Catalog::builtin();
+        let doc = add_error_responses(doc, &catalog, Dialect::Coded, &["invalid_key"]).unwrap();
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(json["components"]["schemas"]["Error"]["title"], "Mine");
+        let generated = openapi::components(&catalog, Dialect::Coded);
+        assert_eq!(
+            json["components"]["schemas"]["TollgateError"],
+            generated["schemas"]["Error"]
+        );
+        let schema = &json["paths"]["/v1/scans"]["post"]["responses"]["401"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(schema["$ref"], "#/components/schemas/TollgateError");
+        let text = json.to_string();
+        assert!(!text.contains("\"#/components/schemas/Error\""), "{text}");
+    }
 }

@@ -17,6 +17,10 @@ use super::example_body;
 use crate::{Catalog, Dialect, RetryClass};
 
 /// The JSON Schema (OpenAPI 3.1 dialect) of error bodies in `dialect`.
+///
+/// Every schema names its `type`, and fixed values are one-item `enum`s
+/// rather than `const`: generators such as utoipa read a schema without a
+/// type back as no schema at all, and drop `const`.
 pub fn error_schema(dialect: Dialect) -> Value {
     let string = json!({"type": "string"});
     let violations = json!({
@@ -62,7 +66,7 @@ pub fn error_schema(dialect: Dialect) -> Value {
             "type": "object",
             "required": ["status", "timestamp", "error"],
             "properties": {
-                "status": {"const": "error"},
+                "status": {"type": "string", "enum": ["error"]},
                 "timestamp": {"type": "string", "format": "date-time"},
                 "error": {
                     "type": "object",
@@ -120,7 +124,7 @@ pub fn error_schema(dialect: Dialect) -> Value {
             "required": ["data", "success", "message", "errors"],
             "properties": {
                 "data": {"type": "null"},
-                "success": {"const": false},
+                "success": {"type": "boolean", "enum": [false]},
                 "message": string,
                 "errors": {
                     "type": "array",
@@ -166,7 +170,7 @@ pub fn error_schema(dialect: Dialect) -> Value {
                     "type": "object",
                     "required": ["type", "code", "message", "doc_url"],
                     "properties": {
-                        "type": {"enum": ["api_error", "idempotency_error", "invalid_request_error"]},
+                        "type": {"type": "string", "enum": ["api_error", "idempotency_error", "invalid_request_error"]},
                         "code": string,
                         "message": string,
                         "param": string,
