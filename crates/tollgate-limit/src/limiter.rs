@@ -213,7 +213,22 @@ pub struct LimiterBuilder {
 
 impl LimiterBuilder {
     /// Adds a policy counted against the key `extractor` finds.
+    ///
+    /// # Panics
+    ///
+    /// When a policy of the same name was added already: the name tells the
+    /// policies apart in the `RateLimit` fields and in Redis keys, where two
+    /// policies of one name would count in one bucket. (A limiter is built
+    /// once, at startup, from code: as axum's router does with overlapping
+    /// routes, the mistake stops the program there.)
+    #[track_caller]
     pub fn policy(mut self, policy: Policy, extractor: impl KeyExtractor) -> Self {
+        let taken = self.rules.iter().any(|(p, _)| p.name() == policy.name());
+        assert!(
+            !taken,
+            "two rate-limit policies are named {:?}",
+            policy.name()
+        );
         self.rules.push((policy, Box::new(extractor)));
         self
     }
@@ -564,6 +579,15 @@ mod tests {
 
     use super::*;
     use crate::{ApiKey, ClientIp, FakeClock};
+
+    #[test]
+    #[should_panic(expected = "two rate-limit policies are named \"per-key\"")]
+    fn two_policies_of_one_name_are_refused() {
+        let policy = || Policy::new("per-key", 10, Duration::from_secs(60)).unwrap();
+        let _ = Limiter::builder()
+            .policy(policy(), ApiKey::presented())
+            .policy(policy(), ClientIp::new());
+    }
 
     #[tokio::test]
     async fn a_request_another_policy_refuses_leaves_no_entry() {

@@ -418,7 +418,7 @@ impl RedisStore {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             key: self.redis_key(policy, key),
-            increment: gcra.interval.saturating_mul(cost),
+            increment: sent_increment(gcra, cost),
             tolerance: gcra.tolerance,
             mode,
             reply,
@@ -1253,9 +1253,19 @@ impl Drop for OwnCall {
     }
 }
 
+/// The increment the script is sent for a call of `cost`: at most one unit
+/// past the tolerance, which is enough to refuse it. A larger one would
+/// leave the script's doubles (and the `i64` it answers) and lose what the
+/// caller has used.
+fn sent_increment(gcra: Gcra, cost: u64) -> u64 {
+    gcra.interval
+        .saturating_mul(cost)
+        .min(gcra.tolerance.saturating_add(1))
+}
+
 /// The script's answer for one key as a [`Decision`].
 fn decision(gcra: Gcra, cost: u64, owed_or_wait: i64) -> Decision {
-    let increment = gcra.interval.saturating_mul(cost);
+    let increment = sent_increment(gcra, cost);
     let (allowed, owed, wait) = match u64::try_from(owed_or_wait) {
         Ok(owed) => (true, owed, 0),
         // Refused: the units owed now are what the call would have added

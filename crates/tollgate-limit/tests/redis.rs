@@ -106,6 +106,12 @@ async fn weighted_cost_refund_and_impossible_cost() {
     let never = store.check(&p, &key, 11).await.unwrap();
     assert!(!never.is_allowed());
     assert_eq!(never.retry_after(), None);
+    // A cost far past the quota (its increment past what the script's doubles
+    // and answer hold) is refused with what the caller has used still told.
+    assert_eq!(store.check(&p, &key, 2).await.unwrap().remaining(), 8);
+    let huge = store.check(&p, &key, u64::MAX / 2).await.unwrap();
+    assert!(!huge.is_allowed());
+    assert_eq!((huge.remaining(), huge.retry_after()), (8, None));
 }
 
 #[tokio::test]
