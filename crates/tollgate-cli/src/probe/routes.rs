@@ -68,6 +68,10 @@ pub(crate) fn parse_route(arg: &str) -> Result<Route, String> {
     })
 }
 
+/// The longest path probed, in bytes (servers commonly refuse request lines
+/// past 8 KiB; hyper's limit on the whole head is 64 KiB).
+const MAX_PATH: usize = 2048;
+
 /// The operations of an OpenAPI 3.x document (`get`, `post`, `put`,
 /// `patch`, `delete`), in document order. Anything malformed is skipped.
 pub(crate) fn from_openapi(doc: &Value) -> Vec<Route> {
@@ -81,21 +85,28 @@ pub(crate) fn from_openapi(doc: &Value) -> Vec<Route> {
     let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
         return Vec::new();
     };
-    let global_security = doc.get("security").and_then(security_says);
+    let global_security = doc.get("security").filter(|s| s.is_array());
     let mut routes = Vec::new();
     for (path, item) in paths {
-        if !path.starts_with('/') {
+        // A path longer than any server takes is a document's mistake (or
+        // its attack on the report's width): left out.
+        if !path.starts_with('/') || path.len() > MAX_PATH {
             continue;
         }
         for (name, method) in &METHODS {
             let Some(op) = item.get(*name).filter(|op| op.is_object()) else {
                 continue;
             };
-            let keyed = op
+            // The operation's own `security` over the document's; a 401
+            // among its responses when neither says.
+            let security = op
                 .get("security")
-                .and_then(security_says)
-                .or(global_security)
-                .or_else(|| op.get("responses").and_then(|r| r.get("401")).map(|_| true));
+                .filter(|s| s.is_array())
+                .or(global_security);
+            let keyed = match security {
+                Some(security) => security_says(security),
+                None => op.get("responses").and_then(|r| r.get("401")).map(|_| true),
+            };
             let json = op
                 .get("requestBody")
                 .and_then(|b| b.get("content"))
@@ -118,13 +129,17 @@ pub(crate) fn from_openapi(doc: &Value) -> Vec<Route> {
     routes
 }
 
-/// `security: [...]`: `Some(false)` for `[]` or only `{}` (public), `Some(true)` otherwise.
+/// `security: [...]`: `Some(false)` for `[]` or only `{}` (public),
+/// `Some(true)` when every alternative names a scheme, `None` when a key is
+/// optional (`{}` beside a scheme): then a request without one may succeed.
 fn security_says(security: &Value) -> Option<bool> {
     let list = security.as_array()?;
-    Some(
-        list.iter()
-            .any(|req| req.as_object().is_some_and(|o| !o.is_empty())),
-    )
+    let named = |req: &Value| req.as_object().is_some_and(|o| !o.is_empty());
+    match (list.iter().any(named), list.iter().all(named)) {
+        (false, _) => Some(false),
+        (true, true) => Some(true),
+        (true, false) => None,
+    }
 }
 
 /// A media type object's example: `example`, the first of `examples`, or the schema's.
@@ -184,7 +199,10 @@ pub(crate) fn targets(routes: &[Route], have_key: bool) -> Targets<'_> {
         r.json_body
             .then(|| u8::from(r.method != Method::POST) * 2 + u8::from(r.keyed == Some(false)))
     });
-    let idempotent = body.filter(|r| r.method == Method::POST || r.method == Method::PATCH);
+    let idempotent = best(routes, |r| {
+        let takes_key = r.json_body && (r.method == Method::POST || r.method == Method::PATCH);
+        takes_key.then(|| u8::from(r.method != Method::POST) * 2 + u8::from(r.keyed == Some(false)))
+    });
     let wrong_method = keyed.or(routes.first()).and_then(|route| {
         let known: Vec<&Method> = routes
             .iter()
@@ -266,6 +284,7 @@ mod tests {
                     "get": {"responses": {"200": {}, "401": {}}},
                     "delete": {"responses": {"204": {}}}
                 },
+                "/v1/feed": {"get": {"security": [{}, {"bearerAuth": []}], "responses": {"401": {}}}},
                 "not-a-path": {"get": {}},
                 "/v1/odd": {"get": 3}
             }
@@ -286,10 +305,14 @@ mod tests {
                 "POST /v1/scans Some(true) true",
                 "GET /v1/scans/{id} Some(true) false",
                 "DELETE /v1/scans/{id} None false",
+                // A key is optional there: not known to be needed.
+                "GET /v1/feed None false",
             ]
         );
         assert_eq!(routes[1].example, Some(json!({"image_data": "iVBOR"})));
         assert!(from_openapi(&json!({"paths": 1})).is_empty());
+        let long = format!("/{}", "a".repeat(5000));
+        assert!(from_openapi(&json!({"paths": {long: {"get": {}}}})).is_empty());
         assert!(from_openapi(&json!([])).is_empty());
     }
 
@@ -356,5 +379,19 @@ mod tests {
 
         let none = targets(&[], true);
         assert!(none.keyed.is_none() && none.body.is_none() && none.wrong_method.is_none());
+
+        // PUT and PATCH on one path, no POST: the body checks may take the
+        // PUT, the idempotency check takes the PATCH.
+        let route = |method: Method| Route {
+            method,
+            path: "/v1/rules/{id}".to_owned(),
+            keyed: Some(true),
+            json_body: true,
+            example: None,
+        };
+        let routes = [route(Method::PUT), route(Method::PATCH)];
+        let t = targets(&routes, true);
+        assert_eq!(t.body.unwrap().method, Method::PUT);
+        assert_eq!(t.idempotent.unwrap().method, Method::PATCH);
     }
 }
