@@ -24,7 +24,8 @@ Examples:
   tollgate docs --format markdown --dialect envelope --catalog api.toml --output ERRORS.md
   tollgate docs --format openapi --title 'Scans API' --output openapi.json
 
-html is one page, readable on a phone and a desktop, searchable without JavaScript; each code's
+html is one page, readable on a phone and a desktop; its search box works without JavaScript where
+a server answers GET ?q= with the page for the query (as `serve` does at /errors); each code's
 anchor (#code) is what the `type`, `doc_url` and `links.about` of every error point at. openapi is
 an OpenAPI 3.1 document whose components hold the dialect's error schema (schemas.Error) and one
 response per code (responses.<code>), each with an example, for `$ref` from your own operations.";

@@ -597,6 +597,12 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
         }
     }
     for key in &def.details {
+        // The names placeholders can take: what a detail is documented under.
+        let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !key_ok {
+            problems.push(format!("details key {key:?} must be [A-Za-z0-9_]+"));
+            continue;
+        }
         for dialect in Dialect::ALL {
             if dialect.reserved_detail_keys().contains(&key.as_str()) {
                 problems.push(format!(
@@ -682,6 +688,12 @@ mod tests {
 
         let e = errors("[errors.a]\nstatus = 400\ntitle = \"t\\tx\\ny\"\nmessage = 'm'\n");
         assert!(e[0].contains("title has a control character"), "{e:?}");
+
+        let e = errors("[errors.a]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['a b']\n");
+        assert!(
+            e[0].contains("details key \"a b\" must be [A-Za-z0-9_]+"),
+            "{e:?}"
+        );
 
         let e = errors("[errors.Bad]\nstatus = 400\ntitle='t'\nmessage='m'\n");
         assert!(e[0].contains("snake_case"), "{e:?}");

@@ -39,9 +39,11 @@ fn escape(text: &str) -> String {
 }
 
 /// The error reference page for `catalog` in `dialect`. With a `query`, only
-/// the matching entries are listed (served as `/errors?q=…`, so search works
-/// without JavaScript); each entry's anchor is its code, the target of the
-/// `type` / `doc_url` / `links.about` of every error.
+/// the matching entries are listed: a server that answers `GET ?q=…` with
+/// the page for the query makes its search box work without JavaScript (a
+/// page saved as a file submits to itself and lists everything). Each
+/// entry's anchor is its code, the target of the `type` / `doc_url` /
+/// `links.about` of every error.
 pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String {
     let query = query.unwrap_or("");
     let words = query_words(query);

@@ -8,9 +8,10 @@ use crate::{Catalog, Dialect};
 /// The error reference for `catalog` in `dialect`, as Markdown: an index
 /// table, then one section per code with an example response.
 pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
-    // Text from the catalog stays on its line: in a table cell, a heading
-    // or a list item, a line break would end it.
-    let line = |text: &str| text.replace(['\r', '\n'], " ");
+    // Text from the catalog is plain text on one line: in a table cell, a
+    // heading or a list item, a line break would end it, and a `<` would
+    // open raw HTML in renderers that allow it.
+    let line = |text: &str| text.replace(['\r', '\n'], " ").replace('<', "&lt;");
     let cell = |text: &str| line(text).replace('|', "\\|");
     let mut out = String::new();
     let _ = writeln!(out, "# Error reference\n");
@@ -72,5 +73,14 @@ mod tests {
         let doc = markdown(&catalog, Dialect::Problem);
         assert!(doc.contains("- What it means: first second\n"), "{doc}");
         assert!(doc.contains("- What to do: do this\n"), "{doc}");
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "t.toml",
+                "[errors.tag]\nstatus = 400\ntitle = '<b>T'\nmessage = 'm'\n",
+            )
+            .unwrap();
+        let doc = markdown(&catalog, Dialect::Problem);
+        assert!(doc.contains("**400 &lt;b>T**"), "{doc}");
     }
 }
