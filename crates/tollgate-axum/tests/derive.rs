@@ -162,3 +162,25 @@ async fn derived_errors_render_in_the_negotiated_dialect() {
         }
     }
 }
+
+/// A generic error whose detail is a raw identifier.
+#[derive(Debug, ApiError)]
+enum Lookup<T: serde::Serialize> {
+    #[api(code = "bad_kind", status = 400, message = "No {match} for {value}")]
+    BadKind { r#match: String, value: T },
+}
+
+#[test]
+fn generic_enums_and_raw_identifiers() {
+    let err: tollgate::ApiError = Lookup::BadKind {
+        r#match: "rule".to_owned(),
+        value: 7u32,
+    }
+    .into();
+    assert_eq!(err.message(), "No rule for 7");
+    assert_eq!(err.details()["match"], "rule");
+    assert_eq!(
+        Lookup::<u32>::error_defs()[0].detail_keys(),
+        ["match", "value"]
+    );
+}

@@ -4,8 +4,11 @@
 //! Use it through `tollgate-axum`, which re-exports it as
 //! `tollgate_axum::ApiError` and provides what the expansion names. The
 //! attributes are checked at compile time with the same rules as catalog
-//! files: codes are snake_case, statuses 400–599, message templates parse and
-//! name only fields of their variant.
+//! files: codes are snake_case, statuses 400–599, titles one line, message
+//! templates parse and name only fields of their variant (a built-in code's
+//! message too: `rate_limit_exceeded` needs `limit` and `window` fields),
+//! and detail fields are named `[A-Za-z0-9_]+` (`r#match` is the detail
+//! `match`). Generic enums work when their detail fields are `Serialize`.
 //!
 //! ```ignore
 //! use tollgate_axum::ApiError;
@@ -49,6 +52,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, LitInt, LitStr};
 
@@ -244,7 +248,8 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
         };
         let role = match (role, &field.ident) {
             (Some(role), _) => role,
-            (None, Some(name)) => FieldRole::Detail(name.clone()),
+            // `r#type` is the detail `type`.
+            (None, Some(name)) => FieldRole::Detail(name.unraw()),
             (None, None) => {
                 errors.push(syn::Error::new(
                     field.span(),
@@ -281,6 +286,33 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
 }
 
 /// `rule_not_found` → "Rule not found".
+/// Every placeholder of `template` names a detail field of `variant`.
+fn check_placeholders(
+    template: &tollgate::Template,
+    details: &[String],
+    variant: &Ident,
+    span: Span,
+    what: &str,
+) -> syn::Result<()> {
+    for placeholder in template.placeholders() {
+        if !details.iter().any(|d| d == placeholder) {
+            let known = if details.is_empty() {
+                "none".to_owned()
+            } else {
+                details.join(", ")
+            };
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "{what} placeholder {{{placeholder}}} is not a detail field of `{variant}` \
+                     (detail fields: {known})"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn title_from_code(code: &str) -> String {
     let words = code.replace('_', " ");
     let mut chars = words.chars();
@@ -334,15 +366,24 @@ fn def_tokens(
         })
         .collect();
     for key in &details {
+        let field = fields
+            .iter()
+            .find_map(|f| match &f.role {
+                FieldRole::Detail(n) if n == key => Some(n.span()),
+                _ => None,
+            })
+            .unwrap_or(name.span());
+        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(syn::Error::new(
+                field,
+                format!(
+                    "field `{key}` names a detail, and detail keys are [A-Za-z0-9_]+; \
+                     rename it or mark it #[api(skip)]"
+                ),
+            ));
+        }
         for dialect in tollgate::Dialect::ALL {
             if dialect.reserved_detail_keys().contains(&key.as_str()) {
-                let field = fields
-                    .iter()
-                    .find_map(|f| match &f.role {
-                        FieldRole::Detail(n) if n == key => Some(n.span()),
-                        _ => None,
-                    })
-                    .unwrap_or(name.span());
                 return Err(syn::Error::new(
                     field,
                     format!(
@@ -354,9 +395,9 @@ fn def_tokens(
         }
     }
     let private = quote!(::tollgate_axum::__private);
-    let builtin = tollgate::Catalog::builtin_ref().get(&code).is_some();
+    let builtin = tollgate::Catalog::builtin_ref().get(&code);
     let mut def = match (&attrs.status, &attrs.message) {
-        (None, None) if builtin => {
+        (None, None) if builtin.is_some() => {
             let extra = [&attrs.title, &attrs.remedy, &attrs.retry, &attrs.kind]
                 .into_iter()
                 .flatten()
@@ -369,6 +410,17 @@ fn def_tokens(
                     ),
                 ));
             }
+            // The built-in message names its details: the variant must have them.
+            let builtin = builtin.map_or("", |def| def.message().as_str());
+            let template = tollgate::Template::parse(builtin)
+                .map_err(|e| syn::Error::new(code_lit.span(), e.to_string()))?;
+            check_placeholders(
+                &template,
+                &details,
+                name,
+                code_lit.span(),
+                "built-in message",
+            )?;
             return Ok(quote!(#private::builtin_def(#code)));
         }
         (Some(status), Some(message)) => {
@@ -384,29 +436,20 @@ fn def_tokens(
                 })?;
             let template = tollgate::Template::parse(&message.value())
                 .map_err(|e| syn::Error::new(message.span(), format!("message template: {e}")))?;
-            for placeholder in template.placeholders() {
-                if !details.iter().any(|d| d == placeholder) {
-                    let known = if details.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        details.join(", ")
-                    };
-                    return Err(syn::Error::new(
-                        message.span(),
-                        format!(
-                            "message placeholder {{{placeholder}}} is not a detail field of `{name}` \
-                             (detail fields: {known})"
-                        ),
-                    ));
-                }
-            }
+            check_placeholders(&template, &details, name, message.span(), "message")?;
             let title = attrs
                 .title
                 .as_ref()
                 .map_or_else(|| title_from_code(&code), LitStr::value);
+            let span = attrs.title.as_ref().map_or(name.span(), LitStr::span);
             if title.trim().is_empty() {
-                let span = attrs.title.as_ref().map_or(name.span(), LitStr::span);
                 return Err(syn::Error::new(span, "title is empty"));
+            }
+            if title.chars().any(char::is_control) {
+                return Err(syn::Error::new(
+                    span,
+                    "title has a control character (a title is one line of text)",
+                ));
             }
             let message = message.value();
             let def = quote!(#private::def(#code, #status_value, #title, #message));
@@ -534,7 +577,7 @@ fn generate(input: &DeriveInput, variants: &[Variant]) -> TokenStream2 {
 
         impl #impl_generics ::std::convert::From<#name #ty_generics> for #tg::ApiError #where_clause {
             fn from(e: #name #ty_generics) -> #tg::ApiError {
-                let def = #name::__tollgate_defs()[e.__tollgate_index()].clone();
+                let def = <#name #ty_generics>::__tollgate_defs()[e.__tollgate_index()].clone();
                 let mut err = #tg::ApiError::new(def).with_details(e.__tollgate_details());
                 match e { #(#extra_arms)* }
                 err
