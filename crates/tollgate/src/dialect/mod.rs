@@ -378,11 +378,12 @@ pub(crate) fn write_detail_members(err: &ApiError, reserved: &[&str], out: &mut 
     }
 }
 
-/// The details object with violations under [`VIOLATIONS_KEY`].
+/// The details object with violations under [`VIOLATIONS_KEY`]; a detail of
+/// that name is reserved, and left out.
 pub(crate) fn write_details_object(err: &ApiError, out: &mut Out<'_>) {
     out.raw("{");
     let mut first = true;
-    for (k, v) in err.details() {
+    for (k, v) in err.details().iter().filter(|(k, _)| *k != VIOLATIONS_KEY) {
         if !first {
             out.raw(",");
         }
@@ -445,4 +446,37 @@ fn read_violations(raw: Raw<'_>) -> Option<Vec<Violation>> {
             .map(|item| serde_json::from_value(item).ok())
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Catalog, Violation};
+
+    #[test]
+    fn reserved_details_are_left_out_in_every_dialect() {
+        let catalog = Catalog::builtin();
+        for dialect in Dialect::ALL {
+            let mut err = catalog
+                .error("validation_error")
+                .unwrap()
+                .violation(Violation::new("name", "required", "is required"));
+            for key in dialect.reserved_detail_keys() {
+                err = err.with(*key, "shadow");
+            }
+            let ctx = Context::new(std::time::UNIX_EPOCH).request_id("req_1");
+            let body = catalog.renderer(dialect).body(&err, &ctx);
+            let text = String::from_utf8(body.clone()).unwrap();
+            assert!(!text.contains("shadow"), "{dialect}: {text}");
+            let decoded =
+                catalog.decode(400, &http::HeaderMap::new(), &body, std::time::UNIX_EPOCH);
+            // Where violations share the details object, they read back whole.
+            if matches!(
+                dialect,
+                Dialect::StatusCode | Dialect::Coded | Dialect::Meta
+            ) {
+                assert_eq!(decoded.violations.len(), 1, "{dialect}: {text}");
+            }
+        }
+    }
 }
