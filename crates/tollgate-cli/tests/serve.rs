@@ -686,6 +686,12 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     assert_eq!(down.header("retry-after"), "30");
     assert_eq!(down.json()["error"]["retry_after"], 30);
     documented(&down, "/v1/scans", "post", "upstream_unavailable");
+    // So it is with an image already scanned (as the banner's example is).
+    let again = scan(
+        multipart("image", "image/jpeg", jpeg),
+        &[("x-simulate", "model-unavailable")],
+    );
+    assert_eq!(again.status, 503, "{}", again.text());
     // The model hangs past the deadline (2 s here): 504, nothing charged.
     let started = Instant::now();
     let slow = scan(

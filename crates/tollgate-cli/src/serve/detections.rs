@@ -86,7 +86,7 @@ pub(crate) async fn create(
         })?,
     };
     let session_id = new.session_id.trim();
-    if session_id.is_empty() || session_id.len() > MAX_SESSION_ID {
+    if session_id.is_empty() || session_id.chars().count() > MAX_SESSION_ID {
         let message = format!("must be 1–{MAX_SESSION_ID} characters");
         let violation = Violation::new("session_id", "invalid_value", message);
         return Err(invalid(&app, vec![violation]).into());

@@ -108,10 +108,7 @@ impl FromRequest<Arc<AppState>> for ScanInput {
             .await
             .map_err(|r| HandlerError::from_api(with_issue(r.into_api_error())))?;
         let text = body.image_data.trim();
-        let text = match text.split_once(";base64,") {
-            Some((prefix, data)) if prefix.starts_with("data:") => data,
-            _ => text,
-        };
+        let text = data_url_payload(text).unwrap_or(text);
         let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
         match BASE64.decode(&compact) {
             Ok(bytes) => Ok(ScanInput(bytes)),
@@ -141,6 +138,16 @@ async fn from_multipart(req: Request, app: &Arc<AppState>) -> Result<ScanInput, 
     Err(with_issue(err).into())
 }
 
+/// The base64 payload of a `data:` URL (`data:image/png;base64,…`), whose
+/// scheme and `base64` token are case-insensitive; `None` for anything else.
+fn data_url_payload(text: &str) -> Option<&str> {
+    let (head, data) = text.split_once(',')?;
+    let scheme = head.get(..5)?;
+    let encoding = head.rsplit(';').next()?.trim();
+    (scheme.eq_ignore_ascii_case("data:") && encoding.eq_ignore_ascii_case("base64"))
+        .then_some(data)
+}
+
 /// `POST /v1/scans`: scan an image (scope `scans:write`, 1 credit).
 pub(crate) async fn create(
     State(app): State<Arc<AppState>>,
@@ -148,23 +155,9 @@ pub(crate) async fn create(
     headers: HeaderMap,
     ScanInput(bytes): ScanInput,
 ) -> Result<(StatusCode, Reply<ScanView>), HandlerError> {
-    let simulate = simulation(&app, &headers)?;
-    let sha256 = hex(&Sha256::digest(&bytes));
-    let analysed = limited(&app.decoders, move || model::analyse(&bytes)).await?;
-    let image = analysed.map_err(|why| {
-        app.error("input_format_error")
-            .with("reason", why.to_string())
-    })?;
-    let account = who.account_id();
-    if let Some(id) = app
-        .scans
-        .find_image(account, &sha256)
-        .await
-        .map_err(unavailable(&app))?
-    {
-        return Err(app.error("conflict").with("scan_id", id).into());
-    }
-    match simulate {
+    // A simulated failure comes first, so that it can be tried with any
+    // image, one already scanned included.
+    match simulation(&app, &headers)? {
         Some("model-unavailable") => {
             let err = app
                 .error("upstream_unavailable")
@@ -178,6 +171,23 @@ pub(crate) async fn create(
         Some("model-crash") => panic!("simulated model crash (X-Simulate: model-crash)"),
         _ => {}
     }
+    // A duplicate is found by its hash before any decoding: re-sending a
+    // large image costs a lookup, not a decode.
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let account = who.account_id();
+    if let Some(id) = app
+        .scans
+        .find_image(account, &sha256)
+        .await
+        .map_err(unavailable(&app))?
+    {
+        return Err(app.error("conflict").with("scan_id", id).into());
+    }
+    let analysed = limited(&app.decoders, move || model::analyse(&bytes)).await?;
+    let image = analysed.map_err(|why| {
+        app.error("input_format_error")
+            .with("reason", why.to_string())
+    })?;
     let verdict = model::classify(&image);
     if !verdict.is_confident() {
         let err = app
@@ -304,6 +314,26 @@ mod tests {
         finish.send(()).unwrap();
         let second = tokio::time::timeout(Duration::from_secs(5), second).await;
         assert_eq!(second.unwrap().unwrap(), Some(2));
+    }
+
+    #[test]
+    fn data_urls_in_any_case() {
+        for url in [
+            "data:image/png;base64,aGk=",
+            "DATA:image/png;BASE64,aGk=",
+            "data:image/png; base64,aGk=",
+            "data:;base64,aGk=",
+        ] {
+            assert_eq!(data_url_payload(url), Some("aGk="), "{url}");
+        }
+        for other in [
+            "aGk=",
+            "data:image/png,aGk=",
+            "image/png;base64,aGk=",
+            "dat",
+        ] {
+            assert_eq!(data_url_payload(other), None, "{other}");
+        }
     }
 
     #[test]
