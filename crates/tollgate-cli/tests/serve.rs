@@ -1213,6 +1213,60 @@ fn a_request_head_trickled_past_the_deadline_is_cut_off() {
 }
 
 #[test]
+fn a_client_that_never_reads_neither_holds_its_connection_nor_stops_shutdown() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--timeout", "1s"]);
+    let addr = server.base.trim_start_matches("http://");
+    // Requests pipelined, their answers (the reference page, tens of KiB
+    // each) never read: the server's writes stall once the socket is full.
+    let mut greedy = std::net::TcpStream::connect(addr).unwrap();
+    greedy
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for _ in 0..200 {
+        if greedy
+            .write_all(b"GET /errors HTTP/1.1\r\nhost: x\r\n\r\n")
+            .is_err()
+        {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let (status, _) = server.interrupt();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown waited {:?} for a client that never reads",
+        started.elapsed()
+    );
+    drop(greedy);
+}
+
+#[test]
+fn connections_past_the_cap_wait_for_a_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--timeout", "1s"]);
+    let addr = server.base.trim_start_matches("http://");
+    // `listen::MAX_CONNECTIONS` idle sockets: the server holds each until
+    // its head deadline (1 s) closes it.
+    let idle: Vec<_> = (0..512)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let answer = Http::new().get(&server.url("/errors"), &[]);
+    let waited = started.elapsed();
+    assert_eq!(answer.status, 200);
+    assert!(
+        waited >= Duration::from_millis(500),
+        "served after {waited:?}"
+    );
+    drop(idle);
+}
+
+#[test]
 fn first_and_later_starts_config_files_and_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

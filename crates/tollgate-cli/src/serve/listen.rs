@@ -5,10 +5,16 @@
 //! seconds, holds its connection for ever (slowloris, tokio-rs/axum#2741).
 //! This loop is axum's (a task per connection, the peer's address as
 //! `ConnectInfo`, graceful shutdown) with hyper's timer set and the head
-//! held to a deadline.
+//! held to a deadline, plus three bounds axum's loop lacks: at most
+//! [`MAX_CONNECTIONS`] at once (one client opening sockets would otherwise
+//! use up the process's file descriptors), a write that makes no progress
+//! for the deadline ends its connection (a client that pipelines requests
+//! and never reads the answers held its connection, and shutdown, for
+//! ever), and shutdown waits for requests in flight that long at most.
 
 use std::future::Future;
 use std::io::ErrorKind;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,26 +25,38 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
+/// The most connections served at once; more wait to be accepted.
+pub(crate) const MAX_CONNECTIONS: usize = 512;
+
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for
-/// the requests in flight. A connection whose request head is not complete
-/// within `head_deadline` is closed.
+/// the requests in flight, `deadline` at most. A connection whose request
+/// head is not complete within `deadline`, or whose answer cannot be written
+/// for that long, is closed.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
-    head_deadline: Duration,
+    deadline: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(head_deadline);
+    http.timer(TokioTimer::new()).header_read_timeout(deadline);
     let graceful = GracefulShutdown::new();
+    let places = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+        let accept = async {
+            // Held by the connection's task until it ends (`None` only if
+            // the semaphore were closed, which it never is).
+            let place = places.clone().acquire_owned().await.ok();
+            (place, listener.accept().await)
+        };
+        let (place, stream, peer) = tokio::select! {
+            (place, accepted) = accept => match accepted {
+                Ok((stream, peer)) => (place, stream, peer),
                 // A peer gone before the accept: nothing to do.
                 Err(e) if matches!(
                     e.kind(),
@@ -63,15 +81,26 @@ pub(crate) async fn serve(
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request
             });
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(deadline));
+        let io = TokioIo::new(Box::pin(stream));
+        let connection = http.serve_connection(io, TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _place = place;
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "requests still running {} s after the shutdown began: stopping without them",
+            deadline.as_secs()
+        );
+    }
 }

@@ -112,7 +112,8 @@ pub(crate) struct ServeArgs {
     config: Option<PathBuf>,
 
     /// How long a request may take before it is answered with `timeout` (504): 10s, 1m; a
-    /// connection whose request head takes longer is closed [default: 10s]
+    /// connection whose request head takes longer, or whose answer cannot be written for that
+    /// long, is closed, and on Ctrl-C requests in flight get this long to finish [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
 
