@@ -2,8 +2,9 @@
 
 /// `url` with its secrets hidden: the password of its user info
 /// (`postgres://app:***@db/x`) and the value of every query option whose
-/// name contains "password" (`?sentinel_password=***`). Every Tollgate crate
-/// prints the URLs it is given through this.
+/// name, percent-decoded and in any case, contains `password`, `passwd`,
+/// `pwd`, `secret` or `token` (`?sentinel_password=***`). Every Tollgate
+/// crate prints the URLs it is given through this.
 ///
 /// The user info ends at the last `@`, so a malformed URL whose password
 /// holds a raw `?`, `/` or `#` is still hidden whole; at worst more than the
@@ -21,10 +22,15 @@
 /// assert_eq!(redact_url("sqlite:///var/lib/tollgate.db"), "sqlite:///var/lib/tollgate.db");
 /// ```
 pub fn redact_url(url: &str) -> String {
+    // Only a scheme (a letter, then letters, digits, `+`, `-`, `.`) starts an
+    // authority: a `://` inside the query does not.
     let (scheme, rest) = match url.find("://") {
-        Some(end) => url.split_at(end + 3),
-        None => ("", url),
+        Some(end) if is_scheme(&url[..end]) => url.split_at(end + 3),
+        _ => ("", url),
     };
+    // Query options first: a password there may hold an `@`, which would
+    // pass for the end of user info.
+    let rest = hide_secret_options(rest);
     let mut shown = scheme.to_owned();
     let user_info = rest.rsplit_once('@').filter(|(user_info, _)| {
         let user = user_info
@@ -32,30 +38,50 @@ pub fn redact_url(url: &str) -> String {
             .map_or(*user_info, |(user, _)| user);
         !user.contains(['/', '?', '#'])
     });
-    let rest = match user_info {
+    match user_info {
         Some((user_info, host)) => {
             match user_info.split_once(':') {
                 Some((user, _)) => shown.extend([user, ":***@"]),
                 None => shown.extend([user_info, "@"]),
             }
-            host
+            shown.push_str(host);
         }
-        None => rest,
-    };
+        None => shown.push_str(&rest),
+    }
+    shown
+}
+
+/// Option names that hold secrets, as found in connection URLs.
+const SECRET_OPTIONS: [&str; 5] = ["password", "passwd", "pwd", "secret", "token"];
+
+fn is_scheme(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// `rest` with the value of every query option whose name (percent-decoded,
+/// in any case) names a secret replaced by `***`.
+fn hide_secret_options(rest: &str) -> String {
     let Some((path, query)) = rest.split_once('?') else {
-        shown.push_str(rest);
-        return shown;
+        return rest.to_owned();
     };
+    let mut shown = String::with_capacity(rest.len());
     shown.extend([path, "?"]);
     for (i, option) in query.split('&').enumerate() {
         if i > 0 {
             shown.push('&');
         }
-        match option.split_once('=') {
-            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
-                shown.extend([name, "=***"]);
-            }
-            _ => shown.push_str(option),
+        let secret = option.split_once('=').filter(|(name, _)| {
+            let name = percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .to_ascii_lowercase();
+            SECRET_OPTIONS.iter().any(|word| name.contains(word))
+        });
+        match secret {
+            Some((name, _)) => shown.extend([name, "=***"]),
+            None => shown.push_str(option),
         }
     }
     shown
@@ -89,6 +115,29 @@ mod tests {
                 "postgres://h/db?password=***",
             ),
             ("redis://h?x=1&password=a:b@c", "redis://h?x=1&password=***"),
+            // ... after a port, where the `:` passed for user info's.
+            (
+                "postgres://h:5432/db?password=p@ss",
+                "postgres://h:5432/db?password=***",
+            ),
+            (
+                "redis://[::1]:6379?password=a@b",
+                "redis://[::1]:6379?password=***",
+            ),
+            // Option names percent-encoded, and other words for secrets.
+            (
+                "postgres://h/db?pass%77ord=secret",
+                "postgres://h/db?pass%77ord=***",
+            ),
+            (
+                "postgres://h/db?Token=abc&sslmode=require&pwd=x",
+                "postgres://h/db?Token=***&sslmode=require&pwd=***",
+            ),
+            // A `://` inside the query starts no authority.
+            (
+                "sqlite:x.db?cb=http://h&password=s",
+                "sqlite:x.db?cb=http://h&password=***",
+            ),
             // Nothing secret: unchanged.
             ("sqlite://x.db", "sqlite://x.db"),
             (
