@@ -235,6 +235,25 @@ struct EntryToml {
     details: Option<Vec<String>>,
 }
 
+/// Two entries that write one code in a dialect: clients could not tell
+/// which is meant.
+struct AliasCollision {
+    /// The entry that wrote it first, in catalog order.
+    first: String,
+    /// The entry that writes it too.
+    later: String,
+    wire: String,
+    dialect: Dialect,
+}
+
+impl AliasCollision {
+    /// The problem, told to an entry about `other`.
+    fn problem(&self, other: &str) -> String {
+        let (wire, dialect) = (&self.wire, self.dialect);
+        format!("code {wire:?} in the {dialect} dialect is also {other:?}'s")
+    }
+}
+
 /// Maps byte offsets to 1-based line and column.
 struct Lines<'a>(&'a str);
 
@@ -328,9 +347,13 @@ impl Catalog {
                 }
             }
         }
-        for (code, problem) in next.alias_collisions() {
-            if let Some(span) = spans.get(&code) {
-                errors.push(located(span.clone(), Some(&code), problem));
+        // A collision is this file's when either entry of the pair is in it.
+        for clash in next.alias_collisions() {
+            let mine = [(&clash.later, &clash.first), (&clash.first, &clash.later)]
+                .into_iter()
+                .find_map(|(code, other)| Some((code, other, spans.get(code)?)));
+            if let Some((code, other, span)) = mine {
+                errors.push(located(span.clone(), Some(code), clash.problem(other)));
             }
         }
         if !errors.is_empty() {
@@ -355,12 +378,13 @@ impl Catalog {
         let mut errors: Vec<_> = check_def(&def).into_iter().map(error).collect();
         let mut next = self.clone();
         next.put(def);
-        errors.extend(
-            next.alias_collisions()
-                .into_iter()
-                .filter(|(c, _)| *c == code)
-                .map(|(_, m)| error(m)),
-        );
+        for clash in next.alias_collisions() {
+            if clash.later == code {
+                errors.push(error(clash.problem(&clash.first)));
+            } else if clash.first == code {
+                errors.push(error(clash.problem(&clash.later)));
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -399,19 +423,23 @@ impl Catalog {
         }
     }
 
-    /// Pairs of (code, problem) where two entries spell their codes the same
-    /// way in one dialect; the later entry is named.
-    fn alias_collisions(&self) -> Vec<(String, String)> {
+    /// Pairs of entries that spell their codes the same way in one dialect.
+    fn alias_collisions(&self) -> Vec<AliasCollision> {
         let mut out = Vec::new();
         for dialect in Dialect::ALL {
             let mut seen: HashMap<String, &str> = HashMap::new();
             for def in &self.defs {
                 let wire = def.wire_code(dialect).into_owned();
-                if let Some(first) = seen.insert(wire.clone(), def.code()) {
-                    out.push((
-                        def.code.clone(),
-                        format!("code {wire:?} in the {dialect} dialect is also {first:?}'s"),
-                    ));
+                match seen.get(&wire) {
+                    Some(first) => out.push(AliasCollision {
+                        first: (*first).to_owned(),
+                        later: def.code.clone(),
+                        wire,
+                        dialect,
+                    }),
+                    None => {
+                        seen.insert(wire, def.code());
+                    }
                 }
             }
         }
@@ -441,6 +469,25 @@ impl Catalog {
             Some(&i) => self.defs.get(i),
             // Codes in other mixes of case.
             None => self.defs.iter().find(|d| d.code.eq_ignore_ascii_case(wire)),
+        }
+    }
+
+    /// [`find_wire_code`](Catalog::find_wire_code) for a code that came in
+    /// `dialect`: when two entries write one code in different dialects, the
+    /// one that writes it in `dialect` is meant.
+    pub(crate) fn find_wire_code_in(
+        &self,
+        wire: &str,
+        dialect: Option<Dialect>,
+    ) -> Option<&Arc<ErrorDef>> {
+        let found = self.find_wire_code(wire)?;
+        match dialect {
+            Some(dialect) if found.wire_code(dialect) != wire => self
+                .defs
+                .iter()
+                .find(|def| def.wire_code(dialect) == wire)
+                .or(Some(found)),
+            _ => Some(found),
         }
     }
 
@@ -733,6 +780,20 @@ mod tests {
             e[0].contains("entry \"conflict\": code \"GONE\" in the coded dialect"),
             "{e:?}"
         );
+        // The file's entry comes first in the catalog, the other is built in:
+        // found all the same, and told to the file's entry.
+        let e = errors("[errors.not_found.aliases]\ncoded = 'conflict'\n");
+        assert_eq!(
+            e,
+            [
+                "t.toml:1:9: entry \"not_found\": code \"conflict\" in the coded dialect is also \"conflict\"'s"
+            ]
+        );
+        let mut c = Catalog::builtin();
+        let def = ErrorDef::new("not_found", 404, "Not found", "m")
+            .unwrap()
+            .alias(Dialect::Coded, "conflict");
+        assert!(c.insert(def).is_err());
     }
 
     #[test]
@@ -775,6 +836,32 @@ mod tests {
             Some("quota_gone")
         );
         assert_eq!(find_in(&c, "QUOTA_GONE").as_deref(), Some("quota_gone"));
+    }
+
+    #[test]
+    fn a_code_two_entries_write_in_different_dialects_decodes_by_its_dialect() {
+        // `conflict` writes `idempotency_key_in_use` in google, where that
+        // entry writes `IDEMPOTENCY_KEY_IN_USE`; both are 409s.
+        let mut c = Catalog::builtin();
+        c.load_toml(
+            "t.toml",
+            "[errors.conflict.aliases]\ngoogle = 'idempotency_key_in_use'\n",
+        )
+        .unwrap();
+        let ctx = crate::Context::new(std::time::UNIX_EPOCH);
+        for (dialect, code, retry) in [
+            (Dialect::Google, "conflict", RetryClass::Never),
+            (
+                Dialect::Problem,
+                "idempotency_key_in_use",
+                RetryClass::After,
+            ),
+        ] {
+            let err = c.error(code).unwrap();
+            let body = c.renderer(dialect).body(&err, &ctx);
+            let decoded = c.decode(409, &http::HeaderMap::new(), &body, std::time::UNIX_EPOCH);
+            assert_eq!(decoded.retry, retry, "{dialect} {code}");
+        }
     }
 
     fn find_in(c: &Catalog, wire: &str) -> Option<String> {

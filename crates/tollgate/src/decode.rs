@@ -131,7 +131,7 @@ impl Catalog {
             dialect: "json",
             body_status: None,
         };
-        read_body(body, &fields, &mut out);
+        let dialect = read_body(body, &fields, &mut out);
         if out.status == 0 {
             out.status = out.body_status.unwrap_or(0);
         }
@@ -155,7 +155,7 @@ impl Catalog {
         let def = out
             .code
             .as_deref()
-            .and_then(|code| self.find_wire_code(code));
+            .and_then(|code| self.find_wire_code_in(code, dialect));
         // A code is trusted for its kind and retry advice when the status agrees,
         // or when there is no error status to disagree (0, or a 2xx envelope
         // with `"success": false`).
@@ -354,21 +354,21 @@ impl<'h> Headers<'h> {
     }
 }
 
-fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) {
+/// Reads the body into `out`; the Tollgate dialect it is in, if any.
+fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) -> Option<Dialect> {
     let trimmed = body
         .strip_prefix(b"\xef\xbb\xbf")
         .unwrap_or(body)
         .trim_ascii();
     if trimmed.is_empty() {
         out.dialect = "empty";
-        return;
+        return None;
     }
     let is_json = match std::str::from_utf8(trimmed) {
         Ok(json) => {
             let tape = Tape::new(json);
             if let Some(obj) = tape.parse() {
-                read_object(&obj, out);
-                return;
+                return read_object(&obj, out);
             }
             serde_json::from_str::<IgnoredAny>(json).is_ok()
         }
@@ -377,8 +377,7 @@ fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) {
         Err(_) => {
             let text = String::from_utf8_lossy(trimmed);
             if let Some(obj) = Tape::new(&text).parse() {
-                read_object(&obj, out);
-                return;
+                return read_object(&obj, out);
             }
             // `serde_json` skips strings without checking them.
             serde_json::from_slice::<IgnoredAny>(trimmed).is_ok()
@@ -386,7 +385,7 @@ fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) {
     };
     if is_json {
         out.dialect = "json";
-        return;
+        return None;
     }
     let text = String::from_utf8_lossy(trimmed);
     let is_html =
@@ -402,6 +401,7 @@ fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) {
             .find(|l| !l.is_empty())
             .map(truncate);
     }
+    None
 }
 
 fn truncate(text: &str) -> String {
@@ -423,24 +423,27 @@ fn html_title(html: &str) -> Option<&str> {
     })
 }
 
-/// Recognises the shape of a JSON object body and reads it.
-fn read_object(obj: &Obj<'_>, out: &mut Decoded) {
+/// Recognises the shape of a JSON object body and reads it; the Tollgate
+/// dialect it is in, if any.
+fn read_object(obj: &Obj<'_>, out: &mut Decoded) -> Option<Dialect> {
     let (shape, parsed) = detect(obj);
     let dialect = match shape {
         Shape::Dialect(d) => {
             d.decode(obj, parsed, out);
-            d.name()
+            out.dialect = d.name();
+            Some(d)
         }
         Shape::Other(name, read) => {
             read(obj, parsed, out);
-            name
+            out.dialect = name;
+            None
         }
     };
-    out.dialect = dialect;
     // Where most shapes keep it (their readers leave it to this).
     if out.request_id.is_none() {
         out.request_id = top_level_request_id(obj).map(Cow::into_owned);
     }
+    dialect
 }
 
 /// `request_id`, else `requestId`: the last string member of either name,
