@@ -932,6 +932,18 @@ fn detections_and_credits_answer_as_seed_004_in_the_envelope_dialect() {
         "insufficient_frames",
         envelope_error(message, "insufficient_frames"),
     );
+    // A session id of 40 characters in 160 bytes is within its 128 characters.
+    let emoji = "🎞".repeat(40);
+    let wide = detect(
+        &key,
+        json!({"session_id": emoji, "model": "mixed-10-v2", "frames": frames(5)}),
+    );
+    assert_eq!(
+        wide.header("x-error-code"),
+        "insufficient_frames",
+        "{}",
+        wide.text()
+    );
     let twelve = detect(
         &key,
         json!({"session_id": "s_1", "model": "mixed-30-v2", "frames": frames(12)}),
@@ -1267,6 +1279,25 @@ fn connections_past_the_cap_wait_for_a_place() {
         started.elapsed()
     );
     drop(idle);
+}
+
+#[test]
+fn a_start_that_cannot_listen_leaves_the_demo_key_to_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let failed = Command::new(BIN)
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+    // The next start is the first to make the demo key, and shows it.
+    let server = Server::start(dir.path(), &[]);
+    assert!(server.key.is_some(), "{}", server.banner);
 }
 
 #[test]
