@@ -117,54 +117,47 @@ where
     let Some(err) = slot else {
         unreachable!("the slot is only emptied by an ApiError")
     };
-    if let Some(api) = carried(&err) {
-        return api;
-    }
-    // Then: a limit found while a rejection's own reader ran (multipart's,
-    // say) is wrapped in it, and the rejection may call it a server error.
-    if is_length_limit(&err) {
-        return rejection::payload_too_large(None);
-    }
-    if let Some(api) = known_rejection(&err) {
-        return api;
-    }
-    builtin("internal_error").with_source(err)
+    meaning(&err).unwrap_or_else(|| builtin("internal_error").with_source(err))
 }
 
-/// Reads an inner service's error as the catalog error it means: tower's
-/// timeout and load-shed errors are `timeout` and `service_unavailable`;
-/// what no rule reads is an `internal_error` with the error's text as its
-/// source.
+/// Reads an inner service's error as the catalog error it means, as
+/// [`classify`] does; what no rule reads is an `internal_error` with the
+/// error's text as its source.
 pub(crate) fn classify_boxed(err: BoxError) -> ApiError {
-    if let Some(api) = carried(&*err) {
-        return api;
-    }
-    if is_length_limit(&*err) {
-        return rejection::payload_too_large(None);
-    }
-    let code = if err.is::<tower::timeout::error::Elapsed>() {
-        "timeout"
-    } else if err.is::<tower::load_shed::error::Overloaded>() {
-        "service_unavailable"
-    } else {
-        "internal_error"
-    };
-    builtin(code).with_source(rejection::TextError(err.to_string()))
-}
-
-/// The catalog error that `err` is, or that it wraps: an [`ApiError`] or a
-/// [`Rejection`] anywhere in its chain of sources (behind an `anyhow`
-/// context, say).
-fn carried(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
-    std::iter::successors(Some(err), |e| e.source()).find_map(|e| {
-        e.downcast_ref::<ApiError>()
-            .or_else(|| e.downcast_ref::<Rejection>().map(Rejection::api_error))
-            .cloned()
+    meaning(&*err).unwrap_or_else(|| {
+        builtin("internal_error").with_source(rejection::TextError(err.to_string()))
     })
 }
 
+/// The catalog error `err` means, if a rule reads it: an [`ApiError`] or a
+/// [`Rejection`] anywhere in its chain of sources (behind an `anyhow`
+/// context, say); a body length limit met while a rejection's own reader ran
+/// (multipart's, which may call it a server error); one of axum's
+/// rejections; tower's timeout and load-shed errors.
+fn meaning(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
+    let carried = std::iter::successors(Some(err), |e| e.source()).find_map(|e| {
+        e.downcast_ref::<ApiError>()
+            .or_else(|| e.downcast_ref::<Rejection>().map(Rejection::api_error))
+            .cloned()
+    });
+    if carried.is_some() {
+        return carried;
+    }
+    if is_length_limit(err) {
+        return Some(rejection::payload_too_large(None));
+    }
+    if let Some(api) = known_rejection(err) {
+        return Some(api);
+    }
+    if err.is::<tower::timeout::error::Elapsed>() {
+        return Some(builtin("timeout"));
+    }
+    err.is::<tower::load_shed::error::Overloaded>()
+        .then(|| builtin("service_unavailable"))
+}
+
 /// axum's rejections, read from their status and text.
-fn known_rejection(err: &(dyn Any + 'static)) -> Option<ApiError> {
+fn known_rejection(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
     use axum::extract::rejection as r;
     macro_rules! try_types {
         ($($ty:ty),* $(,)?) => {
