@@ -48,37 +48,27 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
     for path in &args.paths {
         outcomes.push((path, catalogs::load_one(&mut base.clone(), path)));
     }
-    let count = |of: fn(&Outcome) -> usize| -> usize { outcomes.iter().map(|(_, o)| of(o)).sum() };
-    let problems = count(|o| match o {
-        Outcome::Broken(found) => found.len(),
-        _ => 0,
-    });
-    let broken = count(|o| usize::from(matches!(o, Outcome::Broken(_))));
-    let unreadable = count(|o| usize::from(matches!(o, Outcome::Unreadable(_))));
-    let code = if unreadable > 0 {
-        ExitCode::from(EXIT_USAGE)
-    } else if problems > 0 {
-        ExitCode::from(EXIT_PROBLEMS)
-    } else {
-        ExitCode::SUCCESS
-    };
     let mut out = Output {
         out,
         written: Ok(()),
     };
-    for (path, outcome) in &outcomes {
+    let (mut problems, mut broken, mut unreadable) = (0, 0, 0);
+    for (path, outcome) in outcomes {
         match outcome {
             Outcome::Loaded { entries } => out.line(format_args!(
                 "ok: {}: {}",
                 path.display(),
-                plural(*entries, "entry", "entries")
+                plural(entries, "entry", "entries")
             )),
             Outcome::Broken(found) => {
+                broken += 1;
+                problems += found.len();
                 for problem in found {
                     out.line(format_args!("{problem}"));
                 }
             }
             Outcome::Unreadable(err) => {
+                unreadable += 1;
                 out.flush();
                 eprintln!("error: {err}");
             }
@@ -92,6 +82,13 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             plural(broken, "file", "files")
         );
     }
+    let code = if unreadable > 0 {
+        ExitCode::from(EXIT_USAGE)
+    } else if problems > 0 {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    };
     match out.written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Write(e)),
         _ => Ok(code),

@@ -390,7 +390,9 @@ impl From<reqwest::Error> for Error {
 }
 
 /// `url` without its query and password, which may hold credentials: the
-/// form in which URLs go into messages and logs.
+/// form in which URLs go into messages and logs. (Unlike the connection URLs
+/// `tollgate::redact_url` shows, a request's query may carry a credential
+/// under any name, so all of it goes.)
 pub(crate) fn shown(url: &Url) -> Url {
     let mut shown = url.clone();
     shown.set_query(None);

@@ -5,16 +5,19 @@
 
 use std::future::Future;
 
-/// Runs `work` on a task of its own and waits for it. Dropping the returned
-/// future leaves `work` running. Without a Tokio runtime, `work` runs inline.
-pub(crate) async fn finish<F>(work: F)
+/// Runs `work` on a task of its own and waits for its answer. Dropping the
+/// returned future leaves `work` running, and its answer is then dropped
+/// when it comes: an answer that holds something (a claimed key, reserved
+/// credits) gives it back in its `Drop`. `None` when `work` panicked (the
+/// task has reported it). Without a Tokio runtime, `work` runs inline.
+pub(crate) async fn finish<F>(work: F) -> Option<F::Output>
 where
-    F: Future<Output = ()> + Send + 'static,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
 {
     match tokio::runtime::Handle::try_current() {
-        // A panic in `work` has already been reported by the task.
-        Ok(runtime) => drop(runtime.spawn(work).await),
-        Err(_) => work.await,
+        Ok(runtime) => runtime.spawn(work).await.ok(),
+        Err(_) => Some(work.await),
     }
 }
 

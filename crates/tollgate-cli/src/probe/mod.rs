@@ -44,15 +44,14 @@ response are taken to need a key; request body examples are used as payloads), a
 Requests sent: GET /openapi.json; no key and an invalid key (to a route needing a key); malformed
 JSON, a wrong Content-Type and an oversized chunked body (to a route taking JSON; the body stops
 growing once the server answers); an unknown route; a method the route lacks; the same
-Idempotency-Key with two payloads (needs --key and a POST or PATCH route; passes when the first
-is answered and the second refused with idempotency_key_reused or idempotency_key_in_use); and a
-burst of up to
---max-requests requests until a 429 (to a GET route, else an unknown one). Run it against your own
-API: the burst spends the key's rate limit and the idempotent POST may run once.
+Idempotency-Key with two payloads (needs --key and a POST or PATCH route; passes when the first is
+answered and the second refused with idempotency_key_reused or idempotency_key_in_use); and a burst
+of up to --max-requests requests until a 429 (to a GET route, else an unknown one). Run it against
+your own API: the burst spends the key's rate limit and the idempotent POST may run once.
 
 Every error response must: use one dialect (--dialect, else the one most errors use); have a JSON
-Content-Type (application/json or +json); carry a code
-of the catalog in the body or X-Error-Code, and X-Error-Code; have the catalog entry's status; carry
+Content-Type (application/json or +json); carry a code of the catalog in the body or X-Error-Code,
+and X-Error-Code; have the catalog entry's status; carry
 X-Request-Id, equal to the body's request id where the dialect has one; carry WWW-Authenticate on
 401, Allow on 405 and Retry-After on 429 and 503; and show no internals (panic text, stack traces,
 source locations, SQL, database errors).

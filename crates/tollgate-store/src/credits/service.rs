@@ -4,8 +4,6 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tower::Service;
 
-use tokio::sync::oneshot;
-
 use super::CreditsFuture;
 use crate::{Gatekeeper, Principal, Rejection, Reservation, Store, StoreError, detach};
 
@@ -46,24 +44,23 @@ impl Drop for ReleaseOnDrop {
 
 /// Takes the credits on a task of its own: if the request is dropped while
 /// the statement runs (its client gone, say, while the account's row is
-/// locked by other charges), what the statement took is given back rather
-/// than kept for a request that never ran.
-async fn reserve(store: Store, account: String, cost: i64) -> Result<Reservation, Rejection> {
-    let (answer, reserved) = oneshot::channel();
-    detach::start(async move {
-        let result = store.reserve(&account, cost).await;
-        if let Err(Ok(unclaimed)) = answer.send(result) {
-            release(store, unclaimed).await;
-        }
+/// locked by other charges), the statement goes on, and what it takes is
+/// given back as its unclaimed guard is dropped, rather than kept for a
+/// request that never ran.
+async fn reserve(store: Store, account: String, cost: i64) -> Result<ReleaseOnDrop, Rejection> {
+    let reserved = detach::finish(async move {
+        let reservation = store.reserve(&account, cost).await?;
+        Ok(ReleaseOnDrop {
+            store,
+            reservation: Some(reservation),
+        })
     });
-    match reserved.await {
-        Ok(result) => result,
-        // The task panicked, or there is no runtime to run it on (then there
-        // is none for the database driver either).
-        Err(_) => Err(Rejection::Unavailable(StoreError::Database(
+    // No answer: the charge panicked.
+    reserved
+        .await
+        .unwrap_or(Err(Rejection::Unavailable(StoreError::Database(
             sqlx::Error::WorkerCrashed,
-        ))),
-    }
+        ))))
 }
 
 /// Gives a reservation back. A release that fails leaves the credits taken
@@ -112,17 +109,15 @@ where
         let clone = self.inner.clone();
         let mut service = std::mem::replace(&mut self.inner, clone);
         CreditsFuture::boxed(Box::pin(async move {
-            let reservation = match reserve(shared.store.clone(), account, cost).await {
-                Ok(r) => r,
+            let guard = match reserve(shared.store.clone(), account, cost).await {
+                Ok(guard) => guard,
                 Err(rejection) => {
                     return Ok(shared.rejection(&rejection, req.headers(), req.uri().path()));
                 }
             };
-            req.extensions_mut().insert(reservation.clone());
-            let guard = ReleaseOnDrop {
-                store: shared.store.clone(),
-                reservation: Some(reservation),
-            };
+            if let Some(reservation) = &guard.reservation {
+                req.extensions_mut().insert(reservation.clone());
+            }
             let response = service.call(req).await?;
             if response.status().is_client_error() || response.status().is_server_error() {
                 guard.release().await;

@@ -16,7 +16,6 @@ use crate::clock::unix;
 use crate::gatekeeper::{NotExecuted, Shared};
 use crate::store::Begin;
 use crate::{Gatekeeper, Principal, Rejection, Store, StoreError, detach};
-use tokio::sync::oneshot;
 use tollgate::headers::IDEMPOTENT_REPLAYED;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -162,16 +161,16 @@ enum Claim {
 
 /// Claims the key on a task of its own. A request dropped while the claim's
 /// statements run (waiting on another request's uncommitted claim of the
-/// same key, say) drops the guard of a claim that lands, which frees the key
-/// again rather than leaving it `running` until its lock times out.
+/// same key, say) leaves the claim running; a claim that lands then has its
+/// guard dropped, which frees the key again rather than leaving it `running`
+/// until its lock times out.
 async fn claim(
     shared: std::sync::Arc<Shared>,
     scope: String,
     key: String,
     fingerprint: Vec<u8>,
 ) -> Result<Claim, StoreError> {
-    let (answer, claimed) = oneshot::channel();
-    detach::start(async move {
+    let claimed = detach::finish(async move {
         let store = &shared.store;
         let begin = store
             .idempotency_begin(
@@ -181,9 +180,8 @@ async fn claim(
                 shared.retention,
                 shared.lock_timeout,
             )
-            .await;
-        // Unsent (the request is gone), the guard is dropped here: the key is freed.
-        let _ = answer.send(begin.map(|begin| match begin {
+            .await?;
+        Ok(match begin {
             Begin::Started { lock } => Claim::Owned(KeyGuard {
                 store: store.clone(),
                 scope,
@@ -192,10 +190,9 @@ async fn claim(
                 if_dropped: IfDropped::Abandon,
             }),
             found => Claim::Found(found),
-        }));
+        })
     });
-    // No answer: the task panicked, or there is no runtime to run it on (then
-    // there is none for the database driver either).
+    // No answer: the claim panicked.
     claimed
         .await
         .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
