@@ -857,8 +857,8 @@ fn secs(d: Duration) -> i64 {
 /// A lock timeout in the whole seconds locks are kept in: rounded up, at
 /// least one, so no lock is over the moment it is taken.
 fn lock_secs(d: Duration) -> i64 {
-    secs(d)
-        .saturating_add(i64::from(d.subsec_nanos() > 0))
+    i64::try_from(tollgate::retry_after_secs(d))
+        .unwrap_or(i64::MAX)
         .max(1)
 }
 
