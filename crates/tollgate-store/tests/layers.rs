@@ -861,7 +861,9 @@ async fn a_request_dropped_while_claiming_its_key_leaves_it_free(kind: Kind) {
     let scope = f.store().authenticate(&f.key).await.unwrap();
     // Another request's claim of the same key, not yet committed: on
     // Postgres the claim's insert waits on it, so the drop lands inside the
-    // insert (on SQLite the claim waits for the write lock before it inserts).
+    // insert. On SQLite the claim waits for the write lock before it
+    // inserts: the claim, left running, lands after the drop, and must free
+    // the key all the same.
     let hold = WriteHold::new(
         &f,
         kind,
