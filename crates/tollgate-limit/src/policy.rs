@@ -46,7 +46,8 @@ impl Policy {
     ///
     /// The name goes into the `RateLimit-Policy` field and store keys: 1–64
     /// characters of `[A-Za-z0-9_.-]`. The window is a whole number of seconds
-    /// (the unit of the RateLimit fields and of the built-in message).
+    /// (the unit of the RateLimit fields and of the built-in message). The
+    /// quota is at most one call per microsecond, the Redis store's unit.
     pub fn new(name: &str, quota: u64, window: Duration) -> Result<Policy, PolicyError> {
         let valid_name = (1..=64).contains(&name.len())
             && name
@@ -63,6 +64,10 @@ impl Policy {
         }
         let window_ns = window.as_nanos();
         // At least a microsecond between calls: the Redis store counts in µs.
+        // A faster quota would be enforced slower than it is advertised.
+        if u128::from(quota) * 1000 > window_ns {
+            return Err(PolicyError::new(name, PolicyErrorKind::TooFast));
+        }
         let interval_ns = window_ns.div_ceil(u128::from(quota)).div_ceil(1000) * 1000;
         let policy = Policy {
             name: name.into(),
@@ -267,6 +272,8 @@ pub enum PolicyErrorKind {
     Window,
     /// The window or burst is so long that the arithmetic would overflow.
     TooLong,
+    /// The quota is more than one call per microsecond.
+    TooFast,
 }
 
 impl PolicyError {
@@ -294,6 +301,7 @@ impl fmt::Display for PolicyError {
             PolicyErrorKind::TooLong => {
                 "the window or burst is too long (at most 100 years of calls)"
             }
+            PolicyErrorKind::TooFast => "the quota must be at most one call per microsecond",
         })
     }
 }
@@ -434,8 +442,10 @@ mod tests {
         let err = policy(1, 1).with_burst(u64::MAX).unwrap_err();
         assert_eq!(err.kind(), PolicyErrorKind::TooLong);
         assert_eq!(
-            policy(5_000_000, 1).emission_interval(),
+            policy(1_000_000, 1).emission_interval(),
             Duration::from_micros(1)
         );
+        let err = Policy::new("p", 1_000_001, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(err.kind(), PolicyErrorKind::TooFast);
     }
 }

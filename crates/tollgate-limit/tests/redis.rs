@@ -41,7 +41,7 @@ fn policy(name: &str, quota: u64, window_s: u64) -> Policy {
 }
 
 /// Any timeout is accepted, however long, without a panic (no Redis needed:
-/// the store connects lazily); an IP key is tagged like any other.
+/// the store connects lazily); an IP key is tagged, a text key hashed.
 #[tokio::test]
 async fn a_huge_timeout_opens_and_ip_keys_are_tagged() {
     let store = RedisStore::open(
@@ -54,6 +54,15 @@ async fn a_huge_timeout_opens_and_ip_keys_are_tagged() {
         store.redis_key(&policy("per-ip", 10, 60), &ip),
         "tollgate:rl:{per-ip:ip:2001:db8::1}"
     );
+    // A text key (an API key, a secret) is never written into Redis.
+    let secret = store.redis_key(&policy("per-key", 10, 60), &Key::from("sk_live_secret"));
+    assert!(!secret.contains("sk_live"), "{secret}");
+    let digest = secret
+        .strip_prefix("tollgate:rl:{per-key:k:")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap();
+    assert_eq!(digest.len(), 32);
+    assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
 }
 
 #[tokio::test]

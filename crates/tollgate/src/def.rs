@@ -73,7 +73,9 @@ impl ErrorDef {
     }
 
     /// Sets a free-text hint template, rendered by dialects whose `details`
-    /// member may be a string (`status-code`, seed 000).
+    /// member may be a string (`status-code`, seed 000). An error whose
+    /// details do not fill every placeholder writes its details object
+    /// instead, never a hint with blanks.
     pub fn hint(mut self, hint: &str) -> Result<Self, TemplateError> {
         self.hint = Some(Template::parse(hint)?);
         Ok(self)

@@ -13,7 +13,8 @@ use crate::{ErrorDef, Kind};
 /// One field-level problem: `items[2].name` must be a string.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
-    /// The field as the caller wrote it: `items[2].name`, `session_id`.
+    /// The field as the caller wrote it: `items[2].name`, `session_id`;
+    /// empty for the whole input (a body that is not an object).
     pub field: String,
     /// A stable code for the problem (`missing_field`, `invalid_type`).
     pub code: String,

@@ -58,12 +58,14 @@ impl RetryClass {
 ///     parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
 ///     Some(Duration::from_secs(10))
 /// );
+/// // Fractions are not in RFC 9110 but are sent; they are read as written.
+/// assert_eq!(parse_retry_after("2.5", now), Some(Duration::from_millis(2500)));
 /// assert_eq!(parse_retry_after("soon", now), None);
 /// ```
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Some(secs) = whole_seconds(value) {
-        return Some(Duration::from_secs(secs));
+    if let Some(delay) = seconds(value) {
+        return Some(delay);
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))

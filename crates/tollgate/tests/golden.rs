@@ -298,3 +298,43 @@ fn seed_004_success_envelope_and_legacy_flat() {
         json!({"error": "insufficient_credits", "message": "Insufficient credits. Required: 1, available: 0"})
     );
 }
+
+/// A violation of the whole body (no field, e.g. an array where an object
+/// belongs) is keyed by the code, as seed 004 keys every entry by a code or
+/// a field, never by an empty name.
+#[test]
+fn seed_004_whole_body_violation_is_keyed_by_the_code() {
+    let catalog = catalog("004-detection.toml");
+    let err = catalog
+        .error("validation_error")
+        .unwrap()
+        .violation(Violation::new("", "invalid_type", "expected an object"))
+        .violation(Violation::new("session_id", "missing_field", "session_id is required"));
+    let body = catalog
+        .renderer(Dialect::Envelope)
+        .body(&err, &Context::new(timestamp()));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["errors"],
+        json!([
+            {"validation_error": ["expected an object"]},
+            {"session_id": ["session_id is required"]}
+        ])
+    );
+}
+
+/// Seed 000's hint is written only when the details fill it: a bare 403
+/// that names only the scope must not put `{access}` on the wire.
+#[test]
+fn seed_000_hint_with_blanks_gives_way_to_the_details() {
+    let catalog = catalog("000-001-neolens.toml");
+    let err = catalog
+        .error("insufficient_scope")
+        .unwrap()
+        .with("scope", "scans:write");
+    let body = catalog
+        .renderer(Dialect::StatusCode)
+        .body(&err, &Context::new(timestamp()));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["details"], json!({"scope": "scans:write"}));
+}

@@ -115,7 +115,7 @@ impl TollgateMiddleware {
             .clone();
         let method = request.method().clone();
         if policy.auto_idempotency
-            && !RetryPolicy::may_repeat(&method, false)
+            && matches!(method, Method::POST | Method::PATCH)
             && !request.headers().contains_key(IDEMPOTENCY_KEY)
         {
             let key = uuid::Uuid::new_v4().hyphenated().to_string();

@@ -437,6 +437,11 @@ async fn auto_idempotency_adds_one_uuid_v4_key_per_request() {
     let seen = mock.seen();
     assert_eq!(seen[4].headers["idempotency-key"], "mine");
     assert!(!seen.last().unwrap().headers.contains_key("idempotency-key"));
+    // Nor do methods other than POST and PATCH: servers honour the key for
+    // those two, and a key would make a PURGE retryable.
+    let purge = http::Method::from_bytes(b"PURGE").unwrap();
+    client.request(purge, mock.url("/x")).send_api().await.ok();
+    assert!(!mock.seen().last().unwrap().headers.contains_key("idempotency-key"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -28,7 +28,14 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     let mut group = |field: &str, messages: &mut dyn Iterator<Item = &str>| {
         out.raw(if first { "{" } else { ",{" });
         first = false;
-        out.key(field);
+        if field.is_empty() {
+            // About the whole input (a body that is not an object): keyed by
+            // the code, as an error with no field is.
+            write_wire_code(err, Dialect::Envelope, out);
+            out.raw(":");
+        } else {
+            out.key(field);
+        }
         out.raw("[");
         for (j, message) in messages.enumerate() {
             if j > 0 {
