@@ -2,8 +2,12 @@
 //! `Idempotency-Key` draft and Stripe's behaviour.
 //!
 //! - The key (`Idempotency-Key`, 1–255 visible ASCII characters) is scoped to
-//!   the API key of the [`Principal`](crate::Principal) (requests without one
-//!   share one anonymous scope).
+//!   the API key of the [`Principal`](crate::Principal). Requests without one
+//!   share one anonymous scope, so this layer belongs inside the auth layer
+//!   ([`Gatekeeper::route`](crate::Gatekeeper::route) puts it there; by hand,
+//!   add [`Gatekeeper::auth`](crate::Gatekeeper::auth) after it). Outside it,
+//!   anyone who sends a caller's key and body gets that caller's stored
+//!   response.
 //! - The first request with a key runs; its response (status, headers, body,
 //!   and the [`ApiError`](tollgate::ApiError) it carried) is stored and every
 //!   later request with the key gets it back with `Idempotent-Replayed: true`.
@@ -22,9 +26,12 @@
 //! - Once the handler has answered, the key is spent whatever becomes of the
 //!   response: if the request is dropped before the response is stored (its
 //!   client gone, a timeout), a retry gets `conflict` (409) saying the
-//!   request ran, and is neither run nor charged again. Before the handler
-//!   has run, a dropped request frees its key, even when its claim of the
-//!   key lands after the drop (the claim waited on another request's). The
+//!   request ran, and is neither run nor charged again. A request dropped
+//!   before its handler answered (its client gone, or the gate's timeout: a
+//!   504, which like any 5xx tells the client to retry) frees its key, even
+//!   when its claim of the key lands after the drop (the claim waited on
+//!   another request's), so a retry runs the handler again: a handler that
+//!   must not run twice makes its own writes idempotent. The
 //!   record's writes run on tasks of their own, so a dropped request cannot
 //!   cut them off.
 //! - Records are kept 24 h by default ([`Gatekeeper::idempotency_retention`](crate::Gatekeeper::idempotency_retention));
