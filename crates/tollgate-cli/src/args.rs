@@ -9,6 +9,42 @@ pub(crate) fn parse_dialect(name: &str) -> Result<Dialect, UnknownDialect> {
     name.parse()
 }
 
+/// A value parser for a URL that may hold a password (`--redis`, probe's
+/// `BASE_URL`): clap's own error would echo the value as given, so this one
+/// shows it through [`tollgate::redact_url`].
+///
+/// `parse` checks the text; its error is shown after the redacted value.
+#[derive(Clone, Copy)]
+pub(crate) struct SecretUrl<T>(pub(crate) fn(&str) -> Result<T, String>);
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for SecretUrl<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        use clap::error::ErrorKind;
+        // Worded as clap words its own errors.
+        let arg = arg.map_or_else(|| "...".to_owned(), ToString::to_string);
+        let error = |kind, what: String| {
+            let message = format!("{what}\n\nFor more information, try '--help'.\n");
+            clap::Error::raw(kind, message).with_cmd(cmd)
+        };
+        let Some(text) = value.to_str() else {
+            let what = format!("invalid value for '{arg}': not valid UTF-8");
+            return Err(error(ErrorKind::InvalidUtf8, what));
+        };
+        (self.0)(text).map_err(|why| {
+            let shown = tollgate::redact_url(text);
+            let what = format!("invalid value '{shown}' for '{arg}': {why}");
+            error(ErrorKind::ValueValidation, what)
+        })
+    }
+}
+
 /// An RFC 3339 timestamp: `2024-05-01T12:00:00Z`, with fractional seconds,
 /// or with a UTC offset such as `+02:00`.
 pub(crate) fn parse_timestamp(text: &str) -> Result<SystemTime, String> {

@@ -6,7 +6,7 @@
 //! describes its errors exactly as `tollgate docs --format openapi` does.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use http::Method;
@@ -84,11 +84,34 @@ pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         }
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text)
+        Some(path) => replace_file(path, text.as_bytes())
             .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?,
         None => out.write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `contents` to `path` whole or not at all: into `<name>.tmp-<pid>`
+/// beside it, then renamed over it, so a failed write leaves the old file as
+/// it was (and removes the temporary one). A symlink is followed, so the file
+/// it points at is the one replaced.
+fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let name = target
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut tmp_name = name.to_owned();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = target.with_file_name(tmp_name);
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(contents)?;
+        file.sync_all()
+    });
+    let result = written.and_then(|()| std::fs::rename(&tmp, &target));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// An OpenAPI document's `info`.

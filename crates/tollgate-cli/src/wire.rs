@@ -66,7 +66,8 @@ pub(crate) fn is_response(input: &[u8]) -> bool {
 /// A response read from text.
 #[derive(Debug)]
 pub(crate) struct Response<'a> {
-    /// The status of the final response (after any `1xx` interim ones).
+    /// The status of the last response (after any interim, redirect or
+    /// challenge ones).
     pub(crate) status: u16,
     /// Its headers, repeated names kept.
     pub(crate) headers: HeaderMap,
@@ -98,8 +99,10 @@ impl fmt::Display for HeadError {
 impl std::error::Error for HeadError {}
 
 /// Reads a response as `tollgate render` or `curl -i` prints it: status
-/// line, headers, blank line, body; CRLF or LF line ends; interim `1xx`
-/// responses before the final one are skipped.
+/// line, headers, blank line, body; CRLF or LF line ends. When several
+/// responses are printed (interim `1xx` ones, `curl -L` redirects, a proxy's
+/// `CONNECT`, an auth challenge), every one whose body is followed by another
+/// status line is skipped: the last is read.
 pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
     let mut rest = trim_start(input);
     let mut line_base = 1 + count_lines(&input[..input.len() - rest.len()]);
@@ -133,22 +136,26 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
                 )),
             }
         }
-        let consumed = rest.len() - body.len();
-        if (100..200).contains(&status) && is_response(body) {
-            line_base += count_lines(&rest[..consumed]);
-            let trimmed = trim_start(body);
-            line_base += count_lines(&body[..body.len() - trimmed.len()]);
-            rest = trimmed;
-            continue;
-        }
         let length = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<usize>().ok());
-        let body = match length {
-            Some(n) if n <= body.len() => &body[..n],
-            _ => body,
+        // The body, and what follows it: the next response when curl printed
+        // several. Without a `Content-Length` that fits, the body runs to the
+        // end, unless it is itself a response (a proxy's `200 Connection
+        // established`).
+        let interim = (100..200).contains(&status) && is_response(body);
+        let (body, next) = match length {
+            Some(n) if n <= body.len() => body.split_at(n),
+            _ => (body, body),
         };
+        if interim || starts_with_status_line(next) {
+            line_base += count_lines(&rest[..rest.len() - next.len()]);
+            let trimmed = trim_start(next);
+            line_base += count_lines(&next[..next.len() - trimmed.len()]);
+            rest = trimmed;
+            continue;
+        }
         return Ok(Response {
             status,
             headers,
@@ -156,6 +163,15 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
             skipped,
         });
     }
+}
+
+/// Whether the text's first line (after blank lines) is a status line, as
+/// when `curl -i` prints the responses before the last one (`-L` redirects,
+/// a proxy's `CONNECT`, an auth challenge).
+fn starts_with_status_line(text: &[u8]) -> bool {
+    let text = trim_start(text);
+    let line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    parse_status_line(strip_cr(line)).is_some()
 }
 
 fn trim_start(input: &[u8]) -> &[u8] {
@@ -308,6 +324,39 @@ mod tests {
         let response = parse_response(b"HTTP/1.1 404 Not Found\r\nX: y").unwrap();
         assert_eq!((response.status, response.body), (404, &b""[..]));
         assert_eq!(response.headers["x"], "y");
+    }
+
+    #[test]
+    fn the_last_of_several_responses_is_read() {
+        // `curl -siL --digest` through a proxy: the proxy's CONNECT answer, a
+        // digest challenge with a body, a redirect, then the real answer.
+        let challenge = "<p>log in</p>";
+        let text = format!(
+            "HTTP/1.1 200 Connection established\r\n\r\n\
+             HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"api\"\r\n\
+             Content-Length: {}\r\n\r\n{challenge}\
+             HTTP/1.1 302 Found\r\nLocation: /v2/scans\r\nContent-Length: 0\r\n\r\n\
+             HTTP/2 429\r\nretry-after: 7\r\nno colon\r\ncontent-length: 2\r\n\r\n{{}}",
+            challenge.len()
+        );
+        let response = parse_response(text.as_bytes()).unwrap();
+        assert_eq!(response.status, 429);
+        assert_eq!(response.headers["retry-after"], "7");
+        assert!(!response.headers.contains_key("location"));
+        assert_eq!(response.body, b"{}");
+        // Lines are still counted from the start of the input.
+        assert_eq!(response.skipped.len(), 1);
+        assert!(
+            response.skipped[0].starts_with("line 13: "),
+            "{:?}",
+            response.skipped
+        );
+
+        // A body that merely mentions HTTP is kept.
+        let response =
+            parse_response(b"HTTP/1.1 500 Oops\n\nHTTP/1.1 is not the problem\n").unwrap();
+        assert_eq!(response.status, 500);
+        assert_eq!(response.body, b"HTTP/1.1 is not the problem\n");
     }
 
     #[test]

@@ -531,6 +531,26 @@ fn decode_plain_text_with_status_and_headers() {
 }
 
 #[test]
+fn decode_reads_the_last_of_several_curl_responses() {
+    // `curl -siL` through a proxy: CONNECT, a redirect, then the error.
+    let body = r#"{"error":"not_found","message":"No such scan."}"#;
+    let input = format!(
+        "HTTP/1.1 200 Connection established\r\n\r\n\
+         HTTP/1.1 302 Found\r\nLocation: /v2/scans/1\r\nContent-Length: 0\r\n\r\n\
+         HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 404);
+    assert_eq!(value["code"], "not_found");
+    assert_eq!(value["message"], "No such scan.");
+    assert_eq!(value["dialect"], "flat");
+}
+
+#[test]
 fn decode_html_from_a_file() {
     let dir = scratch("decode_html");
     let file = dir.join("502.html");

@@ -224,6 +224,39 @@ fn bad_arguments_exit_2_with_a_clear_message() {
 }
 
 #[test]
+fn output_replaces_the_file_without_truncating_the_old_one() {
+    let dir = scratch("replace");
+    let out = dir.join("errors.html");
+    std::fs::write(&out, "old reference").unwrap();
+    // A second name for the old file: truncating and rewriting it in place
+    // would show through here; writing a new file and renaming it does not.
+    let old = dir.join("old.html");
+    std::fs::hard_link(&out, &old).unwrap();
+    ok_stdout(&tollgate(&["docs", "--output", out.to_str().unwrap()]));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        html,
+        tollgate::docs::html(&Catalog::builtin(), Dialect::Problem, None)
+    );
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "old reference");
+
+    // A failed write names the file and leaves no temporary file behind.
+    let taken = dir.join("taken");
+    std::fs::create_dir(&taken).unwrap();
+    std::fs::write(taken.join("inside"), "").unwrap();
+    let output = tollgate(&["docs", "--output", taken.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot write"), "{stderr}");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["errors.html", "old.html", "taken"]);
+}
+
+#[test]
 fn help_lists_every_dialect_and_format() {
     let help = ok_stdout(&tollgate(&["docs", "--help"]));
     for dialect in Dialect::ALL {

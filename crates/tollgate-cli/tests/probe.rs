@@ -595,6 +595,49 @@ fn an_unreachable_api_exits_2_with_a_clear_message() {
 }
 
 #[test]
+fn a_password_in_the_base_url_is_never_shown() {
+    let addr = serve(sloppy());
+    let base = format!("http://probe:hunter2@{addr}");
+    let shown = format!("http://probe:***@{addr}/");
+    let args = ["--route", "GET:/v1/items", "--max-requests", "0"];
+
+    let (code, report) = probe_json(&[&[base.as_str()][..], &args].concat());
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["base_url"], shown.as_str());
+    assert!(!report.to_string().contains("hunter2"), "{report:#}");
+
+    let output = tollgate(&[&["probe", base.as_str()][..], &args].concat());
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(table.lines().last().unwrap().contains(&shown), "{table}");
+    assert!(!table.contains("hunter2"), "{table}");
+
+    // Nothing listens on port 1.
+    let output = tollgate(&["probe", "http://probe:hunter2@127.0.0.1:1"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: cannot reach http://probe:***@127.0.0.1:1/: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    // A base URL refused by its parser is shown redacted too.
+    for bad in [
+        "http://probe:hunter2@127.0.0.1/?q=1",
+        "ftp://probe:hunter2@127.0.0.1",
+    ] {
+        let output = tollgate(&["probe", bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with("error: invalid value '") && stderr.contains("probe:***@"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+}
+
+#[test]
 fn redirects_are_answers_and_never_carry_the_key_elsewhere() {
     // Another host, which records every key presented to it.
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();

@@ -1402,6 +1402,21 @@ fn first_and_later_starts_config_files_and_ctrl_c() {
 }
 
 #[test]
+fn a_refused_redis_url_is_shown_without_its_password() {
+    for bad in ["bogus://app:hunter2@10.0.0.1", "redis://:hunter2@"] {
+        let output = tollgate(&std::env::temp_dir(), &["serve", "--redis", bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with("error: invalid value '") && stderr.contains(":***@"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("'--redis <URL>'"), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+}
+
+#[test]
 fn shared_backends_by_url() {
     let (Ok(database), Ok(redis)) = (
         std::env::var("TOLLGATE_TEST_DATABASE_URL"),

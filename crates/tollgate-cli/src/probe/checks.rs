@@ -315,7 +315,12 @@ fn check_exchange(
         ),
     });
 
-    // The request id: always in the header, the same in the body.
+    // The request id: always in the header, the same in the body where the
+    // body's dialect has a place for it.
+    let has_place = body
+        .dialect
+        .parse::<Dialect>()
+        .is_ok_and(body_has_request_id);
     rows.push(match (header(headers, &X_REQUEST_ID), &body.request_id) {
         (None, _) => row("request-id", Verdict::Fail, "no X-Request-Id header".into()),
         (Some(h), Some(b)) if h != b => row(
@@ -327,6 +332,14 @@ fn check_exchange(
             "request-id",
             Verdict::Pass,
             format!("{h} in the header and body"),
+        ),
+        (Some(_), None) if has_place => row(
+            "request-id",
+            Verdict::Fail,
+            format!(
+                "no request id in the body ({} has a place for it)",
+                body.dialect
+            ),
         ),
         (Some(h), None) => row(
             "request-id",
@@ -434,6 +447,16 @@ fn glimpse(body: &[u8]) -> String {
     } else {
         format!("{:?}", line.trim())
     }
+}
+
+/// Whether the dialect writes the request id in the body: `detail`,
+/// `envelope`, `flat` and `stripe` have no place for it (Stripe sends it in
+/// the `Request-Id` header only).
+fn body_has_request_id(dialect: Dialect) -> bool {
+    !matches!(
+        dialect,
+        Dialect::Detail | Dialect::Envelope | Dialect::Flat | Dialect::Stripe
+    )
 }
 
 /// Whether two spellings name the same catalog entry (or are equal).
@@ -593,6 +616,39 @@ mod tests {
                 .iter()
                 .any(|f| f == "limited: GET /x dialect: problem, expected coded (--dialect)")
         );
+    }
+
+    #[test]
+    fn request_id_missing_from_the_body_fails_where_the_dialect_has_a_place() {
+        let catalog = Catalog::builtin();
+        for dialect in Dialect::ALL {
+            let mut answer = rendered(&catalog, dialect, "not_found");
+            // The list matches what the encoders write.
+            assert_eq!(
+                body_only(&catalog, &answer).request_id.is_some(),
+                body_has_request_id(dialect),
+                "{dialect}"
+            );
+            let ctx = Context::new(SystemTime::now());
+            let err = catalog.error("not_found").unwrap();
+            answer.body = catalog
+                .renderer(dialect)
+                .response(&err, &ctx)
+                .body()
+                .clone();
+            let rows = evaluate(&catalog, &[exchange("e", answer)], Some(dialect));
+            let id = rows.iter().find(|r| r.check == "request-id").unwrap();
+            if body_has_request_id(dialect) {
+                assert_eq!(id.verdict, Verdict::Fail, "{dialect}: {}", id.reason);
+                assert_eq!(
+                    id.reason,
+                    format!("no request id in the body ({dialect} has a place for it)")
+                );
+            } else {
+                assert_eq!(id.verdict, Verdict::Pass, "{dialect}: {}", id.reason);
+                assert_eq!(id.reason, "req_1 (the body has no place for it)");
+            }
+        }
     }
 
     #[test]

@@ -160,17 +160,19 @@ impl Client {
         self.key.is_some()
     }
 
-    /// The base URL.
-    pub(crate) fn base(&self) -> &Url {
-        &self.base
+    /// The base URL as shown to people: its password hidden (reqwest sends
+    /// one given there as basic auth).
+    pub(crate) fn shown_base(&self) -> String {
+        tollgate::redact_url(self.base.as_str())
     }
 
     /// The absolute URL of `path`.
     fn url(&self, path: &str) -> Result<Url, Failed> {
         let base = self.base.as_str().trim_end_matches('/');
-        Url::parse(&format!("{base}{path}")).map_err(|e| Failed {
+        let url = format!("{base}{path}");
+        Url::parse(&url).map_err(|e| Failed {
             unreachable: false,
-            message: format!("invalid URL {base}{path}: {e}"),
+            message: format!("invalid URL {}: {e}", tollgate::redact_url(&url)),
         })
     }
 

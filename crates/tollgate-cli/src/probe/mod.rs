@@ -26,7 +26,7 @@ use self::checks::{Entry, Exchange, Expect, Row, Verdict};
 use self::client::{Answer, Body, Client, Key, Request};
 use self::report::Report;
 use self::routes::Route;
-use crate::args::parse_dialect;
+use crate::args::{SecretUrl, parse_dialect};
 use crate::catalogs::CatalogArgs;
 use crate::error::{CliError, EXIT_PROBLEMS, plural};
 
@@ -62,7 +62,7 @@ Exit status: 0 every check passed, 1 a check failed, 2 bad arguments or BASE_URL
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProbeArgs {
     /// The API's base URL (http://host:port, or with a path prefix); request paths are appended
-    #[arg(value_name = "BASE_URL", value_parser = parse_base_url)]
+    #[arg(value_name = "BASE_URL", value_parser = SecretUrl(parse_base_url))]
     base_url: Url,
 
     /// An API key, sent where a request should be authenticated
@@ -247,7 +247,7 @@ async fn probe(
         Err(f) if f.unreachable => {
             return Err(CliError::Usage(format!(
                 "cannot reach {}: {}; is the server running, and is this its address?",
-                client.base(),
+                client.shown_base(),
                 f.message
             )));
         }
@@ -449,7 +449,7 @@ async fn probe(
 
     let rows = checks::evaluate(catalog, &entries, args.dialect);
     Ok(Report {
-        base_url: client.base().to_string(),
+        base_url: client.shown_base(),
         dialect: checks::consistent_dialect(catalog, &entries, args.dialect),
         routes: routes
             .iter()

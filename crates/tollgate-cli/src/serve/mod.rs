@@ -28,7 +28,7 @@ use tollgate_limit::{Backend, Cidr, ClientIp};
 use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store, StoreError};
 use toml::Spanned;
 
-use crate::args::parse_dialect;
+use crate::args::{SecretUrl, parse_dialect};
 use crate::catalogs;
 use crate::error::CliError;
 use crate::input::{self, MAX_INPUT, Source};
@@ -99,7 +99,7 @@ pub(crate) struct ServeArgs {
     catalogs: Vec<PathBuf>,
 
     /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, or redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, redis+sentinel://HOST:PORT/SERVICE for a Sentinel service) [default: in memory]
-    #[arg(long, value_name = "URL", value_parser = parse_checked::<RedisUrl>)]
+    #[arg(long, value_name = "URL", value_parser = SecretUrl(parse_checked::<RedisUrl>))]
     redis: Option<String>,
 
     /// Keep keys, accounts, credits, idempotency records and scans in this database:
