@@ -493,6 +493,41 @@ const SENTINEL_SCHEME: &str = "redis+sentinel://";
 /// Sentinel's port, when a URL names none.
 const DEFAULT_SENTINEL_PORT: u16 = 26379;
 
+/// A sentinel's host and port from `host`, `host:port`, `[v6]`, `[v6]:port`
+/// or a bare IPv6 address (which cannot carry a port: `[v6]:port` does).
+fn sentinel_address(text: &str) -> Result<(&str, u16), &'static str> {
+    let (name, port) = if let Some(bracketed) = text.strip_prefix('[') {
+        let (name, rest) = bracketed
+            .split_once(']')
+            .ok_or("a sentinel's IPv6 address has no closing ']'")?;
+        match rest {
+            "" => (name, None),
+            _ => (
+                name,
+                Some(
+                    rest.strip_prefix(':')
+                        .ok_or("expected ':' and a port after ']'")?,
+                ),
+            ),
+        }
+    } else {
+        match text.split_once(':') {
+            Some((name, port)) if !port.contains(':') => (name, Some(port)),
+            _ => (text, None),
+        }
+    };
+    if name.is_empty() {
+        return Err("a sentinel has no host");
+    }
+    let port = match port {
+        Some(port) => port
+            .parse()
+            .map_err(|_| "a sentinel's port is not a number")?,
+        None => DEFAULT_SENTINEL_PORT,
+    };
+    Ok((name, port))
+}
+
 /// The user and password of `user:password`, read as a `redis://` URL reads
 /// them (percent-decoded).
 fn read_credentials(credentials: &str) -> RedisResult<(Option<String>, Option<String>)> {
@@ -762,18 +797,7 @@ impl Link {
             .map(str::trim)
             .filter(|host| !host.is_empty())
             .map(|host| {
-                let (name, port) = match host.rsplit_once(':') {
-                    Some((name, port)) if !name.ends_with(':') => (
-                        name,
-                        port.parse()
-                            .map_err(|_| invalid("a sentinel's port is not a number"))?,
-                    ),
-                    _ => (host, DEFAULT_SENTINEL_PORT),
-                };
-                let name = name.trim_start_matches('[').trim_end_matches(']');
-                if name.is_empty() {
-                    return Err(invalid("a sentinel has no host"));
-                }
+                let (name, port) = sentinel_address(host).map_err(invalid)?;
                 Ok(redis::ConnectionAddr::Tcp(name.to_owned(), port))
             })
             .collect::<Result<Vec<_>, RedisStoreError>>()?;
@@ -935,7 +959,6 @@ impl redis::aio::ConnectionLike for Connection {
         }
     }
 }
-
 
 /// What a decision does to its key.
 #[derive(Clone, Copy, Debug)]
@@ -1432,6 +1455,21 @@ mod tests {
             assert!(error.contains(why), "{url}: {error}");
             assert!(!error.contains("secret"), "{url}: {error}");
         }
+    }
+
+    #[test]
+    fn sentinel_addresses_take_ipv6_with_or_without_a_port() {
+        use super::{DEFAULT_SENTINEL_PORT as D, sentinel_address as at};
+        assert_eq!(at("10.0.0.1:26380"), Ok(("10.0.0.1", 26380)));
+        assert_eq!(at("sentinel.internal"), Ok(("sentinel.internal", D)));
+        assert_eq!(at("[2001:db8::1:2]"), Ok(("2001:db8::1:2", D)));
+        assert_eq!(at("[2001:db8::1:2]:26380"), Ok(("2001:db8::1:2", 26380)));
+        assert_eq!(at("2001:db8::1:2"), Ok(("2001:db8::1:2", D)));
+        assert_eq!(at("::1"), Ok(("::1", D)));
+        assert!(at("[::1").is_err());
+        assert!(at("[::1]x").is_err());
+        assert!(at(":26379").is_err());
+        assert!(at("host:x").is_err());
     }
 
     #[test]

@@ -309,7 +309,11 @@ fn seed_004_whole_body_violation_is_keyed_by_the_code() {
         .error("validation_error")
         .unwrap()
         .violation(Violation::new("", "invalid_type", "expected an object"))
-        .violation(Violation::new("session_id", "missing_field", "session_id is required"));
+        .violation(Violation::new(
+            "session_id",
+            "missing_field",
+            "session_id is required",
+        ));
     let body = catalog
         .renderer(Dialect::Envelope)
         .body(&err, &Context::new(timestamp()));

@@ -441,7 +441,14 @@ async fn auto_idempotency_adds_one_uuid_v4_key_per_request() {
     // those two, and a key would make a PURGE retryable.
     let purge = http::Method::from_bytes(b"PURGE").unwrap();
     client.request(purge, mock.url("/x")).send_api().await.ok();
-    assert!(!mock.seen().last().unwrap().headers.contains_key("idempotency-key"));
+    assert!(
+        !mock
+            .seen()
+            .last()
+            .unwrap()
+            .headers
+            .contains_key("idempotency-key")
+    );
 }
 
 #[tokio::test(start_paused = true)]
