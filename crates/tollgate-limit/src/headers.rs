@@ -8,11 +8,15 @@
 //!   (seconds) of each policy that applied to the request.
 //! - `RateLimit: "per-key";r=42;t=35` — `r`, the calls of cost 1 the caller
 //!   may still make right now, and `t`, the seconds (rounded up) until the
-//!   whole quota is available again.
+//!   whole burst (the quota, unless the policy sets another) is available
+//!   again.
 //!
 //! GCRA has no fixed windows: `t` is the time until the caller's burst is
 //! fully restored, and calls come back one every `window / quota` before that,
-//! so `r` grows steadily rather than jumping at `t`.
+//! so `r` grows steadily rather than jumping at `t`. A fresh caller may
+//! therefore make up to about twice `q` calls in its first `w` seconds (the
+//! burst, then the calls that come back meanwhile), never more than `q` per
+//! `w` after that.
 //!
 //! [draft-ietf-httpapi-ratelimit-headers-09]: https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/09/
 

@@ -292,7 +292,9 @@ pub enum Verdict {
     Allowed,
     /// A policy refused it: 429.
     Limited {
-        /// The policy that refused (the one asking for the longest wait).
+        /// The policy that refused (the one asking for the longest wait), as
+        /// an index into [`Outcome::decisions`], which holds only the
+        /// policies that decided: not an index into the limiter's policies.
         policy: usize,
         /// How long until the request would be admitted; `None` if its cost
         /// exceeds a burst and it never will be.

@@ -204,7 +204,9 @@ impl Tollgate {
         self
     }
 
-    /// The catalog errors are written from (with the validation status applied).
+    /// The catalog errors are written from, as given: the
+    /// [`validation_status`](Self::validation_status) is applied when the
+    /// layer is built.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
