@@ -261,6 +261,36 @@ struct Settings {
     config: Option<PathBuf>,
 }
 
+/// The URL of the SQLite file in `dir`, which is created if missing. `%`,
+/// `?` and `#` in the path are percent-encoded: sqlx reads the URL's path
+/// percent-decoded and up to its first `?`.
+fn sqlite_in(dir: &Path) -> Result<String, CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot create the data directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let file = std::path::absolute(dir.join(DATABASE_FILE))
+        .map_err(|e| CliError::Usage(format!("cannot locate {}: {e}", dir.display())))?;
+    let path = file.to_str().ok_or_else(|| {
+        CliError::Usage(format!(
+            "the data directory {} is not valid UTF-8",
+            dir.display()
+        ))
+    })?;
+    let mut url = String::from("sqlite://");
+    for c in path.chars() {
+        match c {
+            '%' => url.push_str("%25"),
+            '?' => url.push_str("%3F"),
+            '#' => url.push_str("%23"),
+            c => url.push(c),
+        }
+    }
+    Ok(url)
+}
+
 impl Settings {
     fn resolve(args: ServeArgs) -> Result<Settings, CliError> {
         let config_path = match args.config {
@@ -271,24 +301,14 @@ impl Settings {
             Some(path) => Config::read(path)?,
             None => Config::default(),
         };
-        let database = match args.database.or(config.database) {
-            Some(url) => url,
-            None => {
-                let dir = args
-                    .data_dir
-                    .or(config.data_dir)
-                    .unwrap_or_else(|| PathBuf::from("."));
-                std::fs::create_dir_all(&dir).map_err(|e| {
-                    CliError::Usage(format!(
-                        "cannot create the data directory {}: {e}",
-                        dir.display()
-                    ))
-                })?;
-                let file = std::path::absolute(dir.join(DATABASE_FILE)).map_err(|e| {
-                    CliError::Usage(format!("cannot locate {}: {e}", dir.display()))
-                })?;
-                format!("sqlite://{}", file.display())
-            }
+        // Either flag beats either setting of the file.
+        let database = match (args.database, args.data_dir) {
+            (Some(url), _) => url,
+            (None, Some(dir)) => sqlite_in(&dir)?,
+            (None, None) => match config.database {
+                Some(url) => url,
+                None => sqlite_in(&config.data_dir.unwrap_or_else(|| PathBuf::from(".")))?,
+            },
         };
         let mut catalogs = config.catalog;
         catalogs.extend(args.catalogs);
@@ -586,6 +606,31 @@ mod tests {
         assert!(s.database.ends_with("data/tollgate.db"), "{}", s.database);
         assert!(dir.path().join("data").is_dir());
         assert_eq!(s.config, Some(path));
+    }
+
+    #[test]
+    fn the_data_dir_flag_beats_the_files_database_and_odd_paths_are_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "database = 'sqlite:///nowhere/a.db'\n");
+        let odd = dir.path().join("50%?#off");
+        let args = ServeArgs {
+            config: Some(path),
+            data_dir: Some(odd.clone()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        assert!(odd.is_dir());
+        assert!(
+            s.database.ends_with("/50%25%3F%23off/tollgate.db"),
+            "{}",
+            s.database
+        );
+        // sqlx reads it back as the file in the directory made.
+        let options: sqlx::sqlite::SqliteConnectOptions = s.database.parse().unwrap();
+        assert_eq!(
+            options.get_filename(),
+            std::path::absolute(odd.join("tollgate.db")).unwrap()
+        );
     }
 
     #[test]
