@@ -138,9 +138,20 @@ impl Catalog {
         if out.request_id.is_none() {
             out.request_id = fields.request_id().map(str::to_owned);
         }
-        let asked = fields
-            .retry_after()
-            .and_then(|value| crate::parse_retry_after(value, now));
+        // Several `Retry-After` lines (two layers each adding one): the
+        // longest wait wins, as between the header and the body.
+        let asked = if fields.retry_after_lines > 1 {
+            headers
+                .get_all(RETRY_AFTER)
+                .iter()
+                .filter_map(|value| Headers::text(Some(value)))
+                .filter_map(|value| crate::parse_retry_after(value, now))
+                .max()
+        } else {
+            fields
+                .retry_after()
+                .and_then(|value| crate::parse_retry_after(value, now))
+        };
         out.hint_retry(asked);
         // Only a refusal can mean a spent quota: other answers skip the lookups.
         let quota_refill = matches!(out.status, 403 | 429)
@@ -247,6 +258,9 @@ fn ietf_refill(field: &str) -> Option<Duration> {
 struct Headers<'h> {
     error_code: Option<&'h HeaderValue>,
     retry_after: Option<&'h HeaderValue>,
+    /// How many `Retry-After` lines there are (only whether more than one
+    /// counts).
+    retry_after_lines: usize,
     content_type: Option<&'h HeaderValue>,
     /// In the order of [`headers::REQUEST_ID_HEADERS`].
     request_ids: [Option<&'h HeaderValue>; 6],
@@ -287,12 +301,14 @@ impl<'h> Headers<'h> {
         let mut found = Headers {
             error_code: None,
             retry_after: None,
+            retry_after_lines: 0,
             content_type: None,
             request_ids: [None; 6],
         };
         if map.keys_len() > FEW_HEADERS {
             found.error_code = map.get(headers::X_ERROR_CODE);
             found.retry_after = map.get(RETRY_AFTER);
+            found.retry_after_lines = map.get_all(RETRY_AFTER).iter().take(2).count();
             found.content_type = map.get(CONTENT_TYPE);
             for (slot, name) in found.request_ids.iter_mut().zip(&REQUEST_ID_HEADER_NAMES) {
                 *slot = map.get(name);
@@ -302,7 +318,10 @@ impl<'h> Headers<'h> {
         for (name, value) in map {
             let slot = match name.as_str() {
                 "x-error-code" => &mut found.error_code,
-                "retry-after" => &mut found.retry_after,
+                "retry-after" => {
+                    found.retry_after_lines += 1;
+                    &mut found.retry_after
+                }
                 "content-type" => &mut found.content_type,
                 "x-request-id" => &mut found.request_ids[0],
                 "request-id" => &mut found.request_ids[1],
@@ -354,6 +373,59 @@ impl<'h> Headers<'h> {
     }
 }
 
+/// Reads a JSON object into `out`: `Some` with its Tollgate dialect, if any;
+/// `None` when `json` is no object. A key holding a lone surrogate escape
+/// (`"x\ud800"`), which `serde_json` refuses in keys though it lets values
+/// through, does not hide the rest: the object is read again with every
+/// surrogate escape replaced.
+fn read_json_object(json: &str, out: &mut Decoded) -> Option<Option<Dialect>> {
+    if let Some(obj) = Tape::new(json).parse() {
+        return Some(read_object(&obj, out));
+    }
+    let replaced = without_surrogate_escapes(json)?;
+    let tape = Tape::new(&replaced);
+    let obj = tape.parse()?;
+    Some(read_object(&obj, out))
+}
+
+/// `json` with each `\uD800`–`\uDFFF` escape written as `\uFFFD`; `None`
+/// when it has none. Pairs are replaced too: this is a fallback for bodies
+/// that did not parse, where a readable code matters more than an emoji.
+fn without_surrogate_escapes(json: &str) -> Option<String> {
+    let bytes = json.as_bytes();
+    let is_surrogate = |at: usize| {
+        bytes.get(at..at + 6).is_some_and(|e| {
+            e[1] == b'u'
+                && e[2].eq_ignore_ascii_case(&b'd')
+                && matches!(e[3].to_ascii_lowercase(), b'8'..=b'9' | b'a'..=b'f')
+                && e[4..].iter().all(u8::is_ascii_hexdigit)
+        })
+    };
+    let mut out = String::with_capacity(json.len());
+    let (mut copied, mut at, mut found) = (0, 0, false);
+    // Bytes, not `str` slices: `at` may fall inside a character after a
+    // stray backslash; slices are taken only at backslashes and after ASCII.
+    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'\\') {
+        let escape = at + offset;
+        if is_surrogate(escape) {
+            out.push_str(&json[copied..escape]);
+            out.push_str("\\uFFFD");
+            found = true;
+            copied = escape + 6;
+            at = copied;
+        } else {
+            // Any other escape is two characters (`\\` among them), so the
+            // next backslash starts an escape of its own.
+            at = escape + 2;
+        }
+        if at >= json.len() {
+            break;
+        }
+    }
+    out.push_str(&json[copied..]);
+    found.then_some(out)
+}
+
 /// Reads the body into `out`; the Tollgate dialect it is in, if any.
 fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) -> Option<Dialect> {
     let trimmed = body
@@ -366,9 +438,8 @@ fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) -> Option<Di
     }
     let is_json = match std::str::from_utf8(trimmed) {
         Ok(json) => {
-            let tape = Tape::new(json);
-            if let Some(obj) = tape.parse() {
-                return read_object(&obj, out);
+            if let Some(dialect) = read_json_object(json, out) {
+                return dialect;
             }
             serde_json::from_str::<IgnoredAny>(json).is_ok()
         }
@@ -376,8 +447,8 @@ fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) -> Option<Di
         // hide the rest: read with it replaced.
         Err(_) => {
             let text = String::from_utf8_lossy(trimmed);
-            if let Some(obj) = Tape::new(&text).parse() {
-                return read_object(&obj, out);
+            if let Some(dialect) = read_json_object(&text, out) {
+                return dialect;
             }
             // `serde_json` skips strings without checking them.
             serde_json::from_slice::<IgnoredAny>(trimmed).is_ok()

@@ -340,3 +340,42 @@ fn a_status_past_599_is_not_made_retryable_by_its_body() {
     );
     assert!(!e.retryable, "{e:?}");
 }
+
+#[test]
+fn retry_after_lines_all_count_and_fractions_are_read() {
+    // Two layers each added one: the longest wait wins.
+    let e = dec(429, &[("Retry-After", "1"), ("Retry-After", "30")], "");
+    assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
+    let e = dec(429, &[("Retry-After", "30"), ("Retry-After", "1")], "");
+    assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
+    // The same in a map with many headers (read by lookup, not by a pass).
+    let names: Vec<String> = (0..16).map(|i| format!("x-other-{i}")).collect();
+    let mut many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+    many.extend([("Retry-After", "1"), ("Retry-After", "30")]);
+    assert_eq!(
+        dec(429, &many, "").retry_after,
+        Some(Duration::from_secs(30))
+    );
+    // Not RFC 9110, but sent: a fraction is a hint, not none.
+    let e = dec(429, &[("Retry-After", "2.5")], "");
+    assert_eq!(e.retry_after, Some(Duration::from_millis(2500)));
+    // And it makes a 403 a rate limit, as a whole number does.
+    let e = dec(403, &[("Retry-After", "2.5")], "");
+    assert!(e.retryable);
+}
+
+#[test]
+fn a_key_with_a_lone_surrogate_loses_nothing_else() {
+    let e = dec(
+        429,
+        &[],
+        r#"{"error":{"code":"RATE_LIMIT_ERROR","message":"slow","retry_after":30},"request_id":"r1","x\ud800":1}"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("RATE_LIMIT_ERROR"));
+    assert_eq!(e.request_id.as_deref(), Some("r1"));
+    assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
+    // Stray backslashes before multi-byte characters are no trouble.
+    for body in [r#"{"\é\ud800":"\"}"#, "{\"\\", "\\é\\", r#"{"\\ud800":1}"#] {
+        let _ = dec(400, &[], body);
+    }
+}
