@@ -234,11 +234,12 @@ impl RedisOptions {
 /// each, which is where its time goes. The policies of one request (per key
 /// and per IP) often travel in one call too.
 ///
-/// **Keys.** `{prefix}{policy:k:key}` for a text key and
-/// `{prefix}{policy:ip:address}` for an IP: the braces are a hash tag, so
-/// everything one decision touches lives in one Redis Cluster slot. Braces
-/// and `%` inside a key are percent-encoded. Keys expire once their caller is idle,
-/// so Redis memory stays bounded too.
+/// **Keys.** `{prefix}{policy:k:digest}` for a text key, where the digest is
+/// the first 128 bits of its SHA-256 in hex (text keys are often API keys,
+/// which must not be readable in Redis), and `{prefix}{policy:ip:address}`
+/// for an IP: the braces are a hash tag, so everything one decision touches
+/// lives in one Redis Cluster slot. Keys expire once their caller is idle, so
+/// Redis memory stays bounded too.
 ///
 /// **TLS.** `rediss://` (and `rediss+cluster://`) URLs need the `rustls`
 /// feature; the server's certificate is checked against the system's root
