@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
@@ -152,8 +152,10 @@ fn meaning(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
     if err.is::<tower::timeout::error::Elapsed>() {
         return Some(builtin("timeout"));
     }
+    // Shed load clears as soon as a request ends: a second is the hint the
+    // entry's remedy ("wait for Retry-After") needs.
     err.is::<tower::load_shed::error::Overloaded>()
-        .then(|| builtin("service_unavailable"))
+        .then(|| builtin("service_unavailable").retry_after(Duration::from_secs(1)))
 }
 
 /// axum's rejections, read from their status and text.
@@ -330,6 +332,8 @@ mod tests {
             code(tower::load_shed::error::Overloaded::new().into()),
             "service_unavailable"
         );
+        let shed = classify_boxed(tower::load_shed::error::Overloaded::new().into());
+        assert_eq!(shed.retry_after_delay(), Some(Duration::from_secs(1)));
         let api = Catalog::builtin_ref().error("not_found").unwrap();
         assert_eq!(code(api.into()), "not_found");
         assert_eq!(code("disk on fire".into()), "internal_error");
