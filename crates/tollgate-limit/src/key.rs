@@ -66,8 +66,6 @@ impl From<&str> for Key {
         if s.len() <= MAX_KEY_LEN {
             return Key(Repr::Text(s.into()));
         }
-        use sha2::{Digest, Sha256};
-        use std::fmt::Write as _;
         let mut end = MAX_KEY_LEN - DIGEST_HEX - 1;
         while !s.is_char_boundary(end) {
             end -= 1;
@@ -75,10 +73,20 @@ impl From<&str> for Key {
         let mut short = String::with_capacity(MAX_KEY_LEN);
         short.push_str(&s[..end]);
         short.push('~');
-        for byte in &Sha256::digest(s.as_bytes())[..DIGEST_HEX / 2] {
-            let _ = write!(short, "{byte:02x}");
-        }
+        push_digest(&mut short, s);
         Key(Repr::Text(short.into()))
+    }
+}
+
+/// Appends the first 128 bits of `text`'s SHA-256, in hex ([`DIGEST_HEX`]
+/// digits): how a long key is shortened, and how a text key is written into
+/// Redis.
+pub(crate) fn push_digest(out: &mut String, text: &str) {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    for byte in &Sha256::digest(text.as_bytes())[..DIGEST_HEX / 2] {
+        // Writing into a `String` cannot fail.
+        let _ = write!(out, "{byte:02x}");
     }
 }
 

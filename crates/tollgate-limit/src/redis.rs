@@ -378,11 +378,8 @@ impl RedisStore {
         // two); writing into a `String` cannot fail.
         match key.as_str() {
             Some(text) => {
-                use sha2::{Digest, Sha256};
                 out.push_str("k:");
-                for byte in &Sha256::digest(text.as_bytes())[..16] {
-                    let _ = write!(out, "{byte:02x}");
-                }
+                crate::key::push_digest(&mut out, text);
             }
             None => {
                 let _ = write!(out, "{key}");

@@ -262,8 +262,8 @@ struct Settings {
 }
 
 /// The URL of the SQLite file in `dir`, which is created if missing. `%`,
-/// `?` and `#` in the path are percent-encoded: sqlx reads the URL's path
-/// percent-decoded and up to its first `?`.
+/// `?`, `#` and control characters in the path are percent-encoded: sqlx
+/// reads the URL's path percent-decoded and up to its first `?`.
 fn sqlite_in(dir: &Path) -> Result<String, CliError> {
     std::fs::create_dir_all(dir).map_err(|e| {
         CliError::Usage(format!(
@@ -279,16 +279,12 @@ fn sqlite_in(dir: &Path) -> Result<String, CliError> {
             dir.display()
         ))
     })?;
-    let mut url = String::from("sqlite://");
-    for c in path.chars() {
-        match c {
-            '%' => url.push_str("%25"),
-            '?' => url.push_str("%3F"),
-            '#' => url.push_str("%23"),
-            c => url.push(c),
-        }
-    }
-    Ok(url)
+    const SQLX_PATH: &percent_encoding::AsciiSet =
+        &percent_encoding::CONTROLS.add(b'%').add(b'?').add(b'#');
+    Ok(format!(
+        "sqlite://{}",
+        percent_encoding::utf8_percent_encode(path, SQLX_PATH)
+    ))
 }
 
 impl Settings {
