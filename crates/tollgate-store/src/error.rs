@@ -120,6 +120,11 @@ pub enum Rejection {
     /// The store could not be reached: `service_unavailable` (503); the cause
     /// is attached as the error's source, never rendered.
     Unavailable(StoreError),
+    /// The store refused a call as made (a negative amount, an account that
+    /// does not exist): `internal_error` (500), since retrying the same call
+    /// cannot help. The cause is attached as the error's source, never
+    /// rendered.
+    Internal(StoreError),
 }
 
 /// The `WWW-Authenticate` challenge sent with every 401.
@@ -142,6 +147,7 @@ impl Rejection {
             Rejection::UsageLimitExceeded { .. } => "usage_limit_exceeded",
             Rejection::StorageQuotaExceeded { .. } => "storage_quota_exceeded",
             Rejection::Unavailable(_) => "service_unavailable",
+            Rejection::Internal(_) => "internal_error",
         }
     }
 
@@ -188,6 +194,7 @@ impl Rejection {
             Rejection::Unavailable(cause) => err
                 .retry_after(Duration::from_secs(1))
                 .with_source(SourceText(cause.to_string())),
+            Rejection::Internal(cause) => err.with_source(SourceText(cause.to_string())),
         }
     }
 }
@@ -196,6 +203,7 @@ impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Rejection::Unavailable(e) => write!(f, "store unavailable: {e}"),
+            Rejection::Internal(e) => write!(f, "store call refused: {e}"),
             other => f.write_str(other.code()),
         }
     }
@@ -204,15 +212,22 @@ impl fmt::Display for Rejection {
 impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Rejection::Unavailable(e) => Some(e),
+            Rejection::Unavailable(e) | Rejection::Internal(e) => Some(e),
             _ => None,
         }
     }
 }
 
 impl From<StoreError> for Rejection {
+    /// The database, its migrations and the random source failing make the
+    /// store unavailable (a retry may succeed); anything else is a refused call.
     fn from(e: StoreError) -> Self {
-        Rejection::Unavailable(e)
+        match e {
+            StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Random(_) => {
+                Rejection::Unavailable(e)
+            }
+            _ => Rejection::Internal(e),
+        }
     }
 }
 
@@ -325,6 +340,20 @@ mod tests {
             (
                 Rejection::Unavailable(StoreError::InvalidInput("db down".into())),
                 503,
+            ),
+            (
+                Rejection::from(StoreError::Database(sqlx::Error::PoolTimedOut)),
+                503,
+            ),
+            // A call the store refuses fails the same way every time: not a
+            // 503, which clients retry.
+            (
+                Rejection::from(StoreError::AccountNotFound("acme".into())),
+                500,
+            ),
+            (
+                Rejection::from(StoreError::InvalidInput("storage of -1 bytes".into())),
+                500,
             ),
         ];
         for (rejection, status) in cases {

@@ -288,8 +288,21 @@ impl Store {
                         )))
                     })??;
             if let Some(schema) = &options.schema {
-                conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
-                    .await?;
+                let created = conn
+                    .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+                    .await;
+                // `IF NOT EXISTS` is not safe under concurrency: of several
+                // nodes starting at once, all but one may fail on the
+                // catalog's unique index (23505), or find it made (42P06).
+                let made_by_another = |e: &sqlx::Error| {
+                    e.as_database_error()
+                        .and_then(|e| e.code())
+                        .is_some_and(|code| code == "23505" || code == "42P06")
+                };
+                match created {
+                    Err(e) if !made_by_another(&e) => return Err(e.into()),
+                    _ => {}
+                }
                 connect = connect.options([("search_path", schema.as_str())]);
             }
             conn.close().await?;

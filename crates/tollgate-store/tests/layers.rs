@@ -29,6 +29,7 @@ both_backends!(
     a_request_dropped_while_its_charge_waits_is_not_charged,
     a_request_dropped_while_claiming_its_key_leaves_it_free,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
+    a_slow_response_body_keeps_its_key_past_the_lock_timeout,
     the_handler_runs_on_while_a_renewal_waits,
     idempotency_key_required_and_validated,
     idempotency_records_expire,
@@ -914,6 +915,70 @@ async fn a_slow_request_keeps_its_key_past_the_lock_timeout(kind: Kind) {
     let retried = tokio::time::timeout(Duration::from_secs(5), retry).await;
     assert_eq!(retried.map(|(status, _)| status).ok(), Some(409));
     held.release.notify_one();
+    assert_eq!(first.await.unwrap().unwrap().status(), 201);
+    let (res, body) = send_any(&svc, post(&f.key, Some("slow"), "{}")).await;
+    assert_eq!((res, &body[..]), (201, &b"done"[..]));
+    f.db.cleanup().await;
+}
+
+/// A body that sends its first chunk, then waits for `release` to end.
+struct HeldBody {
+    first: Option<Bytes>,
+    release: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+impl http_body::Body for HeldBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        if let Some(first) = self.first.take() {
+            return std::task::Poll::Ready(Some(Ok(http_body::Frame::data(first))));
+        }
+        self.release.as_mut().poll(cx).map(|()| None)
+    }
+}
+
+async fn a_slow_response_body_keeps_its_key_past_the_lock_timeout(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let release = Arc::new(tokio::sync::Notify::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handler = tower::service_fn({
+        let (release, calls) = (release.clone(), calls.clone());
+        move |_req: Req| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let body = axum::body::Body::new(HeldBody {
+                first: Some(Bytes::from_static(b"done")),
+                release: Box::pin(release.clone().notified_owned()),
+            });
+            async move { Ok::<_, Infallible>(Response::builder().status(201).body(body).unwrap()) }
+        }
+    });
+    // A 3 s lock, renewed every second while the handler works and while its
+    // body is read.
+    let svc = f
+        .gate
+        .clone()
+        .idempotency_lock_timeout(Duration::from_secs(3))
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let first = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("slow"), "{}")));
+    assert!(eventually(|| async { calls.load(Ordering::SeqCst) == 1 }).await);
+    f.db.clock.advance(Duration::from_secs(2));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Past the first lock, within the renewed one: the key is still in use.
+    f.db.clock.advance(Duration::from_secs(2));
+    let retry = send_any(&svc, post(&f.key, Some("slow"), "{}"));
+    let retried = tokio::time::timeout(Duration::from_secs(5), retry).await;
+    assert_eq!(retried.map(|(status, _)| status).ok(), Some(409));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the retry did not run");
+    release.notify_one();
     assert_eq!(first.await.unwrap().unwrap().status(), 201);
     let (res, body) = send_any(&svc, post(&f.key, Some("slow"), "{}")).await;
     assert_eq!((res, &body[..]), (201, &b"done"[..]));

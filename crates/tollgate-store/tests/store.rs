@@ -684,6 +684,35 @@ async fn a_postgres_gone_mid_run_is_unavailable_after_the_acquire_timeout() {
     db.cleanup().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_at_once_on_a_new_schema_all_open() {
+    let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    for round in 0..5 {
+        let schema = format!("tg_store_race_{}_{round}", std::process::id());
+        let opens: Vec<_> = (0..8)
+            .map(|_| {
+                let (url, schema) = (url.clone(), schema.clone());
+                tokio::spawn(async move {
+                    let options = StoreOptions::default().schema(schema);
+                    tollgate_store::Store::open_with(&url, options).await
+                })
+            })
+            .collect();
+        for opened in opens {
+            opened.await.unwrap().expect("every node opens the store");
+        }
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_zero_acquire_timeout_is_refused_at_open() {
     let options = StoreOptions::default().acquire_timeout(Duration::ZERO);

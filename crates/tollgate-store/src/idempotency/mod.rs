@@ -49,8 +49,12 @@
 //! handler ran): a retry gets `conflict` (409) saying so, and is neither run
 //! nor charged again. Such a response still goes out whole when its body says
 //! its size up front; one that does not is found too large only while being
-//! read, and the request gets `internal_error` instead. Methods other than
-//! POST and PATCH pass through untouched.
+//! read, and the request gets `internal_error` instead (still charged: the
+//! credits layer settled when the handler answered). A handler that may answer
+//! that much should say its body's size (`Content-Length`), or the gatekeeper
+//! raise the limit. Methods other than POST and PATCH pass through untouched.
+//! The key's lock is renewed while a response body is read too, so a body
+//! that streams slowly never lets a retry run the handler again.
 //!
 //! ```
 //! use bytes::Bytes;

@@ -1,12 +1,14 @@
 //! What an idempotency record keeps of a response, and the request fingerprint.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use tollgate::{ApiError, Catalog, Violation};
+use tollgate::{ApiError, Catalog, Dialect, ErrorDef, Kind, RetryClass, Violation};
 
 /// Headers not stored: they describe one exchange (or one connection's hop),
 /// not the result.
@@ -87,6 +89,60 @@ struct StoredError {
     retry_after_ms: Option<u64>,
     #[serde(default)]
     headers: Vec<(String, String)>,
+    /// The error's entry, for a code neither catalog knows when it is replayed
+    /// (a `#[derive(ApiError)]` type's own entry, or one the app's catalog
+    /// has since dropped). Absent from records written before it was kept.
+    #[serde(default)]
+    def: Option<StoredDef>,
+}
+
+/// An [`ErrorDef`] as JSON.
+#[derive(Serialize, Deserialize)]
+struct StoredDef {
+    status: u16,
+    title: String,
+    message: String,
+    hint: Option<String>,
+    remedy: Option<String>,
+    retry: RetryClass,
+    kind: Kind,
+    aliases: BTreeMap<Dialect, String>,
+    details: Vec<String>,
+}
+
+impl StoredDef {
+    fn of(def: &ErrorDef) -> StoredDef {
+        StoredDef {
+            status: def.status(),
+            title: def.title().to_owned(),
+            message: def.message().as_str().to_owned(),
+            hint: def.hint_template().map(|h| h.as_str().to_owned()),
+            remedy: def.remedy_text().map(str::to_owned),
+            retry: def.retry(),
+            kind: def.kind(),
+            aliases: def.aliases().clone(),
+            details: def.detail_keys().to_vec(),
+        }
+    }
+
+    /// The entry back; `None` if a template no longer parses.
+    fn into_def(self, code: &str) -> Option<ErrorDef> {
+        let mut def = ErrorDef::new(code, self.status, self.title, &self.message)
+            .ok()?
+            .retry_class(self.retry)
+            .kind_of(self.kind)
+            .details(self.details);
+        if let Some(hint) = self.hint {
+            def = def.hint(&hint).ok()?;
+        }
+        if let Some(remedy) = self.remedy {
+            def = def.remedy(remedy);
+        }
+        for (dialect, wire) in self.aliases {
+            def = def.alias(dialect, wire);
+        }
+        Some(def)
+    }
 }
 
 /// An error as JSON, to put back in a replay's extensions.
@@ -104,18 +160,24 @@ pub(crate) fn encode_error(err: &ApiError) -> String {
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect(),
+        def: Some(StoredDef::of(err.def())),
     };
     serde_json::to_string(&stored).unwrap_or_default()
 }
 
-/// An error back from [`encode_error`], from `catalog` (or the built-in one);
-/// `None` when unreadable or the code is unknown to both.
+/// An error back from [`encode_error`], from `catalog` (or the built-in one,
+/// or else the entry stored with it); `None` when unreadable.
 pub(crate) fn decode_error(json: &str, catalog: &Catalog) -> Option<ApiError> {
     let stored: StoredError = serde_json::from_str(json).ok()?;
-    let mut err = catalog
+    let found = catalog
         .error(&stored.code)
         .or_else(|_| Catalog::builtin_ref().error(&stored.code))
-        .ok()?
+        .ok();
+    let err = match found {
+        Some(err) => err,
+        None => ApiError::new(Arc::new(stored.def?.into_def(&stored.code)?)),
+    };
+    let mut err = err
         .with_details(stored.details)
         .with_message(stored.message);
     for v in stored.violations {
@@ -204,5 +266,30 @@ mod tests {
         assert_eq!(back.headers().len(), 1);
         assert!(decode_error("{}", &catalog).is_none());
         assert!(decode_error(r#"{"code":"nope","message":"m"}"#, &catalog).is_none());
+    }
+
+    #[test]
+    fn errors_of_entries_no_catalog_has_round_trip() {
+        // A `#[derive(ApiError)]` type's entry is in no catalog.
+        let def = ErrorDef::new(
+            "insufficient_frames",
+            422,
+            "Too few frames",
+            "The video has {frames} frames; at least {min} are needed.",
+        )
+        .unwrap()
+        .hint("Send at least {min} frames.")
+        .unwrap()
+        .alias(Dialect::Stripe, "frames_error")
+        .details(["frames", "min"]);
+        let err = ApiError::new(Arc::new(def))
+            .with("frames", 2)
+            .with("min", 8);
+        let back = decode_error(&encode_error(&err), &Catalog::builtin()).unwrap();
+        assert_eq!(back.code(), "insufficient_frames");
+        assert_eq!(back.status(), 422);
+        assert_eq!(back.message(), err.message());
+        assert_eq!(back.details(), err.details());
+        assert_eq!(back.def().as_ref(), err.def().as_ref());
     }
 }

@@ -201,12 +201,13 @@ async fn claim(
 /// A lock renewal under way.
 type Renewal = std::pin::Pin<Box<dyn Future<Output = Result<Option<i64>, StoreError>> + Send>>;
 
-/// Runs the handler, renewing the key's lock every third of the lock timeout
-/// while it works: a retry takes a key over only from a request that stopped
-/// renewing (its node died), never from one that is merely slow. The handler
-/// is polled while a renewal waits on the database (which the handler may
-/// itself be holding), and a renewal under way when it answers is finished
-/// first, so the guard writes under the lock the key ends with.
+/// Runs `call` (the handler, then the reading of its body), renewing the key's
+/// lock every third of the lock timeout while it works: a retry takes a key
+/// over only from a request that stopped renewing (its node died), never from
+/// one that is merely slow. `call` is polled while a renewal waits on the
+/// database (which the handler may itself be holding), and a renewal under
+/// way when it finishes is finished first, so the guard writes under the lock
+/// the key ends with.
 async fn renewing<F: Future>(call: F, guard: &mut KeyGuard, lock_timeout: Duration) -> F::Output {
     let every = (lock_timeout / 3).max(Duration::from_millis(100));
     let mut call = std::pin::pin!(call);
@@ -356,7 +357,7 @@ where
                 &path,
             ));
         }
-        Err(e) => return Ok(shared.rejection(&Rejection::Unavailable(e), &parts.headers, &path)),
+        Err(e) => return Ok(shared.rejection(&Rejection::from(e), &parts.headers, &path)),
     };
 
     let request_id = parts.headers.get(tollgate::headers::X_REQUEST_ID).cloned();
@@ -398,7 +399,11 @@ where
         guard.complete(done(None)).await;
         return Ok(Response::from_parts(rparts, rbody));
     }
-    match Limited::new(rbody, shared.max_body).collect().await {
+    // The key stays locked while the body is read: a slow body (a stream
+    // still being produced) must not let a retry take the key over and run
+    // the handler again.
+    let read = Limited::new(rbody, shared.max_body).collect();
+    match renewing(read, &mut guard, shared.lock_timeout).await {
         Ok(collected) => {
             let rbody = collected.to_bytes();
             guard.complete(done(Some(rbody.clone()))).await;
