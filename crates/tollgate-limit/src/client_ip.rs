@@ -2,7 +2,7 @@
 //! operator trusts.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use http::request::Parts;
@@ -352,8 +352,9 @@ fn forwarded_for(element: &[u8]) -> Option<&[u8]> {
 }
 
 /// An address as proxies write it: `192.0.2.1`, `192.0.2.1:80`,
-/// `2001:db8::1`, `[2001:db8::1]:443`. `unknown`, obfuscated identifiers and
-/// anything that is not UTF-8 are not addresses.
+/// `2001:db8::1`, `[2001:db8::1]:443`, and with RFC 7239's obfuscated ports
+/// (`192.0.2.1:_p1`). `unknown`, obfuscated identifiers and anything that is
+/// not UTF-8 are not addresses.
 fn parse_node(node: &[u8]) -> Option<IpAddr> {
     let node = std::str::from_utf8(node.trim_ascii()).ok()?;
     if let Ok(ip) = node.parse::<IpAddr>() {
@@ -366,9 +367,18 @@ fn parse_node(node: &[u8]) -> Option<IpAddr> {
             .ok()
             .map(|ip| IpAddr::V6(ip).to_canonical());
     }
-    node.parse::<SocketAddr>()
-        .ok()
-        .map(|addr| addr.ip().to_canonical())
+    let (host, port) = node.split_once(':')?;
+    let obfuscated = |port: &str| {
+        port.strip_prefix('_').is_some_and(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b))
+        })
+    };
+    if port.parse::<u16>().is_err() && !obfuscated(port) {
+        return None;
+    }
+    host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 #[cfg(test)]
@@ -476,6 +486,18 @@ mod tests {
         assert_eq!(extractor.extract(&p).unwrap().ip(), ip("2001:db8:cafe::"));
         let p = parts("10.0.0.1:1", &[("forwarded", "for=unknown, for=10.0.0.3")]);
         assert_eq!(extractor.client_ip(&p), ip("10.0.0.3"));
+        // Obfuscated ports (RFC 7239 section 6.3), on either address family.
+        for (node, client) in [
+            (r#"for="198.51.100.7:_p1""#, "198.51.100.7"),
+            (r#"for="[2001:db8::7]:_a.b-c""#, "2001:db8::7"),
+            (r#"for="198.51.100.8:8080""#, "198.51.100.8"),
+        ] {
+            let p = parts("10.0.0.1:1", &[("forwarded", node)]);
+            assert_eq!(extractor.client_ip(&p), ip(client), "{node}");
+        }
+        // Not a port: not an address, and the walk stops at the proxy.
+        let p = parts("10.0.0.1:1", &[("forwarded", r#"for="198.51.100.7:_""#)]);
+        assert_eq!(extractor.client_ip(&p), ip("10.0.0.1"));
         // The client left a quote open; the proxy appended after it.
         for (appended, client) in [
             ("for=203.0.113.8", "203.0.113.8"),

@@ -54,7 +54,7 @@ for i = 1, #KEYS do
       tat, deadline = stored_tat, stored_deadline
     end
   end
-  if tat < now then tat = now end
+  if tat < now then tat = now elseif tat > now + tolerance then tat = now + tolerance end
   local new, answer = nil, 0
   if mode == 2 then
     new = tat - increment
@@ -1166,23 +1166,24 @@ impl Batcher {
     /// Runs the script call `cmd`, loading the script first if Redis lost it.
     async fn call(&self, cmd: &Cmd) -> RedisResult<Value> {
         let mut conn = self.link.connection().await?;
-        let reply = cmd.query_async(&mut conn).await;
+        let mut reply = cmd.query_async(&mut conn).await;
+        let no_script = redis::ErrorKind::Server(redis::ServerErrorKind::NoScript);
+        if matches!(&reply, Err(error) if error.kind() == no_script) {
+            // Redis restarted or flushed its scripts (on a cluster: every
+            // node is sent the script): load ours, try again.
+            reply = match self.script.load_async(&mut conn).await {
+                Ok(_) => cmd.query_async(&mut conn).await,
+                Err(error) => Err(error),
+            };
+        }
+        // Whichever call failed: a restarted ex-primary, now a replica, has
+        // no scripts and refuses the retried one as READONLY.
         if let (Err(error), Link::Server(server), Connection::Server(_, number)) =
             (&reply, &self.link, &conn)
         {
             server.drop_if_stale(*number, error).await;
         }
-        match reply {
-            Err(error)
-                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-            {
-                // Redis restarted or flushed its scripts (on a cluster: every
-                // node is sent the script): load ours, try again.
-                self.script.load_async(&mut conn).await?;
-                cmd.query_async(&mut conn).await
-            }
-            reply => reply,
-        }
+        reply
     }
 
     /// Sends `batch`, then the batches that [`next_batch`](Self::next_batch)

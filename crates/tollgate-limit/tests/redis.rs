@@ -123,6 +123,24 @@ async fn weighted_cost_refund_and_impossible_cost() {
     assert_eq!((huge.remaining(), huge.retry_after()), (8, None));
 }
 
+/// A policy tightened under the same name (or Redis's clock stepping back)
+/// leaves a caller's stored arrival time far ahead: it counts as a spent
+/// burst of the new policy, not as hours of debt.
+#[tokio::test]
+async fn a_tightened_policy_locks_out_for_its_own_window_at_most() {
+    let Some(url) = redis_url() else { return };
+    let store = store(&url, &prefix());
+    let key = Key::from("k");
+    let hourly = policy("per-ip", 1000, 3600);
+    assert!(store.check(&hourly, &key, 1000).await.unwrap().is_allowed());
+    let tighter = policy("per-ip", 100, 60);
+    let d = store.check(&tighter, &key, 1).await.unwrap();
+    assert!(!d.is_allowed());
+    let wait = d.retry_after().unwrap();
+    assert!(wait <= Duration::from_millis(600), "{wait:?}");
+    assert!(d.reset() <= Duration::from_secs(60), "{:?}", d.reset());
+}
+
 #[tokio::test]
 async fn keys_expire_when_idle_and_are_hash_tagged() {
     let Some(url) = redis_url() else { return };
@@ -681,6 +699,17 @@ impl Drop for Proxy {
 /// same address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_behind_one_address_reaches_the_new_primary() {
+    failover_behind_one_address(false).await;
+}
+
+/// The same, when the old primary came back without its scripts (a restart):
+/// the script is loaded again, and it is the retried call that is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_old_primary_without_scripts_reaches_the_new_primary() {
+    failover_behind_one_address(true).await;
+}
+
+async fn failover_behind_one_address(flush_scripts: bool) {
     if redis_url().is_none() {
         return;
     }
@@ -706,6 +735,13 @@ async fn a_failover_behind_one_address_reaches_the_new_primary() {
         .query_async(&mut old_admin)
         .await
         .unwrap();
+    if flush_scripts {
+        let () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut old_admin)
+            .await
+            .unwrap();
+    }
     proxy.point_to(new_port);
 
     let error = store
