@@ -52,10 +52,10 @@ pub struct Decoded {
     pub request_id: Option<String>,
     /// How long the server asked the client to wait: the longest of
     /// `Retry-After` and the body's hints; failing those, when a spent
-    /// rate-limit quota refills (`RateLimit` with `r=0`,
-    /// `RateLimit-Remaining: 0` with `RateLimit-Reset`,
-    /// `X-RateLimit-Remaining: 0` with `X-RateLimit-Reset` in seconds or as a
-    /// Unix time).
+    /// rate-limit quota refills on a 403, 429 or 503 (`RateLimit` with
+    /// `r=0`, every line of it counting; `RateLimit-Remaining: 0` with
+    /// `RateLimit-Reset`; `X-RateLimit-Remaining: 0` with
+    /// `X-RateLimit-Reset`; either reset in seconds or as a Unix time).
     #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
     pub retry_after: Option<Duration>,
     /// Whether and how to retry: the catalog entry's class when the code is
@@ -153,8 +153,9 @@ impl Catalog {
                 .and_then(|value| crate::parse_retry_after(value, now))
         };
         out.hint_retry(asked);
-        // Only a refusal can mean a spent quota: other answers skip the lookups.
-        let quota_refill = matches!(out.status, 403 | 429)
+        // Only a refusal or an overload can mean a spent quota: other
+        // answers skip the lookups.
+        let quota_refill = matches!(out.status, 403 | 429 | 503)
             .then(|| quota_refill(headers, now))
             .flatten();
         // `Retry-After` (or the body's hint) is the server's answer to when
@@ -194,35 +195,46 @@ impl Catalog {
 /// rate-limit field of `map` says the quota is spent (the longest wait when
 /// several do).
 fn quota_refill(map: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let [ietf, remaining, reset, x_remaining, x_reset] = QUOTA_HEADER_NAMES
+    let [remaining, reset, x_remaining, x_reset] = QUOTA_HEADER_NAMES
         .each_ref()
         .map(|name| Headers::text(map.get(name)));
     let secs = |text: Option<&str>| text.and_then(|t| crate::retry::whole_seconds(t.trim()));
     let spent = |remaining: Option<&str>| secs(remaining) == Some(0);
-    let mut refill = ietf.and_then(ietf_refill);
+    // One `RateLimit` line per layer (Tollgate's limiter sends them so):
+    // every line counts, as if they were joined with commas. One lookup,
+    // as for a single line.
+    let mut refill = map
+        .get_all(headers::RATELIMIT)
+        .iter()
+        .filter_map(|line| Headers::text(Some(line)))
+        .filter_map(ietf_refill)
+        .max();
     let mut hint = |delay: Option<Duration>| {
         if let Some(delay) = delay {
             refill = Some(refill.map_or(delay, |d| d.max(delay)));
         }
     };
     if spent(remaining) {
-        hint(secs(reset).map(Duration::from_secs));
+        hint(secs(reset).map(|reset| reset_delay(reset, now)));
     }
     if spent(x_remaining) {
-        hint(secs(x_reset).map(|reset| {
-            if reset >= UNIX_TIME_FLOOR {
-                // Past what `SystemTime` holds: as far away as a delay can be.
-                SystemTime::UNIX_EPOCH
-                    .checked_add(Duration::from_secs(reset))
-                    .map_or(Duration::from_secs(u64::MAX), |at| {
-                        at.duration_since(now).unwrap_or(Duration::ZERO)
-                    })
-            } else {
-                Duration::from_secs(reset)
-            }
-        }));
+        hint(secs(x_reset).map(|reset| reset_delay(reset, now)));
     }
     refill
+}
+
+/// The wait a rate-limit reset field asks for: `reset` seconds, or until
+/// `reset` as a Unix time when it is one (at least [`UNIX_TIME_FLOOR`]).
+fn reset_delay(reset: u64, now: SystemTime) -> Duration {
+    if reset < UNIX_TIME_FLOOR {
+        return Duration::from_secs(reset);
+    }
+    // Past what `SystemTime` holds: as far away as a delay can be.
+    SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(reset))
+        .map_or(Duration::from_secs(u64::MAX), |at| {
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        })
 }
 
 /// When the IETF `RateLimit` field says a quota is spent: the longest `t`
@@ -266,20 +278,19 @@ struct Headers<'h> {
     request_ids: [Option<&'h HeaderValue>; 6],
 }
 
-/// The rate-limit fields that can say a quota is spent, and when it refills:
-/// the IETF `RateLimit` field, its earlier drafts' `RateLimit-Remaining` and
-/// `RateLimit-Reset`, and the common `X-RateLimit-Remaining` and
-/// `X-RateLimit-Reset`.
-static QUOTA_HEADER_NAMES: [HeaderName; 5] = [
-    headers::RATELIMIT,
+/// The rate-limit fields besides the IETF `RateLimit` field that can say a
+/// quota is spent, and when it refills: its earlier drafts'
+/// `RateLimit-Remaining` and `RateLimit-Reset`, and the common
+/// `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
+static QUOTA_HEADER_NAMES: [HeaderName; 4] = [
     headers::RATELIMIT_REMAINING,
     headers::RATELIMIT_RESET,
     headers::X_RATELIMIT_REMAINING,
     headers::X_RATELIMIT_RESET,
 ];
 
-/// An `X-RateLimit-Reset` this large is a Unix time (GitHub's), not seconds
-/// to wait: 31 years of seconds.
+/// An `X-RateLimit-Reset` or `RateLimit-Reset` this large is a Unix time
+/// (GitHub's, Twitch's), not seconds to wait: 31 years of seconds.
 const UNIX_TIME_FLOOR: u64 = 1_000_000_000;
 
 /// [`headers::REQUEST_ID_HEADERS`] as header names, for large header maps.
@@ -611,7 +622,7 @@ fn detect_flat<'a>(obj: &Obj<'a>, parsed: &mut Parsed<'a>) -> Shape {
             Shape::Other("plain", read_plain)
         };
     }
-    if obj.json_type("success") == Some(Bool) {
+    if obj.json_type("success") == Some(Bool) && envelope_errors(obj) {
         return Shape::Dialect(Dialect::Envelope);
     }
     if (obj.json_type("type") == Some(String) || obj.json_type("title") == Some(String))
@@ -640,6 +651,27 @@ fn detect_flat<'a>(obj: &Obj<'a>, parsed: &mut Parsed<'a>) -> Shape {
         return Shape::Other("message", read_message);
     }
     Shape::Other("json", |_, _, _| {})
+}
+
+/// Whether the `errors` of a body with `success` are seed 004's (or it has
+/// none): entries that each map one code or field to its messages
+/// (`[{"invalid_key":["Not authenticated"]}]`). Cloudflare's
+/// `[{"code":1003,"message":"…"}]` and `["bad"]` are not; the first entry
+/// tells.
+fn envelope_errors(obj: &Obj<'_>) -> bool {
+    let Some(mut items) = obj.raw("errors").and_then(Raw::items) else {
+        return true;
+    };
+    let Some(first) = items.next() else {
+        return true;
+    };
+    let Some(mut entries) = first.entries() else {
+        return false;
+    };
+    let lone_list = entries
+        .next()
+        .is_some_and(|(_, messages)| messages.json_type() == Some(Json::Array));
+    lone_list && entries.next().is_none()
 }
 
 /// `{"error":{"code","message","target","details":[…],"innererror"}}` (Azure, OData).
@@ -691,17 +723,52 @@ fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     out.set_code(obj.str("code").or_else(|| obj.str("error_code")));
 }
 
-/// `{"errors":[{"message":…,"code"|"extensions":{"code"}}]}` or `{"errors":["…"]}`.
-fn read_errors(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
-    let Some(first) = parsed.errors.first() else {
-        return;
-    };
-    if let Some(text) = first.string() {
-        out.message = Some(text.into_owned());
-    } else if let Some(first) = parsed.first_error {
-        out.message = first.string("message");
-        let nested = first.obj("extensions").and_then(|e| e.string("code"));
-        out.set_code(first.string("code").or(nested));
+/// `{"errors":[{"message":…,"code"|"extensions":{"code"}}]}` (GraphQL,
+/// Cloudflare), `{"errors":["…"]}`, or GitHub's
+/// `{"message":…,"errors":[{"resource","field","code"}]}`.
+///
+/// A top-level `message` and `code` are the error's own; failing those, the
+/// first item's. Items naming a `field` are violations.
+fn read_errors(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+    out.message = obj.string("message");
+    let top_code = obj.str("code");
+    let has_top_code = top_code.is_some();
+    out.set_code(top_code);
+    let mut first_error = parsed.first_error;
+    for (i, raw) in parsed.errors.iter().enumerate() {
+        let item = if i == 0 {
+            first_error.take()
+        } else {
+            raw.obj()
+        };
+        let Some(item) = item else {
+            if i == 0 && out.message.is_none() {
+                out.message = raw.string().map(Cow::into_owned);
+            }
+            continue;
+        };
+        if let Some(field) = item.string("field") {
+            out.violations.push(Violation {
+                field,
+                code: item.string("code").unwrap_or_default(),
+                message: item.string("message").unwrap_or_default(),
+            });
+        } else if i == 0 {
+            if out.message.is_none() {
+                out.message = item.string("message");
+            }
+            if !has_top_code {
+                let nested = item.obj("extensions").and_then(|e| e.string("code"));
+                out.set_code(item.string("code").or(nested));
+            }
+        }
+    }
+    if out.message.is_none() {
+        out.message = out
+            .violations
+            .iter()
+            .find(|v| !v.message.is_empty())
+            .map(|v| v.message.clone());
     }
 }
 
@@ -1601,6 +1668,78 @@ mod tests {
             let beyond = decode(429, &[(name, value), remaining]);
             assert_eq!(beyond.retry_after, secs(u64::MAX), "{name}");
         }
+    }
+
+    /// Decodes an empty body with `fields` as headers, at a fixed time.
+    fn decode_fields(status: u16, fields: &[(&str, &str)]) -> Decoded {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut map = HeaderMap::new();
+        for (name, value) in fields {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        crate::decode(status, &map, b"", now)
+    }
+
+    #[test]
+    fn a_ratelimit_reset_as_large_as_a_unix_time_is_one() {
+        // Twitch: `Ratelimit-Reset` is when the bucket refills, not a delay.
+        let twitch = decode_fields(
+            429,
+            &[
+                ("ratelimit-remaining", "0"),
+                ("ratelimit-reset", "1800000040"),
+            ],
+        );
+        assert_eq!(twitch.retry_after, Some(Duration::from_secs(40)));
+        // A time already past: retry now.
+        let past = decode_fields(
+            429,
+            &[
+                ("ratelimit-remaining", "0"),
+                ("ratelimit-reset", "1700000000"),
+            ],
+        );
+        assert_eq!(past.retry_after, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn every_ratelimit_line_counts_as_if_joined() {
+        let secs = |n| Some(Duration::from_secs(n));
+        let lines = [
+            ("ratelimit", "\"burst\";r=3;t=1"),
+            ("ratelimit", "\"daily\";r=0;t=40"),
+        ];
+        let joined = [("ratelimit", "\"burst\";r=3;t=1, \"daily\";r=0;t=40")];
+        for status in [429, 403] {
+            let split = decode_fields(status, &lines);
+            assert_eq!(split.retry_after, secs(40), "{status}");
+            assert_eq!(split.kind, Kind::RateLimited, "{status}");
+            assert_eq!(decode_fields(status, &joined).retry_after, secs(40));
+        }
+        // The spent line first, or both spent: the longest wait still wins.
+        let reversed = [lines[1], lines[0]];
+        assert_eq!(decode_fields(429, &reversed).retry_after, secs(40));
+        let both = [("ratelimit", "\"a\";r=0;t=50"), lines[1]];
+        assert_eq!(decode_fields(429, &both).retry_after, secs(50));
+        // An empty line gives way to the others.
+        let empty = [("ratelimit", ""), lines[1]];
+        assert_eq!(decode_fields(429, &empty).retry_after, secs(40));
+        // Quota left on every line: no hint.
+        let left = [lines[0], ("ratelimit", "\"daily\";r=9;t=40")];
+        assert_eq!(decode_fields(429, &left).retry_after, None);
+    }
+
+    #[test]
+    fn a_503_with_a_spent_quota_says_when_to_retry() {
+        let e = decode_fields(503, &[("ratelimit", "\"p\";r=0;t=20")]);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(20)));
+        assert_eq!((e.kind, e.retry), (Kind::Unavailable, RetryClass::After));
+        // Other statuses still skip the fields.
+        let e = decode_fields(500, &[("ratelimit", "\"p\";r=0;t=20")]);
+        assert_eq!(e.retry_after, None);
     }
 
     use proptest::prelude::*;

@@ -74,8 +74,9 @@ impl ErrorDef {
 
     /// Sets a free-text hint template, rendered by dialects whose `details`
     /// member may be a string (`status-code`, seed 000). An error whose
-    /// details do not fill every placeholder writes its details object
-    /// instead, never a hint with blanks.
+    /// details do not fill every placeholder, or that has field violations,
+    /// writes its details object instead: never a hint with blanks, nor one
+    /// that hides the violations.
     pub fn hint(mut self, hint: &str) -> Result<Self, TemplateError> {
         self.hint = Some(Template::parse(hint)?);
         Ok(self)

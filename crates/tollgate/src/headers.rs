@@ -23,7 +23,8 @@ pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-poli
 pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// `RateLimit-Remaining` (an older IETF draft, still sent by some APIs).
 pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-/// `RateLimit-Reset` (an older IETF draft): seconds until the quota refills.
+/// `RateLimit-Reset` (an older IETF draft): seconds until the quota refills
+/// (some APIs, Twitch's among them, send the Unix time instead).
 pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 /// `X-RateLimit-Limit` (legacy): the quota of the most constraining policy.
 pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");

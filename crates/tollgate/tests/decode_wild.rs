@@ -117,6 +117,73 @@ fn seed_004_envelope_without_tollgate_headers() {
 }
 
 #[test]
+fn success_false_is_seed_004_only_in_its_shape() {
+    // Cloudflare: `errors` items are `{code, message}` objects.
+    let body = r#"{"success":false,"errors":[{"code":1003,"message":"Invalid or missing zone id."}],"messages":[],"result":null}"#;
+    let e = dec(400, &[("cf-ray", "8a1")], body);
+    assert_eq!(e.dialect, "errors");
+    assert_eq!(e.message.as_deref(), Some("Invalid or missing zone id."));
+    // Numeric codes are no codes anywhere in the decoder (they are often
+    // statuses); the message carries it.
+    assert_eq!(e.code, None);
+    assert!(e.violations.is_empty(), "{:?}", e.violations);
+
+    let e = dec(400, &[], r#"{"success":false,"errors":["bad"]}"#);
+    assert_eq!((e.dialect, e.message.as_deref()), ("errors", Some("bad")));
+    assert!(e.violations.is_empty());
+
+    // Seed 004's own shapes stay the envelope: entries of one code or field
+    // each, no entries, or no `errors` at all.
+    let e = dec(400, &[], include_str!("golden/004-validation.json"));
+    assert_eq!(e.dialect, "envelope");
+    let e = dec(
+        400,
+        &[],
+        r#"{"data":null,"success":false,"message":"m","errors":[]}"#,
+    );
+    assert_eq!((e.dialect, e.message.as_deref()), ("envelope", Some("m")));
+    let e = dec(400, &[], r#"{"data":null,"success":false,"message":"m"}"#);
+    assert_eq!((e.dialect, e.message.as_deref()), ("envelope", Some("m")));
+}
+
+#[test]
+fn github_validation_failed() {
+    let body = r#"{"message":"Validation Failed","errors":[{"resource":"Issue","field":"title","code":"missing_field"},{"resource":"Issue","field":"body","code":"custom","message":"body is too long"}],"documentation_url":"https://docs.github.com/rest/issues/issues#create-an-issue"}"#;
+    let e = dec(422, &[("x-github-request-id", "G1")], body);
+    assert_eq!(e.dialect, "errors");
+    assert_eq!(e.message.as_deref(), Some("Validation Failed"));
+    // The items' codes are the fields', not the error's.
+    assert_eq!(e.code, None);
+    assert_eq!(
+        e.violations,
+        [
+            tollgate::Violation::new("title", "missing_field", ""),
+            tollgate::Violation::new("body", "custom", "body is too long"),
+        ]
+    );
+    assert_eq!(e.kind, Kind::InvalidArgument);
+
+    // Without a top-level message, the first item's (or violation's) is it.
+    let e = dec(
+        400,
+        &[],
+        r#"{"errors":[{"field":"title","code":"missing","message":"title is required"}]}"#,
+    );
+    assert_eq!(e.message.as_deref(), Some("title is required"));
+    assert_eq!(e.violations.len(), 1);
+    // A top-level code wins over the first item's.
+    let e = dec(
+        400,
+        &[],
+        r#"{"code":"E1","errors":[{"message":"m","code":"E2"}]}"#,
+    );
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (Some("E1"), Some("m"))
+    );
+}
+
+#[test]
 fn fastapi_422_array() {
     let body = r#"{"detail":[{"loc":["body","items",2,"name"],"msg":"field required","type":"value_error.missing"}]}"#;
     let e = dec(422, &[], body);
@@ -124,6 +191,25 @@ fn fastapi_422_array() {
     assert_eq!(e.violations[0].field, "items[2].name");
     assert_eq!(e.violations[0].code, "value_error.missing");
     assert_eq!(e.kind, Kind::InvalidArgument);
+}
+
+#[test]
+fn fastapi_missing_body_is_a_violation_of_the_whole_input() {
+    let body = r#"{"detail":[{"loc":["body"],"msg":"Field required","type":"missing"}]}"#;
+    let e = dec(422, &[], body);
+    assert_eq!(
+        e.violations,
+        [tollgate::Violation::new("", "missing", "Field required")]
+    );
+    assert_eq!(e.message.as_deref(), Some("Field required"));
+    // A named field keeps its name, a body-level one too.
+    let body = r#"{"detail":[{"loc":["query","limit"],"msg":"m","type":"t"},{"loc":["name"],"msg":"m","type":"t"}]}"#;
+    let fields: Vec<_> = dec(422, &[], body)
+        .violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["limit", "name"]);
 }
 
 #[test]
@@ -191,6 +277,36 @@ fn stripe_google_jsonapi_problem_from_their_docs() {
         e.message.as_deref(),
         Some("Your current balance is 30, but that costs 50.")
     );
+}
+
+#[test]
+fn asp_net_core_validation_problem() {
+    let body = r#"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,"errors":{"Name":["The Name field is required."],"Age":["Too young.","Not a number."]},"traceId":"00-abc-00"}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(e.dialect, "problem");
+    // The fragment names a section of the RFC, not a code.
+    assert_eq!(e.code, None);
+    assert_eq!(
+        e.message.as_deref(),
+        Some("One or more validation errors occurred.")
+    );
+    assert_eq!(
+        e.violations,
+        [
+            tollgate::Violation::new("Name", "", "The Name field is required."),
+            tollgate::Violation::new("Age", "", "Too young."),
+            tollgate::Violation::new("Age", "", "Not a number."),
+        ]
+    );
+    assert!(!e.details.contains_key("errors"));
+    assert_eq!(e.details["traceId"], "00-abc-00");
+
+    // `errors` that are neither an array nor an object stay a detail.
+    let body = r#"{"type":"https://example.com/errors#bad_input","title":"Bad input","status":400,"errors":"see logs"}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(e.code.as_deref(), Some("bad_input"));
+    assert!(e.violations.is_empty());
+    assert_eq!(e.details["errors"], "see logs");
 }
 
 #[test]

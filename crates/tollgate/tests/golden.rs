@@ -342,3 +342,74 @@ fn seed_000_hint_with_blanks_gives_way_to_the_details() {
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["error"]["details"], json!({"scope": "scans:write"}));
 }
+
+/// Seed 002's structured `detail` names the offending field: a validation
+/// error built from violations alone names the first violation's field, as
+/// `{"detail":{"code":"VALIDATION_ERROR","message":…,"field":"limit"}}`
+/// does, and reads back as that violation rather than as a detail.
+#[test]
+fn seed_002_validation_from_violations_names_the_field() {
+    let catalog = catalog("002-extraction.toml");
+    let err = catalog
+        .error("validation_error")
+        .unwrap()
+        .violation(Violation::new("limit", "too_large", "must be at most 100"))
+        .violation(Violation::new("offset", "negative", "must be positive"));
+    let ctx = Context::new(timestamp());
+    let response = catalog.renderer(Dialect::Detail).response(&err, &ctx);
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(body["detail"]["code"], "VALIDATION_ERROR");
+    assert_eq!(body["detail"]["message"], "Invalid request parameters");
+    assert_eq!(body["detail"]["field"], "limit");
+    let back = catalog.decode(400, response.headers(), response.body(), timestamp());
+    assert_eq!(back.violations, err.violations());
+    assert!(back.details.is_empty(), "{:?}", back.details);
+
+    // A `field` detail names the field itself, and stays a detail.
+    let err = err.with("field", "page");
+    let response = catalog.renderer(Dialect::Detail).response(&err, &ctx);
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(body["detail"]["field"], "page");
+    let back = catalog.decode(400, response.headers(), response.body(), timestamp());
+    assert_eq!(back.details["field"], "page");
+
+    // A violation of the whole input has no field to name.
+    let err = catalog
+        .error("validation_error")
+        .unwrap()
+        .violation(Violation::new("", "invalid_type", "expected an object"));
+    let body = catalog.renderer(Dialect::Detail).body(&err, &ctx);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert!(body["detail"].get("field").is_none(), "{body}");
+}
+
+/// Seed 000's hint stands for the details, not for field violations: an
+/// entry with a hint that reports violations writes the details object, so
+/// that they reach the client.
+#[test]
+fn seed_000_hint_gives_way_to_violations() {
+    let catalog = catalog("000-001-neolens.toml");
+    let err = catalog
+        .error("insufficient_scope")
+        .unwrap()
+        .with("scope", "scans:write")
+        .with("access", "write")
+        .with("resource", "scans")
+        .violation(Violation::new("scope", "missing", "scans:write is missing"));
+    let response = catalog
+        .renderer(Dialect::StatusCode)
+        .response(&err, &Context::new(timestamp()));
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(
+        body["error"]["details"],
+        json!({
+            "scope": "scans:write",
+            "access": "write",
+            "resource": "scans",
+            "errors": [{"field": "scope", "code": "missing", "message": "scans:write is missing"}]
+        })
+    );
+    let back = catalog.decode(403, response.headers(), response.body(), timestamp());
+    assert_eq!(back.violations, err.violations());
+    assert_eq!(back.details["resource"], "scans");
+}

@@ -14,6 +14,10 @@ use crate::{ApiError, Dialect, Violation};
 
 pub(super) const RESERVED: &[&str] = &["code", "message", VIOLATIONS_KEY];
 
+/// The member naming the offending field (seed 002): a detail of that name,
+/// else the first violation's field.
+const FIELD_KEY: &str = "field";
+
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
     // A plain string, like `HTTPException(detail="…")`, unless the API gave the
     // code a name here or there is structure to show.
@@ -26,6 +30,15 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
         write_wire_code(err, Dialect::Detail, out);
         out.raw(",\"message\":");
         write_message(err, out);
+        // Seed 002 names the offending field in `field`: the first
+        // violation's, unless a detail names one.
+        let first = err.violations().first();
+        if let Some(first) = first.filter(|v| !v.field.is_empty()) {
+            if !err.details().contains_key(FIELD_KEY) {
+                out.raw(",\"field\":");
+                out.str(&first.field);
+            }
+        }
         write_detail_members(err, RESERVED, out);
         if !err.violations().is_empty() {
             out.raw(",\"errors\":");
@@ -52,6 +65,15 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             _ => false,
         };
         read_details_object(&detail, own, out);
+        // A `field` repeating the first violation's is that violation's
+        // (written for it), not a detail of its own.
+        if let (Some(first), Some(Value::String(field))) =
+            (out.violations.first(), out.details.get(FIELD_KEY))
+        {
+            if first.field == *field {
+                out.details.shift_remove(FIELD_KEY);
+            }
+        }
         out.set_code(code);
         out.message = message;
     } else if let Some(items) = obj.raw("detail").and_then(Raw::items) {
@@ -73,7 +95,8 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     }
 }
 
-/// `["body", "items", 2, "name"]` → `items[2].name`.
+/// `["body", "items", 2, "name"]` → `items[2].name`; `["body"]` (the whole
+/// body) → the empty field.
 fn fastapi_loc_to_field(loc: &Value) -> String {
     let Value::Array(parts) = loc else {
         return String::new();
@@ -81,7 +104,7 @@ fn fastapi_loc_to_field(loc: &Value) -> String {
     let skip = matches!(
         parts.first().and_then(Value::as_str),
         Some("body" | "query" | "path" | "header" | "cookie")
-    ) && parts.len() > 1;
+    );
     let mut out = String::new();
     for part in &parts[usize::from(skip)..] {
         match part {

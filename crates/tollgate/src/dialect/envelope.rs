@@ -1,12 +1,11 @@
 //! `{"data":null,"success":false,"message","errors":[{"<code or field>":["…"]}]}` (seed 004).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::json::Out;
-use super::{Context, Renderer, write_message, write_wire_code};
-use crate::decode::{Decoded, Json, Member, Obj, Raw};
-use crate::{ApiError, Dialect, Violation};
+use super::{Context, Renderer, read_field_messages, write_message, write_wire_code};
+use crate::decode::{Decoded, Member, Obj, Raw};
+use crate::{ApiError, Dialect};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
     out.raw("{\"data\":null,\"success\":false,\"message\":");
@@ -105,31 +104,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             out.set_code(Some(key));
             continue;
         }
-        read_messages(&key, messages, out);
-    }
-}
-
-/// An entry's messages (an array of strings, or one string; else none) as
-/// violations of `field`.
-fn read_messages(field: &str, raw: Raw<'_>, out: &mut Decoded) {
-    let violation = |message: Cow<'_, str>| Violation {
-        field: field.to_owned(),
-        code: String::new(),
-        message: message.into_owned(),
-    };
-    match raw.json_type() {
-        Some(Json::String) => out.violations.extend(raw.string().map(violation)),
-        Some(Json::Array) => {
-            // All strings, or none taken.
-            let all_strings = raw
-                .items()
-                .is_some_and(|mut items| items.all(|m| m.string().is_some()));
-            if all_strings {
-                let messages = raw.items().into_iter().flatten().filter_map(Raw::string);
-                out.violations.extend(messages.map(violation));
-            }
-        }
-        _ => {}
+        read_field_messages(&key, messages, out);
     }
 }
 

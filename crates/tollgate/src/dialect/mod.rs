@@ -12,6 +12,7 @@ mod problem;
 mod status_code;
 mod stripe;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
@@ -20,7 +21,7 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::decode::{Decoded, Obj, Parsed, Raw};
+use crate::decode::{Decoded, Json, Obj, Parsed, Raw};
 use crate::{ApiError, Violation, headers};
 use json::Out;
 
@@ -427,6 +428,31 @@ pub(crate) fn read_details(details: &Obj<'_>, skip: impl Fn(&str) -> bool, out: 
                 out.details.insert(key.to_owned(), value);
             }
         }
+    }
+}
+
+/// A field's messages (an array of strings, or one string; else none) as
+/// violations of `field` without codes: seed 004's entries, ASP.NET Core's
+/// `errors` object.
+pub(crate) fn read_field_messages(field: &str, raw: Raw<'_>, out: &mut Decoded) {
+    let violation = |message: Cow<'_, str>| Violation {
+        field: field.to_owned(),
+        code: String::new(),
+        message: message.into_owned(),
+    };
+    match raw.json_type() {
+        Some(Json::String) => out.violations.extend(raw.string().map(violation)),
+        Some(Json::Array) => {
+            // All strings, or none taken.
+            let all_strings = raw
+                .items()
+                .is_some_and(|mut items| items.all(|m| m.string().is_some()));
+            if all_strings {
+                let messages = raw.items().into_iter().flatten().filter_map(Raw::string);
+                out.violations.extend(messages.map(violation));
+            }
+        }
+        _ => {}
     }
 }
 

@@ -2,9 +2,10 @@
 
 use super::json::Out;
 use super::{
-    Context, Renderer, write_detail_members, write_message, write_pointer, write_wire_code,
+    Context, Renderer, read_field_messages, write_detail_members, write_message, write_pointer,
+    write_wire_code,
 };
-use crate::decode::{Decoded, Obj};
+use crate::decode::{Decoded, Json, Obj, Raw};
 use crate::{ApiError, Dialect, Violation, pointer_to_field, retry_after_secs};
 
 pub(super) const RESERVED: &[&str] = &[
@@ -74,13 +75,28 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.message = obj.string("detail").or_else(|| obj.string("title"));
     match obj.str("code") {
         Some(code) => out.set_code(Some(code)),
-        None => out.set_code(obj.str("type").and_then(|ty| {
-            let (_, fragment) = ty.split_once('#')?;
-            (!fragment.is_empty()).then(|| fragment.to_owned())
-        })),
+        None => out.set_code(
+            obj.str("type")
+                .and_then(|ty| fragment_code(&ty).map(str::to_owned)),
+        ),
     }
     out.hint_retry(obj.seconds("retry_after"));
-    for item in obj.items("errors") {
+    let errors = obj.raw("errors");
+    match errors.and_then(Raw::json_type) {
+        Some(Json::Array) | None => {}
+        // ASP.NET Core's `{"errors":{"Name":["The Name field is required."]}}`.
+        Some(Json::Object) => {
+            for (field, messages) in errors.and_then(Raw::entries).into_iter().flatten() {
+                read_field_messages(&field, messages, out);
+            }
+        }
+        Some(_) => {
+            if let Some(value) = errors.and_then(Raw::value) {
+                out.details.insert("errors".to_owned(), value);
+            }
+        }
+    }
+    for item in errors.and_then(Raw::items).into_iter().flatten() {
         let Some(item) = item.obj() else {
             continue;
         };
@@ -103,5 +119,62 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
                 out.details.insert(key.to_owned(), value);
             }
         }
+    }
+}
+
+/// The code a problem `type` names in its fragment (`…/errors#not_found`),
+/// when the fragment looks like one: a letter, then letters, digits, `_`,
+/// `-` and `.`, with no `-` or `.` before a digit. A section of a document
+/// (`rfc9110#section-15.5.1`, ASP.NET Core's default) is no code.
+fn fragment_code(ty: &str) -> Option<&str> {
+    let (_, fragment) = ty.split_once('#')?;
+    let bytes = fragment.as_bytes();
+    let starts_with_letter = bytes.first().is_some_and(u8::is_ascii_alphabetic);
+    let code_bytes = bytes
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    let numbered = bytes
+        .windows(2)
+        .any(|w| matches!(w[0], b'-' | b'.') && w[1].is_ascii_digit());
+    (starts_with_letter && code_bytes && !numbered && fragment.len() <= 64).then_some(fragment)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fragment_code;
+
+    #[test]
+    fn only_fragments_that_look_like_codes_are_codes() {
+        for (ty, code) in [
+            (
+                "https://docs.example.com/errors#not_found",
+                Some("not_found"),
+            ),
+            (
+                "https://docs.example.com/errors#RATE_LIMIT_ERROR",
+                Some("RATE_LIMIT_ERROR"),
+            ),
+            ("https://docs.example.com/errors#HTTP_413", Some("HTTP_413")),
+            (
+                "https://docs.example.com/errors#out-of-credit",
+                Some("out-of-credit"),
+            ),
+            (
+                "https://docs.example.com/errors#value_error.missing",
+                Some("value_error.missing"),
+            ),
+            ("https://tools.ietf.org/html/rfc9110#section-15.5.1", None),
+            ("https://tools.ietf.org/html/rfc7231#section-6.5.1", None),
+            ("https://example.com/doc#appendix-B.2", None),
+            ("https://example.com/doc#1-intro", None),
+            ("https://example.com/doc#a b", None),
+            ("https://example.com/doc#", None),
+            ("https://example.com/probs/out-of-credit", None),
+            ("about:blank", None),
+        ] {
+            assert_eq!(fragment_code(ty), code, "{ty}");
+        }
+        let long = format!("https://example.com/errors#{}", "a".repeat(65));
+        assert_eq!(fragment_code(&long), None);
     }
 }

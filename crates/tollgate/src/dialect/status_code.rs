@@ -16,14 +16,19 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
     out.u64(err.status().into());
     out.raw(",\"message\":");
     write_message(err, out);
-    // `details` is the hint when the entry has one and the details fill it
-    // (seed 000), else the details object (seed 001), else null: a hint
-    // with a blank left in it would put `{access}` on the wire.
+    // `details` is the hint when the entry has one, the details fill it and
+    // there are no violations (seed 000), else the details object with the
+    // violations (seed 001), else null: a hint with a blank left in it would
+    // put `{access}` on the wire, and a hint alone would drop the violations.
     out.raw(",\"details\":");
-    let hint = err.def().hint_template().filter(|hint| {
-        hint.placeholders()
-            .all(|name| err.details().contains_key(name))
-    });
+    let hint = err
+        .def()
+        .hint_template()
+        .filter(|_| err.violations().is_empty())
+        .filter(|hint| {
+            hint.placeholders()
+                .all(|name| err.details().contains_key(name))
+        });
     if let Some(hint) = hint {
         hint.write_json(err.details(), out);
     } else if err.details().is_empty() && err.violations().is_empty() {
