@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// Writes `HTTP/1.1 <status> <reason>`, the headers in the order given, a
@@ -71,7 +71,8 @@ pub(crate) struct Response<'a> {
     pub(crate) status: u16,
     /// Its headers, repeated names kept.
     pub(crate) headers: HeaderMap,
-    /// The body: `Content-Length` bytes when that header fits, else the rest.
+    /// The body: `Content-Length` bytes when that header fits and no
+    /// `Content-Encoding` is given, else the rest.
     pub(crate) body: &'a [u8],
     /// Header lines that were skipped, with why.
     pub(crate) skipped: Vec<String>,
@@ -101,8 +102,8 @@ impl std::error::Error for HeadError {}
 /// Reads a response as `tollgate render` or `curl -i` prints it: status
 /// line, headers, blank line, body; CRLF or LF line ends. When several
 /// responses are printed (interim `1xx` ones, `curl -L` redirects, a proxy's
-/// `CONNECT`, an auth challenge), every one whose body is followed by another
-/// status line is skipped: the last is read.
+/// `CONNECT`, an auth challenge), every one whose body is, or is followed by,
+/// another status line is skipped: the last is read.
 pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
     let mut rest = trim_start(input);
     let mut line_base = 1 + count_lines(&input[..input.len() - rest.len()]);
@@ -136,18 +137,25 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
                 )),
             }
         }
+        // curl prints a body decoded (`--compressed`) under the encoded
+        // `Content-Length`: with a `Content-Encoding`, the length says nothing.
         let length = headers
             .get(CONTENT_LENGTH)
+            .filter(|_| !headers.contains_key(CONTENT_ENCODING))
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<usize>().ok());
         // The body, and what follows it: the next response when curl printed
-        // several. Without a `Content-Length` that fits, the body runs to the
-        // end, unless it is itself a response (a proxy's `200 Connection
-        // established`).
+        // several. A body that is itself a response was never printed (curl
+        // drops the bodies of the redirects and challenges it follows, and a
+        // proxy's `200 Connection established` has none), whatever its
+        // `Content-Length`. Otherwise, without a `Content-Length` that fits,
+        // the body runs to the end. An interim `1xx` is always followed by
+        // another response.
         let interim = (100..200).contains(&status) && is_response(body);
         let (body, next) = match length {
+            _ if interim || starts_with_status_line(body) => (&body[..0], body),
             Some(n) if n <= body.len() => body.split_at(n),
-            _ => (body, body),
+            _ => (body, &body[body.len()..]),
         };
         if interim || starts_with_status_line(next) {
             line_base += count_lines(&rest[..rest.len() - next.len()]);
@@ -357,6 +365,30 @@ mod tests {
             parse_response(b"HTTP/1.1 500 Oops\n\nHTTP/1.1 is not the problem\n").unwrap();
         assert_eq!(response.status, 500);
         assert_eq!(response.body, b"HTTP/1.1 is not the problem\n");
+    }
+
+    #[test]
+    fn a_body_curl_left_out_is_not_taken_from_the_next_response() {
+        // `curl -siL`: a redirect and a digest challenge, both followed, their
+        // bodies not printed though their lengths are.
+        let text = b"HTTP/1.1 301 Moved Permanently\r\nLocation: /b\r\nContent-Length: 5\r\n\r\n\
+                     HTTP/1.1 401 Unauthorized\r\nContent-Length: 300\r\n\r\n\
+                     HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}";
+        let response = parse_response(text).unwrap();
+        assert_eq!((response.status, response.body), (404, &b"{}"[..]));
+        assert!(!response.headers.contains_key("location"));
+    }
+
+    #[test]
+    fn a_decoded_body_runs_past_its_encoded_length() {
+        let text = b"HTTP/1.1 503 Service Unavailable\r\ncontent-encoding: br\r\n\
+                     content-length: 4\r\n\r\n{\"error\":\"unavailable\"}";
+        let response = parse_response(text).unwrap();
+        assert_eq!(response.status, 503);
+        assert_eq!(response.body, br#"{"error":"unavailable"}"#);
+        // Without an encoding, the length still ends the body.
+        let text = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\n{\"error\"}";
+        assert_eq!(parse_response(text).unwrap().body, br#"{"er"#);
     }
 
     #[test]

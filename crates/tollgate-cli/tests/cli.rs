@@ -551,6 +551,38 @@ fn decode_reads_the_last_of_several_curl_responses() {
 }
 
 #[test]
+fn decode_skips_followed_redirects_whose_bodies_curl_left_out() {
+    // `curl -siL`: the 301's body was not printed, its Content-Length was.
+    let input = "HTTP/1.1 301 Moved Permanently\r\nLocation: /b\r\nContent-Length: 162\r\n\r\n\
+                 HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\
+                 X-Request-Id: 01a209f4-809a-7558-8fc1-2e4912529505\r\nContent-Length: 48\r\n\r\n\
+                 {\"error\":\"not_found\",\"message\":\"No such scan.\"}";
+    let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 404);
+    assert_eq!(value["code"], "not_found");
+    assert_eq!(value["message"], "No such scan.");
+    assert_eq!(value["request_id"], "01a209f4-809a-7558-8fc1-2e4912529505");
+}
+
+#[test]
+fn decode_reads_a_decompressed_body_past_its_encoded_length() {
+    // `curl -si --compressed`: the body printed decoded, under the gzip length.
+    let body = r#"{"error":"rate_limit_exceeded","message":"Slow down, please."}"#;
+    let input = format!(
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n\
+         Content-Encoding: gzip\r\nRetry-After: 30\r\nContent-Length: 20\r\n\r\n{body}"
+    );
+    let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 429);
+    assert_eq!(value["code"], "rate_limit_exceeded");
+    assert_eq!(value["message"], "Slow down, please.");
+}
+
+#[test]
 fn decode_html_from_a_file() {
     let dir = scratch("decode_html");
     let file = dir.join("502.html");

@@ -714,3 +714,39 @@ fn a_document_that_never_comes_is_reported_and_the_given_routes_still_probed() {
         "{report}"
     );
 }
+
+#[test]
+fn an_invalid_key_accepted_where_no_key_is_refused_fails() {
+    // Any Authorization at all lets the request through; all else conforms.
+    let app = Router::new()
+        .route(
+            "/v1/items",
+            get(|headers: HeaderMap| async move {
+                if headers.contains_key(header::AUTHORIZATION) {
+                    return axum::Json(json!([])).into_response();
+                }
+                HandlerError::from(
+                    catalog_error("invalid_key")
+                        .header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")),
+                )
+                .into_response()
+            }),
+        )
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let base = format!("http://{}", serve(app));
+    let (code, report) = probe_json(&[&base, "--route", "GET:/v1/items", "--max-requests", "0"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(failures(&report).len(), 1, "{report:#}");
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "expected-status" && c["request"] == "invalid key: GET /v1/items")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(check["result"], "fail", "{check}");
+    assert_eq!(check["status"], 200);
+    assert_eq!(
+        check["reason"],
+        "an invalid key was accepted, though no key got 401; answered 200, expected 401"
+    );
+}

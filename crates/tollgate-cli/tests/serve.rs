@@ -1036,6 +1036,21 @@ fn detections_and_credits_answer_as_seed_004_in_the_envelope_dialect() {
         "account_suspended",
         envelope_error(message, "account_suspended"),
     );
+    // Authentication refuses it on every keyed route, the free ones too.
+    let read = http.get(
+        &server.url("/v1/scans/scan_nope"),
+        &[("x-api-key", broke.as_str())],
+    );
+    assert_eq!(read.status, 402, "{}", read.text());
+    assert_eq!(read.json(), envelope_error(message, "account_suspended"));
+    assert_documented(
+        &doc,
+        "get",
+        "/v1/scans/{id}",
+        dialect,
+        402,
+        "account_suspended",
+    );
 
     let scans_only = last_line(&tollgate(
         d,
@@ -1172,6 +1187,25 @@ fn the_error_reference_and_openapi_describe_the_server() {
         assert!(doc["paths"][path][method]["responses"]["402"].is_object());
     }
     assert_eq!(doc["paths"]["/errors"]["get"]["security"], json!([]));
+    // A coding serve does not decode is refused on every route, bodiless
+    // GETs and public routes too, as documented.
+    for (path, route) in [
+        ("/v1/scans/scan_nope", "/v1/scans/{id}"),
+        ("/openapi.json", "/openapi.json"),
+        ("/errors", "/errors"),
+    ] {
+        let refused = http.get(&server.url(path), &[("content-encoding", "br")]);
+        assert_eq!(refused.status, 415, "{path}: {}", refused.text());
+        assert_eq!(refused.header("x-error-code"), "unsupported_media_type");
+        assert_documented(
+            &doc,
+            "get",
+            route,
+            Dialect::Problem,
+            415,
+            "unsupported_media_type",
+        );
+    }
     let simulate = &doc["paths"]["/v1/scans"]["post"]["parameters"];
     assert!(
         simulate

@@ -80,8 +80,17 @@ impl Row {
 pub(crate) struct Expect {
     /// Any of these; empty for any status at all.
     pub(crate) statuses: Vec<u16>,
-    /// When set, a success (below 400) is not a failure but a skip, for this reason.
-    pub(crate) if_accepted: Option<&'static str>,
+    /// What a success (below 400) means when set; unset, it fails as unexpected.
+    pub(crate) if_accepted: Option<Accepted>,
+}
+
+/// What a success means for a request that should have been refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Accepted {
+    /// A skip, for this reason: the success may be right.
+    Skip(&'static str),
+    /// A failure, for this reason: the success is known to be wrong.
+    Fail(String),
 }
 
 impl Expect {
@@ -406,8 +415,12 @@ fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> 
     Some(if wanted.contains(&status) {
         (Verdict::Pass, format!("{status}, as expected"))
     } else if status < 400 {
-        match ex.expect.if_accepted {
-            Some(why) => (Verdict::Skip, why.to_owned()),
+        match &ex.expect.if_accepted {
+            Some(Accepted::Skip(why)) => (Verdict::Skip, (*why).to_owned()),
+            Some(Accepted::Fail(why)) => (
+                Verdict::Fail,
+                format!("{why}; answered {status}, expected {list}"),
+            ),
             None => (
                 Verdict::Fail,
                 format!("accepted ({status}); expected {list}"),
@@ -678,10 +691,18 @@ mod tests {
             expected_status(&ex, &ok),
             Some((Verdict::Fail, "accepted (200); expected 405".into()))
         );
-        ex.expect.if_accepted = Some("public");
+        ex.expect.if_accepted = Some(Accepted::Skip("public"));
         assert_eq!(
             expected_status(&ex, &ok),
             Some((Verdict::Skip, "public".into()))
+        );
+        ex.expect.if_accepted = Some(Accepted::Fail("not public".into()));
+        assert_eq!(
+            expected_status(&ex, &ok),
+            Some((
+                Verdict::Fail,
+                "not public; answered 200, expected 405".into()
+            ))
         );
         ex.expect = Expect::any();
         assert_eq!(expected_status(&ex, &ok), None);

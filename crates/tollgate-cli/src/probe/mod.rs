@@ -22,7 +22,7 @@ use reqwest::Url;
 use serde_json::{Value, json};
 use tollgate::{Catalog, Dialect, headers::IDEMPOTENCY_KEY};
 
-use self::checks::{Entry, Exchange, Expect, Row, Verdict};
+use self::checks::{Accepted, Entry, Exchange, Expect, Row, Verdict};
 use self::client::{Answer, Body, Client, Key, Request};
 use self::report::Report;
 use self::routes::Route;
@@ -301,24 +301,36 @@ async fn probe(
     // Keys.
     match targets.keyed {
         Some(route) => {
-            let public = (route.keyed != Some(true)).then_some(
+            let public = (route.keyed != Some(true)).then_some(Accepted::Skip(
                 "answered without a valid key: the route may be public (mark keyed routes with \
                  `security` in /openapi.json, or pass --route to one)",
-            );
-            for (name, key) in [("no key", Key::Absent), ("invalid key", Key::Invalid)] {
-                let request = Request {
-                    key,
-                    ..Request::new(route.method.clone(), route.concrete_path())
-                };
-                let expect = Expect {
-                    statuses: vec![401],
-                    if_accepted: public,
-                };
-                entries.push(Entry::Exchange(
-                    exchange(client, bar, name, &request, expect).await,
-                ));
-                requests += 1;
-            }
+            ));
+            let request = |key| Request {
+                key,
+                ..Request::new(route.method.clone(), route.concrete_path())
+            };
+            let expect = Expect {
+                statuses: vec![401],
+                if_accepted: public.clone(),
+            };
+            let no_key = exchange(client, bar, "no key", &request(Key::Absent), expect).await;
+            // A route that refuses a request without a key is not public:
+            // taking a made-up key there is a failure, not a doubt.
+            let if_accepted = match no_key.status() {
+                Some(refused @ (401 | 403)) => Some(Accepted::Fail(format!(
+                    "an invalid key was accepted, though no key got {refused}"
+                ))),
+                _ => public,
+            };
+            entries.push(Entry::Exchange(no_key));
+            let expect = Expect {
+                statuses: vec![401],
+                if_accepted,
+            };
+            entries.push(Entry::Exchange(
+                exchange(client, bar, "invalid key", &request(Key::Invalid), expect).await,
+            ));
+            requests += 2;
         }
         None => {
             entries.push(skipped("no key", NO_ROUTE));

@@ -138,16 +138,20 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 #[serde(deny_unknown_fields)]
 struct Config {
     listen: Option<Spanned<String>>,
-    data_dir: Option<PathBuf>,
+    data_dir: Option<Spanned<PathBuf>>,
     dialect: Option<Dialect>,
     #[serde(default)]
     catalog: Vec<PathBuf>,
     redis: Option<Spanned<String>>,
-    database: Option<String>,
+    database: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "timeout")]
     timeout: Option<Duration>,
     #[serde(default)]
     trust_proxy: Vec<Spanned<String>>,
+    /// Where `data_dir` is set, `file:line:column`, for problems found when
+    /// the directory is made.
+    #[serde(skip)]
+    data_dir_at: String,
 }
 
 fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
@@ -185,8 +189,38 @@ impl std::str::FromStr for RedisUrl {
     }
 }
 
+/// A database URL as the store opens it, `sqlite:` naming a file or
+/// `postgres://`; checked without connecting.
+struct DatabaseUrl;
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        // The URL is never shown: it may hold a password.
+        if text.starts_with("sqlite:") {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(text)
+                .map_err(|e| format!("invalid SQLite URL: {e}"))?;
+            if options.get_filename().as_os_str().is_empty() {
+                return Err(
+                    "no file named: expected sqlite://PATH, or sqlite::memory: for a database \
+                     in memory"
+                        .to_owned(),
+                );
+            }
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            sqlx::postgres::PgConnectOptions::from_str(text)
+                .map_err(|e| format!("invalid Postgres URL: {e}"))?;
+        } else {
+            return Err(
+                "not a database URL: expected sqlite://PATH or postgres://USER@HOST/DB".to_owned(),
+            );
+        }
+        Ok(DatabaseUrl)
+    }
+}
+
 /// `text` when it parses as `T`: how `--listen`, `--redis` and `--trust-proxy`, and the
-/// same settings in the config file, are checked before the server starts.
+/// same settings and `database` in the config file, are checked before the server starts.
 fn parse_checked<T: std::str::FromStr<Err: std::fmt::Display>>(
     text: &str,
 ) -> Result<String, String> {
@@ -236,10 +270,25 @@ impl Config {
         for value in &config.trust_proxy {
             check(value, parse_checked::<Cidr>)?;
         }
+        if let Some(value) = &config.database {
+            check(value, parse_checked::<DatabaseUrl>)?;
+        }
         // Paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new(""));
         if let Some(dir) = &mut config.data_dir {
-            *dir = base.join(&*dir);
+            let at = dir.span().start;
+            let joined = base.join(dir.get_ref());
+            if joined.exists() && !joined.is_dir() {
+                let why = format!("data_dir {} is not a directory", joined.display());
+                return Err(problem(text.as_bytes(), at, &why));
+            }
+            if joined.to_str().is_none() {
+                let why = format!("data_dir {} is not valid UTF-8", joined.display());
+                return Err(problem(text.as_bytes(), at, &why));
+            }
+            *dir.get_mut() = joined;
+            let (line, column) = input::locate(&text.as_bytes()[..at.min(text.len())]);
+            config.data_dir_at = format!("{}:{line}:{column}", path.display());
         }
         for file in &mut config.catalog {
             *file = base.join(&*file);
@@ -301,9 +350,13 @@ impl Settings {
         let database = match (args.database, args.data_dir) {
             (Some(url), _) => url,
             (None, Some(dir)) => sqlite_in(&dir)?,
-            (None, None) => match config.database {
-                Some(url) => url,
-                None => sqlite_in(&config.data_dir.unwrap_or_else(|| PathBuf::from(".")))?,
+            (None, None) => match (config.database, config.data_dir) {
+                (Some(url), _) => url.into_inner(),
+                // A directory the file names that cannot be made is located in it.
+                (None, Some(dir)) => sqlite_in(dir.get_ref()).map_err(|e| {
+                    CliError::Usage(format!("{}: data_dir: {e}", config.data_dir_at))
+                })?,
+                (None, None) => sqlite_in(Path::new("."))?,
             },
         };
         let mut catalogs = config.catalog;
@@ -400,13 +453,13 @@ async fn serve(
         .dialect(dialect)
         .max_body_bytes(app::BODY_LIMIT);
     let layers = app::Layers {
-        limits,
+        limits: limits.clone(),
         client_ip,
         timeout: settings.timeout,
     };
     let router = app::router(state, &gate, layers).map_err(|e| CliError::Usage(e.to_string()))?;
 
-    banner(out, &settings, addr, &demo)?;
+    banner(out, &settings, &limits, addr, &demo)?;
     out.flush()?;
     listen::serve(listener, router, settings.timeout, shutdown()).await;
     writeln!(out, "stopped")?;
@@ -483,6 +536,7 @@ async fn demo_account(store: &Store) -> Result<Demo, StoreError> {
 fn banner(
     out: &mut dyn Write,
     settings: &Settings,
+    limits: &Backend,
     addr: SocketAddr,
     demo: &Demo,
 ) -> std::io::Result<()> {
@@ -497,9 +551,10 @@ fn banner(
     catalogs.extend(settings.catalogs.iter().map(|p| p.display().to_string()));
     writeln!(out, "  catalog      {}", catalogs.join(" + "))?;
     writeln!(out, "  database     {database}")?;
-    let counted = match &settings.redis {
-        Some(url) => format!("in Redis at {}", tollgate::redact_url(url)),
-        None => "in memory".to_owned(),
+    // `--redis memory://` counts in memory too.
+    let counted = match (limits, &settings.redis) {
+        (Backend::Memory { .. }, _) | (_, None) => "in memory".to_owned(),
+        (_, Some(url)) => format!("in Redis at {}", tollgate::redact_url(url)),
     };
     writeln!(
         out,
@@ -534,7 +589,8 @@ fn banner(
             writeln!(
                 out,
                 "  export KEY=$(tollgate keys create --account {DEMO_ACCOUNT} --scopes {scopes} \
-                 --database {database} | tail -n1)"
+                 --database {} | tail -n1)",
+                shell_quote(&database)
             )?;
         }
     }
@@ -563,6 +619,17 @@ fn banner(
     writeln!(out)?;
     writeln!(out, "listening on {base} (Ctrl-C stops)")?;
     Ok(())
+}
+
+/// `word` as one word of a POSIX shell command: as it is when every
+/// character is plain, else in single quotes (each `'` written `'\''`).
+fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]
@@ -649,6 +716,21 @@ mod tests {
                 3,
                 "invalid trusted proxy",
             ),
+            ("database = 'mysql://db/x'\n", 1, "not a database URL"),
+            ("\ndatabase = 'tollgate.db'\n", 2, "not a database URL"),
+            ("database = 'sqlite://'\n", 1, "no file named"),
+            (
+                "database = 'postgres://u:hunter2@db:99999/x'\n",
+                1,
+                "invalid Postgres URL",
+            ),
+            ("\ndata_dir = 'tollgate.toml'\n", 2, "is not a directory"),
+            // Under a file: found when the directory is made.
+            (
+                "dialect = 'coded'\ndata_dir = 'tollgate.toml/data'\n",
+                2,
+                "cannot create the data directory",
+            ),
         ] {
             let path = write(dir.path(), text);
             let args = ServeArgs {
@@ -659,6 +741,7 @@ mod tests {
             let prefix = format!("{}:{line}:", path.display());
             assert!(err.starts_with(&prefix), "{text:?}: {err}");
             assert!(err.contains(says), "{text:?}: {err}");
+            assert!(!err.contains("hunter2"), "{text:?}: {err}");
         }
         let args = ServeArgs {
             config: Some(dir.path().join("missing.toml")),
@@ -666,6 +749,78 @@ mod tests {
         };
         let err = Settings::resolve(args).unwrap_err().to_string();
         assert!(err.contains("missing.toml"), "{err}");
+    }
+
+    /// The banner of a later start, with `database` and `limits`.
+    fn later_banner(database: &str, redis: Option<&str>, limits: &Backend) -> String {
+        let settings = Settings {
+            listen: DEFAULT_LISTEN.to_owned(),
+            dialect: Dialect::Problem,
+            catalogs: Vec::new(),
+            redis: redis.map(str::to_owned),
+            database: database.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            trust_proxies: Vec::new(),
+            config: None,
+        };
+        let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let mut out = Vec::new();
+        banner(
+            &mut out,
+            &settings,
+            limits,
+            addr,
+            &Demo::Exists { balance: 5 },
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn limits_counted_in_memory_are_said_to_be() {
+        for url in [None, Some("memory://"), Some("memory://?max_keys=5")] {
+            let limits = url.map_or_else(Backend::default, |u| Backend::from_url(u).unwrap());
+            let text = later_banner("sqlite://tollgate.db", url, &limits);
+            let line = text.lines().find(|l| l.contains("rate limits")).unwrap();
+            assert!(line.ends_with(", in memory"), "{url:?}: {line}");
+            assert!(!line.contains("Redis"), "{url:?}: {line}");
+        }
+    }
+
+    #[test]
+    fn shell_words_are_quoted_when_they_must_be() {
+        assert_eq!(
+            shell_quote("sqlite:///var/lib/tollgate/tollgate.db"),
+            "sqlite:///var/lib/tollgate/tollgate.db"
+        );
+        assert_eq!(shell_quote("/my data/t.db"), "'/my data/t.db'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(
+            shell_quote("postgres://u:***@db/x"),
+            "'postgres://u:***@db/x'"
+        );
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_printed_keys_create_command_survives_the_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = sqlite_in(&dir.path().join("it's my $data")).unwrap();
+        let text = later_banner(&database, None, &Backend::default());
+        let line = text.lines().find(|l| l.contains("keys create")).unwrap();
+        // `tollgate` stands in for the command: it prints its last argument.
+        let script = format!(
+            "tollgate() {{ for a; do last=$a; done; printf '%s\\n' \"$last\"; }}\n{line}\n\
+             printf '%s' \"$KEY\""
+        );
+        let output = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(String::from_utf8(output.stdout).unwrap(), database);
     }
 
     #[test]

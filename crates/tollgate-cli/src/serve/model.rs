@@ -188,10 +188,13 @@ fn analyse_png(bytes: &[u8]) -> Result<Image, ImageError> {
 
 fn analyse_jpeg(bytes: &[u8]) -> Result<Image, ImageError> {
     let corrupted = |_| ImageError::Corrupted(Format::Jpeg);
+    // The decoder's own limits are opened to every size a JPEG can declare:
+    // it refuses a size over them as a bare error, where `check_size` names
+    // the size. Reading the headers allocates nothing by the size.
     let options = DecoderOptions::default()
         .jpeg_set_out_colorspace(ColorSpace::Luma)
-        .set_max_width(MAX_SIDE as usize)
-        .set_max_height(MAX_SIDE as usize);
+        .set_max_width(usize::from(u16::MAX))
+        .set_max_height(usize::from(u16::MAX));
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
     decoder.decode_headers().map_err(corrupted)?;
     let info = decoder.info().ok_or(ImageError::Corrupted(Format::Jpeg))?;
@@ -417,6 +420,35 @@ mod tests {
             },
         ] {
             assert!(!err.to_string().is_empty());
+        }
+    }
+
+    /// `jpeg` with the size its start-of-frame declares replaced.
+    fn declaring(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+        let mut out = jpeg.to_vec();
+        // SOF0 to SOF2: marker, length, precision, height, width.
+        let sof = out
+            .windows(2)
+            .position(|m| m[0] == 0xFF && (0xC0..=0xC2).contains(&m[1]))
+            .unwrap();
+        out[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+        out[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn an_oversized_jpeg_is_too_large_not_corrupted() {
+        let checks = include_bytes!("../../tests/data/checks.jpg");
+        assert_eq!(analyse(&declaring(checks, 32, 32)).unwrap().width, 32);
+        for (width, height) in [(5000, 32), (32, 5000), (u16::MAX, u16::MAX)] {
+            assert_eq!(
+                analyse(&declaring(checks, width, height)),
+                Err(ImageError::BadSize {
+                    width: u32::from(width),
+                    height: u32::from(height)
+                }),
+                "{width}×{height}"
+            );
         }
     }
 

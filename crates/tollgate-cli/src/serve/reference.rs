@@ -23,24 +23,27 @@ use super::scans::{SIMULATIONS, X_SIMULATE};
 use crate::docs::{Info, Operation, openapi_document};
 
 /// Every route may answer these: the body limit (a declared length over it),
-/// the per-IP rate limit, a panic, the deadline.
-const EVERY_ROUTE: [&str; 4] = [
+/// a `Content-Encoding` serve does not decode (refused before routing, with
+/// or without a body), the per-IP rate limit, a panic, the deadline.
+const EVERY_ROUTE: [&str; 5] = [
     "payload_too_large",
+    "unsupported_media_type",
     "rate_limit_exceeded",
     "internal_error",
     "timeout",
 ];
-/// Routes under `/v1`: authentication and scopes, and the store being down.
-const KEYED: [&str; 5] = [
+/// Routes under `/v1`: authentication (which refuses a suspended account's
+/// keys) and scopes, and the store being down.
+const KEYED: [&str; 6] = [
     "invalid_key",
     "expired_key",
     "deactivated_key",
+    "account_suspended",
     "insufficient_scope",
     "service_unavailable",
 ];
 /// Routes that cost credits and take an `Idempotency-Key`.
-const CHARGED: [&str; 5] = [
-    "account_suspended",
+const CHARGED: [&str; 4] = [
     "insufficient_credits",
     "usage_limit_exceeded",
     "idempotency_key_in_use",
@@ -339,9 +342,17 @@ mod tests {
             ] {
                 assert!(post["responses"][status].is_object(), "{dialect}: {status}");
             }
+            // A GET reads no body, but a suspended account and an unknown
+            // Content-Encoding are refused on it all the same.
             let get = &doc["paths"]["/v1/scans/{id}"]["get"];
-            assert!(get["responses"]["404"].is_object());
-            assert!(get["responses"]["415"].is_null(), "a GET reads no body");
+            for status in ["402", "404", "415"] {
+                assert!(get["responses"][status].is_object(), "{dialect}: {status}");
+            }
+            for path in ["/errors", "/openapi.json"] {
+                let responses = &doc["paths"][path]["get"]["responses"];
+                assert!(responses["415"].is_object(), "{dialect}: {path}");
+                assert!(responses["401"].is_null(), "{dialect}: {path}");
+            }
             assert!(doc["paths"]["/errors"]["get"]["security"] == json!([]));
             let detections = &doc["paths"]["/v1/detections"]["post"];
             let examples =
