@@ -6,14 +6,26 @@
 use std::cell::Cell;
 use std::mem::{self, ManuallyDrop};
 
+use http::HeaderValue;
 use tollgate::Dialect;
 
 use crate::RequestId;
 use crate::request_id::Negotiated;
 
+/// What the layer decided about a request's body, besides its id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Decision {
+    /// The dialect errors are written in.
+    pub(crate) dialect: Dialect,
+    /// The `Vary` value of a body that is an envelope in one dialect and
+    /// bare in another ([`Reply`](crate::Reply)'s): the request headers
+    /// negotiation read to choose, if any could change that.
+    pub(crate) reply_vary: Option<&'static HeaderValue>,
+}
+
 /// The thread's current decision. Entering and leaving swap the id with the
 /// request's own slot ([`Cell::swap`]: no clone, no `Option` to unpack) and
-/// replace the dialect. (Moving an `Option<Negotiated>` instead compiled to
+/// replace the decision. (Moving an `Option<Negotiated>` instead compiled to
 /// overlapping partial copies that stalled store forwarding: ≈ 7% of the
 /// happy path.)
 ///
@@ -26,14 +38,14 @@ struct Current {
     /// The id of the request being run, or an empty one when none is.
     request_id: Cell<ManuallyDrop<RequestId>>,
     /// `Some` exactly while a layer runs code on this thread.
-    dialect: Cell<Option<Dialect>>,
+    decision: Cell<Option<Decision>>,
 }
 
 thread_local! {
     static CURRENT: Current = const {
         Current {
             request_id: Cell::new(ManuallyDrop::new(RequestId::EMPTY)),
-            dialect: Cell::new(None),
+            decision: Cell::new(None),
         }
     };
 }
@@ -76,21 +88,21 @@ impl Drop for IdSlot {
     }
 }
 
-/// Makes a request's id and dialect current on this thread until dropped,
+/// Makes a request's id and decision current on this thread until dropped,
 /// then swaps the id back (nested layers restore the outer one).
 pub(crate) struct Entered<'a> {
     slot: &'a Cell<ManuallyDrop<RequestId>>,
-    previous: Option<Dialect>,
+    previous: Option<Decision>,
 }
 
 /// Swaps the id in `slot` into the thread's current slot, and makes
-/// `dialect` current, until the guard drops.
+/// `decision` current, until the guard drops.
 #[inline]
-pub(crate) fn enter(slot: &mut IdSlot, dialect: Dialect) -> Entered<'_> {
+pub(crate) fn enter(slot: &mut IdSlot, decision: Decision) -> Entered<'_> {
     let slot = Cell::from_mut(&mut slot.0);
     let previous = CURRENT.with(|c| {
         c.request_id.swap(slot);
-        c.dialect.replace(Some(dialect))
+        c.decision.replace(Some(decision))
     });
     Entered { slot, previous }
 }
@@ -100,7 +112,7 @@ impl Drop for Entered<'_> {
     fn drop(&mut self) {
         CURRENT.with(|c| {
             c.request_id.swap(self.slot);
-            c.dialect.set(self.previous);
+            c.decision.set(self.previous);
         });
     }
 }
@@ -108,7 +120,7 @@ impl Drop for Entered<'_> {
 /// The current request's id, if a layer is running this code.
 pub(crate) fn request_id() -> Option<RequestId> {
     CURRENT.with(|c| {
-        c.dialect.get()?;
+        c.decision.get()?;
         let id = c.request_id.replace(ManuallyDrop::new(RequestId::EMPTY));
         let copy = RequestId::clone(&id);
         c.request_id.set(id);
@@ -116,9 +128,14 @@ pub(crate) fn request_id() -> Option<RequestId> {
     })
 }
 
+/// The current request's decision, if a layer is running this code.
+pub(crate) fn decision() -> Option<Decision> {
+    CURRENT.with(|c| c.decision.get())
+}
+
 /// The current request's dialect, if a layer is running this code.
 pub(crate) fn dialect() -> Option<Dialect> {
-    CURRENT.with(|c| c.dialect.get())
+    decision().map(|d| d.dialect)
 }
 
 /// A copy of the current decision, if a layer is running this code.
@@ -142,16 +159,23 @@ mod tests {
         RequestId::new(text).unwrap()
     }
 
+    fn decided(dialect: Dialect) -> Decision {
+        Decision {
+            dialect,
+            reply_vary: None,
+        }
+    }
+
     #[test]
     fn nested_layers_restore_the_outer_decision() {
         assert!(!under_layer());
         let mut outer = IdSlot::new(id("outer"));
         let mut inner = IdSlot::new(id("inner"));
         {
-            let _outer = enter(&mut outer, Dialect::Envelope);
+            let _outer = enter(&mut outer, decided(Dialect::Envelope));
             assert_eq!(get().unwrap().request_id().as_str(), "outer");
             {
-                let _inner = enter(&mut inner, Dialect::Flat);
+                let _inner = enter(&mut inner, decided(Dialect::Flat));
                 assert_eq!(dialect(), Some(Dialect::Flat));
                 assert_eq!(get().unwrap().request_id().as_str(), "inner");
             }

@@ -3,6 +3,8 @@
 //! In order: `Accept: application/problem+json` (when enabled), a pinned
 //! version header value, a pinned path prefix, the default dialect.
 
+use std::sync::Mutex;
+
 use http::header::{ACCEPT, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tollgate::Dialect;
@@ -82,6 +84,57 @@ impl Negotiation {
         }
         self.default
     }
+
+    /// The request headers that can move a request between two dialects
+    /// that `differ`, as a `Vary` value: `Accept` when it can pick `problem`
+    /// over another outcome, the version header when a pin can pick other
+    /// than the default or a path pin would. `None` when no header can.
+    pub(crate) fn vary(
+        &self,
+        differ: impl Fn(Dialect, Dialect) -> bool,
+    ) -> Option<&'static HeaderValue> {
+        // What a request whose headers pick nothing gets.
+        let fallbacks =
+            || std::iter::once(self.default).chain(self.prefixes.iter().map(|(_, d)| *d));
+        let pinned = || {
+            self.versions
+                .iter()
+                .map(|(_, d)| *d)
+                .filter(|_| self.version_header.is_some())
+        };
+        let mut names = Vec::new();
+        if self.problem_on_accept
+            && fallbacks()
+                .chain(pinned())
+                .any(|d| differ(d, Dialect::Problem))
+        {
+            names.push(ACCEPT.as_str());
+        }
+        if let Some(name) = &self.version_header {
+            if pinned().any(|v| fallbacks().any(|f| differ(v, f))) {
+                names.push(name.as_str());
+            }
+        }
+        (!names.is_empty()).then(|| interned(&names.join(", ")))
+    }
+}
+
+/// `Vary` values, one of each: code under the layer reads them through a
+/// thread-local with no reference count (see `current`), so they live for
+/// the program. A layer names at most two headers, so there are few.
+static VARY_VALUES: Mutex<Vec<&'static HeaderValue>> = Mutex::new(Vec::new());
+
+/// The one `&'static` copy of the header value `text` (a valid value: header
+/// names joined by `", "`).
+fn interned(text: &str) -> &'static HeaderValue {
+    let mut values = VARY_VALUES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(value) = values.iter().find(|v| v.as_bytes() == text.as_bytes()) {
+        return value;
+    }
+    let text: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    let value: &'static HeaderValue = Box::leak(Box::new(HeaderValue::from_static(text)));
+    values.push(value);
+    value
 }
 
 /// Whether `path` is `prefix` or lies under it (`/v1` matches `/v1` and
@@ -233,5 +286,44 @@ mod tests {
         // Any `Accept` value counts, not only the first.
         assert!(scanned.accepts_problem);
         assert_eq!(n.dialect(&scanned, "/"), Dialect::Problem);
+    }
+
+    #[test]
+    fn vary_names_the_headers_that_can_change_the_outcome() {
+        let differ = |a: Dialect, b: Dialect| a != b;
+        let envelope =
+            |a: Dialect, b: Dialect| (a == Dialect::Envelope) != (b == Dialect::Envelope);
+        let text = |v: Option<&'static HeaderValue>| v.map(|v| v.to_str().unwrap());
+
+        // Every request gets `problem`.
+        let n = Negotiation::new(Dialect::Problem);
+        assert_eq!(text(n.vary(differ)), None);
+        // `Accept` picks `problem` over `flat`, for errors; a success body
+        // is bare in both.
+        let n = Negotiation::new(Dialect::Flat);
+        assert_eq!(text(n.vary(differ)), Some("accept"));
+        assert_eq!(text(n.vary(envelope)), None);
+        let off = Negotiation {
+            problem_on_accept: false,
+            ..n
+        };
+        assert_eq!(text(off.vary(differ)), None);
+        // A version pin that picks what the path would anyway changes nothing.
+        let mut n = Negotiation::new(Dialect::Envelope);
+        n.problem_on_accept = false;
+        n.version_header = Some(HeaderName::from_static("x-api-version"));
+        n.versions
+            .push((HeaderValue::from_static("2"), Dialect::Envelope));
+        assert_eq!(text(n.vary(differ)), None);
+        n.versions
+            .push((HeaderValue::from_static("1"), Dialect::Flat));
+        assert_eq!(text(n.vary(differ)), Some("x-api-version"));
+        n.problem_on_accept = true;
+        assert_eq!(text(n.vary(envelope)), Some("accept, x-api-version"));
+        // One copy of each value.
+        assert!(std::ptr::eq(
+            n.vary(differ).unwrap(),
+            n.vary(envelope).unwrap()
+        ));
     }
 }

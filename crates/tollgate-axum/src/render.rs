@@ -5,8 +5,11 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::body::Body;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderMap, Response, StatusCode};
+use http::header::{
+    CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LANGUAGE, CONTENT_LENGTH, CONTENT_LOCATION,
+    CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED, RETRY_AFTER, TRANSFER_ENCODING, VARY,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use tollgate::headers::{REQUEST_ID, X_ERROR_CODE, X_REQUEST_ID};
 use tollgate::{ApiError, Catalog, Context, Dialect};
 
@@ -56,8 +59,9 @@ pub(crate) fn log(err: &ApiError, request_id: Option<&str>) {
 }
 
 /// Replaces `response`'s status and body with `err` in `dialect`, keeping
-/// every header it had (`Allow`, `WWW-Authenticate`, CORS, …) and its
-/// extensions; the error itself is left in the extensions for outer layers.
+/// every header it had (`Allow`, `WWW-Authenticate`, CORS, …) but those that
+/// described the replaced body, and its extensions; the error itself is left
+/// in the extensions for outer layers.
 pub(crate) fn render(
     catalog: &Catalog,
     dialect: Dialect,
@@ -76,10 +80,33 @@ pub(crate) fn render(
     response
 }
 
-/// Headers the renderer owns replace any earlier value; the error's own
-/// headers are added unless an identical one is already there.
-fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(http::HeaderName, http::HeaderValue)>) {
-    headers.remove(CONTENT_LENGTH);
+/// Headers that describe a body (its length, coding, range, language,
+/// version, digest, file name) rather than the response: wrong for the new
+/// body, so a rewritten response drops them. Caching policy
+/// (`Cache-Control`), `Vary`, CORS and the like stay.
+static BODY_HEADERS: [HeaderName; 13] = [
+    CONTENT_LENGTH,
+    CONTENT_ENCODING,
+    CONTENT_RANGE,
+    CONTENT_LANGUAGE,
+    CONTENT_LOCATION,
+    CONTENT_DISPOSITION,
+    TRANSFER_ENCODING,
+    ETAG,
+    LAST_MODIFIED,
+    HeaderName::from_static("content-md5"),
+    HeaderName::from_static("digest"),
+    HeaderName::from_static("content-digest"),
+    HeaderName::from_static("repr-digest"),
+];
+
+/// Drops the headers that described the replaced body; then headers the
+/// renderer owns replace any earlier value, and the error's own headers are
+/// added unless an identical one is already there.
+fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(HeaderName, HeaderValue)>) {
+    for name in &BODY_HEADERS {
+        headers.remove(name);
+    }
     for (name, value) in rendered {
         let owned = name == CONTENT_TYPE
             || name == X_REQUEST_ID
@@ -94,10 +121,44 @@ fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(http::HeaderName, http:
     }
 }
 
+/// Adds the header names of `vary` that `headers`' `Vary` does not list
+/// yet (as a `Vary` line of their own), unless it is `*` already.
+pub(crate) fn add_vary(headers: &mut HeaderMap, vary: &HeaderValue) {
+    let listed: Vec<&str> = headers
+        .get_all(VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    if listed.contains(&"*") {
+        return;
+    }
+    let Ok(wanted) = vary.to_str() else {
+        return;
+    };
+    let names = wanted.split(',').map(str::trim);
+    let missing: Vec<&str> = names
+        .clone()
+        .filter(|name| !listed.iter().any(|l| l.eq_ignore_ascii_case(name)))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let value = if missing.len() == names.count() {
+        vary.clone()
+    } else {
+        match HeaderValue::from_str(&missing.join(", ")) {
+            Ok(value) => value,
+            Err(_) => return,
+        }
+    };
+    headers.append(VARY, value);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn adopt_takes_the_apps_entry_and_keeps_the_occurrence() {
@@ -199,5 +260,59 @@ mod tests {
         assert!(res.headers().get(CONTENT_LENGTH).is_none());
         assert_eq!(res.headers()["x-request-id"], "r1");
         assert_eq!(res.headers()["x-error-code"], "method_not_allowed");
+    }
+
+    #[test]
+    fn vary_adds_only_what_is_missing() {
+        let vary = |lines: &[&'static str], add: &'static str| {
+            let mut headers = HeaderMap::new();
+            for line in lines {
+                headers.append(VARY, HeaderValue::from_static(line));
+            }
+            add_vary(&mut headers, &HeaderValue::from_static(add));
+            let all: Vec<_> = headers.get_all(VARY).iter().cloned().collect();
+            all
+        };
+        assert_eq!(
+            vary(&[], "accept, x-api-version"),
+            ["accept, x-api-version"]
+        );
+        assert_eq!(
+            vary(&["Origin"], "accept, x-api-version"),
+            ["Origin", "accept, x-api-version"]
+        );
+        assert_eq!(
+            vary(&["origin, Accept"], "accept, x-api-version"),
+            ["origin, Accept", "x-api-version"]
+        );
+        assert_eq!(
+            vary(&["X-Api-Version", "accept"], "accept, x-api-version"),
+            ["X-Api-Version", "accept"]
+        );
+        assert_eq!(vary(&["*"], "accept"), ["*"]);
+    }
+
+    #[test]
+    fn rendering_drops_what_described_the_old_body() {
+        let catalog = Catalog::builtin();
+        let (mut parts, ()) = Response::new(()).into_parts();
+        for (name, value) in [
+            ("content-encoding", "gzip"),
+            ("content-range", "bytes 0-9/10"),
+            ("etag", "\"v1\""),
+            ("digest", "sha-256=abc"),
+            ("cache-control", "no-store"),
+            ("vary", "origin"),
+        ] {
+            parts.headers.insert(name, HeaderValue::from_static(value));
+        }
+        let err = catalog.error("not_found").unwrap();
+        let ctx = Context::new(std::time::SystemTime::UNIX_EPOCH);
+        let res = render(&catalog, Dialect::Problem, err, &ctx, parts);
+        for gone in ["content-encoding", "content-range", "etag", "digest"] {
+            assert!(!res.headers().contains_key(gone), "{gone}");
+        }
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert_eq!(res.headers()["vary"], "origin");
     }
 }

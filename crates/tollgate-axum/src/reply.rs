@@ -2,7 +2,7 @@
 
 use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_TYPE, VARY};
 use serde::Serialize;
 use tollgate::Dialect;
 
@@ -17,8 +17,10 @@ use crate::rejection::builtin;
 /// `Reply` asks the [`Tollgate`](crate::Tollgate) layer running the handler
 /// which dialect the request negotiated and writes the finished body at once
 /// (one serialization, one buffer), so a component that stores and replays
-/// responses (an idempotency layer) replays the same envelope. Without the
-/// layer the body stays bare. Pair it with a 2xx status: the envelope says
+/// responses (an idempotency layer) replays the same envelope. When a request
+/// header can change whether the body wears the envelope (`Accept`, the
+/// version header), the response says so in `Vary`. Without the layer the
+/// body stays bare. Pair it with a 2xx status: the envelope says
 /// `"success":true`.
 ///
 /// ```
@@ -44,7 +46,8 @@ const TAIL: &[u8] = br#","success":true,"message":"OK"}"#;
 
 impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
-        let envelope = current::dialect() == Some(Dialect::Envelope);
+        let decision = current::decision();
+        let envelope = decision.is_some_and(|d| d.dialect == Dialect::Envelope);
         let mut body = Vec::with_capacity(128);
         if envelope {
             body.extend_from_slice(HEAD);
@@ -55,11 +58,15 @@ impl<T: Serialize> IntoResponse for Reply<T> {
         if envelope {
             body.extend_from_slice(TAIL);
         }
-        (
+        let mut response = (
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(vary) = decision.and_then(|d| d.reply_vary) {
+            response.headers_mut().insert(VARY, vary.clone());
+        }
+        response
     }
 }
 
@@ -73,7 +80,11 @@ mod tests {
         let response = match dialect {
             Some(dialect) => {
                 let mut id = current::IdSlot::new(RequestId::new("r1").unwrap());
-                let _entered = current::enter(&mut id, dialect);
+                let decision = current::Decision {
+                    dialect,
+                    reply_vary: None,
+                };
+                let _entered = current::enter(&mut id, decision);
                 reply.into_response()
             }
             None => reply.into_response(),

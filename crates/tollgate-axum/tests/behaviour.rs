@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate::{Catalog, Dialect};
-use tollgate_axum::{Json, Negotiated, Reply, RequestId, Tollgate, ValidationStatus};
+use tollgate_axum::{HandlerError, Json, Negotiated, Reply, RequestId, Tollgate, ValidationStatus};
 use tower::{Service, ServiceExt};
 
 #[derive(Deserialize)]
@@ -355,4 +355,114 @@ async fn replayed_replies_keep_the_envelope() {
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), want);
     assert_eq!(again.headers()["x-request-id"], "req_again");
     assert_eq!(again.headers()[header::CONTENT_TYPE], "application/json");
+}
+
+/// A body the layer wrote or negotiated names in `Vary` the request headers
+/// that chose its dialect, added to what the response said already; plain
+/// successes are left alone, and nothing is added when no header can change
+/// the body.
+#[tokio::test]
+async fn negotiated_bodies_say_what_they_vary_on() {
+    let app = || {
+        routes().route(
+            "/own-vary",
+            get(|| async {
+                (
+                    http::StatusCode::NOT_FOUND,
+                    [(header::VARY, "Origin, Accept")],
+                )
+            }),
+        )
+    };
+    let vary = |res: &Response<()>| -> Vec<String> {
+        res.headers()
+            .get_all(header::VARY)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    };
+    let get_ = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+
+    let mut pinned = app().layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Envelope)
+            .pin_path("/v1", Dialect::Flat)
+            .version_header(header::HeaderName::from_static("x-api-version"))
+            .pin("1", Dialect::Flat)
+            .layer(),
+    );
+    let (res, _) = send(&mut pinned, post_json("/v2/scans", "{}")).await;
+    assert_eq!(vary(&res), ["accept, x-api-version"]);
+    let (res, _) = send(&mut pinned, get_("/nowhere")).await;
+    assert_eq!(vary(&res), ["accept, x-api-version"]);
+    let (res, _) = send(&mut pinned, get_("/own-vary")).await;
+    assert_eq!(vary(&res), ["Origin, Accept", "x-api-version"]);
+    let (res, _) = send(&mut pinned, get_("/scans")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(vary(&res), ["accept, x-api-version"]);
+    let (res, _) = send(&mut pinned, get_("/id")).await;
+    assert_eq!(vary(&res), Vec::<String>::new(), "a plain success");
+
+    // Every request gets `problem`: no header changes a thing.
+    let mut fixed = app().layer(Tollgate::new(Catalog::builtin()).layer());
+    for uri in ["/nowhere", "/scans", "/id"] {
+        let (res, _) = send(&mut fixed, get_(uri)).await;
+        assert_eq!(vary(&res), Vec::<String>::new(), "{uri}");
+    }
+    let (res, _) = send(&mut fixed, get_("/own-vary")).await;
+    assert_eq!(vary(&res), ["Origin, Accept"]);
+
+    // `Accept` picks `problem` over `flat` for errors; a reply is bare in both.
+    let mut flat = app().layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Flat)
+            .layer(),
+    );
+    let (res, _) = send(&mut flat, get_("/nowhere")).await;
+    assert_eq!(vary(&res), ["accept"]);
+    let (res, _) = send(&mut flat, get_("/scans")).await;
+    assert_eq!(vary(&res), Vec::<String>::new());
+}
+
+/// Behind `Router::nest`, the layer reads the path the caller sent: for
+/// `problem`'s `instance` and for path pins.
+#[tokio::test]
+async fn nested_routers_see_the_callers_path() {
+    let layer = Tollgate::new(Catalog::builtin())
+        .pin_path("/legacy", Dialect::Flat)
+        .layer();
+    let inner = || {
+        Router::new()
+            .route(
+                "/scans",
+                get(|| async {
+                    Err::<(), HandlerError>(
+                        Catalog::builtin_ref().error("not_found").unwrap().into(),
+                    )
+                }),
+            )
+            .layer(layer.clone())
+    };
+    let mut app = Router::new().nest("/api", inner()).nest("/legacy", inner());
+    let (res, body) = send(
+        &mut app,
+        Request::get("/api/scans?page=2")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["instance"], "/api/scans", "{value}");
+    let (res, body) = send(
+        &mut app,
+        Request::get("/legacy/scans").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    assert_eq!(
+        value,
+        json!({"error": "not_found", "message": value["message"]})
+    );
 }

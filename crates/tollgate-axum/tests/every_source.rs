@@ -133,6 +133,27 @@ async fn slow() -> &'static str {
     "late"
 }
 
+/// A 404 page served precompressed (as `ServeDir` does), with the headers
+/// that describe it and some that describe the response.
+async fn precompressed_not_found() -> Response<Body> {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, b"<h1>Not found</h1>").unwrap();
+    let page = gzip.finish().unwrap();
+    (
+        StatusCode::NOT_FOUND,
+        [
+            (header::CONTENT_ENCODING, "gzip"),
+            (header::CONTENT_TYPE, "text/html"),
+            (header::CONTENT_LANGUAGE, "en"),
+            (header::ETAG, "\"404-page\""),
+            (header::LAST_MODIFIED, "Wed, 01 May 2024 12:00:00 GMT"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
 fn app(dialect: Dialect) -> Router {
     Router::new()
         .route("/json", post(|Json(_): Json<Order>| async { "ok" }))
@@ -188,6 +209,18 @@ fn app(dialect: Dialect) -> Router {
             "/conflict",
             get(|| async { (StatusCode::CONFLICT, "scan_1 already exists").into_response() }),
         )
+        .route(
+            "/ws",
+            // What axum's `WebSocketUpgrade` answers when the server gave the
+            // request no upgrade state (its `ConnectionNotUpgradable`).
+            get(|| async {
+                (
+                    StatusCode::UPGRADE_REQUIRED,
+                    "WebSocket request couldn't be upgraded since no upgrade state was present",
+                )
+            }),
+        )
+        .route("/precompressed-404", get(precompressed_not_found))
         .layer(middleware::map_response(
             |mut res: Response<Body>| async move {
                 // CORS, set by a layer inside ours: must survive the rewrite.
@@ -566,6 +599,14 @@ fn cases() -> Vec<Case> {
             keep: &[("accept-encoding", Some("identity")), CORS],
         },
         Case {
+            name: "axum's WebSocket upgrade without upgrade state",
+            request: || get_("/ws"),
+            status: 400,
+            code: "malformed_request",
+            field: Some("WebSocket"),
+            keep: &[CORS],
+        },
+        Case {
             name: "a bare 429 from another limiter",
             request: || get_("/bare-429"),
             status: 429,
@@ -691,4 +732,51 @@ async fn a_bare_429_says_its_wait_in_the_body_too() {
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["error"]["retry_after"], 7, "{body}");
     assert_eq!(body["error"]["message"], "Rate limit exceeded", "{body}");
+}
+
+/// The body a rewrite replaces takes the headers that described it along
+/// (a client would try to gunzip the envelope); those about the response
+/// stay.
+#[tokio::test]
+async fn a_replaced_bodys_headers_go_with_it() {
+    let catalog = Catalog::builtin();
+    for dialect in Dialect::ALL {
+        let (res, body) = send(app(dialect), get_("/precompressed-404"), None).await;
+        assert_eq!(res.status(), 404, "{dialect}");
+        for gone in [
+            header::CONTENT_ENCODING,
+            header::CONTENT_LANGUAGE,
+            header::ETAG,
+            header::LAST_MODIFIED,
+        ] {
+            assert!(
+                !res.headers().contains_key(&gone),
+                "{dialect}: {gone} kept: {:?}",
+                res.headers()
+            );
+        }
+        assert_eq!(
+            res.headers()[header::CACHE_CONTROL],
+            "no-store",
+            "{dialect}"
+        );
+        assert_eq!(
+            res.headers()["access-control-allow-origin"],
+            "*",
+            "{dialect}"
+        );
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            dialect.content_type(),
+            "{dialect}"
+        );
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let decoded = catalog.decode(404, res.headers(), &body, SystemTime::now());
+        assert_eq!(decoded.dialect, dialect.name(), "{dialect}: {value}");
+        assert_eq!(
+            decoded.code.as_deref(),
+            Some(&*catalog.get("not_found").unwrap().wire_code(dialect)),
+            "{dialect}: {value}"
+        );
+    }
 }

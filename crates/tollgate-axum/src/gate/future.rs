@@ -21,7 +21,7 @@ use tollgate::{ApiError, Dialect};
 use tracing::Span;
 
 use super::layer::Shared;
-use crate::current::{self, IdSlot};
+use crate::current::{self, Decision, IdSlot};
 use crate::rejection::{self, TextError, builtin};
 use crate::{BoxError, render};
 
@@ -42,6 +42,15 @@ pub(crate) struct Finish {
 }
 
 impl Finish {
+    /// What code under the layer reads about the request.
+    #[inline]
+    pub(crate) fn decision(&self) -> Decision {
+        Decision {
+            dialect: self.dialect,
+            reply_vary: self.shared.reply_vary,
+        }
+    }
+
     /// `err` over the response `parts`: logged, adopted by the layer's
     /// catalog, rendered in the request's dialect with its id.
     fn respond(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
@@ -53,7 +62,11 @@ impl Finish {
         if let Some(uri) = &self.instance {
             ctx = ctx.instance(uri.path());
         }
-        render::render(&self.shared.catalog, self.dialect, err, &ctx, parts)
+        let mut response = render::render(&self.shared.catalog, self.dialect, err, &ctx, parts);
+        if let Some(vary) = self.shared.error_vary {
+            render::add_vary(response.headers_mut(), vary);
+        }
+        response
     }
 
     /// `err` as a whole new response.
@@ -241,7 +254,8 @@ where
                     return Poll::Ready(Ok(polled_after_completion()));
                 };
                 let polled = {
-                    let _current = current::enter(&mut f.request_id, f.dialect);
+                    let decision = f.decision();
+                    let _current = current::enter(&mut f.request_id, decision);
                     catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
                 };
                 match polled {

@@ -49,6 +49,12 @@ pub(crate) struct Shared {
     pub(crate) timeout: Option<Duration>,
     pub(crate) clock: Clock,
     pub(crate) rewrite_unmarked: bool,
+    /// The `Vary` value of the errors the layer writes: the request headers
+    /// that can change their dialect.
+    pub(crate) error_vary: Option<&'static HeaderValue>,
+    /// The `Vary` value of a [`Reply`](crate::Reply): the request headers
+    /// that can change whether it wears the envelope.
+    pub(crate) reply_vary: Option<&'static HeaderValue>,
 }
 
 /// Configures the layer that makes every response of a service answer from a
@@ -154,7 +160,9 @@ impl Tollgate {
     }
 
     /// Requests under the path `prefix` (`/v1` matches `/v1` and `/v1/scans`,
-    /// not `/v10`) get `dialect`; the first matching prefix wins.
+    /// not `/v10`) get `dialect`; the first matching prefix wins. The path is
+    /// the one the caller sent, also when the layer sits on a router under
+    /// `Router::nest` (axum's `OriginalUri`).
     pub fn pin_path(mut self, prefix: &str, dialect: Dialect) -> Tollgate {
         self.negotiation.prefixes.push((prefix.to_owned(), dialect));
         self
@@ -169,7 +177,9 @@ impl Tollgate {
     }
 
     /// Answers `timeout` when the service has not produced a response within
-    /// `deadline`. The status is the catalog entry's (504 built in; set
+    /// `deadline`, counted from the first time it waits: what it does before
+    /// (in `call`, or up to its first `.await` that is not ready) cannot be
+    /// interrupted anyway. The status is the catalog entry's (504 built in; set
     /// `[errors.timeout] status = 408` in a catalog for 408).
     pub fn timeout(mut self, deadline: Duration) -> Tollgate {
         self.timeout = Some(deadline);
@@ -224,9 +234,15 @@ impl Tollgate {
                 }
             }
         }
+        let error_vary = self.negotiation.vary(|a, b| a != b);
+        let reply_vary = self
+            .negotiation
+            .vary(|a, b| (a == Dialect::Envelope) != (b == Dialect::Envelope));
         TollgateLayer {
             shared: Arc::new(Shared {
                 catalog,
+                error_vary,
+                reply_vary,
                 negotiation: self.negotiation,
                 body_limit: self.body_limit,
                 timeout: self.timeout,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
 use bytes::Bytes;
 use http::{Request, Response};
 use tollgate::Dialect;
@@ -78,7 +78,13 @@ where
         let shared = &self.shared;
         let scanned = shared.negotiation.scan(req.headers());
         let request_id = RequestId::from_header(scanned.request_id);
-        let dialect = shared.negotiation.dialect(&scanned, req.uri().path());
+        // Under `Router::nest` the URI has lost its prefix; axum keeps the
+        // one the caller sent as `OriginalUri`.
+        let uri = match req.extensions().get::<OriginalUri>() {
+            Some(OriginalUri(original)) => original,
+            None => req.uri(),
+        };
+        let dialect = shared.negotiation.dialect(&scanned, uri.path());
         let declared = scanned.content_length;
         // Without a tracing subscriber the span has no reader (tracing's
         // `log` fallback would only print its creation), so none is built.
@@ -88,7 +94,7 @@ where
             Span::none()
         };
         let instance = match dialect {
-            Dialect::Problem => req.uri().path_and_query().cloned(),
+            Dialect::Problem => uri.path_and_query().cloned(),
             _ => None,
         };
         let mut finish = Finish {
@@ -128,7 +134,8 @@ where
 
         let called = {
             let _entered = span.enter();
-            let _current = current::enter(&mut finish.request_id, dialect);
+            let decision = finish.decision();
+            let _current = current::enter(&mut finish.request_id, decision);
             catch_unwind(AssertUnwindSafe(|| self.inner.call(req)))
         };
         match called {
