@@ -33,6 +33,10 @@ const PRESSURE_SAMPLE: usize = 256;
 
 /// An in-memory keyed GCRA store with a hard cap on tracked keys.
 ///
+/// A store keeps one arrival time per key, whatever the policy passed in:
+/// use one store per policy ([`Limiter`](crate::Limiter) and
+/// [`KeyedLimiter`] do).
+///
 /// **Hot path.** A known key is one lock-free lookup in a
 /// [`papaya`] hash map (readers take no lock and write nothing shared but the
 /// key's own state) and one compare-and-swap on the key's theoretical arrival
