@@ -94,7 +94,8 @@ pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
 /// Writes `contents` to `path` whole or not at all: into `<name>.tmp-<pid>`
 /// beside it, then renamed over it, so a failed write leaves the old file as
 /// it was (and removes the temporary one). A symlink is followed, so the file
-/// it points at is the one replaced.
+/// it points at is the one replaced, and a replaced file keeps its
+/// permissions.
 fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let name = target
@@ -104,6 +105,9 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     tmp_name.push(format!(".tmp-{}", std::process::id()));
     let tmp = target.with_file_name(tmp_name);
     let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        if let Ok(old) = std::fs::metadata(&target) {
+            file.set_permissions(old.permissions())?;
+        }
         file.write_all(contents)?;
         file.sync_all()
     });
@@ -310,6 +314,26 @@ fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("errors.html");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        replace_file(&path, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+        // Even a read-only file is replaced, and stays read-only.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        replace_file(&path, b"newer").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "newer");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o444);
+    }
 
     fn oas() -> jsonschema::Validator {
         let schema: Value = serde_json::from_str(include_str!(
