@@ -772,16 +772,20 @@ impl Store {
             .await
     }
 
-    /// Holds a key another `lock_timeout` from now; the new lock, or `None`
-    /// when the key is no longer held under `lock`.
+    /// The lock a renewal made now takes: `lock_timeout` from now.
+    pub(crate) fn idempotency_lock_until(&self, lock_timeout: Duration) -> i64 {
+        unix(self.now()).saturating_add(lock_secs(lock_timeout))
+    }
+
+    /// Holds a key until `until` (from [`idempotency_lock_until`](Self::idempotency_lock_until));
+    /// the new lock, or `None` when the key is no longer held under `lock`.
     pub(crate) async fn idempotency_renew(
         &self,
         api_key_id: &str,
         idem_key: &str,
         lock: i64,
-        lock_timeout: Duration,
+        until: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let until = unix(self.now()).saturating_add(lock_secs(lock_timeout));
         if until <= lock {
             return Ok(Some(lock));
         }
@@ -923,7 +927,8 @@ mod tests {
         };
         assert!(second > first);
         // The first request comes back: none of its writes lands.
-        let renewed = store.idempotency_renew("key_1", "order-1", first, minute);
+        let until = store.idempotency_lock_until(minute);
+        let renewed = store.idempotency_renew("key_1", "order-1", first, until);
         assert_eq!(renewed.await.unwrap(), None);
         assert!(
             !store
@@ -939,7 +944,8 @@ mod tests {
         );
         // The request that took it over renews and stores its outcome.
         clock.advance(Duration::from_secs(5));
-        let renewed = store.idempotency_renew("key_1", "order-1", second, minute);
+        let until = store.idempotency_lock_until(minute);
+        let renewed = store.idempotency_renew("key_1", "order-1", second, until);
         let third = renewed.await.unwrap().expect("still held");
         assert!(third > second);
         assert!(
