@@ -58,11 +58,11 @@ enum ScanError {
 fn variants_are_catalog_entries() {
     let defs = ScanError::error_defs();
     let codes: Vec<_> = defs.iter().map(|d| d.code()).collect();
+    // `not_found` is built in, used as is: the catalog has it already.
     assert_eq!(
         codes,
         [
             "insufficient_frames",
-            "not_found",
             "vlm_provider_error",
             "rule_not_found",
             "upstream_failed"
@@ -73,14 +73,15 @@ fn variants_are_catalog_entries() {
         defs[0].remedy_text(),
         Some("Send at least as many frames as the model requires.")
     );
-    assert_eq!(defs[1], **Catalog::builtin_ref().get("not_found").unwrap());
-    assert_eq!(defs[2].retry(), RetryClass::After);
-    assert_eq!(defs[2].kind(), Kind::Unavailable);
-    assert_eq!(defs[3].title(), "Rule not found");
+    assert_eq!(defs[1].retry(), RetryClass::After);
+    assert_eq!(defs[1].kind(), Kind::Unavailable);
+    assert_eq!(defs[2].title(), "Rule not found");
     assert!(
-        defs[2].detail_keys().is_empty(),
+        defs[1].detail_keys().is_empty(),
         "source, retry_after and skip are not details"
     );
+    let err = tollgate::ApiError::from(ScanError::NotFound);
+    assert_eq!(err.def(), Catalog::builtin_ref().get("not_found").unwrap());
 
     let mut catalog = Catalog::builtin();
     for def in defs {
@@ -183,4 +184,118 @@ fn generic_enums_and_raw_identifiers() {
         Lookup::<u32>::error_defs()[0].detail_keys(),
         ["match", "value"]
     );
+}
+
+/// Built-in entries used as is (two variants sharing one), and an entry of
+/// the enum's own.
+#[derive(Debug, ApiError)]
+enum Throttled {
+    #[api(code = "rate_limit_exceeded")]
+    TooMany { limit: u32, window: u32 },
+    #[api(code = "not_found")]
+    NoRule,
+    #[api(code = "not_found")]
+    NoScan,
+    #[api(code = "quota_frozen", status = 403, message = "The quota is frozen.")]
+    Frozen,
+}
+
+/// An app's catalog overriding a built-in entry (as seed 002's does).
+const APP_CATALOG: &str = r#"
+[errors.rate_limit_exceeded]
+message = "Rate limit exceeded: 100 calls per 60 seconds"
+details = []
+remedy = "Implement exponential backoff and respect Retry-After"
+aliases = { coded = "RATE_LIMIT_ERROR" }
+"#;
+
+#[tokio::test]
+async fn error_defs_keep_the_apps_overrides_of_built_in_entries() {
+    let codes: Vec<_> = Throttled::error_defs()
+        .iter()
+        .map(|d| d.code().to_owned())
+        .collect();
+    assert_eq!(codes, ["quota_frozen"]);
+    for (err, code) in [
+        (Throttled::NoRule, "not_found"),
+        (Throttled::NoScan, "not_found"),
+        (Throttled::Frozen, "quota_frozen"),
+    ] {
+        assert_eq!(tollgate::ApiError::from(err).code(), code);
+    }
+
+    let mut catalog = Catalog::from_toml("app.toml", APP_CATALOG).unwrap();
+    for def in Throttled::error_defs() {
+        catalog.insert(def).unwrap();
+    }
+    let def = catalog.get("rate_limit_exceeded").unwrap();
+    assert_eq!(
+        def.message().as_str(),
+        "Rate limit exceeded: 100 calls per 60 seconds"
+    );
+    assert_eq!(def.wire_code(Dialect::Coded), "RATE_LIMIT_ERROR");
+    assert_eq!(catalog.get("quota_frozen").unwrap().status(), 403);
+
+    // Under the layer, the variant answers with the app's entry.
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                Throttled::TooMany {
+                    limit: 5,
+                    window: 1,
+                }
+            }),
+        )
+        .layer(Tollgate::new(catalog).dialect(Dialect::Coded).layer());
+    let res = app
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "RATE_LIMIT_ERROR", "{body}");
+    assert_eq!(
+        body["error"]["message"], "Rate limit exceeded: 100 calls per 60 seconds",
+        "{body}"
+    );
+}
+
+/// A built-in code redefined.
+#[derive(Debug, ApiError)]
+enum Retired {
+    #[api(
+        code = "not_found",
+        status = 410,
+        message = "This API version is retired."
+    )]
+    Gone,
+}
+
+#[tokio::test]
+async fn a_redefined_built_in_code_needs_its_entry_in_the_layers_catalog() {
+    let def = &Retired::error_defs()[0];
+    assert_eq!(def.status(), 410);
+    assert_eq!(
+        def.remedy_text(),
+        None,
+        "nothing of the built-in entry is kept"
+    );
+
+    let mut inserted = Catalog::builtin();
+    for def in Retired::error_defs() {
+        inserted.insert(def).unwrap();
+    }
+    // The layer takes the entry its catalog has for the code.
+    for (catalog, status) in [(Catalog::builtin(), 404), (inserted, 410)] {
+        let app = Router::new()
+            .route("/", get(|| async { Retired::Gone }))
+            .layer(Tollgate::new(catalog).layer());
+        let res = app
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status);
+    }
 }

@@ -8,7 +8,8 @@
 //! templates parse and name only fields of their variant (a built-in code's
 //! message too: `rate_limit_exceeded` needs `limit` and `window` fields),
 //! and detail fields are named `[A-Za-z0-9_]+` (`r#match` is the detail
-//! `match`). Generic enums work when their detail fields are `Serialize`.
+//! `match`). Two variants share a code only when both use a built-in entry
+//! as is (two `not_found` variants for different resources).
 //!
 //! ```ignore
 //! use tollgate_axum::ApiError;
@@ -24,17 +25,20 @@
 //! }
 //! ```
 //!
-//! Variant attributes (`#[api(...)]`):
+//! Variant attributes (`#[api(...)]`): a `code`, and either `status` and
+//! `message` together, which define the entry, or neither, for a built-in
+//! entry as is. The other keys complete a definition, so they need `status`
+//! and `message` too.
 //!
 //! | key | value | |
 //! |---|---|---|
 //! | `code` | `"snake_case"` | required |
-//! | `status` | `400`–`599` | required unless `code` is built in |
-//! | `message` | template, `{field}` placeholders | required unless `code` is built in |
-//! | `title` | text | defaults to the code in words (`rule_not_found` → "Rule not found") |
-//! | `remedy` | text | what the caller should do |
-//! | `retry` | `"never"`, `"after"`, `"backoff"` | defaults from the status |
-//! | `kind` | a `tollgate::Kind` name (`"not_found"`) | defaults from the status |
+//! | `status` | `400`–`599` | with `message`; both left out for a built-in entry as is |
+//! | `message` | template, `{field}` placeholders | with `status` |
+//! | `title` | text | with `status` and `message`; defaults to the code in words (`rule_not_found` → "Rule not found") |
+//! | `remedy` | text | with `status` and `message`; what the caller should do |
+//! | `retry` | `"never"`, `"after"`, `"backoff"` | with `status` and `message`; defaults from the status |
+//! | `kind` | a `tollgate::Kind` name (`"not_found"`) | with `status` and `message`; defaults from the status |
 //!
 //! Field attributes: `#[api(source)]` (the cause: logged, never rendered; must
 //! implement `std::error::Error + Send + Sync + 'static`), `#[api(retry_after)]`
@@ -42,12 +46,42 @@
 //! detail). Every other named field is a detail (`serde::Serialize`), filling
 //! the message template.
 //!
+//! A generic enum states these bounds itself, since none are inferred:
+//! `T: serde::Serialize` for a detail of type `T`, and
+//! `E: std::error::Error + Send + Sync + 'static` for a source of type `E`
+//! (`enum Lookup<T: serde::Serialize> { … value: T … }`).
+//!
+//! # Built-in codes
+//!
+//! A variant with a built-in code and neither `status` nor `message` is that
+//! entry as is. Under `tollgate-axum`'s layer it answers with the entry the
+//! layer's catalog has for the code, an app's override included (seed 002's
+//! `rate_limit_exceeded` with its alias and wording). `error_defs()` leaves
+//! such variants out, so inserting its entries into a catalog never
+//! replaces an override.
+//!
+//! With `status` and `message`, a built-in code is redefined from the keys
+//! given alone: the built-in entry's remedy, retry class, kind and aliases
+//! are not kept (give `remedy`, `retry` and `kind` again). The layer renders
+//! every error with its catalog's entry for the code, so the redefinition
+//! takes effect under the layer only once `error_defs()` are inserted into
+//! the catalog the layer was built from; until then the variant answers as
+//! the catalog's entry (a `not_found` redefined as 410 still answers 404).
+//! Without the layer, a response is rendered from the variant's own entry.
+//!
+//! # What is generated
+//!
 //! The derive generates `impl From<Enum> for tollgate::ApiError`,
 //! `IntoResponse`, `From<Enum> for tollgate_axum::HandlerError` (so `?` keeps
 //! the variant's code in handlers returning `HandlerError`), `Display` (the
-//! rendered message), and `Enum::error_defs()`, the catalog entries of every
-//! variant for `Catalog::insert` and documentation. It does not implement
-//! `std::error::Error`: convert to `tollgate::ApiError`, which does.
+//! rendered message), and `Enum::error_defs()`, the catalog entries the enum
+//! defines (built-in entries used as is are left out), for `Catalog::insert`
+//! and documentation.
+//!
+//! It does not implement `std::error::Error`, and the enum must not either:
+//! `HandlerError` converts from every `Error + Send + Sync + 'static`, so the
+//! generated `From<Enum> for HandlerError` would conflict with that (E0119).
+//! Where an `Error` is needed, convert to `tollgate::ApiError`, which is one.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -66,7 +100,9 @@ pub fn derive_api_error(input: TokenStream) -> TokenStream {
     }
 }
 
+/// The keys of a variant's `#[api(...)]`, for error messages.
 const VARIANT_KEYS: &str = "code, status, title, message, remedy, retry, kind";
+/// The keys of a field's `#[api(...)]`, for error messages.
 const FIELD_KEYS: &str = "source, retry_after, skip";
 
 /// What a variant's `#[api(...)]` says.
@@ -81,25 +117,47 @@ struct VariantAttrs {
     kind: Option<LitStr>,
 }
 
+/// What a field is to the error.
 enum FieldRole {
+    /// A detail under this key (the field's name, unraw).
     Detail(Ident),
+    /// `#[api(source)]`: the cause.
     Source,
+    /// `#[api(retry_after)]`: the `Retry-After` delay.
     RetryAfter,
+    /// `#[api(skip)]`, or a tuple field in error.
     Skip,
 }
 
+/// A field of a variant.
 struct FieldInfo {
-    /// The binding in match patterns.
+    /// The binding in match patterns, located at the field's type so that
+    /// type errors about the field (a detail not `Serialize`, a source not an
+    /// `Error`) point there; it resolves at the call site like the rest.
     binding: Ident,
     /// The member in patterns: a name or a tuple index.
     member: syn::Member,
     role: FieldRole,
 }
 
+/// A variant, checked.
 struct Variant {
+    /// The variant's name.
     ident: Ident,
+    /// Its fields, in declaration order.
     fields: Vec<FieldInfo>,
-    def: TokenStream2,
+    /// Its `code = "..."`.
+    code: LitStr,
+    /// Its catalog entry.
+    def: Def,
+}
+
+/// A variant's catalog entry.
+struct Def {
+    /// The expression that builds the `ErrorDef`.
+    tokens: TokenStream2,
+    /// The built-in entry as is (no `status`/`message`): not in `error_defs()`.
+    builtin: bool,
 }
 
 /// Collects errors so one compile reports every problem.
@@ -107,6 +165,7 @@ struct Variant {
 struct Errors(Option<syn::Error>);
 
 impl Errors {
+    /// Adds a problem.
     fn push(&mut self, err: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(err),
@@ -114,11 +173,13 @@ impl Errors {
         }
     }
 
+    /// `Ok` when nothing was pushed, else every problem at once.
     fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
 }
 
+/// The derive's output, or every problem found.
 fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let Data::Enum(data) = &input.data else {
         return Err(syn::Error::new(
@@ -141,9 +202,43 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         }
     }
     errors.finish()?;
+    check_duplicate_codes(&variants)?;
     Ok(generate(input, &variants))
 }
 
+/// One code, one entry: variants share a code only when each uses the
+/// built-in entry as is, since inserting two definitions keeps the last.
+fn check_duplicate_codes(variants: &[Variant]) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    for (i, later) in variants.iter().enumerate() {
+        let code = later.code.value();
+        let first = variants[..i].iter().find(|v| v.code.value() == code);
+        if let Some(first) = first.filter(|f| !(f.def.builtin && later.def.builtin)) {
+            errors.push(syn::Error::new(
+                later.code.span(),
+                format!(
+                    "code {code:?} of variant `{}` is also variant `{}`'s: variants share a code \
+                     only when each uses the built-in entry as is (no `status` or `message`)",
+                    later.ident, first.ident
+                ),
+            ));
+        }
+    }
+    errors.finish()
+}
+
+/// A key as written: `colour`, `foo::bar`.
+fn key_name(path: &syn::Path) -> String {
+    let segments = path.segments.iter().map(|s| s.ident.to_string());
+    let joined = segments.collect::<Vec<_>>().join("::");
+    if path.leading_colon.is_some() {
+        format!("::{joined}")
+    } else {
+        joined
+    }
+}
+
+/// A variant's attributes and fields, checked.
 fn parse_variant(variant: &syn::Variant) -> syn::Result<Variant> {
     let mut errors = Errors::default();
     let mut attrs = VariantAttrs::default();
@@ -151,11 +246,7 @@ fn parse_variant(variant: &syn::Variant) -> syn::Result<Variant> {
     for attr in variant.attrs.iter().filter(|a| a.path().is_ident("api")) {
         seen_api = true;
         let parsed = attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let key = key_name(&meta.path);
             let slot_str = match key.as_str() {
                 "code" => Some(&mut attrs.code),
                 "title" => Some(&mut attrs.title),
@@ -203,14 +294,23 @@ fn parse_variant(variant: &syn::Variant) -> syn::Result<Variant> {
     }
     let fields = parse_fields(&variant.fields, &mut errors);
     errors.finish()?;
-    let def = def_tokens(variant, &attrs, &fields)?;
+    let Some(code) = attrs.code.clone() else {
+        let name = &variant.ident;
+        return Err(syn::Error::new(
+            name.span(),
+            format!("variant `{name}` needs #[api(code = \"...\")]"),
+        ));
+    };
+    let def = def_tokens(variant, &code, &attrs, &fields)?;
     Ok(Variant {
         ident: variant.ident.clone(),
         fields,
+        code,
         def,
     })
 }
 
+/// The role of each field; problems go to `errors`.
 fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
     let mut out = Vec::new();
     let (mut sources, mut delays) = (0, 0);
@@ -218,11 +318,7 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
         let mut role = None;
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("api")) {
             let parsed = attr.parse_nested_meta(|meta| {
-                let key = meta
-                    .path
-                    .get_ident()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
+                let key = key_name(&meta.path);
                 let next = match key.as_str() {
                     "source" => FieldRole::Source,
                     "retry_after" => FieldRole::RetryAfter,
@@ -248,7 +344,7 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
         };
         let role = match (role, &field.ident) {
             (Some(role), _) => role,
-            // `r#type` is the detail `type`.
+            // `r#match` is the detail `match`.
             (None, Some(name)) => FieldRole::Detail(name.unraw()),
             (None, None) => {
                 errors.push(syn::Error::new(
@@ -265,7 +361,10 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
             _ => {}
         }
         out.push(FieldInfo {
-            binding: format_ident!("__field{}", i),
+            binding: Ident::new(
+                &format!("__field{i}"),
+                Span::call_site().located_at(field.ty.span()),
+            ),
             member,
             role,
         });
@@ -285,7 +384,6 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
     out
 }
 
-/// `rule_not_found` → "Rule not found".
 /// Every placeholder of `template` names a detail field of `variant`.
 fn check_placeholders(
     template: &tollgate::Template,
@@ -313,6 +411,7 @@ fn check_placeholders(
     Ok(())
 }
 
+/// `rule_not_found` → "Rule not found".
 fn title_from_code(code: &str) -> String {
     let words = code.replace('_', " ");
     let mut chars = words.chars();
@@ -322,6 +421,7 @@ fn title_from_code(code: &str) -> String {
     }
 }
 
+/// `not_found` → `NotFound`.
 fn camel(snake: &str) -> String {
     snake
         .split('_')
@@ -333,20 +433,15 @@ fn camel(snake: &str) -> String {
         .collect()
 }
 
-/// The expression that builds the variant's `ErrorDef`, after checking
-/// everything that can be checked at compile time.
+/// The variant's entry, after checking everything that can be checked at
+/// compile time.
 fn def_tokens(
     variant: &syn::Variant,
+    code_lit: &LitStr,
     attrs: &VariantAttrs,
     fields: &[FieldInfo],
-) -> syn::Result<TokenStream2> {
+) -> syn::Result<Def> {
     let name = &variant.ident;
-    let Some(code_lit) = &attrs.code else {
-        return Err(syn::Error::new(
-            name.span(),
-            format!("variant `{name}` needs #[api(code = \"...\")]"),
-        ));
-    };
     let code = code_lit.value();
     let code_ok = code.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
         && code
@@ -415,7 +510,10 @@ fn def_tokens(
                 let span = code_lit.span();
                 check_placeholders(def.message(), &details, name, span, "built-in message")?;
             }
-            return Ok(quote!(#private::builtin_def(#code)));
+            return Ok(Def {
+                tokens: quote!(#private::builtin_def(#code)),
+                builtin: true,
+            });
         }
         (Some(status), Some(message)) => {
             let status_value: u16 = status
@@ -496,16 +594,27 @@ fn def_tokens(
         let variant = format_ident!("{}", camel(&value));
         def = quote!(#def.kind_of(#private::tollgate::Kind::#variant));
     }
-    Ok(def)
+    Ok(Def {
+        tokens: def,
+        builtin: false,
+    })
 }
 
+/// The impls for a checked enum.
 fn generate(input: &DeriveInput, variants: &[Variant]) -> TokenStream2 {
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let private = quote!(::tollgate_axum::__private);
     let tg = quote!(#private::tollgate);
 
-    let defs = variants.iter().map(|v| &v.def);
+    let defs = variants.iter().map(|v| &v.def.tokens);
+    // The entries the enum defines; built-in ones used as is are in every
+    // catalog already, where an app may have overridden them.
+    let defined = variants
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !v.def.builtin)
+        .map(|(i, _)| i);
     let pattern = |v: &Variant| {
         let ident = &v.ident;
         let members = v.fields.iter().map(|f| &f.member);
@@ -543,10 +652,15 @@ fn generate(input: &DeriveInput, variants: &[Variant]) -> TokenStream2 {
 
     quote! {
         impl #impl_generics #name #ty_generics #where_clause {
-            /// The catalog entries of this error's variants, in declaration
-            /// order: add them with `tollgate::Catalog::insert`, list them in docs.
+            /// The catalog entries this error defines (its variants with
+            /// `status` and `message`), in declaration order: add them with
+            /// `tollgate::Catalog::insert`, list them in docs. Variants that
+            /// use a built-in entry as is are left out: every catalog built on
+            /// the built-in one has them, perhaps overridden by the app.
             pub fn error_defs() -> ::std::vec::Vec<#tg::ErrorDef> {
-                Self::__tollgate_defs().iter().map(|d| (**d).clone()).collect()
+                let defs = Self::__tollgate_defs();
+                let defined: &[usize] = &[#(#defined),*];
+                defined.iter().map(|&i| (*defs[i]).clone()).collect()
             }
 
             #[doc(hidden)]

@@ -4,6 +4,8 @@ enum E {
     Gone {
         #[api(secret)]
         note: String,
+        #[api(serde::skip)]
+        other: String,
     },
 }
 fn main() {}
