@@ -31,7 +31,7 @@ use crate::error::CliError;
 const EXAMPLES: &str = "\
 Examples:
   tollgate render insufficient_credits --dialect envelope --set required=1 --set available=0
-  tollgate render rate_limit_exceeded --retry-after 30 | tollgate decode
+  tollgate render rate_limit_exceeded --set limit=100 --set window=60 --retry-after 30 | tollgate decode
   curl -si https://api.example.com/v1/scans | tollgate decode
   tollgate lint examples/catalogs/*.toml
   tollgate codes --dialect coded --catalog api.toml

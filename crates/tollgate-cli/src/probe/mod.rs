@@ -561,13 +561,16 @@ fn idempotency_verdict(
     refused_with: Option<&str>,
 ) -> (Verdict, String) {
     match (first, second) {
-        // Without a first answer kept, a refusal of the second says nothing
-        // about idempotency (`{}` failing validation twice, say).
+        // A refused first request need not have its answer kept (Stripe
+        // keeps none for a request that failed validation), so a refusal of
+        // the second says nothing about idempotency (`{}` failing
+        // validation twice, say).
         (Some(status), Some(_)) if status >= 400 => (
             Verdict::Skip,
             format!(
-                "the first request failed with {status}, so no answer was kept for the key; \
-                 describe a working request body example in /openapi.json"
+                "the first request was refused with {status}, and a server need not keep a \
+                 refused request's answer; describe a request body example in /openapi.json \
+                 that succeeds"
             ),
         ),
         (Some(_), Some(s)) if s < 400 => (
