@@ -1561,17 +1561,7 @@ mod tests {
 
     #[test]
     fn spent_rate_limit_quotas_say_when_to_retry() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let decode = |status: u16, fields: &[(&str, &str)]| {
-            let mut map = HeaderMap::new();
-            for (name, value) in fields {
-                map.append(
-                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                    value.parse().unwrap(),
-                );
-            }
-            crate::decode(status, &map, b"", now)
-        };
+        let decode = decode_fields;
         let secs = |n| Some(Duration::from_secs(n));
 
         // GitHub: a 403 with the quota spent and its reset as a Unix time.
