@@ -772,20 +772,16 @@ impl Store {
             .await
     }
 
-    /// The lock a renewal made now takes: `lock_timeout` from now.
-    pub(crate) fn idempotency_lock_until(&self, lock_timeout: Duration) -> i64 {
-        unix(self.now()).saturating_add(lock_secs(lock_timeout))
-    }
-
-    /// Holds a key until `until` (from [`idempotency_lock_until`](Self::idempotency_lock_until));
-    /// the new lock, or `None` when the key is no longer held under `lock`.
+    /// Holds a key another `lock_timeout` from now; the new lock, or `None`
+    /// when the key is no longer held under `lock`.
     pub(crate) async fn idempotency_renew(
         &self,
         api_key_id: &str,
         idem_key: &str,
         lock: i64,
-        until: i64,
+        lock_timeout: Duration,
     ) -> Result<Option<i64>, StoreError> {
+        let until = unix(self.now()).saturating_add(lock_secs(lock_timeout));
         if until <= lock {
             return Ok(Some(lock));
         }
@@ -927,8 +923,7 @@ mod tests {
         };
         assert!(second > first);
         // The first request comes back: none of its writes lands.
-        let until = store.idempotency_lock_until(minute);
-        let renewed = store.idempotency_renew("key_1", "order-1", first, until);
+        let renewed = store.idempotency_renew("key_1", "order-1", first, minute);
         assert_eq!(renewed.await.unwrap(), None);
         assert!(
             !store
@@ -944,8 +939,7 @@ mod tests {
         );
         // The request that took it over renews and stores its outcome.
         clock.advance(Duration::from_secs(5));
-        let until = store.idempotency_lock_until(minute);
-        let renewed = store.idempotency_renew("key_1", "order-1", second, until);
+        let renewed = store.idempotency_renew("key_1", "order-1", second, minute);
         let third = renewed.await.unwrap().expect("still held");
         assert!(third > second);
         assert!(

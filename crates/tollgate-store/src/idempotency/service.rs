@@ -45,10 +45,6 @@ struct KeyGuard {
     key: String,
     /// The record's `locked_until` as this request last set it.
     lock: i64,
-    /// The lock a renewal under way sets, until its outcome is known: a
-    /// request dropped meanwhile cannot tell whether it landed, so its
-    /// writes try this lock too.
-    renewing_to: Option<i64>,
     if_dropped: IfDropped,
 }
 
@@ -67,40 +63,30 @@ impl KeyGuard {
     async fn abandon(mut self) {
         self.if_dropped = IfDropped::Nothing;
         let (store, scope, key) = (self.store.clone(), self.scope.clone(), self.key.clone());
-        detach::finish(abandon(store, scope, key, self.locks())).await;
-    }
-
-    /// The locks the key may be held under: the last one set, and the one a
-    /// renewal under way sets.
-    fn locks(&self) -> Locks {
-        Locks {
-            last: self.lock,
-            renewing_to: self.renewing_to,
-        }
+        detach::finish(abandon(store, scope, key, self.lock)).await;
     }
 
     /// Holds the key another lock timeout from now: the new lock, or `None`
     /// once the key is lost. Owns what it needs, so the handler runs on while
     /// it waits on the database.
-    fn renewal(&mut self, lock_timeout: Duration) -> Renewal {
-        let until = self.store.idempotency_lock_until(lock_timeout);
-        self.renewing_to = Some(until);
+    fn renewal(&self, lock_timeout: Duration) -> Renewal {
         let (store, scope, key, lock) = (
             self.store.clone(),
             self.scope.clone(),
             self.key.clone(),
             self.lock,
         );
-        Box::pin(async move { store.idempotency_renew(&scope, &key, lock, until).await })
+        Box::pin(async move {
+            store
+                .idempotency_renew(&scope, &key, lock, lock_timeout)
+                .await
+        })
     }
 
     /// Takes in a renewal's outcome; `false` once the key is lost (this
     /// request stalled past its lock, and a retry took the key). A lost key
     /// stays lost: this request's writes will find it so, and change nothing.
     fn renewed(&mut self, renewed: Result<Option<i64>, StoreError>) -> bool {
-        if renewed.is_ok() {
-            self.renewing_to = None;
-        }
         match renewed {
             Ok(Some(lock)) => self.lock = lock,
             Ok(None) => {
@@ -120,7 +106,7 @@ impl KeyGuard {
     /// Stores the outcome: replayed to every retry.
     async fn complete(mut self, record: IdempotencyRow) {
         self.if_dropped = IfDropped::Nothing;
-        detach::finish(complete(self.store.clone(), record, self.locks())).await;
+        detach::finish(complete(self.store.clone(), record, self.lock)).await;
     }
 }
 
@@ -133,49 +119,26 @@ impl Drop for KeyGuard {
                     std::mem::take(&mut self.scope),
                     std::mem::take(&mut self.key),
                 );
-                detach::start(abandon(store, scope, key, self.locks()));
+                detach::start(abandon(store, scope, key, self.lock));
             }
-            IfDropped::Spend(record) => detach::start(complete(store, *record, self.locks())),
+            IfDropped::Spend(record) => detach::start(complete(store, *record, self.lock)),
             IfDropped::Nothing => {}
         }
     }
 }
 
-/// The locks a key may be held under: [`KeyGuard::locks`].
-#[derive(Clone, Copy)]
-struct Locks {
-    last: i64,
-    renewing_to: Option<i64>,
-}
-
 /// Frees a key. If this fails, the record stays `running` until its lock
 /// times out, and retries get `idempotency_key_in_use` until then.
-async fn abandon(store: Store, scope: String, key: String, locks: Locks) {
-    let freed = match (
-        store.idempotency_abandon(&scope, &key, locks.last).await,
-        locks.renewing_to,
-    ) {
-        // The renewal landed first.
-        (Ok(false), Some(lock)) => store.idempotency_abandon(&scope, &key, lock).await,
-        (freed, _) => freed,
-    };
-    if let Err(error) = freed {
+async fn abandon(store: Store, scope: String, key: String, lock: i64) {
+    if let Err(error) = store.idempotency_abandon(&scope, &key, lock).await {
         tracing::warn!(%error, "an idempotency key could not be freed; retries wait for its lock to time out");
     }
 }
 
 /// Stores a key's outcome. If this fails, the record stays `running` until its
 /// lock times out, and a retry after that runs the request again.
-async fn complete(store: Store, record: IdempotencyRow, locks: Locks) {
-    let stored = match locks.renewing_to {
-        None => store.idempotency_complete(record, locks.last).await,
-        Some(lock) => match store.idempotency_complete(record.clone(), locks.last).await {
-            // The renewal landed first.
-            Ok(false) => store.idempotency_complete(record, lock).await,
-            stored => stored,
-        },
-    };
-    match stored {
+async fn complete(store: Store, record: IdempotencyRow, lock: i64) {
+    match store.idempotency_complete(record, lock).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
             "an idempotent request finished after its key was taken over; the outcome of the \
@@ -224,7 +187,6 @@ async fn claim(
                 scope,
                 key,
                 lock,
-                renewing_to: None,
                 if_dropped: IfDropped::Abandon,
             }),
             found => Claim::Found(found),
