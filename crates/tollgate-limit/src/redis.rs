@@ -38,7 +38,10 @@ use crate::policy::{Decision, Gcra, Policy};
 /// the arrival time passes it: idle callers cost Redis nothing after at most
 /// a horizon, and most writes keep the expiry as it is (`KEEPTTL`).
 /// Binary numbers and a rare expiry: formatting numbers as text and setting
-/// an expiry were most of the script's cost.
+/// an expiry were most of the script's cost. A stored arrival time more than
+/// the tolerance ahead (a policy tightened under the same name, Redis's clock
+/// stepped back) is capped at the tolerance, and the cap is stored even when
+/// the check is refused, so the caller waits out one burst of the new policy.
 const SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
@@ -54,7 +57,8 @@ for i = 1, #KEYS do
       tat, deadline = stored_tat, stored_deadline
     end
   end
-  if tat < now then tat = now elseif tat > now + tolerance then tat = now + tolerance end
+  local capped = false
+  if tat < now then tat = now elseif tat > now + tolerance then tat, capped = now + tolerance, true end
   local new, answer = nil, 0
   if mode == 2 then
     new = tat - increment
@@ -67,6 +71,7 @@ for i = 1, #KEYS do
     local over = debt - tolerance
     if over > 0 then
       answer = -over
+      if capped and mode == 0 then new = tat end
     else
       if mode == 0 then new = now + debt end
       answer = debt

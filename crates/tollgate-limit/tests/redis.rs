@@ -139,6 +139,9 @@ async fn a_tightened_policy_locks_out_for_its_own_window_at_most() {
     let wait = d.retry_after().unwrap();
     assert!(wait <= Duration::from_millis(600), "{wait:?}");
     assert!(d.reset() <= Duration::from_secs(60), "{:?}", d.reset());
+    // The wait told is the wait: once it is over, a call is admitted.
+    tokio::time::sleep(wait + Duration::from_millis(50)).await;
+    assert!(store.check(&tighter, &key, 1).await.unwrap().is_allowed());
 }
 
 #[tokio::test]

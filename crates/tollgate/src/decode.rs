@@ -201,8 +201,9 @@ fn quota_refill(map: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let secs = |text: Option<&str>| text.and_then(|t| crate::retry::whole_seconds(t.trim()));
     let spent = |remaining: Option<&str>| secs(remaining) == Some(0);
     // One `RateLimit` line per layer (Tollgate's limiter sends them so):
-    // every line counts, as if they were joined with commas. One lookup,
-    // as for a single line.
+    // every line is read, each on its own (a list item split across lines
+    // is not joined), and the longest wait wins. One lookup, as for a
+    // single line.
     let mut refill = map
         .get_all(headers::RATELIMIT)
         .iter()
@@ -654,10 +655,11 @@ fn detect_flat<'a>(obj: &Obj<'a>, parsed: &mut Parsed<'a>) -> Shape {
 }
 
 /// Whether the `errors` of a body with `success` are seed 004's (or it has
-/// none): entries that each map one code or field to its messages
-/// (`[{"invalid_key":["Not authenticated"]}]`). Cloudflare's
-/// `[{"code":1003,"message":"…"}]` and `["bad"]` are not; the first entry
-/// tells.
+/// none): objects mapping codes or fields to their messages
+/// (`[{"invalid_key":["Not authenticated"]}]`). Cloudflare's and GraphQL's
+/// `[{"code":1003,"message":"…"}]`, whose `code` and `message` describe one
+/// error rather than list a field's messages, and a list of strings
+/// (`["bad"]`) are not; the first entry tells.
 fn envelope_errors(obj: &Obj<'_>) -> bool {
     let Some(mut items) = obj.raw("errors").and_then(Raw::items) else {
         return true;
@@ -665,13 +667,19 @@ fn envelope_errors(obj: &Obj<'_>) -> bool {
     let Some(first) = items.next() else {
         return true;
     };
-    let Some(mut entries) = first.entries() else {
+    let Some(entries) = first.entries() else {
         return false;
     };
-    let lone_list = entries
-        .next()
-        .is_some_and(|(_, messages)| messages.json_type() == Some(Json::Array));
-    lone_list && entries.next().is_none()
+    let mut any = false;
+    for (key, value) in entries {
+        let one_error =
+            matches!(&*key, "code" | "message") && value.json_type() != Some(Json::Array);
+        if one_error {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// `{"error":{"code","message","target","details":[…],"innererror"}}` (Azure, OData).
@@ -1696,7 +1704,7 @@ mod tests {
     }
 
     #[test]
-    fn every_ratelimit_line_counts_as_if_joined() {
+    fn every_ratelimit_line_counts() {
         let secs = |n| Some(Duration::from_secs(n));
         let lines = [
             ("ratelimit", "\"burst\";r=3;t=1"),

@@ -144,6 +144,16 @@ fn success_false_is_seed_004_only_in_its_shape() {
     assert_eq!((e.dialect, e.message.as_deref()), ("envelope", Some("m")));
     let e = dec(400, &[], r#"{"data":null,"success":false,"message":"m"}"#);
     assert_eq!((e.dialect, e.message.as_deref()), ("envelope", Some("m")));
+    // Several fields in one entry, and a lone message instead of a list.
+    let body = r#"{"data":null,"success":false,"message":"Validation failed","errors":[{"session_id":["required"],"frames":["required"]}]}"#;
+    let e = dec(400, &[], body);
+    assert_eq!((e.dialect, e.violations.len()), ("envelope", 2));
+    let body = r#"{"data":null,"success":false,"message":"Not authenticated","errors":[{"invalid_key":"Not authenticated"}]}"#;
+    let e = dec(401, &[], body);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("envelope", Some("invalid_key"))
+    );
 }
 
 #[test]
@@ -300,6 +310,13 @@ fn asp_net_core_validation_problem() {
     );
     assert!(!e.details.contains_key("errors"));
     assert_eq!(e.details["traceId"], "00-abc-00");
+    // `errors: null` is no detail.
+    let e = dec(
+        400,
+        &[],
+        r#"{"type":"about:blank","title":"Bad","status":400,"errors":null}"#,
+    );
+    assert!(e.details.is_empty(), "{:?}", e.details);
 
     // `errors` that are neither an array nor an object stay a detail.
     let body = r#"{"type":"https://example.com/errors#bad_input","title":"Bad input","status":400,"errors":"see logs"}"#;

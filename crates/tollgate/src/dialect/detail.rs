@@ -67,12 +67,11 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         read_details_object(&detail, own, out);
         // A `field` repeating the first violation's is that violation's
         // (written for it), not a detail of its own.
-        if let (Some(first), Some(Value::String(field))) =
-            (out.violations.first(), out.details.get(FIELD_KEY))
-        {
-            if first.field == *field {
-                out.details.shift_remove(FIELD_KEY);
-            }
+        let repeated = out.violations.first().is_some_and(|first| {
+            matches!(out.details.get(FIELD_KEY), Some(Value::String(field)) if *field == first.field)
+        });
+        if repeated {
+            out.details.shift_remove(FIELD_KEY);
         }
         out.set_code(code);
         out.message = message;

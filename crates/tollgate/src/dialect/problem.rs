@@ -83,7 +83,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.hint_retry(obj.seconds("retry_after"));
     let errors = obj.raw("errors");
     match errors.and_then(Raw::json_type) {
-        Some(Json::Array) | None => {}
+        Some(Json::Array | Json::Null) | None => {}
         // ASP.NET Core's `{"errors":{"Name":["The Name field is required."]}}`.
         Some(Json::Object) => {
             for (field, messages) in errors.and_then(Raw::entries).into_iter().flatten() {
