@@ -65,9 +65,17 @@ impl Negotiation {
         found
     }
 
-    /// The dialect for a request whose headers gave `scanned`, at `path`.
+    /// The dialect for a request whose headers gave `scanned`, at `path`
+    /// (as the layer's router sees it) or `caller_path` (as the caller sent
+    /// it, when a `Router::nest` stripped a prefix): a path pin matches
+    /// either.
     #[inline]
-    pub(crate) fn dialect(&self, scanned: &Scanned<'_>, path: &str) -> Dialect {
+    pub(crate) fn dialect(
+        &self,
+        scanned: &Scanned<'_>,
+        path: &str,
+        caller_path: Option<&str>,
+    ) -> Dialect {
         if scanned.accepts_problem {
             return Dialect::Problem;
         }
@@ -78,7 +86,7 @@ impl Negotiation {
             }
         }
         for (prefix, dialect) in &self.prefixes {
-            if has_prefix(path, prefix) {
+            if has_prefix(path, prefix) || caller_path.is_some_and(|p| has_prefix(p, prefix)) {
                 return *dialect;
             }
         }
@@ -193,7 +201,7 @@ mod tests {
 
     impl Negotiation {
         fn decide(&self, headers: &HeaderMap, path: &str) -> Dialect {
-            self.dialect(&self.scan(headers), path)
+            self.dialect(&self.scan(headers), path, None)
         }
     }
 
@@ -285,7 +293,7 @@ mod tests {
         assert_eq!(scanned.version, h.get("x-api-version"));
         // Any `Accept` value counts, not only the first.
         assert!(scanned.accepts_problem);
-        assert_eq!(n.dialect(&scanned, "/"), Dialect::Problem);
+        assert_eq!(n.dialect(&scanned, "/", None), Dialect::Problem);
     }
 
     #[test]

@@ -220,12 +220,6 @@ pub(crate) fn recognise(status: u16, text: &str, limit: Option<usize>) -> Option
         404 => builtin("not_found"),
         405 => builtin("method_not_allowed"),
         408 | 504 => builtin("timeout"),
-        // axum's `WebSocketUpgrade` when the connection cannot be upgraded
-        // (the server gave the request no upgrade state). The catalog has no
-        // 426; the closest is a request this server cannot take as sent.
-        426 => builtin("malformed_request")
-            .with("reason", "the connection cannot be upgraded")
-            .with_message("The connection cannot be upgraded to a WebSocket."),
         409 => builtin("conflict"),
         429 => builtin("rate_limit_exceeded"),
         500 => builtin("internal_error"),
@@ -428,12 +422,6 @@ mod tests {
                 400,
                 "Failed to buffer the request body: length limit exceeded",
                 "payload_too_large",
-                "",
-            ),
-            (
-                426,
-                "WebSocket request couldn't be upgraded since no upgrade state was present",
-                "malformed_request",
                 "",
             ),
         ];

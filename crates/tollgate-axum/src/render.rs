@@ -104,8 +104,12 @@ static BODY_HEADERS: [HeaderName; 13] = [
 /// renderer owns replace any earlier value, and the error's own headers are
 /// added unless an identical one is already there.
 fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(HeaderName, HeaderValue)>) {
-    for name in &BODY_HEADERS {
-        headers.remove(name);
+    // Most replaced responses carry few headers and none of these: one pass
+    // over what is there instead of a lookup per name.
+    if headers.keys().any(|name| BODY_HEADERS.contains(name)) {
+        for name in &BODY_HEADERS {
+            headers.remove(name);
+        }
     }
     for (name, value) in rendered {
         let owned = name == CONTENT_TYPE
@@ -124,6 +128,10 @@ fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(HeaderName, HeaderValue
 /// Adds the header names of `vary` that `headers`' `Vary` does not list
 /// yet (as a `Vary` line of their own), unless it is `*` already.
 pub(crate) fn add_vary(headers: &mut HeaderMap, vary: &HeaderValue) {
+    if !headers.contains_key(VARY) {
+        headers.insert(VARY, vary.clone());
+        return;
+    }
     let listed: Vec<&str> = headers
         .get_all(VARY)
         .iter()

@@ -430,17 +430,15 @@ async fn negotiated_bodies_say_what_they_vary_on() {
 async fn nested_routers_see_the_callers_path() {
     let layer = Tollgate::new(Catalog::builtin())
         .pin_path("/legacy", Dialect::Flat)
+        .pin_path("/reports", Dialect::Flat)
         .layer();
+    let not_found = || async {
+        Err::<(), HandlerError>(Catalog::builtin_ref().error("not_found").unwrap().into())
+    };
     let inner = || {
         Router::new()
-            .route(
-                "/scans",
-                get(|| async {
-                    Err::<(), HandlerError>(
-                        Catalog::builtin_ref().error("not_found").unwrap().into(),
-                    )
-                }),
-            )
+            .route("/scans", get(not_found))
+            .route("/reports", get(not_found))
             .layer(layer.clone())
     };
     let mut app = Router::new().nest("/api", inner()).nest("/legacy", inner());
@@ -465,4 +463,11 @@ async fn nested_routers_see_the_callers_path() {
         value,
         json!({"error": "not_found", "message": value["message"]})
     );
+    // A pin written for the path under the nest matches too.
+    let (res, _) = send(
+        &mut app,
+        Request::get("/api/reports").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
 }

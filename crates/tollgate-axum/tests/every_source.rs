@@ -209,17 +209,6 @@ fn app(dialect: Dialect) -> Router {
             "/conflict",
             get(|| async { (StatusCode::CONFLICT, "scan_1 already exists").into_response() }),
         )
-        .route(
-            "/ws",
-            // What axum's `WebSocketUpgrade` answers when the server gave the
-            // request no upgrade state (its `ConnectionNotUpgradable`).
-            get(|| async {
-                (
-                    StatusCode::UPGRADE_REQUIRED,
-                    "WebSocket request couldn't be upgraded since no upgrade state was present",
-                )
-            }),
-        )
         .route("/precompressed-404", get(precompressed_not_found))
         .layer(middleware::map_response(
             |mut res: Response<Body>| async move {
@@ -597,14 +586,6 @@ fn cases() -> Vec<Case> {
             code: "unsupported_media_type",
             field: Some("(br)"),
             keep: &[("accept-encoding", Some("identity")), CORS],
-        },
-        Case {
-            name: "axum's WebSocket upgrade without upgrade state",
-            request: || get_("/ws"),
-            status: 400,
-            code: "malformed_request",
-            field: Some("WebSocket"),
-            keep: &[CORS],
         },
         Case {
             name: "a bare 429 from another limiter",

@@ -160,9 +160,9 @@ impl Tollgate {
     }
 
     /// Requests under the path `prefix` (`/v1` matches `/v1` and `/v1/scans`,
-    /// not `/v10`) get `dialect`; the first matching prefix wins. The path is
-    /// the one the caller sent, also when the layer sits on a router under
-    /// `Router::nest` (axum's `OriginalUri`).
+    /// not `/v10`) get `dialect`; the first matching prefix wins. When the
+    /// layer sits on a router under `Router::nest`, a prefix matches the path
+    /// the caller sent (axum's `OriginalUri`) or the path under the nest.
     pub fn pin_path(mut self, prefix: &str, dialect: Dialect) -> Tollgate {
         self.negotiation.prefixes.push((prefix.to_owned(), dialect));
         self

@@ -79,12 +79,20 @@ where
         let scanned = shared.negotiation.scan(req.headers());
         let request_id = RequestId::from_header(scanned.request_id);
         // Under `Router::nest` the URI has lost its prefix; axum keeps the
-        // one the caller sent as `OriginalUri`.
-        let uri = match req.extensions().get::<OriginalUri>() {
-            Some(OriginalUri(original)) => original,
-            None => req.uri(),
+        // one the caller sent as `OriginalUri`. Looked up only when a path
+        // pin or a `problem` instance reads it.
+        let caller_uri = || {
+            req.extensions()
+                .get::<OriginalUri>()
+                .map(|OriginalUri(uri)| uri)
         };
-        let dialect = shared.negotiation.dialect(&scanned, uri.path());
+        let caller_path = match shared.negotiation.prefixes.is_empty() {
+            true => None,
+            false => caller_uri().map(http::Uri::path),
+        };
+        let dialect = shared
+            .negotiation
+            .dialect(&scanned, req.uri().path(), caller_path);
         let declared = scanned.content_length;
         // Without a tracing subscriber the span has no reader (tracing's
         // `log` fallback would only print its creation), so none is built.
@@ -94,7 +102,7 @@ where
             Span::none()
         };
         let instance = match dialect {
-            Dialect::Problem => uri.path_and_query().cloned(),
+            Dialect::Problem => caller_uri().unwrap_or(req.uri()).path_and_query().cloned(),
             _ => None,
         };
         let mut finish = Finish {
