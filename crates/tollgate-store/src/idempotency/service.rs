@@ -45,6 +45,8 @@ struct KeyGuard {
     key: String,
     /// The record's `locked_until` as this request last set it.
     lock: i64,
+    /// Whether a retry took the key over: renewing it is then pointless.
+    lost: bool,
     if_dropped: IfDropped,
 }
 
@@ -91,6 +93,7 @@ impl KeyGuard {
             Ok(Some(lock)) => self.lock = lock,
             Ok(None) => {
                 tracing::warn!("an idempotency key was taken over while its request still ran");
+                self.lost = true;
                 return false;
             }
             Err(error) => tracing::warn!(%error, "an idempotency key's lock could not be renewed"),
@@ -187,6 +190,7 @@ async fn claim(
                 scope,
                 key,
                 lock,
+                lost: false,
                 if_dropped: IfDropped::Abandon,
             }),
             found => Claim::Found(found),
@@ -209,6 +213,9 @@ type Renewal = std::pin::Pin<Box<dyn Future<Output = Result<Option<i64>, StoreEr
 /// way when it finishes is finished first, so the guard writes under the lock
 /// the key ends with.
 async fn renewing<F: Future>(call: F, guard: &mut KeyGuard, lock_timeout: Duration) -> F::Output {
+    if guard.lost {
+        return call.await;
+    }
     let every = (lock_timeout / 3).max(Duration::from_millis(100));
     let mut call = std::pin::pin!(call);
     let mut next = tokio::time::Instant::now() + every;
