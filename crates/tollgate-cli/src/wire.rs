@@ -153,7 +153,7 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
         // another response.
         let interim = (100..200).contains(&status) && is_response(body);
         let (body, next) = match length {
-            _ if interim || starts_with_status_line(body) => (&body[..0], body),
+            _ if interim || starts_with_head(body) => (&body[..0], body),
             Some(n) if n <= body.len() => body.split_at(n),
             _ => (body, &body[body.len()..]),
         };
@@ -188,6 +188,14 @@ fn trim_start(input: &[u8]) -> &[u8] {
 
 fn count_lines(text: &[u8]) -> usize {
     text.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Whether the text starts with a whole response head: a status line, header
+/// lines, an empty line. A body that merely reads `HTTP/1.1 502 Bad Gateway`
+/// is not one.
+fn starts_with_head(text: &[u8]) -> bool {
+    let text = trim_start(text);
+    starts_with_status_line(text) && split_head(text).0.len() < text.len()
 }
 
 /// Splits at the first empty line: (head without its terminator, body).
@@ -377,6 +385,16 @@ mod tests {
         let response = parse_response(text).unwrap();
         assert_eq!((response.status, response.body), (404, &b"{}"[..]));
         assert!(!response.headers.contains_key("location"));
+    }
+
+    #[test]
+    fn a_body_that_reads_like_a_status_line_is_a_body() {
+        let text = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\n\
+                     Content-Length: 24\r\n\r\nHTTP/1.1 502 Bad Gateway";
+        let response = parse_response(text).unwrap();
+        assert_eq!(response.status, 503);
+        assert_eq!(response.body, b"HTTP/1.1 502 Bad Gateway");
+        assert_eq!(response.headers["retry-after"], "30");
     }
 
     #[test]
