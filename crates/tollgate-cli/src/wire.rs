@@ -63,6 +63,9 @@ pub(crate) fn is_response(input: &[u8]) -> bool {
     input.trim_ascii_start().starts_with(b"HTTP/")
 }
 
+/// How many unreadable header lines are told one by one.
+const MAX_SKIPPED: usize = 20;
+
 /// A response read from text.
 #[derive(Debug)]
 pub(crate) struct Response<'a> {
@@ -117,6 +120,7 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
         })?;
         let mut headers = HeaderMap::new();
         let mut skipped = Vec::new();
+        let mut bad_past_limit = 0usize;
         for (i, line) in lines.enumerate() {
             match parse_header_line(line) {
                 Ok(Some((name, value))) => {
@@ -130,12 +134,20 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
                     }
                 }
                 Ok(None) => {}
+                // A hostile response may hold millions of bad lines: the
+                // first few are told, then how many more there are.
+                Err(_) if skipped.len() == MAX_SKIPPED => bad_past_limit += 1,
                 Err(why) => skipped.push(format!(
                     "line {}: {why}: {:?}",
                     line_base + 1 + i,
                     shorten(line)
                 )),
             }
+        }
+        if bad_past_limit > 0 {
+            skipped.push(format!(
+                "{bad_past_limit} more header lines could not be read and are left out"
+            ));
         }
         // curl prints a body decoded (`--compressed`) under the encoded
         // `Content-Length`: with a `Content-Encoding`, the length says nothing.
@@ -385,6 +397,14 @@ mod tests {
         let response = parse_response(text).unwrap();
         assert_eq!((response.status, response.body), (404, &b"{}"[..]));
         assert!(!response.headers.contains_key("location"));
+    }
+
+    #[test]
+    fn a_flood_of_bad_header_lines_is_told_in_brief() {
+        let text = format!("HTTP/1.1 500 Oops\n{}\n{{}}", "x\n".repeat(10_000));
+        let response = parse_response(text.as_bytes()).unwrap();
+        assert_eq!(response.skipped.len(), MAX_SKIPPED + 1);
+        assert!(response.skipped[MAX_SKIPPED].starts_with("9980 more"));
     }
 
     #[test]

@@ -254,6 +254,53 @@ impl AliasCollision {
     }
 }
 
+/// At most this many problems of one file are told (and located), then how
+/// many more there are: locating one reads the file up to it, so a hostile
+/// file with millions would cost time by the square.
+const MAX_PROBLEMS: usize = 100;
+
+/// A file's problems, located as they are found, up to [`MAX_PROBLEMS`].
+struct Problems<'a> {
+    lines: Lines<'a>,
+    file: &'a str,
+    kept: Vec<CatalogError>,
+    /// Problems found past the limit.
+    more: usize,
+}
+
+impl Problems<'_> {
+    /// Keeps `message`, located at `span`, while under the limit.
+    fn push(&mut self, span: std::ops::Range<usize>, code: Option<&str>, message: String) {
+        if self.kept.len() == MAX_PROBLEMS {
+            self.more += 1;
+            return;
+        }
+        let (line, column) = self.lines.locate(span.start);
+        self.kept.push(CatalogError {
+            file: self.file.to_owned(),
+            line,
+            column,
+            code: code.map(str::to_owned),
+            message,
+        });
+    }
+
+    /// The problems, and a last one saying how many more were found.
+    fn finish(mut self) -> Vec<CatalogError> {
+        if let (true, Some(last)) = (self.more > 0, self.kept.last()) {
+            let more = CatalogError {
+                file: self.file.to_owned(),
+                line: last.line,
+                column: last.column,
+                code: None,
+                message: format!("and {} more problems, not shown", self.more),
+            };
+            self.kept.push(more);
+        }
+        self.kept
+    }
+}
+
 /// Maps byte offsets to 1-based line and column.
 struct Lines<'a>(&'a str);
 
@@ -307,21 +354,20 @@ impl Catalog {
     /// An entry with a new code needs `status`, `title` and `message`; an entry
     /// with an existing code replaces the fields it sets.
     pub fn load_toml(&mut self, file: &str, source: &str) -> Result<(), Vec<CatalogError>> {
-        let lines = Lines(source);
-        let located = |span: std::ops::Range<usize>, code: Option<&str>, message: String| {
-            let (line, column) = lines.locate(span.start);
-            CatalogError {
-                file: file.to_owned(),
-                line,
-                column,
-                code: code.map(str::to_owned),
-                message,
+        let mut errors = Problems {
+            lines: Lines(source),
+            file,
+            kept: Vec::new(),
+            more: 0,
+        };
+        let parsed: FileToml = match toml::from_str(source) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let message = e.message().to_owned();
+                errors.push(e.span().unwrap_or(0..0), None, message);
+                return Err(errors.finish());
             }
         };
-        let parsed: FileToml = toml::from_str(source).map_err(|e| {
-            let message = e.message().to_owned();
-            vec![located(e.span().unwrap_or(0..0), None, message)]
-        })?;
         let mut next = self.clone();
         if let Some(url) = parsed.docs_url {
             next.docs_url = url;
@@ -329,7 +375,6 @@ impl Catalog {
         if let Some(domain) = parsed.domain {
             next.domain = domain;
         }
-        let mut errors = Vec::new();
         let mut spans = HashMap::new();
         for (code, entry) in parsed.errors.0 {
             let span = entry.span();
@@ -338,12 +383,12 @@ impl Catalog {
             match build_def(&code, entry.into_inner(), existing) {
                 Ok(def) => {
                     for problem in check_def(&def) {
-                        errors.push(located(span.clone(), Some(&code), problem));
+                        errors.push(span.clone(), Some(&code), problem);
                     }
                     next.put(def);
                 }
                 Err((at, problem)) => {
-                    errors.push(located(at.unwrap_or(span.clone()), Some(&code), problem));
+                    errors.push(at.unwrap_or(span.clone()), Some(&code), problem);
                 }
             }
         }
@@ -353,11 +398,11 @@ impl Catalog {
                 .into_iter()
                 .find_map(|(code, other)| Some((code, other, spans.get(code)?)));
             if let Some((code, other, span)) = mine {
-                errors.push(located(span.clone(), Some(code), clash.problem(other)));
+                errors.push(span.clone(), Some(code), clash.problem(other));
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
+        if !errors.kept.is_empty() {
+            return Err(errors.finish());
         }
         next.index_wire_codes();
         *self = next;
@@ -624,8 +669,10 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
     let documented: std::collections::HashSet<&str> =
         def.details.iter().map(String::as_str).collect();
     for (what, template) in templates {
+        let mut told = std::collections::HashSet::new();
         for name in template.placeholders() {
-            if !documented.contains(name) {
+            // Once per name, however often the template repeats it.
+            if !documented.contains(name) && told.insert(name) {
                 problems.push(format!(
                     "{what} placeholder {{{name}}} is not a documented details key (add it to `details`)"
                 ));
@@ -687,6 +734,23 @@ mod tests {
             Ok(()) => Vec::new(),
             Err(errors) => errors.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn a_file_of_problems_tells_a_hundred_and_counts_the_rest() {
+        let mut text = String::from("[errors]\n");
+        for i in 0..1000 {
+            text.push_str(&format!("e{i} = {{}}\n"));
+        }
+        // A placeholder repeated is one problem.
+        text.push_str("[errors.x]\nstatus = 400\ntitle = \"X\"\nmessage = \"{a}{a}{a}\"\n");
+        let errors = Catalog::from_toml("big.toml", &text).unwrap_err();
+        assert_eq!(errors.len(), MAX_PROBLEMS + 1);
+        let last = errors.last().unwrap();
+        assert!(last.message.contains("more problems"), "{}", last.message);
+        let placeholder = "[errors.x]\nstatus = 400\ntitle = \"X\"\nmessage = \"{a}{a}{a}\"\n";
+        let errors = Catalog::from_toml("one.toml", placeholder).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
     #[test]

@@ -553,6 +553,11 @@ enum Shape {
 /// Reads a shape from the body and the members detection parsed.
 type ReadFn = fn(&Obj<'_>, Parsed<'_>, &mut Decoded);
 
+/// How many items of a body's `errors` list are read: a hostile body of
+/// thousands of tiny items would otherwise cost far more memory than its
+/// size, each item read into an object of its own.
+const MAX_ERROR_ITEMS: usize = 1000;
+
 /// Members of a body that telling its shape took parsing: handed to the
 /// reader so that it does not parse them again.
 #[derive(Default)]
@@ -631,7 +636,10 @@ fn detect_flat<'a>(obj: &Obj<'a>, parsed: &mut Parsed<'a>) -> Shape {
     {
         return Shape::Dialect(Dialect::Problem);
     }
-    if let Some(errors) = obj.array("errors") {
+    if let Some(errors) = obj
+        .raw("errors")
+        .and_then(|errors| errors.array_up_to(MAX_ERROR_ITEMS))
+    {
         parsed.first_error = errors.first().and_then(|f| f.obj());
         parsed.errors = errors;
         let jsonapi = parsed.first_error.as_ref().is_some_and(|f| {
@@ -1224,10 +1232,12 @@ impl<'t> Raw<'t> {
     /// The object's members; `None` for anything else.
     pub(crate) fn obj(self) -> Option<Obj<'t>> {
         let mut scan = self.open(b'{')?;
-        let mut members = Vec::with_capacity(8);
         if scan.eat(b'}') {
-            return Some(Obj { members });
+            return Some(Obj {
+                members: Vec::new(),
+            });
         }
+        let mut members = Vec::with_capacity(8);
         loop {
             let key = scan.value()?;
             if !scan.eat(b':') {
@@ -1248,13 +1258,22 @@ impl<'t> Raw<'t> {
 
     /// The array's items; `None` for anything else.
     pub(crate) fn array(self) -> Option<Vec<Raw<'t>>> {
+        self.array_up_to(usize::MAX)
+    }
+
+    /// The array's first `max` items (the rest read past, not kept); `None`
+    /// for anything but an array.
+    pub(crate) fn array_up_to(self, max: usize) -> Option<Vec<Raw<'t>>> {
         let mut scan = self.open(b'[')?;
         let mut items = Vec::new();
         if scan.eat(b']') {
             return Some(items);
         }
         loop {
-            items.push(scan.value()?);
+            let item = scan.value()?;
+            if items.len() < max {
+                items.push(item);
+            }
             match scan.next()? {
                 b',' => {}
                 b']' => return Some(items),

@@ -512,3 +512,18 @@ fn a_key_with_a_lone_surrogate_loses_nothing_else() {
         let _ = dec(400, &[], body);
     }
 }
+
+#[test]
+fn a_list_of_thousands_of_errors_is_read_to_its_first_thousand() {
+    let item = r#"{"status":"422","source":{"pointer":"/data/a"},"detail":"bad"}"#;
+    let items = vec![item; 5000].join(",");
+    let e = dec(422, &[], &format!(r#"{{"errors":[{items}]}}"#));
+    assert_eq!(e.dialect, "jsonapi");
+    assert_eq!(e.violations.len(), 1000);
+    let e = dec(
+        400,
+        &[],
+        &format!(r#"{{"errors":[{}]}}"#, vec!["{}"; 5000].join(",")),
+    );
+    assert_eq!(e.dialect, "errors");
+}
