@@ -52,10 +52,12 @@ pub struct Decoded {
     pub request_id: Option<String>,
     /// How long the server asked the client to wait: the longest of
     /// `Retry-After` and the body's hints; failing those, when a spent
-    /// rate-limit quota refills on a 403, 429 or 503 (`RateLimit` with
-    /// `r=0`, every line of it counting; `RateLimit-Remaining: 0` with
+    /// rate-limit quota refills on a 429 or 503 (`RateLimit` with `r=0`,
+    /// every line of it counting; `RateLimit-Remaining: 0` with
     /// `RateLimit-Reset`; `X-RateLimit-Remaining: 0` with
-    /// `X-RateLimit-Reset`; either reset in seconds or as a Unix time).
+    /// `X-RateLimit-Reset`; either reset in seconds or as a Unix time), and
+    /// on a 403 by the last two (GitHub's): a `RateLimit` field's `r=0` is
+    /// also sent on the call that spent the last of a quota.
     #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
     pub retry_after: Option<Duration>,
     /// Whether and how to retry: the catalog entry's class when the code is
@@ -155,9 +157,14 @@ impl Catalog {
         out.hint_retry(asked);
         // Only a refusal or an overload can mean a spent quota: other
         // answers skip the lookups.
-        let quota_refill = matches!(out.status, 403 | 429 | 503)
-            .then(|| quota_refill(headers, now))
-            .flatten();
+        let quota_refill = match out.status {
+            429 | 503 => quota_refill(headers, now, true),
+            // The IETF field's `r=0` is also sent on the call that spent the
+            // last of a quota, which a 403 may refuse for another reason:
+            // on a 403 only the fields GitHub refuses with count.
+            403 => quota_refill(headers, now, false),
+            _ => None,
+        };
         // `Retry-After` (or the body's hint) is the server's answer to when
         // the next call fits, so it takes precedence; a quota's refill is
         // when all of it is back, a later time under a GCRA: the fallback.
@@ -194,7 +201,7 @@ impl Catalog {
 /// How long until a spent rate-limit quota refills; `None` unless a
 /// rate-limit field of `map` says the quota is spent (the longest wait when
 /// several do).
-fn quota_refill(map: &HeaderMap, now: SystemTime) -> Option<Duration> {
+fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Option<Duration> {
     let [remaining, reset, x_remaining, x_reset] = QUOTA_HEADER_NAMES
         .each_ref()
         .map(|name| Headers::text(map.get(name)));
@@ -207,6 +214,7 @@ fn quota_refill(map: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let mut refill = map
         .get_all(headers::RATELIMIT)
         .iter()
+        .filter(|_| ietf)
         .filter_map(|line| Headers::text(Some(line)))
         .filter_map(ietf_refill)
         .max();
@@ -1730,12 +1738,18 @@ mod tests {
             ("ratelimit", "\"daily\";r=0;t=40"),
         ];
         let joined = [("ratelimit", "\"burst\";r=3;t=1, \"daily\";r=0;t=40")];
-        for status in [429, 403] {
-            let split = decode_fields(status, &lines);
-            assert_eq!(split.retry_after, secs(40), "{status}");
-            assert_eq!(split.kind, Kind::RateLimited, "{status}");
-            assert_eq!(decode_fields(status, &joined).retry_after, secs(40));
-        }
+        let split = decode_fields(429, &lines);
+        assert_eq!(split.retry_after, secs(40));
+        assert_eq!(split.kind, Kind::RateLimited);
+        assert_eq!(decode_fields(429, &joined).retry_after, secs(40));
+        // A 403 on the call that spent the last of a quota is refused for
+        // its own reason: the field's `r=0` does not make it a rate limit.
+        let refused = decode_fields(403, &lines);
+        assert_eq!(
+            (refused.kind, refused.retry),
+            (Kind::PermissionDenied, RetryClass::Never)
+        );
+        assert_eq!(refused.retry_after, None);
         // The spent line first, or both spent: the longest wait still wins.
         let reversed = [lines[1], lines[0]];
         assert_eq!(decode_fields(429, &reversed).retry_after, secs(40));
