@@ -873,11 +873,6 @@ impl<'t> Obj<'t> {
         self.raw(key)?.obj()
     }
 
-    #[inline]
-    pub(crate) fn array(&self, key: &str) -> Option<Vec<Raw<'t>>> {
-        self.raw(key)?.array()
-    }
-
     /// The items of an array member, one by one; none if it is not an array.
     #[inline]
     pub(crate) fn items(&self, key: &str) -> impl Iterator<Item = Raw<'t>> + use<'t> {
@@ -1262,11 +1257,6 @@ impl<'t> Raw<'t> {
                 _ => return None,
             }
         }
-    }
-
-    /// The array's items; `None` for anything else.
-    pub(crate) fn array(self) -> Option<Vec<Raw<'t>>> {
-        self.array_up_to(usize::MAX)
     }
 
     /// The array's first `max` items (the rest read past, not kept); `None`
@@ -1797,12 +1787,14 @@ mod tests {
         }
         assert_eq!(obj.obj("o").map(|o| o.u64("x")), Some(Some(1)));
         assert!(obj.obj("a").is_none() && obj.obj("s").is_none());
-        assert_eq!(obj.array("a").map(|a| a.len()), Some(2));
-        assert!(obj.array("o").is_none());
+        let up_to = |key: &str, max| obj.raw(key).and_then(|a| a.array_up_to(max));
+        assert_eq!(up_to("a", 10).map(|a| a.len()), Some(2));
+        assert_eq!(up_to("a", 1).map(|a| a.len()), Some(1));
+        assert!(up_to("o", 10).is_none());
         assert_eq!(obj.value("t"), Some(Value::Bool(true)));
         assert!(tape_of("[1]").root().obj().is_none());
         assert!(tape_of("\"{}\"").root().obj().is_none());
-        assert!(tape_of("{}").root().array().is_none());
+        assert!(tape_of("{}").root().array_up_to(1).is_none());
     }
 
     fn tape_of(json: &str) -> Tape<'_> {
@@ -1825,7 +1817,7 @@ mod tests {
             }
             Value::Array(items) => {
                 let raws = raw
-                    .array()
+                    .array_up_to(usize::MAX)
                     .ok_or_else(|| TestCaseError::fail("not an array"))?;
                 prop_assert_eq!(raws.len(), items.len());
                 for (raw, item) in raws.into_iter().zip(items) {
