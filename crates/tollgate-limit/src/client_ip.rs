@@ -361,24 +361,31 @@ fn parse_node(node: &[u8]) -> Option<IpAddr> {
         return Some(ip.to_canonical());
     }
     if let Some(rest) = node.strip_prefix('[') {
-        let (ip, _) = rest.split_once(']')?;
+        let (ip, after) = rest.split_once(']')?;
+        if !after.is_empty() && !after.strip_prefix(':').is_some_and(is_port) {
+            return None;
+        }
         return ip
             .parse::<Ipv6Addr>()
             .ok()
             .map(|ip| IpAddr::V6(ip).to_canonical());
     }
     let (host, port) = node.split_once(':')?;
-    let obfuscated = |port: &str| {
-        port.strip_prefix('_').is_some_and(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b))
-        })
-    };
-    if port.parse::<u16>().is_err() && !obfuscated(port) {
+    if !is_port(port) {
         return None;
     }
     host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+/// A node's port as RFC 7239 writes it: a number, or `_` and an obfuscated
+/// identifier (`_p1`).
+fn is_port(port: &str) -> bool {
+    let obfuscated = port.strip_prefix('_').is_some_and(|p| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b))
+    });
+    obfuscated || port.parse::<u16>().is_ok()
 }
 
 #[cfg(test)]
@@ -496,8 +503,10 @@ mod tests {
             assert_eq!(extractor.client_ip(&p), ip(client), "{node}");
         }
         // Not a port: not an address, and the walk stops at the proxy.
-        let p = parts("10.0.0.1:1", &[("forwarded", r#"for="198.51.100.7:_""#)]);
-        assert_eq!(extractor.client_ip(&p), ip("10.0.0.1"));
+        for node in [r#"for="198.51.100.7:_""#, r#"for="[2001:db8::7]:junk""#] {
+            let p = parts("10.0.0.1:1", &[("forwarded", node)]);
+            assert_eq!(extractor.client_ip(&p), ip("10.0.0.1"), "{node}");
+        }
         // The client left a quote open; the proxy appended after it.
         for (appended, client) in [
             ("for=203.0.113.8", "203.0.113.8"),

@@ -56,7 +56,7 @@ pub struct Decoded {
     /// every line of it counting; `RateLimit-Remaining: 0` with
     /// `RateLimit-Reset`; `X-RateLimit-Remaining: 0` with
     /// `X-RateLimit-Reset`; either reset in seconds or as a Unix time), and
-    /// on a 403 by the last two (GitHub's): a `RateLimit` field's `r=0` is
+    /// on a 403 by all of these but the `RateLimit` field, whose `r=0` is
     /// also sent on the call that spent the last of a quota.
     #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
     pub retry_after: Option<Duration>,
@@ -160,8 +160,8 @@ impl Catalog {
         let quota_refill = match out.status {
             429 | 503 => quota_refill(headers, now, true),
             // The IETF field's `r=0` is also sent on the call that spent the
-            // last of a quota, which a 403 may refuse for another reason:
-            // on a 403 only the fields GitHub refuses with count.
+            // last of a quota, which a 403 may refuse for another reason: on
+            // a 403 only the `*-Remaining: 0` fields (GitHub's) count.
             403 => quota_refill(headers, now, false),
             _ => None,
         };
@@ -201,6 +201,7 @@ impl Catalog {
 /// How long until a spent rate-limit quota refills; `None` unless a
 /// rate-limit field of `map` says the quota is spent (the longest wait when
 /// several do).
+/// The IETF `RateLimit` field is read only when `ietf`.
 fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Option<Duration> {
     let [remaining, reset, x_remaining, x_reset] = QUOTA_HEADER_NAMES
         .each_ref()
@@ -211,13 +212,15 @@ fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Option<Duration
     // every line is read, each on its own (a list item split across lines
     // is not joined), and the longest wait wins. One lookup, as for a
     // single line.
-    let mut refill = map
-        .get_all(headers::RATELIMIT)
-        .iter()
-        .filter(|_| ietf)
-        .filter_map(|line| Headers::text(Some(line)))
-        .filter_map(ietf_refill)
-        .max();
+    let mut refill = if ietf {
+        map.get_all(headers::RATELIMIT)
+            .iter()
+            .filter_map(|line| Headers::text(Some(line)))
+            .filter_map(ietf_refill)
+            .max()
+    } else {
+        None
+    };
     let mut hint = |delay: Option<Duration>| {
         if let Some(delay) = delay {
             refill = Some(refill.map_or(delay, |d| d.max(delay)));

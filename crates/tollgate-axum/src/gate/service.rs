@@ -86,9 +86,10 @@ where
                 .get::<OriginalUri>()
                 .map(|OriginalUri(uri)| uri)
         };
-        let caller_path = match shared.negotiation.prefixes.is_empty() {
-            true => None,
-            false => caller_uri().map(http::Uri::path),
+        let caller_path = if shared.negotiation.prefixes.is_empty() {
+            None
+        } else {
+            caller_uri().map(http::Uri::path)
         };
         let dialect = shared
             .negotiation

@@ -32,12 +32,10 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
         write_message(err, out);
         // Seed 002 names the offending field in `field`: the first
         // violation's, unless a detail names one.
-        let first = err.violations().first();
-        if let Some(first) = first.filter(|v| !v.field.is_empty()) {
-            if !err.details().contains_key(FIELD_KEY) {
-                out.raw(",\"field\":");
-                out.str(&first.field);
-            }
+        let first = err.violations().first().filter(|v| !v.field.is_empty());
+        if let Some(first) = first.filter(|_| !err.details().contains_key(FIELD_KEY)) {
+            out.raw(",\"field\":");
+            out.str(&first.field);
         }
         write_detail_members(err, RESERVED, out);
         if !err.violations().is_empty() {
