@@ -10,7 +10,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Executor};
 
-use crate::backend::{AccountRow, Backend, IdempotencyRow, KeyRow, PostgresBackend, SqliteBackend};
+use crate::backend::{
+    AccountRow, Backend, IdempotencyRow, KeyRow, LockToken, PostgresBackend, SqliteBackend,
+};
 use crate::cache::{CachedKey, KeyCache};
 use crate::clock::{from_unix, month_start, next_month_start, unix};
 use crate::key::{self, Presented};
@@ -195,9 +197,9 @@ impl Reservation {
 /// What [`Store::idempotency_begin`] found.
 #[derive(Debug)]
 pub(crate) enum Begin {
-    /// This request owns the key under the lock `lock` (the record's
-    /// `locked_until`: every claim sets a later one, so it names the owner).
-    Started { lock: i64 },
+    /// This request owns the key: the record holds its `token`, and is
+    /// locked until `lock`.
+    Started { lock: i64, token: LockToken },
     /// Another request with the key is running.
     InUse,
     /// The key was used with a different request.
@@ -698,6 +700,7 @@ impl Store {
         retention: Duration,
         lock_timeout: Duration,
     ) -> Result<Begin, StoreError> {
+        let token = LockToken::random()?;
         for _ in 0..4 {
             let now = unix(self.now());
             let backend = self.backend();
@@ -706,22 +709,29 @@ impl Store {
                 .await?;
             let locked_until = now.saturating_add(lock_secs(lock_timeout));
             let inserted = backend
-                .idem_insert(IdempotencyRow {
-                    api_key_id: api_key_id.to_owned(),
-                    idem_key: idem_key.to_owned(),
-                    fingerprint: fingerprint.to_vec(),
-                    state: "running".to_owned(),
-                    locked_until,
-                    status: None,
-                    headers: None,
-                    body: None,
-                    error: None,
-                    created_at: now,
-                    expires_at: now.saturating_add(secs(retention).max(lock_secs(lock_timeout))),
-                })
+                .idem_insert(
+                    IdempotencyRow {
+                        api_key_id: api_key_id.to_owned(),
+                        idem_key: idem_key.to_owned(),
+                        fingerprint: fingerprint.to_vec(),
+                        state: "running".to_owned(),
+                        locked_until,
+                        status: None,
+                        headers: None,
+                        body: None,
+                        error: None,
+                        created_at: now,
+                        expires_at: now
+                            .saturating_add(secs(retention).max(lock_secs(lock_timeout))),
+                    },
+                    token,
+                )
                 .await?;
             if inserted {
-                return Ok(Begin::Started { lock: locked_until });
+                return Ok(Begin::Started {
+                    lock: locked_until,
+                    token,
+                });
             }
             let Some(row) = backend.idem_get(api_key_id, idem_key).await? else {
                 continue; // deleted in between: try to insert again
@@ -739,45 +749,51 @@ impl Store {
             // to 11 is not over at 11.0; past 11 it has lasted the timeout.
             if row.locked_until < now
                 && backend
-                    .idem_take_over(api_key_id, idem_key, fingerprint, now, locked_until)
+                    .idem_take_over(api_key_id, idem_key, fingerprint, now, locked_until, token)
                     .await?
             {
-                return Ok(Begin::Started { lock: locked_until });
+                return Ok(Begin::Started {
+                    lock: locked_until,
+                    token,
+                });
             }
             return Ok(Begin::InUse);
         }
         Ok(Begin::InUse)
     }
 
-    /// Stores the outcome of the request holding `lock`; `false` when the
+    /// Stores the outcome of the request holding `token`; `false` when the
     /// key was taken over meanwhile (the outcome of the request that took it
     /// stands).
     pub(crate) async fn idempotency_complete(
         &self,
         row: IdempotencyRow,
-        lock: i64,
+        token: LockToken,
     ) -> Result<bool, StoreError> {
-        self.backend().idem_complete(row, lock).await
+        self.backend().idem_complete(row, token).await
     }
 
-    /// Frees a key still held under `lock`; `false` when it was not.
+    /// Frees a key still held by `token`; `false` when it was not.
     pub(crate) async fn idempotency_abandon(
         &self,
         api_key_id: &str,
         idem_key: &str,
-        lock: i64,
+        token: LockToken,
     ) -> Result<bool, StoreError> {
         self.backend()
-            .idem_abandon(api_key_id, idem_key, lock)
+            .idem_abandon(api_key_id, idem_key, token)
             .await
     }
 
     /// Holds a key another `lock_timeout` from now; the new lock, or `None`
-    /// when the key is no longer held under `lock`.
+    /// when the key is no longer held by `token`. `lock` is the lock the
+    /// holder last set: when the new one would be no later, nothing is
+    /// written.
     pub(crate) async fn idempotency_renew(
         &self,
         api_key_id: &str,
         idem_key: &str,
+        token: LockToken,
         lock: i64,
         lock_timeout: Duration,
     ) -> Result<Option<i64>, StoreError> {
@@ -787,7 +803,7 @@ impl Store {
         }
         let renewed = self
             .backend()
-            .idem_renew(api_key_id, idem_key, lock, until)
+            .idem_renew(api_key_id, idem_key, token, until)
             .await?;
         Ok(renewed.then_some(until))
     }
@@ -911,40 +927,51 @@ mod tests {
             expires_at: i64::MAX,
         };
 
-        let Begin::Started { lock: first } = begin().await.unwrap() else {
+        let Begin::Started {
+            lock: first,
+            token: first_token,
+        } = begin().await.unwrap()
+        else {
             panic!("the first request owns the key")
         };
         assert!(matches!(begin().await.unwrap(), Begin::InUse));
         // The first request stalls past its lock (its node paused, say): a
         // retry takes the key over.
         clock.advance(minute + Duration::from_secs(1));
-        let Begin::Started { lock: second } = begin().await.unwrap() else {
+        let Begin::Started {
+            lock: second,
+            token: second_token,
+        } = begin().await.unwrap()
+        else {
             panic!("a retry takes over a key whose lock ran out")
         };
         assert!(second > first);
-        // The first request comes back: none of its writes lands.
-        let renewed = store.idempotency_renew("key_1", "order-1", first, minute);
+        assert_ne!(first_token, second_token);
+        // The first request comes back: none of its writes lands, though a
+        // renewal it makes now would set the very lock the retry holds.
+        assert_eq!(unix(store.now()) + 60, second);
+        let renewed = store.idempotency_renew("key_1", "order-1", first_token, first, minute);
         assert_eq!(renewed.await.unwrap(), None);
         assert!(
             !store
-                .idempotency_complete(outcome("first"), first)
+                .idempotency_complete(outcome("first"), first_token)
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .idempotency_abandon("key_1", "order-1", first)
+                .idempotency_abandon("key_1", "order-1", first_token)
                 .await
                 .unwrap()
         );
         // The request that took it over renews and stores its outcome.
         clock.advance(Duration::from_secs(5));
-        let renewed = store.idempotency_renew("key_1", "order-1", second, minute);
+        let renewed = store.idempotency_renew("key_1", "order-1", second_token, second, minute);
         let third = renewed.await.unwrap().expect("still held");
         assert!(third > second);
         assert!(
             store
-                .idempotency_complete(outcome("second"), third)
+                .idempotency_complete(outcome("second"), second_token)
                 .await
                 .unwrap()
         );
@@ -972,7 +999,7 @@ mod tests {
         let half = Duration::from_millis(500);
         let day = Duration::from_secs(86_400);
         let begin = || store.idempotency_begin("key_1", "order-1", b"fp", day, half);
-        let Begin::Started { lock } = begin().await.unwrap() else {
+        let Begin::Started { lock, .. } = begin().await.unwrap() else {
             panic!("the first request owns the key")
         };
         // Times are whole seconds: a claim made late in a second still holds
@@ -980,7 +1007,7 @@ mod tests {
         clock.advance(Duration::from_secs(1));
         assert!(matches!(begin().await.unwrap(), Begin::InUse));
         clock.advance(Duration::from_secs(1));
-        let Begin::Started { lock: taken } = begin().await.unwrap() else {
+        let Begin::Started { lock: taken, .. } = begin().await.unwrap() else {
             panic!("a lock past its end is taken over")
         };
         assert!(taken > lock);

@@ -28,6 +28,8 @@ both_backends!(
     a_response_lost_after_the_handler_answered_spends_the_key,
     a_request_dropped_while_its_charge_waits_is_not_charged,
     a_request_dropped_while_claiming_its_key_leaves_it_free,
+    a_request_dropped_while_its_lock_renews_leaves_the_key_free,
+    a_response_dropped_while_its_lock_renews_spends_the_key,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
     a_slow_response_body_keeps_its_key_past_the_lock_timeout,
     the_handler_runs_on_while_a_renewal_waits,
@@ -887,6 +889,298 @@ async fn a_request_dropped_while_claiming_its_key_leaves_it_free(kind: Kind) {
     .await;
     assert!(retried, "the retry runs");
     assert_eq!(handler.calls(), 1);
+    f.db.cleanup().await;
+}
+
+/// A backend whose lock renewals are made, but never answered: a request
+/// cannot learn the lock its renewal set, as when it is dropped while the
+/// renewal's statement runs.
+struct UnansweredRenewals {
+    inner: Arc<dyn tollgate_store::backend::Backend>,
+    /// Told once a renewal has landed.
+    landed: Arc<tokio::sync::Notify>,
+}
+
+mod unanswered {
+    use tollgate_store::StoreError;
+    use tollgate_store::backend::{
+        AccountBackend, AccountRow, Backend, BoxFuture, IdempotencyBackend, IdempotencyRow,
+        KeyBackend, KeyRow, LockToken,
+    };
+
+    use super::UnansweredRenewals;
+
+    impl IdempotencyBackend for UnansweredRenewals {
+        fn idem_renew<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+            token: LockToken,
+            until: i64,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            Box::pin(async move {
+                let renewed = self.inner.idem_renew(api_key_id, idem_key, token, until);
+                assert!(renewed.await.unwrap(), "the renewal lands");
+                self.landed.notify_one();
+                std::future::pending().await
+            })
+        }
+        fn idem_insert(
+            &self,
+            row: IdempotencyRow,
+            token: LockToken,
+        ) -> BoxFuture<'_, Result<bool, StoreError>> {
+            self.inner.idem_insert(row, token)
+        }
+        fn idem_get<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+        ) -> BoxFuture<'a, Result<Option<IdempotencyRow>, StoreError>> {
+            self.inner.idem_get(api_key_id, idem_key)
+        }
+        fn idem_take_over<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+            fingerprint: &'a [u8],
+            now: i64,
+            locked_until: i64,
+            token: LockToken,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner
+                .idem_take_over(api_key_id, idem_key, fingerprint, now, locked_until, token)
+        }
+        fn idem_complete(
+            &self,
+            row: IdempotencyRow,
+            token: LockToken,
+        ) -> BoxFuture<'_, Result<bool, StoreError>> {
+            self.inner.idem_complete(row, token)
+        }
+        fn idem_abandon<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+            token: LockToken,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.idem_abandon(api_key_id, idem_key, token)
+        }
+        fn idem_delete_expired<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+            now: i64,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.idem_delete_expired(api_key_id, idem_key, now)
+        }
+        fn idem_purge(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+            self.inner.idem_purge(now)
+        }
+    }
+
+    impl AccountBackend for UnansweredRenewals {
+        fn insert_account(&self, row: AccountRow) -> BoxFuture<'_, Result<bool, StoreError>> {
+            self.inner.insert_account(row)
+        }
+        fn account<'a>(
+            &'a self,
+            id: &'a str,
+        ) -> BoxFuture<'a, Result<Option<AccountRow>, StoreError>> {
+            self.inner.account(id)
+        }
+        fn set_account_state<'a>(
+            &'a self,
+            id: &'a str,
+            state: &'static str,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.set_account_state(id, state)
+        }
+        fn add_credits<'a>(
+            &'a self,
+            id: &'a str,
+            amount: i64,
+        ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+            self.inner.add_credits(id, amount)
+        }
+        fn set_limits<'a>(
+            &'a self,
+            id: &'a str,
+            usage_limit: Option<i64>,
+            storage_quota: Option<i64>,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.set_limits(id, usage_limit, storage_quota)
+        }
+        fn reserve<'a>(
+            &'a self,
+            id: &'a str,
+            cost: i64,
+            period: i64,
+        ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+            self.inner.reserve(id, cost, period)
+        }
+        fn release<'a>(
+            &'a self,
+            id: &'a str,
+            cost: i64,
+            period: i64,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.release(id, cost, period)
+        }
+        fn add_storage<'a>(
+            &'a self,
+            id: &'a str,
+            bytes: i64,
+        ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+            self.inner.add_storage(id, bytes)
+        }
+        fn remove_storage<'a>(
+            &'a self,
+            id: &'a str,
+            bytes: i64,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.remove_storage(id, bytes)
+        }
+    }
+
+    impl KeyBackend for UnansweredRenewals {
+        fn insert_key(&self, row: KeyRow) -> BoxFuture<'_, Result<(), StoreError>> {
+            self.inner.insert_key(row)
+        }
+        fn key<'a>(
+            &'a self,
+            id: &'a str,
+        ) -> BoxFuture<'a, Result<Option<(KeyRow, String)>, StoreError>> {
+            self.inner.key(id)
+        }
+        fn list_keys<'a>(
+            &'a self,
+            account_id: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Vec<KeyRow>, StoreError>> {
+            self.inner.list_keys(account_id)
+        }
+        fn revoke_key<'a>(
+            &'a self,
+            id: &'a str,
+            now: i64,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.revoke_key(id, now)
+        }
+    }
+
+    impl Backend for UnansweredRenewals {
+        fn name(&self) -> &'static str {
+            self.inner.name()
+        }
+    }
+}
+
+impl Fixture {
+    /// A gatekeeper over the same database whose lock renewals land but are
+    /// never answered (told on the returned `Notify`), with a one-second lock
+    /// renewed every third of a second.
+    async fn unanswered_renewals(&self) -> (Gatekeeper, Arc<tokio::sync::Notify>) {
+        let landed = Arc::new(tokio::sync::Notify::new());
+        let backend = UnansweredRenewals {
+            inner: self.db.backend().await,
+            landed: landed.clone(),
+        };
+        let options = tollgate_store::StoreOptions::default().clock(self.db.clock.clone());
+        let store = Store::with_backend(backend, options);
+        let gate = Gatekeeper::new(store).idempotency_lock_timeout(Duration::from_secs(1));
+        (gate, landed)
+    }
+}
+
+async fn a_request_dropped_while_its_lock_renews_leaves_the_key_free(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let (gate, landed) = f.unanswered_renewals().await;
+    let held = Held::new();
+    let svc = gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(held.service("first"));
+    let running = tokio::spawn(svc.oneshot(post(&f.key, Some("k1"), "{}")));
+    held.entered.notified().await;
+    // The clock moves, so the next renewal sets a later lock; it lands, and
+    // the request is dropped before it hears so.
+    f.db.clock.advance(Duration::from_secs(2));
+    let renewed = tokio::time::timeout(Duration::from_secs(5), landed.notified());
+    assert!(renewed.await.is_ok(), "a renewal lands");
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+    // Its handler had not answered: the key is freed (the clock stands
+    // still, so it is not a lock running out), and a retry runs.
+    let handler = Handler::new();
+    let retry = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    let retried = eventually(|| async {
+        let (res, _) = send(&retry, post(&f.key, Some("k1"), "{}")).await;
+        res.status() == 201
+    })
+    .await;
+    assert!(retried, "the retry runs");
+    assert_eq!(handler.calls(), 1);
+    f.db.cleanup().await;
+}
+
+async fn a_response_dropped_while_its_lock_renews_spends_the_key(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let (gate, landed) = f.unanswered_renewals().await;
+    let (release, calls) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let handler = tower::service_fn({
+        let (release, calls) = (release.clone(), calls.clone());
+        move |_req: Req| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let body = axum::body::Body::new(HeldBody {
+                first: Some(Bytes::from_static(b"first")),
+                release: Box::pin(release.clone().notified_owned()),
+            });
+            async move { Ok::<_, Infallible>(Response::builder().status(201).body(body).unwrap()) }
+        }
+    });
+    let svc = gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let running = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("k1"), "{}")));
+    assert!(eventually(|| async { calls.load(Ordering::SeqCst) == 1 }).await);
+    // The handler has answered and its body is being read when a renewal
+    // lands unheard and the request is dropped.
+    f.db.clock.advance(Duration::from_secs(2));
+    let renewed = tokio::time::timeout(Duration::from_secs(5), landed.notified());
+    assert!(renewed.await.is_ok(), "a renewal lands");
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+    // The key is spent: a retry is told the request ran, not that it is
+    // still running.
+    let retry = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(Handler::new().service());
+    let last = std::sync::Mutex::new(String::new());
+    let spent = eventually(|| async {
+        let (res, body) = send(&retry, post(&f.key, Some("k1"), "{}")).await;
+        let answer = format!("{} {}", code(&res), String::from_utf8_lossy(&body));
+        let spent = res.status() == 409 && answer.contains("was not kept");
+        *last.lock().unwrap() = answer;
+        spent
+    })
+    .await;
+    let last = last.into_inner().unwrap();
+    assert!(spent, "the retry is told the request ran: {last}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
     f.db.cleanup().await;
 }
 

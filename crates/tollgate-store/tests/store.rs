@@ -1,12 +1,14 @@
 //! The store's library API on both backends: accounts, keys and their states,
-//! the key cache, atomic charging under concurrency, usage and storage quotas.
+//! the key cache, atomic charging under concurrency, usage and storage quotas,
+//! idempotency records' owners, and upgrades of older databases.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Kind, TestDb};
+use common::{Kind, START, TestDb};
+use tollgate_store::backend::{IdempotencyRow, LockToken};
 use tollgate_store::{
     AccountState, KeyState, Limits, NewAccount, NewKey, Rejection, StoreError, StoreOptions,
 };
@@ -20,6 +22,8 @@ both_backends!(
     monthly_usage_limit_resets_next_month,
     storage_quota,
     keys_are_stored_only_as_hashes,
+    an_idempotency_record_is_written_only_by_its_token,
+    a_database_made_before_lock_tokens_upgrades_in_place,
 );
 
 async fn accounts_lifecycle(kind: Kind) {
@@ -738,4 +742,199 @@ async fn in_memory_sqlite_keeps_its_data() {
     }
     assert!(store.authenticate(key.secret()).await.is_ok());
     assert_eq!(store.account("acme").await.unwrap().balance(), 0);
+}
+
+/// A `running` record of `key`, locked until `locked_until`, as a claim
+/// writes it.
+fn running(key: &str, locked_until: i64) -> IdempotencyRow {
+    let now = START as i64;
+    IdempotencyRow {
+        api_key_id: "key_1".to_owned(),
+        idem_key: key.to_owned(),
+        fingerprint: b"fp".to_vec(),
+        state: "running".to_owned(),
+        locked_until,
+        status: None,
+        headers: None,
+        body: None,
+        error: None,
+        created_at: now,
+        expires_at: now + 86_400,
+    }
+}
+
+/// The outcome of the request with `key`, as a completion writes it.
+fn outcome(key: &str, body: &str) -> IdempotencyRow {
+    IdempotencyRow {
+        state: "done".to_owned(),
+        status: Some(201),
+        headers: Some("[]".to_owned()),
+        body: Some(body.as_bytes().to_vec()),
+        ..running(key, 0)
+    }
+}
+
+async fn an_idempotency_record_is_written_only_by_its_token(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let b = db.backend().await;
+    let now = START as i64;
+    let (owner, other) = (LockToken(7), LockToken(-7));
+    let lock = |key: &'static str| {
+        let b = b.clone();
+        async move {
+            b.idem_get("key_1", key)
+                .await
+                .unwrap()
+                .map(|r| r.locked_until)
+        }
+    };
+
+    // The owner renews (the lock moves) and never learns of it, as when its
+    // request is dropped while the renewal runs: its token still frees the key.
+    assert!(b.idem_insert(running("k1", now + 60), owner).await.unwrap());
+    assert!(b.idem_renew("key_1", "k1", owner, now + 70).await.unwrap());
+    assert_eq!(lock("k1").await, Some(now + 70));
+    // A renewal never moves a lock back.
+    assert!(b.idem_renew("key_1", "k1", owner, now + 65).await.unwrap());
+    assert_eq!(lock("k1").await, Some(now + 70));
+    assert!(!b.idem_abandon("key_1", "k1", other).await.unwrap());
+    assert!(!b.idem_renew("key_1", "k1", other, now + 80).await.unwrap());
+    assert!(!b.idem_complete(outcome("k1", "x"), other).await.unwrap());
+    assert!(b.idem_abandon("key_1", "k1", owner).await.unwrap());
+    assert_eq!(lock("k1").await, None);
+    // Likewise its outcome is stored whatever the lock became.
+    assert!(b.idem_insert(running("k1", now + 60), owner).await.unwrap());
+    assert!(b.idem_renew("key_1", "k1", owner, now + 70).await.unwrap());
+    assert!(b.idem_complete(outcome("k1", "ok"), owner).await.unwrap());
+    let row = b.idem_get("key_1", "k1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.state.as_str(), row.body),
+        ("done", Some(b"ok".to_vec()))
+    );
+    // A done record is no one's to free or renew.
+    assert!(!b.idem_abandon("key_1", "k1", owner).await.unwrap());
+    assert!(!b.idem_renew("key_1", "k1", owner, now + 90).await.unwrap());
+
+    // The owner stalls past its lock and a retry takes the key over, with
+    // the very lock a renewal by the first owner would set now: nothing the
+    // first owner writes lands.
+    assert!(b.idem_insert(running("k2", now + 60), owner).await.unwrap());
+    assert!(
+        !b.idem_take_over("key_1", "k2", b"fp", now + 60, now + 120, other)
+            .await
+            .unwrap(),
+        "not before the lock has ended"
+    );
+    assert!(
+        b.idem_take_over("key_1", "k2", b"fp", now + 61, now + 121, other)
+            .await
+            .unwrap()
+    );
+    assert!(!b.idem_renew("key_1", "k2", owner, now + 121).await.unwrap());
+    assert!(
+        !b.idem_complete(outcome("k2", "first"), owner)
+            .await
+            .unwrap()
+    );
+    assert!(!b.idem_abandon("key_1", "k2", owner).await.unwrap());
+    let row = b.idem_get("key_1", "k2").await.unwrap().unwrap();
+    assert_eq!(
+        (row.state.as_str(), row.locked_until),
+        ("running", now + 121)
+    );
+    assert!(
+        b.idem_complete(outcome("k2", "second"), other)
+            .await
+            .unwrap()
+    );
+    let row = b.idem_get("key_1", "k2").await.unwrap().unwrap();
+    assert_eq!(row.body.as_deref(), Some(&b"second"[..]));
+    db.cleanup().await;
+}
+
+async fn a_database_made_before_lock_tokens_upgrades_in_place(kind: Kind) {
+    let now = START as i64;
+    // A database as the first release left it: a request running (its lock
+    // ends in 30 s), another's outcome stored.
+    let db = TestDb::prepared(kind, |pool| async move {
+        pool.migrate_to(1).await;
+        let bytes = |hex: &str| match &pool {
+            common::Pool::Sqlite(_) => format!("X'{hex}'"),
+            common::Pool::Postgres(_) => format!("'\\x{hex}'::bytea"),
+        };
+        pool.execute(&format!(
+            "INSERT INTO idempotency (api_key_id, idem_key, fingerprint, state, locked_until, \
+             status, headers, body, created_at, expires_at) VALUES \
+             ('key_1', 'k-running', {fp}, 'running', {running_lock}, NULL, NULL, NULL, {now}, {expires}), \
+             ('key_1', 'k-done', {fp}, 'done', {now}, 201, '[]', {ok}, {now}, {expires})",
+            fp = bytes("6670"),
+            ok = bytes("6f6b"),
+            running_lock = now + 30,
+            expires = now + 86_400,
+        ))
+        .await;
+    })
+    .await;
+    let Some(db) = db else {
+        return;
+    };
+    let b = db.backend().await;
+    let token = LockToken(42);
+
+    // The stored outcome is kept.
+    let done = b.idem_get("key_1", "k-done").await.unwrap().unwrap();
+    assert_eq!((done.status, done.body), (Some(201), Some(b"ok".to_vec())));
+    // The running record has no owner: no token frees, renews or completes it...
+    let before = b.idem_get("key_1", "k-running").await.unwrap().unwrap();
+    assert_eq!(before.state, "running");
+    assert!(!b.idem_abandon("key_1", "k-running", token).await.unwrap());
+    assert!(
+        !b.idem_renew("key_1", "k-running", token, now + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.idem_complete(outcome("k-running", "x"), token)
+            .await
+            .unwrap()
+    );
+    // ...until its lock ends and a retry takes it over.
+    assert!(
+        b.idem_take_over("key_1", "k-running", b"fp", now + 31, now + 91, token)
+            .await
+            .unwrap()
+    );
+    assert!(
+        b.idem_renew("key_1", "k-running", token, now + 95)
+            .await
+            .unwrap()
+    );
+    assert!(
+        b.idem_complete(outcome("k-running", "retried"), token)
+            .await
+            .unwrap()
+    );
+    let row = b.idem_get("key_1", "k-running").await.unwrap().unwrap();
+    assert_eq!(row.body.as_deref(), Some(&b"retried"[..]));
+    // New records are written and freed by their tokens.
+    assert!(
+        b.idem_insert(running("k-new", now + 60), token)
+            .await
+            .unwrap()
+    );
+    assert!(b.idem_abandon("key_1", "k-new", token).await.unwrap());
+    // And the rest of the store works on it.
+    db.store
+        .create_account(NewAccount::new("acme").credits(1))
+        .await
+        .unwrap();
+    let key = db
+        .store
+        .create_key(NewKey::new("acme", ["a"]))
+        .await
+        .unwrap();
+    assert!(db.store.authenticate(key.secret()).await.is_ok());
+    db.cleanup().await;
 }

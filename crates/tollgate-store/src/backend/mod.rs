@@ -166,10 +166,37 @@ pub trait KeyBackend: Send + Sync + 'static {
     fn revoke_key<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
+/// Names the request that holds a `running` idempotency record: a random
+/// number written to the record when a request claims it or takes it over.
+/// The writes only that request may make (renew, complete, abandon) match
+/// it, so the lock's time can change under them without losing the owner,
+/// and a request whose record was taken over (a new token) can touch it no
+/// more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LockToken(pub i64);
+
+impl LockToken {
+    /// A new token from the system's random source.
+    pub(crate) fn random() -> Result<LockToken, StoreError> {
+        let mut buf = [0u8; 8];
+        getrandom::fill(&mut buf).map_err(StoreError::Random)?;
+        Ok(LockToken(i64::from_le_bytes(buf)))
+    }
+}
+
 /// Idempotency records.
+///
+/// A `running` record is owned by the request whose [`LockToken`] it holds.
+/// Records written before tokens were kept hold none: no request owns them,
+/// and they are freed only by a take-over once their lock has ended.
 pub trait IdempotencyBackend: Send + Sync + 'static {
-    /// Inserts a `running` record unless one exists for the pair; `true` when inserted.
-    fn idem_insert(&self, row: IdempotencyRow) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Inserts a `running` record owned by `token` unless one exists for the
+    /// pair; `true` when inserted.
+    fn idem_insert(
+        &self,
+        row: IdempotencyRow,
+        token: LockToken,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Loads the record of a pair.
     fn idem_get<'a>(
         &'a self,
@@ -177,7 +204,8 @@ pub trait IdempotencyBackend: Send + Sync + 'static {
         idem_key: &'a str,
     ) -> BoxFuture<'a, Result<Option<IdempotencyRow>, StoreError>>;
     /// Takes over a `running` record with this fingerprint whose lock ended
-    /// before `now`, locking it until `locked_until`; `true` when taken.
+    /// before `now`, locking it until `locked_until` and making `token` its
+    /// owner; `true` when taken.
     fn idem_take_over<'a>(
         &'a self,
         api_key_id: &'a str,
@@ -185,31 +213,32 @@ pub trait IdempotencyBackend: Send + Sync + 'static {
         fingerprint: &'a [u8],
         now: i64,
         locked_until: i64,
+        token: LockToken,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Stores the response of a record's first request and marks it `done`,
-    /// if the record is still `running` under the lock `lock` (its
-    /// `locked_until`, which only the request holding it set); `false` when
+    /// if the record is still `running` and owned by `token`; `false` when
     /// another request has taken it over.
     fn idem_complete(
         &self,
         row: IdempotencyRow,
-        lock: i64,
+        token: LockToken,
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Deletes a pair's record if still `running` under the lock `lock` (the
+    /// Deletes a pair's record if still `running` and owned by `token` (the
     /// request failed and may be retried); `false` when it was not.
     fn idem_abandon<'a>(
         &'a self,
         api_key_id: &'a str,
         idem_key: &'a str,
-        lock: i64,
+        token: LockToken,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    /// Moves a `running` record's lock from `lock` to `until` (and its expiry
-    /// at least as far); `false` when the lock is no longer `lock`.
+    /// Moves the lock of a `running` record owned by `token` to `until` if
+    /// that is later (and its expiry at least as far); `false` when the
+    /// record is no longer owned by `token`.
     fn idem_renew<'a>(
         &'a self,
         api_key_id: &'a str,
         idem_key: &'a str,
-        lock: i64,
+        token: LockToken,
         until: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Deletes a pair's record if expired at `now`.

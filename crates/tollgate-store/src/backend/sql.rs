@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::{
     AccountBackend, AccountRow, Backend, BoxFuture, IdempotencyBackend, IdempotencyRow, KeyBackend,
-    KeyRow,
+    KeyRow, LockToken,
 };
 use crate::StoreError;
 
@@ -329,17 +329,22 @@ macro_rules! sql_backend {
         }
 
         impl IdempotencyBackend for $name {
-            fn idem_insert(&self, row: IdempotencyRow) -> BoxFuture<'_, Result<bool, StoreError>> {
+            fn idem_insert(
+                &self,
+                row: IdempotencyRow,
+                token: LockToken,
+            ) -> BoxFuture<'_, Result<bool, StoreError>> {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "INSERT INTO idempotency (api_key_id, idem_key, fingerprint, state, locked_until, \
-                         created_at, expires_at) VALUES ($1, $2, $3, 'running', $4, $5, $6) \
+                         lock_token, created_at, expires_at) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7) \
                          ON CONFLICT (api_key_id, idem_key) DO NOTHING",
                     )
                     .bind(row.api_key_id)
                     .bind(row.idem_key)
                     .bind(row.fingerprint)
                     .bind(row.locked_until)
+                    .bind(token.0)
                     .bind(row.created_at)
                     .bind(row.expires_at)
                     .execute(&self.pool)
@@ -372,10 +377,11 @@ macro_rules! sql_backend {
                 fingerprint: &'a [u8],
                 now: i64,
                 locked_until: i64,
+                token: LockToken,
             ) -> BoxFuture<'a, Result<bool, StoreError>> {
                 Box::pin(async move {
                     let done = sqlx::query(
-                        "UPDATE idempotency SET locked_until = $5, \
+                        "UPDATE idempotency SET locked_until = $5, lock_token = $6, \
                          expires_at = CASE WHEN expires_at < $5 THEN $5 ELSE expires_at END \
                          WHERE api_key_id = $1 AND idem_key = $2 \
                          AND fingerprint = $3 AND state = 'running' AND locked_until < $4",
@@ -385,18 +391,23 @@ macro_rules! sql_backend {
                     .bind(fingerprint)
                     .bind(now)
                     .bind(locked_until)
+                    .bind(token.0)
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })
             }
 
-            fn idem_complete(&self, row: IdempotencyRow, lock: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
+            fn idem_complete(
+                &self,
+                row: IdempotencyRow,
+                token: LockToken,
+            ) -> BoxFuture<'_, Result<bool, StoreError>> {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE idempotency SET state = 'done', status = $3, headers = $4, body = $5, \
                          error = $6, expires_at = $7 WHERE api_key_id = $1 AND idem_key = $2 \
-                         AND state = 'running' AND locked_until = $8",
+                         AND state = 'running' AND lock_token = $8",
                     )
                     .bind(row.api_key_id)
                     .bind(row.idem_key)
@@ -405,7 +416,7 @@ macro_rules! sql_backend {
                     .bind(row.body)
                     .bind(row.error)
                     .bind(row.expires_at)
-                    .bind(lock)
+                    .bind(token.0)
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)
@@ -416,16 +427,16 @@ macro_rules! sql_backend {
                 &'a self,
                 api_key_id: &'a str,
                 idem_key: &'a str,
-                lock: i64,
+                token: LockToken,
             ) -> BoxFuture<'a, Result<bool, StoreError>> {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "DELETE FROM idempotency WHERE api_key_id = $1 AND idem_key = $2 \
-                         AND state = 'running' AND locked_until = $3",
+                         AND state = 'running' AND lock_token = $3",
                     )
                     .bind(api_key_id)
                     .bind(idem_key)
-                    .bind(lock)
+                    .bind(token.0)
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)
@@ -436,18 +447,19 @@ macro_rules! sql_backend {
                 &'a self,
                 api_key_id: &'a str,
                 idem_key: &'a str,
-                lock: i64,
+                token: LockToken,
                 until: i64,
             ) -> BoxFuture<'a, Result<bool, StoreError>> {
                 Box::pin(async move {
                     let done = sqlx::query(
-                        "UPDATE idempotency SET locked_until = $4, \
+                        "UPDATE idempotency SET \
+                         locked_until = CASE WHEN locked_until < $4 THEN $4 ELSE locked_until END, \
                          expires_at = CASE WHEN expires_at < $4 THEN $4 ELSE expires_at END \
-                         WHERE api_key_id = $1 AND idem_key = $2 AND state = 'running' AND locked_until = $3",
+                         WHERE api_key_id = $1 AND idem_key = $2 AND state = 'running' AND lock_token = $3",
                     )
                     .bind(api_key_id)
                     .bind(idem_key)
-                    .bind(lock)
+                    .bind(token.0)
                     .bind(until)
                     .execute(&self.pool)
                     .await?;

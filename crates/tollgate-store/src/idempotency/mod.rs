@@ -39,9 +39,12 @@
 //!   [`Gatekeeper::idempotency_lock_timeout`](crate::Gatekeeper::idempotency_lock_timeout))
 //!   that it renews every third of that while its handler works, so a retry
 //!   takes a key over only from a request that stopped renewing (its node
-//!   died, or stalled past the lock). Every write is made under the lock: a
-//!   request whose key was taken over can neither free it nor overwrite the
-//!   outcome of the request that took it.
+//!   died, or stalled past the lock). Ownership is a random token the request
+//!   writes to the record when it claims or takes over the key, not the
+//!   lock's time: its renewals and its last write match the token, so a
+//!   request dropped while a renewal is under way still frees (or spends) its
+//!   key, and a request whose key was taken over can neither free it nor
+//!   overwrite the outcome of the request that took it.
 //!
 //! Bodies are buffered (up to [`Gatekeeper::max_body_bytes`](crate::Gatekeeper::max_body_bytes),
 //! 10 MiB by default; larger requests get `payload_too_large`). A response

@@ -11,7 +11,7 @@ use super::record::{
     decode_error, decode_headers, encode_error, encode_headers, fingerprint, valid_key,
 };
 use super::{Idempotency, IdempotencyFuture};
-use crate::backend::IdempotencyRow;
+use crate::backend::{IdempotencyRow, LockToken};
 use crate::clock::unix;
 use crate::gatekeeper::{NotExecuted, Shared};
 use crate::store::Begin;
@@ -36,14 +36,20 @@ pub struct IdempotencyService<S> {
 /// the key is spent even if the response is then lost. Each write runs on a
 /// task of its own, so dropping the request cannot cut it off.
 ///
-/// Every write is made under the guard's lock: a request whose key was taken
-/// over (it outlived its lock) cannot free, or overwrite the outcome of, the
-/// request that took it.
+/// Every write matches the guard's token, which the record holds for as long
+/// as this request owns it: a renewal that lands unseen (the request dropped
+/// while it ran) changes only the lock's time, so the guard's last write
+/// still finds the key; and a request whose key was taken over (it outlived
+/// its lock) cannot free, or overwrite the outcome of, the request that took
+/// it.
 struct KeyGuard {
     store: Store,
     scope: String,
     key: String,
-    /// The record's `locked_until` as this request last set it.
+    /// Names this request as the record's owner.
+    token: LockToken,
+    /// The record's `locked_until` as this request last set it: a renewal
+    /// that would not move it further writes nothing.
     lock: i64,
     /// Whether a retry took the key over: renewing it is then pointless.
     lost: bool,
@@ -65,22 +71,23 @@ impl KeyGuard {
     async fn abandon(mut self) {
         self.if_dropped = IfDropped::Nothing;
         let (store, scope, key) = (self.store.clone(), self.scope.clone(), self.key.clone());
-        detach::finish(abandon(store, scope, key, self.lock)).await;
+        detach::finish(abandon(store, scope, key, self.token)).await;
     }
 
     /// Holds the key another lock timeout from now: the new lock, or `None`
     /// once the key is lost. Owns what it needs, so the handler runs on while
     /// it waits on the database.
     fn renewal(&self, lock_timeout: Duration) -> Renewal {
-        let (store, scope, key, lock) = (
+        let (store, scope, key, token, lock) = (
             self.store.clone(),
             self.scope.clone(),
             self.key.clone(),
+            self.token,
             self.lock,
         );
         Box::pin(async move {
             store
-                .idempotency_renew(&scope, &key, lock, lock_timeout)
+                .idempotency_renew(&scope, &key, token, lock, lock_timeout)
                 .await
         })
     }
@@ -109,7 +116,7 @@ impl KeyGuard {
     /// Stores the outcome: replayed to every retry.
     async fn complete(mut self, record: IdempotencyRow) {
         self.if_dropped = IfDropped::Nothing;
-        detach::finish(complete(self.store.clone(), record, self.lock)).await;
+        detach::finish(complete(self.store.clone(), record, self.token)).await;
     }
 }
 
@@ -122,9 +129,9 @@ impl Drop for KeyGuard {
                     std::mem::take(&mut self.scope),
                     std::mem::take(&mut self.key),
                 );
-                detach::start(abandon(store, scope, key, self.lock));
+                detach::start(abandon(store, scope, key, self.token));
             }
-            IfDropped::Spend(record) => detach::start(complete(store, *record, self.lock)),
+            IfDropped::Spend(record) => detach::start(complete(store, *record, self.token)),
             IfDropped::Nothing => {}
         }
     }
@@ -132,16 +139,16 @@ impl Drop for KeyGuard {
 
 /// Frees a key. If this fails, the record stays `running` until its lock
 /// times out, and retries get `idempotency_key_in_use` until then.
-async fn abandon(store: Store, scope: String, key: String, lock: i64) {
-    if let Err(error) = store.idempotency_abandon(&scope, &key, lock).await {
+async fn abandon(store: Store, scope: String, key: String, token: LockToken) {
+    if let Err(error) = store.idempotency_abandon(&scope, &key, token).await {
         tracing::warn!(%error, "an idempotency key could not be freed; retries wait for its lock to time out");
     }
 }
 
 /// Stores a key's outcome. If this fails, the record stays `running` until its
 /// lock times out, and a retry after that runs the request again.
-async fn complete(store: Store, record: IdempotencyRow, lock: i64) {
-    match store.idempotency_complete(record, lock).await {
+async fn complete(store: Store, record: IdempotencyRow, token: LockToken) {
+    match store.idempotency_complete(record, token).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
             "an idempotent request finished after its key was taken over; the outcome of the \
@@ -185,10 +192,11 @@ async fn claim(
             )
             .await?;
         Ok(match begin {
-            Begin::Started { lock } => Claim::Owned(KeyGuard {
+            Begin::Started { lock, token } => Claim::Owned(KeyGuard {
                 store: store.clone(),
                 scope,
                 key,
+                token,
                 lock,
                 lost: false,
                 if_dropped: IfDropped::Abandon,
@@ -210,8 +218,8 @@ type Renewal = std::pin::Pin<Box<dyn Future<Output = Result<Option<i64>, StoreEr
 /// over only from a request that stopped renewing (its node died), never from
 /// one that is merely slow. `call` is polled while a renewal waits on the
 /// database (which the handler may itself be holding), and a renewal under
-/// way when it finishes is finished first, so the guard writes under the lock
-/// the key ends with.
+/// way when it finishes is finished first, so the guard knows whether the key
+/// was lost before it writes.
 async fn renewing<F: Future>(call: F, guard: &mut KeyGuard, lock_timeout: Duration) -> F::Output {
     if guard.lost {
         return call.await;

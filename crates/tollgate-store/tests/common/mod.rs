@@ -2,10 +2,14 @@
 //! (a fresh schema) when `TOLLGATE_TEST_DATABASE_URL` is set.
 #![allow(dead_code, unreachable_pub)]
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
+use tollgate_store::backend::{Backend, PostgresBackend, SqliteBackend};
 use tollgate_store::{ManualClock, Store, StoreOptions};
 
 pub struct TestDb {
@@ -38,6 +42,28 @@ impl TestDb {
         kind: Kind,
         tune: impl FnOnce(StoreOptions) -> StoreOptions,
     ) -> Option<TestDb> {
+        Self::open(kind, tune, None::<fn(Pool) -> std::future::Ready<()>>).await
+    }
+
+    /// Like [`TestDb::new`], with `prepare` run on the empty database before
+    /// the store opens it (and applies its migrations).
+    pub async fn prepared<F, Fut>(kind: Kind, prepare: F) -> Option<TestDb>
+    where
+        F: FnOnce(Pool) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        Self::open(kind, |o| o, Some(prepare)).await
+    }
+
+    async fn open<F, Fut>(
+        kind: Kind,
+        tune: impl FnOnce(StoreOptions) -> StoreOptions,
+        prepare: Option<F>,
+    ) -> Option<TestDb>
+    where
+        F: FnOnce(Pool) -> Fut,
+        Fut: Future<Output = ()>,
+    {
         let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(START));
         let options = tune(StoreOptions::default().clock(clock.clone()));
         match kind {
@@ -45,6 +71,11 @@ impl TestDb {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let file = dir.path().join("tollgate.db");
                 let url = format!("sqlite://{}", file.display());
+                if let Some(prepare) = prepare {
+                    let pool = Pool::open(&url, None, true).await;
+                    prepare(pool.clone()).await;
+                    pool.close().await;
+                }
                 let store = Store::open_with(&url, options).await.expect("open sqlite");
                 Some(TestDb {
                     store,
@@ -66,6 +97,11 @@ impl TestDb {
                     COUNTER.fetch_add(1, Ordering::Relaxed),
                     START % 1000
                 );
+                if let Some(prepare) = prepare {
+                    let pool = Pool::open(&url, Some(&schema), true).await;
+                    prepare(pool.clone()).await;
+                    pool.close().await;
+                }
                 let store = Store::open_with(&url, options.schema(schema.clone()))
                     .await
                     .expect("open postgres");
@@ -78,6 +114,15 @@ impl TestDb {
                     _dir: None,
                 })
             }
+        }
+    }
+
+    /// The database's backend, over a pool of its own: no store, cache or
+    /// clock around it.
+    pub async fn backend(&self) -> Arc<dyn Backend> {
+        match Pool::open(&self.url, self.schema.as_deref(), false).await {
+            Pool::Sqlite(pool) => Arc::new(SqliteBackend::from_pool(pool)),
+            Pool::Postgres(pool) => Arc::new(PostgresBackend::from_pool(pool)),
         }
     }
 
@@ -126,4 +171,80 @@ macro_rules! both_backends {
             )*
         }
     };
+}
+
+/// A pool on a test database, of either kind.
+#[derive(Clone)]
+pub enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Pool {
+    /// Connects to `url`; on Postgres, with `schema` as the search path (made
+    /// first when `create`).
+    pub async fn open(url: &str, schema: Option<&str>, create: bool) -> Pool {
+        if url.starts_with("sqlite:") {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                .unwrap()
+                .create_if_missing(create)
+                .busy_timeout(Duration::from_secs(30));
+            Pool::Sqlite(sqlx::SqlitePool::connect_with(options).await.unwrap())
+        } else {
+            let mut options = sqlx::postgres::PgConnectOptions::from_str(url).unwrap();
+            if let Some(schema) = schema {
+                if create {
+                    use sqlx::Connection;
+                    let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+                    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap();
+                }
+                options = options.options([("search_path", schema)]);
+            }
+            Pool::Postgres(sqlx::PgPool::connect_with(options).await.unwrap())
+        }
+    }
+
+    /// Runs one statement.
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            Pool::Sqlite(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+            Pool::Postgres(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+        }
+    }
+
+    /// Applies the crate's migrations up to `version` only, as an older
+    /// release of the crate did.
+    pub async fn migrate_to(&self, version: i64) {
+        let kind = match self {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        };
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(kind);
+        let older = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&source).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let number: i64 = name.split('_').next().unwrap().parse().unwrap();
+            if number <= version {
+                std::fs::copy(&path, older.path().join(name)).unwrap();
+            }
+        }
+        let migrator = sqlx::migrate::Migrator::new(older.path()).await.unwrap();
+        match self {
+            Pool::Sqlite(pool) => migrator.run(pool).await.unwrap(),
+            Pool::Postgres(pool) => migrator.run(pool).await.unwrap(),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
 }
