@@ -22,7 +22,9 @@ use std::time::{Duration, Instant, SystemTime};
 /// assert_eq!(clock.now() - before, 1_500_000_000);
 /// ```
 pub trait Clock: Send + Sync + 'static {
-    /// Nanoseconds since the clock's epoch; never goes back.
+    /// Nanoseconds since the clock's epoch; never goes back, and stays below
+    /// 2⁶³ (292 years), which leaves room to add a policy's tolerance
+    /// without overflow.
     fn now(&self) -> u64;
 
     /// The calendar time, for error bodies.
@@ -156,13 +158,13 @@ impl FakeClock {
         }
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward, stopping at 2⁶³ ns (see [`Clock::now`]).
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         let _ = self
             .nanos
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                Some(n.saturating_add(by))
+                Some(n.saturating_add(by).min(1 << 63))
             });
     }
 

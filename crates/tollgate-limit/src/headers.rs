@@ -13,10 +13,11 @@
 //!
 //! GCRA has no fixed windows: `t` is the time until the caller's burst is
 //! fully restored, and calls come back one every `window / quota` before that,
-//! so `r` grows steadily rather than jumping at `t`. A fresh caller may
-//! therefore make up to about twice `q` calls in its first `w` seconds (the
-//! burst, then the calls that come back meanwhile), never more than `q` per
-//! `w` after that.
+//! so `r` grows steadily rather than jumping at `t`. A caller with its whole
+//! burst may therefore make up to about twice `q` calls in the next `w`
+//! seconds (the burst, then the calls that come back meanwhile); one that
+//! keeps at the limit gets `q` per `w`. An idle caller's burst comes back, so
+//! any `w` seconds admit at most the burst plus `q`.
 //!
 //! [draft-ietf-httpapi-ratelimit-headers-09]: https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/09/
 

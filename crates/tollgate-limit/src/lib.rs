@@ -13,8 +13,8 @@
 //!   headers only through trusted proxies), on a [`Backend`] chosen by URL.
 //! - [`RateLimitLayer`]: the tower layer. Refusals are 429
 //!   `rate_limit_exceeded` in the catalog's dialect with `Retry-After`; every
-//!   response carries the IETF `RateLimit-Policy` and `RateLimit` fields
-//!   ([`headers`] says which draft).
+//!   response a policy applied to carries the IETF `RateLimit-Policy` and
+//!   `RateLimit` fields ([`headers`] says which draft).
 //! - Time is injected through [`Clock`]: [`MonotonicClock`] by default,
 //!   `QuantaClock` (TSC, feature `quanta`) where the clock read shows in
 //!   profiles; tests use [`FakeClock`].

@@ -247,6 +247,8 @@ impl LimiterBuilder {
     }
 
     /// The weight of a request (default 1): an export that costs 10 calls.
+    /// A request that costs more than a policy's burst can never be
+    /// admitted: the layer refuses it as made (see [`crate::layer`]).
     pub fn cost(mut self, cost: impl Fn(&Parts) -> u64 + Send + Sync + 'static) -> Self {
         self.cost = Some(Box::new(cost));
         self
@@ -290,7 +292,7 @@ impl LimiterBuilder {
 pub enum Verdict {
     /// Every policy admitted it (or was skipped).
     Allowed,
-    /// A policy refused it: 429.
+    /// A policy refused it: 429, or 400 when no wait would admit it.
     Limited {
         /// The policy that refused (the one asking for the longest wait), as
         /// an index into [`Outcome::decisions`], which holds only the
@@ -312,6 +314,7 @@ pub enum Verdict {
 pub struct Outcome {
     pub(crate) decisions: Vec<(Arc<Policy>, Decision)>,
     pub(crate) verdict: Verdict,
+    pub(crate) cost: u64,
 }
 
 impl Outcome {
@@ -323,6 +326,11 @@ impl Outcome {
     /// The verdict.
     pub fn verdict(&self) -> Verdict {
         self.verdict
+    }
+
+    /// What the request cost (1 unless the limiter weighs requests).
+    pub fn cost(&self) -> u64 {
+        self.cost
     }
 
     /// How long to wait before retrying, when refused.
@@ -485,7 +493,11 @@ impl Limiter {
                 }
             }
         }
-        Outcome { decisions, verdict }
+        Outcome {
+            decisions,
+            verdict,
+            cost,
+        }
     }
 }
 
@@ -572,7 +584,11 @@ async fn check_redis(
             }
         }
     }
-    Outcome { decisions, verdict }
+    Outcome {
+        decisions,
+        verdict,
+        cost,
+    }
 }
 
 #[cfg(test)]

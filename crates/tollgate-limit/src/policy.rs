@@ -47,13 +47,21 @@ pub struct Policy {
 /// time value exact in Lua's doubles (microseconds below 2^53).
 const MAX_TOLERANCE_NS: u128 = 100 * 365 * 24 * 3600 * 1_000_000_000;
 
+/// Largest quota or burst: the RateLimit fields' integers have at most 15
+/// digits (RFC 8941).
+const MAX_CALLS: u64 = 999_999_999_999_999;
+
 impl Policy {
     /// `quota` calls per `window`, with a burst of `quota`.
     ///
     /// The name goes into the `RateLimit-Policy` field and store keys: 1–64
     /// characters of `[A-Za-z0-9_.-]`. The window is a whole number of seconds
     /// (the unit of the RateLimit fields and of the built-in message). The
-    /// quota is at most one call per microsecond, the Redis store's unit.
+    /// quota is below 10¹⁵ (the largest integer the RateLimit fields carry)
+    /// and at most one call per microsecond, the Redis store's unit; the
+    /// spacing `window / quota`, rounded up to the microsecond, must stay
+    /// within 1 % of the exact one, so that the rate enforced is the rate
+    /// advertised (999 999 calls a second would be spaced 2 µs apart).
     pub fn new(name: &str, quota: u64, window: Duration) -> Result<Policy, PolicyError> {
         let valid_name = (1..=64).contains(&name.len())
             && name
@@ -65,16 +73,23 @@ impl Policy {
         if quota == 0 {
             return Err(PolicyError::new(name, PolicyErrorKind::ZeroQuota));
         }
+        if quota > MAX_CALLS {
+            return Err(PolicyError::new(name, PolicyErrorKind::TooLarge));
+        }
         if window.is_zero() || window.subsec_nanos() != 0 {
             return Err(PolicyError::new(name, PolicyErrorKind::Window));
         }
         let window_ns = window.as_nanos();
-        // At least a microsecond between calls: the Redis store counts in µs.
-        // A faster quota would be enforced slower than it is advertised.
-        if u128::from(quota) * 1000 > window_ns {
+        // At least a microsecond between calls, in whole microseconds: the
+        // Redis store counts in µs. Where rounding up to one slows the rate
+        // by more than 1 %, the quota would be enforced slower than it is
+        // advertised.
+        let interval_ns = window_ns.div_ceil(u128::from(quota)).div_ceil(1000) * 1000;
+        if u128::from(quota) * 1000 > window_ns
+            || interval_ns * u128::from(quota) * 100 > window_ns * 101
+        {
             return Err(PolicyError::new(name, PolicyErrorKind::TooFast));
         }
-        let interval_ns = window_ns.div_ceil(u128::from(quota)).div_ceil(1000) * 1000;
         let policy = Policy {
             name: name.into(),
             quota,
@@ -86,11 +101,14 @@ impl Policy {
         policy.checked()
     }
 
-    /// The same policy with another burst (1 or more): how many calls a fresh
-    /// caller may make at once.
+    /// The same policy with another burst (1 or more, below 10¹⁵): how many
+    /// calls a fresh caller may make at once.
     pub fn with_burst(mut self, burst: u64) -> Result<Policy, PolicyError> {
         if burst == 0 {
             return Err(PolicyError::new(&self.name, PolicyErrorKind::ZeroBurst));
+        }
+        if burst > MAX_CALLS {
+            return Err(PolicyError::new(&self.name, PolicyErrorKind::TooLarge));
         }
         self.burst = burst;
         self.checked()
@@ -281,8 +299,11 @@ pub enum PolicyErrorKind {
     Window,
     /// The window or burst is so long that the arithmetic would overflow.
     TooLong,
-    /// The quota is more than one call per microsecond.
+    /// The quota is more than one call per microsecond, or its spacing in
+    /// whole microseconds is more than 1 % off.
     TooFast,
+    /// The quota or burst is 10¹⁵ or more.
+    TooLarge,
 }
 
 impl PolicyError {
@@ -310,7 +331,10 @@ impl fmt::Display for PolicyError {
             PolicyErrorKind::TooLong => {
                 "the window or burst is too long (at most 100 years of calls)"
             }
-            PolicyErrorKind::TooFast => "the quota must be at most one call per microsecond",
+            PolicyErrorKind::TooFast => {
+                "the quota must be at most one call per microsecond, spaced a whole number of microseconds apart within 1%"
+            }
+            PolicyErrorKind::TooLarge => "the quota and burst must be below 10^15",
         })
     }
 }
@@ -448,7 +472,7 @@ mod tests {
         assert_eq!(err.kind(), PolicyErrorKind::Window);
         let err = policy(1, 1).with_burst(0).unwrap_err();
         assert_eq!(err.kind(), PolicyErrorKind::ZeroBurst);
-        let err = policy(1, 1).with_burst(u64::MAX).unwrap_err();
+        let err = policy(1, 1).with_burst(1_000_000_000_000).unwrap_err();
         assert_eq!(err.kind(), PolicyErrorKind::TooLong);
         assert_eq!(
             policy(1_000_000, 1).emission_interval(),
@@ -456,5 +480,19 @@ mod tests {
         );
         let err = Policy::new("p", 1_000_001, Duration::from_secs(1)).unwrap_err();
         assert_eq!(err.kind(), PolicyErrorKind::TooFast);
+        // Spaced 2 µs apart, it would be enforced at half its rate.
+        let err = Policy::new("p", 999_999, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(err.kind(), PolicyErrorKind::TooFast);
+        // 3.003 µs, rounded to 4: a third slower.
+        let err = Policy::new("p", 333_000, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(err.kind(), PolicyErrorKind::TooFast);
+        // 10.1 µs rounded to 11 is 9 % off; 101 µs rounded to 102, under 1 %.
+        assert!(Policy::new("p", 99_000, Duration::from_secs(1)).is_err());
+        assert!(Policy::new("p", 9_900, Duration::from_secs(1)).is_ok());
+        let huge = 1_000_000_000_000_000;
+        let err = Policy::new("p", huge, Duration::from_secs(2_000_000_000)).unwrap_err();
+        assert_eq!(err.kind(), PolicyErrorKind::TooLarge);
+        let err = policy(1, 1).with_burst(huge).unwrap_err();
+        assert_eq!(err.kind(), PolicyErrorKind::TooLarge);
     }
 }

@@ -317,10 +317,18 @@ async fn weighted_cost_and_impossible_cost() {
         "six more intervals of 6 s"
     );
     assert_eq!(call(&mut svc, at("/")).await.status(), 200);
-    // A call costing more than the burst can never pass: no Retry-After.
+    // A call costing more than the burst can never pass: refused as made,
+    // with no Retry-After, so that clients do not retry it.
     let huge = call(&mut svc, at("/huge")).await;
-    assert_eq!(huge.status(), 429);
+    assert_eq!(huge.status(), 400);
     assert!(huge.headers().get("retry-after").is_none());
+    assert_eq!(huge.headers()["ratelimit"], r#""per-key";r=1;t=54"#);
+    let err = huge.extensions().get::<ApiError>().unwrap();
+    assert_eq!(err.code(), "validation_error");
+    assert_eq!(
+        err.message(),
+        r#"This request costs 11 calls; the "per-key" rate limit allows at most 10 at once."#
+    );
 }
 
 #[tokio::test]

@@ -185,11 +185,12 @@ async fn keys_expire_when_idle_and_are_hash_tagged() {
     assert_eq!(pttl().await, -2, "no key left once nothing is owed");
 }
 
-/// Decisions issued together share script calls; each key still admits
-/// exactly its quota, whatever the batch size, including the same key twice
-/// in one batch and a request's two policies travelling together.
+/// Concurrent decisions stay exact whatever the batch size: each key admits
+/// exactly its quota, while the same key may come twice in one batch and a
+/// request's two policies may travel together. (That batches form is
+/// measured by the `redis_compare` example, which reports decisions a call.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_decisions_batch_and_stay_exact() {
+async fn concurrent_decisions_stay_exact_at_every_batch_size() {
     let Some(url) = redis_url() else { return };
     for max_batch in [1, 3, tollgate_limit::DEFAULT_MAX_BATCH] {
         let prefix = prefix();
@@ -240,7 +241,8 @@ async fn exactness_under_ten_times_the_quota() {
     let key = Key::from("hot");
     let admitted = Arc::new(AtomicU64::new(0));
     let attempts = Arc::new(AtomicU64::new(0));
-    // The first admission fixes the start (Redis's TIME is the reference).
+    // Redis's TIME decides; the elapsed time measured here, which starts
+    // before the first call and ends after the last, can only widen the bound.
     let start = Instant::now();
     let deadline = start + Duration::from_secs(secs);
     let mut tasks = Vec::new();

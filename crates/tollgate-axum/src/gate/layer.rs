@@ -171,6 +171,10 @@ impl Tollgate {
     /// Rejects request bodies over `bytes` with `payload_too_large`: up front
     /// when `Content-Length` says so (the handler never runs), and mid-stream
     /// when a chunked body grows past it. Also sets axum's extractor limit.
+    ///
+    /// Set the limit here rather than with axum's `DefaultBodyLimit`: the 413
+    /// names the limit, and one set elsewhere is unknown to the layer, which
+    /// then names axum's default (2 MiB).
     pub fn body_limit(mut self, bytes: usize) -> Tollgate {
         self.body_limit = Some(bytes);
         self
@@ -180,7 +184,9 @@ impl Tollgate {
     /// `deadline`, counted from the first time it waits: what it does before
     /// (in `call`, or up to its first `.await` that is not ready) cannot be
     /// interrupted anyway. The status is the catalog entry's (504 built in; set
-    /// `[errors.timeout] status = 408` in a catalog for 408).
+    /// `[errors.timeout] status = 408` in a catalog for 408). The deadline is
+    /// a Tokio timer: the runtime needs its time driver (`#[tokio::main]` and
+    /// `Runtime::new` have it; a `Builder` needs `enable_time`).
     pub fn timeout(mut self, deadline: Duration) -> Tollgate {
         self.timeout = Some(deadline);
         self

@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     legacy_headers: bool,
     limited: Arc<ErrorDef>,
     unavailable: Arc<ErrorDef>,
+    /// For a request whose cost exceeds a policy's burst.
+    too_costly: Arc<ErrorDef>,
 }
 
 impl std::fmt::Debug for RateLimitLayer {
@@ -40,7 +42,7 @@ impl RateLimitLayer {
     /// A layer answering from the built-in catalog in the `problem` dialect.
     pub fn new(limiter: impl Into<Arc<Limiter>>) -> RateLimitLayer {
         let catalog = Arc::new(Catalog::builtin());
-        let (limited, unavailable) = defs(&catalog);
+        let [limited, unavailable, too_costly] = defs(&catalog);
         RateLimitLayer {
             shared: Arc::new(Shared {
                 limiter: limiter.into(),
@@ -49,15 +51,17 @@ impl RateLimitLayer {
                 legacy_headers: false,
                 limited,
                 unavailable,
+                too_costly,
             }),
         }
     }
 
-    /// Answers from `catalog`: its `rate_limit_exceeded` and
-    /// `service_unavailable` entries (the built-in ones where it has none).
+    /// Answers from `catalog`: its `rate_limit_exceeded`,
+    /// `service_unavailable` and `validation_error` entries (the built-in ones
+    /// where it has none).
     pub fn catalog(mut self, catalog: Arc<Catalog>) -> RateLimitLayer {
         let shared = Arc::make_mut(&mut self.shared);
-        (shared.limited, shared.unavailable) = defs(&catalog);
+        [shared.limited, shared.unavailable, shared.too_costly] = defs(&catalog);
         shared.catalog = catalog;
         self
     }
@@ -81,7 +85,7 @@ impl RateLimitLayer {
     }
 }
 
-fn defs(catalog: &Catalog) -> (Arc<ErrorDef>, Arc<ErrorDef>) {
+fn defs(catalog: &Catalog) -> [Arc<ErrorDef>; 3] {
     let def = |code: &str| {
         catalog
             .get(code)
@@ -89,7 +93,11 @@ fn defs(catalog: &Catalog) -> (Arc<ErrorDef>, Arc<ErrorDef>) {
             .cloned()
             .unwrap_or_else(|| unreachable!("the built-in catalog has {code}"))
     };
-    (def("rate_limit_exceeded"), def("service_unavailable"))
+    [
+        def("rate_limit_exceeded"),
+        def("service_unavailable"),
+        def("validation_error"),
+    ]
 }
 
 impl<S> tower::Layer<S> for RateLimitLayer {
@@ -135,7 +143,7 @@ impl Shared {
         out
     }
 
-    /// The 429 or 503 for a refused request, rendered in the layer's dialect
+    /// The 429, 503 or 400 for a refused request, rendered in the layer's dialect
     /// with the [`ApiError`] in its extensions.
     pub(crate) fn refusal(
         &self,
@@ -143,13 +151,26 @@ impl Shared {
         headers: &HeaderMap,
         uri: &Uri,
     ) -> http::Response<Vec<u8>> {
-        let err = match outcome.verdict {
-            Verdict::Unavailable { retry_after } => {
+        let err = match (outcome.verdict, outcome.limiting()) {
+            (Verdict::Unavailable { retry_after }, _) => {
                 ApiError::new(Arc::clone(&self.unavailable)).retry_after(retry_after)
             }
-            verdict => {
+            // Waiting cannot help a request that costs more than a burst: it
+            // is refused as made, so that clients do not retry it.
+            (
+                Verdict::Limited {
+                    retry_after: None, ..
+                },
+                Some((policy, _)),
+            ) => ApiError::new(Arc::clone(&self.too_costly)).with_message(format!(
+                "This request costs {} calls; the \"{}\" rate limit allows at most {} at once.",
+                outcome.cost(),
+                policy.name(),
+                policy.burst()
+            )),
+            (verdict, limiting) => {
                 let mut err = ApiError::new(Arc::clone(&self.limited));
-                if let Some((policy, _)) = outcome.limiting() {
+                if let Some((policy, _)) = limiting {
                     // Only the details the catalog entry documents: an API
                     // whose message names no numbers shows none (seed 001).
                     let documented =

@@ -1,5 +1,6 @@
 //! The tower layer: checks every request, answers 429 in the catalog's
-//! dialect, and puts the RateLimit fields on every response.
+//! dialect, and puts the RateLimit fields on every response a policy applied
+//! to.
 //!
 //! A refused request never reaches the inner service. Its response is
 //! rendered here with [`Catalog::renderer`](tollgate::Catalog::renderer), so
@@ -13,9 +14,16 @@
 //!   `Retry-After` in delay-seconds, rounded up;
 //! - 503 `service_unavailable` with `Retry-After` when the store fails and
 //!   the fail mode is closed;
+//! - the catalog's `validation_error` (400 unless the catalog says 422) for a
+//!   request whose [cost](crate::LimiterBuilder::cost) exceeds a policy's
+//!   burst, with a message naming the cost and the burst: no wait would admit
+//!   it, so it is refused as made, and clients do not retry it;
 //! - on every response, refused or not, `RateLimit-Policy` and `RateLimit`
-//!   (see [`headers`](crate::headers) for the draft implemented), and the
-//!   legacy `X-RateLimit-*` headers if enabled.
+//!   for each policy that decided (see [`headers`](crate::headers) for the
+//!   draft implemented), and the legacy `X-RateLimit-*` headers if enabled.
+//!   A policy decides nothing when its key is absent (an anonymous request
+//!   under a per-key policy), or when the store failed and the fail mode is
+//!   open.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
