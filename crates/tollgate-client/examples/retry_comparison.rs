@@ -1,7 +1,7 @@
 //! Behaviour comparison: tollgate-client, reqwest-retry and backon, each with
 //! its defaults, against the same local server, in one run, in real time.
 //!
-//! Two scenarios, each run `RUNS` times per client (every run on its own
+//! Three scenarios, each run `RUNS` times per client (every run on its own
 //! server, all runs at once):
 //!
 //! - **429 + `Retry-After: 2`**: the first request opens a 2 s rate-limit

@@ -81,7 +81,8 @@ pub enum Cause {
 #[non_exhaustive]
 pub enum StopReason {
     /// The outcome is one that sending again cannot fix (a 4xx other than
-    /// 408, 429 and 409 `idempotency_key_in_use`; a 501; a malformed request).
+    /// 408, 429, 409 `idempotency_key_in_use` and a 403 with `Retry-After` or
+    /// a spent rate-limit quota; a 501; a malformed request).
     NotRetryable,
     /// Retries are turned off ([`RetryPolicy::disabled`](crate::RetryPolicy::disabled)).
     Disabled,

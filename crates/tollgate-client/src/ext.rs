@@ -53,6 +53,10 @@ mod sealed {
 pub trait ResponseExt: sealed::Sealed + Sized {
     /// The response itself when its status is below 400; otherwise its body
     /// (at most 1 MiB) decoded into an [`Error`].
+    ///
+    /// The body is read with no time limit of its own: only the reqwest
+    /// client's timeouts bound it. A per-read timeout does not stop a body
+    /// that trickles in; reqwest's total `timeout` does.
     fn error_for_api(self) -> impl Future<Output = Result<reqwest::Response, Error>> + Send;
 
     /// [`error_for_api`](Self::error_for_api) with a decoder of your own (an
@@ -68,8 +72,16 @@ pub trait ResponseExt: sealed::Sealed + Sized {
     ///
     /// A success body is read whole, as reqwest's own `Response::json` reads
     /// it (error bodies stop at 1 MiB); give the client a timeout when the
-    /// server is not yours to trust.
+    /// server is not yours to trust. Errors are decoded by the default
+    /// [`ErrorDecoder`]; [`json_data_with`](Self::json_data_with) takes yours.
     fn json_data<T: DeserializeOwned>(self) -> impl Future<Output = Result<T, Error>> + Send;
+
+    /// [`json_data`](Self::json_data) with a decoder of your own (an app
+    /// catalog, another body limit, a pinned wall clock).
+    fn json_data_with<T: DeserializeOwned>(
+        self,
+        decoder: &ErrorDecoder,
+    ) -> impl Future<Output = Result<T, Error>> + Send;
 
     /// The attempts the middleware made to get this response (empty without
     /// the middleware).
@@ -90,31 +102,50 @@ impl ResponseExt for reqwest::Response {
     }
 
     async fn json_data<T: DeserializeOwned>(self) -> Result<T, Error> {
-        let response = self.error_for_api().await?;
-        let (status, url) = (response.status(), response.url().clone());
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(Error::from)?;
-        let at = |e: Error| e.request(None, Some(url.clone()));
-        match unwrap_envelope(&body) {
-            Ok(Envelope {
-                success: true,
-                data,
-            }) => {
-                let data = data.map_or("null", RawValue::get);
-                serde_json::from_str(data).map_err(|e| at(BodyError::Json(e).into()))
-            }
-            Ok(Envelope { success: false, .. }) => {
-                let response = ErrorDecoder::new().decode(status, headers, body.clone());
-                Err(at(Error::new(Cause::Status(response))))
-            }
-            Err(e) => Err(at(e.into())),
-        }
+        read_data(self, None).await
+    }
+
+    fn json_data_with<T: DeserializeOwned>(
+        self,
+        decoder: &ErrorDecoder,
+    ) -> impl Future<Output = Result<T, Error>> + Send {
+        let decoder = decoder.clone();
+        async move { read_data(self, Some(&decoder)).await }
     }
 
     fn attempts(&self) -> &[Attempt] {
         self.extensions()
             .get::<Attempts>()
             .map_or(&[], |a| a.0.as_slice())
+    }
+}
+
+/// The `data` of an envelope; errors decoded by `decoder`, or the default one.
+async fn read_data<T: DeserializeOwned>(
+    response: reqwest::Response,
+    decoder: Option<&ErrorDecoder>,
+) -> Result<T, Error> {
+    let response = read_error(response, decoder).await?;
+    let (status, url) = (response.status(), response.url().clone());
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(Error::from)?;
+    let at = |e: Error| e.request(None, Some(url.clone()));
+    match unwrap_envelope(&body) {
+        Ok(Envelope {
+            success: true,
+            data,
+        }) => {
+            let data = data.map_or("null", RawValue::get);
+            serde_json::from_str(data).map_err(|e| at(BodyError::Json(e).into()))
+        }
+        Ok(Envelope { success: false, .. }) => {
+            let response = match decoder {
+                Some(decoder) => decoder.decode(status, headers, body.clone()),
+                None => ErrorDecoder::new().decode(status, headers, body.clone()),
+            };
+            Err(at(Error::new(Cause::Status(response))))
+        }
+        Err(e) => Err(at(e.into())),
     }
 }
 
@@ -181,7 +212,7 @@ fn unwrap_envelope(body: &[u8]) -> Result<Envelope<'_>, BodyError> {
 /// let err = tollgate_client::client().get(&url).send_api().await.unwrap_err();
 /// assert_eq!(err.code(), Some("FORBIDDEN"));
 /// assert_eq!(err.request_id(), Some("a1b2c3d4"));
-/// assert_eq!(err.attempts().len(), 1); // a 403 is never retried
+/// assert_eq!(err.attempts().len(), 1); // a 403 without a retry hint is final
 /// # Ok(())
 /// # }
 /// ```

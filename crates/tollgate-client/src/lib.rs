@@ -16,9 +16,11 @@ pub use retry::{Jitter, RetryBudget, RetryPolicy, TollgateMiddleware};
 
 /// A reqwest-middleware client with [`TollgateMiddleware`] and its defaults,
 /// over a reqwest client that gives up on a connection after 10 s and on a
-/// read that stalls for 30 s, and follows redirects only within the origin
-/// it was sent to (a redirect elsewhere is the response: the request's
-/// `X-API-Key` or `Idempotency-Key` would otherwise go along).
+/// read that stalls for 30 s (it has no total timeout: the policy's
+/// [`deadline`](RetryPolicy::deadline) bounds a request), and follows
+/// redirects only within the origin it was sent to (a redirect elsewhere is
+/// the response: the request's `X-API-Key` or `Idempotency-Key` would
+/// otherwise go along).
 ///
 /// # Panics
 ///

@@ -254,6 +254,10 @@ impl ErrorDecoder {
 
     /// Reads at most the limit of `response`'s body and decodes it. A body that
     /// fails half-way is decoded as far as it came.
+    ///
+    /// There is no time limit of its own: only the reqwest client's timeouts
+    /// bound the read. A per-read timeout does not stop a body that trickles
+    /// in; reqwest's total `timeout` does.
     pub async fn read(&self, response: reqwest::Response) -> ErrorResponse {
         self.read_until(response, None).await
     }

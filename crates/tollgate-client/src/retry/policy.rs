@@ -20,7 +20,7 @@ use crate::{ErrorResponse, StopReason};
 /// | [`clamp_retry_after`](Self::clamp_retry_after) | `false` | a longer ask ends the request at once (`false`) or is cut to the maximum (`true`) |
 /// | [`in_use_delay`](Self::in_use_delay) | 1 s | the wait after a 409 `idempotency_key_in_use` without a hint |
 /// | [`auto_idempotency`](Self::auto_idempotency) | `false` | add an `Idempotency-Key` (UUIDv4) to POST and PATCH, reused by their retries |
-/// | [`retry_transport_errors`](Self::retry_transport_errors) | `true` | retry timeouts, refused and reset connections with backoff |
+/// | [`retry_transport_errors`](Self::retry_transport_errors) | `true` | retry timeouts, refused and reset connections and failed DNS lookups with backoff (not a failed TLS handshake) |
 ///
 /// What is retried: 429 and 503 after the server's hint (`Retry-After` in
 /// seconds or as an HTTP-date, a body `retry_after`, google `RetryInfo`: the
@@ -108,8 +108,11 @@ impl RetryPolicy {
         self
     }
 
-    /// No overall deadline (each attempt is still bounded by the reqwest
-    /// client's own timeout, if it has one).
+    /// No overall deadline: then only the reqwest client's own timeouts end
+    /// an attempt, the reading of its error body included. Those of
+    /// [`client`](crate::client) bound a connection and each read, not the
+    /// whole: a body that trickles in keeps the request waiting. Keep a
+    /// deadline, or give the reqwest client a total `timeout`, to bound it.
     pub fn without_deadline(mut self) -> RetryPolicy {
         self.deadline = None;
         self
@@ -155,8 +158,10 @@ impl RetryPolicy {
         self
     }
 
-    /// Whether timeouts and connection errors (refused, reset, closed early)
-    /// are retried with backoff.
+    /// Whether timeouts and connection errors (refused, reset, closed early, a
+    /// failed DNS lookup, which may be temporary) are retried with backoff. A
+    /// failed TLS handshake under rustls (a certificate expired, self-signed or
+    /// for another name) is not: it would fail the same way again.
     pub fn retry_transport_errors(mut self, on: bool) -> RetryPolicy {
         self.retry_transport = on;
         self
@@ -268,11 +273,15 @@ pub(crate) enum Plan {
     Backoff,
 }
 
-/// Timeouts, refused connections, and connections closed or reset before the
-/// response was complete.
+/// Timeouts, failed connections (refused, a failed DNS lookup, which may be
+/// temporary) but not a failed TLS handshake, and connections closed or reset
+/// before the response was complete.
 fn is_transient(error: &reqwest::Error) -> bool {
-    if error.is_timeout() || error.is_connect() {
+    if error.is_timeout() {
         return true;
+    }
+    if error.is_connect() {
+        return !is_tls_failure(error);
     }
     if error.is_builder() || error.is_redirect() || error.is_decode() || error.is_body() {
         return false;
@@ -297,6 +306,28 @@ fn is_transient(error: &reqwest::Error) -> bool {
             );
         }
         source = e.source();
+    }
+    false
+}
+
+/// Whether a TLS handshake failed (a certificate expired, self-signed or for
+/// another name; no protocol in common): rustls reports it as an
+/// `InvalidData` I/O error, and sending again gets the same answer.
+fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+            // An I/O error wrapping another (hyper-rustls wraps rustls's so)
+            // hides it from `source`.
+            if let Some(inner) = io.get_ref() {
+                next = Some(inner);
+                continue;
+            }
+        }
+        next = e.source();
     }
     false
 }
@@ -418,6 +449,42 @@ mod tests {
             assert!(!RetryPolicy::may_repeat(&method, false), "{method}");
             assert!(RetryPolicy::may_repeat(&method, true), "{method}");
         }
+    }
+
+    #[test]
+    fn only_a_failed_tls_handshake_is_a_tls_failure() {
+        use std::io::{Error, ErrorKind};
+
+        /// A connector's error with its cause, as hyper-util wraps them.
+        #[derive(Debug)]
+        struct Connect(Error);
+        impl std::fmt::Display for Connect {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("client error (Connect)")
+            }
+        }
+        impl std::error::Error for Connect {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        // What hyper-rustls returns for a certificate rustls rejects.
+        let certificate = Connect(Error::other(Error::new(
+            ErrorKind::InvalidData,
+            "invalid peer certificate: Expired",
+        )));
+        assert!(is_tls_failure(&certificate));
+        for kind in [
+            ErrorKind::ConnectionRefused,
+            ErrorKind::ConnectionReset,
+            ErrorKind::TimedOut,
+        ] {
+            assert!(!is_tls_failure(&Connect(Error::other(Error::from(kind)))));
+        }
+        let dns = Connect(Error::other(
+            "failed to lookup address information: Temporary failure in name resolution",
+        ));
+        assert!(!is_tls_failure(&dns));
     }
 
     #[test]

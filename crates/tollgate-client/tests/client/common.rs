@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::time::Instant;
@@ -48,6 +49,14 @@ impl Reply {
 
     pub(crate) fn without_header(mut self, name: &str) -> Reply {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+
+    /// The reply with no header but `Content-Type`: what is decoded from it
+    /// comes from the body.
+    pub(crate) fn body_only(mut self) -> Reply {
+        self.headers
+            .retain(|(n, _)| n.eq_ignore_ascii_case("content-type"));
         self
     }
 
@@ -109,12 +118,49 @@ impl Reply {
     }
 }
 
+/// What a [`Reply::api`] body carries itself (its headers carry all three).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InBody {
+    pub(crate) code: bool,
+    pub(crate) request_id: bool,
+    pub(crate) retry_after: bool,
+}
+
+impl InBody {
+    pub(crate) fn of(dialect: Dialect, body: &[u8]) -> InBody {
+        InBody {
+            // `status-code` writes the HTTP status as its code, and `detail`
+            // writes a code only in its object form.
+            code: match dialect {
+                Dialect::StatusCode => false,
+                Dialect::Detail => serde_json::from_slice::<serde_json::Value>(body)
+                    .is_ok_and(|v| v["detail"].is_object()),
+                _ => true,
+            },
+            request_id: matches!(
+                dialect,
+                Dialect::Problem
+                    | Dialect::StatusCode
+                    | Dialect::Coded
+                    | Dialect::Meta
+                    | Dialect::Google
+                    | Dialect::Jsonapi
+            ),
+            retry_after: matches!(
+                dialect,
+                Dialect::Problem | Dialect::StatusCode | Dialect::Google | Dialect::Jsonapi
+            ),
+        }
+    }
+}
+
 /// What the server saw of one request.
 #[derive(Clone, Debug)]
 pub(crate) struct Seen {
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
     pub(crate) at: Instant,
 }
 
@@ -167,13 +213,20 @@ impl Mock {
 }
 
 async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let at = Instant::now();
+    let (parts, body) = request.into_parts();
+    // A body that fails half-way is recorded empty.
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     let index = {
         let mut seen = shared.seen.lock().unwrap();
         seen.push(Seen {
-            method: request.method().clone(),
-            path: request.uri().path().to_owned(),
-            headers: request.headers().clone(),
-            at: Instant::now(),
+            method: parts.method,
+            path: parts.uri.path().to_owned(),
+            headers: parts.headers,
+            body,
+            at,
         });
         seen.len() - 1
     };

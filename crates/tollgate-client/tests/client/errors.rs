@@ -11,7 +11,7 @@ use tollgate_client::{
     TollgateMiddleware,
 };
 
-use crate::common::{Mock, Reply, client, client_from};
+use crate::common::{InBody, Mock, Reply, client, client_from};
 
 fn once() -> reqwest_middleware::ClientWithMiddleware {
     client(RetryPolicy::disabled())
@@ -26,7 +26,11 @@ async fn every_catalog_entry_in_every_dialect_decodes() {
         for def in catalog.iter() {
             let request_id = format!("req_{}_{}", dialect.name(), def.code());
             let hint = matches!(def.status(), 429 | 503).then_some(Duration::from_secs(7));
-            let mock = Mock::start(vec![Reply::api(dialect, def.code(), &request_id, hint)]).await;
+            let reply = Reply::api(dialect, def.code(), &request_id, hint);
+            let in_body = InBody::of(dialect, &reply.body);
+            // The same body again without the headers that repeat its code,
+            // request id and hint: then only the body can give them.
+            let mock = Mock::start(vec![reply.clone(), reply.body_only()]).await;
             let err = client.get(mock.url("/v1/x")).send_api().await.unwrap_err();
             let response = err
                 .response()
@@ -56,6 +60,31 @@ async fn every_catalog_entry_in_every_dialect_decodes() {
             );
             if dialect != Dialect::Flat {
                 assert_eq!(response.dialect(), dialect.name(), "{}", def.code());
+            }
+
+            let err = client.get(mock.url("/v1/x")).send_api().await.unwrap_err();
+            let response = err
+                .response()
+                .unwrap_or_else(|| panic!("{dialect} {}: {err}", def.code()));
+            let case = format!("{dialect} {} from the body", def.code());
+            assert_eq!(response.status().as_u16(), def.status(), "{case}");
+            assert_eq!(response.code(), in_body.code.then_some(wire), "{case}");
+            if in_body.code {
+                assert_eq!(response.kind(), def.kind(), "{case}");
+            }
+            assert_eq!(
+                response.request_id(),
+                in_body.request_id.then_some(request_id.as_str()),
+                "{case}"
+            );
+            assert_eq!(
+                response.retry_after(),
+                hint.filter(|_| in_body.retry_after),
+                "{case}"
+            );
+            assert!(response.message().is_some_and(|m| !m.is_empty()), "{case}");
+            if dialect != Dialect::Flat {
+                assert_eq!(response.dialect(), dialect.name(), "{case}");
             }
             checked += 1;
         }
@@ -471,6 +500,47 @@ async fn envelope_success_bodies_are_unwrapped() {
         matches!(err.cause(), Cause::Body(BodyError::Json(_))),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn json_data_with_decodes_errors_with_that_decoder() {
+    let catalog = Catalog::from_toml(
+        "app.toml",
+        r#"
+[errors.out_of_frames]
+status = 402
+title = "Out of frames"
+message = "No frames left on this plan."
+"#,
+    )
+    .unwrap();
+    let decoder = ErrorDecoder::new().catalog(catalog);
+    let failed = r#"{"data":null,"success":false,"message":"No frames left on this plan.","errors":[{"out_of_frames":["No frames left on this plan."]}]}"#;
+    // An envelope that says it failed, with a 200 and with an error status.
+    let mock = Mock::start(vec![
+        Reply::new(200).body(failed),
+        Reply::new(200).body(failed),
+        Reply::new(402).body(failed),
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    let response = http.get(mock.url("/")).send().await.unwrap();
+    let err = response.json_data::<serde_json::Value>().await.unwrap_err();
+    assert_eq!(err.code(), Some("out_of_frames"));
+    assert_ne!(
+        err.kind(),
+        Some(Kind::PaymentRequired),
+        "the built-in catalog does not know it"
+    );
+    for _ in 0..2 {
+        let response = http.get(mock.url("/")).send().await.unwrap();
+        let err = response
+            .json_data_with::<serde_json::Value>(&decoder)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("out_of_frames"));
+        assert_eq!(err.kind(), Some(Kind::PaymentRequired), "{err:?}");
+    }
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use tollgate_client::{
     TollgateMiddleware,
 };
 
-use crate::common::{Events, Mock, Reply, client, client_from};
+use crate::common::{Events, InBody, Mock, Reply, client, client_from};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -165,14 +165,24 @@ async fn every_dialect_hint_is_honoured() {
     for dialect in Dialect::ALL {
         for (code, secs) in [("rate_limit_exceeded", 3), ("service_unavailable", 4)] {
             let reply = Reply::api(dialect, code, "r", Some(Duration::from_secs(secs)));
-            let mock = Mock::start(vec![reply, Reply::ok()]).await;
-            client(RetryPolicy::default())
-                .get(mock.url("/"))
-                .send_api()
-                .await
-                .unwrap();
-            assert_eq!(mock.hits(), 2, "{dialect} {code}");
-            assert_gap(mock.gaps()[0], Duration::from_secs(secs));
+            let in_body = InBody::of(dialect, &reply.body).retry_after;
+            // With `Retry-After`, then without it: the body's own hint, or
+            // backoff when the dialect has no place for one.
+            for (reply, hinted) in [(reply.clone(), true), (reply.body_only(), in_body)] {
+                let mock = Mock::start(vec![reply, Reply::ok()]).await;
+                client(RetryPolicy::default())
+                    .get(mock.url("/"))
+                    .send_api()
+                    .await
+                    .unwrap();
+                assert_eq!(mock.hits(), 2, "{dialect} {code}");
+                if hinted {
+                    assert_gap(mock.gaps()[0], Duration::from_secs(secs));
+                } else {
+                    let ceiling = RetryPolicy::default().backoff_ceiling(0);
+                    assert!(mock.gaps()[0] <= ceiling, "{dialect} {code}");
+                }
+            }
         }
     }
 }
@@ -374,12 +384,13 @@ async fn post_and_patch_without_a_key_are_not_retried() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_post_with_a_key_is_retried_with_that_same_key() {
+async fn a_post_with_a_key_is_retried_with_that_same_key_and_body() {
     let mock = Mock::start(vec![Reply::new(503), Reply::new(502), Reply::new(201)]).await;
+    let sent = serde_json::json!({"image_data": "...", "session_id": "s1"});
     let response = client(RetryPolicy::default())
         .post(mock.url("/v1/scans"))
         .header("idempotency-key", "key-123")
-        .json(&serde_json::json!({"image_data": "..."}))
+        .json(&sent)
         .send_api()
         .await
         .unwrap();
@@ -392,6 +403,11 @@ async fn a_post_with_a_key_is_retried_with_that_same_key() {
             (&http::Method::POST, "/v1/scans")
         );
         assert_eq!(s.headers["idempotency-key"], "key-123");
+        assert_eq!(
+            String::from_utf8_lossy(&s.body),
+            sent.to_string(),
+            "every attempt sends the body whole"
+        );
     }
 }
 
@@ -596,6 +612,7 @@ async fn a_streaming_body_is_not_retried_and_says_so() {
         .await
         .unwrap_err();
     assert_eq!(mock.hits(), 1);
+    assert_eq!(mock.seen()[0].body, "frame");
     assert_eq!(err.stop(), Some(&StopReason::BodyNotCloneable));
     assert!(
         err.to_string()
@@ -614,7 +631,21 @@ async fn connection_errors_are_retried_with_backoff() {
         .send_api()
         .await
         .unwrap_err();
-    assert_eq!(err.attempts().len(), 4);
+    let attempts = err.attempts();
+    assert_eq!(attempts.len(), 4);
+    // Each wait is the seeded jitter's draw, within retry n's ceiling.
+    let policy = RetryPolicy::default();
+    let replay = Jitter::seeded(1);
+    for (n, pair) in (0..).zip(attempts.windows(2)) {
+        let delay = pair[0].delay().expect("a retry follows");
+        assert_eq!(delay, policy.backoff_delay(n, &replay), "retry {n}");
+        assert!(
+            delay > Duration::ZERO && delay <= policy.backoff_ceiling(n),
+            "retry {n}: {delay:?}"
+        );
+        assert_gap(pair[1].started() - pair[0].started(), delay);
+    }
+    assert_eq!(attempts[3].delay(), None);
     assert!(
         err.transport().is_some_and(reqwest::Error::is_connect),
         "{err:?}"
@@ -657,6 +688,39 @@ async fn connection_errors_are_retried_with_backoff() {
         .await
         .unwrap_err();
     assert_eq!(err.attempts().len(), 1);
+}
+
+// In real time: a paused clock could jump to the deadline while the server's
+// thread answers.
+#[cfg(feature = "rustls")]
+#[tokio::test]
+async fn a_failed_tls_handshake_is_not_retried() {
+    // A server that answers the TLS hello in plain HTTP: the handshake fails
+    // in rustls as it does on a certificate it rejects.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { return };
+            let mut hello = [0; 16];
+            let _ = std::io::Read::read(&mut socket, &mut hello);
+            let _ = std::io::Write::write_all(&mut socket, b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            // Kept open: a close could reset the connection first.
+            open.push(socket);
+        }
+    });
+    let err = client(RetryPolicy::default())
+        .get(&url)
+        .send_api()
+        .await
+        .unwrap_err();
+    assert!(
+        err.transport().is_some_and(reqwest::Error::is_connect),
+        "{err:?}"
+    );
+    assert_eq!(err.attempts().len(), 1, "{err:?}");
+    assert_eq!(err.stop(), Some(&StopReason::NotRetryable));
 }
 
 #[tokio::test(start_paused = true)]
@@ -762,7 +826,7 @@ retry = "never"
 #[tokio::test(start_paused = true)]
 async fn absurd_hints_and_limits_do_not_panic() {
     // A hint of u64::MAX seconds with no maximum and a deadline too far to
-    // represent: the deadline is dropped, the hint ends the request.
+    // represent: the deadline is dropped, and the client waits as asked.
     let reply = Reply::new(429).header("retry-after", "99999999999999999999999");
     let mock = Mock::start(vec![reply.clone(), Reply::ok()]).await;
     let policy = RetryPolicy::default()
