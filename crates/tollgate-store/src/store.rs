@@ -291,7 +291,7 @@ impl Store {
                     })??;
             if let Some(schema) = &options.schema {
                 let created = conn
-                    .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+                    .execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
                     .await;
                 // `IF NOT EXISTS` is not safe under concurrency: of several
                 // nodes starting at once, all but one may fail on the

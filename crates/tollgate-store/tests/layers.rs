@@ -29,6 +29,8 @@ both_backends!(
     a_request_dropped_while_its_charge_waits_is_not_charged,
     a_request_dropped_while_claiming_its_key_leaves_it_free,
     a_request_dropped_while_its_lock_renews_leaves_the_key_free,
+    an_outcome_is_stored_though_its_first_write_fails,
+    a_key_is_freed_though_its_first_write_fails,
     a_response_dropped_while_its_lock_renews_spends_the_key,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
     a_slow_response_body_keeps_its_key_past_the_lock_timeout,
@@ -892,25 +894,45 @@ async fn a_request_dropped_while_claiming_its_key_leaves_it_free(kind: Kind) {
     f.db.cleanup().await;
 }
 
-/// A backend whose lock renewals are made, but never answered: a request
-/// cannot learn the lock its renewal set, as when it is dropped while the
-/// renewal's statement runs.
-struct UnansweredRenewals {
+/// A backend over the test database with faults of its own: lock renewals
+/// that are made but never answered (a request cannot learn the lock its
+/// renewal set, as when it is dropped while the renewal's statement runs),
+/// and owner writes (completing or freeing a key) that fail at first, as
+/// when a connection drops.
+struct Faulty {
     inner: Arc<dyn tollgate_store::backend::Backend>,
+    /// Whether renewals go unanswered.
+    unanswered_renewals: bool,
     /// Told once a renewal has landed.
     landed: Arc<tokio::sync::Notify>,
+    /// How many owner writes are still to fail.
+    failing_writes: Arc<AtomicUsize>,
 }
 
-mod unanswered {
+impl Faulty {
+    /// Fails this owner write if some are still to fail.
+    fn write_fails(&self) -> bool {
+        self.failing_writes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+mod faulty {
     use tollgate_store::StoreError;
     use tollgate_store::backend::{
         AccountBackend, AccountRow, Backend, BoxFuture, IdempotencyBackend, IdempotencyRow,
         KeyBackend, KeyRow, LockToken,
     };
 
-    use super::UnansweredRenewals;
+    use super::Faulty;
 
-    impl IdempotencyBackend for UnansweredRenewals {
+    /// What a dropped connection looks like to a write.
+    fn dropped() -> StoreError {
+        StoreError::Database(sqlx::Error::PoolTimedOut)
+    }
+
+    impl IdempotencyBackend for Faulty {
         fn idem_renew<'a>(
             &'a self,
             api_key_id: &'a str,
@@ -918,6 +940,9 @@ mod unanswered {
             token: LockToken,
             until: i64,
         ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            if !self.unanswered_renewals {
+                return self.inner.idem_renew(api_key_id, idem_key, token, until);
+            }
             Box::pin(async move {
                 let renewed = self.inner.idem_renew(api_key_id, idem_key, token, until);
                 assert!(renewed.await.unwrap(), "the renewal lands");
@@ -956,6 +981,9 @@ mod unanswered {
             row: IdempotencyRow,
             token: LockToken,
         ) -> BoxFuture<'_, Result<bool, StoreError>> {
+            if self.write_fails() {
+                return Box::pin(async { Err(dropped()) });
+            }
             self.inner.idem_complete(row, token)
         }
         fn idem_abandon<'a>(
@@ -964,6 +992,9 @@ mod unanswered {
             idem_key: &'a str,
             token: LockToken,
         ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            if self.write_fails() {
+                return Box::pin(async { Err(dropped()) });
+            }
             self.inner.idem_abandon(api_key_id, idem_key, token)
         }
         fn idem_delete_expired<'a>(
@@ -979,7 +1010,7 @@ mod unanswered {
         }
     }
 
-    impl AccountBackend for UnansweredRenewals {
+    impl AccountBackend for Faulty {
         fn insert_account(&self, row: AccountRow) -> BoxFuture<'_, Result<bool, StoreError>> {
             self.inner.insert_account(row)
         }
@@ -1043,7 +1074,7 @@ mod unanswered {
         }
     }
 
-    impl KeyBackend for UnansweredRenewals {
+    impl KeyBackend for Faulty {
         fn insert_key(&self, row: KeyRow) -> BoxFuture<'_, Result<(), StoreError>> {
             self.inner.insert_key(row)
         }
@@ -1068,7 +1099,7 @@ mod unanswered {
         }
     }
 
-    impl Backend for UnansweredRenewals {
+    impl Backend for Faulty {
         fn name(&self) -> &'static str {
             self.inner.name()
         }
@@ -1081,14 +1112,31 @@ impl Fixture {
     /// renewed every third of a second.
     async fn unanswered_renewals(&self) -> (Gatekeeper, Arc<tokio::sync::Notify>) {
         let landed = Arc::new(tokio::sync::Notify::new());
-        let backend = UnansweredRenewals {
-            inner: self.db.backend().await,
-            landed: landed.clone(),
-        };
-        let options = tollgate_store::StoreOptions::default().clock(self.db.clock.clone());
-        let store = Store::with_backend(backend, options);
-        let gate = Gatekeeper::new(store).idempotency_lock_timeout(Duration::from_secs(1));
+        let gate = self
+            .faulty(Faulty {
+                inner: self.db.backend().await,
+                unanswered_renewals: true,
+                landed: landed.clone(),
+                failing_writes: Arc::default(),
+            })
+            .idempotency_lock_timeout(Duration::from_secs(1));
         (gate, landed)
+    }
+
+    /// A gatekeeper over the same database whose first `n` owner writes
+    /// (completing or freeing a key) fail.
+    async fn failing_writes(&self, n: usize) -> Gatekeeper {
+        self.faulty(Faulty {
+            inner: self.db.backend().await,
+            unanswered_renewals: false,
+            landed: Arc::default(),
+            failing_writes: Arc::new(AtomicUsize::new(n)),
+        })
+    }
+
+    fn faulty(&self, backend: Faulty) -> Gatekeeper {
+        let options = tollgate_store::StoreOptions::default().clock(self.db.clock.clone());
+        Gatekeeper::new(Store::with_backend(backend, options))
     }
 }
 
@@ -1181,6 +1229,61 @@ async fn a_response_dropped_while_its_lock_renews_spends_the_key(kind: Kind) {
     let last = last.into_inner().unwrap();
     assert!(spent, "the retry is told the request ran: {last}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+    f.db.cleanup().await;
+}
+
+/// One dropped connection while storing the outcome does not leave the key
+/// running (to run, and charge, again once its lock times out): the write is
+/// tried again, and the retry is a replay.
+async fn an_outcome_is_stored_though_its_first_write_fails(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f
+        .failing_writes(1)
+        .await
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    let (first, first_body) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!(first.status(), 201);
+    let (again, again_body) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!(
+        again.status(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&again_body)
+    );
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again_body, first_body);
+    assert_eq!((handler.calls(), f.balance().await), (1, 9));
+    f.db.cleanup().await;
+}
+
+/// One dropped connection while freeing a failed request's key does not
+/// leave it at 409 until its lock times out: the retry runs.
+async fn a_key_is_freed_though_its_first_write_fails(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f
+        .failing_writes(1)
+        .await
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    handler.set_status(500);
+    assert_eq!(
+        send(&svc, post(&f.key, Some("k1"), "{}")).await.0.status(),
+        500
+    );
+    handler.set_status(201);
+    let (retried, body) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!(retried.status(), 201, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(handler.calls(), 2);
     f.db.cleanup().await;
 }
 

@@ -717,6 +717,32 @@ async fn nodes_starting_at_once_on_a_new_schema_all_open() {
     }
 }
 
+/// A schema named by an SQL keyword (valid by the documented rule) opens.
+#[tokio::test]
+async fn a_schema_named_by_a_keyword_opens() {
+    let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    let options = StoreOptions::default().schema("order");
+    let store = tollgate_store::Store::open_with(&url, options).await;
+    let created = match &store {
+        Ok(store) => store
+            .create_account(NewAccount::new("acme"))
+            .await
+            .map(|_| ()),
+        Err(_) => Ok(()),
+    };
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(r#"DROP SCHEMA IF EXISTS "order" CASCADE"#)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    store.expect("the store opens");
+    created.expect("the store works");
+}
+
 #[tokio::test]
 async fn a_zero_acquire_timeout_is_refused_at_open() {
     let options = StoreOptions::default().acquire_timeout(Duration::ZERO);
