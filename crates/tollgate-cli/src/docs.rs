@@ -84,20 +84,41 @@ pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         }
     };
     match &args.output {
-        Some(path) => replace_file(path, text.as_bytes())
-            .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?,
+        Some(path) => write_output(path, text.as_bytes())?,
         None => out.write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes `contents` to `path` whole or not at all: into `<name>.tmp-<pid>`
-/// beside it, then renamed over it, so a failed write leaves the old file as
-/// it was (and removes the temporary one). A symlink is followed, so the file
-/// it points at is the one replaced, and a replaced file keeps its
-/// permissions.
+/// Writes `--output`. A reader that leaves early (`-o >(head)`) ends the
+/// command as it does on stdout.
+fn write_output(path: &Path, contents: &[u8]) -> Result<(), CliError> {
+    replace_file(path, contents).map_err(|e| match e.kind() {
+        std::io::ErrorKind::BrokenPipe => CliError::Write(e),
+        _ => CliError::Usage(format!("cannot write {}: {e}", path.display())),
+    })
+}
+
+/// Writes `contents` to `path`. A regular file (or a new one) is written
+/// whole or not at all: into `<name>.tmp-<pid>` beside it, then renamed over
+/// it, so a failed write leaves the old file as it was (and removes the
+/// temporary one), and a replaced file keeps its permissions. Anything else
+/// (a pipe, a FIFO, a terminal, `/dev/null`) is written into as it is. A
+/// symlink is followed, dangling or not, so the file it points at is the one
+/// written.
 fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            // Opened by the name given, so that `/dev/stdout` and
+            // `/dev/fd/N` reach the open file they stand for.
+            let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+            return file.write_all(contents);
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| link_target(path));
     let name = target
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
@@ -116,6 +137,23 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The path a chain of symlinks ends at, whether or not that exists; `path`
+/// itself when it is no symlink.
+fn link_target(path: &Path) -> PathBuf {
+    let mut target = path.to_owned();
+    // As many links as Linux follows.
+    for _ in 0..40 {
+        let Ok(next) = std::fs::read_link(&target) else {
+            break;
+        };
+        target = match target.parent() {
+            Some(dir) => dir.join(next),
+            None => next,
+        };
+    }
+    target
 }
 
 /// An OpenAPI document's `info`.
@@ -333,6 +371,84 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "newer");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o444);
+    }
+
+    #[cfg(unix)]
+    fn mkfifo(path: &Path) {
+        let made = std::process::Command::new("mkfifo").arg(path).status();
+        assert!(made.unwrap().success());
+    }
+
+    /// Reads `path` to its end on another thread; what it read, once it has.
+    #[cfg(unix)]
+    fn reader(path: &Path) -> std::sync::mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = path.to_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(std::fs::read(path).unwrap());
+        });
+        rx
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_written_into_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        mkfifo(&fifo);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("fifo", &link).unwrap();
+        for (path, text) in [(&fifo, "through"), (&link, "through the link")] {
+            let read = reader(&fifo);
+            replace_file(path, text.as_bytes()).unwrap();
+            let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+            assert!(kind.is_fifo(), "{kind:?}");
+            let got = read.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert_eq!(String::from_utf8(got).unwrap(), text);
+        }
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 2, "no file left beside them: {names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_whose_reader_leaves_is_a_closed_pipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        mkfifo(&fifo);
+        let path = fifo.clone();
+        let reader = std::thread::spawn(move || drop(std::fs::File::open(path).unwrap()));
+        // More than a pipe holds: the write cannot end before the reader leaves.
+        let err = write_output(&fifo, &vec![b'x'; 4 << 20]).unwrap_err();
+        reader.join().unwrap();
+        assert!(
+            matches!(&err, CliError::Write(e) if e.kind() == std::io::ErrorKind::BrokenPipe),
+            "{err:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_symlink_gets_the_file_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("out")).unwrap();
+        let link = dir.path().join("errors.html");
+        std::os::unix::fs::symlink("out/real.html", &link).unwrap();
+        // A chain of links, the last one dangling.
+        let chain = dir.path().join("chain");
+        std::os::unix::fs::symlink(&link, &chain).unwrap();
+        replace_file(&chain, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert!(std::fs::symlink_metadata(&chain).unwrap().is_symlink());
+        let real = dir.path().join("out/real.html");
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        // Now that the file is there, it is replaced through the link.
+        replace_file(&link, b"newer").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "newer");
     }
 
     fn oas() -> jsonschema::Validator {

@@ -83,16 +83,21 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             }
             let created = db.run(|store| async move { store.create_key(new).await })?;
             let info = created.info();
-            writeln!(out, "id       {}", info.id())?;
-            writeln!(out, "account  {}", info.account_id())?;
-            writeln!(out, "scopes   {}", info.scopes().join(","))?;
-            writeln!(
-                out,
-                "expires  {}",
-                info.expires_at().map_or_else(|| "never".to_owned(), time)
-            )?;
             eprintln!("The key is shown once, below: store it now. Only its hash is kept.");
-            writeln!(out, "{}", created.secret())?;
+            // Any failure to write it, a closed pipe included, leaves a key
+            // nobody has: it is revoked. (A stdout closed at start cannot be
+            // told from /dev/null: Rust opens /dev/null in its place.)
+            if let Err(e) = show_key(out, info, created.secret()) {
+                let id = info.id();
+                let revoked = db.run(|store| async move { store.revoke_key(id).await });
+                return Err(CliError::Usage(match revoked {
+                    Ok(_) => format!("cannot write the key: {e}; key {id} was revoked"),
+                    Err(why) => format!(
+                        "cannot write the key: {e}; revoking key {id} failed too ({why}): \
+                         revoke it with `tollgate keys revoke {id}`"
+                    ),
+                }));
+            }
         }
         KeysCommand::List { account, db } => {
             let (keys, now) = db.run(|store| async move {
@@ -107,6 +112,21 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a new key's details, then the key alone on the last line, and
+/// flushes.
+fn show_key(out: &mut dyn Write, info: &KeyInfo, secret: &str) -> std::io::Result<()> {
+    writeln!(out, "id       {}", info.id())?;
+    writeln!(out, "account  {}", info.account_id())?;
+    writeln!(out, "scopes   {}", info.scopes().join(","))?;
+    writeln!(
+        out,
+        "expires  {}",
+        info.expires_at().map_or_else(|| "never".to_owned(), time)
+    )?;
+    writeln!(out, "{secret}")?;
+    out.flush()
 }
 
 fn table(keys: &[KeyInfo], now: std::time::SystemTime) -> String {

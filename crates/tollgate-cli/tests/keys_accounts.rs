@@ -154,3 +154,35 @@ fn times_past_year_9999_are_written_and_times_past_any_clock_refused() {
     assert!(String::from_utf8_lossy(&beyond.stderr).contains("past what a time can hold"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_key_nobody_could_read_is_revoked() {
+    use std::process::Stdio;
+    let dir = fresh_dir("unread-key");
+    assert!(
+        tollgate(&dir, &["accounts", "create", "acme"])
+            .status
+            .success()
+    );
+    // Stdout is a pipe whose reader is gone before the key is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["keys", "create", "--account", "acme", "--scopes", "a"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the key") && stderr.contains("was revoked"),
+        "{stderr}"
+    );
+    let list = stdout(&tollgate(&dir, &["keys", "list"]));
+    let rows: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{list}");
+    assert!(rows[0].contains("deactivated"), "{list}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -485,6 +485,33 @@ fn probe_is_green_against_serve_in_every_dialect() {
 }
 
 #[test]
+fn probe_without_a_key_skips_a_rate_limit_out_of_its_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let output = tollgate(dir.path(), &["probe", &server.base, "--json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "--json prints one object ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let checks = report["checks"].as_array().unwrap();
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["result"] == "fail").collect();
+    assert_eq!(output.status.code(), Some(0), "{failed:#?}");
+    let burst = checks
+        .iter()
+        .find(|c| c["check"] == "rate-limit")
+        .expect("a rate-limit check");
+    assert_eq!(burst["result"], "skip", "{burst}");
+    let reason = burst["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("per-ip allows 1000 per 60 s, ")
+            && reason.ends_with("its 429 needs more than --max-requests 300"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -1260,24 +1287,63 @@ fn a_request_head_trickled_past_the_deadline_is_cut_off() {
 
 #[test]
 fn a_client_that_never_reads_neither_holds_its_connection_nor_stops_shutdown() {
-    use std::io::Write;
+    use std::io::{ErrorKind, Read, Write};
+    const REQUESTS: usize = 1000;
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--timeout", "1s"]);
     let addr = server.base.trim_start_matches("http://");
+    let page = Http::new().get(&server.url("/errors"), &[]).body.len();
     // Requests pipelined, their answers (the reference page, tens of KiB
     // each) never read: the server's writes stall once the socket is full.
-    let mut greedy = std::net::TcpStream::connect(addr).unwrap();
-    greedy
-        .set_write_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    for _ in 0..200 {
-        if greedy
-            .write_all(b"GET /errors HTTP/1.1\r\nhost: x\r\n\r\n")
-            .is_err()
-        {
-            break;
+    let greedy = || {
+        let mut greedy = std::net::TcpStream::connect(addr).unwrap();
+        greedy
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        for _ in 0..REQUESTS {
+            if greedy
+                .write_all(b"GET /errors HTTP/1.1\r\nhost: x\r\n\r\n")
+                .is_err()
+            {
+                break;
+            }
         }
-    }
+        greedy
+    };
+
+    // Once a write has made no progress for the deadline, the server closes
+    // the connection: the client finds what was sent before, then the end,
+    // and far from every answer.
+    let mut stalled = greedy();
+    std::thread::sleep(Duration::from_secs(3));
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = vec![0; 64 << 10];
+    let mut received = 0;
+    let started = Instant::now();
+    let closed = loop {
+        match stalled.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => received += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break false;
+            }
+            // Reset: the server closed with requests it never read.
+            Err(_) => break true,
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            break false;
+        }
+    };
+    assert!(closed, "still open after {received} bytes");
+    assert!(
+        received < REQUESTS * page,
+        "{received} bytes: every answer was written, the connection was not cut"
+    );
+
+    // Another such client does not hold up the shutdown.
+    let waiting = greedy();
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let (status, _) = server.interrupt();
@@ -1287,7 +1353,7 @@ fn a_client_that_never_reads_neither_holds_its_connection_nor_stops_shutdown() {
         "shutdown waited {:?} for a client that never reads",
         started.elapsed()
     );
-    drop(greedy);
+    drop(waiting);
 }
 
 #[test]
@@ -1332,6 +1398,39 @@ fn a_start_that_cannot_listen_leaves_the_demo_key_to_the_next() {
     // The next start is the first to make the demo key, and shows it.
     let server = Server::start(dir.path(), &[]);
     assert!(server.key.is_some(), "{}", server.banner);
+}
+
+#[test]
+fn a_demo_key_nobody_could_read_is_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    // Stdout is a pipe whose reader is gone before the banner is written.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let deadline = Instant::now() + START_TIMEOUT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve kept running without its banner");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let failed = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("it was revoked"), "{stderr}");
+    let database = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+    let list = tollgate(dir.path(), &["keys", "list", "--database", &database]);
+    let list = String::from_utf8_lossy(&list.stdout);
+    let rows: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{list}");
+    assert!(rows[0].contains("deactivated"), "{list}");
 }
 
 #[test]

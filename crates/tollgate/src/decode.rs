@@ -267,10 +267,9 @@ fn ietf_refill(field: &str) -> Option<Duration> {
             .flatten()
             .map(Duration::from_secs);
     }
-    field
-        .split(',')
-        .filter(|item| param(item, "r") == Some(0))
-        .filter_map(|item| param(item, "t"))
+    headers::RateLimitItem::parse(field)
+        .filter(|item| item.param("r") == Some(0))
+        .filter_map(|item| item.param("t"))
         .max()
         .map(Duration::from_secs)
 }

@@ -34,6 +34,76 @@ pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelim
 /// APIs, GitHub's among them, send the Unix time instead).
 pub const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
+/// One item of a `RateLimit` or `RateLimit-Policy` field line
+/// (draft-ietf-httpapi-ratelimit-headers): a policy's name and parameters,
+/// as in `"per-key";r=42;t=35`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitItem<'a> {
+    /// The policy's name, unquoted (escapes left as sent).
+    pub name: &'a str,
+    params: &'a str,
+}
+
+impl<'a> RateLimitItem<'a> {
+    /// The items of one field line, in order; an item without a name is
+    /// skipped. Commas and semicolons inside a quoted name do not split.
+    ///
+    /// ```
+    /// use tollgate::headers::RateLimitItem;
+    /// let items: Vec<_> = RateLimitItem::parse(r#""per-key";r=0;t=7, "a;b";r=9"#).collect();
+    /// assert_eq!((items[0].name, items[0].param("t")), ("per-key", Some(7)));
+    /// assert_eq!((items[1].name, items[1].param("r")), ("a;b", Some(9)));
+    /// ```
+    pub fn parse(line: &'a str) -> impl Iterator<Item = RateLimitItem<'a>> {
+        split_outside_quotes(line, b',').filter_map(|item| {
+            let item = item.trim();
+            let (name, params) = match split_outside_quotes(item, b';').next() {
+                Some(name) => (name, &item[name.len()..]),
+                None => (item, ""),
+            };
+            let name = name.trim();
+            let name = name
+                .strip_prefix('"')
+                .and_then(|n| n.strip_suffix('"'))
+                .unwrap_or(name);
+            (!name.is_empty()).then_some(RateLimitItem { name, params })
+        })
+    }
+
+    /// A parameter's value when it is a whole number (`r`, `t`, `q`, `w`).
+    pub fn param(&self, key: &str) -> Option<u64> {
+        self.params
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .and_then(|(_, v)| crate::retry::whole_seconds(v.trim()))
+    }
+}
+
+/// `text`'s pieces between the `sep` bytes that are not inside a quoted
+/// string (with `\` escapes).
+fn split_outside_quotes(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let (mut quoted, mut escaped) = (false, false);
+        for (i, b) in text.bytes().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' if quoted => escaped = true,
+                b'"' => quoted = !quoted,
+                _ if b == sep && !quoted => {
+                    rest = Some(&text[i + 1..]);
+                    return Some(&text[..i]);
+                }
+                _ => {}
+            }
+        }
+        rest = None;
+        Some(text)
+    })
+}
+
 /// Headers that carry a request id in the wild, in the order the decoder
 /// tries them (`traceparent` last: its trace id stands in for a request id).
 pub const REQUEST_ID_HEADERS: [&str; 6] = [
@@ -127,5 +197,24 @@ mod tests {
         }
         assert!(is_valid_request_id_bytes("a".repeat(128).as_bytes()));
         assert!(!is_valid_request_id_bytes("a".repeat(129).as_bytes()));
+    }
+
+    #[test]
+    fn rate_limit_items_split_outside_quotes() {
+        let found: Vec<_> = RateLimitItem::parse(r#""per-ip";r=999;t=1, "a,b;c";r=5"#)
+            .chain(RateLimitItem::parse(
+                r#"per-key ; r = 7, ;r=1, "";r=2, "q\"";r=3"#,
+            ))
+            .map(|i| (i.name, i.param("r"), i.param("t")))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("per-ip", Some(999), Some(1)),
+                ("a,b;c", Some(5), None),
+                ("per-key", Some(7), None),
+                (r#"q\""#, Some(3), None),
+            ]
+        );
     }
 }

@@ -16,11 +16,12 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Url;
 use serde_json::{Value, json};
-use tollgate::{Catalog, Dialect, headers::IDEMPOTENCY_KEY};
+use tollgate::headers::{IDEMPOTENCY_KEY, RATELIMIT, RATELIMIT_POLICY, RateLimitItem};
+use tollgate::{Catalog, Dialect};
 
 use self::checks::{Accepted, Entry, Exchange, Expect, Row, Verdict};
 use self::client::{Answer, Body, Client, Key, Request};
@@ -46,8 +47,10 @@ JSON, a wrong Content-Type and an oversized chunked body (to a route taking JSON
 growing once the server answers); an unknown route; a method the route lacks; the same
 Idempotency-Key with two payloads (needs --key and a POST or PATCH route; passes when the first is
 answered and the second refused with idempotency_key_reused or idempotency_key_in_use); and a burst
-of up to --max-requests requests until a 429 (to a GET route, else an unknown one). Run it against
-your own API: the burst spends the key's rate limit and the idempotent POST may run once.
+of up to --max-requests requests until a 429 (to a GET route, else an unknown one); with no 429, the
+burst is skipped when the last answer's RateLimit fields show calls left or a quota above
+--max-requests. Run it against your own API: the burst spends the key's rate limit and the
+idempotent POST may run once.
 
 Every error response must: use one dialect (--dialect, else the one most errors use); have a JSON
 Content-Type (application/json or +json); carry a code of the catalog in the body or X-Error-Code,
@@ -608,9 +611,13 @@ async fn burst(
 ) -> (usize, Vec<Entry>) {
     let mut found = Vec::new();
     let mut statuses: Vec<u16> = Vec::new();
+    let mut last = None;
     for sent in 1..=max {
         let ex = exchange(client, bar, "burst", request, Expect::any()).await;
         let sent = sent as usize;
+        if let Ok(answer) = &ex.outcome {
+            last = Some(answer.headers.clone());
+        }
         match ex.status() {
             None => {
                 found.push(Entry::Exchange(ex));
@@ -638,14 +645,79 @@ async fn burst(
             Some(_) => {}
         }
     }
+    let (verdict, reason) = unreached_limit(last.as_ref(), max);
     found.push(Entry::Row(Row::new(
         "rate-limit",
         format!("burst: {} {}", request.method, request.path),
         None,
-        Verdict::Fail,
-        format!("no 429 after {max} requests: no rate limit, or one above --max-requests"),
+        verdict,
+        reason,
     )));
     (max as usize, found)
+}
+
+/// The verdict on a burst of `max` requests that got no 429, from the
+/// `RateLimit` and `RateLimit-Policy` fields of the last answer: a skip when
+/// they show a limit the burst could not reach, a failure when they show
+/// none (or one the burst went past).
+fn unreached_limit(headers: Option<&HeaderMap>, max: u32) -> (Verdict, String) {
+    let no_limit = || {
+        (
+            Verdict::Fail,
+            format!("no 429 after {max} requests: no rate limit, or one above --max-requests"),
+        )
+    };
+    let Some(headers) = headers else {
+        return no_limit();
+    };
+    let policies = field_items(headers, &RATELIMIT_POLICY);
+    let quota = |name: &str| {
+        let policy = policies.iter().find(|p| p.name == name)?;
+        Some((policy.param("q")?, policy.param("w")?))
+    };
+    // The policy with the fewest calls left, else the smallest quota.
+    let left = field_items(headers, &RATELIMIT)
+        .into_iter()
+        .filter_map(|item| Some((item.param("r")?, item.name)))
+        .min();
+    if let Some((r, name)) = left {
+        let allows = match quota(name) {
+            Some((q, w)) => format!("{name} allows {q} per {w} s"),
+            None => format!("{name} has a limit"),
+        };
+        return (
+            Verdict::Skip,
+            format!(
+                "{allows}, {r} left after {max} requests: its 429 needs more than \
+                 --max-requests {max}"
+            ),
+        );
+    }
+    let smallest = policies
+        .iter()
+        .filter_map(|p| Some((p.param("q")?, p.param("w")?, &p.name)))
+        .min();
+    match smallest {
+        Some((q, w, name)) if q >= u64::from(max) => (
+            Verdict::Skip,
+            format!("{name} allows {q} per {w} s: its 429 needs more than --max-requests {max}"),
+        ),
+        Some((q, w, name)) => (
+            Verdict::Fail,
+            format!("no 429 after {max} requests, though {name} allows {q} per {w} s"),
+        ),
+        None => no_limit(),
+    }
+}
+
+/// The items of every `name` field line, in order.
+fn field_items<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Vec<RateLimitItem<'h>> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|line| line.to_str().ok())
+        .flat_map(RateLimitItem::parse)
+        .collect()
 }
 
 #[cfg(test)]
@@ -672,6 +744,54 @@ mod tests {
         assert_eq!(verdict(201, 201, None), Verdict::Fail);
         assert_eq!(verdict(201, 500, None), Verdict::Fail);
         assert_eq!(idempotency_verdict(Some(201), None, None).0, Verdict::Fail);
+    }
+
+    fn headers(fields: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in fields {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn a_burst_without_429_fails_unless_the_fields_show_a_limit_out_of_reach() {
+        let verdict =
+            |fields: &[(&'static str, &'static str)]| unreached_limit(Some(&headers(fields)), 300);
+        // A limit that says calls are left: out of the burst's reach.
+        let (v, why) = verdict(&[
+            (
+                "ratelimit-policy",
+                r#""per-ip";q=1000;w=60, "per-key";q=5000;w=60"#,
+            ),
+            ("ratelimit", r#""per-ip";r=700;t=19, "per-key";r=4700;t=4"#),
+        ]);
+        assert_eq!(v, Verdict::Skip, "{why}");
+        assert_eq!(
+            why,
+            "per-ip allows 1000 per 60 s, 700 left after 300 requests: its 429 needs more than \
+             --max-requests 300"
+        );
+        let (v, why) = verdict(&[("ratelimit", r#""burst";r=3"#)]);
+        assert_eq!(v, Verdict::Skip, "{why}");
+        assert!(why.starts_with("burst has a limit"), "{why}");
+        // A quota alone, above or below what was sent.
+        let (v, why) = verdict(&[("ratelimit-policy", r#""per-ip";q=1000;w=60"#)]);
+        assert_eq!(v, Verdict::Skip, "{why}");
+        assert_eq!(
+            why,
+            "per-ip allows 1000 per 60 s: its 429 needs more than --max-requests 300"
+        );
+        let (v, why) = verdict(&[("ratelimit-policy", r#""per-ip";q=100;w=60"#)]);
+        assert_eq!(v, Verdict::Fail, "{why}");
+        assert!(why.contains("though per-ip allows 100 per 60 s"), "{why}");
+        // No fields, or none that can be read: no limit seen.
+        for fields in [&[][..], &[("ratelimit", "per-ip;t=3")][..]] {
+            let (v, why) = verdict(fields);
+            assert_eq!(v, Verdict::Fail, "{fields:?}");
+            assert!(why.contains("no rate limit"), "{why}");
+        }
+        assert_eq!(unreached_limit(None, 300).0, Verdict::Fail);
     }
 
     #[test]

@@ -141,7 +141,7 @@ struct Config {
     data_dir: Option<Spanned<PathBuf>>,
     dialect: Option<Dialect>,
     #[serde(default)]
-    catalog: Vec<PathBuf>,
+    catalog: Vec<Spanned<PathBuf>>,
     redis: Option<Spanned<String>>,
     database: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "timeout")]
@@ -152,6 +152,10 @@ struct Config {
     /// the directory is made.
     #[serde(skip)]
     data_dir_at: String,
+    /// Where each of `catalog` is named, `file:line:column`, for a file
+    /// that cannot be read.
+    #[serde(skip)]
+    catalog_at: Vec<String>,
 }
 
 fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
@@ -291,7 +295,12 @@ impl Config {
             config.data_dir_at = format!("{}:{line}:{column}", path.display());
         }
         for file in &mut config.catalog {
-            *file = base.join(&*file);
+            let at = file.span().start;
+            *file.get_mut() = base.join(file.get_ref());
+            let (line, column) = input::locate(&text.as_bytes()[..at.min(text.len())]);
+            config
+                .catalog_at
+                .push(format!("{}:{line}:{column}", path.display()));
         }
         Ok(config)
     }
@@ -303,6 +312,8 @@ struct Settings {
     listen: String,
     dialect: Dialect,
     catalogs: Vec<PathBuf>,
+    /// Where the config file names each of the first `catalogs`.
+    catalogs_at: Vec<String>,
     redis: Option<String>,
     database: String,
     timeout: Duration,
@@ -359,7 +370,11 @@ impl Settings {
                 (None, None) => sqlite_in(Path::new("."))?,
             },
         };
-        let mut catalogs = config.catalog;
+        let mut catalogs: Vec<PathBuf> = config
+            .catalog
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect();
         catalogs.extend(args.catalogs);
         let mut trust_proxies: Vec<String> = config
             .trust_proxy
@@ -374,6 +389,7 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             dialect: args.dialect.or(config.dialect).unwrap_or(Dialect::Problem),
             catalogs,
+            catalogs_at: config.catalog_at,
             redis: args.redis.or(config.redis.map(Spanned::into_inner)),
             database,
             timeout: args.timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
@@ -383,15 +399,35 @@ impl Settings {
     }
 }
 
-/// The effective catalog: built-in, serve's domain errors, then `files`.
-fn load_catalog(files: &[PathBuf]) -> Result<Catalog, CliError> {
-    catalogs::load_onto(app::base_catalog().map_err(CliError::Catalog)?, files)
+/// The effective catalog: built-in, serve's domain errors, then `files`. A
+/// file that cannot be read is located where the config file names it
+/// (`at[i]` for `files[i]`), as its other problems are.
+fn load_catalog(files: &[PathBuf], at: &[String]) -> Result<Catalog, CliError> {
+    let mut catalog = app::base_catalog().map_err(CliError::Catalog)?;
+    let mut problems = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        match catalogs::load_one(&mut catalog, file) {
+            catalogs::Outcome::Loaded { .. } => {}
+            catalogs::Outcome::Broken(found) => problems.extend(found),
+            catalogs::Outcome::Unreadable(e) => {
+                return Err(match at.get(i) {
+                    Some(at) => CliError::Usage(format!("{at}: catalog: {e}")),
+                    None => e,
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(catalog)
+    } else {
+        Err(CliError::Catalog(problems))
+    }
 }
 
 /// Runs the server until Ctrl-C.
 pub(crate) fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let settings = Settings::resolve(args)?;
-    let catalog = Arc::new(load_catalog(&settings.catalogs)?);
+    let catalog = Arc::new(load_catalog(&settings.catalogs, &settings.catalogs_at)?);
     let client_ip = ClientIp::new()
         .trust_proxies(settings.trust_proxies.iter().map(String::as_str))
         .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -448,7 +484,7 @@ async fn serve(
             std::thread::available_parallelism().map_or(2, usize::from),
         )),
     });
-    let gate = Gatekeeper::new(store)
+    let gate = Gatekeeper::new(store.clone())
         .catalog(catalog)
         .dialect(dialect)
         .max_body_bytes(app::BODY_LIMIT);
@@ -459,8 +495,23 @@ async fn serve(
     };
     let router = app::router(state, &gate, layers).map_err(|e| CliError::Usage(e.to_string()))?;
 
-    banner(out, &settings, &limits, addr, &demo)?;
-    out.flush()?;
+    let shown = banner(out, &settings, &limits, addr, &demo).and_then(|()| out.flush());
+    match (shown, &demo) {
+        (Ok(()), _) => {}
+        // A demo key nobody saw (stdout a closed pipe, say) is revoked.
+        (Err(e), Demo::Created { key }) => {
+            let why = match store.revoke_key(key).await {
+                Ok(_) => "it was revoked".to_owned(),
+                Err(revoke) => format!("revoking it failed too ({revoke})"),
+            };
+            let scopes = DEMO_SCOPES.join(",");
+            return Err(CliError::Usage(format!(
+                "cannot write the banner with the demo key: {e}; {why}; make another with \
+                 `tollgate keys create --account {DEMO_ACCOUNT} --scopes {scopes}`"
+            )));
+        }
+        (Err(e), Demo::Exists { .. }) => return Err(e.into()),
+    }
     listen::serve(listener, router, settings.timeout, shutdown()).await;
     writeln!(out, "stopped")?;
     Ok(ExitCode::SUCCESS)
@@ -751,12 +802,42 @@ mod tests {
         assert!(err.contains("missing.toml"), "{err}");
     }
 
+    #[test]
+    fn an_unreadable_catalog_is_located_in_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.toml"), "").unwrap();
+        let path = write(
+            dir.path(),
+            "dialect = 'coded'\ncatalog = ['a.toml', 'nonexist.toml']\n",
+        );
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            catalogs: vec![dir.path().join("flag.toml")],
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args).unwrap();
+        let err = load_catalog(&s.catalogs, &s.catalogs_at)
+            .unwrap_err()
+            .to_string();
+        let prefix = format!("{}:2:22: catalog: cannot read ", path.display());
+        assert!(err.starts_with(&prefix), "{err}");
+        assert!(err.contains("nonexist.toml"), "{err}");
+        // A file named by a flag is named as given.
+        std::fs::write(dir.path().join("nonexist.toml"), "").unwrap();
+        let err = load_catalog(&s.catalogs, &s.catalogs_at)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("cannot read "), "{err}");
+        assert!(err.contains("flag.toml"), "{err}");
+    }
+
     /// The banner of a later start, with `database` and `limits`.
     fn later_banner(database: &str, redis: Option<&str>, limits: &Backend) -> String {
         let settings = Settings {
             listen: DEFAULT_LISTEN.to_owned(),
             dialect: Dialect::Problem,
             catalogs: Vec::new(),
+            catalogs_at: Vec::new(),
             redis: redis.map(str::to_owned),
             database: database.to_owned(),
             timeout: DEFAULT_TIMEOUT,
