@@ -1,7 +1,8 @@
 //! Which dialect a request's errors are written in.
 //!
-//! In order: `Accept: application/problem+json` (when enabled), a pinned
-//! version header value, a pinned path prefix, the default dialect.
+//! In order: `Accept: application/problem+json` rated no lower than JSON
+//! (when enabled), a pinned version header value, a pinned path prefix, the
+//! default dialect.
 
 use std::sync::Mutex;
 
@@ -31,9 +32,9 @@ pub(crate) struct Scanned<'a> {
     pub(crate) content_length: Option<&'a HeaderValue>,
     /// The first value of the pinned version header, when one is configured.
     pub(crate) version: Option<&'a HeaderValue>,
-    /// Whether an `Accept` value asks for `application/problem+json` (only
-    /// looked at when that is enabled).
-    pub(crate) accepts_problem: bool,
+    /// What the `Accept` values say of problem details and JSON (only read
+    /// when `problem` can be picked that way).
+    pub(crate) accept: Weights,
 }
 
 impl Negotiation {
@@ -57,7 +58,9 @@ impl Negotiation {
             } else if *name == CONTENT_LENGTH {
                 found.content_length.get_or_insert(value);
             } else if *name == ACCEPT {
-                found.accepts_problem |= self.problem_on_accept && accepts_problem(value);
+                if self.problem_on_accept {
+                    found.accept.read(value);
+                }
             } else if self.version_header.as_ref() == Some(name) {
                 found.version.get_or_insert(value);
             }
@@ -76,7 +79,7 @@ impl Negotiation {
         path: &str,
         caller_path: Option<&str>,
     ) -> Dialect {
-        if scanned.accepts_problem {
+        if scanned.accept.prefers_problem() {
             return Dialect::Problem;
         }
         if let Some(value) = scanned.version {
@@ -155,44 +158,83 @@ fn has_prefix(path: &str, prefix: &str) -> bool {
     }
 }
 
-/// The media type [`accepts_problem`] looks for.
-const PROBLEM_JSON: &str = "application/problem+json";
-
-/// Whether a media range of this `Accept` value is
-/// `application/problem+json` with q > 0.
-fn accepts_problem(value: &HeaderValue) -> bool {
-    // Shorter than the media type itself (`*/*`, `application/json`): no.
-    if value.len() < PROBLEM_JSON.len() {
-        return false;
-    }
-    let Ok(value) = value.to_str() else {
-        return false;
-    };
-    value.split(',').any(|range| {
-        let mut params = range.split(';');
-        let media = params.next().unwrap_or_default().trim();
-        media.eq_ignore_ascii_case(PROBLEM_JSON)
-            && params.all(|p| match p.trim().split_once('=') {
-                Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
-                    weight(v.trim()).is_some_and(|q| q > 0.0)
-                }
-                _ => true,
-            })
-    })
+/// The weights (in thousandths) an `Accept` list gives the ranges that
+/// decide between problem details and JSON; `None` when a range is not
+/// listed, or only with a malformed weight.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Weights {
+    problem: Option<u16>,
+    json: Option<u16>,
+    application: Option<u16>,
+    any: Option<u16>,
 }
 
-/// A weight as RFC 9110 writes it (`0` to `1`, at most three decimals);
-/// `None` for anything else (`NaN`, `2`, `1e3`), whose range then counts as
-/// not accepted.
-fn weight(text: &str) -> Option<f32> {
-    let (whole, decimals) = text.split_once('.').unwrap_or((text, ""));
-    let valid = decimals.len() <= 3
-        && match whole {
-            "0" => decimals.bytes().all(|b| b.is_ascii_digit()),
-            "1" => decimals.bytes().all(|b| b == b'0'),
-            _ => false,
+impl Weights {
+    /// Adds the ranges of one `Accept` value (several values are one list).
+    fn read(&mut self, value: &HeaderValue) {
+        let Ok(value) = value.to_str() else {
+            return;
         };
-    valid.then(|| text.parse().ok()).flatten()
+        for range in value.split(',') {
+            let mut params = range.split(';');
+            let media = params.next().unwrap_or_default().trim();
+            let slot = if media.eq_ignore_ascii_case("application/problem+json") {
+                &mut self.problem
+            } else if media.eq_ignore_ascii_case("application/json") {
+                &mut self.json
+            } else if media.eq_ignore_ascii_case("application/*") {
+                &mut self.application
+            } else if media == "*/*" {
+                &mut self.any
+            } else {
+                continue;
+            };
+            let mut q = Some(1000);
+            for param in params {
+                match param.trim().split_once('=') {
+                    Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
+                        q = q.and(weight(v.trim()));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(q) = q {
+                *slot = Some(slot.map_or(q, |seen| seen.max(q)));
+            }
+        }
+    }
+
+    /// Whether `application/problem+json` is listed with a weight above 0
+    /// and no lower than JSON's, which the most specific of
+    /// `application/json`, `application/*` and `*/*` gives (RFC 9110,
+    /// 12.5.1). A tie goes to problem details.
+    pub(crate) fn prefers_problem(&self) -> bool {
+        let Some(problem) = self.problem else {
+            return false;
+        };
+        let json = self.json.or(self.application).or(self.any).unwrap_or(0);
+        problem > 0 && problem >= json
+    }
+}
+
+/// A weight as RFC 9110 writes it (`0` to `1`, at most three decimals), in
+/// thousandths; `None` for anything else (`NaN`, `2`, `1e3`), whose range
+/// then counts as not listed.
+fn weight(text: &str) -> Option<u16> {
+    let (whole, decimals) = text.split_once('.').unwrap_or((text, ""));
+    if decimals.len() > 3 || !decimals.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let fraction = decimals
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0, |n, b| n * 10 + u16::from(b - b'0'));
+    match whole {
+        "0" => Some(fraction),
+        "1" if fraction == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +296,96 @@ mod tests {
     }
 
     #[test]
+    fn problem_needs_a_weight_no_lower_than_jsons() {
+        use Dialect::{Envelope, Problem};
+        let n = Negotiation::new(Envelope);
+        let cases = [
+            // No JSON range competes: any weight above 0 will do.
+            ("text/html, application/problem+json;q=0.1", Problem),
+            ("text/*, application/problem+json;q=0.1", Problem),
+            ("application/xml, application/problem+json;q=0.1", Problem),
+            // JSON rated higher wins; a tie goes to problem.
+            ("application/json, application/problem+json;q=0.1", Envelope),
+            ("application/problem+json;q=0.1, application/json", Envelope),
+            (
+                "application/json;q=0.5, application/problem+json;q=0.5",
+                Problem,
+            ),
+            (
+                "application/json;q=0.5, application/problem+json;q=0.50",
+                Problem,
+            ),
+            (
+                "application/json;q=0.4, application/problem+json;q=0.5",
+                Problem,
+            ),
+            (
+                "application/json;q=0.501, application/problem+json;q=0.5",
+                Envelope,
+            ),
+            ("application/json, application/problem+json", Problem),
+            (
+                "application/json;charset=utf-8, application/problem+json;q=0.9",
+                Envelope,
+            ),
+            (
+                "Application/JSON;Q=0.3, application/problem+json;q=0.2",
+                Envelope,
+            ),
+            // Wildcards stand for JSON when it is not listed itself.
+            ("*/*, application/problem+json;q=0.9", Envelope),
+            ("application/*, application/problem+json;q=0.9", Envelope),
+            ("*/*;q=0.8, application/problem+json;q=0.8", Problem),
+            (
+                "application/*;q=0.8, application/problem+json;q=0.9",
+                Problem,
+            ),
+            ("*/*;q=0.1, application/problem+json;q=0.2", Problem),
+            // The most specific range gives JSON its weight (RFC 9110 12.5.1).
+            (
+                "application/json;q=0.1, */*, application/problem+json;q=0.5",
+                Problem,
+            ),
+            (
+                "*/*, application/json;q=0, application/problem+json;q=0.1",
+                Problem,
+            ),
+            (
+                "application/*;q=0.2, */*, application/problem+json;q=0.5",
+                Problem,
+            ),
+            (
+                "application/*, */*;q=0.1, application/problem+json;q=0.5",
+                Envelope,
+            ),
+            // A range with a malformed weight is left out.
+            (
+                "application/json;q=2, application/problem+json;q=0.5",
+                Problem,
+            ),
+            ("application/json, application/problem+json;q=2", Envelope),
+        ];
+        for (accept, want) in cases {
+            assert_eq!(
+                n.decide(&headers(&[("accept", accept)]), "/"),
+                want,
+                "{accept}"
+            );
+        }
+        // Several `Accept` lines are one list.
+        for lines in [
+            ["application/json", "application/problem+json;q=0.1"],
+            ["application/problem+json;q=0.1", "application/json"],
+        ] {
+            let mut h = HeaderMap::new();
+            for line in lines {
+                h.append(ACCEPT, HeaderValue::from_static(line));
+            }
+            assert_eq!(n.decide(&h, "/"), Envelope, "{lines:?}");
+        }
+    }
+
+    #[test]
     fn versions_by_header_then_prefix() {
         let mut n = Negotiation::new(Dialect::Envelope);
         n.version_header = Some(HeaderName::from_static("x-api-version"));
@@ -292,7 +424,7 @@ mod tests {
         assert_eq!(scanned.content_length, h.get("content-length"));
         assert_eq!(scanned.version, h.get("x-api-version"));
         // Any `Accept` value counts, not only the first.
-        assert!(scanned.accepts_problem);
+        assert!(scanned.accept.prefers_problem());
         assert_eq!(n.dialect(&scanned, "/", None), Dialect::Problem);
     }
 

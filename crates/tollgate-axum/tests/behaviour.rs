@@ -2,7 +2,7 @@
 //! status, catalog overrides and logs.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
@@ -26,8 +26,8 @@ async fn create(Json(_): Json<Scan>) -> Reply<Value> {
     Reply(json!({"id": "scan_1"}))
 }
 
-async fn panics(id: RequestId) -> String {
-    panic!("pool exhausted while serving {id}")
+async fn panics() -> String {
+    panic!("pool exhausted")
 }
 
 fn routes() -> Router {
@@ -261,18 +261,41 @@ impl Write for Logs {
     }
 }
 
+/// What this test binary logs, down to `DEBUG`. One global subscriber:
+/// tracing caches per callsite whether anyone listens, so a per-test
+/// (thread-local) subscriber races the other tests' requests.
+fn logs() -> &'static Logs {
+    static LOGS: OnceLock<Logs> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
+}
+
+impl Logs {
+    /// The first line logged that contains `text`.
+    fn line(&self, text: &str) -> String {
+        let logged = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        logged
+            .lines()
+            .find(|l| l.contains(text))
+            .unwrap_or_else(|| panic!("no {text} in {logged}"))
+            .to_owned()
+    }
+}
+
 /// A panic's text goes to the log with the request id and the code, never
 /// into the body.
 #[tokio::test]
 async fn panics_are_logged_with_the_request_id_and_code() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    let logs = logs();
     let mut app = routes().layer(
         Tollgate::new(Catalog::builtin())
             .dialect(Dialect::Envelope)
@@ -287,14 +310,50 @@ async fn panics_are_logged_with_the_request_id_and_code() {
     assert_eq!(res.headers()["x-request-id"], "req_panic_1");
     assert!(!String::from_utf8_lossy(&body).contains("pool exhausted"));
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    let line = logged
-        .lines()
-        .find(|l| l.contains("pool exhausted"))
-        .unwrap_or_else(|| panic!("no panic in {logged}"));
+    // The panic's text does not name the id: the layer must.
+    let line = logs.line("pool exhausted");
     assert!(line.contains("req_panic_1"), "{line}");
     assert!(line.contains("internal_error"), "{line}");
     assert!(line.contains("ERROR"), "{line}");
+}
+
+/// An error is logged as the layer's catalog defines it: with the status the
+/// client gets, at the level that status calls for.
+#[tokio::test(start_paused = true)]
+async fn errors_are_logged_as_the_catalog_defines_them() {
+    let logs = logs();
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml("app.toml", "[errors.timeout]\nstatus = 408\n")
+        .unwrap();
+    let slow = || async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        "late"
+    };
+    let mut app = routes().route("/slow", get(slow)).layer(
+        Tollgate::new(catalog)
+            .validation_status(ValidationStatus::UnprocessableEntity)
+            .timeout(Duration::from_secs(1))
+            .layer(),
+    );
+    let mut missing = post_json("/v2/scans", "{}");
+    missing
+        .headers_mut()
+        .insert("x-request-id", HeaderValue::from_static("req_log_422"));
+    let (res, _) = send(&mut app, missing).await;
+    assert_eq!(res.status(), 422);
+    let slow = Request::get("/slow")
+        .header("x-request-id", "req_log_408")
+        .body(Body::empty())
+        .unwrap();
+    let (res, _) = send(&mut app, slow).await;
+    assert_eq!(res.status(), 408);
+
+    let missing = logs.line("request_id=\"req_log_422\" code=\"missing_field\"");
+    assert!(missing.contains("status=422"), "{missing}");
+    let timeout = logs.line("request_id=\"req_log_408\" code=\"timeout\"");
+    assert!(timeout.contains("status=408"), "{timeout}");
+    assert!(timeout.contains("DEBUG"), "{timeout}");
 }
 
 /// What a replay keeps of a response: status, headers and body (no
@@ -422,6 +481,51 @@ async fn negotiated_bodies_say_what_they_vary_on() {
     assert_eq!(vary(&res), ["accept"]);
     let (res, _) = send(&mut flat, get_("/scans")).await;
     assert_eq!(vary(&res), Vec::<String>::new());
+}
+
+/// `application/problem+json` picks `problem` only when the client rates it
+/// no lower than JSON; one that prefers JSON keeps the app's dialect, and
+/// with it the success envelope.
+#[tokio::test]
+async fn problem_details_only_when_rated_no_lower_than_json() {
+    let mut app = routes().layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Envelope)
+            .layer(),
+    );
+    for (accept, want) in [
+        (
+            "application/json, application/problem+json;q=0.1",
+            "envelope",
+        ),
+        ("*/*;q=0.8, application/problem+json;q=0.5", "envelope"),
+        (
+            "application/json;q=0.1, application/problem+json",
+            "problem",
+        ),
+        ("application/json, application/problem+json", "problem"),
+    ] {
+        let with_accept = |mut req: Request<Body>| {
+            req.headers_mut()
+                .insert(header::ACCEPT, HeaderValue::from_static(accept));
+            req
+        };
+        let (res, body) = send(&mut app, with_accept(post_json("/v2/scans", "{}"))).await;
+        let decoded = Catalog::builtin_ref().decode(
+            res.status().as_u16(),
+            res.headers(),
+            &body,
+            SystemTime::now(),
+        );
+        assert_eq!(decoded.dialect, want, "{accept}");
+        let get_ = |uri| with_accept(Request::get(uri).body(Body::empty()).unwrap());
+        let (_, body) = send(&mut app, get_("/negotiated")).await;
+        assert_eq!(body, want, "{accept}");
+        let (_, body) = send(&mut app, get_("/scans")).await;
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        let enveloped = value.get("data").is_some();
+        assert_eq!(enveloped, want == "envelope", "{accept}: {value}");
+    }
 }
 
 /// Behind `Router::nest`, the layer reads the path the caller sent: for

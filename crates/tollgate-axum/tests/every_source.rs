@@ -73,6 +73,52 @@ impl http_body::Body for Broken {
     }
 }
 
+/// A body that announces 20 bytes and never sends them (an upstream that
+/// stalls after its headers).
+struct Stalled;
+
+impl http_body::Body for Stalled {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        Poll::Pending
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(20)
+    }
+}
+
+/// An upstream's plain-text 503 whose body stalls.
+fn stalled_503() -> Response<Body> {
+    let mut response = Response::new(Body::new(Stalled));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+/// A proxied plain-text 409, gzipped.
+async fn gzipped_409() -> Response<Body> {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, b"scan_1 already exists").unwrap();
+    let text = gzip.finish().unwrap();
+    (
+        StatusCode::CONFLICT,
+        [
+            (header::CONTENT_ENCODING, "gzip"),
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        ],
+        text,
+    )
+        .into_response()
+}
+
 /// Reads every part of a multipart body, as an upload handler does.
 async fn read_parts(mut parts: axum::extract::Multipart) -> Result<&'static str, HandlerError> {
     while let Some(field) = parts.next_field().await? {
@@ -210,6 +256,19 @@ fn app(dialect: Dialect) -> Router {
             get(|| async { (StatusCode::CONFLICT, "scan_1 already exists").into_response() }),
         )
         .route("/precompressed-404", get(precompressed_not_found))
+        .route("/stalled-503", get(|| async { stalled_503() }))
+        .route(
+            "/proxied-stalled-503",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                stalled_503()
+            }),
+        )
+        .route("/gzipped-409", get(gzipped_409))
+        .route(
+            "/bare-409",
+            get(|| async { StatusCode::CONFLICT.into_response() }),
+        )
         .layer(middleware::map_response(
             |mut res: Response<Body>| async move {
                 // CORS, set by a layer inside ours: must survive the rewrite.
@@ -759,5 +818,87 @@ async fn a_replaced_bodys_headers_go_with_it() {
             Some(&*catalog.get("not_found").unwrap().wire_code(dialect)),
             "{dialect}: {value}"
         );
+    }
+}
+
+/// The text of an error whose body stalls is read no longer than the
+/// deadline, counted from the first wait (the service's or, when it answered
+/// at once, the read's); the status alone then speaks.
+#[tokio::test(start_paused = true)]
+async fn a_stalled_error_body_ends_at_the_deadline() {
+    for uri in ["/stalled-503", "/proxied-stalled-503"] {
+        let start = tokio::time::Instant::now();
+        let sent = send(app(Dialect::Flat), get_(uri), None);
+        let (res, _) = tokio::time::timeout(Duration::from_secs(60), sent)
+            .await
+            .unwrap_or_else(|_| panic!("{uri}: no response by the deadline"));
+        assert_eq!(start.elapsed(), Duration::from_secs(1), "{uri}");
+        assert_eq!(res.status(), 503, "{uri}");
+        assert_eq!(
+            res.headers()["x-error-code"],
+            "service_unavailable",
+            "{uri}"
+        );
+    }
+}
+
+/// A compressed text body is not read for its meaning: the status says it.
+#[tokio::test]
+async fn a_compressed_error_text_is_not_read() {
+    let (res, body) = send(app(Dialect::Flat), get_("/gzipped-409"), None).await;
+    let (_, bare) = send(app(Dialect::Flat), get_("/bare-409"), None).await;
+    assert_eq!(res.status(), 409);
+    assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
+    assert_eq!(body, bare, "{}", String::from_utf8_lossy(&body));
+}
+
+/// Around the whole router, the layer answers `HEAD` after axum emptied the
+/// body: its error has the headers and length a `GET` would get, and no body.
+#[tokio::test]
+async fn head_errors_have_no_body() {
+    use tower::Layer;
+    let service = Tollgate::new(Catalog::builtin()).layer().layer(
+        Router::new()
+            .route("/bare-409", get(|| async { StatusCode::CONFLICT }))
+            .route(
+                "/missing",
+                get(|| async {
+                    Err::<(), _>(HandlerError::from(
+                        Catalog::builtin_ref().error("not_found").unwrap(),
+                    ))
+                }),
+            ),
+    );
+    for uri in ["/nowhere", "/bare-409", "/missing"] {
+        let request = |method| {
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("x-request-id", "req_head")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let get = service
+            .clone()
+            .oneshot(request(http::Method::GET))
+            .await
+            .unwrap();
+        let get_body = get.into_body().collect().await.unwrap().to_bytes();
+        let head = service
+            .clone()
+            .oneshot(request(http::Method::HEAD))
+            .await
+            .unwrap();
+        let (parts, body) = head.into_parts();
+        assert!(parts.status.is_client_error(), "{uri}: {}", parts.status);
+        assert!(parts.headers.contains_key("x-error-code"), "{uri}");
+        assert_eq!(
+            parts.headers[header::CONTENT_LENGTH],
+            get_body.len().to_string(),
+            "{uri}"
+        );
+        assert_eq!(http_body::Body::size_hint(&body).exact(), Some(0), "{uri}");
+        let body = body.collect().await.unwrap().to_bytes();
+        assert!(body.is_empty(), "{uri}: {}", String::from_utf8_lossy(&body));
     }
 }

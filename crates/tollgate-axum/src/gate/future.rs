@@ -12,11 +12,11 @@ use std::task::{Context, Poll, ready};
 use axum::body::Body;
 use bytes::Bytes;
 use http::Response;
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::uri::PathAndQuery;
 use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tollgate::{ApiError, Dialect};
 use tracing::Span;
 
@@ -39,6 +39,8 @@ pub(crate) struct Finish {
     pub(crate) dialect: Dialect,
     /// The request's path, kept only for the `problem` dialect's `instance`.
     pub(crate) instance: Option<PathAndQuery>,
+    /// Whether the request is a `HEAD`, whose errors have no body.
+    pub(crate) head: bool,
 }
 
 impl Finish {
@@ -51,12 +53,13 @@ impl Finish {
         }
     }
 
-    /// `err` over the response `parts`: logged, adopted by the layer's
-    /// catalog, rendered in the request's dialect with its id.
+    /// `err` over the response `parts`: adopted by the layer's catalog,
+    /// logged (with the status the client gets), rendered in the request's
+    /// dialect with its id.
     fn respond(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
         let err = rejection::name_limit(err, self.shared.body_limit);
-        render::log(&err, Some(self.request_id.get().as_str()));
         let err = render::adopt(&self.shared.catalog, err);
+        render::log(&err, Some(self.request_id.get().as_str()));
         let mut ctx = tollgate::Context::new((self.shared.clock)())
             .request_id(self.request_id.get().as_str());
         if let Some(uri) = &self.instance {
@@ -65,6 +68,16 @@ impl Finish {
         let mut response = render::render(&self.shared.catalog, self.dialect, err, &ctx, parts);
         if let Some(vary) = self.shared.error_vary {
             render::add_vary(response.headers_mut(), vary);
+        }
+        if self.head {
+            // Around the whole router the layer sees a `HEAD` after axum
+            // emptied its body. As axum answers one, the body is left off
+            // and `Content-Length` gives the length a `GET` would get.
+            let len = http_body::Body::size_hint(response.body()).lower();
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_LENGTH, len.into());
+            *response.body_mut() = Body::empty();
         }
         response
     }
@@ -85,6 +98,14 @@ impl Finish {
         builtin("internal_error").with_source(TextError(format!("handler panicked: {text}")))
     }
 
+    /// The layer's timeout, when there is one and a Tokio runtime to time it
+    /// (outside one there is no deadline).
+    fn timer(&self) -> Option<std::time::Duration> {
+        self.shared
+            .timeout
+            .filter(|_| tokio::runtime::Handle::try_current().is_ok())
+    }
+
     /// Whether the inner service's response leaves as it is (with the
     /// request id): a success or redirect that carries no `ApiError`.
     fn passes<B>(&self, response: &Response<B>) -> bool {
@@ -92,9 +113,13 @@ impl Finish {
     }
 
     /// The inner service's response, finished: an `ApiError` in its
-    /// extensions is rendered; an unmarked error is read for its meaning; a
-    /// success gets the request id.
-    fn finish<B>(mut self, response: Response<B>) -> Result<Response<Body>, BoxFuture>
+    /// extensions is rendered; an unmarked error is read for its meaning
+    /// (until `deadline`, when one is armed); a success gets the request id.
+    fn finish<B>(
+        mut self,
+        response: Response<B>,
+        deadline: Option<Instant>,
+    ) -> Result<Response<Body>, BoxFuture>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
@@ -109,20 +134,39 @@ impl Finish {
             && self.shared.rewrite_unmarked
             && rejection::recognise(status, "", None).is_some()
         {
+            // Text as sent: a compressed body (a proxied gzip error) is not
+            // read, whatever its type.
             let plain = parts
                 .headers
                 .get(CONTENT_TYPE)
-                .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"));
+                .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"))
+                && parts
+                    .headers
+                    .get_all(CONTENT_ENCODING)
+                    .iter()
+                    .all(|ce| ce.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
             let size = http_body::Body::size_hint(&body);
             if !plain || size.exact() == Some(0) || size.upper().is_none_or(|u| u > MAX_TEXT as u64)
             {
                 let err = rejection::recognise(status, "", limit);
                 return Ok(self.error_over(err, parts));
             }
+            // The read is a wait like any other: it ends at the deadline,
+            // counted from here when the service never waited. Past it the
+            // status alone answers, not `timeout`: that means no response
+            // came, and this one came in time; only its text was late.
+            let deadline = deadline.or_else(|| self.timer().map(|t| Instant::now() + t));
             return Err(Box::pin(async move {
-                let text = match http_body_util::Limited::new(body, MAX_TEXT).collect().await {
-                    Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
-                    Err(_) => String::new(),
+                let read = http_body_util::Limited::new(body, MAX_TEXT).collect();
+                let read = match deadline {
+                    Some(at) => tokio::time::timeout_at(at, read).await.ok(),
+                    None => Some(read.await),
+                };
+                let text = match read {
+                    Some(Ok(collected)) => {
+                        String::from_utf8_lossy(&collected.to_bytes()).into_owned()
+                    }
+                    _ => String::new(),
                 };
                 let err = rejection::recognise(status, &text, limit);
                 self.error_over(err, parts)
@@ -182,7 +226,8 @@ pin_project! {
             // answers at once never touches the timer nor pays for its size.
             deadline: Option<Pin<Box<Sleep>>>,
         },
-        // An unmarked error response whose text is being read for its meaning.
+        // An unmarked error response whose text is being read for its meaning
+        // (under the deadline, which the read carries).
         Reading {
             future: BoxFuture,
         },
@@ -270,7 +315,8 @@ where
                         return Poll::Ready(Ok(response.map(Body::new)));
                     }
                     Ok(Poll::Ready(Ok(response))) => {
-                        match finish.take().map(|f| f.finish(response)) {
+                        let armed = deadline.as_ref().map(|d| d.deadline());
+                        match finish.take().map(|f| f.finish(response, armed)) {
                             None => polled_after_completion(),
                             Some(Ok(response)) => response,
                             Some(Err(reading)) => {
@@ -287,13 +333,8 @@ where
                     Ok(Poll::Pending) => {
                         if deadline.is_none() {
                             // The deadline runs from the first time the service waits
-                            // (the work before it cannot be interrupted anyway). Timers
-                            // need a Tokio runtime; outside one there is no deadline.
-                            let timeout = f
-                                .shared
-                                .timeout
-                                .filter(|_| tokio::runtime::Handle::try_current().is_ok());
-                            *deadline = timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+                            // (the work before it cannot be interrupted anyway).
+                            *deadline = f.timer().map(|t| Box::pin(tokio::time::sleep(t)));
                         }
                         let expired = deadline
                             .as_mut()

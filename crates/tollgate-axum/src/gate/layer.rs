@@ -127,7 +127,8 @@ impl Tollgate {
     }
 
     /// Whether `Accept: application/problem+json` gets the `problem` dialect
-    /// whatever else applies (on by default).
+    /// whatever else applies (on by default), when rated no lower than JSON
+    /// (`application/json`, else `application/*`, else `*/*`).
     pub fn problem_on_accept(mut self, enabled: bool) -> Tollgate {
         self.negotiation.problem_on_accept = enabled;
         self
@@ -187,6 +188,10 @@ impl Tollgate {
     /// `[errors.timeout] status = 408` in a catalog for 408). The deadline is
     /// a Tokio timer: the runtime needs its time driver (`#[tokio::main]` and
     /// `Runtime::new` have it; a `Builder` needs `enable_time`).
+    ///
+    /// The text of an unmarked error, read for its meaning, is read under the
+    /// same deadline: one that has not arrived by then is left out, and the
+    /// status alone answers (the response came in time).
     pub fn timeout(mut self, deadline: Duration) -> Tollgate {
         self.timeout = Some(deadline);
         self

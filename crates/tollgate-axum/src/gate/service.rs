@@ -111,6 +111,7 @@ where
             request_id: IdSlot::new(request_id),
             dialect,
             instance,
+            head: req.method() == http::Method::HEAD,
         };
 
         // A body that is already complete (a GET) needs no guard.
