@@ -254,20 +254,14 @@ fn reset_delay(reset: u64, now: SystemTime) -> Duration {
 /// draft 8 and later), or `reset` when `remaining=0` (`limit=10,
 /// remaining=0, reset=7`, earlier drafts).
 fn ietf_refill(field: &str) -> Option<Duration> {
-    let param = |params: &str, name: &str| -> Option<u64> {
-        params
-            .split([';', ','])
-            .filter_map(|p| p.trim().split_once('='))
-            .find(|(key, _)| key.trim() == name)
-            .and_then(|(_, value)| crate::retry::whole_seconds(value.trim()))
-    };
-    if field.contains("remaining=") {
-        return (param(field, "remaining") == Some(0))
-            .then(|| param(field, "reset"))
+    let items = || headers::RateLimitItem::parse(field);
+    if let Some(remaining) = items().find_map(|item| item.param("remaining")) {
+        return (remaining == 0)
+            .then(|| items().find_map(|item| item.param("reset")))
             .flatten()
             .map(Duration::from_secs);
     }
-    headers::RateLimitItem::parse(field)
+    items()
         .filter(|item| item.param("r") == Some(0))
         .filter_map(|item| item.param("t"))
         .max()
@@ -1616,6 +1610,14 @@ mod tests {
         assert_eq!(ietf.retry_after, secs(7));
         let older = decode(429, &[("ratelimit", "limit=100, remaining=0, reset=9")]);
         assert_eq!(older.retry_after, secs(9));
+        // An item without a name; a policy whose quoted name reads like the
+        // older form; a quoted parameter that holds `r=0`.
+        let nameless = decode(429, &[("ratelimit", "r=0;t=6")]);
+        assert_eq!(nameless.retry_after, secs(6));
+        let named = decode(429, &[("ratelimit", "\"remaining=x\";r=0;t=4")]);
+        assert_eq!(named.retry_after, secs(4));
+        let quoted = decode(429, &[("ratelimit", "\"p\";note=\";r=0;t=60\";r=9;t=1")]);
+        assert_eq!(quoted.retry_after, None);
         let split = decode(
             429,
             &[("ratelimit-remaining", "0"), ("ratelimit-reset", "5")],

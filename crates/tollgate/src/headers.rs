@@ -45,8 +45,10 @@ pub struct RateLimitItem<'a> {
 }
 
 impl<'a> RateLimitItem<'a> {
-    /// The items of one field line, in order; an item without a name is
-    /// skipped. Commas and semicolons inside a quoted name do not split.
+    /// The items of one field line, in order. Commas and semicolons inside
+    /// quoted strings do not split. Read leniently, as APIs send them: an
+    /// item without a name (`r=0;t=5`) has the name `""`; an empty one is
+    /// skipped.
     ///
     /// ```
     /// use tollgate::headers::RateLimitItem;
@@ -57,25 +59,36 @@ impl<'a> RateLimitItem<'a> {
     pub fn parse(line: &'a str) -> impl Iterator<Item = RateLimitItem<'a>> {
         split_outside_quotes(line, b',').filter_map(|item| {
             let item = item.trim();
-            let (name, params) = match split_outside_quotes(item, b';').next() {
-                Some(name) => (name, &item[name.len()..]),
-                None => (item, ""),
-            };
-            let name = name.trim();
+            if item.is_empty() {
+                return None;
+            }
+            let first = split_outside_quotes(item, b';').next().unwrap_or(item);
+            if !first.starts_with('"') && first.contains('=') {
+                // The item starts with a parameter: it has no name.
+                return Some(RateLimitItem {
+                    name: "",
+                    params: item,
+                });
+            }
+            let name = first.trim();
             let name = name
                 .strip_prefix('"')
                 .and_then(|n| n.strip_suffix('"'))
                 .unwrap_or(name);
-            (!name.is_empty()).then_some(RateLimitItem { name, params })
+            Some(RateLimitItem {
+                name,
+                params: &item[first.len()..],
+            })
         })
     }
 
-    /// A parameter's value when it is a whole number (`r`, `t`, `q`, `w`).
+    /// A parameter's value when it is a whole number (`r`, `t`, `q`, `w`);
+    /// the last one when it is repeated (RFC 8941).
     pub fn param(&self, key: &str) -> Option<u64> {
-        self.params
-            .split(';')
+        split_outside_quotes(self.params, b';')
             .filter_map(|p| p.split_once('='))
-            .find(|(k, _)| k.trim() == key)
+            .filter(|(k, _)| k.trim() == key)
+            .last()
             .and_then(|(_, v)| crate::retry::whole_seconds(v.trim()))
     }
 }
@@ -203,7 +216,10 @@ mod tests {
     fn rate_limit_items_split_outside_quotes() {
         let found: Vec<_> = RateLimitItem::parse(r#""per-ip";r=999;t=1, "a,b;c";r=5"#)
             .chain(RateLimitItem::parse(
-                r#"per-key ; r = 7, ;r=1, "";r=2, "q\"";r=3"#,
+                r#"per-key ; r = 7, ;r=1, "";r=2, "q\"";r=3, ,"#,
+            ))
+            .chain(RateLimitItem::parse(
+                r#"r=0;t=5, "p";note=";r=0;t=60;";r=9;t=1;r=4"#,
             ))
             .map(|i| (i.name, i.param("r"), i.param("t")))
             .collect();
@@ -213,7 +229,12 @@ mod tests {
                 ("per-ip", Some(999), Some(1)),
                 ("a,b;c", Some(5), None),
                 ("per-key", Some(7), None),
+                ("", Some(1), None),
+                ("", Some(2), None),
                 (r#"q\""#, Some(3), None),
+                // Without a name; a quoted parameter value; a repeated one.
+                ("", Some(0), Some(5)),
+                ("p", Some(4), Some(1)),
             ]
         );
     }
