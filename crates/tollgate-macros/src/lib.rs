@@ -194,6 +194,12 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         ));
     }
     let mut errors = Errors::default();
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("api")) {
+        errors.push(syn::Error::new_spanned(
+            attr,
+            "#[api(...)] goes on variants and fields, not on the enum",
+        ));
+    }
     let mut variants = Vec::new();
     for variant in &data.variants {
         match parse_variant(variant) {

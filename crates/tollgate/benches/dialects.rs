@@ -149,6 +149,9 @@ struct DetailBody<'a, D> {
 struct DetailObject<'a, D> {
     code: &'a str,
     message: &'a str,
+    /// Seed 002's offending field: the first violation's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
     #[serde(flatten)]
     details: D,
 }
@@ -440,6 +443,7 @@ fn hand_written(dialect: Dialect, which: &str) -> Box<dyn HandWritten> {
             detail: DetailObject {
                 code,
                 message,
+                field: None,
                 details: details(),
             },
         }),
@@ -447,6 +451,7 @@ fn hand_written(dialect: Dialect, which: &str) -> Box<dyn HandWritten> {
             detail: DetailObject {
                 code,
                 message,
+                field: Some(VIOLATIONS[0].field),
                 details: violations(),
             },
         }),

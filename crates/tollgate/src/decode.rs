@@ -526,15 +526,24 @@ fn read_object(obj: &Obj<'_>, out: &mut Decoded) -> Option<Dialect> {
             None
         }
     };
-    // Where most shapes keep it (their readers leave it to this).
-    if out.request_id.is_none() {
+    // Where most shapes keep it (their readers leave it to this). A blank
+    // id is none, so that the next place to hold one counts.
+    if out.request_id.as_deref().is_none_or(is_blank) {
         out.request_id = top_level_request_id(obj).map(Cow::into_owned);
     }
+    // Where most shapes keep it too (Discord's `{"message","retry_after"}`);
+    // a shape that read it already gives the same hint again.
+    out.hint_retry(obj.seconds("retry_after"));
     dialect
 }
 
-/// `request_id`, else `requestId`: the last string member of either name,
-/// found in one pass.
+/// Whether an id is empty or only spaces: no id at all.
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// `request_id`, else `requestId`: the last member of either name, found in
+/// one pass, when it is an id ([`Raw::id`]).
 fn top_level_request_id<'t>(obj: &Obj<'t>) -> Option<Cow<'t, str>> {
     let (mut snake, mut camel) = (None, None);
     for (key, raw) in obj.members.iter().rev() {
@@ -544,9 +553,7 @@ fn top_level_request_id<'t>(obj: &Obj<'t>) -> Option<Cow<'t, str>> {
             _ => {}
         }
     }
-    snake
-        .and_then(Raw::string)
-        .or_else(|| camel.and_then(Raw::string))
+    snake.and_then(Raw::id).or_else(|| camel.and_then(Raw::id))
 }
 
 enum Shape {
@@ -1193,6 +1200,16 @@ impl<'t> Raw<'t> {
             return Some(Cow::Borrowed(text));
         }
         serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    }
+
+    /// The value as an id: a string that is not blank, or a non-negative
+    /// integer as written (`12345`).
+    pub(crate) fn id(self) -> Option<Cow<'t, str>> {
+        match self.json_type()? {
+            Json::String => self.string().filter(|id| !is_blank(id)),
+            Json::Number => self.integer().map(|_| Cow::Borrowed(self.get())),
+            _ => None,
+        }
     }
 
     /// The number, when it is a non-negative integer that fits a `u64`.

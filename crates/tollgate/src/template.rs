@@ -163,6 +163,12 @@ impl Template {
         &self.source
     }
 
+    /// The template as its messages read, placeholders left as `{name}`:
+    /// `Send {{"a":1}} to {url}` shows as `Send {"a":1} to {url}`.
+    pub(crate) fn shown(&self) -> String {
+        self.render(&Map::new()).to_string()
+    }
+
     /// The placeholder names, in order of appearance (repeats included).
     pub fn placeholders(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match *p {
@@ -266,6 +272,12 @@ mod tests {
             "Model \"10\""
         );
         assert_eq!(render("", json!({})), "");
+    }
+
+    #[test]
+    fn shown_unescapes_braces_and_keeps_placeholders() {
+        let t = Template::parse("Send {{\"a\":1}} to {url} }}{{").unwrap();
+        assert_eq!(t.shown(), "Send {\"a\":1} to {url} }{");
     }
 
     #[test]

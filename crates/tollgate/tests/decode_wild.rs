@@ -527,3 +527,65 @@ fn a_list_of_thousands_of_errors_is_read_to_its_first_thousand() {
     );
     assert_eq!(e.dialect, "errors");
 }
+
+#[test]
+fn a_retry_after_in_the_body_counts_in_every_shape() {
+    // Discord: seconds with a fraction, and no `Retry-After`.
+    let discord = r#"{"message":"You are being rate limited.","retry_after":64.57,"global":false}"#;
+    let e = dec(429, &[], discord);
+    assert_eq!(e.dialect, "message");
+    // Read as written: waiting that long is never coming back early.
+    assert_eq!(e.retry_after, Some(Duration::from_millis(64_570)));
+    // A longer `Retry-After` wins, as the longest hint always does.
+    let e = dec(429, &[("Retry-After", "90")], discord);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(90)));
+
+    for (shape, body) in [
+        (
+            "detail",
+            r#"{"detail":"Too many requests","retry_after":30}"#,
+        ),
+        (
+            "envelope",
+            r#"{"data":null,"success":false,"message":"Rate limit exceeded. Please try again later.","errors":[{"rate_limit_exceeded":["Rate limit exceeded. Please try again later."]}],"retry_after":30}"#,
+        ),
+        (
+            "flat",
+            r#"{"error":"rate_limit_exceeded","message":"Rate limit exceeded.","retry_after":30}"#,
+        ),
+        ("plain", r#"{"error":"rate_limited","retry_after":30}"#),
+        (
+            "errors",
+            r#"{"errors":[{"message":"slow down"}],"retry_after":30}"#,
+        ),
+        (
+            "azure",
+            r#"{"error":{"code":"TooManyRequests","message":"m","target":"x"},"retry_after":30}"#,
+        ),
+        ("json", r#"{"retry_after":30}"#),
+    ] {
+        let e = dec(429, &[], body);
+        assert_eq!(e.dialect, shape, "{body}");
+        assert_eq!(e.retry_after, Some(Duration::from_secs(30)), "{body}");
+    }
+}
+
+#[test]
+fn a_blank_request_id_in_the_body_gives_way_to_the_headers() {
+    let header = [("X-Request-Id", "abc")];
+    for body in [
+        r#"{"error":{"code":"X","message":"m"},"request_id":""}"#,
+        r#"{"error":{"code":"X","message":"m"},"request_id":" "}"#,
+        r#"{"error":{"code":"X","message":"m"},"meta":{"request_id":""}}"#,
+    ] {
+        assert_eq!(dec(400, &header, body).request_id.as_deref(), Some("abc"));
+        // Without one in the headers, there is none.
+        assert_eq!(dec(400, &[], body).request_id, None, "{body}");
+    }
+    // The other name in the body, before the headers.
+    let body = r#"{"message":"m","request_id":"","requestId":"r2"}"#;
+    assert_eq!(dec(400, &header, body).request_id.as_deref(), Some("r2"));
+    // An id sent as a number is its digits.
+    let body = r#"{"message":"m","request_id":12345}"#;
+    assert_eq!(dec(400, &header, body).request_id.as_deref(), Some("12345"));
+}

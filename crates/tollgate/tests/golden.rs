@@ -327,6 +327,49 @@ fn seed_004_whole_body_violation_is_keyed_by_the_code() {
     );
 }
 
+/// The whole input's violation reads back from the code's entry, with or
+/// without the `X-Error-Code` header; an entry that only repeats the message
+/// (every seed 004 error without violations) grows none.
+#[test]
+fn seed_004_whole_body_violation_reads_back() {
+    let catalog = catalog("004-detection.toml");
+    let err = catalog
+        .error("validation_error")
+        .unwrap()
+        .violation(Violation::new("", "invalid_type", "expected an object"));
+    let response = catalog
+        .renderer(Dialect::Envelope)
+        .response(&err, &Context::new(timestamp()));
+    let whole = [Violation::new("", "", "expected an object")];
+    for headers in [response.headers().clone(), http::HeaderMap::new()] {
+        let back = catalog.decode(400, &headers, response.body(), timestamp());
+        assert_eq!(back.code.as_deref(), Some("validation_error"));
+        assert_eq!(back.violations, whole, "{headers:?}");
+    }
+
+    for golden in [
+        "004-account-suspended",
+        "004-insufficient-credits",
+        "004-insufficient-frames",
+        "004-insufficient-scope",
+        "004-invalid-key",
+        "004-rate-limit",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(format!("{golden}.json"));
+        let body = std::fs::read(path).unwrap();
+        let back = tollgate::decode(400, &http::HeaderMap::new(), &body, timestamp());
+        assert_eq!(back.dialect, "envelope", "{golden}");
+        assert!(back.code.is_some(), "{golden}");
+        assert!(
+            back.violations.is_empty(),
+            "{golden}: {:?}",
+            back.violations
+        );
+    }
+}
+
 /// Seed 000's hint is written only when the details fill it: a bare 403
 /// that names only the scope must not put `{access}` on the wire.
 #[test]

@@ -91,7 +91,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         .flatten()
         .collect();
     // The entry named by `X-Error-Code` (or, without it, a lone entry that
-    // repeats the message) is the code; every other entry is a field.
+    // is not a field's) is the code; every other entry is a field.
     let code_index = match &out.code {
         Some(code) => entries.iter().position(|(k, _)| k == code),
         None => match entries.as_slice() {
@@ -102,10 +102,31 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     for (i, (key, messages)) in entries.into_iter().enumerate() {
         if Some(i) == code_index {
             out.set_code(Some(key));
+            // The message again, or the whole input's violations (written
+            // under the code, having no field to name).
+            if !only_the_message(messages, out.message.as_deref()) {
+                read_field_messages("", messages, out);
+            }
             continue;
         }
         read_field_messages(&key, messages, out);
     }
+}
+
+/// Whether a code's entry holds just `message` (`["Not authenticated"]`, or
+/// the bare string), as seed 004 writes an error without violations.
+fn only_the_message(messages: Raw<'_>, message: Option<&str>) -> bool {
+    let Some(message) = message else {
+        return false;
+    };
+    let only = match messages.items() {
+        Some(mut items) => match (items.next(), items.next()) {
+            (Some(only), None) => only,
+            _ => return false,
+        },
+        None => messages,
+    };
+    only.string().as_deref() == Some(message)
 }
 
 /// Without a code header, a lone entry is a field when its message names it

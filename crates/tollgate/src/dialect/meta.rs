@@ -1,9 +1,11 @@
 //! `{"error":{"code":"FORBIDDEN","message","details":{}},"meta":{"request_id"}}` (seed 003).
 
+use std::borrow::Cow;
+
 use super::coded::{decode_error_object, write_error_object};
 use super::json::Out;
 use super::{Context, Renderer};
-use crate::decode::{Decoded, Obj};
+use crate::decode::{Decoded, Obj, Raw};
 use crate::{ApiError, Dialect};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &mut Out<'_>) {
@@ -24,7 +26,10 @@ pub(super) fn decode(obj: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) 
         decode_error_object(error, out);
     }
     if let Some(meta) = obj.obj("meta") {
-        out.request_id = meta.string("request_id");
+        out.request_id = meta
+            .raw("request_id")
+            .and_then(Raw::id)
+            .map(Cow::into_owned);
         out.hint_retry(meta.seconds("retry_after"));
     }
 }

@@ -94,7 +94,7 @@ pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String 
         let mut row = |term: &str, value: String| {
             let _ = write!(out, "<dt>{term}</dt><dd>{value}</dd>");
         };
-        row("What it means", escape(def.message().as_str()));
+        row("What it means", escape(&def.message().shown()));
         if let Some(remedy) = def.remedy_text() {
             row("What to do", escape(remedy));
         }
@@ -143,9 +143,30 @@ mod tests {
         assert!(page.contains("&lt;script&gt;"));
         let filtered = html(&catalog, Dialect::Problem, Some("\"><b>credits"));
         assert!(filtered.contains("0 of 24 errors match"));
+        // The query is shown, and kept in the search box, as text.
+        assert!(!filtered.contains("<b>"), "{filtered}");
+        assert!(filtered.contains("<strong>&quot;&gt;&lt;b&gt;credits</strong>"));
+        assert!(filtered.contains("value=\"&quot;&gt;&lt;b&gt;credits\""));
         let filtered = html(&catalog, Dialect::Problem, Some("credits"));
         assert!(filtered.contains("id=\"insufficient_credits\""));
         assert!(!filtered.contains("id=\"not_found\""));
+    }
+
+    #[test]
+    fn messages_show_braces_as_sent() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "t.toml",
+                "[errors.x_json]\nstatus=400\ntitle='T'\nmessage='Send {{\"a\":1}} to {url}'\ndetails=['url']\n",
+            )
+            .unwrap();
+        let page = html(&catalog, Dialect::Problem, Some("x_json"));
+        assert!(
+            page.contains("<dd>Send {&quot;a&quot;:1} to {url}</dd>"),
+            "{page}"
+        );
+        assert!(!page.contains("{{"), "{page}");
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
     for def in catalog.iter() {
         let _ = writeln!(out, "\n## `{}`\n", def.code());
         let _ = writeln!(out, "**{} {}**\n", def.status(), line(def.title()));
-        let _ = writeln!(out, "- What it means: {}", line(def.message().as_str()));
+        let _ = writeln!(out, "- What it means: {}", line(&def.message().shown()));
         if let Some(remedy) = def.remedy_text() {
             let _ = writeln!(out, "- What to do: {}", line(remedy));
         }
@@ -82,5 +82,21 @@ mod tests {
             .unwrap();
         let doc = markdown(&catalog, Dialect::Problem);
         assert!(doc.contains("**400 &lt;b>T**"), "{doc}");
+    }
+
+    #[test]
+    fn messages_show_braces_as_sent() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "t.toml",
+                "[errors.x_json]\nstatus = 400\ntitle = 'T'\nmessage = 'Send {{\"a\":1}} to {url}'\ndetails = ['url']\n",
+            )
+            .unwrap();
+        let doc = markdown(&catalog, Dialect::Problem);
+        assert!(
+            doc.contains("- What it means: Send {\"a\":1} to {url}\n"),
+            "{doc}"
+        );
     }
 }
