@@ -101,16 +101,18 @@ pub(crate) fn run(args: AccountsArgs, out: &mut dyn Write) -> Result<ExitCode, C
             amount,
             db,
         } => {
-            db.run(|store| async move { Ok((store.credit(&account, amount).await?, store.now())) })?
+            db.existing(
+                |store| async move { Ok((store.credit(&account, amount).await?, store.now())) },
+            )?
         }
         AccountsCommand::Suspend { account, db } => {
-            db.run(|store| async move { Ok((store.suspend(&account).await?, store.now())) })?
+            db.existing(|store| async move { Ok((store.suspend(&account).await?, store.now())) })?
         }
         AccountsCommand::Resume { account, db } => {
-            db.run(|store| async move { Ok((store.resume(&account).await?, store.now())) })?
+            db.existing(|store| async move { Ok((store.resume(&account).await?, store.now())) })?
         }
         AccountsCommand::Show { account, db } => {
-            db.run(|store| async move { Ok((store.account(&account).await?, store.now())) })?
+            db.existing(|store| async move { Ok((store.account(&account).await?, store.now())) })?
         }
     };
     out.write_all(describe(&account, now).as_bytes())?;

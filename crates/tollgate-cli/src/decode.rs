@@ -22,9 +22,10 @@ Examples:
   echo '<html><title>502 Bad Gateway</title></html>' | tollgate decode --status 502
   tollgate decode --catalog api.toml response.txt
 
-Input that starts with `HTTP/` is a whole response (status line, headers, blank line, body; CRLF or
-LF), as `tollgate render` and `curl -i` print it; of several (`curl -L` redirects, a proxy's CONNECT,
-an auth challenge) the last is decoded. Anything else is a body. At most 16 MiB is read.
+Input that starts with `HTTP/` is a whole response (status line, headers, blank line, body;
+CRLF or LF), as `tollgate render` and `curl -i` print it; of several (`curl -L` redirects,
+a proxy's CONNECT, an auth challenge) the last is decoded. Anything else is a body. At most
+16 MiB is read; an empty input needs --status.
 
 Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
 violations (field, code, message), request_id, retry_after_secs, retry (never, after or backoff),
@@ -68,6 +69,13 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             MAX_INPUT >> 20,
             MAX_INPUT >> 20
         );
+    }
+    // An empty body is an answer only with a status (or headers) to go by.
+    let blank = input.bytes.iter().all(u8::is_ascii_whitespace);
+    if blank && args.status.is_none() && args.headers.is_empty() {
+        return Err(CliError::Usage(
+            "nothing to decode: the input is empty".to_owned(),
+        ));
     }
     let (status, mut headers, body) = if wire::is_response(&input.bytes) {
         let response = wire::parse_response(&input.bytes)

@@ -81,7 +81,7 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             if let Some(name) = name {
                 new = new.name(name);
             }
-            let created = db.run(|store| async move { store.create_key(new).await })?;
+            let created = db.existing(|store| async move { store.create_key(new).await })?;
             let info = created.info();
             eprintln!("The key is shown once, below: store it now. Only its hash is kept.");
             // Any failure to write it, a closed pipe included, leaves a key
@@ -100,14 +100,14 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             }
         }
         KeysCommand::List { account, db } => {
-            let (keys, now) = db.run(|store| async move {
+            let (keys, now) = db.existing(|store| async move {
                 let keys = store.list_keys(account.as_deref()).await?;
                 Ok((keys, store.now()))
             })?;
             out.write_all(table(&keys, now).as_bytes())?;
         }
         KeysCommand::Revoke { id, db } => {
-            let info = db.run(|store| async move { store.revoke_key(&id).await })?;
+            let info = db.existing(|store| async move { store.revoke_key(&id).await })?;
             writeln!(out, "revoked {} ({})", info.id(), info.display_prefix())?;
         }
     }

@@ -2,7 +2,11 @@
 //! and running their store calls to completion.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::SystemTime;
+
+use sqlx::sqlite::SqliteConnectOptions;
 
 use tollgate_store::{Store, StoreError};
 
@@ -11,7 +15,7 @@ use crate::error::CliError;
 /// Where keys and accounts are kept.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DatabaseArgs {
-    /// The database: sqlite://PATH (created and migrated if missing) or postgres://USER@HOST/DB
+    /// The database: sqlite://PATH (`accounts create` creates it) or postgres://USER@HOST/DB
     #[arg(long, value_name = "URL", default_value = tollgate_store::DEFAULT_DATABASE_URL)]
     database: String,
 }
@@ -35,6 +39,42 @@ impl DatabaseArgs {
             f(store).await.map_err(|e| CliError::Usage(e.to_string()))
         })
     }
+
+    /// As [`run`](Self::run), for a command about what a database already
+    /// holds (all but `accounts create`): a SQLite file that does not exist
+    /// is an error, not an empty database to create.
+    pub(crate) fn existing<T, F, Fut>(&self, f: F) -> Result<T, CliError>
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        if let Some(path) = missing_sqlite_file(&self.database) {
+            let shown = if path.is_relative() {
+                Path::new(".").join(&path)
+            } else {
+                path
+            };
+            return Err(CliError::Usage(format!(
+                "no database at {}: run where `tollgate serve` created it, or pass --database",
+                shown.display()
+            )));
+        }
+        self.run(f)
+    }
+}
+
+/// The file a `sqlite:` URL names, when it does not exist.
+fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    // A URL sqlx cannot read is left to `Store::open` to report.
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() || path.exists() {
+        return None;
+    }
+    Some(path.to_owned())
 }
 
 /// A time as RFC 3339, to the second; past year 9999 (which RFC 3339 cannot

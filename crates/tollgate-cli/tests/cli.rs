@@ -531,6 +531,25 @@ fn decode_plain_text_with_status_and_headers() {
 }
 
 #[test]
+fn decode_refuses_empty_input_without_a_status() {
+    for input in [&b""[..], b" \r\n\t\n"] {
+        let decoded = tollgate_stdin(&["decode"], input);
+        assert_eq!(code(&decoded), 2, "{input:?}");
+        assert!(decoded.stdout.is_empty(), "{input:?}");
+        assert!(
+            stderr(&decoded).contains("nothing to decode: the input is empty"),
+            "{}",
+            stderr(&decoded)
+        );
+    }
+    // With a status, an empty body is an error response like any other.
+    let decoded = tollgate_stdin(&["decode", "--status", "502"], b"");
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 502);
+}
+
+#[test]
 fn decode_reads_the_last_of_several_curl_responses() {
     // `curl -siL` through a proxy: CONNECT, a redirect, then the error.
     let body = r#"{"error":"not_found","message":"No such scan."}"#;
@@ -671,7 +690,6 @@ fn decode_never_panics_on_hostile_input() {
         ("invalid UTF-8 JSON", b"{\"error\":\"\xff\xfe\"}".to_vec()),
         ("deep nesting", deep.into_bytes()),
         ("NULs", vec![0; 4096]),
-        ("empty", Vec::new()),
         ("truncated JSON", br#"{"error":{"code":"X","mess"#.to_vec()),
         (
             "head only",
@@ -1031,6 +1049,43 @@ fn help_shows_examples() {
     let output = tollgate(&[]);
     assert_eq!(code(&output), 2, "no subcommand is a usage error");
     assert!(stderr(&output).contains("render"), "{}", stderr(&output));
+}
+
+#[test]
+fn render_examples_in_the_help_render_without_warnings() {
+    let mut seen = 0;
+    for help in [
+        &["--help"][..],
+        &["render", "--help"],
+        &["decode", "--help"],
+    ] {
+        let help = stdout(&tollgate(help));
+        for line in help.lines() {
+            let Some(example) = line.strip_prefix("  tollgate render ") else {
+                continue;
+            };
+            let example = example.split(" | ").next().unwrap();
+            // Words, with 'quoted text' as one.
+            let mut args = vec!["render".to_owned()];
+            for (i, part) in example.split('\'').enumerate() {
+                if i % 2 == 1 {
+                    args.push(part.to_owned());
+                } else {
+                    args.extend(part.split_whitespace().map(str::to_owned));
+                }
+            }
+            // Catalog files of the reader's own.
+            if args.iter().any(|a| a == "-c" || a == "--catalog") {
+                continue;
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let output = tollgate(&args);
+            assert_eq!(code(&output), 0, "{line}: {}", stderr(&output));
+            assert_eq!(stderr(&output), "", "{line}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "{seen} examples");
 }
 
 #[test]

@@ -186,3 +186,34 @@ fn a_key_nobody_could_read_is_revoked() {
     assert!(rows[0].contains("deactivated"), "{list}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn only_accounts_create_creates_a_database() {
+    let dir = fresh_dir("missing");
+    for args in [
+        &["accounts", "show", "demo"][..],
+        &["accounts", "credit", "demo", "5"],
+        &["accounts", "suspend", "demo"],
+        &["keys", "list"],
+        &["keys", "create", "--account", "demo", "--scopes", "a"],
+        &["keys", "revoke", "key_x"],
+        &["keys", "list", "--database", "sqlite://other.db"],
+    ] {
+        let output = tollgate(&dir, args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("no database at ./"), "{args:?}: {stderr}");
+        assert!(stderr.contains("pass --database"), "{args:?}: {stderr}");
+        assert!(stdout(&output).is_empty(), "{args:?}");
+    }
+    assert!(!dir.join("tollgate.db").exists());
+    assert!(!dir.join("other.db").exists());
+    // Creating an account creates it; then the others work.
+    let created = tollgate(&dir, &["accounts", "create", "demo"]);
+    assert!(created.status.success(), "{created:?}");
+    let shown = tollgate(&dir, &["accounts", "show", "demo"]);
+    assert!(shown.status.success(), "{shown:?}");
+    let listed = tollgate(&dir, &["keys", "list"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

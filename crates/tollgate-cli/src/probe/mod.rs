@@ -84,7 +84,8 @@ pub(crate) struct ProbeArgs {
     #[arg(long, short, value_name = "DIALECT", value_parser = parse_dialect)]
     dialect: Option<Dialect>,
 
-    /// A route to probe besides those of /openapi.json (repeatable)
+    /// A route the checks may use, besides those of /openapi.json (repeatable); each check
+    /// sends its requests to the one known route that suits it best, not to every route
     #[arg(long = "route", value_name = "METHOD:PATH", value_parser = routes::parse_route)]
     routes: Vec<Route>,
 

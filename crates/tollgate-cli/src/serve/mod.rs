@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 use tollgate::{Catalog, Dialect};
-use tollgate_limit::{Backend, Cidr, ClientIp};
+use tollgate_limit::{Backend, Cidr, ClientIp, Key, Policy, RedisStore};
 use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store, StoreError};
 use toml::Spanned;
 
@@ -41,10 +41,11 @@ Examples:
   tollgate serve --listen 0.0.0.0:8080 --data-dir /var/lib/tollgate --trust-proxy 10.0.0.0/8
   tollgate serve --database postgres://postgres@127.0.0.1/tollgate --redis redis://127.0.0.1:6379
 
-Routes: POST /v1/scans (scope scans:write, 1 credit, Idempotency-Key), GET /v1/scans/{id} (scans:read),
-POST /v1/detections (detections:write, 1 credit, Idempotency-Key), GET /errors, GET /openapi.json.
-Send the key as `Authorization: Bearer KEY` or `X-API-Key: KEY`. The header `X-Simulate:
-model-unavailable | model-timeout | model-crash` on POST /v1/scans provokes a 503, 504 or 500.
+Routes: POST /v1/scans (scope scans:write, 1 credit, Idempotency-Key),
+GET /v1/scans/{id} (scans:read), POST /v1/detections (detections:write, 1 credit,
+Idempotency-Key), GET /errors, GET /openapi.json. Send the key as `Authorization: Bearer KEY`
+or `X-API-Key: KEY`. The header `X-Simulate: model-unavailable | model-timeout | model-crash`
+on POST /v1/scans provokes a 503, 504 or 500.
 
 On first start the demo account `demo` (1000 credits) and a key with the scopes
 scans:write,scans:read,detections:write are created, and the key is printed once.
@@ -187,9 +188,17 @@ impl std::str::FromStr for ListenAddress {
 struct RedisUrl;
 
 impl std::str::FromStr for RedisUrl {
-    type Err = tollgate_limit::BackendError;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Backend::from_url(text).map(|_| RedisUrl)
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let tls = text.starts_with("rediss://") || text.starts_with("rediss+cluster://");
+        if tls && !cfg!(feature = "rustls") {
+            return Err("rediss:// needs tollgate built with TLS: \
+                        cargo install tollgate-cli --features rustls"
+                .to_owned());
+        }
+        Backend::from_url(text)
+            .map(|_| RedisUrl)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -460,6 +469,9 @@ async fn serve(
         Some(url) => Backend::from_url(url).map_err(|e| CliError::Usage(e.to_string()))?,
         None => Backend::default(),
     };
+    if let (Backend::Redis(redis), Some(url)) = (&limits, &settings.redis) {
+        reach_redis(redis, url).await?;
+    }
     // Bound first: a server that cannot listen creates no demo key that it
     // would never show.
     let listener = tokio::net::TcpListener::bind(&settings.listen)
@@ -515,6 +527,33 @@ async fn serve(
     listen::serve(listener, router, settings.timeout, shutdown()).await;
     writeln!(out, "stopped")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long the first call to Redis may take, connecting included.
+const REDIS_START_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One round trip to the rate-limit store, so that a wrong or unreachable
+/// Redis stops the start rather than leaving every request unlimited.
+async fn reach_redis(store: &RedisStore, url: &str) -> Result<(), CliError> {
+    let policy = Policy::new("serve-start", 1, Duration::from_secs(1))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let key = Key::from("serve-start");
+    let deadline = tokio::time::Instant::now() + REDIS_START_TIMEOUT;
+    let error = loop {
+        match store.peek(&policy, &key, 1).await {
+            Ok(_) => return Ok(()),
+            // A first connection (TLS, or asking the sentinels) may take
+            // longer than one decision may.
+            Err(e) if e.is_timeout() && tokio::time::Instant::now() < deadline => {}
+            Err(e) => break e,
+        }
+    };
+    let cause = error.to_string();
+    let cause = cause.strip_prefix("rate-limit store: ").unwrap_or(&cause);
+    Err(CliError::Usage(format!(
+        "cannot reach Redis at {}: {cause}",
+        tollgate::redact_url(url)
+    )))
 }
 
 /// Resolves on Ctrl-C (and SIGTERM on Unix); the server then finishes the
@@ -829,6 +868,22 @@ mod tests {
             .to_string();
         assert!(err.starts_with("cannot read "), "{err}");
         assert!(err.contains("flag.toml"), "{err}");
+    }
+
+    #[test]
+    fn rediss_says_how_to_build_with_tls() {
+        for url in ["rediss://127.0.0.1:6380", "rediss+cluster://127.0.0.1:6380"] {
+            let parsed = url.parse::<RedisUrl>();
+            if cfg!(feature = "rustls") {
+                assert!(parsed.is_ok(), "{url}");
+            } else {
+                let e = parsed.err().unwrap();
+                assert!(
+                    e.contains("cargo install tollgate-cli --features rustls"),
+                    "{e}"
+                );
+            }
+        }
     }
 
     /// The banner of a later start, with `database` and `limits`.
