@@ -164,16 +164,16 @@ fn a_key_nobody_could_read_is_revoked() {
             .status
             .success()
     );
-    // Stdout is a pipe whose reader is gone before the key is written.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+    // Stdout is a pipe whose reader is gone before the command starts.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["keys", "create", "--account", "acme", "--scopes", "a"])
         .current_dir(&dir)
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(

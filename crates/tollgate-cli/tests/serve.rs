@@ -1314,8 +1314,10 @@ fn a_client_that_never_reads_neither_holds_its_connection_nor_stops_shutdown() {
     // Once a write has made no progress for the deadline, the server closes
     // the connection: the client finds what was sent before, then the end,
     // and far from every answer.
+    // Reading before the server has cut it would let its writes go on: wait
+    // well past the deadline (1 s) first, loaded machines included.
     let mut stalled = greedy();
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(6));
     stalled
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -1403,16 +1405,17 @@ fn a_start_that_cannot_listen_leaves_the_demo_key_to_the_next() {
 #[test]
 fn a_demo_key_nobody_could_read_is_revoked() {
     let dir = tempfile::tempdir().unwrap();
-    // Stdout is a pipe whose reader is gone before the banner is written.
+    // Stdout is a pipe whose reader is gone before serve starts.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdout.take());
     let deadline = Instant::now() + START_TIMEOUT;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {

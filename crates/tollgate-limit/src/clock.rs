@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// assert_eq!(clock.now() - before, 1_500_000_000);
 /// ```
 pub trait Clock: Send + Sync + 'static {
-    /// Nanoseconds since the clock's epoch; never goes back, and stays below
+    /// Nanoseconds since the clock's epoch; never goes back, and is at most
     /// 2⁶³ (292 years), which leaves room to add a policy's tolerance
     /// without overflow.
     fn now(&self) -> u64;

@@ -12,7 +12,8 @@
 //!   with a [`KeyExtractor`] ([`ApiKey`], [`ClientIp`] that reads proxy
 //!   headers only through trusted proxies), on a [`Backend`] chosen by URL.
 //! - [`RateLimitLayer`]: the tower layer. Refusals are 429
-//!   `rate_limit_exceeded` in the catalog's dialect with `Retry-After`; every
+//!   `rate_limit_exceeded` in the catalog's dialect with `Retry-After` (400
+//!   `validation_error` for a request that costs more than a burst); every
 //!   response a policy applied to carries the IETF `RateLimit-Policy` and
 //!   `RateLimit` fields ([`headers`] says which draft).
 //! - Time is injected through [`Clock`]: [`MonotonicClock`] by default,

@@ -368,6 +368,13 @@ fn seed_004_whole_body_violation_reads_back() {
             back.violations
         );
     }
+    // Another error's entry that words it otherwise is not a violation.
+    let body = br#"{"data":null,"success":false,"message":"Payment required","errors":[{"insufficient_credits":["Balance 0, need 5"]}]}"#;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-error-code", "insufficient_credits".parse().unwrap());
+    let back = catalog.decode(402, &headers, body, timestamp());
+    assert_eq!(back.code.as_deref(), Some("insufficient_credits"));
+    assert!(back.violations.is_empty(), "{:?}", back.violations);
 }
 
 /// Seed 000's hint is written only when the details fill it: a bare 403

@@ -48,7 +48,7 @@ growing once the server answers); an unknown route; a method the route lacks; th
 Idempotency-Key with two payloads (needs --key and a POST or PATCH route; passes when the first is
 answered and the second refused with idempotency_key_reused or idempotency_key_in_use); and a burst
 of up to --max-requests requests until a 429 (to a GET route, else an unknown one); with no 429, the
-burst is skipped when the last answer's RateLimit fields show calls left or a quota above
+burst is skipped when the last answer's RateLimit fields show calls left or a quota of at least
 --max-requests. Run it against your own API: the burst spends the key's rate limit and the
 idempotent POST may run once.
 
@@ -676,11 +676,13 @@ fn unreached_limit(headers: Option<&HeaderMap>, max: u32) -> (Verdict, String) {
         let policy = policies.iter().find(|p| p.name == name)?;
         Some((policy.param("q")?, policy.param("w")?))
     };
-    // The policy with the fewest calls left, else the smallest quota.
+    // The policy with the fewest calls left, when it has some left; else
+    // the smallest quota.
     let left = field_items(headers, &RATELIMIT)
         .into_iter()
         .filter_map(|item| Some((item.param("r")?, item.name)))
-        .min();
+        .min()
+        .filter(|(r, _)| *r > 0);
     if let Some((r, name)) = left {
         let allows = match quota(name) {
             Some((q, w)) => format!("{name} allows {q} per {w} s"),
@@ -786,6 +788,12 @@ mod tests {
         let (v, why) = verdict(&[("ratelimit-policy", r#""per-ip";q=100;w=60"#)]);
         assert_eq!(v, Verdict::Fail, "{why}");
         assert!(why.contains("though per-ip allows 100 per 60 s"), "{why}");
+        // A limit that says it is spent, yet refused nothing.
+        let (v, why) = verdict(&[
+            ("ratelimit-policy", r#""per-key";q=100;w=60"#),
+            ("ratelimit", r#""per-key";r=0;t=60"#),
+        ]);
+        assert_eq!(v, Verdict::Fail, "{why}");
         // No fields, or none that can be read: no limit seen.
         for fields in [&[][..], &[("ratelimit", "per-ip;t=3")][..]] {
             let (v, why) = verdict(fields);

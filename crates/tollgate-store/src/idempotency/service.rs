@@ -154,8 +154,9 @@ async fn complete(store: Store, record: IdempotencyRow, token: LockToken) {
     match persistently(|| store.idempotency_complete(record.clone(), token)).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
-            "an idempotent request finished after its key was taken over; the outcome of the \
-             request that took it stands"
+            "an idempotent request's outcome was not stored: its key was taken over (the \
+             outcome of the request that took it stands), or a try whose answer was lost \
+             stored it already"
         ),
         Err(error) => tracing::error!(
             %error,

@@ -102,9 +102,11 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     for (i, (key, messages)) in entries.into_iter().enumerate() {
         if Some(i) == code_index {
             out.set_code(Some(key));
-            // The message again, or the whole input's violations (written
-            // under the code, having no field to name).
-            if !only_the_message(messages, out.message.as_deref()) {
+            // The message again, or, for a validation error (400 or 422),
+            // the whole input's violations (written under the code, having
+            // no field to name).
+            let invalid = matches!(out.status, 400 | 422);
+            if invalid && !only_the_message(messages, out.message.as_deref()) {
                 read_field_messages("", messages, out);
             }
             continue;
