@@ -28,7 +28,7 @@ const MANY: usize = 5_000;
 
 /// The services measured: (mode, description, the mode it is compared with:
 /// the same router bare, sent the same request).
-const MODES: [(&str, &str, &str); 12] = [
+const MODES: [(&str, &str, &str); 14] = [
     ("bare", "bare router, caller's id", "bare"),
     ("layer-id", "layer around the router, caller's id", "bare"),
     ("echo-id", "floor: a layer that only echoes the id", "bare"),
@@ -55,6 +55,16 @@ const MODES: [(&str, &str, &str); 12] = [
         "reply-bare",
     ),
     ("problem", "layer (problem dialect), caller's id", "bare"),
+    (
+        "bare-browser",
+        "bare router, a browser's Accept",
+        "bare-browser",
+    ),
+    (
+        "layer-browser",
+        "layer around the router, a browser's Accept",
+        "bare-browser",
+    ),
     ("bare-404", "bare router, unmatched route (404)", "bare-404"),
     (
         "layer-404",
@@ -73,6 +83,18 @@ fn with_id() -> Request<Body> {
 fn unmatched() -> Request<Body> {
     Request::get("/missing")
         .header("x-request-id", caller_id())
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// With the `Accept` a browser sends: every range is weighed.
+fn from_a_browser() -> Request<Body> {
+    Request::get("/")
+        .header("x-request-id", caller_id())
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+        )
         .body(Body::empty())
         .unwrap()
 }
@@ -133,6 +155,8 @@ fn drive_mode(mode: &str, n: usize) {
         "reply-bare" => drive(reply(), with_id, n),
         "reply-envelope" => drive(layer().layer(reply()), with_id, n),
         "problem" => drive(layer_in(Dialect::Problem).layer(hello()), with_id, n),
+        "bare-browser" => drive(hello(), from_a_browser, n),
+        "layer-browser" => drive(layer().layer(hello()), from_a_browser, n),
         "bare-404" => drive(hello(), unmatched, n),
         "layer-404" => drive(layer().layer(hello()), unmatched, n),
         other => panic!("unknown mode {other:?}"),

@@ -32,9 +32,9 @@ pub(crate) struct Scanned<'a> {
     pub(crate) content_length: Option<&'a HeaderValue>,
     /// The first value of the pinned version header, when one is configured.
     pub(crate) version: Option<&'a HeaderValue>,
-    /// What the `Accept` values say of problem details and JSON (only read
-    /// when `problem` can be picked that way).
-    pub(crate) accept: Weights,
+    /// The `Accept` values (only kept when `problem` can be picked that
+    /// way).
+    pub(crate) accept: Accept<'a>,
 }
 
 impl Negotiation {
@@ -59,7 +59,7 @@ impl Negotiation {
                 found.content_length.get_or_insert(value);
             } else if *name == ACCEPT {
                 if self.problem_on_accept {
-                    found.accept.read(value);
+                    found.accept.add(value);
                 }
             } else if self.version_header.as_ref() == Some(name) {
                 found.version.get_or_insert(value);
@@ -158,11 +158,65 @@ fn has_prefix(path: &str, prefix: &str) -> bool {
     }
 }
 
+/// A request's `Accept` values, weighed only when one names problem
+/// details: most requests' do not, and weighing every range of a browser's
+/// `Accept` costs more than the rest of the layer.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Accept<'a> {
+    /// The value, while there is only one.
+    only: Option<&'a HeaderValue>,
+    /// The weights of every value, once there are several (rare).
+    several: Option<Weights>,
+}
+
+impl<'a> Accept<'a> {
+    fn add(&mut self, value: &'a HeaderValue) {
+        if let Some(weights) = &mut self.several {
+            weights.read(value);
+        } else if let Some(first) = self.only.take() {
+            let mut weights = Weights::default();
+            weights.read(first);
+            weights.read(value);
+            self.several = Some(weights);
+        } else {
+            self.only = Some(value);
+        }
+    }
+
+    /// Whether problem details win (see `Weights::prefers_problem`).
+    pub(crate) fn prefers_problem(&self) -> bool {
+        match (&self.several, self.only) {
+            (Some(weights), _) => weights.prefers_problem(),
+            (None, Some(value)) if names_problem(value.as_bytes()) => {
+                let mut weights = Weights::default();
+                weights.read(value);
+                weights.prefers_problem()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether `value` holds `problem+json`, in any case: a quick look for the
+/// `+` that spares weighing a value that cannot pick problem details.
+fn names_problem(value: &[u8]) -> bool {
+    const BEFORE: &[u8] = b"problem";
+    const AFTER: &[u8] = b"json";
+    value.iter().enumerate().any(|(i, &b)| {
+        b == b'+'
+            && i >= BEFORE.len()
+            && value[i - BEFORE.len()..i].eq_ignore_ascii_case(BEFORE)
+            && value
+                .get(i + 1..i + 1 + AFTER.len())
+                .is_some_and(|after| after.eq_ignore_ascii_case(AFTER))
+    })
+}
+
 /// The weights (in thousandths) an `Accept` list gives the ranges that
 /// decide between problem details and JSON; `None` when a range is not
 /// listed, or only with a malformed weight.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct Weights {
+struct Weights {
     problem: Option<u16>,
     json: Option<u16>,
     application: Option<u16>,
@@ -208,7 +262,7 @@ impl Weights {
     /// and no lower than JSON's, which the most specific of
     /// `application/json`, `application/*` and `*/*` gives (RFC 9110,
     /// 12.5.1). A tie goes to problem details.
-    pub(crate) fn prefers_problem(&self) -> bool {
+    fn prefers_problem(&self) -> bool {
         let Some(problem) = self.problem else {
             return false;
         };
@@ -252,6 +306,20 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
             .collect()
+    }
+
+    #[test]
+    fn only_a_value_naming_problem_details_is_weighed() {
+        for (value, names) in [
+            ("application/problem+json", true),
+            ("APPLICATION/Problem+JSON;q=0.5", true),
+            ("text/html,application/xhtml+xml,*/*;q=0.8", false),
+            ("+json, problem+", false),
+            ("application/problem+jso", false),
+            ("", false),
+        ] {
+            assert_eq!(names_problem(value.as_bytes()), names, "{value:?}");
+        }
     }
 
     #[test]
