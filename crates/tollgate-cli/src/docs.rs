@@ -125,13 +125,20 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut tmp_name = name.to_owned();
     tmp_name.push(format!(".tmp-{}", std::process::id()));
     let tmp = target.with_file_name(tmp_name);
-    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+    // A new file only (`O_EXCL`): one already there, left over or planted
+    // by someone else in a shared directory, is neither followed nor
+    // overwritten nor removed.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
+    let written = (|| {
         if let Ok(old) = std::fs::metadata(&target) {
             file.set_permissions(old.permissions())?;
         }
         file.write_all(contents)?;
         file.sync_all()
-    });
+    })();
     let result = written.and_then(|()| std::fs::rename(&tmp, &target));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -371,6 +378,26 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "newer");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o444);
+    }
+
+    /// A temporary name someone else made first (here a link to a file
+    /// of theirs) is neither followed nor removed: the write fails.
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_temporary_file_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("errors.html");
+        std::fs::write(&path, "old").unwrap();
+        let theirs = dir.path().join("theirs");
+        std::fs::write(&theirs, "theirs").unwrap();
+        let planted = dir
+            .path()
+            .join(format!("errors.html.tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&theirs, &planted).unwrap();
+        assert!(replace_file(&path, b"new").is_err());
+        assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "theirs");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
     }
 
     #[cfg(unix)]

@@ -55,7 +55,8 @@ enum KeysCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Revoke a key by id (or by the whole key): it then gets deactivated_key
+    /// Revoke a key by id (or by the whole key): it then gets deactivated_key (a running server
+    /// may accept it for up to its key cache's TTL, 10 s by default)
     Revoke {
         /// The key's id, as `keys list` shows it
         id: String,

@@ -558,10 +558,12 @@ impl Store {
             return Err(Rejection::InvalidKey);
         };
         let generation = self.inner.cache.generation();
+        // Read before the row: an entry then never outlives the TTL counted
+        // from when the database was asked.
+        let now = self.now();
         let Some((row, account_state)) = self.backend().key(p.id).await? else {
             return Err(Rejection::InvalidKey);
         };
-        let now = self.now();
         let Ok(hash) = <[u8; 32]>::try_from(row.key_hash.as_slice()) else {
             return Err(Rejection::InvalidKey);
         };
