@@ -1286,6 +1286,49 @@ fn a_request_head_trickled_past_the_deadline_is_cut_off() {
 }
 
 #[test]
+fn half_a_request_head_is_cut_off_within_seconds_whatever_the_timeout() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--timeout", "60s"]);
+    let addr = server.base.trim_start_matches("http://");
+    let mut half = std::net::TcpStream::connect(addr).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    half.write_all(b"GET /errors HTTP/1.1\r\nhost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    // Closed (or answered 408) by the server, not by the read timeout.
+    let mut buf = [0; 256];
+    let read = half.read(&mut buf);
+    let cut_off = started.elapsed();
+    assert!(
+        cut_off < Duration::from_secs(10),
+        "still open after {cut_off:?}: {read:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_data_directory_and_database_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let database = format!("sqlite://{}", data.join("tollgate.db").display());
+    let args = ["--data-dir", data.to_str().unwrap()];
+    let server = Server::spawn(dir.path(), &args, database.clone());
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("tollgate.db")), 0o600);
+    drop(server);
+    // An existing database keeps its mode, and its rows.
+    let db = data.join("tollgate.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let again = Server::spawn(dir.path(), &args, database);
+    assert_eq!(mode(&db), 0o640);
+    assert!(again.key.is_none(), "{}", again.banner);
+}
+
+#[test]
 fn a_client_that_never_reads_neither_holds_its_connection_nor_stops_shutdown() {
     use std::io::{ErrorKind, Read, Write};
     const REQUESTS: usize = 1000;

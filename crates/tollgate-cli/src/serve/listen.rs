@@ -5,7 +5,7 @@
 //! seconds, holds its connection for ever (slowloris, tokio-rs/axum#2741).
 //! This loop is axum's (a task per connection, the peer's address as
 //! `ConnectInfo`, graceful shutdown) with hyper's timer set and the head
-//! held to a deadline, plus three bounds axum's loop lacks: at most
+//! held to [`HEADER_READ_TIMEOUT`], plus three bounds axum's loop lacks: at most
 //! [`MAX_CONNECTIONS`] at once (one client opening sockets would otherwise
 //! use up the process's file descriptors), a write that makes no progress
 //! for the deadline ends its connection (a client that pipelines requests
@@ -32,10 +32,15 @@ use tower::ServiceExt;
 /// The most connections served at once; more wait to be accepted.
 pub(crate) const MAX_CONNECTIONS: usize = 512;
 
+/// How long a request head may take to arrive. Short and apart from the
+/// handler deadline (up to an hour), so that idle or half-sent connections
+/// do not hold one of the [`MAX_CONNECTIONS`] places for long.
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for
 /// the requests in flight, `deadline` at most. A connection whose request
-/// head is not complete within `deadline`, or whose answer cannot be written
-/// for that long, is closed.
+/// head is not complete within [`HEADER_READ_TIMEOUT`], or whose answer
+/// cannot be written for `deadline`, is closed.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
@@ -43,7 +48,8 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(deadline);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     let graceful = GracefulShutdown::new();
     let places = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut shutdown = std::pin::pin!(shutdown);

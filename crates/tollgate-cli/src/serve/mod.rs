@@ -47,6 +47,8 @@ Idempotency-Key), GET /errors, GET /openapi.json. Send the key as `Authorization
 or `X-API-Key: KEY`. The header `X-Simulate: model-unavailable | model-timeout | model-crash`
 on POST /v1/scans provokes a 503, 504 or 500.
 
+Expired idempotency records are deleted at start and every 10 minutes.
+
 On first start the demo account `demo` (1000 credits) and a key with the scopes
 scans:write,scans:read,detections:write are created, and the key is printed once.
 
@@ -113,8 +115,8 @@ pub(crate) struct ServeArgs {
     config: Option<PathBuf>,
 
     /// How long a request may take before it is answered with `timeout` (504): 10s, 1m; a
-    /// connection whose request head takes longer, or whose answer cannot be written for that
-    /// long, is closed, and on Ctrl-C requests in flight get this long to finish [default: 10s]
+    /// connection whose answer cannot be written for that long is closed, and on Ctrl-C
+    /// requests in flight get this long to finish (a request head gets 5 s) [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
 
@@ -333,8 +335,12 @@ struct Settings {
 /// The URL of the SQLite file in `dir`, which is created if missing. `%`,
 /// `?`, `#` and control characters in the path are percent-encoded: sqlx
 /// reads the URL's path percent-decoded and up to its first `?`.
+///
+/// On Unix a directory created here is readable by its owner only (0700),
+/// and so is a database file created here (0600; SQLite gives its `-wal`
+/// and `-shm` files the same mode). Existing ones are left as they are.
 fn sqlite_in(dir: &Path) -> Result<String, CliError> {
-    std::fs::create_dir_all(dir).map_err(|e| {
+    private_dir(dir).map_err(|e| {
         CliError::Usage(format!(
             "cannot create the data directory {}: {e}",
             dir.display()
@@ -342,6 +348,8 @@ fn sqlite_in(dir: &Path) -> Result<String, CliError> {
     })?;
     let file = std::path::absolute(dir.join(DATABASE_FILE))
         .map_err(|e| CliError::Usage(format!("cannot locate {}: {e}", dir.display())))?;
+    private_file(&file)
+        .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", file.display())))?;
     let path = file.to_str().ok_or_else(|| {
         CliError::Usage(format!(
             "the data directory {} is not valid UTF-8",
@@ -354,6 +362,29 @@ fn sqlite_in(dir: &Path) -> Result<String, CliError> {
         "sqlite://{}",
         percent_encoding::utf8_percent_encode(path, SQLX_PATH)
     ))
+}
+
+/// Creates `dir` and its missing parents, 0700 on Unix.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the empty file `path` if missing, 0600 on Unix; an existing file
+/// is neither truncated nor changed.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 impl Settings {
@@ -462,6 +493,11 @@ async fn serve(
     let store = Store::open(&settings.database)
         .await
         .map_err(|e| CliError::Usage(format!("cannot open the database {database}: {e}")))?;
+    // Stops with the server: dropped (and aborted) when `serve` returns.
+    let _purge = PurgeTask(tokio::spawn(purge_idempotency(
+        store.clone(),
+        PURGE_INTERVAL,
+    )));
     let scans = db::Scans::open(&settings.database)
         .await
         .map_err(|e| CliError::Usage(format!("cannot open the database {database}: {e}")))?;
@@ -527,6 +563,42 @@ async fn serve(
     listen::serve(listener, router, settings.timeout, shutdown()).await;
     writeln!(out, "stopped")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often expired idempotency records are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Deletes expired idempotency records now and every `every`, for ever.
+/// Without it a key holder sending new Idempotency-Keys grows the database
+/// without bound.
+async fn purge_idempotency(store: Store, every: Duration) {
+    purge_every(every, || store.purge_expired_idempotency()).await;
+}
+
+/// Runs `purge` now and every `every`, logging what it did.
+async fn purge_every<F, E>(every: Duration, mut purge: impl FnMut() -> F)
+where
+    F: std::future::Future<Output = Result<u64, E>>,
+    E: std::fmt::Display,
+{
+    let mut timer = tokio::time::interval(every);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        timer.tick().await;
+        match purge().await {
+            Ok(rows) => tracing::debug!(rows, "purged expired idempotency records"),
+            Err(e) => tracing::warn!(error = %e, "purging expired idempotency records failed"),
+        }
+    }
+}
+
+/// A background task aborted when dropped.
+struct PurgeTask(tokio::task::JoinHandle<()>);
+
+impl Drop for PurgeTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// How long the first call to Redis may take, connecting included.
@@ -725,6 +797,43 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On a paused clock, so that the timer's ticks come as counted.
+    #[tokio::test(start_paused = true)]
+    async fn the_purge_runs_at_start_then_on_its_timer_until_stopped() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let task = PurgeTask(tokio::spawn(purge_every(
+            Duration::from_millis(20),
+            move || {
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                // A failure is logged and the next run happens anyway.
+                async move { if n == 1 { Err("down") } else { Ok(3) } }
+            },
+        )));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "runs at start");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 11, "every 20 ms");
+        drop(task);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let stopped = runs.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), stopped, "stops when dropped");
+    }
+
+    #[tokio::test]
+    async fn the_purge_runs_against_a_store() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        assert_eq!(store.purge_expired_idempotency().await.unwrap(), 0);
+        let task = PurgeTask(tokio::spawn(purge_idempotency(
+            store,
+            Duration::from_millis(10),
+        )));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!task.0.is_finished());
+    }
 
     fn write(dir: &Path, text: &str) -> PathBuf {
         let path = dir.join("tollgate.toml");
