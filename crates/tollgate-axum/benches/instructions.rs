@@ -87,7 +87,8 @@ fn unmatched() -> Request<Body> {
         .unwrap()
 }
 
-/// With the `Accept` a browser sends: every range is weighed.
+/// With the `Accept` a browser sends (no `problem+json`: a quick look, no
+/// weighing).
 fn from_a_browser() -> Request<Body> {
     Request::get("/")
         .header("x-request-id", caller_id())

@@ -131,7 +131,17 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&tmp)?;
+        .open(&tmp)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{} is in the way (left by a run that was stopped?): remove it",
+                    tmp.display()
+                ),
+            ),
+            _ => e,
+        })?;
     let written = (|| {
         if let Ok(old) = std::fs::metadata(&target) {
             file.set_permissions(old.permissions())?;
@@ -394,7 +404,8 @@ mod tests {
             .path()
             .join(format!("errors.html.tmp-{}", std::process::id()));
         std::os::unix::fs::symlink(&theirs, &planted).unwrap();
-        assert!(replace_file(&path, b"new").is_err());
+        let err = replace_file(&path, b"new").unwrap_err();
+        assert!(err.to_string().contains("is in the way"), "{err}");
         assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "theirs");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());

@@ -64,7 +64,7 @@ impl DatabaseArgs {
 }
 
 /// The file a `sqlite:` URL names, when it does not exist.
-fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
+pub(crate) fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
     if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
         return None;
     }

@@ -580,7 +580,9 @@ impl Store {
             revoked: row.revoked_at.is_some(),
             account_active: AccountState::parse(&account_state) == AccountState::Active,
         };
-        let verdict = judge(&cached, &p.hash(), now);
+        // Judged at the time it is answered (a key that expired while the
+        // database was asked is expired); cached from the time it was asked.
+        let verdict = judge(&cached, &p.hash(), self.now());
         self.inner.cache.insert(row.id, cached, now, generation);
         verdict
     }

@@ -116,7 +116,8 @@ pub(crate) struct ServeArgs {
 
     /// How long a request may take before it is answered with `timeout` (504): 10s, 1m; a
     /// connection whose answer cannot be written for that long is closed, and on Ctrl-C
-    /// requests in flight get this long to finish (a request head gets 5 s) [default: 10s]
+    /// requests in flight get this long to finish (a request head, or an idle connection's next
+    /// one, gets 5 s) [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
 
@@ -336,9 +337,8 @@ struct Settings {
 /// `?`, `#` and control characters in the path are percent-encoded: sqlx
 /// reads the URL's path percent-decoded and up to its first `?`.
 ///
-/// On Unix a directory created here is readable by its owner only (0700),
-/// and so is a database file created here (0600; SQLite gives its `-wal`
-/// and `-shm` files the same mode). Existing ones are left as they are.
+/// On Unix a directory created here is readable by its owner only (0700);
+/// an existing one is left as it is.
 fn sqlite_in(dir: &Path) -> Result<String, CliError> {
     private_dir(dir).map_err(|e| {
         CliError::Usage(format!(
@@ -348,8 +348,6 @@ fn sqlite_in(dir: &Path) -> Result<String, CliError> {
     })?;
     let file = std::path::absolute(dir.join(DATABASE_FILE))
         .map_err(|e| CliError::Usage(format!("cannot locate {}: {e}", dir.display())))?;
-    private_file(&file)
-        .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", file.display())))?;
     let path = file.to_str().ok_or_else(|| {
         CliError::Usage(format!(
             "the data directory {} is not valid UTF-8",
@@ -490,6 +488,13 @@ async fn serve(
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let database = tollgate::redact_url(&settings.database);
+    // A new SQLite file is made readable by its owner only (0600; SQLite
+    // gives its `-wal` and `-shm` files the same mode). Made here, where the
+    // store opens, so that a start that fails before leaves no empty file;
+    // one that cannot be made is left to the store to report.
+    if let Some(file) = crate::store_db::missing_sqlite_file(&settings.database) {
+        let _ = private_file(&file);
+    }
     let store = Store::open(&settings.database)
         .await
         .map_err(|e| CliError::Usage(format!("cannot open the database {database}: {e}")))?;
