@@ -54,17 +54,28 @@ pub(crate) fn load_each<'p>(
 /// Loads `files` onto the built-in catalog, failing on the first unreadable
 /// file or with every problem of every file.
 pub(crate) fn load(files: &[PathBuf]) -> Result<Catalog, CliError> {
-    load_onto(Catalog::builtin(), files)
+    load_onto(Catalog::builtin(), files, &[])
 }
 
 /// Loads `files` onto `catalog`, as [`load`] does onto the built-in one.
-pub(crate) fn load_onto(mut catalog: Catalog, files: &[PathBuf]) -> Result<Catalog, CliError> {
+/// `named_at[i]`, when given, says where file `i` was named (a config
+/// file's `file:line:column`), and prefixes its read error.
+pub(crate) fn load_onto(
+    mut catalog: Catalog,
+    files: &[PathBuf],
+    named_at: &[String],
+) -> Result<Catalog, CliError> {
     let mut problems = Vec::new();
-    for (_, outcome) in load_each(&mut catalog, files) {
+    for (i, (_, outcome)) in load_each(&mut catalog, files).into_iter().enumerate() {
         match outcome {
             Outcome::Loaded { .. } => {}
             Outcome::Broken(found) => problems.extend(found),
-            Outcome::Unreadable(err) => return Err(err),
+            Outcome::Unreadable(err) => {
+                return Err(match named_at.get(i) {
+                    Some(at) => CliError::Usage(format!("{at}: catalog: {err}")),
+                    None => err,
+                });
+            }
         }
     }
     if problems.is_empty() {

@@ -1451,7 +1451,7 @@ fn a_demo_key_nobody_could_read_is_revoked() {
     // Stdout is a pipe whose reader is gone before serve starts.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .stdin(Stdio::null())
@@ -1459,15 +1459,7 @@ fn a_demo_key_nobody_could_read_is_revoked() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + START_TIMEOUT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("serve kept running without its banner");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let failed = child.wait_with_output().unwrap();
+    let failed = exited(child, "serve kept running without its banner");
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert_eq!(failed.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("it was revoked"), "{stderr}");
@@ -1684,7 +1676,7 @@ fn an_unreachable_redis_stops_the_start() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let url = format!("redis://:hunter2@127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args([
             "serve",
             "--listen",
@@ -1699,19 +1691,26 @@ fn an_unreachable_redis_stops_the_start() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + START_TIMEOUT;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("serve started without its Redis");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = exited(child, "serve started without its Redis");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     let expected = format!("cannot reach Redis at redis://:***@127.0.0.1:{port}: ");
     assert!(stderr.contains(&expected), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
     assert!(output.stdout.is_empty(), "no banner");
+}
+
+/// What a `serve` that must stop at start left, once it has stopped; if it
+/// keeps running past [`START_TIMEOUT`], it is killed and the test fails
+/// with `why`.
+fn exited(mut child: std::process::Child, why: &str) -> std::process::Output {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{why}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
 }

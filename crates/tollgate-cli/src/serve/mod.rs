@@ -441,25 +441,7 @@ impl Settings {
 /// file that cannot be read is located where the config file names it
 /// (`at[i]` for `files[i]`), as its other problems are.
 fn load_catalog(files: &[PathBuf], at: &[String]) -> Result<Catalog, CliError> {
-    let mut catalog = app::base_catalog().map_err(CliError::Catalog)?;
-    let mut problems = Vec::new();
-    for (i, file) in files.iter().enumerate() {
-        match catalogs::load_one(&mut catalog, file) {
-            catalogs::Outcome::Loaded { .. } => {}
-            catalogs::Outcome::Broken(found) => problems.extend(found),
-            catalogs::Outcome::Unreadable(e) => {
-                return Err(match at.get(i) {
-                    Some(at) => CliError::Usage(format!("{at}: catalog: {e}")),
-                    None => e,
-                });
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(catalog)
-    } else {
-        Err(CliError::Catalog(problems))
-    }
+    catalogs::load_onto(app::base_catalog().map_err(CliError::Catalog)?, files, at)
 }
 
 /// Runs the server until Ctrl-C.
