@@ -810,18 +810,6 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), stopped, "stops when dropped");
     }
 
-    #[tokio::test]
-    async fn the_purge_runs_against_a_store() {
-        let store = Store::open("sqlite::memory:").await.unwrap();
-        assert_eq!(store.purge_expired_idempotency().await.unwrap(), 0);
-        let task = PurgeTask(tokio::spawn(purge_idempotency(
-            store,
-            Duration::from_millis(10),
-        )));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!task.0.is_finished());
-    }
-
     fn write(dir: &Path, text: &str) -> PathBuf {
         let path = dir.join("tollgate.toml");
         std::fs::write(&path, text).unwrap();
