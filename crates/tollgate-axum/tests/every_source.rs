@@ -201,6 +201,18 @@ async fn precompressed_not_found() -> Response<Body> {
 }
 
 fn app(dialect: Dialect) -> Router {
+    app_timed(dialect, Some(Duration::from_secs(1)))
+}
+
+/// [`app`] with its layer's timeout, or none.
+fn app_timed(dialect: Dialect, timeout: Option<Duration>) -> Router {
+    let mut gate = Tollgate::new(Catalog::builtin())
+        .dialect(dialect)
+        .problem_on_accept(false)
+        .body_limit(LIMIT);
+    if let Some(timeout) = timeout {
+        gate = gate.timeout(timeout);
+    }
     Router::new()
         .route("/json", post(|Json(_): Json<Order>| async { "ok" }))
         .route(
@@ -277,14 +289,7 @@ fn app(dialect: Dialect) -> Router {
                 res
             },
         ))
-        .layer(
-            Tollgate::new(Catalog::builtin())
-                .dialect(dialect)
-                .problem_on_accept(false)
-                .body_limit(LIMIT)
-                .timeout(Duration::from_secs(1))
-                .layer(),
-        )
+        .layer(gate.layer())
 }
 
 struct Case {
@@ -840,6 +845,36 @@ async fn a_stalled_error_body_ends_at_the_deadline() {
             "{uri}"
         );
     }
+}
+
+/// With no timeout set, the text is waited for 1 s; a timeout too long for
+/// the clock is no deadline, not a panic.
+#[tokio::test(start_paused = true)]
+async fn a_stalled_error_body_is_not_waited_for_ever() {
+    for (timeout, waited) in [
+        (None, Duration::from_secs(1)),
+        (Some(Duration::MAX), Duration::from_secs(86_400 * 365 * 30)),
+    ] {
+        let start = tokio::time::Instant::now();
+        let sent = send(
+            app_timed(Dialect::Flat, timeout),
+            get_("/stalled-503"),
+            None,
+        );
+        let (res, _) = sent.await;
+        assert_eq!(start.elapsed(), waited, "{timeout:?}");
+        assert_eq!(res.status(), 503, "{timeout:?}");
+        assert_eq!(res.headers()["x-error-code"], "service_unavailable");
+    }
+    // A plain-text rejection read at once under the longest timeout.
+    let app = app_timed(Dialect::Flat, Some(Duration::MAX));
+    let request = Request::post("/axum-json")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (res, _) = send(app, request, None).await;
+    assert_eq!(res.status(), 415);
+    assert_eq!(res.headers()["x-error-code"], "unsupported_media_type");
 }
 
 /// A compressed text body is not read for its meaning: the status says it.

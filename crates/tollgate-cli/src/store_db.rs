@@ -1,5 +1,6 @@
 //! The `--database` argument shared by `tollgate keys` and `tollgate accounts`,
-//! and running their store calls to completion.
+//! running their store calls to completion, and opening a store as every
+//! command (serve too) does.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,57 @@ use crate::error::CliError;
 #[derive(Debug, clap::Args)]
 pub(crate) struct DatabaseArgs {
     /// The database: sqlite://PATH (`accounts create` creates it) or postgres://USER@HOST/DB
-    #[arg(long, value_name = "URL", default_value = tollgate_store::DEFAULT_DATABASE_URL)]
+    #[arg(long, value_name = "URL", default_value = tollgate_store::DEFAULT_DATABASE_URL,
+          env = DATABASE_ENV, hide_env_values = true)]
     database: String,
+}
+
+/// The variable a database URL can come from, so that a password in it stays
+/// out of the process list.
+pub(crate) const DATABASE_ENV: &str = "TOLLGATE_DATABASE_URL";
+
+/// The database URL in [`DATABASE_ENV`], if set and not empty (as clap
+/// reads its variables).
+pub(crate) fn database_from_env() -> Result<Option<String>, CliError> {
+    match std::env::var(DATABASE_ENV) {
+        Ok(url) if url.is_empty() => Ok(None),
+        Ok(url) => Ok(Some(url)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(CliError::Usage(format!(
+            "{DATABASE_ENV} is not valid UTF-8"
+        ))),
+    }
+}
+
+/// Opens the store at `url`. A SQLite file it names that does not exist yet
+/// is created first, readable by its owner only (0600 on Unix; SQLite gives
+/// its `-wal` and `-shm` files the same mode); one that cannot be made is
+/// left to the store to report.
+pub(crate) async fn open(url: &str) -> Result<Store, CliError> {
+    if let Some(file) = missing_sqlite_file(url) {
+        let _ = private_file(&file);
+    }
+    Store::open(url).await.map_err(|e| cannot_open(url, e))
+}
+
+/// The error for a database that cannot be opened, its password hidden.
+pub(crate) fn cannot_open(url: &str, why: impl std::fmt::Display) -> CliError {
+    let shown = tollgate::redact_url(url);
+    CliError::Usage(format!("cannot open the database {shown}: {why}"))
+}
+
+/// Creates the empty file `path` if missing, 0600 on Unix; an existing file
+/// is neither truncated nor changed.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 impl DatabaseArgs {
@@ -32,10 +82,7 @@ impl DatabaseArgs {
             .build()
             .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
         runtime.block_on(async {
-            let store = Store::open(&self.database).await.map_err(|e| {
-                let database = tollgate::redact_url(&self.database);
-                CliError::Usage(format!("cannot open the database {database}: {e}"))
-            })?;
+            let store = open(&self.database).await?;
             f(store).await.map_err(|e| CliError::Usage(e.to_string()))
         })
     }
@@ -55,7 +102,8 @@ impl DatabaseArgs {
                 path
             };
             return Err(CliError::Usage(format!(
-                "no database at {}: run where `tollgate serve` created it, or pass --database",
+                "no database at {}: run where `tollgate serve` created it, or pass --database (or set \
+                 {DATABASE_ENV})",
                 shown.display()
             )));
         }

@@ -1,8 +1,10 @@
 //! The `tollgate` binary, run as a user runs it.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -19,7 +21,7 @@ fn tollgate_stdin(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 fn tollgate_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+    let mut child = common::tollgate_command()
         .args(args)
         .current_dir(dir)
         .stdin(if stdin.is_some() {
@@ -852,7 +854,7 @@ fn lint_keeps_its_exit_status_when_the_reader_leaves_early() {
         let mut args = vec!["lint"];
         args.extend(files);
         args.extend(many.iter().map(String::as_str));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        let mut child = common::tollgate_command()
             .args(&args)
             .current_dir(&dir)
             .stdout(Stdio::piped())
@@ -1090,7 +1092,7 @@ fn render_examples_in_the_help_render_without_warnings() {
 
 #[test]
 fn a_closed_pipe_ends_quietly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+    let mut child = common::tollgate_command()
         .args(["codes"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

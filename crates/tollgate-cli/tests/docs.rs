@@ -2,14 +2,16 @@
 //! against the OpenAPI 3.1 schema (the core's copy of the OpenAPI
 //! Initiative's 2022-10-07 schema), and every format follows the catalog.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
 use tollgate::{Catalog, Dialect};
 
 fn tollgate(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+    let output = common::tollgate_command()
         .args(args)
         .current_dir(workspace_root())
         .stdin(Stdio::null())

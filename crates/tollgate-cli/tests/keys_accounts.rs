@@ -1,11 +1,13 @@
 //! `tollgate keys` and `tollgate accounts` against a fresh SQLite file, as a
 //! script would use them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn tollgate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+    common::tollgate_command()
         .args(args)
         .current_dir(dir)
         .output()
@@ -167,7 +169,7 @@ fn a_key_nobody_could_read_is_revoked() {
     // Stdout is a pipe whose reader is gone before the command starts.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+    let out = common::tollgate_command()
         .args(["keys", "create", "--account", "acme", "--scopes", "a"])
         .current_dir(&dir)
         .stdout(Stdio::from(writer))
@@ -215,5 +217,49 @@ fn only_accounts_create_creates_a_database() {
     assert!(shown.status.success(), "{shown:?}");
     let listed = tollgate(&dir, &["keys", "list"]);
     assert!(listed.status.success(), "{listed:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_database_can_come_from_the_environment() {
+    let dir = fresh_dir("env-database");
+    let secret = "sqlite://from-env.db";
+    let with_env = |args: &[&str]| {
+        common::tollgate_command()
+            .args(args)
+            .current_dir(&dir)
+            .env("TOLLGATE_DATABASE_URL", secret)
+            .output()
+            .unwrap()
+    };
+    let created = with_env(&["accounts", "create", "acme"]);
+    assert!(created.status.success(), "{created:?}");
+    assert!(dir.join("from-env.db").exists());
+    assert!(!dir.join("tollgate.db").exists());
+    // Created readable by its owner only, as `serve` creates it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("from-env.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let shown = with_env(&["accounts", "show", "acme"]);
+    assert!(shown.status.success(), "{shown:?}");
+    // The flag wins over the variable.
+    let flagged = with_env(&[
+        "accounts",
+        "show",
+        "acme",
+        "--database",
+        "sqlite://other.db",
+    ]);
+    assert_eq!(flagged.status.code(), Some(2), "{flagged:?}");
+    // Help names the variable but never shows its value.
+    let help = stdout(&with_env(&["keys", "list", "--help"]));
+    assert!(help.contains("TOLLGATE_DATABASE_URL"), "{help}");
+    assert!(!help.contains(secret), "{help}");
     let _ = std::fs::remove_dir_all(&dir);
 }

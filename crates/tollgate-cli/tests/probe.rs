@@ -2,9 +2,11 @@
 //! axum app, whose every fault must be named, and a conforming one built on
 //! `tollgate-axum`, which must pass in every dialect.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,8 +44,13 @@ fn serve(app: Router) -> SocketAddr {
 }
 
 fn tollgate(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+    tollgate_with_env(args, &[])
+}
+
+fn tollgate_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let output = common::tollgate_command()
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("the tollgate binary runs");
@@ -56,9 +63,13 @@ fn tollgate(args: &[&str]) -> Output {
 }
 
 fn probe_json(args: &[&str]) -> (i32, Value) {
+    probe_json_with_env(args, &[])
+}
+
+fn probe_json_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
     let mut all = vec!["probe", "--json"];
     all.extend(args);
-    let output = tollgate(&all);
+    let output = tollgate_with_env(&all, env);
     let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "--json prints one JSON object ({e}):\nstdout: {}\nstderr: {}",
@@ -450,6 +461,19 @@ fn conforming(dialect: Dialect) -> Router {
                 .body_limit(64 * 1024)
                 .layer(),
         )
+}
+
+#[test]
+fn the_key_can_come_from_the_environment() {
+    let base = format!("http://{}", serve(conforming(Dialect::Problem)));
+    let args = [base.as_str(), "--max-requests", "50"];
+    let (code, report) = probe_json_with_env(&args, &[("TOLLGATE_API_KEY", KEY)]);
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["skipped"].as_u64(), Some(0), "{report:#}");
+    // Without it, the checks that need a key are skipped.
+    let (_, report) = probe_json(&args);
+    assert!(report["skipped"].as_u64() > Some(0), "{report:#}");
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! writes it, `/errors` and `/openapi.json` describe what it sends, and its
 //! config file, first and later starts and Ctrl-C behave.
 
+mod common;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,13 +16,11 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use tollgate::Dialect;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
-
 /// How long a server may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn tollgate(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(BIN)
+    let output = common::tollgate_command()
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -89,10 +89,16 @@ impl Server {
     }
 
     fn spawn(dir: &Path, args: &[&str], database: String) -> Server {
+        Server::spawn_with_env(dir, args, &[], database)
+    }
+
+    /// [`Server::spawn`] with these environment variables set.
+    fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)], database: String) -> Server {
         let stderr = dir.join(format!("serve-{}.stderr", uuid::Uuid::now_v7().simple()));
-        let mut child = Command::new(BIN)
+        let mut child = common::tollgate_command()
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -1307,6 +1313,53 @@ fn half_a_request_head_is_cut_off_within_seconds_whatever_the_timeout() {
     );
 }
 
+#[test]
+fn the_database_named_by_the_environment_yields_to_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere.db");
+    let from_env = format!("sqlite://{}", elsewhere.display());
+    let env = [("TOLLGATE_DATABASE_URL", from_env.as_str())];
+    // Alone, the variable names the database.
+    let server = Server::spawn_with_env(dir.path(), &[], &env, from_env.clone());
+    assert!(server.banner.contains(&from_env), "{}", server.banner);
+    assert!(elsewhere.exists());
+    assert!(!dir.path().join("tollgate.db").exists());
+    drop(server);
+    // `--data-dir` on the command line wins over it.
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().unwrap()];
+    let database = format!("sqlite://{}", data.join("tollgate.db").display());
+    let server = Server::spawn_with_env(dir.path(), &args, &env, database);
+    assert!(data.join("tollgate.db").exists(), "{}", server.banner);
+    assert!(server.key.is_some(), "a new database: {}", server.banner);
+}
+
+#[test]
+fn a_demo_account_without_a_key_gets_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+    let created = tollgate(
+        dir.path(),
+        &["accounts", "create", "demo", "--credits", "7"],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let server = Server::start(dir.path(), &[]);
+    assert!(
+        server
+            .banner
+            .contains("\"demo\" (7 credits) had no key; created one"),
+        "{}",
+        server.banner
+    );
+    let key = server.key.clone().expect("the new key is printed");
+    let http = Http::new();
+    let read = http.get(&server.url("/v1/scans/scan_nope"), &[("x-api-key", &key)]);
+    assert_eq!(read.status, 404, "the key works: {}", read.text());
+    drop(server);
+    let again = Server::spawn(dir.path(), &["--data-dir", "."], database);
+    assert_eq!(again.key, None, "{}", again.banner);
+}
+
 #[cfg(unix)]
 #[test]
 fn a_new_data_directory_and_database_are_readable_by_their_owner_only() {
@@ -1431,7 +1484,7 @@ fn a_start_that_cannot_listen_leaves_the_demo_key_to_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let failed = Command::new(BIN)
+    let failed = common::tollgate_command()
         .args(["serve", "--listen", &addr, "--data-dir"])
         .arg(dir.path())
         .stdin(Stdio::null())
@@ -1451,7 +1504,7 @@ fn a_demo_key_nobody_could_read_is_revoked() {
     // Stdout is a pipe whose reader is gone before serve starts.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let child = Command::new(BIN)
+    let child = common::tollgate_command()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .stdin(Stdio::null())
@@ -1663,6 +1716,27 @@ fn shared_backends_by_url() {
         String::from_utf8_lossy(&output.stdout)
     );
     drop(server);
+    // A later start, its URL (with a password) from the environment: the
+    // banner's command to make another key names the variable, and neither
+    // prints the password nor a `--database` without it.
+    let mut with_password = reqwest::Url::parse(&url).unwrap();
+    if with_password.password().is_none() {
+        // Postgres's trust authentication ignores it.
+        with_password.set_password(Some("hunter2")).unwrap();
+    }
+    let password = with_password.password().unwrap().to_owned();
+    let with_password = with_password.to_string();
+    let env = [("TOLLGATE_DATABASE_URL", with_password.as_str())];
+    let later = Server::spawn_with_env(dir.path(), &["--redis", &redis], &env, String::new());
+    assert_eq!(later.key, None, "{}", later.banner);
+    assert!(
+        later.banner.contains("(with TOLLGATE_DATABASE_URL set"),
+        "{}",
+        later.banner
+    );
+    assert!(!later.banner.contains("--database"), "{}", later.banner);
+    assert!(!later.banner.contains(&password), "{}", later.banner);
+    drop(later);
     runtime
         .block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin))
         .unwrap();
@@ -1676,28 +1750,30 @@ fn an_unreachable_redis_stops_the_start() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let url = format!("redis://:hunter2@127.0.0.1:{port}");
-    let child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--redis",
-            &url,
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = exited(child, "serve started without its Redis");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    let expected = format!("cannot reach Redis at redis://:***@127.0.0.1:{port}: ");
-    assert!(stderr.contains(&expected), "{stderr}");
-    assert!(!stderr.contains("hunter2"), "{stderr}");
-    assert!(output.stdout.is_empty(), "no banner");
+    // Named by the flag, then by the environment.
+    for from_env in [false, true] {
+        let mut command = common::tollgate_command();
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]);
+        command.arg(dir.path());
+        if from_env {
+            command.env("TOLLGATE_REDIS_URL", &url);
+        } else {
+            command.args(["--redis", &url]);
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = exited(child, "serve started without its Redis");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        let expected = format!("cannot reach Redis at redis://:***@127.0.0.1:{port}: ");
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(output.stdout.is_empty(), "no banner");
+    }
 }
 
 /// What a `serve` that must stop at start left, once it has stopped; if it

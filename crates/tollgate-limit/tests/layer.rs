@@ -167,6 +167,29 @@ async fn allowed_responses_carry_the_fields_and_legacy_headers_on_request() {
     let response = call(&mut svc, request("k")).await;
     assert!(response.headers().get("x-ratelimit-limit").is_none());
     assert!(response.headers().get("ratelimit").is_some());
+
+    // With a burst other than the quota, the limit is what is counted down
+    // from, so that limit - remaining is what was used.
+    for burst in [100, 3] {
+        let limiter = Limiter::builder()
+            .policy(
+                policy("per-key", 10, 60).with_burst(burst).unwrap(),
+                ApiKey::bearer(),
+            )
+            .clock(clock.clone())
+            .build();
+        let mut svc = service(
+            RateLimitLayer::new(limiter).legacy_headers(true),
+            Arc::default(),
+        );
+        let response = call(&mut svc, request("k")).await;
+        assert_eq!(response.headers()["x-ratelimit-limit"], burst.to_string());
+        let remaining = (burst - 1).to_string();
+        assert_eq!(
+            response.headers()["x-ratelimit-remaining"],
+            remaining.as_str()
+        );
+    }
 }
 
 #[tokio::test]

@@ -34,6 +34,7 @@ both_backends!(
     a_response_dropped_while_its_lock_renews_spends_the_key,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
     a_slow_response_body_keeps_its_key_past_the_lock_timeout,
+    a_lock_timeout_too_long_for_the_clock_still_answers,
     the_handler_runs_on_while_a_renewal_waits,
     idempotency_key_required_and_validated,
     idempotency_records_expire,
@@ -1315,6 +1316,26 @@ async fn a_slow_request_keeps_its_key_past_the_lock_timeout(kind: Kind) {
     assert_eq!(first.await.unwrap().unwrap().status(), 201);
     let (res, body) = send_any(&svc, post(&f.key, Some("slow"), "{}")).await;
     assert_eq!((res, &body[..]), (201, &b"done"[..]));
+    f.db.cleanup().await;
+}
+
+async fn a_lock_timeout_too_long_for_the_clock_still_answers(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f
+        .gate
+        .clone()
+        .idempotency_lock_timeout(Duration::MAX)
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    let (first, _) = send(&svc, post(&f.key, Some("long"), "{}")).await;
+    assert_eq!(first.status(), 201);
+    let (again, _) = send(&svc, post(&f.key, Some("long"), "{}")).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(handler.calls(), 1);
     f.db.cleanup().await;
 }
 

@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -27,6 +28,11 @@ use crate::{BoxError, render};
 
 /// Plain-text error bodies longer than this are not read for their meaning.
 const MAX_TEXT: usize = 4096;
+/// How long that text is waited for with no timeout set: a body that stalls
+/// (an upstream's, proxied) must not hold back the status for ever.
+const TEXT_WAIT: Duration = Duration::from_secs(1);
+/// A deadline too far to reach: a timeout too long for the clock.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 type BoxFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
@@ -152,16 +158,19 @@ impl Finish {
                 return Ok(self.error_over(err, parts));
             }
             // The read is a wait like any other: it ends at the deadline,
-            // counted from here when the service never waited. Past it the
-            // status alone answers, not `timeout`: that means no response
-            // came, and this one came in time; only its text was late.
-            let deadline = deadline.or_else(|| self.timer().map(|t| Instant::now() + t));
+            // counted from here when the service never waited (or after
+            // `TEXT_WAIT` with no deadline set). Past it the status alone
+            // answers, not `timeout`: that means no response came, and this
+            // one came in time; only its text was late.
+            let deadline = deadline.unwrap_or_else(|| {
+                let wait = self.timer().unwrap_or(TEXT_WAIT);
+                // As `tokio::time::sleep` does with a wait past its clock's range.
+                let now = Instant::now();
+                now.checked_add(wait).unwrap_or(now + FAR_FUTURE)
+            });
             return Err(Box::pin(async move {
                 let read = http_body_util::Limited::new(body, MAX_TEXT).collect();
-                let read = match deadline {
-                    Some(at) => tokio::time::timeout_at(at, read).await.ok(),
-                    None => Some(read.await),
-                };
+                let read = tokio::time::timeout_at(deadline, read).await.ok();
                 let text = match read {
                     Some(Ok(collected)) => {
                         String::from_utf8_lossy(&collected.to_bytes()).into_owned()

@@ -190,8 +190,10 @@ impl Tollgate {
     /// `Runtime::new` have it; a `Builder` needs `enable_time`).
     ///
     /// The text of an unmarked error, read for its meaning, is read under the
-    /// same deadline: one that has not arrived by then is left out, and the
-    /// status alone answers (the response came in time).
+    /// same deadline (1 s when none is set; that wait is a Tokio timer too):
+    /// one that has not arrived by then is left out, and the status alone
+    /// answers (the response came in time). A deadline too long for the
+    /// clock (`Duration::MAX`) is no deadline.
     pub fn timeout(mut self, deadline: Duration) -> Tollgate {
         self.timeout = Some(deadline);
         self

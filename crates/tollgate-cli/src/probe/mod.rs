@@ -69,7 +69,12 @@ pub(crate) struct ProbeArgs {
     base_url: Url,
 
     /// An API key, sent where a request should be authenticated
-    #[arg(long, value_name = "KEY")]
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "TOLLGATE_API_KEY",
+        hide_env_values = true
+    )]
     key: Option<String>,
 
     /// The header the key goes in; with Authorization it is sent as `Bearer KEY`
@@ -441,7 +446,7 @@ async fn probe(
         )),
         (Some(_), false) => entries.push(skipped(
             "idempotency",
-            "needs --key: an Idempotency-Key is scoped to the caller's key",
+            "needs --key (or TOLLGATE_API_KEY): an Idempotency-Key is scoped to the caller's key",
         )),
     }
 

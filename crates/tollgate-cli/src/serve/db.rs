@@ -154,11 +154,23 @@ impl Scans {
             )
         };
         let scans = Scans { pool };
-        on_pool!(scans, |pool| sqlx::query(CREATE)
+        let created = on_pool!(scans, |pool| sqlx::query(CREATE)
             .execute(pool)
             .await
-            .map(drop))?;
-        Ok(scans)
+            .map(drop));
+        // On Postgres `IF NOT EXISTS` is not safe under concurrency: of
+        // several nodes starting at once on an empty database, all but one
+        // may fail on the catalog's unique index (23505) or find the table
+        // made (42P07). The table is there either way.
+        let made_by_another = |e: &sqlx::Error| {
+            e.as_database_error()
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "23505" || code == "42P07")
+        };
+        match created {
+            Err(e) if !made_by_another(&e) => Err(e),
+            _ => Ok(scans),
+        }
     }
 
     /// The scan `id`, whoever owns it.
@@ -271,5 +283,30 @@ mod tests {
             Some("scan_1")
         );
         assert_eq!(first.created_at_text(), "2025-01-01T00:00:00Z");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_starting_together_on_postgres_all_open() {
+        let Ok(base) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+            eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+            return;
+        };
+        // A schema of its own, where the table does not exist yet.
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let schema = format!("serve_race_{}_{nanos}", std::process::id());
+        let admin = PgPool::connect(&base).await.unwrap();
+        let create = format!("CREATE SCHEMA \"{schema}\"");
+        sqlx::query(&create).execute(&admin).await.unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options[search_path]={schema}");
+        let opened = futures_util::future::join_all((0..8).map(|_| Scans::open(&url))).await;
+        let drop_schema = format!("DROP SCHEMA \"{schema}\" CASCADE");
+        sqlx::query(&drop_schema).execute(&admin).await.unwrap();
+        for result in opened {
+            result.unwrap();
+        }
     }
 }

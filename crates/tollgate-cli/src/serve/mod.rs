@@ -32,6 +32,7 @@ use crate::args::{SecretUrl, parse_dialect};
 use crate::catalogs;
 use crate::error::CliError;
 use crate::input::{self, MAX_INPUT, Source};
+use crate::store_db;
 
 /// Shown after `tollgate serve --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -61,7 +62,8 @@ The config file (./tollgate.toml when present, or --config FILE) takes the flags
   database = \"postgres://postgres@127.0.0.1/tollgate\"
   timeout = \"10s\"
   trust_proxy = [\"10.0.0.0/8\"]
-Flags override it; --catalog and --trust-proxy add to its lists.";
+Flags, and TOLLGATE_REDIS_URL / TOLLGATE_DATABASE_URL in the environment, override it;
+--catalog and --trust-proxy add to its lists.";
 
 /// The address served when neither a flag nor the config names one.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -102,11 +104,13 @@ pub(crate) struct ServeArgs {
     catalogs: Vec<PathBuf>,
 
     /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, or redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, redis+sentinel://HOST:PORT/SERVICE for a Sentinel service) [default: in memory]
-    #[arg(long, value_name = "URL", value_parser = SecretUrl(parse_checked::<RedisUrl>))]
+    #[arg(long, value_name = "URL", value_parser = SecretUrl(parse_checked::<RedisUrl>),
+          env = "TOLLGATE_REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
 
     /// Keep keys, accounts, credits, idempotency records and scans in this database:
-    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://DIR/tollgate.db]
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://DIR/tollgate.db] [env:
+    /// TOLLGATE_DATABASE_URL, unless --data-dir is given]
     #[arg(long, value_name = "URL")]
     database: Option<String>,
 
@@ -371,20 +375,6 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Creates the empty file `path` if missing, 0600 on Unix; an existing file
-/// is neither truncated nor changed.
-fn private_file(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 impl Settings {
     fn resolve(args: ServeArgs) -> Result<Settings, CliError> {
         let config_path = match args.config {
@@ -395,11 +385,14 @@ impl Settings {
             Some(path) => Config::read(path)?,
             None => Config::default(),
         };
-        // Either flag beats either setting of the file.
-        let database = match (args.database, args.data_dir) {
-            (Some(url), _) => url,
-            (None, Some(dir)) => sqlite_in(&dir)?,
-            (None, None) => match (config.database, config.data_dir) {
+        // Either flag beats the environment, which beats either setting of
+        // the file. (The variable is read here, not by clap, which would
+        // put it before `--data-dir`.)
+        let database = match (args.database, args.data_dir, store_db::database_from_env()?) {
+            (Some(url), _, _) => url,
+            (None, Some(dir), _) => sqlite_in(&dir)?,
+            (None, None, Some(url)) => url,
+            (None, None, None) => match (config.database, config.data_dir) {
                 (Some(url), _) => url.into_inner(),
                 // A directory the file names that cannot be made is located in it.
                 (None, Some(dir)) => sqlite_in(dir.get_ref()).map_err(|e| {
@@ -469,17 +462,9 @@ async fn serve(
     client_ip: ClientIp,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let database = tollgate::redact_url(&settings.database);
-    // A new SQLite file is made readable by its owner only (0600; SQLite
-    // gives its `-wal` and `-shm` files the same mode). Made here, where the
-    // store opens, so that a start that fails before leaves no empty file;
-    // one that cannot be made is left to the store to report.
-    if let Some(file) = crate::store_db::missing_sqlite_file(&settings.database) {
-        let _ = private_file(&file);
-    }
-    let store = Store::open(&settings.database)
-        .await
-        .map_err(|e| CliError::Usage(format!("cannot open the database {database}: {e}")))?;
+    // Opened here, after the settings are checked, so that a start that
+    // fails before leaves no empty SQLite file.
+    let store = store_db::open(&settings.database).await?;
     // Stops with the server: dropped (and aborted) when `serve` returns.
     let _purge = PurgeTask(tokio::spawn(purge_idempotency(
         store.clone(),
@@ -487,7 +472,7 @@ async fn serve(
     )));
     let scans = db::Scans::open(&settings.database)
         .await
-        .map_err(|e| CliError::Usage(format!("cannot open the database {database}: {e}")))?;
+        .map_err(|e| store_db::cannot_open(&settings.database, e))?;
     let limits = match &settings.redis {
         Some(url) => Backend::from_url(url).map_err(|e| CliError::Usage(e.to_string()))?,
         None => Backend::default(),
@@ -534,7 +519,7 @@ async fn serve(
     match (shown, &demo) {
         (Ok(()), _) => {}
         // A demo key nobody saw (stdout a closed pipe, say) is revoked.
-        (Err(e), Demo::Created { key }) => {
+        (Err(e), Demo::Created { key, .. }) => {
             let why = match store.revoke_key(key).await {
                 Ok(_) => "it was revoked".to_owned(),
                 Err(revoke) => format!("revoking it failed too ({revoke})"),
@@ -545,7 +530,10 @@ async fn serve(
                  `tollgate keys create --account {DEMO_ACCOUNT} --scopes {scopes}`"
             )));
         }
-        (Err(e), Demo::Exists { .. }) => return Err(e.into()),
+        // Not a reader that left early: nothing was served yet.
+        (Err(e), Demo::Exists { .. }) => {
+            return Err(CliError::Usage(format!("cannot write the banner: {e}")));
+        }
     }
     listen::serve(listener, router, settings.timeout, shutdown()).await;
     writeln!(out, "stopped")?;
@@ -643,33 +631,43 @@ async fn shutdown() {
 
 /// What the first start created, or what later starts found.
 enum Demo {
-    Created { key: String },
-    Exists { balance: i64 },
+    /// A key was made, shown once; `balance` is `Some` when the account
+    /// already existed (a first start stopped before its key was made).
+    Created {
+        key: String,
+        balance: Option<i64>,
+    },
+    Exists {
+        balance: i64,
+    },
 }
 
-/// Creates the demo account and key on first start.
+/// Creates the demo account and key on first start, and the key alone when
+/// a first start stopped between the two.
 async fn demo_account(store: &Store) -> Result<Demo, StoreError> {
-    match store.account(DEMO_ACCOUNT).await {
-        Ok(account) => {
+    let balance = match store.account(DEMO_ACCOUNT).await {
+        Ok(account) if !store.list_keys(Some(DEMO_ACCOUNT)).await?.is_empty() => {
             return Ok(Demo::Exists {
                 balance: account.balance(),
             });
         }
-        Err(StoreError::AccountNotFound(_)) => {}
-        Err(e) => return Err(e),
-    }
-    match store
-        .create_account(NewAccount::new(DEMO_ACCOUNT).credits(DEMO_CREDITS))
-        .await
-    {
-        Ok(_) => {}
-        // Another node created it first: it showed the key.
-        Err(StoreError::AccountExists(_)) => {
-            let balance = store.account(DEMO_ACCOUNT).await?.balance();
-            return Ok(Demo::Exists { balance });
+        Ok(account) => Some(account.balance()),
+        Err(StoreError::AccountNotFound(_)) => {
+            match store
+                .create_account(NewAccount::new(DEMO_ACCOUNT).credits(DEMO_CREDITS))
+                .await
+            {
+                Ok(_) => None,
+                // Another node created it first: it shows the key.
+                Err(StoreError::AccountExists(_)) => {
+                    let balance = store.account(DEMO_ACCOUNT).await?.balance();
+                    return Ok(Demo::Exists { balance });
+                }
+                Err(e) => return Err(e),
+            }
         }
         Err(e) => return Err(e),
-    }
+    };
     let key = store
         .create_key(
             NewKey::new(DEMO_ACCOUNT, DEMO_SCOPES).name("demo key, created by tollgate serve"),
@@ -677,6 +675,7 @@ async fn demo_account(store: &Store) -> Result<Demo, StoreError> {
         .await?;
     Ok(Demo::Created {
         key: key.secret().to_owned(),
+        balance,
     })
 }
 
@@ -721,11 +720,18 @@ fn banner(
     writeln!(out)?;
     let scopes = DEMO_SCOPES.join(",");
     match demo {
-        Demo::Created { key } => {
+        Demo::Created { key, balance } => {
+            let made = match balance {
+                None => format!(
+                    "Created the demo account \"{DEMO_ACCOUNT}\" ({DEMO_CREDITS} credits) and its key"
+                ),
+                Some(balance) => format!(
+                    "The demo account \"{DEMO_ACCOUNT}\" ({balance} credits) had no key; created one"
+                ),
+            };
             writeln!(
                 out,
-                "Created the demo account \"{DEMO_ACCOUNT}\" ({DEMO_CREDITS} credits) and its key \
-                 (scopes {scopes}). The key is shown once, here; only its hash is kept:"
+                "{made} (scopes {scopes}). The key is shown once, here; only its hash is kept:"
             )?;
             writeln!(out, "  export KEY={key}")?;
         }
@@ -735,12 +741,26 @@ fn banner(
                 "The demo account \"{DEMO_ACCOUNT}\" exists ({balance} credits); its key was shown \
                  at the first start. Make another with:"
             )?;
+            // A password is never printed: the command then reads the URL
+            // from the environment.
+            let has_password = database != settings.database;
+            let flag = if has_password {
+                String::new()
+            } else {
+                format!(" --database {}", shell_quote(&database))
+            };
             writeln!(
                 out,
-                "  export KEY=$(tollgate keys create --account {DEMO_ACCOUNT} --scopes {scopes} \
-                 --database {} | tail -n1)",
-                shell_quote(&database)
+                "  export KEY=$(tollgate keys create --account {DEMO_ACCOUNT} --scopes {scopes}\
+                 {flag} | tail -n1)"
             )?;
+            if has_password {
+                writeln!(
+                    out,
+                    "  (with {} set to the database's URL; its password is not shown here)",
+                    store_db::DATABASE_ENV
+                )?;
+            }
         }
     }
     writeln!(out)?;

@@ -73,7 +73,10 @@ impl RateLimitLayer {
     }
 
     /// Also sends `X-RateLimit-Limit`, `-Remaining` and `-Reset` (seconds) for
-    /// the policy with the fewest calls left (default off).
+    /// the policy with the fewest calls left (default off). The limit is the
+    /// policy's burst (its quota unless [`Policy::with_burst`](crate::Policy::with_burst)
+    /// changed it): the calls `Remaining` counts down from, so that limit
+    /// minus remaining is what was used.
     pub fn legacy_headers(mut self, enabled: bool) -> RateLimitLayer {
         Arc::make_mut(&mut self.shared).legacy_headers = enabled;
         self
@@ -130,7 +133,7 @@ impl Shared {
             && let Some((policy, decision)) =
                 outcome.decisions.iter().min_by_key(|(_, d)| d.remaining())
         {
-            out.push((X_RATELIMIT_LIMIT, HeaderValue::from(policy.quota())));
+            out.push((X_RATELIMIT_LIMIT, HeaderValue::from(policy.burst())));
             out.push((
                 X_RATELIMIT_REMAINING,
                 HeaderValue::from(decision.remaining()),
