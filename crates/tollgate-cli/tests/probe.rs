@@ -191,6 +191,40 @@ fn sloppy() -> Router {
         .with_state(Sloppy::default())
 }
 
+/// A report its reader left before it was written (`probe … | head`) still
+/// exits 1 when checks failed; it is long enough to be written before the
+/// end.
+#[test]
+fn failed_checks_exit_1_though_the_reader_left() {
+    let base = format!("http://{}", serve(sloppy()));
+    let args = [
+        "probe",
+        &base,
+        "--key",
+        KEY,
+        "--route",
+        "GET:/v1/items",
+        "--json",
+    ];
+    let full = tollgate(&args);
+    // More than the output buffer (8 KiB) holds.
+    assert!(full.stdout.len() > 8 << 10, "{} bytes", full.stdout.len());
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let cut = common::tollgate_command()
+        .args(args)
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(
+        cut.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
+}
+
 #[test]
 fn every_fault_of_a_sloppy_app_is_named() {
     let addr = serve(sloppy());

@@ -1313,6 +1313,80 @@ fn half_a_request_head_is_cut_off_within_seconds_whatever_the_timeout() {
     );
 }
 
+/// Ctrl-C while a request runs: the request is answered (504) or dropped
+/// at the end of the wait, and either way its credit is given back before
+/// the process ends.
+#[test]
+fn a_request_cut_off_by_the_stop_is_not_charged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--timeout", "1s"]);
+    let key = server.key.clone().unwrap();
+    let url = server.url("/v1/scans");
+    let image = json!({"image_data": base64(&sharp_png(3))});
+    let slow = std::thread::spawn(move || {
+        Http::new().send(
+            "POST",
+            &url,
+            &[("x-api-key", key.as_str()), ("x-simulate", "model-timeout")],
+            Body::Json(image),
+        )
+    });
+    // Until the request is inside the handler, its credit taken.
+    std::thread::sleep(Duration::from_millis(300));
+    let database = server.database.clone();
+    let (status, after) = server.interrupt();
+    assert!(status.success(), "{status}: {after}");
+    let _ = slow.join();
+    assert_eq!(balance(dir.path(), &database, "demo"), 1000);
+}
+
+/// A second Ctrl-C stops at once (130), not after the requests in flight.
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_stops_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &["--timeout", "30s"]);
+    let key = server.key.clone().unwrap();
+    let url = server.url("/v1/scans");
+    let image = json!({"image_data": base64(&sharp_png(4))});
+    std::thread::spawn(move || {
+        Http::new().send(
+            "POST",
+            &url,
+            &[("x-api-key", key.as_str()), ("x-simulate", "model-timeout")],
+            Body::Json(image),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = server.child.id().to_string();
+    let interrupt = || {
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success());
+    };
+    interrupt();
+    // Until the first has been taken, and the second listened for.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains("Ctrl-C again") {
+        assert!(Instant::now() < deadline, "{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Again until it stops (the second listener starts a moment after the
+    // message), well before the request's 30 s.
+    let stopped = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        interrupt();
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < stopped,
+            "still running after a second Ctrl-C"
+        );
+    };
+    assert_eq!(status.code(), Some(130), "{}", server.stderr());
+}
+
 #[test]
 fn the_database_named_by_the_environment_yields_to_data_dir() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 //! Use it through `tollgate-axum`, which re-exports it as
 //! `tollgate_axum::ApiError` and provides what the expansion names. The
 //! attributes are checked at compile time with the same rules as catalog
-//! files: codes are snake_case, statuses 400–599, titles one line, message
+//! files: codes are snake_case (3 to 63 characters), statuses 400–599, titles one line, message
 //! templates parse and name only fields of their variant (a built-in code's
 //! message too: `rate_limit_exceeded` needs `limit` and `window` fields),
 //! and detail fields are named `[A-Za-z0-9_]+` (`r#match` is the detail
@@ -449,14 +449,21 @@ fn def_tokens(
 ) -> syn::Result<Def> {
     let name = &variant.ident;
     let code = code_lit.value();
-    let code_ok = code.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    // The catalog's rule (`tollgate::catalog::CODE_RULE`), checked here so
+    // that a bad code fails the build rather than the catalog at start.
+    let bytes = code.as_bytes();
+    let lower_or_digit = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let code_ok = (3..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes.iter().all(|&b| lower_or_digit(b) || b == b'_')
+        && bytes.last().is_some_and(|&b| lower_or_digit(b));
     if !code_ok {
         return Err(syn::Error::new(
             code_lit.span(),
-            format!("code {code:?} must be snake_case: [a-z][a-z0-9_]*"),
+            format!(
+                "code {code:?} must be snake_case: [a-z][a-z0-9_]+[a-z0-9], 3 to 63 characters \
+                 (as upper case, the google dialect's AIP-193 reason)"
+            ),
         ));
     }
     let details: Vec<String> = fields

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Executor};
+use tokio_util::task::TaskTracker;
 
 use crate::backend::{
     AccountRow, Backend, IdempotencyRow, KeyRow, LockToken, PostgresBackend, SqliteBackend,
@@ -153,6 +154,8 @@ struct Inner {
     cache: KeyCache,
     clock: Arc<dyn Clock>,
     key_prefix: String,
+    /// The writes running on tasks of their own (`detach`).
+    writes: TaskTracker,
 }
 
 impl fmt::Debug for Store {
@@ -334,8 +337,38 @@ impl Store {
                 cache: KeyCache::new(options.cache_ttl, options.cache_capacity),
                 clock: options.clock,
                 key_prefix: options.key_prefix,
+                writes: TaskTracker::new(),
             }),
         }
+    }
+
+    /// Waits for the writes this store runs on tasks of their own to finish:
+    /// the refund of a request that was dropped (its client gone, a timeout)
+    /// and the idempotency record it leaves, begun as its future was dropped.
+    /// A server calls it once it has stopped serving, before its runtime
+    /// ends, which would otherwise cut them off; bound it with a timeout
+    /// (each write gives up once the database has been unreachable for the
+    /// pool's acquire timeout). Writes begun while it waits are waited for
+    /// too.
+    ///
+    /// ```
+    /// # async fn stop(store: tollgate_store::Store) {
+    /// let waited = tokio::time::timeout(std::time::Duration::from_secs(10), store.finish_writes());
+    /// if waited.await.is_err() {
+    ///     eprintln!("some refunds did not finish");
+    /// }
+    /// # }
+    /// ```
+    pub async fn finish_writes(&self) {
+        // Closed for good: a tracker only says it is empty once closed, and
+        // closing it does not stop it taking more.
+        self.inner.writes.close();
+        self.inner.writes.wait().await;
+    }
+
+    /// Counts the writes that run on tasks of their own.
+    pub(crate) fn writes(&self) -> &TaskTracker {
+        &self.inner.writes
     }
 
     /// The backend's name: `sqlite` or `postgres`.

@@ -641,20 +641,40 @@ fn build_def(
     Ok(def)
 }
 
+/// What a code may be: snake_case, and, upper-cased, what AIP-193 allows in
+/// `ErrorInfo.reason`, where the google dialect writes it.
+pub(crate) const CODE_RULE: &str = "snake_case: [a-z][a-z0-9_]+[a-z0-9], 3 to 63 characters (as upper case, the google \
+     dialect's AIP-193 reason)";
+
+/// What a google alias may be: an AIP-193 reason.
+const AIP193_REASON: &str = "an AIP-193 reason: [A-Z][A-Z0-9_]+[A-Z0-9], 63 characters at most";
+
+/// Whether `code` is [`CODE_RULE`].
+pub(crate) fn is_code(code: &str) -> bool {
+    is_snake_or_reason(code, |b| b.is_ascii_lowercase())
+}
+
+/// Whether `reason` is [`AIP193_REASON`].
+fn is_aip193_reason(reason: &str) -> bool {
+    is_snake_or_reason(reason, |b| b.is_ascii_uppercase())
+}
+
+/// `[L][L0-9_]+[L0-9]`, 3 to 63 characters, where `letter` says what `L` is.
+fn is_snake_or_reason(text: &str, letter: fn(u8) -> bool) -> bool {
+    let bytes = text.as_bytes();
+    let letter_or_digit = |b: u8| letter(b) || b.is_ascii_digit();
+    (3..=63).contains(&bytes.len())
+        && letter(bytes[0])
+        && bytes.iter().all(|&b| letter_or_digit(b) || b == b'_')
+        && bytes.last().is_some_and(|&b| letter_or_digit(b))
+}
+
 /// Problems with one entry on its own.
 pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
     let mut problems = Vec::new();
-    let code_ok = def
-        .code
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_lowercase())
-        && def
-            .code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let code_ok = is_code(&def.code);
     if !code_ok {
-        problems.push("code must be snake_case: [a-z][a-z0-9_]*".to_owned());
+        problems.push(format!("code must be {CODE_RULE}"));
     }
     if !(400..=599).contains(&def.status) {
         problems.push(format!("status {} is outside 400–599", def.status));
@@ -680,6 +700,14 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
         }
     }
     for (dialect, alias) in &def.aliases {
+        if *dialect == Dialect::Google {
+            if !is_aip193_reason(alias) {
+                problems.push(format!(
+                    "alias {alias:?} for google must be {AIP193_REASON}"
+                ));
+            }
+            continue;
+        }
         let alias_ok = !alias.is_empty()
             && alias
                 .bytes()
@@ -743,64 +771,64 @@ mod tests {
             text.push_str(&format!("e{i} = {{}}\n"));
         }
         // A placeholder repeated is one problem.
-        text.push_str("[errors.x]\nstatus = 400\ntitle = \"X\"\nmessage = \"{a}{a}{a}\"\n");
+        text.push_str("[errors.xyz]\nstatus = 400\ntitle = \"X\"\nmessage = \"{a}{a}{a}\"\n");
         let errors = Catalog::from_toml("big.toml", &text).unwrap_err();
         assert_eq!(errors.len(), MAX_PROBLEMS + 1);
         let last = errors.last().unwrap();
         assert!(last.message.contains("more problems"), "{}", last.message);
-        let placeholder = "[errors.x]\nstatus = 400\ntitle = \"X\"\nmessage = \"{a}{a}{a}\"\n";
+        let placeholder = "[errors.xyz]\nstatus = 400\ntitle = \"X\"\nmessage = \"{a}{a}{a}\"\n";
         let errors = Catalog::from_toml("one.toml", placeholder).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
     #[test]
     fn problems_are_located() {
-        let e = errors("\n[errors.a]\nstatus = 600\ntitle = 't'\nmessage = 'm'\n");
+        let e = errors("\n[errors.abc]\nstatus = 600\ntitle = 't'\nmessage = 'm'\n");
         assert_eq!(
             e,
-            ["t.toml:3:10: entry \"a\": status 600 is outside 400–599"]
+            ["t.toml:3:10: entry \"abc\": status 600 is outside 400–599"]
         );
 
-        let e = errors("[errors.a]\nstatus = 400\ntitle = 't'\nmessage = 'x {y}'\n");
+        let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'x {y}'\n");
         assert_eq!(e.len(), 1);
         assert!(
-            e[0].starts_with("t.toml:1:1: entry \"a\": message placeholder {y}"),
+            e[0].starts_with("t.toml:1:1: entry \"abc\": message placeholder {y}"),
             "{e:?}"
         );
 
         // Columns count characters, as editors do.
-        let e = errors("[errors.a]\ntitle = 'éééé' ; status = 400\n");
+        let e = errors("[errors.abc]\ntitle = 'éééé' ; status = 400\n");
         assert!(e[0].starts_with("t.toml:2:16:"), "{e:?}");
 
-        let e = errors("[errors.a]\nstatus = 400\ntitle = 't'\nmessage = 'x {y'\n");
+        let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'x {y'\n");
         assert!(
-            e[0].starts_with("t.toml:4:11: entry \"a\": message template: unclosed"),
+            e[0].starts_with("t.toml:4:11: entry \"abc\": message template: unclosed"),
             "{e:?}"
         );
 
-        let e = errors("[errors.a]\nstatus = 400\n[errors.a]\ntitle = 't'\n");
+        let e = errors("[errors.abc]\nstatus = 400\n[errors.abc]\ntitle = 't'\n");
         assert!(e[0].starts_with("t.toml:3:"), "{e:?}");
         assert!(e[0].contains("duplicate"), "{e:?}");
 
-        let e = errors("[errors.a]\nstatus = 400\n");
+        let e = errors("[errors.abc]\nstatus = 400\n");
         assert!(e[0].contains("a new entry needs title, message"), "{e:?}");
 
-        let e = errors("[errors.a]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['status']\n");
+        let e = errors("[errors.abc]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['status']\n");
         assert!(
             e[0].contains("details key \"status\" collides with a member of the problem"),
             "{e:?}"
         );
 
-        let e = errors("[errors.a]\nstatus = 400\ntitle='t'\nmessage='m'\nflavour='x'\n");
+        let e = errors("[errors.abc]\nstatus = 400\ntitle='t'\nmessage='m'\nflavour='x'\n");
         assert!(
             e[0].starts_with("t.toml:5:1:") && e[0].contains("unknown field"),
             "{e:?}"
         );
 
-        let e = errors("[errors.a]\nstatus = 400\ntitle = \"t\\tx\\ny\"\nmessage = 'm'\n");
+        let e = errors("[errors.abc]\nstatus = 400\ntitle = \"t\\tx\\ny\"\nmessage = 'm'\n");
         assert!(e[0].contains("title has a control character"), "{e:?}");
 
-        let e = errors("[errors.a]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['a b']\n");
+        let e = errors("[errors.abc]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['a b']\n");
         assert!(
             e[0].contains("details key \"a b\" must be [A-Za-z0-9_]+"),
             "{e:?}"
@@ -808,14 +836,41 @@ mod tests {
 
         let e = errors("[errors.Bad]\nstatus = 400\ntitle='t'\nmessage='m'\n");
         assert!(e[0].contains("snake_case"), "{e:?}");
+        // Every code is, upper-cased, an AIP-193 reason for the google
+        // dialect; a google alias is one.
+        let long = "a".repeat(64);
+        for code in ["ab", "quota_", long.as_str()] {
+            let e = errors(&format!(
+                "[errors.{code}]\nstatus = 400\ntitle='t'\nmessage='m'\n"
+            ));
+            assert!(
+                e.len() == 1 && e[0].contains("3 to 63 characters"),
+                "{code}: {e:?}"
+            );
+        }
+        assert_eq!(
+            errors("[errors.abc]\nstatus = 400\ntitle='t'\nmessage='m'\n"),
+            [""; 0]
+        );
+        for alias in ["gone", "GONE_", "GONE-AWAY", "GO"] {
+            let e = errors(&format!("[errors.conflict.aliases]\ngoogle = '{alias}'\n"));
+            assert!(
+                e.len() == 1 && e[0].contains("an AIP-193 reason"),
+                "{alias}: {e:?}"
+            );
+        }
+        assert_eq!(
+            errors("[errors.conflict.aliases]\ngoogle = 'GONE'\n"),
+            [""; 0]
+        );
 
         // What the file should hold, in the file's terms (not the loader's types).
-        let e = errors("[errors.a]\nstatus = 'x'\ntitle = 't'\nmessage = 'm'\n");
+        let e = errors("[errors.abc]\nstatus = 'x'\ntitle = 't'\nmessage = 'm'\n");
         assert!(
             e[0].ends_with("expected an HTTP status code from 400 to 599"),
             "{e:?}"
         );
-        let e = errors("[errors.a]\nstatus = 99999999999999999999\ntitle = 't'\nmessage = 'm'\n");
+        let e = errors("[errors.abc]\nstatus = 99999999999999999999\ntitle = 't'\nmessage = 'm'\n");
         assert!(
             e[0].ends_with("status 99999999999999999999 is outside 400–599"),
             "{e:?}"
@@ -876,7 +931,8 @@ mod tests {
         let mut c = Catalog::builtin();
         c.load_toml(
             "t.toml",
-            "[errors.conflict.aliases]\ngoogle = 'not_found'\ncoded = 'GONE'\n\
+            "[errors.not_found.aliases]\nstripe = 'resource_missing'\n\
+             [errors.conflict.aliases]\nstripe = 'not_found'\ncoded = 'GONE'\n\
              [errors.timeout.aliases]\nflat = 'GONE'\ncoded = 'NOT_FOUND'\n",
         )
         .unwrap();
@@ -904,22 +960,18 @@ mod tests {
 
     #[test]
     fn a_code_two_entries_write_in_different_dialects_decodes_by_its_dialect() {
-        // `conflict` writes `idempotency_key_in_use` in google, where that
-        // entry writes `IDEMPOTENCY_KEY_IN_USE`; both are 409s.
+        // `conflict` writes `IDEMPOTENCY_KEY_IN_USE` in coded, as that entry
+        // writes its code in google; both are 409s.
         let mut c = Catalog::builtin();
         c.load_toml(
             "t.toml",
-            "[errors.conflict.aliases]\ngoogle = 'idempotency_key_in_use'\n",
+            "[errors.conflict.aliases]\ncoded = 'IDEMPOTENCY_KEY_IN_USE'\n",
         )
         .unwrap();
         let ctx = crate::Context::new(std::time::UNIX_EPOCH);
         for (dialect, code, retry) in [
-            (Dialect::Google, "conflict", RetryClass::Never),
-            (
-                Dialect::Problem,
-                "idempotency_key_in_use",
-                RetryClass::After,
-            ),
+            (Dialect::Coded, "conflict", RetryClass::Never),
+            (Dialect::Google, "idempotency_key_in_use", RetryClass::After),
         ] {
             let err = c.error(code).unwrap();
             let body = c.renderer(dialect).body(&err, &ctx);

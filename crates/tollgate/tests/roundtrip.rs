@@ -70,7 +70,7 @@ struct Input {
 
 fn input() -> impl Strategy<Value = Input> {
     (
-        "x_[a-z][a-z0-9_]{0,12}",
+        "x_[a-z][a-z0-9_]{0,11}[a-z0-9]",
         400u16..600,
         "[ -z|~]{1,40}",
         proptest::collection::btree_map(detail_key(), detail_value(), 0..4),

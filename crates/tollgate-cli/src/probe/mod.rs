@@ -142,17 +142,24 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
     let report = runtime.block_on(probe(&client, &catalog, &args, &bar));
     bar.finish_and_clear();
     let report = report?;
-    if args.json {
-        serde_json::to_writer_pretty(&mut *out, &report.to_json()).map_err(std::io::Error::from)?;
-        out.write_all(b"\n")?;
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report.to_json())
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
     } else {
-        out.write_all(report.to_table().as_bytes())?;
-    }
-    Ok(if report.ok() {
+        out.write_all(report.to_table().as_bytes())
+    };
+    let verdict = if report.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_PROBLEMS)
-    })
+    };
+    match written {
+        // The reader left early (`| head`): what the probe found stands.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(verdict),
+        Err(e) => Err(CliError::Write(e)),
+        Ok(()) => Ok(verdict),
+    }
 }
 
 /// `http://…` or `https://…` with a host, no query and no fragment.
@@ -487,8 +494,7 @@ fn documented_routes(answer: &Answer) -> Option<Vec<Route>> {
     if answer.status != 200 {
         return None;
     }
-    let doc: Value = serde_json::from_slice(&answer.body).ok()?;
-    let routes = routes::from_openapi(&doc);
+    let routes = routes::from_openapi(&answer.body);
     (!routes.is_empty()).then_some(routes)
 }
 

@@ -1,8 +1,13 @@
 //! The routes a probe aims at: read from the API's OpenAPI document, or given
 //! as `--route METHOD:PATH`, and which of them each request goes to.
 
+use std::fmt;
+
 use http::Method;
+use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// What a `{name}` path parameter is replaced with.
 pub(crate) const PATH_PARAMETER: &str = "tollgate-probe";
@@ -72,9 +77,22 @@ pub(crate) fn parse_route(arg: &str) -> Result<Route, String> {
 /// past 8 KiB; hyper's limit on the whole head is 64 KiB).
 const MAX_PATH: usize = 2048;
 
+/// The most members (or elements) read of one object (or array) of the
+/// document; the rest are skipped.
+const MAX_MEMBERS: usize = 10_000;
+
+/// The largest request body example kept, in bytes of JSON.
+const MAX_EXAMPLE: usize = 64 << 10;
+
 /// The operations of an OpenAPI 3.x document (`get`, `post`, `put`,
 /// `patch`, `delete`), in document order. Anything malformed is skipped.
-pub(crate) fn from_openapi(doc: &Value) -> Vec<Route> {
+///
+/// The document is read lazily: each object the walk needs is split into
+/// its members, each value left as the slice of the document it is. A
+/// document costs what is kept of it, not a map for every object inside (a
+/// hostile one of tiny objects, as a `serde_json::Value`, would take some
+/// seventy times its size).
+pub(crate) fn from_openapi(body: &[u8]) -> Vec<Route> {
     const METHODS: [(&str, Method); 5] = [
         ("get", Method::GET),
         ("post", Method::POST),
@@ -82,10 +100,13 @@ pub(crate) fn from_openapi(doc: &Value) -> Vec<Route> {
         ("patch", Method::PATCH),
         ("delete", Method::DELETE),
     ];
-    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+    let Ok(Members(doc)) = serde_json::from_slice::<Members<'_>>(body) else {
         return Vec::new();
     };
-    let global_security = doc.get("security").filter(|s| s.is_array());
+    let Some(paths) = member(&doc, "paths").and_then(members) else {
+        return Vec::new();
+    };
+    let global_security = member(&doc, "security").and_then(security_says);
     let mut routes = Vec::new();
     for (path, item) in paths {
         // A path longer than any server takes is a document's mistake (or
@@ -93,27 +114,29 @@ pub(crate) fn from_openapi(doc: &Value) -> Vec<Route> {
         if !path.starts_with('/') || path.len() > MAX_PATH {
             continue;
         }
+        let Some(item) = members(item) else {
+            continue;
+        };
         for (name, method) in &METHODS {
-            let Some(op) = item.get(*name).filter(|op| op.is_object()) else {
+            let Some(op) = member(&item, name).and_then(members) else {
                 continue;
             };
             // The operation's own `security` over the document's; a 401
             // among its responses when neither says.
-            let security = op
-                .get("security")
-                .filter(|s| s.is_array())
-                .or(global_security);
-            let keyed = match security {
-                Some(security) => security_says(security),
-                None => op.get("responses").and_then(|r| r.get("401")).map(|_| true),
+            let security = member(&op, "security").and_then(security_says);
+            let keyed = match security.or(global_security) {
+                Some(said) => said,
+                None => member(&op, "responses")
+                    .and_then(members)
+                    .and_then(|responses| member(&responses, "401"))
+                    .map(|_| true),
             };
-            let json = op
-                .get("requestBody")
-                .and_then(|b| b.get("content"))
-                .and_then(Value::as_object)
+            let json = member(&op, "requestBody")
+                .and_then(members)
+                .and_then(|body| member(&body, "content").and_then(members))
                 .and_then(|content| {
                     content
-                        .iter()
+                        .into_iter()
                         .find(|(media, _)| media.contains("json"))
                         .map(|(_, media)| media)
                 });
@@ -129,31 +152,115 @@ pub(crate) fn from_openapi(doc: &Value) -> Vec<Route> {
     routes
 }
 
-/// `security: [...]`: `Some(false)` for `[]` or only `{}` (public),
-/// `Some(true)` when every alternative names a scheme, `None` when a key is
-/// optional (`{}` beside a scheme): then a request without one may succeed.
-fn security_says(security: &Value) -> Option<bool> {
-    let list = security.as_array()?;
-    let named = |req: &Value| req.as_object().is_some_and(|o| !o.is_empty());
-    match (list.iter().any(named), list.iter().all(named)) {
-        (false, _) => Some(false),
-        (true, true) => Some(true),
-        (true, false) => None,
+/// A JSON object's members in document order, each value the slice of the
+/// document it is; at most [`MAX_MEMBERS`].
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Members<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if members.len() < MAX_MEMBERS {
+                        members.push((key, map.next_value()?));
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(Members(members))
+            }
+        }
+        from.deserialize_map(Visit)
     }
 }
 
-/// A media type object's example: `example`, the first of `examples`, or the schema's.
-fn example(media: &Value) -> Option<Value> {
-    media
-        .get("example")
-        .cloned()
-        .or_else(|| {
-            media
-                .get("examples")
-                .and_then(Value::as_object)
-                .and_then(|all| all.values().find_map(|e| e.get("value").cloned()))
-        })
-        .or_else(|| media.get("schema").and_then(|s| s.get("example")).cloned())
+/// An array's elements, each the slice of the document it is; at most
+/// [`MAX_MEMBERS`].
+struct Elements<'a>(Vec<&'a RawValue>);
+
+impl<'de> Deserialize<'de> for Elements<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(from: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Elements<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Elements<'de>, A::Error> {
+                let mut elements = Vec::new();
+                while elements.len() < MAX_MEMBERS {
+                    match seq.next_element()? {
+                        Some(element) => elements.push(element),
+                        None => return Ok(Elements(elements)),
+                    }
+                }
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Elements(elements))
+            }
+        }
+        from.deserialize_seq(Visit)
+    }
+}
+
+/// The members of `raw`, when it is an object.
+fn members(raw: &RawValue) -> Option<Vec<(String, &RawValue)>> {
+    serde_json::from_str::<Members<'_>>(raw.get())
+        .ok()
+        .map(|m| m.0)
+}
+
+/// The first member called `name`.
+fn member<'a>(members: &[(String, &'a RawValue)], name: &str) -> Option<&'a RawValue> {
+    members
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| *value)
+}
+
+/// `security: [...]` (`None` when it is not an array): `Some(Some(false))`
+/// for `[]` or only `{}` (public), `Some(Some(true))` when every
+/// alternative names a scheme, `Some(None)` when a key is optional (`{}`
+/// beside a scheme): then a request without one may succeed.
+fn security_says(security: &RawValue) -> Option<Option<bool>> {
+    let list = serde_json::from_str::<Elements<'_>>(security.get()).ok()?.0;
+    let named: Vec<bool> = list
+        .iter()
+        .map(|req| members(req).is_some_and(|m| !m.is_empty()))
+        .collect();
+    Some(match (named.contains(&true), named.iter().all(|&n| n)) {
+        (false, _) => Some(false),
+        (true, true) => Some(true),
+        (true, false) => None,
+    })
+}
+
+/// A media type object's example: `example`, the first of `examples`, or
+/// the schema's; one over [`MAX_EXAMPLE`] is left out.
+fn example(media: &RawValue) -> Option<Value> {
+    let media = members(media)?;
+    let from_examples = || {
+        member(&media, "examples")
+            .and_then(members)?
+            .into_iter()
+            .find_map(|(_, example)| member(&members(example)?, "value"))
+    };
+    let from_schema = || member(&members(member(&media, "schema")?)?, "example");
+    let raw = member(&media, "example")
+        .or_else(from_examples)
+        .or_else(from_schema)?;
+    (raw.get().len() <= MAX_EXAMPLE)
+        .then(|| serde_json::from_str(raw.get()).ok())
+        .flatten()
 }
 
 /// Which route each request of the probe goes to.
@@ -293,7 +400,7 @@ mod tests {
 
     #[test]
     fn routes_come_from_openapi() {
-        let routes = from_openapi(&doc());
+        let routes = from_openapi(doc().to_string().as_bytes());
         let names: Vec<_> = routes
             .iter()
             .map(|r| format!("{} {} {:?} {}", r.method, r.path, r.keyed, r.json_body))
@@ -310,10 +417,40 @@ mod tests {
             ]
         );
         assert_eq!(routes[1].example, Some(json!({"image_data": "iVBOR"})));
-        assert!(from_openapi(&json!({"paths": 1})).is_empty());
+        assert!(from_openapi(br#"{"paths": 1}"#).is_empty());
         let long = format!("/{}", "a".repeat(5000));
-        assert!(from_openapi(&json!({"paths": {long: {"get": {}}}})).is_empty());
-        assert!(from_openapi(&json!([])).is_empty());
+        assert!(
+            from_openapi(json!({"paths": {long: {"get": {}}}}).to_string().as_bytes()).is_empty()
+        );
+        assert!(from_openapi(b"[]").is_empty());
+    }
+
+    /// 16 MiB of tiny objects, where a path's operation, an example and
+    /// `security` would be: read in a few times the document's size, not
+    /// the gigabyte a `Value` of it takes.
+    #[test]
+    fn a_document_of_tiny_objects_costs_its_size() {
+        let tiny = |n: usize| format!("[{}{{}}]", "{},".repeat(n));
+        let n = (16 << 20) / 3 / 3;
+        let body = format!(
+            r#"{{"security": {}, "paths": {{"/a": {{"x": {}, "post": {{"requestBody": {{"content": {{"application/json": {{"example": {}}}}}}}}}}}}}}}"#,
+            tiny(n),
+            tiny(n),
+            tiny(n)
+        );
+        let mut routes = Vec::new();
+        let info = allocation_counter::measure(|| routes = from_openapi(body.as_bytes()));
+        assert!(
+            info.bytes_max < 4 * body.len() as u64,
+            "{info:?} for {} bytes",
+            body.len()
+        );
+        assert_eq!(routes.len(), 1);
+        // The example is too large to keep; the route is read all the same.
+        assert_eq!(
+            (routes[0].json_body, routes[0].example.is_none()),
+            (true, true)
+        );
     }
 
     #[test]
@@ -340,7 +477,7 @@ mod tests {
             &Info::new("t", "1"),
             &ops,
         );
-        let routes = from_openapi(&doc);
+        let routes = from_openapi(doc.to_string().as_bytes());
         let found: Vec<_> = routes
             .iter()
             .map(|r| (r.method.as_str(), r.path.as_str(), r.keyed, r.json_body))
@@ -362,7 +499,7 @@ mod tests {
 
     #[test]
     fn targets_prefer_what_the_document_states() {
-        let routes = from_openapi(&doc());
+        let routes = from_openapi(doc().to_string().as_bytes());
         let t = targets(&routes, true);
         assert_eq!(t.keyed.unwrap().path, "/v1/scans/{id}");
         assert_eq!(t.keyed.unwrap().method, Method::GET);

@@ -26,6 +26,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
@@ -38,7 +39,7 @@ pub(crate) const MAX_CONNECTIONS: usize = 512;
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for
-/// the requests in flight, `deadline` at most. A connection whose request
+/// the requests in flight, `deadline` at most, and ends those still running. A connection whose request
 /// head is not complete within [`HEADER_READ_TIMEOUT`], or whose answer
 /// cannot be written for `deadline`, is closed.
 pub(crate) async fn serve(
@@ -52,8 +53,12 @@ pub(crate) async fn serve(
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let graceful = GracefulShutdown::new();
     let places = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Kept so that those still open when the wait ends can be ended, and
+    // what their requests began (refunds) still run on this runtime.
+    let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        while connections.try_join_next().is_some() {}
         let accept = async {
             // Held by the connection's task until it ends (`None` only if
             // the semaphore were closed, which it never is).
@@ -92,7 +97,7 @@ pub(crate) async fn serve(
         let io = TokioIo::new(Box::pin(stream));
         let connection = http.serve_connection(io, TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let _place = place;
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
@@ -108,5 +113,8 @@ pub(crate) async fn serve(
             "requests still running {} s after the shutdown began: stopping without them",
             deadline.as_secs()
         );
+        // Dropped here, so that a request's refund starts now, not never.
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
     }
 }

@@ -536,6 +536,12 @@ async fn serve(
         }
     }
     listen::serve(listener, router, settings.timeout, shutdown()).await;
+    // Refunds and idempotency records of requests that ended without an
+    // answer, before the runtime that runs them ends.
+    let finished = tokio::time::timeout(settings.timeout, store.finish_writes()).await;
+    if finished.is_err() {
+        tracing::warn!("some refunds or idempotency records were not written before the stop");
+    }
     writeln!(out, "stopped")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -626,8 +632,17 @@ async fn shutdown() {
         () = interrupt => {}
         () = terminate => {}
     }
-    eprintln!("shutting down: finishing the requests in flight");
+    eprintln!("shutting down: finishing the requests in flight (Ctrl-C again to stop at once)");
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopped at once: the requests in flight were cut off");
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
 }
+
+/// The exit status of a second Ctrl-C, as a shell reports death by SIGINT.
+const EXIT_INTERRUPTED: i32 = 130;
 
 /// What the first start created, or what later starts found.
 enum Demo {

@@ -153,9 +153,18 @@ pub(crate) fn analyse(bytes: &[u8]) -> Result<Image, ImageError> {
     }
 }
 
+/// The most a PNG's decoder may allocate: rows of the widest image allowed,
+/// many times over.
+const PNG_MEMORY: usize = 4 << 20;
+
 fn analyse_png(bytes: &[u8]) -> Result<Image, ImageError> {
     let corrupted = |_| ImageError::Corrupted(Format::Png);
-    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    // Nothing but the pixels is read: a colour profile or text inflated
+    // from a small chunk could otherwise take the decoder's 64 MiB default.
+    let limits = png::Limits { bytes: PNG_MEMORY };
+    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
+    decoder.set_ignore_iccp_chunk(true);
+    decoder.set_ignore_text_chunk(true);
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     let header = decoder.read_header_info().map_err(corrupted)?;
     check_size(header.width, header.height)?;
@@ -328,6 +337,36 @@ pub(crate) fn example_png() -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    /// A colour profile that inflates to 32 MiB, in a chunk of 32 KiB, is
+    /// not inflated: the whole decode stays under a few MiB.
+    #[test]
+    fn a_png_colour_profile_bomb_is_not_inflated() {
+        use std::io::Write as _;
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..32 {
+            zlib.write_all(&zeros).unwrap();
+        }
+        let mut data = b"x\0\0".to_vec();
+        data.extend(zlib.finish().unwrap());
+        let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+        chunk.extend_from_slice(b"iCCP");
+        chunk.extend_from_slice(&data);
+        let mut crc = flate2::Crc::new();
+        crc.update(&chunk[4..]);
+        chunk.extend_from_slice(&crc.sum().to_be_bytes());
+        // After the signature (8 bytes) and IHDR (25).
+        let mut bomb = example_png();
+        bomb.splice(33..33, chunk);
+        let (analysed, info) = {
+            let mut analysed = None;
+            let info = allocation_counter::measure(|| analysed = Some(analyse(&bomb)));
+            (analysed.unwrap(), info)
+        };
+        assert_eq!(analysed.unwrap().width, 8);
+        assert!(info.bytes_max < 4 << 20, "{info:?}");
+    }
+
     use super::*;
 
     #[test]

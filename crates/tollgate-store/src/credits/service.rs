@@ -29,7 +29,8 @@ impl ReleaseOnDrop {
 
     async fn release(mut self) {
         if let Some(reservation) = self.reservation.take() {
-            detach::finish(release(self.store.clone(), reservation)).await;
+            let store = self.store.clone();
+            detach::finish(self.store.writes(), release(store, reservation)).await;
         }
     }
 }
@@ -37,7 +38,10 @@ impl ReleaseOnDrop {
 impl Drop for ReleaseOnDrop {
     fn drop(&mut self) {
         if let Some(reservation) = self.reservation.take() {
-            detach::start(release(self.store.clone(), reservation));
+            detach::start(
+                self.store.writes(),
+                release(self.store.clone(), reservation),
+            );
         }
     }
 }
@@ -48,7 +52,8 @@ impl Drop for ReleaseOnDrop {
 /// given back as its unclaimed guard is dropped, rather than kept for a
 /// request that never ran.
 async fn reserve(store: Store, account: String, cost: i64) -> Result<ReleaseOnDrop, Rejection> {
-    let reserved = detach::finish(async move {
+    let writes = store.writes().clone();
+    let reserved = detach::finish(&writes, async move {
         let reservation = store.reserve(&account, cost).await?;
         Ok(ReleaseOnDrop {
             store,

@@ -71,7 +71,7 @@ impl KeyGuard {
     async fn abandon(mut self) {
         self.if_dropped = IfDropped::Nothing;
         let (store, scope, key) = (self.store.clone(), self.scope.clone(), self.key.clone());
-        detach::finish(abandon(store, scope, key, self.token)).await;
+        detach::finish(self.store.writes(), abandon(store, scope, key, self.token)).await;
     }
 
     /// Holds the key another lock timeout from now: the new lock, or `None`
@@ -116,7 +116,8 @@ impl KeyGuard {
     /// Stores the outcome: replayed to every retry.
     async fn complete(mut self, record: IdempotencyRow) {
         self.if_dropped = IfDropped::Nothing;
-        detach::finish(complete(self.store.clone(), record, self.token)).await;
+        let store = self.store.clone();
+        detach::finish(self.store.writes(), complete(store, record, self.token)).await;
     }
 }
 
@@ -129,9 +130,11 @@ impl Drop for KeyGuard {
                     std::mem::take(&mut self.scope),
                     std::mem::take(&mut self.key),
                 );
-                detach::start(abandon(store, scope, key, self.token));
+                detach::start(self.store.writes(), abandon(store, scope, key, self.token));
             }
-            IfDropped::Spend(record) => detach::start(complete(store, *record, self.token)),
+            IfDropped::Spend(record) => {
+                detach::start(self.store.writes(), complete(store, *record, self.token));
+            }
             IfDropped::Nothing => {}
         }
     }
@@ -209,7 +212,8 @@ async fn claim(
     key: String,
     fingerprint: Vec<u8>,
 ) -> Result<Claim, StoreError> {
-    let claimed = detach::finish(async move {
+    let writes = shared.store.writes().clone();
+    let claimed = detach::finish(&writes, async move {
         let store = &shared.store;
         let begin = store
             .idempotency_begin(

@@ -8,11 +8,6 @@ use crate::{Catalog, Dialect};
 /// The error reference for `catalog` in `dialect`, as Markdown: an index
 /// table, then one section per code with an example response.
 pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
-    // Text from the catalog is plain text on one line: in a table cell, a
-    // heading or a list item, a line break would end it, and a `<` would
-    // open raw HTML in renderers that allow it.
-    let line = |text: &str| text.replace(['\r', '\n'], " ").replace('<', "&lt;");
-    let cell = |text: &str| line(text).replace('|', "\\|");
     let mut out = String::new();
     let _ = writeln!(out, "# Error reference\n");
     let _ = writeln!(
@@ -27,15 +22,15 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
             "| [`{0}`](#{0}) | {1} | {2} |",
             def.code(),
             def.status(),
-            cell(def.title())
+            plain(def.title())
         );
     }
     for def in catalog.iter() {
         let _ = writeln!(out, "\n## `{}`\n", def.code());
-        let _ = writeln!(out, "**{} {}**\n", def.status(), line(def.title()));
-        let _ = writeln!(out, "- What it means: {}", line(&def.message().shown()));
+        let _ = writeln!(out, "**{} {}**\n", def.status(), plain(def.title()));
+        let _ = writeln!(out, "- What it means: {}", plain(&def.message().shown()));
         if let Some(remedy) = def.remedy_text() {
-            let _ = writeln!(out, "- What to do: {}", line(remedy));
+            let _ = writeln!(out, "- What to do: {}", plain(remedy));
         }
         let _ = writeln!(out, "- Retry: {}", retry_advice(def.retry()));
         let _ = writeln!(out, "- Kind: `{}`", def.kind());
@@ -52,6 +47,28 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
             "\n```http\n{}\n```",
             example_response(catalog, dialect, def)
         );
+    }
+    out
+}
+
+/// Catalog text (plain text, not Markdown) as Markdown that shows it as
+/// written: on one line, since a line break would end a table cell, a
+/// heading or a list item; without surrounding space, which would keep `**`
+/// from closing; and with every character Markdown reads as syntax inline
+/// backslash-escaped (CommonMark lets any ASCII punctuation be), so that
+/// `<key>` is not raw HTML, `5*60` not emphasis, `&amp;` not an entity and
+/// `|` does not end a table cell.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.trim().chars() {
+        match c {
+            '\r' | '\n' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '&' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
     }
     out
 }
@@ -81,7 +98,61 @@ mod tests {
             )
             .unwrap();
         let doc = markdown(&catalog, Dialect::Problem);
-        assert!(doc.contains("**400 &lt;b>T**"), "{doc}");
+        assert!(doc.contains("**400 \\<b\\>T**"), "{doc}");
+    }
+
+    /// Rendered by a CommonMark renderer (with tables), catalog text reads
+    /// as written: no raw HTML, emphasis, entities, links or code spans.
+    #[test]
+    fn catalog_text_renders_as_written() {
+        let texts = [
+            ("title", "Gone away   "),
+            ("title", "a | b *c* _d_"),
+            (
+                "message",
+                "Use &amp; to join terms, between 5*60 and 2*60 seconds",
+            ),
+            (
+                "remedy",
+                "Send `Authorization: Bearer <key>` or [see](https://x.y) \\\"q\\\"",
+            ),
+            ("remedy", "~~old~~ <b>bold</b> &lt; ![i](x)"),
+        ];
+        for (field, text) in texts {
+            let mut catalog = Catalog::builtin();
+            let other = |f: &str| if f == field { text } else { "t" };
+            let toml = format!(
+                "[errors.odd_text]\nstatus = 400\ntitle = {:?}\nmessage = {:?}\nremedy = {:?}\n",
+                other("title"),
+                other("message"),
+                other("remedy"),
+            );
+            catalog.load_toml("t.toml", &toml).unwrap();
+            let doc = markdown(&catalog, Dialect::Problem);
+            let options = pulldown_cmark::Options::ENABLE_TABLES
+                | pulldown_cmark::Options::ENABLE_STRIKETHROUGH;
+            let mut html = String::new();
+            pulldown_cmark::html::push_html(
+                &mut html,
+                pulldown_cmark::Parser::new_ext(&doc, options),
+            );
+            let shown = text
+                .trim()
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            let expected = match field {
+                "title" => vec![
+                    format!("<td>{shown}</td>"),
+                    format!("<strong>400 {shown}</strong>"),
+                ],
+                "message" => vec![format!("<li>What it means: {shown}</li>")],
+                _ => vec![format!("<li>What to do: {shown}</li>")],
+            };
+            for want in expected {
+                assert!(html.contains(&want), "{want}\n{html}");
+            }
+        }
     }
 
     #[test]
