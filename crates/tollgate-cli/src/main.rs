@@ -37,7 +37,8 @@ Examples:
   tollgate codes --dialect coded --catalog api.toml
 
 Exit status: 0 success, 1 lint or probe found problems, 2 bad arguments, an unknown code or
-dialect, a catalog that cannot be read or loaded, or an API that probe cannot reach.";
+dialect, a catalog that cannot be read or loaded, or an API that probe cannot reach; 130 serve
+stopped by a second Ctrl-C.";
 
 /// One catalog of errors, written and read in ten wire dialects.
 #[derive(Debug, Parser)]

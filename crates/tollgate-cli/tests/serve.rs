@@ -1332,8 +1332,12 @@ fn a_request_cut_off_by_the_stop_is_not_charged() {
         )
     });
     // Until the request is inside the handler, its credit taken.
-    std::thread::sleep(Duration::from_millis(300));
     let database = server.database.clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while balance(dir.path(), &database, "demo") != 999 {
+        assert!(Instant::now() < deadline, "the request was never charged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let (status, after) = server.interrupt();
     assert!(status.success(), "{status}: {after}");
     let _ = slow.join();

@@ -449,21 +449,12 @@ fn def_tokens(
 ) -> syn::Result<Def> {
     let name = &variant.ident;
     let code = code_lit.value();
-    // The catalog's rule (`tollgate::catalog::CODE_RULE`), checked here so
-    // that a bad code fails the build rather than the catalog at start.
-    let bytes = code.as_bytes();
-    let lower_or_digit = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let code_ok = (3..=63).contains(&bytes.len())
-        && bytes[0].is_ascii_lowercase()
-        && bytes.iter().all(|&b| lower_or_digit(b) || b == b'_')
-        && bytes.last().is_some_and(|&b| lower_or_digit(b));
-    if !code_ok {
+    // Checked here so that a bad code fails the build rather than the
+    // catalog at start.
+    if !tollgate::is_code(&code) {
         return Err(syn::Error::new(
             code_lit.span(),
-            format!(
-                "code {code:?} must be snake_case: [a-z][a-z0-9_]+[a-z0-9], 3 to 63 characters \
-                 (as upper case, the google dialect's AIP-193 reason)"
-            ),
+            format!("code {code:?} must be {}", tollgate::CODE_RULE),
         ));
     }
     let details: Vec<String> = fields

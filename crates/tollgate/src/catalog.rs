@@ -641,16 +641,22 @@ fn build_def(
     Ok(def)
 }
 
-/// What a code may be: snake_case, and, upper-cased, what AIP-193 allows in
-/// `ErrorInfo.reason`, where the google dialect writes it.
-pub(crate) const CODE_RULE: &str = "snake_case: [a-z][a-z0-9_]+[a-z0-9], 3 to 63 characters (as upper case, the google \
+/// What a catalog code may be, as error messages say it: snake_case, and,
+/// upper-cased, what AIP-193 allows in `ErrorInfo.reason`, where the google
+/// dialect writes it.
+pub const CODE_RULE: &str = "snake_case: [a-z][a-z0-9_]+[a-z0-9], 3 to 63 characters (as upper case, the google \
      dialect's AIP-193 reason)";
 
 /// What a google alias may be: an AIP-193 reason.
 const AIP193_REASON: &str = "an AIP-193 reason: [A-Z][A-Z0-9_]+[A-Z0-9], 63 characters at most";
 
-/// Whether `code` is [`CODE_RULE`].
-pub(crate) fn is_code(code: &str) -> bool {
+/// Whether `code` may name a catalog entry ([`CODE_RULE`]).
+///
+/// ```
+/// assert!(tollgate::is_code("rate_limit_exceeded"));
+/// assert!(!tollgate::is_code("quota_") && !tollgate::is_code("ab") && !tollgate::is_code("NotFound"));
+/// ```
+pub fn is_code(code: &str) -> bool {
     is_snake_or_reason(code, |b| b.is_ascii_lowercase())
 }
 

@@ -26,7 +26,9 @@ pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-r
 /// `RateLimit-Reset` (an older IETF draft): seconds until the quota refills
 /// (some APIs, Twitch's among them, send the Unix time instead).
 pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
-/// `X-RateLimit-Limit` (legacy): the quota of the most constraining policy.
+/// `X-RateLimit-Limit` (legacy): the calls the most constraining policy
+/// allows at once (its burst, which is its quota unless set otherwise), which
+/// `X-RateLimit-Remaining` counts down from.
 pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 /// `X-RateLimit-Remaining` (legacy).
 pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");

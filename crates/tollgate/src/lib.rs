@@ -43,7 +43,9 @@ mod redact;
 mod retry;
 mod template;
 
-pub use catalog::{Catalog, CatalogError, DEFAULT_DOCS_URL, DEFAULT_DOMAIN, UnknownCode};
+pub use catalog::{
+    CODE_RULE, Catalog, CatalogError, DEFAULT_DOCS_URL, DEFAULT_DOMAIN, UnknownCode, is_code,
+};
 pub use decode::{Decoded, decode};
 pub use def::ErrorDef;
 pub use dialect::{Context, Dialect, Renderer, UnknownDialect};

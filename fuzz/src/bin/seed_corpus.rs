@@ -188,7 +188,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "[errors.a]\nstatus = 400\n[errors.a]\ntitle = 't'\n",
         "[errors.a]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['status']\n",
         "[errors.not_found.aliases]\ncoded = 'GONE'\n\n[errors.conflict.aliases]\ncoded = 'GONE'\n",
-        "[errors.x]\nstatus = 429\ntitle = 'é'\nmessage = 'ü {n}'\ndetails = ['n']\nretry = 'after'\nkind = 'rate_limited'\nremedy = 'wait'\naliases = { google = 'X_Y', stripe = 'x-y' }\n",
+        "[errors.xyz]\nstatus = 429\ntitle = 'é'\nmessage = 'ü {n}'\ndetails = ['n']\nretry = 'after'\nkind = 'rate_limited'\nremedy = 'wait'\naliases = { google = 'X_Y', stripe = 'x-y' }\n",
     ];
     for (i, text) in broken.iter().enumerate() {
         put(&catalog_dir, format!("case-{i}"), text.as_bytes())?;

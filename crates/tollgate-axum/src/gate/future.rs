@@ -162,15 +162,20 @@ impl Finish {
             // `TEXT_WAIT` with no deadline set). Past it the status alone
             // answers, not `timeout`: that means no response came, and this
             // one came in time; only its text was late.
-            let deadline = deadline.unwrap_or_else(|| {
+            let in_runtime = tokio::runtime::Handle::try_current().is_ok();
+            let deadline = deadline.or_else(|| {
                 let wait = self.timer().unwrap_or(TEXT_WAIT);
                 // As `tokio::time::sleep` does with a wait past its clock's range.
                 let now = Instant::now();
-                now.checked_add(wait).unwrap_or(now + FAR_FUTURE)
+                in_runtime.then(|| now.checked_add(wait).unwrap_or(now + FAR_FUTURE))
             });
             return Err(Box::pin(async move {
                 let read = http_body_util::Limited::new(body, MAX_TEXT).collect();
-                let read = tokio::time::timeout_at(deadline, read).await.ok();
+                let read = match deadline {
+                    Some(at) => tokio::time::timeout_at(at, read).await.ok(),
+                    // No runtime, so no timer: as long as it takes.
+                    None => Some(read.await),
+                };
                 let text = match read {
                     Some(Ok(collected)) => {
                         String::from_utf8_lossy(&collected.to_bytes()).into_owned()

@@ -376,7 +376,12 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl Settings {
-    fn resolve(args: ServeArgs) -> Result<Settings, CliError> {
+    /// The settings of `args`, the config file and `env_database` (the
+    /// database URL in the environment, an error only once it is used).
+    fn resolve(
+        args: ServeArgs,
+        env_database: Result<Option<String>, CliError>,
+    ) -> Result<Settings, CliError> {
         let config_path = match args.config {
             Some(path) => Some(path),
             None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
@@ -388,17 +393,17 @@ impl Settings {
         // Either flag beats the environment, which beats either setting of
         // the file. (The variable is read here, not by clap, which would
         // put it before `--data-dir`.)
-        let database = match (args.database, args.data_dir, store_db::database_from_env()?) {
-            (Some(url), _, _) => url,
-            (None, Some(dir), _) => sqlite_in(&dir)?,
-            (None, None, Some(url)) => url,
-            (None, None, None) => match (config.database, config.data_dir) {
-                (Some(url), _) => url.into_inner(),
+        let database = match (args.database, args.data_dir) {
+            (Some(url), _) => url,
+            (None, Some(dir)) => sqlite_in(&dir)?,
+            (None, None) => match (env_database?, config.database, config.data_dir) {
+                (Some(url), _, _) => url,
+                (None, Some(url), _) => url.into_inner(),
                 // A directory the file names that cannot be made is located in it.
-                (None, Some(dir)) => sqlite_in(dir.get_ref()).map_err(|e| {
+                (None, None, Some(dir)) => sqlite_in(dir.get_ref()).map_err(|e| {
                     CliError::Usage(format!("{}: data_dir: {e}", config.data_dir_at))
                 })?,
-                (None, None) => sqlite_in(Path::new("."))?,
+                (None, None, None) => sqlite_in(Path::new("."))?,
             },
         };
         let mut catalogs: Vec<PathBuf> = config
@@ -439,7 +444,7 @@ fn load_catalog(files: &[PathBuf], at: &[String]) -> Result<Catalog, CliError> {
 
 /// Runs the server until Ctrl-C.
 pub(crate) fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
-    let settings = Settings::resolve(args)?;
+    let settings = Settings::resolve(args, store_db::database_from_env())?;
     let catalog = Arc::new(load_catalog(&settings.catalogs, &settings.catalogs_at)?);
     let client_ip = ClientIp::new()
         .trust_proxies(settings.trust_proxies.iter().map(String::as_str))
@@ -658,7 +663,9 @@ enum Demo {
 }
 
 /// Creates the demo account and key on first start, and the key alone when
-/// a first start stopped between the two.
+/// a first start stopped between the two (the account has no key at all; a
+/// revoked one is not replaced). Two nodes starting at once may then both
+/// make one, each shown by its node.
 async fn demo_account(store: &Store) -> Result<Demo, StoreError> {
     let balance = match store.account(DEMO_ACCOUNT).await {
         Ok(account) if !store.list_keys(Some(DEMO_ACCOUNT)).await?.is_empty() => {
@@ -753,8 +760,8 @@ fn banner(
         Demo::Exists { balance } => {
             writeln!(
                 out,
-                "The demo account \"{DEMO_ACCOUNT}\" exists ({balance} credits); its key was shown \
-                 at the first start. Make another with:"
+                "The demo account \"{DEMO_ACCOUNT}\" exists ({balance} credits); a key is shown only \
+                 when it is made. Make another with:"
             )?;
             // A password is never printed: the command then reads the URL
             // from the environment.
@@ -865,7 +872,7 @@ mod tests {
             catalogs: vec![PathBuf::from("b.toml")],
             ..ServeArgs::default()
         };
-        let s = Settings::resolve(args).unwrap();
+        let s = Settings::resolve(args, Ok(None)).unwrap();
         assert_eq!(s.listen, "127.0.0.1:9000");
         assert_eq!(s.dialect, Dialect::Coded);
         assert_eq!(
@@ -890,7 +897,7 @@ mod tests {
             data_dir: Some(odd.clone()),
             ..ServeArgs::default()
         };
-        let s = Settings::resolve(args).unwrap();
+        let s = Settings::resolve(args, Ok(None)).unwrap();
         assert!(odd.is_dir());
         assert!(
             s.database.ends_with("/50%25%3F%23off/tollgate.db"),
@@ -946,7 +953,7 @@ mod tests {
                 config: Some(path.clone()),
                 ..ServeArgs::default()
             };
-            let err = Settings::resolve(args).unwrap_err().to_string();
+            let err = Settings::resolve(args, Ok(None)).unwrap_err().to_string();
             let prefix = format!("{}:{line}:", path.display());
             assert!(err.starts_with(&prefix), "{text:?}: {err}");
             assert!(err.contains(says), "{text:?}: {err}");
@@ -956,7 +963,7 @@ mod tests {
             config: Some(dir.path().join("missing.toml")),
             ..ServeArgs::default()
         };
-        let err = Settings::resolve(args).unwrap_err().to_string();
+        let err = Settings::resolve(args, Ok(None)).unwrap_err().to_string();
         assert!(err.contains("missing.toml"), "{err}");
     }
 
@@ -973,7 +980,7 @@ mod tests {
             catalogs: vec![dir.path().join("flag.toml")],
             ..ServeArgs::default()
         };
-        let s = Settings::resolve(args).unwrap();
+        let s = Settings::resolve(args, Ok(None)).unwrap();
         let err = load_catalog(&s.catalogs, &s.catalogs_at)
             .unwrap_err()
             .to_string();

@@ -56,14 +56,15 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
 /// heading or a list item; without surrounding space, which would keep `**`
 /// from closing; and with every character Markdown reads as syntax inline
 /// backslash-escaped (CommonMark lets any ASCII punctuation be), so that
-/// `<key>` is not raw HTML, `5*60` not emphasis, `&amp;` not an entity and
-/// `|` does not end a table cell.
+/// `<key>` is not raw HTML, `5*60` not emphasis, `&amp;` not an entity,
+/// `$5 to $10` not GitHub's math and `|` does not end a table cell. (A bare
+/// URL may still be made a link by GitHub; its text stays as written.)
 fn plain(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.trim().chars() {
         match c {
             '\r' | '\n' => out.push(' '),
-            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '&' | '|' => {
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '&' | '|' | '$' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -116,7 +117,7 @@ mod tests {
                 "remedy",
                 "Send `Authorization: Bearer <key>` or [see](https://x.y) \\\"q\\\"",
             ),
-            ("remedy", "~~old~~ <b>bold</b> &lt; ![i](x)"),
+            ("remedy", "~~old~~ <b>bold</b> &lt; ![i](x) $5 to $10"),
         ];
         for (field, text) in texts {
             let mut catalog = Catalog::builtin();
