@@ -44,7 +44,7 @@ enum AccountsCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
-    /// Add credits (a negative amount debits, never below zero)
+    /// Add credits (a negative amount debits; a debit past zero is refused)
     Credit {
         /// The account id
         account: String,

@@ -102,6 +102,18 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         body,
         args.now.unwrap_or_else(SystemTime::now),
     );
+    // Printed all the same (a script may want the fields), but not silently.
+    match decoded.status {
+        0 => eprintln!(
+            "warning: no status in the input; its kind is a guess: pass --status N (the response's \
+             status)"
+        ),
+        200..=399 => eprintln!(
+            "warning: status {} is not an error; decode reads 4xx and 5xx answers",
+            decoded.status
+        ),
+        _ => {}
+    }
     serde_json::to_writer_pretty(&mut *out, &decoded).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
     Ok(ExitCode::SUCCESS)

@@ -17,9 +17,16 @@ use crate::error::CliError;
 #[derive(Debug, clap::Args)]
 pub(crate) struct DatabaseArgs {
     /// The database: sqlite://PATH (`accounts create` creates it) or postgres://USER@HOST/DB
-    #[arg(long, value_name = "URL", default_value = tollgate_store::DEFAULT_DATABASE_URL,
-          env = DATABASE_ENV, hide_env_values = true)]
-    database: String,
+    /// [default: $TOLLGATE_DATABASE_URL, else the database or data_dir of ./tollgate.toml as
+    /// `serve` reads it, else sqlite://tollgate.db]
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+/// A database URL, and where it was named (for messages).
+struct Named {
+    url: String,
+    by: &'static str,
 }
 
 /// The variable a database URL can come from, so that a password in it stays
@@ -71,18 +78,46 @@ fn private_file(path: &Path) -> std::io::Result<()> {
 }
 
 impl DatabaseArgs {
+    /// The database, as `serve` in this directory would find it: the flag,
+    /// the variable, `./tollgate.toml`, then the default.
+    fn named(&self) -> Result<Named, CliError> {
+        if let Some(url) = &self.database {
+            return Ok(Named {
+                url: url.clone(),
+                by: "--database",
+            });
+        }
+        if let Some(url) = database_from_env()? {
+            return Ok(Named {
+                url,
+                by: DATABASE_ENV,
+            });
+        }
+        if let Some(url) = crate::serve::config_database(Path::new(crate::serve::DEFAULT_CONFIG))? {
+            return Ok(Named {
+                url,
+                by: "./tollgate.toml",
+            });
+        }
+        Ok(Named {
+            url: tollgate_store::DEFAULT_DATABASE_URL.to_owned(),
+            by: "the default",
+        })
+    }
+
     /// Opens the store and runs `f` on it to completion.
     pub(crate) fn run<T, F, Fut>(&self, f: F) -> Result<T, CliError>
     where
         F: FnOnce(Store) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
+        let database = self.named()?.url;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
         runtime.block_on(async {
-            let store = open(&self.database).await?;
+            let store = open(&database).await?;
             f(store).await.map_err(|e| CliError::Usage(e.to_string()))
         })
     }
@@ -95,19 +130,24 @@ impl DatabaseArgs {
         F: FnOnce(Store) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        if let Some(path) = missing_sqlite_file(&self.database) {
+        let named = self.named()?;
+        if let Some(path) = missing_sqlite_file(&named.url) {
             let shown = if path.is_relative() {
                 Path::new(".").join(&path)
             } else {
                 path
             };
             return Err(CliError::Usage(format!(
-                "no database at {}: run where `tollgate serve` created it, or pass --database (or set \
-                 {DATABASE_ENV})",
-                shown.display()
+                "no database at {} (named by {}): run where `tollgate serve` created it, or pass \
+                 --database (or set {DATABASE_ENV})",
+                shown.display(),
+                named.by
             )));
         }
-        self.run(f)
+        DatabaseArgs {
+            database: Some(named.url),
+        }
+        .run(f)
     }
 }
 

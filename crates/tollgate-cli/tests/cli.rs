@@ -552,6 +552,37 @@ fn decode_refuses_empty_input_without_a_status() {
 }
 
 #[test]
+fn decode_warns_of_a_success_or_an_unknown_status() {
+    let ok = tollgate_stdin(&["decode"], b"HTTP/1.1 200 OK\r\n\r\n{\"id\":\"scan_1\"}");
+    assert_eq!(code(&ok), 0);
+    assert!(
+        stderr(&ok).contains("status 200 is not an error"),
+        "{}",
+        stderr(&ok)
+    );
+    let unknown = tollgate_stdin(&["decode"], br#"{"message":"nope"}"#);
+    assert_eq!(code(&unknown), 0);
+    assert!(
+        stderr(&unknown).contains("pass --status"),
+        "{}",
+        stderr(&unknown)
+    );
+    // A body that names its status, or an error response, needs no warning.
+    let problem = br#"{"type":"about:blank","title":"Not found","status":404}"#;
+    for (args, input) in [
+        (&["decode"][..], &problem[..]),
+        (&["decode", "--status", "404"], b"{}"),
+    ] {
+        let decoded = tollgate_stdin(args, input);
+        assert!(
+            !stderr(&decoded).contains("warning"),
+            "{}",
+            stderr(&decoded)
+        );
+    }
+}
+
+#[test]
 fn decode_reads_the_last_of_several_curl_responses() {
     // `curl -siL` through a proxy: CONNECT, a redirect, then the error.
     let body = r#"{"error":"not_found","message":"No such scan."}"#;

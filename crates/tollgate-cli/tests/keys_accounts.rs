@@ -263,3 +263,42 @@ fn the_database_can_come_from_the_environment() {
     assert!(!help.contains(secret), "{help}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_database_can_come_from_the_config_file() {
+    let dir = fresh_dir("config-database");
+    // Where `serve` finds it in this directory: here, a file of the config's own.
+    std::fs::write(
+        dir.join("tollgate.toml"),
+        "database = \"sqlite://cfg.db\"\n",
+    )
+    .unwrap();
+    let created = tollgate(&dir, &["accounts", "create", "acme"]);
+    assert!(created.status.success(), "{created:?}");
+    assert!(dir.join("cfg.db").exists());
+    assert!(!dir.join("tollgate.db").exists());
+    assert!(
+        tollgate(&dir, &["accounts", "show", "acme"])
+            .status
+            .success()
+    );
+    // A missing database says what named it.
+    std::fs::write(
+        dir.join("tollgate.toml"),
+        "database = \"sqlite://gone.db\"\n",
+    )
+    .unwrap();
+    let missing = tollgate(&dir, &["keys", "list"]);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("gone.db (named by ./tollgate.toml)"),
+        "{stderr}"
+    );
+    // A broken config file is located.
+    std::fs::write(dir.join("tollgate.toml"), "database = 5\n").unwrap();
+    let broken = tollgate(&dir, &["keys", "list"]);
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("tollgate.toml:1:12"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1571,6 +1571,10 @@ fn a_start_that_cannot_listen_leaves_the_demo_key_to_the_next() {
     assert_eq!(failed.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("cannot listen on"), "{stderr}");
+    assert!(
+        stderr.contains("pass --listen with another port"),
+        "{stderr}"
+    );
     // The next start is the first to make the demo key, and shows it.
     let server = Server::start(dir.path(), &[]);
     assert!(server.key.is_some(), "{}", server.banner);

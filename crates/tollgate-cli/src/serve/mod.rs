@@ -55,7 +55,8 @@ scans:write,scans:read,detections:write are created, and the key is printed once
 
 The config file (./tollgate.toml when present, or --config FILE) takes the flags' settings:
   listen = \"127.0.0.1:8080\"
-  data_dir = \"/var/lib/tollgate\"      # relative paths are relative to the config file
+  data_dir = \"/var/lib/tollgate\"      # relative paths (here and in sqlite:// URLs) are
+                                      # relative to the config file
   dialect = \"envelope\"
   catalog = [\"api.toml\"]
   redis = \"redis://127.0.0.1:6379\"
@@ -63,12 +64,13 @@ The config file (./tollgate.toml when present, or --config FILE) takes the flags
   timeout = \"10s\"
   trust_proxy = [\"10.0.0.0/8\"]
 Flags, and TOLLGATE_REDIS_URL / TOLLGATE_DATABASE_URL in the environment, override it;
---catalog and --trust-proxy add to its lists.";
+--catalog and --trust-proxy add to its lists. `keys` and `accounts` take their database from
+./tollgate.toml too.";
 
 /// The address served when neither a flag nor the config names one.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The config file read when present and no `--config` is given.
-const DEFAULT_CONFIG: &str = "tollgate.toml";
+pub(crate) const DEFAULT_CONFIG: &str = "tollgate.toml";
 /// The SQLite file created in the data directory.
 const DATABASE_FILE: &str = "tollgate.db";
 /// The handler deadline unless set.
@@ -295,6 +297,11 @@ impl Config {
         }
         // Paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new(""));
+        if let Some(url) = &mut config.database {
+            let at = url.span().start;
+            let relative = sqlite_relative_to(url.get_ref(), base);
+            *url.get_mut() = relative.map_err(|why| problem(text.as_bytes(), at, &why))?;
+        }
         if let Some(dir) = &mut config.data_dir {
             let at = dir.span().start;
             let joined = base.join(dir.get_ref());
@@ -337,9 +344,7 @@ struct Settings {
     config: Option<PathBuf>,
 }
 
-/// The URL of the SQLite file in `dir`, which is created if missing. `%`,
-/// `?`, `#` and control characters in the path are percent-encoded: sqlx
-/// reads the URL's path percent-decoded and up to its first `?`.
+/// The URL of the SQLite file in `dir`, which is created if missing.
 ///
 /// On Unix a directory created here is readable by its owner only (0700);
 /// an existing one is left as it is.
@@ -350,6 +355,16 @@ fn sqlite_in(dir: &Path) -> Result<String, CliError> {
             dir.display()
         ))
     })?;
+    sqlite_url_in(dir)
+}
+
+/// What sqlx must see percent-encoded in a SQLite URL's path: it reads the
+/// path percent-decoded and up to its first `?`.
+const SQLX_PATH: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b'%').add(b'?').add(b'#');
+
+/// The URL of the SQLite file in `dir`, by its absolute path.
+fn sqlite_url_in(dir: &Path) -> Result<String, CliError> {
     let file = std::path::absolute(dir.join(DATABASE_FILE))
         .map_err(|e| CliError::Usage(format!("cannot locate {}: {e}", dir.display())))?;
     let path = file.to_str().ok_or_else(|| {
@@ -358,12 +373,53 @@ fn sqlite_in(dir: &Path) -> Result<String, CliError> {
             dir.display()
         ))
     })?;
-    const SQLX_PATH: &percent_encoding::AsciiSet =
-        &percent_encoding::CONTROLS.add(b'%').add(b'?').add(b'#');
     Ok(format!(
         "sqlite://{}",
         percent_encoding::utf8_percent_encode(path, SQLX_PATH)
     ))
+}
+
+/// `url` with a relative SQLite path taken from `base` (a config file's
+/// folder) rather than from the working directory; any other URL as it is.
+fn sqlite_relative_to(url: &str, base: &Path) -> Result<String, String> {
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return Ok(url.to_owned());
+    };
+    let (path, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
+    let in_memory = path.starts_with(":memory:") || query.contains("mode=memory");
+    if path.is_empty() || in_memory || Path::new(path).is_absolute() {
+        return Ok(url.to_owned());
+    }
+    // A file named without a folder is in the working directory.
+    let base = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let base = std::path::absolute(base).map_err(|e| format!("cannot locate the file: {e}"))?;
+    let base = base
+        .to_str()
+        .ok_or_else(|| format!("{} is not valid UTF-8", base.display()))?;
+    let base = percent_encoding::utf8_percent_encode(base.trim_end_matches('/'), SQLX_PATH);
+    Ok(format!("sqlite://{base}/{path}{query}"))
+}
+
+/// The database `serve` would take from the config file at `path`, if the
+/// file exists and names one (`database`, or `data_dir`): what `keys` and
+/// `accounts` use by default. Nothing is created.
+pub(crate) fn config_database(path: &Path) -> Result<Option<String>, CliError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let config = Config::read(path)?;
+    match (config.database, config.data_dir) {
+        (Some(url), _) => Ok(Some(url.into_inner())),
+        (None, Some(dir)) => sqlite_url_in(dir.get_ref()).map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Creates `dir` and its missing parents, 0700 on Unix.
@@ -489,7 +545,14 @@ async fn serve(
     // would never show.
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
-        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", settings.listen)))?;
+        .map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " (another server has it: pass --listen with another port, 127.0.0.1:8081 say)"
+            } else {
+                ""
+            };
+            CliError::Usage(format!("cannot listen on {}: {e}{hint}", settings.listen))
+        })?;
     let demo = demo_account(&store)
         .await
         .map_err(|e| CliError::Usage(format!("cannot set up the demo account: {e}")))?;
@@ -640,7 +703,9 @@ async fn shutdown() {
     eprintln!("shutting down: finishing the requests in flight (Ctrl-C again to stop at once)");
     tokio::spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stopped at once: the requests in flight were cut off");
+            eprintln!(
+                "stopped at once: the requests in flight were cut off, their credits not given back"
+            );
             std::process::exit(EXIT_INTERRUPTED);
         }
     });
@@ -856,6 +921,25 @@ mod tests {
         let path = dir.join("tollgate.toml");
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    #[test]
+    fn relative_sqlite_paths_are_taken_from_the_config_file() {
+        let base = Path::new("/etc/tollgate #1");
+        let cases = [
+            ("sqlite://x.db", "sqlite:///etc/tollgate %231/x.db"),
+            (
+                "sqlite:data/x.db?mode=rwc",
+                "sqlite:///etc/tollgate %231/data/x.db?mode=rwc",
+            ),
+            ("sqlite:///var/x.db", "sqlite:///var/x.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+            ("sqlite://x.db?mode=memory", "sqlite://x.db?mode=memory"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(sqlite_relative_to(url, base).unwrap(), expected, "{url}");
+        }
     }
 
     #[test]
