@@ -277,6 +277,8 @@ fn the_database_can_come_from_the_config_file() {
     assert!(created.status.success(), "{created:?}");
     assert!(dir.join("cfg.db").exists());
     assert!(!dir.join("tollgate.db").exists());
+    let stderr = String::from_utf8_lossy(&created.stderr);
+    assert!(stderr.contains("cfg.db (from ./tollgate.toml)"), "{stderr}");
     assert!(
         tollgate(&dir, &["accounts", "show", "acme"])
             .status
