@@ -363,8 +363,16 @@ impl Catalog {
         let parsed: FileToml = match toml::from_str(source) {
             Ok(parsed) => parsed,
             Err(e) => {
-                let message = e.message().to_owned();
-                errors.push(e.span().unwrap_or(0..0), None, message);
+                let span = e.span().unwrap_or(0..0);
+                // The parser names neither the key given twice nor the
+                // entry; both are in the text.
+                let mut message = e.message().to_owned();
+                let key = source.get(span.clone()).map(str::trim);
+                if let Some(key) = key.filter(|k| message == "duplicate key" && k.len() <= 64) {
+                    message = format!("duplicate key `{key}`");
+                }
+                let entry = entry_at(source, span.start);
+                errors.push(span, entry, message);
                 return Err(errors.finish());
             }
         };
@@ -641,6 +649,20 @@ fn build_def(
     Ok(def)
 }
 
+/// The code of the `[errors.CODE]` table (or one of its own, such as
+/// `[errors.CODE.aliases]`) that byte `offset` of a catalog file is in: the
+/// one its last table header before names.
+fn entry_at(source: &str, offset: usize) -> Option<&str> {
+    let header = source
+        .get(..offset)?
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['))?;
+    let code = header.strip_prefix("[errors.")?.split(['.', ']']).next()?;
+    Some(code.trim()).filter(|code| is_code(code))
+}
+
 /// What a catalog code may be, as error messages say it: snake_case, and,
 /// upper-cased, what AIP-193 allows in `ErrorInfo.reason`, where the google
 /// dialect writes it.
@@ -815,6 +837,14 @@ mod tests {
         let e = errors("[errors.abc]\nstatus = 400\n[errors.abc]\ntitle = 't'\n");
         assert!(e[0].starts_with("t.toml:3:"), "{e:?}");
         assert!(e[0].contains("duplicate"), "{e:?}");
+        // A key given twice, and a field no entry has, name the key and the entry.
+        let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\nstatus = 401\n");
+        assert_eq!(e, ["t.toml:4:1: entry \"abc\": duplicate key `status`"]);
+        let e = errors("[errors.abc.aliases]\ncoded = 'A'\ncolour = 'x'\n");
+        assert!(
+            e[0].starts_with("t.toml:3:1: entry \"abc\": unknown"),
+            "{e:?}"
+        );
 
         let e = errors("[errors.abc]\nstatus = 400\n");
         assert!(e[0].contains("a new entry needs title, message"), "{e:?}");
