@@ -828,6 +828,13 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     documented(&huge, "/v1/scans", "post", "payload_too_large");
     let plain = scan(Body::Raw("text/plain".into(), b"hi".to_vec()), &[]);
     assert_eq!(plain.status, 415, "{}", plain.text());
+    assert!(
+        plain
+            .text()
+            .contains("send application/json or multipart/form-data"),
+        "{}",
+        plain.text()
+    );
     documented(&plain, "/v1/scans", "post", "unsupported_media_type");
 
     // Compressed bodies: gzip is decoded; the 8 MiB limit counts decoded

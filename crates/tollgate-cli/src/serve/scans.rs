@@ -86,6 +86,19 @@ pub(crate) fn with_issue(err: ApiError) -> ApiError {
     }
 }
 
+/// The JSON extractor's refusal of a scan's body, which may also be
+/// multipart: a 415 names both.
+fn scan_body_refused(err: ApiError) -> ApiError {
+    if err.code() == "unsupported_media_type" {
+        err.with_message(
+            "The request's Content-Type is not supported: send application/json or \
+             multipart/form-data.",
+        )
+    } else {
+        with_issue(err)
+    }
+}
+
 fn media_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
@@ -106,7 +119,7 @@ impl FromRequest<Arc<AppState>> for ScanInput {
         // Anything else is JSON's to accept or refuse (415 for other types).
         let Json(body) = Json::<ScanJson>::from_request(req, app)
             .await
-            .map_err(|r| HandlerError::from_api(with_issue(r.into_api_error())))?;
+            .map_err(|r| HandlerError::from_api(scan_body_refused(r.into_api_error())))?;
         let text = body.image_data.trim();
         let text = data_url_payload(text).unwrap_or(text);
         let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
