@@ -280,7 +280,7 @@ struct Headers<'h> {
     retry_after_lines: usize,
     content_type: Option<&'h HeaderValue>,
     /// In the order of [`headers::REQUEST_ID_HEADERS`].
-    request_ids: [Option<&'h HeaderValue>; 6],
+    request_ids: [Option<&'h HeaderValue>; headers::REQUEST_ID_HEADERS.len()],
 }
 
 /// The rate-limit fields besides the IETF `RateLimit` field that can say a
@@ -299,12 +299,15 @@ static QUOTA_HEADER_NAMES: [HeaderName; 4] = [
 const UNIX_TIME_FLOOR: u64 = 1_000_000_000;
 
 /// [`headers::REQUEST_ID_HEADERS`] as header names, for large header maps.
-static REQUEST_ID_HEADER_NAMES: [HeaderName; 6] = [
+static REQUEST_ID_HEADER_NAMES: [HeaderName; headers::REQUEST_ID_HEADERS.len()] = [
     headers::X_REQUEST_ID,
     headers::REQUEST_ID,
     HeaderName::from_static("x-amzn-requestid"),
+    HeaderName::from_static("x-amz-request-id"),
     HeaderName::from_static("x-ms-request-id"),
+    HeaderName::from_static("x-github-request-id"),
     HeaderName::from_static("x-correlation-id"),
+    HeaderName::from_static("cf-ray"),
     HeaderName::from_static("traceparent"),
 ];
 
@@ -319,7 +322,7 @@ impl<'h> Headers<'h> {
             retry_after: None,
             retry_after_lines: 0,
             content_type: None,
-            request_ids: [None; 6],
+            request_ids: [None; headers::REQUEST_ID_HEADERS.len()],
         };
         if map.keys_len() > FEW_HEADERS {
             found.error_code = map.get(headers::X_ERROR_CODE);
@@ -339,13 +342,10 @@ impl<'h> Headers<'h> {
                     &mut found.retry_after
                 }
                 "content-type" => &mut found.content_type,
-                "x-request-id" => &mut found.request_ids[0],
-                "request-id" => &mut found.request_ids[1],
-                "x-amzn-requestid" => &mut found.request_ids[2],
-                "x-ms-request-id" => &mut found.request_ids[3],
-                "x-correlation-id" => &mut found.request_ids[4],
-                "traceparent" => &mut found.request_ids[5],
-                _ => continue,
+                name => match headers::REQUEST_ID_HEADERS.iter().position(|n| *n == name) {
+                    Some(i) => &mut found.request_ids[i],
+                    None => continue,
+                },
             };
             // The map yields a name's values together, the first first.
             slot.get_or_insert(value);

@@ -121,12 +121,15 @@ fn split_outside_quotes(text: &str, sep: u8) -> impl Iterator<Item = &str> {
 
 /// Headers that carry a request id in the wild, in the order the decoder
 /// tries them (`traceparent` last: its trace id stands in for a request id).
-pub const REQUEST_ID_HEADERS: [&str; 6] = [
+pub const REQUEST_ID_HEADERS: [&str; 9] = [
     "x-request-id",
     "request-id",
     "x-amzn-requestid",
+    "x-amz-request-id",
     "x-ms-request-id",
+    "x-github-request-id",
     "x-correlation-id",
+    "cf-ray",
     "traceparent",
 ];
 

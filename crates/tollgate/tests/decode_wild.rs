@@ -589,3 +589,59 @@ fn a_blank_request_id_in_the_body_gives_way_to_the_headers() {
     let body = r#"{"message":"m","request_id":12345}"#;
     assert_eq!(dec(400, &header, body).request_id.as_deref(), Some("12345"));
 }
+
+#[test]
+fn request_ids_of_github_s3_and_cloudflare_headers() {
+    for (header, id) in [
+        ("x-github-request-id", "C0DE:1A2B:3C4D"),
+        ("x-amz-request-id", "4442587FB7D0A2F9"),
+        ("cf-ray", "8c1f2a3b4c5d6e7f-AMS"),
+    ] {
+        let e = dec(
+            502,
+            &[(header, id)],
+            "<html><title>502 Bad Gateway</title></html>",
+        );
+        assert_eq!(e.request_id.as_deref(), Some(id), "{header}");
+    }
+    // The API's own id header wins over a proxy's.
+    let e = dec(502, &[("cf-ray", "r1"), ("x-request-id", "own")], "");
+    assert_eq!(e.request_id.as_deref(), Some("own"));
+}
+
+#[test]
+fn codes_of_google_and_stripe_bodies_without_their_usual_member() {
+    // Google without ErrorInfo: the legacy `errors[].reason`, else `status`.
+    let legacy = r#"{"error":{"code":403,"message":"Rate Limit Exceeded","errors":[{"domain":"usageLimits","reason":"rateLimitExceeded","message":"Rate Limit Exceeded"}],"status":"PERMISSION_DENIED"}}"#;
+    let e = dec(403, &[], legacy);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("google", Some("rateLimitExceeded"))
+    );
+    let bare = r#"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}}"#;
+    let e = dec(404, &[], bare);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("google", Some("NOT_FOUND"))
+    );
+    assert_eq!(e.kind, Kind::NotFound);
+    // Stripe's and Anthropic's `type` when there is no `code`.
+    let e = dec(
+        500,
+        &[],
+        r#"{"error":{"type":"api_error","message":"Something went wrong."}}"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("api_error"));
+    let anthropic =
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    let e = dec(529, &[], anthropic);
+    assert_eq!(e.code.as_deref(), Some("overloaded_error"));
+    assert_eq!(e.message.as_deref(), Some("Overloaded"));
+    // A `code` still wins over the `type`.
+    let e = dec(
+        402,
+        &[],
+        r#"{"error":{"type":"card_error","code":"card_declined","message":"Declined."}}"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("card_declined"));
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use http::{Extensions, HeaderValue, Method};
+use http::{Extensions, HeaderValue, Method, StatusCode};
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next};
 use tokio::time::Instant;
@@ -257,7 +257,10 @@ impl TollgateMiddleware {
         if policy.max_attempts == 1 {
             return Err(StopReason::Disabled);
         }
-        if !call.may_repeat {
+        // A request whose connection was never made was never sent: sending
+        // it again cannot run it twice, whatever its method.
+        let never_sent = matches!(cause, Cause::Transport(e) if e.is_connect());
+        if !call.may_repeat && !never_sent {
             return Err(StopReason::NotIdempotent(call.method.clone()));
         }
         let Some(template) = &call.template else {
@@ -276,7 +279,12 @@ impl TollgateMiddleware {
             }
         }
         let again = template.try_clone().ok_or(StopReason::BodyNotCloneable)?;
-        if !self.budget.try_spend() {
+        // A 429 paces a client that asks too fast; the budget is for a
+        // server that fails, and would otherwise run dry on a steady pace of
+        // 429s each followed by a success.
+        let paced =
+            matches!(cause, Cause::Status(r) if r.status() == StatusCode::TOO_MANY_REQUESTS);
+        if !paced && !self.budget.try_spend() {
             return Err(StopReason::BudgetExhausted);
         }
         Ok((delay, again))
@@ -331,7 +339,7 @@ fn describe(e: &reqwest::Error) -> String {
 fn success_request_id(response: &Response) -> Option<String> {
     tollgate::headers::REQUEST_ID_HEADERS
         .iter()
-        .take(5)
+        .filter(|name| **name != "traceparent")
         .find_map(|name| {
             let id = response.headers().get(*name)?.to_str().ok()?.trim();
             (!id.is_empty()).then(|| id.to_owned())

@@ -501,6 +501,15 @@ async fn the_retry_budget_is_shared_and_runs_out() {
     assert_eq!(budget.tokens(), 5);
     let err = client.get(mock.url("/")).send_api().await.unwrap_err();
     assert_eq!(err.attempts().len(), 2);
+
+    // A 429 paces the client: its retries spend nothing, so a steady pace
+    // of 429s each followed by a success keeps retrying.
+    for _ in 0..5 {
+        let paced = Mock::start(vec![Reply::new(429).header("retry-after", 1), Reply::ok()]).await;
+        let response = client.get(paced.url("/")).send_api().await.unwrap();
+        assert_eq!(response.attempts().len(), 2);
+    }
+    assert_eq!(budget.tokens(), 5);
 }
 
 #[tokio::test(start_paused = true)]
@@ -651,6 +660,15 @@ async fn connection_errors_are_retried_with_backoff() {
         "{err:?}"
     );
     assert_eq!(err.kind(), Some(tollgate::Kind::Unavailable));
+    // A POST whose connection was never made was never sent: retried too.
+    let err = client(RetryPolicy::default())
+        .post(&url)
+        .body("{}")
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts().len(), 4, "{err:?}");
+    assert_eq!(err.stop(), Some(&StopReason::MaxAttempts(4)));
     assert!(
         err.attempts()
             .iter()

@@ -96,6 +96,19 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
     };
     out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
     out.message = error.string("message");
+    read_typed_details(error, out);
+    // Without an `ErrorInfo.reason` (nor an `X-Error-Code`), the legacy
+    // `errors[].reason` (`rateLimitExceeded`), then the canonical `status`
+    // (`NOT_FOUND`), as Google's own APIs send them.
+    if out.code.is_none() {
+        let legacy = error
+            .items("errors")
+            .find_map(|item| item.obj()?.str("reason"));
+        out.set_code(legacy.or_else(|| error.str("status")));
+    }
+}
+
+fn read_typed_details(error: &Obj<'_>, out: &mut Decoded) {
     for item in error.items("details") {
         let Some(item) = item.obj() else {
             continue;

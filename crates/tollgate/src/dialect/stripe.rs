@@ -54,7 +54,9 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
     let Some(error) = error else {
         return;
     };
-    out.set_code(error.str("code"));
+    // A `type` alone (`api_error`, Anthropic's `overloaded_error`) is the
+    // most precise code such a body has.
+    out.set_code(error.str("code").or_else(|| error.str("type")));
     out.message = error.string("message");
     let before = out.violations.len();
     let own = |key: &str| ["type", "code", "message", "param", "doc_url"].contains(&key);
