@@ -160,12 +160,12 @@ impl Scans {
             .map(drop));
         // On Postgres `IF NOT EXISTS` is not safe under concurrency: of
         // several nodes starting at once on an empty database, all but one
-        // may fail on the catalog's unique index (23505) or find the table
-        // made (42P07). The table is there either way.
+        // may fail on the catalog's unique index (23505), or find the table
+        // (42P07) or its row type (42710) made. The table is there either way.
         let made_by_another = |e: &sqlx::Error| {
             e.as_database_error()
                 .and_then(|e| e.code())
-                .is_some_and(|code| code == "23505" || code == "42P07")
+                .is_some_and(|code| ["23505", "42P07", "42710"].contains(&code.as_ref()))
         };
         match created {
             Err(e) if !made_by_another(&e) => Err(e),
