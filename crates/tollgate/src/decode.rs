@@ -67,7 +67,7 @@ pub struct Decoded {
     /// Whether sending the request again may succeed (`retry` is not `never`).
     pub retryable: bool,
     /// The shape recognised: a dialect name, or `azure`, `plain`, `message`,
-    /// `errors`, `json`, `html`, `text`, `empty`.
+    /// `errors`, `json`, `xml`, `html`, `text`, `empty`.
     pub dialect: &'static str,
     #[serde(skip)]
     pub(crate) body_status: Option<u16>,
@@ -475,9 +475,19 @@ fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) -> Option<Di
         return None;
     }
     let text = String::from_utf8_lossy(trimmed);
-    let is_html =
-        trimmed.starts_with(b"<") || headers.content_type().is_some_and(|ct| ct.contains("html"));
-    if is_html {
+    let content_type = headers.content_type().unwrap_or_default();
+    let is_xml = trimmed.starts_with(b"<?xml")
+        || (content_type.contains("xml") && !content_type.contains("html"));
+    let is_html = trimmed.starts_with(b"<") || content_type.contains("html");
+    if is_xml {
+        // S3's and Azure Storage's `<Error><Code>…</Code><Message>…`.
+        out.dialect = "xml";
+        out.set_code(xml_element(&text, "Code"));
+        out.message = xml_element(&text, "Message").map(|m| truncate(&m));
+        if let Some(id) = xml_element(&text, "RequestId") {
+            out.request_id = Some(id);
+        }
+    } else if is_html {
         out.dialect = "html";
         out.message = html_title(&text).map(|t| truncate(t.trim()));
     } else {
@@ -496,6 +506,21 @@ fn truncate(text: &str) -> String {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
     }
+}
+
+/// The text of the first `<name>…</name>` element of an XML body, its
+/// predefined entities decoded.
+fn xml_element(xml: &str, name: &str) -> Option<String> {
+    let start = xml.find(&format!("<{name}>"))? + name.len() + 2;
+    let end = start + xml[start..].find(&format!("</{name}>"))?;
+    let text = xml[start..end].trim();
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&");
+    (!text.is_empty()).then_some(text)
 }
 
 /// The text of the first `<title>` or `<h1>` of an HTML page.

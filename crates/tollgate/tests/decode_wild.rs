@@ -645,3 +645,28 @@ fn codes_of_google_and_stripe_bodies_without_their_usual_member() {
     );
     assert_eq!(e.code.as_deref(), Some("card_declined"));
 }
+
+#[test]
+fn xml_errors_of_s3_and_azure_storage() {
+    let s3 = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a&amp;b.png</Key><RequestId>4442587FB7D0A2F9</RequestId><HostId>h</HostId></Error>"#;
+    let e = dec(404, &[("content-type", "application/xml")], s3);
+    assert_eq!(e.dialect, "xml");
+    assert_eq!(e.code.as_deref(), Some("NoSuchKey"));
+    assert_eq!(
+        e.message.as_deref(),
+        Some("The specified key does not exist.")
+    );
+    assert_eq!(e.request_id.as_deref(), Some("4442587FB7D0A2F9"));
+    assert_eq!(e.kind, Kind::NotFound);
+    let azure = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>ContainerNotFound</Code><Message>The specified container does not exist.\nRequestId:9a1c</Message></Error>";
+    let e = dec(404, &[("x-ms-request-id", "9a1c")], azure);
+    assert_eq!(e.code.as_deref(), Some("ContainerNotFound"));
+    assert_eq!(e.request_id.as_deref(), Some("9a1c"));
+    // An HTML page is still read by its title.
+    let e = dec(502, &[], "<html><title>502 Bad Gateway</title></html>");
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        ("html", Some("502 Bad Gateway"))
+    );
+}
