@@ -49,7 +49,8 @@ pub(crate) struct DecodeArgs {
     #[command(flatten)]
     catalogs: CatalogArgs,
 
-    /// The time an HTTP-date Retry-After is measured from, RFC 3339 [default: now]
+    /// The time an HTTP-date Retry-After is measured from, RFC 3339 [default: the response's
+    /// Date, else now]
     #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
     now: Option<SystemTime>,
 }
@@ -96,12 +97,13 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     }
     // 0 tells the decoder the status is unknown: it takes the body's, if any.
     let status = args.status.or(status).unwrap_or(0);
-    let decoded = catalog.decode(
-        status,
-        &headers,
-        body,
-        args.now.unwrap_or_else(SystemTime::now),
-    );
+    // A saved response's hint is measured from when it was sent.
+    let sent = headers
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok());
+    let now = args.now.or(sent).unwrap_or_else(SystemTime::now);
+    let decoded = catalog.decode(status, &headers, body, now);
     // Printed all the same (a script may want the fields), but not silently.
     match decoded.status {
         0 => eprintln!(

@@ -552,6 +552,16 @@ fn decode_refuses_empty_input_without_a_status() {
 }
 
 #[test]
+fn decode_measures_an_http_date_from_the_responses_date() {
+    // Saved long ago: 30 s from its Date, whenever it is decoded.
+    let response = "HTTP/1.1 503 Service Unavailable\r\nDate: Wed, 21 Oct 2015 07:28:00 GMT\r\n\
+                    Retry-After: Wed, 21 Oct 2015 07:28:30 GMT\r\n\r\n";
+    let decoded = tollgate_stdin(&["decode"], response.as_bytes());
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["retry_after_secs"], 30, "{value}");
+}
+
+#[test]
 fn decode_warns_of_a_success_or_an_unknown_status() {
     let ok = tollgate_stdin(&["decode"], b"HTTP/1.1 200 OK\r\n\r\n{\"id\":\"scan_1\"}");
     assert_eq!(code(&ok), 0);

@@ -210,8 +210,27 @@ impl ErrorDecoder {
         self.max_body
     }
 
-    /// The wall clock that HTTP-date `Retry-After` values are measured
-    /// against (tests pin it; the default is [`SystemTime::now`]).
+    /// The wall clock that HTTP-date `Retry-After` values and Unix-time
+    /// resets are measured against when the response has no `Date` (tests
+    /// pin it; the default is [`SystemTime::now`]).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use http::{HeaderMap, StatusCode};
+    /// use tollgate_client::ErrorDecoder;
+    /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_753_356_600);
+    /// let decoder = ErrorDecoder::new().wall_clock(move || now);
+    /// let mut headers = HeaderMap::new();
+    /// let at = httpdate::fmt_http_date(now + Duration::from_secs(30));
+    /// headers.insert("retry-after", at.parse().unwrap());
+    /// let e = decoder.decode(StatusCode::SERVICE_UNAVAILABLE, headers.clone(), Default::default());
+    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+    /// // Against the server's `Date`, 10 s behind this clock: 40 s away.
+    /// let date = httpdate::fmt_http_date(now - Duration::from_secs(10));
+    /// headers.insert("date", date.parse().unwrap());
+    /// let e = decoder.decode(StatusCode::SERVICE_UNAVAILABLE, headers, Default::default());
+    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(40)));
+    /// ```
     pub fn wall_clock(
         mut self,
         now: impl Fn() -> SystemTime + Send + Sync + 'static,
@@ -240,9 +259,17 @@ impl ErrorDecoder {
     /// assert_eq!(e.kind(), tollgate::Kind::RateLimited);
     /// ```
     pub fn decode(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> ErrorResponse {
+        // An HTTP-date hint or a Unix-time reset is read against the
+        // response's own `Date` (RFC 9110, 10.2.3), so that a client clock
+        // that runs fast or slow waits neither too little nor too long.
+        let server_now = headers
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok());
+        let now = server_now.unwrap_or_else(|| (self.clock)());
         let decoded = self
             .catalog_ref()
-            .decode(status.as_u16(), &headers, &body, (self.clock)());
+            .decode(status.as_u16(), &headers, &body, now);
         ErrorResponse {
             status,
             decoded,

@@ -59,17 +59,21 @@ async fn waits_the_retry_after_seconds_then_succeeds() {
 
 #[tokio::test(start_paused = true)]
 async fn waits_until_an_http_date() {
-    // Both sides read one wall clock that follows tokio's paused clock.
+    // The server's clock follows tokio's paused clock; the client's runs
+    // 90 s fast. The hint is read against the response's `Date`, so the
+    // skew does not shorten the wait.
     let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_753_356_600);
     let t0 = tokio::time::Instant::now();
     let wall = move || epoch + t0.elapsed();
     let date = httpdate::fmt_http_date(wall() + 7 * SECOND);
     let mock = Mock::start(vec![
-        Reply::api(Dialect::Problem, "service_unavailable", "r1", None).header("retry-after", date),
+        Reply::api(Dialect::Problem, "service_unavailable", "r1", None)
+            .header("retry-after", date)
+            .header("date", httpdate::fmt_http_date(wall())),
         Reply::ok(),
     ])
     .await;
-    let decoder = tollgate_client::ErrorDecoder::new().wall_clock(wall);
+    let decoder = tollgate_client::ErrorDecoder::new().wall_clock(move || wall() + 90 * SECOND);
     let client = client_from(TollgateMiddleware::new().decoder(decoder));
     client.get(mock.url("/")).send_api().await.unwrap();
     assert_eq!(mock.hits(), 2);
@@ -112,6 +116,7 @@ async fn waits_for_githubs_spent_quota_on_a_403() {
         .header("x-ratelimit-limit", 60)
         .header("x-ratelimit-remaining", 0)
         .header("x-ratelimit-reset", reset)
+        .header("date", httpdate::fmt_http_date(wall()))
         .body(r#"{"message":"API rate limit exceeded for 203.0.113.7.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}"#);
     let mock = Mock::start(vec![limited, Reply::ok()]).await;
     let decoder = tollgate_client::ErrorDecoder::new().wall_clock(wall);
