@@ -1,5 +1,7 @@
 //! When to send a failed request again, and how long to wait first.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
@@ -58,6 +60,29 @@ pub struct RetryPolicy {
     pub(crate) in_use_delay: Duration,
     pub(crate) auto_idempotency: bool,
     pub(crate) retry_transport: bool,
+    pub(crate) rule: Option<RetryRule>,
+}
+
+/// A user's rule for error responses ([`RetryPolicy::retry_when`]); equal
+/// only to itself.
+#[derive(Clone)]
+pub(crate) struct RetryRule(Arc<RuleFn>);
+
+/// What [`RetryRule`] holds.
+type RuleFn = dyn Fn(&ErrorResponse) -> Option<bool> + Send + Sync;
+
+impl PartialEq for RetryRule {
+    fn eq(&self, other: &RetryRule) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RetryRule {}
+
+impl fmt::Debug for RetryRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RetryRule(..)")
+    }
 }
 
 impl Default for RetryPolicy {
@@ -72,6 +97,7 @@ impl Default for RetryPolicy {
             in_use_delay: Duration::from_secs(1),
             auto_idempotency: false,
             retry_transport: true,
+            rule: None,
         }
     }
 }
@@ -167,6 +193,29 @@ impl RetryPolicy {
         self
     }
 
+    /// Decides for error responses the status and the catalog misjudge for
+    /// an API: `Some(true)` retries one (after its hint, else with backoff),
+    /// `Some(false)` makes it final, `None` leaves it to them. It does not
+    /// make a POST without an `Idempotency-Key` safe to send again.
+    ///
+    /// ```
+    /// use tollgate_client::RetryPolicy;
+    /// // Anthropic's 529 (overloaded) is worth another try; OpenAI's
+    /// // `insufficient_quota` 429 is not, whatever it says.
+    /// let policy = RetryPolicy::default().retry_when(|e| match (e.status().as_u16(), e.code()) {
+    ///     (529, _) => Some(true),
+    ///     (429, Some("insufficient_quota")) => Some(false),
+    ///     _ => None,
+    /// });
+    /// ```
+    pub fn retry_when(
+        mut self,
+        rule: impl Fn(&ErrorResponse) -> Option<bool> + Send + Sync + 'static,
+    ) -> RetryPolicy {
+        self.rule = Some(RetryRule(Arc::new(rule)));
+        self
+    }
+
     /// The upper bound of retry `n`'s backoff (from 0): `min(cap, base·2ⁿ)`.
     pub fn backoff_ceiling(&self, retry: u32) -> Duration {
         match 2u32.checked_pow(retry) {
@@ -212,7 +261,9 @@ impl RetryPolicy {
         catalog: &Catalog,
     ) -> Result<Plan, StopReason> {
         let status = response.status().as_u16();
-        if response.decoded().retry == RetryClass::Never {
+        let ruled = self.rule.as_ref().and_then(|rule| (rule.0)(response));
+        let never = response.decoded().retry == RetryClass::Never;
+        if ruled == Some(false) || (ruled.is_none() && never) {
             return Err(StopReason::NotRetryable);
         }
         Ok(match response.retry_after() {

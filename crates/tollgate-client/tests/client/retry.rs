@@ -875,3 +875,38 @@ async fn absurd_hints_and_limits_do_not_panic() {
         .unwrap_err();
     assert_eq!(err.stop(), Some(&StopReason::Deadline(120 * SECOND)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rule_of_the_users_own_overrides_the_status() {
+    let policy = RetryPolicy::default().retry_when(|e| match (e.status().as_u16(), e.code()) {
+        (529, _) => Some(true),
+        (429, Some("insufficient_quota")) => Some(false),
+        _ => None,
+    });
+    // Anthropic's overloaded 529: final by its status, retried by the rule.
+    let overloaded =
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    let mock = Mock::start(vec![Reply::new(529).body(overloaded), Reply::ok()]).await;
+    let without = client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await;
+    assert_eq!(without.unwrap_err().attempts().len(), 1);
+    let mock = Mock::start(vec![Reply::new(529).body(overloaded), Reply::ok()]).await;
+    client(policy.clone())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(mock.hits(), 2);
+    // OpenAI's spent quota: a 429 made final.
+    let spent = r#"{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","code":"insufficient_quota"}}"#;
+    let mock = Mock::start(vec![Reply::new(429).body(spent), Reply::ok()]).await;
+    let err = client(policy)
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.stop(), Some(&StopReason::NotRetryable));
+    assert_eq!(mock.hits(), 1);
+}
