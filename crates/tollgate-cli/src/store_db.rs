@@ -116,15 +116,7 @@ impl DatabaseArgs {
         F: FnOnce(Store) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let database = self.named()?.url;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-        runtime.block_on(async {
-            let store = open(&database).await?;
-            f(store).await.map_err(|e| CliError::Usage(e.to_string()))
-        })
+        run_at(&self.named()?.url, f)
     }
 
     /// As [`run`](Self::run), for a command about what a database already
@@ -149,11 +141,24 @@ impl DatabaseArgs {
                 named.by
             )));
         }
-        DatabaseArgs {
-            database: Some(named.url),
-        }
-        .run(f)
+        run_at(&named.url, f)
     }
+}
+
+/// Opens the store at `database` and runs `f` on it to completion.
+fn run_at<T, F, Fut>(database: &str, f: F) -> Result<T, CliError>
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let store = open(database).await?;
+        f(store).await.map_err(|e| CliError::Usage(e.to_string()))
+    })
 }
 
 /// The file a `sqlite:` URL names, when it does not exist.

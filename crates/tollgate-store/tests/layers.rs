@@ -168,6 +168,38 @@ impl Held {
     }
 }
 
+/// A handler that answers 201 at once, its body sending `first` and then
+/// waiting for `release`; `calls` counts its calls.
+#[derive(Default)]
+struct HeldAnswer {
+    release: Arc<tokio::sync::Notify>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl HeldAnswer {
+    fn service(
+        &self,
+        first: &'static [u8],
+    ) -> impl Service<Req, Response = Response<axum::body::Body>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static {
+        let (release, calls) = (self.release.clone(), self.calls.clone());
+        tower::service_fn(move |_req: Req| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let body = axum::body::Body::new(HeldBody {
+                first: Some(Bytes::from_static(first)),
+                release: Box::pin(release.clone().notified_owned()),
+            });
+            async move { Ok(Response::builder().status(201).body(body).unwrap()) }
+        })
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
 fn post(key: &str, idem: Option<&str>, body: &'static str) -> Req {
     let mut b = Request::post("/v1/scans")
         .header("x-api-key", key)
@@ -1181,27 +1213,13 @@ async fn a_response_dropped_while_its_lock_renews_spends_the_key(kind: Kind) {
         return;
     };
     let (gate, landed) = f.unanswered_renewals().await;
-    let (release, calls) = (
-        Arc::new(tokio::sync::Notify::new()),
-        Arc::new(AtomicUsize::new(0)),
-    );
-    let handler = tower::service_fn({
-        let (release, calls) = (release.clone(), calls.clone());
-        move |_req: Req| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            let body = axum::body::Body::new(HeldBody {
-                first: Some(Bytes::from_static(b"first")),
-                release: Box::pin(release.clone().notified_owned()),
-            });
-            async move { Ok::<_, Infallible>(Response::builder().status(201).body(body).unwrap()) }
-        }
-    });
+    let held = HeldAnswer::default();
     let svc = gate
         .route()
         .idempotency(Idempotency::Optional)
-        .layer(handler);
+        .layer(held.service(b"first"));
     let running = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("k1"), "{}")));
-    assert!(eventually(|| async { calls.load(Ordering::SeqCst) == 1 }).await);
+    assert!(eventually(|| async { held.calls() == 1 }).await);
     // The handler has answered and its body is being read when a renewal
     // lands unheard and the request is dropped.
     f.db.clock.advance(Duration::from_secs(2));
@@ -1227,7 +1245,7 @@ async fn a_response_dropped_while_its_lock_renews_spends_the_key(kind: Kind) {
     .await;
     let last = last.into_inner().unwrap();
     assert!(spent, "the retry is told the request ran: {last}");
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(held.calls(), 1);
     f.db.cleanup().await;
 }
 
@@ -1362,19 +1380,7 @@ async fn a_slow_response_body_keeps_its_key_past_the_lock_timeout(kind: Kind) {
     let Some(f) = Fixture::new(kind, 10).await else {
         return;
     };
-    let release = Arc::new(tokio::sync::Notify::new());
-    let calls = Arc::new(AtomicUsize::new(0));
-    let handler = tower::service_fn({
-        let (release, calls) = (release.clone(), calls.clone());
-        move |_req: Req| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            let body = axum::body::Body::new(HeldBody {
-                first: Some(Bytes::from_static(b"done")),
-                release: Box::pin(release.clone().notified_owned()),
-            });
-            async move { Ok::<_, Infallible>(Response::builder().status(201).body(body).unwrap()) }
-        }
-    });
+    let held = HeldAnswer::default();
     // A 3 s lock, renewed every second while the handler works and while its
     // body is read.
     let svc = f
@@ -1383,9 +1389,9 @@ async fn a_slow_response_body_keeps_its_key_past_the_lock_timeout(kind: Kind) {
         .idempotency_lock_timeout(Duration::from_secs(3))
         .route()
         .idempotency(Idempotency::Optional)
-        .layer(handler);
+        .layer(held.service(b"done"));
     let first = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("slow"), "{}")));
-    assert!(eventually(|| async { calls.load(Ordering::SeqCst) == 1 }).await);
+    assert!(eventually(|| async { held.calls() == 1 }).await);
     f.db.clock.advance(Duration::from_secs(2));
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // Past the first lock, within the renewed one: the key is still in use.
@@ -1393,8 +1399,8 @@ async fn a_slow_response_body_keeps_its_key_past_the_lock_timeout(kind: Kind) {
     let retry = send_any(&svc, post(&f.key, Some("slow"), "{}"));
     let retried = tokio::time::timeout(Duration::from_secs(5), retry).await;
     assert_eq!(retried.map(|(status, _)| status).ok(), Some(409));
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the retry did not run");
-    release.notify_one();
+    assert_eq!(held.calls(), 1, "the retry did not run");
+    held.release.notify_one();
     assert_eq!(first.await.unwrap().unwrap().status(), 201);
     let (res, body) = send_any(&svc, post(&f.key, Some("slow"), "{}")).await;
     assert_eq!((res, &body[..]), (201, &b"done"[..]));
