@@ -508,6 +508,11 @@ fn the_key_can_come_from_the_environment() {
     // Without it, the checks that need a key are skipped.
     let (_, report) = probe_json(&args);
     assert!(report["skipped"].as_u64() > Some(0), "{report:#}");
+    // One that cannot be a header value is refused, naming where it came from.
+    let bad = tollgate_with_env(&["probe", &base], &[("TOLLGATE_API_KEY", "tg\u{7f}key")]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("TOLLGATE_API_KEY"), "{stderr}");
 }
 
 #[test]

@@ -123,7 +123,11 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
         args.key_header.clone(),
         Duration::from_secs(args.timeout),
     )
-    .map_err(|e| CliError::Usage(format!("invalid --key or --key-header: {e}")))?;
+    .map_err(|e| {
+        CliError::Usage(format!(
+            "invalid --key (or TOLLGATE_API_KEY) or --key-header: {e}"
+        ))
+    })?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
