@@ -48,6 +48,22 @@ fn seed_001_body_retry_after_and_status_from_body() {
 }
 
 #[test]
+fn seed_001_details_null_or_an_object() {
+    let e = dec(0, &[], include_str!("golden/001-invalid-key.json"));
+    assert_eq!((e.dialect, e.status), ("status-code", 401));
+    assert_eq!(e.kind, Kind::Unauthenticated);
+    assert_eq!(e.message.as_deref(), Some("Unauthorized: Invalid API key"));
+    assert!(e.details.is_empty(), "{:?}", e.details);
+    assert!(!e.retryable);
+
+    let e = dec(0, &[], include_str!("golden/001-missing-field.json"));
+    assert_eq!((e.dialect, e.status), ("status-code", 400));
+    assert_eq!(e.kind, Kind::InvalidArgument);
+    assert_eq!(e.details["field"], "image_data");
+    assert_eq!(e.details["issue"], "This field is required.");
+}
+
+#[test]
 fn seed_002_both_shapes() {
     let e = dec(
         429,

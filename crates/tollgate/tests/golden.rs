@@ -1,7 +1,8 @@
 //! Every error example printed in the seed API docs (`tests/golden/*.json`,
 //! copied verbatim) is reproduced by rendering its catalog entry in its
-//! dialect. Bodies are compared as JSON values; the only members allowed
-//! beyond the seed's are those DESIGN.md's dialect shapes add.
+//! dialect. Bodies are compared as JSON values, then for the order of their
+//! members; the only members allowed beyond the seed's are those DESIGN.md's
+//! dialect shapes add, wherever they fall.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -231,6 +232,28 @@ fn remove_pointer(value: &mut Value, pointer: &str) {
     }
 }
 
+/// Fails unless every object in `actual` lists its members in the order the
+/// seed prints them (`Value`'s equality ignores the order; with serde_json's
+/// `preserve_order` the parsed maps keep it).
+fn assert_same_order(actual: &Value, expected: &Value, at: &str, golden: &str) {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => {
+            let a_keys: Vec<&String> = a.keys().collect();
+            let e_keys: Vec<&String> = e.keys().collect();
+            assert_eq!(a_keys, e_keys, "{golden}: members of {at:?} out of order");
+            for (k, v) in a {
+                assert_same_order(v, &e[k], &format!("{at}/{k}"), golden);
+            }
+        }
+        (Value::Array(a), Value::Array(e)) => {
+            for (i, (a, e)) in a.iter().zip(e).enumerate() {
+                assert_same_order(a, e, &format!("{at}/{i}"), golden);
+            }
+        }
+        _ => {}
+    }
+}
+
 #[test]
 fn every_seed_example_is_reproduced() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
@@ -253,6 +276,7 @@ fn every_seed_example_is_reproduced() {
             }
         }
         assert_eq!(actual, expected, "{}", case.golden);
+        assert_same_order(&actual, &expected, "", case.golden);
 
         // The seed's status and headers, too.
         let status = expected
