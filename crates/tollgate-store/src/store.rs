@@ -178,6 +178,7 @@ impl fmt::Debug for Store {
 pub struct Reservation {
     pub(crate) account_id: String,
     pub(crate) cost: i64,
+    /// The month (its first second, Unix time) the request was counted in.
     pub(crate) period: i64,
     pub(crate) remaining: i64,
 }
@@ -635,11 +636,13 @@ impl Store {
         for _ in 0..3 {
             let now = self.now();
             let period = month_start(now);
-            if let Some(remaining) = self.backend().reserve(account_id, cost, period).await? {
+            if let Some((remaining, counted_in)) =
+                self.backend().reserve(account_id, cost, period).await?
+            {
                 return Ok(Reservation {
                     account_id: account_id.to_owned(),
                     cost,
-                    period,
+                    period: counted_in,
                     remaining,
                 });
             }

@@ -119,15 +119,17 @@ pub trait AccountBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// In one conditional statement: if the account is active, has at least
     /// `cost` credits and is under its usage limit for the month starting at
-    /// `period`, takes `cost` and counts one request. The balance left, or
-    /// `None` when nothing was taken.
+    /// `period`, takes `cost` and counts one request. The balance left and
+    /// the month the request was counted in (the stored one, when another
+    /// node has already begun a later month), or `None` when nothing was taken.
     fn reserve<'a>(
         &'a self,
         id: &'a str,
         cost: i64,
         period: i64,
-    ) -> BoxFuture<'a, Result<Option<i64>, StoreError>>;
-    /// Gives back what [`reserve`](Self::reserve) took.
+    ) -> BoxFuture<'a, Result<Option<(i64, i64)>, StoreError>>;
+    /// Gives back what [`reserve`](Self::reserve) took; `period` is the month
+    /// it returned.
     fn release<'a>(
         &'a self,
         id: &'a str,

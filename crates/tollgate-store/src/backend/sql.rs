@@ -31,9 +31,11 @@ const RESERVE: &str = "UPDATE accounts SET balance = balance - $2, \
      usage_period = CASE WHEN usage_period > $3 THEN usage_period ELSE $3 END \
      WHERE id = $1 AND state = 'active' AND balance >= $2 \
      AND (usage_limit IS NULL OR (CASE WHEN usage_period >= $3 THEN usage_count ELSE 0 END) < usage_limit) \
-     RETURNING balance";
+     RETURNING balance, usage_period";
 /// Gives credits back. Saturates at the largest balance rather than overflow
 /// (SQLite would store an overflowing sum as a float, which no read accepts).
+/// The request is uncounted from the month `RESERVE` counted it in (`$3`, the
+/// period it returned), unless that month is over.
 const RELEASE: &str = "UPDATE accounts SET balance = \
      CASE WHEN balance <= 9223372036854775807 - $2 THEN balance + $2 ELSE 9223372036854775807 END, \
      usage_count = CASE WHEN usage_period = $3 AND usage_count > 0 THEN usage_count - 1 ELSE usage_count END \
@@ -195,7 +197,7 @@ macro_rules! sql_backend {
                 id: &'a str,
                 cost: i64,
                 period: i64,
-            ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+            ) -> BoxFuture<'a, Result<Option<(i64, i64)>, StoreError>> {
                 Box::pin(async move {
                     let row = sqlx::query(RESERVE)
                         .bind(id)
@@ -203,7 +205,9 @@ macro_rules! sql_backend {
                         .bind(period)
                         .fetch_optional(&self.pool)
                         .await?;
-                    Ok(row.map(|r| r.try_get::<i64, _>("balance")).transpose()?)
+                    Ok(row
+                        .map(|r| Ok::<_, sqlx::Error>((r.try_get("balance")?, r.try_get("usage_period")?)))
+                        .transpose()?)
                 })
             }
 
