@@ -1,6 +1,7 @@
 //! Reading axum's rejections (typed, or as the plain-text responses they
 //! become) and serde's errors as catalog errors.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use tollgate::{ApiError, Catalog, Violation};
@@ -120,9 +121,29 @@ fn without_type_names(msg: &str) -> std::borrow::Cow<'_, str> {
 /// Joins a parent path and a field name as callers write them.
 fn join(parent: &str, name: &str) -> String {
     match parent {
-        "" | "." => name.to_owned(),
-        parent => format!("{parent}.{name}"),
+        "" | "." => clip(name).into_owned(),
+        parent => format!("{}.{name}", clip(parent)),
     }
+}
+
+/// The most of the client's own text (in bytes) an error repeats. serde's
+/// messages quote the value that was wrong and paths name the map keys on
+/// the way, and either can be most of a body: repeated whole, a megabyte
+/// string became a response (and a stored idempotent replay) several times
+/// its size.
+const QUOTED_MAX: usize = 256;
+
+/// `text` whole when short enough, else its start and its end around `…`,
+/// so that the end of a message, which names what was expected, survives.
+fn clip(text: &str) -> Cow<'_, str> {
+    if text.len() <= QUOTED_MAX {
+        return Cow::Borrowed(text);
+    }
+    let half = QUOTED_MAX / 2;
+    let head = (0..=half).rev().find(|&i| text.is_char_boundary(i));
+    let tail = (text.len() - half..text.len()).find(|&i| text.is_char_boundary(i));
+    let (head, tail) = (head.unwrap_or(0), tail.unwrap_or(text.len()));
+    Cow::Owned(format!("{}…{}", &text[..head], &text[tail..]))
 }
 
 /// A serde data error at `path` (`items[2].name`, `.` or empty for the root):
@@ -150,11 +171,14 @@ pub(crate) fn from_data_error(path: &str, message: &str) -> ApiError {
 
 /// `validation_error` with one violation; the message names the field too,
 /// for dialects that carry no violations (`flat`).
+///
+/// Both are the client's text in part, and are cut to a few hundred bytes.
 pub(crate) fn invalid_field(field: &str, code: &str, message: &str) -> ApiError {
-    let err = builtin("validation_error").violation(Violation::new(field, code, message));
-    match field {
+    let (field, message) = (clip(field), clip(message));
+    let err = builtin("validation_error").violation(Violation::new(&*field, code, &*message));
+    match &*field {
         "" => err.with_message(message),
-        field => err.with_message(format!("{field}: {message}")),
+        _ => err.with_message(format!("{field}: {message}")),
     }
 }
 
@@ -341,6 +365,77 @@ mod tests {
         for code in codes {
             assert_eq!(builtin(code).code(), code);
         }
+    }
+
+    #[test]
+    fn a_huge_value_or_key_is_not_repeated_whole() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Frame {
+            t: u32,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            frames: Vec<Frame>,
+            tags: std::collections::BTreeMap<String, u32>,
+        }
+        let deserialize = |json: &str| {
+            let mut de = serde_json::Deserializer::from_str(json);
+            serde_path_to_error::deserialize::<_, Body>(&mut de).unwrap_err()
+        };
+        // A DEL is one byte in the body and six (`\u{7f}`) in serde's message.
+        let value = "\u{7f}".repeat(1 << 20);
+        let err = from_json_error(deserialize(&format!(
+            r#"{{"frames":[{{"t":"{value}"}}],"tags":{{}}}}"#
+        )));
+        let violation = &err.violations()[0];
+        assert_eq!(violation.field, "frames[0].t");
+        assert!(
+            violation.message.len() <= QUOTED_MAX + 3,
+            "{}",
+            violation.message.len()
+        );
+        assert!(
+            violation.message.ends_with("expected u32"),
+            "{}",
+            violation.message
+        );
+        assert!(
+            err.message().len() <= 2 * QUOTED_MAX,
+            "{}",
+            err.message().len()
+        );
+
+        let key = "k".repeat(1 << 20);
+        let err = from_json_error(deserialize(&format!(
+            r#"{{"frames":[],"tags":{{"{key}":"x"}}}}"#
+        )));
+        let violation = &err.violations()[0];
+        assert!(
+            violation.field.len() <= QUOTED_MAX + 3,
+            "{}",
+            violation.field.len()
+        );
+        assert!(
+            violation.field.starts_with("tags.kkk"),
+            "{}",
+            violation.field
+        );
+        assert!(
+            err.message().len() <= 2 * QUOTED_MAX + 8,
+            "{}",
+            err.message().len()
+        );
+    }
+
+    #[test]
+    fn clipping_keeps_whole_characters() {
+        assert_eq!(clip("short"), "short");
+        let text = "é".repeat(QUOTED_MAX);
+        let clipped = clip(&text);
+        assert!(clipped.len() <= QUOTED_MAX + "…".len());
+        assert!(clipped.starts_with('é') && clipped.ends_with('é') && clipped.contains('…'));
     }
 
     #[test]

@@ -1016,6 +1016,24 @@ fn detections_and_credits_answer_as_seed_004_in_the_envelope_dialect() {
         json!([{"frames[3].t": ["must be greater than the previous frame's t"]}])
     );
 
+    // At most 20 violations, though every frame has two; a long model name
+    // is not repeated back.
+    let every_frame_wrong: Vec<_> = (0..30)
+        .map(|i| json!({"t": 100 - i, "brightness": 300}))
+        .collect();
+    let many = detect(
+        &key,
+        json!({"session_id": "s_1", "frames": every_frame_wrong}),
+    );
+    assert_eq!(many.json()["errors"].as_array().map(Vec::len), Some(20));
+    let long_name = "m".repeat(100_000);
+    let unknown = detect(
+        &key,
+        json!({"session_id": "s_1", "model": long_name, "frames": frames(10)}),
+    );
+    assert_eq!(unknown.header("x-error-code"), "validation_error");
+    assert!(unknown.text().len() < 1000, "{}", unknown.text().len());
+
     let ok = detect(&key, json!({"session_id": "s_1", "frames": frames(10)}));
     assert_eq!(ok.status, 200, "{}", ok.text());
     let body = ok.json();

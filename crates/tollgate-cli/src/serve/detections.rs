@@ -80,7 +80,8 @@ pub(crate) async fn create(
                 vec![Violation::new(
                     "model",
                     "invalid_value",
-                    format!("unknown model {name:?}: expected {}", names.join(" or ")),
+                    // The name is not repeated: it may be megabytes long.
+                    format!("unknown model: expected {}", names.join(" or ")),
                 )],
             )
         })?,
@@ -116,6 +117,7 @@ pub(crate) async fn create(
             ));
         }
         if violations.len() >= MAX_VIOLATIONS {
+            violations.truncate(MAX_VIOLATIONS);
             break;
         }
     }
