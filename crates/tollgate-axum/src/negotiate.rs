@@ -226,9 +226,8 @@ struct Weights {
 impl Weights {
     /// Adds the ranges of one `Accept` value (several values are one list).
     fn read(&mut self, value: &HeaderValue) {
-        let Ok(value) = value.to_str() else {
-            return;
-        };
+        // A byte past ASCII spoils only the range it is in, not the list.
+        let value = String::from_utf8_lossy(value.as_bytes());
         for range in value.split(',') {
             let mut params = range.split(';');
             let media = params.next().unwrap_or_default().trim();
@@ -353,6 +352,13 @@ mod tests {
                 "{accept}"
             );
         }
+        let mut accept = headers(&[]);
+        accept.insert(
+            "accept",
+            HeaderValue::from_bytes(b"application/problem+json, text/x-\xc3\xa9, \xff/\xff")
+                .unwrap(),
+        );
+        assert_eq!(n.decide(&accept, "/"), Dialect::Problem);
         let off = Negotiation {
             problem_on_accept: false,
             ..n
@@ -511,6 +517,13 @@ mod tests {
         let n = Negotiation::new(Dialect::Flat);
         assert_eq!(text(n.vary(differ)), Some("accept"));
         assert_eq!(text(n.vary(envelope)), None);
+        let mut accept = headers(&[]);
+        accept.insert(
+            "accept",
+            HeaderValue::from_bytes(b"application/problem+json, text/x-\xc3\xa9, \xff/\xff")
+                .unwrap(),
+        );
+        assert_eq!(n.decide(&accept, "/"), Dialect::Problem);
         let off = Negotiation {
             problem_on_accept: false,
             ..n

@@ -35,10 +35,16 @@ pub struct Cidr {
 }
 
 impl Cidr {
-    /// Whether `ip` is in this network (IPv4-mapped IPv6 addresses count as
-    /// IPv4).
+    /// Whether `ip` is in this network. An IPv4 address and its IPv4-mapped
+    /// IPv6 form (`::ffff:10.0.0.1`, as a dual-stack socket reports an IPv4
+    /// peer) are the same address: in an IPv4 network, and in an IPv6
+    /// network that holds the mapped form (`::/0`, `::ffff:0:0/95`).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        mask(ip.to_canonical(), self.prefix) == self.addr
+        let ip = match (self.addr, ip.to_canonical()) {
+            (IpAddr::V6(_), IpAddr::V4(v4)) => IpAddr::V6(v4.to_ipv6_mapped()),
+            (_, ip) => ip,
+        };
+        mask(ip, self.prefix) == self.addr
     }
 }
 
@@ -581,6 +587,32 @@ mod tests {
                 .parse::<Cidr>()
                 .unwrap()
                 .contains("8.8.8.8".parse().unwrap())
+        );
+        // An IPv4 peer, bare or as a dual-stack socket reports it, is in the
+        // IPv6 networks that hold its mapped form, and only those.
+        for peer in ["10.0.0.1", "::ffff:10.0.0.1"] {
+            let peer: IpAddr = peer.parse().unwrap();
+            for (net, holds) in [
+                ("::/0", true),
+                ("::ffff:0:0/95", true),
+                ("::ffff:10.0.0.0/104", true),
+                ("10.0.0.0/8", true),
+                ("2001:db8::/32", false),
+                ("::/96", false),
+                ("11.0.0.0/8", false),
+            ] {
+                assert_eq!(
+                    net.parse::<Cidr>().unwrap().contains(peer),
+                    holds,
+                    "{net} {peer}"
+                );
+            }
+        }
+        assert!(
+            !"10.0.0.0/8"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains("::a00:1".parse().unwrap())
         );
         let err = "10.0.0.0/40".parse::<Cidr>().unwrap_err().to_string();
         assert!(err.contains("10.0.0.0/40"), "{err}");
