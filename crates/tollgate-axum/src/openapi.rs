@@ -33,7 +33,7 @@ use tollgate::{Catalog, Dialect};
 /// does not declare already. `codes` are typically the ones the middleware
 /// can answer with anywhere (401, 403, 413, 415, 429, 500, 504). A document
 /// that has an `Error` schema of its own keeps it, and the catalog's is
-/// added as `TollgateError`.
+/// added as `TollgateError` (or `TollgateError2`, … if that name is taken too).
 ///
 /// Works through the document's JSON form, so it keeps everything utoipa
 /// generated; fails only if that form does not read back (a utoipa bug).
@@ -46,10 +46,22 @@ pub fn add_error_responses(
     let mut value = serde_json::to_value(&doc)?;
     let mut generated = openapi::components(catalog, dialect);
     let mut responses = openapi::responses(catalog, dialect, codes);
-    let own = value.pointer("/components/schemas/Error");
-    if own.is_some_and(|own| Some(own) != generated.pointer("/schemas/Error")) {
-        rename_error_schema(&mut generated);
-        responses.values_mut().for_each(rename_error_schema);
+    // The first of `Error`, `TollgateError`, `TollgateError2`, … that the
+    // document does not hold, or holds as the catalog's own schema.
+    let ours = generated.pointer("/schemas/Error").cloned();
+    let name = ["Error".to_owned(), "TollgateError".to_owned()]
+        .into_iter()
+        .chain((2..).map(|n| format!("TollgateError{n}")))
+        .find(|name| {
+            let theirs = value.pointer(&format!("/components/schemas/{name}"));
+            theirs.is_none_or(|theirs| Some(theirs) == ours.as_ref())
+        })
+        .unwrap_or_default();
+    if name != "Error" {
+        rename_error_schema(&mut generated, &name);
+        responses
+            .values_mut()
+            .for_each(|response| rename_error_schema(response, &name));
     }
     let components = value.as_object_mut().map(|doc| {
         doc.entry("components")
@@ -93,27 +105,29 @@ pub fn add_error_responses(
     serde_json::from_value(value)
 }
 
-/// The catalog's schema is `TollgateError` in `value`: under that name, and
-/// in every reference to it.
-fn rename_error_schema(value: &mut Value) {
+/// The catalog's schema is `name` in `value`: under that name, and in every
+/// reference to it.
+fn rename_error_schema(value: &mut Value, name: &str) {
     const OURS: &str = "#/components/schemas/Error";
     match value {
         Value::Object(members) => {
             if let Some(schema) = members.get_mut("schemas").and_then(Value::as_object_mut) {
                 if let Some(error) = schema.remove("Error") {
-                    schema.insert("TollgateError".to_owned(), error);
+                    schema.insert(name.to_owned(), error);
                 }
             }
-            for (name, member) in members.iter_mut() {
+            for (key, member) in members.iter_mut() {
                 match member {
-                    Value::String(target) if name == "$ref" && target == OURS => {
-                        *target = "#/components/schemas/TollgateError".to_owned();
+                    Value::String(target) if key == "$ref" && target == OURS => {
+                        *target = format!("#/components/schemas/{name}");
                     }
-                    other => rename_error_schema(other),
+                    other => rename_error_schema(other, name),
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(rename_error_schema),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| rename_error_schema(item, name)),
         _ => {}
     }
 }
@@ -162,7 +176,11 @@ mod tests {
             .build();
         let doc = OpenApiBuilder::new()
             .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
-            .components(Some(ComponentsBuilder::new().schema("Error", own).build()))
+            .components(Some(
+                ComponentsBuilder::new()
+                    .schema("Error", own.clone())
+                    .build(),
+            ))
             .build();
         let catalog = Catalog::builtin();
         let doc = add_error_responses(doc, &catalog, Dialect::Coded, &["invalid_key"]).unwrap();
@@ -178,5 +196,32 @@ mod tests {
         assert_eq!(schema["$ref"], "#/components/schemas/TollgateError");
         let text = json.to_string();
         assert!(!text.contains("\"#/components/schemas/Error\""), "{text}");
+
+        // With a `TollgateError` of its own too, the catalog's takes the next name.
+        let op = OperationBuilder::new()
+            .response("201", ResponseBuilder::new().description("Created"))
+            .build();
+        let doc = OpenApiBuilder::new()
+            .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
+            .components(Some(
+                ComponentsBuilder::new()
+                    .schema("Error", own.clone())
+                    .schema("TollgateError", own)
+                    .build(),
+            ))
+            .build();
+        let doc = add_error_responses(doc, &catalog, Dialect::Coded, &["invalid_key"]).unwrap();
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(
+            json["components"]["schemas"]["TollgateError"]["title"],
+            "Mine"
+        );
+        assert_eq!(
+            json["components"]["schemas"]["TollgateError2"],
+            generated["schemas"]["Error"]
+        );
+        let schema = &json["paths"]["/v1/scans"]["post"]["responses"]["401"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(schema["$ref"], "#/components/schemas/TollgateError2");
     }
 }

@@ -77,3 +77,49 @@ fn rendered_bodies_match_their_dialect_schema() {
         assert!(!schema.is_valid(&json!({"unexpected": true})), "{dialect}");
     }
 }
+
+#[test]
+fn every_header_the_renderer_sends_is_documented() {
+    let catalog = Catalog::builtin();
+    let ctx = Context::new(SystemTime::now()).request_id("req_1");
+    for dialect in Dialect::ALL {
+        let components = openapi::components(&catalog, dialect);
+        for def in catalog.iter() {
+            let documented = &components["responses"][def.code()]["headers"];
+            let mut err = catalog.error(def.code()).unwrap();
+            if def.retry() == tollgate::RetryClass::After {
+                err = err.retry_after(Duration::from_secs(3));
+            }
+            let response = catalog.renderer(dialect).response(&err, &ctx);
+            for name in response.headers().keys() {
+                if name == "content-type" {
+                    continue;
+                }
+                let known = documented
+                    .as_object()
+                    .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case(name.as_str())));
+                assert!(known, "{dialect} {}: {name} undocumented", def.code());
+            }
+        }
+        let headers = |code: &str| components["responses"][code]["headers"].clone();
+        assert!(headers("rate_limit_exceeded")["RateLimit-Policy"].is_object());
+        assert!(headers("rate_limit_exceeded")["RateLimit"].is_object());
+        assert!(headers("invalid_key")["WWW-Authenticate"].is_object());
+        assert!(headers("method_not_allowed")["Allow"].is_object());
+        assert!(headers("not_found")["RateLimit"].is_null());
+    }
+}
+
+#[test]
+fn a_code_named_twice_is_described_once() {
+    let catalog = Catalog::builtin();
+    let responses = openapi::responses(
+        &catalog,
+        Dialect::Problem,
+        &["not_found", "not_found", "rate_limit_exceeded"],
+    );
+    assert_eq!(responses["404"]["description"], "`not_found`: Not found");
+    // Headers of every code sharing the status are merged.
+    let limited = &responses["429"]["headers"];
+    assert!(limited["Retry-After"].is_object() && limited["RateLimit"].is_object());
+}

@@ -14,7 +14,7 @@
 use serde_json::{Map, Value, json};
 
 use super::example_body;
-use crate::{Catalog, Dialect, RetryClass};
+use crate::{Catalog, Dialect, ErrorDef, Kind, RetryClass};
 
 /// The JSON Schema (OpenAPI 3.1 dialect) of error bodies in `dialect`.
 ///
@@ -210,24 +210,32 @@ fn header(description: &str, schema: Value) -> Value {
     json!({"description": description, "schema": schema})
 }
 
-/// The headers an error with `retry` may carry.
-fn error_headers(retry: RetryClass) -> Value {
+/// The headers a response with `def`'s error carries in `dialect`: the
+/// request id and the code always; `Retry-After` where the error asks for a
+/// wait; the RateLimit fields on a rate limit (when a limiter refused it);
+/// the challenge on a 401 and the allowed methods on a 405 (kept from the
+/// layer that set them); Stripe's `Request-Id`.
+fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
+    let string = || json!({"type": "string"});
     let mut headers = Map::new();
     headers.insert(
         "X-Request-Id".into(),
-        header(
-            "The request id; quote it to support.",
-            json!({"type": "string"}),
-        ),
+        header("The request id; quote it to support.", string()),
     );
     headers.insert(
         "X-Error-Code".into(),
         header(
-            "The error's code, as the body spells it.",
-            json!({"type": "string"}),
+            "The error's catalog code, or its alias in this dialect.",
+            string(),
         ),
     );
-    if retry == RetryClass::After {
+    if dialect == Dialect::Stripe {
+        headers.insert(
+            "Request-Id".into(),
+            header("The request id, as Stripe names it.", string()),
+        );
+    }
+    if def.retry() == RetryClass::After {
         headers.insert(
             "Retry-After".into(),
             header(
@@ -236,7 +244,37 @@ fn error_headers(retry: RetryClass) -> Value {
             ),
         );
     }
-    Value::Object(headers)
+    if def.kind() == Kind::RateLimited {
+        headers.insert(
+            "RateLimit-Policy".into(),
+            header(
+                "Each rate-limit policy that applied, as `\"name\";q=<quota>;w=<window seconds>` \
+                 (draft-ietf-httpapi-ratelimit-headers-09).",
+                string(),
+            ),
+        );
+        headers.insert(
+            "RateLimit".into(),
+            header(
+                "Each policy's state, as `\"name\";r=<calls left>;t=<seconds until the whole \
+                 burst is back>` (draft-ietf-httpapi-ratelimit-headers-09).",
+                string(),
+            ),
+        );
+    }
+    if def.kind() == Kind::Unauthenticated {
+        headers.insert(
+            "WWW-Authenticate".into(),
+            header("How to authenticate (RFC 9110).", string()),
+        );
+    }
+    if def.status() == 405 {
+        headers.insert(
+            "Allow".into(),
+            header("The methods the resource allows.", string()),
+        );
+    }
+    headers
 }
 
 /// `components` with `schemas.Error` (the dialect's body) and one entry of
@@ -248,7 +286,7 @@ pub fn components(catalog: &Catalog, dialect: Dialect) -> Value {
             def.code().to_owned(),
             json!({
                 "description": format!("{} (`{}`)", def.title(), def.code()),
-                "headers": error_headers(def.retry()),
+                "headers": error_headers(def, dialect),
                 "content": {
                     dialect.content_type(): {
                         "schema": {"$ref": "#/components/schemas/Error"},
@@ -266,11 +304,13 @@ pub fn components(catalog: &Catalog, dialect: Dialect) -> Value {
 /// codes are skipped.
 pub fn responses(catalog: &Catalog, dialect: Dialect, codes: &[&str]) -> Map<String, Value> {
     let mut out: Map<String, Value> = Map::new();
-    for def in codes.iter().filter_map(|c| catalog.get(c)) {
+    let mut seen = std::collections::HashSet::new();
+    let defs = codes.iter().filter_map(|c| catalog.get(c));
+    for def in defs.filter(|def| seen.insert(def.code())) {
         let response = out.entry(def.status().to_string()).or_insert_with(|| {
             json!({
                 "description": "",
-                "headers": error_headers(RetryClass::Never),
+                "headers": {},
                 "content": {dialect.content_type(): {
                     "schema": {"$ref": "#/components/schemas/Error"},
                     "examples": {}
@@ -284,8 +324,10 @@ pub fn responses(catalog: &Catalog, dialect: Dialect, codes: &[&str]) -> Map<Str
             format!("{description}; `{}`: {}", def.code(), def.title())
         };
         response["description"] = description.into();
-        if def.retry() == RetryClass::After {
-            response["headers"] = error_headers(RetryClass::After);
+        if let Value::Object(headers) = &mut response["headers"] {
+            for (name, header) in error_headers(def, dialect) {
+                headers.entry(name).or_insert(header);
+            }
         }
         response["content"][dialect.content_type()]["examples"][def.code()] = json!({
             "summary": def.title(),
