@@ -51,7 +51,8 @@ enum ScanError {
         status = 502,
         message = "The upstream failed."
     )]
-    Upstream(#[api(source)] std::io::Error),
+    /// A boxed error as the source, as thiserror allows.
+    Upstream(#[api(source)] Box<dyn std::error::Error + Send + Sync>),
 }
 
 #[test]
@@ -114,6 +115,11 @@ fn fields_fill_the_message_and_details() {
     assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(7)));
     assert_eq!(err.source_error().unwrap().to_string(), "connection reset");
     assert!(err.details().is_empty());
+
+    let cause: Box<dyn std::error::Error + Send + Sync> =
+        Box::new(std::io::Error::other("dns is down"));
+    let err = tollgate::ApiError::from(ScanError::Upstream(cause));
+    assert_eq!(err.source_error().unwrap().to_string(), "dns is down");
 }
 
 async fn rule(fail: bool) -> Result<&'static str, HandlerError> {
@@ -134,7 +140,7 @@ async fn derived_errors_render_in_the_negotiated_dialect() {
         )
         .route(
             "/upstream",
-            get(|| async { ScanError::Upstream(std::io::Error::other("dns is down")) }),
+            get(|| async { ScanError::Upstream("dns is down".into()) }),
         )
         .layer(
             Tollgate::new(Catalog::builtin())

@@ -40,8 +40,10 @@
 //! | `retry` | `"never"`, `"after"`, `"backoff"` | with `status` and `message`; defaults from the status |
 //! | `kind` | a `tollgate::Kind` name (`"not_found"`) | with `status` and `message`; defaults from the status |
 //!
-//! Field attributes: `#[api(source)]` (the cause: logged, never rendered; must
-//! implement `std::error::Error + Send + Sync + 'static`), `#[api(retry_after)]`
+//! Field attributes: `#[api(source)]` (the cause: logged, never rendered; an
+//! error type, or anything that converts into
+//! `Box<dyn std::error::Error + Send + Sync>`, such as that box itself or an
+//! `anyhow::Error`), `#[api(retry_after)]`
 //! (a `std::time::Duration` sent as `Retry-After`), `#[api(skip)]` (not a
 //! detail). Every other named field is a detail (`serde::Serialize`), filling
 //! the message template.

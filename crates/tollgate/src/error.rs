@@ -121,9 +121,14 @@ impl ApiError {
         self
     }
 
-    /// Attaches the underlying cause: logged, never rendered.
-    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.0.source = Some(Arc::new(source));
+    /// Attaches the underlying cause: logged, never rendered. Any error type
+    /// will do, and so will what converts into a boxed error: a
+    /// `Box<dyn Error + Send + Sync>`, an `anyhow::Error`, a `String`.
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.0.source = Some(Arc::from(source.into()));
         self
     }
 

@@ -6,7 +6,7 @@ enum E {
     BadInput {
         value: NotSerialize,
         #[api(source)]
-        cause: String,
+        cause: u32,
         #[api(retry_after)]
         wait: u64,
     },
