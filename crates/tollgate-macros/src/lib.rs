@@ -80,6 +80,23 @@
 //! defines (built-in entries used as is are left out), for `Catalog::insert`
 //! and documentation.
 //!
+//! The expansion names `::tollgate_axum`. A crate that depends on it under
+//! another name, or re-exports the derive, says where it is with
+//! `#[api(crate = "path::to::tollgate_axum")]` on the enum (the only key the
+//! enum takes):
+//!
+//! ```
+//! use tollgate_axum as web;
+//!
+//! #[derive(Debug, web::ApiError)]
+//! #[api(crate = "web")]
+//! enum E {
+//!     #[api(code = "gone", status = 410, message = "Gone.")]
+//!     Gone,
+//! }
+//! assert_eq!(tollgate::ApiError::from(E::Gone).status(), 410);
+//! ```
+//!
 //! It does not implement `std::error::Error`, and the enum must not either:
 //! `HandlerError` converts from every `Error + Send + Sync + 'static`, so the
 //! generated `From<Enum> for HandlerError` would conflict with that (E0119).
@@ -196,22 +213,35 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         ));
     }
     let mut errors = Errors::default();
+    let mut root = quote!(::tollgate_axum);
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("api")) {
-        errors.push(syn::Error::new_spanned(
-            attr,
-            "#[api(...)] goes on variants and fields, not on the enum",
-        ));
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("crate") {
+                let path: syn::Path = meta.value()?.parse::<LitStr>()?.parse()?;
+                root = quote!(#path);
+                Ok(())
+            } else {
+                Err(meta.error(
+                    "on the enum, #[api(...)] takes only crate = \"path::to::tollgate_axum\"; \
+                     code, status and the rest go on variants",
+                ))
+            }
+        });
+        if let Err(e) = parsed {
+            errors.push(e);
+        }
     }
+    let private = quote!(#root::__private);
     let mut variants = Vec::new();
     for variant in &data.variants {
-        match parse_variant(variant) {
+        match parse_variant(variant, &private) {
             Ok(v) => variants.push(v),
             Err(e) => errors.push(e),
         }
     }
     errors.finish()?;
     check_duplicate_codes(&variants)?;
-    Ok(generate(input, &variants))
+    Ok(generate(input, &variants, &root))
 }
 
 /// One code, one entry: variants share a code only when each uses the
@@ -247,7 +277,7 @@ fn key_name(path: &syn::Path) -> String {
 }
 
 /// A variant's attributes and fields, checked.
-fn parse_variant(variant: &syn::Variant) -> syn::Result<Variant> {
+fn parse_variant(variant: &syn::Variant, private: &TokenStream2) -> syn::Result<Variant> {
     let mut errors = Errors::default();
     let mut attrs = VariantAttrs::default();
     let mut seen_api = false;
@@ -309,7 +339,7 @@ fn parse_variant(variant: &syn::Variant) -> syn::Result<Variant> {
             format!("variant `{name}` needs #[api(code = \"...\")]"),
         ));
     };
-    let def = def_tokens(variant, &code, &attrs, &fields)?;
+    let def = def_tokens(variant, &code, &attrs, &fields, private)?;
     Ok(Variant {
         ident: variant.ident.clone(),
         fields,
@@ -448,6 +478,7 @@ fn def_tokens(
     code_lit: &LitStr,
     attrs: &VariantAttrs,
     fields: &[FieldInfo],
+    private: &TokenStream2,
 ) -> syn::Result<Def> {
     let name = &variant.ident;
     let code = code_lit.value();
@@ -495,7 +526,6 @@ fn def_tokens(
             }
         }
     }
-    let private = quote!(::tollgate_axum::__private);
     let builtin = tollgate::Catalog::builtin_ref().get(&code);
     let mut def = match (&attrs.status, &attrs.message) {
         (None, None) if builtin.is_some() => {
@@ -606,11 +636,11 @@ fn def_tokens(
     })
 }
 
-/// The impls for a checked enum.
-fn generate(input: &DeriveInput, variants: &[Variant]) -> TokenStream2 {
+/// The impls for a checked enum; `root` is the path to `tollgate_axum`.
+fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> TokenStream2 {
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let private = quote!(::tollgate_axum::__private);
+    let private = quote!(#root::__private);
     let tg = quote!(#private::tollgate);
 
     let defs = variants.iter().map(|v| &v.def.tokens);
@@ -711,8 +741,8 @@ fn generate(input: &DeriveInput, variants: &[Variant]) -> TokenStream2 {
             }
         }
 
-        impl #impl_generics ::std::convert::From<#name #ty_generics> for ::tollgate_axum::HandlerError #where_clause {
-            fn from(e: #name #ty_generics) -> ::tollgate_axum::HandlerError {
+        impl #impl_generics ::std::convert::From<#name #ty_generics> for #root::HandlerError #where_clause {
+            fn from(e: #name #ty_generics) -> #root::HandlerError {
                 #private::handler_error(#tg::ApiError::from(e))
             }
         }
