@@ -595,7 +595,10 @@ enum Link {
 /// failover), and the store's address (a DNS name, a virtual IP, a proxy, a
 /// Kubernetes service) leads to the new primary, but only for new
 /// connections. redis's manager reconnects on broken connections only, so
-/// without this every admission would fail until the process restarts. On
+/// without this every admission would fail until the process restarts. The
+/// same for a call that times out: a server gone without a word (a host
+/// powered off, a partition) leaves a connection that only ever times out,
+/// until the kernel gives up on it some fifteen minutes later. On
 /// a Sentinel service, the sentinels are asked for the primary again for
 /// every new connection, a broken connection is dropped too (its primary
 /// may be gone for good), and so is the connection when the sentinels
@@ -666,11 +669,15 @@ impl ServerLink {
     async fn drop_if_stale(&self, number: u64, error: &redis::RedisError) {
         let mut state = self.state.lock().await;
         let read_only = error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
-        // Any I/O error, timeouts included: a primary that is gone without a
-        // word (a host powered off) only ever times out. At most one new
+        // A server that is gone without a word (a host powered off, a
+        // partition) only ever times out, and the connection manager does
+        // not reconnect on a timeout: the dead socket would stay until the
+        // kernel gives up on it (about 15 minutes). For a sentinel's primary,
+        // any I/O error (ask the sentinels again). At most one new
         // connection per connection that failed, whatever the number of
         // calls on it.
-        let broken = matches!(state.target, Target::Sentinel(_)) && error.is_io_error();
+        let broken = error.is_timeout()
+            || (matches!(state.target, Target::Sentinel(_)) && error.is_io_error());
         if state.dropped == number && (read_only || broken) {
             state.connection = None;
             state.dropped += 1;

@@ -657,6 +657,7 @@ async fn a_flushed_script_is_loaded_again() {
 struct Proxy {
     port: u16,
     target: Arc<AtomicU16>,
+    silence: tokio::sync::watch::Sender<u64>,
     accepting: tokio::task::JoinHandle<()>,
 }
 
@@ -665,15 +666,22 @@ impl Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let target = Arc::new(AtomicU16::new(target));
+        let (silence, silenced) = tokio::sync::watch::channel(0);
         let to = Arc::clone(&target);
         let accepting = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let port = to.load(Ordering::SeqCst);
+                let mut silenced = silenced.clone();
+                silenced.borrow_and_update();
                 tokio::spawn(async move {
                     if let Ok(mut outbound) =
                         tokio::net::TcpStream::connect(("127.0.0.1", port)).await
                     {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            // Open, and carrying nothing, for as long as the test runs.
+                            _ = silenced.changed() => std::future::pending::<()>().await,
+                        }
                     }
                 });
             }
@@ -681,6 +689,7 @@ impl Proxy {
         Proxy {
             port,
             target,
+            silence,
             accepting,
         }
     }
@@ -688,6 +697,12 @@ impl Proxy {
     /// Sends new connections to the Redis on `port`; open ones stay.
     fn point_to(&self, port: u16) {
         self.target.store(port, Ordering::SeqCst);
+    }
+
+    /// The connections open now stay open and carry nothing more, as to a
+    /// host that went away without a word; new ones are carried.
+    fn silence_open_connections(&self) {
+        self.silence.send_modify(|n| *n += 1);
     }
 }
 
@@ -767,6 +782,42 @@ async fn failover_behind_one_address(flush_scripts: bool) {
         .await
         .unwrap();
     assert_eq!(keys, 1, "the decision was recorded on the new primary");
+}
+
+/// A server gone without a word (a host powered off, a partition): its
+/// connection carries nothing and only ever times out. The store makes a new
+/// connection and decides again within a few timeouts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_gone_silent_is_replaced() {
+    if redis_url().is_none() {
+        return;
+    }
+    let Some(own) = OwnRedis::start(free_port()) else {
+        eprintln!("skipping: redis-server could not be started");
+        return;
+    };
+    let proxy = Proxy::start(own.port).await;
+    let url = format!("redis://127.0.0.1:{}", proxy.port);
+    let timeout = Duration::from_millis(200);
+    let store = RedisStore::open(&url, RedisOptions::default().timeout(timeout)).unwrap();
+    let (p, key) = (policy("silent", 1000, 60), Key::from("k"));
+    assert!(store.check(&p, &key, 1).await.unwrap().is_allowed());
+
+    proxy.silence_open_connections();
+    let silenced = Instant::now();
+    let error = store.check(&p, &key, 1).await.expect_err("nothing answers");
+    assert!(error.to_string().contains("no answer"), "{error}");
+    let decided_again = loop {
+        if store.check(&p, &key, 1).await.is_ok() {
+            break silenced.elapsed();
+        }
+        assert!(
+            silenced.elapsed() < Duration::from_secs(10),
+            "still no decision 10 s after the connection went silent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("decided again {decided_again:?} after the connection went silent");
 }
 
 /// Kills Redis mid-run: the fail mode holds (503 closed, admitted open), no
