@@ -60,11 +60,11 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     let catalog = args.catalogs.load()?;
     let source = Source::from_arg(args.file.as_deref());
     if source == Source::Stdin && std::io::stdin().is_terminal() {
-        eprintln!("reading a response or body from stdin; end it with Ctrl-D");
+        stderr!("reading a response or body from stdin; end it with Ctrl-D");
     }
     let input = input::read(&source, MAX_INPUT)?;
     if input.truncated {
-        eprintln!(
+        stderr!(
             "warning: {} is larger than {} MiB; decoded its first {} MiB only",
             source.name(),
             MAX_INPUT >> 20,
@@ -82,7 +82,7 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         let response = wire::parse_response(&input.bytes)
             .map_err(|e| CliError::Usage(format!("{}: {e}", source.name())))?;
         for skipped in &response.skipped {
-            eprintln!("warning: {}: {skipped}", source.name());
+            stderr!("warning: {}: {skipped}", source.name());
         }
         (Some(response.status), response.headers, response.body)
     } else {
@@ -106,11 +106,11 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     let decoded = catalog.decode(status, &headers, body, now);
     // Printed all the same (a script may want the fields), but not silently.
     match decoded.status {
-        0 => eprintln!(
+        0 => stderr!(
             "warning: no status in the input; its kind is a guess: pass --status N (the response's \
              status)"
         ),
-        200..=399 => eprintln!(
+        200..=399 => stderr!(
             "warning: status {} is not an error; decode reads 4xx and 5xx answers",
             decoded.status
         ),

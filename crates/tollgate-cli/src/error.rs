@@ -47,16 +47,16 @@ impl CliError {
             CliError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
             CliError::Catalog(problems) => {
                 for problem in problems {
-                    eprintln!("{problem}");
+                    stderr!("{problem}");
                 }
                 let files = distinct_files(problems);
-                eprintln!(
+                stderr!(
                     "error: {} in {}",
                     plural(problems.len(), "catalog problem", "catalog problems"),
                     plural(files, "file", "files")
                 );
             }
-            other => eprintln!("error: {other}"),
+            other => stderr!("error: {other}"),
         }
         self.exit_code()
     }

@@ -84,7 +84,7 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             }
             let created = db.existing(|store| async move { store.create_key(new).await })?;
             let info = created.info();
-            eprintln!("The key is shown once, below: store it now. Only its hash is kept.");
+            stderr!("The key is shown once, below: store it now. Only its hash is kept.");
             // Any failure to write it, a closed pipe included, leaves a key
             // nobody has: it is revoked. (A stdout closed at start cannot be
             // told from /dev/null: Rust opens /dev/null in its place.)

@@ -70,13 +70,13 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             Outcome::Unreadable(err) => {
                 unreadable += 1;
                 out.flush();
-                eprintln!("error: {err}");
+                stderr!("error: {err}");
             }
         }
     }
     if problems > 0 {
         out.flush();
-        eprintln!(
+        stderr!(
             "{} in {}",
             plural(problems, "problem", "problems"),
             plural(broken, "file", "files")

@@ -4,6 +4,16 @@
 //! to the output it is given; `main` only parses and dispatches. To add a
 //! subcommand, add a module and a variant of [`Command`].
 
+/// `eprintln!` that never panics: a line to stderr, dropped if stderr is a
+/// pipe whose reader has left (`tollgate lint … 2>&1 | head -1`), so that the
+/// command keeps its own exit status.
+macro_rules! stderr {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod accounts;
 mod args;
 mod catalogs;

@@ -80,7 +80,7 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         .map_err(|e| CliError::Usage(e.to_string()))?;
     for (key, value) in args.set {
         if args.dialect.reserved_detail_keys().contains(&key.as_str()) {
-            eprintln!(
+            stderr!(
                 "warning: --set {key}: {key:?} is a member of the {} dialect, so it fills the \
                  message but is not rendered as a detail",
                 args.dialect
@@ -103,7 +103,7 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
                 .placeholders()
                 .filter(|name| !err.details().contains_key(*name))
             {
-                eprintln!("warning: the message's {{{name}}} has no value; add --set {name}=VALUE");
+                stderr!("warning: the message's {{{name}}} has no value; add --set {name}=VALUE");
             }
         }
     }

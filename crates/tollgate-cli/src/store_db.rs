@@ -95,7 +95,7 @@ impl DatabaseArgs {
         }
         if let Some(url) = crate::serve::config_database(Path::new(crate::serve::DEFAULT_CONFIG))? {
             // Said, since a file in the working directory chose it.
-            eprintln!(
+            stderr!(
                 "database {} (from ./tollgate.toml)",
                 tollgate::redact_url(&url)
             );

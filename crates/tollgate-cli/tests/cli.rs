@@ -909,6 +909,32 @@ fn lint_keeps_its_exit_status_when_the_reader_leaves_early() {
 }
 
 #[test]
+fn a_stderr_reader_that_leaves_early_changes_no_exit_status() {
+    let dir = scratch("stderr_pipe");
+    // Thousands of problems: more than a pipe holds, so the writes go on
+    // after the reader has left.
+    let broken: String = (0..5000)
+        .map(|i| format!("[errors.e{i}]\nstatus = 600\n"))
+        .collect();
+    std::fs::write(dir.join("broken.toml"), broken).unwrap();
+    for (args, want) in [
+        (vec!["render", "not_found", "--catalog", "broken.toml"], 2),
+        (vec!["codes", "--catalog", "broken.toml"], 2),
+    ] {
+        let mut child = common::tollgate_command()
+            .args(&args)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `… 2>&1 | head -0`.
+        drop(child.stderr.take());
+        assert_eq!(child.wait().unwrap().code(), Some(want), "{args:?}");
+    }
+}
+
+#[test]
 fn lint_locates_invalid_utf8_and_names_unreadable_files() {
     let dir = scratch("lint_bytes");
     std::fs::write(

@@ -700,10 +700,10 @@ async fn shutdown() {
         () = interrupt => {}
         () = terminate => {}
     }
-    eprintln!("shutting down: finishing the requests in flight (Ctrl-C again to stop at once)");
+    stderr!("shutting down: finishing the requests in flight (Ctrl-C again to stop at once)");
     tokio::spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
+            stderr!(
                 "stopped at once: the requests in flight were cut off, their credits not given back"
             );
             std::process::exit(EXIT_INTERRUPTED);
