@@ -695,7 +695,7 @@ fn detect_flat<'a>(obj: &Obj<'a>, parsed: &mut Parsed<'a>) -> Shape {
     if obj.json_type("message") == Some(String) {
         return Shape::Other("message", read_message);
     }
-    Shape::Other("json", |_, _, _| {})
+    Shape::Other("json", |obj, _, out| read_top_level_code(obj, out))
 }
 
 /// Whether the `errors` of a body with `success` are seed 004's (or it has
@@ -769,10 +769,26 @@ fn read_plain(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     out.set_code(obj.str("code"));
 }
 
-/// `{"message":"…","code":…}`.
+/// `{"message":"…","code":…,"details":{…}}` (Twilio's
+/// `{"code":20404,"message","more_info","status":404}` among them).
 fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
-    out.set_code(obj.str("code").or_else(|| obj.str("error_code")));
+    read_top_level_code(obj, out);
+    if let Some(details) = obj.obj("details") {
+        crate::dialect::read_details_object(&details, |_| false, out);
+    }
+}
+
+/// A body's own `code` (or `error_code`): a string, or an integer that is
+/// not merely the status again (Twilio's `20404` is a code; a `404` on a
+/// 404 says nothing more).
+fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
+    let status = out.status;
+    let code = ["code", "error_code"]
+        .into_iter()
+        .filter_map(|key| obj.raw(key)?.id())
+        .find(|code| code.parse::<u64>().ok() != Some(u64::from(status)));
+    out.set_code(code);
 }
 
 /// `{"errors":[{"message":…,"code"|"extensions":{"code"}}]}` (GraphQL,

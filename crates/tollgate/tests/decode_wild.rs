@@ -686,3 +686,34 @@ fn xml_errors_of_s3_and_azure_storage() {
         ("html", Some("502 Bad Gateway"))
     );
 }
+
+#[test]
+fn top_level_codes_and_details_of_message_bodies() {
+    // Twilio: a numeric code of its own, beside the status.
+    let e = dec(
+        404,
+        &[],
+        r#"{"code":20404,"message":"The requested resource was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("20404"));
+    assert_eq!(
+        e.message.as_deref(),
+        Some("The requested resource was not found")
+    );
+    // A code that only repeats the status is no code.
+    let e = dec(404, &[], r#"{"code":404,"message":"Not found"}"#);
+    assert_eq!(e.code, None);
+    let e = dec(
+        404,
+        &[],
+        r#"{"code":"not_found","message":"m","details":{"id":1}}"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("not_found"));
+    assert_eq!(e.details["id"], 1);
+    // A body with a code and nothing else.
+    let e = dec(404, &[], r#"{"code":"not_found"}"#);
+    assert_eq!(e.code.as_deref(), Some("not_found"));
+    assert_eq!(e.kind, Kind::NotFound);
+    let e = dec(400, &[], r#"{"error_code":"bad_input","status":400}"#);
+    assert_eq!(e.code.as_deref(), Some("bad_input"));
+}
