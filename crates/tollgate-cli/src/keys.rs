@@ -39,7 +39,7 @@ enum KeysCommand {
         #[arg(long, value_name = "SCOPES", value_delimiter = ',', required = true)]
         scopes: Vec<String>,
         /// Expire after this long (30d, 12h, 90m); never by default
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = parse_lifetime)]
         expires: Option<Duration>,
         /// A label shown by `keys list`
         #[arg(long)]
@@ -102,6 +102,11 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         }
         KeysCommand::List { account, db } => {
             let (keys, now) = db.existing(|store| async move {
+                // An account that does not exist is named as such, not
+                // shown as one without keys.
+                if let Some(account) = &account {
+                    store.account(account).await?;
+                }
                 let keys = store.list_keys(account.as_deref()).await?;
                 Ok((keys, store.now()))
             })?;
@@ -150,4 +155,15 @@ fn table(keys: &[KeyInfo], now: std::time::SystemTime) -> String {
         }))
         .collect();
     crate::table::aligned(&rows)
+}
+
+/// A key's lifetime: a duration of at least a second (`0s` would make a key
+/// that is expired when it is shown).
+fn parse_lifetime(text: &str) -> Result<Duration, String> {
+    let lifetime = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e}: expected a duration such as 30d, 12h or 90m"))?;
+    if lifetime < Duration::from_secs(1) {
+        return Err(format!("{text} is out of range: a key lives at least 1s"));
+    }
+    Ok(lifetime)
 }

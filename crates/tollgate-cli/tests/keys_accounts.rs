@@ -304,3 +304,42 @@ fn the_database_can_come_from_the_config_file() {
     assert!(stderr.contains("tollgate.toml:1:12"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_config_directory_an_unknown_account_or_a_key_born_expired_is_refused() {
+    let dir = fresh_dir("config_dir");
+    std::fs::create_dir(dir.join("tollgate.toml")).unwrap();
+    let listed = tollgate(&dir, &["keys", "list"]);
+    assert_eq!(listed.status.code(), Some(2), "{listed:?}");
+    let said = String::from_utf8_lossy(&listed.stderr);
+    assert!(said.contains("cannot read tollgate.toml"), "{said}");
+
+    let dir = fresh_dir("born_expired");
+    assert!(
+        tollgate(&dir, &["accounts", "create", "acme"])
+            .status
+            .success()
+    );
+    let listed = tollgate(&dir, &["keys", "list", "--account", "nobody"]);
+    assert_eq!(listed.status.code(), Some(2), "{listed:?}");
+    let said = String::from_utf8_lossy(&listed.stderr);
+    assert!(said.contains(r#"account "nobody" not found"#), "{said}");
+    for expires in ["0s", "0d", "500ms"] {
+        let created = tollgate(
+            &dir,
+            &[
+                "keys",
+                "create",
+                "--account",
+                "acme",
+                "--scopes",
+                "a",
+                "--expires",
+                expires,
+            ],
+        );
+        assert_eq!(created.status.code(), Some(2), "{expires}: {created:?}");
+        let said = String::from_utf8_lossy(&created.stderr);
+        assert!(said.contains("out of range"), "{said}");
+    }
+}

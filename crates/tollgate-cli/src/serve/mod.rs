@@ -411,7 +411,7 @@ fn sqlite_relative_to(url: &str, base: &Path) -> Result<String, String> {
 /// file exists and names one (`database`, or `data_dir`): what `keys` and
 /// `accounts` use by default. Nothing is created.
 pub(crate) fn config_database(path: &Path) -> Result<Option<String>, CliError> {
-    if !path.is_file() {
+    if !present(path) {
         return Ok(None);
     }
     let config = Config::read(path)?;
@@ -420,6 +420,13 @@ pub(crate) fn config_database(path: &Path) -> Result<Option<String>, CliError> {
         (None, Some(dir)) => sqlite_url_in(dir.get_ref()).map(Some),
         (None, None) => Ok(None),
     }
+}
+
+/// Whether anything is at `path`: the config file read when present is
+/// then read, so that a directory, a dangling link or an unreadable file of
+/// that name is reported rather than passed over.
+fn present(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
 }
 
 /// Creates `dir` and its missing parents, 0700 on Unix.
@@ -440,7 +447,7 @@ impl Settings {
     ) -> Result<Settings, CliError> {
         let config_path = match args.config {
             Some(path) => Some(path),
-            None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| present(p)),
         };
         let config = match &config_path {
             Some(path) => Config::read(path)?,
