@@ -779,6 +779,26 @@ fn a_document_that_never_comes_is_reported_and_the_given_routes_still_probed() {
 }
 
 #[test]
+fn a_document_that_is_not_openapi_is_named_as_such() {
+    let app = Router::new()
+        .route("/openapi.json", get(|| async { "not json at all" }))
+        .fallback(|| async { StatusCode::NOT_FOUND });
+    let base = format!("http://{}", serve(app));
+    let (_, report) = probe_json(&[&base, "--max-requests", "0"]);
+    let routes = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "routes")
+        .unwrap_or_else(|| panic!("{report}"));
+    let reason = routes["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("/openapi.json answered 200, but it is not a JSON object"),
+        "{report}"
+    );
+}
+
+#[test]
 fn an_invalid_key_accepted_where_no_key_is_refused_fails() {
     // Any Authorization at all lets the request through; all else conforms.
     let app = Router::new()

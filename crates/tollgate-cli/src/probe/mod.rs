@@ -275,7 +275,7 @@ async fn probe(
     };
     bar.inc(1);
     requests += 1;
-    let documented = sent.as_ref().ok().and_then(documented_routes);
+    let documented = sent.as_ref().map_or(Ok(Vec::new()), documented_routes);
     let documented_count = documented.as_ref().map_or(0, Vec::len);
     entries.push(Entry::Exchange(Exchange {
         name: "openapi",
@@ -285,6 +285,10 @@ async fn probe(
         outcome: sent,
         notes: Vec::new(),
     }));
+    let unusable = documented
+        .as_ref()
+        .err()
+        .map(|why| format!("/openapi.json answered 200, but {why}; pass --route METHOD:PATH"));
     let mut routes = documented.unwrap_or_default();
     for route in &args.routes {
         if !routes
@@ -306,7 +310,10 @@ async fn probe(
             "GET /openapi.json",
             None,
             Verdict::Skip,
-            format!("{NO_ROUTE}; only the unknown-route and burst probes run"),
+            format!(
+                "{}; only the unknown-route and burst probes run",
+                unusable.as_deref().unwrap_or(NO_ROUTE)
+            ),
         ),
         from => Row::new(
             "routes",
@@ -493,13 +500,13 @@ async fn probe(
     })
 }
 
-/// The routes of the API's OpenAPI document, when it served one.
-fn documented_routes(answer: &Answer) -> Option<Vec<Route>> {
+/// The routes of the API's OpenAPI document when it served one (none when
+/// it did not), or why the document it served is of no use.
+fn documented_routes(answer: &Answer) -> Result<Vec<Route>, String> {
     if answer.status != 200 {
-        return None;
+        return Ok(Vec::new());
     }
-    let routes = routes::from_openapi(&answer.body);
-    (!routes.is_empty()).then_some(routes)
+    routes::from_openapi(&answer.body)
 }
 
 /// Two different payloads for one Idempotency-Key: the route's example (or

@@ -92,7 +92,11 @@ const MAX_EXAMPLE: usize = 64 << 10;
 /// document costs what is kept of it, not a map for every object inside (a
 /// hostile one of tiny objects, as a `serde_json::Value`, would take some
 /// seventy times its size).
-pub(crate) fn from_openapi(body: &[u8]) -> Vec<Route> {
+///
+/// A document that is not a JSON object, or whose `paths` is not one, is an
+/// error saying so (and where, for JSON that does not parse); a document
+/// without `paths` has no routes.
+pub(crate) fn from_openapi(body: &[u8]) -> Result<Vec<Route>, String> {
     const METHODS: [(&str, Method); 5] = [
         ("get", Method::GET),
         ("post", Method::POST),
@@ -100,12 +104,12 @@ pub(crate) fn from_openapi(body: &[u8]) -> Vec<Route> {
         ("patch", Method::PATCH),
         ("delete", Method::DELETE),
     ];
-    let Ok(Members(doc)) = serde_json::from_slice::<Members<'_>>(body) else {
-        return Vec::new();
+    let Members(doc) = serde_json::from_slice::<Members<'_>>(body)
+        .map_err(|e| format!("it is not a JSON object ({e})"))?;
+    let Some(paths) = member(&doc, "paths") else {
+        return Ok(Vec::new());
     };
-    let Some(paths) = member(&doc, "paths").and_then(members) else {
-        return Vec::new();
-    };
+    let paths = members(paths).ok_or("its `paths` is not an object")?;
     let global_security = member(&doc, "security").and_then(security_says);
     let mut routes = Vec::new();
     for (path, item) in paths {
@@ -149,7 +153,7 @@ pub(crate) fn from_openapi(body: &[u8]) -> Vec<Route> {
             });
         }
     }
-    routes
+    Ok(routes)
 }
 
 /// A JSON object's members in document order, each value the slice of the
@@ -400,7 +404,7 @@ mod tests {
 
     #[test]
     fn routes_come_from_openapi() {
-        let routes = from_openapi(doc().to_string().as_bytes());
+        let routes = from_openapi(doc().to_string().as_bytes()).unwrap();
         let names: Vec<_> = routes
             .iter()
             .map(|r| format!("{} {} {:?} {}", r.method, r.path, r.keyed, r.json_body))
@@ -417,12 +421,18 @@ mod tests {
             ]
         );
         assert_eq!(routes[1].example, Some(json!({"image_data": "iVBOR"})));
-        assert!(from_openapi(br#"{"paths": 1}"#).is_empty());
+        let refused = from_openapi(br#"{"paths": 1}"#).unwrap_err();
+        assert!(refused.contains("`paths` is not an object"), "{refused}");
+        let refused = from_openapi(b"not json at all").unwrap_err();
+        assert!(refused.contains("at line 1 column"), "{refused}");
+        assert!(from_openapi(br#"{"openapi": "3.1.0"}"#).unwrap().is_empty());
         let long = format!("/{}", "a".repeat(5000));
         assert!(
-            from_openapi(json!({"paths": {long: {"get": {}}}}).to_string().as_bytes()).is_empty()
+            from_openapi(json!({"paths": {long: {"get": {}}}}).to_string().as_bytes())
+                .unwrap()
+                .is_empty()
         );
-        assert!(from_openapi(b"[]").is_empty());
+        assert!(from_openapi(b"[]").is_err());
     }
 
     /// 16 MiB of tiny objects, where a path's operation, an example and
@@ -439,7 +449,7 @@ mod tests {
             tiny(n)
         );
         let mut routes = Vec::new();
-        let info = allocation_counter::measure(|| routes = from_openapi(body.as_bytes()));
+        let info = allocation_counter::measure(|| routes = from_openapi(body.as_bytes()).unwrap());
         assert!(
             info.bytes_max < 4 * body.len() as u64,
             "{info:?} for {} bytes",
@@ -477,7 +487,7 @@ mod tests {
             &Info::new("t", "1"),
             &ops,
         );
-        let routes = from_openapi(doc.to_string().as_bytes());
+        let routes = from_openapi(doc.to_string().as_bytes()).unwrap();
         let found: Vec<_> = routes
             .iter()
             .map(|r| (r.method.as_str(), r.path.as_str(), r.keyed, r.json_body))
@@ -499,7 +509,7 @@ mod tests {
 
     #[test]
     fn targets_prefer_what_the_document_states() {
-        let routes = from_openapi(doc().to_string().as_bytes());
+        let routes = from_openapi(doc().to_string().as_bytes()).unwrap();
         let t = targets(&routes, true);
         assert_eq!(t.keyed.unwrap().path, "/v1/scans/{id}");
         assert_eq!(t.keyed.unwrap().method, Method::GET);
