@@ -52,7 +52,10 @@ pub(crate) fn database_from_env() -> Result<Option<String>, CliError> {
 /// left to the store to report.
 pub(crate) async fn open(url: &str) -> Result<Store, CliError> {
     if let Some(file) = missing_sqlite_file(url) {
-        let _ = private_file(&file);
+        // Said here, where the reason is plain (a missing directory), rather
+        // than as SQLite's "unable to open database file".
+        private_file(&file)
+            .map_err(|e| cannot_open(url, format!("cannot create {}: {e}", file.display())))?;
     }
     Store::open(url).await.map_err(|e| cannot_open(url, e))
 }

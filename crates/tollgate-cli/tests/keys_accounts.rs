@@ -314,6 +314,19 @@ fn a_config_directory_an_unknown_account_or_a_key_born_expired_is_refused() {
     let said = String::from_utf8_lossy(&listed.stderr);
     assert!(said.contains("cannot read tollgate.toml"), "{said}");
 
+    let nowhere = dir.join("no/such/dir/a.db");
+    let url = format!("sqlite://{}", nowhere.display());
+    let created = tollgate(&dir, &["accounts", "create", "zz", "--database", &url]);
+    assert_eq!(created.status.code(), Some(2), "{created:?}");
+    let said = String::from_utf8_lossy(&created.stderr);
+    assert!(
+        said.contains(&format!(
+            "cannot create {}: No such file",
+            nowhere.display()
+        )),
+        "{said}"
+    );
+
     let dir = fresh_dir("born_expired");
     assert!(
         tollgate(&dir, &["accounts", "create", "acme"])
