@@ -153,7 +153,9 @@ impl Default for RedisOptions {
 
 impl RedisOptions {
     /// How long one decision may take, reconnecting included, before it
-    /// counts as a failure (default 500 ms).
+    /// counts as a failure (default 500 ms). A decision Redis makes after
+    /// its caller gave up is given back, so it charges nothing; the
+    /// connection that timed out is replaced.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -971,7 +973,7 @@ impl redis::aio::ConnectionLike for Connection {
 }
 
 /// What a decision does to its key.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     Check,
     Peek,
@@ -1131,9 +1133,13 @@ impl Batcher {
 
     /// Sends `batch` as one script call and answers its callers. Callers
     /// that gave up while queued (a timeout) are left out: their calls are
-    /// neither decided nor recorded.
+    /// neither decided nor recorded. A refund is sent whoever waits for it:
+    /// a request dropped while its refunds were queued is not charged.
+    /// A caller that gave up while its call was on its way (its timeout
+    /// fired first) and was admitted, and so charged, is refunded at once:
+    /// a request that failed is not charged either.
     async fn send_batch(&self, mut batch: Vec<Job>) {
-        batch.retain(|job| !job.reply.is_closed());
+        batch.retain(|job| job.mode == Mode::Refund || !job.reply.is_closed());
         if batch.is_empty() {
             return;
         }
@@ -1158,8 +1164,29 @@ impl Batcher {
         };
         let error = match replies {
             Ok(replies) if replies.len() == batch.len() => {
+                let mut refunds = Vec::new();
                 for (job, reply) in batch.drain(..).zip(replies) {
-                    let _ = job.reply.send(Ok(reply));
+                    let Job {
+                        key,
+                        increment,
+                        tolerance,
+                        mode,
+                        reply: caller,
+                    } = job;
+                    let unheard = caller.send(Ok(reply)).is_err();
+                    if unheard && mode == Mode::Check && reply >= 0 && increment > 0 {
+                        refunds.push(Job {
+                            key,
+                            increment,
+                            tolerance,
+                            mode: Mode::Refund,
+                            reply: oneshot::channel().0,
+                        });
+                    }
+                }
+                if !refunds.is_empty() {
+                    // Refunds make no refunds of their own: one level deep.
+                    Box::pin(self.send_batch(refunds)).await;
                 }
                 return;
             }

@@ -548,6 +548,79 @@ async fn a_sender_that_times_out_frees_its_slot() {
     }
 }
 
+/// A caller whose timeout fires while its call is on its way is told the
+/// store failed; when Redis answers later (here: paused for 300 ms, past the
+/// caller's 200 ms and within the connection's 400 ms) and admitted it, the
+/// charge is given back, so a request that failed costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_timed_out_is_not_charged() {
+    let Some((_own, store, p, key)) = paused_store(Duration::from_millis(200), 300).await else {
+        return;
+    };
+    let error = store.check(&p, &key, 1).await.unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        // The warm-up took one of ten, and a check now would take another:
+        // 8 left after it. The timed-out call took one more (7) and gives
+        // it back once answered.
+        // (A peek while Redis is still paused times out too.)
+        let remaining = store.peek(&p, &key, 1).await.map(|d| d.remaining());
+        if remaining.as_ref().ok() == Some(&8) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{remaining:?} left: not refunded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A refund waiting in the queue is sent though its caller has gone (a
+/// request dropped while it gave its charges back): it is owed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_refund_is_sent_after_its_caller_has_gone() {
+    let Some((_own, store, p, key, mut admin)) = warm_own_store(Duration::from_secs(5)).await
+    else {
+        return;
+    };
+    assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 8);
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("ALL")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    // A call on its way (another key), then the refund waits behind it.
+    let on_its_way = tokio::spawn({
+        let (store, p) = (store.clone(), p.clone());
+        async move { store.check(&p, &Key::from("other"), 1).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let refund = tokio::spawn({
+        let (store, p, key) = (store.clone(), p.clone(), key.clone());
+        async move { store.refund(&p, &key, 1).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    refund.abort();
+    assert!(on_its_way.await.unwrap().is_ok());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        // One call of ten left standing (the warm-up's): 8 after a check.
+        let remaining = store.peek(&p, &key, 1).await.unwrap().remaining();
+        if remaining == 8 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{remaining} left: the refund was dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A caller that sends a call carrying other callers' decisions and then
 /// gives up (its task aborted while Redis is paused) leaves the call going:
 /// the others in it are answered, not cancelled.
