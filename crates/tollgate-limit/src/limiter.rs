@@ -124,6 +124,10 @@ impl fmt::Display for BackendError {
 impl std::error::Error for BackendError {}
 
 /// What to do when the store cannot decide (Redis down or slow).
+///
+/// Either way the failure is logged (a `WARN` of `tracing`): at most one
+/// line a second, each with `failures_since_last_line`, so that an outage
+/// under load neither goes unseen nor floods the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum FailMode {
@@ -559,12 +563,15 @@ async fn check_redis(
             }
             Err(error) => {
                 failed = true;
-                tracing::warn!(
-                    policy = policy.name(),
-                    error = %error,
-                    fail_mode = ?fail_mode,
-                    "rate-limit store failed"
-                );
+                if let Some(unlogged) = store.failures().record() {
+                    tracing::warn!(
+                        policy = policy.name(),
+                        error = %error,
+                        fail_mode = ?fail_mode,
+                        failures_since_last_line = unlogged,
+                        "rate-limit store failed"
+                    );
+                }
             }
         }
     }
@@ -579,8 +586,14 @@ async fn check_redis(
             .into_iter()
             .map(|(policy, key, _)| store.refund(policy, key, cost));
         for result in futures_util::future::join_all(refunds).await {
-            if let Err(error) = result {
-                tracing::warn!(error = %error, "rate-limit store failed to give back a refused call");
+            if let Err(error) = result
+                && let Some(unlogged) = store.failures().record()
+            {
+                tracing::warn!(
+                    error = %error,
+                    failures_since_last_line = unlogged,
+                    "rate-limit store failed to give back a refused call"
+                );
             }
         }
     }

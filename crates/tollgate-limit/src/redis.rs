@@ -299,7 +299,54 @@ impl RedisOptions {
 #[derive(Clone)]
 pub struct RedisStore {
     batcher: Arc<Batcher>,
+    failures: Arc<FailureLog>,
     options: RedisOptions,
+}
+
+/// A store's failures, logged at most once a second, each line with the
+/// number of failures since the last: every failure is counted, and an
+/// outage under thousands of decisions a second is a line a second rather
+/// than thousands.
+#[derive(Debug)]
+pub(crate) struct FailureLog {
+    start: std::time::Instant,
+    /// Milliseconds from `start` before which no line is written.
+    quiet_until_ms: std::sync::atomic::AtomicU64,
+    /// Failures since the last line.
+    unlogged: std::sync::atomic::AtomicU64,
+}
+
+impl FailureLog {
+    fn new() -> FailureLog {
+        FailureLog {
+            start: std::time::Instant::now(),
+            quiet_until_ms: 0.into(),
+            unlogged: 0.into(),
+        }
+    }
+
+    /// Counts a failure; `Some(n)` when it is to be logged now, `n` being
+    /// the failures left unlogged since the last line.
+    pub(crate) fn record(&self) -> Option<u64> {
+        let now_ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.record_at(now_ms)
+    }
+
+    fn record_at(&self, now_ms: u64) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let quiet_until = self.quiet_until_ms.load(Relaxed);
+        let due = now_ms >= quiet_until
+            && self
+                .quiet_until_ms
+                .compare_exchange(quiet_until, now_ms.saturating_add(1000), Relaxed, Relaxed)
+                .is_ok();
+        if due {
+            Some(self.unlogged.swap(0, Relaxed))
+        } else {
+            self.unlogged.fetch_add(1, Relaxed);
+            None
+        }
+    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -350,8 +397,14 @@ impl RedisStore {
                 max_in_flight: in_flight_cap(max_batch),
                 queue: Mutex::new(Queue::default()),
             }),
+            failures: Arc::new(FailureLog::new()),
             options,
         })
+    }
+
+    /// Where the limiter counts this store's failures.
+    pub(crate) fn failures(&self) -> &FailureLog {
+        &self.failures
     }
 
     /// The Redis key of `key` under `policy`. An IP is written as `ip:` and
@@ -1419,7 +1472,24 @@ impl std::error::Error for RedisStoreError {
 
 #[cfg(test)]
 mod tests {
-    use super::{Job, MAX_IN_FLIGHT, Mode, Queue, in_flight_cap, threshold};
+    use super::{FailureLog, Job, MAX_IN_FLIGHT, Mode, Queue, in_flight_cap, threshold};
+
+    #[test]
+    fn failures_are_logged_once_a_second_with_the_count_between() {
+        let log = FailureLog::new();
+        assert_eq!(log.record_at(0), Some(0), "the first is logged");
+        for ms in 1..=500 {
+            assert_eq!(log.record_at(ms), None);
+        }
+        assert_eq!(log.record_at(999), None);
+        assert_eq!(log.record_at(1000), Some(501), "the next line counts them");
+        assert_eq!(log.record_at(1001), None);
+        assert_eq!(
+            log.record_at(60_000),
+            Some(1),
+            "after a quiet while, at once"
+        );
+    }
 
     #[test]
     fn a_lone_decision_goes_at_once_then_as_many_wait_as_fly_at_least_four() {
