@@ -193,6 +193,43 @@ async fn allowed_responses_carry_the_fields_and_legacy_headers_on_request() {
 }
 
 #[tokio::test]
+async fn nested_layers_list_both_policies_and_one_legacy_triple() {
+    let clock = FakeClock::new();
+    let per_ip = Limiter::builder()
+        .policy(policy("per-ip", 5, 60), ClientIp::new())
+        .clock(clock.clone())
+        .build();
+    // Per IP outside, per key inside, as the crate docs advise.
+    let svc = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(per_ip).legacy_headers(true))
+        .layer(RateLimitLayer::new(per_key(10, &clock)).legacy_headers(true))
+        .service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
+        });
+    let mut svc = tower::util::BoxCloneService::new(svc);
+    for (other_key, ip_left) in [("a", 4), ("b", 3)] {
+        let response = call(&mut svc, request(other_key)).await;
+        let headers = response.headers();
+        let lines = |name: &str| headers.get_all(name).iter().count();
+        assert_eq!(lines("ratelimit"), 2, "{headers:?}");
+        assert_eq!(lines("ratelimit-policy"), 2, "{headers:?}");
+        for legacy in [
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+        ] {
+            assert_eq!(lines(legacy), 1, "{legacy}: {headers:?}");
+        }
+        // The IP's budget (5, shared by both keys) is the tighter one.
+        assert_eq!(headers["x-ratelimit-limit"], "5");
+        assert_eq!(
+            headers["x-ratelimit-remaining"],
+            ip_left.to_string().as_str()
+        );
+    }
+}
+
+#[tokio::test]
 async fn time_brings_calls_back_one_interval_at_a_time() {
     let clock = FakeClock::new();
     let mut svc = service(RateLimitLayer::new(per_key(2, &clock)), Arc::default());

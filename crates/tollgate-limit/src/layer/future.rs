@@ -3,10 +3,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{HeaderName, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
 use super::layer::Shared;
+use crate::headers::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
 use crate::limiter::Outcome;
 
 type Check = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -117,10 +118,7 @@ where
                 }
                 StateProj::Inner { future, headers } => {
                     let mut response = ready!(future.poll(cx))?;
-                    let out = response.headers_mut();
-                    for (name, value) in headers.drain(..) {
-                        out.append(name, value);
-                    }
+                    add_fields(response.headers_mut(), headers.drain(..));
                     return Poll::Ready(Ok(response));
                 }
                 StateProj::Rejected { response } => {
@@ -130,6 +128,30 @@ where
                     return Poll::Ready(Ok(response.map(ResBody::from)));
                 }
             }
+        }
+    }
+}
+
+/// Adds a layer's fields to the response of the service inside it, which
+/// may be another limit's layer (per IP outside, per key inside). The
+/// RateLimit lists go beside the inner layer's (a list may span field
+/// lines); of the legacy `X-RateLimit-*` triple, single numbers, the tighter
+/// one is kept (the fewer calls remaining), never both.
+fn add_fields(out: &mut HeaderMap, fields: impl Iterator<Item = (HeaderName, HeaderValue)>) {
+    let remaining = |value: &HeaderValue| value.to_str().ok()?.parse::<u64>().ok();
+    let theirs = out.get(X_RATELIMIT_REMAINING).and_then(remaining);
+    let fields: Vec<_> = fields.collect();
+    let ours = fields
+        .iter()
+        .find(|(name, _)| name == X_RATELIMIT_REMAINING)
+        .and_then(|(_, value)| remaining(value));
+    let keep_theirs = matches!((theirs, ours), (Some(theirs), Some(ours)) if theirs <= ours);
+    for (name, value) in fields {
+        let legacy = [X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET].contains(&name);
+        if !legacy {
+            out.append(name, value);
+        } else if !keep_theirs {
+            out.insert(name, value);
         }
     }
 }
