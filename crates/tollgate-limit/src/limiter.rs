@@ -16,7 +16,11 @@ use crate::policy::{Decision, Policy};
 /// Where the limiter keeps its state, chosen by a URL.
 ///
 /// - `memory://` (or `memory://?max_keys=N`): this process only; each policy
-///   tracks at most `N` keys (default a million).
+///   tracks at most `N` keys (default a million). A store that is full of
+///   keys still owing time makes room by forgetting those that owe the
+///   least, which then start afresh: past `N` keys in use at once the
+///   limits hold only roughly, so set `N` above the keys a window sees
+///   (see [`MemoryStore`](crate::MemoryStore)).
 /// - `redis://…`, `rediss://…`, `redis+unix://…`: shared by every node (with
 ///   the `redis` feature; see [`RedisStore`](crate::RedisStore)).
 /// - `redis+cluster://host:port,host:port` (`rediss+cluster://…` for TLS):
@@ -43,7 +47,8 @@ use crate::policy::{Decision, Policy};
 pub enum Backend {
     /// In-process memory.
     Memory {
-        /// The cap on tracked keys per policy.
+        /// The cap on tracked keys per policy (past it, the keys owing the
+        /// least are forgotten).
         max_keys: usize,
     },
     /// Redis.
