@@ -390,8 +390,9 @@ impl Catalog {
             let existing = next.get(&code).map(|d| (**d).clone());
             match build_def(&code, entry.into_inner(), existing) {
                 Ok(def) => {
-                    for problem in check_def(&def) {
-                        errors.push(span.clone(), Some(&code), problem);
+                    for (key, problem) in check_def(&def) {
+                        let at = key_span(source, &span, &code, key).unwrap_or(span.clone());
+                        errors.push(at, Some(&code), problem);
                     }
                     next.put(def);
                 }
@@ -406,7 +407,8 @@ impl Catalog {
                 .into_iter()
                 .find_map(|(code, other)| Some((code, other, spans.get(code)?)));
             if let Some((code, other, span)) = mine {
-                errors.push(span.clone(), Some(code), clash.problem(other));
+                let at = key_span(source, span, code, "aliases").unwrap_or(span.clone());
+                errors.push(at, Some(code), clash.problem(other));
             }
         }
         if !errors.kept.is_empty() {
@@ -428,7 +430,10 @@ impl Catalog {
             code: Some(code.clone()),
             message,
         };
-        let mut errors: Vec<_> = check_def(&def).into_iter().map(error).collect();
+        let mut errors: Vec<_> = check_def(&def)
+            .into_iter()
+            .map(|(_, problem)| error(problem))
+            .collect();
         let mut next = self.clone();
         next.put(def);
         for clash in next.alias_collisions() {
@@ -649,6 +654,43 @@ fn build_def(
     Ok(def)
 }
 
+/// Where `key` of entry `code` is written: the `key = …` line after the
+/// entry's start (`span`, its `[errors.CODE]` header) and before the next
+/// table not of its own, or for `aliases` its `[errors.CODE.aliases]`
+/// table. `None` for `""`, or for a key the file does not write (a problem
+/// with what the entry kept of one it overrides).
+fn key_span(
+    source: &str,
+    span: &std::ops::Range<usize>,
+    code: &str,
+    key: &str,
+) -> Option<std::ops::Range<usize>> {
+    if key.is_empty() {
+        return None;
+    }
+    let own_tables = format!("[errors.{code}.");
+    let table = format!("[errors.{code}.{key}]");
+    let mut offset = span.start;
+    for (i, line) in source.get(span.start..)?.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        let start = offset + (line.len() - trimmed.len());
+        offset += line.len();
+        if trimmed.starts_with(&table) {
+            return Some(start..start + table.len());
+        }
+        if i > 0 && trimmed.starts_with('[') && !trimmed.starts_with(&own_tables) {
+            return None;
+        }
+        let assigns = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if assigns {
+            return Some(start..start + key.len());
+        }
+    }
+    None
+}
+
 /// The code of the `[errors.CODE]` table (or one of its own, such as
 /// `[errors.CODE.aliases]`) that byte `offset` of a catalog file is in: the
 /// one its last table header before names.
@@ -697,20 +739,28 @@ fn is_snake_or_reason(text: &str, letter: fn(u8) -> bool) -> bool {
         && bytes.last().is_some_and(|&b| letter_or_digit(b))
 }
 
-/// Problems with one entry on its own.
-pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
+/// Problems with one entry on its own, each with the key of the entry it is
+/// about (`""` for the entry as a whole), so that a file's problem can be
+/// located at that key.
+pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();
     let code_ok = is_code(&def.code);
     if !code_ok {
-        problems.push(format!("code must be {CODE_RULE}"));
+        problems.push(("", format!("code must be {CODE_RULE}")));
     }
     if !(400..=599).contains(&def.status) {
-        problems.push(format!("status {} is outside 400–599", def.status));
+        problems.push((
+            "status",
+            format!("status {} is outside 400–599", def.status),
+        ));
     }
     if def.title.trim().is_empty() {
-        problems.push("title is empty".to_owned());
+        problems.push(("title", "title is empty".to_owned()));
     } else if def.title.chars().any(char::is_control) {
-        problems.push("title has a control character (a title is one line of text)".to_owned());
+        problems.push((
+            "title",
+            "title has a control character (a title is one line of text)".to_owned(),
+        ));
     }
     let templates =
         std::iter::once(("message", &def.message)).chain(def.hint.as_ref().map(|h| ("hint", h)));
@@ -721,8 +771,11 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
         for name in template.placeholders() {
             // Once per name, however often the template repeats it.
             if !documented.contains(name) && told.insert(name) {
-                problems.push(format!(
-                    "{what} placeholder {{{name}}} is not a documented details key (add it to `details`)"
+                problems.push((
+                    what,
+                    format!(
+                        "{what} placeholder {{{name}}} is not a documented details key (add it to `details`)"
+                    ),
                 ));
             }
         }
@@ -730,8 +783,9 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
     for (dialect, alias) in &def.aliases {
         if *dialect == Dialect::Google {
             if !is_aip193_reason(alias) {
-                problems.push(format!(
-                    "alias {alias:?} for google must be {AIP193_REASON}"
+                problems.push((
+                    "aliases",
+                    format!("alias {alias:?} for google must be {AIP193_REASON}"),
                 ));
             }
             continue;
@@ -741,8 +795,9 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
         if !alias_ok {
-            problems.push(format!(
-                "alias {alias:?} for {dialect} must be [A-Za-z0-9_.:-]+"
+            problems.push((
+                "aliases",
+                format!("alias {alias:?} for {dialect} must be [A-Za-z0-9_.:-]+"),
             ));
         }
     }
@@ -750,13 +805,17 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<String> {
         // The names placeholders can take: what a detail is documented under.
         let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !key_ok {
-            problems.push(format!("details key {key:?} must be [A-Za-z0-9_]+"));
+            problems.push((
+                "details",
+                format!("details key {key:?} must be [A-Za-z0-9_]+"),
+            ));
             continue;
         }
         for dialect in Dialect::ALL {
             if dialect.reserved_detail_keys().contains(&key.as_str()) {
-                problems.push(format!(
-                    "details key {key:?} collides with a member of the {dialect} dialect"
+                problems.push((
+                    "details",
+                    format!("details key {key:?} collides with a member of the {dialect} dialect"),
                 ));
             }
         }
@@ -773,7 +832,7 @@ mod tests {
         let catalog = Catalog::builtin();
         assert_eq!(catalog.iter().count(), 23);
         for def in catalog.iter() {
-            assert_eq!(check_def(def), Vec::<String>::new(), "{}", def.code());
+            assert!(check_def(def).is_empty(), "{}", def.code());
         }
         assert_eq!(
             catalog.get("storage_quota_exceeded").unwrap().kind(),
@@ -817,12 +876,42 @@ mod tests {
             ["t.toml:3:10: entry \"abc\": status 600 is outside 400–599"]
         );
 
+        // A problem with one key of an entry is located at that key.
         let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'x {y}'\n");
         assert_eq!(e.len(), 1);
         assert!(
-            e[0].starts_with("t.toml:1:1: entry \"abc\": message placeholder {y}"),
+            e[0].starts_with("t.toml:4:1: entry \"abc\": message placeholder {y}"),
             "{e:?}"
         );
+        let e =
+            errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n  details = ['a b']\n");
+        assert!(
+            e[0].starts_with("t.toml:5:3: entry \"abc\": details key"),
+            "{e:?}"
+        );
+        let e = errors(
+            "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n[errors.abc.aliases]\ngoogle = 'x'\n",
+        );
+        assert!(
+            e[0].starts_with("t.toml:5:1: entry \"abc\": alias"),
+            "{e:?}"
+        );
+        // Two entries, one alias: the clash is told at the entry's aliases.
+        let e = errors(
+            "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\naliases = { coded = 'X' }\n\
+             [errors.abd]\nstatus = 400\ntitle = 't'\nmessage = 'm'\naliases = { coded = 'X' }\n",
+        );
+        assert!(e.iter().all(|e| e.contains("also")), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("t.toml:5:1:") || e.starts_with("t.toml:10:1:")),
+            "{e:?}"
+        );
+        // A key the entry keeps from the one it overrides (the built-in
+        // message's {limit}): the entry itself.
+        let e = errors("[errors.rate_limit_exceeded]\ndetails = []\n");
+        assert!(e[0].starts_with("t.toml:1:1:"), "{e:?}");
+        assert!(e[0].contains("message placeholder {limit}"), "{e:?}");
 
         // Columns count characters, as editors do.
         let e = errors("[errors.abc]\ntitle = 'éééé' ; status = 400\n");
