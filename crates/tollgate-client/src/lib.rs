@@ -16,8 +16,10 @@ pub use retry::{Jitter, RetryBudget, RetryPolicy, TollgateMiddleware};
 
 /// A reqwest-middleware client with [`TollgateMiddleware`] and its defaults,
 /// over a reqwest client that gives up on a connection after 10 s and on a
-/// read that stalls for 30 s (it has no total timeout: the policy's
-/// [`deadline`](RetryPolicy::deadline) bounds a request), and follows
+/// response body that stalls for as long as the policy's
+/// [`deadline`](RetryPolicy::deadline) (it has no total timeout: the deadline
+/// bounds a request; a slow answer, one that takes minutes as some model
+/// APIs' do, is not cut short of it), and follows
 /// redirects only within the origin it was sent to (a redirect elsewhere is
 /// the response: the request's `X-API-Key` or `Idempotency-Key` would
 /// otherwise go along).
@@ -46,9 +48,16 @@ pub fn client() -> reqwest_middleware::ClientWithMiddleware {
 /// # drop(client);
 /// ```
 pub fn client_with(policy: RetryPolicy) -> reqwest_middleware::ClientWithMiddleware {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(30))
+    let mut http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+    // reqwest's read timeout runs from the moment a request is sent until
+    // its response's head arrives, then again for each read of the body: a
+    // shorter one than the deadline would cut off (and retry) an answer the
+    // server is still working on. At the deadline it cuts nothing the
+    // deadline would not, and still ends a body that stalls.
+    if let Some(deadline) = policy.deadline {
+        http = http.read_timeout(deadline);
+    }
+    let http = http
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
             let same_origin = attempt
                 .previous()

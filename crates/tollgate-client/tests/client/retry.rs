@@ -910,3 +910,31 @@ async fn a_rule_of_the_users_own_overrides_the_status() {
     assert_eq!(err.stop(), Some(&StopReason::NotRetryable));
     assert_eq!(mock.hits(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_default_client_waits_for_a_slow_answer_up_to_the_deadline() {
+    // 45 s before the head: a long report, a model's answer. Neither cut at
+    // 30 s nor sent again.
+    let mock = Mock::start(vec![Reply::ok().stall(45 * SECOND), Reply::ok()]).await;
+    let response = tollgate_client::client()
+        .get(mock.url("/v1/report"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(mock.hits(), 1);
+
+    // Past the deadline, it is cut there.
+    let mock = Mock::start(vec![Reply::ok().stall(200 * SECOND)]).await;
+    let client = tollgate_client::client_with(RetryPolicy::default().deadline(60 * SECOND));
+    let err = client
+        .get(mock.url("/v1/report"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.stop(),
+        Some(&StopReason::Deadline(60 * SECOND)),
+        "{err}"
+    );
+}
