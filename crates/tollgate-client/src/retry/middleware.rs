@@ -260,7 +260,9 @@ impl TollgateMiddleware {
         // A request whose connection was never made was never sent: sending
         // it again cannot run it twice, whatever its method.
         let never_sent = matches!(cause, Cause::Transport(e) if e.is_connect());
-        if !call.may_repeat && !never_sent {
+        // Nor can one the server refused before doing anything.
+        let not_acted_on = matches!(cause, Cause::Status(r) if policy.not_acted_on(r));
+        if !call.may_repeat && !never_sent && !not_acted_on {
             return Err(StopReason::NotIdempotent(call.method.clone()));
         }
         let Some(template) = &call.template else {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Method;
+use http::{Method, StatusCode};
 use tollgate::{Catalog, RetryClass};
 
 use super::Jitter;
@@ -195,8 +195,12 @@ impl RetryPolicy {
 
     /// Decides for error responses the status and the catalog misjudge for
     /// an API: `Some(true)` retries one (after its hint, else with backoff),
-    /// `Some(false)` makes it final, `None` leaves it to them. It does not
-    /// make a POST without an `Idempotency-Key` safe to send again.
+    /// `Some(false)` makes it final, `None` leaves it to the server's own
+    /// `x-should-retry` / `Stripe-Should-Retry` header, then the status and
+    /// the catalog. `Some(true)` also says the API did not act on the
+    /// request (an overload, a queue that was full), so a POST without an
+    /// `Idempotency-Key` is sent again too, as it is after a 429 or a
+    /// `should-retry: true`.
     ///
     /// ```
     /// use tollgate_client::RetryPolicy;
@@ -261,9 +265,9 @@ impl RetryPolicy {
         catalog: &Catalog,
     ) -> Result<Plan, StopReason> {
         let status = response.status().as_u16();
-        let ruled = self.rule.as_ref().and_then(|rule| (rule.0)(response));
+        let said = self.said(response);
         let never = response.decoded().retry == RetryClass::Never;
-        if ruled == Some(false) || (ruled.is_none() && never) {
+        if said == Some(false) || (said.is_none() && never) {
             return Err(StopReason::NotRetryable);
         }
         Ok(match response.retry_after() {
@@ -277,6 +281,32 @@ impl RetryPolicy {
             }
             None => Plan::Backoff,
         })
+    }
+
+    /// What is said of retrying `response`: the policy's own rule
+    /// ([`retry_when`](Self::retry_when)), else the server's
+    /// `x-should-retry` (OpenAI, Anthropic) or `Stripe-Should-Retry`.
+    fn said(&self, response: &ErrorResponse) -> Option<bool> {
+        let ruled = self.rule.as_ref().and_then(|rule| (rule.0)(response));
+        ruled.or_else(|| {
+            let headers = response.headers();
+            let value = headers
+                .get("x-should-retry")
+                .or_else(|| headers.get("stripe-should-retry"))?;
+            match value.to_str().ok()?.trim() {
+                v if v.eq_ignore_ascii_case("true") => Some(true),
+                v if v.eq_ignore_ascii_case("false") => Some(false),
+                _ => None,
+            }
+        })
+    }
+
+    /// Whether `response` shows that the server did not act on the request,
+    /// so that sending it again cannot do its work twice, whatever its
+    /// method: a 429 (a rate limit refuses before any work), or a retry the
+    /// policy's rule or the server asked for.
+    pub(crate) fn not_acted_on(&self, response: &ErrorResponse) -> bool {
+        response.status() == StatusCode::TOO_MANY_REQUESTS || self.said(response) == Some(true)
     }
 
     /// How a retry after a transport error would wait, or why there is none.

@@ -389,6 +389,77 @@ async fn post_and_patch_without_a_key_are_not_retried() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_post_the_server_did_not_act_on_is_retried_without_a_key() {
+    let post = |client: &reqwest_middleware::ClientWithMiddleware, url: String| {
+        client.post(url).body("{}").send_api()
+    };
+    // A 429: the rate limit refused it before any work.
+    let mock = Mock::start(vec![
+        seed_002_rate_limited().header("retry-after", 1),
+        Reply::ok(),
+    ])
+    .await;
+    post(&client(RetryPolicy::default()), mock.url("/v1/messages"))
+        .await
+        .unwrap();
+    assert_eq!(mock.hits(), 2);
+    // Anthropic's 529 with `x-should-retry: true`, Stripe's 500 with
+    // `Stripe-Should-Retry: true`: the server says so.
+    for (status, header) in [(529, "x-should-retry"), (500, "stripe-should-retry")] {
+        let mock = Mock::start(vec![Reply::new(status).header(header, "true"), Reply::ok()]).await;
+        post(&client(RetryPolicy::default()), mock.url("/v1/messages"))
+            .await
+            .unwrap();
+        assert_eq!(mock.hits(), 2, "{status} {header}");
+    }
+    // The policy's own rule says so.
+    let mock = Mock::start(vec![Reply::new(529), Reply::ok()]).await;
+    let policy =
+        RetryPolicy::default().retry_when(|e| (e.status().as_u16() == 529).then_some(true));
+    post(&client(policy), mock.url("/v1/messages"))
+        .await
+        .unwrap();
+    assert_eq!(mock.hits(), 2);
+    // Without a word, a 529 is final and a 503 POST is not sent again.
+    for status in [529, 503] {
+        let mock = Mock::start(vec![Reply::new(status), Reply::ok()]).await;
+        let err = post(&client(RetryPolicy::default()), mock.url("/v1/messages"))
+            .await
+            .unwrap_err();
+        assert_eq!(mock.hits(), 1, "{status}: {err}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn should_retry_false_makes_a_retryable_status_final() {
+    let mock = Mock::start(vec![
+        Reply::new(503).header("x-should-retry", "false"),
+        Reply::ok(),
+    ])
+    .await;
+    let err = client(RetryPolicy::default())
+        .get(mock.url("/v1/models"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(mock.hits(), 1);
+    assert_eq!(err.stop(), Some(&StopReason::NotRetryable));
+    // The policy's rule outranks the server's header.
+    let mock = Mock::start(vec![
+        Reply::new(503).header("x-should-retry", "false"),
+        Reply::ok(),
+    ])
+    .await;
+    let policy = RetryPolicy::default().retry_when(|e| (e.status() == 503).then_some(true));
+    client(policy)
+        .get(mock.url("/v1/models"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(mock.hits(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_post_with_a_key_is_retried_with_that_same_key_and_body() {
     let mock = Mock::start(vec![Reply::new(503), Reply::new(502), Reply::new(201)]).await;
     let sent = serde_json::json!({"image_data": "...", "session_id": "s1"});
