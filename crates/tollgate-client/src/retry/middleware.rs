@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use http::{Extensions, HeaderValue, Method, StatusCode};
+use http::{Extensions, HeaderValue, Method};
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next};
 use tokio::time::Instant;
@@ -281,11 +281,10 @@ impl TollgateMiddleware {
             }
         }
         let again = template.try_clone().ok_or(StopReason::BodyNotCloneable)?;
-        // A 429 paces a client that asks too fast; the budget is for a
-        // server that fails, and would otherwise run dry on a steady pace of
-        // 429s each followed by a success.
-        let paced =
-            matches!(cause, Cause::Status(r) if r.status() == StatusCode::TOO_MANY_REQUESTS);
+        // A 429 (or GitHub's rate-limit 403) paces a client that asks too
+        // fast; the budget is for a server that fails, and would otherwise
+        // run dry on a steady pace of 429s each followed by a success.
+        let paced = matches!(cause, Cause::Status(r) if super::policy::rate_limited(r));
         if !paced && !self.budget.try_spend() {
             return Err(StopReason::BudgetExhausted);
         }

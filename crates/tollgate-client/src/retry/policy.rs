@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use tollgate::{Catalog, RetryClass};
+use tollgate::{Catalog, Kind, RetryClass};
 
 use super::Jitter;
 use crate::{ErrorResponse, StopReason};
@@ -306,7 +306,7 @@ impl RetryPolicy {
     /// method: a 429 (a rate limit refuses before any work), or a retry the
     /// policy's rule or the server asked for.
     pub(crate) fn not_acted_on(&self, response: &ErrorResponse) -> bool {
-        response.status() == StatusCode::TOO_MANY_REQUESTS || self.said(response) == Some(true)
+        rate_limited(response) || self.said(response) == Some(true)
     }
 
     /// How a retry after a transport error would wait, or why there is none.
@@ -341,6 +341,12 @@ impl RetryPolicy {
             Plan::Backoff => Ok(self.backoff_delay(retry, jitter)),
         }
     }
+}
+
+/// Whether `response` is a rate limit's refusal: a 429, or a 403 the decoder
+/// reads as one (GitHub's, with `Retry-After` or a spent quota).
+pub(crate) fn rate_limited(response: &ErrorResponse) -> bool {
+    response.status() == StatusCode::TOO_MANY_REQUESTS || response.kind() == Kind::RateLimited
 }
 
 /// How the next attempt waits.

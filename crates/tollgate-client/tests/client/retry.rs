@@ -586,6 +586,13 @@ async fn the_retry_budget_is_shared_and_runs_out() {
         assert_eq!(response.attempts().len(), 2);
     }
     assert_eq!(budget.tokens(), 5);
+    // So does GitHub's rate-limit 403: its five successes only earn.
+    for _ in 0..5 {
+        let paced = Mock::start(vec![Reply::new(403).header("retry-after", 1), Reply::ok()]).await;
+        let response = client.get(paced.url("/")).send_api().await.unwrap();
+        assert_eq!(response.attempts().len(), 2);
+    }
+    assert_eq!(budget.tokens(), 10);
 }
 
 #[tokio::test(start_paused = true)]
