@@ -575,3 +575,43 @@ async fn nested_routers_see_the_callers_path() {
     .await;
     assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
 }
+
+/// A sub-router with a layer of its own under the app's: one request id,
+/// the one the handler sees, in the header and in the body.
+#[tokio::test]
+async fn a_layer_under_another_keeps_the_request_id() {
+    let sub = Router::new()
+        .route("/id", get(|id: RequestId| async move { id.to_string() }))
+        .route(
+            "/missing",
+            get(|| async {
+                Err::<(), HandlerError>(Catalog::builtin_ref().error("not_found").unwrap().into())
+            }),
+        )
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let mut app = Router::new().nest("/api", sub).layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Coded)
+            .layer(),
+    );
+    let (res, body) = send(
+        &mut app,
+        Request::get("/api/id").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        res.headers()["x-request-id"],
+        std::str::from_utf8(&body).unwrap()
+    );
+    let (res, body) = send(
+        &mut app,
+        Request::get("/api/missing").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        res.headers()["x-request-id"],
+        value["request_id"].as_str().unwrap(),
+        "{value}"
+    );
+}

@@ -77,7 +77,11 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
         let scanned = shared.negotiation.scan(req.headers());
-        let request_id = RequestId::from_header(scanned.request_id);
+        // Under another Tollgate layer (a sub-router's own), the request
+        // already has its id: one id per request, in every log line and the
+        // answer.
+        let request_id =
+            current::request_id().unwrap_or_else(|| RequestId::from_header(scanned.request_id));
         // Under `Router::nest` the URI has lost its prefix; axum keeps the
         // one the caller sent as `OriginalUri`. Looked up only when a path
         // pin or a `problem` instance reads it.
