@@ -1513,6 +1513,45 @@ async fn idempotency_key_required_and_validated(kind: Kind) {
         (413, "payload_too_large")
     );
     assert_eq!((handler.calls(), f.balance().await), (0, 10));
+
+    // An outer layer's limit (`tollgate-axum`'s, its error wrapped in the
+    // body's) is that layer's to name: not told as this layer's 10 MiB.
+    #[derive(Debug)]
+    struct Wrapped(Box<dyn std::error::Error + Send + Sync>);
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("the body failed")
+        }
+    }
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+    let outer_limit = http_body_util::Limited::new(Full::<Bytes>::from("12345"), 1)
+        .collect()
+        .await
+        .unwrap_err();
+    let chunks: Vec<Result<Bytes, Wrapped>> =
+        vec![Ok(Bytes::from("12")), Err(Wrapped(outer_limit))];
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+    let request = Request::post("/v1/scans")
+        .header("x-api-key", &f.key)
+        .header("idempotency-key", "outer")
+        .body(body)
+        .unwrap();
+    let svc = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Required)
+        .layer(tower::service_fn(|_: Request<axum::body::Body>| async {
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("ran")))
+        }));
+    let res = svc.oneshot(request).await.unwrap();
+    assert_eq!(res.status(), 413);
+    let err = res.extensions().get::<ApiError>().unwrap();
+    assert_eq!(err.code(), "payload_too_large");
+    assert!(err.details().get("limit").is_none(), "{:?}", err.details());
     f.db.cleanup().await;
 }
 

@@ -371,10 +371,15 @@ where
     let body = match Limited::new(body, shared.max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            let err = if is_length_limit(&*e) {
+            let err = if e.is::<LengthLimitError>() {
+                // This layer's own limit.
                 shared
                     .error("payload_too_large")
                     .with("limit", shared.max_body)
+            } else if is_length_limit(&*e) {
+                // An outer limit's, wrapped: its size is that layer's to
+                // name (`tollgate-axum` fills in its own).
+                shared.error("payload_too_large")
             } else {
                 shared
                     .error("malformed_request")
