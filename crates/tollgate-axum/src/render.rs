@@ -101,8 +101,9 @@ static BODY_HEADERS: [HeaderName; 13] = [
 ];
 
 /// Drops the headers that described the replaced body; then headers the
-/// renderer owns replace any earlier value, and the error's own headers are
-/// added unless an identical one is already there.
+/// renderer owns replace any earlier value (and a `Request-Id` it does not
+/// write is dropped), and the error's own headers are added unless an
+/// identical one is already there.
 fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(HeaderName, HeaderValue)>) {
     // Most replaced responses carry few headers and none of these: one pass
     // over what is there instead of a lookup per name.
@@ -110,6 +111,11 @@ fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(HeaderName, HeaderValue
         for name in &BODY_HEADERS {
             headers.remove(name);
         }
+    }
+    // Stripe's `Request-Id`, left by a renderer of that dialect before this
+    // one: a stale id unless this dialect writes it again.
+    if headers.contains_key(REQUEST_ID) && !rendered.iter().any(|(name, _)| name == REQUEST_ID) {
+        headers.remove(REQUEST_ID);
     }
     for (name, value) in rendered {
         let owned = name == CONTENT_TYPE

@@ -615,3 +615,38 @@ async fn a_layer_under_another_keeps_the_request_id() {
         "{value}"
     );
 }
+
+/// An error rendered in the Stripe dialect by a layer inside (its own
+/// `Request-Id`), answered in another: no stale `Request-Id` is left.
+#[tokio::test]
+async fn a_stripe_request_id_does_not_outlive_its_dialect() {
+    let inner = || async {
+        let err = Catalog::builtin_ref().error("invalid_key").unwrap();
+        let ctx = tollgate::Context::new(SystemTime::now()).request_id("store_made_id");
+        let mut response = Catalog::builtin_ref()
+            .renderer(Dialect::Stripe)
+            .response(&err, &ctx)
+            .map(Body::from);
+        assert_eq!(response.headers()["request-id"], "store_made_id");
+        response.extensions_mut().insert(err);
+        response
+    };
+    let mut app = Router::new()
+        .route("/v1/x", get(inner))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let (res, _) = send(&mut app, Request::get("/v1/x").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers().get("request-id").is_none(),
+        "{:?}",
+        res.headers()
+    );
+    // In the Stripe dialect it is this layer's id.
+    let mut app = Router::new().route("/v1/x", get(inner)).layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Stripe)
+            .layer(),
+    );
+    let (res, _) = send(&mut app, Request::get("/v1/x").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.headers()["request-id"], res.headers()["x-request-id"]);
+}
