@@ -650,3 +650,37 @@ async fn a_stripe_request_id_does_not_outlive_its_dialect() {
     let (res, _) = send(&mut app, Request::get("/v1/x").body(Body::empty()).unwrap()).await;
     assert_eq!(res.headers()["request-id"], res.headers()["x-request-id"]);
 }
+
+/// An inner service that fails to become ready with an error that has a
+/// meaning (here an `ApiError`; tower's `Overloaded` is read the same way)
+/// is answered as that error, as its response future's errors are.
+#[tokio::test]
+async fn a_service_that_fails_to_become_ready_keeps_its_errors_meaning() {
+    #[derive(Clone)]
+    struct NeverReady;
+    impl Service<Request<Body>> for NeverReady {
+        type Response = Response<Body>;
+        type Error = tollgate::ApiError;
+        type Future = std::future::Ready<Result<Response<Body>, tollgate::ApiError>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), tollgate::ApiError>> {
+            let busy = Catalog::builtin_ref().error("service_unavailable").unwrap();
+            std::task::Poll::Ready(Err(busy.retry_after(Duration::from_secs(3))))
+        }
+        fn call(&mut self, _: Request<Body>) -> Self::Future {
+            unreachable!("never ready")
+        }
+    }
+    let mut svc = tower::Layer::layer(&Tollgate::new(Catalog::builtin()).layer(), NeverReady);
+    let response = ServiceExt::<Request<Body>>::ready(&mut svc)
+        .await
+        .unwrap()
+        .call(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "3");
+    assert_eq!(response.headers()["x-error-code"], "service_unavailable");
+}

@@ -26,9 +26,10 @@ use crate::{BoxError, rejection};
 pub struct TollgateService<S> {
     pub(crate) inner: S,
     pub(crate) shared: Arc<Shared>,
-    /// Why the inner service last failed to become ready, answered by the
-    /// next `call` without calling it.
-    pub(crate) not_ready: Option<Arc<str>>,
+    /// Why the inner service last failed to become ready (read as the
+    /// response future's errors are: an `ApiError` or tower's `Overloaded`
+    /// keeps its meaning), answered by the next `call` without calling it.
+    pub(crate) not_ready: Option<tollgate::ApiError>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for TollgateService<S> {
@@ -67,7 +68,7 @@ where
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => {
-                self.not_ready = Some(e.into().to_string().into());
+                self.not_ready = Some(crate::error::classify_boxed(e.into()));
                 Poll::Ready(Ok(()))
             }
         }
@@ -140,9 +141,7 @@ where
             // No new box: `Body::new` unwraps a body that is a `Body` already.
             None => req.map(Body::new),
         };
-        if let Some(why) = self.not_ready.take() {
-            let err = rejection::builtin("internal_error")
-                .with_source(rejection::TextError(why.to_string()));
+        if let Some(err) = self.not_ready.take() {
             return ResponseFuture::error(finish, err, span);
         }
 
