@@ -52,6 +52,7 @@ pub struct Error {
 struct Inner {
     method: Option<Method>,
     url: Option<Url>,
+    idempotency_key: Option<String>,
     cause: Cause,
     attempts: Vec<Attempt>,
     stop: Option<StopReason>,
@@ -191,6 +192,7 @@ impl Error {
             inner: Box::new(Inner {
                 method: None,
                 url: None,
+                idempotency_key: None,
                 cause,
                 attempts: Vec::new(),
                 stop: None,
@@ -202,6 +204,20 @@ impl Error {
         self.inner.method = method;
         self.inner.url = url;
         self
+    }
+
+    pub(crate) fn idempotency_key_sent(mut self, key: Option<String>) -> Error {
+        self.inner.idempotency_key = key;
+        self
+    }
+
+    /// The `Idempotency-Key` every attempt was sent with, yours or the one
+    /// [`auto_idempotency`](crate::RetryPolicy::auto_idempotency) made. When
+    /// the outcome is unknown (a timeout, the deadline), send the request
+    /// again later with this key: a server that honours it will not do the
+    /// work twice.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.inner.idempotency_key.as_deref()
     }
 
     pub(crate) fn attempts_made(
@@ -320,6 +336,7 @@ impl fmt::Debug for Error {
                 "url",
                 &self.inner.url.as_ref().map(|u| shown(u).to_string()),
             )
+            .field("idempotency_key", &self.inner.idempotency_key)
             .field("cause", &self.inner.cause)
             .field("stop", &self.inner.stop)
             .field("attempts", &self.inner.attempts)

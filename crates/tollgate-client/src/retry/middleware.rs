@@ -124,11 +124,17 @@ impl TollgateMiddleware {
             }
         }
         let start = Instant::now();
+        let idempotency_key = request
+            .headers()
+            .get(IDEMPOTENCY_KEY)
+            .and_then(|key| key.to_str().ok())
+            .map(str::to_owned);
         let call = Call {
             may_repeat: RetryPolicy::may_repeat(
                 &method,
                 request.headers().contains_key(IDEMPOTENCY_KEY),
             ),
+            idempotency_key,
             // A copy to send again; `None` for a streaming body (or when
             // retries are off).
             template: if policy.max_attempts > 1 {
@@ -198,7 +204,9 @@ impl TollgateMiddleware {
                 Err(stop) => {
                     trace(&attempt, &call, Decision::GiveUp(&stop));
                     attempts.push(attempt);
-                    let error = Error::new(cause).request(Some(call.method), Some(call.url));
+                    let error = Error::new(cause)
+                        .request(Some(call.method), Some(call.url))
+                        .idempotency_key_sent(call.idempotency_key);
                     return Err(error.attempts_made(attempts, Some(stop)));
                 }
             }
@@ -298,6 +306,8 @@ struct Call {
     method: Method,
     url: Url,
     may_repeat: bool,
+    /// The `Idempotency-Key` sent, to give back with a failure.
+    idempotency_key: Option<String>,
     template: Option<Request>,
     deadline: Option<(Instant, Duration)>,
 }

@@ -529,6 +529,26 @@ async fn auto_idempotency_adds_one_uuid_v4_key_per_request() {
     let seen = mock.seen();
     assert_eq!(seen[4].headers["idempotency-key"], "mine");
     assert!(!seen.last().unwrap().headers.contains_key("idempotency-key"));
+    // A request that failed gives back the key it was sent with, to send it
+    // again later under the same key.
+    let failing = Mock::start(vec![Reply::new(503)]).await;
+    let err = client
+        .post(failing.url("/v1/scans"))
+        .body("{}")
+        .send_api()
+        .await
+        .unwrap_err();
+    let sent = failing.seen()[0].headers["idempotency-key"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(err.idempotency_key(), Some(sent.as_str()));
+    assert!(
+        failing
+            .seen()
+            .iter()
+            .all(|s| s.headers["idempotency-key"] == sent.as_str())
+    );
     // Nor do methods other than POST and PATCH: servers honour the key for
     // those two, and a key would make a PURGE retryable.
     let purge = http::Method::from_bytes(b"PURGE").unwrap();
