@@ -114,7 +114,28 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             "warning: status {} is not an error; decode reads 4xx and 5xx answers",
             decoded.status
         ),
+        600.. => stderr!(
+            "warning: status {} is past 599, no HTTP status; its kind is a guess",
+            decoded.status
+        ),
         _ => {}
+    }
+    // A body its Content-Type calls JSON that is not: say where it breaks.
+    let says_json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .ends_with("json")
+        });
+    if says_json
+        && !body.iter().all(u8::is_ascii_whitespace)
+        && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body)
+    {
+        stderr!("warning: the body is not the JSON its Content-Type says ({e}); read as text");
     }
     serde_json::to_writer_pretty(&mut *out, &decoded).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;

@@ -577,6 +577,25 @@ fn decode_warns_of_a_success_or_an_unknown_status() {
         "{}",
         stderr(&unknown)
     );
+    let past = tollgate_stdin(&["decode", "--status", "999"], b"{}");
+    assert!(
+        stderr(&past).contains("status 999 is past 599"),
+        "{}",
+        stderr(&past)
+    );
+    // A body its Content-Type calls JSON that is not says where it breaks.
+    let broken = tollgate_stdin(
+        &["decode"],
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{\"code\":\"bad\",",
+    );
+    assert_eq!(code(&broken), 0);
+    assert!(
+        stderr(&broken).contains(
+            "not the JSON its Content-Type says (EOF while parsing an object at line 1 column 14)"
+        ),
+        "{}",
+        stderr(&broken)
+    );
     // A body that names its status, or an error response, needs no warning.
     let problem = br#"{"type":"about:blank","title":"Not found","status":404}"#;
     for (args, input) in [
