@@ -546,7 +546,7 @@ impl Store {
 
     /// Loads a key by id (or by the whole key).
     pub async fn key(&self, id_or_key: &str) -> Result<KeyInfo, StoreError> {
-        let id = key_id_of(id_or_key);
+        let id = key_id_of(id_or_key)?;
         match self.backend().key(id).await? {
             Some((row, _)) => Ok(key_info(row)),
             None => Err(StoreError::KeyNotFound(id.to_owned())),
@@ -556,7 +556,7 @@ impl Store {
     /// Revokes a key by id (or by the whole key) (`keys revoke`): from now on
     /// it gets `deactivated_key`. This node's cache forgets it at once.
     pub async fn revoke_key(&self, id_or_key: &str) -> Result<KeyInfo, StoreError> {
-        let id = key_id_of(id_or_key);
+        let id = key_id_of(id_or_key)?;
         let revoked = self.backend().revoke_key(id, unix(self.now())).await?;
         self.inner.cache.remove(id);
         if !revoked {
@@ -893,11 +893,19 @@ fn key_info(row: KeyRow) -> KeyInfo {
     }
 }
 
-/// A key id, from an id or a whole key.
-fn key_id_of(id_or_key: &str) -> &str {
+/// A key id, from an id or a whole key. Text that is neither is refused
+/// without being repeated: a whole key pasted with a character too many or
+/// too few is a live secret, and would be printed in the error.
+fn key_id_of(id_or_key: &str) -> Result<&str, StoreError> {
     match Presented::parse(id_or_key) {
-        Some(p) => p.id,
-        None => id_or_key,
+        Some(p) => Ok(p.id),
+        None if id_or_key.len() == crate::key::ID_LEN => Ok(id_or_key),
+        None => Err(StoreError::InvalidInput(format!(
+            "{} characters are neither a key id ({} characters, as `keys list` shows it) nor a \
+             whole API key: check it was copied whole",
+            id_or_key.chars().count(),
+            crate::key::ID_LEN
+        ))),
     }
 }
 
@@ -938,8 +946,8 @@ mod tests {
     #[test]
     fn key_ids_come_from_whole_keys() {
         let key = format!("tg_live_{}{}", "A".repeat(12), "b".repeat(32));
-        assert_eq!(key_id_of(&key), "AAAAAAAAAAAA");
-        assert_eq!(key_id_of("AAAAAAAAAAAA"), "AAAAAAAAAAAA");
+        assert_eq!(key_id_of(&key).unwrap(), "AAAAAAAAAAAA");
+        assert_eq!(key_id_of("AAAAAAAAAAAA").unwrap(), "AAAAAAAAAAAA");
     }
 
     #[tokio::test]
