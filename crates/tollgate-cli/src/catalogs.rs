@@ -11,8 +11,9 @@ use crate::input::{self, MAX_INPUT, Source};
 /// `--catalog FILE`, repeatable: the catalogs every command loads.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub(crate) struct CatalogArgs {
-    /// A TOML catalog that extends or overrides the built-in one; repeat to
-    /// load several, in order (later files override earlier ones)
+    /// A TOML catalog that extends or overrides the built-in one (`-` reads
+    /// stdin); repeat to load several, in order (later files override
+    /// earlier ones)
     #[arg(long = "catalog", short = 'c', value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
 }
@@ -87,7 +88,11 @@ pub(crate) fn load_onto(
 
 /// Loads one file onto `catalog`; on any problem `catalog` is unchanged.
 pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
-    let source = Source::File(path.to_owned());
+    // `-` reads the catalog from stdin, as `decode -` reads a response.
+    let source = Source::from_arg(Some(path));
+    if source == Source::Stdin && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        stderr!("reading a catalog from stdin; end it with Ctrl-D");
+    }
     let name = source.name();
     let input = match input::read(&source, MAX_INPUT) {
         Ok(input) => input,

@@ -8,6 +8,7 @@ use tollgate::Catalog;
 
 use crate::catalogs::{self, CatalogArgs, Outcome};
 use crate::error::{CliError, EXIT_PROBLEMS, EXIT_USAGE, plural};
+use crate::input::Source;
 
 /// Shown after `tollgate lint --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -31,7 +32,8 @@ pub(crate) struct LintArgs {
     #[command(flatten)]
     catalogs: CatalogArgs,
 
-    /// Catalog files to check, each on its own onto the built-in catalog (and the --catalog stack)
+    /// Catalog files to check, each on its own onto the built-in catalog (and the --catalog
+    /// stack); `-` reads one from stdin
     #[arg(value_name = "FILE")]
     paths: Vec<PathBuf>,
 }
@@ -57,7 +59,7 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         match outcome {
             Outcome::Loaded { entries } => out.line(format_args!(
                 "ok: {}: {}",
-                path.display(),
+                Source::from_arg(Some(path)).name(),
                 plural(entries, "entry", "entries")
             )),
             Outcome::Broken(found) => {

@@ -562,6 +562,33 @@ fn decode_measures_an_http_date_from_the_responses_date() {
 }
 
 #[test]
+fn catalogs_can_come_from_stdin() {
+    let catalog = b"[errors.teapot]\nstatus = 418\ntitle = 'Teapot'\nmessage = 'No'\n";
+    let linted = tollgate_stdin(&["lint", "-"], catalog);
+    assert_eq!(
+        (code(&linted), stdout(&linted).as_str()),
+        (0, "ok: <stdin>: 1 entry\n")
+    );
+    let broken = tollgate_stdin(
+        &["lint", "-"],
+        b"[errors.teapot]\nstatus = 600\ntitle = 't'\nmessage = 'm'\n",
+    );
+    assert_eq!(code(&broken), 1);
+    assert!(
+        stdout(&broken).starts_with("<stdin>:2:"),
+        "{}",
+        stdout(&broken)
+    );
+    let rendered = tollgate_stdin(&["render", "teapot", "--catalog", "-"], catalog);
+    assert_eq!(code(&rendered), 0, "{}", stderr(&rendered));
+    assert!(
+        stdout(&rendered).starts_with("HTTP/1.1 418"),
+        "{}",
+        stdout(&rendered)
+    );
+}
+
+#[test]
 fn decode_warns_of_a_success_or_an_unknown_status() {
     let ok = tollgate_stdin(&["decode"], b"HTTP/1.1 200 OK\r\n\r\n{\"id\":\"scan_1\"}");
     assert_eq!(code(&ok), 0);
