@@ -153,9 +153,12 @@ impl Default for RedisOptions {
 
 impl RedisOptions {
     /// How long one decision may take, reconnecting included, before it
-    /// counts as a failure (default 500 ms). A decision Redis makes after
-    /// its caller gave up is given back, so it charges nothing; the
-    /// connection that timed out is replaced.
+    /// counts as a failure (default 500 ms). A decision Redis answers after
+    /// its caller gave up (within twice the timeout, the connection's own
+    /// limit) is given back, so it charges nothing: under `fail_open` the
+    /// request let through is then not counted either. A call that gets no
+    /// answer at all may or may not have been recorded, and its connection
+    /// is replaced.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -1191,68 +1194,78 @@ impl Batcher {
     /// A caller that gave up while its call was on its way (its timeout
     /// fired first) and was admitted, and so charged, is refunded at once:
     /// a request that failed is not charged either.
-    async fn send_batch(&self, mut batch: Vec<Job>) {
+    async fn send_batch(self: &Arc<Batcher>, mut batch: Vec<Job>) {
         batch.retain(|job| job.mode == Mode::Refund || !job.reply.is_closed());
         if batch.is_empty() {
             return;
         }
+        let replies = match self.run_script(&batch).await {
+            Ok(replies) => replies,
+            Err(error) => {
+                for job in batch {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+                return;
+            }
+        };
+        let mut refunds = Vec::new();
+        for (job, reply) in batch.into_iter().zip(replies) {
+            let Job {
+                key,
+                increment,
+                tolerance,
+                mode,
+                reply: caller,
+            } = job;
+            let unheard = caller.send(Ok(reply)).is_err();
+            if unheard && mode == Mode::Check && reply >= 0 && increment > 0 {
+                refunds.push(Job {
+                    key,
+                    increment,
+                    tolerance,
+                    mode: Mode::Refund,
+                    reply: oneshot::channel().0,
+                });
+            }
+        }
+        // On a task of their own: neither the callers answered here nor this
+        // call's slot wait for them.
+        if !refunds.is_empty()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let batcher = Arc::clone(self);
+            drop(runtime.spawn(async move {
+                let _ = batcher.run_script(&refunds).await;
+            }));
+        }
+    }
+
+    /// Runs `batch` as one script call: one answer per job, in order.
+    async fn run_script(&self, batch: &[Job]) -> RedisResult<Vec<i64>> {
         // The command is built by hand rather than through
         // `Script::prepare_invoke`, which copies every key and argument into
         // a vector of its own before building the same command: on a batch
         // that was most of the client's allocations.
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(self.script.get_hash()).arg(batch.len());
-        for job in &batch {
+        for job in batch {
             cmd.arg(job.key.as_bytes());
         }
-        for job in &batch {
+        for job in batch {
             cmd.arg(&job.packed()[..]);
         }
-        let replies = match self.call(&cmd).await {
-            Ok(redis::Value::Int(answer)) => Ok(vec![answer]),
-            Ok(answers) => {
-                <Vec<i64> as redis::FromRedisValue>::from_redis_value(answers).map_err(Into::into)
-            }
-            Err(error) => Err(error),
+        let replies = match self.call(&cmd).await? {
+            redis::Value::Int(answer) => vec![answer],
+            answers => <Vec<i64> as redis::FromRedisValue>::from_redis_value(answers)?,
         };
-        let error = match replies {
-            Ok(replies) if replies.len() == batch.len() => {
-                let mut refunds = Vec::new();
-                for (job, reply) in batch.drain(..).zip(replies) {
-                    let Job {
-                        key,
-                        increment,
-                        tolerance,
-                        mode,
-                        reply: caller,
-                    } = job;
-                    let unheard = caller.send(Ok(reply)).is_err();
-                    if unheard && mode == Mode::Check && reply >= 0 && increment > 0 {
-                        refunds.push(Job {
-                            key,
-                            increment,
-                            tolerance,
-                            mode: Mode::Refund,
-                            reply: oneshot::channel().0,
-                        });
-                    }
-                }
-                if !refunds.is_empty() {
-                    // Refunds make no refunds of their own: one level deep.
-                    Box::pin(self.send_batch(refunds)).await;
-                }
-                return;
-            }
-            Ok(replies) => redis::RedisError::from((
+        if replies.len() != batch.len() {
+            return Err(redis::RedisError::from((
                 redis::ErrorKind::Parse,
                 "rate-limit script answered the wrong number of decisions",
                 format!("{} for {}", replies.len(), batch.len()),
-            )),
-            Err(error) => error,
-        };
-        for job in batch {
-            let _ = job.reply.send(Err(error.clone()));
+            )));
         }
+        Ok(replies)
     }
 
     /// Runs the script call `cmd`, loading the script first if Redis lost it.

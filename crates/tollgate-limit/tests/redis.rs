@@ -549,12 +549,12 @@ async fn a_sender_that_times_out_frees_its_slot() {
 }
 
 /// A caller whose timeout fires while its call is on its way is told the
-/// store failed; when Redis answers later (here: paused for 300 ms, past the
-/// caller's 200 ms and within the connection's 400 ms) and admitted it, the
+/// store failed; when Redis answers later (here: paused for 450 ms, past the
+/// caller's 300 ms and within the connection's 600 ms) and admitted it, the
 /// charge is given back, so a request that failed costs nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_timed_out_is_not_charged() {
-    let Some((_own, store, p, key)) = paused_store(Duration::from_millis(200), 300).await else {
+    let Some((_own, store, p, key)) = paused_store(Duration::from_millis(300), 450).await else {
         return;
     };
     let error = store.check(&p, &key, 1).await.unwrap_err();

@@ -118,7 +118,7 @@ where
                 }
                 StateProj::Inner { future, headers } => {
                     let mut response = ready!(future.poll(cx))?;
-                    add_fields(response.headers_mut(), headers.drain(..));
+                    add_fields(response.headers_mut(), std::mem::take(headers));
                     return Poll::Ready(Ok(response));
                 }
                 StateProj::Rejected { response } => {
@@ -137,15 +137,17 @@ where
 /// RateLimit lists go beside the inner layer's (a list may span field
 /// lines); of the legacy `X-RateLimit-*` triple, single numbers, the tighter
 /// one is kept (the fewer calls remaining), never both.
-fn add_fields(out: &mut HeaderMap, fields: impl Iterator<Item = (HeaderName, HeaderValue)>) {
+fn add_fields(out: &mut HeaderMap, fields: Vec<(HeaderName, HeaderValue)>) {
     let remaining = |value: &HeaderValue| value.to_str().ok()?.parse::<u64>().ok();
-    let theirs = out.get(X_RATELIMIT_REMAINING).and_then(remaining);
-    let fields: Vec<_> = fields.collect();
+    // Only with legacy headers on (off by default) is there a triple to weigh.
     let ours = fields
         .iter()
         .find(|(name, _)| name == X_RATELIMIT_REMAINING)
-        .and_then(|(_, value)| remaining(value));
-    let keep_theirs = matches!((theirs, ours), (Some(theirs), Some(ours)) if theirs <= ours);
+        .map(|(_, value)| remaining(value));
+    let keep_theirs = ours.is_some_and(|ours| {
+        let theirs = out.get(X_RATELIMIT_REMAINING).and_then(remaining);
+        matches!((theirs, ours), (Some(theirs), Some(ours)) if theirs <= ours)
+    });
     for (name, value) in fields {
         let legacy = [X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET].contains(&name);
         if !legacy {
