@@ -636,14 +636,12 @@ impl Store {
         for _ in 0..3 {
             let now = self.now();
             let period = month_start(now);
-            if let Some((remaining, counted_in)) =
-                self.backend().reserve(account_id, cost, period).await?
-            {
+            if let Some(reserved) = self.backend().reserve(account_id, cost, period).await? {
                 return Ok(Reservation {
                     account_id: account_id.to_owned(),
                     cost,
-                    period: counted_in,
-                    remaining,
+                    period: reserved.period,
+                    remaining: reserved.balance,
                 });
             }
             // Nothing taken: find out why. The row may have changed since

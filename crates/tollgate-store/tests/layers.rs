@@ -1078,7 +1078,7 @@ mod faulty {
             id: &'a str,
             cost: i64,
             period: i64,
-        ) -> BoxFuture<'a, Result<Option<(i64, i64)>, StoreError>> {
+        ) -> BoxFuture<'a, Result<Option<tollgate_store::backend::Reserved>, StoreError>> {
             self.inner.reserve(id, cost, period)
         }
         fn release<'a>(

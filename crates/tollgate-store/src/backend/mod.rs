@@ -91,6 +91,16 @@ pub struct IdempotencyRow {
     pub expires_at: i64,
 }
 
+/// What [`AccountBackend::reserve`] took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reserved {
+    /// The balance left.
+    pub balance: i64,
+    /// The month the request was counted in (its first second, Unix time):
+    /// the stored one when another node has already begun a later month.
+    pub period: i64,
+}
+
 /// Accounts: state, credits, usage and storage.
 pub trait AccountBackend: Send + Sync + 'static {
     /// Inserts an account; `false` when the id is taken.
@@ -119,17 +129,16 @@ pub trait AccountBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// In one conditional statement: if the account is active, has at least
     /// `cost` credits and is under its usage limit for the month starting at
-    /// `period`, takes `cost` and counts one request. The balance left and
-    /// the month the request was counted in (the stored one, when another
-    /// node has already begun a later month), or `None` when nothing was taken.
+    /// `period`, takes `cost` and counts one request; `None` when nothing
+    /// was taken.
     fn reserve<'a>(
         &'a self,
         id: &'a str,
         cost: i64,
         period: i64,
-    ) -> BoxFuture<'a, Result<Option<(i64, i64)>, StoreError>>;
-    /// Gives back what [`reserve`](Self::reserve) took; `period` is the month
-    /// it returned.
+    ) -> BoxFuture<'a, Result<Option<Reserved>, StoreError>>;
+    /// Gives back what [`reserve`](Self::reserve) took; `period` is the
+    /// month it counted the request in ([`Reserved::period`]).
     fn release<'a>(
         &'a self,
         id: &'a str,

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::{
     AccountBackend, AccountRow, Backend, BoxFuture, IdempotencyBackend, IdempotencyRow, KeyBackend,
-    KeyRow, LockToken,
+    KeyRow, LockToken, Reserved,
 };
 use crate::StoreError;
 
@@ -197,7 +197,7 @@ macro_rules! sql_backend {
                 id: &'a str,
                 cost: i64,
                 period: i64,
-            ) -> BoxFuture<'a, Result<Option<(i64, i64)>, StoreError>> {
+            ) -> BoxFuture<'a, Result<Option<Reserved>, StoreError>> {
                 Box::pin(async move {
                     let row = sqlx::query(RESERVE)
                         .bind(id)
@@ -206,7 +206,12 @@ macro_rules! sql_backend {
                         .fetch_optional(&self.pool)
                         .await?;
                     Ok(row
-                        .map(|r| Ok::<_, sqlx::Error>((r.try_get("balance")?, r.try_get("usage_period")?)))
+                        .map(|r| {
+                            Ok::<_, sqlx::Error>(Reserved {
+                                balance: r.try_get("balance")?,
+                                period: r.try_get("usage_period")?,
+                            })
+                        })
                         .transpose()?)
                 })
             }
