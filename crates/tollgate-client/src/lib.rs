@@ -19,7 +19,8 @@ pub use retry::{Jitter, RetryBudget, RetryPolicy, TollgateMiddleware};
 /// response body that stalls for as long as the policy's
 /// [`deadline`](RetryPolicy::deadline) (it has no total timeout: the deadline
 /// bounds a request; a slow answer, one that takes minutes as some model
-/// APIs' do, is not cut short of it), and follows
+/// APIs' do, is not cut short of it; a request given a policy of its own
+/// with a longer deadline is still cut at this one), and follows
 /// redirects only within the origin it was sent to (a redirect elsewhere is
 /// the response: the request's `X-API-Key` or `Idempotency-Key` would
 /// otherwise go along).

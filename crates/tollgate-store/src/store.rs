@@ -544,7 +544,8 @@ impl Store {
             .collect())
     }
 
-    /// Loads a key by id (or by the whole key).
+    /// Loads a key by id (or by the whole key). Text that is neither (not 12
+    /// characters, nor a key) is `InvalidInput`, and is not repeated in it.
     pub async fn key(&self, id_or_key: &str) -> Result<KeyInfo, StoreError> {
         let id = key_id_of(id_or_key)?;
         match self.backend().key(id).await? {
@@ -554,7 +555,8 @@ impl Store {
     }
 
     /// Revokes a key by id (or by the whole key) (`keys revoke`): from now on
-    /// it gets `deactivated_key`. This node's cache forgets it at once.
+    /// it gets `deactivated_key`. This node's cache forgets it at once. Text
+    /// that is neither an id nor a key is `InvalidInput`, as for [`key`](Self::key).
     pub async fn revoke_key(&self, id_or_key: &str) -> Result<KeyInfo, StoreError> {
         let id = key_id_of(id_or_key)?;
         let revoked = self.backend().revoke_key(id, unix(self.now())).await?;

@@ -422,9 +422,9 @@ pub(crate) fn config_database(path: &Path) -> Result<Option<String>, CliError> {
     }
 }
 
-/// Whether anything is at `path`: the config file read when present is
-/// then read, so that a directory, a dangling link or an unreadable file of
-/// that name is reported rather than passed over.
+/// Whether anything is at `path`. The implicit `./tollgate.toml` is read
+/// whenever something of that name exists, so that a directory, a dangling
+/// link or an unreadable file is reported rather than passed over.
 fn present(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
 }

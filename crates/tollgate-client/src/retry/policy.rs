@@ -32,9 +32,13 @@ use crate::{ErrorResponse, StopReason};
 /// with backoff (or after their hint, if they give one); a 409
 /// `idempotency_key_in_use` after [`in_use_delay`](Self::in_use_delay). Every
 /// other status is final. A code the catalog knows decides over the status
-/// (a catalog entry with `retry = "never"` is never retried). POST, PATCH and
-/// other non-idempotent methods are retried only when they carry an
-/// `Idempotency-Key`.
+/// (a catalog entry with `retry = "never"` is never retried), the server's
+/// `x-should-retry` / `Stripe-Should-Retry` over both, and
+/// [`retry_when`](Self::retry_when) over all of them. POST, PATCH and other
+/// non-idempotent methods are retried only when they carry an
+/// `Idempotency-Key`, when their connection was never made, or when the
+/// server did not act on them (a 429, GitHub's rate-limit 403, a
+/// `should-retry: true`, or `retry_when` saying `Some(true)`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -135,10 +139,11 @@ impl RetryPolicy {
     }
 
     /// No overall deadline: then only the reqwest client's own timeouts end
-    /// an attempt, the reading of its error body included. Those of
-    /// [`client`](crate::client) bound a connection and each read, not the
-    /// whole: a body that trickles in keeps the request waiting. Keep a
-    /// deadline, or give the reqwest client a total `timeout`, to bound it.
+    /// an attempt, the reading of its error body included. A client from
+    /// [`client_with`](crate::client_with) with such a policy bounds only its
+    /// connections (10 s): an answer that never comes keeps the request
+    /// waiting. Keep a deadline, or give the reqwest client a total
+    /// `timeout`, to bound it.
     pub fn without_deadline(mut self) -> RetryPolicy {
         self.deadline = None;
         self
