@@ -125,11 +125,8 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .ends_with("json")
+            let media = v.split(';').next().unwrap_or_default().trim();
+            media.eq_ignore_ascii_case("application/json") || media.ends_with("+json")
         });
     if says_json
         && !body.iter().all(u8::is_ascii_whitespace)
