@@ -171,20 +171,21 @@ mod tests {
             .schema_type(Type::Object)
             .title(Some("Mine"))
             .build();
-        let op = OperationBuilder::new()
-            .response("201", ResponseBuilder::new().description("Created"))
-            .build();
-        let doc = OpenApiBuilder::new()
-            .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
-            .components(Some(
-                ComponentsBuilder::new()
-                    .schema("Error", own.clone())
-                    .build(),
-            ))
-            .build();
+        // A document with one operation and `components` of its own, with
+        // the catalog's responses added.
         let catalog = Catalog::builtin();
-        let doc = add_error_responses(doc, &catalog, Dialect::Coded, &["invalid_key"]).unwrap();
-        let json = serde_json::to_value(&doc).unwrap();
+        let with_ours = |components: ComponentsBuilder| {
+            let op = OperationBuilder::new()
+                .response("201", ResponseBuilder::new().description("Created"))
+                .build();
+            let doc = OpenApiBuilder::new()
+                .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
+                .components(Some(components.build()))
+                .build();
+            let doc = add_error_responses(doc, &catalog, Dialect::Coded, &["invalid_key"]).unwrap();
+            serde_json::to_value(&doc).unwrap()
+        };
+        let json = with_ours(ComponentsBuilder::new().schema("Error", own.clone()));
         assert_eq!(json["components"]["schemas"]["Error"]["title"], "Mine");
         let generated = openapi::components(&catalog, Dialect::Coded);
         assert_eq!(
@@ -198,20 +199,11 @@ mod tests {
         assert!(!text.contains("\"#/components/schemas/Error\""), "{text}");
 
         // With a `TollgateError` of its own too, the catalog's takes the next name.
-        let op = OperationBuilder::new()
-            .response("201", ResponseBuilder::new().description("Created"))
-            .build();
-        let doc = OpenApiBuilder::new()
-            .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
-            .components(Some(
-                ComponentsBuilder::new()
-                    .schema("Error", own.clone())
-                    .schema("TollgateError", own)
-                    .build(),
-            ))
-            .build();
-        let doc = add_error_responses(doc, &catalog, Dialect::Coded, &["invalid_key"]).unwrap();
-        let json = serde_json::to_value(&doc).unwrap();
+        let json = with_ours(
+            ComponentsBuilder::new()
+                .schema("Error", own.clone())
+                .schema("TollgateError", own),
+        );
         assert_eq!(
             json["components"]["schemas"]["TollgateError"]["title"],
             "Mine"

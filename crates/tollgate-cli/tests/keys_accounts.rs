@@ -18,6 +18,22 @@ fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
+/// `keys create` for account `acme`, scope `a`, expiring after `expires`.
+fn create_key_expiring(dir: &Path, expires: &str) -> Output {
+    let args = [
+        "keys",
+        "create",
+        "--account",
+        "acme",
+        "--scopes",
+        "a",
+        "--expires",
+    ];
+    let mut args = args.to_vec();
+    args.push(expires);
+    tollgate(dir, &args)
+}
+
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tollgate-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -119,21 +135,7 @@ fn times_past_year_9999_are_written_and_times_past_any_clock_refused() {
             .status
             .success()
     );
-    let create = |expires: &str| {
-        tollgate(
-            &dir,
-            &[
-                "keys",
-                "create",
-                "--account",
-                "acme",
-                "--scopes",
-                "a",
-                "--expires",
-                expires,
-            ],
-        )
-    };
+    let create = |expires: &str| create_key_expiring(&dir, expires);
     // RFC 3339 has four-digit years: such an expiry is written as a Unix time,
     // and the key is still printed.
     let far = create("8000y");
@@ -338,19 +340,7 @@ fn a_config_directory_an_unknown_account_or_a_key_born_expired_is_refused() {
     let said = String::from_utf8_lossy(&listed.stderr);
     assert!(said.contains(r#"account "nobody" not found"#), "{said}");
     for expires in ["0s", "0d", "500ms"] {
-        let created = tollgate(
-            &dir,
-            &[
-                "keys",
-                "create",
-                "--account",
-                "acme",
-                "--scopes",
-                "a",
-                "--expires",
-                expires,
-            ],
-        );
+        let created = create_key_expiring(&dir, expires);
         assert_eq!(created.status.code(), Some(2), "{expires}: {created:?}");
         let said = String::from_utf8_lossy(&created.stderr);
         assert!(said.contains("out of range"), "{said}");

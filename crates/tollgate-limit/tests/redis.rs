@@ -559,20 +559,22 @@ async fn a_caller_that_timed_out_is_not_charged() {
     };
     let error = store.check(&p, &key, 1).await.unwrap_err();
     assert!(error.is_timeout(), "{error}");
+    // The warm-up took one of ten, and a check now would take another: 8
+    // left after it. The timed-out call took one more (7) and gives it back
+    // once answered.
+    peek_until(&store, &p, &key, 8, "not refunded").await;
+}
+
+/// Peeks until `key` has `remaining` calls left after one more, for up to
+/// 3 s (a peek while Redis is still paused times out, and is tried again).
+async fn peek_until(store: &RedisStore, p: &Policy, key: &Key, remaining: u64, why: &str) {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
-        // The warm-up took one of ten, and a check now would take another:
-        // 8 left after it. The timed-out call took one more (7) and gives
-        // it back once answered.
-        // (A peek while Redis is still paused times out too.)
-        let remaining = store.peek(&p, &key, 1).await.map(|d| d.remaining());
-        if remaining.as_ref().ok() == Some(&8) {
-            break;
+        let left = store.peek(p, key, 1).await.map(|d| d.remaining());
+        if left.as_ref().ok() == Some(&remaining) {
+            return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{remaining:?} left: not refunded"
-        );
+        assert!(Instant::now() < deadline, "{left:?} left: {why}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -606,19 +608,8 @@ async fn a_queued_refund_is_sent_after_its_caller_has_gone() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     refund.abort();
     assert!(on_its_way.await.unwrap().is_ok());
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        // One call of ten left standing (the warm-up's): 8 after a check.
-        let remaining = store.peek(&p, &key, 1).await.unwrap().remaining();
-        if remaining == 8 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{remaining} left: the refund was dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // One call of ten left standing (the warm-up's): 8 after a check.
+    peek_until(&store, &p, &key, 8, "the refund was dropped").await;
 }
 
 /// A caller that sends a call carrying other callers' decisions and then
