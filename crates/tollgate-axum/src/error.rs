@@ -124,9 +124,7 @@ where
 /// [`classify`] does; what no rule reads is an `internal_error` with the
 /// error's text as its source.
 pub(crate) fn classify_boxed(err: BoxError) -> ApiError {
-    meaning(&*err).unwrap_or_else(|| {
-        builtin("internal_error").with_source(rejection::TextError(err.to_string()))
-    })
+    meaning(&*err).unwrap_or_else(|| builtin("internal_error").with_source(err))
 }
 
 /// The catalog error `err` means, if a rule reads it: an [`ApiError`] or a

@@ -2,7 +2,6 @@
 //! become) and serde's errors as catalog errors.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use tollgate::{ApiError, Catalog, Violation};
 
@@ -22,18 +21,6 @@ pub(crate) fn builtin(code: &str) -> ApiError {
         },
     }
 }
-
-/// Text kept as an error's source: logged, never rendered.
-#[derive(Debug)]
-pub(crate) struct TextError(pub(crate) String);
-
-impl fmt::Display for TextError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TextError {}
 
 /// `unsupported_media_type` for a body in a content coding the server does
 /// not decode: `Some(codings)` as the request named them, when nothing
@@ -254,7 +241,7 @@ pub(crate) fn recognise(status: u16, text: &str, limit: Option<usize>) -> Option
     // A server error's text is for the log only; a client error's text, when
     // it was not read into something more precise, is what the handler said.
     let err = if status >= 500 && !text.is_empty() {
-        err.with_source(TextError(text.to_owned()))
+        err.with_source(text.to_owned())
     } else if matches!(status, 401 | 403 | 404 | 409 | 429) && !text.is_empty() && text.len() <= 512
     {
         err.with_message(text)

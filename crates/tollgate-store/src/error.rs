@@ -193,8 +193,8 @@ impl Rejection {
                 .with("requested", *requested),
             Rejection::Unavailable(cause) => err
                 .retry_after(Duration::from_secs(1))
-                .with_source(SourceText(cause.to_string())),
-            Rejection::Internal(cause) => err.with_source(SourceText(cause.to_string())),
+                .with_source(cause.to_string()),
+            Rejection::Internal(cause) => err.with_source(cause.to_string()),
         }
     }
 }
@@ -230,18 +230,6 @@ impl From<StoreError> for Rejection {
         }
     }
 }
-
-/// A cause kept as text (the original error is not `Clone`).
-#[derive(Debug)]
-pub(crate) struct SourceText(pub(crate) String);
-
-impl fmt::Display for SourceText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SourceText {}
 
 /// `catalog.error(code)`, falling back to the built-in catalog (which has
 /// every code this crate emits) when an app's catalog dropped the entry.

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use tollgate::ApiError;
 
 use crate::Rejection;
-use crate::rejection::{TextError, builtin, invalid_field, recognise};
+use crate::rejection::{builtin, invalid_field, recognise};
 
 /// Path parameters whose errors name the parameter as the route does
 /// (`/users/{id}` → `id`): a value that does not parse is `validation_error`
@@ -100,7 +100,7 @@ fn path_error(rejection: PathRejection, route: &str) -> ApiError {
             invalid(key, "invalid_value", message.clone())
         }
         ErrorKind::WrongNumberOfParameters { .. } | ErrorKind::UnsupportedType { .. } => {
-            builtin("internal_error").with_source(TextError(failed.body_text()))
+            builtin("internal_error").with_source(failed.body_text())
         }
         _ => generic(&rejection),
     }

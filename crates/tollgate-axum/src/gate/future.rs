@@ -23,7 +23,7 @@ use tracing::Span;
 
 use super::layer::Shared;
 use crate::current::{self, Decision, IdSlot};
-use crate::rejection::{self, TextError, builtin};
+use crate::rejection::{self, builtin};
 use crate::{BoxError, render};
 
 /// Plain-text error bodies longer than this are not read for their meaning.
@@ -101,7 +101,7 @@ impl Finish {
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a non-string panic payload".to_owned());
-        builtin("internal_error").with_source(TextError(format!("handler panicked: {text}")))
+        builtin("internal_error").with_source(format!("handler panicked: {text}"))
     }
 
     /// The layer's timeout, when there is one and a Tokio runtime to time it
@@ -357,7 +357,7 @@ where
                             return Poll::Pending;
                         }
                         let after = f.shared.timeout.unwrap_or_default();
-                        let source = TextError(format!("no response within {after:?}"));
+                        let source = format!("no response within {after:?}");
                         f.error(builtin("timeout").with_source(source))
                     }
                 }
