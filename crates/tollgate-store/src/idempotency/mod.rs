@@ -14,8 +14,8 @@
 //!   Put the credits layer inside this one and the replays are never charged.
 //!   A success comes back as it was sent (a retry whose `Accept` would now
 //!   get another dialect still gets the first body's shape, as Stripe
-//!   replays); an error is rendered again, in the retry's dialect, from the
-//!   stored `ApiError`.
+//!   replays); an error, its `ApiError` put back, is rendered again in the
+//!   retry's dialect by `tollgate-axum`'s layer.
 //! - While the first request runs, another with the key gets
 //!   `idempotency_key_in_use` (409, `Retry-After: 1`).
 //! - The same key with a different request (SHA-256 of method, path and
