@@ -254,11 +254,11 @@ impl TollgateMiddleware {
         attempt: &Attempt,
     ) -> Result<(Duration, Request), StopReason> {
         let policy = &call.policy;
-        let plan = match cause {
+        let (plan, not_acted_on) = match cause {
             Cause::Status(response) => {
                 policy.plan_after_response(response, self.decoder.catalog_ref())?
             }
-            Cause::Transport(e) => policy.plan_after_transport(e)?,
+            Cause::Transport(e) => (policy.plan_after_transport(e)?, false),
             Cause::DeadlineElapsed(d) => return Err(StopReason::Deadline(*d)),
             Cause::Middleware(_) | Cause::Body(_) => return Err(StopReason::NotRetryable),
         };
@@ -268,8 +268,7 @@ impl TollgateMiddleware {
         // A request whose connection was never made was never sent: sending
         // it again cannot run it twice, whatever its method.
         let never_sent = matches!(cause, Cause::Transport(e) if e.is_connect());
-        // Nor can one the server refused before doing anything.
-        let not_acted_on = matches!(cause, Cause::Status(r) if policy.not_acted_on(r));
+        // Nor can one the server did not act on.
         if !call.may_repeat && !never_sent && !not_acted_on {
             return Err(StopReason::NotIdempotent(call.method.clone()));
         }

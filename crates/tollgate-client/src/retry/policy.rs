@@ -263,19 +263,24 @@ impl RetryPolicy {
             )
     }
 
-    /// How a retry after an error response would wait, or why there is none.
+    /// How a retry after an error response would wait, and whether the
+    /// server did not act on the request (so that sending it again cannot do
+    /// its work twice, whatever its method: a rate limit's refusal, or a
+    /// retry the policy's rule or the server asked for); or why there is no
+    /// retry.
     pub(crate) fn plan_after_response(
         &self,
         response: &ErrorResponse,
         catalog: &Catalog,
-    ) -> Result<Plan, StopReason> {
+    ) -> Result<(Plan, bool), StopReason> {
         let status = response.status().as_u16();
         let said = self.said(response);
         let never = response.decoded().retry == RetryClass::Never;
         if said == Some(false) || (said.is_none() && never) {
             return Err(StopReason::NotRetryable);
         }
-        Ok(match response.retry_after() {
+        let not_acted_on = rate_limited(response) || said == Some(true);
+        let plan = match response.retry_after() {
             Some(asked) => Plan::Asked(asked),
             None if response
                 .code()
@@ -285,7 +290,8 @@ impl RetryPolicy {
                 Plan::InUse
             }
             None => Plan::Backoff,
-        })
+        };
+        Ok((plan, not_acted_on))
     }
 
     /// What is said of retrying `response`: the policy's own rule
@@ -304,14 +310,6 @@ impl RetryPolicy {
                 _ => None,
             }
         })
-    }
-
-    /// Whether `response` shows that the server did not act on the request,
-    /// so that sending it again cannot do its work twice, whatever its
-    /// method: a 429 (a rate limit refuses before any work), or a retry the
-    /// policy's rule or the server asked for.
-    pub(crate) fn not_acted_on(&self, response: &ErrorResponse) -> bool {
-        rate_limited(response) || self.said(response) == Some(true)
     }
 
     /// How a retry after a transport error would wait, or why there is none.
@@ -449,6 +447,7 @@ mod tests {
     fn plan(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Plan, StopReason> {
         RetryPolicy::default()
             .plan_after_response(&response(status, headers, body), Catalog::builtin_ref())
+            .map(|(plan, _)| plan)
     }
 
     #[test]

@@ -412,14 +412,19 @@ async fn a_post_the_server_did_not_act_on_is_retried_without_a_key() {
             .unwrap();
         assert_eq!(mock.hits(), 2, "{status} {header}");
     }
-    // The policy's own rule says so.
+    // The policy's own rule says so, asked once per answer.
     let mock = Mock::start(vec![Reply::new(529), Reply::ok()]).await;
-    let policy =
-        RetryPolicy::default().retry_when(|e| (e.status().as_u16() == 529).then_some(true));
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = asked.clone();
+    let policy = RetryPolicy::default().retry_when(move |e| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        (e.status().as_u16() == 529).then_some(true)
+    });
     post(&client(policy), mock.url("/v1/messages"))
         .await
         .unwrap();
     assert_eq!(mock.hits(), 2);
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
     // Without a word, a 529 is final and a 503 POST is not sent again.
     for status in [529, 503] {
         let mock = Mock::start(vec![Reply::new(status), Reply::ok()]).await;
