@@ -98,11 +98,10 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     // 0 tells the decoder the status is unknown: it takes the body's, if any.
     let status = args.status.or(status).unwrap_or(0);
     // A saved response's hint is measured from when it was sent.
-    let sent = headers
-        .get(http::header::DATE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| httpdate::parse_http_date(v).ok());
-    let now = args.now.or(sent).unwrap_or_else(SystemTime::now);
+    let now = args
+        .now
+        .or_else(|| tollgate::headers::sent_at(&headers))
+        .unwrap_or_else(SystemTime::now);
     let decoded = catalog.decode(status, &headers, body, now);
     // Printed all the same (a script may want the fields), but not silently.
     match decoded.status {

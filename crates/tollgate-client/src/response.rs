@@ -259,14 +259,8 @@ impl ErrorDecoder {
     /// assert_eq!(e.kind(), tollgate::Kind::RateLimited);
     /// ```
     pub fn decode(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> ErrorResponse {
-        // An HTTP-date hint or a Unix-time reset is read against the
-        // response's own `Date` (RFC 9110, 10.2.3), so that a client clock
-        // that runs fast or slow waits neither too little nor too long.
-        let server_now = headers
-            .get(http::header::DATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok());
-        let now = server_now.unwrap_or_else(|| (self.clock)());
+        // Hints are read against the response's own `Date`.
+        let now = tollgate::headers::sent_at(&headers).unwrap_or_else(|| (self.clock)());
         let decoded = self
             .catalog_ref()
             .decode(status.as_u16(), &headers, &body, now);

@@ -154,6 +154,25 @@ pub fn presented_api_key(headers: &http::HeaderMap) -> Option<&str> {
     }
 }
 
+/// When a response was sent, by its `Date` header: the moment an HTTP-date
+/// `Retry-After` or a Unix-time reset is measured from (RFC 9110, 10.2.3),
+/// so that a client clock running fast or slow waits neither too little nor
+/// too long.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use http::HeaderMap;
+/// let mut h = HeaderMap::new();
+/// assert_eq!(tollgate::headers::sent_at(&h), None);
+/// h.insert("date", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+/// let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+/// assert_eq!(tollgate::headers::sent_at(&h), Some(at));
+/// ```
+pub fn sent_at(headers: &http::HeaderMap) -> Option<std::time::SystemTime> {
+    let value = headers.get(http::header::DATE)?.to_str().ok()?;
+    httpdate::parse_http_date(value).ok()
+}
+
 /// The token of `Authorization: Bearer <token>` (the scheme in any case).
 pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
