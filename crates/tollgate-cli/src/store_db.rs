@@ -49,7 +49,7 @@ pub(crate) fn database_from_env() -> Result<Option<String>, CliError> {
 /// Opens the store at `url`. A SQLite file it names that does not exist yet
 /// is created first, readable by its owner only (0600 on Unix; SQLite gives
 /// its `-wal` and `-shm` files the same mode); one that cannot be made is
-/// left to the store to report.
+/// reported with why (a missing directory, say).
 pub(crate) async fn open(url: &str) -> Result<Store, CliError> {
     if let Some(file) = missing_sqlite_file(url) {
         // Said here, where the reason is plain (a missing directory), rather
@@ -164,9 +164,14 @@ where
     })
 }
 
+/// Whether a `sqlite:` URL names an in-memory database rather than a file.
+pub(crate) fn sqlite_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 /// The file a `sqlite:` URL names, when it does not exist.
 pub(crate) fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
-    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+    if !url.starts_with("sqlite:") || sqlite_in_memory(url) {
         return None;
     }
     // A URL sqlx cannot read is left to `Store::open` to report.

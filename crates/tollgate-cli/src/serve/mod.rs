@@ -389,8 +389,7 @@ fn sqlite_relative_to(url: &str, base: &Path) -> Result<String, String> {
         return Ok(url.to_owned());
     };
     let (path, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
-    let in_memory = path.starts_with(":memory:") || query.contains("mode=memory");
-    if path.is_empty() || in_memory || Path::new(path).is_absolute() {
+    if path.is_empty() || store_db::sqlite_in_memory(url) || Path::new(path).is_absolute() {
         return Ok(url.to_owned());
     }
     // A file named without a folder is in the working directory.
