@@ -302,7 +302,6 @@ impl RedisOptions {
 #[derive(Clone)]
 pub struct RedisStore {
     batcher: Arc<Batcher>,
-    failures: Arc<FailureLog>,
     options: RedisOptions,
 }
 
@@ -399,15 +398,15 @@ impl RedisStore {
                 max_batch,
                 max_in_flight: in_flight_cap(max_batch),
                 queue: Mutex::new(Queue::default()),
+                failures: FailureLog::new(),
             }),
-            failures: Arc::new(FailureLog::new()),
             options,
         })
     }
 
     /// Where the limiter counts this store's failures.
     pub(crate) fn failures(&self) -> &FailureLog {
-        &self.failures
+        &self.batcher.failures
     }
 
     /// The Redis key of `key` under `policy`. An IP is written as `ip:` and
@@ -1152,6 +1151,8 @@ struct Batcher {
     /// [`in_flight_cap`] of `max_batch`.
     max_in_flight: usize,
     queue: Mutex<Queue>,
+    /// The store's failures, as the limiter logs them.
+    failures: FailureLog,
 }
 
 impl Batcher {
