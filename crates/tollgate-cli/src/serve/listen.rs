@@ -39,9 +39,10 @@ pub(crate) const MAX_CONNECTIONS: usize = 512;
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for
-/// the requests in flight, `deadline` at most, and ends those still running. A connection whose request
-/// head is not complete within [`HEADER_READ_TIMEOUT`], or whose answer
-/// cannot be written for `deadline`, is closed.
+/// the requests in flight, `deadline` at most, and ends those still
+/// running. A connection whose request head is not complete within
+/// [`HEADER_READ_TIMEOUT`], or whose answer cannot be written for
+/// `deadline`, is closed.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
