@@ -170,6 +170,58 @@ async fn derived_errors_render_in_the_negotiated_dialect() {
     }
 }
 
+/// A value that fills the message but is not sent.
+#[derive(Debug, ApiError)]
+enum PlanError {
+    #[api(
+        code = "plan_limit",
+        status = 429,
+        message = "At most {limit} calls on the {plan} plan"
+    )]
+    PlanLimit {
+        #[api(message_only)]
+        limit: u64,
+        plan: String,
+    },
+}
+
+#[tokio::test]
+async fn message_only_fields_fill_the_message_and_are_not_sent() {
+    let defs = PlanError::error_defs();
+    assert_eq!(defs[0].detail_keys(), ["plan"]);
+    assert_eq!(defs[0].message_only_keys(), ["limit"]);
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                PlanError::PlanLimit {
+                    limit: 100,
+                    plan: "free".into(),
+                }
+            }),
+        )
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Coded)
+                .layer(),
+        );
+    let res = app
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "At most 100 calls on the free plan"
+    );
+    assert_eq!(
+        body["error"]["details"],
+        serde_json::json!({ "plan": "free" })
+    );
+}
+
 /// A generic error whose detail is a raw identifier.
 #[derive(Debug, ApiError)]
 enum Lookup<T: serde::Serialize> {

@@ -430,6 +430,41 @@ async fn catalog_overrides_and_invalid_request_ids() {
 }
 
 #[tokio::test]
+async fn seed_002_names_the_refusing_policy_and_sends_no_details() {
+    // Seed 002's 429: the policy's numbers in the message, `"details": {}`.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/catalogs/002-extraction.toml"
+    );
+    let catalog = Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap();
+    let clock = FakeClock::new();
+    let limiter = Limiter::builder()
+        .policy(policy("per-ip", 2, 30), ClientIp::new())
+        .clock(clock.clone())
+        .build();
+    let layer = RateLimitLayer::new(limiter)
+        .catalog(Arc::new(catalog))
+        .dialect(Dialect::Coded);
+    let mut svc = service(layer, Arc::default());
+    call(&mut svc, request("k")).await;
+    call(&mut svc, request("k")).await;
+    let refused = call(&mut svc, request("k")).await;
+    assert_eq!(refused.status(), 429);
+    let body: serde_json::Value = serde_json::from_slice(refused.body()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "error": {
+                "code": "RATE_LIMIT_ERROR",
+                "message": "Rate limit exceeded: 2 calls per 30 seconds",
+                "details": {}
+            },
+            "request_id": "req_42"
+        })
+    );
+}
+
+#[tokio::test]
 async fn fail_closed_answers_503_and_fail_open_admits() {
     // Nothing listens on port 1: every decision fails at once.
     let down = || Backend::from_url("redis://127.0.0.1:1").unwrap();

@@ -44,9 +44,10 @@
 //! error type, or anything that converts into
 //! `Box<dyn std::error::Error + Send + Sync>`, such as that box itself or an
 //! `anyhow::Error`), `#[api(retry_after)]`
-//! (a `std::time::Duration` sent as `Retry-After`), `#[api(skip)]` (not a
-//! detail). Every other named field is a detail (`serde::Serialize`), filling
-//! the message template.
+//! (a `std::time::Duration` sent as `Retry-After`), `#[api(message_only)]`
+//! (fills the message template but is not sent as a detail; for a variant
+//! that defines its entry), `#[api(skip)]` (not a detail). Every other named
+//! field is a detail (`serde::Serialize`), filling the message template.
 //!
 //! A generic enum states these bounds itself, since none are inferred:
 //! `T: serde::Serialize` for a detail of type `T`, and
@@ -122,7 +123,7 @@ pub fn derive_api_error(input: TokenStream) -> TokenStream {
 /// The keys of a variant's `#[api(...)]`, for error messages.
 const VARIANT_KEYS: &str = "code, status, title, message, remedy, retry, kind";
 /// The keys of a field's `#[api(...)]`, for error messages.
-const FIELD_KEYS: &str = "source, retry_after, skip";
+const FIELD_KEYS: &str = "source, retry_after, message_only, skip";
 
 /// What a variant's `#[api(...)]` says.
 #[derive(Default)]
@@ -140,6 +141,8 @@ struct VariantAttrs {
 enum FieldRole {
     /// A detail under this key (the field's name, unraw).
     Detail(Ident),
+    /// `#[api(message_only)]`: fills the message under this key, not sent.
+    MessageOnly(Ident),
     /// `#[api(source)]`: the cause.
     Source,
     /// `#[api(retry_after)]`: the `Retry-After` delay.
@@ -361,6 +364,14 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
                     "source" => FieldRole::Source,
                     "retry_after" => FieldRole::RetryAfter,
                     "skip" => FieldRole::Skip,
+                    "message_only" => match &field.ident {
+                        Some(name) => FieldRole::MessageOnly(name.unraw()),
+                        None => {
+                            return Err(
+                                meta.error("a tuple field has no name to fill the message with")
+                            );
+                        }
+                    },
                     _ => {
                         return Err(meta.error(format!(
                             "unknown field attribute `{key}`, expected one of: {FIELD_KEYS}"
@@ -368,7 +379,7 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
                     }
                 };
                 if role.replace(next).is_some() {
-                    return Err(meta.error("a field takes one of source, retry_after, skip"));
+                    return Err(meta.error(format!("a field takes one of {FIELD_KEYS}")));
                 }
                 Ok(())
             });
@@ -490,21 +501,34 @@ fn def_tokens(
             format!("code {code:?} must be {}", tollgate::CODE_RULE),
         ));
     }
-    let details: Vec<String> = fields
-        .iter()
-        .filter_map(|f| match &f.role {
-            FieldRole::Detail(name) => Some(name.to_string()),
-            _ => None,
-        })
-        .collect();
-    for key in &details {
-        let field = fields
+    let named = |message_only: bool| -> Vec<(String, Span)> {
+        fields
             .iter()
-            .find_map(|f| match &f.role {
-                FieldRole::Detail(n) if n == key => Some(n.span()),
+            .filter_map(|f| match (&f.role, message_only) {
+                (FieldRole::Detail(n), false) | (FieldRole::MessageOnly(n), true) => {
+                    Some((n.to_string(), n.span()))
+                }
                 _ => None,
             })
-            .unwrap_or(name.span());
+            .collect()
+    };
+    let (sent, message_only) = (named(false), named(true));
+    // What fills placeholders: every named field but source, delay and skip.
+    let details: Vec<String> = sent
+        .iter()
+        .chain(&message_only)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for (key, field) in &message_only {
+        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(syn::Error::new(
+                *field,
+                format!("field `{key}` fills the message, and placeholders are [A-Za-z0-9_]+"),
+            ));
+        }
+    }
+    for (key, field) in &sent {
+        let field = *field;
         if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(syn::Error::new(
                 field,
@@ -538,6 +562,17 @@ fn def_tokens(
                     extra.span(),
                     format!(
                         "`{code}` is used as built in; to redefine it give `status` and `message` too"
+                    ),
+                ));
+            }
+            // Whether a field is sent is the entry's to say, and the
+            // catalog's entry for a built-in code may be an app's.
+            if let Some((_, span)) = message_only.first() {
+                return Err(syn::Error::new(
+                    *span,
+                    format!(
+                        "`{code}` is used as built in, so its catalog entry says which values are \
+                         sent; #[api(message_only)] needs the variant to give `status` and `message`"
                     ),
                 ));
             }
@@ -580,12 +615,16 @@ fn def_tokens(
                 ));
             }
             let message = message.value();
-            let def = quote!(#private::def(#code, #status_value, #title, #message));
-            if details.is_empty() {
-                def
-            } else {
-                quote!(#def.details([#(#details),*]))
+            let mut def = quote!(#private::def(#code, #status_value, #title, #message));
+            if !sent.is_empty() {
+                let keys = sent.iter().map(|(key, _)| key);
+                def = quote!(#def.details([#(#keys),*]));
             }
+            if !message_only.is_empty() {
+                let keys = message_only.iter().map(|(key, _)| key);
+                def = quote!(#def.message_only([#(#keys),*]));
+            }
+            def
         }
         (Some(status), None) => {
             return Err(syn::Error::new(
@@ -664,7 +703,7 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
     let detail_arms = variants.iter().map(|v| {
         let pat = pattern(v);
         let inserts = v.fields.iter().filter_map(|f| match &f.role {
-            FieldRole::Detail(key) => {
+            FieldRole::Detail(key) | FieldRole::MessageOnly(key) => {
                 let key = key.to_string();
                 let binding = &f.binding;
                 Some(quote!(details.insert(#key.into(), #private::to_detail(#binding));))

@@ -233,6 +233,7 @@ struct EntryToml {
     kind: Option<Kind>,
     aliases: Option<BTreeMap<Dialect, String>>,
     details: Option<Vec<String>>,
+    message_only: Option<Vec<String>>,
 }
 
 /// Two entries that write one code in a dialect: clients could not tell
@@ -651,6 +652,9 @@ fn build_def(
     if let Some(details) = entry.details {
         def.details = details;
     }
+    if let Some(message_only) = entry.message_only {
+        def.message_only = message_only;
+    }
     Ok(def)
 }
 
@@ -739,6 +743,12 @@ fn is_snake_or_reason(text: &str, letter: fn(u8) -> bool) -> bool {
         && bytes.last().is_some_and(|&b| letter_or_digit(b))
 }
 
+/// Whether `key` is a name placeholders can take: what a detail is
+/// documented under.
+fn is_detail_key(key: &str) -> bool {
+    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Problems with one entry on its own, each with the key of the entry it is
 /// about (`""` for the entry as a whole), so that a file's problem can be
 /// located at that key.
@@ -764,8 +774,12 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
     }
     let templates =
         std::iter::once(("message", &def.message)).chain(def.hint.as_ref().map(|h| ("hint", h)));
-    let documented: std::collections::HashSet<&str> =
-        def.details.iter().map(String::as_str).collect();
+    let documented: std::collections::HashSet<&str> = def
+        .details
+        .iter()
+        .chain(&def.message_only)
+        .map(String::as_str)
+        .collect();
     for (what, template) in templates {
         let mut told = std::collections::HashSet::new();
         for name in template.placeholders() {
@@ -774,7 +788,7 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
                 problems.push((
                     what,
                     format!(
-                        "{what} placeholder {{{name}}} is not a documented details key (add it to `details`)"
+                        "{what} placeholder {{{name}}} is not a documented details key (add it to `details`, or to `message_only` to keep it off the wire)"
                     ),
                 ));
             }
@@ -801,10 +815,21 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
             ));
         }
     }
+    for key in &def.message_only {
+        if !is_detail_key(key) {
+            problems.push((
+                "message_only",
+                format!("message_only key {key:?} must be [A-Za-z0-9_]+"),
+            ));
+        } else if def.details.contains(key) {
+            problems.push((
+                "message_only",
+                format!("{key:?} is in both `details` (sent) and `message_only` (not sent)"),
+            ));
+        }
+    }
     for key in &def.details {
-        // The names placeholders can take: what a detail is documented under.
-        let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !key_ok {
+        if !is_detail_key(key) {
             problems.push((
                 "details",
                 format!("details key {key:?} must be [A-Za-z0-9_]+"),
@@ -912,6 +937,22 @@ mod tests {
         let e = errors("[errors.rate_limit_exceeded]\ndetails = []\n");
         assert!(e[0].starts_with("t.toml:1:1:"), "{e:?}");
         assert!(e[0].contains("message placeholder {limit}"), "{e:?}");
+        // Message-only values document placeholders too; a key cannot be
+        // both sent and not, and is named like a detail.
+        let ok = "[errors.rate_limit_exceeded]\ndetails = []\nmessage_only = ['limit', 'window']\n";
+        assert!(Catalog::from_toml("t.toml", ok).is_ok());
+        let e = errors("[errors.rate_limit_exceeded]\nmessage_only = ['limit', 'a b']\n");
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("t.toml:2:1:") && e.contains("\"limit\" is in both")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.contains("message_only key \"a b\" must be")),
+            "{e:?}"
+        );
 
         // Columns count characters, as editors do.
         let e = errors("[errors.abc]\ntitle = 'éééé' ; status = 400\n");

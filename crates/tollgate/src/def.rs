@@ -34,6 +34,7 @@ pub struct ErrorDef {
     pub(crate) kind: Kind,
     pub(crate) aliases: BTreeMap<Dialect, String>,
     pub(crate) details: Vec<String>,
+    pub(crate) message_only: Vec<String>,
     /// `code` in UPPER_SNAKE: google's `ErrorInfo.reason` unless aliased,
     /// made once here rather than for every error written.
     upper: String,
@@ -63,6 +64,7 @@ impl ErrorDef {
             kind: Kind::from_status(status),
             aliases: BTreeMap::new(),
             details: Vec::new(),
+            message_only: Vec::new(),
         })
     }
 
@@ -110,6 +112,33 @@ impl ErrorDef {
         self
     }
 
+    /// Names values that fill the message and hint templates but are not
+    /// sent as details: seed 002's `"Rate limit exceeded: 100 calls per 60
+    /// seconds"` with `"details": {}`.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use tollgate::{ApiError, Catalog, Context, Dialect, ErrorDef};
+    /// let def = ErrorDef::new("rate_limit_exceeded", 429, "Rate limit exceeded",
+    ///         "Rate limit exceeded: {limit} calls per {window} seconds")
+    ///     .unwrap()
+    ///     .message_only(["limit", "window"]);
+    /// let err = ApiError::new(def.into()).with("limit", 100).with("window", 60);
+    /// let body = Catalog::builtin().renderer(Dialect::Coded)
+    ///     .body(&err, &Context::new(SystemTime::now()));
+    /// let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    /// assert_eq!(body["error"]["message"], "Rate limit exceeded: 100 calls per 60 seconds");
+    /// assert_eq!(body["error"]["details"], serde_json::json!({}));
+    /// ```
+    pub fn message_only<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.message_only = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The stable snake_case code.
     pub fn code(&self) -> &str {
         &self.code
@@ -153,6 +182,17 @@ impl ErrorDef {
     /// The documented details keys.
     pub fn detail_keys(&self) -> &[String] {
         &self.details
+    }
+
+    /// The keys that fill templates but are not sent ([`message_only`](Self::message_only)).
+    pub fn message_only_keys(&self) -> &[String] {
+        &self.message_only
+    }
+
+    /// Whether a detail of this name is sent, rather than only filling the
+    /// message.
+    pub fn sends_detail(&self, key: &str) -> bool {
+        !self.message_only.iter().any(|k| k == key)
     }
 
     /// The per-dialect spellings of the code.

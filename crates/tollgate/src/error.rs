@@ -81,7 +81,8 @@ impl ApiError {
     }
 
     /// Adds a detail; details fill the message template and are rendered
-    /// where the dialect has room for them. A key that names one of the
+    /// where the dialect has room for them (unless the entry marks the key
+    /// [`message_only`](ErrorDef::message_only)). A key that names one of the
     /// dialect's own members ([`Dialect::reserved_detail_keys`](crate::Dialect::reserved_detail_keys),
     /// such as `status` in `problem`) is not rendered there; catalogs reject
     /// such keys in `details`, so only ad-hoc keys can meet this.
@@ -183,9 +184,21 @@ impl ApiError {
         self.0.def.hint.as_ref().map(|t| t.render(&self.0.details))
     }
 
-    /// The details.
+    /// The details, those that only fill the message included.
     pub fn details(&self) -> &Map<String, Value> {
         &self.0.details
+    }
+
+    /// The details sent on the wire: all but those the entry marks
+    /// [`message_only`](ErrorDef::message_only).
+    pub fn sent_details(&self) -> impl Iterator<Item = (&String, &Value)> {
+        let def = &self.0.def;
+        self.0.details.iter().filter(|(k, _)| def.sends_detail(k))
+    }
+
+    /// Whether any detail is sent on the wire.
+    pub fn has_sent_details(&self) -> bool {
+        self.sent_details().next().is_some()
     }
 
     /// The field violations.

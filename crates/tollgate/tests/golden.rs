@@ -96,9 +96,12 @@ fn cases() -> Vec<Case> {
             golden: "002-rate-limit",
             catalog: extraction,
             dialect: Dialect::Coded,
+            // The policy's numbers fill the message and stay off the wire.
             error: |c| {
                 c.error("rate_limit_exceeded")
                     .unwrap()
+                    .with("limit", 100)
+                    .with("window", 60)
                     .retry_after(Duration::from_secs(60))
             },
             request_id: "550e8400-e29b-41d4-a716-446655440000",

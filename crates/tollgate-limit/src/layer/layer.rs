@@ -174,10 +174,16 @@ impl Shared {
             (verdict, limiting) => {
                 let mut err = ApiError::new(Arc::clone(&self.limited));
                 if let Some((policy, _)) = limiting {
-                    // Only the details the catalog entry documents: an API
-                    // whose message names no numbers shows none (seed 001).
-                    let documented =
-                        |key: &str| self.limited.detail_keys().iter().any(|k| k == key);
+                    // Only the values the catalog entry documents, sent or
+                    // message-only: an API whose message names no numbers
+                    // shows none (seed 001).
+                    let documented = |key: &str| {
+                        let def = &self.limited;
+                        def.detail_keys()
+                            .iter()
+                            .chain(def.message_only_keys())
+                            .any(|k| k == key)
+                    };
                     if documented("limit") {
                         err = err.with("limit", policy.quota());
                     }

@@ -108,6 +108,9 @@ struct StoredDef {
     kind: Kind,
     aliases: BTreeMap<Dialect, String>,
     details: Vec<String>,
+    /// Absent from records written before entries had it.
+    #[serde(default)]
+    message_only: Vec<String>,
 }
 
 impl StoredDef {
@@ -122,6 +125,7 @@ impl StoredDef {
             kind: def.kind(),
             aliases: def.aliases().clone(),
             details: def.detail_keys().to_vec(),
+            message_only: def.message_only_keys().to_vec(),
         }
     }
 
@@ -131,7 +135,8 @@ impl StoredDef {
             .ok()?
             .retry_class(self.retry)
             .kind_of(self.kind)
-            .details(self.details);
+            .details(self.details)
+            .message_only(self.message_only);
         if let Some(hint) = self.hint {
             def = def.hint(&hint).ok()?;
         }

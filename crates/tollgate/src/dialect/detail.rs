@@ -22,7 +22,7 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     // A plain string, like `HTTPException(detail="…")`, unless the API gave the
     // code a name here or there is structure to show.
     let structured = err.def().aliases().contains_key(&Dialect::Detail)
-        || !err.details().is_empty()
+        || err.has_sent_details()
         || !err.violations().is_empty();
     out.raw("{\"detail\":");
     if structured {
@@ -33,7 +33,8 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
         // Seed 002 names the offending field in `field`: the first
         // violation's, unless a detail names one.
         let first = err.violations().first().filter(|v| !v.field.is_empty());
-        if let Some(first) = first.filter(|_| !err.details().contains_key(FIELD_KEY)) {
+        let field_sent = err.details().contains_key(FIELD_KEY) && err.def().sends_detail(FIELD_KEY);
+        if let Some(first) = first.filter(|_| !field_sent) {
             out.raw(",\"field\":");
             out.str(&first.field);
         }

@@ -39,10 +39,10 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
     write_wire_code(err, Dialect::Google, out);
     out.raw(",\"domain\":");
     out.str(r.domain);
-    if !err.details().is_empty() {
+    if err.has_sent_details() {
         // `map<string, string>`: other values go as their JSON text.
         out.raw(",\"metadata\":{");
-        for (i, (k, v)) in err.details().iter().enumerate() {
+        for (i, (k, v)) in err.sent_details().enumerate() {
             if i > 0 {
                 out.raw(",");
             }

@@ -30,10 +30,10 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
     out.raw(",\"links\":{\"about\":");
     r.write_doc_url(err, out);
     out.raw("}");
-    if !err.details().is_empty() || err.retry_after_delay().is_some() {
+    if err.has_sent_details() || err.retry_after_delay().is_some() {
         out.raw(",\"meta\":{");
         let mut first = true;
-        for (k, v) in err.details() {
+        for (k, v) in err.sent_details() {
             if !RESERVED.contains(&k.as_str()) {
                 out.raw(if first { "" } else { "," });
                 first = false;

@@ -370,7 +370,7 @@ pub(crate) fn write_violations(violations: &[Violation], out: &mut Out<'_>) {
 /// The details as members of an object that has members before them
 /// (`,"key":value`), leaving out those named in `reserved`.
 pub(crate) fn write_detail_members(err: &ApiError, reserved: &[&str], out: &mut Out<'_>) {
-    for (k, v) in err.details() {
+    for (k, v) in err.sent_details() {
         if !reserved.contains(&k.as_str()) {
             out.raw(",");
             out.key(k);
@@ -384,7 +384,7 @@ pub(crate) fn write_detail_members(err: &ApiError, reserved: &[&str], out: &mut 
 pub(crate) fn write_details_object(err: &ApiError, out: &mut Out<'_>) {
     out.raw("{");
     let mut first = true;
-    for (k, v) in err.details().iter().filter(|(k, _)| *k != VIOLATIONS_KEY) {
+    for (k, v) in err.sent_details().filter(|(k, _)| *k != VIOLATIONS_KEY) {
         if !first {
             out.raw(",");
         }
@@ -478,6 +478,41 @@ fn read_violations(raw: Raw<'_>) -> Option<Vec<Violation>> {
 mod tests {
     use super::*;
     use crate::{Catalog, Violation};
+
+    #[test]
+    fn message_only_values_fill_the_message_and_stay_off_the_wire_in_every_dialect() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "t.toml",
+                "[errors.rate_limit_exceeded]\ndetails = []\nmessage_only = ['limit', 'window']\n",
+            )
+            .unwrap();
+        for dialect in Dialect::ALL {
+            let err = catalog
+                .error("rate_limit_exceeded")
+                .unwrap()
+                .with("limit", 7919)
+                .with("window", 60);
+            let ctx = Context::new(std::time::UNIX_EPOCH);
+            let text = String::from_utf8(catalog.renderer(dialect).body(&err, &ctx)).unwrap();
+            assert!(
+                text.contains("7919 calls per 60 seconds"),
+                "{dialect}: {text}"
+            );
+            // Only in the message (which some dialects write twice).
+            let in_message = text.matches("7919 calls per 60 seconds").count();
+            assert_eq!(
+                text.matches("7919").count(),
+                in_message,
+                "{dialect}: {text}"
+            );
+            assert!(
+                !text.contains("\"limit\"") && !text.contains("\"window\""),
+                "{dialect}: {text}"
+            );
+        }
+    }
 
     #[test]
     fn reserved_details_are_left_out_in_every_dialect() {

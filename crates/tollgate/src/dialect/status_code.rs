@@ -31,7 +31,7 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
         });
     if let Some(hint) = hint {
         hint.write_json(err.details(), out);
-    } else if err.details().is_empty() && err.violations().is_empty() {
+    } else if !err.has_sent_details() && err.violations().is_empty() {
         out.raw("null");
     } else {
         write_details_object(err, out);
