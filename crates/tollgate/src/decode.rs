@@ -46,7 +46,8 @@ pub struct Decoded {
     pub message: Option<String>,
     /// Extra context the body carried.
     pub details: Map<String, Value>,
-    /// Field-level problems.
+    /// Field-level problems: the first thousand (one long field name with
+    /// many messages, fewer), so that a hostile body costs about its size.
     pub violations: Vec<Violation>,
     /// The request id, from the body or a request-id header.
     pub request_id: Option<String>,
@@ -81,7 +82,16 @@ fn as_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error>
     }
 }
 
+/// How many violations are read from one body: a hostile body of thousands
+/// of tiny items would otherwise cost far more memory than its size.
+pub(crate) const MAX_VIOLATIONS: usize = 1000;
+
 impl Decoded {
+    /// How many more violations are read (see [`MAX_VIOLATIONS`]).
+    pub(crate) fn violation_room(&self) -> usize {
+        MAX_VIOLATIONS.saturating_sub(self.violations.len())
+    }
+
     /// Sets the code when `code` is one (keeps `X-Error-Code`'s otherwise).
     pub(crate) fn set_code<S: AsRef<str> + Into<String>>(&mut self, code: Option<S>) {
         // The body usually repeats `X-Error-Code`: then there is nothing to copy.
@@ -739,7 +749,7 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     if let Some(target) = error.string("target") {
         out.details.insert("target".to_owned(), target.into());
     }
-    for item in error.items("details") {
+    for item in error.items("details").take(out.violation_room()) {
         let Some(item) = item.obj() else {
             continue;
         };

@@ -418,6 +418,51 @@ fn hostile_bodies_never_panic() {
 }
 
 #[test]
+fn hostile_violation_lists_cost_about_their_size() {
+    // One 64 KiB field name with 300 000 empty messages (under a MiB), and
+    // lists of 300 000 empty items in each shape that reads violations.
+    let name = "A".repeat(65_536);
+    let empties = vec!["\"\""; 300_000].join(",");
+    let items = vec!["{}"; 300_000].join(",");
+    let bodies = [
+        format!(
+            r#"{{"type":"about:blank","title":"x","status":400,"errors":{{"{name}":[{empties}]}}}}"#
+        ),
+        format!(r#"{{"success":false,"errors":[{{"{name}":[{empties}]}}]}}"#),
+        format!(r#"{{"error":{{"code":"x","message":"m","details":[{items}]}}}}"#),
+        format!(r#"{{"detail":[{items}]}}"#),
+        format!(r#"{{"type":"t","title":"x","status":400,"errors":[{items}]}}"#),
+        format!(
+            r#"{{"error":{{"code":400,"message":"m","status":"INVALID_ARGUMENT","details":[{{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{items}]}}]}}}}"#
+        ),
+    ];
+    for body in bodies {
+        let e = decode(400, &HeaderMap::new(), body.as_bytes(), now());
+        let copied: usize = e.violations.iter().map(|v| v.field.len()).sum();
+        assert!(!e.violations.is_empty(), "{}", e.dialect);
+        assert!(
+            e.violations.len() <= 1000,
+            "{}: {}",
+            e.dialect,
+            e.violations.len()
+        );
+        assert!(
+            copied <= 2 * 65_536,
+            "{}: {copied} bytes of field names",
+            e.dialect
+        );
+    }
+    // A short field name keeps all of a realistic list.
+    let e = decode(
+        400,
+        &HeaderMap::new(),
+        br#"{"type":"t","title":"x","status":400,"errors":{"name":["a","b","c"]}}"#,
+        now(),
+    );
+    assert_eq!(e.violations.len(), 3);
+}
+
+#[test]
 fn problem_extensions_named_like_other_shapes_stay_problem() {
     // Found by the roundtrip fuzz target: details named `error` or `success`.
     let catalog = tollgate::Catalog::builtin();

@@ -75,7 +75,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         out.set_code(code);
         out.message = message;
     } else if let Some(items) = obj.raw("detail").and_then(Raw::items) {
-        for item in items {
+        for item in items.take(out.violation_room()) {
             let Some(item) = item.obj() else {
                 continue;
             };

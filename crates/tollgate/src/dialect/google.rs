@@ -130,7 +130,7 @@ fn read_typed_details(error: &Obj<'_>, out: &mut Decoded) {
                 out.hint_retry(delay);
             }
             "BadRequest" => {
-                for v in item.items("fieldViolations") {
+                for v in item.items("fieldViolations").take(out.violation_room()) {
                     let Some(v) = v.obj() else {
                         continue;
                     };

@@ -412,7 +412,9 @@ pub(crate) fn read_details_object(
         .filter(|_| !skip(VIOLATIONS_KEY))
         .and_then(read_violations);
     let taken = violations.is_some();
-    out.violations.extend(violations.unwrap_or_default());
+    let room = out.violation_room();
+    out.violations
+        .extend(violations.into_iter().flatten().take(room));
     read_details(
         details,
         |key| skip(key) || (taken && key == VIOLATIONS_KEY),
@@ -431,17 +433,28 @@ pub(crate) fn read_details(details: &Obj<'_>, skip: impl Fn(&str) -> bool, out: 
     }
 }
 
+/// How many bytes of one field's name its messages copy at most: each
+/// message is a violation of its own with the name in it, and a hostile
+/// body of one long name with thousands of empty messages would otherwise
+/// cost its size a thousand times.
+const FIELD_COPIES_MAX: usize = 64 * 1024;
+
 /// A field's messages (an array of strings, or one string; else none) as
 /// violations of `field` without codes: seed 004's entries, ASP.NET Core's
 /// `errors` object.
 pub(crate) fn read_field_messages(field: &str, raw: Raw<'_>, out: &mut Decoded) {
+    let room = out
+        .violation_room()
+        .min(1 + FIELD_COPIES_MAX / field.len().max(1));
     let violation = |message: Cow<'_, str>| Violation {
         field: field.to_owned(),
         code: String::new(),
         message: message.into_owned(),
     };
     match raw.json_type() {
-        Some(Json::String) => out.violations.extend(raw.string().map(violation)),
+        Some(Json::String) => out
+            .violations
+            .extend(raw.string().filter(|_| room > 0).map(violation)),
         Some(Json::Array) => {
             // All strings, or none taken.
             let all_strings = raw
@@ -449,7 +462,7 @@ pub(crate) fn read_field_messages(field: &str, raw: Raw<'_>, out: &mut Decoded) 
                 .is_some_and(|mut items| items.all(|m| m.string().is_some()));
             if all_strings {
                 let messages = raw.items().into_iter().flatten().filter_map(Raw::string);
-                out.violations.extend(messages.map(violation));
+                out.violations.extend(messages.map(violation).take(room));
             }
         }
         _ => {}

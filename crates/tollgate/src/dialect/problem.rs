@@ -96,7 +96,12 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             }
         }
     }
-    for item in errors.and_then(Raw::items).into_iter().flatten() {
+    for item in errors
+        .and_then(Raw::items)
+        .into_iter()
+        .flatten()
+        .take(out.violation_room())
+    {
         let Some(item) = item.obj() else {
             continue;
         };
