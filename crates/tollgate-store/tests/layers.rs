@@ -32,6 +32,7 @@ both_backends!(
     an_outcome_is_stored_though_its_first_write_fails,
     a_key_is_freed_though_its_first_write_fails,
     a_response_dropped_while_its_lock_renews_spends_the_key,
+    a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_key,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
     a_slow_response_body_keeps_its_key_past_the_lock_timeout,
     a_lock_timeout_too_long_for_the_clock_still_answers,
@@ -1246,6 +1247,49 @@ async fn a_response_dropped_while_its_lock_renews_spends_the_key(kind: Kind) {
     let last = last.into_inner().unwrap();
     assert!(spent, "the retry is told the request ran: {last}");
     assert_eq!(held.calls(), 1);
+    f.db.cleanup().await;
+}
+
+async fn a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_key(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let (gate, landed) = f.unanswered_renewals().await;
+    let held = Held::new();
+    let svc = gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(held.service("first"));
+    let running = tokio::spawn(svc.oneshot(post(&f.key, Some("k1"), "{}")));
+    held.entered.notified().await;
+    // A renewal lands unheard; the handler answers 201 while the layer
+    // still waits for it, and the request is dropped then.
+    f.db.clock.advance(Duration::from_secs(2));
+    let renewed = tokio::time::timeout(Duration::from_secs(5), landed.notified());
+    assert!(renewed.await.is_ok(), "a renewal lands");
+    held.release.notify_one();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+    // The handler answered: the key is spent, and a retry does not run it.
+    let handler = Handler::new();
+    let retry = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    let last = std::sync::Mutex::new(String::new());
+    let spent = eventually(|| async {
+        let (res, body) = send(&retry, post(&f.key, Some("k1"), "{}")).await;
+        let answer = format!("{} {}", code(&res), String::from_utf8_lossy(&body));
+        let spent = res.status() == 409 && answer.contains("was not kept");
+        *last.lock().unwrap() = answer;
+        spent
+    })
+    .await;
+    let last = last.into_inner().unwrap();
+    assert!(spent, "the retry is told the request ran: {last}");
+    assert_eq!(handler.calls(), 0);
     f.db.cleanup().await;
 }
 

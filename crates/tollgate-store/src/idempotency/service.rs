@@ -250,37 +250,56 @@ type Renewal = std::pin::Pin<Box<dyn Future<Output = Result<Option<i64>, StoreEr
 /// lock every third of the lock timeout while it works: a retry takes a key
 /// over only from a request that stopped renewing (its node died), never from
 /// one that is merely slow. `call` is polled while a renewal waits on the
-/// database (which the handler may itself be holding), and a renewal under
-/// way when it finishes is finished first, so the guard knows whether the key
-/// was lost before it writes.
-async fn renewing<F: Future>(call: F, guard: &mut KeyGuard, lock_timeout: Duration) -> F::Output {
-    if guard.lost {
-        return call.await;
-    }
-    let every = (lock_timeout / 3).max(Duration::from_millis(100));
+/// database (which the handler may itself be holding). When it finishes,
+/// `settle` tells the guard what its output means for the key at once, and
+/// then a renewal under way is finished, so the guard knows whether the key
+/// was lost before it writes: a drop while that renewal finishes leaves the
+/// key as `settle` said (spent by a handler that answered), not freed.
+async fn renewing<F: Future>(
+    call: F,
+    guard: &mut KeyGuard,
+    lock_timeout: Duration,
+    settle: impl FnOnce(&F::Output, &mut KeyGuard),
+) -> F::Output {
     let mut call = std::pin::pin!(call);
-    let mut next = tokio::time::Instant::now() + every;
-    let mut renewal: Option<Renewal> = None;
-    loop {
-        tokio::select! {
-            output = &mut call => {
-                if let Some(renewal) = renewal {
-                    guard.renewed(renewal.await);
+    if !guard.lost {
+        let every = (lock_timeout / 3).max(Duration::from_millis(100));
+        let mut next = tokio::time::Instant::now() + every;
+        let mut renewal: Option<Renewal> = None;
+        loop {
+            tokio::select! {
+                output = &mut call => {
+                    settle(&output, guard);
+                    if let Some(renewal) = renewal {
+                        guard.renewed(renewal.await);
+                    }
+                    return output;
                 }
-                return output;
-            }
-            () = tokio::time::sleep_until(next), if renewal.is_none() => {
-                renewal = Some(guard.renewal(lock_timeout));
-            }
-            renewed = async { renewal.as_mut().expect("guarded by is_some").await }, if renewal.is_some() => {
-                renewal = None;
-                if !guard.renewed(renewed) {
-                    return call.await;
+                () = tokio::time::sleep_until(next), if renewal.is_none() => {
+                    renewal = Some(guard.renewal(lock_timeout));
                 }
-                next = tokio::time::Instant::now() + every;
+                renewed = async { renewal.as_mut().expect("guarded by is_some").await }, if renewal.is_some() => {
+                    renewal = None;
+                    if !guard.renewed(renewed) {
+                        break;
+                    }
+                    next = tokio::time::Instant::now() + every;
+                }
             }
         }
     }
+    let output = call.await;
+    settle(&output, guard);
+    output
+}
+
+/// Whether a response spends its key: the handler acted on the request. A
+/// 5xx, a 429 or a response marked [`NotExecuted`] frees it for a retry.
+fn spends_key<B>(response: &Response<B>) -> bool {
+    let status = response.status();
+    !(status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || response.extensions().get::<NotExecuted>().is_some())
 }
 
 impl<S, ReqB, ResB> tower::Service<Request<ReqB>> for IdempotencyService<S>
@@ -414,18 +433,10 @@ where
     };
 
     let request_id = parts.headers.get(tollgate::headers::X_REQUEST_ID).cloned();
-    let call = service.call(Request::from_parts(parts, ReqB::from(body)));
-    let response = renewing(call, &mut guard, shared.lock_timeout).await?;
-    let status = response.status();
-    if status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || response.extensions().get::<NotExecuted>().is_some()
-    {
-        guard.abandon().await;
-        return Ok(response);
-    }
-    let (rparts, rbody) = response.into_parts();
-    let done = |body: Option<Bytes>| {
+    let record = |status: StatusCode,
+                  headers: &http::HeaderMap,
+                  extensions: &http::Extensions,
+                  body: Option<Bytes>| {
         let now = unix(store.now());
         IdempotencyRow {
             api_key_id: scope.clone(),
@@ -434,17 +445,31 @@ where
             state: "done".to_owned(),
             locked_until: now,
             status: Some(i64::from(status.as_u16())),
-            headers: Some(encode_headers(&rparts.headers)),
+            headers: Some(encode_headers(headers)),
             body: body.map(Vec::from),
-            error: rparts.extensions.get::<ApiError>().map(encode_error),
+            error: extensions.get::<ApiError>().map(encode_error),
             created_at: now,
             expires_at: now
                 .saturating_add(i64::try_from(shared.retention.as_secs()).unwrap_or(i64::MAX)),
         }
     };
-    // The handler ran: from here on the key is spent, whatever happens to the
-    // response. A record without a body tells retries so.
-    guard.answered(done(None));
+    let call = service.call(Request::from_parts(parts, ReqB::from(body)));
+    let response = renewing(call, &mut guard, shared.lock_timeout, |output, guard| {
+        // The handler ran: from here on the key is spent, whatever happens
+        // to the response. A record without a body tells retries so.
+        if let Some(response) = output.as_ref().ok().filter(|r| spends_key(r)) {
+            let (status, headers) = (response.status(), response.headers());
+            guard.answered(record(status, headers, response.extensions(), None));
+        }
+    })
+    .await?;
+    if !spends_key(&response) {
+        guard.abandon().await;
+        return Ok(response);
+    }
+    let status = response.status();
+    let (rparts, rbody) = response.into_parts();
+    let done = |body: Option<Bytes>| record(status, &rparts.headers, &rparts.extensions, body);
     let max_body = u64::try_from(shared.max_body).unwrap_or(u64::MAX);
     if rbody.size_hint().lower() > max_body {
         // Too large to keep, and known to be before a byte is read: it goes out
@@ -456,7 +481,7 @@ where
     // still being produced) must not let a retry take the key over and run
     // the handler again.
     let read = Limited::new(rbody, shared.max_body).collect();
-    match renewing(read, &mut guard, shared.lock_timeout).await {
+    match renewing(read, &mut guard, shared.lock_timeout, |_, _| {}).await {
         Ok(collected) => {
             let rbody = collected.to_bytes();
             guard.complete(done(Some(rbody.clone()))).await;
