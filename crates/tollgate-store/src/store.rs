@@ -173,7 +173,11 @@ impl fmt::Debug for Store {
 /// *committed* when the handler answers with a status below 400 (keeping them
 /// needs no further write), and *released* (given back, with the request's
 /// usage count) when it answers with a 4xx or 5xx or its future is dropped.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Clones are one reservation: the first [`Store::release`] of any of them
+/// gives the credits back, and later ones do nothing (a handler that released
+/// the copy in its request's extensions, then answered 4xx, is refunded once).
+#[derive(Clone, Debug)]
 #[must_use = "a reservation is either kept or released"]
 pub struct Reservation {
     pub(crate) account_id: String,
@@ -181,7 +185,18 @@ pub struct Reservation {
     /// The month (its first second, Unix time) the request was counted in.
     pub(crate) period: i64,
     pub(crate) remaining: i64,
+    /// Set by the first release, shared by every clone.
+    pub(crate) released: Arc<std::sync::atomic::AtomicBool>,
 }
+
+impl PartialEq for Reservation {
+    fn eq(&self, other: &Reservation) -> bool {
+        (&self.account_id, self.cost, self.period, self.remaining)
+            == (&other.account_id, other.cost, other.period, other.remaining)
+    }
+}
+
+impl Eq for Reservation {}
 
 impl Reservation {
     /// The account charged.
@@ -644,6 +659,7 @@ impl Store {
                     cost,
                     period: reserved.period,
                     remaining: reserved.balance,
+                    released: Arc::default(),
                 });
             }
             // Nothing taken: find out why. The row may have changed since
@@ -683,8 +699,16 @@ impl Store {
         })
     }
 
-    /// Gives back a reservation's credits and usage (the request failed).
+    /// Gives back a reservation's credits and usage (the request failed),
+    /// once however many clones of it are released; a release the database
+    /// refuses is not tried again by a later one.
     pub async fn release(&self, reservation: Reservation) -> Result<(), StoreError> {
+        if reservation
+            .released
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return Ok(());
+        }
         self.backend()
             .release(
                 &reservation.account_id,

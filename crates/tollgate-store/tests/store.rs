@@ -373,9 +373,13 @@ async fn release_gives_back_credits_and_usage(kind: Kind) {
             available: 2
         })
     ));
+    let copy = r.clone();
     s.release(r).await.unwrap();
     let a = s.account("acme").await.unwrap();
     assert_eq!((a.balance(), a.usage_in_month_of(s.now())), (5, 0));
+    // A clone is the same reservation: released once.
+    s.release(copy).await.unwrap();
+    assert_eq!(s.account("acme").await.unwrap().balance(), 5);
     // Credited to the top while a charge is out: the release saturates.
     let r = s.reserve("acme", 3).await.unwrap();
     s.credit("acme", i64::MAX - 2).await.unwrap();
