@@ -2,9 +2,10 @@
 
 /// `url` with its secrets hidden: the password of its user info
 /// (`postgres://app:***@db/x`) and the value of every query option whose
-/// name, percent-decoded and in any case, contains `password`, `passwd`,
-/// `pwd`, `secret` or `token` (`?sentinel_password=***`). Every Tollgate
-/// crate prints the URLs it is given through this.
+/// name, percent-decoded and in any case, contains `pass`, `pwd`, `secret`
+/// or `token`, or is `auth` (`?sentinel_password=***`, a Unix socket's
+/// `?pass=***`). Every Tollgate crate prints the URLs it is given through
+/// this.
 ///
 /// The user info ends at the last `@`, so a malformed URL whose password
 /// holds a raw `?`, `/` or `#` is still hidden whole; at worst more than the
@@ -51,8 +52,9 @@ pub fn redact_url(url: &str) -> String {
     shown
 }
 
-/// Option names that hold secrets, as found in connection URLs.
-const SECRET_OPTIONS: [&str; 5] = ["password", "passwd", "pwd", "secret", "token"];
+/// Words in option names that hold secrets, as found in connection URLs
+/// (`pass` covers `password`, `passwd` and redis's Unix-socket `pass`).
+const SECRET_OPTIONS: [&str; 4] = ["pass", "pwd", "secret", "token"];
 
 fn is_scheme(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -77,7 +79,7 @@ fn hide_secret_options(rest: &str) -> String {
             let name = percent_encoding::percent_decode_str(name)
                 .decode_utf8_lossy()
                 .to_ascii_lowercase();
-            SECRET_OPTIONS.iter().any(|word| name.contains(word))
+            name == "auth" || SECRET_OPTIONS.iter().any(|word| name.contains(word))
         });
         match secret {
             Some((name, _)) => shown.extend([name, "=***"]),
@@ -115,6 +117,15 @@ mod tests {
                 "postgres://h/db?password=***",
             ),
             ("redis://h?x=1&password=a:b@c", "redis://h?x=1&password=***"),
+            // A Unix socket's password is an option.
+            (
+                "redis+unix:///run/redis.sock?db=1&pass=s3cret",
+                "redis+unix:///run/redis.sock?db=1&pass=***",
+            ),
+            (
+                "unix:///run/r.sock?AUTH=s3cret",
+                "unix:///run/r.sock?AUTH=***",
+            ),
             // ... after a port, where the `:` passed for user info's.
             (
                 "postgres://h:5432/db?password=p@ss",
