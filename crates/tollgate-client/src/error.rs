@@ -356,10 +356,10 @@ impl fmt::Display for Error {
                 fmt::Display::fmt(&response.status(), f)?;
                 let code = response.code().filter(|c| Some(*c) != response.message());
                 if let Some(code) = code {
-                    write!(f, " {code}")?;
+                    write!(f, " {}", Escaped(code))?;
                 }
                 if let Some(message) = response.message() {
-                    write!(f, ": {message}")?;
+                    write!(f, ": {}", Escaped(message))?;
                 }
             }
             Cause::Transport(e) => write!(f, "{e}")?,
@@ -378,14 +378,31 @@ impl fmt::Display for Error {
         }
         match self.request_ids().as_slice() {
             [] => {}
-            [one] => notes.push(format!("request id {one}")),
-            many => notes.push(format!("request ids {}", many.join(", "))),
+            [one] => notes.push(format!("request id {}", Escaped(one))),
+            many => notes.push(format!("request ids {}", Escaped(&many.join(", ")))),
         }
         if notes.is_empty() {
             Ok(())
         } else {
             write!(f, " ({})", notes.join(", "))
         }
+    }
+}
+
+/// The server's text with its control characters escaped: a message with a
+/// line break or a terminal escape sequence would otherwise forge log lines.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -564,6 +564,22 @@ async fn plain_reqwest_gets_typed_errors_too() {
 }
 
 #[tokio::test]
+async fn server_text_in_an_error_cannot_forge_log_lines() {
+    let body =
+        r#"{"error":{"code":"bad\u001b[2K","message":"no\nINFO all is well"},"request_id":"r\r1"}"#;
+    let mock = Mock::start(vec![Reply::new(400).body(body)]).await;
+    let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+    // The parts keep the server's text; the message escapes it.
+    assert_eq!(err.message(), Some("no\nINFO all is well"));
+    let shown = err.to_string();
+    assert!(!shown.contains(['\n', '\r', '\u{1b}']), "{shown:?}");
+    assert!(
+        shown.contains(r"400 Bad Request bad\u{1b}[2K: no\nINFO all is well (request id r\r1)"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
 async fn success_and_redirect_statuses_pass_through() {
     for status in [200, 201, 204, 304] {
         let mock = Mock::start(vec![Reply::new(status)]).await;
