@@ -19,7 +19,8 @@ Examples:
   tollgate keys list --database postgres://postgres@127.0.0.1/tollgate
 
 A key is printed once, alone on the last line of stdout: only its SHA-256 and a display prefix are
-stored. The database defaults to the SQLite file tollgate.db in the working directory.";
+stored. The database is --database, else $TOLLGATE_DATABASE_URL, else `database` (or `data_dir`) in
+./tollgate.toml, else the SQLite file tollgate.db in the working directory.";
 
 /// Arguments of `tollgate keys`.
 #[derive(Debug, clap::Args)]

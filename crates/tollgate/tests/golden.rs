@@ -1,8 +1,9 @@
 //! Every error example printed in the seed API docs (`tests/golden/*.json`,
 //! copied verbatim) is reproduced by rendering its catalog entry in its
 //! dialect. Bodies are compared as JSON values, then for the order of their
-//! members; the only members allowed beyond the seed's are those DESIGN.md's
-//! dialect shapes add, wherever they fall.
+//! members; the only members allowed beyond the seed's are those each case
+//! names (seed 001's bare examples inside its API's envelope), wherever they
+//! fall.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -32,12 +33,13 @@ struct Case {
     dialect: Dialect,
     error: fn(&Catalog) -> ApiError,
     request_id: &'static str,
-    /// JSON Pointers of members DESIGN.md's shape adds to the seed's example.
+    /// JSON Pointers of members the dialect's envelope adds to the seed's example.
     extras: &'static [&'static str],
 }
 
-/// `status`, `timestamp` and `request_id` wrap seed 001's bare `{"error":…}`;
-/// DESIGN.md's shape always has `details`.
+/// `status`, `timestamp` and `request_id` wrap seed 001's bare `{"error":…}`
+/// in its API's envelope (seed 000's `status-code`), whose error always has
+/// `details`.
 const STATUS_CODE_EXTRAS: &[&str] = &["/status", "/timestamp", "/request_id", "/error/details"];
 
 fn cases() -> Vec<Case> {

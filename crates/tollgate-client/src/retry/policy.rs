@@ -28,7 +28,8 @@ use crate::{ErrorResponse, StopReason};
 /// seconds or as an HTTP-date, a body `retry_after`, google `RetryInfo`: the
 /// longest wins; failing those, a spent quota's refill by `RateLimit`,
 /// `RateLimit-Reset` or `X-RateLimit-Reset`), or with backoff when there is none;
-/// a 403 with `Retry-After` or a spent quota (GitHub's rate limits) as a 429; 408, 500, 502 and 504
+/// a 403 with `Retry-After` or a quota spent by `RateLimit-Reset` or
+/// `X-RateLimit-Reset` (GitHub's rate limits) as a 429; 408, 500, 502 and 504
 /// with backoff (or after their hint, if they give one); a 409
 /// `idempotency_key_in_use` after [`in_use_delay`](Self::in_use_delay). Every
 /// other status is final. A code the catalog knows decides over the status
