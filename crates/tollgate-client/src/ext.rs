@@ -71,7 +71,8 @@ pub trait ResponseExt: sealed::Sealed + Sized {
     /// or an envelope with `"success":false`, as the decoded [`Error`].
     ///
     /// A success body is read whole, as reqwest's own `Response::json` reads
-    /// it (error bodies stop at 1 MiB); give the client a timeout when the
+    /// it (error bodies stop at 1 MiB; one with `"success":false` is kept
+    /// and decoded up to that); give the client a timeout when the
     /// server is not yours to trust. Errors are decoded by the default
     /// [`ErrorDecoder`]; [`json_data_with`](Self::json_data_with) takes yours.
     fn json_data<T: DeserializeOwned>(self) -> impl Future<Output = Result<T, Error>> + Send;
@@ -139,10 +140,19 @@ async fn read_data<T: DeserializeOwned>(
             serde_json::from_str(data).map_err(|e| at(BodyError::Json(e).into()))
         }
         Ok(Envelope { success: false, .. }) => {
-            let response = match decoder {
-                Some(decoder) => decoder.decode(status, headers, body.clone()),
-                None => ErrorDecoder::new().decode(status, headers, body.clone()),
+            // An error body, kept and decoded up to the decoder's limit as
+            // one with an error status is.
+            let default;
+            let decoder = match decoder {
+                Some(decoder) => decoder,
+                None => {
+                    default = ErrorDecoder::new();
+                    &default
+                }
             };
+            let kept = body.slice(..body.len().min(decoder.max_body));
+            let mut response = decoder.decode(status, headers, kept);
+            response.truncated = response.body().len() < body.len();
             Err(at(Error::new(Cause::Status(response))))
         }
         Err(e) => Err(at(e.into())),

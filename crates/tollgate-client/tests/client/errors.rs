@@ -541,6 +541,18 @@ message = "No frames left on this plan."
         assert_eq!(err.code(), Some("out_of_frames"));
         assert_eq!(err.kind(), Some(Kind::PaymentRequired), "{err:?}");
     }
+
+    // The decoder's body limit holds for a failed envelope's 200 too.
+    let mock = Mock::start(vec![Reply::new(200).body(failed)]).await;
+    let response = http.get(mock.url("/")).send().await.unwrap();
+    let small = ErrorDecoder::new().max_body(40);
+    let err = response
+        .json_data_with::<serde_json::Value>(&small)
+        .await
+        .unwrap_err();
+    let kept = err.response().unwrap();
+    assert_eq!(kept.body().as_ref(), &failed.as_bytes()[..40]);
+    assert!(kept.is_truncated());
 }
 
 #[tokio::test]
