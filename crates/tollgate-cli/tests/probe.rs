@@ -609,6 +609,35 @@ fn the_oversized_body_stops_once_the_server_answers() {
 }
 
 #[test]
+fn a_burst_keeps_a_few_answers_of_other_error_statuses() {
+    // Every request of the burst answered with a status of its own.
+    let next = Arc::new(AtomicU32::new(0));
+    let app = Router::new().route(
+        "/v1/items",
+        get(move || {
+            let n = next.fetch_add(1, Ordering::SeqCst);
+            async move { (StatusCode::from_u16(430 + (n % 60) as u16).unwrap(), "no") }
+        }),
+    );
+    let addr = serve(app);
+    let (_, report) = probe_json(&[
+        &format!("http://{addr}"),
+        "--route",
+        "GET:/v1/items",
+        "--max-requests",
+        "40",
+    ]);
+    let statuses: std::collections::HashSet<_> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["request"] == "burst: GET /v1/items")
+        .filter_map(|c| c["status"].as_u64())
+        .collect();
+    assert_eq!(statuses.len(), 8, "{statuses:?}");
+}
+
+#[test]
 fn a_dialect_other_than_the_one_required_fails() {
     let addr = serve(conforming(Dialect::Problem));
     let (code, report) = probe_json(&[

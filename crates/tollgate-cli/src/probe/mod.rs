@@ -49,8 +49,9 @@ Idempotency-Key with two payloads (needs --key and a POST or PATCH route; passes
 answered and the second refused with idempotency_key_reused or idempotency_key_in_use); and a burst
 of up to --max-requests requests until a 429 (to a GET route, else an unknown one); with no 429, the
 burst is skipped when the last answer's RateLimit fields show calls left or a quota of at least
---max-requests. Run it against your own API: the burst spends the key's rate limit and the
-idempotent POST may run once.
+--max-requests (the first answer of each other error status is checked too, of eight at most).
+Run it against your own API: the burst spends the key's rate limit and the idempotent POST may run
+once.
 
 Every error response must: use one dialect (--dialect, else the one most errors use); have a JSON
 Content-Type (application/json or +json); carry a code of the catalog in the body or X-Error-Code,
@@ -661,7 +662,11 @@ async fn burst(
                 found.push(Entry::Exchange(ex));
                 return (sent, found);
             }
-            Some(status) if status >= 400 && !statuses.contains(&status) => {
+            Some(status)
+                if status >= 400
+                    && !statuses.contains(&status)
+                    && statuses.len() < BURST_ERRORS_KEPT =>
+            {
                 statuses.push(status);
                 found.push(Entry::Exchange(ex));
             }
@@ -678,6 +683,11 @@ async fn burst(
     )));
     (max as usize, found)
 }
+
+/// How many answers of other error statuses a burst keeps to check (the
+/// first of each): each holds a body of up to a MiB, and a server answering
+/// every request with a status of its own would otherwise have hundreds kept.
+const BURST_ERRORS_KEPT: usize = 8;
 
 /// The verdict on a burst of `max` requests that got no 429, from the
 /// `RateLimit` and `RateLimit-Policy` fields of the last answer: a skip when
