@@ -44,7 +44,9 @@ pub struct Decoded {
     pub kind: Kind,
     /// The human-readable message.
     pub message: Option<String>,
-    /// Extra context the body carried.
+    /// Extra context the body carried: members whose JSON text comes to
+    /// 64 KiB at most (a larger one is left out), so that a hostile body of
+    /// huge arrays costs about its size.
     pub details: Map<String, Value>,
     /// Field-level problems: the first thousand (one long field name with
     /// many messages, fewer), so that a hostile body costs about its size.
@@ -72,6 +74,9 @@ pub struct Decoded {
     pub dialect: &'static str,
     #[serde(skip)]
     pub(crate) body_status: Option<u16>,
+    /// The JSON text read into `details` so far (see [`MAX_DETAILS_TEXT`]).
+    #[serde(skip)]
+    pub(crate) details_text: usize,
 }
 
 fn as_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -86,7 +91,25 @@ fn as_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error>
 /// of tiny items would otherwise cost far more memory than its size.
 pub(crate) const MAX_VIOLATIONS: usize = 1000;
 
+/// How much of a body's JSON text is read into details: parsed, an array of
+/// small numbers costs some thirty times its text, a value per item.
+pub(crate) const MAX_DETAILS_TEXT: usize = 64 * 1024;
+
 impl Decoded {
+    /// Adds a detail read from `raw`, unless it would take the details past
+    /// [`MAX_DETAILS_TEXT`] (then it is left out, and later smaller ones
+    /// may still fit).
+    pub(crate) fn add_detail(&mut self, key: &str, raw: Raw<'_>) {
+        let text = raw.get().len();
+        if self.details_text + text > MAX_DETAILS_TEXT {
+            return;
+        }
+        if let Some(value) = raw.value() {
+            self.details_text += text;
+            self.details.insert(key.to_owned(), value);
+        }
+    }
+
     /// How many more violations are read (see [`MAX_VIOLATIONS`]).
     pub(crate) fn violation_room(&self) -> usize {
         MAX_VIOLATIONS.saturating_sub(self.violations.len())
@@ -142,6 +165,7 @@ impl Catalog {
             retryable: false,
             dialect: "json",
             body_status: None,
+            details_text: 0,
         };
         let dialect = read_body(body, &fields, &mut out);
         if out.status == 0 {
@@ -743,8 +767,8 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     };
     out.set_code(error.str("code"));
     out.message = error.string("message");
-    if let Some(inner) = error.value("innererror") {
-        out.details.insert("innererror".to_owned(), inner);
+    if let Some(inner) = error.raw("innererror") {
+        out.add_detail("innererror", inner);
     }
     if let Some(target) = error.string("target") {
         out.details.insert("target".to_owned(), target.into());

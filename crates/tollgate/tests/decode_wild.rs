@@ -452,6 +452,12 @@ fn hostile_violation_lists_cost_about_their_size() {
             e.dialect
         );
     }
+    // Details: a member of a million numbers is left out, smaller ones kept.
+    let numbers = vec!["0"; 500_000].join(",");
+    let body = format!(r#"{{"type":"t","title":"x","status":400,"big":[{numbers}],"small":7}}"#);
+    let e = decode(400, &HeaderMap::new(), body.as_bytes(), now());
+    assert_eq!(e.details.get("small"), Some(&serde_json::json!(7)));
+    assert!(!e.details.contains_key("big"), "{:?}", e.details.keys());
     // A short field name keeps all of a realistic list.
     let e = decode(
         400,

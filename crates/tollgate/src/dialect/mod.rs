@@ -426,9 +426,7 @@ pub(crate) fn read_details_object(
 pub(crate) fn read_details(details: &Obj<'_>, skip: impl Fn(&str) -> bool, out: &mut Decoded) {
     for (key, raw) in details.members() {
         if !skip(key) {
-            if let Some(value) = raw.value() {
-                out.details.insert(key.to_owned(), value);
-            }
+            out.add_detail(key, raw);
         }
     }
 }

@@ -91,8 +91,8 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             }
         }
         Some(_) => {
-            if let Some(value) = errors.and_then(Raw::value) {
-                out.details.insert("errors".to_owned(), value);
+            if let Some(errors) = errors {
+                out.add_detail("errors", errors);
             }
         }
     }
@@ -120,9 +120,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     }
     for (key, raw) in obj.members() {
         if !RESERVED.contains(&key) {
-            if let Some(value) = raw.value() {
-                out.details.insert(key.to_owned(), value);
-            }
+            out.add_detail(&key, raw);
         }
     }
 }
