@@ -120,7 +120,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     }
     for (key, raw) in obj.members() {
         if !RESERVED.contains(&key) {
-            out.add_detail(&key, raw);
+            out.add_detail(key, raw);
         }
     }
 }
