@@ -21,7 +21,13 @@ pub(crate) struct CatalogArgs {
 impl CatalogArgs {
     /// The effective catalog, or every problem found in the files.
     pub(crate) fn load(&self) -> Result<Catalog, CliError> {
+        input::stdin_once(self.paths())?;
         load(&self.files)
+    }
+
+    /// The files, as inputs to [`input::stdin_once`].
+    pub(crate) fn paths(&self) -> impl Iterator<Item = Option<&Path>> {
+        self.files.iter().map(|path| Some(path.as_path()))
     }
 }
 

@@ -57,6 +57,7 @@ pub(crate) struct DecodeArgs {
 
 /// Decodes the input and writes the result as pretty JSON to `out`.
 pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    input::stdin_once(args.catalogs.paths().chain([args.file.as_deref()]))?;
     let catalog = args.catalogs.load()?;
     let source = Source::from_arg(args.file.as_deref());
     if source == Source::Stdin && std::io::stdin().is_terminal() {

@@ -71,6 +71,24 @@ pub(crate) struct DocsArgs {
 
 /// Writes the reference to `--output` or `out`.
 pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    if let Some(output) = &args.output {
+        // `-o api.toml` meant as `-c api.toml` would replace the catalog.
+        let output = std::fs::canonicalize(output).ok();
+        let catalog = args
+            .catalogs
+            .files
+            .iter()
+            .find(|file| output.is_some() && std::fs::canonicalize(file).ok() == output);
+        if let Some(catalog) = catalog {
+            return Err(CliError::Usage(format!(
+                "--output {} is the catalog {} the reference is made from; name another file",
+                args.output
+                    .as_ref()
+                    .map_or(String::new(), |o| o.display().to_string()),
+                catalog.display()
+            )));
+        }
+    }
     let catalog = args.catalogs.load()?;
     let text = match args.format {
         Format::Html => docs::html(&catalog, args.dialect, None),

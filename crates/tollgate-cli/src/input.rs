@@ -18,6 +18,24 @@ pub(crate) enum Source {
     File(PathBuf),
 }
 
+/// Fails when stdin (`-`, or an input left out) is among `args` more than
+/// once: it can be read only once, and a second reading would find it
+/// empty.
+pub(crate) fn stdin_once<'a>(
+    args: impl IntoIterator<Item = Option<&'a Path>>,
+) -> Result<(), CliError> {
+    let named = args
+        .into_iter()
+        .filter(|arg| Source::from_arg(*arg) == Source::Stdin)
+        .count();
+    if named > 1 {
+        return Err(CliError::Usage(
+            "stdin (`-`) is named more than once; it can be read only once".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 impl Source {
     /// `-` and no argument mean stdin.
     pub(crate) fn from_arg(arg: Option<&Path>) -> Source {

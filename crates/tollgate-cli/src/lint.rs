@@ -45,6 +45,11 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             "no catalog to lint: name one or more TOML files".to_owned(),
         ));
     }
+    crate::input::stdin_once(
+        args.catalogs
+            .paths()
+            .chain(args.paths.iter().map(|p| Some(p.as_path()))),
+    )?;
     let mut base = Catalog::builtin();
     let mut outcomes = catalogs::load_each(&mut base, &args.catalogs.files);
     for path in &args.paths {

@@ -9,7 +9,8 @@
 //! - `RateLimit: "per-key";r=42;t=35` — `r`, the calls of cost 1 the caller
 //!   may still make right now, and `t`, the seconds (rounded up) until the
 //!   whole burst (the quota, unless the policy sets another) is available
-//!   again.
+//!   again; on a refused call, the seconds until it would be admitted, the
+//!   time its `Retry-After` names (the draft asks that both name one).
 //!
 //! GCRA has no fixed windows: `t` is the time until the caller's burst is
 //! fully restored, and calls come back one every `window / quota` before that,
@@ -66,7 +67,7 @@ pub fn limit_item(policy: &Policy, decision: &Decision) -> String {
         "\"{}\";r={};t={}",
         policy.name(),
         decision.remaining(),
-        tollgate::retry_after_secs(decision.reset())
+        tollgate::retry_after_secs(decision.shown_reset())
     );
     out
 }

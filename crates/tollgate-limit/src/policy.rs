@@ -221,6 +221,13 @@ impl Decision {
         Duration::from_nanos(self.owed.saturating_mul(self.unit_ns))
     }
 
+    /// The reset the headers show: for a refused call, its wait (the
+    /// `Retry-After`, so that both name one point in time, as the IETF draft
+    /// asks), else [`reset`](Self::reset).
+    pub(crate) fn shown_reset(&self) -> Duration {
+        self.retry_after().unwrap_or_else(|| self.reset())
+    }
+
     /// For a denied call, how long until the same call would be admitted;
     /// `None` when it is admitted, or when its cost exceeds the burst and it
     /// can never be.

@@ -84,7 +84,8 @@ async fn refusal_in_every_dialect_decodes_to_the_catalog_entry() {
             headers["ratelimit-policy"], r#""per-key";q=100;w=60"#,
             "{dialect}"
         );
-        assert_eq!(headers["ratelimit"], r#""per-key";r=0;t=60"#, "{dialect}");
+        // A refusal's reset is its Retry-After: one point in time.
+        assert_eq!(headers["ratelimit"], r#""per-key";r=0;t=1"#, "{dialect}");
         assert_eq!(headers["x-request-id"], "req_42", "{dialect}");
         let err = response
             .extensions()
@@ -161,6 +162,15 @@ async fn allowed_responses_carry_the_fields_and_legacy_headers_on_request() {
     assert_eq!(response.headers()["x-ratelimit-reset"], "6");
     assert!(response.headers().get("retry-after").is_none());
     assert!(response.extensions().get::<ApiError>().is_none());
+    // Refused, the reset is the wait Retry-After gives.
+    for _ in 0..9 {
+        call(&mut svc, request("k")).await;
+    }
+    let refused = call(&mut svc, request("k")).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "6");
+    assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
+    assert_eq!(refused.headers()["x-ratelimit-reset"], "6");
 
     // Without legacy headers only the IETF fields are sent.
     let mut svc = service(RateLimitLayer::new(per_key(10, &clock)), Arc::default());
@@ -268,7 +278,7 @@ async fn per_key_and_per_ip_both_apply_and_a_refusal_costs_nothing() {
     );
     assert_eq!(
         refused.headers()["ratelimit"],
-        r#""per-key";r=0;t=60, "per-ip";r=1;t=40"#
+        r#""per-key";r=0;t=30, "per-ip";r=1;t=40"#
     );
     let err = refused.extensions().get::<ApiError>().unwrap();
     assert_eq!(err.message(), "Rate limit exceeded: 2 calls per 60 seconds");

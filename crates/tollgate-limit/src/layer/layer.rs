@@ -140,7 +140,7 @@ impl Shared {
             ));
             out.push((
                 X_RATELIMIT_RESET,
-                HeaderValue::from(tollgate::retry_after_secs(decision.reset())),
+                HeaderValue::from(tollgate::retry_after_secs(decision.shown_reset())),
             ));
         }
         out
