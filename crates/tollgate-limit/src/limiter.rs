@@ -448,8 +448,9 @@ impl Limiter {
         // them refuses then leaves no entry in the others (a flood of new
         // keys from a client its per-IP policy refuses would otherwise fill
         // the per-key store to its cap). It is reported as if recorded and
-        // given back, as when a refusal comes only while recording.
-        if !peek && keys.len() > 1 {
+        // given back, as when a refusal comes only while recording; a peek
+        // reports the same.
+        if peek || keys.len() > 1 {
             let mut looked = self.decide_memory(&keys, now, cost, true);
             if looked.verdict != Verdict::Allowed {
                 for (_, decision) in &mut looked.decisions {
@@ -459,8 +460,11 @@ impl Limiter {
                 }
                 return looked;
             }
+            if peek {
+                return looked;
+            }
         }
-        self.decide_memory(&keys, now, cost, peek)
+        self.decide_memory(&keys, now, cost, false)
     }
 
     /// Every policy's decision on `keys` at `now`, recorded unless `peek`;
@@ -583,12 +587,14 @@ async fn check_redis(
     if failed && let FailMode::Closed { retry_after } = fail_mode {
         verdict = Verdict::Unavailable { retry_after };
     }
-    if verdict != Verdict::Allowed && !peek {
+    if verdict != Verdict::Allowed {
+        // What a refusal gives back, a peek reports as given back too.
         for &(_, _, at) in &recorded {
             decisions[at].1.given_back(cost);
         }
         let refunds = recorded
             .into_iter()
+            .filter(|_| !peek)
             .map(|(policy, key, _)| store.refund(policy, key, cost));
         for result in futures_util::future::join_all(refunds).await {
             if let Err(error) = result
@@ -657,5 +663,68 @@ mod tests {
         }
         // ...and the per-key store tracks only the key that got through.
         assert_eq!(limiter.rules[0].memory.as_ref().unwrap().len(), 1);
+    }
+
+    /// What `peek` reports for a request one policy refuses is what `check`
+    /// then reports: the other policies' calls given back.
+    async fn assert_peek_reports_what_check_decides(limiter: &Limiter) {
+        let (parts, ()) = http::Request::builder()
+            .header("x-api-key", "k")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let remaining = |outcome: &Outcome| -> Vec<u64> {
+            outcome.decisions().map(|(_, d)| d.remaining()).collect()
+        };
+        for _ in 0..2 {
+            assert!(limiter.check(&parts).await.is_allowed());
+        }
+        let peeked = limiter.peek(&parts).await;
+        let checked = limiter.check(&parts).await;
+        assert!(!peeked.is_allowed() && !checked.is_allowed());
+        assert_eq!(remaining(&peeked), remaining(&checked));
+        assert_eq!(remaining(&checked), [0, 998]);
+    }
+
+    /// Per key 2 a minute, per IP 1000 an hour (slow enough that Redis's
+    /// clock gives none back during a test).
+    fn two_policies(builder: LimiterBuilder) -> Limiter {
+        builder
+            .policy(
+                Policy::new("per-key", 2, Duration::from_secs(60)).unwrap(),
+                ApiKey::presented(),
+            )
+            .policy(
+                Policy::new("per-ip", 1000, Duration::from_secs(3600)).unwrap(),
+                ClientIp::new(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn peek_reports_what_check_decides() {
+        let limiter = two_policies(Limiter::builder().clock(FakeClock::new()));
+        assert_peek_reports_what_check_decides(&limiter).await;
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn peek_reports_what_check_decides_on_redis() {
+        let Some(url) = std::env::var("TOLLGATE_TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("skipping: TOLLGATE_TEST_REDIS_URL is unset");
+            return;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let prefix = format!("tollgate:test:{}:{nanos}:", std::process::id());
+        let options = crate::RedisOptions::default().prefix(&prefix);
+        let store = crate::RedisStore::open(&url, options).unwrap();
+        let limiter = two_policies(Limiter::builder().backend(Backend::Redis(store)));
+        assert_peek_reports_what_check_decides(&limiter).await;
     }
 }
