@@ -5,7 +5,10 @@
 //! by the policy, in two fields.
 //!
 //! - `RateLimit-Policy: "per-key";q=100;w=60` — the quota `q` per window `w`
-//!   (seconds) of each policy that applied to the request.
+//!   (seconds) of each policy that applied to the request. A policy whose
+//!   burst is not its quota is the same rate told as its burst: `q` is the
+//!   burst and `w` the time it takes to come back (burst × window / quota,
+//!   rounded up), so that `r` never exceeds `q` nor `t` passes `w`.
 //! - `RateLimit: "per-key";r=42;t=35` — `r`, the calls of cost 1 the caller
 //!   may still make right now, and `t`, the seconds (rounded up) until the
 //!   whole burst (the quota, unless the policy sets another) is available
@@ -30,23 +33,31 @@ pub use tollgate::headers::{
 
 use crate::policy::{Decision, Policy};
 
-/// One `RateLimit-Policy` item: `"name";q=100;w=60`.
+/// One `RateLimit-Policy` item: `"name";q=100;w=60`; with a burst other
+/// than the quota, the burst and the time it takes to come back.
 ///
 /// ```
 /// use std::time::Duration;
 /// use tollgate_limit::{Policy, headers};
 /// let policy = Policy::new("per-ip", 1000, Duration::from_secs(60))?;
 /// assert_eq!(headers::policy_item(&policy), r#""per-ip";q=1000;w=60"#);
+/// // 10 a minute, 100 at once: 100 per 600 s.
+/// let policy = Policy::new("per-key", 10, Duration::from_secs(60))?.with_burst(100)?;
+/// assert_eq!(headers::policy_item(&policy), r#""per-key";q=100;w=600"#);
 /// # Ok::<(), tollgate_limit::PolicyError>(())
 /// ```
 pub fn policy_item(policy: &Policy) -> String {
+    let (quota, window) = if policy.burst() == policy.quota() {
+        (policy.quota(), policy.window().as_secs())
+    } else {
+        // burst × window / quota, rounded up: under the hundred years a
+        // policy's burst may take to come back.
+        let nanos = u128::from(policy.burst()) * policy.window().as_nanos();
+        let secs = nanos.div_ceil(u128::from(policy.quota()) * 1_000_000_000);
+        (policy.burst(), u64::try_from(secs).unwrap_or(u64::MAX))
+    };
     // Policy names are [A-Za-z0-9_.-]: a valid sf-string without escapes.
-    format!(
-        "\"{}\";q={};w={}",
-        policy.name(),
-        policy.quota(),
-        policy.window().as_secs()
-    )
+    format!("\"{}\";q={quota};w={window}", policy.name())
 }
 
 /// One `RateLimit` item: `"name";r=42;t=35`.

@@ -194,6 +194,16 @@ async fn allowed_responses_carry_the_fields_and_legacy_headers_on_request() {
         );
         let response = call(&mut svc, request("k")).await;
         assert_eq!(response.headers()["x-ratelimit-limit"], burst.to_string());
+        // The IETF fields tell the same rate by the burst: r never passes q.
+        let window = burst * 6;
+        assert_eq!(
+            response.headers()["ratelimit-policy"],
+            format!(r#""per-key";q={burst};w={window}"#).as_str()
+        );
+        assert_eq!(
+            response.headers()["ratelimit"],
+            format!(r#""per-key";r={};t=6"#, burst - 1).as_str()
+        );
         let remaining = (burst - 1).to_string();
         assert_eq!(
             response.headers()["x-ratelimit-remaining"],
