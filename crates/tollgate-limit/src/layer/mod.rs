@@ -9,8 +9,9 @@
 //! negotiated dialect with the request id:
 //!
 //! - 429 `rate_limit_exceeded`, message "Rate limit exceeded: {limit} calls
-//!   per {window} seconds" (details `limit` and `window` of the policy that
-//!   refused), `retry_after` in the body where the dialect has one, and
+//!   per {window} seconds" (`limit` and `window` of the policy that refused,
+//!   sent as details unless the catalog entry makes them `message_only`, as
+//!   seed 002's does), `retry_after` in the body where the dialect has one, and
 //!   `Retry-After` in delay-seconds, rounded up;
 //! - 503 `service_unavailable` with `Retry-After` when the store fails and
 //!   the fail mode is closed;
@@ -23,7 +24,9 @@
 //!   draft implemented), and the legacy `X-RateLimit-*` headers if enabled.
 //!   A policy decides nothing when its key is absent (an anonymous request
 //!   under a per-key policy), or when the store failed and the fail mode is
-//!   open.
+//!   open. An admitted request whose inner service fails with an error
+//!   rather than a response stays counted, and its error goes out as the
+//!   outer layers render it, without the fields.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
