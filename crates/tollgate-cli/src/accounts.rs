@@ -33,13 +33,13 @@ enum AccountsCommand {
         /// The account id: 1-64 of [A-Za-z0-9._-]
         account: String,
         /// Starting credits
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         credits: i64,
         /// Requests allowed per calendar month (UTC)
-        #[arg(long, value_name = "REQUESTS")]
+        #[arg(long, value_name = "REQUESTS", allow_negative_numbers = true)]
         usage_limit: Option<i64>,
         /// Storage allowed, in bytes
-        #[arg(long, value_name = "BYTES")]
+        #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
         storage_quota: Option<i64>,
         #[command(flatten)]
         db: DatabaseArgs,

@@ -33,16 +33,16 @@ struct Named {
 /// out of the process list.
 pub(crate) const DATABASE_ENV: &str = "TOLLGATE_DATABASE_URL";
 
-/// The database URL in [`DATABASE_ENV`], if set and not empty (as clap
-/// reads its variables).
-pub(crate) fn database_from_env() -> Result<Option<String>, CliError> {
-    match std::env::var(DATABASE_ENV) {
+/// The URL in the variable `name`, if set and not empty (an empty one, as
+/// `NAME= tollgate …` sets it, is unset).
+pub(crate) fn url_from_env(name: &str) -> Result<Option<String>, CliError> {
+    match std::env::var(name) {
         Ok(url) if url.is_empty() => Ok(None),
         Ok(url) => Ok(Some(url)),
         Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(CliError::Usage(format!(
-            "{DATABASE_ENV} is not valid UTF-8"
-        ))),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(CliError::Usage(format!("{name} is not valid UTF-8")))
+        }
     }
 }
 
@@ -80,6 +80,9 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// What names the default database, in messages.
+const DEFAULT_BY: &str = "the default";
+
 impl DatabaseArgs {
     /// The database, as `serve` in this directory would find it: the flag,
     /// the variable, `./tollgate.toml`, then the default.
@@ -90,7 +93,7 @@ impl DatabaseArgs {
                 by: "--database",
             });
         }
-        if let Some(url) = database_from_env()? {
+        if let Some(url) = url_from_env(DATABASE_ENV)? {
             return Ok(Named {
                 url,
                 by: DATABASE_ENV,
@@ -109,17 +112,41 @@ impl DatabaseArgs {
         }
         Ok(Named {
             url: tollgate_store::DEFAULT_DATABASE_URL.to_owned(),
-            by: "the default",
+            by: DEFAULT_BY,
         })
     }
 
-    /// Opens the store and runs `f` on it to completion.
+    /// The database a command keeps what it changes in: not one in memory,
+    /// which would be gone, with the change, when the command ends.
+    fn lasting(&self) -> Result<Named, CliError> {
+        let named = self.named()?;
+        if sqlite_in_memory(&named.url) {
+            return Err(CliError::Usage(format!(
+                "the database named by {} is in memory, and would be gone with what this \
+                 command does when it ends: name the database `tollgate serve` uses",
+                named.by
+            )));
+        }
+        Ok(named)
+    }
+
+    /// Opens the store and runs `f` on it to completion. A SQLite file made
+    /// where no setting named one is said, so that an account does not land
+    /// unnoticed in a database the server never reads.
     pub(crate) fn run<T, F, Fut>(&self, f: F) -> Result<T, CliError>
     where
         F: FnOnce(Store) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        run_at(&self.named()?.url, f)
+        let named = self.lasting()?;
+        if let (true, Some(path)) = (named.by == DEFAULT_BY, missing_sqlite_file(&named.url)) {
+            stderr!(
+                "creating the database {} (the default: no --database, {DATABASE_ENV} or \
+                 ./tollgate.toml names one)",
+                Path::new(".").join(path).display()
+            );
+        }
+        run_at(&named.url, f)
     }
 
     /// As [`run`](Self::run), for a command about what a database already
@@ -130,7 +157,7 @@ impl DatabaseArgs {
         F: FnOnce(Store) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let named = self.named()?;
+        let named = self.lasting()?;
         if let Some(path) = missing_sqlite_file(&named.url) {
             let shown = if path.is_relative() {
                 Path::new(".").join(&path)

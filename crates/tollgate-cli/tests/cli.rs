@@ -579,6 +579,20 @@ fn catalogs_can_come_from_stdin() {
         "{}",
         stdout(&broken)
     );
+    // stdin can be read once: named twice, it is refused.
+    for args in [
+        &["lint", "-", "-"][..],
+        &["lint", "-c", "-", "-"],
+        &["decode", "-c", "-"],
+    ] {
+        let twice = tollgate_stdin(args, catalog);
+        assert_eq!(code(&twice), 2, "{args:?}");
+        assert!(
+            stderr(&twice).contains("named more than once"),
+            "{args:?}: {}",
+            stderr(&twice)
+        );
+    }
     let rendered = tollgate_stdin(&["render", "teapot", "--catalog", "-"], catalog);
     assert_eq!(code(&rendered), 0, "{}", stderr(&rendered));
     assert!(

@@ -226,6 +226,30 @@ fn bad_arguments_exit_2_with_a_clear_message() {
 }
 
 #[test]
+fn output_never_replaces_a_catalog_it_is_made_from() {
+    let dir = scratch("own-catalog");
+    let catalog = dir.join("api.toml");
+    let text = "[errors.teapot]\nstatus = 418\ntitle = 'Teapot'\nmessage = 'No'\n";
+    std::fs::write(&catalog, text).unwrap();
+    // Named the same, or another way (`./`), it is refused and left as it was.
+    let other_name = dir.join(".").join("api.toml");
+    for output in [&catalog, &other_name] {
+        let args = [
+            "docs",
+            "-c",
+            catalog.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ];
+        let output = tollgate(&args);
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("is the catalog"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&catalog).unwrap(), text);
+    }
+}
+
+#[test]
 fn output_replaces_the_file_without_truncating_the_old_one() {
     let dir = scratch("replace");
     let out = dir.join("errors.html");

@@ -346,3 +346,41 @@ fn a_config_directory_an_unknown_account_or_a_key_born_expired_is_refused() {
         assert!(said.contains("out of range"), "{said}");
     }
 }
+
+#[test]
+fn a_database_in_memory_or_a_negative_amount_is_refused_and_a_new_default_said() {
+    let dir = fresh_dir("memory");
+    // An account made in memory would be gone, unseen, when the command ends.
+    let created = tollgate(
+        &dir,
+        &[
+            "accounts",
+            "create",
+            "acme",
+            "--database",
+            "sqlite::memory:",
+        ],
+    );
+    assert_eq!(created.status.code(), Some(2), "{created:?}");
+    let said = String::from_utf8_lossy(&created.stderr);
+    assert!(said.contains("named by --database is in memory"), "{said}");
+    // The default database, made where nothing named one, is said.
+    let created = tollgate(&dir, &["accounts", "create", "acme"]);
+    assert!(created.status.success(), "{created:?}");
+    let said = String::from_utf8_lossy(&created.stderr);
+    assert!(
+        said.contains("creating the database ./tollgate.db"),
+        "{said}"
+    );
+    let again = tollgate(&dir, &["accounts", "create", "other"]);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("creating"));
+    // A negative amount reaches the check that names it (not clap's
+    // "unexpected argument").
+    for flag in ["--credits", "--usage-limit", "--storage-quota"] {
+        let created = tollgate(&dir, &["accounts", "create", "acme", flag, "-5"]);
+        assert_eq!(created.status.code(), Some(2), "{flag}: {created:?}");
+        let said = String::from_utf8_lossy(&created.stderr);
+        assert!(said.contains("-5 is negative"), "{flag}: {said}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

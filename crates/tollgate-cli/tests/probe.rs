@@ -566,6 +566,13 @@ fn a_conforming_app_passes_in_every_dialect() {
 #[test]
 fn without_a_key_the_keyed_probes_still_pass() {
     let addr = serve(conforming(Dialect::Coded));
+    // An empty variable (`TOLLGATE_API_KEY= tollgate probe …`) is no key.
+    let (code, empty) = probe_json_with_env(
+        &[&format!("http://{addr}"), "--max-requests", "0"],
+        &[("TOLLGATE_API_KEY", "")],
+    );
+    assert_eq!(failures(&empty), Vec::<String>::new());
+    assert_eq!(code, 0, "{empty:#}");
     let (code, report) = probe_json(&[&format!("http://{addr}"), "--max-requests", "0"]);
     assert_eq!(failures(&report), Vec::<String>::new());
     assert_eq!(code, 0, "{report:#}");

@@ -1770,7 +1770,8 @@ fn shared_backends_by_url() {
     let url = format!("{database}{separator}options=-c%20search_path%3D{schema}");
 
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["--database", &url, "--redis", &redis]);
+    let args = ["--database", &url, "--redis", &redis];
+    let server = Server::spawn(dir.path(), &args, url.clone());
     assert!(server.banner.contains("in Redis"), "{}", server.banner);
     assert!(
         !dir.path().join("tollgate.db").exists(),
@@ -1881,6 +1882,50 @@ fn an_unreachable_redis_stops_the_start() {
         assert!(!stderr.contains("hunter2"), "{stderr}");
         assert!(output.stdout.is_empty(), "no banner");
     }
+}
+
+#[test]
+fn conflicting_or_broken_database_and_redis_settings_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |args: &[&str], env: &[(&str, &str)]| {
+        let child = common::tollgate_command()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = exited(child, "serve started with conflicting settings");
+        assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let said = serve(&["--data-dir", "d", "--database", "sqlite::memory:"], &[]);
+    assert!(said.contains("cannot be used with"), "{said}");
+    // A Redis URL from the environment is named by its variable, its
+    // password not shown.
+    let said = serve(
+        &["--data-dir", "d"],
+        &[("TOLLGATE_REDIS_URL", "bogus://:s3cret@h")],
+    );
+    assert!(said.contains("TOLLGATE_REDIS_URL: "), "{said}");
+    assert!(
+        !said.contains("--redis") && !said.contains("s3cret"),
+        "{said}"
+    );
+    // Both in the config file: located at the second.
+    std::fs::write(
+        dir.path().join("both.toml"),
+        "database = 'sqlite::memory:'\ndata_dir = 'd'\n",
+    )
+    .unwrap();
+    let said = serve(&["--config", "both.toml"], &[]);
+    assert!(
+        said.contains("both.toml:2:12: data_dir and database"),
+        "{said}"
+    );
 }
 
 /// What a `serve` that must stop at start left, once it has stopped; if it

@@ -120,7 +120,9 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
     let catalog = args.catalogs.load()?;
     let client = Client::new(
         args.base_url.clone(),
-        args.key.as_deref(),
+        // An empty key (`TOLLGATE_API_KEY=`) is no key: sent, it would be
+        // refused, and the API blamed for answering 401.
+        args.key.as_deref().filter(|key| !key.is_empty()),
         args.key_header.clone(),
         Duration::from_secs(args.timeout),
     )

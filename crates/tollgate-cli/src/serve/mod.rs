@@ -92,7 +92,7 @@ pub(crate) struct ServeArgs {
     listen: Option<String>,
 
     /// Where the SQLite database (tollgate.db) is kept; created if missing [default: .]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "database")]
     data_dir: Option<PathBuf>,
 
     /// The dialect errors are written in: problem, status-code, coded, detail, meta, envelope,
@@ -105,9 +105,8 @@ pub(crate) struct ServeArgs {
     #[arg(long = "catalog", short = 'c', value_name = "FILE")]
     catalogs: Vec<PathBuf>,
 
-    /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, or redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, redis+sentinel://HOST:PORT/SERVICE for a Sentinel service) [default: in memory]
-    #[arg(long, value_name = "URL", value_parser = SecretUrl(parse_checked::<RedisUrl>),
-          env = "TOLLGATE_REDIS_URL", hide_env_values = true)]
+    /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, or redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, redis+sentinel://HOST:PORT/SERVICE for a Sentinel service) [default: in memory] [env: TOLLGATE_REDIS_URL]
+    #[arg(long, value_name = "URL", value_parser = SecretUrl(parse_checked::<RedisUrl>))]
     redis: Option<String>,
 
     /// Keep keys, accounts, credits, idempotency records and scans in this database:
@@ -302,6 +301,10 @@ impl Config {
             let relative = sqlite_relative_to(url.get_ref(), base);
             *url.get_mut() = relative.map_err(|why| problem(text.as_bytes(), at, &why))?;
         }
+        if let (Some(_), Some(dir)) = (&config.database, &config.data_dir) {
+            let why = "data_dir and database both name the database; keep one";
+            return Err(problem(text.as_bytes(), dir.span().start, why));
+        }
         if let Some(dir) = &mut config.data_dir {
             let at = dir.span().start;
             let joined = base.join(dir.get_ref());
@@ -437,13 +440,46 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// The variable a Redis URL can come from, so that a password in it stays
+/// out of the process list.
+const REDIS_ENV: &str = "TOLLGATE_REDIS_URL";
+
+/// The settings the environment gives; each an error only once it is used.
+struct FromEnv {
+    database: Result<Option<String>, CliError>,
+    redis: Result<Option<String>, CliError>,
+}
+
+impl FromEnv {
+    /// [`DATABASE_ENV`](store_db::DATABASE_ENV) and [`REDIS_ENV`], each if
+    /// set and not empty; a Redis URL that does not parse is refused naming
+    /// the variable (not its value, which may hold a password).
+    fn read() -> FromEnv {
+        let redis = store_db::url_from_env(REDIS_ENV).and_then(|url| match url {
+            Some(url) => parse_checked::<RedisUrl>(&url)
+                .map(Some)
+                .map_err(|why| CliError::Usage(format!("{REDIS_ENV}: {why}"))),
+            None => Ok(None),
+        });
+        FromEnv {
+            database: store_db::url_from_env(store_db::DATABASE_ENV),
+            redis,
+        }
+    }
+
+    /// Nothing set.
+    #[cfg(test)]
+    fn none() -> FromEnv {
+        FromEnv {
+            database: Ok(None),
+            redis: Ok(None),
+        }
+    }
+}
+
 impl Settings {
-    /// The settings of `args`, the config file and `env_database` (the
-    /// database URL in the environment, an error only once it is used).
-    fn resolve(
-        args: ServeArgs,
-        env_database: Result<Option<String>, CliError>,
-    ) -> Result<Settings, CliError> {
+    /// The settings of `args`, the config file and `env`.
+    fn resolve(args: ServeArgs, env: FromEnv) -> Result<Settings, CliError> {
         let config_path = match args.config {
             Some(path) => Some(path),
             None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| present(p)),
@@ -458,7 +494,7 @@ impl Settings {
         let database = match (args.database, args.data_dir) {
             (Some(url), _) => url,
             (None, Some(dir)) => sqlite_in(&dir)?,
-            (None, None) => match (env_database?, config.database, config.data_dir) {
+            (None, None) => match (env.database?, config.database, config.data_dir) {
                 (Some(url), _, _) => url,
                 (None, Some(url), _) => url.into_inner(),
                 // A directory the file names that cannot be made is located in it.
@@ -488,7 +524,10 @@ impl Settings {
             dialect: args.dialect.or(config.dialect).unwrap_or(Dialect::Problem),
             catalogs,
             catalogs_at: config.catalog_at,
-            redis: args.redis.or(config.redis.map(Spanned::into_inner)),
+            redis: match args.redis {
+                Some(url) => Some(url),
+                None => env.redis?.or(config.redis.map(Spanned::into_inner)),
+            },
             database,
             timeout: args.timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
             trust_proxies,
@@ -506,7 +545,7 @@ fn load_catalog(files: &[PathBuf], at: &[String]) -> Result<Catalog, CliError> {
 
 /// Runs the server until Ctrl-C.
 pub(crate) fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
-    let settings = Settings::resolve(args, store_db::database_from_env())?;
+    let settings = Settings::resolve(args, FromEnv::read())?;
     let catalog = Arc::new(load_catalog(&settings.catalogs, &settings.catalogs_at)?);
     let client_ip = ClientIp::new()
         .trust_proxies(settings.trust_proxies.iter().map(String::as_str))
@@ -962,7 +1001,7 @@ mod tests {
             catalogs: vec![PathBuf::from("b.toml")],
             ..ServeArgs::default()
         };
-        let s = Settings::resolve(args, Ok(None)).unwrap();
+        let s = Settings::resolve(args, FromEnv::none()).unwrap();
         assert_eq!(s.listen, "127.0.0.1:9000");
         assert_eq!(s.dialect, Dialect::Coded);
         assert_eq!(
@@ -987,7 +1026,7 @@ mod tests {
             data_dir: Some(odd.clone()),
             ..ServeArgs::default()
         };
-        let s = Settings::resolve(args, Ok(None)).unwrap();
+        let s = Settings::resolve(args, FromEnv::none()).unwrap();
         assert!(odd.is_dir());
         assert!(
             s.database.ends_with("/50%25%3F%23off/tollgate.db"),
@@ -1043,7 +1082,9 @@ mod tests {
                 config: Some(path.clone()),
                 ..ServeArgs::default()
             };
-            let err = Settings::resolve(args, Ok(None)).unwrap_err().to_string();
+            let err = Settings::resolve(args, FromEnv::none())
+                .unwrap_err()
+                .to_string();
             let prefix = format!("{}:{line}:", path.display());
             assert!(err.starts_with(&prefix), "{text:?}: {err}");
             assert!(err.contains(says), "{text:?}: {err}");
@@ -1053,7 +1094,9 @@ mod tests {
             config: Some(dir.path().join("missing.toml")),
             ..ServeArgs::default()
         };
-        let err = Settings::resolve(args, Ok(None)).unwrap_err().to_string();
+        let err = Settings::resolve(args, FromEnv::none())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing.toml"), "{err}");
     }
 
@@ -1070,7 +1113,7 @@ mod tests {
             catalogs: vec![dir.path().join("flag.toml")],
             ..ServeArgs::default()
         };
-        let s = Settings::resolve(args, Ok(None)).unwrap();
+        let s = Settings::resolve(args, FromEnv::none()).unwrap();
         let err = load_catalog(&s.catalogs, &s.catalogs_at)
             .unwrap_err()
             .to_string();
