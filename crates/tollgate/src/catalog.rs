@@ -772,6 +772,24 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
             "title has a control character (a title is one line of text)".to_owned(),
         ));
     }
+    // Text shown in terminals and pages: an escape sequence or a bell there
+    // is never meant (line breaks and tabs are text).
+    let texts = [
+        ("message", Some(def.message.as_str())),
+        ("hint", def.hint.as_ref().map(Template::as_str)),
+        ("remedy", def.remedy.as_deref()),
+    ];
+    for (what, text) in texts {
+        if text.is_some_and(|t| {
+            t.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        }) {
+            problems.push((
+                what,
+                format!("{what} has a control character other than a line break or tab"),
+            ));
+        }
+    }
     let templates =
         std::iter::once(("message", &def.message)).chain(def.hint.as_ref().map(|h| ("hint", h)));
     let documented: std::collections::HashSet<&str> = def
@@ -993,6 +1011,25 @@ mod tests {
 
         let e = errors("[errors.abc]\nstatus = 400\ntitle = \"t\\tx\\ny\"\nmessage = 'm'\n");
         assert!(e[0].contains("title has a control character"), "{e:?}");
+        let e = errors(
+            "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = \"a\\u001b[2Jb\"\nremedy = \"x\\u0007\"\n",
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:4:1:") && e[0].contains("message has a control"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].starts_with("t.toml:5:1:") && e[1].contains("remedy has a control"),
+            "{e:?}"
+        );
+        assert!(
+            Catalog::from_toml(
+                "t.toml",
+                "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = \"a\\n\\tb\"\n"
+            )
+            .is_ok()
+        );
 
         let e = errors("[errors.abc]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['a b']\n");
         assert!(
