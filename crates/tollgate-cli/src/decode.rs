@@ -24,8 +24,9 @@ Examples:
 
 Input that starts with `HTTP/` is a whole response (status line, headers, blank line, body;
 CRLF or LF), as `tollgate render` and `curl -i` print it; of several (`curl -L` redirects,
-a proxy's CONNECT, an auth challenge) the last is decoded. Anything else is a body. At most
-16 MiB is read; an empty input needs --status.
+a proxy's CONNECT, an auth challenge) the last is decoded; a body still chunked (`curl --raw`,
+`nc`) is unchunked. Anything else is a body. At most 16 MiB is read; an empty input needs
+--status.
 
 Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
 violations (field, code, message), request_id, retry_after_secs, retry (never, after or backoff),
@@ -85,9 +86,21 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         for skipped in &response.skipped {
             stderr!("warning: {}: {skipped}", source.name());
         }
-        (Some(response.status), response.headers, response.body)
+        let chunked = response
+            .headers
+            .get_all(http::header::TRANSFER_ENCODING)
+            .iter()
+            .any(|v| {
+                v.to_str()
+                    .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
+            });
+        let body = match chunked.then(|| wire::dechunk(response.body)).flatten() {
+            Some(body) => std::borrow::Cow::Owned(body),
+            None => std::borrow::Cow::Borrowed(response.body),
+        };
+        (Some(response.status), response.headers, body)
     } else {
-        (None, HeaderMap::new(), input.bytes.as_slice())
+        (None, HeaderMap::new(), input.bytes.as_slice().into())
     };
     for (name, value) in args.headers {
         if headers.try_append(name, value).is_err() {
@@ -103,7 +116,7 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         .now
         .or_else(|| tollgate::headers::sent_at(&headers))
         .unwrap_or_else(SystemTime::now);
-    let decoded = catalog.decode(status, &headers, body, now);
+    let decoded = catalog.decode(status, &headers, &body, now);
     // Printed all the same (a script may want the fields), but not silently.
     match decoded.status {
         0 => stderr!(
@@ -130,7 +143,7 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         });
     if says_json
         && !body.iter().all(u8::is_ascii_whitespace)
-        && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body)
     {
         stderr!("warning: the body is not the JSON its Content-Type says ({e}); read as text");
     }

@@ -188,6 +188,42 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
 /// Whether the text's first line (after blank lines) is a status line, as
 /// when `curl -i` prints the responses before the last one (`-L` redirects,
 /// a proxy's `CONNECT`, an auth challenge).
+/// `body` with its chunked transfer coding undone, when it is still chunked
+/// (`curl --raw`, `nc`); `None` when it is not (curl without `--raw` prints
+/// the body decoded under the same `Transfer-Encoding: chunked`). A body
+/// cut off mid-chunk keeps what came; chunk extensions and trailers are
+/// left out. Written here: hyper's decoder works on a connection, not on
+/// bytes already read.
+pub(crate) fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    loop {
+        let end = rest.iter().position(|&b| b == b'\n')?;
+        let line = strip_cr(&rest[..end]);
+        let size = line
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default()
+            .trim_ascii();
+        if size.is_empty() || size.len() > 16 || !size.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        let size = usize::from_str_radix(std::str::from_utf8(size).ok()?, 16).ok()?;
+        rest = &rest[end + 1..];
+        if size == 0 {
+            return Some(out);
+        }
+        let taken = size.min(rest.len());
+        out.extend_from_slice(&rest[..taken]);
+        rest = &rest[taken..];
+        rest = rest.strip_prefix(b"\r").unwrap_or(rest);
+        rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+        if rest.is_empty() {
+            return Some(out);
+        }
+    }
+}
+
 fn starts_with_status_line(text: &[u8]) -> bool {
     let text = trim_start(text);
     let line = text.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -460,6 +496,24 @@ mod tests {
         assert!(response.headers.len() > 1000);
         assert_eq!(response.skipped.len(), 1, "{:?}", response.skipped);
         assert!(response.skipped[0].contains("more headers than a header map holds"));
+    }
+
+    #[test]
+    fn a_body_still_chunked_is_dechunked_and_others_are_not() {
+        let chunked =
+            b"40\r\n{\"error\":{\"code\":\"not_found\",\"message\":\"No such scan, at all.\"}}\r\n\
+                        3;ext=1\r\n   \r\n0\r\nX-Trailer: t\r\n\r\n";
+        let body = dechunk(chunked).unwrap();
+        assert!(
+            body.starts_with(b"{\"error\"") && body.ends_with(b"}}   "),
+            "{body:?}"
+        );
+        // Cut off mid-chunk: what came.
+        assert_eq!(dechunk(b"a\r\n{\"a\":").unwrap(), b"{\"a\":");
+        // A body curl already decoded, or any JSON, is not chunked.
+        assert_eq!(dechunk(b"{\"error\":\"x\"}"), None);
+        assert_eq!(dechunk(b"cafe babe\r\n"), None);
+        assert_eq!(dechunk(b""), None);
     }
 
     #[test]

@@ -603,6 +603,27 @@ fn catalogs_can_come_from_stdin() {
 }
 
 #[test]
+fn decode_reads_a_body_still_chunked() {
+    // As `curl --raw -i` or `nc` print it; curl without --raw prints the
+    // body decoded under the same header, which is read as it is.
+    let body = r#"{"error":{"code":"not_found","message":"No such scan, at all."}}"#;
+    for (framed, what) in [
+        (format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()), "raw"),
+        (body.to_owned(), "decoded by curl"),
+    ] {
+        let input = format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\n\r\n{framed}"
+        );
+        let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+        assert_eq!(code(&decoded), 0, "{what}: {}", stderr(&decoded));
+        let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+        assert_eq!(value["message"], "No such scan, at all.", "{what}");
+        assert!(stderr(&decoded).is_empty(), "{what}: {}", stderr(&decoded));
+    }
+}
+
+#[test]
 fn decode_warns_of_a_success_or_an_unknown_status() {
     let ok = tollgate_stdin(&["decode"], b"HTTP/1.1 200 OK\r\n\r\n{\"id\":\"scan_1\"}");
     assert_eq!(code(&ok), 0);
