@@ -835,6 +835,35 @@ fn a_document_that_is_not_openapi_is_named_as_such() {
 }
 
 #[test]
+fn a_document_too_large_to_read_is_named_as_such() {
+    // 17 MiB of valid JSON: past what the probe reads of a document.
+    let app = Router::new()
+        .route(
+            "/openapi.json",
+            get(|| async {
+                let mut doc = String::from(r#"{"paths":{},"x":""#);
+                doc.push_str(&"x".repeat(17 << 20));
+                doc.push_str("\"}");
+                ([(header::CONTENT_TYPE, "application/json")], doc)
+            }),
+        )
+        .fallback(|| async { StatusCode::NOT_FOUND });
+    let base = format!("http://{}", serve(app));
+    let (_, report) = probe_json(&[&base, "--max-requests", "0"]);
+    let routes = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "routes")
+        .unwrap_or_else(|| panic!("{report}"));
+    let reason = routes["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("answered 200, but the document is longer than the 16 MiB read"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn an_invalid_key_accepted_where_no_key_is_refused_fails() {
     // Any Authorization at all lets the request through; all else conforms.
     let app = Router::new()

@@ -433,6 +433,15 @@ fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> 
 
 /// Why a body is no dialect's envelope, with a glimpse of it.
 fn not_an_envelope(body: &Decoded, answer: &Answer) -> String {
+    let why = shape_of(body, answer);
+    match &answer.cut {
+        Some(cut) => format!("{why} (the body {cut})"),
+        None => why,
+    }
+}
+
+/// What a body that is no envelope is, with a glimpse of it.
+fn shape_of(body: &Decoded, answer: &Answer) -> String {
     let shape = match body.dialect {
         "empty" => return "an empty body, not an error envelope".to_owned(),
         "text" => "a plain-text body",
@@ -516,6 +525,7 @@ mod tests {
             status: response.status().as_u16(),
             headers: response.headers().clone(),
             body: response.body().clone(),
+            cut: None,
         }
     }
 
@@ -580,6 +590,7 @@ mod tests {
             status: 500,
             headers: HeaderMap::from_iter([(CONTENT_TYPE, HeaderValue::from_static("text/plain"))]),
             body: b"thread 'main' panicked at src/main.rs:10:5".to_vec(),
+            cut: None,
         };
         let wrong_status = Answer {
             status: 400,
@@ -686,6 +697,7 @@ mod tests {
             status: 200,
             headers: HeaderMap::new(),
             body: Vec::new(),
+            cut: None,
         };
         assert_eq!(
             expected_status(&ex, &ok),

@@ -85,6 +85,9 @@ pub(crate) struct Answer {
     pub(crate) headers: HeaderMap,
     /// The body's first bytes, up to the request's `max_answer`.
     pub(crate) body: Vec<u8>,
+    /// Why the body is not whole, when it is not: longer than was read, or
+    /// cut off (the connection failed, the time ran out).
+    pub(crate) cut: Option<String>,
 }
 
 /// Why no answer came.
@@ -209,24 +212,33 @@ impl Client {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let mut body = Vec::new();
+        let mut cut = None;
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     let room = req.max_answer.saturating_sub(body.len());
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                    if body.len() >= req.max_answer {
+                    if chunk.len() > room {
+                        let mib = req.max_answer >> 20;
+                        cut = Some(format!("is longer than the {mib} MiB read"));
                         break;
                     }
                 }
                 Ok(None) => break,
-                // The head is what matters; a body cut short is kept as read.
-                Err(_) => break,
+                // The head is what matters; a body cut short is kept as
+                // read, and why is told.
+                Err(e) => {
+                    let read = body.len();
+                    cut = Some(format!("stopped after {read} bytes: {}", chain(&e)));
+                    break;
+                }
             }
         }
         Ok(Answer {
             status,
             headers,
             body,
+            cut,
         })
     }
 }

@@ -509,6 +509,9 @@ fn documented_routes(answer: &Answer) -> Result<Vec<Route>, String> {
     if answer.status != 200 {
         return Ok(Vec::new());
     }
+    if let Some(cut) = &answer.cut {
+        return Err(format!("the document {cut}"));
+    }
     routes::from_openapi(&answer.body)
 }
 
