@@ -140,10 +140,17 @@ impl Exchange {
 /// One entry of the probe: an exchange, or a row about something not sent.
 #[derive(Debug)]
 pub(crate) enum Entry {
-    /// A request and its answer.
-    Exchange(Exchange),
+    /// A request and its answer (boxed: an exchange is several times a row).
+    Exchange(Box<Exchange>),
     /// A row on its own (a probe skipped, how routes were found).
     Row(Row),
+}
+
+impl Entry {
+    /// An exchange's entry.
+    pub(crate) fn exchange(exchange: Exchange) -> Entry {
+        Entry::Exchange(Box::new(exchange))
+    }
 }
 
 /// The dialect every error should be in: `want` when given, else the one
@@ -530,7 +537,7 @@ mod tests {
     }
 
     fn exchange(name: &'static str, answer: Answer) -> Entry {
-        Entry::Exchange(Exchange {
+        Entry::exchange(Exchange {
             name,
             method: Method::GET,
             path: "/x".into(),
@@ -720,7 +727,7 @@ mod tests {
         assert_eq!(expected_status(&ex, &ok), None);
 
         ex.outcome = Err("connection reset".into());
-        let rows = evaluate(&catalog, &[Entry::Exchange(ex)], None);
+        let rows = evaluate(&catalog, &[Entry::exchange(ex)], None);
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].check, rows[0].verdict), ("answer", Verdict::Fail));
     }

@@ -280,7 +280,7 @@ async fn probe(
     requests += 1;
     let documented = sent.as_ref().map_or(Ok(Vec::new()), documented_routes);
     let documented_count = documented.as_ref().map_or(0, Vec::len);
-    entries.push(Entry::Exchange(Exchange {
+    entries.push(Entry::exchange(Exchange {
         name: "openapi",
         method: Method::GET,
         path: discover.path.clone(),
@@ -352,12 +352,12 @@ async fn probe(
                 ))),
                 _ => public,
             };
-            entries.push(Entry::Exchange(no_key));
+            entries.push(Entry::exchange(no_key));
             let expect = Expect {
                 statuses: vec![401],
                 if_accepted,
             };
-            entries.push(Entry::Exchange(
+            entries.push(Entry::exchange(
                 exchange(client, bar, "invalid key", &request(Key::Invalid), expect).await,
             ));
             requests += 2;
@@ -380,7 +380,7 @@ async fn probe(
                 ..base.clone()
             };
             let expect = or_unauthenticated(&[400, 422]);
-            entries.push(Entry::Exchange(
+            entries.push(Entry::exchange(
                 exchange(client, bar, "malformed JSON", &malformed, expect).await,
             ));
             let wrong_type = Request {
@@ -388,7 +388,7 @@ async fn probe(
                 ..base.clone()
             };
             let expect = or_unauthenticated(&[415]);
-            entries.push(Entry::Exchange(
+            entries.push(Entry::exchange(
                 exchange(client, bar, "wrong content type", &wrong_type, expect).await,
             ));
             let oversized = Request {
@@ -403,7 +403,7 @@ async fn probe(
                 ex = exchange(client, bar, "oversized body", &oversized, expect).await;
                 requests += 1;
             }
-            entries.push(Entry::Exchange(ex));
+            entries.push(Entry::exchange(ex));
             requests += 3;
         }
         None => {
@@ -428,7 +428,7 @@ async fn probe(
         key: keyed,
         ..Request::new(Method::GET, unknown_path.clone())
     };
-    entries.push(Entry::Exchange(
+    entries.push(Entry::exchange(
         exchange(
             client,
             bar,
@@ -446,7 +446,7 @@ async fn probe(
                 ..Request::new(method.clone(), route.concrete_path())
             };
             let expect = or_unauthenticated(&[405]);
-            entries.push(Entry::Exchange(
+            entries.push(Entry::exchange(
                 exchange(client, bar, "wrong method", &request, expect).await,
             ));
             requests += 1;
@@ -582,7 +582,7 @@ async fn idempotency(
         verdict.0,
         verdict.1,
     ));
-    vec![Entry::Exchange(a), Entry::Exchange(b)]
+    vec![Entry::exchange(a), Entry::exchange(b)]
 }
 
 /// The idempotency check's verdict, from the statuses of the first and the
@@ -649,7 +649,7 @@ async fn burst(
         }
         match ex.status() {
             None => {
-                found.push(Entry::Exchange(ex));
+                found.push(Entry::exchange(ex));
                 return (sent, found);
             }
             Some(429) => {
@@ -664,7 +664,7 @@ async fn burst(
                     Verdict::Pass,
                     format!("429 after {sent} requests"),
                 ));
-                found.push(Entry::Exchange(ex));
+                found.push(Entry::exchange(ex));
                 return (sent, found);
             }
             Some(status)
@@ -673,7 +673,7 @@ async fn burst(
                     && statuses.len() < BURST_ERRORS_KEPT =>
             {
                 statuses.push(status);
-                found.push(Entry::Exchange(ex));
+                found.push(Entry::exchange(ex));
             }
             Some(_) => {}
         }
