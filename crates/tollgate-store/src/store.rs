@@ -700,8 +700,12 @@ impl Store {
     }
 
     /// Gives back a reservation's credits and usage (the request failed),
-    /// once however many clones of it are released; a release the database
-    /// refuses is not tried again by a later one.
+    /// once however many clones of it are released.
+    ///
+    /// A release that could not get a connection (the pool's acquire timed
+    /// out: nothing was sent) is tried again, 0.1 s and then 1 s later. One
+    /// that failed once sent is not, nor by a later call: it may have
+    /// landed, and giving the credits back twice would hand out free calls.
     pub async fn release(&self, reservation: Reservation) -> Result<(), StoreError> {
         if reservation
             .released
@@ -709,13 +713,24 @@ impl Store {
         {
             return Ok(());
         }
-        self.backend()
-            .release(
-                &reservation.account_id,
-                reservation.cost,
-                reservation.period,
-            )
-            .await
+        let mut waits = [Duration::from_millis(100), Duration::from_secs(1)].into_iter();
+        loop {
+            let released = self
+                .backend()
+                .release(
+                    &reservation.account_id,
+                    reservation.cost,
+                    reservation.period,
+                )
+                .await;
+            match (released, waits.next()) {
+                (Err(StoreError::Database(sqlx::Error::PoolTimedOut)), Some(wait)) => {
+                    tracing::warn!("credits could not be given back: no connection; trying again");
+                    tokio::time::sleep(wait).await;
+                }
+                (released, _) => return released,
+            }
+        }
     }
 
     /// Counts `bytes` of new storage against the account's quota, atomically;

@@ -31,6 +31,7 @@ both_backends!(
     a_request_dropped_while_its_lock_renews_leaves_the_key_free,
     an_outcome_is_stored_though_its_first_write_fails,
     a_key_is_freed_though_its_first_write_fails,
+    credits_are_given_back_though_the_first_release_finds_no_connection,
     a_response_dropped_while_its_lock_renews_spends_the_key,
     a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_key,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
@@ -939,6 +940,8 @@ struct Faulty {
     landed: Arc<tokio::sync::Notify>,
     /// How many owner writes are still to fail.
     failing_writes: Arc<AtomicUsize>,
+    /// How many releases are still to find no connection.
+    unconnected_releases: Arc<AtomicUsize>,
 }
 
 impl Faulty {
@@ -951,6 +954,8 @@ impl Faulty {
 }
 
 mod faulty {
+    use std::sync::atomic::Ordering;
+
     use tollgate_store::StoreError;
     use tollgate_store::backend::{
         AccountBackend, AccountRow, Backend, BoxFuture, IdempotencyBackend, IdempotencyRow,
@@ -1088,6 +1093,13 @@ mod faulty {
             cost: i64,
             period: i64,
         ) -> BoxFuture<'a, Result<(), StoreError>> {
+            let unconnected = self
+                .unconnected_releases
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if unconnected {
+                return Box::pin(async { Err(dropped()) });
+            }
             self.inner.release(id, cost, period)
         }
         fn add_storage<'a>(
@@ -1150,6 +1162,7 @@ impl Fixture {
                 unanswered_renewals: true,
                 landed: landed.clone(),
                 failing_writes: Arc::default(),
+                unconnected_releases: Arc::default(),
             })
             .idempotency_lock_timeout(Duration::from_secs(1));
         (gate, landed)
@@ -1163,6 +1176,19 @@ impl Fixture {
             unanswered_renewals: false,
             landed: Arc::default(),
             failing_writes: Arc::new(AtomicUsize::new(n)),
+            unconnected_releases: Arc::default(),
+        })
+    }
+
+    /// A gatekeeper over the same database whose first `n` releases find
+    /// no connection.
+    async fn unconnected_releases(&self, n: usize) -> Gatekeeper {
+        self.faulty(Faulty {
+            inner: self.db.backend().await,
+            unanswered_renewals: false,
+            landed: Arc::default(),
+            failing_writes: Arc::default(),
+            unconnected_releases: Arc::new(AtomicUsize::new(n)),
         })
     }
 
@@ -1290,6 +1316,25 @@ async fn a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_ke
     let last = last.into_inner().unwrap();
     assert!(spent, "the retry is told the request ran: {last}");
     assert_eq!(handler.calls(), 0);
+    f.db.cleanup().await;
+}
+
+/// A release that found no connection (nothing sent) is tried again: the
+/// failed request is not charged.
+async fn credits_are_given_back_though_the_first_release_finds_no_connection(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    handler.set_status(503);
+    let svc = f
+        .unconnected_releases(2)
+        .await
+        .route()
+        .cost(3)
+        .layer(handler.service());
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 503);
+    assert_eq!((handler.calls(), f.balance().await), (1, 10));
     f.db.cleanup().await;
 }
 

@@ -12,7 +12,9 @@
 //! Taking and giving back run on tasks of their own, so a request dropped
 //! midway (while its charge waits for the account's row, say) cannot cut
 //! them off; a charge that lands after its request is gone is given back. A
-//! release the database refuses leaves the credits taken and is logged
+//! release that finds no connection is tried again (twice, 0.1 s and 1 s
+//! later); one the database refuses once sent leaves the credits taken (it
+//! may have landed, and a second would hand out free calls) and is logged
 //! (`tracing`, level error).
 //!
 //! Refusals: `account_suspended` (402), `insufficient_credits` (402, details
