@@ -86,10 +86,11 @@ fn every_header_the_renderer_sends_is_documented() {
         let components = openapi::components(&catalog, dialect);
         for def in catalog.iter() {
             let documented = &components["responses"][def.code()]["headers"];
-            let mut err = catalog.error(def.code()).unwrap();
-            if def.retry() == tollgate::RetryClass::After {
-                err = err.retry_after(Duration::from_secs(3));
-            }
+            // Any error may ask for a wait.
+            let err = catalog
+                .error(def.code())
+                .unwrap()
+                .retry_after(Duration::from_secs(3));
             let response = catalog.renderer(dialect).response(&err, &ctx);
             for name in response.headers().keys() {
                 if name == "content-type" {
@@ -122,4 +123,22 @@ fn a_code_named_twice_is_described_once() {
     // Headers of every code sharing the status are merged.
     let limited = &responses["429"]["headers"];
     assert!(limited["Retry-After"].is_object() && limited["RateLimit"].is_object());
+}
+
+#[test]
+fn examples_fill_message_only_values() {
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml(
+            "t.toml",
+            "[errors.rate_limit_exceeded]\ndetails = []\nmessage_only = ['limit', 'window']\n",
+        )
+        .unwrap();
+    let def = catalog.get("rate_limit_exceeded").unwrap();
+    let body = tollgate::docs::example_body(&catalog, Dialect::Coded, def);
+    assert_eq!(
+        body["error"]["message"],
+        "Rate limit exceeded: <limit> calls per <window> seconds"
+    );
+    assert_eq!(body["error"]["details"], serde_json::json!({}));
 }

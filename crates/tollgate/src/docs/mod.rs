@@ -34,15 +34,16 @@ pub fn example_time() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_735_689_600)
 }
 
-/// An occurrence of `def` with sample details (`"<key>"`), a sample violation
-/// for validation errors, and a 60 s retry hint where the class waits for one.
+/// An occurrence of `def` with sample details and message-only values
+/// (`"<key>"`), a sample violation for validation errors, and a 60 s retry
+/// hint where the class waits for one.
 pub fn example_error(catalog: &Catalog, def: &ErrorDef) -> ApiError {
     let def = catalog
         .get(def.code())
         .cloned()
         .unwrap_or_else(|| std::sync::Arc::new(def.clone()));
     let mut err = ApiError::new(def.clone());
-    for key in def.detail_keys() {
+    for key in def.detail_keys().iter().chain(def.message_only_keys()) {
         err = err.with(key.clone(), format!("<{key}>"));
     }
     if def.code() == "validation_error" {

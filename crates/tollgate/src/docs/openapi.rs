@@ -235,15 +235,17 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
             header("The request id, as Stripe names it.", string()),
         );
     }
-    if def.retry() == RetryClass::After {
-        headers.insert(
-            "Retry-After".into(),
-            header(
-                "Seconds to wait before retrying.",
-                json!({"type": "integer", "minimum": 0}),
-            ),
-        );
-    }
+    // Any error may carry a wait (a handler's 500 asking for 30 s); those
+    // whose class waits carry one always.
+    let retry_after = if def.retry() == RetryClass::After {
+        "Seconds to wait before retrying."
+    } else {
+        "Seconds to wait before retrying, when the server asks for a wait."
+    };
+    headers.insert(
+        "Retry-After".into(),
+        header(retry_after, json!({"type": "integer", "minimum": 0})),
+    );
     if def.kind() == Kind::RateLimited {
         headers.insert(
             "RateLimit-Policy".into(),
@@ -257,7 +259,8 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
             "RateLimit".into(),
             header(
                 "Each policy's state, as `\"name\";r=<calls left>;t=<seconds until the whole \
-                 burst is back>` (draft-ietf-httpapi-ratelimit-headers-09).",
+                 burst is back, or for the policy that refused, until the call would be \
+                 admitted>` (draft-ietf-httpapi-ratelimit-headers-09).",
                 string(),
             ),
         );
