@@ -58,10 +58,18 @@ pub(crate) fn log(err: &ApiError, request_id: Option<&str>) {
     }
 }
 
+/// Marks a response a Tollgate layer rendered: a layer outside it (an app's
+/// layer around a sub-router's own) passes it as it is, so that the layer
+/// nearest the route decides the dialect and status of its errors, as it
+/// does of its [`Reply`](crate::Reply)s, and each error is logged once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rendered;
+
 /// Replaces `response`'s status and body with `err` in `dialect`, keeping
 /// every header it had (`Allow`, `WWW-Authenticate`, CORS, …) but those that
 /// described the replaced body, and its extensions; the error itself is left
-/// in the extensions for outer layers.
+/// in the extensions for outer layers (an idempotency layer keeps it), beside
+/// the [`Rendered`] mark.
 pub(crate) fn render(
     catalog: &Catalog,
     dialect: Dialect,
@@ -77,6 +85,7 @@ pub(crate) fn render(
         StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     merge_headers(response.headers_mut(), renderer.headers(&err, ctx));
     response.extensions_mut().insert(err);
+    response.extensions_mut().insert(Rendered);
     response
 }
 

@@ -614,6 +614,69 @@ async fn a_layer_under_another_keeps_the_request_id() {
         value["request_id"].as_str().unwrap(),
         "{value}"
     );
+    // The layer nearest the route answers for it: its dialect (problem, as
+    // built in), not the outer one's.
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert_eq!(value["status"], 404, "{value}");
+}
+
+/// A sub-router's layer decides its errors' status and dialect, as it
+/// decides its `Reply`s'; the app's layer outside renders the rest.
+#[tokio::test]
+async fn the_layer_nearest_the_route_answers_for_it() {
+    #[derive(Deserialize)]
+    struct Scan {
+        #[allow(dead_code)]
+        image: String,
+    }
+    let v1 = Router::new()
+        .route(
+            "/scans",
+            post(|_: Json<Scan>| async { Reply(json!({"id": "scan_1"})) }),
+        )
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Flat)
+                .validation_status(ValidationStatus::UnprocessableEntity)
+                .layer(),
+        );
+    let mut app = Router::new()
+        .nest("/v1", v1)
+        .route("/other", get(|| async { http::StatusCode::NOT_FOUND }))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Envelope)
+                .layer(),
+        );
+    let post_json = |body: &'static str| {
+        Request::post("/v1/scans")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (res, body) = send(&mut app, post_json("{}")).await;
+    assert_eq!(res.status(), 422);
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["error"], "missing_field", "{value}");
+    assert!(
+        value.get("success").is_none(),
+        "flat, not the envelope: {value}"
+    );
+    let (res, body) = send(&mut app, post_json(r#"{"image":"x"}"#)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({"id": "scan_1"})
+    );
+    // Outside the sub-router, the app's layer answers.
+    let (res, body) = send(
+        &mut app,
+        Request::get("/other").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["success"], false, "{value}");
 }
 
 /// An error rendered in the Stripe dialect by a layer inside (its own

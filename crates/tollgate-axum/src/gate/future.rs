@@ -113,9 +113,12 @@ impl Finish {
     }
 
     /// Whether the inner service's response leaves as it is (with the
-    /// request id): a success or redirect that carries no `ApiError`.
+    /// request id): a success or redirect that carries no `ApiError`, or
+    /// what a Tollgate layer inside already rendered.
     fn passes<B>(&self, response: &Response<B>) -> bool {
-        response.status().as_u16() < 400 && response.extensions().get::<ApiError>().is_none()
+        let extensions = response.extensions();
+        (response.status().as_u16() < 400 && extensions.get::<ApiError>().is_none())
+            || extensions.get::<crate::render::Rendered>().is_some()
     }
 
     /// The inner service's response, finished: an `ApiError` in its
