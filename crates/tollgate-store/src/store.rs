@@ -233,6 +233,12 @@ const MAX_KEY_NAME: usize = 200;
 /// How long opening a Postgres store waits for its first connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a Postgres migration waits for a lock (Postgres's
+/// `lock_timeout`): another node's migration, or a table a long statement
+/// holds. An `ALTER TABLE` queued behind a long lock would hold up every
+/// statement on that table behind it, on every node.
+const MIGRATION_LOCK_TIMEOUT: &str = "10s";
+
 impl Store {
     /// Opens the database at `url` (`sqlite://path`, `sqlite::memory:`,
     /// `postgres://…`) and applies the embedded migrations.
@@ -330,9 +336,18 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
-            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            // On a connection of its own (a pool of one: a connection
+            // borrowed for the run makes the future not `Send` for every
+            // lifetime), so that its lock timeout stays with it.
+            let migrating = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(connect.options([("lock_timeout", MIGRATION_LOCK_TIMEOUT)]))
+                .await?;
+            let migrated = sqlx::migrate!("migrations/postgres").run(&migrating).await;
+            migrating.close().await;
+            migrated?;
             Ok(Store::with_backend(
                 PostgresBackend::from_pool(pool),
                 options,

@@ -729,6 +729,50 @@ async fn nodes_starting_at_once_on_a_new_schema_all_open() {
     }
 }
 
+/// A migration that cannot get its lock (a long statement holds the table)
+/// gives up after its lock timeout with a clear error, rather than waiting,
+/// with every statement queued behind it.
+#[tokio::test]
+async fn a_migration_held_up_by_a_lock_gives_up() {
+    let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    use sqlx::Connection;
+    let schema = format!("tg_store_locked_{}", std::process::id());
+    let options = || StoreOptions::default().schema(schema.clone());
+    drop(
+        tollgate_store::Store::open_with(&url, options())
+            .await
+            .unwrap(),
+    );
+    let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    sqlx::query(&format!(
+        "LOCK TABLE {schema}._sqlx_migrations IN ACCESS EXCLUSIVE MODE"
+    ))
+    .execute(&mut *held)
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let opened = tokio::time::timeout(
+        Duration::from_secs(60),
+        tollgate_store::Store::open_with(&url, options()),
+    )
+    .await
+    .expect("the migration gives up by itself");
+    let waited = started.elapsed();
+    held.rollback().await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = opened.err().expect("the open fails").to_string();
+    assert!(err.contains("lock timeout"), "{err}");
+    assert!(waited < Duration::from_secs(30), "{waited:?}");
+}
+
 /// A schema named by an SQL keyword (valid by the documented rule) opens.
 #[tokio::test]
 async fn a_schema_named_by_a_keyword_opens() {

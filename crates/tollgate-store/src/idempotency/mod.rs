@@ -39,7 +39,11 @@
 //!   record's writes run on tasks of their own, so a dropped request cannot
 //!   cut them off, and one that fails (a dropped connection) is tried twice
 //!   more, 0.1 s and then 1 s later.
-//! - Records are kept 24 h by default ([`Gatekeeper::idempotency_retention`](crate::Gatekeeper::idempotency_retention));
+//! - Records are kept 24 h by default ([`Gatekeeper::idempotency_retention`](crate::Gatekeeper::idempotency_retention)),
+//!   then ignored; their rows stay until
+//!   [`Store::purge_expired_idempotency`](crate::Store::purge_expired_idempotency)
+//!   deletes them, which an app runs from a timer (`tollgate serve` does every
+//!   ten minutes) or the table only grows;
 //!   a running request holds its key under a lock (60 s by default,
 //!   [`Gatekeeper::idempotency_lock_timeout`](crate::Gatekeeper::idempotency_lock_timeout))
 //!   that it renews every third of that while its handler works, so a retry
