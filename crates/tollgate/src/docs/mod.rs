@@ -94,7 +94,7 @@ pub fn example_response(catalog: &Catalog, dialect: Dialect, def: &ErrorDef) -> 
 pub fn retry_advice(retry: RetryClass) -> &'static str {
     match retry {
         RetryClass::Never => "Do not retry as is: fix the request first.",
-        RetryClass::After => "Retry after the delay in Retry-After (or retry_after in the body).",
+        RetryClass::After => "Retry after the delay in the Retry-After header.",
         RetryClass::Backoff => "Retry with exponential backoff and jitter.",
     }
 }
