@@ -76,6 +76,23 @@ fn rendered_bodies_match_their_dialect_schema() {
         }
         assert!(!schema.is_valid(&json!({"unexpected": true})), "{dialect}");
     }
+    // Without a request id, and for a bare body a client could be sent by
+    // mistake: a JSON:API error list with no error in it is not one.
+    let bare = Context::new(SystemTime::now());
+    for dialect in Dialect::ALL {
+        let schema = validator(&openapi::error_schema(dialect));
+        let err = catalog.error("not_found").unwrap();
+        let body: Value =
+            serde_json::from_slice(&catalog.renderer(dialect).body(&err, &bare)).unwrap();
+        assert_eq!(
+            errors(&schema, &body),
+            Vec::<String>::new(),
+            "{dialect} {body}"
+        );
+    }
+    let jsonapi = validator(&openapi::error_schema(Dialect::Jsonapi));
+    assert!(!jsonapi.is_valid(&json!({"errors": []})));
+    assert!(!jsonapi.is_valid(&json!({"errors": [{}]})));
 }
 
 #[test]

@@ -113,7 +113,12 @@ pub fn error_schema(dialect: Dialect) -> Value {
                     {
                         "type": "object",
                         "required": ["code", "message"],
-                        "properties": {"code": string, "message": string, "errors": violations},
+                        "properties": {
+                            "code": string,
+                            "message": string,
+                            "field": string,
+                            "errors": violations
+                        },
                         "additionalProperties": true
                     }
                 ]}
@@ -187,8 +192,12 @@ pub fn error_schema(dialect: Dialect) -> Value {
             "properties": {
                 "errors": {
                     "type": "array",
+                    "minItems": 1,
+                    "description": "The error itself, then one object per field violation \
+                                    (with `source.pointer`).",
                     "items": {
                         "type": "object",
+                        "required": ["status", "code", "title", "detail"],
                         "properties": {
                             "id": string,
                             "status": string,
@@ -197,7 +206,13 @@ pub fn error_schema(dialect: Dialect) -> Value {
                             "detail": string,
                             "source": {"type": "object", "properties": {"pointer": string}},
                             "links": {"type": "object", "properties": {"about": string}},
-                            "meta": {"type": "object", "additionalProperties": true}
+                            "meta": {
+                                "type": "object",
+                                "properties": {
+                                    "retry_after": {"type": "integer", "minimum": 0}
+                                },
+                                "additionalProperties": true
+                            }
                         }
                     }
                 }
