@@ -814,10 +814,11 @@ fn a_document_that_never_comes_is_reported_and_the_given_routes_still_probed() {
     );
 }
 
-#[test]
-fn a_document_that_is_not_openapi_is_named_as_such() {
+/// What the probe says of the routes it found, serving `document` as
+/// `/openapi.json`.
+fn routes_reason(document: axum::routing::MethodRouter) -> String {
     let app = Router::new()
-        .route("/openapi.json", get(|| async { "not json at all" }))
+        .route("/openapi.json", document)
         .fallback(|| async { StatusCode::NOT_FOUND });
     let base = format!("http://{}", serve(app));
     let (_, report) = probe_json(&[&base, "--max-requests", "0"]);
@@ -827,36 +828,27 @@ fn a_document_that_is_not_openapi_is_named_as_such() {
         .iter()
         .find(|c| c["check"] == "routes")
         .unwrap_or_else(|| panic!("{report}"));
-    let reason = routes["reason"].as_str().unwrap_or_default();
+    routes["reason"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_document_that_is_not_openapi_is_named_as_such() {
+    let reason = routes_reason(get(|| async { "not json at all" }));
     assert!(
         reason.contains("/openapi.json answered 200, but it is not a JSON object"),
-        "{report}"
+        "{reason}"
     );
 }
 
 #[test]
 fn a_document_too_large_to_read_is_named_as_such() {
     // 17 MiB of valid JSON: past what the probe reads of a document.
-    let app = Router::new()
-        .route(
-            "/openapi.json",
-            get(|| async {
-                let mut doc = String::from(r#"{"paths":{},"x":""#);
-                doc.push_str(&"x".repeat(17 << 20));
-                doc.push_str("\"}");
-                ([(header::CONTENT_TYPE, "application/json")], doc)
-            }),
-        )
-        .fallback(|| async { StatusCode::NOT_FOUND });
-    let base = format!("http://{}", serve(app));
-    let (_, report) = probe_json(&[&base, "--max-requests", "0"]);
-    let routes = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "routes")
-        .unwrap_or_else(|| panic!("{report}"));
-    let reason = routes["reason"].as_str().unwrap_or_default();
+    let reason = routes_reason(get(|| async {
+        let mut doc = String::from(r#"{"paths":{},"x":""#);
+        doc.push_str(&"x".repeat(17 << 20));
+        doc.push_str("\"}");
+        ([(header::CONTENT_TYPE, "application/json")], doc)
+    }));
     assert!(
         reason.contains("answered 200, but the document is longer than the 16 MiB read"),
         "{reason}"

@@ -1256,14 +1256,24 @@ async fn a_response_dropped_while_its_lock_renews_spends_the_key(kind: Kind) {
     assert!(running.await.unwrap_err().is_cancelled());
     // The key is spent: a retry is told the request ran, not that it is
     // still running.
+    assert_spent_unkept(&f, "k1").await;
+    assert_eq!(held.calls(), 1);
+    f.db.cleanup().await;
+}
+
+/// Retries `key` until told its request ran but its answer was not kept
+/// (409), and asserts that it was told so, and that the retry did not run
+/// its handler.
+async fn assert_spent_unkept(f: &Fixture, key: &str) {
+    let handler = Handler::new();
     let retry = f
         .gate
         .route()
         .idempotency(Idempotency::Optional)
-        .layer(Handler::new().service());
+        .layer(handler.service());
     let last = std::sync::Mutex::new(String::new());
     let spent = eventually(|| async {
-        let (res, body) = send(&retry, post(&f.key, Some("k1"), "{}")).await;
+        let (res, body) = send(&retry, post(&f.key, Some(key), "{}")).await;
         let answer = format!("{} {}", code(&res), String::from_utf8_lossy(&body));
         let spent = res.status() == 409 && answer.contains("was not kept");
         *last.lock().unwrap() = answer;
@@ -1272,8 +1282,7 @@ async fn a_response_dropped_while_its_lock_renews_spends_the_key(kind: Kind) {
     .await;
     let last = last.into_inner().unwrap();
     assert!(spent, "the retry is told the request ran: {last}");
-    assert_eq!(held.calls(), 1);
-    f.db.cleanup().await;
+    assert_eq!(handler.calls(), 0, "the retry ran the handler");
 }
 
 async fn a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_key(kind: Kind) {
@@ -1298,24 +1307,7 @@ async fn a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_ke
     running.abort();
     assert!(running.await.unwrap_err().is_cancelled());
     // The handler answered: the key is spent, and a retry does not run it.
-    let handler = Handler::new();
-    let retry = f
-        .gate
-        .route()
-        .idempotency(Idempotency::Optional)
-        .layer(handler.service());
-    let last = std::sync::Mutex::new(String::new());
-    let spent = eventually(|| async {
-        let (res, body) = send(&retry, post(&f.key, Some("k1"), "{}")).await;
-        let answer = format!("{} {}", code(&res), String::from_utf8_lossy(&body));
-        let spent = res.status() == 409 && answer.contains("was not kept");
-        *last.lock().unwrap() = answer;
-        spent
-    })
-    .await;
-    let last = last.into_inner().unwrap();
-    assert!(spent, "the retry is told the request ran: {last}");
-    assert_eq!(handler.calls(), 0);
+    assert_spent_unkept(&f, "k1").await;
     f.db.cleanup().await;
 }
 
