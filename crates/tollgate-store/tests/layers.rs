@@ -1198,10 +1198,15 @@ impl Fixture {
     }
 }
 
-async fn a_request_dropped_while_its_lock_renews_leaves_the_key_free(kind: Kind) {
-    let Some(f) = Fixture::new(kind, 10).await else {
-        return;
-    };
+/// A request with key `k1` whose handler has entered and is held, on a
+/// gatekeeper whose renewals go unanswered, once a renewal has landed (the
+/// clock moved, so it set a later lock).
+async fn held_through_a_renewal(
+    f: &Fixture,
+) -> (
+    Held,
+    tokio::task::JoinHandle<Result<Response<Full<Bytes>>, Infallible>>,
+) {
     let (gate, landed) = f.unanswered_renewals().await;
     let held = Held::new();
     let svc = gate
@@ -1210,11 +1215,18 @@ async fn a_request_dropped_while_its_lock_renews_leaves_the_key_free(kind: Kind)
         .layer(held.service("first"));
     let running = tokio::spawn(svc.oneshot(post(&f.key, Some("k1"), "{}")));
     held.entered.notified().await;
-    // The clock moves, so the next renewal sets a later lock; it lands, and
-    // the request is dropped before it hears so.
     f.db.clock.advance(Duration::from_secs(2));
     let renewed = tokio::time::timeout(Duration::from_secs(5), landed.notified());
     assert!(renewed.await.is_ok(), "a renewal lands");
+    (held, running)
+}
+
+async fn a_request_dropped_while_its_lock_renews_leaves_the_key_free(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    // A renewal lands, and the request is dropped before it hears so.
+    let (held, running) = held_through_a_renewal(&f).await;
     running.abort();
     assert!(running.await.unwrap_err().is_cancelled());
     // Its handler had not answered: the key is freed (the clock stands
@@ -1289,19 +1301,9 @@ async fn a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_ke
     let Some(f) = Fixture::new(kind, 10).await else {
         return;
     };
-    let (gate, landed) = f.unanswered_renewals().await;
-    let held = Held::new();
-    let svc = gate
-        .route()
-        .idempotency(Idempotency::Optional)
-        .layer(held.service("first"));
-    let running = tokio::spawn(svc.oneshot(post(&f.key, Some("k1"), "{}")));
-    held.entered.notified().await;
     // A renewal lands unheard; the handler answers 201 while the layer
     // still waits for it, and the request is dropped then.
-    f.db.clock.advance(Duration::from_secs(2));
-    let renewed = tokio::time::timeout(Duration::from_secs(5), landed.notified());
-    assert!(renewed.await.is_ok(), "a renewal lands");
+    let (held, running) = held_through_a_renewal(&f).await;
     held.release.notify_one();
     tokio::time::sleep(Duration::from_millis(100)).await;
     running.abort();
