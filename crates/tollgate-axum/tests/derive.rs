@@ -170,6 +170,17 @@ async fn derived_errors_render_in_the_negotiated_dialect() {
     }
 }
 
+/// `GET /` of `app`, which must answer 429, and its body.
+async fn get_refused(app: Router) -> serde_json::Value {
+    let res = app
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&body).unwrap()
+}
+
 /// A value that fills the message but is not sent.
 #[derive(Debug, ApiError)]
 enum PlanError {
@@ -205,13 +216,7 @@ async fn message_only_fields_fill_the_message_and_are_not_sent() {
                 .dialect(Dialect::Coded)
                 .layer(),
         );
-    let res = app
-        .oneshot(Request::get("/").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 429);
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let body = get_refused(app).await;
     assert_eq!(
         body["error"]["message"],
         "At most 100 calls on the free plan"
@@ -306,13 +311,7 @@ async fn error_defs_keep_the_apps_overrides_of_built_in_entries() {
             }),
         )
         .layer(Tollgate::new(catalog).dialect(Dialect::Coded).layer());
-    let res = app
-        .oneshot(Request::get("/").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 429);
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let body = get_refused(app).await;
     assert_eq!(body["error"]["code"], "RATE_LIMIT_ERROR", "{body}");
     assert_eq!(
         body["error"]["message"], "Rate limit exceeded: 100 calls per 60 seconds",
