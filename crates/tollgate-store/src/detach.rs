@@ -6,8 +6,11 @@
 //! them before its runtime ends ([`Store::finish_writes`](crate::Store::finish_writes)).
 
 use std::future::Future;
+use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
+
+use crate::StoreError;
 
 /// Runs `work` on a task of its own, counted by `writes`, and waits for its
 /// answer. Dropping the returned future leaves `work` running, and its
@@ -36,4 +39,38 @@ where
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         drop(writes.spawn_on(work, &runtime));
     }
+}
+
+/// Runs `write` up to three times, 0.1 s and then 1 s apart, while it fails
+/// with an error `again` deems worth another try: one dropped connection or
+/// busy moment would otherwise lose the write.
+pub(crate) async fn persistently<T, F, Fut>(
+    again: fn(&StoreError) -> bool,
+    mut write: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut waits = [Duration::from_millis(100), Duration::from_secs(1)].into_iter();
+    loop {
+        match (write().await, waits.next()) {
+            (Err(error), Some(wait)) if again(&error) => {
+                tracing::warn!(%error, "a store write failed; trying again");
+                tokio::time::sleep(wait).await;
+            }
+            (done, _) => return done,
+        }
+    }
+}
+
+/// Every failure is worth another try (a write that is safe to repeat).
+pub(crate) fn any_error(_: &StoreError) -> bool {
+    true
+}
+
+/// Only a failure to get a connection is: nothing was sent, so a write that
+/// must not land twice can be tried again.
+pub(crate) fn no_connection(error: &StoreError) -> bool {
+    matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut))
 }

@@ -21,7 +21,7 @@ use crate::model::{
     Account, AccountState, CreatedKey, KeyInfo, Limits, NewAccount, NewKey, Principal,
     PrincipalInner, check_account_id, check_scope, join_scopes, split_scopes,
 };
-use crate::{Clock, Rejection, StoreError, SystemClock};
+use crate::{Clock, Rejection, StoreError, SystemClock, detach};
 
 /// The database used when none is given: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
@@ -717,35 +717,36 @@ impl Store {
     /// Gives back a reservation's credits and usage (the request failed),
     /// once however many clones of it are released.
     ///
-    /// A release that could not get a connection (the pool's acquire timed
-    /// out: nothing was sent) is tried again, 0.1 s and then 1 s later. One
-    /// that failed once sent is not, nor by a later call: it may have
+    /// The release runs on a task of its own, so a caller dropped meanwhile
+    /// (its request cut off) does not cut it off. One that could not get a
+    /// connection (nothing was sent) is tried again, 0.1 s and then 1 s
+    /// later, and if it never gets one, a later call may try again. One that
+    /// failed once sent is not repeated, by it or a later call: it may have
     /// landed, and giving the credits back twice would hand out free calls.
     pub async fn release(&self, reservation: Reservation) -> Result<(), StoreError> {
-        if reservation
-            .released
-            .swap(true, std::sync::atomic::Ordering::AcqRel)
-        {
+        use std::sync::atomic::Ordering;
+        if reservation.released.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let mut waits = [Duration::from_millis(100), Duration::from_secs(1)].into_iter();
-        loop {
-            let released = self
-                .backend()
-                .release(
-                    &reservation.account_id,
-                    reservation.cost,
-                    reservation.period,
-                )
-                .await;
-            match (released, waits.next()) {
-                (Err(StoreError::Database(sqlx::Error::PoolTimedOut)), Some(wait)) => {
-                    tracing::warn!("credits could not be given back: no connection; trying again");
-                    tokio::time::sleep(wait).await;
-                }
-                (released, _) => return released,
+        let store = self.clone();
+        let work = async move {
+            let (account, cost, period) = (
+                &reservation.account_id,
+                reservation.cost,
+                reservation.period,
+            );
+            let released = detach::persistently(detach::no_connection, || {
+                store.backend().release(account, cost, period)
+            })
+            .await;
+            if released.as_ref().is_err_and(detach::no_connection) {
+                reservation.released.store(false, Ordering::Release);
             }
-        }
+            released
+        };
+        detach::finish(self.writes(), work)
+            .await
+            .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
     }
 
     /// Counts `bytes` of new storage against the account's quota, atomically;

@@ -13,7 +13,9 @@ use common::{Kind, TestDb};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tollgate::{ApiError, Dialect};
-use tollgate_store::{Gatekeeper, Idempotency, Limits, NewAccount, NewKey, Principal, Store};
+use tollgate_store::{
+    Gatekeeper, Idempotency, Limits, NewAccount, NewKey, Principal, Reservation, Store,
+};
 use tower::{Layer, Service, ServiceExt};
 
 both_backends!(
@@ -1329,6 +1331,28 @@ async fn credits_are_given_back_though_the_first_release_finds_no_connection(kin
         .layer(handler.service());
     assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 503);
     assert_eq!((handler.calls(), f.balance().await), (1, 10));
+
+    // A handler's own release that never got a connection leaves the
+    // reservation to the layer's, which gives the credits back.
+    let gate = f.unconnected_releases(3).await;
+    let store = gate.store().clone();
+    let svc = gate
+        .route()
+        .cost(3)
+        .layer(tower::service_fn(move |req: Req| {
+            let store = store.clone();
+            async move {
+                let reservation = req.extensions().get::<Reservation>().cloned().unwrap();
+                assert!(
+                    store.release(reservation).await.is_err(),
+                    "no connection, thrice"
+                );
+                let response = Response::builder().status(503).body(Full::default());
+                Ok::<_, Infallible>(response.unwrap())
+            }
+        }));
+    assert_eq!(send(&svc, post(&f.key, None, "{}")).await.0.status(), 503);
+    assert_eq!(f.balance().await, 10);
     f.db.cleanup().await;
 }
 

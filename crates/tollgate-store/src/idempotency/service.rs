@@ -144,7 +144,14 @@ impl Drop for KeyGuard {
 /// until its lock times out, and retries get `idempotency_key_in_use` until
 /// then.
 async fn abandon(store: Store, scope: String, key: String, token: LockToken) {
-    let freed = persistently(|| store.idempotency_abandon(&scope, &key, token)).await;
+    // Repeating an owner's write is safe: it matches the owner's token, and
+    // one that landed before its answer was lost finds the record done or
+    // gone and changes nothing. Not repeating it would leave the key
+    // `running` until its lock times out (and then run the request again).
+    let freed = detach::persistently(detach::any_error, || {
+        store.idempotency_abandon(&scope, &key, token)
+    })
+    .await;
     if let Err(error) = freed {
         tracing::warn!(%error, "an idempotency key could not be freed; retries wait for its lock to time out");
     }
@@ -154,7 +161,11 @@ async fn abandon(store: Store, scope: String, key: String, token: LockToken) {
 /// `running` until its lock times out, and a retry after that runs the
 /// request again.
 async fn complete(store: Store, record: IdempotencyRow, token: LockToken) {
-    match persistently(|| store.idempotency_complete(record.clone(), token)).await {
+    match detach::persistently(detach::any_error, || {
+        store.idempotency_complete(record.clone(), token)
+    })
+    .await
+    {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
             "an idempotent request's outcome was not stored: its key was taken over (the \
@@ -166,31 +177,6 @@ async fn complete(store: Store, record: IdempotencyRow, token: LockToken) {
             "the outcome of an idempotent request could not be stored; a retry after the lock \
              timeout runs it again"
         ),
-    }
-}
-
-/// Runs an owner's write up to three times, 0.1 s and then 1 s apart: one
-/// dropped connection or busy moment would otherwise leave the key `running`
-/// until its lock times out (and then run the request again). Repeating is
-/// safe: the write matches the owner's token, and one that landed before its
-/// answer was lost finds the record done or gone and changes nothing.
-async fn persistently<F, Fut>(mut write: F) -> Result<bool, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<bool, StoreError>>,
-{
-    let mut waits = [Duration::from_millis(100), Duration::from_secs(1)].into_iter();
-    loop {
-        match write().await {
-            Err(error) => match waits.next() {
-                Some(wait) => {
-                    tracing::warn!(%error, "an idempotency record could not be written; trying again");
-                    tokio::time::sleep(wait).await;
-                }
-                None => return Err(error),
-            },
-            done => return done,
-        }
     }
 }
 
