@@ -768,7 +768,7 @@ async fn a_migration_held_up_by_a_lock_gives_up() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let err = opened.err().expect("the open fails").to_string();
+    let err = opened.expect_err("the open fails").to_string();
     assert!(err.contains("lock timeout"), "{err}");
     assert!(waited < Duration::from_secs(30), "{waited:?}");
 }
