@@ -1228,7 +1228,7 @@ async fn a_request_dropped_while_its_lock_renews_leaves_the_key_free(kind: Kind)
         return;
     };
     // A renewal lands, and the request is dropped before it hears so.
-    let (held, running) = held_through_a_renewal(&f).await;
+    let (_held, running) = held_through_a_renewal(&f).await;
     running.abort();
     assert!(running.await.unwrap_err().is_cancelled());
     // Its handler had not answered: the key is freed (the clock stands
