@@ -7,8 +7,10 @@
 //! - `RateLimit-Policy: "per-key";q=100;w=60` — the quota `q` per window `w`
 //!   (seconds) of each policy that applied to the request. A policy whose
 //!   burst is not its quota is the same rate told as its burst: `q` is the
-//!   burst and `w` the time it takes to come back (burst × window / quota,
-//!   rounded up), so that `r` never exceeds `q` nor `t` passes `w`.
+//!   burst and `w` the time it takes to come back (burst × the interval
+//!   between calls, rounded up), so that `r` never exceeds `q`; `t` passes
+//!   `w` by a second at most (an interval is rounded up to the microsecond,
+//!   so 3 calls a second come back in a shade over one).
 //! - `RateLimit: "per-key";r=42;t=35` — `r`, the calls of cost 1 the caller
 //!   may still make right now, and `t`, the seconds (rounded up) until the
 //!   whole burst (the quota, unless the policy sets another) is available
@@ -50,10 +52,10 @@ pub fn policy_item(policy: &Policy) -> String {
     let (quota, window) = if policy.burst() == policy.quota() {
         (policy.quota(), policy.window().as_secs())
     } else {
-        // burst × window / quota, rounded up: under the hundred years a
-        // policy's burst may take to come back.
-        let nanos = u128::from(policy.burst()) * policy.window().as_nanos();
-        let secs = nanos.div_ceil(u128::from(policy.quota()) * 1_000_000_000);
+        // burst × interval, rounded up: under the hundred years a policy's
+        // burst may take to come back.
+        let nanos = u128::from(policy.burst()) * policy.emission_interval().as_nanos();
+        let secs = nanos.div_ceil(1_000_000_000);
         (policy.burst(), u64::try_from(secs).unwrap_or(u64::MAX))
     };
     // Policy names are [A-Za-z0-9_.-]: a valid sf-string without escapes.

@@ -213,6 +213,28 @@ async fn allowed_responses_carry_the_fields_and_legacy_headers_on_request() {
 }
 
 #[tokio::test]
+async fn the_legacy_reset_of_a_refusal_is_its_retry_after() {
+    // Both policies refuse the third call; the per-IP one waits longer.
+    let clock = FakeClock::new();
+    let limiter = Limiter::builder()
+        .policy(policy("per-key", 2, 60), ApiKey::bearer())
+        .policy(policy("per-ip", 2, 3600), ClientIp::new())
+        .clock(clock.clone())
+        .build();
+    let layer = RateLimitLayer::new(limiter).legacy_headers(true);
+    let mut svc = service(layer, Arc::default());
+    call(&mut svc, request("k")).await;
+    call(&mut svc, request("k")).await;
+    let refused = call(&mut svc, request("k")).await;
+    assert_eq!(refused.status(), 429);
+    let headers = refused.headers();
+    assert_eq!(headers["retry-after"], "1800");
+    assert_eq!(headers["x-ratelimit-reset"], "1800");
+    assert_eq!(headers["x-ratelimit-limit"], "2");
+    assert_eq!(headers["x-ratelimit-remaining"], "0");
+}
+
+#[tokio::test]
 async fn nested_layers_list_both_policies_and_one_legacy_triple() {
     let clock = FakeClock::new();
     let per_ip = Limiter::builder()

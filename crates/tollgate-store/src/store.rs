@@ -234,8 +234,8 @@ const MAX_KEY_NAME: usize = 200;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a Postgres migration waits for a lock (Postgres's
-/// `lock_timeout`): another node's migration, or a table a long statement
-/// holds. An `ALTER TABLE` queued behind a long lock would hold up every
+/// `lock_timeout`): another node's migration (sqlx's advisory lock waits
+/// under it too), or a table a long statement holds. An `ALTER TABLE` queued behind a long lock would hold up every
 /// statement on that table behind it, on every node.
 const MIGRATION_LOCK_TIMEOUT: &str = "10s";
 

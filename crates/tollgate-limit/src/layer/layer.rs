@@ -129,9 +129,14 @@ impl Shared {
         let limits = join(&|i| limit_item(&outcome.decisions[i].0, &outcome.decisions[i].1));
         out.extend(policies.map(|v| (RATELIMIT_POLICY, v)));
         out.extend(limits.map(|v| (RATELIMIT, v)));
+        // The legacy triple tells one policy: the one that refused (its
+        // reset is then the Retry-After), else the one with fewest calls left.
+        let told = outcome.limiting().or_else(|| {
+            let fewest = outcome.decisions.iter().min_by_key(|(_, d)| d.remaining());
+            fewest.map(|(p, d)| (&**p, d))
+        });
         if self.legacy_headers
-            && let Some((policy, decision)) =
-                outcome.decisions.iter().min_by_key(|(_, d)| d.remaining())
+            && let Some((policy, decision)) = told
         {
             out.push((X_RATELIMIT_LIMIT, HeaderValue::from(policy.burst())));
             out.push((
