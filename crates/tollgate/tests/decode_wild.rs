@@ -424,7 +424,13 @@ fn hostile_violation_lists_cost_about_their_size() {
     let name = "A".repeat(65_536);
     let empties = vec!["\"\""; 300_000].join(",");
     let items = vec!["{}"; 300_000].join(",");
+    // The coded dialect's `details.errors`, an item repeating a member.
+    let violation = r#"{"field":"a","code":"c","message":"m","field":"b"}"#;
+    let violations = vec![violation; 20_000].join(",");
     let bodies = [
+        format!(
+            r#"{{"error":{{"code":"x","message":"m","details":{{"errors":[{violations}]}}}}}}"#
+        ),
         format!(
             r#"{{"type":"about:blank","title":"x","status":400,"errors":{{"{name}":[{empties}]}}}}"#
         ),

@@ -407,14 +407,13 @@ pub(crate) fn read_details_object(
     skip: impl Fn(&str) -> bool,
     out: &mut Decoded,
 ) {
+    let room = out.violation_room();
     let violations = details
         .raw(VIOLATIONS_KEY)
         .filter(|_| !skip(VIOLATIONS_KEY))
-        .and_then(read_violations);
+        .and_then(|raw| read_violations(raw, room));
     let taken = violations.is_some();
-    let room = out.violation_room();
-    out.violations
-        .extend(violations.into_iter().flatten().take(room));
+    out.violations.extend(violations.into_iter().flatten());
     read_details(
         details,
         |key| skip(key) || (taken && key == VIOLATIONS_KEY),
@@ -467,22 +466,23 @@ pub(crate) fn read_field_messages(field: &str, raw: Raw<'_>, out: &mut Decoded) 
     }
 }
 
-/// An array of violations, straight from its text; `None` unless every item
-/// is one.
-fn read_violations(raw: Raw<'_>) -> Option<Vec<Violation>> {
-    let json = raw.get();
-    if !json.starts_with('[') {
-        return None;
-    }
-    serde_json::from_str(json).ok().or_else(|| {
-        // An item that repeats a member fails the derived reader, which a
-        // parsed object (the last value wins) does not.
-        let items: Vec<Value> = serde_json::from_str(json).ok()?;
-        items
-            .into_iter()
-            .map(|item| serde_json::from_value(item).ok())
-            .collect()
-    })
+/// The first `max` items of an array of violations, each straight from its
+/// text (the rest are scanned, not kept); `None` unless every item read is
+/// one.
+fn read_violations(raw: Raw<'_>, max: usize) -> Option<Vec<Violation>> {
+    let items = raw.array_up_to(max)?;
+    items
+        .into_iter()
+        .map(|item| {
+            let json = item.get();
+            serde_json::from_str(json).ok().or_else(|| {
+                // An item that repeats a member fails the derived reader,
+                // which a parsed object (the last value wins) does not.
+                let value: Value = serde_json::from_str(json).ok()?;
+                serde_json::from_value(value).ok()
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
