@@ -185,9 +185,6 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
     }
 }
 
-/// Whether the text's first line (after blank lines) is a status line, as
-/// when `curl -i` prints the responses before the last one (`-L` redirects,
-/// a proxy's `CONNECT`, an auth challenge).
 /// `body` with its chunked transfer coding undone, when it is still chunked
 /// (`curl --raw`, `nc`); `None` when it is not (curl without `--raw` prints
 /// the body decoded under the same `Transfer-Encoding: chunked`). A body
@@ -198,7 +195,10 @@ pub(crate) fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(body.len());
     let mut rest = body;
     loop {
-        let end = rest.iter().position(|&b| b == b'\n')?;
+        // Cut off inside a size line: what came before it, if anything did.
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            return (!out.is_empty()).then_some(out);
+        };
         let line = strip_cr(&rest[..end]);
         let size = line
             .split(|&b| b == b';')
@@ -224,6 +224,9 @@ pub(crate) fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// Whether the text's first line (after blank lines) is a status line, as
+/// when `curl -i` prints the responses before the last one (`-L` redirects,
+/// a proxy's `CONNECT`, an auth challenge).
 fn starts_with_status_line(text: &[u8]) -> bool {
     let text = trim_start(text);
     let line = text.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -508,8 +511,9 @@ mod tests {
             body.starts_with(b"{\"error\"") && body.ends_with(b"}}   "),
             "{body:?}"
         );
-        // Cut off mid-chunk: what came.
+        // Cut off mid-chunk, or inside the next size line: what came.
         assert_eq!(dechunk(b"a\r\n{\"a\":").unwrap(), b"{\"a\":");
+        assert_eq!(dechunk(b"5\r\nhello\r\n3").unwrap(), b"hello");
         // A body curl already decoded, or any JSON, is not chunked.
         assert_eq!(dechunk(b"{\"error\":\"x\"}"), None);
         assert_eq!(dechunk(b"cafe babe\r\n"), None);

@@ -850,7 +850,7 @@ fn a_document_too_large_to_read_is_named_as_such() {
         ([(header::CONTENT_TYPE, "application/json")], doc)
     }));
     assert!(
-        reason.contains("answered 200, but the document is longer than the 16 MiB read"),
+        reason.contains("answered 200, but the document fills the 16 MiB read"),
         "{reason}"
     );
 }

@@ -218,9 +218,10 @@ impl Client {
                 Ok(Some(chunk)) => {
                     let room = req.max_answer.saturating_sub(body.len());
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                    if chunk.len() > room {
+                    // Full: no more is read (a server could send for ever).
+                    if body.len() >= req.max_answer {
                         let mib = req.max_answer >> 20;
-                        cut = Some(format!("is longer than the {mib} MiB read"));
+                        cut = Some(format!("fills the {mib} MiB read (it may go on)"));
                         break;
                     }
                 }
