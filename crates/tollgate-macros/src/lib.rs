@@ -520,7 +520,7 @@ fn def_tokens(
         .map(|(k, _)| k.clone())
         .collect();
     for (key, field) in &message_only {
-        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !tollgate::is_detail_key(key) {
             return Err(syn::Error::new(
                 *field,
                 format!("field `{key}` fills the message, and placeholders are [A-Za-z0-9_]+"),
@@ -529,7 +529,7 @@ fn def_tokens(
     }
     for (key, field) in &sent {
         let field = *field;
-        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !tollgate::is_detail_key(key) {
             return Err(syn::Error::new(
                 field,
                 format!(
@@ -599,6 +599,17 @@ fn def_tokens(
                 })?;
             let template = tollgate::Template::parse(&message.value())
                 .map_err(|e| syn::Error::new(message.span(), format!("message template: {e}")))?;
+            // The catalog's rule, checked here so that it fails the build.
+            if message
+                .value()
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+            {
+                return Err(syn::Error::new(
+                    message.span(),
+                    "message has a control character other than a line break or tab",
+                ));
+            }
             check_placeholders(&template, &details, name, message.span(), "message")?;
             let title = attrs
                 .title

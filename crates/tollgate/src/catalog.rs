@@ -743,9 +743,14 @@ fn is_snake_or_reason(text: &str, letter: fn(u8) -> bool) -> bool {
         && bytes.last().is_some_and(|&b| letter_or_digit(b))
 }
 
-/// Whether `key` is a name placeholders can take: what a detail is
-/// documented under.
-fn is_detail_key(key: &str) -> bool {
+/// Whether `key` is a name placeholders can take (`[A-Za-z0-9_]+`): what a
+/// detail or message-only value is documented under.
+///
+/// ```
+/// assert!(tollgate::is_detail_key("retry_after"));
+/// assert!(!tollgate::is_detail_key("a b"));
+/// ```
+pub fn is_detail_key(key: &str) -> bool {
     !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
@@ -792,12 +797,8 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
     }
     let templates =
         std::iter::once(("message", &def.message)).chain(def.hint.as_ref().map(|h| ("hint", h)));
-    let documented: std::collections::HashSet<&str> = def
-        .details
-        .iter()
-        .chain(&def.message_only)
-        .map(String::as_str)
-        .collect();
+    let documented: std::collections::HashSet<&str> =
+        def.template_keys().map(String::as_str).collect();
     for (what, template) in templates {
         let mut told = std::collections::HashSet::new();
         for name in template.placeholders() {

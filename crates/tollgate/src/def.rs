@@ -189,6 +189,12 @@ impl ErrorDef {
         &self.message_only
     }
 
+    /// The keys templates may name: the documented details, then the
+    /// message-only values.
+    pub fn template_keys(&self) -> impl Iterator<Item = &String> {
+        self.details.iter().chain(&self.message_only)
+    }
+
     /// Whether a detail of this name is sent, rather than only filling the
     /// message.
     pub fn sends_detail(&self, key: &str) -> bool {

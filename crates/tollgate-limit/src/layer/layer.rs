@@ -182,13 +182,7 @@ impl Shared {
                     // Only the values the catalog entry documents, sent or
                     // message-only: an API whose message names no numbers
                     // shows none (seed 001).
-                    let documented = |key: &str| {
-                        let def = &self.limited;
-                        def.detail_keys()
-                            .iter()
-                            .chain(def.message_only_keys())
-                            .any(|k| k == key)
-                    };
+                    let documented = |key: &str| self.limited.template_keys().any(|k| k == key);
                     if documented("limit") {
                         err = err.with("limit", policy.quota());
                     }

@@ -43,7 +43,7 @@ pub fn example_error(catalog: &Catalog, def: &ErrorDef) -> ApiError {
         .cloned()
         .unwrap_or_else(|| std::sync::Arc::new(def.clone()));
     let mut err = ApiError::new(def.clone());
-    for key in def.detail_keys().iter().chain(def.message_only_keys()) {
+    for key in def.template_keys() {
         err = err.with(key.clone(), format!("<{key}>"));
     }
     if def.code() == "validation_error" {
