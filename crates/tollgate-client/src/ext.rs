@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::retry::Attempts;
+use crate::retry::{Attempts, SentIdempotencyKey};
 use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
 
 mod sealed {
@@ -129,8 +129,16 @@ async fn read_data<T: DeserializeOwned>(
     let response = read_error(response, decoder).await?;
     let (status, url) = (response.status(), response.url().clone());
     let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(Error::from)?;
-    let at = |e: Error| e.request(None, Some(url.clone()));
+    let key = response
+        .extensions()
+        .get::<SentIdempotencyKey>()
+        .map(|key| key.0.clone());
+    // Where the error came from, and the key to send the request again with.
+    let at = |e: Error| {
+        e.request(None, Some(url.clone()))
+            .idempotency_key_sent(key.clone())
+    };
+    let body = response.bytes().await.map_err(|e| at(e.into()))?;
     match unwrap_envelope(&body) {
         Ok(Envelope {
             success: true,

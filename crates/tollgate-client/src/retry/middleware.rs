@@ -65,6 +65,11 @@ pub struct TollgateMiddleware {
 #[derive(Clone, Debug)]
 pub(crate) struct Attempts(pub(crate) Vec<Attempt>);
 
+/// The `Idempotency-Key` a successful response's request was sent with,
+/// kept in its extensions for an error found in its body later.
+#[derive(Clone, Debug)]
+pub(crate) struct SentIdempotencyKey(pub(crate) String);
+
 impl TollgateMiddleware {
     /// The default [`RetryPolicy`], a fresh default [`RetryBudget`], jitter
     /// from the system's randomness and the default [`ErrorDecoder`].
@@ -172,6 +177,9 @@ impl TollgateMiddleware {
                     trace(&attempt, &call, Decision::Done);
                     attempts.push(attempt);
                     response.extensions_mut().insert(Attempts(attempts));
+                    if let Some(key) = call.idempotency_key {
+                        response.extensions_mut().insert(SentIdempotencyKey(key));
+                    }
                     return Ok(response);
                 }
                 Outcome::Status(response) => {

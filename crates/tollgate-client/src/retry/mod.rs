@@ -8,6 +8,6 @@ mod policy;
 
 pub use budget::RetryBudget;
 pub use jitter::Jitter;
-pub(crate) use middleware::Attempts;
 pub use middleware::TollgateMiddleware;
+pub(crate) use middleware::{Attempts, SentIdempotencyKey};
 pub use policy::RetryPolicy;

@@ -436,6 +436,20 @@ async fn envelope_success_bodies_are_unwrapped() {
     assert_eq!(err.code(), Some("insufficient_credits"));
     assert!(err.url().is_some());
 
+    // The key the request was sent with comes back with an error found in
+    // the body, for sending it again.
+    let mock = Mock::start(vec![Reply::new(200).body(failed)]).await;
+    let err = once()
+        .post(mock.url("/"))
+        .header("idempotency-key", "k-17")
+        .send_api()
+        .await
+        .unwrap()
+        .json_data::<Session>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.idempotency_key(), Some("k-17"));
+
     // An error status comes back typed, before any unwrapping.
     let mock = Mock::start(vec![Reply::api(
         Dialect::Envelope,
