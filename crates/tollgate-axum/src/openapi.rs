@@ -27,13 +27,15 @@ use serde_json::Value;
 use tollgate::docs::openapi;
 use tollgate::{Catalog, Dialect};
 
-/// Adds the catalog's error schema (`components.schemas.Error`), one
-/// `components.responses` entry per code, and to every operation the
-/// responses for `codes` (grouped by status, one example per code) that it
-/// does not declare already. `codes` are typically the ones the middleware
-/// can answer with anywhere (401, 403, 413, 415, 429, 500, 504). A document
-/// that has an `Error` schema of its own keeps it, and the catalog's is
-/// added as `TollgateError` (or `TollgateError2`, … if that name is taken too).
+/// Adds the catalog's error schema (`components.schemas.Error`, and
+/// `Problem` for `application/problem+json` beside another dialect, which
+/// the layer answers a client that asks for it), one `components.responses`
+/// entry per code, and to every operation the responses for `codes`
+/// (grouped by status, one example per code) that it does not declare
+/// already. `codes` are typically the ones the middleware can answer with
+/// anywhere (401, 403, 413, 415, 429, 500, 504). A document that has an
+/// `Error` (or `Problem`) schema of its own keeps it, and the catalog's is
+/// added as `TollgateError` (or `TollgateError2`, …, `TollgateProblem`, …).
 ///
 /// Works through the document's JSON form, so it keeps everything utoipa
 /// generated; fails only if that form does not read back (a utoipa bug).
@@ -46,22 +48,29 @@ pub fn add_error_responses(
     let mut value = serde_json::to_value(&doc)?;
     let mut generated = openapi::components(catalog, dialect);
     let mut responses = openapi::responses(catalog, dialect, codes);
-    // The first of `Error`, `TollgateError`, `TollgateError2`, … that the
-    // document does not hold, or holds as the catalog's own schema.
-    let ours = generated.pointer("/schemas/Error").cloned();
-    let name = ["Error".to_owned(), "TollgateError".to_owned()]
-        .into_iter()
-        .chain((2..).map(|n| format!("TollgateError{n}")))
-        .find(|name| {
-            let theirs = value.pointer(&format!("/components/schemas/{name}"));
-            theirs.is_none_or(|theirs| Some(theirs) == ours.as_ref())
-        })
+    let names: Vec<String> = generated["schemas"]
+        .as_object()
+        .map(|schemas| schemas.keys().cloned().collect())
         .unwrap_or_default();
-    if name != "Error" {
-        rename_error_schema(&mut generated, &name);
-        responses
-            .values_mut()
-            .for_each(|response| rename_error_schema(response, &name));
+    for ours in names {
+        // The first of `Error`, `TollgateError`, `TollgateError2`, … (or
+        // `Problem`, …) that the document does not hold, or holds as the
+        // catalog's own schema.
+        let schema = generated["schemas"][&ours].clone();
+        let name = [ours.clone(), format!("Tollgate{ours}")]
+            .into_iter()
+            .chain((2..).map(|n| format!("Tollgate{ours}{n}")))
+            .find(|name| {
+                let theirs = value.pointer(&format!("/components/schemas/{name}"));
+                theirs.is_none_or(|theirs| *theirs == schema)
+            })
+            .unwrap_or_default();
+        if name != ours {
+            rename_schema(&mut generated, &ours, &name);
+            responses
+                .values_mut()
+                .for_each(|response| rename_schema(response, &ours, &name));
+        }
     }
     let components = value.as_object_mut().map(|doc| {
         doc.entry("components")
@@ -105,29 +114,29 @@ pub fn add_error_responses(
     serde_json::from_value(value)
 }
 
-/// The catalog's schema is `name` in `value`: under that name, and in every
-/// reference to it.
-fn rename_error_schema(value: &mut Value, name: &str) {
-    const OURS: &str = "#/components/schemas/Error";
+/// The catalog's schema `ours` is `name` in `value`: under that name, and
+/// in every reference to it.
+fn rename_schema(value: &mut Value, ours: &str, name: &str) {
+    let reference = format!("#/components/schemas/{ours}");
     match value {
         Value::Object(members) => {
             if let Some(schema) = members.get_mut("schemas").and_then(Value::as_object_mut) {
-                if let Some(error) = schema.remove("Error") {
+                if let Some(error) = schema.remove(ours) {
                     schema.insert(name.to_owned(), error);
                 }
             }
             for (key, member) in members.iter_mut() {
                 match member {
-                    Value::String(target) if key == "$ref" && target == OURS => {
+                    Value::String(target) if key == "$ref" && *target == reference => {
                         *target = format!("#/components/schemas/{name}");
                     }
-                    other => rename_error_schema(other, name),
+                    other => rename_schema(other, ours, name),
                 }
             }
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|item| rename_error_schema(item, name)),
+            .for_each(|item| rename_schema(item, ours, name)),
         _ => {}
     }
 }
@@ -157,10 +166,12 @@ mod tests {
             .unwrap_or_else(|e| panic!("{dialect}: {e}"));
             let json = serde_json::to_value(&doc).unwrap();
             let generated = openapi::components(&catalog, dialect);
-            assert_eq!(
-                json["components"]["schemas"]["Error"], generated["schemas"]["Error"],
-                "{dialect}: the schema changed on its way through utoipa"
-            );
+            for name in ["Error", "Problem"] {
+                assert_eq!(
+                    json["components"]["schemas"][name], generated["schemas"][name],
+                    "{dialect}: {name} changed on its way through utoipa"
+                );
+            }
         }
     }
 
@@ -202,7 +213,7 @@ mod tests {
         let json = with_ours(
             ComponentsBuilder::new()
                 .schema("Error", own.clone())
-                .schema("TollgateError", own),
+                .schema("TollgateError", own.clone()),
         );
         assert_eq!(
             json["components"]["schemas"]["TollgateError"]["title"],
@@ -215,5 +226,22 @@ mod tests {
         let schema = &json["paths"]["/v1/scans"]["post"]["responses"]["401"]["content"]["application/json"]
             ["schema"];
         assert_eq!(schema["$ref"], "#/components/schemas/TollgateError2");
+
+        // A `Problem` of its own: the catalog's problem schema moves aside.
+        let json = with_ours(ComponentsBuilder::new().schema("Problem", own));
+        assert_eq!(json["components"]["schemas"]["Problem"]["title"], "Mine");
+        assert_eq!(
+            json["components"]["schemas"]["TollgateProblem"],
+            generated["schemas"]["Problem"]
+        );
+        let content = &json["paths"]["/v1/scans"]["post"]["responses"]["401"]["content"];
+        assert_eq!(
+            content["application/problem+json"]["schema"]["$ref"],
+            "#/components/schemas/TollgateProblem"
+        );
+        assert_eq!(
+            content["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
     }
 }

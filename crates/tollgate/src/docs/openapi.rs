@@ -296,25 +296,52 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
 }
 
 /// `components` with `schemas.Error` (the dialect's body) and one entry of
-/// `responses` per code, each with its example.
+/// `responses` per code, each with its example. Beside a dialect other than
+/// `problem`, each response also lists `application/problem+json`
+/// (`schemas.Problem`): what `tollgate-axum` answers a client that asks for
+/// it in `Accept`.
+///
+/// ```
+/// use tollgate::{Catalog, Dialect, docs::openapi};
+/// let components = openapi::components(&Catalog::builtin(), Dialect::Coded);
+/// let content = &components["responses"]["not_found"]["content"];
+/// assert_eq!(content["application/json"]["schema"]["$ref"], "#/components/schemas/Error");
+/// assert_eq!(content["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem");
+/// ```
 pub fn components(catalog: &Catalog, dialect: Dialect) -> Value {
     let mut responses = Map::new();
     for def in catalog.iter() {
+        let mut content = Map::new();
+        for (dialect, schema) in media(dialect) {
+            content.insert(
+                dialect.content_type().to_owned(),
+                json!({
+                    "schema": {"$ref": format!("#/components/schemas/{schema}")},
+                    "example": example_body(catalog, dialect, def)
+                }),
+            );
+        }
         responses.insert(
             def.code().to_owned(),
             json!({
                 "description": format!("{} (`{}`)", def.title(), def.code()),
                 "headers": error_headers(def, dialect),
-                "content": {
-                    dialect.content_type(): {
-                        "schema": {"$ref": "#/components/schemas/Error"},
-                        "example": example_body(catalog, dialect, def)
-                    }
-                }
+                "content": content
             }),
         );
     }
-    json!({"schemas": {"Error": error_schema(dialect)}, "responses": responses})
+    let schemas: Map<String, Value> = media(dialect)
+        .map(|(dialect, schema)| (schema.to_owned(), error_schema(dialect)))
+        .collect();
+    json!({"schemas": schemas, "responses": responses})
+}
+
+/// The media types an error response may have, each with its dialect and
+/// schema name: the dialect's own (`Error`), and `problem` (`Problem`) when
+/// that is another.
+fn media(dialect: Dialect) -> impl Iterator<Item = (Dialect, &'static str)> {
+    let problem = (dialect != Dialect::Problem).then_some((Dialect::Problem, "Problem"));
+    std::iter::once((dialect, "Error")).chain(problem)
 }
 
 /// An operation's error responses for `codes`, keyed by status: codes that
@@ -326,14 +353,16 @@ pub fn responses(catalog: &Catalog, dialect: Dialect, codes: &[&str]) -> Map<Str
     let defs = codes.iter().filter_map(|c| catalog.get(c));
     for def in defs.filter(|def| seen.insert(def.code())) {
         let response = out.entry(def.status().to_string()).or_insert_with(|| {
-            json!({
-                "description": "",
-                "headers": {},
-                "content": {dialect.content_type(): {
-                    "schema": {"$ref": "#/components/schemas/Error"},
-                    "examples": {}
-                }}
-            })
+            let content: Map<String, Value> = media(dialect)
+                .map(|(dialect, schema)| {
+                    let media = json!({
+                        "schema": {"$ref": format!("#/components/schemas/{schema}")},
+                        "examples": {}
+                    });
+                    (dialect.content_type().to_owned(), media)
+                })
+                .collect();
+            json!({"description": "", "headers": {}, "content": content})
         });
         let description = response["description"].as_str().unwrap_or_default();
         let description = if description.is_empty() {
@@ -347,10 +376,12 @@ pub fn responses(catalog: &Catalog, dialect: Dialect, codes: &[&str]) -> Map<Str
                 headers.entry(name).or_insert(header);
             }
         }
-        response["content"][dialect.content_type()]["examples"][def.code()] = json!({
-            "summary": def.title(),
-            "value": example_body(catalog, dialect, def)
-        });
+        for (dialect, _) in media(dialect) {
+            response["content"][dialect.content_type()]["examples"][def.code()] = json!({
+                "summary": def.title(),
+                "value": example_body(catalog, dialect, def)
+            });
+        }
     }
     out
 }
