@@ -310,10 +310,16 @@ pub(crate) fn openapi_document(
             "title": info.title,
             "version": info.version,
             "description": format!(
-                "Every error is written in the `{dialect}` dialect ({}) and carries the \
+                "Every error is written in the `{dialect}` dialect ({}){} and carries the \
                  `X-Request-Id` and `X-Error-Code` headers; `components.responses` has one \
                  response per error code, with an example.",
-                dialect.content_type()
+                dialect.content_type(),
+                if dialect == Dialect::Problem {
+                    ""
+                } else {
+                    ", or as problem details (application/problem+json) to a client whose \
+                     Accept asks for them"
+                }
             )
         },
         "paths": paths,
