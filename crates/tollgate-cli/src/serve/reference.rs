@@ -275,6 +275,34 @@ pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
     for path in ["/errors", "/openapi.json"] {
         paths[path]["get"]["security"] = json!([]);
     }
+    // The per-IP limit applies to every route: its fields come with every
+    // response it decided, successes included.
+    let limited = tollgate::docs::openapi::ratelimit_headers();
+    let add = |responses: Option<&mut Value>| {
+        let responses = responses.and_then(Value::as_object_mut).into_iter();
+        for response in responses.flat_map(|r| r.values_mut()) {
+            let headers = response
+                .as_object_mut()
+                .map(|r| r.entry("headers").or_insert_with(|| json!({})));
+            if let Some(Value::Object(headers)) = headers {
+                for (name, header) in &limited {
+                    headers
+                        .entry(name.clone())
+                        .or_insert_with(|| header.clone());
+                }
+            }
+        }
+    };
+    let items = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut());
+    for item in items.filter_map(Value::as_object_mut) {
+        for operation in item.values_mut() {
+            add(operation.get_mut("responses"));
+        }
+    }
+    add(doc["components"].get_mut("responses"));
     doc
 }
 
@@ -354,6 +382,16 @@ mod tests {
             let examples =
                 &detections["responses"]["400"]["content"][dialect.content_type()]["examples"];
             assert!(examples["insufficient_frames"].is_object(), "{dialect}");
+            // The per-IP limit's fields come with every response.
+            for response in [
+                &doc["paths"]["/v1/scans/{id}"]["get"]["responses"]["200"],
+                &doc["paths"]["/v1/scans"]["post"]["responses"]["401"],
+                &doc["components"]["responses"]["not_found"],
+            ] {
+                let headers = &response["headers"];
+                assert!(headers["RateLimit"].is_object(), "{dialect}: {response}");
+                assert!(headers["RateLimit-Policy"].is_object(), "{dialect}");
+            }
         }
     }
 

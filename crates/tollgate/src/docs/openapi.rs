@@ -221,6 +221,33 @@ pub fn error_schema(dialect: Dialect) -> Value {
     }
 }
 
+/// The IETF `RateLimit-Policy` and `RateLimit` headers, as an operation's
+/// response lists them: on a rate-limit refusal here, and on every response
+/// a limiter decided in a document that knows one applies (`tollgate serve`
+/// adds them to all its responses).
+pub fn ratelimit_headers() -> Map<String, Value> {
+    let string = || json!({"type": "string"});
+    let mut headers = Map::new();
+    headers.insert(
+        "RateLimit-Policy".into(),
+        header(
+            "Each rate-limit policy that applied, as `\"name\";q=<quota>;w=<window seconds>` \
+             (draft-ietf-httpapi-ratelimit-headers-09).",
+            string(),
+        ),
+    );
+    headers.insert(
+        "RateLimit".into(),
+        header(
+            "Each policy's state, as `\"name\";r=<calls left>;t=<seconds until the whole \
+             burst is back, or for the policy that refused, until the call would be \
+             admitted>` (draft-ietf-httpapi-ratelimit-headers-09).",
+            string(),
+        ),
+    );
+    headers
+}
+
 fn header(description: &str, schema: Value) -> Value {
     json!({"description": description, "schema": schema})
 }
@@ -262,23 +289,7 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
         header(retry_after, json!({"type": "integer", "minimum": 0})),
     );
     if def.kind() == Kind::RateLimited {
-        headers.insert(
-            "RateLimit-Policy".into(),
-            header(
-                "Each rate-limit policy that applied, as `\"name\";q=<quota>;w=<window seconds>` \
-                 (draft-ietf-httpapi-ratelimit-headers-09).",
-                string(),
-            ),
-        );
-        headers.insert(
-            "RateLimit".into(),
-            header(
-                "Each policy's state, as `\"name\";r=<calls left>;t=<seconds until the whole \
-                 burst is back, or for the policy that refused, until the call would be \
-                 admitted>` (draft-ietf-httpapi-ratelimit-headers-09).",
-                string(),
-            ),
-        );
+        headers.extend(ratelimit_headers());
     }
     if def.kind() == Kind::Unauthenticated {
         headers.insert(
