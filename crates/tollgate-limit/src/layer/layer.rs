@@ -130,13 +130,16 @@ impl Shared {
         out.extend(policies.map(|v| (RATELIMIT_POLICY, v)));
         out.extend(limits.map(|v| (RATELIMIT, v)));
         // The legacy triple tells one policy: the one that refused (its
-        // reset is then the Retry-After), else the one with fewest calls left.
-        let told = outcome.limiting().or_else(|| {
-            let fewest = outcome.decisions.iter().min_by_key(|(_, d)| d.remaining());
-            fewest.map(|(p, d)| (&**p, d))
-        });
+        // reset is then the Retry-After), else the one with fewest calls
+        // left; weighed only when written.
+        let told = || {
+            outcome.limiting().or_else(|| {
+                let fewest = outcome.decisions.iter().min_by_key(|(_, d)| d.remaining());
+                fewest.map(|(p, d)| (&**p, d))
+            })
+        };
         if self.legacy_headers
-            && let Some((policy, decision)) = told
+            && let Some((policy, decision)) = told()
         {
             out.push((X_RATELIMIT_LIMIT, HeaderValue::from(policy.burst())));
             out.push((
