@@ -260,15 +260,7 @@ fn check_exchange(
     rows.push(row("dialect", verdict, reason));
 
     let content_type = header(headers, &CONTENT_TYPE);
-    let json = content_type.is_some_and(|ct| {
-        let media = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        media == "application/json" || media.ends_with("+json")
-    });
+    let json = content_type.is_some_and(crate::wire::is_json_media);
     rows.push(match (json, content_type) {
         (true, Some(ct)) => row("content-type", Verdict::Pass, ct.to_owned()),
         (false, Some(ct)) => row("content-type", Verdict::Fail, format!("{ct}, not JSON")),
