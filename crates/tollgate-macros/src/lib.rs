@@ -600,11 +600,7 @@ fn def_tokens(
             let template = tollgate::Template::parse(&message.value())
                 .map_err(|e| syn::Error::new(message.span(), format!("message template: {e}")))?;
             // The catalog's rule, checked here so that it fails the build.
-            if message
-                .value()
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
-            {
+            if tollgate::has_stray_control(&message.value()) {
                 return Err(syn::Error::new(
                     message.span(),
                     "message has a control character other than a line break or tab",
@@ -659,6 +655,12 @@ fn def_tokens(
         }
     };
     if let Some(remedy) = &attrs.remedy {
+        if tollgate::has_stray_control(&remedy.value()) {
+            return Err(syn::Error::new(
+                remedy.span(),
+                "remedy has a control character other than a line break or tab",
+            ));
+        }
         def = quote!(#def.remedy(#remedy));
     }
     if let Some(retry) = &attrs.retry {

@@ -743,6 +743,19 @@ fn is_snake_or_reason(text: &str, letter: fn(u8) -> bool) -> bool {
         && bytes.last().is_some_and(|&b| letter_or_digit(b))
 }
 
+/// Whether `text` (a message, hint or remedy) has a control character
+/// other than a line break or tab: shown in terminals and pages, an escape
+/// sequence or a bell there is never meant.
+///
+/// ```
+/// assert!(tollgate::has_stray_control("bell \u{7}"));
+/// assert!(!tollgate::has_stray_control("two\nlines\tand a tab"));
+/// ```
+pub fn has_stray_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+}
+
 /// Whether `key` is a name placeholders can take (`[A-Za-z0-9_]+`): what a
 /// detail or message-only value is documented under.
 ///
@@ -777,18 +790,13 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
             "title has a control character (a title is one line of text)".to_owned(),
         ));
     }
-    // Text shown in terminals and pages: an escape sequence or a bell there
-    // is never meant (line breaks and tabs are text).
     let texts = [
         ("message", Some(def.message.as_str())),
         ("hint", def.hint.as_ref().map(Template::as_str)),
         ("remedy", def.remedy.as_deref()),
     ];
     for (what, text) in texts {
-        if text.is_some_and(|t| {
-            t.chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
-        }) {
+        if text.is_some_and(has_stray_control) {
             problems.push((
                 what,
                 format!("{what} has a control character other than a line break or tab"),
