@@ -954,7 +954,12 @@ fn key_info(row: KeyRow) -> KeyInfo {
 fn key_id_of(id_or_key: &str) -> Result<&str, StoreError> {
     match Presented::parse(id_or_key) {
         Some(p) => Ok(p.id),
-        None if id_or_key.len() == crate::key::ID_LEN => Ok(id_or_key),
+        // Ids are base62: anything else of that length is no id either.
+        None if id_or_key.len() == crate::key::ID_LEN
+            && id_or_key.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            Ok(id_or_key)
+        }
         None => Err(StoreError::InvalidInput(format!(
             "{} characters are neither a key id ({} characters, as `keys list` shows it) nor a \
              whole API key: check it was copied whole",
@@ -1003,6 +1008,11 @@ mod tests {
         let key = format!("tg_live_{}{}", "A".repeat(12), "b".repeat(32));
         assert_eq!(key_id_of(&key).unwrap(), "AAAAAAAAAAAA");
         assert_eq!(key_id_of("AAAAAAAAAAAA").unwrap(), "AAAAAAAAAAAA");
+        // Twelve bytes that are no id: refused as input, not looked up.
+        for text in ["AAAAAA AAAAA", "éééééé"] {
+            let err = key_id_of(text).unwrap_err().to_string();
+            assert!(err.contains("neither a key id"), "{err}");
+        }
     }
 
     #[tokio::test]
