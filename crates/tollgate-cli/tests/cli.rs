@@ -920,7 +920,7 @@ fn lint_locates_problems_and_exits_1() {
     assert_eq!(
         printed,
         [
-            "broken.toml:4:1: entry \"low_confidence\": message placeholder {score} is not a documented details key (add it to `details`, or to `message_only` to keep it off the wire)",
+            "broken.toml:4:11: entry \"low_confidence\": message placeholder {score} is not a documented details key (add it to `details`, or to `message_only` to keep it off the wire)",
             "broken.toml:12:10: entry \"broken\": status 600 is outside 400–599",
             "ok: good.toml: 2 entries",
         ],

@@ -225,15 +225,36 @@ impl<'de> Deserialize<'de> for StatusToml {
 )]
 struct EntryToml {
     status: Option<Spanned<StatusToml>>,
-    title: Option<String>,
+    title: Option<Spanned<String>>,
     message: Option<Spanned<String>>,
     hint: Option<Spanned<String>>,
-    remedy: Option<String>,
-    retry: Option<RetryClass>,
-    kind: Option<Kind>,
-    aliases: Option<BTreeMap<Dialect, String>>,
-    details: Option<Vec<String>>,
-    message_only: Option<Vec<String>>,
+    remedy: Option<Spanned<String>>,
+    retry: Option<Spanned<RetryClass>>,
+    kind: Option<Spanned<Kind>>,
+    aliases: Option<Spanned<BTreeMap<Dialect, String>>>,
+    details: Option<Spanned<Vec<String>>>,
+    message_only: Option<Spanned<Vec<String>>>,
+}
+
+impl EntryToml {
+    /// Where the file writes the value of `key` (a key [`check_def`] names):
+    /// `None` for `""`, or for a key the entry does not write (a problem
+    /// with what it kept of the entry it overrides).
+    fn span_of(&self, key: &str) -> Option<std::ops::Range<usize>> {
+        match key {
+            "status" => self.status.as_ref().map(Spanned::span),
+            "title" => self.title.as_ref().map(Spanned::span),
+            "message" => self.message.as_ref().map(Spanned::span),
+            "hint" => self.hint.as_ref().map(Spanned::span),
+            "remedy" => self.remedy.as_ref().map(Spanned::span),
+            "retry" => self.retry.as_ref().map(Spanned::span),
+            "kind" => self.kind.as_ref().map(Spanned::span),
+            "aliases" => self.aliases.as_ref().map(Spanned::span),
+            "details" => self.details.as_ref().map(Spanned::span),
+            "message_only" => self.message_only.as_ref().map(Spanned::span),
+            _ => None,
+        }
+    }
 }
 
 /// Two entries that write one code in a dialect: clients could not tell
@@ -384,16 +405,19 @@ impl Catalog {
         if let Some(domain) = parsed.domain {
             next.domain = domain;
         }
-        let mut spans = HashMap::new();
+        // Where each entry writes its aliases (else the entry itself), for
+        // collisions found once every entry is in.
+        let mut alias_spans = HashMap::new();
         for (code, entry) in parsed.errors.0 {
             let span = entry.span();
-            spans.insert(code.clone(), span.clone());
+            let entry = entry.into_inner();
+            let at = |key| entry.span_of(key).unwrap_or(span.clone());
+            alias_spans.insert(code.clone(), at("aliases"));
             let existing = next.get(&code).map(|d| (**d).clone());
-            match build_def(&code, entry.into_inner(), existing) {
+            match build_def(&code, &entry, existing) {
                 Ok(def) => {
                     for (key, problem) in check_def(&def) {
-                        let at = key_span(source, &span, &code, key).unwrap_or(span.clone());
-                        errors.push(at, Some(&code), problem);
+                        errors.push(at(key), Some(&code), problem);
                     }
                     next.put(def);
                 }
@@ -406,10 +430,9 @@ impl Catalog {
         for clash in next.alias_collisions() {
             let mine = [(&clash.later, &clash.first), (&clash.first, &clash.later)]
                 .into_iter()
-                .find_map(|(code, other)| Some((code, other, spans.get(code)?)));
-            if let Some((code, other, span)) = mine {
-                let at = key_span(source, span, code, "aliases").unwrap_or(span.clone());
-                errors.push(at, Some(code), clash.problem(other));
+                .find_map(|(code, other)| Some((code, other, alias_spans.get(code)?)));
+            if let Some((code, other, at)) = mine {
+                errors.push(at.clone(), Some(code), clash.problem(other));
             }
         }
         if !errors.kept.is_empty() {
@@ -584,7 +607,7 @@ type Located = (Option<std::ops::Range<usize>>, String);
 
 fn build_def(
     code: &str,
-    entry: EntryToml,
+    entry: &EntryToml,
     existing: Option<ErrorDef>,
 ) -> Result<ErrorDef, Located> {
     let template = |field: &Spanned<String>, what: &str| {
@@ -628,8 +651,8 @@ fn build_def(
         }
         def.status = status_u16;
     }
-    if let Some(title) = entry.title {
-        def.title = title;
+    if let Some(title) = &entry.title {
+        def.title = title.get_ref().clone();
     }
     if let Some(message) = &entry.message {
         def.message = template(message, "message")?;
@@ -637,62 +660,25 @@ fn build_def(
     if let Some(hint) = &entry.hint {
         def.hint = Some(template(hint, "hint")?);
     }
-    if let Some(remedy) = entry.remedy {
-        def.remedy = Some(remedy);
+    if let Some(remedy) = &entry.remedy {
+        def.remedy = Some(remedy.get_ref().clone());
     }
-    if let Some(retry) = entry.retry {
-        def.retry = retry;
+    if let Some(retry) = &entry.retry {
+        def.retry = *retry.get_ref();
     }
-    if let Some(kind) = entry.kind {
-        def.kind = kind;
+    if let Some(kind) = &entry.kind {
+        def.kind = *kind.get_ref();
     }
-    if let Some(aliases) = entry.aliases {
-        def.aliases.extend(aliases);
+    if let Some(aliases) = &entry.aliases {
+        def.aliases.extend(aliases.get_ref().clone());
     }
-    if let Some(details) = entry.details {
-        def.details = details;
+    if let Some(details) = &entry.details {
+        def.details = details.get_ref().clone();
     }
-    if let Some(message_only) = entry.message_only {
-        def.message_only = message_only;
+    if let Some(message_only) = &entry.message_only {
+        def.message_only = message_only.get_ref().clone();
     }
     Ok(def)
-}
-
-/// Where `key` of entry `code` is written: the `key = …` line after the
-/// entry's start (`span`, its `[errors.CODE]` header) and before the next
-/// table not of its own, or for `aliases` its `[errors.CODE.aliases]`
-/// table. `None` for `""`, or for a key the file does not write (a problem
-/// with what the entry kept of one it overrides).
-fn key_span(
-    source: &str,
-    span: &std::ops::Range<usize>,
-    code: &str,
-    key: &str,
-) -> Option<std::ops::Range<usize>> {
-    if key.is_empty() {
-        return None;
-    }
-    let own_tables = format!("[errors.{code}.");
-    let table = format!("[errors.{code}.{key}]");
-    let mut offset = span.start;
-    for (i, line) in source.get(span.start..)?.split_inclusive('\n').enumerate() {
-        let trimmed = line.trim_start();
-        let start = offset + (line.len() - trimmed.len());
-        offset += line.len();
-        if trimmed.starts_with(&table) {
-            return Some(start..start + table.len());
-        }
-        if i > 0 && trimmed.starts_with('[') && !trimmed.starts_with(&own_tables) {
-            return None;
-        }
-        let assigns = trimmed
-            .strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with('='));
-        if assigns {
-            return Some(start..start + key.len());
-        }
-    }
-    None
 }
 
 /// The code of the `[errors.CODE]` table (or one of its own, such as
@@ -928,17 +914,24 @@ mod tests {
             ["t.toml:3:10: entry \"abc\": status 600 is outside 400–599"]
         );
 
-        // A problem with one key of an entry is located at that key.
+        // A problem with one key of an entry is located at its value,
+        // however the key is written.
         let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'x {y}'\n");
         assert_eq!(e.len(), 1);
         assert!(
-            e[0].starts_with("t.toml:4:1: entry \"abc\": message placeholder {y}"),
+            e[0].starts_with("t.toml:4:11: entry \"abc\": message placeholder {y}"),
             "{e:?}"
         );
+        let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\n\"message\" = 'x {y}'\n");
+        assert!(e[0].starts_with("t.toml:4:13: entry \"abc\""), "{e:?}");
+        let e = errors("[errors]\nabc = { status = 400, title = 't', message = 'x {y}' }\n");
+        assert!(e[0].starts_with("t.toml:2:46: entry \"abc\""), "{e:?}");
+        let e = errors("[errors.conflict]\ntitle = 'T'\naliases.google = 'bad'\n");
+        assert!(e[0].starts_with("t.toml:3:1: entry \"conflict\": alias"), "{e:?}");
         let e =
             errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n  details = ['a b']\n");
         assert!(
-            e[0].starts_with("t.toml:5:3: entry \"abc\": details key"),
+            e[0].starts_with("t.toml:5:13: entry \"abc\": details key"),
             "{e:?}"
         );
         let e = errors(
@@ -956,7 +949,7 @@ mod tests {
         assert!(e.iter().all(|e| e.contains("also")), "{e:?}");
         assert!(
             e.iter()
-                .any(|e| e.starts_with("t.toml:5:1:") || e.starts_with("t.toml:10:1:")),
+                .any(|e| e.starts_with("t.toml:5:11:") || e.starts_with("t.toml:10:11:")),
             "{e:?}"
         );
         // A key the entry keeps from the one it overrides (the built-in
@@ -972,7 +965,7 @@ mod tests {
         assert_eq!(e.len(), 2, "{e:?}");
         assert!(
             e.iter()
-                .any(|e| e.starts_with("t.toml:2:1:") && e.contains("\"limit\" is in both")),
+                .any(|e| e.starts_with("t.toml:2:16:") && e.contains("\"limit\" is in both")),
             "{e:?}"
         );
         assert!(
@@ -1025,11 +1018,11 @@ mod tests {
         );
         assert_eq!(e.len(), 2, "{e:?}");
         assert!(
-            e[0].starts_with("t.toml:4:1:") && e[0].contains("message has a control"),
+            e[0].starts_with("t.toml:4:11:") && e[0].contains("message has a control"),
             "{e:?}"
         );
         assert!(
-            e[1].starts_with("t.toml:5:1:") && e[1].contains("remedy has a control"),
+            e[1].starts_with("t.toml:5:10:") && e[1].contains("remedy has a control"),
             "{e:?}"
         );
         assert!(
@@ -1117,7 +1110,7 @@ mod tests {
         assert_eq!(
             e,
             [
-                "t.toml:1:9: entry \"not_found\": code \"conflict\" in the coded dialect is also \"conflict\"'s"
+                "t.toml:1:1: entry \"not_found\": code \"conflict\" in the coded dialect is also \"conflict\"'s"
             ]
         );
         let mut c = Catalog::builtin();
