@@ -24,8 +24,8 @@
 //! ```
 
 use serde_json::Value;
+use tollgate::Catalog;
 use tollgate::docs::openapi;
-use tollgate::{Catalog, Dialect};
 
 /// Adds the catalog's error schema (`components.schemas.Error`, and
 /// `Problem` for `application/problem+json` beside another dialect, which
@@ -37,17 +37,22 @@ use tollgate::{Catalog, Dialect};
 /// `Error` (or `Problem`) schema of its own keeps it, and the catalog's is
 /// added as `TollgateError` (or `TollgateError2`, …, `TollgateProblem`, …).
 ///
+/// A layer told `problem_on_accept(false)` answers only its dialect; pass
+/// [`ErrorMedia`](openapi::ErrorMedia) told the same, and `Problem` is left
+/// out.
+///
 /// Works through the document's JSON form, so it keeps everything utoipa
 /// generated; fails only if that form does not read back (a utoipa bug).
 pub fn add_error_responses(
     doc: utoipa::openapi::OpenApi,
     catalog: &Catalog,
-    dialect: Dialect,
+    media: impl Into<openapi::ErrorMedia>,
     codes: &[&str],
 ) -> Result<utoipa::openapi::OpenApi, serde_json::Error> {
+    let media = media.into();
     let mut value = serde_json::to_value(&doc)?;
-    let mut generated = openapi::components(catalog, dialect);
-    let mut responses = openapi::responses(catalog, dialect, codes);
+    let mut generated = openapi::components(catalog, media);
+    let mut responses = openapi::responses(catalog, media, codes);
     let names: Vec<String> = generated["schemas"]
         .as_object()
         .map(|schemas| schemas.keys().cloned().collect())
@@ -144,6 +149,7 @@ fn rename_schema(value: &mut Value, ours: &str, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tollgate::Dialect;
     use utoipa::openapi::path::OperationBuilder;
     use utoipa::openapi::{HttpMethod, OpenApiBuilder, PathItem, PathsBuilder, ResponseBuilder};
 
@@ -173,6 +179,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_layer_without_problem_on_accept_documents_its_dialect_only() {
+        let op = OperationBuilder::new()
+            .response("201", ResponseBuilder::new().description("Created"))
+            .build();
+        let doc = OpenApiBuilder::new()
+            .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
+            .build();
+        let media = openapi::ErrorMedia::new(Dialect::Coded).problem_on_accept(false);
+        let doc = add_error_responses(doc, &Catalog::builtin(), media, &["invalid_key"]).unwrap();
+        let json = serde_json::to_value(&doc).unwrap();
+        assert!(
+            json["components"]["schemas"].get("Problem").is_none(),
+            "{json}"
+        );
+        let content = &json["paths"]["/v1/scans"]["post"]["responses"]["401"]["content"];
+        let types: Vec<_> = content.as_object().unwrap().keys().collect();
+        assert_eq!(types, ["application/json"]);
+        let listed = json["components"]["responses"]["invalid_key"]["content"].as_object();
+        assert_eq!(listed.map(|content| content.len()), Some(1));
     }
 
     #[test]

@@ -927,7 +927,10 @@ mod tests {
         let e = errors("[errors]\nabc = { status = 400, title = 't', message = 'x {y}' }\n");
         assert!(e[0].starts_with("t.toml:2:46: entry \"abc\""), "{e:?}");
         let e = errors("[errors.conflict]\ntitle = 'T'\naliases.google = 'bad'\n");
-        assert!(e[0].starts_with("t.toml:3:1: entry \"conflict\": alias"), "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:3:1: entry \"conflict\": alias"),
+            "{e:?}"
+        );
         let e =
             errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n  details = ['a b']\n");
         assert!(

@@ -128,7 +128,10 @@ impl Tollgate {
 
     /// Whether `Accept: application/problem+json` gets the `problem` dialect
     /// whatever else applies (on by default), when rated no lower than JSON
-    /// (`application/json`, else `application/*`, else `*/*`).
+    /// (`application/json`, else `application/*`, else `*/*`). Off, the
+    /// OpenAPI document should say so too:
+    /// `ErrorMedia::new(dialect).problem_on_accept(false)`
+    /// (`tollgate::docs::openapi::ErrorMedia`).
     pub fn problem_on_accept(mut self, enabled: bool) -> Tollgate {
         self.negotiation.problem_on_accept = enabled;
         self

@@ -306,11 +306,67 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
     headers
 }
 
+/// The media types an API answers its errors in: its dialect's own and,
+/// beside a dialect other than `problem`, `application/problem+json` for a
+/// client that asks for it in `Accept`, as `tollgate-axum` answers unless
+/// told `problem_on_accept(false)`. A [`Dialect`] converts into this
+/// default.
+///
+/// ```
+/// use tollgate::{Catalog, Dialect, docs::openapi::{self, ErrorMedia}};
+/// let only_coded = ErrorMedia::new(Dialect::Coded).problem_on_accept(false);
+/// let components = openapi::components(&Catalog::builtin(), only_coded);
+/// let content = components["responses"]["not_found"]["content"].as_object().unwrap();
+/// assert_eq!(content.keys().collect::<Vec<_>>(), ["application/json"]);
+/// assert!(components["schemas"].get("Problem").is_none());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorMedia {
+    dialect: Dialect,
+    problem_on_accept: bool,
+}
+
+impl ErrorMedia {
+    /// `dialect`'s media type, and `application/problem+json` beside it.
+    pub fn new(dialect: Dialect) -> ErrorMedia {
+        ErrorMedia {
+            dialect,
+            problem_on_accept: true,
+        }
+    }
+
+    /// Whether `application/problem+json` is listed beside another
+    /// dialect (default: yes).
+    pub fn problem_on_accept(mut self, enabled: bool) -> ErrorMedia {
+        self.problem_on_accept = enabled;
+        self
+    }
+
+    /// The dialect errors are answered in by default.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Each media type's dialect and schema name: the dialect's own
+    /// (`Error`), and `problem` (`Problem`) when that is another and listed.
+    fn each(self) -> impl Iterator<Item = (Dialect, &'static str)> {
+        let problem = (self.problem_on_accept && self.dialect != Dialect::Problem)
+            .then_some((Dialect::Problem, "Problem"));
+        std::iter::once((self.dialect, "Error")).chain(problem)
+    }
+}
+
+impl From<Dialect> for ErrorMedia {
+    fn from(dialect: Dialect) -> ErrorMedia {
+        ErrorMedia::new(dialect)
+    }
+}
+
 /// `components` with `schemas.Error` (the dialect's body) and one entry of
 /// `responses` per code, each with its example. Beside a dialect other than
 /// `problem`, each response also lists `application/problem+json`
-/// (`schemas.Problem`): what `tollgate-axum` answers a client that asks for
-/// it in `Accept`.
+/// (`schemas.Problem`), unless `media` says the API does not answer it
+/// ([`ErrorMedia`]).
 ///
 /// ```
 /// use tollgate::{Catalog, Dialect, docs::openapi};
@@ -319,11 +375,12 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
 /// assert_eq!(content["application/json"]["schema"]["$ref"], "#/components/schemas/Error");
 /// assert_eq!(content["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem");
 /// ```
-pub fn components(catalog: &Catalog, dialect: Dialect) -> Value {
+pub fn components(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
+    let media = media.into();
     let mut responses = Map::new();
     for def in catalog.iter() {
         let mut content = Map::new();
-        for (dialect, schema) in media(dialect) {
+        for (dialect, schema) in media.each() {
             content.insert(
                 dialect.content_type().to_owned(),
                 json!({
@@ -336,41 +393,40 @@ pub fn components(catalog: &Catalog, dialect: Dialect) -> Value {
             def.code().to_owned(),
             json!({
                 "description": format!("{} (`{}`)", def.title(), def.code()),
-                "headers": error_headers(def, dialect),
+                "headers": error_headers(def, media.dialect),
                 "content": content
             }),
         );
     }
-    let schemas: Map<String, Value> = media(dialect)
+    let schemas: Map<String, Value> = media
+        .each()
         .map(|(dialect, schema)| (schema.to_owned(), error_schema(dialect)))
         .collect();
     json!({"schemas": schemas, "responses": responses})
 }
 
-/// The media types an error response may have, each with its dialect and
-/// schema name: the dialect's own (`Error`), and `problem` (`Problem`) when
-/// that is another.
-fn media(dialect: Dialect) -> impl Iterator<Item = (Dialect, &'static str)> {
-    let problem = (dialect != Dialect::Problem).then_some((Dialect::Problem, "Problem"));
-    std::iter::once((dialect, "Error")).chain(problem)
-}
-
 /// An operation's error responses for `codes`, keyed by status: codes that
 /// share a status share a response, with one named example each. Unknown
-/// codes are skipped.
-pub fn responses(catalog: &Catalog, dialect: Dialect, codes: &[&str]) -> Map<String, Value> {
+/// codes are skipped. The media types are [`components`]'s.
+pub fn responses(
+    catalog: &Catalog,
+    media: impl Into<ErrorMedia>,
+    codes: &[&str],
+) -> Map<String, Value> {
+    let media = media.into();
     let mut out: Map<String, Value> = Map::new();
     let mut seen = std::collections::HashSet::new();
     let defs = codes.iter().filter_map(|c| catalog.get(c));
     for def in defs.filter(|def| seen.insert(def.code())) {
         let response = out.entry(def.status().to_string()).or_insert_with(|| {
-            let content: Map<String, Value> = media(dialect)
+            let content: Map<String, Value> = media
+                .each()
                 .map(|(dialect, schema)| {
-                    let media = json!({
+                    let entry = json!({
                         "schema": {"$ref": format!("#/components/schemas/{schema}")},
                         "examples": {}
                     });
-                    (dialect.content_type().to_owned(), media)
+                    (dialect.content_type().to_owned(), entry)
                 })
                 .collect();
             json!({"description": "", "headers": {}, "content": content})
@@ -383,11 +439,11 @@ pub fn responses(catalog: &Catalog, dialect: Dialect, codes: &[&str]) -> Map<Str
         };
         response["description"] = description.into();
         if let Value::Object(headers) = &mut response["headers"] {
-            for (name, header) in error_headers(def, dialect) {
+            for (name, header) in error_headers(def, media.dialect) {
                 headers.entry(name).or_insert(header);
             }
         }
-        for (dialect, _) in media(dialect) {
+        for (dialect, _) in media.each() {
             response["content"][dialect.content_type()]["examples"][def.code()] = json!({
                 "summary": def.title(),
                 "value": example_body(catalog, dialect, def)
