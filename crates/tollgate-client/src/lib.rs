@@ -54,8 +54,12 @@ pub fn client_with(policy: RetryPolicy) -> reqwest_middleware::ClientWithMiddlew
     // its response's head arrives, then again for each read of the body: a
     // shorter one than the deadline would cut off (and retry) an answer the
     // server is still working on. At the deadline it cuts nothing the
-    // deadline would not, and still ends a body that stalls.
-    if let Some(deadline) = policy.deadline {
+    // deadline would not, and still ends a body that stalls. reqwest adds
+    // it to the time of each read, which overflows (a panic) for a deadline
+    // too far off: one of a century or more sets none, as the middleware
+    // takes it for no deadline at all.
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    if let Some(deadline) = policy.deadline.filter(|deadline| *deadline < FAR) {
         http = http.read_timeout(deadline);
     }
     let http = http

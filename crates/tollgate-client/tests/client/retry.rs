@@ -968,6 +968,15 @@ async fn absurd_hints_and_limits_do_not_panic() {
     task.abort();
     assert_eq!(mock.hits(), 1);
 
+    // The client built with that deadline reads bodies without a timeout
+    // (reqwest's, added to each read's time, would overflow).
+    let mock = Mock::start(vec![Reply::new(404), Reply::ok()]).await;
+    let far = tollgate_client::client_with(RetryPolicy::default().deadline(Duration::MAX));
+    let err = far.get(mock.url("/")).send_api().await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+    let body = far.get(mock.url("/")).send_api().await.unwrap().bytes().await;
+    assert!(body.is_ok());
+
     // With a deadline, the same hint gives up at once.
     let mock = Mock::start(vec![reply, Reply::ok()]).await;
     let policy = RetryPolicy::default().max_retry_after(Duration::MAX);
