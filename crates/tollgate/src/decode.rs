@@ -72,6 +72,12 @@ pub struct Decoded {
     /// The shape recognised: a dialect name, or `azure`, `plain`, `message`,
     /// `errors`, `json`, `xml`, `html`, `text`, `empty`.
     pub dialect: &'static str,
+    /// The catalog entry the code was found to be (its catalog code), when
+    /// its status agrees: what `kind` and `retry` were taken from. Found
+    /// in the dialect the body is in, where two entries write one code in
+    /// different dialects.
+    #[serde(skip)]
+    pub catalog_code: Option<String>,
     #[serde(skip)]
     pub(crate) body_status: Option<u16>,
     /// The JSON text read into `details` so far (see [`MAX_DETAILS_TEXT`]).
@@ -164,6 +170,7 @@ impl Catalog {
             retry: RetryClass::Never,
             retryable: false,
             dialect: "json",
+            catalog_code: None,
             body_status: None,
             details_text: 0,
         };
@@ -213,6 +220,7 @@ impl Catalog {
         // or when there is no error status to disagree (0, or a 2xx envelope
         // with `"success": false`).
         let def = def.filter(|d| d.status() == out.status || out.status < 400);
+        out.catalog_code = def.map(|def| def.code().to_owned());
         let (kind, retry) = match def {
             Some(def) => (def.kind(), def.retry()),
             // A 403 that asks to be retried later, or whose rate-limit fields

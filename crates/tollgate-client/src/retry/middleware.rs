@@ -263,9 +263,7 @@ impl TollgateMiddleware {
     ) -> Result<(Duration, Request), StopReason> {
         let policy = &call.policy;
         let (plan, not_acted_on) = match cause {
-            Cause::Status(response) => {
-                policy.plan_after_response(response, self.decoder.catalog_ref())?
-            }
+            Cause::Status(response) => policy.plan_after_response(response)?,
             Cause::Transport(e) => (policy.plan_after_transport(e)?, false),
             Cause::DeadlineElapsed(d) => return Err(StopReason::Deadline(*d)),
             Cause::Middleware(_) | Cause::Body(_) => return Err(StopReason::NotRetryable),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use tollgate::{Catalog, Kind, RetryClass};
+use tollgate::{Kind, RetryClass};
 
 use super::Jitter;
 use crate::{ErrorResponse, StopReason};
@@ -272,9 +272,7 @@ impl RetryPolicy {
     pub(crate) fn plan_after_response(
         &self,
         response: &ErrorResponse,
-        catalog: &Catalog,
     ) -> Result<(Plan, bool), StopReason> {
-        let status = response.status().as_u16();
         let said = self.said(response);
         let never = response.decoded().retry == RetryClass::Never;
         if said == Some(false) || (said.is_none() && never) {
@@ -283,10 +281,8 @@ impl RetryPolicy {
         let not_acted_on = rate_limited(response) || said == Some(true);
         let plan = match response.retry_after() {
             Some(asked) => Plan::Asked(asked),
-            None if response
-                .code()
-                .and_then(|c| catalog.find_wire_code(c))
-                .is_some_and(|d| d.status() == status && d.code() == "idempotency_key_in_use") =>
+            None if response.decoded().catalog_code.as_deref()
+                == Some("idempotency_key_in_use") =>
             {
                 Plan::InUse
             }
@@ -447,7 +443,7 @@ mod tests {
 
     fn plan(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Plan, StopReason> {
         RetryPolicy::default()
-            .plan_after_response(&response(status, headers, body), Catalog::builtin_ref())
+            .plan_after_response(&response(status, headers, body))
             .map(|(plan, _)| plan)
     }
 
@@ -493,6 +489,29 @@ mod tests {
             plan(400, &[("x-error-code", "idempotency_key_in_use")], ""),
             Err(StopReason::NotRetryable)
         );
+    }
+
+    #[test]
+    fn a_key_in_use_is_known_in_its_dialect() {
+        // Another entry writes the same code in the coded dialect; a google
+        // body's reason is still the key in use, as the decoder found.
+        let catalog = tollgate::Catalog::from_toml(
+            "t.toml",
+            "[errors.conflict.aliases]\ncoded = 'IDEMPOTENCY_KEY_IN_USE'\n",
+        )
+        .unwrap();
+        // Looked up without its dialect, the code is `conflict`'s.
+        let anywhere = catalog.find_wire_code("IDEMPOTENCY_KEY_IN_USE");
+        assert_eq!(anywhere.map(|def| def.code()), Some("conflict"));
+        let body = r#"{"error":{"code":409,"status":"ABORTED","message":"In use","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"IDEMPOTENCY_KEY_IN_USE","domain":"api.example.com"}]}}"#;
+        let response = ErrorDecoder::new().catalog(catalog).decode(
+            StatusCode::CONFLICT,
+            HeaderMap::new(),
+            body.as_bytes().to_vec().into(),
+        );
+        assert_eq!(response.dialect(), "google");
+        let planned = RetryPolicy::default().plan_after_response(&response);
+        assert_eq!(planned.map(|(plan, _)| plan), Ok(Plan::InUse));
     }
 
     #[test]

@@ -974,7 +974,13 @@ async fn absurd_hints_and_limits_do_not_panic() {
     let far = tollgate_client::client_with(RetryPolicy::default().deadline(Duration::MAX));
     let err = far.get(mock.url("/")).send_api().await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
-    let body = far.get(mock.url("/")).send_api().await.unwrap().bytes().await;
+    let body = far
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .bytes()
+        .await;
     assert!(body.is_ok());
 
     // With a deadline, the same hint gives up at once.
