@@ -294,12 +294,14 @@ fn reset_delay(reset: u64, now: SystemTime) -> Duration {
 /// When the IETF `RateLimit` field says a quota is spent: the longest `t`
 /// (seconds) of its items with `r=0` (`"per-key";r=0;t=7, "per-ip";r=9;t=1`,
 /// draft 8 and later), or `reset` when `remaining=0` (`limit=10,
-/// remaining=0, reset=7`, earlier drafts).
+/// remaining=0, reset=7`, earlier drafts: a dictionary, whose last
+/// `remaining` and `reset` count, as RFC 8941 reads a key given twice).
 fn ietf_refill(field: &str) -> Option<Duration> {
     let items = || headers::RateLimitItem::parse(field);
-    if let Some(remaining) = items().find_map(|item| item.param("remaining")) {
+    let last = |name| items().filter_map(|item| item.param(name)).last();
+    if let Some(remaining) = last("remaining") {
         return (remaining == 0)
-            .then(|| items().find_map(|item| item.param("reset")))
+            .then(|| last("reset"))
             .flatten()
             .map(Duration::from_secs);
     }
@@ -1710,6 +1712,10 @@ mod tests {
         assert_eq!(ietf.retry_after, secs(7));
         let older = decode(429, &[("ratelimit", "limit=100, remaining=0, reset=9")]);
         assert_eq!(older.retry_after, secs(9));
+        // A key given twice: the last counts (RFC 8941 dictionaries).
+        let twice = "limit=10, remaining=5, remaining=0, reset=1, reset=30";
+        let twice = decode(429, &[("ratelimit", twice)]);
+        assert_eq!(twice.retry_after, secs(30));
         // An item without a name; a policy whose quoted name reads like the
         // older form; a quoted parameter that holds `r=0`.
         let nameless = decode(429, &[("ratelimit", "r=0;t=6")]);
