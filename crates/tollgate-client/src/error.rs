@@ -322,7 +322,8 @@ impl Error {
     }
 
     /// The request's URL, when known, whole. The error's text and `Debug`
-    /// show it without its query and password, which may hold credentials.
+    /// show it without its query, user name and password, which may hold
+    /// credentials.
     pub fn url(&self) -> Option<&Url> {
         self.inner.url.as_ref()
     }
@@ -424,14 +425,16 @@ impl From<reqwest::Error> for Error {
     }
 }
 
-/// `url` without its query and password, which may hold credentials: the
+/// `url` without its query and user name and password, which may hold
+/// credentials (a key sent as a user name, as Stripe's basic auth takes it): the
 /// form in which URLs go into messages and logs. (Unlike the connection URLs
 /// `tollgate::redact_url` shows, a request's query may carry a credential
 /// under any name, so all of it goes.)
 pub(crate) fn shown(url: &Url) -> Url {
     let mut shown = url.clone();
     shown.set_query(None);
-    // Fails only for URLs that cannot have a password.
+    // Fails only for URLs that cannot have a user name or a password.
+    let _ = shown.set_username("");
     let _ = shown.set_password(None);
     shown
 }

@@ -791,9 +791,9 @@ async fn connection_errors_are_retried_with_backoff() {
     let text = err.attempts()[0].error().unwrap();
     assert!(!text.contains("secret"), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");
-    // So do the error's text and debug output, and the password with it; the
-    // URL itself stays whole.
-    let with_password = url.replace("http://", "http://user:hunter2@");
+    // So do the error's text and debug output, and the user name and
+    // password with it; the URL itself stays whole.
+    let with_password = url.replace("http://", "http://sk_live_1:hunter2@");
     let err = client(RetryPolicy::default().max_attempts(1))
         .get(format!("{with_password}?api_key=secret"))
         .send_api()
@@ -801,12 +801,23 @@ async fn connection_errors_are_retried_with_backoff() {
         .unwrap_err();
     for text in [err.to_string(), format!("{err:?}")] {
         assert!(
-            !text.contains("secret") && !text.contains("hunter2"),
+            !text.contains("secret") && !text.contains("hunter2") && !text.contains("sk_live"),
             "{text}"
         );
         assert!(text.contains("127.0.0.1"), "{text}");
     }
     assert_eq!(err.url().unwrap().query(), Some("api_key=secret"));
+    // A request built whole keeps its user name in the URL (a request
+    // builder moves it into `Authorization`); the text leaves it out.
+    let request = reqwest::Request::new(reqwest::Method::GET, with_password.parse().unwrap());
+    let err = client(RetryPolicy::default().max_attempts(1))
+        .execute(request)
+        .await
+        .unwrap_err();
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("sk_live"), "{text}");
+        assert!(text.contains("127.0.0.1"), "{text}");
+    }
 
     let err = client(RetryPolicy::default().retry_transport_errors(false))
         .get(&url)
