@@ -966,11 +966,6 @@ impl<'t> Obj<'t> {
     pub(crate) fn items(&self, key: &str) -> impl Iterator<Item = Raw<'t>> + use<'t> {
         self.raw(key).and_then(Raw::items).into_iter().flatten()
     }
-
-    #[inline]
-    pub(crate) fn value(&self, key: &str) -> Option<Value> {
-        self.raw(key)?.value()
-    }
 }
 
 /// A body, and where its objects and arrays start and end.
@@ -1901,7 +1896,7 @@ mod tests {
         assert_eq!(up_to("a", 10).map(|a| a.len()), Some(2));
         assert_eq!(up_to("a", 1).map(|a| a.len()), Some(1));
         assert!(up_to("o", 10).is_none());
-        assert_eq!(obj.value("t"), Some(Value::Bool(true)));
+        assert_eq!(obj.raw("t").and_then(Raw::value), Some(Value::Bool(true)));
         assert!(tape_of("[1]").root().obj().is_none());
         assert!(tape_of("\"{}\"").root().obj().is_none());
         assert!(tape_of("{}").root().array_up_to(1).is_none());

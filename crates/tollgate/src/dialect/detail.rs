@@ -9,7 +9,7 @@ use super::{
     Context, Renderer, VIOLATIONS_KEY, read_details_object, write_detail_members, write_message,
     write_violations, write_wire_code,
 };
-use crate::decode::{Decoded, Obj, Raw};
+use crate::decode::{Decoded, Json, Obj, Raw};
 use crate::{ApiError, Dialect, Violation};
 
 pub(super) const RESERVED: &[&str] = &["code", "message", VIOLATIONS_KEY];
@@ -80,8 +80,8 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
                 continue;
             };
             let field = item
-                .value("loc")
-                .map(|loc| fastapi_loc_to_field(&loc))
+                .raw("loc")
+                .map(fastapi_loc_to_field)
                 .unwrap_or_default();
             out.violations.push(Violation {
                 field,
@@ -94,24 +94,32 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
 }
 
 /// `["body", "items", 2, "name"]` → `items[2].name`; `["body"]` (the whole
-/// body) → the empty field.
-fn fastapi_loc_to_field(loc: &Value) -> String {
-    let Value::Array(parts) = loc else {
+/// body) → the empty field. Read part by part from the text: parsed whole, a
+/// long list of numbers would cost some thirty times its size.
+fn fastapi_loc_to_field(loc: Raw<'_>) -> String {
+    let Some(parts) = loc.items() else {
         return String::new();
     };
-    let skip = matches!(
-        parts.first().and_then(Value::as_str),
-        Some("body" | "query" | "path" | "header" | "cookie")
-    );
     let mut out = String::new();
-    for part in &parts[usize::from(skip)..] {
-        match part {
-            Value::Number(n) => out.push_str(&format!("[{n}]")),
-            Value::String(s) => {
+    for (i, part) in parts.enumerate() {
+        match part.json_type() {
+            Some(Json::Number) => {
+                out.push('[');
+                out.push_str(part.get());
+                out.push(']');
+            }
+            Some(Json::String) => {
+                let Some(name) = part.string() else {
+                    continue;
+                };
+                let location = matches!(&*name, "body" | "query" | "path" | "header" | "cookie");
+                if i == 0 && location {
+                    continue;
+                }
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(s);
+                out.push_str(&name);
             }
             _ => {}
         }
