@@ -6,11 +6,13 @@
 //!
 //! - `RateLimit-Policy: "per-key";q=100;w=60` — the quota `q` per window `w`
 //!   (seconds) of each policy that applied to the request. A policy whose
-//!   burst is not its quota is the same rate told as its burst: `q` is the
-//!   burst and `w` the time it takes to come back (burst × the interval
-//!   between calls, rounded up), so that `r` never exceeds `q`; `t` passes
-//!   `w` by a second at most (an interval is rounded up to the microsecond,
-//!   so 3 calls a second come back in a shade over one).
+//!   burst is larger than its quota is about the same rate told as its
+//!   burst: `q` is the burst and `w` the time it takes to come back (burst ×
+//!   the interval between calls, rounded up to the second), so that `r`
+//!   never exceeds `q`. `t` may pass `w` by up to 1 % of it, rounded up to
+//!   the second: an interval is rounded up to the microsecond (by at most
+//!   1 %, or the policy is refused), so 3 calls a second come back in a
+//!   shade over one.
 //! - `RateLimit: "per-key";r=42;t=35` — `r`, the calls of cost 1 the caller
 //!   may still make right now, and `t`, the seconds (rounded up) until the
 //!   whole burst (the quota, unless the policy sets another) is available
@@ -35,8 +37,9 @@ pub use tollgate::headers::{
 
 use crate::policy::{Decision, Policy};
 
-/// One `RateLimit-Policy` item: `"name";q=100;w=60`; with a burst other
-/// than the quota, the burst and the time it takes to come back.
+/// One `RateLimit-Policy` item: `"name";q=100;w=60`; with a burst larger
+/// than the quota, the burst and the time it takes to come back (a smaller
+/// burst keeps `r` under the quota already).
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,10 +49,13 @@ use crate::policy::{Decision, Policy};
 /// // 10 a minute, 100 at once: 100 per 600 s.
 /// let policy = Policy::new("per-key", 10, Duration::from_secs(60))?.with_burst(100)?;
 /// assert_eq!(headers::policy_item(&policy), r#""per-key";q=100;w=600"#);
+/// // 100 a minute, 1 at once: still 100 per 60 s.
+/// let policy = Policy::new("per-key", 100, Duration::from_secs(60))?.with_burst(1)?;
+/// assert_eq!(headers::policy_item(&policy), r#""per-key";q=100;w=60"#);
 /// # Ok::<(), tollgate_limit::PolicyError>(())
 /// ```
 pub fn policy_item(policy: &Policy) -> String {
-    let (quota, window) = if policy.burst() == policy.quota() {
+    let (quota, window) = if policy.burst() <= policy.quota() {
         (policy.quota(), policy.window().as_secs())
     } else {
         // burst × interval, rounded up: under the hundred years a policy's
