@@ -425,13 +425,36 @@ impl Limiter {
                 let keys: Vec<(Arc<Policy>, Key)> = keys
                     .map(|(i, key)| (Arc::clone(&self.rules[i].policy), key))
                     .collect();
-                Pending::Wait(Box::pin(check_redis(
-                    store.clone(),
-                    keys,
-                    cost,
-                    peek,
-                    self.fail_mode,
-                )))
+                let several = keys.len() > 1 && !peek;
+                let check = check_redis(store.clone(), keys, cost, peek, self.fail_mode);
+                if !several {
+                    return Pending::Wait(Box::pin(check));
+                }
+                // Several policies' decisions come back one by one: a check
+                // dropped between them (its client gone) would keep the
+                // charges of those admitted, though another refused and they
+                // are owed back. On a task of its own it runs to its end.
+                let fail_mode = self.fail_mode;
+                Pending::Wait(Box::pin(async move {
+                    match tokio::spawn(check).await {
+                        Ok(outcome) => outcome,
+                        Err(error) if error.is_panic() => {
+                            std::panic::resume_unwind(error.into_panic())
+                        }
+                        // Cancelled: the runtime is shutting down, and the
+                        // store is as good as failed.
+                        Err(_) => Outcome {
+                            decisions: Vec::new(),
+                            verdict: match fail_mode {
+                                FailMode::Open => Verdict::Allowed,
+                                FailMode::Closed { retry_after } => {
+                                    Verdict::Unavailable { retry_after }
+                                }
+                            },
+                            cost,
+                        },
+                    }
+                }))
             }
         }
     }

@@ -715,6 +715,56 @@ async fn a_flushed_script_is_loaded_again() {
     assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 8);
 }
 
+/// A request one policy refuses gives back what the others took, though it
+/// is dropped part-way (its client gone): the check runs to its end on a
+/// task of its own. Its two decisions go in two calls (the second waits for
+/// the first), so a request dropped between the answers used to keep the
+/// first policy's charge. Dropped at many moments, none leaves one behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_dropped_part_way_leaves_no_charge() {
+    let Some(url) = redis_url() else { return };
+    let store = store(&url, &prefix());
+    // A call of each comes back after 10 days: nothing is restored meanwhile.
+    let (per_key, per_ip) = (
+        policy("per-key", 1000, 864_000),
+        policy("per-ip", 1, 864_000),
+    );
+    let limiter = Arc::new(
+        Limiter::builder()
+            .policy(per_key.clone(), |_: &http::request::Parts| {
+                Some(Key::from("k"))
+            })
+            .policy(per_ip, |_: &http::request::Parts| Some(Key::from("ip")))
+            .backend(Backend::Redis(store.clone()))
+            .build(),
+    );
+    let parts = || Request::new(()).into_parts().0;
+    // The per-ip call is spent: every request from now on is refused.
+    assert!(limiter.check(&parts()).await.is_allowed());
+    let left = || async {
+        store
+            .peek(&per_key, &Key::from("k"), 1)
+            .await
+            .unwrap()
+            .remaining()
+    };
+    let before = left().await;
+    for i in 0..400 {
+        let task = tokio::spawn({
+            let limiter = Arc::clone(&limiter);
+            async move { limiter.check(&parts()).await }
+        });
+        // A moment that sweeps through the decisions' round trips.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_micros(i % 400) {
+            std::hint::spin_loop();
+        }
+        task.abort();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(left().await, before, "refused requests kept a charge");
+}
+
 /// A TCP proxy on a free port that sends each new connection to the Redis
 /// whose port it holds at that moment: an address (a DNS name, a virtual
 /// IP, a Kubernetes service) that a failover moves to the new primary.
