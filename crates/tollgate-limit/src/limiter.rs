@@ -170,7 +170,9 @@ type CostFn = dyn Fn(&Parts) -> u64 + Send + Sync;
 /// when one refuses, the calls the others recorded for it are given back, so
 /// a refused request costs nothing. In memory, the policies are looked at
 /// before any records the call, so a refused request does not even leave an
-/// entry for a new key.
+/// entry for a new key. On Redis, a check of several policies runs on a
+/// Tokio task of its own, so that a request dropped part-way (its client
+/// gone) still gives back what it owes.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
