@@ -47,6 +47,29 @@ pub(crate) struct Finish {
     pub(crate) instance: Option<PathAndQuery>,
     /// Whether the request is a `HEAD`, whose errors have no body.
     pub(crate) head: bool,
+    /// Set when the layer's count of a body of unknown length passed the
+    /// limit (see [`OverLimit`]).
+    pub(crate) over_limit: Option<OverLimit>,
+}
+
+/// Whether a request body's count passed the layer's limit. What the
+/// handler made of the error is not to be trusted for the answer: axum's
+/// `Multipart` reads it as a 500 ("failed to read stream") once it is
+/// wrapped twice, and a handler may map it to anything.
+#[derive(Clone, Default)]
+pub(crate) struct OverLimit(Arc<std::sync::atomic::AtomicBool>);
+
+impl OverLimit {
+    /// Notes that the count passed the limit when `error` says so.
+    pub(crate) fn note(&self, error: &BoxError) {
+        if error.is::<http_body_util::LengthLimitError>() {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn passed(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl Finish {
@@ -114,11 +137,20 @@ impl Finish {
 
     /// Whether the inner service's response leaves as it is (with the
     /// request id): a success or redirect that carries no `ApiError`, or
-    /// what a Tollgate layer inside already rendered.
+    /// what a Tollgate layer inside already rendered (unless it is an error
+    /// other than 413 for a body this layer found too large).
     fn passes<B>(&self, response: &Response<B>) -> bool {
         let extensions = response.extensions();
-        (response.status().as_u16() < 400 && extensions.get::<ApiError>().is_none())
-            || extensions.get::<crate::render::Rendered>().is_some()
+        let status = response.status().as_u16();
+        (status < 400 && extensions.get::<ApiError>().is_none())
+            || (extensions.get::<crate::render::Rendered>().is_some()
+                && !self.answers_too_large(status))
+    }
+
+    /// Whether an error response of `status` is answered 413 instead: the
+    /// request's body passed the limit while the handler read it.
+    fn answers_too_large(&self, status: u16) -> bool {
+        status >= 400 && status != 413 && self.over_limit.as_ref().is_some_and(OverLimit::passed)
     }
 
     /// The inner service's response, finished: an `ApiError` in its
@@ -134,10 +166,15 @@ impl Finish {
         B::Error: Into<BoxError>,
     {
         let (mut parts, body) = response.into_parts();
-        if let Some(err) = parts.extensions.remove::<ApiError>() {
+        let status = parts.status.as_u16();
+        let err = parts.extensions.remove::<ApiError>();
+        if self.answers_too_large(status) {
+            let err = rejection::payload_too_large(self.shared.body_limit);
             return Ok(self.respond(err, parts));
         }
-        let status = parts.status.as_u16();
+        if let Some(err) = err {
+            return Ok(self.respond(err, parts));
+        }
         let limit = self.shared.body_limit;
         if status >= 400
             && self.shared.rewrite_unmarked

@@ -11,11 +11,12 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::BodyExt;
 use tollgate::Dialect;
 use tower::Service;
 use tracing::Span;
 
-use super::future::{Finish, ResponseFuture};
+use super::future::{Finish, OverLimit, ResponseFuture};
 use super::layer::Shared;
 use crate::current::{self, IdSlot};
 use crate::request_id::RequestId;
@@ -117,6 +118,7 @@ where
             dialect,
             instance,
             head: req.method() == http::Method::HEAD,
+            over_limit: None,
         };
 
         // A body that is already complete (a GET) needs no guard.
@@ -137,7 +139,16 @@ where
             }
         }
         let req = match count_up_to {
-            Some(limit) => req.map(|body| Body::new(http_body_util::Limited::new(body, limit))),
+            Some(limit) => {
+                let over_limit = finish.over_limit.insert(OverLimit::default()).clone();
+                req.map(|body| {
+                    let counted = http_body_util::Limited::new(body, limit).map_err(move |e| {
+                        over_limit.note(&e);
+                        e
+                    });
+                    Body::new(counted)
+                })
+            }
             // No new box: `Body::new` unwraps a body that is a `Body` already.
             None => req.map(Body::new),
         };
