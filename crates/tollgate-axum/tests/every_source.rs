@@ -294,6 +294,17 @@ fn app_timed(dialect: Dialect, timeout: Option<Duration>) -> Router {
         )
         .route("/gzipped-409", get(gzipped_409))
         .route(
+            "/conflict-upper-case-type",
+            get(|| async {
+                let text = "scan_1 already exists";
+                (
+                    StatusCode::CONFLICT,
+                    [(header::CONTENT_TYPE, "Text/Plain; charset=UTF-8")],
+                    text,
+                )
+            }),
+        )
+        .route(
             "/bare-409",
             get(|| async { StatusCode::CONFLICT.into_response() }),
         )
@@ -917,6 +928,18 @@ async fn a_compressed_error_text_is_not_read() {
     assert_eq!(res.status(), 409);
     assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
     assert_eq!(body, bare, "{}", String::from_utf8_lossy(&body));
+}
+
+/// A media type is read in any case: a `Text/Plain` body is text.
+#[tokio::test]
+async fn an_error_text_of_any_case_is_read() {
+    let (_, lower) = send(app(Dialect::Flat), get_("/conflict"), None).await;
+    let (res, upper) = send(app(Dialect::Flat), get_("/conflict-upper-case-type"), None).await;
+    let (_, bare) = send(app(Dialect::Flat), get_("/bare-409"), None).await;
+    assert_eq!(res.status(), 409);
+    // The flat dialect's body holds no request id: the bodies compare whole.
+    assert_ne!(lower, bare, "{}", String::from_utf8_lossy(&lower));
+    assert_eq!(upper, lower, "{}", String::from_utf8_lossy(&upper));
 }
 
 /// Around the whole router, the layer answers `HEAD` after axum emptied the

@@ -182,15 +182,16 @@ impl Finish {
         {
             // Text as sent: a compressed body (a proxied gzip error) is not
             // read, whatever its type.
-            let plain = parts
+            let plain = parts.headers.get(CONTENT_TYPE).is_none_or(|ct| {
+                let plain = b"text/plain";
+                ct.as_bytes()
+                    .get(..plain.len())
+                    .is_some_and(|t| t.eq_ignore_ascii_case(plain))
+            }) && parts
                 .headers
-                .get(CONTENT_TYPE)
-                .is_none_or(|ct| ct.as_bytes().starts_with(b"text/plain"))
-                && parts
-                    .headers
-                    .get_all(CONTENT_ENCODING)
-                    .iter()
-                    .all(|ce| ce.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
+                .get_all(CONTENT_ENCODING)
+                .iter()
+                .all(|ce| ce.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
             let size = http_body::Body::size_hint(&body);
             if !plain || size.exact() == Some(0) || size.upper().is_none_or(|u| u > MAX_TEXT as u64)
             {
