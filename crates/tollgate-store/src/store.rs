@@ -831,7 +831,8 @@ impl Store {
             let Some(row) = backend.idem_get(api_key_id, idem_key).await? else {
                 continue; // deleted in between: try to insert again
             };
-            if row.expires_at <= now {
+            // Expired, as the delete above tells it: gone by now.
+            if row.expires_at <= now && (row.state == "done" || row.locked_until < now) {
                 continue;
             }
             if !key::hashes_match(&row.fingerprint, fingerprint) {
@@ -1124,5 +1125,20 @@ mod tests {
             panic!("a lock past its end is taken over")
         };
         assert!(taken > lock);
+
+        // A retention no longer than the lock: the record expires as its
+        // lock ends, and is not removed (nor its key given to another
+        // request) before the lock is over.
+        let begin = |fp: &'static [u8]| store.idempotency_begin("key_1", "order-2", fp, half, half);
+        assert!(matches!(begin(b"fp").await.unwrap(), Begin::Started { .. }));
+        clock.advance(Duration::from_secs(1));
+        assert!(matches!(begin(b"fp").await.unwrap(), Begin::InUse));
+        assert!(matches!(begin(b"other").await.unwrap(), Begin::Reused));
+        assert_eq!(store.purge_expired_idempotency().await.unwrap(), 0);
+        clock.advance(Duration::from_secs(1));
+        assert!(matches!(
+            begin(b"other").await.unwrap(),
+            Begin::Started { .. }
+        ));
     }
 }

@@ -252,14 +252,17 @@ pub trait IdempotencyBackend: Send + Sync + 'static {
         token: LockToken,
         until: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    /// Deletes a pair's record if expired at `now`.
+    /// Deletes a pair's record if expired at `now`: past its expiry, and
+    /// done or with its lock over (a retention no longer than the lock
+    /// expires a running record as its lock ends).
     fn idem_delete_expired<'a>(
         &'a self,
         api_key_id: &'a str,
         idem_key: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
-    /// Deletes every record expired at `now`; how many.
+    /// Deletes every record expired at `now` (as
+    /// [`idem_delete_expired`](Self::idem_delete_expired) tells it); how many.
     fn idem_purge(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 

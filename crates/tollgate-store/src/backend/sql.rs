@@ -484,7 +484,8 @@ macro_rules! sql_backend {
             ) -> BoxFuture<'a, Result<(), StoreError>> {
                 Box::pin(async move {
                     sqlx::query(
-                        "DELETE FROM idempotency WHERE api_key_id = $1 AND idem_key = $2 AND expires_at <= $3",
+                        "DELETE FROM idempotency WHERE api_key_id = $1 AND idem_key = $2 AND expires_at <= $3 \
+                         AND (state = 'done' OR locked_until < $3)",
                     )
                     .bind(api_key_id)
                     .bind(idem_key)
@@ -497,7 +498,10 @@ macro_rules! sql_backend {
 
             fn idem_purge(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
                 Box::pin(async move {
-                    let done = sqlx::query("DELETE FROM idempotency WHERE expires_at <= $1")
+                    let done = sqlx::query(
+                        "DELETE FROM idempotency WHERE expires_at <= $1 \
+                         AND (state = 'done' OR locked_until < $1)",
+                    )
                         .bind(now)
                         .execute(&self.pool)
                         .await?;
