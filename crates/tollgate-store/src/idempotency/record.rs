@@ -11,11 +11,12 @@ use sha2::{Digest, Sha256};
 use tollgate::{ApiError, Catalog, Dialect, ErrorDef, Kind, RetryClass, Violation};
 
 /// Headers not stored: they describe one exchange (or one connection's hop),
-/// not the result.
-const NOT_STORED: [&str; 13] = [
-    "x-request-id",
-    "request-id",
+/// not the result; so do the request ids of
+/// [`REQUEST_ID_HEADERS`](tollgate::headers::REQUEST_ID_HEADERS), which a
+/// replay would otherwise give the first request's.
+const NOT_STORED: [&str; 12] = [
     "date",
+    "server-timing",
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -54,7 +55,10 @@ pub(crate) fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
 pub(crate) fn encode_headers(headers: &HeaderMap) -> String {
     let pairs: Vec<(&str, String)> = headers
         .iter()
-        .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            !NOT_STORED.contains(&name) && !tollgate::headers::REQUEST_ID_HEADERS.contains(&name)
+        })
         .map(|(name, value)| {
             let latin1 = value.as_bytes().iter().map(|&b| char::from(b)).collect();
             (name.as_str(), latin1)
@@ -233,6 +237,13 @@ mod tests {
         h.append("link", "<a>".parse().unwrap());
         h.append("link", "<b>".parse().unwrap());
         h.insert("x-request-id", "req_1".parse().unwrap());
+        h.insert(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+                .parse()
+                .unwrap(),
+        );
+        h.insert("x-amzn-requestid", "upstream-1".parse().unwrap());
         h.insert("content-length", "2".parse().unwrap());
         h.insert("upgrade", "h2c".parse().unwrap());
         let disposition = HeaderValue::from_bytes("attachment; filename=\"café.png\"".as_bytes());
