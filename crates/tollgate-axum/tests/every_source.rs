@@ -930,6 +930,87 @@ async fn a_compressed_error_text_is_not_read() {
     assert_eq!(body, bare, "{}", String::from_utf8_lossy(&body));
 }
 
+/// A JSON error no layer rendered (a handler's own format, an upstream
+/// Tollgate service's answer) is read by the catalog's decoder: its message
+/// as a text body's would be, its code where the catalog knows it, its
+/// violations kept; a server error's message stays in the log.
+#[tokio::test]
+async fn an_error_in_json_of_its_own_is_read() {
+    let json = |status: StatusCode, body: &'static str| {
+        move || async move { (status, [(header::CONTENT_TYPE, "application/json")], body) }
+    };
+    let upstream = || async {
+        let err = Catalog::builtin()
+            .error("validation_error")
+            .unwrap()
+            .violation(tollgate::Violation::new(
+                "email",
+                "invalid_format",
+                "not an email",
+            ));
+        let ctx = tollgate::Context::new(SystemTime::UNIX_EPOCH).request_id("req_upstream");
+        let rendered = Catalog::builtin()
+            .renderer(Dialect::Coded)
+            .response(&err, &ctx);
+        rendered.map(Body::from)
+    };
+    let app = || {
+        let own_500 = r#"{"message":"db password is hunter2"}"#;
+        Router::new()
+            .route(
+                "/own-409",
+                get(json(
+                    StatusCode::CONFLICT,
+                    r#"{"error":"scan_1 already exists"}"#,
+                )),
+            )
+            .route(
+                "/own-500",
+                get(json(StatusCode::INTERNAL_SERVER_ERROR, own_500)),
+            )
+            .route(
+                "/opaque-404",
+                get(json(StatusCode::NOT_FOUND, r#"{"ok":false}"#)),
+            )
+            .route("/upstream-400", get(upstream))
+            .layer(
+                Tollgate::new(Catalog::builtin())
+                    .dialect(Dialect::Problem)
+                    .layer(),
+            )
+    };
+    let body = |bytes: &Bytes| serde_json::from_slice::<serde_json::Value>(bytes).unwrap();
+
+    let (res, bytes) = send(app(), get_("/own-409"), None).await;
+    let own = body(&bytes);
+    assert_eq!(
+        (res.status(), &own["code"]),
+        (StatusCode::CONFLICT, &"conflict".into())
+    );
+    assert_eq!(own["detail"], "scan_1 already exists", "{own}");
+
+    let (res, bytes) = send(app(), get_("/upstream-400"), None).await;
+    let upstream = body(&bytes);
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(upstream["code"], "validation_error", "{upstream}");
+    assert_eq!(upstream["errors"][0]["pointer"], "/email", "{upstream}");
+    assert_ne!(
+        upstream["request_id"], "req_upstream",
+        "the id is this request's"
+    );
+
+    let (res, bytes) = send(app(), get_("/own-500"), None).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!String::from_utf8_lossy(&bytes).contains("hunter2"));
+    assert_eq!(body(&bytes)["code"], "internal_error");
+
+    let (res, bytes) = send(app(), get_("/opaque-404"), None).await;
+    assert_eq!(
+        (res.status(), &body(&bytes)["code"]),
+        (StatusCode::NOT_FOUND, &"not_found".into())
+    );
+}
+
 /// A media type is read in any case: a `Text/Plain` body is text.
 #[tokio::test]
 async fn an_error_text_of_any_case_is_read() {

@@ -137,7 +137,7 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     let says_json = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(wire::is_json_media);
+        .is_some_and(tollgate::headers::is_json_media);
     if says_json
         && !body.iter().all(u8::is_ascii_whitespace)
         && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body)

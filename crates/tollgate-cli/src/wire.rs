@@ -185,18 +185,6 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
     }
 }
 
-/// Whether a `Content-Type` names JSON: `application/json` or a `+json`
-/// type (`application/problem+json`), in any case, parameters aside.
-pub(crate) fn is_json_media(content_type: &str) -> bool {
-    let media = content_type.split(';').next().unwrap_or_default().trim();
-    media.eq_ignore_ascii_case("application/json")
-        || media
-            .len()
-            .checked_sub(5)
-            .and_then(|at| media.get(at..))
-            .is_some_and(|end| end.eq_ignore_ascii_case("+json"))
-}
-
 /// `body` with its chunked transfer coding undone, when it is still chunked
 /// (`curl --raw`, `nc`); `None` when it is not (curl without `--raw` prints
 /// the body decoded under the same `Transfer-Encoding: chunked`). A body
@@ -511,20 +499,6 @@ mod tests {
         assert!(response.headers.len() > 1000);
         assert_eq!(response.skipped.len(), 1, "{:?}", response.skipped);
         assert!(response.skipped[0].contains("more headers than a header map holds"));
-    }
-
-    #[test]
-    fn json_media_types_in_any_case() {
-        for ct in [
-            "application/json",
-            "Application/JSON; charset=utf-8",
-            "application/problem+JSON",
-        ] {
-            assert!(is_json_media(ct), "{ct}");
-        }
-        for ct in ["text/plain", "application/jsonx", "json", "ééé"] {
-            assert!(!is_json_media(ct), "{ct}");
-        }
     }
 
     #[test]

@@ -133,6 +133,25 @@ pub const REQUEST_ID_HEADERS: [&str; 9] = [
     "traceparent",
 ];
 
+/// Whether a `Content-Type` names JSON: `application/json` or a `+json`
+/// type (`application/problem+json`), in any case, parameters aside.
+///
+/// ```
+/// use tollgate::headers::is_json_media;
+/// assert!(is_json_media("Application/JSON; charset=utf-8"));
+/// assert!(is_json_media("application/problem+JSON"));
+/// assert!(!is_json_media("application/jsonx"));
+/// ```
+pub fn is_json_media(content_type: &str) -> bool {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    media.eq_ignore_ascii_case("application/json")
+        || media
+            .len()
+            .checked_sub(5)
+            .and_then(|at| media.get(at..))
+            .is_some_and(|end| end.eq_ignore_ascii_case("+json"))
+}
+
 /// The API key a request presents: `X-API-Key` if sent (even if
 /// `Authorization` is sent too), else the token of `Authorization: Bearer`.
 /// Authentication and per-key rate limits read it alike, so that neither
@@ -225,6 +244,20 @@ pub(crate) fn traceparent_trace_id(value: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_media_types_in_any_case() {
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+JSON",
+        ] {
+            assert!(is_json_media(ct), "{ct}");
+        }
+        for ct in ["text/plain", "application/jsonx", "json", "ééé"] {
+            assert!(!is_json_media(ct), "{ct}");
+        }
+    }
 
     #[test]
     fn the_byte_table_is_the_documented_rule() {

@@ -180,20 +180,28 @@ impl Finish {
             && self.shared.rewrite_unmarked
             && rejection::recognise(status, "", None).is_some()
         {
-            // Text as sent: a compressed body (a proxied gzip error) is not
-            // read, whatever its type.
-            let plain = parts.headers.get(CONTENT_TYPE).is_none_or(|ct| {
+            // Text or JSON as sent: a compressed body (a proxied gzip
+            // error) is not read, whatever its type.
+            let content_type = parts.headers.get(CONTENT_TYPE);
+            let plain = content_type.is_none_or(|ct| {
                 let plain = b"text/plain";
                 ct.as_bytes()
                     .get(..plain.len())
                     .is_some_and(|t| t.eq_ignore_ascii_case(plain))
-            }) && parts
+            });
+            let json = content_type
+                .and_then(|ct| ct.to_str().ok())
+                .is_some_and(tollgate::headers::is_json_media);
+            let identity = parts
                 .headers
                 .get_all(CONTENT_ENCODING)
                 .iter()
                 .all(|ce| ce.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
             let size = http_body::Body::size_hint(&body);
-            if !plain || size.exact() == Some(0) || size.upper().is_none_or(|u| u > MAX_TEXT as u64)
+            if !(plain || json)
+                || !identity
+                || size.exact() == Some(0)
+                || size.upper().is_none_or(|u| u > MAX_TEXT as u64)
             {
                 let err = rejection::recognise(status, "", limit);
                 return Ok(self.error_over(err, parts));
@@ -217,13 +225,15 @@ impl Finish {
                     // No runtime, so no timer: as long as it takes.
                     None => Some(read.await),
                 };
-                let text = match read {
-                    Some(Ok(collected)) => {
-                        String::from_utf8_lossy(&collected.to_bytes()).into_owned()
-                    }
-                    _ => String::new(),
+                let bytes = match read {
+                    Some(Ok(collected)) => collected.to_bytes(),
+                    _ => Bytes::new(),
                 };
-                let err = rejection::recognise(status, &text, limit);
+                let err = if json {
+                    self.read_json(status, &parts.headers, &bytes)
+                } else {
+                    rejection::recognise(status, &String::from_utf8_lossy(&bytes), limit)
+                };
                 self.error_over(err, parts)
             }));
         }
@@ -233,6 +243,40 @@ impl Finish {
             self.request_id.take().into_header_value(),
         );
         Ok(Response::from_parts(parts, Body::new(body)))
+    }
+
+    /// A JSON error body no layer rendered (a handler's own format, an
+    /// upstream's), read by the catalog's decoder: the entry its code names
+    /// when the status agrees (with the details that entry documents), else
+    /// what the status means; its message is told as a text body's would be
+    /// (a server error's goes to the log), and its field violations kept.
+    fn read_json(&self, status: u16, headers: &http::HeaderMap, body: &[u8]) -> Option<ApiError> {
+        let catalog = &self.shared.catalog;
+        let decoded = catalog.decode(status, headers, body, (self.shared.clock)());
+        let message = decoded.message.as_deref().unwrap_or_default().trim();
+        let known = decoded
+            .catalog_code
+            .as_deref()
+            .and_then(|code| catalog.error(code).ok());
+        let mut err = match known {
+            Some(mut err) => {
+                for key in err.def().detail_keys().to_vec() {
+                    if let Some(value) = decoded.details.get(&key) {
+                        err = err.with(key, value.clone());
+                    }
+                }
+                match (message.is_empty(), status >= 500) {
+                    (true, _) => err,
+                    (false, true) => err.with_source(message.to_owned()),
+                    (false, false) => err.with_message(message),
+                }
+            }
+            None => rejection::recognise(status, message, self.shared.body_limit)?,
+        };
+        for violation in decoded.violations {
+            err = err.violation(violation);
+        }
+        Some(err)
     }
 
     fn error_over(&self, err: Option<ApiError>, parts: http::response::Parts) -> Response<Body> {

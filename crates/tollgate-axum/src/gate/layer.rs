@@ -222,9 +222,9 @@ impl Tollgate {
     }
 
     /// Whether error responses that carry no `ApiError` (axum's rejections,
-    /// empty 404/405s, a handler's own `(StatusCode, text)`) are rewritten as
-    /// the catalog error their status means (on by default). Statuses with no
-    /// catalog meaning (418, 451, …) always pass through.
+    /// empty 404/405s, a handler's own `(StatusCode, text)` or JSON error)
+    /// are rewritten as the catalog error they mean (on by default).
+    /// Statuses with no catalog meaning (418, 451, …) always pass through.
     pub fn rewrite_unmarked(mut self, enabled: bool) -> Tollgate {
         self.rewrite_unmarked = enabled;
         self

@@ -260,7 +260,7 @@ fn check_exchange(
     rows.push(row("dialect", verdict, reason));
 
     let content_type = header(headers, &CONTENT_TYPE);
-    let json = content_type.is_some_and(crate::wire::is_json_media);
+    let json = content_type.is_some_and(tollgate::headers::is_json_media);
     rows.push(match (json, content_type) {
         (true, Some(ct)) => row("content-type", Verdict::Pass, ct.to_owned()),
         (false, Some(ct)) => row("content-type", Verdict::Fail, format!("{ct}, not JSON")),
