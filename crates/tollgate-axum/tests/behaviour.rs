@@ -620,6 +620,35 @@ async fn a_layer_under_another_keeps_the_request_id() {
     assert_eq!(value["status"], 404, "{value}");
 }
 
+/// A body of unknown length counted by the app's layer and found too large
+/// while a sub-router's route read it: the sub-router's layer, which sets
+/// no limit of its own, answers 413 in its dialect naming the app's limit.
+#[tokio::test]
+async fn a_layer_inside_names_the_limit_outside() {
+    let sub = Router::new()
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Flat)
+                .layer(),
+        );
+    let mut app = Router::new()
+        .nest("/api", sub)
+        .layer(Tollgate::new(Catalog::builtin()).body_limit(64).layer());
+    let chunks = (0..10).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&[b'x'; 16])));
+    let request = Request::post("/api/echo")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let (res, body) = send(&mut app, request).await;
+    assert_eq!(res.status(), 413);
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["error"], "payload_too_large", "{value}");
+    assert!(
+        value["message"].as_str().unwrap().contains("64 bytes"),
+        "{value}"
+    );
+}
+
 /// A sub-router's layer decides its errors' status and dialect, as it
 /// decides its `Reply`s'; the app's layer outside renders the rest.
 #[tokio::test]

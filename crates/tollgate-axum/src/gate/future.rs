@@ -47,28 +47,42 @@ pub(crate) struct Finish {
     pub(crate) instance: Option<PathAndQuery>,
     /// Whether the request is a `HEAD`, whose errors have no body.
     pub(crate) head: bool,
-    /// Set when the layer's count of a body of unknown length passed the
-    /// limit (see [`OverLimit`]).
+    /// The count of a body of unknown length against a limit: this layer's,
+    /// or one outside's (see [`OverLimit`]).
     pub(crate) over_limit: Option<OverLimit>,
 }
 
-/// Whether a request body's count passed the layer's limit. What the
-/// handler made of the error is not to be trusted for the answer: axum's
-/// `Multipart` reads it as a 500 ("failed to read stream") once it is
-/// wrapped twice, and a handler may map it to anything.
-#[derive(Clone, Default)]
-pub(crate) struct OverLimit(Arc<std::sync::atomic::AtomicBool>);
+/// A request body of unknown length counted against a Tollgate layer's
+/// limit, and whether the count passed it. Kept in the request's
+/// extensions, so that a layer inside (on a sub-router) answers for it too.
+/// What the handler made of the error is not to be trusted for the answer:
+/// axum's `Multipart` reads it as a 500 ("failed to read stream") once it
+/// is wrapped twice, and a handler may map it to anything.
+#[derive(Clone)]
+pub(crate) struct OverLimit {
+    limit: usize,
+    passed: Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl OverLimit {
+    /// A count against `limit`, not passed yet.
+    pub(crate) fn new(limit: usize) -> OverLimit {
+        OverLimit {
+            limit,
+            passed: Arc::default(),
+        }
+    }
+
     /// Notes that the count passed the limit when `error` says so.
     pub(crate) fn note(&self, error: &BoxError) {
         if error.is::<http_body_util::LengthLimitError>() {
-            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.passed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
     fn passed(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
+        self.passed.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -86,7 +100,7 @@ impl Finish {
     /// logged (with the status the client gets), rendered in the request's
     /// dialect with its id.
     fn respond(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
-        let err = rejection::name_limit(err, self.shared.body_limit);
+        let err = rejection::name_limit(err, self.body_limit());
         let err = render::adopt(&self.shared.catalog, err);
         render::log(&err, Some(self.request_id.get().as_str()));
         let mut ctx = tollgate::Context::new((self.shared.clock)())
@@ -147,6 +161,14 @@ impl Finish {
                 && !self.answers_too_large(status))
     }
 
+    /// The body limit a 413 names: this layer's, else the one a layer
+    /// outside counted the body against.
+    fn body_limit(&self) -> Option<usize> {
+        self.shared
+            .body_limit
+            .or(self.over_limit.as_ref().map(|over| over.limit))
+    }
+
     /// Whether an error response of `status` is answered 413 instead: the
     /// request's body passed the limit while the handler read it.
     fn answers_too_large(&self, status: u16) -> bool {
@@ -169,13 +191,13 @@ impl Finish {
         let status = parts.status.as_u16();
         let err = parts.extensions.remove::<ApiError>();
         if self.answers_too_large(status) {
-            let err = rejection::payload_too_large(self.shared.body_limit);
+            let err = rejection::payload_too_large(self.body_limit());
             return Ok(self.respond(err, parts));
         }
         if let Some(err) = err {
             return Ok(self.respond(err, parts));
         }
-        let limit = self.shared.body_limit;
+        let limit = self.body_limit();
         if status >= 400
             && self.shared.rewrite_unmarked
             && rejection::recognise(status, "", None).is_some()
@@ -271,7 +293,7 @@ impl Finish {
                     (false, false) => err.with_message(message),
                 }
             }
-            None => rejection::recognise(status, message, self.shared.body_limit)?,
+            None => rejection::recognise(status, message, self.body_limit())?,
         };
         for violation in decoded.violations {
             err = err.violation(violation);

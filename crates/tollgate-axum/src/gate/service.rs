@@ -118,7 +118,8 @@ where
             dialect,
             instance,
             head: req.method() == http::Method::HEAD,
-            over_limit: None,
+            // A layer outside counts the body, unless this one does.
+            over_limit: req.extensions().get::<OverLimit>().cloned(),
         };
 
         // A body that is already complete (a GET) needs no guard.
@@ -140,7 +141,9 @@ where
         }
         let req = match count_up_to {
             Some(limit) => {
-                let over_limit = finish.over_limit.insert(OverLimit::default()).clone();
+                let over_limit = OverLimit::new(limit);
+                req.extensions_mut().insert(over_limit.clone());
+                finish.over_limit = Some(over_limit.clone());
                 req.map(|body| {
                     let counted = http_body_util::Limited::new(body, limit).map_err(move |e| {
                         over_limit.note(&e);
