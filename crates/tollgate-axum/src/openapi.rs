@@ -153,18 +153,22 @@ mod tests {
     use utoipa::openapi::path::OperationBuilder;
     use utoipa::openapi::{HttpMethod, OpenApiBuilder, PathItem, PathsBuilder, ResponseBuilder};
 
+    /// A document with one operation, `POST /v1/scans`, answering 201.
+    fn scans_doc() -> utoipa::openapi::OpenApi {
+        let op = OperationBuilder::new()
+            .response("201", ResponseBuilder::new().description("Created"))
+            .build();
+        OpenApiBuilder::new()
+            .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
+            .build()
+    }
+
     #[test]
     fn every_dialect_reads_back_whole() {
         let catalog = Catalog::builtin();
         for dialect in Dialect::ALL {
-            let op = OperationBuilder::new()
-                .response("201", ResponseBuilder::new().description("Created"))
-                .build();
-            let doc = OpenApiBuilder::new()
-                .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
-                .build();
             let doc = add_error_responses(
-                doc,
+                scans_doc(),
                 &catalog,
                 dialect,
                 &["invalid_key", "rate_limit_exceeded"],
@@ -183,14 +187,9 @@ mod tests {
 
     #[test]
     fn a_layer_without_problem_on_accept_documents_its_dialect_only() {
-        let op = OperationBuilder::new()
-            .response("201", ResponseBuilder::new().description("Created"))
-            .build();
-        let doc = OpenApiBuilder::new()
-            .paths(PathsBuilder::new().path("/v1/scans", PathItem::new(HttpMethod::Post, op)))
-            .build();
         let media = openapi::ErrorMedia::new(Dialect::Coded).problem_on_accept(false);
-        let doc = add_error_responses(doc, &Catalog::builtin(), media, &["invalid_key"]).unwrap();
+        let doc = add_error_responses(scans_doc(), &Catalog::builtin(), media, &["invalid_key"]);
+        let doc = doc.unwrap();
         let json = serde_json::to_value(&doc).unwrap();
         assert!(
             json["components"]["schemas"].get("Problem").is_none(),
