@@ -142,6 +142,27 @@ fn a_code_named_twice_is_described_once() {
     assert!(limited["Retry-After"].is_object() && limited["RateLimit"].is_object());
 }
 
+/// Descriptions are CommonMark: a title is shown as written, not read as
+/// HTML, emphasis or a table cell's end.
+#[test]
+fn titles_in_descriptions_are_text() {
+    let mut catalog = Catalog::builtin();
+    let title = "<img src=x onerror=alert(1)> *Quota* | gone";
+    let entry = format!("[errors.quota_gone]\nstatus = 410\ntitle = '{title}'\nmessage = 'm'\n");
+    catalog.load_toml("t.toml", &entry).unwrap();
+    let escaped = r"\<img src=x onerror=alert(1)\> \*Quota\* \| gone";
+    let components = openapi::components(&catalog, Dialect::Problem);
+    assert_eq!(
+        components["responses"]["quota_gone"]["description"],
+        format!("{escaped} (`quota_gone`)")
+    );
+    let responses = openapi::responses(&catalog, Dialect::Problem, &["quota_gone"]);
+    assert_eq!(
+        responses["410"]["description"],
+        format!("`quota_gone`: {escaped}")
+    );
+}
+
 #[test]
 fn examples_fill_message_only_values() {
     let mut catalog = Catalog::builtin();

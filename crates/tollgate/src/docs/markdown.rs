@@ -59,7 +59,7 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
 /// `<key>` is not raw HTML, `5*60` not emphasis, `&amp;` not an entity,
 /// `$5 to $10` not GitHub's math and `|` does not end a table cell. (A bare
 /// URL may still be made a link by GitHub; its text stays as written.)
-fn plain(text: &str) -> String {
+pub(crate) fn plain(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.trim().chars() {
         match c {

@@ -14,6 +14,7 @@
 use serde_json::{Map, Value, json};
 
 use super::example_body;
+use super::markdown::plain;
 use crate::{Catalog, Dialect, ErrorDef, Kind, RetryClass};
 
 /// The JSON Schema (OpenAPI 3.1 dialect) of error bodies in `dialect`.
@@ -392,7 +393,7 @@ pub fn components(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
         responses.insert(
             def.code().to_owned(),
             json!({
-                "description": format!("{} (`{}`)", def.title(), def.code()),
+                "description": format!("{} (`{}`)", plain(def.title()), def.code()),
                 "headers": error_headers(def, media.dialect),
                 "content": content
             }),
@@ -433,9 +434,9 @@ pub fn responses(
         });
         let description = response["description"].as_str().unwrap_or_default();
         let description = if description.is_empty() {
-            format!("`{}`: {}", def.code(), def.title())
+            format!("`{}`: {}", def.code(), plain(def.title()))
         } else {
-            format!("{description}; `{}`: {}", def.code(), def.title())
+            format!("{description}; `{}`: {}", def.code(), plain(def.title()))
         };
         response["description"] = description.into();
         if let Value::Object(headers) = &mut response["headers"] {
