@@ -116,7 +116,12 @@ impl ApiError {
         self
     }
 
-    /// Adds a response header (`WWW-Authenticate`, `Allow`) sent with the error.
+    /// Adds a response header (`WWW-Authenticate`, `Allow`) sent with the
+    /// error. One the renderer writes itself (`Content-Type`,
+    /// `X-Request-Id`, `X-Error-Code`, `Retry-After` when a wait is set,
+    /// stripe's `Request-Id`) is not sent: the renderer's stands, and a
+    /// wait is set with [`retry_after`](Self::retry_after), which the body
+    /// tells too.
     pub fn header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
         self.0.headers.push((name, value));
         self

@@ -277,7 +277,9 @@ impl Renderer<'_> {
 
     /// The headers an error response carries, in order: `Content-Type`,
     /// `X-Request-Id`, `X-Error-Code`, `Retry-After`, dialect headers
-    /// (`Request-Id` for stripe), then the error's own.
+    /// (`Request-Id` for stripe), then the error's own but those of a name
+    /// already written (one `Content-Type`, and the `Retry-After` the body
+    /// tells).
     pub fn headers(&self, err: &ApiError, ctx: &Context<'_>) -> Vec<(HeaderName, HeaderValue)> {
         let mut out = Vec::with_capacity(5 + err.headers().len());
         out.push((
@@ -300,7 +302,12 @@ impl Renderer<'_> {
         if let (Dialect::Stripe, Some(id)) = (self.dialect, request_id) {
             out.push((headers::REQUEST_ID, id));
         }
-        out.extend(err.headers().iter().cloned());
+        let written = out.len();
+        for (name, value) in err.headers() {
+            if !out[..written].iter().any(|(own, _)| own == name) {
+                out.push((name.clone(), value.clone()));
+            }
+        }
         out
     }
 
@@ -489,6 +496,34 @@ fn read_violations(raw: Raw<'_>, max: usize) -> Option<Vec<Violation>> {
 mod tests {
     use super::*;
     use crate::{Catalog, Violation};
+
+    #[test]
+    fn an_errors_own_header_does_not_repeat_the_renderers() {
+        let catalog = Catalog::builtin();
+        let err = catalog
+            .error("rate_limit_exceeded")
+            .unwrap()
+            .retry_after(std::time::Duration::from_secs(60))
+            .header(RETRY_AFTER, HeaderValue::from_static("5"))
+            .header(CONTENT_TYPE, HeaderValue::from_static("text/html"))
+            .header(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
+        let ctx = Context::new(std::time::UNIX_EPOCH);
+        let response = catalog.renderer(Dialect::StatusCode).response(&err, &ctx);
+        let all = |name| response.headers().get_all(name).iter().collect::<Vec<_>>();
+        assert_eq!(all(RETRY_AFTER), ["60"]);
+        assert_eq!(all(CONTENT_TYPE), ["application/json"]);
+        assert_eq!(all(http::header::WWW_AUTHENTICATE), ["Bearer"]);
+        // Without a wait of its own, an error's `Retry-After` is sent.
+        let asked = catalog
+            .error("service_unavailable")
+            .unwrap()
+            .header(RETRY_AFTER, HeaderValue::from_static("5"));
+        let response = catalog.renderer(Dialect::StatusCode).response(&asked, &ctx);
+        assert_eq!(response.headers()[RETRY_AFTER], "5");
+    }
 
     #[test]
     fn message_only_values_fill_the_message_and_stay_off_the_wire_in_every_dialect() {
