@@ -51,7 +51,12 @@ fn error_reference_renders_on_phone_and_desktop() {
     };
     let dir = std::env::temp_dir().join(format!("tollgate-docs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let catalog = Catalog::builtin();
+    // With the longest code a catalog may hold (63 characters).
+    let long = format!(
+        "[errors.{}]\nstatus = 400\ntitle = 'T'\nmessage = 'm'\n",
+        "a".repeat(63)
+    );
+    let catalog = Catalog::from_toml("long.toml", &long).unwrap();
     let page = docs::html(&catalog, Dialect::Problem, None);
     assert!(
         !page.contains("<script"),

@@ -13,7 +13,7 @@ const STYLE: &str = "\
 header,main,nav{max-width:60rem;margin:0 auto;padding:0 1rem}h1{margin:1.5rem 0 .25rem}\
 form{display:flex;gap:.5rem;margin:1rem 0}input[type=search]{flex:1;min-width:0;padding:.5rem;font:inherit}\
 button{padding:.5rem 1rem;font:inherit}table{width:100%;border-collapse:collapse}\
-td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid var(--card)}\
+td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid var(--card);overflow-wrap:anywhere}\
 section{background:var(--card);border-radius:.5rem;padding:1rem;margin:1rem 0;overflow-wrap:anywhere}\
 h2{margin:0;font-size:1.2rem}h2 a{color:var(--accent);text-decoration:none}\
 .status{display:inline-block;margin-left:.5rem;padding:0 .4rem;border-radius:.25rem;background:var(--accent);color:var(--bg);font-size:.9rem}\
