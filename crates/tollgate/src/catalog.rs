@@ -158,7 +158,7 @@ impl std::error::Error for UnknownCode {}
     expecting = "a catalog: `docs_url`, `domain` and `[errors.<code>]` tables"
 )]
 struct FileToml {
-    docs_url: Option<String>,
+    docs_url: Option<Spanned<String>>,
     domain: Option<String>,
     #[serde(default)]
     errors: EntriesToml,
@@ -400,7 +400,14 @@ impl Catalog {
         };
         let mut next = self.clone();
         if let Some(url) = parsed.docs_url {
-            next.docs_url = url;
+            // Each code is added as `#code`, and the result is a problem's
+            // `type` (a URI reference).
+            let text = url.get_ref();
+            if text.contains('#') || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                let problem = "docs_url must be a URL without a `#` fragment or spaces: each code is added as `#code`";
+                errors.push(url.span(), None, problem.to_owned());
+            }
+            next.docs_url = url.into_inner();
         }
         if let Some(domain) = parsed.domain {
             next.domain = domain;
@@ -592,7 +599,8 @@ impl Catalog {
         &self.docs_url
     }
 
-    /// Sets where the error reference lives.
+    /// Sets where the error reference lives: a URL without a `#` fragment
+    /// (each code is added as `#code`).
     pub fn set_docs_url(&mut self, url: impl Into<String>) {
         self.docs_url = url.into();
     }
@@ -904,6 +912,15 @@ mod tests {
         let placeholder = "[errors.xyz]\nstatus = 400\ntitle = \"X\"\nmessage = \"{a}{a}{a}\"\n";
         let errors = Catalog::from_toml("one.toml", placeholder).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
+    }
+
+    #[test]
+    fn a_docs_url_takes_no_fragment() {
+        let e = errors("docs_url = 'https://x.example/errors#top'\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("t.toml:1:12: docs_url must be"), "{e:?}");
+        assert_eq!(errors("docs_url = 'https://x.example/errors'\n"), [""; 0]);
+        assert_eq!(errors("docs_url = 'https://x .example'\n").len(), 1);
     }
 
     #[test]
