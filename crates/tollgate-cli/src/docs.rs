@@ -123,16 +123,25 @@ fn write_output(path: &Path, contents: &[u8]) -> Result<(), CliError> {
 /// temporary one), and a replaced file keeps its permissions. Anything else
 /// (a pipe, a FIFO, a terminal, `/dev/null`) is written into as it is. A
 /// symlink is followed, dangling or not, so the file it points at is the one
-/// written.
+/// written. The file stdout or stderr is redirected to (`-o /dev/stdout` with
+/// `>> log`) is written through that stream, at its offset and in its mode:
+/// replaced, it would lose what the stream wrote before.
 fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
+        Ok(meta) if meta.is_file() => match redirected_stream(&meta) {
+            Some(Stream::Stdout) => {
+                let mut stdout = std::io::stdout().lock();
+                return stdout.write_all(contents).and_then(|()| stdout.flush());
+            }
+            Some(Stream::Stderr) => return std::io::stderr().lock().write_all(contents),
+            None => {}
+        },
+        Ok(_) => {
             // Opened by the name given, so that `/dev/stdout` and
             // `/dev/fd/N` reach the open file they stand for.
             let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
             return file.write_all(contents);
         }
-        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
@@ -172,6 +181,38 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A standard stream a file can be the open file of.
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The standard stream redirected to the file `meta` describes, if any (a
+/// copy of each stream's descriptor is asked, so no `unsafe` is needed).
+#[cfg(unix)]
+fn redirected_stream(meta: &std::fs::Metadata) -> Option<Stream> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let is = |stream: std::os::fd::BorrowedFd<'_>| {
+        let open = stream.try_clone_to_owned().map(std::fs::File::from);
+        open.and_then(|file| file.metadata())
+            .is_ok_and(|stream| (stream.dev(), stream.ino()) == (meta.dev(), meta.ino()))
+    };
+    if is(std::io::stdout().as_fd()) {
+        Some(Stream::Stdout)
+    } else if is(std::io::stderr().as_fd()) {
+        Some(Stream::Stderr)
+    } else {
+        None
+    }
+}
+
+/// No stream is told apart from a file here.
+#[cfg(not(unix))]
+fn redirected_stream(_: &std::fs::Metadata) -> Option<Stream> {
+    None
 }
 
 /// The path a chain of symlinks ends at, whether or not that exists; `path`

@@ -282,6 +282,41 @@ fn output_replaces_the_file_without_truncating_the_old_one() {
     assert_eq!(names, ["errors.html", "old.html", "taken"]);
 }
 
+/// `-o /dev/stdout` (or `/dev/stderr`) while that stream is appended to a
+/// file: the page goes after what the file held, through the stream; the
+/// file is not replaced.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_to_a_redirected_stream_is_appended() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("tollgate-cli-docs")
+        .join("redirected");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = tollgate::docs::html(&Catalog::builtin(), Dialect::Problem, None);
+    for (stream, name) in [("/dev/stdout", "out.log"), ("/dev/stderr", "err.log")] {
+        let log = dir.join(name);
+        std::fs::write(&log, "before\n").unwrap();
+        let append = || std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        let mut command = common::tollgate_command();
+        command.args(["docs", "-o", stream]).stdin(Stdio::null());
+        if stream == "/dev/stdout" {
+            command.stdout(append());
+        } else {
+            command.stderr(append());
+        }
+        let status = command.status().unwrap();
+        assert!(status.success(), "{stream}");
+        let written = std::fs::read_to_string(&log).unwrap();
+        let head = written.get(..40).unwrap_or(&written);
+        assert!(written.starts_with("before\n"), "{stream}: {head:?}");
+        assert!(
+            written["before\n".len()..] == page,
+            "{stream}: not the page after it"
+        );
+    }
+}
+
 #[test]
 fn help_lists_every_dialect_and_format() {
     let help = ok_stdout(&tollgate(&["docs", "--help"]));
