@@ -696,14 +696,17 @@ fn an_unreachable_api_exits_2_with_a_clear_message() {
 #[test]
 fn a_password_in_the_base_url_is_never_shown() {
     let addr = serve(sloppy());
-    let base = format!("http://probe:hunter2@{addr}");
-    let shown = format!("http://probe:***@{addr}/");
+    // Nor the user name: reqwest sends both as basic auth, and a key given
+    // as the user name (as Stripe takes it) is the credential.
+    let base = format!("http://sk_live_1:hunter2@{addr}");
+    let shown = format!("http://{addr}/");
     let args = ["--route", "GET:/v1/items", "--max-requests", "0"];
 
     let (code, report) = probe_json(&[&[base.as_str()][..], &args].concat());
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(report["base_url"], shown.as_str());
     assert!(!report.to_string().contains("hunter2"), "{report:#}");
+    assert!(!report.to_string().contains("sk_live"), "{report:#}");
 
     let output = tollgate(&[&["probe", base.as_str()][..], &args].concat());
     let table = String::from_utf8(output.stdout).unwrap();
@@ -715,7 +718,7 @@ fn a_password_in_the_base_url_is_never_shown() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.starts_with("error: cannot reach http://probe:***@127.0.0.1:1/: "),
+        stderr.starts_with("error: cannot reach http://127.0.0.1:1/: "),
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");

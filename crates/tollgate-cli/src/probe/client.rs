@@ -163,10 +163,15 @@ impl Client {
         self.key.is_some()
     }
 
-    /// The base URL as shown to people: its password hidden (reqwest sends
-    /// one given there as basic auth).
+    /// The base URL as shown to people: without its user name and password,
+    /// which reqwest sends as basic auth (an API key given as the user name,
+    /// as Stripe takes it, is the credential).
     pub(crate) fn shown_base(&self) -> String {
-        tollgate::redact_url(self.base.as_str())
+        let mut shown = self.base.clone();
+        // Fails only for URLs that cannot have user info.
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        shown.to_string()
     }
 
     /// The absolute URL of `path`.
@@ -175,7 +180,7 @@ impl Client {
         let url = format!("{base}{path}");
         Url::parse(&url).map_err(|e| Failed {
             unreachable: false,
-            message: format!("invalid URL {}: {e}", tollgate::redact_url(&url)),
+            message: format!("invalid URL {}{path}: {e}", self.shown_base()),
         })
     }
 
