@@ -123,7 +123,7 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             "warning: no status in the input; its kind is a guess: pass --status N (the response's \
              status)"
         ),
-        200..=399 => stderr!(
+        100..=399 => stderr!(
             "warning: status {} is not an error; decode reads 4xx and 5xx answers",
             decoded.status
         ),

@@ -219,7 +219,10 @@ pub(crate) fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
         rest = rest.strip_prefix(b"\r").unwrap_or(rest);
         rest = rest.strip_prefix(b"\n").unwrap_or(rest);
         if rest.is_empty() {
-            return Some(out);
+            // Nothing after the one size line: a body of hex digits (`429`,
+            // `cafe`, as `curl -si` prints a chunked body it decoded), not
+            // a chunk.
+            return (!out.is_empty()).then_some(out);
         }
     }
 }
@@ -518,6 +521,9 @@ mod tests {
         assert_eq!(dechunk(b"{\"error\":\"x\"}"), None);
         assert_eq!(dechunk(b"cafe babe\r\n"), None);
         assert_eq!(dechunk(b""), None);
+        assert_eq!(dechunk(b"429\n"), None);
+        assert_eq!(dechunk(b"cafe\r\n"), None);
+        assert_eq!(dechunk(b"0\r\n\r\n").unwrap(), b"");
     }
 
     #[test]

@@ -639,6 +639,12 @@ fn decode_warns_of_a_success_or_an_unknown_status() {
         "{}",
         stderr(&unknown)
     );
+    let informational = tollgate_stdin(&["decode", "--status", "100"], b"{}");
+    assert!(
+        stderr(&informational).contains("status 100 is not an error"),
+        "{}",
+        stderr(&informational)
+    );
     let past = tollgate_stdin(&["decode", "--status", "999"], b"{}");
     assert!(
         stderr(&past).contains("status 999 is past 599"),
