@@ -50,20 +50,25 @@ pub(crate) fn url_from_env(name: &str) -> Result<Option<String>, CliError> {
 /// is created first, readable by its owner only (0600 on Unix; SQLite gives
 /// its `-wal` and `-shm` files the same mode); one that cannot be made is
 /// reported with why (a missing directory, say).
-pub(crate) async fn open(url: &str) -> Result<Store, CliError> {
+/// `by` says what named it (`--database`, a variable, a config file's line),
+/// for the error.
+pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
     if let Some(file) = missing_sqlite_file(url) {
         // Said here, where the reason is plain (a missing directory), rather
         // than as SQLite's "unable to open database file".
         private_file(&file)
-            .map_err(|e| cannot_open(url, format!("cannot create {}: {e}", file.display())))?;
+            .map_err(|e| cannot_open(url, by, format!("cannot create {}: {e}", file.display())))?;
     }
-    Store::open(url).await.map_err(|e| cannot_open(url, e))
+    Store::open(url).await.map_err(|e| cannot_open(url, by, e))
 }
 
-/// The error for a database that cannot be opened, its password hidden.
-pub(crate) fn cannot_open(url: &str, why: impl std::fmt::Display) -> CliError {
+/// The error for a database that cannot be opened, its password hidden,
+/// with what named it.
+pub(crate) fn cannot_open(url: &str, by: &str, why: impl std::fmt::Display) -> CliError {
     let shown = tollgate::redact_url(url);
-    CliError::Usage(format!("cannot open the database {shown}: {why}"))
+    CliError::Usage(format!(
+        "cannot open the database {shown} (named by {by}): {why}"
+    ))
 }
 
 /// Creates the empty file `path` if missing, 0600 on Unix; an existing file
@@ -146,7 +151,7 @@ impl DatabaseArgs {
                 Path::new(".").join(path).display()
             );
         }
-        run_at(&named.url, f)
+        run_at(&named, f)
     }
 
     /// As [`run`](Self::run), for a command about what a database already
@@ -171,12 +176,12 @@ impl DatabaseArgs {
                 named.by
             )));
         }
-        run_at(&named.url, f)
+        run_at(&named, f)
     }
 }
 
-/// Opens the store at `database` and runs `f` on it to completion.
-fn run_at<T, F, Fut>(database: &str, f: F) -> Result<T, CliError>
+/// Opens the store `database` names and runs `f` on it to completion.
+fn run_at<T, F, Fut>(database: &Named, f: F) -> Result<T, CliError>
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
@@ -186,7 +191,7 @@ where
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let store = open(database).await?;
+        let store = open(&database.url, database.by).await?;
         f(store).await.map_err(|e| CliError::Usage(e.to_string()))
     })
 }

@@ -259,6 +259,20 @@ fn the_database_can_come_from_the_environment() {
         "sqlite://other.db",
     ]);
     assert_eq!(flagged.status.code(), Some(2), "{flagged:?}");
+    // A database that cannot be opened is told with what named it.
+    let unreachable = common::tollgate_command()
+        .args(["accounts", "create", "acme"])
+        .current_dir(&dir)
+        .env(
+            "TOLLGATE_DATABASE_URL",
+            "postgres://tollgate:hunter2@127.0.0.1:1/none",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(2), "{unreachable:?}");
+    let said = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(said.contains("(named by TOLLGATE_DATABASE_URL)"), "{said}");
+    assert!(!said.contains("hunter2"), "{said}");
     // Help names the variable but never shows its value.
     let help = stdout(&with_env(&["keys", "list", "--help"]));
     assert!(help.contains("TOLLGATE_DATABASE_URL"), "{help}");

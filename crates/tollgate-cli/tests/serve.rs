@@ -1718,6 +1718,16 @@ fn first_and_later_starts_config_files_and_ctrl_c() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/dev/zero: larger than 16 MiB"), "{stderr}");
+    // A database that cannot be opened is told with the line that named it.
+    std::fs::write(
+        d.join("tollgate.toml"),
+        "database = \"postgres://tollgate@127.0.0.1:1/none\"\n",
+    )
+    .unwrap();
+    let output = tollgate(d, &["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("(named by tollgate.toml:1:12)"), "{stderr}");
     // A broken --catalog: exit 2, located.
     std::fs::write(
         d.join("bad.toml"),

@@ -161,6 +161,10 @@ struct Config {
     /// the directory is made.
     #[serde(skip)]
     data_dir_at: String,
+    /// Where `database` is set, `file:line:column`, for a database that
+    /// cannot be opened.
+    #[serde(skip)]
+    database_at: String,
     /// Where each of `catalog` is named, `file:line:column`, for a file
     /// that cannot be read.
     #[serde(skip)]
@@ -298,6 +302,8 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new(""));
         if let Some(url) = &mut config.database {
             let at = url.span().start;
+            let (line, column) = input::locate(&text.as_bytes()[..at.min(text.len())]);
+            config.database_at = format!("{}:{line}:{column}", path.display());
             let relative = sqlite_relative_to(url.get_ref(), base);
             *url.get_mut() = relative.map_err(|why| problem(text.as_bytes(), at, &why))?;
         }
@@ -342,6 +348,9 @@ struct Settings {
     catalogs_at: Vec<String>,
     redis: Option<String>,
     database: String,
+    /// What named `database`: a flag, the variable, the config file's line,
+    /// or the default.
+    database_by: String,
     timeout: Duration,
     trust_proxies: Vec<String>,
     config: Option<PathBuf>,
@@ -491,17 +500,20 @@ impl Settings {
         // Either flag beats the environment, which beats either setting of
         // the file. (The variable is read here, not by clap, which would
         // put it before `--data-dir`.)
-        let database = match (args.database, args.data_dir) {
-            (Some(url), _) => url,
-            (None, Some(dir)) => sqlite_in(&dir)?,
+        let (database, database_by) = match (args.database, args.data_dir) {
+            (Some(url), _) => (url, "--database".to_owned()),
+            (None, Some(dir)) => (sqlite_in(&dir)?, "--data-dir".to_owned()),
             (None, None) => match (env.database?, config.database, config.data_dir) {
-                (Some(url), _, _) => url,
-                (None, Some(url), _) => url.into_inner(),
+                (Some(url), _, _) => (url, store_db::DATABASE_ENV.to_owned()),
+                (None, Some(url), _) => (url.into_inner(), config.database_at),
                 // A directory the file names that cannot be made is located in it.
-                (None, None, Some(dir)) => sqlite_in(dir.get_ref()).map_err(|e| {
-                    CliError::Usage(format!("{}: data_dir: {e}", config.data_dir_at))
-                })?,
-                (None, None, None) => sqlite_in(Path::new("."))?,
+                (None, None, Some(dir)) => {
+                    let url = sqlite_in(dir.get_ref()).map_err(|e| {
+                        CliError::Usage(format!("{}: data_dir: {e}", config.data_dir_at))
+                    })?;
+                    (url, config.data_dir_at)
+                }
+                (None, None, None) => (sqlite_in(Path::new("."))?, "the default".to_owned()),
             },
         };
         let mut catalogs: Vec<PathBuf> = config
@@ -529,6 +541,7 @@ impl Settings {
                 None => env.redis?.or(config.redis.map(Spanned::into_inner)),
             },
             database,
+            database_by,
             timeout: args.timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
             trust_proxies,
             config: config_path,
@@ -570,7 +583,7 @@ async fn serve(
 ) -> Result<ExitCode, CliError> {
     // Opened here, after the settings are checked, so that a start that
     // fails before leaves no empty SQLite file.
-    let store = store_db::open(&settings.database).await?;
+    let store = store_db::open(&settings.database, &settings.database_by).await?;
     // Stops with the server: dropped (and aborted) when `serve` returns.
     let _purge = PurgeTask(tokio::spawn(purge_idempotency(
         store.clone(),
@@ -578,7 +591,7 @@ async fn serve(
     )));
     let scans = db::Scans::open(&settings.database)
         .await
-        .map_err(|e| store_db::cannot_open(&settings.database, e))?;
+        .map_err(|e| store_db::cannot_open(&settings.database, &settings.database_by, e))?;
     let limits = match &settings.redis {
         Some(url) => Backend::from_url(url).map_err(|e| CliError::Usage(e.to_string()))?,
         None => Backend::default(),
@@ -1154,6 +1167,7 @@ mod tests {
             catalogs_at: Vec::new(),
             redis: redis.map(str::to_owned),
             database: database.to_owned(),
+            database_by: "the default".to_owned(),
             timeout: DEFAULT_TIMEOUT,
             trust_proxies: Vec::new(),
             config: None,
