@@ -11,6 +11,9 @@
 //! for the deadline ends its connection (a client that pipelines requests
 //! and never reads the answers held its connection, and shutdown, for
 //! ever), and shutdown waits for requests in flight that long at most.
+//! A client that reads slowly but steadily (a few KiB every few seconds)
+//! keeps its place: there is no cap per client here; a proxy in front does
+//! that.
 
 use std::future::Future;
 use std::io::ErrorKind;
