@@ -497,6 +497,52 @@ fn conforming(dialect: Dialect) -> Router {
         )
 }
 
+/// Skips say why: routes are known, but none needs a key, and the one
+/// path has every method the probe would send.
+#[test]
+fn skips_say_why_when_routes_are_known() {
+    let every = ["get", "post", "put", "patch", "delete"].map(|method| {
+        (
+            method,
+            json!({"security": [], "responses": {"200": {"description": "ok"}}}),
+        )
+    });
+    let document = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "public", "version": "1"},
+        "paths": {"/v1/public": serde_json::Map::from_iter(
+            every.map(|(method, op)| (method.to_owned(), op))
+        )}
+    });
+    let ok = || async { "ok" };
+    let app = Router::new()
+        .route(
+            "/openapi.json",
+            get(move || async move { axum::Json(document) }),
+        )
+        .route("/v1/public", get(ok).post(ok).put(ok).patch(ok).delete(ok))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let base = format!("http://{}", serve(app));
+    let (_, report) = probe_json(&[base.as_str(), "--max-requests", "20"]);
+    let reason = |request: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["request"] == request)
+            .map(|c| c["reason"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        reason("no key").contains("every route known is public"),
+        "{report:#}"
+    );
+    assert!(
+        reason("wrong method").contains("has every method"),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn the_key_can_come_from_the_environment() {
     let base = format!("http://{}", serve(conforming(Dialect::Problem)));

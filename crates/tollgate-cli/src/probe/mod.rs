@@ -232,6 +232,10 @@ fn skipped(what: &str, reason: impl Into<String>) -> Entry {
 }
 
 const NO_ROUTE: &str = "no route known: serve /openapi.json or pass --route METHOD:PATH";
+const NO_KEYED_ROUTE: &str =
+    "every route known is public (security: []): pass --route METHOD:PATH of one that needs a key";
+const EVERY_METHOD: &str =
+    "the route's path has every method this probe would send: pass --route METHOD:PATH of another";
 const NO_BODY_ROUTE: &str = "no route taking JSON known: pass --route POST:/path (or describe requestBody in /openapi.json)";
 
 /// Runs every request and checks every answer.
@@ -363,8 +367,13 @@ async fn probe(
             requests += 2;
         }
         None => {
-            entries.push(skipped("no key", NO_ROUTE));
-            entries.push(skipped("invalid key", NO_ROUTE));
+            let why = if routes.is_empty() {
+                NO_ROUTE
+            } else {
+                NO_KEYED_ROUTE
+            };
+            entries.push(skipped("no key", why));
+            entries.push(skipped("invalid key", why));
         }
     }
 
@@ -451,7 +460,14 @@ async fn probe(
             ));
             requests += 1;
         }
-        None => entries.push(skipped("wrong method", NO_ROUTE)),
+        None => {
+            let why = if routes.is_empty() {
+                NO_ROUTE
+            } else {
+                EVERY_METHOD
+            };
+            entries.push(skipped("wrong method", why));
+        }
     }
 
     // Idempotency.
