@@ -319,6 +319,46 @@ async fn error_defs_keep_the_apps_overrides_of_built_in_entries() {
     );
 }
 
+/// A built-in code redefined with a value kept off the wire.
+#[derive(Debug, ApiError)]
+enum MissingDocument {
+    #[api(
+        code = "not_found",
+        status = 404,
+        message = "No document {doc} for {email}."
+    )]
+    Missing {
+        doc: u64,
+        #[api(message_only)]
+        email: String,
+    },
+}
+
+#[tokio::test]
+async fn a_message_only_value_stays_off_the_wire_under_the_built_in_entry() {
+    // The layer's catalog has the built-in `not_found`, which names no
+    // `email`: the value is not sent as a detail there either.
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                MissingDocument::Missing {
+                    doc: 7,
+                    email: "ada@example.com".to_owned(),
+                }
+            }),
+        )
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let res = app
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert!(!text.contains("ada@example.com"), "{text}");
+}
+
 /// A built-in code redefined.
 #[derive(Debug, ApiError)]
 enum Retired {

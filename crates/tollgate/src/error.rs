@@ -140,8 +140,31 @@ impl ApiError {
 
     /// Moves this occurrence onto another entry (an app's catalog overriding
     /// the one it was raised with), keeping details, violations, retry hint,
-    /// headers, source and any replaced message.
+    /// headers, source and any replaced message. Values the old entry kept
+    /// off the wire ([`message_only`](ErrorDef::message_only)) that the new
+    /// one does not name are dropped: they fill none of its templates, and
+    /// would otherwise be sent as details.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tollgate::{ApiError, Catalog, ErrorDef};
+    /// let own = ErrorDef::new("not_found", 404, "Missing", "No document for {email}.")?
+    ///     .message_only(["email"]);
+    /// let err = ApiError::new(Arc::new(own)).with("email", "a@example.com");
+    /// // The built-in entry names no `email`: moved onto it, the value goes.
+    /// let builtin = Catalog::builtin_ref().get("not_found").unwrap().clone();
+    /// let moved = err.with_def(builtin);
+    /// assert!(moved.details().get("email").is_none());
+    /// assert!(!moved.has_sent_details());
+    /// # Ok::<(), tollgate::TemplateError>(())
+    /// ```
     pub fn with_def(mut self, def: Arc<ErrorDef>) -> Self {
+        let old = &self.0.def;
+        for key in &old.message_only {
+            if !def.template_keys().any(|named| named == key) {
+                self.0.details.shift_remove(key);
+            }
+        }
         self.0.def = def;
         self
     }
