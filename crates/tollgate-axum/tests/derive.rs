@@ -319,6 +319,31 @@ async fn error_defs_keep_the_apps_overrides_of_built_in_entries() {
     );
 }
 
+/// An enum that implements `Drop`, in a module without the prelude: the
+/// derive moves out only the fields it needs (a `source` or `retry_after`
+/// field cannot be moved out of one) and names everything in full.
+#[no_implicit_prelude]
+mod dropped {
+    #[derive(::std::fmt::Debug, ::tollgate_axum::ApiError)]
+    pub(crate) enum Released {
+        #[api(code = "gone", status = 410, message = "Gone: {id}.")]
+        Gone { id: ::std::string::String },
+    }
+
+    impl ::std::ops::Drop for Released {
+        fn drop(&mut self) {}
+    }
+}
+
+#[test]
+fn an_enum_with_drop_and_no_prelude_derives() {
+    let err = tollgate::ApiError::from(dropped::Released::Gone {
+        id: "doc_1".to_owned(),
+    });
+    assert_eq!((err.code(), err.status()), ("gone", 410));
+    assert_eq!(err.message(), "Gone: doc_1.");
+}
+
 /// A built-in code redefined with a value kept off the wire.
 #[derive(Debug, ApiError)]
 enum MissingDocument {

@@ -48,6 +48,8 @@
 //! (fills the message template but is not sent as a detail; for a variant
 //! that defines its entry), `#[api(skip)]` (not a detail). Every other named
 //! field is a detail (`serde::Serialize`), filling the message template.
+//! The conversion into `ApiError` takes the value and moves out the `source`
+//! and `retry_after` fields: an enum that implements `Drop` can have neither.
 //!
 //! A generic enum states these bounds itself, since none are inferred:
 //! `T: serde::Serialize` for a detail of type `T`, and
@@ -719,14 +721,22 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
             FieldRole::Detail(key) | FieldRole::MessageOnly(key) => {
                 let key = key.to_string();
                 let binding = &f.binding;
-                Some(quote!(details.insert(#key.into(), #private::to_detail(#binding));))
+                Some(quote!(details.insert(::std::borrow::ToOwned::to_owned(#key), #private::to_detail(#binding));))
             }
             _ => None,
         });
         quote!(#[allow(unused_variables)] #pat => { #(#inserts)* })
     });
+    // By value, binding only what it moves: an enum that implements `Drop`
+    // allows no other field to be moved out (E0509).
     let extra_arms = variants.iter().map(|v| {
-        let pat = pattern(v);
+        let ident = &v.ident;
+        let moved = v
+            .fields
+            .iter()
+            .filter(|f| matches!(f.role, FieldRole::Source | FieldRole::RetryAfter));
+        let (members, bindings) = (moved.clone().map(|f| &f.member), moved.map(|f| &f.binding));
+        let pat = quote!(#name::#ident { #(#members: #bindings,)* .. });
         let sets = v.fields.iter().filter_map(|f| {
             let binding = &f.binding;
             match f.role {
@@ -748,7 +758,11 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
             pub fn error_defs() -> ::std::vec::Vec<#tg::ErrorDef> {
                 let defs = Self::__tollgate_defs();
                 let defined: &[usize] = &[#(#defined),*];
-                defined.iter().map(|&i| (*defs[i]).clone()).collect()
+                // Paths in full, as everywhere here: a module may have no prelude.
+                let entries = ::std::iter::Iterator::map(defined.iter(), |&i| {
+                    ::std::clone::Clone::clone(&*defs[i])
+                });
+                ::std::iter::Iterator::collect(entries)
             }
 
             #[doc(hidden)]
@@ -773,7 +787,9 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
 
         impl #impl_generics ::std::convert::From<#name #ty_generics> for #tg::ApiError #where_clause {
             fn from(e: #name #ty_generics) -> #tg::ApiError {
-                let def = <#name #ty_generics>::__tollgate_defs()[e.__tollgate_index()].clone();
+                let def = ::std::clone::Clone::clone(
+                    &<#name #ty_generics>::__tollgate_defs()[e.__tollgate_index()],
+                );
                 let mut err = #tg::ApiError::new(def).with_details(e.__tollgate_details());
                 match e { #(#extra_arms)* }
                 err
@@ -789,13 +805,13 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
 
         impl #impl_generics #private::IntoResponse for #name #ty_generics #where_clause {
             fn into_response(self) -> #private::Response {
-                #private::error_response(#tg::ApiError::from(self))
+                #private::error_response(<#tg::ApiError as ::std::convert::From<Self>>::from(self))
             }
         }
 
         impl #impl_generics ::std::convert::From<#name #ty_generics> for #root::HandlerError #where_clause {
             fn from(e: #name #ty_generics) -> #root::HandlerError {
-                #private::handler_error(#tg::ApiError::from(e))
+                #private::handler_error(<#tg::ApiError as ::std::convert::From<#name #ty_generics>>::from(e))
             }
         }
     }
