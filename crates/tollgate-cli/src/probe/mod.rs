@@ -331,6 +331,8 @@ async fn probe(
         ),
     }));
     let targets = routes::targets(&routes, have_key);
+    // Why a target is missing: no route is known at all, or `why`.
+    let unless_none = |why| if routes.is_empty() { NO_ROUTE } else { why };
 
     // Keys.
     match targets.keyed {
@@ -367,13 +369,8 @@ async fn probe(
             requests += 2;
         }
         None => {
-            let why = if routes.is_empty() {
-                NO_ROUTE
-            } else {
-                NO_KEYED_ROUTE
-            };
-            entries.push(skipped("no key", why));
-            entries.push(skipped("invalid key", why));
+            entries.push(skipped("no key", unless_none(NO_KEYED_ROUTE)));
+            entries.push(skipped("invalid key", unless_none(NO_KEYED_ROUTE)));
         }
     }
 
@@ -460,14 +457,7 @@ async fn probe(
             ));
             requests += 1;
         }
-        None => {
-            let why = if routes.is_empty() {
-                NO_ROUTE
-            } else {
-                EVERY_METHOD
-            };
-            entries.push(skipped("wrong method", why));
-        }
+        None => entries.push(skipped("wrong method", unless_none(EVERY_METHOD))),
     }
 
     // Idempotency.
