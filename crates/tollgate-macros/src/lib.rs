@@ -219,9 +219,13 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     }
     let mut errors = Errors::default();
     let mut root = quote!(::tollgate_axum);
+    let mut named_crate = false;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("api")) {
         let parsed = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("crate") {
+                if std::mem::replace(&mut named_crate, true) {
+                    return Err(meta.error("`crate` is given twice"));
+                }
                 let path: syn::Path = meta.value()?.parse::<LitStr>()?.parse()?;
                 root = quote!(#path);
                 Ok(())
@@ -359,6 +363,8 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
     let (mut sources, mut delays) = (0, 0);
     for (i, field) in fields.iter().enumerate() {
         let mut role = None;
+        // A field whose attribute was refused is told about once.
+        let mut refused = false;
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("api")) {
             let parsed = attr.parse_nested_meta(|meta| {
                 let key = key_name(&meta.path);
@@ -387,6 +393,7 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
             });
             if let Err(e) = parsed {
                 errors.push(e);
+                refused = true;
             }
         }
         let member = match &field.ident {
@@ -397,6 +404,7 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
             (Some(role), _) => role,
             // `r#match` is the detail `match`.
             (None, Some(name)) => FieldRole::Detail(name.unraw()),
+            (None, None) if refused => FieldRole::Skip,
             (None, None) => {
                 errors.push(syn::Error::new(
                     field.span(),
@@ -406,10 +414,20 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
                 FieldRole::Skip
             }
         };
-        match role {
-            FieldRole::Source => sources += 1,
-            FieldRole::RetryAfter => delays += 1,
-            _ => {}
+        // The second of a kind is the one told about.
+        let second = match role {
+            FieldRole::Source => {
+                sources += 1;
+                (sources == 2).then_some("at most one field can be #[api(source)]")
+            }
+            FieldRole::RetryAfter => {
+                delays += 1;
+                (delays == 2).then_some("at most one field can be #[api(retry_after)]")
+            }
+            _ => None,
+        };
+        if let Some(problem) = second {
+            errors.push(syn::Error::new(field.span(), problem));
         }
         out.push(FieldInfo {
             binding: Ident::new(
@@ -419,18 +437,6 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
             member,
             role,
         });
-    }
-    if sources > 1 {
-        errors.push(syn::Error::new(
-            fields.span(),
-            "at most one field can be #[api(source)]",
-        ));
-    }
-    if delays > 1 {
-        errors.push(syn::Error::new(
-            fields.span(),
-            "at most one field can be #[api(retry_after)]",
-        ));
     }
     out
 }
