@@ -118,14 +118,14 @@ where
             dialect,
             instance,
             head: req.method() == http::Method::HEAD,
-            // A layer outside counts the body, unless this one does.
-            over_limit: req.extensions().get::<OverLimit>().cloned(),
+            over_limit: None,
         };
 
         // A body that is already complete (a GET) needs no guard.
+        let has_body = !http_body::Body::is_end_stream(req.body());
         let mut count_up_to = None;
         if let Some(limit) = shared.body_limit {
-            if !http_body::Body::is_end_stream(req.body()) {
+            if has_body {
                 let declared = content_length(declared);
                 if declared.is_some_and(|len| len > limit as u64) {
                     let err = rejection::payload_too_large(Some(limit));
@@ -152,8 +152,15 @@ where
                     Body::new(counted)
                 })
             }
-            // No new box: `Body::new` unwraps a body that is a `Body` already.
-            None => req.map(Body::new),
+            None => {
+                // A layer outside may count the body (looked up only for a
+                // request that has one: a GET pays no map lookup).
+                if has_body {
+                    finish.over_limit = req.extensions().get::<OverLimit>().cloned();
+                }
+                // No new box: `Body::new` unwraps a body that is a `Body` already.
+                req.map(Body::new)
+            }
         };
         if let Some(err) = self.not_ready.take() {
             return ResponseFuture::error(finish, err, span);
