@@ -152,6 +152,16 @@ impl FailMode {
     pub const CLOSED: FailMode = FailMode::Closed {
         retry_after: Duration::from_secs(1),
     };
+
+    /// The verdict once the store failed: `verdict` (what the policies
+    /// that answered decided) when open, unavailable when closed.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn on_failure(self, verdict: Verdict) -> Verdict {
+        match self {
+            FailMode::Open => verdict,
+            FailMode::Closed { retry_after } => Verdict::Unavailable { retry_after },
+        }
+    }
 }
 
 /// One policy and how to find its key.
@@ -447,12 +457,7 @@ impl Limiter {
                         // store is as good as failed.
                         Err(_) => Outcome {
                             decisions: Vec::new(),
-                            verdict: match fail_mode {
-                                FailMode::Open => Verdict::Allowed,
-                                FailMode::Closed { retry_after } => {
-                                    Verdict::Unavailable { retry_after }
-                                }
-                            },
+                            verdict: fail_mode.on_failure(Verdict::Allowed),
                             cost,
                         },
                     }
@@ -609,8 +614,8 @@ async fn check_redis(
             }
         }
     }
-    if failed && let FailMode::Closed { retry_after } = fail_mode {
-        verdict = Verdict::Unavailable { retry_after };
+    if failed {
+        verdict = fail_mode.on_failure(verdict);
     }
     if verdict != Verdict::Allowed {
         // What a refusal gives back, a peek reports as given back too.
