@@ -282,9 +282,10 @@ impl Finish {
             .and_then(|code| catalog.error(code).ok());
         let mut err = match known {
             Some(mut err) => {
-                for key in err.def().detail_keys().to_vec() {
-                    if let Some(value) = decoded.details.get(&key) {
-                        err = err.with(key, value.clone());
+                let def = Arc::clone(err.def());
+                for key in def.detail_keys() {
+                    if let Some(value) = decoded.details.get(key) {
+                        err = err.with(key.as_str(), value.clone());
                     }
                 }
                 match (message.is_empty(), status >= 500) {
