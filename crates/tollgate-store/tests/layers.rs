@@ -24,6 +24,7 @@ both_backends!(
     charged_on_success_released_on_errors_and_on_drop,
     credit_and_usage_refusals_render_in_the_dialect,
     idempotent_replay_and_conflicts,
+    a_route_idempotency_layer_inside_a_global_one_runs_once,
     twenty_concurrent_requests_with_one_key_run_once_and_charge_once,
     failures_are_not_stored_so_retries_run,
     responses_too_large_to_keep_spend_the_key,
@@ -562,6 +563,34 @@ async fn idempotent_replay_and_conflicts(kind: Kind) {
     f.db.cleanup().await;
 }
 
+async fn a_route_idempotency_layer_inside_a_global_one_runs_once(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let route = f
+        .gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Required)
+        .layer(handler.service());
+    // Inside the auth layer, as the docs place it: both scope the key alike.
+    let svc = f.gate.auth().layer(f.gate.idempotency().layer(route));
+
+    let (first, first_body) = send(&svc, post(&f.key, Some("order-1"), "{}")).await;
+    assert_eq!(first.status(), 201, "{}", String::from_utf8_lossy(&first_body));
+    let (again, again_body) = send(&svc, post(&f.key, Some("order-1"), "{}")).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again_body, first_body);
+    assert_eq!((handler.calls(), f.balance().await), (1, 9));
+
+    // The inner layer's own rule still holds where the outer one has no key.
+    let (res, _) = send(&svc, post(&f.key, None, "{}")).await;
+    assert_eq!((res.status().as_u16(), code(&res)), (400, "missing_field"));
+    f.db.cleanup().await;
+}
+
 async fn twenty_concurrent_requests_with_one_key_run_once_and_charge_once(kind: Kind) {
     let Some(f) = Fixture::new(kind, 100).await else {
         return;
@@ -688,15 +717,20 @@ async fn responses_too_large_to_keep_spend_the_key(kind: Kind) {
     let counted = calls.clone();
     let handler = tower::service_fn(move |req: Req| {
         counted.fetch_add(1, Ordering::SeqCst);
-        let body = if req.uri().path().ends_with("/stream") {
+        let path = req.uri().path();
+        let mut response = Response::builder().status(201);
+        let body = if path.ends_with("/big") {
+            axum::body::Body::from(vec![b'x'; 4096])
+        } else {
+            if path.ends_with("/declared") {
+                response = response.header("content-length", "4096");
+            }
             axum::body::Body::new(UnsizedBody {
                 chunks: 4,
                 stalls: false,
             })
-        } else {
-            axum::body::Body::from(vec![b'x'; 4096])
         };
-        async move { Ok::<_, Infallible>(Response::builder().status(201).body(body).unwrap()) }
+        async move { Ok::<_, Infallible>(response.body(body).unwrap()) }
     });
     let svc = f
         .gate
@@ -727,12 +761,18 @@ async fn responses_too_large_to_keep_spend_the_key(kind: Kind) {
     assert!(not_kept(send("/v1/scans/big").await));
     assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (1, 9));
 
+    // A stream whose `Content-Length` says it is too large: the same.
+    let (status, body) = send("/v1/scans/declared").await;
+    assert_eq!((status, body.len()), (201, 4096));
+    assert!(not_kept(send("/v1/scans/declared").await));
+    assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (2, 8));
+
     // Found too large while reading: that response is lost (500), but the
     // retry is still not run again.
     let (status, body) = send("/v1/scans/stream").await;
     assert_eq!(status, 500, "{}", String::from_utf8_lossy(&body));
     assert!(not_kept(send("/v1/scans/stream").await));
-    assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (2, 8));
+    assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (3, 7));
     f.db.cleanup().await;
 }
 

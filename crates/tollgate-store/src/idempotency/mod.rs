@@ -64,7 +64,9 @@
 //! read, and the request gets `internal_error` instead (still charged: the
 //! credits layer settled when the handler answered). A handler that may answer
 //! that much should say its body's size (`Content-Length`), or the gatekeeper
-//! raise the limit. Methods other than POST and PATCH pass through untouched.
+//! raise the limit. Methods other than POST and PATCH pass through untouched,
+//! and so does a request an outer idempotency layer has claimed already (a
+//! global layer around a route's own).
 //! The key's lock is renewed while a response body is read too, so a body
 //! that streams slowly never lets a retry run the handler again.
 //!

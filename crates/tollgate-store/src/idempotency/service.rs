@@ -279,6 +279,12 @@ async fn renewing<F: Future>(
     output
 }
 
+/// Marks a request whose key an idempotency layer has claimed: a layer
+/// nested inside it (a global one around a route's own) passes the request
+/// through instead of finding its own claim in use.
+#[derive(Clone, Copy, Debug)]
+struct Claimed;
+
 /// Whether a response spends its key: the handler acted on the request. A
 /// 5xx, a 429 or a response marked [`NotExecuted`] frees it for a retry.
 fn spends_key<B>(response: &Response<B>) -> bool {
@@ -339,6 +345,10 @@ where
                 }
             },
         };
+        if req.extensions().get::<Claimed>().is_some() {
+            // An outer idempotency layer holds this request's key already.
+            return IdempotencyFuture::inner(self.inner.call(req));
+        }
         let scope = req
             .extensions()
             .get::<Principal>()
@@ -370,7 +380,7 @@ where
     ResB: Body<Data = Bytes> + From<Bytes>,
     ResB::Error: Into<BoxError>,
 {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let uri = original_uri(&parts);
     let path = uri.path().to_owned();
     let body = match Limited::new(body, shared.max_body).collect().await {
@@ -439,6 +449,7 @@ where
                 .saturating_add(i64::try_from(shared.retention.as_secs()).unwrap_or(i64::MAX)),
         }
     };
+    parts.extensions.insert(Claimed);
     let call = service.call(Request::from_parts(parts, ReqB::from(body)));
     let response = renewing(call, &mut guard, shared.lock_timeout, |output, guard| {
         // The handler ran: from here on the key is spent, whatever happens
@@ -457,9 +468,13 @@ where
     let (rparts, rbody) = response.into_parts();
     let done = |body: Option<Bytes>| record(status, &rparts.headers, &rparts.extensions, body);
     let max_body = u64::try_from(shared.max_body).unwrap_or(u64::MAX);
-    if rbody.size_hint().lower() > max_body {
-        // Too large to keep, and known to be before a byte is read: it goes out
-        // whole, unread.
+    let declared = rparts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if rbody.size_hint().lower().max(declared.unwrap_or(0)) > max_body {
+        // Too large to keep, and known to be (by the body or its
+        // `Content-Length`) before a byte is read: it goes out whole, unread.
         guard.complete(done(None)).await;
         return Ok(Response::from_parts(rparts, rbody));
     }
