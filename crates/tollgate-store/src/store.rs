@@ -796,6 +796,40 @@ impl Store {
         lock_timeout: Duration,
     ) -> Result<Begin, StoreError> {
         let token = LockToken::random()?;
+        let begun = self
+            .begin_with(
+                api_key_id,
+                idem_key,
+                fingerprint,
+                retention,
+                lock_timeout,
+                token,
+            )
+            .await;
+        if let Err(error) = &begun
+            && !detach::no_connection(error)
+        {
+            // A claim may have landed with its answer lost: free the key in
+            // case, or it stays `running` under a token no request holds
+            // until its lock times out (every retry a 409 till then).
+            let (store, scope, key) = (self.clone(), api_key_id.to_owned(), idem_key.to_owned());
+            detach::start(
+                self.writes(),
+                crate::idempotency::abandon(store, scope, key, token),
+            );
+        }
+        begun
+    }
+
+    async fn begin_with(
+        &self,
+        api_key_id: &str,
+        idem_key: &str,
+        fingerprint: &[u8],
+        retention: Duration,
+        lock_timeout: Duration,
+        token: LockToken,
+    ) -> Result<Begin, StoreError> {
         for _ in 0..4 {
             let now = unix(self.now());
             let backend = self.backend();

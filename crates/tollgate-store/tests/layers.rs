@@ -34,6 +34,7 @@ both_backends!(
     a_request_dropped_while_its_lock_renews_leaves_the_key_free,
     an_outcome_is_stored_though_its_first_write_fails,
     a_key_is_freed_though_its_first_write_fails,
+    a_claim_whose_answer_is_lost_leaves_the_key_free,
     credits_are_given_back_though_the_first_release_finds_no_connection,
     a_response_dropped_while_its_lock_renews_spends_the_key,
     a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_key,
@@ -578,7 +579,12 @@ async fn a_route_idempotency_layer_inside_a_global_one_runs_once(kind: Kind) {
     let svc = f.gate.auth().layer(f.gate.idempotency().layer(route));
 
     let (first, first_body) = send(&svc, post(&f.key, Some("order-1"), "{}")).await;
-    assert_eq!(first.status(), 201, "{}", String::from_utf8_lossy(&first_body));
+    assert_eq!(
+        first.status(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&first_body)
+    );
     let (again, again_body) = send(&svc, post(&f.key, Some("order-1"), "{}")).await;
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
@@ -984,6 +990,8 @@ struct Faulty {
     failing_writes: Arc<AtomicUsize>,
     /// How many releases are still to find no connection.
     unconnected_releases: Arc<AtomicUsize>,
+    /// How many claims (inserts) are still to land with their answer lost.
+    unanswered_claims: Arc<AtomicUsize>,
 }
 
 impl Faulty {
@@ -1034,7 +1042,18 @@ mod faulty {
             row: IdempotencyRow,
             token: LockToken,
         ) -> BoxFuture<'_, Result<bool, StoreError>> {
-            self.inner.idem_insert(row, token)
+            let unanswered = self
+                .unanswered_claims
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if !unanswered {
+                return self.inner.idem_insert(row, token);
+            }
+            Box::pin(async move {
+                assert!(self.inner.idem_insert(row, token).await.unwrap());
+                let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+                Err(StoreError::Database(sqlx::Error::Io(reset)))
+            })
         }
         fn idem_get<'a>(
             &'a self,
@@ -1200,11 +1219,9 @@ impl Fixture {
         let landed = Arc::new(tokio::sync::Notify::new());
         let gate = self
             .faulty(Faulty {
-                inner: self.db.backend().await,
                 unanswered_renewals: true,
                 landed: landed.clone(),
-                failing_writes: Arc::default(),
-                unconnected_releases: Arc::default(),
+                ..self.sound().await
             })
             .idempotency_lock_timeout(Duration::from_secs(1));
         (gate, landed)
@@ -1214,11 +1231,8 @@ impl Fixture {
     /// (completing or freeing a key) fail.
     async fn failing_writes(&self, n: usize) -> Gatekeeper {
         self.faulty(Faulty {
-            inner: self.db.backend().await,
-            unanswered_renewals: false,
-            landed: Arc::default(),
             failing_writes: Arc::new(AtomicUsize::new(n)),
-            unconnected_releases: Arc::default(),
+            ..self.sound().await
         })
     }
 
@@ -1226,12 +1240,30 @@ impl Fixture {
     /// no connection.
     async fn unconnected_releases(&self, n: usize) -> Gatekeeper {
         self.faulty(Faulty {
+            unconnected_releases: Arc::new(AtomicUsize::new(n)),
+            ..self.sound().await
+        })
+    }
+
+    /// A gatekeeper over the same database whose first `n` claims of a key
+    /// land but lose their answer (the connection drops on the way back).
+    async fn unanswered_claims(&self, n: usize) -> Gatekeeper {
+        self.faulty(Faulty {
+            unanswered_claims: Arc::new(AtomicUsize::new(n)),
+            ..self.sound().await
+        })
+    }
+
+    /// A backend over the same database with no faults, to change one of.
+    async fn sound(&self) -> Faulty {
+        Faulty {
             inner: self.db.backend().await,
             unanswered_renewals: false,
             landed: Arc::default(),
             failing_writes: Arc::default(),
-            unconnected_releases: Arc::new(AtomicUsize::new(n)),
-        })
+            unconnected_releases: Arc::default(),
+            unanswered_claims: Arc::default(),
+        }
     }
 
     fn faulty(&self, backend: Faulty) -> Gatekeeper {
@@ -1448,6 +1480,28 @@ async fn a_key_is_freed_though_its_first_write_fails(kind: Kind) {
     let (retried, body) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
     assert_eq!(retried.status(), 201, "{}", String::from_utf8_lossy(&body));
     assert_eq!(handler.calls(), 2);
+    f.db.cleanup().await;
+}
+
+/// A claim that landed though its answer was lost does not hold the key
+/// until its lock times out: the retry runs.
+async fn a_claim_whose_answer_is_lost_leaves_the_key_free(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f
+        .unanswered_claims(1)
+        .await
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    let (first, _) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!(first.status(), 503);
+    let ran =
+        eventually(|| async { send(&svc, post(&f.key, Some("k1"), "{}")).await.0.status() == 201 });
+    assert!(ran.await, "the retry kept getting 409 after a lost claim");
+    assert_eq!(handler.calls(), 1);
     f.db.cleanup().await;
 }
 

@@ -111,3 +111,4 @@ mod service;
 pub use future::IdempotencyFuture;
 pub use layer::{Idempotency, IdempotencyLayer};
 pub use service::IdempotencyService;
+pub(crate) use service::abandon;

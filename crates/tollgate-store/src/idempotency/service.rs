@@ -143,7 +143,7 @@ impl Drop for KeyGuard {
 /// Frees a key. If this fails (three times), the record stays `running`
 /// until its lock times out, and retries get `idempotency_key_in_use` until
 /// then.
-async fn abandon(store: Store, scope: String, key: String, token: LockToken) {
+pub(crate) async fn abandon(store: Store, scope: String, key: String, token: LockToken) {
     // Repeating an owner's write is safe: it matches the owner's token, and
     // one that landed before its answer was lost finds the record done or
     // gone and changes nothing. Not repeating it would leave the key
