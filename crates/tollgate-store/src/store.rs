@@ -122,6 +122,14 @@ impl StoreOptions {
     /// table `_sqlx_migrations` then cannot meet that application's own (a
     /// second set of sqlx migrations in one schema makes either refuse to
     /// start).
+    ///
+    /// Each connection names the schema in its startup `options`
+    /// (`-c search_path=…`), so that it holds for every statement even
+    /// through a pooler that shares server connections between
+    /// transactions. PgBouncer refuses such a connection unless told to
+    /// track the parameter (`track_extra_parameters = search_path`, 1.20 or
+    /// later). Without a schema, a connection sends only parameters
+    /// PgBouncer tracks by default.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = Some(schema.into());
         self
@@ -289,7 +297,10 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", tollgate::redact_url(url))))?
-                .disable_statement_logging();
+                .disable_statement_logging()
+                // No float is stored; and PgBouncer refuses this startup
+                // parameter unless told to ignore it.
+                .extra_float_digits(None);
             if let Some(schema) = &options.schema {
                 let valid = (1..=63).contains(&schema.len())
                     && schema
@@ -340,10 +351,18 @@ impl Store {
                 .await?;
             // On a connection of its own (a pool of one: a connection
             // borrowed for the run makes the future not `Send` for every
-            // lifetime), so that its lock timeout stays with it.
+            // lifetime), so that its lock timeout stays with it. Set by a
+            // statement, not a startup parameter: PgBouncer refuses
+            // `options` it does not track.
             let migrating = PgPoolOptions::new()
                 .max_connections(1)
-                .connect_with(connect.options([("lock_timeout", MIGRATION_LOCK_TIMEOUT)]))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        let set = format!("SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'");
+                        conn.execute(set.as_str()).await.map(drop)
+                    })
+                })
+                .connect_with(connect)
                 .await?;
             let migrated = sqlx::migrate!("migrations/postgres").run(&migrating).await;
             migrating.close().await;

@@ -1020,3 +1020,53 @@ async fn a_database_made_before_lock_tokens_upgrades_in_place(kind: Kind) {
     assert!(db.store.authenticate(key.secret()).await.is_ok());
     db.cleanup().await;
 }
+
+/// The startup parameters a Postgres client sends to a listener that answers
+/// nothing: `url` is opened with `{addr}` replaced by the listener's address.
+async fn startup_parameters(url: &str, options: StoreOptions) -> Vec<(String, String)> {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = url.replace("{addr}", &listener.local_addr().unwrap().to_string());
+    let opening =
+        tokio::spawn(async move { tollgate_store::Store::open_with(&url, options).await });
+    let (mut socket, _) = listener.accept().await.unwrap();
+    let len = socket.read_u32().await.unwrap() as usize;
+    let mut message = vec![0; len - 4];
+    socket.read_exact(&mut message).await.unwrap();
+    drop(socket);
+    assert!(opening.await.unwrap().is_err());
+    // After the protocol version: name, value, ... each ending in a NUL,
+    // then an empty name.
+    let fields: Vec<String> = message[4..]
+        .split(|&b| b == 0)
+        .map(|s| String::from_utf8(s.to_vec()).unwrap())
+        .collect();
+    fields
+        .chunks_exact(2)
+        .take_while(|pair| !pair[0].is_empty())
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect()
+}
+
+/// PgBouncer refuses a connection that sends a startup parameter it does not
+/// track (unless told to ignore it): the store sends none (without a
+/// schema, whose `search_path` goes in `options`).
+#[tokio::test]
+async fn postgres_connections_send_only_parameters_a_pooler_tracks() {
+    let url = "postgres://app@{addr}/db?sslmode=disable";
+    // PgBouncer's defaults, plus the connection's own user and database.
+    let tracked = [
+        "user",
+        "database",
+        "client_encoding",
+        "DateStyle",
+        "TimeZone",
+        "standard_conforming_strings",
+        "application_name",
+    ];
+    let sent = startup_parameters(url, StoreOptions::default()).await;
+    assert!(sent.iter().any(|(name, _)| name == "user"), "{sent:?}");
+    for (name, value) in &sent {
+        assert!(tracked.contains(&name.as_str()), "{name}={value}");
+    }
+}
