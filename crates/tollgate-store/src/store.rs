@@ -582,15 +582,14 @@ impl Store {
         Ok(CreatedKey { key: whole, info })
     }
 
-    /// Every key, or one account's (`keys list`), oldest first.
+    /// Every key, or one account's (`keys list`), oldest first; keys made
+    /// in the same second by id.
     pub async fn list_keys(&self, account_id: Option<&str>) -> Result<Vec<KeyInfo>, StoreError> {
-        Ok(self
-            .backend()
-            .list_keys(account_id)
-            .await?
-            .into_iter()
-            .map(key_info)
-            .collect())
+        let mut rows = self.backend().list_keys(account_id).await?;
+        // Here, not in SQL: Postgres would order ids by the database's
+        // collation, SQLite byte by byte.
+        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(rows.into_iter().map(key_info).collect())
     }
 
     /// Loads a key by id (or by the whole key). Text that is neither (not 12

@@ -1070,3 +1070,38 @@ async fn postgres_connections_send_only_parameters_a_pooler_tracks() {
         assert!(tracked.contains(&name.as_str()), "{name}={value}");
     }
 }
+
+/// Keys made in one second list in the same order on every backend: by id,
+/// byte by byte, whatever the database's collation (here a linguistic one,
+/// which puts `a` before `B`).
+#[tokio::test]
+async fn keys_made_in_one_second_list_by_id_whatever_the_collation() {
+    let Some(db) = TestDb::new(Kind::Postgres).await else {
+        return;
+    };
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let schema = db.schema.as_deref().unwrap();
+    sqlx::query(&format!(
+        r#"ALTER TABLE {schema}.api_keys ALTER COLUMN id TYPE TEXT COLLATE "en-x-icu""#
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let s = &db.store;
+    s.create_account(NewAccount::new("acme")).await.unwrap();
+    for _ in 0..20 {
+        s.create_key(NewKey::new("acme", ["a"])).await.unwrap();
+    }
+    let listed: Vec<String> = s
+        .list_keys(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| k.id().to_owned())
+        .collect();
+    let mut by_bytes = listed.clone();
+    by_bytes.sort();
+    assert_eq!(listed, by_bytes);
+    db.cleanup().await;
+}

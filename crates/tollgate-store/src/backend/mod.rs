@@ -168,7 +168,7 @@ pub trait KeyBackend: Send + Sync + 'static {
         &'a self,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<(KeyRow, String)>, StoreError>>;
-    /// Every key, or an account's, oldest first.
+    /// Every key, or an account's, in any order (the store sorts them).
     fn list_keys<'a>(
         &'a self,
         account_id: Option<&'a str>,

@@ -304,8 +304,7 @@ macro_rules! sql_backend {
                     let rows = match account_id {
                         Some(account) => {
                             sqlx::query(&format!(
-                                "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.account_id = $1 \
-                                 ORDER BY k.created_at, k.id"
+                                "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.account_id = $1"
                             ))
                             .bind(account)
                             .fetch_all(&self.pool)
@@ -313,7 +312,7 @@ macro_rules! sql_backend {
                         }
                         None => {
                             sqlx::query(&format!(
-                                "SELECT {KEY_COLUMNS} FROM api_keys k ORDER BY k.created_at, k.id"
+                                "SELECT {KEY_COLUMNS} FROM api_keys k"
                             ))
                             .fetch_all(&self.pool)
                             .await?
