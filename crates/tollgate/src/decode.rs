@@ -174,7 +174,7 @@ impl Catalog {
             body_status: None,
             details_text: 0,
         };
-        let dialect = read_body(body, &fields, &mut out);
+        let dialect = read_body(body, &fields, self, &mut out);
         if out.status == 0 {
             out.status = out.body_status.unwrap_or(0);
         }
@@ -438,14 +438,14 @@ impl<'h> Headers<'h> {
 /// (`"x\ud800"`), which `serde_json` refuses in keys though it lets values
 /// through, does not hide the rest: the object is read again with every
 /// surrogate escape replaced.
-fn read_json_object(json: &str, out: &mut Decoded) -> Option<Option<Dialect>> {
+fn read_json_object(json: &str, catalog: &Catalog, out: &mut Decoded) -> Option<Option<Dialect>> {
     if let Some(obj) = Tape::new(json).parse() {
-        return Some(read_object(&obj, out));
+        return Some(read_object(&obj, catalog, out));
     }
     let replaced = without_surrogate_escapes(json)?;
     let tape = Tape::new(&replaced);
     let obj = tape.parse()?;
-    Some(read_object(&obj, out))
+    Some(read_object(&obj, catalog, out))
 }
 
 /// `json` with each `\uD800`–`\uDFFF` escape written as `\uFFFD`; `None`
@@ -487,7 +487,12 @@ fn without_surrogate_escapes(json: &str) -> Option<String> {
 }
 
 /// Reads the body into `out`; the Tollgate dialect it is in, if any.
-fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) -> Option<Dialect> {
+fn read_body(
+    body: &[u8],
+    headers: &Headers<'_>,
+    catalog: &Catalog,
+    out: &mut Decoded,
+) -> Option<Dialect> {
     let trimmed = body
         .strip_prefix(b"\xef\xbb\xbf")
         .unwrap_or(body)
@@ -498,7 +503,7 @@ fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) -> Option<Di
     }
     let is_json = match std::str::from_utf8(trimmed) {
         Ok(json) => {
-            if let Some(dialect) = read_json_object(json, out) {
+            if let Some(dialect) = read_json_object(json, catalog, out) {
                 return dialect;
             }
             serde_json::from_str::<IgnoredAny>(json).is_ok()
@@ -507,7 +512,7 @@ fn read_body(body: &[u8], headers: &Headers<'_>, out: &mut Decoded) -> Option<Di
         // hide the rest: read with it replaced.
         Err(_) => {
             let text = String::from_utf8_lossy(trimmed);
-            if let Some(dialect) = read_json_object(&text, out) {
+            if let Some(dialect) = read_json_object(&text, catalog, out) {
                 return dialect;
             }
             // `serde_json` skips strings without checking them.
@@ -581,11 +586,11 @@ fn html_title(html: &str) -> Option<&str> {
 
 /// Recognises the shape of a JSON object body and reads it; the Tollgate
 /// dialect it is in, if any.
-fn read_object(obj: &Obj<'_>, out: &mut Decoded) -> Option<Dialect> {
+fn read_object(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) -> Option<Dialect> {
     let (shape, parsed) = detect(obj);
     let dialect = match shape {
         Shape::Dialect(d) => {
-            d.decode(obj, parsed, out);
+            d.decode(obj, parsed, catalog, out);
             out.dialect = d.name();
             Some(d)
         }

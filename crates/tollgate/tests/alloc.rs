@@ -160,6 +160,32 @@ fn google_reasons_aliased_or_not_allocate_nothing() {
 }
 
 #[test]
+fn decoding_an_envelope_of_countless_tiny_entries_peaks_at_a_few_times_its_size() {
+    // Every member of `errors` was kept (56 bytes for each 6 of the body)
+    // before the violations were capped.
+    let members: Vec<String> = (0..170_000).map(|i| format!(r#""{i:x}":0"#)).collect();
+    let body = format!(
+        r#"{{"success":false,"message":"m","errors":[{{{}}}]}}"#,
+        members.join(",")
+    );
+    let info = measure(|| {
+        let decoded = tollgate::decode(
+            400,
+            &http::HeaderMap::new(),
+            body.as_bytes(),
+            SystemTime::now(),
+        );
+        assert_eq!(decoded.dialect, "envelope");
+    });
+    assert!(
+        info.bytes_max < 4 * body.len() as u64,
+        "{} bytes at the peak for a body of {}",
+        info.bytes_max,
+        body.len()
+    );
+}
+
+#[test]
 fn decoding_a_hostile_body_peaks_at_a_few_times_its_size() {
     // A FastAPI location of half a million numbers in a MiB: parsed whole,
     // it took 57 times that at the peak.

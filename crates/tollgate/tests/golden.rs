@@ -406,6 +406,54 @@ fn seed_004_whole_body_violation_reads_back() {
     assert!(back.violations.is_empty(), "{:?}", back.violations);
 }
 
+/// Without `X-Error-Code` (seed 004 documents none), field entries are not
+/// taken for the code: a lone field whose message the summary does not
+/// name, and a field next to a whole-body entry.
+#[test]
+fn seed_004_fields_read_back_without_the_code_header() {
+    let catalog = catalog("004-detection.toml");
+    let validation = || catalog.error("validation_error").unwrap();
+    // The first body names no code at all.
+    let cases = [
+        (
+            validation().violation(Violation::new("session_id", "invalid", "Invalid UUID")),
+            None,
+            vec![Violation::new("session_id", "", "Invalid UUID")],
+        ),
+        (
+            validation()
+                .violation(Violation::new("", "invalid_type", "expected an object"))
+                .violation(Violation::new(
+                    "frames",
+                    "missing_field",
+                    "frames is required",
+                )),
+            Some("validation_error"),
+            vec![
+                Violation::new("", "", "expected an object"),
+                Violation::new("frames", "", "frames is required"),
+            ],
+        ),
+    ];
+    for (err, code, violations) in cases {
+        let body = catalog
+            .renderer(Dialect::Envelope)
+            .body(&err, &Context::new(timestamp()));
+        for decoder in [&catalog, Catalog::builtin_ref()] {
+            let back = decoder.decode(400, &http::HeaderMap::new(), &body, timestamp());
+            let body = String::from_utf8_lossy(&body);
+            assert_eq!(back.code.as_deref(), code, "{body}");
+            assert_eq!(back.violations, violations, "{body}");
+        }
+    }
+    // An API's own code, unknown to the catalog, is still its code outside
+    // a validation error.
+    let body = br#"{"data":null,"success":false,"message":"Quota spent","errors":[{"quota_spent":["Come back tomorrow"]}]}"#;
+    let back = catalog.decode(403, &http::HeaderMap::new(), body, timestamp());
+    assert_eq!(back.code.as_deref(), Some("quota_spent"));
+    assert!(back.violations.is_empty(), "{:?}", back.violations);
+}
+
 /// Seed 000's hint is written only when the details fill it: a bare 403
 /// that names only the scope must not put `{access}` on the wire.
 #[test]

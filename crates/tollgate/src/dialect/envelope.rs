@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::json::Out;
 use super::{Context, Renderer, read_field_messages, write_message, write_wire_code};
 use crate::decode::{Decoded, Member, Obj, Raw};
-use crate::{ApiError, Dialect};
+use crate::{ApiError, Catalog, Dialect};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
     out.raw("{\"data\":null,\"success\":false,\"message\":");
@@ -79,9 +79,11 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
 /// comparisons, no allocation).
 const PAIRWISE_MAX: usize = 32;
 
-pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
+pub(super) fn decode(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) {
     out.message = obj.string("message");
-    // Every member of every object of `errors`, read in one pass.
+    // Every member of every object of `errors`, read in one pass; no more
+    // than violations can be kept (each member holds 56 bytes, whatever its
+    // size in the body), and the code's entry.
     let entries: Vec<Member<'_>> = obj
         .raw("errors")
         .and_then(Raw::items)
@@ -89,15 +91,24 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         .flatten()
         .filter_map(Raw::entries)
         .flatten()
+        .take(out.violation_room() + 1)
         .collect();
-    // The entry named by `X-Error-Code` (or, without it, a lone entry that
-    // is not a field's) is the code; every other entry is a field.
+    // The entry named by `X-Error-Code` is the code. Without it: an entry
+    // naming a code of the catalog (whose status agrees), else a lone entry
+    // that reads as a code rather than a field's. Every other entry is a field.
     let code_index = match &out.code {
         Some(code) => entries.iter().position(|(k, _)| k == code),
-        None => match entries.as_slice() {
-            [(key, _)] => (!looks_like_field_error(key, out)).then_some(0),
-            _ => None,
-        },
+        None => entries
+            .iter()
+            .position(|(key, _)| {
+                catalog
+                    .find_wire_code_in(key, Some(Dialect::Envelope))
+                    .is_some_and(|def| def.status() == out.status || out.status < 400)
+            })
+            .or_else(|| match entries.as_slice() {
+                [(key, messages)] => lone_entry_is_code(key, *messages, out).then_some(0),
+                _ => None,
+            }),
     };
     for (i, (key, messages)) in entries.into_iter().enumerate() {
         if Some(i) == code_index {
@@ -131,10 +142,13 @@ fn only_the_message(messages: Raw<'_>, message: Option<&str>) -> bool {
     only.string().as_deref() == Some(message)
 }
 
-/// Without a code header, a lone entry is a field when its message names it
-/// (`"session_id is required"`).
-fn looks_like_field_error(key: &str, out: &Decoded) -> bool {
-    out.message
-        .as_deref()
-        .is_some_and(|m| m.split_whitespace().next() == Some(key))
+/// Without a code header, whether a lone entry the catalog does not know is
+/// a code: not when the message names it (`"session_id is required"`); and
+/// on a validation error (400 or 422), only when it just repeats the message
+/// (as an error without violations does), for there its messages are more
+/// likely a field's (`{"session_id": ["Invalid UUID"]}`).
+fn lone_entry_is_code(key: &str, messages: Raw<'_>, out: &Decoded) -> bool {
+    let message = out.message.as_deref();
+    let names_it = message.is_some_and(|m| m.split_whitespace().next() == Some(key));
+    !names_it && (!matches!(out.status, 400 | 422) || only_the_message(messages, message))
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::decode::{Decoded, Json, Obj, Parsed, Raw};
-use crate::{ApiError, Violation, headers};
+use crate::{ApiError, Catalog, Violation, headers};
 use json::Out;
 
 /// A wire format for error bodies.
@@ -127,7 +127,14 @@ impl Dialect {
     }
 
     /// Reads a body of this dialect, given what detecting it parsed.
-    pub(crate) fn decode(self, obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+    /// `catalog` tells codes from field names where the body alone cannot.
+    pub(crate) fn decode(
+        self,
+        obj: &Obj<'_>,
+        parsed: Parsed<'_>,
+        catalog: &Catalog,
+        out: &mut Decoded,
+    ) {
         let error = parsed.error.as_ref();
         match self {
             Dialect::Problem => problem::decode(obj, out),
@@ -135,7 +142,7 @@ impl Dialect {
             Dialect::Coded => coded::decode(obj, error, out),
             Dialect::Detail => detail::decode(obj, out),
             Dialect::Meta => meta::decode(obj, error, out),
-            Dialect::Envelope => envelope::decode(obj, out),
+            Dialect::Envelope => envelope::decode(obj, catalog, out),
             Dialect::Flat => flat::decode(obj, out),
             Dialect::Google => google::decode(error, out),
             Dialect::Stripe => stripe::decode(error, out),
