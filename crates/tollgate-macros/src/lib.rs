@@ -528,7 +528,7 @@ fn def_tokens(
         .map(|(k, _)| k.clone())
         .collect();
     for (key, field) in &message_only {
-        if !tollgate::is_detail_key(key) {
+        if !tollgate::is_placeholder_name(key) {
             return Err(syn::Error::new(
                 *field,
                 format!("field `{key}` fills the message, and placeholders are [A-Za-z0-9_]+"),
@@ -541,8 +541,9 @@ fn def_tokens(
             return Err(syn::Error::new(
                 field,
                 format!(
-                    "field `{key}` names a detail, and detail keys are [A-Za-z0-9_]+; \
-                     rename it or mark it #[api(skip)]"
+                    "field `{key}` names a detail, and detail keys are {}; \
+                     rename it or mark it #[api(skip)]",
+                    tollgate::DETAIL_KEY_RULE
                 ),
             ));
         }

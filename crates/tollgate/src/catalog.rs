@@ -401,10 +401,13 @@ impl Catalog {
         let mut next = self.clone();
         if let Some(url) = parsed.docs_url {
             // Each code is added as `#code`, and the result is a problem's
-            // `type` (a URI reference).
-            let text = url.get_ref();
-            if text.contains('#') || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                let problem = "docs_url must be a URL without a `#` fragment or spaces: each code is added as `#code`";
+            // `type`: a URI reference (RFC 3986's characters; `%` escapes
+            // the rest).
+            let uri_char =
+                |c: char| c.is_ascii_alphanumeric() || "-._~:/?[]@!$&'()*+,;=%".contains(c);
+            if !url.get_ref().chars().all(uri_char) {
+                let problem = "docs_url must be a URL without a `#` fragment, in the characters a URI allows \
+                               (percent-encode spaces, quotes, `<>{}|\\^` and non-ASCII): each code is added as `#code`";
                 errors.push(url.span(), None, problem.to_owned());
             }
             next.docs_url = url.into_inner();
@@ -419,7 +422,7 @@ impl Catalog {
             let span = entry.span();
             let entry = entry.into_inner();
             let at = |key| entry.span_of(key).unwrap_or(span.clone());
-            alias_spans.insert(code.clone(), at("aliases"));
+            alias_spans.insert(code.clone(), (entry.span_of("aliases"), span.clone()));
             let existing = next.get(&code).map(|d| (**d).clone());
             match build_def(&code, &entry, existing) {
                 Ok(def) => {
@@ -433,13 +436,22 @@ impl Catalog {
                 }
             }
         }
-        // A collision is this file's when either entry of the pair is in it.
+        // A collision is this file's when either entry of the pair is in it:
+        // told at the alias the file writes (the later entry's, if both
+        // do), else at the file's entry whose code an alias took.
         for clash in next.alias_collisions() {
-            let mine = [(&clash.later, &clash.first), (&clash.first, &clash.later)]
-                .into_iter()
-                .find_map(|(code, other)| Some((code, other, alias_spans.get(code)?)));
+            let pair = [(&clash.later, &clash.first), (&clash.first, &clash.later)];
+            let alias_of = |code: &String| alias_spans.get(code)?.0.clone();
+            let entry_of = |code: &String| Some(alias_spans.get(code)?.1.clone());
+            let mine = pair
+                .iter()
+                .find_map(|&(code, other)| Some((code, other, alias_of(code)?)))
+                .or_else(|| {
+                    pair.iter()
+                        .find_map(|&(code, other)| Some((code, other, entry_of(code)?)))
+                });
             if let Some((code, other, at)) = mine {
-                errors.push(at.clone(), Some(code), clash.problem(other));
+                errors.push(at, Some(code), clash.problem(other));
             }
         }
         if !errors.kept.is_empty() {
@@ -691,15 +703,36 @@ fn build_def(
 
 /// The code of the `[errors.CODE]` table (or one of its own, such as
 /// `[errors.CODE.aliases]`) that byte `offset` of a catalog file is in: the
-/// one its last table header before names.
+/// one its last table header before names. For a file that did not parse,
+/// where the parser gives no tables: lines inside a multi-line string
+/// (`'''` or `"""`) are text, not headers.
 fn entry_at(source: &str, offset: usize) -> Option<&str> {
-    let header = source
-        .get(..offset)?
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| line.starts_with('['))?;
-    let code = header.strip_prefix("[errors.")?.split(['.', ']']).next()?;
+    let mut header = None;
+    let mut open: Option<&str> = None;
+    for line in source.get(..offset)?.lines() {
+        if open.is_none() && line.trim_start().starts_with('[') {
+            header = Some(line.trim());
+        }
+        let mut rest = line;
+        loop {
+            let found = match open {
+                Some(delimiter) => rest.find(delimiter).map(|at| (at, delimiter)),
+                // Up to a comment; then whichever delimiter comes first.
+                None => ["'''", "\"\"\""]
+                    .into_iter()
+                    .filter_map(|d| Some((rest.split('#').next()?.find(d)?, d)))
+                    .min(),
+            };
+            let Some((at, delimiter)) = found else { break };
+            open = if open.is_some() {
+                None
+            } else {
+                Some(delimiter)
+            };
+            rest = &rest[at + delimiter.len()..];
+        }
+    }
+    let code = header?.strip_prefix("[errors.")?.split(['.', ']']).next()?;
     Some(code.trim()).filter(|code| is_code(code))
 }
 
@@ -751,14 +784,34 @@ pub fn has_stray_control(text: &str) -> bool {
 }
 
 /// Whether `key` is a name placeholders can take (`[A-Za-z0-9_]+`): what a
-/// detail or message-only value is documented under.
+/// message-only value is documented under.
+///
+/// ```
+/// assert!(tollgate::is_placeholder_name("N"));
+/// assert!(!tollgate::is_placeholder_name("a b"));
+/// ```
+pub fn is_placeholder_name(key: &str) -> bool {
+    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// What a details key may be, as error messages say it: the google
+/// dialect sends each as an `ErrorInfo.metadata` key, which AIP-193 limits
+/// to these (every other dialect takes them as they are).
+pub const DETAIL_KEY_RULE: &str =
+    "[a-z][A-Za-z0-9_]+, 64 characters at most (an AIP-193 metadata key)";
+
+/// Whether `key` may be a details key ([`DETAIL_KEY_RULE`]): a placeholder
+/// name that is also an AIP-193 metadata key.
 ///
 /// ```
 /// assert!(tollgate::is_detail_key("retry_after"));
-/// assert!(!tollgate::is_detail_key("a b"));
+/// assert!(!tollgate::is_detail_key("a b") && !tollgate::is_detail_key("n"));
+/// assert!(!tollgate::is_detail_key("Max_Pages"));
 /// ```
 pub fn is_detail_key(key: &str) -> bool {
-    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    (2..=64).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && is_placeholder_name(key)
 }
 
 /// Problems with one entry on its own, each with the key of the entry it is
@@ -836,13 +889,16 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
             ));
         }
     }
+    // A set: a hostile file listing tens of thousands of keys in both would
+    // otherwise take seconds to check.
+    let sent: std::collections::HashSet<&str> = def.details.iter().map(String::as_str).collect();
     for key in &def.message_only {
-        if !is_detail_key(key) {
+        if !is_placeholder_name(key) {
             problems.push((
                 "message_only",
                 format!("message_only key {key:?} must be [A-Za-z0-9_]+"),
             ));
-        } else if def.details.contains(key) {
+        } else if sent.contains(key.as_str()) {
             problems.push((
                 "message_only",
                 format!("{key:?} is in both `details` (sent) and `message_only` (not sent)"),
@@ -853,7 +909,7 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
         if !is_detail_key(key) {
             problems.push((
                 "details",
-                format!("details key {key:?} must be [A-Za-z0-9_]+"),
+                format!("details key {key:?} must be {DETAIL_KEY_RULE}"),
             ));
             continue;
         }
@@ -921,6 +977,16 @@ mod tests {
         assert!(e[0].starts_with("t.toml:1:12: docs_url must be"), "{e:?}");
         assert_eq!(errors("docs_url = 'https://x.example/errors'\n"), [""; 0]);
         assert_eq!(errors("docs_url = 'https://x .example'\n").len(), 1);
+        // The result is a problem's `type`: a URI reference.
+        for url in [
+            "https://x.example/référence",
+            "https://x.example/e?v=\\\"1\\\"",
+            "https://x.example/a|b",
+        ] {
+            assert_eq!(errors(&format!("docs_url = \"{url}\"\n")).len(), 1, "{url}");
+        }
+        let encoded = "docs_url = 'https://x.example/r%C3%A9f?v=1&w=(2);x=[3]'\n";
+        assert_eq!(errors(encoded), [""; 0]);
     }
 
     #[test]
@@ -1010,6 +1076,13 @@ mod tests {
         // A key given twice, and a field no entry has, name the key and the entry.
         let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\nstatus = 401\n");
         assert_eq!(e, ["t.toml:4:1: entry \"abc\": duplicate key `status`"]);
+        // A line of a multi-line string that looks like a header is text.
+        for quotes in ["'''", "\"\"\""] {
+            let e = errors(&format!(
+                "[errors.abc]\nstatus = 400\nmessage = {quotes}\n[errors.zzz]\n{quotes}\nstatus = 401\n"
+            ));
+            assert_eq!(e, ["t.toml:6:1: entry \"abc\": duplicate key `status`"]);
+        }
         let e = errors("[errors.abc.aliases]\ncoded = 'A'\ncolour = 'x'\n");
         assert!(
             e[0].starts_with("t.toml:3:1: entry \"abc\": unknown"),
@@ -1055,9 +1128,19 @@ mod tests {
 
         let e = errors("[errors.abc]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['a b']\n");
         assert!(
-            e[0].contains("details key \"a b\" must be [A-Za-z0-9_]+"),
+            e[0].contains("details key \"a b\" must be [a-z][A-Za-z0-9_]+"),
             "{e:?}"
         );
+        // Sent as google's `ErrorInfo.metadata` keys: AIP-193's rule.
+        for key in ["n", "Max_Pages", &"x".repeat(65)] {
+            let e = errors(&format!(
+                "[errors.abc]\nstatus = 400\ntitle='t'\nmessage='m'\ndetails=['{key}']\n"
+            ));
+            assert_eq!(e.len(), 1, "{key}: {e:?}");
+        }
+        // A message-only value is never sent: any placeholder name will do.
+        let source = "[errors.abc]\nstatus = 400\ntitle='t'\nmessage='{N}'\nmessage_only=['N']\n";
+        assert_eq!(errors(source), [""; 0]);
 
         let e = errors("[errors.Bad]\nstatus = 400\ntitle='t'\nmessage='m'\n");
         assert!(e[0].contains("snake_case"), "{e:?}");
@@ -1138,6 +1221,15 @@ mod tests {
             .unwrap()
             .alias(Dialect::Coded, "conflict");
         assert!(c.insert(def).is_err());
+        // The later entry writes no alias: the earlier one's is told.
+        let e = errors(
+            "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\naliases = { coded = 'abd' }\n\n\
+             [errors.abd]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n",
+        );
+        assert_eq!(
+            e,
+            ["t.toml:5:11: entry \"abc\": code \"abd\" in the coded dialect is also \"abd\"'s"]
+        );
     }
 
     #[test]
