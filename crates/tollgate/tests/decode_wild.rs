@@ -586,6 +586,19 @@ fn a_key_with_a_lone_surrogate_loses_nothing_else() {
     }
 }
 
+/// The status of a body decoded without one: JSON:API's is a string, but
+/// some servers write a number.
+#[test]
+fn a_jsonapi_status_written_as_a_number_is_read() {
+    for status in [r#""429""#, "429"] {
+        let body = format!(
+            r#"{{"errors":[{{"status":{status},"code":"rate_limit_exceeded","title":"Too many"}}]}}"#
+        );
+        let e = dec(0, &[], &body);
+        assert_eq!((e.dialect, e.status), ("jsonapi", 429), "{body}");
+    }
+}
+
 #[test]
 fn a_list_of_thousands_of_errors_is_read_to_its_first_thousand() {
     let item = r#"{"status":"422","source":{"pointer":"/data/a"},"detail":"bad"}"#;

@@ -97,7 +97,11 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
     let main = items.iter().position(|e| !e.has("source")).unwrap_or(0);
     for (i, item) in items.iter().enumerate() {
         if i == main {
-            out.body_status = item.str("status").and_then(|s| s.parse().ok());
+            // A string by the spec; some servers write a number.
+            out.body_status = match item.str("status") {
+                Some(status) => status.parse().ok(),
+                None => item.u64("status").and_then(|s| u16::try_from(s).ok()),
+            };
             out.set_code(item.str("code"));
             out.message = item.string("detail").or_else(|| item.string("title"));
             out.request_id = item.string("id");
