@@ -198,6 +198,10 @@ async fn validation_status_is_configurable() {
         if let Some(status) = status {
             config = config.validation_status(status);
         }
+        // The catalog documents say what the server answers.
+        for code in ["validation_error", "missing_field"] {
+            assert_eq!(config.catalog().get(code).unwrap().status(), want, "{code}");
+        }
         let mut app = routes().layer(config.layer());
         let (res, _) = send(&mut app, post_json("/v2/scans", r#"{"session_id": 5}"#)).await;
         assert_eq!(res.status(), want, "validation_error with {status:?}");

@@ -83,7 +83,6 @@ pub struct Tollgate {
     pub(crate) negotiation: Negotiation,
     pub(crate) body_limit: Option<usize>,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) validation_status: Option<ValidationStatus>,
     pub(crate) clock: Clock,
     pub(crate) rewrite_unmarked: bool,
 }
@@ -98,7 +97,6 @@ impl fmt::Debug for Tollgate {
             .field("negotiation", &self.negotiation)
             .field("body_limit", &self.body_limit)
             .field("timeout", &self.timeout)
-            .field("validation_status", &self.validation_status)
             .field("rewrite_unmarked", &self.rewrite_unmarked)
             .finish()
     }
@@ -114,7 +112,6 @@ impl Tollgate {
             negotiation: Negotiation::new(Dialect::Problem),
             body_limit: None,
             timeout: None,
-            validation_status: None,
             clock: Arc::new(SystemTime::now),
             rewrite_unmarked: true,
         }
@@ -203,9 +200,17 @@ impl Tollgate {
     }
 
     /// The status of `validation_error` and `missing_field` (the catalog's,
-    /// 400 built in, until set).
+    /// 400 built in, until set), in [`catalog`](Self::catalog) too, so that
+    /// documents made from it say what the server answers.
     pub fn validation_status(mut self, status: ValidationStatus) -> Tollgate {
-        self.validation_status = Some(status);
+        let status = status.as_u16();
+        for code in ["validation_error", "missing_field"] {
+            if self.catalog.get(code).is_some_and(|d| d.status() != status) {
+                let toml = format!("[errors.{code}]\nstatus = {status}\n");
+                // A status of 400 or 422 on an existing entry always loads.
+                let _ = self.catalog.load_toml("<validation_status>", &toml);
+            }
+        }
         self
     }
 
@@ -230,26 +235,16 @@ impl Tollgate {
         self
     }
 
-    /// The catalog errors are written from, as given: the
-    /// [`validation_status`](Self::validation_status) is applied when the
-    /// layer is built.
+    /// The catalog errors are written from (with the
+    /// [`validation_status`](Self::validation_status) set): the one to
+    /// document the API's errors from.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
 
     /// Builds the layer.
     pub fn layer(self) -> TollgateLayer {
-        let mut catalog = self.catalog;
-        if let Some(status) = self.validation_status {
-            let status = status.as_u16();
-            for code in ["validation_error", "missing_field"] {
-                if catalog.get(code).is_some_and(|d| d.status() != status) {
-                    let toml = format!("[errors.{code}]\nstatus = {status}\n");
-                    // A status of 400 or 422 on an existing entry always loads.
-                    let _ = catalog.load_toml("<validation_status>", &toml);
-                }
-            }
-        }
+        let catalog = self.catalog;
         let error_vary = self.negotiation.vary(|a, b| a != b);
         let reply_vary = self
             .negotiation
