@@ -973,6 +973,30 @@ async fn an_error_in_json_of_its_own_is_read() {
                 get(json(StatusCode::NOT_FOUND, r#"{"ok":false}"#)),
             )
             .route("/upstream-400", get(upstream))
+            // 402 means nothing by itself; the catalog's entries give it one.
+            .route(
+                "/own-402",
+                get(json(
+                    StatusCode::PAYMENT_REQUIRED,
+                    r#"{"error":"insufficient_credits","message":"Top up first."}"#,
+                )),
+            )
+            .route(
+                "/opaque-402",
+                get(json(StatusCode::PAYMENT_REQUIRED, r#"{"ok":false}"#)),
+            )
+            .route(
+                "/text-402",
+                get(|| async { (StatusCode::PAYMENT_REQUIRED, "Out of credits") }),
+            )
+            // The wait asked for in the body alone (the headers were dropped).
+            .route(
+                "/own-503",
+                get(json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"code":"service_unavailable","detail":"busy","retry_after":5}"#,
+                )),
+            )
             .layer(
                 Tollgate::new(Catalog::builtin())
                     .dialect(Dialect::Problem)
@@ -1008,6 +1032,35 @@ async fn an_error_in_json_of_its_own_is_read() {
     assert_eq!(
         (res.status(), &body(&bytes)["code"]),
         (StatusCode::NOT_FOUND, &"not_found".into())
+    );
+
+    let (res, bytes) = send(app(), get_("/own-402"), None).await;
+    let own = body(&bytes);
+    assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(res.headers()["x-error-code"], "insufficient_credits");
+    assert_eq!(
+        (&own["code"], &own["detail"]),
+        (&"insufficient_credits".into(), &"Top up first.".into()),
+        "{own}"
+    );
+    // Naming no entry, or in text: no meaning to give it, so as it was.
+    let (res, bytes) = send(app(), get_("/opaque-402"), None).await;
+    assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
+    assert!(!res.headers().contains_key("x-error-code"));
+    assert!(res.headers().contains_key("x-request-id"));
+    assert_eq!(&bytes[..], br#"{"ok":false}"#);
+    let (res, bytes) = send(app(), get_("/text-402"), None).await;
+    assert!(!res.headers().contains_key("x-error-code"));
+    assert_eq!(&bytes[..], b"Out of credits");
+
+    let (res, bytes) = send(app(), get_("/own-503"), None).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+    assert_eq!(
+        body(&bytes)["retry_after"],
+        5,
+        "{}",
+        String::from_utf8_lossy(&bytes)
     );
 }
 

@@ -198,9 +198,13 @@ impl Finish {
             return Ok(self.respond(err, parts));
         }
         let limit = self.body_limit();
+        // A status with a meaning of its own, or (402, an app's 410) only
+        // one the catalog gives its entries: read then only from a JSON
+        // body that names such an entry, and passed through otherwise.
+        let by_status = rejection::recognise(status, "", None).is_some();
         if status >= 400
             && self.shared.rewrite_unmarked
-            && rejection::recognise(status, "", None).is_some()
+            && (by_status || self.shared.catalog.iter().any(|d| d.status() == status))
         {
             // Text or JSON as sent: a compressed body (a proxied gzip
             // error) is not read, whatever its type.
@@ -220,13 +224,15 @@ impl Finish {
                 .iter()
                 .all(|ce| ce.as_bytes().trim_ascii().eq_ignore_ascii_case(b"identity"));
             let size = http_body::Body::size_hint(&body);
-            if !(plain || json)
-                || !identity
-                || size.exact() == Some(0)
-                || size.upper().is_none_or(|u| u > MAX_TEXT as u64)
-            {
-                let err = rejection::recognise(status, "", limit);
-                return Ok(self.error_over(err, parts));
+            let readable = (plain && by_status || json)
+                && identity
+                && size.exact() != Some(0)
+                && size.upper().is_some_and(|u| u <= MAX_TEXT as u64);
+            if !readable {
+                return Ok(match rejection::recognise(status, "", limit) {
+                    Some(err) => self.error_over(err, parts),
+                    None => self.untouched(parts, Body::new(body)),
+                });
             }
             // The read is a wait like any other: it ends at the deadline,
             // counted from here when the service never waited (or after
@@ -256,22 +262,32 @@ impl Finish {
                 } else {
                     rejection::recognise(status, &String::from_utf8_lossy(&bytes), limit)
                 };
-                self.error_over(err, parts)
+                match err {
+                    Some(err) => self.error_over(err, parts),
+                    None => self.untouched(parts, Body::from(bytes)),
+                }
             }));
         }
+        Ok(self.untouched(parts, Body::new(body)))
+    }
+
+    /// The response as the inner service made it, with the request id.
+    fn untouched(&mut self, mut parts: http::response::Parts, body: Body) -> Response<Body> {
         // The id moves into the header: no copy, no reference count.
         parts.headers.insert(
             tollgate::headers::X_REQUEST_ID,
             self.request_id.take().into_header_value(),
         );
-        Ok(Response::from_parts(parts, Body::new(body)))
+        Response::from_parts(parts, body)
     }
 
     /// A JSON error body no layer rendered (a handler's own format, an
     /// upstream's), read by the catalog's decoder: the entry its code names
     /// when the status agrees (with the details that entry documents), else
-    /// what the status means; its message is told as a text body's would be
-    /// (a server error's goes to the log), and its field violations kept.
+    /// what the status means (`None` when it means nothing by itself); its
+    /// message is told as a text body's would be (a server error's goes to
+    /// the log), its field violations kept, and the wait it asked for (in
+    /// `Retry-After` or the body) kept.
     fn read_json(&self, status: u16, headers: &http::HeaderMap, body: &[u8]) -> Option<ApiError> {
         let catalog = &self.shared.catalog;
         let decoded = catalog.decode(status, headers, body, (self.shared.clock)());
@@ -299,20 +315,20 @@ impl Finish {
         for violation in decoded.violations {
             err = err.violation(violation);
         }
+        if let Some(delay) = decoded.retry_after {
+            err = err.retry_after(delay);
+        }
         Some(err)
     }
 
-    fn error_over(&self, err: Option<ApiError>, parts: http::response::Parts) -> Response<Body> {
-        // `recognise` knew the status before the body was read.
-        let err = err.unwrap_or_else(|| builtin("internal_error"));
+    fn error_over(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
         // Read as the app's catalog words it, and with the wait the response
         // asked for in the body as well (where the dialect has a field).
         let mut err = rejection::with_message_filled(render::adopt(&self.shared.catalog, err));
         let asked = parts.headers.get(http::header::RETRY_AFTER);
         let asked = asked.and_then(|v| v.to_str().ok());
-        if let Some(delay) =
-            asked.and_then(|v| tollgate::parse_retry_after(v, (self.shared.clock)()))
-        {
+        let asked = asked.and_then(|v| tollgate::parse_retry_after(v, (self.shared.clock)()));
+        if let Some(delay) = asked.filter(|_| err.retry_after_delay().is_none()) {
             err = err.retry_after(delay);
         }
         // A 415 listing the codings it decodes refused the body's
