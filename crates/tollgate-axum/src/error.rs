@@ -171,6 +171,7 @@ fn known_rejection(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> 
         r::QueryRejection,
         r::FormRejection,
         r::PathRejection,
+        r::RawPathParamsRejection,
         r::BytesRejection,
         r::StringRejection,
         r::FailedToBufferBody,

@@ -780,3 +780,38 @@ async fn a_service_that_fails_to_become_ready_keeps_its_errors_meaning() {
     assert_eq!(response.headers()["retry-after"], "3");
     assert_eq!(response.headers()["x-error-code"], "service_unavailable");
 }
+
+/// An axum rejection taken with `?` is the client error it means, as when
+/// it is returned as a response: raw path parameters that are not UTF-8.
+#[tokio::test]
+async fn a_raw_path_params_rejection_taken_with_question_mark_is_a_400() {
+    use axum::extract::RawPathParams;
+    use axum::extract::rejection::RawPathParamsRejection;
+    async fn file(
+        params: Result<RawPathParams, RawPathParamsRejection>,
+    ) -> Result<&'static str, HandlerError> {
+        params?;
+        Ok("ok")
+    }
+    async fn returned(params: Result<RawPathParams, RawPathParamsRejection>) -> Response<Body> {
+        use axum::response::IntoResponse;
+        params.map(|_| "ok").into_response()
+    }
+    let mut app = Router::new()
+        .route("/files/{key}", get(file))
+        .route("/returned/{key}", get(returned))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Flat)
+                .layer(),
+        );
+    let request = |uri| Request::get(uri).body(Body::empty()).unwrap();
+    let (res, body) = send(&mut app, request("/files/%FF")).await;
+    assert_eq!(res.status(), 400, "{}", String::from_utf8_lossy(&body));
+    let (as_response, as_body) = send(&mut app, request("/returned/%FF")).await;
+    assert_eq!(
+        res.headers()["x-error-code"],
+        as_response.headers()["x-error-code"]
+    );
+    assert_eq!(body, as_body);
+}
