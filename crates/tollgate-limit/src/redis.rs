@@ -38,7 +38,9 @@ use crate::policy::{Decision, Gcra, Policy};
 /// the arrival time passes it: idle callers cost Redis nothing after at most
 /// a horizon, and most writes keep the expiry as it is (`KEEPTTL`).
 /// Binary numbers and a rare expiry: formatting numbers as text and setting
-/// an expiry were most of the script's cost. A stored arrival time more than
+/// an expiry were most of the script's cost. A value the script did not
+/// write (another length, another type under the prefix) is a fresh caller,
+/// and is replaced: one such key must not fail the decisions batched with it. A stored arrival time more than
 /// the tolerance ahead (a policy tightened under the same name, Redis's clock
 /// stepped back) is capped at the tolerance, and the cap is stored even when
 /// the check is refused, so the caller waits out one burst of the new policy.
@@ -50,8 +52,8 @@ for i = 1, #KEYS do
   local key = KEYS[i]
   local increment, tolerance, mode = struct.unpack('>ddB', ARGV[i])
   local tat, deadline = now, 0
-  local stored = redis.call('GET', key)
-  if stored and #stored == 17 then
+  local stored = redis.pcall('GET', key)
+  if type(stored) == 'string' and #stored == 17 then
     local format, stored_tat, stored_deadline = struct.unpack('>Bdd', stored)
     if format == 1 then
       tat, deadline = stored_tat, stored_deadline

@@ -123,6 +123,30 @@ async fn weighted_cost_refund_and_impossible_cost() {
     assert_eq!((huge.remaining(), huge.retry_after()), (8, None));
 }
 
+/// A key of the store's that holds another type (another application's
+/// value under the prefix, an operator's mistake) counts as a fresh caller
+/// and is taken over; it does not fail the decisions batched with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_of_another_type_is_a_fresh_caller() {
+    let Some(url) = redis_url() else { return };
+    let store = store(&url, &prefix());
+    let p = policy("per-key", 5, 60);
+    let (foreign, other) = (Key::from("foreign"), Key::from("other"));
+    let mut admin = admin_at(&url).await;
+    let () = redis::cmd("HSET")
+        .arg(store.redis_key(&p, &foreign))
+        .arg("x")
+        .arg(1)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    // Together, so that they may share one script call.
+    let (a, b) = tokio::join!(store.check(&p, &foreign, 1), store.check(&p, &other, 1));
+    assert_eq!(a.unwrap().remaining(), 4);
+    assert_eq!(b.unwrap().remaining(), 4);
+    assert_eq!(store.check(&p, &foreign, 1).await.unwrap().remaining(), 3);
+}
+
 /// A policy tightened under the same name (or Redis's clock stepping back)
 /// leaves a caller's stored arrival time far ahead: it counts as a spent
 /// burst of the new policy, not as hours of debt.

@@ -73,7 +73,9 @@ impl RateLimitLayer {
     }
 
     /// Also sends `X-RateLimit-Limit`, `-Remaining` and `-Reset` (seconds) for
-    /// the policy with the fewest calls left (default off). The limit is the
+    /// one policy (default off): on a refusal the one that refused (the
+    /// longest wait, so its reset is the `Retry-After`), else the one with
+    /// the fewest calls left. The limit is the
     /// policy's burst (its quota unless [`Policy::with_burst`](crate::Policy::with_burst)
     /// changed it): the calls `Remaining` counts down from, so that limit
     /// minus remaining is what was used.
