@@ -35,10 +35,14 @@ enum AccountsCommand {
         /// Starting credits
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         credits: i64,
-        /// Requests allowed per calendar month (UTC)
+        /// Requests allowed per calendar month (UTC) to routes that charge credits (in serve,
+        /// POST /v1/scans and POST /v1/detections), then usage_limit_exceeded; other routes'
+        /// requests are not counted, nor one answered with an error [default: unlimited]
         #[arg(long, value_name = "REQUESTS", allow_negative_numbers = true)]
         usage_limit: Option<i64>,
-        /// Storage allowed, in bytes
+        /// Storage allowed, in bytes, for an API that counts what an account stores
+        /// (tollgate-store's add_storage); serve stores nothing against it, so there it has no
+        /// effect [default: unlimited]
         #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
         storage_quota: Option<i64>,
         #[command(flatten)]

@@ -58,6 +58,19 @@ pub(crate) struct DecodeArgs {
 
 /// Decodes the input and writes the result as pretty JSON to `out`.
 pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    // The response left out is read from stdin too: say so, rather than
+    // that stdin is named twice when the user named it once.
+    let stdin_catalog = args
+        .catalogs
+        .paths()
+        .any(|path| Source::from_arg(path) == Source::Stdin);
+    if stdin_catalog && args.file.is_none() {
+        return Err(CliError::Usage(
+            "the catalog is read from stdin (`--catalog -`), and so is the response when FILE \
+             is left out: pass the response as a FILE"
+                .to_owned(),
+        ));
+    }
     input::stdin_once(args.catalogs.paths().chain([args.file.as_deref()]))?;
     let catalog = args.catalogs.load()?;
     let source = Source::from_arg(args.file.as_deref());

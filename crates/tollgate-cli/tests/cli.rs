@@ -583,7 +583,7 @@ fn catalogs_can_come_from_stdin() {
     for args in [
         &["lint", "-", "-"][..],
         &["lint", "-c", "-", "-"],
-        &["decode", "-c", "-"],
+        &["decode", "-c", "-", "-"],
     ] {
         let twice = tollgate_stdin(args, catalog);
         assert_eq!(code(&twice), 2, "{args:?}");
@@ -593,6 +593,15 @@ fn catalogs_can_come_from_stdin() {
             stderr(&twice)
         );
     }
+    // Named once, with the response left out (which reads stdin too): the
+    // message says so, and how to pass the response instead.
+    let once = tollgate_stdin(&["decode", "--catalog", "-"], catalog);
+    assert_eq!(code(&once), 2);
+    assert_eq!(
+        stderr(&once),
+        "error: the catalog is read from stdin (`--catalog -`), and so is the response when \
+         FILE is left out: pass the response as a FILE\n"
+    );
     let rendered = tollgate_stdin(&["render", "teapot", "--catalog", "-"], catalog);
     assert_eq!(code(&rendered), 0, "{}", stderr(&rendered));
     assert!(

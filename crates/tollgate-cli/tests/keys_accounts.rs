@@ -398,3 +398,26 @@ fn a_database_in_memory_or_a_negative_amount_is_refused_and_a_new_default_said()
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The limits' help says what they hold: only requests to routes that charge
+/// credits count against --usage-limit (an error gives its count back), and
+/// serve counts no storage against --storage-quota.
+#[test]
+fn the_limits_help_says_what_counts() {
+    let dir = fresh_dir("help");
+    let help = tollgate(&dir, &["accounts", "create", "--help"]);
+    assert!(help.status.success(), "{help:?}");
+    // Wrapped to the terminal's width: read as one line.
+    let text = stdout(&help)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for says in [
+        "Requests allowed per calendar month (UTC) to routes that charge credits",
+        "nor one answered with an error",
+        "serve stores nothing against it, so there it has no effect",
+    ] {
+        assert!(text.contains(says), "{says:?} not in:\n{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -482,9 +482,48 @@ async fn openapi() -> axum::Json<Value> {
 }
 
 fn conforming(dialect: Dialect) -> Router {
-    let keyed = Router::new()
-        .route("/v1/items", get(list).post(create))
-        .route_layer(middleware::from_fn(auth));
+    conforming_with(dialect, 64 * 1024, None)
+}
+
+/// A rate limit spent by an earlier client: every request that passes the
+/// key check is refused (429, from the catalog) until `wait` after the
+/// first one.
+#[derive(Clone)]
+struct Spent {
+    wait: Duration,
+    until: Arc<Mutex<Option<std::time::Instant>>>,
+}
+
+impl Spent {
+    fn new(wait: Duration) -> Spent {
+        Spent {
+            wait,
+            until: Arc::default(),
+        }
+    }
+
+    async fn check(self, request: Request, next: Next) -> Response {
+        let now = std::time::Instant::now();
+        let until = *self.until.lock().unwrap().get_or_insert(now + self.wait);
+        if now >= until {
+            return next.run(request).await;
+        }
+        let left = (until - now).as_secs_f64().ceil() as u64;
+        let err = catalog_error("rate_limit_exceeded").retry_after(Duration::from_secs(left));
+        HandlerError::from(err).into_response()
+    }
+}
+
+/// The conforming app with this body limit and, when given, a rate limit
+/// spent already.
+fn conforming_with(dialect: Dialect, body_limit: usize, spent: Option<Spent>) -> Router {
+    let mut keyed = Router::new().route("/v1/items", get(list).post(create));
+    if let Some(spent) = spent {
+        keyed = keyed.route_layer(middleware::from_fn(move |request, next| {
+            spent.clone().check(request, next)
+        }));
+    }
+    let keyed = keyed.route_layer(middleware::from_fn(auth));
     Router::new()
         .route("/openapi.json", get(openapi))
         .merge(keyed)
@@ -492,7 +531,7 @@ fn conforming(dialect: Dialect) -> Router {
         .layer(
             Tollgate::new(Catalog::builtin())
                 .dialect(dialect)
-                .body_limit(64 * 1024)
+                .body_limit(body_limit)
                 .layer(),
         )
 }
@@ -937,5 +976,265 @@ fn an_invalid_key_accepted_where_no_key_is_refused_fails() {
     assert_eq!(
         check["reason"],
         "an invalid key was accepted, though no key got 401; answered 200, expected 401"
+    );
+}
+
+/// Every check named `request` (`malformed JSON: POST /v1/items`) of `check`.
+fn check<'r>(report: &'r Value, check: &str, request: &str) -> &'r Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == check && c["request"] == request)
+        .unwrap_or_else(|| panic!("no {check} check of {request:?} in {report:#}"))
+}
+
+#[test]
+fn a_429_to_a_check_that_does_not_test_the_rate_limit_is_a_skip_naming_the_wait() {
+    let app = conforming_with(
+        Dialect::Problem,
+        64 * 1024,
+        Some(Spent::new(Duration::from_secs(60))),
+    );
+    let base = format!("http://{}", serve(app));
+    let (code, report) = probe_json(&[&base, "--key", KEY, "--max-requests", "5"]);
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+    let said = "rate-limited: Retry-After asks for 1m; probe again after that (waits of up to 5s \
+                are waited out)";
+    for request in [
+        "malformed JSON: POST /v1/items",
+        "wrong content type: POST /v1/items",
+        "oversized body: POST /v1/items",
+    ] {
+        let status = check(&report, "expected-status", request);
+        assert_eq!(status["status"], 429, "{status}");
+        assert_eq!(status["result"], "skip", "{status}");
+        assert_eq!(status["reason"], said, "{status}");
+        // The 429 itself is held to the rules like any error.
+        assert_eq!(check(&report, "retry-after", request)["result"], "pass");
+    }
+    // The idempotency check is skipped for the same reason, and its second
+    // request is not sent.
+    let idempotency = check(&report, "idempotency", "idempotency, first: POST /v1/items");
+    assert_eq!(idempotency["result"], "skip", "{idempotency}");
+    assert_eq!(idempotency["reason"], said, "{idempotency}");
+    assert!(
+        !report.to_string().contains("idempotency, reused"),
+        "{report:#}"
+    );
+    // The burst tests the rate limit: its 429 passes.
+    assert_eq!(
+        check(&report, "rate-limit", "burst: GET /v1/items")["result"],
+        "pass"
+    );
+}
+
+#[test]
+fn a_short_retry_after_is_waited_out_and_the_request_sent_again() {
+    let app = conforming_with(
+        Dialect::Problem,
+        64 * 1024,
+        Some(Spent::new(Duration::from_secs(1))),
+    );
+    let base = format!("http://{}", serve(app));
+    let started = std::time::Instant::now();
+    let (code, report) = probe_json(&[&base, "--key", KEY, "--max-requests", "0"]);
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    // The first request past the key check got the 429, and its retry the answer.
+    let malformed = check(&report, "expected-status", "malformed JSON: POST /v1/items");
+    assert_eq!(malformed["result"], "pass", "{malformed}");
+    assert_eq!(
+        malformed["reason"],
+        format!(
+            "{}, as expected (after a 429 and the 1s it asked for)",
+            malformed["status"]
+        )
+    );
+    assert_eq!(
+        report["skipped"].as_u64(),
+        Some(1),
+        "only the burst: {report:#}"
+    );
+    // openapi, no key, invalid key, malformed JSON twice, wrong content
+    // type, oversized body, unknown route, wrong method, idempotency twice.
+    assert_eq!(report["requests"], 11, "{report:#}");
+}
+
+#[test]
+fn no_413_within_max_body_mib_is_a_skip() {
+    // A limit of 4 MiB, above the 1 MiB sent: the body is accepted.
+    let app = conforming_with(Dialect::Problem, 4 << 20, None);
+    let base = format!("http://{}", serve(app));
+    let (code, report) = probe_json(&[
+        &base,
+        "--key",
+        KEY,
+        "--max-body-mib",
+        "1",
+        "--max-requests",
+        "0",
+    ]);
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+    let oversized = check(&report, "expected-status", "oversized body: POST /v1/items");
+    assert_eq!(oversized["status"], 201, "{oversized}");
+    assert_eq!(oversized["result"], "skip", "{oversized}");
+    assert_eq!(
+        oversized["reason"],
+        "no 413 within 1 MiB; raise --max-body-mib to find the API's limit"
+    );
+}
+
+/// Every request's `METHOD PATH` and `Authorization` fields, in order.
+type Seen = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+
+#[test]
+fn user_info_in_the_base_url_is_the_key_and_only_where_a_key_belongs() {
+    // A key is accepted as basic auth (`sk_live_1:`, as Stripe takes it) only.
+    let seen = Seen::default();
+    let record = seen.clone();
+    let app = Router::new()
+        .fallback(move |request: Request| {
+            let record = record.clone();
+            async move {
+                let fields: Vec<String> = request
+                    .headers()
+                    .get_all(header::AUTHORIZATION)
+                    .iter()
+                    .map(|v| v.to_str().unwrap_or("?").to_owned())
+                    .collect();
+                let accepted = fields == ["Basic c2tfbGl2ZV8xOg=="];
+                let route = format!("{} {}", request.method(), request.uri().path());
+                record.lock().unwrap().push((route.clone(), fields));
+                match route.as_str() {
+                    "GET /v1/items" if accepted => axum::Json(json!([])).into_response(),
+                    "GET /v1/items" => HandlerError::from(
+                        catalog_error("invalid_key")
+                            .header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic")),
+                    )
+                    .into_response(),
+                    _ if request.uri().path() == "/v1/items" => HandlerError::from(
+                        catalog_error("method_not_allowed")
+                            .header(header::ALLOW, HeaderValue::from_static("GET")),
+                    )
+                    .into_response(),
+                    _ => HandlerError::from(catalog_error("not_found")).into_response(),
+                }
+            }
+        })
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let addr = serve(app);
+    let base = format!("http://sk_live_1@{addr}");
+    let args = ["--route", "GET:/v1/items", "--max-requests", "0"];
+    let (code, report) = probe_json(&[&[base.as_str()][..], &args].concat());
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+    assert!(!report.to_string().contains("sk_live"), "{report:#}");
+    for request in ["no key: GET /v1/items", "invalid key: GET /v1/items"] {
+        let status = check(&report, "expected-status", request);
+        assert_eq!(
+            (&status["status"], &status["result"]),
+            (&json!(401), &json!("pass"))
+        );
+    }
+    let sent = std::mem::take(&mut *seen.lock().unwrap());
+    let to_items: Vec<&Vec<String>> = sent
+        .iter()
+        .filter(|(route, _)| route == "GET /v1/items")
+        .map(|(_, fields)| fields)
+        .collect();
+    // No key at all, then one invalid key in the same form; every other
+    // request carries the key, once.
+    assert_eq!(to_items.len(), 2, "{sent:?}");
+    assert!(to_items[0].is_empty(), "{sent:?}");
+    assert_eq!(to_items[1].len(), 1, "{sent:?}");
+    assert!(to_items[1][0].starts_with("Basic "), "{sent:?}");
+    assert_ne!(to_items[1][0], "Basic c2tfbGl2ZV8xOg==", "{sent:?}");
+    for (route, fields) in sent.iter().filter(|(route, _)| route != "GET /v1/items") {
+        assert_eq!(fields, &["Basic c2tfbGl2ZV8xOg=="], "{route}: {sent:?}");
+    }
+
+    // With --key, the key goes where --key-header says, and the user info
+    // nowhere: it is said on stderr.
+    let output = tollgate(&[&["probe", base.as_str(), "--key", KEY][..], &args].concat());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the user name and password in BASE_URL are not sent"),
+        "{stderr}"
+    );
+    let sent = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(!sent.is_empty());
+    for (route, fields) in &sent {
+        assert!(
+            fields.iter().all(|f| f.starts_with("Bearer ")),
+            "{route}: {sent:?}"
+        );
+    }
+}
+
+/// What the probe says of the routes it found, serving `document` as
+/// `/openapi.json` and passing `args`: its `routes` check, and its check
+/// of `request`.
+fn routes_and(
+    document: axum::routing::MethodRouter,
+    args: &[&str],
+    request: &str,
+) -> (String, String) {
+    let app = Router::new()
+        .route("/openapi.json", document)
+        .fallback(|| async { StatusCode::NOT_FOUND });
+    let base = format!("http://{}", serve(app));
+    let (_, report) = probe_json(&[&[base.as_str(), "--max-requests", "0"][..], args].concat());
+    let reason = |check: &str, request: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == check && c["request"] == request)
+            .and_then(|c| c["reason"].as_str())
+            .unwrap_or_else(|| panic!("no {check} check of {request} in {report:#}"))
+            .to_owned()
+    };
+    (
+        reason("routes", "GET /openapi.json"),
+        reason("probe", request),
+    )
+}
+
+#[test]
+fn a_document_without_routes_is_named_as_such() {
+    let (routes, no_key) = routes_and(
+        get(|| async { axum::Json(json!({"openapi": "3.1.0", "paths": {}})) }),
+        &[],
+        "no key",
+    );
+    assert_eq!(
+        routes,
+        "/openapi.json answered 200, but it lists no route (no get, post, put, patch or delete \
+         operation under `paths`); pass --route METHOD:PATH; only the unknown-route and burst \
+         probes run"
+    );
+    assert_eq!(
+        no_key,
+        "no route known: /openapi.json gave none (the routes check says why); pass --route \
+         METHOD:PATH"
+    );
+}
+
+#[test]
+fn a_document_of_no_use_is_named_though_routes_are_given() {
+    let (routes, _) = routes_and(
+        get(|| async { "not json at all" }),
+        &["--route", "GET:/v1/items"],
+        "idempotency",
+    );
+    assert!(
+        routes.starts_with(
+            "1 route (flags); /openapi.json answered 200, but it is not a JSON object ("
+        ),
+        "{routes}"
     );
 }

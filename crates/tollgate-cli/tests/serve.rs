@@ -490,6 +490,56 @@ fn probe_is_green_against_serve_in_every_dialect() {
     }
 }
 
+/// A second run right after the first finds the per-key limit spent by the
+/// first's burst: serve's 429s (Retry-After: 1) are waited out, not failed.
+#[test]
+fn probe_run_twice_against_serve_passes_both_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let key = server
+        .key
+        .clone()
+        .expect("the first start prints the demo key");
+    let probe = || {
+        let output = tollgate(
+            dir.path(),
+            &["probe", &server.base, "--key", &key, "--json"],
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "--json prints one object ({e}): {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        let failed: Vec<String> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["result"] == "fail")
+            .map(|c| format!("{} | {} | {}", c["check"], c["request"], c["reason"]))
+            .collect();
+        assert_eq!(failed, Vec::<String>::new(), "{}", server.stderr());
+        assert_eq!(output.status.code(), Some(0));
+        report
+    };
+    let first = probe();
+    assert_eq!(first["skipped"], 0, "{first:#}");
+    let second = probe();
+    let waited = second["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["check"] == "expected-status"
+                && c["reason"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("(after a 429 and the 1s it asked for)")
+        })
+        .count();
+    assert!(waited > 0, "{second:#}");
+}
+
 #[test]
 fn probe_without_a_key_skips_a_rate_limit_out_of_its_reach() {
     let dir = tempfile::tempdir().unwrap();

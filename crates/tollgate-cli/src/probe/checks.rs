@@ -4,7 +4,7 @@
 //! no internals.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method};
@@ -76,19 +76,25 @@ impl Row {
 }
 
 /// The statuses a request should get.
+///
+/// A 429 is never held against a request that does not expect one: it
+/// says the rate limit was spent, not that the API got the request wrong.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Expect {
     /// Any of these; empty for any status at all.
     pub(crate) statuses: Vec<u16>,
     /// What a success (below 400) means when set; unset, it fails as unexpected.
     pub(crate) if_accepted: Option<Accepted>,
+    /// When set, another 4xx is a skip for this reason (the request may have
+    /// been refused for a reason it does not test); unset, it fails.
+    pub(crate) if_refused: Option<String>,
 }
 
 /// What a success means for a request that should have been refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Accepted {
     /// A skip, for this reason: the success may be right.
-    Skip(&'static str),
+    Skip(String),
     /// A failure, for this reason: the success is known to be wrong.
     Fail(String),
 }
@@ -103,7 +109,7 @@ impl Expect {
     pub(crate) fn one_of(statuses: &[u16]) -> Expect {
         Expect {
             statuses: statuses.to_vec(),
-            if_accepted: None,
+            ..Expect::default()
         }
     }
 }
@@ -123,6 +129,9 @@ pub(crate) struct Exchange {
     pub(crate) outcome: Result<Answer, String>,
     /// Rows about the request as a whole (idempotency, rate limit), shown after its checks.
     pub(crate) notes: Vec<Row>,
+    /// The wait asked by a 429 (its `Retry-After`) that was waited out
+    /// before the request was sent again, if it was.
+    pub(crate) waited: Option<Duration>,
 }
 
 impl Exchange {
@@ -135,6 +144,44 @@ impl Exchange {
     pub(crate) fn status(&self) -> Option<u16> {
         self.outcome.as_ref().ok().map(|a| a.status)
     }
+
+    /// Why the answer proves nothing when it is a 429: the rate limit was
+    /// spent, and for how long it asks to wait.
+    pub(crate) fn rate_limited(&self) -> Option<String> {
+        let answer = self.outcome.as_ref().ok().filter(|a| a.status == 429)?;
+        let asked = retry_after(&answer.headers);
+        Some(match (self.waited, asked) {
+            (Some(waited), _) => format!(
+                "rate-limited again after waiting the {} it asked for; probe again once the \
+                 limit has refilled",
+                seconds(waited)
+            ),
+            (None, Some(wait)) => format!(
+                "rate-limited: Retry-After asks for {}; probe again after that (waits of up to \
+                 {} are waited out)",
+                seconds(wait),
+                seconds(MAX_WAIT)
+            ),
+            (None, None) => "rate-limited, with no Retry-After to say for how long; probe again \
+                             once the limit has refilled"
+                .to_owned(),
+        })
+    }
+}
+
+/// The longest wait a 429's `Retry-After` may ask for to be waited out
+/// (and the request sent once more) rather than the check skipped.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(5);
+
+/// The delay `Retry-After` asks for, if it has one.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    tollgate::parse_retry_after(header(headers, &RETRY_AFTER)?, SystemTime::now())
+}
+
+/// `30s`, `1m 5s`, `30days`: whole seconds, rounded up.
+fn seconds(wait: Duration) -> String {
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    humantime::format_duration(Duration::from_secs(whole)).to_string()
 }
 
 /// One entry of the probe: an exchange, or a row about something not sent.
@@ -412,10 +459,15 @@ fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> 
         .collect::<Vec<_>>()
         .join(" or ");
     Some(if wanted.contains(&status) {
-        (Verdict::Pass, format!("{status}, as expected"))
+        let after = ex.waited.map_or_else(String::new, |waited| {
+            format!(" (after a 429 and the {} it asked for)", seconds(waited))
+        });
+        (Verdict::Pass, format!("{status}, as expected{after}"))
+    } else if let Some(why) = ex.rate_limited() {
+        (Verdict::Skip, why)
     } else if status < 400 {
         match &ex.expect.if_accepted {
-            Some(Accepted::Skip(why)) => (Verdict::Skip, (*why).to_owned()),
+            Some(Accepted::Skip(why)) => (Verdict::Skip, why.clone()),
             Some(Accepted::Fail(why)) => (
                 Verdict::Fail,
                 format!("{why}; answered {status}, expected {list}"),
@@ -426,7 +478,10 @@ fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> 
             ),
         }
     } else {
-        (Verdict::Fail, format!("expected {list}, got {status}"))
+        match &ex.expect.if_refused {
+            Some(why) if status < 500 => (Verdict::Skip, why.clone()),
+            _ => (Verdict::Fail, format!("expected {list}, got {status}")),
+        }
     })
 }
 
@@ -536,6 +591,7 @@ mod tests {
             expect: Expect::one_of(&[answer.status]),
             outcome: Ok(answer),
             notes: Vec::new(),
+            waited: None,
         })
     }
 
@@ -675,6 +731,49 @@ mod tests {
     }
 
     #[test]
+    fn a_429_is_held_against_no_request_that_does_not_expect_one() {
+        let catalog = Catalog::builtin();
+        let limited = rendered(&catalog, Dialect::Problem, "rate_limit_exceeded");
+        let mut ex = Exchange {
+            name: "malformed JSON",
+            method: Method::POST,
+            path: "/v1/items".into(),
+            expect: Expect::one_of(&[400, 422]),
+            outcome: Ok(limited.clone()),
+            notes: Vec::new(),
+            waited: None,
+        };
+        assert_eq!(
+            expected_status(&ex, &limited),
+            Some((
+                Verdict::Skip,
+                "rate-limited: Retry-After asks for 30s; probe again after that (waits of up to \
+                 5s are waited out)"
+                    .into()
+            ))
+        );
+        ex.waited = Some(Duration::from_millis(1500));
+        assert_eq!(
+            expected_status(&ex, &limited).unwrap().1,
+            "rate-limited again after waiting the 2s it asked for; probe again once the limit \
+             has refilled"
+        );
+        let mut bare = limited.clone();
+        bare.headers.remove(RETRY_AFTER);
+        ex.outcome = Ok(bare.clone());
+        ex.waited = None;
+        assert!(
+            expected_status(&ex, &bare)
+                .unwrap()
+                .1
+                .starts_with("rate-limited, with no Retry-After")
+        );
+        // Where a 429 is expected, it passes.
+        ex.expect = Expect::one_of(&[429]);
+        assert_eq!(expected_status(&ex, &bare).unwrap().0, Verdict::Pass);
+    }
+
+    #[test]
     fn expectations() {
         let catalog = Catalog::builtin();
         let answer = rendered(&catalog, Dialect::Problem, "not_found");
@@ -685,6 +784,7 @@ mod tests {
             expect: Expect::one_of(&[404]),
             outcome: Ok(answer.clone()),
             notes: Vec::new(),
+            waited: None,
         };
         assert_eq!(expected_status(&ex, &answer).unwrap().0, Verdict::Pass);
         ex.expect = Expect::one_of(&[405]);
@@ -702,7 +802,7 @@ mod tests {
             expected_status(&ex, &ok),
             Some((Verdict::Fail, "accepted (200); expected 405".into()))
         );
-        ex.expect.if_accepted = Some(Accepted::Skip("public"));
+        ex.expect.if_accepted = Some(Accepted::Skip("public".into()));
         assert_eq!(
             expected_status(&ex, &ok),
             Some((Verdict::Skip, "public".into()))
@@ -717,6 +817,29 @@ mod tests {
         );
         ex.expect = Expect::any();
         assert_eq!(expected_status(&ex, &ok), None);
+
+        // Another refusal may be a skip; a server error fails all the same.
+        ex.expect = Expect {
+            if_refused: Some("no 413".into()),
+            ..Expect::one_of(&[413])
+        };
+        let refused = |status| Answer {
+            status,
+            ..ok.clone()
+        };
+        assert_eq!(
+            expected_status(&ex, &refused(422)),
+            Some((Verdict::Skip, "no 413".into()))
+        );
+        assert_eq!(
+            expected_status(&ex, &refused(500)),
+            Some((Verdict::Fail, "expected 413, got 500".into()))
+        );
+        ex.expect.if_refused = None;
+        assert_eq!(
+            expected_status(&ex, &refused(422)),
+            Some((Verdict::Fail, "expected 413, got 422".into()))
+        );
 
         ex.outcome = Err("connection reset".into());
         let rows = evaluate(&catalog, &[Entry::exchange(ex)], None);

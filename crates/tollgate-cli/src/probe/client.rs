@@ -103,35 +103,53 @@ pub(crate) struct Failed {
 #[derive(Debug)]
 pub(crate) struct Client {
     http: reqwest::Client,
+    /// The base URL, without user info.
     base: Url,
-    key: Option<HeaderValue>,
-    invalid_key: HeaderValue,
-    key_header: HeaderName,
+    /// The header the key is sent in, and its value.
+    key: Option<(HeaderName, HeaderValue)>,
+    /// The same for a well-formed key that no server issued.
+    invalid_key: (HeaderName, HeaderValue),
 }
 
 impl Client {
     /// A client for `base`; the key (if any) goes in `key_header`, as
     /// `Bearer <key>` when that is `Authorization`.
+    ///
+    /// A user name and password in `base` are taken out of it, so that no
+    /// request carries them unasked (reqwest would send them as basic auth
+    /// on every one). Without `key` they are the key: sent as
+    /// `Authorization: Basic`, as an invalid key is then.
     pub(crate) fn new(
         base: Url,
         key: Option<&str>,
         key_header: HeaderName,
         timeout: Duration,
     ) -> Result<Client, String> {
-        let bearer = key_header == AUTHORIZATION;
-        let value = |key: &str| {
-            let text = if bearer {
-                format!("Bearer {key}")
-            } else {
-                key.to_owned()
-            };
-            HeaderValue::from_str(&text)
-        };
-        let key = key
-            .map(|k| value(k).map_err(|_| "the key must be visible ASCII".to_owned()))
-            .transpose()?;
+        let (base, user_info) = split_user_info(base);
         let invalid = format!("tg_probe_invalid_{}", uuid::Uuid::now_v7().simple());
-        let invalid_key = value(&invalid).map_err(|e| e.to_string())?;
+        let (key, invalid_key) = match (key, user_info) {
+            (None, Some(user_info)) => (
+                Some((AUTHORIZATION, basic(&user_info))),
+                (AUTHORIZATION, basic(format!("{invalid}:").as_bytes())),
+            ),
+            (key, _) => {
+                let bearer = key_header == AUTHORIZATION;
+                let value = |key: &str| {
+                    let text = if bearer {
+                        format!("Bearer {key}")
+                    } else {
+                        key.to_owned()
+                    };
+                    let mut value = HeaderValue::from_str(&text)?;
+                    value.set_sensitive(true);
+                    Ok::<_, http::header::InvalidHeaderValue>((key_header.clone(), value))
+                };
+                let key = key
+                    .map(|k| value(k).map_err(|_| "the key must be visible ASCII".to_owned()))
+                    .transpose()?;
+                (key, value(&invalid).map_err(|e| e.to_string())?)
+            }
+        };
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -154,24 +172,19 @@ impl Client {
             base,
             key,
             invalid_key,
-            key_header,
         })
     }
 
-    /// Whether `--key` was given.
+    /// Whether a key was given: `--key`, or the base URL's user info.
     pub(crate) fn has_key(&self) -> bool {
         self.key.is_some()
     }
 
-    /// The base URL as shown to people: without its user name and password,
-    /// which reqwest sends as basic auth (an API key given as the user name,
-    /// as Stripe takes it, is the credential).
+    /// The base URL as shown to people: without its user name and password
+    /// (an API key given as the user name, as Stripe takes it, is the
+    /// credential).
     pub(crate) fn shown_base(&self) -> String {
-        let mut shown = self.base.clone();
-        // Fails only for URLs that cannot have user info.
-        let _ = shown.set_username("");
-        let _ = shown.set_password(None);
-        shown.to_string()
+        self.base.to_string()
     }
 
     /// The absolute URL of `path`.
@@ -189,8 +202,11 @@ impl Client {
         let url = self.url(&req.path)?;
         let mut builder = self.http.request(req.method.clone(), url);
         match (req.key, &self.key) {
-            (Key::Given, Some(key)) => builder = builder.header(&self.key_header, key),
-            (Key::Invalid, _) => builder = builder.header(&self.key_header, &self.invalid_key),
+            (Key::Given, Some((name, value))) => builder = builder.header(name, value),
+            (Key::Invalid, _) => {
+                let (name, value) = &self.invalid_key;
+                builder = builder.header(name, value);
+            }
             _ => {}
         }
         for (name, value) in &req.headers {
@@ -285,6 +301,33 @@ fn oversized(
     })
 }
 
+/// `url` without its user name and password, and they as basic auth
+/// takes them (`user:password`, percent-decoded), if it had any.
+fn split_user_info(mut url: Url) -> (Url, Option<Vec<u8>>) {
+    let decoded = |text: &str| percent_encoding::percent_decode_str(text).collect::<Vec<u8>>();
+    let mut user_info = decoded(url.username());
+    let password = url.password().map(decoded);
+    if user_info.is_empty() && password.is_none() {
+        return (url, None);
+    }
+    user_info.push(b':');
+    user_info.extend(password.unwrap_or_default());
+    // Fails only for URLs that cannot have user info, which have none.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    (url, Some(user_info))
+}
+
+/// `Basic <base64 of user_info>`, marked sensitive.
+fn basic(user_info: &[u8]) -> HeaderValue {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(user_info);
+    let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    value.set_sensitive(true);
+    value
+}
+
 /// `127.0.0.1`, `[::1]`, `localhost`.
 pub(crate) fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -337,6 +380,21 @@ mod tests {
         assert!(value["data"].as_str().unwrap().bytes().all(|b| b == b'x'));
         // Once answered, it closes at once.
         assert_eq!(collect(200_000, true), b"{\"data\":\"\"}");
+    }
+
+    #[test]
+    fn user_info_is_taken_out_of_the_url_as_basic_auth_takes_it() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        let (base, user_info) = split_user_info(url("http://sk_live_1@127.0.0.1:8080/v1"));
+        assert_eq!(base.as_str(), "http://127.0.0.1:8080/v1");
+        assert_eq!(user_info.as_deref(), Some(&b"sk_live_1:"[..]));
+        let (base, user_info) = split_user_info(url("http://a%40b:p%3Ass@host/"));
+        assert_eq!(base.as_str(), "http://host/");
+        assert_eq!(user_info.as_deref(), Some(&b"a@b:p:ss"[..]));
+        let (_, user_info) = split_user_info(url("http://:secret@host/"));
+        assert_eq!(user_info.as_deref(), Some(&b":secret"[..]));
+        assert_eq!(split_user_info(url("http://host/")).1, None);
+        assert_eq!(basic(b"sk_live_1:"), "Basic c2tfbGl2ZV8xOg==");
     }
 
     #[test]

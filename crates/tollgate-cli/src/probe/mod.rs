@@ -24,7 +24,7 @@ use tollgate::headers::{IDEMPOTENCY_KEY, RATELIMIT, RATELIMIT_POLICY, RateLimitI
 use tollgate::{Catalog, Dialect};
 
 use self::checks::{Accepted, Entry, Exchange, Expect, Row, Verdict};
-use self::client::{Answer, Body, Client, Key, Request};
+use self::client::{Body, Client, Key, Request};
 use self::report::Report;
 use self::routes::Route;
 use crate::args::{SecretUrl, parse_dialect};
@@ -44,14 +44,24 @@ response are taken to need a key; request body examples are used as payloads), a
 
 Requests sent: GET /openapi.json; no key and an invalid key (to a route needing a key); malformed
 JSON, a wrong Content-Type and an oversized chunked body (to a route taking JSON; the body stops
-growing once the server answers); an unknown route; a method the route lacks; the same
-Idempotency-Key with two payloads (needs --key and a POST or PATCH route; passes when the first is
-answered and the second refused with idempotency_key_reused or idempotency_key_in_use); and a burst
-of up to --max-requests requests until a 429 (to a GET route, else an unknown one); with no 429, the
-burst is skipped when the last answer's RateLimit fields show calls left or a quota of at least
---max-requests (the first answer of each other error status is checked too, of eight at most).
-Run it against your own API: the burst spends the key's rate limit and the idempotent POST may run
-once.
+growing once the server answers, and no 413 within --max-body-mib is a skip); an unknown route; a
+method the route lacks; the same Idempotency-Key with two payloads (needs --key and a POST or PATCH
+route; passes when the first is answered and the second refused with idempotency_key_reused or
+idempotency_key_in_use); and a burst of up to --max-requests requests until a 429 (to a GET route,
+else an unknown one); with no 429, the burst is skipped when the last answer's RateLimit fields
+show calls left or a quota of at least --max-requests (the first answer of each other error status
+is checked too, of eight at most).
+Run it against your own API: the burst spends the key's rate limit, the idempotent POST may run
+once, and an oversized body the API accepts may too (creating something, or charging a credit).
+
+A 429 to a request that does not test the rate limit (a limit spent by an earlier run, say) is no
+failure: when its Retry-After asks for 5 s or less, the probe waits that long and sends the request
+once more; otherwise, or when the 429 comes again, the check is skipped, naming the wait. The 429
+itself is held to the rules below like any error.
+
+A user name and password in BASE_URL (http://sk_live_1@host:8080, a key as Stripe takes it) are
+the key when --key is not given: sent as `Authorization: Basic`, and the invalid key sent the same
+way; the no-key request carries neither. They are never shown.
 
 Every error response must: use one dialect (--dialect, else the one most errors use); have a JSON
 Content-Type (application/json or +json); carry a code of the catalog in the body or X-Error-Code,
@@ -65,7 +75,8 @@ Exit status: 0 every check passed, 1 a check failed, 2 bad arguments or BASE_URL
 /// Arguments of `tollgate probe`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProbeArgs {
-    /// The API's base URL (http://host:port, or with a path prefix); request paths are appended
+    /// The API's base URL (http://host:port, or with a path prefix); request paths are appended.
+    /// A user name and password in it are the key when --key is not given (see below)
     #[arg(value_name = "BASE_URL", value_parser = SecretUrl(parse_base_url))]
     base_url: Url,
 
@@ -103,8 +114,9 @@ pub(crate) struct ProbeArgs {
     #[arg(long, value_name = "N", default_value_t = 300)]
     max_requests: u32,
 
-    /// The most the oversized body grows to before the probe gives up on a 413, in MiB (sent at
-    /// most 64 KiB a millisecond: for more than a few hundred MiB, raise --timeout)
+    /// The most the oversized body grows to, in MiB: answered without a 413 at that size, the
+    /// check is skipped (a body accepted may create something or charge a credit); sent at most
+    /// 64 KiB a millisecond: for more than a few hundred MiB, raise --timeout
     #[arg(long, value_name = "MIB", default_value_t = 32,
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     max_body_mib: u64,
@@ -118,11 +130,19 @@ pub(crate) struct ProbeArgs {
 /// Probes the API and writes the report to `out`.
 pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let catalog = args.catalogs.load()?;
+    // An empty key (`TOLLGATE_API_KEY=`) is no key: sent, it would be
+    // refused, and the API blamed for answering 401.
+    let key = args.key.as_deref().filter(|key| !key.is_empty());
+    let url = &args.base_url;
+    if key.is_some() && (!url.username().is_empty() || url.password().is_some()) {
+        stderr!(
+            "warning: the user name and password in BASE_URL are not sent: --key (or \
+             TOLLGATE_API_KEY) is the key"
+        );
+    }
     let client = Client::new(
         args.base_url.clone(),
-        // An empty key (`TOLLGATE_API_KEY=`) is no key: sent, it would be
-        // refused, and the API blamed for answering 401.
-        args.key.as_deref().filter(|key| !key.is_empty()),
+        key,
         args.key_header.clone(),
         Duration::from_secs(args.timeout),
     )
@@ -202,7 +222,7 @@ fn parse_header_name(arg: &str) -> Result<HeaderName, String> {
         .map_err(|_| format!("invalid header name {arg:?}"))
 }
 
-/// Sends one request, counts it, and keeps what came back.
+/// Sends one request, moves the progress bar, and keeps what came back.
 async fn exchange(
     client: &Client,
     bar: &ProgressBar,
@@ -223,7 +243,54 @@ async fn exchange(
         expect,
         outcome,
         notes: Vec::new(),
+        waited: None,
     }
+}
+
+/// Sends one request as [`exchange`] does, adding it to `requests`; a 429
+/// it did not test for, whose `Retry-After` asks for at most
+/// [`checks::MAX_WAIT`], is waited out and the request sent once more.
+async fn patient(
+    client: &Client,
+    bar: &ProgressBar,
+    name: &'static str,
+    request: &Request,
+    expect: Expect,
+    requests: &mut usize,
+) -> Exchange {
+    let first = exchange(client, bar, name, request, expect.clone()).await;
+    *requests += 1;
+    match short_wait(&first) {
+        Some(wait) => {
+            wait_out(bar, name, wait).await;
+            *requests += 1;
+            Exchange {
+                waited: Some(wait),
+                ..exchange(client, bar, name, request, expect).await
+            }
+        }
+        None => first,
+    }
+}
+
+/// The wait a 429 asks for, when the exchange did not test for one and the
+/// wait is short enough to be waited out.
+fn short_wait(ex: &Exchange) -> Option<Duration> {
+    let answer = ex.outcome.as_ref().ok()?;
+    if answer.status != 429 || ex.expect.statuses.contains(&429) {
+        return None;
+    }
+    checks::retry_after(&answer.headers).filter(|wait| *wait <= checks::MAX_WAIT)
+}
+
+/// Sleeps `wait`, saying so on the progress bar.
+async fn wait_out(bar: &ProgressBar, name: &str, wait: Duration) {
+    bar.inc_length(1);
+    bar.set_message(format!(
+        "{name}: rate-limited (429), waiting {} ms as Retry-After asks",
+        wait.as_millis()
+    ));
+    tokio::time::sleep(wait).await;
 }
 
 /// A probe that was not sent, and why.
@@ -232,6 +299,8 @@ fn skipped(what: &str, reason: impl Into<String>) -> Entry {
 }
 
 const NO_ROUTE: &str = "no route known: serve /openapi.json or pass --route METHOD:PATH";
+const NO_DOCUMENTED_ROUTE: &str =
+    "no route known: /openapi.json gave none (the routes check says why); pass --route METHOD:PATH";
 const NO_KEYED_ROUTE: &str =
     "every route known is public (security: []): pass --route METHOD:PATH of one that needs a key";
 const EVERY_METHOD: &str =
@@ -282,20 +351,32 @@ async fn probe(
     };
     bar.inc(1);
     requests += 1;
-    let documented = sent.as_ref().map_or(Ok(Vec::new()), documented_routes);
-    let documented_count = documented.as_ref().map_or(0, Vec::len);
-    entries.push(Entry::exchange(Exchange {
+    let mut openapi = Exchange {
         name: "openapi",
         method: Method::GET,
         path: discover.path.clone(),
         expect: Expect::any(),
         outcome: sent,
         notes: Vec::new(),
-    }));
-    let unusable = documented
-        .as_ref()
-        .err()
-        .map(|why| format!("/openapi.json answered 200, but {why}; pass --route METHOD:PATH"));
+        waited: None,
+    };
+    if let Some(wait) = short_wait(&openapi) {
+        wait_out(bar, "openapi", wait).await;
+        requests += 1;
+        openapi = Exchange {
+            waited: Some(wait),
+            ..exchange(client, bar, "openapi", &discover, Expect::any()).await
+        };
+    }
+    let documented = documented_routes(&openapi);
+    let documented_count = documented.as_ref().map_or(0, Vec::len);
+    entries.push(Entry::exchange(openapi));
+    // Why a document that came is of no use, if it is not.
+    let unusable = documented.as_ref().err().cloned();
+    let no_route = match unusable {
+        Some(_) => NO_DOCUMENTED_ROUTE,
+        None => NO_ROUTE,
+    };
     let mut routes = documented.unwrap_or_default();
     for route in &args.routes {
         if !routes
@@ -317,30 +398,41 @@ async fn probe(
             "GET /openapi.json",
             None,
             Verdict::Skip,
-            format!(
-                "{}; only the unknown-route and burst probes run",
-                unusable.as_deref().unwrap_or(NO_ROUTE)
-            ),
+            match unusable.as_deref() {
+                Some(why) => format!(
+                    "{why}; pass --route METHOD:PATH; only the unknown-route and burst probes run"
+                ),
+                None => format!("{NO_ROUTE}; only the unknown-route and burst probes run"),
+            },
         ),
-        from => Row::new(
-            "routes",
-            "GET /openapi.json",
-            None,
-            Verdict::Pass,
-            format!("{} ({from})", plural(routes.len(), "route", "routes")),
-        ),
+        from => {
+            let found = format!("{} ({from})", plural(routes.len(), "route", "routes"));
+            Row::new(
+                "routes",
+                "GET /openapi.json",
+                None,
+                Verdict::Pass,
+                match unusable.as_deref() {
+                    Some(why) => format!("{found}; {why}"),
+                    None => found,
+                },
+            )
+        }
     }));
     let targets = routes::targets(&routes, have_key);
     // Why a target is missing: no route is known at all, or `why`.
-    let unless_none = |why| if routes.is_empty() { NO_ROUTE } else { why };
+    let unless_none = |why| if routes.is_empty() { no_route } else { why };
 
     // Keys.
     match targets.keyed {
         Some(route) => {
-            let public = (route.keyed != Some(true)).then_some(Accepted::Skip(
-                "answered without a valid key: the route may be public (mark keyed routes with \
-                 `security` in /openapi.json, or pass --route to one)",
-            ));
+            let public = (route.keyed != Some(true)).then(|| {
+                Accepted::Skip(
+                    "answered without a valid key: the route may be public (mark keyed routes \
+                     with `security` in /openapi.json, or pass --route to one)"
+                        .to_owned(),
+                )
+            });
             let request = |key| Request {
                 key,
                 ..Request::new(route.method.clone(), route.concrete_path())
@@ -348,8 +440,17 @@ async fn probe(
             let expect = Expect {
                 statuses: vec![401],
                 if_accepted: public.clone(),
+                if_refused: None,
             };
-            let no_key = exchange(client, bar, "no key", &request(Key::Absent), expect).await;
+            let no_key = patient(
+                client,
+                bar,
+                "no key",
+                &request(Key::Absent),
+                expect,
+                &mut requests,
+            )
+            .await;
             // A route that refuses a request without a key is not public:
             // taking a made-up key there is a failure, not a doubt.
             let if_accepted = match no_key.status() {
@@ -362,11 +463,12 @@ async fn probe(
             let expect = Expect {
                 statuses: vec![401],
                 if_accepted,
+                if_refused: None,
             };
+            let invalid = &request(Key::Invalid);
             entries.push(Entry::exchange(
-                exchange(client, bar, "invalid key", &request(Key::Invalid), expect).await,
+                patient(client, bar, "invalid key", invalid, expect, &mut requests).await,
             ));
-            requests += 2;
         }
         None => {
             entries.push(skipped("no key", unless_none(NO_KEYED_ROUTE)));
@@ -387,41 +489,52 @@ async fn probe(
             };
             let expect = or_unauthenticated(&[400, 422]);
             entries.push(Entry::exchange(
-                exchange(client, bar, "malformed JSON", &malformed, expect).await,
+                patient(
+                    client,
+                    bar,
+                    "malformed JSON",
+                    &malformed,
+                    expect,
+                    &mut requests,
+                )
+                .await,
             ));
             let wrong_type = Request {
                 body: Body::Bytes("text/plain", b"data=tollgate-probe".to_vec()),
                 ..base.clone()
             };
             let expect = or_unauthenticated(&[415]);
+            let name = "wrong content type";
             entries.push(Entry::exchange(
-                exchange(client, bar, "wrong content type", &wrong_type, expect).await,
+                patient(client, bar, name, &wrong_type, expect, &mut requests).await,
             ));
             let oversized = Request {
                 body: Body::Oversized(args.max_body_mib << 20),
                 ..base
             };
-            let expect = or_unauthenticated(&[413]);
-            let mut ex = exchange(client, bar, "oversized body", &oversized, expect.clone()).await;
+            // No 413 up to the size sent is no proof the API has no limit.
+            let no_413 = format!(
+                "no 413 within {} MiB; raise --max-body-mib to find the API's limit",
+                args.max_body_mib
+            );
+            let expect = Expect {
+                if_accepted: Some(Accepted::Skip(no_413.clone())),
+                if_refused: Some(no_413),
+                ..or_unauthenticated(&[413])
+            };
+            let name = "oversized body";
+            let mut ex =
+                patient(client, bar, name, &oversized, expect.clone(), &mut requests).await;
             if ex.outcome.is_err() {
                 // A server may close the connection as it answers, and the
                 // close can overtake the answer: one more try.
-                ex = exchange(client, bar, "oversized body", &oversized, expect).await;
-                requests += 1;
+                ex = patient(client, bar, name, &oversized, expect, &mut requests).await;
             }
             entries.push(Entry::exchange(ex));
-            requests += 3;
         }
         None => {
             for name in ["malformed JSON", "wrong content type", "oversized body"] {
-                entries.push(skipped(
-                    name,
-                    if routes.is_empty() {
-                        NO_ROUTE
-                    } else {
-                        NO_BODY_ROUTE
-                    },
-                ));
+                entries.push(skipped(name, unless_none(NO_BODY_ROUTE)));
             }
         }
     }
@@ -435,16 +548,16 @@ async fn probe(
         ..Request::new(Method::GET, unknown_path.clone())
     };
     entries.push(Entry::exchange(
-        exchange(
+        patient(
             client,
             bar,
             "unknown route",
             &unknown,
             or_unauthenticated(&[404]),
+            &mut requests,
         )
         .await,
     ));
-    requests += 1;
     match &targets.wrong_method {
         Some((method, route)) => {
             let request = Request {
@@ -453,9 +566,8 @@ async fn probe(
             };
             let expect = or_unauthenticated(&[405]);
             entries.push(Entry::exchange(
-                exchange(client, bar, "wrong method", &request, expect).await,
+                patient(client, bar, "wrong method", &request, expect, &mut requests).await,
             ));
-            requests += 1;
         }
         None => entries.push(skipped("wrong method", unless_none(EVERY_METHOD))),
     }
@@ -463,9 +575,8 @@ async fn probe(
     // Idempotency.
     match (targets.idempotent, have_key) {
         (Some(route), true) => {
-            let (first, second) = idempotent_pair(route);
-            entries.extend(idempotency(client, catalog, bar, route, first, second).await);
-            requests += 2;
+            let pair = idempotent_pair(route);
+            entries.extend(idempotency(client, catalog, bar, route, pair, &mut requests).await);
         }
         (None, _) => entries.push(skipped(
             "idempotency",
@@ -510,15 +621,26 @@ async fn probe(
 }
 
 /// The routes of the API's OpenAPI document when it served one (none when
-/// it did not), or why the document it served is of no use.
-fn documented_routes(answer: &Answer) -> Result<Vec<Route>, String> {
-    if answer.status != 200 {
+/// it did not), or why what it answered is of no use: a document that
+/// cannot be read or lists no route, or a 429.
+fn documented_routes(openapi: &Exchange) -> Result<Vec<Route>, String> {
+    if let Some(why) = openapi.rate_limited() {
+        return Err(format!("/openapi.json was {why}"));
+    }
+    let Some(answer) = openapi.outcome.as_ref().ok().filter(|a| a.status == 200) else {
         return Ok(Vec::new());
-    }
+    };
+    let unusable = |why: &str| format!("/openapi.json answered 200, but {why}");
     if let Some(cut) = &answer.cut {
-        return Err(format!("the document {cut}"));
+        return Err(unusable(&format!("the document {cut}")));
     }
-    routes::from_openapi(&answer.body)
+    let routes = routes::from_openapi(&answer.body).map_err(|why| unusable(&why))?;
+    if routes.is_empty() {
+        return Err(unusable(
+            "it lists no route (no get, post, put, patch or delete operation under `paths`)",
+        ));
+    }
+    Ok(routes)
 }
 
 /// Two different payloads for one Idempotency-Key: the route's example (or
@@ -541,13 +663,15 @@ fn idempotent_pair(route: &Route) -> (Vec<u8>, Vec<u8>) {
 
 /// The same Idempotency-Key with two payloads: the second must be refused
 /// with `idempotency_key_reused` (422) or `idempotency_key_in_use` (409).
+/// A 429 to either (after a short wait, once) says nothing either way: the
+/// check is skipped, and the second is not sent after a 429 to the first.
 async fn idempotency(
     client: &Client,
     catalog: &Catalog,
     bar: &ProgressBar,
     route: &Route,
-    first: Vec<u8>,
-    second: Vec<u8>,
+    (first, second): (Vec<u8>, Vec<u8>),
+    requests: &mut usize,
 ) -> Vec<Entry> {
     let key = format!("tollgate-probe-{}", uuid::Uuid::now_v7().simple());
     let key = HeaderValue::from_str(&key).unwrap_or(HeaderValue::from_static("tollgate-probe"));
@@ -557,20 +681,32 @@ async fn idempotency(
         body: Body::Bytes("application/json", body),
         ..Request::new(route.method.clone(), route.concrete_path())
     };
-    let a = exchange(
+    let mut a = patient(
         client,
         bar,
         "idempotency, first",
         &request(first),
         Expect::any(),
+        requests,
     )
     .await;
-    let mut b = exchange(
+    if let Some(why) = a.rate_limited() {
+        a.notes.push(Row::new(
+            "idempotency",
+            a.label(),
+            a.status(),
+            Verdict::Skip,
+            why,
+        ));
+        return vec![Entry::exchange(a)];
+    }
+    let mut b = patient(
         client,
         bar,
         "idempotency, reused",
         &request(second),
         Expect::any(),
+        requests,
     )
     .await;
     // The catalog code the refusal carries, read as a client reads it.
@@ -580,7 +716,10 @@ async fn idempotency(
         let def = catalog.find_wire_code(decoded.code.as_deref()?)?;
         Some(def.code().to_owned())
     });
-    let verdict = idempotency_verdict(a.status(), b.status(), refused_with.as_deref());
+    let verdict = match b.rate_limited() {
+        Some(why) => (Verdict::Skip, why),
+        None => idempotency_verdict(a.status(), b.status(), refused_with.as_deref()),
+    };
     b.notes.push(Row::new(
         "idempotency",
         b.label(),

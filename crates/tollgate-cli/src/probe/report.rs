@@ -8,7 +8,7 @@ use super::checks::{Row, Verdict};
 /// Everything the probe found.
 #[derive(Debug)]
 pub(crate) struct Report {
-    /// The base URL probed, its password hidden ([`tollgate::redact_url`]).
+    /// The base URL probed, without its user name and password (`Client::shown_base`).
     pub(crate) base_url: String,
     /// The dialect the errors were held to, if any error was in one.
     pub(crate) dialect: Option<Dialect>,

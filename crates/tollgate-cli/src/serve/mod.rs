@@ -502,7 +502,17 @@ impl Settings {
         // put it before `--data-dir`.)
         let (database, database_by) = match (args.database, args.data_dir) {
             (Some(url), _) => (url, "--database".to_owned()),
-            (None, Some(dir)) => (sqlite_in(&dir)?, "--data-dir".to_owned()),
+            (None, Some(dir)) => {
+                // Said as the config file's `data_dir` says it, rather than
+                // as creating the directory fails ("File exists").
+                if dir.exists() && !dir.is_dir() {
+                    return Err(CliError::Usage(format!(
+                        "--data-dir {} is not a directory",
+                        dir.display()
+                    )));
+                }
+                (sqlite_in(&dir)?, "--data-dir".to_owned())
+            }
             (None, None) => match (env.database?, config.database, config.data_dir) {
                 (Some(url), _, _) => (url, store_db::DATABASE_ENV.to_owned()),
                 (None, Some(url), _) => (url.into_inner(), config.database_at),
@@ -1051,6 +1061,24 @@ mod tests {
         assert_eq!(
             options.get_filename(),
             std::path::absolute(odd.join("tollgate.db")).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_data_dir_flag_naming_a_file_says_it_is_not_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        let args = ServeArgs {
+            data_dir: Some(file.clone()),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args, FromEnv::none())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("--data-dir {} is not a directory", file.display())
         );
     }
 
