@@ -403,9 +403,16 @@ impl Catalog {
             // Each code is added as `#code`, and the result is a problem's
             // `type`: a URI reference (RFC 3986's characters; `%` escapes
             // the rest).
+            let text = url.get_ref();
             let uri_char =
-                |c: char| c.is_ascii_alphanumeric() || "-._~:/?[]@!$&'()*+,;=%".contains(c);
-            if !url.get_ref().chars().all(uri_char) {
+                |c: char| c.is_ascii_alphanumeric() || "-._~:/?@!$&'()*+,;=%".contains(c);
+            // Each `%` starts an escape of two hex digits.
+            let escapes = text.match_indices('%').all(|(at, _)| {
+                text.as_bytes()
+                    .get(at + 1..at + 3)
+                    .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            });
+            if !text.chars().all(uri_char) || !escapes {
                 let problem = "docs_url must be a URL without a `#` fragment, in the characters a URI allows \
                                (percent-encode spaces, quotes, `<>{}|\\^` and non-ASCII): each code is added as `#code`";
                 errors.push(url.span(), None, problem.to_owned());
@@ -985,7 +992,14 @@ mod tests {
         ] {
             assert_eq!(errors(&format!("docs_url = \"{url}\"\n")).len(), 1, "{url}");
         }
-        let encoded = "docs_url = 'https://x.example/r%C3%A9f?v=1&w=(2);x=[3]'\n";
+        for url in [
+            "https://x.example/100%",
+            "https://x.example/%zz",
+            "https://x.example/[a]",
+        ] {
+            assert_eq!(errors(&format!("docs_url = '{url}'\n")).len(), 1, "{url}");
+        }
+        let encoded = "docs_url = 'https://x.example/r%C3%A9f?v=1&w=(2);x=%5B3%5D'\n";
         assert_eq!(errors(encoded), [""; 0]);
     }
 

@@ -107,7 +107,8 @@ pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String 
                 format!("<code>{}</code>", escape(&wire)),
             );
         }
-        if !def.detail_keys().is_empty() {
+        // Listed where the body has them (envelope and flat bodies have none).
+        if dialect.carries_details() && !def.detail_keys().is_empty() {
             let keys: Vec<_> = def
                 .detail_keys()
                 .iter()

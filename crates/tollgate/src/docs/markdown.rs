@@ -38,7 +38,8 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
         if wire != def.code() {
             let _ = writeln!(out, "- Code on the wire: `{wire}`");
         }
-        if !def.detail_keys().is_empty() {
+        // Listed where the body has them (envelope and flat bodies have none).
+        if dialect.carries_details() && !def.detail_keys().is_empty() {
             let keys: Vec<_> = def.detail_keys().iter().map(|k| format!("`{k}`")).collect();
             let _ = writeln!(out, "- Details: {}", keys.join(", "));
         }
@@ -77,6 +78,20 @@ pub(crate) fn plain(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Details are listed in the dialects whose bodies carry them, and in
+    /// both kinds of page alike.
+    #[test]
+    fn details_are_listed_where_the_body_has_them() {
+        let catalog = Catalog::builtin();
+        for dialect in Dialect::ALL {
+            let listed = markdown(&catalog, dialect).contains("- Details: `limit`, `window`");
+            assert_eq!(listed, dialect.carries_details(), "{dialect}");
+            let html = crate::docs::html(&catalog, dialect, None);
+            let listed = html.contains("<code>limit</code>, <code>window</code>");
+            assert_eq!(listed, dialect.carries_details(), "{dialect}");
+        }
+    }
 
     #[test]
     fn catalog_text_with_line_breaks_stays_on_its_line() {
