@@ -17,6 +17,9 @@ use crate::request_id::Negotiated;
 pub(crate) struct Decision {
     /// The dialect errors are written in.
     pub(crate) dialect: Dialect,
+    /// Whether success bodies ([`Reply`](crate::Reply)) wear the envelope:
+    /// the pins or the default say `envelope`, whatever `Accept` asks.
+    pub(crate) envelope_replies: bool,
     /// The `Vary` value of a body that is an envelope in one dialect and
     /// bare in another ([`Reply`](crate::Reply)'s): the request headers
     /// negotiation read to choose, if any could change that.
@@ -162,6 +165,7 @@ mod tests {
     fn decided(dialect: Dialect) -> Decision {
         Decision {
             dialect,
+            envelope_replies: dialect == Dialect::Envelope,
             reply_vary: None,
         }
     }

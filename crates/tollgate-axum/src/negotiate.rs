@@ -2,7 +2,10 @@
 //!
 //! In order: `Accept: application/problem+json` rated no lower than JSON
 //! (when enabled), a pinned version header value, a pinned path prefix, the
-//! default dialect.
+//! default dialect. Success bodies ([`Reply`](crate::Reply)) take their
+//! shape from the same rules but `Accept`: a client asking for problem
+//! details is asking how its errors are written, not for the API's
+//! successes to change shape.
 
 use std::sync::Mutex;
 
@@ -68,20 +71,27 @@ impl Negotiation {
         found
     }
 
-    /// The dialect for a request whose headers gave `scanned`, at `path`
+    /// The dialects for a request whose headers gave `scanned`, at `path`
     /// (as the layer's router sees it) or `caller_path` (as the caller sent
     /// it, when a `Router::nest` stripped a prefix): a path pin matches
-    /// either.
+    /// either. The first is the errors', the second the success bodies'.
     #[inline]
-    pub(crate) fn dialect(
+    pub(crate) fn dialects(
         &self,
         scanned: &Scanned<'_>,
         path: &str,
         caller_path: Option<&str>,
-    ) -> Dialect {
+    ) -> (Dialect, Dialect) {
+        let pinned = self.pinned(scanned, path, caller_path);
         if scanned.accept.prefers_problem() {
-            return Dialect::Problem;
+            return (Dialect::Problem, pinned);
         }
+        (pinned, pinned)
+    }
+
+    /// The dialect the pins (or the default) give, whatever `Accept` says.
+    #[inline]
+    fn pinned(&self, scanned: &Scanned<'_>, path: &str, caller_path: Option<&str>) -> Dialect {
         if let Some(value) = scanned.version {
             let value = value.as_bytes().trim_ascii();
             if let Some((_, d)) = self.versions.iter().find(|(v, _)| v.as_bytes() == value) {
@@ -97,11 +107,13 @@ impl Negotiation {
     }
 
     /// The request headers that can move a request between two dialects
-    /// that `differ`, as a `Vary` value: `Accept` when it can pick `problem`
-    /// over another outcome, the version header when a pin can pick other
-    /// than the default or a path pin would. `None` when no header can.
+    /// that `differ`, as a `Vary` value: `Accept` (when `by_accept`, for
+    /// errors) when it can pick `problem` over another outcome, the version
+    /// header when a pin can pick other than the default or a path pin
+    /// would. `None` when no header can.
     pub(crate) fn vary(
         &self,
+        by_accept: bool,
         differ: impl Fn(Dialect, Dialect) -> bool,
     ) -> Option<&'static HeaderValue> {
         // What a request whose headers pick nothing gets.
@@ -114,7 +126,8 @@ impl Negotiation {
                 .filter(|_| self.version_header.is_some())
         };
         let mut names = Vec::new();
-        if self.problem_on_accept
+        if by_accept
+            && self.problem_on_accept
             && fallbacks()
                 .chain(pinned())
                 .any(|d| differ(d, Dialect::Problem))
@@ -296,7 +309,7 @@ mod tests {
 
     impl Negotiation {
         fn decide(&self, headers: &HeaderMap, path: &str) -> Dialect {
-            self.dialect(&self.scan(headers), path, None)
+            self.dialects(&self.scan(headers), path, None).0
         }
     }
 
@@ -499,7 +512,7 @@ mod tests {
         assert_eq!(scanned.version, h.get("x-api-version"));
         // Any `Accept` value counts, not only the first.
         assert!(scanned.accept.prefers_problem());
-        assert_eq!(n.dialect(&scanned, "/", None), Dialect::Problem);
+        assert_eq!(n.dialects(&scanned, "/", None).0, Dialect::Problem);
     }
 
     #[test]
@@ -511,33 +524,34 @@ mod tests {
 
         // Every request gets `problem`.
         let n = Negotiation::new(Dialect::Problem);
-        assert_eq!(text(n.vary(differ)), None);
-        // `Accept` picks `problem` over `flat`, for errors; a success body
-        // is bare in both.
+        assert_eq!(text(n.vary(true, differ)), None);
+        // `Accept` picks `problem` over `flat`, for errors; a success body's
+        // shape never follows `Accept`.
         let n = Negotiation::new(Dialect::Flat);
-        assert_eq!(text(n.vary(differ)), Some("accept"));
-        assert_eq!(text(n.vary(envelope)), None);
+        assert_eq!(text(n.vary(true, differ)), Some("accept"));
+        assert_eq!(text(n.vary(false, envelope)), None);
         let off = Negotiation {
             problem_on_accept: false,
             ..n
         };
-        assert_eq!(text(off.vary(differ)), None);
+        assert_eq!(text(off.vary(true, differ)), None);
         // A version pin that picks what the path would anyway changes nothing.
         let mut n = Negotiation::new(Dialect::Envelope);
         n.problem_on_accept = false;
         n.version_header = Some(HeaderName::from_static("x-api-version"));
         n.versions
             .push((HeaderValue::from_static("2"), Dialect::Envelope));
-        assert_eq!(text(n.vary(differ)), None);
+        assert_eq!(text(n.vary(true, differ)), None);
         n.versions
             .push((HeaderValue::from_static("1"), Dialect::Flat));
-        assert_eq!(text(n.vary(differ)), Some("x-api-version"));
+        assert_eq!(text(n.vary(true, differ)), Some("x-api-version"));
         n.problem_on_accept = true;
-        assert_eq!(text(n.vary(envelope)), Some("accept, x-api-version"));
+        assert_eq!(text(n.vary(true, envelope)), Some("accept, x-api-version"));
+        assert_eq!(text(n.vary(false, envelope)), Some("x-api-version"));
         // One copy of each value.
         assert!(std::ptr::eq(
-            n.vary(differ).unwrap(),
-            n.vary(envelope).unwrap()
+            n.vary(true, differ).unwrap(),
+            n.vary(true, envelope).unwrap()
         ));
     }
 }

@@ -12,7 +12,10 @@ use crate::rejection::builtin;
 
 /// A success body: `{"data":…,"success":true,"message":"OK"}` when the
 /// request's errors are written in the `envelope` dialect (seed 004, where
-/// every response shares the envelope), the bare JSON of `T` otherwise.
+/// every response shares the envelope), the bare JSON of `T` otherwise. A
+/// request asking for problem details (`Accept`) changes how its errors are
+/// written, not its successes: those follow the API's dialect (its default,
+/// or the version or path pinned).
 ///
 /// `Reply` asks the [`Tollgate`](crate::Tollgate) layer running the handler
 /// which dialect the request negotiated and writes the finished body at once
@@ -47,7 +50,7 @@ const TAIL: &[u8] = br#","success":true,"message":"OK"}"#;
 impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
         let decision = current::decision();
-        let envelope = decision.is_some_and(|d| d.dialect == Dialect::Envelope);
+        let envelope = decision.is_some_and(|d| d.envelope_replies);
         let mut body = Vec::with_capacity(128);
         if envelope {
             body.extend_from_slice(HEAD);
@@ -82,6 +85,7 @@ mod tests {
                 let mut id = current::IdSlot::new(RequestId::new("r1").unwrap());
                 let decision = current::Decision {
                     dialect,
+                    envelope_replies: dialect == Dialect::Envelope,
                     reply_vary: None,
                 };
                 let _entered = current::enter(&mut id, decision);

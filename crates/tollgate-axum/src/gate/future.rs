@@ -43,6 +43,8 @@ pub(crate) struct Finish {
     /// inner service runs (see `current`), here otherwise.
     pub(crate) request_id: IdSlot,
     pub(crate) dialect: Dialect,
+    /// Whether success bodies wear the envelope.
+    pub(crate) envelope_replies: bool,
     /// The request's path, kept only for the `problem` dialect's `instance`.
     pub(crate) instance: Option<PathAndQuery>,
     /// Whether the request is a `HEAD`, whose errors have no body.
@@ -92,6 +94,7 @@ impl Finish {
     pub(crate) fn decision(&self) -> Decision {
         Decision {
             dialect: self.dialect,
+            envelope_replies: self.envelope_replies,
             reply_vary: self.shared.reply_vary,
         }
     }

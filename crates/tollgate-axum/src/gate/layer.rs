@@ -245,10 +245,10 @@ impl Tollgate {
     /// Builds the layer.
     pub fn layer(self) -> TollgateLayer {
         let catalog = self.catalog;
-        let error_vary = self.negotiation.vary(|a, b| a != b);
-        let reply_vary = self
-            .negotiation
-            .vary(|a, b| (a == Dialect::Envelope) != (b == Dialect::Envelope));
+        let error_vary = self.negotiation.vary(true, |a, b| a != b);
+        let reply_vary = self.negotiation.vary(false, |a, b| {
+            (a == Dialect::Envelope) != (b == Dialect::Envelope)
+        });
         TollgateLayer {
             shared: Arc::new(Shared {
                 catalog,

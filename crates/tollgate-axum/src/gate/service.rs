@@ -97,9 +97,10 @@ where
         } else {
             caller_uri().map(http::Uri::path)
         };
-        let dialect = shared
-            .negotiation
-            .dialect(&scanned, req.uri().path(), caller_path);
+        let (dialect, replies) =
+            shared
+                .negotiation
+                .dialects(&scanned, req.uri().path(), caller_path);
         let declared = scanned.content_length;
         // Without a tracing subscriber the span has no reader (tracing's
         // `log` fallback would only print its creation), so none is built.
@@ -116,6 +117,7 @@ where
             shared: shared.clone(),
             request_id: IdSlot::new(request_id),
             dialect,
+            envelope_replies: replies == Dialect::Envelope,
             instance,
             head: req.method() == http::Method::HEAD,
             over_limit: None,
