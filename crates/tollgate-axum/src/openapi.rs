@@ -41,6 +41,11 @@ use tollgate::docs::openapi;
 /// [`ErrorMedia`](openapi::ErrorMedia) told the same, and `Problem` is left
 /// out.
 ///
+/// Every operation gets the one dialect: where the layer pins another (a
+/// path prefix, a version header), document those operations apart (a
+/// document of their own, built with that dialect), or the schema describes
+/// bodies they never send.
+///
 /// Works through the document's JSON form, so it keeps everything utoipa
 /// generated; fails only if that form does not read back (a utoipa bug).
 pub fn add_error_responses(
