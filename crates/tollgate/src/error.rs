@@ -119,10 +119,21 @@ impl ApiError {
     /// Adds a response header (`WWW-Authenticate`, `Allow`) sent with the
     /// error. One the renderer writes itself (`Content-Type`,
     /// `X-Request-Id`, `X-Error-Code`, `Retry-After` when a wait is set,
-    /// stripe's `Request-Id`) is not sent: the renderer's stands, and a
-    /// wait is set with [`retry_after`](Self::retry_after), which the body
-    /// tells too.
+    /// stripe's `Request-Id`) is not sent: the renderer's stands. A
+    /// `Retry-After` that reads as a wait (seconds, or an HTTP date, from
+    /// now) sets the wait, as [`retry_after`](Self::retry_after) does, so
+    /// that the body tells it too and the header goes out in seconds.
     pub fn header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        if name == http::header::RETRY_AFTER && self.0.retry_after.is_none() {
+            let now = std::time::SystemTime::now();
+            let asked = value
+                .to_str()
+                .ok()
+                .and_then(|v| crate::parse_retry_after(v, now));
+            if let Some(delay) = asked {
+                return self.retry_after(delay);
+            }
+        }
         self.0.headers.push((name, value));
         self
     }

@@ -523,13 +523,28 @@ mod tests {
         assert_eq!(all(RETRY_AFTER), ["60"]);
         assert_eq!(all(CONTENT_TYPE), ["application/json"]);
         assert_eq!(all(http::header::WWW_AUTHENTICATE), ["Bearer"]);
-        // Without a wait of its own, an error's `Retry-After` is sent.
-        let asked = catalog
-            .error("service_unavailable")
-            .unwrap()
-            .header(RETRY_AFTER, HeaderValue::from_static("5"));
-        let response = catalog.renderer(Dialect::StatusCode).response(&asked, &ctx);
-        assert_eq!(response.headers()[RETRY_AFTER], "5");
+        // Without a wait of its own, an error's `Retry-After` is its wait:
+        // in the body too, and in seconds however it was written.
+        let in_30s =
+            httpdate::fmt_http_date(SystemTime::now() + std::time::Duration::from_secs(30));
+        for asked in ["5", in_30s.as_str()] {
+            let err = catalog
+                .error("service_unavailable")
+                .unwrap()
+                .header(RETRY_AFTER, HeaderValue::from_str(asked).unwrap());
+            let response = catalog.renderer(Dialect::StatusCode).response(&err, &ctx);
+            let header: u64 = response.headers()[RETRY_AFTER]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+            assert_eq!(body["error"]["retry_after"], header, "{asked}");
+            assert!(
+                header == 5 || (29..=30).contains(&header),
+                "{asked}: {header}"
+            );
+        }
     }
 
     #[test]
