@@ -84,7 +84,11 @@ pub(crate) fn decode_headers(json: &str) -> HeaderMap {
 #[derive(Serialize, Deserialize)]
 struct StoredError {
     code: String,
-    message: String,
+    /// The message when the error replaced its entry's (records written
+    /// before kept every message here); otherwise the entry words it on
+    /// replay, as the catalog answering then does.
+    #[serde(default)]
+    message: Option<String>,
     #[serde(default)]
     details: Map<String, Value>,
     #[serde(default)]
@@ -158,7 +162,7 @@ impl StoredDef {
 pub(crate) fn encode_error(err: &ApiError) -> String {
     let stored = StoredError {
         code: err.code().to_owned(),
-        message: err.message().into_owned(),
+        message: err.message_override().map(str::to_owned),
         details: err.details().clone(),
         violations: err.violations().to_vec(),
         retry_after_ms: err
@@ -186,9 +190,10 @@ pub(crate) fn decode_error(json: &str, catalog: &Catalog) -> Option<ApiError> {
         Some(err) => err,
         None => ApiError::new(Arc::new(stored.def?.into_def(&stored.code)?)),
     };
-    let mut err = err
-        .with_details(stored.details)
-        .with_message(stored.message);
+    let mut err = err.with_details(stored.details);
+    if let Some(message) = stored.message {
+        err = err.with_message(message);
+    }
     for v in stored.violations {
         err = err.violation(v);
     }
@@ -282,6 +287,17 @@ mod tests {
         assert_eq!(back.headers().len(), 1);
         assert!(decode_error("{}", &catalog).is_none());
         assert!(decode_error(r#"{"code":"nope","message":"m"}"#, &catalog).is_none());
+
+        // A message of the entry's stays the entry's, for the app's catalog
+        // to word on replay as it did the first time; a replaced one is kept.
+        assert_eq!(back.message_override(), None);
+        let replaced = err.with_message("Top up first.");
+        let back = decode_error(&encode_error(&replaced), &catalog).unwrap();
+        assert_eq!(back.message_override(), Some("Top up first."));
+        // A record written when every message was kept reads as before.
+        let old = r#"{"code":"not_found","message":"Gone."}"#;
+        let back = decode_error(old, &catalog).unwrap();
+        assert_eq!(back.message_override(), Some("Gone."));
     }
 
     #[test]
