@@ -19,7 +19,9 @@
 //! - While the first request runs, another with the key gets
 //!   `idempotency_key_in_use` (409, `Retry-After: 1`).
 //! - The same key with a different request (SHA-256 of method, path and
-//!   query, and body) gets `idempotency_key_reused` (422).
+//!   query, and body; a multipart body without its boundary, which a client
+//!   picks anew each time it builds the form) gets `idempotency_key_reused`
+//!   (422).
 //! - [`Idempotency::Required`] routes answer `missing_field` (400, field
 //!   `Idempotency-Key`) to a request without one; a malformed key gets
 //!   `validation_error` (400) with a violation on `Idempotency-Key`.

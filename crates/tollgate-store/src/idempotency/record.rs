@@ -35,7 +35,17 @@ pub(crate) fn valid_key(key: &str) -> bool {
 }
 
 /// SHA-256 of method, path and query, and body: what "the same request" means.
-pub(crate) fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
+///
+/// A multipart body is hashed without its boundary (`content_type` names
+/// it): a client builds the form anew for a retry, under a boundary of its
+/// own choosing each time (curl's `-F`, a browser), and the same parts must
+/// still be the same request.
+pub(crate) fn fingerprint(
+    method: &Method,
+    uri: &Uri,
+    content_type: Option<&HeaderValue>,
+    body: &[u8],
+) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(method.as_str().as_bytes());
     h.update(b"\n");
@@ -45,8 +55,40 @@ pub(crate) fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
             .as_bytes(),
     );
     h.update(b"\n");
-    h.update(body);
+    match content_type.and_then(multipart_boundary) {
+        Some(boundary) => {
+            // The boundary cannot occur in the parts (RFC 2046 §5.1.1): each
+            // place it stands is marked the same whatever it was.
+            let delimiter = [b"--", boundary.as_bytes()].concat();
+            let mut from = 0;
+            for at in memchr::memmem::find_iter(body, &delimiter) {
+                h.update(&body[from..at]);
+                h.update(b"--\0");
+                from = at + delimiter.len();
+            }
+            h.update(&body[from..]);
+        }
+        None => h.update(body),
+    }
     h.finalize().to_vec()
+}
+
+/// The `boundary` of a `multipart/*` media type, unquoted.
+fn multipart_boundary(content_type: &HeaderValue) -> Option<&str> {
+    let text = content_type.to_str().ok()?;
+    let mut params = text.split(';');
+    let media = params.next()?.trim();
+    let is_multipart = media
+        .get(..10)
+        .is_some_and(|m| m.eq_ignore_ascii_case("multipart/"));
+    if !is_multipart {
+        return None;
+    }
+    params.find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        let value = value.trim().trim_matches('"');
+        (name.trim().eq_ignore_ascii_case("boundary") && !value.is_empty()).then_some(value)
+    })
 }
 
 /// Headers as JSON `[[name, value], …]`. A value is written one character per
@@ -225,14 +267,19 @@ mod tests {
     #[test]
     fn fingerprints_tell_requests_apart() {
         let uri: Uri = "/v1/scans?x=1".parse().unwrap();
-        let a = fingerprint(&Method::POST, &uri, b"{}");
-        assert_eq!(a, fingerprint(&Method::POST, &uri, b"{}"));
-        assert_ne!(a, fingerprint(&Method::PATCH, &uri, b"{}"));
+        let a = fingerprint(&Method::POST, &uri, None, b"{}");
+        assert_eq!(a, fingerprint(&Method::POST, &uri, None, b"{}"));
+        assert_ne!(a, fingerprint(&Method::PATCH, &uri, None, b"{}"));
         assert_ne!(
             a,
-            fingerprint(&Method::POST, &"/v1/scans?x=2".parse().unwrap(), b"{}")
+            fingerprint(
+                &Method::POST,
+                &"/v1/scans?x=2".parse().unwrap(),
+                None,
+                b"{}"
+            )
         );
-        assert_ne!(a, fingerprint(&Method::POST, &uri, b"{ }"));
+        assert_ne!(a, fingerprint(&Method::POST, &uri, None, b"{ }"));
     }
 
     #[test]
@@ -262,6 +309,39 @@ mod tests {
         assert_eq!(back.get_all("link").iter().count(), 2);
         assert!(back.get("x-request-id").is_none());
         assert!(decode_headers("not json").is_empty());
+    }
+
+    #[test]
+    fn a_multipart_body_is_the_same_request_under_another_boundary() {
+        let (method, uri) = (Method::POST, Uri::from_static("/v1/scans"));
+        let form = |boundary: &str| {
+            let ct =
+                HeaderValue::from_str(&format!("multipart/form-data; boundary=\"{boundary}\""))
+                    .unwrap();
+            let body = format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nPNG\r\n--{boundary}--\r\n"
+            );
+            fingerprint(&method, &uri, Some(&ct), body.as_bytes())
+        };
+        assert_eq!(form("------abc123"), form("XyZ"));
+        // Other parts are another request; so is another body without a form.
+        let ct = HeaderValue::from_static("multipart/form-data; boundary=XyZ");
+        let other =
+            "--XyZ\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nGIF\r\n--XyZ--\r\n";
+        assert_ne!(
+            form("XyZ"),
+            fingerprint(&method, &uri, Some(&ct), other.as_bytes())
+        );
+        let json = HeaderValue::from_static("application/json");
+        assert_ne!(
+            fingerprint(&method, &uri, Some(&json), b"{\"a\":1}"),
+            fingerprint(&method, &uri, Some(&json), b"{\"a\":2}")
+        );
+        // Without a form, the hash is as it always was (records kept match).
+        assert_eq!(
+            fingerprint(&method, &uri, Some(&json), b"{}"),
+            fingerprint(&method, &uri, None, b"{}")
+        );
     }
 
     #[test]

@@ -403,7 +403,8 @@ where
             return Ok(shared.reject(err, &parts.headers, &path));
         }
     };
-    let fp = fingerprint(&parts.method, uri, &body);
+    let content_type = parts.headers.get(http::header::CONTENT_TYPE);
+    let fp = fingerprint(&parts.method, uri, content_type, &body);
     let store = &shared.store;
     let mut guard = match claim(shared.clone(), scope.clone(), key.clone(), fp.clone()).await {
         Ok(Claim::Owned(guard)) => guard,
