@@ -4,7 +4,6 @@ use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
 use http::header::{CONTENT_TYPE, VARY};
 use serde::Serialize;
-use tollgate::Dialect;
 
 use crate::current;
 use crate::error::error_response;
@@ -78,6 +77,7 @@ mod tests {
     use super::*;
     use crate::RequestId;
     use http_body_util::BodyExt;
+    use tollgate::Dialect;
 
     fn body_of(reply: Reply<serde_json::Value>, dialect: Option<Dialect>) -> serde_json::Value {
         let response = match dialect {
