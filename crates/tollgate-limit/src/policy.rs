@@ -275,7 +275,10 @@ impl Gcra {
             wait: debt.saturating_sub(self.tolerance),
             unit_ns: self.unit_ns,
         };
-        (decision, allowed.then_some(now + debt))
+        // Admitted, `debt` is within the tolerance and the sum cannot
+        // overflow; refused, it may be saturated and the sum is thrown
+        // away, so it wraps rather than being computed behind a branch.
+        (decision, allowed.then_some(now.wrapping_add(debt)))
     }
 
     /// The TAT after giving back a call of `cost` admitted earlier.
@@ -409,6 +412,19 @@ mod tests {
         assert!(!d.is_allowed());
         assert_eq!(d.retry_after(), None);
         assert_eq!(d.remaining(), 5);
+    }
+
+    #[test]
+    fn a_cost_too_large_to_count_is_refused_not_overflowed() {
+        // A cost from a request header can be anything; the debt then
+        // saturates, and a refusal must not add it to the clock.
+        let g = policy(10, 3600).gcra_ns();
+        for cost in [u64::MAX, u64::MAX / 2, 1 << 40] {
+            let (d, tat) = g.decide(0, 100 * S, cost);
+            assert!(!d.is_allowed(), "cost {cost}");
+            assert_eq!(tat, None);
+            assert_eq!(d.retry_after(), None, "never admitted, at any wait");
+        }
     }
 
     #[test]
