@@ -317,6 +317,8 @@ async fn error_defs_keep_the_apps_overrides_of_built_in_entries() {
         body["error"]["message"], "Rate limit exceeded: 100 calls per 60 seconds",
         "{body}"
     );
+    // Seed 002 sends `"details": {}`: the app's entry documents none.
+    assert_eq!(body["error"]["details"], serde_json::json!({}), "{body}");
 }
 
 /// An enum that implements `Drop`, in a module without the prelude: the

@@ -151,10 +151,12 @@ impl ApiError {
 
     /// Moves this occurrence onto another entry (an app's catalog overriding
     /// the one it was raised with), keeping details, violations, retry hint,
-    /// headers, source and any replaced message. Values the old entry kept
-    /// off the wire ([`message_only`](ErrorDef::message_only)) that the new
-    /// one does not name are dropped: they fill none of its templates, and
-    /// would otherwise be sent as details.
+    /// headers, source and any replaced message. Values the old entry named
+    /// (its documented details and its
+    /// [`message_only`](ErrorDef::message_only) values) that the new one
+    /// does not name are dropped: they fill none of its templates, and the
+    /// new entry's `details` say what is sent (an app's `details = []`
+    /// sends none of the built-in entry's).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -167,11 +169,23 @@ impl ApiError {
     /// let moved = err.with_def(builtin);
     /// assert!(moved.details().get("email").is_none());
     /// assert!(!moved.has_sent_details());
+    ///
+    /// // An app's entry that documents no details drops the built-in ones.
+    /// let app = Catalog::from_toml("app.toml", r#"
+    ///     [errors.rate_limit_exceeded]
+    ///     message = "Rate limit exceeded. Please try again later."
+    ///     details = []
+    /// "#).unwrap();
+    /// let limited = Catalog::builtin_ref().error("rate_limit_exceeded").unwrap()
+    ///     .with("limit", 100).with("window", 60).with("own", true);
+    /// let moved = limited.with_def(app.get("rate_limit_exceeded").unwrap().clone());
+    /// let sent: Vec<_> = moved.sent_details().map(|(k, _)| k.as_str()).collect();
+    /// assert_eq!(sent, ["own"], "a value no entry documents is the raiser's own");
     /// # Ok::<(), tollgate::TemplateError>(())
     /// ```
     pub fn with_def(mut self, def: Arc<ErrorDef>) -> Self {
         let old = &self.0.def;
-        for key in &old.message_only {
+        for key in old.template_keys() {
             if !def.template_keys().any(|named| named == key) {
                 self.0.details.shift_remove(key);
             }
