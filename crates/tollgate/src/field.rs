@@ -31,10 +31,12 @@ pub(crate) fn for_each_pointer_piece(field: &str, mut write: impl FnMut(&str)) {
 }
 
 /// Converts a JSON Pointer (`/items/2/name`) back to a field path
-/// (`items[2].name`); all-digit segments become indices.
+/// (`items[2].name`); all-digit segments become indices, the first too (a
+/// body that is an array: `[0].name`).
 ///
 /// ```
 /// assert_eq!(tollgate::pointer_to_field("/items/2/name"), "items[2].name");
+/// assert_eq!(tollgate::pointer_to_field("/0/name"), "[0].name");
 /// assert_eq!(tollgate::pointer_to_field("/a~1b~0c"), "a/b~c");
 /// assert_eq!(tollgate::pointer_to_field("#/x"), "x");
 /// ```
@@ -43,7 +45,7 @@ pub fn pointer_to_field(pointer: &str) -> String {
     let mut out = String::with_capacity(pointer.len());
     for segment in pointer.split('/').filter(|s| !s.is_empty()) {
         let segment = segment.replace("~1", "/").replace("~0", "~");
-        if segment.bytes().all(|b| b.is_ascii_digit()) && !out.is_empty() {
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
             out.push('[');
             out.push_str(&segment);
             out.push(']');
@@ -84,7 +86,10 @@ mod tests {
     proptest! {
         #[test]
         fn paths_survive_a_round_trip(
-            head in "[a-z_][a-z0-9_]{0,8}",
+            head in prop_oneof![
+                "[a-z_][a-z0-9_]{0,8}",
+                (0u32..100).prop_map(|i| format!("[{i}]")),
+            ],
             rest in proptest::collection::vec(prop_oneof![
                 "[a-z_][a-z0-9_]{0,8}".prop_map(|s| format!(".{s}")),
                 (0u32..100).prop_map(|i| format!("[{i}]")),
