@@ -10,7 +10,7 @@ use super::{
     write_violations, write_wire_code,
 };
 use crate::decode::{Decoded, Json, Obj, Raw};
-use crate::{ApiError, Dialect, Violation};
+use crate::{ApiError, Catalog, Dialect, Violation};
 
 pub(super) const RESERVED: &[&str] = &["code", "message", VIOLATIONS_KEY];
 
@@ -50,7 +50,7 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     out.raw("}");
 }
 
-pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
+pub(super) fn decode(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) {
     if let Some(text) = obj.string("detail") {
         out.message = Some(text);
     } else if let Some(detail) = obj.obj("detail") {
@@ -64,15 +64,21 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             _ => false,
         };
         read_details_object(&detail, own, out);
+        out.set_code(code);
         // A `field` repeating the first violation's is that violation's
-        // (written for it), not a detail of its own.
+        // (written for it), not a detail of its own, unless the code's entry
+        // documents a `field` detail (`missing_field`'s).
         let repeated = out.violations.first().is_some_and(|first| {
             matches!(out.details.get(FIELD_KEY), Some(Value::String(field)) if *field == first.field)
         });
-        if repeated {
+        let documented = out
+            .code
+            .as_deref()
+            .and_then(|code| catalog.find_wire_code(code))
+            .is_some_and(|def| def.details.iter().any(|k| k == FIELD_KEY));
+        if repeated && !documented {
             out.details.shift_remove(FIELD_KEY);
         }
-        out.set_code(code);
         out.message = message;
     } else if let Some(items) = obj.raw("detail").and_then(Raw::items) {
         for item in items.take(out.violation_room()) {

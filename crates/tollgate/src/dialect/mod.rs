@@ -140,7 +140,7 @@ impl Dialect {
             Dialect::Problem => problem::decode(obj, out),
             Dialect::StatusCode => status_code::decode(obj, error, out),
             Dialect::Coded => coded::decode(obj, error, out),
-            Dialect::Detail => detail::decode(obj, out),
+            Dialect::Detail => detail::decode(obj, catalog, out),
             Dialect::Meta => meta::decode(obj, error, out),
             Dialect::Envelope => envelope::decode(obj, catalog, out),
             Dialect::Flat => flat::decode(obj, out),
@@ -578,6 +578,31 @@ mod tests {
             assert!(
                 !text.contains("\"limit\"") && !text.contains("\"window\""),
                 "{dialect}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_field_detail_reads_back_only_where_the_entry_sends_one() {
+        // `detail` writes the first violation's field in `field` unless a
+        // detail takes that member: decoding must tell which it was.
+        let catalog = Catalog::builtin();
+        let ctx = Context::new(std::time::UNIX_EPOCH);
+        let session = Violation::new("session_id", "required", "is required");
+        for (code, with_field) in [("missing_field", true), ("validation_error", false)] {
+            let mut err = catalog.error(code).unwrap().violation(session.clone());
+            if with_field {
+                err = err.with("field", "session_id");
+            }
+            let body = catalog.renderer(Dialect::Detail).body(&err, &ctx);
+            let decoded =
+                catalog.decode(400, &http::HeaderMap::new(), &body, std::time::UNIX_EPOCH);
+            assert_eq!(decoded.violations.len(), 1, "{code}");
+            assert_eq!(
+                decoded.details.get("field").is_some(),
+                with_field,
+                "{code}: {:?}",
+                decoded.details
             );
         }
     }
