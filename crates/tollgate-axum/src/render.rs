@@ -110,9 +110,10 @@ static BODY_HEADERS: [HeaderName; 13] = [
 ];
 
 /// Drops the headers that described the replaced body; then headers the
-/// renderer owns replace any earlier value (and a `Request-Id` it does not
-/// write is dropped), and the error's own headers are added unless an
-/// identical one is already there.
+/// renderer owns replace any earlier value (and a Stripe `Request-Id` an
+/// earlier renderer wrote, which this dialect does not write, is dropped),
+/// and the error's own headers are added unless an identical one is already
+/// there.
 fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(HeaderName, HeaderValue)>) {
     // Most replaced responses carry few headers and none of these: one pass
     // over what is there instead of a lookup per name.
@@ -122,8 +123,12 @@ fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(HeaderName, HeaderValue
         }
     }
     // Stripe's `Request-Id`, left by a renderer of that dialect before this
-    // one: a stale id unless this dialect writes it again.
-    if headers.contains_key(REQUEST_ID) && !rendered.iter().any(|(name, _)| name == REQUEST_ID) {
+    // one (which wrote the same id in `X-Request-Id`): stale unless this
+    // dialect writes it again. One of its own value is the app's, and stays.
+    let stale = headers
+        .get(REQUEST_ID)
+        .is_some_and(|left| headers.get(X_REQUEST_ID) == Some(left));
+    if stale && !rendered.iter().any(|(name, _)| name == REQUEST_ID) {
         headers.remove(REQUEST_ID);
     }
     for (name, value) in rendered {

@@ -747,6 +747,21 @@ async fn a_stripe_request_id_does_not_outlive_its_dialect() {
     );
     let (res, _) = send(&mut app, Request::get("/v1/x").body(Body::empty()).unwrap()).await;
     assert_eq!(res.headers()["request-id"], res.headers()["x-request-id"]);
+
+    // An app's own `Request-Id` is a header already set, and is kept.
+    let own = || async {
+        (
+            axum::http::StatusCode::NOT_FOUND,
+            [("request-id", "app_own_id")],
+        )
+    };
+    let mut app = Router::new()
+        .route("/v1/x", get(own))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let (res, body) = send(&mut app, Request::get("/v1/x").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.status(), 404);
+    assert!(!body.is_empty(), "the 404 is rewritten");
+    assert_eq!(res.headers()["request-id"], "app_own_id");
 }
 
 /// An inner service that fails to become ready with an error that has a
