@@ -20,8 +20,8 @@ use crate::rejection::builtin;
 /// which dialect the request negotiated and writes the finished body at once
 /// (one serialization, one buffer), so a component that stores and replays
 /// responses (an idempotency layer) replays the same envelope. When a request
-/// header can change whether the body wears the envelope (`Accept`, the
-/// version header), the response says so in `Vary`. Without the layer the
+/// header can change whether the body wears the envelope (the version
+/// header), the response says so in `Vary`. Without the layer the
 /// body stays bare. Pair it with a 2xx status: the envelope says
 /// `"success":true`.
 ///

@@ -7,8 +7,10 @@
 //! files: codes are snake_case (3 to 63 characters), statuses 400–599, titles one line, message
 //! templates parse and name only fields of their variant (a built-in code's
 //! message too: `rate_limit_exceeded` needs `limit` and `window` fields),
-//! and detail fields are named `[A-Za-z0-9_]+` (`r#match` is the detail
-//! `match`). Two variants share a code only when both use a built-in entry
+//! and detail fields are named `[a-z][A-Za-z0-9_]+`, 64 characters at most
+//! (an AIP-193 metadata key; `r#match` is the detail `match`), while a
+//! field marked `#[api(message_only)]`, which fills the message but is not
+//! sent, may be any `[A-Za-z0-9_]+` (`n`). Two variants share a code only when both use a built-in entry
 //! as is (two `not_found` variants for different resources).
 //!
 //! ```ignore
