@@ -404,15 +404,26 @@ impl Catalog {
             // `type`: a URI reference (RFC 3986's characters; `%` escapes
             // the rest).
             let text = url.get_ref();
-            let uri_char =
-                |c: char| c.is_ascii_alphanumeric() || "-._~:/?@!$&'()*+,;=%".contains(c);
+            // Brackets only around an IPv6 host (`http://[::1]:8080/`),
+            // inside the authority.
+            let authority = text.find("://").map_or(0..0, |at| {
+                let start = at + 3;
+                let len = text[start..].find(['/', '?']).unwrap_or(text.len() - start);
+                start..start + len
+            });
+            let in_host = |at: usize| authority.contains(&at);
+            let uri_char = |(at, c): (usize, char)| {
+                c.is_ascii_alphanumeric()
+                    || "-._~:/?@!$&'()*+,;=%".contains(c)
+                    || (matches!(c, '[' | ']') && in_host(at))
+            };
             // Each `%` starts an escape of two hex digits.
             let escapes = text.match_indices('%').all(|(at, _)| {
                 text.as_bytes()
                     .get(at + 1..at + 3)
                     .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
             });
-            if !text.chars().all(uri_char) || !escapes {
+            if !text.char_indices().all(uri_char) || !escapes {
                 let problem = "docs_url must be a URL without a `#` fragment, in the characters a URI allows \
                                (percent-encode spaces, quotes, `<>{}|\\^` and non-ASCII): each code is added as `#code`";
                 errors.push(url.span(), None, problem.to_owned());
@@ -1001,6 +1012,10 @@ mod tests {
         }
         let encoded = "docs_url = 'https://x.example/r%C3%A9f?v=1&w=(2);x=%5B3%5D'\n";
         assert_eq!(errors(encoded), [""; 0]);
+        // An IPv6 host is bracketed (RFC 3986 IP-literal), and only there.
+        assert_eq!(errors("docs_url = 'http://[::1]:8080/errors'\n"), [""; 0]);
+        assert_eq!(errors("docs_url = 'http://[::1]'\n"), [""; 0]);
+        assert_eq!(errors("docs_url = 'http://h/?q=[1]'\n").len(), 1);
     }
 
     #[test]
