@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::retry::{Attempts, SentIdempotencyKey};
-use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
+use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder, ErrorResponse};
 
 mod sealed {
     pub trait Sealed {}
@@ -133,6 +133,7 @@ async fn read_data<T: DeserializeOwned>(
         .extensions()
         .get::<SentIdempotencyKey>()
         .map(|key| key.0.clone());
+    let attempts = response.extensions().get::<Attempts>().map(|a| a.0.clone());
     // Where the error came from, and the key to send the request again with.
     let at = |e: Error| {
         e.request(None, Some(url.clone()))
@@ -161,7 +162,14 @@ async fn read_data<T: DeserializeOwned>(
             let kept = body.slice(..body.len().min(decoder.max_body));
             let mut response = decoder.decode(status, headers, kept);
             response.truncated = response.body().len() < body.len();
-            Err(at(Error::new(Cause::Status(response))))
+            // The attempts the middleware made (or this one), the last
+            // now known to have failed.
+            let mut attempts = attempts.unwrap_or_else(|| vec![first_attempt(&response)]);
+            if let Some(last) = attempts.last_mut() {
+                last.code = response.code().map(str::to_owned);
+                last.request_id = response.request_id().map(str::to_owned);
+            }
+            Err(at(Error::new(Cause::Status(response))).attempts_made(attempts, None))
         }
         Err(e) => Err(at(e.into())),
     }
@@ -179,7 +187,15 @@ async fn read_error(
         Some(decoder) => decoder.read(response).await,
         None => ErrorDecoder::new().read(response).await,
     };
-    let attempt = Attempt {
+    let attempt = first_attempt(&response);
+    Err(Error::new(Cause::Status(response))
+        .request(None, Some(url))
+        .attempts_made(vec![attempt], None))
+}
+
+/// The one attempt of a request sent without the retrying middleware.
+fn first_attempt(response: &ErrorResponse) -> Attempt {
+    Attempt {
         number: 1,
         status: Some(response.status().as_u16()),
         code: response.code().map(str::to_owned),
@@ -187,10 +203,7 @@ async fn read_error(
         error: None,
         started: Duration::ZERO,
         delay: None,
-    };
-    Err(Error::new(Cause::Status(response))
-        .request(None, Some(url))
-        .attempts_made(vec![attempt], None))
+    }
 }
 
 #[derive(Deserialize)]

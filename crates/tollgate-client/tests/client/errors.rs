@@ -438,6 +438,19 @@ async fn envelope_success_bodies_are_unwrapped() {
     assert_eq!(err.code(), Some("insufficient_credits"));
     assert!(err.url().is_some());
     assert_eq!(err.idempotency_key(), Some("k-17"));
+    assert_eq!(err.attempts().len(), 1, "{err:?}");
+    // After a retry, it lists every attempt the middleware made.
+    let mock = Mock::start(vec![Reply::new(503), Reply::new(200).body(failed)]).await;
+    let err = client(tollgate_client::RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .json_data::<Session>()
+        .await
+        .unwrap_err();
+    let statuses: Vec<_> = err.attempts().iter().map(|a| a.status()).collect();
+    assert_eq!(statuses, [Some(503), Some(200)], "{err:?}");
 
     // An error status comes back typed, before any unwrapping.
     let mock = Mock::start(vec![Reply::api(
