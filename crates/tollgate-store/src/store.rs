@@ -801,6 +801,9 @@ impl Store {
 
     /// Deletes every expired idempotency record; how many. Expired records
     /// are already ignored; this only reclaims space (run it from a timer or cron).
+    /// They go a thousand to a statement, so that other writes (charges,
+    /// claims) get in between: SQLite lets one writer in at a time. An error
+    /// part-way leaves what went before it deleted.
     pub async fn purge_expired_idempotency(&self) -> Result<u64, StoreError> {
         self.backend().idem_purge(unix(self.now())).await
     }

@@ -27,6 +27,7 @@ both_backends!(
     a_route_idempotency_layer_inside_a_global_one_runs_once,
     twenty_concurrent_requests_with_one_key_run_once_and_charge_once,
     failures_are_not_stored_so_retries_run,
+    refusals_of_the_request_as_sent_are_not_stored_so_retries_run,
     responses_too_large_to_keep_spend_the_key,
     a_response_lost_after_the_handler_answered_spends_the_key,
     a_request_dropped_while_its_charge_waits_is_not_charged,
@@ -43,6 +44,7 @@ both_backends!(
     a_lock_timeout_too_long_for_the_clock_still_answers,
     the_handler_runs_on_while_a_renewal_waits,
     idempotency_key_required_and_validated,
+    an_outer_body_limit_is_told_without_an_unfilled_limit,
     idempotency_records_expire,
 );
 
@@ -683,6 +685,109 @@ async fn failures_are_not_stored_so_retries_run(kind: Kind) {
     assert_eq!(res.status(), 201);
     assert!(res.headers().get("idempotent-replayed").is_none());
     assert_eq!((handler.calls(), f.balance().await), (3, 0));
+    f.db.cleanup().await;
+}
+
+/// A handler that refuses what its `x-refuse` header names, once per
+/// idempotency key: a status (`408`), or an error of the app's catalog by its
+/// code (`unsupported_media_type`), carried in the extensions as
+/// `tollgate-axum`'s extractors and handler errors carry theirs. Without the
+/// header it answers 201.
+fn refusing(
+    catalog: Arc<tollgate::Catalog>,
+    calls: Arc<AtomicUsize>,
+) -> impl Service<Req, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    tower::service_fn(move |req: Req| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        let refusal = req.headers().get("x-refuse").map(|v| v.to_str().unwrap());
+        let response = match refusal {
+            None => Response::builder().status(201).body(Full::from("made")),
+            Some(refusal) => match refusal.parse::<u16>() {
+                Ok(status) => Response::builder().status(status).body(Full::from("")),
+                Err(_) => {
+                    let err = catalog.error(refusal).unwrap();
+                    let mut res = Response::builder().status(err.status());
+                    res.extensions_mut().unwrap().insert(err);
+                    res.body(Full::from(""))
+                }
+            },
+        };
+        std::future::ready(Ok(response.unwrap()))
+    })
+}
+
+async fn refusals_of_the_request_as_sent_are_not_stored_so_retries_run(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    // The app's catalog moves and respells one: still the same entry.
+    let mut catalog = tollgate::Catalog::builtin();
+    catalog
+        .load_toml(
+            "app.toml",
+            "[errors.validation_error]\nstatus = 422\naliases = { coded = 'VALIDATION_ERROR' }\n",
+        )
+        .unwrap();
+    let catalog = Arc::new(catalog);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let svc = f
+        .gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(refusing(catalog, calls.clone()));
+    let refused = |key: &str, refusal: &str| {
+        let mut req = post(&f.key, Some(key), "{}");
+        req.headers_mut()
+            .insert("x-refuse", refusal.parse().unwrap());
+        req
+    };
+
+    // Told to retry (408, 425), or refused as sent, before the endpoint
+    // began work (a `Content-Type` that is not JSON, say, even in axum's
+    // own plain 415): the corrected retry with the same key runs.
+    let as_sent = [
+        "408",
+        "415",
+        "425",
+        "malformed_request",
+        "unsupported_media_type",
+        "missing_field",
+        "validation_error",
+        "payload_too_large",
+    ];
+    for refusal in as_sent {
+        let (res, _) = send(&svc, refused(refusal, refusal)).await;
+        assert!(
+            res.status().is_client_error(),
+            "{refusal}: {}",
+            res.status()
+        );
+        let (res, body) = send(&svc, post(&f.key, Some(refusal), "{}")).await;
+        assert_eq!(
+            (res.status().as_u16(), &body[..]),
+            (201, &b"made"[..]),
+            "{refusal}"
+        );
+        assert!(
+            res.headers().get("idempotent-replayed").is_none(),
+            "{refusal}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2 * as_sent.len());
+    assert_eq!(f.balance().await, 10 - 8, "only the successes are paid for");
+
+    // Refused by the endpoint's own work (a conflict, a quota): spent.
+    for refusal in ["409", "conflict", "storage_quota_exceeded"] {
+        let (first, _) = send(&svc, refused(refusal, refusal)).await;
+        let (again, _) = send(&svc, post(&f.key, Some(refusal), "{}")).await;
+        assert_eq!(again.status(), first.status(), "{refusal}");
+        assert_eq!(again.headers()["idempotent-replayed"], "true", "{refusal}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2 * as_sent.len() + 3);
     f.db.cleanup().await;
 }
 
@@ -1714,7 +1819,13 @@ async fn idempotency_key_required_and_validated(kind: Kind) {
         (413, "payload_too_large")
     );
     assert_eq!((handler.calls(), f.balance().await), (0, 10));
+    f.db.cleanup().await;
+}
 
+async fn an_outer_body_limit_is_told_without_an_unfilled_limit(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
     // An outer layer's limit (`tollgate-axum`'s, its error wrapped in the
     // body's) is that layer's to name: not told as this layer's 10 MiB.
     #[derive(Debug)]
@@ -1729,30 +1840,62 @@ async fn idempotency_key_required_and_validated(kind: Kind) {
             Some(&*self.0)
         }
     }
-    let outer_limit = http_body_util::Limited::new(Full::<Bytes>::from("12345"), 1)
-        .collect()
-        .await
-        .unwrap_err();
-    let chunks: Vec<Result<Bytes, Wrapped>> =
-        vec![Ok(Bytes::from("12")), Err(Wrapped(outer_limit))];
-    let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
-    let request = Request::post("/v1/scans")
-        .header("x-api-key", &f.key)
-        .header("idempotency-key", "outer")
-        .body(body)
-        .unwrap();
+    let request = || async {
+        let outer_limit = http_body_util::Limited::new(Full::<Bytes>::from("12345"), 1)
+            .collect()
+            .await
+            .unwrap_err();
+        let chunks: Vec<Result<Bytes, Wrapped>> =
+            vec![Ok(Bytes::from("12")), Err(Wrapped(outer_limit))];
+        let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+        Request::post("/v1/scans")
+            .header("x-api-key", &f.key)
+            .header("idempotency-key", "outer")
+            .body(body)
+            .unwrap()
+    };
+    let handler = tower::service_fn(|_: Request<axum::body::Body>| async {
+        Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("ran")))
+    });
     let svc = f
         .gate
         .route()
         .idempotency(Idempotency::Required)
-        .layer(tower::service_fn(|_: Request<axum::body::Body>| async {
-            Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("ran")))
-        }));
-    let res = svc.oneshot(request).await.unwrap();
+        .layer(handler);
+    let res = svc.oneshot(request().await).await.unwrap();
     assert_eq!(res.status(), 413);
-    let err = res.extensions().get::<ApiError>().unwrap();
+    let err = res.extensions().get::<ApiError>().unwrap().clone();
     assert_eq!(err.code(), "payload_too_large");
     assert!(err.details().get("limit").is_none(), "{:?}", err.details());
+    // The error is left for that layer to word; the body rendered here,
+    // which goes out as it is without such a layer, says no number rather
+    // than an unfilled `{limit}`.
+    assert!(err.message_override().is_none());
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        json(&body)["detail"],
+        "The request body exceeds the size limit."
+    );
+
+    // A catalog whose message names no limit words it as it does.
+    let mut catalog = tollgate::Catalog::builtin();
+    catalog
+        .load_toml(
+            "app.toml",
+            "[errors.payload_too_large]\nmessage = 'Too big.'\n",
+        )
+        .unwrap();
+    let svc = f
+        .gate
+        .clone()
+        .catalog(catalog)
+        .route()
+        .idempotency(Idempotency::Required)
+        .layer(handler);
+    let res = svc.oneshot(request().await).await.unwrap();
+    assert_eq!(res.status(), 413);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(json(&body)["detail"], "Too big.");
     f.db.cleanup().await;
 }
 

@@ -263,6 +263,8 @@ pub trait IdempotencyBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Deletes every record expired at `now` (as
     /// [`idem_delete_expired`](Self::idem_delete_expired) tells it); how many.
+    /// The SQL backends delete them in batches, a statement each, so that no
+    /// statement holds the database's writes back for the whole backlog.
     fn idem_purge(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 

@@ -1,7 +1,8 @@
 //! The SQLite and Postgres backends: one body of code, written once in a
 //! macro and compiled for each driver. The SQL is the same on both (`$n`
 //! placeholders, `ON CONFLICT`, `RETURNING`, `CASE`), so a behaviour tested on
-//! one is the same statement on the other.
+//! one is the same statement on the other; only the purge's batches name the
+//! row address each has (`rowid`, `ctid`).
 
 use sqlx::Row;
 
@@ -41,8 +42,17 @@ const RELEASE: &str = "UPDATE accounts SET balance = \
      usage_count = CASE WHEN usage_period = $3 AND usage_count > 0 THEN usage_count - 1 ELSE usage_count END \
      WHERE id = $1";
 
+/// How many expired idempotency records one purge statement deletes. A
+/// statement holds SQLite's write lock (the one writer it allows) until it
+/// ends, and records keep bodies of up to 10 MiB: a backlog deleted in one
+/// statement would hold back every charge and claim until it was gone. Two
+/// under test, so that the loop runs.
+const PURGE_BATCH: u32 = if cfg!(test) { 2 } else { 1000 };
+
 macro_rules! sql_backend {
-    ($name:ident, $db:ty, $label:literal, $doc:literal) => {
+    // `$row` names a row's physical address (`rowid`, `ctid`): the purge
+    // picks a batch by it, which both look up directly.
+    ($name:ident, $db:ty, $label:literal, $row:literal, $doc:literal) => {
         #[doc = $doc]
         #[derive(Clone, Debug)]
         pub struct $name {
@@ -496,15 +506,29 @@ macro_rules! sql_backend {
             }
 
             fn idem_purge(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+                // A batch a statement, until one finds less than a batch. The
+                // outer `WHERE` checks expiry again: on Postgres a record
+                // claimed anew while the statement waited for its row is
+                // judged as it is now, and kept.
+                const PURGE: &str = concat!(
+                    "DELETE FROM idempotency WHERE ", $row, " IN (SELECT ", $row,
+                    " FROM idempotency WHERE expires_at <= $1 AND (state = 'done' OR locked_until < $1) \
+                     LIMIT $2) AND expires_at <= $1 AND (state = 'done' OR locked_until < $1)",
+                );
                 Box::pin(async move {
-                    let done = sqlx::query(
-                        "DELETE FROM idempotency WHERE expires_at <= $1 \
-                         AND (state = 'done' OR locked_until < $1)",
-                    )
-                        .bind(now)
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(done.rows_affected())
+                    let mut total = 0;
+                    loop {
+                        let done = sqlx::query(PURGE)
+                            .bind(now)
+                            .bind(i64::from(PURGE_BATCH))
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected();
+                        total += done;
+                        if done < u64::from(PURGE_BATCH) {
+                            return Ok(total);
+                        }
+                    }
                 })
             }
         }
@@ -521,11 +545,106 @@ sql_backend!(
     SqliteBackend,
     sqlx::Sqlite,
     "sqlite",
+    "rowid",
     "The embedded backend: one SQLite file in WAL mode, migrated on open."
 );
 sql_backend!(
     PostgresBackend,
     sqlx::Postgres,
     "postgres",
+    "ctid",
     "The shared backend: a Postgres database used by many nodes at once."
 );
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::Connection;
+
+    use super::*;
+    use crate::{Store, StoreOptions};
+
+    /// A `running` record of `key`, locked until `locked_until`, expiring at
+    /// `expires_at`.
+    fn record(key: &str, locked_until: i64, expires_at: i64) -> IdempotencyRow {
+        IdempotencyRow {
+            api_key_id: "key_1".to_owned(),
+            idem_key: key.to_owned(),
+            fingerprint: b"fp".to_vec(),
+            state: "running".to_owned(),
+            locked_until,
+            status: None,
+            headers: None,
+            body: None,
+            error: None,
+            created_at: 0,
+            expires_at,
+        }
+    }
+
+    /// Purges, at 100, five records expired by then (over two batches and
+    /// a part), and keeps one whose lock still holds and one not expired.
+    async fn purges_in_batches(store: &Store) {
+        let backend = store.backend();
+        for i in 0..5 {
+            let old = record(&format!("old-{i}"), 0, 10);
+            assert!(backend.idem_insert(old, LockToken(1)).await.unwrap());
+        }
+        let kept = [record("locked", 1_000, 10), record("live", 0, 1_000)];
+        for row in kept {
+            assert!(backend.idem_insert(row, LockToken(1)).await.unwrap());
+        }
+        assert_eq!(backend.idem_purge(100).await.unwrap(), 5);
+        assert_eq!(backend.idem_purge(100).await.unwrap(), 0);
+        for key in ["locked", "live"] {
+            assert!(backend.idem_get("key_1", key).await.unwrap().is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_purges_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        purges_in_batches(&Store::open(&url).await.unwrap()).await;
+    }
+
+    /// On Postgres (when `TOLLGATE_TEST_DATABASE_URL` is set), a statement
+    /// trigger counts what each `DELETE` took: never more than a batch.
+    #[tokio::test]
+    async fn postgres_purges_in_batches() {
+        let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+            eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+            return;
+        };
+        let schema = format!("tg_store_unit_purge_{}", std::process::id());
+        let options = StoreOptions::default().schema(schema.clone());
+        let store = Store::open_with(&url, options).await.unwrap();
+        let connect = sqlx::postgres::PgConnectOptions::from_str(&url).unwrap();
+        let mut conn =
+            sqlx::PgConnection::connect_with(&connect.options([("search_path", schema.as_str())]))
+                .await
+                .unwrap();
+        for statement in [
+            "CREATE TABLE purged (n BIGINT NOT NULL)",
+            "CREATE FUNCTION count_purged() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN INSERT INTO purged SELECT count(*) FROM gone; RETURN NULL; END $$",
+            "CREATE TRIGGER count_purged AFTER DELETE ON idempotency \
+             REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION count_purged()",
+        ] {
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+        }
+        purges_in_batches(&store).await;
+        let counts: Vec<i64> = sqlx::query_scalar("SELECT n FROM purged")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(counts.iter().sum::<i64>(), 5, "{counts:?}");
+        let batch = i64::from(PURGE_BATCH);
+        assert!(counts.iter().all(|&n| n <= batch), "{counts:?}");
+    }
+}

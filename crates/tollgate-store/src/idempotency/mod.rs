@@ -25,10 +25,22 @@
 //! - [`Idempotency::Required`] routes answer `missing_field` (400, field
 //!   `Idempotency-Key`) to a request without one; a malformed key gets
 //!   `validation_error` (400) with a violation on `Idempotency-Key`.
-//! - Not stored, so a retry runs again: 5xx and 429 responses (the client is
-//!   told to retry), and refusals of this crate's layers made before the
-//!   handler ran (`insufficient_credits`, `usage_limit_exceeded`, …: Stripe
-//!   saves nothing unless the endpoint began executing).
+//! - Not stored, so a retry runs again: responses that tell the client to
+//!   retry (5xx, 408, 425, 429) and 415s; refusals of this crate's layers made before
+//!   the handler ran (`insufficient_credits`, `usage_limit_exceeded`, …); and
+//!   refusals of the request as sent, whose [`ApiError`](tollgate::ApiError)
+//!   is `malformed_request`, `unsupported_media_type`, `missing_field`,
+//!   `validation_error` or `payload_too_large`, as `tollgate-axum`'s
+//!   extractors answer (Stripe saves nothing unless the endpoint began
+//!   executing): a body sent without its JSON `Content-Type`, which the
+//!   fingerprint leaves out, is refused, and its corrected retry runs. The
+//!   code matched is the catalog entry's canonical one, which an app's
+//!   catalog may reword, move to another status or spell otherwise in a
+//!   dialect, but not rename. A handler that answers one of these codes
+//!   after it acted is run again by the retry, so makes its writes
+//!   idempotent; a refusal that reaches this layer without an `ApiError`
+//!   (the plain text of axum's own `Json`, which `tollgate-axum` reads only
+//!   outside it) is stored, but for a 415.
 //! - Once the handler has answered, the key is spent whatever becomes of the
 //!   response: if the request is dropped before the response is stored (its
 //!   client gone, a timeout), a retry gets `conflict` (409) saying the

@@ -285,13 +285,34 @@ async fn renewing<F: Future>(
 #[derive(Clone, Copy, Debug)]
 struct Claimed;
 
+/// The codes that refuse the request as sent (its body's syntax, type, size
+/// or fields): what `tollgate-axum`'s extractors answer before the endpoint
+/// begins work. Canonical codes: an app's catalog may reword an entry, move
+/// its status or respell it per dialect, never rename it. Not kinds: an
+/// app's own `invalid_argument` errors may come after its handler acted.
+const REFUSED_AS_SENT: [&str; 5] = [
+    "malformed_request",
+    "unsupported_media_type",
+    "missing_field",
+    "validation_error",
+    "payload_too_large",
+];
+
 /// Whether a response spends its key: the handler acted on the request. A
-/// 5xx, a 429 or a response marked [`NotExecuted`] frees it for a retry.
+/// response that tells the client to retry (5xx, 408, 425, 429), a 415 (a
+/// media type is refused before any work), one whose [`ApiError`] refuses
+/// the request as sent ([`REFUSED_AS_SENT`]), or one marked [`NotExecuted`]
+/// frees it for a retry.
 fn spends_key<B>(response: &Response<B>) -> bool {
     let status = response.status();
+    let extensions = response.extensions();
+    let refused_as_sent = extensions
+        .get::<ApiError>()
+        .is_some_and(|err| REFUSED_AS_SENT.contains(&err.code()));
     !(status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || response.extensions().get::<NotExecuted>().is_some())
+        || matches!(status.as_u16(), 408 | 415 | 425 | 429)
+        || refused_as_sent
+        || extensions.get::<NotExecuted>().is_some())
 }
 
 impl<S, ReqB, ResB> tower::Service<Request<ReqB>> for IdempotencyService<S>
@@ -392,9 +413,7 @@ where
                     .error("payload_too_large")
                     .with("limit", shared.max_body)
             } else if is_length_limit(&*e) {
-                // An outer limit's, wrapped: its size is that layer's to
-                // name (`tollgate-axum` fills in its own).
-                shared.error("payload_too_large")
+                return Ok(outer_limit(&shared, &parts.headers, &path));
             } else {
                 shared
                     .error("malformed_request")
@@ -512,6 +531,29 @@ fn original_uri(parts: &http::request::Parts) -> &http::Uri {
         return &original.0;
     }
     &parts.uri
+}
+
+/// `payload_too_large` for an outer layer's body limit, which arrives
+/// wrapped in the body's error. Its size is that layer's to name: the error
+/// in the extensions leaves it out for that layer to fill in when it renders
+/// the error again (`tollgate-axum`'s does). The body rendered here goes out
+/// as it is without such a layer, so a message that names `{limit}` is
+/// worded there without the number rather than show the placeholder.
+fn outer_limit<B: From<Bytes>>(
+    shared: &Shared,
+    headers: &http::HeaderMap,
+    path: &str,
+) -> Response<B> {
+    let err = shared.error("payload_too_large");
+    if !err.def().message().placeholders().any(|p| p == "limit") {
+        return shared.reject(err, headers, path);
+    }
+    let worded = err
+        .clone()
+        .with_message("The request body exceeds the size limit.");
+    let mut response = shared.reject(worded, headers, path);
+    response.extensions_mut().insert(err);
+    response
 }
 
 /// The answer to a retry whose first request ran but whose response was too
