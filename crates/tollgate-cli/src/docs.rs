@@ -56,7 +56,7 @@ pub(crate) struct DocsArgs {
     #[arg(long, short, value_name = "DIALECT", default_value = "problem", value_parser = parse_dialect)]
     dialect: Dialect,
 
-    /// Write to FILE instead of stdout
+    /// Write to FILE instead of stdout; `-` is stdout
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
 
@@ -71,20 +71,23 @@ pub(crate) struct DocsArgs {
 
 /// Writes the reference to `--output` or `out`.
 pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
-    if let Some(output) = &args.output {
+    // `-o -` is stdout, as `-` is stdin wherever a file is read.
+    let output = args
+        .output
+        .as_deref()
+        .filter(|path| path.as_os_str() != "-");
+    if let Some(output) = output {
         // `-o api.toml` meant as `-c api.toml` would replace the catalog.
-        let output = std::fs::canonicalize(output).ok();
+        let canonical = std::fs::canonicalize(output).ok();
         let catalog = args
             .catalogs
             .files
             .iter()
-            .find(|file| output.is_some() && std::fs::canonicalize(file).ok() == output);
+            .find(|file| canonical.is_some() && std::fs::canonicalize(file).ok() == canonical);
         if let Some(catalog) = catalog {
             return Err(CliError::Usage(format!(
                 "--output {} is the catalog {} the reference is made from; name another file",
-                args.output
-                    .as_ref()
-                    .map_or(String::new(), |o| o.display().to_string()),
+                output.display(),
                 catalog.display()
             )));
         }
@@ -101,7 +104,7 @@ pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             text
         }
     };
-    match &args.output {
+    match output {
         Some(path) => write_output(path, text.as_bytes())?,
         None => out.write_all(text.as_bytes())?,
     }

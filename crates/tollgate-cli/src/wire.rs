@@ -58,9 +58,21 @@ pub(crate) fn header_case(name: &str) -> String {
     out
 }
 
-/// Whether `input` is a whole response (`HTTP/1.1 429 …`) rather than a body.
+/// Whether `input` is a whole response (`HTTP/1.1 429 …`) rather than a
+/// body; a byte order mark before it (a file saved as "UTF-8 with BOM") is
+/// passed over.
 pub(crate) fn is_response(input: &[u8]) -> bool {
-    input.trim_ascii_start().starts_with(b"HTTP/")
+    starts_with_http(strip_bom(input))
+}
+
+/// Whether the text starts with `HTTP/`, after blank lines.
+fn starts_with_http(text: &[u8]) -> bool {
+    text.trim_ascii_start().starts_with(b"HTTP/")
+}
+
+/// `input` without the UTF-8 byte order mark it starts with, if any.
+fn strip_bom(input: &[u8]) -> &[u8] {
+    input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input)
 }
 
 /// How many unreadable header lines are told one by one.
@@ -103,11 +115,13 @@ impl fmt::Display for HeadError {
 impl std::error::Error for HeadError {}
 
 /// Reads a response as `tollgate render` or `curl -i` prints it: status
-/// line, headers, blank line, body; CRLF or LF line ends. When several
+/// line, headers, blank line, body; CRLF or LF line ends; a byte order mark
+/// before it passed over. When several
 /// responses are printed (interim `1xx` ones, `curl -L` redirects, a proxy's
 /// `CONNECT`, an auth challenge), every one whose body is, or is followed by,
 /// another status line is skipped: the last is read.
 pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
+    let input = strip_bom(input);
     let mut rest = trim_start(input);
     let mut line_base = 1 + count_lines(&input[..input.len() - rest.len()]);
     loop {
@@ -163,7 +177,7 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
         // `Content-Length`. Otherwise, without a `Content-Length` that fits,
         // the body runs to the end. An interim `1xx` is always followed by
         // another response.
-        let interim = (100..200).contains(&status) && is_response(body);
+        let interim = (100..200).contains(&status) && starts_with_http(body);
         let (body, next) = match length {
             _ if interim || starts_with_head(body) => (&body[..0], body),
             Some(n) if n <= body.len() => body.split_at(n),
@@ -469,6 +483,18 @@ mod tests {
         // Without an encoding, the length still ends the body.
         let text = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\n{\"error\"}";
         assert_eq!(parse_response(text).unwrap().body, br#"{"er"#);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_no_part_of_the_response() {
+        let text = b"\xEF\xBB\xBFHTTP/1.1 429 Too Many\r\nRetry-After: 3\r\n\r\n{}";
+        assert!(is_response(text));
+        let response = parse_response(text).unwrap();
+        assert_eq!(response.status, 429);
+        assert_eq!(response.headers["retry-after"], "3");
+        assert_eq!(response.body, b"{}");
+        // Anywhere else, it is no status line.
+        assert!(!is_response(b"\n\xEF\xBB\xBFHTTP/1.1 429 x\r\n\r\n"));
     }
 
     #[test]

@@ -725,6 +725,19 @@ fn decode_skips_followed_redirects_whose_bodies_curl_left_out() {
 }
 
 #[test]
+fn decode_reads_a_response_saved_with_a_byte_order_mark() {
+    // As Windows editors and PowerShell's `Out-File -Encoding utf8` save it.
+    let input = "\u{feff}HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\
+                 Content-Length: 47\r\n\r\n{\"error\":\"not_found\",\"message\":\"No such scan.\"}";
+    let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 404);
+    assert_eq!(value["code"], "not_found");
+    assert_eq!(value["message"], "No such scan.");
+}
+
+#[test]
 fn decode_reads_a_decompressed_body_past_its_encoded_length() {
     // `curl -si --compressed`: the body printed decoded, under the gzip length.
     let body = r#"{"error":"rate_limit_exceeded","message":"Slow down, please."}"#;

@@ -317,6 +317,40 @@ fn output_to_a_redirected_stream_is_appended() {
     }
 }
 
+/// `-o -` is stdout, as `-` is stdin wherever a file is read; no file `-`
+/// is written.
+#[test]
+fn output_dash_is_stdout() {
+    let dir = scratch("dash");
+    let output = common::tollgate_command()
+        .args(["docs", "--format", "markdown", "-o", "-"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let markdown = tollgate::docs::markdown(&Catalog::builtin(), Dialect::Problem);
+    assert!(
+        ok_stdout(&output) == markdown,
+        "not the reference on stdout"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "a file was written"
+    );
+    // A file named `-` is neither written nor taken for the catalog read
+    // from stdin (`-c -`).
+    std::fs::write(dir.join("-"), "kept").unwrap();
+    let output = common::tollgate_command()
+        .args(["docs", "--format", "markdown", "-c", "-", "-o", "-"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(ok_stdout(&output).starts_with('#'));
+    assert_eq!(std::fs::read_to_string(dir.join("-")).unwrap(), "kept");
+}
+
 #[test]
 fn help_lists_every_dialect_and_format() {
     let help = ok_stdout(&tollgate(&["docs", "--help"]));

@@ -672,6 +672,37 @@ fn without_a_key_the_keyed_probes_still_pass() {
     assert!(statuses.contains(&401), "{statuses:?}");
 }
 
+/// Without a key, a keyed route refuses before it reads the body: its 401
+/// says nothing of the body checks, which are skipped, not passed.
+#[test]
+fn without_a_key_a_refusal_for_the_key_is_a_skip_of_what_it_hides() {
+    let addr = serve(conforming(Dialect::Problem));
+    let (code, report) = probe_json(&[&format!("http://{addr}"), "--max-requests", "0"]);
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+    for request in [
+        "malformed JSON: POST /v1/items",
+        "wrong content type: POST /v1/items",
+        "oversized body: POST /v1/items",
+    ] {
+        let status = check(&report, "expected-status", request);
+        assert_eq!(status["status"], 401, "{status}");
+        assert_eq!(status["result"], "skip", "{status}");
+        assert_eq!(
+            status["reason"], "refused for the missing key (401); pass --key to check this",
+            "{status}"
+        );
+        // The 401 itself is held to the rules like any error.
+        assert_eq!(
+            check(&report, "www-authenticate", request)["result"],
+            "pass"
+        );
+    }
+    // The request meant to be refused for its key passes.
+    let no_key = check(&report, "expected-status", "no key: GET /v1/items");
+    assert_eq!(no_key["result"], "pass", "{no_key}");
+}
+
 #[test]
 fn the_oversized_body_stops_once_the_server_answers() {
     let addr = serve(conforming(Dialect::Problem));

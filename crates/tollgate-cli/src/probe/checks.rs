@@ -88,6 +88,10 @@ pub(crate) struct Expect {
     /// When set, another 4xx is a skip for this reason (the request may have
     /// been refused for a reason it does not test); unset, it fails.
     pub(crate) if_refused: Option<String>,
+    /// Whether the request went without a key to test something else: a
+    /// route needing a key may refuse it for that (401 or 403) before it
+    /// looks at what the request tests, so such a refusal is a skip.
+    pub(crate) keyless: bool,
 }
 
 /// What a success means for a request that should have been refused.
@@ -173,14 +177,20 @@ impl Exchange {
 /// (and the request sent once more) rather than the check skipped.
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(5);
 
-/// The delay `Retry-After` asks for, if it has one.
+/// The delay `Retry-After` asks for, if it has one; an HTTP date is
+/// measured from the response's `Date`, as a client reads it.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    tollgate::parse_retry_after(header(headers, &RETRY_AFTER)?, SystemTime::now())
+    tollgate::parse_retry_after(header(headers, &RETRY_AFTER)?, sent_at(headers))
 }
 
-/// `30s`, `1m 5s`, `30days`: whole seconds, rounded up.
+/// When the response was sent: its `Date`, else now.
+pub(crate) fn sent_at(headers: &HeaderMap) -> SystemTime {
+    tollgate::headers::sent_at(headers).unwrap_or_else(SystemTime::now)
+}
+
+/// `30s`, `1m 5s`, `30days`: whole seconds, rounded up (saturating).
 fn seconds(wait: Duration) -> String {
-    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let whole = tollgate::retry_after_secs(wait);
     humantime::format_duration(Duration::from_secs(whole)).to_string()
 }
 
@@ -289,7 +299,7 @@ fn check_exchange(
     }
     let headers = &answer.headers;
     let body = body_only(catalog, answer);
-    let full = catalog.decode(status, headers, &answer.body, SystemTime::now());
+    let full = catalog.decode(status, headers, &answer.body, sent_at(headers));
 
     // One dialect for every error.
     let (verdict, reason) = match (body.dialect.parse::<Dialect>(), dialect) {
@@ -414,7 +424,7 @@ fn check_exchange(
         let value = header(headers, name);
         let ok = match (*check, value) {
             (_, None) => false,
-            ("retry-after", Some(v)) => tollgate::parse_retry_after(v, SystemTime::now()).is_some(),
+            ("retry-after", Some(v)) => tollgate::parse_retry_after(v, sent_at(headers)).is_some(),
             _ => true,
         };
         let shown = http_name(name);
@@ -465,6 +475,11 @@ fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> 
         (Verdict::Pass, format!("{status}, as expected{after}"))
     } else if let Some(why) = ex.rate_limited() {
         (Verdict::Skip, why)
+    } else if ex.expect.keyless && matches!(status, 401 | 403) {
+        (
+            Verdict::Skip,
+            format!("refused for the missing key ({status}); pass --key to check this"),
+        )
     } else if status < 400 {
         match &ex.expect.if_accepted {
             Some(Accepted::Skip(why)) => (Verdict::Skip, why.clone()),
@@ -773,6 +788,68 @@ mod tests {
         assert_eq!(expected_status(&ex, &bare).unwrap().0, Verdict::Pass);
     }
 
+    /// A 429 with `Retry-After`, answered to a request that does not expect one.
+    fn limited_by(fields: &[(&'static str, &'static str)]) -> Exchange {
+        let mut headers = HeaderMap::new();
+        for (name, value) in fields {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        Exchange {
+            name: "unknown route",
+            method: Method::GET,
+            path: "/nope".into(),
+            expect: Expect::one_of(&[404]),
+            outcome: Ok(Answer {
+                status: 429,
+                headers,
+                body: Vec::new(),
+                cut: None,
+            }),
+            notes: Vec::new(),
+            waited: None,
+        }
+    }
+
+    #[test]
+    fn a_retry_after_past_every_duration_is_the_longest_wait_not_none() {
+        // 1e20 seconds reads as `Duration::MAX`: rounded up, it must saturate.
+        let ex = limited_by(&[("retry-after", "1e20")]);
+        let why = ex.rate_limited().unwrap();
+        assert!(
+            why.starts_with("rate-limited: Retry-After asks for "),
+            "{why}"
+        );
+        assert!(!why.contains("asks for 0s"), "{why}");
+        assert_eq!(
+            seconds(Duration::MAX),
+            seconds(Duration::from_secs(u64::MAX))
+        );
+    }
+
+    #[test]
+    fn an_http_date_retry_after_is_measured_from_the_responses_date() {
+        // A clock far from the server's (here: 1994's) must not change the wait.
+        let ex = limited_by(&[
+            ("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+            ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
+        ]);
+        let Ok(answer) = &ex.outcome else {
+            unreachable!()
+        };
+        assert_eq!(retry_after(&answer.headers), Some(Duration::from_secs(30)));
+        assert_eq!(
+            ex.rate_limited().unwrap(),
+            "rate-limited: Retry-After asks for 30s; probe again after that (waits of up to 5s \
+             are waited out)"
+        );
+        // Without a Date, the wait is measured from now.
+        let ex = limited_by(&[("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT")]);
+        let Ok(answer) = &ex.outcome else {
+            unreachable!()
+        };
+        assert_eq!(retry_after(&answer.headers), Some(Duration::ZERO));
+    }
+
     #[test]
     fn expectations() {
         let catalog = Catalog::builtin();
@@ -839,6 +916,31 @@ mod tests {
         assert_eq!(
             expected_status(&ex, &refused(422)),
             Some((Verdict::Fail, "expected 413, got 422".into()))
+        );
+
+        // Without a key, a refusal for it hides what the request tests.
+        ex.expect = Expect {
+            keyless: true,
+            if_refused: Some("no 413".into()),
+            ..Expect::one_of(&[413])
+        };
+        for status in [401, 403] {
+            assert_eq!(
+                expected_status(&ex, &refused(status)),
+                Some((
+                    Verdict::Skip,
+                    format!("refused for the missing key ({status}); pass --key to check this")
+                ))
+            );
+        }
+        assert_eq!(
+            expected_status(&ex, &refused(413)).unwrap().0,
+            Verdict::Pass
+        );
+        ex.expect = Expect::one_of(&[404]);
+        assert_eq!(
+            expected_status(&ex, &refused(401)),
+            Some((Verdict::Fail, "expected 404, got 401".into()))
         );
 
         ex.outcome = Err("connection reset".into());

@@ -20,7 +20,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Url;
 use serde_json::{Value, json};
-use tollgate::headers::{IDEMPOTENCY_KEY, RATELIMIT, RATELIMIT_POLICY, RateLimitItem};
+use tollgate::headers::{
+    IDEMPOTENCY_KEY, RATELIMIT, RATELIMIT_POLICY, RateLimitItem, X_RATELIMIT_LIMIT,
+    X_RATELIMIT_REMAINING,
+};
 use tollgate::{Catalog, Dialect};
 
 use self::checks::{Accepted, Entry, Exchange, Expect, Row, Verdict};
@@ -49,15 +52,17 @@ method the route lacks; the same Idempotency-Key with two payloads (needs --key 
 route; passes when the first is answered and the second refused with idempotency_key_reused or
 idempotency_key_in_use); and a burst of up to --max-requests requests until a 429 (to a GET route,
 else an unknown one); with no 429, the burst is skipped when the last answer's RateLimit fields
-show calls left or a quota of at least --max-requests (the first answer of each other error status
-is checked too, of eight at most).
+(else its X-RateLimit-Remaining and X-RateLimit-Limit) show calls left or a quota of at least
+--max-requests (the first answer of each other error status is checked too, of eight at most).
 Run it against your own API: the burst spends the key's rate limit, the idempotent POST may run
 once, and an oversized body the API accepts may too (creating something, or charging a credit).
 
 A 429 to a request that does not test the rate limit (a limit spent by an earlier run, say) is no
 failure: when its Retry-After asks for 5 s or less, the probe waits that long and sends the request
 once more; otherwise, or when the 429 comes again, the check is skipped, naming the wait. The 429
-itself is held to the rules below like any error.
+itself is held to the rules below like any error. Without a key, a 401 or 403 to a request that
+tests something else (malformed JSON, a wrong method, …) is a skip as well: the route may check
+the key first; pass --key to check what the request tests.
 
 A user name and password in BASE_URL (http://sk_live_1@host:8080, a key as Stripe takes it) are
 the key when --key is not given: sent as `Authorization: Basic`, and the invalid key sent the same
@@ -316,13 +321,11 @@ async fn probe(
 ) -> Result<Report, CliError> {
     let have_key = client.has_key();
     let keyed = if have_key { Key::Given } else { Key::Absent };
-    // Without a key, an authenticated route may answer 401 before anything else.
-    let or_unauthenticated = |statuses: &[u16]| {
-        let mut all = statuses.to_vec();
-        if !have_key {
-            all.extend([401, 403]);
-        }
-        Expect::one_of(&all)
+    // Without a key, an authenticated route may answer 401 before anything
+    // else: a skip, as that refusal says nothing of what the request tests.
+    let or_unauthenticated = |statuses: &[u16]| Expect {
+        keyless: !have_key,
+        ..Expect::one_of(statuses)
     };
     let fixed = 9;
     bar.set_length(fixed + u64::from(args.max_requests));
@@ -441,6 +444,7 @@ async fn probe(
                 statuses: vec![401],
                 if_accepted: public.clone(),
                 if_refused: None,
+                keyless: false,
             };
             let no_key = patient(
                 client,
@@ -464,6 +468,7 @@ async fn probe(
                 statuses: vec![401],
                 if_accepted,
                 if_refused: None,
+                keyless: false,
             };
             let invalid = &request(Key::Invalid);
             entries.push(Entry::exchange(
@@ -711,7 +716,7 @@ async fn idempotency(
     .await;
     // The catalog code the refusal carries, read as a client reads it.
     let refused_with = b.outcome.as_ref().ok().and_then(|answer| {
-        let now = std::time::SystemTime::now();
+        let now = checks::sent_at(&answer.headers);
         let decoded = catalog.decode(answer.status, &answer.headers, &answer.body, now);
         let def = catalog.find_wire_code(decoded.code.as_deref()?)?;
         Some(def.code().to_owned())
@@ -840,9 +845,10 @@ async fn burst(
 const BURST_ERRORS_KEPT: usize = 8;
 
 /// The verdict on a burst of `max` requests that got no 429, from the
-/// `RateLimit` and `RateLimit-Policy` fields of the last answer: a skip when
-/// they show a limit the burst could not reach, a failure when they show
-/// none (or one the burst went past).
+/// `RateLimit` and `RateLimit-Policy` fields of the last answer (else its
+/// `X-RateLimit-Remaining` and `X-RateLimit-Limit`, as GitHub sends them): a
+/// skip when they show a limit the burst could not reach, a failure when
+/// they show none (or one the burst went past).
 fn unreached_limit(headers: Option<&HeaderMap>, max: u32) -> (Verdict, String) {
     let no_limit = || {
         (
@@ -891,8 +897,48 @@ fn unreached_limit(headers: Option<&HeaderMap>, max: u32) -> (Verdict, String) {
             Verdict::Fail,
             format!("no 429 after {max} requests, though {name} allows {q} per {w} s"),
         ),
-        None => no_limit(),
+        None => legacy_unreached_limit(headers, max).unwrap_or_else(no_limit),
     }
+}
+
+/// [`unreached_limit`] from `X-RateLimit-Remaining` and `X-RateLimit-Limit`,
+/// when either can be read.
+fn legacy_unreached_limit(headers: &HeaderMap, max: u32) -> Option<(Verdict, String)> {
+    let limit = legacy_count(headers, &X_RATELIMIT_LIMIT);
+    let left = legacy_count(headers, &X_RATELIMIT_REMAINING).filter(|r| *r > 0);
+    let name = "X-RateLimit-Limit";
+    Some(match (left, limit) {
+        (Some(r), limit) => {
+            let limit = limit.map_or_else(
+                || "X-RateLimit-Remaining shows a limit".to_owned(),
+                |l| format!("{name} is {l}"),
+            );
+            (
+                Verdict::Skip,
+                format!(
+                    "{limit}, {r} left after {max} requests: its 429 needs more than \
+                     --max-requests {max}"
+                ),
+            )
+        }
+        (None, Some(l)) if l >= u64::from(max) => (
+            Verdict::Skip,
+            format!("{name} is {l}: its 429 needs more than --max-requests {max}"),
+        ),
+        (None, Some(l)) => (
+            Verdict::Fail,
+            format!("no 429 after {max} requests, though {name} is {l}"),
+        ),
+        (None, None) => return None,
+    })
+}
+
+/// The count an `X-RateLimit-*` field starts with: `5000`, or the `100` of
+/// `100, 100;window=60` (an early draft's form).
+fn legacy_count(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
+    let value = headers.get(name)?.to_str().ok()?;
+    let first = value.split([',', ';']).next()?.trim();
+    first.parse().ok()
 }
 
 /// The items of every `name` field line, in order.
@@ -983,6 +1029,49 @@ mod tests {
             assert!(why.contains("no rate limit"), "{why}");
         }
         assert_eq!(unreached_limit(None, 300).0, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_burst_without_429_reads_the_x_ratelimit_fields_when_there_are_no_others() {
+        let verdict =
+            |fields: &[(&'static str, &'static str)]| unreached_limit(Some(&headers(fields)), 300);
+        // GitHub's: calls left after the burst.
+        let (v, why) = verdict(&[
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "4700"),
+            ("x-ratelimit-reset", "1800000030"),
+        ]);
+        assert_eq!(v, Verdict::Skip, "{why}");
+        assert_eq!(
+            why,
+            "X-RateLimit-Limit is 5000, 4700 left after 300 requests: its 429 needs more than \
+             --max-requests 300"
+        );
+        let (v, why) = verdict(&[("x-ratelimit-remaining", "12")]);
+        assert_eq!(v, Verdict::Skip, "{why}");
+        assert!(
+            why.starts_with("X-RateLimit-Remaining shows a limit, 12 left after 300 requests"),
+            "{why}"
+        );
+        // A limit alone, above or below what was sent.
+        let (v, why) = verdict(&[("x-ratelimit-limit", "1000")]);
+        assert_eq!(v, Verdict::Skip, "{why}");
+        assert_eq!(
+            why,
+            "X-RateLimit-Limit is 1000: its 429 needs more than --max-requests 300"
+        );
+        let (v, why) = verdict(&[("x-ratelimit-limit", "100")]);
+        assert_eq!(v, Verdict::Fail, "{why}");
+        assert_eq!(
+            why,
+            "no 429 after 300 requests, though X-RateLimit-Limit is 100"
+        );
+        // Spent, yet refused nothing; or not a number.
+        let (v, _) = verdict(&[("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0")]);
+        assert_eq!(v, Verdict::Fail);
+        let (v, why) = verdict(&[("x-ratelimit-remaining", "lots")]);
+        assert_eq!(v, Verdict::Fail);
+        assert!(why.contains("no rate limit"), "{why}");
     }
 
     #[test]
