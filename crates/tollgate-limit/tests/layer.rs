@@ -276,6 +276,46 @@ async fn nested_layers_list_both_policies_and_one_legacy_triple() {
     }
 }
 
+/// A refusal of the inner layer keeps its own legacy triple, though the
+/// outer layer, which admitted the request, has fewer calls left: the
+/// triple tells the policy that refused (its `Reset` is the `Retry-After`).
+#[tokio::test]
+async fn a_nested_refusal_keeps_the_legacy_triple_of_the_policy_that_refused() {
+    let clock = FakeClock::new();
+    let per_ip = Limiter::builder()
+        .policy(policy("per-ip", 5, 60), ClientIp::new())
+        .clock(clock.clone())
+        .build();
+    let per_key = Limiter::builder()
+        .policy(policy("per-key", 10, 60), ApiKey::bearer())
+        .cost(|parts| parts.headers["x-cost"].to_str().unwrap().parse().unwrap())
+        .clock(clock.clone())
+        .build();
+    let svc = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(per_ip).legacy_headers(true))
+        .layer(RateLimitLayer::new(per_key).legacy_headers(true))
+        .service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
+        });
+    let mut svc = tower::util::BoxCloneService::new(svc);
+    let costing = |cost: u64| {
+        let mut req = request("k");
+        req.headers_mut().insert("x-cost", cost.into());
+        req
+    };
+    // The key spends 7 of 10 in three calls; the IP 3 of 5.
+    for cost in [1, 1, 5] {
+        assert_eq!(call(&mut svc, costing(cost)).await.status(), 200);
+    }
+    // 8 more: the IP admits it (1 left), the key refuses (3 left).
+    let refused = call(&mut svc, costing(8)).await;
+    assert_eq!(refused.status(), 429);
+    let headers = refused.headers();
+    assert_eq!(headers["x-ratelimit-limit"], "10", "{headers:?}");
+    assert_eq!(headers["x-ratelimit-remaining"], "3", "{headers:?}");
+    assert_eq!(headers["x-ratelimit-reset"], headers["retry-after"]);
+}
+
 #[tokio::test]
 async fn time_brings_calls_back_one_interval_at_a_time() {
     let clock = FakeClock::new();

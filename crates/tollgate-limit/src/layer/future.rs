@@ -6,7 +6,7 @@ use std::task::{Context, Poll, ready};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
-use super::layer::Shared;
+use super::layer::{Refusal, Shared};
 use crate::headers::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
 use crate::limiter::Outcome;
 
@@ -118,7 +118,8 @@ where
                 }
                 StateProj::Inner { future, headers } => {
                     let mut response = ready!(future.poll(cx))?;
-                    add_fields(response.headers_mut(), std::mem::take(headers));
+                    let refused = response.extensions().get::<Refusal>().is_some();
+                    add_fields(response.headers_mut(), std::mem::take(headers), refused);
                     return Poll::Ready(Ok(response));
                 }
                 StateProj::Rejected { response } => {
@@ -136,8 +137,10 @@ where
 /// may be another limit's layer (per IP outside, per key inside). The
 /// RateLimit lists go beside the inner layer's (a list may span field
 /// lines); of the legacy `X-RateLimit-*` triple, single numbers, the tighter
-/// one is kept (the fewer calls remaining), never both.
-fn add_fields(out: &mut HeaderMap, fields: Vec<(HeaderName, HeaderValue)>) {
+/// one is kept (the fewer calls remaining), never both; when the inner
+/// layer `refused` the request, its own (the policy that refused, with
+/// weighted calls not always the one with fewer left).
+fn add_fields(out: &mut HeaderMap, fields: Vec<(HeaderName, HeaderValue)>, refused: bool) {
     let remaining = |value: &HeaderValue| value.to_str().ok()?.parse::<u64>().ok();
     // Only with legacy headers on (off by default) is there a triple to weigh.
     let ours = fields
@@ -146,7 +149,11 @@ fn add_fields(out: &mut HeaderMap, fields: Vec<(HeaderName, HeaderValue)>) {
         .map(|(_, value)| remaining(value));
     let keep_theirs = ours.is_some_and(|ours| {
         let theirs = out.get(X_RATELIMIT_REMAINING).and_then(remaining);
-        matches!((theirs, ours), (Some(theirs), Some(ours)) if theirs <= ours)
+        match (theirs, ours) {
+            (Some(_), _) if refused => true,
+            (Some(theirs), Some(ours)) => theirs <= ours,
+            _ => false,
+        }
     });
     for (name, value) in fields {
         let legacy = [X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET].contains(&name);

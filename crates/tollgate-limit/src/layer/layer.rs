@@ -218,6 +218,12 @@ impl Shared {
             out.append(name, value);
         }
         response.extensions_mut().insert(err);
+        response.extensions_mut().insert(Refusal);
         response
     }
 }
+
+/// Marks a response a limit layer made when it refused the request: a layer
+/// outside it keeps its legacy triple, which tells the policy that refused.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refusal;
