@@ -251,7 +251,12 @@ impl RedisOptions {
 /// which must not be readable in Redis), and `{prefix}{policy:ip:address}`
 /// for an IP: the braces are a hash tag, so everything one decision touches
 /// lives in one Redis Cluster slot. Keys expire once their caller is idle, so
-/// Redis memory stays bounded too.
+/// Redis memory stays bounded too. A policy's name is its state: two
+/// limiters (two layers, two services, two deploys) whose policies share a
+/// name and a prefix share their callers' budgets, as one service's nodes
+/// must. Name policies with different quotas apart (`per-key`,
+/// `per-key-export`), or give the services their own
+/// [`prefix`](RedisOptions::prefix); in memory each limiter keeps its own.
 ///
 /// **TLS.** `rediss://` (and `rediss+cluster://`) URLs need the `rustls`
 /// feature; the server's certificate is checked against the system's root
