@@ -12,7 +12,9 @@
 //! curl -i localhost:3000/v2/slow                                                           # 504 after 2 s
 //! ```
 //!
-//! With `--self-test` it sends those requests to itself (on 127.0.0.1) and exits.
+//! With `--self-test` it sends five of them to itself (on 127.0.0.1) and
+//! exits: not the problem-details one nor `/v2/slow`, each with a JSON
+//! `Content-Type`, and the first with one short frame (`insufficient_frames`).
 
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
 //! Storage behind three small traits, one per concern, so a backend can be
 //! swapped without touching the layers. [`SqliteBackend`] (one file, the
 //! default) and [`PostgresBackend`] (shared by many nodes) implement them with
-//! the same SQL; every method is one statement, so each is atomic on its own.
+//! the same SQL; every method but the purge of expired idempotency records
+//! (a statement per thousand) is one statement, so each is atomic on its own.
 //!
 //! Times are Unix seconds computed by the caller from the injected
 //! [`Clock`](crate::Clock): the database's own clock is never read.
