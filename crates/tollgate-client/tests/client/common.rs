@@ -129,10 +129,14 @@ pub(crate) struct InBody {
 impl InBody {
     pub(crate) fn of(dialect: Dialect, body: &[u8]) -> InBody {
         InBody {
-            // `status-code` writes the HTTP status as its code, and `detail`
-            // writes a code only in its object form.
+            // `status-code` writes the HTTP status as its code, `detail`
+            // writes a code only in its object form, and `envelope` keys an
+            // error naming a field (`missing_field`, every detail "x" here)
+            // by the field, as seed 004 does.
             code: match dialect {
                 Dialect::StatusCode => false,
+                Dialect::Envelope => serde_json::from_slice::<serde_json::Value>(body)
+                    .is_ok_and(|v| v["errors"][0].get("x").is_none()),
                 Dialect::Detail => serde_json::from_slice::<serde_json::Value>(body)
                     .is_ok_and(|v| v["detail"].is_object()),
                 _ => true,

@@ -12,12 +12,21 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     write_message(err, out);
     out.raw(",\"errors\":[");
     // One entry per field with violations, each mapping the field to its
-    // messages; without violations, one entry mapping the code to the message.
+    // messages; without violations, one entry mapping the code to the
+    // message, or the field the error names (`missing_field`'s `field`
+    // detail, where the entry documents one), as seed 004 reports a missing
+    // `session_id`.
     let violations = err.violations();
     if violations.is_empty() {
         out.raw("{");
-        write_wire_code(err, Dialect::Envelope, out);
-        out.raw(":[");
+        match named_field(err) {
+            Some(field) => out.key(field),
+            None => {
+                write_wire_code(err, Dialect::Envelope, out);
+                out.raw(":");
+            }
+        }
+        out.raw("[");
         // Written again rather than copied: the template is cheap to fill,
         // and a copy would need a buffer of its own.
         write_message(err, out);
@@ -73,6 +82,18 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
         }
     }
     out.raw("]}");
+}
+
+/// The field an error without violations is about: its `field` detail, when
+/// its entry documents one and it is a non-empty string.
+fn named_field(err: &ApiError) -> Option<&str> {
+    if !err.def().details.iter().any(|k| k == "field") {
+        return None;
+    }
+    err.details()
+        .get("field")
+        .and_then(|v| v.as_str())
+        .filter(|f| !f.is_empty())
 }
 
 /// Violations up to which fields are grouped pairwise (at most 32² / 2
@@ -143,12 +164,22 @@ fn only_the_message(messages: Raw<'_>, message: Option<&str>) -> bool {
 }
 
 /// Without a code header, whether a lone entry the catalog does not know is
-/// a code: not when the message names it (`"session_id is required"`); and
-/// on a validation error (400 or 422), only when it just repeats the message
-/// (as an error without violations does), for there its messages are more
-/// likely a field's (`{"session_id": ["Invalid UUID"]}`).
+/// a code: not when the message names it (`"session_id is required"`, and
+/// on a validation error (400 or 422) anywhere as a word: `"Missing required
+/// field 'session_id'"`, as a missing field is keyed); and on a validation
+/// error, only when it just repeats the message (as an error without
+/// violations does), for there its messages are more likely a field's
+/// (`{"session_id": ["Invalid UUID"]}`).
 fn lone_entry_is_code(key: &str, messages: Raw<'_>, out: &Decoded) -> bool {
     let message = out.message.as_deref();
-    let names_it = message.is_some_and(|m| m.split_whitespace().next() == Some(key));
-    !names_it && (!matches!(out.status, 400 | 422) || only_the_message(messages, message))
+    let invalid = matches!(out.status, 400 | 422);
+    let names_it = message.is_some_and(|m| {
+        let mut words = m.split(|c: char| !(c.is_alphanumeric() || c == '_'));
+        if invalid {
+            words.any(|word| word == key)
+        } else {
+            m.split_whitespace().next() == Some(key)
+        }
+    });
+    !names_it && (!invalid || only_the_message(messages, message))
 }

@@ -608,6 +608,34 @@ mod tests {
     }
 
     #[test]
+    fn the_envelope_keys_a_missing_field_by_its_name() {
+        // Seed 004: `"errors":[{"session_id":["session_id is required"]}]`.
+        let catalog = Catalog::builtin();
+        let ctx = Context::new(std::time::UNIX_EPOCH);
+        let renderer = catalog.renderer(Dialect::Envelope);
+        let missing = catalog
+            .error("missing_field")
+            .unwrap()
+            .with("field", "session_id");
+        let text = String::from_utf8(renderer.body(&missing, &ctx)).unwrap();
+        assert!(text.contains(r#""errors":[{"session_id":["#), "{text}");
+        // A `field` the entry does not document is no field to key by.
+        let conflict = catalog
+            .error("conflict")
+            .unwrap()
+            .with("field", "session_id");
+        let text = String::from_utf8(renderer.body(&conflict, &ctx)).unwrap();
+        assert!(text.contains(r#""errors":[{"conflict":["#), "{text}");
+        // Read back with its code, it is a violation of that field.
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-error-code", "missing_field".parse().unwrap());
+        let body = renderer.body(&missing, &ctx);
+        let decoded = catalog.decode(400, &headers, &body, std::time::UNIX_EPOCH);
+        assert_eq!(decoded.code.as_deref(), Some("missing_field"));
+        assert_eq!(decoded.violations[0].field, "session_id");
+    }
+
+    #[test]
     fn reserved_details_are_left_out_in_every_dialect() {
         let catalog = Catalog::builtin();
         for dialect in Dialect::ALL {
