@@ -103,6 +103,9 @@ impl Dialect {
     ///
     /// `envelope` and `flat` reproduce seed 004 exactly, which has none: their
     /// details stay on the server (logs) and only the message carries them.
+    /// In `status-code`, an entry with a hint (seed 000's string `details`)
+    /// sends the hint in their place, so its details reach the client only
+    /// through the message too.
     pub fn carries_details(self) -> bool {
         !matches!(self, Dialect::Envelope | Dialect::Flat)
     }
@@ -633,6 +636,28 @@ mod tests {
         let decoded = catalog.decode(400, &headers, &body, std::time::UNIX_EPOCH);
         assert_eq!(decoded.code.as_deref(), Some("missing_field"));
         assert_eq!(decoded.violations[0].field, "session_id");
+    }
+
+    #[test]
+    fn stripe_names_no_param_for_the_whole_input() {
+        let catalog = Catalog::builtin();
+        let ctx = Context::new(std::time::UNIX_EPOCH);
+        let renderer = catalog.renderer(Dialect::Stripe);
+        let whole = catalog
+            .error("validation_error")
+            .unwrap()
+            .violation(Violation::new("", "type", "expected an object"));
+        let text = String::from_utf8(renderer.body(&whole, &ctx)).unwrap();
+        assert!(!text.contains("\"param\""), "{text}");
+        let field = whole.violation(Violation::new("name", "required", "is required"));
+        let text = String::from_utf8(renderer.body(&field, &ctx)).unwrap();
+        assert!(!text.contains("\"param\""), "the first violation's: {text}");
+        let named = catalog
+            .error("validation_error")
+            .unwrap()
+            .violation(Violation::new("name", "required", "is required"));
+        let text = String::from_utf8(renderer.body(&named, &ctx)).unwrap();
+        assert!(text.contains(r#""param":"name""#), "{text}");
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     write_wire_code(err, Dialect::Stripe, out);
     out.raw(",\"message\":");
     write_message(err, out);
-    if let Some(first) = err.violations().first() {
+    // Stripe leaves `param` out where no one parameter is at fault (a
+    // violation of the whole input has no field).
+    if let Some(first) = err.violations().first().filter(|v| !v.field.is_empty()) {
         out.raw(",\"param\":");
         out.str(&first.field);
     }
