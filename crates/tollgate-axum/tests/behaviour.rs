@@ -321,6 +321,46 @@ async fn panics_are_logged_with_the_request_id_and_code() {
     assert!(line.contains("ERROR"), "{line}");
 }
 
+/// A short error body the layer reads (to find what the error is) and that
+/// panics: the handler's panic too, answered `internal_error`, not a
+/// dropped connection.
+#[tokio::test]
+async fn a_panic_in_an_error_body_the_layer_reads_is_internal_error() {
+    struct Panicking;
+    impl http_body::Body for Panicking {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            panic!("body broke")
+        }
+        fn size_hint(&self) -> http_body::SizeHint {
+            http_body::SizeHint::with_exact(12)
+        }
+    }
+    let logs = logs();
+    let broken = || async {
+        let mut response = Response::new(Body::new(Panicking));
+        *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+        response
+    };
+    let mut app = Router::new()
+        .route("/broken", get(broken))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let req = Request::get("/broken")
+        .header("x-request-id", "req_body_panic")
+        .body(Body::empty())
+        .unwrap();
+    let (res, body) = send(&mut app, req).await;
+    assert_eq!(res.status(), 500);
+    assert_eq!(res.headers()["x-error-code"], "internal_error");
+    assert!(!String::from_utf8_lossy(&body).contains("body broke"));
+    let line = logs.line("body broke");
+    assert!(line.contains("req_body_panic"), "{line}");
+}
+
 /// An error is logged as the layer's catalog defines it: with the status the
 /// client gets, at the level that status calls for.
 #[tokio::test(start_paused = true)]

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::Response;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::uri::PathAndQuery;
@@ -250,14 +251,21 @@ impl Finish {
                 in_runtime.then(|| now.checked_add(wait).unwrap_or(now + FAR_FUTURE))
             });
             return Err(Box::pin(async move {
-                let read = http_body_util::Limited::new(body, MAX_TEXT).collect();
+                // The body is the handler's code too: a panic in it is the
+                // handler's panic.
+                let read = AssertUnwindSafe(http_body_util::Limited::new(body, MAX_TEXT).collect())
+                    .catch_unwind();
                 let read = match deadline {
                     Some(at) => tokio::time::timeout_at(at, read).await.ok(),
                     // No runtime, so no timer: as long as it takes.
                     None => Some(read.await),
                 };
                 let bytes = match read {
-                    Some(Ok(collected)) => collected.to_bytes(),
+                    Some(Ok(Ok(collected))) => collected.to_bytes(),
+                    Some(Err(panic)) => {
+                        let err = self.panicked(panic);
+                        return self.error(err);
+                    }
                     _ => Bytes::new(),
                 };
                 let err = if json {
