@@ -281,8 +281,7 @@ impl Http {
 }
 
 /// `POST /v1/scans` declaring a `length`-byte body and sending none of it:
-/// the server answers from the headers (a client sending the whole body
-/// could see the connection close under it).
+/// the server answers from the headers, without waiting for the body.
 fn declared_body(base: &str, key: &str, length: usize) -> Answer {
     use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
@@ -1227,6 +1226,11 @@ fn the_error_reference_and_openapi_describe_the_server() {
     let found = http.get(&server.url("/errors?q=frames"), &[]).text();
     assert!(found.contains("id=\"insufficient_frames\""));
     assert!(!found.contains("id=\"low_confidence\""));
+    // A repeated `q` is one search for the words of all.
+    let both = http.get(&server.url("/errors?q=rate&q=limit"), &[]);
+    assert_eq!(both.status, 200, "{}", both.text());
+    assert!(both.text().contains("id=\"rate_limit_exceeded\""));
+    assert!(!both.text().contains("id=\"insufficient_frames\""));
 
     // An error's `type` is an anchor of the page.
     let key = server.key.clone().unwrap();
@@ -1605,6 +1609,55 @@ fn a_client_that_never_reads_neither_holds_its_connection_nor_stops_shutdown() {
         started.elapsed()
     );
     drop(waiting);
+}
+
+/// A client that sends its whole body before reading the answer (curl
+/// without `Expect:`, most libraries) gets the 413 answered from the
+/// headers, not a connection reset under the upload it is still sending.
+#[test]
+fn a_body_over_the_limit_sent_whole_before_reading_still_gets_its_413() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let key = server.key.clone().unwrap();
+    let addr = server.base.trim_start_matches("http://");
+    // 4 MiB past the 8 MiB limit: more than the socket buffers hold.
+    let length = (8 << 20) + (4 << 20);
+    let chunk = vec![b' '; 64 << 10];
+    for attempt in 0..3 {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let head = format!(
+            "POST /v1/scans HTTP/1.1\r\nhost: {addr}\r\nx-api-key: {key}\r\n\
+             content-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        // The whole body, whatever the server does meanwhile: a client that
+        // stops at a failed write reports it ("connection reset", "broken
+        // pipe") and never reads the answer.
+        let mut sent = 0;
+        let written = loop {
+            if sent >= length {
+                break Ok(());
+            }
+            if let Err(e) = stream.write_all(&chunk) {
+                break Err(e);
+            }
+            sent += chunk.len();
+        };
+        let mut raw = Vec::new();
+        let read = stream.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            written.is_ok() && text.starts_with("HTTP/1.1 413 "),
+            "attempt {attempt}: {sent} bytes sent ({written:?}), then {read:?}: {text:?}"
+        );
+    }
 }
 
 #[test]

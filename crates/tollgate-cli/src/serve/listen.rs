@@ -10,14 +10,23 @@
 //! use up the process's file descriptors), a write that makes no progress
 //! for the deadline ends its connection (a client that pipelines requests
 //! and never reads the answers held its connection, and shutdown, for
-//! ever), and shutdown waits for requests in flight that long at most.
+//! ever), and shutdown waits for requests in flight, [`shutdown_wait`] at
+//! most.
 //! A client that reads slowly but steadily (a few KiB every few seconds)
 //! keeps its place: there is no cap per client here; a proxy in front does
 //! that.
+//!
+//! A connection that ends cleanly closes as nginx's `lingering_close` does
+//! ([`Linger`]): a request refused from its headers (413, 401, 429, 415)
+//! leaves its body unread, and closing a socket with unread data makes the
+//! kernel reset it, so a client still sending its body would see the
+//! connection reset, not the answer.
 
 use std::future::Future;
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
@@ -27,6 +36,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -41,8 +51,22 @@ pub(crate) const MAX_CONNECTIONS: usize = 512;
 /// do not hold one of the [`MAX_CONNECTIONS`] places for long.
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a connection that ends cleanly reads and discards what the
+/// client still sends, after its write side is shut ([`Linger`]).
+const LINGER: Duration = Duration::from_secs(2);
+
+/// How long shutdown waits for the connections still open, given the
+/// handler `deadline`: a connection accepted before the stop, its head part
+/// sent, may take [`HEADER_READ_TIMEOUT`] to complete it, its request
+/// `deadline` to be answered (a 504 at worst) and [`LINGER`] to close.
+/// (Connections that have sent nothing yet, or sit idle between requests,
+/// are closed at once; those still in the accept queue are never served.)
+fn shutdown_wait(deadline: Duration) -> Duration {
+    HEADER_READ_TIMEOUT + deadline + LINGER
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for
-/// the requests in flight, `deadline` at most, and ends those still
+/// the requests in flight, [`shutdown_wait`] at most, and ends those still
 /// running. A connection whose request head is not complete within
 /// [`HEADER_READ_TIMEOUT`], or whose answer cannot be written for
 /// `deadline`, is closed.
@@ -98,7 +122,7 @@ pub(crate) async fn serve(
             });
         let mut stream = TimeoutStream::new(stream);
         stream.set_write_timeout(Some(deadline));
-        let io = TokioIo::new(Box::pin(stream));
+        let io = TokioIo::new(Linger::new(Box::pin(stream)));
         let connection = http.serve_connection(io, TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         connections.spawn(async move {
@@ -109,16 +133,158 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(deadline, graceful.shutdown())
+    let wait = shutdown_wait(deadline);
+    if tokio::time::timeout(wait, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!(
             "requests still running {} s after the shutdown began: stopping without them",
-            deadline.as_secs()
+            wait.as_secs()
         );
         // Dropped here, so that a request's refund starts now, not never.
         connections.abort_all();
         while connections.join_next().await.is_some() {}
+    }
+}
+
+/// A stream whose shutdown lingers: it shuts the write side (the client
+/// reads the answer, then the end), then reads and discards what the client
+/// still sends until it closes its side, or [`LINGER`] at most, before the
+/// socket is dropped. hyper shuts a connection down after answering a
+/// request whose body it did not read (an early refusal); dropped at once,
+/// with that body still arriving, the socket would be reset and the client
+/// writing it would get an error instead of the answer.
+///
+/// Only a clean end lingers: a connection ended by an error (a head or a
+/// write past its deadline) is dropped at once. No cap on the bytes
+/// discarded: an upload a few MiB past the limit must be read whole for its
+/// sender to see the answer, and the time bound caps the cost.
+struct Linger<S> {
+    inner: S,
+    /// Set once the write side is shut: when the lingering ends.
+    until: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> Linger<S> {
+    fn new(inner: S) -> Self {
+        Linger { inner, until: None }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Linger<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Linger<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let until = match &mut this.until {
+            Some(until) => until,
+            None => {
+                ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+                this.until.insert(Box::pin(tokio::time::sleep(LINGER)))
+            }
+        };
+        let mut discard = [0; 8192];
+        loop {
+            if until.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut read = ReadBuf::new(&mut discard);
+            // A busy client cannot hold the thread: tokio's budget makes a
+            // read pending now and then.
+            match ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read)) {
+                Ok(()) if !read.filled().is_empty() => {}
+                // The client's end, or an error: nothing more to wait for.
+                Ok(()) | Err(_) => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A connection accepted before the stop, its head still on its way,
+    /// may complete it within [`HEADER_READ_TIMEOUT`]: its request is then
+    /// served to the end, not cut off once `deadline` has passed since the
+    /// stop.
+    #[tokio::test]
+    async fn a_request_whose_head_was_on_its_way_at_the_stop_is_answered() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route(
+            "/",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let deadline = Duration::from_secs(1);
+        let server = tokio::spawn(serve(listener, router, deadline, async {
+            let _ = stopped.await;
+        }));
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        // Until the server has read that much.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.send(()).unwrap();
+        // The rest of the head past `deadline` since the stop, well within
+        // its own 5 s.
+        tokio::time::sleep(deadline + Duration::from_millis(500)).await;
+        let _ = client.write_all(b"\r\n").await;
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut answer))
+            .await
+            .expect("the server closes the connection");
+        // Gone, so that the server's lingering close ends at once.
+        drop(client);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("done"),
+            "{read:?}: {answer:?}"
+        );
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the server stops")
+            .unwrap();
     }
 }

@@ -122,7 +122,8 @@ pub(crate) struct ServeArgs {
     /// How long a request may take before it is answered with `timeout` (504): 10s, 1m; a
     /// connection whose answer cannot be written for that long is closed, and on Ctrl-C
     /// requests in flight get this long to finish, a second Ctrl-C stopping at once (a request
-    /// head, or an idle connection's next one, gets 5 s) [default: 10s]
+    /// head, or an idle connection's next one, gets 5 s; so Ctrl-C waits this long plus 7 s at
+    /// most: 5 s for a head on its way, 2 s to close) [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
 

@@ -306,10 +306,50 @@ pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
     doc
 }
 
-/// `GET /errors?q=`.
-#[derive(Deserialize)]
+/// `GET /errors?q=`. A repeated `q` (a form with two search boxes, a link
+/// built by hand) is one search for the words of all of them, cut at the
+/// same word count as one long `q`.
 pub(crate) struct Search {
     q: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Search {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Params;
+        impl<'de> serde::de::Visitor<'de> for Params {
+            type Value = Search;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("query parameters")
+            }
+
+            // Pair by pair, other parameters skipped: many of them cost no
+            // more memory than one.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut params: A,
+            ) -> Result<Search, A::Error> {
+                let mut q: Option<String> = None;
+                while let Some(name) = params.next_key::<String>()? {
+                    if name != "q" {
+                        params.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
+                    }
+                    let value = params.next_value::<String>()?;
+                    let q = q.get_or_insert_with(String::new);
+                    if value.trim().is_empty() {
+                        continue;
+                    }
+                    if !q.is_empty() {
+                        q.push(' ');
+                    }
+                    q.push_str(&value);
+                }
+                Ok(Search { q })
+            }
+        }
+        deserializer.deserialize_map(Params)
+    }
 }
 
 /// `GET /errors`: the error reference, searchable without JavaScript.
@@ -393,6 +433,24 @@ mod tests {
                 assert!(headers["RateLimit-Policy"].is_object(), "{dialect}");
             }
         }
+    }
+
+    /// `?q=rate&q=limit` (a form with two search boxes, a link built by
+    /// hand) searches for the words of both, not a 400.
+    #[test]
+    fn repeated_qs_search_for_the_words_of_all() {
+        let search = |query: &str| match Query::<Search>::from_query(query) {
+            Ok(Query(search)) => search.q,
+            Err(e) => panic!("{query}: {e:?}"),
+        };
+        assert_eq!(search("q=rate&q=limit").as_deref(), Some("rate limit"));
+        assert_eq!(
+            search("q=rate+limit&page=2&q=&q=exceeded").as_deref(),
+            Some("rate limit exceeded")
+        );
+        assert_eq!(search("q=frames").as_deref(), Some("frames"));
+        assert_eq!(search("page=2"), None);
+        assert_eq!(search(""), None);
     }
 
     #[test]
