@@ -13,8 +13,8 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     out.raw(",\"errors\":[");
     // One entry per field with violations, each mapping the field to its
     // messages; without violations, one entry mapping the code to the
-    // message, or the field the error names (`missing_field`'s `field`
-    // detail, where the entry documents one), as seed 004 reports a missing
+    // message, or, for a validation error, the field it names
+    // (`missing_field`'s `field` detail), as seed 004 reports a missing
     // `session_id`.
     let violations = err.violations();
     if violations.is_empty() {
@@ -84,10 +84,15 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     out.raw("]}");
 }
 
-/// The field an error without violations is about: its `field` detail, when
-/// its entry documents one and it is a non-empty string.
+/// The field a validation error without violations is about (an
+/// `invalid_argument` entry answering 400 or 422): its `field` detail, when
+/// the entry documents one and it is a non-empty string. Other errors keep
+/// their code in `errors`, where seed 004's clients look for it.
 fn named_field(err: &ApiError) -> Option<&str> {
-    if !err.def().details.iter().any(|k| k == "field") {
+    let def = err.def();
+    let validation =
+        def.kind() == crate::Kind::InvalidArgument && matches!(def.status(), 400 | 422);
+    if !validation || !def.details.iter().any(|k| k == "field") {
         return None;
     }
     err.details()
@@ -164,9 +169,9 @@ fn only_the_message(messages: Raw<'_>, message: Option<&str>) -> bool {
 }
 
 /// Without a code header, whether a lone entry the catalog does not know is
-/// a code: not when the message names it (`"session_id is required"`, and
-/// on a validation error (400 or 422) anywhere as a word: `"Missing required
-/// field 'session_id'"`, as a missing field is keyed); and on a validation
+/// a code: not when the message names it first (`"session_id is required"`)
+/// or, on a validation error (400 or 422), in quotes (`"Missing required
+/// field 'user.email'"`, as a missing field is keyed); and on a validation
 /// error, only when it just repeats the message (as an error without
 /// violations does), for there its messages are more likely a field's
 /// (`{"session_id": ["Invalid UUID"]}`).
@@ -174,12 +179,15 @@ fn lone_entry_is_code(key: &str, messages: Raw<'_>, out: &Decoded) -> bool {
     let message = out.message.as_deref();
     let invalid = matches!(out.status, 400 | 422);
     let names_it = message.is_some_and(|m| {
-        let mut words = m.split(|c: char| !(c.is_alphanumeric() || c == '_'));
-        if invalid {
-            words.any(|word| word == key)
-        } else {
-            m.split_whitespace().next() == Some(key)
-        }
+        let first = m.split_whitespace().next() == Some(key);
+        // The whole key between quotes (`.`, `[]` and `-` are the name's).
+        let quoted = || {
+            let quote = |c: Option<char>| matches!(c, Some('\'' | '"' | '`'));
+            m.match_indices(key).any(|(at, _)| {
+                quote(m[..at].chars().next_back()) && quote(m[at + key.len()..].chars().next())
+            })
+        };
+        first || (invalid && quoted())
     });
     !names_it && (!invalid || only_the_message(messages, message))
 }

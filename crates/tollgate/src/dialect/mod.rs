@@ -629,13 +629,62 @@ mod tests {
             .with("field", "session_id");
         let text = String::from_utf8(renderer.body(&conflict, &ctx)).unwrap();
         assert!(text.contains(r#""errors":[{"conflict":["#), "{text}");
-        // Read back with its code, it is a violation of that field.
-        let mut headers = http::HeaderMap::new();
-        headers.insert("x-error-code", "missing_field".parse().unwrap());
-        let body = renderer.body(&missing, &ctx);
-        let decoded = catalog.decode(400, &headers, &body, std::time::UNIX_EPOCH);
-        assert_eq!(decoded.code.as_deref(), Some("missing_field"));
-        assert_eq!(decoded.violations[0].field, "session_id");
+        // Read back with its code, or from the body alone (the message
+        // names the field first or in quotes), it is a violation of that
+        // field, in the built-in wording and in seed 004's.
+        let mut seed_004 = Catalog::builtin();
+        seed_004
+            .load_toml(
+                "004.toml",
+                "[errors.missing_field]\nmessage = '{field} is required'\n",
+            )
+            .unwrap();
+        for catalog in [&catalog, &seed_004] {
+            let renderer = catalog.renderer(Dialect::Envelope);
+            for field in [
+                "session_id",
+                "user.email",
+                "items[0].name",
+                "Idempotency-Key",
+            ] {
+                let missing = catalog.error("missing_field").unwrap().with("field", field);
+                let body = renderer.body(&missing, &ctx);
+                let mut headers = http::HeaderMap::new();
+                let none = catalog.decode(400, &headers, &body, std::time::UNIX_EPOCH);
+                headers.insert("x-error-code", "missing_field".parse().unwrap());
+                let told = catalog.decode(400, &headers, &body, std::time::UNIX_EPOCH);
+                assert_eq!(told.code.as_deref(), Some("missing_field"));
+                for decoded in [none, told] {
+                    assert_eq!(decoded.violations.len(), 1, "{field}: {decoded:?}");
+                    assert_eq!(decoded.violations[0].field, field);
+                }
+            }
+        }
+        // Other errors naming a field keep their code: a 409 of the app's.
+        let mut app = Catalog::builtin();
+        app.load_toml(
+            "app.toml",
+            "[errors.duplicate_value]\nstatus = 409\ntitle = 'Duplicate'\nmessage = 'A record with this {field} exists.'\ndetails = ['field']\n",
+        )
+        .unwrap();
+        let duplicate = app.error("duplicate_value").unwrap().with("field", "email");
+        let text =
+            String::from_utf8(app.renderer(Dialect::Envelope).body(&duplicate, &ctx)).unwrap();
+        assert!(text.contains(r#""errors":[{"duplicate_value":["#), "{text}");
+    }
+
+    #[test]
+    fn a_lone_envelope_entry_named_in_passing_is_still_a_code() {
+        // Not first, not quoted: the message mentions the code in passing.
+        let body = br#"{"success":false,"message":"Request failed: invalid_request","errors":[{"invalid_request":["Request failed: invalid_request"]}]}"#;
+        let catalog = Catalog::builtin();
+        let decoded = catalog.decode(400, &http::HeaderMap::new(), body, std::time::UNIX_EPOCH);
+        assert_eq!(
+            decoded.code.as_deref(),
+            Some("invalid_request"),
+            "{decoded:?}"
+        );
+        assert!(decoded.violations.is_empty());
     }
 
     #[test]
