@@ -80,10 +80,19 @@ pub(crate) fn render(
     let renderer = catalog.renderer(dialect);
     let mut body = Vec::with_capacity(256);
     renderer.write_body(&err, ctx, &mut body);
+    // Stripe's `Request-Id`, written by a renderer of that dialect inside
+    // (its response says which), is stale unless this one writes it again;
+    // one an app set is its own, and stays.
+    let stale_request_id = parts.extensions.get::<Dialect>() == Some(&Dialect::Stripe);
     let mut response = Response::from_parts(parts, Body::from(body));
     *response.status_mut() =
         StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    merge_headers(response.headers_mut(), renderer.headers(&err, ctx));
+    let headers = response.headers_mut();
+    if stale_request_id {
+        headers.remove(REQUEST_ID);
+    }
+    merge_headers(headers, renderer.headers(&err, ctx));
+    response.extensions_mut().insert(dialect);
     response.extensions_mut().insert(err);
     response.extensions_mut().insert(Rendered);
     response
@@ -110,10 +119,8 @@ static BODY_HEADERS: [HeaderName; 13] = [
 ];
 
 /// Drops the headers that described the replaced body; then headers the
-/// renderer owns replace any earlier value (and a Stripe `Request-Id` an
-/// earlier renderer wrote, which this dialect does not write, is dropped),
-/// and the error's own headers are added unless an identical one is already
-/// there.
+/// renderer owns replace any earlier value, and the error's own headers are
+/// added unless an identical one is already there.
 fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(HeaderName, HeaderValue)>) {
     // Most replaced responses carry few headers and none of these: one pass
     // over what is there instead of a lookup per name.
@@ -121,15 +128,6 @@ fn merge_headers(headers: &mut HeaderMap, rendered: Vec<(HeaderName, HeaderValue
         for name in &BODY_HEADERS {
             headers.remove(name);
         }
-    }
-    // Stripe's `Request-Id`, left by a renderer of that dialect before this
-    // one (which wrote the same id in `X-Request-Id`): stale unless this
-    // dialect writes it again. One of its own value is the app's, and stays.
-    let stale = headers
-        .get(REQUEST_ID)
-        .is_some_and(|left| headers.get(X_REQUEST_ID) == Some(left));
-    if stale && !rendered.iter().any(|(name, _)| name == REQUEST_ID) {
-        headers.remove(REQUEST_ID);
     }
     for (name, value) in rendered {
         let owned = name == CONTENT_TYPE

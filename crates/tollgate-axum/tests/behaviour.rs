@@ -802,6 +802,25 @@ async fn a_stripe_request_id_does_not_outlive_its_dialect() {
     assert_eq!(res.status(), 404);
     assert!(!body.is_empty(), "the 404 is rewritten");
     assert_eq!(res.headers()["request-id"], "app_own_id");
+    // Also when it repeats the request's id, as an app echoing ids
+    // Stripe-style does.
+    let echo = |req: Request<Body>| async move {
+        let id = req.headers()["x-request-id"].clone();
+        (
+            axum::http::StatusCode::NOT_FOUND,
+            [("request-id", id.clone()), ("x-request-id", id)],
+        )
+    };
+    let mut app = Router::new()
+        .route("/v1/x", get(echo))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let req = Request::get("/v1/x")
+        .header("x-request-id", "req_echoed")
+        .body(Body::empty())
+        .unwrap();
+    let (res, _) = send(&mut app, req).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["request-id"], "req_echoed");
 }
 
 /// An inner service that fails to become ready with an error that has a

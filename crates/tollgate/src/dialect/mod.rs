@@ -321,7 +321,10 @@ impl Renderer<'_> {
         out
     }
 
-    /// The whole HTTP response for `err`: status, headers and body.
+    /// The whole HTTP response for `err`: status, headers and body; its
+    /// extensions hold the [`Dialect`] it is written in, so a layer that
+    /// writes it again in another knows which headers were the dialect's
+    /// (Stripe's `Request-Id`) rather than the app's.
     pub fn response(&self, err: &ApiError, ctx: &Context<'_>) -> http::Response<Vec<u8>> {
         let mut response = http::Response::new(self.body(err, ctx));
         *response.status_mut() = http::StatusCode::from_u16(err.status())
@@ -330,6 +333,7 @@ impl Renderer<'_> {
         for (name, value) in self.headers(err, ctx) {
             headers.append(name, value);
         }
+        response.extensions_mut().insert(self.dialect);
         response
     }
 
