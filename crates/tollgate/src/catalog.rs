@@ -404,14 +404,9 @@ impl Catalog {
             // `type`: a URI reference (RFC 3986's characters; `%` escapes
             // the rest).
             let text = url.get_ref();
-            // Brackets only around an IPv6 host (`http://[::1]:8080/`),
-            // inside the authority.
-            let authority = text.find("://").map_or(0..0, |at| {
-                let start = at + 3;
-                let len = text[start..].find(['/', '?']).unwrap_or(text.len() - start);
-                start..start + len
-            });
-            let in_host = |at: usize| authority.contains(&at);
+            // Brackets only around an IPv6 host (`http://[::1]:8080/`).
+            let host = ip_literal(text);
+            let in_host = |at: usize| host.is_some_and(|(open, close)| at == open || at == close);
             let uri_char = |(at, c): (usize, char)| {
                 c.is_ascii_alphanumeric()
                     || "-._~:/?@!$&'()*+,;=%".contains(c)
@@ -812,6 +807,35 @@ pub fn is_placeholder_name(key: &str) -> bool {
     !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// Where the brackets of an IP-literal host are (RFC 3986: `scheme://`,
+/// optional `userinfo@`, then `[…]`, then `:port` or the end of the
+/// authority), when `url` has one.
+fn ip_literal(url: &str) -> Option<(usize, usize)> {
+    let (scheme, _) = url.split_once("://")?;
+    let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !valid_scheme {
+        return None;
+    }
+    let start = scheme.len() + 3;
+    let end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |at| start + at);
+    let authority = &url[start..end];
+    let host_at = start + authority.rfind('@').map_or(0, |at| at + 1);
+    let host = &url[host_at..end];
+    let close = host.find(']')?;
+    let after = &host[close + 1..];
+    let port = after.is_empty()
+        || after
+            .strip_prefix(':')
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    (host.starts_with('[') && port && !host[1..close].contains('['))
+        .then_some((host_at, host_at + close))
+}
+
 /// What a details key may be, as error messages say it: the google
 /// dialect sends each as an `ErrorInfo.metadata` key, which AIP-193 limits
 /// to these (every other dialect takes them as they are).
@@ -1016,6 +1040,15 @@ mod tests {
         assert_eq!(errors("docs_url = 'http://[::1]:8080/errors'\n"), [""; 0]);
         assert_eq!(errors("docs_url = 'http://[::1]'\n"), [""; 0]);
         assert_eq!(errors("docs_url = 'http://h/?q=[1]'\n").len(), 1);
+        assert_eq!(errors("docs_url = 'http://u@[::1]:80/e'\n"), [""; 0]);
+        for url in [
+            "http://user[x]@host/e",
+            "http://host]:80[/e",
+            "/errors?next=http://[x]",
+            "http://[::1]x/e",
+        ] {
+            assert_eq!(errors(&format!("docs_url = '{url}'\n")).len(), 1, "{url}");
+        }
     }
 
     #[test]

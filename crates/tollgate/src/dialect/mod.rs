@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::decode::{Decoded, Json, Obj, Parsed, Raw};
-use crate::{ApiError, Catalog, Violation, headers};
+use crate::{ApiError, Catalog, ErrorDef, Violation, headers};
 use json::Out;
 
 /// A wire format for error bodies.
@@ -108,6 +108,13 @@ impl Dialect {
     /// through the message too.
     pub fn carries_details(self) -> bool {
         !matches!(self, Dialect::Envelope | Dialect::Flat)
+    }
+
+    /// Whether `def`'s details reach the client in this dialect's bodies:
+    /// where it [`carries_details`](Self::carries_details), but not in
+    /// `status-code` when the entry has a hint, which takes their place.
+    pub fn sends_details_of(self, def: &ErrorDef) -> bool {
+        self.carries_details() && !(self == Dialect::StatusCode && def.hint_template().is_some())
     }
 
     /// Whether violations keep their own codes on the wire (`envelope` keeps

@@ -107,8 +107,9 @@ pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String 
                 format!("<code>{}</code>", escape(&wire)),
             );
         }
-        // Listed where the body has them (envelope and flat bodies have none).
-        if dialect.carries_details() && !def.detail_keys().is_empty() {
+        // Listed where the body has them (envelope and flat bodies have none,
+        // nor a status-code body with a hint).
+        if dialect.sends_details_of(def) && !def.detail_keys().is_empty() {
             let keys: Vec<_> = def
                 .detail_keys()
                 .iter()

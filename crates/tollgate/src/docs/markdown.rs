@@ -38,8 +38,9 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
         if wire != def.code() {
             let _ = writeln!(out, "- Code on the wire: `{wire}`");
         }
-        // Listed where the body has them (envelope and flat bodies have none).
-        if dialect.carries_details() && !def.detail_keys().is_empty() {
+        // Listed where the body has them (envelope and flat bodies have none,
+        // nor a status-code body with a hint).
+        if dialect.sends_details_of(def) && !def.detail_keys().is_empty() {
             let keys: Vec<_> = def.detail_keys().iter().map(|k| format!("`{k}`")).collect();
             let _ = writeln!(out, "- Details: {}", keys.join(", "));
         }
@@ -90,6 +91,21 @@ mod tests {
             let html = crate::docs::html(&catalog, dialect, None);
             let listed = html.contains("<code>limit</code>, <code>window</code>");
             assert_eq!(listed, dialect.carries_details(), "{dialect}");
+        }
+        // Seed 000's `details` is the hint where the entry has one.
+        let mut hinted = Catalog::builtin();
+        hinted
+            .load_toml(
+                "000.toml",
+                "[errors.rate_limit_exceeded]\nhint = 'Slow down.'\n",
+            )
+            .unwrap();
+        for dialect in [Dialect::StatusCode, Dialect::Problem] {
+            let listed = markdown(&hinted, dialect).contains("- Details: `limit`, `window`");
+            assert_eq!(listed, dialect == Dialect::Problem, "{dialect}");
+            let html = crate::docs::html(&hinted, dialect, None);
+            let listed = html.contains("<code>limit</code>, <code>window</code>");
+            assert_eq!(listed, dialect == Dialect::Problem, "{dialect}");
         }
     }
 
