@@ -358,13 +358,24 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 fn multipart(field: &str, content_type: &str, bytes: &[u8]) -> Body {
+    multipart_after(1, field, content_type, bytes)
+}
+
+/// A form whose file part `field` comes after `inputs` text inputs, as a
+/// browser form with hidden inputs sends it.
+fn multipart_after(inputs: usize, field: &str, content_type: &str, bytes: &[u8]) -> Body {
     let boundary = "tollgate-test-7d1f3c";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"image\"\r\n\
+    let mut body = String::new();
+    for i in 0..inputs {
+        body += &format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"note{i}\"\r\n\r\nhello\r\n"
+        );
+    }
+    body += &format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"image\"\r\n\
          Content-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes();
+    );
+    let mut body = body.into_bytes();
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     Body::Raw(format!("multipart/form-data; boundary={boundary}"), body)
@@ -745,6 +756,10 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     let ok = scan(multipart("image", "image/jpeg", jpeg), &[]);
     assert_eq!(ok.status, 201, "{}", ok.text());
     assert_eq!(ok.json()["format"], "jpeg");
+    // Found after a form's other inputs too (a dozen hidden ones, say): the
+    // same image again, so a conflict, not a missing field.
+    let late = scan(multipart_after(12, "image", "image/jpeg", jpeg), &[]);
+    assert_eq!(late.status, 409, "{}", late.text());
     let no_image = scan(multipart("photo", "image/jpeg", jpeg), &[]);
     let details = status_code_error(
         &no_image,

@@ -27,8 +27,10 @@ pub(crate) const X_SIMULATE: HeaderName = HeaderName::from_static("x-simulate");
 pub(crate) const SIMULATIONS: [&str; 3] = ["model-unavailable", "model-timeout", "model-crash"];
 /// How long clients are asked to wait when the model is unavailable.
 pub(crate) const MODEL_RETRY_AFTER: Duration = Duration::from_secs(30);
-/// The most multipart parts read looking for the image.
-const MAX_PARTS: usize = 8;
+/// The most multipart parts read looking for the image: a browser form puts
+/// its other inputs (hidden ones too) first; the body limit bounds the bytes
+/// read, this the work on many tiny parts.
+const MAX_PARTS: usize = 64;
 
 /// `POST /v1/scans` as JSON.
 #[derive(Deserialize)]
