@@ -278,14 +278,20 @@ fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Option<Duration
 }
 
 /// The wait a rate-limit reset field asks for: `reset` seconds, or until
-/// `reset` as a Unix time when it is one (at least [`UNIX_TIME_FLOOR`]).
+/// `reset` as a Unix time when it is one (at least [`UNIX_TIME_FLOOR`]), in
+/// milliseconds when it is that large (at least [`UNIX_TIME_MS_FLOOR`]).
 fn reset_delay(reset: u64, now: SystemTime) -> Duration {
     if reset < UNIX_TIME_FLOOR {
         return Duration::from_secs(reset);
     }
+    let at = if reset >= UNIX_TIME_MS_FLOOR {
+        Duration::from_millis(reset)
+    } else {
+        Duration::from_secs(reset)
+    };
     // Past what `SystemTime` holds: as far away as a delay can be.
     SystemTime::UNIX_EPOCH
-        .checked_add(Duration::from_secs(reset))
+        .checked_add(at)
         .map_or(Duration::from_secs(u64::MAX), |at| {
             at.duration_since(now).unwrap_or(Duration::ZERO)
         })
@@ -341,6 +347,10 @@ static QUOTA_HEADER_NAMES: [HeaderName; 4] = [
 /// An `X-RateLimit-Reset` or `RateLimit-Reset` this large is a Unix time
 /// (GitHub's, Twitch's), not seconds to wait: 31 years of seconds.
 const UNIX_TIME_FLOOR: u64 = 1_000_000_000;
+
+/// A Unix time this large is in milliseconds (some APIs send resets so):
+/// as seconds it would be the year 33658.
+const UNIX_TIME_MS_FLOOR: u64 = 1_000_000_000_000;
 
 /// [`headers::REQUEST_ID_HEADERS`] as header names, for large header maps.
 static REQUEST_ID_HEADER_NAMES: [HeaderName; headers::REQUEST_ID_HEADERS.len()] = [
@@ -1782,7 +1792,8 @@ mod tests {
                 ("x-ratelimit-reset", "18446744073709551615"),
             ],
         );
-        assert_eq!(far.retry_after, secs(u64::MAX));
+        let centuries = Duration::from_secs(100 * 365 * 86_400);
+        assert!(far.retry_after.is_some_and(|d| d > centuries), "{far:?}");
         // Past u64 too: still a very long wait (the client stops), not no
         // hint at all (which it would retry within a second).
         for (name, value) in [
@@ -1791,7 +1802,8 @@ mod tests {
         ] {
             let remaining = ("ratelimit-remaining", "0");
             let beyond = decode(429, &[(name, value), remaining]);
-            assert_eq!(beyond.retry_after, secs(u64::MAX), "{name}");
+            let wait = beyond.retry_after;
+            assert!(wait.is_some_and(|d| d > centuries), "{name}: {wait:?}");
         }
     }
 
@@ -1828,6 +1840,16 @@ mod tests {
             ],
         );
         assert_eq!(past.retry_after, Some(Duration::ZERO));
+        // In milliseconds, as some APIs send it: the same 40 s, not the
+        // year 57000.
+        let millis = decode_fields(
+            429,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1800000040000"),
+            ],
+        );
+        assert_eq!(millis.retry_after, Some(Duration::from_secs(40)));
     }
 
     #[test]

@@ -76,8 +76,11 @@ impl Kind {
             413 => Kind::PayloadTooLarge,
             415 => Kind::UnsupportedMediaType,
             429 => Kind::RateLimited,
-            408 | 504 => Kind::Timeout,
-            502 | 503 => Kind::Unavailable,
+            // With the statuses outside RFC 9110 that proxies send:
+            // Cloudflare's 522/524 and 598/599 time out, 520–527 and
+            // Anthropic's 529 "overloaded" are the origin unavailable.
+            408 | 504 | 522 | 524 | 598 | 599 => Kind::Timeout,
+            502 | 503 | 520..=527 | 529 => Kind::Unavailable,
             400..=499 => Kind::InvalidArgument,
             _ => Kind::Internal,
         }

@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(RetryClass::from_status(429), RetryClass::After);
 /// assert_eq!(RetryClass::from_status(502), RetryClass::Backoff);
 /// assert_eq!(RetryClass::from_status(404), RetryClass::Never);
+/// // Statuses outside RFC 9110 that proxies and APIs send: Cloudflare's
+/// // 520–527, Anthropic's 529 "overloaded"; and 425 Too Early (RFC 8470).
+/// assert_eq!(RetryClass::from_status(529), RetryClass::Backoff);
+/// assert_eq!(RetryClass::from_status(425), RetryClass::Backoff);
+/// assert_eq!(RetryClass::from_status(501), RetryClass::Never);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,11 +30,14 @@ pub enum RetryClass {
 }
 
 impl RetryClass {
-    /// The class an HTTP status implies when nothing more specific is known.
+    /// The class an HTTP status implies when nothing more specific is known:
+    /// a server error is transient unless its status says the server cannot
+    /// do it at all (501 Not Implemented, 505, 506, 508, 510, 511).
     pub fn from_status(status: u16) -> RetryClass {
         match status {
             429 | 503 => RetryClass::After,
-            408 | 500 | 502 | 504 => RetryClass::Backoff,
+            501 | 505 | 506 | 508 | 510 | 511 => RetryClass::Never,
+            408 | 425 | 500..=599 => RetryClass::Backoff,
             _ => RetryClass::Never,
         }
     }

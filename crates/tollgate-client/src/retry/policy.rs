@@ -210,8 +210,9 @@ impl RetryPolicy {
     ///
     /// ```
     /// use tollgate_client::RetryPolicy;
-    /// // Anthropic's 529 (overloaded) is worth another try; OpenAI's
-    /// // `insufficient_quota` 429 is not, whatever it says.
+    /// // Anthropic's 529 (overloaded) did not act on the request, so a POST
+    /// // without a key is sent again too; OpenAI's `insufficient_quota` 429
+    /// // is final, whatever it says.
     /// let policy = RetryPolicy::default().retry_when(|e| match (e.status().as_u16(), e.code()) {
     ///     (529, _) => Some(true),
     ///     (429, Some("insufficient_quota")) => Some(false),

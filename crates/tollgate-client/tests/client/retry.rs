@@ -1012,18 +1012,27 @@ async fn a_rule_of_the_users_own_overrides_the_status() {
         (429, Some("insufficient_quota")) => Some(false),
         _ => None,
     });
-    // Anthropic's overloaded 529: final by its status, retried by the rule.
+    // Anthropic's overloaded 529: a GET is retried by its status (a server
+    // error), a POST without a key only by the rule, which says the API did
+    // not act on it.
     let overloaded =
         r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
     let mock = Mock::start(vec![Reply::new(529).body(overloaded), Reply::ok()]).await;
-    let without = client(RetryPolicy::default())
+    client(RetryPolicy::default())
         .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(mock.hits(), 2);
+    let mock = Mock::start(vec![Reply::new(529).body(overloaded), Reply::ok()]).await;
+    let without = client(RetryPolicy::default())
+        .post(mock.url("/"))
         .send_api()
         .await;
     assert_eq!(without.unwrap_err().attempts().len(), 1);
     let mock = Mock::start(vec![Reply::new(529).body(overloaded), Reply::ok()]).await;
     client(policy.clone())
-        .get(mock.url("/"))
+        .post(mock.url("/"))
         .send_api()
         .await
         .unwrap();
