@@ -810,7 +810,8 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     }
 }
 
-/// `{"error":"…"}`: a code when it looks like one, else a message.
+/// `{"error":"…"}`: a code when it looks like one, else a message; OAuth 2
+/// (RFC 6749) adds the message in `error_description`.
 fn read_plain(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     let Some(text) = obj.string("error") else {
         return;
@@ -822,6 +823,7 @@ fn read_plain(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if looks_like_code {
         out.set_code(Some(text));
+        out.message = obj.string("error_description");
     } else {
         out.message = Some(text);
     }

@@ -787,3 +787,34 @@ fn top_level_codes_and_details_of_message_bodies() {
     let e = dec(400, &[], r#"{"error_code":"bad_input","status":400}"#);
     assert_eq!(e.code.as_deref(), Some("bad_input"));
 }
+
+#[test]
+fn oauth2_errors_keep_their_description_as_the_message() {
+    let e = dec(
+        400,
+        &[("content-type", "application/json")],
+        r#"{"error":"invalid_grant","error_description":"Refresh token expired","error_uri":"https://example.com/docs"}"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("invalid_grant"));
+    assert_eq!(e.message.as_deref(), Some("Refresh token expired"));
+}
+
+#[test]
+fn proxies_and_apis_past_rfc_9110_are_transient() {
+    // Anthropic's overloaded 529, Cloudflare's 522 (origin timed out).
+    let overloaded =
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    let e = dec(529, &[], overloaded);
+    assert_eq!(
+        (e.code.as_deref(), e.kind),
+        (Some("overloaded_error"), Kind::Unavailable)
+    );
+    assert!(e.retryable);
+    let e = dec(
+        522,
+        &[("content-type", "text/html")],
+        "<html><title>522: Connection timed out</title></html>",
+    );
+    assert_eq!(e.kind, Kind::Timeout);
+    assert!(e.retryable);
+}
