@@ -195,7 +195,9 @@ impl Catalog {
                 .retry_after()
                 .and_then(|value| crate::parse_retry_after(value, now))
         };
-        out.hint_retry(asked);
+        // Azure's and OpenAI's hints in milliseconds, where `Retry-After`
+        // says nothing.
+        out.hint_retry(asked.or_else(|| millisecond_hint(headers)));
         // Only a refusal or an overload can mean a spent quota: other
         // answers skip the lookups.
         let quota_refill = match out.status {
@@ -275,6 +277,16 @@ fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Option<Duration
         hint(secs(x_reset).map(|reset| reset_delay(reset, now)));
     }
     refill
+}
+
+/// `retry-after-ms` (Azure OpenAI) or `x-ms-retry-after-ms` (Azure): a
+/// wait in whole milliseconds.
+fn millisecond_hint(map: &HeaderMap) -> Option<Duration> {
+    ["retry-after-ms", "x-ms-retry-after-ms"]
+        .into_iter()
+        .find_map(|name| Headers::text(map.get(name)))
+        .and_then(crate::retry::whole_seconds)
+        .map(Duration::from_millis)
 }
 
 /// The wait a rate-limit reset field asks for: `reset` seconds, or until

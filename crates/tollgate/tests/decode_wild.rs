@@ -818,3 +818,14 @@ fn proxies_and_apis_past_rfc_9110_are_transient() {
     assert_eq!(e.kind, Kind::Timeout);
     assert!(e.retryable);
 }
+
+#[test]
+fn azure_hints_in_milliseconds_are_read() {
+    for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
+        let e = dec(429, &[(name, "1500")], "");
+        assert_eq!(e.retry_after, Some(Duration::from_millis(1500)), "{name}");
+    }
+    // `Retry-After` says it first.
+    let e = dec(429, &[("retry-after", "3"), ("retry-after-ms", "1500")], "");
+    assert_eq!(e.retry_after, Some(Duration::from_secs(3)));
+}
