@@ -221,18 +221,27 @@ pub(crate) fn encode_error(err: &ApiError) -> String {
 }
 
 /// An error back from [`encode_error`], from `catalog` (or the built-in one,
-/// or else the entry stored with it); `None` when unreadable.
+/// or else the entry stored with it); `None` when unreadable. Rebuilt on its
+/// stored entry, then moved onto the catalog's as the first answer was
+/// ([`ApiError::with_def`]), so the values that entry kept off the wire
+/// (`message_only`, or documented only by the stored entry) stay off it.
 pub(crate) fn decode_error(json: &str, catalog: &Catalog) -> Option<ApiError> {
     let stored: StoredError = serde_json::from_str(json).ok()?;
     let found = catalog
-        .error(&stored.code)
-        .or_else(|_| Catalog::builtin_ref().error(&stored.code))
-        .ok();
-    let err = match found {
-        Some(err) => err,
-        None => ApiError::new(Arc::new(stored.def?.into_def(&stored.code)?)),
+        .get(&stored.code)
+        .or_else(|| Catalog::builtin_ref().get(&stored.code))
+        .cloned();
+    let own = stored
+        .def
+        .and_then(|def| def.into_def(&stored.code))
+        .map(Arc::new);
+    let mut err = match (own, found) {
+        (Some(own), Some(def)) => ApiError::new(own)
+            .with_details(stored.details)
+            .with_def(def),
+        (Some(def), None) | (None, Some(def)) => ApiError::new(def).with_details(stored.details),
+        (None, None) => return None,
     };
-    let mut err = err.with_details(stored.details);
     if let Some(message) = stored.message {
         err = err.with_message(message);
     }
@@ -253,6 +262,30 @@ pub(crate) fn decode_error(json: &str, catalog: &Catalog) -> Option<ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replayed_error_keeps_off_the_wire_what_the_first_kept_off() {
+        // A derived variant on the built-in `not_found`: its own entry names
+        // `doc` and keeps `email` for the message only.
+        let own = ErrorDef::new(
+            "not_found",
+            404,
+            "Missing",
+            "No document {doc} for {email}.",
+        )
+        .unwrap()
+        .details(["doc"])
+        .message_only(["email"]);
+        let err = ApiError::new(Arc::new(own))
+            .with("doc", 7)
+            .with("email", "ada@example.com");
+        let replayed = decode_error(&encode_error(&err), Catalog::builtin_ref()).unwrap();
+        assert!(Arc::ptr_eq(
+            replayed.def(),
+            Catalog::builtin_ref().get("not_found").unwrap()
+        ));
+        assert!(!replayed.has_sent_details(), "{:?}", replayed.details());
+    }
 
     #[test]
     fn keys() {
