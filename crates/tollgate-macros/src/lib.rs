@@ -49,7 +49,10 @@
 //! (a `std::time::Duration` sent as `Retry-After`), `#[api(message_only)]`
 //! (fills the message template but is not sent as a detail; for a variant
 //! that defines its entry), `#[api(skip)]` (not a detail). Every other named
-//! field is a detail (`serde::Serialize`), filling the message template.
+//! field is a detail (`serde::Serialize`), filling the message template, but
+//! for a field named `source` or `backtrace` without an attribute, which is
+//! refused (thiserror reads those names as the cause; sent, its text would
+//! reach the client).
 //! The conversion into `ApiError` takes the value and moves out the `source`
 //! and `retry_after` fields: an enum that implements `Drop` can have neither.
 //!
@@ -404,6 +407,18 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
         };
         let role = match (role, &field.ident) {
             (Some(role), _) => role,
+            // thiserror's names for a cause: sent as a detail, it would put
+            // the cause's text (a password in a connection error) on the wire.
+            (None, Some(name)) if name == "source" || name == "backtrace" => {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "field `{name}` would be sent as a detail: mark it #[api(source)] \
+                         (the cause, logged and never sent) or #[api(skip)]"
+                    ),
+                ));
+                FieldRole::Skip
+            }
             // `r#match` is the detail `match`.
             (None, Some(name)) => FieldRole::Detail(name.unraw()),
             (None, None) if refused => FieldRole::Skip,
