@@ -152,10 +152,10 @@ pub fn is_json_media(content_type: &str) -> bool {
             .is_some_and(|end| end.eq_ignore_ascii_case("+json"))
 }
 
-/// The API key a request presents: `X-API-Key` if sent (even if
-/// `Authorization` is sent too), else the token of `Authorization: Bearer`.
-/// Authentication and per-key rate limits read it alike, so that neither
-/// counts a key the other ignores.
+/// The API key a request presents: `X-API-Key` if sent and not blank (even
+/// if `Authorization` is sent too), else the token of `Authorization:
+/// Bearer`. Authentication and per-key rate limits read it alike, so that
+/// neither counts a key the other ignores.
 ///
 /// ```
 /// use http::HeaderMap;
@@ -163,13 +163,21 @@ pub fn is_json_media(content_type: &str) -> bool {
 /// let mut h = HeaderMap::new();
 /// h.insert("authorization", "bearer  k2 ".parse().unwrap());
 /// assert_eq!(presented_api_key(&h), Some("k2"));
+/// // A blank `X-API-Key` (a client's empty variable) is no key.
+/// h.insert("x-api-key", " ".parse().unwrap());
+/// assert_eq!(presented_api_key(&h), Some("k2"));
 /// h.insert("x-api-key", "k1".parse().unwrap());
 /// assert_eq!(presented_api_key(&h), Some("k1"));
 /// ```
 pub fn presented_api_key(headers: &http::HeaderMap) -> Option<&str> {
-    match headers.get(X_API_KEY) {
-        Some(value) => value.to_str().ok().map(str::trim),
-        None => bearer_token(headers),
+    match headers
+        .get(X_API_KEY)
+        .map(|value| value.to_str().map(str::trim))
+    {
+        Some(Ok("")) | None => bearer_token(headers),
+        Some(Ok(key)) => Some(key),
+        // Not text: a key, but none that can match.
+        Some(Err(_)) => None,
     }
 }
 
