@@ -419,8 +419,14 @@ pub(crate) fn check_account_id(id: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Checks a scope: 1–128 visible ASCII characters, no spaces or commas.
+/// Checks a scope: 1–128 visible ASCII characters, no spaces or commas,
+/// and no `*`: scopes match exactly, so `scans:*` would grant nothing.
 pub(crate) fn check_scope(scope: &str) -> Result<(), StoreError> {
+    if scope.contains('*') {
+        return Err(StoreError::InvalidInput(format!(
+            "scope {scope:?}: scopes match exactly, there are no wildcards; name each scope"
+        )));
+    }
     let ok = (1..=128).contains(&scope.len())
         && scope.bytes().all(|b| b.is_ascii_graphic() && b != b',');
     if ok {

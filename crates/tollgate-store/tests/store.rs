@@ -128,6 +128,16 @@ async fn key_states(kind: Kind) {
         s.create_key(NewKey::new("acme", ["a,b"])).await,
         Err(StoreError::InvalidInput(_))
     ));
+    // Scopes match exactly: a wildcard would grant nothing, so it is refused.
+    for scope in ["*", "scans:*"] {
+        assert!(
+            matches!(
+                s.create_key(NewKey::new("acme", [scope])).await,
+                Err(StoreError::InvalidInput(ref m)) if m.contains("wildcard")
+            ),
+            "{scope}"
+        );
+    }
     assert!(matches!(
         s.create_key(NewKey::new("acme", ["a"]).prefix("bad")).await,
         Err(StoreError::InvalidInput(_))
