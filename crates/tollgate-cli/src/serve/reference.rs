@@ -12,7 +12,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate::{Catalog, Dialect};
 use tollgate_axum::Query;
@@ -306,62 +305,36 @@ pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
     doc
 }
 
-/// `GET /errors?q=`. A repeated `q` (a form with two search boxes, a link
-/// built by hand) is one search for the words of all of them, cut at the
-/// same word count as one long `q`.
-pub(crate) struct Search {
-    q: Option<String>,
-}
-
-impl<'de> Deserialize<'de> for Search {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Params;
-        impl<'de> serde::de::Visitor<'de> for Params {
-            type Value = Search;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("query parameters")
-            }
-
-            // Pair by pair, other parameters skipped: many of them cost no
-            // more memory than one.
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut params: A,
-            ) -> Result<Search, A::Error> {
-                let mut q: Option<String> = None;
-                while let Some(name) = params.next_key::<String>()? {
-                    if name != "q" {
-                        params.next_value::<serde::de::IgnoredAny>()?;
-                        continue;
-                    }
-                    let value = params.next_value::<String>()?;
-                    let q = q.get_or_insert_with(String::new);
-                    if value.trim().is_empty() {
-                        continue;
-                    }
-                    if !q.is_empty() {
-                        q.push(' ');
-                    }
-                    q.push_str(&value);
-                }
-                Ok(Search { q })
-            }
-        }
-        deserializer.deserialize_map(Params)
-    }
-}
-
-/// `GET /errors`: the error reference, searchable without JavaScript.
+/// `GET /errors`: the error reference, searchable without JavaScript
+/// (`?q=`).
 pub(crate) async fn errors(
     State(app): State<Arc<AppState>>,
-    Query(search): Query<Search>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Html<String> {
+    let q = search_words(&params);
     Html(tollgate::docs::html(
         &app.catalog,
         app.dialect,
-        search.q.as_deref(),
+        q.as_deref(),
     ))
+}
+
+/// The search of `?q=`: a repeated `q` (a form with two search boxes, a link
+/// built by hand) is one search for the words of all of them, cut at the
+/// same word count as one long `q`; `None` without a `q`.
+fn search_words(params: &[(String, String)]) -> Option<String> {
+    let mut values = params
+        .iter()
+        .filter(|(name, _)| name == "q")
+        .map(|(_, value)| value.trim())
+        .peekable();
+    values.peek()?;
+    Some(
+        values
+            .filter(|v| !v.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// `GET /openapi.json`.
@@ -439,8 +412,8 @@ mod tests {
     /// hand) searches for the words of both, not a 400.
     #[test]
     fn repeated_qs_search_for_the_words_of_all() {
-        let search = |query: &str| match Query::<Search>::from_query(query) {
-            Ok(Query(search)) => search.q,
+        let search = |query: &str| match Query::<Vec<(String, String)>>::from_query(query) {
+            Ok(Query(params)) => search_words(&params),
             Err(e) => panic!("{query}: {e:?}"),
         };
         assert_eq!(search("q=rate&q=limit").as_deref(), Some("rate limit"));
