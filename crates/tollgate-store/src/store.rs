@@ -860,20 +860,14 @@ impl Store {
             let locked_until = now.saturating_add(lock_secs(lock_timeout));
             let inserted = backend
                 .idem_insert(
-                    IdempotencyRow {
-                        api_key_id: api_key_id.to_owned(),
-                        idem_key: idem_key.to_owned(),
-                        fingerprint: fingerprint.to_vec(),
-                        state: "running".to_owned(),
+                    IdempotencyRow::running(
+                        api_key_id,
+                        idem_key,
+                        fingerprint,
                         locked_until,
-                        status: None,
-                        headers: None,
-                        body: None,
-                        error: None,
-                        created_at: now,
-                        expires_at: now
-                            .saturating_add(secs(retention).max(lock_secs(lock_timeout))),
-                    },
+                        now,
+                        now.saturating_add(secs(retention).max(lock_secs(lock_timeout))),
+                    ),
                     token,
                 )
                 .await?;

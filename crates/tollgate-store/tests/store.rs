@@ -840,19 +840,7 @@ async fn in_memory_sqlite_keeps_its_data() {
 /// writes it.
 fn running(key: &str, locked_until: i64) -> IdempotencyRow {
     let now = START as i64;
-    IdempotencyRow {
-        api_key_id: "key_1".to_owned(),
-        idem_key: key.to_owned(),
-        fingerprint: b"fp".to_vec(),
-        state: "running".to_owned(),
-        locked_until,
-        status: None,
-        headers: None,
-        body: None,
-        error: None,
-        created_at: now,
-        expires_at: now + 86_400,
-    }
+    IdempotencyRow::running("key_1", key, b"fp", locked_until, now, now + 86_400)
 }
 
 /// The outcome of the request with `key`, as a completion writes it.

@@ -92,6 +92,34 @@ pub struct IdempotencyRow {
     pub expires_at: i64,
 }
 
+impl IdempotencyRow {
+    /// A `running` record, as a claim writes it: `key` of `api_key_id`'s,
+    /// for the request of `fingerprint`, locked until `locked_until`,
+    /// created at `created_at` and ignored from `expires_at` (Unix seconds).
+    pub fn running(
+        api_key_id: &str,
+        key: &str,
+        fingerprint: &[u8],
+        locked_until: i64,
+        created_at: i64,
+        expires_at: i64,
+    ) -> IdempotencyRow {
+        IdempotencyRow {
+            api_key_id: api_key_id.to_owned(),
+            idem_key: key.to_owned(),
+            fingerprint: fingerprint.to_vec(),
+            state: "running".to_owned(),
+            locked_until,
+            status: None,
+            headers: None,
+            body: None,
+            error: None,
+            created_at,
+            expires_at,
+        }
+    }
+}
+
 /// What [`AccountBackend::reserve`] took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reserved {

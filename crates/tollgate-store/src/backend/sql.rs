@@ -568,19 +568,7 @@ mod tests {
     /// A `running` record of `key`, locked until `locked_until`, expiring at
     /// `expires_at`.
     fn record(key: &str, locked_until: i64, expires_at: i64) -> IdempotencyRow {
-        IdempotencyRow {
-            api_key_id: "key_1".to_owned(),
-            idem_key: key.to_owned(),
-            fingerprint: b"fp".to_vec(),
-            state: "running".to_owned(),
-            locked_until,
-            status: None,
-            headers: None,
-            body: None,
-            error: None,
-            created_at: 0,
-            expires_at,
-        }
+        IdempotencyRow::running("key_1", key, b"fp", locked_until, 0, expires_at)
     }
 
     /// Purges, at 100, five records expired by then (over two batches and
