@@ -80,9 +80,11 @@ impl Account {
     pub fn usage_limit(&self) -> Option<i64> {
         self.usage_limit
     }
-    /// Requests counted in the month containing `now`.
+    /// Requests counted in the month containing `now`. A count stored for a
+    /// later month (written by a node whose clock is ahead) is the current
+    /// one, as charges count it.
     pub fn usage_in_month_of(&self, now: SystemTime) -> i64 {
-        if self.usage_period == crate::clock::month_start(now) {
+        if self.usage_period >= crate::clock::month_start(now) {
             self.usage_count
         } else {
             0
@@ -446,4 +448,37 @@ pub(crate) fn join_scopes(scopes: &[String]) -> String {
 /// Scopes as read back.
 pub(crate) fn split_scopes(s: &str) -> Vec<String> {
     s.split_ascii_whitespace().map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{from_unix, month_start, next_month_start};
+
+    fn account(usage_period: i64) -> Account {
+        Account {
+            id: "acme".into(),
+            state: AccountState::Active,
+            balance: 0,
+            usage_limit: Some(10),
+            usage_count: 7,
+            usage_period,
+            storage_quota: None,
+            storage_used: 0,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn usage_counts_the_stored_month_unless_it_is_over() {
+        let now = from_unix(1_780_000_000);
+        assert_eq!(account(month_start(now)).usage_in_month_of(now), 7);
+        // A node ahead of this one has begun next month: charges count
+        // against that month, so the reading does too.
+        assert_eq!(account(next_month_start(now)).usage_in_month_of(now), 7);
+        assert_eq!(
+            account(month_start(now) - 86_400 * 31).usage_in_month_of(now),
+            0
+        );
+    }
 }
