@@ -38,7 +38,9 @@ const TEXT_MESSAGE_LIMIT: usize = 200;
 pub struct Decoded {
     /// The HTTP status (the response's; the body's when that was 0).
     pub status: u16,
-    /// The API's own code, verbatim (`RATE_LIMIT_ERROR`, `invalid_key`).
+    /// The API's own code, verbatim (`RATE_LIMIT_ERROR`, `invalid_key`;
+    /// AWS's without its namespace). A status's reason phrase sent as
+    /// `error` (NestJS's, Spring's `"Bad Request"`) is none.
     pub code: Option<String>,
     /// The canonical category.
     pub kind: Kind,
@@ -58,19 +60,22 @@ pub struct Decoded {
     /// rate-limit quota refills on a 429 or 503 (`RateLimit` with `r=0`,
     /// every line of it counting; `RateLimit-Remaining: 0` with
     /// `RateLimit-Reset`; `X-RateLimit-Remaining: 0` with
-    /// `X-RateLimit-Reset`; either reset in seconds or as a Unix time), and
+    /// `X-RateLimit-Reset`, or `X-Rate-Limit-*` alike; either reset in
+    /// seconds or as a Unix time), and
     /// on a 403 by all of these but the `RateLimit` field, whose `r=0` is
     /// also sent on the call that spent the last of a quota.
     #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
     pub retry_after: Option<Duration>,
     /// Whether and how to retry: the catalog entry's class when the code is
     /// known (and its status matches), else the status's (a 403 with
-    /// `Retry-After` or a spent rate-limit quota counts as a 429).
+    /// `Retry-After` or a spent rate-limit quota counts as a 429, and so does
+    /// a 400, 403 or 503 with a throttling code: AWS's `ThrottlingException`,
+    /// S3's `SlowDown`, `rate_limit_exceeded`).
     pub retry: RetryClass,
     /// Whether sending the request again may succeed (`retry` is not `never`).
     pub retryable: bool,
-    /// The shape recognised: a dialect name, or `azure`, `plain`, `message`,
-    /// `errors`, `json`, `xml`, `html`, `text`, `empty`.
+    /// The shape recognised: a dialect name, or `azure`, `aws`, `plain`,
+    /// `message`, `errors`, `json`, `xml`, `html`, `text`, `empty`.
     pub dialect: &'static str,
     /// The catalog entry the code was found to be (its catalog code), when
     /// its status agrees: what `kind` and `retry` were taken from. Found
@@ -188,12 +193,12 @@ impl Catalog {
                 .get_all(RETRY_AFTER)
                 .iter()
                 .filter_map(|value| Headers::text(Some(value)))
-                .filter_map(|value| crate::parse_retry_after(value, now))
+                .filter_map(|value| retry_after_field(value, now))
                 .max()
         } else {
             fields
                 .retry_after()
-                .and_then(|value| crate::parse_retry_after(value, now))
+                .and_then(|value| retry_after_field(value, now))
         };
         // Azure's and OpenAI's hints in milliseconds, where `Retry-After`
         // says nothing.
@@ -227,7 +232,16 @@ impl Catalog {
             Some(def) => (def.kind(), def.retry()),
             // A 403 that asks to be retried later, or whose rate-limit fields
             // say the quota is spent, is a rate limit (GitHub answers so).
-            None if out.status == 403 && (asked.is_some() || quota_refill.is_some()) => {
+            None if out.status == 403
+                && (asked.is_some() || quota_refill.is_some() || quota_spent(headers)) =>
+            {
+                (Kind::RateLimited, RetryClass::After)
+            }
+            // So is a throttling code on a 400, 403 or 503 (AWS's
+            // `ThrottlingException`, S3's `SlowDown`).
+            None if matches!(out.status, 400 | 403 | 503)
+                && out.code.as_deref().is_some_and(is_rate_limit_code) =>
+            {
                 (Kind::RateLimited, RetryClass::After)
             }
             None => (
@@ -242,14 +256,68 @@ impl Catalog {
     }
 }
 
+/// Codes that say a request was throttled, however an API answers them:
+/// compared in any case, `_` and `-` left out (`rate_limit_exceeded` is
+/// `RateLimitExceeded` and `RATE_LIMIT_EXCEEDED`).
+const RATE_LIMIT_CODES: [&str; 14] = [
+    // AWS (those its SDKs retry as throttling).
+    "throttling",
+    "throttlingexception",
+    "throttledexception",
+    "requestthrottled",
+    "requestthrottledexception",
+    "toomanyrequestsexception",
+    "requestlimitexceeded",
+    "provisionedthroughputexceededexception",
+    "bandwidthlimitexceeded",
+    "slowdown",
+    // Others (Google's legacy `rateLimitExceeded` among them).
+    "ratelimitexceeded",
+    "userratelimitexceeded",
+    "ratelimited",
+    "toomanyrequests",
+];
+
+/// Whether `code` is one of [`RATE_LIMIT_CODES`].
+fn is_rate_limit_code(code: &str) -> bool {
+    let folded = || {
+        code.bytes()
+            .filter(|b| !matches!(b, b'_' | b'-'))
+            .map(|b| b.to_ascii_lowercase())
+    };
+    RATE_LIMIT_CODES
+        .iter()
+        .any(|known| folded().eq(known.bytes()))
+}
+
+/// A `Retry-After` line: one value, or several folded into one line
+/// (`120, 120`, two layers each adding the header), when every one is
+/// delay-seconds: then the longest, as between lines. An HTTP-date's comma
+/// (`Wed, 21 Oct 2015 …`) splits no list: its pieces are no delays.
+fn retry_after_field(value: &str, now: SystemTime) -> Option<Duration> {
+    crate::parse_retry_after(value, now).or_else(|| {
+        value
+            .split(',')
+            .map(|part| crate::retry::seconds(part.trim()))
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max()
+    })
+}
+
+/// Whether a `*-Remaining` field of `map` says the quota is spent (`0`),
+/// when and whether it refills aside.
+fn quota_spent(map: &HeaderMap) -> bool {
+    QUOTA_HEADER_NAMES.iter().any(|[remaining, _]| {
+        Headers::text(map.get(remaining)).and_then(crate::retry::whole_seconds) == Some(0)
+    })
+}
+
 /// How long until a spent rate-limit quota refills; `None` unless a
 /// rate-limit field of `map` says the quota is spent (the longest wait when
 /// several do).
 /// The IETF `RateLimit` field is read only when `ietf`.
 fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Option<Duration> {
-    let [remaining, reset, x_remaining, x_reset] = QUOTA_HEADER_NAMES
-        .each_ref()
-        .map(|name| Headers::text(map.get(name)));
     let secs = |text: Option<&str>| text.and_then(|t| crate::retry::whole_seconds(t.trim()));
     let spent = |remaining: Option<&str>| secs(remaining) == Some(0);
     // One `RateLimit` line per layer (Tollgate's limiter sends them so):
@@ -270,11 +338,11 @@ fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Option<Duration
             refill = Some(refill.map_or(delay, |d| d.max(delay)));
         }
     };
-    if spent(remaining) {
-        hint(secs(reset).map(|reset| reset_delay(reset, now)));
-    }
-    if spent(x_remaining) {
-        hint(secs(x_reset).map(|reset| reset_delay(reset, now)));
+    for names in &QUOTA_HEADER_NAMES {
+        let [remaining, reset] = names.each_ref().map(|name| Headers::text(map.get(name)));
+        if spent(remaining) {
+            hint(secs(reset).map(|reset| reset_delay(reset, now)));
+        }
     }
     refill
 }
@@ -336,6 +404,8 @@ fn ietf_refill(field: &str) -> Option<Duration> {
 /// gives it.
 struct Headers<'h> {
     error_code: Option<&'h HeaderValue>,
+    /// AWS's `x-amzn-ErrorType`.
+    amzn_error_type: Option<&'h HeaderValue>,
     retry_after: Option<&'h HeaderValue>,
     /// How many `Retry-After` lines there are (only whether more than one
     /// counts).
@@ -346,14 +416,17 @@ struct Headers<'h> {
 }
 
 /// The rate-limit fields besides the IETF `RateLimit` field that can say a
-/// quota is spent, and when it refills: its earlier drafts'
-/// `RateLimit-Remaining` and `RateLimit-Reset`, and the common
-/// `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
-static QUOTA_HEADER_NAMES: [HeaderName; 4] = [
-    headers::RATELIMIT_REMAINING,
-    headers::RATELIMIT_RESET,
-    headers::X_RATELIMIT_REMAINING,
-    headers::X_RATELIMIT_RESET,
+/// quota is spent, and when it refills, in pairs of remaining and reset: its
+/// earlier drafts' `RateLimit-Remaining` and `RateLimit-Reset`, the common
+/// `X-RateLimit-Remaining` and `X-RateLimit-Reset`, and Twitter's
+/// hyphenated `X-Rate-Limit-Remaining` and `X-Rate-Limit-Reset`.
+static QUOTA_HEADER_NAMES: [[HeaderName; 2]; 3] = [
+    [headers::RATELIMIT_REMAINING, headers::RATELIMIT_RESET],
+    [headers::X_RATELIMIT_REMAINING, headers::X_RATELIMIT_RESET],
+    [
+        HeaderName::from_static("x-rate-limit-remaining"),
+        HeaderName::from_static("x-rate-limit-reset"),
+    ],
 ];
 
 /// An `X-RateLimit-Reset` or `RateLimit-Reset` this large is a Unix time
@@ -377,6 +450,17 @@ static REQUEST_ID_HEADER_NAMES: [HeaderName; headers::REQUEST_ID_HEADERS.len()] 
     HeaderName::from_static("traceparent"),
 ];
 
+/// `x-amzn-ErrorType`: AWS's error code, as its REST and JSON protocols send it.
+const X_AMZN_ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
+
+/// The code of an AWS error type: without the namespace before a `#`
+/// (`com.amazonaws.dynamodb.v20120810#ResourceNotFoundException`) or what
+/// follows a `:` (`ValidationException:http://internal.amazon.com/…`).
+fn aws_error_type(text: &str) -> &str {
+    let text = text.split(':').next().unwrap_or_default();
+    text.rsplit('#').next().unwrap_or_default().trim()
+}
+
 /// Up to how many header names one pass over the map beats a lookup per
 /// header read.
 const FEW_HEADERS: usize = 12;
@@ -385,6 +469,7 @@ impl<'h> Headers<'h> {
     fn read(map: &'h HeaderMap) -> Headers<'h> {
         let mut found = Headers {
             error_code: None,
+            amzn_error_type: None,
             retry_after: None,
             retry_after_lines: 0,
             content_type: None,
@@ -392,6 +477,7 @@ impl<'h> Headers<'h> {
         };
         if map.keys_len() > FEW_HEADERS {
             found.error_code = map.get(headers::X_ERROR_CODE);
+            found.amzn_error_type = map.get(X_AMZN_ERROR_TYPE);
             found.retry_after = map.get(RETRY_AFTER);
             found.retry_after_lines = map.get_all(RETRY_AFTER).iter().take(2).count();
             found.content_type = map.get(CONTENT_TYPE);
@@ -403,6 +489,7 @@ impl<'h> Headers<'h> {
         for (name, value) in map {
             let slot = match name.as_str() {
                 "x-error-code" => &mut found.error_code,
+                "x-amzn-errortype" => &mut found.amzn_error_type,
                 "retry-after" => {
                     found.retry_after_lines += 1;
                     &mut found.retry_after
@@ -428,8 +515,13 @@ impl<'h> Headers<'h> {
             .filter(|v| !v.is_empty())
     }
 
+    /// `X-Error-Code`, else the code of AWS's `x-amzn-ErrorType`.
     fn error_code(&self) -> Option<&'h str> {
-        Self::text(self.error_code)
+        Self::text(self.error_code).or_else(|| {
+            Self::text(self.amzn_error_type)
+                .map(aws_error_type)
+                .filter(|code| !code.is_empty())
+        })
     }
 
     fn retry_after(&self) -> Option<&'h str> {
@@ -468,6 +560,28 @@ fn read_json_object(json: &str, catalog: &Catalog, out: &mut Decoded) -> Option<
     let tape = Tape::new(&replaced);
     let obj = tape.parse()?;
     Some(read_object(&obj, catalog, out))
+}
+
+/// [`read_json_object`]; failing that, when the content type says JSON, the
+/// same on the first value of a body with more text after it (a proxy's
+/// trailer, a second value).
+fn read_json_body(
+    json: &str,
+    json_media: bool,
+    catalog: &Catalog,
+    out: &mut Decoded,
+) -> Option<Option<Dialect>> {
+    read_json_object(json, catalog, out).or_else(|| {
+        if !json_media || !json.starts_with('{') {
+            return None;
+        }
+        let mut values = serde_json::Deserializer::from_str(json).into_iter::<IgnoredAny>();
+        values.next()?.ok()?;
+        let first = json.get(..values.byte_offset())?;
+        (first.len() < json.len())
+            .then(|| read_json_object(first, catalog, out))
+            .flatten()
+    })
 }
 
 /// `json` with each `\uD800`–`\uDFFF` escape written as `\uFFFD`; `None`
@@ -519,13 +633,21 @@ fn read_body(
         .strip_prefix(b"\xef\xbb\xbf")
         .unwrap_or(body)
         .trim_ascii();
+    // Google's and Angular's guard against cross-site script inclusion,
+    // `)]}'` (or `)]}',`) on a line before the JSON.
+    let trimmed = match trimmed.strip_prefix(b")]}'") {
+        Some(rest) => rest.strip_prefix(b",").unwrap_or(rest).trim_ascii_start(),
+        None => trimmed,
+    };
     if trimmed.is_empty() {
         out.dialect = "empty";
         return None;
     }
+    let content_type = headers.content_type().unwrap_or_default();
+    let json_media = headers::is_json_media(content_type);
     let is_json = match std::str::from_utf8(trimmed) {
         Ok(json) => {
-            if let Some(dialect) = read_json_object(json, catalog, out) {
+            if let Some(dialect) = read_json_body(json, json_media, catalog, out) {
                 return dialect;
             }
             serde_json::from_str::<IgnoredAny>(json).is_ok()
@@ -534,7 +656,7 @@ fn read_body(
         // hide the rest: read with it replaced.
         Err(_) => {
             let text = String::from_utf8_lossy(trimmed);
-            if let Some(dialect) = read_json_object(&text, catalog, out) {
+            if let Some(dialect) = read_json_body(&text, json_media, catalog, out) {
                 return dialect;
             }
             // `serde_json` skips strings without checking them.
@@ -546,12 +668,18 @@ fn read_body(
         return None;
     }
     let text = String::from_utf8_lossy(trimmed);
-    let content_type = headers.content_type().unwrap_or_default();
+    // AWS's `<ErrorResponse>` and S3's `<Error>` come without a prolog or
+    // an XML content type too.
     let is_xml = trimmed.starts_with(b"<?xml")
-        || (content_type.contains("xml") && !content_type.contains("html"));
+        || (content_type.contains("xml") && !content_type.contains("html"))
+        || (trimmed.starts_with(b"<Error") && !content_type.contains("html"));
     let is_html = trimmed.starts_with(b"<") || content_type.contains("html");
     if is_xml {
-        // S3's and Azure Storage's `<Error><Code>…</Code><Message>…`.
+        // S3's and Azure Storage's `<Error><Code>…</Code><Message>…`, AWS's
+        // `<ErrorResponse><Error><Code>…`: found by searching for the first
+        // element of each name rather than by an XML parser, as these small
+        // documents hold each name once; three elements do not warrant a
+        // dependency.
         out.dialect = "xml";
         out.set_code(xml_element(&text, "Code"));
         out.message = xml_element(&text, "Message").map(|m| truncate(&m));
@@ -609,7 +737,7 @@ fn html_title(html: &str) -> Option<&str> {
 /// Recognises the shape of a JSON object body and reads it; the Tollgate
 /// dialect it is in, if any.
 fn read_object(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) -> Option<Dialect> {
-    let (shape, parsed) = detect(obj);
+    let (shape, parsed) = detect(obj, out.status);
     let dialect = match shape {
         Shape::Dialect(d) => {
             d.decode(obj, parsed, catalog, out);
@@ -631,6 +759,20 @@ fn read_object(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) -> Option<Di
     // a shape that read it already gives the same hint again.
     out.hint_retry(obj.seconds("retry_after"));
     dialect
+}
+
+/// Whether `text` is only the reason phrase of `status`, as NestJS,
+/// Fastify and Spring send it as `error` (`"Bad Request"` on a 400): then it
+/// is no code. Several words in any case (`Not found`); one word only as the
+/// phrase writes it (`Forbidden`), since written otherwise it is a code
+/// (`FORBIDDEN`, `conflict`).
+pub(crate) fn is_reason_phrase(text: &str, status: u16) -> bool {
+    let phrase = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|status| status.canonical_reason());
+    phrase.is_some_and(|phrase| {
+        phrase == text || (phrase.contains(' ') && phrase.eq_ignore_ascii_case(text))
+    })
 }
 
 /// Whether an id is empty or only spaces: no id at all.
@@ -677,8 +819,8 @@ pub(crate) struct Parsed<'a> {
     pub(crate) first_error: Option<Obj<'a>>,
 }
 
-/// The shape of `obj`, and what telling it took parsing.
-fn detect<'a>(obj: &Obj<'a>) -> (Shape, Parsed<'a>) {
+/// The shape of `obj`, sent with `status`, and what telling it took parsing.
+fn detect<'a>(obj: &Obj<'a>, status: u16) -> (Shape, Parsed<'a>) {
     use Json::*;
     // Problem details carry their extensions at the top level, where a detail
     // named `error` or `success` would look like another shape: the full
@@ -695,7 +837,7 @@ fn detect<'a>(obj: &Obj<'a>) -> (Shape, Parsed<'a>) {
     };
     let shape = match &parsed.error {
         Some(error) => detect_nested(obj, error),
-        None => detect_flat(obj, &mut parsed),
+        None => detect_flat(obj, status, &mut parsed),
     };
     (shape, parsed)
 }
@@ -725,8 +867,8 @@ fn detect_nested(obj: &Obj<'_>, error: &Obj<'_>) -> Shape {
     }
 }
 
-/// The shape of a body without an `error` object.
-fn detect_flat<'a>(obj: &Obj<'a>, parsed: &mut Parsed<'a>) -> Shape {
+/// The shape of a body without an `error` object, sent with `status`.
+fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape {
     use Json::*;
     if obj.json_type("error") == Some(String) {
         return if obj.has("message") {
@@ -760,13 +902,38 @@ fn detect_flat<'a>(obj: &Obj<'a>, parsed: &mut Parsed<'a>) -> Shape {
             Shape::Other("errors", read_errors)
         };
     }
+    if obj
+        .obj("errors")
+        .is_some_and(|errors| is_field_map(&errors))
+    {
+        return Shape::Other("errors", read_errors_by_field);
+    }
     if obj.has("detail") {
         return Shape::Dialect(Dialect::Detail);
+    }
+    if obj.json_type("__type") == Some(String) {
+        return Shape::Other("aws", read_aws);
     }
     if obj.json_type("message") == Some(String) {
         return Shape::Other("message", read_message);
     }
+    if matches!(status, 400 | 422) && is_field_map(obj) {
+        return Shape::Other("errors", read_field_map);
+    }
     Shape::Other("json", |obj, _, out| read_top_level_code(obj, out))
+}
+
+/// Whether every member of an object is a field's messages, a non-empty
+/// array of strings, as Laravel and Rails write their `errors`, and Django
+/// REST Framework a whole 400 (`{"email":["This field is required."]}`).
+fn is_field_map(obj: &Obj<'_>) -> bool {
+    let is_string = |item: Raw<'_>| item.json_type() == Some(Json::String);
+    !obj.members.is_empty()
+        && obj.members().all(|(_, raw)| {
+            raw.items().is_some_and(|mut items| {
+                items.next().is_some_and(is_string) && items.all(is_string)
+            })
+        })
 }
 
 /// Whether the `errors` of a body with `success` are seed 004's (or it has
@@ -832,7 +999,8 @@ fn read_plain(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
         && text.len() <= 64
         && text
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && !is_reason_phrase(&text, out.status);
     if looks_like_code {
         out.set_code(Some(text));
         out.message = obj.string("error_description");
@@ -849,6 +1017,51 @@ fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     read_top_level_code(obj, out);
     if let Some(details) = obj.obj("details") {
         crate::dialect::read_details_object(&details, |_| false, out);
+    }
+}
+
+/// `{"message":…,"errors":{"<field>":["…"]}}` (Laravel, Rails; see
+/// [`is_field_map`]): each
+/// field's messages are violations; the rest is read as a `message` body's,
+/// the message failing that the first violation's.
+fn read_errors_by_field(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+    read_message(obj, parsed, out);
+    for (field, messages) in obj
+        .raw("errors")
+        .and_then(Raw::entries)
+        .into_iter()
+        .flatten()
+    {
+        crate::dialect::read_field_messages(&field, messages, out);
+    }
+    message_from_violations(out);
+}
+
+/// Django REST Framework's `{"<field>":["…"]}` (see [`is_field_map`]): each
+/// field's messages are violations, the first one the message.
+fn read_field_map(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    for (field, messages) in obj.members() {
+        crate::dialect::read_field_messages(field, messages, out);
+    }
+    message_from_violations(out);
+}
+
+/// AWS's JSON protocols: `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"…"}`
+/// (`Message` in some services).
+fn read_aws(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    let code = obj.str("__type").map(|ty| aws_error_type(&ty).to_owned());
+    out.set_code(code.filter(|code| !code.is_empty()));
+    out.message = obj.string("message").or_else(|| obj.string("Message"));
+}
+
+/// The first violation's message as the message, when there is none.
+pub(crate) fn message_from_violations(out: &mut Decoded) {
+    if out.message.is_none() {
+        out.message = out
+            .violations
+            .iter()
+            .find(|v| !v.message.is_empty())
+            .map(|v| v.message.clone());
     }
 }
 
@@ -904,13 +1117,7 @@ fn read_errors(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
             }
         }
     }
-    if out.message.is_none() {
-        out.message = out
-            .violations
-            .iter()
-            .find(|v| !v.message.is_empty())
-            .map(|v| v.message.clone());
-    }
+    message_from_violations(out);
 }
 
 /// A JSON object read lazily: its members' values stay raw text until asked for.
@@ -1823,6 +2030,11 @@ mod tests {
 
     /// Decodes an empty body with `fields` as headers, at a fixed time.
     fn decode_fields(status: u16, fields: &[(&str, &str)]) -> Decoded {
+        decode_body(status, fields, "")
+    }
+
+    /// Decodes `body` with `fields` as headers, at a fixed time.
+    fn decode_body(status: u16, fields: &[(&str, &str)], body: &str) -> Decoded {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let mut map = HeaderMap::new();
         for (name, value) in fields {
@@ -1831,7 +2043,276 @@ mod tests {
                 value.parse().unwrap(),
             );
         }
-        crate::decode(status, &map, b"", now)
+        crate::decode(status, &map, body.as_bytes(), now)
+    }
+
+    #[test]
+    fn a_reason_phrase_as_error_is_no_code() {
+        // NestJS, Fastify, Spring: `error` is the status's reason phrase.
+        let nest = r#"{"statusCode":400,"message":"Validation failed","error":"Bad Request"}"#;
+        let e = decode_body(400, &[], nest);
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_deref()),
+            (None, Some("Validation failed"))
+        );
+        assert_eq!(e.kind, Kind::InvalidArgument);
+        let fastify = r#"{"statusCode":429,"error":"Too Many Requests","message":"Rate limit exceeded, retry in 1 minute"}"#;
+        let e = decode_body(429, &[], fastify);
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_deref()),
+            (None, Some("Rate limit exceeded, retry in 1 minute"))
+        );
+        assert_eq!((e.kind, e.retry), (Kind::RateLimited, RetryClass::After));
+        for (status, phrase) in [(404, "Not Found"), (404, "NOT FOUND"), (403, "Forbidden")] {
+            let spring = format!(
+                r#"{{"timestamp":"2024-01-01T00:00:00.000+00:00","status":{status},"error":"{phrase}","path":"/x"}}"#
+            );
+            let e = decode_body(status, &[], &spring);
+            assert_eq!(
+                (e.code.as_deref(), e.message.as_deref()),
+                (None, Some(phrase)),
+                "{spring}"
+            );
+            assert_eq!(e.kind, Kind::from_status(status));
+        }
+        // Only the status's own phrase; a real code stays one.
+        let e = decode_body(400, &[], r#"{"error":"Not Found","message":"m"}"#);
+        assert_eq!(e.code.as_deref(), Some("Not Found"));
+        let e = decode_body(400, &[], r#"{"error":"invalid_grant"}"#);
+        assert_eq!(e.code.as_deref(), Some("invalid_grant"));
+        // A single word written as a code is one (the catalog's `conflict`,
+        // seed 003's `FORBIDDEN`).
+        let e = decode_body(409, &[], r#"{"error":"conflict","message":"m"}"#);
+        assert_eq!(
+            (e.code.as_deref(), e.catalog_code.as_deref()),
+            (Some("conflict"), Some("conflict"))
+        );
+        for code in ["FORBIDDEN", "forbidden"] {
+            let e = decode_body(403, &[], &format!(r#"{{"error":"{code}"}}"#));
+            assert_eq!(e.code.as_deref(), Some(code));
+        }
+        // `X-Error-Code` is not lost to the phrase.
+        let e = decode_body(400, &[("x-error-code", "bad_input")], nest);
+        assert_eq!(e.code.as_deref(), Some("bad_input"));
+
+        // NestJS's validation messages: one violation of the input each.
+        let nest = r#"{"statusCode":400,"message":["email must be an email","name should not be empty"],"error":"Bad Request"}"#;
+        let e = decode_body(400, &[], nest);
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_deref()),
+            (None, Some("email must be an email"))
+        );
+        assert_eq!(
+            e.violations,
+            [
+                Violation::new("", "", "email must be an email"),
+                Violation::new("", "", "name should not be empty"),
+            ]
+        );
+    }
+
+    #[test]
+    fn field_errors_keyed_by_field_are_violations() {
+        let laravel = r#"{"message":"The email field is required.","errors":{"email":["The email field is required."]}}"#;
+        let e = decode_body(422, &[], laravel);
+        assert_eq!(e.dialect, "errors");
+        assert_eq!(e.message.as_deref(), Some("The email field is required."));
+        assert_eq!(
+            e.violations,
+            [Violation::new("email", "", "The email field is required.")]
+        );
+        let rails =
+            r#"{"errors":{"email":["can't be blank"],"password":["is too short","is invalid"]}}"#;
+        let e = decode_body(422, &[], rails);
+        assert_eq!(e.dialect, "errors");
+        assert_eq!(e.message.as_deref(), Some("can't be blank"));
+        assert_eq!(
+            e.violations,
+            [
+                Violation::new("email", "", "can't be blank"),
+                Violation::new("password", "", "is too short"),
+                Violation::new("password", "", "is invalid"),
+            ]
+        );
+        // Django REST Framework: the whole body maps fields to messages.
+        let drf =
+            r#"{"email":["This field is required."],"name":["This field may not be blank."]}"#;
+        let e = decode_body(400, &[], drf);
+        assert_eq!(e.dialect, "errors");
+        assert_eq!(e.message.as_deref(), Some("This field is required."));
+        assert_eq!(
+            e.violations,
+            [
+                Violation::new("email", "", "This field is required."),
+                Violation::new("name", "", "This field may not be blank."),
+            ]
+        );
+        // Only on a 400 or 422, and only when every member is such a list.
+        for (status, body) in [
+            (500, drf),
+            (400, r#"{"ids":[]}"#),
+            (400, r#"{"tags":["a"],"count":1}"#),
+            (400, r#"{"tags":["a",1]}"#),
+            (400, r#"{"errors":{"code":"E1","detail":"d"}}"#),
+        ] {
+            let e = decode_body(status, &[], body);
+            assert_eq!(e.dialect, "json", "{body}");
+            assert!(e.violations.is_empty(), "{body}");
+        }
+        let e = decode_body(400, &[], r#"{"message":"m","errors":{"count":2}}"#);
+        assert_eq!((e.dialect, e.message.as_deref()), ("message", Some("m")));
+    }
+
+    #[test]
+    fn rate_limit_codes_on_other_statuses_are_rate_limits() {
+        for (status, body) in [
+            (
+                400,
+                r#"{"error":{"code":"ThrottlingException","message":"Rate exceeded"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"code":"Throttling","message":"Rate exceeded"}}"#,
+            ),
+            (400, r#"{"code":"TooManyRequestsException","message":"m"}"#),
+            (400, r#"{"code":"RequestLimitExceeded","message":"m"}"#),
+            (400, r#"{"error":"rate_limit_exceeded","message":"m"}"#),
+            (403, r#"{"error":{"code":"rate_limited","message":"m"}}"#),
+            (
+                403,
+                r#"{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"m"}}"#,
+            ),
+            (
+                503,
+                r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"#,
+            ),
+        ] {
+            let e = decode_body(status, &[], body);
+            assert_eq!(
+                (e.kind, e.retry),
+                (Kind::RateLimited, RetryClass::After),
+                "{body}"
+            );
+        }
+        // GitHub: a spent quota on a 403, even without its reset.
+        let e = decode_body(403, &[("x-ratelimit-remaining", "0")], "");
+        assert_eq!((e.kind, e.retry), (Kind::RateLimited, RetryClass::After));
+        // Other codes, and other statuses, stay what the status says.
+        let e = decode_body(400, &[], r#"{"error":{"code":"invalid_request"}}"#);
+        assert_eq!(
+            (e.kind, e.retry),
+            (Kind::InvalidArgument, RetryClass::Never)
+        );
+        let e = decode_body(404, &[], r#"{"error":{"code":"Throttling"}}"#);
+        assert_eq!((e.kind, e.retry), (Kind::NotFound, RetryClass::Never));
+    }
+
+    #[test]
+    fn aws_error_types_are_codes() {
+        let dynamo = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#;
+        let e = decode_body(400, &[("x-amzn-requestid", "a1")], dynamo);
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_deref()),
+            (
+                Some("ResourceNotFoundException"),
+                Some("Requested resource not found")
+            )
+        );
+        assert_eq!(e.request_id.as_deref(), Some("a1"));
+        let e = decode_body(400, &[], r#"{"__type":"ns#Bad:http://x/","Message":"M"}"#);
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_deref()),
+            (Some("Bad"), Some("M"))
+        );
+        let header = (
+            "x-amzn-ErrorType",
+            "ValidationException:http://internal.amazon.com/coral/com.amazon.coral.validate/",
+        );
+        let e = decode_body(400, &[header], r#"{"message":"1 validation error"}"#);
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_deref()),
+            (Some("ValidationException"), Some("1 validation error"))
+        );
+        // In a map of many headers too (read by lookup, not by a pass).
+        let names: Vec<String> = (0..=FEW_HEADERS).map(|i| format!("x-filler-{i}")).collect();
+        let mut many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x")).collect();
+        many.push(header);
+        let e = decode_body(400, &many, "");
+        assert_eq!(e.code.as_deref(), Some("ValidationException"));
+
+        // XML without a prolog or an XML content type.
+        let iam = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The user cannot be found.</Message></Error><RequestId>r1</RequestId></ErrorResponse>"#;
+        let e = decode_body(404, &[], iam);
+        assert_eq!(e.dialect, "xml");
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_deref()),
+            (Some("NoSuchEntity"), Some("The user cannot be found."))
+        );
+        assert_eq!(e.request_id.as_deref(), Some("r1"));
+        let s3 = "\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
+        let e = decode_body(404, &[], s3);
+        assert_eq!((e.dialect, e.code.as_deref()), ("xml", Some("NoSuchKey")));
+        // HTML stays HTML, `<code>` in it or not.
+        let html = "<html><title>Oops</title><body><code>Code</code></body></html>";
+        let e = decode_body(500, &[], html);
+        assert_eq!((e.dialect, e.message.as_deref()), ("html", Some("Oops")));
+    }
+
+    #[test]
+    fn json_after_an_xssi_guard_or_before_trailing_text_is_read() {
+        let google = r#"{"error":{"code":404,"message":"Not found","status":"NOT_FOUND"}}"#;
+        for guard in [")]}'\n", ")]}',\n", ")]}'"] {
+            let e = decode_body(404, &[], &format!("{guard}{google}"));
+            assert_eq!(
+                (e.dialect, e.code.as_deref()),
+                ("google", Some("NOT_FOUND")),
+                "{guard}"
+            );
+        }
+        let json = ("content-type", "application/json");
+        let e = decode_body(
+            400,
+            &[json],
+            r#"{"error":"invalid_key","message":"m"}garbage"#,
+        );
+        assert_eq!(
+            (e.dialect, e.code.as_deref()),
+            ("flat", Some("invalid_key"))
+        );
+        let e = decode_body(400, &[json], "{\"message\":\"a\"}\n{\"message\":\"b\"}");
+        assert_eq!((e.dialect, e.message.as_deref()), ("message", Some("a")));
+        // Not said to be JSON: text, as before.
+        let e = decode_body(400, &[], r#"{"message":"a"} and more"#);
+        assert_eq!(e.dialect, "text");
+    }
+
+    #[test]
+    fn hyphenated_rate_limit_fields_and_folded_retry_after_are_read() {
+        let secs = |n| Some(Duration::from_secs(n));
+        let twitter = [
+            ("x-rate-limit-limit", "900"),
+            ("x-rate-limit-remaining", "0"),
+            ("x-rate-limit-reset", "1800000030"),
+        ];
+        assert_eq!(decode_fields(429, &twitter).retry_after, secs(30));
+        let e = decode_fields(403, &twitter);
+        assert_eq!((e.kind, e.retry_after), (Kind::RateLimited, secs(30)));
+        // Duplicate lines folded into one.
+        assert_eq!(
+            decode_fields(429, &[("retry-after", "120, 120")]).retry_after,
+            secs(120)
+        );
+        assert_eq!(
+            decode_fields(429, &[("retry-after", "120, 120"), ("retry-after", "30")]).retry_after,
+            secs(120)
+        );
+        assert_eq!(
+            decode_fields(429, &[("retry-after", "120, soon")]).retry_after,
+            None
+        );
+        // A date's comma is no list.
+        let date = decode_fields(429, &[("retry-after", "Fri, 15 Jan 2027 08:00:10 GMT")]);
+        assert_eq!(date.retry_after, secs(10));
     }
 
     #[test]

@@ -28,8 +28,9 @@ use crate::{ErrorResponse, StopReason};
 /// seconds or as an HTTP-date, a body `retry_after`, google `RetryInfo`: the
 /// longest wins; failing those, a spent quota's refill by `RateLimit`,
 /// `RateLimit-Reset` or `X-RateLimit-Reset`), or with backoff when there is none;
-/// a 403 with `Retry-After` or a quota spent by `RateLimit-Reset` or
-/// `X-RateLimit-Reset` (GitHub's rate limits) as a 429; 408, 500, 502 and 504
+/// a 403 with `Retry-After` or a quota spent by `RateLimit-Remaining` or
+/// `X-RateLimit-Remaining` (GitHub's rate limits), and a 400 or 403 with a
+/// throttling code (AWS's `ThrottlingException`), as a 429; 408, 500, 502 and 504
 /// with backoff (or after their hint, if they give one); a 409
 /// `idempotency_key_in_use` after [`in_use_delay`](Self::in_use_delay). Every
 /// other status is final. A code the catalog knows decides over the status
@@ -38,7 +39,7 @@ use crate::{ErrorResponse, StopReason};
 /// [`retry_when`](Self::retry_when) over all of them. POST, PATCH and other
 /// non-idempotent methods are retried only when they carry an
 /// `Idempotency-Key`, when their connection was never made, or when the
-/// server did not act on them (a 429, GitHub's rate-limit 403, a
+/// server did not act on them (a 429 or another rate limit's refusal, a
 /// `should-retry: true`, or `retry_when` saying `Some(true)`).
 ///
 /// ```
@@ -344,8 +345,9 @@ impl RetryPolicy {
     }
 }
 
-/// Whether `response` is a rate limit's refusal: a 429, or a 403 the decoder
-/// reads as one (GitHub's, with `Retry-After` or a spent quota).
+/// Whether `response` is a rate limit's refusal: a 429, or another status
+/// the decoder reads as one (GitHub's 403 with `Retry-After` or a spent
+/// quota, AWS's 400 `ThrottlingException`).
 pub(crate) fn rate_limited(response: &ErrorResponse) -> bool {
     response.status() == StatusCode::TOO_MANY_REQUESTS || response.kind() == Kind::RateLimited
 }

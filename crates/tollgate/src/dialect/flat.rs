@@ -1,8 +1,8 @@
 //! `{"error":"<code>","message":"…"}` (seed 004's legacy format).
 
 use super::json::Out;
-use super::{Context, Renderer, write_message, write_wire_code};
-use crate::decode::{Decoded, Obj};
+use super::{Context, Renderer, read_field_messages, write_message, write_wire_code};
+use crate::decode::{Decoded, Obj, is_reason_phrase, message_from_violations};
 use crate::{ApiError, Dialect};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
@@ -13,7 +13,23 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     out.raw("}");
 }
 
+/// Also reads NestJS's, Fastify's and Spring's bodies, whose `error` is the
+/// status's reason phrase rather than a code, and NestJS's validation
+/// errors, `message` as a list (`{"message":["email must be an email"],
+/// "error":"Bad Request"}`): each is a violation of the whole input, and the
+/// first the message.
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
-    out.set_code(obj.str("error"));
     out.message = obj.string("message");
+    if out.message.is_none() {
+        if let Some(messages) = obj.raw("message") {
+            read_field_messages("", messages, out);
+            message_from_violations(out);
+        }
+    }
+    match obj.str("error") {
+        Some(phrase) if is_reason_phrase(&phrase, out.status) => {
+            out.message.get_or_insert_with(|| phrase.into_owned());
+        }
+        code => out.set_code(code),
+    }
 }
