@@ -891,3 +891,48 @@ async fn a_raw_path_params_rejection_taken_with_question_mark_is_a_400() {
     );
     assert_eq!(body, as_body);
 }
+
+/// A server error's own JSON body is for the log only: its message, its
+/// field violations and the values of its entry's details are logged, none
+/// of them sent.
+#[tokio::test]
+async fn a_server_errors_json_body_goes_to_the_log_only() {
+    const CATALOG: &str = r#"
+[errors.database_unavailable]
+status = 503
+title = "Database unavailable"
+message = "The database {database} is unavailable."
+details = ["database"]
+"#;
+    const OWN: &str =
+        r#"{"message":"db down","errors":[{"field":"dsn","message":"password hunter2 rejected"}]}"#;
+    const NAMED: &str = r#"{"error":{"code":"database_unavailable","message":"db down","details":{"database":"hunter2-db"}}}"#;
+    let logs = logs();
+    for dialect in Dialect::ALL {
+        for (status, body) in [(500, OWN), (502, OWN), (503, OWN), (503, NAMED)] {
+            let status = axum::http::StatusCode::from_u16(status).unwrap();
+            let json = [(header::CONTENT_TYPE, "application/json")];
+            let mut app = Router::new()
+                .route("/", get(move || async move { (status, json, body) }))
+                .layer(
+                    Tollgate::new(Catalog::from_toml("app.toml", CATALOG).unwrap())
+                        .dialect(dialect)
+                        .layer(),
+                );
+            let id = format!("req_{dialect}_{}_{}", status.as_u16(), body.len());
+            let req = Request::get("/")
+                .header("x-request-id", &id)
+                .body(Body::empty())
+                .unwrap();
+            let (res, bytes) = send(&mut app, req).await;
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(res.status().is_server_error(), "{id}: {text}");
+            assert!(res.headers().contains_key("x-error-code"), "{id}: {text}");
+            assert!(!text.contains("hunter2"), "{id}: {text}");
+            assert!(!text.contains("db down"), "{id}: {text}");
+            let line = logs.line(&id);
+            assert!(line.contains("hunter2"), "{line}");
+            assert!(line.contains("db down"), "{line}");
+        }
+    }
+}

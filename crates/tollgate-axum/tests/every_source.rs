@@ -1126,3 +1126,119 @@ async fn head_errors_have_no_body() {
         assert!(body.is_empty(), "{uri}: {}", String::from_utf8_lossy(&body));
     }
 }
+
+const LATE_BODY: &str = r#"{"ok":false,"balance":0}"#;
+
+/// A body whose frames each come a wait after the one before (a slow
+/// upstream, proxied); `None` for a connection reset.
+struct Late {
+    frames: VecDeque<(Duration, Option<Bytes>)>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// What is left of the length announced.
+    left: u64,
+}
+
+impl http_body::Body for Late {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let Some(&(wait, _)) = self.frames.front() else {
+            return Poll::Ready(None);
+        };
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(wait)));
+        std::task::ready!(sleep.as_mut().poll(cx));
+        self.sleep = None;
+        Poll::Ready(self.frames.pop_front().map(|(_, frame)| match frame {
+            Some(data) => {
+                self.left = self.left.saturating_sub(data.len() as u64);
+                Ok(http_body::Frame::data(data))
+            }
+            None => Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        }))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left)
+    }
+}
+
+/// A JSON 402 naming no catalog entry (so passed on as it is), `announced`
+/// bytes long by its `Content-Length`, its body sent as `frames`, under a
+/// layer with no timeout (its body is read for 1 s).
+async fn late_402(announced: usize, frames: Vec<(Duration, Option<Bytes>)>) -> Response<Body> {
+    let handler = move || {
+        let late = Late {
+            frames: frames.clone().into(),
+            sleep: None,
+            left: announced as u64,
+        };
+        async move {
+            Response::builder()
+                .status(StatusCode::PAYMENT_REQUIRED)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_LENGTH, announced)
+                .body(Body::new(late))
+                .unwrap()
+        }
+    };
+    let app = Router::new()
+        .route("/", get(handler))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    app.oneshot(get_("/")).await.unwrap()
+}
+
+/// A JSON error body that arrives after the read window, with a status it
+/// gives no meaning to, passes through whole: all of it late, or the part
+/// after the window.
+#[tokio::test(start_paused = true)]
+async fn a_late_json_body_the_layer_gives_no_meaning_passes_through_whole() {
+    let (first, second) = LATE_BODY.split_at(12);
+    for frames in [
+        vec![(Duration::from_secs(2), Some(Bytes::from(LATE_BODY)))],
+        vec![
+            (Duration::from_millis(100), Some(Bytes::from(first))),
+            (Duration::from_secs(2), Some(Bytes::from(second))),
+        ],
+    ] {
+        let response = late_402(LATE_BODY.len(), frames).await;
+        assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+        assert!(!response.headers().contains_key("x-error-code"));
+        assert!(response.headers().contains_key("x-request-id"));
+        assert_eq!(response.headers()[header::CONTENT_LENGTH], "24");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(bytes, LATE_BODY);
+    }
+}
+
+/// A body that breaks while the layer reads it passes on what came, then
+/// the break: not a shorter body that ends well.
+#[tokio::test(start_paused = true)]
+async fn a_json_body_that_breaks_while_read_passes_on_the_break() {
+    let (first, _) = LATE_BODY.split_at(12);
+    let frames = vec![
+        (Duration::ZERO, Some(Bytes::from(first))),
+        (Duration::from_millis(100), None),
+    ];
+    let mut body = late_402(LATE_BODY.len(), frames).await.into_body();
+    let frame = body.frame().await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), first);
+    assert!(body.frame().await.unwrap().is_err());
+}
+
+/// A body longer than its announced length, past what the layer reads,
+/// passes through whole too.
+#[tokio::test(start_paused = true)]
+async fn a_json_body_past_what_is_read_passes_through_whole() {
+    let long = format!(r#"{{"ok":false,"pad":"{}"}}"#, "x".repeat(5000));
+    let frames = vec![(Duration::ZERO, Some(Bytes::from(long.clone())))];
+    let response = late_402(LATE_BODY.len(), frames).await;
+    assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(bytes == long, "{} bytes of {}", bytes.len(), long.len());
+}

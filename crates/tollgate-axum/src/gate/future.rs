@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::body::Body;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt as _;
 use http::Response;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
@@ -251,32 +251,72 @@ impl Finish {
                 in_runtime.then(|| now.checked_add(wait).unwrap_or(now + FAR_FUTURE))
             });
             return Err(Box::pin(async move {
+                // Read frame by frame, the body kept here: what is not read
+                // in time (or past `MAX_TEXT`) is still the response's when
+                // it passes on.
+                let mut body = Body::new(body);
+                let mut read = BytesMut::new();
+                // The frame that ended the read (trailers, an error), passed on
+                // after the bytes read.
+                let mut ended = None;
+                // Whether the body was read to its end.
+                let whole = async {
+                    while let Some(frame) = body.frame().await {
+                        match frame.map(http_body::Frame::into_data) {
+                            Ok(Ok(data)) => read.extend_from_slice(&data),
+                            Ok(Err(trailers)) => {
+                                ended = Some(Ok(trailers));
+                                return true;
+                            }
+                            Err(e) => {
+                                ended = Some(Err(e));
+                                return false;
+                            }
+                        }
+                        if read.len() > MAX_TEXT {
+                            return false;
+                        }
+                    }
+                    true
+                };
                 // The body is the handler's code too: a panic in it is the
                 // handler's panic.
-                let read = AssertUnwindSafe(http_body_util::Limited::new(body, MAX_TEXT).collect())
-                    .catch_unwind();
-                let read = match deadline {
-                    Some(at) => tokio::time::timeout_at(at, read).await.ok(),
+                let whole = AssertUnwindSafe(whole).catch_unwind();
+                let whole = match deadline {
+                    Some(at) => tokio::time::timeout_at(at, whole)
+                        .await
+                        .unwrap_or(Ok(false)),
                     // No runtime, so no timer: as long as it takes.
-                    None => Some(read.await),
+                    None => whole.await,
                 };
-                let bytes = match read {
-                    Some(Ok(Ok(collected))) => collected.to_bytes(),
-                    Some(Err(panic)) => {
+                let whole = match whole {
+                    Ok(whole) => whole,
+                    Err(panic) => {
                         let err = self.panicked(panic);
                         return self.error(err);
                     }
-                    _ => Bytes::new(),
                 };
+                // A body not read whole has no text: the status alone speaks.
+                let read = read.freeze();
+                let text = if whole { &read[..] } else { &[] };
                 let err = if json {
-                    self.read_json(status, &parts.headers, &bytes)
+                    self.read_json(status, &parts.headers, text)
                 } else {
-                    rejection::recognise(status, &String::from_utf8_lossy(&bytes), limit)
+                    rejection::recognise(status, &String::from_utf8_lossy(text), limit)
                 };
-                match err {
-                    Some(err) => self.error_over(err, parts),
-                    None => self.untouched(parts, Body::from(bytes)),
+                if let Some(err) = err {
+                    return self.error_over(err, parts);
                 }
+                let body = match ended {
+                    None if whole => Body::from(read),
+                    None => Body::new(Resumed { read, rest: body }),
+                    Some(frame) => {
+                        let rest = futures_util::stream::iter([frame]);
+                        let rest = Body::new(http_body_util::StreamBody::new(rest));
+                        Body::new(Resumed { read, rest })
+                    }
+                };
+                self.untouched(parts, body)
             }));
         }
         Ok(self.untouched(parts, Body::new(body)))
@@ -296,35 +336,54 @@ impl Finish {
     /// upstream's), read by the catalog's decoder: the entry its code names
     /// when the status agrees (with the details that entry documents), else
     /// what the status means (`None` when it means nothing by itself); its
-    /// message is told as a text body's would be (a server error's goes to
-    /// the log), its field violations kept, and the wait it asked for (in
-    /// `Retry-After` or the body) kept.
+    /// message is told as a text body's would be, its field violations kept,
+    /// and the wait it asked for (in `Retry-After` or the body) kept. A
+    /// server error's message, violations and details go to the log only.
     fn read_json(&self, status: u16, headers: &http::HeaderMap, body: &[u8]) -> Option<ApiError> {
         let catalog = &self.shared.catalog;
         let decoded = catalog.decode(status, headers, body, (self.shared.clock)());
-        let message = decoded.message.as_deref().unwrap_or_default().trim();
+        let mut message = decoded
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let known = decoded
             .catalog_code
             .as_deref()
             .and_then(|code| catalog.error(code).ok());
+        // A server error's body is for the log only: its violations (and
+        // its details, below) join its message there.
+        let server_error = status >= 500;
+        if server_error {
+            for v in &decoded.violations {
+                logged(&mut message, format_args!("{}: {}", v.field, v.message));
+            }
+        }
         let mut err = match known {
             Some(mut err) => {
                 let def = Arc::clone(err.def());
                 for key in def.detail_keys() {
                     if let Some(value) = decoded.details.get(key) {
-                        err = err.with(key.as_str(), value.clone());
+                        if server_error {
+                            logged(&mut message, format_args!("{key}: {value}"));
+                        } else {
+                            err = err.with(key.as_str(), value.clone());
+                        }
                     }
                 }
-                match (message.is_empty(), status >= 500) {
+                match (message.is_empty(), server_error) {
                     (true, _) => err,
-                    (false, true) => err.with_source(message.to_owned()),
+                    (false, true) => err.with_source(message),
                     (false, false) => err.with_message(message),
                 }
             }
-            None => rejection::recognise(status, message, self.body_limit())?,
+            None => rejection::recognise(status, &message, self.body_limit())?,
         };
-        for violation in decoded.violations {
-            err = err.violation(violation);
+        if !server_error {
+            for violation in decoded.violations {
+                err = err.violation(violation);
+            }
         }
         if let Some(delay) = decoded.retry_after {
             err = err.retry_after(delay);
@@ -350,6 +409,52 @@ impl Finish {
             err = rejection::unsupported_encoding(None);
         }
         self.respond(err, parts)
+    }
+}
+
+/// Adds `line` to a server error's text for the log.
+fn logged(text: &mut String, line: fmt::Arguments<'_>) {
+    if !text.is_empty() {
+        text.push_str("; ");
+    }
+    let _ = fmt::Write::write_fmt(text, line);
+}
+
+/// An error body passed on after the layer read part of it for its meaning:
+/// the bytes read, then the rest. http-body-util has no body that chains
+/// two, and this one keeps the length the rest still announces.
+struct Resumed {
+    read: Bytes,
+    rest: Body,
+}
+
+impl http_body::Body for Resumed {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if !self.read.is_empty() {
+            let read = std::mem::take(&mut self.read);
+            return Poll::Ready(Some(Ok(http_body::Frame::data(read))));
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.read.is_empty() && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let (read, rest) = (self.read.len() as u64, self.rest.size_hint());
+        let mut hint = http_body::SizeHint::new();
+        if let Some(upper) = rest.upper().and_then(|u| u.checked_add(read)) {
+            hint.set_upper(upper);
+        }
+        hint.set_lower(rest.lower().saturating_add(read));
+        hint
     }
 }
 
