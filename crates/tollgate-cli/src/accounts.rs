@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use tollgate_store::{Account, NewAccount};
 
 use crate::error::CliError;
-use crate::store_db::{DatabaseArgs, time};
+use crate::store_db::{DatabaseArgs, show_change, time};
 
 /// Shown after `tollgate accounts --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -17,7 +17,9 @@ Examples:
   tollgate accounts suspend acme
   tollgate accounts show acme --database postgres://postgres@127.0.0.1/tollgate
 
-A debit never takes a balance below zero. A suspended account's requests get account_suspended.";
+A debit never takes a balance below zero. A suspended account's requests get account_suspended.
+A change that was made exits 0 even when its output cannot be written (stderr says what was
+done), so that a script does not make it twice.";
 
 /// Arguments of `tollgate accounts`.
 #[derive(Debug, clap::Args)]
@@ -83,7 +85,8 @@ enum AccountsCommand {
 
 /// Runs `tollgate accounts …`.
 pub(crate) fn run(args: AccountsArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
-    let (account, now) = match args.command {
+    // The account, the time, and the change made, if any.
+    let (account, now, change) = match args.command {
         AccountsCommand::Create {
             account,
             credits,
@@ -91,6 +94,7 @@ pub(crate) fn run(args: AccountsArgs, out: &mut dyn Write) -> Result<ExitCode, C
             storage_quota,
             db,
         } => {
+            let change = format!("created the account {account}");
             let mut new = NewAccount::new(account).credits(credits);
             if let Some(limit) = usage_limit {
                 new = new.usage_limit(limit);
@@ -98,28 +102,54 @@ pub(crate) fn run(args: AccountsArgs, out: &mut dyn Write) -> Result<ExitCode, C
             if let Some(quota) = storage_quota {
                 new = new.storage_quota(quota);
             }
-            db.run(|store| async move { Ok((store.create_account(new).await?, store.now())) })?
+            let (account, now) =
+                db.run(|store| async move { Ok((store.create_account(new).await?, store.now())) })?;
+            (account, now, Some(change))
         }
         AccountsCommand::Credit {
             account,
             amount,
             db,
         } => {
-            db.existing(
-                |store| async move { Ok((store.credit(&account, amount).await?, store.now())) },
-            )?
+            let change = if amount < 0 {
+                format!("debited {} from {account}", amount.unsigned_abs())
+            } else {
+                format!("credited {amount} to {account}")
+            };
+            let (account, now) = db.existing(|store| async move {
+                Ok((store.credit(&account, amount).await?, store.now()))
+            })?;
+            (account, now, Some(change))
         }
         AccountsCommand::Suspend { account, db } => {
-            db.existing(|store| async move { Ok((store.suspend(&account).await?, store.now())) })?
+            let change = format!("suspended {account}");
+            let (account, now) =
+                db.existing(
+                    |store| async move { Ok((store.suspend(&account).await?, store.now())) },
+                )?;
+            (account, now, Some(change))
         }
         AccountsCommand::Resume { account, db } => {
-            db.existing(|store| async move { Ok((store.resume(&account).await?, store.now())) })?
+            let change = format!("resumed {account}");
+            let (account, now) =
+                db.existing(
+                    |store| async move { Ok((store.resume(&account).await?, store.now())) },
+                )?;
+            (account, now, Some(change))
         }
         AccountsCommand::Show { account, db } => {
-            db.existing(|store| async move { Ok((store.account(&account).await?, store.now())) })?
+            let (account, now) =
+                db.existing(
+                    |store| async move { Ok((store.account(&account).await?, store.now())) },
+                )?;
+            (account, now, None)
         }
     };
-    out.write_all(describe(&account, now).as_bytes())?;
+    let text = describe(&account, now);
+    match change {
+        Some(change) => show_change(out, &text, || change)?,
+        None => out.write_all(text.as_bytes())?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 

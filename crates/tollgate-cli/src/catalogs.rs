@@ -117,11 +117,22 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
             return Outcome::Broken(vec![problem(&name, line, column, message)]);
         }
     };
-    match catalog.load_toml(&name, &text) {
+    // A byte order mark is no column of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    match catalog.load_toml(&name, text) {
         Ok(()) => Outcome::Loaded {
-            entries: count_entries(&text),
+            entries: count_entries(text),
         },
-        Err(problems) => Outcome::Broken(problems),
+        Err(problems) => {
+            // One key named twice (`details = ["b", "b"]`) is one problem.
+            let mut once = Vec::with_capacity(problems.len());
+            for problem in problems {
+                if !once.contains(&problem) {
+                    once.push(problem);
+                }
+            }
+            Outcome::Broken(once)
+        }
     }
 }
 

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use tollgate::CatalogError;
 
+use crate::input::printable;
+
 /// Exit status when the command ran and found problems (`lint`).
 pub(crate) const EXIT_PROBLEMS: u8 = 1;
 /// Exit status for bad input: unknown code or dialect, unreadable or broken
@@ -29,6 +31,16 @@ pub(crate) enum CliError {
     },
     /// Writing the output failed (other than a closed pipe, which ends quietly).
     Write(io::Error),
+    /// A change was made and stands, but the output that shows it could not
+    /// be written. Said as a warning, with exit status 0: a script that took
+    /// it for a failure and ran the command again would make the change
+    /// twice.
+    Unshown {
+        /// What was done: `credited 5 to acme`.
+        change: String,
+        /// Why the output could not be written.
+        source: io::Error,
+    },
 }
 
 impl CliError {
@@ -36,18 +48,20 @@ impl CliError {
     pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
             CliError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            CliError::Unshown { .. } => ExitCode::SUCCESS,
             _ => ExitCode::from(EXIT_USAGE),
         }
     }
 
     /// Prints the error to stderr (nothing for a closed pipe: the reader has
-    /// what it wanted) and returns the exit status.
+    /// what it wanted) and returns the exit status. Control characters from
+    /// files and settings are written escaped.
     pub(crate) fn report(&self) -> ExitCode {
         match self {
             CliError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
             CliError::Catalog(problems) => {
                 for problem in problems {
-                    stderr!("{problem}");
+                    stderr!("{}", printable(&problem.to_string()));
                 }
                 let files = distinct_files(problems);
                 stderr!(
@@ -56,7 +70,8 @@ impl CliError {
                     plural(files, "file", "files")
                 );
             }
-            other => stderr!("error: {other}"),
+            CliError::Unshown { .. } => stderr!("warning: {}", printable(&self.to_string())),
+            other => stderr!("error: {}", printable(&other.to_string())),
         }
         self.exit_code()
     }
@@ -72,6 +87,9 @@ impl fmt::Display for CliError {
             }
             CliError::Read { path, source } => write!(f, "cannot read {path}: {source}"),
             CliError::Write(source) => write!(f, "cannot write the output: {source}"),
+            CliError::Unshown { change, source } => {
+                write!(f, "{change}, but cannot write the output: {source}")
+            }
         }
     }
 }
@@ -79,7 +97,9 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            CliError::Read { source, .. } | CliError::Write(source) => Some(source),
+            CliError::Read { source, .. }
+            | CliError::Write(source)
+            | CliError::Unshown { source, .. } => Some(source),
             CliError::Usage(_) | CliError::Catalog(_) => None,
         }
     }
@@ -100,7 +120,8 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-fn distinct_files(problems: &[CatalogError]) -> usize {
+/// How many files `problems` are in.
+pub(crate) fn distinct_files(problems: &[CatalogError]) -> usize {
     let mut files: Vec<&str> = problems.iter().map(|p| p.file.as_str()).collect();
     files.sort_unstable();
     files.dedup();
@@ -117,6 +138,20 @@ mod tests {
         assert_eq!(e.exit_code(), ExitCode::SUCCESS);
         let e = CliError::Write(io::Error::from(io::ErrorKind::StorageFull));
         assert_eq!(e.exit_code(), ExitCode::from(EXIT_USAGE));
+    }
+
+    #[test]
+    fn a_change_made_but_not_shown_is_no_failure() {
+        let e = CliError::Unshown {
+            change: "credited 5 to acme".into(),
+            source: io::ErrorKind::StorageFull.into(),
+        };
+        assert_eq!(e.exit_code(), ExitCode::SUCCESS);
+        assert!(
+            e.to_string()
+                .starts_with("credited 5 to acme, but cannot write the output: "),
+            "{e}"
+        );
     }
 
     #[test]

@@ -88,18 +88,30 @@ fn read_bounded(reader: impl Read, limit: usize) -> io::Result<Input> {
     Ok(Input { bytes, truncated })
 }
 
+/// Text from a file or a server made safe for a terminal: control
+/// characters (an escape sequence could rewrite the lines above, hiding a
+/// failure) are written escaped.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// 1-based line and column just after `before`, the column in characters
-/// (as editors count them).
+/// (as editors count them): a byte order mark that starts the file is none.
 pub(crate) fn locate(before: &[u8]) -> (usize, usize) {
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |nl| nl + 1);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
+    let line_text = match before.iter().rposition(|&b| b == b'\n') {
+        Some(nl) => &before[nl + 1..],
+        None => crate::wire::strip_bom(before),
+    };
+    let column = String::from_utf8_lossy(line_text).chars().count() + 1;
     (line, column)
 }
 
@@ -113,6 +125,22 @@ mod tests {
         assert_eq!(locate(b"ab"), (1, 3));
         assert_eq!(locate(b"a\nbc"), (2, 3));
         assert_eq!(locate("a\n\u{e9}".as_bytes()), (2, 2));
+    }
+
+    #[test]
+    fn text_cannot_move_the_cursor() {
+        assert_eq!(
+            printable("GET /x\u{1b}[1A\u{1b}[2K\nok"),
+            "GET /x\\u{1b}[1A\\u{1b}[2K\\nok"
+        );
+        assert_eq!(printable("café – fine"), "café – fine");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_no_column() {
+        assert_eq!(locate("\u{feff}".as_bytes()), (1, 1));
+        assert_eq!(locate("\u{feff}ab".as_bytes()), (1, 3));
+        assert_eq!(locate("\u{feff}a\nb".as_bytes()), (2, 2));
     }
 
     #[test]

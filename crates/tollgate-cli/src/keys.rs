@@ -7,7 +7,7 @@ use std::time::Duration;
 use tollgate_store::{KeyInfo, NewKey};
 
 use crate::error::CliError;
-use crate::store_db::{DatabaseArgs, time};
+use crate::store_db::{DatabaseArgs, show_change, time};
 
 /// Shown after `tollgate keys --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -20,7 +20,9 @@ Examples:
 
 A key is printed once, alone on the last line of stdout: only its SHA-256 and a display prefix are
 stored. The database is --database, else $TOLLGATE_DATABASE_URL, else `database` (or `data_dir`) in
-./tollgate.toml, else the SQLite file tollgate.db in the working directory.";
+./tollgate.toml, else the SQLite file tollgate.db in the working directory. A key revoked exits 0
+even when its output cannot be written (stderr says so); a key created whose output cannot be
+written is revoked, exit status 2.";
 
 /// Arguments of `tollgate keys`.
 #[derive(Debug, clap::Args)]
@@ -91,7 +93,7 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             // told from /dev/null: Rust opens /dev/null in its place.)
             if let Err(e) = show_key(out, info, created.secret()) {
                 let id = info.id();
-                let revoked = db.run(|store| async move { store.revoke_key(id).await });
+                let revoked = db.existing(|store| async move { store.revoke_key(id).await });
                 return Err(CliError::Usage(match revoked {
                     Ok(_) => format!("cannot write the key: {e}; key {id} was revoked"),
                     Err(why) => format!(
@@ -115,7 +117,8 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         }
         KeysCommand::Revoke { id, db } => {
             let info = db.existing(|store| async move { store.revoke_key(&id).await })?;
-            writeln!(out, "revoked {} ({})", info.id(), info.display_prefix())?;
+            let text = format!("revoked {} ({})\n", info.id(), info.display_prefix());
+            show_change(out, &text, || format!("revoked the key {}", info.id()))?;
         }
     }
     Ok(ExitCode::SUCCESS)

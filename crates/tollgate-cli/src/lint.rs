@@ -4,11 +4,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tollgate::Catalog;
+use tollgate::{Catalog, CatalogError};
 
 use crate::catalogs::{self, CatalogArgs, Outcome};
-use crate::error::{CliError, EXIT_PROBLEMS, EXIT_USAGE, plural};
-use crate::input::Source;
+use crate::error::{CliError, EXIT_PROBLEMS, EXIT_USAGE, distinct_files, plural};
+use crate::input::{Source, printable};
 
 /// Shown after `tollgate lint --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -59,39 +59,43 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         out,
         written: Ok(()),
     };
-    let (mut problems, mut broken, mut unreadable) = (0, 0, 0);
+    // The problems told, each once: a file given both with --catalog and as
+    // a FILE has the same problems twice.
+    let mut told: Vec<CatalogError> = Vec::new();
+    let mut unreadable = 0;
     for (path, outcome) in outcomes {
         match outcome {
             Outcome::Loaded { entries } => out.line(format_args!(
                 "ok: {}: {}",
-                Source::from_arg(Some(path)).name(),
+                printable(&Source::from_arg(Some(path)).name()),
                 plural(entries, "entry", "entries")
             )),
             Outcome::Broken(found) => {
-                broken += 1;
-                problems += found.len();
                 for problem in found {
-                    out.line(format_args!("{problem}"));
+                    if !told.contains(&problem) {
+                        out.line(format_args!("{}", printable(&problem.to_string())));
+                        told.push(problem);
+                    }
                 }
             }
             Outcome::Unreadable(err) => {
                 unreadable += 1;
                 out.flush();
-                stderr!("error: {err}");
+                stderr!("error: {}", printable(&err.to_string()));
             }
         }
     }
-    if problems > 0 {
+    if !told.is_empty() {
         out.flush();
         stderr!(
             "{} in {}",
-            plural(problems, "problem", "problems"),
-            plural(broken, "file", "files")
+            plural(told.len(), "problem", "problems"),
+            plural(distinct_files(&told), "file", "files")
         );
     }
     let code = if unreadable > 0 {
         ExitCode::from(EXIT_USAGE)
-    } else if problems > 0 {
+    } else if !told.is_empty() {
         ExitCode::from(EXIT_PROBLEMS)
     } else {
         ExitCode::SUCCESS

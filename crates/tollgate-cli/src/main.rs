@@ -47,8 +47,10 @@ Examples:
   tollgate codes --dialect coded --catalog api.toml
 
 Exit status: 0 success, 1 lint or probe found problems, 2 bad arguments, an unknown code or
-dialect, a catalog that cannot be read or loaded, or an API that probe cannot reach; 130 serve
-stopped by a second Ctrl-C.";
+dialect, a catalog that cannot be read or loaded, an API that probe cannot reach, or a database
+that cannot be opened or used; 130 serve stopped by a second Ctrl-C. A change `keys` or
+`accounts` made exits 0 even when its output cannot be written (stderr says what was done), so
+that a script does not make it twice; a new key that cannot be written is revoked (exit 2).";
 
 /// One catalog of errors, written and read in ten wire dialects.
 #[derive(Debug, Parser)]

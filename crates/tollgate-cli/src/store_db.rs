@@ -3,22 +3,24 @@
 //! command (serve too) does.
 
 use std::future::Future;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::SystemTime;
 
 use sqlx::sqlite::SqliteConnectOptions;
 
-use tollgate_store::{Store, StoreError};
+use tollgate_store::{Store, StoreError, StoreOptions};
 
 use crate::error::CliError;
 
 /// Where keys and accounts are kept.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DatabaseArgs {
-    /// The database: sqlite://PATH (`accounts create` creates it) or postgres://USER@HOST/DB
-    /// [default: $TOLLGATE_DATABASE_URL, else the database or data_dir of ./tollgate.toml as
-    /// `serve` reads it, else sqlite://tollgate.db]
+    /// The database: sqlite://PATH (`accounts create` creates it, and its tables; the other
+    /// commands refuse a database without them) or postgres://USER@HOST/DB [default:
+    /// $TOLLGATE_DATABASE_URL, else the database or data_dir of ./tollgate.toml as `serve`
+    /// reads it, else sqlite://tollgate.db]
     #[arg(long, value_name = "URL")]
     database: Option<String>,
 }
@@ -26,7 +28,7 @@ pub(crate) struct DatabaseArgs {
 /// A database URL, and where it was named (for messages).
 struct Named {
     url: String,
-    by: &'static str,
+    by: String,
 }
 
 /// The variable a database URL can come from, so that a password in it stays
@@ -46,10 +48,11 @@ pub(crate) fn url_from_env(name: &str) -> Result<Option<String>, CliError> {
     }
 }
 
-/// Opens the store at `url`. A SQLite file it names that does not exist yet
-/// is created first, readable by its owner only (0600 on Unix; SQLite gives
-/// its `-wal` and `-shm` files the same mode); one that cannot be made is
-/// reported with why (a missing directory, say).
+/// Opens the store at `url`, creating its tables if missing. A SQLite file
+/// it names that does not exist yet is created first, readable by its owner
+/// only (0600 on Unix; SQLite gives its `-wal` and `-shm` files the same
+/// mode); one that cannot be made is reported with why (a missing
+/// directory, say).
 /// `by` says what named it (`--database`, a variable, a config file's line),
 /// for the error.
 pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
@@ -59,7 +62,24 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
         private_file(&file)
             .map_err(|e| cannot_open(url, by, format!("cannot create {}: {e}", file.display())))?;
     }
-    Store::open(url).await.map_err(|e| cannot_open(url, by, e))
+    Store::open(url)
+        .await
+        .map_err(|e| locked(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)))
+}
+
+/// Opens the store at `url` if it holds Tollgate's tables (applying any
+/// migrations they lack); a database without them (another application's,
+/// a mistyped name) is refused, and nothing is written to it.
+async fn open_existing(url: &str, by: &str) -> Result<Store, CliError> {
+    let options = StoreOptions::default().create_tables(false);
+    Store::open_with(url, options).await.map_err(|e| match e {
+        StoreError::NoTables => CliError::Usage(format!(
+            "no Tollgate tables in {} (named by {by}): is this the database \
+             `tollgate serve` uses?",
+            tollgate::redact_url(url)
+        )),
+        e => locked(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)),
+    })
 }
 
 /// The error for a database that cannot be opened, its password hidden,
@@ -69,6 +89,60 @@ pub(crate) fn cannot_open(url: &str, by: &str, why: impl std::fmt::Display) -> C
     CliError::Usage(format!(
         "cannot open the database {shown} (named by {by}): {why}"
     ))
+}
+
+/// The error for a store call that failed. A failure of the database itself
+/// (locked, read-only, gone) names it and what named it, its password
+/// hidden; a refusal (an account not found, a balance that would go below
+/// zero) is said as it is.
+fn failed(database: &Named, e: StoreError) -> CliError {
+    let (url, by) = (&database.url, &database.by);
+    if let Some(locked) = locked(url, by, &e) {
+        return locked;
+    }
+    match e {
+        StoreError::Database(cause) => CliError::Usage(format!(
+            "the database {} (named by {by}) failed: {cause}",
+            tollgate::redact_url(url)
+        )),
+        e => CliError::Usage(e.to_string()),
+    }
+}
+
+/// The error for a SQLite database that stayed locked (`SQLITE_BUSY` or
+/// `SQLITE_LOCKED`, extended codes included) through the store's wait, if
+/// that is why `e` failed.
+fn locked(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
+    let StoreError::Database(cause) = e else {
+        return None;
+    };
+    let code = cause.as_database_error().and_then(|e| e.code())?;
+    let code = code.parse::<i32>().ok()?;
+    if !url.starts_with("sqlite:") || !matches!(code & 0xff, 5 | 6) {
+        return None;
+    }
+    Some(CliError::Usage(format!(
+        "the database {} (named by {by}) stayed locked for the {} s wait: another process \
+         (tollgate serve?) holds it",
+        tollgate::redact_url(url),
+        tollgate_store::SQLITE_BUSY_TIMEOUT.as_secs()
+    )))
+}
+
+/// Writes `text`, the output of a command that changed the database, and
+/// flushes it. A failure says that the change was made anyway: `change`
+/// says what it was.
+pub(crate) fn show_change(
+    out: &mut dyn Write,
+    text: &str,
+    change: impl FnOnce() -> String,
+) -> Result<(), CliError> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| CliError::Unshown {
+            change: change(),
+            source,
+        })
 }
 
 /// Creates the empty file `path` if missing, 0600 on Unix; an existing file
@@ -90,41 +164,40 @@ const DEFAULT_BY: &str = "the default";
 
 impl DatabaseArgs {
     /// The database, as `serve` in this directory would find it: the flag,
-    /// the variable, `./tollgate.toml`, then the default.
-    fn named(&self) -> Result<Named, CliError> {
+    /// the variable, `./tollgate.toml`, then the default. A data directory
+    /// the file names is made, as `serve` makes it, when `create`.
+    fn named(&self, create: bool) -> Result<Named, CliError> {
         if let Some(url) = &self.database {
             return Ok(Named {
                 url: url.clone(),
-                by: "--database",
+                by: "--database".to_owned(),
             });
         }
         if let Some(url) = url_from_env(DATABASE_ENV)? {
             return Ok(Named {
                 url,
-                by: DATABASE_ENV,
+                by: DATABASE_ENV.to_owned(),
             });
         }
-        if let Some(url) = crate::serve::config_database(Path::new(crate::serve::DEFAULT_CONFIG))? {
+        let config = Path::new(crate::serve::DEFAULT_CONFIG);
+        if let Some((url, by)) = crate::serve::config_database(config, create)? {
             // Said, since a file in the working directory chose it.
             stderr!(
                 "database {} (from ./tollgate.toml)",
-                tollgate::redact_url(&url)
+                crate::input::printable(&tollgate::redact_url(&url))
             );
-            return Ok(Named {
-                url,
-                by: "./tollgate.toml",
-            });
+            return Ok(Named { url, by });
         }
         Ok(Named {
             url: tollgate_store::DEFAULT_DATABASE_URL.to_owned(),
-            by: DEFAULT_BY,
+            by: DEFAULT_BY.to_owned(),
         })
     }
 
     /// The database a command keeps what it changes in: not one in memory,
     /// which would be gone, with the change, when the command ends.
-    fn lasting(&self) -> Result<Named, CliError> {
-        let named = self.named()?;
+    fn lasting(&self, create: bool) -> Result<Named, CliError> {
+        let named = self.named(create)?;
         if sqlite_in_memory(&named.url) {
             return Err(CliError::Usage(format!(
                 "the database named by {} is in memory, and would be gone with what this \
@@ -135,7 +208,8 @@ impl DatabaseArgs {
         Ok(named)
     }
 
-    /// Opens the store and runs `f` on it to completion. A SQLite file made
+    /// Opens the store, creating the database and its tables if missing, and
+    /// runs `f` on it to completion (`accounts create`). A SQLite file made
     /// where no setting named one is said, so that an account does not land
     /// unnoticed in a database the server never reads.
     pub(crate) fn run<T, F, Fut>(&self, f: F) -> Result<T, CliError>
@@ -143,7 +217,7 @@ impl DatabaseArgs {
         F: FnOnce(Store) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let named = self.lasting()?;
+        let named = self.lasting(true)?;
         if let (true, Some(path)) = (named.by == DEFAULT_BY, missing_sqlite_file(&named.url)) {
             stderr!(
                 "creating the database {} (the default: no --database, {DATABASE_ENV} or \
@@ -151,18 +225,19 @@ impl DatabaseArgs {
                 Path::new(".").join(path).display()
             );
         }
-        run_at(&named, f)
+        run_at(&named, true, f)
     }
 
     /// As [`run`](Self::run), for a command about what a database already
-    /// holds (all but `accounts create`): a SQLite file that does not exist
-    /// is an error, not an empty database to create.
+    /// holds (all but `accounts create`): a SQLite file that does not exist,
+    /// or a database without Tollgate's tables, is an error, not an empty
+    /// database to create.
     pub(crate) fn existing<T, F, Fut>(&self, f: F) -> Result<T, CliError>
     where
         F: FnOnce(Store) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let named = self.lasting()?;
+        let named = self.lasting(false)?;
         if let Some(path) = missing_sqlite_file(&named.url) {
             let shown = if path.is_relative() {
                 Path::new(".").join(&path)
@@ -176,12 +251,13 @@ impl DatabaseArgs {
                 named.by
             )));
         }
-        run_at(&named, f)
+        run_at(&named, false, f)
     }
 }
 
-/// Opens the store `database` names and runs `f` on it to completion.
-fn run_at<T, F, Fut>(database: &Named, f: F) -> Result<T, CliError>
+/// Opens the store `database` names (creating its tables when `create`) and
+/// runs `f` on it to completion.
+fn run_at<T, F, Fut>(database: &Named, create: bool, f: F) -> Result<T, CliError>
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
@@ -191,8 +267,12 @@ where
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let store = open(&database.url, database.by).await?;
-        f(store).await.map_err(|e| CliError::Usage(e.to_string()))
+        let store = if create {
+            open(&database.url, &database.by).await?
+        } else {
+            open_existing(&database.url, &database.by).await?
+        };
+        f(store).await.map_err(|e| failed(database, e))
     })
 }
 

@@ -71,7 +71,7 @@ fn starts_with_http(text: &[u8]) -> bool {
 }
 
 /// `input` without the UTF-8 byte order mark it starts with, if any.
-fn strip_bom(input: &[u8]) -> &[u8] {
+pub(crate) fn strip_bom(input: &[u8]) -> &[u8] {
     input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input)
 }
 

@@ -1303,3 +1303,59 @@ fn seed_004_body_from_its_example_catalog() {
     .unwrap();
     assert_eq!(printed.json(), seed);
 }
+
+#[test]
+fn lint_columns_skip_a_byte_order_mark_and_control_characters_are_escaped() {
+    let dir = scratch("lint_bom_escapes");
+    std::fs::write(
+        dir.join("bom.toml"),
+        b"\xef\xbb\xbf[errors.foo]\r\nstatus = 400\r\ntitle=\"x\"\r\n",
+    )
+    .unwrap();
+    let output = tollgate_in(&dir, &["lint", "bom.toml"], None);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("bom.toml:1:1: entry \"foo\": "),
+        "{}",
+        stdout(&output)
+    );
+
+    std::fs::write(
+        dir.join("esc.toml"),
+        "[errors.foo]\n\"\\u001b[31mbad\" = 1\n",
+    )
+    .unwrap();
+    let output = tollgate_in(&dir, &["lint", "esc.toml"], None);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("unknown field `\\u{1b}[31mbad`"), "{out}");
+    // Loaded by another command, the problem goes to stderr, escaped too.
+    let output = tollgate_in(&dir, &["codes", "--catalog", "esc.toml"], None);
+    assert_eq!(code(&output), 2);
+    assert!(!stderr(&output).contains('\u{1b}'), "{:?}", stderr(&output));
+}
+
+#[test]
+fn lint_says_each_problem_once_and_counts_each_file_once() {
+    let dir = scratch("lint_once");
+    std::fs::write(
+        dir.join("twice.toml"),
+        "[errors.foo]\nstatus = 400\ntitle = 't'\nmessage = 'm'\ndetails = ['b', 'b']\n",
+    )
+    .unwrap();
+    for args in [
+        &["lint", "twice.toml"][..],
+        &["lint", "--catalog", "twice.toml", "twice.toml"],
+    ] {
+        let output = tollgate_in(&dir, args, None);
+        assert_eq!(code(&output), 1, "{args:?}");
+        let out = stdout(&output);
+        assert_eq!(out.lines().count(), 1, "{args:?}: {out}");
+        assert!(
+            stderr(&output).contains("1 problem in 1 file"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}

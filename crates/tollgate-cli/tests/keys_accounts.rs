@@ -310,7 +310,7 @@ fn the_database_can_come_from_the_config_file() {
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert_eq!(missing.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("gone.db (named by ./tollgate.toml)"),
+        stderr.contains("gone.db (named by tollgate.toml:1:12)"),
         "{stderr}"
     );
     // A broken config file is located.
@@ -419,5 +419,252 @@ fn the_limits_help_says_what_counts() {
     ] {
         assert!(text.contains(says), "{says:?} not in:\n{text}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `sql` on the SQLite file `file`, creating it: another application's
+/// database.
+fn sqlite_exec(file: &Path, sql: &str) {
+    use sqlx::{ConnectOptions, Connection, Executor};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(file)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        conn.execute(sql).await.unwrap();
+        conn.close().await.unwrap();
+    });
+}
+
+/// The commands about what a database holds (all but `accounts create`),
+/// each with `--database URL`.
+fn commands_about(url: &str) -> Vec<Vec<&str>> {
+    [
+        &["keys", "list"][..],
+        &["keys", "create", "--account", "acme", "--scopes", "a"],
+        &["keys", "revoke", "key_x"],
+        &["accounts", "show", "acme"],
+        &["accounts", "credit", "acme", "5"],
+        &["accounts", "suspend", "acme"],
+        &["accounts", "resume", "acme"],
+    ]
+    .into_iter()
+    .map(|args| [args, &["--database", url]].concat())
+    .collect()
+}
+
+#[test]
+fn a_database_without_tollgate_tables_is_refused_and_left_alone() {
+    let dir = fresh_dir("foreign");
+    // Another application's database, in SQLite's default journal mode.
+    sqlite_exec(
+        &dir.join("app.db"),
+        "CREATE TABLE users (id INTEGER PRIMARY KEY)",
+    );
+    // And an empty file.
+    std::fs::write(dir.join("empty.db"), "").unwrap();
+    for file in ["app.db", "empty.db"] {
+        let before = std::fs::read(dir.join(file)).unwrap();
+        let url = format!("sqlite://{file}");
+        for args in commands_about(&url) {
+            let output = tollgate(&dir, &args);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            let expected = format!(
+                "no Tollgate tables in {url} (named by --database): is this the database \
+                 `tollgate serve` uses?"
+            );
+            assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+            assert!(stdout(&output).is_empty(), "{args:?}");
+            assert_eq!(
+                std::fs::read(dir.join(file)).unwrap(),
+                before,
+                "{args:?} changed {file}"
+            );
+            assert!(!dir.join(format!("{file}-wal")).exists(), "{args:?}");
+        }
+    }
+    // `accounts create` makes its tables in a new file; `keys create` then works.
+    let created = tollgate(
+        &dir,
+        &[
+            "accounts",
+            "create",
+            "acme",
+            "--database",
+            "sqlite://new.db",
+        ],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let key = tollgate(
+        &dir,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "acme",
+            "--scopes",
+            "a",
+            "--database",
+            "sqlite://new.db",
+        ],
+    );
+    assert!(key.status.success(), "{key:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Postgres URL that names the wrong database or schema (here an empty
+/// schema, by `search_path`) is refused, and nothing is created in it.
+#[test]
+fn a_postgres_database_without_tollgate_tables_is_refused_and_left_alone() {
+    let Ok(base) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    let schema = format!("cli_foreign_{}", uuid::Uuid::now_v7().simple());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin = runtime.block_on(sqlx::PgPool::connect(&base)).unwrap();
+    runtime
+        .block_on(sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin))
+        .unwrap();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    let dir = fresh_dir("foreign-postgres");
+    let mut said = Vec::new();
+    for args in commands_about(&url) {
+        let output = tollgate(&dir, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        said.push((args.join(" "), output.status.code(), stderr));
+    }
+    let tables: i64 = runtime
+        .block_on(
+            sqlx::query_scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+            )
+            .bind(&schema)
+            .fetch_one(&admin),
+        )
+        .unwrap();
+    runtime
+        .block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin))
+        .unwrap();
+    for (args, code, stderr) in said {
+        assert_eq!(code, Some(2), "{args}: {stderr}");
+        assert!(
+            stderr.contains("no Tollgate tables in postgres")
+                && stderr.contains("(named by --database)"),
+            "{args}: {stderr}"
+        );
+    }
+    assert_eq!(tables, 0, "tables were created in {schema}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A write the database refuses names the database and what named it.
+#[test]
+fn a_write_to_a_read_only_database_names_it() {
+    let dir = fresh_dir("read-only");
+    assert!(
+        tollgate(&dir, &["accounts", "create", "acme"])
+            .status
+            .success()
+    );
+    let url = "sqlite://tollgate.db?mode=ro";
+    let output = tollgate(
+        &dir,
+        &["accounts", "credit", "acme", "5", "--database", url],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{url} (named by --database)")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("readonly"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A change made but not shown (stdout is a full disk) is said to be made,
+/// with exit status 0: a script that retried would make it twice.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_change_whose_output_cannot_be_written_is_said_to_be_made() {
+    let dir = fresh_dir("full");
+    let full = |args: &[&str]| {
+        common::tollgate_command()
+            .args(args)
+            .current_dir(&dir)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap()
+    };
+    assert!(full(&["accounts", "create", "acme"]).status.success());
+    let created = tollgate(
+        &dir,
+        &["keys", "create", "--account", "acme", "--scopes", "a"],
+    );
+    let id = stdout(&created).lines().next().unwrap()[2..]
+        .trim()
+        .to_owned();
+    for (args, says) in [
+        (
+            &["accounts", "create", "other"][..],
+            "created the account other",
+        ),
+        (&["accounts", "credit", "acme", "5"], "credited 5 to acme"),
+        (
+            &["accounts", "credit", "acme", "--", "-2"],
+            "debited 2 from acme",
+        ),
+        (&["accounts", "suspend", "acme"], "suspended acme"),
+        (&["accounts", "resume", "acme"], "resumed acme"),
+        (&["keys", "revoke", &id], &format!("revoked the key {id}")),
+    ] {
+        let output = full(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{says}, but cannot write the output: ")),
+            "{args:?}: {stderr}"
+        );
+    }
+    let show = stdout(&tollgate(&dir, &["accounts", "show", "acme"]));
+    assert!(
+        show.contains("balance  3") && show.contains("state    active"),
+        "{show}"
+    );
+    assert!(stdout(&tollgate(&dir, &["keys", "list"])).contains("deactivated"));
+    // Nothing changed: an error, as before.
+    let output = full(&["accounts", "show", "acme"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `data_dir` in ./tollgate.toml is made by `accounts create` as by `serve`,
+/// and a missing database is located in the file as `serve` locates it.
+#[test]
+fn a_data_dir_in_the_config_file_is_made_and_located() {
+    let dir = fresh_dir("data-dir");
+    std::fs::write(dir.join("tollgate.toml"), "data_dir = \"data\"\n").unwrap();
+    let listed = tollgate(&dir, &["keys", "list"]);
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert_eq!(listed.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("data/tollgate.db (named by tollgate.toml:1:12)"),
+        "{stderr}"
+    );
+    let created = tollgate(&dir, &["accounts", "create", "acme"]);
+    assert!(created.status.success(), "{created:?}");
+    assert!(dir.join("data/tollgate.db").exists());
+    assert!(tollgate(&dir, &["keys", "list"]).status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }

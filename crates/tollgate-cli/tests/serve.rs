@@ -1718,6 +1718,10 @@ fn a_start_that_cannot_listen_leaves_the_demo_key_to_the_next() {
         stderr.contains("pass --listen with another port"),
         "{stderr}"
     );
+    assert!(
+        !dir.path().join("tollgate.db").exists(),
+        "a failed start leaves no database"
+    );
     // The next start is the first to make the demo key, and shows it.
     let server = Server::start(dir.path(), &[]);
     assert!(server.key.is_some(), "{}", server.banner);
@@ -2005,11 +2009,111 @@ fn an_unreachable_redis_stops_the_start() {
         let output = exited(child, "serve started without its Redis");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
-        let expected = format!("cannot reach Redis at redis://:***@127.0.0.1:{port}: ");
+        let by = if from_env {
+            "TOLLGATE_REDIS_URL"
+        } else {
+            "--redis"
+        };
+        let expected =
+            format!("cannot reach Redis at redis://:***@127.0.0.1:{port} (named by {by}): ");
         assert!(stderr.contains(&expected), "{stderr}");
         assert!(!stderr.contains("hunter2"), "{stderr}");
         assert!(output.stdout.is_empty(), "no banner");
+        assert!(
+            !dir.path().join("tollgate.db").exists(),
+            "a failed start leaves no database"
+        );
     }
+}
+
+/// A Redis URL whose port has another server says so, located in the config
+/// file; one whose server never answers says how long it was waited for.
+#[test]
+fn a_redis_url_reaching_another_server_or_a_silent_one_says_so() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    // A web server, which answers a Redis command with an HTTP error.
+    let web = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let web_port = web.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in web.incoming().map_while(Result::ok) {
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    // A server that takes connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().map_while(Result::ok).collect();
+        drop(held);
+    });
+    let serve = |args: &[&str]| {
+        let child = common::tollgate_command()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = exited(child, "serve started without its Redis");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        stderr
+    };
+    std::fs::write(
+        dir.path().join("tollgate.toml"),
+        format!("redis = \"redis://127.0.0.1:{web_port}\"\n"),
+    )
+    .unwrap();
+    let said = serve(&[]);
+    let expected = format!(
+        "cannot reach Redis at redis://127.0.0.1:{web_port} (named by tollgate.toml:1:9): \
+         it answers, but not as a Redis server (the wrong port?)"
+    );
+    assert!(said.contains(&expected), "{said}");
+    assert!(!said.contains("Parse error"), "{said}");
+    std::fs::remove_file(dir.path().join("tollgate.toml")).unwrap();
+
+    let url = format!("redis://127.0.0.1:{silent_port}");
+    let started = Instant::now();
+    let said = serve(&["--redis", &url]);
+    let waited = started.elapsed();
+    assert!(said.contains("no answer within "), "{said}");
+    assert!(!said.contains("500ms"), "{said}");
+    let told: f64 = said
+        .split("no answer within ")
+        .nth(1)
+        .and_then(|rest| rest.split(" s").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        told >= 5.0 && told <= waited.as_secs_f64(),
+        "{told} s of {waited:?}: {said}"
+    );
+    assert!(!dir.path().join("tollgate.db").exists());
+}
+
+/// Control characters from a setting are written escaped, not sent to the
+/// terminal.
+#[test]
+fn a_listen_address_with_control_characters_is_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tollgate.toml"),
+        "listen = \"\\u001b[31m:1\"\n",
+    )
+    .unwrap();
+    let output = tollgate(dir.path(), &["serve"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot listen on \\u{1b}[31m:1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    assert!(!dir.path().join("tollgate.db").exists());
 }
 
 #[test]

@@ -1454,6 +1454,13 @@ impl RedisStoreError {
     pub fn is_timeout(&self) -> bool {
         matches!(self.kind, RedisErrorKind::Timeout(_))
     }
+
+    /// Whether the answer could not be read: not Redis's protocol, or not
+    /// what the script returns. On a first call, the URL's port usually has
+    /// a server other than Redis.
+    pub fn is_parse(&self) -> bool {
+        matches!(&self.kind, RedisErrorKind::Redis(e) if e.kind() == redis::ErrorKind::Parse)
+    }
 }
 
 impl fmt::Display for RedisStoreError {

@@ -551,6 +551,32 @@ async fn callers_that_give_up_in_the_queue_are_not_recorded() {
     );
 }
 
+/// A server other than Redis at the URL's port (here one that answers as a
+/// web server does) is an answer that cannot be read, told apart from a
+/// timeout or a refused connection (no Redis needed).
+#[tokio::test]
+async fn an_answer_that_is_not_redis_is_a_parse_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let web = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = web.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = web.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0; 1024];
+                let _ = stream.read(&mut request).await;
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            });
+        }
+    });
+    let store = store(&format!("redis://127.0.0.1:{port}"), &prefix());
+    let error = store
+        .peek(&policy("p", 1, 1), &Key::from("k"), 1)
+        .await
+        .unwrap_err();
+    assert!(error.is_parse(), "{error}");
+    assert!(!error.is_timeout(), "{error}");
+}
+
 /// A caller that gives up while sending its own call (a timeout while Redis
 /// is paused) leaves the call to a task, which gives the call slot back once
 /// the call ends: the decisions after that are sent and answered.

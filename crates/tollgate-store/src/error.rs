@@ -25,6 +25,9 @@ pub enum StoreError {
     Database(sqlx::Error),
     /// Applying the embedded migrations failed.
     Migrate(sqlx::migrate::MigrateError),
+    /// The database has no Tollgate tables, and the store was opened not to
+    /// create them ([`StoreOptions::create_tables`](crate::StoreOptions::create_tables)).
+    NoTables,
     /// The operating system's random source failed.
     Random(getrandom::Error),
 }
@@ -39,6 +42,7 @@ impl fmt::Display for StoreError {
             StoreError::KeyNotFound(id) => write!(f, "api key {id:?} not found"),
             StoreError::Database(e) => write!(f, "database error: {e}"),
             StoreError::Migrate(e) => write!(f, "database migration failed: {e}"),
+            StoreError::NoTables => f.write_str("no Tollgate tables in the database"),
             StoreError::Random(e) => write!(f, "random source failed: {e}"),
         }
     }

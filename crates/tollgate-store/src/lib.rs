@@ -32,5 +32,8 @@ pub use model::{
     Account, AccountState, CreatedKey, KeyInfo, KeyState, Limits, NewAccount, NewKey, Principal,
 };
 pub use route::RouteLayer;
-pub use store::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, Reservation, Store, StoreOptions};
+pub use store::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, Reservation, SQLITE_BUSY_TIMEOUT, Store,
+    StoreOptions,
+};
 pub use tenant::Owned;

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -30,6 +31,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
 /// it, the store is unavailable (503 `service_unavailable`), not slow.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a SQLite store call waits for a lock another connection holds
+/// (a writer in another process, say) before it fails with `database is
+/// locked`.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How to open a [`Store`].
 ///
 /// ```
@@ -50,6 +56,7 @@ pub struct StoreOptions {
     pub(crate) max_connections: u32,
     pub(crate) acquire_timeout: Duration,
     pub(crate) schema: Option<String>,
+    pub(crate) create_tables: bool,
 }
 
 impl Default for StoreOptions {
@@ -62,6 +69,7 @@ impl Default for StoreOptions {
             max_connections: 10,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             schema: None,
+            create_tables: true,
         }
     }
 }
@@ -75,6 +83,7 @@ impl fmt::Debug for StoreOptions {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("schema", &self.schema)
+            .field("create_tables", &self.create_tables)
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +141,21 @@ impl StoreOptions {
     /// PgBouncer tracks by default.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = Some(schema.into());
+        self
+    }
+    /// Whether opening a database without Tollgate's tables creates them
+    /// (default `true`).
+    ///
+    /// With `false`, for a tool that works on what a database already holds
+    /// (as the `tollgate keys` and `tollgate accounts` commands do), such a
+    /// database (another application's, a mistyped name) is refused with
+    /// [`StoreError::NoTables`] and left as it was: no table is made, a
+    /// SQLite file is neither created nor switched to WAL, a Postgres
+    /// [`schema`](Self::schema) is not created. A database a store has
+    /// opened before (sqlx's migration table records Tollgate's first
+    /// migration) opens as always, and gets the migrations it lacks.
+    pub fn create_tables(mut self, create: bool) -> Self {
+        self.create_tables = create;
         self
     }
 }
@@ -247,14 +271,73 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// statement on that table behind it, on every node.
 const MIGRATION_LOCK_TIMEOUT: &str = "10s";
 
+/// Whether the SQLite database `conn` is on holds Tollgate's tables: sqlx's
+/// migration table records Tollgate's first migration (another
+/// application's sqlx migrations do not count).
+async fn sqlite_has_tables(
+    conn: &mut sqlx::SqliteConnection,
+    migrator: &Migrator,
+) -> Result<bool, sqlx::Error> {
+    let Some(first) = migrator.iter().next() else {
+        return Ok(true);
+    };
+    let table = "SELECT count(*) FROM sqlite_master \
+                 WHERE type = 'table' AND name = '_sqlx_migrations'";
+    let tables: i64 = sqlx::query_scalar(table).fetch_one(&mut *conn).await?;
+    if tables == 0 {
+        return Ok(false);
+    }
+    let recorded = "SELECT count(*) FROM _sqlx_migrations WHERE version = ? AND checksum = ?";
+    let found: i64 = sqlx::query_scalar(recorded)
+        .bind(first.version)
+        .bind(&*first.checksum)
+        .fetch_one(conn)
+        .await?;
+    Ok(found > 0)
+}
+
+/// As [`sqlite_has_tables`], on Postgres, in `schema` or else the
+/// connection's search path.
+async fn postgres_has_tables(
+    conn: &mut sqlx::PgConnection,
+    schema: Option<&str>,
+    migrator: &Migrator,
+) -> Result<bool, sqlx::Error> {
+    let Some(first) = migrator.iter().next() else {
+        return Ok(true);
+    };
+    // The schema's name is checked: 1-63 of [a-z0-9_].
+    let table = match schema {
+        Some(schema) => format!("\"{schema}\"._sqlx_migrations"),
+        None => "_sqlx_migrations".to_owned(),
+    };
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(&table)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        return Ok(false);
+    }
+    let recorded = format!("SELECT count(*) FROM {table} WHERE version = $1 AND checksum = $2");
+    let found: i64 = sqlx::query_scalar(&recorded)
+        .bind(first.version)
+        .bind(&*first.checksum)
+        .fetch_one(conn)
+        .await?;
+    Ok(found > 0)
+}
+
 impl Store {
     /// Opens the database at `url` (`sqlite://path`, `sqlite::memory:`,
-    /// `postgres://…`) and applies the embedded migrations.
+    /// `postgres://…`), creating its tables if missing, and applies the
+    /// embedded migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         Store::open_with(url, StoreOptions::default()).await
     }
 
-    /// Opens the database at `url` with `options`.
+    /// Opens the database at `url` with `options`; see
+    /// [`StoreOptions::create_tables`] to open only a database that has
+    /// Tollgate's tables.
     pub async fn open_with(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
         if options.acquire_timeout.is_zero() {
             return Err(StoreError::InvalidInput(
@@ -263,21 +346,33 @@ impl Store {
             ));
         }
         if url.starts_with("sqlite:") {
-            let connect = SqliteConnectOptions::from_str(url)
+            let given = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::InvalidUrl(format!("{url}: {e}")))?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30))
-                .foreign_keys(true);
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
             // SQLite opens an empty name as a private database per connection:
             // the pool's connections would not see each other's tables.
-            if connect.get_filename().as_os_str().is_empty() {
+            if given.get_filename().as_os_str().is_empty() {
                 return Err(StoreError::InvalidUrl(format!(
                     "{url}: no file named: sqlite://PATH, or sqlite::memory: for a database \
                      in memory"
                 )));
             }
+            let migrator = sqlx::migrate!("migrations/sqlite");
+            if !options.create_tables {
+                // Looked for on a connection that changes nothing: it
+                // creates no file and sets no journal mode.
+                let mut conn = given.clone().create_if_missing(false).connect().await?;
+                let found = sqlite_has_tables(&mut conn, &migrator).await;
+                conn.close().await?;
+                if !found? {
+                    return Err(StoreError::NoTables);
+                }
+            }
+            let connect = given
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true);
             // An in-memory database lives as long as its one connection: keep
             // exactly one, forever.
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -292,7 +387,7 @@ impl Store {
             }
             .connect_with(connect)
             .await?;
-            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            migrator.run(&pool).await?;
             Ok(Store::with_backend(SqliteBackend::from_pool(pool), options))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect = PgConnectOptions::from_str(url)
@@ -325,7 +420,15 @@ impl Store {
                             format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
                         )))
                     })??;
-            if let Some(schema) = &options.schema {
+            let migrator = sqlx::migrate!("migrations/postgres");
+            if !options.create_tables {
+                let found = postgres_has_tables(&mut conn, options.schema.as_deref(), &migrator);
+                if !found.await? {
+                    conn.close().await?;
+                    return Err(StoreError::NoTables);
+                }
+            }
+            if let (Some(schema), true) = (&options.schema, options.create_tables) {
                 let created = conn
                     .execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
                     .await;
@@ -341,6 +444,8 @@ impl Store {
                     Err(e) if !made_by_another(&e) => return Err(e.into()),
                     _ => {}
                 }
+            }
+            if let Some(schema) = &options.schema {
                 connect = connect.options([("search_path", schema.as_str())]);
             }
             conn.close().await?;
@@ -364,7 +469,7 @@ impl Store {
                 })
                 .connect_with(connect)
                 .await?;
-            let migrated = sqlx::migrate!("migrations/postgres").run(&migrating).await;
+            let migrated = migrator.run(&migrating).await;
             migrating.close().await;
             migrated?;
             Ok(Store::with_backend(

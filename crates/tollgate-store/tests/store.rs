@@ -24,6 +24,7 @@ both_backends!(
     keys_are_stored_only_as_hashes,
     an_idempotency_record_is_written_only_by_its_token,
     a_database_made_before_lock_tokens_upgrades_in_place,
+    a_store_that_creates_no_tables_opens_only_a_tollgate_database,
 );
 
 async fn accounts_lifecycle(kind: Kind) {
@@ -1102,4 +1103,175 @@ async fn keys_made_in_one_second_list_by_id_whatever_the_collation() {
     by_bytes.sort();
     assert_eq!(listed, by_bytes);
     db.cleanup().await;
+}
+
+/// Where a test database of each name is: a SQLite file in a folder, or a
+/// Postgres schema.
+struct Places {
+    url: String,
+    dir: Option<tempfile::TempDir>,
+    run: String,
+}
+
+impl Places {
+    fn new(kind: Kind) -> Option<Places> {
+        let run = uuid::Uuid::now_v7().simple().to_string();
+        match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().display());
+                Some(Places {
+                    url,
+                    dir: Some(dir),
+                    run,
+                })
+            }
+            Kind::Postgres => {
+                let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+                    eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+                    return None;
+                };
+                Some(Places {
+                    url,
+                    dir: None,
+                    run,
+                })
+            }
+        }
+    }
+
+    fn file(&self, name: &str) -> Option<std::path::PathBuf> {
+        Some(self.dir.as_ref()?.path().join(format!("{name}.db")))
+    }
+
+    fn schema(&self, name: &str) -> Option<String> {
+        self.dir
+            .is_none()
+            .then(|| format!("tg_store_{name}_{}", self.run))
+    }
+
+    fn url(&self, name: &str) -> String {
+        match self.file(name) {
+            Some(file) => format!("sqlite://{}", file.display()),
+            None => self.url.clone(),
+        }
+    }
+
+    /// A pool on the database `name` (made when `create`).
+    async fn pool(&self, name: &str, create: bool) -> common::Pool {
+        common::Pool::open(&self.url(name), self.schema(name).as_deref(), create).await
+    }
+
+    /// The options of a store that creates no tables, on the database `name`.
+    fn options(&self, name: &str) -> StoreOptions {
+        let options = StoreOptions::default().create_tables(false);
+        match self.schema(name) {
+            Some(schema) => options.schema(schema),
+            None => options,
+        }
+    }
+
+    /// The names of the tables in the database `name`.
+    async fn tables(&self, name: &str) -> Vec<String> {
+        let sql = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name";
+        match common::Pool::open(&self.url(name), None, false).await {
+            common::Pool::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(&pool).await,
+            common::Pool::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = $1 ORDER BY table_name",
+                )
+                .bind(self.schema(name))
+                .fetch_all(&pool)
+                .await
+            }
+        }
+        .unwrap()
+    }
+
+    /// Whether the database `name` exists.
+    async fn exists(&self, name: &str) -> bool {
+        if let Some(file) = self.file(name) {
+            return file.exists();
+        }
+        let common::Pool::Postgres(pool) = common::Pool::open(&self.url, None, false).await else {
+            unreachable!()
+        };
+        sqlx::query("SELECT 1 FROM pg_namespace WHERE nspname = $1")
+            .bind(self.schema(name))
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+            .is_some()
+    }
+
+    /// Drops the Postgres schemas of `names`.
+    async fn cleanup(&self, names: &[&str]) {
+        if self.dir.is_some() {
+            return;
+        }
+        if let common::Pool::Postgres(pool) = common::Pool::open(&self.url, None, false).await {
+            for name in names {
+                let schema = self.schema(name).unwrap();
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// With `create_tables(false)`, a database without Tollgate's tables
+/// (another application's, even one with sqlx migrations of its own) is
+/// refused and left as it was, and a missing SQLite file or Postgres schema
+/// is not made; a database Tollgate migrated before opens, and gets the
+/// migrations it lacks.
+async fn a_store_that_creates_no_tables_opens_only_a_tollgate_database(kind: Kind) {
+    use tollgate_store::Store;
+    let Some(at) = Places::new(kind) else {
+        return;
+    };
+    // Another application's database, with sqlx migrations of its own.
+    let pool = at.pool("foreign", true).await;
+    let theirs = tempfile::tempdir().unwrap();
+    let users = "CREATE TABLE users (id BIGINT PRIMARY KEY);";
+    std::fs::write(theirs.path().join("0001_users.sql"), users).unwrap();
+    pool.migrate_from(theirs.path()).await;
+    pool.close().await;
+    let bytes = at.file("foreign").map(|f| std::fs::read(f).unwrap());
+    let refused = Store::open_with(&at.url("foreign"), at.options("foreign")).await;
+    let refused = refused.map(drop);
+    assert!(matches!(refused, Err(StoreError::NoTables)), "{refused:?}");
+    assert_eq!(at.tables("foreign").await, ["_sqlx_migrations", "users"]);
+    if let Some(file) = at.file("foreign") {
+        assert_eq!(
+            Some(std::fs::read(&file).unwrap()),
+            bytes,
+            "the file changed"
+        );
+        assert!(!file.with_extension("db-wal").exists(), "switched to WAL");
+    }
+
+    // A database that does not exist is not made.
+    let refused = Store::open_with(&at.url("missing"), at.options("missing")).await;
+    assert!(refused.is_err());
+    assert!(!at.exists("missing").await);
+
+    // A database Tollgate made at its first migration opens, and is upgraded.
+    let pool = at.pool("older", true).await;
+    pool.migrate_to(1).await;
+    pool.close().await;
+    let store = Store::open_with(&at.url("older"), at.options("older"))
+        .await
+        .expect("a database Tollgate made opens");
+    store.create_account(NewAccount::new("acme")).await.unwrap();
+    let versions = "SELECT version FROM _sqlx_migrations ORDER BY version";
+    let versions: Vec<i64> = match at.pool("older", false).await {
+        common::Pool::Sqlite(pool) => sqlx::query_scalar(versions).fetch_all(&pool).await,
+        common::Pool::Postgres(pool) => sqlx::query_scalar(versions).fetch_all(&pool).await,
+    }
+    .unwrap();
+    assert_eq!(versions, [1, 2]);
+    at.cleanup(&["foreign", "missing", "older"]).await;
 }

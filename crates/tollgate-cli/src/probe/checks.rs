@@ -349,7 +349,7 @@ fn check_exchange(
         (None, _) => row(
             "x-error-code",
             Verdict::Fail,
-            "no X-Error-Code header".into(),
+            no_header(headers, &X_ERROR_CODE),
         ),
         (Some(h), Some(b)) if !same_code(catalog, h, b) => row(
             "x-error-code",
@@ -387,7 +387,11 @@ fn check_exchange(
         .parse::<Dialect>()
         .is_ok_and(body_has_request_id);
     rows.push(match (header(headers, &X_REQUEST_ID), &body.request_id) {
-        (None, _) => row("request-id", Verdict::Fail, "no X-Request-Id header".into()),
+        (None, _) => row(
+            "request-id",
+            Verdict::Fail,
+            no_header(headers, &X_REQUEST_ID),
+        ),
         (Some(h), Some(b)) if h != b => row(
             "request-id",
             Verdict::Fail,
@@ -566,6 +570,18 @@ fn header<'h>(headers: &'h HeaderMap, name: &http::HeaderName) -> Option<&'h str
         .filter(|v| !v.is_empty())
 }
 
+/// Why [`header`] found no `name`: there is none (or a blank one), or it is
+/// not text.
+fn no_header(headers: &HeaderMap, name: &http::HeaderName) -> String {
+    match headers.get(name) {
+        Some(value) if value.to_str().is_err() => format!(
+            "{} is not valid text (bytes outside visible ASCII)",
+            http_name(name)
+        ),
+        _ => format!("no {} header", http_name(name)),
+    }
+}
+
 /// `WWW-Authenticate`, `Retry-After`, `Allow`.
 fn http_name(name: &http::HeaderName) -> String {
     crate::wire::header_case(name.as_str())
@@ -710,6 +726,25 @@ mod tests {
                 .iter()
                 .any(|f| f == "limited: GET /x dialect: problem, expected coded (--dialect)")
         );
+    }
+
+    #[test]
+    fn headers_that_are_not_text_are_not_said_to_be_missing() {
+        let catalog = Catalog::builtin();
+        let mut answer = rendered(&catalog, Dialect::Problem, "not_found");
+        let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap();
+        answer.headers.insert(X_ERROR_CODE, latin1.clone());
+        answer.headers.insert(X_REQUEST_ID, latin1);
+        let failed = failures(&evaluate(&catalog, &[exchange("odd", answer)], None));
+        for expected in [
+            "odd: GET /x x-error-code: X-Error-Code is not valid text",
+            "odd: GET /x request-id: X-Request-Id is not valid text",
+        ] {
+            assert!(
+                failed.iter().any(|f| f.starts_with(expected)),
+                "{expected}\nnot in {failed:#?}"
+            );
+        }
     }
 
     #[test]

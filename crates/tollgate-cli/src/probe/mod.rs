@@ -235,7 +235,7 @@ async fn exchange(
     request: &Request,
     expect: Expect,
 ) -> Exchange {
-    bar.set_message(report::printable(&format!(
+    bar.set_message(crate::input::printable(&format!(
         "{name}: {} {}",
         request.method, request.path
     )));

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use tollgate::Dialect;
 
 use super::checks::{Row, Verdict};
+use crate::input::printable;
 
 /// Everything the probe found.
 #[derive(Debug)]
@@ -93,33 +94,9 @@ impl Report {
     }
 }
 
-/// Text from the server made safe for a terminal: control characters (an
-/// escape sequence could rewrite the lines above, hiding a failure) are
-/// written escaped.
-pub(crate) fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn server_text_cannot_move_the_cursor() {
-        assert_eq!(
-            printable("GET /x\u{1b}[1A\u{1b}[2K\nok"),
-            "GET /x\\u{1b}[1A\\u{1b}[2K\\nok"
-        );
-        assert_eq!(printable("café – fine"), "café – fine");
-    }
 
     fn report(verdicts: &[Verdict]) -> Report {
         Report {

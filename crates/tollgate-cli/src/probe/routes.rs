@@ -104,6 +104,8 @@ pub(crate) fn from_openapi(body: &[u8]) -> Result<Vec<Route>, String> {
         ("patch", Method::PATCH),
         ("delete", Method::DELETE),
     ];
+    // A document saved as "UTF-8 with BOM" reads as one without.
+    let body = crate::wire::strip_bom(body);
     let Members(doc) = serde_json::from_slice::<Members<'_>>(body)
         .map_err(|e| format!("it is not a JSON object ({e})"))?;
     let Some(paths) = member(&doc, "paths") else {
@@ -433,6 +435,16 @@ mod tests {
                 .is_empty()
         );
         assert!(from_openapi(b"[]").is_err());
+    }
+
+    #[test]
+    fn a_document_saved_with_a_byte_order_mark_is_read() {
+        let plain = doc().to_string();
+        let marked = format!("\u{feff}{plain}");
+        assert_eq!(
+            from_openapi(marked.as_bytes()).unwrap().len(),
+            from_openapi(plain.as_bytes()).unwrap().len()
+        );
     }
 
     /// 16 MiB of tiny objects, where a path's operation, an example and

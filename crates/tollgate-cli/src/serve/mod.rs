@@ -166,6 +166,10 @@ struct Config {
     /// cannot be opened.
     #[serde(skip)]
     database_at: String,
+    /// Where `redis` is set, `file:line:column`, for a Redis that cannot be
+    /// reached.
+    #[serde(skip)]
+    redis_at: String,
     /// Where each of `catalog` is named, `file:line:column`, for a file
     /// that cannot be read.
     #[serde(skip)]
@@ -290,8 +294,14 @@ impl Config {
         if let Some(value) = &config.listen {
             check(value, parse_checked::<ListenAddress>)?;
         }
+        // `file:line:column` of byte `at`.
+        let located = |at: usize| {
+            let (line, column) = input::locate(&text.as_bytes()[..at.min(text.len())]);
+            format!("{}:{line}:{column}", path.display())
+        };
         if let Some(value) = &config.redis {
             check(value, parse_checked::<RedisUrl>)?;
+            config.redis_at = located(value.span().start);
         }
         for value in &config.trust_proxy {
             check(value, parse_checked::<Cidr>)?;
@@ -303,8 +313,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new(""));
         if let Some(url) = &mut config.database {
             let at = url.span().start;
-            let (line, column) = input::locate(&text.as_bytes()[..at.min(text.len())]);
-            config.database_at = format!("{}:{line}:{column}", path.display());
+            config.database_at = located(at);
             let relative = sqlite_relative_to(url.get_ref(), base);
             *url.get_mut() = relative.map_err(|why| problem(text.as_bytes(), at, &why))?;
         }
@@ -324,18 +333,35 @@ impl Config {
                 return Err(problem(text.as_bytes(), at, &why));
             }
             *dir.get_mut() = joined;
-            let (line, column) = input::locate(&text.as_bytes()[..at.min(text.len())]);
-            config.data_dir_at = format!("{}:{line}:{column}", path.display());
+            config.data_dir_at = located(at);
         }
         for file in &mut config.catalog {
             let at = file.span().start;
             *file.get_mut() = base.join(file.get_ref());
-            let (line, column) = input::locate(&text.as_bytes()[..at.min(text.len())]);
-            config
-                .catalog_at
-                .push(format!("{}:{line}:{column}", path.display()));
+            config.catalog_at.push(located(at));
         }
         Ok(config)
+    }
+
+    /// The database the file names (`database`, or the SQLite file in
+    /// `data_dir`, that directory made first when `create`), and where it
+    /// names it, `file:line:column`.
+    fn database(&self, create: bool) -> Result<Option<(String, String)>, CliError> {
+        match (&self.database, &self.data_dir) {
+            (Some(url), _) => Ok(Some((url.get_ref().clone(), self.database_at.clone()))),
+            (None, Some(dir)) => {
+                let url = if create {
+                    sqlite_in(dir.get_ref())
+                } else {
+                    sqlite_url_in(dir.get_ref())
+                };
+                // A directory that cannot be made is located in the file.
+                let url = url
+                    .map_err(|e| CliError::Usage(format!("{}: data_dir: {e}", self.data_dir_at)))?;
+                Ok(Some((url, self.data_dir_at.clone())))
+            }
+            (None, None) => Ok(None),
+        }
     }
 }
 
@@ -348,6 +374,8 @@ struct Settings {
     /// Where the config file names each of the first `catalogs`.
     catalogs_at: Vec<String>,
     redis: Option<String>,
+    /// What named `redis`: the flag, the variable or the config file's line.
+    redis_by: String,
     database: String,
     /// What named `database`: a flag, the variable, the config file's line,
     /// or the default.
@@ -420,18 +448,17 @@ fn sqlite_relative_to(url: &str, base: &Path) -> Result<String, String> {
 }
 
 /// The database `serve` would take from the config file at `path`, if the
-/// file exists and names one (`database`, or `data_dir`): what `keys` and
-/// `accounts` use by default. Nothing is created.
-pub(crate) fn config_database(path: &Path) -> Result<Option<String>, CliError> {
+/// file exists and names one (`database`, or `data_dir`), and where the file
+/// names it (`file:line:column`): what `keys` and `accounts` use by default.
+/// A data directory is made, as `serve` makes it, when `create`.
+pub(crate) fn config_database(
+    path: &Path,
+    create: bool,
+) -> Result<Option<(String, String)>, CliError> {
     if !present(path) {
         return Ok(None);
     }
-    let config = Config::read(path)?;
-    match (config.database, config.data_dir) {
-        (Some(url), _) => Ok(Some(url.into_inner())),
-        (None, Some(dir)) => sqlite_url_in(dir.get_ref()).map(Some),
-        (None, None) => Ok(None),
-    }
+    Config::read(path)?.database(create)
 }
 
 /// Whether anything is at `path`. The implicit `./tollgate.toml` is read
@@ -514,17 +541,19 @@ impl Settings {
                 }
                 (sqlite_in(&dir)?, "--data-dir".to_owned())
             }
-            (None, None) => match (env.database?, config.database, config.data_dir) {
-                (Some(url), _, _) => (url, store_db::DATABASE_ENV.to_owned()),
-                (None, Some(url), _) => (url.into_inner(), config.database_at),
-                // A directory the file names that cannot be made is located in it.
-                (None, None, Some(dir)) => {
-                    let url = sqlite_in(dir.get_ref()).map_err(|e| {
-                        CliError::Usage(format!("{}: data_dir: {e}", config.data_dir_at))
-                    })?;
-                    (url, config.data_dir_at)
-                }
-                (None, None, None) => (sqlite_in(Path::new("."))?, "the default".to_owned()),
+            (None, None) => match env.database? {
+                Some(url) => (url, store_db::DATABASE_ENV.to_owned()),
+                None => match config.database(true)? {
+                    Some(named) => named,
+                    None => (sqlite_in(Path::new("."))?, "the default".to_owned()),
+                },
+            },
+        };
+        let (redis, redis_by) = match (args.redis, config.redis) {
+            (Some(url), _) => (Some(url), "--redis".to_owned()),
+            (None, in_file) => match env.redis? {
+                Some(url) => (Some(url), REDIS_ENV.to_owned()),
+                None => (in_file.map(Spanned::into_inner), config.redis_at),
             },
         };
         let mut catalogs: Vec<PathBuf> = config
@@ -547,10 +576,8 @@ impl Settings {
             dialect: args.dialect.or(config.dialect).unwrap_or(Dialect::Problem),
             catalogs,
             catalogs_at: config.catalog_at,
-            redis: match args.redis {
-                Some(url) => Some(url),
-                None => env.redis?.or(config.redis.map(Spanned::into_inner)),
-            },
+            redis,
+            redis_by,
             database,
             database_by,
             timeout: args.timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
@@ -592,26 +619,9 @@ async fn serve(
     client_ip: ClientIp,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    // Opened here, after the settings are checked, so that a start that
-    // fails before leaves no empty SQLite file.
-    let store = store_db::open(&settings.database, &settings.database_by).await?;
-    // Stops with the server: dropped (and aborted) when `serve` returns.
-    let _purge = PurgeTask(tokio::spawn(purge_idempotency(
-        store.clone(),
-        PURGE_INTERVAL,
-    )));
-    let scans = db::Scans::open(&settings.database)
-        .await
-        .map_err(|e| store_db::cannot_open(&settings.database, &settings.database_by, e))?;
-    let limits = match &settings.redis {
-        Some(url) => Backend::from_url(url).map_err(|e| CliError::Usage(e.to_string()))?,
-        None => Backend::default(),
-    };
-    if let (Backend::Redis(redis), Some(url)) = (&limits, &settings.redis) {
-        reach_redis(redis, url).await?;
-    }
-    // Bound first: a server that cannot listen creates no demo key that it
-    // would never show.
+    // Bound, and Redis reached, before the database is opened: a start that
+    // fails on either leaves no SQLite file, and creates no demo key that
+    // it would never show.
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| {
@@ -622,6 +632,22 @@ async fn serve(
             };
             CliError::Usage(format!("cannot listen on {}: {e}{hint}", settings.listen))
         })?;
+    let limits = match &settings.redis {
+        Some(url) => Backend::from_url(url).map_err(|e| CliError::Usage(e.to_string()))?,
+        None => Backend::default(),
+    };
+    if let (Backend::Redis(redis), Some(url)) = (&limits, &settings.redis) {
+        reach_redis(redis, url, &settings.redis_by).await?;
+    }
+    let store = store_db::open(&settings.database, &settings.database_by).await?;
+    // Stops with the server: dropped (and aborted) when `serve` returns.
+    let _purge = PurgeTask(tokio::spawn(purge_idempotency(
+        store.clone(),
+        PURGE_INTERVAL,
+    )));
+    let scans = db::Scans::open(&settings.database)
+        .await
+        .map_err(|e| store_db::cannot_open(&settings.database, &settings.database_by, e))?;
     let demo = demo_account(&store)
         .await
         .map_err(|e| CliError::Usage(format!("cannot set up the demo account: {e}")))?;
@@ -723,25 +749,36 @@ impl Drop for PurgeTask {
 const REDIS_START_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One round trip to the rate-limit store, so that a wrong or unreachable
-/// Redis stops the start rather than leaving every request unlimited.
-async fn reach_redis(store: &RedisStore, url: &str) -> Result<(), CliError> {
+/// Redis stops the start rather than leaving every request unlimited. `by`
+/// says what named `url`, for the error.
+async fn reach_redis(store: &RedisStore, url: &str, by: &str) -> Result<(), CliError> {
     let policy = Policy::new("serve-start", 1, Duration::from_secs(1))
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let key = Key::from("serve-start");
-    let deadline = tokio::time::Instant::now() + REDIS_START_TIMEOUT;
+    let started = tokio::time::Instant::now();
     let error = loop {
         match store.peek(&policy, &key, 1).await {
             Ok(_) => return Ok(()),
             // A first connection (TLS, or asking the sentinels) may take
             // longer than one decision may.
-            Err(e) if e.is_timeout() && tokio::time::Instant::now() < deadline => {}
+            Err(e) if e.is_timeout() && started.elapsed() < REDIS_START_TIMEOUT => {}
             Err(e) => break e,
         }
     };
-    let cause = error.to_string();
-    let cause = cause.strip_prefix("rate-limit store: ").unwrap_or(&cause);
+    let cause = if error.is_timeout() {
+        // Each try says its own timeout; the wait was all of them.
+        let waited = started.elapsed().as_secs_f64();
+        format!("no answer within {waited:.1} s")
+    } else if error.is_parse() {
+        // Its answer, as the parser saw it, says nothing to the reader.
+        "it answers, but not as a Redis server (the wrong port?)".to_owned()
+    } else {
+        let cause = error.to_string();
+        let plain = cause.strip_prefix("rate-limit store: ");
+        plain.map_or_else(|| cause.clone(), str::to_owned)
+    };
     Err(CliError::Usage(format!(
-        "cannot reach Redis at {}: {cause}",
+        "cannot reach Redis at {} (named by {by}): {cause}",
         tollgate::redact_url(url)
     )))
 }
@@ -1143,6 +1180,23 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_is_no_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "\u{feff}dialect = 'soap'\n");
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args, FromEnv::none())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{}:1:11: ", path.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn an_unreadable_catalog_is_located_in_the_config_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.toml"), "").unwrap();
@@ -1195,6 +1249,7 @@ mod tests {
             catalogs: Vec::new(),
             catalogs_at: Vec::new(),
             redis: redis.map(str::to_owned),
+            redis_by: "--redis".to_owned(),
             database: database.to_owned(),
             database_by: "the default".to_owned(),
             timeout: DEFAULT_TIMEOUT,

@@ -234,7 +234,13 @@ impl Pool {
                 std::fs::copy(&path, older.path().join(name)).unwrap();
             }
         }
-        let migrator = sqlx::migrate::Migrator::new(older.path()).await.unwrap();
+        self.migrate_from(older.path()).await;
+    }
+
+    /// Applies the migrations in `dir`, as another application's sqlx
+    /// migrations would be.
+    pub async fn migrate_from(&self, dir: &std::path::Path) {
+        let migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
         match self {
             Pool::Sqlite(pool) => migrator.run(pool).await.unwrap(),
             Pool::Postgres(pool) => migrator.run(pool).await.unwrap(),
