@@ -21,7 +21,8 @@
 //!   profiles; tests use [`FakeClock`].
 //!
 //! Features: `redis` (the Redis store), `axum` (reads axum's `ConnectInfo`
-//! peer address), `quanta` (`QuantaClock`), all on by default; `rustls`
+//! peer address, and `OriginalUri` for the `instance` of a refusal under
+//! `Router::nest`), `quanta` (`QuantaClock`), all on by default; `rustls`
 //! (`rediss://` URLs: the Redis store over TLS), off by default.
 //!
 //! An axum app limited to 100 calls per 60 s per API key and 1000 per 60 s per

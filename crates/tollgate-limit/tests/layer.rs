@@ -637,3 +637,34 @@ async fn axum_router_with_connect_info() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_refusal_under_router_nest_names_the_path_the_client_sent() {
+    use http_body_util::BodyExt;
+
+    let clock = FakeClock::new();
+    let limiter = Limiter::builder()
+        .policy(policy("per-ip", 1, 60), ClientIp::new())
+        .clock(clock.clone())
+        .build();
+    let scans = axum::Router::new()
+        .route("/scans", axum::routing::get(|| async { "ok" }))
+        .layer(RateLimitLayer::new(limiter).dialect(Dialect::Problem));
+    let app = axum::Router::new().nest("/v1", scans);
+    let get = || {
+        let mut request = Request::builder()
+            .uri("/v1/scans")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(PeerAddr("198.51.100.7:5000".parse().unwrap()));
+        request
+    };
+    assert_eq!(app.clone().oneshot(get()).await.unwrap().status(), 200);
+    let refused = app.oneshot(get()).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let body = refused.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["instance"], "/v1/scans", "{body}");
+}

@@ -147,6 +147,27 @@ impl Gatekeeper {
     }
 }
 
+/// The request's URI as the client sent it: under axum's `Router::nest` the
+/// URI a route's layers see has lost the nest's prefix; axum keeps the
+/// original as `OriginalUri`.
+#[cfg_attr(not(feature = "axum"), allow(unused_variables))]
+pub(crate) fn caller_uri<'a>(
+    uri: &'a http::Uri,
+    extensions: &'a http::Extensions,
+) -> &'a http::Uri {
+    #[cfg(feature = "axum")]
+    if let Some(original) = extensions.get::<axum::extract::OriginalUri>() {
+        return &original.0;
+    }
+    uri
+}
+
+/// The path of the request as the client sent it ([`caller_uri`]), for a
+/// `problem` body's `instance`.
+pub(crate) fn caller_path<B>(req: &http::Request<B>) -> &str {
+    caller_uri(req.uri(), req.extensions()).path()
+}
+
 impl Shared {
     /// The response for `err`: rendered standalone, with the error in its extensions.
     pub(crate) fn reject<B: From<Bytes>>(

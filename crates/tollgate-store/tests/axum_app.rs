@@ -22,7 +22,8 @@ use tower::ServiceExt;
 
 both_backends!(
     seed_behaviours_in_the_envelope_dialect,
-    idempotency_tells_apart_resources_under_a_nested_router
+    idempotency_tells_apart_resources_under_a_nested_router,
+    refusals_under_a_nested_router_name_the_path_the_client_sent
 );
 
 #[derive(Clone)]
@@ -311,5 +312,61 @@ async fn idempotency_tells_apart_resources_under_a_nested_router(kind: Kind) {
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("idempotency_key_reused"), "{body}");
     assert_eq!(send("/accounts/a/transfers").await, (201, "a".to_owned()));
+    db.cleanup().await;
+}
+
+async fn refusals_under_a_nested_router_name_the_path_the_client_sent(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let store = &db.store;
+    store.create_account(NewAccount::new("acme")).await.unwrap();
+    let key = store
+        .create_key(NewKey::new("acme", ["scans:write"]))
+        .await
+        .unwrap();
+    let key = key.secret();
+    let gate = Gatekeeper::new(store.clone());
+    let ok = || async { http::StatusCode::CREATED };
+    let scans = Router::new()
+        .route(
+            "/scans",
+            post(ok).route_layer(
+                gate.route()
+                    .scope("scans:write")
+                    .cost(1)
+                    .idempotency(Idempotency::Required),
+            ),
+        )
+        // Credits without authentication before them: no principal to charge.
+        .route("/unauthenticated", post(ok).route_layer(gate.credits(1)));
+    // The nested router's layers see `/scans`; the client sent `/v1/scans`.
+    let app = Router::new().nest("/v1", scans);
+    let long_key = "k".repeat(256);
+    let cases = [
+        ("/v1/scans", None, None, 401, "invalid_key"),
+        ("/v1/scans", Some("sk_unknown"), None, 401, "invalid_key"),
+        ("/v1/scans", Some(key), None, 400, "missing_field"),
+        (
+            "/v1/scans",
+            Some(key),
+            Some(long_key.as_str()),
+            400,
+            "validation_error",
+        ),
+        (
+            "/v1/scans",
+            Some(key),
+            Some("k1"),
+            402,
+            "insufficient_credits",
+        ),
+        ("/v1/unauthenticated", Some(key), None, 401, "invalid_key"),
+    ];
+    for (uri, key, idem, status, code) in cases {
+        let (got, _, body) = call(&app, "POST", uri, key, idem).await;
+        assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+        assert_eq!(body["instance"], uri, "{body}");
+    }
     db.cleanup().await;
 }

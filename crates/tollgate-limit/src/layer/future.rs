@@ -6,7 +6,7 @@ use std::task::{Context, Poll, ready};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 
-use super::layer::{Refusal, Shared};
+use super::layer::{Refusal, Shared, caller_uri};
 use crate::headers::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
 use crate::limiter::Outcome;
 
@@ -110,7 +110,11 @@ where
                         let future = service.call(request);
                         state.set(State::Inner { future, headers });
                     } else {
-                        let response = shared.refusal(&outcome, request.headers(), request.uri());
+                        let response = shared.refusal(
+                            &outcome,
+                            request.headers(),
+                            caller_uri(request.uri(), request.extensions()),
+                        );
                         state.set(State::Rejected {
                             response: Some(response),
                         });

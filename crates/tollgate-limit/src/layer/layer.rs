@@ -156,7 +156,7 @@ impl Shared {
         out
     }
 
-    /// The 429, 503 or 400 for a refused request, rendered in the layer's dialect
+    /// The 429, 503 or 400 for a refused request to `uri` (its `instance`), rendered in the layer's dialect
     /// with the [`ApiError`] in its extensions.
     pub(crate) fn refusal(
         &self,
@@ -227,3 +227,15 @@ impl Shared {
 /// outside it keeps its legacy triple, which tells the policy that refused.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Refusal;
+
+/// The request's URI as the client sent it: under axum's `Router::nest` the
+/// URI a route's layers see has lost the nest's prefix; axum keeps the
+/// original as `OriginalUri`.
+#[cfg_attr(not(feature = "axum"), allow(unused_variables))]
+pub(crate) fn caller_uri<'a>(uri: &'a Uri, extensions: &'a http::Extensions) -> &'a Uri {
+    #[cfg(feature = "axum")]
+    if let Some(original) = extensions.get::<axum::extract::OriginalUri>() {
+        return &original.0;
+    }
+    uri
+}

@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 
 use super::future::ResponseFuture;
-use super::layer::Shared;
+use super::layer::{Shared, caller_uri};
 use crate::limiter::Pending;
 
 /// The rate-limiting service; see [`RateLimitLayer`](super::RateLimitLayer).
@@ -50,7 +50,8 @@ where
                 ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), headers)
             }
             Pending::Ready(outcome) => {
-                ResponseFuture::rejected(self.shared.refusal(&outcome, &parts.headers, &parts.uri))
+                let uri = caller_uri(&parts.uri, &parts.extensions);
+                ResponseFuture::rejected(self.shared.refusal(&outcome, &parts.headers, uri))
             }
             Pending::Wait(check) => {
                 // The ready service goes with the request; this one keeps a clone.

@@ -9,6 +9,7 @@ use pin_project_lite::pin_project;
 use tower::Service;
 
 use crate::backend::BoxFuture;
+use crate::gatekeeper::caller_path;
 use crate::{Gatekeeper, Principal, Rejection};
 
 type Pending<S, ReqB> = (Request<ReqB>, S, Gatekeeper, Arc<[String]>);
@@ -82,7 +83,7 @@ where
                         Err(rejection) => {
                             let response =
                                 gate.inner
-                                    .rejection(&rejection, req.headers(), req.uri().path());
+                                    .rejection(&rejection, req.headers(), caller_path(&req));
                             State::Rejected {
                                 response: Some(response),
                             }

@@ -7,6 +7,7 @@ use tower::Service;
 
 use super::AuthFuture;
 use super::future::State;
+use crate::gatekeeper::caller_path;
 use crate::{Gatekeeper, Principal, Rejection};
 
 /// The service of [`AuthLayer`](super::AuthLayer).
@@ -63,7 +64,7 @@ where
                 })
             }
             Some(Err(rejection)) => {
-                let response = shared.rejection(&rejection, req.headers(), req.uri().path());
+                let response = shared.rejection(&rejection, req.headers(), caller_path(&req));
                 AuthFuture::new(State::Rejected {
                     response: Some(response),
                 })

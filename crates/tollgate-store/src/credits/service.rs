@@ -5,6 +5,7 @@ use http::{Request, Response};
 use tower::Service;
 
 use super::CreditsFuture;
+use crate::gatekeeper::caller_path;
 use crate::{Gatekeeper, Principal, Rejection, Reservation, Store, StoreError, detach};
 
 /// The service of [`CreditsLayer`](super::CreditsLayer).
@@ -108,7 +109,7 @@ where
             .map(|p| p.account_id().to_owned())
         else {
             let response =
-                shared.rejection(&Rejection::InvalidKey, req.headers(), req.uri().path());
+                shared.rejection(&Rejection::InvalidKey, req.headers(), caller_path(&req));
             return CreditsFuture::rejected(response);
         };
         let clone = self.inner.clone();
@@ -117,7 +118,7 @@ where
             let guard = match reserve(shared.store.clone(), account, cost).await {
                 Ok(guard) => guard,
                 Err(rejection) => {
-                    return Ok(shared.rejection(&rejection, req.headers(), req.uri().path()));
+                    return Ok(shared.rejection(&rejection, req.headers(), caller_path(&req)));
                 }
             };
             if let Some(reservation) = &guard.reservation {

@@ -13,7 +13,7 @@ use super::record::{
 use super::{Idempotency, IdempotencyFuture};
 use crate::backend::{IdempotencyRow, LockToken};
 use crate::clock::unix;
-use crate::gatekeeper::{NotExecuted, Shared};
+use crate::gatekeeper::{NotExecuted, Shared, caller_path, caller_uri};
 use crate::store::Begin;
 use crate::{Gatekeeper, Principal, Rejection, Store, StoreError, detach};
 use tollgate::headers::IDEMPOTENT_REPLAYED;
@@ -346,7 +346,7 @@ where
                 return IdempotencyFuture::rejected(shared.reject(
                     err,
                     req.headers(),
-                    req.uri().path(),
+                    caller_path(&req),
                 ));
             }
             None => return IdempotencyFuture::inner(self.inner.call(req)),
@@ -361,7 +361,7 @@ where
                     return IdempotencyFuture::rejected(shared.reject(
                         err,
                         req.headers(),
-                        req.uri().path(),
+                        caller_path(&req),
                     ));
                 }
             },
@@ -402,7 +402,10 @@ where
     ResB::Error: Into<BoxError>,
 {
     let (mut parts, body) = req.into_parts();
-    let uri = original_uri(&parts);
+    // As the client sent it: under `Router::nest`, requests to two resources
+    // (`/accounts/a/transfers`, `/accounts/b/transfers`) would otherwise
+    // share one fingerprint, and the second get the first's response.
+    let uri = caller_uri(&parts.uri, &parts.extensions);
     let path = uri.path().to_owned();
     let body = match Limited::new(body, shared.max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -519,18 +522,6 @@ where
             Ok(shared.reject(shared.error("internal_error"), &headers, &path))
         }
     }
-}
-
-/// The request's URI as the client sent it. Under axum's `Router::nest` the
-/// URI a route's layers see has lost the nest's prefix, and requests to two
-/// resources (`/accounts/a/transfers`, `/accounts/b/transfers`) would share
-/// one fingerprint: the second would be answered with the first's response.
-fn original_uri(parts: &http::request::Parts) -> &http::Uri {
-    #[cfg(feature = "axum")]
-    if let Some(original) = parts.extensions.get::<axum::extract::OriginalUri>() {
-        return &original.0;
-    }
-    &parts.uri
 }
 
 /// `payload_too_large` for an outer layer's body limit, which arrives
