@@ -272,7 +272,11 @@ where
         } else {
             open_existing(&database.url, &database.by).await?
         };
-        f(store).await.map_err(|e| failed(database, e))
+        let result = f(store.clone()).await;
+        // A SQLite file takes in its write-ahead log: what the command did
+        // is in the file alone, not in a `-wal` file beside it.
+        store.close().await;
+        result.map_err(|e| failed(database, e))
     })
 }
 

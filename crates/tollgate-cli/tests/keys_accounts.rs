@@ -668,3 +668,36 @@ fn a_data_dir_in_the_config_file_is_made_and_located() {
     assert!(tollgate(&dir, &["keys", "list"]).status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What a command did is in the database file itself, not in a write-ahead
+/// log beside it, though a server has the file open: a copy of the file
+/// alone (a backup) misses nothing.
+#[tokio::test]
+async fn a_copy_of_the_database_file_alone_holds_every_change() {
+    let dir = fresh_dir("whole-file");
+    assert!(
+        tollgate(&dir, &["accounts", "create", "acme", "--credits", "7"])
+            .status
+            .success()
+    );
+    let url = format!("sqlite://{}", dir.join("tollgate.db").display());
+    let server = tollgate_store::Store::open(&url).await.unwrap();
+    assert_eq!(server.account("acme").await.unwrap().balance(), 7);
+    assert!(
+        tollgate(&dir, &["accounts", "credit", "acme", "5"])
+            .status
+            .success()
+    );
+    let backup = dir.join("backup");
+    std::fs::create_dir(&backup).unwrap();
+    std::fs::copy(dir.join("tollgate.db"), backup.join("tollgate.db")).unwrap();
+    let show = tollgate(&backup, &["accounts", "show", "acme"]);
+    assert!(
+        stdout(&show).contains("balance  12"),
+        "{}{}",
+        stdout(&show),
+        String::from_utf8_lossy(&show.stderr)
+    );
+    server.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

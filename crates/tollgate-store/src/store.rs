@@ -521,6 +521,18 @@ impl Store {
         self.inner.writes.wait().await;
     }
 
+    /// Closes the database's connections, once those in use are given back:
+    /// a SQLite file takes in what its write-ahead log holds, so that the
+    /// file alone is the whole database (a copy of it misses nothing, unless
+    /// another process was reading an older state of it); Postgres sees each session end rather than break
+    /// off. Calls after it fail. A server calls it last, after
+    /// [`finish_writes`](Self::finish_writes); a program that just ends need
+    /// not (nothing committed is lost), but leaves part of what it wrote in
+    /// the `-wal` file beside a SQLite database.
+    pub async fn close(&self) {
+        self.inner.backend.close().await;
+    }
+
     /// Counts the writes that run on tasks of their own.
     pub(crate) fn writes(&self) -> &TaskTracker {
         &self.inner.writes

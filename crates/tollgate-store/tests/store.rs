@@ -1275,3 +1275,30 @@ async fn a_store_that_creates_no_tables_opens_only_a_tollgate_database(kind: Kin
     assert_eq!(versions, [1, 2]);
     at.cleanup(&["foreign", "missing", "older"]).await;
 }
+
+/// A closed SQLite store has taken in its write-ahead log: the file alone
+/// is the whole database, though another process (a server) has it open.
+#[tokio::test]
+async fn a_closed_sqlite_store_is_whole_in_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let url = format!("sqlite://{}", path.display());
+    let server = tollgate_store::Store::open(&url).await.unwrap();
+    let store = tollgate_store::Store::open(&url).await.unwrap();
+    store.create_account(NewAccount::new("acme")).await.unwrap();
+    store.credit("acme", 5).await.unwrap();
+    assert_eq!(server.account("acme").await.unwrap().balance(), 5);
+    store.close().await;
+    assert!(
+        store.account("acme").await.is_err(),
+        "calls fail once closed"
+    );
+    // The file alone, copied, holds what was written.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(&path, copy.path().join("t.db")).unwrap();
+    let url = format!("sqlite://{}", copy.path().join("t.db").display());
+    let reopened = tollgate_store::Store::open(&url).await.unwrap();
+    let account = reopened.account("acme").await;
+    assert_eq!(account.map(|a| a.balance()).ok(), Some(5));
+    server.close().await;
+}

@@ -173,6 +173,12 @@ impl Scans {
         }
     }
 
+    /// Closes the pool's connections, as [`Store::close`](tollgate_store::Store::close)
+    /// does the store's.
+    pub(crate) async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await);
+    }
+
     /// The scan `id`, whoever owns it.
     pub(crate) async fn find(&self, id: &str) -> Result<Option<ScanRecord>, sqlx::Error> {
         let sql = format!("SELECT {COLUMNS} FROM serve_scans WHERE id = $1");

@@ -640,8 +640,8 @@ async fn serve(
         reach_redis(redis, url, &settings.redis_by).await?;
     }
     let store = store_db::open(&settings.database, &settings.database_by).await?;
-    // Stops with the server: dropped (and aborted) when `serve` returns.
-    let _purge = PurgeTask(tokio::spawn(purge_idempotency(
+    // Stops with the server: aborted before the store closes.
+    let purge = PurgeTask(tokio::spawn(purge_idempotency(
         store.clone(),
         PURGE_INTERVAL,
     )));
@@ -676,7 +676,8 @@ async fn serve(
         client_ip,
         timeout: settings.timeout,
     };
-    let router = app::router(state, &gate, layers).map_err(|e| CliError::Usage(e.to_string()))?;
+    let router = app::router(Arc::clone(&state), &gate, layers)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
 
     let shown = banner(out, &settings, &limits, addr, &demo).and_then(|()| out.flush());
     match (shown, &demo) {
@@ -704,6 +705,16 @@ async fn serve(
     let finished = tokio::time::timeout(settings.timeout, store.finish_writes()).await;
     if finished.is_err() {
         tracing::warn!("some refunds or idempotency records were not written before the stop");
+    }
+    drop(purge);
+    // Closed, so that a SQLite file takes in its write-ahead log: the file
+    // alone is then the whole database.
+    let closed = async { tokio::join!(store.close(), state.scans.close()) };
+    if tokio::time::timeout(settings.timeout, closed)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database was not closed before the stop");
     }
     writeln!(out, "stopped")?;
     Ok(ExitCode::SUCCESS)

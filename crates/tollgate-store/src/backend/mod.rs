@@ -301,4 +301,10 @@ pub trait IdempotencyBackend: Send + Sync + 'static {
 pub trait Backend: AccountBackend + KeyBackend + IdempotencyBackend {
     /// `sqlite` or `postgres`: for logs and reports.
     fn name(&self) -> &'static str;
+
+    /// Closes the backend's connections, once those in use are given back;
+    /// calls after it fail. Does nothing unless the backend holds any.
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }

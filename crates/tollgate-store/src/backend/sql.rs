@@ -52,7 +52,7 @@ const PURGE_BATCH: u32 = if cfg!(test) { 2 } else { 1000 };
 macro_rules! sql_backend {
     // `$row` names a row's physical address (`rowid`, `ctid`): the purge
     // picks a batch by it, which both look up directly.
-    ($name:ident, $db:ty, $label:literal, $row:literal, $doc:literal) => {
+    ($name:ident, $db:ty, $row:literal, $doc:literal) => {
         #[doc = $doc]
         #[derive(Clone, Debug)]
         pub struct $name {
@@ -533,28 +533,53 @@ macro_rules! sql_backend {
             }
         }
 
-        impl Backend for $name {
-            fn name(&self) -> &'static str {
-                $label
-            }
-        }
     };
 }
 
 sql_backend!(
     SqliteBackend,
     sqlx::Sqlite,
-    "sqlite",
     "rowid",
     "The embedded backend: one SQLite file in WAL mode, migrated on open."
 );
 sql_backend!(
     PostgresBackend,
     sqlx::Postgres,
-    "postgres",
     "ctid",
     "The shared backend: a Postgres database used by many nodes at once."
 );
+
+impl Backend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // The write-ahead log taken into the file first. Closing the
+            // last connection would do it too, but not while another
+            // process (a server) has the file open, and sqlx finishes it on
+            // the connection's own thread after `close` returns: a program
+            // that then exits leaves the log behind. Passive: it does not
+            // wait for that other process's readers.
+            let checkpoint = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)");
+            if let Err(e) = checkpoint.execute(&self.pool).await {
+                tracing::warn!("closing the SQLite store: the checkpoint failed: {e}");
+            }
+            self.pool.close().await;
+        })
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.pool.close())
+    }
+}
 
 #[cfg(test)]
 mod tests {
