@@ -167,7 +167,7 @@ struct FileToml {
 /// The `[errors]` table, in file order; its own type so that a file whose
 /// `errors` is not a table is told what is expected there.
 #[derive(Default)]
-struct EntriesToml(indexmap::IndexMap<String, Spanned<EntryToml>>);
+struct EntriesToml(indexmap::IndexMap<String, Spanned<EntryTable>>);
 
 impl<'de> Deserialize<'de> for EntriesToml {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
@@ -189,6 +189,31 @@ impl<'de> Deserialize<'de> for EntriesToml {
             }
         }
         de.deserialize_map(Entries)
+    }
+}
+
+/// An entry read only from a table: the derived reader of [`EntryToml`]
+/// also takes an array of its fields in order (`abc = [400, "t", …]`, or
+/// `[[errors.abc]]`), which no catalog means.
+struct EntryTable(EntryToml);
+
+impl<'de> Deserialize<'de> for EntryTable {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Table;
+        impl<'de> serde::de::Visitor<'de> for Table {
+            type Value = EntryTable;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an entry's table of fields (`status`, `title`, `message`, …)")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<EntryTable, M::Error> {
+                let entry = serde::de::value::MapAccessDeserializer::new(map);
+                EntryToml::deserialize(entry).map(EntryTable)
+            }
+        }
+        de.deserialize_map(Table)
     }
 }
 
@@ -327,7 +352,8 @@ impl Problems<'_> {
 struct Lines<'a>(&'a str);
 
 impl Lines<'_> {
-    /// The column counts characters, as editors do.
+    /// The column counts characters, as editors do (a byte order mark
+    /// starting the file is none: editors do not show it).
     fn locate(&self, offset: usize) -> (usize, usize) {
         let mut end = offset.min(self.0.len());
         while !self.0.is_char_boundary(end) {
@@ -336,9 +362,17 @@ impl Lines<'_> {
         let before = &self.0[..end];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
-        (line, before[line_start..].chars().count() + 1)
+        let text = &before[line_start..];
+        let text = match line_start {
+            0 => text.strip_prefix(BOM).unwrap_or(text),
+            _ => text,
+        };
+        (line, text.chars().count() + 1)
     }
 }
+
+/// The byte order mark an editor may start a UTF-8 file with.
+const BOM: char = '\u{feff}';
 
 impl Catalog {
     /// A catalog with no entries.
@@ -433,7 +467,7 @@ impl Catalog {
         let mut alias_spans = HashMap::new();
         for (code, entry) in parsed.errors.0 {
             let span = entry.span();
-            let entry = entry.into_inner();
+            let EntryTable(entry) = entry.into_inner();
             let at = |key| entry.span_of(key).unwrap_or(span.clone());
             alias_spans.insert(code.clone(), (entry.span_of("aliases"), span.clone()));
             let existing = next.get(&code).map(|d| (**d).clone());
@@ -722,7 +756,8 @@ fn build_def(
 fn entry_at(source: &str, offset: usize) -> Option<&str> {
     let mut header = None;
     let mut open: Option<&str> = None;
-    for line in source.get(..offset)?.lines() {
+    let before = source.get(..offset)?;
+    for line in before.strip_prefix(BOM).unwrap_or(before).lines() {
         if open.is_none() && line.trim_start().starts_with('[') {
             header = Some(line.trim());
         }
@@ -1256,6 +1291,45 @@ mod tests {
             [
                 "t.toml:2:7: invalid type: integer `5`, expected an entry's table of fields (`status`, `title`, `message`, …)"
             ]
+        );
+    }
+
+    #[test]
+    fn an_entry_is_a_table_never_an_array_of_its_fields() {
+        // Every field, in the order the entry declares them: a table's
+        // values by position, which no catalog means.
+        let e =
+            errors("[errors]\nabc = [400, 't', 'm', 'h', 'r', 'never', 'internal', {}, [], []]\n");
+        assert_eq!(
+            e,
+            [
+                "t.toml:2:7: invalid type: sequence, expected an entry's table of fields (`status`, `title`, `message`, …)"
+            ]
+        );
+        let e = errors("[[errors.abc]]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].ends_with("invalid type: sequence, expected an entry's table of fields (`status`, `title`, `message`, …)"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_moves_no_column_and_hides_no_entry() {
+        // Editors save UTF-8 with a BOM and do not show it: problems on the
+        // first line are where the editor puts them, and its header names
+        // the entry of a file that does not parse.
+        let e = errors("\u{feff}[errors.Abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n");
+        assert!(e[0].starts_with("t.toml:1:1: entry \"Abc\": code"), "{e:?}");
+        let e = errors("\u{feff}docs_url = 'a b'\n");
+        assert!(e[0].starts_with("t.toml:1:12: docs_url"), "{e:?}");
+        let e = errors("\u{feff}[errors.abc]\nstatus = 400\nstatus = 401\n");
+        assert_eq!(e, ["t.toml:3:1: entry \"abc\": duplicate key `status`"]);
+        // Later lines are counted as before.
+        let e = errors("\u{feff}[errors.abc]\nstatus = 600\ntitle = 't'\nmessage = 'm'\n");
+        assert_eq!(
+            e,
+            ["t.toml:2:10: entry \"abc\": status 600 is outside 400–599"]
         );
     }
 
