@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::retry::{Attempts, SentIdempotencyKey};
+use crate::retry::{Attempts, SentIdempotencyKey, success_request_id};
 use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder, ErrorResponse};
 
 mod sealed {
@@ -133,11 +133,25 @@ async fn read_data<T: DeserializeOwned>(
         .extensions()
         .get::<SentIdempotencyKey>()
         .map(|key| key.0.clone());
-    let attempts = response.extensions().get::<Attempts>().map(|a| a.0.clone());
+    // The attempts the middleware made (or this one): an error found in the
+    // body keeps their request ids, to quote to support.
+    let attempts = match response.extensions().get::<Attempts>() {
+        Some(made) => made.0.clone(),
+        None => vec![Attempt {
+            number: 1,
+            status: Some(status.as_u16()),
+            code: None,
+            request_id: success_request_id(&response),
+            error: None,
+            started: Duration::ZERO,
+            delay: None,
+        }],
+    };
     // Where the error came from, and the key to send the request again with.
     let at = |e: Error| {
         e.request(None, Some(url.clone()))
             .idempotency_key_sent(key.clone())
+            .attempts_made(attempts.clone(), None)
     };
     let body = response.bytes().await.map_err(|e| at(e.into()))?;
     match unwrap_envelope(&body) {
@@ -162,9 +176,8 @@ async fn read_data<T: DeserializeOwned>(
             let kept = body.slice(..body.len().min(decoder.max_body));
             let mut response = decoder.decode(status, headers, kept);
             response.truncated = response.body().len() < body.len();
-            // The attempts the middleware made (or this one), the last
-            // now known to have failed.
-            let mut attempts = attempts.unwrap_or_else(|| vec![first_attempt(&response)]);
+            // The last attempt now known to have failed.
+            let mut attempts = attempts.clone();
             if let Some(last) = attempts.last_mut() {
                 last.code = response.code().map(str::to_owned);
                 last.request_id = response.request_id().map(str::to_owned);

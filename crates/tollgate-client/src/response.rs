@@ -274,7 +274,9 @@ impl ErrorDecoder {
     }
 
     /// Reads at most the limit of `response`'s body and decodes it. A body that
-    /// fails half-way is decoded as far as it came.
+    /// fails half-way is decoded as far as it came; one still in a content
+    /// coding reqwest did not undo (gzip the client did not ask for) is kept
+    /// but not read, as an `empty` one.
     ///
     /// There is no time limit of its own: only the reqwest client's timeouts
     /// bound the read. A per-read timeout does not stop a body that trickles
@@ -294,10 +296,28 @@ impl ErrorDecoder {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         let (body, truncated) = read_bounded(&mut response, self.max_body, deadline).await;
-        let mut out = self.decode(status, headers, body);
+        let mut out = if encoded(&headers) {
+            // Compressed bytes are no message: decoded from the headers.
+            let mut out = self.decode(status, headers, Bytes::new());
+            out.body = body;
+            out
+        } else {
+            self.decode(status, headers, body)
+        };
         out.truncated = truncated;
         out
     }
+}
+
+/// Whether a body is still in a content coding (gzip sent to a client that
+/// asked for none): reqwest removes `Content-Encoding` from what it decodes.
+fn encoded(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity"))
 }
 
 /// Reads up to `limit` bytes of a body, until `deadline`; `true` when it was

@@ -352,7 +352,9 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-fn success_request_id(response: &Response) -> Option<String> {
+/// A success response's request id, from the first request-id header that
+/// has one (`traceparent` aside).
+pub(crate) fn success_request_id(response: &Response) -> Option<String> {
     tollgate::headers::REQUEST_ID_HEADERS
         .iter()
         .filter(|name| **name != "traceparent")

@@ -9,5 +9,5 @@ mod policy;
 pub use budget::RetryBudget;
 pub use jitter::Jitter;
 pub use middleware::TollgateMiddleware;
-pub(crate) use middleware::{Attempts, SentIdempotencyKey};
+pub(crate) use middleware::{Attempts, SentIdempotencyKey, success_request_id};
 pub use policy::RetryPolicy;

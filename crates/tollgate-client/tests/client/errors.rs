@@ -346,6 +346,50 @@ async fn bodies_that_are_not_json_keep_status_and_request_id() {
 }
 
 #[tokio::test]
+async fn an_error_body_in_a_coding_not_undone_is_not_read_as_text() {
+    // `{"error":"internal_error","message":"boom"}` gzipped, sent though
+    // the client asked for no coding (as S3 serves a stored `.gz` object):
+    // its bytes are not the server's message.
+    let gzipped: &[u8] = &[
+        0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x4a, 0x2d, 0x2a,
+        0xca, 0x2f, 0x52, 0xb2, 0x52, 0xca, 0xcc, 0x2b, 0x49, 0x2d, 0xca, 0x4b, 0xcc, 0x89, 0x87,
+        0x08, 0xe8, 0x28, 0xe5, 0xa6, 0x16, 0x17, 0x27, 0xa6, 0xa7, 0x02, 0xa5, 0x92, 0xf2, 0xf3,
+        0x73, 0x95, 0x6a, 0x01, 0xec, 0xad, 0xd8, 0x2d, 0x2b, 0x00, 0x00, 0x00,
+    ];
+    let mock = Mock::start(vec![
+        Reply::new(500)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .header("x-request-id", "gz-1")
+            .body(gzipped),
+    ])
+    .await;
+    let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+    let response = err.response().unwrap();
+    assert_eq!(response.message(), None, "{err}");
+    assert_eq!(response.dialect(), "empty");
+    assert_eq!(response.body().as_ref(), gzipped, "the bytes are kept");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(response.request_id(), Some("gz-1"));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GET {}: 500 Internal Server Error (request id gz-1)",
+            mock.url("/")
+        )
+    );
+    // `identity` is no coding: the body is read.
+    let mock = Mock::start(vec![
+        Reply::new(500)
+            .header("content-encoding", "identity")
+            .body(r#"{"error":"internal_error","message":"boom"}"#),
+    ])
+    .await;
+    let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+    assert_eq!(err.message(), Some("boom"));
+}
+
+#[tokio::test]
 async fn an_oversized_error_body_is_cut_at_the_limit() {
     let huge = format!(
         r#"{{"error":"internal_error","message":"{}"}}"#,
@@ -569,6 +613,60 @@ message = "No frames left on this plan."
     let kept = err.response().unwrap();
     assert_eq!(kept.body().as_ref(), &failed.as_bytes()[..40]);
     assert!(kept.is_truncated());
+}
+
+#[tokio::test]
+async fn an_error_found_in_a_success_body_keeps_the_request_ids() {
+    // A body that is not the JSON asked for: the request id of the
+    // response it came in is the one to quote to support.
+    let mock = Mock::start(vec![
+        Reply::new(503).header("x-request-id", "r-1"),
+        Reply::new(200)
+            .header("x-request-id", "r-2")
+            .body(r#"{"data":{"id":"#),
+    ])
+    .await;
+    let err = client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .json_data::<serde_json::Value>()
+        .await
+        .unwrap_err();
+    assert!(matches!(err.cause(), Cause::Body(_)), "{err:?}");
+    let statuses: Vec<_> = err.attempts().iter().map(|a| a.status()).collect();
+    assert_eq!(statuses, [Some(503), Some(200)], "{err:?}");
+    assert_eq!(err.request_ids(), ["r-1", "r-2"]);
+    assert!(
+        err.to_string()
+            .ends_with("(2 attempts, request ids r-1, r-2)"),
+        "{err}"
+    );
+
+    // Without the middleware too, and for a body the server cut off.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0; 4096];
+        let _ = socket.read(&mut request).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\nx-request-id: cut-1\r\n\r\n";
+        let _ = socket
+            .write_all(format!("{head}{{\"data\":").as_bytes())
+            .await;
+    });
+    let err = reqwest::get(&url)
+        .await
+        .unwrap()
+        .json_data::<serde_json::Value>()
+        .await
+        .unwrap_err();
+    assert!(err.transport().is_some(), "{err:?}");
+    assert_eq!(err.attempts().len(), 1, "{err:?}");
+    assert_eq!(err.attempts()[0].status(), Some(200));
+    assert_eq!(err.request_ids(), ["cut-1"]);
 }
 
 #[tokio::test]
