@@ -1229,6 +1229,11 @@ fn the_error_reference_and_openapi_describe_the_server() {
     let page = http.get(&server.url("/errors"), &[]);
     assert_eq!(page.status, 200);
     assert!(page.header("content-type").starts_with("text/html"));
+    assert_eq!(
+        page.header("content-security-policy"),
+        tollgate::docs::HTML_CONTENT_SECURITY_POLICY
+    );
+    assert_eq!(page.header("x-content-type-options"), "nosniff");
     let html = page.text();
     for code in [
         "input_format_error",

@@ -310,13 +310,21 @@ pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
 pub(crate) async fn errors(
     State(app): State<Arc<AppState>>,
     Query(params): Query<Vec<(String, String)>>,
-) -> Html<String> {
+) -> Response {
     let q = search_words(&params);
-    Html(tollgate::docs::html(
-        &app.catalog,
-        app.dialect,
-        q.as_deref(),
-    ))
+    let page = tollgate::docs::html(&app.catalog, app.dialect, q.as_deref());
+    let policy = HeaderValue::from_static(tollgate::docs::HTML_CONTENT_SECURITY_POLICY);
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, policy),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        Html(page),
+    )
+        .into_response()
 }
 
 /// The search of `?q=`: a repeated `q` (a form with two search boxes, a link

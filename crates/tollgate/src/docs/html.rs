@@ -38,6 +38,13 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// A `Content-Security-Policy` to serve the [`html`] page with: it runs no
+/// script, loads nothing, styles itself inline and submits its search form
+/// to itself, so a browser is told to allow just that. Text from a catalog
+/// or a query is escaped; this is the second line of defence.
+pub const HTML_CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'";
+
 /// The error reference page for `catalog` in `dialect`. With a `query`, only
 /// the matching entries are listed: a server that answers `GET ?q=…` with
 /// the page for the query makes its search box work without JavaScript (a
@@ -152,6 +159,31 @@ mod tests {
         let filtered = html(&catalog, Dialect::Problem, Some("credits"));
         assert!(filtered.contains("id=\"insufficient_credits\""));
         assert!(!filtered.contains("id=\"not_found\""));
+    }
+
+    #[test]
+    fn the_page_needs_no_more_than_its_content_security_policy_allows() {
+        let page = html(&Catalog::builtin(), Dialect::Problem, Some("credits"));
+        // Nothing is loaded or run: no script, no resource, no inline handler.
+        for banned in [
+            "<script",
+            "<link",
+            "<img",
+            "<iframe",
+            " src=",
+            "javascript:",
+        ] {
+            assert!(!page.contains(banned), "{banned}");
+        }
+        let handler = page.split(" on").skip(1).find(|rest| {
+            let name = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            name > 0 && rest.as_bytes().get(name) == Some(&b'=')
+        });
+        assert_eq!(handler, None, "an inline event handler");
+        // The search form submits to the page itself.
+        assert!(page.contains("<form method=\"get\" role=\"search\">"));
+        assert!(HTML_CONTENT_SECURITY_POLICY.contains("form-action 'self'"));
+        assert!(HTML_CONTENT_SECURITY_POLICY.contains("style-src 'unsafe-inline'"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-pub use html::html;
+pub use html::{HTML_CONTENT_SECURITY_POLICY, html};
 pub use markdown::markdown;
 
 use crate::{ApiError, Catalog, Context, Dialect, ErrorDef, RetryClass, Violation};
