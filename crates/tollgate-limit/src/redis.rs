@@ -39,11 +39,13 @@ use crate::policy::{Decision, Gcra, Policy};
 /// a horizon, and most writes keep the expiry as it is (`KEEPTTL`).
 /// Binary numbers and a rare expiry: formatting numbers as text and setting
 /// an expiry were most of the script's cost. A value the script did not
-/// write (another length, another type under the prefix) is a fresh caller,
-/// and is replaced: one such key must not fail the decisions batched with it. A stored arrival time more than
-/// the tolerance ahead (a policy tightened under the same name, Redis's clock
-/// stepped back) is capped at the tolerance, and the cap is stored even when
-/// the check is refused, so the caller waits out one burst of the new policy.
+/// write (another length, another type under the prefix, numbers that are
+/// not finite) is a fresh caller, and is replaced: one such key must not
+/// fail the decisions batched with it, nor lock its caller out for good. A
+/// stored arrival time more than the tolerance ahead (a policy tightened
+/// under the same name, Redis's clock stepped back) is capped at the
+/// tolerance, and the cap is stored even when the check is refused, so the
+/// caller waits out one burst of the new policy.
 const SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
@@ -55,7 +57,8 @@ for i = 1, #KEYS do
   local stored = redis.pcall('GET', key)
   if type(stored) == 'string' and #stored == 17 then
     local format, stored_tat, stored_deadline = struct.unpack('>Bdd', stored)
-    if format == 1 then
+    -- x - x is 0 for a finite x only (NaN and infinities were not written here)
+    if format == 1 and stored_tat - stored_tat == 0 and stored_deadline - stored_deadline == 0 then
       tat, deadline = stored_tat, stored_deadline
     end
   end

@@ -147,6 +147,53 @@ async fn a_key_of_another_type_is_a_fresh_caller() {
     assert_eq!(store.check(&p, &foreign, 1).await.unwrap().remaining(), 3);
 }
 
+/// A value of the script's length and format byte that the script did not
+/// write, holding numbers that are not finite (NaN, infinities), is a fresh
+/// caller too: a NaN arrival time used to refuse every call with a wait of
+/// 584 years and never expire (no comparison with NaN holds).
+#[tokio::test]
+async fn a_value_with_numbers_that_are_not_finite_is_a_fresh_caller() {
+    let Some(url) = redis_url() else { return };
+    let store = store(&url, &prefix());
+    let p = policy("per-key", 5, 60);
+    let mut admin = admin_at(&url).await;
+    let forged = |tat: f64, deadline: f64| {
+        let mut value = vec![1u8];
+        value.extend(tat.to_be_bytes());
+        value.extend(deadline.to_be_bytes());
+        value
+    };
+    for (i, (tat, deadline)) in [
+        (f64::NAN, f64::NAN),
+        (f64::NAN, 0.0),
+        (0.0, f64::NAN),
+        (0.0, f64::INFINITY),
+        (f64::NEG_INFINITY, f64::INFINITY),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = Key::from(format!("forged-{i}"));
+        let name = store.redis_key(&p, &key);
+        let () = redis::cmd("SET")
+            .arg(&name)
+            .arg(forged(tat, deadline))
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        let d = store.check(&p, &key, 1).await.unwrap();
+        assert!(d.is_allowed(), "{tat} {deadline}");
+        assert_eq!(d.remaining(), 4, "{tat} {deadline}");
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(&name)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        assert!(pttl > 0, "{tat} {deadline}: the key expires ({pttl})");
+        assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 3);
+    }
+}
+
 /// A policy tightened under the same name (or Redis's clock stepping back)
 /// leaves a caller's stored arrival time far ahead: it counts as a spent
 /// burst of the new policy, not as hours of debt.
