@@ -24,7 +24,19 @@ where
     F::Output: Send + 'static,
 {
     match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => writes.spawn_on(work, &runtime).await.ok(),
+        Ok(runtime) => {
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            let task = async move {
+                // An answer no one waits for is dropped here, while this
+                // task still counts: the write its `Drop` starts is counted
+                // before this one ends, so `finish_writes` never finds none
+                // left in between (a `JoinHandle` would drop it after the
+                // task had stopped counting, and the write could be cut off).
+                drop(answer.send(work.await));
+            };
+            drop(writes.spawn_on(task, &runtime));
+            answered.await.ok()
+        }
         Err(_) => Some(work.await),
     }
 }

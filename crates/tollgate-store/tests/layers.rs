@@ -37,6 +37,7 @@ both_backends!(
     a_key_is_freed_though_its_first_write_fails,
     a_claim_whose_answer_is_lost_leaves_the_key_free,
     credits_are_given_back_though_the_first_release_finds_no_connection,
+    finish_writes_waits_for_what_a_late_charge_or_claim_gives_back,
     a_response_dropped_while_its_lock_renews_spends_the_key,
     a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_key,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
@@ -44,6 +45,7 @@ both_backends!(
     a_lock_timeout_too_long_for_the_clock_still_answers,
     the_handler_runs_on_while_a_renewal_waits,
     idempotency_key_required_and_validated,
+    several_idempotency_keys_on_one_request_are_refused,
     an_outer_body_limit_is_told_without_an_unfilled_limit,
     idempotency_records_expire,
 );
@@ -1097,9 +1099,27 @@ struct Faulty {
     unconnected_releases: Arc<AtomicUsize>,
     /// How many claims (inserts) are still to land with their answer lost.
     unanswered_claims: Arc<AtomicUsize>,
+    /// When set, charges and claims wait for a permit before they are made.
+    held_writes: Option<Arc<tokio::sync::Semaphore>>,
+    /// Whether refunds and freed keys take 200 ms to be written.
+    slow_writes: bool,
 }
 
 impl Faulty {
+    /// Waits for a permit, when charges and claims are held.
+    async fn held(&self) {
+        if let Some(permits) = &self.held_writes {
+            permits.acquire().await.unwrap().forget();
+        }
+    }
+
+    /// Takes 200 ms, when refunds and freed keys are slow.
+    async fn slowly(&self) {
+        if self.slow_writes {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Fails this owner write if some are still to fail.
     fn write_fails(&self) -> bool {
         self.failing_writes
@@ -1152,7 +1172,10 @@ mod faulty {
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok();
             if !unanswered {
-                return self.inner.idem_insert(row, token);
+                return Box::pin(async move {
+                    self.held().await;
+                    self.inner.idem_insert(row, token).await
+                });
             }
             Box::pin(async move {
                 assert!(self.inner.idem_insert(row, token).await.unwrap());
@@ -1198,7 +1221,10 @@ mod faulty {
             if self.write_fails() {
                 return Box::pin(async { Err(dropped()) });
             }
-            self.inner.idem_abandon(api_key_id, idem_key, token)
+            Box::pin(async move {
+                self.slowly().await;
+                self.inner.idem_abandon(api_key_id, idem_key, token).await
+            })
         }
         fn idem_delete_expired<'a>(
             &'a self,
@@ -1251,7 +1277,10 @@ mod faulty {
             cost: i64,
             period: i64,
         ) -> BoxFuture<'a, Result<Option<tollgate_store::backend::Reserved>, StoreError>> {
-            self.inner.reserve(id, cost, period)
+            Box::pin(async move {
+                self.held().await;
+                self.inner.reserve(id, cost, period).await
+            })
         }
         fn release<'a>(
             &'a self,
@@ -1266,7 +1295,10 @@ mod faulty {
             if unconnected {
                 return Box::pin(async { Err(dropped()) });
             }
-            self.inner.release(id, cost, period)
+            Box::pin(async move {
+                self.slowly().await;
+                self.inner.release(id, cost, period).await
+            })
         }
         fn add_storage<'a>(
             &'a self,
@@ -1368,6 +1400,8 @@ impl Fixture {
             failing_writes: Arc::default(),
             unconnected_releases: Arc::default(),
             unanswered_claims: Arc::default(),
+            held_writes: None,
+            slow_writes: false,
         }
     }
 
@@ -1536,6 +1570,43 @@ async fn credits_are_given_back_though_the_first_release_finds_no_connection(kin
 /// One dropped connection while storing the outcome does not leave the key
 /// running (to run, and charge, again once its lock times out): the write is
 /// tried again, and the retry is a replay.
+async fn finish_writes_waits_for_what_a_late_charge_or_claim_gives_back(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let permits = Arc::new(tokio::sync::Semaphore::new(0));
+    let gate = f.faulty(Faulty {
+        held_writes: Some(permits.clone()),
+        slow_writes: true,
+        ..f.sound().await
+    });
+    let handler = Handler::new();
+    let charged = gate.route().cost(3).layer(handler.service());
+    let claimed = gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    for (svc, idem) in [(charged, None), (claimed, Some("k1"))] {
+        // The request is dropped while its charge (or claim) waits ...
+        assert!(given_up_waiting(svc.oneshot(post(&f.key, idem, "{}"))).await);
+        // ... and the server stops: it waits for the store's writes, and
+        // the charge lands meanwhile. Its refund (or the key's freeing),
+        // begun as it lands, is waited for too, or the runtime's end would
+        // cut it off.
+        let store = gate.store().clone();
+        let stopping = tokio::spawn(async move { store.finish_writes().await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        permits.add_permits(1);
+        stopping.await.unwrap();
+        let backend = f.db.backend().await;
+        let scope = f.store().authenticate(&f.key).await.unwrap();
+        let record = backend.idem_get(scope.key_id(), "k1").await.unwrap();
+        assert_eq!((f.balance().await, record), (10, None));
+    }
+    assert_eq!(handler.calls(), 0);
+    f.db.cleanup().await;
+}
+
 async fn an_outcome_is_stored_though_its_first_write_fails(kind: Kind) {
     let Some(f) = Fixture::new(kind, 10).await else {
         return;
@@ -1818,6 +1889,35 @@ async fn idempotency_key_required_and_validated(kind: Kind) {
         (res.status().as_u16(), code(&res)),
         (413, "payload_too_large")
     );
+    assert_eq!((handler.calls(), f.balance().await), (0, 10));
+    f.db.cleanup().await;
+}
+
+async fn several_idempotency_keys_on_one_request_are_refused(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f
+        .gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    // Which of two keys is meant cannot be told (the draft: a client sends
+    // one), and taking the first would run `[a, b]` and `[b, a]` twice.
+    for keys in [["a", "b"], ["b", "a"], ["a", "a"]] {
+        let mut req = post(&f.key, Some(keys[0]), "{}");
+        req.headers_mut()
+            .append("idempotency-key", keys[1].parse().unwrap());
+        let (res, body) = send(&svc, req).await;
+        assert_eq!(
+            (res.status().as_u16(), code(&res)),
+            (400, "validation_error"),
+            "{keys:?}"
+        );
+        assert_eq!(json(&body)["errors"][0]["pointer"], "/Idempotency-Key");
+    }
     assert_eq!((handler.calls(), f.balance().await), (0, 10));
     f.db.cleanup().await;
 }

@@ -1,8 +1,8 @@
 //! Retry-safe POST and PATCH: [`IdempotencyLayer`], after the IETF httpapi
 //! `Idempotency-Key` draft and Stripe's behaviour.
 //!
-//! - The key (`Idempotency-Key`, 1–255 visible ASCII characters) is scoped to
-//!   the API key of the [`Principal`](crate::Principal). Requests without one
+//! - The key (`Idempotency-Key`, sent once, 1–255 visible ASCII characters)
+//!   is scoped to the API key of the [`Principal`](crate::Principal). Requests without one
 //!   share one anonymous scope, so this layer belongs inside the auth layer
 //!   ([`Gatekeeper::route`](crate::Gatekeeper::route) puts it there; by hand,
 //!   add [`Gatekeeper::auth`](crate::Gatekeeper::auth) after it). Outside it,
@@ -23,8 +23,10 @@
 //!   picks anew each time it builds the form) gets `idempotency_key_reused`
 //!   (422).
 //! - [`Idempotency::Required`] routes answer `missing_field` (400, field
-//!   `Idempotency-Key`) to a request without one; a malformed key gets
-//!   `validation_error` (400) with a violation on `Idempotency-Key`.
+//!   `Idempotency-Key`) to a request without one; a malformed key, or more
+//!   than one `Idempotency-Key` field (the draft lets a client send one; which
+//!   is meant cannot be told), gets `validation_error` (400) with a violation
+//!   on `Idempotency-Key`.
 //! - Not stored, so a retry runs again: responses that tell the client to
 //!   retry (5xx, 408, 425, 429) and 415s; refusals of this crate's layers made before
 //!   the handler ran (`insufficient_credits`, `usage_limit_exceeded`, …); and

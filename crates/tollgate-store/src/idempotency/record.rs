@@ -76,7 +76,12 @@ pub(crate) fn fingerprint(
 /// The `boundary` of a `multipart/*` media type, unquoted.
 fn multipart_boundary(content_type: &HeaderValue) -> Option<&str> {
     let text = content_type.to_str().ok()?;
-    let mut params = text.split(';');
+    // A `;` inside a quoted value does not end the parameter.
+    let mut quoted = false;
+    let mut params = text.split(move |c| {
+        quoted ^= c == '"';
+        c == ';' && !quoted
+    });
     let media = params.next()?.trim();
     let is_multipart = media
         .get(..10)
@@ -374,6 +379,22 @@ mod tests {
         assert_eq!(
             fingerprint(&method, &uri, Some(&json), b"{}"),
             fingerprint(&method, &uri, None, b"{}")
+        );
+    }
+
+    #[test]
+    fn a_semicolon_in_a_quoted_parameter_does_not_end_it() {
+        let boundary =
+            |ct: &'static str| multipart_boundary(&HeaderValue::from_static(ct)).map(str::to_owned);
+        let odd = "multipart/form-data; name=\"a;boundary=evil\"; boundary=real";
+        assert_eq!(boundary(odd).as_deref(), Some("real"));
+        assert_eq!(
+            boundary("multipart/form-data; boundary=\"x;y\"; charset=utf-8").as_deref(),
+            Some("x;y")
+        );
+        assert_eq!(
+            boundary("Multipart/Form-Data; Charset=utf-8; BOUNDARY=\"a b\"").as_deref(),
+            Some("a b")
         );
     }
 

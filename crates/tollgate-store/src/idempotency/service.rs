@@ -340,7 +340,13 @@ where
             return IdempotencyFuture::inner(self.inner.call(req));
         }
         let shared = &self.gate.inner;
-        let key = match req.headers().get(tollgate::headers::IDEMPOTENCY_KEY) {
+        let mut sent = req
+            .headers()
+            .get_all(tollgate::headers::IDEMPOTENCY_KEY)
+            .iter();
+        // A key sent twice is malformed: which one is meant cannot be told.
+        let (first, again) = (sent.next(), sent.next());
+        let key = match first {
             None if self.mode == Idempotency::Required => {
                 let err = shared.error("missing_field").with("field", HEADER);
                 return IdempotencyFuture::rejected(shared.reject(
@@ -350,13 +356,17 @@ where
                 ));
             }
             None => return IdempotencyFuture::inner(self.inner.call(req)),
-            Some(value) => match value.to_str().ok().filter(|k| valid_key(k)) {
+            Some(value) => match value
+                .to_str()
+                .ok()
+                .filter(|k| again.is_none() && valid_key(k))
+            {
                 Some(key) => key.to_owned(),
                 None => {
                     let err = shared.error("validation_error").violation(Violation::new(
                         HEADER,
                         "invalid",
-                        "Idempotency-Key must be 1-255 visible ASCII characters",
+                        "Idempotency-Key must be sent once, as 1-255 visible ASCII characters",
                     ));
                     return IdempotencyFuture::rejected(shared.reject(
                         err,
