@@ -346,6 +346,64 @@ fn an_enum_with_drop_and_no_prelude_derives() {
     assert_eq!(err.message(), "Gone: doc_1.");
 }
 
+/// An enum among types that shadow the prelude's names (`usize` too), and
+/// empty `serde`, `std` and `core` modules: the expansion names everything
+/// from the root.
+#[allow(non_camel_case_types, dead_code)]
+mod shadowed {
+    pub(crate) struct Result;
+    pub(crate) struct Option;
+    pub(crate) struct Box;
+    pub(crate) struct String;
+    pub(crate) struct Vec;
+    pub(crate) struct Some;
+    pub(crate) struct None;
+    pub(crate) struct Ok;
+    pub(crate) struct Err;
+    pub(crate) struct usize;
+    mod serde {}
+    mod serde_json {}
+    mod tollgate {}
+    mod std {}
+    mod core {}
+
+    #[derive(::std::fmt::Debug, ::tollgate_axum::ApiError)]
+    pub(crate) enum Shadowed<'a, T: ::serde::Serialize>
+    where
+        T: ::std::fmt::Debug,
+    {
+        #[api(code = "shadowed", status = 400, message = "{value} in {place}")]
+        Bad {
+            value: T,
+            place: &'a str,
+            #[api(retry_after)]
+            wait: ::std::time::Duration,
+            #[api(source)]
+            cause: ::std::io::Error,
+        },
+        #[api(code = "not_found")]
+        Missing,
+    }
+}
+
+#[test]
+fn an_enum_among_shadowing_names_derives() {
+    use shadowed::Shadowed;
+    let err = tollgate::ApiError::from(Shadowed::Bad {
+        value: 7u8,
+        place: "here",
+        wait: Duration::from_secs(3),
+        cause: std::io::Error::other("disk"),
+    });
+    assert_eq!(err.code(), "shadowed");
+    assert_eq!(err.message(), "7 in here");
+    assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(3)));
+    assert_eq!(err.source_error().unwrap().to_string(), "disk");
+    let missing = tollgate::ApiError::from(Shadowed::<u8>::Missing);
+    assert_eq!(missing.code(), "not_found");
+    assert_eq!(Shadowed::<u8>::error_defs().len(), 1);
+}
+
 /// A built-in code redefined with a value kept off the wire.
 #[derive(Debug, ApiError)]
 enum MissingDocument {

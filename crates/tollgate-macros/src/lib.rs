@@ -52,7 +52,9 @@
 //! field is a detail (`serde::Serialize`), filling the message template, but
 //! for a field named `source` or `backtrace` without an attribute, which is
 //! refused (thiserror reads those names as the cause; sent, its text would
-//! reach the client).
+//! reach the client). A detail is its value as JSON, in the message too: an
+//! `Option` field that is `None` is `null` there (`"Plan null"`), so keep
+//! optional values out of the message, or give their absence a variant.
 //! The conversion into `ApiError` takes the value and moves out the `source`
 //! and `retry_after` fields: an enum that implements `Drop` can have neither.
 //!
@@ -231,7 +233,12 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 if std::mem::replace(&mut named_crate, true) {
                     return Err(meta.error("`crate` is given twice"));
                 }
-                let path: syn::Path = meta.value()?.parse::<LitStr>()?.parse()?;
+                let value: LitStr = meta.value().and_then(|v| v.parse()).map_err(|_| {
+                    meta.error(
+                        "`crate` takes a string: #[api(crate = \"path::to::tollgate_axum\")]",
+                    )
+                })?;
+                let path: syn::Path = value.parse()?;
                 root = quote!(#path);
                 Ok(())
             } else {
@@ -309,7 +316,7 @@ fn parse_variant(variant: &syn::Variant, private: &TokenStream2) -> syn::Result<
                 _ => None,
             };
             if let Some(slot) = slot_str {
-                let value: LitStr = meta.value()?.parse().map_err(|_| {
+                let value: LitStr = meta.value().and_then(|v| v.parse()).map_err(|_| {
                     meta.error(format!("`{key}` takes a string: #[api({key} = \"...\")]"))
                 })?;
                 if slot.replace(value).is_some() {
@@ -319,17 +326,23 @@ fn parse_variant(variant: &syn::Variant, private: &TokenStream2) -> syn::Result<
             }
             if key == "status" {
                 let value: LitInt = meta
-                    .value()?
-                    .parse()
+                    .value()
+                    .and_then(|v| v.parse())
                     .map_err(|_| meta.error("`status` takes an integer: #[api(status = 404)]"))?;
                 if attrs.status.replace(value).is_some() {
                     return Err(meta.error("`status` is given twice"));
                 }
                 return Ok(());
             }
-            Err(meta.error(format!(
-                "unknown attribute `{key}`, expected one of: {VARIANT_KEYS}"
-            )))
+            Err(meta.error(match key.as_str() {
+                "source" | "retry_after" | "message_only" | "skip" => {
+                    format!(
+                        "`{key}` marks a field: put #[api({key})] on the field, not the variant"
+                    )
+                }
+                "crate" => "`crate` goes on the enum: #[api(crate = \"...\")]".to_owned(),
+                _ => format!("unknown attribute `{key}`, expected one of: {VARIANT_KEYS}"),
+            }))
         });
         if let Err(e) = parsed {
             errors.push(e);
@@ -385,12 +398,24 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
                             );
                         }
                     },
+                    "code" | "status" | "title" | "message" | "remedy" | "retry" | "kind" => {
+                        return Err(meta.error(format!(
+                            "`{key}` goes on the variant, not a field; a field takes one of: \
+                             {FIELD_KEYS}"
+                        )));
+                    }
+                    "crate" => {
+                        return Err(meta.error("`crate` goes on the enum, not a field"));
+                    }
                     _ => {
                         return Err(meta.error(format!(
                             "unknown field attribute `{key}`, expected one of: {FIELD_KEYS}"
                         )));
                     }
                 };
+                if !(meta.input.is_empty() || meta.input.peek(syn::Token![,])) {
+                    return Err(meta.error(format!("`{key}` takes no value: #[api({key})]")));
+                }
                 if role.replace(next).is_some() {
                     return Err(meta.error(format!("a field takes one of {FIELD_KEYS}")));
                 }
@@ -407,9 +432,11 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
         };
         let role = match (role, &field.ident) {
             (Some(role), _) => role,
+            (None, _) if refused => FieldRole::Skip,
             // thiserror's names for a cause: sent as a detail, it would put
             // the cause's text (a password in a connection error) on the wire.
-            (None, Some(name)) if name == "source" || name == "backtrace" => {
+            // `r#source` is the detail `source` too.
+            (None, Some(name)) if matches!(&*name.unraw().to_string(), "source" | "backtrace") => {
                 errors.push(syn::Error::new(
                     name.span(),
                     format!(
@@ -421,7 +448,6 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
             }
             // `r#match` is the detail `match`.
             (None, Some(name)) => FieldRole::Detail(name.unraw()),
-            (None, None) if refused => FieldRole::Skip,
             (None, None) => {
                 errors.push(syn::Error::new(
                     field.span(),
@@ -462,12 +488,35 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
 fn check_placeholders(
     template: &tollgate::Template,
     details: &[String],
+    fields: &[FieldInfo],
     variant: &Ident,
     span: Span,
     what: &str,
 ) -> syn::Result<()> {
     for placeholder in template.placeholders() {
         if !details.iter().any(|d| d == placeholder) {
+            // A field of the variant that fills no message: say why.
+            let marked = fields.iter().find_map(|f| {
+                let attr = match f.role {
+                    FieldRole::Source => "source",
+                    FieldRole::RetryAfter => "retry_after",
+                    FieldRole::Skip => "skip",
+                    FieldRole::Detail(_) | FieldRole::MessageOnly(_) => return None,
+                };
+                match &f.member {
+                    syn::Member::Named(n) if n.unraw() == placeholder => Some(attr),
+                    _ => None,
+                }
+            });
+            if let Some(attr) = marked {
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "{what} placeholder {{{placeholder}}} names field `{placeholder}` of \
+                         `{variant}`, which is #[api({attr})] and so fills no message"
+                    ),
+                ));
+            }
             let known = if details.is_empty() {
                 "none".to_owned()
             } else {
@@ -605,7 +654,14 @@ fn def_tokens(
             // The built-in message names its details: the variant must have them.
             if let Some(def) = builtin {
                 let span = code_lit.span();
-                check_placeholders(def.message(), &details, name, span, "built-in message")?;
+                check_placeholders(
+                    def.message(),
+                    &details,
+                    fields,
+                    name,
+                    span,
+                    "built-in message",
+                )?;
             }
             return Ok(Def {
                 tokens: quote!(#private::builtin_def(#code)),
@@ -632,7 +688,7 @@ fn def_tokens(
                     "message has a control character other than a line break or tab",
                 ));
             }
-            check_placeholders(&template, &details, name, message.span(), "message")?;
+            check_placeholders(&template, &details, fields, name, message.span(), "message")?;
             let title = attrs
                 .title
                 .as_ref()
@@ -781,7 +837,7 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
             /// the built-in one has them, perhaps overridden by the app.
             pub fn error_defs() -> ::std::vec::Vec<#tg::ErrorDef> {
                 let defs = Self::__tollgate_defs();
-                let defined: &[usize] = &[#(#defined),*];
+                let defined: &[::std::primitive::usize] = &[#(#defined),*];
                 // Paths in full, as everywhere here: a module may have no prelude.
                 let entries = ::std::iter::Iterator::map(defined.iter(), |&i| {
                     ::std::clone::Clone::clone(&*defs[i])
@@ -797,7 +853,7 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
             }
 
             #[doc(hidden)]
-            fn __tollgate_index(&self) -> usize {
+            fn __tollgate_index(&self) -> ::std::primitive::usize {
                 match self { #(#index_arms)* }
             }
 
