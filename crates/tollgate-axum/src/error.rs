@@ -339,6 +339,31 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_key_in_axums_json_syntax_error_is_not_repeated_whole() {
+        use axum::extract::FromRequest;
+        type Map = std::collections::BTreeMap<String, u32>;
+        let key = "k".repeat(1 << 20);
+        let request = http::Request::post("/")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::from(format!(r#"{{"{key}": tru"#)))
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let rejection = rt
+            .block_on(axum::Json::<Map>::from_request(request, &()))
+            .err()
+            .unwrap();
+        let err = HandlerError::from(rejection).into_api_error();
+        assert_eq!(err.code(), "malformed_request");
+        let reason = err.details()["reason"].as_str().unwrap();
+        assert!(reason.len() <= 512, "{}", reason.len());
+        assert!(reason.starts_with("kkk"), "{reason}");
+        assert!(reason.contains("EOF while parsing"), "{reason}");
+        assert!(err.message().len() <= 1024, "{}", err.message().len());
+    }
+
+    #[test]
     fn other_errors_are_internal_with_their_source() {
         let e = HandlerError::from(std::io::Error::other("disk on fire"));
         assert_eq!(e.api_error().code(), "internal_error");

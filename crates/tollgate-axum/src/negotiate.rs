@@ -60,11 +60,12 @@ impl Negotiation {
                 found.request_id.get_or_insert(value);
             } else if *name == CONTENT_LENGTH {
                 found.content_length.get_or_insert(value);
-            } else if *name == ACCEPT {
-                if self.problem_on_accept {
-                    found.accept.add(value);
-                }
-            } else if self.version_header.as_ref() == Some(name) {
+            } else if *name == ACCEPT && self.problem_on_accept {
+                found.accept.add(value);
+            }
+            // Not an `else`: the version header may be one read above too
+            // (`Accept: application/vnd.api.v1+json`, media-type versioning).
+            if self.version_header.as_ref() == Some(name) {
                 found.version.get_or_insert(value);
             }
         }
@@ -135,7 +136,9 @@ impl Negotiation {
             names.push(ACCEPT.as_str());
         }
         if let Some(name) = &self.version_header {
-            if pinned().any(|v| fallbacks().any(|f| differ(v, f))) {
+            if pinned().any(|v| fallbacks().any(|f| differ(v, f)))
+                && !names.contains(&name.as_str())
+            {
                 names.push(name.as_str());
             }
         }
@@ -261,6 +264,8 @@ impl Weights {
                     Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
                         q = q.and(weight(v.trim()));
                     }
+                    // A `q` with no value is a malformed weight too.
+                    None if param.trim().eq_ignore_ascii_case("q") => q = None,
                     _ => {}
                 }
             }
@@ -451,6 +456,11 @@ mod tests {
                 Problem,
             ),
             ("application/json, application/problem+json;q=2", Envelope),
+            ("application/json, application/problem+json;q", Envelope),
+            (
+                "application/json, application/problem+json; Q ;x=1",
+                Envelope,
+            ),
         ];
         for (accept, want) in cases {
             assert_eq!(
@@ -490,6 +500,27 @@ mod tests {
         assert_eq!(n.decide(&HeaderMap::new(), "/v1/scans"), Dialect::Flat);
         assert_eq!(n.decide(&HeaderMap::new(), "/v1"), Dialect::Flat);
         assert_eq!(n.decide(&HeaderMap::new(), "/v10/scans"), Dialect::Envelope);
+    }
+
+    #[test]
+    fn accept_can_be_the_version_header() {
+        // Media-type versioning: `Accept: application/vnd.scans.v1+json`.
+        let mut n = Negotiation::new(Dialect::Envelope);
+        n.version_header = Some(ACCEPT);
+        n.versions.push((
+            HeaderValue::from_static("application/vnd.scans.v1+json"),
+            Dialect::Flat,
+        ));
+        let v1 = headers(&[("accept", "application/vnd.scans.v1+json")]);
+        for problem_on_accept in [true, false] {
+            n.problem_on_accept = problem_on_accept;
+            assert_eq!(n.decide(&v1, "/"), Dialect::Flat, "{problem_on_accept}");
+            let vary = n.vary(true, |a, b| a != b).map(|v| v.to_str().unwrap());
+            assert_eq!(vary, Some("accept"), "named once");
+        }
+        n.problem_on_accept = true;
+        let problem = headers(&[("accept", "application/problem+json")]);
+        assert_eq!(n.decide(&problem, "/"), Dialect::Problem);
     }
 
     #[test]

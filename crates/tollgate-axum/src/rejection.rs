@@ -276,8 +276,10 @@ fn recognise_bad_request(status: u16, text: &str) -> ApiError {
         "Failed to deserialize form body: ",
         "Failed to deserialize form: ",
     ];
+    // axum's texts name the path to where parsing stopped, map keys and
+    // all: the client's text, cut like the rest.
     if let Some(reason) = text.strip_prefix("Failed to parse the request body as JSON: ") {
-        return builtin("malformed_request").with("reason", reason);
+        return builtin("malformed_request").with("reason", clip(reason));
     }
     for prefix in DATA_PREFIXES {
         if let Some(rest) = text.strip_prefix(prefix) {
@@ -316,13 +318,13 @@ fn recognise_bad_request(status: u16, text: &str) -> ApiError {
         || text.starts_with("Failed to buffer the request body")
         || text.starts_with("Request body didn't contain valid UTF-8")
     {
-        return builtin("malformed_request").with("reason", text);
+        return builtin("malformed_request").with("reason", clip(text));
     }
     match (status, text.is_empty()) {
         (422, true) => builtin("validation_error"),
-        (422, false) => builtin("validation_error").with_message(text),
+        (422, false) => builtin("validation_error").with_message(clip(text)),
         (_, true) => builtin("malformed_request").with("reason", "the request is malformed"),
-        (_, false) => builtin("malformed_request").with("reason", text),
+        (_, false) => builtin("malformed_request").with("reason", clip(text)),
     }
 }
 

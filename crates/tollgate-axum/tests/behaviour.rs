@@ -321,6 +321,40 @@ async fn panics_are_logged_with_the_request_id_and_code() {
     assert!(line.contains("ERROR"), "{line}");
 }
 
+/// A panic of any payload is answered, even one whose payload panics as it
+/// drops (a guard passed to `panic_any`): not a task that dies unanswered.
+#[tokio::test]
+async fn a_panic_whose_payload_panics_as_it_drops_is_internal_error() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("payload dropped");
+            }
+        }
+    }
+    async fn int() -> &'static str {
+        std::panic::panic_any(7_u32)
+    }
+    async fn bomb() -> &'static str {
+        std::panic::panic_any(Bomb)
+    }
+    let mut app = Router::new()
+        .route("/int", get(int))
+        .route("/bomb", get(bomb))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    for uri in ["/int", "/bomb"] {
+        let req = Request::get(uri)
+            .header("x-request-id", "req_bomb")
+            .body(Body::empty())
+            .unwrap();
+        let (res, _) = send(&mut app, req).await;
+        assert_eq!(res.status(), 500, "{uri}");
+        assert_eq!(res.headers()["x-error-code"], "internal_error", "{uri}");
+        assert_eq!(res.headers()["x-request-id"], "req_bomb", "{uri}");
+    }
+}
+
 /// A short error body the layer reads (to find what the error is) and that
 /// panics: the handler's panic too, answered `internal_error`, not a
 /// dropped connection.

@@ -142,6 +142,11 @@ impl Finish {
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a non-string panic payload".to_owned());
+        // A payload may panic as it drops (`panic_any` of a guard): that is
+        // the handler's panic too, and must not escape with no answer.
+        if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            std::mem::forget(again);
+        }
         builtin("internal_error").with_source(format!("handler panicked: {text}"))
     }
 
