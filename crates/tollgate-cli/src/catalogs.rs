@@ -117,11 +117,9 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
             return Outcome::Broken(vec![problem(&name, line, column, message)]);
         }
     };
-    // A byte order mark is no column of the first line.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    match catalog.load_toml(&name, text) {
+    match catalog.load_toml(&name, &text) {
         Ok(()) => Outcome::Loaded {
-            entries: count_entries(text),
+            entries: count_entries(&text),
         },
         Err(problems) => {
             // One key named twice (`details = ["b", "b"]`) is one problem.
