@@ -1981,6 +1981,12 @@ fn shared_backends_by_url() {
     );
     assert!(!later.banner.contains("--database"), "{}", later.banner);
     assert!(!later.banner.contains(&password), "{}", later.banner);
+    // Tables already there are no news (Postgres's notices are not logged).
+    assert!(
+        !later.stderr().contains("already exists"),
+        "{}",
+        later.stderr()
+    );
     drop(later);
     runtime
         .block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin))
@@ -2080,6 +2086,20 @@ fn a_redis_url_reaching_another_server_or_a_silent_one_says_so() {
     assert!(said.contains(&expected), "{said}");
     assert!(!said.contains("Parse error"), "{said}");
     std::fs::remove_file(dir.path().join("tollgate.toml")).unwrap();
+
+    // A server that hangs up on what it cannot read, as Postgres does.
+    let hangs_up = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hangs_up_port = hangs_up.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in hangs_up.incoming().map_while(Result::ok) {
+            let _ = std::io::Read::read(&mut stream, &mut [0; 64]);
+        }
+    });
+    let said = serve(&["--redis", &format!("redis://127.0.0.1:{hangs_up_port}")]);
+    assert!(
+        said.contains("closed the connection without an answer: not a Redis server?"),
+        "{said}"
+    );
 
     let url = format!("redis://127.0.0.1:{silent_port}");
     let started = Instant::now();

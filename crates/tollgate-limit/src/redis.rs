@@ -1464,6 +1464,15 @@ impl RedisStoreError {
     pub fn is_parse(&self) -> bool {
         matches!(&self.kind, RedisErrorKind::Redis(e) if e.kind() == redis::ErrorKind::Parse)
     }
+
+    /// Whether the server took the connection, then closed it without an
+    /// answer (a refused connection is not this). On a first call, the
+    /// URL's port usually has a server other than Redis (Postgres, say),
+    /// which hung up on a command it could not read.
+    pub fn is_hung_up(&self) -> bool {
+        matches!(&self.kind, RedisErrorKind::Redis(e)
+            if e.is_connection_dropped() && !e.is_connection_refusal())
+    }
 }
 
 impl fmt::Display for RedisStoreError {

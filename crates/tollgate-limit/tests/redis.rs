@@ -624,6 +624,33 @@ async fn an_answer_that_is_not_redis_is_a_parse_error() {
     assert!(!error.is_timeout(), "{error}");
 }
 
+/// A server that takes the connection and closes it without an answer (as
+/// Postgres does with a command it cannot read) is told apart from one that
+/// refuses the connection (no Redis needed).
+#[tokio::test]
+async fn a_server_that_hangs_up_is_told_from_one_that_refuses() {
+    use tokio::io::AsyncReadExt;
+    let hangs_up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = hangs_up.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = hangs_up.accept().await {
+            let _ = stream.read(&mut [0; 64]).await;
+        }
+    });
+    let (p, key) = (policy("p", 1, 1), Key::from("k"));
+    let other = store(&format!("redis://127.0.0.1:{port}"), &prefix());
+    let error = other.peek(&p, &key, 1).await.unwrap_err();
+    assert!(error.is_hung_up(), "{error}");
+    assert!(!error.is_parse() && !error.is_timeout(), "{error}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let nothing = store(&format!("redis://127.0.0.1:{closed_port}"), &prefix());
+    let error = nothing.peek(&p, &key, 1).await.unwrap_err();
+    assert!(!error.is_hung_up(), "refused: {error}");
+}
+
 /// A caller that gives up while sending its own call (a timeout while Redis
 /// is paused) leaves the call to a task, which gives the call slot back once
 /// the call ends: the decisions after that are sent and answered.

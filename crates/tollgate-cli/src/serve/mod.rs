@@ -27,6 +27,8 @@ use tollgate::{Catalog, Dialect};
 use tollgate_limit::{Backend, Cidr, ClientIp, Key, Policy, RedisStore};
 use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store, StoreError};
 use toml::Spanned;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::args::{SecretUrl, parse_dialect};
 use crate::catalogs;
@@ -605,10 +607,17 @@ pub(crate) fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
         .enable_all()
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-    // Logs go to stderr; stdout is the banner (and the key) only.
+    // Logs go to stderr; stdout is the banner (and the key) only. Postgres's
+    // notices ("relation … already exists, skipping", from every start's
+    // `CREATE … IF NOT EXISTS`) tell an operator nothing.
+    let quiet_notices = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("sqlx::postgres::notice", tracing::Level::WARN);
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(tracing::Level::INFO)
+        .finish()
+        .with(quiet_notices)
         .try_init();
     runtime.block_on(serve(settings, catalog, client_ip, out))
 }
@@ -783,6 +792,9 @@ async fn reach_redis(store: &RedisStore, url: &str, by: &str) -> Result<(), CliE
     } else if error.is_parse() {
         // Its answer, as the parser saw it, says nothing to the reader.
         "it answers, but not as a Redis server (the wrong port?)".to_owned()
+    } else if error.is_hung_up() {
+        "it closed the connection without an answer: not a Redis server? (the wrong port?)"
+            .to_owned()
     } else {
         let cause = error.to_string();
         let plain = cause.strip_prefix("rate-limit store: ");
