@@ -53,7 +53,8 @@ on POST /v1/scans provokes a 503, 504 or 500.
 Expired idempotency records are deleted at start and every 10 minutes.
 
 On first start the demo account `demo` (1000 credits) and a key with the scopes
-scans:write,scans:read,detections:write are created, and the key is printed once.
+scans:write,scans:read,detections:write are created, and the key is printed once (nodes that
+first start at the same moment on one shared database may each make and print one).
 
 The config file (./tollgate.toml when present, or --config FILE) takes the flags' settings:
   listen = \"127.0.0.1:8080\"
