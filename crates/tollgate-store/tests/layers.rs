@@ -21,6 +21,7 @@ use tower::{Layer, Service, ServiceExt};
 both_backends!(
     auth_errors_are_401s_with_www_authenticate,
     scope_and_suspension_errors,
+    several_api_keys_on_one_request_are_refused,
     charged_on_success_released_on_errors_and_on_drop,
     credit_and_usage_refusals_render_in_the_dialect,
     idempotent_replay_and_conflicts,
@@ -325,6 +326,88 @@ async fn auth_errors_are_401s_with_www_authenticate(kind: Kind) {
         assert_eq!(res.status(), 201);
         assert_eq!(json(&body)["account"], "acme");
     }
+    f.db.cleanup().await;
+}
+
+async fn several_api_keys_on_one_request_are_refused(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    f.store()
+        .create_account(NewAccount::new("globex"))
+        .await
+        .unwrap();
+    let other = f
+        .store()
+        .create_key(NewKey::new("globex", ["scans:read", "scans:write"]))
+        .await
+        .unwrap();
+    let handler = Handler::new();
+    let svc = f.gate.auth().layer(handler.service());
+    let get = |lines: &[(&'static str, String)]| {
+        let mut req = Request::get("/v1/scans").body(Full::default()).unwrap();
+        for (name, value) in lines {
+            req.headers_mut().append(*name, value.parse().unwrap());
+        }
+        req
+    };
+    let bearer = |key: &str| format!("Bearer {key}");
+    // Which of two keys is meant cannot be told: taking the first would let
+    // a line the client (or a proxy) added be silently ignored. Sent twice,
+    // even the same key is refused, as the idempotency layer refuses two
+    // `Idempotency-Key` lines.
+    let ambiguous = [
+        vec![
+            ("x-api-key", f.key.clone()),
+            ("x-api-key", other.secret().to_owned()),
+        ],
+        vec![
+            ("x-api-key", other.secret().to_owned()),
+            ("x-api-key", f.key.clone()),
+        ],
+        vec![
+            ("x-api-key", f.key.clone()),
+            ("x-api-key", "tg_live_nope".to_owned()),
+        ],
+        vec![("x-api-key", f.key.clone()), ("x-api-key", f.key.clone())],
+        vec![
+            ("authorization", bearer(&f.key)),
+            ("authorization", bearer(other.secret())),
+        ],
+        vec![
+            ("authorization", bearer(&f.key)),
+            ("authorization", "Basic abc".to_owned()),
+        ],
+        vec![
+            ("x-api-key", f.key.clone()),
+            ("authorization", bearer(&f.key)),
+            ("authorization", bearer(other.secret())),
+        ],
+    ];
+    for lines in ambiguous {
+        // Twice: the second is answered from the key cache.
+        for _ in 0..2 {
+            let (res, _) = send(&svc, get(&lines)).await;
+            assert_eq!(
+                (res.status().as_u16(), code(&res)),
+                (401, "invalid_key"),
+                "{lines:?}"
+            );
+        }
+    }
+    assert_eq!(handler.calls(), 0);
+
+    // One line of each: `X-API-Key` wins, as documented.
+    let (res, body) = send(
+        &svc,
+        get(&[
+            ("x-api-key", f.key.clone()),
+            ("authorization", bearer(other.secret())),
+        ]),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(json(&body)["account"], "acme");
     f.db.cleanup().await;
 }
 

@@ -154,8 +154,11 @@ pub fn is_json_media(content_type: &str) -> bool {
 
 /// The API key a request presents: `X-API-Key` if sent and not blank (even
 /// if `Authorization` is sent too), else the token of `Authorization:
-/// Bearer`. Authentication and per-key rate limits read it alike, so that
-/// neither counts a key the other ignores.
+/// Bearer`. Several `X-API-Key` lines, or several `Authorization` lines,
+/// present none, even if they agree: which one is meant cannot be told, and
+/// taking the first would ignore a line a client or a proxy added.
+/// Authentication and per-key rate limits read it alike, so that neither
+/// counts a key the other ignores.
 ///
 /// ```
 /// use http::HeaderMap;
@@ -168,8 +171,14 @@ pub fn is_json_media(content_type: &str) -> bool {
 /// assert_eq!(presented_api_key(&h), Some("k2"));
 /// h.insert("x-api-key", "k1".parse().unwrap());
 /// assert_eq!(presented_api_key(&h), Some("k1"));
+/// h.append("x-api-key", "k1".parse().unwrap());
+/// assert_eq!(presented_api_key(&h), None);
 /// ```
 pub fn presented_api_key(headers: &http::HeaderMap) -> Option<&str> {
+    let several = |name| headers.get_all(name).iter().nth(1).is_some();
+    if several(X_API_KEY) || several(http::header::AUTHORIZATION) {
+        return None;
+    }
     match headers
         .get(X_API_KEY)
         .map(|value| value.to_str().map(str::trim))

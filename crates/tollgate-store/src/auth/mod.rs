@@ -1,6 +1,10 @@
 //! Authentication and scopes: [`AuthLayer`].
 //!
-//! The key is read from `X-API-Key` or, failing that, `Authorization: Bearer`.
+//! The key is read from `X-API-Key` or, failing that, `Authorization: Bearer`
+//! (the scheme in any case, one or more spaces before the key): when both
+//! are sent, `X-API-Key` wins. A request with several `X-API-Key` lines, or
+//! several `Authorization` lines, gets `invalid_key`, even if they hold the
+//! same key: which one is meant cannot be told.
 //! A missing, malformed or unknown key gets `invalid_key`, an expired one
 //! `expired_key`, a revoked one `deactivated_key` (all 401 with
 //! `WWW-Authenticate`); a suspended account gets `account_suspended` (402);
@@ -91,5 +95,12 @@ mod tests {
             ])),
             Some("k1")
         );
+        // Several lines of either header: no key.
+        let mut h = headers(&[("x-api-key", "k1")]);
+        h.append("x-api-key", "k2".parse().unwrap());
+        assert_eq!(presented_key(&h), None);
+        let mut h = headers(&[("x-api-key", "k1"), ("authorization", "Bearer k2")]);
+        h.append("authorization", "Bearer k3".parse().unwrap());
+        assert_eq!(presented_key(&h), None);
     }
 }
