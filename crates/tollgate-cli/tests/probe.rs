@@ -1269,3 +1269,48 @@ fn a_document_of_no_use_is_named_though_routes_are_given() {
         "{routes}"
     );
 }
+
+#[test]
+fn a_burst_stops_at_an_answer_whose_body_never_ends() {
+    // Every answer: a head, two bytes of a hundred, then nothing, for longer
+    // than the probe waits.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut head = [0; 4096];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                      content-length: 100\r\n\r\n[]",
+                );
+                std::thread::sleep(Duration::from_secs(30));
+            });
+        }
+    });
+    let base = format!("http://{addr}");
+    let started = std::time::Instant::now();
+    let (code, report) = probe_json(&[&base, "--timeout", "1", "--max-requests", "40"]);
+    // Each request takes the whole --timeout: 40 of them would take 40 s.
+    assert!(started.elapsed() < Duration::from_secs(20), "{report:#}");
+    assert_eq!(code, 1, "{report:#}");
+    let burst = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "rate-limit")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(burst["result"], "fail", "{burst}");
+    assert!(
+        burst["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the burst stopped after 1 request: the body "),
+        "{burst}"
+    );
+    // The document, the unknown route and one request of the burst.
+    assert_eq!(report["requests"], 3, "{report:#}");
+}

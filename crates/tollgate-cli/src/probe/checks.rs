@@ -611,6 +611,7 @@ mod tests {
             headers: response.headers().clone(),
             body: response.body().clone(),
             cut: None,
+            broken: false,
         }
     }
 
@@ -677,6 +678,7 @@ mod tests {
             headers: HeaderMap::from_iter([(CONTENT_TYPE, HeaderValue::from_static("text/plain"))]),
             body: b"thread 'main' panicked at src/main.rs:10:5".to_vec(),
             cut: None,
+            broken: false,
         };
         let wrong_status = Answer {
             status: 400,
@@ -839,6 +841,7 @@ mod tests {
                 headers,
                 body: Vec::new(),
                 cut: None,
+                broken: false,
             }),
             notes: Vec::new(),
             waited: None,
@@ -909,6 +912,7 @@ mod tests {
             headers: HeaderMap::new(),
             body: Vec::new(),
             cut: None,
+            broken: false,
         };
         assert_eq!(
             expected_status(&ex, &ok),

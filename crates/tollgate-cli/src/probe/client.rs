@@ -88,6 +88,8 @@ pub(crate) struct Answer {
     /// Why the body is not whole, when it is not: longer than was read, or
     /// cut off (the connection failed, the time ran out).
     pub(crate) cut: Option<String>,
+    /// Whether it was cut off: its read failed before its end.
+    pub(crate) broken: bool,
 }
 
 /// Why no answer came.
@@ -234,6 +236,7 @@ impl Client {
         let headers = response.headers().clone();
         let mut body = Vec::new();
         let mut cut = None;
+        let mut broken = false;
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
@@ -252,6 +255,7 @@ impl Client {
                 Err(e) => {
                     let read = body.len();
                     cut = Some(format!("stopped after {read} bytes: {}", chain(&e)));
+                    broken = true;
                     break;
                 }
             }
@@ -261,6 +265,7 @@ impl Client {
             headers,
             body,
             cut,
+            broken,
         })
     }
 }

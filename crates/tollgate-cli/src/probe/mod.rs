@@ -780,8 +780,9 @@ fn idempotency_verdict(
     }
 }
 
-/// Sends `request` up to `max` times, one after another, until a 429. Keeps
-/// the 429 and the first answer of each other error status.
+/// Sends `request` up to `max` times, one after another, until a 429 (or a
+/// request that fails, or whose answer breaks off). Keeps the 429 and the
+/// first answer of each other error status.
 async fn burst(
     client: &Client,
     bar: &ProgressBar,
@@ -813,6 +814,26 @@ async fn burst(
                     Some(429),
                     Verdict::Pass,
                     format!("429 after {sent} requests"),
+                ));
+                found.push(Entry::exchange(ex));
+                return (sent, found);
+            }
+            // A body that broke off (the time ran out before its end, say)
+            // ends the burst as a request that failed does: else a server
+            // that stalls mid-body would hold it for --timeout a request.
+            Some(status) if ex.outcome.as_ref().is_ok_and(|a| a.broken) => {
+                let cut = ex.outcome.as_ref().ok().and_then(|a| a.cut.clone());
+                let mut ex = ex;
+                ex.notes.push(Row::new(
+                    "rate-limit",
+                    ex.label(),
+                    Some(status),
+                    Verdict::Fail,
+                    format!(
+                        "the burst stopped after {}: the body {}",
+                        plural(sent, "request", "requests"),
+                        cut.unwrap_or_default()
+                    ),
                 ));
                 found.push(Entry::exchange(ex));
                 return (sent, found);
