@@ -90,11 +90,15 @@ fn read_bounded(reader: impl Read, limit: usize) -> io::Result<Input> {
 
 /// Text from a file or a server made safe for a terminal: control
 /// characters (an escape sequence could rewrite the lines above, hiding a
-/// failure) are written escaped.
+/// failure) and the marks that reorder text right to left (which can make a
+/// line read other than it is) are written escaped.
 pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() {
+        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c);
+        if c.is_control() || reorders {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -134,6 +138,10 @@ mod tests {
             "GET /x\\u{1b}[1A\\u{1b}[2K\\nok"
         );
         assert_eq!(printable("café – fine"), "café – fine");
+        assert_eq!(
+            printable("ok \u{202e}lin\u{2066}"),
+            "ok \\u{202e}lin\\u{2066}"
+        );
     }
 
     #[test]
