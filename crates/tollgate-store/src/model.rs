@@ -421,8 +421,10 @@ pub(crate) fn check_account_id(id: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Checks a scope: 1–128 visible ASCII characters, no spaces or commas,
-/// and no `*`: scopes match exactly, so `scans:*` would grant nothing.
+/// Checks a scope: 1–128 visible ASCII characters but for commas, quotes
+/// and backslashes (an OAuth `scope-token`, RFC 6749 3.3, so that it can be
+/// quoted in a challenge as is), and no `*`: scopes match exactly, so
+/// `scans:*` would grant nothing.
 pub(crate) fn check_scope(scope: &str) -> Result<(), StoreError> {
     if scope.contains('*') {
         return Err(StoreError::InvalidInput(format!(
@@ -430,12 +432,15 @@ pub(crate) fn check_scope(scope: &str) -> Result<(), StoreError> {
         )));
     }
     let ok = (1..=128).contains(&scope.len())
-        && scope.bytes().all(|b| b.is_ascii_graphic() && b != b',');
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b'"' | b'\\'));
     if ok {
         Ok(())
     } else {
         Err(StoreError::InvalidInput(format!(
-            "scope {scope:?} must be 1-128 visible ASCII characters without commas"
+            "scope {scope:?} must be 1-128 visible ASCII characters without commas, quotes or \
+             backslashes"
         )))
     }
 }
@@ -454,6 +459,26 @@ pub(crate) fn split_scopes(s: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::clock::{from_unix, month_start, next_month_start};
+
+    #[test]
+    fn scopes_are_oauth_scope_tokens() {
+        for good in ["scans:read", "a", "x.y-z_1/2", &"s".repeat(128)] {
+            assert!(check_scope(good).is_ok(), "{good}");
+        }
+        let long = "s".repeat(129);
+        for bad in [
+            "",
+            "a b",
+            "a,b",
+            "a\"b",
+            "a\\b",
+            "scans:*",
+            "caf\u{e9}",
+            &long,
+        ] {
+            assert!(check_scope(bad).is_err(), "{bad}");
+        }
+    }
 
     fn account(usage_period: i64) -> Account {
         Account {
