@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::retry::{Attempts, SentIdempotencyKey, success_request_id};
-use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder, ErrorResponse};
+use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
 
 mod sealed {
     pub trait Sealed {}
@@ -137,15 +137,7 @@ async fn read_data<T: DeserializeOwned>(
     // body keeps their request ids, to quote to support.
     let attempts = match response.extensions().get::<Attempts>() {
         Some(made) => made.0.clone(),
-        None => vec![Attempt {
-            number: 1,
-            status: Some(status.as_u16()),
-            code: None,
-            request_id: success_request_id(&response),
-            error: None,
-            started: Duration::ZERO,
-            delay: None,
-        }],
+        None => vec![first_attempt(status, None, success_request_id(&response))],
     };
     // Where the error came from, and the key to send the request again with.
     let at = |e: Error| {
@@ -200,19 +192,27 @@ async fn read_error(
         Some(decoder) => decoder.read(response).await,
         None => ErrorDecoder::new().read(response).await,
     };
-    let attempt = first_attempt(&response);
+    let attempt = first_attempt(
+        response.status(),
+        response.code().map(str::to_owned),
+        response.request_id().map(str::to_owned),
+    );
     Err(Error::new(Cause::Status(response))
         .request(None, Some(url))
         .attempts_made(vec![attempt], None))
 }
 
 /// The one attempt of a request sent without the retrying middleware.
-fn first_attempt(response: &ErrorResponse) -> Attempt {
+fn first_attempt(
+    status: reqwest::StatusCode,
+    code: Option<String>,
+    request_id: Option<String>,
+) -> Attempt {
     Attempt {
         number: 1,
-        status: Some(response.status().as_u16()),
-        code: response.code().map(str::to_owned),
-        request_id: response.request_id().map(str::to_owned),
+        status: Some(status.as_u16()),
+        code,
+        request_id,
         error: None,
         started: Duration::ZERO,
         delay: None,
