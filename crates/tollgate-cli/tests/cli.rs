@@ -1351,11 +1351,33 @@ fn lint_says_each_problem_once_and_counts_each_file_once() {
         let output = tollgate_in(&dir, args, None);
         assert_eq!(code(&output), 1, "{args:?}");
         let out = stdout(&output);
-        assert_eq!(out.lines().count(), 1, "{args:?}: {out}");
+        // The bad key once, and that it is listed twice once.
+        assert_eq!(out.lines().count(), 2, "{args:?}: {out}");
+        assert_eq!(out.matches("must be [a-z]").count(), 1, "{args:?}: {out}");
+        assert_eq!(out.matches("is listed twice").count(), 1, "{args:?}: {out}");
         assert!(
-            stderr(&output).contains("1 problem in 1 file"),
+            stderr(&output).contains("2 problems in 1 file"),
             "{args:?}: {}",
             stderr(&output)
         );
     }
+}
+
+#[test]
+fn decode_warnings_escape_control_characters_in_file_names() {
+    let dir = scratch("decode_escaped_names");
+    let name = "resp\u{1b}[2K.txt";
+    std::fs::write(
+        dir.join(name),
+        b"HTTP/1.1 429 Too Many Requests\r\nno colon\r\nRetry-After: 3\r\n\r\n{}",
+    )
+    .unwrap();
+    let output = tollgate_in(&dir, &["decode", name], None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(
+        err.contains("warning: resp\\u{1b}[2K.txt: line 2: skipped a line with no `:`"),
+        "{err}"
+    );
 }

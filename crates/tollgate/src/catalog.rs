@@ -1,7 +1,7 @@
 //! The catalog: every error an API can answer with, from the built-in entries
 //! and TOML files that extend or override them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, LazyLock};
@@ -243,6 +243,49 @@ impl<'de> Deserialize<'de> for StatusToml {
     }
 }
 
+/// A `retry` or `kind` as written: only a name, so that a table (which the
+/// derived reader of an enum takes as its variant: `retry = { after = {} }`,
+/// `[errors.abc.kind.not_found]`) is refused, and a value of another type
+/// is told the names expected rather than the reader's workings.
+struct NameToml<T>(T);
+
+/// The names a [`NameToml`] takes, as its errors list them.
+trait Names {
+    /// `` `a`, `b`, `c` ``.
+    fn names() -> String;
+}
+
+impl Names for RetryClass {
+    fn names() -> String {
+        let all = [RetryClass::Never, RetryClass::After, RetryClass::Backoff];
+        all.map(|r| format!("`{}`", r.as_str())).join(", ")
+    }
+}
+
+impl Names for Kind {
+    fn names() -> String {
+        let all: Vec<_> = Kind::ALL.iter().map(|k| format!("`{k}`")).collect();
+        all.join(", ")
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Names> Deserialize<'de> for NameToml<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Name<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Names> serde::de::Visitor<'de> for Name<T> {
+            type Value = NameToml<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "one of {}", T::names())
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NameToml<T>, E> {
+                use serde::de::IntoDeserializer;
+                T::deserialize(v.into_deserializer()).map(NameToml)
+            }
+        }
+        de.deserialize_str(Name(std::marker::PhantomData))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
@@ -254,8 +297,8 @@ struct EntryToml {
     message: Option<Spanned<String>>,
     hint: Option<Spanned<String>>,
     remedy: Option<Spanned<String>>,
-    retry: Option<Spanned<RetryClass>>,
-    kind: Option<Spanned<Kind>>,
+    retry: Option<Spanned<NameToml<RetryClass>>>,
+    kind: Option<Spanned<NameToml<Kind>>>,
     aliases: Option<Spanned<BTreeMap<Dialect, String>>>,
     details: Option<Spanned<Vec<String>>>,
     message_only: Option<Spanned<Vec<String>>>,
@@ -419,7 +462,15 @@ impl Catalog {
         let parsed: FileToml = match toml::from_str(source) {
             Ok(parsed) => parsed,
             Err(e) => {
-                let span = e.span().unwrap_or(0..0);
+                // The entry is the one whose table the error is in; for an
+                // error told without a span, the one its line is in.
+                let (span, entry) = match e.span() {
+                    Some(span) => (span.clone(), entry_at(source, span.start)),
+                    None => {
+                        let line = spanless_error_at(source, e.message());
+                        (line.start..line.start, entry_at(source, line.end))
+                    }
+                };
                 // The parser names neither the key given twice nor the
                 // entry; both are in the text.
                 let mut message = e.message().to_owned();
@@ -427,7 +478,6 @@ impl Catalog {
                 if let Some(key) = key.filter(|k| message == "duplicate key" && k.len() <= 64) {
                     message = format!("duplicate key `{key}`");
                 }
-                let entry = entry_at(source, span.start);
                 errors.push(span, entry, message);
                 return Err(errors.finish());
             }
@@ -731,10 +781,10 @@ fn build_def(
         def.remedy = Some(remedy.get_ref().clone());
     }
     if let Some(retry) = &entry.retry {
-        def.retry = *retry.get_ref();
+        def.retry = retry.get_ref().0;
     }
     if let Some(kind) = &entry.kind {
-        def.kind = *kind.get_ref();
+        def.kind = kind.get_ref().0;
     }
     if let Some(aliases) = &entry.aliases {
         def.aliases.extend(aliases.get_ref().clone());
@@ -746,6 +796,36 @@ fn build_def(
         def.message_only = message_only.get_ref().clone();
     }
     Ok(def)
+}
+
+/// Where the parser's error `message`, which it gave without a span (a key
+/// of too many dotted parts: "recursion limit"), is in `source`: the line
+/// that the shortest run of whole lines failing with it ends on, found by
+/// bisection. Truncating the text can only add errors after its end, so
+/// every longer run fails with it first too.
+fn spanless_error_at(source: &str, message: &str) -> std::ops::Range<usize> {
+    let line_ends: Vec<usize> = source
+        .match_indices('\n')
+        .map(|(at, _)| at + 1)
+        .chain((!source.ends_with('\n')).then_some(source.len()))
+        .collect();
+    let fails = |end: usize| {
+        let run = source.get(..end).unwrap_or_default();
+        toml::from_str::<toml::Table>(run)
+            .is_err_and(|e| e.span().is_none() && e.message() == message)
+    };
+    let line = line_ends.partition_point(|&end| !fails(end));
+    if line == line_ends.len() {
+        // Not the parser's: nowhere to point but the start.
+        return 0..0;
+    }
+    let start = line
+        .checked_sub(1)
+        .and_then(|before| line_ends.get(before))
+        .copied()
+        .unwrap_or(0);
+    let end = line_ends.get(line).copied().unwrap_or(source.len());
+    start..end
 }
 
 /// The code of the `[errors.CODE]` table (or one of its own, such as
@@ -969,6 +1049,18 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
     // A set: a hostile file listing tens of thousands of keys in both would
     // otherwise take seconds to check.
     let sent: std::collections::HashSet<&str> = def.details.iter().map(String::as_str).collect();
+    // A key listed twice is told once, however often it is repeated.
+    for (what, keys) in [
+        ("details", &def.details),
+        ("message_only", &def.message_only),
+    ] {
+        let (mut seen, mut told) = (HashSet::new(), HashSet::new());
+        for key in keys {
+            if !seen.insert(key) && told.insert(key) {
+                problems.push((what, format!("{what} key {key:?} is listed twice")));
+            }
+        }
+    }
     for key in &def.message_only {
         if !is_placeholder_name(key) {
             problems.push((
@@ -1311,6 +1403,96 @@ mod tests {
         assert!(
             e[0].ends_with("invalid type: sequence, expected an entry's table of fields (`status`, `title`, `message`, …)"),
             "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_parse_error_without_a_span_is_located_at_its_line() {
+        // The parser tells a key of too many dotted parts without saying
+        // where: it is not on the first line.
+        let deep = ".a".repeat(100);
+        let source = format!(
+            "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n\n[errors.abd{deep}]\nx = 1\n"
+        );
+        let e = errors(&source);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:6:1: entry \"abd\": recursion limit"),
+            "{e:?}"
+        );
+        // A dotted key of a table's own, after a multi-line string.
+        let source = format!("[errors.abc]\nmessage = '''\none\ntwo'''\nstatus{deep} = 400\n");
+        let e = errors(&source);
+        assert!(
+            e[0].starts_with("t.toml:5:1: entry \"abc\": recursion limit"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_key_listed_twice_is_refused() {
+        // Each key is one member of the body and one line of the reference:
+        // listed twice, the reference would promise it twice.
+        let entry = "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = '{ab} {cd}'\n";
+        let e = errors(&format!("{entry}details = ['ab', 'cd', 'ab']\n"));
+        assert_eq!(
+            e,
+            ["t.toml:5:11: entry \"abc\": details key \"ab\" is listed twice"]
+        );
+        let e = errors(&format!(
+            "{entry}details = ['cd']\nmessage_only = ['ab', 'ab', 'ab']\n"
+        ));
+        assert_eq!(
+            e,
+            ["t.toml:6:16: entry \"abc\": message_only key \"ab\" is listed twice"]
+        );
+        let def = ErrorDef::new("abc", 400, "t", "{ab}")
+            .unwrap()
+            .details(["ab", "ab"]);
+        assert_eq!(Catalog::builtin().insert(def).unwrap_err().len(), 1);
+    }
+
+    #[test]
+    fn retry_and_kind_are_names_never_tables() {
+        // A table is read as an enum's variant by the derived reader:
+        // `retry = { after = {} }` would quietly set the class.
+        let entry = "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n";
+        for (value, expected) in [
+            (
+                "retry = { after = {} }",
+                "one of `never`, `after`, `backoff`",
+            ),
+            ("retry = 5", "one of `never`, `after`, `backoff`"),
+            ("retry = {}", "one of `never`, `after`, `backoff`"),
+            ("kind = { not_found = {} }", "one of `invalid_argument`"),
+            ("kind = { not_found = 1 }", "one of `invalid_argument`"),
+            ("kind = []", "one of `invalid_argument`"),
+        ] {
+            let e = errors(&format!("{entry}{value}\n"));
+            assert_eq!(e.len(), 1, "{value}: {e:?}");
+            assert!(e[0].starts_with("t.toml:5:"), "{value}: {e:?}");
+            assert!(e[0].contains(expected), "{value}: {e:?}");
+        }
+        let e = errors(&format!("{entry}[errors.abc.kind.not_found]\n"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("one of `invalid_argument`"), "{e:?}");
+        // Names as before, and unknown ones told with the choices.
+        let e = errors(&format!("{entry}retry = 'sometimes'\n"));
+        assert_eq!(
+            e,
+            [
+                "t.toml:5:9: entry \"abc\": unknown variant `sometimes`, expected one of `never`, `after`, `backoff`"
+            ]
+        );
+        let c = Catalog::from_toml(
+            "t.toml",
+            &format!("{entry}retry = 'after'\nkind = 'timeout'\n"),
+        )
+        .unwrap();
+        let def = c.get("abc").unwrap();
+        assert_eq!(
+            (def.retry(), def.kind()),
+            (RetryClass::After, Kind::Timeout)
         );
     }
 
