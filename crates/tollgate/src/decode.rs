@@ -663,17 +663,28 @@ fn read_body(
             serde_json::from_slice::<IgnoredAny>(trimmed).is_ok()
         }
     };
+    let text = String::from_utf8_lossy(trimmed);
     if is_json {
         out.dialect = "json";
+        // A body that is one string (Gin's `c.JSON(400, "invalid id")`) is
+        // the message, kept as a text body's is.
+        out.message = serde_json::from_str::<String>(&text)
+            .ok()
+            .filter(|m| !is_blank(m))
+            .map(|m| truncate(m.trim()));
         return None;
     }
-    let text = String::from_utf8_lossy(trimmed);
+    // Media types are case-insensitive (RFC 9110, 8.3.1).
+    let media = content_type.to_ascii_lowercase();
+    // Markup starts with a tag; text without one is text, whatever its
+    // label (Express sends `res.send("Something broke!")` as `text/html`).
+    let markup = trimmed.starts_with(b"<");
     // AWS's `<ErrorResponse>` and S3's `<Error>` come without a prolog or
     // an XML content type too.
     let is_xml = trimmed.starts_with(b"<?xml")
-        || (content_type.contains("xml") && !content_type.contains("html"))
-        || (trimmed.starts_with(b"<Error") && !content_type.contains("html"));
-    let is_html = trimmed.starts_with(b"<") || content_type.contains("html");
+        || (markup && media.contains("xml") && !media.contains("html"))
+        || (trimmed.starts_with(b"<Error") && !media.contains("html"));
+    let is_html = markup;
     if is_xml {
         // S3's and Azure Storage's `<Error><Code>…</Code><Message>…`, AWS's
         // `<ErrorResponse><Error><Code>…`: found by searching for the first
@@ -846,8 +857,11 @@ fn detect<'a>(obj: &Obj<'a>, status: u16) -> (Shape, Parsed<'a>) {
 fn detect_nested(obj: &Obj<'_>, error: &Obj<'_>) -> Shape {
     use Json::*;
     if error.json_type("code") == Some(Number) {
-        let google =
-            error.json_type("status") == Some(String) || error.json_type("details") == Some(Array);
+        // Google's legacy `errors[]` (Calendar's, Drive's) may come without
+        // `status`; seed 000's error has no `errors`.
+        let google = error.json_type("status") == Some(String)
+            || error.json_type("details") == Some(Array)
+            || error.json_type("errors") == Some(Array);
         Shape::Dialect(if google {
             Dialect::Google
         } else {
@@ -916,6 +930,9 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     }
     if obj.json_type("message") == Some(String) {
         return Shape::Other("message", read_message);
+    }
+    if obj.json_type("errors") == Some(String) {
+        return Shape::Other("errors", read_errors_text);
     }
     if matches!(status, 400 | 422) && is_field_map(obj) {
         return Shape::Other("errors", read_field_map);
@@ -1018,6 +1035,13 @@ fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     if let Some(details) = obj.obj("details") {
         crate::dialect::read_details_object(&details, |_| false, out);
     }
+}
+
+/// Shopify's `{"errors":"[API] Invalid API key or access token"}`: the
+/// text is the message; a `code` beside it, the code.
+fn read_errors_text(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    out.message = obj.string("errors");
+    read_top_level_code(obj, out);
 }
 
 /// `{"message":…,"errors":{"<field>":["…"]}}` (Laravel, Rails; see

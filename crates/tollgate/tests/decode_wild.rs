@@ -829,3 +829,106 @@ fn azure_hints_in_milliseconds_are_read() {
     let e = dec(429, &[("retry-after", "3"), ("retry-after-ms", "1500")], "");
     assert_eq!(e.retry_after, Some(Duration::from_secs(3)));
 }
+
+/// Express's `res.status(500).send("Something broke!")` labels its text
+/// `text/html`: text without markup is read as text whatever the label, in
+/// any case of it.
+#[test]
+fn a_text_body_labelled_html_keeps_its_message() {
+    for content_type in ["text/html; charset=utf-8", "TEXT/HTML"] {
+        let e = dec(500, &[("content-type", content_type)], "Something broke!\n");
+        assert_eq!(
+            (e.dialect, e.message.as_deref()),
+            ("text", Some("Something broke!")),
+            "{content_type}"
+        );
+    }
+    // A page stays a page.
+    let e = dec(
+        502,
+        &[("content-type", "text/html")],
+        "<html><title>502 Bad Gateway</title></html>",
+    );
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        ("html", Some("502 Bad Gateway"))
+    );
+}
+
+/// EC2's `<Response><Errors><Error>…` has neither a prolog nor a leading
+/// `<Error`: its media type tells, in whatever case it is written.
+#[test]
+fn an_xml_media_type_is_read_in_any_case() {
+    let ec2 = "<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>The instance ID 'i-1' does not exist</Message></Error></Errors><RequestId>r-1</RequestId></Response>";
+    for content_type in ["text/xml;charset=UTF-8", "Text/XML", "APPLICATION/XML"] {
+        let e = dec(400, &[("content-type", content_type)], ec2);
+        assert_eq!(
+            (e.dialect, e.code.as_deref()),
+            ("xml", Some("InvalidInstanceID.NotFound")),
+            "{content_type}"
+        );
+        assert_eq!(e.request_id.as_deref(), Some("r-1"), "{content_type}");
+    }
+}
+
+/// Gin's `c.JSON(400, "invalid id")` and a FastAPI `JSONResponse` of a
+/// string send the message as the whole body, a JSON string.
+#[test]
+fn a_body_that_is_a_json_string_is_the_message() {
+    let e = dec(
+        400,
+        &[("content-type", "application/json")],
+        r#""invalid id: \"x\"""#,
+    );
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        ("json", Some("invalid id: \"x\""))
+    );
+    assert_eq!(e.kind, Kind::InvalidArgument);
+    // Other values say nothing of themselves.
+    for body in ["null", "42", "[]", r#""  ""#] {
+        let e = dec(400, &[], body);
+        assert_eq!((e.dialect, e.message.as_deref()), ("json", None), "{body}");
+    }
+}
+
+/// Google Calendar's and Drive's documented rate limit: the legacy
+/// `errors[].reason` with no `status` beside it. It is google's, not seed
+/// 000's `status-code` (whose `error` has no `errors`), and a throttling
+/// reason on a 403 is a wait, not a refusal.
+#[test]
+fn a_legacy_google_error_without_its_status_is_google() {
+    let calendar = r#"{"error":{"errors":[{"domain":"usageLimits","reason":"rateLimitExceeded","message":"Rate Limit Exceeded"}],"code":403,"message":"Rate Limit Exceeded"}}"#;
+    let e = dec(403, &[], calendar);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("google", Some("rateLimitExceeded"))
+    );
+    assert_eq!(e.message.as_deref(), Some("Rate Limit Exceeded"));
+    assert_eq!(e.kind, Kind::RateLimited);
+    assert!(e.retryable);
+    // Seed 001's bodies stay `status-code`.
+    let seed = r#"{"error":{"code":401,"message":"Unauthorized: Invalid API key","details":null}}"#;
+    assert_eq!(dec(401, &[], seed).dialect, "status-code");
+}
+
+/// Shopify's REST API says what went wrong in `errors` as a string.
+#[test]
+fn errors_written_as_a_string_are_the_message() {
+    let e = dec(
+        401,
+        &[("x-request-id", "shop-1")],
+        r#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#,
+    );
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        (
+            "errors",
+            Some("[API] Invalid API key or access token (unrecognized login or wrong password)")
+        )
+    );
+    assert_eq!(e.request_id.as_deref(), Some("shop-1"));
+    assert_eq!(e.kind, Kind::Unauthenticated);
+    let e = dec(404, &[], r#"{"errors":"Not Found"}"#);
+    assert_eq!(e.message.as_deref(), Some("Not Found"));
+}
