@@ -25,12 +25,14 @@ pub(crate) fn error_response(err: ApiError) -> Response {
         response.extensions_mut().insert(err);
         return response;
     }
-    let err = rejection::name_limit(err, None);
-    crate::render::log(&err, None);
+    // The body names axum's default limit; the error left for a layer
+    // that renders it later does not, so that the layer names its own.
+    let named = rejection::name_limit(err.clone(), None);
+    crate::render::log(&named, None);
     let ctx = Context::new(SystemTime::now());
     let rendered = Catalog::builtin_ref()
         .renderer(Dialect::Problem)
-        .response(&err, &ctx);
+        .response(&named, &ctx);
     let mut response = rendered.map(Body::from);
     response.extensions_mut().insert(err);
     response
@@ -41,8 +43,10 @@ pub(crate) fn error_response(err: ApiError) -> Response {
 /// - a [`tollgate::ApiError`] renders as itself;
 /// - a `#[derive(ApiError)]` enum renders as its variant's entry;
 /// - an axum rejection (`JsonRejection`, `QueryRejection`, `PathRejection`,
-///   `FormRejection`, `BytesRejection`, …) renders as the catalog error it
-///   means (`validation_error`, `missing_field`, …);
+///   `FormRejection`, `BytesRejection`, …, or one of their variants' errors,
+///   such as `JsonDataError`), also wrapped in an error of the app's,
+///   renders as the catalog error it means (`validation_error`,
+///   `missing_field`, …);
 /// - any other error is `internal_error`: a generic 500 whose source goes to
 ///   the log (with the request id), never into the body.
 ///
@@ -131,7 +135,8 @@ pub(crate) fn classify_boxed(err: BoxError) -> ApiError {
 /// [`Rejection`] anywhere in its chain of sources (behind an `anyhow`
 /// context, say); a body length limit met while a rejection's own reader ran
 /// (multipart's, which may call it a server error); one of axum's
-/// rejections; tower's timeout and load-shed errors.
+/// rejections, or one of their variants' errors, anywhere in the chain;
+/// tower's timeout and load-shed errors.
 fn meaning(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
     let carried = std::iter::successors(Some(err), |e| e.source()).find_map(|e| {
         e.downcast_ref::<ApiError>()
@@ -144,7 +149,9 @@ fn meaning(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
     if is_length_limit(err) {
         return Some(rejection::payload_too_large(None));
     }
-    if let Some(api) = known_rejection(err) {
+    // An app's error may wrap the rejection (`#[from] JsonRejection`), or
+    // forward to its variant's error (`#[error(transparent)]`).
+    if let Some(api) = std::iter::successors(Some(err), |e| e.source()).find_map(known_rejection) {
         return Some(api);
     }
     if err.is::<tower::timeout::error::Elapsed>() {
@@ -156,7 +163,8 @@ fn meaning(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
         .then(|| builtin("service_unavailable").retry_after(Duration::from_secs(1)))
 }
 
-/// axum's rejections, read from their status and text.
+/// axum's rejections (and the errors of their variants, which a handler
+/// may take apart and return), read from their status and text.
 fn known_rejection(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
     use axum::extract::rejection as r;
     macro_rules! try_types {
@@ -176,6 +184,18 @@ fn known_rejection(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> 
         r::StringRejection,
         r::FailedToBufferBody,
         r::RawFormRejection,
+        r::JsonDataError,
+        r::JsonSyntaxError,
+        r::MissingJsonContentType,
+        r::FailedToDeserializeQueryString,
+        r::FailedToDeserializeForm,
+        r::FailedToDeserializeFormBody,
+        r::InvalidFormContentType,
+        r::FailedToDeserializePathParams,
+        r::InvalidUtf8InPathParam,
+        r::MissingPathParams,
+        r::InvalidUtf8,
+        r::UnknownBodyError,
     );
     #[cfg(feature = "multipart")]
     {
@@ -191,7 +211,8 @@ fn known_rejection(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> 
         }
         try_types!(
             axum::extract::multipart::MultipartRejection,
-            axum::extract::multipart::MultipartError
+            axum::extract::multipart::MultipartError,
+            axum::extract::multipart::InvalidBoundary,
         );
     }
     None

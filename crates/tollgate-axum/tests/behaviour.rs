@@ -970,3 +970,165 @@ details = ["database"]
         }
     }
 }
+
+/// An axum rejection taken apart (one of its variants' errors) or wrapped
+/// in an app's own error, then returned with `?`, is the client error it
+/// is as a response, not a 500.
+#[tokio::test]
+async fn an_axum_rejection_taken_apart_or_wrapped_keeps_its_meaning() {
+    use axum::extract::rejection::JsonRejection;
+
+    #[derive(Debug)]
+    struct AppError(JsonRejection);
+    impl std::fmt::Display for AppError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("could not read the scan")
+        }
+    }
+    impl std::error::Error for AppError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    async fn apart(
+        body: Result<axum::Json<Scan>, JsonRejection>,
+    ) -> Result<&'static str, HandlerError> {
+        match body {
+            Ok(_) => Ok("ok"),
+            Err(JsonRejection::JsonDataError(e)) => Err(e.into()),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(e.into()),
+            Err(JsonRejection::MissingJsonContentType(e)) => Err(e.into()),
+            Err(other) => Err(other.into()),
+        }
+    }
+    async fn wrapped(
+        body: Result<axum::Json<Scan>, JsonRejection>,
+    ) -> Result<&'static str, HandlerError> {
+        let _scan = body.map_err(AppError)?;
+        Ok("ok")
+    }
+    async fn returned(body: Result<axum::Json<Scan>, JsonRejection>) -> Response<Body> {
+        use axum::response::IntoResponse;
+        body.map(|_| "ok").into_response()
+    }
+    let mut app = Router::new()
+        .route("/apart", post(apart))
+        .route("/wrapped", post(wrapped))
+        .route("/returned", post(returned))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Flat)
+                .layer(),
+        );
+    for (content_type, body, code) in [
+        (
+            "application/json",
+            r#"{"session_id":5}"#,
+            "validation_error",
+        ),
+        ("application/json", "{", "malformed_request"),
+        ("text/plain", "{}", "unsupported_media_type"),
+    ] {
+        let request = |uri: &str| {
+            Request::post(uri)
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let (as_response, as_body) = send(&mut app, request("/returned")).await;
+        assert_eq!(as_response.headers()["x-error-code"], code);
+        for uri in ["/apart", "/wrapped"] {
+            let (res, bytes) = send(&mut app, request(uri)).await;
+            assert_eq!(res.status(), as_response.status(), "{uri} {body}");
+            assert_eq!(res.headers()["x-error-code"], code, "{uri} {body}");
+            assert_eq!(bytes, as_body, "{uri} {body}");
+        }
+    }
+}
+
+/// A rejection made where the layer does not run (a task the handler
+/// spawned) names the layer's body limit once the layer renders it, not
+/// axum's default.
+#[tokio::test]
+async fn a_rejection_made_off_the_layer_names_the_layers_limit() {
+    use axum::extract::FromRequest;
+    use axum::response::IntoResponse;
+    async fn spawned(request: axum::extract::Request) -> Response<Body> {
+        let read = tokio::spawn(async move {
+            match Json::<Scan>::from_request(request, &()).await {
+                Ok(_) => "ok".into_response(),
+                Err(rejection) => rejection.into_response(),
+            }
+        });
+        read.await.unwrap()
+    }
+    let mut app = Router::new().route("/spawned", post(spawned)).layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Flat)
+            .body_limit(64)
+            .layer(),
+    );
+    let chunks = (0..10).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&[b' '; 16])));
+    let request = Request::post("/spawned")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let (res, body) = send(&mut app, request).await;
+    assert_eq!(res.status(), 413);
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["error"], "payload_too_large", "{value}");
+    assert!(
+        value["message"].as_str().unwrap().contains("64 bytes"),
+        "{value}"
+    );
+}
+
+/// An app's entry for an error the layer makes itself may name details the
+/// layer has no value for: the message is then the entry's title, never a
+/// template with blanks (`{accepted}`) sent to the client.
+#[tokio::test(start_paused = true)]
+async fn the_layers_own_errors_never_send_a_template_with_blanks() {
+    const CATALOG: &str = r#"
+[errors.unsupported_media_type]
+message = "Send one of {accepted}."
+details = ["accepted"]
+
+[errors.timeout]
+message = "No response within {seconds} seconds."
+details = ["seconds"]
+"#;
+    let mut app = Router::new()
+        .route("/v1/scans", post(create))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .layer(
+            Tollgate::new(Catalog::from_toml("app.toml", CATALOG).unwrap())
+                .dialect(Dialect::Flat)
+                .timeout(Duration::from_millis(100))
+                .layer(),
+        );
+    let unsupported = Request::post("/v1/scans")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("{}"))
+        .unwrap();
+    let slow = Request::get("/slow").body(Body::empty()).unwrap();
+    for (request, code, title) in [
+        (
+            unsupported,
+            "unsupported_media_type",
+            "Unsupported media type",
+        ),
+        (slow, "timeout", "Timeout"),
+    ] {
+        let (res, body) = send(&mut app, request).await;
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(res.headers()["x-error-code"], code, "{value}");
+        assert_eq!(value["message"], title, "{value}");
+    }
+}

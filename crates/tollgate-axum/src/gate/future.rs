@@ -102,10 +102,11 @@ impl Finish {
 
     /// `err` over the response `parts`: adopted by the layer's catalog,
     /// logged (with the status the client gets), rendered in the request's
-    /// dialect with its id.
+    /// dialect with its id. An entry whose message names details the error
+    /// lacks (an app's, over an error the layer made) says its title.
     fn respond(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
         let err = rejection::name_limit(err, self.body_limit());
-        let err = render::adopt(&self.shared.catalog, err);
+        let err = rejection::with_message_filled(render::adopt(&self.shared.catalog, err));
         render::log(&err, Some(self.request_id.get().as_str()));
         let mut ctx = tollgate::Context::new((self.shared.clock)())
             .request_id(self.request_id.get().as_str());
