@@ -583,6 +583,9 @@ impl Store {
 
     /// Loads an account (`accounts show`).
     pub async fn account(&self, id: &str) -> Result<Account, StoreError> {
+        if !nameable(id) {
+            return Err(StoreError::AccountNotFound(id.to_owned()));
+        }
         let row = self.backend().account(id).await?;
         row.map(account_from_row)
             .ok_or_else(|| StoreError::AccountNotFound(id.to_owned()))
@@ -591,6 +594,9 @@ impl Store {
     /// Adds credits (`accounts credit`); a negative amount debits, refused when
     /// it would take the balance below zero (or past `i64::MAX`).
     pub async fn credit(&self, id: &str, amount: i64) -> Result<Account, StoreError> {
+        if !nameable(id) {
+            return Err(StoreError::AccountNotFound(id.to_owned()));
+        }
         if self.backend().add_credits(id, amount).await?.is_some() {
             return self.account(id).await;
         }
@@ -620,7 +626,7 @@ impl Store {
     }
 
     async fn set_state(&self, id: &str, state: AccountState) -> Result<Account, StoreError> {
-        if !self.backend().set_account_state(id, state.as_str()).await? {
+        if !nameable(id) || !self.backend().set_account_state(id, state.as_str()).await? {
             return Err(StoreError::AccountNotFound(id.to_owned()));
         }
         self.inner.cache.remove_account(id);
@@ -635,10 +641,11 @@ impl Store {
         if let Some(q) = limits.storage_quota {
             non_negative("storage quota", q)?;
         }
-        if !self
-            .backend()
-            .set_limits(id, limits.usage_limit, limits.storage_quota)
-            .await?
+        if !nameable(id)
+            || !self
+                .backend()
+                .set_limits(id, limits.usage_limit, limits.storage_quota)
+                .await?
         {
             return Err(StoreError::AccountNotFound(id.to_owned()));
         }
@@ -702,6 +709,9 @@ impl Store {
     /// Every key, or one account's (`keys list`), oldest first; keys made
     /// in the same second by id.
     pub async fn list_keys(&self, account_id: Option<&str>) -> Result<Vec<KeyInfo>, StoreError> {
+        if !account_id.is_none_or(nameable) {
+            return Ok(Vec::new());
+        }
         let mut rows = self.backend().list_keys(account_id).await?;
         // Here, not in SQL: Postgres would order ids by the database's
         // collation, SQLite byte by byte.
@@ -800,6 +810,9 @@ impl Store {
         if cost < 0 {
             return Err(StoreError::InvalidInput(format!("cost {cost} is negative")).into());
         }
+        if !nameable(account_id) {
+            return Err(Rejection::InvalidKey);
+        }
         for _ in 0..3 {
             let now = self.now();
             let period = month_start(now);
@@ -892,6 +905,9 @@ impl Store {
                 StoreError::InvalidInput(format!("storage of {bytes} bytes is negative")).into(),
             );
         }
+        if !nameable(account_id) {
+            return Err(StoreError::AccountNotFound(account_id.to_owned()).into());
+        }
         if let Some(used) = self.backend().add_storage(account_id, bytes).await? {
             return Ok(used);
         }
@@ -911,6 +927,9 @@ impl Store {
     /// Frees `bytes` of storage (a file was deleted).
     pub async fn remove_storage(&self, account_id: &str, bytes: i64) -> Result<(), StoreError> {
         non_negative("bytes", bytes)?;
+        if !nameable(account_id) {
+            return Ok(());
+        }
         self.backend().remove_storage(account_id, bytes).await
     }
 
@@ -1144,6 +1163,13 @@ fn dedup(scopes: Vec<String>) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether `id` can name a stored account: no account id holds a NUL, and
+/// Postgres text cannot even be asked about one (the statement fails, where
+/// SQLite finds nothing), so such an id is answered as not found on either.
+fn nameable(id: &str) -> bool {
+    !id.contains('\0')
 }
 
 fn non_negative(what: &str, n: i64) -> Result<(), StoreError> {

@@ -49,6 +49,7 @@ both_backends!(
     several_idempotency_keys_on_one_request_are_refused,
     an_outer_body_limit_is_told_without_an_unfilled_limit,
     idempotency_records_expire,
+    any_custom_principals_key_id_scopes_its_idempotency_keys,
 );
 
 type Req = Request<Full<Bytes>>;
@@ -648,6 +649,47 @@ async fn idempotent_replay_and_conflicts(kind: Kind) {
     let (res, body) = send(&slow_svc, post(&f.key, Some("slow-1"), "{}")).await;
     assert_eq!((res.status().as_u16(), body.as_ref()), (201, &b"slow"[..]));
     assert_eq!(res.headers()["idempotent-replayed"], "true");
+    f.db.cleanup().await;
+}
+
+/// A custom authenticator's key id may be anything: a whole token (several
+/// kilobytes, more than a Postgres index entry holds) or text with a NUL
+/// (which Postgres text cannot hold). Each still scopes its keys, on both
+/// backends, and apart from any other id.
+async fn any_custom_principals_key_id_scopes_its_idempotency_keys(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f.gate.idempotency().layer(handler.service());
+    let as_principal = |key_id: &str| {
+        let mut req = post("", Some("order-1"), "{}");
+        req.extensions_mut()
+            .insert(Principal::new(key_id, "acme", ["scans:write"]));
+        req
+    };
+    // A token-like id: random letters, which do not compress.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let token: String = (0..4000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            char::from(b'a' + u8::try_from(seed % 26).unwrap())
+        })
+        .collect();
+    let longer = format!("{token}x");
+    for (n, id) in [token.as_str(), &longer, "key\0one", "key\0two"]
+        .into_iter()
+        .enumerate()
+    {
+        let (first, _) = send(&svc, as_principal(id)).await;
+        assert_eq!(first.status(), 201, "key id {n}");
+        assert!(first.headers().get("idempotent-replayed").is_none(), "{n}");
+        let (again, _) = send(&svc, as_principal(id)).await;
+        assert_eq!(again.headers()["idempotent-replayed"], "true", "{n}");
+        assert_eq!(handler.calls(), n + 1);
+    }
     f.db.cleanup().await;
 }
 

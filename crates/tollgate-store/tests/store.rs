@@ -25,6 +25,7 @@ both_backends!(
     an_idempotency_record_is_written_only_by_its_token,
     a_database_made_before_lock_tokens_upgrades_in_place,
     a_store_that_creates_no_tables_opens_only_a_tollgate_database,
+    an_account_id_with_a_nul_is_no_account_on_either_backend,
 );
 
 async fn accounts_lifecycle(kind: Kind) {
@@ -496,6 +497,39 @@ async fn storage_quota(kind: Kind) {
     assert_eq!((quota, used), (i64::MAX, 1 << 40));
     assert_eq!(s.account("free").await.unwrap().storage_used(), 1 << 40);
     assert!(s.add_storage("acme", -1).await.is_err());
+    db.cleanup().await;
+}
+
+/// Postgres text cannot hold a NUL: asking it about such an id failed the
+/// call (a database error, a 503 for a charge) where SQLite found no account.
+async fn an_account_id_with_a_nul_is_no_account_on_either_backend(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let s = &db.store;
+    s.create_account(NewAccount::new("acme").credits(5))
+        .await
+        .unwrap();
+    let id = "acme\0";
+    let not_found = |result: Result<(), StoreError>| matches!(result, Err(StoreError::AccountNotFound(found)) if found == id);
+    assert!(not_found(s.account(id).await.map(drop)));
+    assert!(not_found(s.credit(id, 1).await.map(drop)));
+    assert!(not_found(s.suspend(id).await.map(drop)));
+    assert!(not_found(s.resume(id).await.map(drop)));
+    assert!(not_found(
+        s.set_limits(id, Limits::default()).await.map(drop)
+    ));
+    assert!(not_found(
+        s.create_key(NewKey::new(id, ["a"])).await.map(drop)
+    ));
+    assert!(s.list_keys(Some(id)).await.unwrap().is_empty());
+    assert!(matches!(s.reserve(id, 1).await, Err(Rejection::InvalidKey)));
+    assert!(matches!(
+        s.add_storage(id, 1).await,
+        Err(Rejection::Internal(StoreError::AccountNotFound(_)))
+    ));
+    s.remove_storage(id, 1).await.unwrap();
+    assert_eq!(s.account("acme").await.unwrap().balance(), 5);
     db.cleanup().await;
 }
 

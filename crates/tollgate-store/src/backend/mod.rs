@@ -68,7 +68,9 @@ pub struct KeyRow {
 /// A stored idempotency record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotencyRow {
-    /// The API key the record belongs to.
+    /// The API key the record belongs to: its id (a custom authenticator's
+    /// id that Postgres could not keep, too long or holding a NUL, as
+    /// `sha256~` and the id's SHA-256 in hex).
     pub api_key_id: String,
     /// The caller's `Idempotency-Key`.
     pub idem_key: String,

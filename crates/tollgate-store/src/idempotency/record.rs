@@ -1,6 +1,7 @@
 //! What an idempotency record keeps of a response, and the request fingerprint.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,36 @@ const NOT_STORED: [&str; 12] = [
     "idempotent-replayed",
     "set-cookie",
 ];
+
+/// The longest API key id an idempotency record's scope keeps as is: with
+/// the key (at most 255 bytes), well within what one entry of a Postgres
+/// index holds (about 2.7 kB).
+const MAX_SCOPE_LEN: usize = 1024;
+
+/// How a scope written as a digest begins.
+const DIGEST_SCOPE: &str = "sha256~";
+
+/// The scope an idempotency record is kept under for the API key `key_id`:
+/// the id itself (the store's own ids are 12 characters). An id from a
+/// custom authenticator that Postgres could not keep (longer than
+/// [`MAX_SCOPE_LEN`] bytes, a whole token say, or holding a NUL), or that
+/// begins as a digest does, is written `sha256~` and its SHA-256 in hex:
+/// on both backends alike, and no two ids share a scope.
+pub(crate) fn scope_of(key_id: &str) -> String {
+    let as_is = key_id.len() <= MAX_SCOPE_LEN
+        && !key_id.contains('\0')
+        && !key_id.starts_with(DIGEST_SCOPE);
+    if as_is {
+        return key_id.to_owned();
+    }
+    let mut out = String::with_capacity(DIGEST_SCOPE.len() + 64);
+    out.push_str(DIGEST_SCOPE);
+    for byte in Sha256::digest(key_id.as_bytes()) {
+        // Writing into a `String` cannot fail.
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
 
 /// Whether an `Idempotency-Key` value is acceptable: 1–255 visible ASCII characters.
 pub(crate) fn valid_key(key: &str) -> bool {
@@ -212,9 +243,11 @@ pub(crate) fn encode_error(err: &ApiError) -> String {
         message: err.message_override().map(str::to_owned),
         details: err.details().clone(),
         violations: err.violations().to_vec(),
+        // Rounded up, as `Retry-After` is: a wait cut down to the
+        // millisecond could be sent a second shorter on replay.
         retry_after_ms: err
             .retry_after_delay()
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            .map(|d| u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)),
         headers: err
             .headers()
             .iter()
@@ -290,6 +323,25 @@ mod tests {
             Catalog::builtin_ref().get("not_found").unwrap()
         ));
         assert!(!replayed.has_sent_details(), "{:?}", replayed.details());
+    }
+
+    #[test]
+    fn scopes_are_ids_unless_postgres_could_not_keep_them() {
+        assert_eq!(scope_of("AbC123xyz789"), "AbC123xyz789");
+        let long = "t".repeat(MAX_SCOPE_LEN + 1);
+        let digests = [long.as_str(), "a\0b", "sha256~x"].map(scope_of);
+        for digest in &digests {
+            assert!(digest.starts_with(DIGEST_SCOPE), "{digest}");
+            assert_eq!(digest.len(), DIGEST_SCOPE.len() + 64);
+            assert!(!digest.contains('\0'));
+        }
+        assert_ne!(digests[0], digests[1]);
+        // An id written like a digest is one too: it cannot take another's scope.
+        assert_ne!(scope_of(&digests[0]), digests[0]);
+        assert_eq!(
+            scope_of(&"t".repeat(MAX_SCOPE_LEN)),
+            "t".repeat(MAX_SCOPE_LEN)
+        );
     }
 
     #[test]
@@ -432,6 +484,28 @@ mod tests {
         let old = r#"{"code":"not_found","message":"Gone."}"#;
         let back = decode_error(old, &catalog).unwrap();
         assert_eq!(back.message_override(), Some("Gone."));
+    }
+
+    #[test]
+    fn a_replayed_wait_is_never_shorter_than_the_first() {
+        // Retry-After is whole seconds rounded up: a wait of 1.0004 s was
+        // sent as 2, and one of 0.3 ms as 1 (not 0, "retry at once").
+        let catalog = Catalog::builtin();
+        for wait in [
+            Duration::from_micros(1_000_400),
+            Duration::from_micros(300),
+            Duration::from_nanos(2_000_000_001),
+            Duration::from_secs(3),
+        ] {
+            let err = catalog.error("conflict").unwrap().retry_after(wait);
+            let back = decode_error(&encode_error(&err), &catalog).unwrap();
+            let replayed = back.retry_after_delay().unwrap();
+            assert_eq!(
+                tollgate::retry_after_secs(replayed),
+                tollgate::retry_after_secs(wait),
+                "{wait:?} came back as {replayed:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tollgate::{ApiError, Violation};
 
 use super::record::{
-    decode_error, decode_headers, encode_error, encode_headers, fingerprint, valid_key,
+    decode_error, decode_headers, encode_error, encode_headers, fingerprint, scope_of, valid_key,
 };
 use super::{Idempotency, IdempotencyFuture};
 use crate::backend::{IdempotencyRow, LockToken};
@@ -383,7 +383,7 @@ where
         let scope = req
             .extensions()
             .get::<Principal>()
-            .map(|p| p.key_id().to_owned())
+            .map(|p| scope_of(p.key_id()))
             .unwrap_or_default();
         let clone = self.inner.clone();
         let service = std::mem::replace(&mut self.inner, clone);
