@@ -81,7 +81,7 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     if input.truncated {
         stderr!(
             "warning: {} is larger than {} MiB; decoded its first {} MiB only",
-            source.name(),
+            input::printable(&source.name()),
             MAX_INPUT >> 20,
             MAX_INPUT >> 20
         );
@@ -97,7 +97,7 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         let response = wire::parse_response(&input.bytes)
             .map_err(|e| CliError::Usage(format!("{}: {e}", source.name())))?;
         for skipped in &response.skipped {
-            stderr!("warning: {}: {skipped}", source.name());
+            stderr!("warning: {}: {skipped}", input::printable(&source.name()));
         }
         let chunked = response
             .headers

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// Writes `HTTP/1.1 <status> <reason>`, the headers in the order given, a
@@ -87,7 +87,7 @@ pub(crate) struct Response<'a> {
     /// Its headers, repeated names kept.
     pub(crate) headers: HeaderMap,
     /// The body: `Content-Length` bytes when that header fits and no
-    /// `Content-Encoding` is given, else the rest.
+    /// `Content-Encoding` or `Transfer-Encoding` is given, else the rest.
     pub(crate) body: &'a [u8],
     /// Header lines that were skipped, with why.
     pub(crate) skipped: Vec<String>,
@@ -165,9 +165,12 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
         }
         // curl prints a body decoded (`--compressed`) under the encoded
         // `Content-Length`: with a `Content-Encoding`, the length says nothing.
+        // Nor with a `Transfer-Encoding`, which overrides it (RFC 9112 §6.3).
         let length = headers
             .get(CONTENT_LENGTH)
-            .filter(|_| !headers.contains_key(CONTENT_ENCODING))
+            .filter(|_| {
+                !headers.contains_key(CONTENT_ENCODING) && !headers.contains_key(TRANSFER_ENCODING)
+            })
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<usize>().ok());
         // The body, and what follows it: the next response when curl printed
@@ -483,6 +486,26 @@ mod tests {
         // Without an encoding, the length still ends the body.
         let text = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\n{\"error\"}";
         assert_eq!(parse_response(text).unwrap().body, br#"{"er"#);
+    }
+
+    #[test]
+    fn a_transfer_coding_overrides_the_content_length() {
+        // A server that sends both (RFC 9112 §6.3: the transfer coding
+        // wins), as `curl -si` prints its answer, the body decoded.
+        let body = br#"{"error":"rate_limit_exceeded"}"#;
+        let text = [
+            &b"HTTP/1.1 429 Too Many Requests\r\nTransfer-Encoding: chunked\r\n\
+               Content-Length: 5\r\n\r\n"[..],
+            body,
+        ]
+        .concat();
+        let response = parse_response(&text).unwrap();
+        assert_eq!(response.body, body);
+        // Still chunked (`curl --raw`): the whole of it, to be dechunked.
+        let raw = b"HTTP/1.1 429 Too Many Requests\r\nTransfer-Encoding: chunked\r\n\
+                    Content-Length: 5\r\n\r\n4\r\nbusy\r\n0\r\n\r\n";
+        let response = parse_response(raw).unwrap();
+        assert_eq!(dechunk(response.body).unwrap(), b"busy");
     }
 
     #[test]

@@ -1055,10 +1055,9 @@ fn a_429_to_a_check_that_does_not_test_the_rate_limit_is_a_skip_naming_the_wait(
         "{report:#}"
     );
     // The burst tests the rate limit: its 429 passes.
-    assert_eq!(
-        check(&report, "rate-limit", "burst: GET /v1/items")["result"],
-        "pass"
-    );
+    let burst = check(&report, "rate-limit", "burst: GET /v1/items");
+    assert_eq!(burst["result"], "pass");
+    assert_eq!(burst["reason"], "429 after 1 request", "{burst}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
+use tollgate::headers::IDEMPOTENCY_KEY;
 
 use crate::retry::{Attempts, SentIdempotencyKey, success_request_id};
 use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
@@ -271,17 +272,18 @@ impl RequestBuilderExt for reqwest_middleware::RequestBuilder {
         let mut extensions = std::mem::take(self.extensions());
         let (client, request) = self.build_split();
         let request = request.map_err(Error::from)?;
-        let (method, url) = (request.method().clone(), request.url().clone());
+        let sent = Sent::of(&request);
         let response = match client
             .execute_with_extensions(request, &mut extensions)
             .await
         {
             Ok(response) => response,
-            Err(e) => return Err(with_request(Error::from(e), method, url)),
+            Err(e) => return Err(sent.fill_in(Error::from(e))),
         };
-        read_error(response, None)
-            .await
-            .map_err(|e| with_request(e, method, url))
+        match read_error(response, None).await {
+            Ok(response) => Ok(sent.kept_with(response)),
+            Err(e) => Err(sent.fill_in(e)),
+        }
     }
 }
 
@@ -289,20 +291,58 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
     async fn send_api(self) -> Result<reqwest::Response, Error> {
         let (client, request) = self.build_split();
         let request = request.map_err(Error::from)?;
-        let (method, url) = (request.method().clone(), request.url().clone());
+        let sent = Sent::of(&request);
         let response = match client.execute(request).await {
             Ok(response) => response,
-            Err(e) => return Err(with_request(Error::from(e), method, url)),
+            Err(e) => return Err(sent.fill_in(Error::from(e))),
         };
-        read_error(response, None)
-            .await
-            .map_err(|e| with_request(e, method, url))
+        match read_error(response, None).await {
+            Ok(response) => Ok(sent.kept_with(response)),
+            Err(e) => Err(sent.fill_in(e)),
+        }
     }
 }
 
-/// Fills in the method and URL an error does not know yet.
-fn with_request(e: Error, method: http::Method, url: reqwest::Url) -> Error {
-    let method = e.method().cloned().or(Some(method));
-    let url = e.url().cloned().or(Some(url));
-    e.request(method, url)
+/// What was sent: the method, the URL and the `Idempotency-Key`, if any.
+struct Sent {
+    method: http::Method,
+    url: reqwest::Url,
+    idempotency_key: Option<String>,
+}
+
+impl Sent {
+    fn of(request: &reqwest::Request) -> Sent {
+        Sent {
+            method: request.method().clone(),
+            url: request.url().clone(),
+            idempotency_key: request
+                .headers()
+                .get(IDEMPOTENCY_KEY)
+                .and_then(|key| key.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    /// Fills in what `e` does not know yet: without the retrying
+    /// middleware, the method, the URL and the key sent.
+    fn fill_in(self, e: Error) -> Error {
+        let method = e.method().cloned().or(Some(self.method));
+        let url = e.url().cloned().or(Some(self.url));
+        let key = e
+            .idempotency_key()
+            .map(str::to_owned)
+            .or(self.idempotency_key);
+        e.request(method, url).idempotency_key_sent(key)
+    }
+
+    /// `response` with the key sent, for an error
+    /// [`json_data`](ResponseExt::json_data) finds in its body later (the
+    /// retrying middleware keeps it so already).
+    fn kept_with(self, mut response: reqwest::Response) -> reqwest::Response {
+        let kept = response.extensions().get::<SentIdempotencyKey>().is_some();
+        if let (false, Some(key)) = (kept, self.idempotency_key) {
+            response.extensions_mut().insert(SentIdempotencyKey(key));
+        }
+        response
+    }
 }

@@ -50,12 +50,24 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
 /// The first leak in `text`, if any.
 pub(crate) fn find(text: &str) -> Option<Leak> {
     PATTERNS.iter().find_map(|(what, regex)| {
-        let m = regex.find(text)?;
+        let m = regex
+            .find_iter(text)
+            .find(|m| !is_host_and_port(text, m.start(), m.end()))?;
         Some(Leak {
             what,
             found: around(text, m.start(), m.end()),
         })
     })
+}
+
+/// Whether the match `text[start..end]` is a URL's host and port
+/// (`https://errors.acme.rs:8443`, a host under a top-level domain that
+/// reads as a file extension), not a file and a line: it follows the `//`
+/// (or JSON's escaped `\/\/`) and holds no path.
+fn is_host_and_port(text: &str, start: usize, end: usize) -> bool {
+    let host = text[start..end].trim_start_matches('/');
+    let before = &text[..end - host.len()];
+    !host.contains('/') && (before.ends_with("//") || before.ends_with(r"\/\/"))
 }
 
 /// The match with up to 40 characters of context on each side, on one line.
@@ -148,6 +160,25 @@ mod tests {
         ] {
             assert_eq!(find(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_urls_host_and_port_is_no_source_location() {
+        // Hosts under .rs (Serbia) and .py (Paraguay), with a port.
+        for text in [
+            r#"{"type":"https://errors.acme.rs:8443/errors#not_found","status":404}"#,
+            "Location: http://api.example.py:8080/v1/scans",
+            // As PHP's json_encode writes it.
+            r#"{"type":"https:\/\/errors.acme.rs:8443\/errors#not_found"}"#,
+        ] {
+            assert_eq!(find(text), None, "{text}");
+        }
+        // A location after one is still found, and so is a link to a line.
+        let leak = find("https://errors.acme.rs:8443/errors: failed at src/db.rs:42").unwrap();
+        assert_eq!(leak.what, "a source location");
+        assert!(leak.found.contains("src/db.rs:42"), "{leak:?}");
+        let leak = find("see https://github.com/acme/api/blob/main/src/db.rs:42").unwrap();
+        assert_eq!(leak.what, "a source location");
     }
 
     #[test]

@@ -813,7 +813,7 @@ async fn burst(
                     ex.label(),
                     Some(429),
                     Verdict::Pass,
-                    format!("429 after {sent} requests"),
+                    format!("429 after {}", plural(sent, "request", "requests")),
                 ));
                 found.push(Entry::exchange(ex));
                 return (sent, found);
@@ -860,6 +860,11 @@ async fn burst(
     (max as usize, found)
 }
 
+/// `1 request`, `300 requests`: the size of a burst of `max`.
+fn requests(max: u32) -> String {
+    plural(max as usize, "request", "requests")
+}
+
 /// How many answers of other error statuses a burst keeps to check (the
 /// first of each): each holds a body of up to a MiB, and a server answering
 /// every request with a status of its own would otherwise have hundreds kept.
@@ -874,7 +879,10 @@ fn unreached_limit(headers: Option<&HeaderMap>, max: u32) -> (Verdict, String) {
     let no_limit = || {
         (
             Verdict::Fail,
-            format!("no 429 after {max} requests: no rate limit, or one above --max-requests"),
+            format!(
+                "no 429 after {}: no rate limit, or one above --max-requests",
+                requests(max)
+            ),
         )
     };
     let Some(headers) = headers else {
@@ -900,8 +908,8 @@ fn unreached_limit(headers: Option<&HeaderMap>, max: u32) -> (Verdict, String) {
         return (
             Verdict::Skip,
             format!(
-                "{allows}, {r} left after {max} requests: its 429 needs more than \
-                 --max-requests {max}"
+                "{allows}, {r} left after {}: its 429 needs more than --max-requests {max}",
+                requests(max)
             ),
         );
     }
@@ -916,7 +924,10 @@ fn unreached_limit(headers: Option<&HeaderMap>, max: u32) -> (Verdict, String) {
         ),
         Some((q, w, name)) => (
             Verdict::Fail,
-            format!("no 429 after {max} requests, though {name} allows {q} per {w} s"),
+            format!(
+                "no 429 after {}, though {name} allows {q} per {w} s",
+                requests(max)
+            ),
         ),
         None => legacy_unreached_limit(headers, max).unwrap_or_else(no_limit),
     }
@@ -937,8 +948,8 @@ fn legacy_unreached_limit(headers: &HeaderMap, max: u32) -> Option<(Verdict, Str
             (
                 Verdict::Skip,
                 format!(
-                    "{limit}, {r} left after {max} requests: its 429 needs more than \
-                     --max-requests {max}"
+                    "{limit}, {r} left after {}: its 429 needs more than --max-requests {max}",
+                    requests(max)
                 ),
             )
         }
@@ -948,7 +959,7 @@ fn legacy_unreached_limit(headers: &HeaderMap, max: u32) -> Option<(Verdict, Str
         ),
         (None, Some(l)) => (
             Verdict::Fail,
-            format!("no 429 after {max} requests, though {name} is {l}"),
+            format!("no 429 after {}, though {name} is {l}", requests(max)),
         ),
         (None, None) => return None,
     })

@@ -690,6 +690,60 @@ async fn plain_reqwest_gets_typed_errors_too() {
 }
 
 #[tokio::test]
+async fn without_the_middleware_a_failed_request_still_gives_back_its_key() {
+    let mock = Mock::start(vec![Reply::api(
+        Dialect::Problem,
+        "service_unavailable",
+        "r1",
+        None,
+    )])
+    .await;
+    let plain = reqwest::Client::new();
+    let err = plain
+        .post(mock.url("/v1/scans"))
+        .header("idempotency-key", "scan-7")
+        .body("{}")
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(err.idempotency_key(), Some("scan-7"));
+    // A reqwest-middleware client without the retrying middleware too.
+    let chain = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+    let err = chain
+        .post(mock.url("/v1/scans"))
+        .header("idempotency-key", "scan-8")
+        .body("{}")
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.idempotency_key(), Some("scan-8"));
+    // And a request that got no answer at all.
+    let err = plain
+        .post("http://127.0.0.1:9/v1/scans")
+        .header("idempotency-key", "scan-9")
+        .send_api()
+        .await
+        .unwrap_err();
+    assert!(err.transport().is_some());
+    assert_eq!(err.idempotency_key(), Some("scan-9"));
+    // And an error found in a success body later.
+    let mock =
+        Mock::start(vec![Reply::new(200).body(
+            r#"{"data":null,"success":false,"message":"busy","errors":[]}"#,
+        )])
+        .await;
+    let response = plain
+        .post(mock.url("/v1/scans"))
+        .header("idempotency-key", "scan-10")
+        .send_api()
+        .await
+        .unwrap();
+    let err = response.json_data::<serde_json::Value>().await.unwrap_err();
+    assert_eq!(err.idempotency_key(), Some("scan-10"));
+}
+
+#[tokio::test]
 async fn server_text_in_an_error_cannot_forge_log_lines() {
     let body =
         r#"{"error":{"code":"bad\u001b[2K","message":"no\nINFO all is well"},"request_id":"r\r1"}"#;
