@@ -78,6 +78,19 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         stderr!("reading a response or body from stdin; end it with Ctrl-D");
     }
     let input = input::read(&source, MAX_INPUT)?;
+    // An empty body is an answer only with a status (or headers) to go by.
+    let blank = input.bytes.iter().all(u8::is_ascii_whitespace);
+    if blank && args.status.is_none() && args.headers.is_empty() {
+        return Err(CliError::Usage(if input.truncated {
+            format!(
+                "nothing to decode: the first {} MiB of {} are blank",
+                MAX_INPUT >> 20,
+                source.name()
+            )
+        } else {
+            "nothing to decode: the input is empty".to_owned()
+        }));
+    }
     if input.truncated {
         stderr!(
             "warning: {} is larger than {} MiB; decoded its first {} MiB only",
@@ -85,13 +98,6 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             MAX_INPUT >> 20,
             MAX_INPUT >> 20
         );
-    }
-    // An empty body is an answer only with a status (or headers) to go by.
-    let blank = input.bytes.iter().all(u8::is_ascii_whitespace);
-    if blank && args.status.is_none() && args.headers.is_empty() {
-        return Err(CliError::Usage(
-            "nothing to decode: the input is empty".to_owned(),
-        ));
     }
     let (status, mut headers, body) = if wire::is_response(&input.bytes) {
         let response = wire::parse_response(&input.bytes)

@@ -3,16 +3,23 @@
 //! colours and width detection that the CLI's greppable output does not
 //! want.)
 
-/// `rows` (the first is the header) as aligned lines, one per row.
+/// `rows` (the first is the header) as aligned lines, one per row. Each cell
+/// is written [`printable`](crate::input::printable): cells hold text from
+/// files and databases (a key's name, a catalog's title) that may carry
+/// marks that reorder the line.
 pub(crate) fn aligned<const N: usize>(rows: &[[String; N]]) -> String {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|row| row.each_ref().map(|cell| crate::input::printable(cell)))
+        .collect();
     let mut widths = [0; N];
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in rows {
+    for row in &rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             if i + 1 == N {
@@ -38,5 +45,14 @@ mod tests {
             ["ééé".to_owned(), "".to_owned(), "last".to_owned()],
         ];
         assert_eq!(aligned(&rows), "A    B  C\nééé     last\n");
+    }
+
+    #[test]
+    fn cells_are_escaped_before_they_are_measured() {
+        let rows = [
+            ["A".to_owned(), "B".to_owned()],
+            ["x\u{202e}y".to_owned(), "\u{1b}[2K".to_owned()],
+        ];
+        assert_eq!(aligned(&rows), "A           B\nx\\u{202e}y  \\u{1b}[2K\n");
     }
 }

@@ -907,6 +907,28 @@ fn decode_reads_at_most_16_mib_and_says_so() {
 }
 
 #[test]
+fn decode_of_blank_input_past_16_mib_says_one_thing() {
+    let blank = vec![b' '; 17 << 20];
+    let decoded = tollgate_stdin(&["decode"], &blank);
+    assert_eq!(code(&decoded), 2);
+    assert!(decoded.stdout.is_empty());
+    let said = stderr(&decoded);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.contains("nothing to decode: the first 16 MiB of <stdin> are blank"),
+        "{said}"
+    );
+    // With a status, the blank body is decoded, and the bound said.
+    let decoded = tollgate_stdin(&["decode", "--status", "502"], &blank);
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    assert!(
+        stderr(&decoded).contains("decoded its first 16 MiB only"),
+        "{}",
+        stderr(&decoded)
+    );
+}
+
+#[test]
 fn decode_names_unreadable_files() {
     let output = tollgate(&["decode", "/nonexistent/body.json"]);
     assert_eq!(code(&output), 2);

@@ -160,6 +160,34 @@ fn times_past_year_9999_are_written_and_times_past_any_clock_refused() {
 }
 
 #[test]
+fn key_names_that_reorder_text_are_listed_escaped() {
+    let dir = fresh_dir("bidi-name");
+    assert!(
+        tollgate(&dir, &["accounts", "create", "acme"])
+            .status
+            .success()
+    );
+    // The store refuses control characters in a name, not the marks that
+    // turn the rest of the line right to left.
+    let args = [
+        "keys",
+        "create",
+        "--account",
+        "acme",
+        "--scopes",
+        "a",
+        "--name",
+        "ci \u{202e}txt.exe",
+    ];
+    let created = tollgate(&dir, &args);
+    assert!(created.status.success(), "{created:?}");
+    let list = stdout(&tollgate(&dir, &["keys", "list"]));
+    assert!(list.contains("ci \\u{202e}txt.exe"), "{list}");
+    assert!(!list.contains('\u{202e}'), "{list}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_key_nobody_could_read_is_revoked() {
     use std::process::Stdio;
     let dir = fresh_dir("unread-key");

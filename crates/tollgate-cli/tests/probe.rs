@@ -975,6 +975,48 @@ fn a_document_too_large_to_read_is_named_as_such() {
 }
 
 #[test]
+fn a_document_that_ends_at_the_bound_is_read_whole() {
+    // Exactly 16 MiB of valid JSON: all of it is read, and it ends there.
+    let reason = routes_reason(get(|| async {
+        let mut doc = String::from(r#"{"paths":{},"x":""#);
+        doc.push_str(&"x".repeat((16 << 20) - doc.len() - 2));
+        doc.push_str("\"}");
+        assert_eq!(doc.len(), 16 << 20);
+        ([(header::CONTENT_TYPE, "application/json")], doc)
+    }));
+    assert!(reason.contains("it lists no route"), "{reason}");
+    assert!(!reason.contains("fills"), "{reason}");
+}
+
+/// Every check's reason when every request is answered 404 with `len`
+/// bytes of plain text.
+fn reasons_for_a_plain_text_404_of(len: usize) -> Vec<String> {
+    let app =
+        Router::new().fallback(move || async move { (StatusCode::NOT_FOUND, "x".repeat(len)) });
+    let base = format!("http://{}", serve(app));
+    let (_, report) = probe_json(&[&base, "--max-requests", "0"]);
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reason"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_body_that_ends_at_the_bound_is_not_said_to_go_on() {
+    let says_more = |reasons: &[String]| reasons.iter().any(|r| r.contains("fills the 1 MiB read"));
+    let whole = reasons_for_a_plain_text_404_of(1 << 20);
+    assert!(!says_more(&whole), "{whole:#?}");
+    assert!(
+        whole.iter().any(|r| r.contains("plain-text body")),
+        "{whole:#?}"
+    );
+    let longer = reasons_for_a_plain_text_404_of((1 << 20) + 1);
+    assert!(says_more(&longer), "{longer:#?}");
+}
+
+#[test]
 fn an_invalid_key_accepted_where_no_key_is_refused_fails() {
     // Any Authorization at all lets the request through; all else conforms.
     let app = Router::new()

@@ -241,13 +241,16 @@ impl Client {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     let room = req.max_answer.saturating_sub(body.len());
-                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                    // Full: no more is read (a server could send for ever).
-                    if body.len() >= req.max_answer {
+                    // More than fits: no more is read (a server could send
+                    // for ever). A body that ends just as it fills the bound
+                    // is whole.
+                    if chunk.len() > room {
+                        body.extend_from_slice(&chunk[..room]);
                         let mib = req.max_answer >> 20;
                         cut = Some(format!("fills the {mib} MiB read (it may go on)"));
                         break;
                     }
+                    body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
                 // The head is what matters; a body cut short is kept as

@@ -33,9 +33,12 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
             "a database error",
             r#"(?i)\b(?:unique|foreign key|not null|check|primary key) constraint failed\b|relation "[^"]+" does not exist|violates (?:unique|foreign key|not-null|check) constraint|no such (?:table|column): \w+|syntax error at or near|\bSQLSTATE\b|column "[^"]+" (?:of relation|does not exist)"#,
         ),
+        // Drivers and their errors, not the databases' names: an API that
+        // hosts databases names them in its ordinary messages ("Your
+        // PostgreSQL instance is starting").
         (
             "a database driver error",
-            r"(?i)\bsqlx\b|\brusqlite\b|\btokio[_-]postgres\b|\bpostgres(?:ql)?\b|error returned from database|\bSQLITE_[A-Z]+\b|\bsqlite\s*error\b|\bPgDatabaseError\b|\bdiesel::",
+            r"(?i)\bsqlx\b|\brusqlite\b|\btokio[_-]postgres\b|error returned from database|\bSQLITE_[A-Z]+\b|\bsqlite\s*error\b|\bPgDatabaseError\b|\bdiesel::|\bpq: |\bpsycopg2?\.\w|\basyncpg\.\w|\bPG::[A-Z]\w+|\borg\.postgresql\.|\bPSQLException\b|\bdb error: (?:ERROR|FATAL)\b|(?-i:\b(?:ERROR|FATAL|PANIC):  \S)",
         ),
     ]
     .into_iter()
@@ -134,7 +137,34 @@ mod tests {
                 "error returned from database: oops",
                 "a database driver error",
             ),
-            ("PostgreSQL said no", "a database driver error"),
+            (
+                "pq: password authentication failed for user \"api\"",
+                "a database driver error",
+            ),
+            (
+                "psycopg2.OperationalError: server closed the connection unexpectedly",
+                "a database driver error",
+            ),
+            (
+                "PG::ConnectionBad: could not connect to server",
+                "a database driver error",
+            ),
+            (
+                "org.postgresql.util.PSQLException: The connection attempt failed.",
+                "a database driver error",
+            ),
+            (
+                "asyncpg.exceptions.TooManyConnectionsError: sorry, too many clients already",
+                "a database driver error",
+            ),
+            (
+                "ERROR:  permission denied for table api_keys",
+                "a database driver error",
+            ),
+            (
+                "db error: FATAL: remaining connection slots are reserved",
+                "a database driver error",
+            ),
             ("sqlx::Error::RowNotFound", "a database driver error"),
             (
                 "error communicating with database: SQLITE_BUSY",
@@ -157,6 +187,12 @@ mod tests {
             "Model \"10\" requires 10 frames, received 5.",
             "Bearer realm=\"api\", error=\"invalid_token\"",
             "https://docs.example.com/errors#not_found",
+            // A database-hosting API names the databases it hosts.
+            "Your PostgreSQL instance is starting",
+            r#"{"error":{"code":"INSTANCE_NOT_READY","message":"Your PostgreSQL 16 instance is starting; retry in 30 seconds."}}"#,
+            "Postgres databases are limited to 10 per project.",
+            "The SQLite database is read-only on this plan.",
+            "Error: the PostgreSQL version must be 14 or later.",
         ] {
             assert_eq!(find(text), None, "{text}");
         }

@@ -4,7 +4,6 @@ use serde_json::{Value, json};
 use tollgate::Dialect;
 
 use super::checks::{Row, Verdict};
-use crate::input::printable;
 
 /// Everything the probe found.
 #[derive(Debug)]
@@ -69,10 +68,10 @@ impl Report {
             .chain(self.rows.iter().map(|r| {
                 [
                     r.check.to_owned(),
-                    printable(&r.request),
+                    r.request.clone(),
                     r.status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
                     r.verdict.as_str().to_owned(),
-                    printable(&r.reason),
+                    r.reason.clone(),
                 ]
             }))
             .collect();

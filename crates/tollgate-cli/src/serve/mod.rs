@@ -897,7 +897,9 @@ async fn demo_account(store: &Store) -> Result<Demo, StoreError> {
 }
 
 /// What the server prints on start: settings, the demo key, curl lines, and
-/// last the address (which tests and scripts wait for).
+/// last the address (which tests and scripts wait for). Paths and URLs, as
+/// a config file or the command line wrote them, are written
+/// [`printable`](input::printable).
 fn banner(
     out: &mut dyn Write,
     settings: &Settings,
@@ -907,19 +909,23 @@ fn banner(
 ) -> std::io::Result<()> {
     let base = format!("http://{addr}");
     let database = tollgate::redact_url(&settings.database);
+    let shown = |path: &Path| input::printable(&path.display().to_string());
     writeln!(out, "tollgate serve: the example API")?;
     if let Some(config) = &settings.config {
-        writeln!(out, "  config       {}", config.display())?;
+        writeln!(out, "  config       {}", shown(config))?;
     }
     writeln!(out, "  dialect      {}", settings.dialect)?;
     let mut catalogs = vec!["built-in".to_owned(), "serve's domain errors".to_owned()];
-    catalogs.extend(settings.catalogs.iter().map(|p| p.display().to_string()));
+    catalogs.extend(settings.catalogs.iter().map(|p| shown(p)));
     writeln!(out, "  catalog      {}", catalogs.join(" + "))?;
-    writeln!(out, "  database     {database}")?;
+    writeln!(out, "  database     {}", input::printable(&database))?;
     // `--redis memory://` counts in memory too.
     let counted = match (limits, &settings.redis) {
         (Backend::Memory { .. }, _) | (_, None) => "in memory".to_owned(),
-        (_, Some(url)) => format!("in Redis at {}", tollgate::redact_url(url)),
+        (_, Some(url)) => format!(
+            "in Redis at {}",
+            input::printable(&tollgate::redact_url(url))
+        ),
     };
     writeln!(
         out,
@@ -958,10 +964,12 @@ fn banner(
                 "The demo account \"{DEMO_ACCOUNT}\" exists ({balance} credits); a key is shown only \
                  when it is made. Make another with:"
             )?;
-            // A password is never printed: the command then reads the URL
-            // from the environment.
+            // A password is never printed, nor a URL that cannot be
+            // printed as it is: the command then reads the URL from the
+            // environment.
             let has_password = database != settings.database;
-            let flag = if has_password {
+            let unprintable = input::printable(&database) != database;
+            let flag = if has_password || unprintable {
                 String::new()
             } else {
                 format!(" --database {}", shell_quote(&database))
@@ -975,6 +983,12 @@ fn banner(
                 writeln!(
                     out,
                     "  (with {} set to the database's URL; its password is not shown here)",
+                    store_db::DATABASE_ENV
+                )?;
+            } else if unprintable {
+                writeln!(
+                    out,
+                    "  (with {} set to the database's URL, shown escaped above)",
                     store_db::DATABASE_ENV
                 )?;
             }
@@ -1267,7 +1281,12 @@ mod tests {
 
     /// The banner of a later start, with `database` and `limits`.
     fn later_banner(database: &str, redis: Option<&str>, limits: &Backend) -> String {
-        let settings = Settings {
+        banner_of(&settings_with(database, redis), limits)
+    }
+
+    /// The settings of a start with `database` and `redis`, and no config file.
+    fn settings_with(database: &str, redis: Option<&str>) -> Settings {
+        Settings {
             listen: DEFAULT_LISTEN.to_owned(),
             dialect: Dialect::Problem,
             catalogs: Vec::new(),
@@ -1279,18 +1298,44 @@ mod tests {
             timeout: DEFAULT_TIMEOUT,
             trust_proxies: Vec::new(),
             config: None,
-        };
+        }
+    }
+
+    /// The banner of a later start with `settings` and `limits`.
+    fn banner_of(settings: &Settings, limits: &Backend) -> String {
         let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
         let mut out = Vec::new();
         banner(
             &mut out,
-            &settings,
+            settings,
             limits,
             addr,
             &Demo::Exists { balance: 5 },
         )
         .unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn paths_in_the_banner_are_printable() {
+        let mut settings = settings_with("sqlite:///srv/\u{1b}[2Kdata/tollgate.db", None);
+        settings.config = Some(PathBuf::from("conf/\u{202e}lmot.toml"));
+        settings.catalogs = vec![PathBuf::from("api\u{1b}[1A.toml")];
+        let text = banner_of(&settings, &Backend::default());
+        assert!(
+            !text.contains(['\u{1b}', '\u{202e}']),
+            "{}",
+            text.escape_debug()
+        );
+        assert!(
+            text.contains("  config       conf/\\u{202e}lmot.toml\n"),
+            "{text}"
+        );
+        assert!(text.contains(" + api\\u{1b}[1A.toml\n"), "{text}");
+        assert!(
+            text.contains("  database     sqlite:///srv/\\u{1b}[2Kdata/tollgate.db\n"),
+            "{text}"
+        );
     }
 
     #[test]
