@@ -103,18 +103,30 @@ impl Dialect {
     ///
     /// `envelope` and `flat` reproduce seed 004 exactly, which has none: their
     /// details stay on the server (logs) and only the message carries them.
-    /// In `status-code`, an entry with a hint (seed 000's string `details`)
-    /// sends the hint in their place, so its details reach the client only
-    /// through the message too.
+    /// In `status-code`, an entry's hint may take their place
+    /// ([`sends_hint_of`](Self::sends_hint_of)).
     pub fn carries_details(self) -> bool {
         !matches!(self, Dialect::Envelope | Dialect::Flat)
     }
 
-    /// Whether `def`'s details reach the client in this dialect's bodies:
-    /// where it [`carries_details`](Self::carries_details), but not in
-    /// `status-code` when the entry has a hint, which takes their place.
-    pub fn sends_details_of(self, def: &ErrorDef) -> bool {
-        self.carries_details() && !(self == Dialect::StatusCode && def.hint_template().is_some())
+    /// Whether `def`'s bodies in this dialect send its hint in place of its
+    /// details (seed 000's string `details`): in `status-code`, for an entry
+    /// with a hint. An occurrence with field violations, or whose details
+    /// leave a blank in the hint, sends its details object instead (seed
+    /// 001), so that neither the violations nor a `{placeholder}` reach the
+    /// client wrongly.
+    ///
+    /// ```
+    /// use tollgate::{Dialect, ErrorDef};
+    /// let def = ErrorDef::new("insufficient_scope", 403, "Forbidden", "Access denied.")
+    ///     .unwrap()
+    ///     .hint("Your token does not grant {access} permissions.")
+    ///     .unwrap();
+    /// assert!(Dialect::StatusCode.sends_hint_of(&def));
+    /// assert!(!Dialect::Coded.sends_hint_of(&def));
+    /// ```
+    pub fn sends_hint_of(self, def: &ErrorDef) -> bool {
+        self == Dialect::StatusCode && def.hint_template().is_some()
     }
 
     /// Whether violations keep their own codes on the wire (`envelope` keeps
@@ -461,8 +473,9 @@ pub(crate) fn read_details(details: &Obj<'_>, skip: impl Fn(&str) -> bool, out: 
 /// How many bytes of one field's name its messages copy at most: each
 /// message is a violation of its own with the name in it, and a hostile
 /// body of one long name with thousands of empty messages would otherwise
-/// cost its size a thousand times.
-const FIELD_COPIES_MAX: usize = 64 * 1024;
+/// cost its size a thousand times. The same bound holds for one message
+/// copied to each of many fields (Salesforce's `fields`).
+pub(crate) const FIELD_COPIES_MAX: usize = 64 * 1024;
 
 /// A field's messages (an array of strings, or one string; else none) as
 /// violations of `field` without codes: seed 004's entries, ASP.NET Core's

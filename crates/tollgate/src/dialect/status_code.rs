@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::json::Out;
-use super::{Context, Renderer, read_details_object, write_details_object, write_message};
+use super::{Context, Dialect, Renderer, read_details_object, write_details_object, write_message};
 use crate::decode::{Decoded, Obj};
 use crate::{ApiError, retry_after_secs};
 
@@ -20,10 +20,12 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
     // there are no violations (seed 000), else the details object with the
     // violations (seed 001), else null: a hint with a blank left in it would
     // put `{access}` on the wire, and a hint alone would drop the violations.
+    // The error reference says so (`Dialect::sends_hint_of`).
     out.raw(",\"details\":");
     let hint = err
         .def()
         .hint_template()
+        .filter(|_| Dialect::StatusCode.sends_hint_of(err.def()))
         .filter(|_| err.violations().is_empty())
         .filter(|hint| {
             hint.placeholders()

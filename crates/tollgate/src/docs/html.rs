@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{example_response, matches, query_words, retry_advice};
+use super::{HINT_GIVES_WAY, example_response, matches, query_words, retry_advice};
 use crate::{Catalog, Dialect};
 
 const STYLE: &str = "\
@@ -114,15 +114,20 @@ pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String 
                 format!("<code>{}</code>", escape(&wire)),
             );
         }
-        // Listed where the body has them (envelope and flat bodies have none,
-        // nor a status-code body with a hint).
-        if dialect.sends_details_of(def) && !def.detail_keys().is_empty() {
+        // Listed where the body has them (envelope and flat bodies have none),
+        // saying when a hint takes their place.
+        if dialect.carries_details() && !def.detail_keys().is_empty() {
             let keys: Vec<_> = def
                 .detail_keys()
                 .iter()
                 .map(|k| format!("<code>{}</code>", escape(k)))
                 .collect();
-            row("Details", keys.join(", "));
+            let when = if dialect.sends_hint_of(def) {
+                HINT_GIVES_WAY
+            } else {
+                ""
+            };
+            row("Details", format!("{}{}", keys.join(", "), escape(when)));
         }
         let _ = writeln!(
             out,

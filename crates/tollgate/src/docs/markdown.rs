@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{example_response, retry_advice};
+use super::{HINT_GIVES_WAY, example_response, retry_advice};
 use crate::{Catalog, Dialect};
 
 /// The error reference for `catalog` in `dialect`, as Markdown: an index
@@ -38,11 +38,16 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
         if wire != def.code() {
             let _ = writeln!(out, "- Code on the wire: `{wire}`");
         }
-        // Listed where the body has them (envelope and flat bodies have none,
-        // nor a status-code body with a hint).
-        if dialect.sends_details_of(def) && !def.detail_keys().is_empty() {
+        // Listed where the body has them (envelope and flat bodies have none),
+        // saying when a hint takes their place.
+        if dialect.carries_details() && !def.detail_keys().is_empty() {
             let keys: Vec<_> = def.detail_keys().iter().map(|k| format!("`{k}`")).collect();
-            let _ = writeln!(out, "- Details: {}", keys.join(", "));
+            let when = if dialect.sends_hint_of(def) {
+                HINT_GIVES_WAY
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "- Details: {}{when}", keys.join(", "));
         }
         let _ = writeln!(
             out,
@@ -79,6 +84,7 @@ pub(crate) fn plain(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ApiError, Context};
 
     /// Details are listed in the dialects whose bodies carry them, and in
     /// both kinds of page alike.
@@ -92,7 +98,8 @@ mod tests {
             let listed = html.contains("<code>limit</code>, <code>window</code>");
             assert_eq!(listed, dialect.carries_details(), "{dialect}");
         }
-        // Seed 000's `details` is the hint where the entry has one.
+        // Seed 000's `details` is the hint where the entry has one, unless
+        // it gives way to the details: the pages say when.
         let mut hinted = Catalog::builtin();
         hinted
             .load_toml(
@@ -101,11 +108,78 @@ mod tests {
             )
             .unwrap();
         for dialect in [Dialect::StatusCode, Dialect::Problem] {
-            let listed = markdown(&hinted, dialect).contains("- Details: `limit`, `window`");
-            assert_eq!(listed, dialect == Dialect::Problem, "{dialect}");
+            let doc = markdown(&hinted, dialect);
+            assert!(doc.contains("- Details: `limit`, `window`"), "{dialect}");
+            let said = doc.contains(&format!("`window`{HINT_GIVES_WAY}\n"));
+            assert_eq!(said, dialect == Dialect::StatusCode, "{dialect}");
             let html = crate::docs::html(&hinted, dialect, None);
-            let listed = html.contains("<code>limit</code>, <code>window</code>");
-            assert_eq!(listed, dialect == Dialect::Problem, "{dialect}");
+            assert!(html.contains("<code>limit</code>, <code>window</code>"));
+            let said = html.contains(&format!("<code>window</code>{HINT_GIVES_WAY}</dd>"));
+            assert_eq!(said, dialect == Dialect::StatusCode, "{dialect}");
+        }
+    }
+
+    /// Whether `value` has a member `key` holding `"<key>"` (the sample
+    /// value [`example_error`](crate::docs::example_error) gives a detail).
+    fn sends_sample(value: &serde_json::Value, key: &str) -> bool {
+        match value {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| (k == key && *v == format!("<{key}>")) || sends_sample(v, key)),
+            serde_json::Value::Array(items) => items.iter().any(|v| sends_sample(v, key)),
+            _ => false,
+        }
+    }
+
+    /// The pages list an entry's details exactly when some body the
+    /// encoder writes for it sends them: with every detail, with a field
+    /// violation, or with a detail left out.
+    #[test]
+    fn details_are_listed_exactly_when_a_body_sends_them() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "000.toml",
+                "[errors.rate_limit_exceeded]\nhint = 'Wait {window} seconds.'\n\
+                 [errors.x_hinted]\nstatus = 403\ntitle = 'T'\nmessage = 'm'\n\
+                 hint = 'No {access} access.'\ndetails = ['access', 'resource']\n",
+            )
+            .unwrap();
+        let ctx = Context::new(crate::docs::example_time());
+        for dialect in Dialect::ALL {
+            let doc = markdown(&catalog, dialect);
+            let page = crate::docs::html(&catalog, dialect, None);
+            for def in catalog.iter().filter(|d| !d.detail_keys().is_empty()) {
+                let full = crate::docs::example_error(&catalog, def);
+                let mut variants = vec![
+                    full.clone(),
+                    full.violation(crate::Violation::new("x", "invalid", "bad")),
+                ];
+                for left_out in def.detail_keys() {
+                    let mut err = ApiError::new(catalog.get(def.code()).unwrap().clone());
+                    for key in def.template_keys().filter(|k| *k != left_out) {
+                        err = err.with(key.clone(), format!("<{key}>"));
+                    }
+                    variants.push(err);
+                }
+                let sent = variants.iter().any(|err| {
+                    let body = catalog.renderer(dialect).body(err, &ctx);
+                    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    def.detail_keys().iter().any(|key| sends_sample(&body, key))
+                });
+                let code = def.code();
+                let section = doc.split(&format!("## `{code}`")).nth(1).unwrap();
+                let section = section.split("\n## ").next().unwrap();
+                let listed = section.contains("- Details: ");
+                assert_eq!(listed, sent, "markdown, {dialect}, {code}");
+                let section = page
+                    .split(&format!("<section id=\"{code}\""))
+                    .nth(1)
+                    .unwrap();
+                let section = section.split("</section>").next().unwrap();
+                let listed = section.contains("<dt>Details</dt>");
+                assert_eq!(listed, sent, "html, {dialect}, {code}");
+            }
         }
     }
 

@@ -90,6 +90,11 @@ pub fn example_response(catalog: &Catalog, dialect: Dialect, def: &ErrorDef) -> 
     out
 }
 
+/// Said after an entry's details where its hint takes their place
+/// ([`Dialect::sends_hint_of`]), as the encoder decides.
+pub(crate) const HINT_GIVES_WAY: &str = " (sent in place of the hint when the error has field \
+                                         violations or leaves a blank in the hint)";
+
 /// What a client should do about retrying, in one sentence.
 pub fn retry_advice(retry: RetryClass) -> &'static str {
     match retry {
