@@ -107,6 +107,27 @@ pub(crate) const MAX_VIOLATIONS: usize = 1000;
 pub(crate) const MAX_DETAILS_TEXT: usize = 64 * 1024;
 
 impl Decoded {
+    /// Nothing read yet of a response with `status` and `code` (its
+    /// `X-Error-Code`).
+    fn blank(status: u16, code: Option<String>) -> Decoded {
+        Decoded {
+            status,
+            code,
+            kind: Kind::Internal,
+            message: None,
+            details: Map::new(),
+            violations: Vec::new(),
+            request_id: None,
+            retry_after: None,
+            retry: RetryClass::Never,
+            retryable: false,
+            dialect: "json",
+            catalog_code: None,
+            body_status: None,
+            details_text: 0,
+        }
+    }
+
     /// Adds a detail read from `raw`, unless it would take the details past
     /// [`MAX_DETAILS_TEXT`] (then it is left out, and later smaller ones
     /// may still fit).
@@ -163,22 +184,7 @@ impl Catalog {
         now: SystemTime,
     ) -> Decoded {
         let fields = Headers::read(headers);
-        let mut out = Decoded {
-            status,
-            code: fields.error_code().map(str::to_owned),
-            kind: Kind::Internal,
-            message: None,
-            details: Map::new(),
-            violations: Vec::new(),
-            request_id: None,
-            retry_after: None,
-            retry: RetryClass::Never,
-            retryable: false,
-            dialect: "json",
-            catalog_code: None,
-            body_status: None,
-            details_text: 0,
-        };
+        let mut out = Decoded::blank(status, fields.error_code().map(str::to_owned));
         let dialect = read_body(body, &fields, self, &mut out);
         if out.status == 0 {
             out.status = out.body_status.unwrap_or(0);
@@ -556,7 +562,7 @@ fn read_json_object(json: &str, catalog: &Catalog, out: &mut Decoded) -> Option<
     if let Some(obj) = Tape::new(json).parse() {
         return Some(read_object(&obj, catalog, out));
     }
-    let replaced = without_surrogate_escapes(json)?;
+    let replaced = without_surrogate_escapes(json, false)?;
     let tape = Tape::new(&replaced);
     let obj = tape.parse()?;
     Some(read_object(&obj, catalog, out))
@@ -571,6 +577,9 @@ fn read_json_body(
     catalog: &Catalog,
     out: &mut Decoded,
 ) -> Option<Option<Dialect>> {
+    if read_json_array(json, out) {
+        return Some(None);
+    }
     read_json_object(json, catalog, out).or_else(|| {
         if !json_media || !json.starts_with('{') {
             return None;
@@ -584,17 +593,57 @@ fn read_json_body(
     })
 }
 
-/// `json` with each `\uD800`–`\uDFFF` escape written as `\uFFFD`; `None`
-/// when it has none. Pairs are replaced too: this is a fallback for bodies
-/// that did not parse, where a readable code matters more than an emoji.
-fn without_surrogate_escapes(json: &str) -> Option<String> {
+/// Reads a body that is a JSON array of errors (Salesforce's
+/// `[{"message","errorCode","fields"}]`) or of messages (`["…"]`) as the
+/// `errors` of `{"errors":[…]}` are ([`read_errors`]); `false`, reading
+/// nothing, when `json` is no such array (empty, or its first item neither
+/// an object nor a string). A lone surrogate escape in a key is replaced,
+/// as [`read_json_object`] does.
+fn read_json_array(json: &str, out: &mut Decoded) -> bool {
+    fn read(wrapped: &str, out: &mut Decoded) -> Option<()> {
+        let tape = Tape::new(wrapped);
+        let obj = tape.parse()?;
+        let errors = obj.raw("errors")?.array_up_to(MAX_ERROR_ITEMS)?;
+        let first = errors.first()?;
+        if !matches!(first.json_type(), Some(Json::Object | Json::String)) {
+            return None;
+        }
+        let parsed = Parsed {
+            error: None,
+            first_error: first.obj(),
+            errors,
+        };
+        read_errors(&obj, parsed, out);
+        out.dialect = "errors";
+        Some(())
+    }
+    if !json.starts_with('[') {
+        return false;
+    }
+    let wrapped = format!("{{\"errors\":{json}}}");
+    read(&wrapped, out)
+        .or_else(|| read(&without_surrogate_escapes(&wrapped, false)?, out))
+        .is_some()
+}
+
+/// `json` with each `\uD800`–`\uDFFF` escape written as `\uFFFD`;
+/// `None` when it has none. With `keep_pairs`, only lone ones are: a high
+/// surrogate's escape followed by a low one's stays (an emoji). Without,
+/// pairs are replaced too: for bodies that did not parse, where a readable
+/// code matters more than an emoji.
+fn without_surrogate_escapes(json: &str, keep_pairs: bool) -> Option<String> {
     let bytes = json.as_bytes();
-    let is_surrogate = |at: usize| {
-        bytes.get(at..at + 6).is_some_and(|e| {
-            e[1] == b'u'
+    // `Some(true)` for a high surrogate's escape at `at`, `Some(false)` for
+    // a low one's.
+    let surrogate = |at: usize| {
+        bytes.get(at..at + 6).and_then(|e| {
+            let digit = e[3].to_ascii_lowercase();
+            let found = e[0] == b'\\'
+                && e[1] == b'u'
                 && e[2].eq_ignore_ascii_case(&b'd')
-                && matches!(e[3].to_ascii_lowercase(), b'8'..=b'9' | b'a'..=b'f')
-                && e[4..].iter().all(u8::is_ascii_hexdigit)
+                && matches!(digit, b'8'..=b'9' | b'a'..=b'f')
+                && e[4..].iter().all(u8::is_ascii_hexdigit);
+            found.then_some(matches!(digit, b'8'..=b'b'))
         })
     };
     let mut out = String::with_capacity(json.len());
@@ -603,16 +652,20 @@ fn without_surrogate_escapes(json: &str) -> Option<String> {
     // stray backslash; slices are taken only at backslashes and after ASCII.
     while let Some(offset) = bytes[at..].iter().position(|&b| b == b'\\') {
         let escape = at + offset;
-        if is_surrogate(escape) {
-            out.push_str(&json[copied..escape]);
-            out.push_str("\\uFFFD");
-            found = true;
-            copied = escape + 6;
-            at = copied;
-        } else {
+        match surrogate(escape) {
+            Some(true) if keep_pairs && surrogate(escape + 6) == Some(false) => {
+                at = escape + 12;
+            }
+            Some(_) => {
+                out.push_str(&json[copied..escape]);
+                out.push_str("\\uFFFD");
+                found = true;
+                copied = escape + 6;
+                at = copied;
+            }
             // Any other escape is two characters (`\\` among them), so the
             // next backslash starts an escape of its own.
-            at = escape + 2;
+            None => at = escape + 2,
         }
         if at >= json.len() {
             break;
@@ -620,6 +673,27 @@ fn without_surrogate_escapes(json: &str) -> Option<String> {
     }
     out.push_str(&json[copied..]);
     found.then_some(out)
+}
+
+/// The message of a body whose message a lone surrogate escape kept from
+/// being read (`"cut \ud83d"`, JavaScript cutting an emoji in two): the
+/// body is read again with each lone one written as `\uFFFD`, and only its
+/// message taken, as a message that is not UTF-8 is kept with U+FFFD. Codes,
+/// ids and details holding one stay unread, as any member no `String` can
+/// hold does.
+fn read_cut_message(json: &str, json_media: bool, catalog: &Catalog, out: &mut Decoded) {
+    if out.message.is_some() {
+        return;
+    }
+    let Some(replaced) = without_surrogate_escapes(json, true) else {
+        return;
+    };
+    let mut again = Decoded::blank(out.status, None);
+    if read_json_body(&replaced, json_media, catalog, &mut again).is_some()
+        && again.dialect == out.dialect
+    {
+        out.message = again.message;
+    }
 }
 
 /// Reads the body into `out`; the Tollgate dialect it is in, if any.
@@ -648,6 +722,7 @@ fn read_body(
     let is_json = match std::str::from_utf8(trimmed) {
         Ok(json) => {
             if let Some(dialect) = read_json_body(json, json_media, catalog, out) {
+                read_cut_message(json, json_media, catalog, out);
                 return dialect;
             }
             serde_json::from_str::<IgnoredAny>(json).is_ok()
@@ -657,6 +732,7 @@ fn read_body(
         Err(_) => {
             let text = String::from_utf8_lossy(trimmed);
             if let Some(dialect) = read_json_body(&text, json_media, catalog, out) {
+                read_cut_message(&text, json_media, catalog, out);
                 return dialect;
             }
             // `serde_json` skips strings without checking them.
@@ -668,8 +744,9 @@ fn read_body(
         out.dialect = "json";
         // A body that is one string (Gin's `c.JSON(400, "invalid id")`) is
         // the message, kept as a text body's is.
-        out.message = serde_json::from_str::<String>(&text)
-            .ok()
+        let string = |text: &str| serde_json::from_str::<String>(text).ok();
+        out.message = string(&text)
+            .or_else(|| string(&without_surrogate_escapes(&text, true)?))
             .filter(|m| !is_blank(m))
             .map(|m| truncate(m.trim()));
         return None;
@@ -916,6 +993,9 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
             Shape::Other("errors", read_errors)
         };
     }
+    if obj.json_type("errorMessages") == Some(Array) {
+        return Shape::Other("errors", read_error_messages);
+    }
     if obj
         .obj("errors")
         .is_some_and(|errors| is_field_map(&errors))
@@ -1061,6 +1141,33 @@ fn read_errors_by_field(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     message_from_violations(out);
 }
 
+/// Jira's `{"errorMessages":["…"],"errors":{"<field>":"…"}}`: the first
+/// message that is not blank is the message (the list a detail when it has
+/// several), each field's message a violation; failing a message, the first
+/// violation's is it.
+fn read_error_messages(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    out.message = obj
+        .items("errorMessages")
+        .filter_map(Raw::string)
+        .find(|m| !is_blank(m))
+        .map(Cow::into_owned);
+    if obj.items("errorMessages").nth(1).is_some() {
+        if let Some(messages) = obj.raw("errorMessages") {
+            out.add_detail("errorMessages", messages);
+        }
+    }
+    for (field, messages) in obj
+        .raw("errors")
+        .and_then(Raw::entries)
+        .into_iter()
+        .flatten()
+    {
+        crate::dialect::read_field_messages(&field, messages, out);
+    }
+    read_top_level_code(obj, out);
+    message_from_violations(out);
+}
+
 /// Django REST Framework's `{"<field>":["…"]}` (see [`is_field_map`]): each
 /// field's messages are violations, the first one the message.
 fn read_field_map(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
@@ -1102,11 +1209,13 @@ fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
 }
 
 /// `{"errors":[{"message":…,"code"|"extensions":{"code"}}]}` (GraphQL,
-/// Cloudflare), `{"errors":["…"]}`, or GitHub's
-/// `{"message":…,"errors":[{"resource","field","code"}]}`.
+/// Cloudflare), `{"errors":["…"]}`, GitHub's
+/// `{"message":…,"errors":[{"resource","field","code"}]}`, or Salesforce's
+/// items `{"message","errorCode","fields":[…]}`.
 ///
 /// A top-level `message` and `code` are the error's own; failing those, the
-/// first item's. Items naming a `field` are violations.
+/// first item's. Items naming a `field` are violations; an item's `fields`
+/// are each a violation with the item's code and message.
 fn read_errors(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
     let top_code = obj.str("code");
@@ -1126,22 +1235,50 @@ fn read_errors(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
             continue;
         };
         if let Some(field) = item.string("field") {
+            if out.violation_room() == 0 {
+                continue;
+            }
             out.violations.push(Violation {
                 field,
                 code: item.string("code").unwrap_or_default(),
                 message: item.string("message").unwrap_or_default(),
             });
-        } else if i == 0 {
-            if out.message.is_none() {
-                out.message = item.string("message");
+        } else {
+            let code = item.string("code").or_else(|| item.string("errorCode"));
+            if i == 0 {
+                if out.message.is_none() {
+                    out.message = item.string("message");
+                }
+                if !has_top_code {
+                    let nested = item.obj("extensions").and_then(|e| e.string("code"));
+                    out.set_code(code.clone().or(nested));
+                }
             }
-            if !has_top_code {
-                let nested = item.obj("extensions").and_then(|e| e.string("code"));
-                out.set_code(item.string("code").or(nested));
-            }
+            read_item_fields(&item, code.unwrap_or_default(), out);
         }
     }
     message_from_violations(out);
+}
+
+/// Salesforce's `fields` of an error item: each a violation with the item's
+/// `code` and message. The message is copied once per field, so at most
+/// [`FIELD_COPIES_MAX`](crate::dialect::FIELD_COPIES_MAX) bytes of copies
+/// are made of it, as of a field's name.
+fn read_item_fields(item: &Obj<'_>, code: String, out: &mut Decoded) {
+    let Some(fields) = item.raw("fields").and_then(Raw::items) else {
+        return;
+    };
+    let message = item.string("message").unwrap_or_default();
+    let copied = message.len() + code.len();
+    let room = out
+        .violation_room()
+        .min(1 + crate::dialect::FIELD_COPIES_MAX / copied.max(1));
+    let violations = fields.filter_map(Raw::string).map(|field| Violation {
+        field: field.into_owned(),
+        code: code.clone(),
+        message: message.clone(),
+    });
+    out.violations.extend(violations.take(room));
 }
 
 /// A JSON object read lazily: its members' values stay raw text until asked for.

@@ -932,3 +932,167 @@ fn errors_written_as_a_string_are_the_message() {
     let e = dec(404, &[], r#"{"errors":"Not Found"}"#);
     assert_eq!(e.message.as_deref(), Some("Not Found"));
 }
+
+/// Salesforce answers with a JSON array of errors, each naming its code in
+/// `errorCode` and the fields it concerns in `fields`.
+#[test]
+fn a_top_level_array_of_errors_is_read() {
+    let body = r#"[{"message":"Email: invalid email address: foo","errorCode":"INVALID_EMAIL_ADDRESS","fields":["Email"]},{"message":"Name: too long","errorCode":"STRING_TOO_LONG","fields":["FirstName","LastName"]}]"#;
+    let e = dec(400, &[("x-request-id", "sf-1")], body);
+    assert_eq!(e.dialect, "errors");
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (
+            Some("INVALID_EMAIL_ADDRESS"),
+            Some("Email: invalid email address: foo")
+        )
+    );
+    assert_eq!(
+        e.violations,
+        [
+            tollgate::Violation::new(
+                "Email",
+                "INVALID_EMAIL_ADDRESS",
+                "Email: invalid email address: foo"
+            ),
+            tollgate::Violation::new("FirstName", "STRING_TOO_LONG", "Name: too long"),
+            tollgate::Violation::new("LastName", "STRING_TOO_LONG", "Name: too long"),
+        ]
+    );
+    assert_eq!(e.request_id.as_deref(), Some("sf-1"));
+    assert_eq!(e.kind, Kind::InvalidArgument);
+
+    let e = dec(
+        401,
+        &[],
+        r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#,
+    );
+    assert_eq!(
+        (e.dialect, e.code.as_deref(), e.message.as_deref()),
+        (
+            "errors",
+            Some("INVALID_SESSION_ID"),
+            Some("Session expired or invalid")
+        )
+    );
+    assert!(e.violations.is_empty(), "{:?}", e.violations);
+    assert_eq!(e.kind, Kind::Unauthenticated);
+    // A list of messages, as `{"errors":["…"]}` has.
+    let e = dec(400, &[], r#"["id must be a number"]"#);
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        ("errors", Some("id must be a number"))
+    );
+    // With a lone surrogate in a key, the rest is still read.
+    let e = dec(400, &[], r#"[{"message":"m","errorCode":"E","x\ud800":1}]"#);
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (Some("E"), Some("m"))
+    );
+    // Each field copies the message: a long one is copied a few times, and
+    // thousands of fields make the first thousand violations.
+    let fields = vec![r#""f""#; 5000].join(",");
+    let long = "m".repeat(100_000);
+    let body = format!(r#"[{{"message":"{long}","errorCode":"E","fields":[{fields}]}}]"#);
+    assert_eq!(dec(400, &[], &body).violations.len(), 1);
+    let body = format!(r#"[{{"message":"m","fields":[{fields}]}},{{"field":"g"}}]"#);
+    assert_eq!(dec(400, &[], &body).violations.len(), 1000);
+}
+
+/// Jira's `{"errorMessages":[…],"errors":{"<field>":"…"}}`: the first of
+/// the messages is the message; each field's message is a violation.
+#[test]
+fn jira_error_messages_and_field_errors_are_read() {
+    let body = r#"{"errorMessages":[],"errors":{"summary":"You must specify a summary of the issue.","project":"project is required"}}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(e.dialect, "errors");
+    assert_eq!(
+        e.violations,
+        [
+            tollgate::Violation::new("summary", "", "You must specify a summary of the issue."),
+            tollgate::Violation::new("project", "", "project is required"),
+        ]
+    );
+    assert_eq!(
+        e.message.as_deref(),
+        Some("You must specify a summary of the issue.")
+    );
+    assert_eq!(e.code, None);
+
+    let body = r#"{"errorMessages":["Issue does not exist or you do not have permission to see it."],"errors":{}}"#;
+    let e = dec(404, &[], body);
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        (
+            "errors",
+            Some("Issue does not exist or you do not have permission to see it.")
+        )
+    );
+    assert!(e.violations.is_empty());
+    assert_eq!(e.kind, Kind::NotFound);
+    // The messages past the first are kept as a detail.
+    let body = r#"{"errorMessages":["","first","second"],"errors":{"summary":"required"}}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(e.message.as_deref(), Some("first"));
+    assert_eq!(
+        e.details["errorMessages"],
+        serde_json::json!(["", "first", "second"])
+    );
+    assert_eq!(e.violations.len(), 1);
+}
+
+/// JavaScript cutting a message in the middle of an emoji leaves half of
+/// it, a lone surrogate escape no Rust string holds: the message is kept
+/// with U+FFFD in its place, as a message that is not UTF-8 is. A code
+/// holding one is still no code.
+#[test]
+fn a_message_cut_in_an_emoji_keeps_its_text() {
+    let bodies = [
+        (
+            r#"{"error":{"code":"RATE_LIMIT_ERROR","message":"Slow down \ud83d","details":{}},"request_id":"r1"}"#,
+            "coded",
+            "Slow down \u{fffd}",
+        ),
+        (
+            r#"{"message":"ok \ud83d\udc4d cut \udc4d","code":"E1"}"#,
+            "message",
+            "ok \u{1f44d} cut \u{fffd}",
+        ),
+        (
+            r#"{"status":"error","error":{"code":403,"message":"\ud83dcut","details":null}}"#,
+            "status-code",
+            "\u{fffd}cut",
+        ),
+        (
+            r#"[{"message":"cut \ud83d","errorCode":"INVALID_FIELD","fields":["x"]}]"#,
+            "errors",
+            "cut \u{fffd}",
+        ),
+        (r#""cut \ud83d""#, "json", "cut \u{fffd}"),
+    ];
+    for (body, dialect, message) in bodies {
+        let e = dec(403, &[], body);
+        assert_eq!(
+            (e.dialect, e.message.as_deref()),
+            (dialect, Some(message)),
+            "{body}"
+        );
+    }
+    let e = dec(429, &[], bodies[0].0);
+    assert_eq!(e.code.as_deref(), Some("RATE_LIMIT_ERROR"));
+    assert_eq!(e.request_id.as_deref(), Some("r1"));
+    let e = dec(
+        400,
+        &[],
+        r#"{"message":"ok \ud83d\udc4d cut \udc4d","code":"E1"}"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("E1"));
+    // Only the message: a code with a lone surrogate stays unread.
+    let e = dec(
+        400,
+        &[],
+        r#"{"error":{"code":"BAD\ud800","message":"m \ud800","details":{"d":"\ud800"}}}"#,
+    );
+    assert_eq!((e.code, e.message.as_deref()), (None, Some("m \u{fffd}")));
+    assert!(e.details.is_empty(), "{:?}", e.details);
+}
