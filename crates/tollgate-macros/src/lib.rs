@@ -685,7 +685,8 @@ fn def_tokens(
             if tollgate::has_stray_control(&message.value()) {
                 return Err(syn::Error::new(
                     message.span(),
-                    "message has a control character other than a line break or tab",
+                    "message has a control character other than a line break or tab, a line \
+                     separator or a direction override",
                 ));
             }
             check_placeholders(&template, &details, fields, name, message.span(), "message")?;
@@ -697,10 +698,14 @@ fn def_tokens(
             if title.trim().is_empty() {
                 return Err(syn::Error::new(span, "title is empty"));
             }
-            if title.chars().any(char::is_control) {
+            if title
+                .chars()
+                .any(|c| c.is_control() || tollgate::is_layout_control(c))
+            {
                 return Err(syn::Error::new(
                     span,
-                    "title has a control character (a title is one line of text)",
+                    "title has a control character, a line separator or a direction override \
+                     (a title is one line of text)",
                 ));
             }
             let message = message.value();
@@ -740,7 +745,8 @@ fn def_tokens(
         if tollgate::has_stray_control(&remedy.value()) {
             return Err(syn::Error::new(
                 remedy.span(),
-                "remedy has a control character other than a line break or tab",
+                "remedy has a control character other than a line break or tab, a line \
+                 separator or a direction override",
             ));
         }
         def = quote!(#def.remedy(#remedy));

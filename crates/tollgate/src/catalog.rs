@@ -159,7 +159,7 @@ impl std::error::Error for UnknownCode {}
 )]
 struct FileToml {
     docs_url: Option<Spanned<String>>,
-    domain: Option<String>,
+    domain: Option<Spanned<String>>,
     #[serde(default)]
     errors: EntriesToml,
 }
@@ -510,7 +510,17 @@ impl Catalog {
             next.docs_url = url.into_inner();
         }
         if let Some(domain) = parsed.domain {
-            next.domain = domain;
+            // Written into google's `ErrorInfo.domain`: the service's name.
+            if domain.get_ref().trim().is_empty() {
+                let problem = "domain is empty: it is google's ErrorInfo.domain, the API's service name \
+                               (`api.example.com`)";
+                errors.push(domain.span(), None, problem.to_owned());
+            } else if let Some(c) = stray_char(domain.get_ref(), &[]) {
+                let why = "a domain is a name on one line";
+                let problem = stray_char_problem("domain", c, Some(why));
+                errors.push(domain.span(), None, problem);
+            }
+            next.domain = domain.into_inner();
         }
         // Where each entry writes its aliases (else the entry itself), for
         // collisions found once every entry is in.
@@ -899,16 +909,70 @@ fn is_snake_or_reason(text: &str, letter: fn(u8) -> bool) -> bool {
 }
 
 /// Whether `text` (a message, hint or remedy) has a control character
-/// other than a line break or tab: shown in terminals and pages, an escape
-/// sequence or a bell there is never meant.
+/// other than a line break or tab, or a [layout control](is_layout_control):
+/// shown in terminals and pages, an escape sequence or a bell there is never
+/// meant, nor a line broken where tools see no break, nor a line that reads
+/// other than it is written.
 ///
 /// ```
 /// assert!(tollgate::has_stray_control("bell \u{7}"));
+/// assert!(tollgate::has_stray_control("gpj.\u{202e}exe"));
 /// assert!(!tollgate::has_stray_control("two\nlines\tand a tab"));
 /// ```
 pub fn has_stray_control(text: &str) -> bool {
+    stray_char(text, &['\n', '\t']).is_some()
+}
+
+/// Whether `c` is a Unicode line or paragraph separator (U+2028, U+2029) or
+/// a direction override (U+202D, U+202E). Neither is a control character
+/// to [`char::is_control`], and neither shows: a separator breaks a line
+/// where Markdown, terminals and most tools see none, and an override
+/// writes the letters after it backwards, so that a line reads other than
+/// it is written. The marks, embeddings and isolates that right-to-left
+/// text needs around a code or a number (U+200F, U+2067, …) are not.
+///
+/// ```
+/// assert!(tollgate::is_layout_control('\u{2028}') && tollgate::is_layout_control('\u{202e}'));
+/// assert!(!tollgate::is_layout_control('\n') && !tollgate::is_layout_control('\u{200f}'));
+/// ```
+pub fn is_layout_control(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{202d}' | '\u{202e}')
+}
+
+/// The first character of `text` that catalog text may not hold: a control
+/// character (but those `allowed`) or a [layout control](is_layout_control).
+fn stray_char(text: &str, allowed: &[char]) -> Option<char> {
     text.chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        .find(|&c| (c.is_control() && !allowed.contains(&c)) || is_layout_control(c))
+}
+
+/// What `what` holding `c` (from [`stray_char`]) is told. `one_line` is
+/// why a line may not break there (`a title is one line of text`); `None`
+/// for text that may break at a line break.
+fn stray_char_problem(what: &str, c: char, one_line: Option<&str>) -> String {
+    let code = u32::from(c);
+    let separator = match c {
+        '\u{2028}' => "line",
+        '\u{2029}' => "paragraph",
+        c if is_layout_control(c) => {
+            return format!(
+                "{what} has a direction override (U+{code:04X}), which can make it read \
+                 other than it is written"
+            );
+        }
+        _ => {
+            return match one_line {
+                Some(why) => format!("{what} has a control character ({why})"),
+                None => format!("{what} has a control character other than a line break or tab"),
+            };
+        }
+    };
+    match one_line {
+        Some(why) => format!("{what} has a {separator} separator (U+{code:04X}): {why}"),
+        None => format!(
+            "{what} has a {separator} separator (U+{code:04X}): write a line break (\\n) instead"
+        ),
+    }
 }
 
 /// Whether `key` is a name placeholders can take (`[A-Za-z0-9_]+`): what a
@@ -988,11 +1052,9 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
     }
     if def.title.trim().is_empty() {
         problems.push(("title", "title is empty".to_owned()));
-    } else if def.title.chars().any(char::is_control) {
-        problems.push((
-            "title",
-            "title has a control character (a title is one line of text)".to_owned(),
-        ));
+    } else if let Some(c) = stray_char(&def.title, &[]) {
+        let problem = stray_char_problem("title", c, Some("a title is one line of text"));
+        problems.push(("title", problem));
     }
     let texts = [
         ("message", Some(def.message.as_str())),
@@ -1000,11 +1062,8 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
         ("remedy", def.remedy.as_deref()),
     ];
     for (what, text) in texts {
-        if text.is_some_and(has_stray_control) {
-            problems.push((
-                what,
-                format!("{what} has a control character other than a line break or tab"),
-            ));
+        if let Some(c) = text.and_then(|text| stray_char(text, &['\n', '\t'])) {
+            problems.push((what, stray_char_problem(what, c, None)));
         }
     }
     let templates =
@@ -1176,6 +1235,74 @@ mod tests {
         ] {
             assert_eq!(errors(&format!("docs_url = '{url}'\n")).len(), 1, "{url}");
         }
+    }
+
+    /// A title is one line, and no catalog text holds a separator that
+    /// breaks a line where tools do not look for one, or a mark that makes
+    /// it read other than it is.
+    #[test]
+    fn separators_and_reordering_marks_are_refused_in_text() {
+        let marks = [
+            ('\u{2028}', "a line separator (U+2028)"),
+            ('\u{2029}', "a paragraph separator (U+2029)"),
+            ('\u{202d}', "a direction override (U+202D)"),
+            ('\u{202e}', "a direction override (U+202E)"),
+        ];
+        for (mark, named) in marks {
+            let escaped = format!("\\u{:04X}", u32::from(mark));
+            let e = errors(&format!(
+                "[errors.abc]\nstatus = 400\ntitle = \"a{escaped}b\"\nmessage = 'm'\n"
+            ));
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(
+                e[0].starts_with("t.toml:3:9: entry \"abc\": title has ") && e[0].contains(named),
+                "{e:?}"
+            );
+            for (line, key) in [(4, "message"), (5, "hint"), (6, "remedy")] {
+                let mut fields = ["'m'", "'h'", "'r'"].map(str::to_owned);
+                fields[line - 4] = format!("\"x{escaped}y\"");
+                let e = errors(&format!(
+                    "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = {}\nhint = {}\nremedy = {}\n",
+                    fields[0], fields[1], fields[2]
+                ));
+                assert_eq!(e.len(), 1, "{e:?}");
+                let at = format!("t.toml:{line}:{}: entry \"abc\": {key} has ", key.len() + 4);
+                assert!(e[0].starts_with(&at) && e[0].contains(named), "{e:?}");
+            }
+            assert!(crate::has_stray_control(&format!("a{mark}b")));
+        }
+        // Other characters of other scripts stay, right-to-left ones too,
+        // with the marks and isolates that keep a code or a number in its
+        // place among them.
+        let text = "[errors.abc]\nstatus = 400\ntitle = 'שגיאה – é\u{200f}'\n\
+                    message = 'المفتاح \u{2068}{key}\u{2069} غير صالح\u{200e}'\ndetails = ['key']\n";
+        assert_eq!(errors(text), [""; 0]);
+    }
+
+    #[test]
+    fn a_domain_is_a_name_on_one_line() {
+        for (domain, problem) in [
+            ("''", "domain is empty"),
+            ("'  '", "domain is empty"),
+            ("\"api\\n.example\"", "domain has a control character"),
+            ("\"api\\u0000\"", "domain has a control character"),
+            (
+                "\"api\\u202E.example\"",
+                "domain has a direction override (U+202E)",
+            ),
+        ] {
+            let e = errors(&format!("domain = {domain}\n"));
+            assert_eq!(e.len(), 1, "{domain}: {e:?}");
+            assert!(
+                e[0].starts_with("t.toml:1:10: ") && e[0].contains(problem),
+                "{domain}: {e:?}"
+            );
+        }
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml("t.toml", "domain = 'api.example.com'\n")
+            .unwrap();
+        assert_eq!(catalog.domain(), "api.example.com");
     }
 
     #[test]

@@ -158,7 +158,10 @@ pub fn is_json_media(content_type: &str) -> bool {
 /// present none, even if they agree: which one is meant cannot be told, and
 /// taking the first would ignore a line a client or a proxy added.
 /// Authentication and per-key rate limits read it alike, so that neither
-/// counts a key the other ignores.
+/// counts a key the other ignores. A bearer token beside `X-API-Key` is not
+/// a second key: a gateway in front of the API may put its own token in
+/// `Authorization` (Google's API Gateway sends the backend an ID token
+/// there).
 ///
 /// ```
 /// use http::HeaderMap;

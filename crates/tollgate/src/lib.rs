@@ -45,7 +45,7 @@ mod template;
 
 pub use catalog::{
     CODE_RULE, Catalog, CatalogError, DEFAULT_DOCS_URL, DEFAULT_DOMAIN, DETAIL_KEY_RULE,
-    UnknownCode, has_stray_control, is_code, is_detail_key, is_placeholder_name,
+    UnknownCode, has_stray_control, is_code, is_detail_key, is_layout_control, is_placeholder_name,
 };
 pub use decode::{Decoded, decode};
 pub use def::ErrorDef;
