@@ -24,6 +24,9 @@ pub(crate) struct Decision {
     /// bare in another ([`Reply`](crate::Reply)'s): the request headers
     /// negotiation read to choose, if any could change that.
     pub(crate) reply_vary: Option<&'static HeaderValue>,
+    /// Whether the request's `Content-Type` is `multipart/form-data` (see
+    /// [`rejection::recognise`](crate::rejection::recognise)).
+    pub(crate) multipart_form: bool,
 }
 
 /// The thread's current decision. Entering and leaving swap the id with the
@@ -167,6 +170,7 @@ mod tests {
             dialect,
             envelope_replies: dialect == Dialect::Envelope,
             reply_vary: None,
+            multipart_form: false,
         }
     }
 

@@ -167,10 +167,14 @@ fn meaning(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
 /// may take apart and return), read from their status and text.
 fn known_rejection(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
     use axum::extract::rejection as r;
+    // What the layer running the handler saw of the request: the text of
+    // axum's multipart rejection does not tell it.
+    let multipart_form = crate::current::decision().is_some_and(|d| d.multipart_form);
     macro_rules! try_types {
         ($($ty:ty),* $(,)?) => {
             $(if let Some(rej) = err.downcast_ref::<$ty>() {
-                return rejection::recognise(rej.status().as_u16(), &rej.body_text(), None);
+                let (status, text) = (rej.status().as_u16(), rej.body_text());
+                return rejection::recognise(status, &text, None, multipart_form);
             })*
         };
     }

@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 
-use http::header::{ACCEPT, CONTENT_LENGTH};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tollgate::Dialect;
 use tollgate::headers::X_REQUEST_ID;
@@ -33,6 +33,8 @@ pub(crate) struct Scanned<'a> {
     pub(crate) request_id: Option<&'a HeaderValue>,
     /// The first `Content-Length` value.
     pub(crate) content_length: Option<&'a HeaderValue>,
+    /// The first `Content-Type` value.
+    pub(crate) content_type: Option<&'a HeaderValue>,
     /// The first value of the pinned version header, when one is configured.
     pub(crate) version: Option<&'a HeaderValue>,
     /// The `Accept` values (only kept when `problem` can be picked that
@@ -60,6 +62,8 @@ impl Negotiation {
                 found.request_id.get_or_insert(value);
             } else if *name == CONTENT_LENGTH {
                 found.content_length.get_or_insert(value);
+            } else if *name == CONTENT_TYPE {
+                found.content_type.get_or_insert(value);
             } else if *name == ACCEPT && self.problem_on_accept {
                 found.accept.add(value);
             }

@@ -214,18 +214,38 @@ fn backticked<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
     Some(&rest[..end])
 }
 
+/// Whether a request's `Content-Type` is `multipart/form-data`, whatever
+/// its parameters (a `boundary`, or none).
+pub(crate) fn is_multipart_form(value: &http::HeaderValue) -> bool {
+    let media = value.as_bytes().split(|&b| b == b';').next();
+    media.is_some_and(|media| {
+        media
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"multipart/form-data")
+    })
+}
+
 /// Reads a response that carries no `ApiError` (an axum rejection, an empty
 /// 404/405, a handler's own plain-text error) as the catalog error it means.
 ///
 /// `text` is the body when it was plain text and short; `limit` the body
-/// limit in force. `None` for statuses with no catalog meaning, which pass
-/// through untouched.
-pub(crate) fn recognise(status: u16, text: &str, limit: Option<usize>) -> Option<ApiError> {
+/// limit in force; `multipart_form` whether the request's `Content-Type`
+/// is `multipart/form-data` ([`is_multipart_form`]): axum refuses one with
+/// no valid `boundary` in the words it refuses another type with, and that
+/// one is malformed (`malformed_request`), not of an unsupported type.
+/// `None` for statuses with no catalog meaning, which pass through
+/// untouched.
+pub(crate) fn recognise(
+    status: u16,
+    text: &str,
+    limit: Option<usize>,
+    multipart_form: bool,
+) -> Option<ApiError> {
     let text = text.trim();
     let err = match status {
         413 => payload_too_large(limit),
         415 => builtin("unsupported_media_type"),
-        400 | 422 => recognise_bad_request(status, text),
+        400 | 422 => recognise_bad_request(status, text, multipart_form),
         401 => builtin("invalid_key"),
         403 => builtin("insufficient_scope"),
         404 => builtin("not_found"),
@@ -269,7 +289,7 @@ pub(crate) fn with_message_filled(err: ApiError) -> ApiError {
     }
 }
 
-fn recognise_bad_request(status: u16, text: &str) -> ApiError {
+fn recognise_bad_request(status: u16, text: &str, multipart_form: bool) -> ApiError {
     const DATA_PREFIXES: [&str; 4] = [
         "Failed to deserialize the JSON body into the target type: ",
         "Failed to deserialize query string: ",
@@ -304,7 +324,12 @@ fn recognise_bad_request(status: u16, text: &str) -> ApiError {
         return invalid_field(name, "invalid_value", "invalid HTTP header");
     }
     if text.starts_with("Invalid `boundary` for `multipart/form-data` request") {
-        return builtin("unsupported_media_type");
+        return if multipart_form {
+            let reason = "the multipart/form-data Content-Type has no valid boundary";
+            builtin("malformed_request").with("reason", reason)
+        } else {
+            builtin("unsupported_media_type")
+        };
     }
     // A body layer between the server and the extractor (a decoder) wraps
     // the limit's error once more than axum unwraps: axum then reports it
@@ -510,7 +535,7 @@ mod tests {
             ),
         ];
         for (status, text, code, field) in cases {
-            let err = recognise(*status, text, Some(10)).unwrap();
+            let err = recognise(*status, text, Some(10), false).unwrap();
             assert_eq!(err.code(), *code, "{text}");
             let named = err
                 .violations()
@@ -528,11 +553,30 @@ mod tests {
     }
 
     #[test]
+    fn a_multipart_form_with_no_valid_boundary_is_malformed() {
+        let text = "Invalid `boundary` for `multipart/form-data` request";
+        let err = recognise(400, text, None, true).unwrap();
+        assert_eq!(err.code(), "malformed_request");
+        assert!(err.message().contains("boundary"), "{}", err.message());
+        assert_eq!(
+            recognise(400, text, None, false).unwrap().code(),
+            "unsupported_media_type"
+        );
+        let is = |value: &'static str| is_multipart_form(&http::HeaderValue::from_static(value));
+        assert!(is("multipart/form-data"));
+        assert!(is(" Multipart/Form-Data ; boundary"));
+        assert!(!is("multipart/mixed; boundary=X"));
+        assert!(!is("text/plain"));
+        assert!(!is(""));
+    }
+
+    #[test]
     fn server_error_text_is_never_the_message() {
         let err = recognise(
             500,
             "Wrong number of path arguments for `Path`. Expected 1 but got 2",
             None,
+            false,
         )
         .unwrap();
         assert_eq!(err.code(), "internal_error");
@@ -579,7 +623,7 @@ mod tests {
 
     #[test]
     fn unknown_statuses_pass_through() {
-        assert!(recognise(418, "teapot", None).is_none());
-        assert!(recognise(451, "", None).is_none());
+        assert!(recognise(418, "teapot", None, false).is_none());
+        assert!(recognise(451, "", None, false).is_none());
     }
 }

@@ -67,7 +67,8 @@ pub(crate) struct Rendered;
 
 /// Replaces `response`'s status and body with `err` in `dialect`, keeping
 /// every header it had (`Allow`, `WWW-Authenticate`, CORS, …) but those that
-/// described the replaced body, and its extensions; the error itself is left
+/// described the replaced body, and its extensions (a `Retry-After` of the
+/// error's own that reads as no wait is not sent); the error itself is left
 /// in the extensions for outer layers (an idempotency layer keeps it), beside
 /// the [`Rendered`] mark.
 pub(crate) fn render(
@@ -91,7 +92,13 @@ pub(crate) fn render(
     if stale_request_id {
         headers.remove(REQUEST_ID);
     }
-    merge_headers(headers, renderer.headers(&err, ctx));
+    let mut rendered = renderer.headers(&err, ctx);
+    if err.retry_after_delay().is_none() {
+        // A `Retry-After` of the error's own that did not read as a wait
+        // (`-1`): the error tells none, so neither does the header.
+        rendered.retain(|(name, _)| name != RETRY_AFTER);
+    }
+    merge_headers(headers, rendered);
     response.extensions_mut().insert(dialect);
     response.extensions_mut().insert(err);
     response.extensions_mut().insert(Rendered);

@@ -87,6 +87,7 @@ mod tests {
                     dialect,
                     envelope_replies: dialect == Dialect::Envelope,
                     reply_vary: None,
+                    multipart_form: false,
                 };
                 let _entered = current::enter(&mut id, decision);
                 reply.into_response()

@@ -122,6 +122,33 @@ async fn dialects_are_pinned_per_version_and_negotiated() {
     assert_eq!(body, "envelope");
 }
 
+/// A path prefix written without its leading slash means the same as one
+/// with it: `v1` pins `/v1` and the paths under it.
+#[tokio::test]
+async fn a_path_pin_without_its_leading_slash_still_matches() {
+    let mut app = routes().layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Envelope)
+            .pin_path("v1", Dialect::Flat)
+            .layer(),
+    );
+    for (uri, want) in [("/v1/scans", "flat"), ("/v2/scans", "envelope")] {
+        let (res, body) = send(&mut app, post_json(uri, "{}")).await;
+        let decoded = Catalog::builtin_ref().decode(
+            res.status().as_u16(),
+            res.headers(),
+            &body,
+            SystemTime::now(),
+        );
+        assert_eq!(
+            decoded.dialect,
+            want,
+            "{uri}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+}
+
 #[tokio::test]
 async fn replies_wear_the_envelope_only_in_the_envelope_dialect() {
     for dialect in Dialect::ALL {
@@ -698,6 +725,78 @@ async fn a_layer_under_another_keeps_the_request_id() {
     // built in), not the outer one's.
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     assert_eq!(value["status"], 404, "{value}");
+}
+
+/// Runs the service it wraps on a task of its own, as tower's `Buffer` runs
+/// it on its worker: away from the thread-local the layer outside set.
+#[derive(Clone)]
+struct OnItsOwnTask<S>(S);
+
+impl<S> Service<Request<Body>> for OnItsOwnTask<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response<Body>, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let inner = self.0.clone();
+        Box::pin(async move { tokio::spawn(inner.oneshot(request)).await.unwrap() })
+    }
+}
+
+/// A layer behind a channel (`Buffer`) under another: when the caller sent
+/// no valid id, the error the inner one rendered says one id, in the header
+/// and in the body.
+#[tokio::test]
+async fn a_layer_behind_a_channel_keeps_the_id_its_error_states() {
+    use tower::Layer;
+    let sub = Router::new()
+        .route(
+            "/missing",
+            get(|| async {
+                Err::<(), HandlerError>(Catalog::builtin_ref().error("not_found").unwrap().into())
+            }),
+        )
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let app = Tollgate::new(Catalog::builtin())
+        .layer()
+        .layer(OnItsOwnTask(sub));
+    for id in [None, Some("not valid!")] {
+        let mut request = Request::get("/missing").body(Body::empty()).unwrap();
+        if let Some(id) = id {
+            request
+                .headers_mut()
+                .insert("x-request-id", HeaderValue::from_static(id));
+        }
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 404);
+        let header = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            header,
+            value["request_id"].as_str().unwrap(),
+            "{id:?}: {value}"
+        );
+    }
 }
 
 /// A body of unknown length counted by the app's layer and found too large

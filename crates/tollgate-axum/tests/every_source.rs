@@ -127,6 +127,14 @@ async fn read_parts(mut parts: axum::extract::Multipart) -> Result<&'static str,
     Ok("ok")
 }
 
+/// Takes axum's `Multipart` rejection, and returns it with `?`.
+async fn take_multipart(
+    parts: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<&'static str, HandlerError> {
+    parts?;
+    Ok("ok")
+}
+
 /// The same, answering axum's own `MultipartError` (its status and text).
 async fn read_parts_axum(
     mut parts: axum::extract::Multipart,
@@ -261,6 +269,7 @@ fn app_timed(dialect: Dialect, timeout: Option<Duration>) -> Router {
             "/upload",
             post(|_: axum::extract::Multipart| async { "ok" }),
         )
+        .route("/upload-typed", post(take_multipart))
         .route("/upload-read", post(read_parts))
         .route("/upload-read-axum", post(read_parts_axum))
         .route("/bytes", post(|_: Bytes| async { "ok" }))
@@ -521,6 +530,45 @@ fn cases() -> Vec<Case> {
             name: "multipart without boundary",
             request: || {
                 Request::post("/upload")
+                    .header(header::CONTENT_TYPE, "text/plain")
+                    .body(Body::from("x"))
+                    .unwrap()
+            },
+            status: 415,
+            code: "unsupported_media_type",
+            field: None,
+            keep: &[CORS],
+        },
+        Case {
+            name: "multipart/form-data without a boundary",
+            request: || {
+                Request::post("/upload")
+                    .header(header::CONTENT_TYPE, "multipart/form-data")
+                    .body(Body::from("x"))
+                    .unwrap()
+            },
+            status: 400,
+            code: "malformed_request",
+            field: Some("boundary"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "multipart/form-data without a boundary, taken with ?",
+            request: || {
+                Request::post("/upload-typed")
+                    .header(header::CONTENT_TYPE, "Multipart/Form-Data; charset=utf-8")
+                    .body(Body::from("x"))
+                    .unwrap()
+            },
+            status: 400,
+            code: "malformed_request",
+            field: Some("boundary"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "multipart of another type, taken with ?",
+            request: || {
+                Request::post("/upload-typed")
                     .header(header::CONTENT_TYPE, "text/plain")
                     .body(Body::from("x"))
                     .unwrap()
@@ -1241,4 +1289,105 @@ async fn a_json_body_past_what_is_read_passes_through_whole() {
     assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     assert!(bytes == long, "{} bytes of {}", bytes.len(), long.len());
+}
+
+/// The `Retry-After` of an error the layer writes is the wait its body
+/// tells: a line that does not read as a wait (`-1`, `soon`) does not go
+/// out, and of several lines the longest wait wins (as the decoder reads
+/// them), sent once.
+#[tokio::test]
+async fn a_rewritten_errors_retry_after_is_the_wait_its_body_tells() {
+    let bare_429 = |lines: &'static [&'static str]| {
+        move || async move {
+            let mut response = StatusCode::TOO_MANY_REQUESTS.into_response();
+            for line in lines {
+                response
+                    .headers_mut()
+                    .append(header::RETRY_AFTER, HeaderValue::from_static(line));
+            }
+            response
+        }
+    };
+    let limited =
+        || HandlerError::from(Catalog::builtin_ref().error("rate_limit_exceeded").unwrap());
+    let app = Router::new()
+        .route("/minus-one", get(bare_429(&["-1"])))
+        .route("/garbage", get(bare_429(&["soon"])))
+        .route("/two", get(bare_429(&["3", "30"])))
+        .route("/garbage-then-wait", get(bare_429(&["soon", "30"])))
+        .route(
+            "/own-header",
+            get(move || async move {
+                let err = Catalog::builtin_ref()
+                    .error("rate_limit_exceeded")
+                    .unwrap()
+                    .header(header::RETRY_AFTER, HeaderValue::from_static("-1"));
+                Err::<(), _>(HandlerError::from(err))
+            }),
+        )
+        .route(
+            "/response-header",
+            get(move || async move { ([(header::RETRY_AFTER, "-1")], limited()) }),
+        )
+        .route(
+            "/response-wait",
+            get(move || async move { ([(header::RETRY_AFTER, "12")], limited()) }),
+        )
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::StatusCode)
+                .layer(),
+        );
+    for (uri, wait) in [
+        ("/minus-one", None),
+        ("/garbage", None),
+        ("/two", Some(30)),
+        ("/garbage-then-wait", Some(30)),
+        ("/own-header", None),
+        ("/response-header", None),
+        ("/response-wait", Some(12)),
+    ] {
+        let (res, body) = send(app.clone(), get_(uri), None).await;
+        assert_eq!(res.status(), 429, "{uri}");
+        let lines: Vec<_> = res.headers().get_all(header::RETRY_AFTER).iter().collect();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        match wait {
+            Some(wait) => assert_eq!(lines, [&*wait.to_string()], "{uri}"),
+            None => assert!(lines.is_empty(), "{uri}: {lines:?}"),
+        }
+        assert_eq!(
+            body["error"].get("retry_after").and_then(|w| w.as_u64()),
+            wait,
+            "{uri}: {body}"
+        );
+    }
+}
+
+/// A 413 answered over another error (the body passed the limit while the
+/// handler read it) leaves the replaced error's `Retry-After` behind.
+#[tokio::test]
+async fn a_413_over_a_429_asks_for_no_wait() {
+    let app = Router::new()
+        .route(
+            "/",
+            post(
+                |body: Result<Bytes, axum::extract::rejection::BytesRejection>| async move {
+                    drop(body);
+                    rate_limited().await
+                },
+            ),
+        )
+        .layer(Tollgate::new(Catalog::builtin()).body_limit(LIMIT).layer());
+    let chunks = (0..10).map(|_| Bytes::from_static(&[b'x'; 16])).collect();
+    let request = Request::post("/").body(Body::new(Chunks(chunks))).unwrap();
+    let (res, body) = send(app, request, None).await;
+    assert_eq!(res.status(), 413, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(res.headers()["x-error-code"], "payload_too_large");
+    assert!(
+        !res.headers().contains_key(header::RETRY_AFTER),
+        "{:?}",
+        res.headers()
+    );
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(body.get("retry_after").is_none(), "{body}");
 }

@@ -54,7 +54,12 @@ fn refuse_encoded(headers: &HeaderMap) -> Result<(), Rejection> {
 
 /// A body that could not be read: too large, or broken off.
 fn body_rejection(rejection: BytesRejection) -> Rejection {
-    let err = recognise(rejection.status().as_u16(), &rejection.body_text(), None)
-        .unwrap_or_else(|| builtin("malformed_request").with("reason", rejection.body_text()));
+    let err = recognise(
+        rejection.status().as_u16(),
+        &rejection.body_text(),
+        None,
+        false,
+    )
+    .unwrap_or_else(|| builtin("malformed_request").with("reason", rejection.body_text()));
     Rejection::from(err)
 }

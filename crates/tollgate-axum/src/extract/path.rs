@@ -62,7 +62,7 @@ fn invalid(field: &str, code: &str, message: String) -> ApiError {
 
 fn path_error(rejection: PathRejection, route: &str) -> ApiError {
     let generic = |r: &PathRejection| {
-        recognise(r.status().as_u16(), &r.body_text(), None)
+        recognise(r.status().as_u16(), &r.body_text(), None, false)
             .unwrap_or_else(|| builtin("internal_error"))
     };
     let PathRejection::FailedToDeserializePathParams(failed) = &rejection else {

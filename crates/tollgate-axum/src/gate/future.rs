@@ -14,7 +14,7 @@ use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt as _;
 use http::Response;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::uri::PathAndQuery;
 use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
@@ -50,6 +50,9 @@ pub(crate) struct Finish {
     pub(crate) instance: Option<PathAndQuery>,
     /// Whether the request is a `HEAD`, whose errors have no body.
     pub(crate) head: bool,
+    /// Whether the request's `Content-Type` is `multipart/form-data` (see
+    /// [`rejection::recognise`]).
+    pub(crate) multipart_form: bool,
     /// The count of a body of unknown length against a limit: this layer's,
     /// or one outside's (see [`OverLimit`]).
     pub(crate) over_limit: Option<OverLimit>,
@@ -97,16 +100,19 @@ impl Finish {
             dialect: self.dialect,
             envelope_replies: self.envelope_replies,
             reply_vary: self.shared.reply_vary,
+            multipart_form: self.multipart_form,
         }
     }
 
     /// `err` over the response `parts`: adopted by the layer's catalog,
-    /// logged (with the status the client gets), rendered in the request's
-    /// dialect with its id. An entry whose message names details the error
-    /// lacks (an app's, over an error the layer made) says its title.
-    fn respond(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
+    /// given the wait the response's `Retry-After` asked for, logged (with
+    /// the status the client gets), rendered in the request's dialect with
+    /// its id. An entry whose message names details the error lacks (an
+    /// app's, over an error the layer made) says its title.
+    fn respond(&self, err: ApiError, mut parts: http::response::Parts) -> Response<Body> {
         let err = rejection::name_limit(err, self.body_limit());
         let err = rejection::with_message_filled(render::adopt(&self.shared.catalog, err));
+        let err = self.with_asked_wait(err, &mut parts.headers);
         render::log(&err, Some(self.request_id.get().as_str()));
         let mut ctx = tollgate::Context::new((self.shared.clock)())
             .request_id(self.request_id.get().as_str());
@@ -128,6 +134,29 @@ impl Finish {
             *response.body_mut() = Body::empty();
         }
         response
+    }
+
+    /// `err` with the wait the response's `Retry-After` lines ask for, when
+    /// it tells none of its own: the longest of those that read as a wait
+    /// (as the decoder reads several lines). The lines go, whether they read
+    /// as one or not: the renderer writes the error's wait (in seconds), or
+    /// none, so that the header and the body tell the same.
+    fn with_asked_wait(&self, err: ApiError, headers: &mut http::HeaderMap) -> ApiError {
+        if !headers.contains_key(RETRY_AFTER) {
+            return err;
+        }
+        let now = (self.shared.clock)();
+        let asked = headers
+            .get_all(RETRY_AFTER)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .filter_map(|value| tollgate::parse_retry_after(value, now))
+            .max();
+        headers.remove(RETRY_AFTER);
+        match asked {
+            Some(delay) if err.retry_after_delay().is_none() => err.retry_after(delay),
+            _ => err,
+        }
     }
 
     /// `err` as a whole new response.
@@ -160,9 +189,10 @@ impl Finish {
     }
 
     /// Whether the inner service's response leaves as it is (with the
-    /// request id): a success or redirect that carries no `ApiError`, or
-    /// what a Tollgate layer inside already rendered (unless it is an error
-    /// other than 413 for a body this layer found too large).
+    /// request id, unless it is an error a layer inside rendered with its
+    /// own): a success or redirect that carries no `ApiError`, or what a
+    /// Tollgate layer inside already rendered (unless it is an error other
+    /// than 413 for a body this layer found too large).
     fn passes<B>(&self, response: &Response<B>) -> bool {
         let extensions = response.extensions();
         let status = response.status().as_u16();
@@ -201,6 +231,8 @@ impl Finish {
         let status = parts.status.as_u16();
         let err = parts.extensions.remove::<ApiError>();
         if self.answers_too_large(status) {
+            // The wait the replaced error asked for is not this one's.
+            parts.headers.remove(RETRY_AFTER);
             let err = rejection::payload_too_large(self.body_limit());
             return Ok(self.respond(err, parts));
         }
@@ -211,7 +243,7 @@ impl Finish {
         // A status with a meaning of its own, or (402, an app's 410) only
         // one the catalog gives its entries: read then only from a JSON
         // body that names such an entry, and passed through otherwise.
-        let by_status = rejection::recognise(status, "", None).is_some();
+        let by_status = rejection::recognise(status, "", None, false).is_some();
         if status >= 400
             && self.shared.rewrite_unmarked
             && (by_status || self.shared.catalog.iter().any(|d| d.status() == status))
@@ -239,7 +271,7 @@ impl Finish {
                 && size.exact() != Some(0)
                 && size.upper().is_some_and(|u| u <= MAX_TEXT as u64);
             if !readable {
-                return Ok(match rejection::recognise(status, "", limit) {
+                return Ok(match rejection::recognise(status, "", limit, false) {
                     Some(err) => self.error_over(err, parts),
                     None => self.untouched(parts, Body::new(body)),
                 });
@@ -308,7 +340,12 @@ impl Finish {
                 let err = if json {
                     self.read_json(status, &parts.headers, text)
                 } else {
-                    rejection::recognise(status, &String::from_utf8_lossy(text), limit)
+                    rejection::recognise(
+                        status,
+                        &String::from_utf8_lossy(text),
+                        limit,
+                        self.multipart_form,
+                    )
                 };
                 if let Some(err) = err {
                     return self.error_over(err, parts);
@@ -384,7 +421,7 @@ impl Finish {
                     (false, false) => err.with_message(message),
                 }
             }
-            None => rejection::recognise(status, &message, self.body_limit())?,
+            None => rejection::recognise(status, &message, self.body_limit(), self.multipart_form)?,
         };
         if !server_error {
             for violation in decoded.violations {
@@ -397,16 +434,12 @@ impl Finish {
         Some(err)
     }
 
+    /// `err`, read from an unmarked error response, over it (with the wait
+    /// it asked for in `Retry-After`, as [`respond`](Self::respond) gives
+    /// every error).
     fn error_over(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
-        // Read as the app's catalog words it, and with the wait the response
-        // asked for in the body as well (where the dialect has a field).
+        // Read as the app's catalog words it.
         let mut err = rejection::with_message_filled(render::adopt(&self.shared.catalog, err));
-        let asked = parts.headers.get(http::header::RETRY_AFTER);
-        let asked = asked.and_then(|v| v.to_str().ok());
-        let asked = asked.and_then(|v| tollgate::parse_retry_after(v, (self.shared.clock)()));
-        if let Some(delay) = asked.filter(|_| err.retry_after_delay().is_none()) {
-            err = err.retry_after(delay);
-        }
         // A 415 listing the codings it decodes refused the body's
         // `Content-Encoding` (tower-http's request decompression), not its type.
         if parts.status == http::StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -567,10 +600,18 @@ where
                     Ok(Poll::Ready(Ok(mut response))) if f.passes(&response) => {
                         // The happy path: the id moves into the header (no
                         // copy, no reference count) and the response leaves.
-                        response.headers_mut().insert(
-                            tollgate::headers::X_REQUEST_ID,
-                            f.request_id.take().into_header_value(),
-                        );
+                        let id = f.request_id.take().into_header_value();
+                        let rendered_inside = response.status().as_u16() >= 400;
+                        let headers = response.headers_mut();
+                        if rendered_inside {
+                            // An error that passes was rendered by a layer
+                            // inside, with the id its body states: that
+                            // layer's own when it ran where this one's is
+                            // not current (behind a channel such as `Buffer`).
+                            headers.entry(tollgate::headers::X_REQUEST_ID).or_insert(id);
+                        } else {
+                            headers.insert(tollgate::headers::X_REQUEST_ID, id);
+                        }
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response.map(Body::new)));
                     }

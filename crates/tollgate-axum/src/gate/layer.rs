@@ -164,8 +164,17 @@ impl Tollgate {
     /// not `/v10`) get `dialect`; the first matching prefix wins. When the
     /// layer sits on a router under `Router::nest`, a prefix matches the path
     /// the caller sent (axum's `OriginalUri`) or the path under the nest.
+    ///
+    /// A path always starts with `/`: a prefix written without it (`"v1"`)
+    /// means the same as with it (`"/v1"`), as does one with a trailing `/`.
     pub fn pin_path(mut self, prefix: &str, dialect: Dialect) -> Tollgate {
-        self.negotiation.prefixes.push((prefix.to_owned(), dialect));
+        let prefix = prefix.trim();
+        let prefix = if prefix.starts_with('/') {
+            prefix.to_owned()
+        } else {
+            format!("/{prefix}")
+        };
+        self.negotiation.prefixes.push((prefix, dialect));
         self
     }
 

@@ -120,6 +120,9 @@ where
             envelope_replies: replies == Dialect::Envelope,
             instance,
             head: req.method() == http::Method::HEAD,
+            multipart_form: scanned
+                .content_type
+                .is_some_and(rejection::is_multipart_form),
             over_limit: None,
         };
 
