@@ -615,21 +615,30 @@ impl Store {
         }))
     }
 
-    /// Suspends an account (`accounts suspend`): its requests get `account_suspended`.
+    /// Suspends an account (`accounts suspend`): its requests get
+    /// `account_suspended`. This node's cache forgets the account's keys at
+    /// once, even if the call fails, as [`revoke_key`](Self::revoke_key)'s does.
     pub async fn suspend(&self, id: &str) -> Result<Account, StoreError> {
         self.set_state(id, AccountState::Suspended).await
     }
 
-    /// Resumes a suspended account (`accounts resume`).
+    /// Resumes a suspended account (`accounts resume`); this node's cache
+    /// forgets the account's keys as for [`suspend`](Self::suspend).
     pub async fn resume(&self, id: &str) -> Result<Account, StoreError> {
         self.set_state(id, AccountState::Active).await
     }
 
     async fn set_state(&self, id: &str, state: AccountState) -> Result<Account, StoreError> {
-        if !nameable(id) || !self.backend().set_account_state(id, state.as_str()).await? {
+        if !nameable(id) {
             return Err(StoreError::AccountNotFound(id.to_owned()));
         }
+        // Forgotten whatever the outcome (see `revoke_key`).
         self.inner.cache.remove_account(id);
+        let changed = self.backend().set_account_state(id, state.as_str()).await;
+        self.inner.cache.remove_account(id);
+        if !changed? {
+            return Err(StoreError::AccountNotFound(id.to_owned()));
+        }
         self.account(id).await
     }
 
@@ -730,13 +739,21 @@ impl Store {
     }
 
     /// Revokes a key by id (or by the whole key) (`keys revoke`): from now on
-    /// it gets `deactivated_key`. This node's cache forgets it at once. Text
-    /// that is neither an id nor a key is `InvalidInput`, as for [`key`](Self::key).
+    /// it gets `deactivated_key`. This node's cache forgets it at once, even
+    /// if the call fails (the revocation may have landed though its answer
+    /// was lost). Text that is neither an id nor a key is `InvalidInput`, as
+    /// for [`key`](Self::key).
     pub async fn revoke_key(&self, id_or_key: &str) -> Result<KeyInfo, StoreError> {
         let id = key_id_of(id_or_key)?;
-        let revoked = self.backend().revoke_key(id, unix(self.now())).await?;
+        // Forgotten before the statement, for a call dropped while it runs,
+        // and again after it whatever its outcome: a statement that landed
+        // though its answer was lost (the connection dropped on the way
+        // back) has taken effect, and a lookup that read the row before it
+        // landed must not cache what it read.
         self.inner.cache.remove(id);
-        if !revoked {
+        let revoked = self.backend().revoke_key(id, unix(self.now())).await;
+        self.inner.cache.remove(id);
+        if !revoked? {
             return Err(StoreError::KeyNotFound(id.to_owned()));
         }
         self.key(id).await

@@ -25,6 +25,7 @@ both_backends!(
     charged_on_success_released_on_errors_and_on_drop,
     credit_and_usage_refusals_render_in_the_dialect,
     idempotent_replay_and_conflicts,
+    a_replay_sends_no_rate_limit_fields_of_the_first_response,
     a_route_idempotency_layer_inside_a_global_one_runs_once,
     twenty_concurrent_requests_with_one_key_run_once_and_charge_once,
     failures_are_not_stored_so_retries_run,
@@ -37,6 +38,7 @@ both_backends!(
     an_outcome_is_stored_though_its_first_write_fails,
     a_key_is_freed_though_its_first_write_fails,
     a_claim_whose_answer_is_lost_leaves_the_key_free,
+    a_revocation_or_suspension_whose_answer_is_lost_still_clears_the_cache,
     credits_are_given_back_though_the_first_release_finds_no_connection,
     finish_writes_waits_for_what_a_late_charge_or_claim_gives_back,
     a_response_dropped_while_its_lock_renews_spends_the_key,
@@ -693,6 +695,45 @@ async fn any_custom_principals_key_id_scopes_its_idempotency_keys(kind: Kind) {
     f.db.cleanup().await;
 }
 
+/// A limiter inside the idempotency layer counted the first request only:
+/// its fields would be stale on a replay, which never reaches it.
+async fn a_replay_sends_no_rate_limit_fields_of_the_first_response(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let counted = Arc::new(AtomicUsize::new(0));
+    let limiter = tower::util::MapResponseLayer::new(move |mut res: Response<Full<Bytes>>| {
+        let left = 99 - counted.fetch_add(1, Ordering::SeqCst);
+        let headers = res.headers_mut();
+        headers.insert(
+            "ratelimit-policy",
+            "\"per-key\";q=100;w=60".parse().unwrap(),
+        );
+        headers.insert(
+            "ratelimit",
+            format!("\"per-key\";r={left};t=1").parse().unwrap(),
+        );
+        headers.insert("x-ratelimit-remaining", left.into());
+        res
+    });
+    let svc = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(limiter.layer(handler.service()));
+    let (first, _) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!(first.headers()["x-ratelimit-remaining"], "99");
+    let (again, _) = send(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], first.headers()["location"]);
+    for name in ["ratelimit-policy", "ratelimit", "x-ratelimit-remaining"] {
+        assert!(!again.headers().contains_key(name), "{name}: {again:?}");
+    }
+    assert_eq!(handler.calls(), 1);
+    f.db.cleanup().await;
+}
+
 async fn a_route_idempotency_layer_inside_a_global_one_runs_once(kind: Kind) {
     let Some(f) = Fixture::new(kind, 10).await else {
         return;
@@ -1224,6 +1265,9 @@ struct Faulty {
     unconnected_releases: Arc<AtomicUsize>,
     /// How many claims (inserts) are still to land with their answer lost.
     unanswered_claims: Arc<AtomicUsize>,
+    /// How many revocations and account state changes are still to land
+    /// with their answer lost.
+    unanswered_state_changes: Arc<AtomicUsize>,
     /// When set, charges and claims wait for a permit before they are made.
     held_writes: Option<Arc<tokio::sync::Semaphore>>,
     /// Whether refunds and freed keys take 200 ms to be written.
@@ -1251,6 +1295,13 @@ impl Faulty {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
     }
+
+    /// Loses the answer of this state change if some are still to lose it.
+    fn state_change_unanswered(&self) -> bool {
+        self.unanswered_state_changes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
 }
 
 mod faulty {
@@ -1267,6 +1318,13 @@ mod faulty {
     /// What a dropped connection looks like to a write.
     fn dropped() -> StoreError {
         StoreError::Database(sqlx::Error::PoolTimedOut)
+    }
+
+    /// What a write that landed looks like when the connection drops on
+    /// its answer.
+    fn reset() -> StoreError {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        StoreError::Database(sqlx::Error::Io(reset))
     }
 
     impl IdempotencyBackend for Faulty {
@@ -1304,8 +1362,7 @@ mod faulty {
             }
             Box::pin(async move {
                 assert!(self.inner.idem_insert(row, token).await.unwrap());
-                let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
-                Err(StoreError::Database(sqlx::Error::Io(reset)))
+                Err(reset())
             })
         }
         fn idem_get<'a>(
@@ -1379,7 +1436,13 @@ mod faulty {
             id: &'a str,
             state: &'static str,
         ) -> BoxFuture<'a, Result<bool, StoreError>> {
-            self.inner.set_account_state(id, state)
+            if !self.state_change_unanswered() {
+                return self.inner.set_account_state(id, state);
+            }
+            Box::pin(async move {
+                assert!(self.inner.set_account_state(id, state).await.unwrap());
+                Err(reset())
+            })
         }
         fn add_credits<'a>(
             &'a self,
@@ -1462,7 +1525,13 @@ mod faulty {
             id: &'a str,
             now: i64,
         ) -> BoxFuture<'a, Result<bool, StoreError>> {
-            self.inner.revoke_key(id, now)
+            if !self.state_change_unanswered() {
+                return self.inner.revoke_key(id, now);
+            }
+            Box::pin(async move {
+                assert!(self.inner.revoke_key(id, now).await.unwrap());
+                Err(reset())
+            })
         }
     }
 
@@ -1516,6 +1585,15 @@ impl Fixture {
         })
     }
 
+    /// A gatekeeper over the same database whose first `n` revocations and
+    /// account state changes land but lose their answer.
+    async fn unanswered_state_changes(&self, n: usize) -> Gatekeeper {
+        self.faulty(Faulty {
+            unanswered_state_changes: Arc::new(AtomicUsize::new(n)),
+            ..self.sound().await
+        })
+    }
+
     /// A backend over the same database with no faults, to change one of.
     async fn sound(&self) -> Faulty {
         Faulty {
@@ -1525,6 +1603,7 @@ impl Fixture {
             failing_writes: Arc::default(),
             unconnected_releases: Arc::default(),
             unanswered_claims: Arc::default(),
+            unanswered_state_changes: Arc::default(),
             held_writes: None,
             slow_writes: false,
         }
@@ -1653,6 +1732,52 @@ async fn a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_ke
 
 /// A release that found no connection (nothing sent) is tried again: the
 /// failed request is not charged.
+/// A revocation or a suspension that landed though its answer was lost (the
+/// connection dropped on the way back) takes effect on this node at once:
+/// its key cache does not keep the key working until the entry expires.
+async fn a_revocation_or_suspension_whose_answer_is_lost_still_clears_the_cache(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    f.store()
+        .create_account(NewAccount::new("globex"))
+        .await
+        .unwrap();
+    let other = f
+        .store()
+        .create_key(NewKey::new("globex", ["scans:read"]))
+        .await
+        .unwrap();
+    let gate = f.unanswered_state_changes(3).await;
+    let store = gate.store().clone();
+    let handler = Handler::new();
+    let svc = gate.auth().layer(handler.service());
+    let get = |key: &str| {
+        Request::get("/v1/scans")
+            .header("x-api-key", key)
+            .body(Full::default())
+            .unwrap()
+    };
+    let status = |res: &Response<Full<Bytes>>| (res.status().as_u16(), code(res).to_owned());
+    // Both keys are cached.
+    for key in [f.key.as_str(), other.secret()] {
+        assert_eq!(send(&svc, get(key)).await.0.status(), 201);
+    }
+
+    assert!(store.revoke_key(&f.key).await.is_err());
+    let (res, _) = send(&svc, get(&f.key)).await;
+    assert_eq!(status(&res), (401, "deactivated_key".to_owned()));
+
+    assert!(store.suspend("globex").await.is_err());
+    let (res, _) = send(&svc, get(other.secret())).await;
+    assert_eq!(status(&res), (402, "account_suspended".to_owned()));
+    assert!(store.resume("globex").await.is_err());
+    let (res, _) = send(&svc, get(other.secret())).await;
+    assert_eq!(status(&res), (201, String::new()));
+    assert_eq!(handler.calls(), 3);
+    f.db.cleanup().await;
+}
+
 async fn credits_are_given_back_though_the_first_release_finds_no_connection(kind: Kind) {
     let Some(f) = Fixture::new(kind, 10).await else {
         return;

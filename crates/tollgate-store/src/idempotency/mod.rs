@@ -12,6 +12,11 @@
 //!   and the [`ApiError`](tollgate::ApiError) it carried) is stored and every
 //!   later request with the key gets it back with `Idempotent-Replayed: true`.
 //!   Put the credits layer inside this one and the replays are never charged.
+//!   Fields of one exchange are not stored (`Date`, `Server-Timing`,
+//!   hop-by-hop fields, request ids, `Set-Cookie`), nor a rate limit's
+//!   (`RateLimit`, `RateLimit-Policy`, `X-RateLimit-*`): a replay never
+//!   reaches a limiter inside this layer, and gets those of the layers
+//!   outside it.
 //!   A success comes back as it was sent (a retry whose `Accept` would now
 //!   get another dialect still gets the first body's shape, as Stripe
 //!   replays); an error, its `ApiError` put back, is rendered again in the

@@ -30,6 +30,22 @@ const NOT_STORED: [&str; 12] = [
     "set-cookie",
 ];
 
+/// Whether a response's field is stored for replay: not one of
+/// [`NOT_STORED`], of the request ids, or of a rate limit's.
+fn stored(name: &str) -> bool {
+    !is_rate_limit(name)
+        && !NOT_STORED.contains(&name)
+        && !tollgate::headers::REQUEST_ID_HEADERS.contains(&name)
+}
+
+/// Whether a field is a rate limit's (`RateLimit`, `RateLimit-Policy`,
+/// `RateLimit-*`, `X-RateLimit-*`), stored neither with a response nor with
+/// its error: a limiter inside the layer counted the first request only, and
+/// a replay, which never reaches it, gets the fields of the layers outside.
+fn is_rate_limit(name: &str) -> bool {
+    name == "ratelimit" || name.starts_with("ratelimit-") || name.starts_with("x-ratelimit-")
+}
+
 /// The longest API key id an idempotency record's scope keeps as is: with
 /// the key (at most 255 bytes), well within what one entry of a Postgres
 /// index holds (about 2.7 kB).
@@ -133,10 +149,7 @@ fn multipart_boundary(content_type: &HeaderValue) -> Option<&str> {
 pub(crate) fn encode_headers(headers: &HeaderMap) -> String {
     let pairs: Vec<(&str, String)> = headers
         .iter()
-        .filter(|(name, _)| {
-            let name = name.as_str();
-            !NOT_STORED.contains(&name) && !tollgate::headers::REQUEST_ID_HEADERS.contains(&name)
-        })
+        .filter(|(name, _)| stored(name.as_str()))
         .map(|(name, value)| {
             let latin1 = value.as_bytes().iter().map(|&b| char::from(b)).collect();
             (name.as_str(), latin1)
@@ -251,6 +264,7 @@ pub(crate) fn encode_error(err: &ApiError) -> String {
         headers: err
             .headers()
             .iter()
+            .filter(|(n, _)| !is_rate_limit(n.as_str()))
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect(),
         def: Some(StoredDef::of(err.def())),
@@ -399,6 +413,46 @@ mod tests {
         assert_eq!(back.get_all("link").iter().count(), 2);
         assert!(back.get("x-request-id").is_none());
         assert!(decode_headers("not json").is_empty());
+    }
+
+    #[test]
+    fn rate_limit_fields_are_not_stored() {
+        // A limiter inside the layer counted the first request only: a
+        // replay reaches no limiter there, and would send stale counts.
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "application/json".parse().unwrap());
+        for (name, value) in [
+            ("ratelimit-policy", "\"per-key\";q=100;w=60"),
+            ("ratelimit", "\"per-key\";r=99;t=1"),
+            ("ratelimit-remaining", "99"),
+            ("ratelimit-reset", "1"),
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-remaining", "99"),
+            ("x-ratelimit-reset", "1"),
+            ("x-ratelimit-used", "1"),
+        ] {
+            h.insert(name, value.parse().unwrap());
+        }
+        let back = decode_headers(&encode_headers(&h));
+        assert_eq!(back.len(), 1, "{back:?}");
+        assert_eq!(back["content-type"], "application/json");
+
+        // Nor with an error, whose headers an outer layer renders again.
+        let err = Catalog::builtin()
+            .error("conflict")
+            .unwrap()
+            .header(
+                tollgate::headers::RATELIMIT,
+                HeaderValue::from_static("\"per-key\";r=0;t=9"),
+            )
+            .header(
+                tollgate::headers::X_RATELIMIT_REMAINING,
+                HeaderValue::from_static("0"),
+            )
+            .header(http::header::LINK, HeaderValue::from_static("<a>"));
+        let back = decode_error(&encode_error(&err), Catalog::builtin_ref()).unwrap();
+        let names: Vec<&str> = back.headers().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["link"]);
     }
 
     #[test]
