@@ -323,6 +323,16 @@ impl EntryToml {
             _ => None,
         }
     }
+
+    /// The template the file writes for `key`, when it is `message` or
+    /// `hint`.
+    fn text_of(&self, key: &str) -> Option<&Spanned<String>> {
+        match key {
+            "message" => self.message.as_ref(),
+            "hint" => self.hint.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Two entries that write one code in a dialect: clients could not tell
@@ -361,11 +371,17 @@ struct Problems<'a> {
 impl Problems<'_> {
     /// Keeps `message`, located at `span`, while under the limit.
     fn push(&mut self, span: std::ops::Range<usize>, code: Option<&str>, message: String) {
+        self.push_at(|| span.start, code, message);
+    }
+
+    /// [`push`](Problems::push) for a problem whose place takes reading a
+    /// value to find: read only for a problem that is kept.
+    fn push_at(&mut self, at: impl FnOnce() -> usize, code: Option<&str>, message: String) {
         if self.kept.len() == MAX_PROBLEMS {
             self.more += 1;
             return;
         }
-        let (line, column) = self.lines.locate(span.start);
+        let (line, column) = self.lines.locate(at());
         self.kept.push(CatalogError {
             file: self.file.to_owned(),
             line,
@@ -468,7 +484,10 @@ impl Catalog {
                     Some(span) => (span.clone(), entry_at(source, span.start)),
                     None => {
                         let line = spanless_error_at(source, e.message());
-                        (line.start..line.start, entry_at(source, line.end))
+                        // Up to its last byte: what starts on it is in it.
+                        let last = line.end.checked_sub(1);
+                        let entry = last.and_then(|at| entry_at(source, at));
+                        (line.start..line.start, entry)
                     }
                 };
                 // The parser names neither the key given twice nor the
@@ -478,7 +497,7 @@ impl Catalog {
                 if let Some(key) = key.filter(|k| message == "duplicate key" && k.len() <= 64) {
                     message = format!("duplicate key `{key}`");
                 }
-                errors.push(span, entry, message);
+                errors.push(span, entry.as_deref(), message);
                 return Err(errors.finish());
             }
         };
@@ -531,10 +550,12 @@ impl Catalog {
             let at = |key| entry.span_of(key).unwrap_or(span.clone());
             alias_spans.insert(code.clone(), (entry.span_of("aliases"), span.clone()));
             let existing = next.get(&code).map(|d| (**d).clone());
-            match build_def(&code, &entry, existing) {
+            match build_def(source, &code, &entry, existing) {
                 Ok(def) => {
-                    for (key, problem) in check_def(&def) {
-                        errors.push(at(key), Some(&code), problem);
+                    for (key, offset, problem) in check_def(&def) {
+                        // At its place in the text when the file writes it.
+                        let exact = || offset_in_file(source, entry.text_of(key)?, offset?);
+                        errors.push_at(|| exact().unwrap_or(at(key).start), Some(&code), problem);
                     }
                     next.put(def);
                 }
@@ -582,7 +603,7 @@ impl Catalog {
         };
         let mut errors: Vec<_> = check_def(&def)
             .into_iter()
-            .map(|(_, problem)| error(problem))
+            .map(|(_, _, problem)| error(problem))
             .collect();
         let mut next = self.clone();
         next.put(def);
@@ -732,14 +753,23 @@ impl Catalog {
 
 type Located = (Option<std::ops::Range<usize>>, String);
 
+/// `entry`, of `source`, as a definition: `existing`'s, with what the entry
+/// sets.
 fn build_def(
+    source: &str,
     code: &str,
     entry: &EntryToml,
     existing: Option<ErrorDef>,
 ) -> Result<ErrorDef, Located> {
+    // At the brace in a multi-line string; else at the value's start (on
+    // the brace's line, for a string on one line), with the byte.
     let template = |field: &Spanned<String>, what: &str| {
-        Template::parse(field.get_ref())
-            .map_err(|e| (Some(field.span()), format!("{what} template: {e}")))
+        Template::parse(field.get_ref()).map_err(|e| {
+            match offset_in_file(source, field, e.offset) {
+                Some(at) => (Some(at..at), format!("{what} template: {}", e.reason)),
+                None => (Some(field.span()), format!("{what} template: {e}")),
+            }
+        })
     };
     let mut def = match existing {
         Some(def) => def,
@@ -808,6 +838,76 @@ fn build_def(
     Ok(def)
 }
 
+/// Where byte `offset` of a string's value is in `source`, which writes it
+/// as `text`, a multi-line string (`'''…'''` or `"""…"""`): the text is
+/// read along with the value, past the opening delimiter and a line break
+/// trimmed after it, and through escapes and line-ending backslashes, to
+/// where the text writes that byte (an escape's backslash, for one it
+/// writes as an escape). `None` if the text does not read as the value,
+/// and for a string on one line, whose start is on the problem's line.
+fn offset_in_file(source: &str, text: &Spanned<String>, offset: usize) -> Option<usize> {
+    let raw_text = source.get(text.span())?;
+    let delimiter = ["'''", "\"\"\""]
+        .into_iter()
+        .find(|d| raw_text.starts_with(d))?;
+    let raw = &raw_text[delimiter.len()..];
+    let mut raw = raw
+        .strip_prefix('\n')
+        .or(raw.strip_prefix("\r\n"))
+        .unwrap_or(raw);
+    let mut value = text.get_ref().get(..offset)?;
+    loop {
+        let escaped = raw
+            .strip_prefix('\\')
+            .filter(|_| delimiter.starts_with('"'));
+        let (c, rest) = match escaped {
+            Some(escape) => unescape(escape)?,
+            None => {
+                let c = raw.chars().next()?;
+                (Some(c), &raw[c.len_utf8()..])
+            }
+        };
+        match c {
+            // A line-ending backslash writes nothing: the byte is after it.
+            None => {}
+            Some(_) if value.is_empty() => break,
+            Some(c) => value = value.strip_prefix(c)?,
+        }
+        raw = rest;
+    }
+    Some(text.span().end - raw.len())
+}
+
+/// The character a basic string's escape writes (`escape` follows its
+/// backslash), `None` for a line-ending backslash, and the text after it.
+fn unescape(escape: &str) -> Option<(Option<char>, &str)> {
+    let c = escape.chars().next()?;
+    let rest = &escape[c.len_utf8()..];
+    let simple = match c {
+        'b' => '\u{8}',
+        't' => '\t',
+        'n' => '\n',
+        'f' => '\u{c}',
+        'r' => '\r',
+        'e' => '\u{1b}',
+        '"' | '\\' => c,
+        ' ' | '\t' | '\r' | '\n' => {
+            return Some((None, rest.trim_start_matches([' ', '\t', '\r', '\n'])));
+        }
+        _ => {
+            let digits = match c {
+                'x' => 2,
+                'u' => 4,
+                'U' => 8,
+                _ => return None,
+            };
+            let code = u32::from_str_radix(rest.get(..digits)?, 16).ok()?;
+            return Some((Some(char::from_u32(code)?), &rest[digits..]));
+        }
+    };
+    Some((Some(simple), rest))
+}
+
 /// Where the parser's error `message`, which it gave without a span (a key
 /// of too many dotted parts: "recursion limit"), is in `source`: the line
 /// that the shortest run of whole lines failing with it ends on, found by
@@ -838,40 +938,132 @@ fn spanless_error_at(source: &str, message: &str) -> std::ops::Range<usize> {
     start..end
 }
 
-/// The code of the `[errors.CODE]` table (or one of its own, such as
-/// `[errors.CODE.aliases]`) that byte `offset` of a catalog file is in: the
-/// one its last table header before names. For a file that did not parse,
-/// where the parser gives no tables: lines inside a multi-line string
-/// (`'''` or `"""`) are text, not headers.
-fn entry_at(source: &str, offset: usize) -> Option<&str> {
-    let mut header = None;
-    let mut open: Option<&str> = None;
-    let before = source.get(..offset)?;
-    for line in before.strip_prefix(BOM).unwrap_or(before).lines() {
-        if open.is_none() && line.trim_start().starts_with('[') {
-            header = Some(line.trim());
+/// The code of the entry that byte `offset` of a catalog file is in, for a
+/// file that did not parse (where the parser gives no tables): read from
+/// the last table header up to it (`[errors.CODE]`, `[errors.CODE.aliases]`)
+/// and, under `[errors]` or no header, from the key of the statement it is
+/// in (`CODE = { … }`, `errors.CODE.status = …`). Strings, comments and
+/// the lines of an array or inline table are never headers or keys.
+fn entry_at(source: &str, offset: usize) -> Option<String> {
+    let bytes = source.as_bytes();
+    // Where the last header and the last statement after it start.
+    let (mut header, mut statement) = (None, None);
+    let (mut depth, mut line_start) = (0_usize, true);
+    let mut at = if source.starts_with(BOM) {
+        BOM.len_utf8()
+    } else {
+        0
+    };
+    while at <= offset && at < bytes.len() {
+        match bytes[at] {
+            b'#' => {
+                at = line_end(bytes, at);
+                continue;
+            }
+            b'\n' => line_start |= depth == 0,
+            b' ' | b'\t' | b'\r' => {}
+            byte => {
+                if std::mem::take(&mut line_start) {
+                    if byte == b'[' {
+                        (header, statement) = (Some(at), None);
+                    } else {
+                        statement = Some(at);
+                    }
+                }
+                match byte {
+                    b'[' | b'{' => depth += 1,
+                    b']' | b'}' => depth = depth.saturating_sub(1),
+                    b'"' | b'\'' => {
+                        at += string_len(&bytes[at..]);
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
         }
-        let mut rest = line;
-        loop {
-            let found = match open {
-                Some(delimiter) => rest.find(delimiter).map(|at| (at, delimiter)),
-                // Up to a comment; then whichever delimiter comes first.
-                None => ["'''", "\"\"\""]
-                    .into_iter()
-                    .filter_map(|d| Some((rest.split('#').next()?.find(d)?, d)))
-                    .min(),
-            };
-            let Some((at, delimiter)) = found else { break };
-            open = if open.is_some() {
-                None
-            } else {
-                Some(delimiter)
-            };
-            rest = &rest[at + delimiter.len()..];
+        at += 1;
+    }
+    let mut path = match header {
+        Some(at) => key_parts(source[at..].trim_start_matches('['), 2)?,
+        None => Vec::new(),
+    };
+    if let (Some(at), true) = (statement, path.len() < 2) {
+        path.extend(key_parts(&source[at..], 2 - path.len())?);
+    }
+    match <[String; 2]>::try_from(path) {
+        Ok([errors, code]) if errors == "errors" => Some(code),
+        _ => None,
+    }
+}
+
+/// Where the line of byte `at` ends (its `\n`, or the end of `bytes`).
+fn line_end(bytes: &[u8], at: usize) -> usize {
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |n| at + n)
+}
+
+/// The length of the string `bytes` starts with (`'…'`, `"…"`, `'''…'''`
+/// or `"""…"""`), to the end of its line, or of `bytes` for a multi-line
+/// one, if it does not close.
+fn string_len(bytes: &[u8]) -> usize {
+    let quote = bytes[0];
+    let multi_line = bytes.starts_with(&[quote; 3]);
+    let mut at = if multi_line { 3 } else { 1 };
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'\\' if quote == b'"' => at += 2,
+            b'\n' if !multi_line => return at,
+            _ if byte == quote && !multi_line => return at + 1,
+            _ if byte == quote => {
+                // Up to two quotes before the closing three are the string's.
+                let run = bytes[at..].iter().take_while(|&&b| b == quote).count();
+                if run >= 3 {
+                    return at + run.min(5);
+                }
+                at += run;
+            }
+            _ => at += 1,
         }
     }
-    let code = header?.strip_prefix("[errors.")?.split(['.', ']']).next()?;
-    Some(code.trim()).filter(|code| is_code(code))
+    bytes.len()
+}
+
+/// The first `n` parts, unquoted, of the dotted key `text` starts with
+/// (`errors."a b".status = …` → `errors`, `a b`), or all it has if fewer;
+/// `None` if `text` does not start with a key.
+fn key_parts(text: &str, n: usize) -> Option<Vec<String>> {
+    let space = [' ', '\t'];
+    let mut parts = Vec::new();
+    let mut rest = text.trim_start_matches(space);
+    loop {
+        let (part, after) = match rest.as_bytes().first()? {
+            b'"' | b'\'' => {
+                let (quoted, after) = rest.split_at(string_len(rest.as_bytes()));
+                (
+                    quoted.parse::<toml::Value>().ok()?.as_str()?.to_owned(),
+                    after,
+                )
+            }
+            _ => {
+                let bare = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+                let len = rest.find(|c| !bare(c)).unwrap_or(rest.len());
+                let (part, after) = (len > 0).then(|| rest.split_at(len))?;
+                (part.to_owned(), after)
+            }
+        };
+        rest = after.trim_start_matches(space);
+        // A key, whole: then the next part, its value or the end of its header.
+        if !rest.starts_with(['.', '=', ']']) {
+            return None;
+        }
+        parts.push(part);
+        match rest.strip_prefix('.') {
+            Some(next) if parts.len() < n => rest = next.trim_start_matches(space),
+            _ => return Some(parts),
+        }
+    }
 }
 
 /// What a catalog code may be, as error messages say it: snake_case, and,
@@ -1035,26 +1227,50 @@ pub fn is_detail_key(key: &str) -> bool {
         && is_placeholder_name(key)
 }
 
+/// The placeholders of a template's text, in order, each with the byte
+/// offset of its `{` (`{{` and `}}` write a brace).
+fn placeholders_at(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let rest = text.get(at..)?;
+            let brace = at + rest.find(['{', '}'])?;
+            let from = &text[brace..];
+            if from.starts_with("{{") || from.starts_with("}}") {
+                at = brace + 2;
+            } else if from.starts_with('{') {
+                let end = brace + from.find('}')?;
+                at = end + 1;
+                return Some((brace, &text[brace + 1..end]));
+            } else {
+                at = brace + 1;
+            }
+        }
+    })
+}
+
 /// Problems with one entry on its own, each with the key of the entry it is
-/// about (`""` for the entry as a whole), so that a file's problem can be
-/// located at that key.
-pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
+/// about (`""` for the entry as a whole) and, for one at a place in that
+/// key's text, the byte it is at, so that a file's problem can be located
+/// there.
+pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, Option<usize>, String)> {
     let mut problems = Vec::new();
     let code_ok = is_code(&def.code);
     if !code_ok {
-        problems.push(("", format!("code must be {CODE_RULE}")));
+        problems.push(("", None, format!("code must be {CODE_RULE}")));
     }
     if !(400..=599).contains(&def.status) {
         problems.push((
             "status",
+            None,
             format!("status {} is outside 400–599", def.status),
         ));
     }
     if def.title.trim().is_empty() {
-        problems.push(("title", "title is empty".to_owned()));
+        problems.push(("title", None, "title is empty".to_owned()));
     } else if let Some(c) = stray_char(&def.title, &[]) {
         let problem = stray_char_problem("title", c, Some("a title is one line of text"));
-        problems.push(("title", problem));
+        problems.push(("title", None, problem));
     }
     let texts = [
         ("message", Some(def.message.as_str())),
@@ -1063,7 +1279,7 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
     ];
     for (what, text) in texts {
         if let Some(c) = text.and_then(|text| stray_char(text, &['\n', '\t'])) {
-            problems.push((what, stray_char_problem(what, c, None)));
+            problems.push((what, None, stray_char_problem(what, c, None)));
         }
     }
     let templates =
@@ -1072,11 +1288,12 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
         def.template_keys().map(String::as_str).collect();
     for (what, template) in templates {
         let mut told = std::collections::HashSet::new();
-        for name in template.placeholders() {
+        for (offset, name) in placeholders_at(template.as_str()) {
             // Once per name, however often the template repeats it.
             if !documented.contains(name) && told.insert(name) {
                 problems.push((
                     what,
+                    Some(offset),
                     format!(
                         "{what} placeholder {{{name}}} is not a documented details key (add it to `details`, or to `message_only` to keep it off the wire)"
                     ),
@@ -1089,6 +1306,7 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
             if !is_aip193_reason(alias) {
                 problems.push((
                     "aliases",
+                    None,
                     format!("alias {alias:?} for google must be {AIP193_REASON}"),
                 ));
             }
@@ -1101,6 +1319,7 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
         if !alias_ok {
             problems.push((
                 "aliases",
+                None,
                 format!("alias {alias:?} for {dialect} must be [A-Za-z0-9_.:-]+"),
             ));
         }
@@ -1116,7 +1335,7 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
         let (mut seen, mut told) = (HashSet::new(), HashSet::new());
         for key in keys {
             if !seen.insert(key) && told.insert(key) {
-                problems.push((what, format!("{what} key {key:?} is listed twice")));
+                problems.push((what, None, format!("{what} key {key:?} is listed twice")));
             }
         }
     }
@@ -1124,11 +1343,13 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
         if !is_placeholder_name(key) {
             problems.push((
                 "message_only",
+                None,
                 format!("message_only key {key:?} must be [A-Za-z0-9_]+"),
             ));
         } else if sent.contains(key.as_str()) {
             problems.push((
                 "message_only",
+                None,
                 format!("{key:?} is in both `details` (sent) and `message_only` (not sent)"),
             ));
         }
@@ -1137,6 +1358,7 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
         if !is_detail_key(key) {
             problems.push((
                 "details",
+                None,
                 format!("details key {key:?} must be {DETAIL_KEY_RULE}"),
             ));
             continue;
@@ -1145,6 +1367,7 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, String)> {
             if dialect.reserved_detail_keys().contains(&key.as_str()) {
                 problems.push((
                     "details",
+                    None,
                     format!("details key {key:?} collides with a member of the {dialect} dialect"),
                 ));
             }
@@ -1508,7 +1731,7 @@ mod tests {
         assert_eq!(
             e,
             [
-                "t.toml:2:7: invalid type: integer `5`, expected an entry's table of fields (`status`, `title`, `message`, …)"
+                "t.toml:2:7: entry \"foo\": invalid type: integer `5`, expected an entry's table of fields (`status`, `title`, `message`, …)"
             ]
         );
     }
@@ -1522,7 +1745,7 @@ mod tests {
         assert_eq!(
             e,
             [
-                "t.toml:2:7: invalid type: sequence, expected an entry's table of fields (`status`, `title`, `message`, …)"
+                "t.toml:2:7: entry \"abc\": invalid type: sequence, expected an entry's table of fields (`status`, `title`, `message`, …)"
             ]
         );
         let e = errors("[[errors.abc]]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n");
@@ -1552,6 +1775,185 @@ mod tests {
         let e = errors(&source);
         assert!(
             e[0].starts_with("t.toml:5:1: entry \"abc\": recursion limit"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_template_error_is_located_at_its_brace() {
+        let entry = "[errors.abc]\nstatus = 400\ntitle = 't'\n";
+        let unclosed = "template: unclosed or invalid placeholder (write {{ for a literal brace)";
+        // In a multi-line string: past the opening delimiter and the line
+        // break trimmed after it, whatever the line breaks are.
+        for quotes in ["'''", "\"\"\""] {
+            for nl in ["\n", "\r\n"] {
+                let e = errors(&format!(
+                    "{entry}message = {quotes}{nl}line one{nl}x {{y{quotes}\n"
+                ));
+                assert_eq!(
+                    e,
+                    [format!("t.toml:6:3: entry \"abc\": message {unclosed}")]
+                );
+            }
+        }
+        let e = errors(&format!("{entry}message = 'm'\nhint = '''a\n}}'''\n"));
+        assert_eq!(
+            e,
+            [
+                "t.toml:6:1: entry \"abc\": hint template: unmatched } (write }} for a literal brace)"
+            ]
+        );
+        // Escapes and line-ending backslashes of a basic string are read as
+        // the value is; literal braces are text.
+        let e = errors(&format!(
+            "{entry}message = \"\"\"\nline \\\"one\\\"\\t\nx \\u00e9 {{{{ \\x41 {{y\"\"\"\n"
+        ));
+        assert_eq!(
+            e,
+            [format!("t.toml:6:18: entry \"abc\": message {unclosed}")]
+        );
+        let e = errors(&format!("{entry}message = \"\"\"a \\\n\n   b }}\"\"\"\n"));
+        assert!(
+            e[0].starts_with("t.toml:6:6: entry \"abc\": message template: unmatched }"),
+            "{e:?}"
+        );
+        let e = errors(&format!("{entry}message = \"\"\"a\\\n  }}\"\"\"\n"));
+        assert!(
+            e[0].starts_with("t.toml:5:3: entry \"abc\": message template: unmatched }"),
+            "{e:?}"
+        );
+        let e = errors(&format!("{entry}message = \"\"\"\\u007B\"\"\"\n"));
+        assert_eq!(
+            e,
+            [format!("t.toml:4:14: entry \"abc\": message {unclosed}")]
+        );
+        // A placeholder no key documents: at its brace, each time it is told.
+        let e = errors(&format!(
+            "{entry}message = '''\n{{{{y}}}} {{x}}\nthen {{y}} and {{y}}'''\n"
+        ));
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:5:7: entry \"abc\": message placeholder {x}"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].starts_with("t.toml:6:6: entry \"abc\": message placeholder {y}"),
+            "{e:?}"
+        );
+        let e = errors(&format!(
+            "{entry}message = 'm'\nhint = \"\"\"\\tsee {{é}}\"\"\""
+        ));
+        assert!(
+            e[0].starts_with("t.toml:5:17: entry \"abc\": hint template"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_problem_in_an_inline_entry_names_it() {
+        let e = errors("[errors]\nabc = { status = 400, status = 401 }\n");
+        assert_eq!(e, ["t.toml:2:23: entry \"abc\": duplicate key `status`"]);
+        let e = errors("[errors]\n\"abc\" = { status = 400, status = 401 }\n");
+        assert_eq!(e, ["t.toml:2:25: entry \"abc\": duplicate key `status`"]);
+        // Over lines, after another entry, behind strings and comments that
+        // look like keys and tables.
+        let e = errors(
+            "[errors]\nabc = { title = 'x = { [y] # z', message = \"\"\"\nabd = {\"\"\" }\nabd = { status = 400, # a\n  title = \"'\", status = 401 }\n",
+        );
+        assert_eq!(e, ["t.toml:5:16: entry \"abd\": duplicate key `status`"]);
+        let e =
+            errors("[errors]\nabc = { status = 400, title = 't', message = 'm', flavour = 1 }\n");
+        assert!(
+            e[0].starts_with("t.toml:2:51: entry \"abc\": unknown field `flavour`"),
+            "{e:?}"
+        );
+        // An entry given twice is the second one's problem.
+        let e = errors("[errors]\nabc = {}\nabd = {}\nabc = {}\n");
+        assert_eq!(e, ["t.toml:4:1: entry \"abc\": duplicate key `abc`"]);
+    }
+
+    #[test]
+    fn dotted_and_quoted_keys_name_their_entry() {
+        for (source, at, key) in [
+            (
+                "errors.abc.status = 400\nerrors.abc.status = 401\n",
+                "2:12",
+                "status",
+            ),
+            (
+                "[errors]\nabc.status = 400\nabc . status = 401\n",
+                "3:7",
+                "status",
+            ),
+            (
+                "[errors.\"abc\"]\nstatus = 400\nstatus = 401\n",
+                "3:1",
+                "status",
+            ),
+            (
+                "[errors.'abc']\nstatus = 400\nstatus = 401\n",
+                "3:1",
+                "status",
+            ),
+            (
+                "[ errors . abc ] # x\nstatus = 400\nstatus = 401\n",
+                "3:1",
+                "status",
+            ),
+            (
+                "[errors.abc.aliases]\ncoded = 'X'\ncoded = 'Y'\n",
+                "3:1",
+                "coded",
+            ),
+        ] {
+            let e = errors(source);
+            assert_eq!(
+                e,
+                [format!("t.toml:{at}: entry \"abc\": duplicate key `{key}`")]
+            );
+        }
+        let e = errors("errors.abc.status = 400\nerrors.abc.flavour = 401\n");
+        assert!(
+            e[0].starts_with("t.toml:2:12: entry \"abc\": unknown field"),
+            "{e:?}"
+        );
+        // Named as the file writes them, as problems of a file that parses are.
+        for (header, code) in [
+            ("[errors.\"quoted code\"]", "quoted code"),
+            ("[errors.\"a.b\"]", "a.b"),
+            ("[errors.\"caf\\u00e9\"]", "café"),
+            ("[errors.'ü']", "ü"),
+        ] {
+            let e = errors(&format!("{header}\nstatus = 400\nstatus = 401\n"));
+            assert_eq!(
+                e,
+                [format!(
+                    "t.toml:3:1: entry {code:?}: duplicate key `status`"
+                )]
+            );
+        }
+        // A header the parser refuses names no entry, rather than part of one.
+        let e = errors("[errors.café]\nstatus = 400\n");
+        assert!(
+            e[0].starts_with("t.toml:1:12: invalid unquoted key"),
+            "{e:?}"
+        );
+        // A problem in a header is its entry's.
+        let e = errors("[errors.abc]\nstatus = 400\n[errors.abc]\n");
+        assert_eq!(e, ["t.toml:3:9: entry \"abc\": duplicate key `abc`"]);
+        let e = errors("[errors]\nabc = { status = 400 }\n[errors.abc.aliases]\ncoded = 'X'\n");
+        assert!(
+            e[0].starts_with("t.toml:3:9: entry \"abc\": cannot extend"),
+            "{e:?}"
+        );
+        // A line of an array that starts with `[` is no header.
+        let e = errors("[errors.abc]\ndetails = [\n['x'],\n]\nstatus = 400\nstatus = 401\n");
+        assert_eq!(e, ["t.toml:6:1: entry \"abc\": duplicate key `status`"]);
+        // A dotted key of too many parts, which the parser tells without a place.
+        let deep = ".a".repeat(100);
+        let e = errors(&format!("docs_url = '/e'\nerrors.abd{deep} = 1\n"));
+        assert!(
+            e[0].starts_with("t.toml:2:1: entry \"abd\": recursion limit"),
             "{e:?}"
         );
     }
