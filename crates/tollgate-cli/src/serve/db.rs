@@ -294,7 +294,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn nodes_starting_together_on_postgres_all_open() {
         let Ok(base) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
-            stderr!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+            eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
             return;
         };
         // A schema of its own, where the table does not exist yet.
