@@ -33,7 +33,9 @@ use tollgate::docs::openapi;
 /// entry per code, and to every operation the responses for `codes`
 /// (grouped by status, one example per code) that it does not declare
 /// already. `codes` are typically the ones the middleware can answer with
-/// anywhere (401, 403, 413, 415, 429, 500, 504). A document that has an
+/// anywhere (401, 403, 413, 415, 429, 500, 504). Every response the document
+/// defines, its own included, lists `X-Request-Id`, which the layer echoes
+/// on successes and errors alike. A document that has an
 /// `Error` (or `Problem`) schema of its own keeps it, and the catalog's is
 /// added as `TollgateError` (or `TollgateError2`, …, `TollgateProblem`, …).
 ///
@@ -100,6 +102,9 @@ pub fn add_error_responses(
             }
         }
     }
+    if let Some(Value::Object(defined)) = value.pointer_mut("/components/responses") {
+        defined.values_mut().for_each(add_request_id);
+    }
     if let Some(Value::Object(paths)) = value.get_mut("paths") {
         for item in paths.values_mut() {
             let Value::Object(item) = item else { continue };
@@ -118,10 +123,36 @@ pub fn add_error_responses(
                         .entry(status.clone())
                         .or_insert_with(|| response.clone());
                 }
+                // The layer echoes the request id on every response.
+                for response in existing.values_mut() {
+                    add_request_id(response);
+                }
             }
         }
     }
     serde_json::from_value(value)
+}
+
+/// `X-Request-Id` in `response`'s headers, unless it names it already (in
+/// any case) or is a `$ref` to a response defined elsewhere.
+fn add_request_id(response: &mut Value) {
+    let Value::Object(response) = response else {
+        return;
+    };
+    if response.contains_key("$ref") {
+        return;
+    }
+    let headers = response
+        .entry("headers")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Value::Object(headers) = headers {
+        if !headers
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case("X-Request-Id"))
+        {
+            headers.insert("X-Request-Id".into(), openapi::request_id_header());
+        }
+    }
 }
 
 /// The catalog's schema `ours` is `name` in `value`: under that name, and

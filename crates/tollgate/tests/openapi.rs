@@ -124,6 +124,7 @@ fn every_header_the_renderer_sends_is_documented() {
         assert!(headers("rate_limit_exceeded")["RateLimit"].is_object());
         assert!(headers("invalid_key")["WWW-Authenticate"].is_object());
         assert!(headers("method_not_allowed")["Allow"].is_object());
+        assert!(headers("unsupported_media_type")["Accept-Encoding"].is_object());
         assert!(headers("not_found")["RateLimit"].is_null());
     }
 }
@@ -140,6 +141,41 @@ fn a_code_named_twice_is_described_once() {
     // Headers of every code sharing the status are merged.
     let limited = &responses["429"]["headers"];
     assert!(limited["Retry-After"].is_object() && limited["RateLimit"].is_object());
+}
+
+/// A status shared by an error that always asks for a wait and one that
+/// never does (409: `idempotency_key_in_use`, `conflict`) promises
+/// `Retry-After` only when the server asks, in whichever order the codes
+/// come: a `conflict` carries none.
+#[test]
+fn a_shared_status_promises_retry_after_only_if_every_code_waits() {
+    let catalog = Catalog::builtin();
+    let conditional = openapi::components(&catalog, Dialect::Problem)["responses"]["conflict"]
+        ["headers"]["Retry-After"]
+        .clone();
+    assert!(conditional.is_object());
+    for codes in [
+        ["idempotency_key_in_use", "conflict"],
+        ["conflict", "idempotency_key_in_use"],
+    ] {
+        for dialect in Dialect::ALL {
+            let responses = openapi::responses(&catalog, dialect, &codes);
+            assert_eq!(
+                responses["409"]["headers"]["Retry-After"], conditional,
+                "{dialect} {codes:?}"
+            );
+        }
+    }
+    // Codes that all wait keep the promise.
+    let responses = openapi::responses(
+        &catalog,
+        Dialect::Problem,
+        &["rate_limit_exceeded", "usage_limit_exceeded"],
+    );
+    let waits = &openapi::components(&catalog, Dialect::Problem)["responses"]["rate_limit_exceeded"]
+        ["headers"]["Retry-After"];
+    assert_eq!(&responses["429"]["headers"]["Retry-After"], waits);
+    assert_ne!(waits, &conditional);
 }
 
 /// Descriptions are CommonMark: a title is shown as written, not read as

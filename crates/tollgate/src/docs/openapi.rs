@@ -249,6 +249,20 @@ pub fn ratelimit_headers() -> Map<String, Value> {
     headers
 }
 
+/// The `X-Request-Id` header, as a response lists it: the layer echoes
+/// the request id on every response, successes included.
+///
+/// ```
+/// let header = tollgate::docs::openapi::request_id_header();
+/// assert_eq!(header["schema"]["type"], "string");
+/// ```
+pub fn request_id_header() -> Value {
+    header(
+        "The request id; quote it to support.",
+        json!({"type": "string"}),
+    )
+}
+
 fn header(description: &str, schema: Value) -> Value {
     json!({"description": description, "schema": schema})
 }
@@ -256,15 +270,13 @@ fn header(description: &str, schema: Value) -> Value {
 /// The headers a response with `def`'s error carries in `dialect`: the
 /// request id and the code always; `Retry-After` where the error asks for a
 /// wait; the RateLimit fields on a rate limit (when a limiter refused it);
-/// the challenge on a 401 and the allowed methods on a 405 (kept from the
-/// layer that set them); Stripe's `Request-Id`.
+/// the challenge on a 401, the allowed methods on a 405 and the accepted
+/// codings on a 415 (kept from the layer that set them); Stripe's
+/// `Request-Id`.
 fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
     let string = || json!({"type": "string"});
     let mut headers = Map::new();
-    headers.insert(
-        "X-Request-Id".into(),
-        header("The request id; quote it to support.", string()),
-    );
+    headers.insert("X-Request-Id".into(), request_id_header());
     headers.insert(
         "X-Error-Code".into(),
         header(
@@ -296,6 +308,16 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
         headers.insert(
             "WWW-Authenticate".into(),
             header("How to authenticate (RFC 9110).", string()),
+        );
+    }
+    if def.kind() == Kind::UnsupportedMediaType {
+        headers.insert(
+            "Accept-Encoding".into(),
+            header(
+                "The content codings a request body may be sent in, when its \
+                 `Content-Encoding` was refused (RFC 9110).",
+                string(),
+            ),
         );
     }
     if def.status() == 405 {
@@ -441,7 +463,13 @@ pub fn responses(
         response["description"] = description.into();
         if let Value::Object(headers) = &mut response["headers"] {
             for (name, header) in error_headers(def, media.dialect) {
-                headers.entry(name).or_insert(header);
+                // `Retry-After` is promised only if every code here waits:
+                // one that does not replaces the promise with "when asked".
+                if name == "Retry-After" && def.retry() != RetryClass::After {
+                    headers.insert(name, header);
+                } else {
+                    headers.entry(name).or_insert(header);
+                }
             }
         }
         for (dialect, _) in media.each() {
