@@ -274,9 +274,22 @@ pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
     for path in ["/errors", "/openapi.json"] {
         paths[path]["get"]["security"] = json!([]);
     }
+    // A replay of an idempotent request says so.
+    for (path, status) in [("/v1/scans", "201"), ("/v1/detections", "200")] {
+        paths[path]["post"]["responses"][status]["headers"]["Idempotent-Replayed"] = json!({
+            "description": "`true` when this is the stored response of an earlier request \
+                            with the same Idempotency-Key, replayed.",
+            "schema": {"type": "string", "enum": ["true"]}
+        });
+    }
     // The per-IP limit applies to every route: its fields come with every
-    // response it decided, successes included.
-    let limited = tollgate::docs::openapi::ratelimit_headers();
+    // response it decided, successes included; so does the request id,
+    // which the layer echoes on every response.
+    let mut limited = tollgate::docs::openapi::ratelimit_headers();
+    limited.insert(
+        "X-Request-Id".to_owned(),
+        tollgate::docs::openapi::request_id_header(),
+    );
     let add = |responses: Option<&mut Value>| {
         let responses = responses.and_then(Value::as_object_mut).into_iter();
         for response in responses.flat_map(|r| r.values_mut()) {
@@ -403,6 +416,27 @@ mod tests {
             let examples =
                 &detections["responses"]["400"]["content"][dialect.content_type()]["examples"];
             assert!(examples["insufficient_frames"].is_object(), "{dialect}");
+            // Replays say so.
+            for (path, status) in [("/v1/scans", "201"), ("/v1/detections", "200")] {
+                let headers = &doc["paths"][path]["post"]["responses"][status]["headers"];
+                assert!(
+                    headers["Idempotent-Replayed"].is_object(),
+                    "{dialect}: {path}"
+                );
+            }
+            // Every response, successes and the pages too, lists the
+            // request id the layer echoes.
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, operation) in item.as_object().unwrap() {
+                    for (status, response) in operation["responses"].as_object().unwrap() {
+                        let headers = &response["headers"];
+                        assert!(
+                            headers["X-Request-Id"].is_object() || response["$ref"].is_string(),
+                            "{dialect}: {method} {path} {status}"
+                        );
+                    }
+                }
+            }
             // The per-IP limit's fields come with every response.
             for response in [
                 &doc["paths"]["/v1/scans/{id}"]["get"]["responses"]["200"],
