@@ -1130,6 +1130,13 @@ fn read_errors_text(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
 /// the message failing that the first violation's.
 fn read_errors_by_field(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     read_message(obj, parsed, out);
+    read_errors_map(obj, out);
+    message_from_violations(out);
+}
+
+/// The messages of each field in `errors` (`{"<field>":["…"]}` or
+/// `{"<field>":"…"}`) as violations.
+fn read_errors_map(obj: &Obj<'_>, out: &mut Decoded) {
     for (field, messages) in obj
         .raw("errors")
         .and_then(Raw::entries)
@@ -1138,7 +1145,6 @@ fn read_errors_by_field(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     {
         crate::dialect::read_field_messages(&field, messages, out);
     }
-    message_from_violations(out);
 }
 
 /// Jira's `{"errorMessages":["…"],"errors":{"<field>":"…"}}`: the first
@@ -1156,14 +1162,7 @@ fn read_error_messages(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
             out.add_detail("errorMessages", messages);
         }
     }
-    for (field, messages) in obj
-        .raw("errors")
-        .and_then(Raw::entries)
-        .into_iter()
-        .flatten()
-    {
-        crate::dialect::read_field_messages(&field, messages, out);
-    }
+    read_errors_map(obj, out);
     read_top_level_code(obj, out);
     message_from_violations(out);
 }
