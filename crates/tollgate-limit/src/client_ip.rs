@@ -139,10 +139,12 @@ pub enum ForwardedHeader {
 /// the first hop that is not a trusted proxy is the client. The leftmost hop
 /// is never taken on its own word: a client that sends
 /// `X-Forwarded-For: 1.2.3.4` through your proxy is still keyed by its own
-/// address, which the proxy appended. A hop that does not parse stops the
-/// walk at the last trusted hop. Headers are read as bytes, so what a client
-/// puts in front of the entry its proxy appended (bytes that are not UTF-8,
-/// a quote it leaves open in `Forwarded`) cannot hide that entry; property
+/// address, which the proxy appended. A hop that does not parse (`unknown`,
+/// an obfuscated `_name`) stops the walk at the last trusted hop; an empty
+/// list element is no hop, and is skipped. Headers are read as bytes, so
+/// what a client puts in front of the entry its proxy appended (bytes that
+/// are not UTF-8, a quote it leaves open in `Forwarded`) cannot hide that
+/// entry; property
 /// tests check this for any bytes a client sends and any chain of trusted
 /// proxies. IPv6 clients are keyed by their /64 network
 /// by default, since one host usually holds a whole /64 (see
@@ -287,7 +289,8 @@ fn peer_addr(parts: &Parts) -> Option<SocketAddr> {
     None
 }
 
-/// The comma-separated items of every line of `name`, last first.
+/// The comma-separated items of every line of `name`, last first, without
+/// the empty ones (which a recipient ignores, RFC 9110 section 5.6.1).
 ///
 /// Lines are split as bytes, not text: the bytes a client put in front of
 /// the entry its proxy appended (non-UTF-8 included, which `HeaderValue`
@@ -306,9 +309,11 @@ fn hops_rev<'a>(
         .into_iter()
         .rev()
         .flat_map(move |line| line.rsplit(move |&b| b == sep))
+        .filter(|hop| !hop.trim_ascii().is_empty())
 }
 
-/// The elements of every `Forwarded` line, last first. Commas inside quoted
+/// The elements of every `Forwarded` line, last first, without the empty
+/// ones (as [`hops_rev`]). Commas inside quoted
 /// strings do not split, unless a quote is still open at the end of the
 /// line: proxies append elements with balanced quotes, so an open quote is
 /// the client's, and must not swallow what a proxy appended after it; such a
@@ -339,7 +344,10 @@ fn forwarded_elements_rev(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
             elements.extend(line.split(|&b| b == b','));
         }
     }
-    elements.into_iter().rev()
+    elements
+        .into_iter()
+        .rev()
+        .filter(|element| !element.trim_ascii().is_empty())
 }
 
 /// The `for=` value of one `Forwarded` element, unquoted.
@@ -521,6 +529,31 @@ mod tests {
             let line = format!(r#"for="6.6.6.6, {appended}"#);
             let p = parts("10.0.0.1:1", &[("forwarded", &line)]);
             assert_eq!(extractor.client_ip(&p), ip(client), "{line}");
+        }
+    }
+
+    /// Empty list elements are ignored (RFC 9110 section 5.6.1): one that a
+    /// proxy or a template leaves at the end of a line, or an empty line, is
+    /// no hop, and does not stop the walk at the proxy.
+    #[test]
+    fn empty_list_elements_are_not_hops() {
+        let xff = ClientIp::new().trust_proxy("10.0.0.0/8").unwrap();
+        let forwarded = xff.clone().header(ForwardedHeader::Forwarded);
+        for (extractor, name, lines) in [
+            (&xff, "x-forwarded-for", &["203.0.113.1,"][..]),
+            (&xff, "x-forwarded-for", &["203.0.113.1, ,10.0.0.2 , "]),
+            (&xff, "x-forwarded-for", &["203.0.113.1", ""]),
+            (&forwarded, "forwarded", &["for=203.0.113.1,"]),
+            (
+                &forwarded,
+                "forwarded",
+                &["for=203.0.113.1, , for=10.0.0.2,"],
+            ),
+            (&forwarded, "forwarded", &["for=203.0.113.1", " "]),
+        ] {
+            let headers: Vec<(&str, &str)> = lines.iter().map(|l| (name, *l)).collect();
+            let p = parts("10.0.0.1:1", &headers);
+            assert_eq!(extractor.client_ip(&p), ip("203.0.113.1"), "{lines:?}");
         }
     }
 

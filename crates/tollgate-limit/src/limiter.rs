@@ -140,9 +140,12 @@ pub enum FailMode {
     /// outage of the limiter does not become an outage of the API.
     #[default]
     Open,
-    /// Refuse the request with 503 `service_unavailable` and `Retry-After`.
+    /// Refuse the request with 503 `service_unavailable` and `Retry-After`
+    /// (a request that a policy which did answer refused gets that
+    /// policy's 429, as when the store is up).
     Closed {
-        /// The `Retry-After` of the 503.
+        /// The `Retry-After` of the 503, rounded up to the second; at least
+        /// a second (a refusal never asks for a wait of 0).
         retry_after: Duration,
     },
 }
@@ -154,12 +157,17 @@ impl FailMode {
     };
 
     /// The verdict once the store failed: `verdict` (what the policies
-    /// that answered decided) when open, unavailable when closed.
+    /// that answered decided) when open, unavailable when closed, unless a
+    /// policy that answered refused the request: that refusal stands either
+    /// way, so that `Retry-After` is the wait its `RateLimit` item tells
+    /// (and a request whose cost no wait admits is not asked to come back).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     fn on_failure(self, verdict: Verdict) -> Verdict {
-        match self {
-            FailMode::Open => verdict,
-            FailMode::Closed { retry_after } => Verdict::Unavailable { retry_after },
+        match (self, verdict) {
+            (FailMode::Open, verdict) | (_, verdict @ Verdict::Limited { .. }) => verdict,
+            (FailMode::Closed { retry_after }, _) => Verdict::Unavailable {
+                retry_after: retry_after.max(Duration::from_secs(1)),
+            },
         }
     }
 }
@@ -651,6 +659,40 @@ mod tests {
 
     use super::*;
     use crate::{ApiKey, ClientIp, FakeClock};
+
+    /// A store that fails for one policy after another refused the
+    /// request: the refusal stands, with the wait that policy's `RateLimit`
+    /// item tells (or none, for a cost no wait admits), rather than a 503
+    /// asking the client to come back sooner.
+    #[test]
+    fn failing_closed_keeps_a_refusal_that_was_decided() {
+        let closed = FailMode::Closed {
+            retry_after: Duration::from_secs(2),
+        };
+        for refused in [
+            Verdict::Limited {
+                policy: 1,
+                retry_after: Some(Duration::from_secs(30)),
+            },
+            Verdict::Limited {
+                policy: 0,
+                retry_after: None,
+            },
+        ] {
+            assert_eq!(closed.on_failure(refused), refused);
+            assert_eq!(FailMode::Open.on_failure(refused), refused);
+        }
+        assert_eq!(
+            closed.on_failure(Verdict::Allowed),
+            Verdict::Unavailable {
+                retry_after: Duration::from_secs(2)
+            }
+        );
+        assert_eq!(
+            FailMode::Open.on_failure(Verdict::Allowed),
+            Verdict::Allowed
+        );
+    }
 
     #[test]
     #[should_panic(expected = "two rate-limit policies are named \"per-key\"")]

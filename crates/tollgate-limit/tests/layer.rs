@@ -668,3 +668,132 @@ async fn a_refusal_under_router_nest_names_the_path_the_client_sent() {
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["instance"], "/v1/scans", "{body}");
 }
+
+#[tokio::test]
+async fn fail_closed_never_asks_for_a_retry_after_of_zero() {
+    // Nothing listens on port 1: every decision fails at once.
+    for (asked, sent) in [(Duration::ZERO, "1"), (Duration::from_millis(1), "1")] {
+        let closed = Limiter::builder()
+            .policy(policy("per-key", 10, 60), ApiKey::bearer())
+            .backend(Backend::from_url("redis://127.0.0.1:1").unwrap())
+            .fail_mode(FailMode::Closed { retry_after: asked })
+            .build();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut svc = service(
+            RateLimitLayer::new(closed).dialect(Dialect::StatusCode),
+            calls.clone(),
+        );
+        let response = call(&mut svc, request("k")).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], sent, "{asked:?}");
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["error"]["retry_after"], 1, "{asked:?}: {body}");
+    }
+}
+
+/// A RateLimit field as a client reads it: every line joined, parsed as a
+/// Structured Fields list; each member a string naming a policy, with the
+/// integer parameters `params` and no others.
+fn sf_list(headers: &HeaderMap, field: &str, params: &[&str]) -> Vec<(String, Vec<i64>)> {
+    let lines: Vec<&str> = headers
+        .get_all(field)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let joined = lines.join(", ");
+    let list: sfv::List = sfv::Parser::new(&joined)
+        .parse_list()
+        .unwrap_or_else(|e| panic!("{field}: {joined:?}: {e}"));
+    list.into_iter()
+        .map(|entry| {
+            let sfv::ListEntry::Item(item) = entry else {
+                panic!("{field}: an inner list in {joined:?}");
+            };
+            let name = item.bare_item.as_string().expect("a string").as_str();
+            let keys: Vec<&str> = item.params.keys().map(|k| k.as_str()).collect();
+            assert_eq!(keys, params, "{field}: {joined:?}");
+            let values = item
+                .params
+                .values()
+                .map(|v| i64::from(v.as_integer().expect("an integer")))
+                .collect();
+            (name.to_owned(), values)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_ratelimit_fields_parse_as_structured_fields_and_agree_with_retry_after() {
+    let catalog = Catalog::builtin();
+    for dialect in Dialect::ALL {
+        let clock = FakeClock::new();
+        let per_ip = Limiter::builder()
+            .policy(policy("per-ip", 1000, 60), ClientIp::new())
+            .clock(clock.clone())
+            .build();
+        let per_key = Limiter::builder()
+            .policy(
+                policy("per-key", 7, 60).with_burst(3).unwrap(),
+                ApiKey::bearer(),
+            )
+            .policy(
+                policy("per-key.daily", 1000, 86_400)
+                    .with_burst(4000)
+                    .unwrap(),
+                ApiKey::bearer(),
+            )
+            .clock(clock.clone())
+            .build();
+        let svc = ServiceBuilder::new()
+            .layer(RateLimitLayer::new(per_ip).dialect(dialect))
+            .layer(RateLimitLayer::new(per_key).dialect(dialect))
+            .service_fn(|_req: Request<()>| async {
+                Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
+            });
+        let mut svc = tower::util::BoxCloneService::new(svc);
+        let mut refusals = 0;
+        for i in 0..12 {
+            let response = call(&mut svc, request("k")).await;
+            let headers = response.headers();
+            let policies = sf_list(headers, "ratelimit-policy", &["q", "w"]);
+            let limits = sf_list(headers, "ratelimit", &["r", "t"]);
+            let names = |list: &[(String, Vec<i64>)]| {
+                let mut names: Vec<String> = list.iter().map(|(n, _)| n.clone()).collect();
+                names.sort();
+                names
+            };
+            assert_eq!(
+                names(&policies),
+                ["per-ip", "per-key", "per-key.daily"],
+                "{dialect} {i}"
+            );
+            assert_eq!(names(&limits), names(&policies), "{dialect} {i}");
+            for (name, qw) in &policies {
+                let (_, rt) = limits.iter().find(|(n, _)| n == name).unwrap();
+                assert!(qw[0] >= 1 && qw[1] >= 1, "{dialect} {i} {name}: {qw:?}");
+                assert!(rt[0] >= 0 && rt[0] <= qw[0], "{dialect} {i} {name}");
+                assert!(rt[1] >= 0, "{dialect} {i} {name}");
+            }
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                refusals += 1;
+                let retry_after: i64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!(retry_after >= 1, "{dialect} {i}");
+                // The policy that refused has no calls left and resets when
+                // the Retry-After says.
+                let (_, rt) = limits.iter().find(|(n, _)| n == "per-key").unwrap();
+                assert_eq!(rt, &[0, retry_after], "{dialect} {i}");
+                let body_only =
+                    catalog.decode(429, &HeaderMap::new(), response.body(), clock.wall());
+                if let Some(delay) = body_only.retry_after {
+                    assert_eq!(
+                        delay,
+                        Duration::from_secs(retry_after as u64),
+                        "{dialect} {i}"
+                    );
+                }
+            }
+            clock.advance(Duration::from_millis(700));
+        }
+        assert!(refusals > 0, "{dialect}");
+    }
+}

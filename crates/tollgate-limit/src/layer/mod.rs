@@ -13,8 +13,9 @@
 //!   sent as details unless the catalog entry makes them `message_only`, as
 //!   seed 002's does), `retry_after` in the body where the dialect has one, and
 //!   `Retry-After` in delay-seconds, rounded up;
-//! - 503 `service_unavailable` with `Retry-After` when the store fails and
-//!   the fail mode is closed;
+//! - 503 `service_unavailable` with `Retry-After` (at least a second) when
+//!   the store fails and the fail mode is closed, unless a policy the store
+//!   did answer for refused the request: then that refusal;
 //! - the catalog's `validation_error` (400 unless the catalog says 422) for a
 //!   request whose [cost](crate::LimiterBuilder::cost) exceeds a policy's
 //!   burst, with a message naming the cost and the burst: no wait would admit
