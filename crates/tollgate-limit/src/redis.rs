@@ -174,7 +174,10 @@ impl RedisOptions {
         self.timeout
     }
 
-    /// The prefix of every key (default `tollgate:rl:`).
+    /// The prefix of every key (default `tollgate:rl:`). It may not hold a
+    /// brace: a `{tag}` in it would be every key's Redis Cluster hash tag,
+    /// putting all of them in one slot, on one node
+    /// ([`RedisStore::open`] refuses it).
     pub fn prefix(mut self, prefix: &str) -> Self {
         self.prefix = prefix.into();
         self
@@ -382,6 +385,18 @@ impl RedisStore {
             let why = "a Sentinel service is reached without TLS (redis+sentinel://); \
                        for TLS, use rediss:// with an address that follows the primary";
             return Err(RedisStoreError::invalid(url, why));
+        }
+        if options.prefix.contains(['{', '}']) {
+            let error = (
+                redis::ErrorKind::InvalidClientConfig,
+                "invalid key prefix",
+                format!(
+                    "{:?} holds a brace: a {{tag}} there would put every key in one Redis \
+                     Cluster slot",
+                    options.prefix
+                ),
+            );
+            return Err(RedisStoreError::url(url, error.into()));
         }
         if url.starts_with("rediss") {
             prepare_tls(url)?;
@@ -1683,6 +1698,20 @@ mod tests {
                 "{url}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn a_prefix_with_a_hash_tag_is_refused() {
+        // `{app}` would be every key's Cluster hash tag: one slot, one node.
+        for prefix in ["{app}:rl:", "app}:", "a{"] {
+            let options = super::RedisOptions::default().prefix(prefix);
+            let Err(e) = super::RedisStore::open("redis://127.0.0.1:6379", options) else {
+                panic!("{prefix} was taken");
+            };
+            assert!(e.to_string().contains("prefix"), "{e}");
+        }
+        let options = super::RedisOptions::default().prefix("app:rl:");
+        assert!(super::RedisStore::open("redis://127.0.0.1:6379", options).is_ok());
     }
 
     #[test]
