@@ -381,6 +381,9 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
     let (mut sources, mut delays) = (0, 0);
     for (i, field) in fields.iter().enumerate() {
         let mut role = None;
+        // Where the role was given: the second source or delay is pointed
+        // at there, not at the field's doc comment.
+        let mut role_span = field.ty.span();
         // A field whose attribute was refused is told about once.
         let mut refused = false;
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("api")) {
@@ -419,6 +422,7 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
                 if role.replace(next).is_some() {
                     return Err(meta.error(format!("a field takes one of {FIELD_KEYS}")));
                 }
+                role_span = meta.path.span();
                 Ok(())
             });
             if let Err(e) = parsed {
@@ -450,7 +454,7 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
             (None, Some(name)) => FieldRole::Detail(name.unraw()),
             (None, None) => {
                 errors.push(syn::Error::new(
-                    field.span(),
+                    field.ty.span(),
                     "a tuple field has no name to be a detail: name the fields, \
                      or mark this one #[api(source)], #[api(retry_after)] or #[api(skip)]",
                 ));
@@ -470,7 +474,7 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
             _ => None,
         };
         if let Some(problem) = second {
-            errors.push(syn::Error::new(field.span(), problem));
+            errors.push(syn::Error::new(role_span, problem));
         }
         out.push(FieldInfo {
             binding: Ident::new(
@@ -807,7 +811,7 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
             FieldRole::Detail(key) | FieldRole::MessageOnly(key) => {
                 let key = key.to_string();
                 let binding = &f.binding;
-                Some(quote!(details.insert(::std::borrow::ToOwned::to_owned(#key), #private::to_detail(#binding));))
+                Some(quote!(__tollgate_details.insert(::std::borrow::ToOwned::to_owned(#key), #private::to_detail(#binding));))
             }
             _ => None,
         });
@@ -826,8 +830,12 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
         let sets = v.fields.iter().filter_map(|f| {
             let binding = &f.binding;
             match f.role {
-                FieldRole::Source => Some(quote!(err = err.with_source(#binding);)),
-                FieldRole::RetryAfter => Some(quote!(err = err.retry_after(#binding);)),
+                FieldRole::Source => {
+                    Some(quote!(__tollgate_err = __tollgate_err.with_source(#binding);))
+                }
+                FieldRole::RetryAfter => {
+                    Some(quote!(__tollgate_err = __tollgate_err.retry_after(#binding);))
+                }
                 _ => None,
             }
         });
@@ -842,13 +850,16 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
             /// use a built-in entry as is are left out: every catalog built on
             /// the built-in one has them, perhaps overridden by the app.
             pub fn error_defs() -> ::std::vec::Vec<#tg::ErrorDef> {
-                let defs = Self::__tollgate_defs();
-                let defined: &[::std::primitive::usize] = &[#(#defined),*];
-                // Paths in full, as everywhere here: a module may have no prelude.
-                let entries = ::std::iter::Iterator::map(defined.iter(), |&i| {
-                    ::std::clone::Clone::clone(&*defs[i])
-                });
-                ::std::iter::Iterator::collect(entries)
+                let __tollgate_defs = Self::__tollgate_defs();
+                let __tollgate_defined: &[::std::primitive::usize] = &[#(#defined),*];
+                // Paths in full, as everywhere here: a module may have no
+                // prelude. Locals are prefixed: a binding named like a
+                // constant in scope would be a pattern matching it.
+                let __tollgate_entries = ::std::iter::Iterator::map(
+                    __tollgate_defined.iter(),
+                    |&__tollgate_i| ::std::clone::Clone::clone(&*__tollgate_defs[__tollgate_i]),
+                );
+                ::std::iter::Iterator::collect(__tollgate_entries)
             }
 
             #[doc(hidden)]
@@ -865,27 +876,30 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
 
             #[doc(hidden)]
             fn __tollgate_details(&self) -> #private::serde_json::Map<::std::string::String, #private::serde_json::Value> {
-                let mut details = #private::serde_json::Map::new();
+                let mut __tollgate_details = #private::serde_json::Map::new();
                 match self { #(#detail_arms)* }
-                details
+                __tollgate_details
             }
         }
 
         impl #impl_generics ::std::convert::From<#name #ty_generics> for #tg::ApiError #where_clause {
-            fn from(e: #name #ty_generics) -> #tg::ApiError {
-                let def = ::std::clone::Clone::clone(
-                    &<#name #ty_generics>::__tollgate_defs()[e.__tollgate_index()],
+            fn from(__tollgate_e: #name #ty_generics) -> #tg::ApiError {
+                let __tollgate_def = ::std::clone::Clone::clone(
+                    &<#name #ty_generics>::__tollgate_defs()[__tollgate_e.__tollgate_index()],
                 );
-                let mut err = #tg::ApiError::new(def).with_details(e.__tollgate_details());
-                match e { #(#extra_arms)* }
-                err
+                let mut __tollgate_err = #tg::ApiError::new(__tollgate_def)
+                    .with_details(__tollgate_e.__tollgate_details());
+                match __tollgate_e { #(#extra_arms)* }
+                __tollgate_err
             }
         }
 
         impl #impl_generics ::std::fmt::Display for #name #ty_generics #where_clause {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                let def = &Self::__tollgate_defs()[self.__tollgate_index()];
-                ::std::fmt::Display::fmt(&def.message().render(&self.__tollgate_details()), f)
+            fn fmt(&self, __tollgate_f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                let __tollgate_def = &Self::__tollgate_defs()[self.__tollgate_index()];
+                let __tollgate_details = self.__tollgate_details();
+                let __tollgate_message = __tollgate_def.message().render(&__tollgate_details);
+                ::std::fmt::Display::fmt(&__tollgate_message, __tollgate_f)
             }
         }
 
@@ -896,8 +910,8 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
         }
 
         impl #impl_generics ::std::convert::From<#name #ty_generics> for #root::HandlerError #where_clause {
-            fn from(e: #name #ty_generics) -> #root::HandlerError {
-                #private::handler_error(<#tg::ApiError as ::std::convert::From<#name #ty_generics>>::from(e))
+            fn from(__tollgate_e: #name #ty_generics) -> #root::HandlerError {
+                #private::handler_error(<#tg::ApiError as ::std::convert::From<#name #ty_generics>>::from(__tollgate_e))
             }
         }
     }
