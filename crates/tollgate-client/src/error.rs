@@ -455,10 +455,23 @@ impl From<reqwest_middleware::Error> for Error {
     fn from(e: reqwest_middleware::Error) -> Error {
         match e {
             reqwest_middleware::Error::Reqwest(e) => Error::from(e),
-            reqwest_middleware::Error::Middleware(e) => match e.downcast::<Error>() {
-                Ok(ours) => ours,
-                Err(other) => Error::new(Cause::Middleware(other.into())),
-            },
+            reqwest_middleware::Error::Middleware(e) => {
+                let e = match e.downcast::<Error>() {
+                    Ok(ours) => return ours,
+                    Err(other) => other,
+                };
+                // reqwest-retry's middleware, outside this one, wraps every
+                // error it passes on, retried or not.
+                #[cfg(feature = "reqwest-retry")]
+                let e = match e.downcast::<reqwest_retry::RetryError>() {
+                    Ok(
+                        reqwest_retry::RetryError::Error(inner)
+                        | reqwest_retry::RetryError::WithRetries { err: inner, .. },
+                    ) => return Error::from(inner),
+                    Err(other) => other,
+                };
+                Error::new(Cause::Middleware(e.into()))
+            }
         }
     }
 }

@@ -17,7 +17,9 @@ pub const DEFAULT_MAX_ERROR_BODY: usize = 1024 * 1024;
 /// (bounded) body it came with.
 ///
 /// The status and the request id survive any body: empty, HTML, plain text,
-/// truncated or not JSON at all.
+/// truncated or not JSON at all. A body in the charset its `Content-Type`
+/// names (`charset=iso-8859-1`) is read in it; [`body`](Self::body) keeps
+/// the bytes as they came.
 ///
 /// ```
 /// # use axum::{Router, routing::get, http::StatusCode};
@@ -261,9 +263,12 @@ impl ErrorDecoder {
     pub fn decode(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> ErrorResponse {
         // Hints are read against the response's own `Date`.
         let now = tollgate::headers::sent_at(&headers).unwrap_or_else(|| (self.clock)());
+        // Read in the charset the body declares; kept as it came.
+        let utf8 = to_utf8(&headers, &body);
+        let text = utf8.as_deref().unwrap_or(&body);
         let decoded = self
             .catalog_ref()
-            .decode(status.as_u16(), &headers, &body, now);
+            .decode(status.as_u16(), &headers, text, now);
         ErrorResponse {
             status,
             decoded,
@@ -307,6 +312,26 @@ impl ErrorDecoder {
         out.truncated = truncated;
         out
     }
+}
+
+/// A body in the charset its `Content-Type` names (`charset=iso-8859-1`),
+/// as UTF-8; `None` when it names no charset known, or is UTF-8 whatever
+/// its label says: servers that label every body ISO-8859-1 send UTF-8,
+/// and a text in a single-byte charset is hardly ever valid UTF-8 too.
+fn to_utf8(headers: &HeaderMap, body: &[u8]) -> Option<Vec<u8>> {
+    let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    let charset = content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        let value = value.trim().trim_matches('"');
+        name.trim().eq_ignore_ascii_case("charset").then_some(value)
+    })?;
+    let encoding = encoding_rs::Encoding::for_label(charset.as_bytes())?;
+    if encoding == encoding_rs::UTF_8
+        || (encoding.is_ascii_compatible() && std::str::from_utf8(body).is_ok())
+    {
+        return None;
+    }
+    Some(encoding.decode(body).0.into_owned().into_bytes())
 }
 
 /// Whether a body is still in a content coding (gzip sent to a client that

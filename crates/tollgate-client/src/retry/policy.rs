@@ -30,8 +30,9 @@ use crate::{ErrorResponse, StopReason};
 /// `RateLimit-Reset` or `X-RateLimit-Reset`), or with backoff when there is none;
 /// a 403 with `Retry-After` or a quota spent by `RateLimit-Remaining` or
 /// `X-RateLimit-Remaining` (GitHub's rate limits), and a 400 or 403 with a
-/// throttling code (AWS's `ThrottlingException`), as a 429; 408, 500, 502 and 504
-/// with backoff (or after their hint, if they give one); a 409
+/// throttling code (AWS's `ThrottlingException`), as a 429; 408, 425 and every
+/// 5xx but 501, 505, 506, 508, 510 and 511 (500, 502, 504, 507, a proxy's
+/// 520–529) with backoff (or after their hint, if they give one); a 409
 /// `idempotency_key_in_use` after [`in_use_delay`](Self::in_use_delay). Every
 /// other status is final. A code the catalog knows decides over the status
 /// (a catalog entry with `retry = "never"` is never retried), the server's
@@ -452,11 +453,12 @@ mod tests {
 
     #[test]
     fn statuses_map_to_plans() {
-        for status in [429, 503, 408, 500, 502, 504] {
+        for status in [429, 503, 408, 425, 500, 502, 504, 507, 520, 529] {
             assert_eq!(plan(status, &[], ""), Ok(Plan::Backoff), "{status}");
         }
         for status in [
-            400, 401, 402, 403, 404, 405, 409, 410, 413, 415, 422, 451, 501, 505,
+            400, 401, 402, 403, 404, 405, 409, 410, 413, 415, 422, 451, 501, 505, 506, 508, 510,
+            511,
         ] {
             assert_eq!(
                 plan(status, &[], ""),

@@ -346,6 +346,54 @@ async fn bodies_that_are_not_json_keep_status_and_request_id() {
 }
 
 #[tokio::test]
+async fn an_error_body_in_another_charset_is_read_in_it() {
+    // "Café introuvable" in ISO-8859-1, then in windows-1252 ("Ça coûte 5 €").
+    let cases: [(&str, &[u8], &str); 5] = [
+        (
+            "application/json; charset=iso-8859-1",
+            b"{\"error\":\"not_found\",\"message\":\"Caf\xe9 introuvable\"}",
+            "Caf\u{e9} introuvable",
+        ),
+        (
+            "text/plain; charset=\"ISO-8859-1\"",
+            b"Caf\xe9 introuvable",
+            "Caf\u{e9} introuvable",
+        ),
+        (
+            "application/json;charset=windows-1252",
+            b"{\"error\":\"not_found\",\"message\":\"\xc7a co\xfbte 5 \x80\"}",
+            "\u{c7}a co\u{fb}te 5 \u{20ac}",
+        ),
+        // UTF-8 whatever the label says, as servers that label every body
+        // ISO-8859-1 send it.
+        (
+            "application/json; charset=ISO-8859-1",
+            "{\"error\":\"not_found\",\"message\":\"Caf\u{e9} introuvable\"}".as_bytes(),
+            "Caf\u{e9} introuvable",
+        ),
+        // UTF-16, BOM first.
+        (
+            "application/json; charset=utf-16",
+            b"\xff\xfe{\0\"\0m\0e\0s\0s\0a\0g\0e\0\"\0:\0\"\0\xe9\0\"\0}\0",
+            "\u{e9}",
+        ),
+    ];
+    for (content_type, body, message) in cases {
+        let reply = Reply::new(404)
+            .without_header("content-type")
+            .header("content-type", content_type)
+            .body(body);
+        let mock = Mock::start(vec![reply]).await;
+        let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+        let response = err.response().expect("an error response");
+        assert_eq!(response.message(), Some(message), "{content_type}");
+        assert_eq!(response.kind(), Kind::NotFound);
+        // The body is kept as it came.
+        assert_eq!(&response.body()[..], body);
+    }
+}
+
+#[tokio::test]
 async fn an_error_body_in_a_coding_not_undone_is_not_read_as_text() {
     // `{"error":"internal_error","message":"boom"}` gzipped, sent though
     // the client asked for no coding (as S3 serves a stored `.gz` object):

@@ -1076,3 +1076,40 @@ async fn the_default_client_waits_for_a_slow_answer_up_to_the_deadline() {
         "{err}"
     );
 }
+
+#[cfg(feature = "reqwest-retry")]
+#[tokio::test(start_paused = true)]
+async fn with_reqwest_retry_outside_only_this_middleware_retries() {
+    use reqwest_retry::RetryTransientMiddleware;
+    use reqwest_retry::policies::ExponentialBackoff;
+
+    let reqwest_retry = || {
+        RetryTransientMiddleware::new_with_policy(
+            ExponentialBackoff::builder().build_with_max_retries(2),
+        )
+    };
+    let ours = || {
+        TollgateMiddleware::new()
+            .policy(RetryPolicy::default().max_attempts(3))
+            .jitter(Jitter::seeded(1))
+    };
+    // Outside: it sees this middleware's error, which it does not retry.
+    let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1)]).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(reqwest_retry())
+        .with(ours())
+        .build();
+    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    assert_eq!((mock.hits(), err.attempts().len()), (3, 3));
+    // What this middleware decoded comes through reqwest-retry's wrapper.
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(err.stop(), Some(&StopReason::MaxAttempts(3)));
+    // Inside: each of this middleware's attempts is retried by it too.
+    let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1)]).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(ours())
+        .with(reqwest_retry())
+        .build();
+    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    assert_eq!((mock.hits(), err.attempts().len()), (9, 3));
+}
