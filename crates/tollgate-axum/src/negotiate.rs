@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tollgate::Dialect;
 use tollgate::headers::X_REQUEST_ID;
@@ -35,6 +35,8 @@ pub(crate) struct Scanned<'a> {
     pub(crate) content_length: Option<&'a HeaderValue>,
     /// The first `Content-Type` value.
     pub(crate) content_type: Option<&'a HeaderValue>,
+    /// The `Transfer-Encoding` values.
+    pub(crate) transfer_encoding: TransferEncoding,
     /// The first value of the pinned version header, when one is configured.
     pub(crate) version: Option<&'a HeaderValue>,
     /// The `Accept` values (only kept when `problem` can be picked that
@@ -64,6 +66,8 @@ impl Negotiation {
                 found.content_length.get_or_insert(value);
             } else if *name == CONTENT_TYPE {
                 found.content_type.get_or_insert(value);
+            } else if *name == TRANSFER_ENCODING {
+                found.transfer_encoding.add(value);
             } else if *name == ACCEPT && self.problem_on_accept {
                 found.accept.add(value);
             }
@@ -214,6 +218,36 @@ impl<'a> Accept<'a> {
             }
             _ => false,
         }
+    }
+}
+
+/// A request's `Transfer-Encoding` codings, counted as its values are read.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TransferEncoding {
+    /// How many codings the values name, `chunked` or not.
+    codings: usize,
+    /// Whether a coding is other than `chunked`, or a value unreadable.
+    other: bool,
+}
+
+impl TransferEncoding {
+    fn add(&mut self, value: &HeaderValue) {
+        let Ok(text) = value.to_str() else {
+            self.other = true;
+            return;
+        };
+        for coding in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            self.codings += 1;
+            self.other |= !coding.eq_ignore_ascii_case("chunked");
+        }
+    }
+
+    /// Whether the body may still wear a coding: the request names a
+    /// transfer coding besides one `chunked`, the only one the HTTP server
+    /// decodes. `false` without a `Transfer-Encoding`, or with `chunked`
+    /// alone.
+    pub(crate) fn undecoded(&self) -> bool {
+        self.other || self.codings > 1
     }
 }
 

@@ -39,6 +39,14 @@ pub(crate) fn unsupported_encoding(codings: Option<&str>) -> ApiError {
     builtin("unsupported_media_type").with_message(message)
 }
 
+/// `malformed_request` for a body under a transfer coding the HTTP server
+/// did not decode (anything but one `chunked`).
+pub(crate) fn undecoded_transfer_coding() -> ApiError {
+    builtin("malformed_request").with_message(
+        "The request's Transfer-Encoding names a coding other than chunked, or chunked twice: send the body chunked once, or with a Content-Length.",
+    )
+}
+
 /// `payload_too_large`, naming the limit when known here (the layer names
 /// its own otherwise).
 pub(crate) fn payload_too_large(limit: Option<usize>) -> ApiError {

@@ -1231,3 +1231,47 @@ details = ["seconds"]
         assert_eq!(value["message"], title, "{value}");
     }
 }
+
+/// hyper decodes `chunked` and no other transfer coding, yet takes a request
+/// whose `Transfer-Encoding` ends in `chunked` (`gzip, chunked`) and hands
+/// the body on still in the codings before it. Read as plain, that body
+/// would be misread (or, when it parses, acted on); it is refused before any
+/// route reads it. `chunked` alone, in any case, is untouched.
+#[tokio::test]
+async fn a_transfer_coding_besides_chunked_is_refused() {
+    let mut app = Router::new()
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .layer(Tollgate::new(Catalog::builtin()).body_limit(1024).layer());
+    let with = |codings: &[&'static str]| {
+        let mut request = Request::post("/echo");
+        for coding in codings {
+            request = request.header(header::TRANSFER_ENCODING, *coding);
+        }
+        request.body(Body::from("{}")).unwrap()
+    };
+    for codings in [
+        &["gzip, chunked"][..],
+        &["x-custom ,chunked"],
+        &["chunked, chunked"],
+        &["gzip", "chunked"],
+        &["chunked", "chunked"],
+        &["identity, chunked"],
+    ] {
+        let (res, body) = send(&mut app, with(codings)).await;
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(res.status(), 400, "{codings:?}: {value}");
+        assert_eq!(res.headers()["x-error-code"], "malformed_request");
+        assert!(
+            value["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Transfer-Encoding"),
+            "{codings:?}: {value}"
+        );
+    }
+    for codings in [&["chunked"][..], &["Chunked"], &[" chunked "], &[]] {
+        let (res, body) = send(&mut app, with(codings)).await;
+        assert_eq!(res.status(), 200, "{codings:?}");
+        assert_eq!(body, "{}");
+    }
+}

@@ -1412,6 +1412,52 @@ fn half_a_request_head_is_cut_off_within_seconds_whatever_the_timeout() {
     );
 }
 
+/// A body whose `Transfer-Encoding` names a coding before `chunked`
+/// (`gzip, chunked`) reaches the server with that coding still on it: hyper
+/// decodes `chunked` alone. It is refused in the envelope, not read as plain
+/// JSON and charged; `chunked` alone is served.
+#[test]
+fn a_body_under_a_transfer_coding_besides_chunked_is_refused_uncharged() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let key = server.key.clone().unwrap();
+    let addr = server.base.trim_start_matches("http://");
+    let body =
+        json!({"session_id": "s_1", "model": "mixed-10-v2", "frames": frames(10)}).to_string();
+    let send = |codings: &str| {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let request = format!(
+            "POST /v1/detections HTTP/1.1\r\nhost: {addr}\r\nx-api-key: {key}\r\n\
+             content-type: application/json\r\ntransfer-encoding: {codings}\r\n\
+             connection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        String::from_utf8_lossy(&raw).to_lowercase()
+    };
+    let before = balance(dir.path(), &server.database, "demo");
+    for codings in ["gzip, chunked", "chunked, chunked"] {
+        let answer = send(codings);
+        assert!(
+            answer.starts_with("http/1.1 400 ")
+                && answer.contains("\r\nx-error-code: malformed_request\r\n")
+                && answer.contains("\r\ncontent-type: application/problem+json\r\n")
+                && answer.contains("\r\nx-request-id: "),
+            "{codings}: {answer}"
+        );
+    }
+    assert_eq!(balance(dir.path(), &server.database, "demo"), before);
+    let answer = send("chunked");
+    assert!(answer.starts_with("http/1.1 200 "), "{answer}");
+    assert_eq!(balance(dir.path(), &server.database, "demo"), before - 1);
+}
+
 /// Ctrl-C while a request runs: the request is answered (504) or dropped
 /// at the end of the wait, and either way its credit is given back before
 /// the process ends.

@@ -126,6 +126,13 @@ where
             over_limit: None,
         };
 
+        // hyper decodes `chunked` alone, yet takes `gzip, chunked`: the body
+        // would reach the route still gzipped, and be misread as plain.
+        if scanned.transfer_encoding.undecoded() {
+            let err = rejection::undecoded_transfer_coding();
+            return ResponseFuture::error(finish, err, span);
+        }
+
         // A body that is already complete (a GET) needs no guard.
         let has_body = !http_body::Body::is_end_stream(req.body());
         let mut count_up_to = None;
