@@ -2159,8 +2159,9 @@ fn a_redis_url_reaching_another_server_or_a_silent_one_says_so() {
         .and_then(|rest| rest.split(" s").next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{said}"));
+    // Written to a tenth of a second, rounded to the nearest.
     assert!(
-        told >= 5.0 && told <= waited.as_secs_f64(),
+        told >= 5.0 && told <= waited.as_secs_f64() + 0.05,
         "{told} s of {waited:?}: {said}"
     );
     assert!(!dir.path().join("tollgate.db").exists());
