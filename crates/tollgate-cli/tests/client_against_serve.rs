@@ -9,20 +9,17 @@
 //! limits in memory): nothing here needs Redis or Postgres.
 
 mod common;
+#[allow(dead_code)]
+#[path = "common/server.rs"]
+mod server;
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use server::{Server, last_line, tollgate};
 use tollgate::{Catalog, Dialect};
 use tollgate_client::{Error, RequestBuilderExt, ResponseExt, RetryPolicy, StopReason};
 
-/// How long a server may take to print its address.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// serve's per-key limit: 100 calls per 60 s.
 const PER_KEY_CALLS: usize = 100;
 /// What serve's 429 asks a client to wait once the per-key limit is spent:
@@ -40,127 +37,39 @@ fn serve_catalog() -> Catalog {
         .expect("serve's catalog loads")
 }
 
-fn tollgate(dir: &Path, args: &[&str]) -> Output {
-    let output = common::tollgate_command()
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the tollgate binary runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "tollgate {args:?} panicked:\n{stderr}"
-    );
-    output
-}
-
-/// The last line of a successful command's stdout.
-fn last_line(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .to_owned()
-}
-
 /// A running `tollgate serve` on a free loopback port, with its SQLite file
-/// in a directory of its own; killed when dropped, a failed test included.
-struct Server {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    base: String,
-    /// The demo key the first start printed.
+/// in a directory of its own, and the demo key its first start printed;
+/// killed when dropped, a failed test included.
+struct Api {
+    server: Server,
     key: String,
-    /// `sqlite://…/tollgate.db`.
-    database: String,
-    stderr: PathBuf,
+    /// Dropped after the server: its files outlive the process.
     dir: tempfile::TempDir,
 }
 
-impl Server {
-    fn start(args: &[&str]) -> Server {
+impl Api {
+    fn start(args: &[&str]) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let stderr = dir.path().join("serve.stderr");
-        let mut child = common::tollgate_command()
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(&stderr).unwrap())
-            .spawn()
-            .expect("the tollgate binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut banner = String::new();
-        let base = loop {
-            match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("listening on ") {
-                        break rest.split_whitespace().next().unwrap().to_owned();
-                    }
-                    banner.push_str(&line);
-                    banner.push('\n');
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "serve {args:?} printed no address:\n{banner}\nstderr:\n{}",
-                        std::fs::read_to_string(&stderr).unwrap_or_default()
-                    );
-                }
-            }
-        };
-        let key = banner.lines().find_map(|l| {
-            l.trim()
-                .strip_prefix("export KEY=")
-                .filter(|k| k.starts_with("tg_"))
-                .map(str::to_owned)
-        });
-        let database = format!("sqlite://{}", dir.path().join("tollgate.db").display());
-        // Made before the key is looked for: a start that printed none
-        // still has its child killed.
-        let mut server = Server {
-            child,
-            base,
-            key: String::new(),
-            database,
-            stderr,
-            dir,
-        };
-        server.key = key.unwrap_or_else(|| panic!("no demo key in the banner:\n{banner}"));
-        server
+        let server = Server::start(dir.path(), args);
+        let key = server
+            .key
+            .clone()
+            .unwrap_or_else(|| panic!("no demo key in the banner:\n{}", server.banner));
+        Api { server, key, dir }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        self.server.url(path)
     }
 
     fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        self.server.stderr()
     }
 
     /// `tollgate ARGS --database <this server's>`.
     fn cli(&self, args: &[&str]) -> String {
         let mut all = args.to_vec();
-        all.extend(["--database", &self.database]);
+        all.extend(["--database", &self.server.database]);
         last_line(&tollgate(self.dir.path(), &all))
     }
 
@@ -171,22 +80,16 @@ impl Server {
 
     /// The account's balance, as `tollgate accounts show` prints it.
     fn balance(&self, account: &str) -> i64 {
+        let args = ["accounts", "show", account, "--database"];
         let output = tollgate(
             self.dir.path(),
-            &["accounts", "show", account, "--database", &self.database],
+            &[&args[..], &[&self.server.database]].concat(),
         );
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         text.lines()
             .find_map(|l| l.strip_prefix("balance"))
             .and_then(|b| b.trim().parse().ok())
             .unwrap_or_else(|| panic!("no balance in {text}"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -269,7 +172,7 @@ async fn every_dialects_errors_decode_to_the_catalogs_code_status_and_message() 
     let catalog = serve_catalog();
     let client = tollgate_client::client();
     for dialect in Dialect::ALL {
-        let server = Server::start(&["--dialect", dialect.name()]);
+        let server = Api::start(&["--dialect", dialect.name()]);
         let key = server.key.as_str();
         // An account without credits, whose key may detect and read scans
         // but not scan.
@@ -533,7 +436,7 @@ async fn every_dialects_errors_decode_to_the_catalogs_code_status_and_message() 
 /// is retried without an Idempotency-Key, and charged only once it passes.
 #[tokio::test]
 async fn a_burst_past_the_per_key_limit_waits_what_retry_after_asked_then_succeeds() {
-    let server = Server::start(&[]);
+    let server = Api::start(&[]);
     let catalog = serve_catalog();
     // A key of its own: a bucket nothing else has spent.
     let key = server.new_key("demo", "detections:write");
@@ -622,7 +525,7 @@ async fn a_burst_past_the_per_key_limit_waits_what_retry_after_asked_then_succee
 /// the first one replayed, and the account is charged once.
 #[tokio::test]
 async fn a_post_replayed_with_its_idempotency_key_is_charged_once() {
-    let server = Server::start(&["--dialect", "envelope"]);
+    let server = Api::start(&["--dialect", "envelope"]);
     let url = server.url("/v1/detections");
     let client = tollgate_client::client();
     let before = server.balance("demo");
@@ -676,7 +579,7 @@ async fn a_post_replayed_with_its_idempotency_key_is_charged_once() {
 /// no attempt is charged (a dropped request gives its credit back).
 #[tokio::test]
 async fn a_post_timed_out_by_the_server_is_retried_with_its_key_and_not_charged() {
-    let server = Server::start(&["--timeout", "300ms"]);
+    let server = Api::start(&["--timeout", "300ms"]);
     let catalog = serve_catalog();
     let client = tollgate_client::client_with(
         RetryPolicy::default()
@@ -744,7 +647,7 @@ fn large_png() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_sent_again_while_its_key_is_in_use_gets_the_first_answer_replayed() {
     use base64::Engine as _;
-    let server = Server::start(&[]);
+    let server = Api::start(&[]);
     let image = base64::engine::general_purpose::STANDARD.encode(large_png());
     let body = json!({ "image_data": image });
     let client = tollgate_client::client_with(

@@ -4,190 +4,25 @@
 //! config file, first and later starts and Ctrl-C behave.
 
 mod common;
+#[allow(dead_code)]
+#[path = "common/server.rs"]
+mod server;
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use server::{START_TIMEOUT, Server, last_line, tollgate};
 
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use tollgate::Dialect;
-
-/// How long a server may take to print its address.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn tollgate(dir: &Path, args: &[&str]) -> Output {
-    let output = common::tollgate_command()
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the tollgate binary runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "tollgate {args:?} panicked:\n{stderr}"
-    );
-    output
-}
-
-/// The last line of a successful command's stdout.
-fn last_line(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .to_owned()
-}
 
 fn catalog(name: &str) -> String {
     format!(
         "{}/../../examples/catalogs/{name}",
         env!("CARGO_MANIFEST_DIR")
     )
-}
-
-/// A running `tollgate serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    base: String,
-    /// The demo key, when this start created it.
-    key: Option<String>,
-    /// Everything printed before the address.
-    banner: String,
-    lines: mpsc::Receiver<String>,
-    stderr: PathBuf,
-    /// `sqlite://…/tollgate.db` in the data directory.
-    database: String,
-}
-
-impl Server {
-    /// Starts the server on a free loopback port with `dir` as its working
-    /// and data directory.
-    fn start(dir: &Path, args: &[&str]) -> Server {
-        let mut all = vec!["--data-dir", dir.to_str().unwrap()];
-        all.extend_from_slice(args);
-        let database = format!("sqlite://{}", dir.join("tollgate.db").display());
-        Server::spawn(dir, &all, database)
-    }
-
-    /// Starts the server with a config file (which names the data directory).
-    fn start_with_config(dir: &Path, config: &str, args: &[&str]) -> Server {
-        let mut all = vec!["--config", config];
-        all.extend_from_slice(args);
-        Server::spawn(dir, &all, String::new())
-    }
-
-    fn spawn(dir: &Path, args: &[&str], database: String) -> Server {
-        Server::spawn_with_env(dir, args, &[], database)
-    }
-
-    /// [`Server::spawn`] with these environment variables set.
-    fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)], database: String) -> Server {
-        let stderr = dir.join(format!("serve-{}.stderr", uuid::Uuid::now_v7().simple()));
-        let mut child = common::tollgate_command()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .envs(env.iter().copied())
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(&stderr).unwrap())
-            .spawn()
-            .expect("the tollgate binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut banner = String::new();
-        let base = loop {
-            match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("listening on ") {
-                        break rest.split_whitespace().next().unwrap().to_owned();
-                    }
-                    banner.push_str(&line);
-                    banner.push('\n');
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "serve {args:?} printed no address:\n{banner}\nstderr:\n{}",
-                        std::fs::read_to_string(&stderr).unwrap_or_default()
-                    );
-                }
-            }
-        };
-        let key = banner.lines().find_map(|l| {
-            l.trim()
-                .strip_prefix("export KEY=")
-                .filter(|k| k.starts_with("tg_"))
-                .map(str::to_owned)
-        });
-        Server {
-            child,
-            base,
-            key,
-            banner,
-            lines,
-            stderr,
-            database,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Ctrl-C, then waits (bounded) for the exit; the status and what the
-    /// server printed after its address.
-    fn interrupt(mut self) -> (ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop after Ctrl-C");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let mut rest = String::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        (status, rest)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// An answer: status, headers, body.
