@@ -122,6 +122,84 @@ fn fields_fill_the_message_and_details() {
     assert_eq!(err.source_error().unwrap().to_string(), "dns is down");
 }
 
+/// A cause and a wait that may be absent, as thiserror's `#[source] Option<E>`.
+#[derive(Debug, ApiError)]
+enum Fetch {
+    #[api(
+        code = "fetch_failed",
+        status = 503,
+        message = "Fetching {url} failed."
+    )]
+    Failed {
+        url: String,
+        #[api(source)]
+        cause: Option<std::io::Error>,
+        #[api(retry_after)]
+        wait: Option<Duration>,
+    },
+    #[api(code = "fetch_busy", status = 503, message = "Busy.")]
+    Busy(
+        #[api(source)] std::option::Option<Box<dyn std::error::Error + Send + Sync>>,
+        #[api(retry_after)] ::core::option::Option<Duration>,
+    ),
+}
+
+#[test]
+fn an_optional_source_and_wait_are_set_only_when_present() {
+    let err = tollgate::ApiError::from(Fetch::Failed {
+        url: "a".into(),
+        cause: Some(std::io::Error::other("timed out")),
+        wait: Some(Duration::from_secs(5)),
+    });
+    assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(5)));
+    assert_eq!(err.source_error().unwrap().to_string(), "timed out");
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(source.as_deref(), Some("timed out"));
+    assert_eq!(err.details().keys().collect::<Vec<_>>(), ["url"]);
+
+    let err = tollgate::ApiError::from(Fetch::Failed {
+        url: "a".into(),
+        cause: None,
+        wait: None,
+    });
+    assert_eq!(err.retry_after_delay(), None);
+    assert!(err.source_error().is_none());
+    assert!(std::error::Error::source(&err).is_none());
+
+    let err = tollgate::ApiError::from(Fetch::Busy(
+        Some("dns is down".into()),
+        Some(Duration::from_secs(2)),
+    ));
+    assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(2)));
+    assert_eq!(err.source_error().unwrap().to_string(), "dns is down");
+    let err = tollgate::ApiError::from(Fetch::Busy(None, None));
+    assert_eq!(err.retry_after_delay(), None);
+    assert!(err.source_error().is_none());
+    assert!(
+        Fetch::error_defs()
+            .iter()
+            .all(|d| d.detail_keys() == ["url"] || d.detail_keys().is_empty()),
+        "an optional source or wait is not a detail"
+    );
+}
+
+#[tokio::test]
+async fn an_absent_wait_sends_no_retry_after() {
+    for (wait, header) in [(Some(Duration::from_secs(5)), Some("5")), (None, None)] {
+        let app = Router::new().route("/", get(move || async move { Fetch::Busy(None, wait) }));
+        let res = app
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 503);
+        let sent = res
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap());
+        assert_eq!(sent, header);
+    }
+}
+
 async fn rule(fail: bool) -> Result<&'static str, HandlerError> {
     if fail {
         // `?` keeps the variant's code: HandlerError has a From for derived enums.
@@ -383,6 +461,13 @@ mod shadowed {
         },
         #[api(code = "not_found")]
         Missing,
+        #[api(code = "shadowed_maybe", status = 503, message = "Maybe.")]
+        Maybe {
+            #[api(retry_after)]
+            wait: ::std::option::Option<::std::time::Duration>,
+            #[api(source)]
+            cause: ::std::option::Option<::std::io::Error>,
+        },
     }
 }
 
@@ -401,7 +486,14 @@ fn an_enum_among_shadowing_names_derives() {
     assert_eq!(err.source_error().unwrap().to_string(), "disk");
     let missing = tollgate::ApiError::from(Shadowed::<u8>::Missing);
     assert_eq!(missing.code(), "not_found");
-    assert_eq!(Shadowed::<u8>::error_defs().len(), 1);
+    assert_eq!(Shadowed::<u8>::error_defs().len(), 2);
+    let maybe: Shadowed<'_, u8> = Shadowed::Maybe {
+        wait: None,
+        cause: Some(std::io::Error::other("disk")),
+    };
+    let maybe = tollgate::ApiError::from(maybe);
+    assert_eq!(maybe.retry_after_delay(), None);
+    assert_eq!(maybe.source_error().unwrap().to_string(), "disk");
 }
 
 /// A built-in code redefined with a value kept off the wire.

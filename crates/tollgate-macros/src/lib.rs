@@ -46,7 +46,10 @@
 //! error type, or anything that converts into
 //! `Box<dyn std::error::Error + Send + Sync>`, such as that box itself or an
 //! `anyhow::Error`), `#[api(retry_after)]`
-//! (a `std::time::Duration` sent as `Retry-After`), `#[api(message_only)]`
+//! (a `std::time::Duration` sent as `Retry-After`), either of them also in
+//! an `Option`, as thiserror's `#[source] Option<E>` (no cause, or no wait,
+//! when it is `None`; the type is read as written, `Option<T>` or
+//! `std::option::Option<T>`, not through an alias), `#[api(message_only)]`
 //! (fills the message template but is not sent as a detail; for a variant
 //! that defines its entry), `#[api(skip)]` (not a detail). Every other named
 //! field is a detail (`serde::Serialize`), filling the message template, but
@@ -61,7 +64,7 @@
 //! A generic enum states these bounds itself, since none are inferred:
 //! `T: serde::Serialize` for a detail of type `T`, and
 //! `E: std::error::Error + Send + Sync + 'static` for a source of type `E`
-//! (`enum Lookup<T: serde::Serialize> { … value: T … }`).
+//! or `Option<E>` (`enum Lookup<T: serde::Serialize> { … value: T … }`).
 //!
 //! # Built-in codes
 //!
@@ -169,6 +172,9 @@ struct FieldInfo {
     /// The member in patterns: a name or a tuple index.
     member: syn::Member,
     role: FieldRole,
+    /// For a source or delay of type `Option<T>`: the binding of the value
+    /// inside, located at `T`, which is set only when there is one.
+    inner: Option<Ident>,
 }
 
 /// A variant, checked.
@@ -476,16 +482,49 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
         if let Some(problem) = second {
             errors.push(syn::Error::new(role_span, problem));
         }
-        out.push(FieldInfo {
-            binding: Ident::new(
+        let binding = |at: &syn::Type| {
+            Ident::new(
                 &format!("__field{i}"),
-                Span::call_site().located_at(field.ty.span()),
-            ),
+                Span::call_site().located_at(at.span()),
+            )
+        };
+        let inner = match role {
+            FieldRole::Source | FieldRole::RetryAfter => option_inner(&field.ty).map(binding),
+            _ => None,
+        };
+        out.push(FieldInfo {
+            binding: binding(&field.ty),
             member,
             role,
+            inner,
         });
     }
     out
+}
+
+/// `T` of a type written `Option<T>` (any path ending so, as thiserror
+/// reads it): told by its spelling, since a macro sees no types.
+fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    let ty = match ty {
+        // A type passed through a `macro_rules!` `$t:ty`.
+        syn::Type::Group(group) => &group.elem,
+        ty => ty,
+    };
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first() {
+        Some(syn::GenericArgument::Type(inner))
+            if last.ident == "Option" && args.args.len() == 1 =>
+        {
+            Some(inner)
+        }
+        _ => None,
+    }
 }
 
 /// Every placeholder of `template` names a detail field of `variant`.
@@ -828,16 +867,22 @@ fn generate(input: &DeriveInput, variants: &[Variant], root: &TokenStream2) -> T
         let (members, bindings) = (moved.clone().map(|f| &f.member), moved.map(|f| &f.binding));
         let pat = quote!(#name::#ident { #(#members: #bindings,)* .. });
         let sets = v.fields.iter().filter_map(|f| {
-            let binding = &f.binding;
-            match f.role {
-                FieldRole::Source => {
-                    Some(quote!(__tollgate_err = __tollgate_err.with_source(#binding);))
-                }
+            // The value inside an `Option`, when there is one.
+            let binding = f.inner.as_ref().unwrap_or(&f.binding);
+            let set = match f.role {
+                FieldRole::Source => quote!(__tollgate_err = __tollgate_err.with_source(#binding);),
                 FieldRole::RetryAfter => {
-                    Some(quote!(__tollgate_err = __tollgate_err.retry_after(#binding);))
+                    quote!(__tollgate_err = __tollgate_err.retry_after(#binding);)
                 }
-                _ => None,
-            }
+                _ => return None,
+            };
+            Some(match &f.inner {
+                Some(inner) => {
+                    let field = &f.binding;
+                    quote!(if let ::std::option::Option::Some(#inner) = #field { #set })
+                }
+                None => set,
+            })
         });
         quote!(#[allow(unused_variables)] #pat => { #(#sets)* })
     });

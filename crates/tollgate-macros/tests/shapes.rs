@@ -68,6 +68,33 @@ fn generic_enum_with_lifetime_and_where_clause() {
     assert_eq!(codes, ["lookup_missing", "lookup_busy", "bad_kind"]);
 }
 
+/// Generic over a cause that may be absent, with a wait that may be too.
+#[derive(Debug, ApiError)]
+pub enum Wrapped<E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    /// Both optional.
+    #[api(code = "wrapped_failed", status = 502, message = "Failed.")]
+    Failed(
+        #[api(source)] Option<E>,
+        #[api(retry_after)] Option<Duration>,
+    ),
+}
+
+#[test]
+fn optional_generic_source_and_wait() {
+    let err = tollgate::ApiError::from(Wrapped::Failed(
+        Some(std::io::Error::other("reset")),
+        Some(Duration::from_secs(4)),
+    ));
+    assert_eq!(err.source_error().unwrap().to_string(), "reset");
+    assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(4)));
+    let err = tollgate::ApiError::from(Wrapped::<std::io::Error>::Failed(None, None));
+    assert!(err.source_error().is_none());
+    assert_eq!(err.retry_after_delay(), None);
+}
+
 /// A module without the prelude, whose names shadow it and `std`, and
 /// whose constants are named like the expansion's locals.
 mod shadowed {
