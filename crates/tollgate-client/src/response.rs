@@ -214,7 +214,8 @@ impl ErrorDecoder {
 
     /// The wall clock that HTTP-date `Retry-After` values and Unix-time
     /// resets are measured against when the response has no `Date` (tests
-    /// pin it; the default is [`SystemTime::now`]).
+    /// pin it; the default is [`SystemTime::now`]). With a `Date`, they are
+    /// measured against it, plus the response's `Age` when a cache kept it.
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
@@ -230,8 +231,12 @@ impl ErrorDecoder {
     /// // Against the server's `Date`, 10 s behind this clock: 40 s away.
     /// let date = httpdate::fmt_http_date(now - Duration::from_secs(10));
     /// headers.insert("date", date.parse().unwrap());
-    /// let e = decoder.decode(StatusCode::SERVICE_UNAVAILABLE, headers, Default::default());
+    /// let e = decoder.decode(StatusCode::SERVICE_UNAVAILABLE, headers.clone(), Default::default());
     /// assert_eq!(e.retry_after(), Some(Duration::from_secs(40)));
+    /// // From a cache that kept it 25 s: the server's clock reads `Date` + 25 s.
+    /// headers.insert("age", "25".parse().unwrap());
+    /// let e = decoder.decode(StatusCode::SERVICE_UNAVAILABLE, headers, Default::default());
+    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(15)));
     /// ```
     pub fn wall_clock(
         mut self,
@@ -261,14 +266,27 @@ impl ErrorDecoder {
     /// assert_eq!(e.kind(), tollgate::Kind::RateLimited);
     /// ```
     pub fn decode(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> ErrorResponse {
-        // Hints are read against the response's own `Date`.
-        let now = tollgate::headers::sent_at(&headers).unwrap_or_else(|| (self.clock)());
+        // Hints are read against the server's clock: the response's own
+        // `Date`, plus its `Age` when a cache kept it that long.
+        let age = age(&headers);
+        let now = match tollgate::headers::sent_at(&headers) {
+            Some(date) => age.and_then(|age| date.checked_add(age)).unwrap_or(date),
+            None => (self.clock)(),
+        };
         // Read in the charset the body declares; kept as it came.
         let utf8 = to_utf8(&headers, &body);
         let text = utf8.as_deref().unwrap_or(&body);
-        let decoded = self
-            .catalog_ref()
-            .decode(status.as_u16(), &headers, text, now);
+        let catalog = self.catalog_ref();
+        let decoded = if age.is_some_and(|age| !age.is_zero()) && has_ratelimit_fields(&headers) {
+            // A cached quota may be stale: its fields are not read.
+            let mut fresh = headers.clone();
+            for name in RATELIMIT_FIELDS {
+                fresh.remove(name);
+            }
+            catalog.decode(status.as_u16(), &fresh, text, now)
+        } else {
+            catalog.decode(status.as_u16(), &headers, text, now)
+        };
         ErrorResponse {
             status,
             decoded,
@@ -312,6 +330,43 @@ impl ErrorDecoder {
         out.truncated = truncated;
         out
     }
+}
+
+/// An `Age` that is 2³¹ seconds or more is no age a cache measured: RFC 9111
+/// §1.2.2 has caches send 2³¹ for one they cannot represent.
+const MAX_AGE_SECS: u64 = 1 << 31;
+
+/// The response's `Age` (RFC 9111 §5.1): one field line of delta-seconds
+/// under [`MAX_AGE_SECS`]; `None` when absent, malformed, repeated or huge.
+fn age(headers: &HeaderMap) -> Option<Duration> {
+    let mut lines = headers.get_all(http::header::AGE).iter();
+    let line = lines.next()?;
+    if lines.next().is_some() {
+        return None;
+    }
+    let text = line.as_bytes().trim_ascii();
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let secs: u64 = std::str::from_utf8(text).ok()?.parse().ok()?;
+    (secs < MAX_AGE_SECS).then(|| Duration::from_secs(secs))
+}
+
+/// The IETF RateLimit fields, of the current draft and the earlier ones,
+/// which a response from a cache has read as absent (the draft's §7.3).
+const RATELIMIT_FIELDS: [&str; 5] = [
+    "ratelimit",
+    "ratelimit-policy",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+];
+
+/// Whether `headers` has any of [`RATELIMIT_FIELDS`].
+fn has_ratelimit_fields(headers: &HeaderMap) -> bool {
+    RATELIMIT_FIELDS
+        .iter()
+        .any(|name| headers.contains_key(*name))
 }
 
 /// A body in the charset its `Content-Type` names (`charset=iso-8859-1`),

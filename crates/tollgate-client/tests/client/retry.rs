@@ -142,6 +142,124 @@ async fn waits_for_the_ietf_ratelimit_fields_spent_policy() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_cached_responses_age_moves_the_servers_now_for_an_http_date() {
+    // A cache serves a 503 it stored 40 s ago: its `Date` is 40 s old and
+    // `Age: 40` says so. The server's clock now reads `Date + Age`, and the
+    // `Retry-After` date is 7 s after that.
+    let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_753_356_600);
+    let t0 = tokio::time::Instant::now();
+    let wall = move || epoch + t0.elapsed();
+    let mock = Mock::start(vec![
+        Reply::new(503)
+            .header("date", httpdate::fmt_http_date(wall() - 40 * SECOND))
+            .header("age", 40)
+            .header("retry-after", httpdate::fmt_http_date(wall() + 7 * SECOND)),
+        Reply::ok(),
+    ])
+    .await;
+    let decoder = tollgate_client::ErrorDecoder::new().wall_clock(wall);
+    let client = client_from(TollgateMiddleware::new().decoder(decoder));
+    let response = client.get(mock.url("/")).send_api().await.unwrap();
+    assert_eq!(mock.hits(), 2);
+    assert_gap(mock.gaps()[0], 7 * SECOND);
+    assert_eq!(response.attempts()[0].delay(), Some(7 * SECOND));
+}
+
+#[test]
+fn age_applies_to_an_http_date_only_when_valid_and_never_to_delay_seconds() {
+    // The client's clock is an hour off: only `Date` and `Age` count.
+    let date = SystemTime::UNIX_EPOCH + Duration::from_secs(1_753_356_600);
+    let decoder = tollgate_client::ErrorDecoder::new().wall_clock(move || date + 3600 * SECOND);
+    let retry_at = httpdate::fmt_http_date(date + 47 * SECOND);
+    let cases: [(&[&str], &str, Duration); 12] = [
+        (&["40"], &retry_at, 7 * SECOND),
+        (&["0"], &retry_at, 47 * SECOND),
+        (&[" 40 "], &retry_at, 7 * SECOND),
+        // Past the date: no wait, never a negative one.
+        (&["300"], &retry_at, Duration::ZERO),
+        // Malformed or huge: ignored, the date counts alone.
+        (&["abc"], &retry_at, 47 * SECOND),
+        (&["-5"], &retry_at, 47 * SECOND),
+        (&["4.5"], &retry_at, 47 * SECOND),
+        (&["40, 40"], &retry_at, 47 * SECOND),
+        (&["40", "40"], &retry_at, 47 * SECOND),
+        (&["2147483648"], &retry_at, 47 * SECOND),
+        (&["99999999999999999999999"], &retry_at, 47 * SECOND),
+        // RFC 9110 §10.2.3: delay-seconds count from when the response is
+        // received, whatever its age.
+        (&["40"], "47", 47 * SECOND),
+    ];
+    for (ages, retry_after, expected) in cases {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("date", httpdate::fmt_http_date(date).parse().unwrap());
+        headers.insert("retry-after", retry_after.parse().unwrap());
+        for age in ages {
+            headers.append("age", age.parse().unwrap());
+        }
+        let e = decoder.decode(StatusCode::SERVICE_UNAVAILABLE, headers, Default::default());
+        assert_eq!(e.retry_after(), Some(expected), "age {ages:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ratelimit_fields_of_a_cached_response_are_ignored() {
+    // The RateLimit draft (§7.3): a response with a positive age may carry
+    // a stale quota, so its fields are not read; the 429 backs off instead.
+    let policy = RetryPolicy::default().backoff(100 * Duration::from_millis(1), SECOND);
+    let limited = || {
+        Reply::new(429)
+            .header("ratelimit-policy", "\"per-key\";q=100;w=60")
+            .header("ratelimit", "\"per-key\";r=0;t=30")
+    };
+    let mock = Mock::start(vec![limited().header("age", 5), Reply::ok()]).await;
+    client(policy.clone())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(mock.hits(), 2);
+    assert!(mock.gaps()[0] <= 100 * Duration::from_millis(1) + Duration::from_millis(1));
+
+    // The older drafts' fields too.
+    let mock = Mock::start(vec![
+        Reply::new(429)
+            .header("ratelimit-remaining", 0)
+            .header("ratelimit-reset", 30)
+            .header("age", 5),
+        Reply::ok(),
+    ])
+    .await;
+    client(policy.clone())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert!(mock.gaps()[0] <= 100 * Duration::from_millis(1) + Duration::from_millis(1));
+
+    // `Age: 0` (or none that is valid) is no cached response: `t` is waited.
+    for age in ["0", "abc"] {
+        let mock = Mock::start(vec![limited().header("age", age), Reply::ok()]).await;
+        client(policy.clone())
+            .get(mock.url("/"))
+            .send_api()
+            .await
+            .unwrap();
+        assert_gap(mock.gaps()[0], 30 * SECOND);
+    }
+
+    // The response keeps its headers as they came.
+    let mut headers = http::HeaderMap::new();
+    headers.insert("ratelimit", "\"per-key\";r=0;t=30".parse().unwrap());
+    headers.insert("age", "5".parse().unwrap());
+    let e = tollgate_client::ErrorDecoder::new().decode(
+        StatusCode::TOO_MANY_REQUESTS,
+        headers,
+        Default::default(),
+    );
+    assert_eq!(e.retry_after(), None);
+    assert!(e.headers().contains_key("ratelimit"));
+}
+#[tokio::test(start_paused = true)]
 async fn waits_the_google_retry_info() {
     // The google dialect's RetryInfo alone (the Retry-After header removed).
     let reply = Reply::api(
