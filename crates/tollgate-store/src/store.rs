@@ -266,8 +266,8 @@ const MAX_KEY_NAME: usize = 200;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a Postgres migration waits for a lock (Postgres's
-/// `lock_timeout`): another node's migration (sqlx's advisory lock waits
-/// under it too), or a table a long statement holds. An `ALTER TABLE` queued behind a long lock would hold up every
+/// `lock_timeout`): another node's migration of the same schema (the
+/// advisory lock waits under it too), or a table a long statement holds. An `ALTER TABLE` queued behind a long lock would hold up every
 /// statement on that table behind it, on every node.
 const MIGRATION_LOCK_TIMEOUT: &str = "10s";
 
@@ -469,7 +469,26 @@ impl Store {
                 })
                 .connect_with(connect)
                 .await?;
-            let migrated = migrator.run(&migrating).await;
+            // sqlx's migrator locks the whole database (an advisory lock
+            // keyed by its name): a migration held up in one schema would
+            // hold up every other schema's, each under the lock timeout.
+            // The lock is the schema's own instead, taken and given back on
+            // the pool's one connection, which the migration runs on.
+            let mut migrator = migrator;
+            migrator.set_locking(false);
+            let lock =
+                "SELECT pg_advisory_lock(hashtextextended('tollgate:' || current_schema(), 0))";
+            let unlock =
+                "SELECT pg_advisory_unlock(hashtextextended('tollgate:' || current_schema(), 0))";
+            let migrated = match sqlx::query(lock).execute(&migrating).await {
+                Ok(_) => {
+                    let migrated = migrator.run(&migrating).await.map_err(StoreError::from);
+                    // Closing the connection gives it back too.
+                    let _ = sqlx::query(unlock).execute(&migrating).await;
+                    migrated
+                }
+                Err(e) => Err(e.into()),
+            };
             migrating.close().await;
             migrated?;
             Ok(Store::with_backend(

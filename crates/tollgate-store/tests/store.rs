@@ -818,6 +818,59 @@ async fn a_migration_held_up_by_a_lock_gives_up() {
     assert!(waited < Duration::from_secs(30), "{waited:?}");
 }
 
+/// Stores in other schemas of one database migrate independently: a
+/// migration held up in one schema (a long statement holds its table)
+/// holds up no other schema's, as a lock on the whole database would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_held_up_in_one_schema_holds_up_no_other() {
+    let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    use sqlx::Connection;
+    let id = std::process::id();
+    let (held_up, other) = (format!("tg_store_held_{id}"), format!("tg_store_free_{id}"));
+    let options = |schema: &str| StoreOptions::default().schema(schema.to_owned());
+    drop(
+        tollgate_store::Store::open_with(&url, options(&held_up))
+            .await
+            .unwrap(),
+    );
+    let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    sqlx::query(&format!(
+        "LOCK TABLE {held_up}._sqlx_migrations IN ACCESS EXCLUSIVE MODE"
+    ))
+    .execute(&mut *held)
+    .await
+    .unwrap();
+    let waiting = tokio::spawn({
+        let (url, options) = (url.clone(), options(&held_up));
+        async move { tollgate_store::Store::open_with(&url, options).await }
+    });
+    // Let the held-up migration start, and take whatever lock it takes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let opened = tokio::time::timeout(
+        Duration::from_secs(30),
+        tollgate_store::Store::open_with(&url, options(&other)),
+    )
+    .await;
+    let waited = started.elapsed();
+    held.rollback().await.unwrap();
+    let _ = waiting.await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for schema in [&held_up, &other] {
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let opened = opened.expect("the open gives up by itself");
+    assert!(opened.is_ok(), "{:?}", opened.err());
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+}
+
 /// A schema named by an SQL keyword (valid by the documented rule) opens.
 #[tokio::test]
 async fn a_schema_named_by_a_keyword_opens() {
