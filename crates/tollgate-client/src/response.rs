@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderName, StatusCode};
 use serde_json::{Map, Value};
-use tollgate::{Catalog, Decoded, Kind, Violation};
+use tollgate::{Catalog, Decoded, Kind, Violation, headers};
 
 /// How much of an error body is read by default: 1 MiB.
 pub const DEFAULT_MAX_ERROR_BODY: usize = 1024 * 1024;
@@ -280,7 +280,7 @@ impl ErrorDecoder {
         let decoded = if age.is_some_and(|age| !age.is_zero()) && has_ratelimit_fields(&headers) {
             // A cached quota may be stale: its fields are not read.
             let mut fresh = headers.clone();
-            for name in RATELIMIT_FIELDS {
+            for name in &RATELIMIT_FIELDS {
                 fresh.remove(name);
             }
             catalog.decode(status.as_u16(), &fresh, text, now)
@@ -354,19 +354,19 @@ fn age(headers: &HeaderMap) -> Option<Duration> {
 
 /// The IETF RateLimit fields, of the current draft and the earlier ones,
 /// which a response from a cache has read as absent (the draft's §7.3).
-const RATELIMIT_FIELDS: [&str; 5] = [
-    "ratelimit",
-    "ratelimit-policy",
-    "ratelimit-limit",
-    "ratelimit-remaining",
-    "ratelimit-reset",
+const RATELIMIT_FIELDS: [HeaderName; 5] = [
+    headers::RATELIMIT,
+    headers::RATELIMIT_POLICY,
+    HeaderName::from_static("ratelimit-limit"),
+    headers::RATELIMIT_REMAINING,
+    headers::RATELIMIT_RESET,
 ];
 
 /// Whether `headers` has any of [`RATELIMIT_FIELDS`].
 fn has_ratelimit_fields(headers: &HeaderMap) -> bool {
     RATELIMIT_FIELDS
         .iter()
-        .any(|name| headers.contains_key(*name))
+        .any(|name| headers.contains_key(name))
 }
 
 /// A body in the charset its `Content-Type` names (`charset=iso-8859-1`),
