@@ -29,8 +29,11 @@ pub(crate) struct Negotiation {
 /// name is cheaper than hashing one for each lookup).
 #[derive(Default)]
 pub(crate) struct Scanned<'a> {
-    /// The first `X-Request-Id` value (as `HeaderMap::get` would give).
+    /// The `X-Request-Id` value, when the request has one line of it (see
+    /// [`RequestId::from_headers`](crate::RequestId::from_headers)).
     pub(crate) request_id: Option<&'a HeaderValue>,
+    /// Whether the request has several `X-Request-Id` lines.
+    several_request_ids: bool,
     /// The first `Content-Length` value.
     pub(crate) content_length: Option<&'a HeaderValue>,
     /// The first `Content-Type` value.
@@ -61,7 +64,8 @@ impl Negotiation {
         let mut found = Scanned::default();
         for (name, value) in headers {
             if *name == X_REQUEST_ID {
-                found.request_id.get_or_insert(value);
+                found.several_request_ids |= found.request_id.is_some();
+                found.request_id = Some(value).filter(|_| !found.several_request_ids);
             } else if *name == CONTENT_LENGTH {
                 found.content_length.get_or_insert(value);
             } else if *name == CONTENT_TYPE {
@@ -173,13 +177,15 @@ fn interned(text: &str) -> &'static HeaderValue {
 }
 
 /// Whether `path` is `prefix` or lies under it (`/v1` matches `/v1` and
-/// `/v1/scans`, not `/v10`).
+/// `/v1/scans`, not `/v10`), segment by segment: empty segments do not
+/// count (`//v1/scans`, a base URL's `/` joined to `/v1/scans`, is under
+/// `/v1`, as a layer that normalizes the path routes it).
 fn has_prefix(path: &str, prefix: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
-    match path.strip_prefix(prefix) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/'),
-        None => false,
-    }
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    prefix
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .all(|want| segments.next() == Some(want))
 }
 
 /// A request's `Accept` values, weighed only when one names problem
@@ -282,8 +288,8 @@ impl Weights {
     fn read(&mut self, value: &HeaderValue) {
         // A byte past ASCII spoils only the range it is in, not the list.
         let value = String::from_utf8_lossy(value.as_bytes());
-        for range in value.split(',') {
-            let mut params = range.split(';');
+        for range in split_unquoted(&value, ',') {
+            let mut params = split_unquoted(range, ';');
             let media = params.next().unwrap_or_default().trim();
             let slot = if media.eq_ignore_ascii_case("application/problem+json") {
                 &mut self.problem
@@ -324,6 +330,26 @@ impl Weights {
         let json = self.json.or(self.application).or(self.any).unwrap_or(0);
         problem > 0 && problem >= json
     }
+}
+
+/// `text` split at each `separator` outside a quoted string (a parameter's
+/// value may be one, `profile="a,b"`, with `\` escaping a character). A
+/// quote anywhere else opens nothing: a stray one in a malformed range
+/// does not swallow the ranges after it.
+fn split_unquoted(text: &str, separator: char) -> impl Iterator<Item = &str> {
+    let (mut quoted, mut escaped, mut after_equals) = (false, false, false);
+    text.split(move |c: char| {
+        let opens = after_equals;
+        after_equals = c == '=' && !quoted;
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' if quoted => quoted = false,
+            '"' if opens => quoted = true,
+            c => return c == separator && !quoted,
+        }
+        false
+    })
 }
 
 /// A weight as RFC 9110 writes it (`0` to `1`, at most three decimals), in
@@ -521,6 +547,43 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_parameter_is_read_whole() {
+        use Dialect::{Envelope, Problem};
+        let n = Negotiation::new(Envelope);
+        let cases = [
+            // The `,` and `;` inside quotes separate nothing.
+            (
+                r#"application/json;profile="a,b";q=0.1, application/problem+json;q=0.5"#,
+                Problem,
+            ),
+            (
+                r#"application/json;profile="x;q=0.1", application/problem+json;q=0.5"#,
+                Envelope,
+            ),
+            (
+                r#"text/html;a="\\",application/json;q=0.1,application/problem+json;q=0.5"#,
+                Problem,
+            ),
+            (
+                r#"application/json;q=0.1;ext="q\"=1,", application/problem+json;q=0.5"#,
+                Problem,
+            ),
+            // A quote that opens no parameter value is a character like any.
+            (
+                r#"text/x"y, application/json;q=0.1, application/problem+json;q=0.5"#,
+                Problem,
+            ),
+        ];
+        for (accept, want) in cases {
+            assert_eq!(
+                n.decide(&headers(&[("accept", accept)]), "/"),
+                want,
+                "{accept}"
+            );
+        }
+    }
+
+    #[test]
     fn versions_by_header_then_prefix() {
         let mut n = Negotiation::new(Dialect::Envelope);
         n.version_header = Some(HeaderName::from_static("x-api-version"));
@@ -538,6 +601,27 @@ mod tests {
         assert_eq!(n.decide(&HeaderMap::new(), "/v1/scans"), Dialect::Flat);
         assert_eq!(n.decide(&HeaderMap::new(), "/v1"), Dialect::Flat);
         assert_eq!(n.decide(&HeaderMap::new(), "/v10/scans"), Dialect::Envelope);
+    }
+
+    #[test]
+    fn a_path_pin_skips_empty_segments() {
+        // `https://api.example.com/` + `/v1/scans` is `//v1/scans`: a
+        // client of v1 all the same, whose path a normalizing layer (or a
+        // proxy) routes to `/v1/scans`.
+        let mut n = Negotiation::new(Dialect::Envelope);
+        n.prefixes.push(("/v1".to_owned(), Dialect::Flat));
+        n.prefixes.push(("/api/v2/".to_owned(), Dialect::Coded));
+        for (path, want) in [
+            ("//v1/scans", Dialect::Flat),
+            ("/v1//scans", Dialect::Flat),
+            ("///v1", Dialect::Flat),
+            ("/api//v2/scans", Dialect::Coded),
+            ("//v10/scans", Dialect::Envelope),
+            ("//api/v20", Dialect::Envelope),
+            ("//", Dialect::Envelope),
+        ] {
+            assert_eq!(n.decide(&HeaderMap::new(), path), want, "{path}");
+        }
     }
 
     #[test]
@@ -576,12 +660,17 @@ mod tests {
             HeaderValue::from_static("application/problem+json"),
         );
         let scanned = n.scan(&h);
-        assert_eq!(scanned.request_id, h.get("x-request-id"));
+        // Several id lines are one list, `first, second`: no id.
+        assert_eq!(scanned.request_id, None);
         assert_eq!(scanned.content_length, h.get("content-length"));
         assert_eq!(scanned.version, h.get("x-api-version"));
         // Any `Accept` value counts, not only the first.
         assert!(scanned.accept.prefers_problem());
         assert_eq!(n.dialects(&scanned, "/", None).0, Dialect::Problem);
+        h.append("x-request-id", HeaderValue::from_static("third"));
+        assert_eq!(n.scan(&h).request_id, None);
+        h.insert("x-request-id", HeaderValue::from_static("only"));
+        assert_eq!(n.scan(&h).request_id, h.get("x-request-id"));
     }
 
     #[test]

@@ -270,13 +270,24 @@ pub(crate) fn recognise(
     // it was not read into something more precise, is what the handler said.
     let err = if status >= 500 && !text.is_empty() {
         err.with_source(text.to_owned())
-    } else if matches!(status, 401 | 403 | 404 | 409 | 429) && !text.is_empty() && text.len() <= 512
-    {
+    } else if text_is_message(status) && !text.is_empty() && text.len() <= 512 {
         err.with_message(text)
     } else {
         err
     };
     Some(err)
+}
+
+/// Whether the text of a plain response with `status` changes the error
+/// [`recognise`] makes of it: read into a field's violation (400, 422) or
+/// kept as the message.
+pub(crate) fn reads_text(status: u16) -> bool {
+    matches!(status, 400 | 422) || text_is_message(status)
+}
+
+/// Whether a plain response's text with `status` is the handler's message.
+fn text_is_message(status: u16) -> bool {
+    matches!(status, 401 | 403 | 404 | 409 | 429)
 }
 
 /// An error read from a status alone lacks the details its message names (a

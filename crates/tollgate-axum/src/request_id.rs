@@ -32,6 +32,8 @@ pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// The caller's id from `headers` when valid, else a new UUIDv7.
+    /// Several `X-Request-Id` lines are one list (`a, b`, RFC 9110 5.3),
+    /// which is no valid id.
     ///
     /// ```
     /// use http::HeaderMap;
@@ -43,7 +45,11 @@ impl RequestId {
     /// assert_eq!(RequestId::from_headers(&headers).as_str().len(), 36);
     /// ```
     pub fn from_headers(headers: &http::HeaderMap) -> RequestId {
-        RequestId::from_header(headers.get(tollgate::headers::X_REQUEST_ID))
+        let mut lines = headers.get_all(tollgate::headers::X_REQUEST_ID).iter();
+        match (lines.next(), lines.next()) {
+            (one, None) => RequestId::from_header(one),
+            _ => RequestId::generate(),
+        }
     }
 
     /// The caller's `X-Request-Id` value when valid, else a new UUIDv7.

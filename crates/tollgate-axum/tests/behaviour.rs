@@ -214,6 +214,39 @@ async fn request_ids_are_kept_when_valid_and_replaced_when_not() {
     }
 }
 
+/// Several `X-Request-Id` lines are one list (`a, b`, RFC 9110 5.3), which
+/// is no valid id: whichever line is taken, a client's or a proxy's, the
+/// other is ignored, so the request gets a new id, as with `a, b` in one line.
+#[tokio::test]
+async fn several_request_id_lines_are_replaced() {
+    let mut app = routes().layer(Tollgate::new(Catalog::builtin()).layer());
+    for lines in [
+        &["req_a", "req_b"][..],
+        &["req_a", "req_a"],
+        &["req_a, req_b"],
+    ] {
+        let mut req = Request::get("/id").body(Body::empty()).unwrap();
+        for line in lines {
+            req.headers_mut()
+                .append("x-request-id", HeaderValue::from_static(line));
+        }
+        let (res, body) = send(&mut app, req).await;
+        let header = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(body, header.as_bytes(), "{lines:?}");
+        assert_eq!(
+            uuid::Uuid::parse_str(&header).map(|id| id.get_version_num()),
+            Ok(7),
+            "{lines:?}: {header}"
+        );
+    }
+    // Without the layer, the extractor reads the lines alike.
+    let mut headers = axum::http::HeaderMap::new();
+    headers.append("x-request-id", HeaderValue::from_static("req_a"));
+    headers.append("x-request-id", HeaderValue::from_static("req_b"));
+    let id = RequestId::from_headers(&headers);
+    assert!(!id.as_str().starts_with("req_"), "{id}");
+}
+
 #[tokio::test]
 async fn validation_status_is_configurable() {
     for (status, want) in [
@@ -346,6 +379,35 @@ async fn panics_are_logged_with_the_request_id_and_code() {
     assert!(line.contains("req_panic_1"), "{line}");
     assert!(line.contains("internal_error"), "{line}");
     assert!(line.contains("ERROR"), "{line}");
+}
+
+/// A handler cut off at the deadline is dropped, and its code runs then (the
+/// destructors of what it held): a panic there still leaves the `timeout`
+/// answered, not a task that dies unanswered.
+#[tokio::test(start_paused = true)]
+async fn a_handler_that_panics_as_the_deadline_drops_it_is_timeout() {
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("cancelled mid-transaction");
+            }
+        }
+    }
+    async fn stuck() -> &'static str {
+        let _guard = Guard;
+        std::future::pending::<()>().await;
+        "unreachable"
+    }
+    let app = Router::new().route("/stuck", get(stuck)).layer(
+        Tollgate::new(Catalog::builtin())
+            .timeout(Duration::from_millis(50))
+            .layer(),
+    );
+    let request = Request::get("/stuck").body(Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 504);
+    assert_eq!(response.headers()["x-error-code"], "timeout");
 }
 
 /// A panic of any payload is answered, even one whose payload panics as it

@@ -1175,6 +1175,71 @@ async fn head_errors_have_no_body() {
     }
 }
 
+/// Around the whole router the layer sees a `HEAD` after axum left its
+/// body off: an error whose text (or JSON) a `GET` gets read for its
+/// message has a length the layer cannot tell, so it tells none rather
+/// than a wrong one (RFC 9110 9.3.2). One whose text does not count keeps
+/// the `GET`'s length.
+#[tokio::test]
+async fn a_head_error_tells_the_gets_length_or_none() {
+    use tower::Layer;
+    let service = Tollgate::new(Catalog::builtin()).layer().layer(
+        Router::new()
+            .route(
+                "/text-409",
+                get(|| async { (StatusCode::CONFLICT, "scan_1 already exists") }),
+            )
+            .route(
+                "/json-404",
+                get(|| async {
+                    let body = r#"{"error":"not_found","message":"Rule 7 is not here"}"#;
+                    (
+                        StatusCode::NOT_FOUND,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                }),
+            )
+            .route(
+                "/text-500",
+                get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "db down") }),
+            ),
+    );
+    for (uri, length_known) in [
+        ("/text-409", false),
+        ("/json-404", false),
+        ("/text-500", true),
+    ] {
+        let request = |method| {
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let get = service.clone().oneshot(request(http::Method::GET));
+        let get_body = get.await.unwrap().into_body().collect().await.unwrap();
+        let get_length = get_body.to_bytes().len().to_string();
+        let head = service.clone().oneshot(request(http::Method::HEAD));
+        let (parts, body) = head.await.unwrap().into_parts();
+        assert!(parts.headers.contains_key("x-error-code"), "{uri}");
+        let length = parts.headers.get(header::CONTENT_LENGTH);
+        if length_known {
+            assert_eq!(
+                length.map(|l| l.to_str().unwrap()),
+                Some(&*get_length),
+                "{uri}"
+            );
+        } else {
+            assert!(
+                length.is_none(),
+                "{uri}: {length:?}, the GET's is {get_length}"
+            );
+        }
+        assert!(body.collect().await.unwrap().to_bytes().is_empty(), "{uri}");
+    }
+}
+
 const LATE_BODY: &str = r#"{"ok":false,"balance":0}"#;
 
 /// A body whose frames each come a wait after the one before (a slow

@@ -14,7 +14,7 @@ use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt as _;
 use http::Response;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::uri::PathAndQuery;
 use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
@@ -126,11 +126,10 @@ impl Finish {
         if self.head {
             // Around the whole router the layer sees a `HEAD` after axum
             // emptied its body. As axum answers one, the body is left off
-            // and `Content-Length` gives the length a `GET` would get.
+            // and `Content-Length` gives the length a `GET` would get
+            // (`finish` drops it when that length is unknown).
             let len = http_body::Body::size_hint(response.body()).lower();
-            response
-                .headers_mut()
-                .insert(http::header::CONTENT_LENGTH, len.into());
+            response.headers_mut().insert(CONTENT_LENGTH, len.into());
             *response.body_mut() = Body::empty();
         }
         response
@@ -167,16 +166,7 @@ impl Finish {
     /// `internal_error` for a panic; the panic's text is kept as the source
     /// (logged, never rendered).
     pub(crate) fn panicked(&self, payload: Box<dyn Any + Send>) -> ApiError {
-        let text = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a non-string panic payload".to_owned());
-        // A payload may panic as it drops (`panic_any` of a guard): that is
-        // the handler's panic too, and must not escape with no answer.
-        if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-            std::mem::forget(again);
-        }
+        let text = panic_text(payload);
         builtin("internal_error").with_source(format!("handler panicked: {text}"))
     }
 
@@ -271,8 +261,26 @@ impl Finish {
                 && size.exact() != Some(0)
                 && size.upper().is_some_and(|u| u <= MAX_TEXT as u64);
             if !readable {
+                // A `HEAD` whose body axum left off (the layer around the
+                // whole router): the text a `GET` gets read, for the
+                // message (`recognise`) or as JSON, is unseen, and so is
+                // the length of the error it makes. None is told rather
+                // than a wrong one (RFC 9110, 9.3.2).
+                let unseen = self.head
+                    && size.exact() == Some(0)
+                    && parts
+                        .headers
+                        .get(CONTENT_LENGTH)
+                        .is_some_and(|len| len.as_bytes() != b"0")
+                    && (json || plain && rejection::reads_text(status));
                 return Ok(match rejection::recognise(status, "", limit, false) {
-                    Some(err) => self.error_over(err, parts),
+                    Some(err) => {
+                        let mut response = self.error_over(err, parts);
+                        if unseen {
+                            response.headers_mut().remove(CONTENT_LENGTH);
+                        }
+                        response
+                    }
                     None => self.untouched(parts, Body::new(body)),
                 });
             }
@@ -449,6 +457,21 @@ impl Finish {
         }
         self.respond(err, parts)
     }
+}
+
+/// A panic's text, its payload dropped. A payload may panic as it drops
+/// (`panic_any` of a guard): that is the handler's panic too, and must not
+/// escape with no answer.
+fn panic_text(payload: Box<dyn Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_owned());
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+    text
 }
 
 /// Adds `line` to a server error's text for the log.
@@ -645,7 +668,22 @@ where
                         }
                         let after = f.shared.timeout.unwrap_or_default();
                         let source = format!("no response within {after:?}");
-                        f.error(builtin("timeout").with_source(source))
+                        let response = f.error(builtin("timeout").with_source(source));
+                        let request_id = f.request_id.get().clone();
+                        // The service, cut off, is dropped: what it held
+                        // runs its destructors (the handler's code), and a
+                        // panic there is logged; the answer stands.
+                        let ended = catch_unwind(AssertUnwindSafe(|| this.state.set(State::Done)));
+                        if let Err(panic) = ended {
+                            let error = panic_text(panic);
+                            let request_id = request_id.as_str();
+                            tracing::error!(
+                                request_id,
+                                %error,
+                                "handler panicked as the deadline dropped it"
+                            );
+                        }
+                        return Poll::Ready(Ok(response));
                     }
                 }
             }

@@ -167,6 +167,9 @@ impl Tollgate {
     ///
     /// A path always starts with `/`: a prefix written without it (`"v1"`)
     /// means the same as with it (`"/v1"`), as does one with a trailing `/`.
+    /// Paths are compared segment by segment, empty ones left out:
+    /// `//v1/scans` (a base URL ending in `/` joined to `/v1/scans`) is
+    /// under `/v1`.
     pub fn pin_path(mut self, prefix: &str, dialect: Dialect) -> Tollgate {
         let prefix = prefix.trim();
         let prefix = if prefix.starts_with('/') {
