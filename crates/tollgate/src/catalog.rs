@@ -1339,7 +1339,9 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, Option<usize>, Str
             }
         }
     }
-    for key in &def.message_only {
+    // Each key's own problems are told once, however often it is listed.
+    let mut checked = HashSet::new();
+    for key in def.message_only.iter().filter(|key| checked.insert(*key)) {
         if !is_placeholder_name(key) {
             problems.push((
                 "message_only",
@@ -1354,7 +1356,8 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, Option<usize>, Str
             ));
         }
     }
-    for key in &def.details {
+    let mut checked = HashSet::new();
+    for key in def.details.iter().filter(|key| checked.insert(*key)) {
         if !is_detail_key(key) {
             problems.push((
                 "details",
@@ -1979,6 +1982,17 @@ mod tests {
             .unwrap()
             .details(["ab", "ab"]);
         assert_eq!(Catalog::builtin().insert(def).unwrap_err().len(), 1);
+        // A key that breaks a rule is told so once too, however often it is
+        // listed: repeated, its problems would crowd out the file's others.
+        let e = errors(&format!(
+            "{entry}details = ['ab', 'cd', 'B', 'B', 'B', 'status', 'status']\n\
+             message_only = ['a b', 'a b', 'cd', 'cd']\n"
+        ));
+        let told = |what: &str| e.iter().filter(|p| p.contains(what)).count();
+        assert_eq!(told("details key \"B\" must be"), 1, "{e:#?}");
+        assert_eq!(told("details key \"status\" collides"), 1, "{e:#?}");
+        assert_eq!(told("message_only key \"a b\" must be"), 1, "{e:#?}");
+        assert_eq!(told("\"cd\" is in both"), 1, "{e:#?}");
     }
 
     #[test]

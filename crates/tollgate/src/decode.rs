@@ -771,7 +771,9 @@ fn read_body(
         out.dialect = "xml";
         out.set_code(xml_element(&text, "Code"));
         out.message = xml_element(&text, "Message").map(|m| truncate(&m));
-        if let Some(id) = xml_element(&text, "RequestId") {
+        // EC2's query API writes `RequestID`.
+        let id = xml_element(&text, "RequestId").or_else(|| xml_element(&text, "RequestID"));
+        if let Some(id) = id {
             out.request_id = Some(id);
         }
     } else if is_html {
@@ -939,8 +941,13 @@ fn detect_nested(obj: &Obj<'_>, error: &Obj<'_>) -> Shape {
         let google = error.json_type("status") == Some(String)
             || error.json_type("details") == Some(Array)
             || error.json_type("errors") == Some(Array);
+        // Facebook's Graph API numbers its errors (`190`, no status) and
+        // names them by `type`, as Stripe does; seed 000's never have one.
+        let named = error.json_type("type") == Some(String);
         Shape::Dialect(if google {
             Dialect::Google
+        } else if named {
+            Dialect::Stripe
         } else {
             Dialect::StatusCode
         })
@@ -1092,19 +1099,23 @@ fn read_plain(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     let Some(text) = obj.string("error") else {
         return;
     };
-    let looks_like_code = !text.is_empty()
-        && text.len() <= 64
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-        && !is_reason_phrase(&text, out.status);
-    if looks_like_code {
+    if looks_like_code(&text) && !is_reason_phrase(&text, out.status) {
         out.set_code(Some(text));
         out.message = obj.string("error_description");
     } else {
         out.message = Some(text);
     }
     out.set_code(obj.str("code"));
+}
+
+/// Whether `text` reads as a code rather than a sentence or a URL: 1 to 64
+/// ASCII letters, digits, `_`, `.` and `-`.
+fn looks_like_code(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// `{"message":"…","code":…,"details":{…}}` (Twilio's
@@ -1207,8 +1218,8 @@ fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
     out.set_code(code);
 }
 
-/// `{"errors":[{"message":…,"code"|"extensions":{"code"}}]}` (GraphQL,
-/// Cloudflare), `{"errors":["…"]}`, GitHub's
+/// `{"errors":[{"message":…,"code"|"extensions":{"code"}|"type"}]}` (GraphQL,
+/// GitHub's by `type`, Cloudflare), `{"errors":["…"]}`, GitHub's
 /// `{"message":…,"errors":[{"resource","field","code"}]}`, or Salesforce's
 /// items `{"message","errorCode","fields":[…]}`.
 ///
@@ -1239,24 +1250,36 @@ fn read_errors(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
             }
             out.violations.push(Violation {
                 field,
-                code: item.string("code").unwrap_or_default(),
+                code: item_code(&item, "code").unwrap_or_default(),
                 message: item.string("message").unwrap_or_default(),
             });
         } else {
-            let code = item.string("code").or_else(|| item.string("errorCode"));
+            let code = item_code(&item, "code").or_else(|| item_code(&item, "errorCode"));
             if i == 0 {
                 if out.message.is_none() {
                     out.message = item.string("message");
                 }
                 if !has_top_code {
-                    let nested = item.obj("extensions").and_then(|e| e.string("code"));
-                    out.set_code(code.clone().or(nested));
+                    // GitHub's GraphQL API names its errors by `type` alone.
+                    let nested = || item_code(&item.obj("extensions")?, "code");
+                    let status = u64::from(out.status);
+                    let own = code
+                        .clone()
+                        .or_else(nested)
+                        .or_else(|| item.string("type").filter(|ty| looks_like_code(ty)))
+                        .filter(|code| code.parse::<u64>().ok() != Some(status));
+                    out.set_code(own);
                 }
             }
             read_item_fields(&item, code.unwrap_or_default(), out);
         }
     }
     message_from_violations(out);
+}
+
+/// An error item's code: a string, or an integer (Cloudflare's `10000`).
+fn item_code(item: &Obj<'_>, key: &str) -> Option<String> {
+    item.raw(key)?.id().map(Cow::into_owned)
 }
 
 /// Salesforce's `fields` of an error item: each a violation with the item's

@@ -139,9 +139,9 @@ fn success_false_is_seed_004_only_in_its_shape() {
     let e = dec(400, &[("cf-ray", "8a1")], body);
     assert_eq!(e.dialect, "errors");
     assert_eq!(e.message.as_deref(), Some("Invalid or missing zone id."));
-    // Numeric codes are no codes anywhere in the decoder (they are often
-    // statuses); the message carries it.
-    assert_eq!(e.code, None);
+    // Its numbered code is its code, as Twilio's is; one that only repeats
+    // the status would be none.
+    assert_eq!(e.code.as_deref(), Some("1003"));
     assert!(e.violations.is_empty(), "{:?}", e.violations);
 
     let e = dec(400, &[], r#"{"success":false,"errors":["bad"]}"#);
@@ -1095,4 +1095,104 @@ fn a_message_cut_in_an_emoji_keeps_its_text() {
     );
     assert_eq!((e.code, e.message.as_deref()), (None, Some("m \u{fffd}")));
     assert!(e.details.is_empty(), "{:?}", e.details);
+}
+
+#[test]
+fn graphql_errors_keep_the_type_github_writes_as_their_code() {
+    // GitHub's GraphQL API names each error by its `type`; a rate limit's
+    // 403 must read as one even without the rate-limit headers.
+    let body = r#"{"errors":[{"type":"RATE_LIMITED","message":"API rate limit exceeded for user ID 1."}]}"#;
+    let e = dec(403, &[], body);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("errors", Some("RATE_LIMITED"))
+    );
+    assert_eq!(e.kind, Kind::RateLimited);
+    assert!(e.retryable);
+    let body = r#"{"data":{"repository":null},"errors":[{"type":"NOT_FOUND","path":["repository"],"locations":[{"line":2,"column":3}],"message":"Could not resolve to a Repository with the name 'o/x'."}]}"#;
+    let e = dec(404, &[], body);
+    assert_eq!(e.code.as_deref(), Some("NOT_FOUND"));
+    // A `code` or an `extensions.code` still wins over the `type`.
+    let body = r#"{"errors":[{"type":"T","extensions":{"code":"FORBIDDEN"},"message":"no"}]}"#;
+    assert_eq!(dec(403, &[], body).code.as_deref(), Some("FORBIDDEN"));
+    let body = r#"{"errors":[{"type":"T","code":"C","message":"no"}]}"#;
+    assert_eq!(dec(400, &[], body).code.as_deref(), Some("C"));
+    // A `type` that is a URL names no code.
+    let body = r#"{"errors":[{"type":"https://api.example.com/problems/x","message":"no"}]}"#;
+    assert_eq!(dec(400, &[], body).code, None);
+}
+
+#[test]
+fn a_problem_code_that_is_a_number_or_blank_is_not_lost() {
+    // An integer `code` of the API's own is its code; one repeating the
+    // status says nothing more, as in other shapes.
+    let body = r#"{"type":"https://api.example.com/probs/out-of-stock","title":"Out of stock","status":409,"detail":"Item 7 is out of stock.","code":40901}"#;
+    let e = dec(409, &[], body);
+    assert_eq!((e.dialect, e.code.as_deref()), ("problem", Some("40901")));
+    let body = r#"{"type":"about:blank","title":"Not Found","status":404,"code":404}"#;
+    assert_eq!(dec(404, &[], body).code, None);
+    // A blank `code` gives way to the `type`'s fragment.
+    let body = r#"{"type":"https://errors.example.com/#not_found","title":"Not found","status":404,"code":""}"#;
+    assert_eq!(dec(404, &[], body).code.as_deref(), Some("not_found"));
+}
+
+#[test]
+fn integer_codes_of_error_items_are_kept() {
+    // Cloudflare's API v4 numbers its errors.
+    let body = r#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"messages":[],"result":null}"#;
+    let e = dec(403, &[("cf-ray", "8a1b-LHR")], body);
+    assert_eq!((e.dialect, e.code.as_deref()), ("errors", Some("10000")));
+    assert_eq!(e.message.as_deref(), Some("Authentication error"));
+    let body = r#"{"errors":[{"message":"Too many","extensions":{"code":4290}}]}"#;
+    assert_eq!(dec(429, &[], body).code.as_deref(), Some("4290"));
+    // A field's violation keeps its number too.
+    let body = r#"{"errors":[{"field":"zone","code":1049,"message":"not a valid zone"}]}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(e.violations[0].code, "1049");
+    // A code that only repeats the status is no code, as in other shapes.
+    let body = r#"{"errors":[{"code":404,"message":"Not found"}]}"#;
+    assert_eq!(dec(404, &[], body).code, None);
+}
+
+#[test]
+fn a_numbered_error_with_a_type_keeps_the_type_as_its_code() {
+    // Facebook's Graph API numbers its errors and names them by `type`:
+    // neither is an HTTP status (`190` is none to take for one).
+    let body = r#"{"error":{"message":"Error validating access token: Session has expired.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbC1"}}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(e.code.as_deref(), Some("OAuthException"));
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Error validating access token: Session has expired.")
+    );
+    assert_eq!(e.details["error_subcode"], 463);
+    assert_eq!(dec(0, &[], body).status, 0);
+    // Seed 000's and google's numbered errors are still theirs.
+    let e = dec(403, &[], include_str!("golden/000-insufficient-scope.json"));
+    assert_eq!(e.dialect, "status-code");
+}
+
+#[test]
+fn an_ec2_error_keeps_its_request_id() {
+    // EC2's query API spells it `RequestID`, where S3 and STS write `RequestId`.
+    let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-example</RequestID></Response>"#;
+    let e = dec(503, &[("content-type", "text/xml;charset=UTF-8")], body);
+    assert_eq!(e.dialect, "xml");
+    assert_eq!(e.code.as_deref(), Some("RequestLimitExceeded"));
+    assert_eq!(
+        e.request_id.as_deref(),
+        Some("ea966190-f9aa-478e-9ede-example")
+    );
+    assert_eq!(e.kind, Kind::RateLimited);
+}
+
+#[test]
+fn a_problems_errors_written_as_strings_are_not_lost() {
+    let body = r#"{"type":"https://api.example.com/probs/invalid","title":"Invalid request","status":400,"errors":["Name is required.","Age must be positive."]}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(e.dialect, "problem");
+    let messages: Vec<_> = e.violations.iter().map(|v| v.message.as_str()).collect();
+    assert_eq!(messages, ["Name is required.", "Age must be positive."]);
+    assert!(e.violations.iter().all(|v| v.field.is_empty()));
 }

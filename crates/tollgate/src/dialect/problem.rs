@@ -73,7 +73,17 @@ fn write_pointers(violations: &[Violation], out: &mut Out<'_>) {
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.body_status = obj.u64("status").and_then(|s| u16::try_from(s).ok());
     out.message = obj.string("detail").or_else(|| obj.string("title"));
-    match obj.str("code") {
+    // A string, or an integer that is not merely the status again; a blank
+    // one gives way to the `type`'s fragment.
+    let status = match out.status {
+        0 => out.body_status.unwrap_or(0),
+        status => status,
+    };
+    let code = obj
+        .raw("code")
+        .and_then(Raw::id)
+        .filter(|code| code.parse::<u64>().ok() != Some(u64::from(status)));
+    match code {
         Some(code) => out.set_code(Some(code)),
         None => out.set_code(
             obj.str("type")
@@ -103,6 +113,14 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         .take(out.violation_room())
     {
         let Some(item) = item.obj() else {
+            // A message alone is about the whole input.
+            if let Some(message) = item.string() {
+                out.violations.push(Violation {
+                    field: String::new(),
+                    code: String::new(),
+                    message: message.into_owned(),
+                });
+            }
             continue;
         };
         let field = match item.str("pointer") {
