@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::example_body;
 use super::markdown::plain;
-use crate::{Catalog, Dialect, ErrorDef, Kind, RetryClass};
+use crate::{Catalog, Dialect, ErrorDef, Kind};
 
 /// The JSON Schema (OpenAPI 3.1 dialect) of error bodies in `dialect`.
 ///
@@ -290,16 +290,14 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
             header("The request id, as Stripe names it.", string()),
         );
     }
-    // Any error may carry a wait (a handler's 500 asking for 30 s); those
-    // whose class waits carry one always.
-    let retry_after = if def.retry() == RetryClass::After {
-        "Seconds to wait before retrying."
-    } else {
-        "Seconds to wait before retrying, when the server asks for a wait."
-    };
+    // Any error may carry a wait (a handler's 500 asking for 30 s), and
+    // none always does: a handler's 503 may know of no wait to ask for.
     headers.insert(
         "Retry-After".into(),
-        header(retry_after, json!({"type": "integer", "minimum": 0})),
+        header(
+            "Seconds to wait before retrying, when the server asks for a wait.",
+            json!({"type": "integer", "minimum": 0}),
+        ),
     );
     if def.kind() == Kind::RateLimited {
         headers.extend(ratelimit_headers());
@@ -463,13 +461,7 @@ pub fn responses(
         response["description"] = description.into();
         if let Value::Object(headers) = &mut response["headers"] {
             for (name, header) in error_headers(def, media.dialect) {
-                // `Retry-After` is promised only if every code here waits:
-                // one that does not replaces the promise with "when asked".
-                if name == "Retry-After" && def.retry() != RetryClass::After {
-                    headers.insert(name, header);
-                } else {
-                    headers.entry(name).or_insert(header);
-                }
+                headers.entry(name).or_insert(header);
             }
         }
         for (dialect, _) in media.each() {
