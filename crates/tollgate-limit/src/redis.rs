@@ -1481,12 +1481,33 @@ impl RedisStoreError {
     }
 
     /// Whether the server took the connection, then closed it without an
-    /// answer (a refused connection is not this). On a first call, the
-    /// URL's port usually has a server other than Redis (Postgres, say),
+    /// answer (a refused connection is not this, nor a cluster none of
+    /// whose nodes could be reached, whatever the cause). On a first call,
+    /// the URL's port usually has a server other than Redis (Postgres, say),
     /// which hung up on a command it could not read.
     pub fn is_hung_up(&self) -> bool {
-        matches!(&self.kind, RedisErrorKind::Redis(e)
-            if e.is_connection_dropped() && !e.is_connection_refusal())
+        // Only an I/O error of the connection itself says so: the cluster
+        // client reports any failure to reach its nodes (refused, a name
+        // that does not resolve) as an I/O error of its own, whose cause is
+        // text.
+        let RedisErrorKind::Redis(e) = &self.kind else {
+            return false;
+        };
+        // The client keeps the cause of its own I/O errors behind an `Arc`.
+        type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+        let io = std::error::Error::source(e)
+            .and_then(|cause| cause.downcast_ref::<Shared>())
+            .and_then(|cause| cause.downcast_ref::<std::io::Error>());
+        io.is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::NotConnected
+            )
+        })
     }
 }
 

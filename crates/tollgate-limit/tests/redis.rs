@@ -1835,3 +1835,22 @@ async fn a_whole_cluster_restarted_is_decided_on_again() {
         back.elapsed()
     );
 }
+
+/// A cluster none of whose nodes can be reached (a refused connection, a
+/// name that does not resolve) is not a server that hung up, whatever the
+/// cluster client wraps the cause in (no Redis needed).
+#[tokio::test]
+async fn a_cluster_that_cannot_be_reached_has_not_hung_up() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let (p, key) = (policy("p", 1, 1), Key::from("k"));
+    for url in [
+        format!("redis+cluster://127.0.0.1:{closed_port}"),
+        "redis+cluster://nohost.invalid:7000".to_owned(),
+    ] {
+        let nothing = store(&url, &prefix());
+        let error = nothing.peek(&p, &key, 1).await.unwrap_err();
+        assert!(!error.is_hung_up(), "{url}: {error} ({error:?})");
+    }
+}
