@@ -1355,3 +1355,105 @@ fn a_burst_stops_at_an_answer_whose_body_never_ends() {
     // The document, the unknown route and one request of the burst.
     assert_eq!(report["requests"], 3, "{report:#}");
 }
+
+/// An API that redirects every request (plain HTTP to HTTPS, say) is told
+/// so, with where it redirects: not that it serves no `/openapi.json`, nor
+/// that its 301 accepted the request.
+#[test]
+fn a_redirect_is_named_with_where_it_goes() {
+    let app = Router::new().fallback(|request: Request| async move {
+        let to = format!("https://api.example.com{}", request.uri());
+        (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, to)])
+    });
+    let base = format!("http://{}", serve(app));
+    let (code, report) = probe_json(&[&base, "--max-requests", "0"]);
+    assert_eq!(code, 1, "{report:#}");
+    let checks = report["checks"].as_array().unwrap();
+    let reason = |check: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == check)
+            .and_then(|c| c["reason"].as_str())
+            .unwrap_or_else(|| panic!("no {check} check in {report:#}"))
+            .to_owned()
+    };
+    let routes = reason("routes");
+    assert!(
+        routes.starts_with(
+            "/openapi.json was redirected (301) to https://api.example.com/openapi.json"
+        ),
+        "{routes}"
+    );
+    let unknown = reason("expected-status");
+    assert!(
+        unknown.starts_with("redirected (301) to https://api.example.com/tollgate-probe-"),
+        "{unknown}"
+    );
+    assert!(unknown.ends_with("; expected 404"), "{unknown}");
+}
+
+/// An API whose TLS cannot be set up is told what to check: that it speaks
+/// TLS there at all, or that its certificate's authority is trusted; not
+/// whether it runs.
+#[cfg(feature = "rustls")]
+#[test]
+fn a_tls_failure_says_what_to_check() {
+    // Plain HTTP where TLS was asked for.
+    let addr = serve(sloppy());
+    let output = tollgate(&["probe", &format!("https://{addr}")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("http:// for plain HTTP"), "{stderr}");
+    assert!(!stderr.contains("is the server running"), "{stderr}");
+
+    // A certificate signed by no authority this machine trusts (openssl
+    // makes it, and serves TLS; skipped without it).
+    let dir = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args([
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-subj",
+            "/CN=probe",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !made.is_ok_and(|status| status.success()) {
+        eprintln!("skipping: no openssl to make a certificate");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string()])
+        .args(["-cert", "cert.pem", "-key", "key.pem"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "openssl s_server");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = tollgate(&["probe", &format!("https://127.0.0.1:{port}")]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid peer certificate"), "{stderr}");
+    assert!(stderr.contains("SSL_CERT_FILE=ca.pem"), "{stderr}");
+    assert!(!stderr.contains("is the server running"), "{stderr}");
+}

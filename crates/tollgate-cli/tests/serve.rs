@@ -1916,6 +1916,22 @@ fn an_unreachable_redis_stops_the_start() {
             "a failed start leaves no database"
         );
     }
+    // A cluster whose node refuses the connection says so too, not that
+    // a server hung up.
+    let child = common::tollgate_command()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--redis", &format!("redis+cluster://127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = exited(child, "serve started without its Redis Cluster");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("closed the connection"), "{stderr}");
 }
 
 /// A Redis URL whose port has another server says so, located in the config

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{ALLOW, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method};
 use tollgate::{Catalog, Decoded, Dialect, headers::X_ERROR_CODE, headers::X_REQUEST_ID};
 
@@ -147,6 +147,21 @@ impl Exchange {
     /// The status answered, if any.
     pub(crate) fn status(&self) -> Option<u16> {
         self.outcome.as_ref().ok().map(|a| a.status)
+    }
+
+    /// `redirected (301) to https://…` when the answer is a redirect (which
+    /// the probe does not follow), with where to when it says so.
+    pub(crate) fn redirected(&self) -> Option<String> {
+        let answer = self
+            .outcome
+            .as_ref()
+            .ok()
+            .filter(|a| (300..400).contains(&a.status) && a.status != 304)?;
+        let status = answer.status;
+        Some(match header(&answer.headers, &LOCATION) {
+            Some(to) => format!("redirected ({status}) to {}", tollgate::redact_url(to)),
+            None => format!("redirected ({status}), with no Location"),
+        })
     }
 
     /// Why the answer proves nothing when it is a 429: the rate limit was
@@ -487,14 +502,18 @@ fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> 
     } else if status < 400 {
         match &ex.expect.if_accepted {
             Some(Accepted::Skip(why)) => (Verdict::Skip, why.clone()),
-            Some(Accepted::Fail(why)) => (
-                Verdict::Fail,
-                format!("{why}; answered {status}, expected {list}"),
-            ),
-            None => (
-                Verdict::Fail,
-                format!("accepted ({status}); expected {list}"),
-            ),
+            Some(Accepted::Fail(why)) => {
+                let answered = ex
+                    .redirected()
+                    .unwrap_or_else(|| format!("answered {status}"));
+                (Verdict::Fail, format!("{why}; {answered}, expected {list}"))
+            }
+            None => {
+                let answered = ex
+                    .redirected()
+                    .unwrap_or_else(|| format!("accepted ({status})"));
+                (Verdict::Fail, format!("{answered}; expected {list}"))
+            }
         }
     } else {
         match &ex.expect.if_refused {

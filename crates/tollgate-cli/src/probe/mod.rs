@@ -345,9 +345,10 @@ async fn probe(
     let sent = match client.send(&discover).await {
         Err(f) if f.unreachable => {
             return Err(CliError::Usage(format!(
-                "cannot reach {}: {}; is the server running, and is this its address?",
+                "cannot reach {}: {}; {}",
                 client.shown_base(),
-                f.message
+                f.message,
+                unreachable_hint(&f.message)
             )));
         }
         sent => sent.map_err(|f| f.message),
@@ -625,11 +626,24 @@ async fn probe(
     })
 }
 
+/// What to check when the API cannot be reached, from `why`: a TLS failure
+/// (as rustls words it) is no sign that nothing runs there.
+fn unreachable_hint(why: &str) -> &'static str {
+    if why.contains("invalid peer certificate") {
+        "is its certificate signed by an authority this machine trusts? (SSL_CERT_FILE=ca.pem \
+         trusts a private one)"
+    } else if why.contains("received corrupt message") {
+        "does it speak TLS at this address? (http:// for plain HTTP)"
+    } else {
+        "is the server running, and is this its address?"
+    }
+}
+
 /// The routes of the API's OpenAPI document when it served one (none when
 /// it did not), or why what it answered is of no use: a document that
-/// cannot be read or lists no route, or a 429.
+/// cannot be read or lists no route, a redirect, or a 429.
 fn documented_routes(openapi: &Exchange) -> Result<Vec<Route>, String> {
-    if let Some(why) = openapi.rate_limited() {
+    if let Some(why) = openapi.rate_limited().or_else(|| openapi.redirected()) {
         return Err(format!("/openapi.json was {why}"));
     }
     let Some(answer) = openapi.outcome.as_ref().ok().filter(|a| a.status == 200) else {
