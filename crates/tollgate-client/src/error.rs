@@ -304,7 +304,8 @@ impl Error {
     }
 
     /// How long the last response asked the client to wait before trying
-    /// again (the longest of all its hints).
+    /// again ([`ErrorResponse::retry_after`]: its `Retry-After`, else its
+    /// body's hints).
     pub fn retry_after(&self) -> Option<Duration> {
         self.response().and_then(ErrorResponse::retry_after)
     }

@@ -92,9 +92,10 @@ impl ErrorResponse {
         self.decoded.request_id.as_deref()
     }
 
-    /// How long the server asked the client to wait: the longest of
-    /// `Retry-After` (seconds or HTTP-date), the body's `retry_after` and
-    /// google's `RetryInfo`.
+    /// How long the server asked the client to wait: `Retry-After` (seconds
+    /// or HTTP-date), which decides; failing it, Azure's `retry-after-ms`;
+    /// failing those, the longest of the body's `retry_after` and google's
+    /// `RetryInfo`; failing those, a spent rate-limit quota's refill.
     pub fn retry_after(&self) -> Option<Duration> {
         self.decoded.retry_after
     }
@@ -258,12 +259,15 @@ impl ErrorDecoder {
     /// ```
     /// use http::{HeaderMap, StatusCode};
     /// use tollgate_client::ErrorDecoder;
-    /// let mut headers = HeaderMap::new();
-    /// headers.insert("retry-after", "30".parse().unwrap());
     /// let body = br#"{"error":{"code":429,"message":"Too Many Requests: Rate limit exceeded","retry_after":60}}"#;
-    /// let e = ErrorDecoder::new().decode(StatusCode::TOO_MANY_REQUESTS, headers, body.to_vec().into());
+    /// let e = ErrorDecoder::new().decode(StatusCode::TOO_MANY_REQUESTS, HeaderMap::new(), body.to_vec().into());
     /// assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(60)));
     /// assert_eq!(e.kind(), tollgate::Kind::RateLimited);
+    /// // `Retry-After`, where the response has one, decides over the body.
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("retry-after", "30".parse().unwrap());
+    /// let e = ErrorDecoder::new().decode(StatusCode::TOO_MANY_REQUESTS, headers, body.to_vec().into());
+    /// assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(30)));
     /// ```
     pub fn decode(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> ErrorResponse {
         // Hints are read against the server's clock: the response's own

@@ -55,8 +55,10 @@ pub struct Decoded {
     pub violations: Vec<Violation>,
     /// The request id, from the body or a request-id header.
     pub request_id: Option<String>,
-    /// How long the server asked the client to wait: the longest of
-    /// `Retry-After` and the body's hints; failing those, when a spent
+    /// How long the server asked the client to wait: `Retry-After` (of
+    /// several lines, the longest), else Azure's `retry-after-ms` or
+    /// `x-ms-retry-after-ms`; failing those, the longest of the body's
+    /// hints (`retry_after`, google `RetryInfo`); failing those, when a spent
     /// rate-limit quota refills on a 429 or 503 (`RateLimit` with `r=0`,
     /// every line of it counting; `RateLimit-Remaining: 0` with
     /// `RateLimit-Reset`; `X-RateLimit-Remaining: 0` with
@@ -74,8 +76,9 @@ pub struct Decoded {
     pub retry: RetryClass,
     /// Whether sending the request again may succeed (`retry` is not `never`).
     pub retryable: bool,
-    /// The shape recognised: a dialect name, or `azure`, `aws`, `plain`,
-    /// `message`, `errors`, `json`, `xml`, `html`, `text`, `empty`.
+    /// The shape recognised: a dialect name, or `azure`, `aws`, `paypal`,
+    /// `heroku`, `plain`, `message`, `errors`, `json`, `xml`, `html`,
+    /// `text`, `empty`.
     pub dialect: &'static str,
     /// The catalog entry the code was found to be (its catalog code), when
     /// its status agrees: what `kind` and `retry` were taken from. Found
@@ -157,7 +160,9 @@ impl Decoded {
         }
     }
 
-    /// Records a retry hint; the longest one wins, so nobody retries early.
+    /// Records a retry hint of the body; the longest one wins, so nobody
+    /// retries early. (The headers' hint, read after the body, replaces them
+    /// all: see [`Catalog::decode`].)
     pub(crate) fn hint_retry(&mut self, delay: Option<Duration>) {
         if let Some(delay) = delay {
             self.retry_after = Some(self.retry_after.map_or(delay, |d| d.max(delay)));
@@ -193,7 +198,7 @@ impl Catalog {
             out.request_id = fields.request_id().map(str::to_owned);
         }
         // Several `Retry-After` lines (two layers each adding one): the
-        // longest wait wins, as between the header and the body.
+        // longest wait wins, as between the body's hints.
         let asked = if fields.retry_after_lines > 1 {
             headers
                 .get_all(RETRY_AFTER)
@@ -206,9 +211,14 @@ impl Catalog {
                 .retry_after()
                 .and_then(|value| retry_after_field(value, now))
         };
-        // Azure's and OpenAI's hints in milliseconds, where `Retry-After`
-        // says nothing.
-        out.hint_retry(asked.or_else(|| millisecond_hint(headers)));
+        // `Retry-After` is HTTP's own answer to when to come back (RFC 9110,
+        // 10.2.3): it decides over the body's hints, which count only where
+        // the headers say nothing, so that one absurd value in a body does
+        // not outweigh it. Azure's and OpenAI's hints in milliseconds are
+        // the headers' too, where `Retry-After` says nothing.
+        if let Some(delay) = asked.or_else(|| millisecond_hint(headers)) {
+            out.retry_after = Some(delay);
+        }
         // Only a refusal or an overload can mean a spent quota: other
         // answers skip the lookups.
         let quota_refill = match out.status {
@@ -778,7 +788,10 @@ fn read_body(
         }
     } else if is_html {
         out.dialect = "html";
-        out.message = html_title(&text).map(|t| truncate(t.trim()));
+        out.message = html_title(&text)
+            .map(decode_references)
+            .map(|t| truncate(t.trim()))
+            .filter(|t| !t.is_empty());
     } else {
         out.dialect = "text";
         out.message = text
@@ -798,21 +811,82 @@ fn truncate(text: &str) -> String {
 }
 
 /// The text of the first `<name>…</name>` element of an XML body, its
-/// predefined entities decoded.
+/// references decoded ([`decode_references`]).
 fn xml_element(xml: &str, name: &str) -> Option<String> {
     let start = xml.find(&format!("<{name}>"))? + name.len() + 2;
     let end = start + xml[start..].find(&format!("</{name}>"))?;
     let text = xml[start..end].trim();
-    let text = text
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&");
-    (!text.is_empty()).then_some(text)
+    (!text.is_empty()).then(|| decode_references(text).into_owned())
 }
 
-/// The text of the first `<title>` or `<h1>` of an HTML page.
+/// How many bytes after a `&` are searched for the `;` that ends a
+/// reference (`#x10FFFF`, the longest but for leading zeros, takes 8): a `&`
+/// with none soon after is text, so that a page of them is read in linear
+/// time.
+const REFERENCE_MAX: usize = 16;
+
+/// `text` with its character references decoded, each once (`&amp;lt;` is
+/// `&lt;`): XML's predefined entities (`&amp;`, `&lt;`, `&gt;`, `&quot;`,
+/// `&apos;`, HTML's too) and numeric references (`&#39;`, `&#x27;`). What
+/// is no reference to a character (an unknown name, `&#0;`, a surrogate, a
+/// lone `&`) stays as written.
+///
+/// Written here rather than taken from an HTML crate: the core depends on
+/// serde, serde_json and http alone, and an error page's title or an XML
+/// error's text needs no more than these references.
+fn decode_references(text: &str) -> Cow<'_, str> {
+    if !text.contains('&') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let reference = after
+            .bytes()
+            .take(REFERENCE_MAX)
+            .position(|b| b == b';')
+            .and_then(|end| Some((reference_char(after.get(..end)?)?, end)));
+        match reference {
+            Some((c, end)) => {
+                out.push(c);
+                rest = after.get(end + 1..).unwrap_or_default();
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// The character a reference between `&` and `;` stands for, if any.
+fn reference_char(name: &str) -> Option<char> {
+    let number = match name {
+        "amp" => return Some('&'),
+        "lt" => return Some('<'),
+        "gt" => return Some('>'),
+        "quot" => return Some('"'),
+        "apos" => return Some('\''),
+        _ => name.strip_prefix('#')?,
+    };
+    let (digits, radix) = match number.strip_prefix(['x', 'X']) {
+        Some(hex) => (hex, 16),
+        None => (number, 10),
+    };
+    // `from_str_radix` would take a sign too.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let code = u32::from_str_radix(digits, radix).ok()?;
+    char::from_u32(code).filter(|&c| c != '\0')
+}
+
+/// The text of the first `<title>` or `<h1>` of an HTML page, as written
+/// (its references not yet decoded).
 fn html_title(html: &str) -> Option<&str> {
     let lower = html.to_ascii_lowercase();
     ["title", "h1"].iter().find_map(|tag| {
@@ -1016,6 +1090,12 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
         return Shape::Other("aws", read_aws);
     }
     if obj.json_type("message") == Some(String) {
+        if obj.json_type("name") == Some(String) && obj.json_type("debug_id") == Some(String) {
+            return Shape::Other("paypal", read_paypal);
+        }
+        if is_heroku(obj) {
+            return Shape::Other("heroku", read_heroku);
+        }
         return Shape::Other("message", read_message);
     }
     if obj.json_type("errors") == Some(String) {
@@ -1128,6 +1208,67 @@ fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     }
 }
 
+/// PayPal's `{"name","message","debug_id","details":[…],"links":[…]}`:
+/// `name` is the code, `debug_id` the request id, and each of `details`
+/// (`{"field","location","issue","description"}`) a violation whose code
+/// is its `issue`; its `field` is a JSON Pointer in the body (the default
+/// `location`), a name in the query or the path. Other members (`links`,
+/// v1's `information_link`) are details, and so are `details` that are not
+/// a list of objects.
+fn read_paypal(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    out.set_code(obj.str("name"));
+    out.message = obj.string("message");
+    if let Some(id) = obj.raw("debug_id").and_then(Raw::id) {
+        out.request_id = Some(id.into_owned());
+    }
+    // All objects, or none read (and the list kept as a detail).
+    let details = obj.raw("details");
+    let read = details
+        .and_then(Raw::items)
+        .is_some_and(|mut items| items.all(|item| item.json_type() == Some(Json::Object)));
+    let items = details.and_then(Raw::items).filter(|_| read);
+    for item in items.into_iter().flatten().take(out.violation_room()) {
+        let Some(item) = item.obj() else {
+            continue;
+        };
+        let field = item.string("field").unwrap_or_default();
+        let in_body = item.str("location").is_none_or(|at| at == "body");
+        out.violations.push(Violation {
+            field: if in_body {
+                crate::pointer_to_field(&field)
+            } else {
+                field
+            },
+            code: item.string("issue").unwrap_or_default(),
+            message: item.string("description").unwrap_or_default(),
+        });
+    }
+    let own = |key: &str| {
+        matches!(key, "name" | "message" | "debug_id" | "retry_after") || (read && key == "details")
+    };
+    crate::dialect::read_details(obj, own, out);
+}
+
+/// Whether `obj` is a Heroku error, `{"id","message","url"}`: an `id` that
+/// looks like a code and starts with a letter (`not_found`), beside the
+/// message and the `url` documenting it. Elsewhere an `id` beside a message
+/// may well be a resource's.
+fn is_heroku(obj: &Obj<'_>) -> bool {
+    obj.json_type("url") == Some(Json::String)
+        && obj.str("id").is_some_and(|id| {
+            looks_like_code(&id) && id.starts_with(|c: char| c.is_ascii_alphabetic())
+        })
+}
+
+/// Heroku's `{"id":"not_found","message":"…","url":"…"}`: `id` is the code;
+/// `url` and any other member are details.
+fn read_heroku(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    out.set_code(obj.str("id"));
+    out.message = obj.string("message");
+    let own = |key: &str| matches!(key, "id" | "message" | "retry_after");
+    crate::dialect::read_details(obj, own, out);
+}
+
 /// Shopify's `{"errors":"[API] Invalid API key or access token"}`: the
 /// text is the message; a `code` beside it, the code.
 fn read_errors_text(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
@@ -1210,12 +1351,21 @@ pub(crate) fn message_from_violations(out: &mut Decoded) {
 /// not merely the status again (Twilio's `20404` is a code; a `404` on a
 /// 404 says nothing more).
 fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
-    let status = out.status;
-    let code = ["code", "error_code"]
+    out.set_code(top_level_code(obj, out.status));
+}
+
+/// What [`read_top_level_code`] reads, for a response with `status`.
+fn top_level_code<'t>(obj: &Obj<'t>, status: u16) -> Option<Cow<'t, str>> {
+    ["code", "error_code"]
         .into_iter()
         .filter_map(|key| obj.raw(key)?.id())
-        .find(|code| code.parse::<u64>().ok() != Some(u64::from(status)));
-    out.set_code(code);
+        .find(|code| !repeats_status(code, status))
+}
+
+/// Whether a code is only `status` again (`404` on a 404), which says
+/// nothing more: no code. Other numbers are an API's own (Twilio's `20404`).
+pub(crate) fn repeats_status(code: &str, status: u16) -> bool {
+    code.parse::<u64>().ok() == Some(u64::from(status))
 }
 
 /// `{"errors":[{"message":…,"code"|"extensions":{"code"}|"type"}]}` (GraphQL,
@@ -1223,12 +1373,13 @@ fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
 /// `{"message":…,"errors":[{"resource","field","code"}]}`, or Salesforce's
 /// items `{"message","errorCode","fields":[…]}`.
 ///
-/// A top-level `message` and `code` are the error's own; failing those, the
-/// first item's. Items naming a `field` are violations; an item's `fields`
-/// are each a violation with the item's code and message.
+/// A top-level `message` and code (read as [`read_top_level_code`] reads
+/// one) are the error's own; failing those, the first item's. Items naming
+/// a `field` are violations; an item's `fields` are each a violation with
+/// the item's code and message.
 fn read_errors(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
-    let top_code = obj.str("code");
+    let top_code = top_level_code(obj, out.status);
     let has_top_code = top_code.is_some();
     out.set_code(top_code);
     let mut first_error = parsed.first_error;
@@ -1262,12 +1413,11 @@ fn read_errors(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
                 if !has_top_code {
                     // GitHub's GraphQL API names its errors by `type` alone.
                     let nested = || item_code(&item.obj("extensions")?, "code");
-                    let status = u64::from(out.status);
                     let own = code
                         .clone()
                         .or_else(nested)
                         .or_else(|| item.string("type").filter(|ty| looks_like_code(ty)))
-                        .filter(|code| code.parse::<u64>().ok() != Some(status));
+                        .filter(|code| !repeats_status(code, out.status));
                     out.set_code(own);
                 }
             }

@@ -622,9 +622,9 @@ fn a_retry_after_in_the_body_counts_in_every_shape() {
     assert_eq!(e.dialect, "message");
     // Read as written: waiting that long is never coming back early.
     assert_eq!(e.retry_after, Some(Duration::from_millis(64_570)));
-    // A longer `Retry-After` wins, as the longest hint always does.
-    let e = dec(429, &[("Retry-After", "90")], discord);
-    assert_eq!(e.retry_after, Some(Duration::from_secs(90)));
+    // Beside `Retry-After`, the header's (Discord rounds it up).
+    let e = dec(429, &[("Retry-After", "65")], discord);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(65)));
 
     for (shape, body) in [
         (
@@ -1195,4 +1195,212 @@ fn a_problems_errors_written_as_strings_are_not_lost() {
     let messages: Vec<_> = e.violations.iter().map(|v| v.message.as_str()).collect();
     assert_eq!(messages, ["Name is required.", "Age must be positive."]);
     assert!(e.violations.iter().all(|v| v.field.is_empty()));
+}
+
+/// PayPal's REST APIs name the error in `name`, correlate it by
+/// `debug_id` and list what is wrong in `details`: each item's `issue` is
+/// its code, its `field` a JSON Pointer in the body (a name elsewhere), as
+/// the API reference's error schema and its validation example have them.
+#[test]
+fn paypal_errors_keep_their_name_debug_id_and_details() {
+    let body = r#"{"name":"INVALID_REQUEST","message":"Request is not well-formed, syntactically incorrect, or violates schema.","debug_id":"b1d1f06c7246c","details":[{"field":"/purchase_units/0/amount","location":"body","issue":"MISSING_REQUIRED_PARAMETER","description":"A required field / parameter is missing."},{"field":"page_size","value":"0","location":"query","issue":"INVALID_PARAMETER_VALUE","description":"The value of a field is invalid."}],"links":[{"href":"https://developer.paypal.com/docs/api/v2/checkout/orders#error-MISSING_REQUIRED_PARAMETER","rel":"information_link","encType":"application/json"}]}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("paypal", Some("INVALID_REQUEST"))
+    );
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Request is not well-formed, syntactically incorrect, or violates schema.")
+    );
+    assert_eq!(e.request_id.as_deref(), Some("b1d1f06c7246c"));
+    assert_eq!(
+        e.violations,
+        [
+            tollgate::Violation::new(
+                "purchase_units[0].amount",
+                "MISSING_REQUIRED_PARAMETER",
+                "A required field / parameter is missing."
+            ),
+            tollgate::Violation::new(
+                "page_size",
+                "INVALID_PARAMETER_VALUE",
+                "The value of a field is invalid."
+            ),
+        ]
+    );
+    assert_eq!(e.details["links"][0]["rel"], "information_link");
+    assert!(!e.details.contains_key("details"), "{:?}", e.details);
+    assert_eq!(e.kind, Kind::InvalidArgument);
+
+    // Payments v1's `information_link`, and no details.
+    let v1 = r#"{"name":"INVALID_RESOURCE_ID","message":"The requested resource ID was not found","information_link":"https://developer.paypal.com/webapps/developer/docs/api/#INVALID_RESOURCE_ID","debug_id":"e56bae98dcc26"}"#;
+    let e = dec(404, &[], v1);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("paypal", Some("INVALID_RESOURCE_ID"))
+    );
+    assert_eq!(e.request_id.as_deref(), Some("e56bae98dcc26"));
+    assert_eq!(
+        e.details["information_link"],
+        "https://developer.paypal.com/webapps/developer/docs/api/#INVALID_RESOURCE_ID"
+    );
+    assert!(e.violations.is_empty());
+    assert_eq!(e.kind, Kind::NotFound);
+
+    // A business rule's issue names no field: it is about the whole request.
+    let declined = r#"{"name":"UNPROCESSABLE_ENTITY","details":[{"issue":"INSTRUMENT_DECLINED","description":"The instrument presented was either declined by the processor or bank, or it can't be used for this payment."}],"message":"The requested action could not be performed, semantically incorrect, or failed business validation.","debug_id":"90957fca61718"}"#;
+    let e = dec(422, &[], declined);
+    assert_eq!(e.code.as_deref(), Some("UNPROCESSABLE_ENTITY"));
+    assert_eq!(
+        e.violations,
+        [tollgate::Violation::new(
+            "",
+            "INSTRUMENT_DECLINED",
+            "The instrument presented was either declined by the processor or bank, or it can't be used for this payment."
+        )]
+    );
+    // Details that are not a list of items are kept as they are.
+    let odd =
+        r#"{"name":"INTERNAL_SERVER_ERROR","message":"m","debug_id":"d1","details":"see logs"}"#;
+    let e = dec(500, &[], odd);
+    assert_eq!(e.details["details"], "see logs");
+    assert!(e.retryable);
+}
+
+/// Heroku's Platform API names the error in `id`, beside the message and a
+/// `url` to read about it; its request id comes in `Request-Id`.
+#[test]
+fn heroku_errors_name_their_code_in_id() {
+    let body = r#"{"id":"rate_limit","message":"Your account reached the API rate limit","url":"https://devcenter.heroku.com/articles/platform-api-reference#rate-limits"}"#;
+    let e = dec(
+        429,
+        &[("Request-Id", "01234567-89ab-cdef-0123-456789abcdef")],
+        body,
+    );
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("heroku", Some("rate_limit"))
+    );
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Your account reached the API rate limit")
+    );
+    assert_eq!(
+        e.request_id.as_deref(),
+        Some("01234567-89ab-cdef-0123-456789abcdef")
+    );
+    assert_eq!(
+        e.details["url"],
+        "https://devcenter.heroku.com/articles/platform-api-reference#rate-limits"
+    );
+    assert_eq!(e.kind, Kind::RateLimited);
+    let e = dec(
+        404,
+        &[],
+        r#"{"id":"not_found","message":"Couldn't find that app.","url":"https://devcenter.heroku.com/articles/platform-api-reference#clients"}"#,
+    );
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("heroku", Some("not_found"))
+    );
+    assert_eq!(e.kind, Kind::NotFound);
+    // Elsewhere an `id` beside a message may be a resource's: no code.
+    for body in [
+        r#"{"id":"6666","message":"The following id is not valid: '6666'"}"#,
+        r#"{"id":"app_1","message":"Not found"}"#,
+        r#"{"id":42,"message":"Not found","url":"https://example.com/x"}"#,
+    ] {
+        let e = dec(404, &[], body);
+        assert_eq!((e.dialect, e.code), ("message", None), "{body}");
+    }
+}
+
+#[test]
+fn a_numbered_code_beside_a_list_of_errors_is_kept() {
+    let body = r#"{"code":40001,"message":"Validation failed","errors":[{"field":"email","code":"invalid","message":"is not an email"}]}"#;
+    let e = dec(400, &[], body);
+    assert_eq!((e.dialect, e.code.as_deref()), ("errors", Some("40001")));
+    assert_eq!(
+        e.violations,
+        [tollgate::Violation::new(
+            "email",
+            "invalid",
+            "is not an email"
+        )]
+    );
+    // One that only repeats the status gives way to the first item's, as a
+    // blank one does.
+    for top in ["400", r#""""#] {
+        let body =
+            format!(r#"{{"code":{top},"message":"m","errors":[{{"message":"bad","code":"E2"}}]}}"#);
+        assert_eq!(dec(400, &[], &body).code.as_deref(), Some("E2"), "{body}");
+    }
+    let body = r#"{"code":404,"errors":[{"message":"Not found"}]}"#;
+    assert_eq!(dec(404, &[], body).code, None);
+}
+
+#[test]
+fn entities_in_an_html_title_are_decoded_once() {
+    for (title, text) in [
+        (
+            "Tom &amp; Jerry&#39;s &lt;API&gt; &quot;v2&quot;",
+            "Tom & Jerry's <API> \"v2\"",
+        ),
+        ("It&#x27;s down &#X2014; sorry", "It's down \u{2014} sorry"),
+        ("&amp;lt; is written &lt;", "&lt; is written <"),
+        // What is no reference, or none to a character, stays as written.
+        (
+            "a & b &bogus; &#xZZ; &#0; &#xD800; &#1114112; &#39",
+            "a & b &bogus; &#xZZ; &#0; &#xD800; &#1114112; &#39",
+        ),
+    ] {
+        let page = format!("<html><head><title>{title}</title></head></html>");
+        let e = dec(503, &[("content-type", "text/html")], &page);
+        assert_eq!(
+            (e.dialect, e.message.as_deref()),
+            ("html", Some(text)),
+            "{title}"
+        );
+    }
+    // In XML bodies character references are read as the predefined
+    // entities are.
+    let xml = "<Error><Code>InvalidArgument</Code><Message>Can&#39;t parse &#x27;x&#x27; &amp;amp;</Message></Error>";
+    let e = dec(400, &[], xml);
+    assert_eq!(e.message.as_deref(), Some("Can't parse 'x' &amp;"));
+}
+
+/// `Retry-After` is HTTP's own field for when to come back (RFC 9110,
+/// 10.2.3), and a response's header fields decide over its body: a body's
+/// hint (which only some APIs send) counts where they say nothing, so that
+/// one absurd value in the body does not end the retries a sane header
+/// asked for.
+#[test]
+fn the_headers_hint_decides_over_the_bodys() {
+    let body = |secs: &str| {
+        format!(
+            r#"{{"error":{{"code":429,"message":"slow down","retry_after":{secs}}},"retry_after":5}}"#
+        )
+    };
+    for secs in ["1e12", "60", "1"] {
+        let e = dec(429, &[("Retry-After", "30")], &body(secs));
+        assert_eq!(e.retry_after, Some(Duration::from_secs(30)), "{secs}");
+        let e = dec(429, &[("retry-after-ms", "1500")], &body(secs));
+        assert_eq!(e.retry_after, Some(Duration::from_millis(1500)), "{secs}");
+    }
+    let google = r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"m","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1e30s"}]}}"#;
+    let e = dec(429, &[("Retry-After", "30")], google);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
+    // Where the headers say nothing (or nothing that reads as a wait), the
+    // body's hints count: the longest of them.
+    for headers in [&[][..], &[("Retry-After", "soon")][..]] {
+        let e = dec(429, headers, &body("60"));
+        assert_eq!(e.retry_after, Some(Duration::from_secs(60)));
+        let e = dec(429, headers, &body("1"));
+        assert_eq!(e.retry_after, Some(Duration::from_secs(5)));
+    }
+    // And before a spent quota's refill, as `Retry-After` is.
+    let quota = [("RateLimit-Remaining", "0"), ("RateLimit-Reset", "40")];
+    let e = dec(429, &quota, &body("10"));
+    assert_eq!(e.retry_after, Some(Duration::from_secs(10)));
 }

@@ -25,9 +25,12 @@ use crate::{ErrorResponse, StopReason};
 /// | [`retry_transport_errors`](Self::retry_transport_errors) | `true` | retry timeouts, refused and reset connections and failed DNS lookups with backoff (not a failed TLS handshake) |
 ///
 /// What is retried: 429 and 503 after the server's hint (`Retry-After` in
-/// seconds or as an HTTP-date, a body `retry_after`, google `RetryInfo`: the
-/// longest wins; failing those, a spent quota's refill by `RateLimit`,
-/// `RateLimit-Reset` or `X-RateLimit-Reset`), or with backoff when there is none;
+/// seconds or as an HTTP-date, which decides, as HTTP's own field (RFC 9110,
+/// 10.2.3); failing it, Azure's `retry-after-ms`; failing those, the longest
+/// of a body `retry_after` and google `RetryInfo`, so that an absurd value in
+/// a body does not outweigh a sane header; failing those, a spent quota's
+/// refill by `RateLimit`, `RateLimit-Reset` or `X-RateLimit-Reset`), or with
+/// backoff when there is none;
 /// a 403 with `Retry-After` or a quota spent by `RateLimit-Remaining` or
 /// `X-RateLimit-Remaining` (GitHub's rate limits), and a 400 or 403 with a
 /// throttling code (AWS's `ThrottlingException`), as a 429; 408, 425 and every

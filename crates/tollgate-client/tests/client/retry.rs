@@ -311,17 +311,21 @@ async fn every_dialect_hint_is_honoured() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_longest_hint_wins() {
-    let reply = Reply::new(503)
-        .header("retry-after", 2)
-        .body(r#"{"error":{"code":503,"message":"busy","retry_after":5}}"#);
-    let mock = Mock::start(vec![reply, Reply::ok()]).await;
-    client(RetryPolicy::default())
-        .get(mock.url("/"))
-        .send_api()
-        .await
-        .unwrap();
-    assert_gap(mock.gaps()[0], 5 * SECOND);
+async fn retry_after_decides_over_the_bodys_hint() {
+    // Longer or absurdly long, the body's hint gives way to the header's.
+    for body_hint in ["5", "1e12"] {
+        let reply = Reply::new(503).header("retry-after", 2).body(format!(
+            r#"{{"error":{{"code":503,"message":"busy","retry_after":{body_hint}}}}}"#
+        ));
+        let mock = Mock::start(vec![reply, Reply::ok()]).await;
+        client(RetryPolicy::default())
+            .get(mock.url("/"))
+            .send_api()
+            .await
+            .unwrap();
+        assert_eq!(mock.hits(), 2, "{body_hint}");
+        assert_gap(mock.gaps()[0], 2 * SECOND);
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,7 +5,7 @@ use super::{
     Context, Renderer, read_field_messages, write_detail_members, write_message, write_pointer,
     write_wire_code,
 };
-use crate::decode::{Decoded, Json, Obj, Raw};
+use crate::decode::{Decoded, Json, Obj, Raw, repeats_status};
 use crate::{ApiError, Dialect, Violation, pointer_to_field, retry_after_secs};
 
 pub(super) const RESERVED: &[&str] = &[
@@ -82,7 +82,7 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     let code = obj
         .raw("code")
         .and_then(Raw::id)
-        .filter(|code| code.parse::<u64>().ok() != Some(u64::from(status)));
+        .filter(|code| !repeats_status(code, status));
     match code {
         Some(code) => out.set_code(Some(code)),
         None => out.set_code(
