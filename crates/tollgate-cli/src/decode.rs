@@ -23,10 +23,10 @@ Examples:
   tollgate decode --catalog api.toml response.txt
 
 Input that starts with `HTTP/` is a whole response (status line, headers, blank line, body;
-CRLF or LF), as `tollgate render` and `curl -i` print it; of several (`curl -L` redirects,
-a proxy's CONNECT, an auth challenge) the last is decoded; a body still chunked (`curl --raw`,
-`nc`) is unchunked. Anything else is a body. At most 16 MiB is read; an empty input needs
---status.
+CRLF or LF; a header folded onto lines that start with a space or tab is read as one line), as
+`tollgate render` and `curl -i` print it; of several (`curl -L` redirects, a proxy's CONNECT, an
+auth challenge) the last is decoded; a body still chunked (`curl --raw`, `nc`) is unchunked.
+Anything else is a body. At most 16 MiB is read; an empty input needs --status.
 
 Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
 violations (field, code, message), request_id, retry_after_secs, retry (never, after or backoff),

@@ -56,6 +56,9 @@ pub(crate) fn url_from_env(name: &str) -> Result<Option<String>, CliError> {
 /// `by` says what named it (`--database`, a variable, a config file's line),
 /// for the error.
 pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
+    if let Some(why) = sqlite_path_problem(url) {
+        return Err(cannot_open(url, by, why));
+    }
     if let Some(file) = missing_sqlite_file(url) {
         // Said here, where the reason is plain (a missing directory), rather
         // than as SQLite's "unable to open database file".
@@ -71,6 +74,9 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
 /// migrations they lack); a database without them (another application's,
 /// a mistyped name) is refused, and nothing is written to it.
 async fn open_existing(url: &str, by: &str) -> Result<Store, CliError> {
+    if let Some(why) = sqlite_path_problem(url) {
+        return Err(cannot_open(url, by, why));
+    }
     let options = StoreOptions::default().create_tables(false);
     Store::open_with(url, options).await.map_err(|e| match e {
         StoreError::NoTables => CliError::Usage(format!(
@@ -238,6 +244,9 @@ impl DatabaseArgs {
         Fut: Future<Output = Result<T, StoreError>>,
     {
         let named = self.lasting(false)?;
+        if let Some(why) = sqlite_path_problem(&named.url) {
+            return Err(cannot_open(&named.url, &named.by, why));
+        }
         if let Some(path) = missing_sqlite_file(&named.url) {
             let shown = if path.is_relative() {
                 Path::new(".").join(&path)
@@ -297,6 +306,39 @@ pub(crate) fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
         return None;
     }
     Some(path.to_owned())
+}
+
+/// Why the file a `sqlite:` URL names can be no database, said plainly
+/// rather than as SQLite's "unable to open database file": it is a
+/// directory, or the directory it would be in does not exist or is a file.
+pub(crate) fn sqlite_path_problem(url: &str) -> Option<String> {
+    if !url.starts_with("sqlite:") || sqlite_in_memory(url) {
+        return None;
+    }
+    // A URL sqlx cannot read is left to `Store::open` to report.
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() {
+        return None;
+    }
+    if path.is_dir() {
+        return Some(format!(
+            "{} is a directory, not a database file",
+            path.display()
+        ));
+    }
+    if path.exists() {
+        return None;
+    }
+    // A file named without a folder is in the working directory.
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+    if parent.is_dir() {
+        None
+    } else if parent.exists() {
+        Some(format!("{} is not a directory", parent.display()))
+    } else {
+        Some(format!("no such directory: {}", parent.display()))
+    }
 }
 
 /// A time as RFC 3339, to the second; past year 9999 (which RFC 3339 cannot

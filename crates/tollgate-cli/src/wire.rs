@@ -132,37 +132,14 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
             line: line_base,
             found: shorten(status_line),
         })?;
-        let mut headers = HeaderMap::new();
-        let mut skipped = Vec::new();
-        let mut bad_past_limit = 0usize;
+        let mut fields = Fields::default();
         for (i, line) in lines.enumerate() {
-            match parse_header_line(line) {
-                Ok(Some((name, value))) => {
-                    if headers.try_append(name, value).is_err() {
-                        skipped.push(format!(
-                            "line {}: more headers than a header map holds; this and the \
-                             rest are left out",
-                            line_base + 1 + i
-                        ));
-                        break;
-                    }
-                }
-                Ok(None) => {}
-                // A hostile response may hold millions of bad lines: the
-                // first few are told, then how many more there are.
-                Err(_) if skipped.len() == MAX_SKIPPED => bad_past_limit += 1,
-                Err(why) => skipped.push(format!(
-                    "line {}: {why}: {:?}",
-                    line_base + 1 + i,
-                    shorten(line)
-                )),
+            if fields.full {
+                break;
             }
+            fields.read(line_base + 1 + i, line);
         }
-        if bad_past_limit > 0 {
-            skipped.push(format!(
-                "{bad_past_limit} more header lines could not be read and are left out"
-            ));
-        }
+        let (headers, skipped) = fields.finish();
         // curl prints a body decoded (`--compressed`) under the encoded
         // `Content-Length`: with a `Content-Encoding`, the length says nothing.
         // Nor with a `Transfer-Encoding`, which overrides it (RFC 9112 §6.3).
@@ -307,13 +284,111 @@ fn parse_status_line(line: &[u8]) -> Option<u16> {
     (100..=999).contains(&status).then_some(status)
 }
 
-/// `Name: value`; `Ok(None)` for a blank line.
-fn parse_header_line(line: &[u8]) -> Result<Option<(HeaderName, HeaderValue)>, &'static str> {
+/// The header lines of one response, read one by one into a map.
+#[derive(Default)]
+struct Fields<'a> {
+    headers: HeaderMap,
+    /// The lines skipped, with why.
+    skipped: Vec<String>,
+    /// How many more lines were skipped past the first [`MAX_SKIPPED`].
+    bad_past_limit: usize,
+    /// The field being read, until a line that does not continue it: its
+    /// line number, that line, its name and its value so far.
+    field: Option<(usize, &'a [u8], HeaderName, Vec<u8>)>,
+    /// Whether the map is full: the lines left are left out.
+    full: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// Reads line `at` of the input.
+    fn read(&mut self, at: usize, line: &'a [u8]) {
+        match parse_header_line(line) {
+            Ok(Line::Blank) => {}
+            // An obsolete line folding (RFC 9112 §5.2): the field goes on,
+            // the fold replaced by one space, as a recipient may do.
+            Ok(Line::Fold(more)) => match &mut self.field {
+                Some((_, _, _, value)) => {
+                    if !value.is_empty() && !more.is_empty() {
+                        value.push(b' ');
+                    }
+                    value.extend_from_slice(more);
+                }
+                None => self.skip(
+                    at,
+                    "skipped a folded line that continues no header read",
+                    line,
+                ),
+            },
+            Ok(Line::Field(name, value)) => {
+                self.end_field();
+                self.field = Some((at, line, name, value.to_vec()));
+            }
+            Err(why) => {
+                self.end_field();
+                self.skip(at, why, line);
+            }
+        }
+    }
+
+    /// Adds the field being read, whole now, to the map.
+    fn end_field(&mut self) {
+        let Some((at, line, name, value)) = self.field.take().filter(|_| !self.full) else {
+            return;
+        };
+        let Ok(value) = HeaderValue::from_bytes(&value) else {
+            return self.skip(at, "skipped an invalid header value", line);
+        };
+        if self.headers.try_append(name, value).is_err() {
+            self.skipped.push(format!(
+                "line {at}: more headers than a header map holds; this and the rest are left out"
+            ));
+            self.full = true;
+        }
+    }
+
+    /// Tells why line `at` was skipped. A hostile response may hold millions
+    /// of bad lines: the first few are told, then how many more there are.
+    fn skip(&mut self, at: usize, why: &str, line: &[u8]) {
+        if self.skipped.len() == MAX_SKIPPED {
+            self.bad_past_limit += 1;
+        } else {
+            self.skipped
+                .push(format!("line {at}: {why}: {:?}", shorten(line)));
+        }
+    }
+
+    /// The headers read, and the lines skipped.
+    fn finish(mut self) -> (HeaderMap, Vec<String>) {
+        self.end_field();
+        if self.bad_past_limit > 0 {
+            self.skipped.push(format!(
+                "{} more header lines could not be read and are left out",
+                self.bad_past_limit
+            ));
+        }
+        (self.headers, self.skipped)
+    }
+}
+
+/// A header line.
+#[derive(Debug, PartialEq)]
+enum Line<'a> {
+    /// `Name: value`, the value trimmed.
+    Field(HeaderName, &'a [u8]),
+    /// A line that starts with a space or a tab: more of the field before
+    /// it (an obsolete line folding), trimmed.
+    Fold(&'a [u8]),
+    /// Nothing but white space.
+    Blank,
+}
+
+/// A header line read, or why it cannot be.
+fn parse_header_line(line: &[u8]) -> Result<Line<'_>, &'static str> {
     if line.trim_ascii().is_empty() {
-        return Ok(None);
+        return Ok(Line::Blank);
     }
     if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-        return Err("skipped a folded header line");
+        return Ok(Line::Fold(line.trim_ascii()));
     }
     let colon = line
         .iter()
@@ -321,9 +396,7 @@ fn parse_header_line(line: &[u8]) -> Result<Option<(HeaderName, HeaderValue)>, &
         .ok_or("skipped a line with no `:`")?;
     let name = HeaderName::from_bytes(line[..colon].trim_ascii())
         .map_err(|_| "skipped an invalid header name")?;
-    let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii())
-        .map_err(|_| "skipped an invalid header value")?;
-    Ok(Some((name, value)))
+    Ok(Line::Field(name, line[colon + 1..].trim_ascii()))
 }
 
 /// The line for a message: lossy UTF-8, at most 80 characters.
@@ -537,6 +610,54 @@ mod tests {
         assert!(e.to_string().contains("expected a status line"), "{e}");
         assert!(parse_response(b"HTTP/1.1 4000 x\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn folded_header_lines_continue_the_header_before_them() {
+        // RFC 9112 §5.2: each obs-fold may be replaced by a space.
+        let response = parse_response(
+            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"api\",\r\n  \
+              error=\"invalid_token\"\r\nRetry-After:\r\n\t30 \r\nX-Request-Id: req_1\r\n\
+              X-Note: a\r\n \r\n\tb\r\n\r\n{}",
+        )
+        .unwrap();
+        assert!(response.skipped.is_empty(), "{:?}", response.skipped);
+        let header = |name: &str| response.headers.get(name).unwrap().to_str().unwrap();
+        assert_eq!(
+            header("www-authenticate"),
+            r#"Bearer realm="api", error="invalid_token""#
+        );
+        assert_eq!(header("retry-after"), "30");
+        assert_eq!(header("x-request-id"), "req_1");
+        assert_eq!(header("x-note"), "a b");
+        assert_eq!(response.body, b"{}");
+        // The last of several values of a name is the one continued.
+        let response = parse_response(b"HTTP/1.1 429 x\nVary: a\nVary: b,\n c\n\n").unwrap();
+        let vary: Vec<_> = response.headers.get_all("vary").iter().collect();
+        assert_eq!(vary, ["a", "b, c"]);
+        // A fold with no header before it, or after a line skipped, is
+        // skipped: it continues nothing that was read.
+        let response =
+            parse_response(b"HTTP/1.1 400 Bad\r\n first\r\nno colon\r\n more\r\nok: 1\r\n\r\n")
+                .unwrap();
+        assert_eq!(response.headers.len(), 1);
+        assert_eq!(response.headers["ok"], "1");
+        assert_eq!(response.skipped.len(), 3, "{:?}", response.skipped);
+        assert!(
+            response.skipped[0]
+                .starts_with("line 2: skipped a folded line that continues no header read"),
+            "{:?}",
+            response.skipped
+        );
+        // A value that is no header value, once joined, is skipped whole.
+        let response =
+            parse_response(b"HTTP/1.1 400 Bad\r\nX-A: 1\r\n \x7f\r\nok: 1\r\n\r\n").unwrap();
+        assert_eq!(response.headers.len(), 1);
+        assert!(
+            response.skipped[0].starts_with("line 2: skipped an invalid header value"),
+            "{:?}",
+            response.skipped
+        );
     }
 
     #[test]

@@ -738,6 +738,21 @@ fn decode_reads_a_response_saved_with_a_byte_order_mark() {
 }
 
 #[test]
+fn decode_joins_folded_header_lines_to_the_header_before_them() {
+    // An obsolete line folding (RFC 9112 §5.2), as old servers and proxies send it.
+    let input = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n\
+                 Retry-After:\r\n 30\r\nX-Request-Id:\r\n\treq_1\r\n\r\n\
+                 {\"error\":\"rate_limit_exceeded\",\"message\":\"Slow down.\"}";
+    let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    assert_eq!(stderr(&decoded), "");
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["status"], 429);
+    assert_eq!(value["retry_after_secs"], 30);
+    assert_eq!(value["request_id"], "req_1");
+}
+
+#[test]
 fn decode_reads_a_decompressed_body_past_its_encoded_length() {
     // `curl -si --compressed`: the body printed decoded, under the gzip length.
     let body = r#"{"error":"rate_limit_exceeded","message":"Slow down, please."}"#;

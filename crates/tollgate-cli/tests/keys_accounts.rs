@@ -365,8 +365,8 @@ fn a_config_directory_an_unknown_account_or_a_key_born_expired_is_refused() {
     let said = String::from_utf8_lossy(&created.stderr);
     assert!(
         said.contains(&format!(
-            "cannot create {}: No such file",
-            nowhere.display()
+            "no such directory: {}",
+            dir.join("no/such/dir").display()
         )),
         "{said}"
     );
@@ -727,5 +727,45 @@ async fn a_copy_of_the_database_file_alone_holds_every_change() {
         String::from_utf8_lossy(&show.stderr)
     );
     server.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A SQLite path that is a directory, or in a directory that does not
+/// exist (or is a file), is named with what is wrong with it, by every
+/// command: not as SQLite's "unable to open database file".
+#[test]
+fn a_database_path_that_is_a_directory_or_in_none_is_named() {
+    let dir = fresh_dir("path_problems");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("file.txt"), "").unwrap();
+    let absolute = dir.join("sub");
+    let absolute = format!("sqlite://{}", absolute.display());
+    let cases = [
+        ("sqlite://sub", "sub is a directory, not a database file"),
+        (
+            absolute.as_str(),
+            &*format!(
+                "{} is a directory, not a database file",
+                dir.join("sub").display()
+            ),
+        ),
+        ("sqlite://no/such/a.db", "no such directory: no/such"),
+        ("sqlite://file.txt/a.db", "file.txt is not a directory"),
+    ];
+    for (url, why) in cases {
+        let mut commands = commands_about(url);
+        commands.push(vec!["accounts", "create", "acme", "--database", url]);
+        for args in commands {
+            let output = tollgate(&dir, &args);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            let expected = format!("cannot open the database {url} (named by --database): {why}");
+            assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+            assert!(!stderr.contains("unable to open"), "{args:?}: {stderr}");
+        }
+    }
+    // Nothing was made on the way.
+    assert!(!dir.join("no").exists());
+    assert_eq!(std::fs::read_dir(dir.join("sub")).unwrap().count(), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1457,3 +1457,108 @@ fn a_tls_failure_says_what_to_check() {
     assert!(stderr.contains("SSL_CERT_FILE=ca.pem"), "{stderr}");
     assert!(!stderr.contains("is the server running"), "{stderr}");
 }
+
+/// A key the API refuses is said to be refused, once; the checks its 401
+/// hides are skipped, not failed as if the API got them wrong, and neither
+/// the idempotency pair's second request nor the burst is sent with it.
+#[test]
+fn a_refused_key_is_named_once_and_what_it_hides_is_not_judged() {
+    let base = format!("http://{}", serve(conforming(Dialect::Problem)));
+    let (code, report) = probe_json(&[&base, "--key", "tg_live_revoked", "--max-requests", "20"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        failures(&report),
+        [
+            "key | malformed JSON: POST /v1/items | the key was refused (401 invalid_key): pass \
+          a valid --key (or TOLLGATE_API_KEY)"
+        ],
+        "{report:#}"
+    );
+    let said = "the key was refused (401); pass a valid --key to check this";
+    for request in [
+        "malformed JSON: POST /v1/items",
+        "wrong content type: POST /v1/items",
+        "oversized body: POST /v1/items",
+    ] {
+        let status = check(&report, "expected-status", request);
+        assert_eq!(status["status"], 401, "{status}");
+        assert_eq!(status["result"], "skip", "{status}");
+        assert_eq!(status["reason"], said, "{status}");
+        // The 401 itself is held to the rules like any error.
+        assert_eq!(
+            check(&report, "www-authenticate", request)["result"],
+            "pass"
+        );
+    }
+    let idempotency = check(&report, "idempotency", "idempotency, first: POST /v1/items");
+    assert_eq!(idempotency["result"], "skip", "{idempotency}");
+    assert_eq!(idempotency["reason"], said, "{idempotency}");
+    assert!(
+        !report.to_string().contains("idempotency, reused"),
+        "{report:#}"
+    );
+    let burst = check(&report, "probe", "burst");
+    assert_eq!(burst["result"], "skip", "{burst}");
+    assert_eq!(
+        burst["reason"],
+        "not sent: the key was refused (401), and its limit cannot be reached with it; pass a \
+         valid --key"
+    );
+    // openapi, no key, invalid key, malformed JSON, wrong content type,
+    // oversized body, unknown route, wrong method, idempotency once.
+    assert_eq!(report["requests"], 9, "{report:#}");
+    // The table says it first, before the checks it explains.
+    let table = tollgate(&[
+        "probe",
+        &base,
+        "--key",
+        "tg_live_revoked",
+        "--max-requests",
+        "0",
+    ]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let first_check = table.lines().nth(2).unwrap_or_default();
+    assert!(
+        first_check.starts_with("key ") && first_check.contains("the key was refused"),
+        "{table}"
+    );
+}
+
+/// A key refused first by the burst (the one request of the probe that
+/// carries it to a route checking it) skips the burst, rather than failing
+/// it for a rate limit it could not reach.
+#[test]
+fn a_key_refused_by_the_burst_alone_skips_it() {
+    let items = get(|| async { axum::Json(json!([])) }).route_layer(middleware::from_fn(auth));
+    let app = Router::new()
+        .route("/v1/items", items)
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let base = format!("http://{}", serve(app));
+    let args = [&base, "--route", "GET:/v1/items", "--max-requests", "5"];
+    let (code, report) = probe_json(&[&args[..], &["--key", "tg_live_revoked"]].concat());
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        failures(&report),
+        [
+            "key | burst: GET /v1/items | the key was refused (401 invalid_key): pass a valid \
+          --key (or TOLLGATE_API_KEY)"
+        ],
+        "{report:#}"
+    );
+    let burst = check(&report, "rate-limit", "burst: GET /v1/items");
+    assert_eq!(burst["result"], "skip", "{burst}");
+    assert_eq!(
+        burst["reason"],
+        "the key was refused (401); pass a valid --key to check this"
+    );
+    // With the right key, the burst is judged: this app has no rate limit.
+    let (_, report) = probe_json(&[&args[..], &["--key", KEY]].concat());
+    assert_eq!(
+        failures(&report),
+        [
+            "rate-limit | burst: GET /v1/items | no 429 after 5 requests: no rate limit, or one \
+          above --max-requests"
+        ],
+        "{report:#}"
+    );
+}

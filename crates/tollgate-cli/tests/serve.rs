@@ -1613,6 +1613,56 @@ fn a_start_that_cannot_listen_leaves_the_demo_key_to_the_next() {
     assert!(server.key.is_some(), "{}", server.banner);
 }
 
+/// A database path that is a directory, or in a directory that does not
+/// exist, is named with what is wrong with it: not as SQLite's "unable to
+/// open database file"; and nothing is made on the way.
+#[test]
+fn a_database_path_that_is_a_directory_or_in_none_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("tollgate.db")).unwrap();
+    let shown = |path: &std::path::Path| path.display().to_string();
+    let cases = [
+        (
+            vec![
+                "--database".to_owned(),
+                format!("sqlite://{}", shown(&data)),
+            ],
+            format!("{} is a directory, not a database file", shown(&data)),
+        ),
+        // The data directory's database file is a directory.
+        (
+            vec!["--data-dir".to_owned(), shown(&data)],
+            format!(
+                "{} is a directory, not a database file",
+                shown(&data.join("tollgate.db"))
+            ),
+        ),
+        (
+            vec![
+                "--database".to_owned(),
+                "sqlite://gone/tollgate.db".to_owned(),
+            ],
+            "no such directory: gone".to_owned(),
+        ),
+    ];
+    for (args, why) in cases {
+        let failed = common::tollgate_command()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert_eq!(failed.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&why), "{args:?}: {stderr}");
+        assert!(stderr.contains("(named by --"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("unable to open"), "{args:?}: {stderr}");
+    }
+    assert!(!dir.path().join("gone").exists());
+}
+
 #[test]
 fn a_demo_key_nobody_could_read_is_revoked() {
     let dir = tempfile::tempdir().unwrap();

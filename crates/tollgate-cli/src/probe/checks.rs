@@ -92,6 +92,10 @@ pub(crate) struct Expect {
     /// route needing a key may refuse it for that (401 or 403) before it
     /// looks at what the request tests, so such a refusal is a skip.
     pub(crate) keyless: bool,
+    /// Whether the request carried `--key` to test something else: a 401
+    /// to it says the key was refused, not that the API got the request
+    /// wrong, so it is a skip ([`refused_key`] says so once, as a failure).
+    pub(crate) keyed: bool,
 }
 
 /// What a success means for a request that should have been refused.
@@ -475,6 +479,49 @@ fn check_exchange(
     });
 }
 
+/// Why a check on a request whose key was refused is skipped.
+pub(crate) const KEY_REFUSED: &str = "the key was refused (401); pass a valid --key to check this";
+
+/// Whether the request carried `--key` and was answered 401 where it did
+/// not test for one: the key itself was refused.
+pub(crate) fn refuses_the_key(ex: &Exchange) -> bool {
+    ex.expect.keyed && ex.status() == Some(401) && !ex.expect.statuses.contains(&401)
+}
+
+/// The `key` row, when an answer shows that the API refused `--key`: one
+/// failure that names it, for the first request refused so, rather than
+/// each check it hides failing as if the API got the request wrong.
+pub(crate) fn refused_key(catalog: &Catalog, entries: &[Entry]) -> Option<Row> {
+    let ex = entries.iter().find_map(|entry| match entry {
+        Entry::Exchange(ex) if refuses_the_key(ex) => Some(ex),
+        _ => None,
+    })?;
+    let answer = ex.outcome.as_ref().ok()?;
+    let decoded = catalog.decode(
+        answer.status,
+        &answer.headers,
+        &answer.body,
+        sent_at(&answer.headers),
+    );
+    // The code as the catalog names it, else as the API spelled it.
+    let code = decoded.code.as_deref().map(|code| {
+        catalog
+            .find_wire_code(code)
+            .map_or_else(|| code.to_owned(), |def| def.code().to_owned())
+    });
+    let refused = match code {
+        Some(code) => format!("401 {code}"),
+        None => "401".to_owned(),
+    };
+    Some(Row::new(
+        "key",
+        ex.label(),
+        Some(401),
+        Verdict::Fail,
+        format!("the key was refused ({refused}): pass a valid --key (or TOLLGATE_API_KEY)"),
+    ))
+}
+
 /// The `expected-status` row: verdict and reason, or none when any status will do.
 fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> {
     let wanted = &ex.expect.statuses;
@@ -499,6 +546,8 @@ fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> 
             Verdict::Skip,
             format!("refused for the missing key ({status}); pass --key to check this"),
         )
+    } else if ex.expect.keyed && status == 401 {
+        (Verdict::Skip, KEY_REFUSED.to_owned())
     } else if status < 400 {
         match &ex.expect.if_accepted {
             Some(Accepted::Skip(why)) => (Verdict::Skip, why.clone()),
@@ -908,6 +957,59 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_key_is_named_once_by_its_catalog_code() {
+        let catalog = Catalog::builtin();
+        let keyed = |name, dialect, statuses: &[u16]| {
+            Entry::exchange(Exchange {
+                name,
+                method: Method::POST,
+                path: "/x".into(),
+                expect: Expect {
+                    keyed: true,
+                    ..Expect::one_of(statuses)
+                },
+                outcome: Ok(rendered(&catalog, dialect, "invalid_key")),
+                notes: Vec::new(),
+                waited: None,
+            })
+        };
+        // A 401 where one is tested for is no refusal of the key.
+        assert_eq!(
+            refused_key(&catalog, &[keyed("no key", Dialect::Coded, &[401])]),
+            None
+        );
+        let entries = [
+            keyed("no key", Dialect::Coded, &[401]),
+            keyed("malformed JSON", Dialect::Coded, &[400]),
+            keyed("wrong method", Dialect::Coded, &[405]),
+        ];
+        let row = refused_key(&catalog, &entries).unwrap();
+        assert_eq!(
+            (row.check, row.request.as_str(), row.status, row.verdict),
+            ("key", "malformed JSON: POST /x", Some(401), Verdict::Fail)
+        );
+        // Named as the catalog names it, whatever the dialect spells it.
+        assert_eq!(
+            row.reason,
+            "the key was refused (401 invalid_key): pass a valid --key (or TOLLGATE_API_KEY)"
+        );
+        // The checks it hides are skipped, each for that reason.
+        let rows = evaluate(&catalog, &entries, None);
+        let skipped: Vec<_> = rows
+            .iter()
+            .filter(|r| r.check == "expected-status" && r.verdict == Verdict::Skip)
+            .map(|r| (r.request.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ("malformed JSON: POST /x", KEY_REFUSED),
+                ("wrong method: POST /x", KEY_REFUSED)
+            ]
+        );
+    }
+
+    #[test]
     fn expectations() {
         let catalog = Catalog::builtin();
         let answer = rendered(&catalog, Dialect::Problem, "not_found");
@@ -1000,6 +1102,21 @@ mod tests {
             expected_status(&ex, &refused(401)),
             Some((Verdict::Fail, "expected 404, got 401".into()))
         );
+
+        // With the key, a 401 says the key was refused, named once by `refused_key`.
+        ex.expect = Expect {
+            keyed: true,
+            ..Expect::one_of(&[404])
+        };
+        assert_eq!(
+            expected_status(&ex, &refused(401)),
+            Some((Verdict::Skip, KEY_REFUSED.into()))
+        );
+        assert_eq!(
+            expected_status(&ex, &refused(403)),
+            Some((Verdict::Fail, "expected 404, got 403".into()))
+        );
+        assert_eq!(refused_key(&catalog, &[]), None);
 
         ex.outcome = Err("connection reset".into());
         let rows = evaluate(&catalog, &[Entry::exchange(ex)], None);

@@ -62,7 +62,9 @@ failure: when its Retry-After asks for 5 s or less, the probe waits that long an
 once more; otherwise, or when the 429 comes again, the check is skipped, naming the wait. The 429
 itself is held to the rules below like any error. Without a key, a 401 or 403 to a request that
 tests something else (malformed JSON, a wrong method, …) is a skip as well: the route may check
-the key first; pass --key to check what the request tests.
+the key first; pass --key to check what the request tests. With --key, a 401 to such a request
+says the key was refused: the `key` check fails once, naming the refusal, the checks the 401 hides
+are skipped, and neither the burst nor the idempotency check's second request is sent.
 
 A user name and password in BASE_URL (http://sk_live_1@host:8080, a key as Stripe takes it) are
 the key when --key is not given: sent as `Authorization: Basic`, and the invalid key sent the same
@@ -322,10 +324,17 @@ async fn probe(
     let have_key = client.has_key();
     let keyed = if have_key { Key::Given } else { Key::Absent };
     // Without a key, an authenticated route may answer 401 before anything
-    // else: a skip, as that refusal says nothing of what the request tests.
+    // else: a skip, as that refusal says nothing of what the request tests;
+    // with one, a 401 says the key was refused (`checks::refused_key`).
     let or_unauthenticated = |statuses: &[u16]| Expect {
         keyless: !have_key,
+        keyed: have_key,
         ..Expect::one_of(statuses)
+    };
+    // Any status will do, for a request that carries the key if there is one.
+    let any = || Expect {
+        keyed: have_key,
+        ..Expect::any()
     };
     let fixed = 9;
     bar.set_length(fixed + u64::from(args.max_requests));
@@ -359,7 +368,7 @@ async fn probe(
         name: "openapi",
         method: Method::GET,
         path: discover.path.clone(),
-        expect: Expect::any(),
+        expect: any(),
         outcome: sent,
         notes: Vec::new(),
         waited: None,
@@ -369,7 +378,7 @@ async fn probe(
         requests += 1;
         openapi = Exchange {
             waited: Some(wait),
-            ..exchange(client, bar, "openapi", &discover, Expect::any()).await
+            ..exchange(client, bar, "openapi", &discover, any()).await
         };
     }
     let documented = documented_routes(&openapi);
@@ -423,6 +432,8 @@ async fn probe(
             )
         }
     }));
+    // Where the `key` row goes, if the key is refused: before the checks it explains.
+    let key_row_at = entries.len();
     let targets = routes::targets(&routes, have_key);
     // Why a target is missing: no route is known at all, or `why`.
     let unless_none = |why| if routes.is_empty() { no_route } else { why };
@@ -446,6 +457,7 @@ async fn probe(
                 if_accepted: public.clone(),
                 if_refused: None,
                 keyless: false,
+                keyed: false,
             };
             let no_key = patient(
                 client,
@@ -470,6 +482,7 @@ async fn probe(
                 if_accepted,
                 if_refused: None,
                 keyless: false,
+                keyed: false,
             };
             let invalid = &request(Key::Invalid);
             entries.push(Entry::exchange(
@@ -596,8 +609,16 @@ async fn probe(
 
     // The rate limit, last: it spends the budget the other requests need.
     bar.set_length(requests as u64 + u64::from(args.max_requests));
+    let refused = checks::refused_key(catalog, &entries);
     if args.max_requests == 0 {
         entries.push(skipped("burst", "--max-requests 0"));
+    } else if refused.is_some() {
+        // Its answers would be the same refusal, over and over.
+        entries.push(skipped(
+            "burst",
+            "not sent: the key was refused (401), and its limit cannot be reached with it; \
+             pass a valid --key",
+        ));
     } else {
         let (path, key) = match targets.burst {
             Some(route) => (route.concrete_path(), keyed),
@@ -607,9 +628,12 @@ async fn probe(
             key,
             ..Request::new(Method::GET, path)
         };
-        let (sent, found) = burst(client, bar, &request, args.max_requests).await;
+        let (sent, found) = burst(client, bar, &request, any(), args.max_requests).await;
         requests += sent;
         entries.extend(found);
+    }
+    if let Some(row) = refused.or_else(|| checks::refused_key(catalog, &entries)) {
+        entries.insert(key_row_at, Entry::Row(row));
     }
 
     let rows = checks::evaluate(catalog, &entries, args.dialect);
@@ -694,6 +718,10 @@ async fn idempotency(
 ) -> Vec<Entry> {
     let key = format!("tollgate-probe-{}", uuid::Uuid::now_v7().simple());
     let key = HeaderValue::from_str(&key).unwrap_or(HeaderValue::from_static("tollgate-probe"));
+    let keyed = || Expect {
+        keyed: true,
+        ..Expect::any()
+    };
     let request = |body: Vec<u8>| Request {
         key: Key::Given,
         headers: vec![(IDEMPOTENCY_KEY, key.clone())],
@@ -705,11 +733,16 @@ async fn idempotency(
         bar,
         "idempotency, first",
         &request(first),
-        Expect::any(),
+        keyed(),
         requests,
     )
     .await;
-    if let Some(why) = a.rate_limited() {
+    // A 429, or the key refused: the second request would prove nothing.
+    let unjudged = match a.rate_limited() {
+        Some(why) => Some(why),
+        None => checks::refuses_the_key(&a).then(|| checks::KEY_REFUSED.to_owned()),
+    };
+    if let Some(why) = unjudged {
         a.notes.push(Row::new(
             "idempotency",
             a.label(),
@@ -724,7 +757,7 @@ async fn idempotency(
         bar,
         "idempotency, reused",
         &request(second),
-        Expect::any(),
+        keyed(),
         requests,
     )
     .await;
@@ -801,17 +834,20 @@ async fn burst(
     client: &Client,
     bar: &ProgressBar,
     request: &Request,
+    expect: Expect,
     max: u32,
 ) -> (usize, Vec<Entry>) {
     let mut found = Vec::new();
     let mut statuses: Vec<u16> = Vec::new();
     let mut last = None;
+    let mut refused = false;
     for sent in 1..=max {
-        let ex = exchange(client, bar, "burst", request, Expect::any()).await;
+        let ex = exchange(client, bar, "burst", request, expect.clone()).await;
         let sent = sent as usize;
         if let Ok(answer) = &ex.outcome {
             last = Some(answer.headers.clone());
         }
+        refused = checks::refuses_the_key(&ex);
         match ex.status() {
             None => {
                 found.push(Entry::exchange(ex));
@@ -863,7 +899,12 @@ async fn burst(
             Some(_) => {}
         }
     }
-    let (verdict, reason) = unreached_limit(last.as_ref(), max);
+    // Refused for its key to the end, the burst could not reach the key's limit.
+    let (verdict, reason) = if refused {
+        (Verdict::Skip, checks::KEY_REFUSED.to_owned())
+    } else {
+        unreached_limit(last.as_ref(), max)
+    };
     found.push(Entry::Row(Row::new(
         "rate-limit",
         format!("burst: {} {}", request.method, request.path),

@@ -916,7 +916,16 @@ fn banner(
     }
     writeln!(out, "  dialect      {}", settings.dialect)?;
     let mut catalogs = vec!["built-in".to_owned(), "serve's domain errors".to_owned()];
-    catalogs.extend(settings.catalogs.iter().map(|p| shown(p)));
+    // Named as its problems name it: `-` is stdin.
+    catalogs.extend(
+        settings
+            .catalogs
+            .iter()
+            .map(|p| match Source::from_arg(Some(p)) {
+                stdin @ Source::Stdin => stdin.name(),
+                Source::File(_) => shown(p),
+            }),
+    );
     writeln!(out, "  catalog      {}", catalogs.join(" + "))?;
     writeln!(out, "  database     {}", input::printable(&database))?;
     // `--redis memory://` counts in memory too.
@@ -934,6 +943,13 @@ fn banner(
         app::WINDOW.as_secs(),
         app::PER_IP_CALLS,
     )?;
+    if !settings.trust_proxies.is_empty() {
+        writeln!(
+            out,
+            "  proxies      {} (the client IP is read from their X-Forwarded-For)",
+            settings.trust_proxies.join(", ")
+        )?;
+    }
     writeln!(
         out,
         "  limits       bodies up to {} MiB, requests up to {}",
@@ -1334,6 +1350,27 @@ mod tests {
         assert!(text.contains(" + api\\u{1b}[1A.toml\n"), "{text}");
         assert!(
             text.contains("  database     sqlite:///srv/\\u{1b}[2Kdata/tollgate.db\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_banner_names_trusted_proxies_and_a_catalog_from_stdin() {
+        let mut settings = settings_with("sqlite://tollgate.db", None);
+        let text = banner_of(&settings, &Backend::default());
+        assert!(!text.contains("proxies"), "{text}");
+        settings.trust_proxies = vec!["10.0.0.0/8".to_owned(), "192.168.0.1".to_owned()];
+        settings.catalogs = vec![PathBuf::from("-"), PathBuf::from("api.toml")];
+        let text = banner_of(&settings, &Backend::default());
+        assert!(
+            text.contains(
+                "  proxies      10.0.0.0/8, 192.168.0.1 (the client IP is read from their \
+                 X-Forwarded-For)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  catalog      built-in + serve's domain errors + <stdin> + api.toml\n"),
             "{text}"
         );
     }
