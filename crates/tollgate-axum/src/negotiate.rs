@@ -1,10 +1,11 @@
 //! Which dialect a request's errors are written in.
 //!
 //! In order: `Accept: application/problem+json` rated no lower than JSON
-//! (when enabled), a pinned version header value, a pinned path prefix, the
-//! default dialect. Success bodies ([`Reply`](crate::Reply)) take their
-//! shape from the same rules but `Accept`: a client asking for problem
-//! details is asking how its errors are written, not for the API's
+//! (when enabled), a pinned version header value (with `Accept` as the
+//! version header, the pinned media type it rates highest), a pinned path
+//! prefix, the default dialect. Success bodies ([`Reply`](crate::Reply))
+//! take their shape from the same rules but `Accept`: a client asking for
+//! problem details is asking how its errors are written, not for the API's
 //! successes to change shape.
 
 use std::sync::Mutex;
@@ -40,8 +41,13 @@ pub(crate) struct Scanned<'a> {
     pub(crate) content_type: Option<&'a HeaderValue>,
     /// The `Transfer-Encoding` values.
     pub(crate) transfer_encoding: TransferEncoding,
-    /// The first value of the pinned version header, when one is configured.
+    /// The first value of the pinned version header, when one is configured
+    /// and is not `Accept`.
     pub(crate) version: Option<&'a HeaderValue>,
+    /// When `Accept` is the version header: the weight and dialect of the
+    /// pinned media type the `Accept` values rate highest (the first listed
+    /// of equals), `None` while none is listed with a weight above 0.
+    media_version: Option<(u16, Dialect)>,
     /// The `Accept` values (only kept when `problem` can be picked that
     /// way).
     pub(crate) accept: Accept<'a>,
@@ -78,7 +84,11 @@ impl Negotiation {
             // Not an `else`: the version header may be one read above too
             // (`Accept: application/vnd.api.v1+json`, media-type versioning).
             if self.version_header.as_ref() == Some(name) {
-                found.version.get_or_insert(value);
+                if *name == ACCEPT {
+                    self.weigh_media_pins(value, &mut found.media_version);
+                } else {
+                    found.version.get_or_insert(value);
+                }
             }
         }
         found
@@ -105,6 +115,9 @@ impl Negotiation {
     /// The dialect the pins (or the default) give, whatever `Accept` says.
     #[inline]
     fn pinned(&self, scanned: &Scanned<'_>, path: &str, caller_path: Option<&str>) -> Dialect {
+        if let Some((_, d)) = scanned.media_version {
+            return d;
+        }
         if let Some(value) = scanned.version {
             let value = value.as_bytes().trim_ascii();
             if let Some((_, d)) = self.versions.iter().find(|(v, _)| v.as_bytes() == value) {
@@ -117,6 +130,35 @@ impl Negotiation {
             }
         }
         self.default
+    }
+
+    /// Keeps in `best` the pinned media type that one `Accept` value (of
+    /// several, read in order) rates highest, if above `best`'s: a range
+    /// names a pin when its type and subtype are the pin's, in any case, and
+    /// it has the parameters the pin has (see `names_pin`); its other
+    /// parameters but `q` do not matter, and a weight of 0 (not acceptable)
+    /// or a malformed one leaves it out.
+    fn weigh_media_pins(&self, value: &HeaderValue, best: &mut Option<(u16, Dialect)>) {
+        if self.versions.is_empty() {
+            return;
+        }
+        // A byte past ASCII spoils only the range it is in, not the list.
+        let value = String::from_utf8_lossy(value.as_bytes());
+        for (media, params) in media_ranges(&value) {
+            let Some((_, dialect)) = self
+                .versions
+                .iter()
+                .find(|(pin, _)| names_pin(pin, media, params.clone()))
+            else {
+                continue;
+            };
+            let Some(q) = range_weight(params).filter(|&q| q > 0) else {
+                continue;
+            };
+            if best.is_none_or(|(seen, _)| q > seen) {
+                *best = Some((q, *dialect));
+            }
+        }
     }
 
     /// The request headers that can move a request between two dialects
@@ -288,9 +330,7 @@ impl Weights {
     fn read(&mut self, value: &HeaderValue) {
         // A byte past ASCII spoils only the range it is in, not the list.
         let value = String::from_utf8_lossy(value.as_bytes());
-        for range in split_unquoted(&value, ',') {
-            let mut params = split_unquoted(range, ';');
-            let media = params.next().unwrap_or_default().trim();
+        for (media, params) in media_ranges(&value) {
             let slot = if media.eq_ignore_ascii_case("application/problem+json") {
                 &mut self.problem
             } else if media.eq_ignore_ascii_case("application/json") {
@@ -302,18 +342,7 @@ impl Weights {
             } else {
                 continue;
             };
-            let mut q = Some(1000);
-            for param in params {
-                match param.trim().split_once('=') {
-                    Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
-                        q = q.and(weight(v.trim()));
-                    }
-                    // A `q` with no value is a malformed weight too.
-                    None if param.trim().eq_ignore_ascii_case("q") => q = None,
-                    _ => {}
-                }
-            }
-            if let Some(q) = q {
+            if let Some(q) = range_weight(params) {
                 *slot = Some(slot.map_or(q, |seen| seen.max(q)));
             }
         }
@@ -332,11 +361,81 @@ impl Weights {
     }
 }
 
+/// The ranges of one `Accept` value: each one's media type (trimmed, in the
+/// case the client wrote it) and its parameters.
+fn media_ranges(value: &str) -> impl Iterator<Item = (&str, impl Iterator<Item = &str> + Clone)> {
+    split_unquoted(value, ',').map(|range| {
+        let mut params = split_unquoted(range, ';');
+        (params.next().unwrap_or_default().trim(), params)
+    })
+}
+
+/// Whether a range of media type `media` with `params` names the media
+/// type `pin` (`Accept` as the version header): the same type and subtype,
+/// in any case, and every parameter `pin` has but `q` among `params`, its
+/// name in any case, its value the same once unquoted.
+fn names_pin<'a>(
+    pin: &HeaderValue,
+    media: &str,
+    params: impl Iterator<Item = &'a str> + Clone,
+) -> bool {
+    let Ok(pin) = pin.to_str() else {
+        return false;
+    };
+    let mut wanted = split_unquoted(pin, ';');
+    if !wanted
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case(media)
+    {
+        return false;
+    }
+    wanted.all(|want| {
+        let (name, value) = param_pair(want);
+        name.is_empty()
+            || name.eq_ignore_ascii_case("q")
+            || params
+                .clone()
+                .map(param_pair)
+                .any(|(n, v)| n.eq_ignore_ascii_case(name) && v == value)
+    })
+}
+
+/// A parameter's name and value (unquoted, escapes left as they are),
+/// trimmed; an empty value when it has none.
+fn param_pair(param: &str) -> (&str, &str) {
+    let (name, value) = param.split_once('=').unwrap_or((param, ""));
+    let value = value.trim();
+    let unquoted = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    (name.trim(), unquoted)
+}
+
+/// The weight a range's `params` give it, in thousandths (1000 without a
+/// `q`); `None` when the weight is malformed, which leaves the range out.
+fn range_weight<'a>(params: impl Iterator<Item = &'a str>) -> Option<u16> {
+    let mut q = Some(1000);
+    for param in params {
+        match param.trim().split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
+                q = q.and(weight(v.trim()));
+            }
+            // A `q` with no value is a malformed weight too.
+            None if param.trim().eq_ignore_ascii_case("q") => q = None,
+            _ => {}
+        }
+    }
+    q
+}
+
 /// `text` split at each `separator` outside a quoted string (a parameter's
 /// value may be one, `profile="a,b"`, with `\` escaping a character). A
 /// quote anywhere else opens nothing: a stray one in a malformed range
 /// does not swallow the ranges after it.
-fn split_unquoted(text: &str, separator: char) -> impl Iterator<Item = &str> {
+fn split_unquoted(text: &str, separator: char) -> impl Iterator<Item = &str> + Clone {
     let (mut quoted, mut escaped, mut after_equals) = (false, false, false);
     text.split(move |c: char| {
         let opens = after_equals;
@@ -643,6 +742,165 @@ mod tests {
         n.problem_on_accept = true;
         let problem = headers(&[("accept", "application/problem+json")]);
         assert_eq!(n.decide(&problem, "/"), Dialect::Problem);
+    }
+
+    #[test]
+    fn a_media_type_version_matches_by_type_and_subtype() {
+        use Dialect::{Coded, Envelope, Flat, Problem};
+        let mut n = Negotiation::new(Envelope);
+        n.version_header = Some(ACCEPT);
+        n.versions.push((
+            HeaderValue::from_static("application/vnd.scans.v1+json"),
+            Flat,
+        ));
+        n.versions.push((
+            HeaderValue::from_static("application/vnd.scans.v2+json"),
+            Coded,
+        ));
+        let cases = [
+            // Parameters other than `q` do not matter; case does not either.
+            ("application/vnd.scans.v1+json; charset=utf-8", Flat),
+            ("Application/VND.Scans.V1+JSON", Flat),
+            ("  application/vnd.scans.v1+json ;q=0.5", Flat),
+            ("application/vnd.scans.v1+json, */*;q=0.1", Flat),
+            ("text/html, application/vnd.scans.v1+json;q=0.9", Flat),
+            (r#"application/vnd.scans.v1+json;profile="a,b""#, Flat),
+            // `q=0` is "not acceptable"; a malformed weight leaves the range out.
+            ("application/vnd.scans.v1+json;q=0", Envelope),
+            ("application/vnd.scans.v1+json;q=0.000", Envelope),
+            ("application/vnd.scans.v1+json;q=2", Envelope),
+            ("application/vnd.scans.v1+json;q", Envelope),
+            (
+                "application/vnd.scans.v1+json;q=0, application/vnd.scans.v2+json",
+                Coded,
+            ),
+            // The highest weight wins; a tie goes to the first listed.
+            (
+                "application/vnd.scans.v1+json;q=0.5, application/vnd.scans.v2+json",
+                Coded,
+            ),
+            (
+                "application/vnd.scans.v2+json;q=0.4, application/vnd.scans.v1+json;q=0.5",
+                Flat,
+            ),
+            (
+                "application/vnd.scans.v2+json, application/vnd.scans.v1+json",
+                Coded,
+            ),
+            (
+                "application/vnd.scans.v1+json, application/vnd.scans.v2+json",
+                Flat,
+            ),
+            // Only the media type itself: no prefix, no wildcard, no parameter.
+            ("application/vnd.scans.v1+json2", Envelope),
+            ("application/vnd.scans.v1", Envelope),
+            ("application/*, */*", Envelope),
+            (
+                "application/json; v=application/vnd.scans.v1+json",
+                Envelope,
+            ),
+            ("", Envelope),
+        ];
+        for (accept, want) in cases {
+            assert_eq!(
+                n.decide(&headers(&[("accept", accept)]), "/"),
+                want,
+                "{accept}"
+            );
+        }
+        // Every `Accept` line counts; ties go to the first line.
+        for (lines, want) in [
+            (["application/json", "application/vnd.scans.v1+json"], Flat),
+            (
+                [
+                    "application/vnd.scans.v2+json",
+                    "application/vnd.scans.v1+json",
+                ],
+                Coded,
+            ),
+            (
+                [
+                    "application/vnd.scans.v2+json;q=0.1",
+                    "application/vnd.scans.v1+json",
+                ],
+                Flat,
+            ),
+            (["application/vnd.scans.v1+json;q=0", "text/html"], Envelope),
+        ] {
+            let mut h = HeaderMap::new();
+            for line in lines {
+                h.append(ACCEPT, HeaderValue::from_static(line));
+            }
+            assert_eq!(n.decide(&h, "/"), want, "{lines:?}");
+        }
+        // A byte past ASCII spoils only its own range.
+        let mut h = HeaderMap::new();
+        h.insert(
+            ACCEPT,
+            HeaderValue::from_bytes(b"text/x-\xff, application/vnd.scans.v1+json").unwrap(),
+        );
+        assert_eq!(n.decide(&h, "/"), Flat);
+        // Problem details still win over a version when rated high enough.
+        let both = headers(&[(
+            "accept",
+            "application/vnd.scans.v1+json, application/problem+json",
+        )]);
+        assert_eq!(n.dialects(&n.scan(&both), "/", None), (Problem, Flat));
+    }
+
+    #[test]
+    fn a_media_type_pin_with_parameters_needs_them() {
+        use Dialect::{Coded, Envelope, Flat};
+        let mut n = Negotiation::new(Envelope);
+        n.version_header = Some(ACCEPT);
+        for (pin, dialect) in [
+            ("application/vnd.scans+json; version=1", Flat),
+            ("application/vnd.scans+json;version=2", Coded),
+        ] {
+            n.versions.push((HeaderValue::from_static(pin), dialect));
+        }
+        for (accept, want) in [
+            ("application/vnd.scans+json; version=1", Flat),
+            (
+                r#"application/vnd.scans+json;charset=utf-8;Version="1""#,
+                Flat,
+            ),
+            ("Application/Vnd.Scans+JSON ; version=2, */*;q=0.1", Coded),
+            ("application/vnd.scans+json", Envelope),
+            ("application/vnd.scans+json; version=3", Envelope),
+            ("application/vnd.scans+json; version=10", Envelope),
+            ("application/vnd.scans+json; version=1; q=0", Envelope),
+            ("application/json; version=1", Envelope),
+        ] {
+            assert_eq!(
+                n.decide(&headers(&[("accept", accept)]), "/"),
+                want,
+                "{accept}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_version_header_matches_its_value_exactly() {
+        let mut n = Negotiation::new(Dialect::Envelope);
+        n.version_header = Some(HeaderName::from_static("x-api-version"));
+        n.versions
+            .push((HeaderValue::from_static("2024-01-01"), Dialect::Flat));
+        for (value, want) in [
+            ("2024-01-01", Dialect::Flat),
+            (" 2024-01-01 ", Dialect::Flat),
+            ("2024-01-01; q=1", Dialect::Envelope),
+            ("2024-01-01, 2025-01-01", Dialect::Envelope),
+            ("2024-01-0", Dialect::Envelope),
+        ] {
+            let h = headers(&[("x-api-version", value)]);
+            assert_eq!(n.decide(&h, "/"), want, "{value:?}");
+        }
+        // Only the first line is the version.
+        let mut h = HeaderMap::new();
+        h.append("x-api-version", HeaderValue::from_static("2025-01-01"));
+        h.append("x-api-version", HeaderValue::from_static("2024-01-01"));
+        assert_eq!(n.decide(&h, "/"), Dialect::Envelope);
     }
 
     #[test]

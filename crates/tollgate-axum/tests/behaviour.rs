@@ -122,6 +122,55 @@ async fn dialects_are_pinned_per_version_and_negotiated() {
     assert_eq!(body, "envelope");
 }
 
+/// Media-type versioning: `Accept` names the version, and a client of v1
+/// sends more than the bare media type (parameters, another case, other
+/// ranges, several lines); `q=0` refuses it.
+#[tokio::test]
+async fn a_media_type_version_matches_whatever_else_accept_says() {
+    let mut app = routes().layer(
+        Tollgate::new(Catalog::builtin())
+            .dialect(Dialect::Envelope)
+            .version_header(header::ACCEPT)
+            .pin("application/vnd.scans.v1+json", Dialect::Flat)
+            .pin("application/vnd.scans.v2+json", Dialect::Coded)
+            .layer(),
+    );
+    let cases: [(&[&str], &str); 7] = [
+        (&["application/vnd.scans.v1+json; charset=utf-8"], "flat"),
+        (&["application/vnd.scans.v1+json, */*;q=0.1"], "flat"),
+        (&["Application/Vnd.Scans.V1+JSON"], "flat"),
+        (&["text/html", "application/vnd.scans.v1+json"], "flat"),
+        (
+            &["application/vnd.scans.v1+json;q=0.5, application/vnd.scans.v2+json"],
+            "coded",
+        ),
+        (&["application/vnd.scans.v1+json;q=0"], "envelope"),
+        (&["application/json"], "envelope"),
+    ];
+    for (lines, want) in cases {
+        let mut req = post_json("/v2/scans", "{}");
+        for line in lines {
+            req.headers_mut()
+                .append(header::ACCEPT, HeaderValue::from_static(line));
+        }
+        let (res, body) = send(&mut app, req).await;
+        let decoded = Catalog::builtin_ref().decode(
+            res.status().as_u16(),
+            res.headers(),
+            &body,
+            SystemTime::now(),
+        );
+        assert_eq!(
+            decoded.dialect,
+            want,
+            "{lines:?}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(decoded.code.as_deref(), Some("missing_field"));
+        assert_eq!(res.headers()[header::VARY], "accept");
+    }
+}
+
 /// A path prefix written without its leading slash means the same as one
 /// with it: `v1` pins `/v1` and the paths under it.
 #[tokio::test]

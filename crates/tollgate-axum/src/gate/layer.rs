@@ -135,6 +135,9 @@ impl Tollgate {
     }
 
     /// The request header that names the API version, for [`pin`](Tollgate::pin).
+    /// It may be `Accept`, for media-type versioning
+    /// (`Accept: application/vnd.scans.v1+json`): a pin then matches by
+    /// media type, as [`pin`](Tollgate::pin) says.
     ///
     /// ```
     /// use tollgate::Dialect;
@@ -153,6 +156,37 @@ impl Tollgate {
 
     /// Requests whose [version header](Tollgate::version_header) is `version`
     /// get `dialect`. A version that is not a valid header value never matches.
+    ///
+    /// The header's first line is compared with `version` byte for byte, the
+    /// whitespace around both left out: `X-API-Version: 2024-01-01` matches
+    /// `pin("2024-01-01", …)`; `2024-01-01, 2025-01-01` and a second line
+    /// do not.
+    ///
+    /// When the version header is `Accept`, `version` is a media type, looked
+    /// for in every range of every `Accept` line. A range names it when its
+    /// type and subtype are the same, in any case, and it has the parameters
+    /// `version` has, if any (names in any case, values the same once
+    /// unquoted); the range's other parameters do not matter. A range with
+    /// `q=0` (not acceptable) or a malformed weight names none; wildcards
+    /// (`*/*`, `application/*`) name none. When the ranges name several
+    /// pinned media types, the one with the highest weight wins, the first
+    /// listed of equals; a range that names several pins counts for the one
+    /// pinned first.
+    ///
+    /// ```
+    /// use http::header::ACCEPT;
+    /// use tollgate::Dialect;
+    /// use tollgate_axum::Tollgate;
+    /// // `Accept: application/vnd.scans.v1+json; charset=utf-8`,
+    /// // `Application/Vnd.Scans.V1+JSON` and
+    /// // `application/vnd.scans.v1+json, */*;q=0.1` get `flat`;
+    /// // `application/vnd.scans.v1+json;q=0` does not.
+    /// let layer = Tollgate::new(tollgate::Catalog::builtin())
+    ///     .dialect(Dialect::Envelope)
+    ///     .version_header(ACCEPT)
+    ///     .pin("application/vnd.scans.v1+json", Dialect::Flat)
+    ///     .layer();
+    /// ```
     pub fn pin(mut self, version: &str, dialect: Dialect) -> Tollgate {
         if let Ok(value) = HeaderValue::from_str(version.trim()) {
             self.negotiation.versions.push((value, dialect));
