@@ -22,7 +22,8 @@ A key is printed once, alone on the last line of stdout: only its SHA-256 and a 
 stored. The database is --database, else $TOLLGATE_DATABASE_URL, else `database` (or `data_dir`) in
 ./tollgate.toml, else the SQLite file tollgate.db in the working directory. A key revoked exits 0
 even when its output cannot be written (stderr says so); a key created whose output cannot be
-written is revoked, exit status 2.";
+written is revoked, exit status 2. No key is made while stdout is /dev/null (`> /dev/null`, or
+stdout closed): exit status 2.";
 
 /// Arguments of `tollgate keys`.
 #[derive(Debug, clap::Args)]
@@ -78,6 +79,10 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             name,
             db,
         } => {
+            // Checked first: a key made there would be shown nowhere.
+            if crate::discarded::stdout_is_null() {
+                return Err(CliError::Usage(crate::discarded::NO_KEY.to_owned()));
+            }
             let mut new = NewKey::new(account, scopes);
             if let Some(ttl) = expires {
                 new = new.expires_in(ttl);
@@ -89,8 +94,8 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             let info = created.info();
             stderr!("The key is shown once, below: store it now. Only its hash is kept.");
             // Any failure to write it, a closed pipe included, leaves a key
-            // nobody has: it is revoked. (A stdout closed at start cannot be
-            // told from /dev/null: Rust opens /dev/null in its place.)
+            // nobody has: it is revoked. (A stdout closed at start is
+            // /dev/null, which Rust opens in its place: refused above.)
             if let Err(e) = show_key(out, info, created.secret()) {
                 let id = info.id();
                 let revoked = db.existing(|store| async move { store.revoke_key(id).await });

@@ -19,6 +19,7 @@ mod args;
 mod catalogs;
 mod codes;
 mod decode;
+mod discarded;
 mod docs;
 mod error;
 mod input;
@@ -50,7 +51,8 @@ Exit status: 0 success, 1 lint or probe found problems, 2 bad arguments, an unkn
 dialect, a catalog that cannot be read or loaded, an API that probe cannot reach, or a database
 that cannot be opened or used; 130 serve stopped by a second Ctrl-C. A change `keys` or
 `accounts` made exits 0 even when its output cannot be written (stderr says what was done), so
-that a script does not make it twice; a new key that cannot be written is revoked (exit 2).";
+that a script does not make it twice; a new key that cannot be written is revoked (exit 2), and
+none is made while stdout is /dev/null (`> /dev/null`, or closed: exit 2).";
 
 /// One catalog of errors, written and read in ten wire dialects.
 #[derive(Debug, Parser)]

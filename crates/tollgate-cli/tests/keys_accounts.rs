@@ -34,11 +34,51 @@ fn create_key_expiring(dir: &Path, expires: &str) -> Output {
     tollgate(dir, &args)
 }
 
-fn fresh_dir(name: &str) -> PathBuf {
+/// A test's own empty directory, removed when dropped: at the test's end,
+/// and when it fails.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fresh_dir(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("tollgate-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
+}
+
+#[test]
+fn a_scratch_directory_is_removed_when_dropped_even_by_a_panic() {
+    let path = fresh_dir("scratch-ends").to_path_buf();
+    assert!(!path.exists(), "dropped at the end of the statement");
+    let kept = std::thread::spawn(|| {
+        let dir = fresh_dir("scratch-panics");
+        std::fs::write(dir.join("file"), "x").unwrap();
+        let path = dir.to_path_buf();
+        // Sent out before the panic, which drops `dir`.
+        std::panic::panic_any(path);
+    })
+    .join()
+    .unwrap_err();
+    let path = kept.downcast::<PathBuf>().unwrap();
+    assert!(!path.exists(), "{} is left behind", path.display());
 }
 
 #[test]
@@ -124,7 +164,6 @@ fn keys_and_accounts_round_trip() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("account \"nope\" not found"));
     let bad_url = tollgate(&dir, &["keys", "list", "--database", "mysql://x"]);
     assert_eq!(bad_url.status.code(), Some(2));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -156,7 +195,6 @@ fn times_past_year_9999_are_written_and_times_past_any_clock_refused() {
     let beyond = create("300000000000y");
     assert_eq!(beyond.status.code(), Some(2), "{beyond:?}");
     assert!(String::from_utf8_lossy(&beyond.stderr).contains("past what a time can hold"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -184,7 +222,6 @@ fn key_names_that_reorder_text_are_listed_escaped() {
     let list = stdout(&tollgate(&dir, &["keys", "list"]));
     assert!(list.contains("ci \\u{202e}txt.exe"), "{list}");
     assert!(!list.contains('\u{202e}'), "{list}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -216,7 +253,55 @@ fn a_key_nobody_could_read_is_revoked() {
     let rows: Vec<&str> = list.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{list}");
     assert!(rows[0].contains("deactivated"), "{list}");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A key made where nobody sees it is not made: stdout sent to /dev/null,
+/// or closed (which the Rust runtime opens as /dev/null before `main`).
+#[cfg(unix)]
+#[test]
+fn a_key_is_not_created_when_stdout_is_discarded() {
+    use std::process::{Command, Stdio};
+    let dir = fresh_dir("discarded-key");
+    assert!(
+        tollgate(&dir, &["accounts", "create", "acme"])
+            .status
+            .success()
+    );
+    let create = ["keys", "create", "--account", "acme", "--scopes", "a"];
+    let to_null = common::tollgate_command()
+        .args(create)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let closed = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec "$0" "$@" >&-"#)
+        .arg(env!("CARGO_BIN_EXE_tollgate"))
+        .args(create)
+        .env_remove("TOLLGATE_DATABASE_URL")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    for (how, out) in [("> /dev/null", to_null), (">&-", closed)] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{how}: {stderr}");
+        assert!(
+            stderr.contains("stdout is discarded (/dev/null): the new key would be shown nowhere"),
+            "{how}: {stderr}"
+        );
+        assert!(!stderr.contains("shown once"), "{how}: {stderr}");
+    }
+    let list = stdout(&tollgate(&dir, &["keys", "list"]));
+    assert_eq!(list.lines().count(), 1, "no key was made: {list}");
+    // Revoking and accounts' changes show no secret: they are made.
+    let output = common::tollgate_command()
+        .args(["accounts", "credit", "acme", "5"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
 }
 
 #[test]
@@ -247,7 +332,6 @@ fn only_accounts_create_creates_a_database() {
     assert!(shown.status.success(), "{shown:?}");
     let listed = tollgate(&dir, &["keys", "list"]);
     assert!(listed.status.success(), "{listed:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -305,7 +389,6 @@ fn the_database_can_come_from_the_environment() {
     let help = stdout(&with_env(&["keys", "list", "--help"]));
     assert!(help.contains("TOLLGATE_DATABASE_URL"), "{help}");
     assert!(!help.contains(secret), "{help}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -346,7 +429,6 @@ fn the_database_can_come_from_the_config_file() {
     let broken = tollgate(&dir, &["keys", "list"]);
     let stderr = String::from_utf8_lossy(&broken.stderr);
     assert!(stderr.contains("tollgate.toml:1:12"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -424,7 +506,6 @@ fn a_database_in_memory_or_a_negative_amount_is_refused_and_a_new_default_said()
         let said = String::from_utf8_lossy(&created.stderr);
         assert!(said.contains("-5 is negative"), "{flag}: {said}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The limits' help says what they hold: only requests to routes that charge
@@ -447,7 +528,6 @@ fn the_limits_help_says_what_counts() {
     ] {
         assert!(text.contains(says), "{says:?} not in:\n{text}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Runs `sql` on the SQLite file `file`, creating it: another application's
@@ -544,7 +624,6 @@ fn a_database_without_tollgate_tables_is_refused_and_left_alone() {
         ],
     );
     assert!(key.status.success(), "{key:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A Postgres URL that names the wrong database or schema (here an empty
@@ -594,7 +673,6 @@ fn a_postgres_database_without_tollgate_tables_is_refused_and_left_alone() {
         );
     }
     assert_eq!(tables, 0, "tables were created in {schema}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A write the database refuses names the database and what named it.
@@ -618,7 +696,6 @@ fn a_write_to_a_read_only_database_names_it() {
         "{stderr}"
     );
     assert!(stderr.contains("readonly"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A change made but not shown (stdout is a full disk) is said to be made,
@@ -674,7 +751,6 @@ fn a_change_whose_output_cannot_be_written_is_said_to_be_made() {
     // Nothing changed: an error, as before.
     let output = full(&["accounts", "show", "acme"]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `data_dir` in ./tollgate.toml is made by `accounts create` as by `serve`,
@@ -694,7 +770,6 @@ fn a_data_dir_in_the_config_file_is_made_and_located() {
     assert!(created.status.success(), "{created:?}");
     assert!(dir.join("data/tollgate.db").exists());
     assert!(tollgate(&dir, &["keys", "list"]).status.success());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// What a command did is in the database file itself, not in a write-ahead
@@ -727,7 +802,6 @@ async fn a_copy_of_the_database_file_alone_holds_every_change() {
         String::from_utf8_lossy(&show.stderr)
     );
     server.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A SQLite path that is a directory, or in a directory that does not
@@ -767,5 +841,4 @@ fn a_database_path_that_is_a_directory_or_in_none_is_named() {
     // Nothing was made on the way.
     assert!(!dir.join("no").exists());
     assert_eq!(std::fs::read_dir(dir.join("sub")).unwrap().count(), 0);
-    let _ = std::fs::remove_dir_all(&dir);
 }

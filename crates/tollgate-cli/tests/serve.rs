@@ -1689,6 +1689,65 @@ fn a_demo_key_nobody_could_read_is_revoked() {
     assert!(rows[0].contains("deactivated"), "{list}");
 }
 
+/// With stdout discarded (`> /dev/null`) serve runs, but makes no demo key,
+/// which would be shown nowhere: stderr says so and how to make one, and
+/// the next start whose stdout is shown makes it.
+#[cfg(unix)]
+#[test]
+fn a_start_with_stdout_discarded_makes_no_demo_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = dir.path().join("serve.stderr");
+    let mut child = common::tollgate_command()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + START_TIMEOUT;
+    let said = loop {
+        let said = std::fs::read_to_string(&stderr).unwrap_or_default();
+        if said.contains("demo key") {
+            break said;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("serve stopped ({status}): {said}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve said nothing about the demo key: {said}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Still serving.
+    assert!(child.try_wait().unwrap().is_none(), "{said}");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        said.contains("stdout is discarded (/dev/null): no demo key was made"),
+        "{said}"
+    );
+    assert!(
+        said.contains("tollgate keys create --account demo --scopes"),
+        "{said}"
+    );
+    let database = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+    let list = tollgate(dir.path(), &["keys", "list", "--database", &database]);
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(list.lines().count(), 1, "no key was made: {list}");
+    let server = Server::start(dir.path(), &[]);
+    assert!(
+        server
+            .banner
+            .contains("\"demo\" (1000 credits) had no key; created one"),
+        "{}",
+        server.banner
+    );
+    assert!(server.key.is_some(), "{}", server.banner);
+}
+
 #[test]
 fn first_and_later_starts_config_files_and_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();

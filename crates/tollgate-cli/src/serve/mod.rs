@@ -54,7 +54,9 @@ Expired idempotency records are deleted at start and every 10 minutes.
 
 On first start the demo account `demo` (1000 credits) and a key with the scopes
 scans:write,scans:read,detections:write are created, and the key is printed once (nodes that
-first start at the same moment on one shared database may each make and print one).
+first start at the same moment on one shared database may each make and print one). While stdout
+is /dev/null (`> /dev/null`, or closed) the server runs but makes no demo key, which would be
+shown nowhere: stderr says so and how to make one, and a later start whose stdout is shown makes it.
 
 The config file (./tollgate.toml when present, or --config FILE) takes the flags' settings:
   listen = \"127.0.0.1:8080\"
@@ -658,7 +660,9 @@ async fn serve(
     let scans = db::Scans::open(&settings.database)
         .await
         .map_err(|e| store_db::cannot_open(&settings.database, &settings.database_by, e))?;
-    let demo = demo_account(&store)
+    // A key printed to /dev/null is a key nobody has: none is made.
+    let discarded = crate::discarded::stdout_is_null();
+    let demo = demo_account(&store, !discarded)
         .await
         .map_err(|e| CliError::Usage(format!("cannot set up the demo account: {e}")))?;
     let addr = listener
@@ -691,6 +695,15 @@ async fn serve(
 
     let shown = banner(out, &settings, &limits, addr, &demo).and_then(|()| out.flush());
     match (shown, &demo) {
+        (Ok(()), Demo::Withheld { .. }) => {
+            let mut hint = Vec::new();
+            make_key_hint(&mut hint, &settings)?;
+            stderr!(
+                "stdout is discarded (/dev/null): no demo key was made, as it would be shown \
+                 nowhere (a later start whose stdout is shown makes it). Make one now with:\n{}",
+                String::from_utf8_lossy(&hint).trim_end()
+            );
+        }
         (Ok(()), _) => {}
         // A demo key nobody saw (stdout a closed pipe, say) is revoked.
         (Err(e), Demo::Created { key, .. }) => {
@@ -705,7 +718,7 @@ async fn serve(
             )));
         }
         // Not a reader that left early: nothing was served yet.
-        (Err(e), Demo::Exists { .. }) => {
+        (Err(e), Demo::Exists { .. } | Demo::Withheld { .. }) => {
             return Err(CliError::Usage(format!("cannot write the banner: {e}")));
         }
     }
@@ -855,13 +868,18 @@ enum Demo {
     Exists {
         balance: i64,
     },
+    /// The account has no key, and none was made: stdout is discarded.
+    Withheld {
+        balance: i64,
+    },
 }
 
 /// Creates the demo account and key on first start, and the key alone when
 /// a first start stopped between the two (the account has no key at all; a
 /// revoked one is not replaced). Two nodes starting at once may then both
-/// make one, each shown by its node.
-async fn demo_account(store: &Store) -> Result<Demo, StoreError> {
+/// make one, each shown by its node. Without `make_key` (stdout is
+/// discarded) the account is made but not the key.
+async fn demo_account(store: &Store, make_key: bool) -> Result<Demo, StoreError> {
     let balance = match store.account(DEMO_ACCOUNT).await {
         Ok(account) if !store.list_keys(Some(DEMO_ACCOUNT)).await?.is_empty() => {
             return Ok(Demo::Exists {
@@ -885,6 +903,11 @@ async fn demo_account(store: &Store) -> Result<Demo, StoreError> {
         }
         Err(e) => return Err(e),
     };
+    if !make_key {
+        return Ok(Demo::Withheld {
+            balance: balance.unwrap_or(DEMO_CREDITS),
+        });
+    }
     let key = store
         .create_key(
             NewKey::new(DEMO_ACCOUNT, DEMO_SCOPES).name("demo key, created by tollgate serve"),
@@ -980,34 +1003,15 @@ fn banner(
                 "The demo account \"{DEMO_ACCOUNT}\" exists ({balance} credits); a key is shown only \
                  when it is made. Make another with:"
             )?;
-            // A password is never printed, nor a URL that cannot be
-            // printed as it is: the command then reads the URL from the
-            // environment.
-            let has_password = database != settings.database;
-            let unprintable = input::printable(&database) != database;
-            let flag = if has_password || unprintable {
-                String::new()
-            } else {
-                format!(" --database {}", shell_quote(&database))
-            };
+            make_key_hint(out, settings)?;
+        }
+        Demo::Withheld { balance } => {
             writeln!(
                 out,
-                "  export KEY=$(tollgate keys create --account {DEMO_ACCOUNT} --scopes {scopes}\
-                 {flag} | tail -n1)"
+                "The demo account \"{DEMO_ACCOUNT}\" ({balance} credits) has no key: none is made \
+                 while stdout is discarded. Make one with:"
             )?;
-            if has_password {
-                writeln!(
-                    out,
-                    "  (with {} set to the database's URL; its password is not shown here)",
-                    store_db::DATABASE_ENV
-                )?;
-            } else if unprintable {
-                writeln!(
-                    out,
-                    "  (with {} set to the database's URL, shown escaped above)",
-                    store_db::DATABASE_ENV
-                )?;
-            }
+            make_key_hint(out, settings)?;
         }
     }
     writeln!(out)?;
@@ -1034,6 +1038,42 @@ fn banner(
     )?;
     writeln!(out)?;
     writeln!(out, "listening on {base} (Ctrl-C stops)")?;
+    Ok(())
+}
+
+/// The lines that say how to make a demo key with `tollgate keys create`,
+/// on the database this server uses.
+fn make_key_hint(out: &mut dyn Write, settings: &Settings) -> std::io::Result<()> {
+    let database = tollgate::redact_url(&settings.database);
+    let scopes = DEMO_SCOPES.join(",");
+    // A password is never printed, nor a URL that cannot be
+    // printed as it is: the command then reads the URL from the
+    // environment.
+    let has_password = database != settings.database;
+    let unprintable = input::printable(&database) != database;
+    let flag = if has_password || unprintable {
+        String::new()
+    } else {
+        format!(" --database {}", shell_quote(&database))
+    };
+    writeln!(
+        out,
+        "  export KEY=$(tollgate keys create --account {DEMO_ACCOUNT} --scopes {scopes}\
+         {flag} | tail -n1)"
+    )?;
+    if has_password {
+        writeln!(
+            out,
+            "  (with {} set to the database's URL; its password is not shown here)",
+            store_db::DATABASE_ENV
+        )?;
+    } else if unprintable {
+        writeln!(
+            out,
+            "  (with {} set to the database's URL, which cannot be printed as it is)",
+            store_db::DATABASE_ENV
+        )?;
+    }
     Ok(())
 }
 
