@@ -41,6 +41,51 @@ where
     }
 }
 
+/// [`finish`], waiting at most `wait` for the answer: past it, `Err` and
+/// `work` left running, as when the caller is dropped (an answer that holds
+/// something gives it back when it comes). Without a Tokio runtime, `work`
+/// runs inline, unbounded.
+pub(crate) async fn finish_within<F>(
+    writes: &TaskTracker,
+    wait: Duration,
+    work: F,
+) -> Result<Option<F::Output>, StoreError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Ok(finish(writes, work).await);
+    }
+    tokio::time::timeout(wait, finish(writes, work))
+        .await
+        .map_err(|_| unanswered(wait))
+}
+
+/// Runs `work`, a write the response need not wait for once it is begun, on
+/// a task of its own, waiting at most `wait` for it: past it (a lock another
+/// writer holds), the response goes out and the write goes on alone.
+pub(crate) async fn finish_or_leave<F>(writes: &TaskTracker, wait: Duration, work: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if let Err(error) = finish_within(writes, wait, work).await {
+        tracing::warn!(%error, "a store write is still waiting: the response goes out without it");
+    }
+}
+
+/// Why a write waited for was given up: the database did not answer in
+/// time (another writer holds it locked, or it is out of reach).
+fn unanswered(wait: Duration) -> StoreError {
+    StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!(
+            "no answer from the database within {wait:?}: locked by another writer, or out of \
+             reach"
+        ),
+    )))
+}
+
 /// Starts `work` on a task of its own, counted by `writes`, for a `Drop`
 /// that cannot wait. Without a Tokio runtime there is nowhere to run it, and
 /// it is dropped.

@@ -27,8 +27,8 @@ use crate::{Clock, Rejection, StoreError, SystemClock, detach};
 /// The database used when none is given: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
 
-/// How long a Postgres store call waits for a connection by default: past
-/// it, the store is unavailable (503 `service_unavailable`), not slow.
+/// How long a store call waits for a connection by default: past it, the
+/// store is unavailable (503 `service_unavailable`), not slow.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a SQLite store call waits for a lock another connection holds
@@ -114,11 +114,18 @@ impl StoreOptions {
         self.max_connections = n.max(1);
         self
     }
-    /// Postgres only: how long a call waits for a pooled connection before it
-    /// fails (default [`DEFAULT_ACQUIRE_TIMEOUT`]). While the database is
-    /// down, calls fail after this wait, so requests are answered
-    /// `service_unavailable` rather than held until their own deadline. Zero
-    /// is refused when the store opens.
+    /// How long a call waits for a pooled connection before it fails
+    /// (default [`DEFAULT_ACQUIRE_TIMEOUT`]). While the database is down, or
+    /// every connection waits on a lock, calls fail after this wait, so
+    /// requests are answered `service_unavailable` rather than held until
+    /// their own deadline. Zero is refused when the store opens.
+    ///
+    /// On either backend, it is also how long the layers wait for a charge
+    /// or for the claim of an idempotency key: one held up past it (a SQLite
+    /// file another process holds locked, an account's row or a key another
+    /// transaction holds) is answered `service_unavailable` (503,
+    /// `Retry-After: 1`) rather than held until the request's own deadline,
+    /// and what it takes once the lock is gone is given back.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
@@ -186,6 +193,8 @@ struct Inner {
     cache: KeyCache,
     clock: Arc<dyn Clock>,
     key_prefix: String,
+    /// How long the layers wait for a charge or a claim.
+    acquire_timeout: Duration,
     /// The writes running on tasks of their own (`detach`).
     writes: TaskTracker,
 }
@@ -385,6 +394,10 @@ impl Store {
             } else {
                 SqlitePoolOptions::new().max_connections(options.max_connections)
             }
+            // Connections busy waiting on a lock another process holds
+            // (each up to the busy timeout) must not hold up the calls
+            // queued for one, a key lookup say, past it either.
+            .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
             migrator.run(&pool).await?;
@@ -511,6 +524,7 @@ impl Store {
                 cache: KeyCache::new(options.cache_ttl, options.cache_capacity),
                 clock: options.clock,
                 key_prefix: options.key_prefix,
+                acquire_timeout: options.acquire_timeout,
                 writes: TaskTracker::new(),
             }),
         }
@@ -550,6 +564,13 @@ impl Store {
     /// the `-wal` file beside a SQLite database.
     pub async fn close(&self) {
         self.inner.backend.close().await;
+    }
+
+    /// How long the layers wait for a charge or a claim of an idempotency
+    /// key before they answer `service_unavailable`
+    /// ([`StoreOptions::acquire_timeout`]).
+    pub(crate) fn acquire_timeout(&self) -> Duration {
+        self.inner.acquire_timeout
     }
 
     /// Counts the writes that run on tasks of their own.

@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full};
 use tollgate::{ApiError, Dialect};
 use tollgate_store::{
     Gatekeeper, Idempotency, Limits, NewAccount, NewKey, Principal, Reservation, Store,
+    StoreOptions,
 };
 use tower::{Layer, Service, ServiceExt};
 
@@ -34,6 +35,9 @@ both_backends!(
     a_response_lost_after_the_handler_answered_spends_the_key,
     a_request_dropped_while_its_charge_waits_is_not_charged,
     a_request_dropped_while_claiming_its_key_leaves_it_free,
+    a_charge_or_claim_held_up_by_a_lock_is_a_503_after_the_acquire_timeout,
+    an_answer_is_not_held_up_by_a_lock_on_its_refund_or_record,
+    a_lookup_waiting_for_a_connection_a_lock_holds_is_a_503,
     a_request_dropped_while_its_lock_renews_leaves_the_key_free,
     an_outcome_is_stored_though_its_first_write_fails,
     a_key_is_freed_though_its_first_write_fails,
@@ -1245,6 +1249,252 @@ async fn a_request_dropped_while_claiming_its_key_leaves_it_free(kind: Kind) {
     .await;
     assert!(retried, "the retry runs");
     assert_eq!(handler.calls(), 1);
+    f.db.cleanup().await;
+}
+
+/// A database held up by another writer (a SQLite file another process
+/// holds locked, a Postgres row or key another transaction holds): a charge
+/// or claim that waits for it is answered 503 with Retry-After once the
+/// acquire timeout has passed, not held until the request's own deadline;
+/// what it took once the lock is gone is given back.
+async fn a_charge_or_claim_held_up_by_a_lock_is_a_503_after_the_acquire_timeout(kind: Kind) {
+    let one_second = |o: StoreOptions| o.acquire_timeout(Duration::from_secs(1));
+    let Some(db) = TestDb::with(kind, one_second).await else {
+        return;
+    };
+    db.store
+        .create_account(NewAccount::new("acme").credits(10))
+        .await
+        .unwrap();
+    let key = db
+        .store
+        .create_key(NewKey::new("acme", ["a"]))
+        .await
+        .unwrap();
+    let f = Fixture {
+        gate: Gatekeeper::new(db.store.clone()),
+        key: key.secret().to_owned(),
+        db,
+    };
+    let handler = Handler::new();
+    let unavailable = |res: &Response<Full<Bytes>>| {
+        (
+            res.status().as_u16(),
+            code(res).to_owned(),
+            res.headers().get("retry-after").cloned(),
+        )
+    };
+    let expected = (
+        503,
+        "service_unavailable".to_owned(),
+        Some(http::HeaderValue::from_static("1")),
+    );
+
+    let paid = f.gate.route().cost(3).layer(handler.service());
+    let hold = WriteHold::new(
+        &f,
+        kind,
+        "SELECT 1 FROM accounts WHERE id = 'acme' FOR UPDATE",
+    )
+    .await;
+    let answered = tokio::time::timeout(
+        Duration::from_secs(5),
+        send(&paid, post(&f.key, None, "{}")),
+    );
+    let (res, _) = answered.await.expect("answered before the lock is gone");
+    assert_eq!(unavailable(&res), expected);
+    hold.release().await;
+    let usage = || async {
+        let a = f.store().account("acme").await.unwrap();
+        (a.balance(), a.usage_in_month_of(f.store().now()))
+    };
+    assert!(
+        eventually(|| async { usage().await == (10, 0) }).await,
+        "{:?}",
+        usage().await
+    );
+
+    let keyed = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    let scope = f.store().authenticate(&f.key).await.unwrap();
+    let hold = WriteHold::new(
+        &f,
+        kind,
+        &format!(
+            "INSERT INTO idempotency (api_key_id, idem_key, fingerprint, state, locked_until, \
+             created_at, expires_at) VALUES ('{}', 'k1', '\\x00', 'running', 0, 0, 0)",
+            scope.key_id()
+        ),
+    )
+    .await;
+    let answered = tokio::time::timeout(
+        Duration::from_secs(5),
+        send(&keyed, post(&f.key, Some("k1"), "{}")),
+    );
+    let (res, _) = answered.await.expect("answered before the lock is gone");
+    assert_eq!(unavailable(&res), expected);
+    hold.release().await;
+    let retried = eventually(|| async {
+        let (res, _) = send(&keyed, post(&f.key, Some("k1"), "{}")).await;
+        res.status() == 201
+    })
+    .await;
+    assert!(retried, "the key is free once the lock is gone");
+    assert_eq!(handler.calls(), 1);
+    f.db.cleanup().await;
+}
+
+/// A handler's answer is not held up by a lock on what the layers write
+/// after it (the refund of an error, the record of an idempotent request):
+/// past the acquire timeout it goes out, and the write lands once the lock
+/// is gone.
+async fn an_answer_is_not_held_up_by_a_lock_on_its_refund_or_record(kind: Kind) {
+    let one_second = |o: StoreOptions| o.acquire_timeout(Duration::from_secs(1));
+    let Some(db) = TestDb::with(kind, one_second).await else {
+        return;
+    };
+    db.store
+        .create_account(NewAccount::new("acme").credits(10))
+        .await
+        .unwrap();
+    let key = db
+        .store
+        .create_key(NewKey::new("acme", ["a"]))
+        .await
+        .unwrap();
+    let f = Fixture {
+        gate: Gatekeeper::new(db.store.clone()),
+        key: key.secret().to_owned(),
+        db,
+    };
+    let (entered, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    // Answers `status` once released.
+    let answering = |status: u16| {
+        let (entered, release) = (entered.clone(), release.clone());
+        tower::service_fn(move |_req: Req| {
+            let (entered, release) = (entered.clone(), release.clone());
+            async move {
+                entered.notify_one();
+                release.notified().await;
+                let response = Response::builder().status(status).body(Full::from("{}"));
+                Ok::<_, Infallible>(response.unwrap())
+            }
+        })
+    };
+
+    // The refund of a 404 waits for the account's row.
+    let paid = f.gate.route().cost(3).layer(answering(404));
+    let request = tokio::spawn({
+        let (paid, key) = (paid.clone(), f.key.clone());
+        async move { send(&paid, post(&key, None, "{}")).await.0.status() }
+    });
+    entered.notified().await;
+    let hold = WriteHold::new(
+        &f,
+        kind,
+        "SELECT 1 FROM accounts WHERE id = 'acme' FOR UPDATE",
+    )
+    .await;
+    release.notify_one();
+    let answered = tokio::time::timeout(Duration::from_secs(5), request).await;
+    assert_eq!(
+        answered.expect("answered while the row is held").unwrap(),
+        404
+    );
+    hold.release().await;
+    let balance = || async { f.store().account("acme").await.unwrap().balance() };
+    assert!(eventually(|| async { balance().await == 10 }).await);
+
+    // The record of a 201 waits for the key's row.
+    let keyed = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(answering(201));
+    let request = tokio::spawn({
+        let (keyed, key) = (keyed.clone(), f.key.clone());
+        async move { send(&keyed, post(&key, Some("k2"), "{}")).await.0.status() }
+    });
+    entered.notified().await;
+    let hold = WriteHold::new(
+        &f,
+        kind,
+        "SELECT 1 FROM idempotency WHERE idem_key = 'k2' FOR UPDATE",
+    )
+    .await;
+    release.notify_one();
+    let answered = tokio::time::timeout(Duration::from_secs(5), request).await;
+    assert_eq!(
+        answered.expect("answered while the key is held").unwrap(),
+        201
+    );
+    hold.release().await;
+    let replayed = eventually(|| async {
+        let (res, _) = send(&keyed, post(&f.key, Some("k2"), "{}")).await;
+        res.headers().contains_key("idempotent-replayed")
+    })
+    .await;
+    assert!(replayed, "the record lands once the lock is gone");
+    f.db.cleanup().await;
+}
+
+/// The pool's connections all held by writes waiting on a lock: a key
+/// lookup waits for one no longer than the acquire timeout, on SQLite as
+/// on Postgres, and is answered 503 rather than held until the request's
+/// own deadline.
+async fn a_lookup_waiting_for_a_connection_a_lock_holds_is_a_503(kind: Kind) {
+    let tune = |o: StoreOptions| o.acquire_timeout(Duration::from_secs(1)).max_connections(1);
+    let Some(db) = TestDb::with(kind, tune).await else {
+        return;
+    };
+    db.store
+        .create_account(NewAccount::new("acme").credits(10))
+        .await
+        .unwrap();
+    let first = db
+        .store
+        .create_key(NewKey::new("acme", ["a"]))
+        .await
+        .unwrap();
+    let second = db
+        .store
+        .create_key(NewKey::new("acme", ["a"]))
+        .await
+        .unwrap();
+    let f = Fixture {
+        gate: Gatekeeper::new(db.store.clone()),
+        key: first.secret().to_owned(),
+        db,
+    };
+    let handler = Handler::new();
+    let paid = f.gate.route().cost(1).layer(handler.service());
+    let hold = WriteHold::new(
+        &f,
+        kind,
+        "SELECT 1 FROM accounts WHERE id = 'acme' FOR UPDATE",
+    )
+    .await;
+    // The charge waits on the lock, on the pool's one connection.
+    let request = send(&paid, post(&f.key, None, "{}"));
+    let answered = tokio::time::timeout(Duration::from_secs(5), request).await;
+    assert_eq!(answered.expect("answered").0.status(), 503);
+    // A key not in the cache needs that connection.
+    let request = send(&paid, post(second.secret(), None, "{}"));
+    let answered = tokio::time::timeout(Duration::from_secs(5), request).await;
+    let (res, _) = answered.expect("answered before the lock is gone");
+    assert_eq!(
+        (res.status().as_u16(), code(&res)),
+        (503, "service_unavailable")
+    );
+    hold.release().await;
+    assert!(eventually(|| async { f.balance().await == 10 }).await);
+    assert_eq!(handler.calls(), 0);
     f.db.cleanup().await;
 }
 

@@ -11,7 +11,10 @@
 //! succeeded is paid for, and a retry after a failure is charged once.
 //! Taking and giving back run on tasks of their own, so a request dropped
 //! midway (while its charge waits for the account's row, say) cannot cut
-//! them off; a charge that lands after its request is gone is given back. A
+//! them off; a charge that lands after its request is gone is given back, as
+//! is one that lands after the request was answered `service_unavailable`
+//! (503, `Retry-After: 1`) for waiting longer than the store's
+//! [acquire timeout](crate::StoreOptions::acquire_timeout) on a lock. A
 //! release that finds no connection is tried again (twice, 0.1 s and 1 s
 //! later); one the database refuses once sent leaves the credits taken (it
 //! may have landed, and a second would hand out free calls) and is logged

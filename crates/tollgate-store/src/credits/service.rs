@@ -28,10 +28,13 @@ impl ReleaseOnDrop {
         self.reservation = None;
     }
 
+    /// Gives the reservation back, waiting for it at most the store's
+    /// acquire timeout (the refund goes on past it).
     async fn release(mut self) {
         if let Some(reservation) = self.reservation.take() {
-            let store = self.store.clone();
-            detach::finish(self.store.writes(), release(store, reservation)).await;
+            let (store, wait) = (self.store.clone(), self.store.acquire_timeout());
+            let refund = release(store, reservation);
+            detach::finish_or_leave(self.store.writes(), wait, refund).await;
         }
     }
 }
@@ -51,22 +54,26 @@ impl Drop for ReleaseOnDrop {
 /// the statement runs (its client gone, say, while the account's row is
 /// locked by other charges), the statement goes on, and what it takes is
 /// given back as its unclaimed guard is dropped, rather than kept for a
-/// request that never ran.
+/// request that never ran. So is a charge not made within the store's
+/// acquire timeout (another writer holds the database or the account's row):
+/// the request is answered `service_unavailable` rather than held.
 async fn reserve(store: Store, account: String, cost: i64) -> Result<ReleaseOnDrop, Rejection> {
-    let writes = store.writes().clone();
-    let reserved = detach::finish(&writes, async move {
+    let (writes, wait) = (store.writes().clone(), store.acquire_timeout());
+    let reserved = detach::finish_within(&writes, wait, async move {
         let reservation = store.reserve(&account, cost).await?;
         Ok(ReleaseOnDrop {
             store,
             reservation: Some(reservation),
         })
     });
-    // No answer: the charge panicked.
-    reserved
-        .await
-        .unwrap_or(Err(Rejection::Unavailable(StoreError::Database(
+    match reserved.await {
+        Ok(Some(reserved)) => reserved,
+        // The charge panicked.
+        Ok(None) => Err(Rejection::Unavailable(StoreError::Database(
             sqlx::Error::WorkerCrashed,
-        ))))
+        ))),
+        Err(unanswered) => Err(Rejection::Unavailable(unanswered)),
+    }
 }
 
 /// Gives a reservation back. A release that fails leaves the credits taken

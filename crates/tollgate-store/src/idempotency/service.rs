@@ -67,11 +67,17 @@ enum IfDropped {
 }
 
 impl KeyGuard {
-    /// Frees the key for a retry.
+    /// Frees the key for a retry, waiting for it at most the store's acquire
+    /// timeout (the write goes on past it, and a retry meanwhile is told the
+    /// key is in use).
     async fn abandon(mut self) {
         self.if_dropped = IfDropped::Nothing;
         let (store, scope, key) = (self.store.clone(), self.scope.clone(), self.key.clone());
-        detach::finish(self.store.writes(), abandon(store, scope, key, self.token)).await;
+        let (freed, wait) = (
+            abandon(store, scope, key, self.token),
+            self.store.acquire_timeout(),
+        );
+        detach::finish_or_leave(self.store.writes(), wait, freed).await;
     }
 
     /// Holds the key another lock timeout from now: the new lock, or `None`
@@ -113,11 +119,15 @@ impl KeyGuard {
         self.if_dropped = IfDropped::Spend(Box::new(record));
     }
 
-    /// Stores the outcome: replayed to every retry.
+    /// Stores the outcome: replayed to every retry. Waits for it at most the
+    /// store's acquire timeout: past it (a lock another writer holds), the
+    /// response goes out and the write goes on, a retry meanwhile being told
+    /// the key is in use.
     async fn complete(mut self, record: IdempotencyRow) {
         self.if_dropped = IfDropped::Nothing;
-        let store = self.store.clone();
-        detach::finish(self.store.writes(), complete(store, record, self.token)).await;
+        let (store, wait) = (self.store.clone(), self.store.acquire_timeout());
+        let stored = complete(store, record, self.token);
+        detach::finish_or_leave(self.store.writes(), wait, stored).await;
     }
 }
 
@@ -191,15 +201,20 @@ enum Claim {
 /// statements run (waiting on another request's uncommitted claim of the
 /// same key, say) leaves the claim running; a claim that lands then has its
 /// guard dropped, which frees the key again rather than leaving it `running`
-/// until its lock times out.
+/// until its lock times out. So does a claim not made within the store's
+/// acquire timeout (another writer holds the database or the key): the
+/// request is answered `service_unavailable` rather than held.
 async fn claim(
     shared: std::sync::Arc<Shared>,
     scope: String,
     key: String,
     fingerprint: Vec<u8>,
 ) -> Result<Claim, StoreError> {
-    let writes = shared.store.writes().clone();
-    let claimed = detach::finish(&writes, async move {
+    let (writes, wait) = (
+        shared.store.writes().clone(),
+        shared.store.acquire_timeout(),
+    );
+    let claimed = detach::finish_within(&writes, wait, async move {
         let store = &shared.store;
         let begin = store
             .idempotency_begin(
@@ -223,10 +238,12 @@ async fn claim(
             found => Claim::Found(found),
         })
     });
-    // No answer: the claim panicked.
-    claimed
-        .await
-        .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
+    match claimed.await {
+        Ok(Some(claimed)) => claimed,
+        // The claim panicked.
+        Ok(None) => Err(StoreError::Database(sqlx::Error::WorkerCrashed)),
+        Err(unanswered) => Err(unanswered),
+    }
 }
 
 /// A lock renewal under way.
