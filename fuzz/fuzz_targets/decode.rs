@@ -62,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
                 "request id header lost: {decoded:?}"
             );
         }
-        // The Retry-After header is a lower bound: the longest hint wins.
+        // The Retry-After header is kept: it decides over the body's hints.
         if let Some(hint) = input
             .headers
             .get(http::header::RETRY_AFTER)
@@ -77,12 +77,18 @@ fuzz_target!(|data: &[u8]| {
         // What the CLI prints is always serializable.
         serde_json::to_vec(decoded).expect("decoded error serializes");
     }
-    // Only the kind and retry advice depend on the catalog.
+    // Only the kind and retry advice depend on the catalog, and, in an
+    // `envelope` body, whether a lone entry of `errors` is a code or a
+    // field: it is the code when the catalog knows it (seed 004's
+    // `{"insufficient_frames":[…]}`, an alias), which the built-in one may not.
+    let known_only_here = custom.catalog_code.is_some() && builtin.catalog_code.is_none();
     assert_eq!(builtin.status, custom.status);
-    assert_eq!(builtin.code, custom.code);
+    if !(custom.dialect == "envelope" && known_only_here) {
+        assert_eq!(builtin.code, custom.code);
+        assert_eq!(builtin.violations, custom.violations);
+    }
     assert_eq!(builtin.message, custom.message);
     assert_eq!(builtin.details, custom.details);
-    assert_eq!(builtin.violations, custom.violations);
     assert_eq!(builtin.request_id, custom.request_id);
     assert_eq!(builtin.retry_after, custom.retry_after);
     assert_eq!(builtin.dialect, custom.dialect);

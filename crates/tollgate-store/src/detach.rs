@@ -126,8 +126,105 @@ pub(crate) fn any_error(_: &StoreError) -> bool {
     true
 }
 
-/// Only a failure to get a connection is: nothing was sent, so a write that
-/// must not land twice can be tried again.
-pub(crate) fn no_connection(error: &StoreError) -> bool {
-    matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut))
+/// Whether a write certainly did not land, so that one which must not land
+/// twice can be tried again: no connection was had (nothing was sent), or
+/// the database refused it for a lock, which rolls the statement back
+/// (SQLite's busy or locked, past its busy timeout; Postgres's lock or
+/// statement timeout, a serialization failure, a deadlock).
+pub(crate) fn never_landed(error: &StoreError) -> bool {
+    match error {
+        StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+        StoreError::Database(sqlx::Error::Database(refusal)) => {
+            // SQLite's extended result codes (busy 5, 261, 517, 773; locked
+            // 6, 262) and Postgres's SQLSTATEs.
+            let code = refusal.code();
+            matches!(
+                code.as_deref(),
+                Some("5" | "261" | "517" | "773" | "6" | "262")
+                    | Some("55P03" | "57014" | "40001" | "40P01")
+            )
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A database's refusal with an error `code`, as a driver reports it.
+    #[derive(Debug)]
+    struct Refused(&'static str);
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "refused ({})", self.0)
+        }
+    }
+
+    impl std::error::Error for Refused {}
+
+    impl sqlx::error::DatabaseError for Refused {
+        fn message(&self) -> &str {
+            "refused"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn refused(code: &'static str) -> StoreError {
+        StoreError::Database(sqlx::Error::Database(Box::new(Refused(code))))
+    }
+
+    #[test]
+    fn a_write_refused_for_a_lock_never_landed() {
+        // SQLite's busy and locked (extended codes too); Postgres's lock and
+        // statement timeouts, serialization failure and deadlock: each
+        // rolled its statement back.
+        for code in [
+            "5", "261", "517", "773", "6", "262", "55P03", "57014", "40001", "40P01",
+        ] {
+            assert!(never_landed(&refused(code)), "{code}");
+        }
+        assert!(never_landed(&StoreError::Database(
+            sqlx::Error::PoolTimedOut
+        )));
+        // A unique violation, a lost connection: it may have landed, or
+        // will fail again the same way.
+        for code in ["2067", "23505", "08006"] {
+            assert!(!never_landed(&refused(code)), "{code}");
+        }
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(!never_landed(&StoreError::Database(sqlx::Error::Io(io))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refund_refused_for_a_lock_is_tried_again() {
+        let tries = AtomicUsize::new(0);
+        let done = persistently(never_landed, || async {
+            match tries.fetch_add(1, Ordering::Relaxed) {
+                0 => Err(refused("5")),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        assert!(done.is_ok());
+        assert_eq!(tries.load(Ordering::Relaxed), 2);
+    }
 }

@@ -923,11 +923,12 @@ impl Store {
     /// once however many clones of it are released.
     ///
     /// The release runs on a task of its own, so a caller dropped meanwhile
-    /// (its request cut off) does not cut it off. One that could not get a
-    /// connection (nothing was sent) is tried again, 0.1 s and then 1 s
-    /// later, and if it never gets one, a later call may try again. One that
-    /// failed once sent is not repeated, by it or a later call: it may have
-    /// landed, and giving the credits back twice would hand out free calls.
+    /// (its request cut off) does not cut it off. One that certainly did not
+    /// land (no connection was had, or the database refused it for a lock)
+    /// is tried again, 0.1 s and then 1 s later, and if it still has not
+    /// landed, a later call may try again. One that failed otherwise once
+    /// sent is not repeated, by it or a later call: it may have landed, and
+    /// giving the credits back twice would hand out free calls.
     pub async fn release(&self, reservation: Reservation) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering;
         if reservation.released.swap(true, Ordering::AcqRel) {
@@ -940,11 +941,11 @@ impl Store {
                 reservation.cost,
                 reservation.period,
             );
-            let released = detach::persistently(detach::no_connection, || {
+            let released = detach::persistently(detach::never_landed, || {
                 store.backend().release(account, cost, period)
             })
             .await;
-            if released.as_ref().is_err_and(detach::no_connection) {
+            if released.as_ref().is_err_and(detach::never_landed) {
                 reservation.released.store(false, Ordering::Release);
             }
             released
@@ -1021,7 +1022,7 @@ impl Store {
             )
             .await;
         if let Err(error) = &begun
-            && !detach::no_connection(error)
+            && !detach::never_landed(error)
         {
             // A claim may have landed with its answer lost: free the key in
             // case, or it stays `running` under a token no request holds

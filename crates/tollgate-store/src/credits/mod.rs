@@ -15,9 +15,11 @@
 //! is one that lands after the request was answered `service_unavailable`
 //! (503, `Retry-After: 1`) for waiting longer than the store's
 //! [acquire timeout](crate::StoreOptions::acquire_timeout) on a lock. A
-//! release that finds no connection is tried again (twice, 0.1 s and 1 s
-//! later); one the database refuses once sent leaves the credits taken (it
-//! may have landed, and a second would hand out free calls) and is logged
+//! release that finds no connection, or that the database refuses for a
+//! lock (SQLite busy past its busy timeout, a Postgres lock timeout or
+//! deadlock: it did not land), is tried again (twice, 0.1 s and 1 s later);
+//! one that fails otherwise once sent leaves the credits taken (it may have
+//! landed, and a second would hand out free calls) and is logged
 //! (`tracing`, level error).
 //!
 //! Refusals: `account_suspended` (402), `insufficient_credits` (402, details
