@@ -37,6 +37,7 @@ both_backends!(
     a_request_dropped_while_claiming_its_key_leaves_it_free,
     a_charge_or_claim_held_up_by_a_lock_is_a_503_after_the_acquire_timeout,
     an_answer_is_not_held_up_by_a_lock_on_its_refund_or_record,
+    an_answer_is_not_held_up_by_a_lock_on_its_key_s_renewal,
     a_lookup_waiting_for_a_connection_a_lock_holds_is_a_503,
     a_request_dropped_while_its_lock_renews_leaves_the_key_free,
     an_outcome_is_stored_though_its_first_write_fails,
@@ -1437,6 +1438,86 @@ async fn an_answer_is_not_held_up_by_a_lock_on_its_refund_or_record(kind: Kind) 
     hold.release().await;
     let replayed = eventually(|| async {
         let (res, _) = send(&keyed, post(&f.key, Some("k2"), "{}")).await;
+        res.headers().contains_key("idempotent-replayed")
+    })
+    .await;
+    assert!(replayed, "the record lands once the lock is gone");
+    f.db.cleanup().await;
+}
+
+/// A renewal of the key's lock under way when the handler answers, waiting
+/// on another writer: the answer waits for it no longer than the acquire
+/// timeout, and the renewal, left to finish, holds up nothing after it (the
+/// record lands, and a retry gets it, once the lock is gone).
+async fn an_answer_is_not_held_up_by_a_lock_on_its_key_s_renewal(kind: Kind) {
+    let one_second = |o: StoreOptions| o.acquire_timeout(Duration::from_secs(1));
+    let Some(db) = TestDb::with(kind, one_second).await else {
+        return;
+    };
+    db.store
+        .create_account(NewAccount::new("acme").credits(10))
+        .await
+        .unwrap();
+    let key = db
+        .store
+        .create_key(NewKey::new("acme", ["a"]))
+        .await
+        .unwrap();
+    let f = Fixture {
+        gate: Gatekeeper::new(db.store.clone()),
+        key: key.secret().to_owned(),
+        db,
+    };
+    let held = Held::new();
+    // A one-second lock, renewed every third of a second.
+    let keyed = f
+        .gate
+        .clone()
+        .idempotency_lock_timeout(Duration::from_secs(1))
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(held.service("first"));
+    let request = tokio::spawn({
+        let (keyed, key) = (keyed.clone(), f.key.clone());
+        async move { send(&keyed, post(&key, Some("k1"), "{}")).await.0.status() }
+    });
+    held.entered.notified().await;
+    let hold = WriteHold::new(
+        &f,
+        kind,
+        "SELECT 1 FROM idempotency WHERE idem_key = 'k1' FOR UPDATE",
+    )
+    .await;
+    // The clock moves (not past the lock, which a retry would take over),
+    // so the next renewal writes a later lock, and waits on the hold; the
+    // handler answers while it does.
+    f.db.clock.advance(Duration::from_secs(1));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    held.release.notify_one();
+    let answered = tokio::time::timeout(Duration::from_secs(5), request).await;
+    let status = answered.map(Result::unwrap);
+    // Answered, its record still waiting: a retry is told the key is in use
+    // (on SQLite, whose lock holds up the retry's claim too, the claim is
+    // given up after the acquire timeout).
+    let (retry, body) = send(&keyed, post(&f.key, Some("k1"), "{}")).await;
+    hold.release().await;
+    assert_eq!(status.expect("answered while the key is held"), 201);
+    let told = (
+        retry.status().as_u16(),
+        json(&body)["code"].clone(),
+        retry.headers().get("retry-after").cloned(),
+    );
+    let expected = match kind {
+        Kind::Postgres => (
+            409,
+            "idempotency_key_in_use".into(),
+            Some("1".parse().unwrap()),
+        ),
+        Kind::Sqlite => (503, "service_unavailable".into(), told.2.clone()),
+    };
+    assert_eq!(told, expected);
+    let replayed = eventually(|| async {
+        let (res, _) = send(&keyed, post(&f.key, Some("k1"), "{}")).await;
         res.headers().contains_key("idempotent-replayed")
     })
     .await;

@@ -22,7 +22,14 @@
 //!   replays); an error, its `ApiError` put back, is rendered again in the
 //!   retry's dialect by `tollgate-axum`'s layer.
 //! - While the first request runs, another with the key gets
-//!   `idempotency_key_in_use` (409, `Retry-After: 1`).
+//!   `idempotency_key_in_use` (409, `Retry-After: 1`). So does one sent
+//!   after the first was answered but before its record landed: a record
+//!   (or a lock renewal) held up by another writer's lock is waited for at
+//!   most the store's acquire timeout, and the answer goes out without it,
+//!   so the retry is told to wait (or, while SQLite's database stays locked,
+//!   is itself answered `service_unavailable`) until the record lands, and
+//!   then gets the replay; a record held up past the key's lock timeout
+//!   may let a retry take the key over and run the request again.
 //! - The same key with a different request (SHA-256 of method, path and
 //!   query, and body; a multipart body without its boundary, which a client
 //!   picks anew each time it builds the form) gets `idempotency_key_reused`

@@ -81,8 +81,10 @@ impl KeyGuard {
     }
 
     /// Holds the key another lock timeout from now: the new lock, or `None`
-    /// once the key is lost. Owns what it needs, so the handler runs on while
-    /// it waits on the database.
+    /// once the key is lost. Runs on a task of its own, so the handler runs
+    /// on while it waits on the database, and a renewal no one waits for
+    /// any more (the handler answered, the request was dropped) still
+    /// finishes rather than being cut off.
     fn renewal(&self, lock_timeout: Duration) -> Renewal {
         let (store, scope, key, token, lock) = (
             self.store.clone(),
@@ -91,10 +93,17 @@ impl KeyGuard {
             self.token,
             self.lock,
         );
+        let writes = self.store.writes().clone();
         Box::pin(async move {
-            store
-                .idempotency_renew(&scope, &key, token, lock, lock_timeout)
+            let renew = async move {
+                store
+                    .idempotency_renew(&scope, &key, token, lock, lock_timeout)
+                    .await
+            };
+            detach::finish(&writes, renew)
                 .await
+                // The renewal panicked.
+                .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
         })
     }
 
@@ -255,9 +264,12 @@ type Renewal = std::pin::Pin<Box<dyn Future<Output = Result<Option<i64>, StoreEr
 /// one that is merely slow. `call` is polled while a renewal waits on the
 /// database (which the handler may itself be holding). When it finishes,
 /// `settle` tells the guard what its output means for the key at once, and
-/// then a renewal under way is finished, so the guard knows whether the key
-/// was lost before it writes: a drop while that renewal finishes leaves the
-/// key as `settle` said (spent by a handler that answered), not freed.
+/// then a renewal under way is waited for, so the guard knows whether the
+/// key was lost before it writes: a drop while that renewal finishes leaves
+/// the key as `settle` said (spent by a handler that answered), not freed.
+/// The wait is at most the store's acquire timeout: a renewal held up by a
+/// lock another writer holds goes on on its own task, and the guard's last
+/// write, which matches its token, is made without knowing.
 async fn renewing<F: Future>(
     call: F,
     guard: &mut KeyGuard,
@@ -274,7 +286,19 @@ async fn renewing<F: Future>(
                 output = &mut call => {
                     settle(&output, guard);
                     if let Some(renewal) = renewal {
-                        guard.renewed(renewal.await);
+                        // Waited for at most the acquire timeout: past it
+                        // (a lock another writer holds), the answer goes
+                        // on and the renewal finishes alone.
+                        let wait = guard.store.acquire_timeout();
+                        match tokio::time::timeout(wait, renewal).await {
+                            Ok(renewed) => {
+                                guard.renewed(renewed);
+                            }
+                            Err(_) => tracing::warn!(
+                                "an idempotency key's lock renewal is still waiting: the answer \
+                                 goes on without it"
+                            ),
+                        }
                     }
                     return output;
                 }
