@@ -59,6 +59,11 @@
 //! assert_eq!(response.headers()["ratelimit"], r#""per-key";r=99;t=1, "per-ip";r=999;t=1"#);
 //! # Ok(()) }
 //! ```
+//!
+//! With `tollgate-axum`, add its layer after this one
+//! (`.layer(RateLimitLayer::new(limiter)).layer(tollgate)`, the outermost
+//! last): the 429 then leaves in that layer's dialect and catalog, with the
+//! request id.
 
 mod client_ip;
 mod clock;
