@@ -30,7 +30,8 @@ use crate::{ErrorResponse, StopReason};
 /// of a body `retry_after` and google `RetryInfo`, so that an absurd value in
 /// a body does not outweigh a sane header; failing those, a spent quota's
 /// refill by `RateLimit`, `RateLimit-Reset` or `X-RateLimit-Reset`), or with
-/// backoff when there is none;
+/// backoff when there is none (but a spent longer-term quota, a code of kind
+/// `quota_exceeded` such as `usage_limit_exceeded`, only after a hint);
 /// a 403 with `Retry-After` or a quota spent by `RateLimit-Remaining` or
 /// `X-RateLimit-Remaining` (GitHub's rate limits), and a 400 or 403 with a
 /// throttling code (AWS's `ThrottlingException`), as a 429; 408, 425 and every
@@ -287,6 +288,11 @@ impl RetryPolicy {
         let not_acted_on = rate_limited(response) || said == Some(true);
         let plan = match response.retry_after() {
             Some(asked) => Plan::Asked(asked),
+            // A spent quota (a month's usage) refills on no backoff's
+            // scale: without a wait asked, sending again cannot succeed.
+            None if said.is_none() && response.kind() == Kind::QuotaExceeded => {
+                return Err(StopReason::NotRetryable);
+            }
             None if response.decoded().catalog_code.as_deref()
                 == Some("idempotency_key_in_use") =>
             {
@@ -478,6 +484,29 @@ mod tests {
             plan(400, &[("retry-after", "7")], ""),
             Err(StopReason::NotRetryable)
         );
+    }
+
+    #[test]
+    fn a_spent_quota_is_retried_only_after_a_wait_asked() {
+        let spent = [("x-error-code", "usage_limit_exceeded")];
+        assert_eq!(plan(429, &spent, ""), Err(StopReason::NotRetryable));
+        let with_wait = [
+            ("x-error-code", "usage_limit_exceeded"),
+            ("retry-after", "30"),
+        ];
+        assert_eq!(
+            plan(429, &with_wait, ""),
+            Ok(Plan::Asked(Duration::from_secs(30)))
+        );
+        // The server's word decides over the kind.
+        let said = [
+            ("x-error-code", "usage_limit_exceeded"),
+            ("x-should-retry", "true"),
+        ];
+        assert_eq!(plan(429, &said, ""), Ok(Plan::Backoff));
+        // A window's rate limit without a hint is still retried.
+        let window = [("x-error-code", "rate_limit_exceeded")];
+        assert_eq!(plan(429, &window, ""), Ok(Plan::Backoff));
     }
 
     #[test]
