@@ -128,7 +128,15 @@ struct Fixture {
 
 impl Fixture {
     async fn new(kind: Kind, credits: i64) -> Option<Fixture> {
-        let db = TestDb::new(kind).await?;
+        Fixture::with(kind, credits, |options| options).await
+    }
+    /// The fixture on a store opened with `options` changed.
+    async fn with(
+        kind: Kind,
+        credits: i64,
+        options: impl FnOnce(StoreOptions) -> StoreOptions,
+    ) -> Option<Fixture> {
+        let db = TestDb::with(kind, options).await?;
         db.store
             .create_account(NewAccount::new("acme").credits(credits))
             .await
@@ -1260,22 +1268,8 @@ async fn a_request_dropped_while_claiming_its_key_leaves_it_free(kind: Kind) {
 /// what it took once the lock is gone is given back.
 async fn a_charge_or_claim_held_up_by_a_lock_is_a_503_after_the_acquire_timeout(kind: Kind) {
     let one_second = |o: StoreOptions| o.acquire_timeout(Duration::from_secs(1));
-    let Some(db) = TestDb::with(kind, one_second).await else {
+    let Some(f) = Fixture::with(kind, 10, one_second).await else {
         return;
-    };
-    db.store
-        .create_account(NewAccount::new("acme").credits(10))
-        .await
-        .unwrap();
-    let key = db
-        .store
-        .create_key(NewKey::new("acme", ["a"]))
-        .await
-        .unwrap();
-    let f = Fixture {
-        gate: Gatekeeper::new(db.store.clone()),
-        key: key.secret().to_owned(),
-        db,
     };
     let handler = Handler::new();
     let unavailable = |res: &Response<Full<Bytes>>| {
@@ -1354,22 +1348,8 @@ async fn a_charge_or_claim_held_up_by_a_lock_is_a_503_after_the_acquire_timeout(
 /// is gone.
 async fn an_answer_is_not_held_up_by_a_lock_on_its_refund_or_record(kind: Kind) {
     let one_second = |o: StoreOptions| o.acquire_timeout(Duration::from_secs(1));
-    let Some(db) = TestDb::with(kind, one_second).await else {
+    let Some(f) = Fixture::with(kind, 10, one_second).await else {
         return;
-    };
-    db.store
-        .create_account(NewAccount::new("acme").credits(10))
-        .await
-        .unwrap();
-    let key = db
-        .store
-        .create_key(NewKey::new("acme", ["a"]))
-        .await
-        .unwrap();
-    let f = Fixture {
-        gate: Gatekeeper::new(db.store.clone()),
-        key: key.secret().to_owned(),
-        db,
     };
     let (entered, release) = (
         Arc::new(tokio::sync::Notify::new()),
@@ -1451,22 +1431,8 @@ async fn an_answer_is_not_held_up_by_a_lock_on_its_refund_or_record(kind: Kind) 
 /// record lands, and a retry gets it, once the lock is gone).
 async fn an_answer_is_not_held_up_by_a_lock_on_its_key_s_renewal(kind: Kind) {
     let one_second = |o: StoreOptions| o.acquire_timeout(Duration::from_secs(1));
-    let Some(db) = TestDb::with(kind, one_second).await else {
+    let Some(f) = Fixture::with(kind, 10, one_second).await else {
         return;
-    };
-    db.store
-        .create_account(NewAccount::new("acme").credits(10))
-        .await
-        .unwrap();
-    let key = db
-        .store
-        .create_key(NewKey::new("acme", ["a"]))
-        .await
-        .unwrap();
-    let f = Fixture {
-        gate: Gatekeeper::new(db.store.clone()),
-        key: key.secret().to_owned(),
-        db,
     };
     let held = Held::new();
     // A one-second lock, renewed every third of a second.
@@ -1531,28 +1497,14 @@ async fn an_answer_is_not_held_up_by_a_lock_on_its_key_s_renewal(kind: Kind) {
 /// own deadline.
 async fn a_lookup_waiting_for_a_connection_a_lock_holds_is_a_503(kind: Kind) {
     let tune = |o: StoreOptions| o.acquire_timeout(Duration::from_secs(1)).max_connections(1);
-    let Some(db) = TestDb::with(kind, tune).await else {
+    let Some(f) = Fixture::with(kind, 10, tune).await else {
         return;
     };
-    db.store
-        .create_account(NewAccount::new("acme").credits(10))
-        .await
-        .unwrap();
-    let first = db
-        .store
+    let second = f
+        .store()
         .create_key(NewKey::new("acme", ["a"]))
         .await
         .unwrap();
-    let second = db
-        .store
-        .create_key(NewKey::new("acme", ["a"]))
-        .await
-        .unwrap();
-    let f = Fixture {
-        gate: Gatekeeper::new(db.store.clone()),
-        key: first.secret().to_owned(),
-        db,
-    };
     let handler = Handler::new();
     let paid = f.gate.route().cost(1).layer(handler.service());
     let hold = WriteHold::new(
