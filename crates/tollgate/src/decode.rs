@@ -1190,7 +1190,7 @@ fn read_plain(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
 
 /// Whether `text` reads as a code rather than a sentence or a URL: 1 to 64
 /// ASCII letters, digits, `_`, `.` and `-`.
-fn looks_like_code(text: &str) -> bool {
+pub(crate) fn looks_like_code(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 64
         && text

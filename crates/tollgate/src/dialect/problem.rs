@@ -151,13 +151,11 @@ fn fragment_code(ty: &str) -> Option<&str> {
     let (_, fragment) = ty.split_once('#')?;
     let bytes = fragment.as_bytes();
     let starts_with_letter = bytes.first().is_some_and(u8::is_ascii_alphabetic);
-    let code_bytes = bytes
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     let numbered = bytes
         .windows(2)
         .any(|w| matches!(w[0], b'-' | b'.') && w[1].is_ascii_digit());
-    (starts_with_letter && code_bytes && !numbered && fragment.len() <= 64).then_some(fragment)
+    (starts_with_letter && crate::decode::looks_like_code(fragment) && !numbered)
+        .then_some(fragment)
 }
 
 #[cfg(test)]
