@@ -22,7 +22,8 @@ use crate::{Attempt, Cause, Error, ErrorDecoder, ErrorResponse, StopReason};
 /// [`attempts`](crate::ResponseExt::attempts) it took.
 ///
 /// A [`RetryPolicy`] in a request's extensions replaces the middleware's for
-/// that request.
+/// that request. One is enough in a chain: a second one, further in, passes
+/// requests through, so the outer one's policy, decoder and budget decide.
 ///
 /// ```
 /// # use axum::{Router, routing::get, http::StatusCode};
@@ -60,6 +61,11 @@ pub struct TollgateMiddleware {
     jitter: Jitter,
     decoder: ErrorDecoder,
 }
+
+/// Marks a request whose attempts a middleware is already running, so that a
+/// second one in the same chain does not retry each of them again.
+#[derive(Clone, Copy, Debug)]
+struct Running;
 
 /// The attempts a successful response took, kept in its extensions.
 #[derive(Clone, Debug)]
@@ -325,9 +331,12 @@ impl Middleware for TollgateMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        self.execute(req, extensions, next)
-            .await
-            .map_err(reqwest_middleware::Error::middleware)
+        if extensions.insert(Running).is_some() {
+            return next.run(req, extensions).await;
+        }
+        let result = self.execute(req, extensions, next).await;
+        extensions.remove::<Running>();
+        result.map_err(reqwest_middleware::Error::middleware)
     }
 }
 

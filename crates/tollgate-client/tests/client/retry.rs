@@ -1235,3 +1235,30 @@ async fn with_reqwest_retry_outside_only_this_middleware_retries() {
     let err = client.get(mock.url("/")).send_api().await.unwrap_err();
     assert_eq!((mock.hits(), err.attempts().len()), (9, 3));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_second_middleware_in_the_chain_leaves_the_retries_to_the_first() {
+    let middleware = |attempts| {
+        TollgateMiddleware::new()
+            .policy(RetryPolicy::default().max_attempts(attempts))
+            .jitter(Jitter::seeded(1))
+    };
+    let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1)]).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(middleware(3))
+        .with(middleware(2))
+        .build();
+    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    // The outer one's policy, and its attempts are the requests sent.
+    assert_eq!((mock.hits(), err.attempts().len()), (3, 3));
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(err.stop(), Some(&StopReason::MaxAttempts(3)));
+    // A success passes through both as it came.
+    let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1), Reply::ok()]).await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(middleware(3))
+        .with(middleware(3))
+        .build();
+    let response = client.get(mock.url("/")).send_api().await.unwrap();
+    assert_eq!((mock.hits(), response.attempts().len()), (2, 2));
+}
