@@ -177,14 +177,25 @@ pub(crate) fn invalid_field(field: &str, code: &str, message: &str) -> ApiError 
     }
 }
 
+/// How serde_json starts the syntax error it raises for a number no number
+/// type holds (`1e400`).
+const OUT_OF_RANGE: &str = "number out of range";
+
 /// A serde_path_to_error failure of serde_json: syntax errors are
-/// `malformed_request`, data errors are field errors.
+/// `malformed_request`, data errors are field errors. A number too large
+/// for any number type is valid JSON (RFC 8259 sets numbers no range):
+/// serde_json calls it a syntax error, but the field's value is what is
+/// wrong.
 pub(crate) fn from_json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     use serde_json::error::Category;
+    let message = err.inner().to_string();
     match err.inner().classify() {
-        Category::Data => from_data_error(&err.path().to_string(), &err.inner().to_string()),
+        Category::Data => from_data_error(&err.path().to_string(), &message),
+        Category::Syntax if message.starts_with(OUT_OF_RANGE) => {
+            from_data_error(&err.path().to_string(), &message)
+        }
         Category::Syntax | Category::Eof | Category::Io => {
-            builtin("malformed_request").with("reason", err.inner().to_string())
+            builtin("malformed_request").with("reason", message)
         }
     }
 }
@@ -318,6 +329,10 @@ fn recognise_bad_request(status: u16, text: &str, multipart_form: bool) -> ApiEr
     // axum's texts name the path to where parsing stopped, map keys and
     // all: the client's text, cut like the rest.
     if let Some(reason) = text.strip_prefix("Failed to parse the request body as JSON: ") {
+        let (path, msg) = split_path(reason);
+        if msg.starts_with(OUT_OF_RANGE) {
+            return from_data_error(path, msg);
+        }
         return builtin("malformed_request").with("reason", clip(reason));
     }
     for prefix in DATA_PREFIXES {
@@ -526,6 +541,18 @@ mod tests {
                 400,
                 "Failed to parse the request body as JSON: EOF while parsing",
                 "malformed_request",
+                "",
+            ),
+            (
+                400,
+                "Failed to parse the request body as JSON: frames[0].t: number out of range at line 1 column 38",
+                "validation_error",
+                "frames[0].t",
+            ),
+            (
+                400,
+                "Failed to parse the request body as JSON: number out of range at line 1 column 5",
+                "validation_error",
                 "",
             ),
             (

@@ -376,6 +376,16 @@ fn cases() -> Vec<Case> {
             keep: &[CORS],
         },
         Case {
+            // Valid JSON (RFC 8259 sets numbers no range) that no number
+            // type holds: the field's value is wrong, not the body.
+            name: "json number out of range",
+            request: || json("/json", r#"{"items":[{"name":1e400}]}"#),
+            status: 400,
+            code: "validation_error",
+            field: Some("items[0].name"),
+            keep: &[CORS],
+        },
+        Case {
             name: "json missing field",
             request: || json("/json", r#"{"items":[{}]}"#),
             status: 400,
@@ -402,6 +412,14 @@ fn cases() -> Vec<Case> {
             status: 400,
             code: "validation_error",
             field: Some("items[2].name"),
+            keep: &[CORS],
+        },
+        Case {
+            name: "axum json number out of range",
+            request: || json("/axum-json", r#"{"items":[{"name":1e400}]}"#),
+            status: 400,
+            code: "validation_error",
+            field: Some("items[0].name"),
             keep: &[CORS],
         },
         Case {

@@ -19,7 +19,8 @@ use crate::rejection::{builtin, from_json_error};
 /// - a body that is not JSON → `malformed_request`, with the parser's reason;
 /// - a missing field → `missing_field` naming it (`items[0].name`);
 /// - a wrong type or value → `validation_error` with one violation at its
-///   path (`items[2].name`);
+///   path (`items[2].name`), also a number no number type holds (`1e400`:
+///   valid JSON, whose value is what is wrong);
 /// - a body over the limit → `payload_too_large`.
 ///
 /// ```
