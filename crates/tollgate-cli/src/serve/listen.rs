@@ -12,6 +12,9 @@
 //! and never reads the answers held its connection, and shutdown, for
 //! ever), and shutdown waits for requests in flight, [`shutdown_wait`] at
 //! most.
+//! A client that shuts its write side after its request (a half-close) is
+//! answered; one gone altogether is noticed only when its answer is
+//! written, so its handler runs to the end (the deadline at most).
 //! A client that reads slowly but steadily (a few KiB every few seconds)
 //! keeps its place: there is no cap per client here; a proxy in front does
 //! that.
@@ -78,7 +81,12 @@ pub(crate) async fn serve(
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // A client may shut its write side once its request is sent
+        // (`nc -N`, scripts, some proxies): still answered. hyper would
+        // otherwise take that end for the client gone and drop the request
+        // unanswered, in the middle of its handler.
+        .half_close(true);
     let graceful = GracefulShutdown::new();
     let places = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     // Kept so that those still open when the wait ends can be ended, and
@@ -238,6 +246,45 @@ mod tests {
     use super::*;
     use axum::routing::get;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A client that shuts its write side once its request is sent still
+    /// gets the answer, also when the handler takes a while.
+    #[tokio::test]
+    async fn a_request_followed_by_a_half_close_is_answered() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route(
+            "/",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                "done"
+            }),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, Duration::from_secs(5), async {
+            let _ = stopped.await;
+        }));
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        client.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut answer))
+            .await
+            .expect("the server closes the connection");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("done"),
+            "{read:?}: {answer:?}"
+        );
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the server stops")
+            .unwrap();
+    }
 
     /// A connection accepted before the stop, its head still on its way,
     /// may complete it within [`HEADER_READ_TIMEOUT`]: its request is then
