@@ -1,6 +1,8 @@
 #![doc = include_str!("docs/crate.md")]
 
 mod current;
+#[cfg(feature = "decompression")]
+mod decompress;
 mod error;
 mod extract;
 mod gate;
@@ -12,6 +14,8 @@ mod render;
 mod reply;
 mod request_id;
 
+#[cfg(feature = "decompression")]
+pub use decompress::{Decompression, DecompressionService};
 pub use error::{HandlerError, Rejection, Result};
 pub use extract::{Form, Json, Path, Query};
 pub use gate::{ResponseFuture, Tollgate, TollgateLayer, TollgateService, ValidationStatus};

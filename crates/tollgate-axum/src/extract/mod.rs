@@ -32,7 +32,7 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 
 /// Refuses a body still in a content coding (`Content-Encoding: gzip`): the
 /// bytes an extractor reads would be compressed, not JSON or a form. A
-/// decompression layer in front (tower-http's `RequestDecompressionLayer`)
+/// decompression layer in front (`Decompression`, or tower-http's)
 /// removes the header once it decodes the body, so only bodies nobody
 /// decoded are refused: 415 `unsupported_media_type` with
 /// `Accept-Encoding: identity` (RFC 9110, section 15.5.16).

@@ -449,7 +449,7 @@ impl Finish {
         // Read as the app's catalog words it.
         let mut err = rejection::with_message_filled(render::adopt(&self.shared.catalog, err));
         // A 415 listing the codings it decodes refused the body's
-        // `Content-Encoding` (tower-http's request decompression), not its type.
+        // `Content-Encoding` (a request decompression layer's), not its type.
         if parts.status == http::StatusCode::UNSUPPORTED_MEDIA_TYPE
             && parts.headers.contains_key(http::header::ACCEPT_ENCODING)
         {

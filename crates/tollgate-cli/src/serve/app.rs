@@ -5,8 +5,8 @@
 //! 1. the `tollgate-axum` layer: request id, dialect negotiation, the body
 //!    limit, the handler deadline, panics, and the rendering of every error
 //!    (its own and those of the layers below) in the negotiated dialect;
-//! 2. request decompression (tower-http): a `gzip` or `deflate` body is
-//!    decoded as the handler reads it, and the body limit counts the
+//! 2. request decompression (`tollgate_axum::Decompression`): a `gzip`
+//!    (every member) or `deflate` body is decoded as the handler reads it, and the body limit counts the
 //!    decoded bytes, so a decompression bomb is `payload_too_large`; other
 //!    codings are refused with `unsupported_media_type`;
 //! 3. the per-IP rate limit (before authentication, so key guessing is
@@ -28,10 +28,9 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use bytes::Bytes;
 use tollgate::{ApiError, Catalog, CatalogError, Dialect};
-use tollgate_axum::Tollgate;
+use tollgate_axum::{Decompression, Tollgate};
 use tollgate_limit::{Backend, ClientIp, Key, Limiter, Policy, PolicyError, RateLimitLayer};
 use tollgate_store::{Gatekeeper, Idempotency, Principal, RouteLayer};
-use tower_http::decompression::RequestDecompressionLayer;
 
 use super::db::Scans;
 use super::{detections, reference, scans};
@@ -219,7 +218,7 @@ pub(crate) fn router(
                 .catalog(catalog)
                 .dialect(dialect),
         )
-        .layer(RequestDecompressionLayer::new())
+        .layer(Decompression)
         .layer(tollgate.layer()))
 }
 

@@ -1,0 +1,148 @@
+//! Request bodies sent compressed (`Content-Encoding: gzip` or `deflate`),
+//! decoded for the extractors.
+//!
+//! Written here rather than taken from tower-http's
+//! `RequestDecompressionLayer`, which reads only the first member of a gzip
+//! body and drops the rest without an error (tower-rs/tower-http#737): a
+//! body made of several members (`cat a.gz b.gz`, `pigz`, a client that
+//! flushes as it streams) reached the handler cut short, and bytes after
+//! the compressed data were ignored. It also takes codings in lower case
+//! only (`GZIP`, `x-gzip`: 415). The decoding itself is async-compression's,
+//! as there.
+
+use std::future::{Ready, ready};
+use std::task::{Context, Poll};
+
+use async_compression::tokio::bufread::{GzipDecoder, ZlibDecoder};
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use futures_util::TryStreamExt;
+use futures_util::future::Either;
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH};
+use http::{HeaderMap, HeaderValue, Request};
+use tokio_util::io::{ReaderStream, StreamReader};
+
+use crate::Rejection;
+use crate::rejection::unsupported_encoding;
+
+/// What [`Decompression`] decodes, as sent in `Accept-Encoding` with a
+/// refusal.
+const DECODED: &str = "gzip, deflate";
+
+/// A layer that decodes request bodies sent with `Content-Encoding: gzip`
+/// (or `x-gzip`) or `deflate` (the zlib format, RFC 9110, section 8.4.1),
+/// in any case, for the extractors inside it.
+///
+/// A gzip body may be several members one after another (RFC 1952, section
+/// 2.2): all are decoded. A body that is not what its coding says (corrupt,
+/// cut short, followed by other bytes) fails as the extractor reads it:
+/// `malformed_request`. A body in another coding, or in several at once, is
+/// refused before the service inside runs: 415 `unsupported_media_type` with
+/// `Accept-Encoding: gzip, deflate`. Place it inside the [`Tollgate`](crate::Tollgate)
+/// layer, whose [`body_limit`](crate::Tollgate::body_limit) then counts the
+/// decoded bytes (a small body that expands past it is `payload_too_large`).
+///
+/// ```
+/// # use axum::{Router, routing::post};
+/// use tollgate::Catalog;
+/// use tollgate_axum::{Decompression, Tollgate};
+///
+/// let app: Router = Router::new()
+///     .route("/notes", post(|body: String| async move { body }))
+///     .layer(Decompression)
+///     .layer(Tollgate::new(Catalog::builtin()).body_limit(1 << 20).layer());
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Decompression;
+
+impl<S> tower::Layer<S> for Decompression {
+    type Service = DecompressionService<S>;
+
+    fn layer(&self, inner: S) -> DecompressionService<S> {
+        DecompressionService { inner }
+    }
+}
+
+/// The service of [`Decompression`].
+#[derive(Clone, Debug)]
+pub struct DecompressionService<S> {
+    inner: S,
+}
+
+/// A content coding this layer decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Coding {
+    Gzip,
+    Deflate,
+}
+
+impl<S> tower::Service<Request<Body>> for DecompressionService<S>
+where
+    S: tower::Service<Request<Body>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let coding = match coding(request.headers()) {
+            Ok(Some(coding)) => coding,
+            Ok(None) => return Either::Left(self.inner.call(request)),
+            Err(Unsupported) => {
+                let err = unsupported_encoding(None)
+                    .header(ACCEPT_ENCODING, HeaderValue::from_static(DECODED));
+                return Either::Right(ready(Ok(Rejection::from(err).into_response())));
+            }
+        };
+        let (mut parts, body) = request.into_parts();
+        parts.headers.remove(CONTENT_ENCODING);
+        parts.headers.remove(CONTENT_LENGTH);
+        let request = Request::from_parts(parts, decoded(body, coding));
+        Either::Left(self.inner.call(request))
+    }
+}
+
+/// A `Content-Encoding` this layer does not decode.
+struct Unsupported;
+
+/// The one coding a request's `Content-Encoding` names (`identity` aside),
+/// or `None` for none.
+fn coding(headers: &HeaderMap) -> Result<Option<Coding>, Unsupported> {
+    let mut codings = headers
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity"));
+    let Some(first) = codings.next() else {
+        return Ok(None);
+    };
+    let coding = if first.eq_ignore_ascii_case(b"gzip") || first.eq_ignore_ascii_case(b"x-gzip") {
+        Coding::Gzip
+    } else if first.eq_ignore_ascii_case(b"deflate") {
+        Coding::Deflate
+    } else {
+        return Err(Unsupported);
+    };
+    match codings.next() {
+        None => Ok(Some(coding)),
+        Some(_) => Err(Unsupported),
+    }
+}
+
+/// `body` decoded from `coding` as it is read.
+fn decoded(body: Body, coding: Coding) -> Body {
+    let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    match coding {
+        Coding::Gzip => {
+            let mut decoder = GzipDecoder::new(reader);
+            decoder.multiple_members(true);
+            Body::from_stream(ReaderStream::new(decoder))
+        }
+        Coding::Deflate => Body::from_stream(ReaderStream::new(ZlibDecoder::new(reader))),
+    }
+}
