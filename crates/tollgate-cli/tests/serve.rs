@@ -762,7 +762,7 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
         &[("content-encoding", "br")],
     );
     assert_eq!(brotli.status, 415, "{}", brotli.text());
-    assert_eq!(brotli.header("accept-encoding"), "gzip,deflate");
+    assert_eq!(brotli.header("accept-encoding"), "gzip, deflate");
     documented(&brotli, "/v1/scans", "post", "unsupported_media_type");
 
     // Seed 001's 429: 100 calls per 60 s per key (a fresh key, so counted from 0).
@@ -1191,6 +1191,130 @@ fn the_error_reference_and_openapi_describe_the_server() {
         Body::Json(example),
     );
     assert_eq!(ok.status, 200, "{}", ok.text());
+}
+
+/// What the document allows is taken, and what it rules out refused: a
+/// detection's body and `Idempotency-Key` are accepted exactly when the
+/// documented schemas say they are valid.
+#[test]
+fn requests_are_accepted_exactly_as_the_document_describes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let key = server.key.clone().unwrap();
+    let http = Http::new();
+    let doc = http.get(&server.url("/openapi.json"), &[]).json();
+    let operation = &doc["paths"]["/v1/detections"]["post"];
+    let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+    let body_schema = jsonschema::validator_for(schema).unwrap();
+    let header = operation["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .unwrap();
+    let header_schema = jsonschema::validator_for(&header["schema"]).unwrap();
+    let detect = |headers: &[(&str, &str)], body: &Value| {
+        let mut all = vec![("x-api-key", key.as_str())];
+        all.extend_from_slice(headers);
+        http.send(
+            "POST",
+            &server.url("/v1/detections"),
+            &all,
+            Body::Json(body.clone()),
+        )
+    };
+    let times = |t: &dyn Fn(usize) -> Value| -> Value {
+        (0..10)
+            .map(|i| json!({"t": t(i), "brightness": 120}))
+            .collect()
+    };
+    let session = |id: String| json!({"session_id": id, "frames": frames(10)});
+    let bodies = [
+        session("s_1".into()),
+        session(" s_1 ".into()),
+        session(format!(" {} ", "s".repeat(128))),
+        session("s".repeat(129)),
+        session(" \t ".into()),
+        session(String::new()),
+        json!({"session_id": "s_1", "model": null, "frames": frames(10)}),
+        json!({"session_id": "s_1", "model": "mixed-99", "frames": frames(10)}),
+        json!({"session_id": "s_1", "frames": times(&|i| json!(i as f64 * 40.0))}),
+        json!({"session_id": "s_1", "frames": times(&|i| json!(i as f64 * 40.0 + 0.5))}),
+        json!({"session_id": "s_1", "frames": times(&|i| json!(u64::MAX - 9 + i as u64))}),
+        json!({"session_id": "s_1", "frames": times(&|i| json!(-(i as i64) - 1))}),
+    ];
+    for body in &bodies {
+        let answer = detect(&[], body);
+        assert_eq!(
+            answer.status == 200,
+            body_schema.is_valid(body),
+            "{body}: {} {}",
+            answer.status,
+            answer.text()
+        );
+    }
+    let idempotency_keys = [
+        "k-1",
+        "a b",
+        "\u{7e}".repeat(255).as_str(),
+        "k".repeat(256).as_str(),
+    ]
+    .map(str::to_owned);
+    for (i, idempotency_key) in idempotency_keys.iter().enumerate() {
+        let body = session(format!("s_{i}"));
+        let answer = detect(&[("idempotency-key", idempotency_key)], &body);
+        assert_eq!(
+            answer.status == 200,
+            header_schema.is_valid(&json!(idempotency_key)),
+            "{idempotency_key:?}: {} {}",
+            answer.status,
+            answer.text()
+        );
+    }
+}
+
+/// A `Transfer-Encoding` other than one `chunked` is refused before routing,
+/// on every route, public ones and bodiless GETs too, as documented.
+#[test]
+fn an_undecoded_transfer_coding_is_a_documented_refusal_on_every_route() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let doc = Http::new().get(&server.url("/openapi.json"), &[]).json();
+    let addr = server.base.trim_start_matches("http://");
+    for (method, path, route) in [
+        ("GET", "/openapi.json", "/openapi.json"),
+        ("GET", "/errors", "/errors"),
+        ("GET", "/v1/scans/scan_nope", "/v1/scans/{id}"),
+        ("POST", "/v1/scans", "/v1/scans"),
+        ("POST", "/v1/detections", "/v1/detections"),
+    ] {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ntransfer-encoding: gzip, chunked\r\n\
+             connection: close\r\n\r\n0\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let answer = String::from_utf8_lossy(&raw).to_lowercase();
+        assert!(
+            answer.starts_with("http/1.1 400 ")
+                && answer.contains("\r\nx-error-code: malformed_request\r\n"),
+            "{method} {path}: {answer}"
+        );
+        assert_documented(
+            &doc,
+            &method.to_lowercase(),
+            route,
+            Dialect::Problem,
+            400,
+            "malformed_request",
+        );
+    }
 }
 
 #[test]

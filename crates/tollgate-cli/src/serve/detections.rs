@@ -14,8 +14,8 @@ use super::scans::with_issue;
 
 /// The most violations reported for one request's frames.
 const MAX_VIOLATIONS: usize = 20;
-/// The longest `session_id`.
-const MAX_SESSION_ID: usize = 128;
+/// The longest `session_id`, once trimmed.
+pub(crate) const MAX_SESSION_ID: usize = 128;
 
 /// `POST /v1/detections`.
 #[derive(Deserialize)]
@@ -33,9 +33,38 @@ pub(crate) struct NewDetection {
 #[derive(Deserialize)]
 struct Frame {
     /// Milliseconds since the session started; increasing.
+    #[serde(deserialize_with = "whole_number")]
     t: u64,
     /// Mean brightness of the frame, 0–255.
     brightness: f64,
+}
+
+/// A whole number of `u64`'s range, written as an integer or, as JSON
+/// Schema counts integers, as a number without a fraction (`40.0`, `4e1`).
+fn whole_number<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u64, D::Error> {
+    struct WholeNumber;
+    impl serde::de::Visitor<'_> for WholeNumber {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number from 0 to 18446744073709551615")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            // 2^64, the first whole number past `u64::MAX`, is exact in f64.
+            const PAST_MAX: f64 = 18_446_744_073_709_551_616.0;
+            if v.fract() == 0.0 && (0.0..PAST_MAX).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+    de.deserialize_any(WholeNumber)
 }
 
 /// A detection, as the API returns it.
@@ -152,6 +181,36 @@ fn invalid(app: &AppState, violations: Vec<Violation>) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    /// `t` is a whole number as JSON Schema counts one, so `40.0` too, as
+    /// the document's `"type": "integer"` promises.
+    #[test]
+    fn frame_times_are_whole_numbers_written_either_way() {
+        let t = |v: Value| {
+            serde_json::from_value::<Frame>(json!({"t": v, "brightness": 1}))
+                .map(|f| f.t)
+                .ok()
+        };
+        assert_eq!(t(json!(40)), Some(40));
+        assert_eq!(t(json!(40.0)), Some(40));
+        assert_eq!(t(json!(-0.0)), Some(0));
+        assert_eq!(t(json!(u64::MAX)), Some(u64::MAX));
+        assert_eq!(
+            t(json!(18_446_744_073_709_549_568.0)),
+            Some(18_446_744_073_709_549_568)
+        );
+        for refused in [
+            json!(40.5),
+            json!(-1),
+            json!(-1.0),
+            json!(18_446_744_073_709_551_616.0),
+            json!("40"),
+            Value::Null,
+        ] {
+            assert_eq!(t(refused.clone()), None, "{refused}");
+        }
+    }
 
     #[test]
     fn missing_fields_become_field_level_in_the_apps_wording() {

@@ -17,16 +17,19 @@ use tollgate::{Catalog, Dialect};
 use tollgate_axum::Query;
 
 use super::app::AppState;
+use super::detections::MAX_SESSION_ID;
 use super::model::{self, CONFIDENCE_THRESHOLD, DETECTION_MODELS, MAX_SIDE};
 use super::scans::{SIMULATIONS, X_SIMULATE};
 use crate::docs::{Info, Operation, openapi_document};
 
 /// Every route may answer these: the body limit (a declared length over it),
-/// a `Content-Encoding` serve does not decode (refused before routing, with
-/// or without a body), the per-IP rate limit, a panic, the deadline.
-const EVERY_ROUTE: [&str; 5] = [
+/// a `Content-Encoding` serve does not decode and a `Transfer-Encoding`
+/// besides one `chunked` (both refused before routing, with or without a
+/// body), the per-IP rate limit, a panic, the deadline.
+const EVERY_ROUTE: [&str; 6] = [
     "payload_too_large",
     "unsupported_media_type",
+    "malformed_request",
     "rate_limit_exceeded",
     "internal_error",
     "timeout",
@@ -41,16 +44,20 @@ const KEYED: [&str; 6] = [
     "insufficient_scope",
     "service_unavailable",
 ];
-/// Routes that cost credits and take an `Idempotency-Key`.
-const CHARGED: [&str; 4] = [
+/// Routes that cost credits and take an `Idempotency-Key`: a retry whose
+/// first request was answered but cut off before its response was stored (a
+/// client gone) is a `conflict`.
+const CHARGED: [&str; 5] = [
     "insufficient_credits",
     "usage_limit_exceeded",
     "idempotency_key_in_use",
     "idempotency_key_reused",
+    "conflict",
 ];
 /// Routes that read a JSON body (a body that is not JSON is
-/// `unsupported_media_type`, which every route may answer already).
-const JSON_BODY: [&str; 3] = ["malformed_request", "validation_error", "missing_field"];
+/// `unsupported_media_type`, and one that does not parse
+/// `malformed_request`, which every route may answer already).
+const JSON_BODY: [&str; 2] = ["validation_error", "missing_field"];
 
 fn codes(groups: &[&[&str]]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -115,6 +122,11 @@ pub(crate) fn scan_example() -> Value {
 /// Every route of the API.
 pub(crate) fn operations(dialect: Dialect) -> Vec<Operation> {
     let models: Vec<&str> = DETECTION_MODELS.iter().map(|m| m.name).collect();
+    let models_or_null: Vec<Value> = models
+        .iter()
+        .map(|m| json!(m))
+        .chain([Value::Null])
+        .collect();
     vec![
         Operation {
             success_status: 201,
@@ -180,11 +192,20 @@ pub(crate) fn operations(dialect: Dialect) -> Vec<Operation> {
                 "type": "object",
                 "required": ["session_id", "frames"],
                 "properties": {
-                    "session_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "session_id": {
+                        "type": "string",
+                        // 1–128 characters once trimmed, with any
+                        // whitespace around them.
+                        "pattern": format!(r"^\s*\S([\s\S]{{0,{}}}\S)?\s*$", MAX_SESSION_ID - 2),
+                        "description": format!(
+                            "1–{MAX_SESSION_ID} characters; whitespace around them is trimmed."
+                        )
+                    },
                     "model": {
-                        "enum": models,
+                        "enum": models_or_null,
                         "default": models[0],
-                        "description": "mixed-10-v2 needs 10 frames at least, mixed-30-v2 30."
+                        "description": "mixed-10-v2 needs 10 frames at least, mixed-30-v2 30; \
+                                        null is the default."
                     },
                     "frames": {
                         "type": "array",
@@ -192,7 +213,7 @@ pub(crate) fn operations(dialect: Dialect) -> Vec<Operation> {
                             "type": "object",
                             "required": ["t", "brightness"],
                             "properties": {
-                                "t": {"type": "integer", "minimum": 0, "description": "Milliseconds; increasing."},
+                                "t": {"type": "integer", "minimum": 0, "maximum": u64::MAX, "description": "Milliseconds; increasing."},
                                 "brightness": {"type": "number", "minimum": 0, "maximum": 255}
                             }
                         }
@@ -241,7 +262,7 @@ pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
         "required": false,
         "description": "Retry safely: the first response is stored for 24 h and replayed \
                         (Idempotent-Replayed: true); the key with another body is refused.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255}
+        "schema": {"type": "string", "pattern": "^[!-~]{1,255}$", "description": "1–255 visible ASCII characters."}
     });
     let simulate = json!({
         "name": X_SIMULATE.as_str(),
@@ -274,14 +295,32 @@ pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
     for path in ["/errors", "/openapi.json"] {
         paths[path]["get"]["security"] = json!([]);
     }
-    // A replay of an idempotent request says so.
-    for (path, status) in [("/v1/scans", "201"), ("/v1/detections", "200")] {
-        paths[path]["post"]["responses"][status]["headers"]["Idempotent-Replayed"] = json!({
-            "description": "`true` when this is the stored response of an earlier request \
-                            with the same Idempotency-Key, replayed.",
-            "schema": {"type": "string", "enum": ["true"]}
-        });
+    // A replay of an idempotent request says so, whether the stored response
+    // is a success or an error the route answered (a conflict, a low
+    // confidence).
+    let replayed = json!({
+        "description": "`true` when this is the stored response of an earlier request \
+                        with the same Idempotency-Key, replayed.",
+        "schema": {"type": "string", "enum": ["true"]}
+    });
+    for path in ["/v1/scans", "/v1/detections"] {
+        let responses = paths[path]["post"]["responses"].as_object_mut();
+        for response in responses.into_iter().flat_map(|r| r.values_mut()) {
+            response["headers"]["Idempotent-Replayed"] = replayed.clone();
+        }
     }
+    // A scan made can be read back: the link names where its id is.
+    let id = match dialect {
+        Dialect::Envelope => "$response.body#/data/id",
+        _ => "$response.body#/id",
+    };
+    paths["/v1/scans"]["post"]["responses"]["201"]["links"] = json!({
+        "GetScan": {
+            "operationId": "get_v1_scans_id",
+            "parameters": {"id": id},
+            "description": "The scan just made."
+        }
+    });
     // The per-IP limit applies to every route: its fields come with every
     // response it decided, successes included; so does the request id,
     // which the layer echoes on every response.
@@ -411,16 +450,56 @@ mod tests {
                 assert!(responses["415"].is_object(), "{dialect}: {path}");
                 assert!(responses["401"].is_null(), "{dialect}: {path}");
             }
+            // A `Transfer-Encoding` besides one `chunked` is refused before
+            // routing: every route, GETs and public ones too, may answer it.
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, operation) in item.as_object().unwrap() {
+                    let content = &operation["responses"]["400"]["content"];
+                    let examples = &content[dialect.content_type()]["examples"];
+                    assert!(
+                        examples["malformed_request"].is_object(),
+                        "{dialect}: {method} {path}"
+                    );
+                }
+            }
             assert!(doc["paths"]["/errors"]["get"]["security"] == json!([]));
             let detections = &doc["paths"]["/v1/detections"]["post"];
             let examples =
                 &detections["responses"]["400"]["content"][dialect.content_type()]["examples"];
             assert!(examples["insufficient_frames"].is_object(), "{dialect}");
-            // Replays say so.
-            for (path, status) in [("/v1/scans", "201"), ("/v1/detections", "200")] {
-                let headers = &doc["paths"][path]["post"]["responses"][status]["headers"];
+            // The link from a new scan to reading it names a real operation
+            // and the id's place in the body.
+            let link = &post["responses"]["201"]["links"]["GetScan"];
+            assert_eq!(
+                doc["paths"]["/v1/scans/{id}"]["get"]["operationId"],
+                link["operationId"]
+            );
+            let pointer = link["parameters"]["id"].as_str().unwrap();
+            let pointer = pointer.strip_prefix("$response.body#").unwrap();
+            let schema = &post["responses"]["201"]["content"]["application/json"]["schema"];
+            let place = pointer.replace('/', "/properties/");
+            assert_eq!(
+                schema.pointer(&place).map(|s| &s["type"]),
+                Some(&json!("string")),
+                "{dialect}: {pointer}"
+            );
+            // Replays say so, of errors too; and a retry of a request cut
+            // off before its response was kept is a conflict.
+            for (path, statuses) in [
+                ("/v1/scans", ["201", "409", "422"]),
+                ("/v1/detections", ["200", "400", "409"]),
+            ] {
+                let responses = &doc["paths"][path]["post"]["responses"];
+                for status in statuses {
+                    let headers = &responses[status]["headers"];
+                    assert!(
+                        headers["Idempotent-Replayed"].is_object(),
+                        "{dialect}: {path} {status}"
+                    );
+                }
+                let conflict = &responses["409"]["content"][dialect.content_type()];
                 assert!(
-                    headers["Idempotent-Replayed"].is_object(),
+                    conflict["examples"]["conflict"].is_object(),
                     "{dialect}: {path}"
                 );
             }
