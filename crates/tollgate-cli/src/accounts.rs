@@ -33,19 +33,20 @@ enum AccountsCommand {
     /// Create an account (a tenant)
     Create {
         /// The account id: 1-64 of [A-Za-z0-9._-]
+        #[arg(value_parser = parse_account_id)]
         account: String,
         /// Starting credits
-        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_not_negative)]
         credits: i64,
         /// Requests allowed per calendar month (UTC) to routes that charge credits (in serve,
         /// POST /v1/scans and POST /v1/detections), then usage_limit_exceeded; other routes'
         /// requests are not counted, nor one answered with an error [default: unlimited]
-        #[arg(long, value_name = "REQUESTS", allow_negative_numbers = true)]
+        #[arg(long, value_name = "REQUESTS", allow_negative_numbers = true, value_parser = parse_not_negative)]
         usage_limit: Option<i64>,
         /// Storage allowed, in bytes, for an API that counts what an account stores
         /// (tollgate-store's add_storage); serve stores nothing against it, so there it has no
         /// effect [default: unlimited]
-        #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
+        #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = parse_not_negative)]
         storage_quota: Option<i64>,
         #[command(flatten)]
         db: DatabaseArgs,
@@ -151,6 +152,24 @@ pub(crate) fn run(args: AccountsArgs, out: &mut dyn Write) -> Result<ExitCode, C
         None => out.write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `accounts create`'s numbers, 0 or more: checked before the database is
+/// opened, which it would create, as the store refuses them only after.
+fn parse_not_negative(text: &str) -> Result<i64, String> {
+    let n: i64 = text.trim().parse().map_err(|e| format!("{e}"))?;
+    if n < 0 {
+        return Err(format!("{n} is negative: expected 0 or more"));
+    }
+    Ok(n)
+}
+
+/// An account id as the store takes it, checked before `accounts create`
+/// opens the database, which it would create.
+fn parse_account_id(id: &str) -> Result<String, String> {
+    tollgate_store::check_account_id(id)
+        .map(|()| id.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 fn describe(a: &Account, now: std::time::SystemTime) -> String {

@@ -129,6 +129,11 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
                     once.push(problem);
                 }
             }
+            // In the order of the file, top to bottom; the count of those
+            // not shown stays last.
+            let more = once.pop_if(|last| crate::error::more_problems(last).is_some());
+            once.sort_by_key(|problem| (problem.line, problem.column));
+            once.extend(more);
             Outcome::Broken(once)
         }
     }

@@ -88,7 +88,10 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
                 source.name()
             )
         } else {
-            "nothing to decode: the input is empty".to_owned()
+            format!(
+                "nothing to decode: {} is empty; an empty answer needs --status N",
+                source.name()
+            )
         }));
     }
     if input.truncated {
@@ -101,9 +104,13 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     }
     let (status, mut headers, body) = if wire::is_response(&input.bytes) {
         let response = wire::parse_response(&input.bytes)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", source.name())))?;
+            .map_err(|e| CliError::Usage(format!("{}:{}:1: {e}", source.name(), e.line)))?;
+        let name = input::printable(&source.name());
         for skipped in &response.skipped {
-            stderr!("warning: {}: {skipped}", input::printable(&source.name()));
+            match skipped.line {
+                Some(line) => stderr!("warning: {name}:{line}:1: {}", skipped.why),
+                None => stderr!("warning: {name}: {}", skipped.why),
+            }
         }
         let chunked = response
             .headers
@@ -152,20 +159,77 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         ),
         _ => {}
     }
-    // A body its Content-Type calls JSON that is not: say where it breaks.
+    // A body its Content-Type calls JSON that the decoder could not read
+    // as JSON (after a byte order mark or an XSSI guard, which it passes
+    // over): say where it breaks.
     let says_json = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(tollgate::headers::is_json_media);
-    if says_json
-        && !body.iter().all(u8::is_ascii_whitespace)
-        && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body)
-    {
-        stderr!("warning: the body is not the JSON its Content-Type says ({e}); read as text");
+    let read_as = match decoded.dialect {
+        "text" => Some("text"),
+        "html" => Some("HTML"),
+        "xml" => Some("XML"),
+        _ => None,
+    };
+    if let (true, Some(read_as)) = (says_json, read_as) {
+        not_json(&source, &input.bytes, &body, read_as);
     }
     serde_json::to_writer_pretty(&mut *out, &decoded).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns that `body`, which its Content-Type calls JSON, is not, naming where
+/// it breaks as `file:line:column` of the input (`body` is part of `input`,
+/// unless it was unchunked: then its own line and column are said).
+fn not_json(source: &Source, input: &[u8], body: &[u8], read_as: &str) {
+    let start = json_start(body);
+    let json = &body[start..];
+    let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(json) else {
+        return;
+    };
+    let Some(body_at) = offset_in(input, body) else {
+        stderr!(
+            "warning: the unchunked body is not the JSON its Content-Type says ({e}); read as \
+             {read_as}"
+        );
+        return;
+    };
+    // serde_json counts lines from 1, and columns as the bytes of the line
+    // up to the one it stopped at (0 at the start of a line).
+    let line_at: usize = json
+        .split_inclusive(|&b| b == b'\n')
+        .take(e.line().saturating_sub(1))
+        .map(<[u8]>::len)
+        .sum();
+    let at = (line_at + e.column().saturating_sub(1)).min(json.len());
+    let (line, column) = input::locate(&input[..body_at + start + at]);
+    let why = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    stderr!(
+        "warning: {}:{line}:{column}: the body is not the JSON its Content-Type says ({}); read \
+         as {read_as}",
+        input::printable(&source.name()),
+        why.strip_suffix(&position).unwrap_or(&why)
+    );
+}
+
+/// Where the JSON of a body starts, as the decoder reads it: after a byte
+/// order mark, white space, and an XSSI guard (`)]}'` or `)]}',`).
+fn json_start(body: &[u8]) -> usize {
+    let rest = wire::strip_bom(body).trim_ascii_start();
+    let rest = match rest.strip_prefix(b")]}'") {
+        Some(after) => after.strip_prefix(b",").unwrap_or(after).trim_ascii_start(),
+        None => rest,
+    };
+    body.len() - rest.len()
+}
+
+/// Where `part` starts in `whole`, if it is a part of it.
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let at = part.as_ptr().addr().checked_sub(whole.as_ptr().addr())?;
+    (at + part.len() <= whole.len()).then_some(at)
 }
 
 /// `Name: value`.
@@ -183,6 +247,24 @@ fn parse_header(arg: &str) -> Result<(HeaderName, HeaderValue), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_starts_after_a_byte_order_mark_and_an_xssi_guard() {
+        assert_eq!(json_start(b"{}"), 0);
+        assert_eq!(json_start(b"\xef\xbb\xbf {}"), 4);
+        assert_eq!(json_start(b")]}',\n{}"), 6);
+        assert_eq!(json_start(b"  )]}'\r\n{}"), 8);
+        assert_eq!(json_start(b")]}"), 0);
+    }
+
+    #[test]
+    fn a_part_is_found_in_its_whole_only() {
+        let whole = b"HTTP/1.1 400 x\n\n{}";
+        assert_eq!(offset_in(whole, &whole[16..]), Some(16));
+        assert_eq!(offset_in(whole, &whole[..0]), Some(0));
+        let other = whole.to_vec();
+        assert_eq!(offset_in(whole, &other[16..]), None);
+    }
 
     #[test]
     fn headers_parse() {

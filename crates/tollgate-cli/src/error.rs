@@ -66,7 +66,7 @@ impl CliError {
                 let files = distinct_files(problems);
                 stderr!(
                     "error: {} in {}",
-                    plural(problems.len(), "catalog problem", "catalog problems"),
+                    plural(count(problems), "catalog problem", "catalog problems"),
                     plural(files, "file", "files")
                 );
             }
@@ -120,6 +120,30 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// How many problems `problems` tell of. A file's first hundred are told
+/// one by one, then in one line, `and N more problems, not shown`, which
+/// stands for N.
+pub(crate) fn count(problems: &[CatalogError]) -> usize {
+    problems
+        .iter()
+        .map(|problem| more_problems(problem).unwrap_or(1))
+        .sum()
+}
+
+/// N, when `problem` is the line `and N more problems, not shown` that
+/// ends a file's problems past the first hundred.
+pub(crate) fn more_problems(problem: &CatalogError) -> Option<usize> {
+    if problem.code.is_some() {
+        return None;
+    }
+    problem
+        .message
+        .strip_prefix("and ")?
+        .strip_suffix(" more problems, not shown")?
+        .parse()
+        .ok()
+}
+
 /// How many files `problems` are in.
 pub(crate) fn distinct_files(problems: &[CatalogError]) -> usize {
     let mut files: Vec<&str> = problems.iter().map(|p| p.file.as_str()).collect();
@@ -161,6 +185,27 @@ mod tests {
             source: io::ErrorKind::NotFound.into(),
         };
         assert!(e.to_string().starts_with("cannot read x.toml: "), "{e}");
+    }
+
+    #[test]
+    fn the_problems_past_those_told_are_counted() {
+        let problem = |code: Option<&str>, message: &str| CatalogError {
+            file: "big.toml".into(),
+            line: 3,
+            column: 1,
+            code: code.map(str::to_owned),
+            message: message.into(),
+        };
+        let problems = [
+            problem(Some("abc"), "title is empty"),
+            problem(None, "and 41 more problems, not shown"),
+        ];
+        assert_eq!(count(&problems), 42);
+        // An entry's own message is one problem, whatever it says.
+        assert_eq!(
+            count(&[problem(Some("abc"), "and 41 more problems, not shown")]),
+            1
+        );
     }
 
     #[test]

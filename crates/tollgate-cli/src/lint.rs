@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use tollgate::{Catalog, CatalogError};
 
 use crate::catalogs::{self, CatalogArgs, Outcome};
-use crate::error::{CliError, EXIT_PROBLEMS, EXIT_USAGE, distinct_files, plural};
+use crate::error::{CliError, EXIT_PROBLEMS, EXIT_USAGE, count, distinct_files, plural};
 use crate::input::{Source, printable};
 
 /// Shown after `tollgate lint --help`.
@@ -42,7 +42,7 @@ pub(crate) struct LintArgs {
 pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     if args.catalogs.files.is_empty() && args.paths.is_empty() {
         return Err(CliError::Usage(
-            "no catalog to lint: name one or more TOML files".to_owned(),
+            "no catalog to lint: name one or more TOML files (`-` reads one from stdin)".to_owned(),
         ));
     }
     crate::input::stdin_once(
@@ -89,7 +89,7 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         out.flush();
         stderr!(
             "{} in {}",
-            plural(told.len(), "problem", "problems"),
+            plural(count(&told), "problem", "problems"),
             plural(distinct_files(&told), "file", "files")
         );
     }

@@ -48,8 +48,9 @@ Examples:
   tollgate codes --dialect coded --catalog api.toml
 
 Exit status: 0 success, 1 lint or probe found problems, 2 bad arguments, an unknown code or
-dialect, a catalog that cannot be read or loaded, an API that probe cannot reach, or a database
-that cannot be opened or used; 130 serve stopped by a second Ctrl-C. A change `keys` or
+dialect, a catalog that cannot be read or loaded, an API that probe cannot reach, a database
+that cannot be opened or used, or output that cannot be written (a reader that leaves early, as
+`| head` does, is no failure); 130 serve stopped by a second Ctrl-C. A change `keys` or
 `accounts` made exits 0 even when its output cannot be written (stderr says what was done), so
 that a script does not make it twice; a new key that cannot be written is revoked (exit 2), and
 none is made while stdout is /dev/null (`> /dev/null`, or closed: exit 2).";
@@ -111,7 +112,10 @@ impl Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
     let mut out = io::BufWriter::new(io::stdout().lock());
     let result = cli.command.run(&mut out);
     let flushed = out.flush();
@@ -121,6 +125,20 @@ fn main() -> ExitCode {
         (Ok(code), Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => code,
         (Ok(_), Err(e)) => CliError::Write(e).report(),
         (Err(e), _) => e.report(),
+    }
+}
+
+/// Prints what clap stopped with: a usage error to stderr (exit 2), or
+/// `--help` or `--version` to stdout (exit 0). Unlike clap's own `exit`, a
+/// stdout that cannot take the text (`--help > /dev/full`) is an error said
+/// on stderr (exit 2), a closed pipe aside.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    let printed = e.print().and_then(|()| io::stdout().flush());
+    match printed {
+        Err(why) if !e.use_stderr() && why.kind() != io::ErrorKind::BrokenPipe => {
+            CliError::Write(why).report()
+        }
+        _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::EXIT_USAGE)),
     }
 }
 

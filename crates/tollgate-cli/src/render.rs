@@ -42,7 +42,8 @@ pub(crate) struct RenderArgs {
     catalogs: CatalogArgs,
 
     /// A detail, filling the message's {KEY} placeholder; VALUE is read as JSON when it parses
-    /// (required=1 is a number, ok=true a bool, model='"10"' a string), else taken as a string
+    /// (required=1 is a number, ok=true a bool, model='"10"' a string), else taken as a string,
+    /// unless it starts with {, [ or " (JSON that does not parse is an error)
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE", value_parser = parse_set)]
     set: Vec<(String, Value)>,
 
@@ -145,7 +146,18 @@ fn parse_set(arg: &str) -> Result<(String, Value), String> {
     if key.is_empty() {
         return Err(format!("the key is empty in {arg:?}: expected KEY=VALUE"));
     }
-    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+    let value = match serde_json::from_str(value) {
+        Ok(json) => json,
+        // An object, an array or a string with a typo is said, not sent as
+        // the text it is.
+        Err(e) if value.trim_start().starts_with(['{', '[', '"']) => {
+            return Err(format!(
+                "{value:?} starts as JSON but is not JSON ({e}); for a string, write it as a \
+                 JSON string: {key}='\"…\"'"
+            ));
+        }
+        Err(_) => Value::String(value.to_owned()),
+    };
     Ok((key.to_owned(), value))
 }
 
@@ -186,6 +198,17 @@ mod tests {
                 .contains("expected KEY=VALUE")
         );
         assert!(parse_set("=1").unwrap_err().contains("key is empty"));
+        for typo in ["tags=[1,2", "limits={\"a\":}", "model=\"10", "x= [1,]"] {
+            let e = parse_set(typo).unwrap_err();
+            assert!(
+                e.contains("starts as JSON but is not JSON ("),
+                "{typo}: {e}"
+            );
+        }
+        assert_eq!(
+            parse_set("model=\"[1,2\""),
+            Ok(("model".into(), json!("[1,2")))
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub(crate) struct DatabaseArgs {
     /// commands refuse a database without them) or postgres://USER@HOST/DB [default:
     /// $TOLLGATE_DATABASE_URL, else the database or data_dir of ./tollgate.toml as `serve`
     /// reads it, else sqlite://tollgate.db]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     database: Option<String>,
 }
 

@@ -90,10 +90,21 @@ pub(crate) struct Response<'a> {
     /// `Content-Encoding` or `Transfer-Encoding` is given, else the rest.
     pub(crate) body: &'a [u8],
     /// Header lines that were skipped, with why.
-    pub(crate) skipped: Vec<String>,
+    pub(crate) skipped: Vec<Skipped>,
 }
 
-/// Why a response's head could not be read.
+/// Header lines left out of a response's head: one, or the many past those
+/// told one by one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Skipped {
+    /// The 1-based line of the input, when one line is meant.
+    pub(crate) line: Option<usize>,
+    /// Why, with the line's text.
+    pub(crate) why: String,
+}
+
+/// Why a response's head could not be read (said without its line, which
+/// the caller gives with the file's name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct HeadError {
     /// 1-based line of the input.
@@ -106,8 +117,8 @@ impl fmt::Display for HeadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "line {}: expected a status line such as `HTTP/1.1 429 Too Many Requests`, found {:?}",
-            self.line, self.found
+            "expected a status line such as `HTTP/1.1 429 Too Many Requests`, found {:?}",
+            self.found
         )
     }
 }
@@ -289,7 +300,7 @@ fn parse_status_line(line: &[u8]) -> Option<u16> {
 struct Fields<'a> {
     headers: HeaderMap,
     /// The lines skipped, with why.
-    skipped: Vec<String>,
+    skipped: Vec<Skipped>,
     /// How many more lines were skipped past the first [`MAX_SKIPPED`].
     bad_past_limit: usize,
     /// The field being read, until a line that does not continue it: its
@@ -339,9 +350,11 @@ impl<'a> Fields<'a> {
             return self.skip(at, "skipped an invalid header value", line);
         };
         if self.headers.try_append(name, value).is_err() {
-            self.skipped.push(format!(
-                "line {at}: more headers than a header map holds; this and the rest are left out"
-            ));
+            self.skipped.push(Skipped {
+                line: Some(at),
+                why: "more headers than a header map holds; this and the rest are left out"
+                    .to_owned(),
+            });
             self.full = true;
         }
     }
@@ -352,19 +365,24 @@ impl<'a> Fields<'a> {
         if self.skipped.len() == MAX_SKIPPED {
             self.bad_past_limit += 1;
         } else {
-            self.skipped
-                .push(format!("line {at}: {why}: {:?}", shorten(line)));
+            self.skipped.push(Skipped {
+                line: Some(at),
+                why: format!("{why}: {:?}", shorten(line)),
+            });
         }
     }
 
     /// The headers read, and the lines skipped.
-    fn finish(mut self) -> (HeaderMap, Vec<String>) {
+    fn finish(mut self) -> (HeaderMap, Vec<Skipped>) {
         self.end_field();
         if self.bad_past_limit > 0 {
-            self.skipped.push(format!(
-                "{} more header lines could not be read and are left out",
-                self.bad_past_limit
-            ));
+            self.skipped.push(Skipped {
+                line: None,
+                why: format!(
+                    "{} more header lines could not be read and are left out",
+                    self.bad_past_limit
+                ),
+            });
         }
         (self.headers, self.skipped)
     }
@@ -506,11 +524,7 @@ mod tests {
         assert_eq!(response.body, b"{}");
         // Lines are still counted from the start of the input.
         assert_eq!(response.skipped.len(), 1);
-        assert!(
-            response.skipped[0].starts_with("line 13: "),
-            "{:?}",
-            response.skipped
-        );
+        assert_eq!(response.skipped[0].line, Some(13), "{:?}", response.skipped);
 
         // A body that merely mentions HTTP is kept.
         let response =
@@ -536,7 +550,9 @@ mod tests {
         let text = format!("HTTP/1.1 500 Oops\n{}\n{{}}", "x\n".repeat(10_000));
         let response = parse_response(text.as_bytes()).unwrap();
         assert_eq!(response.skipped.len(), MAX_SKIPPED + 1);
-        assert!(response.skipped[MAX_SKIPPED].starts_with("9980 more"));
+        let past = &response.skipped[MAX_SKIPPED];
+        assert_eq!(past.line, None);
+        assert!(past.why.starts_with("9980 more"), "{past:?}");
     }
 
     #[test]
@@ -599,8 +615,11 @@ mod tests {
             parse_response(b"HTTP/1.1 400 Bad\r\nno colon here\r\n bad\r\nok: 1\r\n\r\n").unwrap();
         assert_eq!(response.headers.len(), 1);
         assert_eq!(response.skipped.len(), 2);
+        assert_eq!(response.skipped[0].line, Some(2));
         assert!(
-            response.skipped[0].starts_with("line 2: skipped a line with no `:`"),
+            response.skipped[0]
+                .why
+                .starts_with("skipped a line with no `:`"),
             "{:?}",
             response.skipped
         );
@@ -643,9 +662,11 @@ mod tests {
         assert_eq!(response.headers.len(), 1);
         assert_eq!(response.headers["ok"], "1");
         assert_eq!(response.skipped.len(), 3, "{:?}", response.skipped);
+        assert_eq!(response.skipped[0].line, Some(2));
         assert!(
             response.skipped[0]
-                .starts_with("line 2: skipped a folded line that continues no header read"),
+                .why
+                .starts_with("skipped a folded line that continues no header read"),
             "{:?}",
             response.skipped
         );
@@ -653,8 +674,11 @@ mod tests {
         let response =
             parse_response(b"HTTP/1.1 400 Bad\r\nX-A: 1\r\n \x7f\r\nok: 1\r\n\r\n").unwrap();
         assert_eq!(response.headers.len(), 1);
+        assert_eq!(response.skipped[0].line, Some(2));
         assert!(
-            response.skipped[0].starts_with("line 2: skipped an invalid header value"),
+            response.skipped[0]
+                .why
+                .starts_with("skipped an invalid header value"),
             "{:?}",
             response.skipped
         );
@@ -671,7 +695,11 @@ mod tests {
         assert_eq!((response.status, response.body), (429, &b"{}"[..]));
         assert!(response.headers.len() > 1000);
         assert_eq!(response.skipped.len(), 1, "{:?}", response.skipped);
-        assert!(response.skipped[0].contains("more headers than a header map holds"));
+        assert!(
+            response.skipped[0]
+                .why
+                .contains("more headers than a header map holds")
+        );
     }
 
     #[test]

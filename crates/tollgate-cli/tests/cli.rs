@@ -391,6 +391,11 @@ fn render_rejects_bad_arguments_clearly() {
             &["render", "timeout", "--set", "novalue"][..],
             "expected KEY=VALUE",
         ),
+        // JSON with a typo is no string to send as it is.
+        (
+            &["render", "timeout", "--set", "tags=[1,2"][..],
+            "\"[1,2\" starts as JSON but is not JSON (EOF while parsing a list at line 1 column 4)",
+        ),
         (
             &["render", "timeout", "--violation", "email"][..],
             "expected FIELD:CODE:MESSAGE",
@@ -539,7 +544,8 @@ fn decode_refuses_empty_input_without_a_status() {
         assert_eq!(code(&decoded), 2, "{input:?}");
         assert!(decoded.stdout.is_empty(), "{input:?}");
         assert!(
-            stderr(&decoded).contains("nothing to decode: the input is empty"),
+            stderr(&decoded)
+                .contains("nothing to decode: <stdin> is empty; an empty answer needs --status N"),
             "{}",
             stderr(&decoded)
         );
@@ -660,7 +666,8 @@ fn decode_warns_of_a_success_or_an_unknown_status() {
         "{}",
         stderr(&past)
     );
-    // A body its Content-Type calls JSON that is not says where it breaks.
+    // A body its Content-Type calls JSON that is not says where it breaks,
+    // in the input (the body starts on its line 4).
     let broken = tollgate_stdin(
         &["decode"],
         b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{\"code\":\"bad\",",
@@ -668,7 +675,8 @@ fn decode_warns_of_a_success_or_an_unknown_status() {
     assert_eq!(code(&broken), 0);
     assert!(
         stderr(&broken).contains(
-            "not the JSON its Content-Type says (EOF while parsing an object at line 1 column 14)"
+            "warning: <stdin>:4:14: the body is not the JSON its Content-Type says (EOF while \
+             parsing an object); read as text"
         ),
         "{}",
         stderr(&broken)
@@ -686,6 +694,57 @@ fn decode_warns_of_a_success_or_an_unknown_status() {
             stderr(&decoded)
         );
     }
+}
+
+#[test]
+fn decode_locates_broken_json_in_the_file_and_reads_a_guarded_body_without_warning() {
+    let dir = scratch("decode-json-located");
+    // Line 5 of the file, after a two-byte character: the column is
+    // counted in characters, as editors count it.
+    let file = dir.join("resp.txt");
+    let response = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n\
+                    {\"message\": \"x\",\r\n\"é\": bad}";
+    std::fs::write(&file, response).unwrap();
+    let broken = tollgate(&["decode", file.to_str().unwrap()]);
+    assert_eq!(code(&broken), 0, "{}", stderr(&broken));
+    let expected = format!(
+        "warning: {}:5:6: the body is not the JSON its Content-Type says (expected value); read \
+         as text",
+        file.display()
+    );
+    assert!(stderr(&broken).contains(&expected), "{}", stderr(&broken));
+
+    // A byte order mark or an XSSI guard before the JSON is passed over,
+    // by the decoder and by the check alike: no warning.
+    for body in [
+        &b"\xef\xbb\xbf{\"error\":\"bad\",\"message\":\"x\"}"[..],
+        b")]}'\n{\"error\":\"bad\",\"message\":\"x\"}",
+    ] {
+        let mut input =
+            b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n".to_vec();
+        input.extend_from_slice(body);
+        let decoded = tollgate_stdin(&["decode"], &input);
+        assert_eq!(code(&decoded), 0);
+        assert!(stderr(&decoded).is_empty(), "{}", stderr(&decoded));
+        let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+        assert_eq!(value["code"], "bad");
+    }
+    // Broken after a byte order mark: located past it, in the body given alone.
+    let bare = tollgate_stdin(
+        &[
+            "decode",
+            "--status",
+            "400",
+            "-H",
+            "Content-Type: application/json",
+        ],
+        b"\xef\xbb\xbf{\"a\" 1}",
+    );
+    assert!(
+        stderr(&bare).contains("warning: <stdin>:1:6: the body is not the JSON"),
+        "{}",
+        stderr(&bare)
+    );
 }
 
 #[test]
@@ -890,7 +949,7 @@ fn decode_never_panics_on_hostile_input() {
     let bad = tollgate_stdin(&["decode"], b"HTTP/1.1 abc\r\n\r\n{}");
     assert_eq!(code(&bad), 2);
     assert!(
-        stderr(&bad).contains("<stdin>: line 1: expected a status line"),
+        stderr(&bad).contains("<stdin>:1:1: expected a status line"),
         "{}",
         stderr(&bad)
     );
@@ -1317,6 +1376,45 @@ fn a_closed_pipe_ends_quietly() {
     assert!(output.stderr.is_empty(), "{}", stderr(&output));
 }
 
+/// Output that cannot be written (a full disk) fails, `--help` and
+/// `--version` included: none claims success with its text lost.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_to_a_full_disk_fails_help_and_version_too() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["render", "--help"],
+        &["help", "decode"],
+        &["codes"],
+        &["render", "not_found"],
+    ] {
+        let output = common::tollgate_command()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).starts_with("error: cannot write the output: "),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    // A reader that leaves early is no failure.
+    let mut child = common::tollgate_command()
+        .args(["--help"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(output.stderr.is_empty(), "{}", stderr(&output));
+}
+
 #[test]
 fn seed_004_body_from_its_example_catalog() {
     let catalog = "examples/catalogs/004-detection.toml";
@@ -1401,6 +1499,66 @@ fn lint_says_each_problem_once_and_counts_each_file_once() {
 }
 
 #[test]
+fn lint_tells_problems_in_the_order_of_the_file() {
+    let dir = scratch("lint-file-order");
+    std::fs::write(
+        dir.join("api.toml"),
+        "[errors.zzz_last]\nstatus = 400\ntitle = \"\"\nmessage = \"m\"\n\n\
+         [errors.aaa_first]\nstatus = 400\ntitle = \"T\"\nmessage = \"m\"\n\
+         details = [\"type\", \"ab\", \"ab\"]\nmessage_only = [\"ab\", \"b c\"]\n",
+    )
+    .unwrap();
+    let linted = tollgate_in(&dir, &["lint", "api.toml"], None);
+    assert_eq!(code(&linted), 1);
+    let out = stdout(&linted);
+    let places: Vec<(usize, usize)> = out
+        .lines()
+        .map(|line| {
+            let mut parts = line.split(':').skip(1);
+            let mut number = || parts.next().unwrap().parse::<usize>().unwrap();
+            (number(), number())
+        })
+        .collect();
+    assert!(places.len() >= 4, "{out}");
+    assert!(places.is_sorted(), "{out}");
+}
+
+#[test]
+fn problems_past_the_hundred_told_are_counted() {
+    let dir = scratch("lint-many-problems");
+    let mut text = String::new();
+    for i in 0..150 {
+        text.push_str(&format!(
+            "[errors.entry_{i}]\nstatus = 400\ntitle = \"T\"\nmessage = \"{{undocumented}}\"\n"
+        ));
+    }
+    std::fs::write(dir.join("big.toml"), text).unwrap();
+    let linted = tollgate_in(&dir, &["lint", "big.toml"], None);
+    assert_eq!(code(&linted), 1);
+    let out = stdout(&linted);
+    assert_eq!(out.lines().count(), 101, "{out}");
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .ends_with("and 50 more problems, not shown"),
+        "{out}"
+    );
+    assert!(
+        stderr(&linted).contains("150 problems in 1 file"),
+        "{}",
+        stderr(&linted)
+    );
+    let rendered = tollgate_in(&dir, &["render", "not_found", "-c", "big.toml"], None);
+    assert_eq!(code(&rendered), 2);
+    assert!(
+        stderr(&rendered).contains("error: 150 catalog problems in 1 file"),
+        "{}",
+        stderr(&rendered)
+    );
+}
+
+#[test]
 fn decode_warnings_escape_control_characters_in_file_names() {
     let dir = scratch("decode_escaped_names");
     let name = "resp\u{1b}[2K.txt";
@@ -1414,7 +1572,7 @@ fn decode_warnings_escape_control_characters_in_file_names() {
     let err = stderr(&output);
     assert!(!err.contains('\u{1b}'), "{err:?}");
     assert!(
-        err.contains("warning: resp\\u{1b}[2K.txt: line 2: skipped a line with no `:`"),
+        err.contains("warning: resp\\u{1b}[2K.txt:2:1: skipped a line with no `:`"),
         "{err}"
     );
 }

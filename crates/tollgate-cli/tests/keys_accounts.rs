@@ -164,6 +164,14 @@ fn keys_and_accounts_round_trip() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("account \"nope\" not found"));
     let bad_url = tollgate(&dir, &["keys", "list", "--database", "mysql://x"]);
     assert_eq!(bad_url.status.code(), Some(2));
+    // An empty --database (an unset shell variable) is said as such.
+    let empty = tollgate(&dir, &["keys", "list", "--database", ""]);
+    assert_eq!(empty.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&empty.stderr);
+    assert!(
+        said.contains("a value is required for '--database <URL>'"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -505,6 +513,33 @@ fn a_database_in_memory_or_a_negative_amount_is_refused_and_a_new_default_said()
         assert_eq!(created.status.code(), Some(2), "{flag}: {created:?}");
         let said = String::from_utf8_lossy(&created.stderr);
         assert!(said.contains("-5 is negative"), "{flag}: {said}");
+    }
+}
+
+/// `accounts create` with an id or an amount the store would refuse makes no
+/// database: it is refused before one is opened, naming the argument.
+#[test]
+fn a_refused_account_makes_no_database() {
+    let dir = fresh_dir("refused-create");
+    for (args, says) in [
+        (&["accounts", "create", "bad id!"][..], "for '<ACCOUNT>'"),
+        (&["accounts", "create", ""], "for '<ACCOUNT>'"),
+        (
+            &["accounts", "create", "acme", "--credits", "-5"],
+            "for '--credits <CREDITS>': -5 is negative",
+        ),
+        (
+            &["accounts", "create", "acme", "--usage-limit", "-1"],
+            "for '--usage-limit <REQUESTS>': -1 is negative",
+        ),
+    ] {
+        let created = tollgate(&dir, args);
+        assert_eq!(created.status.code(), Some(2), "{args:?}: {created:?}");
+        let said = String::from_utf8_lossy(&created.stderr);
+        assert!(said.contains(says), "{args:?}: {said}");
+        assert!(!said.contains("creating the database"), "{args:?}: {said}");
+        let made: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(made.is_empty(), "{args:?}: {made:?}");
     }
 }
 

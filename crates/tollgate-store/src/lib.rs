@@ -30,6 +30,7 @@ pub use idempotency::{Idempotency, IdempotencyLayer};
 pub use key::DEFAULT_KEY_PREFIX;
 pub use model::{
     Account, AccountState, CreatedKey, KeyInfo, KeyState, Limits, NewAccount, NewKey, Principal,
+    check_account_id,
 };
 pub use route::RouteLayer;
 pub use store::{

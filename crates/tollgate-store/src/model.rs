@@ -406,8 +406,10 @@ impl Principal {
     }
 }
 
-/// Checks an account id: 1–64 of `[A-Za-z0-9._-]`.
-pub(crate) fn check_account_id(id: &str) -> Result<(), StoreError> {
+/// Checks an account id: 1–64 of `[A-Za-z0-9._-]`, as
+/// [`Store::create_account`](crate::Store::create_account) does
+/// (for a caller that checks its input before it opens a store).
+pub fn check_account_id(id: &str) -> Result<(), StoreError> {
     let ok = (1..=64).contains(&id.len())
         && id
             .bytes()
