@@ -48,21 +48,36 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 async fn post_note(encoding: &str, body: Vec<u8>) -> (u16, axum::http::HeaderMap, Bytes) {
-    let request = Request::post("/notes")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CONTENT_ENCODING, encoding)
-        .body(Body::from(body))
-        .unwrap();
-    let response = app().oneshot(request).await.unwrap();
+    send(Some(encoding), Body::from(body)).await
+}
+
+/// `body` as a new note, with `Content-Encoding: encoding` when given.
+async fn send(encoding: Option<&str>, body: Body) -> (u16, axum::http::HeaderMap, Bytes) {
+    let mut request = Request::post("/notes").header(header::CONTENT_TYPE, "application/json");
+    if let Some(encoding) = encoding {
+        request = request.header(header::CONTENT_ENCODING, encoding);
+    }
+    let response = app().oneshot(request.body(body).unwrap()).await.unwrap();
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
     (parts.status.as_u16(), parts.headers, bytes)
 }
 
-fn code(status: u16, headers: &axum::http::HeaderMap, body: &[u8]) -> Option<String> {
-    Catalog::builtin()
-        .decode(status, headers, body, SystemTime::now())
-        .code
+/// `body` sent in chunks of `size` bytes, with no `Content-Length`.
+fn streamed(body: &[u8], size: usize) -> Body {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = body
+        .chunks(size)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    Body::from_stream(futures_util::stream::iter(chunks))
+}
+
+/// Asserts that the answer is the catalog's `code` with `status`.
+fn assert_error(answer: &(u16, axum::http::HeaderMap, Bytes), status: u16, code: &str) {
+    let (got, headers, body) = answer;
+    assert_eq!(*got, status, "{}", String::from_utf8_lossy(body));
+    let decoded = Catalog::builtin().decode(*got, headers, body, SystemTime::now());
+    assert_eq!(decoded.code.as_deref(), Some(code));
 }
 
 #[tokio::test]
@@ -80,32 +95,16 @@ async fn a_body_that_expands_past_the_limit_is_payload_too_large() {
     json.extend(br#""}"#);
     let compressed = gzip(&json);
     assert!(compressed.len() < LIMIT, "{} bytes", compressed.len());
-    let (status, headers, body) = post_note("gzip", compressed).await;
-    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(
-        code(status, &headers, &body).as_deref(),
-        Some("payload_too_large")
-    );
+    let answer = post_note("gzip", compressed).await;
+    assert_error(&answer, 413, "payload_too_large");
 }
 
 #[tokio::test]
 async fn a_streamed_body_past_the_limit_is_payload_too_large_through_the_decoder() {
     // No `Content-Length` (a chunked upload): the layer counts the body as it
     // streams, and the decoder passes the uncompressed body through.
-    let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&[b' '; 64])));
-    let request = Request::post("/notes")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(futures_util::stream::iter(chunks)))
-        .unwrap();
-    let response = app().oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    let status = parts.status.as_u16();
-    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(
-        code(status, &parts.headers, &body).as_deref(),
-        Some("payload_too_large")
-    );
+    let answer = send(None, streamed(&[b' '; 64 * 64], 64)).await;
+    assert_error(&answer, 413, "payload_too_large");
 }
 
 #[tokio::test]
@@ -113,22 +112,15 @@ async fn a_corrupted_gzip_body_is_malformed() {
     let mut compressed = gzip(br#"{"text":"hello"}"#);
     let middle = compressed.len() / 2;
     compressed[middle] ^= 0xff;
-    let (status, headers, body) = post_note("gzip", compressed).await;
-    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(
-        code(status, &headers, &body).as_deref(),
-        Some("malformed_request")
-    );
+    let answer = post_note("gzip", compressed).await;
+    assert_error(&answer, 400, "malformed_request");
 }
 
 #[tokio::test]
 async fn a_coding_the_decoder_lacks_is_unsupported_and_says_which_it_decodes() {
-    let (status, headers, body) = post_note("br", b"not really brotli".to_vec()).await;
-    assert_eq!(status, 415);
-    assert_eq!(
-        code(status, &headers, &body).as_deref(),
-        Some("unsupported_media_type")
-    );
+    let answer = post_note("br", b"not really brotli".to_vec()).await;
+    assert_error(&answer, 415, "unsupported_media_type");
+    let (_, headers, body) = answer;
     assert_eq!(headers[header::ACCEPT_ENCODING], "gzip, deflate");
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains("Content-Encoding is not supported"), "{text}");
@@ -137,8 +129,8 @@ async fn a_coding_the_decoder_lacks_is_unsupported_and_says_which_it_decodes() {
 
 #[tokio::test]
 async fn every_member_of_a_gzip_body_is_decoded() {
-    // `cat a.gz b.gz`: one gzip body (RFC 1952, section 2.2). Cut after the
-    // first member, this one would still be valid JSON, and wrong.
+    // `cat a.gz b.gz`: one gzip body (RFC 1952, section 2.2), whose members
+    // after the first are part of it, not bytes to drop.
     let mut body = gzip(br#"{"text":"hello"}"#);
     body.extend(gzip(b"          "));
     let (status, _, text) = post_note("gzip", body).await;
@@ -154,12 +146,8 @@ async fn bytes_after_the_gzip_data_are_malformed_not_ignored() {
     for tail in [&b"x"[..], b"GARBAGE GARBAGE", &[0x1f, 0x8b, 8, 0]] {
         let mut body = gzip(br#"{"text":"hello"}"#);
         body.extend(tail);
-        let (status, headers, text) = post_note("gzip", body).await;
-        assert_eq!(status, 400, "{tail:?}: {}", String::from_utf8_lossy(&text));
-        assert_eq!(
-            code(status, &headers, &text).as_deref(),
-            Some("malformed_request")
-        );
+        let answer = post_note("gzip", body).await;
+        assert_error(&answer, 400, "malformed_request");
     }
 }
 
@@ -184,12 +172,8 @@ async fn codings_are_named_in_any_case_and_x_gzip_is_gzip() {
 #[tokio::test]
 async fn two_codings_at_once_are_unsupported() {
     let body = gzip(&gzip(br#"{"text":"hello"}"#));
-    let (status, headers, body) = post_note("gzip, gzip", body).await;
-    assert_eq!(status, 415, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(
-        code(status, &headers, &body).as_deref(),
-        Some("unsupported_media_type")
-    );
+    let answer = post_note("gzip, gzip", body).await;
+    assert_error(&answer, 415, "unsupported_media_type");
 }
 
 #[tokio::test]
@@ -208,22 +192,6 @@ async fn a_streamed_compressed_body_past_the_limit_is_payload_too_large() {
     json.extend(br#""}"#);
     let compressed = gzip(&json);
     assert!(compressed.len() > 2 * LIMIT, "{} bytes", compressed.len());
-    let chunks: Vec<Result<Bytes, std::io::Error>> = compressed
-        .chunks(256)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
-    let request = Request::post("/notes")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CONTENT_ENCODING, "gzip")
-        .body(Body::from_stream(futures_util::stream::iter(chunks)))
-        .unwrap();
-    let response = app().oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    let status = parts.status.as_u16();
-    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(
-        code(status, &parts.headers, &body).as_deref(),
-        Some("payload_too_large")
-    );
+    let answer = send(Some("gzip"), streamed(&compressed, 256)).await;
+    assert_error(&answer, 413, "payload_too_large");
 }
