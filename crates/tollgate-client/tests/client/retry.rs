@@ -1243,22 +1243,20 @@ async fn a_second_middleware_in_the_chain_leaves_the_retries_to_the_first() {
             .policy(RetryPolicy::default().max_attempts(attempts))
             .jitter(Jitter::seeded(1))
     };
+    let chain = |outer, inner| {
+        reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(middleware(outer))
+            .with(middleware(inner))
+            .build()
+    };
     let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1)]).await;
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(middleware(3))
-        .with(middleware(2))
-        .build();
-    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    let err = chain(3, 2).get(mock.url("/")).send_api().await.unwrap_err();
     // The outer one's policy, and its attempts are the requests sent.
     assert_eq!((mock.hits(), err.attempts().len()), (3, 3));
     assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
     assert_eq!(err.stop(), Some(&StopReason::MaxAttempts(3)));
     // A success passes through both as it came.
     let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1), Reply::ok()]).await;
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(middleware(3))
-        .with(middleware(3))
-        .build();
-    let response = client.get(mock.url("/")).send_api().await.unwrap();
+    let response = chain(3, 3).get(mock.url("/")).send_api().await.unwrap();
     assert_eq!((mock.hits(), response.attempts().len()), (2, 2));
 }
