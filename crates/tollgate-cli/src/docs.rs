@@ -170,7 +170,15 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
                     tmp.display()
                 ),
             ),
-            _ => e,
+            // Said as what failed: the target itself is not opened.
+            _ => std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot create the temporary file {} (the file is written beside its \
+                     target, then renamed over it): {e}",
+                    tmp.display()
+                ),
+            ),
         })?;
     let written = (|| {
         if let Ok(old) = std::fs::metadata(&target) {
@@ -179,7 +187,12 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         file.write_all(contents)?;
         file.sync_all()
     })();
-    let result = written.and_then(|()| std::fs::rename(&tmp, &target));
+    let result = written.and_then(|()| {
+        std::fs::rename(&tmp, &target).map_err(|e| {
+            let why = format!("cannot rename {} over it: {e}", tmp.display());
+            std::io::Error::new(e.kind(), why)
+        })
+    });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -477,6 +490,24 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "theirs");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
+    }
+
+    /// A file whose directory cannot hold another (`/proc`): the message
+    /// names the temporary file, not only the error of creating it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_directory_without_room_for_the_temporary_file_says_so() {
+        let err = write_output(Path::new("/proc/version"), b"new")
+            .unwrap_err()
+            .to_string();
+        let tmp = format!("/proc/version.tmp-{}", std::process::id());
+        assert!(
+            err.starts_with(&format!(
+                "cannot write /proc/version: cannot create the temporary file {tmp} (the file \
+                 is written beside its target, then renamed over it): "
+            )),
+            "{err}"
+        );
     }
 
     #[cfg(unix)]

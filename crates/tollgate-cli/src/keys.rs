@@ -62,7 +62,8 @@ enum KeysCommand {
     /// Revoke a key by id (or by the whole key): it then gets deactivated_key (a running server
     /// may accept it for up to its key cache's TTL, 10 s by default)
     Revoke {
-        /// The key's id, as `keys list` shows it
+        /// The key's id, as `keys list` shows it, or the whole key; spaces and line ends around
+        /// it are ignored
         id: String,
         #[command(flatten)]
         db: DatabaseArgs,
@@ -121,6 +122,8 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             out.write_all(table(&keys, now).as_bytes())?;
         }
         KeysCommand::Revoke { id, db } => {
+            // A key pasted with the line's end or spaces around it is that key.
+            let id = id.trim().to_owned();
             let info = db.existing(|store| async move { store.revoke_key(&id).await })?;
             let text = format!("revoked {} ({})\n", info.id(), info.display_prefix());
             show_change(out, &text, || format!("revoked the key {}", info.id()))?;

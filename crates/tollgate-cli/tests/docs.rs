@@ -225,6 +225,24 @@ fn bad_arguments_exit_2_with_a_clear_message() {
     );
 }
 
+/// A target whose directory cannot hold the temporary file it is written
+/// into first: that file is named, and what is done with it.
+#[cfg(target_os = "linux")]
+#[test]
+fn output_where_no_temporary_file_can_be_made_names_it() {
+    let output = tollgate(&["docs", "-o", "/proc/version"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: cannot write /proc/version: cannot create the temporary file \
+             /proc/version.tmp-"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("then renamed over it"), "{stderr}");
+}
+
 #[test]
 fn output_never_replaces_a_catalog_it_is_made_from() {
     let dir = scratch("own-catalog");

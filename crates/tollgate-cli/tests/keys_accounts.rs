@@ -174,6 +174,36 @@ fn keys_and_accounts_round_trip() {
     );
 }
 
+/// A key or an id pasted with spaces or the line's end around it, as a
+/// terminal or `$(…)` of a file may give it, is revoked.
+#[test]
+fn a_key_pasted_with_whitespace_around_it_is_revoked() {
+    let dir = fresh_dir("keys-pasted");
+    let created = tollgate(&dir, &["accounts", "create", "acme"]);
+    assert!(created.status.success(), "{created:?}");
+    for pasted in [
+        |k: &str| format!(" {k} "),
+        |k: &str| format!("{k}\n"),
+        |k: &str| format!("\t{k}\r\n"),
+    ] {
+        let out = create_key_expiring(&dir, "1d");
+        assert!(out.status.success(), "{out:?}");
+        let text = stdout(&out);
+        let key = text.lines().last().unwrap();
+        let id = text.lines().next().unwrap().trim_start_matches("id").trim();
+        for (given, what) in [(pasted(key), "key"), (pasted(id), "id")] {
+            let revoked = tollgate(&dir, &["keys", "revoke", &given]);
+            let stderr = String::from_utf8_lossy(&revoked.stderr);
+            assert!(revoked.status.success(), "{what} {given:?}: {stderr}");
+            assert!(
+                stdout(&revoked).starts_with(&format!("revoked {id} (")),
+                "{what} {given:?}: {}",
+                stdout(&revoked)
+            );
+        }
+    }
+}
+
 #[test]
 fn times_past_year_9999_are_written_and_times_past_any_clock_refused() {
     let dir = fresh_dir("far-expiry");

@@ -600,6 +600,27 @@ fn the_key_can_come_from_the_environment() {
     assert!(stderr.contains("TOLLGATE_API_KEY"), "{stderr}");
 }
 
+/// A key pasted with spaces or the line's end around it, by flag or by
+/// variable, is sent without them.
+#[test]
+fn spaces_and_line_ends_around_the_key_are_not_sent() {
+    let base = format!("http://{}", serve(conforming(Dialect::Problem)));
+    let args = [base.as_str(), "--max-requests", "0"];
+    let padded = format!(" {KEY} ");
+    let mut by_flag = args.to_vec();
+    by_flag.extend(["--key", &padded]);
+    let (code, report) = probe_json(&by_flag);
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+    let (code, report) = probe_json_with_env(&args, &[("TOLLGATE_API_KEY", &format!("{KEY}\n"))]);
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+    // Nothing but spaces is no key, as an empty variable is.
+    let (code, report) = probe_json_with_env(&args, &[("TOLLGATE_API_KEY", " \n")]);
+    assert_eq!(failures(&report), Vec::<String>::new());
+    assert_eq!(code, 0, "{report:#}");
+}
+
 #[test]
 fn a_conforming_app_passes_in_every_dialect() {
     for (i, dialect) in Dialect::ALL.into_iter().enumerate() {

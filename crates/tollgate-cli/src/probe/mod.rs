@@ -87,7 +87,8 @@ pub(crate) struct ProbeArgs {
     #[arg(value_name = "BASE_URL", value_parser = SecretUrl(parse_base_url))]
     base_url: Url,
 
-    /// An API key, sent where a request should be authenticated
+    /// An API key, sent where a request should be authenticated; spaces and line ends around it
+    /// are not sent
     #[arg(
         long,
         value_name = "KEY",
@@ -138,8 +139,14 @@ pub(crate) struct ProbeArgs {
 pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let catalog = args.catalogs.load()?;
     // An empty key (`TOLLGATE_API_KEY=`) is no key: sent, it would be
-    // refused, and the API blamed for answering 401.
-    let key = args.key.as_deref().filter(|key| !key.is_empty());
+    // refused, and the API blamed for answering 401. Spaces and line ends
+    // around a pasted key (`$(cat key.txt)` keeps none, a file read
+    // otherwise may) are no part of it.
+    let key = args
+        .key
+        .as_deref()
+        .map(str::trim)
+        .filter(|key| !key.is_empty());
     let url = &args.base_url;
     if key.is_some() && (!url.username().is_empty() || url.password().is_some()) {
         stderr!(

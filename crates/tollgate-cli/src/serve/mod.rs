@@ -68,6 +68,8 @@ The config file (./tollgate.toml when present, or --config FILE) takes the flags
   database = \"postgres://postgres@127.0.0.1/tollgate\"
   timeout = \"10s\"
   trust_proxy = [\"10.0.0.0/8\"]
+`catalog` and `trust_proxy` are lists, even of one (catalog = [\"api.toml\"]), and `timeout` is a
+duration in quotes, as --timeout takes it (timeout = \"5s\", not 5).
 Flags, and TOLLGATE_REDIS_URL / TOLLGATE_DATABASE_URL in the environment, override it;
 --catalog and --trust-proxy add to its lists. `keys` and `accounts` take their database from
 ./tollgate.toml too.";
@@ -154,6 +156,7 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 struct Config {
     listen: Option<Spanned<String>>,
     data_dir: Option<Spanned<PathBuf>>,
+    #[serde(default, deserialize_with = "dialect")]
     dialect: Option<Dialect>,
     #[serde(default)]
     catalog: Vec<Spanned<PathBuf>>,
@@ -188,6 +191,106 @@ fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Erro
         .map_err(serde::de::Error::custom)
 }
 
+/// A dialect's name, refused as `--dialect` refuses it.
+fn dialect<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Dialect>, D::Error> {
+    let name = String::deserialize(de)?;
+    parse_dialect(&name)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// What toml says of the problem `e` in the config file `text`: a key given
+/// twice is named (as catalog files name it), and a setting of the wrong
+/// type is followed by what to write instead.
+fn explained(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    let Some(span) = e.span() else {
+        return message.to_owned();
+    };
+    if message == "duplicate key" {
+        let key = text.get(span.clone()).map(str::trim);
+        if let Some(key) = key.filter(|k| k.len() <= 64) {
+            return format!("duplicate key `{key}`");
+        }
+    }
+    if !message.starts_with("invalid type: ") {
+        return message.to_owned();
+    }
+    // The setting whose value (or one of whose values) is at fault.
+    let Ok(root) = toml::de::DeTable::parse(text) else {
+        return message.to_owned();
+    };
+    let setting = root.get_ref().iter().find(|(key, value)| {
+        key.span().contains(&span.start) || value.span().contains(&span.start)
+    });
+    match setting.and_then(|(key, value)| what_to_write(key.get_ref(), value, text)) {
+        Some(hint) => format!("{message}: {hint}"),
+        None => message.to_owned(),
+    }
+}
+
+/// What the setting `key` takes, with an example taken from `value` (of the
+/// wrong type) where one can be: `catalog = ["api.toml"]` for `catalog =
+/// "api.toml"`, `timeout = "5s"` for `timeout = 5`.
+fn what_to_write(key: &str, value: &Spanned<toml::de::DeValue<'_>>, text: &str) -> Option<String> {
+    use toml::de::DeValue;
+    let hint = match key {
+        "listen" => {
+            "listen takes HOST:PORT in quotes, such as listen = \"127.0.0.1:8080\"".to_owned()
+        }
+        "data_dir" => {
+            "data_dir takes a directory in quotes, such as data_dir = \"/var/lib/tollgate\""
+                .to_owned()
+        }
+        "dialect" => {
+            "dialect takes a dialect's name in quotes, such as dialect = \"envelope\"".to_owned()
+        }
+        "catalog" | "trust_proxy" => {
+            let (what, example) = match key {
+                "catalog" => ("catalog files", "\"api.toml\""),
+                _ => ("proxies (addresses or CIDRs)", "\"10.0.0.0/8\""),
+            };
+            // A single string is that string in a list.
+            let written = text
+                .get(value.span())
+                .filter(|w| w.len() <= 100 && !w.contains('\n'));
+            let one = match value.get_ref() {
+                DeValue::String(_) => written.unwrap_or(example),
+                _ => example,
+            };
+            format!("{key} takes a list of {what}, such as {key} = [{one}]")
+        }
+        "redis" => {
+            "redis takes a URL in quotes, such as redis = \"redis://127.0.0.1:6379\"".to_owned()
+        }
+        "database" => {
+            "database takes a URL in quotes, such as database = \"sqlite://tollgate.db\" or \
+             database = \"postgres://USER@HOST/DB\""
+                .to_owned()
+        }
+        "timeout" => {
+            // A number in range is taken as seconds in the example.
+            let duration = match value.get_ref() {
+                DeValue::Integer(n) => u64::from_str_radix(n.as_str(), n.radix())
+                    .ok()
+                    .filter(|n| (1..=3600).contains(n))
+                    .map(|n| format!("{n}s")),
+                DeValue::Float(f) => f
+                    .as_str()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| (0.1..=3600.0).contains(f))
+                    .map(|f| format!("{}ms", (f * 1000.0).round())),
+                _ => None,
+            };
+            let duration = duration.as_deref().unwrap_or("10s");
+            format!("timeout takes a duration in quotes, such as timeout = \"{duration}\"")
+        }
+        _ => return None,
+    };
+    Some(hint)
+}
+
 /// `HOST:PORT`, as `--listen` takes it; the host is resolved when binding.
 struct ListenAddress;
 
@@ -195,7 +298,12 @@ impl std::str::FromStr for ListenAddress {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
         match text.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            // A space would be taken into the name to look up.
+            Some((host, port))
+                if !host.is_empty()
+                    && !text.contains(char::is_whitespace)
+                    && port.parse::<u16>().is_ok() =>
+            {
                 Ok(ListenAddress)
             }
             _ => Err(format!(
@@ -287,7 +395,7 @@ impl Config {
         })?;
         let mut config: Config = toml::from_str(&text).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
-            problem(text.as_bytes(), at, e.message().trim_end())
+            problem(text.as_bytes(), at, &explained(&text, &e))
         })?;
         // Checked here, where the file and line are known, rather than when
         // the server starts.
@@ -1223,11 +1331,16 @@ mod tests {
                 2,
                 "unknown field `port`",
             ),
-            ("dialect = 'soap'\n", 1, "unknown variant `soap`"),
+            (
+                "dialect = 'soap'\n",
+                1,
+                "unknown dialect \"soap\", expected one of: problem,",
+            ),
             ("\n\ntimeout = 'soon'\n", 3, "expected a duration"),
             ("listen = \n", 1, ""),
             ("\nlisten = 'nowhere'\n", 2, "expected HOST:PORT"),
             ("listen = '[::1]:99999'\n", 1, "expected HOST:PORT"),
+            ("listen = ' 127.0.0.1:8080'\n", 1, "expected HOST:PORT"),
             ("redis = 'bogus://x'\n", 1, "invalid rate-limit store URL"),
             (
                 "trust_proxy = [\n  '10.0.0.0/8',\n  '10.0.0.0/99',\n]\n",
@@ -1271,6 +1384,117 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing.toml"), "{err}");
+    }
+
+    /// The whole message for the config file `text`.
+    fn refusal_of(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), text);
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args, FromEnv::none())
+            .unwrap_err()
+            .to_string();
+        let located = err.strip_prefix(&format!("{}:", path.display()));
+        located
+            .unwrap_or_else(|| panic!("{text:?}: {err}"))
+            .to_owned()
+    }
+
+    #[test]
+    fn a_setting_of_the_wrong_type_says_what_to_write() {
+        for (text, says) in [
+            (
+                "catalog = \"x.toml\"\n",
+                "1:11: invalid type: string \"x.toml\", expected a sequence: catalog takes a list \
+                 of catalog files, such as catalog = [\"x.toml\"]",
+            ),
+            (
+                "catalog = [1]\n",
+                "1:12: invalid type: integer `1`, expected path string: catalog takes a list of \
+                 catalog files, such as catalog = [\"api.toml\"]",
+            ),
+            (
+                "\ntimeout = 5\n",
+                "2:11: invalid type: integer `5`, expected a string: timeout takes a duration in \
+                 quotes, such as timeout = \"5s\"",
+            ),
+            (
+                "timeout = 0.5\n",
+                "1:11: invalid type: floating point `0.5`, expected a string: timeout takes a \
+                 duration in quotes, such as timeout = \"500ms\"",
+            ),
+            (
+                "timeout = true\n",
+                "1:11: invalid type: boolean `true`, expected a string: timeout takes a duration \
+                 in quotes, such as timeout = \"10s\"",
+            ),
+            (
+                "listen = 8080\n",
+                "1:10: invalid type: integer `8080`, expected a string: listen takes HOST:PORT in \
+                 quotes, such as listen = \"127.0.0.1:8080\"",
+            ),
+            (
+                "[listen]\nport = 8080\n",
+                "1:1: invalid type: map, expected a string: listen takes HOST:PORT in quotes, such \
+                 as listen = \"127.0.0.1:8080\"",
+            ),
+            (
+                "data_dir = ['a', 'b']\n",
+                "1:12: invalid type: sequence, expected path string: data_dir takes a directory in \
+                 quotes, such as data_dir = \"/var/lib/tollgate\"",
+            ),
+            (
+                "dialect = 5\n",
+                "1:11: invalid type: integer `5`, expected a string: dialect takes a dialect's name \
+                 in quotes, such as dialect = \"envelope\"",
+            ),
+            (
+                "redis = 6379\n",
+                "1:9: invalid type: integer `6379`, expected a string: redis takes a URL in quotes, \
+                 such as redis = \"redis://127.0.0.1:6379\"",
+            ),
+            (
+                "database = true\n",
+                "1:12: invalid type: boolean `true`, expected a string: database takes a URL in \
+                 quotes, such as database = \"sqlite://tollgate.db\" or database = \
+                 \"postgres://USER@HOST/DB\"",
+            ),
+            (
+                "trust_proxy = '10.0.0.0/8'\n",
+                "1:15: invalid type: string \"10.0.0.0/8\", expected a sequence: trust_proxy takes \
+                 a list of proxies (addresses or CIDRs), such as trust_proxy = ['10.0.0.0/8']",
+            ),
+            (
+                "trust_proxy = [\n  '10.0.0.0/8',\n  8,\n]\n",
+                "3:3: invalid type: integer `8`, expected a string: trust_proxy takes a list of \
+                 proxies (addresses or CIDRs), such as trust_proxy = [\"10.0.0.0/8\"]",
+            ),
+        ] {
+            assert_eq!(refusal_of(text), says, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_named() {
+        for (text, says) in [
+            (
+                "listen = '127.0.0.1:1'\nlisten = '127.0.0.1:2'\n",
+                "2:1: duplicate key `listen`",
+            ),
+            (
+                "catalog = []\n\n[catalog]\n",
+                "3:2: duplicate key `catalog`",
+            ),
+            (
+                "timeout = '1s'\n'timeout' = '2s'\n",
+                "2:1: duplicate key `'timeout'`",
+            ),
+        ] {
+            assert_eq!(refusal_of(text), says, "{text:?}");
+        }
     }
 
     #[test]
