@@ -131,7 +131,7 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
             }
             // In the order of the file, top to bottom; the count of those
             // not shown stays last.
-            let more = once.pop_if(|last| crate::error::more_problems(last).is_some());
+            let more = once.pop_if(|last| last.not_shown.is_some());
             once.sort_by_key(|problem| (problem.line, problem.column));
             once.extend(more);
             Outcome::Broken(once)
@@ -146,6 +146,7 @@ fn problem(file: &str, line: usize, column: usize, message: String) -> CatalogEr
         column,
         code: None,
         message,
+        not_shown: None,
     }
 }
 

@@ -122,26 +122,12 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// How many problems `problems` tell of. A file's first hundred are told
 /// one by one, then in one line, `and N more problems, not shown`, which
-/// stands for N.
+/// stands for N ([`CatalogError::not_shown`]).
 pub(crate) fn count(problems: &[CatalogError]) -> usize {
     problems
         .iter()
-        .map(|problem| more_problems(problem).unwrap_or(1))
+        .map(|problem| problem.not_shown.unwrap_or(1))
         .sum()
-}
-
-/// N, when `problem` is the line `and N more problems, not shown` that
-/// ends a file's problems past the first hundred.
-pub(crate) fn more_problems(problem: &CatalogError) -> Option<usize> {
-    if problem.code.is_some() {
-        return None;
-    }
-    problem
-        .message
-        .strip_prefix("and ")?
-        .strip_suffix(" more problems, not shown")?
-        .parse()
-        .ok()
 }
 
 /// How many files `problems` are in.
@@ -189,23 +175,33 @@ mod tests {
 
     #[test]
     fn the_problems_past_those_told_are_counted() {
-        let problem = |code: Option<&str>, message: &str| CatalogError {
+        let problem = |message: &str, not_shown: Option<usize>| CatalogError {
             file: "big.toml".into(),
             line: 3,
             column: 1,
-            code: code.map(str::to_owned),
+            code: None,
             message: message.into(),
+            not_shown,
         };
         let problems = [
-            problem(Some("abc"), "title is empty"),
-            problem(None, "and 41 more problems, not shown"),
+            problem("title is empty", None),
+            problem("and 41 more problems, not shown", Some(41)),
         ];
         assert_eq!(count(&problems), 42);
-        // An entry's own message is one problem, whatever it says.
+        // A problem's own message is one problem, whatever it says.
         assert_eq!(
-            count(&[problem(Some("abc"), "and 41 more problems, not shown")]),
+            count(&[problem("and 41 more problems, not shown", None)]),
             1
         );
+        // As the core tells it.
+        let mut text = String::from("[errors]\n");
+        for i in 0..150 {
+            text.push_str(&format!("e{i} = {{}}\n"));
+        }
+        let problems = tollgate::Catalog::builtin()
+            .load_toml("big.toml", &text)
+            .unwrap_err();
+        assert_eq!(count(&problems), 150);
     }
 
     #[test]

@@ -1044,7 +1044,7 @@ fn lint_locates_problems_and_exits_1() {
     assert_eq!(
         printed,
         [
-            "broken.toml:4:11: entry \"low_confidence\": message placeholder {score} is not a documented details key (add it to `details`, or to `message_only` to keep it off the wire)",
+            "broken.toml:4:23: entry \"low_confidence\": message placeholder {score} is not a documented details key (add it to `details`, or to `message_only` to keep it off the wire)",
             "broken.toml:12:10: entry \"broken\": status 600 is outside 400–599",
             "ok: good.toml: 2 entries",
         ],
@@ -1556,6 +1556,44 @@ fn problems_past_the_hundred_told_are_counted() {
         "{}",
         stderr(&rendered)
     );
+}
+
+#[test]
+fn lint_tells_the_same_places_whatever_the_line_breaks() {
+    let dir = scratch("lint-crlf");
+    let entry = "[errors.abc]\nstatus = 400\n";
+    let files = [
+        // A string left open: told at the end of its line.
+        format!("{entry}title = \"x\nmessage = 'm'\n"),
+        // A template that does not parse: told at its brace.
+        format!("{entry}title = 't'\nmessage = \"a \\\"b\\\" {{c\"\n"),
+        format!("{entry}title = 't'\nmessage = '''\none\ntwo {{c'''\n"),
+    ];
+    let expected = [
+        "t.toml:3:11: entry \"abc\": ",
+        "t.toml:4:20: entry \"abc\": message template: unclosed",
+        "t.toml:6:5: entry \"abc\": message template: unclosed",
+    ];
+    for (lf, expected) in files.iter().zip(expected) {
+        for (name, text) in [
+            ("lf", lf.clone()),
+            ("crlf", lf.replace('\n', "\r\n")),
+            ("bom", format!("\u{feff}{}", lf.replace('\n', "\r\n"))),
+        ] {
+            std::fs::write(dir.join("t.toml"), &text).unwrap();
+            let linted = tollgate_in(&dir, &["lint", "t.toml"], None);
+            assert_eq!(code(&linted), 1, "{name}: {text:?}");
+            let out = stdout(&linted);
+            assert_eq!(out.lines().count(), 1, "{name}: {out}");
+            assert!(out.starts_with(expected), "{name}: {out}");
+            assert!(!out.contains("at byte"), "{name}: {out}");
+        }
+    }
+    // A multi-line message written with `\r\n` is as valid as with `\n`.
+    let text = "[errors.abc]\r\nstatus = 400\r\ntitle = 't'\r\nmessage = '''\r\none\r\ntwo'''\r\n";
+    std::fs::write(dir.join("t.toml"), text).unwrap();
+    let linted = tollgate_in(&dir, &["lint", "t.toml"], None);
+    assert_eq!(code(&linted), 0, "{}", stdout(&linted));
 }
 
 #[test]

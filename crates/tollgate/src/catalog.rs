@@ -1,6 +1,7 @@
 //! The catalog: every error an API can answer with, from the built-in entries
 //! and TOML files that extend or override them.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -112,6 +113,11 @@ pub struct CatalogError {
     pub code: Option<String>,
     /// What is wrong.
     pub message: String,
+    /// `Some(N)` when this is no problem of its own but the line that ends
+    /// the list of a file with more than a hundred: it stands for the N not
+    /// told one by one (its message: `and N more problems, not shown`, at
+    /// the hundredth's place). `None` for every problem told.
+    pub not_shown: Option<usize>,
 }
 
 impl fmt::Display for CatalogError {
@@ -388,6 +394,7 @@ impl Problems<'_> {
             column,
             code: code.map(str::to_owned),
             message,
+            not_shown: None,
         });
     }
 
@@ -400,6 +407,7 @@ impl Problems<'_> {
                 column: last.column,
                 code: None,
                 message: format!("and {} more problems, not shown", self.more),
+                not_shown: Some(self.more),
             };
             self.kept.push(more);
         }
@@ -411,8 +419,10 @@ impl Problems<'_> {
 struct Lines<'a>(&'a str);
 
 impl Lines<'_> {
-    /// The column counts characters, as editors do (a byte order mark
-    /// starting the file is none: editors do not show it).
+    /// The column counts characters, as editors do: a tab is one, and
+    /// neither a byte order mark starting the file nor the `\r` of a `\r\n`
+    /// line break is any (editors show neither), so that a file reads the
+    /// same with either line break.
     fn locate(&self, offset: usize) -> (usize, usize) {
         let mut end = offset.min(self.0.len());
         while !self.0.is_char_boundary(end) {
@@ -421,11 +431,14 @@ impl Lines<'_> {
         let before = &self.0[..end];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
-        let text = &before[line_start..];
-        let text = match line_start {
-            0 => text.strip_prefix(BOM).unwrap_or(text),
-            _ => text,
-        };
+        let mut text = &before[line_start..];
+        if line_start == 0 {
+            text = text.strip_prefix(BOM).unwrap_or(text);
+        }
+        // At the line's end, written `\r\n`: the `\r` is the break's.
+        if self.0[end..].starts_with('\n') {
+            text = text.strip_suffix('\r').unwrap_or(text);
+        }
         (line, text.chars().count() + 1)
     }
 }
@@ -464,7 +477,9 @@ impl Catalog {
 
     /// Extends or overrides entries from a TOML catalog's text. `file` names
     /// the source in errors. On any error nothing is changed, and every
-    /// problem found is returned, located by line and entry.
+    /// problem found is returned, located by line and entry (past the
+    /// first hundred, counted in a last one: see
+    /// [`CatalogError::not_shown`]).
     ///
     /// An entry with a new code needs `status`, `title` and `message`; an entry
     /// with an existing code replaces the fields it sets.
@@ -600,6 +615,7 @@ impl Catalog {
             column: 0,
             code: Some(code.clone()),
             message,
+            not_shown: None,
         };
         let mut errors: Vec<_> = check_def(&def)
             .into_iter()
@@ -761,10 +777,10 @@ fn build_def(
     entry: &EntryToml,
     existing: Option<ErrorDef>,
 ) -> Result<ErrorDef, Located> {
-    // At the brace in a multi-line string; else at the value's start (on
-    // the brace's line, for a string on one line), with the byte.
+    // At the brace as the file writes it; else (a text that does not read
+    // as the value) at the value's start, with the byte.
     let template = |field: &Spanned<String>, what: &str| {
-        Template::parse(field.get_ref()).map_err(|e| {
+        Template::parse(&lf_line_breaks(source, field)).map_err(|e| {
             match offset_in_file(source, field, e.offset) {
                 Some(at) => (Some(at..at), format!("{what} template: {}", e.reason)),
                 None => (Some(field.span()), format!("{what} template: {e}")),
@@ -818,7 +834,7 @@ fn build_def(
         def.hint = Some(template(hint, "hint")?);
     }
     if let Some(remedy) = &entry.remedy {
-        def.remedy = Some(remedy.get_ref().clone());
+        def.remedy = Some(lf_line_breaks(source, remedy).into_owned());
     }
     if let Some(retry) = &entry.retry {
         def.retry = retry.get_ref().0;
@@ -839,30 +855,40 @@ fn build_def(
 }
 
 /// Where byte `offset` of a string's value is in `source`, which writes it
-/// as `text`, a multi-line string (`'''…'''` or `"""…"""`): the text is
-/// read along with the value, past the opening delimiter and a line break
-/// trimmed after it, and through escapes and line-ending backslashes, to
+/// as `text`, a string of any of TOML's four kinds (`'…'`, `"…"`,
+/// `'''…'''`, `"""…"""`): the text is read along with the value, past the
+/// opening delimiter (and the line break trimmed after a multi-line one's),
+/// and, in a basic string, through escapes and line-ending backslashes, to
 /// where the text writes that byte (an escape's backslash, for one it
-/// writes as an escape). `None` if the text does not read as the value,
-/// and for a string on one line, whose start is on the problem's line.
+/// writes as an escape). Exact for every string the parser takes; `None`
+/// only if the text does not read as the value.
 fn offset_in_file(source: &str, text: &Spanned<String>, offset: usize) -> Option<usize> {
     let raw_text = source.get(text.span())?;
-    let delimiter = ["'''", "\"\"\""]
+    // The three-quote delimiters first: `'''` starts with `'`.
+    let delimiter = ["'''", "\"\"\"", "'", "\""]
         .into_iter()
         .find(|d| raw_text.starts_with(d))?;
-    let raw = &raw_text[delimiter.len()..];
-    let mut raw = raw
-        .strip_prefix('\n')
-        .or(raw.strip_prefix("\r\n"))
-        .unwrap_or(raw);
-    let mut value = text.get_ref().get(..offset)?;
+    let mut raw = &raw_text[delimiter.len()..];
+    if delimiter.len() == 3 {
+        raw = raw
+            .strip_prefix('\n')
+            .or(raw.strip_prefix("\r\n"))
+            .unwrap_or(raw);
+    }
+    let value = lf_line_breaks(source, text);
+    let mut value = value.get(..offset)?;
     loop {
         let escaped = raw
             .strip_prefix('\\')
             .filter(|_| delimiter.starts_with('"'));
-        let (c, rest) = match escaped {
-            Some(escape) => unescape(escape)?,
-            None => {
+        // A `\r\n` line break the value reads as `\n`.
+        let crlf = raw
+            .strip_prefix("\r\n")
+            .filter(|_| !value.starts_with('\r'));
+        let (c, rest) = match (escaped, crlf) {
+            (Some(escape), _) => unescape(escape)?,
+            (None, Some(rest)) => (Some('\n'), rest),
+            (None, None) => {
                 let c = raw.chars().next()?;
                 (Some(c), &raw[c.len_utf8()..])
             }
@@ -876,6 +902,53 @@ fn offset_in_file(source: &str, text: &Spanned<String>, offset: usize) -> Option
         raw = rest;
     }
     Some(text.span().end - raw.len())
+}
+
+/// The value of `text`, a string of `source`, with each line break a
+/// multi-line string writes as `\r\n` read as `\n`, as in a file saved
+/// with `\n` line breaks. The parser keeps the `\r`: a control character
+/// to [`check_def`], and one in every message rendered from the text. A
+/// `\r` an escape writes is kept.
+fn lf_line_breaks<'t>(source: &str, text: &'t Spanned<String>) -> Cow<'t, str> {
+    let value = text.get_ref();
+    if !value.contains("\r\n") {
+        return Cow::Borrowed(value);
+    }
+    // Read as the parser does, to check that the text is read alike.
+    let read = || {
+        let raw_text = source.get(text.span())?;
+        let delimiter = ["'''", "\"\"\""]
+            .into_iter()
+            .find(|d| raw_text.starts_with(d))?;
+        let raw = raw_text.get(3..raw_text.len().checked_sub(3)?)?;
+        let mut raw = raw
+            .strip_prefix('\n')
+            .or(raw.strip_prefix("\r\n"))
+            .unwrap_or(raw);
+        let (mut parsed, mut with_lf) = (String::new(), String::new());
+        while !raw.is_empty() {
+            let escaped = raw
+                .strip_prefix('\\')
+                .filter(|_| delimiter.starts_with('"'));
+            if let Some(escape) = escaped {
+                let (c, rest) = unescape(escape)?;
+                parsed.extend(c);
+                with_lf.extend(c);
+                raw = rest;
+            } else if let Some(rest) = raw.strip_prefix("\r\n") {
+                parsed.push_str("\r\n");
+                with_lf.push('\n');
+                raw = rest;
+            } else {
+                let c = raw.chars().next()?;
+                parsed.push(c);
+                with_lf.push(c);
+                raw = &raw[c.len_utf8()..];
+            }
+        }
+        (parsed == *value).then_some(with_lf)
+    };
+    read().map_or(Cow::Borrowed(value), Cow::Owned)
 }
 
 /// The character a basic string's escape writes (`escape` follows its
@@ -1417,8 +1490,14 @@ mod tests {
         text.push_str("[errors.xyz]\nstatus = 400\ntitle = \"X\"\nmessage = \"{a}{a}{a}\"\n");
         let errors = Catalog::from_toml("big.toml", &text).unwrap_err();
         assert_eq!(errors.len(), MAX_PROBLEMS + 1);
-        let last = errors.last().unwrap();
-        assert!(last.message.contains("more problems"), "{}", last.message);
+        // The last stands for the rest, and says so in its own field.
+        let (last, told) = errors.split_last().unwrap();
+        assert_eq!(last.not_shown, Some(901));
+        assert_eq!(last.message, "and 901 more problems, not shown");
+        assert_eq!(last.code, None);
+        let hundredth = told.last().unwrap();
+        assert_eq!((last.line, last.column), (hundredth.line, hundredth.column));
+        assert!(told.iter().all(|e| e.not_shown.is_none()), "{told:?}");
         let placeholder = "[errors.xyz]\nstatus = 400\ntitle = \"X\"\nmessage = \"{a}{a}{a}\"\n";
         let errors = Catalog::from_toml("one.toml", placeholder).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
@@ -1544,13 +1623,13 @@ mod tests {
         let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'x {y}'\n");
         assert_eq!(e.len(), 1);
         assert!(
-            e[0].starts_with("t.toml:4:11: entry \"abc\": message placeholder {y}"),
+            e[0].starts_with("t.toml:4:14: entry \"abc\": message placeholder {y}"),
             "{e:?}"
         );
         let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\n\"message\" = 'x {y}'\n");
-        assert!(e[0].starts_with("t.toml:4:13: entry \"abc\""), "{e:?}");
+        assert!(e[0].starts_with("t.toml:4:16: entry \"abc\""), "{e:?}");
         let e = errors("[errors]\nabc = { status = 400, title = 't', message = 'x {y}' }\n");
-        assert!(e[0].starts_with("t.toml:2:46: entry \"abc\""), "{e:?}");
+        assert!(e[0].starts_with("t.toml:2:49: entry \"abc\""), "{e:?}");
         let e = errors("[errors.conflict]\ntitle = 'T'\naliases.google = 'bad'\n");
         assert!(
             e[0].starts_with("t.toml:3:1: entry \"conflict\": alias"),
@@ -1608,7 +1687,7 @@ mod tests {
 
         let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'x {y'\n");
         assert!(
-            e[0].starts_with("t.toml:4:11: entry \"abc\": message template: unclosed"),
+            e[0].starts_with("t.toml:4:14: entry \"abc\": message template: unclosed"),
             "{e:?}"
         );
 
@@ -1830,6 +1909,36 @@ mod tests {
             e,
             [format!("t.toml:4:14: entry \"abc\": message {unclosed}")]
         );
+        // In a string on one line, literal or basic: at the brace too,
+        // through a basic string's escapes (a literal one's backslash is
+        // text), counting characters, a tab as one; the message tells no
+        // byte.
+        let unmatched = "template: unmatched } (write }} for a literal brace)";
+        for (value, column, reason) in [
+            (r#"'x {y'"#, 14, unclosed),
+            (r#""x {y""#, 14, unclosed),
+            (r#""\"é\" \u00e9\t{{ {y""#, 29, unclosed),
+            (r#"'a\t{y'"#, 15, unclosed),
+            ("'é\té {y'", 16, unclosed),
+            (r#""a \u007D""#, 14, unmatched),
+            (r#""}}}""#, 14, unmatched),
+        ] {
+            let e = errors(&format!("{entry}message = {value}\n"));
+            assert_eq!(
+                e,
+                [format!(
+                    "t.toml:4:{column}: entry \"abc\": message {reason}"
+                )],
+                "{value}"
+            );
+        }
+        let e = errors(&format!("{entry}message = 'm'\nhint = \"see {{é}}\"\n"));
+        assert_eq!(e, [format!("t.toml:5:13: entry \"abc\": hint {unclosed}")]);
+        let e = errors("[errors]\nabc = { status = 400, title = 't', message = 'x {}' }\n");
+        assert_eq!(
+            e,
+            ["t.toml:2:49: entry \"abc\": message template: empty placeholder {}"]
+        );
         // A placeholder no key documents: at its brace, each time it is told.
         let e = errors(&format!(
             "{entry}message = '''\n{{{{y}}}} {{x}}\nthen {{y}} and {{y}}'''\n"
@@ -2036,6 +2145,63 @@ mod tests {
         assert_eq!(
             (def.retry(), def.kind()),
             (RetryClass::After, Kind::Timeout)
+        );
+    }
+
+    #[test]
+    fn a_file_with_crlf_line_breaks_is_told_at_the_same_places() {
+        // Editors show neither the `\r` of a `\r\n` nor a byte order mark:
+        // a problem at the end of a line (where the parser tells a string
+        // left open) is at the same column either way.
+        let e = errors("[errors.abc]\nstatus = 400\ntitle = \"x\r\nmessage = 'm'\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("t.toml:3:11: entry \"abc\": "), "{e:?}");
+        let entry = "[errors.abc]\nstatus = 400\n";
+        let sources = [
+            format!("{entry}title = \"x\nmessage = 'm'\n"),
+            format!("{entry}title = 'x\nmessage = 'm'\n"),
+            format!("{entry}title =\nmessage = 'm'\n"),
+            "[errors.abc\nstatus = 400\n".to_owned(),
+            "docs_url = 'a b'\n".to_owned(),
+            format!("{entry}title = 't'\nmessage = 'a {{b'\n"),
+            format!("{entry}title = 't'\nmessage = \"\"\"\none\ntwo {{b\"\"\"\n"),
+            format!("{entry}title = 't'\nmessage = \"\"\"one \\\n  two }}\"\"\"\n"),
+            format!("{entry}title = 't'\nmessage = '''\n\n{{x}}'''\n"),
+            format!("{entry}title = 't'\nmessage = 'm'\nstatus = 401\n"),
+            "[errors.abc]\nstatus = 600\ntitle = 't'\nmessage = 'm'\n".to_owned(),
+        ];
+        for lf in sources {
+            let told = errors(&lf);
+            assert!(!told.is_empty(), "{lf:?}");
+            let crlf = lf.replace('\n', "\r\n");
+            assert_eq!(errors(&crlf), told, "{crlf:?}");
+            let marked = format!("\u{feff}{crlf}");
+            assert_eq!(errors(&marked), told, "{marked:?}");
+        }
+        // A multi-line text reads the same too: the parser keeps the `\r`,
+        // which would be a control character in every message.
+        for quotes in ["'''", "\"\"\""] {
+            let lf = format!(
+                "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = {quotes}\none\ntwo {{{{x}}}}{quotes}\n\
+                 hint = {quotes}a\nb{quotes}\nremedy = {quotes}c\nd{quotes}\n"
+            );
+            let crlf = Catalog::from_toml("t.toml", &lf.replace('\n', "\r\n")).unwrap();
+            let def = crlf.get("abc").unwrap();
+            assert_eq!(def.message().as_str(), "one\ntwo {{x}}");
+            assert_eq!(def.hint_template().map(Template::as_str), Some("a\nb"));
+            assert_eq!(def.remedy_text(), Some("c\nd"));
+        }
+        // A `\r` written as an escape is the text's own, and refused.
+        let e = errors(
+            "[errors.abc]\r\nstatus = 400\r\ntitle = 't'\r\nmessage = \"\"\"a\\r\r\nb\"\"\"\r\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("message has a control character"), "{e:?}");
+        // A tab is one column.
+        let e = errors("[errors.abc]\n\tstatus\t=\t600\ntitle = 't'\nmessage = 'm'\n");
+        assert_eq!(
+            e,
+            ["t.toml:2:11: entry \"abc\": status 600 is outside 400–599"]
         );
     }
 
