@@ -112,7 +112,7 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
         Ok(text) => text,
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
-            let (line, column) = input::locate(&e.as_bytes()[..valid]);
+            let (line, column) = input::locate(e.as_bytes(), valid);
             let message = "not valid UTF-8 (a TOML catalog must be UTF-8)".to_owned();
             return Outcome::Broken(vec![problem(&name, line, column, message)]);
         }

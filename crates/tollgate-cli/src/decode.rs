@@ -204,7 +204,7 @@ fn not_json(source: &Source, input: &[u8], body: &[u8], read_as: &str) {
         .map(<[u8]>::len)
         .sum();
     let at = (line_at + e.column().saturating_sub(1)).min(json.len());
-    let (line, column) = input::locate(&input[..body_at + start + at]);
+    let (line, column) = input::locate(input, body_at + start + at);
     let why = e.to_string();
     let position = format!(" at line {} column {}", e.line(), e.column());
     stderr!(

@@ -107,14 +107,20 @@ pub(crate) fn printable(text: &str) -> String {
     out
 }
 
-/// 1-based line and column just after `before`, the column in characters
-/// (as editors count them): a byte order mark that starts the file is none.
-pub(crate) fn locate(before: &[u8]) -> (usize, usize) {
+/// 1-based line and column of byte `at` of `text`, the column in characters
+/// (as editors count them): neither a byte order mark that starts the file
+/// nor the `\r` of a `\r\n` line break is any (editors show neither), so
+/// that a file is told alike with either line break.
+pub(crate) fn locate(text: &[u8], at: usize) -> (usize, usize) {
+    let (before, after) = text.split_at(at.min(text.len()));
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_text = match before.iter().rposition(|&b| b == b'\n') {
+    let mut line_text = match before.iter().rposition(|&b| b == b'\n') {
         Some(nl) => &before[nl + 1..],
         None => crate::wire::strip_bom(before),
     };
+    if after.starts_with(b"\n") {
+        line_text = line_text.strip_suffix(b"\r").unwrap_or(line_text);
+    }
     let column = String::from_utf8_lossy(line_text).chars().count() + 1;
     (line, column)
 }
@@ -125,10 +131,20 @@ mod tests {
 
     #[test]
     fn locates_after_a_prefix() {
-        assert_eq!(locate(b""), (1, 1));
-        assert_eq!(locate(b"ab"), (1, 3));
-        assert_eq!(locate(b"a\nbc"), (2, 3));
-        assert_eq!(locate("a\n\u{e9}".as_bytes()), (2, 2));
+        assert_eq!(locate(b"", 0), (1, 1));
+        assert_eq!(locate(b"ab", 2), (1, 3));
+        assert_eq!(locate(b"a\nbc", 4), (2, 3));
+        assert_eq!(locate("a\n\u{e9}".as_bytes(), 4), (2, 2));
+        assert_eq!(locate(b"ab", 99), (1, 3));
+    }
+
+    #[test]
+    fn a_crlf_line_end_is_told_as_an_lf_one() {
+        assert_eq!(locate(b"ab\ncd\n", 5), (2, 3));
+        assert_eq!(locate(b"ab\r\ncd\r\n", 6), (2, 3));
+        assert_eq!(locate(b"ab\r\ncd\r\n", 7), (2, 3));
+        // A `\r` of its own is text.
+        assert_eq!(locate(b"ab\rcd", 5), (1, 6));
     }
 
     #[test]
@@ -146,9 +162,9 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_is_no_column() {
-        assert_eq!(locate("\u{feff}".as_bytes()), (1, 1));
-        assert_eq!(locate("\u{feff}ab".as_bytes()), (1, 3));
-        assert_eq!(locate("\u{feff}a\nb".as_bytes()), (2, 2));
+        assert_eq!(locate("\u{feff}".as_bytes(), 3), (1, 1));
+        assert_eq!(locate("\u{feff}ab".as_bytes(), 5), (1, 3));
+        assert_eq!(locate("\u{feff}a\nb".as_bytes(), 6), (2, 2));
     }
 
     #[test]

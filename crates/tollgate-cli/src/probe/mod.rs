@@ -364,7 +364,7 @@ async fn probe(
                 "cannot reach {}: {}; {}",
                 client.shown_base(),
                 f.message,
-                unreachable_hint(&f.message)
+                unreachable_hint(&args.base_url, &f.message)
             )));
         }
         sent => sent.map_err(|f| f.message),
@@ -657,13 +657,18 @@ async fn probe(
     })
 }
 
-/// What to check when the API cannot be reached, from `why`: a TLS failure
-/// (as rustls words it) is no sign that nothing runs there.
-fn unreachable_hint(why: &str) -> &'static str {
+/// What to check when the API at `url` cannot be reached, from `why`: a TLS
+/// failure (as rustls words it) is no sign that nothing runs there, nor is
+/// a connection closed during the handshake (a plain HTTP server answers
+/// the handshake with a 400 and closes, and its answer may be lost to the
+/// reset).
+fn unreachable_hint(url: &Url, why: &str) -> &'static str {
+    let closed_in_handshake = url.scheme() == "https"
+        && (why.contains("tls handshake eof") || why.contains("Connection reset by peer"));
     if why.contains("invalid peer certificate") {
         "is its certificate signed by an authority this machine trusts? (SSL_CERT_FILE=ca.pem \
          trusts a private one)"
-    } else if why.contains("received corrupt message") {
+    } else if why.contains("received corrupt message") || closed_in_handshake {
         "does it speak TLS at this address? (http:// for plain HTTP)"
     } else {
         "is the server running, and is this its address?"
@@ -1048,6 +1053,33 @@ fn field_items<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Vec<RateLimitIt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_closed_in_the_tls_handshake_asks_whether_tls_is_spoken() {
+        let https = Url::parse("https://127.0.0.1:8443/").unwrap();
+        let http = Url::parse("http://127.0.0.1:8080/").unwrap();
+        let tls = "does it speak TLS at this address? (http:// for plain HTTP)";
+        for why in [
+            "client error (Connect): received corrupt message of type InvalidContentType",
+            "client error (Connect): tls handshake eof",
+            "client error (Connect): Connection reset by peer (os error 104)",
+        ] {
+            assert_eq!(unreachable_hint(&https, why), tls, "{why}");
+        }
+        let running = "is the server running, and is this its address?";
+        for (url, why) in [
+            (
+                &https,
+                "client error (Connect): Connection refused (os error 111)",
+            ),
+            (
+                &http,
+                "client error (Connect): Connection reset by peer (os error 104)",
+            ),
+        ] {
+            assert_eq!(unreachable_hint(url, why), running, "{why}");
+        }
+    }
 
     #[test]
     fn idempotency_passes_only_on_the_catalogs_refusal_of_a_kept_answer() {

@@ -385,7 +385,7 @@ impl Config {
         }
         // `file:line:column: why`, for the problem before byte `offset` of `bytes`.
         let problem = |bytes: &[u8], offset: usize, why: &str| {
-            let (line, column) = input::locate(&bytes[..offset.min(bytes.len())]);
+            let (line, column) = input::locate(bytes, offset);
             CliError::Usage(format!("{}:{line}:{column}: {why}", path.display()))
         };
         let text = String::from_utf8(input.bytes).map_err(|e| {
@@ -409,7 +409,7 @@ impl Config {
         }
         // `file:line:column` of byte `at`.
         let located = |at: usize| {
-            let (line, column) = input::locate(&text.as_bytes()[..at.min(text.len())]);
+            let (line, column) = input::locate(text.as_bytes(), at);
             format!("{}:{line}:{column}", path.display())
         };
         if let Some(value) = &config.redis {
