@@ -907,3 +907,99 @@ fn a_database_path_that_is_a_directory_or_in_none_is_named() {
     assert!(!dir.join("no").exists());
     assert_eq!(std::fs::read_dir(dir.join("sub")).unwrap().count(), 0);
 }
+
+/// A Tollgate database whose recorded migration differs from this
+/// version's (an edited file, another Tollgate version) is said to be that,
+/// naming the migration: not "no Tollgate tables", which it has. Refused so,
+/// a command leaves no `-wal` or `-shm` file behind.
+#[test]
+fn a_database_migrated_with_other_migrations_is_said_so() {
+    let dir = fresh_dir("changed-migration");
+    let created = tollgate(
+        &dir,
+        &["accounts", "create", "acme", "--database", "sqlite://t.db"],
+    );
+    assert!(created.status.success(), "{created:?}");
+    sqlite_exec(
+        &dir.join("t.db"),
+        "UPDATE _sqlx_migrations SET checksum = X'00' WHERE version = 1",
+    );
+    let mut commands = commands_about("sqlite://t.db");
+    commands.push(vec![
+        "accounts",
+        "create",
+        "other",
+        "--database",
+        "sqlite://t.db",
+    ]);
+    for args in commands {
+        let output = tollgate(&dir, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("migrated by a different version")
+                && stderr.contains("migration 1 (init)")
+                && !stderr.contains("no Tollgate tables"),
+            "{args:?}: {stderr}"
+        );
+        for log in ["t.db-wal", "t.db-shm"] {
+            assert!(!dir.join(log).exists(), "{args:?} left {log}");
+        }
+    }
+}
+
+/// A huge value given to a command (a key's name, an account id) is quoted
+/// in its error up to 64 characters, then `…`: not whole.
+#[test]
+fn an_error_does_not_quote_a_huge_value_whole() {
+    let dir = fresh_dir("huge-value");
+    let created = tollgate(
+        &dir,
+        &["accounts", "create", "acme", "--database", "sqlite://t.db"],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let huge = format!("\t{}", "n".repeat(100_000));
+    let by_name = [
+        "keys",
+        "create",
+        "--account",
+        "acme",
+        "--scopes",
+        "a",
+        "--name",
+        &huge,
+    ];
+    let by_account = ["keys", "create", "--account", &huge[1..], "--scopes", "a"];
+    for args in [&by_name[..], &by_account[..]] {
+        let args = [args, &["--database", "sqlite://t.db"]].concat();
+        let output = tollgate(&dir, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}",
+            &stderr[..200.min(stderr.len())]
+        );
+        assert!(stderr.len() < 500, "{} bytes", stderr.len());
+        assert!(stderr.contains("nnn\"…"), "{stderr}");
+    }
+}
+
+/// A command on a new SQLite database, whether it succeeds or fails, closes
+/// every connection before the process ends: no `-wal` or `-shm` file is
+/// left beside the database.
+#[test]
+fn a_command_leaves_no_log_files_whether_it_succeeds_or_fails() {
+    let dir = fresh_dir("log-files");
+    for i in 0..20 {
+        let url = format!("sqlite://t{i}.db");
+        let created = tollgate(&dir, &["accounts", "create", "acme", "--database", &url]);
+        assert!(created.status.success(), "{created:?}");
+        let again = tollgate(&dir, &["accounts", "create", "acme", "--database", &url]);
+        assert_eq!(again.status.code(), Some(2), "{again:?}");
+        for log in ["wal", "shm"] {
+            let file = dir.join(format!("t{i}.db-{log}"));
+            assert!(!file.exists(), "{i}: {} left behind", file.display());
+        }
+    }
+}

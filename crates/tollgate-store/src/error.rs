@@ -28,6 +28,16 @@ pub enum StoreError {
     /// The database has no Tollgate tables, and the store was opened not to
     /// create them ([`StoreOptions::create_tables`](crate::StoreOptions::create_tables)).
     NoTables,
+    /// A migration the database records was applied with other text than
+    /// this version's (its file was edited, or another Tollgate version
+    /// migrated the database): the tables are there, but may not be what
+    /// this version expects.
+    MigrationChanged {
+        /// The migration's number.
+        version: i64,
+        /// The migration's name (`init`, `lock token`).
+        description: String,
+    },
     /// The operating system's random source failed.
     Random(getrandom::Error),
 }
@@ -37,15 +47,67 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::InvalidUrl(m) => write!(f, "invalid database url: {m}"),
             StoreError::InvalidInput(m) => write!(f, "invalid input: {m}"),
-            StoreError::AccountNotFound(id) => write!(f, "account {id:?} not found"),
-            StoreError::AccountExists(id) => write!(f, "account {id:?} already exists"),
-            StoreError::KeyNotFound(id) => write!(f, "api key {id:?} not found"),
+            StoreError::AccountNotFound(id) => write!(f, "account {} not found", quoted(id)),
+            StoreError::AccountExists(id) => write!(f, "account {} already exists", quoted(id)),
+            StoreError::KeyNotFound(id) => write!(f, "api key {} not found", quoted(id)),
             StoreError::Database(e) => write!(f, "database error: {e}"),
             StoreError::Migrate(e) => write!(f, "database migration failed: {e}"),
             StoreError::NoTables => f.write_str("no Tollgate tables in the database"),
+            StoreError::MigrationChanged {
+                version,
+                description,
+            } => write!(
+                f,
+                "the database was migrated by a different version of Tollgate's migrations: \
+                 migration {version} ({description}) was applied with other text than this \
+                 version's; open it with the Tollgate version that migrated it, or restore that \
+                 migration's file as released"
+            ),
             StoreError::Random(e) => write!(f, "random source failed: {e}"),
         }
     }
+}
+
+/// The most characters of a value an error message quotes.
+pub(crate) const QUOTED_CHARS: usize = 64;
+
+/// The first `max` characters of `text`, and whether it had more.
+fn head(text: &str, max: usize) -> (&str, bool) {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => (&text[..end], true),
+        None => (text, false),
+    }
+}
+
+/// At most `max` characters of `text`, then `…` if it had more: what an
+/// error message shows of a value it was given (a URL), so that a huge one
+/// cannot flood it.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    match head(text, max) {
+        (head, true) => format!("{head}…"),
+        (head, false) => head.to_owned(),
+    }
+}
+
+/// A value given to the store (an account id, a key name), as an error
+/// message quotes it: escaped in quotes, at most [`QUOTED_CHARS`]
+/// characters of it, then `…` (after the quotes) if it had more.
+pub(crate) fn quoted(text: &str) -> String {
+    match head(text, QUOTED_CHARS) {
+        (head, true) => format!("{head:?}…"),
+        (head, false) => format!("{head:?}"),
+    }
+}
+
+/// A `sqlx` error about a connection's configuration (a URL it cannot
+/// read), said once: sqlx wraps its own configuration errors in another.
+pub(crate) fn config_error(e: &sqlx::Error) -> String {
+    if let sqlx::Error::Configuration(inner) = e {
+        if let Some(inner @ sqlx::Error::Configuration(_)) = inner.downcast_ref::<sqlx::Error>() {
+            return config_error(inner);
+        }
+    }
+    e.to_string()
 }
 
 impl std::error::Error for StoreError {
@@ -372,6 +434,35 @@ mod tests {
             .to_api_error(&catalog);
         assert!(!err.message().contains("db down"));
         assert!(err.source_error().unwrap().to_string().contains("db down"));
+    }
+
+    /// A value is quoted whole up to 64 characters, past them cut at a
+    /// character's boundary with `…` after the quotes; a URL is clipped so.
+    #[test]
+    fn quoting_bounds_a_value_at_whole_characters() {
+        assert_eq!(quoted("acme"), "\"acme\"");
+        assert_eq!(quoted(&"é".repeat(64)), format!("\"{}\"", "é".repeat(64)));
+        assert_eq!(quoted(&"é".repeat(65)), format!("\"{}\"…", "é".repeat(64)));
+        assert_eq!(quoted("a\nb"), "\"a\\nb\"");
+        assert_eq!(clip("sqlite://t.db", 5), "sqlit…");
+        assert_eq!(clip("sqlite://t.db", 13), "sqlite://t.db");
+        let text = StoreError::AccountNotFound("x".repeat(100_000)).to_string();
+        assert_eq!(text, format!("account \"{}\"… not found", "x".repeat(64)));
+    }
+
+    /// A configuration error sqlx wrapped in another is said once.
+    #[test]
+    fn a_wrapped_configuration_error_is_said_once() {
+        let inner = sqlx::Error::Configuration("unknown value".into());
+        let outer = sqlx::Error::Configuration(Box::new(inner));
+        assert_eq!(
+            config_error(&outer),
+            "error with configuration: unknown value"
+        );
+        assert_eq!(
+            config_error(&sqlx::Error::PoolClosed),
+            sqlx::Error::PoolClosed.to_string()
+        );
     }
 
     #[test]

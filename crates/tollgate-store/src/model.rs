@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::StoreError;
+use crate::error::quoted;
 
 /// Whether an account may make requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -418,7 +419,8 @@ pub fn check_account_id(id: &str) -> Result<(), StoreError> {
         Ok(())
     } else {
         Err(StoreError::InvalidInput(format!(
-            "account id {id:?} must be 1-64 characters of [A-Za-z0-9._-]"
+            "account id {} must be 1-64 characters of [A-Za-z0-9._-]",
+            quoted(id)
         )))
     }
 }
@@ -430,7 +432,8 @@ pub fn check_account_id(id: &str) -> Result<(), StoreError> {
 pub(crate) fn check_scope(scope: &str) -> Result<(), StoreError> {
     if scope.contains('*') {
         return Err(StoreError::InvalidInput(format!(
-            "scope {scope:?}: scopes match exactly, there are no wildcards; name each scope"
+            "scope {}: scopes match exactly, there are no wildcards; name each scope",
+            quoted(scope)
         )));
     }
     let ok = (1..=128).contains(&scope.len())
@@ -441,8 +444,9 @@ pub(crate) fn check_scope(scope: &str) -> Result<(), StoreError> {
         Ok(())
     } else {
         Err(StoreError::InvalidInput(format!(
-            "scope {scope:?} must be 1-128 visible ASCII characters without commas, quotes or \
-             backslashes"
+            "scope {} must be 1-128 visible ASCII characters without commas, quotes or \
+             backslashes",
+            quoted(scope)
         )))
     }
 }

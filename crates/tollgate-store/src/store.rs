@@ -17,6 +17,7 @@ use crate::backend::{
 };
 use crate::cache::{CachedKey, KeyCache};
 use crate::clock::{from_unix, month_start, next_month_start, unix};
+use crate::error::{clip, config_error, quoted};
 use crate::key::{self, Presented};
 use crate::model::{
     Account, AccountState, CreatedKey, KeyInfo, Limits, NewAccount, NewKey, Principal,
@@ -160,7 +161,9 @@ impl StoreOptions {
     /// SQLite file is neither created nor switched to WAL, a Postgres
     /// [`schema`](Self::schema) is not created. A database a store has
     /// opened before (sqlx's migration table records Tollgate's first
-    /// migration) opens as always, and gets the migrations it lacks.
+    /// migration) opens as always, and gets the migrations it lacks; one
+    /// that records it with other text than this version's is
+    /// [`StoreError::MigrationChanged`].
     pub fn create_tables(mut self, create: bool) -> Self {
         self.create_tables = create;
         self
@@ -271,6 +274,10 @@ pub(crate) enum Begin {
 /// The longest key name, in characters: a label for `keys list`.
 const MAX_KEY_NAME: usize = 200;
 
+/// The most characters of a database URL an error message shows: a path
+/// of some length fits, a runaway value does not flood the message.
+const MAX_URL: usize = 256;
+
 /// How long opening a Postgres store waits for its first connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -282,11 +289,13 @@ const MIGRATION_LOCK_TIMEOUT: &str = "10s";
 
 /// Whether the SQLite database `conn` is on holds Tollgate's tables: sqlx's
 /// migration table records Tollgate's first migration (another
-/// application's sqlx migrations do not count).
+/// application's sqlx migrations do not count). One recorded with other
+/// text than this version's, over Tollgate's tables, is
+/// [`StoreError::MigrationChanged`], not a database without them.
 async fn sqlite_has_tables(
     conn: &mut sqlx::SqliteConnection,
     migrator: &Migrator,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, StoreError> {
     let Some(first) = migrator.iter().next() else {
         return Ok(true);
     };
@@ -296,13 +305,21 @@ async fn sqlite_has_tables(
     if tables == 0 {
         return Ok(false);
     }
-    let recorded = "SELECT count(*) FROM _sqlx_migrations WHERE version = ? AND checksum = ?";
-    let found: i64 = sqlx::query_scalar(recorded)
+    let recorded = "SELECT description, checksum FROM _sqlx_migrations WHERE version = ?";
+    let found: Option<(String, Vec<u8>)> = sqlx::query_as(recorded)
         .bind(first.version)
-        .bind(&*first.checksum)
-        .fetch_one(conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(found > 0)
+    match found {
+        None => Ok(false),
+        Some((_, checksum)) if checksum == *first.checksum => Ok(true),
+        Some((description, _)) => {
+            let ours = "SELECT count(*) FROM sqlite_master \
+                        WHERE type = 'table' AND name IN ('api_keys', 'idempotency')";
+            let ours: i64 = sqlx::query_scalar(ours).fetch_one(conn).await?;
+            changed_or_foreign(first, &description, ours == 2)
+        }
+    }
 }
 
 /// As [`sqlite_has_tables`], on Postgres, in `schema` or else the
@@ -311,15 +328,16 @@ async fn postgres_has_tables(
     conn: &mut sqlx::PgConnection,
     schema: Option<&str>,
     migrator: &Migrator,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, StoreError> {
     let Some(first) = migrator.iter().next() else {
         return Ok(true);
     };
     // The schema's name is checked: 1-63 of [a-z0-9_].
-    let table = match schema {
-        Some(schema) => format!("\"{schema}\"._sqlx_migrations"),
-        None => "_sqlx_migrations".to_owned(),
+    let qualify = |table: &str| match schema {
+        Some(schema) => format!("\"{schema}\".{table}"),
+        None => table.to_owned(),
     };
+    let table = qualify("_sqlx_migrations");
     let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
         .bind(&table)
         .fetch_one(&mut *conn)
@@ -327,13 +345,66 @@ async fn postgres_has_tables(
     if !exists {
         return Ok(false);
     }
-    let recorded = format!("SELECT count(*) FROM {table} WHERE version = $1 AND checksum = $2");
-    let found: i64 = sqlx::query_scalar(&recorded)
+    let recorded = format!("SELECT description, checksum FROM {table} WHERE version = $1");
+    let found: Option<(String, Vec<u8>)> = sqlx::query_as(&recorded)
         .bind(first.version)
-        .bind(&*first.checksum)
-        .fetch_one(conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(found > 0)
+    match found {
+        None => Ok(false),
+        Some((_, checksum)) if checksum == *first.checksum => Ok(true),
+        Some((description, _)) => {
+            let ours: bool = sqlx::query_scalar(
+                "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+            )
+            .bind(qualify("api_keys"))
+            .bind(qualify("idempotency"))
+            .fetch_one(conn)
+            .await?;
+            changed_or_foreign(first, &description, ours)
+        }
+    }
+}
+
+/// For a database whose migration table records Tollgate's first
+/// migration's version with other text: a changed migration
+/// ([`StoreError::MigrationChanged`]) when it bears that migration's name
+/// and Tollgate's tables are there (`ours`), else another application's
+/// migrations (`false`: no Tollgate tables).
+fn changed_or_foreign(
+    first: &sqlx::migrate::Migration,
+    description: &str,
+    ours: bool,
+) -> Result<bool, StoreError> {
+    if ours && description == first.description {
+        Err(migration_changed(first.version, description))
+    } else {
+        Ok(false)
+    }
+}
+
+/// The error for migration `version` (named `description`), applied to the
+/// database with other text than this version's.
+fn migration_changed(version: i64, description: &str) -> StoreError {
+    StoreError::MigrationChanged {
+        version,
+        description: description.to_owned(),
+    }
+}
+
+/// A failed migration run's error: a migration applied with other text
+/// than this version's is said as such ([`StoreError::MigrationChanged`]).
+fn migrate_error(migrator: &Migrator, e: sqlx::migrate::MigrateError) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::VersionMismatch(version) => {
+            let description = migrator
+                .iter()
+                .find(|m| m.version == version)
+                .map_or("", |m| &*m.description);
+            migration_changed(version, description)
+        }
+        e => StoreError::Migrate(e),
+    }
 }
 
 impl Store {
@@ -356,14 +427,17 @@ impl Store {
         }
         if url.starts_with("sqlite:") {
             let given = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::InvalidUrl(format!("{url}: {e}")))?
+                .map_err(|e| {
+                    StoreError::InvalidUrl(format!("{}: {}", clip(url, MAX_URL), config_error(&e)))
+                })?
                 .busy_timeout(SQLITE_BUSY_TIMEOUT);
             // SQLite opens an empty name as a private database per connection:
             // the pool's connections would not see each other's tables.
             if given.get_filename().as_os_str().is_empty() {
                 return Err(StoreError::InvalidUrl(format!(
-                    "{url}: no file named: sqlite://PATH, or sqlite::memory: for a database \
-                     in memory"
+                    "{}: no file named: sqlite://PATH, or sqlite::memory: for a database \
+                     in memory",
+                    clip(url, MAX_URL)
                 )));
             }
             let migrator = sqlx::migrate!("migrations/sqlite");
@@ -400,11 +474,20 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-            migrator.run(&pool).await?;
-            Ok(Store::with_backend(SqliteBackend::from_pool(pool), options))
+            let backend = SqliteBackend::from_pool(pool);
+            if let Err(e) = migrator.run(backend.pool()).await {
+                // Closed as a store is, so that a program that then exits
+                // leaves no `-wal` or `-shm` file beside the database.
+                backend.close().await;
+                return Err(migrate_error(&migrator, e));
+            }
+            Ok(Store::with_backend(backend, options))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", tollgate::redact_url(url))))?
+                .map_err(|e| {
+                    let url = tollgate::redact_url(url);
+                    StoreError::InvalidUrl(format!("{}: {}", clip(&url, MAX_URL), config_error(&e)))
+                })?
                 .disable_statement_logging()
                 // No float is stored; and PgBouncer refuses this startup
                 // parameter unless told to ignore it.
@@ -417,7 +500,8 @@ impl Store {
                     && !schema.starts_with(|c: char| c.is_ascii_digit());
                 if !valid {
                     return Err(StoreError::InvalidInput(format!(
-                        "schema {schema:?} must be 1-63 of [a-z0-9_], not starting with a digit"
+                        "schema {} must be 1-63 of [a-z0-9_], not starting with a digit",
+                        quoted(schema)
                     )));
                 }
             }
@@ -436,8 +520,10 @@ impl Store {
             let migrator = sqlx::migrate!("migrations/postgres");
             if !options.create_tables {
                 let found = postgres_has_tables(&mut conn, options.schema.as_deref(), &migrator);
-                if !found.await? {
+                let found = found.await;
+                if !matches!(found, Ok(true)) {
                     conn.close().await?;
+                    found?;
                     return Err(StoreError::NoTables);
                 }
             }
@@ -495,7 +581,10 @@ impl Store {
                 "SELECT pg_advisory_unlock(hashtextextended('tollgate:' || current_schema(), 0))";
             let migrated = match sqlx::query(lock).execute(&migrating).await {
                 Ok(_) => {
-                    let migrated = migrator.run(&migrating).await.map_err(StoreError::from);
+                    let migrated = migrator
+                        .run(&migrating)
+                        .await
+                        .map_err(|e| migrate_error(&migrator, e));
                     // Closing the connection gives it back too.
                     let _ = sqlx::query(unlock).execute(&migrating).await;
                     migrated
@@ -503,7 +592,10 @@ impl Store {
                 Err(e) => Err(e.into()),
             };
             migrating.close().await;
-            migrated?;
+            if let Err(e) = migrated {
+                pool.close().await;
+                return Err(e);
+            }
             Ok(Store::with_backend(
                 PostgresBackend::from_pool(pool),
                 options,
@@ -511,7 +603,7 @@ impl Store {
         } else {
             Err(StoreError::InvalidUrl(format!(
                 "{}: expected sqlite://path or postgres://…",
-                tollgate::redact_url(url)
+                clip(&tollgate::redact_url(url), MAX_URL)
             )))
         }
     }
@@ -643,13 +735,15 @@ impl Store {
         let balance = self.account(id).await?.balance;
         Err(StoreError::InvalidInput(if amount < 0 {
             format!(
-                "debiting {} would take account {id:?} below zero (balance {balance})",
-                amount.unsigned_abs()
+                "debiting {} would take account {} below zero (balance {balance})",
+                amount.unsigned_abs(),
+                quoted(id)
             )
         } else {
             format!(
-                "crediting {amount} would take account {id:?} past the largest balance, {} \
+                "crediting {amount} would take account {} past the largest balance, {} \
                  (balance {balance})",
+                quoted(id),
                 i64::MAX
             )
         }))
@@ -715,15 +809,17 @@ impl Store {
                 && !name.chars().any(char::is_control);
             if !valid {
                 return Err(StoreError::InvalidInput(format!(
-                    "key name {name:?} must be 1-{MAX_KEY_NAME} characters with no control \
-                     characters (tabs, newlines, escapes)"
+                    "key name {} must be 1-{MAX_KEY_NAME} characters with no control \
+                     characters (tabs, newlines, escapes)",
+                    quoted(name)
                 )));
             }
         }
         let prefix = new.prefix.as_deref().unwrap_or(&self.inner.key_prefix);
         if !key::valid_prefix(prefix) {
             return Err(StoreError::InvalidInput(format!(
-                "key prefix {prefix:?} must be 1-32 of [A-Za-z0-9_] ending in '_'"
+                "key prefix {} must be 1-32 of [A-Za-z0-9_] ending in '_'",
+                quoted(prefix)
             )));
         }
         let now = self.now();

@@ -25,6 +25,7 @@ both_backends!(
     an_idempotency_record_is_written_only_by_its_token,
     a_database_made_before_lock_tokens_upgrades_in_place,
     a_store_that_creates_no_tables_opens_only_a_tollgate_database,
+    a_changed_migration_is_said_as_such_not_as_no_tables,
     an_account_id_with_a_nul_is_no_account_on_either_backend,
 );
 
@@ -1361,6 +1362,202 @@ async fn a_store_that_creates_no_tables_opens_only_a_tollgate_database(kind: Kin
     .unwrap();
     assert_eq!(versions, [1, 2]);
     at.cleanup(&["foreign", "missing", "older"]).await;
+}
+
+/// Applies the crate's migrations with the text of migration `edited`
+/// changed (a comment added), as an edited file or another version of
+/// Tollgate would have.
+async fn migrate_edited(pool: &common::Pool, edited: i64) {
+    let kind = match pool {
+        common::Pool::Sqlite(_) => "sqlite",
+        common::Pool::Postgres(_) => "postgres",
+    };
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(kind);
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if name.starts_with(&format!("{edited:04}_")) {
+            text.push_str("\n-- edited\n");
+        }
+        std::fs::write(copy.path().join(name), text).unwrap();
+    }
+    pool.migrate_from(copy.path()).await;
+}
+
+/// A database whose migration table records one of Tollgate's migrations
+/// with other text than this version's is said to be that (naming the
+/// migration), whether the store creates tables or not: not a database
+/// without Tollgate's tables, which it is not. A SQLite store that fails so
+/// leaves no `-wal` or `-shm` file behind. Another application's first
+/// migration, even named as Tollgate's, is still no Tollgate tables.
+async fn a_changed_migration_is_said_as_such_not_as_no_tables(kind: Kind) {
+    use tollgate_store::Store;
+    let Some(at) = Places::new(kind) else {
+        return;
+    };
+    for (name, edited) in [("edited1", 1), ("edited2", 2)] {
+        let pool = at.pool(name, true).await;
+        migrate_edited(&pool, edited).await;
+        pool.close().await;
+    }
+    let pool = at.pool("foreign_init", true).await;
+    let theirs = tempfile::tempdir().unwrap();
+    let users = "CREATE TABLE users (id BIGINT PRIMARY KEY);";
+    std::fs::write(theirs.path().join("0001_init.sql"), users).unwrap();
+    pool.migrate_from(theirs.path()).await;
+    pool.close().await;
+
+    let mut found = Vec::new();
+    for (name, create) in [
+        ("edited1", false),
+        ("edited1", true),
+        ("edited2", false),
+        ("edited2", true),
+        ("foreign_init", false),
+    ] {
+        let options = at.options(name).create_tables(create);
+        let opened = Store::open_with(&at.url(name), options).await.map(drop);
+        let left = at.file(name).is_some_and(|file| {
+            file.with_extension("db-wal").exists() || file.with_extension("db-shm").exists()
+        });
+        found.push((name, create, opened, left));
+    }
+    at.cleanup(&["edited1", "edited2", "foreign_init"]).await;
+
+    for (name, create, opened, left) in found {
+        let said = format!("{name}, create {create}: {opened:?}");
+        match (name, opened) {
+            ("foreign_init", opened) => {
+                assert!(matches!(opened, Err(StoreError::NoTables)), "{said}")
+            }
+            (_, Err(e @ StoreError::MigrationChanged { .. })) => {
+                let (version, description) = if name == "edited1" {
+                    (1, "init")
+                } else {
+                    (2, "lock token")
+                };
+                assert!(
+                    matches!(&e, StoreError::MigrationChanged { version: v, description: d }
+                        if *v == version && d == description),
+                    "{said}"
+                );
+                let text = e.to_string();
+                assert!(
+                    text.contains(&format!("migration {version} ({description})"))
+                        && text.contains("different version")
+                        && !text.contains("no Tollgate tables"),
+                    "{text}"
+                );
+            }
+            _ => panic!("{said}"),
+        }
+        assert!(!left, "{name}, create {create}: -wal or -shm left behind");
+    }
+}
+
+/// A closed SQLite store leaves no `-wal` or `-shm` file beside the
+/// database: every connection is closed when `close` returns, the last
+/// taking the log in, though some were still being given back to the pool
+/// as it began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_sqlite_store_leaves_no_log_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..100 {
+        let path = dir.path().join(format!("t{i}.db"));
+        let url = format!("sqlite://{}", path.display());
+        let store = tollgate_store::Store::open(&url).await.unwrap();
+        store.create_account(NewAccount::new("acme")).await.unwrap();
+        store.credit("acme", 5).await.unwrap();
+        // Several connections, given back as `close` begins.
+        let (a, b, c, d) = tokio::join!(
+            store.account("acme"),
+            store.account("acme"),
+            store.account("acme"),
+            store.account("acme"),
+        );
+        assert!(a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok());
+        store.close().await;
+        for log in ["db-wal", "db-shm"] {
+            assert!(!path.with_extension(log).exists(), "{i}: {log} left behind");
+        }
+    }
+}
+
+/// An error quotes at most 64 characters of a value it was given, then
+/// `…`: a 100 000-character account id, key name or scope cannot flood it.
+/// A shorter value is quoted whole.
+#[tokio::test]
+async fn errors_quote_a_bounded_part_of_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = tollgate_store::Store::open(&url).await.unwrap();
+    store.create_account(NewAccount::new("acme")).await.unwrap();
+    let huge = "é".repeat(100_000);
+    let errors = [
+        store.account(&huge).await.map(drop),
+        store.credit(&huge, 1).await.map(drop),
+        store.suspend(&huge).await.map(drop),
+        store
+            .create_account(NewAccount::new(huge.clone()))
+            .await
+            .map(drop),
+        store
+            .create_key(NewKey::new(huge.clone(), ["a"]))
+            .await
+            .map(drop),
+        store
+            .create_key(NewKey::new("acme", ["a"]).name(format!("\n{huge}")))
+            .await
+            .map(drop),
+        store
+            .create_key(NewKey::new("acme", [huge.clone()]))
+            .await
+            .map(drop),
+        store
+            .create_key(NewKey::new("acme", [format!("*{huge}")]))
+            .await
+            .map(drop),
+    ];
+    for (i, error) in errors.into_iter().enumerate() {
+        let text = error.unwrap_err().to_string();
+        assert!(text.chars().count() < 300, "{i}: {} characters", text.len());
+        assert!(
+            text.contains(&format!("{}\"…", "é".repeat(60))),
+            "{i}: {text}"
+        );
+    }
+    let text = store.account("nope").await.unwrap_err().to_string();
+    assert_eq!(text, "account \"nope\" not found");
+    let long = "x".repeat(64);
+    let text = store.account(&long).await.unwrap_err().to_string();
+    assert_eq!(text, format!("account \"{long}\" not found"));
+    store.close().await;
+}
+
+/// A URL sqlx cannot read (a bad `sslmode`) is said once as a
+/// configuration error, not as one wrapped in another.
+#[tokio::test]
+async fn a_bad_url_option_is_said_once() {
+    for url in [
+        "postgres://u@127.0.0.1:1/db?sslmode=bogus",
+        "sqlite://t.db?mode=bogus",
+    ] {
+        let text = tollgate_store::Store::open(url)
+            .await
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            text.matches("error with configuration").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("bogus"), "{text}");
+    }
 }
 
 /// A closed SQLite store has taken in its write-ahead log: the file alone

@@ -557,16 +557,15 @@ impl Backend for SqliteBackend {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             // The write-ahead log taken into the file first. Closing the
-            // last connection would do it too, but not while another
-            // process (a server) has the file open, and sqlx finishes it on
-            // the connection's own thread after `close` returns: a program
-            // that then exits leaves the log behind. Passive: it does not
-            // wait for that other process's readers.
+            // last connection would do it too (and delete the `-wal` and
+            // `-shm` files), but not while another process (a server) has
+            // the file open. Passive: it does not wait for that other
+            // process's readers.
             let checkpoint = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)");
             if let Err(e) = checkpoint.execute(&self.pool).await {
                 tracing::warn!("closing the SQLite store: the checkpoint failed: {e}");
             }
-            self.pool.close().await;
+            close_pool(&self.pool).await;
         })
     }
 }
@@ -577,8 +576,29 @@ impl Backend for PostgresBackend {
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.pool.close())
+        Box::pin(close_pool(&self.pool))
     }
+}
+
+/// How long [`close_pool`] waits for connections to come back to the pool
+/// before it closes it.
+const GIVE_BACK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Closes `pool`, every connection of it. A connection is given back to
+/// the pool on a task of its own once its call is done, and sqlx's `close`
+/// can return with one given back while it waited still open in the pool,
+/// closed only when the pool is dropped (a SQLite file's `-wal` and `-shm`
+/// files then stay behind a program that exits). So the connections are
+/// waited for (at most [`GIVE_BACK_WAIT`]) first: all back in the pool,
+/// `close` closes each.
+async fn close_pool<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) {
+    let given_back = async {
+        while pool.num_idle() < pool.size() as usize {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    };
+    let _ = tokio::time::timeout(GIVE_BACK_WAIT, given_back).await;
+    pool.close().await;
 }
 
 #[cfg(test)]
