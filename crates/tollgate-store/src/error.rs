@@ -38,6 +38,12 @@ pub enum StoreError {
         /// The migration's name (`init`, `lock token`).
         description: String,
     },
+    /// The database records a migration this version does not have: a later
+    /// version of Tollgate migrated it.
+    MigrationUnknown {
+        /// The migration's number.
+        version: i64,
+    },
     /// The operating system's random source failed.
     Random(getrandom::Error),
 }
@@ -62,6 +68,12 @@ impl fmt::Display for StoreError {
                  migration {version} ({description}) was applied with other text than this \
                  version's; open it with the Tollgate version that migrated it, or restore that \
                  migration's file as released"
+            ),
+            StoreError::MigrationUnknown { version } => write!(
+                f,
+                "the database was migrated by a newer version of Tollgate: it records migration \
+                 {version}, which this version does not have; open it with that version or a later \
+                 one"
             ),
             StoreError::Random(e) => write!(f, "random source failed: {e}"),
         }

@@ -393,7 +393,9 @@ fn migration_changed(version: i64, description: &str) -> StoreError {
 }
 
 /// A failed migration run's error: a migration applied with other text
-/// than this version's is said as such ([`StoreError::MigrationChanged`]).
+/// than this version's ([`StoreError::MigrationChanged`]), or one this
+/// version does not have ([`StoreError::MigrationUnknown`]), is said as
+/// such.
 fn migrate_error(migrator: &Migrator, e: sqlx::migrate::MigrateError) -> StoreError {
     match e {
         sqlx::migrate::MigrateError::VersionMismatch(version) => {
@@ -402,6 +404,9 @@ fn migrate_error(migrator: &Migrator, e: sqlx::migrate::MigrateError) -> StoreEr
                 .find(|m| m.version == version)
                 .map_or("", |m| &*m.description);
             migration_changed(version, description)
+        }
+        sqlx::migrate::MigrateError::VersionMissing(version) => {
+            StoreError::MigrationUnknown { version }
         }
         e => StoreError::Migrate(e),
     }

@@ -1368,6 +1368,13 @@ async fn a_store_that_creates_no_tables_opens_only_a_tollgate_database(kind: Kin
 /// changed (a comment added), as an edited file or another version of
 /// Tollgate would have.
 async fn migrate_edited(pool: &common::Pool, edited: i64) {
+    migrate_changed(pool, edited, None).await;
+}
+
+/// Migrates `pool` with Tollgate's migrations, the one numbered `edited`
+/// edited, and `extra` (a file name and its SQL) added: what another
+/// version of Tollgate would have run.
+async fn migrate_changed(pool: &common::Pool, edited: i64, extra: Option<(&str, &str)>) {
     let kind = match pool {
         common::Pool::Sqlite(_) => "sqlite",
         common::Pool::Postgres(_) => "postgres",
@@ -1384,6 +1391,9 @@ async fn migrate_edited(pool: &common::Pool, edited: i64) {
             text.push_str("\n-- edited\n");
         }
         std::fs::write(copy.path().join(name), text).unwrap();
+    }
+    if let Some((name, sql)) = extra {
+        std::fs::write(copy.path().join(name), sql).unwrap();
     }
     pool.migrate_from(copy.path()).await;
 }
@@ -1404,6 +1414,10 @@ async fn a_changed_migration_is_said_as_such_not_as_no_tables(kind: Kind) {
         migrate_edited(&pool, edited).await;
         pool.close().await;
     }
+    // A later version's migration, unknown to this one.
+    let pool = at.pool("newer", true).await;
+    migrate_changed(&pool, 0, Some(("0999_later.sql", "SELECT 1;"))).await;
+    pool.close().await;
     let pool = at.pool("foreign_init", true).await;
     let theirs = tempfile::tempdir().unwrap();
     let users = "CREATE TABLE users (id BIGINT PRIMARY KEY);";
@@ -1417,6 +1431,8 @@ async fn a_changed_migration_is_said_as_such_not_as_no_tables(kind: Kind) {
         ("edited1", true),
         ("edited2", false),
         ("edited2", true),
+        ("newer", false),
+        ("newer", true),
         ("foreign_init", false),
     ] {
         let options = at.options(name).create_tables(create);
@@ -1426,13 +1442,24 @@ async fn a_changed_migration_is_said_as_such_not_as_no_tables(kind: Kind) {
         });
         found.push((name, create, opened, left));
     }
-    at.cleanup(&["edited1", "edited2", "foreign_init"]).await;
+    at.cleanup(&["edited1", "edited2", "newer", "foreign_init"])
+        .await;
 
     for (name, create, opened, left) in found {
         let said = format!("{name}, create {create}: {opened:?}");
         match (name, opened) {
             ("foreign_init", opened) => {
                 assert!(matches!(opened, Err(StoreError::NoTables)), "{said}")
+            }
+            ("newer", opened) => {
+                let Err(e @ StoreError::MigrationUnknown { version: 999 }) = opened else {
+                    panic!("{said}");
+                };
+                let text = e.to_string();
+                assert!(
+                    text.contains("newer version") && text.contains("migration 999"),
+                    "{text}"
+                );
             }
             (_, Err(e @ StoreError::MigrationChanged { .. })) => {
                 let (version, description) = if name == "edited1" {
