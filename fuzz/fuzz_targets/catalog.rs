@@ -1,5 +1,6 @@
 //! `Catalog::load_toml` on any text: it must never panic, must locate every
-//! problem inside the text, and every catalog it accepts must render valid
+//! problem inside the text, must tell a text with `\r\n` line breaks as it
+//! tells it with `\n` ones, and every catalog it accepts must render valid
 //! JSON in every dialect that decodes back to the entry's status and code.
 
 #![no_main]
@@ -9,8 +10,59 @@ use std::time::SystemTime;
 use libfuzzer_sys::fuzz_target;
 use tollgate::{Catalog, Context, Dialect};
 
+/// What a load tells of `text`: the places and messages of its problems,
+/// or the entries it defines.
+fn told(text: &str) -> Result<Vec<String>, Vec<(usize, usize, String)>> {
+    let mut catalog = Catalog::builtin();
+    match catalog.load_toml("fuzz.toml", text) {
+        Ok(()) => Ok(catalog
+            .iter()
+            .map(|def| {
+                format!(
+                    "{} {:?} {:?} {:?} {:?}",
+                    def.code(),
+                    def.title(),
+                    def.message().as_str(),
+                    def.hint_template().map(|h| h.as_str()),
+                    def.remedy_text()
+                )
+            })
+            .collect()),
+        Err(errors) => Err(errors
+            .into_iter()
+            .map(|e| (e.line, e.column, e.message))
+            .collect()),
+    }
+}
+
+/// Whether two loads told alike: the same entries, or problems on the same
+/// lines, at the same columns where they say the same (TOML's parser may
+/// tell another problem of a line that ends in `\r\n`: an unterminated
+/// string where it told a bad escape).
+fn alike(
+    lf: &Result<Vec<String>, Vec<(usize, usize, String)>>,
+    crlf: &Result<Vec<String>, Vec<(usize, usize, String)>>,
+) -> bool {
+    match (lf, crlf) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(a), Err(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(a, b)| a.0 == b.0 && (a.2 != b.2 || a.1 == b.1))
+        }
+        _ => false,
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
+    // The same text with `\r\n` line breaks is told alike.
+    if !text.contains('\r') {
+        let crlf = text.replace('\n', "\r\n");
+        let (lf, crlf) = (told(&text), told(&crlf));
+        assert!(alike(&lf, &crlf), "LF {lf:?}\nCRLF {crlf:?}");
+    }
     let mut catalog = Catalog::builtin();
     match catalog.load_toml("fuzz.toml", &text) {
         Err(errors) => {
