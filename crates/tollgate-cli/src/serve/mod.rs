@@ -1324,7 +1324,6 @@ mod tests {
 
     #[test]
     fn broken_config_files_name_the_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
         for (text, line, says) in [
             (
                 "listen = '127.0.0.1:1'\nport = 8080\n",
@@ -1363,19 +1362,12 @@ mod tests {
                 "cannot create the data directory",
             ),
         ] {
-            let path = write(dir.path(), text);
-            let args = ServeArgs {
-                config: Some(path.clone()),
-                ..ServeArgs::default()
-            };
-            let err = Settings::resolve(args, FromEnv::none())
-                .unwrap_err()
-                .to_string();
-            let prefix = format!("{}:{line}:", path.display());
-            assert!(err.starts_with(&prefix), "{text:?}: {err}");
+            let err = refusal_of(text);
+            assert!(err.starts_with(&format!("{line}:")), "{text:?}: {err}");
             assert!(err.contains(says), "{text:?}: {err}");
             assert!(!err.contains("hunter2"), "{text:?}: {err}");
         }
+        let dir = tempfile::tempdir().unwrap();
         let args = ServeArgs {
             config: Some(dir.path().join("missing.toml")),
             ..ServeArgs::default()
@@ -1386,7 +1378,7 @@ mod tests {
         assert!(err.contains("missing.toml"), "{err}");
     }
 
-    /// The whole message for the config file `text`.
+    /// The message for the config file `text`, after its `path:`.
     fn refusal_of(text: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), text);
