@@ -28,7 +28,7 @@ const MANY: usize = 5_000;
 
 /// The services measured: (mode, description, the mode it is compared with:
 /// the same router bare, sent the same request).
-const MODES: [(&str, &str, &str); 14] = [
+const MODES: [(&str, &str, &str); 16] = [
     ("bare", "bare router, caller's id", "bare"),
     ("layer-id", "layer around the router, caller's id", "bare"),
     ("echo-id", "floor: a layer that only echoes the id", "bare"),
@@ -65,6 +65,12 @@ const MODES: [(&str, &str, &str); 14] = [
         "layer around the router, a browser's Accept",
         "bare-browser",
     ),
+    ("bare-host", "bare router, a client's Host", "bare-host"),
+    (
+        "layer-host",
+        "layer around the router, a client's Host",
+        "bare-host",
+    ),
     ("bare-404", "bare router, unmatched route (404)", "bare-404"),
     (
         "layer-404",
@@ -96,6 +102,16 @@ fn from_a_browser() -> Request<Body> {
             "accept",
             "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
         )
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// With the `Host` line every HTTP/1.1 client sends (the others have none,
+/// as an HTTP/2 request has none).
+fn with_host() -> Request<Body> {
+    Request::get("/")
+        .header("host", "api.example.com:8080")
+        .header("x-request-id", caller_id())
         .body(Body::empty())
         .unwrap()
 }
@@ -158,6 +174,8 @@ fn drive_mode(mode: &str, n: usize) {
         "problem" => drive(layer_in(Dialect::Problem).layer(hello()), with_id, n),
         "bare-browser" => drive(hello(), from_a_browser, n),
         "layer-browser" => drive(layer().layer(hello()), from_a_browser, n),
+        "bare-host" => drive(hello(), with_host, n),
+        "layer-host" => drive(layer().layer(hello()), with_host, n),
         "bare-404" => drive(hello(), unmatched, n),
         "layer-404" => drive(layer().layer(hello()), unmatched, n),
         other => panic!("unknown mode {other:?}"),

@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tollgate::Dialect;
 use tollgate::headers::X_REQUEST_ID;
@@ -41,6 +41,8 @@ pub(crate) struct Scanned<'a> {
     pub(crate) content_type: Option<&'a HeaderValue>,
     /// The `Transfer-Encoding` values.
     pub(crate) transfer_encoding: TransferEncoding,
+    /// Whether there were several `Host` lines.
+    pub(crate) host: Host,
     /// The first value of the pinned version header, when one is configured
     /// and is not `Accept`.
     pub(crate) version: Option<&'a HeaderValue>,
@@ -78,6 +80,8 @@ impl Negotiation {
                 found.content_type.get_or_insert(value);
             } else if *name == TRANSFER_ENCODING {
                 found.transfer_encoding.add(value);
+            } else if *name == HOST {
+                found.host.add();
             } else if *name == ACCEPT && self.problem_on_accept {
                 found.accept.add(value);
             }
@@ -299,6 +303,30 @@ impl TransferEncoding {
     }
 }
 
+/// A request's `Host` lines: whether there was one, and whether there were
+/// more.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Host {
+    seen: bool,
+    several: bool,
+}
+
+impl Host {
+    fn add(&mut self) {
+        self.several |= self.seen;
+        self.seen = true;
+    }
+
+    /// Whether the request has several `Host` lines, where RFC 9112
+    /// (section 3.2) asks for one. What a value says is left to the server
+    /// (hyper takes any), as is a request without one (HTTP/2 names the
+    /// host in the URI).
+    #[inline]
+    pub(crate) fn several(&self) -> bool {
+        self.several
+    }
+}
+
 /// Whether `value` holds `problem+json`, in any case: a quick look for the
 /// `+` that spares weighing a value that cannot pick problem details.
 fn names_problem(value: &[u8]) -> bool {
@@ -486,6 +514,16 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
             .collect()
+    }
+
+    #[test]
+    fn several_host_lines_are_seen() {
+        let several = |lines: usize| {
+            let mut host = Host::default();
+            (0..lines).for_each(|_| host.add());
+            host.several()
+        };
+        assert_eq!([0, 1, 2, 3].map(several), [false, false, true, true]);
     }
 
     #[test]
@@ -913,11 +951,13 @@ mod tests {
         h.append("accept", HeaderValue::from_static("application/json"));
         h.append("content-length", HeaderValue::from_static("12"));
         h.append("x-api-version", HeaderValue::from_static("1"));
+        h.append("host", HeaderValue::from_static("a.example"));
         h.append(
             "accept",
             HeaderValue::from_static("application/problem+json"),
         );
         let scanned = n.scan(&h);
+        assert!(!scanned.host.several());
         // Several id lines are one list, `first, second`: no id.
         assert_eq!(scanned.request_id, None);
         assert_eq!(scanned.content_length, h.get("content-length"));
@@ -927,6 +967,8 @@ mod tests {
         assert_eq!(n.dialects(&scanned, "/", None).0, Dialect::Problem);
         h.append("x-request-id", HeaderValue::from_static("third"));
         assert_eq!(n.scan(&h).request_id, None);
+        h.append("host", HeaderValue::from_static("a.example"));
+        assert!(n.scan(&h).host.several());
         h.insert("x-request-id", HeaderValue::from_static("only"));
         assert_eq!(n.scan(&h).request_id, h.get("x-request-id"));
     }

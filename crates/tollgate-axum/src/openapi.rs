@@ -33,8 +33,9 @@ use tollgate::docs::openapi;
 /// entry per code, and to every operation the responses for `codes`
 /// (grouped by status, one example per code) that it does not declare
 /// already. `codes` are typically the ones the middleware can answer with
-/// anywhere (400 for a `Transfer-Encoding` it cannot decode, 401, 403, 413,
-/// 415, 429, 500, 504). Every response the document
+/// anywhere (400 for a `Transfer-Encoding` it cannot decode or several
+/// `Host` lines, 401, 403, 413, 415, 429, 500, 504).
+/// Every response the document
 /// defines, its own included, lists `X-Request-Id`, which the layer echoes
 /// on successes and errors alike. A document that has an
 /// `Error` (or `Problem`) schema of its own keeps it, and the catalog's is

@@ -47,6 +47,13 @@ pub(crate) fn undecoded_transfer_coding() -> ApiError {
     )
 }
 
+/// `malformed_request` for a request with several `Host` lines, which the
+/// HTTP server let through.
+pub(crate) fn several_hosts() -> ApiError {
+    builtin("malformed_request")
+        .with_message("The request has more than one Host header: send one, naming the server.")
+}
+
 /// `payload_too_large`, naming the limit when known here (the layer names
 /// its own otherwise).
 pub(crate) fn payload_too_large(limit: Option<usize>) -> ApiError {

@@ -1386,3 +1386,60 @@ async fn a_transfer_coding_besides_chunked_is_refused() {
         assert_eq!(body, "{}");
     }
 }
+
+/// hyper serves an HTTP/1.1 request with two `Host` lines: RFC 9112 asks
+/// for a 400, and a route that reads the host (a redirect, a tenant) must
+/// not pick one of them; it is refused before any route runs. A request
+/// without `Host` (an HTTP/2 one, or one built in-process), one whose
+/// `Host` differs from the URI's authority (a proxy rewrites one or the
+/// other), and any single value are served.
+#[tokio::test]
+async fn a_request_naming_several_hosts_is_refused() {
+    let mut app = Router::new()
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .layer(Tollgate::new(Catalog::builtin()).body_limit(1024).layer());
+    let with = |uri: &str, hosts: &[&str]| {
+        let mut request = Request::post(uri);
+        for host in hosts {
+            request = request.header(header::HOST, *host);
+        }
+        request.body(Body::from("{}")).unwrap()
+    };
+    for hosts in [
+        &["a.example", "b.example"][..],
+        &["a.example", "a.example"],
+        &["a.example", "b.example", "c.example"],
+    ] {
+        let (res, body) = send(&mut app, with("/echo", hosts)).await;
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(res.status(), 400, "{hosts:?}: {value}");
+        assert_eq!(res.headers()["x-error-code"], "malformed_request");
+        let detail = value["detail"].as_str().unwrap();
+        assert!(detail.contains("more than one Host"), "{hosts:?}: {value}");
+    }
+    for hosts in [
+        &[][..],
+        &[""],
+        &["a.example"],
+        &["localhost:3000"],
+        &["[::1]:443"],
+        &["a b"],
+        &["a.example, b.example"],
+    ] {
+        let (res, body) = send(&mut app, with("/echo", hosts)).await;
+        assert_eq!(res.status(), 200, "{hosts:?}: {body:?}");
+        assert_eq!(body, "{}");
+    }
+    // The URI names another authority: a proxy's rewrite, not a conflict.
+    let (res, _) = send(&mut app, with("http://b.example/echo", &["a.example"])).await;
+    assert_eq!(res.status(), 200);
+    // HTTP/2 names the host in `:authority`, which lands in the URI; there
+    // is no `Host` line to read.
+    let http2 = Request::post("https://a.example:8443/echo")
+        .version(axum::http::Version::HTTP_2)
+        .body(Body::from("{}"))
+        .unwrap();
+    let (res, body) = send(&mut app, http2).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body, "{}");
+}

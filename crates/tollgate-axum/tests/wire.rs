@@ -144,3 +144,33 @@ async fn requests_pipelined_behind_errors_are_answered() {
     );
     assert!(text.ends_with("root"), "{text}");
 }
+
+/// hyper serves an HTTP/1.1 request with two `Host` lines: the layer
+/// answers it with a 400 in the envelope (hyper's own 400s have an empty
+/// body), and the connection goes on. A request without `Host` is served.
+#[tokio::test]
+async fn a_request_naming_several_hosts_is_refused_in_the_envelope() {
+    let addr = serve().await;
+    let text = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nhost: a.example\r\nhost: b.example\r\n\r\n\
+          GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        false,
+    )
+    .await;
+    assert_eq!(
+        answers(&text),
+        [
+            "HTTP/1.1 400 Bad Request",
+            "x-error-code: malformed_request",
+            "HTTP/1.1 200 OK",
+        ],
+        "{text}"
+    );
+    assert!(text.contains("x-request-id: "), "{text}");
+    assert!(text.contains("more than one Host"), "{text}");
+    assert!(text.ends_with("root"), "{text}");
+    let text = exchange(addr, b"GET / HTTP/1.1\r\nconnection: close\r\n\r\n", false).await;
+    assert_eq!(answers(&text), ["HTTP/1.1 200 OK"], "{text}");
+    assert!(text.ends_with("root"), "{text}");
+}

@@ -126,6 +126,11 @@ where
             over_limit: None,
         };
 
+        // hyper serves a request with two `Host` lines: a route that reads
+        // the host (a redirect, a tenant) must not pick one of two.
+        if scanned.host.several() {
+            return ResponseFuture::error(finish, rejection::several_hosts(), span);
+        }
         // hyper decodes `chunked` alone, yet takes `gzip, chunked`: the body
         // would reach the route still gzipped, and be misread as plain.
         if scanned.transfer_encoding.undecoded() {
