@@ -856,52 +856,29 @@ fn build_def(
 
 /// Where byte `offset` of a string's value is in `source`, which writes it
 /// as `text`, a string of any of TOML's four kinds (`'…'`, `"…"`,
-/// `'''…'''`, `"""…"""`): the text is read along with the value, past the
-/// opening delimiter (and the line break trimmed after a multi-line one's),
-/// and, in a basic string, through escapes and line-ending backslashes, to
-/// where the text writes that byte (an escape's backslash, for one it
-/// writes as an escape). Exact for every string the parser takes; `None`
-/// only if the text does not read as the value.
+/// `'''…'''`, `"""…"""`): the text is read along with the value (see
+/// [`Written`]) to where it writes that byte (an escape's backslash, for
+/// one it writes as an escape). Exact for every string the parser takes;
+/// `None` only if the text does not read as the value.
 fn offset_in_file(source: &str, text: &Spanned<String>, offset: usize) -> Option<usize> {
-    let raw_text = source.get(text.span())?;
-    // The three-quote delimiters first: `'''` starts with `'`.
-    let delimiter = ["'''", "\"\"\"", "'", "\""]
-        .into_iter()
-        .find(|d| raw_text.starts_with(d))?;
-    let mut raw = &raw_text[delimiter.len()..];
-    if delimiter.len() == 3 {
-        raw = raw
-            .strip_prefix('\n')
-            .or(raw.strip_prefix("\r\n"))
-            .unwrap_or(raw);
-    }
+    let written = Written::of(source, text)?;
     let value = lf_line_breaks(source, text);
     let mut value = value.get(..offset)?;
-    loop {
-        let escaped = raw
-            .strip_prefix('\\')
-            .filter(|_| delimiter.starts_with('"'));
-        // A `\r\n` line break the value reads as `\n`.
-        let crlf = raw
-            .strip_prefix("\r\n")
-            .filter(|_| !value.starts_with('\r'));
-        let (c, rest) = match (escaped, crlf) {
-            (Some(escape), _) => unescape(escape)?,
-            (None, Some(rest)) => (Some('\n'), rest),
-            (None, None) => {
-                let c = raw.chars().next()?;
-                (Some(c), &raw[c.len_utf8()..])
-            }
-        };
-        match c {
+    let mut rest = written.text;
+    // At the value's end, `rest` is empty: the closing delimiter is next.
+    while let Some((piece, after)) = Written::read(rest, written.basic) {
+        match piece {
             // A line-ending backslash writes nothing: the byte is after it.
-            None => {}
-            Some(_) if value.is_empty() => break,
-            Some(c) => value = value.strip_prefix(c)?,
+            Piece::Nothing => {}
+            _ if value.is_empty() => break,
+            Piece::Char(c) => value = value.strip_prefix(c)?,
+            Piece::LineBreak => {
+                value = value.strip_prefix('\n').or(value.strip_prefix("\r\n"))?;
+            }
         }
-        raw = rest;
+        rest = after;
     }
-    Some(text.span().end - raw.len())
+    value.is_empty().then(|| written.end - rest.len())
 }
 
 /// The value of `text`, a string of `source`, with each line break a
@@ -916,39 +893,83 @@ fn lf_line_breaks<'t>(source: &str, text: &'t Spanned<String>) -> Cow<'t, str> {
     }
     // Read as the parser does, to check that the text is read alike.
     let read = || {
-        let raw_text = source.get(text.span())?;
-        let delimiter = ["'''", "\"\"\""]
-            .into_iter()
-            .find(|d| raw_text.starts_with(d))?;
-        let raw = raw_text.get(3..raw_text.len().checked_sub(3)?)?;
-        let mut raw = raw
-            .strip_prefix('\n')
-            .or(raw.strip_prefix("\r\n"))
-            .unwrap_or(raw);
+        let written = Written::of(source, text)?;
         let (mut parsed, mut with_lf) = (String::new(), String::new());
-        while !raw.is_empty() {
-            let escaped = raw
-                .strip_prefix('\\')
-                .filter(|_| delimiter.starts_with('"'));
-            if let Some(escape) = escaped {
-                let (c, rest) = unescape(escape)?;
-                parsed.extend(c);
-                with_lf.extend(c);
-                raw = rest;
-            } else if let Some(rest) = raw.strip_prefix("\r\n") {
-                parsed.push_str("\r\n");
-                with_lf.push('\n');
-                raw = rest;
-            } else {
-                let c = raw.chars().next()?;
-                parsed.push(c);
-                with_lf.push(c);
-                raw = &raw[c.len_utf8()..];
+        let mut rest = written.text;
+        while !rest.is_empty() {
+            let (piece, after) = Written::read(rest, written.basic)?;
+            match piece {
+                Piece::Char(c) => {
+                    parsed.push(c);
+                    with_lf.push(c);
+                }
+                Piece::LineBreak => {
+                    parsed.push_str("\r\n");
+                    with_lf.push('\n');
+                }
+                Piece::Nothing => {}
             }
+            rest = after;
         }
         (parsed == *value).then_some(with_lf)
     };
     read().map_or(Cow::Borrowed(value), Cow::Owned)
+}
+
+/// How `source` writes a string value: the text between its delimiters (a
+/// multi-line one's line break trimmed after the opening one), read piece
+/// by piece as TOML's parser reads it.
+struct Written<'s> {
+    text: &'s str,
+    /// Where `text` ends in `source` (where the closing delimiter starts).
+    end: usize,
+    /// A basic string (`"…"`, `"""…"""`): escapes are read.
+    basic: bool,
+}
+
+/// What one piece of a written string puts in its value.
+enum Piece {
+    Char(char),
+    /// A `\r\n` line break (two characters to the parser, `\n` read with LF
+    /// line breaks).
+    LineBreak,
+    /// Nothing: a line-ending backslash and the white space after it.
+    Nothing,
+}
+
+impl<'s> Written<'s> {
+    fn of(source: &'s str, text: &Spanned<String>) -> Option<Written<'s>> {
+        let span = text.span();
+        let raw = source.get(span.clone())?;
+        // The three-quote delimiters first: `'''` starts with `'`.
+        let delimiter = ["'''", "\"\"\"", "'", "\""]
+            .into_iter()
+            .find(|d| raw.starts_with(d))?;
+        let end = span.end.checked_sub(delimiter.len())?;
+        let mut text = source.get(span.start + delimiter.len()..end)?;
+        if delimiter.len() == 3 {
+            text = text
+                .strip_prefix('\n')
+                .or(text.strip_prefix("\r\n"))
+                .unwrap_or(text);
+        }
+        let basic = delimiter.starts_with('"');
+        Some(Written { text, end, basic })
+    }
+
+    /// The first piece of `rest` and the text after it; `None` at the end,
+    /// or for an escape that does not read.
+    fn read(rest: &str, basic: bool) -> Option<(Piece, &str)> {
+        if let Some(escape) = rest.strip_prefix('\\').filter(|_| basic) {
+            let (c, after) = unescape(escape)?;
+            return Some((c.map_or(Piece::Nothing, Piece::Char), after));
+        }
+        if let Some(after) = rest.strip_prefix("\r\n") {
+            return Some((Piece::LineBreak, after));
+        }
+        let c = rest.chars().next()?;
+        Some((Piece::Char(c), &rest[c.len_utf8()..]))
+    }
 }
 
 /// The character a basic string's escape writes (`escape` follows its
