@@ -392,6 +392,59 @@ fn migration_changed(version: i64, description: &str) -> StoreError {
     }
 }
 
+/// Opens a SQLite pool. Switching a new file to WAL takes an exclusive lock
+/// SQLite does not wait for (the busy timeout does not apply): of processes
+/// opening a new file at once, all but one may be refused with `database is
+/// locked`. They try again, until the busy timeout is spent. A file already
+/// in WAL takes no such lock.
+async fn sqlite_connect(
+    pool: SqlitePoolOptions,
+    connect: SqliteConnectOptions,
+) -> Result<sqlx::SqlitePool, sqlx::Error> {
+    let started = tokio::time::Instant::now();
+    loop {
+        match pool.clone().connect_with(connect.clone()).await {
+            Err(e) if sqlite_busy(&e) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            connected => return connected,
+        }
+    }
+}
+
+/// Whether `e` is SQLite's `SQLITE_BUSY` (extended codes included).
+fn sqlite_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|e| e.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
+}
+
+/// Applies the migrations a SQLite database lacks. sqlx takes no lock for
+/// them on SQLite: of two processes starting at once on a new file, both
+/// find migration 1 missing, and the second to apply it fails on the
+/// tables the first made. A run that fails so is run again inside one
+/// `BEGIN IMMEDIATE` transaction, which waits (up to the busy timeout) for
+/// the other process's migrations to be committed and then finds them
+/// applied. The first run takes no write lock when nothing is missing, so
+/// that a file opened read-only still opens.
+async fn sqlite_migrate(
+    migrator: &Migrator,
+    pool: &sqlx::SqlitePool,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    use sqlx::migrate::MigrateError;
+    match migrator.run(pool).await {
+        Err(MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)) => {
+            let mut conn = pool.acquire().await?;
+            let mut locked = conn.begin_with("BEGIN IMMEDIATE").await?;
+            migrator.run_direct(&mut *locked).await?;
+            locked.commit().await?;
+            Ok(())
+        }
+        ran => ran,
+    }
+}
+
 /// A failed migration run's error: a migration applied with other text
 /// than this version's ([`StoreError::MigrationChanged`]), or one this
 /// version does not have ([`StoreError::MigrationUnknown`]), is said as
@@ -476,11 +529,10 @@ impl Store {
             // Connections busy waiting on a lock another process holds
             // (each up to the busy timeout) must not hold up the calls
             // queued for one, a key lookup say, past it either.
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await?;
+            .acquire_timeout(options.acquire_timeout);
+            let pool = sqlite_connect(pool, connect).await?;
             let backend = SqliteBackend::from_pool(pool);
-            if let Err(e) = migrator.run(backend.pool()).await {
+            if let Err(e) = sqlite_migrate(&migrator, backend.pool()).await {
                 // Closed as a store is, so that a program that then exits
                 // leaves no `-wal` or `-shm` file beside the database.
                 backend.close().await;
@@ -1444,6 +1496,30 @@ mod tests {
             panic!("the outcome is replayed")
         };
         assert_eq!(row.body.as_deref(), Some(&b"second"[..]));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stores_opening_together_on_a_new_sqlite_file_all_open() {
+        let dir = tempfile::tempdir().unwrap();
+        // Of processes starting at once on a new file, none is refused: not
+        // when switching it to WAL (a lock SQLite does not wait for), nor
+        // when applying a migration another applied meanwhile.
+        for round in 0..10 {
+            let url = format!(
+                "sqlite://{}",
+                dir.path().join(format!("{round}.db")).display()
+            );
+            let opened = futures_util::future::join_all((0..6).map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { Store::open(&url).await })
+            }))
+            .await;
+            for store in opened {
+                let store = store.unwrap().unwrap();
+                store.list_keys(None).await.unwrap();
+                store.close().await;
+            }
+        }
     }
 
     #[tokio::test]
