@@ -67,7 +67,7 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
     }
     Store::open(url)
         .await
-        .map_err(|e| locked(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)))
+        .map_err(|e| plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)))
 }
 
 /// Opens the store at `url` if it holds Tollgate's tables (applying any
@@ -84,7 +84,7 @@ async fn open_existing(url: &str, by: &str) -> Result<Store, CliError> {
              `tollgate serve` uses?",
             tollgate::redact_url(url)
         )),
-        e => locked(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)),
+        e => plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)),
     })
 }
 
@@ -103,8 +103,8 @@ pub(crate) fn cannot_open(url: &str, by: &str, why: impl std::fmt::Display) -> C
 /// zero) is said as it is.
 fn failed(database: &Named, e: StoreError) -> CliError {
     let (url, by) = (&database.url, &database.by);
-    if let Some(locked) = locked(url, by, &e) {
-        return locked;
+    if let Some(plain) = plain(url, by, &e) {
+        return plain;
     }
     match e {
         StoreError::Database(cause) => CliError::Usage(format!(
@@ -115,16 +115,70 @@ fn failed(database: &Named, e: StoreError) -> CliError {
     }
 }
 
-/// The error for a SQLite database that stayed locked (`SQLITE_BUSY` or
-/// `SQLITE_LOCKED`, extended codes included) through the store's wait, if
-/// that is why `e` failed.
-fn locked(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
+/// The error for a SQLite database that stayed locked, or that SQLite would
+/// not write, said plainly, if that is why `e` failed.
+fn plain(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
+    locked(url, by, e).or_else(|| read_only(url, by, e))
+}
+
+/// The SQLite result code of a failed store call (extended codes included).
+fn sqlite_code(url: &str, e: &StoreError) -> Option<i32> {
     let StoreError::Database(cause) = e else {
         return None;
     };
     let code = cause.as_database_error().and_then(|e| e.code())?;
-    let code = code.parse::<i32>().ok()?;
-    if !url.starts_with("sqlite:") || !matches!(code & 0xff, 5 | 6) {
+    url.starts_with("sqlite:").then(|| code.parse().ok())?
+}
+
+/// The error for a SQLite database SQLite would not write (`SQLITE_READONLY`),
+/// naming what is read-only: the directory, where SQLite must create the
+/// `-wal` and `-shm` files (even to read), or the database or one of those
+/// files (made read-only beside a read-only database, they stay so when the
+/// database is made writable). `None` when none is (a `?mode=ro` URL), or
+/// for another error.
+fn read_only(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
+    const SQLITE_READONLY: i32 = 8;
+    const SQLITE_READONLY_DIRECTORY: i32 = SQLITE_READONLY | (6 << 8);
+    let code = sqlite_code(url, e)?;
+    if code & 0xff != SQLITE_READONLY {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    let why = if code == SQLITE_READONLY_DIRECTORY {
+        let dir = file.parent().filter(|p| !p.as_os_str().is_empty());
+        let name = file.file_name()?.to_string_lossy();
+        format!(
+            "the directory {} is not writable, and SQLite makes {name}-wal and {name}-shm in it",
+            dir.unwrap_or(Path::new(".")).display()
+        )
+    } else {
+        let with = |suffix: &str| {
+            let mut path = file.as_os_str().to_owned();
+            path.push(suffix);
+            PathBuf::from(path)
+        };
+        // Opened for writing only to find out: nothing is written.
+        let writable = |path: &Path| {
+            let opened = std::fs::OpenOptions::new().write(true).open(path);
+            !matches!(opened, Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied)
+        };
+        let file = [with(""), with("-wal"), with("-shm")]
+            .into_iter()
+            .find(|path| !writable(path))?;
+        format!("{} is not writable", file.display())
+    };
+    Some(CliError::Usage(format!(
+        "cannot use the database {} (named by {by}): {why}",
+        tollgate::redact_url(url)
+    )))
+}
+
+/// The error for a SQLite database that stayed locked (`SQLITE_BUSY` or
+/// `SQLITE_LOCKED`, extended codes included) through the store's wait, if
+/// that is why `e` failed.
+fn locked(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
+    if !matches!(sqlite_code(url, e)? & 0xff, 5 | 6) {
         return None;
     }
     Some(CliError::Usage(format!(

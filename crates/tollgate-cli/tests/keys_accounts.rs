@@ -763,6 +763,56 @@ fn a_write_to_a_read_only_database_names_it() {
     assert!(stderr.contains("readonly"), "{stderr}");
 }
 
+/// A database this user may not write names what is read-only: the file,
+/// a `-shm` file SQLite made read-only beside it, or the directory SQLite
+/// makes its `-wal` and `-shm` files in (which even a read needs).
+#[cfg(unix)]
+#[test]
+fn a_read_only_file_or_directory_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let dir = fresh_dir("read-only-file");
+    let create = tollgate(&dir, &["accounts", "create", "acme"]);
+    assert!(create.status.success());
+    let file = dir.join("tollgate.db");
+    set(&file, 0o444);
+    if std::fs::OpenOptions::new().write(true).open(&file).is_ok() {
+        eprintln!("skipping: file permissions do not bind this user (root)");
+        return;
+    }
+    let said = |args: &[&str]| {
+        let output = tollgate(&dir, args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let credit = ["accounts", "credit", "acme", "5"];
+    let stderr = said(&credit);
+    let named = "cannot use the database sqlite://tollgate.db (named by the default)";
+    assert!(stderr.contains(named), "{stderr}");
+    assert!(stderr.contains("tollgate.db is not writable"), "{stderr}");
+    // SQLite left its `-shm` file as read-only as the database was.
+    set(&file, 0o644);
+    let stderr = said(&credit);
+    assert!(
+        stderr.contains("tollgate.db-shm is not writable"),
+        "{stderr}"
+    );
+    for leftover in ["tollgate.db-wal", "tollgate.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(leftover));
+    }
+    set(&dir, 0o555);
+    let output = tollgate(&dir, &["accounts", "show", "acme"]);
+    set(&dir, 0o755);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(named), "{stderr}");
+    let why = "the directory . is not writable, and SQLite makes tollgate.db-wal and \
+               tollgate.db-shm in it";
+    assert!(stderr.contains(why), "{stderr}");
+}
+
 /// A change made but not shown (stdout is a full disk) is said to be made,
 /// with exit status 0: a script that retried would make it twice.
 #[cfg(target_os = "linux")]

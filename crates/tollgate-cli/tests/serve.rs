@@ -2330,3 +2330,69 @@ fn exited(mut child: std::process::Child, why: &str) -> std::process::Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// Two servers started at once on one new SQLite file both start; a request
+/// sent to both with the same Idempotency-Key at the same moment is run and
+/// charged once: the other server replays its answer, or says the key is in
+/// use, never a second charge.
+#[test]
+fn two_servers_on_one_file_charge_an_idempotency_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Server::start(d, &[]));
+        let b = s.spawn(|| Server::start(d, &[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    // Each may have made a demo key (documented): either acts for `demo`.
+    let key = a.key.clone().or_else(|| b.key.clone()).expect("a demo key");
+    let before = balance(d, &a.database, "demo");
+    let keys = 20;
+    let body = json!({"session_id": "s_1", "model": "mixed-10-v2", "frames": frames(10)});
+    let barrier = std::sync::Barrier::new(2);
+    let urls = [&a, &b].map(|server| server.url("/v1/detections"));
+    let answers: Vec<Vec<(String, Answer)>> = std::thread::scope(|s| {
+        let sides = urls.map(|url| {
+            let (key, body, barrier) = (&key, &body, &barrier);
+            s.spawn(move || {
+                let http = Http::new();
+                (0..keys)
+                    .map(|i| {
+                        let idem = format!("order-{i}");
+                        barrier.wait();
+                        let headers = [("x-api-key", key.as_str()), ("idempotency-key", &idem)];
+                        let answer = http.send("POST", &url, &headers, Body::Json(body.clone()));
+                        (idem, answer)
+                    })
+                    .collect()
+            })
+        });
+        sides.map(|side| side.join().unwrap()).into()
+    });
+    let mut fresh = std::collections::BTreeMap::<String, Vec<Vec<u8>>>::new();
+    let mut replayed = Vec::new();
+    for (idem, answer) in answers.into_iter().flatten() {
+        match (answer.status, answer.header("idempotent-replayed")) {
+            (200, "true") => replayed.push((idem, answer.body)),
+            (200, _) => fresh.entry(idem).or_default().push(answer.body),
+            (409, _) => assert_eq!(
+                answer.header("x-error-code"),
+                "idempotency_key_in_use",
+                "{}",
+                answer.text()
+            ),
+            (status, _) => panic!("{idem}: {status} {}", answer.text()),
+        }
+    }
+    // Every key was run exactly once, by one server or the other.
+    assert_eq!(fresh.len(), keys, "{fresh:?}");
+    assert!(fresh.values().all(|bodies| bodies.len() == 1), "{fresh:?}");
+    for (idem, body) in replayed {
+        assert_eq!(
+            fresh[&idem][0], body,
+            "{idem}: the replay is the first answer"
+        );
+    }
+    let charged = i64::try_from(keys).unwrap();
+    assert_eq!(balance(d, &a.database, "demo"), before - charged);
+}
