@@ -18,8 +18,8 @@ pub const DEFAULT_MAX_ERROR_BODY: usize = 1024 * 1024;
 ///
 /// The status and the request id survive any body: empty, HTML, plain text,
 /// truncated or not JSON at all. A body in the charset its `Content-Type`
-/// names (`charset=iso-8859-1`) is read in it; [`body`](Self::body) keeps
-/// the bytes as they came.
+/// names (`charset=iso-8859-1`), or its byte order mark does, is read in
+/// it; [`body`](Self::body) keeps the bytes as they came.
 ///
 /// ```
 /// # use axum::{Router, routing::get, http::StatusCode};
@@ -374,19 +374,33 @@ fn has_ratelimit_fields(headers: &HeaderMap) -> bool {
 }
 
 /// A body in the charset its `Content-Type` names (`charset=iso-8859-1`),
-/// as UTF-8; `None` when it names no charset known, or is UTF-8 whatever
-/// its label says: servers that label every body ISO-8859-1 send UTF-8,
-/// and a text in a single-byte charset is hardly ever valid UTF-8 too.
+/// or its byte order mark names, as UTF-8; `None` when it names no charset
+/// known, or is UTF-8 whatever its label says: servers that label every
+/// body ISO-8859-1 send UTF-8, and a text in a single-byte charset is
+/// hardly ever valid UTF-8 too; nor is a text in UTF-16 without a NUL byte
+/// (any of ASCII, JSON's braces and quotes, has one). A label of the
+/// `replacement` encoding (`iso-2022-kr`, `hz-gb-2312`), which reads any
+/// body as one U+FFFD, is no charset known.
 fn to_utf8(headers: &HeaderMap, body: &[u8]) -> Option<Vec<u8>> {
-    let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
-    let charset = content_type.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        let value = value.trim().trim_matches('"');
-        name.trim().eq_ignore_ascii_case("charset").then_some(value)
-    })?;
-    let encoding = encoding_rs::Encoding::for_label(charset.as_bytes())?;
-    if encoding == encoding_rs::UTF_8
+    use encoding_rs::{Encoding, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE};
+    let labelled = || {
+        let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+        let charset = content_type.split(';').skip(1).find_map(|param| {
+            let (name, value) = param.split_once('=')?;
+            let value = value.trim().trim_matches('"');
+            name.trim().eq_ignore_ascii_case("charset").then_some(value)
+        })?;
+        Encoding::for_label(charset.as_bytes())
+    };
+    let encoding = match Encoding::for_bom(body) {
+        // A byte order mark decides over the label, as it does in browsers.
+        Some((encoding, _)) => encoding,
+        None => labelled().filter(|encoding| *encoding != REPLACEMENT)?,
+    };
+    let utf16 = encoding == UTF_16LE || encoding == UTF_16BE;
+    if encoding == UTF_8
         || (encoding.is_ascii_compatible() && std::str::from_utf8(body).is_ok())
+        || (utf16 && !body.contains(&0) && std::str::from_utf8(body).is_ok())
     {
         return None;
     }
@@ -428,10 +442,24 @@ async fn read_bounded(
                     return (buf.freeze(), true);
                 }
                 buf.extend_from_slice(&chunk);
+                if buf.len() == limit {
+                    // Full: whatever comes next is not read, so it is not
+                    // waited for (a body that stalls here would hold the
+                    // read until a timeout); cut unless its end is here.
+                    let ended = ended_already(response);
+                    return (buf.freeze(), !ended);
+                }
             }
             Ok(None) => return (buf.freeze(), false),
             // A body cut short still has a status and headers worth keeping.
             Err(_) => return (buf.freeze(), true),
         }
     }
+}
+
+/// Whether the body has ended, as far as what has already arrived tells:
+/// its next chunk is polled once, not waited for.
+fn ended_already(response: &mut reqwest::Response) -> bool {
+    use futures_util::FutureExt;
+    matches!(response.chunk().now_or_never(), Some(Ok(None)))
 }

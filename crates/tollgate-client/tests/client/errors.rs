@@ -348,7 +348,7 @@ async fn bodies_that_are_not_json_keep_status_and_request_id() {
 #[tokio::test]
 async fn an_error_body_in_another_charset_is_read_in_it() {
     // "Café introuvable" in ISO-8859-1, then in windows-1252 ("Ça coûte 5 €").
-    let cases: [(&str, &[u8], &str); 5] = [
+    let cases: [(&str, &[u8], &str); 8] = [
         (
             "application/json; charset=iso-8859-1",
             b"{\"error\":\"not_found\",\"message\":\"Caf\xe9 introuvable\"}",
@@ -376,6 +376,24 @@ async fn an_error_body_in_another_charset_is_read_in_it() {
             "application/json; charset=utf-16",
             b"\xff\xfe{\0\"\0m\0e\0s\0s\0a\0g\0e\0\"\0:\0\"\0\xe9\0\"\0}\0",
             "\u{e9}",
+        ),
+        // The BOM names the charset the label does not.
+        (
+            "application/json",
+            b"\xfe\xff\0{\0\"\0m\0e\0s\0s\0a\0g\0e\0\"\0:\0\"\0\xe9\0\"\0}",
+            "\u{e9}",
+        ),
+        // UTF-8 labelled UTF-16 (it has no NUL byte), or labelled a charset
+        // that browsers read as one U+FFFD.
+        (
+            "application/json; charset=utf-16",
+            "{\"error\":\"not_found\",\"message\":\"Caf\u{e9} introuvable\"}".as_bytes(),
+            "Caf\u{e9} introuvable",
+        ),
+        (
+            "application/json; charset=iso-2022-kr",
+            "{\"error\":\"not_found\",\"message\":\"Caf\u{e9} introuvable\"}".as_bytes(),
+            "Caf\u{e9} introuvable",
         ),
     ];
     for (content_type, body, message) in cases {
@@ -469,6 +487,55 @@ async fn an_oversized_error_body_is_cut_at_the_limit() {
     // A body under the limit is read whole.
     let mock = Mock::start(vec![Reply::api(Dialect::Problem, "not_found", "r", None)]).await;
     let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+    assert!(!err.response().unwrap().is_truncated());
+}
+
+// In real time: the server writes bytes on a socket of its own.
+#[tokio::test]
+async fn a_body_that_stalls_once_it_fills_the_limit_is_cut_at_once() {
+    // A 503 with `Retry-After` sends 100 bytes of its 200, then nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut open = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0; 4096];
+            let _ = socket.read(&mut request).await;
+            let head =
+                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 200\r\n\r\n";
+            let sent = format!("{head}{}", "x".repeat(100));
+            let _ = socket.write_all(sent.as_bytes()).await;
+            // Kept open: the rest never comes.
+            open.push(socket);
+        }
+    });
+    let reader = |policy: RetryPolicy| {
+        client_from(
+            TollgateMiddleware::new()
+                .policy(policy)
+                .decoder(ErrorDecoder::new().max_body(100)),
+        )
+    };
+    let policy = RetryPolicy::disabled().deadline(Duration::from_secs(300));
+    let sent =
+        tokio::time::timeout(Duration::from_secs(30), reader(policy).get(&url).send_api()).await;
+    let err = sent
+        .expect("read up to the limit, not to the deadline")
+        .unwrap_err();
+    let response = err.response().unwrap();
+    assert_eq!(response.body().len(), 100);
+    assert!(response.is_truncated());
+    assert_eq!(response.retry_after(), Some(Duration::from_secs(1)));
+
+    // A body that ends just as it fills the limit is whole.
+    let mock = Mock::start(vec![Reply::new(500).body("y".repeat(100))]).await;
+    let err = reader(RetryPolicy::disabled())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(err.response().unwrap().body().len(), 100);
     assert!(!err.response().unwrap().is_truncated());
 }
 
