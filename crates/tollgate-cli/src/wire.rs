@@ -1,5 +1,6 @@
 //! HTTP/1.1 response text: written by `render`, read back by `decode`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
 
@@ -417,12 +418,20 @@ fn parse_header_line(line: &[u8]) -> Result<Line<'_>, &'static str> {
     Ok(Line::Field(name, line[colon + 1..].trim_ascii()))
 }
 
-/// The line for a message: lossy UTF-8, at most 80 characters.
+/// The line for a message: lossy UTF-8, [`clipped`].
 fn shorten(line: &[u8]) -> String {
-    let text = String::from_utf8_lossy(line);
-    match text.char_indices().nth(80) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.into_owned(),
+    clipped(&String::from_utf8_lossy(line)).into_owned()
+}
+
+/// The most characters of a server's own text (a line, a code, a header's
+/// value) a message quotes: a server may send hundreds of kilobytes of it.
+const QUOTED: usize = 80;
+
+/// `text`, cut after its first [`QUOTED`] characters, `…` marking the cut.
+pub(crate) fn clipped(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(QUOTED) {
+        Some((at, _)) => Cow::Owned(format!("{}…", &text[..at])),
+        None => Cow::Borrowed(text),
     }
 }
 

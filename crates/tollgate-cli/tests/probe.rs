@@ -1038,6 +1038,42 @@ fn a_body_that_ends_at_the_bound_is_not_said_to_go_on() {
 }
 
 #[test]
+fn a_body_that_stalls_at_the_bound_is_not_waited_for() {
+    // Every answer: 1 MiB of a 2 MiB body, then nothing, the connection open.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut open = Vec::new();
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { return };
+            let mut request = [0; 4096];
+            let _ = socket.read(&mut request);
+            let head = "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\n\
+                        content-length: 2097152\r\n\r\n";
+            let _ = socket.write_all(head.as_bytes());
+            let _ = socket.write_all("x".repeat(1 << 20).as_bytes());
+            open.push(socket);
+        }
+    });
+    let (_, report) = probe_json(&[&base, "--timeout", "3", "--max-requests", "0"]);
+    let unknown = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["check"] == "dialect"
+                && c["request"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("unknown route"))
+        })
+        .unwrap_or_else(|| panic!("{report:#}"));
+    // Read up to the bound and no further: not cut off by the timeout.
+    let reason = unknown["reason"].as_str().unwrap();
+    assert!(reason.contains("fills the 1 MiB read"), "{reason}");
+}
+
+#[test]
 fn an_invalid_key_accepted_where_no_key_is_refused_fails() {
     // Any Authorization at all lets the request through; all else conforms.
     let app = Router::new()

@@ -12,6 +12,7 @@ use tollgate::{Catalog, Decoded, Dialect, headers::X_ERROR_CODE, headers::X_REQU
 
 use super::client::Answer;
 use super::leaks;
+use crate::wire::clipped;
 
 /// A check's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,7 +164,10 @@ impl Exchange {
             .filter(|a| (300..400).contains(&a.status) && a.status != 304)?;
         let status = answer.status;
         Some(match header(&answer.headers, &LOCATION) {
-            Some(to) => format!("redirected ({status}) to {}", tollgate::redact_url(to)),
+            Some(to) => format!(
+                "redirected ({status}) to {}",
+                clipped(&tollgate::redact_url(to))
+            ),
             None => format!("redirected ({status}), with no Location"),
         })
     }
@@ -338,8 +342,12 @@ fn check_exchange(
     let content_type = header(headers, &CONTENT_TYPE);
     let json = content_type.is_some_and(tollgate::headers::is_json_media);
     rows.push(match (json, content_type) {
-        (true, Some(ct)) => row("content-type", Verdict::Pass, ct.to_owned()),
-        (false, Some(ct)) => row("content-type", Verdict::Fail, format!("{ct}, not JSON")),
+        (true, Some(ct)) => row("content-type", Verdict::Pass, clipped(ct).into_owned()),
+        (false, Some(ct)) => row(
+            "content-type",
+            Verdict::Fail,
+            format!("{}, not JSON", clipped(ct)),
+        ),
         (_, None) => row(
             "content-type",
             Verdict::Fail,
@@ -351,11 +359,15 @@ fn check_exchange(
     let def = full.code.as_deref().and_then(|c| catalog.find_wire_code(c));
     rows.push(match (&full.code, def) {
         (Some(code), Some(def)) if def.code() == code => row("code", Verdict::Pass, code.clone()),
-        (Some(code), Some(def)) => row("code", Verdict::Pass, format!("{code} ({})", def.code())),
+        (Some(code), Some(def)) => row(
+            "code",
+            Verdict::Pass,
+            format!("{} ({})", clipped(code), def.code()),
+        ),
         (Some(code), None) => row(
             "code",
             Verdict::Fail,
-            format!("{code:?} is not a code of the catalog"),
+            format!("{:?} is not a code of the catalog", clipped(code)),
         ),
         (None, _) => row(
             "code",
@@ -373,9 +385,13 @@ fn check_exchange(
         (Some(h), Some(b)) if !same_code(catalog, h, b) => row(
             "x-error-code",
             Verdict::Fail,
-            format!("X-Error-Code is {h} but the body says {b}"),
+            format!(
+                "X-Error-Code is {} but the body says {}",
+                clipped(h),
+                clipped(b)
+            ),
         ),
-        (Some(h), _) => row("x-error-code", Verdict::Pass, h.to_owned()),
+        (Some(h), _) => row("x-error-code", Verdict::Pass, clipped(h).into_owned()),
     });
     rows.push(match def {
         Some(def) if def.status() == status => row(
@@ -414,12 +430,16 @@ fn check_exchange(
         (Some(h), Some(b)) if h != b => row(
             "request-id",
             Verdict::Fail,
-            format!("the body says {b:?}, X-Request-Id says {h:?}"),
+            format!(
+                "the body says {:?}, X-Request-Id says {:?}",
+                clipped(b),
+                clipped(h)
+            ),
         ),
         (Some(h), Some(_)) => row(
             "request-id",
             Verdict::Pass,
-            format!("{h} in the header and body"),
+            format!("{} in the header and body", clipped(h)),
         ),
         (Some(_), None) if has_place => row(
             "request-id",
@@ -432,7 +452,7 @@ fn check_exchange(
         (Some(h), None) => row(
             "request-id",
             Verdict::Pass,
-            format!("{h} (the body has no place for it)"),
+            format!("{} (the body has no place for it)", clipped(h)),
         ),
     });
 
@@ -452,11 +472,11 @@ fn check_exchange(
         };
         let shown = http_name(name);
         rows.push(match (ok, value) {
-            (true, Some(v)) => row(check, Verdict::Pass, format!("{shown}: {v}")),
+            (true, Some(v)) => row(check, Verdict::Pass, format!("{shown}: {}", clipped(v))),
             (false, Some(v)) => row(
                 check,
                 Verdict::Fail,
-                format!("{shown}: {v:?} is not a delay"),
+                format!("{shown}: {:?} is not a delay", clipped(v)),
             ),
             (_, None) => row(check, Verdict::Fail, format!("{status} without {shown}")),
         });
@@ -510,7 +530,7 @@ pub(crate) fn refused_key(catalog: &Catalog, entries: &[Entry]) -> Option<Row> {
             .map_or_else(|| code.to_owned(), |def| def.code().to_owned())
     });
     let refused = match code {
-        Some(code) => format!("401 {code}"),
+        Some(code) => format!("401 {}", clipped(&code)),
         None => "401".to_owned(),
     };
     Some(Row::new(
@@ -727,6 +747,41 @@ mod tests {
             );
             assert_eq!(consistent_dialect(&catalog, &entries, None), Some(dialect));
         }
+    }
+
+    #[test]
+    fn the_servers_text_is_quoted_clipped() {
+        let catalog = Catalog::builtin();
+        let huge = "A".repeat(100_000);
+        let value = |prefix: &str| HeaderValue::from_str(&format!("{prefix}{huge}")).unwrap();
+        let body =
+            format!(r#"{{"error":{{"code":"C{huge}","message":"m","request_id":"R{huge}"}}}}"#);
+        let answer = |status| Answer {
+            status,
+            headers: HeaderMap::from_iter([
+                (CONTENT_TYPE, value("application/json; x=")),
+                (X_ERROR_CODE, value("E")),
+                (X_REQUEST_ID, value("H")),
+                (RETRY_AFTER, value("later ")),
+            ]),
+            body: body.clone().into_bytes(),
+            cut: None,
+            broken: false,
+        };
+        let entries = [exchange("e", answer(404)), exchange("l", answer(429))];
+        let rows = evaluate(&catalog, &entries, None);
+        for row in &rows {
+            assert!(
+                row.reason.chars().count() < 300,
+                "{}: {}…",
+                row.check,
+                &row.reason[..300]
+            );
+        }
+        let reason = |check| &rows.iter().find(|r| r.check == check).unwrap().reason;
+        assert!(reason("x-error-code").starts_with("X-Error-Code is EAAA"));
+        assert!(reason("x-error-code").contains("…"));
+        assert!(reason("retry-after").ends_with("…\" is not a delay"));
     }
 
     #[test]

@@ -241,16 +241,19 @@ impl Client {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     let room = req.max_answer.saturating_sub(body.len());
-                    // More than fits: no more is read (a server could send
-                    // for ever). A body that ends just as it fills the bound
-                    // is whole.
-                    if chunk.len() > room {
-                        body.extend_from_slice(&chunk[..room]);
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if chunk.len() < room {
+                        continue;
+                    }
+                    // Full: no more is read (a server could send for ever),
+                    // nor waited for (one that stalls at the bound would
+                    // hold the request until the timeout). A body that ends
+                    // just as it fills the bound is whole.
+                    if chunk.len() > room || !ended_already(&mut response) {
                         let mib = req.max_answer >> 20;
                         cut = Some(format!("fills the {mib} MiB read (it may go on)"));
-                        break;
                     }
-                    body.extend_from_slice(&chunk);
+                    break;
                 }
                 Ok(None) => break,
                 // The head is what matters; a body cut short is kept as
@@ -271,6 +274,13 @@ impl Client {
             broken,
         })
     }
+}
+
+/// Whether the body has ended, as far as what has already arrived tells:
+/// its next chunk is polled once, not waited for.
+fn ended_already(response: &mut reqwest::Response) -> bool {
+    use futures_util::FutureExt;
+    matches!(response.chunk().now_or_never(), Some(Ok(None)))
 }
 
 /// `{"data":"xxxx…"}` in 64 KiB chunks, ending early (still valid JSON)
