@@ -1,5 +1,7 @@
 //! Shared by the fuzz targets and the corpus seeder: how the first bytes of a
-//! `decode` input choose the status and the response headers.
+//! `decode` input choose the status and the response headers (below), and
+//! how `client_ip` and `retry_hints` inputs are laid out ([`client_ip`],
+//! [`retry_hints`]).
 //!
 //! Layout of a `decode` input:
 //!
@@ -15,6 +17,9 @@
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+
+pub mod client_ip;
+pub mod retry_hints;
 
 /// Statuses a decode input can choose (0 means "unknown": the body's is used).
 pub const STATUSES: [u16; 24] = [

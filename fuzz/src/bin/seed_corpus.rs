@@ -194,6 +194,72 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         put(&catalog_dir, format!("case-{i}"), text.as_bytes())?;
     }
 
+    // Client IPs: proxy chains as deployments send them.
+    let client_ip_dir = root.join("corpus/client_ip");
+    fs::create_dir_all(&client_ip_dir)?;
+    let private: &[&str] = &["10.0.0.0/8", "192.168.0.0/16"];
+    type Chain<'a> = (
+        &'a str,
+        bool,
+        &'a [&'a str],
+        Option<&'a str>,
+        &'a [(char, &'a [u8])],
+    );
+    let chains: [Chain; 14] = [
+        ("xff-one-proxy", false, &["10.0.0.0/8"], Some("10.0.0.1"), &[('x', b"6.6.6.6, 203.0.113.9, 10.0.0.2")]),
+        ("xff-two-lines", false, private, Some("10.0.0.1"), &[('x', b"6.6.6.6, 203.0.113.5"), ('x', b"192.168.1.1, 10.2.3.4")]),
+        ("xff-all-trusted", false, &["10.0.0.0/8"], Some("10.0.0.1"), &[('x', b"10.9.9.9, 10.0.0.2")]),
+        ("xff-garbage", false, &["10.0.0.0/8"], Some("10.0.0.1"), &[('x', b"1.1.1.1, bogus, 10.0.0.2")]),
+        ("xff-not-text", false, &["10.0.0.0/8"], Some("10.0.0.1"), &[('x', b"6.6.6.\xff, \xfe\xfd, 203.0.113.5")]),
+        ("xff-untrusted-peer", false, &["10.0.0.0/8"], Some("203.0.113.9"), &[('x', b"10.0.0.1"), ('r', b"1.2.3.4")]),
+        ("xff-mapped", false, &["::1"], Some("::1"), &[('x', b"[::ffff:198.51.100.4]:5, 198.51.100.9:443")]),
+        ("xff-empty-elements", false, &["10.0.0.0/8"], Some("::ffff:10.0.0.1"), &[('x', b"203.0.113.1, ,10.0.0.2 , "), ('x', b"")]),
+        ("xff-ipv6", false, &["fd00::/8", "::1"], Some("fd00::1"), &[('x', b"2001:db8:1:2:aaaa::1, fd00::7")]),
+        ("forwarded-quoted", true, &["10.0.0.0/8"], Some("10.0.0.1"), &[('f', b"for=6.6.6.6, for=\"[2001:db8:cafe::17]:4711\";proto=https, For=10.0.0.5;by=\"x,y\"")]),
+        ("forwarded-unknown", true, &["10.0.0.0/8"], Some("10.0.0.1"), &[('f', b"for=unknown, for=10.0.0.3")]),
+        ("forwarded-obfuscated", true, &["10.0.0.0/8", "::ffff:172.16.0.0/108"], Some("172.16.5.4"), &[('f', b"for=\"198.51.100.7:_p1\", for=\"[2001:db8::7]:_a.b-c\";by=_hidden")]),
+        ("forwarded-open-quote", true, &["10.0.0.0/8"], Some("10.0.0.1"), &[('f', b"for=\"6.6.6.6, for=203.0.113.8"), ('x', b"1.2.3.4")]),
+        ("no-peer", false, &["0.0.0.0/0", "::/0"], None, &[('x', b"203.0.113.1")]),
+    ];
+    for (name, forwarded, trusted, peer, lines) in chains {
+        let data = tollgate_fuzz::client_ip::join_client_ip(forwarded, trusted, peer, None, lines);
+        put(&client_ip_dir, name.to_string(), &data)?;
+        let exact =
+            tollgate_fuzz::client_ip::join_client_ip(forwarded, trusted, peer, Some(128), lines);
+        put(&client_ip_dir, format!("{name}-128"), &exact)?;
+    }
+
+    // Retry hints: what rate limiters, gateways and APIs send.
+    let hints_dir = root.join("corpus/retry_hints");
+    fs::create_dir_all(&hints_dir)?;
+    type Hints<'a> = (&'a str, u16, &'a [(&'a str, &'a str)], &'a [u8]);
+    let google = br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"}]}}"#;
+    let responses: [Hints; 16] = [
+        ("seconds", 429, &[("Retry-After", "120")], b""),
+        ("date", 503, &[("Retry-After", "Wed, 15 Nov 2023 00:00:00 GMT")], b""),
+        ("date-and-date", 503, &[("Date", "Tue, 14 Nov 2023 22:12:00 GMT"), ("Retry-After", "Tue, 14 Nov 2023 22:14:00 GMT")], b""),
+        ("cached", 503, &[("Date", "Tue, 14 Nov 2023 22:12:00 GMT"), ("Age", "25"), ("Retry-After", "Tue, 14 Nov 2023 22:14:00 GMT"), ("RateLimit", "\"default\";r=0;t=30")], b""),
+        ("two-lines", 429, &[("Retry-After", "30"), ("Retry-After", "60")], b""),
+        ("folded", 429, &[("Retry-After", "120, 120")], b""),
+        ("huge", 429, &[("Retry-After", "99999999999999999999999")], b""),
+        ("rfc850", 503, &[("Retry-After", "Wednesday, 15-Nov-23 00:00:00 GMT")], b""),
+        ("github", 403, &[("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "1700000060")], br#"{"message":"API rate limit exceeded"}"#),
+        ("ietf", 429, &[("RateLimit-Policy", "\"default\";q=100;w=60"), ("RateLimit", "\"default\";r=0;t=30")], b""),
+        ("draft", 429, &[("RateLimit-Limit", "100"), ("RateLimit-Remaining", "0"), ("RateLimit-Reset", "12")], b""),
+        ("twitter", 429, &[("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "1700000000123")], b""),
+        ("azure", 429, &[("retry-after-ms", "1500"), ("x-ms-retry-after-ms", "1500")], b""),
+        ("body", 429, &[("Content-Type", "application/json")], br#"{"error":{"code":429,"message":"Too Many Requests: Rate limit exceeded","retry_after":60}}"#),
+        ("discord", 429, &[("Retry-After", "7")], br#"{"message":"You are being rate limited.","retry_after":6.457,"global":false}"#),
+        ("google", 429, &[("Content-Type", "application/json; charset=utf-8")], google),
+    ];
+    for (name, status, headers, body) in responses {
+        put(
+            &hints_dir,
+            name.to_string(),
+            &tollgate_fuzz::retry_hints::join_hints(status, 1, headers, body),
+        )?;
+    }
+
     println!(
         "{seed_bodies} JSON bodies from {}; {written} corpus files written",
         seeds.display()
