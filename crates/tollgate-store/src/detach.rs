@@ -75,13 +75,14 @@ where
 }
 
 /// Why a write waited for was given up: the database did not answer in
-/// time (another writer holds it locked, or it is out of reach).
+/// time (another writer holds it locked, it has no connection left for
+/// this store, or it is out of reach).
 fn unanswered(wait: Duration) -> StoreError {
     StoreError::Database(sqlx::Error::Io(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
         format!(
-            "no answer from the database within {wait:?}: locked by another writer, or out of \
-             reach"
+            "no answer from the database within {wait:?}: locked by another writer, out of \
+             connections, or out of reach"
         ),
     )))
 }

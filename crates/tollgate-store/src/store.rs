@@ -119,7 +119,9 @@ impl StoreOptions {
     /// (default [`DEFAULT_ACQUIRE_TIMEOUT`]). While the database is down, or
     /// every connection waits on a lock, calls fail after this wait, so
     /// requests are answered `service_unavailable` rather than held until
-    /// their own deadline. Zero is refused when the store opens.
+    /// their own deadline. Opening a Postgres store waits as long for the
+    /// connection its migrations run on, and then for its pool's first.
+    /// Zero is refused when the store opens.
     ///
     /// On either backend, it is also how long the layers wait for a charge
     /// or for the claim of an idempotency key: one held up past it (a SQLite
@@ -585,45 +587,55 @@ impl Store {
                 }
             }
             if let (Some(schema), true) = (&options.schema, options.create_tables) {
-                let created = conn
-                    .execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
-                    .await;
-                // `IF NOT EXISTS` is not safe under concurrency: of several
-                // nodes starting at once, all but one may fail on the
-                // catalog's unique index (23505), or find it made (42P06).
-                let made_by_another = |e: &sqlx::Error| {
-                    e.as_database_error()
-                        .and_then(|e| e.code())
-                        .is_some_and(|code| code == "23505" || code == "42P06")
-                };
-                match created {
-                    Err(e) if !made_by_another(&e) => return Err(e.into()),
-                    _ => {}
+                // Looked for first: `CREATE SCHEMA IF NOT EXISTS` needs the
+                // right to create schemas in the database even when the
+                // schema exists, which a role given a schema made for it
+                // (by whoever administers the database) need not have.
+                let exists = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
+                let exists: bool = sqlx::query_scalar(exists)
+                    .bind(schema)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if !exists {
+                    let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+                    let created = conn.execute(create.as_str()).await;
+                    // `IF NOT EXISTS` is not safe under concurrency: of
+                    // several nodes starting at once, all but one may fail
+                    // on the catalog's unique index (23505), or find it
+                    // made (42P06).
+                    let made_by_another = |e: &sqlx::Error| {
+                        e.as_database_error()
+                            .and_then(|e| e.code())
+                            .is_some_and(|code| code == "23505" || code == "42P06")
+                    };
+                    match created {
+                        Err(e) if !made_by_another(&e) => return Err(e.into()),
+                        _ => {}
+                    }
                 }
             }
             if let Some(schema) = &options.schema {
                 connect = connect.options([("search_path", schema.as_str())]);
             }
             conn.close().await?;
-            let pool = PgPoolOptions::new()
-                .max_connections(options.max_connections)
-                .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect.clone())
-                .await?;
             // On a connection of its own (a pool of one: a connection
             // borrowed for the run makes the future not `Send` for every
             // lifetime), so that its lock timeout stays with it. Set by a
             // statement, not a startup parameter: PgBouncer refuses
-            // `options` it does not track.
+            // `options` it does not track. Closed before the store's pool
+            // opens, so that opening holds one connection at a time: a
+            // server (or role) with one left opens, where two at once
+            // would wait for a second that never comes.
             let migrating = PgPoolOptions::new()
                 .max_connections(1)
+                .acquire_timeout(options.acquire_timeout)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         let set = format!("SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'");
                         conn.execute(set.as_str()).await.map(drop)
                     })
                 })
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
             // sqlx's migrator locks the whole database (an advisory lock
             // keyed by its name): a migration held up in one schema would
@@ -648,11 +660,14 @@ impl Store {
                 }
                 Err(e) => Err(e.into()),
             };
-            migrating.close().await;
-            if let Err(e) = migrated {
-                pool.close().await;
-                return Err(e);
-            }
+            // Every connection back and closed, as a store's are.
+            crate::backend::close_pool(&migrating).await;
+            migrated?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
             Ok(Store::with_backend(
                 PostgresBackend::from_pool(pool),
                 options,

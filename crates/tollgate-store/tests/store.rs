@@ -1613,3 +1613,158 @@ async fn a_closed_sqlite_store_is_whole_in_its_file() {
     assert_eq!(account.map(|a| a.balance()).ok(), Some(5));
     server.close().await;
 }
+
+/// A login role that may hold at most `limit` connections, with a schema
+/// made for it and no right to create others: a Postgres whose connections
+/// are all taken is, to the role, one where it holds `limit`. Dropped
+/// (schema and role) by [`LimitedRole::cleanup`].
+#[derive(Clone)]
+struct LimitedRole {
+    admin: String,
+    role: String,
+    /// The test database's URL, as the role.
+    url: String,
+}
+
+impl LimitedRole {
+    async fn new(admin: &str, name: &str, limit: u32) -> LimitedRole {
+        use sqlx::Connection;
+        let role = format!("{name}_{}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+        for statement in [
+            format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT {limit}"),
+            format!("CREATE SCHEMA {role} AUTHORIZATION {role}"),
+        ] {
+            sqlx::query(&statement).execute(&mut conn).await.unwrap();
+        }
+        // `postgres://[user[:password]@]host…` with the role as the user.
+        let (scheme, rest) = admin.split_once("://").unwrap();
+        let host = match rest.split_once('@') {
+            Some((user, host)) if !user.contains('/') => host,
+            _ => rest,
+        };
+        let url = format!("{scheme}://{role}@{host}");
+        LimitedRole {
+            admin: admin.to_owned(),
+            role,
+            url,
+        }
+    }
+
+    fn options(&self) -> StoreOptions {
+        StoreOptions::default().schema(self.role.clone())
+    }
+
+    /// `n` connections as the role, held until dropped. Connections just
+    /// closed may count against the limit for a moment: tried again.
+    async fn hold(&self, n: usize) -> Vec<sqlx::PgConnection> {
+        use sqlx::Connection;
+        let mut held = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while held.len() < n {
+            match sqlx::PgConnection::connect(&self.url).await {
+                Ok(conn) => held.push(conn),
+                Err(e) if std::time::Instant::now() > deadline => panic!("{e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        held
+    }
+
+    /// Every connection the role has left, held until dropped.
+    async fn hold_the_rest(&self) -> Vec<sqlx::PgConnection> {
+        use sqlx::Connection;
+        let mut held = Vec::new();
+        loop {
+            match sqlx::PgConnection::connect(&self.url).await {
+                Ok(conn) => held.push(conn),
+                Err(e) => {
+                    assert!(e.to_string().contains("too many connections"), "{e}");
+                    return held;
+                }
+            }
+        }
+    }
+
+    /// Runs `test`, then drops the schema and the role whatever its outcome.
+    async fn run<F>(self, test: impl FnOnce(LimitedRole) -> F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        use sqlx::Connection;
+        let outcome = tokio::spawn(test(self.clone())).await;
+        let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
+        // The role's sessions end first, or it cannot be dropped.
+        let end = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1";
+        sqlx::query(end)
+            .bind(&self.role)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let role = &self.role;
+        for statement in [
+            format!("DROP SCHEMA IF EXISTS {role} CASCADE"),
+            format!("DROP ROLE IF EXISTS {role}"),
+        ] {
+            sqlx::query(&statement).execute(&mut conn).await.unwrap();
+        }
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
+/// A Postgres with no connection left (a role's connection limit here, a
+/// server's `max_connections` alike): opening fails at once with the
+/// cause. With one left, a store opens: it holds one connection at a time
+/// while it opens. A call that needs another connection than the store has
+/// while none is left is `service_unavailable` after the acquire timeout.
+/// A schema made for the role opens though the role may create no schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_out_of_connections_is_said_so_and_one_left_opens() {
+    let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    let role = LimitedRole::new(&url, "tg_store_limited", 3).await;
+    role.run(|role| async move {
+        let options = || role.options().acquire_timeout(Duration::from_secs(2));
+        let held = role.hold(3).await;
+        let started = std::time::Instant::now();
+        let full = tollgate_store::Store::open_with(&role.url, options()).await;
+        let err = full.expect_err("no connection is left").to_string();
+        assert!(err.contains("too many connections"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+        drop(held);
+
+        let held = role.hold(2).await;
+        let started = std::time::Instant::now();
+        let one_left = tollgate_store::Store::open_with(&role.url, options()).await;
+        let store = one_left.unwrap_or_else(|e| {
+            panic!(
+                "one connection left, the store opens: {e} (after {:?})",
+                started.elapsed()
+            )
+        });
+        drop(held);
+        store
+            .create_account(NewAccount::new("acme").credits(10))
+            .await
+            .unwrap();
+        // The store's connections, however many it made, and the rest:
+        // the role's all. One charge more than the store has connections
+        // needs another.
+        let _held = role.hold_the_rest().await;
+        let charges = (0..4).map(|_| store.reserve("acme", 1));
+        let charges = futures_util::future::join_all(charges).await;
+        let refused: Vec<_> = charges.into_iter().filter_map(Result::err).collect();
+        assert!(!refused.is_empty(), "a charge needs another connection");
+        for refusal in refused {
+            let err = refusal.to_api_error(tollgate::Catalog::builtin_ref());
+            assert_eq!((err.code(), err.status()), ("service_unavailable", 503));
+            assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(1)));
+        }
+        store.close().await;
+    })
+    .await;
+}

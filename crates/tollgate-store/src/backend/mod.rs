@@ -14,6 +14,7 @@ use crate::StoreError;
 
 mod sql;
 
+pub(crate) use sql::close_pool;
 pub use sql::{PostgresBackend, SqliteBackend};
 
 /// A boxed, sendable future, as returned by the backend traits.

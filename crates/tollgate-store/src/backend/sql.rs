@@ -591,7 +591,7 @@ const GIVE_BACK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// files then stay behind a program that exits). So the connections are
 /// waited for (at most [`GIVE_BACK_WAIT`]) first: all back in the pool,
 /// `close` closes each.
-async fn close_pool<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) {
+pub(crate) async fn close_pool<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) {
     let given_back = async {
         while pool.num_idle() < pool.size() as usize {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
