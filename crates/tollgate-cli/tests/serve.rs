@@ -2008,17 +2008,8 @@ fn shared_backends_by_url() {
         return;
     };
     // A schema of this run's own, so runs and other tests do not meet.
-    let schema = format!("serve_{}", uuid::Uuid::now_v7().simple());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let admin = runtime.block_on(sqlx::PgPool::connect(&database)).unwrap();
-    runtime
-        .block_on(sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin))
-        .unwrap();
-    let separator = if database.contains('?') { '&' } else { '?' };
-    let url = format!("{database}{separator}options=-c%20search_path%3D{schema}");
+    let schema = Schema::new(&database);
+    let url = schema.url.clone();
 
     let dir = tempfile::tempdir().unwrap();
     let args = ["--database", &url, "--redis", &redis];
@@ -2102,9 +2093,6 @@ fn shared_backends_by_url() {
         later.stderr()
     );
     drop(later);
-    runtime
-        .block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin))
-        .unwrap();
 }
 
 #[test]
@@ -2339,9 +2327,75 @@ fn exited(mut child: std::process::Child, why: &str) -> std::process::Output {
 fn two_servers_on_one_file_charge_an_idempotency_key_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    two_servers_charge_an_idempotency_key_once(d, || Server::start(d, &[]));
+}
+
+/// As [`two_servers_on_one_file_charge_an_idempotency_key_once`], with both
+/// servers on one new Postgres schema (when `TOLLGATE_TEST_DATABASE_URL`
+/// is set), dropped afterwards.
+#[test]
+fn two_servers_on_one_postgres_charge_an_idempotency_key_once() {
+    let Ok(database) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    let schema = Schema::new(&database);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = schema.url.clone();
+    two_servers_charge_an_idempotency_key_once(d, || {
+        Server::spawn(d, &["--database", &url], url.clone())
+    });
+}
+
+/// A Postgres schema of a test's own, dropped (with what is in it) when
+/// the test ends, passed or not.
+struct Schema {
+    admin: String,
+    name: String,
+    /// The test database's URL, with the schema as its search path.
+    url: String,
+}
+
+impl Schema {
+    fn new(database: &str) -> Schema {
+        let name = format!("serve_{}", uuid::Uuid::now_v7().simple());
+        Schema::sql(database, &format!("CREATE SCHEMA {name}"));
+        let separator = if database.contains('?') { '&' } else { '?' };
+        let url = format!("{database}{separator}options=-c%20search_path%3D{name}");
+        Schema {
+            admin: database.to_owned(),
+            name,
+            url,
+        }
+    }
+
+    fn sql(database: &str, statement: &str) {
+        use sqlx::Connection;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(database).await.unwrap();
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+        });
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        Schema::sql(&self.admin, &format!("DROP SCHEMA {} CASCADE", self.name));
+    }
+}
+
+/// Two servers that `start` makes at once on one new database both start;
+/// a request sent to both with the same Idempotency-Key at the same moment
+/// is run and charged once.
+fn two_servers_charge_an_idempotency_key_once(d: &Path, start: impl Fn() -> Server + Sync) {
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| Server::start(d, &[]));
-        let b = s.spawn(|| Server::start(d, &[]));
+        let a = s.spawn(&start);
+        let b = s.spawn(&start);
         (a.join().unwrap(), b.join().unwrap())
     });
     // Each may have made a demo key (documented): either acts for `demo`.
