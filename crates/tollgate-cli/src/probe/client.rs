@@ -182,6 +182,11 @@ impl Client {
         self.key.is_some()
     }
 
+    /// The base URL's path (`/` when it names none).
+    pub(crate) fn base_path(&self) -> &str {
+        self.base.path()
+    }
+
     /// The base URL as shown to people: without its user name and password
     /// (an API key given as the user name, as Stripe takes it, is the
     /// credential).

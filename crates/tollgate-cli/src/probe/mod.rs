@@ -43,7 +43,8 @@ Examples:
   tollgate probe http://localhost:3000 --max-requests 0 --json | jq '.checks[] | select(.result == \"fail\")'
 
 Routes come from BASE_URL/openapi.json when the API serves it (operations with `security` or a 401
-response are taken to need a key; request body examples are used as payloads), and from --route.
+response are taken to need a key; request body examples are used as payloads; paths go below the
+path of its first `servers` URL unless BASE_URL ends with it), and from --route.
 
 Requests sent: GET /openapi.json; no key and an invalid key (to a route needing a key); malformed
 JSON, a wrong Content-Type and an oversized chunked body (to a route taking JSON; the body stops
@@ -388,7 +389,7 @@ async fn probe(
             ..exchange(client, bar, "openapi", &discover, any()).await
         };
     }
-    let documented = documented_routes(&openapi);
+    let documented = documented_routes(&openapi, client.base_path());
     let documented_count = documented.as_ref().map_or(0, Vec::len);
     entries.push(Entry::exchange(openapi));
     // Why a document that came is of no use, if it is not.
@@ -678,7 +679,7 @@ fn unreachable_hint(url: &Url, why: &str) -> &'static str {
 /// The routes of the API's OpenAPI document when it served one (none when
 /// it did not), or why what it answered is of no use: a document that
 /// cannot be read or lists no route, a redirect, or a 429.
-fn documented_routes(openapi: &Exchange) -> Result<Vec<Route>, String> {
+fn documented_routes(openapi: &Exchange, base_path: &str) -> Result<Vec<Route>, String> {
     if let Some(why) = openapi.rate_limited().or_else(|| openapi.redirected()) {
         return Err(format!("/openapi.json was {why}"));
     }
@@ -689,7 +690,7 @@ fn documented_routes(openapi: &Exchange) -> Result<Vec<Route>, String> {
     if let Some(cut) = &answer.cut {
         return Err(unusable(&format!("the document {cut}")));
     }
-    let routes = routes::from_openapi(&answer.body).map_err(|why| unusable(&why))?;
+    let routes = routes::from_openapi(&answer.body, base_path).map_err(|why| unusable(&why))?;
     if routes.is_empty() {
         return Err(unusable(
             "it lists no route (no get, post, put, patch or delete operation under `paths`)",

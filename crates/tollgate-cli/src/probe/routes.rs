@@ -96,7 +96,12 @@ const MAX_EXAMPLE: usize = 64 << 10;
 /// A document that is not a JSON object, or whose `paths` is not one, is an
 /// error saying so (and where, for JSON that does not parse); a document
 /// without `paths` has no routes.
-pub(crate) fn from_openapi(body: &[u8]) -> Result<Vec<Route>, String> {
+///
+/// The paths are below the document's first server (`servers[0].url`,
+/// absolute or from `/`): its path is put before each, unless the base URL
+/// probed (`base_path`) already ends with it. A server URL with
+/// `{variables}` is left aside.
+pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, String> {
     const METHODS: [(&str, Method); 5] = [
         ("get", Method::GET),
         ("post", Method::POST),
@@ -113,13 +118,18 @@ pub(crate) fn from_openapi(body: &[u8]) -> Result<Vec<Route>, String> {
     };
     let paths = members(paths).ok_or("its `paths` is not an object")?;
     let global_security = member(&doc, "security").and_then(security_says);
+    let prefix = member(&doc, "servers")
+        .and_then(server_path)
+        .filter(|prefix| !base_path.trim_end_matches('/').ends_with(prefix.as_str()))
+        .unwrap_or_default();
     let mut routes = Vec::new();
     for (path, item) in paths {
         // A path longer than any server takes is a document's mistake (or
         // its attack on the report's width): left out.
-        if !path.starts_with('/') || path.len() > MAX_PATH {
+        if !path.starts_with('/') || prefix.len() + path.len() > MAX_PATH {
             continue;
         }
+        let path = format!("{prefix}{path}");
         let Some(item) = members(item) else {
             continue;
         };
@@ -216,6 +226,27 @@ impl<'de> Deserialize<'de> for Elements<'de> {
         }
         from.deserialize_seq(Visit)
     }
+}
+
+/// The path of the first server of `servers` (an absolute URL's, or a URL
+/// from `/`), without a trailing `/`; `None` for `/`, a URL relative to the
+/// document, or one with `{variables}`.
+fn server_path(servers: &RawValue) -> Option<String> {
+    let first = *serde_json::from_str::<Elements<'_>>(servers.get())
+        .ok()?
+        .0
+        .first()?;
+    let url: String = serde_json::from_str(member(&members(first)?, "url")?.get()).ok()?;
+    if url.contains('{') {
+        return None;
+    }
+    let path = if url.starts_with('/') {
+        url.split(['?', '#']).next().unwrap_or_default().to_owned()
+    } else {
+        reqwest::Url::parse(&url).ok()?.path().to_owned()
+    };
+    let path = path.trim_end_matches('/');
+    (path.starts_with('/') && !path.contains(char::is_whitespace)).then(|| path.to_owned())
 }
 
 /// The members of `raw`, when it is an object.
@@ -406,7 +437,7 @@ mod tests {
 
     #[test]
     fn routes_come_from_openapi() {
-        let routes = from_openapi(doc().to_string().as_bytes()).unwrap();
+        let routes = from_openapi(doc().to_string().as_bytes(), "/").unwrap();
         let names: Vec<_> = routes
             .iter()
             .map(|r| format!("{} {} {:?} {}", r.method, r.path, r.keyed, r.json_body))
@@ -423,18 +454,54 @@ mod tests {
             ]
         );
         assert_eq!(routes[1].example, Some(json!({"image_data": "iVBOR"})));
-        let refused = from_openapi(br#"{"paths": 1}"#).unwrap_err();
+        let refused = from_openapi(br#"{"paths": 1}"#, "/").unwrap_err();
         assert!(refused.contains("`paths` is not an object"), "{refused}");
-        let refused = from_openapi(b"not json at all").unwrap_err();
+        let refused = from_openapi(b"not json at all", "/").unwrap_err();
         assert!(refused.contains("at line 1 column"), "{refused}");
-        assert!(from_openapi(br#"{"openapi": "3.1.0"}"#).unwrap().is_empty());
-        let long = format!("/{}", "a".repeat(5000));
         assert!(
-            from_openapi(json!({"paths": {long: {"get": {}}}}).to_string().as_bytes())
+            from_openapi(br#"{"openapi": "3.1.0"}"#, "/")
                 .unwrap()
                 .is_empty()
         );
-        assert!(from_openapi(b"[]").is_err());
+        let long = format!("/{}", "a".repeat(5000));
+        assert!(
+            from_openapi(
+                json!({"paths": {long: {"get": {}}}}).to_string().as_bytes(),
+                "/"
+            )
+            .unwrap()
+            .is_empty()
+        );
+        assert!(from_openapi(b"[]", "/").is_err());
+    }
+
+    #[test]
+    fn paths_go_below_the_first_server() {
+        let paths = |servers: Value, base: &str| -> Vec<String> {
+            let doc = json!({"servers": servers, "paths": {"/scans": {"get": {}}}});
+            let routes = from_openapi(doc.to_string().as_bytes(), base).unwrap();
+            routes.into_iter().map(|r| r.path).collect()
+        };
+        let v1 = json!([{"url": "/v1"}, {"url": "/v2"}]);
+        assert_eq!(paths(v1.clone(), "/"), ["/v1/scans"]);
+        // A base URL that already names the server's path is not given it twice.
+        assert_eq!(paths(v1.clone(), "/v1"), ["/scans"]);
+        assert_eq!(paths(v1, "/api/v1/"), ["/scans"]);
+        let absolute = json!([{"url": "https://api.example.com/v1/"}]);
+        assert_eq!(paths(absolute, "/"), ["/v1/scans"]);
+        // No path to add: the root, a URL relative to the document, one
+        // with variables, or no usable `servers` at all.
+        for servers in [
+            json!([{"url": "https://api.example.com"}]),
+            json!([{"url": "/"}]),
+            json!([{"url": "v1"}]),
+            json!([{"url": "https://{region}.example.com/{version}"}]),
+            json!([]),
+            json!({"url": "/v1"}),
+            json!([{"url": 1}]),
+        ] {
+            assert_eq!(paths(servers.clone(), "/"), ["/scans"], "{servers}");
+        }
     }
 
     #[test]
@@ -442,8 +509,8 @@ mod tests {
         let plain = doc().to_string();
         let marked = format!("\u{feff}{plain}");
         assert_eq!(
-            from_openapi(marked.as_bytes()).unwrap().len(),
-            from_openapi(plain.as_bytes()).unwrap().len()
+            from_openapi(marked.as_bytes(), "/").unwrap().len(),
+            from_openapi(plain.as_bytes(), "/").unwrap().len()
         );
     }
 
@@ -461,7 +528,8 @@ mod tests {
             tiny(n)
         );
         let mut routes = Vec::new();
-        let info = allocation_counter::measure(|| routes = from_openapi(body.as_bytes()).unwrap());
+        let info =
+            allocation_counter::measure(|| routes = from_openapi(body.as_bytes(), "/").unwrap());
         assert!(
             info.bytes_max < 4 * body.len() as u64,
             "{info:?} for {} bytes",
@@ -499,7 +567,7 @@ mod tests {
             &Info::new("t", "1"),
             &ops,
         );
-        let routes = from_openapi(doc.to_string().as_bytes()).unwrap();
+        let routes = from_openapi(doc.to_string().as_bytes(), "/").unwrap();
         let found: Vec<_> = routes
             .iter()
             .map(|r| (r.method.as_str(), r.path.as_str(), r.keyed, r.json_body))
@@ -521,7 +589,7 @@ mod tests {
 
     #[test]
     fn targets_prefer_what_the_document_states() {
-        let routes = from_openapi(doc().to_string().as_bytes()).unwrap();
+        let routes = from_openapi(doc().to_string().as_bytes(), "/").unwrap();
         let t = targets(&routes, true);
         assert_eq!(t.keyed.unwrap().path, "/v1/scans/{id}");
         assert_eq!(t.keyed.unwrap().method, Method::GET);
