@@ -21,8 +21,10 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{color:v
 pre{overflow-x:auto;padding:.75rem;background:var(--bg);border-radius:.25rem;font-size:.85rem}\
 @media (max-width:40rem){dl{grid-template-columns:1fr}dd{margin-bottom:.5rem}td:nth-child(3),th:nth-child(3){display:none}}";
 
-/// Escapes text for HTML. Written here since it is five replacements and the
-/// only HTML this crate writes is this page.
+/// Escapes text for HTML. Written here since it is a few replacements and
+/// the only HTML this crate writes is this page. A code point HTML forbids
+/// in a page ([`forbidden_in_html`]), which no character reference may
+/// stand for either, becomes U+FFFD, as a browser reads it.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -32,10 +34,21 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if forbidden_in_html(c) => out.push(char::REPLACEMENT_CHARACTER),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Whether HTML forbids `c` in a page: NUL, a control character other than
+/// ASCII whitespace, or a noncharacter (U+FDD0–U+FDEF, and the last two
+/// code points of each plane). A catalog's text may hold a noncharacter,
+/// and a search anything.
+fn forbidden_in_html(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\x0c' | '\r'))
+        || ('\u{fdd0}'..='\u{fdef}').contains(&c)
+        || u32::from(c) & 0xfffe == 0xfffe
 }
 
 /// A `Content-Security-Policy` to serve the [`html`] page with: it runs no
@@ -164,6 +177,40 @@ mod tests {
         let filtered = html(&catalog, Dialect::Problem, Some("credits"));
         assert!(filtered.contains("id=\"insufficient_credits\""));
         assert!(!filtered.contains("id=\"not_found\""));
+    }
+
+    /// HTML forbids NUL, control characters other than whitespace, and
+    /// noncharacters in a page. A catalog may hold noncharacters, and a
+    /// search may hold anything: each is shown as U+FFFD, as a browser
+    /// would read it.
+    #[test]
+    fn the_page_holds_no_code_point_html_forbids() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "t.toml",
+                "[errors.x_nonchar]\nstatus=400\ntitle='T \u{fdd0}'\n\
+                 message='m \u{ffff} \u{1fffe}'\nremedy='r \u{fdef}'\n",
+            )
+            .unwrap();
+        // Listed apart from the function under test.
+        let forbidden = |c: char| {
+            matches!(c, '\0'..='\x08' | '\x0b' | '\x0e'..='\x1f' | '\x7f'..='\u{9f}')
+                || ('\u{fdd0}'..='\u{fdef}').contains(&c)
+                || (u32::from(c) & 0xffff) >= 0xfffe
+        };
+        for query in [None, Some("\0\u{1}\u{1b}[31m\u{7f}\u{85}\u{fffe}")] {
+            let page = html(&catalog, Dialect::Problem, query);
+            let found: Vec<char> = page.chars().filter(|&c| forbidden(c)).collect();
+            assert_eq!(found, [], "{query:?}");
+        }
+        let page = html(&catalog, Dialect::Problem, None);
+        assert!(page.contains("<dd>m \u{fffd} \u{fffd}</dd>"), "{page}");
+        assert!(page.contains("<strong>T \u{fffd}</strong>"), "{page}");
+        let page = html(&catalog, Dialect::Problem, Some("a\u{0}b"));
+        assert!(page.contains("value=\"a\u{fffd}b\""), "{page}");
+        // Whitespace, and text of any script, are kept as they are.
+        assert_eq!(escape("a\tb\nc\r\x0c ü 日本 🚀"), "a\tb\nc\r\x0c ü 日本 🚀");
     }
 
     #[test]
