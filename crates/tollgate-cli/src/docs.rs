@@ -99,7 +99,7 @@ pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         Format::Openapi => {
             let info = Info::new(args.title, args.api_version);
             let document = openapi_document(&catalog, args.dialect, &info, &[]);
-            let mut text = serde_json::to_string_pretty(&document).map_err(std::io::Error::from)?;
+            let mut text = openapi_json(&document).map_err(std::io::Error::from)?;
             text.push('\n');
             text
         }
@@ -246,6 +246,33 @@ fn link_target(path: &Path) -> PathBuf {
         };
     }
     target
+}
+
+/// `document` as pretty-printed JSON, as `tollgate docs` writes it and
+/// `tollgate serve` serves it. A character that YAML refuses written as it
+/// is (DEL, a C1 control, U+FFFE, U+FFFF: in a catalog's text, or in
+/// `--title`) is written as a `\uXXXX` escape, which reads back as the same
+/// string: OpenAPI tools often read a JSON document with a YAML reader.
+pub(crate) fn openapi_json(document: &Value) -> serde_json::Result<String> {
+    let text = serde_json::to_string_pretty(document)?;
+    // The serializer escapes the controls below U+0020 itself.
+    let refused = |c: char| matches!(c, '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}');
+    if !text.contains(refused) {
+        return Ok(text);
+    }
+    // Outside its strings, JSON is ASCII punctuation, numbers, literals and
+    // whitespace, none of them refused, and inside them a refused character
+    // never follows an escaping backslash: each found is a string's own, and
+    // its escape stands for it.
+    let mut out = String::with_capacity(text.len() + 64);
+    for c in text.chars() {
+        if refused(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
 }
 
 /// An OpenAPI document's `info`.

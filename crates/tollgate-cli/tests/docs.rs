@@ -155,6 +155,47 @@ fn openapi_follows_catalog_files_title_and_version() {
     );
 }
 
+/// A YAML reader (as many OpenAPI tools read JSON documents with) refuses
+/// DEL, C1 controls, U+FFFE and U+FFFF written as they are: a catalog's
+/// noncharacters, and a title's controls, are written as escapes, which
+/// read back as the same text.
+#[test]
+fn openapi_escapes_what_a_yaml_reader_refuses() {
+    let dir = scratch("openapi-noncharacters");
+    let file = dir.join("odd.toml");
+    let message = "a \u{fffe} b \u{ffff} c \u{fdd0} d \u{1fffe} é 日本 🚀";
+    std::fs::write(
+        &file,
+        format!("[errors.odd_text]\nstatus = 400\ntitle = 'Odd'\nmessage = '{message}'\n"),
+    )
+    .unwrap();
+    let title = "API \u{7f}\u{85}\u{9f}";
+    let output = tollgate(&[
+        "docs",
+        "-f",
+        "openapi",
+        "-c",
+        file.to_str().unwrap(),
+        "--title",
+        title,
+    ]);
+    let text = ok_stdout(&output);
+    let refused: Vec<char> = text
+        .chars()
+        .filter(|&c| matches!(c, '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}'))
+        .collect();
+    assert_eq!(refused, [], "written as they are");
+    // What YAML takes as it is (U+FDD0, the noncharacters past U+FFFF) is
+    // left so.
+    assert!(text.contains("a \\ufffe b \\uffff c \u{fdd0} d \u{1fffe} é 日本 🚀"));
+    assert!(text.contains("API \\u007f\\u0085\\u009f"));
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["info"]["title"], title);
+    let example = &doc["components"]["responses"]["odd_text"]["content"]["application/problem+json"]
+        ["example"];
+    assert_eq!(example["detail"], message);
+}
+
 #[test]
 fn html_and_markdown_are_the_core_reference() {
     let catalog = catalog_with(&["examples/catalogs/002-extraction.toml"]);
