@@ -91,7 +91,14 @@ pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String 
             escape(query)
         );
     }
-    out.push_str("</header>\n<nav><table><thead><tr><th>Code</th><th>Status</th><th>Title</th></tr></thead><tbody>");
+    out.push_str("</header>\n");
+    // The index, when there is anything to list (a table of headers alone
+    // is no table to a screen reader).
+    if !defs.is_empty() {
+        out.push_str(
+            "<nav><table><thead><tr><th>Code</th><th>Status</th><th>Title</th></tr></thead><tbody>",
+        );
+    }
     for def in &defs {
         let code = escape(def.code());
         let _ = write!(
@@ -101,7 +108,10 @@ pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String 
             escape(def.title())
         );
     }
-    out.push_str("</tbody></table></nav>\n<main>\n");
+    if !defs.is_empty() {
+        out.push_str("</tbody></table></nav>\n");
+    }
+    out.push_str("<main>\n");
     for def in defs {
         let code = escape(def.code());
         let _ = write!(
@@ -170,6 +180,7 @@ mod tests {
         assert!(page.contains("&lt;script&gt;"));
         let filtered = html(&catalog, Dialect::Problem, Some("\"><b>credits"));
         assert!(filtered.contains("0 of 24 errors match"));
+        assert!(!filtered.contains("<table"), "no index of nothing");
         // The query is shown, and kept in the search box, as text.
         assert!(!filtered.contains("<b>"), "{filtered}");
         assert!(filtered.contains("<strong>&quot;&gt;&lt;b&gt;credits</strong>"));
