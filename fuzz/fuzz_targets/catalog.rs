@@ -15,7 +15,7 @@ use tollgate::{Catalog, Context, Dialect};
 fn told(text: &str) -> Result<Vec<String>, Vec<(usize, usize, String)>> {
     let mut catalog = Catalog::builtin();
     match catalog.load_toml("fuzz.toml", text) {
-        Ok(()) => Ok(catalog
+        Ok(_) => Ok(catalog
             .iter()
             .map(|def| {
                 format!(
@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
             // A failed load changes nothing.
             assert_eq!(catalog.iter().count(), Catalog::builtin().iter().count());
         }
-        Ok(()) => {
+        Ok(_) => {
             let at = SystemTime::UNIX_EPOCH;
             let ctx = Context::new(at).request_id("req_fuzz");
             for def in catalog.iter() {

@@ -1,5 +1,6 @@
 //! `tollgate lint`: validates catalogs, every problem located in its file.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,8 +61,10 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         written: Ok(()),
     };
     // The problems told, each once: a file given both with --catalog and as
-    // a FILE has the same problems twice.
+    // a FILE has the same problems twice. Looked up by hash: many files of
+    // a hundred problems each would otherwise be compared by the square.
     let mut told: Vec<CatalogError> = Vec::new();
+    let mut seen: HashSet<CatalogError> = HashSet::new();
     let mut unreadable = 0;
     for (path, outcome) in outcomes {
         match outcome {
@@ -72,7 +75,7 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             )),
             Outcome::Broken(found) => {
                 for problem in found {
-                    if !told.contains(&problem) {
+                    if seen.insert(problem.clone()) {
                         out.line(format_args!("{}", printable(&problem.to_string())));
                         told.push(problem);
                     }
