@@ -85,6 +85,9 @@ pub(crate) struct AppState {
     pub(crate) scans: Scans,
     /// `GET /openapi.json`, rendered once.
     pub(crate) openapi: Bytes,
+    /// `GET /errors` without a search, rendered once (a large catalog's
+    /// page takes as long to render as its size).
+    pub(crate) reference: Bytes,
     /// One permit per core for image decodes: a small file can declare a
     /// large image, and a burst of them would otherwise decode all at once
     /// (up to 4096 × 4096 pixels each) on the blocking pool.

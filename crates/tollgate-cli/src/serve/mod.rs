@@ -785,6 +785,7 @@ async fn serve(
         dialect,
         scans,
         openapi: openapi.into(),
+        reference: tollgate::docs::html(&catalog, dialect, None).into(),
         decoders: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, usize::from),
         )),

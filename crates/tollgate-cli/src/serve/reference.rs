@@ -363,8 +363,10 @@ pub(crate) async fn errors(
     State(app): State<Arc<AppState>>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    let q = search_words(&params);
-    let page = tollgate::docs::html(&app.catalog, app.dialect, q.as_deref());
+    let page = match search_words(&params) {
+        Some(q) => tollgate::docs::html(&app.catalog, app.dialect, Some(&q)).into(),
+        None => app.reference.clone(),
+    };
     let policy = HeaderValue::from_static(tollgate::docs::HTML_CONTENT_SECURITY_POLICY);
     (
         [
