@@ -520,6 +520,58 @@ impl http_body::Body for Resumed {
     }
 }
 
+/// A success's body of unknown length (an event stream, a download), sent
+/// after the layer answered: polled in the request's span, and an error or
+/// a panic in it, which ends the connection with the message unfinished
+/// (the status is gone), logged with the request id. A body of known length
+/// passes unwrapped, and so does one a layer inside watches already.
+struct Streamed {
+    body: Body,
+    request_id: http::HeaderValue,
+    span: Span,
+}
+
+/// In a response's extensions: its body is watched already, by a Tollgate
+/// layer inside (a sub-router's own), so that the failure is logged once.
+#[derive(Clone, Copy)]
+struct Watched;
+
+impl http_body::Body for Streamed {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.body).poll_frame(cx)));
+        let request_id = this.request_id.to_str().unwrap_or_default();
+        match polled {
+            Ok(Poll::Ready(Some(Err(e)))) => {
+                tracing::error!(request_id, error = %e, "response body failed after its head was sent");
+                Poll::Ready(Some(Err(e)))
+            }
+            Ok(polled) => polled,
+            Err(panic) => {
+                let error = panic_text(panic);
+                tracing::error!(request_id, %error, "response body panicked after its head was sent");
+                let e = axum::Error::new(format!("response body panicked: {error}"));
+                Poll::Ready(Some(Err(e)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 pin_project! {
     /// The response future of [`TollgateService`](super::TollgateService).
     pub struct ResponseFuture<F> {
@@ -625,6 +677,14 @@ where
                         // copy, no reference count) and the response leaves.
                         let id = f.request_id.take().into_header_value();
                         let rendered_inside = response.status().as_u16() >= 400;
+                        // A success streamed after its head (see `Streamed`);
+                        // one of known length leaves as it is.
+                        let streamed = !rendered_inside
+                            && http_body::Body::size_hint(response.body())
+                                .exact()
+                                .is_none()
+                            && response.extensions_mut().insert(Watched).is_none();
+                        let stream_id = streamed.then(|| id.clone());
                         let headers = response.headers_mut();
                         if rendered_inside {
                             // An error that passes was rendered by a layer
@@ -636,6 +696,17 @@ where
                             headers.insert(tollgate::headers::X_REQUEST_ID, id);
                         }
                         this.state.set(State::Done);
+                        if let Some(request_id) = stream_id {
+                            let span = this.span.clone();
+                            return Poll::Ready(Ok(response.map(|body| {
+                                let body = Body::new(body);
+                                Body::new(Streamed {
+                                    body,
+                                    request_id,
+                                    span,
+                                })
+                            })));
+                        }
                         return Poll::Ready(Ok(response.map(Body::new)));
                     }
                     Ok(Poll::Ready(Ok(response))) => {

@@ -233,7 +233,9 @@ impl Tollgate {
     /// interrupted anyway. The status is the catalog entry's (504 built in; set
     /// `[errors.timeout] status = 408` in a catalog for 408). The deadline is
     /// a Tokio timer: the runtime needs its time driver (`#[tokio::main]` and
-    /// `Runtime::new` have it; a `Builder` needs `enable_time`).
+    /// `Runtime::new` have it; a `Builder` needs `enable_time`). The deadline
+    /// is the response head's: a body streamed after it (an event stream, a
+    /// download) and a WebSocket a `101` opens run on past it.
     ///
     /// The text of an unmarked error, read for its meaning, is read under the
     /// same deadline (1 s when none is set; that wait is a Tokio timer too):
