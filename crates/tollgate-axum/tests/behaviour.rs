@@ -1,8 +1,7 @@
 //! Negotiation, version pins, success envelopes, request ids, validation
 //! status, catalog overrides and logs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
@@ -15,6 +14,9 @@ use serde_json::{Value, json};
 use tollgate::{Catalog, Dialect};
 use tollgate_axum::{HandlerError, Json, Negotiated, Reply, RequestId, Tollgate, ValidationStatus};
 use tower::{Service, ServiceExt};
+
+mod common;
+use common::{Logs, logs};
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -359,37 +361,6 @@ async fn timestamps_come_from_the_clock() {
             .starts_with("2023-11-14T22:13:20"),
         "{value}"
     );
-}
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// What this test binary logs, down to `DEBUG`. One global subscriber:
-/// tracing caches per callsite whether anyone listens, so a per-test
-/// (thread-local) subscriber races the other tests' requests.
-fn logs() -> &'static Logs {
-    static LOGS: OnceLock<Logs> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
 }
 
 impl Logs {

@@ -19,6 +19,9 @@ use tollgate::{Catalog, Dialect};
 use tollgate_axum::{Decompression, Json, Tollgate};
 use tower::ServiceExt;
 
+mod common;
+use common::streamed;
+
 const LIMIT: usize = 1024;
 
 #[derive(Deserialize)]
@@ -61,15 +64,6 @@ async fn send(encoding: Option<&str>, body: Body) -> (u16, axum::http::HeaderMap
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
     (parts.status.as_u16(), parts.headers, bytes)
-}
-
-/// `body` sent in chunks of `size` bytes, with no `Content-Length`.
-fn streamed(body: &[u8], size: usize) -> Body {
-    let chunks: Vec<Result<Bytes, std::io::Error>> = body
-        .chunks(size)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
-    Body::from_stream(futures_util::stream::iter(chunks))
 }
 
 /// Asserts that the answer is the catalog's `code` with `status`.

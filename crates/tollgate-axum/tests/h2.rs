@@ -27,6 +27,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tollgate::{Catalog, Dialect};
 use tollgate_axum::{Json, Tollgate};
 
+mod common;
+use common::streamed;
+
 /// The layer's body limit, in bytes.
 const LIMIT: usize = 1000;
 
@@ -220,15 +223,6 @@ impl Answer {
         assert!(!self.request_id().is_empty());
         assert_eq!(self.headers.get("x-connection-specific"), None);
     }
-}
-
-/// `body` sent in chunks of `size` bytes, with no `Content-Length`.
-fn streamed(body: &[u8], size: usize) -> Body {
-    let chunks: Vec<Result<Bytes, std::io::Error>> = body
-        .chunks(size)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
-    Body::from_stream(futures_util::stream::iter(chunks))
 }
 
 /// A scan whose `session_id` is `len` bytes long.
