@@ -64,17 +64,24 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
 /// from closing; and with every character Markdown reads as syntax inline
 /// backslash-escaped (CommonMark lets any ASCII punctuation be), so that
 /// `<key>` is not raw HTML, `5*60` not emphasis, `&amp;` not an entity,
-/// `$5 to $10` not GitHub's math and `|` does not end a table cell. (A bare
-/// URL may still be made a link by GitHub; its text stays as written.)
+/// `$5 to $10` not GitHub's math and `|` does not end a table cell. A URL
+/// stays text too: GitHub makes links of `https://…` and `www.…` as written
+/// in the source, before escapes are read, so a backslash in one would show;
+/// escaping the `:` of `://` and the `.` of `www.` keeps them from being
+/// links. (GitHub may still make an e-mail address a link; its text stays as
+/// written.)
 pub(crate) fn plain(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.trim().chars() {
+    let mut chars = text.trim().chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '\r' | '\n' => out.push(' '),
             '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '&' | '|' | '$' => {
                 out.push('\\');
                 out.push(c);
             }
+            ':' if chars.peek() == Some(&'/') => out.push_str("\\:"),
+            '.' if out.ends_with("www") => out.push_str("\\."),
             _ => out.push(c),
         }
     }
@@ -223,6 +230,10 @@ mod tests {
                 "Send `Authorization: Bearer <key>` or [see](https://x.y) \\\"q\\\"",
             ),
             ("remedy", "~~old~~ <b>bold</b> &lt; ![i](x) $5 to $10"),
+            (
+                "message",
+                "See https://x.example/a_b?c=1&d=2, www.x.example/*a* or a@b.example",
+            ),
         ];
         for (field, text) in texts {
             let mut catalog = Catalog::builtin();
@@ -259,6 +270,21 @@ mod tests {
                 assert!(html.contains(&want), "{want}\n{html}");
             }
         }
+    }
+
+    /// GitHub makes links of `https://…` and `www.…` in the source, before
+    /// escapes are read, so an escape inside would show as a backslash: the
+    /// text keeps them from being links.
+    #[test]
+    fn urls_in_catalog_text_stay_text() {
+        assert_eq!(
+            plain("See https://x.example/a_b?c=1&d=2 or www.x.example/*"),
+            "See https\\://x.example/a\\_b?c=1\\&d=2 or www\\.x.example/\\*"
+        );
+        assert_eq!(
+            plain("Retry: now. Or ftp://x, www, 10:30"),
+            "Retry: now. Or ftp\\://x, www, 10:30"
+        );
     }
 
     #[test]
