@@ -1,0 +1,525 @@
+//! Reading errors from any server: the ten dialects, the common others, and
+//! bodies that are not JSON at all.
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+use http::header::RETRY_AFTER;
+use serde::de::IgnoredAny;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::{Catalog, Dialect, Kind, RetryClass, Violation, headers};
+
+mod hints;
+mod json;
+mod shapes;
+#[cfg(test)]
+mod tests;
+mod text;
+
+use hints::{
+    Headers, is_rate_limit_code, millisecond_hint, quota_refill, quota_spent, retry_after_field,
+};
+use json::Tape;
+pub(crate) use json::{Json, Member, Obj, Raw};
+use shapes::{MAX_ERROR_ITEMS, is_blank, read_errors, read_object};
+pub(crate) use shapes::{
+    Parsed, is_reason_phrase, looks_like_code, message_from_violations, repeats_status,
+};
+use text::{decode_references, html_title, truncate, xml_element};
+
+/// An error read back from a response of any API.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use http::HeaderMap;
+/// let body = br#"{"error":{"code":"RATE_LIMIT_ERROR","message":"Rate limit exceeded","details":{}},"request_id":"r1"}"#;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("retry-after", "30".parse().unwrap());
+/// let e = tollgate::decode(429, &headers, body, SystemTime::now());
+/// assert_eq!(e.code.as_deref(), Some("RATE_LIMIT_ERROR"));
+/// assert_eq!(e.kind, tollgate::Kind::RateLimited);
+/// assert_eq!(e.request_id.as_deref(), Some("r1"));
+/// assert_eq!(e.retry_after, Some(std::time::Duration::from_secs(30)));
+/// assert!(e.retryable);
+/// assert_eq!(e.dialect, "coded");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Decoded {
+    /// The HTTP status (the response's; the body's when that was 0).
+    pub status: u16,
+    /// The API's own code, verbatim (`RATE_LIMIT_ERROR`, `invalid_key`;
+    /// AWS's without its namespace). A status's reason phrase sent as
+    /// `error` (NestJS's, Spring's `"Bad Request"`) is none.
+    pub code: Option<String>,
+    /// The canonical category.
+    pub kind: Kind,
+    /// The human-readable message.
+    pub message: Option<String>,
+    /// Extra context the body carried: members whose JSON text comes to
+    /// 64 KiB at most (a larger one is left out), so that a hostile body of
+    /// huge arrays costs about its size.
+    pub details: Map<String, Value>,
+    /// Field-level problems: the first thousand (one long field name with
+    /// many messages, fewer), so that a hostile body costs about its size.
+    pub violations: Vec<Violation>,
+    /// The request id, from the body or a request-id header.
+    pub request_id: Option<String>,
+    /// How long the server asked the client to wait: `Retry-After` (of
+    /// several lines, the longest), else Azure's `retry-after-ms` or
+    /// `x-ms-retry-after-ms`; failing those, the longest of the body's
+    /// hints (`retry_after`, google `RetryInfo`); failing those, when a spent
+    /// rate-limit quota refills on a 429 or 503 (`RateLimit` with `r=0`,
+    /// every line of it counting; `RateLimit-Remaining: 0` with
+    /// `RateLimit-Reset`; `X-RateLimit-Remaining: 0` with
+    /// `X-RateLimit-Reset`, or `X-Rate-Limit-*` alike; either reset in
+    /// seconds or as a Unix time), and
+    /// on a 403 by all of these but the `RateLimit` field, whose `r=0` is
+    /// also sent on the call that spent the last of a quota.
+    #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
+    pub retry_after: Option<Duration>,
+    /// Whether and how to retry: the catalog entry's class when the code is
+    /// known (and its status matches), else the status's (a 403 with
+    /// `Retry-After` or a spent rate-limit quota counts as a 429, and so does
+    /// a 400, 403 or 503 with a throttling code: AWS's `ThrottlingException`,
+    /// S3's `SlowDown`, `rate_limit_exceeded`).
+    pub retry: RetryClass,
+    /// Whether sending the request again may succeed (`retry` is not `never`).
+    pub retryable: bool,
+    /// The shape recognised: a dialect name, or `azure`, `aws`, `paypal`,
+    /// `heroku`, `plain`, `message`, `errors`, `json`, `xml`, `html`,
+    /// `text`, `empty`.
+    pub dialect: &'static str,
+    /// The catalog entry the code was found to be (its catalog code), when
+    /// its status agrees: what `kind` and `retry` were taken from. Found
+    /// in the dialect the body is in, where two entries write one code in
+    /// different dialects.
+    #[serde(skip)]
+    pub catalog_code: Option<String>,
+    #[serde(skip)]
+    pub(crate) body_status: Option<u16>,
+    /// The JSON text read into `details` so far (see [`MAX_DETAILS_TEXT`]).
+    #[serde(skip)]
+    pub(crate) details_text: usize,
+}
+
+fn as_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) if d.subsec_nanos() == 0 => s.serialize_u64(d.as_secs()),
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+/// How many violations are read from one body: a hostile body of thousands
+/// of tiny items would otherwise cost far more memory than its size.
+pub(crate) const MAX_VIOLATIONS: usize = 1000;
+
+/// How much of a body's JSON text is read into details: parsed, an array of
+/// small numbers costs some thirty times its text, a value per item.
+pub(crate) const MAX_DETAILS_TEXT: usize = 64 * 1024;
+
+impl Decoded {
+    /// Nothing read yet of a response with `status` and `code` (its
+    /// `X-Error-Code`).
+    fn blank(status: u16, code: Option<String>) -> Decoded {
+        Decoded {
+            status,
+            code,
+            kind: Kind::Internal,
+            message: None,
+            details: Map::new(),
+            violations: Vec::new(),
+            request_id: None,
+            retry_after: None,
+            retry: RetryClass::Never,
+            retryable: false,
+            dialect: "json",
+            catalog_code: None,
+            body_status: None,
+            details_text: 0,
+        }
+    }
+
+    /// Adds a detail read from `raw`, unless it would take the details past
+    /// [`MAX_DETAILS_TEXT`] (then it is left out, and later smaller ones
+    /// may still fit).
+    pub(crate) fn add_detail(&mut self, key: &str, raw: Raw<'_>) {
+        let text = raw.get().len();
+        if self.details_text + text > MAX_DETAILS_TEXT {
+            return;
+        }
+        if let Some(value) = raw.value() {
+            self.details_text += text;
+            self.details.insert(key.to_owned(), value);
+        }
+    }
+
+    /// How many more violations are read (see [`MAX_VIOLATIONS`]).
+    pub(crate) fn violation_room(&self) -> usize {
+        MAX_VIOLATIONS.saturating_sub(self.violations.len())
+    }
+
+    /// Sets the code when `code` is one (keeps `X-Error-Code`'s otherwise).
+    pub(crate) fn set_code<S: AsRef<str> + Into<String>>(&mut self, code: Option<S>) {
+        // The body usually repeats `X-Error-Code`: then there is nothing to copy.
+        if let Some(code) = code {
+            if self.code.as_deref() != Some(code.as_ref()) {
+                self.code = Some(code.into());
+            }
+        }
+    }
+
+    /// Records a retry hint of the body; the longest one wins, so nobody
+    /// retries early. (The headers' hint, read after the body, replaces them
+    /// all: see [`Catalog::decode`].)
+    pub(crate) fn hint_retry(&mut self, delay: Option<Duration>) {
+        if let Some(delay) = delay {
+            self.retry_after = Some(self.retry_after.map_or(delay, |d| d.max(delay)));
+        }
+    }
+}
+
+/// Decodes an error response from any API, with the built-in catalog's
+/// knowledge of codes. Never panics, whatever the bytes.
+///
+/// `status` 0 means unknown: the body's status is used, if it has one.
+pub fn decode(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Decoded {
+    Catalog::builtin_ref().decode(status, headers, body, now)
+}
+
+impl Catalog {
+    /// Decodes an error response, resolving codes (and aliases) through this
+    /// catalog for their kind and retry advice. Never panics.
+    pub fn decode(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Decoded {
+        let fields = Headers::read(headers);
+        let mut out = Decoded::blank(status, fields.error_code().map(str::to_owned));
+        let dialect = read_body(body, &fields, self, &mut out);
+        if out.status == 0 {
+            out.status = out.body_status.unwrap_or(0);
+        }
+        if out.request_id.is_none() {
+            out.request_id = fields.request_id().map(str::to_owned);
+        }
+        // Several `Retry-After` lines (two layers each adding one): the
+        // longest wait wins, as between the body's hints.
+        let asked = if fields.retry_after_lines > 1 {
+            headers
+                .get_all(RETRY_AFTER)
+                .iter()
+                .filter_map(|value| Headers::text(Some(value)))
+                .filter_map(|value| retry_after_field(value, now))
+                .max()
+        } else {
+            fields
+                .retry_after()
+                .and_then(|value| retry_after_field(value, now))
+        };
+        // `Retry-After` is HTTP's own answer to when to come back (RFC 9110,
+        // 10.2.3): it decides over the body's hints, which count only where
+        // the headers say nothing, so that one absurd value in a body does
+        // not outweigh it. Azure's and OpenAI's hints in milliseconds are
+        // the headers' too, where `Retry-After` says nothing.
+        if let Some(delay) = asked.or_else(|| millisecond_hint(headers)) {
+            out.retry_after = Some(delay);
+        }
+        // Only a refusal or an overload can mean a spent quota: other
+        // answers skip the lookups.
+        let quota_refill = match out.status {
+            429 | 503 => quota_refill(headers, now, true),
+            // The IETF field's `r=0` is also sent on the call that spent the
+            // last of a quota, which a 403 may refuse for another reason: on
+            // a 403 only the `*-Remaining: 0` fields (GitHub's) count.
+            403 => quota_refill(headers, now, false),
+            _ => None,
+        };
+        // `Retry-After` (or the body's hint) is the server's answer to when
+        // the next call fits, so it takes precedence; a quota's refill is
+        // when all of it is back, a later time under a GCRA: the fallback.
+        if out.retry_after.is_none() {
+            out.hint_retry(quota_refill);
+        }
+        let def = out
+            .code
+            .as_deref()
+            .and_then(|code| self.find_wire_code_in(code, dialect));
+        // A code is trusted for its kind and retry advice when the status agrees,
+        // or when there is no error status to disagree (0, or a 2xx envelope
+        // with `"success": false`).
+        let def = def.filter(|d| d.status() == out.status || out.status < 400);
+        out.catalog_code = def.map(|def| def.code().to_owned());
+        let (kind, retry) = match def {
+            Some(def) => (def.kind(), def.retry()),
+            // A 403 that asks to be retried later, or whose rate-limit fields
+            // say the quota is spent, is a rate limit (GitHub answers so).
+            None if out.status == 403
+                && (asked.is_some() || quota_refill.is_some() || quota_spent(headers)) =>
+            {
+                (Kind::RateLimited, RetryClass::After)
+            }
+            // So is a throttling code on a 400, 403 or 503 (AWS's
+            // `ThrottlingException`, S3's `SlowDown`).
+            None if matches!(out.status, 400 | 403 | 503)
+                && out.code.as_deref().is_some_and(is_rate_limit_code) =>
+            {
+                (Kind::RateLimited, RetryClass::After)
+            }
+            None => (
+                Kind::from_status(out.status),
+                RetryClass::from_status(out.status),
+            ),
+        };
+        out.kind = kind;
+        out.retry = retry;
+        out.retryable = retry != RetryClass::Never;
+        out
+    }
+}
+
+/// Reads a JSON object into `out`: `Some` with its Tollgate dialect, if any;
+/// `None` when `json` is no object. A key holding a lone surrogate escape
+/// (`"x\ud800"`), which `serde_json` refuses in keys though it lets values
+/// through, does not hide the rest: the object is read again with every
+/// surrogate escape replaced.
+fn read_json_object(json: &str, catalog: &Catalog, out: &mut Decoded) -> Option<Option<Dialect>> {
+    if let Some(obj) = Tape::new(json).parse() {
+        return Some(read_object(&obj, catalog, out));
+    }
+    let replaced = without_surrogate_escapes(json, false)?;
+    let tape = Tape::new(&replaced);
+    let obj = tape.parse()?;
+    Some(read_object(&obj, catalog, out))
+}
+
+/// [`read_json_object`]; failing that, when the content type says JSON, the
+/// same on the first value of a body with more text after it (a proxy's
+/// trailer, a second value).
+fn read_json_body(
+    json: &str,
+    json_media: bool,
+    catalog: &Catalog,
+    out: &mut Decoded,
+) -> Option<Option<Dialect>> {
+    if read_json_array(json, out) {
+        return Some(None);
+    }
+    read_json_object(json, catalog, out).or_else(|| {
+        if !json_media || !json.starts_with('{') {
+            return None;
+        }
+        let mut values = serde_json::Deserializer::from_str(json).into_iter::<IgnoredAny>();
+        values.next()?.ok()?;
+        let first = json.get(..values.byte_offset())?;
+        (first.len() < json.len())
+            .then(|| read_json_object(first, catalog, out))
+            .flatten()
+    })
+}
+
+/// Reads a body that is a JSON array of errors (Salesforce's
+/// `[{"message","errorCode","fields"}]`) or of messages (`["…"]`) as the
+/// `errors` of `{"errors":[…]}` are ([`read_errors`]); `false`, reading
+/// nothing, when `json` is no such array (empty, or its first item neither
+/// an object nor a string). A lone surrogate escape in a key is replaced,
+/// as [`read_json_object`] does.
+fn read_json_array(json: &str, out: &mut Decoded) -> bool {
+    fn read(wrapped: &str, out: &mut Decoded) -> Option<()> {
+        let tape = Tape::new(wrapped);
+        let obj = tape.parse()?;
+        let errors = obj.raw("errors")?.array_up_to(MAX_ERROR_ITEMS)?;
+        let first = errors.first()?;
+        if !matches!(first.json_type(), Some(Json::Object | Json::String)) {
+            return None;
+        }
+        let parsed = Parsed {
+            error: None,
+            first_error: first.obj(),
+            errors,
+        };
+        read_errors(&obj, parsed, out);
+        out.dialect = "errors";
+        Some(())
+    }
+    if !json.starts_with('[') {
+        return false;
+    }
+    let wrapped = format!("{{\"errors\":{json}}}");
+    read(&wrapped, out)
+        .or_else(|| read(&without_surrogate_escapes(&wrapped, false)?, out))
+        .is_some()
+}
+
+/// `json` with each `\uD800`–`\uDFFF` escape written as `\uFFFD`;
+/// `None` when it has none. With `keep_pairs`, only lone ones are: a high
+/// surrogate's escape followed by a low one's stays (an emoji). Without,
+/// pairs are replaced too: for bodies that did not parse, where a readable
+/// code matters more than an emoji.
+fn without_surrogate_escapes(json: &str, keep_pairs: bool) -> Option<String> {
+    let bytes = json.as_bytes();
+    // `Some(true)` for a high surrogate's escape at `at`, `Some(false)` for
+    // a low one's.
+    let surrogate = |at: usize| {
+        bytes.get(at..at + 6).and_then(|e| {
+            let digit = e[3].to_ascii_lowercase();
+            let found = e[0] == b'\\'
+                && e[1] == b'u'
+                && e[2].eq_ignore_ascii_case(&b'd')
+                && matches!(digit, b'8'..=b'9' | b'a'..=b'f')
+                && e[4..].iter().all(u8::is_ascii_hexdigit);
+            found.then_some(matches!(digit, b'8'..=b'b'))
+        })
+    };
+    let mut out = String::with_capacity(json.len());
+    let (mut copied, mut at, mut found) = (0, 0, false);
+    // Bytes, not `str` slices: `at` may fall inside a character after a
+    // stray backslash; slices are taken only at backslashes and after ASCII.
+    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'\\') {
+        let escape = at + offset;
+        match surrogate(escape) {
+            Some(true) if keep_pairs && surrogate(escape + 6) == Some(false) => {
+                at = escape + 12;
+            }
+            Some(_) => {
+                out.push_str(&json[copied..escape]);
+                out.push_str("\\uFFFD");
+                found = true;
+                copied = escape + 6;
+                at = copied;
+            }
+            // Any other escape is two characters (`\\` among them), so the
+            // next backslash starts an escape of its own.
+            None => at = escape + 2,
+        }
+        if at >= json.len() {
+            break;
+        }
+    }
+    out.push_str(&json[copied..]);
+    found.then_some(out)
+}
+
+/// The message of a body whose message a lone surrogate escape kept from
+/// being read (`"cut \ud83d"`, JavaScript cutting an emoji in two): the
+/// body is read again with each lone one written as `\uFFFD`, and only its
+/// message taken, as a message that is not UTF-8 is kept with U+FFFD. Codes,
+/// ids and details holding one stay unread, as any member no `String` can
+/// hold does.
+fn read_cut_message(json: &str, json_media: bool, catalog: &Catalog, out: &mut Decoded) {
+    if out.message.is_some() {
+        return;
+    }
+    let Some(replaced) = without_surrogate_escapes(json, true) else {
+        return;
+    };
+    let mut again = Decoded::blank(out.status, None);
+    if read_json_body(&replaced, json_media, catalog, &mut again).is_some()
+        && again.dialect == out.dialect
+    {
+        out.message = again.message;
+    }
+}
+
+/// Reads the body into `out`; the Tollgate dialect it is in, if any.
+fn read_body(
+    body: &[u8],
+    headers: &Headers<'_>,
+    catalog: &Catalog,
+    out: &mut Decoded,
+) -> Option<Dialect> {
+    let trimmed = body
+        .strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(body)
+        .trim_ascii();
+    // Google's and Angular's guard against cross-site script inclusion,
+    // `)]}'` (or `)]}',`) on a line before the JSON.
+    let trimmed = match trimmed.strip_prefix(b")]}'") {
+        Some(rest) => rest.strip_prefix(b",").unwrap_or(rest).trim_ascii_start(),
+        None => trimmed,
+    };
+    if trimmed.is_empty() {
+        out.dialect = "empty";
+        return None;
+    }
+    let content_type = headers.content_type().unwrap_or_default();
+    let json_media = headers::is_json_media(content_type);
+    let is_json = match std::str::from_utf8(trimmed) {
+        Ok(json) => {
+            if let Some(dialect) = read_json_body(json, json_media, catalog, out) {
+                read_cut_message(json, json_media, catalog, out);
+                return dialect;
+            }
+            serde_json::from_str::<IgnoredAny>(json).is_ok()
+        }
+        // A string that is not UTF-8 (a message in Latin-1, say) does not
+        // hide the rest: read with it replaced.
+        Err(_) => {
+            let text = String::from_utf8_lossy(trimmed);
+            if let Some(dialect) = read_json_body(&text, json_media, catalog, out) {
+                read_cut_message(&text, json_media, catalog, out);
+                return dialect;
+            }
+            // `serde_json` skips strings without checking them.
+            serde_json::from_slice::<IgnoredAny>(trimmed).is_ok()
+        }
+    };
+    let text = String::from_utf8_lossy(trimmed);
+    if is_json {
+        out.dialect = "json";
+        // A body that is one string (Gin's `c.JSON(400, "invalid id")`) is
+        // the message, kept as a text body's is.
+        let string = |text: &str| serde_json::from_str::<String>(text).ok();
+        out.message = string(&text)
+            .or_else(|| string(&without_surrogate_escapes(&text, true)?))
+            .filter(|m| !is_blank(m))
+            .map(|m| truncate(m.trim()));
+        return None;
+    }
+    // Media types are case-insensitive (RFC 9110, 8.3.1).
+    let media = content_type.to_ascii_lowercase();
+    // Markup starts with a tag; text without one is text, whatever its
+    // label (Express sends `res.send("Something broke!")` as `text/html`).
+    let markup = trimmed.starts_with(b"<");
+    // AWS's `<ErrorResponse>` and S3's `<Error>` come without a prolog or
+    // an XML content type too.
+    let is_xml = trimmed.starts_with(b"<?xml")
+        || (markup && media.contains("xml") && !media.contains("html"))
+        || (trimmed.starts_with(b"<Error") && !media.contains("html"));
+    let is_html = markup;
+    if is_xml {
+        // S3's and Azure Storage's `<Error><Code>…</Code><Message>…`, AWS's
+        // `<ErrorResponse><Error><Code>…`: found by searching for the first
+        // element of each name rather than by an XML parser, as these small
+        // documents hold each name once; three elements do not warrant a
+        // dependency.
+        out.dialect = "xml";
+        out.set_code(xml_element(&text, "Code"));
+        out.message = xml_element(&text, "Message").map(|m| truncate(&m));
+        // EC2's query API writes `RequestID`.
+        let id = xml_element(&text, "RequestId").or_else(|| xml_element(&text, "RequestID"));
+        if let Some(id) = id {
+            out.request_id = Some(id);
+        }
+    } else if is_html {
+        out.dialect = "html";
+        out.message = html_title(&text)
+            .map(decode_references)
+            .map(|t| truncate(t.trim()))
+            .filter(|t| !t.is_empty());
+    } else {
+        out.dialect = "text";
+        out.message = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(truncate);
+    }
+    None
+}

@@ -1,0 +1,563 @@
+//! The shapes of JSON error bodies besides Tollgate's dialects: telling
+//! them apart and reading each.
+
+use std::borrow::Cow;
+
+use super::hints::aws_error_type;
+use super::{Decoded, Json, Obj, Raw};
+use crate::{Catalog, Dialect, Violation};
+
+/// Recognises the shape of a JSON object body and reads it; the Tollgate
+/// dialect it is in, if any.
+pub(super) fn read_object(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) -> Option<Dialect> {
+    let (shape, parsed) = detect(obj, out.status);
+    let dialect = match shape {
+        Shape::Dialect(d) => {
+            d.decode(obj, parsed, catalog, out);
+            out.dialect = d.name();
+            Some(d)
+        }
+        Shape::Other(name, read) => {
+            read(obj, parsed, out);
+            out.dialect = name;
+            None
+        }
+    };
+    // Where most shapes keep it (their readers leave it to this). A blank
+    // id is none, so that the next place to hold one counts.
+    if out.request_id.as_deref().is_none_or(is_blank) {
+        out.request_id = top_level_request_id(obj).map(Cow::into_owned);
+    }
+    // Where most shapes keep it too (Discord's `{"message","retry_after"}`);
+    // a shape that read it already gives the same hint again.
+    out.hint_retry(obj.seconds("retry_after"));
+    dialect
+}
+
+/// Whether `text` is only the reason phrase of `status`, as NestJS,
+/// Fastify and Spring send it as `error` (`"Bad Request"` on a 400): then it
+/// is no code. Several words in any case (`Not found`); one word only as the
+/// phrase writes it (`Forbidden`), since written otherwise it is a code
+/// (`FORBIDDEN`, `conflict`).
+pub(crate) fn is_reason_phrase(text: &str, status: u16) -> bool {
+    let phrase = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|status| status.canonical_reason());
+    phrase.is_some_and(|phrase| {
+        phrase == text || (phrase.contains(' ') && phrase.eq_ignore_ascii_case(text))
+    })
+}
+
+/// Whether an id is empty or only spaces: no id at all.
+pub(super) fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// `request_id`, else `requestId`: the last member of either name, found in
+/// one pass, when it is an id ([`Raw::id`]).
+fn top_level_request_id<'t>(obj: &Obj<'t>) -> Option<Cow<'t, str>> {
+    let (mut snake, mut camel) = (None, None);
+    for (key, raw) in obj.members.iter().rev() {
+        match key.as_ref() {
+            "request_id" if snake.is_none() => snake = Some(*raw),
+            "requestId" if camel.is_none() => camel = Some(*raw),
+            _ => {}
+        }
+    }
+    snake.and_then(Raw::id).or_else(|| camel.and_then(Raw::id))
+}
+
+enum Shape {
+    Dialect(Dialect),
+    Other(&'static str, ReadFn),
+}
+
+/// Reads a shape from the body and the members detection parsed.
+type ReadFn = fn(&Obj<'_>, Parsed<'_>, &mut Decoded);
+
+/// How many items of a body's `errors` list are read: a hostile body of
+/// thousands of tiny items would otherwise cost far more memory than its
+/// size, each item read into an object of its own.
+pub(super) const MAX_ERROR_ITEMS: usize = 1000;
+
+/// Members of a body that telling its shape took parsing: handed to the
+/// reader so that it does not parse them again.
+#[derive(Default)]
+pub(crate) struct Parsed<'a> {
+    /// `error`, when it is an object.
+    pub(crate) error: Option<Obj<'a>>,
+    /// The items of `errors`, when it is an array.
+    pub(crate) errors: Vec<Raw<'a>>,
+    /// The first of `errors`, when it is an object.
+    pub(crate) first_error: Option<Obj<'a>>,
+}
+
+/// The shape of `obj`, sent with `status`, and what telling it took parsing.
+fn detect<'a>(obj: &Obj<'a>, status: u16) -> (Shape, Parsed<'a>) {
+    use Json::*;
+    // Problem details carry their extensions at the top level, where a detail
+    // named `error` or `success` would look like another shape: the full
+    // signature (string `type` and `title`, numeric `status`) wins first.
+    if obj.json_type("type") == Some(String)
+        && obj.json_type("title") == Some(String)
+        && obj.json_type("status") == Some(Number)
+    {
+        return (Shape::Dialect(Dialect::Problem), Parsed::default());
+    }
+    let mut parsed = Parsed {
+        error: obj.obj("error"),
+        ..Parsed::default()
+    };
+    let shape = match &parsed.error {
+        Some(error) => detect_nested(obj, error),
+        None => detect_flat(obj, status, &mut parsed),
+    };
+    (shape, parsed)
+}
+
+/// The shape of a body whose `error` is an object.
+fn detect_nested(obj: &Obj<'_>, error: &Obj<'_>) -> Shape {
+    use Json::*;
+    if error.json_type("code") == Some(Number) {
+        // Google's legacy `errors[]` (Calendar's, Drive's) may come without
+        // `status`; seed 000's error has no `errors`.
+        let google = error.json_type("status") == Some(String)
+            || error.json_type("details") == Some(Array)
+            || error.json_type("errors") == Some(Array);
+        // Facebook's Graph API numbers its errors (`190`, no status) and
+        // names them by `type`, as Stripe does; seed 000's never have one.
+        let named = error.json_type("type") == Some(String);
+        Shape::Dialect(if google {
+            Dialect::Google
+        } else if named {
+            Dialect::Stripe
+        } else {
+            Dialect::StatusCode
+        })
+    } else if obj.has("meta") {
+        Shape::Dialect(Dialect::Meta)
+    } else if error.json_type("type") == Some(String) {
+        Shape::Dialect(Dialect::Stripe)
+    } else if error.has("target")
+        || error.has("innererror")
+        || error.json_type("details") == Some(Array)
+    {
+        Shape::Other("azure", read_azure)
+    } else {
+        Shape::Dialect(Dialect::Coded)
+    }
+}
+
+/// The shape of a body without an `error` object, sent with `status`.
+fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape {
+    use Json::*;
+    if obj.json_type("error") == Some(String) {
+        return if obj.has("message") {
+            Shape::Dialect(Dialect::Flat)
+        } else {
+            Shape::Other("plain", read_plain)
+        };
+    }
+    if obj.json_type("success") == Some(Bool) && envelope_errors(obj) {
+        return Shape::Dialect(Dialect::Envelope);
+    }
+    if (obj.json_type("type") == Some(String) || obj.json_type("title") == Some(String))
+        && (obj.has("status") || obj.has("detail") || obj.has("title"))
+    {
+        return Shape::Dialect(Dialect::Problem);
+    }
+    if let Some(errors) = obj
+        .raw("errors")
+        .and_then(|errors| errors.array_up_to(MAX_ERROR_ITEMS))
+    {
+        parsed.first_error = errors.first().and_then(|f| f.obj());
+        parsed.errors = errors;
+        let jsonapi = parsed.first_error.as_ref().is_some_and(|f| {
+            ["status", "title", "detail", "source", "id", "links"]
+                .iter()
+                .any(|k| f.has(k))
+        });
+        return if jsonapi {
+            Shape::Dialect(Dialect::Jsonapi)
+        } else {
+            Shape::Other("errors", read_errors)
+        };
+    }
+    if obj.json_type("errorMessages") == Some(Array) {
+        return Shape::Other("errors", read_error_messages);
+    }
+    if obj
+        .obj("errors")
+        .is_some_and(|errors| is_field_map(&errors))
+    {
+        return Shape::Other("errors", read_errors_by_field);
+    }
+    if obj.has("detail") {
+        return Shape::Dialect(Dialect::Detail);
+    }
+    if obj.json_type("__type") == Some(String) {
+        return Shape::Other("aws", read_aws);
+    }
+    if obj.json_type("message") == Some(String) {
+        if obj.json_type("name") == Some(String) && obj.json_type("debug_id") == Some(String) {
+            return Shape::Other("paypal", read_paypal);
+        }
+        if is_heroku(obj) {
+            return Shape::Other("heroku", read_heroku);
+        }
+        return Shape::Other("message", read_message);
+    }
+    if obj.json_type("errors") == Some(String) {
+        return Shape::Other("errors", read_errors_text);
+    }
+    if matches!(status, 400 | 422) && is_field_map(obj) {
+        return Shape::Other("errors", read_field_map);
+    }
+    Shape::Other("json", |obj, _, out| read_top_level_code(obj, out))
+}
+
+/// Whether every member of an object is a field's messages, a non-empty
+/// array of strings, as Laravel and Rails write their `errors`, and Django
+/// REST Framework a whole 400 (`{"email":["This field is required."]}`).
+fn is_field_map(obj: &Obj<'_>) -> bool {
+    let is_string = |item: Raw<'_>| item.json_type() == Some(Json::String);
+    !obj.members.is_empty()
+        && obj.members().all(|(_, raw)| {
+            raw.items().is_some_and(|mut items| {
+                items.next().is_some_and(is_string) && items.all(is_string)
+            })
+        })
+}
+
+/// Whether the `errors` of a body with `success` are seed 004's (or it has
+/// none): objects mapping codes or fields to their messages
+/// (`[{"invalid_key":["Not authenticated"]}]`). Cloudflare's and GraphQL's
+/// `[{"code":1003,"message":"…"}]`, whose `code` and `message` describe one
+/// error rather than list a field's messages, and a list of strings
+/// (`["bad"]`) are not; the first entry tells.
+fn envelope_errors(obj: &Obj<'_>) -> bool {
+    let Some(mut items) = obj.raw("errors").and_then(Raw::items) else {
+        return true;
+    };
+    let Some(first) = items.next() else {
+        return true;
+    };
+    let Some(entries) = first.entries() else {
+        return false;
+    };
+    let mut any = false;
+    for (key, value) in entries {
+        let one_error =
+            matches!(&*key, "code" | "message") && value.json_type() != Some(Json::Array);
+        if one_error {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+/// `{"error":{"code","message","target","details":[…],"innererror"}}` (Azure, OData).
+fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+    let Some(error) = parsed.error else {
+        return;
+    };
+    out.set_code(error.str("code"));
+    out.message = error.string("message");
+    if let Some(inner) = error.raw("innererror") {
+        out.add_detail("innererror", inner);
+    }
+    if let Some(target) = error.string("target") {
+        out.details.insert("target".to_owned(), target.into());
+    }
+    for item in error.items("details").take(out.violation_room()) {
+        let Some(item) = item.obj() else {
+            continue;
+        };
+        out.violations.push(Violation {
+            field: item.string("target").unwrap_or_default(),
+            code: item.string("code").unwrap_or_default(),
+            message: item.string("message").unwrap_or_default(),
+        });
+    }
+}
+
+/// `{"error":"…"}`: a code when it looks like one, else a message; OAuth 2
+/// (RFC 6749) adds the message in `error_description`.
+fn read_plain(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    let Some(text) = obj.string("error") else {
+        return;
+    };
+    if looks_like_code(&text) && !is_reason_phrase(&text, out.status) {
+        out.set_code(Some(text));
+        out.message = obj.string("error_description");
+    } else {
+        out.message = Some(text);
+    }
+    out.set_code(obj.str("code"));
+}
+
+/// Whether `text` reads as a code rather than a sentence or a URL: 1 to 64
+/// ASCII letters, digits, `_`, `.` and `-`.
+pub(crate) fn looks_like_code(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// `{"message":"…","code":…,"details":{…}}` (Twilio's
+/// `{"code":20404,"message","more_info","status":404}` among them).
+fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    out.message = obj.string("message");
+    read_top_level_code(obj, out);
+    if let Some(details) = obj.obj("details") {
+        crate::dialect::read_details_object(&details, |_| false, out);
+    }
+}
+
+/// PayPal's `{"name","message","debug_id","details":[…],"links":[…]}`:
+/// `name` is the code, `debug_id` the request id, and each of `details`
+/// (`{"field","location","issue","description"}`) a violation whose code
+/// is its `issue`; its `field` is a JSON Pointer in the body (the default
+/// `location`), a name in the query or the path. Other members (`links`,
+/// v1's `information_link`) are details, and so are `details` that are not
+/// a list of objects.
+fn read_paypal(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    out.set_code(obj.str("name"));
+    out.message = obj.string("message");
+    if let Some(id) = obj.raw("debug_id").and_then(Raw::id) {
+        out.request_id = Some(id.into_owned());
+    }
+    // All objects, or none read (and the list kept as a detail).
+    let details = obj.raw("details");
+    let read = details
+        .and_then(Raw::items)
+        .is_some_and(|mut items| items.all(|item| item.json_type() == Some(Json::Object)));
+    let items = details.and_then(Raw::items).filter(|_| read);
+    for item in items.into_iter().flatten().take(out.violation_room()) {
+        let Some(item) = item.obj() else {
+            continue;
+        };
+        let field = item.string("field").unwrap_or_default();
+        let in_body = item.str("location").is_none_or(|at| at == "body");
+        out.violations.push(Violation {
+            field: if in_body {
+                crate::pointer_to_field(&field)
+            } else {
+                field
+            },
+            code: item.string("issue").unwrap_or_default(),
+            message: item.string("description").unwrap_or_default(),
+        });
+    }
+    let own = |key: &str| {
+        matches!(key, "name" | "message" | "debug_id" | "retry_after") || (read && key == "details")
+    };
+    crate::dialect::read_details(obj, own, out);
+}
+
+/// Whether `obj` is a Heroku error, `{"id","message","url"}`: an `id` that
+/// looks like a code and starts with a letter (`not_found`), beside the
+/// message and the `url` documenting it. Elsewhere an `id` beside a message
+/// may well be a resource's.
+fn is_heroku(obj: &Obj<'_>) -> bool {
+    obj.json_type("url") == Some(Json::String)
+        && obj.str("id").is_some_and(|id| {
+            looks_like_code(&id) && id.starts_with(|c: char| c.is_ascii_alphabetic())
+        })
+}
+
+/// Heroku's `{"id":"not_found","message":"…","url":"…"}`: `id` is the code;
+/// `url` and any other member are details.
+fn read_heroku(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    out.set_code(obj.str("id"));
+    out.message = obj.string("message");
+    let own = |key: &str| matches!(key, "id" | "message" | "retry_after");
+    crate::dialect::read_details(obj, own, out);
+}
+
+/// Shopify's `{"errors":"[API] Invalid API key or access token"}`: the
+/// text is the message; a `code` beside it, the code.
+fn read_errors_text(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    out.message = obj.string("errors");
+    read_top_level_code(obj, out);
+}
+
+/// `{"message":…,"errors":{"<field>":["…"]}}` (Laravel, Rails; see
+/// [`is_field_map`]): each
+/// field's messages are violations; the rest is read as a `message` body's,
+/// the message failing that the first violation's.
+fn read_errors_by_field(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+    read_message(obj, parsed, out);
+    read_errors_map(obj, out);
+    message_from_violations(out);
+}
+
+/// The messages of each field in `errors` (`{"<field>":["…"]}` or
+/// `{"<field>":"…"}`) as violations.
+fn read_errors_map(obj: &Obj<'_>, out: &mut Decoded) {
+    for (field, messages) in obj
+        .raw("errors")
+        .and_then(Raw::entries)
+        .into_iter()
+        .flatten()
+    {
+        crate::dialect::read_field_messages(&field, messages, out);
+    }
+}
+
+/// Jira's `{"errorMessages":["…"],"errors":{"<field>":"…"}}`: the first
+/// message that is not blank is the message (the list a detail when it has
+/// several), each field's message a violation; failing a message, the first
+/// violation's is it.
+fn read_error_messages(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    out.message = obj
+        .items("errorMessages")
+        .filter_map(Raw::string)
+        .find(|m| !is_blank(m))
+        .map(Cow::into_owned);
+    if obj.items("errorMessages").nth(1).is_some() {
+        if let Some(messages) = obj.raw("errorMessages") {
+            out.add_detail("errorMessages", messages);
+        }
+    }
+    read_errors_map(obj, out);
+    read_top_level_code(obj, out);
+    message_from_violations(out);
+}
+
+/// Django REST Framework's `{"<field>":["…"]}` (see [`is_field_map`]): each
+/// field's messages are violations, the first one the message.
+fn read_field_map(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    for (field, messages) in obj.members() {
+        crate::dialect::read_field_messages(field, messages, out);
+    }
+    message_from_violations(out);
+}
+
+/// AWS's JSON protocols: `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"…"}`
+/// (`Message` in some services).
+fn read_aws(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    let code = obj.str("__type").map(|ty| aws_error_type(&ty).to_owned());
+    out.set_code(code.filter(|code| !code.is_empty()));
+    out.message = obj.string("message").or_else(|| obj.string("Message"));
+}
+
+/// The first violation's message as the message, when there is none.
+pub(crate) fn message_from_violations(out: &mut Decoded) {
+    if out.message.is_none() {
+        out.message = out
+            .violations
+            .iter()
+            .find(|v| !v.message.is_empty())
+            .map(|v| v.message.clone());
+    }
+}
+
+/// A body's own `code` (or `error_code`): a string, or an integer that is
+/// not merely the status again (Twilio's `20404` is a code; a `404` on a
+/// 404 says nothing more).
+fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
+    out.set_code(top_level_code(obj, out.status));
+}
+
+/// What [`read_top_level_code`] reads, for a response with `status`.
+fn top_level_code<'t>(obj: &Obj<'t>, status: u16) -> Option<Cow<'t, str>> {
+    ["code", "error_code"]
+        .into_iter()
+        .filter_map(|key| obj.raw(key)?.id())
+        .find(|code| !repeats_status(code, status))
+}
+
+/// Whether a code is only `status` again (`404` on a 404), which says
+/// nothing more: no code. Other numbers are an API's own (Twilio's `20404`).
+pub(crate) fn repeats_status(code: &str, status: u16) -> bool {
+    code.parse::<u64>().ok() == Some(u64::from(status))
+}
+
+/// `{"errors":[{"message":…,"code"|"extensions":{"code"}|"type"}]}` (GraphQL,
+/// GitHub's by `type`, Cloudflare), `{"errors":["…"]}`, GitHub's
+/// `{"message":…,"errors":[{"resource","field","code"}]}`, or Salesforce's
+/// items `{"message","errorCode","fields":[…]}`.
+///
+/// A top-level `message` and code (read as [`read_top_level_code`] reads
+/// one) are the error's own; failing those, the first item's. Items naming
+/// a `field` are violations; an item's `fields` are each a violation with
+/// the item's code and message.
+pub(super) fn read_errors(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+    out.message = obj.string("message");
+    let top_code = top_level_code(obj, out.status);
+    let has_top_code = top_code.is_some();
+    out.set_code(top_code);
+    let mut first_error = parsed.first_error;
+    for (i, raw) in parsed.errors.iter().enumerate() {
+        let item = if i == 0 {
+            first_error.take()
+        } else {
+            raw.obj()
+        };
+        let Some(item) = item else {
+            if i == 0 && out.message.is_none() {
+                out.message = raw.string().map(Cow::into_owned);
+            }
+            continue;
+        };
+        if let Some(field) = item.string("field") {
+            if out.violation_room() == 0 {
+                continue;
+            }
+            out.violations.push(Violation {
+                field,
+                code: item_code(&item, "code").unwrap_or_default(),
+                message: item.string("message").unwrap_or_default(),
+            });
+        } else {
+            let code = item_code(&item, "code").or_else(|| item_code(&item, "errorCode"));
+            if i == 0 {
+                if out.message.is_none() {
+                    out.message = item.string("message");
+                }
+                if !has_top_code {
+                    // GitHub's GraphQL API names its errors by `type` alone.
+                    let nested = || item_code(&item.obj("extensions")?, "code");
+                    let own = code
+                        .clone()
+                        .or_else(nested)
+                        .or_else(|| item.string("type").filter(|ty| looks_like_code(ty)))
+                        .filter(|code| !repeats_status(code, out.status));
+                    out.set_code(own);
+                }
+            }
+            read_item_fields(&item, code.unwrap_or_default(), out);
+        }
+    }
+    message_from_violations(out);
+}
+
+/// An error item's code: a string, or an integer (Cloudflare's `10000`).
+fn item_code(item: &Obj<'_>, key: &str) -> Option<String> {
+    item.raw(key)?.id().map(Cow::into_owned)
+}
+
+/// Salesforce's `fields` of an error item: each a violation with the item's
+/// `code` and message. The message is copied once per field, so at most
+/// [`FIELD_COPIES_MAX`](crate::dialect::FIELD_COPIES_MAX) bytes of copies
+/// are made of it, as of a field's name.
+fn read_item_fields(item: &Obj<'_>, code: String, out: &mut Decoded) {
+    let Some(fields) = item.raw("fields").and_then(Raw::items) else {
+        return;
+    };
+    let message = item.string("message").unwrap_or_default();
+    let copied = message.len() + code.len();
+    let room = out
+        .violation_room()
+        .min(1 + crate::dialect::FIELD_COPIES_MAX / copied.max(1));
+    let violations = fields.filter_map(Raw::string).map(|field| Violation {
+        field: field.into_owned(),
+        code: code.clone(),
+        message: message.clone(),
+    });
+    out.violations.extend(violations.take(room));
+}

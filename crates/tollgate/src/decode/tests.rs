@@ -1,0 +1,726 @@
+use std::borrow::Cow;
+
+use http::{HeaderName, HeaderValue};
+
+use super::hints::{FEW_HEADERS, Headers, REQUEST_ID_HEADER_NAMES};
+use super::json::{TAPE_DEPTH, TAPE_SPANS};
+use super::*;
+
+#[test]
+fn request_id_header_names_follow_the_public_list() {
+    let names: Vec<&str> = REQUEST_ID_HEADER_NAMES.iter().map(|n| n.as_str()).collect();
+    assert_eq!(names, headers::REQUEST_ID_HEADERS);
+}
+
+/// What the decoder reads from `map`.
+fn read(map: &HeaderMap) -> [Option<&str>; 4] {
+    let h = Headers::read(map);
+    [
+        h.error_code(),
+        h.retry_after(),
+        h.content_type(),
+        h.request_id(),
+    ]
+}
+
+#[test]
+fn small_and_large_header_maps_are_read_alike() {
+    let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let cases: &[&[(&str, &str)]] = &[
+        &[],
+        &[("x-error-code", "not_found"), ("x-request-id", "r1")],
+        // The first value of a name counts; empty ids give way to the next name.
+        &[
+            ("x-request-id", " "),
+            ("x-request-id", "r2"),
+            ("request-id", "r3"),
+        ],
+        &[
+            ("retry-after", "30"),
+            ("retry-after", "60"),
+            ("content-type", "text/html"),
+        ],
+        &[("traceparent", trace), ("x-correlation-id", "c1")],
+        &[("traceparent", trace)],
+        &[
+            ("x-amzn-requestid", "a1"),
+            ("x-ms-request-id", "m1"),
+            ("x-error-code", ""),
+        ],
+    ];
+    for headers in cases {
+        let mut small = HeaderMap::new();
+        for (name, value) in *headers {
+            small.append(HeaderName::from_static(name), value.parse().unwrap());
+        }
+        let mut large = small.clone();
+        for i in 0..=FEW_HEADERS {
+            large.append(
+                HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                HeaderValue::from_static("x"),
+            );
+        }
+        assert!(small.keys_len() <= FEW_HEADERS && large.keys_len() > FEW_HEADERS);
+        assert_eq!(read(&small), read(&large), "{headers:?}");
+        // And both as `HeaderMap::get` reads them.
+        let get = |name: &str| {
+            small
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let [code, retry, content_type, _] = read(&small);
+        assert_eq!(
+            [code, retry, content_type],
+            [get("x-error-code"), get("retry-after"), get("content-type")],
+            "{headers:?}"
+        );
+    }
+    let mut map = HeaderMap::new();
+    map.append("x-request-id", " ".parse().unwrap());
+    map.append("x-request-id", "r2".parse().unwrap());
+    map.append("request-id", "r3".parse().unwrap());
+    assert_eq!(read(&map)[3], Some("r3"));
+    map.clear();
+    map.append("x-correlation-id", "c1".parse().unwrap());
+    map.append("traceparent", trace.parse().unwrap());
+    assert_eq!(read(&map)[3], Some("c1"));
+    map.remove("x-correlation-id");
+    assert_eq!(read(&map)[3], Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+}
+
+#[test]
+fn spent_rate_limit_quotas_say_when_to_retry() {
+    let decode = decode_fields;
+    let secs = |n| Some(Duration::from_secs(n));
+
+    // GitHub: a 403 with the quota spent and its reset as a Unix time.
+    let github = decode(
+        403,
+        &[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1800000030"),
+        ],
+    );
+    assert_eq!(github.kind, Kind::RateLimited);
+    assert_eq!(github.retry, RetryClass::After);
+    assert_eq!(github.retry_after, secs(30));
+    // The reset in seconds to wait rather than a time.
+    let delta = decode(
+        429,
+        &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "12")],
+    );
+    assert_eq!(delta.retry_after, secs(12));
+    // The IETF field: the spent policy's `t`, however many policies.
+    let ietf = decode(
+        429,
+        &[("ratelimit", "\"per-key\";r=0;t=7, \"per-ip\";r=999;t=1")],
+    );
+    assert_eq!(ietf.retry_after, secs(7));
+    let older = decode(429, &[("ratelimit", "limit=100, remaining=0, reset=9")]);
+    assert_eq!(older.retry_after, secs(9));
+    // A key given twice: the last counts (RFC 8941 dictionaries).
+    let twice = "limit=10, remaining=5, remaining=0, reset=1, reset=30";
+    let twice = decode(429, &[("ratelimit", twice)]);
+    assert_eq!(twice.retry_after, secs(30));
+    // An item without a name; a policy whose quoted name reads like the
+    // older form; a quoted parameter that holds `r=0`.
+    let nameless = decode(429, &[("ratelimit", "r=0;t=6")]);
+    assert_eq!(nameless.retry_after, secs(6));
+    let named = decode(429, &[("ratelimit", "\"remaining=x\";r=0;t=4")]);
+    assert_eq!(named.retry_after, secs(4));
+    let quoted = decode(429, &[("ratelimit", "\"p\";note=\";r=0;t=60\";r=9;t=1")]);
+    assert_eq!(quoted.retry_after, None);
+    let split = decode(
+        429,
+        &[("ratelimit-remaining", "0"), ("ratelimit-reset", "5")],
+    );
+    assert_eq!(split.retry_after, secs(5));
+    // `Retry-After` says when the next call fits: it takes precedence over
+    // the time the whole quota is back.
+    let both = decode(429, &[("retry-after", "3"), ("ratelimit", "\"p\";r=0;t=8")]);
+    assert_eq!(both.retry_after, secs(3));
+    let github = decode(
+        403,
+        &[
+            ("retry-after", "60"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1800000030"),
+        ],
+    );
+    assert_eq!(
+        (github.kind, github.retry_after),
+        (Kind::RateLimited, secs(60))
+    );
+
+    // GitHub's secondary limit: a 403 with only `Retry-After`.
+    let secondary = decode(403, &[("retry-after", "60")]);
+    assert_eq!(
+        (secondary.kind, secondary.retry, secondary.retry_after),
+        (Kind::RateLimited, RetryClass::After, secs(60))
+    );
+
+    // Quota left: no hint, and a 403 stays a refusal.
+    let forbidden = decode(
+        403,
+        &[
+            ("x-ratelimit-remaining", "4999"),
+            ("x-ratelimit-reset", "1800000030"),
+        ],
+    );
+    assert_eq!(forbidden.kind, Kind::PermissionDenied);
+    assert_eq!(forbidden.retry, RetryClass::Never);
+    assert_eq!(forbidden.retry_after, None);
+    let left = decode(429, &[("ratelimit", "\"p\";r=3;t=7")]);
+    assert_eq!(left.retry_after, None);
+    let garbage = decode(
+        429,
+        &[
+            ("ratelimit", ";;==,r=,t=x"),
+            ("x-ratelimit-remaining", "zero"),
+        ],
+    );
+    assert_eq!(garbage.retry_after, None);
+    // A reset past the end of time is no panic, only a very long wait.
+    let far = decode(
+        429,
+        &[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "18446744073709551615"),
+        ],
+    );
+    let centuries = Duration::from_secs(100 * 365 * 86_400);
+    assert!(far.retry_after.is_some_and(|d| d > centuries), "{far:?}");
+    // Past u64 too: still a very long wait (the client stops), not no
+    // hint at all (which it would retry within a second).
+    for (name, value) in [
+        ("ratelimit", "\"p\";r=0;t=99999999999999999999"),
+        ("ratelimit-reset", "99999999999999999999"),
+    ] {
+        let remaining = ("ratelimit-remaining", "0");
+        let beyond = decode(429, &[(name, value), remaining]);
+        let wait = beyond.retry_after;
+        assert!(wait.is_some_and(|d| d > centuries), "{name}: {wait:?}");
+    }
+}
+
+/// Decodes an empty body with `fields` as headers, at a fixed time.
+fn decode_fields(status: u16, fields: &[(&str, &str)]) -> Decoded {
+    decode_body(status, fields, "")
+}
+
+/// Decodes `body` with `fields` as headers, at a fixed time.
+fn decode_body(status: u16, fields: &[(&str, &str)], body: &str) -> Decoded {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut map = HeaderMap::new();
+    for (name, value) in fields {
+        map.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    crate::decode(status, &map, body.as_bytes(), now)
+}
+
+#[test]
+fn a_reason_phrase_as_error_is_no_code() {
+    // NestJS, Fastify, Spring: `error` is the status's reason phrase.
+    let nest = r#"{"statusCode":400,"message":"Validation failed","error":"Bad Request"}"#;
+    let e = decode_body(400, &[], nest);
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (None, Some("Validation failed"))
+    );
+    assert_eq!(e.kind, Kind::InvalidArgument);
+    let fastify = r#"{"statusCode":429,"error":"Too Many Requests","message":"Rate limit exceeded, retry in 1 minute"}"#;
+    let e = decode_body(429, &[], fastify);
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (None, Some("Rate limit exceeded, retry in 1 minute"))
+    );
+    assert_eq!((e.kind, e.retry), (Kind::RateLimited, RetryClass::After));
+    for (status, phrase) in [(404, "Not Found"), (404, "NOT FOUND"), (403, "Forbidden")] {
+        let spring = format!(
+            r#"{{"timestamp":"2024-01-01T00:00:00.000+00:00","status":{status},"error":"{phrase}","path":"/x"}}"#
+        );
+        let e = decode_body(status, &[], &spring);
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_deref()),
+            (None, Some(phrase)),
+            "{spring}"
+        );
+        assert_eq!(e.kind, Kind::from_status(status));
+    }
+    // Only the status's own phrase; a real code stays one.
+    let e = decode_body(400, &[], r#"{"error":"Not Found","message":"m"}"#);
+    assert_eq!(e.code.as_deref(), Some("Not Found"));
+    let e = decode_body(400, &[], r#"{"error":"invalid_grant"}"#);
+    assert_eq!(e.code.as_deref(), Some("invalid_grant"));
+    // A single word written as a code is one (the catalog's `conflict`,
+    // seed 003's `FORBIDDEN`).
+    let e = decode_body(409, &[], r#"{"error":"conflict","message":"m"}"#);
+    assert_eq!(
+        (e.code.as_deref(), e.catalog_code.as_deref()),
+        (Some("conflict"), Some("conflict"))
+    );
+    for code in ["FORBIDDEN", "forbidden"] {
+        let e = decode_body(403, &[], &format!(r#"{{"error":"{code}"}}"#));
+        assert_eq!(e.code.as_deref(), Some(code));
+    }
+    // `X-Error-Code` is not lost to the phrase.
+    let e = decode_body(400, &[("x-error-code", "bad_input")], nest);
+    assert_eq!(e.code.as_deref(), Some("bad_input"));
+
+    // NestJS's validation messages: one violation of the input each.
+    let nest = r#"{"statusCode":400,"message":["email must be an email","name should not be empty"],"error":"Bad Request"}"#;
+    let e = decode_body(400, &[], nest);
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (None, Some("email must be an email"))
+    );
+    assert_eq!(
+        e.violations,
+        [
+            Violation::new("", "", "email must be an email"),
+            Violation::new("", "", "name should not be empty"),
+        ]
+    );
+}
+
+#[test]
+fn field_errors_keyed_by_field_are_violations() {
+    let laravel = r#"{"message":"The email field is required.","errors":{"email":["The email field is required."]}}"#;
+    let e = decode_body(422, &[], laravel);
+    assert_eq!(e.dialect, "errors");
+    assert_eq!(e.message.as_deref(), Some("The email field is required."));
+    assert_eq!(
+        e.violations,
+        [Violation::new("email", "", "The email field is required.")]
+    );
+    let rails =
+        r#"{"errors":{"email":["can't be blank"],"password":["is too short","is invalid"]}}"#;
+    let e = decode_body(422, &[], rails);
+    assert_eq!(e.dialect, "errors");
+    assert_eq!(e.message.as_deref(), Some("can't be blank"));
+    assert_eq!(
+        e.violations,
+        [
+            Violation::new("email", "", "can't be blank"),
+            Violation::new("password", "", "is too short"),
+            Violation::new("password", "", "is invalid"),
+        ]
+    );
+    // Django REST Framework: the whole body maps fields to messages.
+    let drf = r#"{"email":["This field is required."],"name":["This field may not be blank."]}"#;
+    let e = decode_body(400, &[], drf);
+    assert_eq!(e.dialect, "errors");
+    assert_eq!(e.message.as_deref(), Some("This field is required."));
+    assert_eq!(
+        e.violations,
+        [
+            Violation::new("email", "", "This field is required."),
+            Violation::new("name", "", "This field may not be blank."),
+        ]
+    );
+    // Only on a 400 or 422, and only when every member is such a list.
+    for (status, body) in [
+        (500, drf),
+        (400, r#"{"ids":[]}"#),
+        (400, r#"{"tags":["a"],"count":1}"#),
+        (400, r#"{"tags":["a",1]}"#),
+        (400, r#"{"errors":{"code":"E1","detail":"d"}}"#),
+    ] {
+        let e = decode_body(status, &[], body);
+        assert_eq!(e.dialect, "json", "{body}");
+        assert!(e.violations.is_empty(), "{body}");
+    }
+    let e = decode_body(400, &[], r#"{"message":"m","errors":{"count":2}}"#);
+    assert_eq!((e.dialect, e.message.as_deref()), ("message", Some("m")));
+}
+
+#[test]
+fn rate_limit_codes_on_other_statuses_are_rate_limits() {
+    for (status, body) in [
+        (
+            400,
+            r#"{"error":{"code":"ThrottlingException","message":"Rate exceeded"}}"#,
+        ),
+        (
+            400,
+            r#"{"error":{"code":"Throttling","message":"Rate exceeded"}}"#,
+        ),
+        (400, r#"{"code":"TooManyRequestsException","message":"m"}"#),
+        (400, r#"{"code":"RequestLimitExceeded","message":"m"}"#),
+        (400, r#"{"error":"rate_limit_exceeded","message":"m"}"#),
+        (403, r#"{"error":{"code":"rate_limited","message":"m"}}"#),
+        (
+            403,
+            r#"{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"m"}}"#,
+        ),
+        (
+            503,
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"#,
+        ),
+    ] {
+        let e = decode_body(status, &[], body);
+        assert_eq!(
+            (e.kind, e.retry),
+            (Kind::RateLimited, RetryClass::After),
+            "{body}"
+        );
+    }
+    // GitHub: a spent quota on a 403, even without its reset.
+    let e = decode_body(403, &[("x-ratelimit-remaining", "0")], "");
+    assert_eq!((e.kind, e.retry), (Kind::RateLimited, RetryClass::After));
+    // Other codes, and other statuses, stay what the status says.
+    let e = decode_body(400, &[], r#"{"error":{"code":"invalid_request"}}"#);
+    assert_eq!(
+        (e.kind, e.retry),
+        (Kind::InvalidArgument, RetryClass::Never)
+    );
+    let e = decode_body(404, &[], r#"{"error":{"code":"Throttling"}}"#);
+    assert_eq!((e.kind, e.retry), (Kind::NotFound, RetryClass::Never));
+}
+
+#[test]
+fn aws_error_types_are_codes() {
+    let dynamo = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#;
+    let e = decode_body(400, &[("x-amzn-requestid", "a1")], dynamo);
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (
+            Some("ResourceNotFoundException"),
+            Some("Requested resource not found")
+        )
+    );
+    assert_eq!(e.request_id.as_deref(), Some("a1"));
+    let e = decode_body(400, &[], r#"{"__type":"ns#Bad:http://x/","Message":"M"}"#);
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (Some("Bad"), Some("M"))
+    );
+    let header = (
+        "x-amzn-ErrorType",
+        "ValidationException:http://internal.amazon.com/coral/com.amazon.coral.validate/",
+    );
+    let e = decode_body(400, &[header], r#"{"message":"1 validation error"}"#);
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (Some("ValidationException"), Some("1 validation error"))
+    );
+    // In a map of many headers too (read by lookup, not by a pass).
+    let names: Vec<String> = (0..=FEW_HEADERS).map(|i| format!("x-filler-{i}")).collect();
+    let mut many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x")).collect();
+    many.push(header);
+    let e = decode_body(400, &many, "");
+    assert_eq!(e.code.as_deref(), Some("ValidationException"));
+
+    // XML without a prolog or an XML content type.
+    let iam = r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The user cannot be found.</Message></Error><RequestId>r1</RequestId></ErrorResponse>"#;
+    let e = decode_body(404, &[], iam);
+    assert_eq!(e.dialect, "xml");
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (Some("NoSuchEntity"), Some("The user cannot be found."))
+    );
+    assert_eq!(e.request_id.as_deref(), Some("r1"));
+    let s3 = "\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
+    let e = decode_body(404, &[], s3);
+    assert_eq!((e.dialect, e.code.as_deref()), ("xml", Some("NoSuchKey")));
+    // HTML stays HTML, `<code>` in it or not.
+    let html = "<html><title>Oops</title><body><code>Code</code></body></html>";
+    let e = decode_body(500, &[], html);
+    assert_eq!((e.dialect, e.message.as_deref()), ("html", Some("Oops")));
+}
+
+#[test]
+fn json_after_an_xssi_guard_or_before_trailing_text_is_read() {
+    let google = r#"{"error":{"code":404,"message":"Not found","status":"NOT_FOUND"}}"#;
+    for guard in [")]}'\n", ")]}',\n", ")]}'"] {
+        let e = decode_body(404, &[], &format!("{guard}{google}"));
+        assert_eq!(
+            (e.dialect, e.code.as_deref()),
+            ("google", Some("NOT_FOUND")),
+            "{guard}"
+        );
+    }
+    let json = ("content-type", "application/json");
+    let e = decode_body(
+        400,
+        &[json],
+        r#"{"error":"invalid_key","message":"m"}garbage"#,
+    );
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("flat", Some("invalid_key"))
+    );
+    let e = decode_body(400, &[json], "{\"message\":\"a\"}\n{\"message\":\"b\"}");
+    assert_eq!((e.dialect, e.message.as_deref()), ("message", Some("a")));
+    // Not said to be JSON: text, as before.
+    let e = decode_body(400, &[], r#"{"message":"a"} and more"#);
+    assert_eq!(e.dialect, "text");
+}
+
+#[test]
+fn hyphenated_rate_limit_fields_and_folded_retry_after_are_read() {
+    let secs = |n| Some(Duration::from_secs(n));
+    let twitter = [
+        ("x-rate-limit-limit", "900"),
+        ("x-rate-limit-remaining", "0"),
+        ("x-rate-limit-reset", "1800000030"),
+    ];
+    assert_eq!(decode_fields(429, &twitter).retry_after, secs(30));
+    let e = decode_fields(403, &twitter);
+    assert_eq!((e.kind, e.retry_after), (Kind::RateLimited, secs(30)));
+    // Duplicate lines folded into one.
+    assert_eq!(
+        decode_fields(429, &[("retry-after", "120, 120")]).retry_after,
+        secs(120)
+    );
+    assert_eq!(
+        decode_fields(429, &[("retry-after", "120, 120"), ("retry-after", "30")]).retry_after,
+        secs(120)
+    );
+    assert_eq!(
+        decode_fields(429, &[("retry-after", "120, soon")]).retry_after,
+        None
+    );
+    // A date's comma is no list.
+    let date = decode_fields(429, &[("retry-after", "Fri, 15 Jan 2027 08:00:10 GMT")]);
+    assert_eq!(date.retry_after, secs(10));
+}
+
+#[test]
+fn a_ratelimit_reset_as_large_as_a_unix_time_is_one() {
+    // Twitch: `Ratelimit-Reset` is when the bucket refills, not a delay.
+    let twitch = decode_fields(
+        429,
+        &[
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "1800000040"),
+        ],
+    );
+    assert_eq!(twitch.retry_after, Some(Duration::from_secs(40)));
+    // A time already past: retry now.
+    let past = decode_fields(
+        429,
+        &[
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "1700000000"),
+        ],
+    );
+    assert_eq!(past.retry_after, Some(Duration::ZERO));
+    // In milliseconds, as some APIs send it: the same 40 s, not the
+    // year 57000.
+    let millis = decode_fields(
+        429,
+        &[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1800000040000"),
+        ],
+    );
+    assert_eq!(millis.retry_after, Some(Duration::from_secs(40)));
+}
+
+#[test]
+fn every_ratelimit_line_counts() {
+    let secs = |n| Some(Duration::from_secs(n));
+    let lines = [
+        ("ratelimit", "\"burst\";r=3;t=1"),
+        ("ratelimit", "\"daily\";r=0;t=40"),
+    ];
+    let joined = [("ratelimit", "\"burst\";r=3;t=1, \"daily\";r=0;t=40")];
+    let split = decode_fields(429, &lines);
+    assert_eq!(split.retry_after, secs(40));
+    assert_eq!(split.kind, Kind::RateLimited);
+    assert_eq!(decode_fields(429, &joined).retry_after, secs(40));
+    // A 403 on the call that spent the last of a quota is refused for
+    // its own reason: the field's `r=0` does not make it a rate limit.
+    let refused = decode_fields(403, &lines);
+    assert_eq!(
+        (refused.kind, refused.retry),
+        (Kind::PermissionDenied, RetryClass::Never)
+    );
+    assert_eq!(refused.retry_after, None);
+    // The spent line first, or both spent: the longest wait still wins.
+    let reversed = [lines[1], lines[0]];
+    assert_eq!(decode_fields(429, &reversed).retry_after, secs(40));
+    let both = [("ratelimit", "\"a\";r=0;t=50"), lines[1]];
+    assert_eq!(decode_fields(429, &both).retry_after, secs(50));
+    // An empty line gives way to the others.
+    let empty = [("ratelimit", ""), lines[1]];
+    assert_eq!(decode_fields(429, &empty).retry_after, secs(40));
+    // Quota left on every line: no hint.
+    let left = [lines[0], ("ratelimit", "\"daily\";r=9;t=40")];
+    assert_eq!(decode_fields(429, &left).retry_after, None);
+}
+
+#[test]
+fn a_503_with_a_spent_quota_says_when_to_retry() {
+    let e = decode_fields(503, &[("ratelimit", "\"p\";r=0;t=20")]);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(20)));
+    assert_eq!((e.kind, e.retry), (Kind::Unavailable, RetryClass::After));
+    // Other statuses still skip the fields.
+    let e = decode_fields(500, &[("ratelimit", "\"p\";r=0;t=20")]);
+    assert_eq!(e.retry_after, None);
+}
+
+use proptest::prelude::*;
+
+/// The tape of checked JSON text.
+fn tape(json: &str) -> Tape<'_> {
+    assert!(serde_json::from_str::<IgnoredAny>(json).is_ok(), "{json}");
+    Tape::new(json)
+}
+
+#[test]
+fn raw_values_are_read_by_type() {
+    let tape = tape(
+        r#"{"s":"plain","e":"a\"b\u00e9","n":402,"f":402.0,"neg":-1,"big":18446744073709551616,"o":{"x":1},"a":[1,"2"],"t":true}"#,
+    );
+    let obj = tape.root().obj().unwrap();
+    assert_eq!(obj.str("s").as_deref(), Some("plain"));
+    assert!(matches!(obj.str("s"), Some(Cow::Borrowed(_))));
+    assert_eq!(obj.str("e").as_deref(), Some("a\"bé"));
+    assert_eq!(obj.str("n"), None);
+    assert_eq!(obj.u64("n"), Some(402));
+    for key in ["f", "neg", "big", "s", "t", "missing"] {
+        assert_eq!(obj.u64(key), None, "{key}");
+    }
+    assert_eq!(obj.obj("o").map(|o| o.u64("x")), Some(Some(1)));
+    assert!(obj.obj("a").is_none() && obj.obj("s").is_none());
+    let up_to = |key: &str, max| obj.raw(key).and_then(|a| a.array_up_to(max));
+    assert_eq!(up_to("a", 10).map(|a| a.len()), Some(2));
+    assert_eq!(up_to("a", 1).map(|a| a.len()), Some(1));
+    assert!(up_to("o", 10).is_none());
+    assert_eq!(obj.raw("t").and_then(Raw::value), Some(Value::Bool(true)));
+    assert!(tape_of("[1]").root().obj().is_none());
+    assert!(tape_of("\"{}\"").root().obj().is_none());
+    assert!(tape_of("{}").root().array_up_to(1).is_none());
+}
+
+fn tape_of(json: &str) -> Tape<'_> {
+    tape(json)
+}
+
+/// Splits `raw` level by level and compares every value with the one
+/// `serde_json` parsed.
+fn same(raw: Raw<'_>, value: &Value) -> Result<(), TestCaseError> {
+    match value {
+        Value::Object(map) => {
+            let obj = raw
+                .obj()
+                .ok_or_else(|| TestCaseError::fail("not an object"))?;
+            prop_assert_eq!(obj.members.len(), map.len());
+            for ((key, raw), (k, v)) in obj.members().zip(map) {
+                prop_assert_eq!(key, k.as_str());
+                same(raw, v)?;
+            }
+        }
+        Value::Array(items) => {
+            let raws = raw
+                .array_up_to(usize::MAX)
+                .ok_or_else(|| TestCaseError::fail("not an array"))?;
+            prop_assert_eq!(raws.len(), items.len());
+            for (raw, item) in raws.into_iter().zip(items) {
+                same(raw, item)?;
+            }
+        }
+        scalar => prop_assert_eq!(&raw.value(), &Some(scalar.clone())),
+    }
+    Ok(())
+}
+
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        // Quotes, backslashes, brackets, controls and non-ASCII in strings.
+        "[a-z\"\\\\{}\\[\\],:\u{1}\n é😀]{0,8}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(6, 64, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::vec(("[a-z\"\\\\{}:,]{0,6}", inner), 0..6)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn the_tape_splits_as_serde_json_parses(value in json(), pretty in any::<bool>()) {
+        let value = Value::Object([("v".to_owned(), value)].into_iter().collect());
+        let text = if pretty {
+            serde_json::to_string_pretty(&value).unwrap()
+        } else {
+            serde_json::to_string(&value).unwrap()
+        };
+        let tape = tape(&text);
+        same(tape.root(), &value)?;
+    }
+}
+
+#[test]
+fn nesting_deeper_than_the_tape_is_split_by_counting() {
+    let depth = TAPE_DEPTH * 2;
+    let text = format!(
+        "{{\"a\":{}{{\"k\":\"]}}\\\"\",\"n\":[1,{{}}]}}{},\"b\":2}}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let tape = tape(&text);
+    same(tape.root(), &value).unwrap();
+    // Text that is not JSON gives nonsense or nothing, never a panic.
+    for text in [
+        "{\"a\":[}",
+        "{\"a\":{\"b\":[1,}",
+        "{\"a\":\"\\",
+        "{\"a\":]",
+        "{[",
+        "{\"a\":[[[[",
+    ] {
+        let tape = Tape::new(text);
+        assert!(tape.root().obj().is_none(), "{text}");
+    }
+
+    // More containers than the tape records: the rest are counted too.
+    let items: Vec<Value> = (0..TAPE_SPANS * 2)
+        .map(|i| serde_json::json!({"i": i, "a": [[i], {"s": "]\\\""}]}))
+        .collect();
+    let value = serde_json::json!({"v": items, "after": {"x": [1]}});
+    let text = value.to_string();
+    let many = tape_of(&text);
+    same(many.root(), &value).unwrap();
+    let recorded = many.spans.get().map(|s| s.borrow().len);
+    assert_eq!(recorded, Some(TAPE_SPANS));
+}
+
+#[test]
+fn a_member_that_cannot_be_held_loses_only_itself() {
+    // Valid JSON text, but no `String` holds a lone surrogate and no
+    // number type holds 1e400: those members are dropped, not the rest.
+    let body = br#"{"error":{"code":"missing_field","message":"m","details":{"field":"x","bad":"\ud800","huge":1e400}},"request_id":"r"}"#;
+    let e = decode(400, &HeaderMap::new(), body, SystemTime::UNIX_EPOCH);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("coded", Some("missing_field"))
+    );
+    assert_eq!(e.message.as_deref(), Some("m"));
+    assert_eq!(Value::Object(e.details), serde_json::json!({"field": "x"}));
+    assert_eq!(e.request_id.as_deref(), Some("r"));
+
+    let body = br#"{"detail":{"code":"bad\ud800","message":"m","field":"limit"}}"#;
+    let e = decode(400, &HeaderMap::new(), body, SystemTime::UNIX_EPOCH);
+    assert_eq!((e.code, e.message.as_deref()), (None, Some("m")));
+    assert_eq!(
+        Value::Object(e.details),
+        serde_json::json!({"field": "limit"})
+    );
+}
