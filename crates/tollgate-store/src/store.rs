@@ -1030,7 +1030,9 @@ impl Store {
     /// the balance below zero, however many run at once.
     ///
     /// Refused with `account_suspended`, `usage_limit_exceeded` (with
-    /// `Retry-After` to the next month) or `insufficient_credits`.
+    /// `Retry-After` to the next month) or `insufficient_credits`; with
+    /// `invalid_key` when no account has that id (the key's account is
+    /// gone), and with a store error for a negative `cost`.
     pub async fn reserve(&self, account_id: &str, cost: i64) -> Result<Reservation, Rejection> {
         if cost < 0 {
             return Err(StoreError::InvalidInput(format!("cost {cost} is negative")).into());
