@@ -23,19 +23,25 @@
 //! ([`Linger`]): a request refused from its headers (413, 401, 429, 415)
 //! leaves its body unread, and closing a socket with unread data makes the
 //! kernel reset it, so a client still sending its body would see the
-//! connection reset, not the answer.
+//! connection reset, not the answer. Such an answer says `Connection: close`
+//! ([`ReadToEnd`]): hyper closes a connection whose request body was not read
+//! once the answer is written, and a keep-alive client not told so sends its
+//! next request into the closing connection and loses it.
 
 use std::future::Future;
 use std::io::{self, ErrorKind};
+use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
+use axum::http::{HeaderValue, header};
+use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -121,13 +127,21 @@ pub(crate) async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = router
-            .clone()
-            .map_request(move |request: hyper::Request<Incoming>| {
-                let mut request = request.map(Body::new);
+        let router = router.clone();
+        let service = tower::service_fn(move |request: hyper::Request<Incoming>| {
+            let router = router.clone();
+            async move {
+                let read = Arc::new(AtomicBool::new(false));
+                let mut request = request.map(|body| Body::new(ReadToEnd::new(body, &read)));
                 request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
+                let mut response = router.oneshot(request).await?;
+                if !read.load(Ordering::Acquire) {
+                    let close = HeaderValue::from_static("close");
+                    response.headers_mut().insert(header::CONNECTION, close);
+                }
+                Ok::<_, Infallible>(response)
+            }
+        });
         let mut stream = TimeoutStream::new(stream);
         stream.set_write_timeout(Some(deadline));
         let io = TokioIo::new(Linger::new(Box::pin(stream)));
@@ -153,6 +167,46 @@ pub(crate) async fn serve(
         // Dropped here, so that a request's refund starts now, not never.
         connections.abort_all();
         while connections.join_next().await.is_some() {}
+    }
+}
+
+/// A request body that notes when it has been read to its end (or had none).
+struct ReadToEnd {
+    body: Incoming,
+    read: Arc<AtomicBool>,
+}
+
+impl ReadToEnd {
+    fn new(body: Incoming, read: &Arc<AtomicBool>) -> Self {
+        read.store(body.is_end_stream(), Ordering::Release);
+        ReadToEnd {
+            body,
+            read: Arc::clone(read),
+        }
+    }
+}
+
+impl hyper::body::Body for ReadToEnd {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
+        if frame.is_none() || self.body.is_end_stream() {
+            self.read.store(true, Ordering::Release);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -244,8 +298,79 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Linger<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::routing::get;
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Reads one answer (head and a `content-length` body) off `client`.
+    async fn answer(client: &mut tokio::net::TcpStream) -> String {
+        let mut bytes = Vec::new();
+        let mut chunk = [0; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |n| n.trim().parse::<usize>().unwrap());
+                if text.len() >= end + 4 + length {
+                    return text;
+                }
+            }
+            let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut chunk))
+                .await
+                .expect("an answer")
+                .unwrap();
+            assert!(read > 0, "closed before the answer: {bytes:?}");
+            bytes.extend_from_slice(&chunk[..read]);
+        }
+    }
+
+    /// An answer given before the request body was read says `Connection:
+    /// close`, as hyper then closes the connection; one whose body was read
+    /// keeps the connection for the next request.
+    #[tokio::test]
+    async fn an_answer_before_the_body_arrived_says_the_connection_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new()
+            .route("/refuse", post(|| async { StatusCode::TOO_MANY_REQUESTS }))
+            .route("/read", post(|body: String| async move { body }))
+            .route("/", get(|| async { "got" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, Duration::from_secs(5), async {
+            let _ = stopped.await;
+        }));
+
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        for request in [
+            &b"POST /read HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi"[..],
+            b"GET / HTTP/1.1\r\nhost: x\r\n\r\n",
+            b"POST /read HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nho",
+        ] {
+            client.write_all(request).await.unwrap();
+            let answer = answer(&mut client).await;
+            assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:?}");
+            assert!(!answer.contains("connection: close"), "{answer:?}");
+        }
+
+        // The head alone: the body is still to come when the answer goes.
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"POST /refuse HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = answer(&mut client).await;
+        assert!(answer.starts_with("HTTP/1.1 429 "), "{answer:?}");
+        assert!(answer.contains("connection: close"), "{answer:?}");
+        drop(client);
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the server stops")
+            .unwrap();
+    }
 
     /// A client that shuts its write side once its request is sent still
     /// gets the answer, also when the handler takes a while.
