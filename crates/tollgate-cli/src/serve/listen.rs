@@ -28,9 +28,9 @@
 //! once the answer is written, and a keep-alive client not told so sends its
 //! next request into the closing connection and loses it.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io::{self, ErrorKind};
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
