@@ -5,9 +5,10 @@
 //! - [`MemoryStore`] / [`KeyedLimiter`] / [`DirectLimiter`]: in-process state,
 //!   lock-free on the hot path, with bounded memory and no background thread.
 //! - [`RedisStore`]: state shared by every node, one round trip per decision,
-//!   timed by Redis's own clock, concurrent decisions batched into one script
-//!   call, on one server, a Redis Cluster or a Sentinel service's primary
-//!   (followed through failovers); fails open or closed by config.
+//!   timed by Redis's own clock, on one server, a Redis Cluster or a
+//!   Sentinel service's primary (followed through failovers); concurrent
+//!   decisions batched into one script call (on a Cluster, each is its own
+//!   call); fails open or closed by config.
 //! - [`Limiter`]: several policies per request (per key *and* per IP), each
 //!   with a [`KeyExtractor`] ([`ApiKey`], [`ClientIp`] that reads proxy
 //!   headers only through trusted proxies), on a [`Backend`] chosen by URL.

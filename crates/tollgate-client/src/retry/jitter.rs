@@ -32,7 +32,8 @@ impl Default for Jitter {
 }
 
 impl Jitter {
-    /// Jitter seeded from the operating system's randomness.
+    /// Jitter with a seed of its own, drawn from fastrand's thread-local
+    /// generator (seeded from the time and the thread's id).
     pub fn new() -> Jitter {
         Jitter {
             rng: Arc::new(Mutex::new(fastrand::Rng::new())),

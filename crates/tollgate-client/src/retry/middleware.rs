@@ -77,8 +77,8 @@ pub(crate) struct Attempts(pub(crate) Vec<Attempt>);
 pub(crate) struct SentIdempotencyKey(pub(crate) String);
 
 impl TollgateMiddleware {
-    /// The default [`RetryPolicy`], a fresh default [`RetryBudget`], jitter
-    /// from the system's randomness and the default [`ErrorDecoder`].
+    /// The default [`RetryPolicy`], a fresh default [`RetryBudget`], a new
+    /// [`Jitter`] and the default [`ErrorDecoder`].
     pub fn new() -> TollgateMiddleware {
         TollgateMiddleware::default()
     }

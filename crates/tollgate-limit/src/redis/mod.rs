@@ -240,8 +240,9 @@ impl RedisOptions {
 /// that reads the key, decides with Redis's own `TIME` and writes the new
 /// state atomically (the script is loaded again by itself after a Redis
 /// restart: `EVALSHA`, then `SCRIPT LOAD` once on `NOSCRIPT`). Calls share one
-/// multiplexed connection ([`ConnectionManager`]), which reconnects by
-/// itself.
+/// multiplexed connection
+/// ([`ConnectionManager`](::redis::aio::ConnectionManager)), which reconnects
+/// by itself.
 ///
 /// **Batches** (on one server). A lone decision is sent at once. While
 /// calls are on their way, the decisions that arrive wait a moment and go
