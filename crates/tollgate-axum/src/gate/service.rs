@@ -61,7 +61,9 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // A service that is not ready because it failed still gets a
-        // response: the error is answered as `internal_error` by `call`.
+        // response: `call` answers the error as what it means (an
+        // `ApiError` it carries, tower's `Elapsed` a `timeout`, `Overloaded`
+        // a `service_unavailable`), else as an `internal_error`.
         match self.inner.poll_ready(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(())) => {
