@@ -5,11 +5,12 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::docs::SearchText;
 use crate::{ApiError, Dialect, ErrorDef, Kind, Renderer, RetryClass, Template};
 
 /// Where `type` / `doc_url` / `links.about` point unless a catalog says otherwise.
@@ -56,12 +57,24 @@ pub struct Catalog {
     /// Every spelling [`find_wire_code`](Catalog::find_wire_code) resolves
     /// without a scan: codes, aliases, UPPER_SNAKE codes.
     wire: CodeMap,
+    /// Each alias → the entries that write it, with the dialect they write
+    /// it in: with `index`, whom an entry added in code collides with is
+    /// found without a scan.
+    aliases: AliasMap,
+    /// Every entry's text as a search of the reference reads it, made at
+    /// the first search and dropped when an entry changes.
+    search: OnceLock<Arc<SearchText>>,
     docs_url: String,
     domain: String,
 }
 
 /// Codes to positions in `Catalog::defs`.
 type CodeMap = HashMap<String, usize, BuildHasherDefault<CodeHasher>>;
+
+/// Aliases to the dialects they are written in and positions in
+/// `Catalog::defs`: one pair in a catalog without collisions, a few when
+/// entries write one alias in different dialects.
+type AliasMap = HashMap<String, Vec<(Dialect, usize)>, BuildHasherDefault<CodeHasher>>;
 
 /// A fast hash for the catalog's own codes, looked up once per decoded
 /// response (SipHash costs about as much as the rest of a small decode).
@@ -96,7 +109,13 @@ impl Hasher for CodeHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // A product's low bits depend only on the low bits of what was
+        // multiplied, and the table picks a slot by the low bits: codes
+        // that differ only past their first bytes (`entry_1`, `entry_2`,
+        // …) would all fall in a few dozen slots, and a catalog of 100 000
+        // of them be probed by the square. The high bits, mixed from all
+        // of them, are turned down (as rustc's hasher does since 2.0).
+        self.0.rotate_left(26)
     }
 }
 
@@ -464,6 +483,8 @@ impl Catalog {
             defs: Vec::new(),
             index: CodeMap::default(),
             wire: CodeMap::default(),
+            aliases: AliasMap::default(),
+            search: OnceLock::new(),
             docs_url: DEFAULT_DOCS_URL.to_owned(),
             domain: DEFAULT_DOMAIN.to_owned(),
         }
@@ -620,6 +641,11 @@ impl Catalog {
 
     /// Adds or replaces an entry defined in code (such as a
     /// `#[derive(ApiError)]` enum's), checked like a TOML entry.
+    ///
+    /// Its collisions are looked up in the catalog's indexes rather than
+    /// found by comparing it with every entry, and only the indexes it
+    /// changes are updated: adding a large enum's entries one by one costs
+    /// in proportion to their number.
     pub fn insert(&mut self, def: ErrorDef) -> Result<(), Vec<CatalogError>> {
         let code = def.code.clone();
         let error = |message| CatalogError {
@@ -634,9 +660,7 @@ impl Catalog {
             .into_iter()
             .map(|(_, _, problem)| error(problem))
             .collect();
-        let mut next = self.clone();
-        next.put(def);
-        for clash in next.alias_collisions() {
+        for clash in self.collisions_of(&def) {
             if clash.later == code {
                 errors.push(error(clash.problem(&clash.first)));
             } else if clash.first == code {
@@ -646,19 +670,138 @@ impl Catalog {
         if !errors.is_empty() {
             return Err(errors);
         }
-        next.index_wire_codes();
-        *self = next;
+        let old = self.index.get(def.code()).map(|&at| self.defs[at].clone());
+        self.put(def);
+        let at = self.index[code.as_str()];
+        let new = self.defs[at].clone();
+        if let Some(old) = &old {
+            self.unindex_aliases(old, at);
+        }
+        self.index_aliases(&new, at);
+        // The spellings whose entry may have changed: the entry's code,
+        // UPPER_SNAKE code, and every alias it wrote or writes.
+        let upper = new.code.to_ascii_uppercase();
+        let spellings = old.iter().chain([&new]).flat_map(|d| d.aliases.values());
+        let spellings: HashSet<&str> = spellings
+            .map(String::as_str)
+            .chain([new.code(), upper.as_str()])
+            .collect();
+        for wire in spellings {
+            match self.resolve_wire_code(wire) {
+                Some(at) => {
+                    self.wire.insert(wire.to_owned(), at);
+                }
+                None => {
+                    self.wire.remove(wire);
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The collisions of `def`, put in the catalog in place of the entry
+    /// with its code (or after the last), that [`alias_collisions`] would
+    /// find, in its order, in a catalog otherwise without collisions (as
+    /// every catalog that loaded or inserted without errors is).
+    ///
+    /// [`alias_collisions`]: Catalog::alias_collisions
+    fn collisions_of(&self, def: &ErrorDef) -> Vec<AliasCollision> {
+        let at = self.index.get(def.code()).copied();
+        let here = at.unwrap_or(self.defs.len());
+        let mut out = Vec::new();
+        for dialect in Dialect::ALL {
+            let wire = def.wire_code(dialect);
+            // Who else writes `wire` in `dialect`: an entry whose alias it
+            // is there, whose code it is, or (google's) whose UPPER_SNAKE
+            // code it is.
+            let aliased = self.aliases.get(wire.as_ref()).into_iter().flatten();
+            let aliased = aliased.filter(|(d, _)| *d == dialect).map(|&(_, i)| i);
+            let by_code = self.index.get(wire.as_ref()).copied();
+            let by_upper = (dialect == Dialect::Google)
+                .then(|| self.index.get(wire.to_ascii_lowercase().as_str()).copied())
+                .flatten();
+            let mut others: Vec<usize> = aliased
+                .chain(by_code)
+                .chain(by_upper)
+                .filter(|&i| Some(i) != at && self.defs[i].wire_code(dialect) == wire)
+                .collect();
+            others.sort_unstable();
+            others.dedup();
+            // In catalog order, each entry that writes the code after the
+            // first collides with that first one.
+            let collision = |first: &str, later: &str| AliasCollision {
+                first: first.to_owned(),
+                later: later.to_owned(),
+                wire: wire.clone().into_owned(),
+                dialect,
+            };
+            match others.first() {
+                Some(&first) if first < here => {
+                    out.push(collision(self.defs[first].code(), def.code()));
+                }
+                _ => {
+                    for &other in &others {
+                        out.push(collision(def.code(), self.defs[other].code()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The entry [`find_wire_code`](Catalog::find_wire_code) finds `wire`
+    /// at without a scan, from the indexes: the entry whose code it is,
+    /// else the first that writes it as an alias, else the one whose code
+    /// it is in UPPER_SNAKE; as [`index_wire_codes`] puts it.
+    ///
+    /// [`index_wire_codes`]: Catalog::index_wire_codes
+    fn resolve_wire_code(&self, wire: &str) -> Option<usize> {
+        if let Some(&at) = self.index.get(wire) {
+            return Some(at);
+        }
+        let aliased = self.aliases.get(wire).into_iter().flatten();
+        if let Some(at) = aliased.map(|&(_, at)| at).min() {
+            return Some(at);
+        }
+        // A catalog's codes are snake_case: the one that reads `wire` in
+        // UPPER_SNAKE is `wire` in lower case.
+        let lower = wire.to_ascii_lowercase();
+        let at = *self.index.get(lower.as_str())?;
+        let upper = self.defs[at].code.bytes().map(|b| b.to_ascii_uppercase());
+        upper.eq(wire.bytes()).then_some(at)
+    }
+
+    /// Adds `def`'s aliases, at position `at`, to `aliases`.
+    fn index_aliases(&mut self, def: &ErrorDef, at: usize) {
+        for (&dialect, alias) in &def.aliases {
+            let writers = self.aliases.entry(alias.clone()).or_default();
+            writers.push((dialect, at));
+        }
+    }
+
+    /// Takes `def`'s aliases, at position `at`, out of `aliases`.
+    fn unindex_aliases(&mut self, def: &ErrorDef, at: usize) {
+        for alias in def.aliases.values() {
+            if let Some(writers) = self.aliases.get_mut(alias.as_str()) {
+                writers.retain(|&(_, i)| i != at);
+                if writers.is_empty() {
+                    self.aliases.remove(alias.as_str());
+                }
+            }
+        }
     }
 
     /// Rebuilds `wire` after entries changed, in the order of precedence of
     /// [`find_wire_code`](Catalog::find_wire_code): a canonical code first,
     /// then the first entry with that alias, then a code in UPPER_SNAKE.
+    /// Rebuilds `aliases` too.
     fn index_wire_codes(&mut self) {
         let mut wire = CodeMap::default();
+        let mut aliases = AliasMap::default();
         for (i, def) in self.defs.iter().enumerate() {
-            for alias in def.aliases.values() {
+            for (&dialect, alias) in &def.aliases {
                 wire.entry(alias.clone()).or_insert(i);
+                aliases.entry(alias.clone()).or_default().push((dialect, i));
             }
         }
         for (i, def) in self.defs.iter().enumerate() {
@@ -668,9 +811,21 @@ impl Catalog {
             wire.entry(def.code.to_ascii_uppercase()).or_insert(i);
         }
         self.wire = wire;
+        self.aliases = aliases;
+    }
+
+    /// The entries with every one of `words` (a search of the reference,
+    /// [`query_words`](crate::docs::query_words)) in their status or text,
+    /// in order.
+    pub(crate) fn search(&self, words: &[String]) -> Vec<&Arc<ErrorDef>> {
+        let text = self
+            .search
+            .get_or_init(|| Arc::new(SearchText::new(self.defs.iter().map(|d| &**d))));
+        text.matching(words).map(|at| &self.defs[at]).collect()
     }
 
     fn put(&mut self, def: ErrorDef) {
+        self.search = OnceLock::new();
         let def = Arc::new(def);
         match self.index.get(def.code()) {
             Some(&i) => self.defs[i] = def,
@@ -687,7 +842,8 @@ impl Catalog {
         for dialect in Dialect::ALL {
             // Borrowed from the entries: a catalog's every code is looked at
             // in every dialect, and only a collision is copied.
-            let mut seen: HashMap<Cow<'_, str>, &str> = HashMap::with_capacity(self.defs.len());
+            let mut seen: HashMap<Cow<'_, str>, &str, BuildHasherDefault<CodeHasher>> =
+                HashMap::with_capacity_and_hasher(self.defs.len(), BuildHasherDefault::default());
             for def in &self.defs {
                 let wire = def.wire_code(dialect);
                 match seen.get(&wire) {
@@ -779,6 +935,12 @@ impl Catalog {
     /// google's `ErrorInfo.domain`: the API's service name.
     pub fn domain(&self) -> &str {
         &self.domain
+    }
+
+    /// Sets google's `ErrorInfo.domain`: the API's service name, on one line
+    /// (`api.example.com`), as a catalog file's `domain` does.
+    pub fn set_domain(&mut self, domain: impl Into<String>) {
+        self.domain = domain.into();
     }
 }
 
@@ -1519,6 +1681,167 @@ mod tests {
             info.count_total <= 4 * Dialect::ALL.len() as u64,
             "{info:?}"
         );
+    }
+
+    #[test]
+    fn inserting_into_a_large_catalog_costs_what_it_does_into_a_small_one() {
+        // Collisions are looked up in the indexes and only the spellings
+        // the entry changes are indexed again: neither copying the catalog
+        // nor comparing the entry with every other, which made adding a
+        // large enum's entries one by one cost by the square.
+        let insert = |mut catalog: Catalog| {
+            let def = ErrorDef::new("added_in_code", 409, "Added", "m")
+                .unwrap()
+                .alias(Dialect::Coded, "ADDED_IN_CODE_ERROR");
+            let info = allocation_counter::measure(|| catalog.insert(def).unwrap());
+            info.count_total
+        };
+        let small = insert(large_catalog(10));
+        let large = insert(large_catalog(10_000));
+        assert!(large <= small + 4, "{small} then {large} allocations");
+        assert!(large <= 64, "{large} allocations");
+    }
+
+    #[test]
+    fn codes_that_differ_at_their_end_spread_over_the_table() {
+        // A table of 16 384 slots picks one by the low 14 bits: 10 000
+        // codes that share their first bytes fill thousands of them, as
+        // random ones would (about 7 500), not a few dozen.
+        use std::hash::Hash;
+        let slots: HashSet<u64> = (0..10_000)
+            .map(|i| {
+                let mut hasher = CodeHasher::default();
+                format!("gen_entry_{i}").hash(&mut hasher);
+                hasher.finish() & 0x3fff
+            })
+            .collect();
+        assert!(slots.len() > 6_000, "{} slots", slots.len());
+    }
+
+    #[test]
+    fn insert_indexes_as_a_load_does() {
+        // Each insert updates the indexes in place: they stay what
+        // rebuilding them from the entries gives, whichever entry's
+        // spelling an insert takes, shadows or gives back.
+        let mut c = large_catalog(50);
+        let defs = [
+            ErrorDef::new("first_added", 400, "t", "m").unwrap(),
+            // An alias that is another entry's code in UPPER_SNAKE.
+            ErrorDef::new("second_added", 400, "t", "m")
+                .unwrap()
+                .alias(Dialect::Coded, "FIRST_ADDED")
+                .alias(Dialect::Flat, "entry_3_gone"),
+            // An alias in another dialect that is an earlier one's alias.
+            ErrorDef::new("third_added", 400, "t", "m")
+                .unwrap()
+                .alias(Dialect::Stripe, "ENTRY_5_FAILED")
+                .alias(Dialect::Jsonapi, "FIRST_ADDED"),
+            // Replaced: the alias it drops goes to the next entry with it.
+            ErrorDef::new("second_added", 400, "t", "m")
+                .unwrap()
+                .alias(Dialect::Meta, "second_added_meta"),
+            ErrorDef::new("entry_5", 400, "t", "m").unwrap(),
+            ErrorDef::new("not_found", 404, "Not found", "m")
+                .unwrap()
+                .alias(Dialect::Detail, "ENTRY_5_FAILED"),
+            ErrorDef::new("third_added", 400, "t", "m").unwrap(),
+        ];
+        let sorted = |c: &Catalog| {
+            let mut aliases: Vec<(String, Vec<(Dialect, usize)>)> = (c.aliases.iter())
+                .map(|(alias, writers)| {
+                    let mut writers = writers.clone();
+                    writers.sort_unstable();
+                    (alias.clone(), writers)
+                })
+                .collect();
+            aliases.sort_unstable();
+            aliases
+        };
+        for def in defs {
+            let code = def.code().to_owned();
+            c.insert(def).unwrap_or_else(|e| panic!("{code}: {e:?}"));
+            let mut rebuilt = c.clone();
+            rebuilt.index_wire_codes();
+            assert_eq!(c.wire, rebuilt.wire, "after {code}");
+            assert_eq!(sorted(&c), sorted(&rebuilt), "after {code}");
+        }
+        let find = |wire: &str| find_in(&c, wire);
+        assert_eq!(find("FIRST_ADDED").as_deref(), Some("first_added"));
+        assert_eq!(find("ENTRY_5_FAILED").as_deref(), Some("not_found"));
+        assert_eq!(find("entry_3_gone"), None);
+    }
+
+    #[test]
+    fn insert_tells_the_collisions_a_catalog_scan_finds() {
+        // Whichever entry comes first, in every dialect, in the scan's words.
+        let scanned = |c: &Catalog, def: &ErrorDef| {
+            let mut next = c.clone();
+            next.put(def.clone());
+            let code = def.code();
+            let mut told = Vec::new();
+            for clash in next.alias_collisions() {
+                if clash.later == code {
+                    told.push(clash.problem(&clash.first));
+                } else if clash.first == code {
+                    told.push(clash.problem(&clash.later));
+                }
+            }
+            told
+        };
+        let c = large_catalog(20);
+        let defs = [
+            ErrorDef::new("new_one", 400, "t", "m")
+                .unwrap()
+                .alias(Dialect::Coded, "ENTRY_5_FAILED"),
+            ErrorDef::new("new_one", 400, "t", "m")
+                .unwrap()
+                .alias(Dialect::Problem, "entry_7")
+                .alias(Dialect::Google, "NOT_FOUND")
+                .alias(Dialect::Flat, "entry_5_failed"),
+            // Replacing an earlier entry: it comes first.
+            ErrorDef::new("not_found", 404, "t", "m")
+                .unwrap()
+                .alias(Dialect::Stripe, "entry_9")
+                .alias(Dialect::Coded, "ENTRY_10_FAILED"),
+            ErrorDef::new("entry_4", 400, "t", "m")
+                .unwrap()
+                .alias(Dialect::Coded, "ENTRY_5_FAILED")
+                .alias(Dialect::Meta, "entry_4"),
+            ErrorDef::new("NOT_FOUND", 404, "t", "m").unwrap(),
+            ErrorDef::new("Not_Found", 404, "t", "m").unwrap(),
+            ErrorDef::new("entry_12", 400, "t", "m").unwrap(),
+        ];
+        for def in defs {
+            let expected = scanned(&c, &def);
+            let told: Vec<_> = c
+                .collisions_of(&def)
+                .into_iter()
+                .filter_map(|clash| {
+                    let code = def.code();
+                    if clash.later == code {
+                        Some(clash.problem(&clash.first))
+                    } else if clash.first == code {
+                        Some(clash.problem(&clash.later))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            assert_eq!(told, expected, "{}", def.code());
+        }
+        // The first of them is told, and the catalog is unchanged.
+        let mut changed = c.clone();
+        let def = ErrorDef::new("new_one", 400, "t", "m")
+            .unwrap()
+            .alias(Dialect::Coded, "ENTRY_5_FAILED");
+        let e = changed.insert(def).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(
+            e[0].to_string(),
+            "<code>: entry \"new_one\": code \"ENTRY_5_FAILED\" in the coded dialect is also \"entry_5\"'s"
+        );
+        assert!(changed.get("new_one").is_none());
+        assert_eq!(changed.wire, c.wire);
     }
 
     #[test]

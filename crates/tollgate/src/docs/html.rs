@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{HINT_GIVES_WAY, example_response, matches, query_words, retry_advice};
+use super::{HINT_GIVES_WAY, example_response, query_words, retry_advice};
 use crate::{Catalog, Dialect};
 
 const STYLE: &str = "\
@@ -67,7 +67,11 @@ pub const HTML_CONTENT_SECURITY_POLICY: &str =
 pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String {
     let query = query.unwrap_or("");
     let words = query_words(query);
-    let defs: Vec<_> = catalog.iter().filter(|d| matches(d, &words)).collect();
+    let defs: Vec<_> = if words.is_empty() {
+        catalog.iter().collect()
+    } else {
+        catalog.search(&words)
+    };
     let mut out = String::with_capacity(64 * 1024);
     let _ = write!(
         out,
@@ -271,11 +275,7 @@ mod tests {
         let catalog = Catalog::builtin();
         let hits = |query: &str| {
             let words = query_words(query);
-            let codes: Vec<&str> = catalog
-                .iter()
-                .filter(|d| matches(d, &words))
-                .map(|d| d.code())
-                .collect();
+            let codes: Vec<&str> = catalog.search(&words).iter().map(|d| d.code()).collect();
             codes
         };
         assert_eq!(hits("RATE Limit 429"), ["rate_limit_exceeded"]);

@@ -264,7 +264,11 @@ pub fn request_id_header() -> Value {
 }
 
 fn header(description: &str, schema: Value) -> Value {
-    json!({"description": description, "schema": schema})
+    // Built by hand: `json!` would copy `schema` through its serializer.
+    let mut header = Map::new();
+    header.insert("description".into(), description.into());
+    header.insert("schema".into(), schema);
+    Value::Object(header)
 }
 
 /// The headers a response with `def`'s error carries in `dialect`: the
@@ -399,31 +403,39 @@ impl From<Dialect> for ErrorMedia {
 pub fn components(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
     let media = media.into();
     let mut responses = Map::new();
+    // Each response is built by hand: `json!` would copy every example and
+    // header through its serializer, twice over for a large catalog.
     for def in catalog.iter() {
         let mut content = Map::new();
         for (dialect, schema) in media.each() {
-            content.insert(
-                dialect.content_type().to_owned(),
-                json!({
-                    "schema": {"$ref": format!("#/components/schemas/{schema}")},
-                    "example": example_body(catalog, dialect, def)
-                }),
+            let mut entry = Map::new();
+            entry.insert(
+                "schema".into(),
+                json!({"$ref": format!("#/components/schemas/{schema}")}),
             );
+            entry.insert("example".into(), example_body(catalog, dialect, def));
+            content.insert(dialect.content_type().to_owned(), Value::Object(entry));
         }
-        responses.insert(
-            def.code().to_owned(),
-            json!({
-                "description": format!("{} (`{}`)", plain(def.title()), def.code()),
-                "headers": error_headers(def, media.dialect),
-                "content": content
-            }),
+        let mut response = Map::new();
+        response.insert(
+            "description".into(),
+            format!("{} (`{}`)", plain(def.title()), def.code()).into(),
         );
+        response.insert(
+            "headers".into(),
+            Value::Object(error_headers(def, media.dialect)),
+        );
+        response.insert("content".into(), Value::Object(content));
+        responses.insert(def.code().to_owned(), Value::Object(response));
     }
     let schemas: Map<String, Value> = media
         .each()
         .map(|(dialect, schema)| (schema.to_owned(), error_schema(dialect)))
         .collect();
-    json!({"schemas": schemas, "responses": responses})
+    let mut components = Map::new();
+    components.insert("schemas".into(), Value::Object(schemas));
+    components.insert("responses".into(), Value::Object(responses));
+    Value::Object(components)
 }
 
 /// An operation's error responses for `codes`, keyed by status: codes that
@@ -465,10 +477,11 @@ pub fn responses(
             }
         }
         for (dialect, _) in media.each() {
-            response["content"][dialect.content_type()]["examples"][def.code()] = json!({
-                "summary": def.title(),
-                "value": example_body(catalog, dialect, def)
-            });
+            let mut example = Map::new();
+            example.insert("summary".into(), def.title().into());
+            example.insert("value".into(), example_body(catalog, dialect, def));
+            response["content"][dialect.content_type()]["examples"][def.code()] =
+                Value::Object(example);
         }
     }
     out
