@@ -778,8 +778,7 @@ async fn serve(
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", settings.listen)))?;
 
     let dialect = settings.dialect;
-    let openapi = crate::docs::openapi_json(&reference::document(&catalog, dialect))
-        .map_err(std::io::Error::from)?;
+    let openapi = reference::document_json(&catalog, dialect).map_err(std::io::Error::from)?;
     let state = Arc::new(app::AppState {
         catalog: catalog.clone(),
         dialect,

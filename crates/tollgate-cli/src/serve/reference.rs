@@ -12,15 +12,15 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::{Value, json};
-use tollgate::{Catalog, Dialect};
+use serde_json::{Map, Value, json};
+use tollgate::{Catalog, Dialect, ErrorDef};
 use tollgate_axum::Query;
 
 use super::app::AppState;
 use super::detections::MAX_SESSION_ID;
 use super::model::{self, CONFIDENCE_THRESHOLD, DETECTION_MODELS, MAX_SIDE};
 use super::scans::{SIMULATIONS, X_SIMULATE};
-use crate::docs::{Info, Operation, openapi_document};
+use crate::docs::{Info, Operation, openapi_document, openapi_json};
 
 /// Every route may answer these: the body limit (a declared length over it),
 /// a `Content-Encoding` serve does not decode and a `Transfer-Encoding`
@@ -321,40 +321,198 @@ pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
             "description": "The scan just made."
         }
     });
-    // The per-IP limit applies to every route: its fields come with every
-    // response it decided, successes included; so does the request id,
-    // which the layer echoes on every response.
-    let mut limited = tollgate::docs::openapi::ratelimit_headers();
-    limited.insert(
-        "X-Request-Id".to_owned(),
-        tollgate::docs::openapi::request_id_header(),
-    );
-    let add = |responses: Option<&mut Value>| {
-        let responses = responses.and_then(Value::as_object_mut).into_iter();
-        for response in responses.flat_map(|r| r.values_mut()) {
-            let headers = response
-                .as_object_mut()
-                .map(|r| r.entry("headers").or_insert_with(|| json!({})));
-            if let Some(Value::Object(headers)) = headers {
-                for (name, header) in &limited {
-                    headers
-                        .entry(name.clone())
-                        .or_insert_with(|| header.clone());
-                }
-            }
-        }
-    };
+    let limited = every_response_headers();
     let items = doc["paths"]
         .as_object_mut()
         .into_iter()
         .flat_map(|p| p.values_mut());
     for item in items.filter_map(Value::as_object_mut) {
         for operation in item.values_mut() {
-            add(operation.get_mut("responses"));
+            add_headers(operation.get_mut("responses"), &limited);
         }
     }
-    add(doc["components"].get_mut("responses"));
+    add_headers(doc["components"].get_mut("responses"), &limited);
     doc
+}
+
+/// The headers every response lists. The per-IP limit applies to every
+/// route: its fields come with every response it decided, successes
+/// included; so does the request id, which the layer echoes on every
+/// response.
+fn every_response_headers() -> Map<String, Value> {
+    let mut limited = tollgate::docs::openapi::ratelimit_headers();
+    limited.insert(
+        "X-Request-Id".to_owned(),
+        tollgate::docs::openapi::request_id_header(),
+    );
+    limited
+}
+
+/// Adds `limited` to the headers of each of `responses` that lacks them.
+fn add_headers(responses: Option<&mut Value>, limited: &Map<String, Value>) {
+    let responses = responses.and_then(Value::as_object_mut).into_iter();
+    for response in responses.flat_map(|r| r.values_mut()) {
+        let headers = response
+            .as_object_mut()
+            .map(|r| r.entry("headers").or_insert_with(|| json!({})));
+        if let Some(Value::Object(headers)) = headers {
+            for (name, header) in limited {
+                headers
+                    .entry(name.clone())
+                    .or_insert_with(|| header.clone());
+            }
+        }
+    }
+}
+
+/// Catalog entries [`document_json`] makes the responses of at a time.
+const ENTRIES_AT_A_TIME: usize = 1024;
+
+/// [`document`] as `GET /openapi.json` serves it ([`openapi_json`]'s text):
+/// the same bytes, with the components' responses (one per catalog entry)
+/// written [`ENTRIES_AT_A_TIME`] at a time. Made whole, the document of a
+/// catalog of 100 000 entries is a tree of a gigabyte, several times its
+/// text, made and freed at every start.
+pub(crate) fn document_json(catalog: &Catalog, dialect: Dialect) -> serde_json::Result<String> {
+    match write_document(catalog, dialect, ENTRIES_AT_A_TIME) {
+        Some(text) => text,
+        None => openapi_json(&document(catalog, dialect)),
+    }
+}
+
+/// [`document_json`], the responses made `at_a_time` entries at a time;
+/// `None` if the entries cannot be taken apart into catalogs of their own
+/// (which a valid catalog always can).
+fn write_document(
+    catalog: &Catalog,
+    dialect: Dialect,
+    at_a_time: usize,
+) -> Option<serde_json::Result<String>> {
+    // The document of the entries the routes name: the whole document but
+    // the components' responses, which are every entry's, written after.
+    let mut seen = std::collections::HashSet::new();
+    let named = operations(dialect)
+        .into_iter()
+        .flat_map(|op| op.error_codes)
+        .filter(|code| seen.insert(code.clone()))
+        .filter_map(|code| catalog.get(&code))
+        .collect::<Vec<_>>();
+    let outline = document(&part_of(catalog, &named)?, dialect);
+    let limited = every_response_headers();
+    let write = |out: &mut String| -> serde_json::Result<Option<()>> {
+        let Value::Object(root) = &outline else {
+            return Ok(None);
+        };
+        let mut root_members = Members::open(out, 1);
+        for (key, value) in root {
+            root_members.key(key)?;
+            let Some(Value::Object(components)) = (key == "components").then_some(value) else {
+                root_members.value(value)?;
+                continue;
+            };
+            let mut members = Members::open(root_members.out, 2);
+            for (key, value) in components {
+                members.key(key)?;
+                if key != "responses" {
+                    members.value(value)?;
+                    continue;
+                }
+                let mut responses = Members::open(members.out, 3);
+                let defs: Vec<&Arc<ErrorDef>> = catalog.iter().collect();
+                for part in defs.chunks(at_a_time.max(1)) {
+                    let Some(part) = part_of(catalog, part) else {
+                        return Ok(None);
+                    };
+                    let mut made = tollgate::docs::openapi::components(&part, dialect);
+                    add_headers(made.get_mut("responses"), &limited);
+                    let made = made.get("responses").and_then(Value::as_object);
+                    for (code, response) in made.into_iter().flatten() {
+                        responses.key(code)?;
+                        responses.value(response)?;
+                    }
+                }
+                responses.close();
+            }
+            members.close();
+        }
+        root_members.close();
+        Ok(Some(()))
+    };
+    let mut out = String::new();
+    match write(&mut out) {
+        Ok(Some(())) => Some(Ok(out)),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// A catalog of `defs` alone, documented as `catalog` is (its docs URL and
+/// domain); `None` if one of them cannot be inserted.
+fn part_of(catalog: &Catalog, defs: &[&Arc<ErrorDef>]) -> Option<Catalog> {
+    let mut part = Catalog::empty();
+    part.set_docs_url(catalog.docs_url());
+    part.set_domain(catalog.domain());
+    for def in defs {
+        part.insert(ErrorDef::clone(def)).ok()?;
+    }
+    Some(part)
+}
+
+/// The members of a JSON object being written as [`openapi_json`] writes
+/// them (two spaces a level), at `depth`: the text of a value made on its
+/// own is the same but for the indentation, as its strings hold no line
+/// break.
+struct Members<'o> {
+    out: &'o mut String,
+    depth: usize,
+    empty: bool,
+}
+
+impl<'o> Members<'o> {
+    fn open(out: &'o mut String, depth: usize) -> Members<'o> {
+        out.push('{');
+        Members {
+            out,
+            depth,
+            empty: true,
+        }
+    }
+
+    fn key(&mut self, key: &str) -> serde_json::Result<()> {
+        self.out.push_str(if self.empty { "\n" } else { ",\n" });
+        self.empty = false;
+        self.indent(self.depth);
+        self.out
+            .push_str(&openapi_json(&Value::String(key.to_owned()))?);
+        self.out.push_str(": ");
+        Ok(())
+    }
+
+    fn value(&mut self, value: &Value) -> serde_json::Result<()> {
+        let text = openapi_json(value)?;
+        let mut lines = text.split('\n');
+        self.out.push_str(lines.next().unwrap_or_default());
+        for line in lines {
+            self.out.push('\n');
+            self.indent(self.depth);
+            self.out.push_str(line);
+        }
+        Ok(())
+    }
+
+    fn close(mut self) {
+        if !self.empty {
+            self.out.push('\n');
+            self.indent(self.depth - 1);
+        }
+        self.out.push('}');
+    }
+
+    fn indent(&mut self, depth: usize) {
+        for _ in 0..depth {
+            self.out.push_str("  ");
+        }
+    }
 }
 
 /// `GET /errors`: the error reference, searchable without JavaScript
@@ -528,6 +686,43 @@ mod tests {
                 assert!(headers["RateLimit"].is_object(), "{dialect}: {response}");
                 assert!(headers["RateLimit-Policy"].is_object(), "{dialect}");
             }
+        }
+    }
+
+    #[test]
+    fn the_document_written_in_parts_is_the_document_whole() {
+        let mut catalog = super::super::app::base_catalog().unwrap();
+        // A domain and a docs URL of its own (set in each part as the catalog
+        // sets them), and text the served document escapes.
+        let mut file = String::from(
+            "docs_url = 'https://docs.example.com/api/errors'\n\
+             domain = 'api \"example\" \\ com'\n",
+        );
+        for i in 0..30 {
+            file.push_str(&format!(
+                "[errors.part_entry_{i}]\nstatus = {}\ntitle = 'Entry {i}'\n\
+                 message = 'Entry {i} needs {{required}} \u{ffff}'\ndetails = ['required']\n",
+                [400, 401, 405, 415, 429, 503][i % 6]
+            ));
+            if i % 4 == 0 {
+                file.push_str(&format!(
+                    "aliases = {{ coded = 'PART_{i}', google = 'PART_{i}_REASON' }}\nremedy = 'Fix {i}.'\n"
+                ));
+            }
+        }
+        file.push_str("[errors.not_found]\nmessage = 'Rule not found'\n");
+        catalog.load_toml("t.toml", &file).unwrap();
+        for dialect in Dialect::ALL {
+            let whole = openapi_json(&document(&catalog, dialect)).unwrap();
+            assert!(whole.contains("\\uffff"), "{dialect}");
+            for at_a_time in [1, 7, ENTRIES_AT_A_TIME] {
+                let parts = write_document(&catalog, dialect, at_a_time).unwrap();
+                assert!(parts.unwrap() == whole, "{dialect}, {at_a_time} at a time");
+            }
+            assert!(
+                document_json(&catalog, dialect).unwrap() == whole,
+                "{dialect}"
+            );
         }
     }
 
