@@ -2450,3 +2450,34 @@ fn two_servers_charge_an_idempotency_key_once(d: &Path, start: impl Fn() -> Serv
     let charged = i64::try_from(keys).unwrap();
     assert_eq!(balance(d, &a.database, "demo"), before - charged);
 }
+
+/// `--idempotency-retention` is how long a key's answer is kept: within it a
+/// different body under the key is `idempotency_key_reused`, after it the
+/// key is free again.
+#[test]
+fn an_idempotency_key_is_free_again_after_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--idempotency-retention", "1s"]);
+    let key = server.key.clone().unwrap();
+    let http = Http::new();
+    let detect = |session: &str| {
+        http.send(
+            "POST",
+            &server.url("/v1/detections"),
+            &[("x-api-key", &key), ("idempotency-key", "nightly-1")],
+            Body::Json(json!({"session_id": session, "frames": frames(10)})),
+        )
+    };
+    let first = detect("s_1");
+    assert_eq!(first.status, 200, "{}", first.text());
+    let reused = detect("s_2");
+    assert_eq!(reused.header("x-error-code"), "idempotency_key_reused");
+    std::thread::sleep(Duration::from_millis(1500));
+    let again = detect("s_2");
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(
+        again.header("idempotent-replayed"),
+        "",
+        "run anew, not replayed"
+    );
+}

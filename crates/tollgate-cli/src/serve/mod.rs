@@ -50,7 +50,8 @@ Idempotency-Key), GET /errors, GET /openapi.json. Send the key as `Authorization
 or `X-API-Key: KEY`. The header `X-Simulate: model-unavailable | model-timeout | model-crash`
 on POST /v1/scans provokes a 503, 504 or 500.
 
-Expired idempotency records are deleted at start and every 10 minutes.
+Idempotency records are kept 24 h (--idempotency-retention); expired ones are deleted at start
+and every 10 minutes (every retention, when it is shorter).
 
 On first start the demo account `demo` (1000 credits) and a key with the scopes
 scans:write,scans:read,detections:write are created, and the key is printed once (nodes that
@@ -67,9 +68,10 @@ The config file (./tollgate.toml when present, or --config FILE) takes the flags
   redis = \"redis://127.0.0.1:6379\"
   database = \"postgres://postgres@127.0.0.1/tollgate\"
   timeout = \"10s\"
+  idempotency_retention = \"24h\"
   trust_proxy = [\"10.0.0.0/8\"]
-`catalog` and `trust_proxy` are lists, even of one (catalog = [\"api.toml\"]), and `timeout` is a
-duration in quotes, as --timeout takes it (timeout = \"5s\", not 5).
+`catalog` and `trust_proxy` are lists, even of one (catalog = [\"api.toml\"]), and `timeout` and
+`idempotency_retention` are durations in quotes, as the flags take them (timeout = \"5s\", not 5).
 Flags, and TOLLGATE_REDIS_URL / TOLLGATE_DATABASE_URL in the environment, override it;
 --catalog and --trust-proxy add to its lists. `keys` and `accounts` take their database from
 ./tollgate.toml too.";
@@ -84,6 +86,11 @@ const DATABASE_FILE: &str = "tollgate.db";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The shortest and longest deadline accepted.
 const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(3600));
+/// How long an Idempotency-Key's answer is kept unless set: the store's default.
+const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// The shortest and longest retention accepted.
+const RETENTION_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(30 * 24 * 3600));
 /// The demo account created on first start.
 const DEMO_ACCOUNT: &str = "demo";
 /// Its starting credits.
@@ -134,6 +141,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
 
+    /// How long an Idempotency-Key's answer is kept and replayed: 24h, 30m; expired records
+    /// are deleted at start and every 10 minutes, or every retention when it is shorter
+    /// [default: 24h]
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
+    idempotency_retention: Option<Duration>,
+
     /// Read the client IP from X-Forwarded-For when the peer is this proxy (an address or a
     /// CIDR); repeatable
     #[arg(long = "trust-proxy", value_name = "CIDR", value_parser = parse_checked::<Cidr>)]
@@ -141,11 +154,23 @@ pub(crate) struct ServeArgs {
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration_in(text, TIMEOUT_RANGE)
+}
+
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    parse_duration_in(text, RETENTION_RANGE)
+}
+
+/// A duration such as `10s` or `2m`, refused outside `(min, max)`.
+fn parse_duration_in(text: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
     let d = humantime::parse_duration(text.trim())
         .map_err(|e| format!("{e}: expected a duration such as 10s, 500ms or 2m"))?;
-    let (min, max) = TIMEOUT_RANGE;
     if d < min || d > max {
-        return Err(format!("{text} is out of range: 100ms to 1h"));
+        let (min, max) = (
+            humantime::format_duration(min),
+            humantime::format_duration(max),
+        );
+        return Err(format!("{text} is out of range: {min} to {max}"));
     }
     Ok(d)
 }
@@ -164,6 +189,8 @@ struct Config {
     database: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "timeout")]
     timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "retention")]
+    idempotency_retention: Option<Duration>,
     #[serde(default)]
     trust_proxy: Vec<Spanned<String>>,
     /// Where `data_dir` is set, `file:line:column`, for problems found when
@@ -187,6 +214,13 @@ struct Config {
 fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
     let text = String::deserialize(de)?;
     parse_timeout(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn retention<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(de)?;
+    parse_retention(&text)
         .map(Some)
         .map_err(serde::de::Error::custom)
 }
@@ -286,6 +320,9 @@ fn what_to_write(key: &str, value: &Spanned<toml::de::DeValue<'_>>, text: &str) 
             let duration = duration.as_deref().unwrap_or("10s");
             format!("timeout takes a duration in quotes, such as timeout = \"{duration}\"")
         }
+        "idempotency_retention" => "idempotency_retention takes a duration in quotes, such as \
+                                    idempotency_retention = \"24h\""
+            .to_owned(),
         _ => return None,
     };
     Some(hint)
@@ -494,6 +531,7 @@ struct Settings {
     /// or the default.
     database_by: String,
     timeout: Duration,
+    idempotency_retention: Duration,
     trust_proxies: Vec<String>,
     config: Option<PathBuf>,
 }
@@ -694,6 +732,10 @@ impl Settings {
             database,
             database_by,
             timeout: args.timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
+            idempotency_retention: args
+                .idempotency_retention
+                .or(config.idempotency_retention)
+                .unwrap_or(DEFAULT_RETENTION),
             trust_proxies,
             config: config_path,
         })
@@ -763,7 +805,7 @@ async fn serve(
     // Stops with the server: aborted before the store closes.
     let purge = PurgeTask(tokio::spawn(purge_idempotency(
         store.clone(),
-        PURGE_INTERVAL,
+        PURGE_INTERVAL.min(settings.idempotency_retention),
     )));
     let scans = db::Scans::open(&settings.database)
         .await
@@ -792,7 +834,8 @@ async fn serve(
     let gate = Gatekeeper::new(store.clone())
         .catalog(catalog)
         .dialect(dialect)
-        .max_body_bytes(app::BODY_LIMIT);
+        .max_body_bytes(app::BODY_LIMIT)
+        .idempotency_retention(settings.idempotency_retention);
     let layers = app::Layers {
         limits: limits.clone(),
         client_ip,
@@ -1256,7 +1299,8 @@ mod tests {
         let path = write(
             dir.path(),
             "listen = '127.0.0.1:9000'\ndialect = 'envelope'\ncatalog = ['a.toml']\n\
-             data_dir = 'data'\ntimeout = '2s'\ntrust_proxy = ['10.0.0.0/8']\n",
+             data_dir = 'data'\ntimeout = '2s'\ntrust_proxy = ['10.0.0.0/8']\n\
+             idempotency_retention = '90m'\n",
         );
         let args = ServeArgs {
             config: Some(path.clone()),
@@ -1272,6 +1316,7 @@ mod tests {
             [dir.path().join("a.toml"), PathBuf::from("b.toml")]
         );
         assert_eq!(s.timeout, Duration::from_secs(2));
+        assert_eq!(s.idempotency_retention, Duration::from_secs(90 * 60));
         assert_eq!(s.trust_proxies, ["10.0.0.0/8"]);
         assert!(s.database.starts_with("sqlite://"), "{}", s.database);
         assert!(s.database.ends_with("data/tollgate.db"), "{}", s.database);
@@ -1336,6 +1381,11 @@ mod tests {
                 "unknown dialect \"soap\", expected one of: problem,",
             ),
             ("\n\ntimeout = 'soon'\n", 3, "expected a duration"),
+            (
+                "idempotency_retention = '40d'\n",
+                1,
+                "40d is out of range: 1s to 30days",
+            ),
             ("listen = \n", 1, ""),
             ("\nlisten = 'nowhere'\n", 2, "expected HOST:PORT"),
             ("listen = '[::1]:99999'\n", 1, "expected HOST:PORT"),
@@ -1422,6 +1472,11 @@ mod tests {
                 "timeout = true\n",
                 "1:11: invalid type: boolean `true`, expected a string: timeout takes a duration \
                  in quotes, such as timeout = \"10s\"",
+            ),
+            (
+                "idempotency_retention = 60\n",
+                "1:25: invalid type: integer `60`, expected a string: idempotency_retention takes \
+                 a duration in quotes, such as idempotency_retention = \"24h\"",
             ),
             (
                 "listen = 8080\n",
@@ -1568,6 +1623,7 @@ mod tests {
             database: database.to_owned(),
             database_by: "the default".to_owned(),
             timeout: DEFAULT_TIMEOUT,
+            idempotency_retention: DEFAULT_RETENTION,
             trust_proxies: Vec::new(),
             config: None,
         }
