@@ -1,0 +1,190 @@
+//! Opening a database: connecting, and running the migrations once however
+//! many processes open a new file or schema at once.
+
+use std::time::Duration;
+
+use sqlx::Connection;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+use crate::StoreError;
+
+use super::SQLITE_BUSY_TIMEOUT;
+
+/// Whether the SQLite database `conn` is on holds Tollgate's tables: sqlx's
+/// migration table records Tollgate's first migration (another
+/// application's sqlx migrations do not count). One recorded with other
+/// text than this version's, over Tollgate's tables, is
+/// [`StoreError::MigrationChanged`], not a database without them.
+pub(super) async fn sqlite_has_tables(
+    conn: &mut sqlx::SqliteConnection,
+    migrator: &Migrator,
+) -> Result<bool, StoreError> {
+    let Some(first) = migrator.iter().next() else {
+        return Ok(true);
+    };
+    let table = "SELECT count(*) FROM sqlite_master \
+                 WHERE type = 'table' AND name = '_sqlx_migrations'";
+    let tables: i64 = sqlx::query_scalar(table).fetch_one(&mut *conn).await?;
+    if tables == 0 {
+        return Ok(false);
+    }
+    let recorded = "SELECT description, checksum FROM _sqlx_migrations WHERE version = ?";
+    let found: Option<(String, Vec<u8>)> = sqlx::query_as(recorded)
+        .bind(first.version)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match found {
+        None => Ok(false),
+        Some((_, checksum)) if checksum == *first.checksum => Ok(true),
+        Some((description, _)) => {
+            let ours = "SELECT count(*) FROM sqlite_master \
+                        WHERE type = 'table' AND name IN ('api_keys', 'idempotency')";
+            let ours: i64 = sqlx::query_scalar(ours).fetch_one(conn).await?;
+            changed_or_foreign(first, &description, ours == 2)
+        }
+    }
+}
+
+/// As [`sqlite_has_tables`], on Postgres, in `schema` or else the
+/// connection's search path.
+pub(super) async fn postgres_has_tables(
+    conn: &mut sqlx::PgConnection,
+    schema: Option<&str>,
+    migrator: &Migrator,
+) -> Result<bool, StoreError> {
+    let Some(first) = migrator.iter().next() else {
+        return Ok(true);
+    };
+    // The schema's name is checked: 1-63 of [a-z0-9_].
+    let qualify = |table: &str| match schema {
+        Some(schema) => format!("\"{schema}\".{table}"),
+        None => table.to_owned(),
+    };
+    let table = qualify("_sqlx_migrations");
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(&table)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        return Ok(false);
+    }
+    let recorded = format!("SELECT description, checksum FROM {table} WHERE version = $1");
+    let found: Option<(String, Vec<u8>)> = sqlx::query_as(&recorded)
+        .bind(first.version)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match found {
+        None => Ok(false),
+        Some((_, checksum)) if checksum == *first.checksum => Ok(true),
+        Some((description, _)) => {
+            let ours: bool = sqlx::query_scalar(
+                "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+            )
+            .bind(qualify("api_keys"))
+            .bind(qualify("idempotency"))
+            .fetch_one(conn)
+            .await?;
+            changed_or_foreign(first, &description, ours)
+        }
+    }
+}
+
+/// For a database whose migration table records Tollgate's first
+/// migration's version with other text: a changed migration
+/// ([`StoreError::MigrationChanged`]) when it bears that migration's name
+/// and Tollgate's tables are there (`ours`), else another application's
+/// migrations (`false`: no Tollgate tables).
+fn changed_or_foreign(
+    first: &sqlx::migrate::Migration,
+    description: &str,
+    ours: bool,
+) -> Result<bool, StoreError> {
+    if ours && description == first.description {
+        Err(migration_changed(first.version, description))
+    } else {
+        Ok(false)
+    }
+}
+
+/// The error for migration `version` (named `description`), applied to the
+/// database with other text than this version's.
+fn migration_changed(version: i64, description: &str) -> StoreError {
+    StoreError::MigrationChanged {
+        version,
+        description: description.to_owned(),
+    }
+}
+
+/// Opens a SQLite pool. Switching a new file to WAL takes an exclusive lock
+/// SQLite does not wait for (the busy timeout does not apply): of processes
+/// opening a new file at once, all but one may be refused with `database is
+/// locked`. They try again, until the busy timeout is spent. A file already
+/// in WAL takes no such lock.
+pub(super) async fn sqlite_connect(
+    pool: SqlitePoolOptions,
+    connect: SqliteConnectOptions,
+) -> Result<sqlx::SqlitePool, sqlx::Error> {
+    let started = tokio::time::Instant::now();
+    loop {
+        match pool.clone().connect_with(connect.clone()).await {
+            Err(e) if sqlite_busy(&e) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            connected => return connected,
+        }
+    }
+}
+
+/// Whether `e` is SQLite's `SQLITE_BUSY` (extended codes included).
+fn sqlite_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|e| e.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
+}
+
+/// Applies the migrations a SQLite database lacks. sqlx takes no lock for
+/// them on SQLite: of two processes starting at once on a new file, both
+/// find migration 1 missing, and the second to apply it fails on the
+/// tables the first made. A run that fails so is run again inside one
+/// `BEGIN IMMEDIATE` transaction, which waits (up to the busy timeout) for
+/// the other process's migrations to be committed and then finds them
+/// applied. The first run takes no write lock when nothing is missing, so
+/// that a file opened read-only still opens.
+pub(super) async fn sqlite_migrate(
+    migrator: &Migrator,
+    pool: &sqlx::SqlitePool,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    use sqlx::migrate::MigrateError;
+    match migrator.run(pool).await {
+        Err(MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)) => {
+            let mut conn = pool.acquire().await?;
+            let mut locked = conn.begin_with("BEGIN IMMEDIATE").await?;
+            migrator.run_direct(&mut *locked).await?;
+            locked.commit().await?;
+            Ok(())
+        }
+        ran => ran,
+    }
+}
+
+/// A failed migration run's error: a migration applied with other text
+/// than this version's ([`StoreError::MigrationChanged`]), or one this
+/// version does not have ([`StoreError::MigrationUnknown`]), is said as
+/// such.
+pub(super) fn migrate_error(migrator: &Migrator, e: sqlx::migrate::MigrateError) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::VersionMismatch(version) => {
+            let description = migrator
+                .iter()
+                .find(|m| m.version == version)
+                .map_or("", |m| &*m.description);
+            migration_changed(version, description)
+        }
+        sqlx::migrate::MigrateError::VersionMissing(version) => {
+            StoreError::MigrationUnknown { version }
+        }
+        e => StoreError::Migrate(e),
+    }
+}
