@@ -1,0 +1,1071 @@
+//! What serve runs with: its flags, the TOML config file, the environment,
+//! and the defaults, resolved into one [`Settings`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use tollgate::Dialect;
+use tollgate_limit::{Backend, Cidr};
+use toml::Spanned;
+
+use crate::args::{SecretUrl, parse_dialect};
+use crate::error::CliError;
+use crate::input::{self, MAX_INPUT, Source};
+use crate::store_db;
+
+/// Shown after `tollgate serve --help`.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  tollgate serve
+  tollgate serve --dialect envelope --catalog examples/catalogs/004-detection.toml
+  tollgate serve --listen 0.0.0.0:8080 --data-dir /var/lib/tollgate --trust-proxy 10.0.0.0/8
+  tollgate serve --database postgres://postgres@127.0.0.1/tollgate --redis redis://127.0.0.1:6379
+
+Routes: POST /v1/scans (scope scans:write, 1 credit, Idempotency-Key),
+GET /v1/scans/{id} (scans:read), POST /v1/detections (detections:write, 1 credit,
+Idempotency-Key), GET /errors, GET /openapi.json. Send the key as `Authorization: Bearer KEY`
+or `X-API-Key: KEY`. The header `X-Simulate: model-unavailable | model-timeout | model-crash`
+on POST /v1/scans provokes a 503, 504 or 500.
+
+Idempotency records are kept 24 h (--idempotency-retention); expired ones are deleted at start
+and every 10 minutes (every retention, when it is shorter).
+
+On first start the demo account `demo` (1000 credits) and a key with the scopes
+scans:write,scans:read,detections:write are created, and the key is printed once (nodes that
+first start at the same moment on one shared database may each make and print one). While stdout
+is /dev/null (`> /dev/null`, or closed) the server runs but makes no demo key, which would be
+shown nowhere: stderr says so and how to make one, and a later start whose stdout is shown makes it.
+
+The config file (./tollgate.toml when present, or --config FILE) takes the flags' settings:
+  listen = \"127.0.0.1:8080\"
+  data_dir = \"/var/lib/tollgate\"      # relative paths (here and in sqlite:// URLs) are
+                                      # relative to the config file
+  dialect = \"envelope\"
+  catalog = [\"api.toml\"]
+  redis = \"redis://127.0.0.1:6379\"
+  database = \"postgres://postgres@127.0.0.1/tollgate\"
+  timeout = \"10s\"
+  idempotency_retention = \"24h\"
+  trust_proxy = [\"10.0.0.0/8\"]
+`catalog` and `trust_proxy` are lists, even of one (catalog = [\"api.toml\"]), and `timeout` and
+`idempotency_retention` are durations in quotes, as the flags take them (timeout = \"5s\", not 5).
+Flags, and TOLLGATE_REDIS_URL / TOLLGATE_DATABASE_URL in the environment, override it;
+--catalog and --trust-proxy add to its lists. `keys` and `accounts` take their database from
+./tollgate.toml too.";
+
+/// The address served when neither a flag nor the config names one.
+pub(super) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The config file read when present and no `--config` is given.
+pub(crate) const DEFAULT_CONFIG: &str = "tollgate.toml";
+/// The SQLite file created in the data directory.
+const DATABASE_FILE: &str = "tollgate.db";
+/// The handler deadline unless set.
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest and longest deadline accepted.
+const TIMEOUT_RANGE: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(3600));
+/// How long an Idempotency-Key's answer is kept unless set: the store's default.
+pub(super) const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// The shortest and longest retention accepted.
+const RETENTION_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(30 * 24 * 3600));
+
+/// Arguments of `tollgate serve`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR", value_parser = parse_checked::<ListenAddress>)]
+    listen: Option<String>,
+
+    /// Where the SQLite database (tollgate.db) is kept; created if missing [default: .]
+    #[arg(long, value_name = "DIR", conflicts_with = "database")]
+    data_dir: Option<PathBuf>,
+
+    /// The dialect errors are written in: problem, status-code, coded, detail, meta, envelope,
+    /// flat, google, stripe or jsonapi [default: problem]
+    #[arg(long, short, value_name = "DIALECT", value_parser = parse_dialect)]
+    dialect: Option<Dialect>,
+
+    /// A TOML catalog that extends or overrides the built-in and serve's own errors; repeat to
+    /// load several, in order
+    #[arg(long = "catalog", short = 'c', value_name = "FILE")]
+    catalogs: Vec<PathBuf>,
+
+    /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, or redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, redis+sentinel://HOST:PORT/SERVICE for a Sentinel service) [default: in memory] [env: TOLLGATE_REDIS_URL]
+    #[arg(long, value_name = "URL", value_parser = SecretUrl(parse_checked::<RedisUrl>))]
+    redis: Option<String>,
+
+    /// Keep keys, accounts, credits, idempotency records and scans in this database:
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://DIR/tollgate.db] [env:
+    /// TOLLGATE_DATABASE_URL, unless --data-dir is given]
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+
+    /// Read settings from this TOML file [default: ./tollgate.toml when present]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// How long a request may take before it is answered with `timeout` (504): 10s, 1m; a
+    /// connection whose answer cannot be written for that long is closed, and on Ctrl-C
+    /// requests in flight get this long to finish, a second Ctrl-C stopping at once (a request
+    /// head, or an idle connection's next one, gets 5 s; so Ctrl-C waits this long plus 7 s at
+    /// most: 5 s for a head on its way, 2 s to close) [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    timeout: Option<Duration>,
+
+    /// How long an Idempotency-Key's answer is kept and replayed: 24h, 30m; expired records
+    /// are deleted at start and every 10 minutes, or every retention when it is shorter
+    /// [default: 24h]
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
+    idempotency_retention: Option<Duration>,
+
+    /// Read the client IP from X-Forwarded-For when the peer is this proxy (an address or a
+    /// CIDR); repeatable
+    #[arg(long = "trust-proxy", value_name = "CIDR", value_parser = parse_checked::<Cidr>)]
+    trust_proxies: Vec<String>,
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration_in(text, TIMEOUT_RANGE)
+}
+
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    parse_duration_in(text, RETENTION_RANGE)
+}
+
+/// A duration such as `10s` or `2m`, refused outside `(min, max)`.
+fn parse_duration_in(text: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e}: expected a duration such as 10s, 500ms or 2m"))?;
+    if d < min || d > max {
+        let (min, max) = (
+            humantime::format_duration(min),
+            humantime::format_duration(max),
+        );
+        return Err(format!("{text} is out of range: {min} to {max}"));
+    }
+    Ok(d)
+}
+
+/// The config file: the flags' settings, each optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    listen: Option<Spanned<String>>,
+    data_dir: Option<Spanned<PathBuf>>,
+    #[serde(default, deserialize_with = "dialect")]
+    dialect: Option<Dialect>,
+    #[serde(default)]
+    catalog: Vec<Spanned<PathBuf>>,
+    redis: Option<Spanned<String>>,
+    database: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "timeout")]
+    timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "retention")]
+    idempotency_retention: Option<Duration>,
+    #[serde(default)]
+    trust_proxy: Vec<Spanned<String>>,
+    /// Where `data_dir` is set, `file:line:column`, for problems found when
+    /// the directory is made.
+    #[serde(skip)]
+    data_dir_at: String,
+    /// Where `database` is set, `file:line:column`, for a database that
+    /// cannot be opened.
+    #[serde(skip)]
+    database_at: String,
+    /// Where `redis` is set, `file:line:column`, for a Redis that cannot be
+    /// reached.
+    #[serde(skip)]
+    redis_at: String,
+    /// Where each of `catalog` is named, `file:line:column`, for a file
+    /// that cannot be read.
+    #[serde(skip)]
+    catalog_at: Vec<String>,
+}
+
+fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(de)?;
+    parse_timeout(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn retention<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(de)?;
+    parse_retention(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// A dialect's name, refused as `--dialect` refuses it.
+fn dialect<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Dialect>, D::Error> {
+    let name = String::deserialize(de)?;
+    parse_dialect(&name)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// What toml says of the problem `e` in the config file `text`: a key given
+/// twice is named (as catalog files name it), and a setting of the wrong
+/// type is followed by what to write instead.
+fn explained(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    let Some(span) = e.span() else {
+        return message.to_owned();
+    };
+    if message == "duplicate key" {
+        let key = text.get(span.clone()).map(str::trim);
+        if let Some(key) = key.filter(|k| k.len() <= 64) {
+            return format!("duplicate key `{key}`");
+        }
+    }
+    if !message.starts_with("invalid type: ") {
+        return message.to_owned();
+    }
+    // The setting whose value (or one of whose values) is at fault.
+    let Ok(root) = toml::de::DeTable::parse(text) else {
+        return message.to_owned();
+    };
+    let setting = root.get_ref().iter().find(|(key, value)| {
+        key.span().contains(&span.start) || value.span().contains(&span.start)
+    });
+    match setting.and_then(|(key, value)| what_to_write(key.get_ref(), value, text)) {
+        Some(hint) => format!("{message}: {hint}"),
+        None => message.to_owned(),
+    }
+}
+
+/// What the setting `key` takes, with an example taken from `value` (of the
+/// wrong type) where one can be: `catalog = ["api.toml"]` for `catalog =
+/// "api.toml"`, `timeout = "5s"` for `timeout = 5`.
+fn what_to_write(key: &str, value: &Spanned<toml::de::DeValue<'_>>, text: &str) -> Option<String> {
+    use toml::de::DeValue;
+    let hint = match key {
+        "listen" => {
+            "listen takes HOST:PORT in quotes, such as listen = \"127.0.0.1:8080\"".to_owned()
+        }
+        "data_dir" => {
+            "data_dir takes a directory in quotes, such as data_dir = \"/var/lib/tollgate\""
+                .to_owned()
+        }
+        "dialect" => {
+            "dialect takes a dialect's name in quotes, such as dialect = \"envelope\"".to_owned()
+        }
+        "catalog" | "trust_proxy" => {
+            let (what, example) = match key {
+                "catalog" => ("catalog files", "\"api.toml\""),
+                _ => ("proxies (addresses or CIDRs)", "\"10.0.0.0/8\""),
+            };
+            // A single string is that string in a list.
+            let written = text
+                .get(value.span())
+                .filter(|w| w.len() <= 100 && !w.contains('\n'));
+            let one = match value.get_ref() {
+                DeValue::String(_) => written.unwrap_or(example),
+                _ => example,
+            };
+            format!("{key} takes a list of {what}, such as {key} = [{one}]")
+        }
+        "redis" => {
+            "redis takes a URL in quotes, such as redis = \"redis://127.0.0.1:6379\"".to_owned()
+        }
+        "database" => {
+            "database takes a URL in quotes, such as database = \"sqlite://tollgate.db\" or \
+             database = \"postgres://USER@HOST/DB\""
+                .to_owned()
+        }
+        "timeout" => {
+            // A number in range is taken as seconds in the example.
+            let duration = match value.get_ref() {
+                DeValue::Integer(n) => u64::from_str_radix(n.as_str(), n.radix())
+                    .ok()
+                    .filter(|n| (1..=3600).contains(n))
+                    .map(|n| format!("{n}s")),
+                DeValue::Float(f) => f
+                    .as_str()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| (0.1..=3600.0).contains(f))
+                    .map(|f| format!("{}ms", (f * 1000.0).round())),
+                _ => None,
+            };
+            let duration = duration.as_deref().unwrap_or("10s");
+            format!("timeout takes a duration in quotes, such as timeout = \"{duration}\"")
+        }
+        "idempotency_retention" => "idempotency_retention takes a duration in quotes, such as \
+                                    idempotency_retention = \"24h\""
+            .to_owned(),
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// `HOST:PORT`, as `--listen` takes it; the host is resolved when binding.
+struct ListenAddress;
+
+impl std::str::FromStr for ListenAddress {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.rsplit_once(':') {
+            // A space would be taken into the name to look up.
+            Some((host, port))
+                if !host.is_empty()
+                    && !text.contains(char::is_whitespace)
+                    && port.parse::<u16>().is_ok() =>
+            {
+                Ok(ListenAddress)
+            }
+            _ => Err(format!(
+                "{text:?} is not an address to listen on: expected HOST:PORT, such as \
+                 127.0.0.1:8080"
+            )),
+        }
+    }
+}
+
+/// A rate-limit store URL, as `--redis` takes it.
+struct RedisUrl;
+
+impl std::str::FromStr for RedisUrl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let tls = text.starts_with("rediss://") || text.starts_with("rediss+cluster://");
+        if tls && !cfg!(feature = "rustls") {
+            return Err("rediss:// needs tollgate built with TLS: \
+                        cargo install tollgate-cli --features rustls"
+                .to_owned());
+        }
+        Backend::from_url(text)
+            .map(|_| RedisUrl)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A database URL as the store opens it, `sqlite:` naming a file or
+/// `postgres://`; checked without connecting.
+struct DatabaseUrl;
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        // The URL is never shown: it may hold a password.
+        if text.starts_with("sqlite:") {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(text)
+                .map_err(|e| format!("invalid SQLite URL: {e}"))?;
+            if options.get_filename().as_os_str().is_empty() {
+                return Err(
+                    "no file named: expected sqlite://PATH, or sqlite::memory: for a database \
+                     in memory"
+                        .to_owned(),
+                );
+            }
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            sqlx::postgres::PgConnectOptions::from_str(text)
+                .map_err(|e| format!("invalid Postgres URL: {e}"))?;
+        } else {
+            return Err(
+                "not a database URL: expected sqlite://PATH or postgres://USER@HOST/DB".to_owned(),
+            );
+        }
+        Ok(DatabaseUrl)
+    }
+}
+
+/// `text` when it parses as `T`: how `--listen`, `--redis` and `--trust-proxy`, and the
+/// same settings and `database` in the config file, are checked before the server starts.
+fn parse_checked<T: std::str::FromStr<Err: std::fmt::Display>>(
+    text: &str,
+) -> Result<String, String> {
+    text.parse::<T>()
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+impl Config {
+    /// Reads and checks `path`; every problem names the file and the line.
+    fn read(path: &Path) -> Result<Config, CliError> {
+        let input = input::read(&Source::File(path.to_owned()), MAX_INPUT)?;
+        if input.truncated {
+            return Err(CliError::Usage(format!(
+                "{}: larger than {} MiB, which no config file is",
+                path.display(),
+                MAX_INPUT >> 20
+            )));
+        }
+        // `file:line:column: why`, for the problem before byte `offset` of `bytes`.
+        let problem = |bytes: &[u8], offset: usize, why: &str| {
+            let (line, column) = input::locate(bytes, offset);
+            CliError::Usage(format!("{}:{line}:{column}: {why}", path.display()))
+        };
+        let text = String::from_utf8(input.bytes).map_err(|e| {
+            let valid = e.utf8_error().valid_up_to();
+            let why = "not valid UTF-8 (a config file is UTF-8 TOML)";
+            problem(e.as_bytes(), valid, why)
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| {
+            let at = e.span().map_or(0, |s| s.start);
+            problem(text.as_bytes(), at, &explained(&text, &e))
+        })?;
+        // Checked here, where the file and line are known, rather than when
+        // the server starts.
+        let check = |value: &Spanned<String>, parse: fn(&str) -> Result<String, String>| {
+            parse(value.get_ref())
+                .map(drop)
+                .map_err(|why| problem(text.as_bytes(), value.span().start, &why))
+        };
+        if let Some(value) = &config.listen {
+            check(value, parse_checked::<ListenAddress>)?;
+        }
+        // `file:line:column` of byte `at`.
+        let located = |at: usize| {
+            let (line, column) = input::locate(text.as_bytes(), at);
+            format!("{}:{line}:{column}", path.display())
+        };
+        if let Some(value) = &config.redis {
+            check(value, parse_checked::<RedisUrl>)?;
+            config.redis_at = located(value.span().start);
+        }
+        for value in &config.trust_proxy {
+            check(value, parse_checked::<Cidr>)?;
+        }
+        if let Some(value) = &config.database {
+            check(value, parse_checked::<DatabaseUrl>)?;
+        }
+        // Paths in the file are relative to the file.
+        let base = path.parent().unwrap_or(Path::new(""));
+        if let Some(url) = &mut config.database {
+            let at = url.span().start;
+            config.database_at = located(at);
+            let relative = sqlite_relative_to(url.get_ref(), base);
+            *url.get_mut() = relative.map_err(|why| problem(text.as_bytes(), at, &why))?;
+        }
+        if let (Some(_), Some(dir)) = (&config.database, &config.data_dir) {
+            let why = "data_dir and database both name the database; keep one";
+            return Err(problem(text.as_bytes(), dir.span().start, why));
+        }
+        if let Some(dir) = &mut config.data_dir {
+            let at = dir.span().start;
+            let joined = base.join(dir.get_ref());
+            if joined.exists() && !joined.is_dir() {
+                let why = format!("data_dir {} is not a directory", joined.display());
+                return Err(problem(text.as_bytes(), at, &why));
+            }
+            if joined.to_str().is_none() {
+                let why = format!("data_dir {} is not valid UTF-8", joined.display());
+                return Err(problem(text.as_bytes(), at, &why));
+            }
+            *dir.get_mut() = joined;
+            config.data_dir_at = located(at);
+        }
+        for file in &mut config.catalog {
+            let at = file.span().start;
+            *file.get_mut() = base.join(file.get_ref());
+            config.catalog_at.push(located(at));
+        }
+        Ok(config)
+    }
+
+    /// The database the file names (`database`, or the SQLite file in
+    /// `data_dir`, that directory made first when `create`), and where it
+    /// names it, `file:line:column`.
+    fn database(&self, create: bool) -> Result<Option<(String, String)>, CliError> {
+        match (&self.database, &self.data_dir) {
+            (Some(url), _) => Ok(Some((url.get_ref().clone(), self.database_at.clone()))),
+            (None, Some(dir)) => {
+                let url = if create {
+                    sqlite_in(dir.get_ref())
+                } else {
+                    sqlite_url_in(dir.get_ref())
+                };
+                // A directory that cannot be made is located in the file.
+                let url = url
+                    .map_err(|e| CliError::Usage(format!("{}: data_dir: {e}", self.data_dir_at)))?;
+                Ok(Some((url, self.data_dir_at.clone())))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// The settings in force: flags over the config file over the defaults.
+#[derive(Debug)]
+pub(super) struct Settings {
+    pub(super) listen: String,
+    pub(super) dialect: Dialect,
+    pub(super) catalogs: Vec<PathBuf>,
+    /// Where the config file names each of the first `catalogs`.
+    pub(super) catalogs_at: Vec<String>,
+    pub(super) redis: Option<String>,
+    /// What named `redis`: the flag, the variable or the config file's line.
+    pub(super) redis_by: String,
+    pub(super) database: String,
+    /// What named `database`: a flag, the variable, the config file's line,
+    /// or the default.
+    pub(super) database_by: String,
+    pub(super) timeout: Duration,
+    pub(super) idempotency_retention: Duration,
+    pub(super) trust_proxies: Vec<String>,
+    pub(super) config: Option<PathBuf>,
+}
+
+/// The URL of the SQLite file in `dir`, which is created if missing.
+///
+/// On Unix a directory created here is readable by its owner only (0700);
+/// an existing one is left as it is.
+pub(super) fn sqlite_in(dir: &Path) -> Result<String, CliError> {
+    private_dir(dir).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot create the data directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    sqlite_url_in(dir)
+}
+
+/// What sqlx must see percent-encoded in a SQLite URL's path: it reads the
+/// path percent-decoded and up to its first `?`.
+const SQLX_PATH: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b'%').add(b'?').add(b'#');
+
+/// The URL of the SQLite file in `dir`, by its absolute path.
+fn sqlite_url_in(dir: &Path) -> Result<String, CliError> {
+    let file = std::path::absolute(dir.join(DATABASE_FILE))
+        .map_err(|e| CliError::Usage(format!("cannot locate {}: {e}", dir.display())))?;
+    let path = file.to_str().ok_or_else(|| {
+        CliError::Usage(format!(
+            "the data directory {} is not valid UTF-8",
+            dir.display()
+        ))
+    })?;
+    Ok(format!(
+        "sqlite://{}",
+        percent_encoding::utf8_percent_encode(path, SQLX_PATH)
+    ))
+}
+
+/// `url` with a relative SQLite path taken from `base` (a config file's
+/// folder) rather than from the working directory; any other URL as it is.
+fn sqlite_relative_to(url: &str, base: &Path) -> Result<String, String> {
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return Ok(url.to_owned());
+    };
+    let (path, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
+    if path.is_empty() || store_db::sqlite_in_memory(url) || Path::new(path).is_absolute() {
+        return Ok(url.to_owned());
+    }
+    // A file named without a folder is in the working directory.
+    let base = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let base = std::path::absolute(base).map_err(|e| format!("cannot locate the file: {e}"))?;
+    let base = base
+        .to_str()
+        .ok_or_else(|| format!("{} is not valid UTF-8", base.display()))?;
+    let base = percent_encoding::utf8_percent_encode(base.trim_end_matches('/'), SQLX_PATH);
+    Ok(format!("sqlite://{base}/{path}{query}"))
+}
+
+/// The database `serve` would take from the config file at `path`, if the
+/// file exists and names one (`database`, or `data_dir`), and where the file
+/// names it (`file:line:column`): what `keys` and `accounts` use by default.
+/// A data directory is made, as `serve` makes it, when `create`.
+pub(crate) fn config_database(
+    path: &Path,
+    create: bool,
+) -> Result<Option<(String, String)>, CliError> {
+    if !present(path) {
+        return Ok(None);
+    }
+    Config::read(path)?.database(create)
+}
+
+/// Whether anything is at `path`. The implicit `./tollgate.toml` is read
+/// whenever something of that name exists, so that a directory, a dangling
+/// link or an unreadable file is reported rather than passed over.
+fn present(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// Creates `dir` and its missing parents, 0700 on Unix.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// The variable a Redis URL can come from, so that a password in it stays
+/// out of the process list.
+const REDIS_ENV: &str = "TOLLGATE_REDIS_URL";
+
+/// The settings the environment gives; each an error only once it is used.
+pub(super) struct FromEnv {
+    database: Result<Option<String>, CliError>,
+    redis: Result<Option<String>, CliError>,
+}
+
+impl FromEnv {
+    /// [`DATABASE_ENV`](store_db::DATABASE_ENV) and [`REDIS_ENV`], each if
+    /// set and not empty; a Redis URL that does not parse is refused naming
+    /// the variable (not its value, which may hold a password).
+    pub(super) fn read() -> FromEnv {
+        let redis = store_db::url_from_env(REDIS_ENV).and_then(|url| match url {
+            Some(url) => parse_checked::<RedisUrl>(&url)
+                .map(Some)
+                .map_err(|why| CliError::Usage(format!("{REDIS_ENV}: {why}"))),
+            None => Ok(None),
+        });
+        FromEnv {
+            database: store_db::url_from_env(store_db::DATABASE_ENV),
+            redis,
+        }
+    }
+
+    /// Nothing set.
+    #[cfg(test)]
+    pub(super) fn none() -> FromEnv {
+        FromEnv {
+            database: Ok(None),
+            redis: Ok(None),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings of `args`, the config file and `env`.
+    pub(super) fn resolve(args: ServeArgs, env: FromEnv) -> Result<Settings, CliError> {
+        let config_path = match args.config {
+            Some(path) => Some(path),
+            None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| present(p)),
+        };
+        let config = match &config_path {
+            Some(path) => Config::read(path)?,
+            None => Config::default(),
+        };
+        // Either flag beats the environment, which beats either setting of
+        // the file. (The variable is read here, not by clap, which would
+        // put it before `--data-dir`.)
+        let (database, database_by) = match (args.database, args.data_dir) {
+            (Some(url), _) => (url, "--database".to_owned()),
+            (None, Some(dir)) => {
+                // Said as the config file's `data_dir` says it, rather than
+                // as creating the directory fails ("File exists").
+                if dir.exists() && !dir.is_dir() {
+                    return Err(CliError::Usage(format!(
+                        "--data-dir {} is not a directory",
+                        dir.display()
+                    )));
+                }
+                (sqlite_in(&dir)?, "--data-dir".to_owned())
+            }
+            (None, None) => match env.database? {
+                Some(url) => (url, store_db::DATABASE_ENV.to_owned()),
+                None => match config.database(true)? {
+                    Some(named) => named,
+                    None => (sqlite_in(Path::new("."))?, "the default".to_owned()),
+                },
+            },
+        };
+        let (redis, redis_by) = match (args.redis, config.redis) {
+            (Some(url), _) => (Some(url), "--redis".to_owned()),
+            (None, in_file) => match env.redis? {
+                Some(url) => (Some(url), REDIS_ENV.to_owned()),
+                None => (in_file.map(Spanned::into_inner), config.redis_at),
+            },
+        };
+        let mut catalogs: Vec<PathBuf> = config
+            .catalog
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect();
+        catalogs.extend(args.catalogs);
+        let mut trust_proxies: Vec<String> = config
+            .trust_proxy
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect();
+        trust_proxies.extend(args.trust_proxies);
+        Ok(Settings {
+            listen: args
+                .listen
+                .or(config.listen.map(Spanned::into_inner))
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            dialect: args.dialect.or(config.dialect).unwrap_or(Dialect::Problem),
+            catalogs,
+            catalogs_at: config.catalog_at,
+            redis,
+            redis_by,
+            database,
+            database_by,
+            timeout: args.timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
+            idempotency_retention: args
+                .idempotency_retention
+                .or(config.idempotency_retention)
+                .unwrap_or(DEFAULT_RETENTION),
+            trust_proxies,
+            config: config_path,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load_catalog;
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("tollgate.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn relative_sqlite_paths_are_taken_from_the_config_file() {
+        let base = Path::new("/etc/tollgate #1");
+        let cases = [
+            ("sqlite://x.db", "sqlite:///etc/tollgate %231/x.db"),
+            (
+                "sqlite:data/x.db?mode=rwc",
+                "sqlite:///etc/tollgate %231/data/x.db?mode=rwc",
+            ),
+            ("sqlite:///var/x.db", "sqlite:///var/x.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+            ("sqlite://x.db?mode=memory", "sqlite://x.db?mode=memory"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(sqlite_relative_to(url, base).unwrap(), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn flags_override_the_config_file_and_lists_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "listen = '127.0.0.1:9000'\ndialect = 'envelope'\ncatalog = ['a.toml']\n\
+             data_dir = 'data'\ntimeout = '2s'\ntrust_proxy = ['10.0.0.0/8']\n\
+             idempotency_retention = '90m'\n",
+        );
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            dialect: Some(Dialect::Coded),
+            catalogs: vec![PathBuf::from("b.toml")],
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args, FromEnv::none()).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9000");
+        assert_eq!(s.dialect, Dialect::Coded);
+        assert_eq!(
+            s.catalogs,
+            [dir.path().join("a.toml"), PathBuf::from("b.toml")]
+        );
+        assert_eq!(s.timeout, Duration::from_secs(2));
+        assert_eq!(s.idempotency_retention, Duration::from_secs(90 * 60));
+        assert_eq!(s.trust_proxies, ["10.0.0.0/8"]);
+        assert!(s.database.starts_with("sqlite://"), "{}", s.database);
+        assert!(s.database.ends_with("data/tollgate.db"), "{}", s.database);
+        assert!(dir.path().join("data").is_dir());
+        assert_eq!(s.config, Some(path));
+    }
+
+    #[test]
+    fn the_data_dir_flag_beats_the_files_database_and_odd_paths_are_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "database = 'sqlite:///nowhere/a.db'\n");
+        let odd = dir.path().join("50%?#off");
+        let args = ServeArgs {
+            config: Some(path),
+            data_dir: Some(odd.clone()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args, FromEnv::none()).unwrap();
+        assert!(odd.is_dir());
+        assert!(
+            s.database.ends_with("/50%25%3F%23off/tollgate.db"),
+            "{}",
+            s.database
+        );
+        // sqlx reads it back as the file in the directory made.
+        let options: sqlx::sqlite::SqliteConnectOptions = s.database.parse().unwrap();
+        assert_eq!(
+            options.get_filename(),
+            std::path::absolute(odd.join("tollgate.db")).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_data_dir_flag_naming_a_file_says_it_is_not_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        let args = ServeArgs {
+            data_dir: Some(file.clone()),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args, FromEnv::none())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("--data-dir {} is not a directory", file.display())
+        );
+    }
+
+    #[test]
+    fn broken_config_files_name_the_file_and_line() {
+        for (text, line, says) in [
+            (
+                "listen = '127.0.0.1:1'\nport = 8080\n",
+                2,
+                "unknown field `port`",
+            ),
+            (
+                "dialect = 'soap'\n",
+                1,
+                "unknown dialect \"soap\", expected one of: problem,",
+            ),
+            ("\n\ntimeout = 'soon'\n", 3, "expected a duration"),
+            (
+                "idempotency_retention = '40d'\n",
+                1,
+                "40d is out of range: 1s to 30days",
+            ),
+            ("listen = \n", 1, ""),
+            ("\nlisten = 'nowhere'\n", 2, "expected HOST:PORT"),
+            ("listen = '[::1]:99999'\n", 1, "expected HOST:PORT"),
+            ("listen = ' 127.0.0.1:8080'\n", 1, "expected HOST:PORT"),
+            ("redis = 'bogus://x'\n", 1, "invalid rate-limit store URL"),
+            (
+                "trust_proxy = [\n  '10.0.0.0/8',\n  '10.0.0.0/99',\n]\n",
+                3,
+                "invalid trusted proxy",
+            ),
+            ("database = 'mysql://db/x'\n", 1, "not a database URL"),
+            ("\ndatabase = 'tollgate.db'\n", 2, "not a database URL"),
+            ("database = 'sqlite://'\n", 1, "no file named"),
+            (
+                "database = 'postgres://u:hunter2@db:99999/x'\n",
+                1,
+                "invalid Postgres URL",
+            ),
+            ("\ndata_dir = 'tollgate.toml'\n", 2, "is not a directory"),
+            // Under a file: found when the directory is made.
+            (
+                "dialect = 'coded'\ndata_dir = 'tollgate.toml/data'\n",
+                2,
+                "cannot create the data directory",
+            ),
+        ] {
+            let err = refusal_of(text);
+            assert!(err.starts_with(&format!("{line}:")), "{text:?}: {err}");
+            assert!(err.contains(says), "{text:?}: {err}");
+            assert!(!err.contains("hunter2"), "{text:?}: {err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let args = ServeArgs {
+            config: Some(dir.path().join("missing.toml")),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args, FromEnv::none())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.toml"), "{err}");
+    }
+
+    /// The message for the config file `text`, after its `path:`.
+    fn refusal_of(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), text);
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args, FromEnv::none())
+            .unwrap_err()
+            .to_string();
+        let located = err.strip_prefix(&format!("{}:", path.display()));
+        located
+            .unwrap_or_else(|| panic!("{text:?}: {err}"))
+            .to_owned()
+    }
+
+    #[test]
+    fn a_setting_of_the_wrong_type_says_what_to_write() {
+        for (text, says) in [
+            (
+                "catalog = \"x.toml\"\n",
+                "1:11: invalid type: string \"x.toml\", expected a sequence: catalog takes a list \
+                 of catalog files, such as catalog = [\"x.toml\"]",
+            ),
+            (
+                "catalog = [1]\n",
+                "1:12: invalid type: integer `1`, expected path string: catalog takes a list of \
+                 catalog files, such as catalog = [\"api.toml\"]",
+            ),
+            (
+                "\ntimeout = 5\n",
+                "2:11: invalid type: integer `5`, expected a string: timeout takes a duration in \
+                 quotes, such as timeout = \"5s\"",
+            ),
+            (
+                "timeout = 0.5\n",
+                "1:11: invalid type: floating point `0.5`, expected a string: timeout takes a \
+                 duration in quotes, such as timeout = \"500ms\"",
+            ),
+            (
+                "timeout = true\n",
+                "1:11: invalid type: boolean `true`, expected a string: timeout takes a duration \
+                 in quotes, such as timeout = \"10s\"",
+            ),
+            (
+                "idempotency_retention = 60\n",
+                "1:25: invalid type: integer `60`, expected a string: idempotency_retention takes \
+                 a duration in quotes, such as idempotency_retention = \"24h\"",
+            ),
+            (
+                "listen = 8080\n",
+                "1:10: invalid type: integer `8080`, expected a string: listen takes HOST:PORT in \
+                 quotes, such as listen = \"127.0.0.1:8080\"",
+            ),
+            (
+                "[listen]\nport = 8080\n",
+                "1:1: invalid type: map, expected a string: listen takes HOST:PORT in quotes, such \
+                 as listen = \"127.0.0.1:8080\"",
+            ),
+            (
+                "data_dir = ['a', 'b']\n",
+                "1:12: invalid type: sequence, expected path string: data_dir takes a directory in \
+                 quotes, such as data_dir = \"/var/lib/tollgate\"",
+            ),
+            (
+                "dialect = 5\n",
+                "1:11: invalid type: integer `5`, expected a string: dialect takes a dialect's name \
+                 in quotes, such as dialect = \"envelope\"",
+            ),
+            (
+                "redis = 6379\n",
+                "1:9: invalid type: integer `6379`, expected a string: redis takes a URL in quotes, \
+                 such as redis = \"redis://127.0.0.1:6379\"",
+            ),
+            (
+                "database = true\n",
+                "1:12: invalid type: boolean `true`, expected a string: database takes a URL in \
+                 quotes, such as database = \"sqlite://tollgate.db\" or database = \
+                 \"postgres://USER@HOST/DB\"",
+            ),
+            (
+                "trust_proxy = '10.0.0.0/8'\n",
+                "1:15: invalid type: string \"10.0.0.0/8\", expected a sequence: trust_proxy takes \
+                 a list of proxies (addresses or CIDRs), such as trust_proxy = ['10.0.0.0/8']",
+            ),
+            (
+                "trust_proxy = [\n  '10.0.0.0/8',\n  8,\n]\n",
+                "3:3: invalid type: integer `8`, expected a string: trust_proxy takes a list of \
+                 proxies (addresses or CIDRs), such as trust_proxy = [\"10.0.0.0/8\"]",
+            ),
+        ] {
+            assert_eq!(refusal_of(text), says, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_named() {
+        for (text, says) in [
+            (
+                "listen = '127.0.0.1:1'\nlisten = '127.0.0.1:2'\n",
+                "2:1: duplicate key `listen`",
+            ),
+            (
+                "catalog = []\n\n[catalog]\n",
+                "3:2: duplicate key `catalog`",
+            ),
+            (
+                "timeout = '1s'\n'timeout' = '2s'\n",
+                "2:1: duplicate key `'timeout'`",
+            ),
+        ] {
+            assert_eq!(refusal_of(text), says, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_no_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "\u{feff}dialect = 'soap'\n");
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args, FromEnv::none())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{}:1:11: ", path.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_catalog_is_located_in_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.toml"), "").unwrap();
+        let path = write(
+            dir.path(),
+            "dialect = 'coded'\ncatalog = ['a.toml', 'nonexist.toml']\n",
+        );
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            catalogs: vec![dir.path().join("flag.toml")],
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args, FromEnv::none()).unwrap();
+        let err = load_catalog(&s.catalogs, &s.catalogs_at)
+            .unwrap_err()
+            .to_string();
+        let prefix = format!("{}:2:22: catalog: cannot read ", path.display());
+        assert!(err.starts_with(&prefix), "{err}");
+        assert!(err.contains("nonexist.toml"), "{err}");
+        // A file named by a flag is named as given.
+        std::fs::write(dir.path().join("nonexist.toml"), "").unwrap();
+        let err = load_catalog(&s.catalogs, &s.catalogs_at)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("cannot read "), "{err}");
+        assert!(err.contains("flag.toml"), "{err}");
+    }
+
+    #[test]
+    fn rediss_says_how_to_build_with_tls() {
+        for url in ["rediss://127.0.0.1:6380", "rediss+cluster://127.0.0.1:6380"] {
+            let parsed = url.parse::<RedisUrl>();
+            if cfg!(feature = "rustls") {
+                assert!(parsed.is_ok(), "{url}");
+            } else {
+                let e = parsed.err().unwrap();
+                assert!(
+                    e.contains("cargo install tollgate-cli --features rustls"),
+                    "{e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn timeouts_are_bounded() {
+        assert_eq!(parse_timeout("10s"), Ok(Duration::from_secs(10)));
+        assert!(parse_timeout("0s").unwrap_err().contains("out of range"));
+        assert!(parse_timeout("2h").unwrap_err().contains("out of range"));
+        assert!(
+            parse_timeout("soon")
+                .unwrap_err()
+                .contains("expected a duration")
+        );
+    }
+}
