@@ -388,27 +388,30 @@ pub(crate) fn openapi_document(
             }
         });
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": info.title,
-            "version": info.version,
-            "description": format!(
-                "Every error is written in the `{dialect}` dialect ({}){} and carries the \
-                 `X-Request-Id` and `X-Error-Code` headers; `components.responses` has one \
-                 response per error code, with an example.",
-                dialect.content_type(),
-                if dialect == Dialect::Problem {
-                    ""
-                } else {
-                    ", or as problem details (application/problem+json) to a client whose \
-                     Accept asks for them"
-                }
-            )
-        },
-        "paths": paths,
-        "components": components,
-    })
+    let info = json!({
+        "title": info.title,
+        "version": info.version,
+        "description": format!(
+            "Every error is written in the `{dialect}` dialect ({}){} and carries the \
+             `X-Request-Id` and `X-Error-Code` headers; `components.responses` has one \
+             response per error code, with an example.",
+            dialect.content_type(),
+            if dialect == Dialect::Problem {
+                ""
+            } else {
+                ", or as problem details (application/problem+json) to a client whose \
+                 Accept asks for them"
+            }
+        )
+    });
+    // Put together by hand: `json!` would copy `paths` and `components`,
+    // with an example per code, through its serializer.
+    let mut document = Map::new();
+    document.insert("openapi".into(), "3.1.0".into());
+    document.insert("info".into(), info);
+    document.insert("paths".into(), Value::Object(paths));
+    document.insert("components".into(), components);
+    Value::Object(document)
 }
 
 /// The OpenAPI operation object of `op`.
