@@ -8,10 +8,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use http::Method;
 use serde_json::{Map, Value, json};
-use tollgate::{Catalog, Dialect, docs};
+use tollgate::{Catalog, Dialect, ErrorDef, docs};
 
 use crate::args::parse_dialect;
 use crate::catalogs::CatalogArgs;
@@ -98,8 +99,8 @@ pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         Format::Markdown => docs::markdown(&catalog, args.dialect),
         Format::Openapi => {
             let info = Info::new(args.title, args.api_version);
-            let document = openapi_document(&catalog, args.dialect, &info, &[]);
-            let mut text = openapi_json(&document).map_err(std::io::Error::from)?;
+            let mut text =
+                openapi_text(&catalog, args.dialect, &info).map_err(std::io::Error::from)?;
             text.push('\n');
             text
         }
@@ -355,6 +356,151 @@ impl Operation {
 const BEARER_SCHEME: &str = "bearerAuth";
 const HEADER_SCHEME: &str = "apiKeyHeader";
 
+/// Catalog entries whose responses [`openapi_json_in_parts`] is given to
+/// make at a time, by `docs` and by `serve`.
+pub(crate) const ENTRIES_AT_A_TIME: usize = 1024;
+
+/// The text of [`openapi_document`] without routes, as [`openapi_json`]
+/// writes it, made [`ENTRIES_AT_A_TIME`] responses at a time.
+fn openapi_text(catalog: &Catalog, dialect: Dialect, info: &Info) -> serde_json::Result<String> {
+    let written = part_of(catalog, &[]).and_then(|none| {
+        let outline = openapi_document(&none, dialect, info, &[]);
+        openapi_json_in_parts(&outline, catalog, ENTRIES_AT_A_TIME, |part| {
+            docs::openapi::components(part, dialect)["responses"].take()
+        })
+    });
+    match written {
+        Some(text) => text,
+        None => openapi_json(&openapi_document(catalog, dialect, info, &[])),
+    }
+}
+
+/// [`openapi_json`] of `outline` with its `components.responses` made from
+/// `catalog`'s entries `at_a_time` at a time by `responses` (a part of the
+/// catalog in, its responses object out): the same text as the whole
+/// document's, where the whole document of a catalog of 100 000 entries is a
+/// tree of a gigabyte, several times its text. `None` if the entries cannot
+/// be taken apart into catalogs of their own (a valid catalog always can).
+pub(crate) fn openapi_json_in_parts(
+    outline: &Value,
+    catalog: &Catalog,
+    at_a_time: usize,
+    responses: impl Fn(&Catalog) -> Value,
+) -> Option<serde_json::Result<String>> {
+    let write = |out: &mut String| -> serde_json::Result<Option<()>> {
+        let Value::Object(root) = outline else {
+            return Ok(None);
+        };
+        let mut root_members = Members::open(out, 1);
+        for (key, value) in root {
+            root_members.key(key)?;
+            let Some(Value::Object(components)) = (key == "components").then_some(value) else {
+                root_members.value(value)?;
+                continue;
+            };
+            let mut members = Members::open(root_members.out, 2);
+            for (key, value) in components {
+                members.key(key)?;
+                if key != "responses" {
+                    members.value(value)?;
+                    continue;
+                }
+                let mut written = Members::open(members.out, 3);
+                let defs: Vec<&Arc<ErrorDef>> = catalog.iter().collect();
+                for part in defs.chunks(at_a_time.max(1)) {
+                    let Some(part) = part_of(catalog, part) else {
+                        return Ok(None);
+                    };
+                    let made = responses(&part);
+                    for (code, response) in made.as_object().into_iter().flatten() {
+                        written.key(code)?;
+                        written.value(response)?;
+                    }
+                }
+                written.close();
+            }
+            members.close();
+        }
+        root_members.close();
+        Ok(Some(()))
+    };
+    let mut out = String::new();
+    match write(&mut out) {
+        Ok(Some(())) => Some(Ok(out)),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// A catalog of `defs` alone, documented as `catalog` is (its docs URL and
+/// domain); `None` if one of them cannot be inserted.
+pub(crate) fn part_of(catalog: &Catalog, defs: &[&Arc<ErrorDef>]) -> Option<Catalog> {
+    let mut part = Catalog::empty();
+    part.set_docs_url(catalog.docs_url());
+    part.set_domain(catalog.domain());
+    for def in defs {
+        part.insert(ErrorDef::clone(def)).ok()?;
+    }
+    Some(part)
+}
+
+/// The members of a JSON object being written as [`openapi_json`] writes
+/// them (two spaces a level), at `depth`: the text of a value made on its
+/// own is the same but for the indentation, as its strings hold no line
+/// break.
+struct Members<'o> {
+    out: &'o mut String,
+    depth: usize,
+    empty: bool,
+}
+
+impl<'o> Members<'o> {
+    fn open(out: &'o mut String, depth: usize) -> Members<'o> {
+        out.push('{');
+        Members {
+            out,
+            depth,
+            empty: true,
+        }
+    }
+
+    fn key(&mut self, key: &str) -> serde_json::Result<()> {
+        self.out.push_str(if self.empty { "\n" } else { ",\n" });
+        self.empty = false;
+        self.indent(self.depth);
+        self.out
+            .push_str(&openapi_json(&Value::String(key.to_owned()))?);
+        self.out.push_str(": ");
+        Ok(())
+    }
+
+    fn value(&mut self, value: &Value) -> serde_json::Result<()> {
+        let text = openapi_json(value)?;
+        let mut lines = text.split('\n');
+        self.out.push_str(lines.next().unwrap_or_default());
+        for line in lines {
+            self.out.push('\n');
+            self.indent(self.depth);
+            self.out.push_str(line);
+        }
+        Ok(())
+    }
+
+    fn close(mut self) {
+        if !self.empty {
+            self.out.push('\n');
+            self.indent(self.depth - 1);
+        }
+        self.out.push('}');
+    }
+
+    fn indent(&mut self, depth: usize) {
+        for _ in 0..depth {
+            self.out.push_str("  ");
+        }
+    }
+}
+
 /// A complete OpenAPI 3.1 document: `info`, one path item per route with its
 /// success response and every error it can return (grouped by status, one
 /// example per code, bodies in `dialect`), and `components` with the
@@ -480,6 +626,38 @@ fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_document_written_in_parts_is_the_document_whole() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "t.toml",
+                "docs_url = 'https://docs.example.com/e'\ndomain = 'api \"x\"'\n\
+                 [errors.part_entry]\nstatus = 409\ntitle = 'Part'\n\
+                 message = 'Needs {needed} \u{ffff}'\ndetails = ['needed']\naliases = { coded = 'PART_X' }\n",
+            )
+            .unwrap();
+        let info = Info::new("T \u{7f}", "1");
+        for dialect in Dialect::ALL {
+            let whole = openapi_json(&openapi_document(&catalog, dialect, &info, &[])).unwrap();
+            assert!(whole.contains("\\uffff"), "{dialect}");
+            assert!(
+                openapi_text(&catalog, dialect, &info).unwrap() == whole,
+                "{dialect}"
+            );
+            let outline = openapi_document(&part_of(&catalog, &[]).unwrap(), dialect, &info, &[]);
+            for at_a_time in [1, 5] {
+                let parts = openapi_json_in_parts(&outline, &catalog, at_a_time, |part| {
+                    docs::openapi::components(part, dialect)["responses"].take()
+                });
+                assert!(
+                    parts.unwrap().unwrap() == whole,
+                    "{dialect}, {at_a_time} at a time"
+                );
+            }
+        }
+    }
 
     #[cfg(unix)]
     #[test]

@@ -13,14 +13,17 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use tollgate::{Catalog, Dialect, ErrorDef};
+use tollgate::{Catalog, Dialect};
 use tollgate_axum::Query;
 
 use super::app::AppState;
 use super::detections::MAX_SESSION_ID;
 use super::model::{self, CONFIDENCE_THRESHOLD, DETECTION_MODELS, MAX_SIDE};
 use super::scans::{SIMULATIONS, X_SIMULATE};
-use crate::docs::{Info, Operation, openapi_document, openapi_json};
+use crate::docs::{
+    ENTRIES_AT_A_TIME, Info, Operation, openapi_document, openapi_json, openapi_json_in_parts,
+    part_of,
+};
 
 /// Every route may answer these: the body limit (a declared length over it),
 /// a `Content-Encoding` serve does not decode and a `Transfer-Encoding`
@@ -365,9 +368,6 @@ fn add_headers(responses: Option<&mut Value>, limited: &Map<String, Value>) {
     }
 }
 
-/// Catalog entries [`document_json`] makes the responses of at a time.
-const ENTRIES_AT_A_TIME: usize = 1024;
-
 /// [`document`] as `GET /openapi.json` serves it ([`openapi_json`]'s text):
 /// the same bytes, with the components' responses (one per catalog entry)
 /// written [`ENTRIES_AT_A_TIME`] at a time. Made whole, the document of a
@@ -399,120 +399,11 @@ fn write_document(
         .collect::<Vec<_>>();
     let outline = document(&part_of(catalog, &named)?, dialect);
     let limited = every_response_headers();
-    let write = |out: &mut String| -> serde_json::Result<Option<()>> {
-        let Value::Object(root) = &outline else {
-            return Ok(None);
-        };
-        let mut root_members = Members::open(out, 1);
-        for (key, value) in root {
-            root_members.key(key)?;
-            let Some(Value::Object(components)) = (key == "components").then_some(value) else {
-                root_members.value(value)?;
-                continue;
-            };
-            let mut members = Members::open(root_members.out, 2);
-            for (key, value) in components {
-                members.key(key)?;
-                if key != "responses" {
-                    members.value(value)?;
-                    continue;
-                }
-                let mut responses = Members::open(members.out, 3);
-                let defs: Vec<&Arc<ErrorDef>> = catalog.iter().collect();
-                for part in defs.chunks(at_a_time.max(1)) {
-                    let Some(part) = part_of(catalog, part) else {
-                        return Ok(None);
-                    };
-                    let mut made = tollgate::docs::openapi::components(&part, dialect);
-                    add_headers(made.get_mut("responses"), &limited);
-                    let made = made.get("responses").and_then(Value::as_object);
-                    for (code, response) in made.into_iter().flatten() {
-                        responses.key(code)?;
-                        responses.value(response)?;
-                    }
-                }
-                responses.close();
-            }
-            members.close();
-        }
-        root_members.close();
-        Ok(Some(()))
-    };
-    let mut out = String::new();
-    match write(&mut out) {
-        Ok(Some(())) => Some(Ok(out)),
-        Ok(None) => None,
-        Err(e) => Some(Err(e)),
-    }
-}
-
-/// A catalog of `defs` alone, documented as `catalog` is (its docs URL and
-/// domain); `None` if one of them cannot be inserted.
-fn part_of(catalog: &Catalog, defs: &[&Arc<ErrorDef>]) -> Option<Catalog> {
-    let mut part = Catalog::empty();
-    part.set_docs_url(catalog.docs_url());
-    part.set_domain(catalog.domain());
-    for def in defs {
-        part.insert(ErrorDef::clone(def)).ok()?;
-    }
-    Some(part)
-}
-
-/// The members of a JSON object being written as [`openapi_json`] writes
-/// them (two spaces a level), at `depth`: the text of a value made on its
-/// own is the same but for the indentation, as its strings hold no line
-/// break.
-struct Members<'o> {
-    out: &'o mut String,
-    depth: usize,
-    empty: bool,
-}
-
-impl<'o> Members<'o> {
-    fn open(out: &'o mut String, depth: usize) -> Members<'o> {
-        out.push('{');
-        Members {
-            out,
-            depth,
-            empty: true,
-        }
-    }
-
-    fn key(&mut self, key: &str) -> serde_json::Result<()> {
-        self.out.push_str(if self.empty { "\n" } else { ",\n" });
-        self.empty = false;
-        self.indent(self.depth);
-        self.out
-            .push_str(&openapi_json(&Value::String(key.to_owned()))?);
-        self.out.push_str(": ");
-        Ok(())
-    }
-
-    fn value(&mut self, value: &Value) -> serde_json::Result<()> {
-        let text = openapi_json(value)?;
-        let mut lines = text.split('\n');
-        self.out.push_str(lines.next().unwrap_or_default());
-        for line in lines {
-            self.out.push('\n');
-            self.indent(self.depth);
-            self.out.push_str(line);
-        }
-        Ok(())
-    }
-
-    fn close(mut self) {
-        if !self.empty {
-            self.out.push('\n');
-            self.indent(self.depth - 1);
-        }
-        self.out.push('}');
-    }
-
-    fn indent(&mut self, depth: usize) {
-        for _ in 0..depth {
-            self.out.push_str("  ");
-        }
-    }
+    openapi_json_in_parts(&outline, catalog, at_a_time, |part| {
+        let mut made = tollgate::docs::openapi::components(part, dialect);
+        add_headers(made.get_mut("responses"), &limited);
+        made["responses"].take()
+    })
 }
 
 /// `GET /errors`: the error reference, searchable without JavaScript
