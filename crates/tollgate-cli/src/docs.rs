@@ -1,14 +1,14 @@
 //! `tollgate docs`: the error reference, written offline from the catalog as
 //! an HTML page, Markdown, or a whole OpenAPI 3.1 document.
 //!
-//! [`openapi_document`] is the one place a document is put together, so a
-//! server that knows its routes (`tollgate serve`, for `GET /openapi.json`)
-//! describes its errors exactly as `tollgate docs --format openapi` does.
+//! [`openapi_outline`] and [`openapi_json_with_responses`] are the one place
+//! a document is put together, so a server that knows its routes
+//! (`tollgate serve`, for `GET /openapi.json`) describes its errors exactly
+//! as `tollgate docs --format openapi` does.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -100,7 +100,7 @@ pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         Format::Openapi => {
             let info = Info::new(args.title, args.api_version);
             let mut text =
-                openapi_text(&catalog, args.dialect, &info).map_err(std::io::Error::from)?;
+                openapi_text(&catalog, args.dialect, &info, &[]).map_err(std::io::Error::from)?;
             text.push('\n');
             text
         }
@@ -295,7 +295,7 @@ impl Info {
     }
 }
 
-/// One route of an API, as [`openapi_document`] describes it.
+/// One route of an API, as [`openapi_outline`] describes it.
 #[derive(Clone, Debug)]
 #[cfg_attr(
     not(test),
@@ -356,92 +356,61 @@ impl Operation {
 const BEARER_SCHEME: &str = "bearerAuth";
 const HEADER_SCHEME: &str = "apiKeyHeader";
 
-/// Catalog entries whose responses [`openapi_json_in_parts`] is given to
-/// make at a time, by `docs` and by `serve`.
-pub(crate) const ENTRIES_AT_A_TIME: usize = 1024;
-
-/// The text of [`openapi_document`] without routes, as [`openapi_json`]
-/// writes it, made [`ENTRIES_AT_A_TIME`] responses at a time.
-fn openapi_text(catalog: &Catalog, dialect: Dialect, info: &Info) -> serde_json::Result<String> {
-    let written = part_of(catalog, &[]).and_then(|none| {
-        let outline = openapi_document(&none, dialect, info, &[]);
-        openapi_json_in_parts(&outline, catalog, ENTRIES_AT_A_TIME, |part| {
-            docs::openapi::components(part, dialect)["responses"].take()
-        })
-    });
-    match written {
-        Some(text) => text,
-        None => openapi_json(&openapi_document(catalog, dialect, info, &[])),
-    }
+/// A complete OpenAPI 3.1 document, as [`openapi_json`] writes it: `info`,
+/// one path item per route with its success response and every error it can
+/// return (grouped by status, one example per code, bodies in `dialect`),
+/// and `components` with the dialect's error schema and one response per
+/// catalog code.
+pub(crate) fn openapi_text(
+    catalog: &Catalog,
+    dialect: Dialect,
+    info: &Info,
+    operations: &[Operation],
+) -> serde_json::Result<String> {
+    let outline = openapi_outline(catalog, dialect, info, operations);
+    openapi_json_with_responses(&outline, catalog, |def| {
+        docs::openapi::component_response(catalog, dialect, def)
+    })
 }
 
-/// [`openapi_json`] of `outline` with its `components.responses` made from
-/// `catalog`'s entries `at_a_time` at a time by `responses` (a part of the
-/// catalog in, its responses object out): the same text as the whole
-/// document's, where the whole document of a catalog of 100 000 entries is a
-/// tree of a gigabyte, several times its text. `None` if the entries cannot
-/// be taken apart into catalogs of their own (a valid catalog always can).
-pub(crate) fn openapi_json_in_parts(
+/// [`openapi_json`] of `outline` with `response(def)` for each of
+/// `catalog`'s entries in its `components.responses`, made and written one
+/// at a time: the text of the whole document, which for a catalog of
+/// 100 000 entries would be a tree of a gigabyte, several times its text.
+pub(crate) fn openapi_json_with_responses(
     outline: &Value,
     catalog: &Catalog,
-    at_a_time: usize,
-    responses: impl Fn(&Catalog) -> Value,
-) -> Option<serde_json::Result<String>> {
-    let write = |out: &mut String| -> serde_json::Result<Option<()>> {
-        let Value::Object(root) = outline else {
-            return Ok(None);
-        };
-        let mut root_members = Members::open(out, 1);
-        for (key, value) in root {
-            root_members.key(key)?;
-            let Some(Value::Object(components)) = (key == "components").then_some(value) else {
-                root_members.value(value)?;
-                continue;
-            };
-            let mut members = Members::open(root_members.out, 2);
-            for (key, value) in components {
-                members.key(key)?;
-                if key != "responses" {
-                    members.value(value)?;
-                    continue;
-                }
-                let mut written = Members::open(members.out, 3);
-                let defs: Vec<&Arc<ErrorDef>> = catalog.iter().collect();
-                for part in defs.chunks(at_a_time.max(1)) {
-                    let Some(part) = part_of(catalog, part) else {
-                        return Ok(None);
-                    };
-                    let made = responses(&part);
-                    for (code, response) in made.as_object().into_iter().flatten() {
-                        written.key(code)?;
-                        written.value(response)?;
-                    }
-                }
-                written.close();
-            }
-            members.close();
-        }
-        root_members.close();
-        Ok(Some(()))
+    response: impl Fn(&ErrorDef) -> Value,
+) -> serde_json::Result<String> {
+    let Value::Object(root) = outline else {
+        return openapi_json(outline);
     };
     let mut out = String::new();
-    match write(&mut out) {
-        Ok(Some(())) => Some(Ok(out)),
-        Ok(None) => None,
-        Err(e) => Some(Err(e)),
+    let mut root_members = Members::open(&mut out, 1);
+    for (key, value) in root {
+        root_members.key(key)?;
+        let Some(Value::Object(components)) = (key == "components").then_some(value) else {
+            root_members.value(value)?;
+            continue;
+        };
+        let mut members = Members::open(root_members.out, 2);
+        for (key, value) in components {
+            members.key(key)?;
+            if key != "responses" {
+                members.value(value)?;
+                continue;
+            }
+            let mut written = Members::open(members.out, 3);
+            for def in catalog.iter() {
+                written.key(def.code())?;
+                written.value(&response(def))?;
+            }
+            written.close();
+        }
+        members.close();
     }
-}
-
-/// A catalog of `defs` alone, documented as `catalog` is (its docs URL and
-/// domain); `None` if one of them cannot be inserted.
-pub(crate) fn part_of(catalog: &Catalog, defs: &[&Arc<ErrorDef>]) -> Option<Catalog> {
-    let mut part = Catalog::empty();
-    part.set_docs_url(catalog.docs_url());
-    part.set_domain(catalog.domain());
-    for def in defs {
-        part.insert(ErrorDef::clone(def)).ok()?;
-    }
-    Some(part)
+    root_members.close();
+    Ok(out)
 }
 
 /// The members of a JSON object being written as [`openapi_json`] writes
@@ -501,11 +470,9 @@ impl<'o> Members<'o> {
     }
 }
 
-/// A complete OpenAPI 3.1 document: `info`, one path item per route with its
-/// success response and every error it can return (grouped by status, one
-/// example per code, bodies in `dialect`), and `components` with the
-/// dialect's error schema and one response per catalog code.
-pub(crate) fn openapi_document(
+/// [`openapi_text`]'s document with `components.responses` left empty, for
+/// [`openapi_json_with_responses`] to fill.
+pub(crate) fn openapi_outline(
     catalog: &Catalog,
     dialect: Dialect,
     info: &Info,
@@ -518,7 +485,8 @@ pub(crate) fn openapi_document(
             .or_insert_with(|| Value::Object(Map::new()));
         item[op.method.as_str().to_ascii_lowercase()] = operation(catalog, dialect, op);
     }
-    let mut components = docs::openapi::components(catalog, dialect);
+    // The schemas, and `responses` empty.
+    let mut components = docs::openapi::components(&Catalog::empty(), dialect);
     if operations.iter().any(|op| op.scopes.is_some()) {
         components["securitySchemes"] = json!({
             BEARER_SCHEME: {
@@ -627,8 +595,13 @@ fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
 mod tests {
     use super::*;
 
+    /// [`openapi_text`]'s document, read back.
+    fn document(catalog: &Catalog, dialect: Dialect, info: &Info, ops: &[Operation]) -> Value {
+        serde_json::from_str(&openapi_text(catalog, dialect, info, ops).unwrap()).unwrap()
+    }
+
     #[test]
-    fn the_document_written_in_parts_is_the_document_whole() {
+    fn the_document_written_entry_by_entry_is_the_document_whole() {
         let mut catalog = Catalog::builtin();
         catalog
             .load_toml(
@@ -640,22 +613,15 @@ mod tests {
             .unwrap();
         let info = Info::new("T \u{7f}", "1");
         for dialect in Dialect::ALL {
-            let whole = openapi_json(&openapi_document(&catalog, dialect, &info, &[])).unwrap();
-            assert!(whole.contains("\\uffff"), "{dialect}");
-            assert!(
-                openapi_text(&catalog, dialect, &info).unwrap() == whole,
+            let text = openapi_text(&catalog, dialect, &info, &[]).unwrap();
+            let whole: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                whole["components"],
+                docs::openapi::components(&catalog, dialect),
                 "{dialect}"
             );
-            let outline = openapi_document(&part_of(&catalog, &[]).unwrap(), dialect, &info, &[]);
-            for at_a_time in [1, 5] {
-                let parts = openapi_json_in_parts(&outline, &catalog, at_a_time, |part| {
-                    docs::openapi::components(part, dialect)["responses"].take()
-                });
-                assert!(
-                    parts.unwrap().unwrap() == whole,
-                    "{dialect}, {at_a_time} at a time"
-                );
-            }
+            assert!(text.contains("\\uffff"), "{dialect}");
+            assert!(openapi_json(&whole).unwrap() == text, "{dialect}");
         }
     }
 
@@ -857,7 +823,7 @@ mod tests {
         let catalog = Catalog::builtin();
         let ops = routes();
         for dialect in Dialect::ALL {
-            let doc = openapi_document(&catalog, dialect, &Info::new("Scans", "2.0.0"), &ops);
+            let doc = document(&catalog, dialect, &Info::new("Scans", "2.0.0"), &ops);
             assert_eq!(problems(&oas, &doc), Vec::<String>::new(), "{dialect}");
 
             let post = &doc["paths"]["/v1/scans"]["post"];
@@ -899,7 +865,7 @@ mod tests {
     #[test]
     fn a_document_without_routes_has_no_security_schemes() {
         let catalog = Catalog::builtin();
-        let doc = openapi_document(&catalog, Dialect::Coded, &Info::new("t", "1"), &[]);
+        let doc = document(&catalog, Dialect::Coded, &Info::new("t", "1"), &[]);
         assert_eq!(doc["paths"], json!({}));
         assert!(doc["components"].get("securitySchemes").is_none());
         assert_eq!(problems(&oas(), &doc), Vec::<String>::new());

@@ -545,7 +545,7 @@ mod tests {
 
     #[test]
     fn routes_come_from_what_docs_writes() {
-        use crate::docs::{Info, Operation, openapi_document};
+        use crate::docs::{Info, Operation, openapi_text};
         let ops = [
             Operation {
                 request_schema: Some(json!({"type": "object"})),
@@ -561,13 +561,14 @@ mod tests {
             Operation::new(Method::GET, "/health", "Health"),
         ];
         let catalog = tollgate::Catalog::builtin();
-        let doc = openapi_document(
+        let doc = openapi_text(
             &catalog,
             tollgate::Dialect::Problem,
             &Info::new("t", "1"),
             &ops,
-        );
-        let routes = from_openapi(doc.to_string().as_bytes(), "/").unwrap();
+        )
+        .unwrap();
+        let routes = from_openapi(doc.as_bytes(), "/").unwrap();
         let found: Vec<_> = routes
             .iter()
             .map(|r| (r.method.as_str(), r.path.as_str(), r.keyed, r.json_body))

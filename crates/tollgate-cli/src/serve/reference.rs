@@ -3,7 +3,7 @@
 //!
 //! [`operations`] lists every route with its success response and every
 //! error it can return, including those the layers in front of it add; the
-//! OpenAPI document is [`crate::docs::openapi_document`]'s,
+//! OpenAPI document is [`crate::docs::openapi_outline`]'s,
 //! completed with what that function has no field for (headers, the
 //! multipart body, HTML, public routes).
 
@@ -13,17 +13,14 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use tollgate::{Catalog, Dialect};
+use tollgate::{Catalog, Dialect, ErrorDef};
 use tollgate_axum::Query;
 
 use super::app::AppState;
 use super::detections::MAX_SESSION_ID;
 use super::model::{self, CONFIDENCE_THRESHOLD, DETECTION_MODELS, MAX_SIDE};
 use super::scans::{SIMULATIONS, X_SIMULATE};
-use crate::docs::{
-    ENTRIES_AT_A_TIME, Info, Operation, openapi_document, openapi_json, openapi_json_in_parts,
-    part_of,
-};
+use crate::docs::{Info, Operation, openapi_json_with_responses, openapi_outline};
 
 /// Every route may answer these: the body limit (a declared length over it),
 /// a `Content-Encoding` serve does not decode and a `Transfer-Encoding`
@@ -255,10 +252,11 @@ pub(crate) fn operations(dialect: Dialect) -> Vec<Operation> {
     ]
 }
 
-/// The OpenAPI 3.1 document of the API in `dialect`.
-pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
+/// The OpenAPI 3.1 document of the API in `dialect` but for its
+/// `components.responses`, which [`document_json`] writes in.
+fn outline(catalog: &Catalog, dialect: Dialect) -> Value {
     let info = Info::new("tollgate serve: the example API", env!("CARGO_PKG_VERSION"));
-    let mut doc = openapi_document(catalog, dialect, &info, &operations(dialect));
+    let mut doc = openapi_outline(catalog, dialect, &info, &operations(dialect));
     let idempotency_key = json!({
         "name": "Idempotency-Key",
         "in": "header",
@@ -330,11 +328,12 @@ pub(crate) fn document(catalog: &Catalog, dialect: Dialect) -> Value {
         .into_iter()
         .flat_map(|p| p.values_mut());
     for item in items.filter_map(Value::as_object_mut) {
-        for operation in item.values_mut() {
-            add_headers(operation.get_mut("responses"), &limited);
+        let operations = item.values_mut();
+        let responses = operations.filter_map(|op| op.get_mut("responses")?.as_object_mut());
+        for response in responses.flat_map(|r| r.values_mut()) {
+            add_headers(response, &limited);
         }
     }
-    add_headers(doc["components"].get_mut("responses"), &limited);
     doc
 }
 
@@ -351,59 +350,49 @@ fn every_response_headers() -> Map<String, Value> {
     limited
 }
 
-/// Adds `limited` to the headers of each of `responses` that lacks them.
-fn add_headers(responses: Option<&mut Value>, limited: &Map<String, Value>) {
-    let responses = responses.and_then(Value::as_object_mut).into_iter();
-    for response in responses.flat_map(|r| r.values_mut()) {
-        let headers = response
-            .as_object_mut()
-            .map(|r| r.entry("headers").or_insert_with(|| json!({})));
-        if let Some(Value::Object(headers)) = headers {
-            for (name, header) in limited {
-                headers
-                    .entry(name.clone())
-                    .or_insert_with(|| header.clone());
-            }
+/// Adds `limited` to the headers of `response` that it lacks.
+fn add_headers(response: &mut Value, limited: &Map<String, Value>) {
+    let headers = response
+        .as_object_mut()
+        .map(|r| r.entry("headers").or_insert_with(|| json!({})));
+    if let Some(Value::Object(headers)) = headers {
+        for (name, header) in limited {
+            headers
+                .entry(name.clone())
+                .or_insert_with(|| header.clone());
         }
     }
 }
 
-/// [`document`] as `GET /openapi.json` serves it ([`openapi_json`]'s text):
-/// the same bytes, with the components' responses (one per catalog entry)
-/// written [`ENTRIES_AT_A_TIME`] at a time. Made whole, the document of a
-/// catalog of 100 000 entries is a tree of a gigabyte, several times its
-/// text, made and freed at every start.
-pub(crate) fn document_json(catalog: &Catalog, dialect: Dialect) -> serde_json::Result<String> {
-    match write_document(catalog, dialect, ENTRIES_AT_A_TIME) {
-        Some(text) => text,
-        None => openapi_json(&document(catalog, dialect)),
-    }
-}
-
-/// [`document_json`], the responses made `at_a_time` entries at a time;
-/// `None` if the entries cannot be taken apart into catalogs of their own
-/// (which a valid catalog always can).
-fn write_document(
+/// The response `components.responses` lists for `def`, with the headers
+/// every response lists (`limited`).
+fn component_response(
     catalog: &Catalog,
     dialect: Dialect,
-    at_a_time: usize,
-) -> Option<serde_json::Result<String>> {
-    // The document of the entries the routes name: the whole document but
-    // the components' responses, which are every entry's, written after.
-    let mut seen = std::collections::HashSet::new();
-    let named = operations(dialect)
-        .into_iter()
-        .flat_map(|op| op.error_codes)
-        .filter(|code| seen.insert(code.clone()))
-        .filter_map(|code| catalog.get(&code))
-        .collect::<Vec<_>>();
-    let outline = document(&part_of(catalog, &named)?, dialect);
+    def: &ErrorDef,
+    limited: &Map<String, Value>,
+) -> Value {
+    let mut response = tollgate::docs::openapi::component_response(catalog, dialect, def);
+    add_headers(&mut response, limited);
+    response
+}
+
+/// The OpenAPI 3.1 document of the API in `dialect`, as `GET /openapi.json`
+/// serves it ([`openapi_json`](crate::docs::openapi_json)'s text), its
+/// components' responses (one per catalog entry) made and written one at a
+/// time. Made whole, the document of a catalog of 100 000 entries is a tree
+/// of a gigabyte, several times its text, made and freed at every start.
+pub(crate) fn document_json(catalog: &Catalog, dialect: Dialect) -> serde_json::Result<String> {
     let limited = every_response_headers();
-    openapi_json_in_parts(&outline, catalog, at_a_time, |part| {
-        let mut made = tollgate::docs::openapi::components(part, dialect);
-        add_headers(made.get_mut("responses"), &limited);
-        made["responses"].take()
+    openapi_json_with_responses(&outline(catalog, dialect), catalog, |def| {
+        component_response(catalog, dialect, def, &limited)
     })
+}
+
+/// [`document_json`]'s document, read back.
+#[cfg(test)]
+fn document(catalog: &Catalog, dialect: Dialect) -> Value {
+    serde_json::from_str(&document_json(catalog, dialect).unwrap()).unwrap()
 }
 
 /// `GET /errors`: the error reference, searchable without JavaScript
@@ -581,10 +570,10 @@ mod tests {
     }
 
     #[test]
-    fn the_document_written_in_parts_is_the_document_whole() {
+    fn the_document_written_entry_by_entry_is_the_document_whole() {
         let mut catalog = super::super::app::base_catalog().unwrap();
-        // A domain and a docs URL of its own (set in each part as the catalog
-        // sets them), and text the served document escapes.
+        // A domain and a docs URL of its own, and text the served document
+        // escapes.
         let mut file = String::from(
             "docs_url = 'https://docs.example.com/api/errors'\n\
              domain = 'api \"example\" \\ com'\n",
@@ -603,17 +592,21 @@ mod tests {
         }
         file.push_str("[errors.not_found]\nmessage = 'Rule not found'\n");
         catalog.load_toml("t.toml", &file).unwrap();
+        let codes: Vec<&str> = catalog.iter().map(|def| def.code()).collect();
         for dialect in Dialect::ALL {
-            let whole = openapi_json(&document(&catalog, dialect)).unwrap();
-            assert!(whole.contains("\\uffff"), "{dialect}");
-            for at_a_time in [1, 7, ENTRIES_AT_A_TIME] {
-                let parts = write_document(&catalog, dialect, at_a_time).unwrap();
-                assert!(parts.unwrap() == whole, "{dialect}, {at_a_time} at a time");
-            }
+            let text = document_json(&catalog, dialect).unwrap();
+            let doc = document(&catalog, dialect);
             assert!(
-                document_json(&catalog, dialect).unwrap() == whole,
+                crate::docs::openapi_json(&doc).unwrap() == text,
                 "{dialect}"
             );
+            assert!(text.contains("\\uffff"), "{dialect}");
+            let responses = doc["components"]["responses"].as_object().unwrap();
+            assert_eq!(responses.keys().collect::<Vec<_>>(), codes, "{dialect}");
+            for (code, response) in responses {
+                let limited = &response["headers"]["RateLimit"];
+                assert!(limited.is_object(), "{dialect}: {code}");
+            }
         }
     }
 

@@ -19,9 +19,10 @@ use crate::{Catalog, Dialect, ErrorDef, Kind};
 
 /// The JSON Schema (OpenAPI 3.1 dialect) of error bodies in `dialect`.
 ///
-/// Every schema names its `type`, and fixed values are one-item `enum`s
-/// rather than `const`: generators such as utoipa read a schema without a
-/// type back as no schema at all, and drop `const`.
+/// Every schema names its `type` (a `oneOf`, in each of its alternatives),
+/// and fixed values are one-item `enum`s rather than `const`: generators
+/// such as utoipa read a schema without a type back as no schema at all,
+/// and drop `const`.
 pub fn error_schema(dialect: Dialect) -> Value {
     let string = json!({"type": "string"});
     let violations = json!({
@@ -402,32 +403,15 @@ impl From<Dialect> for ErrorMedia {
 /// ```
 pub fn components(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
     let media = media.into();
-    let mut responses = Map::new();
-    // Each response is built by hand: `json!` would copy every example and
-    // header through its serializer, twice over for a large catalog.
-    for def in catalog.iter() {
-        let mut content = Map::new();
-        for (dialect, schema) in media.each() {
-            let mut entry = Map::new();
-            entry.insert(
-                "schema".into(),
-                json!({"$ref": format!("#/components/schemas/{schema}")}),
-            );
-            entry.insert("example".into(), example_body(catalog, dialect, def));
-            content.insert(dialect.content_type().to_owned(), Value::Object(entry));
-        }
-        let mut response = Map::new();
-        response.insert(
-            "description".into(),
-            format!("{} (`{}`)", plain(def.title()), def.code()).into(),
-        );
-        response.insert(
-            "headers".into(),
-            Value::Object(error_headers(def, media.dialect)),
-        );
-        response.insert("content".into(), Value::Object(content));
-        responses.insert(def.code().to_owned(), Value::Object(response));
-    }
+    let responses: Map<String, Value> = catalog
+        .iter()
+        .map(|def| {
+            (
+                def.code().to_owned(),
+                component_response(catalog, media, def),
+            )
+        })
+        .collect();
     let schemas: Map<String, Value> = media
         .each()
         .map(|(dialect, schema)| (schema.to_owned(), error_schema(dialect)))
@@ -436,6 +420,49 @@ pub fn components(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
     components.insert("schemas".into(), Value::Object(schemas));
     components.insert("responses".into(), Value::Object(responses));
     Value::Object(components)
+}
+
+/// The response [`components`] lists under `def`'s code: its description,
+/// headers and, in each media type, the schema and an example body. Made
+/// one entry at a time, a large catalog's responses can be written out
+/// without holding them all.
+///
+/// ```
+/// use tollgate::{Catalog, Dialect, docs::openapi};
+/// let catalog = Catalog::builtin();
+/// let def = catalog.get("not_found").unwrap();
+/// let response = openapi::component_response(&catalog, Dialect::Coded, def);
+/// assert_eq!(response, openapi::components(&catalog, Dialect::Coded)["responses"]["not_found"]);
+/// ```
+pub fn component_response(
+    catalog: &Catalog,
+    media: impl Into<ErrorMedia>,
+    def: &ErrorDef,
+) -> Value {
+    let media = media.into();
+    // Built by hand: `json!` would copy every example and header through
+    // its serializer, twice over for a large catalog.
+    let mut content = Map::new();
+    for (dialect, schema) in media.each() {
+        let mut entry = Map::new();
+        entry.insert(
+            "schema".into(),
+            json!({"$ref": format!("#/components/schemas/{schema}")}),
+        );
+        entry.insert("example".into(), example_body(catalog, dialect, def));
+        content.insert(dialect.content_type().to_owned(), Value::Object(entry));
+    }
+    let mut response = Map::new();
+    response.insert(
+        "description".into(),
+        format!("{} (`{}`)", plain(def.title()), def.code()).into(),
+    );
+    response.insert(
+        "headers".into(),
+        Value::Object(error_headers(def, media.dialect)),
+    );
+    response.insert("content".into(), Value::Object(content));
+    Value::Object(response)
 }
 
 /// An operation's error responses for `codes`, keyed by status: codes that
