@@ -205,7 +205,9 @@ pub enum Rejection {
     Internal(StoreError),
 }
 
-/// The `WWW-Authenticate` challenge sent with every 401.
+/// The `WWW-Authenticate` challenge sent with `invalid_key`. An expired or
+/// deactivated key's 401 sends the same scheme and realm with
+/// `error="invalid_token"` and an `error_description` (RFC 6750).
 pub const WWW_AUTHENTICATE_VALUE: &str = r#"Bearer realm="api", charset="UTF-8""#;
 
 impl Rejection {

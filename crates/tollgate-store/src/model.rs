@@ -212,7 +212,8 @@ impl KeyInfo {
     pub fn account_id(&self) -> &str {
         &self.account_id
     }
-    /// The first characters of the key, to recognise it (`tg_live_3fQx9Zk2…`).
+    /// The first characters of the key, to recognise it: its prefix and
+    /// 12-character id (`tg_live_3fQx9Zk2LmP7`).
     pub fn display_prefix(&self) -> &str {
         &self.display_prefix
     }

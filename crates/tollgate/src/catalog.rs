@@ -514,7 +514,8 @@ impl Catalog {
     /// [`CatalogError::not_shown`]).
     ///
     /// An entry with a new code needs `status`, `title` and `message`; an entry
-    /// with an existing code replaces the fields it sets. Loaded, it tells
+    /// with an existing code replaces the fields it sets (`aliases` alias by
+    /// alias: those of dialects it does not name are kept). Loaded, it tells
     /// how many entries the file defines or overrides.
     pub fn load_toml(&mut self, file: &str, source: &str) -> Result<usize, Vec<CatalogError>> {
         let mut errors = Problems {

@@ -77,8 +77,9 @@ impl ErrorDef {
     /// Sets a free-text hint template, rendered by dialects whose `details`
     /// member may be a string (`status-code`, seed 000). An error whose
     /// details do not fill every placeholder, or that has field violations,
-    /// writes its details object instead: never a hint with blanks, nor one
-    /// that hides the violations.
+    /// writes its details object instead (`null` when it has neither details
+    /// to send nor violations): never a hint with blanks, nor one that hides
+    /// the violations.
     pub fn hint(mut self, hint: &str) -> Result<Self, TemplateError> {
         self.hint = Some(Template::parse(hint)?);
         Ok(self)

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Kind {
-    /// The request is malformed or a value is invalid (400, 422).
+    /// The request is malformed or a value is invalid (400, 422, and any
+    /// other 4xx without a kind of its own).
     InvalidArgument,
     /// No valid credential was presented (401).
     Unauthenticated,
@@ -27,9 +28,9 @@ pub enum Kind {
     PaymentRequired,
     /// The credential is valid but lacks a permission (403).
     PermissionDenied,
-    /// The resource does not exist, or is not the caller's (404, 405).
+    /// The resource does not exist, or is not the caller's (404, 405, 410).
     NotFound,
-    /// The request conflicts with the current state (409).
+    /// The request conflicts with the current state (409, 412).
     Conflict,
     /// The request body is too large (413).
     PayloadTooLarge,
@@ -39,11 +40,14 @@ pub enum Kind {
     RateLimited,
     /// A longer-term quota (monthly usage, storage) is used up.
     QuotaExceeded,
-    /// The server failed (500).
+    /// The server failed (500, and any other status without a kind of its
+    /// own, 501 among them).
     Internal,
-    /// The server or one of its upstreams is unavailable (502, 503).
+    /// The server or one of its upstreams is unavailable (502, 503,
+    /// Cloudflare's 520, 521, 523 and 525–527, Anthropic's 529).
     Unavailable,
-    /// The operation ran out of time (408, 504).
+    /// The operation ran out of time (408, 504, Cloudflare's 522 and 524,
+    /// 598, 599).
     Timeout,
 }
 

@@ -7,7 +7,9 @@
 //! error as a whole HTTP response in any [`Dialect`], and [`decode`] reads
 //! errors back from any API.
 //!
-//! This crate is pure: no async, no I/O. Time is always passed in.
+//! This crate is pure: no async, no I/O. Time is passed in, except in one
+//! place: [`ApiError::header`] reads the system clock to turn an HTTP-date
+//! `Retry-After` into a wait.
 //!
 //! ```
 //! use std::time::SystemTime;

@@ -75,7 +75,8 @@ pub struct IdempotencyRow {
     pub api_key_id: String,
     /// The caller's `Idempotency-Key`.
     pub idem_key: String,
-    /// SHA-256 of method, path and body of the first request.
+    /// SHA-256 of method, path and query, and body of the first request
+    /// (a multipart body without its boundary).
     pub fingerprint: Vec<u8>,
     /// `running` or `done`.
     pub state: String,

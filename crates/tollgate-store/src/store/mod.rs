@@ -135,7 +135,8 @@ impl StoreOptions {
         self
     }
     /// Postgres only: keep the tables in this schema (created if missing),
-    /// e.g. one per test run or per application. 1–63 of `[a-z0-9_]`.
+    /// e.g. one per test run or per application. 1–63 of `[a-z0-9_]`, not
+    /// starting with a digit.
     ///
     /// Set it when the database is shared with another application: the
     /// tables (`accounts`, `api_keys`, `idempotency`) and sqlx's migration
@@ -158,15 +159,15 @@ impl StoreOptions {
     /// (default `true`).
     ///
     /// With `false`, for a tool that works on what a database already holds
-    /// (as the `tollgate keys` and `tollgate accounts` commands do), such a
-    /// database (another application's, a mistyped name) is refused with
-    /// [`StoreError::NoTables`] and left as it was: no table is made, a
-    /// SQLite file is neither created nor switched to WAL, a Postgres
-    /// [`schema`](Self::schema) is not created. A database a store has
-    /// opened before (sqlx's migration table records Tollgate's first
-    /// migration) opens as always, and gets the migrations it lacks; one
-    /// that records it with other text than this version's is
-    /// [`StoreError::MigrationChanged`].
+    /// (as the `tollgate keys` and `tollgate accounts` commands do, but
+    /// `accounts create`), such a database (another application's, a
+    /// mistyped name) is refused with [`StoreError::NoTables`] and left as
+    /// it was: no table is made, a SQLite file is neither created nor
+    /// switched to WAL, a Postgres [`schema`](Self::schema) is not created.
+    /// A database a store has opened before (sqlx's migration table records
+    /// Tollgate's first migration) opens as always, and gets the migrations
+    /// it lacks; one that records it with other text than this version's
+    /// is [`StoreError::MigrationChanged`].
     pub fn create_tables(mut self, create: bool) -> Self {
         self.create_tables = create;
         self

@@ -113,8 +113,9 @@ impl Dialect {
     /// details (seed 000's string `details`): in `status-code`, for an entry
     /// with a hint. An occurrence with field violations, or whose details
     /// leave a blank in the hint, sends its details object instead (seed
-    /// 001), so that neither the violations nor a `{placeholder}` reach the
-    /// client wrongly.
+    /// 001; `null` when it has neither details to send nor violations), so
+    /// that neither the violations nor a `{placeholder}` reach the client
+    /// wrongly.
     ///
     /// ```
     /// use tollgate::{Dialect, ErrorDef};
