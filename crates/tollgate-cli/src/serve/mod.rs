@@ -5,7 +5,8 @@
 //! Its routes reproduce the seed APIs' situations (see [`scans`] and
 //! [`detections`]); [`app`] says which layers guard them; [`reference`](mod@reference)
 //! serves `/errors` and `/openapi.json` from the same catalog and routes.
-//! Settings come from flags, then a TOML config file, then the defaults
+//! Settings come from flags, then the environment (`TOLLGATE_DATABASE_URL`,
+//! `TOLLGATE_REDIS_URL`), then a TOML config file, then the defaults
 //! ([`settings`]).
 
 mod app;

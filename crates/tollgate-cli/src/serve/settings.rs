@@ -109,7 +109,8 @@ pub(crate) struct ServeArgs {
     /// connection whose answer cannot be written for that long is closed, and on Ctrl-C
     /// requests in flight get this long to finish, a second Ctrl-C stopping at once (a request
     /// head, or an idle connection's next one, gets 5 s; so Ctrl-C waits this long plus 7 s at
-    /// most: 5 s for a head on its way, 2 s to close) [default: 10s]
+    /// most for them: 5 s for a head on its way, 2 s to close; then this long again at most for
+    /// the refunds of those cut off) [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
 
@@ -487,7 +488,8 @@ impl Config {
     }
 }
 
-/// The settings in force: flags over the config file over the defaults.
+/// The settings in force: flags over the environment over the config file
+/// over the defaults.
 #[derive(Debug)]
 pub(super) struct Settings {
     pub(super) listen: String,
