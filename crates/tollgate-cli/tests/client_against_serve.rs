@@ -650,8 +650,12 @@ async fn a_post_sent_again_while_its_key_is_in_use_gets_the_first_answer_replaye
     let server = Api::start(&[]);
     let image = base64::engine::general_purpose::STANDARD.encode(large_png());
     let body = json!({ "image_data": image });
+    // Attempts enough to outwait the first scan on a loaded machine, where
+    // it can take seconds: the default four give up after about three.
     let client = tollgate_client::client_with(
-        RetryPolicy::default().in_use_delay(Duration::from_millis(200)),
+        RetryPolicy::default()
+            .in_use_delay(Duration::from_millis(200))
+            .max_attempts(30),
     );
     let before = server.balance("demo");
     let scan = || {
