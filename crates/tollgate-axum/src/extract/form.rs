@@ -1,11 +1,10 @@
 use axum::extract::{FromRequest, Request};
-use bytes::Bytes;
 use http::Method;
 use serde::de::DeserializeOwned;
 
-use super::{Query, body_rejection, media_type, refuse_encoded};
+use super::query::from_urlencoded;
+use super::{Query, read_body};
 use crate::Rejection;
-use crate::rejection::{builtin, from_urlencoded_error};
 
 /// URL-encoded forms: the body of a `POST` (which must be
 /// `application/x-www-form-urlencoded`, else `unsupported_media_type`), the
@@ -27,10 +26,7 @@ pub struct Form<T>(pub T);
 impl<T: DeserializeOwned> Form<T> {
     /// Reads a URL-encoded body.
     pub fn from_bytes(bytes: &[u8]) -> Result<Form<T>, Rejection> {
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
-        serde_path_to_error::deserialize(de)
-            .map(Form)
-            .map_err(|e| Rejection::from(from_urlencoded_error(e)))
+        from_urlencoded(bytes).map(Form)
     }
 }
 
@@ -46,13 +42,10 @@ where
             let Query(value) = Query::from_query(req.uri().query().unwrap_or_default())?;
             return Ok(Form(value));
         }
-        if media_type(req.headers()).as_deref() != Some("application/x-www-form-urlencoded") {
-            return Err(Rejection::from(builtin("unsupported_media_type")));
-        }
-        refuse_encoded(req.headers())?;
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
+        let bytes = read_body(req, state, |media| {
+            media == "application/x-www-form-urlencoded"
+        })
+        .await?;
         Form::from_bytes(&bytes)
     }
 }

@@ -1,10 +1,9 @@
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{body_rejection, media_type, refuse_encoded};
+use super::read_body;
 use crate::Rejection;
 use crate::rejection::{builtin, from_json_error};
 
@@ -71,13 +70,7 @@ where
     type Rejection = Rejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !media_type(req.headers()).is_some_and(|m| is_json(&m)) {
-            return Err(Rejection::from(builtin("unsupported_media_type")));
-        }
-        refuse_encoded(req.headers())?;
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
+        let bytes = read_body(req, state, is_json).await?;
         Json::from_bytes(&bytes)
     }
 }

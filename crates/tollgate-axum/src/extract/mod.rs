@@ -17,6 +17,8 @@ pub use path::Path;
 pub use query::Query;
 
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 
@@ -50,6 +52,22 @@ fn refuse_encoded(headers: &HeaderMap) -> Result<(), Rejection> {
     let err = unsupported_encoding(Some(&codings.join(", ")))
         .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     Err(Rejection::from(err))
+}
+
+/// The body of a request whose media type `accepts` takes, in no content
+/// coding ([`refuse_encoded`]); else the rejection.
+async fn read_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    accepts: fn(&str) -> bool,
+) -> Result<Bytes, Rejection> {
+    if !media_type(req.headers()).is_some_and(|media| accepts(&media)) {
+        return Err(Rejection::from(builtin("unsupported_media_type")));
+    }
+    refuse_encoded(req.headers())?;
+    Bytes::from_request(req, state)
+        .await
+        .map_err(body_rejection)
 }
 
 /// A body that could not be read: too large, or broken off.

@@ -27,11 +27,15 @@ pub struct Query<T>(pub T);
 impl<T: DeserializeOwned> Query<T> {
     /// Reads a query string (without the `?`).
     pub fn from_query(query: &str) -> Result<Query<T>, Rejection> {
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(Query)
-            .map_err(|e| Rejection::from(from_urlencoded_error(e)))
+        from_urlencoded(query.as_bytes()).map(Query)
     }
+}
+
+/// Reads URL-encoded pairs (a query string, a form body), an error naming
+/// the field.
+pub(super) fn from_urlencoded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
+    serde_path_to_error::deserialize(de).map_err(|e| Rejection::from(from_urlencoded_error(e)))
 }
 
 impl<T, S> FromRequestParts<S> for Query<T>

@@ -111,15 +111,16 @@ impl Finish {
     /// app's, over an error the layer made) says its title.
     fn respond(&self, err: ApiError, mut parts: http::response::Parts) -> Response<Body> {
         let err = rejection::name_limit(err, self.body_limit());
-        let err = rejection::with_message_filled(render::adopt(&self.shared.catalog, err));
+        let err = rejection::with_message_filled(render::adopt(&self.shared.config.catalog, err));
         let err = self.with_asked_wait(err, &mut parts.headers);
         render::log(&err, Some(self.request_id.get().as_str()));
-        let mut ctx = tollgate::Context::new((self.shared.clock)())
+        let mut ctx = tollgate::Context::new((self.shared.config.clock)())
             .request_id(self.request_id.get().as_str());
         if let Some(uri) = &self.instance {
             ctx = ctx.instance(uri.path());
         }
-        let mut response = render::render(&self.shared.catalog, self.dialect, err, &ctx, parts);
+        let mut response =
+            render::render(&self.shared.config.catalog, self.dialect, err, &ctx, parts);
         if let Some(vary) = self.shared.error_vary {
             render::add_vary(response.headers_mut(), vary);
         }
@@ -144,7 +145,7 @@ impl Finish {
         if !headers.contains_key(RETRY_AFTER) {
             return err;
         }
-        let now = (self.shared.clock)();
+        let now = (self.shared.config.clock)();
         let asked = headers
             .get_all(RETRY_AFTER)
             .iter()
@@ -174,6 +175,7 @@ impl Finish {
     /// (outside one there is no deadline).
     fn timer(&self) -> Option<std::time::Duration> {
         self.shared
+            .config
             .timeout
             .filter(|_| tokio::runtime::Handle::try_current().is_ok())
     }
@@ -195,6 +197,7 @@ impl Finish {
     /// outside counted the body against.
     fn body_limit(&self) -> Option<usize> {
         self.shared
+            .config
             .body_limit
             .or(self.over_limit.as_ref().map(|over| over.limit))
     }
@@ -234,9 +237,10 @@ impl Finish {
         // one the catalog gives its entries: read then only from a JSON
         // body that names such an entry, and passed through otherwise.
         let by_status = rejection::recognise(status, "", None, false).is_some();
+        let config = &self.shared.config;
         if status >= 400
-            && self.shared.rewrite_unmarked
-            && (by_status || self.shared.catalog.iter().any(|d| d.status() == status))
+            && config.rewrite_unmarked
+            && (by_status || config.catalog.iter().any(|d| d.status() == status))
         {
             // Text or JSON as sent: a compressed body (a proxied gzip
             // error) is not read, whatever its type.
@@ -391,8 +395,8 @@ impl Finish {
     /// and the wait it asked for (in `Retry-After` or the body) kept. A
     /// server error's message, violations and details go to the log only.
     fn read_json(&self, status: u16, headers: &http::HeaderMap, body: &[u8]) -> Option<ApiError> {
-        let catalog = &self.shared.catalog;
-        let decoded = catalog.decode(status, headers, body, (self.shared.clock)());
+        let catalog = &self.shared.config.catalog;
+        let decoded = catalog.decode(status, headers, body, (self.shared.config.clock)());
         let mut message = decoded
             .message
             .as_deref()
@@ -447,7 +451,8 @@ impl Finish {
     /// every error).
     fn error_over(&self, err: ApiError, parts: http::response::Parts) -> Response<Body> {
         // Read as the app's catalog words it.
-        let mut err = rejection::with_message_filled(render::adopt(&self.shared.catalog, err));
+        let mut err =
+            rejection::with_message_filled(render::adopt(&self.shared.config.catalog, err));
         // A 415 listing the codings it decodes refused the body's
         // `Content-Encoding` (a request decompression layer's), not its type.
         if parts.status == http::StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -737,7 +742,7 @@ where
                         if !expired {
                             return Poll::Pending;
                         }
-                        let after = f.shared.timeout.unwrap_or_default();
+                        let after = f.shared.config.timeout.unwrap_or_default();
                         let source = format!("no response within {after:?}");
                         let response = f.error(builtin("timeout").with_source(source));
                         let request_id = f.request_id.get().clone();

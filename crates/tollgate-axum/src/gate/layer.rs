@@ -43,12 +43,8 @@ pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// What every request shares.
 pub(crate) struct Shared {
-    pub(crate) catalog: Catalog,
-    pub(crate) negotiation: Negotiation,
-    pub(crate) body_limit: Option<usize>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) clock: Clock,
-    pub(crate) rewrite_unmarked: bool,
+    /// The layer's configuration.
+    pub(crate) config: Tollgate,
     /// The `Vary` value of the errors the layer writes: the request headers
     /// that can change their dialect.
     pub(crate) error_vary: Option<&'static HeaderValue>,
@@ -292,21 +288,15 @@ impl Tollgate {
 
     /// Builds the layer.
     pub fn layer(self) -> TollgateLayer {
-        let catalog = self.catalog;
         let error_vary = self.negotiation.vary(true, |a, b| a != b);
         let reply_vary = self.negotiation.vary(false, |a, b| {
             (a == Dialect::Envelope) != (b == Dialect::Envelope)
         });
         TollgateLayer {
             shared: Arc::new(Shared {
-                catalog,
+                config: self,
                 error_vary,
                 reply_vary,
-                negotiation: self.negotiation,
-                body_limit: self.body_limit,
-                timeout: self.timeout,
-                clock: self.clock,
-                rewrite_unmarked: self.rewrite_unmarked,
             }),
         }
     }

@@ -80,7 +80,7 @@ where
     #[inline]
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
-        let scanned = shared.negotiation.scan(req.headers());
+        let scanned = shared.config.negotiation.scan(req.headers());
         // Under another Tollgate layer (a sub-router's own), the request
         // already has its id: one id per request, in every log line and the
         // answer.
@@ -94,13 +94,14 @@ where
                 .get::<OriginalUri>()
                 .map(|OriginalUri(uri)| uri)
         };
-        let caller_path = if shared.negotiation.prefixes.is_empty() {
+        let caller_path = if shared.config.negotiation.prefixes.is_empty() {
             None
         } else {
             caller_uri().map(http::Uri::path)
         };
         let (dialect, replies) =
             shared
+                .config
                 .negotiation
                 .dialects(&scanned, req.uri().path(), caller_path);
         let declared = scanned.content_length;
@@ -143,7 +144,7 @@ where
         // A body that is already complete (a GET) needs no guard.
         let has_body = !http_body::Body::is_end_stream(req.body());
         let mut count_up_to = None;
-        if let Some(limit) = shared.body_limit {
+        if let Some(limit) = shared.config.body_limit {
             if has_body {
                 let declared = content_length(declared);
                 if declared.is_some_and(|len| len > limit as u64) {
