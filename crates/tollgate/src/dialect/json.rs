@@ -51,14 +51,8 @@ impl Out<'_> {
     pub(crate) fn value(&mut self, value: &Value) {
         match value {
             Value::String(text) => self.str(text),
-            Value::Bool(true) => self.raw("true"),
-            Value::Bool(false) => self.raw("false"),
-            Value::Null => self.raw("null"),
-            Value::Number(n) => match n.as_u64() {
-                Some(n) => self.u64(n),
-                None => serde_json_into(self.0, n),
-            },
             Value::Array(_) | Value::Object(_) => serde_json_into(self.0, value),
+            scalar => self.scalar(scalar),
         }
     }
 
@@ -68,18 +62,31 @@ impl Out<'_> {
     pub(crate) fn value_text(&mut self, value: &Value) {
         match value {
             Value::String(text) => self.str_text(text),
-            Value::Bool(true) => self.raw("true"),
-            Value::Bool(false) => self.raw("false"),
-            Value::Null => self.raw("null"),
-            // Numbers have nothing to escape.
-            Value::Number(n) => match n.as_u64() {
-                Some(n) => self.u64(n),
-                None => serde_json_into(self.0, n),
-            },
             Value::Array(_) | Value::Object(_) => {
                 // `serde_json` cannot fail writing a `Value` to memory.
                 let written = serde_json::to_writer(Escaping(self.0), value);
                 debug_assert!(written.is_ok());
+            }
+            // Numbers, booleans and null have nothing to escape.
+            scalar => self.scalar(scalar),
+        }
+    }
+
+    /// A number, boolean or null, as `serde_json` writes it: the same
+    /// whether it stands as a value or as a string's text.
+    #[inline]
+    fn scalar(&mut self, value: &Value) {
+        match value {
+            Value::Bool(true) => self.raw("true"),
+            Value::Bool(false) => self.raw("false"),
+            Value::Null => self.raw("null"),
+            Value::Number(n) => match n.as_u64() {
+                Some(n) => self.u64(n),
+                None => serde_json_into(self.0, n),
+            },
+            // Strings, arrays and objects: each caller writes them its way.
+            Value::String(_) | Value::Array(_) | Value::Object(_) => {
+                serde_json_into(self.0, value);
             }
         }
     }
