@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{ConnectOptions, Row};
-use tollgate_store::Owned;
+use tollgate_store::{Owned, SQLITE_BUSY_TIMEOUT};
+
+use crate::store_db::sqlite_in_memory;
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS serve_scans (
     id           TEXT PRIMARY KEY,
@@ -130,10 +132,9 @@ impl Scans {
             let connect = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(30));
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
             // An in-memory database lives as long as its one connection.
-            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            let options = if in_memory {
+            let options = if sqlite_in_memory(url) {
                 SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)

@@ -19,9 +19,7 @@ impl Store {
     /// `invalid_key` when no account has that id (the key's account is
     /// gone), and with a store error for a negative `cost`.
     pub async fn reserve(&self, account_id: &str, cost: i64) -> Result<Reservation, Rejection> {
-        if cost < 0 {
-            return Err(StoreError::InvalidInput(format!("cost {cost} is negative")).into());
-        }
+        non_negative("cost", cost)?;
         if !nameable(account_id) {
             return Err(Rejection::InvalidKey);
         }
