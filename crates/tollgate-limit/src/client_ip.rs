@@ -651,6 +651,42 @@ mod tests {
         assert!(err.contains("10.0.0.0/40"), "{err}");
     }
 
+    #[test]
+    fn an_ipv4_mapped_network_is_the_ipv4_network() {
+        let cidr = |s: &str| s.parse::<Cidr>().unwrap();
+        assert_eq!(cidr("::ffff:10.0.0.0/104"), cidr("10.0.0.0/8"));
+        assert_eq!(cidr("::ffff:10.0.0.1"), cidr("10.0.0.1"));
+        assert_eq!(cidr("::ffff:0:0/96"), cidr("0.0.0.0/0"));
+        // As narrow as the IPv4 network: the prefix counts past the 96 bits
+        // of the mapping.
+        assert!(!cidr("::ffff:10.0.0.0/104").contains("11.0.0.1".parse().unwrap()));
+        assert!(!cidr("::ffff:10.0.0.1").contains("10.0.0.2".parse().unwrap()));
+        assert!(cidr("::ffff:10.0.0.1").contains("::ffff:10.0.0.1".parse().unwrap()));
+    }
+
+    /// In `Forwarded`, a backslash escapes the next byte only inside a
+    /// quoted string (RFC 7230's quoted-pair): an escaped quote neither ends
+    /// the string nor lets a comma in it split the element, and outside
+    /// quotes a backslash that a client leaves at the end of its line does
+    /// not swallow the comma before the element its proxy appended.
+    #[test]
+    fn backslashes_escape_only_inside_quoted_strings() {
+        let extractor = ClientIp::new()
+            .trust_proxy("10.0.0.0/8")
+            .unwrap()
+            .header(ForwardedHeader::Forwarded);
+        let p = parts(
+            "10.0.0.1:1",
+            &[("forwarded", r#"for=198.51.100.1;ext="a\",b", for=10.0.0.2"#)],
+        );
+        assert_eq!(extractor.client_ip(&p), ip("198.51.100.1"));
+        let p = parts(
+            "10.0.0.1:1",
+            &[("forwarded", r#"for=6.6.6.6\, for=203.0.113.1"#)],
+        );
+        assert_eq!(extractor.client_ip(&p), ip("203.0.113.1"));
+    }
+
     /// Property tests of the spoofing rule: whatever a client sends, a chain
     /// of trusted proxies that each append the address they saw makes the
     /// client the address the first proxy saw.

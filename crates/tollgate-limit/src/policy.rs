@@ -428,6 +428,66 @@ mod tests {
     }
 
     #[test]
+    fn a_decision_tells_the_quota_not_the_burst() {
+        let g = policy(10, 10).with_burst(5).unwrap().gcra_ns();
+        let (admitted, tat) = g.decide(0, S, 5);
+        assert!(admitted.is_allowed());
+        assert_eq!(admitted.limit(), 10);
+        let (refused, _) = g.decide(tat.unwrap(), S, 1);
+        assert!(!refused.is_allowed());
+        assert_eq!(refused.limit(), 10);
+    }
+
+    #[test]
+    fn a_cost_equal_to_the_burst_is_admitted_after_a_wait() {
+        let g = policy(10, 10).with_burst(5).unwrap().gcra_ns();
+        let (d, _) = g.decide(0, S, 5);
+        assert!(d.is_allowed(), "a fresh caller has the whole burst");
+        let (_, tat) = g.decide(0, S, 1);
+        let (d, new) = g.decide(tat.unwrap(), S, 5);
+        assert!(!d.is_allowed());
+        assert_eq!(new, None);
+        assert_eq!(d.retry_after(), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn microseconds_decide_as_nanoseconds_do() {
+        // The Redis store's unit: the same calls at the same times get the
+        // same decisions, told in the same durations.
+        let p = policy(100, 60).with_burst(10).unwrap();
+        let (ns, us) = (p.gcra_ns(), p.gcra_us());
+        let (mut tat_ns, mut tat_us) = (0, 0);
+        for step in 0..40u64 {
+            let now_us = 1_000_000 + step * 150_000;
+            let cost = 1 + step % 3;
+            let (a, new_ns) = ns.decide(tat_ns, now_us * 1000, cost);
+            let (b, new_us) = us.decide(tat_us, now_us, cost);
+            assert_eq!(a.is_allowed(), b.is_allowed(), "step {step}");
+            assert_eq!(a.remaining(), b.remaining(), "step {step}");
+            assert_eq!(a.retry_after(), b.retry_after(), "step {step}");
+            assert_eq!(a.reset(), b.reset(), "step {step}");
+            tat_ns = new_ns.unwrap_or(tat_ns);
+            tat_us = new_us.unwrap_or(tat_us);
+        }
+        assert_eq!(tat_ns, tat_us * 1000);
+    }
+
+    #[test]
+    fn a_burst_may_take_up_to_a_hundred_years_to_come_back() {
+        let hundred_years = 100 * 365 * 24 * 3600;
+        let p = policy(1, 1).with_burst(hundred_years).unwrap();
+        assert_eq!(p.burst(), hundred_years);
+        let err = policy(1, 1).with_burst(hundred_years + 1).unwrap_err();
+        assert_eq!(err.kind(), PolicyErrorKind::TooLong);
+        // The largest burst the fields carry, when it comes back in time.
+        let largest = 999_999_999_999_999;
+        assert_eq!(
+            policy(1_000_000, 1).with_burst(largest).unwrap().burst(),
+            largest
+        );
+    }
+
+    #[test]
     fn idle_time_restores_capacity_up_to_the_burst_only() {
         let g = policy(10, 10).with_burst(3).unwrap().gcra_ns();
         let mut tat = 0;

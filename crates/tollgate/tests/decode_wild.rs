@@ -1404,3 +1404,25 @@ fn the_headers_hint_decides_over_the_bodys() {
     let e = dec(429, &quota, &body("10"));
     assert_eq!(e.retry_after, Some(Duration::from_secs(10)));
 }
+
+/// A reset of 10⁹ or more is a Unix time (GitHub's), one below it seconds to
+/// wait: the boundary itself is the year 2001, long past, so no wait at all.
+#[test]
+fn a_quota_reset_from_a_billion_on_is_a_unix_time() {
+    let spent = |reset: &str| {
+        let headers = [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", reset)];
+        dec(429, &headers, "").retry_after
+    };
+    assert_eq!(spent("1000000000"), Some(Duration::ZERO));
+    assert_eq!(spent("999999999"), Some(Duration::from_secs(999_999_999)));
+    // A Unix time in the future: the time until it.
+    let in_a_minute = now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60;
+    assert_eq!(
+        spent(&in_a_minute.to_string()),
+        Some(Duration::from_secs(60))
+    );
+}
