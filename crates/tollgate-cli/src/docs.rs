@@ -375,8 +375,8 @@ pub(crate) fn openapi_text(
 
 /// [`openapi_json`] of `outline` with `response(def)` for each of
 /// `catalog`'s entries in its `components.responses`, made and written one
-/// at a time: the text of the whole document, which for a catalog of
-/// 100 000 entries would be a tree of a gigabyte, several times its text.
+/// at a time: made whole, the document of a catalog of 100 000 entries is a
+/// tree of a gigabyte, several times its text.
 pub(crate) fn openapi_json_with_responses(
     outline: &Value,
     catalog: &Catalog,
