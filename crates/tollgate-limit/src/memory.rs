@@ -110,11 +110,14 @@ where
     /// A store with another hasher.
     pub fn with_hasher(max_keys: usize, hasher: S) -> MemoryStore<K, S> {
         MemoryStore {
-            // Blocking resizes: an incremental resize left unfinished (it only
-            // advances on inserts) would make every lookup search two tables.
+            // Incremental resizes (papaya's default). Blocking ones were
+            // tried: papaya 0.2.5's blocking copy can spin for ever in one
+            // thread (seen about once in 200 runs of this crate's tests, a
+            // thread stuck in `help_copy_blocking` while inserting), where
+            // the incremental copy never gives up on a full table.
             map: papaya::HashMap::builder()
                 .hasher(hasher)
-                .resize_mode(papaya::ResizeMode::Blocking)
+                .resize_mode(papaya::ResizeMode::Incremental(64))
                 .build(),
             max_keys: max_keys.max(1),
             grace_ns: DEFAULT_IDLE_GRACE.as_nanos() as u64,
