@@ -153,9 +153,9 @@ fn ns_per_call(mut op: impl FnMut(usize)) -> f64 {
 /// Where the time of one keyed check goes (see the module docs).
 fn breakdown(keys: &[u64]) {
     use std::sync::atomic::AtomicU64;
-    let map: papaya::HashMap<u64, AtomicU64, foldhash::fast::RandomState> =
+    let map: papaya::HashMap<u64, AtomicU64, tollgate_limit::DefaultHasher> =
         papaya::HashMap::builder()
-            .hasher(foldhash::fast::RandomState::default())
+            .hasher(tollgate_limit::DefaultHasher::default())
             .resize_mode(papaya::ResizeMode::Blocking)
             .build();
     for &k in keys {
