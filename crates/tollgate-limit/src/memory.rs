@@ -579,7 +579,7 @@ mod tests {
             let _ = done.send(());
         });
         let ended = finished.recv_timeout(Duration::from_secs(120));
-        assert!(ended.is_ok(), "a resize stalled");
+        assert!(ended.is_ok(), "a run stalled or failed: {ended:?}");
     }
 
     #[test]
