@@ -366,7 +366,7 @@ fn add_headers(response: &mut Value, limited: &Map<String, Value>) {
 
 /// The response `components.responses` lists for `def`, with the headers
 /// every response lists (`limited`).
-fn component_response(
+fn served_response(
     catalog: &Catalog,
     dialect: Dialect,
     def: &ErrorDef,
@@ -385,7 +385,7 @@ fn component_response(
 pub(crate) fn document_json(catalog: &Catalog, dialect: Dialect) -> serde_json::Result<String> {
     let limited = every_response_headers();
     openapi_json_with_responses(&outline(catalog, dialect), catalog, |def| {
-        component_response(catalog, dialect, def, &limited)
+        served_response(catalog, dialect, def, &limited)
     })
 }
 
