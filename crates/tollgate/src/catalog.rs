@@ -552,40 +552,13 @@ impl Catalog {
         };
         let mut next = self.clone();
         if let Some(url) = parsed.docs_url {
-            // Each code is added as `#code`, and the result is a problem's
-            // `type`: a URI reference (RFC 3986's characters; `%` escapes
-            // the rest).
-            let text = url.get_ref();
-            // Brackets only around an IPv6 host (`http://[::1]:8080/`).
-            let host = ip_literal(text);
-            let in_host = |at: usize| host.is_some_and(|(open, close)| at == open || at == close);
-            let uri_char = |(at, c): (usize, char)| {
-                c.is_ascii_alphanumeric()
-                    || "-._~:/?@!$&'()*+,;=%".contains(c)
-                    || (matches!(c, '[' | ']') && in_host(at))
-            };
-            // Each `%` starts an escape of two hex digits.
-            let escapes = text.match_indices('%').all(|(at, _)| {
-                text.as_bytes()
-                    .get(at + 1..at + 3)
-                    .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-            });
-            if !text.char_indices().all(uri_char) || !escapes {
-                let problem = "docs_url must be a URL without a `#` fragment, in the characters a URI allows \
-                               (percent-encode spaces, quotes, `<>{}|\\^` and non-ASCII): each code is added as `#code`";
+            if let Some(problem) = docs_url_problem(url.get_ref()) {
                 errors.push(url.span(), None, problem.to_owned());
             }
             next.docs_url = url.into_inner();
         }
         if let Some(domain) = parsed.domain {
-            // Written into google's `ErrorInfo.domain`: the service's name.
-            if domain.get_ref().trim().is_empty() {
-                let problem = "domain is empty: it is google's ErrorInfo.domain, the API's service name \
-                               (`api.example.com`)";
-                errors.push(domain.span(), None, problem.to_owned());
-            } else if let Some(c) = stray_char(domain.get_ref(), &[]) {
-                let why = "a domain is a name on one line";
-                let problem = stray_char_problem("domain", c, Some(why));
+            if let Some(problem) = domain_problem(domain.get_ref()) {
                 errors.push(domain.span(), None, problem);
             }
             next.domain = domain.into_inner();
@@ -928,9 +901,16 @@ impl Catalog {
     }
 
     /// Sets where the error reference lives: a URL without a `#` fragment
-    /// (each code is added as `#code`).
-    pub fn set_docs_url(&mut self, url: impl Into<String>) {
-        self.docs_url = url.into();
+    /// (each code is added as `#code`), checked as a catalog file's
+    /// `docs_url` is; a URL that fails the check leaves the catalog as it
+    /// was.
+    pub fn set_docs_url(&mut self, url: impl Into<String>) -> Result<(), CatalogError> {
+        let url = url.into();
+        if let Some(problem) = docs_url_problem(&url) {
+            return Err(setting_error(problem.to_owned()));
+        }
+        self.docs_url = url;
+        Ok(())
     }
 
     /// google's `ErrorInfo.domain`: the API's service name.
@@ -939,10 +919,71 @@ impl Catalog {
     }
 
     /// Sets google's `ErrorInfo.domain`: the API's service name, on one line
-    /// (`api.example.com`), as a catalog file's `domain` does.
-    pub fn set_domain(&mut self, domain: impl Into<String>) {
-        self.domain = domain.into();
+    /// (`api.example.com`), checked as a catalog file's `domain` is; a name
+    /// that fails the check leaves the catalog as it was.
+    pub fn set_domain(&mut self, domain: impl Into<String>) -> Result<(), CatalogError> {
+        let domain = domain.into();
+        if let Some(problem) = domain_problem(&domain) {
+            return Err(setting_error(problem));
+        }
+        self.domain = domain;
+        Ok(())
     }
+}
+
+/// A setting set in code (not from a file) that fails its check.
+fn setting_error(message: String) -> CatalogError {
+    CatalogError {
+        file: "<code>".to_owned(),
+        line: 0,
+        column: 0,
+        code: None,
+        message,
+        not_shown: None,
+    }
+}
+
+/// What is wrong with `text` as a `docs_url`, if anything.
+///
+/// Each code is added as `#code`, and the result is a problem's `type`: a
+/// URI reference (RFC 3986's characters; `%` escapes the rest).
+fn docs_url_problem(text: &str) -> Option<&'static str> {
+    // Brackets only around an IPv6 host (`http://[::1]:8080/`).
+    let host = ip_literal(text);
+    let in_host = |at: usize| host.is_some_and(|(open, close)| at == open || at == close);
+    let uri_char = |(at, c): (usize, char)| {
+        c.is_ascii_alphanumeric()
+            || "-._~:/?@!$&'()*+,;=%".contains(c)
+            || (matches!(c, '[' | ']') && in_host(at))
+    };
+    // Each `%` starts an escape of two hex digits.
+    let escapes = text.match_indices('%').all(|(at, _)| {
+        text.as_bytes()
+            .get(at + 1..at + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    (!text.char_indices().all(uri_char) || !escapes).then_some(
+        "docs_url must be a URL without a `#` fragment, in the characters a URI allows \
+         (percent-encode spaces, quotes, `<>{}|\\^` and non-ASCII): each code is added as `#code`",
+    )
+}
+
+/// What is wrong with `text` as a `domain` (google's `ErrorInfo.domain`,
+/// the service's name), if anything.
+fn domain_problem(text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        return Some(
+            "domain is empty: it is google's ErrorInfo.domain, the API's service name \
+             (`api.example.com`)"
+                .to_owned(),
+        );
+    }
+    let c = stray_char(text, &[])?;
+    Some(stray_char_problem(
+        "domain",
+        c,
+        Some("a domain is a name on one line"),
+    ))
 }
 
 type Located = (Option<std::ops::Range<usize>>, String);
@@ -1949,6 +1990,32 @@ mod tests {
         ] {
             assert_eq!(errors(&format!("docs_url = '{url}'\n")).len(), 1, "{url}");
         }
+    }
+
+    /// Set in code, `docs_url` and `domain` are checked as a file's are,
+    /// and a refused value leaves the catalog as it was.
+    #[test]
+    fn settings_set_in_code_are_checked_as_a_files_are() {
+        let mut catalog = Catalog::builtin();
+        let (url, domain) = (catalog.docs_url().to_owned(), catalog.domain().to_owned());
+        for bad in [
+            "https://x.example/errors#top",
+            "https://x .example",
+            "/e?%zz",
+        ] {
+            let e = catalog.set_docs_url(bad).unwrap_err();
+            assert!(e.to_string().starts_with("<code>: docs_url must be"), "{e}");
+            assert_eq!(catalog.docs_url(), url);
+        }
+        for bad in ["", "  ", "api.example.com\n", "api\u{2028}example"] {
+            let e = catalog.set_domain(bad).unwrap_err();
+            assert!(e.to_string().starts_with("<code>: domain "), "{e}");
+            assert_eq!(catalog.domain(), domain);
+        }
+        catalog.set_docs_url("http://[::1]:8080/errors").unwrap();
+        catalog.set_domain("api.example.com").unwrap();
+        assert_eq!(catalog.docs_url(), "http://[::1]:8080/errors");
+        assert_eq!(catalog.domain(), "api.example.com");
     }
 
     /// A title is one line, and no catalog text holds a separator that
