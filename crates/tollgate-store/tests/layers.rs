@@ -45,14 +45,19 @@ both_backends!(
     a_claim_whose_answer_is_lost_leaves_the_key_free,
     a_revocation_or_suspension_whose_answer_is_lost_still_clears_the_cache,
     credits_are_given_back_though_the_first_release_finds_no_connection,
+    a_charge_refused_as_a_top_up_lands_is_made_with_the_new_credits,
     finish_writes_waits_for_what_a_late_charge_or_claim_gives_back,
     a_response_dropped_while_its_lock_renews_spends_the_key,
     a_request_dropped_as_its_handler_answers_during_a_renewal_spends_the_key,
     a_slow_request_keeps_its_key_past_the_lock_timeout,
+    a_request_slower_than_two_lock_timeouts_keeps_renewing_its_key,
     a_slow_response_body_keeps_its_key_past_the_lock_timeout,
     a_lock_timeout_too_long_for_the_clock_still_answers,
     the_handler_runs_on_while_a_renewal_waits,
     idempotency_key_required_and_validated,
+    idempotency_keys_apply_to_posts_and_patches_only_and_not_when_off,
+    a_response_exactly_at_the_body_limit_is_kept_for_replay,
+    an_upload_cut_off_midway_is_malformed_not_too_large,
     several_idempotency_keys_on_one_request_are_refused,
     an_outer_body_limit_is_told_without_an_unfilled_limit,
     idempotency_records_expire,
@@ -1555,6 +1560,9 @@ struct Faulty {
     held_writes: Option<Arc<tokio::sync::Semaphore>>,
     /// Whether refunds and freed keys take 200 ms to be written.
     slow_writes: bool,
+    /// Credits added to the account, once, just after a charge is refused
+    /// (a top-up that lands while the refusal is looked into).
+    top_up_on_refusal: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Faulty {
@@ -1750,7 +1758,14 @@ mod faulty {
         ) -> BoxFuture<'a, Result<Option<tollgate_store::backend::Reserved>, StoreError>> {
             Box::pin(async move {
                 self.held().await;
-                self.inner.reserve(id, cost, period).await
+                let reserved = self.inner.reserve(id, cost, period).await?;
+                if reserved.is_none() {
+                    let top_up = self.top_up_on_refusal.swap(0, Ordering::SeqCst);
+                    if top_up > 0 {
+                        self.inner.add_credits(id, top_up).await?;
+                    }
+                }
+                Ok(reserved)
             })
         }
         fn release<'a>(
@@ -1877,6 +1892,15 @@ impl Fixture {
         })
     }
 
+    /// A gatekeeper over the same database where `credits` are added to the
+    /// account just after its first refused charge.
+    async fn top_up_on_refusal(&self, credits: i64) -> Gatekeeper {
+        self.faulty(Faulty {
+            top_up_on_refusal: Arc::new(std::sync::atomic::AtomicI64::new(credits)),
+            ..self.sound().await
+        })
+    }
+
     /// A backend over the same database with no faults, to change one of.
     async fn sound(&self) -> Faulty {
         Faulty {
@@ -1889,6 +1913,7 @@ impl Fixture {
             unanswered_state_changes: Arc::default(),
             held_writes: None,
             slow_writes: false,
+            top_up_on_refusal: Arc::default(),
         }
     }
 
@@ -2100,6 +2125,25 @@ async fn credits_are_given_back_though_the_first_release_finds_no_connection(kin
     f.db.cleanup().await;
 }
 
+/// A charge refused for want of credits, with a top-up landing before the
+/// refusal is explained, is tried again: not refused with as many credits
+/// available as it needs, or more.
+async fn a_charge_refused_as_a_top_up_lands_is_made_with_the_new_credits(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 0).await else {
+        return;
+    };
+    // Topped up to exactly the cost, and then to more than it.
+    for (top_up, left) in [(2, 0), (5, 3)] {
+        let gate = f.top_up_on_refusal(top_up).await;
+        match gate.store().reserve("acme", 2).await {
+            Ok(reservation) => assert_eq!(reservation.remaining(), left, "top-up {top_up}"),
+            Err(refused) => panic!("top-up of {top_up} refused: {refused}"),
+        }
+        assert_eq!(f.balance().await, left);
+    }
+    f.db.cleanup().await;
+}
+
 /// One dropped connection while storing the outcome does not leave the key
 /// running (to run, and charge, again once its lock times out): the write is
 /// tried again, and the retry is a replay.
@@ -2241,6 +2285,40 @@ async fn a_slow_request_keeps_its_key_past_the_lock_timeout(kind: Kind) {
     held.release.notify_one();
     assert_eq!(first.await.unwrap().unwrap().status(), 201);
     let (res, body) = send_any(&svc, post(&f.key, Some("slow"), "{}")).await;
+    assert_eq!((res, &body[..]), (201, &b"done"[..]));
+    f.db.cleanup().await;
+}
+
+/// The lock is renewed for as long as the handler works, not only once: a
+/// retry past the first renewal's lock still finds the key in use.
+async fn a_request_slower_than_two_lock_timeouts_keeps_renewing_its_key(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let held = Held::new();
+    // A 3 s lock, renewed every second while the handler works.
+    let svc = f
+        .gate
+        .clone()
+        .idempotency_lock_timeout(Duration::from_secs(3))
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(held.service("done"));
+    let first = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("slower"), "{}")));
+    held.entered.notified().await;
+    // Renewed at +2 s (to +5 s), then at +4 s (to +7 s).
+    for _ in 0..2 {
+        f.db.clock.advance(Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+    // Past the first renewal's lock, within the second's.
+    f.db.clock.advance(Duration::from_secs(2));
+    let retry = send_any(&svc, post(&f.key, Some("slower"), "{}"));
+    let retried = tokio::time::timeout(Duration::from_secs(5), retry).await;
+    assert_eq!(retried.map(|(status, _)| status).ok(), Some(409));
+    held.release.notify_one();
+    assert_eq!(first.await.unwrap().unwrap().status(), 201);
+    let (res, body) = send_any(&svc, post(&f.key, Some("slower"), "{}")).await;
     assert_eq!((res, &body[..]), (201, &b"done"[..]));
     f.db.cleanup().await;
 }
@@ -2426,6 +2504,120 @@ async fn idempotency_key_required_and_validated(kind: Kind) {
     f.db.cleanup().await;
 }
 
+/// A GET or DELETE is neither refused for want of a key, even where keys
+/// are required, nor answered from a record; a layer turned off records
+/// nothing, even for a POST with a key.
+async fn idempotency_keys_apply_to_posts_and_patches_only_and_not_when_off(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let required = f
+        .gate
+        .idempotency()
+        .mode(Idempotency::Required)
+        .layer(handler.service());
+    let get = Request::get("/v1/scans").header("x-api-key", &f.key);
+    let (res, _) = send(&required, get.body(Full::default()).unwrap()).await;
+    assert_eq!((res.status().as_u16(), code(&res)), (201, ""));
+    for _ in 0..2 {
+        let delete = Request::delete("/v1/scans/scan_1")
+            .header("x-api-key", &f.key)
+            .header("idempotency-key", "delete-1");
+        let (res, _) = send(&required, delete.body(Full::default()).unwrap()).await;
+        assert_eq!(res.status(), 201);
+        assert!(res.headers().get("idempotent-replayed").is_none());
+    }
+    assert_eq!(handler.calls(), 3);
+
+    let off = f
+        .gate
+        .idempotency()
+        .mode(Idempotency::Off)
+        .layer(handler.service());
+    for _ in 0..2 {
+        let (res, _) = send(&off, post(&f.key, Some("post-1"), "{}")).await;
+        assert_eq!(res.status(), 201);
+        assert!(res.headers().get("idempotent-replayed").is_none());
+    }
+    assert_eq!(handler.calls(), 5);
+    f.db.cleanup().await;
+}
+
+/// The body limit is a limit, not a bound never reached: a response of
+/// exactly that many bytes is kept and replayed, not told as too large.
+async fn a_response_exactly_at_the_body_limit_is_kept_for_replay(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let handler = tower::service_fn(move |_req: Req| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let response = Response::builder()
+            .status(201)
+            .body(Full::from("x".repeat(1024)));
+        async move { Ok::<_, Infallible>(response.unwrap()) }
+    });
+    let svc = f
+        .gate
+        .clone()
+        .max_body_bytes(1024)
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let (first, first_body) = send(&svc, post(&f.key, Some("at-limit"), "{}")).await;
+    assert_eq!((first.status().as_u16(), first_body.len()), (201, 1024));
+    let (again, again_body) = send(&svc, post(&f.key, Some("at-limit"), "{}")).await;
+    assert_eq!(
+        again.status(),
+        201,
+        "{}",
+        String::from_utf8_lossy(&again_body)
+    );
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again_body, first_body);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    f.db.cleanup().await;
+}
+
+/// A request body that fails while being read (the client's connection
+/// reset) is a malformed request (400): not blamed on a size limit (413),
+/// which would tell the client to send less.
+async fn an_upload_cut_off_midway_is_malformed_not_too_large(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let handler = tower::service_fn(move |_: Request<axum::body::Body>| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("ran"))) }
+    });
+    let svc = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Required)
+        .layer(handler);
+    let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Ok(Bytes::from("12")), Err(reset)];
+    let request = Request::post("/v1/scans")
+        .header("x-api-key", &f.key)
+        .header("idempotency-key", "cut-off")
+        .body(axum::body::Body::from_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .unwrap();
+    let res = svc.oneshot(request).await.unwrap();
+    let err = res.extensions().get::<ApiError>().unwrap();
+    assert_eq!(
+        (res.status().as_u16(), err.code()),
+        (400, "malformed_request")
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    f.db.cleanup().await;
+}
+
 async fn several_idempotency_keys_on_one_request_are_refused(kind: Kind) {
     let Some(f) = Fixture::new(kind, 10).await else {
         return;
@@ -2562,6 +2754,44 @@ async fn idempotency_records_expire(kind: Kind) {
     assert_eq!((handler.calls(), f.balance().await), (2, 8));
     f.db.clock.advance(Duration::from_secs(3600));
     assert_eq!(f.store().purge_expired_idempotency().await.unwrap(), 1);
+    f.db.cleanup().await;
+}
+
+/// A handler that cannot take a request: its `poll_ready` says it is
+/// overloaded, and calling it anyway is a bug.
+#[derive(Clone)]
+struct Overloaded;
+
+impl Service<Req> for Overloaded {
+    type Response = Response<Full<Bytes>>;
+    type Error = &'static str;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Err("overloaded"))
+    }
+
+    fn call(&mut self, _req: Req) -> Self::Future {
+        panic!("called though not ready")
+    }
+}
+
+/// Backpressure passes through the layers: each is ready only when its
+/// handler is, so a caller (a load shedder, a buffer) never hands a request
+/// to a handler that cannot take it, and is told why.
+#[tokio::test]
+async fn the_credits_and_idempotency_layers_are_ready_only_when_their_handler_is() {
+    let f = Fixture::new(Kind::Sqlite, 10).await.unwrap();
+    let credits = f.gate.credits(1).layer(Overloaded);
+    assert!(matches!(credits.ready_oneshot().await, Err("overloaded")));
+    let idempotency = f.gate.idempotency().layer(Overloaded);
+    assert!(matches!(
+        idempotency.ready_oneshot().await,
+        Err("overloaded")
+    ));
     f.db.cleanup().await;
 }
 

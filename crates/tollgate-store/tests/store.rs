@@ -21,6 +21,7 @@ both_backends!(
     release_gives_back_credits_and_usage,
     monthly_usage_limit_resets_next_month,
     storage_quota,
+    an_empty_file_counts_no_storage_and_a_negative_size_is_invalid_input,
     keys_are_stored_only_as_hashes,
     an_idempotency_record_is_written_only_by_its_token,
     a_database_made_before_lock_tokens_upgrades_in_place,
@@ -498,6 +499,32 @@ async fn storage_quota(kind: Kind) {
     assert_eq!((quota, used), (i64::MAX, 1 << 40));
     assert_eq!(s.account("free").await.unwrap().storage_used(), 1 << 40);
     assert!(s.add_storage("acme", -1).await.is_err());
+    db.cleanup().await;
+}
+
+/// Zero bytes are no negative amount: an empty file is counted (as nothing),
+/// not refused as invalid input, even on an account at its quota. A negative
+/// size is the caller's bug, said as such: not left to the database to
+/// refuse (a database error, told to clients as the store unavailable).
+async fn an_empty_file_counts_no_storage_and_a_negative_size_is_invalid_input(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let s = &db.store;
+    s.create_account(NewAccount::new("acme").storage_quota(1000))
+        .await
+        .unwrap();
+    assert_eq!(s.add_storage("acme", 0).await.unwrap(), 0);
+    assert_eq!(s.add_storage("acme", 1000).await.unwrap(), 1000);
+    assert_eq!(s.add_storage("acme", 0).await.unwrap(), 1000);
+    s.remove_storage("acme", 0).await.unwrap();
+    assert_eq!(s.account("acme").await.unwrap().storage_used(), 1000);
+    s.remove_storage("acme", 1000).await.unwrap();
+    assert!(matches!(
+        s.add_storage("acme", -1).await,
+        Err(Rejection::Internal(StoreError::InvalidInput(_)))
+    ));
+    assert_eq!(s.account("acme").await.unwrap().storage_used(), 0);
     db.cleanup().await;
 }
 
