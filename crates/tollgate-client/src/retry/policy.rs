@@ -509,6 +509,23 @@ mod tests {
         assert_eq!(plan(429, &window, ""), Ok(Plan::Backoff));
     }
 
+    /// Only `true` and `false`, in any case, are the server's word.
+    #[test]
+    fn a_should_retry_value_neither_true_nor_false_leaves_it_to_the_status() {
+        assert_eq!(
+            plan(503, &[("x-should-retry", "FALSE")], ""),
+            Err(StopReason::NotRetryable)
+        );
+        assert_eq!(
+            plan(503, &[("x-should-retry", "maybe")], ""),
+            Ok(Plan::Backoff)
+        );
+        assert_eq!(
+            plan(503, &[("stripe-should-retry", "1")], ""),
+            Ok(Plan::Backoff)
+        );
+    }
+
     #[test]
     fn a_409_is_retried_only_for_a_key_in_use() {
         let in_use = r#"{"type":"https://errors.tollgate.dev/#idempotency_key_in_use","title":"Idempotency key in use","status":409,"code":"idempotency_key_in_use"}"#;
@@ -635,8 +652,22 @@ mod tests {
         assert!(!is_tls_failure(&dns));
     }
 
+    /// A rule is a closure, so policies compare by the rule they share.
+    #[test]
+    fn policies_with_rules_are_equal_only_when_they_share_the_rule() {
+        let ruled = RetryPolicy::default().retry_when(|_| None);
+        assert_eq!(ruled, ruled.clone());
+        assert_ne!(ruled, RetryPolicy::default().retry_when(|_| None));
+    }
+
     #[test]
     fn max_attempts_is_at_least_one() {
         assert_eq!(RetryPolicy::default().max_attempts(0).attempts(), 1);
+    }
+
+    #[test]
+    fn attempts_reports_the_configured_maximum() {
+        assert_eq!(RetryPolicy::default().attempts(), 4);
+        assert_eq!(RetryPolicy::default().max_attempts(6).attempts(), 6);
     }
 }

@@ -348,7 +348,7 @@ async fn bodies_that_are_not_json_keep_status_and_request_id() {
 #[tokio::test]
 async fn an_error_body_in_another_charset_is_read_in_it() {
     // "Café introuvable" in ISO-8859-1, then in windows-1252 ("Ça coûte 5 €").
-    let cases: [(&str, &[u8], &str); 8] = [
+    let cases: [(&str, &[u8], &str); 10] = [
         (
             "application/json; charset=iso-8859-1",
             b"{\"error\":\"not_found\",\"message\":\"Caf\xe9 introuvable\"}",
@@ -377,6 +377,12 @@ async fn an_error_body_in_another_charset_is_read_in_it() {
             b"\xff\xfe{\0\"\0m\0e\0s\0s\0a\0g\0e\0\"\0:\0\"\0\xe9\0\"\0}\0",
             "\u{e9}",
         ),
+        // UTF-16 without a BOM, though its ASCII is valid UTF-8 too.
+        (
+            "application/json; charset=utf-16le",
+            b"{\0\"\0m\0e\0s\0s\0a\0g\0e\0\"\0:\0\"\0h\0i\0\"\0}\0",
+            "hi",
+        ),
         // The BOM names the charset the label does not.
         (
             "application/json",
@@ -387,6 +393,11 @@ async fn an_error_body_in_another_charset_is_read_in_it() {
         // that browsers read as one U+FFFD.
         (
             "application/json; charset=utf-16",
+            "{\"error\":\"not_found\",\"message\":\"Caf\u{e9} introuvable\"}".as_bytes(),
+            "Caf\u{e9} introuvable",
+        ),
+        (
+            "application/json; charset=utf-16be",
             "{\"error\":\"not_found\",\"message\":\"Caf\u{e9} introuvable\"}".as_bytes(),
             "Caf\u{e9} introuvable",
         ),
@@ -488,6 +499,20 @@ async fn an_oversized_error_body_is_cut_at_the_limit() {
     let mock = Mock::start(vec![Reply::api(Dialect::Problem, "not_found", "r", None)]).await;
     let err = once().get(mock.url("/")).send_api().await.unwrap_err();
     assert!(!err.response().unwrap().is_truncated());
+}
+
+/// The documented default limit is 1 MiB.
+#[tokio::test]
+async fn an_error_body_just_under_a_mebibyte_is_read_whole_by_default() {
+    let big = format!(
+        r#"{{"error":"internal_error","message":"{}"}}"#,
+        "x".repeat(1024 * 1024 - 64)
+    );
+    let mock = Mock::start(vec![Reply::new(500).body(big.clone())]).await;
+    let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+    let response = err.response().unwrap();
+    assert!(!response.is_truncated());
+    assert_eq!(response.body().len(), big.len());
 }
 
 // In real time: the server writes bytes on a socket of its own.
@@ -872,6 +897,15 @@ async fn server_text_in_an_error_cannot_forge_log_lines() {
         shown.contains(r"400 Bad Request bad\u{1b}[2K: no\nINFO all is well (request id r\r1)"),
         "{shown}"
     );
+}
+
+#[tokio::test]
+async fn an_error_response_says_whether_sending_again_may_succeed() {
+    for (status, retryable) in [(503, true), (429, true), (404, false), (400, false)] {
+        let mock = Mock::start(vec![Reply::new(status)]).await;
+        let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+        assert_eq!(err.response().unwrap().retryable(), retryable, "{status}");
+    }
 }
 
 #[tokio::test]

@@ -171,7 +171,7 @@ fn age_applies_to_an_http_date_only_when_valid_and_never_to_delay_seconds() {
     let date = SystemTime::UNIX_EPOCH + Duration::from_secs(1_753_356_600);
     let decoder = tollgate_client::ErrorDecoder::new().wall_clock(move || date + 3600 * SECOND);
     let retry_at = httpdate::fmt_http_date(date + 47 * SECOND);
-    let cases: [(&[&str], &str, Duration); 12] = [
+    let cases: [(&[&str], &str, Duration); 13] = [
         (&["40"], &retry_at, 7 * SECOND),
         (&["0"], &retry_at, 47 * SECOND),
         (&[" 40 "], &retry_at, 7 * SECOND),
@@ -181,6 +181,7 @@ fn age_applies_to_an_http_date_only_when_valid_and_never_to_delay_seconds() {
         (&["abc"], &retry_at, 47 * SECOND),
         (&["-5"], &retry_at, 47 * SECOND),
         (&["4.5"], &retry_at, 47 * SECOND),
+        (&["+40"], &retry_at, 47 * SECOND),
         (&["40, 40"], &retry_at, 47 * SECOND),
         (&["40", "40"], &retry_at, 47 * SECOND),
         (&["2147483648"], &retry_at, 47 * SECOND),
@@ -743,6 +744,23 @@ async fn the_retry_budget_is_shared_and_runs_out() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_middleware_reports_the_budget_it_spends_from() {
+    let middleware = TollgateMiddleware::new()
+        .budget(RetryBudget::new(10, 5, 1))
+        .jitter(Jitter::seeded(1));
+    let budget = middleware.retry_budget().clone();
+    assert_eq!(budget.tokens(), 10);
+    let mock = Mock::start(vec![Reply::new(503), Reply::ok()]).await;
+    client_from(middleware)
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    // One retry spent 5, the success earned 1 back.
+    assert_eq!(budget.tokens(), 6);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_deadline_stops_before_a_wait_that_would_pass_it() {
     let mock = Mock::start(vec![Reply::new(503).header("retry-after", 4)]).await;
     let policy = RetryPolicy::default()
@@ -776,6 +794,19 @@ async fn the_deadline_cuts_an_attempt_that_hangs() {
     );
     assert_eq!(err.kind(), Some(tollgate::Kind::Timeout));
     assert_eq!(err.stop(), Some(&StopReason::Deadline(5 * SECOND)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_deadline_a_slow_answer_is_waited_for() {
+    // Past the default deadline of 120 s.
+    let mock = Mock::start(vec![Reply::ok().stall(200 * SECOND)]).await;
+    let response = client(RetryPolicy::default().without_deadline())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(mock.hits(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -836,6 +867,18 @@ async fn max_attempts_and_disabled_retries() {
         (mock.hits(), err.stop()),
         (2, Some(&StopReason::MaxAttempts(2)))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempts_are_numbered_from_one() {
+    let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1)]).await;
+    let err = client(RetryPolicy::default().max_attempts(3))
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    let numbers: Vec<u32> = err.attempts().iter().map(|a| a.number()).collect();
+    assert_eq!(numbers, [1, 2, 3]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -998,6 +1041,39 @@ async fn timeouts_are_retried() {
     assert!(response.attempts()[0].error().is_some());
 }
 
+// In real time: the server closes a socket of its own.
+#[tokio::test]
+async fn a_connection_closed_before_any_response_is_retried() {
+    // The first connection is closed once the request is read (hyper's
+    // incomplete message); the second is answered.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        for answer in [false, true] {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = [0; 4096];
+            let _ = socket.read(&mut request).await;
+            if answer {
+                let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                let _ = socket.write_all(ok).await;
+            }
+        }
+    });
+    let quick = Duration::from_millis(1);
+    let response = client(RetryPolicy::default().backoff(quick, quick))
+        .get(&url)
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let attempts = response.attempts();
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts[0].error().is_some(), "{attempts:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn each_attempt_is_a_tracing_event_and_the_error_lists_every_request_id() {
     let (events, _guard) = Events::capture();
@@ -1044,6 +1120,27 @@ async fn each_attempt_is_a_tracing_event_and_the_error_lists_every_request_id() 
     assert_eq!(events[2]["decision"], "give_up");
     assert_eq!(events[2]["reason"], "gave up after 3 attempts");
     assert!(!events[2].contains_key("delay_ms"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_log_at_info_and_a_success_at_debug() {
+    let (events, _guard) = Events::capture();
+    let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1), Reply::ok()]).await;
+    client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    let events = events.all();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(
+        (events[0]["decision"].as_str(), events[0]["level"].as_str()),
+        ("retry", "INFO")
+    );
+    assert_eq!(
+        (events[1]["decision"].as_str(), events[1]["level"].as_str()),
+        ("done", "DEBUG")
+    );
 }
 
 #[tokio::test(start_paused = true)]
