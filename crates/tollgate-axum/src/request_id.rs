@@ -251,4 +251,11 @@ mod tests {
             assert_eq!(RequestId::from_headers(&headers).as_str(), good);
         }
     }
+
+    /// `{:?}` (a `tracing` field, `Negotiated`'s derived `Debug`) shows the id.
+    #[test]
+    fn debug_shows_the_id() {
+        let id = RequestId::new("req_42").unwrap();
+        assert_eq!(format!("{id:?}"), r#"RequestId("req_42")"#);
+    }
 }

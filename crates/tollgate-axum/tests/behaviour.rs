@@ -1148,6 +1148,13 @@ details = ["database"]
             let line = logs.line(&id);
             assert!(line.contains("hunter2"), "{line}");
             assert!(line.contains("db down"), "{line}");
+            // The message first, then each violation or detail, `; ` apart.
+            let logged = if body == OWN {
+                "db down; dsn: password hunter2 rejected"
+            } else {
+                r#"db down; database: "hunter2-db""#
+            };
+            assert!(line.contains(logged), "{line}");
         }
     }
 }

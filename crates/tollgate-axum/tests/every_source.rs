@@ -1474,3 +1474,232 @@ async fn a_413_over_a_429_asks_for_no_wait() {
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(body.get("retry_after").is_none(), "{body}");
 }
+
+/// The limit is the largest body taken: one declaring exactly the limit's
+/// length reaches the route, one a byte longer is refused.
+#[tokio::test]
+async fn a_body_of_exactly_the_limit_is_taken() {
+    for (len, status) in [(LIMIT, 200), (LIMIT + 1, 413)] {
+        let request = Request::post("/bytes")
+            .header(header::CONTENT_LENGTH, len.to_string())
+            .body(Body::from(vec![b'x'; len]))
+            .unwrap();
+        let (res, body) = send(app(Dialect::Envelope), request, None).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(res.status(), status, "{len} bytes: {body}");
+    }
+}
+
+/// An error that tells its own wait keeps it: a `Retry-After` the handler
+/// put on the response besides is dropped, not adopted.
+#[tokio::test]
+async fn an_errors_own_wait_wins_over_the_responses_retry_after() {
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                let err = Catalog::builtin_ref()
+                    .error("rate_limit_exceeded")
+                    .unwrap()
+                    .retry_after(Duration::from_secs(30));
+                ([(header::RETRY_AFTER, "12")], HandlerError::from(err))
+            }),
+        )
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::StatusCode)
+                .layer(),
+        );
+    let (res, body) = send(app, get_("/"), None).await;
+    assert_eq!(res.status(), 429);
+    let lines: Vec<_> = res.headers().get_all(header::RETRY_AFTER).iter().collect();
+    assert_eq!(lines, ["30"], "{:?}", res.headers());
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["retry_after"], 30, "{body}");
+}
+
+/// With `rewrite_unmarked(false)` an error response that carries no
+/// `ApiError` (axum's empty 404, a handler's own text or JSON) leaves as
+/// the handler made it, with the request id; a marked error is still
+/// rendered.
+#[tokio::test]
+async fn unmarked_errors_pass_through_when_rewriting_is_off() {
+    let app = Router::new()
+        .route(
+            "/conflict",
+            get(|| async { (StatusCode::CONFLICT, "scan_1 already exists") }),
+        )
+        .route(
+            "/json-404",
+            get(|| async {
+                let body = r#"{"error":"not_found","message":"Rule 7 is not here"}"#;
+                (
+                    StatusCode::NOT_FOUND,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+            }),
+        )
+        .route("/auth", get(unauthenticated))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Envelope)
+                .rewrite_unmarked(false)
+                .layer(),
+        );
+    for (uri, status, sent) in [
+        ("/conflict", 409, "scan_1 already exists"),
+        (
+            "/json-404",
+            404,
+            r#"{"error":"not_found","message":"Rule 7 is not here"}"#,
+        ),
+        ("/nowhere", 404, ""),
+    ] {
+        let (res, body) = send(app.clone(), get_(uri), Some("req_raw")).await;
+        assert_eq!(res.status(), status, "{uri}");
+        assert!(
+            !res.headers().contains_key("x-error-code"),
+            "{uri}: {:?}",
+            res.headers()
+        );
+        assert_eq!(res.headers()["x-request-id"], "req_raw", "{uri}");
+        assert_eq!(String::from_utf8_lossy(&body), sent, "{uri}");
+    }
+    let (res, _) = send(app, get_("/auth"), None).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["x-error-code"], "invalid_key");
+}
+
+/// Only plain text (or JSON) is read for its meaning: an HTML error page's
+/// markup never becomes the message, the status alone says it.
+#[tokio::test]
+async fn an_html_error_page_is_not_read() {
+    let app = Router::new()
+        .route(
+            "/html-409",
+            get(|| async {
+                (
+                    StatusCode::CONFLICT,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    "<h1>scan_1 already exists</h1>",
+                )
+            }),
+        )
+        .route("/bare-409", get(|| async { StatusCode::CONFLICT }))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Flat)
+                .layer(),
+        );
+    let (res, body) = send(app.clone(), get_("/html-409"), None).await;
+    let (_, bare) = send(app, get_("/bare-409"), None).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.headers()["x-error-code"], "conflict");
+    assert_eq!(body, bare, "{}", String::from_utf8_lossy(&body));
+}
+
+/// Error bodies up to 4 KiB are read for their meaning, that size included:
+/// a JSON error of exactly 4096 bytes gives its message, one a byte longer
+/// only its status.
+#[tokio::test]
+async fn a_json_error_of_exactly_four_kib_is_read() {
+    let sized = |len: usize| {
+        let head = r#"{"error":"not_found","message":"Rule 7 is not here","pad":""#;
+        let mut body = head.to_owned();
+        body.push_str(&"x".repeat(len - head.len() - 2));
+        body.push_str(r#""}"#);
+        assert_eq!(body.len(), len);
+        (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+    };
+    let app = Router::new()
+        .route("/4096", get(move || async move { sized(4096) }))
+        .route("/4097", get(move || async move { sized(4097) }))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Envelope)
+                .layer(),
+        );
+    for (uri, message_read) in [("/4096", true), ("/4097", false)] {
+        let (res, body) = send(app.clone(), get_(uri), None).await;
+        assert_eq!(res.headers()["x-error-code"], "not_found", "{uri}");
+        let decoded = Catalog::builtin_ref().decode(404, res.headers(), &body, SystemTime::now());
+        let message = decoded.message.unwrap_or_default();
+        assert_eq!(
+            message == "Rule 7 is not here",
+            message_read,
+            "{uri}: {message}"
+        );
+    }
+}
+
+/// A bare 415 that lists the codings it decodes in `Accept-Encoding` (as a
+/// request decompression layer answers) refused the body's coding, and
+/// says so; a 415 without it, or another error with it, keeps its meaning.
+#[tokio::test]
+async fn a_bare_415_listing_codings_refused_the_content_encoding() {
+    let app = Router::new()
+        .route(
+            "/coding-415",
+            get(|| async {
+                let gzip_only = [(header::ACCEPT_ENCODING, "gzip")];
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, gzip_only)
+            }),
+        )
+        .route(
+            "/type-415",
+            get(|| async { StatusCode::UNSUPPORTED_MEDIA_TYPE }),
+        )
+        .route(
+            "/coding-404",
+            get(|| async { (StatusCode::NOT_FOUND, [(header::ACCEPT_ENCODING, "gzip")]) }),
+        )
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Envelope)
+                .layer(),
+        );
+    for (uri, status, code, about_coding) in [
+        ("/coding-415", 415, "unsupported_media_type", true),
+        ("/type-415", 415, "unsupported_media_type", false),
+        ("/coding-404", 404, "not_found", false),
+    ] {
+        let (res, body) = send(app.clone(), get_(uri), None).await;
+        assert_eq!(res.status(), status, "{uri}");
+        assert_eq!(res.headers()["x-error-code"], code, "{uri}");
+        let decoded =
+            Catalog::builtin_ref().decode(status, res.headers(), &body, SystemTime::now());
+        let message = decoded.message.unwrap_or_default();
+        assert_eq!(
+            message.contains("Content-Encoding"),
+            about_coding,
+            "{uri}: {message}"
+        );
+    }
+}
+
+/// A body passed on after the layer read part of it still tells its whole
+/// length, and is not ended while the late part is still to come.
+#[tokio::test(start_paused = true)]
+async fn a_partly_read_body_keeps_its_length_and_is_not_ended_early() {
+    let (first, second) = LATE_BODY.split_at(12);
+    let frames = vec![
+        (Duration::from_millis(100), Some(Bytes::from(first))),
+        (Duration::from_secs(2), Some(Bytes::from(second))),
+    ];
+    let mut body = late_402(LATE_BODY.len(), frames).await.into_body();
+    let hint = http_body::Body::size_hint(&body);
+    assert_eq!(hint.exact(), Some(LATE_BODY.len() as u64), "{hint:?}");
+    assert!(!http_body::Body::is_end_stream(&body));
+    let frame = body.frame().await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), first);
+    assert!(!http_body::Body::is_end_stream(&body));
+    let hint = http_body::Body::size_hint(&body);
+    assert_eq!(hint.exact(), Some(second.len() as u64), "{hint:?}");
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert_eq!(rest, second);
+}
