@@ -139,6 +139,21 @@ pub struct CatalogError {
     pub not_shown: Option<usize>,
 }
 
+impl CatalogError {
+    /// A problem in what code (not a file) gave the catalog: an entry
+    /// inserted, or a setting set.
+    fn in_code(code: Option<String>, message: String) -> CatalogError {
+        CatalogError {
+            file: "<code>".to_owned(),
+            line: 0,
+            column: 0,
+            code,
+            message,
+            not_shown: None,
+        }
+    }
+}
+
 impl fmt::Display for CatalogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
@@ -622,14 +637,7 @@ impl Catalog {
     /// in proportion to their number.
     pub fn insert(&mut self, def: ErrorDef) -> Result<(), Vec<CatalogError>> {
         let code = def.code.clone();
-        let error = |message| CatalogError {
-            file: "<code>".to_owned(),
-            line: 0,
-            column: 0,
-            code: Some(code.clone()),
-            message,
-            not_shown: None,
-        };
+        let error = |message| CatalogError::in_code(Some(code.clone()), message);
         let mut errors: Vec<_> = check_def(&def)
             .into_iter()
             .map(|(_, _, problem)| error(problem))
@@ -907,7 +915,7 @@ impl Catalog {
     pub fn set_docs_url(&mut self, url: impl Into<String>) -> Result<(), CatalogError> {
         let url = url.into();
         if let Some(problem) = docs_url_problem(&url) {
-            return Err(setting_error(problem.to_owned()));
+            return Err(CatalogError::in_code(None, problem.to_owned()));
         }
         self.docs_url = url;
         Ok(())
@@ -924,22 +932,10 @@ impl Catalog {
     pub fn set_domain(&mut self, domain: impl Into<String>) -> Result<(), CatalogError> {
         let domain = domain.into();
         if let Some(problem) = domain_problem(&domain) {
-            return Err(setting_error(problem));
+            return Err(CatalogError::in_code(None, problem));
         }
         self.domain = domain;
         Ok(())
-    }
-}
-
-/// A setting set in code (not from a file) that fails its check.
-fn setting_error(message: String) -> CatalogError {
-    CatalogError {
-        file: "<code>".to_owned(),
-        line: 0,
-        column: 0,
-        code: None,
-        message,
-        not_shown: None,
     }
 }
 
