@@ -1193,6 +1193,30 @@ async fn head_errors_have_no_body() {
     }
 }
 
+/// A handler's own error JSON, with no `ApiError` on its response.
+const UNMARKED_JSON_404: &str = r#"{"error":"not_found","message":"Rule 7 is not here"}"#;
+
+/// Routes whose handlers answer errors of their own, with no `ApiError`
+/// on the response: a text 409, a JSON 404 and a text 500.
+fn unmarked_error_routes() -> Router {
+    Router::new()
+        .route(
+            "/text-409",
+            get(|| async { (StatusCode::CONFLICT, "scan_1 already exists") }),
+        )
+        .route(
+            "/json-404",
+            get(|| async {
+                let json = [(header::CONTENT_TYPE, "application/json")];
+                (StatusCode::NOT_FOUND, json, UNMARKED_JSON_404)
+            }),
+        )
+        .route(
+            "/text-500",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "db down") }),
+        )
+}
+
 /// Around the whole router the layer sees a `HEAD` after axum left its
 /// body off: an error whose text (or JSON) a `GET` gets read for its
 /// message has a length the layer cannot tell, so it tells none rather
@@ -1201,28 +1225,9 @@ async fn head_errors_have_no_body() {
 #[tokio::test]
 async fn a_head_error_tells_the_gets_length_or_none() {
     use tower::Layer;
-    let service = Tollgate::new(Catalog::builtin()).layer().layer(
-        Router::new()
-            .route(
-                "/text-409",
-                get(|| async { (StatusCode::CONFLICT, "scan_1 already exists") }),
-            )
-            .route(
-                "/json-404",
-                get(|| async {
-                    let body = r#"{"error":"not_found","message":"Rule 7 is not here"}"#;
-                    (
-                        StatusCode::NOT_FOUND,
-                        [(header::CONTENT_TYPE, "application/json")],
-                        body,
-                    )
-                }),
-            )
-            .route(
-                "/text-500",
-                get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "db down") }),
-            ),
-    );
+    let service = Tollgate::new(Catalog::builtin())
+        .layer()
+        .layer(unmarked_error_routes());
     for (uri, length_known) in [
         ("/text-409", false),
         ("/json-404", false),
@@ -1524,22 +1529,7 @@ async fn an_errors_own_wait_wins_over_the_responses_retry_after() {
 /// rendered.
 #[tokio::test]
 async fn unmarked_errors_pass_through_when_rewriting_is_off() {
-    let app = Router::new()
-        .route(
-            "/conflict",
-            get(|| async { (StatusCode::CONFLICT, "scan_1 already exists") }),
-        )
-        .route(
-            "/json-404",
-            get(|| async {
-                let body = r#"{"error":"not_found","message":"Rule 7 is not here"}"#;
-                (
-                    StatusCode::NOT_FOUND,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
-            }),
-        )
+    let app = unmarked_error_routes()
         .route("/auth", get(unauthenticated))
         .layer(
             Tollgate::new(Catalog::builtin())
@@ -1548,12 +1538,9 @@ async fn unmarked_errors_pass_through_when_rewriting_is_off() {
                 .layer(),
         );
     for (uri, status, sent) in [
-        ("/conflict", 409, "scan_1 already exists"),
-        (
-            "/json-404",
-            404,
-            r#"{"error":"not_found","message":"Rule 7 is not here"}"#,
-        ),
+        ("/text-409", 409, "scan_1 already exists"),
+        ("/json-404", 404, UNMARKED_JSON_404),
+        ("/text-500", 500, "db down"),
         ("/nowhere", 404, ""),
     ] {
         let (res, body) = send(app.clone(), get_(uri), Some("req_raw")).await;
