@@ -315,4 +315,28 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_traceparent_gives_its_trace_id_only_when_valid() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let line = format!(" 00-{id}-00f067aa0ba902b7-01 ");
+        assert_eq!(traceparent_trace_id(&line), Some(id));
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736",
+            "",
+        ] {
+            assert_eq!(traceparent_trace_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_backslash_outside_quotes_escapes_nothing() {
+        let found: Vec<_> = RateLimitItem::parse(r#"a\,"b";r=1"#)
+            .map(|i| (i.name, i.param("r")))
+            .collect();
+        assert_eq!(found, [(r"a\", None), ("b", Some(1))]);
+    }
 }

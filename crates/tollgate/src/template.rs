@@ -288,4 +288,11 @@ mod tests {
         assert_eq!(Template::parse("{a-b}").unwrap_err().offset, 0);
         assert!(Template::parse("é {x} ü").is_ok());
     }
+
+    #[test]
+    fn errors_say_what_is_wrong_and_where() {
+        let e = Template::parse("a } b").unwrap_err();
+        assert_eq!(e.to_string(), format!("{} at byte 2", e.reason));
+        assert!(e.reason.starts_with("unmatched }"), "{}", e.reason);
+    }
 }

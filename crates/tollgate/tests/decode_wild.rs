@@ -475,6 +475,64 @@ fn hostile_violation_lists_cost_about_their_size() {
 }
 
 #[test]
+fn details_are_kept_up_to_64_kib_of_json_text() {
+    // A string's JSON text is its characters and its two quotes.
+    let kept = |len: usize| {
+        let note = "x".repeat(len - 2);
+        let body = format!(r#"{{"type":"t","title":"x","status":400,"note":"{note}"}}"#);
+        dec(400, &[], &body).details.contains_key("note")
+    };
+    assert!(kept(2_000));
+    assert!(kept(65_536));
+    assert!(!kept(65_537));
+    // The limit is on all details together: a member past it is left out,
+    // a smaller one after it still fits.
+    let half = "x".repeat(40_000);
+    let body =
+        format!(r#"{{"type":"t","title":"x","status":400,"a":"{half}","b":"{half}","c":7}}"#);
+    let e = dec(400, &[], &body);
+    assert_eq!(
+        e.details.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["a", "c"]
+    );
+}
+
+#[test]
+fn problem_details_without_every_member_are_problem_details() {
+    // RFC 9457: every member is optional.
+    let e = dec(
+        403,
+        &[],
+        r#"{"type":"https://example.com/docs#out_of_credit","detail":"Your balance is 30."}"#,
+    );
+    assert_eq!(
+        (e.dialect, e.code.as_deref(), e.message.as_deref()),
+        (
+            "problem",
+            Some("out_of_credit"),
+            Some("Your balance is 30.")
+        )
+    );
+    let e = dec(0, &[], r#"{"title":"Out of credit","status":403}"#);
+    assert_eq!(
+        (e.dialect, e.status, e.message.as_deref()),
+        ("problem", 403, Some("Out of credit"))
+    );
+}
+
+#[test]
+fn one_long_message_copied_to_many_fields_costs_about_its_size() {
+    // Salesforce's `fields`: the item's message is copied to each field.
+    let message = "x".repeat(65_536);
+    let fields = vec![r#""f""#; 100].join(",");
+    let body = format!(r#"[{{"message":"{message}","errorCode":"","fields":[{fields}]}}]"#);
+    let e = dec(400, &[], &body);
+    let copied: usize = e.violations.iter().map(|v| v.message.len()).sum();
+    assert!(!e.violations.is_empty());
+    assert!(copied <= 2 * 65_536, "{copied} bytes of messages");
+}
+
+#[test]
 fn problem_extensions_named_like_other_shapes_stay_problem() {
     // Found by the roundtrip fuzz target: details named `error` or `success`.
     let catalog = tollgate::Catalog::builtin();
@@ -674,6 +732,25 @@ fn a_blank_request_id_in_the_body_gives_way_to_the_headers() {
     // An id sent as a number is its digits.
     let body = r#"{"message":"m","request_id":12345}"#;
     assert_eq!(dec(400, &header, body).request_id.as_deref(), Some("12345"));
+}
+
+#[test]
+fn a_request_id_sent_twice_in_the_body_is_the_last_one() {
+    for (body, id) in [
+        (
+            r#"{"message":"m","request_id":"r1","request_id":"r2"}"#,
+            "r2",
+        ),
+        (r#"{"message":"m","requestId":"c1","requestId":"c2"}"#, "c2"),
+        // Both spellings: `request_id` is the one read.
+        (
+            r#"{"message":"m","request_id":"r1","requestId":"c1"}"#,
+            "r1",
+        ),
+    ] {
+        let e = dec(400, &[], body);
+        assert_eq!(e.request_id.as_deref(), Some(id), "{body}");
+    }
 }
 
 #[test]

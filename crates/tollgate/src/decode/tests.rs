@@ -566,6 +566,63 @@ fn a_503_with_a_spent_quota_says_when_to_retry() {
     assert_eq!(e.retry_after, None);
 }
 
+#[test]
+fn retry_after_serializes_as_whole_or_fractional_seconds() {
+    let secs = |e: Decoded| serde_json::to_value(e).unwrap()["retry_after_secs"].take();
+    let whole = secs(decode_fields(429, &[("retry-after", "30")]));
+    assert!(whole.is_u64(), "{whole}");
+    assert_eq!(whole, 30);
+    assert_eq!(secs(decode_fields(429, &[("retry-after-ms", "1500")])), 1.5);
+    assert_eq!(secs(decode_fields(400, &[])), Value::Null);
+}
+
+#[test]
+fn a_code_is_trusted_when_no_error_status_disagrees() {
+    let body = r#"{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"m","details":{}}}"#;
+    for status in [0, 200] {
+        let e = decode_body(status, &[], body);
+        assert_eq!(
+            e.catalog_code.as_deref(),
+            Some("rate_limit_exceeded"),
+            "{status}"
+        );
+        assert_eq!((e.kind, e.retry), (Kind::RateLimited, RetryClass::After));
+    }
+    for status in [400, 500] {
+        assert_eq!(
+            decode_body(status, &[], body).catalog_code,
+            None,
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn only_surrogate_escapes_are_replaced() {
+    let lone = |json: &str| without_surrogate_escapes(json, true);
+    assert_eq!(lone(r#""\uD83D\ude00""#), None);
+    assert_eq!(lone(r#""\nd800\\d800\u0041""#), None);
+    // What follows a high surrogate only looks like a low one's escape.
+    for tail in ["xudc00", "xxdc00", "xxxc00", "xxxx00"] {
+        let json = format!(r#""\ud83d{tail}""#);
+        assert_eq!(lone(&json), Some(format!(r#""\uFFFD{tail}""#)), "{json}");
+    }
+    assert_eq!(
+        without_surrogate_escapes(r#""\ud83d\ude00""#, false).as_deref(),
+        Some(r#""\uFFFD\uFFFD""#)
+    );
+}
+
+#[test]
+fn strings_without_escapes_are_borrowed_at_every_level() {
+    let tape = tape(r#"{"s":"plain","e":"a\"b","o":{"s":"plain"}}"#);
+    let top = tape.parse().unwrap();
+    assert!(matches!(top.str("s"), Some(Cow::Borrowed("plain"))));
+    assert!(matches!(top.str("e"), Some(Cow::Owned(e)) if e == "a\"b"));
+    let nested = top.obj("o").unwrap();
+    assert!(matches!(nested.str("s"), Some(Cow::Borrowed("plain"))));
+}
+
 use proptest::prelude::*;
 
 /// The tape of checked JSON text.
