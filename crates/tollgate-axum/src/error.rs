@@ -346,6 +346,22 @@ mod tests {
     }
 
     #[test]
+    fn handler_errors_and_rejections_show_as_their_catalog_error() {
+        let err = Catalog::builtin_ref().error("conflict").unwrap();
+        let handler = HandlerError::from(err.clone());
+        assert_eq!(handler.to_string(), err.to_string());
+        assert_eq!(format!("{handler:?}"), format!("{err:?}"));
+        let rejection = Rejection(err.clone());
+        assert_eq!(rejection.to_string(), err.to_string());
+        assert!(rejection.to_string().starts_with("conflict (409)"));
+        let source = std::error::Error::source(&rejection).unwrap();
+        assert_eq!(
+            source.downcast_ref::<ApiError>().unwrap().code(),
+            "conflict"
+        );
+    }
+
+    #[test]
     fn inner_service_errors_from_tower_keep_their_meaning() {
         let code = |e: BoxError| classify_boxed(e).code().to_owned();
         assert_eq!(

@@ -553,10 +553,15 @@ mod tests {
             ("application/problem+json;q=0.000", Dialect::Envelope),
             ("application/problem+json; Q=1.000", Dialect::Problem),
             ("application/problem+json;q=0.001", Dialect::Problem),
+            // Other parameters do not matter, even malformed ones.
+            ("application/problem+json;", Dialect::Problem),
+            ("application/problem+json; charset", Dialect::Problem),
             ("application/json", Dialect::Envelope),
         ];
         // Malformed weights leave their range out.
-        for q in ["NaN", "inf", "2", "1e3", "1.5", "0.0001", "-1", ""] {
+        for q in [
+            "NaN", "inf", "2", "1e3", "1.5", "0.0001", "0.5001", "0.x", "-1", "",
+        ] {
             let accept = format!("application/problem+json;q={q}");
             assert_eq!(
                 n.decide(&headers(&[("accept", &accept)]), "/"),
@@ -703,6 +708,15 @@ mod tests {
             ),
             (
                 r#"application/json;q=0.1;ext="q\"=1,", application/problem+json;q=0.5"#,
+                Problem,
+            ),
+            (
+                r#"application/json;ext="a\",b";q=0.1, application/problem+json;q=0.5"#,
+                Problem,
+            ),
+            // A `\` outside quotes escapes nothing.
+            (
+                r#"text/html\, application/problem+json;q=0.5, application/json;q=0.1"#,
                 Problem,
             ),
             // A quote that opens no parameter value is a character like any.
@@ -909,6 +923,27 @@ mod tests {
             ("application/vnd.scans+json; version=10", Envelope),
             ("application/vnd.scans+json; version=1; q=0", Envelope),
             ("application/json; version=1", Envelope),
+        ] {
+            assert_eq!(
+                n.decide(&headers(&[("accept", accept)]), "/"),
+                want,
+                "{accept}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_weight_written_in_a_pin_asks_nothing_of_the_accept_range() {
+        let mut n = Negotiation::new(Dialect::Envelope);
+        n.version_header = Some(ACCEPT);
+        n.versions.push((
+            HeaderValue::from_static("application/vnd.scans.v1+json;q=0.5;"),
+            Dialect::Flat,
+        ));
+        for (accept, want) in [
+            ("application/vnd.scans.v1+json", Dialect::Flat),
+            ("application/vnd.scans.v1+json;q=0.9", Dialect::Flat),
+            ("application/vnd.scans.v2+json;q=0.5", Dialect::Envelope),
         ] {
             assert_eq!(
                 n.decide(&headers(&[("accept", accept)]), "/"),

@@ -423,6 +423,40 @@ mod tests {
     }
 
     #[test]
+    fn a_limit_is_named_only_where_none_is() {
+        let limit = |err: ApiError| err.details().get("limit").cloned();
+        assert_eq!(
+            limit(name_limit(payload_too_large(Some(10)), Some(64))),
+            Some(10.into())
+        );
+        assert_eq!(
+            limit(name_limit(payload_too_large(None), Some(64))),
+            Some(64.into())
+        );
+        // axum's default, 2 MiB.
+        assert_eq!(
+            limit(name_limit(payload_too_large(None), None)),
+            Some(2_097_152.into())
+        );
+        assert_eq!(limit(name_limit(builtin("not_found"), Some(64))), None);
+    }
+
+    #[test]
+    fn only_a_position_suffix_is_dropped() {
+        let message = |text: &str| {
+            from_data_error("when", text).violations()[0]
+                .message
+                .clone()
+        };
+        assert_eq!(
+            message("invalid value: string \"soon\", expected a date at line 1 column 14"),
+            "invalid value: string \"soon\", expected a date"
+        );
+        let kept = "invalid value: string \"due at line 1 column x\", expected a date";
+        assert_eq!(message(kept), kept);
+    }
+
+    #[test]
     fn a_huge_value_or_key_is_not_repeated_whole() {
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
@@ -606,6 +640,34 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_message_with_a_colon_names_no_field() {
+        let text = "Failed to deserialize query string: bad timestamp: expected RFC 3339";
+        let err = recognise(400, text, None, false).unwrap();
+        assert_eq!(err.code(), "validation_error");
+        assert_eq!(err.violations()[0].field, "");
+        assert_eq!(
+            err.violations()[0].message,
+            "bad timestamp: expected RFC 3339"
+        );
+        assert_eq!(err.message(), "bad timestamp: expected RFC 3339");
+    }
+
+    #[test]
+    fn a_body_that_could_not_be_read_is_malformed_whatever_the_status() {
+        for text in [
+            "Error parsing `multipart/form-data` request",
+            "Failed to buffer the request body: error reading a body from connection",
+            "Request body didn't contain valid UTF-8: invalid utf-8 sequence",
+        ] {
+            for status in [400, 422] {
+                let err = recognise(status, text, None, false).unwrap();
+                assert_eq!(err.code(), "malformed_request", "{status} {text}");
+                assert_eq!(err.details()["reason"], text);
+            }
+        }
+    }
+
+    #[test]
     fn a_multipart_form_with_no_valid_boundary_is_malformed() {
         let text = "Invalid `boundary` for `multipart/form-data` request";
         let err = recognise(400, text, None, true).unwrap();
@@ -654,6 +716,10 @@ mod tests {
                 "invalid type: sequence, expected an object",
             ),
             (
+                "invalid length 1, expected struct v2::Scan_Json with 2 elements",
+                "invalid length 1, expected an object",
+            ),
+            (
                 "invalid type: string \"x\", expected tuple struct Point",
                 "invalid type: string \"x\", expected an array",
             ),
@@ -671,6 +737,26 @@ mod tests {
             let err = from_data_error("items[0]", serde);
             assert_eq!(err.violations()[0].message, shown);
             assert!(!err.message().contains("struct"), "{}", err.message());
+        }
+    }
+
+    #[test]
+    fn a_bare_status_is_read_as_the_catalog_error_it_means() {
+        for (status, code) in [
+            (401, "invalid_key"),
+            (403, "insufficient_scope"),
+            (404, "not_found"),
+            (405, "method_not_allowed"),
+            (408, "timeout"),
+            (409, "conflict"),
+            (429, "rate_limit_exceeded"),
+            (500, "internal_error"),
+            (502, "upstream_unavailable"),
+            (503, "service_unavailable"),
+            (504, "timeout"),
+        ] {
+            let err = recognise(status, "", None, false);
+            assert_eq!(err.as_ref().map(ApiError::code), Some(code), "{status}");
         }
     }
 

@@ -266,6 +266,26 @@ mod tests {
     }
 
     #[test]
+    fn a_source_chain_reads_from_outer_to_inner() {
+        #[derive(Debug)]
+        struct Saving(std::io::Error);
+        impl std::fmt::Display for Saving {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("saving the scan")
+            }
+        }
+        impl std::error::Error for Saving {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let err = Catalog::builtin_ref().error("internal_error").unwrap();
+        assert_eq!(source_chain(&err), "");
+        let err = err.with_source(Saving(std::io::Error::other("disk full")));
+        assert_eq!(source_chain(&err), "saving the scan: disk full");
+    }
+
+    #[test]
     fn rendering_keeps_headers() {
         let catalog = Catalog::builtin();
         let (mut parts, ()) = Response::new(()).into_parts();
@@ -294,6 +314,43 @@ mod tests {
         assert!(res.headers().get(CONTENT_LENGTH).is_none());
         assert_eq!(res.headers()["x-request-id"], "r1");
         assert_eq!(res.headers()["x-error-code"], "method_not_allowed");
+    }
+
+    #[test]
+    fn rendering_replaces_the_headers_it_owns_and_adds_the_errors_own() {
+        let catalog = Catalog::builtin();
+        let (mut parts, ()) = Response::new(()).into_parts();
+        for (name, value) in [
+            ("x-request-id", "stale"),
+            ("x-error-code", "stale"),
+            ("retry-after", "120"),
+            ("ratelimit-policy", "100;w=3600"),
+        ] {
+            parts.headers.insert(name, HeaderValue::from_static(value));
+        }
+        let err = catalog
+            .error("rate_limit_exceeded")
+            .unwrap()
+            .with("limit", 10)
+            .with("window", 60)
+            .retry_after(std::time::Duration::from_secs(3))
+            .header(
+                HeaderName::from_static("ratelimit-policy"),
+                HeaderValue::from_static("10;w=60"),
+            );
+        let ctx = Context::new(std::time::SystemTime::UNIX_EPOCH).request_id("r1");
+        let res = render(&catalog, Dialect::Flat, err, &ctx, parts);
+        let all = |name: &str| -> Vec<_> {
+            res.headers()
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(all("x-request-id"), ["r1"]);
+        assert_eq!(all("x-error-code"), ["rate_limit_exceeded"]);
+        assert_eq!(all("retry-after"), ["3"]);
+        assert_eq!(all("ratelimit-policy"), ["100;w=3600", "10;w=60"]);
     }
 
     #[test]

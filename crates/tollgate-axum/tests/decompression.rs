@@ -189,3 +189,22 @@ async fn a_streamed_compressed_body_past_the_limit_is_payload_too_large() {
     let answer = send(Some("gzip"), streamed(&compressed, 256)).await;
     assert_error(&answer, 413, "payload_too_large");
 }
+
+#[tokio::test]
+async fn the_decoder_is_ready_only_when_the_service_inside_is() {
+    use std::task::{Context, Poll};
+    struct Down;
+    impl tower::Service<Request<Body>> for Down {
+        type Response = axum::response::Response;
+        type Error = &'static str;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Err("inner down"))
+        }
+        fn call(&mut self, _: Request<Body>) -> Self::Future {
+            unreachable!("never ready")
+        }
+    }
+    let mut service = tower::Layer::layer(&Decompression, Down);
+    assert_eq!(service.ready().await.err(), Some("inner down"));
+}
