@@ -289,6 +289,9 @@ fn stripe_google_jsonapi_problem_from_their_docs() {
     );
     assert_eq!(e.retry_after, Some(Duration::from_millis(1500)));
     assert_eq!(e.kind, Kind::RateLimited);
+    let with_request_info = r#"{"error":{"code":404,"message":"Not found","status":"NOT_FOUND","details":[{"@type":"type.googleapis.com/google.rpc.RequestInfo","requestId":"req_g1"}]}}"#;
+    let e = dec(404, &[], with_request_info);
+    assert_eq!(e.request_id.as_deref(), Some("req_g1"));
 
     let jsonapi = r#"{"errors":[{"status":"422","source":{"pointer":"/data/attributes/firstName"},"title":"Invalid Attribute","detail":"First name must contain at least two characters."}]}"#;
     let e = dec(422, &[], jsonapi);
@@ -655,6 +658,18 @@ fn a_jsonapi_status_written_as_a_number_is_read() {
         let e = dec(0, &[], &body);
         assert_eq!((e.dialect, e.status), ("jsonapi", 429), "{body}");
     }
+}
+
+#[test]
+fn thousands_of_fields_with_one_message_each_make_the_first_thousand() {
+    // ASP.NET Core's `errors` object, each field's message a string.
+    let fields: Vec<String> = (0..1500).map(|i| format!(r#""f{i}":"bad""#)).collect();
+    let body = format!(
+        r#"{{"type":"t","title":"x","status":400,"errors":{{{}}}}}"#,
+        fields.join(",")
+    );
+    let e = dec(400, &[], &body);
+    assert_eq!((e.dialect, e.violations.len()), ("problem", 1000));
 }
 
 #[test]

@@ -146,3 +146,32 @@ fn read_typed_details(error: &Obj<'_>, out: &mut Decoded) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::rpc_status;
+
+    #[test]
+    fn each_status_has_its_google_rpc_code() {
+        for (status, code) in [
+            (400, "INVALID_ARGUMENT"),
+            (422, "INVALID_ARGUMENT"),
+            (401, "UNAUTHENTICATED"),
+            (402, "FAILED_PRECONDITION"),
+            (403, "PERMISSION_DENIED"),
+            (404, "NOT_FOUND"),
+            (405, "UNIMPLEMENTED"),
+            (409, "ALREADY_EXISTS"),
+            (413, "OUT_OF_RANGE"),
+            (415, "FAILED_PRECONDITION"),
+            (429, "RESOURCE_EXHAUSTED"),
+            (499, "CANCELLED"),
+            (500, "INTERNAL"),
+            (501, "UNIMPLEMENTED"),
+            (503, "UNAVAILABLE"),
+            (504, "DEADLINE_EXCEEDED"),
+        ] {
+            assert_eq!(rpc_status(status), code, "{status}");
+        }
+    }
+}

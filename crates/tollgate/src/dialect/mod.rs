@@ -533,6 +533,15 @@ mod tests {
     use crate::{Catalog, Violation};
 
     #[test]
+    fn an_unknown_dialect_is_named_beside_the_known_ones() {
+        let text = "soap".parse::<Dialect>().unwrap_err().to_string();
+        assert!(text.contains("\"soap\""), "{text}");
+        for dialect in Dialect::ALL {
+            assert!(text.contains(dialect.name()), "{text}");
+        }
+    }
+
+    #[test]
     fn an_errors_own_header_does_not_repeat_the_renderers() {
         let catalog = Catalog::builtin();
         let err = catalog
@@ -696,20 +705,74 @@ mod tests {
         let text =
             String::from_utf8(app.renderer(Dialect::Envelope).body(&duplicate, &ctx)).unwrap();
         assert!(text.contains(r#""errors":[{"duplicate_value":["#), "{text}");
+        // Nor is a 400 of another kind a validation error.
+        app.load_toml(
+            "app.toml",
+            "[errors.name_taken]\nstatus = 400\nkind = 'conflict'\ntitle = 'Taken'\nmessage = 'The {field} is taken.'\ndetails = ['field']\n",
+        )
+        .unwrap();
+        let taken = app.error("name_taken").unwrap().with("field", "email");
+        let text = String::from_utf8(app.renderer(Dialect::Envelope).body(&taken, &ctx)).unwrap();
+        assert!(text.contains(r#""errors":[{"name_taken":["#), "{text}");
+    }
+
+    #[test]
+    fn an_envelope_entry_is_the_code_only_for_its_own_status_or_none() {
+        let catalog = Catalog::builtin();
+        let body = br#"{"data":null,"success":false,"message":"Invalid","errors":[{"name":["is required"]},{"timeout":["must be positive"]}]}"#;
+        let decoded = catalog.decode(400, &http::HeaderMap::new(), body, std::time::UNIX_EPOCH);
+        assert_eq!(decoded.code, None, "{decoded:?}");
+        assert_eq!(decoded.violations.len(), 2, "{decoded:?}");
+        // Without a status, the catalog's code is the code.
+        let decoded = catalog.decode(0, &http::HeaderMap::new(), body, std::time::UNIX_EPOCH);
+        assert_eq!(decoded.code.as_deref(), Some("timeout"), "{decoded:?}");
+        assert_eq!(decoded.violations.len(), 1, "{decoded:?}");
+    }
+
+    #[test]
+    fn an_envelope_code_entry_leaves_room_for_every_violation() {
+        let fields: Vec<String> = (0..crate::decode::MAX_VIOLATIONS)
+            .map(|i| format!(r#"{{"field_{i}":["is required"]}}"#))
+            .collect();
+        let body = format!(
+            r#"{{"data":null,"success":false,"message":"Invalid","errors":[{{"validation_error":["Invalid"]}},{}]}}"#,
+            fields.join(",")
+        );
+        let catalog = Catalog::builtin();
+        let decoded = catalog.decode(
+            400,
+            &http::HeaderMap::new(),
+            body.as_bytes(),
+            std::time::UNIX_EPOCH,
+        );
+        assert_eq!(decoded.code.as_deref(), Some("validation_error"));
+        assert_eq!(decoded.violations.len(), crate::decode::MAX_VIOLATIONS);
     }
 
     #[test]
     fn a_lone_envelope_entry_named_in_passing_is_still_a_code() {
-        // Not first, not quoted: the message mentions the code in passing.
-        let body = br#"{"success":false,"message":"Request failed: invalid_request","errors":[{"invalid_request":["Request failed: invalid_request"]}]}"#;
+        // Not first, not quoted whole: the message mentions the code in passing.
         let catalog = Catalog::builtin();
-        let decoded = catalog.decode(400, &http::HeaderMap::new(), body, std::time::UNIX_EPOCH);
-        assert_eq!(
-            decoded.code.as_deref(),
-            Some("invalid_request"),
-            "{decoded:?}"
-        );
-        assert!(decoded.violations.is_empty());
+        for message in [
+            "Request failed: invalid_request",
+            "Request failed: 'strict-invalid_request'",
+        ] {
+            let body = format!(
+                r#"{{"success":false,"message":"{message}","errors":[{{"invalid_request":["{message}"]}}]}}"#
+            );
+            let decoded = catalog.decode(
+                400,
+                &http::HeaderMap::new(),
+                body.as_bytes(),
+                std::time::UNIX_EPOCH,
+            );
+            assert_eq!(
+                decoded.code.as_deref(),
+                Some("invalid_request"),
+                "{decoded:?}"
+            );
+            assert!(decoded.violations.is_empty());
+        }
     }
 
     #[test]
@@ -732,6 +795,61 @@ mod tests {
             .violation(Violation::new("name", "required", "is required"));
         let text = String::from_utf8(renderer.body(&named, &ctx)).unwrap();
         assert!(text.contains(r#""param":"name""#), "{text}");
+    }
+
+    #[test]
+    fn a_long_field_name_keeps_its_messages() {
+        let field = format!("items[0]{}", ".nested".repeat(12));
+        let messages: Vec<String> = (0..100).map(|i| format!(r#""message {i}""#)).collect();
+        let body = format!(
+            r#"{{"data":null,"success":false,"message":"Invalid","errors":[{{"{field}":[{}]}}]}}"#,
+            messages.join(",")
+        );
+        let decoded = Catalog::builtin().decode(
+            400,
+            &http::HeaderMap::new(),
+            body.as_bytes(),
+            std::time::UNIX_EPOCH,
+        );
+        assert_eq!(decoded.violations.len(), 100, "{decoded:?}");
+    }
+
+    #[test]
+    fn stripe_types_server_idempotency_and_request_errors_apart() {
+        let catalog = Catalog::builtin();
+        let ctx = Context::new(std::time::UNIX_EPOCH);
+        for (code, ty) in [
+            ("internal_error", "api_error"),
+            ("service_unavailable", "api_error"),
+            ("idempotency_key_reused", "idempotency_error"),
+            ("not_found", "invalid_request_error"),
+        ] {
+            let err = catalog.error(code).unwrap();
+            let body = catalog.renderer(Dialect::Stripe).body(&err, &ctx);
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["error"]["type"], ty, "{code}");
+        }
+    }
+
+    #[test]
+    fn jsonapi_writes_the_status_as_a_string_under_its_own_media_type() {
+        let catalog = Catalog::builtin();
+        let err = catalog
+            .error("payload_too_large")
+            .unwrap()
+            .violation(Violation::new("file", "too_large", "is too large"));
+        let ctx = Context::new(std::time::UNIX_EPOCH);
+        let body = catalog.renderer(Dialect::Jsonapi).body(&err, &ctx);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let statuses: Vec<_> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["status"].clone())
+            .collect();
+        assert_eq!(statuses, ["413", "413"]);
+        let response = catalog.renderer(Dialect::Jsonapi).response(&err, &ctx);
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/vnd.api+json");
     }
 
     #[test]
