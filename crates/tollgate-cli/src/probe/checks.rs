@@ -838,10 +838,9 @@ mod tests {
             "{failed:#?}"
         );
         assert!(
-            failed
-                .iter()
-                .any(|f| f
-                    .starts_with("text: GET /x dialect: a plain-text body, not an error envelope")),
+            failed.iter().any(|f| f
+                == "text: GET /x dialect: a plain-text body, not an error envelope: \"thread \
+                    'main' panicked at src/main.rs:10:5\""),
             "{failed:#?}"
         );
         // --dialect overrides the majority.
@@ -850,6 +849,181 @@ mod tests {
             failures(&rows)
                 .iter()
                 .any(|f| f == "limited: GET /x dialect: problem, expected coded (--dialect)")
+        );
+    }
+
+    #[test]
+    fn the_dialect_most_errors_use_wins_and_a_tie_goes_to_the_first_seen() {
+        let catalog = Catalog::builtin();
+        let entries = [
+            exchange("a", rendered(&catalog, Dialect::Coded, "not_found")),
+            exchange("b", rendered(&catalog, Dialect::Problem, "not_found")),
+        ];
+        assert_eq!(
+            consistent_dialect(&catalog, &entries, None),
+            Some(Dialect::Coded)
+        );
+        let entries = [
+            exchange("a", rendered(&catalog, Dialect::Coded, "not_found")),
+            exchange("b", rendered(&catalog, Dialect::Problem, "not_found")),
+            exchange("c", rendered(&catalog, Dialect::Problem, "invalid_key")),
+        ];
+        assert_eq!(
+            consistent_dialect(&catalog, &entries, None),
+            Some(Dialect::Problem)
+        );
+    }
+
+    #[test]
+    fn a_code_in_its_dialects_spelling_is_named_as_the_catalog_names_it() {
+        let catalog = Catalog::builtin();
+        let entries = [
+            exchange("google", rendered(&catalog, Dialect::Google, "not_found")),
+            exchange("problem", rendered(&catalog, Dialect::Problem, "not_found")),
+        ];
+        let rows = evaluate(&catalog, &entries, None);
+        let codes: Vec<_> = rows
+            .iter()
+            .filter(|r| r.check == "code")
+            .map(|r| (r.verdict, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (Verdict::Pass, "NOT_FOUND (not_found)"),
+                (Verdict::Pass, "not_found")
+            ]
+        );
+    }
+
+    #[test]
+    fn x_error_code_may_spell_the_bodys_code_another_way() {
+        let catalog = Catalog::builtin();
+        let mut answer = rendered(&catalog, Dialect::Google, "not_found");
+        answer
+            .headers
+            .insert(X_ERROR_CODE, HeaderValue::from_static("not_found"));
+        let mut conflict = rendered(&catalog, Dialect::Google, "not_found");
+        conflict
+            .headers
+            .insert(X_ERROR_CODE, HeaderValue::from_static("conflict"));
+        let rows = evaluate(
+            &catalog,
+            &[exchange("same", answer), exchange("other", conflict)],
+            None,
+        );
+        let checked: Vec<_> = rows
+            .iter()
+            .filter(|r| r.check == "x-error-code")
+            .map(|r| (r.verdict, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            checked,
+            [
+                (Verdict::Pass, "not_found"),
+                (
+                    Verdict::Fail,
+                    "X-Error-Code is conflict but the body says NOT_FOUND"
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn a_405_needs_allow_and_a_503_retry_after() {
+        let catalog = Catalog::builtin();
+        let mut allowed = rendered(&catalog, Dialect::Problem, "method_not_allowed");
+        allowed
+            .headers
+            .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+        let entries = [
+            exchange(
+                "bare",
+                rendered(&catalog, Dialect::Problem, "method_not_allowed"),
+            ),
+            exchange("allowed", allowed),
+            exchange(
+                "down",
+                rendered(&catalog, Dialect::Problem, "service_unavailable"),
+            ),
+        ];
+        let rows = evaluate(&catalog, &entries, None);
+        let needed: Vec<_> = rows
+            .iter()
+            .filter(|r| ["allow", "retry-after"].contains(&r.check))
+            .map(|r| (r.check, r.verdict, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            needed,
+            [
+                ("allow", Verdict::Fail, "405 without Allow"),
+                ("allow", Verdict::Pass, "Allow: GET, POST"),
+                ("retry-after", Verdict::Fail, "503 without Retry-After"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_success_is_checked_for_its_status_alone() {
+        let catalog = Catalog::builtin();
+        let ok = Answer {
+            status: 200,
+            headers: HeaderMap::new(),
+            body: b"{}".to_vec(),
+            cut: None,
+            broken: false,
+        };
+        let rows = evaluate(&catalog, &[exchange("ok", ok)], None);
+        let checks: Vec<_> = rows.iter().map(|r| (r.check, r.verdict)).collect();
+        assert_eq!(checks, [("expected-status", Verdict::Pass)]);
+    }
+
+    #[test]
+    fn a_redirect_is_named_with_where_it_goes() {
+        let answer = |status, location: Option<&'static str>| Answer {
+            status,
+            headers: location
+                .map(|to| HeaderMap::from_iter([(LOCATION, HeaderValue::from_static(to))]))
+                .unwrap_or_default(),
+            body: Vec::new(),
+            cut: None,
+            broken: false,
+        };
+        let ex = |answer| Exchange {
+            name: "unknown route",
+            method: Method::GET,
+            path: "/nope".into(),
+            expect: Expect::one_of(&[404]),
+            outcome: Ok(answer),
+            notes: Vec::new(),
+            waited: None,
+        };
+        for (answer, reason) in [
+            (
+                answer(301, Some("https://api.example.com/nope")),
+                "redirected (301) to https://api.example.com/nope; expected 404",
+            ),
+            (
+                answer(302, None),
+                "redirected (302), with no Location; expected 404",
+            ),
+            (answer(304, None), "accepted (304); expected 404"),
+        ] {
+            assert_eq!(
+                expected_status(&ex(answer.clone()), &answer),
+                Some((Verdict::Fail, reason.into()))
+            );
+        }
+    }
+
+    #[test]
+    fn a_glimpse_is_one_line_of_sixty_characters_at_most() {
+        let sixty = "a".repeat(60);
+        assert_eq!(glimpse(b"oops\r\nsorry"), r#""oops  sorry""#);
+        assert_eq!(glimpse(sixty.as_bytes()), format!("{sixty:?}"));
+        assert_eq!(
+            glimpse(format!("{sixty}b").as_bytes()),
+            format!("{sixty:?}…")
         );
     }
 
@@ -1062,6 +1236,12 @@ mod tests {
                 ("wrong method: POST /x", KEY_REFUSED)
             ]
         );
+        // Without --key, a 401 is no refusal of it.
+        let Entry::Exchange(mut keyless) = keyed("malformed JSON", Dialect::Coded, &[400]) else {
+            unreachable!()
+        };
+        keyless.expect.keyed = false;
+        assert_eq!(refused_key(&catalog, &[Entry::Exchange(keyless)]), None);
     }
 
     #[test]
@@ -1119,10 +1299,12 @@ mod tests {
             status,
             ..ok.clone()
         };
-        assert_eq!(
-            expected_status(&ex, &refused(422)),
-            Some((Verdict::Skip, "no 413".into()))
-        );
+        for status in [400, 422] {
+            assert_eq!(
+                expected_status(&ex, &refused(status)),
+                Some((Verdict::Skip, "no 413".into()))
+            );
+        }
         assert_eq!(
             expected_status(&ex, &refused(500)),
             Some((Verdict::Fail, "expected 413, got 500".into()))

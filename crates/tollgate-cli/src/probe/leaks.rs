@@ -230,7 +230,16 @@ mod tests {
             "{}",
             leak.found
         );
-        assert!(!leak.found.contains('\n'));
-        assert!(leak.found.chars().count() < 120, "{}", leak.found);
+        assert_eq!(
+            leak.found,
+            format!(
+                "…{}thread 'main' panicked at x {}…",
+                "a".repeat(40),
+                "b".repeat(34)
+            )
+        );
+        // Nothing cut, nothing marked.
+        let leak = find("thread 'main' panicked at x").unwrap();
+        assert_eq!(leak.found, "thread 'main' panicked at x");
     }
 }
