@@ -1030,10 +1030,16 @@ mod tests {
         let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap();
         answer.headers.insert(X_ERROR_CODE, latin1.clone());
         answer.headers.insert(X_REQUEST_ID, latin1);
-        let failed = failures(&evaluate(&catalog, &[exchange("odd", answer)], None));
+        let mut blank = rendered(&catalog, Dialect::Problem, "not_found");
+        blank
+            .headers
+            .insert(X_REQUEST_ID, HeaderValue::from_static(" "));
+        let entries = [exchange("odd", answer), exchange("blank", blank)];
+        let failed = failures(&evaluate(&catalog, &entries, None));
         for expected in [
             "odd: GET /x x-error-code: X-Error-Code is not valid text",
             "odd: GET /x request-id: X-Request-Id is not valid text",
+            "blank: GET /x request-id: no X-Request-Id header",
         ] {
             assert!(
                 failed.iter().any(|f| f.starts_with(expected)),

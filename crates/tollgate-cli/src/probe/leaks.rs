@@ -14,6 +14,7 @@ pub(crate) struct Leak {
     pub(crate) found: String,
 }
 
+// Bodies are read as sent: inside a JSON string a quote is `\"`.
 static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     [
         ("panic text", r"panicked at|thread '[^']*' panicked"),
@@ -23,15 +24,15 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
         ),
         (
             "a source location",
-            r#"[\w./-]+\.(?:rs|py|go|java|kt|js|ts|rb|php|cs|cpp|c|ex|exs):\d+|File "[^"]+", line \d+"#,
+            r#"[\w./-]+\.(?:rs|py|go|java|kt|js|ts|rb|php|cs|cpp|c|ex|exs):\d+|File \\?"[^"]+", line \d+"#,
         ),
         (
             "SQL",
-            r#"\b(?:SELECT\s[\s\S]{0,200}?\sFROM|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|(?:CREATE|ALTER|DROP)\s+TABLE)\s+["`\[]?[A-Za-z_][\w.]*"#,
+            r#"\b(?:SELECT\s[\s\S]{0,200}?\sFROM|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|(?:CREATE|ALTER|DROP)\s+TABLE)\s+(?:\\?"|[`\[])?[A-Za-z_][\w.]*"#,
         ),
         (
             "a database error",
-            r#"(?i)\b(?:unique|foreign key|not null|check|primary key) constraint failed\b|relation "[^"]+" does not exist|violates (?:unique|foreign key|not-null|check) constraint|no such (?:table|column): \w+|syntax error at or near|\bSQLSTATE\b|column "[^"]+" (?:of relation|does not exist)"#,
+            r#"(?i)\b(?:unique|foreign key|not null|check|primary key) constraint failed\b|relation \\?"[^"]+" does not exist|violates (?:unique|foreign key|not-null|check) constraint|no such (?:table|column): \w+|syntax error at or near|\bSQLSTATE\b|column \\?"[^"]+" (?:of relation|does not exist)"#,
         ),
         // Drivers and their errors, not the databases' names: an API that
         // hosts databases names them in its ordinary messages ("Your
@@ -169,6 +170,23 @@ mod tests {
             (
                 "error communicating with database: SQLITE_BUSY",
                 "a database driver error",
+            ),
+            // Quoted inside a JSON string.
+            (
+                r#"{"detail":"relation \"users\" does not exist"}"#,
+                "a database error",
+            ),
+            (
+                r#"{"detail":"column \"secret\" does not exist"}"#,
+                "a database error",
+            ),
+            (
+                r#"{"detail":"INSERT INTO \"scans\" (\"id\") VALUES ($1)"}"#,
+                "SQL",
+            ),
+            (
+                r#"{"trace":["File \"/app/main.py\", line 12, in handler"]}"#,
+                "a source location",
             ),
         ];
         for (text, what) in cases {
