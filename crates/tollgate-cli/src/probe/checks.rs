@@ -484,6 +484,11 @@ fn check_exchange(
 
     // Nothing that belongs in the log.
     let mut texts = vec![String::from_utf8_lossy(&answer.body).into_owned()];
+    // A JSON body's strings as they read, escapes undone: `\n\tat` is a
+    // stack frame's line break only once decoded.
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&answer.body) {
+        json_strings(&json, &mut texts);
+    }
     texts.extend(
         headers.iter().map(|(name, value)| {
             format!("{}: {}", name, String::from_utf8_lossy(value.as_bytes()))
@@ -497,6 +502,18 @@ fn check_exchange(
         ),
         None => row("leaks", Verdict::Pass, "no internals".into()),
     });
+}
+
+/// Every string in `json`, at any depth, pushed onto `out`.
+fn json_strings(json: &serde_json::Value, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::String(text) => out.push(text.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| json_strings(item, out)),
+        serde_json::Value::Object(members) => members
+            .values()
+            .for_each(|member| json_strings(member, out)),
+        _ => {}
+    }
 }
 
 /// Why a check on a request whose key was refused is skipped.
@@ -790,6 +807,21 @@ mod tests {
         assert!(reason("x-error-code").starts_with("X-Error-Code is EAAA"));
         assert!(reason("x-error-code").contains("…"));
         assert!(reason("retry-after").ends_with("…\" is not a delay"));
+    }
+
+    #[test]
+    fn internals_in_a_json_string_are_found_as_they_read() {
+        let catalog = Catalog::builtin();
+        let mut answer = rendered(&catalog, Dialect::Problem, "internal_error");
+        answer.body = br#"{"type":"about:blank","title":"Error","status":500,"trace":"IllegalStateException\n\tat com.acme.Api.handle(Native Method)"}"#.to_vec();
+        let rows = evaluate(&catalog, &[exchange("json", answer)], None);
+        assert_eq!(
+            verdicts(&rows, "leaks"),
+            [(
+                Verdict::Fail,
+                "shows a stack trace: IllegalStateException  at com.acme.Api.handle(Native Method)"
+            )]
+        );
     }
 
     #[test]
