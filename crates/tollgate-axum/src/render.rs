@@ -193,6 +193,15 @@ pub(crate) fn add_vary(headers: &mut HeaderMap, vary: &HeaderValue) {
 mod tests {
     use super::*;
 
+    /// A response's parts carrying `headers`, as a handler left them.
+    fn parts_with(headers: &[(&'static str, &'static str)]) -> http::response::Parts {
+        let (mut parts, ()) = Response::new(()).into_parts();
+        for &(name, value) in headers {
+            parts.headers.insert(name, HeaderValue::from_static(value));
+        }
+        parts
+    }
+
     #[test]
     fn adopt_takes_the_apps_entry_and_keeps_the_occurrence() {
         let mut catalog = Catalog::builtin();
@@ -288,19 +297,12 @@ mod tests {
     #[test]
     fn rendering_keeps_headers() {
         let catalog = Catalog::builtin();
-        let (mut parts, ()) = Response::new(()).into_parts();
-        parts
-            .headers
-            .insert("allow", HeaderValue::from_static("GET"));
-        parts
-            .headers
-            .insert("access-control-allow-origin", HeaderValue::from_static("*"));
-        parts
-            .headers
-            .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-        parts
-            .headers
-            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let parts = parts_with(&[
+            ("allow", "GET"),
+            ("access-control-allow-origin", "*"),
+            ("content-length", "0"),
+            ("content-type", "text/plain"),
+        ]);
         let err = catalog
             .error("method_not_allowed")
             .unwrap()
@@ -319,15 +321,12 @@ mod tests {
     #[test]
     fn rendering_replaces_the_headers_it_owns_and_adds_the_errors_own() {
         let catalog = Catalog::builtin();
-        let (mut parts, ()) = Response::new(()).into_parts();
-        for (name, value) in [
+        let parts = parts_with(&[
             ("x-request-id", "stale"),
             ("x-error-code", "stale"),
             ("retry-after", "120"),
             ("ratelimit-policy", "100;w=3600"),
-        ] {
-            parts.headers.insert(name, HeaderValue::from_static(value));
-        }
+        ]);
         let err = catalog
             .error("rate_limit_exceeded")
             .unwrap()
@@ -386,17 +385,14 @@ mod tests {
     #[test]
     fn rendering_drops_what_described_the_old_body() {
         let catalog = Catalog::builtin();
-        let (mut parts, ()) = Response::new(()).into_parts();
-        for (name, value) in [
+        let parts = parts_with(&[
             ("content-encoding", "gzip"),
             ("content-range", "bytes 0-9/10"),
             ("etag", "\"v1\""),
             ("digest", "sha-256=abc"),
             ("cache-control", "no-store"),
             ("vary", "origin"),
-        ] {
-            parts.headers.insert(name, HeaderValue::from_static(value));
-        }
+        ]);
         let err = catalog.error("not_found").unwrap();
         let ctx = Context::new(std::time::SystemTime::UNIX_EPOCH);
         let res = render(&catalog, Dialect::Problem, err, &ctx, parts);
