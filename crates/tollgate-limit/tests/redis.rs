@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use http::{Request, Response};
 use tollgate_limit::{
     ApiKey, Backend, FailMode, Key, Limiter, Policy, RateLimitLayer, RedisOptions, RedisStore,
+    Verdict,
 };
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -1403,6 +1404,60 @@ async fn a_silent_sentinel_is_given_up_on() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A check of several policies waiting on Redis when its runtime shuts down
+/// is answered as the store failing: the fail mode's verdict, no decision
+/// (no Redis needed: a silent listener stands in for it). The check runs on
+/// a task of its own, which the shutdown cancels; the caller here is polled
+/// on a thread outside the runtime, as a `block_on` in a test or a CLI is.
+#[test]
+fn a_check_of_several_policies_cut_off_by_shutdown_fails_as_configured() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = {
+        let _inside = runtime.enter();
+        RedisStore::open(
+            &url,
+            RedisOptions::default().timeout(Duration::from_secs(60)),
+        )
+        .unwrap()
+    };
+    let closed = FailMode::Closed {
+        retry_after: Duration::from_secs(7),
+    };
+    let limiter = Limiter::builder()
+        .policy(policy("per-key", 10, 60), |_: &http::request::Parts| {
+            Some(Key::from("k"))
+        })
+        .policy(policy("per-ip", 10, 60), |_: &http::request::Parts| {
+            Some(Key::from("ip"))
+        })
+        .backend(Backend::Redis(store))
+        .fail_mode(closed)
+        .build();
+    let handle = runtime.handle().clone();
+    let caller = std::thread::spawn(move || {
+        let parts = Request::new(()).into_parts().0;
+        handle.block_on(limiter.check(&parts))
+    });
+    // Long enough for the check to be sent and wait on the silent listener.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!caller.is_finished(), "the silent listener answered");
+    runtime.shutdown_background();
+    let outcome = caller.join().expect("the check panicked");
+    assert_eq!(
+        outcome.verdict(),
+        Verdict::Unavailable {
+            retry_after: Duration::from_secs(7)
+        }
+    );
+    assert_eq!(outcome.decisions().count(), 0);
 }
 
 /// A Sentinel service whose primary dies: decisions fail (the fail mode
