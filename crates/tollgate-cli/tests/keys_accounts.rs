@@ -610,7 +610,7 @@ fn sqlite_exec(file: &Path, sql: &str) {
             .connect()
             .await
             .unwrap();
-        conn.execute(sql).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
         conn.close().await.unwrap();
     });
 }
@@ -706,7 +706,9 @@ fn a_postgres_database_without_tollgate_tables_is_refused_and_left_alone() {
         .unwrap();
     let admin = runtime.block_on(sqlx::PgPool::connect(&base)).unwrap();
     runtime
-        .block_on(sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin))
+        .block_on(
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin),
+        )
         .unwrap();
     let separator = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
@@ -727,7 +729,10 @@ fn a_postgres_database_without_tollgate_tables_is_refused_and_left_alone() {
         )
         .unwrap();
     runtime
-        .block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin))
+        .block_on(
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&admin),
+        )
         .unwrap();
     for (args, code, stderr) in said {
         assert_eq!(code, Some(2), "{args}: {stderr}");

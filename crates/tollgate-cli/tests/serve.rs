@@ -2360,7 +2360,7 @@ struct Schema {
 impl Schema {
     fn new(database: &str) -> Schema {
         let name = format!("serve_{}", uuid::Uuid::now_v7().simple());
-        Schema::sql(database, &format!("CREATE SCHEMA {name}"));
+        Schema::sql(database, format!("CREATE SCHEMA {name}"));
         let separator = if database.contains('?') { '&' } else { '?' };
         let url = format!("{database}{separator}options=-c%20search_path%3D{name}");
         Schema {
@@ -2370,7 +2370,7 @@ impl Schema {
         }
     }
 
-    fn sql(database: &str, statement: &str) {
+    fn sql(database: &str, statement: String) {
         use sqlx::Connection;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -2378,14 +2378,17 @@ impl Schema {
             .unwrap();
         runtime.block_on(async {
             let mut conn = sqlx::PgConnection::connect(database).await.unwrap();
-            sqlx::query(statement).execute(&mut conn).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .unwrap();
         });
     }
 }
 
 impl Drop for Schema {
     fn drop(&mut self) {
-        Schema::sql(&self.admin, &format!("DROP SCHEMA {} CASCADE", self.name));
+        Schema::sql(&self.admin, format!("DROP SCHEMA {} CASCADE", self.name));
     }
 }
 

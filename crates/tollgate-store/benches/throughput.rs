@@ -151,7 +151,9 @@ fn main() {
                 use sqlx::Connection;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_url).await {
                     let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                    let _ = sqlx::query(&drop).execute(&mut conn).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop.as_str()))
+                        .execute(&mut conn)
+                        .await;
                 }
             }
             Err(_) => eprintln!("skipping postgres: TOLLGATE_TEST_DATABASE_URL is unset"),

@@ -114,10 +114,10 @@ pub(crate) fn quoted(text: &str) -> String {
 /// A `sqlx` error about a connection's configuration (a URL it cannot
 /// read), said once: sqlx wraps its own configuration errors in another.
 pub(crate) fn config_error(e: &sqlx::Error) -> String {
-    if let sqlx::Error::Configuration(inner) = e {
-        if let Some(inner @ sqlx::Error::Configuration(_)) = inner.downcast_ref::<sqlx::Error>() {
-            return config_error(inner);
-        }
+    if let sqlx::Error::Configuration(inner) = e
+        && let Some(inner @ sqlx::Error::Configuration(_)) = inner.downcast_ref::<sqlx::Error>()
+    {
+        return config_error(inner);
     }
     e.to_string()
 }

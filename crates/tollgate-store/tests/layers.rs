@@ -1203,12 +1203,15 @@ impl WriteHold {
             Kind::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(&f.db.url).await.unwrap();
                 let schema = f.db.schema.clone().unwrap();
-                sqlx::query(&format!("SET search_path TO {schema}"))
+                sqlx::query(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}")))
                     .execute(&mut conn)
                     .await
                     .unwrap();
                 sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-                sqlx::query(statement).execute(&mut conn).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 WriteHold::Postgres(conn)
             }
         }

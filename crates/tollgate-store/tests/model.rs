@@ -1090,7 +1090,10 @@ where
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
             let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-            sqlx::query(&drop).execute(&mut conn).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(drop.as_str()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             conn.close().await.unwrap();
         }
         outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic))

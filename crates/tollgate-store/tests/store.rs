@@ -611,9 +611,9 @@ async fn keys_are_stored_only_as_hashes(kind: Kind) {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
             let schema = db.schema.clone().unwrap();
-            let dump: Vec<String> = sqlx::query_scalar(&format!(
+            let dump: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT t::text FROM {schema}.api_keys t UNION ALL SELECT t::text FROM {schema}.accounts t"
-            ))
+            )))
             .fetch_all(&mut conn)
             .await
             .unwrap();
@@ -795,7 +795,7 @@ async fn nodes_starting_at_once_on_a_new_schema_all_open() {
         }
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
             .execute(&mut conn)
             .await
             .unwrap();
@@ -821,9 +821,9 @@ async fn a_migration_held_up_by_a_lock_gives_up() {
     );
     let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
     let mut held = holder.begin().await.unwrap();
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "LOCK TABLE {schema}._sqlx_migrations IN ACCESS EXCLUSIVE MODE"
-    ))
+    )))
     .execute(&mut *held)
     .await
     .unwrap();
@@ -837,7 +837,7 @@ async fn a_migration_held_up_by_a_lock_gives_up() {
     let waited = started.elapsed();
     held.rollback().await.unwrap();
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&mut conn)
         .await
         .unwrap();
@@ -866,9 +866,9 @@ async fn a_migration_held_up_in_one_schema_holds_up_no_other() {
     );
     let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
     let mut held = holder.begin().await.unwrap();
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "LOCK TABLE {held_up}._sqlx_migrations IN ACCESS EXCLUSIVE MODE"
-    ))
+    )))
     .execute(&mut *held)
     .await
     .unwrap();
@@ -889,10 +889,12 @@ async fn a_migration_held_up_in_one_schema_holds_up_no_other() {
     let _ = waiting.await;
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     for schema in [&held_up, &other] {
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
     let opened = opened.expect("the open gives up by itself");
     assert!(opened.is_ok(), "{:?}", opened.err());
@@ -1196,9 +1198,9 @@ async fn keys_made_in_one_second_list_by_id_whatever_the_collation() {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
     let schema = db.schema.as_deref().unwrap();
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         r#"ALTER TABLE {schema}.api_keys ALTER COLUMN id TYPE TEXT COLLATE "en-x-icu""#
-    ))
+    )))
     .execute(&mut conn)
     .await
     .unwrap();
@@ -1328,10 +1330,12 @@ impl Places {
         if let common::Pool::Postgres(pool) = common::Pool::open(&self.url, None, false).await {
             for name in names {
                 let schema = self.schema(name).unwrap();
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&pool)
+                .await
+                .unwrap();
             }
         }
     }
@@ -1662,7 +1666,10 @@ impl LimitedRole {
             format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT {limit}"),
             format!("CREATE SCHEMA {role} AUTHORIZATION {role}"),
         ] {
-            sqlx::query(&statement).execute(&mut conn).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
         // `postgres://[user[:password]@]host…` with the role as the user.
         let (scheme, rest) = admin.split_once("://").unwrap();
@@ -1733,7 +1740,10 @@ impl LimitedRole {
             format!("DROP SCHEMA IF EXISTS {role} CASCADE"),
             format!("DROP ROLE IF EXISTS {role}"),
         ] {
-            sqlx::query(&statement).execute(&mut conn).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
         if let Err(e) = outcome {
             std::panic::resume_unwind(e.into_panic());

@@ -31,8 +31,15 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS serve_scans (
     created_at   BIGINT NOT NULL,
     UNIQUE (account_id, image_sha256)
 )";
-const COLUMNS: &str = "id, account_id, image_sha256, format, width, height, label, confidence, \
-     brightness, contrast, created_at";
+/// The columns of `serve_scans`, which `record!` reads: a macro
+/// so that the statements built from it with `concat!` are `&'static str`,
+/// which sqlx takes as a query.
+macro_rules! columns {
+    () => {
+        "id, account_id, image_sha256, format, width, height, label, confidence, \
+         brightness, contrast, created_at"
+    };
+}
 
 /// One stored scan.
 #[derive(Clone, Debug, PartialEq)]
@@ -182,9 +189,9 @@ impl Scans {
 
     /// The scan `id`, whoever owns it.
     pub(crate) async fn find(&self, id: &str) -> Result<Option<ScanRecord>, sqlx::Error> {
-        let sql = format!("SELECT {COLUMNS} FROM serve_scans WHERE id = $1");
+        let sql = concat!("SELECT ", columns!(), " FROM serve_scans WHERE id = $1");
         on_pool!(self, |pool| {
-            match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
+            match sqlx::query(sql).bind(id).fetch_optional(pool).await? {
                 Some(row) => Ok(Some(record!(row))),
                 None => Ok(None),
             }
@@ -213,11 +220,13 @@ impl Scans {
 
     /// Stores `scan`, unless its account scanned the image already.
     pub(crate) async fn insert(&self, scan: &ScanRecord) -> Result<Inserted, sqlx::Error> {
-        let sql = format!(
-            "INSERT INTO serve_scans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+        let sql = concat!(
+            "INSERT INTO serve_scans (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (account_id, image_sha256) DO NOTHING"
         );
-        let done = on_pool!(self, |pool| sqlx::query(&sql)
+        let done = on_pool!(self, |pool| sqlx::query(sql)
             .bind(&scan.id)
             .bind(&scan.account_id)
             .bind(&scan.image_sha256)
@@ -306,12 +315,18 @@ mod tests {
         let schema = format!("serve_race_{}_{nanos}", std::process::id());
         let admin = PgPool::connect(&base).await.unwrap();
         let create = format!("CREATE SCHEMA \"{schema}\"");
-        sqlx::query(&create).execute(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(create))
+            .execute(&admin)
+            .await
+            .unwrap();
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{separator}options[search_path]={schema}");
         let opened = futures_util::future::join_all((0..8).map(|_| Scans::open(&url))).await;
         let drop_schema = format!("DROP SCHEMA \"{schema}\" CASCADE");
-        sqlx::query(&drop_schema).execute(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(drop_schema))
+            .execute(&admin)
+            .await
+            .unwrap();
         for result in opened {
             result.unwrap();
         }

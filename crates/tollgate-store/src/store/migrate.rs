@@ -70,7 +70,7 @@ pub(super) async fn postgres_has_tables(
         return Ok(false);
     }
     let recorded = format!("SELECT description, checksum FROM {table} WHERE version = $1");
-    let found: Option<(String, Vec<u8>)> = sqlx::query_as(&recorded)
+    let found: Option<(String, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(recorded))
         .bind(first.version)
         .fetch_optional(&mut *conn)
         .await?;
@@ -161,7 +161,7 @@ pub(super) async fn sqlite_migrate(
         Err(MigrateError::Execute(_) | MigrateError::ExecuteMigration(..)) => {
             let mut conn = pool.acquire().await?;
             let mut locked = conn.begin_with("BEGIN IMMEDIATE").await?;
-            migrator.run_direct(&mut *locked).await?;
+            migrator.run_direct(None, &mut *locked, false).await?;
             locked.commit().await?;
             Ok(())
         }

@@ -285,11 +285,12 @@ const MAX_URL: usize = 256;
 /// How long opening a Postgres store waits for its first connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a Postgres migration waits for a lock (Postgres's
-/// `lock_timeout`): another node's migration of the same schema (the
-/// advisory lock waits under it too), or a table a long statement holds. An `ALTER TABLE` queued behind a long lock would hold up every
-/// statement on that table behind it, on every node.
-const MIGRATION_LOCK_TIMEOUT: &str = "10s";
+/// Sets how long a Postgres migration waits for a lock (Postgres's
+/// `lock_timeout`, 10 s): another node's migration of the same schema (the
+/// advisory lock waits under it too), or a table a long statement holds. An
+/// `ALTER TABLE` queued behind a long lock would hold up every statement on
+/// that table behind it, on every node.
+const SET_MIGRATION_LOCK_TIMEOUT: &str = "SET lock_timeout = '10s'";
 
 impl Store {
     /// Opens the database at `url` (`sqlite://path`, `sqlite::memory:`,
@@ -421,8 +422,9 @@ impl Store {
                     .fetch_one(&mut conn)
                     .await?;
                 if !exists {
+                    // The schema's name is checked: 1-63 of [a-z0-9_].
                     let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
-                    let created = conn.execute(create.as_str()).await;
+                    let created = conn.execute(sqlx::AssertSqlSafe(create)).await;
                     // `IF NOT EXISTS` is not safe under concurrency: of
                     // several nodes starting at once, all but one may fail
                     // on the catalog's unique index (23505), or find it
@@ -454,10 +456,9 @@ impl Store {
                 .max_connections(1)
                 .acquire_timeout(options.acquire_timeout)
                 .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        let set = format!("SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'");
-                        conn.execute(set.as_str()).await.map(drop)
-                    })
+                    Box::pin(
+                        async move { conn.execute(SET_MIGRATION_LOCK_TIMEOUT).await.map(drop) },
+                    )
                 })
                 .connect_with(connect.clone())
                 .await?;

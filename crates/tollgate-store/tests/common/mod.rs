@@ -142,9 +142,11 @@ impl TestDb {
         if let Some(schema) = &self.schema {
             use sqlx::Connection;
             if let Ok(mut conn) = sqlx::PgConnection::connect(&self.url).await {
-                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .execute(&mut conn)
-                    .await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&mut conn)
+                .await;
             }
         }
     }
@@ -196,7 +198,7 @@ impl Pool {
                 if create {
                     use sqlx::Connection;
                     let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
-                    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
                         .execute(&mut conn)
                         .await
                         .unwrap();
@@ -210,8 +212,18 @@ impl Pool {
     /// Runs one statement.
     pub async fn execute(&self, sql: &str) {
         match self {
-            Pool::Sqlite(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
-            Pool::Postgres(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+            Pool::Sqlite(pool) => drop(
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(pool)
+                    .await
+                    .unwrap(),
+            ),
+            Pool::Postgres(pool) => drop(
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(pool)
+                    .await
+                    .unwrap(),
+            ),
         }
     }
 
