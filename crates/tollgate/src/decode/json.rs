@@ -196,6 +196,17 @@ impl<'t> Tape<'t> {
         }
     }
 
+    /// The containers the tape holds, in the order it keeps them: where
+    /// each opens, and just past where it closes.
+    #[cfg(test)]
+    pub(super) fn recorded(&self) -> Vec<(usize, usize)> {
+        self.spans.get().map_or_else(Vec::new, |spans| {
+            let spans = spans.borrow();
+            let items = spans.items.get(..spans.len).unwrap_or_default();
+            items.iter().map(|span| (span.start, span.end)).collect()
+        })
+    }
+
     /// Where the container opening at `start` ends: from the tape, or by
     /// walking its brackets (and recording the containers inside it).
     fn end_of(&self, start: usize) -> Option<usize> {

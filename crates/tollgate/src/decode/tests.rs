@@ -781,3 +781,123 @@ fn a_member_that_cannot_be_held_loses_only_itself() {
         serde_json::json!({"field": "limit"})
     );
 }
+
+/// XML's `&apos;` is one of its five predefined entities and reads as `'`;
+/// a numeric reference is digits alone, so one with a sign (`&#+65;`,
+/// which a number parser would take) stays as written.
+#[test]
+fn an_apostrophe_entity_is_read_and_a_signed_number_is_no_reference() {
+    let xml = "<Error><Code>InvalidArgument</Code><Message>Can&apos;t read &#+65; or &#x+41;</Message></Error>";
+    let e = decode_body(400, &[], xml);
+    assert_eq!(e.dialect, "xml");
+    assert_eq!(e.message.as_deref(), Some("Can't read &#+65; or &#x+41;"));
+    let page = "<html><title>Don&apos;t &#+65;</title></html>";
+    let e = decode_body(500, &[], page);
+    assert_eq!(e.message.as_deref(), Some("Don't &#+65;"));
+}
+
+/// PayPal's shape is told by `name` and `debug_id` together: a message
+/// beside only one of them (a JavaScript error's `name`, say) is a plain
+/// message body, its `name` no code and its `debug_id` no request id.
+#[test]
+fn a_name_or_a_debug_id_alone_beside_a_message_is_no_paypal_error() {
+    for body in [
+        r#"{"name":"ValidationError","message":"m"}"#,
+        r#"{"debug_id":"d1","message":"m"}"#,
+    ] {
+        let e = decode_body(400, &[], body);
+        assert_eq!(
+            (e.dialect, e.code.as_deref(), e.message.as_deref()),
+            ("message", None, Some("m")),
+            "{body}"
+        );
+        assert_eq!(e.request_id, None, "{body}");
+    }
+}
+
+/// Beside Heroku's documenting `url`, an `id` is the code only when it both
+/// reads as one and starts with a letter: a number (a resource's id) or a
+/// sentence leaves a plain message body.
+#[test]
+fn a_heroku_id_is_a_code_only_when_it_reads_as_one_and_starts_with_a_letter() {
+    for id in ["6666", "app one"] {
+        let body = format!(r#"{{"id":"{id}","message":"m","url":"https://example.com/x"}}"#);
+        let e = decode_body(404, &[], &body);
+        assert_eq!(
+            (e.dialect, e.code.as_deref(), e.message.as_deref()),
+            ("message", None, Some("m")),
+            "{body}"
+        );
+    }
+}
+
+/// A top-level `message` is the error's own: beside a list of messages it
+/// stays the message, which the list's first item is only where there is
+/// none.
+#[test]
+fn a_top_level_message_beside_a_list_of_messages_stays_the_message() {
+    let body = r#"{"message":"Validation failed","errors":["name is taken","email is invalid"]}"#;
+    let e = decode_body(400, &[], body);
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        ("errors", Some("Validation failed"))
+    );
+    let alone = r#"{"errors":["name is taken","email is invalid"]}"#;
+    let e = decode_body(400, &[], alone);
+    assert_eq!(e.message.as_deref(), Some("name is taken"));
+}
+
+/// The tape keeps each container it has walked once, in the order of the
+/// text, with where it ends: a later member split first is kept after an
+/// earlier one split next, and splitting a member again looks its
+/// containers up rather than walking and recording them a second time.
+#[test]
+fn the_tape_keeps_each_walked_container_once_in_text_order() {
+    let text = r#"{"a":{"k":[1,{"z":[]}]},"b":{"k":[2]}}"#;
+    let tape = tape(text);
+    let top = tape.parse().unwrap();
+    let at = |part: &str| {
+        let start = text.find(part).unwrap();
+        (start, start + part.len())
+    };
+    let b = top.obj("b").unwrap();
+    assert_eq!(b.raw("k").map(Raw::get), Some("[2]"));
+    assert_eq!(tape.recorded(), [at("[2]")]);
+    let expected = [
+        at(r#"[1,{"z":[]}]"#),
+        at(r#"{"z":[]}"#),
+        at("[]"),
+        at("[2]"),
+    ];
+    for _ in 0..2 {
+        let a = top.obj("a").unwrap();
+        let items = a.raw("k").and_then(|k| k.array_up_to(2)).unwrap();
+        let inner = items[1].obj().unwrap();
+        assert_eq!(inner.raw("z").map(Raw::get), Some("[]"));
+        assert_eq!(tape.recorded(), expected);
+    }
+}
+
+/// A raw value shows as its JSON text, as it stands in the body, so that a
+/// failed comparison of raw values says which ones.
+#[test]
+fn a_raw_value_shows_as_its_json_text() {
+    let tape = tape(r#"{"a":[1, "x\n"],"b":{"c":null}}"#);
+    let top = tape.parse().unwrap();
+    assert_eq!(format!("{:?}", top.raw("a").unwrap()), r#"[1, "x\n"]"#);
+    let b = top.obj("b").unwrap();
+    assert_eq!(format!("{:?}", b.raw("c").unwrap()), "null");
+}
+
+/// A message that a lone surrogate escape kept from being read is taken
+/// from the body read again with it replaced only when that reading finds
+/// the same shape: a member the replacement brings back (a field whose
+/// name held a lone surrogate) can make it another shape, and what is
+/// decoded comes from one reading.
+#[test]
+fn a_cut_message_is_taken_only_from_a_reading_of_the_same_shape() {
+    let body = r#"{"message":"cut \ud83d","errors":{"\ud800":["is invalid"]}}"#;
+    let e = decode_body(422, &[], body);
+    assert_eq!((e.dialect, e.message.as_deref()), ("message", None));
+    assert!(e.violations.is_empty());
+}
