@@ -1135,8 +1135,9 @@ fn jira_error_messages_and_field_errors_are_read() {
 
 /// JavaScript cutting a message in the middle of an emoji leaves half of
 /// it, a lone surrogate escape no Rust string holds: the message is kept
-/// with U+FFFD in its place, as a message that is not UTF-8 is. A code
-/// holding one is still no code.
+/// with U+FFFD in its place, as a message that is not UTF-8 is, even where
+/// a field error's message would otherwise stand in for it. A code holding
+/// one is still no code.
 #[test]
 fn a_message_cut_in_an_emoji_keeps_its_text() {
     let bodies = [
@@ -1157,6 +1158,11 @@ fn a_message_cut_in_an_emoji_keeps_its_text() {
         ),
         (
             r#"[{"message":"cut \ud83d","errorCode":"INVALID_FIELD","fields":["x"]}]"#,
+            "errors",
+            "cut \u{fffd}",
+        ),
+        (
+            r#"{"message":"cut \ud83d","errors":{"email":["is invalid"]}}"#,
             "errors",
             "cut \u{fffd}",
         ),

@@ -411,17 +411,16 @@ fn without_surrogate_escapes(json: &str, keep_pairs: bool) -> Option<String> {
 /// body is read again with each lone one written as `\uFFFD`, and only its
 /// message taken, as a message that is not UTF-8 is kept with U+FFFD. Codes,
 /// ids and details holding one stay unread, as any member no `String` can
-/// hold does.
+/// hold does. Taken even when the first reading found a message: that one
+/// may stand in for the cut one (a first field error's message).
 fn read_cut_message(json: &str, json_media: bool, catalog: &Catalog, out: &mut Decoded) {
-    if out.message.is_some() {
-        return;
-    }
     let Some(replaced) = without_surrogate_escapes(json, true) else {
         return;
     };
     let mut again = Decoded::blank(out.status, None);
     if read_json_body(&replaced, json_media, catalog, &mut again).is_some()
         && again.dialect == out.dialect
+        && again.message.is_some()
     {
         out.message = again.message;
     }
