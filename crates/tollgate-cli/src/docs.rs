@@ -762,6 +762,23 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "newer");
     }
 
+    /// A path that cannot be looked up (links that point at each other)
+    /// fails as it is: no file is written in place of a link.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_loop_is_an_error_and_its_links_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.html");
+        let b = dir.path().join("b.html");
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        let err = replace_file(&a, b"new").unwrap_err();
+        assert!(!err.to_string().contains("temporary file"), "{err}");
+        assert!(std::fs::symlink_metadata(&a).unwrap().is_symlink());
+        assert!(std::fs::symlink_metadata(&b).unwrap().is_symlink());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
     fn oas() -> jsonschema::Validator {
         let schema: Value = serde_json::from_str(include_str!(
             "../../tollgate/tests/data/oas-3.1-schema.json"
@@ -868,6 +885,37 @@ mod tests {
         let doc = document(&catalog, Dialect::Coded, &Info::new("t", "1"), &[]);
         assert_eq!(doc["paths"], json!({}));
         assert!(doc["components"].get("securitySchemes").is_none());
+        assert_eq!(problems(&oas(), &doc), Vec::<String>::new());
+    }
+
+    /// A request body is described when either its schema or its example
+    /// is known: the schema alone, or the example under an open schema.
+    #[test]
+    fn a_request_body_needs_only_its_schema_or_its_example() {
+        let schema = json!({"type": "object", "required": ["name"]});
+        let example = json!({"name": "acme"});
+        let ops = [
+            Operation {
+                request_schema: Some(schema.clone()),
+                ..Operation::new(Method::POST, "/v1/accounts", "Create an account")
+            },
+            Operation {
+                request_example: Some(example.clone()),
+                ..Operation::new(Method::PUT, "/v1/accounts", "Replace an account")
+            },
+        ];
+        let doc = document(
+            &Catalog::builtin(),
+            Dialect::Problem,
+            &Info::new("t", "1"),
+            &ops,
+        );
+        let body = |method: &str| {
+            doc["paths"]["/v1/accounts"][method]["requestBody"]["content"]["application/json"]
+                .clone()
+        };
+        assert_eq!(body("post"), json!({"schema": schema}));
+        assert_eq!(body("put"), json!({"schema": {}, "example": example}));
         assert_eq!(problems(&oas(), &doc), Vec::<String>::new());
     }
 

@@ -637,7 +637,40 @@ mod tests {
         assert_eq!(e.line, 3);
         assert!(e.to_string().contains("expected a status line"), "{e}");
         assert!(parse_response(b"HTTP/1.1 4000 x\r\n\r\n").is_err());
+        // Three characters that are not all digits are no status either.
+        assert!(parse_response(b"HTTP/1.1 40x Bad\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/\xff\xfe").is_err());
+    }
+
+    /// Blank lines before a response and between responses (as a copied
+    /// terminal often holds) are lines of the input: what is told of the
+    /// head is located past them.
+    #[test]
+    fn blank_lines_around_responses_count_in_their_line_numbers() {
+        let response =
+            parse_response(b"\r\n\r\nHTTP/1.1 400 Bad\r\nno colon here\r\n\r\n{}").unwrap();
+        assert_eq!(response.skipped.len(), 1);
+        assert_eq!(response.skipped[0].line, Some(4));
+        let e = parse_response(b"\n\n\nHTTP/1.1 abc\r\n\r\n").unwrap_err();
+        assert_eq!(e.line, 4);
+        let text = b"HTTP/1.1 100 Continue\r\n\r\n\r\n\r\nHTTP/1.1 400 Bad\r\nno colon\r\n\r\n{}";
+        let response = parse_response(text).unwrap();
+        assert_eq!(response.status, 400);
+        assert_eq!(response.skipped[0].line, Some(6), "{:?}", response.skipped);
+    }
+
+    /// A line that cannot be read is quoted in what is told of it, cut
+    /// after 80 characters.
+    #[test]
+    fn bad_lines_are_quoted_in_brief() {
+        let response = parse_response(b"HTTP/1.1 400 Bad\r\nno colon here\r\n\r\n").unwrap();
+        assert_eq!(
+            response.skipped[0].why,
+            "skipped a line with no `:`: \"no colon here\""
+        );
+        let long = format!("HTTP/1.1 {}\r\n\r\n", "x".repeat(200));
+        let e = parse_response(long.as_bytes()).unwrap_err();
+        assert_eq!(e.found, format!("HTTP/1.1 {}…", "x".repeat(71)));
     }
 
     #[test]
@@ -731,6 +764,18 @@ mod tests {
         assert_eq!(dechunk(b"429\n"), None);
         assert_eq!(dechunk(b"cafe\r\n"), None);
         assert_eq!(dechunk(b"0\r\n\r\n").unwrap(), b"");
+    }
+
+    /// A chunk size is hex digits only, at most 16 of them (zeros in front
+    /// count): a signed number or a longer one is no size, so the body is
+    /// not chunked.
+    #[test]
+    fn a_chunk_size_is_at_most_sixteen_hex_digits() {
+        let sized = |size: &str| dechunk(format!("{size}\r\nhello\r\n0\r\n\r\n").as_bytes());
+        assert_eq!(sized("5").unwrap(), b"hello");
+        assert_eq!(sized("0000000000000005").unwrap(), b"hello");
+        assert_eq!(sized("00000000000000005"), None);
+        assert_eq!(sized("+5"), None);
     }
 
     #[test]

@@ -617,6 +617,16 @@ fn catalogs_can_come_from_stdin() {
     );
 }
 
+/// The prompt to end stdin with Ctrl-D is for a terminal: a catalog piped
+/// on stdin is read without it.
+#[test]
+fn a_catalog_piped_on_stdin_is_read_without_a_prompt() {
+    let catalog = b"[errors.teapot]\nstatus = 418\ntitle = 'Teapot'\nmessage = 'No'\n";
+    let linted = tollgate_stdin(&["lint", "-"], catalog);
+    assert_eq!(code(&linted), 0, "{}", stderr(&linted));
+    assert_eq!(stderr(&linted), "");
+}
+
 #[test]
 fn decode_reads_a_body_still_chunked() {
     // As `curl --raw -i` or `nc` print it; curl without --raw prints the
@@ -1013,6 +1023,43 @@ fn decode_names_unreadable_files() {
     );
 }
 
+/// A body its Content-Type calls JSON that is a proxy's HTML page or an
+/// XML error is said to be no JSON, located in the input, and named as what
+/// it was read as.
+#[test]
+fn decode_says_a_body_labelled_json_was_read_as_html_or_xml() {
+    for (body, read_as) in [
+        ("<html><title>502 Bad Gateway</title></html>", "HTML"),
+        (
+            "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code></Error>",
+            "XML",
+        ),
+    ] {
+        let input =
+            format!("HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\n\r\n{body}");
+        let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+        assert_eq!(code(&decoded), 0, "{read_as}: {}", stderr(&decoded));
+        assert!(
+            stderr(&decoded).contains(&format!(
+                "warning: <stdin>:4:1: the body is not the JSON its Content-Type says (expected \
+                 value); read as {read_as}"
+            )),
+            "{read_as}: {}",
+            stderr(&decoded)
+        );
+    }
+}
+
+/// An empty body with only a header to go by (`-H 'Retry-After: 5'`, no
+/// --status) is decoded, not refused as empty.
+#[test]
+fn decode_reads_an_empty_body_with_only_a_header_to_go_by() {
+    let decoded = tollgate_stdin(&["decode", "-H", "Retry-After: 5"], b"");
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["retry_after_secs"], 5, "{value}");
+}
+
 #[test]
 fn lint_locates_problems_and_exits_1() {
     let dir = scratch("lint");
@@ -1111,6 +1158,50 @@ fn lint_keeps_its_exit_status_when_the_reader_leaves_early() {
         drop(child.stdout.take());
         assert_eq!(child.wait().unwrap().code(), Some(want), "{args:?}");
     }
+}
+
+/// With stdout and stderr in one file (`lint … > log 2>&1`), every line
+/// stands where it was told: a valid file's line before the error of the
+/// unreadable file named after it, and the problems before their count.
+#[test]
+fn lint_lines_and_errors_keep_their_order_in_one_log() {
+    let dir = scratch("lint_one_log");
+    std::fs::write(
+        dir.join("good.toml"),
+        "[errors.teapot]\nstatus = 418\ntitle = 'Teapot'\nmessage = 'No'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("broken.toml"),
+        "[errors.broken]\nstatus = 600\ntitle = 'Broken'\nmessage = 'Broken'\n",
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("log")).unwrap();
+    let status = common::tollgate_command()
+        .args(["lint", "good.toml", "missing.toml", "broken.toml"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    let logged = std::fs::read_to_string(dir.join("log")).unwrap();
+    let lines: Vec<_> = logged.lines().collect();
+    assert_eq!(lines.len(), 4, "{logged}");
+    assert_eq!(lines[0], "ok: good.toml: 1 entry", "{logged}");
+    assert!(
+        lines[1].starts_with("error: cannot read missing.toml: "),
+        "{logged}"
+    );
+    assert_eq!(
+        lines[2..],
+        [
+            "broken.toml:2:10: entry \"broken\": status 600 is outside 400–599",
+            "1 problem in 1 file",
+        ],
+        "{logged}"
+    );
 }
 
 #[test]
@@ -1413,6 +1504,37 @@ fn output_to_a_full_disk_fails_help_and_version_too() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(output.stderr.is_empty(), "{}", stderr(&output));
+}
+
+/// Lint output that cannot be written (a full disk) fails with exit 2, a
+/// problem line too long to be held back included: problems are never lost
+/// behind the exit status of problems found.
+#[cfg(target_os = "linux")]
+#[test]
+fn lint_output_to_a_full_disk_fails_however_long_its_lines() {
+    let dir = scratch("lint_full_disk");
+    let long_code = "a".repeat(9000);
+    for code_name in ["broken", long_code.as_str()] {
+        std::fs::write(
+            dir.join("broken.toml"),
+            format!("[errors.{code_name}]\nstatus = 600\ntitle = 'T'\nmessage = 'm'\n"),
+        )
+        .unwrap();
+        let output = common::tollgate_command()
+            .args(["lint", "broken.toml"])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let said = stderr(&output);
+        assert_eq!(code(&output), 2, "{} bytes: {said}", code_name.len());
+        assert!(
+            said.contains("error: cannot write the output: "),
+            "{} bytes: {said}",
+            code_name.len()
+        );
+    }
 }
 
 #[test]

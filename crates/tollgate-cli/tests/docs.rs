@@ -308,6 +308,33 @@ fn output_never_replaces_a_catalog_it_is_made_from() {
     }
 }
 
+/// Another file that exists already is no catalog: `-c api.toml -o
+/// errors.md` replaces errors.md.
+#[test]
+fn output_replaces_an_existing_file_that_is_not_a_catalog() {
+    let dir = scratch("other-than-catalog");
+    let catalog = dir.join("api.toml");
+    std::fs::write(
+        &catalog,
+        "[errors.teapot]\nstatus = 418\ntitle = 'Teapot'\nmessage = 'No'\n",
+    )
+    .unwrap();
+    let out = dir.join("errors.md");
+    std::fs::write(&out, "old reference").unwrap();
+    let args = [
+        "docs",
+        "--format",
+        "markdown",
+        "-c",
+        catalog.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    ok_stdout(&tollgate(&args));
+    let markdown = std::fs::read_to_string(&out).unwrap();
+    assert!(markdown.contains("teapot"), "{markdown}");
+}
+
 #[test]
 fn output_replaces_the_file_without_truncating_the_old_one() {
     let dir = scratch("replace");
