@@ -1902,6 +1902,29 @@ mod tests {
         assert!(message.ends_with(", timeout"), "{message}");
     }
 
+    /// A catalog of exactly as many codes as are listed ends its message
+    /// with the last code: "and 0 more" is never written, and one code past
+    /// the limit is counted as one more.
+    #[test]
+    fn an_unknown_code_counts_more_only_past_the_listed_limit() {
+        let message = |n: usize| {
+            UnknownCode {
+                code: "no_such_code".to_owned(),
+                known: (0..n).map(|i| format!("entry_{i}")).collect(),
+            }
+            .to_string()
+        };
+        let last = UNKNOWN_CODE_LISTED - 1;
+        let whole = message(UNKNOWN_CODE_LISTED);
+        assert!(whole.ends_with(&format!(", entry_{last}")), "{whole}");
+        assert!(!whole.contains(" more"), "{whole}");
+        let one_more = message(UNKNOWN_CODE_LISTED + 1);
+        assert!(
+            one_more.ends_with(&format!(", entry_{last} and 1 more")),
+            "{one_more}"
+        );
+    }
+
     #[test]
     fn builtin_is_valid_and_complete() {
         let catalog = Catalog::builtin();
@@ -2290,6 +2313,19 @@ mod tests {
         );
     }
 
+    /// An undocumented placeholder in a hint is located at its brace, as
+    /// one in a message is, not at the start of the hint's value.
+    #[test]
+    fn a_hint_placeholder_problem_is_located_at_its_brace() {
+        let e =
+            errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\nhint = 'Try {x}'\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:5:13: entry \"abc\": hint placeholder {x}"),
+            "{e:?}"
+        );
+    }
+
     #[test]
     fn an_entry_is_a_table_never_an_array_of_its_fields() {
         // Every field, in the order the entry declares them: a table's
@@ -2329,6 +2365,22 @@ mod tests {
         let e = errors(&source);
         assert!(
             e[0].starts_with("t.toml:5:1: entry \"abc\": recursion limit"),
+            "{e:?}"
+        );
+    }
+
+    /// A parse error told without a span on a file's last line, which ends
+    /// without a line break, is located at that line and names its entry,
+    /// not the start of the file.
+    #[test]
+    fn a_parse_error_without_a_span_on_an_unended_last_line_is_located_there() {
+        let deep = ".a".repeat(100);
+        let source =
+            format!("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n\n[errors.abd{deep}]");
+        let e = errors(&source);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:6:1: entry \"abd\": recursion limit"),
             "{e:?}"
         );
     }
@@ -2431,6 +2483,29 @@ mod tests {
             e[0].starts_with("t.toml:5:17: entry \"abc\": hint template"),
             "{e:?}"
         );
+    }
+
+    /// A file that does not parse names the entry the error is in, even
+    /// when other entries follow it, and when the error is at the very end
+    /// of the file.
+    #[test]
+    fn a_parse_error_names_its_entry_not_a_later_one() {
+        let e = errors("[errors.abc]\nstatus = = 1\n\n[errors.abd]\nstatus = 400\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("t.toml:2:10: entry \"abc\": "), "{e:?}");
+        let e = errors("[errors.abc]\nstatus =");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("t.toml:2:9: entry \"abc\": "), "{e:?}");
+    }
+
+    /// Only a table under `errors` is an entry: a parse error in another
+    /// table names no entry.
+    #[test]
+    fn a_parse_error_outside_errors_names_no_entry() {
+        let e = errors("[other.abc]\nx = = 1\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("t.toml:2:5: "), "{e:?}");
+        assert!(!e[0].contains("entry"), "{e:?}");
     }
 
     #[test]
@@ -2694,6 +2769,17 @@ mod tests {
             e,
             ["t.toml:2:10: entry \"abc\": status 600 is outside 400–599"]
         );
+    }
+
+    /// A byte offset inside a character of several bytes is located at that
+    /// character, never at the one after it; columns count characters.
+    #[test]
+    fn an_offset_inside_a_character_is_located_at_its_start() {
+        let lines = Lines("ab\ncé x");
+        assert_eq!(lines.locate(4), (2, 2));
+        assert_eq!(lines.locate(5), (2, 2));
+        assert_eq!(lines.locate(6), (2, 3));
+        assert_eq!(lines.locate(7), (2, 4));
     }
 
     #[test]
