@@ -14,7 +14,10 @@ pub(crate) struct Leak {
     pub(crate) found: String,
 }
 
-// Bodies are read as sent: inside a JSON string a quote is `\"`.
+// The patterns also match a body as sent, where inside a JSON string a quote
+// is `\"`: the probe scans a JSON body's strings decoded as well, but a body
+// cut short (past the read limit, or by a failed connection) is no JSON to
+// decode.
 static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     [
         ("panic text", r"panicked at|thread '[^']*' panicked"),
