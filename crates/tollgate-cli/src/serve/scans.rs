@@ -352,6 +352,17 @@ mod tests {
     }
 
     #[test]
+    fn stored_image_hashes_are_plain_sha256() {
+        // A duplicate image is found by this hash among stored scans: it must
+        // stay SHA-256 in lowercase hex whatever the hashing library's
+        // version (the value is `sha256sum`'s).
+        assert_eq!(
+            hex(&Sha256::digest(b"hi")),
+            "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4"
+        );
+    }
+
+    #[test]
     fn base64_with_or_without_padding() {
         assert_eq!(BASE64.decode("aGk=").unwrap(), b"hi");
         assert_eq!(BASE64.decode("aGk").unwrap(), b"hi");

@@ -359,6 +359,26 @@ mod tests {
     }
 
     #[test]
+    fn stored_digests_are_plain_sha256() {
+        // Both are kept with idempotency records: the same request or id must
+        // give the same bytes as in earlier builds, whatever the hashing
+        // library's version (the values are `sha256sum`'s).
+        assert_eq!(
+            scope_of("a\0b"),
+            "sha256~59b271ae1bbcb1d31d41929817f4b16fb439eb4f31520b5ad1d5ce98920a7138"
+        );
+        let uri: Uri = "/v1/scans?x=1".parse().unwrap();
+        let hex: String = fingerprint(&Method::POST, &uri, None, b"{}")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "fc87cb2664ad4419be0e3e33f14847dbc94dd7832fa33cce414e0daa5eefd169"
+        );
+    }
+
+    #[test]
     fn keys() {
         assert!(valid_key("order-42"));
         assert!(valid_key(&"k".repeat(255)));
