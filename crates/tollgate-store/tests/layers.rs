@@ -58,6 +58,7 @@ both_backends!(
     a_response_exactly_at_the_body_limit_is_kept_for_replay,
     an_upload_cut_off_midway_is_malformed_not_too_large,
     several_idempotency_keys_on_one_request_are_refused,
+    a_form_with_a_boundary_where_another_holds_its_mark_is_another_request,
     an_outer_body_limit_is_told_without_an_unfilled_limit,
     idempotency_records_expire,
     any_custom_principals_key_id_scopes_its_idempotency_keys,
@@ -2616,6 +2617,50 @@ async fn several_idempotency_keys_on_one_request_are_refused(kind: Kind) {
         assert_eq!(json(&body)["errors"][0]["pointer"], "/Idempotency-Key");
     }
     assert_eq!((handler.calls(), f.balance().await), (0, 10));
+    f.db.cleanup().await;
+}
+
+async fn a_form_with_a_boundary_where_another_holds_its_mark_is_another_request(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f
+        .gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    let form = |idem: &str, boundary: &str, body: &[u8]| {
+        let mut req = post(&f.key, Some(idem), "");
+        req.headers_mut().insert(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}")
+                .parse()
+                .unwrap(),
+        );
+        *req.body_mut() = Full::from(Bytes::copy_from_slice(body));
+        req
+    };
+    // Other bytes where the first has a boundary (here `--` and a NUL, which
+    // a binary part may hold) make another request.
+    let (res, _) = send(&svc, form("k1", "a", b"x\r\n--a\r\ny")).await;
+    assert_eq!(res.status(), 201);
+    let (res, _) = send(&svc, form("k1", "a", b"x\r\n--\0\r\ny")).await;
+    assert_eq!(
+        (res.status().as_u16(), code(&res)),
+        (422, "idempotency_key_reused")
+    );
+    assert_eq!((handler.calls(), f.balance().await), (1, 9));
+    // Such a body is still the same request under another boundary.
+    let (first, first_body) = send(&svc, form("k2", "a", b"--a\r\n--\0\r\n--a--")).await;
+    assert_eq!(first.status(), 201);
+    let (again, again_body) = send(&svc, form("k2", "zz", b"--zz\r\n--\0\r\n--zz--")).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again_body, first_body);
+    let (other, _) = send(&svc, form("k2", "a", b"--a\r\n--\0\r\n--a--\r\n")).await;
+    assert_eq!(other.status(), 422);
+    assert_eq!((handler.calls(), f.balance().await), (2, 8));
     f.db.cleanup().await;
 }
 

@@ -86,7 +86,9 @@ pub(crate) fn valid_key(key: &str) -> bool {
 /// A multipart body is hashed without its boundary (`content_type` names
 /// it): a client builds the form anew for a retry, under a boundary of its
 /// own choosing each time (curl's `-F`, a browser), and the same parts must
-/// still be the same request.
+/// still be the same request. Each stretch between boundaries is hashed
+/// after its length, so no body (a binary part may hold any bytes) hashes
+/// as another with a boundary somewhere else.
 pub(crate) fn fingerprint(
     method: &Method,
     uri: &Uri,
@@ -104,16 +106,17 @@ pub(crate) fn fingerprint(
     h.update(b"\n");
     match content_type.and_then(multipart_boundary) {
         Some(boundary) => {
-            // The boundary cannot occur in the parts (RFC 2046 §5.1.1): each
-            // place it stands is marked the same whatever it was.
+            // The boundary cannot occur in the parts (RFC 2046 §5.1.1):
+            // the stretches between its places are the form, whatever it was.
             let delimiter = [b"--", boundary.as_bytes()].concat();
             let mut from = 0;
-            for at in memchr::memmem::find_iter(body, &delimiter) {
-                h.update(&body[from..at]);
-                h.update(b"--\0");
+            let ends = memchr::memmem::find_iter(body, &delimiter).chain([body.len()]);
+            for at in ends {
+                let stretch = &body[from..at];
+                h.update((stretch.len() as u64).to_be_bytes());
+                h.update(stretch);
                 from = at + delimiter.len();
             }
-            h.update(&body[from..]);
         }
         None => h.update(body),
     }
