@@ -2,7 +2,8 @@
 //!
 //! The key is read from `X-API-Key` or, failing that, `Authorization: Bearer`
 //! (the scheme in any case, one or more spaces before the key): when both
-//! are sent, `X-API-Key` wins. A request with several `X-API-Key` lines, or
+//! are sent, `X-API-Key` wins, unless it is blank (empty or only spaces),
+//! which counts as not sent. A request with several `X-API-Key` lines, or
 //! several `Authorization` lines, gets `invalid_key`, even if they hold the
 //! same key: which one is meant cannot be told.
 //! A missing, malformed or unknown key gets `invalid_key`, an expired one
