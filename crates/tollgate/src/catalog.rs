@@ -2011,6 +2011,23 @@ mod tests {
         }
     }
 
+    /// Brackets are an IPv6 host's only after a scheme (a letter, then
+    /// letters, digits and `+-.`): elsewhere they are refused as any
+    /// character a URI does not allow.
+    #[test]
+    fn a_docs_url_brackets_a_host_only_after_a_scheme() {
+        for scheme in ["http", "coap+tcp", "x-y.z1"] {
+            let source = format!("docs_url = '{scheme}://[::1]/e'\n");
+            assert_eq!(errors(&source), [""; 0], "{scheme}");
+        }
+        for scheme in ["1http", "_x", "x/y", "x?y"] {
+            let source = format!("docs_url = '{scheme}://[::1]/e'\n");
+            let e = errors(&source);
+            assert_eq!(e.len(), 1, "{scheme}: {e:?}");
+            assert!(e[0].starts_with("t.toml:1:12: docs_url must be"), "{e:?}");
+        }
+    }
+
     /// Set in code, `docs_url` and `domain` are checked as a file's are,
     /// and a refused value leaves the catalog as it was.
     #[test]
@@ -2485,6 +2502,38 @@ mod tests {
         );
     }
 
+    /// Every escape a basic string can write is read as the one character
+    /// it is, so that a template error after it is still located at its
+    /// brace, not at the start of the value.
+    #[test]
+    fn a_template_error_after_any_escape_is_located_at_its_brace() {
+        let entry = "[errors.abc]\nstatus = 400\ntitle = 't'\n";
+        let unclosed = "template: unclosed or invalid placeholder (write {{ for a literal brace)";
+        for escape in [
+            r"\b",
+            r"\t",
+            r"\n",
+            r"\f",
+            r"\r",
+            r"\e",
+            r#"\""#,
+            r"\\",
+            r"\x41",
+            r"\u00e9",
+            r"\U0001F600",
+        ] {
+            let e = errors(&format!("{entry}message = \"{escape} {{y\"\n"));
+            let column = "message = \"".len() + escape.len() + 2;
+            assert_eq!(
+                e,
+                [format!(
+                    "t.toml:4:{column}: entry \"abc\": message {unclosed}"
+                )],
+                "{escape}"
+            );
+        }
+    }
+
     /// A file that does not parse names the entry the error is in, even
     /// when other entries follow it, and when the error is at the very end
     /// of the file.
@@ -2506,6 +2555,48 @@ mod tests {
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].starts_with("t.toml:2:5: "), "{e:?}");
         assert!(!e[0].contains("entry"), "{e:?}");
+    }
+
+    /// A code's underscores and hyphens are part of its bare key: a file
+    /// that does not parse names the whole code.
+    #[test]
+    fn a_parse_error_names_a_code_with_underscores_and_hyphens_whole() {
+        for (source, at, code) in [
+            (
+                "[errors.rate_limit_exceeded]\nstatus = = 1\n",
+                "2:10",
+                "rate_limit_exceeded",
+            ),
+            ("[errors.rate-limit]\nstatus = = 1\n", "2:10", "rate-limit"),
+            (
+                "[errors]\nrate_limit = { status = = 1 }\n",
+                "2:25",
+                "rate_limit",
+            ),
+            ("errors.rate_limit.status = = 1\n", "1:28", "rate_limit"),
+        ] {
+            let e = errors(source);
+            assert_eq!(e.len(), 1, "{source}: {e:?}");
+            assert!(
+                e[0].starts_with(&format!("t.toml:{at}: entry {code:?}: ")),
+                "{source}: {e:?}"
+            );
+        }
+    }
+
+    /// A header or a statement whose key is left empty names no entry,
+    /// not one with an empty code.
+    #[test]
+    fn a_parse_error_at_an_empty_key_names_no_entry() {
+        for source in [
+            "[errors.]\nstatus = 400\n",
+            "[errors]\n= 1\n",
+            "errors. = 1\n",
+        ] {
+            let e = errors(source);
+            assert_eq!(e.len(), 1, "{source}: {e:?}");
+            assert!(!e[0].contains("entry"), "{source}: {e:?}");
+        }
     }
 
     #[test]
@@ -2615,6 +2706,24 @@ mod tests {
             e[0].starts_with("t.toml:2:1: entry \"abd\": recursion limit"),
             "{e:?}"
         );
+    }
+
+    /// An alias outside the google dialect is sent as a code as it is:
+    /// one word of letters, digits and `_.:-`, never empty.
+    #[test]
+    fn an_alias_outside_google_is_one_word_of_code_characters() {
+        let entry = "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n";
+        for alias in ["a b", "", "x/y", "café"] {
+            let e = errors(&format!("{entry}aliases = {{ coded = '{alias}' }}\n"));
+            assert_eq!(
+                e,
+                [format!(
+                    "t.toml:5:11: entry \"abc\": alias {alias:?} for coded must be [A-Za-z0-9_.:-]+"
+                )]
+            );
+        }
+        let ok = format!("{entry}aliases = {{ coded = 'Rate.Limit:x-1_a', flat = 'ABC' }}\n");
+        assert_eq!(errors(&ok), [""; 0]);
     }
 
     #[test]
