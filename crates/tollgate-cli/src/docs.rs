@@ -249,12 +249,14 @@ fn link_target(path: &Path) -> PathBuf {
     target
 }
 
-/// `document` as pretty-printed JSON, as `tollgate docs` writes it and
-/// `tollgate serve` serves it. A character that YAML refuses written as it
-/// is (DEL, a C1 control, U+FFFE, U+FFFF: in a catalog's text, or in
-/// `--title`) is written as a `\uXXXX` escape, which reads back as the same
-/// string: OpenAPI tools often read a JSON document with a YAML reader.
-pub(crate) fn openapi_json(document: &Value) -> serde_json::Result<String> {
+/// `document` as pretty-printed JSON, as `tollgate docs` writes it,
+/// `tollgate serve` serves it and `tollgate probe --json` reports. A
+/// character that YAML refuses written as it is (DEL, a C1 control, U+FFFE,
+/// U+FFFF: in a catalog's text, in `--title`, in a probed server's paths)
+/// is written as a `\uXXXX` escape, which reads back as the same string:
+/// OpenAPI tools often read a JSON document with a YAML reader, and a
+/// terminal takes U+009B for the start of an escape sequence, as `ESC [`.
+pub(crate) fn pretty_json(document: &Value) -> serde_json::Result<String> {
     let text = serde_json::to_string_pretty(document)?;
     // The serializer escapes the controls below U+0020 itself.
     let refused = |c: char| matches!(c, '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}');
@@ -356,7 +358,7 @@ impl Operation {
 const BEARER_SCHEME: &str = "bearerAuth";
 const HEADER_SCHEME: &str = "apiKeyHeader";
 
-/// A complete OpenAPI 3.1 document, as [`openapi_json`] writes it: `info`,
+/// A complete OpenAPI 3.1 document, as [`pretty_json`] writes it: `info`,
 /// one path item per route with its success response and every error it can
 /// return (grouped by status, one example per code, bodies in `dialect`),
 /// and `components` with the dialect's error schema and one response per
@@ -373,7 +375,7 @@ pub(crate) fn openapi_text(
     })
 }
 
-/// [`openapi_json`] of `outline` with `response(def)` for each of
+/// [`pretty_json`] of `outline` with `response(def)` for each of
 /// `catalog`'s entries in its `components.responses`, made and written one
 /// at a time: made whole, the document of a catalog of 100 000 entries is a
 /// tree of a gigabyte, several times its text.
@@ -383,7 +385,7 @@ pub(crate) fn openapi_json_with_responses(
     response: impl Fn(&ErrorDef) -> Value,
 ) -> serde_json::Result<String> {
     let Value::Object(root) = outline else {
-        return openapi_json(outline);
+        return pretty_json(outline);
     };
     let mut out = String::new();
     let mut root_members = Members::open(&mut out, 1);
@@ -413,7 +415,7 @@ pub(crate) fn openapi_json_with_responses(
     Ok(out)
 }
 
-/// The members of a JSON object being written as [`openapi_json`] writes
+/// The members of a JSON object being written as [`pretty_json`] writes
 /// them (two spaces a level), at `depth`: the text of a value made on its
 /// own is the same but for the indentation, as its strings hold no line
 /// break.
@@ -438,13 +440,13 @@ impl<'o> Members<'o> {
         self.empty = false;
         self.indent(self.depth);
         self.out
-            .push_str(&openapi_json(&Value::String(key.to_owned()))?);
+            .push_str(&pretty_json(&Value::String(key.to_owned()))?);
         self.out.push_str(": ");
         Ok(())
     }
 
     fn value(&mut self, value: &Value) -> serde_json::Result<()> {
-        let text = openapi_json(value)?;
+        let text = pretty_json(value)?;
         let mut lines = text.split('\n');
         self.out.push_str(lines.next().unwrap_or_default());
         for line in lines {
@@ -621,7 +623,7 @@ mod tests {
                 "{dialect}"
             );
             assert!(text.contains("\\uffff"), "{dialect}");
-            assert!(openapi_json(&whole).unwrap() == text, "{dialect}");
+            assert!(pretty_json(&whole).unwrap() == text, "{dialect}");
         }
     }
 

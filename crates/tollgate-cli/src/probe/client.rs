@@ -111,6 +111,9 @@ pub(crate) struct Client {
     key: Option<(HeaderName, HeaderValue)>,
     /// The same for a well-formed key that no server issued.
     invalid_key: (HeaderName, HeaderValue),
+    /// The key as given and as sent, hidden from what the server answers
+    /// (a server may repeat it, in its body or a header).
+    secrets: Vec<Vec<u8>>,
 }
 
 impl Client {
@@ -129,11 +132,18 @@ impl Client {
     ) -> Result<Client, String> {
         let (base, user_info) = split_user_info(base);
         let invalid = format!("tg_probe_invalid_{}", uuid::Uuid::now_v7().simple());
+        let mut secrets: Vec<Vec<u8>> = Vec::new();
         let (key, invalid_key) = match (key, user_info) {
-            (None, Some(user_info)) => (
-                Some((AUTHORIZATION, basic(&user_info))),
-                (AUTHORIZATION, basic(format!("{invalid}:").as_bytes())),
-            ),
+            (None, Some(user_info)) => {
+                // The user name and the password (after the first `:`).
+                let colon = user_info.iter().position(|b| *b == b':').unwrap_or(0);
+                secrets.push(user_info[..colon].to_vec());
+                secrets.push(user_info[colon + 1..].to_vec());
+                (
+                    Some((AUTHORIZATION, basic(&user_info))),
+                    (AUTHORIZATION, basic(format!("{invalid}:").as_bytes())),
+                )
+            }
             (key, _) => {
                 let bearer = key_header == AUTHORIZATION;
                 let value = |key: &str| {
@@ -146,12 +156,25 @@ impl Client {
                     value.set_sensitive(true);
                     Ok::<_, http::header::InvalidHeaderValue>((key_header.clone(), value))
                 };
+                secrets.extend(key.map(|k| k.as_bytes().to_vec()));
                 let key = key
                     .map(|k| value(k).map_err(|_| "the key must be visible ASCII".to_owned()))
                     .transpose()?;
                 (key, value(&invalid).map_err(|e| e.to_string())?)
             }
         };
+        // `Basic dXNlcjpwdw==` as sent, and its encoded part.
+        if let Some((_, value)) = &key {
+            let sent = value.as_bytes();
+            secrets.push(sent.to_vec());
+            if let Some(space) = sent.iter().position(|b| *b == b' ') {
+                secrets.push(sent[space + 1..].to_vec());
+            }
+        }
+        secrets.retain(|s| s.len() >= MIN_SECRET);
+        // The longest first: a key inside the value sent is hidden with it.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -174,6 +197,7 @@ impl Client {
             base,
             key,
             invalid_key,
+            secrets,
         })
     }
 
@@ -271,14 +295,70 @@ impl Client {
                 }
             }
         }
-        Ok(Answer {
+        let mut answer = Answer {
             status,
             headers,
             body,
             cut,
             broken,
-        })
+        };
+        self.hide_secrets(&mut answer);
+        Ok(answer)
     }
+
+    /// `answer` with the key, wherever the server repeated it (an error
+    /// saying `Invalid key: Bearer …`, a header echoing the request's), as
+    /// `***`: whatever the report quotes of it then shows no key.
+    fn hide_secrets(&self, answer: &mut Answer) {
+        for secret in &self.secrets {
+            if let Some(hidden) = without(&answer.body, secret) {
+                answer.body = hidden;
+            }
+            let echoed: Vec<HeaderName> = answer
+                .headers
+                .iter()
+                .filter(|(_, value)| without(value.as_bytes(), secret).is_some())
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in echoed {
+                let values: Vec<HeaderValue> = answer
+                    .headers
+                    .get_all(&name)
+                    .iter()
+                    .map(|value| match without(value.as_bytes(), secret) {
+                        Some(hidden) => HeaderValue::from_bytes(&hidden)
+                            .unwrap_or(HeaderValue::from_static("***")),
+                        None => value.clone(),
+                    })
+                    .collect();
+                answer.headers.remove(&name);
+                for value in values {
+                    answer.headers.append(name.clone(), value);
+                }
+            }
+        }
+    }
+}
+
+/// The shortest key hidden from answers: a shorter one is too likely to be
+/// ordinary text of the answer.
+const MIN_SECRET: usize = 8;
+
+/// `text` with every `secret` in it as `***`; `None` when it has none.
+fn without(text: &[u8], secret: &[u8]) -> Option<Vec<u8>> {
+    let first = text.windows(secret.len()).position(|w| w == secret)?;
+    let mut out = text[..first].to_vec();
+    let mut rest = &text[first..];
+    while !rest.is_empty() {
+        if rest.starts_with(secret) {
+            out.extend_from_slice(b"***");
+            rest = &rest[secret.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    Some(out)
 }
 
 /// Whether the body has ended, as far as what has already arrived tells:

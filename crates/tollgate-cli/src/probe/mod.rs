@@ -69,7 +69,9 @@ are skipped, and neither the burst nor the idempotency check's second request is
 
 A user name and password in BASE_URL (http://sk_live_1@host:8080, a key as Stripe takes it) are
 the key when --key is not given: sent as `Authorization: Basic`, and the invalid key sent the same
-way; the no-key request carries neither. They are never shown.
+way; the no-key request carries neither. They are never shown. Nor is the key: where the server
+repeats it (a body saying `Invalid key: Bearer …`, a header echoing the request's), the report
+quotes the answer with `***` in its place (a key, user name or password of 8 bytes or more).
 
 Every error response must: use one dialect (--dialect, else the one most errors use); have a JSON
 Content-Type (application/json or +json); carry a code of the catalog in the body or X-Error-Code,
@@ -185,8 +187,9 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
     bar.finish_and_clear();
     let report = report?;
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut *out, &report.to_json())
+        crate::docs::pretty_json(&report.to_json())
             .map_err(std::io::Error::from)
+            .and_then(|json| out.write_all(json.as_bytes()))
             .and_then(|()| out.write_all(b"\n"))
     } else {
         out.write_all(report.to_table().as_bytes())
