@@ -256,10 +256,14 @@ fn link_target(path: &Path) -> PathBuf {
 /// is written as a `\uXXXX` escape, which reads back as the same string:
 /// OpenAPI tools often read a JSON document with a YAML reader, and a
 /// terminal takes U+009B for the start of an escape sequence, as `ESC [`.
+/// So are the marks that reorder text ([`reorders`](crate::input::reorders)),
+/// which would make the file read other than it is in a terminal or editor.
 pub(crate) fn pretty_json(document: &Value) -> serde_json::Result<String> {
     let text = serde_json::to_string_pretty(document)?;
     // The serializer escapes the controls below U+0020 itself.
-    let refused = |c: char| matches!(c, '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}');
+    let refused = |c: char| {
+        matches!(c, '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}') || crate::input::reorders(c)
+    };
     if !text.contains(refused) {
         return Ok(text);
     }
@@ -625,6 +629,17 @@ mod tests {
             assert!(text.contains("\\uffff"), "{dialect}");
             assert!(pretty_json(&whole).unwrap() == text, "{dialect}");
         }
+    }
+
+    #[test]
+    fn controls_and_reordering_marks_are_escaped_and_read_back_the_same() {
+        let value = serde_json::json!({ "t": "a\u{9b}2J \u{202e}cod.exe\u{2066} \u{ffff} ok" });
+        let text = pretty_json(&value).unwrap();
+        for raw in ['\u{9b}', '\u{202e}', '\u{2066}', '\u{ffff}'] {
+            assert!(!text.contains(raw), "{text}");
+        }
+        assert!(text.contains("\\u202e"), "{text}");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
     }
 
     #[cfg(unix)]

@@ -95,16 +95,21 @@ fn read_bounded(reader: impl Read, limit: usize) -> io::Result<Input> {
 pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c);
-        if c.is_control() || reorders {
+        if c.is_control() || reorders(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
     }
     out
+}
+
+/// Whether `c` is a mark that reorders text right to left (or back): shown
+/// as it is, it can make a line read other than it is.
+pub(crate) fn reorders(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 /// 1-based line and column of byte `at` of `text`, the column in characters
