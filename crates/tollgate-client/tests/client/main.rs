@@ -2,5 +2,6 @@
 
 mod common;
 mod errors;
+mod hostile;
 mod jitter;
 mod retry;
