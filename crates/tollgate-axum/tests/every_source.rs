@@ -1352,6 +1352,66 @@ async fn a_late_json_body_the_layer_gives_no_meaning_passes_through_whole() {
     }
 }
 
+/// A JSON error whose status neither means anything by itself nor is one
+/// the catalog gives its entries (418) is not read: it passes on at once,
+/// not after its late body, and whole.
+#[tokio::test(start_paused = true)]
+async fn an_error_status_the_catalog_never_gives_passes_on_without_waiting_for_its_body() {
+    let handler = || async {
+        let late = Late {
+            frames: [(Duration::from_secs(2), Some(Bytes::from(LATE_BODY)))].into(),
+            sleep: None,
+            left: LATE_BODY.len() as u64,
+        };
+        Response::builder()
+            .status(StatusCode::IM_A_TEAPOT)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, LATE_BODY.len())
+            .body(Body::new(late))
+            .unwrap()
+    };
+    let app = Router::new()
+        .route("/", get(handler))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let started = tokio::time::Instant::now();
+    let response = app.oneshot(get_("/")).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
+    assert!(!response.headers().contains_key("x-error-code"));
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(response.headers()[header::CONTENT_LENGTH], "24");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(bytes, LATE_BODY);
+}
+
+/// A JSON error body of bounded but unknown length, read whole for its
+/// meaning and given none, passes on with its exact length (so that it is
+/// sent with a `Content-Length`, not chunked).
+#[tokio::test]
+async fn a_json_body_read_whole_passes_on_with_its_exact_length() {
+    let handler = || async {
+        let chunks = [Ok::<_, std::io::Error>(Bytes::from(LATE_BODY))];
+        let streamed = Body::from_stream(futures_util::stream::iter(chunks));
+        Response::builder()
+            .status(StatusCode::PAYMENT_REQUIRED)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::new(http_body_util::Limited::new(streamed, 4096)))
+            .unwrap()
+    };
+    let app = Router::new()
+        .route("/", get(handler))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let response = app.oneshot(get_("/")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+    assert!(!response.headers().contains_key("x-error-code"));
+    let body = response.into_body();
+    assert_eq!(
+        http_body::Body::size_hint(&body).exact(),
+        Some(LATE_BODY.len() as u64)
+    );
+    assert_eq!(body.collect().await.unwrap().to_bytes(), LATE_BODY);
+}
+
 /// A body that breaks while the layer reads it passes on what came, then
 /// the break: not a shorter body that ends well.
 #[tokio::test(start_paused = true)]
