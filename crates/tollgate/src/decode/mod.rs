@@ -377,7 +377,9 @@ fn without_surrogate_escapes(json: &str, keep_pairs: bool) -> Option<String> {
             found.then_some(matches!(digit, b'8'..=b'b'))
         })
     };
-    let mut out = String::with_capacity(json.len());
+    // Allocated at the first escape replaced: most bodies hold none, and
+    // every body read is scanned.
+    let mut out = String::new();
     let (mut copied, mut at, mut found) = (0, 0, false);
     // Bytes, not `str` slices: `at` may fall inside a character after a
     // stray backslash; slices are taken only at backslashes and after ASCII.
@@ -402,8 +404,11 @@ fn without_surrogate_escapes(json: &str, keep_pairs: bool) -> Option<String> {
             break;
         }
     }
+    if !found {
+        return None;
+    }
     out.push_str(&json[copied..]);
-    found.then_some(out)
+    Some(out)
 }
 
 /// The message of a body whose message a lone surrogate escape kept from
