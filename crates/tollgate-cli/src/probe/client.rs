@@ -134,11 +134,9 @@ impl Client {
         let invalid = format!("tg_probe_invalid_{}", uuid::Uuid::now_v7().simple());
         let mut secrets: Vec<Vec<u8>> = Vec::new();
         let (key, invalid_key) = match (key, user_info) {
-            (None, Some(user_info)) => {
-                // The user name and the password (after the first `:`).
-                let colon = user_info.iter().position(|b| *b == b':').unwrap_or(0);
-                secrets.push(user_info[..colon].to_vec());
-                secrets.push(user_info[colon + 1..].to_vec());
+            (None, Some((user, password))) => {
+                let user_info = [&user[..], b":", &password[..]].concat();
+                secrets.extend([user, password]);
                 (
                     Some((AUTHORIZATION, basic(&user_info))),
                     (AUTHORIZATION, basic(format!("{invalid}:").as_bytes())),
@@ -404,21 +402,20 @@ fn oversized(
     })
 }
 
-/// `url` without its user name and password, and they as basic auth
-/// takes them (`user:password`, percent-decoded), if it had any.
-fn split_user_info(mut url: Url) -> (Url, Option<Vec<u8>>) {
+/// `url` without its user name and password, and they (percent-decoded,
+/// the password empty when there was none), if it had any. Kept apart: a
+/// user name may itself hold a `:` once decoded.
+fn split_user_info(mut url: Url) -> (Url, Option<(Vec<u8>, Vec<u8>)>) {
     let decoded = |text: &str| percent_encoding::percent_decode_str(text).collect::<Vec<u8>>();
-    let mut user_info = decoded(url.username());
+    let user = decoded(url.username());
     let password = url.password().map(decoded);
-    if user_info.is_empty() && password.is_none() {
+    if user.is_empty() && password.is_none() {
         return (url, None);
     }
-    user_info.push(b':');
-    user_info.extend(password.unwrap_or_default());
     // Fails only for URLs that cannot have user info, which have none.
     let _ = url.set_username("");
     let _ = url.set_password(None);
-    (url, Some(user_info))
+    (url, Some((user, password.unwrap_or_default())))
 }
 
 /// `Basic <base64 of user_info>`, marked sensitive.
@@ -488,16 +485,30 @@ mod tests {
     #[test]
     fn user_info_is_taken_out_of_the_url_as_basic_auth_takes_it() {
         let url = |text: &str| Url::parse(text).unwrap();
+        let parts = |user: &[u8], password: &[u8]| Some((user.to_vec(), password.to_vec()));
         let (base, user_info) = split_user_info(url("http://sk_live_1@127.0.0.1:8080/v1"));
         assert_eq!(base.as_str(), "http://127.0.0.1:8080/v1");
-        assert_eq!(user_info.as_deref(), Some(&b"sk_live_1:"[..]));
-        let (base, user_info) = split_user_info(url("http://a%40b:p%3Ass@host/"));
+        assert_eq!(user_info, parts(b"sk_live_1", b""));
+        let (base, user_info) = split_user_info(url("http://a%40b%3Ac:p%3Ass@host/"));
         assert_eq!(base.as_str(), "http://host/");
-        assert_eq!(user_info.as_deref(), Some(&b"a@b:p:ss"[..]));
+        assert_eq!(user_info, parts(b"a@b:c", b"p:ss"));
         let (_, user_info) = split_user_info(url("http://:secret@host/"));
-        assert_eq!(user_info.as_deref(), Some(&b":secret"[..]));
+        assert_eq!(user_info, parts(b"", b"secret"));
         assert_eq!(split_user_info(url("http://host/")).1, None);
         assert_eq!(basic(b"sk_live_1:"), "Basic c2tfbGl2ZV8xOg==");
+    }
+
+    /// A user name holding a `:` once decoded is hidden whole, apart from
+    /// the password, and so is the `Basic` value that joins them.
+    #[test]
+    fn a_user_name_with_a_colon_is_one_secret() {
+        let base = Url::parse("http://svc%3Aaccount-1:pw-secret-1@host/").unwrap();
+        let client = Client::new(base, None, AUTHORIZATION, Duration::from_secs(1)).unwrap();
+        let has = |secret: &[u8]| client.secrets.iter().any(|s| s == secret);
+        assert!(has(b"svc:account-1"), "{:?}", client.secrets);
+        assert!(has(b"pw-secret-1"), "{:?}", client.secrets);
+        assert!(has(basic(b"svc:account-1:pw-secret-1").as_bytes()));
+        assert!(!has(b"account-1:pw-secret-1"), "{:?}", client.secrets);
     }
 
     #[test]
