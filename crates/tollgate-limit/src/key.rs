@@ -271,4 +271,33 @@ mod tests {
         assert_eq!(out, "cef41eed96b2cb03f04f8adef1c9def6");
         assert_eq!(out.len(), DIGEST_HEX);
     }
+
+    /// A key longer than `MAX_KEY_LEN` is kept as its first bytes, `~` and
+    /// the digest of the whole, exactly `MAX_KEY_LEN` bytes long; a key of
+    /// `MAX_KEY_LEN` bytes is kept as is.
+    #[test]
+    fn a_long_key_is_cut_to_its_first_bytes_and_a_digest() {
+        let whole = "k".repeat(MAX_KEY_LEN);
+        assert_eq!(Key::from(whole.as_str()).as_str(), Some(whole.as_str()));
+        let long = "k".repeat(MAX_KEY_LEN + 1);
+        let key = Key::from(long.as_str());
+        let short = key.as_str().unwrap();
+        let mut expected = "k".repeat(MAX_KEY_LEN - DIGEST_HEX - 1);
+        expected.push('~');
+        push_digest(&mut expected, &long);
+        assert_eq!(short, expected);
+        assert_eq!(short.len(), MAX_KEY_LEN);
+    }
+
+    /// `Debug` shows an IP key whole but only the first four characters of a
+    /// text key, which may be a secret API key; `Display` shows both.
+    #[test]
+    fn debug_shows_only_the_start_of_a_text_key() {
+        let secret = Key::from("sk_live_0123456789");
+        assert_eq!(format!("{secret:?}"), "Key::Text(\"sk_l\"…)");
+        assert_eq!(secret.to_string(), "sk_live_0123456789");
+        let ip = Key::from("192.0.2.7".parse::<IpAddr>().unwrap());
+        assert_eq!(format!("{ip:?}"), "Key::Ip(192.0.2.7)");
+        assert_eq!(ip.to_string(), "ip:192.0.2.7");
+    }
 }

@@ -799,4 +799,58 @@ mod tests {
         let limiter = two_policies(Limiter::builder().backend(Backend::Redis(store)));
         assert_peek_reports_what_check_decides(&limiter).await;
     }
+
+    /// `Debug` names the policies, the backend and the fail mode.
+    #[test]
+    fn debug_names_the_policies_the_backend_and_the_fail_mode() {
+        let limiter = two_policies(
+            Limiter::builder()
+                .backend(Backend::Memory { max_keys: 7 })
+                .fail_mode(FailMode::CLOSED),
+        );
+        let shown = format!("{limiter:?}");
+        for part in [
+            "Limiter",
+            r#"policies: ["per-key", "per-ip"]"#,
+            "Memory { max_keys: 7 }",
+            "Closed",
+        ] {
+            assert!(shown.contains(part), "{part} in {shown}");
+        }
+    }
+
+    /// `memory://` takes one option, `max_keys`, a positive integer: `0`
+    /// would be a store that keeps no key, and is refused like any other
+    /// value that is not a positive integer.
+    #[test]
+    fn a_memory_url_takes_a_positive_max_keys_only() {
+        let max_keys = |url: &str| match Backend::from_url(url) {
+            Ok(Backend::Memory { max_keys }) => Ok(max_keys),
+            Ok(other) => panic!("{url}: {other:?}"),
+            Err(error) => Err(error.to_string()),
+        };
+        assert_eq!(max_keys("memory://"), Ok(DEFAULT_MAX_KEYS));
+        assert_eq!(max_keys("memory://?"), Ok(DEFAULT_MAX_KEYS));
+        assert_eq!(max_keys("memory://?max_keys=1"), Ok(1));
+        assert_eq!(max_keys("memory://?max_keys=5&"), Ok(5));
+        for url in [
+            "memory://?max_keys=0",
+            "memory://?max_keys=-1",
+            "memory://?max_keys=",
+            "memory://?max_keys",
+            "memory://?keys=5",
+            "memory://host",
+        ] {
+            let error = max_keys(url).unwrap_err();
+            assert!(error.contains(url), "{url}: {error}");
+        }
+    }
+
+    /// `policies` lists every policy, in the order they were added.
+    #[test]
+    fn policies_lists_the_policies_in_order() {
+        let limiter = two_policies(Limiter::builder());
+        let names: Vec<&str> = limiter.policies().map(Policy::name).collect();
+        assert_eq!(names, ["per-key", "per-ip"]);
+    }
 }

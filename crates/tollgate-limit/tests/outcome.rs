@@ -161,3 +161,31 @@ async fn a_cost_no_wait_admits_decides_over_a_wait() {
     );
     assert_eq!(refused.retry_after(), None);
 }
+
+/// Two policies asking for the same wait: the first of them, in the order
+/// they were added, is the one that refused.
+#[tokio::test]
+async fn of_two_policies_asking_for_the_same_wait_the_first_decides() {
+    let limiter = Limiter::builder()
+        .policy(
+            Policy::new("per-ip", 1, Duration::from_secs(60)).unwrap(),
+            ClientIp::new(),
+        )
+        .policy(
+            Policy::new("per-key", 1, Duration::from_secs(60)).unwrap(),
+            ApiKey::presented(),
+        )
+        .clock(FakeClock::new())
+        .build();
+    let parts = from(Some("k"), "198.51.100.1:1");
+    assert!(limiter.check(&parts).await.is_allowed());
+    let refused = limiter.check(&parts).await;
+    assert_eq!(
+        refused.verdict(),
+        Verdict::Limited {
+            policy: 0,
+            retry_after: Some(Duration::from_secs(60))
+        }
+    );
+    assert_eq!(refused.limiting().unwrap().0.name(), "per-ip");
+}
