@@ -199,6 +199,37 @@ mod tests {
         assert!(cache.with("y", t0, |_| ()).is_none());
     }
 
+    /// A capacity of zero caches nothing, even with a TTL.
+    #[test]
+    fn zero_capacity_disables_the_cache() {
+        let cache = KeyCache::new(Duration::from_secs(10), 0);
+        let t0 = UNIX_EPOCH + Duration::from_secs(100);
+        cache.insert("k".into(), entry("a"), t0, cache.generation());
+        assert!(cache.with("k", t0, |_| ()).is_none());
+        assert_eq!(cache.len(), 0);
+    }
+
+    /// Refreshing a key already cached in a full cache replaces its entry
+    /// and evicts nothing else.
+    #[test]
+    fn refreshing_a_cached_key_in_a_full_cache_keeps_the_others() {
+        let cache = KeyCache::new(Duration::from_secs(10), 3);
+        let t0 = UNIX_EPOCH + Duration::from_secs(100);
+        for id in ["k0", "k1", "k2"] {
+            cache.insert(id.into(), entry("a"), t0, cache.generation());
+        }
+        let t1 = t0 + Duration::from_secs(1);
+        cache.insert("k1".into(), entry("b"), t1, cache.generation());
+        assert_eq!(cache.len(), 3);
+        for id in ["k0", "k2"] {
+            assert!(cache.with(id, t1, |_| ()).is_some(), "{id}");
+        }
+        assert_eq!(
+            cache.with("k1", t1, |k| k.principal.account_id().to_owned()),
+            Some("b".to_owned())
+        );
+    }
+
     #[test]
     fn zero_ttl_disables_the_cache() {
         let cache = KeyCache::new(Duration::ZERO, 3);

@@ -228,4 +228,33 @@ mod tests {
         assert!(done.is_ok());
         assert_eq!(tries.load(Ordering::Relaxed), 2);
     }
+
+    /// A write that may have landed (a unique violation) is not tried
+    /// again under `never_landed`: its error comes back after one try.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_that_may_have_landed_is_not_tried_again() {
+        let tries = AtomicUsize::new(0);
+        let done: Result<(), StoreError> = persistently(never_landed, || async {
+            tries.fetch_add(1, Ordering::Relaxed);
+            Err(refused("2067"))
+        })
+        .await;
+        assert!(done.is_err());
+        assert_eq!(tries.load(Ordering::Relaxed), 1);
+    }
+
+    /// Under `any_error` every failure is tried again, three tries in all,
+    /// and the last error is returned.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_safe_to_repeat_is_tried_three_times_whatever_the_error() {
+        let tries = AtomicUsize::new(0);
+        let done: Result<(), StoreError> = persistently(any_error, || async {
+            tries.fetch_add(1, Ordering::Relaxed);
+            let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+            Err(StoreError::Database(sqlx::Error::Io(io)))
+        })
+        .await;
+        assert!(done.is_err());
+        assert_eq!(tries.load(Ordering::Relaxed), 3);
+    }
 }

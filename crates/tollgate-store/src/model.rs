@@ -467,6 +467,16 @@ mod tests {
     use super::*;
     use crate::clock::{from_unix, month_start, next_month_start};
 
+    /// Account and key states display as their stored names.
+    #[test]
+    fn states_display_as_their_names() {
+        assert_eq!(AccountState::Active.to_string(), "active");
+        assert_eq!(AccountState::Suspended.to_string(), "suspended");
+        assert_eq!(KeyState::Active.to_string(), "active");
+        assert_eq!(KeyState::Expired.to_string(), "expired");
+        assert_eq!(KeyState::Deactivated.to_string(), "deactivated");
+    }
+
     #[test]
     fn scopes_are_oauth_scope_tokens() {
         for good in ["scans:read", "a", "x.y-z_1/2", &"s".repeat(128)] {

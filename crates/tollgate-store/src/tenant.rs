@@ -95,3 +95,59 @@ impl Principal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Scan {
+        account_id: &'static str,
+    }
+
+    impl Owned for Scan {
+        fn owner(&self) -> &str {
+            self.account_id
+        }
+    }
+
+    /// A reference, a `Box` and an `Arc` report the owner of the resource
+    /// they hold, so each passes the ownership check only for its account.
+    #[test]
+    fn borrowed_boxed_and_shared_resources_report_their_owner() {
+        fn owner_of<R: Owned>(resource: &R) -> &str {
+            resource.owner()
+        }
+        let scan = Scan { account_id: "acme" };
+        assert_eq!(owner_of(&&scan), "acme");
+        assert_eq!(owner_of(&Box::new(Scan { account_id: "acme" })), "acme");
+        assert_eq!(owner_of(&Arc::new(Scan { account_id: "acme" })), "acme");
+        let boxed: Box<dyn Owned> = Box::new(Scan {
+            account_id: "globex",
+        });
+        assert_eq!(owner_of(&boxed), "globex");
+
+        let catalog = Catalog::builtin();
+        let me = Principal::new("key1", "acme", ["scans:read"]);
+        assert!(me.own(&catalog, Some(&scan)).is_ok());
+        assert!(
+            me.own(&catalog, Some(Box::new(Scan { account_id: "acme" })))
+                .is_ok()
+        );
+        assert!(
+            me.own(&catalog, Some(Arc::new(Scan { account_id: "acme" })))
+                .is_ok()
+        );
+        let theirs = me
+            .own(
+                &catalog,
+                Some(Arc::new(Scan {
+                    account_id: "globex",
+                })),
+            )
+            .unwrap_err();
+        assert_eq!(theirs.code(), "not_found");
+    }
+}

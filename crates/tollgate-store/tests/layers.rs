@@ -61,6 +61,7 @@ both_backends!(
     a_form_with_a_boundary_where_another_holds_its_mark_is_another_request,
     an_outer_body_limit_is_told_without_an_unfilled_limit,
     idempotency_records_expire,
+    idempotency_records_are_kept_a_day_by_default,
     any_custom_principals_key_id_scopes_its_idempotency_keys,
 );
 
@@ -2774,6 +2775,30 @@ async fn idempotency_records_expire(kind: Kind) {
     f.db.cleanup().await;
 }
 
+/// Without `idempotency_retention`, a key's response is replayed for 24
+/// hours (`DEFAULT_RETENTION`) and the key is free again after that.
+async fn idempotency_records_are_kept_a_day_by_default(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let svc = f
+        .gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    send(&svc, post(&f.key, Some("k"), "{}")).await;
+    f.db.clock.advance(Duration::from_secs(24 * 3600 - 1));
+    let (res, _) = send(&svc, post(&f.key, Some("k"), "{}")).await;
+    assert!(res.headers().contains_key("idempotent-replayed"));
+    f.db.clock.advance(Duration::from_secs(1));
+    let (res, _) = send(&svc, post(&f.key, Some("k"), r#"{"new":true}"#)).await;
+    assert!(!res.headers().contains_key("idempotent-replayed"));
+    assert_eq!((handler.calls(), f.balance().await), (2, 8));
+    f.db.cleanup().await;
+}
+
 /// A handler that cannot take a request: its `poll_ready` says it is
 /// overloaded, and calling it anyway is a bug.
 #[derive(Clone)]
@@ -2809,6 +2834,18 @@ async fn the_credits_and_idempotency_layers_are_ready_only_when_their_handler_is
         idempotency.ready_oneshot().await,
         Err("overloaded")
     ));
+    f.db.cleanup().await;
+}
+
+/// The auth layer, and so a whole route, is ready only when its handler is,
+/// and passes on the handler's reason when it is not.
+#[tokio::test]
+async fn the_auth_layer_and_a_route_are_ready_only_when_their_handler_is() {
+    let f = Fixture::new(Kind::Sqlite, 10).await.unwrap();
+    let auth = f.gate.auth().layer(Overloaded);
+    assert!(matches!(auth.ready_oneshot().await, Err("overloaded")));
+    let route = f.gate.route().cost(1).layer(Overloaded);
+    assert!(matches!(route.ready_oneshot().await, Err("overloaded")));
     f.db.cleanup().await;
 }
 

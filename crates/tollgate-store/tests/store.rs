@@ -16,6 +16,7 @@ use tollgate_store::{
 both_backends!(
     accounts_lifecycle,
     key_states,
+    a_keys_info_shows_its_prefix_and_id_and_its_times,
     revocation_clears_this_nodes_cache_and_the_ttl_bounds_others,
     thousand_concurrent_charges_never_overdraw,
     release_gives_back_credits_and_usage,
@@ -254,6 +255,35 @@ async fn key_states(kind: Kind) {
     assert_eq!(find(forever.info().id()).name(), None);
     assert!(s.list_keys(Some("other")).await.unwrap().is_empty());
     assert_eq!(s.list_keys(None).await.unwrap().len(), 2);
+    db.cleanup().await;
+}
+
+/// A key's info shows its display prefix (the key's prefix and its id, the
+/// start of the secret), its account, and when it was created, expires and
+/// was revoked.
+async fn a_keys_info_shows_its_prefix_and_id_and_its_times(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let s = &db.store;
+    s.create_account(NewAccount::new("acme")).await.unwrap();
+    let created = s.now();
+    let key = s
+        .create_key(NewKey::new("acme", ["a"]).expires_in(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    let info = key.info();
+    assert_eq!(info.display_prefix(), format!("tg_live_{}", info.id()));
+    assert_eq!(&key.secret()[..20], info.display_prefix());
+    assert_eq!(info.account_id(), "acme");
+    assert_eq!(info.created_at(), created);
+    assert_eq!(info.expires_at(), Some(created + Duration::from_secs(3600)));
+    assert_eq!(info.revoked_at(), None);
+
+    db.clock.advance(Duration::from_secs(60));
+    let revoked = s.revoke_key(info.id()).await.unwrap();
+    assert_eq!(revoked.display_prefix(), info.display_prefix());
+    assert_eq!(revoked.revoked_at(), Some(s.now()));
     db.cleanup().await;
 }
 
