@@ -136,6 +136,36 @@ pub(super) async fn sqlite_connect(
     }
 }
 
+/// The first SQLite release without the WAL-reset bug, which can corrupt a
+/// WAL database that two connections write and checkpoint at once, as a
+/// store's pool does (<https://sqlite.org/wal.html#walresetbug>).
+const WAL_RESET_FIXED: [u32; 3] = [3, 51, 3];
+
+/// Warns when the SQLite linked in has the WAL-reset bug: a build whose
+/// lockfile holds an older `libsqlite3-sys` (0.30.1 bundles 3.46.0) has one.
+pub(super) async fn warn_of_wal_reset_bug(pool: &sqlx::SqlitePool) {
+    let version = sqlx::query_scalar::<_, String>("SELECT sqlite_version()")
+        .fetch_one(pool)
+        .await;
+    if let Ok(version) = version
+        && has_wal_reset_bug(&version)
+    {
+        tracing::warn!(
+            "SQLite {version} has the WAL-reset bug, which can corrupt a database several \
+             connections write (fixed in 3.51.3): update it, with `cargo update -p libsqlite3-sys`"
+        );
+    }
+}
+
+/// Whether SQLite `version` (`3.46.0`) predates [`WAL_RESET_FIXED`].
+fn has_wal_reset_bug(version: &str) -> bool {
+    let mut parts = version
+        .split('.')
+        .map(|part| part.parse::<u32>().unwrap_or(0));
+    let version: [u32; 3] = std::array::from_fn(|_| parts.next().unwrap_or(0));
+    version < WAL_RESET_FIXED
+}
+
 /// Whether `e` is SQLite's `SQLITE_BUSY` (extended codes included).
 fn sqlite_busy(e: &sqlx::Error) -> bool {
     e.as_database_error()
@@ -186,5 +216,34 @@ pub(super) fn migrate_error(migrator: &Migrator, e: sqlx::migrate::MigrateError)
             StoreError::MigrationUnknown { version }
         }
         e => StoreError::Migrate(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_before_3_51_3_has_the_wal_reset_bug() {
+        for old in ["3.7.0", "3.46.0", "3.51.2", "3.50.9", "2.99.99", ""] {
+            assert!(has_wal_reset_bug(old), "{old}");
+        }
+        for fixed in ["3.51.3", "3.52.0", "3.53.2", "3.100.0", "4.0.0"] {
+            assert!(!has_wal_reset_bug(fixed), "{fixed}");
+        }
+    }
+
+    /// The SQLite this workspace bundles (through its lockfile's
+    /// `libsqlite3-sys`) is one without the bug.
+    #[tokio::test]
+    async fn the_bundled_sqlite_has_no_wal_reset_bug() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert!(!has_wal_reset_bug(&version), "SQLite {version}");
     }
 }

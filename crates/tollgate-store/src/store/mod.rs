@@ -24,6 +24,7 @@ mod migrate;
 
 use migrate::{
     migrate_error, postgres_has_tables, sqlite_connect, sqlite_has_tables, sqlite_migrate,
+    warn_of_wal_reset_bug,
 };
 
 /// The database used when none is given: a SQLite file in the working directory.
@@ -364,6 +365,9 @@ impl Store {
                 // leaves no `-wal` or `-shm` file beside the database.
                 backend.close().await;
                 return Err(migrate_error(&migrator, e));
+            }
+            if !in_memory {
+                warn_of_wal_reset_bug(backend.pool()).await;
             }
             Ok(Store::with_backend(backend, options))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
