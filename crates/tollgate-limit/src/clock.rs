@@ -189,3 +189,69 @@ impl Clock for FakeClock {
         SystemTime::UNIX_EPOCH + FAKE_WALL_START + self.elapsed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A monotonic reading is one second plus the time since the clock's
+    /// start, in nanoseconds, whole seconds and fraction alike.
+    #[test]
+    fn a_monotonic_reading_is_one_second_plus_the_nanoseconds_since_the_start() {
+        let since = Duration::from_millis(5_250);
+        let start = Instant::now()
+            .checked_sub(since)
+            .expect("the machine has been up for 5 s");
+        let clock = MonotonicClock { start };
+        let now = clock.now();
+        let upper = start.elapsed();
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap();
+        assert!(now >= 1_000_000_000 + nanos(since), "{now}");
+        assert!(now <= 1_000_000_000 + nanos(upper), "{now} > {upper:?}");
+        assert!(MonotonicClock::new().now() >= 1_000_000_000);
+    }
+
+    /// A quanta reading is one second plus the counter's nanoseconds since
+    /// the clock's start.
+    #[cfg(feature = "quanta")]
+    #[test]
+    fn a_quanta_reading_is_one_second_plus_the_nanoseconds_since_the_start() {
+        let (clock, mock) = quanta::Clock::mock();
+        mock.increment(Duration::from_secs(7));
+        let start = clock.raw();
+        let clock = QuantaClock { clock, start };
+        assert_eq!(clock.now(), 1_000_000_000);
+        mock.increment(Duration::from_millis(1_500));
+        assert_eq!(clock.now(), 2_500_000_000);
+    }
+
+    /// A fake clock starts at one second with nothing elapsed and its wall
+    /// time at 2023-11-14T22:13:20Z; both move by what it is advanced, and
+    /// it stops at 2⁶³ ns.
+    #[test]
+    fn a_fake_clock_moves_its_reading_elapsed_and_wall_time_together() {
+        let clock = FakeClock::new();
+        assert_eq!(clock.now(), 1_000_000_000);
+        assert_eq!(clock.elapsed(), Duration::ZERO);
+        let wall_start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(clock.wall(), wall_start);
+        clock.advance(Duration::from_millis(1_500));
+        assert_eq!(clock.now(), 2_500_000_000);
+        assert_eq!(clock.elapsed(), Duration::from_millis(1_500));
+        assert_eq!(clock.wall(), wall_start + Duration::from_millis(1_500));
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.now(), 1 << 63);
+    }
+
+    /// A shared clock reads the same time as the clock it holds.
+    #[test]
+    fn an_arc_of_a_clock_reads_the_clock_it_holds() {
+        let fake = FakeClock::new();
+        fake.advance(Duration::from_secs(3));
+        let shared = Arc::new(fake.clone());
+        assert_eq!(<Arc<FakeClock> as Clock>::now(&shared), 4_000_000_000);
+        assert_eq!(<Arc<FakeClock> as Clock>::wall(&shared), fake.wall());
+        let dynamic: Arc<dyn Clock> = Arc::new(fake.clone());
+        assert_eq!(<Arc<dyn Clock> as Clock>::now(&dynamic), fake.now());
+    }
+}

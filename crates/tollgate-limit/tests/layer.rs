@@ -797,3 +797,119 @@ async fn the_ratelimit_fields_parse_as_structured_fields_and_agree_with_retry_af
         assert!(refusals > 0, "{dialect}");
     }
 }
+
+/// Nested layers where the inner one has fewer calls left: the legacy
+/// triple is the inner layer's, not overwritten by the outer one's.
+#[tokio::test]
+async fn nested_layers_keep_the_inner_legacy_triple_when_it_has_fewer_calls_left() {
+    let clock = FakeClock::new();
+    let per_ip = Limiter::builder()
+        .policy(policy("per-ip", 10, 60), ClientIp::new())
+        .clock(clock.clone())
+        .build();
+    // Per IP outside, per key inside; here the key's budget is the tighter.
+    let svc = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(per_ip).legacy_headers(true))
+        .layer(RateLimitLayer::new(per_key(4, &clock)).legacy_headers(true))
+        .service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
+        });
+    let mut svc = tower::util::BoxCloneService::new(svc);
+    for (key_left, reset) in [(3, "15"), (2, "30")] {
+        let response = call(&mut svc, request("k")).await;
+        assert_eq!(response.status(), 200);
+        let headers = response.headers();
+        for legacy in [
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+        ] {
+            assert_eq!(headers.get_all(legacy).iter().count(), 1, "{headers:?}");
+        }
+        assert_eq!(headers["x-ratelimit-limit"], "4", "{headers:?}");
+        assert_eq!(
+            headers["x-ratelimit-remaining"],
+            key_left.to_string().as_str(),
+            "{headers:?}"
+        );
+        // One call of 4 per minute comes back every 15 s.
+        assert_eq!(headers["x-ratelimit-reset"], reset, "{headers:?}");
+    }
+}
+
+/// An inner service that is never ready: it fails its readiness check.
+#[derive(Clone)]
+struct Overloaded;
+
+impl Service<Request<()>> for Overloaded {
+    type Response = Response<Vec<u8>>;
+    type Error = &'static str;
+    type Future = std::future::Ready<Result<Response<Vec<u8>>, &'static str>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Err("overloaded"))
+    }
+
+    fn call(&mut self, _request: Request<()>) -> Self::Future {
+        std::future::ready(Err("called while not ready"))
+    }
+}
+
+/// The layer is ready only when the service inside it is: its readiness
+/// error comes out of the layer's `poll_ready`.
+#[tokio::test]
+async fn the_layer_passes_on_the_readiness_of_the_inner_service() {
+    let clock = FakeClock::new();
+    let mut svc = tower::Layer::layer(&RateLimitLayer::new(per_key(10, &clock)), Overloaded);
+    let ready = ServiceExt::<Request<()>>::ready(&mut svc).await;
+    assert_eq!(ready.err(), Some("overloaded"));
+}
+
+/// The `Debug` output of the layer and of its service names the limiter's
+/// policies and, for the layer, its settings.
+#[test]
+fn the_layer_and_its_service_debug_as_their_limiter_and_settings() {
+    let clock = FakeClock::new();
+    let layer = RateLimitLayer::new(per_key(10, &clock))
+        .dialect(Dialect::Coded)
+        .legacy_headers(true);
+    let shown = format!("{layer:?}");
+    assert!(shown.starts_with("RateLimitLayer {"), "{shown}");
+    assert!(shown.contains(r#"policies: ["per-key"]"#), "{shown}");
+    assert!(shown.contains("dialect: Coded"), "{shown}");
+    assert!(shown.contains("legacy_headers: true"), "{shown}");
+    let svc = tower::Layer::layer(&layer, Overloaded);
+    let shown = format!("{svc:?}");
+    assert!(shown.starts_with("RateLimit {"), "{shown}");
+    assert!(shown.contains(r#"policies: ["per-key"]"#), "{shown}");
+}
+
+/// A catalog entry whose template names only `{limit}` gets the limit and
+/// no window: each value is sent only when that entry documents it.
+#[tokio::test]
+async fn a_catalog_entry_naming_only_the_limit_gets_the_limit_and_no_window() {
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml(
+            "app.toml",
+            r#"
+            [errors.rate_limit_exceeded]
+            message = "At most {limit} calls; wait and retry."
+            details = ["limit"]
+            "#,
+        )
+        .unwrap();
+    let clock = FakeClock::new();
+    let layer = RateLimitLayer::new(per_key(1, &clock)).catalog(Arc::new(catalog));
+    let mut svc = service(layer, Arc::default());
+    assert_eq!(call(&mut svc, request("k")).await.status(), 200);
+    let refused = call(&mut svc, request("k")).await;
+    assert_eq!(refused.status(), 429);
+    let err = refused.extensions().get::<ApiError>().unwrap();
+    assert_eq!(err.message(), "At most 1 calls; wait and retry.");
+    assert_eq!(err.details().get("limit"), Some(&1.into()));
+    assert_eq!(err.details().get("window"), None, "{:?}", err.details());
+}
