@@ -146,6 +146,97 @@ mod tests {
         assert_eq!(month_start(at(1_704_067_200)), 1_704_067_200);
     }
 
+    /// Every day from about 2200 years before 1970 to as many after has
+    /// the date a day-by-day Gregorian calendar gives it, across the
+    /// 400-year cycles and the century and leap-year rules.
+    #[test]
+    fn civil_dates_match_a_day_by_day_calendar() {
+        fn leap(y: i64) -> bool {
+            y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+        }
+        fn month_days(y: i64, m: u32) -> u32 {
+            match m {
+                2 if leap(y) => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            }
+        }
+        const SPAN: i64 = 800_000;
+        // Forward from 1970-01-01.
+        let (mut y, mut m, mut d) = (1970_i64, 1_u32, 1_u32);
+        for days in 0..=SPAN {
+            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+            d += 1;
+            if d > month_days(y, m) {
+                d = 1;
+                m += 1;
+                if m > 12 {
+                    m = 1;
+                    y += 1;
+                }
+            }
+        }
+        // Backward from 1969-12-31.
+        let (mut y, mut m, mut d) = (1969_i64, 12_u32, 31_u32);
+        for days in (-SPAN..0).rev() {
+            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+            d -= 1;
+            if d == 0 {
+                if m == 1 {
+                    m = 12;
+                    y -= 1;
+                } else {
+                    m -= 1;
+                }
+                d = month_days(y, m);
+            }
+        }
+    }
+
+    /// Each month of a leap year and of a common one starts and ends where
+    /// the calendar says, from any second in it.
+    #[test]
+    fn every_month_of_a_year_starts_on_its_first() {
+        // 2024-01-01 (leap year) and 2023-01-01.
+        for (mut start, leap) in [(1_704_067_200_i64, true), (1_672_531_200, false)] {
+            for m in 1..=12 {
+                let days = match m {
+                    2 if leap => 29,
+                    2 => 28,
+                    4 | 6 | 9 | 11 => 30,
+                    _ => 31,
+                };
+                let next = start + days * 86_400;
+                for t in [start, start + 1, start + 86_400 * 14 + 3_600, next - 1] {
+                    assert_eq!(month_start(at(t)), start, "{t}");
+                    assert_eq!(next_month_start(at(t)), next, "{t}");
+                }
+                start = next;
+            }
+        }
+        // Before the epoch, a time reads as the epoch.
+        assert_eq!(unix(UNIX_EPOCH - Duration::from_secs(5)), 0);
+        assert_eq!(month_start(UNIX_EPOCH - Duration::from_secs(5)), 0);
+    }
+
+    /// A manual clock is set to a time, moves from it when advanced, and
+    /// shows it in its debug form.
+    #[test]
+    fn a_manual_clock_is_set_and_shows_its_time() {
+        let clock = ManualClock::new(at(1_000));
+        clock.set(at(5_000));
+        assert_eq!(clock.now(), at(5_000));
+        clock.advance(Duration::from_secs(7));
+        assert_eq!(unix(clock.now()), 5_007);
+        assert_eq!(
+            format!("{clock:?}"),
+            format!("ManualClock({:?})", at(5_007))
+        );
+    }
+
     #[test]
     fn civil_round_trip() {
         for days in (-800_000..800_000).step_by(997) {

@@ -342,6 +342,46 @@ fn unreachable_code(code: &str) -> ApiError {
 mod tests {
     use super::*;
 
+    /// A store error wrapping a cause (the database, a migration, the
+    /// random source) gives it as its source, and so does a rejection
+    /// wrapping a store error; the others have none.
+    #[test]
+    fn wrapped_causes_are_the_errors_sources() {
+        use std::error::Error as _;
+        let with_cause = [
+            StoreError::Database(sqlx::Error::PoolTimedOut),
+            StoreError::Migrate(sqlx::migrate::MigrateError::VersionMissing(7)),
+            StoreError::Random(getrandom::Error::UNSUPPORTED),
+        ];
+        for e in with_cause {
+            let cause = e.source().map(ToString::to_string);
+            let expected = match &e {
+                StoreError::Database(c) => c.to_string(),
+                StoreError::Migrate(c) => c.to_string(),
+                StoreError::Random(c) => c.to_string(),
+                _ => unreachable!(),
+            };
+            assert_eq!(cause, Some(expected), "{e}");
+            assert!(
+                matches!(Rejection::from(e), Rejection::Unavailable(_)),
+                "a failing dependency makes the store unavailable"
+            );
+        }
+        assert!(StoreError::NoTables.source().is_none());
+        assert!(StoreError::InvalidInput("x".into()).source().is_none());
+
+        let rejection = Rejection::Unavailable(StoreError::NoTables);
+        let source = rejection.source().map(ToString::to_string);
+        assert_eq!(
+            source.as_deref(),
+            Some("no Tollgate tables in the database")
+        );
+        let rejection = Rejection::Internal(StoreError::KeyNotFound("k".into()));
+        let source = rejection.source().map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("api key \"k\" not found"));
+        assert!(Rejection::InvalidKey.source().is_none());
+    }
+
     /// Every code this crate emits is in the built-in catalog, so the
     /// fallback in [`error`] always finds it.
     #[test]
@@ -448,6 +488,35 @@ mod tests {
             .to_api_error(&catalog);
         assert!(!err.message().contains("db down"));
         assert!(err.source_error().unwrap().to_string().contains("db down"));
+    }
+
+    /// Each 401 carries its own challenge: a plain one for a key that is
+    /// missing or unknown, and `invalid_token` saying why for an expired
+    /// or a deactivated key.
+    #[test]
+    fn each_key_rejection_says_its_own_challenge() {
+        let catalog = Catalog::builtin();
+        let cases = [
+            (Rejection::InvalidKey, WWW_AUTHENTICATE_VALUE),
+            (
+                Rejection::ExpiredKey,
+                r#"Bearer realm="api", error="invalid_token", error_description="The API key has expired""#,
+            ),
+            (
+                Rejection::DeactivatedKey,
+                r#"Bearer realm="api", error="invalid_token", error_description="The API key has been deactivated""#,
+            ),
+        ];
+        for (rejection, expected) in cases {
+            let err = rejection.to_api_error(&catalog);
+            let challenges: Vec<_> = err
+                .headers()
+                .iter()
+                .filter(|(n, _)| *n == http::header::WWW_AUTHENTICATE)
+                .map(|(_, v)| v.to_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(challenges, [expected], "{rejection}");
+        }
     }
 
     /// A value is quoted whole up to 64 characters, past them cut at a

@@ -497,6 +497,48 @@ mod tests {
         }
     }
 
+    /// A created key's debug form hides the whole key but shows what is
+    /// stored about it.
+    #[test]
+    fn a_created_keys_debug_form_hides_the_secret_and_shows_its_info() {
+        let created = CreatedKey {
+            key: "tg_live_3fQx9Zk2LmP7secretsecretsecret".into(),
+            info: KeyInfo {
+                id: "3fQx9Zk2LmP7".into(),
+                account_id: "acme".into(),
+                display_prefix: "tg_live_3fQx9Zk2LmP7".into(),
+                scopes: vec!["scans:read".into()],
+                name: Some("ci".into()),
+                created_at: 0,
+                expires_at: None,
+                revoked_at: None,
+            },
+        };
+        let shown = format!("{created:?}");
+        assert!(!shown.contains("secretsecret"), "{shown}");
+        assert!(shown.starts_with("CreatedKey"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(shown.contains("3fQx9Zk2LmP7"), "{shown}");
+        assert!(shown.contains("scans:read"), "{shown}");
+    }
+
+    /// A principal gives back its key, account and scopes as made, and
+    /// names the first required scope it lacks.
+    #[test]
+    fn a_principal_names_its_scopes_and_the_first_it_lacks() {
+        let p = Principal::new("key1", "acme", ["scans:read", "orders:write"]);
+        assert_eq!((p.key_id(), p.account_id()), ("key1", "acme"));
+        assert_eq!(p.scopes(), ["scans:read", "orders:write"]);
+        assert_eq!(p.missing_scope(["scans:read", "orders:write"]), None);
+        assert_eq!(p.missing_scope([]), None);
+        assert_eq!(
+            p.missing_scope(["scans:read", "scans:write", "admin"]),
+            Some("scans:write")
+        );
+        assert!(!p.has_scope("scans"));
+        assert!(Principal::new("key2", "acme", [""; 0]).scopes().is_empty());
+    }
+
     fn account(usage_period: i64) -> Account {
         Account {
             id: "acme".into(),

@@ -29,6 +29,8 @@ both_backends!(
     a_store_that_creates_no_tables_opens_only_a_tollgate_database,
     a_changed_migration_is_said_as_such_not_as_no_tables,
     an_account_id_with_a_nul_is_no_account_on_either_backend,
+    a_store_names_its_backend,
+    reservations_are_equal_when_they_took_the_same_from_the_same_balance,
 );
 
 async fn accounts_lifecycle(kind: Kind) {
@@ -1834,4 +1836,127 @@ async fn a_postgres_out_of_connections_is_said_so_and_one_left_opens() {
         store.close().await;
     })
     .await;
+}
+
+/// A store names its backend, by `backend_name` and in its debug form.
+async fn a_store_names_its_backend(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let name = match kind {
+        Kind::Sqlite => "sqlite",
+        Kind::Postgres => "postgres",
+    };
+    assert_eq!(db.store.backend_name(), name);
+    assert_eq!(db.backend().await.name(), name);
+    let shown = format!("{:?}", db.store);
+    assert_eq!(shown, format!("Store {{ backend: {name:?}, .. }}"));
+    db.cleanup().await;
+}
+
+/// Two reservations are equal when they charged the same account the same
+/// cost and left the same balance; a clone equals its original.
+async fn reservations_are_equal_when_they_took_the_same_from_the_same_balance(kind: Kind) {
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let s = &db.store;
+    s.create_account(NewAccount::new("acme").credits(10))
+        .await
+        .unwrap();
+    let first = s.reserve("acme", 3).await.unwrap();
+    assert_eq!(first, first.clone());
+    let second = s.reserve("acme", 3).await.unwrap();
+    assert_eq!((first.remaining(), second.remaining()), (7, 4));
+    assert_ne!(first, second, "another balance is left");
+    s.release(second).await.unwrap();
+    s.release(first.clone()).await.unwrap();
+    let retaken = s.reserve("acme", 3).await.unwrap();
+    assert_eq!(retaken, first, "the same charge on the same balance");
+    db.cleanup().await;
+}
+
+/// A store's options show in their debug form, the clock aside.
+#[test]
+fn store_options_show_their_settings_in_debug_form() {
+    let options = StoreOptions::default()
+        .cache_ttl(Duration::from_secs(7))
+        .cache_capacity(123)
+        .key_prefix("acme_live_")
+        .max_connections(3)
+        .acquire_timeout(Duration::from_secs(9))
+        .schema("tenant_a")
+        .create_tables(false);
+    let shown = format!("{options:?}");
+    for part in [
+        "StoreOptions {",
+        "cache_ttl: 7s",
+        "cache_capacity: 123",
+        "key_prefix: \"acme_live_\"",
+        "max_connections: 3",
+        "acquire_timeout: 9s",
+        "schema: Some(\"tenant_a\")",
+        "create_tables: false",
+    ] {
+        assert!(shown.contains(part), "{part} in {shown}");
+    }
+}
+
+/// A Postgres schema name is checked before any connection is made: 1-63
+/// of `[a-z0-9_]`, not starting with a digit.
+#[tokio::test]
+async fn schema_names_are_checked_before_connecting() {
+    // A port nothing listens on: a name that passes fails on connecting.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://u@127.0.0.1:{port}/db");
+    let open = |schema: String| {
+        let url = url.clone();
+        async move {
+            tollgate_store::Store::open_with(&url, StoreOptions::default().schema(schema))
+                .await
+                .unwrap_err()
+        }
+    };
+    for bad in [
+        String::new(),
+        "1tenant".to_owned(),
+        "a".repeat(64),
+        "Tenant".to_owned(),
+        "ten-ant".to_owned(),
+        "t\u{e9}nant".to_owned(),
+    ] {
+        let err = open(bad.clone()).await;
+        assert!(
+            matches!(&err, StoreError::InvalidInput(m) if m.contains("schema")),
+            "{bad:?}: {err}"
+        );
+    }
+    for good in [
+        "t".to_owned(),
+        "tenant_1".to_owned(),
+        "_tenant".to_owned(),
+        "a".repeat(63),
+    ] {
+        let err = open(good.clone()).await;
+        assert!(matches!(err, StoreError::Database(_)), "{good:?}: {err}");
+    }
+}
+
+/// A SQLite file that cannot be opened (its directory is missing) fails at
+/// once with the cause: only a lock another process holds is waited out.
+#[tokio::test]
+async fn a_sqlite_file_that_cannot_be_opened_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gone/t.db").display());
+    let opened = tokio::time::timeout(Duration::from_secs(10), tollgate_store::Store::open(&url));
+    let err = opened
+        .await
+        .expect("refused at once, not retried")
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err}");
+    assert!(err.to_string().contains("unable to open"), "{err}");
 }

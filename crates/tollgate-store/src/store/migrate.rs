@@ -223,6 +223,8 @@ pub(super) fn migrate_error(migrator: &Migrator, e: sqlx::migrate::MigrateError)
 mod tests {
     use super::*;
 
+    /// Versions are compared as numbers, part by part; one that does not
+    /// read as a version counts as old.
     #[test]
     fn sqlite_before_3_51_3_has_the_wal_reset_bug() {
         for old in ["3.7.0", "3.46.0", "3.51.2", "3.50.9", "2.99.99", ""] {
@@ -231,6 +233,38 @@ mod tests {
         for fixed in ["3.51.3", "3.52.0", "3.53.2", "3.100.0", "4.0.0"] {
             assert!(!has_wal_reset_bug(fixed), "{fixed}");
         }
+    }
+
+    /// `database is locked` (SQLITE_BUSY) is told apart from other errors,
+    /// so that only it is tried again.
+    #[tokio::test]
+    async fn a_locked_database_is_busy_and_a_bad_statement_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("t.db"))
+            .create_if_missing(true)
+            .busy_timeout(Duration::ZERO);
+        let mut holder = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        let mut waiter = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::raw_sql("BEGIN EXCLUSIVE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let locked = sqlx::raw_sql("BEGIN EXCLUSIVE")
+            .execute(&mut waiter)
+            .await
+            .unwrap_err();
+        assert!(sqlite_busy(&locked), "{locked}");
+        let bad = sqlx::raw_sql("SELEC 1")
+            .execute(&mut waiter)
+            .await
+            .unwrap_err();
+        assert!(!sqlite_busy(&bad), "{bad}");
+        assert!(!sqlite_busy(&sqlx::Error::PoolTimedOut));
     }
 
     /// The SQLite this workspace bundles (through its lockfile's
