@@ -134,7 +134,7 @@ impl Client {
         let invalid = format!("tg_probe_invalid_{}", uuid::Uuid::now_v7().simple());
         let mut secrets: Vec<Vec<u8>> = Vec::new();
         let (key, invalid_key) = match (key, user_info) {
-            (None, Some((user, password))) => {
+            (None, Some(UserInfo { user, password })) => {
                 let user_info = [&user[..], b":", &password[..]].concat();
                 secrets.extend([user, password]);
                 (
@@ -402,10 +402,17 @@ fn oversized(
     })
 }
 
-/// `url` without its user name and password, and they (percent-decoded,
-/// the password empty when there was none), if it had any. Kept apart: a
-/// user name may itself hold a `:` once decoded.
-fn split_user_info(mut url: Url) -> (Url, Option<(Vec<u8>, Vec<u8>)>) {
+/// A URL's user name and password, percent-decoded (the password empty
+/// when there was none). Kept apart: a user name may itself hold a `:` once
+/// decoded.
+#[derive(Debug, PartialEq)]
+struct UserInfo {
+    user: Vec<u8>,
+    password: Vec<u8>,
+}
+
+/// `url` without its user name and password, and they, if it had any.
+fn split_user_info(mut url: Url) -> (Url, Option<UserInfo>) {
     let decoded = |text: &str| percent_encoding::percent_decode_str(text).collect::<Vec<u8>>();
     let user = decoded(url.username());
     let password = url.password().map(decoded);
@@ -415,7 +422,8 @@ fn split_user_info(mut url: Url) -> (Url, Option<(Vec<u8>, Vec<u8>)>) {
     // Fails only for URLs that cannot have user info, which have none.
     let _ = url.set_username("");
     let _ = url.set_password(None);
-    (url, Some((user, password.unwrap_or_default())))
+    let password = password.unwrap_or_default();
+    (url, Some(UserInfo { user, password }))
 }
 
 /// `Basic <base64 of user_info>`, marked sensitive.
@@ -485,7 +493,12 @@ mod tests {
     #[test]
     fn user_info_is_taken_out_of_the_url_as_basic_auth_takes_it() {
         let url = |text: &str| Url::parse(text).unwrap();
-        let parts = |user: &[u8], password: &[u8]| Some((user.to_vec(), password.to_vec()));
+        let parts = |user: &[u8], password: &[u8]| {
+            Some(UserInfo {
+                user: user.to_vec(),
+                password: password.to_vec(),
+            })
+        };
         let (base, user_info) = split_user_info(url("http://sk_live_1@127.0.0.1:8080/v1"));
         assert_eq!(base.as_str(), "http://127.0.0.1:8080/v1");
         assert_eq!(user_info, parts(b"sk_live_1", b""));
