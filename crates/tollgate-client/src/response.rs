@@ -93,9 +93,10 @@ impl ErrorResponse {
     }
 
     /// How long the server asked the client to wait: `Retry-After` (seconds
-    /// or HTTP-date; of several lines, the longest), which decides; failing it, Azure's `retry-after-ms`;
-    /// failing those, the longest of the body's `retry_after` and google's
-    /// `RetryInfo`; failing those, a spent rate-limit quota's refill.
+    /// or HTTP-date; of several lines, the longest), which decides; failing
+    /// it, Azure's `retry-after-ms`; failing those, the longest of the
+    /// body's `retry_after` and google's `RetryInfo`; failing those, a spent
+    /// rate-limit quota's refill.
     pub fn retry_after(&self) -> Option<Duration> {
         self.decoded.retry_after
     }

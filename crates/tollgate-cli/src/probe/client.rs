@@ -171,7 +171,8 @@ impl Client {
         }
         secrets.retain(|s| s.len() >= MIN_SECRET);
         // The longest first: a key inside the value sent is hidden with it.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        // Equal ones side by side, so that each is searched for once.
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         secrets.dedup();
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)

@@ -26,9 +26,10 @@ use crate::{ErrorResponse, StopReason};
 ///
 /// What is retried: 429 and 503 after the server's hint (`Retry-After` in
 /// seconds or as an HTTP-date, which decides, as HTTP's own field (RFC 9110,
-/// 10.2.3), the longest of several lines; failing it, Azure's `retry-after-ms`; failing those, the longest
-/// of a body `retry_after` and google `RetryInfo`, so that an absurd value in
-/// a body does not outweigh a sane header; failing those, a spent quota's
+/// 10.2.3), the longest of several lines; failing it, Azure's
+/// `retry-after-ms`; failing those, the longest of a body `retry_after` and
+/// google `RetryInfo`, so that an absurd value in a body does not outweigh a
+/// sane header; failing those, a spent quota's
 /// refill by `RateLimit`, `RateLimit-Reset` or `X-RateLimit-Reset`), or with
 /// backoff when there is none (but a spent longer-term quota, a code of kind
 /// `quota_exceeded` such as `usage_limit_exceeded`, only after a hint);

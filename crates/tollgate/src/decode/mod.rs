@@ -390,6 +390,11 @@ fn without_surrogate_escapes(json: &str, keep_pairs: bool) -> Option<String> {
                 at = escape + 12;
             }
             Some(_) => {
+                if !found {
+                    // As long as `json`: each escape is replaced by one of
+                    // its length.
+                    out.reserve(json.len());
+                }
                 out.push_str(&json[copied..escape]);
                 out.push_str("\\uFFFD");
                 found = true;
