@@ -343,20 +343,20 @@ impl Client {
 /// ordinary text of the answer.
 const MIN_SECRET: usize = 8;
 
-/// `text` with every `secret` in it as `***`; `None` when it has none.
+/// `text` with every `secret` in it as `***`, left to right without
+/// overlaps; `None` when it has none. `secret` is never empty
+/// ([`MIN_SECRET`]).
 fn without(text: &[u8], secret: &[u8]) -> Option<Vec<u8>> {
-    let first = text.windows(secret.len()).position(|w| w == secret)?;
-    let mut out = text[..first].to_vec();
-    let mut rest = &text[first..];
-    while !rest.is_empty() {
-        if rest.starts_with(secret) {
-            out.extend_from_slice(b"***");
-            rest = &rest[secret.len()..];
-        } else {
-            out.push(rest[0]);
-            rest = &rest[1..];
-        }
+    let mut found = memchr::memmem::find_iter(text, secret).peekable();
+    found.peek()?;
+    let mut out = Vec::with_capacity(text.len());
+    let mut from = 0;
+    for at in found {
+        out.extend_from_slice(&text[from..at]);
+        out.extend_from_slice(b"***");
+        from = at + secret.len();
     }
+    out.extend_from_slice(&text[from..]);
     Some(out)
 }
 
@@ -523,6 +523,22 @@ mod tests {
         assert!(has(b"pw-secret-1"), "{:?}", client.secrets);
         assert!(has(basic(b"svc:account-1:pw-secret-1").as_bytes()));
         assert!(!has(b"account-1:pw-secret-1"), "{:?}", client.secrets);
+    }
+
+    #[test]
+    fn every_repeat_of_a_secret_is_hidden_left_to_right() {
+        let hide =
+            |text: &str| without(text.as_bytes(), b"abcabc").map(|t| String::from_utf8(t).unwrap());
+        assert_eq!(hide("no key here"), None);
+        assert_eq!(hide("abcabc").as_deref(), Some("***"));
+        assert_eq!(
+            hide("key abcabc, again abcabc.").as_deref(),
+            Some("key ***, again ***.")
+        );
+        // Overlapping repeats: the leftmost wins, what it overlaps stays.
+        assert_eq!(hide("abcabcabc").as_deref(), Some("***abc"));
+        assert_eq!(hide("abcabcabcabc").as_deref(), Some("******"));
+        assert_eq!(hide("xabcab").as_deref(), None);
     }
 
     #[test]
