@@ -1965,7 +1965,9 @@ fn first_and_later_starts_config_files_and_ctrl_c() {
         "database = \"postgres://tollgate@127.0.0.1:1/none\"\n",
     )
     .unwrap();
-    let output = tollgate(d, &["serve"]);
+    // Serve listens before it opens the database: a port of its own, so
+    // that another server on 8080 does not fail this first.
+    let output = tollgate(d, &["serve", "--listen", "127.0.0.1:0"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("(named by tollgate.toml:1:12)"), "{stderr}");
@@ -2483,4 +2485,68 @@ fn an_idempotency_key_is_free_again_after_the_retention() {
         "",
         "run anew, not replayed"
     );
+}
+
+/// Expired idempotency records are deleted while the server runs (every
+/// retention, when that is shorter than 10 minutes), not only passed over:
+/// a key holder sending new keys does not grow the database for ever.
+#[test]
+fn expired_idempotency_records_are_deleted() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--idempotency-retention", "3s"]);
+    let key = server.key.clone().unwrap();
+    let http = Http::new();
+    let answer = http.send(
+        "POST",
+        &server.url("/v1/detections"),
+        &[("x-api-key", &key), ("idempotency-key", "once")],
+        Body::Json(json!({"session_id": "s_1", "frames": frames(10)})),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let records = || {
+        runtime.block_on(async {
+            let url = format!("{}?mode=ro", server.database);
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM idempotency")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            n
+        })
+    };
+    assert_eq!(records(), 1, "the answer is kept");
+    // Until a purge past the retention has run; a bound, not a deadline.
+    let until = Instant::now() + Duration::from_secs(60);
+    while records() > 0 {
+        assert!(Instant::now() < until, "the expired record is still there");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// An id that is no scan's is `not_found` on Postgres too, one that
+/// Postgres takes for no text (NULs) included: it is never looked up.
+/// Runs when `TOLLGATE_TEST_DATABASE_URL` is set.
+#[test]
+fn an_id_that_is_no_scans_is_not_found_on_postgres_too() {
+    let Ok(database) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    let schema = Schema::new(&database);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::spawn(dir.path(), &["--database", &schema.url], schema.url.clone());
+    let key = server.key.clone().unwrap();
+    let http = Http::new();
+    for id in [format!("scan_{}", "%00".repeat(32)), "scan_nope".to_owned()] {
+        let answer = http.get(
+            &server.url(&format!("/v1/scans/{id}")),
+            &[("x-api-key", key.as_str())],
+        );
+        assert_eq!(answer.status, 404, "{id}: {}", answer.text());
+    }
 }

@@ -301,6 +301,21 @@ mod tests {
         assert_eq!(first.created_at_text(), "2025-01-01T00:00:00Z");
     }
 
+    /// A table that cannot be made stops the start, rather than every scan
+    /// failing later: here an index already has its name.
+    #[tokio::test]
+    async fn a_table_that_cannot_be_made_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = SqlitePool::connect(&url).await.unwrap();
+        for sql in ["CREATE TABLE t (x)", "CREATE INDEX serve_scans ON t (x)"] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+        let err = Scans::open(&url).await.unwrap_err();
+        assert!(err.to_string().contains("serve_scans"), "{err}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn nodes_starting_together_on_postgres_all_open() {
         let Ok(base) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {

@@ -302,6 +302,72 @@ mod tests {
     use axum::routing::{get, post};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// As `--help` says: the deadline, plus 5 s for a head on its way and
+    /// 2 s to close.
+    #[test]
+    fn shutdown_waits_the_deadline_plus_seven_seconds() {
+        assert_eq!(
+            shutdown_wait(Duration::from_secs(10)),
+            Duration::from_secs(17)
+        );
+        assert_eq!(
+            shutdown_wait(Duration::from_millis(100)),
+            Duration::from_millis(7100)
+        );
+    }
+
+    /// A client still sending `chunks` reads of its body, then closing
+    /// its side; counts the reads, and is not to be read past its end.
+    struct Draining {
+        chunks: usize,
+        reads: usize,
+    }
+
+    impl AsyncRead for Draining {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            assert!(self.reads <= self.chunks, "read past the client's end");
+            self.reads += 1;
+            if self.reads <= self.chunks {
+                buf.put_slice(b"the rest of the body");
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Draining {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A lingering close discards what the client still sends and stops at
+    /// its end, read once.
+    #[tokio::test]
+    async fn a_lingering_close_reads_to_the_clients_end_and_stops() {
+        let mut linger = Linger::new(Draining {
+            chunks: 3,
+            reads: 0,
+        });
+        linger.shutdown().await.unwrap();
+        assert_eq!(linger.inner.reads, 4);
+    }
+
     /// Reads one answer (head and a `content-length` body) off `client`.
     async fn answer(client: &mut tokio::net::TcpStream) -> String {
         let mut bytes = Vec::new();
@@ -365,6 +431,42 @@ mod tests {
         assert!(answer.contains("connection: close"), "{answer:?}");
         drop(client);
 
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the server stops")
+            .unwrap();
+    }
+
+    /// A body whose last byte was read counts as read, also when the
+    /// handler stops there without waiting for the end of the stream (as a
+    /// multipart reader that found its part in the last chunk does).
+    #[tokio::test]
+    async fn a_body_read_to_its_last_byte_keeps_the_connection() {
+        use futures_util::StreamExt as _;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route(
+            "/first",
+            post(|body: Body| async move {
+                let first = body.into_data_stream().next().await;
+                String::from_utf8_lossy(&first.unwrap().unwrap()).into_owned()
+            }),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, Duration::from_secs(5), async {
+            let _ = stopped.await;
+        }));
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"POST /first HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi")
+            .await
+            .unwrap();
+        let answer = answer(&mut client).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:?}");
+        assert!(answer.ends_with("hi"), "{answer:?}");
+        assert!(!answer.contains("connection: close"), "{answer:?}");
+        drop(client);
         stop.send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(10), server)
             .await

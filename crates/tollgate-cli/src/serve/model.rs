@@ -504,4 +504,62 @@ mod tests {
         assert_eq!(liveness(&varied), (true, 1.0));
         assert_eq!(liveness(&[]), (false, 0.0));
     }
+
+    /// Between still and fully live the score is the spread over 8: a
+    /// spread of 4 is 0.5, live; of 2, 0.25, not.
+    #[test]
+    fn liveness_scores_the_spread_in_between() {
+        let alternating = |low: f64, high: f64| -> Vec<f64> {
+            (0..10)
+                .map(|i| if i % 2 == 0 { low } else { high })
+                .collect()
+        };
+        assert_eq!(liveness(&alternating(96.0, 104.0)), (true, 0.5));
+        assert_eq!(liveness(&alternating(98.0, 102.0)), (false, 0.25));
+    }
+
+    /// Green weighs most in the luminance, as Rec. 601 has it.
+    #[test]
+    fn green_counts_in_the_luminance() {
+        assert_eq!(luma(0, 255, 0), 150);
+        assert_eq!(luma(255, 255, 255), 255);
+        assert_eq!(luma(0, 0, 0), 0);
+    }
+
+    /// 1 to [`MAX_SIDE`] pixels each way are read; an empty side is refused.
+    #[test]
+    fn sizes_from_one_pixel_to_max_side_are_read() {
+        assert_eq!(check_size(1, 1), Ok(()));
+        assert_eq!(check_size(MAX_SIDE, MAX_SIDE), Ok(()));
+        for (width, height) in [(0, 3), (3, 0), (0, 0), (MAX_SIDE + 1, 1), (1, MAX_SIDE + 1)] {
+            assert_eq!(
+                check_size(width, height),
+                Err(ImageError::BadSize { width, height }),
+                "{width}×{height}"
+            );
+        }
+        let tall = analyse(&gray_png(1, MAX_SIDE, |_, _| 0)).unwrap();
+        assert_eq!((tall.width, tall.height), (1, MAX_SIDE));
+        let wide = analyse(&gray_png(MAX_SIDE, 1, |_, _| 0)).unwrap();
+        assert_eq!((wide.width, wide.height), (MAX_SIDE, 1));
+    }
+
+    /// A mean of 85 is already balanced, and one of 170 already bright.
+    #[test]
+    fn labels_change_at_85_and_170() {
+        let label = |brightness: f64| {
+            let image = Image {
+                format: Format::Png,
+                width: 1,
+                height: 1,
+                brightness,
+                contrast: 40.0,
+            };
+            classify(&image).label
+        };
+        assert_eq!(label(84.99), "dark");
+        assert_eq!(label(85.0), "balanced");
+        assert_eq!(label(169.99), "balanced");
+        assert_eq!(label(170.0), "bright");
+    }
 }

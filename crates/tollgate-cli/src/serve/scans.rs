@@ -331,6 +331,29 @@ mod tests {
         assert_eq!(second.unwrap().unwrap(), Some(2));
     }
 
+    /// A scan is dated with the time it is made, in Unix seconds.
+    #[tokio::test]
+    async fn scans_are_dated_now() {
+        let app = AppState {
+            catalog: Arc::new(super::super::app::base_catalog().unwrap()),
+            dialect: tollgate::Dialect::Problem,
+            scans: super::super::db::Scans::open("sqlite::memory:")
+                .await
+                .unwrap(),
+            openapi: bytes::Bytes::new(),
+            reference: bytes::Bytes::new(),
+            decoders: Arc::new(tokio::sync::Semaphore::new(1)),
+        };
+        let seconds = || {
+            let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            i64::try_from(since.unwrap().as_secs()).unwrap()
+        };
+        let before = seconds();
+        let dated = unix_now(&app);
+        let after = seconds();
+        assert!((before..=after).contains(&dated), "{dated}");
+    }
+
     #[test]
     fn data_urls_in_any_case() {
         for url in [

@@ -1059,6 +1059,45 @@ mod tests {
         }
     }
 
+    /// The bounds themselves are accepted: 100ms and 1h for the deadline,
+    /// 1s and 30 days for the retention.
+    #[test]
+    fn durations_at_their_bounds_are_accepted() {
+        assert_eq!(parse_timeout("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_timeout("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_timeout("99ms").unwrap_err().contains("out of range"));
+        assert_eq!(parse_retention("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(
+            parse_retention("30days"),
+            Ok(Duration::from_secs(30 * 24 * 3600))
+        );
+        assert!(
+            parse_retention("999ms")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            parse_retention("31days")
+                .unwrap_err()
+                .contains("out of range")
+        );
+    }
+
+    /// Without a flag or a setting the deadline is 10 s and answers are
+    /// kept 24 h, as `--help` says.
+    #[test]
+    fn unset_durations_take_their_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "data_dir = 'data'\n");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(args, FromEnv::none()).unwrap();
+        assert_eq!(s.timeout, Duration::from_secs(10));
+        assert_eq!(s.idempotency_retention, Duration::from_secs(24 * 3600));
+    }
+
     #[test]
     fn timeouts_are_bounded() {
         assert_eq!(parse_timeout("10s"), Ok(Duration::from_secs(10)));
