@@ -54,7 +54,7 @@ const PRESSURE_SAMPLE: usize = 256;
 /// **Bounded memory, no thread.** A key whose arrival time is in the past is
 /// idle: forgetting it changes no decision. Inserts pay for sweeps: after
 /// every `max(len / 2, 1024)` inserts, the inserting thread removes the keys
-/// idle for longer than a grace period ([`DEFAULT_IDLE_GRACE`], so that hot
+/// idle for a grace period or longer ([`DEFAULT_IDLE_GRACE`], so that hot
 /// keys of fast policies are not forgotten and inserted again between two
 /// calls); amortised O(1) per insert. The number of tracked keys never exceeds
 /// `max_keys`: a new key that finds the store full first triggers a sweep
@@ -176,7 +176,7 @@ where
         self.max_keys
     }
 
-    /// Forgets every key idle at `now` for longer than the grace; returns how
+    /// Forgets every key idle at `now` for the grace or longer; returns how
     /// many. Inserts call
     /// this on their own; call it from a timer too if memory should shrink
     /// while no new keys arrive.
@@ -659,5 +659,113 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).sum()
         });
         assert_eq!(admitted, 1000);
+    }
+
+    #[test]
+    fn a_store_is_empty_until_a_key_is_tracked() {
+        let store = MemoryStore::<u64>::new(10);
+        assert!(store.is_empty());
+        store.peek(&policy(1), &1, S, 1);
+        assert!(store.is_empty(), "a peek tracks nothing");
+        store.check(&policy(1), &1, S, 1);
+        assert!(!store.is_empty());
+    }
+
+    #[test]
+    fn a_store_tracks_at_least_one_key() {
+        assert_eq!(MemoryStore::<u64>::new(10).max_keys(), 10);
+        assert_eq!(MemoryStore::<u64>::new(0).max_keys(), 1);
+    }
+
+    #[test]
+    fn debug_shows_the_tracked_keys_and_the_cap() {
+        let store = MemoryStore::<u64>::new(10);
+        store.check(&policy(1), &1, S, 1);
+        assert_eq!(
+            format!("{store:?}"),
+            "MemoryStore { tracked: 1, max_keys: 10 }"
+        );
+    }
+
+    /// Two threads calling the same fresh keys in step: each key admits
+    /// one call, whichever thread inserts it first, and is tracked once.
+    #[test]
+    fn racing_first_calls_of_a_key_admit_one_and_track_it_once() {
+        const KEYS: u64 = 50_000;
+        let store = MemoryStore::<u64>::new(1_000_000);
+        let p = policy(1);
+        let admitted: u64 = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..KEYS)
+                            .filter(|k| store.check(&p, k, S, 1).is_allowed())
+                            .count() as u64
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(admitted, KEYS);
+        assert_eq!(store.len(), KEYS as usize);
+    }
+
+    /// Inserts sweep once they number half the tracked keys (at least
+    /// 1024), not sooner: a sweep walks the whole map.
+    #[test]
+    fn idle_keys_stay_until_half_the_store_in_inserts_sweeps_them() {
+        let store = MemoryStore::<u64>::new(1_000_000);
+        let p = policy(1);
+        for k in 0..4000 {
+            store.check(&p, &k, S, 1);
+        }
+        assert_eq!(
+            store.sweep(S),
+            0,
+            "nothing idle yet; the count starts again"
+        );
+        // Much later, the 4000 are idle past the grace; new keys arrive.
+        let later = 100 * S;
+        for k in 4000..7000 {
+            store.check(&p, &k, later, 1);
+        }
+        assert_eq!(store.len(), 7000, "3000 inserts, fewer than half of 7000");
+        for k in 7000..8000 {
+            store.check(&p, &k, later, 1);
+        }
+        assert_eq!(store.len(), 4000, "the sweep came, and took the idle ones");
+    }
+
+    /// A store full of live keys evicts the quarter owing least for a new
+    /// key, which is then tracked: its second call in the same instant is
+    /// refused.
+    #[test]
+    fn a_store_full_of_live_keys_evicts_the_quarter_owing_least() {
+        let store = MemoryStore::<u64>::new(100);
+        let p = policy(1);
+        // Key k owes a second from S + k: key 0 the least, key 99 the most.
+        for k in 0..100 {
+            assert!(store.check(&p, &k, S + k, 1).is_allowed());
+        }
+        let now = S + 100;
+        assert!(store.check(&p, &1000, now, 1).is_allowed());
+        assert!(!store.check(&p, &1000, now, 1).is_allowed(), "tracked");
+        assert_eq!(store.len(), 75, "keys 0 to 25 went, the new key came");
+        assert!(store.check(&p, &0, now, 1).is_allowed(), "forgotten");
+        assert!(!store.check(&p, &99, now, 1).is_allowed(), "still owes");
+    }
+
+    /// Keys that all owe the same (a flood in one clock tick) are evicted
+    /// together, rather than none of them: the new key is still tracked.
+    #[test]
+    fn keys_owing_alike_are_evicted_together_under_pressure() {
+        let store = MemoryStore::<u64>::new(100);
+        let p = policy(1);
+        for k in 0..100 {
+            store.check(&p, &k, S, 1);
+        }
+        assert!(store.check(&p, &1000, S, 1).is_allowed());
+        assert!(!store.check(&p, &1000, S, 1).is_allowed(), "tracked");
+        assert_eq!(store.len(), 1);
     }
 }

@@ -824,6 +824,23 @@ async fn callers_giving_up_at_random_leave_no_call_slot_behind() {
     );
 }
 
+/// The benchmarks' plain `SET` writes its key on the store's connection.
+#[tokio::test]
+async fn the_benchmarks_plain_set_writes_its_key() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let store = store(&url, &prefix);
+    let key = format!("{prefix}plain");
+    store.plain_set(&key).await.unwrap();
+    let mut admin = admin_at(&url).await;
+    let value: Option<String> = redis::cmd("GETDEL")
+        .arg(&key)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(value.as_deref(), Some("1"));
+}
+
 /// After Redis forgets its scripts (`SCRIPT FLUSH`, or a restart), the next
 /// decision loads the script again and is decided, not failed.
 #[tokio::test]

@@ -358,3 +358,40 @@ impl Drop for OwnCall {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::{RedisOptions, RedisStore};
+
+    fn job() -> (Job, oneshot::Receiver<Result<i64, redis::RedisError>>) {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            key: String::new(),
+            increment: 1,
+            tolerance: 1,
+            mode: Mode::Check,
+            reply,
+        };
+        (job, answer)
+    }
+
+    /// With the runtime gone, a call's end still frees its slot: the
+    /// decision that waited for it is cancelled, not left counted in.
+    #[test]
+    fn without_a_runtime_an_ended_call_frees_its_slot() {
+        let store = RedisStore::open("redis://127.0.0.1:1", RedisOptions::default()).unwrap();
+        let batcher = Arc::clone(&store.batcher);
+        let (first, _) = job();
+        let Enqueued::Send(call) = batcher.enqueue(first) else {
+            panic!("a lone decision goes at once");
+        };
+        let (second, mut answer) = job();
+        assert!(matches!(batcher.enqueue(second), Enqueued::Queued));
+        Arc::clone(&batcher).after_call(call.len());
+        let queue = batcher.lock();
+        assert_eq!((queue.calls, queue.flying, queue.jobs.len()), (0, 0, 0));
+        let cancelled = oneshot::error::TryRecvError::Closed;
+        assert_eq!(answer.try_recv(), Err(cancelled));
+    }
+}

@@ -496,3 +496,46 @@ impl redis::aio::ConnectionLike for Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(kind: redis::ErrorKind) -> redis::RedisError {
+        (kind, "test").into()
+    }
+
+    /// A server's connection is dropped for `READONLY` (or a timeout), not
+    /// for an I/O error its manager recovers from by itself; and once per
+    /// connection, however many of its calls failed.
+    #[tokio::test]
+    async fn a_server_connection_is_dropped_once_for_read_only_only() {
+        let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
+        let config = server_config(&RedisOptions::default());
+        let link = ServerLink::new(Target::Address(client), config, None);
+        let (first, _) = link.connection().await.unwrap();
+        link.drop_if_stale(first, &error(redis::ErrorKind::Io))
+            .await;
+        assert_eq!(link.connection().await.unwrap().0, first, "kept");
+        let read_only = redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+        link.drop_if_stale(first, &error(read_only)).await;
+        link.drop_if_stale(first, &error(read_only)).await;
+        assert_eq!(link.connection().await.unwrap().0, first + 1, "once");
+    }
+
+    /// The sentinels' announcement drops whatever connection there is;
+    /// calls that failed on the one before then leave the new one be.
+    #[tokio::test]
+    async fn a_new_primary_drops_the_connection_and_old_failures_spare_the_next() {
+        let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
+        let config = server_config(&RedisOptions::default());
+        let link = ServerLink::new(Target::Address(client), config, None);
+        let (first, _) = link.connection().await.unwrap();
+        link.drop_connection().await;
+        let (second, _) = link.connection().await.unwrap();
+        assert_eq!(second, first + 1);
+        let read_only = redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+        link.drop_if_stale(first, &error(read_only)).await;
+        assert_eq!(link.connection().await.unwrap().0, second, "kept");
+    }
+}

@@ -722,6 +722,8 @@ impl std::error::Error for RedisStoreError {
 mod tests {
     use super::FailureLog;
     use super::batch::{Job, MAX_IN_FLIGHT, Mode, Queue, in_flight_cap, threshold};
+    use super::{Gcra, Policy, RedisErrorKind, RedisOptions, RedisStore, RedisStoreError};
+    use std::time::Duration;
 
     #[test]
     fn failures_are_logged_once_a_second_with_the_count_between() {
@@ -738,6 +740,19 @@ mod tests {
             Some(1),
             "after a quiet while, at once"
         );
+    }
+
+    /// `record` reads the log's own clock: a log started an hour ahead
+    /// reads 0 ms for that hour, so the second failure waits for a line.
+    #[test]
+    fn failures_are_recorded_on_the_logs_own_clock() {
+        let log = FailureLog {
+            start: std::time::Instant::now() + Duration::from_secs(3600),
+            ..FailureLog::new()
+        };
+        assert_eq!(log.record(), Some(0), "the first is logged");
+        assert_eq!(log.record(), None);
+        assert_eq!(log.record_at(1000), Some(1));
     }
 
     #[test]
@@ -906,6 +921,92 @@ mod tests {
         }
         let options = super::RedisOptions::default().prefix("app:rl:");
         assert!(super::RedisStore::open("redis://127.0.0.1:6379", options).is_ok());
+    }
+
+    /// What the script answers for a call of `cost` on a key owing `used`
+    /// units: the units owed after it, or minus the units to wait.
+    fn script_answer(gcra: Gcra, used: u64, cost: u64) -> i64 {
+        let debt = used + super::sent_increment(gcra, cost);
+        match debt.checked_sub(gcra.tolerance) {
+            Some(over) if over > 0 => -(over as i64),
+            _ => debt as i64,
+        }
+    }
+
+    /// The script's answers read as the decisions the memory store makes
+    /// in the same state, a call of the whole burst included (refused once
+    /// some is used, but not impossible).
+    #[test]
+    fn the_scripts_answers_read_as_the_memory_stores_decisions() {
+        let policy = Policy::new("p", 10, Duration::from_secs(60)).unwrap();
+        let gcra = policy.gcra_us();
+        let now = 1_000_000_000;
+        for used in [0, 1, gcra.interval, 5 * gcra.interval, gcra.tolerance] {
+            for cost in 0..=10 {
+                let expected = gcra.decide(now + used, now, cost).0;
+                let read = super::decision(gcra, cost, script_answer(gcra, used, cost));
+                assert_eq!(read, expected, "used {used}, cost {cost}");
+            }
+        }
+        let whole = super::decision(gcra, 10, script_answer(gcra, 1, 10));
+        assert!(!whole.is_allowed());
+        assert!(whole.retry_after().is_some(), "possible, later");
+        let never = super::decision(gcra, 11, script_answer(gcra, 0, 11));
+        assert!(!never.is_allowed());
+        assert_eq!(never.retry_after(), None);
+    }
+
+    #[test]
+    fn options_show_their_settings_and_the_store_its_options() {
+        let options = RedisOptions::default()
+            .timeout(Duration::from_millis(100))
+            .prefix("app:rl:")
+            .max_batch(0);
+        assert_eq!(options.get_timeout(), Duration::from_millis(100));
+        let shown = format!("{options:?}");
+        assert!(
+            shown.starts_with(r#"RedisOptions { timeout: 100ms, prefix: "app:rl:", max_batch: 1"#),
+            "{shown}"
+        );
+        let store = RedisStore::open("redis://127.0.0.1:6379", options).unwrap();
+        assert_eq!(store.batcher.max_batch, 1, "0 counts as 1");
+        assert_eq!(
+            format!("{store:?}"),
+            format!("RedisStore {{ options: {shown}, .. }}")
+        );
+    }
+
+    /// Only a `READONLY` answer is told to come from a replica; a
+    /// `MOVED` one points at `redis+cluster://`.
+    #[test]
+    fn error_messages_name_their_likely_cause() {
+        let error = |kind, text| RedisStoreError {
+            kind: RedisErrorKind::Redis(redis::RedisError::from((kind, text))),
+        };
+        let read_only = error(
+            redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly),
+            "READONLY",
+        )
+        .to_string();
+        assert!(
+            read_only.contains("(a replica: reconnecting"),
+            "{read_only}"
+        );
+        let moved = error(
+            redis::ErrorKind::Server(redis::ServerErrorKind::Moved),
+            "MOVED",
+        )
+        .to_string();
+        assert!(moved.contains("use a redis+cluster:// URL"), "{moved}");
+        assert!(!moved.contains("replica"), "{moved}");
+        let io = error(redis::ErrorKind::Io, "gone");
+        assert!(!io.to_string().contains("replica"), "{io}");
+        assert!(std::error::Error::source(&io).is_some());
+        let timeout = RedisStoreError {
+            kind: RedisErrorKind::Timeout(Duration::from_millis(5)),
+        };
+        assert!(std::error::Error::source(&timeout).is_none());
+        assert!(timeout.is_timeout() && !io.is_timeout());
     }
 
     #[test]
