@@ -368,6 +368,50 @@ mod tests {
         assert_eq!(linger.inner.reads, 4);
     }
 
+    /// `serve` running on a port of its own until stopped.
+    struct Served {
+        addr: std::net::SocketAddr,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        server: tokio::task::JoinHandle<()>,
+    }
+
+    impl Served {
+        async fn start(router: Router, deadline: Duration) -> Served {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(serve(listener, router, deadline, async {
+                let _ = stopped.await;
+            }));
+            Served {
+                addr,
+                stop: Some(stop),
+                server,
+            }
+        }
+
+        /// A new connection to the server.
+        async fn connect(&self) -> tokio::net::TcpStream {
+            tokio::net::TcpStream::connect(self.addr).await.unwrap()
+        }
+
+        /// Tells the server to stop, without waiting for it.
+        fn signal_stop(&mut self) {
+            if let Some(stop) = self.stop.take() {
+                stop.send(()).unwrap();
+            }
+        }
+
+        /// Stops the server and waits until it has: 10 s at most.
+        async fn stop(mut self) {
+            self.signal_stop();
+            tokio::time::timeout(Duration::from_secs(10), self.server)
+                .await
+                .expect("the server stops")
+                .unwrap();
+        }
+    }
+
     /// Reads one answer (head and a `content-length` body) off `client`.
     async fn answer(client: &mut tokio::net::TcpStream) -> String {
         let mut bytes = Vec::new();
@@ -397,18 +441,13 @@ mod tests {
     /// keeps the connection for the next request.
     #[tokio::test]
     async fn an_answer_before_the_body_arrived_says_the_connection_closes() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let router = Router::new()
             .route("/refuse", post(|| async { StatusCode::TOO_MANY_REQUESTS }))
             .route("/read", post(|body: String| async move { body }))
             .route("/", get(|| async { "got" }));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, router, Duration::from_secs(5), async {
-            let _ = stopped.await;
-        }));
+        let served = Served::start(router, Duration::from_secs(5)).await;
 
-        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut client = served.connect().await;
         for request in [
             &b"POST /read HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi"[..],
             b"GET / HTTP/1.1\r\nhost: x\r\n\r\n",
@@ -421,7 +460,7 @@ mod tests {
         }
 
         // The head alone: the body is still to come when the answer goes.
-        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut client = served.connect().await;
         client
             .write_all(b"POST /refuse HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n")
             .await
@@ -431,11 +470,7 @@ mod tests {
         assert!(answer.contains("connection: close"), "{answer:?}");
         drop(client);
 
-        stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), server)
-            .await
-            .expect("the server stops")
-            .unwrap();
+        served.stop().await;
     }
 
     /// A body whose last byte was read counts as read, also when the
@@ -444,8 +479,6 @@ mod tests {
     #[tokio::test]
     async fn a_body_read_to_its_last_byte_keeps_the_connection() {
         use futures_util::StreamExt as _;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let router = Router::new().route(
             "/first",
             post(|body: Body| async move {
@@ -453,11 +486,8 @@ mod tests {
                 String::from_utf8_lossy(&first.unwrap().unwrap()).into_owned()
             }),
         );
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, router, Duration::from_secs(5), async {
-            let _ = stopped.await;
-        }));
-        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let served = Served::start(router, Duration::from_secs(5)).await;
+        let mut client = served.connect().await;
         client
             .write_all(b"POST /first HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi")
             .await
@@ -467,19 +497,13 @@ mod tests {
         assert!(answer.ends_with("hi"), "{answer:?}");
         assert!(!answer.contains("connection: close"), "{answer:?}");
         drop(client);
-        stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), server)
-            .await
-            .expect("the server stops")
-            .unwrap();
+        served.stop().await;
     }
 
     /// A client that shuts its write side once its request is sent still
     /// gets the answer, also when the handler takes a while.
     #[tokio::test]
     async fn a_request_followed_by_a_half_close_is_answered() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let router = Router::new().route(
             "/",
             get(|| async {
@@ -487,11 +511,8 @@ mod tests {
                 "done"
             }),
         );
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, router, Duration::from_secs(5), async {
-            let _ = stopped.await;
-        }));
-        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let served = Served::start(router, Duration::from_secs(5)).await;
+        let mut client = served.connect().await;
         client
             .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
             .await
@@ -506,11 +527,7 @@ mod tests {
             answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("done"),
             "{read:?}: {answer:?}"
         );
-        stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), server)
-            .await
-            .expect("the server stops")
-            .unwrap();
+        served.stop().await;
     }
 
     /// A connection accepted before the stop, its head still on its way,
@@ -519,8 +536,6 @@ mod tests {
     /// stop.
     #[tokio::test]
     async fn a_request_whose_head_was_on_its_way_at_the_stop_is_answered() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let router = Router::new().route(
             "/",
             get(|| async {
@@ -528,19 +543,16 @@ mod tests {
                 "done"
             }),
         );
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let deadline = Duration::from_secs(1);
-        let server = tokio::spawn(serve(listener, router, deadline, async {
-            let _ = stopped.await;
-        }));
-        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut served = Served::start(router, deadline).await;
+        let mut client = served.connect().await;
         client
             .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n")
             .await
             .unwrap();
         // Until the server has read that much.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        stop.send(()).unwrap();
+        served.signal_stop();
         // The rest of the head past `deadline` since the stop, well within
         // its own 5 s.
         tokio::time::sleep(deadline + Duration::from_millis(500)).await;
@@ -556,9 +568,6 @@ mod tests {
             answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("done"),
             "{read:?}: {answer:?}"
         );
-        tokio::time::timeout(Duration::from_secs(10), server)
-            .await
-            .expect("the server stops")
-            .unwrap();
+        served.stop().await;
     }
 }
