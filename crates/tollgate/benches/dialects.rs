@@ -6,7 +6,8 @@
 //!   `#[derive(Serialize)]` struct that produces the same bytes (checked once
 //!   before measuring). Goal: at most 1.2× the hand-written time.
 //! - `decode`: `tollgate::decode` of each dialect's body (and of the JSON
-//!   bodies printed in the seed API docs), against
+//!   bodies printed in the seed API docs, and of a small error beside 100 KB
+//!   of other data), against
 //!   `serde_json::from_slice::<serde_json::Value>` of the same bytes. Goal: at
 //!   least the throughput of `Value`.
 //!
@@ -712,6 +713,20 @@ fn decode(c: &mut Criterion) {
             });
         });
     }
+    // A small error beside 100 KB of other data (a debug dump, an echoed
+    // request): what is read is small, but the whole body is checked.
+    let large = format!(
+        r#"{{"error":{{"code":"bad_request","message":"m"}},"debug":"{}"}}"#,
+        "x".repeat(100_000)
+    );
+    let no_headers = HeaderMap::new();
+    group.throughput(Throughput::Bytes(large.len() as u64));
+    group.bench_function("tollgate/large/100k", |b| {
+        b.iter(|| tollgate::decode(400, &no_headers, black_box(large.as_bytes()), now));
+    });
+    group.bench_function("serde_json/large/100k", |b| {
+        b.iter(|| serde_json::from_str::<Value>(black_box(&large)).expect("valid JSON"));
+    });
     group.finish();
 }
 

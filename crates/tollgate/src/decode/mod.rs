@@ -383,7 +383,7 @@ fn without_surrogate_escapes(json: &str, keep_pairs: bool) -> Option<String> {
     let (mut copied, mut at, mut found) = (0, 0, false);
     // Bytes, not `str` slices: `at` may fall inside a character after a
     // stray backslash; slices are taken only at backslashes and after ASCII.
-    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'\\') {
+    while let Some(offset) = memchr::memchr(b'\\', &bytes[at..]) {
         let escape = at + offset;
         match surrogate(escape) {
             Some(true) if keep_pairs && surrogate(escape + 6) == Some(false) => {
