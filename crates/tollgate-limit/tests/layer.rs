@@ -53,6 +53,22 @@ async fn call(svc: &mut BoxService, req: Request<()>) -> Response<Vec<u8>> {
     svc.ready().await.unwrap().call(req).await.unwrap()
 }
 
+/// Per IP (`ip_quota` a minute) outside, `per_key` inside, as the crate docs
+/// advise; both send the legacy triple.
+fn nested(ip_quota: u64, per_key: Limiter, clock: &FakeClock) -> BoxService {
+    let per_ip = Limiter::builder()
+        .policy(policy("per-ip", ip_quota, 60), ClientIp::new())
+        .clock(clock.clone())
+        .build();
+    let svc = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(per_ip).legacy_headers(true))
+        .layer(RateLimitLayer::new(per_key).legacy_headers(true))
+        .service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
+        });
+    tower::util::BoxCloneService::new(svc)
+}
+
 #[tokio::test]
 async fn refusal_in_every_dialect_decodes_to_the_catalog_entry() {
     let catalog = Catalog::builtin();
@@ -242,18 +258,7 @@ async fn the_legacy_reset_of_a_refusal_is_its_retry_after() {
 #[tokio::test]
 async fn nested_layers_list_both_policies_and_one_legacy_triple() {
     let clock = FakeClock::new();
-    let per_ip = Limiter::builder()
-        .policy(policy("per-ip", 5, 60), ClientIp::new())
-        .clock(clock.clone())
-        .build();
-    // Per IP outside, per key inside, as the crate docs advise.
-    let svc = ServiceBuilder::new()
-        .layer(RateLimitLayer::new(per_ip).legacy_headers(true))
-        .layer(RateLimitLayer::new(per_key(10, &clock)).legacy_headers(true))
-        .service_fn(|_req: Request<()>| async {
-            Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
-        });
-    let mut svc = tower::util::BoxCloneService::new(svc);
+    let mut svc = nested(5, per_key(10, &clock), &clock);
     for (other_key, ip_left) in [("a", 4), ("b", 3)] {
         let response = call(&mut svc, request(other_key)).await;
         let headers = response.headers();
@@ -282,22 +287,12 @@ async fn nested_layers_list_both_policies_and_one_legacy_triple() {
 #[tokio::test]
 async fn a_nested_refusal_keeps_the_legacy_triple_of_the_policy_that_refused() {
     let clock = FakeClock::new();
-    let per_ip = Limiter::builder()
-        .policy(policy("per-ip", 5, 60), ClientIp::new())
-        .clock(clock.clone())
-        .build();
     let per_key = Limiter::builder()
         .policy(policy("per-key", 10, 60), ApiKey::bearer())
         .cost(|parts| parts.headers["x-cost"].to_str().unwrap().parse().unwrap())
         .clock(clock.clone())
         .build();
-    let svc = ServiceBuilder::new()
-        .layer(RateLimitLayer::new(per_ip).legacy_headers(true))
-        .layer(RateLimitLayer::new(per_key).legacy_headers(true))
-        .service_fn(|_req: Request<()>| async {
-            Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
-        });
-    let mut svc = tower::util::BoxCloneService::new(svc);
+    let mut svc = nested(5, per_key, &clock);
     let costing = |cost: u64| {
         let mut req = request("k");
         req.headers_mut().insert("x-cost", cost.into());
@@ -803,18 +798,8 @@ async fn the_ratelimit_fields_parse_as_structured_fields_and_agree_with_retry_af
 #[tokio::test]
 async fn nested_layers_keep_the_inner_legacy_triple_when_it_has_fewer_calls_left() {
     let clock = FakeClock::new();
-    let per_ip = Limiter::builder()
-        .policy(policy("per-ip", 10, 60), ClientIp::new())
-        .clock(clock.clone())
-        .build();
-    // Per IP outside, per key inside; here the key's budget is the tighter.
-    let svc = ServiceBuilder::new()
-        .layer(RateLimitLayer::new(per_ip).legacy_headers(true))
-        .layer(RateLimitLayer::new(per_key(4, &clock)).legacy_headers(true))
-        .service_fn(|_req: Request<()>| async {
-            Ok::<_, Infallible>(Response::new(b"ok".to_vec()))
-        });
-    let mut svc = tower::util::BoxCloneService::new(svc);
+    // Here the key's budget is the tighter.
+    let mut svc = nested(10, per_key(4, &clock), &clock);
     for (key_left, reset) in [(3, "15"), (2, "30")] {
         let response = call(&mut svc, request("k")).await;
         assert_eq!(response.status(), 200);
