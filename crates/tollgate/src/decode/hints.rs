@@ -30,16 +30,35 @@ const RATE_LIMIT_CODES: [&str; 14] = [
     "toomanyrequests",
 ];
 
+/// The length of the longest of [`RATE_LIMIT_CODES`].
+const LONGEST_RATE_LIMIT_CODE: usize = {
+    let (mut i, mut longest) = (0, 0);
+    while i < RATE_LIMIT_CODES.len() {
+        if RATE_LIMIT_CODES[i].len() > longest {
+            longest = RATE_LIMIT_CODES[i].len();
+        }
+        i += 1;
+    }
+    longest
+};
+
 /// Whether `code` is one of [`RATE_LIMIT_CODES`].
 pub(super) fn is_rate_limit_code(code: &str) -> bool {
-    let folded = || {
-        code.bytes()
-            .filter(|b| !matches!(b, b'_' | b'-'))
-            .map(|b| b.to_ascii_lowercase())
-    };
+    // Folded once, rather than once per known code; folded longer than the
+    // longest, it is none of them.
+    let mut folded = [0; LONGEST_RATE_LIMIT_CODE];
+    let mut len = 0;
+    for b in code.bytes().filter(|b| !matches!(b, b'_' | b'-')) {
+        let Some(slot) = folded.get_mut(len) else {
+            return false;
+        };
+        *slot = b.to_ascii_lowercase();
+        len += 1;
+    }
+    let folded = &folded[..len];
     RATE_LIMIT_CODES
         .iter()
-        .any(|known| folded().eq(known.bytes()))
+        .any(|known| known.as_bytes() == folded)
 }
 
 /// A `Retry-After` line: one value, or several folded into one line
@@ -99,16 +118,6 @@ pub(super) fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Opti
     refill
 }
 
-/// `retry-after-ms` (Azure OpenAI) or `x-ms-retry-after-ms` (Azure): a
-/// wait in whole milliseconds.
-pub(super) fn millisecond_hint(map: &HeaderMap) -> Option<Duration> {
-    ["retry-after-ms", "x-ms-retry-after-ms"]
-        .into_iter()
-        .find_map(|name| Headers::text(map.get(name)))
-        .and_then(crate::retry::whole_seconds)
-        .map(Duration::from_millis)
-}
-
 /// The wait a rate-limit reset field asks for: `reset` seconds, or until
 /// `reset` as a Unix time when it is one (at least [`UNIX_TIME_FLOOR`]), in
 /// milliseconds when it is that large (at least [`UNIX_TIME_MS_FLOOR`]).
@@ -165,6 +174,8 @@ pub(super) struct Headers<'h> {
     content_type: Option<&'h HeaderValue>,
     /// In the order of [`headers::REQUEST_ID_HEADERS`].
     request_ids: [Option<&'h HeaderValue>; headers::REQUEST_ID_HEADERS.len()],
+    /// In the order of [`MILLISECOND_HINT_NAMES`].
+    millisecond_hints: [Option<&'h HeaderValue>; 2],
 }
 
 /// The rate-limit fields besides the IETF `RateLimit` field that can say a
@@ -179,6 +190,13 @@ static QUOTA_HEADER_NAMES: [[HeaderName; 2]; 3] = [
         HeaderName::from_static("x-rate-limit-remaining"),
         HeaderName::from_static("x-rate-limit-reset"),
     ],
+];
+
+/// The fields of [`Headers::millisecond_hint`], as header names, for large
+/// header maps.
+static MILLISECOND_HINT_NAMES: [HeaderName; 2] = [
+    HeaderName::from_static("retry-after-ms"),
+    HeaderName::from_static("x-ms-retry-after-ms"),
 ];
 
 /// An `X-RateLimit-Reset` or `RateLimit-Reset` this large is a Unix time
@@ -226,6 +244,7 @@ impl<'h> Headers<'h> {
             retry_after_lines: 0,
             content_type: None,
             request_ids: [None; headers::REQUEST_ID_HEADERS.len()],
+            millisecond_hints: [None; 2],
         };
         if map.keys_len() > FEW_HEADERS {
             found.error_code = map.get(headers::X_ERROR_CODE);
@@ -234,6 +253,13 @@ impl<'h> Headers<'h> {
             found.retry_after_lines = map.get_all(RETRY_AFTER).iter().take(2).count();
             found.content_type = map.get(CONTENT_TYPE);
             for (slot, name) in found.request_ids.iter_mut().zip(&REQUEST_ID_HEADER_NAMES) {
+                *slot = map.get(name);
+            }
+            for (slot, name) in found
+                .millisecond_hints
+                .iter_mut()
+                .zip(&MILLISECOND_HINT_NAMES)
+            {
                 *slot = map.get(name);
             }
             return found;
@@ -247,6 +273,8 @@ impl<'h> Headers<'h> {
                     &mut found.retry_after
                 }
                 "content-type" => &mut found.content_type,
+                "retry-after-ms" => &mut found.millisecond_hints[0],
+                "x-ms-retry-after-ms" => &mut found.millisecond_hints[1],
                 name => match headers::REQUEST_ID_HEADERS.iter().position(|n| *n == name) {
                     Some(i) => &mut found.request_ids[i],
                     None => continue,
@@ -280,12 +308,27 @@ impl<'h> Headers<'h> {
         Self::text(self.retry_after)
     }
 
+    /// `retry-after-ms` (Azure OpenAI) or `x-ms-retry-after-ms` (Azure): a
+    /// wait in whole milliseconds.
+    pub(super) fn millisecond_hint(&self) -> Option<Duration> {
+        self.millisecond_hints
+            .iter()
+            .find_map(|value| Self::text(*value))
+            .and_then(crate::retry::whole_seconds)
+            .map(Duration::from_millis)
+    }
+
     pub(super) fn content_type(&self) -> Option<&'h str> {
         Self::text(self.content_type)
     }
 
     /// The first request id the headers carry (`traceparent`'s trace id last).
     pub(super) fn request_id(&self) -> Option<&'h str> {
+        // Most responses carry none (or the body's id spared the call):
+        // one pass over the slots, cheaper than the search below.
+        if self.request_ids.iter().all(Option::is_none) {
+            return None;
+        }
         let traceparent = self.request_ids.len() - 1;
         self.request_ids.iter().enumerate().find_map(|(i, value)| {
             let value = value.as_ref()?.to_str().ok()?.trim_ascii();

@@ -18,9 +18,7 @@ mod shapes;
 mod tests;
 mod text;
 
-use hints::{
-    Headers, is_rate_limit_code, millisecond_hint, quota_refill, quota_spent, retry_after_field,
-};
+use hints::{Headers, is_rate_limit_code, quota_refill, quota_spent, retry_after_field};
 use json::Tape;
 pub(crate) use json::{Json, Member, Obj, Raw};
 use shapes::{MAX_ERROR_ITEMS, is_blank, read_errors, read_object};
@@ -228,7 +226,7 @@ impl Catalog {
         // the headers say nothing, so that one absurd value in a body does
         // not outweigh it. Azure's and OpenAI's hints in milliseconds are
         // the headers' too, where `Retry-After` says nothing.
-        if let Some(delay) = asked.or_else(|| millisecond_hint(headers)) {
+        if let Some(delay) = asked.or_else(|| fields.millisecond_hint()) {
             out.retry_after = Some(delay);
         }
         // Only a refusal or an overload can mean a spent quota: other
@@ -304,7 +302,7 @@ fn read_json_object(json: &str, catalog: &Catalog, out: &mut Decoded) -> Option<
 /// trailer, a second value).
 fn read_json_body(
     json: &str,
-    json_media: bool,
+    headers: &Headers<'_>,
     catalog: &Catalog,
     out: &mut Decoded,
 ) -> Option<Option<Dialect>> {
@@ -312,7 +310,10 @@ fn read_json_body(
         return Some(None);
     }
     read_json_object(json, catalog, out).or_else(|| {
-        if !json_media || !json.starts_with('{') {
+        // The content type is read only here, where it decides (and for
+        // bodies that are no JSON).
+        let content_type = headers.content_type().unwrap_or_default();
+        if !json.starts_with('{') || !headers::is_json_media(content_type) {
             return None;
         }
         let mut values = serde_json::Deserializer::from_str(json).into_iter::<IgnoredAny>();
@@ -423,12 +424,12 @@ fn without_surrogate_escapes(json: &str, keep_pairs: bool) -> Option<String> {
 /// ids and details holding one stay unread, as any member no `String` can
 /// hold does. Taken even when the first reading found a message: that one
 /// may stand in for the cut one (a first field error's message).
-fn read_cut_message(json: &str, json_media: bool, catalog: &Catalog, out: &mut Decoded) {
+fn read_cut_message(json: &str, headers: &Headers<'_>, catalog: &Catalog, out: &mut Decoded) {
     let Some(replaced) = without_surrogate_escapes(json, true) else {
         return;
     };
     let mut again = Decoded::blank(out.status, None);
-    if read_json_body(&replaced, json_media, catalog, &mut again).is_some()
+    if read_json_body(&replaced, headers, catalog, &mut again).is_some()
         && again.dialect == out.dialect
         && again.message.is_some()
     {
@@ -457,12 +458,10 @@ fn read_body(
         out.dialect = "empty";
         return None;
     }
-    let content_type = headers.content_type().unwrap_or_default();
-    let json_media = headers::is_json_media(content_type);
     let is_json = match std::str::from_utf8(trimmed) {
         Ok(json) => {
-            if let Some(dialect) = read_json_body(json, json_media, catalog, out) {
-                read_cut_message(json, json_media, catalog, out);
+            if let Some(dialect) = read_json_body(json, headers, catalog, out) {
+                read_cut_message(json, headers, catalog, out);
                 return dialect;
             }
             serde_json::from_str::<IgnoredAny>(json).is_ok()
@@ -471,8 +470,8 @@ fn read_body(
         // hide the rest: read with it replaced.
         Err(_) => {
             let text = String::from_utf8_lossy(trimmed);
-            if let Some(dialect) = read_json_body(&text, json_media, catalog, out) {
-                read_cut_message(&text, json_media, catalog, out);
+            if let Some(dialect) = read_json_body(&text, headers, catalog, out) {
+                read_cut_message(&text, headers, catalog, out);
                 return dialect;
             }
             // `serde_json` skips strings without checking them.
@@ -491,6 +490,7 @@ fn read_body(
             .map(|m| truncate(m.trim()));
         return None;
     }
+    let content_type = headers.content_type().unwrap_or_default();
     // Media types are case-insensitive (RFC 9110, 8.3.1).
     let media = content_type.to_ascii_lowercase();
     // Markup starts with a tag; text without one is text, whatever its

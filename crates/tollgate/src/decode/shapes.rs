@@ -43,8 +43,13 @@ pub(crate) fn is_reason_phrase(text: &str, status: u16) -> bool {
     let phrase = http::StatusCode::from_u16(status)
         .ok()
         .and_then(|status| status.canonical_reason());
+    // Lengths first: most texts are no phrase, and the search for a space is
+    // the dearest part.
     phrase.is_some_and(|phrase| {
-        phrase == text || (phrase.contains(' ') && phrase.eq_ignore_ascii_case(text))
+        phrase == text
+            || (phrase.len() == text.len()
+                && phrase.contains(' ')
+                && phrase.eq_ignore_ascii_case(text))
     })
 }
 

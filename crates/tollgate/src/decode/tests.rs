@@ -12,15 +12,18 @@ fn request_id_header_names_follow_the_public_list() {
     assert_eq!(names, headers::REQUEST_ID_HEADERS);
 }
 
-/// What the decoder reads from `map`.
-fn read(map: &HeaderMap) -> [Option<&str>; 4] {
+/// What the decoder reads from `map` (and its millisecond hint).
+fn read(map: &HeaderMap) -> ([Option<&str>; 4], Option<Duration>) {
     let h = Headers::read(map);
-    [
-        h.error_code(),
-        h.retry_after(),
-        h.content_type(),
-        h.request_id(),
-    ]
+    (
+        [
+            h.error_code(),
+            h.retry_after(),
+            h.content_type(),
+            h.request_id(),
+        ],
+        h.millisecond_hint(),
+    )
 }
 
 #[test]
@@ -47,6 +50,8 @@ fn small_and_large_header_maps_are_read_alike() {
             ("x-ms-request-id", "m1"),
             ("x-error-code", ""),
         ],
+        &[("retry-after-ms", "1500"), ("x-ms-retry-after-ms", "2500")],
+        &[("x-ms-retry-after-ms", "2500"), ("retry-after-ms", " ")],
     ];
     for headers in cases {
         let mut small = HeaderMap::new();
@@ -70,24 +75,28 @@ fn small_and_large_header_maps_are_read_alike() {
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };
-        let [code, retry, content_type, _] = read(&small);
+        let ([code, retry, content_type, _], millis) = read(&small);
         assert_eq!(
             [code, retry, content_type],
             [get("x-error-code"), get("retry-after"), get("content-type")],
             "{headers:?}"
         );
+        let millis_got = get("retry-after-ms")
+            .or_else(|| get("x-ms-retry-after-ms"))
+            .map(|ms| Duration::from_millis(ms.parse().unwrap()));
+        assert_eq!(millis, millis_got, "{headers:?}");
     }
     let mut map = HeaderMap::new();
     map.append("x-request-id", " ".parse().unwrap());
     map.append("x-request-id", "r2".parse().unwrap());
     map.append("request-id", "r3".parse().unwrap());
-    assert_eq!(read(&map)[3], Some("r3"));
+    assert_eq!(read(&map).0[3], Some("r3"));
     map.clear();
     map.append("x-correlation-id", "c1".parse().unwrap());
     map.append("traceparent", trace.parse().unwrap());
-    assert_eq!(read(&map)[3], Some("c1"));
+    assert_eq!(read(&map).0[3], Some("c1"));
     map.remove("x-correlation-id");
-    assert_eq!(read(&map)[3], Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+    assert_eq!(read(&map).0[3], Some("4bf92f3577b34da6a3ce929d0e0e4736"));
 }
 
 #[test]
@@ -720,6 +729,49 @@ proptest! {
         };
         let tape = tape(&text);
         same(tape.root(), &value)?;
+    }
+}
+
+/// Pieces of JSON string contents: text, every escape, surrogate escapes
+/// paired, lone, and in the wrong order.
+const STRING_PIECES: [&str; 22] = [
+    "a",
+    "é",
+    "😀",
+    "\\\"",
+    "\\\\",
+    "\\/",
+    "\\b",
+    "\\f",
+    "\\n",
+    "\\r",
+    "\\t",
+    "\\u0041",
+    "\\u00E9",
+    "\\u0000",
+    "\\uffff",
+    "\\ud83d",
+    "\\uDE00",
+    "\\uD83D\\ude00",
+    "\\udbff\\udfff",
+    "\\ud800\\u0041",
+    "\\udc00",
+    "\\ud800\\ud800",
+];
+
+proptest! {
+    #[test]
+    fn escapes_are_read_as_serde_json_reads_them(
+        pieces in proptest::collection::vec(proptest::sample::select(&STRING_PIECES[..]), 0..8)
+    ) {
+        let json = format!("\"{}\"", pieces.concat());
+        let tape = tape(&json);
+        prop_assert_eq!(
+            tape.root().string().map(Cow::into_owned),
+            serde_json::from_str::<String>(&json).ok(),
+            "{}",
+            json
+        );
     }
 }
 
