@@ -43,6 +43,7 @@ both_backends!(
     an_outcome_is_stored_though_its_first_write_fails,
     a_key_is_freed_though_its_first_write_fails,
     a_claim_whose_answer_is_lost_leaves_the_key_free,
+    an_expired_record_a_claim_finds_after_its_delete_does_not_hold_the_key,
     a_revocation_or_suspension_whose_answer_is_lost_still_clears_the_cache,
     credits_are_given_back_though_the_first_release_finds_no_connection,
     a_charge_refused_as_a_top_up_lands_is_made_with_the_new_credits,
@@ -1567,6 +1568,9 @@ struct Faulty {
     /// Credits added to the account, once, just after a charge is refused
     /// (a top-up that lands while the refusal is looked into).
     top_up_on_refusal: Arc<std::sync::atomic::AtomicI64>,
+    /// How many deletes of a key's expired record are still to miss it, as
+    /// when the record is written (by another node) just after the delete.
+    missed_deletes: Arc<AtomicUsize>,
 }
 
 impl Faulty {
@@ -1709,6 +1713,13 @@ mod faulty {
             idem_key: &'a str,
             now: i64,
         ) -> BoxFuture<'a, Result<(), StoreError>> {
+            let missed = self
+                .missed_deletes
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if missed {
+                return Box::pin(async { Ok(()) });
+            }
             self.inner.idem_delete_expired(api_key_id, idem_key, now)
         }
         fn idem_purge(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
@@ -1905,6 +1916,15 @@ impl Fixture {
         })
     }
 
+    /// A gatekeeper over the same database whose first `n` deletes of a
+    /// key's expired record miss it.
+    async fn missed_deletes(&self, n: usize) -> Gatekeeper {
+        self.faulty(Faulty {
+            missed_deletes: Arc::new(AtomicUsize::new(n)),
+            ..self.sound().await
+        })
+    }
+
     /// A backend over the same database with no faults, to change one of.
     async fn sound(&self) -> Faulty {
         Faulty {
@@ -1918,6 +1938,7 @@ impl Fixture {
             held_writes: None,
             slow_writes: false,
             top_up_on_refusal: Arc::default(),
+            missed_deletes: Arc::default(),
         }
     }
 
@@ -2259,6 +2280,79 @@ async fn a_claim_whose_answer_is_lost_leaves_the_key_free(kind: Kind) {
         eventually(|| async { send(&svc, post(&f.key, Some("k1"), "{}")).await.0.status() == 201 });
     assert!(ran.await, "the retry kept getting 409 after a lost claim");
     assert_eq!(handler.calls(), 1);
+    f.db.cleanup().await;
+}
+
+/// A record a claim finds though its delete of expired records missed it
+/// (written just after the delete) is judged as that delete would have:
+/// expired, it is gone, and holds the key against no request. Here each is
+/// another request's (its fingerprint differs): a running one whose lock is
+/// over, and a done one expiring as its lock ends. Each refuses the key
+/// while it lasts (422), and is not taken for live once expired.
+async fn an_expired_record_a_claim_finds_after_its_delete_does_not_hold_the_key(kind: Kind) {
+    use tollgate_store::backend::{IdempotencyRow, LockToken};
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = Handler::new();
+    let sound = f
+        .gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler.service());
+    let scope = f.store().key(&f.key).await.unwrap().id().to_owned();
+    let backend = f.db.backend().await;
+    let now = || {
+        let since = f.store().now().duration_since(std::time::UNIX_EPOCH);
+        i64::try_from(since.unwrap().as_secs()).unwrap()
+    };
+    let other = b"another request".as_slice();
+    let token = LockToken(7);
+
+    // Running, locked and kept for a minute.
+    let running = IdempotencyRow::running(&scope, "k1", other, now() + 60, now(), now() + 60);
+    assert!(backend.idem_insert(running, token).await.unwrap());
+    // Done, kept for as long as its lock: both end together.
+    let until = now() + 61;
+    let done = IdempotencyRow::running(&scope, "k2", other, until, now(), until);
+    assert!(backend.idem_insert(done.clone(), token).await.unwrap());
+    let outcome = IdempotencyRow {
+        state: "done".to_owned(),
+        status: Some(201),
+        headers: Some("[]".to_owned()),
+        body: Some(b"{}".to_vec()),
+        ..done
+    };
+    assert!(backend.idem_complete(outcome, token).await.unwrap());
+    for key in ["k1", "k2"] {
+        let (res, _) = send(&sound, post(&f.key, Some(key), "{}")).await;
+        assert_eq!(
+            res.status(),
+            422,
+            "{key}: another request's, while it lasts"
+        );
+    }
+
+    // The running record's lock over and past its expiry; then the done
+    // record's lock ending, as it expires.
+    for (key, advance) in [("k1", 61), ("k2", 0)] {
+        f.db.clock.advance(Duration::from_secs(advance));
+        let svc = f
+            .missed_deletes(1)
+            .await
+            .route()
+            .idempotency(Idempotency::Optional)
+            .layer(handler.service());
+        let (res, body) = send(&svc, post(&f.key, Some(key), "{}")).await;
+        assert_eq!(
+            res.status(),
+            201,
+            "{key}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(!res.headers().contains_key("idempotent-replayed"), "{key}");
+    }
+    assert_eq!(handler.calls(), 2);
     f.db.cleanup().await;
 }
 

@@ -986,6 +986,26 @@ async fn in_memory_sqlite_keeps_its_data() {
     assert_eq!(store.account("acme").await.unwrap().balance(), 0);
 }
 
+/// A database in memory named by its `mode` (here with a private cache,
+/// so that each connection would have a database of its own) is one
+/// database too: calls made at once all find the tables and the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_sqlite_named_by_its_mode_is_one_database_for_calls_at_once() {
+    let url = "sqlite://tollgate?mode=memory&cache=private";
+    let store = tollgate_store::Store::open(url).await.unwrap();
+    store
+        .create_account(NewAccount::new("acme").credits(5))
+        .await
+        .unwrap();
+    let calls = (0..50).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.account("acme").await.map(|a| a.balance()) })
+    });
+    for found in futures_util::future::join_all(calls).await {
+        assert_eq!(found.unwrap().unwrap(), 5);
+    }
+}
+
 /// A `running` record of `key`, locked until `locked_until`, as a claim
 /// writes it.
 fn running(key: &str, locked_until: i64) -> IdempotencyRow {
@@ -1833,6 +1853,34 @@ async fn a_postgres_out_of_connections_is_said_so_and_one_left_opens() {
             assert_eq!((err.code(), err.status()), ("service_unavailable", 503));
             assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(1)));
         }
+        store.close().await;
+    })
+    .await;
+}
+
+/// A role that may create no schema, opening a store in one that does not
+/// exist, is refused with Postgres's own reason: the failed `CREATE SCHEMA`
+/// is not taken for another node having made it meanwhile (which would
+/// go on to migrate a schema that is not there, and fail with a cause that
+/// says nothing of the missing right).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_may_create_no_schema_is_refused_with_the_reason() {
+    let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    let role = LimitedRole::new(&url, "tg_store_nocreate", 3).await;
+    role.run(|role| async move {
+        let missing = format!("{}_missing", role.role);
+        let options = StoreOptions::default().schema(missing);
+        let refused = tollgate_store::Store::open_with(&role.url, options).await;
+        let err = refused.expect_err("the role may not create the schema");
+        assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+        assert!(err.to_string().contains("permission denied"), "{err}");
+        // Its own schema, made for it, opens.
+        let store = tollgate_store::Store::open_with(&role.url, role.options())
+            .await
+            .unwrap();
         store.close().await;
     })
     .await;

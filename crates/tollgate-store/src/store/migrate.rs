@@ -267,6 +267,41 @@ mod tests {
         assert!(!sqlite_busy(&sqlx::Error::PoolTimedOut));
     }
 
+    /// A new file another connection is writing (so that switching it to
+    /// WAL is refused at once, not waited for) opens once that write is
+    /// done: the store tries again rather than fail with `database is
+    /// locked`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_file_being_written_opens_once_the_write_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut writer = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE other (id INTEGER); BEGIN IMMEDIATE; INSERT INTO other VALUES (1)",
+        )
+        .execute(&mut writer)
+        .await
+        .unwrap();
+        let url = format!("sqlite://{}", path.display());
+        let opening = tokio::spawn(async move { crate::Store::open(&url).await });
+        // Not an assertion on time: only a chance for the store to find the
+        // file locked before the write is committed.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sqlx::raw_sql("COMMIT").execute(&mut writer).await.unwrap();
+        let store = opening
+            .await
+            .unwrap()
+            .expect("opens once the write is done");
+        store.list_keys(None).await.unwrap();
+        store.close().await;
+        writer.close().await.unwrap();
+    }
+
     /// The SQLite this workspace bundles (through its lockfile's
     /// `libsqlite3-sys`) is one without the bug.
     #[tokio::test]

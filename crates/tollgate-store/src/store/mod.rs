@@ -780,4 +780,36 @@ mod tests {
             Begin::Started { .. }
         ));
     }
+
+    /// A claim whose request never finished (its node died) is kept for
+    /// the whole retention, not only its lock: once the lock is over, a
+    /// retry of that request takes it over, but another request with the
+    /// key is still refused, and the purge keeps the record till then.
+    #[tokio::test]
+    async fn an_unfinished_claim_is_kept_for_the_retention_past_its_lock() {
+        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let clock = crate::ManualClock::new(start);
+        let store = Store::open_with(
+            "sqlite::memory:",
+            StoreOptions::default().clock(clock.clone()),
+        )
+        .await
+        .unwrap();
+        let (hour, minute) = (Duration::from_secs(3600), Duration::from_secs(60));
+        let begin =
+            |fp: &'static [u8]| store.idempotency_begin("key_1", "order-1", fp, hour, minute);
+        assert!(matches!(begin(b"fp").await.unwrap(), Begin::Started { .. }));
+        clock.advance(minute + Duration::from_secs(1));
+        assert!(matches!(begin(b"other").await.unwrap(), Begin::Reused));
+        assert_eq!(store.purge_expired_idempotency().await.unwrap(), 0);
+        assert!(matches!(begin(b"fp").await.unwrap(), Begin::Started { .. }));
+        // Taken over, it is kept as long as it was: past the retention, the
+        // key is free and the record purged.
+        clock.advance(hour);
+        assert_eq!(store.purge_expired_idempotency().await.unwrap(), 1);
+        assert!(matches!(
+            begin(b"other").await.unwrap(),
+            Begin::Started { .. }
+        ));
+    }
 }
