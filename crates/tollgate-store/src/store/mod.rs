@@ -734,6 +734,15 @@ mod tests {
         }
     }
 
+    /// An in-memory store whose time is a manual clock.
+    async fn store_on_a_manual_clock() -> (Store, crate::ManualClock) {
+        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let clock = crate::ManualClock::new(start);
+        let options = StoreOptions::default().clock(clock.clone());
+        let store = Store::open_with("sqlite::memory:", options).await.unwrap();
+        (store, clock)
+    }
+
     #[tokio::test]
     async fn a_lock_lasts_at_least_its_timeout_in_whole_seconds() {
         assert_eq!(lock_secs(Duration::from_millis(1)), 1);
@@ -741,14 +750,7 @@ mod tests {
         assert_eq!(lock_secs(Duration::from_secs(60)), 60);
         assert_eq!(lock_secs(Duration::MAX), i64::MAX);
 
-        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let clock = crate::ManualClock::new(start);
-        let store = Store::open_with(
-            "sqlite::memory:",
-            StoreOptions::default().clock(clock.clone()),
-        )
-        .await
-        .unwrap();
+        let (store, clock) = store_on_a_manual_clock().await;
         let half = Duration::from_millis(500);
         let day = Duration::from_secs(86_400);
         let begin = || store.idempotency_begin("key_1", "order-1", b"fp", day, half);
@@ -787,14 +789,7 @@ mod tests {
     /// key is still refused, and the purge keeps the record till then.
     #[tokio::test]
     async fn an_unfinished_claim_is_kept_for_the_retention_past_its_lock() {
-        let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let clock = crate::ManualClock::new(start);
-        let store = Store::open_with(
-            "sqlite::memory:",
-            StoreOptions::default().clock(clock.clone()),
-        )
-        .await
-        .unwrap();
+        let (store, clock) = store_on_a_manual_clock().await;
         let (hour, minute) = (Duration::from_secs(3600), Duration::from_secs(60));
         let begin =
             |fp: &'static [u8]| store.idempotency_begin("key_1", "order-1", fp, hour, minute);
