@@ -505,14 +505,20 @@ mod tests {
         (kind, "test").into()
     }
 
+    /// A link to an address nothing listens on: its connections are made
+    /// lazily, so handing them out needs no server.
+    fn unconnected_link() -> Arc<ServerLink> {
+        let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
+        let config = server_config(&RedisOptions::default());
+        ServerLink::new(Target::Address(client), config, None)
+    }
+
     /// A server's connection is dropped for `READONLY` (or a timeout), not
     /// for an I/O error its manager recovers from by itself; and once per
     /// connection, however many of its calls failed.
     #[tokio::test]
     async fn a_server_connection_is_dropped_once_for_read_only_only() {
-        let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
-        let config = server_config(&RedisOptions::default());
-        let link = ServerLink::new(Target::Address(client), config, None);
+        let link = unconnected_link();
         let (first, _) = link.connection().await.unwrap();
         link.drop_if_stale(first, &error(redis::ErrorKind::Io))
             .await;
@@ -527,9 +533,7 @@ mod tests {
     /// calls that failed on the one before then leave the new one be.
     #[tokio::test]
     async fn a_new_primary_drops_the_connection_and_old_failures_spare_the_next() {
-        let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
-        let config = server_config(&RedisOptions::default());
-        let link = ServerLink::new(Target::Address(client), config, None);
+        let link = unconnected_link();
         let (first, _) = link.connection().await.unwrap();
         link.drop_connection().await;
         let (second, _) = link.connection().await.unwrap();

@@ -81,10 +81,10 @@ fn small_and_large_header_maps_are_read_alike() {
             [get("x-error-code"), get("retry-after"), get("content-type")],
             "{headers:?}"
         );
-        let millis_got = get("retry-after-ms")
+        let expected_millis = get("retry-after-ms")
             .or_else(|| get("x-ms-retry-after-ms"))
             .map(|ms| Duration::from_millis(ms.parse().unwrap()));
-        assert_eq!(millis, millis_got, "{headers:?}");
+        assert_eq!(millis, expected_millis, "{headers:?}");
     }
     let mut map = HeaderMap::new();
     map.append("x-request-id", " ".parse().unwrap());
