@@ -368,6 +368,20 @@ mod tests {
         assert_eq!(linger.inner.reads, 4);
     }
 
+    /// What is written through a `Linger` reaches the stream under it whole,
+    /// by plain writes too: hyper writes vectored only to a stream that says
+    /// it can, as a `TcpStream` does.
+    #[tokio::test]
+    async fn plain_writes_pass_through_a_linger_whole() {
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let mut linger = Linger::new(ours);
+        linger.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+        drop(linger);
+        let mut written = Vec::new();
+        theirs.read_to_end(&mut written).await.unwrap();
+        assert_eq!(written, b"HTTP/1.1 200 OK\r\n");
+    }
+
     /// `serve` running on a port of its own until stopped.
     struct Served {
         addr: std::net::SocketAddr,
@@ -497,6 +511,42 @@ mod tests {
         assert!(answer.ends_with("hi"), "{answer:?}");
         assert!(!answer.contains("connection: close"), "{answer:?}");
         drop(client);
+        served.stop().await;
+    }
+
+    /// The body handed to the router says what hyper says of the request's
+    /// body: whether it is over already (the Tollgate layer guards no body
+    /// that is: a GET) and the length it declares.
+    #[tokio::test]
+    async fn the_body_passed_on_tells_its_end_and_length_as_received() {
+        let said = |body: Body| async move {
+            let hint = body.size_hint();
+            format!(
+                "end {} length {:?}..{:?}",
+                body.is_end_stream(),
+                hint.lower(),
+                hint.upper()
+            )
+        };
+        let router = Router::new().route("/", get(said).post(said));
+        let served = Served::start(router, Duration::from_secs(5)).await;
+        for (request, said) in [
+            (
+                &b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi"[..],
+                "end false length 2..Some(2)",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nhost: x\r\n\r\n",
+                "end true length 0..Some(0)",
+            ),
+        ] {
+            // A connection each: the body left unread closes the first.
+            let mut client = served.connect().await;
+            client.write_all(request).await.unwrap();
+            let answer = answer(&mut client).await;
+            assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:?}");
+            assert!(answer.ends_with(said), "{answer:?}");
+        }
         served.stop().await;
     }
 

@@ -977,6 +977,29 @@ mod tests {
         }
     }
 
+    /// A single string given for a list is quoted back in the example only
+    /// when it fits on one line of at most 100 characters; otherwise the
+    /// example is the plain one.
+    #[test]
+    fn a_long_or_multiline_string_for_a_list_gets_the_plain_example() {
+        let fits = format!("'{}'", "a".repeat(98));
+        let long = format!("'{}'", "a".repeat(99));
+        for (value, example) in [
+            (fits.as_str(), fits.as_str()),
+            (long.as_str(), "\"api.toml\""),
+            ("'''\nx.toml'''", "\"api.toml\""),
+        ] {
+            let said = refusal_of(&format!("catalog = {value}\n"));
+            assert!(said.starts_with("1:11: invalid type: string "), "{said}");
+            assert!(
+                said.ends_with(&format!(
+                    ": catalog takes a list of catalog files, such as catalog = [{example}]"
+                )),
+                "{value:?}: {said}"
+            );
+        }
+    }
+
     #[test]
     fn a_key_given_twice_is_named() {
         for (text, says) in [
