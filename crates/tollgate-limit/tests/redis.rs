@@ -824,6 +824,26 @@ async fn callers_giving_up_at_random_leave_no_call_slot_behind() {
     );
 }
 
+/// A lone decision's call is sent by its caller, on the caller's own task:
+/// no task is spawned for it (a hop to another task would cost every
+/// decision a wake-up). The runtime has one thread, so a task spawned during
+/// the first poll is still alive when they are counted.
+#[tokio::test]
+async fn a_lone_decision_is_sent_on_its_callers_own_task() {
+    let Some(url) = redis_url() else { return };
+    let store = store(&url, &prefix());
+    let (p, key) = (policy("p", 10, 60), Key::from("k"));
+    // The first call makes the connection, and the tasks that drive it.
+    assert_eq!(store.check(&p, &key, 1).await.unwrap().remaining(), 9);
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    let mut check = std::pin::pin!(store.check(&p, &key, 1));
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(check.as_mut().poll(cx))).await;
+    assert!(first.is_pending(), "answered before Redis was asked");
+    assert_eq!(metrics.num_alive_tasks(), before, "a task took the call");
+    assert_eq!(check.await.unwrap().remaining(), 8);
+}
+
 /// The benchmarks' plain `SET` writes its key on the store's connection.
 #[tokio::test]
 async fn the_benchmarks_plain_set_writes_its_key() {
@@ -1801,6 +1821,37 @@ fn tls_certificates() -> Option<tempfile::TempDir> {
         }
     }
     Some(dir)
+}
+
+/// Opening a `rediss://` store installs a rustls crypto provider as the
+/// process's default, none being installed: rustls cannot pick one by itself
+/// when more than one is built in (say, a dependency enables `ring`), and the
+/// first connection would panic. Checked in a process of its own, the test
+/// binary run again for this test alone: in this one, any TLS connection
+/// another test makes installs a provider too.
+#[cfg(feature = "rustls")]
+#[test]
+fn opening_a_tls_store_installs_a_crypto_provider() {
+    use rustls::crypto::CryptoProvider;
+    const ALONE: &str = "TOLLGATE_TEST_CRYPTO_PROVIDER_ALONE";
+    if std::env::var_os(ALONE).is_none() {
+        let name = "opening_a_tls_store_installs_a_crypto_provider";
+        let alone = Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1"])
+            .env(ALONE, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&alone.stdout);
+        assert!(alone.status.success(), "{stdout}");
+        assert!(stdout.contains("1 passed"), "{stdout}");
+        return;
+    }
+    assert!(CryptoProvider::get_default().is_none(), "one is installed");
+    RedisStore::open("rediss://127.0.0.1:1", RedisOptions::default()).unwrap();
+    assert!(
+        CryptoProvider::get_default().is_some(),
+        "none was installed"
+    );
 }
 
 /// A Redis that speaks only TLS and asks clients for a certificate, both
