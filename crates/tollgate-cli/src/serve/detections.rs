@@ -212,6 +212,22 @@ mod tests {
         }
     }
 
+    /// A refused `t` says what it must be: serde's message, which the
+    /// violation carries to the client, ends with the expectation.
+    #[test]
+    fn a_refused_frame_time_names_what_is_expected() {
+        for refused in [json!(40.5), json!(-1), json!("40")] {
+            let err = serde_json::from_value::<Frame>(json!({"t": refused, "brightness": 1}))
+                .err()
+                .unwrap();
+            assert!(
+                err.to_string()
+                    .ends_with("expected a whole number from 0 to 18446744073709551615"),
+                "{refused}: {err}"
+            );
+        }
+    }
+
     #[test]
     fn missing_fields_become_field_level_in_the_apps_wording() {
         let builtin = tollgate::Catalog::builtin_ref();
@@ -232,6 +248,21 @@ mod tests {
         assert_eq!(err.details()["issue"], "This field is required.");
         let other = field_level(&app, builtin.error("malformed_request").unwrap());
         assert!(other.violations().is_empty());
+        // Another code naming a field, or a missing field that already has
+        // its violation, is left as it is.
+        let named = builtin
+            .error("conflict")
+            .unwrap()
+            .with("field", "session_id");
+        let other = field_level(&app, named);
+        assert!(other.violations().is_empty());
+        assert!(other.details().get("issue").is_none());
+        let listed = raised().violation(Violation::new(
+            "session_id",
+            "missing_field",
+            "Missing required field 'session_id'",
+        ));
+        assert_eq!(field_level(&app, listed).violations().len(), 1);
 
         let mut app = super::super::app::base_catalog().unwrap();
         app.load_toml(
