@@ -6,7 +6,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use tollgate_store::backend::{Backend, PostgresBackend, SqliteBackend};
@@ -25,6 +25,12 @@ pub struct TestDb {
 pub const START: u64 = 1_715_774_400;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Whether this process has dropped what ended runs left behind.
+static SWEPT: AtomicBool = AtomicBool::new(false);
+
+/// The prefix of every test schema, followed by the process id.
+const SCHEMA_PREFIX: &str = "tg_store_test_";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -91,8 +97,11 @@ impl TestDb {
                     eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
                     return None;
                 };
+                if !SWEPT.swap(true, Ordering::Relaxed) {
+                    drop_schemas_of_ended_runs(&url).await;
+                }
                 let schema = format!(
-                    "tg_store_test_{}_{}_{}",
+                    "{SCHEMA_PREFIX}{}_{}_{}",
                     std::process::id(),
                     COUNTER.fetch_add(1, Ordering::Relaxed),
                     START % 1000
@@ -148,6 +157,39 @@ impl TestDb {
                 .execute(&mut conn)
                 .await;
             }
+        }
+    }
+}
+
+/// Drops the schemas that a test which failed before its cleanup left
+/// behind, once its process has ended (its id is in the name). Only where
+/// `/proc` tells which processes run: elsewhere nothing is dropped.
+async fn drop_schemas_of_ended_runs(url: &str) {
+    use sqlx::Connection;
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(mut conn) = sqlx::PgConnection::connect(url).await else {
+        return;
+    };
+    let schemas: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(SCHEMA_PREFIX)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+    for schema in schemas {
+        let pid = schema[SCHEMA_PREFIX.len()..]
+            .split('_')
+            .next()
+            .unwrap_or("");
+        if pid.parse::<u32>().is_ok() && !proc.join(pid).exists() {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            )))
+            .execute(&mut conn)
+            .await;
         }
     }
 }
