@@ -163,7 +163,9 @@ impl TestDb {
 
 /// Drops the schemas that a test which failed before its cleanup left
 /// behind, once its process has ended (its id is in the name). Only where
-/// `/proc` tells which processes run: elsewhere nothing is dropped.
+/// `/proc` tells which processes run: elsewhere nothing is dropped. The test
+/// database is taken to be this machine's: a run from another machine or
+/// container on the same database would look ended.
 async fn drop_schemas_of_ended_runs(url: &str) {
     use sqlx::Connection;
     let proc = std::path::Path::new("/proc");
