@@ -150,13 +150,17 @@ fn clip(text: &str) -> Cow<'_, str> {
 
 /// A serde data error at `path` (`items[2].name`, `.` or empty for the root):
 /// a missing field becomes `missing_field` naming it, anything else
-/// `validation_error` with one violation.
+/// `validation_error` with one violation, at the field a duplicate names
+/// (serde raises it at the object holding the field twice).
 pub(crate) fn from_data_error(path: &str, message: &str) -> ApiError {
     let message = strip_position(message.trim());
     if let Some(rest) = message.strip_prefix("missing field `") {
         if let Some(name) = rest.strip_suffix('`') {
             return builtin("missing_field").with("field", join(path, name));
         }
+    }
+    if let Some(name) = backticked(message, "duplicate field `") {
+        return invalid_field(&join(path, name), "invalid_value", message);
     }
     let code = if message.starts_with("invalid type") {
         "invalid_type"

@@ -19,7 +19,8 @@ use crate::rejection::{builtin, from_json_error};
 /// - a missing field → `missing_field` naming it (`items[0].name`);
 /// - a wrong type or value → `validation_error` with one violation at its
 ///   path (`items[2].name`), also a number no number type holds (`1e400`:
-///   valid JSON, whose value is what is wrong);
+///   valid JSON, whose value is what is wrong), and a field given twice
+///   (`items[0].name` for `{"items":[{"name":"a","name":"b"}]}`);
 /// - a body over the limit → `payload_too_large`.
 ///
 /// ```
@@ -78,5 +79,46 @@ where
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Frame {
+        #[allow(dead_code)]
+        t: u32,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Session {
+        #[allow(dead_code)]
+        frames: Vec<Frame>,
+    }
+
+    /// The one violation a body is refused with: its field and code.
+    fn violation(body: &[u8]) -> (String, String) {
+        let err = Json::<Session>::from_bytes(body)
+            .unwrap_err()
+            .into_api_error();
+        assert_eq!(err.code(), "validation_error");
+        let [violation] = err.violations() else {
+            panic!("one violation: {:?}", err.violations());
+        };
+        (violation.field.to_string(), violation.code.to_string())
+    }
+
+    #[test]
+    fn a_field_given_twice_or_unknown_is_the_field_named() {
+        let field = |body: &[u8]| violation(body).0;
+        assert_eq!(field(br#"{"frames":[{"t":0,"t":1}]}"#), "frames[0].t");
+        assert_eq!(field(br#"{"frames":[],"frames":[]}"#), "frames");
+        assert_eq!(
+            violation(br#"{"frames":[{"t":0,"zzz":1}]}"#),
+            ("frames[0].zzz".into(), "unknown_field".into())
+        );
     }
 }
