@@ -401,6 +401,30 @@ async fn panics_are_logged_with_the_request_id_and_code() {
     assert!(line.contains("ERROR"), "{line}");
 }
 
+/// A handler's error is logged once, by the layer, with the request id: not
+/// also where the handler's `?` made its response.
+#[tokio::test]
+async fn a_handler_error_is_logged_once_with_the_request_id() {
+    async fn failing() -> Result<&'static str, HandlerError> {
+        Err(std::io::Error::other("disk 7f3a on fire"))?;
+        Ok("unreachable")
+    }
+    let logs = logs();
+    let mut app = Router::new()
+        .route("/", get(failing))
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let req = Request::get("/")
+        .header("x-request-id", "req_logged_once")
+        .body(Body::empty())
+        .unwrap();
+    let (res, body) = send(&mut app, req).await;
+    assert_eq!(res.status(), 500);
+    assert!(!String::from_utf8_lossy(&body).contains("7f3a"));
+    let lines = logs.lines(&["disk 7f3a on fire"]);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("req_logged_once"), "{lines:#?}");
+}
+
 /// A handler cut off at the deadline is dropped, and its code runs then (the
 /// destructors of what it held): a panic there still leaves the `timeout`
 /// answered, not a task that dies unanswered.

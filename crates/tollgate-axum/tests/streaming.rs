@@ -20,7 +20,7 @@ use tollgate::{Catalog, Dialect};
 use tollgate_axum::Tollgate;
 
 mod common;
-use common::{Logs, logs};
+use common::logs;
 
 /// The layer's deadline: each stream below runs about a second.
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -106,20 +106,6 @@ async fn serve() -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
-}
-
-impl Logs {
-    /// The lines logged that contain each of `texts`.
-    fn lines(&self, texts: &[&str]) -> Vec<String> {
-        let logged = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        let found: Vec<String> = logged
-            .lines()
-            .filter(|l| texts.iter().all(|text| l.contains(text)))
-            .map(str::to_owned)
-            .collect();
-        assert!(!found.is_empty(), "no {texts:?} in {logged}");
-        found
-    }
 }
 
 /// Sends a `GET` of `path` (with the request id `req` and the path's

@@ -20,6 +20,20 @@ impl std::io::Write for Logs {
     }
 }
 
+impl Logs {
+    /// The lines logged that contain each of `texts`; at least one.
+    pub fn lines(&self, texts: &[&str]) -> Vec<String> {
+        let logged = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        let found: Vec<String> = logged
+            .lines()
+            .filter(|l| texts.iter().all(|text| l.contains(text)))
+            .map(str::to_owned)
+            .collect();
+        assert!(!found.is_empty(), "no {texts:?} in {logged}");
+        found
+    }
+}
+
 /// What this test binary logs, down to `DEBUG`. One global subscriber:
 /// tracing caches per callsite whether anyone listens, so a per-test
 /// (thread-local) subscriber races the other tests' requests.
