@@ -49,3 +49,39 @@ where
         Form::from_bytes(&bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Page {
+        page: u32,
+    }
+
+    async fn page(method: Method, uri: &str, body: &'static str) -> Result<u32, String> {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        match Form::<Page>::from_request(request, &()).await {
+            Ok(Form(page)) => Ok(page.page),
+            Err(rejection) => Err(rejection.into_api_error().code().to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_get_or_head_reads_the_query_string_and_a_post_its_body() {
+        assert_eq!(page(Method::GET, "/?page=2", "page=3").await, Ok(2));
+        assert_eq!(page(Method::HEAD, "/?page=2", "").await, Ok(2));
+        assert_eq!(page(Method::POST, "/?page=2", "page=3").await, Ok(3));
+        assert_eq!(
+            page(Method::GET, "/", "page=3").await,
+            Err("missing_field".to_owned())
+        );
+    }
+}
