@@ -121,4 +121,23 @@ mod tests {
             ("frames[0].zzz".into(), "unknown_field".into())
         );
     }
+
+    #[test]
+    fn json_is_application_json_or_an_application_type_with_the_json_suffix() {
+        for json in [
+            "application/json",
+            "application/problem+json",
+            "application/vnd.api+json",
+        ] {
+            assert!(is_json(json), "{json}");
+        }
+        for other in [
+            "application/xml",
+            "text/plain+json",
+            "text/json",
+            "application/jsonx",
+        ] {
+            assert!(!is_json(other), "{other}");
+        }
+    }
 }
