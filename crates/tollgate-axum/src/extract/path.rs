@@ -116,4 +116,57 @@ mod tests {
         assert_eq!(param_name("/files/{*rest}", 0), Some("rest"));
         assert_eq!(param_name("/a", 0), None);
     }
+
+    /// What `uri` is refused with on `route`, by a handler taking `P`:
+    /// the error's code, the field of its violation, and its message.
+    async fn refusal<P>(route: &str, uri: &str) -> String
+    where
+        P: DeserializeOwned + Send + 'static,
+    {
+        use axum::routing::get;
+        use tower::ServiceExt;
+        async fn handler<P: DeserializeOwned + Send>(path: Result<Path<P>, Rejection>) -> String {
+            let Err(rejection) = path else {
+                return "taken".to_owned();
+            };
+            let err = rejection.into_api_error();
+            let field = err.violations().first().map(|v| v.field.to_string());
+            format!("{} {field:?} {}", err.code(), err.message())
+        }
+        let app = axum::Router::new().route(route, get(handler::<P>));
+        let request = http::Request::get(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_value_that_does_not_parse_is_named_by_its_parameter() {
+        #[derive(serde::Deserialize)]
+        struct Ids {
+            #[allow(dead_code)]
+            x: u32,
+            #[allow(dead_code)]
+            y: u32,
+        }
+        let expected = r#"validation_error Some("y") y: cannot parse `zz` as `u32`"#;
+        assert_eq!(refusal::<Ids>("/a/{x}/b/{y}", "/a/1/b/zz").await, expected);
+        assert_eq!(
+            refusal::<(u32, u32)>("/a/{x}/b/{y}", "/a/1/b/zz").await,
+            expected
+        );
+        assert_eq!(
+            refusal::<u32>("/b/{y}", "/b/zz").await,
+            expected,
+            "a lone value"
+        );
+        assert_eq!(
+            refusal::<(u32, u32)>("/a/{x}/b/{y}", "/a/1/b/2").await,
+            "taken"
+        );
+    }
 }
