@@ -140,4 +140,15 @@ mod tests {
             assert!(!is_json(other), "{other}");
         }
     }
+
+    #[tokio::test]
+    async fn a_json_response_is_the_value_as_json() {
+        let response = Json(serde_json::json!({"id": 7})).into_response();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body = axum::body::to_bytes(response.into_body(), 64)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], br#"{"id":7}"#);
+    }
 }
