@@ -145,7 +145,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_value_that_does_not_parse_is_named_by_its_parameter() {
+    async fn a_value_that_does_not_parse_or_decode_is_named_by_its_parameter() {
         #[derive(serde::Deserialize)]
         struct Ids {
             #[allow(dead_code)]
@@ -163,6 +163,10 @@ mod tests {
             refusal::<u32>("/b/{y}", "/b/zz").await,
             expected,
             "a lone value"
+        );
+        assert_eq!(
+            refusal::<String>("/b/{y}", "/b/%FF").await,
+            r#"validation_error Some("y") y: not valid UTF-8 once percent-decoded"#
         );
         assert_eq!(
             refusal::<(u32, u32)>("/a/{x}/b/{y}", "/a/1/b/2").await,
