@@ -99,9 +99,16 @@ fn path_error(rejection: PathRejection, route: &str) -> ApiError {
         ErrorKind::DeserializeError { key, message, .. } => {
             invalid(key, "invalid_value", message.clone())
         }
-        ErrorKind::WrongNumberOfParameters { .. } | ErrorKind::UnsupportedType { .. } => {
-            builtin("internal_error").with_source(failed.body_text())
+        // A lone value's own error (an enum's unknown variant): axum does
+        // not say which parameter, so it is named only when the route has
+        // one.
+        ErrorKind::Message(message) => {
+            let only = param_name(route, 0).filter(|_| param_name(route, 1).is_none());
+            invalid(only.unwrap_or_default(), "invalid_value", message.clone())
         }
+        // A route whose parameters do not fit the type (a wrong number, an
+        // unsupported type) is axum's 500: `internal_error`, its text the
+        // source for the log.
         _ => generic(&rejection),
     }
 }
@@ -118,7 +125,8 @@ mod tests {
     }
 
     /// What `uri` is refused with on `route`, by a handler taking `P`:
-    /// the error's code, the field of its violation, and its message.
+    /// the error's code, the field of its violation, its message, and its
+    /// source for the log.
     async fn refusal<P>(route: &str, uri: &str) -> String
     where
         P: DeserializeOwned + Send + 'static,
@@ -131,7 +139,9 @@ mod tests {
             };
             let err = rejection.into_api_error();
             let field = err.violations().first().map(|v| v.field.to_string());
-            format!("{} {field:?} {}", err.code(), err.message())
+            let source = err.source_error().map(|s| format!(" ({s})"));
+            let source = source.unwrap_or_default();
+            format!("{} {field:?} {}{source}", err.code(), err.message())
         }
         let app = axum::Router::new().route(route, get(handler::<P>));
         let request = http::Request::get(uri)
@@ -168,6 +178,37 @@ mod tests {
             refusal::<String>("/b/{y}", "/b/%FF").await,
             r#"validation_error Some("y") y: not valid UTF-8 once percent-decoded"#
         );
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Kind {
+            Face,
+        }
+        #[derive(serde::Deserialize)]
+        struct Kinds {
+            #[allow(dead_code)]
+            x: u32,
+            #[allow(dead_code)]
+            y: Kind,
+        }
+        assert_eq!(
+            refusal::<std::net::IpAddr>("/b/{y}", "/b/zz").await,
+            r#"validation_error Some("y") y: invalid IP address syntax"#
+        );
+        // axum names no parameter for an enum's unknown variant: the only
+        // one a route has is named, of several none.
+        assert_eq!(
+            refusal::<Kind>("/b/{y}", "/b/zz").await,
+            r#"validation_error Some("y") y: unknown variant `zz`, expected `face`"#
+        );
+        assert_eq!(
+            refusal::<Kinds>("/a/{x}/b/{y}", "/a/1/b/zz").await,
+            r#"validation_error Some("") unknown variant `zz`, expected `face`"#
+        );
+        // A route whose parameters do not fit the type: a 500, its cause
+        // for the log.
+        let misfit = refusal::<u32>("/a/{x}/b/{y}", "/a/1/b/2").await;
+        let expected = "internal_error None An unexpected error occurred. (Wrong number of path";
+        assert!(misfit.starts_with(expected), "{misfit}");
         assert_eq!(
             refusal::<(u32, u32)>("/a/{x}/b/{y}", "/a/1/b/2").await,
             "taken"
