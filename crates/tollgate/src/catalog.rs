@@ -2622,6 +2622,50 @@ mod tests {
         assert_eq!(e, ["t.toml:4:1: entry \"abc\": duplicate key `abc`"]);
     }
 
+    /// A comment is skipped to its line's end, wherever on its line it
+    /// starts: an entry after it is still found.
+    #[test]
+    fn a_parse_error_after_a_comment_names_its_entry() {
+        let e = errors("docs_url = '/e' # the reference\n[errors.abc]\nstatus = = 1\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("t.toml:3:10: entry \"abc\": "), "{e:?}");
+    }
+
+    /// A backslash escapes only in a basic string: a literal string may
+    /// end with one, and an escaped quote does not end a basic string.
+    /// Misread, the rest of the line would hide the inline table's end.
+    #[test]
+    fn backslashes_in_strings_hide_no_later_entry() {
+        for title in ["'C:\\'", "\"a long title with \\\" in it\""] {
+            let source = format!(
+                "[errors]\nabc = {{ title = {title}, message = 'm' }}\nabd = {{ status = = 1 }}\n"
+            );
+            let e = errors(&source);
+            assert_eq!(e.len(), 1, "{source}: {e:?}");
+            assert!(
+                e[0].starts_with("t.toml:3:18: entry \"abd\": "),
+                "{source}: {e:?}"
+            );
+        }
+    }
+
+    /// One or two quotes inside a multi-line string are its text, not its
+    /// end, and reading goes on after them to the closing three.
+    #[test]
+    fn quotes_inside_a_multi_line_string_hide_no_later_entry() {
+        for message in ["'''two ''quotes'' here'''", "\"\"\"it's \"so\" \"\"\""] {
+            let source = format!(
+                "[errors]\nabc = {{ title = 't', message = {message} }}\nabd = {{ status = = 1 }}\n"
+            );
+            let e = errors(&source);
+            assert_eq!(e.len(), 1, "{source}: {e:?}");
+            assert!(
+                e[0].starts_with("t.toml:3:18: entry \"abd\": "),
+                "{source}: {e:?}"
+            );
+        }
+    }
+
     #[test]
     fn dotted_and_quoted_keys_name_their_entry() {
         for (source, at, key) in [

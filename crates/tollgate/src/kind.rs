@@ -140,3 +140,34 @@ impl FromStr for Kind {
             .ok_or_else(|| UnknownKind(s.to_owned()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each status with a kind of its own maps to it, and its neighbours
+    /// without one to the class's default.
+    #[test]
+    fn statuses_with_a_kind_of_their_own_map_to_it() {
+        for (status, kind) in [
+            (409, Kind::Conflict),
+            (412, Kind::Conflict),
+            (413, Kind::PayloadTooLarge),
+            (411, Kind::InvalidArgument),
+            (414, Kind::InvalidArgument),
+        ] {
+            assert_eq!(Kind::from_status(status), kind, "{status}");
+        }
+    }
+
+    /// An unknown name is told with every name expected.
+    #[test]
+    fn an_unknown_kind_lists_the_names_expected() {
+        let e = "nope".parse::<Kind>().unwrap_err().to_string();
+        assert!(
+            e.starts_with("unknown kind \"nope\", expected one of: invalid_argument, "),
+            "{e}"
+        );
+        assert!(e.ends_with(", unavailable, timeout"), "{e}");
+    }
+}

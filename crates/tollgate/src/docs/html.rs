@@ -228,6 +228,38 @@ mod tests {
         assert_eq!(escape("a\tb\nc\r\x0c ü 日本 🚀"), "a\tb\nc\r\x0c ü 日本 🚀");
     }
 
+    /// The index is a whole table where there are entries to list, and
+    /// nothing at all where a search matches none.
+    #[test]
+    fn the_index_is_closed_where_it_is_opened() {
+        let catalog = Catalog::builtin();
+        let page = html(&catalog, Dialect::Problem, None);
+        assert_eq!(page.matches("<nav><table>").count(), 1, "{page}");
+        assert_eq!(page.matches("</tbody></table></nav>").count(), 1, "{page}");
+        let none = html(&catalog, Dialect::Problem, Some("no_such_words"));
+        assert!(!none.contains("table>"), "{none}");
+    }
+
+    /// An entry says how its code is written on the wire only in a dialect
+    /// that writes it otherwise.
+    #[test]
+    fn the_code_on_the_wire_is_shown_where_it_differs() {
+        let catalog = Catalog::builtin();
+        let section = |dialect| {
+            let page = html(&catalog, dialect, Some("not_found"));
+            let start = page.find("<section id=\"not_found\"").unwrap();
+            let end = start + page[start..].find("</section>").unwrap();
+            page[start..end].to_owned()
+        };
+        let google = section(Dialect::Google);
+        assert!(
+            google.contains("<dt>Code on the wire</dt><dd><code>NOT_FOUND</code></dd>"),
+            "{google}"
+        );
+        let problem = section(Dialect::Problem);
+        assert!(!problem.contains("Code on the wire"), "{problem}");
+    }
+
     #[test]
     fn the_page_needs_no_more_than_its_content_security_policy_allows() {
         let page = html(&Catalog::builtin(), Dialect::Problem, Some("credits"));

@@ -190,6 +190,25 @@ mod tests {
         }
     }
 
+    /// An entry says how its code is written on the wire only in a dialect
+    /// that writes it otherwise.
+    #[test]
+    fn the_code_on_the_wire_is_shown_where_it_differs() {
+        let catalog = Catalog::builtin();
+        let section = |dialect| {
+            let doc = markdown(&catalog, dialect);
+            let section = doc.split("## `not_found`").nth(1).unwrap();
+            section.split("\n## ").next().unwrap().to_owned()
+        };
+        let google = section(Dialect::Google);
+        assert!(
+            google.contains("- Code on the wire: `NOT_FOUND`\n"),
+            "{google}"
+        );
+        let problem = section(Dialect::Problem);
+        assert!(!problem.contains("Code on the wire"), "{problem}");
+    }
+
     #[test]
     fn catalog_text_with_line_breaks_stays_on_its_line() {
         let mut catalog = Catalog::builtin();

@@ -224,6 +224,76 @@ mod tests {
             .all(|word| *word == status || text.contains(word.as_str()))
     }
 
+    /// Examples are dated 2025-01-01T00:00:00Z, as the status-code body
+    /// prints its timestamp.
+    #[test]
+    fn examples_are_dated_the_first_of_january_2025() {
+        let catalog = Catalog::builtin();
+        let def = catalog.get("not_found").unwrap();
+        let body = example_body(&catalog, Dialect::StatusCode, def);
+        assert_eq!(body["timestamp"], "2025-01-01T00:00:00Z", "{body}");
+    }
+
+    /// An example asks for a 60 s wait only where its entry's retry class
+    /// waits for one.
+    #[test]
+    fn only_examples_that_wait_ask_for_a_wait() {
+        let catalog = Catalog::builtin();
+        for (code, wait) in [
+            ("rate_limit_exceeded", Some(Duration::from_secs(60))),
+            ("not_found", None),
+            ("service_unavailable", Some(Duration::from_secs(60))),
+            ("internal_error", None),
+        ] {
+            let def = catalog.get(code).unwrap();
+            let err = example_error(&catalog, def);
+            assert_eq!(err.retry_after_delay(), wait, "{code}: {:?}", def.retry());
+        }
+    }
+
+    /// An example response is served as written: its status line, its
+    /// headers, a blank line, then its body.
+    #[test]
+    fn an_example_response_is_a_status_line_headers_and_a_body() {
+        let catalog = Catalog::builtin();
+        let def = catalog.get("not_found").unwrap();
+        let response = example_response(&catalog, Dialect::Problem, def);
+        let (head, body) = response.split_once("\n\n").unwrap();
+        let mut lines = head.lines();
+        assert_eq!(lines.next(), Some("HTTP/1.1 404 Not Found"), "{response}");
+        let headers: Vec<&str> = lines.collect();
+        assert!(headers.contains(&"x-error-code: not_found"), "{response}");
+        assert!(
+            headers.contains(&format!("x-request-id: {EXAMPLE_REQUEST_ID}").as_str()),
+            "{response}"
+        );
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body, example_body(&catalog, Dialect::Problem, def));
+    }
+
+    /// Each retry class is advised in its own words.
+    #[test]
+    fn retry_advice_tells_each_class_what_to_do() {
+        let advice = [RetryClass::Never, RetryClass::After, RetryClass::Backoff].map(retry_advice);
+        assert!(advice[0].contains("fix the request"), "{advice:?}");
+        assert!(advice[1].contains("Retry-After"), "{advice:?}");
+        assert!(advice[2].contains("backoff"), "{advice:?}");
+    }
+
+    /// A searched catalog's `Debug` tells its search text by size rather
+    /// than writing it out.
+    #[test]
+    fn a_searched_catalog_debugs_its_search_text_by_size() {
+        let catalog = Catalog::builtin();
+        assert!(!catalog.search(&query_words("rate")).is_empty());
+        let debug = format!("{catalog:?}");
+        let entries = catalog.iter().count();
+        assert!(
+            debug.contains(&format!("SearchText {{ entries: {entries}, bytes: ")),
+            "{debug}"
+        );
+    }
+
     #[test]
     fn a_search_matches_what_the_joined_fields_match() {
         let mut catalog = Catalog::builtin();
