@@ -147,6 +147,23 @@ mod tests {
     }
 
     #[test]
+    fn an_offset_is_digits_of_hours_below_24_and_minutes_below_60() {
+        assert_eq!(
+            secs("2024-05-01T23:59:00+23:59"),
+            Ok(1_714_564_800 - 12 * 3600)
+        );
+        for bad in [
+            "2024-05-01T12:00:00+24:00",
+            "2024-05-01T12:00:00+02:60",
+            "2024-05-01T12:00:00+0a:00",
+            "2024-05-01T12:00:00+02:0a",
+        ] {
+            let e = parse_timestamp(bad).unwrap_err();
+            assert!(e.contains("expected RFC 3339"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
     fn dialects_parse_and_unknown_ones_list_the_valid() {
         assert_eq!(parse_dialect("envelope"), Ok(Dialect::Envelope));
         let e = parse_dialect("soap").unwrap_err().to_string();

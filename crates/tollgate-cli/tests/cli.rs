@@ -627,6 +627,64 @@ fn a_catalog_piped_on_stdin_is_read_without_a_prompt() {
     assert_eq!(stderr(&linted), "");
 }
 
+/// What `tollgate` prints with a terminal on stdin, stdout and stderr:
+/// util-linux's `script` runs it on a pseudo-terminal, whose end of input
+/// it passes on. `None` where `script` cannot be run.
+fn in_a_terminal(dir: &Path, args: &[&str]) -> Option<String> {
+    let mut command = format!("'{}'", env!("CARGO_BIN_EXE_tollgate"));
+    for arg in args {
+        command.push_str(&format!(" '{arg}'"));
+    }
+    let output = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(output) => {
+            assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+            Some(String::from_utf8_lossy(&output.stdout).into_owned())
+        }
+        Err(e) => {
+            eprintln!("skipped: `script` cannot be run ({e})");
+            None
+        }
+    }
+}
+
+/// In a terminal, the prompt to end stdin with Ctrl-D is shown for what is
+/// read from stdin, and only for that: not for a FILE or a --catalog file.
+#[test]
+fn a_terminal_is_prompted_only_for_what_is_read_from_stdin() {
+    let dir = scratch("terminal_prompt");
+    std::fs::write(dir.join("resp.json"), r#"{"error":"x"}"#).unwrap();
+    std::fs::write(
+        dir.join("api.toml"),
+        "[errors.teapot]\nstatus = 418\ntitle = 'Teapot'\nmessage = 'No'\n",
+    )
+    .unwrap();
+    let response_prompt = "reading a response or body from stdin; end it with Ctrl-D";
+    let catalog_prompt = "reading a catalog from stdin; end it with Ctrl-D";
+    let Some(files) = in_a_terminal(
+        &dir,
+        &["decode", "--status", "400", "-c", "api.toml", "resp.json"],
+    ) else {
+        return;
+    };
+    assert!(files.contains("\"code\": \"x\""), "{files}");
+    assert!(!files.contains("Ctrl-D"), "{files}");
+    let Some(stdin) = in_a_terminal(&dir, &["decode", "--status", "400"]) else {
+        return;
+    };
+    assert!(stdin.contains(response_prompt), "{stdin}");
+    assert!(!stdin.contains(catalog_prompt), "{stdin}");
+    let Some(catalog) = in_a_terminal(&dir, &["decode", "-c", "-", "resp.json"]) else {
+        return;
+    };
+    assert!(catalog.contains(catalog_prompt), "{catalog}");
+    assert!(!catalog.contains(response_prompt), "{catalog}");
+}
+
 #[test]
 fn decode_reads_a_body_still_chunked() {
     // As `curl --raw -i` or `nc` print it; curl without --raw prints the
