@@ -507,12 +507,27 @@ fn free_port() -> u16 {
     port
 }
 
-/// `N` distinct free ports.
+/// `N` distinct free ports, none handed out before in this process: tests
+/// run in parallel, and a port given to one whose server has not bound it
+/// yet looks free to the next, whose admin connection then reached the
+/// other's server (once, a sentinel test's, refused its password).
 fn free_ports<const N: usize>() -> [u16; N] {
-    // Held until all are chosen, so that none is handed out twice.
-    let listeners: [std::net::TcpListener; N] =
-        std::array::from_fn(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
-    listeners.map(|listener| listener.local_addr().unwrap().port())
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap();
+    // Every listener is held until all are chosen, so that the system does
+    // not offer one of its ports again.
+    let mut held = Vec::new();
+    let mut ports = Vec::with_capacity(N);
+    while ports.len() < N {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if given.insert(port) {
+            ports.push(port);
+        }
+        held.push(listener);
+    }
+    ports.try_into().unwrap()
 }
 
 /// A connection of a test's own to its Redis.
