@@ -2631,21 +2631,24 @@ mod tests {
         assert!(e[0].starts_with("t.toml:3:10: entry \"abc\": "), "{e:?}");
     }
 
+    /// The one error of a file whose entry `abc` is `{ fields }` and whose
+    /// next entry, `abd`, is broken: it names `abd`, so reading `abc`'s
+    /// strings ended where they end.
+    fn only_the_next_entry_is_broken(fields: &str) {
+        let source = format!("[errors]\nabc = {{ {fields} }}\nabd = {{ status = = 1 }}\n");
+        let e = errors(&source);
+        assert_eq!(e.len(), 1, "{source}: {e:?}");
+        let at = "t.toml:3:18: entry \"abd\": ";
+        assert!(e[0].starts_with(at), "{source}: {e:?}");
+    }
+
     /// A backslash escapes only in a basic string: a literal string may
     /// end with one, and an escaped quote does not end a basic string.
     /// Misread, the rest of the line would hide the inline table's end.
     #[test]
     fn backslashes_in_strings_hide_no_later_entry() {
         for title in ["'C:\\'", "\"a long title with \\\" in it\""] {
-            let source = format!(
-                "[errors]\nabc = {{ title = {title}, message = 'm' }}\nabd = {{ status = = 1 }}\n"
-            );
-            let e = errors(&source);
-            assert_eq!(e.len(), 1, "{source}: {e:?}");
-            assert!(
-                e[0].starts_with("t.toml:3:18: entry \"abd\": "),
-                "{source}: {e:?}"
-            );
+            only_the_next_entry_is_broken(&format!("title = {title}, message = 'm'"));
         }
     }
 
@@ -2654,15 +2657,7 @@ mod tests {
     #[test]
     fn quotes_inside_a_multi_line_string_hide_no_later_entry() {
         for message in ["'''two ''quotes'' here'''", "\"\"\"it's \"so\" \"\"\""] {
-            let source = format!(
-                "[errors]\nabc = {{ title = 't', message = {message} }}\nabd = {{ status = = 1 }}\n"
-            );
-            let e = errors(&source);
-            assert_eq!(e.len(), 1, "{source}: {e:?}");
-            assert!(
-                e[0].starts_with("t.toml:3:18: entry \"abd\": "),
-                "{source}: {e:?}"
-            );
+            only_the_next_entry_is_broken(&format!("title = 't', message = {message}"));
         }
     }
 
