@@ -126,6 +126,7 @@ mod tests {
         assert_eq!(secs("2024-05-01T07:30:00-04:30"), Ok(1_714_564_800));
         assert_eq!(secs("2024-05-01T12:00:00.250Z"), Ok(1_714_564_800));
         assert_eq!(secs("2024-05-01T12:00:00+00:00"), Ok(1_714_564_800));
+        assert_eq!(secs("2024-05-02T11:59:00+23:59"), Ok(1_714_564_800));
         assert_eq!(secs("9999-12-31T23:59:59Z"), Ok(LAST_SECOND_OF_9999));
     }
 
@@ -137,26 +138,14 @@ mod tests {
             "2024-05-01",
             "2024-13-01T00:00:00Z",
             "2024-05-01T12:00:00+25:00",
-            "ééééééé",
-            "1970-01-01T00:00:00+01:00",
-            "9999-12-31T23:59:59-00:01",
-        ] {
-            let e = parse_timestamp(bad).unwrap_err();
-            assert!(e.contains("expected RFC 3339"), "{bad:?}: {e}");
-        }
-    }
-
-    #[test]
-    fn an_offset_is_digits_of_hours_below_24_and_minutes_below_60() {
-        assert_eq!(
-            secs("2024-05-01T23:59:00+23:59"),
-            Ok(1_714_564_800 - 12 * 3600)
-        );
-        for bad in [
+            // An offset is digits, hours below 24, minutes below 60.
             "2024-05-01T12:00:00+24:00",
             "2024-05-01T12:00:00+02:60",
             "2024-05-01T12:00:00+0a:00",
             "2024-05-01T12:00:00+02:0a",
+            "ééééééé",
+            "1970-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-00:01",
         ] {
             let e = parse_timestamp(bad).unwrap_err();
             assert!(e.contains("expected RFC 3339"), "{bad:?}: {e}");
