@@ -186,7 +186,11 @@ async fn drop_schemas_of_ended_runs(url: &str) {
             .split('_')
             .next()
             .unwrap_or("");
-        if pid.parse::<u32>().is_ok() && !proc.join(pid).exists() {
+        // Only names as the tests make them, safe to write into SQL bare.
+        let made_here = schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if made_here && pid.parse::<u32>().is_ok() && !proc.join(pid).exists() {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DROP SCHEMA IF EXISTS {schema} CASCADE"
             )))
