@@ -175,7 +175,7 @@ pub(super) struct Headers<'h> {
     /// In the order of [`headers::REQUEST_ID_HEADERS`].
     request_ids: [Option<&'h HeaderValue>; headers::REQUEST_ID_HEADERS.len()],
     /// In the order of [`MILLISECOND_HINT_NAMES`].
-    millisecond_hints: [Option<&'h HeaderValue>; 2],
+    millisecond_hints: [Option<&'h HeaderValue>; MILLISECOND_HINT_NAMES.len()],
 }
 
 /// The rate-limit fields besides the IETF `RateLimit` field that can say a
@@ -244,7 +244,7 @@ impl<'h> Headers<'h> {
             retry_after_lines: 0,
             content_type: None,
             request_ids: [None; headers::REQUEST_ID_HEADERS.len()],
-            millisecond_hints: [None; 2],
+            millisecond_hints: [None; MILLISECOND_HINT_NAMES.len()],
         };
         if map.keys_len() > FEW_HEADERS {
             found.error_code = map.get(headers::X_ERROR_CODE);
