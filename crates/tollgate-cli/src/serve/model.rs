@@ -562,4 +562,16 @@ mod tests {
         assert_eq!(label(169.99), "balanced");
         assert_eq!(label(170.0), "bright");
     }
+
+    /// A confidence of [`CONFIDENCE_THRESHOLD`] is confident; just under
+    /// it is `low_confidence`.
+    #[test]
+    fn the_threshold_itself_is_confident() {
+        let verdict = |confidence| Verdict {
+            label: "balanced",
+            confidence,
+        };
+        assert!(verdict(CONFIDENCE_THRESHOLD).is_confident());
+        assert!(!verdict(0.59).is_confident());
+    }
 }
