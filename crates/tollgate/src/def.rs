@@ -218,3 +218,21 @@ impl ErrorDef {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_only_values_are_named_but_not_sent() {
+        let def = ErrorDef::new("quota", 429, "t", "{limit} calls per {window} seconds")
+            .unwrap()
+            .details(["window"])
+            .message_only(["limit"]);
+        assert_eq!(def.message_only_keys(), ["limit"]);
+        assert!(!def.sends_detail("limit"));
+        for sent in ["window", "own"] {
+            assert!(def.sends_detail(sent), "{sent}");
+        }
+    }
+}

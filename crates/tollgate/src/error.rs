@@ -322,3 +322,70 @@ impl std::error::Error for ApiError {
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_found() -> ApiError {
+        let def = ErrorDef::new("not_found", 404, "Not found", "No {thing} here.")
+            .unwrap()
+            .details(["thing"]);
+        ApiError::new(Arc::new(def)).with("thing", "rule")
+    }
+
+    #[test]
+    fn the_message_is_the_filled_template_unless_replaced() {
+        let err = not_found();
+        assert_eq!(err.message(), "No rule here.");
+        assert_eq!(err.to_string(), "not_found (404): No rule here.");
+        assert!(
+            format!("{err:?}").starts_with(
+                r#"ApiError { code: "not_found", status: 404, message: "No rule here.""#
+            ),
+            "{err:?}"
+        );
+        let err = err.with_message("Rule not found");
+        assert_eq!(err.message(), "Rule not found");
+        assert_eq!(err.message_display().to_string(), "Rule not found");
+        assert_eq!(err.to_string(), "not_found (404): Rule not found");
+    }
+
+    #[test]
+    fn the_hint_is_filled_from_the_details() {
+        let def = ErrorDef::new("insufficient_scope", 403, "t", "m")
+            .unwrap()
+            .hint("Needs {scope}.")
+            .unwrap();
+        let err = ApiError::new(Arc::new(def)).with("scope", "admin");
+        assert_eq!(
+            err.hint().map(|h| h.to_string()).as_deref(),
+            Some("Needs admin.")
+        );
+    }
+
+    #[test]
+    fn the_source_is_kept_for_logs() {
+        let err = not_found().with_source("disk full".to_owned());
+        assert_eq!(err.source_error().unwrap().to_string(), "disk full");
+        let source = std::error::Error::source(&err).unwrap();
+        assert_eq!(source.to_string(), "disk full");
+    }
+
+    #[test]
+    fn another_entry_keeps_the_values_it_names_and_the_raisers_own() {
+        let old = ErrorDef::new("quota", 429, "t", "{limit} calls per {window} seconds")
+            .unwrap()
+            .details(["limit", "window"]);
+        let new = ErrorDef::new("quota", 429, "t", "{limit} calls")
+            .unwrap()
+            .message_only(["limit"]);
+        let err = ApiError::new(Arc::new(old))
+            .with("limit", 5)
+            .with("window", 60)
+            .with("own", true);
+        let moved = err.with_def(Arc::new(new));
+        let kept: Vec<_> = moved.details().keys().map(String::as_str).collect();
+        assert_eq!(kept, ["limit", "own"]);
+    }
+}
