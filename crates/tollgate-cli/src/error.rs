@@ -171,6 +171,11 @@ mod tests {
             source: io::ErrorKind::NotFound.into(),
         };
         assert!(e.to_string().starts_with("cannot read x.toml: "), "{e}");
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(
+            source,
+            Some(io::Error::from(io::ErrorKind::NotFound).to_string())
+        );
     }
 
     #[test]
@@ -202,6 +207,21 @@ mod tests {
             .load_toml("big.toml", &text)
             .unwrap_err();
         assert_eq!(count(&problems), 150);
+    }
+
+    #[test]
+    fn the_files_with_problems_are_counted_once_each() {
+        let problem = |file: &str| CatalogError {
+            file: file.into(),
+            line: 1,
+            column: 1,
+            code: None,
+            message: "title is empty".into(),
+            not_shown: None,
+        };
+        let problems = [problem("b.toml"), problem("a.toml"), problem("b.toml")];
+        assert_eq!(distinct_files(&problems), 2);
+        assert_eq!(distinct_files(&problems[..1]), 1);
     }
 
     #[test]

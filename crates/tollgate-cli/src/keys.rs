@@ -179,3 +179,18 @@ fn parse_lifetime(text: &str) -> Result<Duration, String> {
     }
     Ok(lifetime)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_lives_at_least_a_second() {
+        assert_eq!(parse_lifetime("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_lifetime(" 90m "), Ok(Duration::from_secs(90 * 60)));
+        for text in ["999ms", "0s"] {
+            let refused = parse_lifetime(text).unwrap_err();
+            assert!(refused.contains("out of range"), "{text}: {refused}");
+        }
+    }
+}

@@ -408,3 +408,94 @@ pub(crate) fn time(t: SystemTime) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    /// A database's refusal with an error `code`, as a driver reports it.
+    #[derive(Debug)]
+    struct Refused(&'static str);
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "refused ({})", self.0)
+        }
+    }
+
+    impl std::error::Error for Refused {}
+
+    impl sqlx::error::DatabaseError for Refused {
+        fn message(&self) -> &str {
+            "refused"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    /// What `failed` says of a refusal with `code` by the database at `url`.
+    fn said(url: &str, code: &'static str) -> String {
+        let database = Named {
+            url: url.to_owned(),
+            by: "--database".to_owned(),
+        };
+        let e = StoreError::Database(sqlx::Error::Database(Box::new(Refused(code))));
+        failed(&database, e).to_string()
+    }
+
+    #[test]
+    fn a_sqlite_database_that_stayed_locked_is_said_so() {
+        // SQLITE_BUSY and SQLITE_LOCKED, extended codes too.
+        for code in ["5", "261", "517", "6", "262"] {
+            let said = said("sqlite://t.db", code);
+            assert!(
+                said.starts_with("the database sqlite://t.db (named by --database) stayed locked"),
+                "{code}: {said}"
+            );
+        }
+        // A constraint, or another database's code 5, is no lock.
+        for (url, code) in [("sqlite://t.db", "2067"), ("postgres://u@h/db", "5")] {
+            let said = said(url, code);
+            assert_eq!(
+                said,
+                format!(
+                    "the database {url} (named by --database) failed: error returned from \
+                     database: refused ({code})"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_private_file_is_made_once_and_never_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        private_file(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, "data").unwrap();
+        private_file(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "data");
+        let missing = private_file(&dir.path().join("none/t.db")).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
+}

@@ -1523,6 +1523,19 @@ fn a_closed_pipe_ends_quietly() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(output.stderr.is_empty(), "{}", stderr(&output));
+    // More than stdout's buffer holds, to a pipe whose reader is gone
+    // before the command starts: the write fails while the command runs,
+    // not at the last flush.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = common::tollgate_command()
+        .args(["docs"])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(output.stderr.is_empty(), "{}", stderr(&output));
 }
 
 /// Output that cannot be written (a full disk) fails, `--help` and

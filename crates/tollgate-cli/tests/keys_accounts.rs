@@ -409,6 +409,19 @@ fn the_database_can_come_from_the_environment() {
         "sqlite://other.db",
     ]);
     assert_eq!(flagged.status.code(), Some(2), "{flagged:?}");
+    // An empty variable (`TOLLGATE_DATABASE_URL= tollgate …`) names none.
+    let unset = common::tollgate_command()
+        .args(["accounts", "show", "acme"])
+        .current_dir(&dir)
+        .env("TOLLGATE_DATABASE_URL", "")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&unset.stderr);
+    assert_eq!(unset.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("no database at ./tollgate.db (named by the default)"),
+        "{said}"
+    );
     // A database that cannot be opened is told with what named it.
     let unreachable = common::tollgate_command()
         .args(["accounts", "create", "acme"])
@@ -872,6 +885,7 @@ fn a_change_whose_output_cannot_be_written_is_said_to_be_made() {
             "created the account other",
         ),
         (&["accounts", "credit", "acme", "5"], "credited 5 to acme"),
+        (&["accounts", "credit", "acme", "0"], "credited 0 to acme"),
         (
             &["accounts", "credit", "acme", "--", "-2"],
             "debited 2 from acme",
