@@ -217,7 +217,9 @@ pub(crate) fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
         let size = usize::from_str_radix(std::str::from_utf8(size).ok()?, 16).ok()?;
         rest = &rest[end + 1..];
         if size == 0 {
-            return Some(out);
+            // A last chunk is followed by a blank line (or trailers): a lone
+            // `0` line is a body of hex digits, as below.
+            return (!(out.is_empty() && rest.is_empty())).then_some(out);
         }
         let taken = size.min(rest.len());
         out.extend_from_slice(&rest[..taken]);
@@ -762,6 +764,7 @@ mod tests {
         assert_eq!(dechunk(b"cafe babe\r\n"), None);
         assert_eq!(dechunk(b""), None);
         assert_eq!(dechunk(b"429\n"), None);
+        assert_eq!(dechunk(b"0\n"), None);
         assert_eq!(dechunk(b"cafe\r\n"), None);
         assert_eq!(dechunk(b"0\r\n\r\n").unwrap(), b"");
     }
