@@ -490,6 +490,25 @@ mod tests {
         assert!(err.source_error().unwrap().to_string().contains("db down"));
     }
 
+    /// A rejection reads as its code; one wrapping a store error, as its cause.
+    #[test]
+    fn rejections_read_as_their_code_or_cause() {
+        let cases = [
+            (Rejection::AccountSuspended, "account_suspended"),
+            (
+                Rejection::Unavailable(StoreError::NoTables),
+                "store unavailable: no Tollgate tables in the database",
+            ),
+            (
+                Rejection::Internal(StoreError::KeyNotFound("k".into())),
+                "store call refused: api key \"k\" not found",
+            ),
+        ];
+        for (rejection, text) in cases {
+            assert_eq!(rejection.to_string(), text);
+        }
+    }
+
     /// Each 401 carries its own challenge: a plain one for a key that is
     /// missing or unknown, and `invalid_token` saying why for an expired
     /// or a deactivated key.
