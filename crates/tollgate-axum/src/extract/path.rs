@@ -1,6 +1,6 @@
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, MatchedPath};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 use tollgate::ApiError;
@@ -10,8 +10,10 @@ use crate::rejection::{builtin, invalid_field, recognise};
 
 /// Path parameters whose errors name the parameter as the route does
 /// (`/users/{id}` → `id`): a value that does not parse is `validation_error`
-/// with a violation at it; a route whose parameters do not fit the type (a
-/// programming error) is `internal_error`, its cause logged.
+/// with a violation at it (an enum's unknown variant at the parameter that
+/// holds it, or at none when several hold the same value); a route whose
+/// parameters do not fit the type (a programming error) is
+/// `internal_error`, its cause logged.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -38,9 +40,11 @@ where
                     .extensions
                     .get::<MatchedPath>()
                     .map(|m| m.as_str().to_owned());
+                let values = RawPathParams::from_request_parts(parts, state).await.ok();
                 Err(Rejection::from(path_error(
                     rejection,
                     route.as_deref().unwrap_or_default(),
+                    values.as_ref(),
                 )))
             }
         }
@@ -56,11 +60,22 @@ fn param_name(route: &str, index: usize) -> Option<&str> {
         .nth(index)
 }
 
+/// The one parameter holding the value `message` quotes first, as serde
+/// quotes an enum's unknown variant (``unknown variant `zz`, expected …``);
+/// `None` when no parameter holds it, or several do.
+fn quoted_param<'a>(message: &str, values: &'a RawPathParams) -> Option<&'a str> {
+    let (_, rest) = message.split_once('`')?;
+    let (quoted, _) = rest.split_once('`')?;
+    let mut holding = values.iter().filter(|(_, value)| *value == quoted);
+    let (name, _) = holding.next()?;
+    holding.next().is_none().then_some(name)
+}
+
 fn invalid(field: &str, code: &str, message: String) -> ApiError {
     invalid_field(field, code, &message)
 }
 
-fn path_error(rejection: PathRejection, route: &str) -> ApiError {
+fn path_error(rejection: PathRejection, route: &str, values: Option<&RawPathParams>) -> ApiError {
     let generic = |r: &PathRejection| {
         recognise(r.status().as_u16(), &r.body_text(), None, false)
             .unwrap_or_else(|| builtin("internal_error"))
@@ -99,12 +114,13 @@ fn path_error(rejection: PathRejection, route: &str) -> ApiError {
         ErrorKind::DeserializeError { key, message, .. } => {
             invalid(key, "invalid_value", message.clone())
         }
-        // A lone value's own error (an enum's unknown variant): axum does
-        // not say which parameter, so it is named only when the route has
-        // one.
+        // A value's own error (an enum's unknown variant): axum does not say
+        // which parameter, so it is the route's only one, or the one
+        // holding the value the message quotes.
         ErrorKind::Message(message) => {
             let only = param_name(route, 0).filter(|_| param_name(route, 1).is_none());
-            invalid(only.unwrap_or_default(), "invalid_value", message.clone())
+            let named = only.or_else(|| quoted_param(message, values?));
+            invalid(named.unwrap_or_default(), "invalid_value", message.clone())
         }
         // A route whose parameters do not fit the type (a wrong number, an
         // unsupported type) is axum's 500: `internal_error`, its text the
@@ -186,7 +202,7 @@ mod tests {
         #[derive(serde::Deserialize)]
         struct Kinds {
             #[allow(dead_code)]
-            x: u32,
+            x: String,
             #[allow(dead_code)]
             y: Kind,
         }
@@ -195,13 +211,17 @@ mod tests {
             r#"validation_error Some("y") y: invalid IP address syntax"#
         );
         // axum names no parameter for an enum's unknown variant: the only
-        // one a route has is named, of several none.
+        // one a route has is named, of several the one holding the value
+        // quoted first, and none when several hold it.
+        let unknown = r#"validation_error Some("y") y: unknown variant `zz`, expected `face`"#;
+        assert_eq!(refusal::<Kind>("/b/{y}", "/b/zz").await, unknown);
+        assert_eq!(refusal::<Kinds>("/a/{x}/b/{y}", "/a/1/b/zz").await, unknown);
         assert_eq!(
-            refusal::<Kind>("/b/{y}", "/b/zz").await,
-            r#"validation_error Some("y") y: unknown variant `zz`, expected `face`"#
+            refusal::<(String, Kind)>("/a/{x}/b/{y}", "/a/face/b/zz").await,
+            unknown
         );
         assert_eq!(
-            refusal::<Kinds>("/a/{x}/b/{y}", "/a/1/b/zz").await,
+            refusal::<Kinds>("/a/{x}/b/{y}", "/a/zz/b/zz").await,
             r#"validation_error Some("") unknown variant `zz`, expected `face`"#
         );
         // A route whose parameters do not fit the type: a 500, its cause
