@@ -193,26 +193,40 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 fn multipart(field: &str, content_type: &str, bytes: &[u8]) -> Body {
-    multipart_after(1, field, content_type, bytes)
+    multipart_after(1, 1, field, content_type, bytes)
 }
 
-/// A form whose file part `field` comes after `inputs` text inputs, as a
-/// browser form with hidden inputs sends it.
-fn multipart_after(inputs: usize, field: &str, content_type: &str, bytes: &[u8]) -> Body {
+/// A form whose file part `field` (`files` of them) comes after `inputs`
+/// text inputs, as a browser form with hidden inputs sends it.
+fn multipart_after(
+    inputs: usize,
+    files: usize,
+    field: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Body {
     let boundary = "tollgate-test-7d1f3c";
-    let mut body = String::new();
+    let mut body = Vec::new();
     for i in 0..inputs {
-        body += &format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"note{i}\"\r\n\r\nhello\r\n"
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"note{i}\"\r\n\r\nhello\r\n"
+            )
+            .as_bytes(),
         );
     }
-    body += &format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"image\"\r\n\
-         Content-Type: {content_type}\r\n\r\n"
-    );
-    let mut body = body.into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    for _ in 0..files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; \
+                 filename=\"image\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     Body::Raw(format!("multipart/form-data; boundary={boundary}"), body)
 }
 
@@ -593,8 +607,17 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     assert_eq!(ok.json()["format"], "jpeg");
     // Found after a form's other inputs too (a dozen hidden ones, say): the
     // same image again, so a conflict, not a missing field.
-    let late = scan(multipart_after(12, "image", "image/jpeg", jpeg), &[]);
+    let late = scan(multipart_after(12, 1, "image", "image/jpeg", jpeg), &[]);
     assert_eq!(late.status, 409, "{}", late.text());
+    // Two images in one form: refused at `image`, as JSON refuses a field
+    // given twice, not the first scanned and the second dropped.
+    let two = scan(multipart_after(1, 2, "image", "image/jpeg", jpeg), &[]);
+    let details = status_code_error(
+        &two,
+        400,
+        "image: one image is scanned at a time: send one part named image",
+    );
+    assert_eq!(details["errors"][0]["field"], "image", "{details}");
     let no_image = scan(multipart("photo", "image/jpeg", jpeg), &[]);
     let details = status_code_error(
         &no_image,

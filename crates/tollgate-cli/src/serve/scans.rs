@@ -27,8 +27,8 @@ pub(crate) const X_SIMULATE: HeaderName = HeaderName::from_static("x-simulate");
 pub(crate) const SIMULATIONS: [&str; 3] = ["model-unavailable", "model-timeout", "model-crash"];
 /// How long clients are asked to wait when the model is unavailable.
 pub(crate) const MODEL_RETRY_AFTER: Duration = Duration::from_secs(30);
-/// The most multipart parts read looking for the image: a browser form puts
-/// its other inputs (hidden ones too) first; the body limit bounds the bytes
+/// The most multipart parts read: a browser form puts its other inputs
+/// (hidden ones too) around the image; the body limit bounds the bytes
 /// read, this the work on many tiny parts.
 const MAX_PARTS: usize = 64;
 
@@ -70,7 +70,8 @@ impl From<&ScanRecord> for ScanView {
 }
 
 /// The image bytes of a scan request: base64 in JSON, or a multipart part
-/// named `image` (or `image_data`).
+/// named `image` (or `image_data`), one only, as JSON refuses a field given
+/// twice.
 pub(crate) struct ScanInput(Vec<u8>);
 
 /// Standard base64, padded or not.
@@ -141,16 +142,30 @@ impl FromRequest<Arc<AppState>> for ScanInput {
 
 async fn from_multipart(req: Request, app: &Arc<AppState>) -> Result<ScanInput, HandlerError> {
     let mut multipart = Multipart::from_request(req, app).await?;
+    let mut image = None;
     for _ in 0..MAX_PARTS {
         let Some(field) = multipart.next_field().await? else {
             break;
         };
         if matches!(field.name(), Some("image" | "image_data")) {
-            return Ok(ScanInput(field.bytes().await?.to_vec()));
+            if image.is_some() {
+                let message = "one image is scanned at a time: send one part named image";
+                let err = app
+                    .error("validation_error")
+                    .violation(Violation::new("image", "invalid_value", message))
+                    .with_message(format!("image: {message}"));
+                return Err(err.into());
+            }
+            image = Some(field.bytes().await?.to_vec());
         }
     }
-    let err = app.error("missing_field").with("field", "image");
-    Err(with_issue(err).into())
+    match image {
+        Some(bytes) => Ok(ScanInput(bytes)),
+        None => {
+            let err = app.error("missing_field").with("field", "image");
+            Err(with_issue(err).into())
+        }
+    }
 }
 
 /// The base64 payload of a `data:` URL (`data:image/png;base64,…`), whose
