@@ -155,13 +155,16 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
         // curl prints a body decoded (`--compressed`) under the encoded
         // `Content-Length`: with a `Content-Encoding`, the length says nothing.
         // Nor with a `Transfer-Encoding`, which overrides it (RFC 9112 §6.3).
+        // A length is digits only (RFC 9110 §8.6): `usize`'s parser would
+        // also take a sign.
         let length = headers
             .get(CONTENT_LENGTH)
             .filter(|_| {
                 !headers.contains_key(CONTENT_ENCODING) && !headers.contains_key(TRANSFER_ENCODING)
             })
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<usize>().ok());
+            .map(|v| v.as_bytes().trim_ascii())
+            .filter(|v| v.iter().all(u8::is_ascii_digit))
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<usize>().ok());
         // The body, and what follows it: the next response when curl printed
         // several. A body that is itself a response was never printed (curl
         // drops the bodies of the redirects and challenges it follows, and a
@@ -606,6 +609,18 @@ mod tests {
                     Content-Length: 5\r\n\r\n4\r\nbusy\r\n0\r\n\r\n";
         let response = parse_response(raw).unwrap();
         assert_eq!(dechunk(response.body).unwrap(), b"busy");
+    }
+
+    #[test]
+    fn a_content_length_that_is_not_digits_says_nothing() {
+        // As one that does not fit: the body runs to the end.
+        for length in ["+2", "-2", "2, 2", ""] {
+            let text = format!("HTTP/1.1 503 Busy\r\nContent-Length: {length}\r\n\r\n{{}}xy");
+            let response = parse_response(text.as_bytes()).unwrap();
+            assert_eq!(response.body, b"{}xy", "{length:?}");
+        }
+        let text = b"HTTP/1.1 503 Busy\r\nContent-Length:  2 \r\n\r\n{}xy";
+        assert_eq!(parse_response(text).unwrap().body, b"{}");
     }
 
     #[test]
