@@ -1552,6 +1552,11 @@ struct Faulty {
     unanswered_renewals: bool,
     /// Told once a renewal has landed.
     landed: Arc<tokio::sync::Notify>,
+    /// How many lock renewals have been sent (one that would not move the
+    /// lock sends nothing).
+    renewals: Arc<AtomicUsize>,
+    /// How many of those have been answered.
+    renewals_answered: Arc<AtomicUsize>,
     /// How many owner writes are still to fail.
     failing_writes: Arc<AtomicUsize>,
     /// How many releases are still to find no connection.
@@ -1634,8 +1639,14 @@ mod faulty {
             token: LockToken,
             until: i64,
         ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.renewals.fetch_add(1, Ordering::SeqCst);
             if !self.unanswered_renewals {
-                return self.inner.idem_renew(api_key_id, idem_key, token, until);
+                return Box::pin(async move {
+                    let renewed = self.inner.idem_renew(api_key_id, idem_key, token, until);
+                    let renewed = renewed.await;
+                    self.renewals_answered.fetch_add(1, Ordering::SeqCst);
+                    renewed
+                });
             }
             Box::pin(async move {
                 let renewed = self.inner.idem_renew(api_key_id, idem_key, token, until);
@@ -1931,6 +1942,8 @@ impl Fixture {
             inner: self.db.backend().await,
             unanswered_renewals: false,
             landed: Arc::default(),
+            renewals: Arc::default(),
+            renewals_answered: Arc::default(),
             failing_writes: Arc::default(),
             unconnected_releases: Arc::default(),
             unanswered_claims: Arc::default(),
@@ -2353,6 +2366,133 @@ async fn an_expired_record_a_claim_finds_after_its_delete_does_not_hold_the_key(
         assert!(!res.headers().contains_key("idempotent-replayed"), "{key}");
     }
     assert_eq!(handler.calls(), 2);
+    f.db.cleanup().await;
+}
+
+/// A handler that moves the store's clock `by` as it begins, says so on
+/// `entered`, and answers 201 `done` once `release` is told.
+fn clock_moving_handler(
+    clock: tollgate_store::ManualClock,
+    by: Duration,
+    entered: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+) -> impl Service<Req, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    tower::service_fn(move |_req: Req| {
+        let (entered, release, clock) = (entered.clone(), release.clone(), clock.clone());
+        async move {
+            clock.advance(by);
+            entered.notify_one();
+            release.notified().await;
+            let response = Response::builder().status(201).body(Full::from("done"));
+            Ok(response.unwrap())
+        }
+    })
+}
+
+/// Yields until `count` reaches `n`, then a while longer for what follows
+/// from it to run: the runtime is kept busy, so a paused Tokio clock does
+/// not move meanwhile (it moves on its own only when the runtime idles).
+async fn yield_until(count: &AtomicUsize, n: usize) {
+    while count.load(Ordering::SeqCst) < n {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A request's first lock renewal comes a third of the lock timeout after
+/// its claim, not as its handler begins: until then the lock stands, though
+/// the store's clock has moved (a renewal would set a later one and write).
+#[tokio::test]
+async fn a_lock_is_not_renewed_before_a_third_of_its_timeout_has_passed() {
+    let f = Fixture::new(Kind::Sqlite, 10).await.unwrap();
+    let faulty = f.sound().await;
+    let renewals = faulty.renewals.clone();
+    let gate = f.faulty(faulty);
+    let (entered, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    // Ten seconds pass on the store's clock as the handler begins: well
+    // within the third (20 s) of the default lock.
+    let handler = clock_moving_handler(
+        f.db.clock.clone(),
+        Duration::from_secs(10),
+        entered.clone(),
+        release.clone(),
+    );
+    let svc = gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let running = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("k1"), "{}")));
+    entered.notified().await;
+    // Tokio's clock moves only when told from here: what the request's
+    // tasks do while this one yields, they would do at once.
+    tokio::time::pause();
+    yield_until(&renewals, 0).await;
+    assert_eq!(renewals.load(Ordering::SeqCst), 0, "renewed early");
+    tokio::time::resume();
+    release.notify_one();
+    assert_eq!(running.await.unwrap().unwrap().status(), 201);
+    let (status, body) = send_any(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!((status, &body[..]), (201, &b"done"[..]));
+    f.db.cleanup().await;
+}
+
+/// Once a renewal has moved a key's lock, the next one, the store's clock
+/// not having moved since, would set the same lock: it sends nothing.
+#[tokio::test]
+async fn a_renewal_that_would_not_move_the_lock_sends_nothing() {
+    let f = Fixture::new(Kind::Sqlite, 10).await.unwrap();
+    let faulty = f.sound().await;
+    let (renewals, answered) = (faulty.renewals.clone(), faulty.renewals_answered.clone());
+    // A 3 s lock, renewed every second.
+    let gate = f
+        .faulty(faulty)
+        .idempotency_lock_timeout(Duration::from_secs(3));
+    let (entered, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let handler = clock_moving_handler(
+        f.db.clock.clone(),
+        Duration::from_secs(10),
+        entered.clone(),
+        release.clone(),
+    );
+    let svc = gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let running = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("k1"), "{}")));
+    entered.notified().await;
+    // Tokio's clock moves only when told from here: past the first
+    // renewal's time, then past the next's.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_millis(1500)).await;
+    yield_until(&answered, 1).await;
+    assert_eq!(
+        renewals.load(Ordering::SeqCst),
+        1,
+        "the first renewal moves the lock"
+    );
+    tokio::time::advance(Duration::from_millis(1500)).await;
+    yield_until(&answered, 0).await;
+    assert_eq!(
+        renewals.load(Ordering::SeqCst),
+        1,
+        "a renewal that would not move the lock was sent"
+    );
+    tokio::time::resume();
+    release.notify_one();
+    assert_eq!(running.await.unwrap().unwrap().status(), 201);
+    let (status, body) = send_any(&svc, post(&f.key, Some("k1"), "{}")).await;
+    assert_eq!((status, &body[..]), (201, &b"done"[..]));
     f.db.cleanup().await;
 }
 
