@@ -2008,3 +2008,88 @@ async fn a_sqlite_file_that_cannot_be_opened_fails_at_once() {
     assert!(matches!(err, StoreError::Database(_)), "{err}");
     assert!(err.to_string().contains("unable to open"), "{err}");
 }
+
+/// A refund whose caller was dropped (its client gone) goes on on a task of
+/// its own, and `finish_writes` waits for it: a server that stops after it
+/// has given the credits and the usage back.
+#[tokio::test]
+async fn finish_writes_waits_for_a_refund_whose_caller_was_dropped() {
+    use futures_util::FutureExt;
+    let Some(db) = TestDb::new(Kind::Sqlite).await else {
+        return;
+    };
+    let s = &db.store;
+    s.create_account(NewAccount::new("acme").credits(5))
+        .await
+        .unwrap();
+    let r = s.reserve("acme", 3).await.unwrap();
+    // Polled once (which starts the refund's task), then dropped. On this
+    // single-threaded runtime the task cannot run before the next await.
+    let mut release = Box::pin(s.release(r));
+    assert!(release.as_mut().now_or_never().is_none());
+    drop(release);
+    let mut finishing = Box::pin(s.finish_writes());
+    assert!(
+        finishing.as_mut().now_or_never().is_none(),
+        "finish_writes returned with the refund still to run"
+    );
+    finishing.await;
+    let a = s.account("acme").await.unwrap();
+    assert_eq!((a.balance(), a.usage_in_month_of(s.now())), (5, 0));
+    db.cleanup().await;
+}
+
+/// A schema another node creates while this one does (its `CREATE SCHEMA`
+/// waits for the other's to commit, then fails on the catalog's unique
+/// index) is taken as made, and the store opens in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_another_node_creates_meanwhile_opens() {
+    let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    use sqlx::Connection;
+    let schema = format!("tg_store_made_meanwhile_{}", std::process::id());
+    let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut creating = other.begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut *creating)
+        .await
+        .unwrap();
+    let opening = tokio::spawn({
+        let options = StoreOptions::default().schema(schema.clone());
+        let url = url.clone();
+        async move { tollgate_store::Store::open_with(&url, options).await }
+    });
+    // Commit only once this node's `CREATE SCHEMA` waits on the other's.
+    let mut watch = sqlx::PgConnection::connect(&url).await.unwrap();
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                   AND query LIKE 'CREATE SCHEMA%' AND strpos(query, $1) > 0";
+    let mut polls = 0;
+    loop {
+        let n: i64 = sqlx::query_scalar(waiting)
+            .bind(&schema)
+            .fetch_one(&mut watch)
+            .await
+            .unwrap();
+        if n > 0 || opening.is_finished() || polls == 3000 {
+            break;
+        }
+        polls += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    creating.commit().await.unwrap();
+    let opened = opening.await.unwrap();
+    if let Ok(store) = &opened {
+        store.list_keys(None).await.unwrap();
+        store.close().await;
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(&mut watch)
+    .await
+    .unwrap();
+    assert!(polls < 3000, "the store's CREATE SCHEMA never waited");
+    opened.expect("the schema made meanwhile is taken as made");
+}

@@ -615,8 +615,13 @@ fn lock_secs(d: Duration) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::accounts::key_id_of;
     use super::*;
+    use crate::backend::{
+        AccountBackend, AccountRow, BoxFuture, IdempotencyBackend, KeyBackend, KeyRow, Reserved,
+    };
     use crate::clock::unix;
 
     #[test]
@@ -806,5 +811,267 @@ mod tests {
             begin(b"other").await.unwrap(),
             Begin::Started { .. }
         ));
+    }
+
+    /// A backend over another that meddles as a concurrent node would, at
+    /// the moment the store cannot see: a top-up landing just after a charge
+    /// was refused, a claim written just before this one's, or a claim that
+    /// lands with its answer lost on the way back.
+    struct Meddling {
+        inner: Arc<dyn Backend>,
+        /// Credits added to an account once its next charge is refused.
+        top_ups: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+        /// A claim another node writes just before this node's next one.
+        claim_first: std::sync::Mutex<Option<IdempotencyRow>>,
+        /// Whether the next claim lands but reports a lost connection.
+        lose_claim_answer: std::sync::atomic::AtomicBool,
+    }
+
+    impl Meddling {
+        fn over(store: &Store) -> Meddling {
+            Meddling {
+                inner: store.inner.backend.clone(),
+                top_ups: Default::default(),
+                claim_first: Default::default(),
+                lose_claim_answer: Default::default(),
+            }
+        }
+    }
+
+    impl AccountBackend for Meddling {
+        fn insert_account(&self, row: AccountRow) -> BoxFuture<'_, Result<bool, StoreError>> {
+            self.inner.insert_account(row)
+        }
+        fn account<'a>(
+            &'a self,
+            id: &'a str,
+        ) -> BoxFuture<'a, Result<Option<AccountRow>, StoreError>> {
+            self.inner.account(id)
+        }
+        fn set_account_state<'a>(
+            &'a self,
+            id: &'a str,
+            state: &'static str,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.set_account_state(id, state)
+        }
+        fn add_credits<'a>(
+            &'a self,
+            id: &'a str,
+            amount: i64,
+        ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+            self.inner.add_credits(id, amount)
+        }
+        fn set_limits<'a>(
+            &'a self,
+            id: &'a str,
+            usage_limit: Option<i64>,
+            storage_quota: Option<i64>,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.set_limits(id, usage_limit, storage_quota)
+        }
+        fn reserve<'a>(
+            &'a self,
+            id: &'a str,
+            cost: i64,
+            period: i64,
+        ) -> BoxFuture<'a, Result<Option<Reserved>, StoreError>> {
+            Box::pin(async move {
+                let reserved = self.inner.reserve(id, cost, period).await?;
+                if reserved.is_none() {
+                    let top_up = self.top_ups.lock().unwrap().remove(id);
+                    if let Some(amount) = top_up {
+                        self.inner.add_credits(id, amount).await?;
+                    }
+                }
+                Ok(reserved)
+            })
+        }
+        fn release<'a>(
+            &'a self,
+            id: &'a str,
+            cost: i64,
+            period: i64,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.release(id, cost, period)
+        }
+        fn add_storage<'a>(
+            &'a self,
+            id: &'a str,
+            bytes: i64,
+        ) -> BoxFuture<'a, Result<Option<i64>, StoreError>> {
+            self.inner.add_storage(id, bytes)
+        }
+        fn remove_storage<'a>(
+            &'a self,
+            id: &'a str,
+            bytes: i64,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.remove_storage(id, bytes)
+        }
+    }
+
+    impl KeyBackend for Meddling {
+        fn insert_key(&self, row: KeyRow) -> BoxFuture<'_, Result<(), StoreError>> {
+            self.inner.insert_key(row)
+        }
+        fn key<'a>(
+            &'a self,
+            id: &'a str,
+        ) -> BoxFuture<'a, Result<Option<(KeyRow, String)>, StoreError>> {
+            self.inner.key(id)
+        }
+        fn list_keys<'a>(
+            &'a self,
+            account_id: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Vec<KeyRow>, StoreError>> {
+            self.inner.list_keys(account_id)
+        }
+        fn revoke_key<'a>(
+            &'a self,
+            id: &'a str,
+            now: i64,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.revoke_key(id, now)
+        }
+    }
+
+    impl IdempotencyBackend for Meddling {
+        fn idem_insert(
+            &self,
+            row: IdempotencyRow,
+            token: LockToken,
+        ) -> BoxFuture<'_, Result<bool, StoreError>> {
+            Box::pin(async move {
+                let first = self.claim_first.lock().unwrap().take();
+                if let Some(first) = first {
+                    assert!(self.inner.idem_insert(first, LockToken(7)).await?);
+                }
+                let inserted = self.inner.idem_insert(row, token).await?;
+                if self.lose_claim_answer.swap(false, Ordering::Relaxed) {
+                    let lost = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+                    return Err(StoreError::Database(sqlx::Error::Io(lost)));
+                }
+                Ok(inserted)
+            })
+        }
+        fn idem_get<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+        ) -> BoxFuture<'a, Result<Option<IdempotencyRow>, StoreError>> {
+            self.inner.idem_get(api_key_id, idem_key)
+        }
+        fn idem_take_over<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+            fingerprint: &'a [u8],
+            now: i64,
+            locked_until: i64,
+            token: LockToken,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner
+                .idem_take_over(api_key_id, idem_key, fingerprint, now, locked_until, token)
+        }
+        fn idem_complete(
+            &self,
+            row: IdempotencyRow,
+            token: LockToken,
+        ) -> BoxFuture<'_, Result<bool, StoreError>> {
+            self.inner.idem_complete(row, token)
+        }
+        fn idem_abandon<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+            token: LockToken,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.idem_abandon(api_key_id, idem_key, token)
+        }
+        fn idem_renew<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+            token: LockToken,
+            until: i64,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.idem_renew(api_key_id, idem_key, token, until)
+        }
+        fn idem_delete_expired<'a>(
+            &'a self,
+            api_key_id: &'a str,
+            idem_key: &'a str,
+            now: i64,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.idem_delete_expired(api_key_id, idem_key, now)
+        }
+        fn idem_purge(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+            self.inner.idem_purge(now)
+        }
+    }
+
+    impl Backend for Meddling {
+        fn name(&self) -> &'static str {
+            self.inner.name()
+        }
+    }
+
+    /// A charge refused for want of credits, whose account was topped up
+    /// before the store looked at why, is tried again rather than refused:
+    /// whether the top-up brought the balance to exactly the cost or past it.
+    #[tokio::test]
+    async fn a_charge_refused_just_before_a_top_up_is_tried_again() {
+        let (base, clock) = store_on_a_manual_clock().await;
+        for (id, top_up) in [("exact", 2), ("more", 4)] {
+            let account = crate::NewAccount::new(id).credits(1);
+            base.create_account(account).await.unwrap();
+            let meddling = Meddling::over(&base);
+            meddling
+                .top_ups
+                .lock()
+                .unwrap()
+                .insert(id.to_owned(), top_up);
+            let options = StoreOptions::default().clock(clock.clone());
+            let store = Store::with_backend(meddling, options);
+            match store.reserve(id, 3).await {
+                Ok(charged) => assert_eq!(charged.remaining(), top_up - 2, "{id}"),
+                Err(refused) => panic!("{id}: {refused:?}"),
+            }
+        }
+    }
+
+    /// A claim another node wrote between this node's delete of expired
+    /// records and its own claim, already expired by this node's clock (the
+    /// other's is behind), is taken as gone: the key is this request's, not
+    /// refused as used with another request.
+    #[tokio::test]
+    async fn a_claim_expired_by_this_nodes_clock_does_not_hold_the_key() {
+        let (base, clock) = store_on_a_manual_clock().await;
+        let now = crate::clock::unix(base.now());
+        let meddling = Meddling::over(&base);
+        let stale =
+            IdempotencyRow::running("key_1", "order-1", b"other", now - 60, now - 120, now - 1);
+        *meddling.claim_first.lock().unwrap() = Some(stale);
+        let store = Store::with_backend(meddling, StoreOptions::default().clock(clock));
+        let (day, minute) = (Duration::from_secs(86_400), Duration::from_secs(60));
+        let begun = store.idempotency_begin("key_1", "order-1", b"fp", day, minute);
+        assert!(matches!(begun.await.unwrap(), Begin::Started { .. }));
+    }
+
+    /// A claim that landed though its answer was lost (the connection broke
+    /// on the way back) is freed, so that a retry of the request is not held
+    /// off as in use until the claim's lock runs out.
+    #[tokio::test]
+    async fn a_claim_whose_answer_was_lost_is_freed_for_a_retry() {
+        let (base, clock) = store_on_a_manual_clock().await;
+        let meddling = Meddling::over(&base);
+        meddling.lose_claim_answer.store(true, Ordering::Relaxed);
+        let store = Store::with_backend(meddling, StoreOptions::default().clock(clock));
+        let (day, minute) = (Duration::from_secs(86_400), Duration::from_secs(60));
+        let begin = || store.idempotency_begin("key_1", "order-1", b"fp", day, minute);
+        assert!(begin().await.is_err());
+        store.finish_writes().await;
+        assert!(matches!(begin().await.unwrap(), Begin::Started { .. }));
     }
 }
