@@ -2369,27 +2369,57 @@ async fn an_expired_record_a_claim_finds_after_its_delete_does_not_hold_the_key(
     f.db.cleanup().await;
 }
 
-/// A handler that moves the store's clock `by` as it begins, says so on
-/// `entered`, and answers 201 `done` once `release` is told.
-fn clock_moving_handler(
-    clock: tollgate_store::ManualClock,
-    by: Duration,
-    entered: Arc<tokio::sync::Notify>,
-    release: Arc<tokio::sync::Notify>,
-) -> impl Service<Req, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
-+ Clone
-+ Send
-+ 'static {
-    tower::service_fn(move |_req: Req| {
-        let (entered, release, clock) = (entered.clone(), release.clone(), clock.clone());
-        async move {
-            clock.advance(by);
-            entered.notify_one();
-            release.notified().await;
-            let response = Response::builder().status(201).body(Full::from("done"));
-            Ok(response.unwrap())
+/// A request run through `gate` with `Idempotency-Key: k1`, whose handler
+/// moves the store's clock ten seconds as it begins, then answers 201
+/// `done` once told: the request, spawned, and what tells its handler.
+async fn a_request_that_moves_the_clock(
+    f: &Fixture,
+    gate: Gatekeeper,
+) -> (
+    impl Service<Req, Response = Response<Full<Bytes>>, Error = Infallible> + Clone + use<>,
+    tokio::task::JoinHandle<Result<Response<Full<Bytes>>, Infallible>>,
+    Arc<tokio::sync::Notify>,
+) {
+    let (entered, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let handler = tower::service_fn({
+        let (clock, entered, release) = (f.db.clock.clone(), entered.clone(), release.clone());
+        move |_req: Req| {
+            let (clock, entered, release) = (clock.clone(), entered.clone(), release.clone());
+            async move {
+                clock.advance(Duration::from_secs(10));
+                entered.notify_one();
+                release.notified().await;
+                let response = Response::builder().status(201).body(Full::from("done"));
+                Ok::<_, Infallible>(response.unwrap())
+            }
         }
-    })
+    });
+    let svc = gate
+        .route()
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let running = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("k1"), "{}")));
+    entered.notified().await;
+    (svc, running, release)
+}
+
+/// Lets the request that [`a_request_that_moves_the_clock`] holds finish,
+/// and checks that it is answered, and that its answer is replayed.
+async fn finish_and_replay<S>(
+    svc: &S,
+    running: tokio::task::JoinHandle<Result<Response<Full<Bytes>>, Infallible>>,
+    release: &tokio::sync::Notify,
+    key: &str,
+) where
+    S: Service<Req, Response = Response<Full<Bytes>>, Error = Infallible> + Clone,
+{
+    release.notify_one();
+    assert_eq!(running.await.unwrap().unwrap().status(), 201);
+    let (status, body) = send_any(svc, post(key, Some("k1"), "{}")).await;
+    assert_eq!((status, &body[..]), (201, &b"done"[..]));
 }
 
 /// Yields until `count` reaches `n`, then a while longer for what follows
@@ -2412,35 +2442,16 @@ async fn a_lock_is_not_renewed_before_a_third_of_its_timeout_has_passed() {
     let f = Fixture::new(Kind::Sqlite, 10).await.unwrap();
     let faulty = f.sound().await;
     let renewals = faulty.renewals.clone();
-    let gate = f.faulty(faulty);
-    let (entered, release) = (
-        Arc::new(tokio::sync::Notify::new()),
-        Arc::new(tokio::sync::Notify::new()),
-    );
-    // Ten seconds pass on the store's clock as the handler begins: well
-    // within the third (20 s) of the default lock.
-    let handler = clock_moving_handler(
-        f.db.clock.clone(),
-        Duration::from_secs(10),
-        entered.clone(),
-        release.clone(),
-    );
-    let svc = gate
-        .route()
-        .idempotency(Idempotency::Optional)
-        .layer(handler);
-    let running = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("k1"), "{}")));
-    entered.notified().await;
+    // The handler's ten seconds are well within the third (20 s) of the
+    // default lock.
+    let (svc, running, release) = a_request_that_moves_the_clock(&f, f.faulty(faulty)).await;
     // Tokio's clock moves only when told from here: what the request's
     // tasks do while this one yields, they would do at once.
     tokio::time::pause();
     yield_until(&renewals, 0).await;
     assert_eq!(renewals.load(Ordering::SeqCst), 0, "renewed early");
     tokio::time::resume();
-    release.notify_one();
-    assert_eq!(running.await.unwrap().unwrap().status(), 201);
-    let (status, body) = send_any(&svc, post(&f.key, Some("k1"), "{}")).await;
-    assert_eq!((status, &body[..]), (201, &b"done"[..]));
+    finish_and_replay(&svc, running, &release, &f.key).await;
     f.db.cleanup().await;
 }
 
@@ -2455,22 +2466,7 @@ async fn a_renewal_that_would_not_move_the_lock_sends_nothing() {
     let gate = f
         .faulty(faulty)
         .idempotency_lock_timeout(Duration::from_secs(3));
-    let (entered, release) = (
-        Arc::new(tokio::sync::Notify::new()),
-        Arc::new(tokio::sync::Notify::new()),
-    );
-    let handler = clock_moving_handler(
-        f.db.clock.clone(),
-        Duration::from_secs(10),
-        entered.clone(),
-        release.clone(),
-    );
-    let svc = gate
-        .route()
-        .idempotency(Idempotency::Optional)
-        .layer(handler);
-    let running = tokio::spawn(svc.clone().oneshot(post(&f.key, Some("k1"), "{}")));
-    entered.notified().await;
+    let (svc, running, release) = a_request_that_moves_the_clock(&f, gate).await;
     // Tokio's clock moves only when told from here: past the first
     // renewal's time, then past the next's.
     tokio::time::pause();
@@ -2489,10 +2485,7 @@ async fn a_renewal_that_would_not_move_the_lock_sends_nothing() {
         "a renewal that would not move the lock was sent"
     );
     tokio::time::resume();
-    release.notify_one();
-    assert_eq!(running.await.unwrap().unwrap().status(), 201);
-    let (status, body) = send_any(&svc, post(&f.key, Some("k1"), "{}")).await;
-    assert_eq!((status, &body[..]), (201, &b"done"[..]));
+    finish_and_replay(&svc, running, &release, &f.key).await;
     f.db.cleanup().await;
 }
 
