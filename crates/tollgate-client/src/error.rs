@@ -482,3 +482,68 @@ impl From<BodyError> for Error {
         Error::new(Cause::Body(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// A body that is not valid JSON keeps serde's error as its cause, so a
+    /// caller walking the chain finds the line and column.
+    #[test]
+    fn a_json_body_error_has_the_parse_error_as_its_source() {
+        let parse = serde_json::from_str::<u32>("{").unwrap_err();
+        let text = parse.to_string();
+        let body = BodyError::Json(parse);
+        let source = body.source().expect("the parse error");
+        assert_eq!(source.to_string(), text);
+        assert!(source.is::<serde_json::Error>());
+        assert!(BodyError::NotEnvelope.source().is_none());
+
+        let error = Error::from(body);
+        let cause = error.source().expect("the body error");
+        assert!(cause.is::<BodyError>());
+        assert_eq!(cause.source().map(ToString::to_string), Some(text));
+    }
+
+    /// A reqwest error of a request to a server that never answers, cut by
+    /// the client's own timeout, and the URL it was sent to.
+    async fn timed_out() -> (reqwest::Error, Url) {
+        // Connections complete in the backlog; nothing is ever read or sent.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!(
+            "http://{}/v1/scans",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let error = client.get(url.clone()).send().await.unwrap_err();
+        drop(listener);
+        (error, url)
+    }
+
+    #[tokio::test]
+    async fn a_reqwest_timeout_is_of_kind_timeout() {
+        let (error, _) = timed_out().await;
+        assert!(error.is_timeout(), "{error:?}");
+        let error = Error::from(error);
+        assert_eq!(error.kind(), Some(Kind::Timeout));
+        assert!(error.transport().is_some());
+    }
+
+    /// Converted from reqwest, an error knows its URL but not its method:
+    /// the text starts with the URL alone, and no method is made up.
+    #[tokio::test]
+    async fn an_error_from_reqwest_names_its_url_without_a_method() {
+        let (error, url) = timed_out().await;
+        let error = Error::from(error);
+        assert_eq!(error.method(), None);
+        assert_eq!(error.url(), Some(&url));
+        let text = error.to_string();
+        assert!(text.starts_with(&format!("{url}: ")), "{text}");
+    }
+}

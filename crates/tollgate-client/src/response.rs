@@ -464,3 +464,39 @@ fn ended_already(response: &mut reqwest::Response) -> bool {
     use futures_util::FutureExt;
     matches!(response.chunk().now_or_never(), Some(Ok(None)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Debug output shows what was decoded and how long the body is, not
+    /// the body's bytes (up to the decoder's limit of them).
+    #[test]
+    fn an_error_response_debugs_its_decoding_and_body_length() {
+        let body = r#"{"error":{"code":503,"message":"Try later"}}"#;
+        let response = ErrorDecoder::new().decode(
+            StatusCode::SERVICE_UNAVAILABLE,
+            HeaderMap::new(),
+            Bytes::from(body),
+        );
+        let shown = format!("{response:?}");
+        assert!(shown.starts_with("ErrorResponse {"), "{shown}");
+        assert!(shown.contains("status: 503"), "{shown}");
+        assert!(
+            shown.contains(&format!("body_len: {}", body.len())),
+            "{shown}"
+        );
+        assert!(shown.contains("truncated: false"), "{shown}");
+    }
+
+    /// Debug output names the catalog only when it is the built-in one.
+    #[test]
+    fn a_decoder_debugs_its_catalog_and_body_limit() {
+        let shown = format!("{:?}", ErrorDecoder::new().max_body(4096));
+        assert!(shown.starts_with("ErrorDecoder {"), "{shown}");
+        assert!(shown.contains(r#"catalog: Some("builtin")"#), "{shown}");
+        assert!(shown.contains("max_body: 4096"), "{shown}");
+        let owned = ErrorDecoder::new().catalog(Catalog::builtin());
+        assert!(format!("{owned:?}").contains("catalog: None"), "{owned:?}");
+    }
+}

@@ -653,12 +653,53 @@ mod tests {
         assert!(!is_tls_failure(&dns));
     }
 
+    /// A response cut in its body was answered: the error reading that body
+    /// (reqwest reports it as a decode or body error, with the connection's
+    /// early close as its cause) is no failed send, so it is not retried.
+    #[tokio::test]
+    async fn an_error_reading_a_body_cut_short_is_not_retried() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            // The whole request head read, so that closing resets nothing.
+            let mut request = Vec::new();
+            while !request.ends_with(b"\r\n\r\n") {
+                let mut chunk = [0u8; 1024];
+                match socket.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&chunk[..n]),
+                }
+            }
+            // Promises 100 bytes, sends 10, then closes.
+            let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789";
+            socket.write_all(head.as_bytes()).await.unwrap();
+        });
+        let response = reqwest::Client::new().get(&url).send().await.unwrap();
+        let error = response.bytes().await.unwrap_err();
+        assert!(error.is_decode() || error.is_body(), "{error:?}");
+        assert_eq!(
+            RetryPolicy::default().plan_after_transport(&error),
+            Err(StopReason::NotRetryable)
+        );
+    }
+
     /// A rule is a closure, so policies compare by the rule they share.
     #[test]
     fn policies_with_rules_are_equal_only_when_they_share_the_rule() {
         let ruled = RetryPolicy::default().retry_when(|_| None);
         assert_eq!(ruled, ruled.clone());
         assert_ne!(ruled, RetryPolicy::default().retry_when(|_| None));
+    }
+
+    /// A rule is a closure, so a policy's debug output names it without
+    /// showing it.
+    #[test]
+    fn a_policy_with_a_rule_debugs_the_rule_as_opaque() {
+        let shown = format!("{:?}", RetryPolicy::default().retry_when(|_| None));
+        assert!(shown.contains("rule: Some(RetryRule(..))"), "{shown}");
     }
 
     #[test]

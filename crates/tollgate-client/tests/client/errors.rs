@@ -727,6 +727,7 @@ message = "No frames left on this plan."
     let response = http.get(mock.url("/")).send().await.unwrap();
     let err = response.json_data::<serde_json::Value>().await.unwrap_err();
     assert_eq!(err.code(), Some("out_of_frames"));
+    assert!(!err.response().unwrap().is_truncated(), "kept whole");
     assert_ne!(
         err.kind(),
         Some(Kind::PaymentRequired),
@@ -827,6 +828,19 @@ async fn plain_reqwest_gets_typed_errors_too() {
     let response = response.error_for_api().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.attempts().is_empty());
+
+    // 400 is the first error status.
+    let mock = Mock::start(vec![Reply::api(
+        Dialect::Problem,
+        "malformed_request",
+        "p-1",
+        None,
+    )])
+    .await;
+    let response = http.get(mock.url("/")).send().await.unwrap();
+    let err = response.error_for_api().await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
+    assert_eq!(err.code(), Some("malformed_request"));
 }
 
 #[tokio::test]
