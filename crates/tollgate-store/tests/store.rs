@@ -281,6 +281,13 @@ async fn a_keys_info_shows_its_prefix_and_id_and_its_times(kind: Kind) {
     assert_eq!(info.created_at(), created);
     assert_eq!(info.expires_at(), Some(created + Duration::from_secs(3600)));
     assert_eq!(info.revoked_at(), None);
+    // Active until its expiry, and expired from then on, as authentication
+    // judges it.
+    let expires = created + Duration::from_secs(3600);
+    assert_eq!(info.state_at(created), KeyState::Active);
+    let just_before = expires - Duration::from_secs(1);
+    assert_eq!(info.state_at(just_before), KeyState::Active);
+    assert_eq!(info.state_at(expires), KeyState::Expired);
 
     db.clock.advance(Duration::from_secs(60));
     let revoked = s.revoke_key(info.id()).await.unwrap();
