@@ -809,6 +809,20 @@ async fn without_a_deadline_a_slow_answer_is_waited_for() {
     assert_eq!(mock.hits(), 1);
 }
 
+/// `client_with` sets reqwest's read timeout to the policy's deadline: a
+/// success's body, which the middleware hands on before it is read, is
+/// ended when it stalls that long, not waited for.
+#[tokio::test(start_paused = true)]
+async fn a_success_body_that_stalls_is_ended_at_the_deadline() {
+    let reply = Reply::ok().body("0123456789").body_stall(3600 * SECOND);
+    let mock = Mock::start(vec![reply]).await;
+    let client = tollgate_client::client_with(RetryPolicy::default().deadline(10 * SECOND));
+    let response = client.get(mock.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let err = response.bytes().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_error_body_still_arriving_at_the_deadline_keeps_status_and_hint() {
     let reply = Reply::new(429)
