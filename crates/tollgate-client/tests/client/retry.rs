@@ -811,16 +811,21 @@ async fn without_a_deadline_a_slow_answer_is_waited_for() {
 
 /// `client_with` sets reqwest's read timeout to the policy's deadline: a
 /// success's body, which the middleware hands on before it is read, is
-/// ended when it stalls that long, not waited for.
+/// ended when it stalls that long, not waited for; a deadline of 500 days
+/// too (one of a century or more sets none).
 #[tokio::test(start_paused = true)]
 async fn a_success_body_that_stalls_is_ended_at_the_deadline() {
-    let reply = Reply::ok().body("0123456789").body_stall(3600 * SECOND);
-    let mock = Mock::start(vec![reply]).await;
-    let client = tollgate_client::client_with(RetryPolicy::default().deadline(10 * SECOND));
-    let response = client.get(mock.url("/")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let err = response.bytes().await.unwrap_err();
-    assert!(err.is_timeout(), "{err:?}");
+    const DAY: Duration = Duration::from_secs(86_400);
+    for deadline in [10 * SECOND, 500 * DAY] {
+        // Within Tokio's longest timer, about 795 days.
+        let reply = Reply::ok().body("0123456789").body_stall(700 * DAY);
+        let mock = Mock::start(vec![reply]).await;
+        let client = tollgate_client::client_with(RetryPolicy::default().deadline(deadline));
+        let response = client.get(mock.url("/")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let err = response.bytes().await.unwrap_err();
+        assert!(err.is_timeout(), "{deadline:?}: {err:?}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
