@@ -999,3 +999,24 @@ async fn the_default_client_follows_redirects_only_within_the_origin() {
     assert_eq!(away.status(), 302, "a redirect elsewhere is the answer");
     assert_eq!(elsewhere.hits(), 0, "the key never went to another origin");
 }
+
+#[tokio::test]
+async fn the_default_client_follows_ten_redirects_and_refuses_the_eleventh() {
+    let redirect = || Reply::new(302).header("location", "/next");
+    let mut ten = vec![redirect(); 10];
+    ten.push(Reply::ok());
+    let api = Mock::start(ten).await;
+    let client = tollgate_client::client();
+    let answer = client.get(api.url("/v1/x")).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "ten redirects are followed");
+    assert_eq!(api.hits(), 11);
+
+    let endless = Mock::start(vec![redirect()]).await;
+    let err = client.get(endless.url("/v1/x")).send().await.unwrap_err();
+    let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    assert!(chain.contains("more than 10 redirects"), "{chain}");
+    assert_eq!(endless.hits(), 11, "the eleventh redirect is not followed");
+}
