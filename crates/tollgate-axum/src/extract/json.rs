@@ -23,6 +23,10 @@ use crate::rejection::{builtin, from_json_error};
 ///   (`items[0].name` for `{"items":[{"name":"a","name":"b"}]}`);
 /// - a body over the limit → `payload_too_large`.
 ///
+/// A byte order mark before the JSON (a file saved as "UTF-8 with BOM") is
+/// skipped, as RFC 8259 §8.1 lets a parser do, and as [`tollgate::decode`]
+/// skips one before an error; positions in errors count from after it.
+///
 /// ```
 /// use serde::Deserialize;
 /// use tollgate_axum::Json;
@@ -49,6 +53,7 @@ pub struct Json<T>(pub T);
 impl<T: DeserializeOwned> Json<T> {
     /// Reads a JSON body.
     pub fn from_bytes(bytes: &[u8]) -> Result<Json<T>, Rejection> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| Rejection::from(from_json_error(e)))?;
@@ -120,6 +125,39 @@ mod tests {
             violation(br#"{"frames":[{"t":0,"zzz":1}]}"#),
             ("frames[0].zzz".into(), "unknown_field".into())
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_json_is_skipped() {
+        let marked = b"\xEF\xBB\xBF{\"frames\":[{\"t\":1}]}";
+        assert_eq!(
+            Json::<Session>::from_bytes(marked).unwrap().0.frames.len(),
+            1
+        );
+        // Positions count from after the mark, as an editor shows them.
+        let err = Json::<Session>::from_bytes(b"\xEF\xBB\xBF{,}")
+            .unwrap_err()
+            .into_api_error();
+        assert_eq!(err.code(), "malformed_request");
+        assert!(
+            err.details()["reason"]
+                .as_str()
+                .unwrap()
+                .ends_with("line 1 column 2"),
+            "{:?}",
+            err.details()
+        );
+        // Only one mark, and only at the start.
+        for body in [
+            &b"\xEF\xBB\xBF\xEF\xBB\xBF{\"frames\":[]}"[..],
+            b" \xEF\xBB\xBF{\"frames\":[]}",
+            b"{\"frames\":[]}\xEF\xBB\xBF",
+        ] {
+            let err = Json::<Session>::from_bytes(body)
+                .unwrap_err()
+                .into_api_error();
+            assert_eq!(err.code(), "malformed_request", "{body:?}");
+        }
     }
 
     #[test]
