@@ -9,6 +9,7 @@ use std::sync::{Arc, LazyLock, OnceLock};
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::docs::SearchText;
 use crate::{ApiError, Dialect, ErrorDef, Kind, Renderer, RetryClass, Template};
@@ -203,6 +204,9 @@ impl fmt::Display for UnknownCode {
 
 impl std::error::Error for UnknownCode {}
 
+/// A catalog file's own settings; its `[errors]` table is read entry by
+/// entry (see [`Catalog::load_toml`]), so that one entry's mistake does not
+/// hide the next one's.
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
@@ -211,14 +215,14 @@ impl std::error::Error for UnknownCode {}
 struct FileToml {
     docs_url: Option<Spanned<String>>,
     domain: Option<Spanned<String>>,
-    #[serde(default)]
-    errors: EntriesToml,
+    /// Left empty: here so that a key that is none of these is told all three.
+    #[serde(rename = "errors")]
+    _errors: Option<serde::de::IgnoredAny>,
 }
 
-/// The `[errors]` table, in file order; its own type so that a file whose
-/// `errors` is not a table is told what is expected there.
-#[derive(Default)]
-struct EntriesToml(indexmap::IndexMap<String, Spanned<EntryTable>>);
+/// A file's `errors` that is not a table: read only to be refused with
+/// what is expected there.
+struct EntriesToml;
 
 impl<'de> Deserialize<'de> for EntriesToml {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
@@ -230,13 +234,9 @@ impl<'de> Deserialize<'de> for EntriesToml {
             }
             fn visit_map<M: serde::de::MapAccess<'de>>(
                 self,
-                mut map: M,
+                _: M,
             ) -> Result<EntriesToml, M::Error> {
-                let mut entries = indexmap::IndexMap::new();
-                while let Some((code, entry)) = map.next_entry()? {
-                    entries.insert(code, entry);
-                }
-                Ok(EntriesToml(entries))
+                Ok(EntriesToml)
             }
         }
         de.deserialize_map(Entries)
@@ -443,8 +443,45 @@ impl Problems<'_> {
         });
     }
 
+    /// Keeps the parser's or a reader's error `e`: in `entry` (its code and
+    /// where it is) when it was read on its own, else in the entry whose
+    /// table the error is in (for an error told without a span, the one its
+    /// line is in).
+    fn push_toml(
+        &mut self,
+        source: &str,
+        e: &toml::de::Error,
+        entry: Option<(&str, std::ops::Range<usize>)>,
+    ) {
+        let (span, entry) = match (e.span(), entry) {
+            (Some(span), Some((code, _))) => (span, Some(code.to_owned())),
+            (None, Some((code, span))) => (span, Some(code.to_owned())),
+            (Some(span), None) => {
+                let entry = entry_at(source, span.start);
+                (span, entry)
+            }
+            (None, None) => {
+                let line = spanless_error_at(source, e.message());
+                // Up to its last byte: what starts on it is in it.
+                let last = line.end.checked_sub(1);
+                let entry = last.and_then(|at| entry_at(source, at));
+                (line.start..line.start, entry)
+            }
+        };
+        // The parser names neither the key given twice nor the entry; both
+        // are in the text.
+        let mut message = e.message().to_owned();
+        let key = source.get(span.clone()).map(str::trim);
+        if let Some(key) = key.filter(|k| message == "duplicate key" && k.len() <= 64) {
+            message = format!("duplicate key `{key}`");
+        }
+        self.push(span, entry.as_deref(), message);
+    }
+
     /// The problems, and a last one saying how many more were found.
     fn finish(mut self) -> Vec<CatalogError> {
+        // In the order of the file, as they are read in an editor.
+        self.kept.sort_by_key(|e| (e.line, e.column));
         if let (true, Some(last)) = (self.more > 0, self.kept.last()) {
             let more = CatalogError {
                 file: self.file.to_owned(),
@@ -539,40 +576,57 @@ impl Catalog {
             kept: Vec::new(),
             more: 0,
         };
-        let parsed: FileToml = match toml::from_str(source) {
-            Ok(parsed) => parsed,
+        let document = match DeTable::parse(source) {
+            Ok(document) => document,
             Err(e) => {
-                // The entry is the one whose table the error is in; for an
-                // error told without a span, the one its line is in.
-                let (span, entry) = match e.span() {
-                    Some(span) => (span.clone(), entry_at(source, span.start)),
-                    None => {
-                        let line = spanless_error_at(source, e.message());
-                        // Up to its last byte: what starts on it is in it.
-                        let last = line.end.checked_sub(1);
-                        let entry = last.and_then(|at| entry_at(source, at));
-                        (line.start..line.start, entry)
-                    }
-                };
-                // The parser names neither the key given twice nor the
-                // entry; both are in the text.
-                let mut message = e.message().to_owned();
-                let key = source.get(span.clone()).map(str::trim);
-                if let Some(key) = key.filter(|k| message == "duplicate key" && k.len() <= 64) {
-                    message = format!("duplicate key `{key}`");
-                }
-                errors.push(span, entry.as_deref(), message);
+                errors.push_toml(source, &e, None);
                 return Err(errors.finish());
             }
         };
+        let (span, mut document) = (document.span(), document.into_inner());
+        // Each entry is read on its own: a mistake in one (a wrong type, an
+        // unknown field) is told, and the others are still read and checked.
+        let mut entries = Vec::new();
+        if let Some((key, table)) = document.remove_entry("errors") {
+            let table_span = table.span();
+            let empty = Spanned::new(table_span.clone(), DeValue::Table(DeTable::new()));
+            document.insert(key, empty);
+            match table.into_inner() {
+                DeValue::Table(table) => {
+                    for (code, entry) in table {
+                        let code = code.into_inner().into_owned();
+                        let at = entry.span();
+                        match Spanned::<EntryTable>::deserialize(ValueDeserializer::from(entry)) {
+                            Ok(entry) => entries.push((code, entry)),
+                            Err(e) => errors.push_toml(source, &e, Some((&code, at))),
+                        }
+                    }
+                }
+                other => {
+                    let other = ValueDeserializer::from(Spanned::new(table_span, other));
+                    if let Err(e) = EntriesToml::deserialize(other) {
+                        errors.push_toml(source, &e, None);
+                    }
+                }
+            }
+        }
+        let rest = ValueDeserializer::from(Spanned::new(span, DeValue::Table(document)));
+        let settings = FileToml::deserialize(rest).unwrap_or_else(|e| {
+            errors.push_toml(source, &e, None);
+            FileToml {
+                docs_url: None,
+                domain: None,
+                _errors: None,
+            }
+        });
         let mut next = self.clone();
-        if let Some(url) = parsed.docs_url {
+        if let Some(url) = settings.docs_url {
             if let Some(problem) = docs_url_problem(url.get_ref()) {
                 errors.push(url.span(), None, problem.to_owned());
             }
             next.docs_url = url.into_inner();
         }
-        if let Some(domain) = parsed.domain {
+        if let Some(domain) = settings.domain {
             if let Some(problem) = domain_problem(domain.get_ref()) {
                 errors.push(domain.span(), None, problem);
             }
@@ -581,8 +635,8 @@ impl Catalog {
         // Where each entry writes its aliases (else the entry itself), for
         // collisions found once every entry is in.
         let mut alias_spans = HashMap::new();
-        let entries = parsed.errors.0.len();
-        for (code, entry) in parsed.errors.0 {
+        let count = entries.len();
+        for (code, entry) in entries {
             let span = entry.span();
             let EntryTable(entry) = entry.into_inner();
             let at = |key| entry.span_of(key).unwrap_or(span.clone());
@@ -625,7 +679,7 @@ impl Catalog {
         }
         next.index_wire_codes();
         *self = next;
-        Ok(entries)
+        Ok(count)
     }
 
     /// Adds or replaces an entry defined in code (such as a
@@ -2120,6 +2174,85 @@ mod tests {
             .load_toml("t.toml", "domain = 'api.example.com'\n")
             .unwrap();
         assert_eq!(catalog.domain(), "api.example.com");
+    }
+
+    #[test]
+    fn a_mistake_in_one_entry_does_not_hide_the_others() {
+        // A wrong type, an unknown field and a value out of range, each in
+        // its own entry, and a key the file itself does not know: all told,
+        // in the entry each is in, with the entries that read well checked.
+        let e = errors(
+            "color = 'red'
+             [errors.abc]
+status = 400
+title = 't'
+message = 'm'
+kind = 'nonsense'
+             [errors.abd]
+status = 400
+title = 't'
+mesage = 'm'
+             [errors.abe]
+status = 700
+title = 't'
+message = 'm'
+             [errors.abf]
+status = 'a lot'
+",
+        );
+        assert_eq!(e.len(), 5, "{e:?}");
+        // In the order of the file.
+        let expected = [
+            "t.toml:1:1: unknown field `color`, expected one of `docs_url`, `domain`, `errors`",
+            "t.toml:6:8: entry \"abc\": unknown variant `nonsense`",
+            "t.toml:10:1: entry \"abd\": unknown field `mesage`",
+            "t.toml:12:10: entry \"abe\": status 700 is outside 400–599",
+            "t.toml:16:10: entry \"abf\": invalid type: string \"a lot\"",
+        ];
+        for (problem, start) in e.iter().zip(expected) {
+            assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
+        }
+
+        // `errors` that is not a table, and an entry that is not one.
+        let e = errors(
+            "errors = 5
+",
+        );
+        assert_eq!(
+            e,
+            [
+                "t.toml:1:10: invalid type: integer `5`, expected a table of entries, one `[errors.CODE]` each"
+            ]
+        );
+        let e = errors(
+            "[errors]
+abc = [1]
+abd = { status = 600, title = 't', message = 'm' }
+",
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:2:7: entry \"abc\": invalid type: sequence"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].starts_with("t.toml:3:18: entry \"abd\": status 600"),
+            "{e:?}"
+        );
+
+        // Nothing is loaded while any entry is wrong.
+        let mut catalog = Catalog::builtin();
+        let before = catalog.iter().count();
+        let text = "[errors.fine]
+status = 400
+title = 't'
+message = 'm'
+[errors.bad]
+status = 'x'
+";
+        assert!(catalog.load_toml("t.toml", text).is_err());
+        assert_eq!(catalog.iter().count(), before);
+        assert!(catalog.get("fine").is_none());
     }
 
     #[test]
