@@ -651,8 +651,10 @@ impl Catalog {
                     }
                     next.put(def);
                 }
-                Err((at, problem)) => {
-                    errors.push(at.unwrap_or(span.clone()), Some(&code), problem);
+                Err(problems) => {
+                    for (at, problem) in problems {
+                        errors.push(at.unwrap_or(span.clone()), Some(&code), problem);
+                    }
                 }
             }
         }
@@ -1039,13 +1041,14 @@ fn domain_problem(text: &str) -> Option<String> {
 type Located = (Option<std::ops::Range<usize>>, String);
 
 /// `entry`, of `source`, as a definition: `existing`'s, with what the entry
-/// sets.
+/// sets; or every reason it cannot be one (a field a new entry lacks, a
+/// status out of range, a template that does not parse).
 fn build_def(
     source: &str,
     code: &str,
     entry: &EntryToml,
     existing: Option<ErrorDef>,
-) -> Result<ErrorDef, Located> {
+) -> Result<ErrorDef, Vec<Located>> {
     // At the brace as the file writes it; else (a text that does not read
     // as the value) at the value's start, with the byte.
     let template = |field: &Spanned<String>, what: &str| {
@@ -1056,6 +1059,7 @@ fn build_def(
             }
         })
     };
+    let mut problems = Vec::new();
     let mut def = match existing {
         Some(def) => def,
         None => {
@@ -1069,38 +1073,49 @@ fn build_def(
             .map(|(name, _)| *name)
             .collect();
             if !missing.is_empty() {
-                return Err((None, format!("a new entry needs {}", missing.join(", "))));
+                problems.push((None, format!("a new entry needs {}", missing.join(", "))));
             }
-            ErrorDef::new(code, 500, "", "").map_err(|e| (None, e.to_string()))?
+            ErrorDef::new(code, 500, "", "").map_err(|e| {
+                problems.push((None, e.to_string()));
+                std::mem::take(&mut problems)
+            })?
         }
     };
     if let Some(status) = &entry.status {
         let value = status.get_ref().0;
-        let status_u16 = u16::try_from(value)
+        match u16::try_from(value)
             .ok()
             .filter(|s| (400..=599).contains(s))
-            .ok_or_else(|| {
-                (
-                    Some(status.span()),
-                    format!("status {value} is outside 400–599"),
-                )
-            })?;
-        if def.kind == Kind::from_status(def.status) {
-            def.kind = Kind::from_status(status_u16);
+        {
+            Some(status_u16) => {
+                if def.kind == Kind::from_status(def.status) {
+                    def.kind = Kind::from_status(status_u16);
+                }
+                if def.retry == RetryClass::from_status(def.status) {
+                    def.retry = RetryClass::from_status(status_u16);
+                }
+                def.status = status_u16;
+            }
+            None => problems.push((
+                Some(status.span()),
+                format!("status {value} is outside 400–599"),
+            )),
         }
-        if def.retry == RetryClass::from_status(def.status) {
-            def.retry = RetryClass::from_status(status_u16);
-        }
-        def.status = status_u16;
     }
     if let Some(title) = &entry.title {
         def.title = title.get_ref().clone();
     }
     if let Some(message) = &entry.message {
-        def.message = template(message, "message")?;
+        match template(message, "message") {
+            Ok(message) => def.message = message,
+            Err(problem) => problems.push(problem),
+        }
     }
     if let Some(hint) = &entry.hint {
-        def.hint = Some(template(hint, "hint")?);
+        match template(hint, "hint") {
+            Ok(hint) => def.hint = Some(hint),
+            Err(problem) => problems.push(problem),
+        }
     }
     if let Some(remedy) = &entry.remedy {
         def.remedy = Some(lf_line_breaks(source, remedy).into_owned());
@@ -1120,7 +1135,11 @@ fn build_def(
     if let Some(message_only) = &entry.message_only {
         def.message_only = message_only.get_ref().clone();
     }
-    Ok(def)
+    if problems.is_empty() {
+        Ok(def)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Where byte `offset` of a string's value is in `source`, which writes it
@@ -2239,6 +2258,19 @@ abd = { status = 600, title = 't', message = 'm' }
             e[1].starts_with("t.toml:3:18: entry \"abd\": status 600"),
             "{e:?}"
         );
+
+        // An entry that cannot be built is told every reason.
+        let e = errors("[errors.abc]\nstatus = 700\nmessage = 'x {y'\nhint = '{'\n");
+        let expected = [
+            "t.toml:1:1: entry \"abc\": a new entry needs title",
+            "t.toml:2:10: entry \"abc\": status 700 is outside 400–599",
+            "t.toml:3:14: entry \"abc\": message template: unclosed",
+            "t.toml:4:9: entry \"abc\": hint template: unclosed",
+        ];
+        assert_eq!(e.len(), expected.len(), "{e:?}");
+        for (problem, start) in e.iter().zip(expected) {
+            assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
+        }
 
         // Nothing is loaded while any entry is wrong.
         let mut catalog = Catalog::builtin();
