@@ -88,8 +88,9 @@ fn strip_position(msg: &str) -> &str {
 }
 
 /// serde's derived expectations name the server's Rust types (`expected
-/// struct ScanJson with 1 element`); callers see the JSON shape instead
-/// (`expected an object`).
+/// struct ScanJson with 1 element`, `expected u32`); callers see the JSON
+/// shape instead (`expected an object`), and a number type's range
+/// (`expected a whole number from 0 to 4294967295`).
 fn without_type_names(msg: &str) -> std::borrow::Cow<'_, str> {
     const SHAPES: [(&str, &str); 4] = [
         ("expected struct variant ", "expected an object"),
@@ -117,7 +118,36 @@ fn without_type_names(msg: &str) -> std::borrow::Cow<'_, str> {
             return format!("{}{shape}{rest}", &msg[..at]).into();
         }
     }
+    // A number type's own expectation ends the message (`expected u32`).
+    if let Some((before, rust)) = msg.rsplit_once("expected ") {
+        if let Some(numbers) = numbers_of(rust) {
+            return format!("{before}expected {numbers}").into();
+        }
+    }
     msg.into()
+}
+
+/// The numbers a Rust number type holds, as a caller who has never seen
+/// the type reads them (`u8` → `a whole number from 0 to 255`); `None`
+/// for any other type.
+pub(crate) fn numbers_of(rust: &str) -> Option<String> {
+    let whole = |min: i128, max: u128| format!("a whole number from {min} to {max}");
+    Some(match rust {
+        "f32" | "f64" => "a number".to_owned(),
+        "u8" => whole(0, u8::MAX.into()),
+        "u16" => whole(0, u16::MAX.into()),
+        "u32" => whole(0, u32::MAX.into()),
+        "u64" => whole(0, u64::MAX.into()),
+        "usize" => whole(0, usize::MAX as u128),
+        "u128" => whole(0, u128::MAX),
+        "i8" => whole(i8::MIN.into(), i8::MAX as u128),
+        "i16" => whole(i16::MIN.into(), i16::MAX as u128),
+        "i32" => whole(i32::MIN.into(), i32::MAX as u128),
+        "i64" => whole(i64::MIN.into(), i64::MAX as u128),
+        "isize" => whole(isize::MIN as i128, isize::MAX as u128),
+        "i128" => whole(i128::MIN, i128::MAX as u128),
+        _ => return None,
+    })
 }
 
 /// Joins a parent path and a field name as callers write them.
@@ -490,7 +520,9 @@ mod tests {
             violation.message.len()
         );
         assert!(
-            violation.message.ends_with("expected u32"),
+            violation
+                .message
+                .ends_with("expected a whole number from 0 to 4294967295"),
             "{}",
             violation.message
         );
@@ -709,6 +741,36 @@ mod tests {
     }
 
     #[test]
+    fn every_number_type_is_told_by_its_range() {
+        for (rust, numbers) in [
+            ("f32", "a number"),
+            ("f64", "a number"),
+            ("u16", "a whole number from 0 to 65535"),
+            ("u32", "a whole number from 0 to 4294967295"),
+            ("usize", &format!("a whole number from 0 to {}", usize::MAX)),
+            ("u128", &format!("a whole number from 0 to {}", u128::MAX)),
+            ("i8", "a whole number from -128 to 127"),
+            (
+                "i64",
+                "a whole number from -9223372036854775808 to 9223372036854775807",
+            ),
+            (
+                "isize",
+                &format!("a whole number from {} to {}", isize::MIN, isize::MAX),
+            ),
+            (
+                "i128",
+                &format!("a whole number from {} to {}", i128::MIN, i128::MAX),
+            ),
+        ] {
+            assert_eq!(numbers_of(rust).as_deref(), Some(numbers), "{rust}");
+        }
+        for other in ["bool", "String", "uuid::Uuid", "", "u"] {
+            assert_eq!(numbers_of(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn rust_type_names_become_json_shapes() {
         let cases = [
             (
@@ -734,6 +796,36 @@ mod tests {
             (
                 "invalid type: integer `5`, expected a string",
                 "invalid type: integer `5`, expected a string",
+            ),
+            // Number types, by the numbers they hold.
+            (
+                "invalid type: string \"120\", expected f64",
+                "invalid type: string \"120\", expected a number",
+            ),
+            (
+                "invalid value: integer `-1`, expected u8",
+                "invalid value: integer `-1`, expected a whole number from 0 to 255",
+            ),
+            (
+                "invalid type: floating point `1.5`, expected i16",
+                "invalid type: floating point `1.5`, expected a whole number from -32768 to 32767",
+            ),
+            (
+                "invalid value: integer `99999999999`, expected i32",
+                "invalid value: integer `99999999999`, expected a whole number from -2147483648 to 2147483647",
+            ),
+            (
+                "invalid type: string \"x\", expected u64",
+                "invalid type: string \"x\", expected a whole number from 0 to 18446744073709551615",
+            ),
+            // Only a whole type name at the end.
+            (
+                "invalid value: string \"x\", expected u8 or u16",
+                "invalid value: string \"x\", expected u8 or u16",
+            ),
+            (
+                "invalid value: string \"x\", expected u80",
+                "invalid value: string \"x\", expected u80",
             ),
         ];
         for (serde, shown) in cases {

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use tollgate::ApiError;
 
 use crate::Rejection;
-use crate::rejection::{builtin, invalid_field, recognise};
+use crate::rejection::{builtin, invalid_field, numbers_of, recognise};
 
 /// Path parameters whose errors name the parameter as the route does
 /// (`/users/{id}` → `id`): a value that does not parse is `validation_error`
@@ -83,7 +83,10 @@ fn path_error(rejection: PathRejection, route: &str, values: Option<&RawPathPara
     let PathRejection::FailedToDeserializePathParams(failed) = &rejection else {
         return generic(&rejection);
     };
-    let cannot = |value: &str, ty: &str| format!("cannot parse `{value}` as `{ty}`");
+    let cannot = |value: &str, ty: &str| match numbers_of(ty) {
+        Some(numbers) => format!("cannot parse `{value}` as {numbers}"),
+        None => format!("cannot parse `{value}` as `{ty}`"),
+    };
     match failed.kind() {
         ErrorKind::ParseErrorAtKey {
             key,
@@ -179,7 +182,7 @@ mod tests {
             #[allow(dead_code)]
             y: u32,
         }
-        let expected = r#"validation_error Some("y") y: cannot parse `zz` as `u32`"#;
+        let expected = r#"validation_error Some("y") y: cannot parse `zz` as a whole number from 0 to 4294967295"#;
         assert_eq!(refusal::<Ids>("/a/{x}/b/{y}", "/a/1/b/zz").await, expected);
         assert_eq!(
             refusal::<(u32, u32)>("/a/{x}/b/{y}", "/a/1/b/zz").await,
