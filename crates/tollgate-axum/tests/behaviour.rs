@@ -744,6 +744,23 @@ fn the_configuration_shows_in_debug_output() {
     assert_eq!(format!("{:?}", config.layer()), "TollgateLayer { .. }");
 }
 
+#[test]
+fn the_service_and_its_future_show_in_debug_output() {
+    let mut service = tower::Layer::layer(
+        &Tollgate::new(Catalog::builtin()).layer(),
+        tower::service_fn(|_: Request<Body>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Body::empty()))
+        }),
+    );
+    let text = format!("{service:?}");
+    assert!(
+        text.starts_with("TollgateService { inner: ServiceFn {") && text.ends_with(", .. }"),
+        "{text}"
+    );
+    let future = service.call(Request::new(Body::empty()));
+    assert_eq!(format!("{future:?}"), "ResponseFuture { .. }");
+}
+
 /// `application/problem+json` picks `problem` only when the client rates it
 /// no lower than JSON; one that prefers JSON keeps the app's dialect. Either
 /// way a success keeps the app's envelope: `Accept` chooses how errors are
@@ -1494,4 +1511,59 @@ async fn a_request_naming_several_hosts_is_refused() {
     let (res, body) = send(&mut app, http2).await;
     assert_eq!(res.status(), 200);
     assert_eq!(body, "{}");
+}
+
+/// A success body of unknown length, announcing 4 to 10 bytes, that says
+/// it has ended once its one frame is read.
+struct Hinted(Option<Bytes>);
+
+impl http_body::Body for Hinted {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.take().map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let mut hint = http_body::SizeHint::new();
+        if self.0.is_some() {
+            hint.set_lower(4);
+            hint.set_upper(10);
+        }
+        hint
+    }
+}
+
+/// A success streamed after its head keeps what its body tells of itself:
+/// the bounds of its length, and when it has ended.
+#[tokio::test]
+async fn a_streamed_success_keeps_its_bodys_hints() {
+    let app = Router::new()
+        .route(
+            "/stream",
+            get(|| async { Body::new(Hinted(Some(Bytes::from_static(b"tick")))) }),
+        )
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let response = app
+        .oneshot(Request::get("/stream").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    let mut body = response.into_body();
+    let hint = http_body::Body::size_hint(&body);
+    assert_eq!((hint.lower(), hint.upper()), (4, Some(10)), "{hint:?}");
+    assert!(!http_body::Body::is_end_stream(&body));
+    let frame = body.frame().await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), "tick");
+    assert!(http_body::Body::is_end_stream(&body));
+    assert!(body.frame().await.is_none());
 }
