@@ -664,6 +664,19 @@ mod tests {
         assert!(cidr("::ffff:10.0.0.1").contains("::ffff:10.0.0.1".parse().unwrap()));
     }
 
+    /// A prefix as long as the address is the address alone, on either
+    /// family; one bit longer is no network.
+    #[test]
+    fn a_full_length_prefix_is_the_single_address() {
+        let cidr = |s: &str| s.parse::<Cidr>().unwrap();
+        assert_eq!(cidr("10.0.0.1/32"), cidr("10.0.0.1"));
+        assert_eq!(cidr("2001:db8::1/128"), cidr("2001:db8::1"));
+        assert_eq!(cidr("::ffff:10.0.0.1/128"), cidr("10.0.0.1"));
+        assert!(!cidr("10.0.0.1/32").contains("10.0.0.2".parse().unwrap()));
+        assert!("10.0.0.1/33".parse::<Cidr>().is_err());
+        assert!("2001:db8::1/129".parse::<Cidr>().is_err());
+    }
+
     /// In `Forwarded`, a backslash escapes the next byte only inside a
     /// quoted string (RFC 7230's quoted-pair): an escaped quote neither ends
     /// the string nor lets a comma in it split the element, and outside

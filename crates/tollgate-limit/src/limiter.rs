@@ -800,6 +800,48 @@ mod tests {
         assert_peek_reports_what_check_decides(&limiter).await;
     }
 
+    /// A subscriber that panics at every event of this crate: a way to make
+    /// a check panic part-way.
+    #[cfg(feature = "redis")]
+    struct PanicAtEvents;
+
+    #[cfg(feature = "redis")]
+    impl tracing::Subscriber for PanicAtEvents {
+        fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+            metadata.target().starts_with("tollgate_limit")
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {
+            panic!("a check panicked part-way");
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    /// A check of several policies runs on a task of its own; a panic there
+    /// (here: while the store's failure is logged) is its caller's panic, as
+    /// on the caller's own task, not a failure the fail mode answers.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    #[should_panic(expected = "a check panicked part-way")]
+    async fn a_panic_in_a_check_of_several_policies_reaches_its_caller() {
+        // Nothing listens on port 1: the store fails, and logs it.
+        let store =
+            crate::RedisStore::open("redis://127.0.0.1:1", crate::RedisOptions::default()).unwrap();
+        let limiter = two_policies(Limiter::builder().backend(Backend::Redis(store)));
+        let (parts, ()) = http::Request::builder()
+            .header("x-api-key", "k")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let _subscriber = tracing::subscriber::set_default(PanicAtEvents);
+        let _ = limiter.check(&parts).await;
+    }
+
     /// `Debug` names the policies, the backend and the fail mode.
     #[test]
     fn debug_names_the_policies_the_backend_and_the_fail_mode() {

@@ -626,6 +626,20 @@ mod tests {
         assert_eq!(store.len(), 1);
     }
 
+    /// A sweep takes the keys it forgets out of the map, not only out of
+    /// the count: their memory goes with them.
+    #[test]
+    fn a_sweep_takes_the_keys_it_forgets_out_of_the_map() {
+        let store = MemoryStore::<u64>::new(10);
+        let p = policy(1);
+        for k in 0..3 {
+            store.check(&p, &k, S, 1);
+        }
+        assert_eq!(store.sweep(13 * S), 3);
+        assert_eq!(store.len(), 0);
+        assert_eq!(store.map.len(), 0, "the forgotten entries are gone");
+    }
+
     #[test]
     fn a_full_store_forgets_idle_keys_whatever_their_grace() {
         let store = MemoryStore::<u64>::new(10).with_idle_grace(Duration::from_secs(3600));
@@ -734,6 +748,23 @@ mod tests {
             store.check(&p, &k, later, 1);
         }
         assert_eq!(store.len(), 4000, "the sweep came, and took the idle ones");
+    }
+
+    /// The insert that makes `MIN_SWEEP_INTERVAL` since the last sweep, in
+    /// a store of fewer than twice as many keys, sweeps: not one insert
+    /// later.
+    #[test]
+    fn the_insert_that_completes_the_sweep_interval_sweeps() {
+        let store = MemoryStore::<u64>::new(1_000_000);
+        let p = policy(1);
+        let interval = MIN_SWEEP_INTERVAL as u64;
+        for k in 0..interval - 1 {
+            store.check(&p, &k, S, 1);
+        }
+        assert_eq!(store.len(), MIN_SWEEP_INTERVAL - 1, "no sweep yet");
+        // Much later, the keys are idle past the grace; one more insert.
+        store.check(&p, &interval, 100 * S, 1);
+        assert_eq!(store.len(), 1, "that insert swept the idle keys");
     }
 
     /// A store full of live keys evicts the quarter owing least for a new

@@ -578,4 +578,28 @@ mod tests {
         let err = policy(1, 1).with_burst(huge).unwrap_err();
         assert_eq!(err.kind(), PolicyErrorKind::TooLarge);
     }
+
+    /// A spacing that rounding to the microsecond makes exactly 1 % slower
+    /// than the advertised one is still within 1 %: accepted. A shade more
+    /// is not.
+    #[test]
+    fn a_spacing_rounded_exactly_one_percent_slow_is_accepted() {
+        // 1 s / 10 100 = 99.0099 µs, spaced 100 µs apart: 1 % slower.
+        let p = Policy::new("p", 10_100, Duration::from_secs(1)).unwrap();
+        assert_eq!(p.emission_interval(), Duration::from_micros(100));
+        // 1 s / 10 101 = 99.0001 µs, spaced 100 µs apart: 1.01 % slower.
+        let err = Policy::new("p", 10_101, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(err.kind(), PolicyErrorKind::TooFast);
+    }
+
+    /// The largest quota the fields carry is not too large: a second's
+    /// worth of it is refused for its rate, not its size.
+    #[test]
+    fn the_largest_quota_is_refused_for_its_rate_not_its_size() {
+        let largest = 999_999_999_999_999;
+        let err = Policy::new("p", largest, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(err.kind(), PolicyErrorKind::TooFast);
+        let err = Policy::new("p", largest + 1, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(err.kind(), PolicyErrorKind::TooLarge);
+    }
 }

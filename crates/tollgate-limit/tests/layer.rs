@@ -822,6 +822,36 @@ async fn nested_layers_keep_the_inner_legacy_triple_when_it_has_fewer_calls_left
     }
 }
 
+/// Nested layers whose policies leave as many calls: the inner layer's
+/// triple is kept, as the outer one replaces it only with fewer calls left.
+#[tokio::test]
+async fn nested_layers_with_as_many_calls_left_keep_the_inner_legacy_triple() {
+    let clock = FakeClock::new();
+    // 5 a minute per IP outside, 5 every two minutes per key inside.
+    let per_key = Limiter::builder()
+        .policy(policy("per-key", 5, 120), ApiKey::bearer())
+        .clock(clock.clone())
+        .build();
+    let mut svc = nested(5, per_key, &clock);
+    // A call of the key comes back every 24 s, one of the IP every 12 s.
+    for (left, reset) in [(4, "24"), (3, "48")] {
+        let response = call(&mut svc, request("k")).await;
+        assert_eq!(response.status(), 200);
+        let headers = response.headers();
+        assert_eq!(
+            headers.get_all("x-ratelimit-reset").iter().count(),
+            1,
+            "{headers:?}"
+        );
+        assert_eq!(
+            headers["x-ratelimit-remaining"],
+            left.to_string().as_str(),
+            "{headers:?}"
+        );
+        assert_eq!(headers["x-ratelimit-reset"], reset, "{headers:?}");
+    }
+}
+
 /// An inner service that is never ready: it fails its readiness check.
 #[derive(Clone)]
 struct Overloaded;

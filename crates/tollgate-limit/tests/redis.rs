@@ -859,6 +859,39 @@ async fn a_lone_decision_is_sent_on_its_callers_own_task() {
     assert_eq!(check.await.unwrap().remaining(), 8);
 }
 
+/// A limiter's check of one policy on Redis is its lone decision, sent on
+/// its caller's own task as the store sends it: only a check of several
+/// policies takes a task of its own. The runtime has one thread, so a task
+/// spawned during the first poll is still alive when they are counted.
+#[tokio::test]
+async fn a_limiters_check_of_one_policy_on_redis_spawns_no_task() {
+    let Some(url) = redis_url() else { return };
+    let limiter = Limiter::builder()
+        .policy(policy("per-key", 10, 60), ApiKey::presented())
+        .backend(Backend::Redis(store(&url, &prefix())))
+        .build();
+    let (parts, ()) = Request::builder()
+        .header("x-api-key", "k")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let remaining = |outcome: &tollgate_limit::Outcome| {
+        outcome
+            .decisions()
+            .map(|(_, d)| d.remaining())
+            .collect::<Vec<_>>()
+    };
+    // The first check makes the connection, and the tasks that drive it.
+    assert_eq!(remaining(&limiter.check(&parts).await), [9]);
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    let mut check = std::pin::pin!(limiter.check(&parts));
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(check.as_mut().poll(cx))).await;
+    assert!(first.is_pending(), "answered before Redis was asked");
+    assert_eq!(metrics.num_alive_tasks(), before, "a task took the check");
+    assert_eq!(remaining(&check.await), [8]);
+}
+
 /// The benchmarks' plain `SET` writes its key on the store's connection.
 #[tokio::test]
 async fn the_benchmarks_plain_set_writes_its_key() {
