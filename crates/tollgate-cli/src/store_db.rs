@@ -107,8 +107,8 @@ fn failed(database: &Named, e: StoreError) -> CliError {
         return plain;
     }
     match e {
-        StoreError::Database(cause) => CliError::Usage(format!(
-            "the database {} (named by {by}) failed: {cause}",
+        StoreError::Database(_) => CliError::Usage(format!(
+            "the database {} (named by {by}): {e}",
             tollgate::redact_url(url)
         )),
         e => CliError::Usage(e.to_string()),
@@ -474,8 +474,7 @@ mod tests {
             assert_eq!(
                 said,
                 format!(
-                    "the database {url} (named by --database) failed: error returned from \
-                     database: refused ({code})"
+                    "the database {url} (named by --database): database error: refused (code {code})"
                 )
             );
         }

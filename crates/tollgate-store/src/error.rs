@@ -56,6 +56,16 @@ impl fmt::Display for StoreError {
             StoreError::AccountNotFound(id) => write!(f, "account {} not found", quoted(id)),
             StoreError::AccountExists(id) => write!(f, "account {} already exists", quoted(id)),
             StoreError::KeyNotFound(id) => write!(f, "api key {} not found", quoted(id)),
+            // sqlx ends a Postgres error with "at line N", the line of
+            // Postgres's own source that raised it, which reads as a line
+            // of the caller's: the message and its code say what failed.
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                write!(f, "database error: {}", e.message())?;
+                match e.code() {
+                    Some(code) => write!(f, " (code {code})"),
+                    None => Ok(()),
+                }
+            }
             StoreError::Database(e) => write!(f, "database error: {e}"),
             StoreError::Migrate(e) => write!(f, "database migration failed: {e}"),
             StoreError::NoTables => f.write_str("no Tollgate tables in the database"),
@@ -341,6 +351,28 @@ fn unreachable_code(code: &str) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database's own error is its message and code, not sqlx's text
+    /// (which ends a Postgres error with a line of Postgres's source).
+    #[tokio::test]
+    async fn a_database_error_is_its_message_and_code() {
+        use sqlx::Connection as _;
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let e = sqlx::query("SELECT * FROM nowhere")
+            .execute(&mut db)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            StoreError::Database(e).to_string(),
+            "database error: no such table: nowhere (code 1)"
+        );
+        assert_eq!(
+            StoreError::Database(sqlx::Error::PoolTimedOut).to_string(),
+            format!("database error: {}", sqlx::Error::PoolTimedOut)
+        );
+    }
 
     /// A store error wrapping a cause (the database, a migration, the
     /// random source) gives it as its source, and so does a rejection

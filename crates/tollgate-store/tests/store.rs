@@ -812,6 +812,28 @@ async fn a_postgres_gone_mid_run_is_unavailable_after_the_acquire_timeout() {
     db.cleanup().await;
 }
 
+/// Postgres's error reads as its message and SQLSTATE, without the line
+/// of Postgres's own source that sqlx adds (`at line 1452`), which reads
+/// as a line of the caller's.
+#[tokio::test]
+async fn a_postgres_error_is_told_without_a_line_of_postgres_source() {
+    let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_DATABASE_URL is unset");
+        return;
+    };
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let e = sqlx::query("SELECT * FROM tg_nowhere")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(" at line "), "sqlx's own text: {e}");
+    assert_eq!(
+        tollgate_store::StoreError::Database(e).to_string(),
+        "database error: relation \"tg_nowhere\" does not exist (code 42P01)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_starting_at_once_on_a_new_schema_all_open() {
     let Ok(url) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
