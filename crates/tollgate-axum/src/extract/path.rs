@@ -83,9 +83,13 @@ fn path_error(rejection: PathRejection, route: &str, values: Option<&RawPathPara
     let PathRejection::FailedToDeserializePathParams(failed) = &rejection else {
         return generic(&rejection);
     };
-    let cannot = |value: &str, ty: &str| match numbers_of(ty) {
-        Some(numbers) => format!("cannot parse `{value}` as {numbers}"),
-        None => format!("cannot parse `{value}` as `{ty}`"),
+    // axum parses only Rust's primitive types itself: each is told by the
+    // values it takes, in the caller's terms.
+    let cannot = |value: &str, ty: &str| match (numbers_of(ty), ty) {
+        (Some(numbers), _) => format!("cannot parse `{value}` as {numbers}"),
+        (None, "bool") => format!("cannot parse `{value}` as true or false"),
+        (None, "char") => format!("cannot parse `{value}` as a single character"),
+        (None, _) => format!("cannot parse `{value}` as `{ty}`"),
     };
     match failed.kind() {
         ErrorKind::ParseErrorAtKey {
@@ -192,6 +196,18 @@ mod tests {
             refusal::<u32>("/b/{y}", "/b/zz").await,
             expected,
             "a lone value"
+        );
+        assert_eq!(
+            refusal::<bool>("/b/{y}", "/b/yes").await,
+            r#"validation_error Some("y") y: cannot parse `yes` as true or false"#
+        );
+        assert_eq!(
+            refusal::<char>("/b/{y}", "/b/ab").await,
+            r#"validation_error Some("y") y: cannot parse `ab` as a single character"#
+        );
+        assert_eq!(
+            refusal::<f64>("/b/{y}", "/b/x").await,
+            r#"validation_error Some("y") y: cannot parse `x` as a number"#
         );
         assert_eq!(
             refusal::<String>("/b/{y}", "/b/%FF").await,
