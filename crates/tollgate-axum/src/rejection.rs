@@ -127,6 +127,18 @@ fn without_type_names(msg: &str) -> std::borrow::Cow<'_, str> {
     msg.into()
 }
 
+/// A path parameter's `value` that axum could not parse as `ty`, one of
+/// Rust's primitive types (the only ones axum parses itself), told by the
+/// values the type takes, in the caller's terms.
+pub(crate) fn cannot_parse(value: &str, ty: &str) -> String {
+    match (numbers_of(ty), ty) {
+        (Some(numbers), _) => format!("cannot parse `{value}` as {numbers}"),
+        (None, "bool") => format!("cannot parse `{value}` as true or false"),
+        (None, "char") => format!("cannot parse `{value}` as a single character"),
+        (None, _) => format!("cannot parse `{value}` as `{ty}`"),
+    }
+}
+
 /// The numbers a Rust number type holds, as a caller who has never seen
 /// the type reads them (`u8` → `a whole number from 0 to 255`); `None`
 /// for any other type.
@@ -383,10 +395,19 @@ fn recognise_bad_request(status: u16, text: &str, multipart_form: bool) -> ApiEr
         }
     }
     if let Some(rest) = text.strip_prefix("Invalid URL: ") {
-        let field = backticked(rest, "Cannot parse `")
-            .filter(|_| rest.contains("` with value `"))
-            .or_else(|| backticked(rest, "Invalid UTF-8 in `"))
-            .unwrap_or_default();
+        // `Cannot parse `id` with value `abc` to a `u32``: told as the
+        // gate's own `Path` tells it.
+        let parsed = rest
+            .strip_prefix("Cannot parse `")
+            .and_then(|rest| rest.split_once("` with value `"))
+            .and_then(|(field, rest)| {
+                let (value, ty) = rest.rsplit_once("` to a `")?;
+                Some((field, value, ty.strip_suffix('`')?))
+            });
+        if let Some((field, value, ty)) = parsed {
+            return invalid_field(field, "invalid_type", &cannot_parse(value, ty));
+        }
+        let field = backticked(rest, "Invalid UTF-8 in `").unwrap_or_default();
         return invalid_field(field, "invalid_value", rest);
     }
     if let Some(name) =
@@ -673,6 +694,43 @@ mod tests {
                 .unwrap_or_default();
             assert_eq!(named, *field, "{text}");
         }
+    }
+
+    /// axum's own `Path` refusing a value reads as the gate's `Path` does:
+    /// the type told by the values it takes; other texts are kept.
+    #[test]
+    fn axums_path_refusal_tells_the_values_the_type_takes() {
+        let said = |text: &str| {
+            let err = recognise(400, text, None, false).unwrap();
+            let v = &err.violations()[0];
+            (
+                v.field.to_string(),
+                v.code.to_string(),
+                v.message.to_string(),
+            )
+        };
+        assert_eq!(
+            said("Invalid URL: Cannot parse `id` with value `a`b` to a `u8`"),
+            (
+                "id".into(),
+                "invalid_type".into(),
+                "cannot parse `a`b` as a whole number from 0 to 255".into()
+            )
+        );
+        assert_eq!(
+            said("Invalid URL: Cannot parse `on` with value `yes` to a `bool`").2,
+            "cannot parse `yes` as true or false"
+        );
+        assert_eq!(
+            said("Invalid URL: Invalid UTF-8 in `name`"),
+            (
+                "name".into(),
+                "invalid_value".into(),
+                "Invalid UTF-8 in `name`".into()
+            )
+        );
+        let other = "Invalid URL: Cannot parse value at index 1 with value `x` to a `u32`";
+        assert_eq!(said(other).2, other.trim_start_matches("Invalid URL: "));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use tollgate::ApiError;
 
 use crate::Rejection;
-use crate::rejection::{builtin, invalid_field, numbers_of, recognise};
+use crate::rejection::{builtin, cannot_parse, invalid_field, recognise};
 
 /// Path parameters whose errors name the parameter as the route does
 /// (`/users/{id}` → `id`): a value that does not parse is `validation_error`
@@ -83,27 +83,19 @@ fn path_error(rejection: PathRejection, route: &str, values: Option<&RawPathPara
     let PathRejection::FailedToDeserializePathParams(failed) = &rejection else {
         return generic(&rejection);
     };
-    // axum parses only Rust's primitive types itself: each is told by the
-    // values it takes, in the caller's terms.
-    let cannot = |value: &str, ty: &str| match (numbers_of(ty), ty) {
-        (Some(numbers), _) => format!("cannot parse `{value}` as {numbers}"),
-        (None, "bool") => format!("cannot parse `{value}` as true or false"),
-        (None, "char") => format!("cannot parse `{value}` as a single character"),
-        (None, _) => format!("cannot parse `{value}` as `{ty}`"),
-    };
     match failed.kind() {
         ErrorKind::ParseErrorAtKey {
             key,
             value,
             expected_type,
-        } => invalid(key, "invalid_type", cannot(value, expected_type)),
+        } => invalid(key, "invalid_type", cannot_parse(value, expected_type)),
         ErrorKind::ParseErrorAtIndex {
             index,
             value,
             expected_type,
         } => {
             let field = param_name(route, *index).map_or_else(|| index.to_string(), str::to_owned);
-            invalid(&field, "invalid_type", cannot(value, expected_type))
+            invalid(&field, "invalid_type", cannot_parse(value, expected_type))
         }
         ErrorKind::ParseError {
             value,
@@ -111,7 +103,7 @@ fn path_error(rejection: PathRejection, route: &str, values: Option<&RawPathPara
         } => invalid(
             param_name(route, 0).unwrap_or_default(),
             "invalid_type",
-            cannot(value, expected_type),
+            cannot_parse(value, expected_type),
         ),
         ErrorKind::InvalidUtf8InPathParam { key } => invalid(
             key,
