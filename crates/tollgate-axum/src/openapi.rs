@@ -309,4 +309,30 @@ mod tests {
             "#/components/schemas/Error"
         );
     }
+
+    /// A schema can refer to the catalog's from inside a list (`oneOf`,
+    /// `allOf`): those references follow the new name too.
+    #[test]
+    fn references_inside_lists_follow_the_new_name() {
+        let mut value = serde_json::json!({
+            "schemas": {"Error": {"type": "object"}},
+            "oneOf": [
+                {"$ref": "#/components/schemas/Error"},
+                [{"$ref": "#/components/schemas/Error"}],
+                {"$ref": "#/components/schemas/Other"}
+            ]
+        });
+        rename_schema(&mut value, "Error", "TollgateError");
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "schemas": {"TollgateError": {"type": "object"}},
+                "oneOf": [
+                    {"$ref": "#/components/schemas/TollgateError"},
+                    [{"$ref": "#/components/schemas/TollgateError"}],
+                    {"$ref": "#/components/schemas/Other"}
+                ]
+            })
+        );
+    }
 }
