@@ -11,7 +11,7 @@ pub(crate) fn parse_dialect(name: &str) -> Result<Dialect, UnknownDialect> {
 
 /// A value parser for a URL that may hold a password (`--redis`, probe's
 /// `BASE_URL`): clap's own error would echo the value as given, so this one
-/// shows it through [`tollgate::redact_url`].
+/// shows it through [`tollgate::redact_url`], clipped.
 ///
 /// `parse` checks the text; its error is shown after the redacted value.
 #[derive(Clone, Copy)]
@@ -38,7 +38,7 @@ impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Secre
             return Err(error(ErrorKind::InvalidUtf8, what));
         };
         (self.0)(text).map_err(|why| {
-            let shown = tollgate::redact_url(text);
+            let shown = crate::store_db::shown_url(text);
             let what = format!("invalid value '{shown}' for '{arg}': {why}");
             error(ErrorKind::ValueValidation, what)
         })

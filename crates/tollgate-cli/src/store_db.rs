@@ -82,16 +82,26 @@ async fn open_existing(url: &str, by: &str) -> Result<Store, CliError> {
         StoreError::NoTables => CliError::Usage(format!(
             "no Tollgate tables in {} (named by {by}): is this the database \
              `tollgate serve` uses?",
-            tollgate::redact_url(url)
+            shown_url(url)
         )),
         e => plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)),
     })
 }
 
+/// The most characters of a URL an error message shows: the whole of any
+/// real one, and not a flood for a mistaken one (a file pasted in).
+const URL_SHOWN: usize = 256;
+
+/// A URL as an error message shows it: its password hidden, and at most
+/// [`URL_SHOWN`] characters of it.
+pub(crate) fn shown_url(url: &str) -> String {
+    crate::wire::clipped_at(&tollgate::redact_url(url), URL_SHOWN).into_owned()
+}
+
 /// The error for a database that cannot be opened, its password hidden,
 /// with what named it.
 pub(crate) fn cannot_open(url: &str, by: &str, why: impl std::fmt::Display) -> CliError {
-    let shown = tollgate::redact_url(url);
+    let shown = shown_url(url);
     CliError::Usage(format!(
         "cannot open the database {shown} (named by {by}): {why}"
     ))
@@ -109,7 +119,7 @@ fn failed(database: &Named, e: StoreError) -> CliError {
     match e {
         StoreError::Database(_) => CliError::Usage(format!(
             "the database {} (named by {by}): {e}",
-            tollgate::redact_url(url)
+            shown_url(url)
         )),
         e => CliError::Usage(e.to_string()),
     }
@@ -170,7 +180,7 @@ fn read_only(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
     };
     Some(CliError::Usage(format!(
         "cannot use the database {} (named by {by}): {why}",
-        tollgate::redact_url(url)
+        shown_url(url)
     )))
 }
 
@@ -184,7 +194,7 @@ fn locked(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
     Some(CliError::Usage(format!(
         "the database {} (named by {by}) stayed locked for the {} s wait: another process \
          (tollgate serve?) holds it",
-        tollgate::redact_url(url),
+        shown_url(url),
         tollgate_store::SQLITE_BUSY_TIMEOUT.as_secs()
     )))
 }
@@ -456,6 +466,26 @@ mod tests {
         };
         let e = StoreError::Database(sqlx::Error::Database(Box::new(Refused(code))));
         failed(&database, e).to_string()
+    }
+
+    #[test]
+    fn a_url_is_shown_whole_its_password_hidden_and_a_huge_one_clipped() {
+        let url =
+            "postgres://tollgate:hunter2@db.internal.example.com:5432/tollgate?sslmode=require";
+        let shown = shown_url(url);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.ends_with("/tollgate?sslmode=require"), "{shown}");
+        let huge = format!("postgres://{}@h/db", "a".repeat(5000));
+        let said = cannot_open(&huge, "--database", "no such role").to_string();
+        let expected = format!(
+            "postgres://{}…",
+            "a".repeat(URL_SHOWN - "postgres://".len())
+        );
+        assert!(
+            said.contains(&format!("{expected} (named by --database)")),
+            "{said}"
+        );
+        assert!(said.len() < 400, "{}", said.len());
     }
 
     #[test]

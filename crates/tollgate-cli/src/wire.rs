@@ -434,7 +434,12 @@ const QUOTED: usize = 80;
 
 /// `text`, cut after its first [`QUOTED`] characters, `…` marking the cut.
 pub(crate) fn clipped(text: &str) -> Cow<'_, str> {
-    match text.char_indices().nth(QUOTED) {
+    clipped_at(text, QUOTED)
+}
+
+/// `text`, cut after its first `max` characters, `…` marking the cut.
+pub(crate) fn clipped_at(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
         Some((at, _)) => Cow::Owned(format!("{}…", &text[..at])),
         None => Cow::Borrowed(text),
     }

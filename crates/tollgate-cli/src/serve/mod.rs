@@ -271,7 +271,7 @@ async fn reach_redis(store: &RedisStore, url: &str, by: &str) -> Result<(), CliE
     };
     Err(CliError::Usage(format!(
         "cannot reach Redis at {} (named by {by}): {cause}",
-        tollgate::redact_url(url)
+        crate::store_db::shown_url(url)
     )))
 }
 
