@@ -196,6 +196,7 @@ fn clip(text: &str) -> Cow<'_, str> {
 /// (serde raises it at the object holding the field twice).
 pub(crate) fn from_data_error(path: &str, message: &str) -> ApiError {
     let message = strip_position(message.trim());
+    let message = in_callers_terms(message).unwrap_or(message);
     if let Some(rest) = message.strip_prefix("missing field `") {
         if let Some(name) = rest.strip_suffix('`') {
             return builtin("missing_field").with("field", join(path, name));
@@ -258,6 +259,22 @@ pub(crate) fn from_urlencoded_error(
     err: serde_path_to_error::Error<serde_urlencoded::de::Error>,
 ) -> ApiError {
     from_data_error(&err.path().to_string(), &err.inner().to_string())
+}
+
+/// serde_urlencoded (query strings, forms, and axum's own `Query` and
+/// `Form`) parses a value with Rust's own parsers, whose errors speak of
+/// Rust (`number too large to fit in target type`): the same said in a
+/// caller's terms. The type is not in them, so the range is not said.
+fn in_callers_terms(message: &str) -> Option<&'static str> {
+    Some(match message {
+        "invalid digit found in string" => "expected a whole number (digits only)",
+        "cannot parse integer from empty string" => "expected a whole number, got nothing",
+        "number too large to fit in target type" => "the number is too large",
+        "number too small to fit in target type" => "the number is too small",
+        "invalid float literal" => "expected a number",
+        "provided string was not `true` or `false`" => "expected true or false",
+        _ => return None,
+    })
 }
 
 /// Splits `items[2].name: invalid type: …` into path and message; a message

@@ -49,3 +49,50 @@ where
         Query::from_query(parts.uri.query().unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Params {
+        page: Option<u32>,
+        small: Option<i8>,
+        ratio: Option<f64>,
+        all: Option<bool>,
+    }
+
+    /// A value Rust's parsers refuse is told in the caller's terms, not in
+    /// theirs (`number too large to fit in target type`).
+    #[test]
+    fn a_value_that_does_not_parse_is_told_in_the_callers_terms() {
+        for (query, field, message) in [
+            ("page=abc", "page", "expected a whole number (digits only)"),
+            ("page=1.5", "page", "expected a whole number (digits only)"),
+            ("page=", "page", "expected a whole number, got nothing"),
+            ("page=99999999999", "page", "the number is too large"),
+            ("small=-200", "small", "the number is too small"),
+            ("ratio=x", "ratio", "expected a number"),
+            ("all=yes", "all", "expected true or false"),
+        ] {
+            let err = Query::<Params>::from_query(query)
+                .err()
+                .unwrap()
+                .into_api_error();
+            assert_eq!(err.code(), "validation_error", "{query}");
+            let violation = &err.violations()[0];
+            assert_eq!(
+                (&*violation.field, &*violation.message),
+                (field, message),
+                "{query}"
+            );
+            assert_eq!(err.message(), format!("{field}: {message}"), "{query}");
+        }
+        // axum's own `Query`, behind the gate, reads the same.
+        let text =
+            "Failed to deserialize query string: page: number too large to fit in target type";
+        let err = crate::rejection::recognise(400, text, None, false).unwrap();
+        assert_eq!(err.violations()[0].message, "the number is too large");
+    }
+}
