@@ -87,11 +87,26 @@ fn strip_position(msg: &str) -> &str {
     msg
 }
 
-/// serde's derived expectations name the server's Rust types (`expected
-/// struct ScanJson with 1 element`, `expected u32`); callers see the JSON
-/// shape instead (`expected an object`), and a number type's range
-/// (`expected a whole number from 0 to 4294967295`).
+/// serde's messages speak of its data model and the server's Rust types
+/// (`invalid type: map, expected struct ScanJson with 1 element`,
+/// `expected u32`); callers see JSON's words (`invalid type: object,
+/// expected an object`) and a number type's range (`expected a whole
+/// number from 0 to 4294967295`).
 fn without_type_names(msg: &str) -> std::borrow::Cow<'_, str> {
+    const FOUND: [(&str, &str); 2] = [
+        ("invalid type: sequence,", "invalid type: array,"),
+        ("invalid type: map,", "invalid type: object,"),
+    ];
+    for (serde, json) in FOUND {
+        if let Some(rest) = msg.strip_prefix(serde) {
+            return format!("{json}{}", expected_in_json(rest)).into();
+        }
+    }
+    expected_in_json(msg)
+}
+
+/// [`without_type_names`] for what a message says was expected.
+fn expected_in_json(msg: &str) -> std::borrow::Cow<'_, str> {
     const SHAPES: [(&str, &str); 4] = [
         ("expected struct variant ", "expected an object"),
         ("expected tuple struct ", "expected an array"),
@@ -118,10 +133,16 @@ fn without_type_names(msg: &str) -> std::borrow::Cow<'_, str> {
             return format!("{}{shape}{rest}", &msg[..at]).into();
         }
     }
-    // A number type's own expectation ends the message (`expected u32`).
-    if let Some((before, rust)) = msg.rsplit_once("expected ") {
-        if let Some(numbers) = numbers_of(rust) {
-            return format!("{before}expected {numbers}").into();
+    // A number type's own expectation, or a collection's, ends the message
+    // (`expected u32`, `expected a sequence` for a `Vec`).
+    if let Some((before, expected)) = msg.rsplit_once("expected ") {
+        let json = match expected {
+            "a sequence" => Some("an array".to_owned()),
+            "a map" => Some("an object".to_owned()),
+            rust => numbers_of(rust),
+        };
+        if let Some(json) = json {
+            return format!("{before}expected {json}").into();
         }
     }
     msg.into()
@@ -854,7 +875,19 @@ mod tests {
             ),
             (
                 "invalid type: sequence, expected struct Order",
-                "invalid type: sequence, expected an object",
+                "invalid type: array, expected an object",
+            ),
+            (
+                "invalid type: map, expected a sequence",
+                "invalid type: object, expected an array",
+            ),
+            (
+                "invalid type: sequence, expected a map",
+                "invalid type: array, expected an object",
+            ),
+            (
+                "invalid type: map, expected u8",
+                "invalid type: object, expected a whole number from 0 to 255",
             ),
             (
                 "invalid length 1, expected struct v2::Scan_Json with 2 elements",
