@@ -139,6 +139,14 @@ fn expected_in_json(msg: &str) -> std::borrow::Cow<'_, str> {
         let json = match expected {
             "a sequence" => Some("an array".to_owned()),
             "a map" => Some("an object".to_owned()),
+            // `NonZeroU32` and its kind.
+            _ if expected.starts_with("a nonzero ") => {
+                let numbers = numbers_of(&expected["a nonzero ".len()..]);
+                numbers.map(|n| match n.strip_prefix("a whole number from 0 to ") {
+                    Some(max) => format!("a whole number from 1 to {max}"),
+                    None => format!("{n}, not 0"),
+                })
+            }
             rust => numbers_of(rust),
         };
         if let Some(json) = json {
@@ -836,6 +844,23 @@ mod tests {
         );
     }
 
+    /// The texts the rewording reads are serde's own.
+    #[test]
+    fn serdes_expectations_are_as_read() {
+        let said = |e: serde_json::Error| strip_position(&e.to_string()).to_owned();
+        let nonzero = serde_json::from_str::<std::num::NonZeroU8>("0").unwrap_err();
+        assert_eq!(
+            said(nonzero),
+            "invalid value: integer `0`, expected a nonzero u8"
+        );
+        let list = serde_json::from_str::<Vec<u8>>("{}").unwrap_err();
+        assert_eq!(said(list), "invalid type: map, expected a sequence");
+        let map = serde_json::from_str::<std::collections::HashMap<String, u8>>("[]").unwrap_err();
+        assert_eq!(said(map), "invalid type: sequence, expected a map");
+        let number = serde_json::from_str::<u32>("\"x\"").unwrap_err();
+        assert_eq!(said(number), "invalid type: string \"x\", expected u32");
+    }
+
     #[test]
     fn every_number_type_is_told_by_its_range() {
         for (rust, numbers) in [
@@ -888,6 +913,18 @@ mod tests {
             (
                 "invalid type: map, expected u8",
                 "invalid type: object, expected a whole number from 0 to 255",
+            ),
+            (
+                "invalid value: integer `0`, expected a nonzero u8",
+                "invalid value: integer `0`, expected a whole number from 1 to 255",
+            ),
+            (
+                "invalid value: integer `0`, expected a nonzero i8",
+                "invalid value: integer `0`, expected a whole number from -128 to 127, not 0",
+            ),
+            (
+                "invalid value: integer `0`, expected a nonzero thing",
+                "invalid value: integer `0`, expected a nonzero thing",
             ),
             (
                 "invalid length 1, expected struct v2::Scan_Json with 2 elements",
