@@ -587,11 +587,11 @@ impl Catalog {
         // Each entry is read on its own: a mistake in one (a wrong type, an
         // unknown field) is told, and the others are still read and checked.
         let mut entries = Vec::new();
-        if let Some((key, table)) = document.remove_entry("errors") {
+        if let Some(table) = document.get_mut("errors") {
+            // Taken out, an empty table left for the settings' reader.
             let table_span = table.span();
             let empty = Spanned::new(table_span.clone(), DeValue::Table(DeTable::new()));
-            document.insert(key, empty);
-            match table.into_inner() {
+            match std::mem::replace(table, empty).into_inner() {
                 DeValue::Table(table) => {
                     for (code, entry) in table {
                         let code = code.into_inner().into_owned();
