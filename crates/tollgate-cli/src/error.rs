@@ -22,6 +22,14 @@ pub(crate) enum CliError {
     Usage(String),
     /// Catalog files have problems; each is located in its file.
     Catalog(Vec<CatalogError>),
+    /// A config file has problems, each `file:line:column: why`, in the
+    /// order of the file.
+    Config {
+        /// The file, as named.
+        file: String,
+        /// Its problems.
+        problems: Vec<String>,
+    },
     /// A file (or stdin) could not be read.
     Read {
         /// The file as named on the command line, or `<stdin>`.
@@ -70,6 +78,13 @@ impl CliError {
                     plural(files, "file", "files")
                 );
             }
+            CliError::Config { file, problems } if problems.len() > 1 => {
+                for problem in problems {
+                    stderr!("{}", printable(problem));
+                }
+                let count = plural(problems.len(), "problem", "problems");
+                stderr!("error: {count} in {}", printable(file));
+            }
             CliError::Unshown { .. } => stderr!("warning: {}", printable(&self.to_string())),
             other => stderr!("error: {}", printable(&other.to_string())),
         }
@@ -85,6 +100,7 @@ impl fmt::Display for CliError {
                 let lines: Vec<_> = problems.iter().map(ToString::to_string).collect();
                 f.write_str(&lines.join("\n"))
             }
+            CliError::Config { problems, .. } => f.write_str(&problems.join("\n")),
             CliError::Read { path, source } => write!(f, "cannot read {path}: {source}"),
             CliError::Write(source) => write!(f, "cannot write the output: {source}"),
             CliError::Unshown { change, source } => {
@@ -100,7 +116,7 @@ impl std::error::Error for CliError {
             CliError::Read { source, .. }
             | CliError::Write(source)
             | CliError::Unshown { source, .. } => Some(source),
-            CliError::Usage(_) | CliError::Catalog(_) => None,
+            CliError::Usage(_) | CliError::Catalog(_) | CliError::Config { .. } => None,
         }
     }
 }

@@ -383,7 +383,8 @@ fn parse_checked<T: std::str::FromStr<Err: std::fmt::Display>>(
 }
 
 impl Config {
-    /// Reads and checks `path`; every problem names the file and the line.
+    /// Reads and checks `path`; every problem names the file and the line,
+    /// and all of them are told at once, in the order of the file.
     fn read(path: &Path) -> Result<Config, CliError> {
         let input = input::read(&Source::File(path.to_owned()), MAX_INPUT)?;
         if input.truncated {
@@ -393,77 +394,117 @@ impl Config {
                 MAX_INPUT >> 20
             )));
         }
-        // `file:line:column: why`, for the problem before byte `offset` of `bytes`.
-        let problem = |bytes: &[u8], offset: usize, why: &str| {
-            let (line, column) = input::locate(bytes, offset);
-            CliError::Usage(format!("{}:{line}:{column}: {why}", path.display()))
-        };
-        let text = String::from_utf8(input.bytes).map_err(|e| {
-            let valid = e.utf8_error().valid_up_to();
-            let why = "not valid UTF-8 (a config file is UTF-8 TOML)";
-            problem(e.as_bytes(), valid, why)
-        })?;
-        let mut config: Config = toml::from_str(&text).map_err(|e| {
-            let at = e.span().map_or(0, |s| s.start);
-            problem(text.as_bytes(), at, &explained(&text, &e))
-        })?;
-        // Checked here, where the file and line are known, rather than when
-        // the server starts.
-        let check = |value: &Spanned<String>, parse: fn(&str) -> Result<String, String>| {
-            parse(value.get_ref())
-                .map(drop)
-                .map_err(|why| problem(text.as_bytes(), value.span().start, &why))
-        };
-        if let Some(value) = &config.listen {
-            check(value, parse_checked::<ListenAddress>)?;
-        }
-        // `file:line:column` of byte `at`.
-        let located = |at: usize| {
-            let (line, column) = input::locate(text.as_bytes(), at);
+        // `file:line:column` of byte `at` of `bytes`.
+        let located = |bytes: &[u8], at: usize| {
+            let (line, column) = input::locate(bytes, at);
             format!("{}:{line}:{column}", path.display())
         };
+        let refused = |problems| CliError::Config {
+            file: path.display().to_string(),
+            problems,
+        };
+        let text = String::from_utf8(input.bytes).map_err(|e| {
+            let at = located(e.as_bytes(), e.utf8_error().valid_up_to());
+            refused(vec![format!(
+                "{at}: not valid UTF-8 (a config file is UTF-8 TOML)"
+            )])
+        })?;
+        let at = |offset: usize| located(text.as_bytes(), offset);
+        let toml_problem = |e: &toml::de::Error| {
+            let offset = e.span().map_or(0, |s| s.start);
+            (offset, explained(&text, e))
+        };
+        // A file that is not TOML stops at its first error; past that, each
+        // setting is read on its own, so that one of the wrong type does not
+        // hide the others' problems.
+        let root = toml::de::DeTable::parse(&text).map_err(|e| {
+            let (offset, why) = toml_problem(&e);
+            refused(vec![format!("{}: {why}", at(offset))])
+        })?;
+        let (span, root) = (root.span(), root.into_inner());
+        let mut problems: Vec<(usize, String)> = Vec::new();
+        let mut config = Config::default();
+        for (key, value) in root {
+            let mut one = toml::de::DeTable::new();
+            one.insert(key, value);
+            let one = Spanned::new(span.clone(), toml::de::DeValue::Table(one));
+            match Config::deserialize(toml::de::ValueDeserializer::from(one)) {
+                Ok(setting) => config.take(setting),
+                Err(e) => problems.push(toml_problem(&e)),
+            }
+        }
+        // Checked here, where the file and line are known, rather than when
+        // the server starts.
+        let mut check = |value: &Spanned<String>, parse: fn(&str) -> Result<String, String>| {
+            if let Err(why) = parse(value.get_ref()) {
+                problems.push((value.span().start, why));
+            }
+        };
+        if let Some(value) = &config.listen {
+            check(value, parse_checked::<ListenAddress>);
+        }
         if let Some(value) = &config.redis {
-            check(value, parse_checked::<RedisUrl>)?;
-            config.redis_at = located(value.span().start);
+            check(value, parse_checked::<RedisUrl>);
+            config.redis_at = at(value.span().start);
         }
         for value in &config.trust_proxy {
-            check(value, parse_checked::<Cidr>)?;
-        }
-        if let Some(value) = &config.database {
-            check(value, parse_checked::<DatabaseUrl>)?;
+            check(value, parse_checked::<Cidr>);
         }
         // Paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new(""));
         if let Some(url) = &mut config.database {
-            let at = url.span().start;
-            config.database_at = located(at);
-            let relative = sqlite_relative_to(url.get_ref(), base);
-            *url.get_mut() = relative.map_err(|why| problem(text.as_bytes(), at, &why))?;
+            let offset = url.span().start;
+            config.database_at = at(offset);
+            match parse_checked::<DatabaseUrl>(url.get_ref())
+                .and_then(|_| sqlite_relative_to(url.get_ref(), base))
+            {
+                Ok(relative) => *url.get_mut() = relative,
+                Err(why) => problems.push((offset, why)),
+            }
         }
         if let (Some(_), Some(dir)) = (&config.database, &config.data_dir) {
             let why = "data_dir and database both name the database; keep one";
-            return Err(problem(text.as_bytes(), dir.span().start, why));
+            problems.push((dir.span().start, why.to_owned()));
         }
         if let Some(dir) = &mut config.data_dir {
-            let at = dir.span().start;
+            let offset = dir.span().start;
             let joined = base.join(dir.get_ref());
             if joined.exists() && !joined.is_dir() {
                 let why = format!("data_dir {} is not a directory", joined.display());
-                return Err(problem(text.as_bytes(), at, &why));
-            }
-            if joined.to_str().is_none() {
+                problems.push((offset, why));
+            } else if joined.to_str().is_none() {
                 let why = format!("data_dir {} is not valid UTF-8", joined.display());
-                return Err(problem(text.as_bytes(), at, &why));
+                problems.push((offset, why));
             }
             *dir.get_mut() = joined;
-            config.data_dir_at = located(at);
+            config.data_dir_at = at(offset);
         }
         for file in &mut config.catalog {
-            let at = file.span().start;
+            let offset = file.span().start;
             *file.get_mut() = base.join(file.get_ref());
-            config.catalog_at.push(located(at));
+            config.catalog_at.push(at(offset));
+        }
+        if !problems.is_empty() {
+            problems.sort_by_key(|(offset, _)| *offset);
+            let told = problems
+                .into_iter()
+                .map(|(offset, why)| format!("{}: {why}", at(offset)));
+            return Err(refused(told.collect()));
         }
         Ok(config)
+    }
+
+    /// Takes the settings `one` sets (read from a file of one setting).
+    fn take(&mut self, one: Config) {
+        self.listen = self.listen.take().or(one.listen);
+        self.data_dir = self.data_dir.take().or(one.data_dir);
+        self.dialect = self.dialect.or(one.dialect);
+        self.catalog.extend(one.catalog);
+        self.redis = self.redis.take().or(one.redis);
+        self.database = self.database.take().or(one.database);
+        self.timeout = self.timeout.or(one.timeout);
+        self.idempotency_retention = self.idempotency_retention.or(one.idempotency_retention);
+        self.trust_proxy.extend(one.trust_proxy);
     }
 
     /// The database the file names (`database`, or the SQLite file in
@@ -879,6 +920,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing.toml"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_of_a_config_file_is_told_at_once_in_file_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), "").unwrap();
+        let text = "listen = 'nowhere'\nport = 8080\ntimeout = 5\n\
+                    trust_proxy = ['10.0.0.0/8', '10.0.0.0/99']\ndialect = 'soap'\n\
+                    catalog = ['a.toml']\ndatabase = 'mysql://db/x'\ndata_dir = 'file'\n";
+        let path = write(dir.path(), text);
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args, FromEnv::none()).unwrap_err();
+        assert!(matches!(&err, CliError::Config { problems, .. } if problems.len() == 8));
+        let told: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
+        let file = path.display();
+        for (problem, (line, says)) in told.iter().zip([
+            (1, "expected HOST:PORT"),
+            (2, "unknown field `port`"),
+            (3, "timeout takes a duration in quotes"),
+            (4, "invalid trusted proxy"),
+            (5, "unknown dialect \"soap\""),
+            (7, "not a database URL"),
+            (8, "data_dir and database both name the database"),
+            (8, "is not a directory"),
+        ]) {
+            assert!(problem.starts_with(&format!("{file}:{line}:")), "{problem}");
+            assert!(problem.contains(says), "{problem}");
+        }
     }
 
     /// The message for the config file `text`, after its `path:`.
