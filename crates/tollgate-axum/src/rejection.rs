@@ -277,9 +277,50 @@ pub(crate) fn from_json_error(err: serde_path_to_error::Error<serde_json::Error>
         Category::Syntax if message.starts_with(OUT_OF_RANGE) => {
             from_data_error(&err.path().to_string(), &message)
         }
-        Category::Syntax | Category::Eof | Category::Io => {
-            builtin("malformed_request").with("reason", message)
+        Category::Syntax | Category::Eof | Category::Io => malformed_json(&message),
+    }
+}
+
+/// `malformed_request` for a body that is not JSON, serde_json's `message`
+/// told in the caller's terms.
+pub(crate) fn malformed_json(message: &str) -> ApiError {
+    builtin("malformed_request").with("reason", syntax_in_callers_terms(message))
+}
+
+/// serde_json's syntax errors speak of its parser (`EOF while parsing an
+/// object`, `expected ident`, `recursion limit exceeded`): the same said in
+/// a caller's terms, the position (` at line 1 column 30`) kept. A path
+/// before the message (`frames[0]: `, as axum's texts give it) is kept too.
+fn syntax_in_callers_terms(reason: &str) -> Cow<'_, str> {
+    let (path, rest) = split_path(reason);
+    let message = strip_position(rest);
+    let position = &rest[message.len()..];
+    let told = match message {
+        "EOF while parsing a value" if position == " at line 1 column 0" => {
+            return Cow::Borrowed("the body is empty, where JSON was expected");
         }
+        "EOF while parsing a value" => "the body ends where a value was expected",
+        "EOF while parsing a list" => "the body ends inside an array",
+        "EOF while parsing an object" => "the body ends inside an object",
+        "EOF while parsing a string" => "the body ends inside a string",
+        "expected ident" => "expected true, false or null",
+        "expected value" => "expected a JSON value",
+        "key must be a string" => "expected an object's key, a string in quotes",
+        "trailing characters" => "more follows the JSON value",
+        "trailing comma" => "a comma before a closing bracket (JSON allows none)",
+        "control character (\\u0000-\\u001F) found while parsing a string" => {
+            "a control character (U+0000 to U+001F) in a string, where JSON needs it escaped"
+        }
+        "lone leading surrogate in hex escape" | "unexpected end of hex escape" => {
+            "a \\u escape of half a UTF-16 surrogate pair, without its other half"
+        }
+        // serde_json's limit.
+        "recursion limit exceeded" => "arrays and objects nested too deep (127 at most)",
+        _ => return Cow::Borrowed(reason),
+    };
+    match path {
+        "" => Cow::Owned(format!("{told}{position}")),
+        path => Cow::Owned(format!("{path}: {told}{position}")),
     }
 }
 
@@ -432,7 +473,8 @@ fn recognise_bad_request(status: u16, text: &str, multipart_form: bool) -> ApiEr
         if msg.starts_with(OUT_OF_RANGE) {
             return from_data_error(path, msg);
         }
-        return builtin("malformed_request").with("reason", clip(reason));
+        let reason = syntax_in_callers_terms(reason);
+        return builtin("malformed_request").with("reason", clip(&reason));
     }
     for prefix in DATA_PREFIXES {
         if let Some(rest) = text.strip_prefix(prefix) {
@@ -859,6 +901,77 @@ mod tests {
         assert_eq!(said(map), "invalid type: sequence, expected a map");
         let number = serde_json::from_str::<u32>("\"x\"").unwrap_err();
         assert_eq!(said(number), "invalid type: string \"x\", expected u32");
+    }
+
+    #[test]
+    fn json_syntax_errors_are_told_in_the_callers_terms() {
+        let reason_for = |body: &str| {
+            let err = crate::Json::<serde_json::Value>::from_bytes(body.as_bytes())
+                .unwrap_err()
+                .into_api_error();
+            assert_eq!(err.code(), "malformed_request", "{body:?}");
+            err.details()["reason"].as_str().unwrap().to_owned()
+        };
+        let (deep, deep_enough) = ("[".repeat(128), "[".repeat(127));
+        for (body, reason) in [
+            ("", "the body is empty, where JSON was expected"),
+            (
+                "{\"a\":",
+                "the body ends where a value was expected at line 1 column 5",
+            ),
+            ("[1,2", "the body ends inside an array at line 1 column 4"),
+            (
+                "{\"a\":1",
+                "the body ends inside an object at line 1 column 6",
+            ),
+            ("\"abc", "the body ends inside a string at line 1 column 4"),
+            ("trux", "expected true, false or null at line 1 column 4"),
+            ("x", "expected a JSON value at line 1 column 1"),
+            ("{} x", "more follows the JSON value at line 1 column 4"),
+            (
+                "{1:2}",
+                "expected an object's key, a string in quotes at line 1 column 2",
+            ),
+            (
+                "[1,]",
+                "a comma before a closing bracket (JSON allows none) at line 1 column 4",
+            ),
+            (
+                "\"a\u{1}\"",
+                "a control character (U+0000 to U+001F) in a string, where JSON needs it \
+                 escaped at line 1 column 3",
+            ),
+            (
+                "\"\\ud800\"",
+                "a \\u escape of half a UTF-16 surrogate pair, without its other half at line \
+                 1 column 8",
+            ),
+            (
+                "\"\\udc00\"",
+                "a \\u escape of half a UTF-16 surrogate pair, without its other half at line \
+                 1 column 7",
+            ),
+            (
+                &deep,
+                "arrays and objects nested too deep (127 at most) at line 1 column 128",
+            ),
+            (
+                &deep_enough,
+                "the body ends inside an array at line 1 column 127",
+            ),
+            ("\"\\x\"", "invalid escape at line 1 column 3"),
+        ] {
+            assert_eq!(reason_for(body), reason, "{body:?}");
+        }
+        // As axum's own `Json` tells them, behind a path.
+        let axum = "Failed to parse the request body as JSON: frames[0]: EOF while parsing a \
+                    list at line 1 column 30";
+        let err = recognise_bad_request(400, axum, false);
+        let reason = err.details()["reason"].as_str().unwrap();
+        assert_eq!(
+            reason,
+            "frames[0]: the body ends inside an array at line 1 column 30"
+        );
     }
 
     #[test]

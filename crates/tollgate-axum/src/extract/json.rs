@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::read_body;
 use crate::Rejection;
-use crate::rejection::{builtin, from_json_error};
+use crate::rejection::{from_json_error, malformed_json};
 
 /// JSON request bodies whose errors name the field as the caller wrote it,
 /// and JSON responses.
@@ -57,9 +57,8 @@ impl<T: DeserializeOwned> Json<T> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| Rejection::from(from_json_error(e)))?;
-        de.end().map_err(|e| {
-            Rejection::from(builtin("malformed_request").with("reason", e.to_string()))
-        })?;
+        de.end()
+            .map_err(|e| Rejection::from(malformed_json(&e.to_string())))?;
         Ok(Json(value))
     }
 }
