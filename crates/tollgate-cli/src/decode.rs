@@ -16,7 +16,7 @@ use crate::wire;
 /// Shown after `tollgate decode --help`.
 pub(crate) const EXAMPLES: &str = "\
 Examples:
-  tollgate render rate_limit_exceeded --set limit=100 --set window=60 --retry-after 30 | tollgate decode
+  tollgate render service_unavailable --retry-after 30 | tollgate decode
   curl -si https://api.example.com/v1/scans | tollgate decode
   tollgate decode --status 429 --header 'Retry-After: 30' body.json
   echo '<html><title>502 Bad Gateway</title></html>' | tollgate decode --status 502

@@ -13,7 +13,7 @@ use crate::store_db::{DatabaseArgs, show_change, time};
 pub(crate) const EXAMPLES: &str = "\
 Examples:
   tollgate accounts create acme --credits 100
-  KEY=$(tollgate keys create --account acme --scopes scans:read,scans:write --expires 30d | tail -n1)
+  KEY=$(tollgate keys create --account acme --scopes scans:read --expires 30d | tail -n1)
   tollgate keys list --account acme
   tollgate keys revoke 3fQx9Zk2abcd
   tollgate keys list --database postgres://postgres@127.0.0.1/tollgate

@@ -42,7 +42,7 @@ use crate::error::CliError;
 const EXAMPLES: &str = "\
 Examples:
   tollgate render insufficient_credits --dialect envelope --set required=1 --set available=0
-  tollgate render rate_limit_exceeded --set limit=100 --set window=60 --retry-after 30 | tollgate decode
+  tollgate render service_unavailable --retry-after 30 | tollgate decode
   curl -si https://api.example.com/v1/scans | tollgate decode
   tollgate lint examples/catalogs/*.toml
   tollgate codes --dialect coded --catalog api.toml
@@ -152,6 +152,30 @@ mod tests {
     #[test]
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// clap wraps help at 100 columns: an example longer than that would
+    /// be cut in two, and no longer paste as one command.
+    #[test]
+    fn every_line_after_the_help_fits_in_100_columns() {
+        let cli = Cli::command();
+        let commands = std::iter::once(&cli).chain(cli.get_subcommands());
+        let mut seen = 0;
+        for command in commands {
+            let Some(text) = command.get_after_help() else {
+                continue;
+            };
+            for line in text.to_string().lines() {
+                let width = line.chars().count();
+                assert!(
+                    width <= 100,
+                    "{}: {width} columns: {line}",
+                    command.get_name()
+                );
+            }
+            seen += 1;
+        }
+        assert!(seen >= 10, "{seen} commands with examples");
     }
 
     #[test]

@@ -17,9 +17,9 @@ pub(crate) const EXAMPLES: &str = "\
 Examples:
   tollgate render insufficient_credits --set required=1 --set available=0
   tollgate render insufficient_credits -d envelope -c api.toml --set required=1 --set available=0
-  tollgate render rate_limit_exceeded -d coded --set limit=100 --set window=60 --retry-after 30 --request-id req_42
+  tollgate render rate_limit_exceeded -d coded --set limit=100 --set window=60 --retry-after 30
   tollgate render validation_error --violation 'email:invalid_format:Not an email address'
-  tollgate render not_found --dialect detail --message 'Rule not found'
+  tollgate render not_found --dialect detail --message 'Rule not found' --request-id req_42
   tollgate render timeout --dialect status-code --timestamp 2024-05-01T12:00:00Z
   tollgate render insufficient_credits --set required=1 --set available=0 | tollgate decode
 
