@@ -40,7 +40,7 @@ Examples:
   tollgate probe http://127.0.0.1:8080 --key tg_live_...
   tollgate probe http://127.0.0.1:8080 --key $KEY --dialect coded --catalog api.toml
   tollgate probe http://localhost:3000 --route GET:/v1/items --route POST:/v1/items --json
-  tollgate probe http://localhost:3000 --max-requests 0 --json | jq '.checks[] | select(.result == \"fail\")'
+  tollgate probe $API --max-requests 0 --json | jq '.checks[] | select(.result == \"fail\")'
 
 Routes come from BASE_URL/openapi.json when the API serves it (operations with `security` or a 401
 response are taken to need a key; request body examples are used as payloads; paths go below the
