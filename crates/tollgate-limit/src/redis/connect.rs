@@ -542,4 +542,15 @@ mod tests {
         link.drop_if_stale(first, &error(read_only)).await;
         assert_eq!(link.connection().await.unwrap().0, second, "kept");
     }
+
+    /// A connection tells the database its URL names, as redis's own do.
+    #[tokio::test]
+    async fn a_server_connection_tells_its_database() {
+        use redis::aio::ConnectionLike as _;
+        let client = redis::Client::open("redis://127.0.0.1:1/3").unwrap();
+        let config = server_config(&RedisOptions::default());
+        let link = ServerLink::new(Target::Address(client), config, None);
+        let (number, conn) = link.connection().await.unwrap();
+        assert_eq!(Connection::Server(conn, number).get_db(), 3);
+    }
 }
