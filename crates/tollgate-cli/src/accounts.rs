@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use tollgate_store::{Account, NewAccount};
 
+use crate::args::whole;
 use crate::error::CliError;
 use crate::store_db::{DatabaseArgs, show_change, time};
 
@@ -36,17 +37,17 @@ enum AccountsCommand {
         #[arg(value_parser = parse_account_id)]
         account: String,
         /// Starting credits
-        #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_not_negative)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = whole(0, i64::MAX))]
         credits: i64,
         /// Requests allowed per calendar month (UTC) to routes that charge credits (in serve,
         /// POST /v1/scans and POST /v1/detections), then usage_limit_exceeded; other routes'
         /// requests are not counted, nor one answered with an error [default: unlimited]
-        #[arg(long, value_name = "REQUESTS", allow_negative_numbers = true, value_parser = parse_not_negative)]
+        #[arg(long, value_name = "REQUESTS", allow_negative_numbers = true, value_parser = whole(0, i64::MAX))]
         usage_limit: Option<i64>,
         /// Storage allowed, in bytes, for an API that counts what an account stores
         /// (tollgate-store's add_storage); serve stores nothing against it, so there it has no
         /// effect [default: unlimited]
-        #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = parse_not_negative)]
+        #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = whole(0, i64::MAX))]
         storage_quota: Option<i64>,
         #[command(flatten)]
         db: DatabaseArgs,
@@ -56,7 +57,7 @@ enum AccountsCommand {
         /// The account id
         account: String,
         /// Credits to add
-        #[arg(allow_negative_numbers = true)]
+        #[arg(allow_negative_numbers = true, value_parser = whole(i64::MIN, i64::MAX))]
         amount: i64,
         #[command(flatten)]
         db: DatabaseArgs,
@@ -152,16 +153,6 @@ pub(crate) fn run(args: AccountsArgs, out: &mut dyn Write) -> Result<ExitCode, C
         None => out.write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `accounts create`'s numbers, 0 or more: checked before the database is
-/// opened, which it would create, as the store refuses them only after.
-fn parse_not_negative(text: &str) -> Result<i64, String> {
-    let n: i64 = text.trim().parse().map_err(|e| format!("{e}"))?;
-    if n < 0 {
-        return Err(format!("{n} is negative: expected 0 or more"));
-    }
-    Ok(n)
 }
 
 /// An account id as the store takes it, checked before `accounts create`

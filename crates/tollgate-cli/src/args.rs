@@ -1,5 +1,8 @@
 //! Value parsers shared by several subcommands.
 
+use std::fmt::Display;
+use std::num::{IntErrorKind, ParseIntError};
+use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use tollgate::{Dialect, UnknownDialect};
@@ -7,6 +10,35 @@ use tollgate::{Dialect, UnknownDialect};
 /// `--dialect`: a dialect's name; the error lists every valid one.
 pub(crate) fn parse_dialect(name: &str) -> Result<Dialect, UnknownDialect> {
     name.parse()
+}
+
+/// A value parser of whole numbers from `min` to `max` whose errors say so
+/// in plain words: Rust's own speak of types (`number too large to fit in
+/// target type`, `invalid digit found in string`).
+pub(crate) fn whole<T>(
+    min: T,
+    max: T,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: FromStr<Err = ParseIntError> + PartialOrd + Default + Display + Copy + Send + Sync + 'static,
+{
+    move |text| {
+        let text = text.trim();
+        let expected = format!("expected a whole number from {min} to {max}");
+        let why = match text.parse::<T>() {
+            Ok(n) if n < min && min == T::default() => format!("{n} is negative"),
+            Ok(n) if n < min => format!("{n} is less than {min}"),
+            Ok(n) if n > max => format!("{n} is more than {max}"),
+            Ok(n) => return Ok(n),
+            Err(e) => match e.kind() {
+                IntErrorKind::Empty => "nothing given".to_owned(),
+                IntErrorKind::PosOverflow => format!("{text} is too large"),
+                IntErrorKind::NegOverflow => format!("{text} is too small"),
+                _ => format!("{text} is not a whole number"),
+            },
+        };
+        Err(format!("{why}: {expected}"))
+    }
 }
 
 /// A value parser for a URL that may hold a password (`--redis`, probe's
@@ -116,6 +148,48 @@ mod tests {
 
     fn secs(text: &str) -> Result<u64, String> {
         parse_timestamp(text).map(|t| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs())
+    }
+
+    #[test]
+    fn whole_numbers_are_refused_in_plain_words() {
+        // Each as clap shows it: the error alone.
+        let status = |text| whole(100u16, 999)(text).map(drop);
+        let credits = |text| whole(0, i64::MAX)(text).map(drop);
+        let amount = |text| whole(i64::MIN, i64::MAX)(text).map(drop);
+        assert_eq!(whole(100u16, 999)(" 429 "), Ok(429));
+        assert_eq!(whole(0, i64::MAX)("0"), Ok(0));
+        assert_eq!(whole(i64::MIN, i64::MAX)("-5"), Ok(-5));
+        let from = |min: &str, max: &str| format!("expected a whole number from {min} to {max}");
+        let (big, small) = (i64::MAX.to_string(), i64::MIN.to_string());
+        for (said, why) in [
+            (
+                status("99"),
+                format!("99 is less than 100: {}", from("100", "999")),
+            ),
+            (
+                status("1000"),
+                format!("1000 is more than 999: {}", from("100", "999")),
+            ),
+            (
+                status("99999"),
+                format!("99999 is too large: {}", from("100", "999")),
+            ),
+            (
+                status("4.5"),
+                format!("4.5 is not a whole number: {}", from("100", "999")),
+            ),
+            (status(""), format!("nothing given: {}", from("100", "999"))),
+            (
+                credits("-5"),
+                format!("-5 is negative: {}", from("0", &big)),
+            ),
+            (
+                amount("-99999999999999999999"),
+                format!("-99999999999999999999 is too small: {}", from(&small, &big)),
+            ),
+        ] {
+            assert_eq!(said, Err(why));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::args::parse_timestamp;
+use crate::args::{parse_timestamp, whole};
 use crate::catalogs::CatalogArgs;
 use crate::error::CliError;
 use crate::input::{self, MAX_INPUT, Source};
@@ -40,7 +40,7 @@ pub(crate) struct DecodeArgs {
     file: Option<PathBuf>,
 
     /// The HTTP status (overrides a response's status line)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(100..=999))]
+    #[arg(long, value_name = "N", value_parser = whole::<u16>(100, 999))]
     status: Option<u16>,
 
     /// A response header (repeatable), added to a response's own

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 use tollgate::{Context, Dialect, Violation, headers::is_valid_request_id};
 
-use crate::args::{parse_dialect, parse_timestamp};
+use crate::args::{parse_dialect, parse_timestamp, whole};
 use crate::catalogs::CatalogArgs;
 use crate::error::CliError;
 use crate::wire;
@@ -53,7 +53,7 @@ pub(crate) struct RenderArgs {
 
     /// Ask the client to wait this many seconds (Retry-After, and the body where the dialect has a
     /// place for it)
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = whole(0, u64::MAX))]
     retry_after: Option<u64>,
 
     /// Replace the catalog's message for this occurrence only

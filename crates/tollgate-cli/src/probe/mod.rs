@@ -30,7 +30,7 @@ use self::checks::{Accepted, Entry, Exchange, Expect, Row, Verdict};
 use self::client::{Body, Client, Key, Request};
 use self::report::Report;
 use self::routes::Route;
-use crate::args::{SecretUrl, parse_dialect};
+use crate::args::{SecretUrl, parse_dialect, whole};
 use crate::catalogs::CatalogArgs;
 use crate::error::{CliError, EXIT_PROBLEMS, plural};
 
@@ -122,19 +122,19 @@ pub(crate) struct ProbeArgs {
     json: bool,
 
     /// The most requests of the burst that looks for the rate limit; 0 skips it
-    #[arg(long, value_name = "N", default_value_t = 300)]
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = whole(0, u32::MAX))]
     max_requests: u32,
 
     /// The most the oversized body grows to, in MiB: answered without a 413 at that size, the
     /// check is skipped (a body accepted may create something or charge a credit); sent at most
     /// 64 KiB a millisecond: for more than a few hundred MiB, raise --timeout
     #[arg(long, value_name = "MIB", default_value_t = 32,
-          value_parser = clap::value_parser!(u64).range(1..=1024))]
+          value_parser = whole::<u64>(1, 1024))]
     max_body_mib: u64,
 
     /// How long each request may take, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = whole::<u64>(1, 3600))]
     timeout: u64,
 }
 
