@@ -466,7 +466,7 @@ mod tests {
 
     use super::*;
 
-    fn collect(limit: u64, answered: bool) -> Vec<u8> {
+    fn chunks(limit: u64, answered: bool) -> Vec<Bytes> {
         let flag = Arc::new(AtomicBool::new(answered));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -474,11 +474,12 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             let chunks: Vec<_> = oversized(limit, flag).collect().await;
-            chunks
-                .into_iter()
-                .flat_map(|c| c.unwrap().to_vec())
-                .collect()
+            chunks.into_iter().map(Result::unwrap).collect()
         })
+    }
+
+    fn collect(limit: u64, answered: bool) -> Vec<u8> {
+        chunks(limit, answered).concat()
     }
 
     #[test]
@@ -489,6 +490,14 @@ mod tests {
         assert!(value["data"].as_str().unwrap().bytes().all(|b| b == b'x'));
         // Once answered, it closes at once.
         assert_eq!(collect(200_000, true), b"{\"data\":\"\"}");
+    }
+
+    /// 64 KiB a chunk, a chunk a millisecond: up to 64 MiB/s.
+    #[test]
+    fn the_oversized_body_grows_by_64_kib_a_chunk() {
+        let sizes: Vec<usize> = chunks(200_000, false).iter().map(Bytes::len).collect();
+        let last = 200_000 - 11 - 3 * 65_536;
+        assert_eq!(sizes, [9, 65_536, 65_536, 65_536, last, 2]);
     }
 
     #[test]
@@ -523,6 +532,21 @@ mod tests {
         assert!(has(b"pw-secret-1"), "{:?}", client.secrets);
         assert!(has(basic(b"svc:account-1:pw-secret-1").as_bytes()));
         assert!(!has(b"account-1:pw-secret-1"), "{:?}", client.secrets);
+    }
+
+    /// What a document's server path is matched against: the base URL's own.
+    #[test]
+    fn the_base_path_is_the_base_urls_path() {
+        let base_path = |url: &str| {
+            let base = Url::parse(url).unwrap();
+            let client = Client::new(base, None, AUTHORIZATION, Duration::from_secs(1)).unwrap();
+            client.base_path().to_owned()
+        };
+        assert_eq!(
+            base_path("http://key-1234@127.0.0.1:8080/api/v1/"),
+            "/api/v1/"
+        );
+        assert_eq!(base_path("http://127.0.0.1:8080"), "/");
     }
 
     #[test]

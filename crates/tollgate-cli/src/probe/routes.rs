@@ -622,4 +622,111 @@ mod tests {
         assert_eq!(t.body.unwrap().method, Method::PUT);
         assert_eq!(t.idempotent.unwrap().method, Method::PATCH);
     }
+
+    fn route(method: Method, path: &str, keyed: Option<bool>, json_body: bool) -> Route {
+        Route {
+            method,
+            path: path.to_owned(),
+            keyed,
+            json_body,
+            example: None,
+        }
+    }
+
+    #[test]
+    fn body_targets_take_a_post_first_then_a_route_not_known_public() {
+        let patch = route(Method::PATCH, "/v1/a", Some(true), true);
+        let public_post = route(Method::POST, "/v1/b", Some(false), true);
+        let keyed_post = route(Method::POST, "/v1/c", Some(true), true);
+        let routes = [patch.clone(), public_post.clone(), keyed_post];
+        let t = targets(&routes, true);
+        assert_eq!((t.body, t.idempotent), (Some(&routes[2]), Some(&routes[2])));
+        // The method outweighs the key: a public POST before a keyed PATCH.
+        let routes = [patch, public_post];
+        let t = targets(&routes, true);
+        assert_eq!((t.body, t.idempotent), (Some(&routes[1]), Some(&routes[1])));
+    }
+
+    #[test]
+    fn ties_go_to_the_first_route_in_document_order() {
+        let routes = [
+            route(Method::GET, "/v1/a", Some(true), false),
+            route(Method::GET, "/v1/b", Some(true), false),
+        ];
+        let t = targets(&routes, true);
+        assert_eq!(t.keyed.unwrap().path, "/v1/a");
+        assert_eq!(t.burst.unwrap().path, "/v1/a");
+    }
+
+    #[test]
+    fn with_a_key_the_burst_takes_a_route_not_known_public_before_a_public_one() {
+        let routes = [
+            route(Method::GET, "/health", Some(false), false),
+            route(Method::GET, "/v1/feed", None, false),
+        ];
+        assert_eq!(targets(&routes, true).burst.unwrap().path, "/v1/feed");
+        assert_eq!(targets(&routes, false).burst.unwrap().path, "/health");
+    }
+
+    #[test]
+    fn the_wrong_method_is_one_its_path_does_not_have() {
+        let routes = [
+            route(Method::GET, "/v1/x", Some(true), false),
+            route(Method::PATCH, "/v1/x", Some(true), true),
+            route(Method::PUT, "/v1/y", Some(true), true),
+        ];
+        let (method, route) = targets(&routes, true).wrong_method.unwrap();
+        assert_eq!((method, route.path.as_str()), (Method::PUT, "/v1/x"));
+    }
+
+    #[test]
+    fn a_path_as_long_as_the_bound_is_kept() {
+        let kept = |servers: Value, len: usize| {
+            let path = format!("/{}", "a".repeat(len - 1));
+            let doc = json!({"servers": servers, "paths": {path: {"get": {}}}});
+            from_openapi(doc.to_string().as_bytes(), "/").unwrap().len() == 1
+        };
+        assert!(kept(json!([]), MAX_PATH));
+        assert!(!kept(json!([]), MAX_PATH + 1));
+        // The server's path counts.
+        assert!(kept(json!([{"url": "/v1"}]), MAX_PATH - 3));
+        assert!(!kept(json!([{"url": "/v1"}]), MAX_PATH - 2));
+    }
+
+    #[test]
+    fn a_server_path_with_a_space_is_left_aside() {
+        let doc = json!({"servers": [{"url": "/my api"}], "paths": {"/scans": {"get": {}}}});
+        let routes = from_openapi(doc.to_string().as_bytes(), "/").unwrap();
+        assert_eq!(routes[0].path, "/scans");
+    }
+
+    #[test]
+    fn a_document_that_is_not_an_object_is_named_as_such() {
+        let refused = from_openapi(b"[]", "/").unwrap_err();
+        assert!(refused.contains("expected an object"), "{refused}");
+    }
+
+    #[test]
+    fn only_the_first_members_of_an_object_are_read() {
+        let paths: Vec<String> = (0..=MAX_MEMBERS)
+            .map(|i| format!(r#""/p{i}": {{"get": {{}}}}"#))
+            .collect();
+        let doc = format!(r#"{{"paths": {{{}}}}}"#, paths.join(","));
+        let routes = from_openapi(doc.as_bytes(), "/").unwrap();
+        assert_eq!(routes.len(), MAX_MEMBERS);
+        assert_eq!(
+            routes.last().unwrap().path,
+            format!("/p{}", MAX_MEMBERS - 1)
+        );
+    }
+
+    #[test]
+    fn only_the_first_elements_of_an_array_are_read() {
+        // A `{}` past the bound, that would make the key optional, is not read.
+        let mut security = vec![json!({"bearerAuth": []}); MAX_MEMBERS];
+        security.push(json!({}));
+        let doc = json!({"security": security, "paths": {"/a": {"get": {}}}});
+        let routes = from_openapi(doc.to_string().as_bytes(), "/").unwrap();
+        assert_eq!(routes[0].keyed, Some(true));
+    }
 }
