@@ -27,8 +27,10 @@ pub(crate) enum CliError {
     Config {
         /// The file, as named.
         file: String,
-        /// Its problems.
+        /// Its problems, the first hundred.
         problems: Vec<String>,
+        /// How many more there are, told only as a count.
+        not_shown: usize,
     },
     /// A file (or stdin) could not be read.
     Read {
@@ -78,11 +80,18 @@ impl CliError {
                     plural(files, "file", "files")
                 );
             }
-            CliError::Config { file, problems } if problems.len() > 1 => {
+            CliError::Config {
+                file,
+                problems,
+                not_shown,
+            } if problems.len() + not_shown > 1 => {
                 for problem in problems {
                     stderr!("{}", printable(problem));
                 }
-                let count = plural(problems.len(), "problem", "problems");
+                if *not_shown > 0 {
+                    stderr!("and {not_shown} more, not shown");
+                }
+                let count = plural(problems.len() + not_shown, "problem", "problems");
                 stderr!("error: {count} in {}", printable(file));
             }
             CliError::Unshown { .. } => stderr!("warning: {}", printable(&self.to_string())),

@@ -399,15 +399,15 @@ impl Config {
             let (line, column) = input::locate(bytes, at);
             format!("{}:{line}:{column}", path.display())
         };
-        let refused = |problems| CliError::Config {
+        let refused = |problems, not_shown| CliError::Config {
             file: path.display().to_string(),
             problems,
+            not_shown,
         };
         let text = String::from_utf8(input.bytes).map_err(|e| {
             let at = located(e.as_bytes(), e.utf8_error().valid_up_to());
-            refused(vec![format!(
-                "{at}: not valid UTF-8 (a config file is UTF-8 TOML)"
-            )])
+            let why = "not valid UTF-8 (a config file is UTF-8 TOML)";
+            refused(vec![format!("{at}: {why}")], 0)
         })?;
         let at = |offset: usize| located(text.as_bytes(), offset);
         let toml_problem = |e: &toml::de::Error| {
@@ -419,7 +419,7 @@ impl Config {
         // hide the others' problems.
         let root = toml::de::DeTable::parse(&text).map_err(|e| {
             let (offset, why) = toml_problem(&e);
-            refused(vec![format!("{}: {why}", at(offset))])
+            refused(vec![format!("{}: {why}", at(offset))], 0)
         })?;
         let (span, root) = (root.span(), root.into_inner());
         let mut problems: Vec<(usize, String)> = Vec::new();
@@ -485,11 +485,16 @@ impl Config {
             config.catalog_at.push(at(offset));
         }
         if !problems.is_empty() {
+            // Locating one reads the file up to it: a hostile file with
+            // millions would cost time by the square.
+            const TOLD: usize = 100;
             problems.sort_by_key(|(offset, _)| *offset);
+            let not_shown = problems.len().saturating_sub(TOLD);
             let told = problems
                 .into_iter()
+                .take(TOLD)
                 .map(|(offset, why)| format!("{}: {why}", at(offset)));
-            return Err(refused(told.collect()));
+            return Err(refused(told.collect(), not_shown));
         }
         Ok(config)
     }
@@ -951,6 +956,30 @@ mod tests {
             assert!(problem.starts_with(&format!("{file}:{line}:")), "{problem}");
             assert!(problem.contains(says), "{problem}");
         }
+    }
+
+    #[test]
+    fn past_a_hundred_problems_the_rest_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..250).map(|i| format!("k{i} = {i}\n")).collect();
+        let path = write(dir.path(), &text);
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let err = Settings::resolve(args, FromEnv::none()).unwrap_err();
+        let CliError::Config {
+            problems,
+            not_shown,
+            ..
+        } = err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!((problems.len(), not_shown), (100, 150));
+        let file = path.display();
+        assert!(problems[0].starts_with(&format!("{file}:1:1: unknown field `k0`")));
+        assert!(problems[99].starts_with(&format!("{file}:100:1: unknown field `k99`")));
     }
 
     /// The message for the config file `text`, after its `path:`.
