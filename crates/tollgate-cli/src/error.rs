@@ -89,7 +89,9 @@ impl CliError {
                     stderr!("{}", printable(problem));
                 }
                 if *not_shown > 0 {
-                    stderr!("and {not_shown} more, not shown");
+                    // As a catalog's are counted.
+                    let more = plural(*not_shown, "more problem", "more problems");
+                    stderr!("and {more}, not shown");
                 }
                 let count = plural(problems.len() + not_shown, "problem", "problems");
                 stderr!("error: {count} in {}", printable(file));
