@@ -955,6 +955,23 @@ fn detections_and_credits_answer_as_seed_004_in_the_envelope_dialect() {
     );
     assert_eq!(unknown.header("x-error-code"), "validation_error");
     assert!(unknown.text().len() < 1000, "{}", unknown.text().len());
+    // Every field's mistake is told at once, before the frame count (five
+    // of ten here) is checked.
+    let mut backwards = frames(5);
+    backwards[3]["t"] = json!(0);
+    let all = detect(
+        &key,
+        json!({"session_id": " ", "model": "mixed-99", "frames": backwards}),
+    );
+    assert_eq!(all.header("x-error-code"), "validation_error");
+    assert_eq!(
+        all.json()["errors"],
+        json!([
+            {"session_id": ["must be 1–128 characters"]},
+            {"model": ["unknown model: expected mixed-10-v2 or mixed-30-v2"]},
+            {"frames[3].t": ["must be greater than the previous frame's t"]},
+        ])
+    );
 
     let ok = detect(&key, json!({"session_id": "s_1", "frames": frames(10)}));
     assert_eq!(ok.status, 200, "{}", ok.text());

@@ -12,7 +12,7 @@ use super::app::{AppState, adopt};
 use super::model::{self, DETECTION_MODELS, DetectionModel};
 use super::scans::with_issue;
 
-/// The most violations reported for one request's frames.
+/// The most violations reported for one request.
 const MAX_VIOLATIONS: usize = 20;
 /// The longest `session_id`, once trimmed.
 pub(crate) const MAX_SESSION_ID: usize = 128;
@@ -100,36 +100,27 @@ pub(crate) async fn create(
 ) -> Result<Reply<DetectionView>, HandlerError> {
     let Json(new) =
         body.map_err(|r| HandlerError::from_api(field_level(&app.catalog, r.into_api_error())))?;
-    let model = match new.model.as_deref() {
-        None => DETECTION_MODELS[0],
-        Some(name) => DetectionModel::find(name).ok_or_else(|| {
-            let names: Vec<&str> = DETECTION_MODELS.iter().map(|m| m.name).collect();
-            invalid(
-                &app,
-                vec![Violation::new(
-                    "model",
-                    "invalid_value",
-                    // The name is not repeated: it may be megabytes long.
-                    format!("unknown model: expected {}", names.join(" or ")),
-                )],
-            )
-        })?,
-    };
+    // Every field's mistake is told at once; the frame count is checked
+    // only against a model that exists, for a request otherwise valid.
+    let mut violations = Vec::new();
     let session_id = new.session_id.trim();
     if session_id.is_empty() || session_id.chars().count() > MAX_SESSION_ID {
         let message = format!("must be 1–{MAX_SESSION_ID} characters");
-        let violation = Violation::new("session_id", "invalid_value", message);
-        return Err(invalid(&app, vec![violation]).into());
+        violations.push(Violation::new("session_id", "invalid_value", message));
     }
-    if new.frames.len() < model.min_frames {
-        let err = app
-            .error("insufficient_frames")
-            .with("model", model.short_name())
-            .with("required", model.min_frames)
-            .with("received", new.frames.len());
-        return Err(err.into());
+    let model = match new.model.as_deref() {
+        None => Some(DETECTION_MODELS[0]),
+        Some(name) => DetectionModel::find(name),
+    };
+    if model.is_none() {
+        let names: Vec<&str> = DETECTION_MODELS.iter().map(|m| m.name).collect();
+        violations.push(Violation::new(
+            "model",
+            "invalid_value",
+            // The name is not repeated: it may be megabytes long.
+            format!("unknown model: expected {}", names.join(" or ")),
+        ));
     }
-    let mut violations = Vec::new();
     for (i, frame) in new.frames.iter().enumerate() {
         if !(0.0..=255.0).contains(&frame.brightness) {
             violations.push(Violation::new(
@@ -150,8 +141,17 @@ pub(crate) async fn create(
             break;
         }
     }
-    if !violations.is_empty() {
-        return Err(invalid(&app, violations).into());
+    let model = match model {
+        Some(model) if violations.is_empty() => model,
+        _ => return Err(invalid(&app, violations).into()),
+    };
+    if new.frames.len() < model.min_frames {
+        let err = app
+            .error("insufficient_frames")
+            .with("model", model.short_name())
+            .with("required", model.min_frames)
+            .with("received", new.frames.len());
+        return Err(err.into());
     }
     let brightness: Vec<f64> = new.frames.iter().map(|f| f.brightness).collect();
     let (live, score) = model::liveness(&brightness);
