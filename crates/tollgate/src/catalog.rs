@@ -186,9 +186,25 @@ pub struct UnknownCode {
 /// megabytes.
 const UNKNOWN_CODE_LISTED: usize = 64;
 
+/// The most characters a catalog code has ([`CODE_RULE`]).
+const CODE_MAX_CHARS: usize = 63;
+
 impl fmt::Display for UnknownCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown error code {:?}, expected one of: ", self.code)?;
+        // No code is longer than 63 characters (`CODE_RULE`): a longer one
+        // asked for is clipped there, however long it is.
+        match self.code.char_indices().nth(CODE_MAX_CHARS) {
+            Some((at, _)) => {
+                let chars = self.code.chars().count();
+                let shown = &self.code[..at];
+                write!(
+                    f,
+                    "unknown error code {shown:?}… ({chars} characters; codes have 63 at most)"
+                )?;
+            }
+            None => write!(f, "unknown error code {:?}", self.code)?,
+        }
+        f.write_str(", expected one of: ")?;
         for (i, code) in self.known.iter().take(UNKNOWN_CODE_LISTED).enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
@@ -1996,6 +2012,35 @@ mod tests {
             one_more.ends_with(&format!(", entry_{last} and 1 more")),
             "{one_more}"
         );
+    }
+
+    /// A code longer than any code can be is clipped where codes end, and
+    /// its length said: the message stays short whatever was asked for.
+    #[test]
+    fn an_unknown_code_too_long_for_a_code_is_clipped() {
+        let message = |code: String| {
+            UnknownCode {
+                code,
+                known: vec!["not_found".to_owned()],
+            }
+            .to_string()
+        };
+        let longest = "a".repeat(63);
+        assert_eq!(
+            message(longest.clone()),
+            format!("unknown error code {longest:?}, expected one of: not_found")
+        );
+        let wide = "é".repeat(100_000);
+        let said = message(wide);
+        assert_eq!(
+            said,
+            format!(
+                "unknown error code {:?}… (100000 characters; codes have 63 at most), \
+                 expected one of: not_found",
+                "é".repeat(63)
+            )
+        );
+        assert!(is_code(&longest) && !is_code(&format!("{longest}a")));
     }
 
     #[test]
