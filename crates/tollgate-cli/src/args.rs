@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use tollgate::{Dialect, UnknownDialect};
 
+use crate::wire::clipped;
+
 /// `--dialect`: a dialect's name; the error lists every valid one.
 pub(crate) fn parse_dialect(name: &str) -> Result<Dialect, UnknownDialect> {
     name.parse()
@@ -32,12 +34,24 @@ where
             Ok(n) => return Ok(n),
             Err(e) => match e.kind() {
                 IntErrorKind::Empty => "nothing given".to_owned(),
-                IntErrorKind::PosOverflow => format!("{text} is too large"),
-                IntErrorKind::NegOverflow => format!("{text} is too small"),
-                _ => format!("{text} is not a whole number"),
+                IntErrorKind::PosOverflow => format!("{} is too large", clipped(text)),
+                IntErrorKind::NegOverflow => format!("{} is too small", clipped(text)),
+                _ => format!("{} is not a whole number", clipped(text)),
             },
         };
         Err(format!("{why}: {expected}"))
+    }
+}
+
+/// humantime's reason for refusing a duration, with the unit it does not
+/// know, which it repeats whole (`1xxxx…`), clipped.
+pub(crate) fn duration_error(e: &humantime::DurationError) -> String {
+    let text = e.to_string();
+    match e {
+        humantime::DurationError::UnknownUnit { unit, .. } if !unit.is_empty() => {
+            text.replacen(&format!("{unit:?}"), &format!("{:?}", clipped(unit)), 1)
+        }
+        _ => text,
     }
 }
 

@@ -235,12 +235,19 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
 /// `Name: value`.
 fn parse_header(arg: &str) -> Result<(HeaderName, HeaderValue), String> {
     let (name, value) = arg.split_once(':').ok_or_else(|| {
-        format!("expected 'Name: value', such as 'Retry-After: 30'; found {arg:?}")
+        format!(
+            "expected 'Name: value', such as 'Retry-After: 30'; found {:?}",
+            wire::clipped(arg)
+        )
     })?;
     let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("invalid header name {:?}", name.trim()))?;
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| format!("invalid value for header {name}: {value:?}"))?;
+        .map_err(|_| format!("invalid header name {:?}", wire::clipped(name.trim())))?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+        format!(
+            "invalid value for header {name}: {:?}",
+            wire::clipped(value)
+        )
+    })?;
     Ok((name, value))
 }
 

@@ -133,13 +133,46 @@ fn main() -> ExitCode {
 /// stdout that cannot take the text (`--help > /dev/full`) is an error said
 /// on stderr (exit 2), a closed pipe aside.
 fn clap_exit(e: &clap::Error) -> ExitCode {
-    let printed = e.print().and_then(|()| io::stdout().flush());
+    let printed = match with_long_arguments_clipped(e) {
+        Some(text) => io::stderr().write_all(text.as_bytes()),
+        None => e.print().and_then(|()| io::stdout().flush()),
+    };
     match printed {
         Err(why) if !e.use_stderr() && why.kind() != io::ErrorKind::BrokenPipe => {
             CliError::Write(why).report()
         }
         _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::EXIT_USAGE)),
     }
+}
+
+/// A usage error that repeats an argument longer than [`wire::clipped`]
+/// keeps (clap repeats one whole, in its message and its tips, a pasted
+/// 5 000 characters included), as plain text with every repeat clipped;
+/// `None` when no argument is that long. Value parsers clip what they
+/// repeat themselves.
+fn with_long_arguments_clipped(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let repeated = [
+        ContextKind::InvalidValue,
+        ContextKind::InvalidArg,
+        ContextKind::InvalidSubcommand,
+    ];
+    let long: Vec<&str> = repeated
+        .into_iter()
+        .filter_map(|kind| match e.get(kind) {
+            Some(ContextValue::String(text)) => Some(text.as_str()),
+            _ => None,
+        })
+        .filter(|text| wire::clipped(text).len() < text.len())
+        .collect();
+    if long.is_empty() {
+        return None;
+    }
+    let mut text = e.render().to_string();
+    for argument in long {
+        text = text.replace(argument, &wire::clipped(argument));
+    }
+    Some(text)
 }
 
 #[cfg(test)]
@@ -176,6 +209,70 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 10, "{seen} commands with examples");
+    }
+
+    /// clap repeats a wrong argument whole, up to three times (the message,
+    /// the value parser's reason, a tip): each is clipped, and the rest of
+    /// the message kept.
+    #[test]
+    fn a_long_wrong_argument_is_repeated_clipped() {
+        let said = |args: &[&str]| {
+            let e = Cli::try_parse_from(args).unwrap_err();
+            with_long_arguments_clipped(&e).unwrap_or_else(|| e.render().to_string())
+        };
+        let digits = "9".repeat(5000);
+        let status = said(&["tollgate", "decode", "--status", &digits]);
+        let clipped = format!("{}…", "9".repeat(80));
+        assert!(
+            status.starts_with(&format!(
+                "error: invalid value '{clipped}' for '--status <N>': {clipped} is too large: \
+                 expected a whole number from 100 to 999\n"
+            )),
+            "{status}"
+        );
+        let flag = format!("--{}", "x".repeat(5000));
+        let unexpected = said(&["tollgate", "render", "x", &flag]);
+        assert!(unexpected.len() < 1000, "{unexpected}");
+        assert!(
+            unexpected.starts_with(&format!(
+                "error: unexpected argument '--{}…' found",
+                "x".repeat(78)
+            )),
+            "{unexpected}"
+        );
+        // A header name of quotes, which the reason repeats escaped.
+        let header = format!("{}: x", "\"".repeat(5000));
+        let quoted = said(&["tollgate", "decode", "-H", &header]);
+        assert!(quoted.len() < 1000, "{}", quoted.len());
+        // A unit humantime does not know, which it repeats; a KEY=VALUE
+        // without `=`; a route without `:`.
+        let unit = format!("1{}", "x".repeat(5000));
+        let timeout = said(&["tollgate", "serve", "--timeout", &unit]);
+        assert!(timeout.len() < 1000, "{timeout}");
+        assert!(timeout.contains("supported units: ns"), "{timeout}");
+        for args in [
+            ["tollgate", "render", "x", "--set", &"k".repeat(5000)],
+            [
+                "tollgate",
+                "probe",
+                "http://h",
+                "--route",
+                &"r".repeat(5000),
+            ],
+        ] {
+            let text = said(&args);
+            assert!(text.len() < 1000, "{text}");
+            assert!(
+                text.contains("; found \"kkk") || text.contains("; found \"rrr"),
+                "{text}"
+            );
+        }
+        let command = said(&["tollgate", &"y".repeat(5000)]);
+        assert!(command.len() < 1000, "{command}");
+        assert!(command.contains("unrecognized subcommand"), "{command}");
+        // A short one is left to clap, colours and all.
+        let e = Cli::try_parse_from(["tollgate", "decode", "--status", "99"]).unwrap_err();
+        assert_eq!(with_long_arguments_clipped(&e), None);
     }
 
     #[test]

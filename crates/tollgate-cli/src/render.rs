@@ -139,12 +139,18 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
 
 /// `KEY=VALUE`, VALUE as JSON when it parses, else as a string.
 fn parse_set(arg: &str) -> Result<(String, Value), String> {
-    let (key, value) = arg
-        .split_once('=')
-        .ok_or_else(|| format!("expected KEY=VALUE, such as required=1; found {arg:?}"))?;
+    let (key, value) = arg.split_once('=').ok_or_else(|| {
+        format!(
+            "expected KEY=VALUE, such as required=1; found {:?}",
+            wire::clipped(arg)
+        )
+    })?;
     let key = key.trim();
     if key.is_empty() {
-        return Err(format!("the key is empty in {arg:?}: expected KEY=VALUE"));
+        return Err(format!(
+            "the key is empty in {:?}: expected KEY=VALUE",
+            wire::clipped(arg)
+        ));
     }
     let value = match serde_json::from_str(value) {
         Ok(json) => json,
@@ -152,8 +158,10 @@ fn parse_set(arg: &str) -> Result<(String, Value), String> {
         // the text it is.
         Err(e) if value.trim_start().starts_with(['{', '[', '"']) => {
             return Err(format!(
-                "{value:?} starts as JSON but is not JSON ({e}); for a string, write it as a \
-                 JSON string: {key}='\"…\"'"
+                "{:?} starts as JSON but is not JSON ({e}); for a string, write it as a \
+                 JSON string: {}='\"…\"'",
+                wire::clipped(value),
+                wire::clipped(key)
             ));
         }
         Err(_) => Value::String(value.to_owned()),
@@ -169,7 +177,8 @@ fn parse_violation(arg: &str) -> Result<Violation, String> {
             Ok(Violation::new(field, code, message))
         }
         _ => Err(format!(
-            "expected FIELD:CODE:MESSAGE, such as 'email:invalid_format:Not an email address'; found {arg:?}"
+            "expected FIELD:CODE:MESSAGE, such as 'email:invalid_format:Not an email address'; found {:?}",
+            wire::clipped(arg)
         )),
     }
 }

@@ -820,6 +820,14 @@ fn an_unreachable_api_exits_2_with_a_clear_message() {
         "{stderr}"
     );
     assert!(stderr.contains("is the server running"), "{stderr}");
+    // reqwest's reason does not repeat the URL, which could be long.
+    assert!(!stderr.contains("for url"), "{stderr}");
+    let long = format!("http://{addr}/{}", "p".repeat(5000));
+    let output = tollgate(&["probe", &long]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.len() < 1000, "{stderr}");
+    assert!(stderr.contains("is the server running"), "{stderr}");
 
     for bad in ["ftp://127.0.0.1", "127.0.0.1:8080", "http://127.0.0.1/?q=1"] {
         let output = tollgate(&["probe", bad]);

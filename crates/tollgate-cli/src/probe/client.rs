@@ -256,9 +256,11 @@ impl Client {
         let sent = builder.send().await;
         // Stop growing an oversized body: the server has answered.
         answered.store(true, Ordering::Relaxed);
+        // reqwest's errors repeat the URL, which the caller knows (and
+        // which may be thousands of characters long).
         let mut response = sent.map_err(|e| Failed {
             unreachable: e.is_connect(),
-            message: chain(&e),
+            message: chain(&e.without_url()),
         })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -288,7 +290,8 @@ impl Client {
                 // read, and why is told.
                 Err(e) => {
                     let read = body.len();
-                    cut = Some(format!("stopped after {read} bytes: {}", chain(&e)));
+                    let why = chain(&e.without_url());
+                    cut = Some(format!("stopped after {read} bytes: {why}"));
                     broken = true;
                     break;
                 }

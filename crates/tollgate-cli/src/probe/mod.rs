@@ -237,7 +237,7 @@ fn parse_base_url(arg: &str) -> Result<Url, String> {
 
 fn parse_header_name(arg: &str) -> Result<HeaderName, String> {
     HeaderName::from_bytes(arg.trim().as_bytes())
-        .map_err(|_| format!("invalid header name {arg:?}"))
+        .map_err(|_| format!("invalid header name {:?}", crate::wire::clipped(arg)))
 }
 
 /// Sends one request, moves the progress bar, and keeps what came back.
@@ -366,7 +366,7 @@ async fn probe(
         Err(f) if f.unreachable => {
             return Err(CliError::Usage(format!(
                 "cannot reach {}: {}; {}",
-                client.shown_base(),
+                crate::store_db::shown_url(&client.shown_base()),
                 f.message,
                 unreachable_hint(&args.base_url, &f.message)
             )));

@@ -51,7 +51,8 @@ impl Route {
 pub(crate) fn parse_route(arg: &str) -> Result<Route, String> {
     let invalid = |why: &str| {
         format!(
-            "{why}: expected METHOD:PATH, such as POST:/v1/scans or GET:/v1/scans/{{id}}; found {arg:?}"
+            "{why}: expected METHOD:PATH, such as POST:/v1/scans or GET:/v1/scans/{{id}}; found {:?}",
+            crate::wire::clipped(arg)
         )
     };
     let (method, path) = arg

@@ -9,10 +9,11 @@ use tollgate::Dialect;
 use tollgate_limit::{Backend, Cidr};
 use toml::Spanned;
 
-use crate::args::{SecretUrl, parse_dialect};
+use crate::args::{SecretUrl, duration_error, parse_dialect};
 use crate::error::CliError;
 use crate::input::{self, MAX_INPUT, Source};
 use crate::store_db;
+use crate::wire::clipped;
 
 /// Shown after `tollgate serve --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -136,14 +137,18 @@ fn parse_retention(text: &str) -> Result<Duration, String> {
 
 /// A duration such as `10s` or `2m`, refused outside `(min, max)`.
 fn parse_duration_in(text: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{e}: expected a duration such as 10s, 500ms or 2m"))?;
+    let d = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!(
+            "{}: expected a duration such as 10s, 500ms or 2m",
+            duration_error(&e)
+        )
+    })?;
     if d < min || d > max {
         let (min, max) = (
             humantime::format_duration(min),
             humantime::format_duration(max),
         );
-        return Err(format!("{text} is out of range: {min} to {max}"));
+        return Err(format!("{} is out of range: {min} to {max}", clipped(text)));
     }
     Ok(d)
 }
