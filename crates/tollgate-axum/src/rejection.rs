@@ -324,11 +324,39 @@ fn syntax_in_callers_terms(reason: &str) -> Cow<'_, str> {
     }
 }
 
-/// A serde_path_to_error failure of serde_urlencoded (query strings, forms).
-pub(crate) fn from_urlencoded_error(
-    err: serde_path_to_error::Error<serde_urlencoded::de::Error>,
-) -> ApiError {
-    from_data_error(&err.path().to_string(), &err.inner().to_string())
+/// A serde_path_to_error failure of serde_urlencoded (query strings, forms)
+/// at `path`; `integer` is the Rust integer type the field is read as, when
+/// known, so that a number it refuses is told with the numbers it takes.
+pub(crate) fn from_urlencoded_error(path: &str, message: &str, integer: Option<&str>) -> ApiError {
+    let told = integer.and_then(numbers_of).and_then(|numbers| {
+        let cause = match message {
+            "invalid digit found in string" => None,
+            "cannot parse integer from empty string" => Some("nothing given"),
+            "number too large to fit in target type" => Some("the number is too large"),
+            "number too small to fit in target type" => Some("the number is too small"),
+            _ => return None,
+        };
+        Some(match cause {
+            Some(cause) => format!("{cause}: expected {numbers}"),
+            None => format!("expected {numbers}"),
+        })
+    });
+    match told {
+        Some(told) => invalid_field(path, "invalid_value", &told),
+        None => from_data_error(path, message),
+    }
+}
+
+/// Whether `message` is one of Rust's integer parsing errors, as
+/// serde_urlencoded passes them on.
+pub(crate) fn is_integer_error(message: &str) -> bool {
+    [
+        "invalid digit found in string",
+        "cannot parse integer from empty string",
+        "number too large to fit in target type",
+        "number too small to fit in target type",
+    ]
+    .contains(&message)
 }
 
 /// serde_urlencoded (query strings, forms, and axum's own `Query` and

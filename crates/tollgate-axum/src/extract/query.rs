@@ -3,7 +3,7 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::Rejection;
-use crate::rejection::from_urlencoded_error;
+use crate::rejection::{from_urlencoded_error, is_integer_error};
 
 /// Query strings whose errors name the parameter: a missing one is
 /// `missing_field`, a bad value `validation_error` with a violation at it.
@@ -34,8 +34,89 @@ impl<T: DeserializeOwned> Query<T> {
 /// Reads URL-encoded pairs (a query string, a form body), an error naming
 /// the field.
 pub(super) fn from_urlencoded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
+    read_urlencoded(bytes).map_err(|(field, message)| {
+        let integer = if is_integer_error(&message) {
+            integer_type::<T>(bytes, &field)
+        } else {
+            None
+        };
+        Rejection::from(from_urlencoded_error(&field, &message, integer))
+    })
+}
+
+/// `T` from URL-encoded pairs, or the failing field's path and serde's
+/// message.
+fn read_urlencoded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, (String, String)> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
-    serde_path_to_error::deserialize(de).map_err(|e| Rejection::from(from_urlencoded_error(e)))
+    serde_path_to_error::deserialize(de).map_err(|e| (e.path().to_string(), e.inner().to_string()))
+}
+
+/// The most bytes of pairs read again by [`integer_type`].
+const REREAD_MAX: usize = 16 * 1024;
+
+/// Rust's integer types that serde_urlencoded reads (not `u128` and
+/// `i128`): name, least and greatest value, and the whole numbers just
+/// outside them.
+const INTEGERS: [(&str, &str, &str, &str, &str); 8] = [
+    ("i8", "-129", "-128", "127", "128"),
+    ("u8", "-1", "0", "255", "256"),
+    ("i16", "-32769", "-32768", "32767", "32768"),
+    ("u16", "-1", "0", "65535", "65536"),
+    (
+        "i32",
+        "-2147483649",
+        "-2147483648",
+        "2147483647",
+        "2147483648",
+    ),
+    ("u32", "-1", "0", "4294967295", "4294967296"),
+    (
+        "i64",
+        "-9223372036854775809",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "9223372036854775808",
+    ),
+    (
+        "u64",
+        "-1",
+        "0",
+        "18446744073709551615",
+        "18446744073709551616",
+    ),
+];
+
+/// The integer type `T` reads `field` as: the one whose least and greatest
+/// values it takes there and whose neighbours outside it refuses. Found by
+/// reading the pairs again with those values in the field, because
+/// serde_urlencoded's errors are Rust's own (`number too large to fit in
+/// target type`), which do not name the type. `None` for a field given
+/// other than once, pairs past [`REREAD_MAX`], or a type that is none of
+/// Rust's integers (a `NonZeroU8` say, or a parser of its own).
+fn integer_type<T: DeserializeOwned>(bytes: &[u8], field: &str) -> Option<&'static str> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(bytes).into_owned().collect();
+    let given = pairs.iter().filter(|(name, _)| name == field).count();
+    if bytes.len() > REREAD_MAX || given != 1 {
+        return None;
+    }
+    // Whether `T` takes `value` in the field: a failure elsewhere, which
+    // the first read did not reach, does not count against it.
+    let takes = |value: &str| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, was) in &pairs {
+            query.append_pair(name, if name == field { value } else { was });
+        }
+        match read_urlencoded::<T>(query.finish().as_bytes()) {
+            Ok(_) => true,
+            Err((failed, _)) => failed != field,
+        }
+    };
+    INTEGERS
+        .into_iter()
+        .find(|(_, below, min, max, above)| {
+            takes(max) && !takes(above) && takes(min) && !takes(below)
+        })
+        .map(|(name, ..)| name)
 }
 
 impl<T, S> FromRequestParts<S> for Query<T>
@@ -61,20 +142,65 @@ mod tests {
         small: Option<i8>,
         ratio: Option<f64>,
         all: Option<bool>,
+        id: Option<u64>,
+        count: Option<std::num::NonZeroU8>,
+        #[serde(default, deserialize_with = "own_parser")]
+        own: u16,
+    }
+
+    /// A field read by a parser of its own: a `u16` from 1 to 300.
+    fn own_parser<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u16, D::Error> {
+        let n: u16 = serde::Deserialize::deserialize(de)?;
+        match n {
+            1..=300 => Ok(n),
+            _ => Err(serde::de::Error::custom("must be from 1 to 300")),
+        }
     }
 
     /// A value Rust's parsers refuse is told in the caller's terms, not in
-    /// theirs (`number too large to fit in target type`).
+    /// theirs (`number too large to fit in target type`), with the numbers
+    /// the field takes when it is one of Rust's integers.
     #[test]
     fn a_value_that_does_not_parse_is_told_in_the_callers_terms() {
+        let u32s = "expected a whole number from 0 to 4294967295";
+        let i8s = "expected a whole number from -128 to 127";
         for (query, field, message) in [
-            ("page=abc", "page", "expected a whole number (digits only)"),
-            ("page=1.5", "page", "expected a whole number (digits only)"),
-            ("page=", "page", "expected a whole number, got nothing"),
-            ("page=99999999999", "page", "the number is too large"),
-            ("small=-200", "small", "the number is too small"),
-            ("ratio=x", "ratio", "expected a number"),
-            ("all=yes", "all", "expected true or false"),
+            ("page=abc", "page", u32s.to_owned()),
+            ("page=1.5", "page", u32s.to_owned()),
+            ("page=-5", "page", u32s.to_owned()),
+            ("page=", "page", format!("nothing given: {u32s}")),
+            (
+                "page=99999999999",
+                "page",
+                format!("the number is too large: {u32s}"),
+            ),
+            (
+                "small=-200",
+                "small",
+                format!("the number is too small: {i8s}"),
+            ),
+            // The failure of a field read later does not hide the range.
+            (
+                "small=200&ratio=x",
+                "small",
+                format!("the number is too large: {i8s}"),
+            ),
+            (
+                "id=18446744073709551616",
+                "id",
+                "the number is too large: expected a whole number from 0 to 18446744073709551615"
+                    .to_owned(),
+            ),
+            ("ratio=x", "ratio", "expected a number".to_owned()),
+            ("all=yes", "all", "expected true or false".to_owned()),
+            // Not one of Rust's integers: no range is guessed.
+            (
+                "count=0",
+                "count",
+                "invalid value: integer `0`, expected a whole number from 1 to 255".to_owned(),
+            ),
+            ("count=300", "count", "the number is too large".to_owned()),
+            ("own=70000", "own", "the number is too large".to_owned()),
         ] {
             let err = Query::<Params>::from_query(query)
                 .err()
@@ -84,11 +210,21 @@ mod tests {
             let violation = &err.violations()[0];
             assert_eq!(
                 (&*violation.field, &*violation.message),
-                (field, message),
+                (field, &*message),
                 "{query}"
             );
             assert_eq!(err.message(), format!("{field}: {message}"), "{query}");
         }
+        // Past 16 KiB of pairs, the query is not read again to find the type.
+        let long = format!("page=x&pad={}", "p".repeat(REREAD_MAX));
+        let err = Query::<Params>::from_query(&long)
+            .err()
+            .unwrap()
+            .into_api_error();
+        assert_eq!(
+            err.violations()[0].message,
+            "expected a whole number (digits only)"
+        );
         // axum's own `Query`, behind the gate, reads the same.
         let text =
             "Failed to deserialize query string: page: number too large to fit in target type";
