@@ -272,4 +272,41 @@ mod tests {
         let raised = Catalog::builtin_ref().error("not_found").unwrap();
         assert_eq!(adopt(&catalog, raised).message(), "Rule not found");
     }
+
+    /// Only `insufficient_scope` that has no `resource` yet gains `resource`
+    /// and `access`: another code with a `scope` detail is left as it is.
+    #[tokio::test]
+    async fn scope_details_are_added_to_insufficient_scope_only() {
+        /// The details of `code` with `details`, once through `scope_details`.
+        async fn detailed(
+            code: &str,
+            details: &[(&str, &str)],
+        ) -> serde_json::Map<String, serde_json::Value> {
+            let mut err = error(&base_catalog().unwrap(), code);
+            for (key, value) in details {
+                err = err.with(*key, *value);
+            }
+            let mut response = Response::default();
+            response.extensions_mut().insert(err);
+            let response = scope_details(response).await;
+            response
+                .extensions()
+                .get::<ApiError>()
+                .unwrap()
+                .details()
+                .clone()
+        }
+        let added = detailed("insufficient_scope", &[("scope", "scans:write")]).await;
+        assert_eq!(added["resource"], "scans");
+        assert_eq!(added["access"], "write");
+        let other = detailed("conflict", &[("scope", "scans:write")]).await;
+        assert!(!other.contains_key("resource"), "{other:?}");
+        let given = detailed(
+            "insufficient_scope",
+            &[("scope", "scans:write"), ("resource", "images")],
+        )
+        .await;
+        assert_eq!(given["resource"], "images");
+        assert!(!given.contains_key("access"), "{given:?}");
+    }
 }

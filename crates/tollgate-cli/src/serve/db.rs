@@ -316,6 +316,24 @@ mod tests {
         assert!(err.to_string().contains("serve_scans"), "{err}");
     }
 
+    /// Closing takes in the write-ahead log, as serve's stop relies on: the
+    /// SQLite file alone is then the whole database, the scan in it.
+    #[tokio::test]
+    async fn closing_leaves_the_whole_database_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.db");
+        let wal = dir.path().join("t.db-wal");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let scans = Scans::open(&url).await.unwrap();
+        let scan = record("scan_1", "acme", "abc");
+        assert_eq!(scans.insert(&scan).await.unwrap(), Inserted::New);
+        assert!(wal.exists(), "the scan is in the write-ahead log");
+        scans.close().await;
+        assert!(!wal.exists(), "the write-ahead log is taken in");
+        let reopened = Scans::open(&url).await.unwrap();
+        assert_eq!(reopened.find("scan_1").await.unwrap(), Some(scan));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn nodes_starting_together_on_postgres_all_open() {
         let Ok(base) = std::env::var("TOLLGATE_TEST_DATABASE_URL") else {
