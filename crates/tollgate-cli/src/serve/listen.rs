@@ -382,6 +382,41 @@ mod tests {
         assert_eq!(written, b"HTTP/1.1 200 OK\r\n");
     }
 
+    /// A flush through a `Linger` reaches the stream under it: what a
+    /// buffering stream holds goes out then, not at the close.
+    #[tokio::test]
+    async fn a_flush_passes_through_a_linger() {
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let mut linger = Linger::new(tokio::io::BufWriter::new(ours));
+        linger.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+        linger.flush().await.unwrap();
+        let mut written = [0; 17];
+        tokio::time::timeout(Duration::from_secs(5), theirs.read_exact(&mut written))
+            .await
+            .expect("flushed")
+            .unwrap();
+        assert_eq!(&written, b"HTTP/1.1 200 OK\r\n");
+    }
+
+    /// A `Linger` says what the stream under it says of vectored writes:
+    /// hyper writes an answer's head and body to a `TcpStream` in one call
+    /// instead of copying them together first, and does not hand vectors to
+    /// a stream that would write only the first of them.
+    #[tokio::test]
+    async fn a_linger_writes_vectored_as_its_stream_does() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(tcp.is_write_vectored());
+        assert!(Linger::new(tcp).is_write_vectored());
+        let plain = Draining {
+            chunks: 0,
+            reads: 0,
+        };
+        assert!(!plain.is_write_vectored());
+        assert!(!Linger::new(plain).is_write_vectored());
+    }
+
     /// `serve` running on a port of its own until stopped.
     struct Served {
         addr: std::net::SocketAddr,

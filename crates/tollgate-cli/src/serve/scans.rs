@@ -346,10 +346,9 @@ mod tests {
         assert_eq!(second.unwrap().unwrap(), Some(2));
     }
 
-    /// A scan is dated with the time it is made, in Unix seconds.
-    #[tokio::test]
-    async fn scans_are_dated_now() {
-        let app = AppState {
+    /// The server's state on an in-memory database.
+    async fn app_in_memory() -> AppState {
+        AppState {
             catalog: Arc::new(super::super::app::base_catalog().unwrap()),
             dialect: tollgate::Dialect::Problem,
             scans: super::super::db::Scans::open("sqlite::memory:")
@@ -358,7 +357,13 @@ mod tests {
             openapi: bytes::Bytes::new(),
             reference: bytes::Bytes::new(),
             decoders: Arc::new(tokio::sync::Semaphore::new(1)),
-        };
+        }
+    }
+
+    /// A scan is dated with the time it is made, in Unix seconds.
+    #[tokio::test]
+    async fn scans_are_dated_now() {
+        let app = app_in_memory().await;
         let seconds = || {
             let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
             i64::try_from(since.unwrap().as_secs()).unwrap()
@@ -367,6 +372,32 @@ mod tests {
         let dated = unix_now(&app);
         let after = seconds();
         assert!((before..=after).contains(&dated), "{dated}");
+    }
+
+    /// Only `scan_` and 32 hex digits is looked up: other ids (a NUL is not
+    /// even text to Postgres) are `not_found` without a query. With the
+    /// database closed, a lookup shows as `service_unavailable`, so each id
+    /// tells whether it reached the database (SQLite alone cannot).
+    #[tokio::test]
+    async fn only_ids_of_32_hex_digits_reach_the_database() {
+        let app = Arc::new(app_in_memory().await);
+        app.scans.close().await;
+        let who = Principal::new("key1", "demo", ["scans:read"]);
+        let hex32 = "0123456789abcdefABCDEF0123456789";
+        for (id, code) in [
+            (format!("scan_{hex32}"), "service_unavailable"),
+            (format!("scan_{}", "g".repeat(32)), "not_found"),
+            (format!("scan_{}\0", &hex32[..31]), "not_found"),
+            ("scan_abc".to_owned(), "not_found"),
+            (format!("scan_{hex32}0"), "not_found"),
+            (hex32.to_owned(), "not_found"),
+        ] {
+            let shown = show(State(app.clone()), Extension(who.clone()), Path(id.clone())).await;
+            let Err(err) = shown else {
+                panic!("{id:?} was found");
+            };
+            assert_eq!(err.api_error().code(), code, "{id:?}");
+        }
     }
 
     #[test]
