@@ -326,25 +326,23 @@ fn syntax_in_callers_terms(reason: &str) -> Cow<'_, str> {
 
 /// A serde_path_to_error failure of serde_urlencoded (query strings, forms)
 /// at `path`; `integer` is the Rust integer type the field is read as, when
-/// known, so that a number it refuses is told with the numbers it takes.
+/// [`is_integer_error`] and the type are known, so that the number refused
+/// is told with the numbers the field takes.
 pub(crate) fn from_urlencoded_error(path: &str, message: &str, integer: Option<&str>) -> ApiError {
-    let told = integer.and_then(numbers_of).and_then(|numbers| {
-        let cause = match message {
-            "invalid digit found in string" => None,
-            "cannot parse integer from empty string" => Some("nothing given"),
-            "number too large to fit in target type" => Some("the number is too large"),
-            "number too small to fit in target type" => Some("the number is too small"),
-            _ => return None,
-        };
-        Some(match cause {
-            Some(cause) => format!("{cause}: expected {numbers}"),
-            None => format!("expected {numbers}"),
-        })
-    });
-    match told {
-        Some(told) => invalid_field(path, "invalid_value", &told),
-        None => from_data_error(path, message),
-    }
+    let Some(numbers) = integer.and_then(numbers_of) else {
+        return from_data_error(path, message);
+    };
+    let told = match message {
+        "cannot parse integer from empty string" => format!("nothing given: expected {numbers}"),
+        "number too large to fit in target type" => {
+            format!("the number is too large: expected {numbers}")
+        }
+        "number too small to fit in target type" => {
+            format!("the number is too small: expected {numbers}")
+        }
+        _ => format!("expected {numbers}"),
+    };
+    invalid_field(path, "invalid_value", &told)
 }
 
 /// Whether `message` is one of Rust's integer parsing errors, as
