@@ -329,44 +329,57 @@ fn syntax_in_callers_terms(reason: &str) -> Cow<'_, str> {
 /// [`is_integer_error`] and the type are known, so that the number refused
 /// is told with the numbers the field takes.
 pub(crate) fn from_urlencoded_error(path: &str, message: &str, integer: Option<&str>) -> ApiError {
-    let Some(numbers) = integer.and_then(numbers_of) else {
-        return from_data_error(path, message);
-    };
-    let told = match message {
-        "cannot parse integer from empty string" => format!("nothing given: expected {numbers}"),
-        "number too large to fit in target type" => {
-            format!("the number is too large: expected {numbers}")
+    let ranged = INTEGER_ERRORS.iter().find(|(rust, ..)| *rust == message);
+    match (ranged, integer.and_then(numbers_of)) {
+        (Some((_, _, told)), Some(numbers)) => {
+            let told = told.replace("{numbers}", &numbers);
+            invalid_field(path, "invalid_value", &told)
         }
-        "number too small to fit in target type" => {
-            format!("the number is too small: expected {numbers}")
-        }
-        _ => format!("expected {numbers}"),
-    };
-    invalid_field(path, "invalid_value", &told)
+        _ => from_data_error(path, message),
+    }
 }
 
 /// Whether `message` is one of Rust's integer parsing errors, as
 /// serde_urlencoded passes them on.
 pub(crate) fn is_integer_error(message: &str) -> bool {
-    [
-        "invalid digit found in string",
-        "cannot parse integer from empty string",
-        "number too large to fit in target type",
-        "number too small to fit in target type",
-    ]
-    .contains(&message)
+    INTEGER_ERRORS.iter().any(|(rust, ..)| *rust == message)
 }
 
-/// serde_urlencoded (query strings, forms, and axum's own `Query` and
-/// `Form`) parses a value with Rust's own parsers, whose errors speak of
-/// Rust (`number too large to fit in target type`): the same said in a
-/// caller's terms. The type is not in them, so the range is not said.
+/// Rust's integer parsing errors, as serde_urlencoded (query strings, forms,
+/// and axum's own `Query` and `Form`) passes them on, each in a caller's
+/// terms: without the range, which the error does not give, and with it
+/// when the field's type is known.
+const INTEGER_ERRORS: [(&str, &str, &str); 4] = [
+    (
+        "invalid digit found in string",
+        "expected a whole number (digits only)",
+        "expected {numbers}",
+    ),
+    (
+        "cannot parse integer from empty string",
+        "expected a whole number, got nothing",
+        "nothing given: expected {numbers}",
+    ),
+    (
+        "number too large to fit in target type",
+        "the number is too large",
+        "the number is too large: expected {numbers}",
+    ),
+    (
+        "number too small to fit in target type",
+        "the number is too small",
+        "the number is too small: expected {numbers}",
+    ),
+];
+
+/// serde_urlencoded parses a value with Rust's own parsers, whose errors
+/// speak of Rust (`number too large to fit in target type`): the same said
+/// in a caller's terms. The type is not in them, so the range is not said.
 fn in_callers_terms(message: &str) -> Option<&'static str> {
+    if let Some((_, plain, _)) = INTEGER_ERRORS.iter().find(|(rust, ..)| *rust == message) {
+        return Some(plain);
+    }
     Some(match message {
-        "invalid digit found in string" => "expected a whole number (digits only)",
-        "cannot parse integer from empty string" => "expected a whole number, got nothing",
-        "number too large to fit in target type" => "the number is too large",
-        "number too small to fit in target type" => "the number is too small",
         "invalid float literal" => "expected a number",
         "provided string was not `true` or `false`" => "expected true or false",
         _ => return None,
