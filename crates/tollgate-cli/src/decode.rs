@@ -1,10 +1,12 @@
 //! `tollgate decode`: any API's error response, read into one JSON object.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::args::{parse_timestamp, whole};
@@ -25,8 +27,10 @@ Examples:
 Input that starts with `HTTP/` is a whole response (status line, headers, blank line, body;
 CRLF or LF; a header folded onto lines that start with a space or tab is read as one line), as
 `tollgate render` and `curl -i` print it; of several (`curl -L` redirects, a proxy's CONNECT, an
-auth challenge) the last is decoded; a body still chunked (`curl --raw`, `nc`) is unchunked.
-Anything else is a body. At most 16 MiB is read; an empty input needs --status.
+auth challenge) the last is decoded; a body still chunked (`curl --raw`, `nc`) is unchunked,
+and one still in its Content-Encoding's gzip or deflate (saved without `curl --compressed`) is
+decompressed. Anything else is a body. At most 16 MiB is read (and decompressed); an empty input
+needs --status. A Retry-After that is neither seconds nor a date is said, not read.
 
 Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
 violations (field, code, message), request_id, retry_after_secs, retry (never, after or backoff),
@@ -94,18 +98,20 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             )
         }));
     }
+    let name = input::printable(&source.name());
     if input.truncated {
         stderr!(
-            "warning: {} is larger than {} MiB; decoded its first {} MiB only",
-            input::printable(&source.name()),
+            "warning: {name} is larger than {} MiB; decoded its first {} MiB only",
             MAX_INPUT >> 20,
             MAX_INPUT >> 20
         );
     }
+    // What was undone to the body as it came: said when it is not the JSON
+    // its Content-Type says, as no line of the input holds it then.
+    let mut undone = Vec::new();
     let (status, mut headers, body) = if wire::is_response(&input.bytes) {
         let response = wire::parse_response(&input.bytes)
             .map_err(|e| CliError::Usage(format!("{}:{}:1: {e}", source.name(), e.line)))?;
-        let name = input::printable(&source.name());
         for skipped in &response.skipped {
             match skipped.line {
                 Some(line) => stderr!("warning: {name}:{line}:1: {}", skipped.why),
@@ -121,8 +127,11 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
                     .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
             });
         let body = match chunked.then(|| wire::dechunk(response.body)).flatten() {
-            Some(body) => std::borrow::Cow::Owned(body),
-            None => std::borrow::Cow::Borrowed(response.body),
+            Some(body) => {
+                undone.push("unchunked");
+                Cow::Owned(body)
+            }
+            None => Cow::Borrowed(response.body),
         };
         (Some(response.status), response.headers, body)
     } else {
@@ -135,6 +144,26 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             ));
         }
     }
+    let codings = headers
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let body = match wire::decompress(&body, &codings, MAX_INPUT) {
+        Ok(Some(decompressed)) => {
+            if let Some(warning) = decompressed.warning {
+                stderr!("warning: {name}: the body's {warning}");
+            }
+            undone.push("decompressed");
+            Cow::Owned(decompressed.body)
+        }
+        Ok(None) => body,
+        Err(why) => {
+            stderr!("warning: {name}: the body cannot be decompressed: {why}; read as it came");
+            body
+        }
+    };
     // 0 tells the decoder the status is unknown: it takes the body's, if any.
     let status = args.status.or(status).unwrap_or(0);
     // A saved response's hint is measured from when it was sent.
@@ -159,11 +188,23 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         ),
         _ => {}
     }
+    // A `Retry-After` that says no wait the decoder can read (`soon`, `-5`)
+    // is passed over; say so, rather than print `null` as if none was sent.
+    if decoded.retry_after.is_none()
+        && let Some(value) = headers.get(RETRY_AFTER)
+    {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        stderr!(
+            "warning: {name}: Retry-After {:?} is neither delay-seconds nor an HTTP date; no wait \
+             is read from it",
+            wire::clipped(&value)
+        );
+    }
     // A body its Content-Type calls JSON that the decoder could not read
     // as JSON (after a byte order mark or an XSSI guard, which it passes
     // over): say where it breaks.
     let says_json = headers
-        .get(http::header::CONTENT_TYPE)
+        .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(tollgate::headers::is_json_media);
     let read_as = match decoded.dialect {
@@ -173,7 +214,7 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         _ => None,
     };
     if let (true, Some(read_as)) = (says_json, read_as) {
-        not_json(&source, &input.bytes, &body, read_as);
+        not_json(&name, &input.bytes, &body, read_as, &undone.join(" and "));
     }
     serde_json::to_writer_pretty(&mut *out, &decoded).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
@@ -182,8 +223,9 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
 
 /// Warns that `body`, which its Content-Type calls JSON, is not, naming where
 /// it breaks as `file:line:column` of the input (`body` is part of `input`,
-/// unless it was unchunked: then its own line and column are said).
-fn not_json(source: &Source, input: &[u8], body: &[u8], read_as: &str) {
+/// unless it was unchunked or decompressed, as `undone` says: then its own
+/// line and column are said).
+fn not_json(name: &str, input: &[u8], body: &[u8], read_as: &str, undone: &str) {
     let start = json_start(body);
     let json = &body[start..];
     let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(json) else {
@@ -191,8 +233,8 @@ fn not_json(source: &Source, input: &[u8], body: &[u8], read_as: &str) {
     };
     let Some(body_at) = offset_in(input, body) else {
         stderr!(
-            "warning: the unchunked body is not the JSON its Content-Type says ({e}); read as \
-             {read_as}"
+            "warning: {name}: the {undone} body is not the JSON its Content-Type says ({e}); \
+             read as {read_as}"
         );
         return;
     };
@@ -208,9 +250,8 @@ fn not_json(source: &Source, input: &[u8], body: &[u8], read_as: &str) {
     let why = e.to_string();
     let position = format!(" at line {} column {}", e.line(), e.column());
     stderr!(
-        "warning: {}:{line}:{column}: the body is not the JSON its Content-Type says ({}); read \
-         as {read_as}",
-        input::printable(&source.name()),
+        "warning: {name}:{line}:{column}: the body is not the JSON its Content-Type says ({}); \
+         read as {read_as}",
         why.strip_suffix(&position).unwrap_or(&why)
     );
 }

@@ -238,6 +238,105 @@ pub(crate) fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// A body with its content codings undone.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Decompressed {
+    /// The body as the server wrote it, at most `max` bytes.
+    pub(crate) body: Vec<u8>,
+    /// What was not as it should be, the body all the same: a stream that
+    /// ends early, or that goes on past `max` bytes (`gzip stream ends
+    /// early; …`).
+    pub(crate) warning: Option<String>,
+}
+
+/// `body` with the content codings `content_encoding` names undone, the last
+/// applied first (`gzip`, `x-gzip`, `deflate`; `identity` is none), as a
+/// response saved without decompressing holds it (`curl -i` sending an
+/// `Accept-Encoding` of its own). `Ok(None)` when there is nothing to undo:
+/// no coding, or a body that is not in the coding named, as `curl
+/// --compressed -i` prints it (the header kept, the body decompressed).
+/// `Err` says why the body cannot be undone: a coding not read here (`br`,
+/// `zstd`), or a stream that is broken.
+pub(crate) fn decompress(
+    body: &[u8],
+    content_encoding: &str,
+    max: usize,
+) -> Result<Option<Decompressed>, String> {
+    use std::io::Read;
+    let codings: Vec<String> = content_encoding
+        .split(',')
+        .map(|coding| coding.trim().to_ascii_lowercase())
+        .filter(|coding| !coding.is_empty() && coding != "identity")
+        .collect();
+    let mut current = Cow::Borrowed(body);
+    let mut warning = None;
+    for (undone, coding) in codings.iter().rev().enumerate() {
+        let decoder: Box<dyn Read + '_> = match coding.as_str() {
+            "gzip" | "x-gzip" if current.starts_with(&[0x1f, 0x8b]) => {
+                Box::new(flate2::read::MultiGzDecoder::new(&*current))
+            }
+            "deflate" if is_zlib(&current) => Box::new(flate2::read::ZlibDecoder::new(&*current)),
+            // Already decompressed (text is in no coding), or a coding
+            // under one that was not undone.
+            "gzip" | "x-gzip" | "deflate" if undone == 0 => return Ok(None),
+            _ if undone == 0 && std::str::from_utf8(&current).is_ok() => return Ok(None),
+            "gzip" | "x-gzip" | "deflate" => {
+                return Err(format!(
+                    "its Content-Encoding `{}` says `{coding}`, and the body is not, once the \
+                     codings after it are undone",
+                    clipped(content_encoding)
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "its Content-Encoding `{}` is not one decode undoes (gzip, deflate): save the \
+                     response decompressed (`curl --compressed -i`)",
+                    clipped(other)
+                ));
+            }
+        };
+        let mut out = Vec::new();
+        let read = decoder.take(max as u64 + 1).read_to_end(&mut out);
+        match read {
+            Ok(_) if out.len() > max => {
+                out.truncate(max);
+                warning = Some(format!(
+                    "{coding} decompresses to more than {} MiB; decoded the first {} MiB only",
+                    max >> 20,
+                    max >> 20
+                ));
+            }
+            Ok(_) => {}
+            // A response cut short keeps what came, as an unchunked one does.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !out.is_empty() => {
+                warning = Some(format!(
+                    "{coding} stream ends early; decoded the {} bytes it gave",
+                    out.len()
+                ));
+            }
+            Err(e) => return Err(format!("its {coding} stream is broken ({e})")),
+        }
+        current = Cow::Owned(out);
+    }
+    match current {
+        Cow::Owned(body) => Ok(Some(Decompressed { body, warning })),
+        Cow::Borrowed(_) => Ok(None),
+    }
+}
+
+/// Whether `body` starts with a zlib header (RFC 1950) as HTTP's `deflate`
+/// does: the deflate method, a window that fits, the check bits, and no
+/// preset dictionary (which HTTP never names).
+fn is_zlib(body: &[u8]) -> bool {
+    let [method, flags, ..] = *body else {
+        return false;
+    };
+    method & 0x0f == 8
+        && method >> 4 <= 7
+        && flags & 0x20 == 0
+        && u16::from_be_bytes([method, flags]) % 31 == 0
+}
+
 /// Whether the text's first line (after blank lines) is a status line, as
 /// when `curl -i` prints the responses before the last one (`-L` redirects,
 /// a proxy's `CONNECT`, an auth challenge).
@@ -799,6 +898,101 @@ mod tests {
         assert_eq!(sized("0000000000000005").unwrap(), b"hello");
         assert_eq!(sized("00000000000000005"), None);
         assert_eq!(sized("+5"), None);
+    }
+
+    fn gzip(body: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(body).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn zlib(body: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(body).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn undone(body: &[u8], codings: &str) -> Vec<u8> {
+        decompress(body, codings, 1 << 20).unwrap().unwrap().body
+    }
+
+    #[test]
+    fn content_codings_are_undone_the_last_applied_first() {
+        let body = br#"{"message":"nope"}"#;
+        assert_eq!(undone(&gzip(body), "gzip"), body);
+        assert_eq!(undone(&gzip(body), "X-GZIP"), body);
+        assert_eq!(undone(&zlib(body), "deflate"), body);
+        assert_eq!(undone(&gzip(&zlib(body)), "deflate, gzip"), body);
+        assert_eq!(undone(&gzip(body), "identity, gzip, identity"), body);
+        // Two gzip members, as a server that flushes may write them.
+        let members = [gzip(b"{\"message\":"), gzip(b"\"nope\"}")].concat();
+        assert_eq!(undone(&members, "gzip"), body);
+    }
+
+    /// `curl --compressed -i` keeps `Content-Encoding` over the body it
+    /// decompressed: that body, and one with no coding, are read as they are.
+    #[test]
+    fn a_body_not_in_its_coding_is_left_as_it_is() {
+        let body = br#"{"message":"nope"}"#;
+        for codings in [
+            "",
+            "identity",
+            "gzip",
+            "deflate",
+            "br",
+            "zstd",
+            "deflate, gzip",
+        ] {
+            assert_eq!(decompress(body, codings, 1 << 20), Ok(None), "{codings:?}");
+        }
+        // The outer coding undone, the inner one not there.
+        let why = decompress(&gzip(body), "deflate, gzip", 1 << 20).unwrap_err();
+        assert!(why.contains("says `deflate`"), "{why}");
+    }
+
+    #[test]
+    fn a_coding_not_read_here_or_a_broken_stream_is_said() {
+        let why = decompress(b"\x8b\x03\x80\xff", "br", 1 << 20).unwrap_err();
+        assert!(why.contains("`br` is not one decode undoes"), "{why}");
+        let why = decompress(b"\x1f\x8bxxxxxxxxxxxx", "gzip", 1 << 20).unwrap_err();
+        assert!(why.contains("gzip stream is broken"), "{why}");
+    }
+
+    #[test]
+    fn a_stream_cut_short_or_too_long_keeps_what_fits() {
+        let body = br#"{"error":{"code":"bad","message":"nope"}}"#;
+        let compressed = gzip(body);
+        let cut = decompress(&compressed[..compressed.len() - 12], "gzip", 1 << 20)
+            .unwrap()
+            .unwrap();
+        assert!(body.starts_with(&cut.body) && !cut.body.is_empty());
+        assert!(cut.body.len() < body.len());
+        let warning = cut.warning.unwrap();
+        assert!(warning.starts_with("gzip stream ends early"), "{warning}");
+        // 3 MiB of zeros, read to the first 1 MiB.
+        let bomb = zlib(&vec![0; 3 << 20]);
+        let capped = decompress(&bomb, "deflate", 1 << 20).unwrap().unwrap();
+        assert_eq!(capped.body.len(), 1 << 20);
+        let warning = capped.warning.unwrap();
+        assert!(warning.contains("more than 1 MiB"), "{warning}");
+        let whole = decompress(&zlib(body), "deflate", body.len())
+            .unwrap()
+            .unwrap();
+        assert_eq!((whole.body.as_slice(), whole.warning), (&body[..], None));
+    }
+
+    #[test]
+    fn a_zlib_header_is_told_from_text() {
+        assert!(is_zlib(&zlib(b"{}")));
+        assert!(is_zlib(b"\x78\x9c"));
+        assert!(is_zlib(b"\x78\x01"));
+        // The check bits fit, but a preset dictionary is asked for.
+        assert!(!is_zlib(b"\x78\x3f"));
+        assert!(!is_zlib(b"x"));
+        assert!(!is_zlib(b"{}"));
+        assert!(!is_zlib(b"\x78\x9d"));
+        // A window past 32 KiB.
+        assert!(!is_zlib(&[0x88, 0x98]));
     }
 
     #[test]

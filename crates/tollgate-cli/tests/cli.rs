@@ -707,6 +707,92 @@ fn decode_reads_a_body_still_chunked() {
 }
 
 #[test]
+fn decode_reads_a_body_still_compressed() {
+    // As `curl -i -H 'Accept-Encoding: gzip'` prints it; `curl --compressed
+    // -i` prints the body decompressed under the same header, read as it is.
+    let body = r#"{"error":{"code":"not_found","message":"No such scan, at all."}}"#;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, body.as_bytes()).unwrap();
+    let gzipped = encoder.finish().unwrap();
+    let chunked = [
+        format!("{:x}\r\n", gzipped.len()).as_bytes(),
+        &gzipped,
+        b"\r\n0\r\n\r\n",
+    ]
+    .concat();
+    let head = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\
+                Content-Encoding: gzip\r\n";
+    for (framing, sent, what) in [
+        ("", gzipped.as_slice(), "gzip"),
+        ("Transfer-Encoding: chunked\r\n", &chunked, "gzip, chunked"),
+        ("", body.as_bytes(), "decompressed by curl"),
+    ] {
+        let input = [format!("{head}{framing}\r\n").as_bytes(), sent].concat();
+        let decoded = tollgate_stdin(&["decode"], &input);
+        assert_eq!(code(&decoded), 0, "{what}: {}", stderr(&decoded));
+        let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+        assert_eq!(value["message"], "No such scan, at all.", "{what}");
+        assert!(stderr(&decoded).is_empty(), "{what}: {}", stderr(&decoded));
+    }
+    // A coding it does not undo is said, and the body read as it came.
+    let input = [
+        head.replace("gzip", "br").as_bytes(),
+        b"\r\n\x8b\x03\x80\xff\xfe",
+    ]
+    .concat();
+    let decoded = tollgate_stdin(&["decode"], &input);
+    assert_eq!(code(&decoded), 0, "{}", stderr(&decoded));
+    assert!(
+        stderr(&decoded).contains(
+            "<stdin>: the body cannot be decompressed: its Content-Encoding `br` is not one decode \
+             undoes"
+        ),
+        "{}",
+        stderr(&decoded)
+    );
+    // A stream cut short keeps what came, and says where the JSON breaks.
+    let input = [
+        format!("{head}\r\n").as_bytes(),
+        &gzipped[..gzipped.len() - 12],
+    ]
+    .concat();
+    let decoded = tollgate_stdin(&["decode"], &input);
+    let told = stderr(&decoded);
+    assert!(
+        told.contains("<stdin>: the body's gzip stream ends early"),
+        "{told}"
+    );
+    assert!(
+        told.contains("<stdin>: the decompressed body is not the JSON its Content-Type says"),
+        "{told}"
+    );
+}
+
+#[test]
+fn decode_says_a_retry_after_it_cannot_read() {
+    for value in ["soon", "-5", "5 minutes"] {
+        let input = format!("HTTP/1.1 429 Too Many Requests\r\nRetry-After: {value}\r\n\r\n");
+        let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+        assert_eq!(code(&decoded), 0, "{value}: {}", stderr(&decoded));
+        let value_out: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+        assert_eq!(value_out["retry_after_secs"], Value::Null, "{value}");
+        assert!(
+            stderr(&decoded).contains(&format!(
+                "<stdin>: Retry-After \"{value}\" is neither delay-seconds nor an HTTP date"
+            )),
+            "{value}: {}",
+            stderr(&decoded)
+        );
+    }
+    // One it reads, as seconds, a date, or a list folded into one line, is not told.
+    for value in ["30", "2.5", "120, 120", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+        let input = format!("HTTP/1.1 429 Too Many Requests\r\nRetry-After: {value}\r\n\r\n");
+        let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+        assert!(stderr(&decoded).is_empty(), "{value}: {}", stderr(&decoded));
+    }
+}
+
+#[test]
 fn decode_warns_of_a_success_or_an_unknown_status() {
     let ok = tollgate_stdin(&["decode"], b"HTTP/1.1 200 OK\r\n\r\n{\"id\":\"scan_1\"}");
     assert_eq!(code(&ok), 0);
