@@ -39,6 +39,37 @@ pub(crate) fn unsupported_encoding(codings: Option<&str>) -> ApiError {
     builtin("unsupported_media_type").with_message(message)
 }
 
+/// `unsupported_media_type` for a body of a type the extractor does not
+/// read: `sent` the request's `Content-Type` (`None` when it has none),
+/// `expected` the type to send instead.
+pub(crate) fn unsupported_type(sent: Option<&http::HeaderValue>, expected: &str) -> ApiError {
+    let sent = sent.map(|value| String::from_utf8_lossy(value.as_bytes()));
+    let message = match sent.as_deref().map(str::trim) {
+        Some(sent) if !sent.is_empty() => {
+            let shown: String = sent.chars().take(64).collect();
+            format!("The request's Content-Type ({shown}) is not supported: send {expected}.")
+        }
+        _ => format!("The request has no Content-Type: send the body as {expected}."),
+    };
+    builtin("unsupported_media_type").with_message(message)
+}
+
+/// The media type axum's own 415 asks for (`` Expected request with
+/// `Content-Type: application/json` ``): a type and subtype of token
+/// characters, as no other text of that shape would be.
+fn asked_media_type(text: &str) -> Option<&str> {
+    let (_, rest) = text.split_once("`Content-Type: ")?;
+    let (media, _) = rest.split_once('`')?;
+    let token = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let (kind, subtype) = media.split_once('/')?;
+    (token(kind) && token(subtype) && media.len() <= 127).then_some(media)
+}
+
 /// `malformed_request` for a body under a transfer coding the HTTP server
 /// did not decode (anything but one `chunked`).
 pub(crate) fn undecoded_transfer_coding() -> ApiError {
@@ -442,7 +473,12 @@ pub(crate) fn recognise(
     let text = text.trim();
     let err = match status {
         413 => payload_too_large(limit),
-        415 => builtin("unsupported_media_type"),
+        415 => match asked_media_type(text) {
+            Some(media) => builtin("unsupported_media_type").with_message(format!(
+                "The request's Content-Type is not supported: send {media}."
+            )),
+            None => builtin("unsupported_media_type"),
+        },
         400 | 422 => recognise_bad_request(status, text, multipart_form),
         401 => builtin("invalid_key"),
         403 => builtin("insufficient_scope"),
@@ -602,6 +638,52 @@ mod tests {
         for code in codes {
             assert_eq!(builtin(code).code(), code);
         }
+    }
+
+    /// Only a media type's shape is taken from a 415's text: a handler's
+    /// own words are not repeated as if they were axum's.
+    #[test]
+    fn a_415_asks_for_the_media_type_axum_names() {
+        let asked = [
+            "Expected request with `Content-Type: application/json`",
+            "Form requests must have `Content-Type: application/x-www-form-urlencoded`",
+        ]
+        .map(asked_media_type);
+        assert_eq!(
+            asked,
+            [
+                Some("application/json"),
+                Some("application/x-www-form-urlencoded")
+            ]
+        );
+        for text in [
+            "",
+            "Expected request with `Content-Type: application/json",
+            "send `Content-Type: <b>hi</b>`",
+            "send `Content-Type: application/json; charset=utf-8`",
+            "send `Content-Type: json`",
+            "send `Content-Type: /json`",
+        ] {
+            assert_eq!(asked_media_type(text), None, "{text}");
+        }
+        let long = format!("`Content-Type: application/{}`", "x".repeat(200));
+        assert_eq!(asked_media_type(&long), None);
+        let err = recognise(
+            415,
+            "Expected request with `Content-Type: application/json`",
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            err.message(),
+            "The request's Content-Type is not supported: send application/json."
+        );
+        let err = recognise(415, "nope", None, false).unwrap();
+        assert_eq!(
+            err.message(),
+            "The request's Content-Type is not supported."
+        );
     }
 
     #[test]

@@ -1325,6 +1325,92 @@ async fn an_axum_rejection_taken_apart_or_wrapped_keeps_its_meaning() {
     }
 }
 
+/// A body of a type the extractor does not read is refused with the type
+/// to send, and the type sent when there was one: by Tollgate's `Json` and
+/// `Form`, and, as far as its rejection says, by axum's `Json`.
+#[tokio::test]
+async fn a_body_of_another_type_is_told_the_type_to_send() {
+    async fn ours(_: Json<Scan>) -> &'static str {
+        "ok"
+    }
+    async fn form(
+        _: tollgate_axum::Form<std::collections::HashMap<String, String>>,
+    ) -> &'static str {
+        "ok"
+    }
+    async fn axums(_: axum::Json<Scan>) -> &'static str {
+        "ok"
+    }
+    let mut app = Router::new()
+        .route("/ours", post(ours))
+        .route("/form", post(form))
+        .route("/axums", post(axums))
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .dialect(Dialect::Flat)
+                .layer(),
+        );
+    let long = format!("text/{}", "x".repeat(5_000));
+    let cases = [
+        (
+            "/ours",
+            Some("Text/Plain; charset=utf-8"),
+            "The request's Content-Type (Text/Plain; charset=utf-8) is not supported: send \
+             application/json.",
+        ),
+        (
+            "/ours",
+            None,
+            "The request has no Content-Type: send the body as application/json.",
+        ),
+        (
+            "/ours",
+            Some("  "),
+            "The request has no Content-Type: send the body as application/json.",
+        ),
+        (
+            "/form",
+            Some("application/json"),
+            "The request's Content-Type (application/json) is not supported: send \
+             application/x-www-form-urlencoded.",
+        ),
+        (
+            "/axums",
+            Some("text/plain"),
+            "The request's Content-Type is not supported: send application/json.",
+        ),
+        (
+            "/axums",
+            None,
+            "The request's Content-Type is not supported: send application/json.",
+        ),
+    ];
+    for (uri, content_type, expected) in cases {
+        let mut request = Request::post(uri);
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let (res, bytes) = send(&mut app, request.body(Body::from("{}")).unwrap()).await;
+        assert_eq!(res.status(), 415, "{uri} {content_type:?}");
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["message"], expected, "{uri} {content_type:?}");
+    }
+    // A type sent at length is shown in its first 64 characters.
+    let request = Request::post("/ours")
+        .header(header::CONTENT_TYPE, &long)
+        .body(Body::from("{}"))
+        .unwrap();
+    let (_, bytes) = send(&mut app, request).await;
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        body["message"],
+        format!(
+            "The request's Content-Type ({}) is not supported: send application/json.",
+            &long[..64]
+        )
+    );
+}
+
 /// A rejection made where the layer does not run (a task the handler
 /// spawned) names the layer's body limit once the layer renders it, not
 /// axum's default.
@@ -1376,8 +1462,12 @@ details = ["accepted"]
 message = "No response within {seconds} seconds."
 details = ["seconds"]
 "#;
+    // A handler's bare 415: the layer knows no type to ask for.
     let mut app = Router::new()
-        .route("/v1/scans", post(create))
+        .route(
+            "/v1/scans",
+            post(|| async { axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE }),
+        )
         .route(
             "/slow",
             get(|| async {

@@ -30,6 +30,9 @@ impl<T: DeserializeOwned> Form<T> {
     }
 }
 
+/// The one media type a form body is read in.
+const FORM_TYPE: &str = "application/x-www-form-urlencoded";
+
 impl<T, S> FromRequest<S> for Form<T>
 where
     T: DeserializeOwned,
@@ -42,10 +45,7 @@ where
             let Query(value) = Query::from_query(req.uri().query().unwrap_or_default())?;
             return Ok(Form(value));
         }
-        let bytes = read_body(req, state, |media| {
-            media == "application/x-www-form-urlencoded"
-        })
-        .await?;
+        let bytes = read_body(req, state, |media| media == FORM_TYPE, FORM_TYPE).await?;
         Form::from_bytes(&bytes)
     }
 }

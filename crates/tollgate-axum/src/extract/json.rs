@@ -11,7 +11,8 @@ use crate::rejection::{from_json_error, malformed_json};
 /// and JSON responses.
 ///
 /// - no `application/json` (or `application/*+json`) `Content-Type` →
-///   `unsupported_media_type`;
+///   `unsupported_media_type`, its message naming the type sent and
+///   asking for `application/json`;
 /// - a body still compressed (`Content-Encoding: gzip` that no
 ///   decompression layer decoded) → `unsupported_media_type` naming the
 ///   coding, with `Accept-Encoding: identity`;
@@ -75,7 +76,7 @@ where
     type Rejection = Rejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(req, state, is_json).await?;
+        let bytes = read_body(req, state, is_json, "application/json").await?;
         Json::from_bytes(&bytes)
     }
 }

@@ -23,7 +23,7 @@ use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 
 use crate::Rejection;
-use crate::rejection::{builtin, recognise, unsupported_encoding};
+use crate::rejection::{builtin, recognise, unsupported_encoding, unsupported_type};
 
 /// The media type of a request, lowercased, without parameters.
 fn media_type(headers: &HeaderMap) -> Option<String> {
@@ -55,14 +55,17 @@ fn refuse_encoded(headers: &HeaderMap) -> Result<(), Rejection> {
 }
 
 /// The body of a request whose media type `accepts` takes, in no content
-/// coding ([`refuse_encoded`]); else the rejection.
+/// coding ([`refuse_encoded`]); else the rejection, which asks for
+/// `expected` (`application/json`).
 async fn read_body<S: Send + Sync>(
     req: Request,
     state: &S,
     accepts: fn(&str) -> bool,
+    expected: &str,
 ) -> Result<Bytes, Rejection> {
     if !media_type(req.headers()).is_some_and(|media| accepts(&media)) {
-        return Err(Rejection::from(builtin("unsupported_media_type")));
+        let sent = req.headers().get(CONTENT_TYPE);
+        return Err(Rejection::from(unsupported_type(sent, expected)));
     }
     refuse_encoded(req.headers())?;
     Bytes::from_request(req, state)
