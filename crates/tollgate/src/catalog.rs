@@ -667,9 +667,26 @@ impl Catalog {
                     }
                     next.put(def);
                 }
-                Err(problems) => {
-                    for (at, problem) in problems {
+                Err(unbuilt) => {
+                    for (at, problem) in unbuilt.problems {
                         errors.push(at.unwrap_or(span.clone()), Some(&code), problem);
+                    }
+                    // The entry's other mistakes, told now rather than once
+                    // these are put right.
+                    let others = unbuilt
+                        .partial
+                        .as_deref()
+                        .map(check_def)
+                        .unwrap_or_default();
+                    for (key, offset, problem) in others {
+                        if !unbuilt.failed.contains(&key) {
+                            let exact = || offset_in_file(source, entry.text_of(key)?, offset?);
+                            errors.push_at(
+                                || exact().unwrap_or(at(key).start),
+                                Some(&code),
+                                problem,
+                            );
+                        }
                     }
                 }
             }
@@ -1056,6 +1073,19 @@ fn domain_problem(text: &str) -> Option<String> {
 
 type Located = (Option<std::ops::Range<usize>>, String);
 
+/// An entry that is no definition: why, and the rest of it, to be checked
+/// as well.
+struct Unbuilt {
+    /// Each reason, where it is.
+    problems: Vec<Located>,
+    /// The definition with every field the entry sets well; none when its
+    /// code cannot be one.
+    partial: Option<Box<ErrorDef>>,
+    /// The keys the problems are about (`status`, `message`): the partial
+    /// definition does not hold what the entry writes there.
+    failed: Vec<&'static str>,
+}
+
 /// `entry`, of `source`, as a definition: `existing`'s, with what the entry
 /// sets; or every reason it cannot be one (a field a new entry lacks, a
 /// status out of range, a template that does not parse).
@@ -1064,7 +1094,7 @@ fn build_def(
     code: &str,
     entry: &EntryToml,
     existing: Option<ErrorDef>,
-) -> Result<ErrorDef, Vec<Located>> {
+) -> Result<ErrorDef, Unbuilt> {
     // At the brace as the file writes it; else (a text that does not read
     // as the value) at the value's start, with the byte.
     let template = |field: &Spanned<String>, what: &str| {
@@ -1076,10 +1106,11 @@ fn build_def(
         })
     };
     let mut problems = Vec::new();
+    let mut failed = Vec::new();
     let mut def = match existing {
         Some(def) => def,
         None => {
-            let missing: Vec<_> = [
+            failed = [
                 ("status", entry.status.is_none()),
                 ("title", entry.title.is_none()),
                 ("message", entry.message.is_none()),
@@ -1088,12 +1119,16 @@ fn build_def(
             .filter(|(_, absent)| *absent)
             .map(|(name, _)| *name)
             .collect();
-            if !missing.is_empty() {
-                problems.push((None, format!("a new entry needs {}", missing.join(", "))));
+            if !failed.is_empty() {
+                problems.push((None, format!("a new entry needs {}", failed.join(", "))));
             }
             ErrorDef::new(code, 500, "", "").map_err(|e| {
                 problems.push((None, e.to_string()));
-                std::mem::take(&mut problems)
+                Unbuilt {
+                    problems: std::mem::take(&mut problems),
+                    partial: None,
+                    failed: Vec::new(),
+                }
             })?
         }
     };
@@ -1112,10 +1147,13 @@ fn build_def(
                 }
                 def.status = status_u16;
             }
-            None => problems.push((
-                Some(status.span()),
-                format!("status {value} is outside 400–599"),
-            )),
+            None => {
+                failed.push("status");
+                problems.push((
+                    Some(status.span()),
+                    format!("status {value} is outside 400–599"),
+                ));
+            }
         }
     }
     if let Some(title) = &entry.title {
@@ -1124,13 +1162,19 @@ fn build_def(
     if let Some(message) = &entry.message {
         match template(message, "message") {
             Ok(message) => def.message = message,
-            Err(problem) => problems.push(problem),
+            Err(problem) => {
+                failed.push("message");
+                problems.push(problem);
+            }
         }
     }
     if let Some(hint) = &entry.hint {
         match template(hint, "hint") {
             Ok(hint) => def.hint = Some(hint),
-            Err(problem) => problems.push(problem),
+            Err(problem) => {
+                failed.push("hint");
+                problems.push(problem);
+            }
         }
     }
     if let Some(remedy) = &entry.remedy {
@@ -1154,7 +1198,11 @@ fn build_def(
     if problems.is_empty() {
         Ok(def)
     } else {
-        Err(problems)
+        Err(Unbuilt {
+            problems,
+            partial: Some(Box::new(def)),
+            failed,
+        })
     }
 }
 
@@ -2078,9 +2126,11 @@ mod tests {
         let errors = Catalog::from_toml("big.toml", &text).unwrap_err();
         assert_eq!(errors.len(), MAX_PROBLEMS + 1);
         // The last stands for the rest, and says so in its own field.
+        // 1 000 entries lacking every field, the ten of them with codes too
+        // short (`e0`) told that too, and the placeholder: 1 011 in all.
         let (last, told) = errors.split_last().unwrap();
-        assert_eq!(last.not_shown, Some(901));
-        assert_eq!(last.message, "and 901 more problems, not shown");
+        assert_eq!(last.not_shown, Some(911));
+        assert_eq!(last.message, "and 911 more problems, not shown");
         assert_eq!(last.code, None);
         let hundredth = told.last().unwrap();
         assert_eq!((last.line, last.column), (hundredth.line, hundredth.column));
@@ -2313,6 +2363,31 @@ abd = { status = 600, title = 't', message = 'm' }
             "t.toml:4:9: entry \"abc\": hint template: unclosed",
         ];
         assert_eq!(e.len(), expected.len(), "{e:?}");
+        for (problem, start) in e.iter().zip(expected) {
+            assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
+        }
+
+        // And the mistakes of the fields it could read along with them, not
+        // once those are put right; a field that could not be read is told
+        // once (its title missing, not also empty).
+        let e = errors(
+            "[errors.Bad_Code]\nstatus = 99\ntitle = ''\nmessage = 'x {y'\nhint = '{z}'\n\
+             [errors.abd]\nstatus = 600\nmessage = 'x {y}'\n\
+             [errors.not_found]\nmessage = '{'\ndetails = []\ntitle = ' '\n",
+        );
+        let expected = [
+            "t.toml:1:1: entry \"Bad_Code\": code must be snake_case",
+            "t.toml:2:10: entry \"Bad_Code\": status 99 is outside 400–599",
+            "t.toml:3:9: entry \"Bad_Code\": title is empty",
+            "t.toml:4:14: entry \"Bad_Code\": message template: unclosed",
+            "t.toml:5:9: entry \"Bad_Code\": hint placeholder {z} is not a documented details key",
+            "t.toml:6:1: entry \"abd\": a new entry needs title",
+            "t.toml:7:10: entry \"abd\": status 600 is outside 400–599",
+            "t.toml:8:14: entry \"abd\": message placeholder {y} is not a documented details key",
+            "t.toml:10:12: entry \"not_found\": message template: unclosed",
+            "t.toml:12:9: entry \"not_found\": title is empty",
+        ];
+        assert_eq!(e.len(), expected.len(), "{e:#?}");
         for (problem, start) in e.iter().zip(expected) {
             assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
         }
