@@ -3,7 +3,6 @@
 //! catalog's status, the request id, the headers its status calls for, and
 //! no internals.
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use http::header::{ALLOW, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -33,12 +32,6 @@ impl Verdict {
             Verdict::Fail => "fail",
             Verdict::Skip => "skip",
         }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -1393,5 +1386,24 @@ mod tests {
         let rows = evaluate(&catalog, &[Entry::exchange(ex)], None);
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].check, rows[0].verdict), ("answer", Verdict::Fail));
+    }
+
+    /// A trace sent as a JSON array of lines is read line by line, decoded:
+    /// `\tat` starts a stack frame only once the escape is undone.
+    #[test]
+    fn internals_in_a_json_array_are_found_as_they_read() {
+        let catalog = Catalog::builtin();
+        let mut answer = rendered(&catalog, Dialect::Problem, "internal_error");
+        answer.body = br#"{"type":"about:blank","title":"Error","status":500,"trace":["IllegalStateException","\tat com.acme.Api.handle(Native Method)"]}"#.to_vec();
+        let rows = evaluate(&catalog, &[exchange("json", answer)], None);
+        let leaks = verdicts(&rows, "leaks");
+        assert_eq!(leaks.len(), 1);
+        assert_eq!(leaks[0].0, Verdict::Fail, "{}", leaks[0].1);
+        assert!(
+            leaks[0].1.starts_with("shows a stack trace: ")
+                && leaks[0].1.contains("at com.acme.Api.handle("),
+            "{}",
+            leaks[0].1
+        );
     }
 }
