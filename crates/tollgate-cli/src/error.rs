@@ -227,8 +227,9 @@ mod tests {
         );
         // As the core tells it.
         let mut text = String::from("[errors]\n");
+        // 150 entries of good codes, each lacking every field: one problem.
         for i in 0..150 {
-            text.push_str(&format!("e{i} = {{}}\n"));
+            text.push_str(&format!("err{i} = {{}}\n"));
         }
         let problems = tollgate::Catalog::builtin()
             .load_toml("big.toml", &text)
