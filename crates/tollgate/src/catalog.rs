@@ -612,9 +612,20 @@ impl Catalog {
                     for (code, entry) in table {
                         let code = code.into_inner().into_owned();
                         let at = entry.span();
+                        // Kept to be read field by field should the fields
+                        // fail together: the reader stops at the first.
+                        let fields = match entry.get_ref() {
+                            DeValue::Table(fields) if fields.len() > 1 => Some(fields.clone()),
+                            _ => None,
+                        };
                         match Spanned::<EntryTable>::deserialize(ValueDeserializer::from(entry)) {
                             Ok(entry) => entries.push((code, entry)),
-                            Err(e) => errors.push_toml(source, &e, Some((&code, at))),
+                            Err(e) => {
+                                let each = fields.map(|f| field_errors(f, &at)).unwrap_or_default();
+                                for e in if each.is_empty() { vec![e] } else { each } {
+                                    errors.push_toml(source, &e, Some((&code, at.clone())));
+                                }
+                            }
                         }
                     }
                 }
@@ -1072,6 +1083,21 @@ fn domain_problem(text: &str) -> Option<String> {
 }
 
 type Located = (Option<std::ops::Range<usize>>, String);
+
+/// The mistake of each of an entry's `fields` that has one, each read on its
+/// own as the entry at `at`: every wrong type and unknown field is told at
+/// once, not one per run.
+fn field_errors(fields: DeTable<'_>, at: &std::ops::Range<usize>) -> Vec<toml::de::Error> {
+    fields
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let mut one = DeTable::new();
+            one.insert(key, value);
+            let entry = Spanned::new(at.clone(), DeValue::Table(one));
+            Spanned::<EntryTable>::deserialize(ValueDeserializer::from(entry)).err()
+        })
+        .collect()
+}
 
 /// An entry that is no definition: why, and the rest of it, to be checked
 /// as well.
@@ -2353,6 +2379,24 @@ abd = { status = 600, title = 't', message = 'm' }
             e[1].starts_with("t.toml:3:18: entry \"abd\": status 600"),
             "{e:?}"
         );
+
+        // An entry whose fields are not all read is told each one that is
+        // not, at its place: a wrong type, an unknown field, a wrong name.
+        let e = errors(
+            "[errors.abc]\nstatus = '400'\ntitle = 't'\nmessage = 'm'\ncolour = 1\n\
+             retry = 'sometimes'\nkind = 'weird'\naliases = { nope = 'x' }\n",
+        );
+        let expected = [
+            "t.toml:2:10: entry \"abc\": invalid type: string \"400\"",
+            "t.toml:5:1: entry \"abc\": unknown field `colour`",
+            "t.toml:6:9: entry \"abc\": unknown variant `sometimes`",
+            "t.toml:7:8: entry \"abc\": unknown variant `weird`",
+            "t.toml:8:13: entry \"abc\": unknown variant `nope`",
+        ];
+        assert_eq!(e.len(), expected.len(), "{e:#?}");
+        for (problem, start) in e.iter().zip(expected) {
+            assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
+        }
 
         // An entry that cannot be built is told every reason.
         let e = errors("[errors.abc]\nstatus = 700\nmessage = 'x {y'\nhint = '{'\n");
