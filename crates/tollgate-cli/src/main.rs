@@ -133,7 +133,7 @@ fn main() -> ExitCode {
 /// stdout that cannot take the text (`--help > /dev/full`) is an error said
 /// on stderr (exit 2), a closed pipe aside.
 fn clap_exit(e: &clap::Error) -> ExitCode {
-    let printed = match with_long_arguments_clipped(e) {
+    let printed = match with_arguments_shown_safely(e) {
         Some(text) => io::stderr().write_all(text.as_bytes()),
         None => e.print().and_then(|()| io::stdout().flush()),
     };
@@ -147,30 +147,46 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
 
 /// A usage error that repeats an argument longer than [`wire::clipped`]
 /// keeps (clap repeats one whole, in its message and its tips, a pasted
-/// 5 000 characters included), as plain text with every repeat clipped;
-/// `None` when no argument is that long. Value parsers clip what they
-/// repeat themselves.
-fn with_long_arguments_clipped(e: &clap::Error) -> Option<String> {
+/// 5 000 characters included), or one with control characters (an escape
+/// sequence the terminal would act on), as plain text with every repeat
+/// clipped and those characters escaped (`\u{1b}`); `None` when no
+/// argument is either. Value parsers clip and escape what they repeat
+/// themselves.
+fn with_arguments_shown_safely(e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue};
     let repeated = [
         ContextKind::InvalidValue,
         ContextKind::InvalidArg,
         ContextKind::InvalidSubcommand,
     ];
-    let long: Vec<&str> = repeated
+    let unsafe_to_show: Vec<&str> = repeated
         .into_iter()
         .filter_map(|kind| match e.get(kind) {
             Some(ContextValue::String(text)) => Some(text.as_str()),
             _ => None,
         })
-        .filter(|text| wire::clipped(text).len() < text.len())
+        .filter(|text| wire::clipped(text).len() < text.len() || text.contains(char::is_control))
         .collect();
-    if long.is_empty() {
+    if unsafe_to_show.is_empty() {
         return None;
     }
+    // Rendered as plain text, clap's own escape sequences are gone, and so
+    // are those of an argument, with a character after each: find its
+    // repeats as they are left.
     let mut text = e.render().to_string();
-    for argument in long {
-        text = text.replace(argument, &wire::clipped(argument));
+    for argument in unsafe_to_show {
+        let left = clap::builder::StyledStr::from(argument.to_owned()).to_string();
+        let shown: String = wire::clipped(argument)
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        text = text.replace(&left, &shown);
     }
     Some(text)
 }
@@ -211,6 +227,31 @@ mod tests {
         assert!(seen >= 10, "{seen} commands with examples");
     }
 
+    /// A terminal acts on an escape sequence it is shown: clap's repeats
+    /// of a wrong argument show its control characters escaped, and with
+    /// the characters around them, whatever the sequence.
+    #[test]
+    fn a_wrong_argument_with_control_characters_is_repeated_escaped() {
+        let said = |args: &[&str]| {
+            let e = Cli::try_parse_from(args).unwrap_err();
+            with_arguments_shown_safely(&e).unwrap_or_else(|| e.render().to_string())
+        };
+        let account = said(&["tollgate", "accounts", "create", "bad\u{1b}name"]);
+        assert!(
+            account.starts_with("error: invalid value 'bad\\u{1b}name' for '<ACCOUNT>'"),
+            "{account}"
+        );
+        let subcommand = said(&["tollgate", "sub\u{1b}[31mred\u{7}"]);
+        assert!(
+            subcommand.starts_with("error: unrecognized subcommand 'sub\\u{1b}[31mred\\u{7}'"),
+            "{subcommand}"
+        );
+        assert!(
+            !subcommand.contains(|c: char| c.is_control() && c != '\n'),
+            "{subcommand:?}"
+        );
+    }
+
     /// clap repeats a wrong argument whole, up to three times (the message,
     /// the value parser's reason, a tip): each is clipped, and the rest of
     /// the message kept.
@@ -218,7 +259,7 @@ mod tests {
     fn a_long_wrong_argument_is_repeated_clipped() {
         let said = |args: &[&str]| {
             let e = Cli::try_parse_from(args).unwrap_err();
-            with_long_arguments_clipped(&e).unwrap_or_else(|| e.render().to_string())
+            with_arguments_shown_safely(&e).unwrap_or_else(|| e.render().to_string())
         };
         let digits = "9".repeat(5000);
         let status = said(&["tollgate", "decode", "--status", &digits]);
@@ -272,7 +313,7 @@ mod tests {
         assert!(command.contains("unrecognized subcommand"), "{command}");
         // A short one is left to clap, colours and all.
         let e = Cli::try_parse_from(["tollgate", "decode", "--status", "99"]).unwrap_err();
-        assert_eq!(with_long_arguments_clipped(&e), None);
+        assert_eq!(with_arguments_shown_safely(&e), None);
     }
 
     #[test]
