@@ -958,6 +958,27 @@ mod tests {
         assert!(why.contains("gzip stream is broken"), "{why}");
     }
 
+    /// A body `curl --compressed` decompressed need not be UTF-8 (a
+    /// Latin-1 page): under a gzip or deflate it is not in, it is still
+    /// read as it came, not told as a broken coding.
+    #[test]
+    fn a_decompressed_body_not_in_utf8_is_left_as_it_is() {
+        // `é` in Latin-1: no UTF-8.
+        let latin1 = b"{\"message\":\"caf\xe9\"}";
+        for codings in ["gzip", "x-gzip", "deflate"] {
+            assert_eq!(decompress(latin1, codings, 1 << 20), Ok(None), "{codings}");
+        }
+    }
+
+    /// A stream cut before it gave a byte has nothing to keep: it is
+    /// broken, not a body of nothing that ends early.
+    #[test]
+    fn a_stream_cut_inside_its_header_is_broken() {
+        let compressed = gzip(br#"{"message":"nope"}"#);
+        let why = decompress(&compressed[..5], "gzip", 1 << 20).unwrap_err();
+        assert!(why.contains("gzip stream is broken"), "{why}");
+    }
+
     #[test]
     fn a_stream_cut_short_or_too_long_keeps_what_fits() {
         let body = br#"{"error":{"code":"bad","message":"nope"}}"#;
