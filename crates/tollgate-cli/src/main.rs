@@ -171,22 +171,17 @@ fn with_arguments_shown_safely(e: &clap::Error) -> Option<String> {
         return None;
     }
     // Rendered as plain text, clap's own escape sequences are gone, and so
-    // are those of an argument, with a character after each: find its
-    // repeats as they are left.
+    // are those of an argument, with a character after each: its repeats
+    // are found as they are left, in clap's quotes (`'…'`, and `'-- …'` in
+    // a tip), so that a value parser's reason, which quotes the argument
+    // escaped already, is left alone.
     let mut text = e.render().to_string();
     for argument in unsafe_to_show {
         let left = clap::builder::StyledStr::from(argument.to_owned()).to_string();
-        let shown: String = wire::clipped(argument)
-            .chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect();
-        text = text.replace(&left, &shown);
+        let shown = wire::controls_escaped(&wire::clipped(argument)).into_owned();
+        for quote in ["'", "'-- "] {
+            text = text.replace(&format!("{quote}{left}'"), &format!("{quote}{shown}'"));
+        }
     }
     Some(text)
 }
@@ -249,6 +244,27 @@ mod tests {
         assert!(
             !subcommand.contains(|c: char| c.is_control() && c != '\n'),
             "{subcommand:?}"
+        );
+        // A value parser's reason, which quotes the argument escaped, once.
+        let listen = said(&["tollgate", "serve", "--listen", "1.2.3.4:\u{1b}"]);
+        assert!(
+            listen.starts_with(
+                "error: invalid value '1.2.3.4:\\u{1b}' for '--listen <ADDR>': \
+                 \"1.2.3.4:\\u{1b}\" is not an address to listen on"
+            ),
+            "{listen}"
+        );
+        // A URL, shown by the value parser itself (its password hidden).
+        let url = said(&["tollgate", "probe", "http://u:p@h\u{1b}[31m/"]);
+        assert!(
+            url.starts_with("error: invalid value 'http://u:***@h\\u{1b}[31m/' for '<BASE_URL>'"),
+            "{url}"
+        );
+        // A flag taken for an argument, repeated in the tip.
+        let flag = said(&["tollgate", "render", "x", "--a\u{7}b"]);
+        assert!(
+            flag.contains("'--a\\u{7}b'") && flag.contains("'-- --a\\u{7}b'"),
+            "{flag}"
         );
     }
 

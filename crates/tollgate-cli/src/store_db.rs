@@ -92,10 +92,11 @@ async fn open_existing(url: &str, by: &str) -> Result<Store, CliError> {
 /// real one, and not a flood for a mistaken one (a file pasted in).
 const URL_SHOWN: usize = 256;
 
-/// A URL as an error message shows it: its password hidden, and at most
-/// [`URL_SHOWN`] characters of it.
+/// A URL as an error message shows it: its password hidden, at most
+/// [`URL_SHOWN`] characters of it, and its control characters escaped.
 pub(crate) fn shown_url(url: &str) -> String {
-    crate::wire::clipped_at(&tollgate::redact_url(url), URL_SHOWN).into_owned()
+    let clipped = crate::wire::clipped_at(&tollgate::redact_url(url), URL_SHOWN).into_owned();
+    crate::wire::controls_escaped(&clipped).into_owned()
 }
 
 /// The error for a database that cannot be opened, its password hidden,
