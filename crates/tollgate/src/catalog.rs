@@ -669,37 +669,29 @@ impl Catalog {
             let at = |key| entry.span_of(key).unwrap_or(span.clone());
             alias_spans.insert(code.clone(), (entry.span_of("aliases"), span.clone()));
             let existing = next.get(&code).map(|d| (**d).clone());
-            match build_def(source, &code, &entry, existing) {
-                Ok(def) => {
-                    for (key, offset, problem) in check_def(&def) {
-                        // At its place in the text when the file writes it.
-                        let exact = || offset_in_file(source, entry.text_of(key)?, offset?);
-                        errors.push_at(|| exact().unwrap_or(at(key).start), Some(&code), problem);
-                    }
-                    next.put(def);
-                }
+            let built = build_def(source, &code, &entry, existing);
+            // An entry that is no definition is told why, and its other
+            // mistakes with them, not once those are put right.
+            let (checked, failed) = match &built {
+                Ok(def) => (Some(def), [].as_slice()),
                 Err(unbuilt) => {
-                    for (at, problem) in unbuilt.problems {
-                        errors.push(at.unwrap_or(span.clone()), Some(&code), problem);
+                    for (at, problem) in &unbuilt.problems {
+                        let at = at.clone().unwrap_or(span.clone());
+                        errors.push(at, Some(&code), problem.clone());
                     }
-                    // The entry's other mistakes, told now rather than once
-                    // these are put right.
-                    let others = unbuilt
-                        .partial
-                        .as_deref()
-                        .map(check_def)
-                        .unwrap_or_default();
-                    for (key, offset, problem) in others {
-                        if !unbuilt.failed.contains(&key) {
-                            let exact = || offset_in_file(source, entry.text_of(key)?, offset?);
-                            errors.push_at(
-                                || exact().unwrap_or(at(key).start),
-                                Some(&code),
-                                problem,
-                            );
-                        }
-                    }
+                    (unbuilt.partial.as_deref(), unbuilt.failed.as_slice())
                 }
+            };
+            for (key, offset, problem) in checked.map(check_def).unwrap_or_default() {
+                if failed.contains(&key) {
+                    continue;
+                }
+                // At its place in the text when the file writes it.
+                let exact = || offset_in_file(source, entry.text_of(key)?, offset?);
+                errors.push_at(|| exact().unwrap_or(at(key).start), Some(&code), problem);
+            }
+            if let Ok(def) = built {
+                next.put(def);
             }
         }
         // A collision is this file's when either entry of the pair is in it:
