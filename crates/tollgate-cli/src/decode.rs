@@ -28,9 +28,10 @@ Input that starts with `HTTP/` is a whole response (status line, headers, blank 
 CRLF or LF; a header folded onto lines that start with a space or tab is read as one line), as
 `tollgate render` and `curl -i` print it; of several (`curl -L` redirects, a proxy's CONNECT, an
 auth challenge) the last is decoded; a body still chunked (`curl --raw`, `nc`) is unchunked,
-and one still in its Content-Encoding's gzip or deflate (saved without `curl --compressed`) is
-decompressed. Anything else is a body. At most 16 MiB is read (and decompressed); an empty input
-needs --status. A Retry-After that is neither seconds nor a date is said, not read.
+and one still in its Content-Encoding's gzip or deflate (saved without `curl --compressed`), or
+in gzip with no Content-Encoding at all, is decompressed. Anything else is a body. At most 16 MiB
+is read (and decompressed); an empty input needs --status. A Retry-After that is neither seconds
+nor a date is said, not read.
 
 Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
 violations (field, code, message), request_id, retry_after_secs, retry (never, after or backoff),
@@ -144,14 +145,23 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             ));
         }
     }
-    let codings = headers
+    let mut codings = headers
         .get_all(CONTENT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect::<Vec<_>>()
         .join(", ");
+    // A gzip body with nothing saying so (a `.gz` file, or the header left
+    // out) is no text: read as gzip, and said.
+    let unnamed_gzip = codings.is_empty() && body.starts_with(&[0x1f, 0x8b]);
+    if unnamed_gzip {
+        codings = "gzip".to_owned();
+    }
     let body = match wire::decompress(&body, &codings, MAX_INPUT) {
         Ok(Some(decompressed)) => {
+            if unnamed_gzip {
+                stderr!("warning: {name}: the body is gzip, with no Content-Encoding saying so");
+            }
             if let Some(warning) = decompressed.warning {
                 stderr!("warning: {name}: the body's {warning}");
             }

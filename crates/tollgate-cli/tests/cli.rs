@@ -734,6 +734,15 @@ fn decode_reads_a_body_still_compressed() {
         assert_eq!(value["message"], "No such scan, at all.", "{what}");
         assert!(stderr(&decoded).is_empty(), "{what}: {}", stderr(&decoded));
     }
+    // A gzip body with no Content-Encoding (a `.gz` file) is read as gzip, and said.
+    let decoded = tollgate_stdin(&["decode", "--status", "404"], &gzipped);
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["message"], "No such scan, at all.");
+    assert!(
+        stderr(&decoded).contains("<stdin>: the body is gzip, with no Content-Encoding saying so"),
+        "{}",
+        stderr(&decoded)
+    );
     // A coding it does not undo is said, and the body read as it came.
     let input = [
         head.replace("gzip", "br").as_bytes(),
