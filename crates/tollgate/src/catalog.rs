@@ -2126,6 +2126,14 @@ mod tests {
         );
     }
 
+    /// That there is one problem for each of `expected`, starting with it.
+    fn assert_starts(problems: &[String], expected: &[&str]) {
+        assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+        for (problem, start) in problems.iter().zip(expected) {
+            assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
+        }
+    }
+
     fn errors(source: &str) -> Vec<String> {
         match Catalog::builtin().load_toml("t.toml", source) {
             Ok(_) => Vec::new(),
@@ -2332,7 +2340,6 @@ message = 'm'
 status = 'a lot'
 ",
         );
-        assert_eq!(e.len(), 5, "{e:?}");
         // In the order of the file.
         let expected = [
             "t.toml:1:1: unknown field `color`, expected one of `docs_url`, `domain`, `errors`",
@@ -2341,9 +2348,7 @@ status = 'a lot'
             "t.toml:12:10: entry \"abe\": status 700 is outside 400–599",
             "t.toml:16:10: entry \"abf\": invalid type: string \"a lot\"",
         ];
-        for (problem, start) in e.iter().zip(expected) {
-            assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
-        }
+        assert_starts(&e, &expected);
 
         // `errors` that is not a table, and an entry that is not one.
         let e = errors(
@@ -2385,10 +2390,7 @@ abd = { status = 600, title = 't', message = 'm' }
             "t.toml:7:8: entry \"abc\": unknown variant `weird`",
             "t.toml:8:13: entry \"abc\": unknown variant `nope`",
         ];
-        assert_eq!(e.len(), expected.len(), "{e:#?}");
-        for (problem, start) in e.iter().zip(expected) {
-            assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
-        }
+        assert_starts(&e, &expected);
 
         // An entry that cannot be built is told every reason.
         let e = errors("[errors.abc]\nstatus = 700\nmessage = 'x {y'\nhint = '{'\n");
@@ -2398,10 +2400,7 @@ abd = { status = 600, title = 't', message = 'm' }
             "t.toml:3:14: entry \"abc\": message template: unclosed",
             "t.toml:4:9: entry \"abc\": hint template: unclosed",
         ];
-        assert_eq!(e.len(), expected.len(), "{e:?}");
-        for (problem, start) in e.iter().zip(expected) {
-            assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
-        }
+        assert_starts(&e, &expected);
 
         // And the mistakes of the fields it could read along with them, not
         // once those are put right; a field that could not be read is told
@@ -2423,10 +2422,7 @@ abd = { status = 600, title = 't', message = 'm' }
             "t.toml:10:12: entry \"not_found\": message template: unclosed",
             "t.toml:12:9: entry \"not_found\": title is empty",
         ];
-        assert_eq!(e.len(), expected.len(), "{e:#?}");
-        for (problem, start) in e.iter().zip(expected) {
-            assert!(problem.starts_with(start), "{problem:?} is not {start:?}");
-        }
+        assert_starts(&e, &expected);
 
         // Nothing is loaded while any entry is wrong.
         let mut catalog = Catalog::builtin();
