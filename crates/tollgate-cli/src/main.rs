@@ -165,7 +165,10 @@ fn with_arguments_shown_safely(e: &clap::Error) -> Option<String> {
             Some(ContextValue::String(text)) => Some(text.as_str()),
             _ => None,
         })
-        .filter(|text| wire::clipped(text).len() < text.len() || text.contains(char::is_control))
+        .filter(|text| {
+            let clipped = matches!(wire::clipped(text), std::borrow::Cow::Owned(_));
+            clipped || text.contains(char::is_control)
+        })
         .collect();
     if unsafe_to_show.is_empty() {
         return None;
@@ -286,6 +289,12 @@ mod tests {
                  expected a whole number from 100 to 999\n"
             )),
             "{status}"
+        );
+        // One character past what is kept is clipped too.
+        let just_over = said(&["tollgate", "decode", "--status", &"9".repeat(81)]);
+        assert!(
+            just_over.starts_with(&format!("error: invalid value '{clipped}' for")),
+            "{just_over}"
         );
         let flag = format!("--{}", "x".repeat(5000));
         let unexpected = said(&["tollgate", "render", "x", &flag]);
