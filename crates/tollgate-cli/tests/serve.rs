@@ -751,13 +751,24 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     let plain = scan(Body::Raw("text/plain".into(), b"hi".to_vec()), &[]);
     assert_eq!(plain.status, 415, "{}", plain.text());
     assert!(
-        plain
-            .text()
-            .contains("send application/json or multipart/form-data"),
+        plain.text().contains(
+            "The request's Content-Type (text/plain) is not supported: send application/json or \
+             multipart/form-data."
+        ),
         "{}",
         plain.text()
     );
     documented(&plain, "/v1/scans", "post", "unsupported_media_type");
+    let bare = scan(Body::None, &[]);
+    assert_eq!(bare.status, 415, "{}", bare.text());
+    assert!(
+        bare.text().contains(
+            "The request has no Content-Type: send the body as application/json or \
+             multipart/form-data."
+        ),
+        "{}",
+        bare.text()
+    );
 
     // Compressed bodies: gzip is decoded; the 8 MiB limit counts decoded
     // bytes, so 12 MiB of JSON squeezed into a few kB is refused; a coding

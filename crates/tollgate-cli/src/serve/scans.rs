@@ -89,17 +89,19 @@ pub(crate) fn with_issue(err: ApiError) -> ApiError {
     }
 }
 
-/// The JSON extractor's refusal of a scan's body, which may also be
-/// multipart: a 415 names both.
-fn scan_body_refused(err: ApiError) -> ApiError {
-    if err.code() == "unsupported_media_type" {
-        err.with_message(
-            "The request's Content-Type is not supported: send application/json or \
-             multipart/form-data.",
-        )
-    } else {
-        with_issue(err)
+/// The JSON extractor's refusal of a scan's body, sent as `media` (`""`
+/// for none), which may also be multipart: a 415 names both.
+fn scan_body_refused(err: ApiError, media: &str) -> ApiError {
+    if err.code() != "unsupported_media_type" {
+        return with_issue(err);
     }
+    let send = "application/json or multipart/form-data";
+    err.with_message(if media.is_empty() {
+        format!("The request has no Content-Type: send the body as {send}.")
+    } else {
+        let shown: String = media.chars().take(64).collect();
+        format!("The request's Content-Type ({shown}) is not supported: send {send}.")
+    })
 }
 
 fn media_type(headers: &HeaderMap) -> String {
@@ -122,7 +124,7 @@ impl FromRequest<Arc<AppState>> for ScanInput {
         // Anything else is JSON's to accept or refuse (415 for other types).
         let Json(body) = Json::<ScanJson>::from_request(req, app)
             .await
-            .map_err(|r| HandlerError::from_api(scan_body_refused(r.into_api_error())))?;
+            .map_err(|r| HandlerError::from_api(scan_body_refused(r.into_api_error(), &media)))?;
         let text = body.image_data.trim();
         let text = data_url_payload(text).unwrap_or(text);
         let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
