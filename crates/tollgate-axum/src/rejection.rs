@@ -28,12 +28,10 @@ pub(crate) fn builtin(code: &str) -> ApiError {
 /// what it decodes in `Accept-Encoding`.
 pub(crate) fn unsupported_encoding(codings: Option<&str>) -> ApiError {
     let message = match codings {
-        Some(codings) => {
-            let shown: String = codings.chars().take(64).collect();
-            format!(
-                "The request body's Content-Encoding ({shown}) is not supported: send it uncompressed."
-            )
-        }
+        Some(codings) => format!(
+            "The request body's Content-Encoding ({}) is not supported: send it uncompressed.",
+            clip(codings)
+        ),
         None => "The request body's Content-Encoding is not supported: send it in a coding listed in Accept-Encoding.".to_owned(),
     };
     builtin("unsupported_media_type").with_message(message)
@@ -45,10 +43,10 @@ pub(crate) fn unsupported_encoding(codings: Option<&str>) -> ApiError {
 pub(crate) fn unsupported_type(sent: Option<&http::HeaderValue>, expected: &str) -> ApiError {
     let sent = sent.map(|value| String::from_utf8_lossy(value.as_bytes()));
     let message = match sent.as_deref().map(str::trim) {
-        Some(sent) if !sent.is_empty() => {
-            let shown: String = sent.chars().take(64).collect();
-            format!("The request's Content-Type ({shown}) is not supported: send {expected}.")
-        }
+        Some(sent) if !sent.is_empty() => format!(
+            "The request's Content-Type ({}) is not supported: send {expected}.",
+            clip(sent)
+        ),
         _ => format!("The request has no Content-Type: send the body as {expected}."),
     };
     builtin("unsupported_media_type").with_message(message)

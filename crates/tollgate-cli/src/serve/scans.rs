@@ -99,7 +99,7 @@ fn scan_body_refused(err: ApiError, media: &str) -> ApiError {
     err.with_message(if media.is_empty() {
         format!("The request has no Content-Type: send the body as {send}.")
     } else {
-        let shown: String = media.chars().take(64).collect();
+        let shown = crate::wire::clipped(media);
         format!("The request's Content-Type ({shown}) is not supported: send {send}.")
     })
 }
