@@ -94,9 +94,11 @@ const INTEGERS: [(&str, &str, &str, &str, &str); 8] = [
 /// other than once, pairs past [`REREAD_MAX`], or a type that is none of
 /// Rust's integers (a `NonZeroU8` say, or a parser of its own).
 fn integer_type<T: DeserializeOwned>(bytes: &[u8], field: &str) -> Option<&'static str> {
+    if bytes.len() > REREAD_MAX {
+        return None;
+    }
     let pairs: Vec<(String, String)> = form_urlencoded::parse(bytes).into_owned().collect();
-    let given = pairs.iter().filter(|(name, _)| name == field).count();
-    if bytes.len() > REREAD_MAX || given != 1 {
+    if pairs.iter().filter(|(name, _)| name == field).count() != 1 {
         return None;
     }
     // Whether `T` takes `value` in the field: a failure elsewhere, which
