@@ -169,7 +169,14 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Rejection {
-    /// No key, a malformed key or an unknown key: `invalid_key` (401).
+    /// No key: `invalid_key` (401), challenged with no error (RFC 6750,
+    /// 3.1: a request that sends no credentials is told only the scheme).
+    MissingKey,
+    /// The key sent in several `X-API-Key` or `Authorization` lines:
+    /// `invalid_key` (401), challenged with `error="invalid_request"`.
+    SeveralKeys,
+    /// A malformed or unknown key: `invalid_key` (401), challenged with
+    /// `error="invalid_token"`.
     InvalidKey,
     /// The key's expiry time has passed: `expired_key` (401).
     ExpiredKey,
@@ -215,9 +222,11 @@ pub enum Rejection {
     Internal(StoreError),
 }
 
-/// The `WWW-Authenticate` challenge sent with `invalid_key`. An expired or
-/// deactivated key's 401 sends the same scheme and realm with
-/// `error="invalid_token"` and an `error_description` (RFC 6750).
+/// The `WWW-Authenticate` challenge sent with `invalid_key` when no key is
+/// sent. Every other 401 sends the same scheme and realm with an `error`
+/// and an `error_description` saying what is wrong with the key (RFC 6750,
+/// 3): `invalid_request` for a key sent several times, `invalid_token` for
+/// one that is not valid, has expired or was deactivated.
 pub const WWW_AUTHENTICATE_VALUE: &str = r#"Bearer realm="api", charset="UTF-8""#;
 
 impl Rejection {
@@ -228,7 +237,7 @@ impl Rejection {
     /// ```
     pub fn code(&self) -> &'static str {
         match self {
-            Rejection::InvalidKey => "invalid_key",
+            Rejection::MissingKey | Rejection::SeveralKeys | Rejection::InvalidKey => "invalid_key",
             Rejection::ExpiredKey => "expired_key",
             Rejection::DeactivatedKey => "deactivated_key",
             Rejection::InsufficientScope { .. } => "insufficient_scope",
@@ -247,9 +256,19 @@ impl Rejection {
     pub fn to_api_error(&self, catalog: &Catalog) -> ApiError {
         let err = error(catalog, self.code());
         match self {
-            Rejection::InvalidKey | Rejection::ExpiredKey | Rejection::DeactivatedKey => {
+            Rejection::MissingKey
+            | Rejection::SeveralKeys
+            | Rejection::InvalidKey
+            | Rejection::ExpiredKey
+            | Rejection::DeactivatedKey => {
                 let challenge = match self {
-                    Rejection::InvalidKey => WWW_AUTHENTICATE_VALUE,
+                    Rejection::MissingKey => WWW_AUTHENTICATE_VALUE,
+                    Rejection::SeveralKeys => {
+                        r#"Bearer realm="api", error="invalid_request", error_description="The API key was sent in several X-API-Key or Authorization lines: send it once""#
+                    }
+                    Rejection::InvalidKey => {
+                        r#"Bearer realm="api", error="invalid_token", error_description="The API key is not valid""#
+                    }
                     Rejection::ExpiredKey => {
                         r#"Bearer realm="api", error="invalid_token", error_description="The API key has expired""#
                     }
@@ -445,6 +464,8 @@ mod tests {
     fn rejections_map_to_statuses_details_and_headers() {
         let catalog = Catalog::builtin();
         let cases = [
+            (Rejection::MissingKey, 401),
+            (Rejection::SeveralKeys, 401),
             (Rejection::InvalidKey, 401),
             (Rejection::ExpiredKey, 401),
             (Rejection::DeactivatedKey, 401),
@@ -541,14 +562,22 @@ mod tests {
         }
     }
 
-    /// Each 401 carries its own challenge: a plain one for a key that is
-    /// missing or unknown, and `invalid_token` saying why for an expired
-    /// or a deactivated key.
+    /// Each 401 carries its own challenge: a plain one when no key is sent,
+    /// `invalid_request` for a key sent several times, and `invalid_token`
+    /// saying why for a key that is not valid, expired or deactivated.
     #[test]
     fn each_key_rejection_says_its_own_challenge() {
         let catalog = Catalog::builtin();
         let cases = [
-            (Rejection::InvalidKey, WWW_AUTHENTICATE_VALUE),
+            (Rejection::MissingKey, WWW_AUTHENTICATE_VALUE),
+            (
+                Rejection::SeveralKeys,
+                r#"Bearer realm="api", error="invalid_request", error_description="The API key was sent in several X-API-Key or Authorization lines: send it once""#,
+            ),
+            (
+                Rejection::InvalidKey,
+                r#"Bearer realm="api", error="invalid_token", error_description="The API key is not valid""#,
+            ),
             (
                 Rejection::ExpiredKey,
                 r#"Bearer realm="api", error="invalid_token", error_description="The API key has expired""#,

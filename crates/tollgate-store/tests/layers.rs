@@ -294,35 +294,48 @@ async fn auth_errors_are_401s_with_www_authenticate(kind: Kind) {
         }
         b.body(Full::default()).unwrap()
     };
+    // The challenge says what is wrong with the key (RFC 6750, 3): nothing
+    // when none is sent (another scheme sends none), else the error.
+    let bare = r#"Bearer realm="api", charset="UTF-8""#;
+    let not_valid = r#"Bearer realm="api", error="invalid_token", error_description="The API key is not valid""#;
     let cases = [
-        (None, "invalid_key"),
+        (None, "invalid_key", bare),
         (
             Some(("x-api-key", "tg_live_nope".to_owned())),
             "invalid_key",
+            not_valid,
+        ),
+        (
+            Some(("authorization", format!("Bearer {}x", f.key))),
+            "invalid_key",
+            not_valid,
+        ),
+        (
+            Some(("x-api-key", "tg_live_é".to_owned())),
+            "invalid_key",
+            not_valid,
         ),
         (
             Some(("authorization", format!("Basic {}", f.key))),
             "invalid_key",
+            bare,
         ),
         (
             Some(("x-api-key", expiring.secret().to_owned())),
             "expired_key",
+            r#"Bearer realm="api", error="invalid_token", error_description="The API key has expired""#,
         ),
         (
             Some(("authorization", format!("Bearer {}", revoked.secret()))),
             "deactivated_key",
+            r#"Bearer realm="api", error="invalid_token", error_description="The API key has been deactivated""#,
         ),
     ];
-    for (header, expected) in cases {
+    for (header, expected, challenge) in cases {
         let (res, body) = send(&svc, get(header.clone())).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{header:?}");
         assert_eq!(code(&res), expected);
-        assert!(
-            res.headers()["www-authenticate"]
-                .to_str()
-                .unwrap()
-                .starts_with("Bearer realm=")
-        );
+        assert_eq!(res.headers()["www-authenticate"], challenge, "{header:?}");
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         let err = res
             .extensions()
@@ -414,6 +427,11 @@ async fn several_api_keys_on_one_request_are_refused(kind: Kind) {
             assert_eq!(
                 (res.status().as_u16(), code(&res)),
                 (401, "invalid_key"),
+                "{lines:?}"
+            );
+            assert_eq!(
+                res.headers()["www-authenticate"],
+                r#"Bearer realm="api", error="invalid_request", error_description="The API key was sent in several X-API-Key or Authorization lines: send it once""#,
                 "{lines:?}"
             );
         }

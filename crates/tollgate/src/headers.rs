@@ -154,43 +154,66 @@ pub fn is_json_media(content_type: &str) -> bool {
 
 /// The API key a request presents: `X-API-Key` if sent and not blank (even
 /// if `Authorization` is sent too), else the token of `Authorization:
-/// Bearer`. Several `X-API-Key` lines, or several `Authorization` lines,
-/// present none, even if they agree: which one is meant cannot be told, and
-/// taking the first would ignore a line a client or a proxy added.
-/// Authentication and per-key rate limits read it alike, so that neither
-/// counts a key the other ignores. A bearer token beside `X-API-Key` is not
-/// a second key: a gateway in front of the API may put its own token in
-/// `Authorization` (Google's API Gateway sends the backend an ID token
-/// there).
+/// Bearer`; or why it presents none. Several `X-API-Key` lines, or several
+/// `Authorization` lines, present none, even if they agree: which one is
+/// meant cannot be told, and taking the first would ignore a line a client
+/// or a proxy added. Authentication and per-key rate limits read it alike,
+/// so that neither counts a key the other ignores. A bearer token beside
+/// `X-API-Key` is not a second key: a gateway in front of the API may put
+/// its own token in `Authorization` (Google's API Gateway sends the backend
+/// an ID token there).
 ///
 /// ```
 /// use http::HeaderMap;
-/// use tollgate::headers::presented_api_key;
+/// use tollgate::headers::{api_key, NoApiKey};
 /// let mut h = HeaderMap::new();
+/// assert_eq!(api_key(&h), Err(NoApiKey::Absent));
+/// // Another scheme presents no key.
+/// h.insert("authorization", "Basic dTpw".parse().unwrap());
+/// assert_eq!(api_key(&h), Err(NoApiKey::Absent));
 /// h.insert("authorization", "bearer  k2 ".parse().unwrap());
-/// assert_eq!(presented_api_key(&h), Some("k2"));
+/// assert_eq!(api_key(&h), Ok("k2"));
 /// // A blank `X-API-Key` (a client's empty variable) is no key.
 /// h.insert("x-api-key", " ".parse().unwrap());
-/// assert_eq!(presented_api_key(&h), Some("k2"));
+/// assert_eq!(api_key(&h), Ok("k2"));
 /// h.insert("x-api-key", "k1".parse().unwrap());
-/// assert_eq!(presented_api_key(&h), Some("k1"));
+/// assert_eq!(api_key(&h), Ok("k1"));
 /// h.append("x-api-key", "k1".parse().unwrap());
-/// assert_eq!(presented_api_key(&h), None);
+/// assert_eq!(api_key(&h), Err(NoApiKey::Several));
 /// ```
-pub fn presented_api_key(headers: &http::HeaderMap) -> Option<&str> {
+pub fn api_key(headers: &http::HeaderMap) -> Result<&str, NoApiKey> {
     let several = |name| headers.get_all(name).iter().nth(1).is_some();
     if several(X_API_KEY) || several(http::header::AUTHORIZATION) {
-        return None;
+        return Err(NoApiKey::Several);
     }
     match headers
         .get(X_API_KEY)
         .map(|value| value.to_str().map(str::trim))
     {
-        Some(Ok("")) | None => bearer_token(headers),
-        Some(Ok(key)) => Some(key),
-        // Not text: a key, but none that can match.
-        Some(Err(_)) => None,
+        Some(Ok("")) | None => bearer_token(headers).ok_or(NoApiKey::Absent),
+        Some(Ok(key)) => Ok(key),
+        Some(Err(_)) => Err(NoApiKey::NotText),
     }
+}
+
+/// Why a request presents no API key: see [`api_key`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NoApiKey {
+    /// Neither `X-API-Key` nor `Authorization: Bearer` is sent (an
+    /// `Authorization` of another scheme, `Basic` say, sends no key).
+    Absent,
+    /// `X-API-Key`, or `Authorization`, is sent on several lines.
+    Several,
+    /// `X-API-Key` is not text (it holds bytes past ASCII): a key, but none
+    /// that can match.
+    NotText,
+}
+
+/// The API key a request presents, [`api_key`] without the reason when it
+/// presents none.
+pub fn presented_api_key(headers: &http::HeaderMap) -> Option<&str> {
+    api_key(headers).ok()
 }
 
 /// When a response was sent, by its `Date` header: the moment an HTTP-date

@@ -8,7 +8,9 @@
 //! same key: which one is meant cannot be told.
 //! A missing, malformed or unknown key gets `invalid_key`, an expired one
 //! `expired_key`, a revoked one `deactivated_key` (all 401 with
-//! `WWW-Authenticate`); a suspended account gets `account_suspended` (402);
+//! `WWW-Authenticate`, whose `error_description` says which of these it is,
+//! as RFC 6750 asks, while the body stays the catalog's: see
+//! [`WWW_AUTHENTICATE_VALUE`](crate::WWW_AUTHENTICATE_VALUE)); a suspended account gets `account_suspended` (402);
 //! a key lacking a scope the layer requires gets `insufficient_scope` (403)
 //! naming it. On success the [`Principal`](crate::Principal) is put in the
 //! request's extensions.
@@ -59,7 +61,7 @@ pub use service::Auth;
 #[cfg(test)]
 mod tests {
     use http::HeaderMap;
-    use tollgate::headers::presented_api_key as presented_key;
+    use tollgate::headers::{NoApiKey, api_key};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -71,37 +73,44 @@ mod tests {
 
     #[test]
     fn keys_come_from_either_header() {
-        assert_eq!(presented_key(&headers(&[("x-api-key", "k1")])), Some("k1"));
+        assert_eq!(api_key(&headers(&[("x-api-key", "k1")])), Ok("k1"));
         assert_eq!(
-            presented_key(&headers(&[("authorization", "Bearer k2")])),
-            Some("k2")
+            api_key(&headers(&[("authorization", "Bearer k2")])),
+            Ok("k2")
         );
         assert_eq!(
-            presented_key(&headers(&[("authorization", "bearer  k3 ")])),
-            Some("k3")
+            api_key(&headers(&[("authorization", "bearer  k3 ")])),
+            Ok("k3")
         );
         assert_eq!(
-            presented_key(&headers(&[("authorization", "Basic abc")])),
-            None
+            api_key(&headers(&[("authorization", "Basic abc")])),
+            Err(NoApiKey::Absent)
         );
         assert_eq!(
-            presented_key(&headers(&[("authorization", "Bearer")])),
-            None
+            api_key(&headers(&[("authorization", "Bearer")])),
+            Err(NoApiKey::Absent)
         );
-        assert_eq!(presented_key(&headers(&[])), None);
+        assert_eq!(api_key(&headers(&[])), Err(NoApiKey::Absent));
         assert_eq!(
-            presented_key(&headers(&[
+            api_key(&headers(&[
                 ("x-api-key", "k1"),
                 ("authorization", "Bearer k2")
             ])),
-            Some("k1")
+            Ok("k1")
         );
         // Several lines of either header: no key.
         let mut h = headers(&[("x-api-key", "k1")]);
         h.append("x-api-key", "k2".parse().unwrap());
-        assert_eq!(presented_key(&h), None);
+        assert_eq!(api_key(&h), Err(NoApiKey::Several));
         let mut h = headers(&[("x-api-key", "k1"), ("authorization", "Bearer k2")]);
         h.append("authorization", "Bearer k3".parse().unwrap());
-        assert_eq!(presented_key(&h), None);
+        assert_eq!(api_key(&h), Err(NoApiKey::Several));
+        // A key not in ASCII is sent, but cannot be read.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-api-key",
+            http::HeaderValue::from_bytes(b"k\xff").unwrap(),
+        );
+        assert_eq!(api_key(&h), Err(NoApiKey::NotText));
     }
 }

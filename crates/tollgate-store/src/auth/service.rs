@@ -3,6 +3,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
+use tollgate::headers::NoApiKey;
 use tower::Service;
 
 use super::AuthFuture;
@@ -47,9 +48,14 @@ where
         let verdict = match req.extensions().get::<Principal>() {
             // Authenticated by an outer AuthLayer: only the scopes are ours to check.
             Some(principal) => Some(check_scopes(principal, &self.scopes).map(|()| None)),
-            None => match tollgate::headers::presented_api_key(req.headers()) {
-                None => Some(Err(Rejection::InvalidKey)),
-                Some(key) => shared.store.authenticate_cached(key).map(|verdict| {
+            None => match tollgate::headers::api_key(req.headers()) {
+                Err(why) => Some(Err(match why {
+                    NoApiKey::Several => Rejection::SeveralKeys,
+                    NoApiKey::NotText => Rejection::InvalidKey,
+                    // Absent: nothing to judge.
+                    _ => Rejection::MissingKey,
+                })),
+                Ok(key) => shared.store.authenticate_cached(key).map(|verdict| {
                     verdict.and_then(|p| check_scopes(&p, &self.scopes).map(|()| Some(p)))
                 }),
             },

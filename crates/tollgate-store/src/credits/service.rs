@@ -116,7 +116,7 @@ where
             .map(|p| p.account_id().to_owned())
         else {
             let response =
-                shared.rejection(&Rejection::InvalidKey, req.headers(), caller_path(&req));
+                shared.rejection(&Rejection::MissingKey, req.headers(), caller_path(&req));
             return CreditsFuture::rejected(response);
         };
         let clone = self.inner.clone();
