@@ -50,7 +50,7 @@ pub const STATUSES: [u16; 24] = [
 ];
 
 /// Headers a decode input can set, by bit of the mask.
-pub const HEADERS: [&str; 13] = [
+pub const HEADERS: [&str; 14] = [
     "retry-after",
     "x-request-id",
     "traceparent",
@@ -64,6 +64,7 @@ pub const HEADERS: [&str; 13] = [
     "ratelimit-reset",
     "x-ratelimit-remaining",
     "x-ratelimit-reset",
+    "www-authenticate",
 ];
 
 /// Headers that carry a request id (every one the decoder reads).

@@ -1524,3 +1524,74 @@ fn a_quota_reset_from_a_billion_on_is_a_unix_time() {
         Some(Duration::from_secs(60))
     );
 }
+
+/// An OAuth resource server (Spring Security's, ASP.NET's JwtBearer) says
+/// what is wrong with a token in its `WWW-Authenticate` challenge, over an
+/// empty body (RFC 6750, 3): the challenge fills in what the body left out.
+#[test]
+fn a_bearer_challenge_names_what_the_body_leaves_out() {
+    let expired = dec(
+        401,
+        &[(
+            "www-authenticate",
+            r#"Bearer error="invalid_token", error_description="The token expired at '07/24/2025 11:29:00'""#,
+        )],
+        "",
+    );
+    assert_eq!(expired.code.as_deref(), Some("invalid_token"));
+    assert_eq!(
+        expired.message.as_deref(),
+        Some("The token expired at '07/24/2025 11:29:00'")
+    );
+    assert_eq!(expired.kind, Kind::Unauthenticated);
+    assert!(!expired.retryable);
+    assert_eq!(expired.dialect, "empty");
+
+    let scope = dec(
+        403,
+        &[(
+            "www-authenticate",
+            r#"Bearer realm="api", error="insufficient_scope", scope="scans:write""#,
+        )],
+        "",
+    );
+    assert_eq!(scope.code.as_deref(), Some("insufficient_scope"));
+    assert_eq!(scope.message, None);
+    assert_eq!(scope.details["scope"], "scans:write");
+    assert_eq!(scope.kind, Kind::PermissionDenied);
+
+    // What the body says comes first; the challenge fills in the rest.
+    let message_only = dec(
+        401,
+        &[
+            ("content-type", "application/json"),
+            (
+                "www-authenticate",
+                r#"Bearer error="invalid_token", error_description="expired""#,
+            ),
+        ],
+        r#"{"message":"Unauthorized"}"#,
+    );
+    assert_eq!(message_only.code.as_deref(), Some("invalid_token"));
+    assert_eq!(message_only.message.as_deref(), Some("Unauthorized"));
+    let seed_004 = dec(
+        401,
+        &[(
+            "www-authenticate",
+            r#"Bearer realm="api", error="invalid_token", error_description="The API key is not valid""#,
+        )],
+        r#"{"data":null,"success":false,"message":"Not authenticated","errors":[{"invalid_key":["Not authenticated"]}]}"#,
+    );
+    assert_eq!(seed_004.code.as_deref(), Some("invalid_key"));
+    assert_eq!(seed_004.message.as_deref(), Some("Not authenticated"));
+
+    // A challenge stating no error, or on another status, says nothing.
+    let bare = dec(401, &[("www-authenticate", r#"Bearer realm="api""#)], "");
+    assert_eq!((bare.code, bare.message), (None, None));
+    let elsewhere = dec(
+        500,
+        &[("www-authenticate", r#"Bearer error="invalid_token""#)],
+        "",
+    );
+    assert_eq!(elsewhere.code, None);
+}

@@ -1,6 +1,7 @@
 //! Reading errors from any server: the ten dialects, the common others, and
 //! bodies that are not JSON at all.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::{Catalog, Dialect, Kind, RetryClass, Violation, headers};
 
+mod challenge;
 mod hints;
 mod json;
 mod shapes;
@@ -50,15 +52,19 @@ pub struct Decoded {
     pub status: u16,
     /// The API's own code, verbatim (`RATE_LIMIT_ERROR`, `invalid_key`;
     /// AWS's without its namespace). A status's reason phrase sent as
-    /// `error` (NestJS's, Spring's `"Bad Request"`) is none.
+    /// `error` (NestJS's, Spring's `"Bad Request"`) is none. On a 400, 401
+    /// or 403 whose body names none, the `error` of a `WWW-Authenticate`
+    /// challenge (`invalid_token`, RFC 6750).
     pub code: Option<String>,
     /// The canonical category.
     pub kind: Kind,
-    /// The human-readable message.
+    /// The human-readable message; on a 400, 401 or 403 whose body has
+    /// none, a `WWW-Authenticate` challenge's `error_description`.
     pub message: Option<String>,
     /// Extra context the body carried: members whose JSON text comes to
     /// 64 KiB at most (a larger one is left out), so that a hostile body of
-    /// huge arrays costs about its size.
+    /// huge arrays costs about its size; and the `scope` a
+    /// `WWW-Authenticate` challenge that states an error names.
     pub details: Map<String, Value>,
     /// Field-level problems: the first thousand (one long field name with
     /// many messages, fewer), so that a hostile body costs about its size.
@@ -120,6 +126,25 @@ pub(crate) const MAX_VIOLATIONS: usize = 1000;
 pub(crate) const MAX_DETAILS_TEXT: usize = 64 * 1024;
 
 impl Decoded {
+    /// Fills in the code, message and `scope` detail the body left out from
+    /// the first `WWW-Authenticate` challenge that states an error.
+    fn read_challenge(&mut self, headers: &HeaderMap) {
+        let Some(error) = challenge::challenge_error(headers) else {
+            return;
+        };
+        if self.code.is_none() {
+            self.code = Some(error.code.into_owned());
+        }
+        if self.message.is_none() {
+            self.message = error.description.map(Cow::into_owned);
+        }
+        if let Some(scope) = error.scope {
+            self.details
+                .entry("scope")
+                .or_insert_with(|| Value::String(scope.into_owned()));
+        }
+    }
+
     /// Nothing read yet of a response with `status` and `code` (its
     /// `X-Error-Code`).
     fn blank(status: u16, code: Option<String>) -> Decoded {
@@ -206,6 +231,12 @@ impl Catalog {
         }
         if out.request_id.is_none() {
             out.request_id = fields.request_id().map(str::to_owned);
+        }
+        // An OAuth resource server says what is wrong with a token in its
+        // challenge (RFC 6750, 3), often over an empty body: that fills in
+        // what the body left out.
+        if matches!(out.status, 400 | 401 | 403) && (out.code.is_none() || out.message.is_none()) {
+            out.read_challenge(headers);
         }
         // Several `Retry-After` lines (two layers each adding one): the
         // longest wait wins, as between the body's hints.
