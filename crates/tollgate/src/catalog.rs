@@ -615,15 +615,31 @@ impl Catalog {
                         // Kept to be read field by field should the fields
                         // fail together: the reader stops at the first.
                         let fields = match entry.get_ref() {
-                            DeValue::Table(fields) if fields.len() > 1 => Some(fields.clone()),
+                            DeValue::Table(fields) => Some(fields.clone()),
                             _ => None,
                         };
                         match Spanned::<EntryTable>::deserialize(ValueDeserializer::from(entry)) {
-                            Ok(entry) => entries.push((code, entry)),
+                            Ok(entry) => entries.push((code, entry, Vec::new())),
                             Err(e) => {
-                                let each = fields.map(|f| field_errors(f, &at)).unwrap_or_default();
-                                for e in if each.is_empty() { vec![e] } else { each } {
+                                let Some(fields) = fields else {
+                                    errors.push_toml(source, &e, Some((&code, at)));
+                                    continue;
+                                };
+                                // Each mistake told, and the fields that read
+                                // checked as an entry of their own.
+                                let (each, read) = read_field_by_field(fields, &at);
+                                if each.is_empty() {
+                                    // Only together do they fail: told as one.
+                                    errors.push_toml(source, &e, Some((&code, at)));
+                                    continue;
+                                }
+                                let mut unread = Vec::new();
+                                for (key, e) in each {
                                     errors.push_toml(source, &e, Some((&code, at.clone())));
+                                    unread.push(key);
+                                }
+                                if let Some(read) = read {
+                                    entries.push((code, read, unread));
                                 }
                             }
                         }
@@ -663,13 +679,17 @@ impl Catalog {
         // collisions found once every entry is in.
         let mut alias_spans = HashMap::new();
         let count = entries.len();
-        for (code, entry) in entries {
+        for (code, entry, unread) in entries {
             let span = entry.span();
             let EntryTable(entry) = entry.into_inner();
             let at = |key| entry.span_of(key).unwrap_or(span.clone());
             alias_spans.insert(code.clone(), (entry.span_of("aliases"), span.clone()));
             let existing = next.get(&code).map(|d| (**d).clone());
-            let built = build_def(source, &code, &entry, existing);
+            let built = build_def(source, &code, &entry, existing, &unread);
+            let unread_key = |key: &str| unread.iter().any(|k| k == key);
+            // A placeholder is checked against the keys `details` and
+            // `message_only` list: not when either did not read.
+            let placeholders_unchecked = unread_key("details") || unread_key("message_only");
             // An entry that is no definition is told why, and its other
             // mistakes with them, not once those are put right.
             let (checked, failed) = match &built {
@@ -683,7 +703,12 @@ impl Catalog {
                 }
             };
             for (key, offset, problem) in checked.map(check_def).unwrap_or_default() {
-                if failed.contains(&key) {
+                // Only a placeholder's problem has an offset in its template.
+                let placeholder = offset.is_some();
+                if failed.contains(&key)
+                    || unread_key(key)
+                    || (placeholder && placeholders_unchecked)
+                {
                     continue;
                 }
                 // At its place in the text when the file writes it.
@@ -1076,19 +1101,29 @@ fn domain_problem(text: &str) -> Option<String> {
 
 type Located = (Option<std::ops::Range<usize>>, String);
 
-/// The mistake of each of an entry's `fields` that has one, each read on its
-/// own as the entry at `at`: every wrong type and unknown field is told at
-/// once, not one per run.
-fn field_errors(fields: DeTable<'_>, at: &std::ops::Range<usize>) -> Vec<toml::de::Error> {
-    fields
-        .into_iter()
-        .filter_map(|(key, value)| {
-            let mut one = DeTable::new();
-            one.insert(key, value);
-            let entry = Spanned::new(at.clone(), DeValue::Table(one));
-            Spanned::<EntryTable>::deserialize(ValueDeserializer::from(entry)).err()
-        })
-        .collect()
+/// An entry's `fields` (of the entry at `at`), each read on its own: the
+/// mistake of each that has one, with its key, so that every wrong type
+/// and unknown field is told at once, not one per run; and the entry of
+/// the fields that read, to be checked as well.
+fn read_field_by_field<'s>(
+    fields: DeTable<'s>,
+    at: &std::ops::Range<usize>,
+) -> (Vec<(String, toml::de::Error)>, Option<Spanned<EntryTable>>) {
+    let as_entry = |table| Spanned::new(at.clone(), DeValue::Table(table));
+    let read = |entry| Spanned::<EntryTable>::deserialize(ValueDeserializer::from(entry));
+    let mut mistakes = Vec::new();
+    let mut good = DeTable::new();
+    for (key, value) in fields {
+        let mut one = DeTable::new();
+        one.insert(key.clone(), value.clone());
+        match read(as_entry(one)) {
+            Ok(_) => {
+                good.insert(key, value);
+            }
+            Err(e) => mistakes.push((key.into_inner().into_owned(), e)),
+        }
+    }
+    (mistakes, read(as_entry(good)).ok())
 }
 
 /// An entry that is no definition: why, and the rest of it, to be checked
@@ -1106,12 +1141,14 @@ struct Unbuilt {
 
 /// `entry`, of `source`, as a definition: `existing`'s, with what the entry
 /// sets; or every reason it cannot be one (a field a new entry lacks, a
-/// status out of range, a template that does not parse).
+/// status out of range, a template that does not parse). The `unread` keys
+/// are written, but did not read: they are not also told missing.
 fn build_def(
     source: &str,
     code: &str,
     entry: &EntryToml,
     existing: Option<ErrorDef>,
+    unread: &[String],
 ) -> Result<ErrorDef, Unbuilt> {
     // At the brace as the file writes it; else (a text that does not read
     // as the value) at the value's start, with the byte.
@@ -1134,7 +1171,7 @@ fn build_def(
                 ("message", entry.message.is_none()),
             ]
             .iter()
-            .filter(|(_, absent)| *absent)
+            .filter(|(name, absent)| *absent && !unread.iter().any(|k| k == name))
             .map(|(name, _)| *name)
             .collect();
             if !failed.is_empty() {
@@ -2340,12 +2377,15 @@ message = 'm'
 status = 'a lot'
 ",
         );
-        // In the order of the file.
+        // In the order of the file; a new entry that lacks a field is told
+        // so beside the mistake in the fields it has.
         let expected = [
             "t.toml:1:1: unknown field `color`, expected one of `docs_url`, `domain`, `errors`",
             "t.toml:6:8: entry \"abc\": unknown variant `nonsense`",
+            "t.toml:7:14: entry \"abd\": a new entry needs message",
             "t.toml:10:1: entry \"abd\": unknown field `mesage`",
             "t.toml:12:10: entry \"abe\": status 700 is outside 400–599",
+            "t.toml:15:14: entry \"abf\": a new entry needs title, message",
             "t.toml:16:10: entry \"abf\": invalid type: string \"a lot\"",
         ];
         assert_starts(&e, &expected);
@@ -2421,6 +2461,26 @@ abd = { status = 600, title = 't', message = 'm' }
             "t.toml:8:14: entry \"abd\": message placeholder {y} is not a documented details key",
             "t.toml:10:12: entry \"not_found\": message template: unclosed",
             "t.toml:12:9: entry \"not_found\": title is empty",
+        ];
+        assert_starts(&e, &expected);
+
+        // So are the mistakes of the fields that read, in an entry some of
+        // whose fields do not: its code, a field it lacks, a title on two
+        // lines. A field that did not read is not also told missing, and a
+        // placeholder is not checked against `details` that did not read.
+        let e = errors(
+            "[errors.Bad_Code]\nstatus = '400'\ntitle = \"two\\nlines\"\n\
+             [errors.abd]\nstatus = 400\ntitle = 't'\nmessage = 'x {y}'\ndetails = 'y'\n\
+             [errors.abe]\nstatus = 400\ntitle = 't'\nmessage = 'x {y}'\nretry = 'often'\n",
+        );
+        let expected = [
+            "t.toml:1:1: entry \"Bad_Code\": a new entry needs message",
+            "t.toml:1:1: entry \"Bad_Code\": code must be snake_case",
+            "t.toml:2:10: entry \"Bad_Code\": invalid type: string \"400\"",
+            "t.toml:3:9: entry \"Bad_Code\": title has a control character",
+            "t.toml:8:11: entry \"abd\": invalid type: string \"y\"",
+            "t.toml:12:14: entry \"abe\": message placeholder {y} is not a documented details key",
+            "t.toml:13:9: entry \"abe\": unknown variant `often`",
         ];
         assert_starts(&e, &expected);
 
@@ -2534,9 +2594,12 @@ status = 'x'
             assert_eq!(e, ["t.toml:6:1: entry \"abc\": duplicate key `status`"]);
         }
         let e = errors("[errors.abc.aliases]\ncoded = 'A'\ncolour = 'x'\n");
-        assert!(
-            e[0].starts_with("t.toml:3:1: entry \"abc\": unknown"),
-            "{e:?}"
+        assert_starts(
+            &e,
+            &[
+                "t.toml:1:9: entry \"abc\": a new entry needs status, title, message",
+                "t.toml:3:1: entry \"abc\": unknown variant `colour`",
+            ],
         );
 
         let e = errors("[errors.abc]\nstatus = 400\n");
@@ -3019,9 +3082,12 @@ status = 'x'
             );
         }
         let e = errors("errors.abc.status = 400\nerrors.abc.flavour = 401\n");
-        assert!(
-            e[0].starts_with("t.toml:2:12: entry \"abc\": unknown field"),
-            "{e:?}"
+        assert_starts(
+            &e,
+            &[
+                "t.toml:1:8: entry \"abc\": a new entry needs title, message",
+                "t.toml:2:12: entry \"abc\": unknown field `flavour`",
+            ],
         );
         // Named as the file writes them, as problems of a file that parses are.
         for (header, code) in [
