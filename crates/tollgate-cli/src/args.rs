@@ -36,6 +36,18 @@ where
                 IntErrorKind::Empty => "nothing given".to_owned(),
                 IntErrorKind::PosOverflow => format!("{} is too large", clipped(text)),
                 IntErrorKind::NegOverflow => format!("{} is too small", clipped(text)),
+                // A negative number for a type without them (`u16`, `u64`).
+                _ if text.strip_prefix('-').is_some_and(|digits| {
+                    digits.bytes().all(|b| b.is_ascii_digit()) && digits.bytes().any(|b| b != b'0')
+                }) =>
+                {
+                    let text = clipped(text);
+                    if min == T::default() {
+                        format!("{text} is negative")
+                    } else {
+                        format!("{text} is less than {min}")
+                    }
+                }
                 _ => format!("{} is not a whole number", clipped(text)),
             },
         };
@@ -196,6 +208,23 @@ mod tests {
             (
                 credits("-5"),
                 format!("-5 is negative: {}", from("0", &big)),
+            ),
+            // Negative, for a type that has no negative numbers.
+            (
+                status("-400"),
+                format!("-400 is less than 100: {}", from("100", "999")),
+            ),
+            (
+                whole(0u64, 9)("-5").map(drop),
+                format!("-5 is negative: {}", from("0", "9")),
+            ),
+            (
+                whole(0u64, 9)("-99999999999999999999").map(drop),
+                format!("-99999999999999999999 is negative: {}", from("0", "9")),
+            ),
+            (
+                whole(0u64, 9)("--5").map(drop),
+                format!("--5 is not a whole number: {}", from("0", "9")),
             ),
             (
                 amount("-99999999999999999999"),

@@ -45,7 +45,7 @@ pub(crate) struct DecodeArgs {
     file: Option<PathBuf>,
 
     /// The HTTP status (overrides a response's status line)
-    #[arg(long, value_name = "N", value_parser = whole::<u16>(100, 999))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = whole::<u16>(100, 999))]
     status: Option<u16>,
 
     /// A response header (repeatable), added to a response's own

@@ -53,7 +53,7 @@ pub(crate) struct RenderArgs {
 
     /// Ask the client to wait this many seconds (Retry-After, and the body where the dialect has a
     /// place for it)
-    #[arg(long, value_name = "SECS", value_parser = whole(0, u64::MAX))]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = whole(0, u64::MAX))]
     retry_after: Option<u64>,
 
     /// Replace the catalog's message for this occurrence only

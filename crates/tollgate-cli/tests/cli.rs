@@ -1902,3 +1902,38 @@ fn decode_warnings_escape_control_characters_in_file_names() {
         "{err}"
     );
 }
+
+/// A negative number reaches the check that says what the option takes,
+/// not clap's "unexpected argument '-4'" with a tip to pass it after `--`
+/// (which would make it the next positional argument).
+#[test]
+fn a_negative_number_is_told_what_the_option_takes() {
+    for (args, says) in [
+        (
+            &["decode", "--status", "-400"][..],
+            "invalid value '-400' for '--status <N>': -400 is less than 100: expected a whole number from 100 to 999",
+        ),
+        (
+            &["render", "rate_limit_exceeded", "--retry-after", "-5"],
+            "invalid value '-5' for '--retry-after <SECS>': -5 is negative",
+        ),
+        (
+            &["probe", "http://127.0.0.1:9", "--max-requests", "-1"],
+            "invalid value '-1' for '--max-requests <N>': -1 is negative",
+        ),
+        (
+            &["probe", "http://127.0.0.1:9", "--max-body-mib", "-1"],
+            "invalid value '-1' for '--max-body-mib <MIB>': -1 is less than 1",
+        ),
+        (
+            &["probe", "http://127.0.0.1:9", "--timeout", "-1"],
+            "invalid value '-1' for '--timeout <SECS>': -1 is less than 1",
+        ),
+    ] {
+        let out = tollgate_stdin(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(says), "{args:?}: {said}");
+        assert!(!said.contains("unexpected argument"), "{args:?}: {said}");
+    }
+}

@@ -122,18 +122,19 @@ pub(crate) struct ProbeArgs {
     json: bool,
 
     /// The most requests of the burst that looks for the rate limit; 0 skips it
-    #[arg(long, value_name = "N", default_value_t = 300, value_parser = whole(0, u32::MAX))]
+    #[arg(long, value_name = "N", default_value_t = 300, allow_negative_numbers = true,
+          value_parser = whole(0, u32::MAX))]
     max_requests: u32,
 
     /// The most the oversized body grows to, in MiB: answered without a 413 at that size, the
     /// check is skipped (a body accepted may create something or charge a credit); sent at most
     /// 64 KiB a millisecond: for more than a few hundred MiB, raise --timeout
-    #[arg(long, value_name = "MIB", default_value_t = 32,
+    #[arg(long, value_name = "MIB", default_value_t = 32, allow_negative_numbers = true,
           value_parser = whole::<u64>(1, 1024))]
     max_body_mib: u64,
 
     /// How long each request may take, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = 10,
+    #[arg(long, value_name = "SECS", default_value_t = 10, allow_negative_numbers = true,
           value_parser = whole::<u64>(1, 3600))]
     timeout: u64,
 }
