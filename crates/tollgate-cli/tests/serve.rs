@@ -1400,6 +1400,25 @@ fn a_request_head_trickled_past_the_deadline_is_cut_off() {
     assert_eq!(http.get(&server.url("/errors"), &[]).status, 200);
 }
 
+/// serve speaks HTTP/1 only: a connection that opens with the HTTP/2
+/// preface is closed unanswered, at once, and the server serves on.
+#[test]
+fn an_http2_preface_is_closed_unanswered() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--timeout", "60s"]);
+    let addr = server.base.trim_start_matches("http://");
+    let mut h2 = std::net::TcpStream::connect(addr).unwrap();
+    h2.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = h2.read_to_end(&mut answer);
+    assert!(read.is_ok() && answer.is_empty(), "{read:?}: {answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(Http::new().get(&server.url("/errors"), &[]).status, 200);
+}
+
 #[test]
 fn half_a_request_head_is_cut_off_within_seconds_whatever_the_timeout() {
     use std::io::{Read, Write};
