@@ -1105,8 +1105,8 @@ type Located = (Option<std::ops::Range<usize>>, String);
 /// mistake of each that has one, with its key, so that every wrong type
 /// and unknown field is told at once, not one per run; and the entry of
 /// the fields that read, to be checked as well.
-fn read_field_by_field<'s>(
-    fields: DeTable<'s>,
+fn read_field_by_field(
+    fields: DeTable<'_>,
     at: &std::ops::Range<usize>,
 ) -> (Vec<(String, toml::de::Error)>, Option<Spanned<EntryTable>>) {
     let as_entry = |table| Spanned::new(at.clone(), DeValue::Table(table));
