@@ -23,7 +23,7 @@ use http::{HeaderMap, HeaderValue, Request};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use crate::Rejection;
-use crate::rejection::unsupported_encoding;
+use crate::rejection::{sent_codings, unsupported_encoding};
 
 /// What [`Decompression`] decodes, as sent in `Accept-Encoding` with a
 /// refusal.
@@ -93,7 +93,8 @@ where
             Ok(Some(coding)) => coding,
             Ok(None) => return Either::Left(self.inner.call(request)),
             Err(Unsupported) => {
-                let err = unsupported_encoding(None)
+                let sent = sent_codings(request.headers());
+                let err = unsupported_encoding(sent.as_deref(), Some(DECODED))
                     .header(ACCEPT_ENCODING, HeaderValue::from_static(DECODED));
                 return Either::Right(ready(Ok(Rejection::from(err).into_response())));
             }

@@ -22,17 +22,40 @@ pub(crate) fn builtin(code: &str) -> ApiError {
     }
 }
 
+/// The content codings a request's `Content-Encoding` lines name, as sent
+/// (`identity` left out, `?` for a value that is not text), joined by `, `;
+/// `None` when it names none.
+pub(crate) fn sent_codings(headers: &http::HeaderMap) -> Option<String> {
+    let codings = headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+        .collect::<Vec<_>>();
+    (!codings.is_empty()).then(|| codings.join(", "))
+}
+
 /// `unsupported_media_type` for a body in a content coding the server does
-/// not decode: `Some(codings)` as the request named them, when nothing
-/// decodes bodies; `None` for a decompression layer's refusal, which lists
-/// what it decodes in `Accept-Encoding`.
-pub(crate) fn unsupported_encoding(codings: Option<&str>) -> ApiError {
-    let message = match codings {
-        Some(codings) => format!(
+/// not decode: `sent` the codings the request names ([`sent_codings`]),
+/// when known; `decoded` the codings a decompression layer decodes (which
+/// it lists in `Accept-Encoding`), `None` when nothing decodes bodies (or
+/// what does is not known).
+pub(crate) fn unsupported_encoding(sent: Option<&str>, decoded: Option<&str>) -> ApiError {
+    let message = match (sent, decoded) {
+        (Some(sent), None) => format!(
             "The request body's Content-Encoding ({}) is not supported: send it uncompressed.",
-            clip(codings)
+            clip(sent)
         ),
-        None => "The request body's Content-Encoding is not supported: send it in a coding listed in Accept-Encoding.".to_owned(),
+        (Some(sent), Some(decoded)) => format!(
+            "The request body's Content-Encoding ({}) is not supported: send it uncompressed, or in one of {decoded}.",
+            clip(sent)
+        ),
+        (None, Some(decoded)) => format!(
+            "The request body's Content-Encoding is not supported: send it uncompressed, or in one of {}.",
+            clip(decoded)
+        ),
+        (None, None) => "The request body's Content-Encoding is not supported: send it in a coding listed in Accept-Encoding.".to_owned(),
     };
     builtin("unsupported_media_type").with_message(message)
 }

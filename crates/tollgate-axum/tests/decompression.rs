@@ -117,8 +117,18 @@ async fn a_coding_the_decoder_lacks_is_unsupported_and_says_which_it_decodes() {
     let (_, headers, body) = answer;
     assert_eq!(headers[header::ACCEPT_ENCODING], "gzip, deflate");
     let text = String::from_utf8_lossy(&body);
-    assert!(text.contains("Content-Encoding is not supported"), "{text}");
+    assert!(
+        text.contains(
+            "Content-Encoding (br) is not supported: send it uncompressed, or in one of gzip, deflate."
+        ),
+        "{text}"
+    );
     assert!(!text.contains("Content-Type"), "{text}");
+    // Two codings, though the first is one it decodes, are named as sent.
+    let answer = post_note("gzip, BR", gzip(b"{}")).await;
+    assert_error(&answer, 415, "unsupported_media_type");
+    let text = String::from_utf8_lossy(&answer.2);
+    assert!(text.contains("Content-Encoding (gzip, BR) is not"), "{text}");
 }
 
 #[tokio::test]

@@ -1726,6 +1726,13 @@ async fn a_bare_415_listing_codings_refused_the_content_encoding() {
             about_coding,
             "{uri}: {message}"
         );
+        // The codings it decodes, as its `Accept-Encoding` lists them.
+        if about_coding {
+            assert_eq!(
+                message,
+                "The request body's Content-Encoding is not supported: send it uncompressed, or in one of gzip."
+            );
+        }
     }
 }
 

@@ -19,11 +19,11 @@ pub use query::Query;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::{ACCEPT_ENCODING, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 
 use crate::Rejection;
-use crate::rejection::{builtin, recognise, unsupported_encoding, unsupported_type};
+use crate::rejection::{builtin, recognise, sent_codings, unsupported_encoding, unsupported_type};
 
 /// The media type of a request, lowercased, without parameters.
 fn media_type(headers: &HeaderMap) -> Option<String> {
@@ -39,17 +39,10 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 /// decoded are refused: 415 `unsupported_media_type` with
 /// `Accept-Encoding: identity` (RFC 9110, section 15.5.16).
 fn refuse_encoded(headers: &HeaderMap) -> Result<(), Rejection> {
-    let codings = headers
-        .get_all(CONTENT_ENCODING)
-        .iter()
-        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
-        .map(str::trim)
-        .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
-        .collect::<Vec<_>>();
-    if codings.is_empty() {
+    let Some(codings) = sent_codings(headers) else {
         return Ok(());
-    }
-    let err = unsupported_encoding(Some(&codings.join(", ")))
+    };
+    let err = unsupported_encoding(Some(&codings), None)
         .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     Err(Rejection::from(err))
 }

@@ -456,9 +456,10 @@ impl Finish {
         // A 415 listing the codings it decodes refused the body's
         // `Content-Encoding` (a request decompression layer's), not its type.
         if parts.status == http::StatusCode::UNSUPPORTED_MEDIA_TYPE
-            && parts.headers.contains_key(http::header::ACCEPT_ENCODING)
+            && let Some(decoded) = parts.headers.get(http::header::ACCEPT_ENCODING)
         {
-            err = rejection::unsupported_encoding(None);
+            let decoded = decoded.to_str().ok().filter(|text| !text.trim().is_empty());
+            err = rejection::unsupported_encoding(None, decoded);
         }
         self.respond(err, parts)
     }
