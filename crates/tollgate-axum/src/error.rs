@@ -271,6 +271,35 @@ impl fmt::Display for HandlerError {
 pub struct Rejection(pub(crate) ApiError);
 
 impl Rejection {
+    /// `unsupported_media_type` (415) for a body of a type a handler does
+    /// not read, worded as this crate's extractors word theirs: it names
+    /// `sent`, the request's `Content-Type` (or says it sent none), and
+    /// `expected`, what to send instead. For a handler that reads its body
+    /// itself, or takes several types:
+    ///
+    /// ```
+    /// use http::{HeaderValue, header::CONTENT_TYPE};
+    /// use tollgate_axum::Rejection;
+    /// let mut request = http::Request::new(());
+    /// request.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    /// let sent = request.headers().get(CONTENT_TYPE);
+    /// let refusal = Rejection::unsupported_media_type(sent, "application/json or multipart/form-data");
+    /// assert_eq!(refusal.api_error().status(), 415);
+    /// assert_eq!(
+    ///     refusal.api_error().message(),
+    ///     "The request's Content-Type (text/plain) is not supported: \
+    ///      send application/json or multipart/form-data."
+    /// );
+    /// let refusal = Rejection::unsupported_media_type(None, "application/json");
+    /// assert_eq!(
+    ///     refusal.api_error().message(),
+    ///     "The request has no Content-Type: send the body as application/json."
+    /// );
+    /// ```
+    pub fn unsupported_media_type(sent: Option<&http::HeaderValue>, expected: &str) -> Rejection {
+        Rejection(crate::rejection::unsupported_type(sent, expected))
+    }
+
     /// The catalog error.
     pub fn api_error(&self) -> &ApiError {
         &self.0

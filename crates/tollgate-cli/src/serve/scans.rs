@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Extension, FromRequest, Multipart, Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tollgate::{ApiError, Violation};
-use tollgate_axum::{HandlerError, Json, Path, Reply};
+use tollgate_axum::{HandlerError, Json, Path, Rejection, Reply};
 use tollgate_store::Principal;
 
 use super::app::AppState;
@@ -89,19 +89,16 @@ pub(crate) fn with_issue(err: ApiError) -> ApiError {
     }
 }
 
-/// The JSON extractor's refusal of a scan's body, sent as `media` (`""`
-/// for none), which may also be multipart: a 415 names both.
-fn scan_body_refused(err: ApiError, media: &str) -> ApiError {
+/// The JSON extractor's refusal of a scan's body, whose `Content-Type` was
+/// `sent`: a 415 names JSON and multipart, which a scan may also be.
+fn scan_body_refused(err: ApiError, sent: Option<&HeaderValue>) -> ApiError {
+    // Only the type is refused here: a coding the decompression layer does
+    // not decode is refused before.
     if err.code() != "unsupported_media_type" {
         return with_issue(err);
     }
-    let send = "application/json or multipart/form-data";
-    err.with_message(if media.is_empty() {
-        format!("The request has no Content-Type: send the body as {send}.")
-    } else {
-        let shown = crate::wire::clipped(media);
-        format!("The request's Content-Type ({shown}) is not supported: send {send}.")
-    })
+    Rejection::unsupported_media_type(sent, "application/json or multipart/form-data")
+        .into_api_error()
 }
 
 fn media_type(headers: &HeaderMap) -> String {
@@ -122,9 +119,12 @@ impl FromRequest<Arc<AppState>> for ScanInput {
             return from_multipart(req, app).await;
         }
         // Anything else is JSON's to accept or refuse (415 for other types).
+        let sent = req.headers().get(header::CONTENT_TYPE).cloned();
         let Json(body) = Json::<ScanJson>::from_request(req, app)
             .await
-            .map_err(|r| HandlerError::from_api(scan_body_refused(r.into_api_error(), &media)))?;
+            .map_err(|r| {
+                HandlerError::from_api(scan_body_refused(r.into_api_error(), sent.as_ref()))
+            })?;
         let text = body.image_data.trim();
         let text = data_url_payload(text).unwrap_or(text);
         let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
