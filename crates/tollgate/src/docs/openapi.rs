@@ -310,7 +310,10 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
     if def.kind() == Kind::Unauthenticated {
         headers.insert(
             "WWW-Authenticate".into(),
-            header("How to authenticate (RFC 9110).", string()),
+            header(
+                "How to authenticate (RFC 9110); for a credential sent but refused, its `error` and `error_description` say why (RFC 6750).",
+                string(),
+            ),
         );
     }
     if def.kind() == Kind::UnsupportedMediaType {
