@@ -302,6 +302,22 @@ mod tests {
         }
     }
 
+    /// `presented_api_key` is the key `api_key` reads, and none wherever
+    /// `api_key` says why there is none: a request with no key, or with the
+    /// key on several lines.
+    #[test]
+    fn the_presented_key_is_the_api_key_without_the_reason() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(presented_api_key(&h), None);
+        h.insert(http::header::AUTHORIZATION, "Bearer k2".parse().unwrap());
+        assert_eq!(presented_api_key(&h), Some("k2"));
+        h.insert(X_API_KEY, "k1".parse().unwrap());
+        assert_eq!(presented_api_key(&h), Some("k1"));
+        h.append(X_API_KEY, "k1".parse().unwrap());
+        assert_eq!(api_key(&h), Err(NoApiKey::Several));
+        assert_eq!(presented_api_key(&h), None);
+    }
+
     #[test]
     fn the_byte_table_is_the_documented_rule() {
         for b in 0..=255u8 {
