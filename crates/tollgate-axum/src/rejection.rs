@@ -48,11 +48,11 @@ pub(crate) fn unsupported_encoding(sent: Option<&str>, decoded: Option<&str>) ->
             clip(sent)
         ),
         (Some(sent), Some(decoded)) => format!(
-            "The request body's Content-Encoding ({}) is not supported: send it uncompressed, or in one of {decoded}.",
+            "The request body's Content-Encoding ({}) is not supported: send it uncompressed, or in just one of {decoded}.",
             clip(sent)
         ),
         (None, Some(decoded)) => format!(
-            "The request body's Content-Encoding is not supported: send it uncompressed, or in one of {}.",
+            "The request body's Content-Encoding is not supported: send it uncompressed, or in just one of {}.",
             clip(decoded)
         ),
         (None, None) => "The request body's Content-Encoding is not supported: send it in a coding listed in Accept-Encoding.".to_owned(),

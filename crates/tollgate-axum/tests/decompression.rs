@@ -119,7 +119,7 @@ async fn a_coding_the_decoder_lacks_is_unsupported_and_says_which_it_decodes() {
     let text = String::from_utf8_lossy(&body);
     assert!(
         text.contains(
-            "Content-Encoding (br) is not supported: send it uncompressed, or in one of gzip, deflate."
+            "Content-Encoding (br) is not supported: send it uncompressed, or in just one of gzip, deflate."
         ),
         "{text}"
     );
@@ -128,7 +128,10 @@ async fn a_coding_the_decoder_lacks_is_unsupported_and_says_which_it_decodes() {
     let answer = post_note("gzip, BR", gzip(b"{}")).await;
     assert_error(&answer, 415, "unsupported_media_type");
     let text = String::from_utf8_lossy(&answer.2);
-    assert!(text.contains("Content-Encoding (gzip, BR) is not"), "{text}");
+    assert!(
+        text.contains("Content-Encoding (gzip, BR) is not"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -1730,7 +1730,7 @@ async fn a_bare_415_listing_codings_refused_the_content_encoding() {
         if about_coding {
             assert_eq!(
                 message,
-                "The request body's Content-Encoding is not supported: send it uncompressed, or in one of gzip."
+                "The request body's Content-Encoding is not supported: send it uncompressed, or in just one of gzip."
             );
         }
     }
