@@ -491,6 +491,9 @@ impl Problems<'_> {
         if let Some(key) = key.filter(|k| message == "duplicate key" && k.len() <= 64) {
             message = format!("duplicate key `{key}`");
         }
+        if let Some(name) = meant(&message) {
+            message = format!("{message} (did you mean `{name}`?)");
+        }
         self.push(span, entry.as_deref(), message);
     }
 
@@ -1097,6 +1100,35 @@ fn domain_problem(text: &str) -> Option<String> {
         c,
         Some("a domain is a name on one line"),
     ))
+}
+
+/// The name a misspelled one was meant to be, from serde's refusal of an
+/// unknown name (`` unknown field `titel`, expected one of `status`,
+/// `title`, … ``): the expected name nearest to it, when near enough to be
+/// a slip (`titel` is `title`, `mesage` `message`, `later` `after`).
+fn meant(message: &str) -> Option<&str> {
+    fn named(text: &str) -> Option<(&str, &str)> {
+        text.strip_prefix('`')?.split_once('`')
+    }
+    let rest = message
+        .strip_prefix("unknown field ")
+        .or_else(|| message.strip_prefix("unknown variant "))?;
+    let (given, rest) = named(rest)?;
+    let mut expected = rest
+        .strip_prefix(", expected one of ")
+        .or_else(|| rest.strip_prefix(", expected "))?;
+    let mut best = None;
+    while let Some((name, after)) = named(expected) {
+        let near = strsim::normalized_damerau_levenshtein(given, name);
+        if near >= 0.6 && best.is_none_or(|(_, nearest)| near > nearest) {
+            best = Some((name, near));
+        }
+        expected = after
+            .strip_prefix(", ")
+            .or_else(|| after.strip_prefix(" or "))
+            .unwrap_or("");
+    }
+    best.map(|(name, _)| name)
 }
 
 type Located = (Option<std::ops::Range<usize>>, String);
@@ -2160,6 +2192,43 @@ mod tests {
         assert_eq!(
             catalog.get("idempotency_key_in_use").unwrap().retry(),
             RetryClass::After
+        );
+    }
+
+    /// A misspelled field or name is told the one it was likely meant to
+    /// be; one nothing is near, none.
+    #[test]
+    fn a_misspelled_name_is_told_the_one_meant() {
+        let fields = "expected one of `status`, `title`, `message`, `message_only`";
+        for (given, meant_name) in [
+            ("titel", Some("title")),
+            ("mesage", Some("message")),
+            ("Title", Some("title")),
+            ("message-only", Some("message_only")),
+            ("colour", None),
+            ("x", None),
+        ] {
+            let message = format!("unknown field `{given}`, {fields}");
+            assert_eq!(meant(&message), meant_name, "{given}");
+        }
+        let retry = "unknown variant `later`, expected one of `never`, `after`, `backoff`";
+        assert_eq!(meant(retry), Some("after"));
+        assert_eq!(
+            meant("unknown variant `Nevr`, expected `never` or `after`"),
+            Some("never")
+        );
+        assert_eq!(meant("unknown field `titel`, there are no fields"), None);
+        assert_eq!(
+            meant("invalid type: string \"400\", expected `title`"),
+            None
+        );
+        let e = errors("[errors.abc]\nstatus = 400\ntitel = 't'\nmessage = 'm'\n");
+        assert_eq!(
+            e,
+            [
+                "t.toml:1:1: entry \"abc\": a new entry needs title",
+                "t.toml:3:1: entry \"abc\": unknown field `titel`, expected one of `status`, `title`, `message`, `hint`, `remedy`, `retry`, `kind`, `aliases`, `details`, `message_only` (did you mean `title`?)",
+            ]
         );
     }
 
