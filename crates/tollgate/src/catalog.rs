@@ -204,6 +204,9 @@ impl fmt::Display for UnknownCode {
             }
             None => write!(f, "unknown error code {:?}", self.code)?,
         }
+        if let Some(code) = nearest(&self.code, self.known.iter().map(String::as_str)) {
+            write!(f, " (did you mean {code:?}?)")?;
+        }
         f.write_str(", expected one of: ")?;
         for (i, code) in self.known.iter().take(UNKNOWN_CODE_LISTED).enumerate() {
             if i > 0 {
@@ -1104,8 +1107,7 @@ fn domain_problem(text: &str) -> Option<String> {
 
 /// The name a misspelled one was meant to be, from serde's refusal of an
 /// unknown name (`` unknown field `titel`, expected one of `status`,
-/// `title`, … ``): the expected name nearest to it, when near enough to be
-/// a slip (`titel` is `title`, `mesage` `message`, `later` `after`).
+/// `title`, … ``): see [`nearest`].
 fn meant(message: &str) -> Option<&str> {
     fn named(text: &str) -> Option<(&str, &str)> {
         text.strip_prefix('`')?.split_once('`')
@@ -1114,21 +1116,39 @@ fn meant(message: &str) -> Option<&str> {
         .strip_prefix("unknown field ")
         .or_else(|| message.strip_prefix("unknown variant "))?;
     let (given, rest) = named(rest)?;
-    let mut expected = rest
+    let expected = rest
         .strip_prefix(", expected one of ")
         .or_else(|| rest.strip_prefix(", expected "))?;
-    let mut best = None;
-    while let Some((name, after)) = named(expected) {
-        let near = strsim::normalized_damerau_levenshtein(given, name);
-        if near >= 0.6 && best.is_none_or(|(_, nearest)| near > nearest) {
-            best = Some((name, near));
-        }
-        expected = after
-            .strip_prefix(", ")
-            .or_else(|| after.strip_prefix(" or "))
-            .unwrap_or("");
+    let names = std::iter::successors(named(expected), |(_, after)| {
+        named(
+            after
+                .strip_prefix(", ")
+                .or_else(|| after.strip_prefix(" or "))?,
+        )
+    });
+    nearest(given, names.map(|(name, _)| name))
+}
+
+/// Of `names`, the one nearest to `given`, when near enough to be a slip of
+/// the keys (`titel` is `title`, `mesage` `message`, `later` `after`,
+/// `rate_limit` `rate_limit_exceeded`, `Nevr` `never`): by Jaro-Winkler
+/// similarity, which weighs a shared start, as clap's suggestions do, in
+/// any case.
+fn nearest<'n>(given: &str, names: impl Iterator<Item = &'n str>) -> Option<&'n str> {
+    // No name is this long (a code has 63 characters at most), and the
+    // comparison's cost grows with the square of the length.
+    if given.len() > 128 {
+        return None;
     }
-    best.map(|(name, _)| name)
+    let given = given.to_lowercase();
+    names
+        .map(|name| (name, strsim::jaro_winkler(&given, &name.to_lowercase())))
+        .filter(|(_, near)| *near >= 0.85)
+        .fold(None, |best: Option<(&str, f64)>, (name, near)| match best {
+            Some((_, nearest)) if nearest >= near => best,
+            _ => Some((name, near)),
+        })
+        .map(|(name, _)| name)
 }
 
 type Located = (Option<std::ops::Range<usize>>, String);
@@ -2218,6 +2238,20 @@ mod tests {
             Some("never")
         );
         assert_eq!(meant("unknown field `titel`, there are no fields"), None);
+        let long = format!("unknown field `{}`, {fields}", "titel".repeat(100_000));
+        assert_eq!(meant(&long), None);
+        // An unknown code, too.
+        let catalog = Catalog::builtin();
+        let unknown = |code: &str| catalog.error(code).unwrap_err().to_string();
+        assert!(
+            unknown("rate_limit").starts_with(
+                "unknown error code \"rate_limit\" (did you mean \"rate_limit_exceeded\"?), expected one of: "
+            ),
+            "{}",
+            unknown("rate_limit")
+        );
+        assert!(unknown("Not_Fund").contains("(did you mean \"not_found\"?)"));
+        assert!(!unknown("zzz").contains("did you mean"));
         assert_eq!(
             meant("invalid type: string \"400\", expected `title`"),
             None
