@@ -40,7 +40,7 @@ pub(crate) fn sent_codings(headers: &http::HeaderMap) -> Option<String> {
 /// not decode: `sent` the codings the request names ([`sent_codings`]),
 /// when known; `decoded` the codings a decompression layer decodes (which
 /// it lists in `Accept-Encoding`), `None` when nothing decodes bodies (or
-/// what does is not known).
+/// its list is empty or cannot be read: uncompressed is still taken).
 pub(crate) fn unsupported_encoding(sent: Option<&str>, decoded: Option<&str>) -> ApiError {
     let message = match (sent, decoded) {
         (Some(sent), None) => format!(
@@ -55,7 +55,9 @@ pub(crate) fn unsupported_encoding(sent: Option<&str>, decoded: Option<&str>) ->
             "The request body's Content-Encoding is not supported: send it uncompressed, or in just one of {}.",
             clip(decoded)
         ),
-        (None, None) => "The request body's Content-Encoding is not supported: send it in a coding listed in Accept-Encoding.".to_owned(),
+        (None, None) => {
+            "The request body's Content-Encoding is not supported: send it uncompressed.".to_owned()
+        }
     };
     builtin("unsupported_media_type").with_message(message)
 }

@@ -1698,6 +1698,13 @@ async fn a_bare_415_listing_codings_refused_the_content_encoding() {
             }),
         )
         .route(
+            "/blank-coding-415",
+            get(|| async {
+                let none = [(header::ACCEPT_ENCODING, "")];
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, none)
+            }),
+        )
+        .route(
             "/type-415",
             get(|| async { StatusCode::UNSUPPORTED_MEDIA_TYPE }),
         )
@@ -1712,6 +1719,7 @@ async fn a_bare_415_listing_codings_refused_the_content_encoding() {
         );
     for (uri, status, code, about_coding) in [
         ("/coding-415", 415, "unsupported_media_type", true),
+        ("/blank-coding-415", 415, "unsupported_media_type", true),
         ("/type-415", 415, "unsupported_media_type", false),
         ("/coding-404", 404, "not_found", false),
     ] {
@@ -1726,13 +1734,18 @@ async fn a_bare_415_listing_codings_refused_the_content_encoding() {
             about_coding,
             "{uri}: {message}"
         );
-        // The codings it decodes, as its `Accept-Encoding` lists them.
-        if about_coding {
-            assert_eq!(
-                message,
+        // The codings it decodes, as its `Accept-Encoding` lists them: none
+        // when the list is empty.
+        let expected = match uri {
+            "/coding-415" => {
                 "The request body's Content-Encoding is not supported: send it uncompressed, or in just one of gzip."
-            );
-        }
+            }
+            "/blank-coding-415" => {
+                "The request body's Content-Encoding is not supported: send it uncompressed."
+            }
+            _ => continue,
+        };
+        assert_eq!(message, expected, "{uri}");
     }
 }
 
