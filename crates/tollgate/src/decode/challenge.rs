@@ -30,7 +30,9 @@ pub(super) fn challenge_error(headers: &HeaderMap) -> Option<ChallengeError<'_>>
     headers
         .get_all(WWW_AUTHENTICATE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
+        // UTF-8, not only ASCII: some servers describe the error in their
+        // language (`error_description="Jeton expiré"`).
+        .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok())
         .find_map(|value| {
             let mut current = ChallengeError::default();
             for item in Items::new(value) {
@@ -74,7 +76,8 @@ enum Item<'h> {
 }
 
 /// The items of a `WWW-Authenticate` value, read in one pass. What fits no
-/// item (a `token68`'s `/`, a stray quote) is skipped a byte at a time.
+/// item (a `token68`'s `/`, a stray quote) is skipped a character at a
+/// time.
 struct Items<'h> {
     text: &'h str,
     at: usize,
@@ -143,7 +146,10 @@ impl<'h> Iterator for Items<'h> {
             }
             let name = self.token();
             if name.is_empty() {
-                self.at += 1;
+                // Past the whole character, so that `at` stays on a
+                // character's boundary.
+                let stray = self.text[self.at..].chars().next();
+                self.at += stray.map_or(1, char::len_utf8);
                 continue;
             }
             self.skip(|b| matches!(b, b' ' | b'\t'));
@@ -251,6 +257,24 @@ mod tests {
         );
     }
 
+    /// A description in UTF-8 is read; a stray character past ASCII is
+    /// skipped whole.
+    #[test]
+    fn text_past_ascii_is_read() {
+        let mut headers = HeaderMap::new();
+        let line = r#"Bearer é, error="invalid_token", error_description="Jeton expiré""#;
+        let value = http::HeaderValue::from_bytes(line.as_bytes()).unwrap();
+        headers.append(WWW_AUTHENTICATE, value);
+        let error = challenge_error(&headers).unwrap();
+        assert_eq!(error.code, "invalid_token");
+        assert_eq!(error.description.as_deref(), Some("Jeton expiré"));
+        // Not UTF-8: not read.
+        let mut headers = HeaderMap::new();
+        let value = http::HeaderValue::from_bytes(b"Bearer error=\"x\xff\"").unwrap();
+        headers.append(WWW_AUTHENTICATE, value);
+        assert_eq!(challenge_error(&headers), None);
+    }
+
     #[test]
     fn broken_challenges_are_read_as_far_as_they_go() {
         assert_eq!(
@@ -273,15 +297,16 @@ mod tests {
         /// on a line after one that states no error.
         #[test]
         fn any_text_reads_and_a_quoted_value_reads_back(
-            before in "[ -~]{0,40}",
-            description in "[ -~]{0,40}",
+            before in "[ -~é\u{80}€😀]{0,40}",
+            description in "[ -~é€]{0,40}",
         ) {
             let mut headers = HeaderMap::new();
-            headers.append(WWW_AUTHENTICATE, before.parse().unwrap());
+            let value = |text: &str| http::HeaderValue::from_bytes(text.as_bytes()).unwrap();
+            headers.append(WWW_AUTHENTICATE, value(&before));
             let stated = challenge_error(&headers).is_some();
             let escaped = description.replace('\\', "\\\\").replace('"', "\\\"");
             let line = format!(r#"Bearer error="invalid_token", error_description="{escaped}""#);
-            headers.append(WWW_AUTHENTICATE, line.parse().unwrap());
+            headers.append(WWW_AUTHENTICATE, value(&line));
             prop_assume!(!stated);
             let error = challenge_error(&headers).unwrap();
             prop_assert_eq!(error.code, "invalid_token");
