@@ -55,9 +55,28 @@ where
     }
 }
 
+/// A duration as humantime reads it (`30d`, `500ms`), refused with why and
+/// `example` (`10s, 500ms or 2m`); a negative one (`-5s` in a config
+/// file) is said to be negative, not a number humantime cannot read.
+pub(crate) fn parse_duration(text: &str, example: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let negative = text
+        .strip_prefix('-')
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+    let why = if negative {
+        format!("{} is negative", clipped(text))
+    } else {
+        match humantime::parse_duration(text) {
+            Ok(duration) => return Ok(duration),
+            Err(e) => duration_error(&e),
+        }
+    };
+    Err(format!("{why}: expected a duration such as {example}"))
+}
+
 /// humantime's reason for refusing a duration, with the unit it does not
 /// know, which it repeats whole (`1xxxx…`), clipped.
-pub(crate) fn duration_error(e: &humantime::DurationError) -> String {
+fn duration_error(e: &humantime::DurationError) -> String {
     let text = e.to_string();
     match e {
         humantime::DurationError::UnknownUnit { unit, .. } if !unit.is_empty() => {
@@ -233,6 +252,25 @@ mod tests {
         ] {
             assert_eq!(said, Err(why));
         }
+    }
+
+    /// A duration reads as humantime reads it; a negative one is said to be
+    /// negative, and every refusal ends with the example given.
+    #[test]
+    fn durations_are_refused_in_plain_words() {
+        assert_eq!(parse_duration(" 90m ", "x"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("-5s", "10s"),
+            Err("-5s is negative: expected a duration such as 10s".to_owned())
+        );
+        let unknown = parse_duration("5x", "10s").unwrap_err();
+        assert!(unknown.starts_with("unknown time unit \"x\""), "{unknown}");
+        assert!(
+            unknown.ends_with(": expected a duration such as 10s"),
+            "{unknown}"
+        );
+        let not_a_number = parse_duration("-x", "10s").unwrap_err();
+        assert!(!not_a_number.contains("negative"), "{not_a_number}");
     }
 
     #[test]

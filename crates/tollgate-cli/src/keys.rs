@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tollgate_store::{KeyInfo, NewKey};
 
-use crate::args::duration_error;
+use crate::args::parse_duration;
 use crate::error::CliError;
 use crate::store_db::{DatabaseArgs, show_change, time};
 use crate::wire::clipped;
@@ -174,12 +174,7 @@ fn table(keys: &[KeyInfo], now: std::time::SystemTime) -> String {
 /// A key's lifetime: a duration of at least a second (`0s` would make a key
 /// that is expired when it is shown).
 fn parse_lifetime(text: &str) -> Result<Duration, String> {
-    let lifetime = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!(
-            "{}: expected a duration such as 30d, 12h or 90m",
-            duration_error(&e)
-        )
-    })?;
+    let lifetime = parse_duration(text, "30d, 12h or 90m")?;
     if lifetime < Duration::from_secs(1) {
         return Err(format!(
             "{} is out of range: a key lives at least 1s",

@@ -9,7 +9,7 @@ use tollgate::Dialect;
 use tollgate_limit::{Backend, Cidr};
 use toml::Spanned;
 
-use crate::args::{SecretUrl, duration_error, parse_dialect};
+use crate::args::{SecretUrl, parse_dialect, parse_duration};
 use crate::error::CliError;
 use crate::input::{self, MAX_INPUT, Source};
 use crate::store_db;
@@ -137,12 +137,7 @@ fn parse_retention(text: &str) -> Result<Duration, String> {
 
 /// A duration such as `10s` or `2m`, refused outside `(min, max)`.
 fn parse_duration_in(text: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!(
-            "{}: expected a duration such as 10s, 500ms or 2m",
-            duration_error(&e)
-        )
-    })?;
+    let d = parse_duration(text, "10s, 500ms or 2m")?;
     if d < min || d > max {
         let (min, max) = (
             humantime::format_duration(min),
