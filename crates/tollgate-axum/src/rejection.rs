@@ -280,6 +280,9 @@ fn clip(text: &str) -> Cow<'_, str> {
 pub(crate) fn from_data_error(path: &str, message: &str) -> ApiError {
     let message = strip_position(message.trim());
     let message = in_callers_terms(message).unwrap_or(message);
+    // A misspelled field or variant is told the one likely meant.
+    let suggested = tollgate::suggest::suggested(message);
+    let message = suggested.as_ref();
     if let Some(rest) = message.strip_prefix("missing field `") {
         if let Some(name) = rest.strip_suffix('`') {
             return builtin("missing_field").with("field", join(path, name));

@@ -204,7 +204,9 @@ impl fmt::Display for UnknownCode {
             }
             None => write!(f, "unknown error code {:?}", self.code)?,
         }
-        if let Some(code) = nearest(&self.code, self.known.iter().map(String::as_str)) {
+        if let Some(code) =
+            crate::suggest::nearest(&self.code, self.known.iter().map(String::as_str))
+        {
             write!(f, " (did you mean {code:?}?)")?;
         }
         f.write_str(", expected one of: ")?;
@@ -494,9 +496,7 @@ impl Problems<'_> {
         if let Some(key) = key.filter(|k| message == "duplicate key" && k.len() <= 64) {
             message = format!("duplicate key `{key}`");
         }
-        if let Some(name) = meant(&message) {
-            message = format!("{message} (did you mean `{name}`?)");
-        }
+        message = crate::suggest::suggested(&message).into_owned();
         self.push(span, entry.as_deref(), message);
     }
 
@@ -1103,52 +1103,6 @@ fn domain_problem(text: &str) -> Option<String> {
         c,
         Some("a domain is a name on one line"),
     ))
-}
-
-/// The name a misspelled one was meant to be, from serde's refusal of an
-/// unknown name (`` unknown field `titel`, expected one of `status`,
-/// `title`, … ``): see [`nearest`].
-fn meant(message: &str) -> Option<&str> {
-    fn named(text: &str) -> Option<(&str, &str)> {
-        text.strip_prefix('`')?.split_once('`')
-    }
-    let rest = message
-        .strip_prefix("unknown field ")
-        .or_else(|| message.strip_prefix("unknown variant "))?;
-    let (given, rest) = named(rest)?;
-    let expected = rest
-        .strip_prefix(", expected one of ")
-        .or_else(|| rest.strip_prefix(", expected "))?;
-    let names = std::iter::successors(named(expected), |(_, after)| {
-        named(
-            after
-                .strip_prefix(", ")
-                .or_else(|| after.strip_prefix(" or "))?,
-        )
-    });
-    nearest(given, names.map(|(name, _)| name))
-}
-
-/// Of `names`, the one nearest to `given`, when near enough to be a slip of
-/// the keys (`titel` is `title`, `mesage` `message`, `later` `after`,
-/// `rate_limit` `rate_limit_exceeded`, `Nevr` `never`): by Jaro-Winkler
-/// similarity, which weighs a shared start, as clap's suggestions do, in
-/// any case.
-fn nearest<'n>(given: &str, names: impl Iterator<Item = &'n str>) -> Option<&'n str> {
-    // No name is this long (a code has 63 characters at most), and the
-    // comparison's cost grows with the square of the length.
-    if given.len() > 128 {
-        return None;
-    }
-    let given = given.to_lowercase();
-    names
-        .map(|name| (name, strsim::jaro_winkler(&given, &name.to_lowercase())))
-        .filter(|(_, near)| *near >= 0.85)
-        .fold(None, |best: Option<(&str, f64)>, (name, near)| match best {
-            Some((_, nearest)) if nearest >= near => best,
-            _ => Some((name, near)),
-        })
-        .map(|(name, _)| name)
 }
 
 type Located = (Option<std::ops::Range<usize>>, String);
@@ -2215,32 +2169,10 @@ mod tests {
         );
     }
 
-    /// A misspelled field or name is told the one it was likely meant to
-    /// be; one nothing is near, none.
+    /// A misspelled field or code is told the one it was likely meant to
+    /// be (see `suggest`).
     #[test]
     fn a_misspelled_name_is_told_the_one_meant() {
-        let fields = "expected one of `status`, `title`, `message`, `message_only`";
-        for (given, meant_name) in [
-            ("titel", Some("title")),
-            ("mesage", Some("message")),
-            ("Title", Some("title")),
-            ("message-only", Some("message_only")),
-            ("colour", None),
-            ("x", None),
-        ] {
-            let message = format!("unknown field `{given}`, {fields}");
-            assert_eq!(meant(&message), meant_name, "{given}");
-        }
-        let retry = "unknown variant `later`, expected one of `never`, `after`, `backoff`";
-        assert_eq!(meant(retry), Some("after"));
-        assert_eq!(
-            meant("unknown variant `Nevr`, expected `never` or `after`"),
-            Some("never")
-        );
-        assert_eq!(meant("unknown field `titel`, there are no fields"), None);
-        let long = format!("unknown field `{}`, {fields}", "titel".repeat(100_000));
-        assert_eq!(meant(&long), None);
-        // An unknown code, too.
         let catalog = Catalog::builtin();
         let unknown = |code: &str| catalog.error(code).unwrap_err().to_string();
         assert!(
@@ -2252,10 +2184,6 @@ mod tests {
         );
         assert!(unknown("Not_Fund").contains("(did you mean \"not_found\"?)"));
         assert!(!unknown("zzz").contains("did you mean"));
-        assert_eq!(
-            meant("invalid type: string \"400\", expected `title`"),
-            None
-        );
         let e = errors("[errors.abc]\nstatus = 400\ntitel = 't'\nmessage = 'm'\n");
         assert_eq!(
             e,

@@ -43,6 +43,7 @@ pub mod headers;
 mod kind;
 mod redact;
 mod retry;
+pub mod suggest;
 mod template;
 
 pub use catalog::{

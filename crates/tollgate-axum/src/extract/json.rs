@@ -127,6 +127,32 @@ mod tests {
         );
     }
 
+    /// A misspelled field is told the one the client likely meant.
+    #[test]
+    fn a_misspelled_field_is_told_the_one_meant() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Note {
+            text: String,
+            tags: Vec<String>,
+        }
+        let err = Json::<Note>::from_bytes(br#"{"txet":"hi","tags":[]}"#)
+            .unwrap_err()
+            .into_api_error();
+        let [violation] = err.violations() else {
+            panic!("one violation: {:?}", err.violations());
+        };
+        assert_eq!(
+            (&*violation.field, &*violation.code, &*violation.message),
+            (
+                "txet",
+                "unknown_field",
+                "unknown field `txet`, expected `text` or `tags` (did you mean `text`?)"
+            )
+        );
+    }
+
     #[test]
     fn a_byte_order_mark_before_the_json_is_skipped() {
         let marked = b"\xEF\xBB\xBF{\"frames\":[{\"t\":1}]}";

@@ -207,12 +207,13 @@ fn dialect<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Dialect>, D::Error
 }
 
 /// What toml says of the problem `e` in the config file `text`: a key given
-/// twice is named (as catalog files name it), and a setting of the wrong
-/// type is followed by what to write instead.
+/// twice is named (as catalog files name it), an unknown one is told the
+/// setting it likely meant, and a setting of the wrong type is followed by
+/// what to write instead.
 fn explained(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().trim_end();
     let Some(span) = e.span() else {
-        return message.to_owned();
+        return tollgate::suggest::suggested(message).into_owned();
     };
     if message == "duplicate key" {
         let key = text.get(span.clone()).map(str::trim);
@@ -221,7 +222,7 @@ fn explained(text: &str, e: &toml::de::Error) -> String {
         }
     }
     if !message.starts_with("invalid type: ") {
-        return message.to_owned();
+        return tollgate::suggest::suggested(message).into_owned();
     }
     // The setting whose value (or one of whose values) is at fault.
     let Ok(root) = toml::de::DeTable::parse(text) else {
@@ -873,6 +874,12 @@ mod tests {
                 "listen = '127.0.0.1:1'\nport = 8080\n",
                 2,
                 "unknown field `port`",
+            ),
+            // A slip of the keys is told the setting it likely meant.
+            (
+                "trust_proxies = ['10.0.0.1']\n",
+                1,
+                "(did you mean `trust_proxy`?)",
             ),
             (
                 "dialect = 'soap'\n",
