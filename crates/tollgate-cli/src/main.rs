@@ -167,7 +167,7 @@ fn with_arguments_shown_safely(e: &clap::Error) -> Option<String> {
         })
         .filter(|text| {
             let clipped = matches!(wire::clipped(text), std::borrow::Cow::Owned(_));
-            clipped || text.contains(char::is_control)
+            clipped || input::printable(text) != **text
         })
         .collect();
     if unsafe_to_show.is_empty() {
@@ -181,7 +181,7 @@ fn with_arguments_shown_safely(e: &clap::Error) -> Option<String> {
     let mut text = e.render().to_string();
     for argument in unsafe_to_show {
         let left = clap::builder::StyledStr::from(argument.to_owned()).to_string();
-        let shown = wire::controls_escaped(&wire::clipped(argument)).into_owned();
+        let shown = input::printable(&wire::clipped(argument));
         for quote in ["'", "'-- "] {
             text = text.replace(&format!("{quote}{left}'"), &format!("{quote}{shown}'"));
         }

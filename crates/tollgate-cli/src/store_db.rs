@@ -93,10 +93,13 @@ async fn open_existing(url: &str, by: &str) -> Result<Store, CliError> {
 const URL_SHOWN: usize = 256;
 
 /// A URL as an error message shows it: its password hidden, at most
-/// [`URL_SHOWN`] characters of it, and its control characters escaped.
+/// [`URL_SHOWN`] characters of it, made safe for a terminal
+/// ([`printable`](crate::input::printable)).
 pub(crate) fn shown_url(url: &str) -> String {
-    let clipped = crate::wire::clipped_at(&tollgate::redact_url(url), URL_SHOWN).into_owned();
-    crate::wire::controls_escaped(&clipped).into_owned()
+    crate::input::printable(&crate::wire::clipped_at(
+        &tollgate::redact_url(url),
+        URL_SHOWN,
+    ))
 }
 
 /// The error for a database that cannot be opened, its password hidden,

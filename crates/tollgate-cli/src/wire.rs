@@ -536,24 +536,6 @@ pub(crate) fn clipped(text: &str) -> Cow<'_, str> {
     clipped_at(text, QUOTED)
 }
 
-/// `text` with each control character escaped (`\u{1b}`, `\t`): a terminal
-/// shown an argument or a URL as it was given acts on the escape sequences
-/// in it.
-pub(crate) fn controls_escaped(text: &str) -> Cow<'_, str> {
-    if !text.contains(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut escaped = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            escaped.extend(c.escape_default());
-        } else {
-            escaped.push(c);
-        }
-    }
-    Cow::Owned(escaped)
-}
-
 /// `text`, cut after its first `max` characters, `…` marking the cut.
 pub(crate) fn clipped_at(text: &str, max: usize) -> Cow<'_, str> {
     match text.char_indices().nth(max) {
@@ -1032,18 +1014,6 @@ mod tests {
         assert!(!is_zlib(b"\x78\x9d"));
         // A window past 32 KiB.
         assert!(!is_zlib(&[0x88, 0x98]));
-    }
-
-    #[test]
-    fn control_characters_are_escaped_and_the_rest_kept() {
-        assert!(matches!(
-            controls_escaped("café ✓"),
-            Cow::Borrowed("café ✓")
-        ));
-        assert_eq!(
-            controls_escaped("a\u{1b}[31mb\tc\u{7f}\u{85}"),
-            "a\\u{1b}[31mb\\tc\\u{7f}\\u{85}"
-        );
     }
 
     #[test]
