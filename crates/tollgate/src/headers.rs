@@ -97,7 +97,7 @@ impl<'a> RateLimitItem<'a> {
 
 /// `text`'s pieces between the `sep` bytes that are not inside a quoted
 /// string (with `\` escapes).
-fn split_outside_quotes(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+pub(crate) fn split_outside_quotes(text: &str, sep: u8) -> impl Iterator<Item = &str> {
     let mut rest = Some(text);
     std::iter::from_fn(move || {
         let text = rest?;

@@ -5,13 +5,17 @@
 //! Read by hand: the `headers` crate types no `WWW-Authenticate`, and the
 //! crates that parse it are unmaintained. Only the three parameters read
 //! here matter, so a challenge's grammar (RFC 9110, 11.6.1) is followed as
-//! far as telling them apart needs: a scheme, then `name=value` pairs, the
-//! value a token or a quoted string.
+//! far as telling them apart needs: the list split at commas outside quoted
+//! strings (as the `RateLimit` fields are), each piece a scheme, a scheme
+//! and its first parameter, or a parameter, `name=value` with the value a
+//! token or a quoted string.
 
 use std::borrow::Cow;
 
 use http::HeaderMap;
 use http::header::WWW_AUTHENTICATE;
+
+use crate::headers::split_outside_quotes;
 
 /// The error a challenge states.
 #[derive(Debug, Default, PartialEq)]
@@ -33,32 +37,7 @@ pub(super) fn challenge_error(headers: &HeaderMap) -> Option<ChallengeError<'_>>
         // UTF-8, not only ASCII: some servers describe the error in their
         // language (`error_description="Jeton expiré"`).
         .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok())
-        .find_map(|value| {
-            let mut current = ChallengeError::default();
-            for item in Items::new(value) {
-                match item {
-                    // A new challenge after one that stated an error: done.
-                    Item::Scheme if !current.code.is_empty() => break,
-                    Item::Scheme => current = ChallengeError::default(),
-                    Item::Param(name, value) => {
-                        let slot = if name.eq_ignore_ascii_case("error") {
-                            Some(&mut current.code)
-                        } else if name.eq_ignore_ascii_case("error_description") {
-                            Some(current.description.get_or_insert_default())
-                        } else if name.eq_ignore_ascii_case("scope") {
-                            Some(current.scope.get_or_insert_default())
-                        } else {
-                            None
-                        };
-                        // A parameter given twice: the first counts.
-                        if let Some(slot) = slot.filter(|slot| slot.is_empty()) {
-                            *slot = value;
-                        }
-                    }
-                }
-            }
-            (!current.code.is_empty()).then_some(current)
-        })
+        .find_map(stated_error)
         .map(|mut error| {
             // A parameter given but empty is none.
             error.description = error.description.filter(|d| !d.trim().is_empty());
@@ -67,110 +46,82 @@ pub(super) fn challenge_error(headers: &HeaderMap) -> Option<ChallengeError<'_>>
         })
 }
 
-/// One part of a challenge list: a scheme starting a challenge, or one of
-/// its parameters (its value unquoted).
-#[derive(Debug, PartialEq)]
-enum Item<'h> {
-    Scheme,
-    Param(&'h str, Cow<'h, str>),
-}
-
-/// The items of a `WWW-Authenticate` value, read in one pass. What fits no
-/// item (a `token68`'s `/`, a stray quote) is skipped a character at a
-/// time.
-struct Items<'h> {
-    text: &'h str,
-    at: usize,
-}
-
-impl<'h> Items<'h> {
-    fn new(text: &'h str) -> Self {
-        Items { text, at: 0 }
-    }
-
-    fn skip(&mut self, what: impl Fn(u8) -> bool) {
-        let bytes = self.text.as_bytes();
-        while bytes.get(self.at).copied().is_some_and(&what) {
-            self.at += 1;
+/// The first challenge of one `WWW-Authenticate` line that states an error.
+fn stated_error(line: &str) -> Option<ChallengeError<'_>> {
+    let mut current = ChallengeError::default();
+    for piece in split_outside_quotes(line, b',') {
+        let piece = piece.trim();
+        if piece.is_empty() {
+            continue;
         }
-    }
-
-    fn token(&mut self) -> &'h str {
-        let start = self.at;
-        self.skip(is_tchar);
-        &self.text[start..self.at]
-    }
-
-    /// A quoted string's content, its `\` escapes undone; the rest of the
-    /// text when it is not closed. `self.at` is on the opening quote.
-    fn quoted(&mut self) -> Cow<'h, str> {
-        let bytes = self.text.as_bytes();
-        let start = self.at + 1;
-        let mut unescaped: Option<String> = None;
-        let mut at = start;
-        let mut run = start;
-        while let Some(&b) = bytes.get(at) {
-            match b {
-                b'"' => break,
-                b'\\' if at + 1 < bytes.len() => {
-                    let text = unescaped.get_or_insert_default();
-                    text.push_str(&self.text[run..at]);
-                    run = at + 1;
-                    at += 2;
-                }
-                _ => at += 1,
+        // A scheme starts a challenge (`Bearer`, or `Bearer realm="api"`
+        // with its first parameter); a new one after one that stated an
+        // error ends the search.
+        let param = match piece.split_once([' ', '\t']) {
+            Some((scheme, rest))
+                if !scheme.contains('=') && !rest.trim_start().starts_with('=') =>
+            {
+                Some(rest)
             }
-        }
-        let end = at.min(bytes.len());
-        // Past the closing quote, if there is one.
-        self.at = (end + 1).min(bytes.len());
-        match unescaped {
-            None => Cow::Borrowed(&self.text[start..end]),
-            Some(mut text) => {
-                text.push_str(&self.text[run..end]);
-                Cow::Owned(text)
-            }
-        }
-    }
-}
-
-impl<'h> Iterator for Items<'h> {
-    type Item = Item<'h>;
-
-    fn next(&mut self) -> Option<Item<'h>> {
-        let bytes = self.text.as_bytes();
-        loop {
-            self.skip(|b| matches!(b, b' ' | b'\t' | b','));
-            if self.at >= bytes.len() {
-                return None;
-            }
-            let name = self.token();
-            if name.is_empty() {
-                // Past the whole character, so that `at` stays on a
-                // character's boundary.
-                let stray = self.text[self.at..].chars().next();
-                self.at += stray.map_or(1, char::len_utf8);
+            None if !piece.contains('=') => None,
+            _ => {
+                read_param(piece, &mut current);
                 continue;
             }
-            self.skip(|b| matches!(b, b' ' | b'\t'));
-            if bytes.get(self.at) != Some(&b'=') {
-                return Some(Item::Scheme);
-            }
-            self.at += 1;
-            self.skip(|b| matches!(b, b' ' | b'\t'));
-            let value = if bytes.get(self.at) == Some(&b'"') {
-                self.quoted()
-            } else {
-                Cow::Borrowed(self.token())
-            };
-            return Some(Item::Param(name, value));
+        };
+        if !current.code.is_empty() {
+            break;
         }
+        current = ChallengeError::default();
+        if let Some(param) = param {
+            read_param(param, &mut current);
+        }
+    }
+    (!current.code.is_empty()).then_some(current)
+}
+
+/// Reads `param`, `name=value`, into `error` when it is one of the three
+/// read and not given already.
+fn read_param<'h>(param: &'h str, error: &mut ChallengeError<'h>) {
+    let Some((name, value)) = param.split_once('=') else {
+        return;
+    };
+    let name = name.trim();
+    let slot = if name.eq_ignore_ascii_case("error") {
+        &mut error.code
+    } else if name.eq_ignore_ascii_case("error_description") {
+        error.description.get_or_insert_default()
+    } else if name.eq_ignore_ascii_case("scope") {
+        error.scope.get_or_insert_default()
+    } else {
+        return;
+    };
+    // A parameter given twice: the first counts.
+    if slot.is_empty() {
+        *slot = unquoted(value.trim());
     }
 }
 
-/// RFC 9110's `tchar`: the characters of a token.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+/// A parameter's value: a token as it is, a quoted string's content with
+/// its `\` escapes undone (to the end of the text when it is not closed).
+fn unquoted(value: &str) -> Cow<'_, str> {
+    let Some(inner) = value.strip_prefix('"') else {
+        return Cow::Borrowed(value);
+    };
+    if !inner.contains('\\') {
+        return Cow::Borrowed(inner.split('"').next().unwrap_or(inner));
+    }
+    let mut text = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            // A backslash ending the text is kept.
+            '\\' => text.push(chars.next().unwrap_or('\\')),
+            c => text.push(c),
+        }
+    }
+    Cow::Owned(text)
 }
 
 #[cfg(test)]
@@ -249,6 +200,11 @@ mod tests {
                 r#"DPoP algs="ES256", error="invalid_dpop_proof", error_description="bad proof""#,
             ]),
             error("invalid_dpop_proof", Some("bad proof"), None)
+        );
+        // Empty list elements are none (RFC 9110, 5.6.1).
+        assert_eq!(
+            read(&[r#"Bearer error="invalid_token",, ,error_description="gone""#]),
+            error("invalid_token", Some("gone"), None)
         );
         // A description before the error, in the same challenge, counts.
         assert_eq!(
