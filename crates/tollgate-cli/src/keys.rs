@@ -64,8 +64,8 @@ enum KeysCommand {
     /// Revoke a key by id (or by the whole key): it then gets deactivated_key (a running server
     /// may accept it for up to its key cache's TTL, 10 s by default)
     Revoke {
-        /// The key's id, as `keys list` shows it, or the whole key; spaces and line ends around
-        /// it are ignored
+        /// The key's id, as `keys list` shows it, or the whole key (which must be that key, not
+        /// only start with its id); spaces and line ends around it are ignored
         id: String,
         #[command(flatten)]
         db: DatabaseArgs,
@@ -126,9 +126,24 @@ pub(crate) fn run(args: KeysArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
         KeysCommand::Revoke { id, db } => {
             // A key pasted with the line's end or spaces around it is that key.
             let id = id.trim().to_owned();
-            let info = db.existing(|store| async move { store.revoke_key(&id).await })?;
-            let text = format!("revoked {} ({})\n", info.id(), info.display_prefix());
-            show_change(out, &text, || format!("revoked the key {}", info.id()))?;
+            let (info, already) = db.existing(|store| async move {
+                let found = store.key(&id).await?;
+                if found.revoked_at().is_some() {
+                    return Ok((found, true));
+                }
+                Ok((store.revoke_key(&id).await?, false))
+            })?;
+            let (id, prefix) = (info.id(), info.display_prefix());
+            match info.revoked_at().filter(|_| already) {
+                Some(at) => {
+                    let text = format!("{id} ({prefix}) was revoked already, at {}\n", time(at));
+                    show_change(out, &text, || format!("the key {id} was revoked already"))?;
+                }
+                None => {
+                    let text = format!("revoked {id} ({prefix})\n");
+                    show_change(out, &text, || format!("revoked the key {id}"))?;
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -139,6 +139,18 @@ fn keys_and_accounts_round_trip() {
     );
     assert!(!list.contains(&key), "keys list never shows a key");
 
+    // A key mistyped after its id revokes nothing.
+    let last = if key.ends_with('a') { "b" } else { "a" };
+    let mistyped = format!("{}{last}", &key[..key.len() - 1]);
+    let refused = tollgate(&dir, &["keys", "revoke", &mistyped]);
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains(&format!("id of key {id} but is not that key")),
+        "{said}"
+    );
+    assert!(stdout(&tollgate(&dir, &["keys", "list"])).contains("active"));
+
     let revoked = tollgate(&dir, &["keys", "revoke", &id]);
     assert!(revoked.status.success(), "{revoked:?}");
     assert!(stdout(&tollgate(&dir, &["keys", "list"])).contains("deactivated"));
@@ -191,15 +203,17 @@ fn a_key_pasted_with_whitespace_around_it_is_revoked() {
         let text = stdout(&out);
         let key = text.lines().last().unwrap();
         let id = text.lines().next().unwrap().trim_start_matches("id").trim();
-        for (given, what) in [(pasted(key), "key"), (pasted(id), "id")] {
+        // Revoked by the key, then told revoked already by the id.
+        for (given, what, said) in [
+            (pasted(key), "key", format!("revoked {id} (")),
+            (pasted(id), "id", format!("{id} (")),
+        ] {
             let revoked = tollgate(&dir, &["keys", "revoke", &given]);
             let stderr = String::from_utf8_lossy(&revoked.stderr);
             assert!(revoked.status.success(), "{what} {given:?}: {stderr}");
-            assert!(
-                stdout(&revoked).starts_with(&format!("revoked {id} (")),
-                "{what} {given:?}: {}",
-                stdout(&revoked)
-            );
+            let text = stdout(&revoked);
+            assert!(text.starts_with(&said), "{what} {given:?}: {text}");
+            assert_eq!(text.contains("was revoked already, at "), what == "id");
         }
     }
 }
@@ -893,6 +907,10 @@ fn a_change_whose_output_cannot_be_written_is_said_to_be_made() {
         (&["accounts", "suspend", "acme"], "suspended acme"),
         (&["accounts", "resume", "acme"], "resumed acme"),
         (&["keys", "revoke", &id], &format!("revoked the key {id}")),
+        (
+            &["keys", "revoke", &id],
+            &format!("the key {id} was revoked already"),
+        ),
     ] {
         let output = full(args);
         let stderr = String::from_utf8_lossy(&output.stderr);

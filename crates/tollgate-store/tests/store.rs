@@ -232,6 +232,25 @@ async fn key_states(kind: Kind) {
     let said = s.revoke_key(cut).await.unwrap_err().to_string();
     assert!(!said.contains(&cut[8..]), "{said}");
     assert!(said.contains("neither a key id"), "{said}");
+    // A whole key that starts with a key's id but is not that key (its
+    // secret mistyped, another prefix) names nothing: it revokes nothing.
+    let other_prefix = forever.secret().replacen("tg_live_", "tg_test_", 1);
+    for slip in [forged.as_str(), &other_prefix] {
+        for said in [
+            s.revoke_key(slip).await.unwrap_err(),
+            s.key(slip).await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&said, StoreError::InvalidInput(m) if m.contains("is not that key")),
+                "{said}"
+            );
+        }
+    }
+    assert!(s.authenticate(forever.secret()).await.is_ok());
+    assert_eq!(
+        s.key(forever.secret()).await.unwrap().id(),
+        forever.info().id()
+    );
 
     // A suspended account's keys get account_suspended; resumed, they work.
     s.suspend("acme").await.unwrap();

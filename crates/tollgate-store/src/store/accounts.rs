@@ -196,21 +196,41 @@ impl Store {
     }
 
     /// Loads a key by id (or by the whole key). Text that is neither (not 12
-    /// characters, nor a key) is `InvalidInput`, and is not repeated in it.
+    /// characters, nor a key) is `InvalidInput`, and is not repeated in it;
+    /// so is a whole key that starts with a stored key's id but is not that
+    /// key (a slip in copying it).
     pub async fn key(&self, id_or_key: &str) -> Result<KeyInfo, StoreError> {
+        self.stored_key(id_or_key).await.map(key_info)
+    }
+
+    /// The row of the key `id_or_key` names: by its id, or by the whole key,
+    /// which must then be the key stored under its id.
+    async fn stored_key(&self, id_or_key: &str) -> Result<KeyRow, StoreError> {
         let id = key_id_of(id_or_key)?;
-        match self.backend().key(id).await? {
-            Some((row, _)) => Ok(key_info(row)),
-            None => Err(StoreError::KeyNotFound(id.to_owned())),
+        let Some((row, _)) = self.backend().key(id).await? else {
+            return Err(StoreError::KeyNotFound(id.to_owned()));
+        };
+        if let Some(presented) = Presented::parse(id_or_key)
+            && !key::hashes_match(&row.key_hash, &presented.hash())
+        {
+            return Err(StoreError::InvalidInput(format!(
+                "the key given starts with the id of key {id} but is not that key: check it \
+                 was copied whole"
+            )));
         }
+        Ok(row)
     }
 
     /// Revokes a key by id (or by the whole key) (`keys revoke`): from now on
     /// it gets `deactivated_key`. This node's cache forgets it at once, even
     /// if the call fails (the revocation may have landed though its answer
     /// was lost). Text that is neither an id nor a key is `InvalidInput`, as
-    /// for [`key`](Self::key).
+    /// for [`key`](Self::key), and so is a whole key that is not the key
+    /// stored under its id: nothing is revoked then.
     pub async fn revoke_key(&self, id_or_key: &str) -> Result<KeyInfo, StoreError> {
+        if Presented::parse(id_or_key).is_some() {
+            self.stored_key(id_or_key).await?;
+        }
         let id = key_id_of(id_or_key)?;
         // Forgotten before the statement, for a call dropped while it runs,
         // and again after it whatever its outcome: a statement that landed
@@ -340,8 +360,8 @@ pub(super) fn key_id_of(id_or_key: &str) -> Result<&str, StoreError> {
             Ok(id_or_key)
         }
         None => Err(StoreError::InvalidInput(format!(
-            "{} characters are neither a key id ({} characters, as `keys list` shows it) nor a \
-             whole API key: check it was copied whole",
+            "{} characters are neither a key id ({} letters and digits, as `keys list` shows \
+             it) nor a whole API key: check it was copied whole",
             id_or_key.chars().count(),
             crate::key::ID_LEN
         ))),
