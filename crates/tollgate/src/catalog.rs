@@ -228,7 +228,7 @@ impl std::error::Error for UnknownCode {}
 /// A catalog file's own settings; its `[errors]` table is read entry by
 /// entry (see [`Catalog::load_toml`]), so that one entry's mistake does not
 /// hide the next one's.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
     expecting = "a catalog: `docs_url`, `domain` and `[errors.<code>]` tables"
@@ -633,7 +633,8 @@ impl Catalog {
                                 };
                                 // Each mistake told, and the fields that read
                                 // checked as an entry of their own.
-                                let (each, read) = read_field_by_field(fields, &at);
+                                let (each, read) =
+                                    read_field_by_field::<Spanned<EntryTable>>(fields, &at);
                                 if each.is_empty() {
                                     // Only together do they fail: told as one.
                                     errors.push_toml(source, &e, Some((&code, at)));
@@ -659,14 +660,18 @@ impl Catalog {
                 }
             }
         }
-        let rest = ValueDeserializer::from(Spanned::new(span, DeValue::Table(document)));
-        let settings = FileToml::deserialize(rest).unwrap_or_else(|e| {
-            errors.push_toml(source, &e, None);
-            FileToml {
-                docs_url: None,
-                domain: None,
-                _errors: None,
+        // Read as the entries are: should a setting fail, each is read on
+        // its own, so that every mistake is told and the good ones kept.
+        let rest = Spanned::new(span.clone(), DeValue::Table(document.clone()));
+        let settings = FileToml::deserialize(ValueDeserializer::from(rest)).unwrap_or_else(|e| {
+            let (each, read) = read_field_by_field::<FileToml>(document, &span);
+            if each.is_empty() {
+                errors.push_toml(source, &e, None);
             }
+            for (_, e) in each {
+                errors.push_toml(source, &e, None);
+            }
+            read.unwrap_or_default()
         });
         let mut next = self.clone();
         if let Some(url) = settings.docs_url {
@@ -1107,16 +1112,16 @@ fn domain_problem(text: &str) -> Option<String> {
 
 type Located = (Option<std::ops::Range<usize>>, String);
 
-/// An entry's `fields` (of the entry at `at`), each read on its own: the
-/// mistake of each that has one, with its key, so that every wrong type
-/// and unknown field is told at once, not one per run; and the entry of
-/// the fields that read, to be checked as well.
-fn read_field_by_field(
+/// A table's `fields` (an entry's, or the file's settings; the table is at
+/// `at`), each read on its own: the mistake of each that has one, with its
+/// key, so that every wrong type and unknown field is told at once, not one
+/// per run; and the table of the fields that read, to be checked as well.
+fn read_field_by_field<T: serde::de::DeserializeOwned>(
     fields: DeTable<'_>,
     at: &std::ops::Range<usize>,
-) -> (Vec<(String, toml::de::Error)>, Option<Spanned<EntryTable>>) {
+) -> (Vec<(String, toml::de::Error)>, Option<T>) {
     let as_entry = |table| Spanned::new(at.clone(), DeValue::Table(table));
-    let read = |entry| Spanned::<EntryTable>::deserialize(ValueDeserializer::from(entry));
+    let read = |entry| T::deserialize(ValueDeserializer::from(entry));
     let mut mistakes = Vec::new();
     let mut good = DeTable::new();
     for (key, value) in fields {
@@ -2418,6 +2423,21 @@ status = 'a lot'
             "t.toml:12:10: entry \"abe\": status 700 is outside 400–599",
             "t.toml:15:14: entry \"abf\": a new entry needs title, message",
             "t.toml:16:10: entry \"abf\": invalid type: string \"a lot\"",
+        ];
+        assert_starts(&e, &expected);
+
+        // The file's own settings likewise: each mistake told, and those
+        // that read checked (a domain on two lines).
+        let e = errors(
+            "doc_url = 'x'\ndomian = 'y'\ndocs_url = 5\ndomain = \"a\\nb\"\n\
+             [error.abc]\nstatus = 400\n",
+        );
+        let expected = [
+            "t.toml:1:1: unknown field `doc_url`, expected one of `docs_url`, `domain`, `errors` (did you mean `docs_url`?)",
+            "t.toml:2:1: unknown field `domian`",
+            "t.toml:3:12: invalid type: integer `5`",
+            "t.toml:4:10: domain has a control character",
+            "t.toml:5:2: unknown field `error`",
         ];
         assert_starts(&e, &expected);
 
