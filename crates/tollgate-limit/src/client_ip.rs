@@ -4,6 +4,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
@@ -153,7 +155,9 @@ pub enum ForwardedHeader {
 /// Without a trusted proxy list, the socket peer address is the client: axum's
 /// `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`)
 /// or a [`PeerAddr`] extension. A request with neither is keyed as `unknown`
-/// (all such requests share one bucket, rather than escaping the limit).
+/// (all such requests share one bucket, rather than escaping the limit), and
+/// the first such request is logged (a `WARN` of `tracing`): served without
+/// `ConnectInfo`, every client would share that one bucket.
 ///
 /// ```
 /// use std::net::SocketAddr;
@@ -172,6 +176,9 @@ pub struct ClientIp {
     trusted: Vec<Cidr>,
     header: ForwardedHeader,
     ipv6_prefix: u8,
+    /// Whether a request without a peer address was logged already (shared
+    /// by the clones a layer makes).
+    told_no_peer: Arc<AtomicBool>,
 }
 
 impl Default for ClientIp {
@@ -187,6 +194,7 @@ impl ClientIp {
             trusted: Vec::new(),
             header: ForwardedHeader::XForwardedFor,
             ipv6_prefix: 64,
+            told_no_peer: Arc::default(),
         }
     }
 
@@ -270,7 +278,17 @@ impl KeyExtractor for ClientIp {
         Some(match self.client_ip(parts) {
             Some(IpAddr::V6(v6)) => Key::from(mask(IpAddr::V6(v6), self.ipv6_prefix)),
             Some(ip) => Key::from(ip),
-            None => Key::from("unknown"),
+            None => {
+                if !self.told_no_peer.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "a request came with no peer address (axum's ConnectInfo<SocketAddr>, or \
+                         a PeerAddr extension): it is counted under the key `unknown`, with every \
+                         other such request; serve the app with \
+                         `into_make_service_with_connect_info::<SocketAddr>()`"
+                    );
+                }
+                Key::from("unknown")
+            }
         })
     }
 }
@@ -576,10 +594,39 @@ mod tests {
         assert_eq!(extractor.client_ip(&p), ip("198.51.100.7"));
     }
 
+    /// A request with no peer address shares one bucket, and the first is
+    /// logged (once for a limiter, not at every request), in words that
+    /// say how to serve the peer address.
     #[test]
-    fn no_peer_address_shares_one_bucket() {
-        let (parts, ()) = http::Request::new(()).into_parts();
-        assert_eq!(ClientIp::new().extract(&parts), Some(Key::from("unknown")));
+    fn no_peer_address_shares_one_bucket_and_is_told_once() {
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = told.clone();
+        let on_event = crate::on_event::OnEvent(move |event: &tracing::Event<'_>| {
+            let mut message = String::new();
+            event.record(&mut |_: &tracing::field::Field, value: &dyn fmt::Debug| {
+                message.push_str(&format!("{value:?}"));
+            });
+            record.lock().unwrap().push(message);
+        });
+        let _subscriber = tracing::subscriber::set_default(on_event);
+        let (no_peer, ()) = http::Request::new(()).into_parts();
+        let extractor = ClientIp::new();
+        for _ in 0..3 {
+            let clone = extractor.clone();
+            assert_eq!(clone.extract(&no_peer), Some(Key::from("unknown")));
+        }
+        // A request with a peer address is not told.
+        let with_peer = parts("192.0.2.1:1", &[]);
+        assert_eq!(
+            ClientIp::new().extract(&with_peer),
+            Some(Key::from(ip("192.0.2.1").unwrap()))
+        );
+        let told = told.lock().unwrap();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].contains("into_make_service_with_connect_info"),
+            "{told:?}"
+        );
     }
 
     #[test]

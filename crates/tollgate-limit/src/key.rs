@@ -149,31 +149,6 @@ where
     }
 }
 
-/// The key an authentication layer found, put in the request extensions for
-/// [`ApiKey::from_extension`] to read.
-///
-/// ```
-/// use tollgate_limit::{ApiKey, Key, KeyExtractor, RateLimitKey};
-/// let mut request = http::Request::new(());
-/// request.extensions_mut().insert(RateLimitKey::new("acct_42"));
-/// let (parts, ()) = request.into_parts();
-/// assert_eq!(ApiKey::from_extension().extract(&parts), Some(Key::from("acct_42")));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RateLimitKey(Key);
-
-impl RateLimitKey {
-    /// The key to count this request against (an account id, an API key id).
-    pub fn new(key: impl Into<Key>) -> RateLimitKey {
-        RateLimitKey(key.into())
-    }
-
-    /// The key.
-    pub fn key(&self) -> &Key {
-        &self.0
-    }
-}
-
 /// Extracts the caller's API key, for per-key policies placed after
 /// authentication.
 ///
@@ -182,8 +157,11 @@ impl RateLimitKey {
 /// puts there: authenticated by `X-API-Key`, it could send a new
 /// `Authorization: Bearer` token with every request and get a fresh budget
 /// each time. [`from_extension`](Self::from_extension) (the key your
-/// authentication found) cannot disagree; [`presented`](Self::presented)
-/// reads the headers in the order `tollgate-store`'s authentication does.
+/// authentication found: `tollgate-store`'s puts the id of the key it
+/// accepted) cannot disagree, and counts only keys that authenticated;
+/// [`presented`](Self::presented) reads the headers in the order
+/// `tollgate-store`'s authentication does, and, placed before it, counts
+/// any key sent, each made-up key in a budget of its own.
 ///
 /// ```
 /// use tollgate_limit::{ApiKey, Key, KeyExtractor};
@@ -211,7 +189,17 @@ enum ApiKeySource {
 }
 
 impl ApiKey {
-    /// The [`RateLimitKey`] an authentication layer put in the extensions.
+    /// The [`RateLimitKey`](crate::RateLimitKey) an authentication layer put
+    /// in the extensions (`tollgate-store`'s does): the policy goes after
+    /// authentication (inside its layer), and skips requests without one.
+    ///
+    /// ```
+    /// use tollgate_limit::{ApiKey, Key, KeyExtractor, RateLimitKey};
+    /// let mut request = http::Request::new(());
+    /// request.extensions_mut().insert(RateLimitKey::new("acct_42"));
+    /// let (parts, ()) = request.into_parts();
+    /// assert_eq!(ApiKey::from_extension().extract(&parts), Some(Key::from("acct_42")));
+    /// ```
     pub fn from_extension() -> ApiKey {
         ApiKey {
             source: ApiKeySource::Extension,
@@ -246,7 +234,8 @@ impl KeyExtractor for ApiKey {
     fn extract(&self, parts: &Parts) -> Option<Key> {
         let text = match &self.source {
             ApiKeySource::Extension => {
-                return parts.extensions.get::<RateLimitKey>().map(|k| k.0.clone());
+                let found = parts.extensions.get::<tollgate::RateLimitKey>()?;
+                return Some(Key::from(found.as_str()));
             }
             ApiKeySource::Header(name) => parts.headers.get(name)?.to_str().ok()?.trim(),
             ApiKeySource::Bearer => tollgate::headers::bearer_token(&parts.headers)?,

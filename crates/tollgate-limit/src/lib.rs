@@ -61,6 +61,19 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The per-key policy here counts the key as sent, before any
+//! authentication: each made-up key gets a budget of its own (the per-IP
+//! policy still counts them all). Behind `tollgate-store`'s authentication,
+//! count only keys that authenticated: a limiter with
+//! [`ApiKey::from_extension()`] as a route layer inside the store's auth
+//! layer (`.route_layer(RateLimitLayer::new(per_key)).route_layer(gate.auth())`,
+//! the outer last), which leaves the key's id as the request's
+//! [`RateLimitKey`], and the per-IP limiter outside it, as `tollgate serve`
+//! does. Without `ConnectInfo` (served without
+//! `into_make_service_with_connect_info`, or with the `axum` feature off and
+//! no [`PeerAddr`]), every client shares the per-IP bucket `unknown`, which
+//! the first such request logs.
+//!
 //! With `tollgate-axum`, add its layer after this one
 //! (`.layer(RateLimitLayer::new(limiter)).layer(tollgate)`, the outermost
 //! last): the 429 then leaves in that layer's dialect and catalog, with the
@@ -73,6 +86,8 @@ mod key;
 pub mod layer;
 mod limiter;
 mod memory;
+#[cfg(test)]
+mod on_event;
 mod policy;
 #[cfg(feature = "redis")]
 mod redis;
@@ -81,7 +96,7 @@ pub use client_ip::{Cidr, CidrError, ClientIp, ForwardedHeader, PeerAddr};
 #[cfg(feature = "quanta")]
 pub use clock::QuantaClock;
 pub use clock::{Clock, FakeClock, MonotonicClock};
-pub use key::{ApiKey, Key, KeyExtractor, MAX_KEY_LEN, RateLimitKey};
+pub use key::{ApiKey, Key, KeyExtractor, MAX_KEY_LEN};
 pub use layer::{RateLimit, RateLimitLayer};
 pub use limiter::{Backend, BackendError, FailMode, Limiter, LimiterBuilder, Outcome, Verdict};
 pub use memory::{
@@ -90,3 +105,4 @@ pub use memory::{
 pub use policy::{Decision, Policy, PolicyError, PolicyErrorKind};
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_MAX_BATCH, RedisOptions, RedisStore, RedisStoreError};
+pub use tollgate::RateLimitKey;

@@ -800,28 +800,6 @@ mod tests {
         assert_peek_reports_what_check_decides(&limiter).await;
     }
 
-    /// A subscriber that panics at every event of this crate: a way to make
-    /// a check panic part-way.
-    #[cfg(feature = "redis")]
-    struct PanicAtEvents;
-
-    #[cfg(feature = "redis")]
-    impl tracing::Subscriber for PanicAtEvents {
-        fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-            metadata.target().starts_with("tollgate_limit")
-        }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            tracing::span::Id::from_u64(1)
-        }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, _: &tracing::Event<'_>) {
-            panic!("a check panicked part-way");
-        }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
-    }
-
     /// A check of several policies runs on a task of its own; a panic there
     /// (here: while the store's failure is logged) is its caller's panic, as
     /// on the caller's own task, not a failure the fail mode answers.
@@ -838,7 +816,10 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        let _subscriber = tracing::subscriber::set_default(PanicAtEvents);
+        // A panic at every event of this crate: a way to make a check panic part-way.
+        let panic_at_events =
+            crate::on_event::OnEvent(|_: &tracing::Event<'_>| panic!("a check panicked part-way"));
+        let _subscriber = tracing::subscriber::set_default(panic_at_events);
         let _ = limiter.check(&parts).await;
     }
 

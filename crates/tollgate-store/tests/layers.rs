@@ -20,6 +20,7 @@ use tollgate_store::{
 use tower::{Layer, Service, ServiceExt};
 
 both_backends!(
+    an_authenticated_request_carries_its_key_id_as_its_rate_limit_key,
     auth_errors_are_401s_with_www_authenticate,
     scope_and_suspension_errors,
     several_api_keys_on_one_request_are_refused,
@@ -266,6 +267,32 @@ fn code(res: &Response<Full<Bytes>>) -> &str {
     res.headers()
         .get("x-error-code")
         .map_or("", |v| v.to_str().unwrap())
+}
+
+/// A per-key rate limit after authentication (`tollgate-limit`'s
+/// `ApiKey::from_extension()`) counts the key that authenticated: its id is
+/// left as the request's `RateLimitKey`, whether the key came from the
+/// database or the cache.
+async fn an_authenticated_request_carries_its_key_id_as_its_rate_limit_key(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = tower::service_fn(|req: Req| async move {
+        let key = req.extensions().get::<tollgate::RateLimitKey>();
+        let body = key.map(|k| k.as_str().to_owned()).unwrap_or_default();
+        Ok::<_, Infallible>(Response::new(Full::<Bytes>::from(body)))
+    });
+    let mut svc = f.gate.auth().layer(handler);
+    let id = f.store().key(&f.key).await.unwrap().id().to_owned();
+    for lookup in ["database", "cache"] {
+        let req = Request::get("/v1/scans")
+            .header("x-api-key", &f.key)
+            .body(Full::default())
+            .unwrap();
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, id.as_bytes(), "from the {lookup}");
+    }
 }
 
 async fn auth_errors_are_401s_with_www_authenticate(kind: Kind) {

@@ -22,15 +22,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
-use axum::http::request::Parts;
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use bytes::Bytes;
 use tollgate::{ApiError, Catalog, CatalogError, Dialect};
 use tollgate_axum::{Decompression, Tollgate};
-use tollgate_limit::{Backend, ClientIp, Key, Limiter, Policy, PolicyError, RateLimitLayer};
-use tollgate_store::{Gatekeeper, Idempotency, Principal, RouteLayer};
+use tollgate_limit::{ApiKey, Backend, ClientIp, Limiter, Policy, PolicyError, RateLimitLayer};
+use tollgate_store::{Gatekeeper, Idempotency, RouteLayer};
 
 use super::db::Scans;
 use super::{detections, reference, scans};
@@ -117,14 +116,6 @@ pub(crate) struct Layers {
     pub(crate) timeout: Duration,
 }
 
-/// The per-key rate limit counts the key that authenticated the request.
-fn authenticated_key(parts: &Parts) -> Option<Key> {
-    parts
-        .extensions
-        .get::<Principal>()
-        .map(|p| Key::from(format!("key:{}", p.key_id())))
-}
-
 /// Adds `resource` and `access` to `insufficient_scope` (`scans` and `write`
 /// for `scans:write`), so seed 000's hint "Your token does not grant write
 /// permissions for scans." can be written from them.
@@ -162,7 +153,9 @@ pub(crate) fn router(
     let per_key = Limiter::builder()
         .policy(
             Policy::new("per-key", PER_KEY_CALLS, WINDOW)?,
-            authenticated_key,
+            // The key that authenticated the request (the auth layer is
+            // outside this one), not any key sent.
+            ApiKey::from_extension(),
         )
         .backend(layers.limits.clone())
         .build();

@@ -75,7 +75,7 @@ where
                         verdict.and_then(|p| super::service::check_scopes(&p, &scopes).map(|()| p));
                     match checked {
                         Ok(principal) => {
-                            req.extensions_mut().insert(principal);
+                            super::service::admit(&mut req, principal);
                             State::Inner {
                                 fut: service.call(req),
                             }

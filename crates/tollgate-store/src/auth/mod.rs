@@ -13,7 +13,10 @@
 //! [`WWW_AUTHENTICATE_VALUE`](crate::WWW_AUTHENTICATE_VALUE)); a suspended account gets `account_suspended` (402);
 //! a key lacking a scope the layer requires gets `insufficient_scope` (403)
 //! naming it. On success the [`Principal`](crate::Principal) is put in the
-//! request's extensions.
+//! request's extensions, and the key's id as a
+//! [`RateLimitKey`](tollgate::RateLimitKey): a per-key rate limit inside this
+//! layer (`tollgate_limit::ApiKey::from_extension()`) counts the key that
+//! authenticated, never a made-up one.
 //!
 //! An `AuthLayer` inside another (a global one, plus one per route with the
 //! route's scopes) reuses the principal already authenticated and only checks

@@ -29,6 +29,15 @@ pub(crate) fn check_scopes(principal: &Principal, scopes: &[String]) -> Result<(
     }
 }
 
+/// Lets `req` through as `principal`'s: the principal, and the key id as
+/// the [`RateLimitKey`](tollgate::RateLimitKey) a per-key limit after this
+/// layer counts, in its extensions.
+pub(crate) fn admit<B>(req: &mut Request<B>, principal: Principal) {
+    let key = tollgate::RateLimitKey::new(principal.key_id());
+    req.extensions_mut().insert(key);
+    req.extensions_mut().insert(principal);
+}
+
 impl<S, ReqB, ResB> Service<Request<ReqB>> for Auth<S>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
@@ -63,7 +72,7 @@ where
         match verdict {
             Some(Ok(principal)) => {
                 if let Some(p) = principal {
-                    req.extensions_mut().insert(p);
+                    admit(&mut req, p);
                 }
                 AuthFuture::new(State::Inner {
                     fut: self.inner.call(req),
