@@ -281,7 +281,19 @@ impl Rejection {
                     HeaderValue::from_static(challenge),
                 )
             }
-            Rejection::InsufficientScope { scope } => err.with("scope", scope.as_str()),
+            Rejection::InsufficientScope { scope } => {
+                let err = err.with("scope", scope.as_str());
+                // RFC 6750, 3.1: the scope the request needs, in the
+                // challenge too (a scope a header cannot carry is left out).
+                let quoted = scope.replace('\\', "\\\\").replace('"', "\\\"");
+                let challenge = format!(
+                    r#"Bearer realm="api", error="insufficient_scope", error_description="The API key lacks the scope this request needs", scope="{quoted}""#
+                );
+                match HeaderValue::try_from(challenge) {
+                    Ok(challenge) => err.header(http::header::WWW_AUTHENTICATE, challenge),
+                    Err(_) => err,
+                }
+            }
             Rejection::AccountSuspended => err,
             Rejection::InsufficientCredits {
                 required,
@@ -524,7 +536,8 @@ mod tests {
                 .headers()
                 .iter()
                 .any(|(n, _)| n == http::header::WWW_AUTHENTICATE);
-            assert_eq!(challenge, status == 401, "{rejection}");
+            let challenged = status == 401 || rejection.code() == "insufficient_scope";
+            assert_eq!(challenge, challenged, "{rejection}");
         }
         let err = Rejection::UsageLimitExceeded {
             limit: 5,
@@ -537,6 +550,27 @@ mod tests {
         }
         .to_api_error(&catalog);
         assert_eq!(err.message(), "API key lacks required scope: scans:write");
+        assert_eq!(
+            err.headers()[0].1,
+            r#"Bearer realm="api", error="insufficient_scope", error_description="The API key lacks the scope this request needs", scope="scans:write""#
+        );
+        // Quotes and backslashes escaped; a scope no header can carry is not
+        // challenged.
+        let challenge = |scope: &str| {
+            let err = Rejection::InsufficientScope {
+                scope: scope.into(),
+            }
+            .to_api_error(&catalog);
+            err.headers()
+                .first()
+                .map(|(_, v)| v.to_str().unwrap().to_owned())
+        };
+        assert!(
+            challenge(r#"a"b\c"#)
+                .unwrap()
+                .ends_with(r#"scope="a\"b\\c""#)
+        );
+        assert_eq!(challenge("line\nbreak"), None);
         let err = Rejection::Unavailable(StoreError::InvalidInput("db down".into()))
             .to_api_error(&catalog);
         assert!(!err.message().contains("db down"));

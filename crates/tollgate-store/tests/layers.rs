@@ -505,6 +505,10 @@ async fn scope_and_suspension_errors(kind: Kind) {
     );
     let err = res.extensions().get::<ApiError>().unwrap();
     assert_eq!(err.details()["scope"], "detection:write");
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer realm="api", error="insufficient_scope", error_description="The API key lacks the scope this request needs", scope="detection:write""#
+    );
     assert_eq!(handler.calls(), 0);
 
     // Suspended: 402 account_suspended, on a cached key too.

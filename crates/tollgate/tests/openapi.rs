@@ -123,6 +123,8 @@ fn every_header_the_renderer_sends_is_documented() {
         assert!(headers("rate_limit_exceeded")["RateLimit-Policy"].is_object());
         assert!(headers("rate_limit_exceeded")["RateLimit"].is_object());
         assert!(headers("invalid_key")["WWW-Authenticate"].is_object());
+        assert!(headers("insufficient_scope")["WWW-Authenticate"].is_object());
+        assert!(headers("account_suspended")["WWW-Authenticate"].is_null());
         assert!(headers("method_not_allowed")["Allow"].is_object());
         assert!(headers("unsupported_media_type")["Accept-Encoding"].is_object());
         assert!(headers("not_found")["RateLimit"].is_null());

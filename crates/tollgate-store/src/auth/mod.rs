@@ -12,7 +12,8 @@
 //! as RFC 6750 asks, while the body stays the catalog's: see
 //! [`WWW_AUTHENTICATE_VALUE`](crate::WWW_AUTHENTICATE_VALUE)); a suspended account gets `account_suspended` (402);
 //! a key lacking a scope the layer requires gets `insufficient_scope` (403)
-//! naming it. On success the [`Principal`](crate::Principal) is put in the
+//! naming it, in the body and in `WWW-Authenticate`
+//! (`error="insufficient_scope"`, `scope="…"`, RFC 6750, 3.1). On success the [`Principal`](crate::Principal) is put in the
 //! request's extensions, and the key's id as a
 //! [`RateLimitKey`](tollgate::RateLimitKey): a per-key rate limit inside this
 //! layer (`tollgate_limit::ApiKey::from_extension()`) counts the key that

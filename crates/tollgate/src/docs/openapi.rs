@@ -316,6 +316,15 @@ fn error_headers(def: &ErrorDef, dialect: Dialect) -> Map<String, Value> {
             ),
         );
     }
+    if def.code() == "insufficient_scope" {
+        headers.insert(
+            "WWW-Authenticate".into(),
+            header(
+                "`error=\"insufficient_scope\"` and the `scope` the request needs (RFC 6750).",
+                string(),
+            ),
+        );
+    }
     if def.kind() == Kind::UnsupportedMediaType {
         headers.insert(
             "Accept-Encoding".into(),
