@@ -609,6 +609,12 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     // same image again, so a conflict, not a missing field.
     let late = scan(multipart_after(12, 1, "image", "image/jpeg", jpeg), &[]);
     assert_eq!(late.status, 409, "{}", late.text());
+    // Up to 64 parts are read; a form of more is refused as such, not read
+    // as one without its image.
+    let last = scan(multipart_after(63, 1, "image", "image/jpeg", jpeg), &[]);
+    assert_eq!(last.status, 409, "{}", last.text());
+    let past = scan(multipart_after(64, 1, "image", "image/jpeg", jpeg), &[]);
+    status_code_error(&past, 400, "the form has more than 64 parts: send fewer");
     // Two images in one form: refused at `image`, as JSON refuses a field
     // given twice, not the first scanned and the second dropped.
     let two = scan(multipart_after(1, 2, "image", "image/jpeg", jpeg), &[]);

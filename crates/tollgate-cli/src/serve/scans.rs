@@ -145,10 +145,14 @@ impl FromRequest<Arc<AppState>> for ScanInput {
 async fn from_multipart(req: Request, app: &Arc<AppState>) -> Result<ScanInput, HandlerError> {
     let mut multipart = Multipart::from_request(req, app).await?;
     let mut image = None;
-    for _ in 0..MAX_PARTS {
-        let Some(field) = multipart.next_field().await? else {
-            break;
-        };
+    let mut parts = 0;
+    while let Some(field) = multipart.next_field().await? {
+        parts += 1;
+        if parts > MAX_PARTS {
+            // Told, not ignored: an image past the limit would be missing.
+            let message = format!("the form has more than {MAX_PARTS} parts: send fewer");
+            return Err(app.error("validation_error").with_message(message).into());
+        }
         if matches!(field.name(), Some("image" | "image_data")) {
             if image.is_some() {
                 let message = "one image is scanned at a time: send one part named image";
