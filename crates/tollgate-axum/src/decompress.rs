@@ -36,7 +36,8 @@ const DECODED: &str = "gzip, deflate";
 /// A gzip body may be several members one after another (RFC 1952, section
 /// 2.2): all are decoded. A body that is not what its coding says (corrupt,
 /// cut short, followed by other bytes) fails as the extractor reads it:
-/// `malformed_request`. A body in another coding, or in several at once, is
+/// `malformed_request`, whose `reason` says so (`the body is not gzip data,
+/// as its Content-Encoding says`). A body in another coding, or in several at once, is
 /// refused before the service inside runs: 415 `unsupported_media_type` with
 /// `Accept-Encoding: gzip, deflate`. Place it inside the [`Tollgate`](crate::Tollgate)
 /// layer, whose [`body_limit`](crate::Tollgate::body_limit) then counts the
@@ -138,12 +139,33 @@ fn coding(headers: &HeaderMap) -> Result<Option<Coding>, Unsupported> {
 /// `body` decoded from `coding` as it is read.
 fn decoded(body: Body, coding: Coding) -> Body {
     let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-    match coding {
+    let stream = match coding {
         Coding::Gzip => {
             let mut decoder = GzipDecoder::new(reader);
             decoder.multiple_members(true);
-            Body::from_stream(ReaderStream::new(decoder))
+            Either::Left(ReaderStream::new(decoder))
         }
-        Coding::Deflate => Body::from_stream(ReaderStream::new(ZlibDecoder::new(reader))),
+        Coding::Deflate => Either::Right(ReaderStream::new(ZlibDecoder::new(reader))),
+    };
+    Body::from_stream(stream.map_err(move |e| undecodable(e, coding)))
+}
+
+/// A decoder's failure in the client's terms (the body is not what its
+/// `Content-Encoding` says), not the decoder's (`invalid gzip header`,
+/// `corrupt deflate stream`); a failure of the body itself (the connection,
+/// the length limit), which the decoder passes on, is kept as it is.
+fn undecodable(e: std::io::Error, coding: Coding) -> std::io::Error {
+    if e.get_ref().is_some_and(|inner| inner.is::<axum::Error>()) {
+        return e;
     }
+    let name = match coding {
+        Coding::Gzip => "gzip",
+        Coding::Deflate => "deflate (zlib)",
+    };
+    let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        format!("the body ends before its {name} data does")
+    } else {
+        format!("the body is not {name} data, as its Content-Encoding says")
+    };
+    std::io::Error::new(std::io::ErrorKind::InvalidData, why)
 }

@@ -624,6 +624,19 @@ fn recognise_bad_request(status: u16, text: &str, multipart_form: bool) -> ApiEr
     {
         return payload_too_large(None);
     }
+    // Why the body could not be read, without axum's words for where (the
+    // JSON was never reached, so nothing was parsed); hyper's words for a
+    // connection that broke off, or broke its chunked framing, said plainly.
+    if let Some(why) = text.strip_prefix("Failed to buffer the request body: ") {
+        let why = match why {
+            "error reading a body from connection" => {
+                "the body could not be read: the connection broke off, or its chunked framing \
+                 is broken"
+            }
+            why => why,
+        };
+        return builtin("malformed_request").with("reason", clip(why));
+    }
     if text.starts_with("Error parsing `multipart/form-data` request")
         || text.starts_with("Failed to buffer the request body")
         || text.starts_with("Request body didn't contain valid UTF-8")
@@ -983,15 +996,30 @@ mod tests {
 
     #[test]
     fn a_body_that_could_not_be_read_is_malformed_whatever_the_status() {
-        for text in [
-            "Error parsing `multipart/form-data` request",
-            "Failed to buffer the request body: error reading a body from connection",
-            "Request body didn't contain valid UTF-8: invalid utf-8 sequence",
+        for (text, reason) in [
+            (
+                "Error parsing `multipart/form-data` request",
+                "Error parsing `multipart/form-data` request",
+            ),
+            (
+                "Failed to buffer the request body: error reading a body from connection",
+                "the body could not be read: the connection broke off, or its chunked framing \
+                 is broken",
+            ),
+            (
+                "Failed to buffer the request body: the body is not gzip data, as its \
+                 Content-Encoding says",
+                "the body is not gzip data, as its Content-Encoding says",
+            ),
+            (
+                "Request body didn't contain valid UTF-8: invalid utf-8 sequence",
+                "Request body didn't contain valid UTF-8: invalid utf-8 sequence",
+            ),
         ] {
             for status in [400, 422] {
                 let err = recognise(status, text, None, false).unwrap();
                 assert_eq!(err.code(), "malformed_request", "{status} {text}");
-                assert_eq!(err.details()["reason"], text);
+                assert_eq!(err.details()["reason"], reason);
             }
         }
     }

@@ -108,6 +108,24 @@ async fn a_corrupted_gzip_body_is_malformed() {
     compressed[middle] ^= 0xff;
     let answer = post_note("gzip", compressed).await;
     assert_error(&answer, 400, "malformed_request");
+    // Said in the client's terms, not the decoder's or axum's.
+    let reason = |answer: &(u16, axum::http::HeaderMap, Bytes)| {
+        let body: serde_json::Value = serde_json::from_slice(&answer.2).unwrap();
+        body["reason"].as_str().unwrap().to_owned()
+    };
+    let not_gzip = post_note("gzip", br#"{"text":"hello"}"#.to_vec()).await;
+    assert_eq!(
+        reason(&not_gzip),
+        "the body is not gzip data, as its Content-Encoding says"
+    );
+    let cut = gzip(br#"{"text":"hello"}"#);
+    let cut = post_note("gzip", cut[..cut.len() / 2].to_vec()).await;
+    assert_eq!(reason(&cut), "the body ends before its gzip data does");
+    let not_zlib = post_note("deflate", b"raw bytes".to_vec()).await;
+    assert_eq!(
+        reason(&not_zlib),
+        "the body is not deflate (zlib) data, as its Content-Encoding says"
+    );
 }
 
 #[tokio::test]
