@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use tollgate::{Dialect, UnknownDialect};
 
+use crate::input::shown;
 use crate::wire::clipped;
 
 /// `--dialect`: a dialect's name; the error lists every valid one.
@@ -34,21 +35,21 @@ where
             Ok(n) => return Ok(n),
             Err(e) => match e.kind() {
                 IntErrorKind::Empty => "nothing given".to_owned(),
-                IntErrorKind::PosOverflow => format!("{} is too large", clipped(text)),
-                IntErrorKind::NegOverflow => format!("{} is too small", clipped(text)),
+                IntErrorKind::PosOverflow => format!("{} is too large", shown(text)),
+                IntErrorKind::NegOverflow => format!("{} is too small", shown(text)),
                 // A negative number for a type without them (`u16`, `u64`).
                 _ if text.strip_prefix('-').is_some_and(|digits| {
                     digits.bytes().all(|b| b.is_ascii_digit()) && digits.bytes().any(|b| b != b'0')
                 }) =>
                 {
-                    let text = clipped(text);
+                    let text = shown(text);
                     if min == T::default() {
                         format!("{text} is negative")
                     } else {
                         format!("{text} is less than {min}")
                     }
                 }
-                _ => format!("{} is not a whole number", clipped(text)),
+                _ => format!("{} is not a whole number", shown(text)),
             },
         };
         Err(format!("{why}: {expected}"))
@@ -64,25 +65,34 @@ pub(crate) fn parse_duration(text: &str, example: &str) -> Result<Duration, Stri
         .strip_prefix('-')
         .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
     let why = if negative {
-        format!("{} is negative", clipped(text))
+        format!("{} is negative", shown(text))
     } else {
         match humantime::parse_duration(text) {
             Ok(duration) => return Ok(duration),
-            Err(e) => duration_error(&e),
+            Err(e) => duration_error(text, &e),
         }
     };
     Err(format!("{why}: expected a duration such as {example}"))
 }
 
-/// humantime's reason for refusing a duration, with the unit it does not
-/// know, which it repeats whole (`1xxxx…`), clipped.
-fn duration_error(e: &humantime::DurationError) -> String {
-    let text = e.to_string();
+/// humantime's reason for refusing `text` as a duration, in plain words
+/// (`forever is not a duration`, not `expected number at 0`), with the unit
+/// it does not know, which it repeats whole (`1xxxx…`), clipped.
+fn duration_error(text: &str, e: &humantime::DurationError) -> String {
+    use humantime::DurationError;
     match e {
-        humantime::DurationError::UnknownUnit { unit, .. } if !unit.is_empty() => {
-            text.replacen(&format!("{unit:?}"), &format!("{:?}", clipped(unit)), 1)
+        DurationError::Empty => "nothing given".to_owned(),
+        DurationError::InvalidCharacter(0) | DurationError::NumberExpected(0) => {
+            format!("{} is not a duration", shown(text))
         }
-        _ => text,
+        DurationError::InvalidCharacter(_) | DurationError::NumberExpected(_) => {
+            format!("{} is not a duration ({e})", shown(text))
+        }
+        DurationError::UnknownUnit { unit, .. } if !unit.is_empty() => {
+            e.to_string()
+                .replacen(&format!("{unit:?}"), &format!("{:?}", clipped(unit)), 1)
+        }
+        _ => e.to_string(),
     }
 }
 
@@ -245,6 +255,11 @@ mod tests {
                 whole(0u64, 9)("--5").map(drop),
                 format!("--5 is not a whole number: {}", from("0", "9")),
             ),
+            // Repeated escaped: an escape sequence never reaches the terminal.
+            (
+                whole(0u64, 9)("\u{1b}[2J").map(drop),
+                format!("\\u{{1b}}[2J is not a whole number: {}", from("0", "9")),
+            ),
             (
                 amount("-99999999999999999999"),
                 format!("-99999999999999999999 is too small: {}", from(&small, &big)),
@@ -271,6 +286,19 @@ mod tests {
         );
         let not_a_number = parse_duration("-x", "10s").unwrap_err();
         assert!(!not_a_number.contains("negative"), "{not_a_number}");
+        // Not a duration at all, or past its number: said so, the text
+        // repeated escaped (an escape sequence is not sent to the terminal).
+        for (text, why) in [
+            ("forever", "forever is not a duration"),
+            ("", "nothing given"),
+            (
+                "5\u{1b}[2J",
+                "5\\u{1b}[2J is not a duration (invalid character at 1)",
+            ),
+        ] {
+            let refused = parse_duration(text, "10s").unwrap_err();
+            assert_eq!(refused, format!("{why}: expected a duration such as 10s"));
+        }
     }
 
     #[test]

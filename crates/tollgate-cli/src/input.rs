@@ -104,6 +104,12 @@ pub(crate) fn printable(text: &str) -> String {
     out
 }
 
+/// An argument (or a setting's value) as an error repeats it: clipped
+/// ([`crate::wire::clipped`]) and [`printable`].
+pub(crate) fn shown(text: &str) -> String {
+    printable(&crate::wire::clipped(text))
+}
+
 /// Whether `c` is a mark that reorders text right to left (or back): shown
 /// as it is, it can make a line read other than it is.
 pub(crate) fn reorders(c: char) -> bool {

@@ -9,7 +9,6 @@ use tollgate_store::{KeyInfo, NewKey};
 use crate::args::parse_duration;
 use crate::error::CliError;
 use crate::store_db::{DatabaseArgs, show_change, time};
-use crate::wire::clipped;
 
 /// Shown after `tollgate keys --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -193,7 +192,7 @@ fn parse_lifetime(text: &str) -> Result<Duration, String> {
     if lifetime < Duration::from_secs(1) {
         return Err(format!(
             "{} is out of range: a key lives at least 1s",
-            clipped(text)
+            crate::input::shown(text)
         ));
     }
     Ok(lifetime)

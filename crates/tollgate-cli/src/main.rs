@@ -181,7 +181,7 @@ fn with_arguments_shown_safely(e: &clap::Error) -> Option<String> {
     let mut text = e.render().to_string();
     for argument in unsafe_to_show {
         let left = clap::builder::StyledStr::from(argument.to_owned()).to_string();
-        let shown = input::printable(&wire::clipped(argument));
+        let shown = input::shown(argument);
         for quote in ["'", "'-- "] {
             text = text.replace(&format!("{quote}{left}'"), &format!("{quote}{shown}'"));
         }

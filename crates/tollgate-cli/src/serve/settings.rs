@@ -13,7 +13,6 @@ use crate::args::{SecretUrl, parse_dialect, parse_duration};
 use crate::error::CliError;
 use crate::input::{self, MAX_INPUT, Source};
 use crate::store_db;
-use crate::wire::clipped;
 
 /// Shown after `tollgate serve --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -143,7 +142,10 @@ fn parse_duration_in(text: &str, (min, max): (Duration, Duration)) -> Result<Dur
             humantime::format_duration(min),
             humantime::format_duration(max),
         );
-        return Err(format!("{} is out of range: {min} to {max}", clipped(text)));
+        return Err(format!(
+            "{} is out of range: {min} to {max}",
+            crate::input::shown(text)
+        ));
     }
     Ok(d)
 }
