@@ -1808,6 +1808,26 @@ fn a_start_that_cannot_listen_leaves_the_demo_key_to_the_next() {
         !dir.path().join("tollgate.db").exists(),
         "a failed start leaves no database"
     );
+    // Nor a data directory it would have made: not when it cannot listen,
+    // nor when its catalog is broken.
+    let data = dir.path().join("data");
+    std::fs::write(dir.path().join("broken.toml"), "x = \n").unwrap();
+    for args in [&["--listen", &addr][..], &["--catalog", "broken.toml"]] {
+        let failed = common::tollgate_command()
+            .current_dir(dir.path())
+            .arg("serve")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(failed.status.code(), Some(2), "{args:?}");
+        assert!(
+            !data.exists(),
+            "{args:?}: a failed start makes no data directory"
+        );
+    }
     // The next start is the first to make the demo key, and shows it.
     let server = Server::start(dir.path(), &[]);
     assert!(server.key.is_some(), "{}", server.banner);

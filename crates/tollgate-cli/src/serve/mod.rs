@@ -105,6 +105,9 @@ async fn serve(
     if let (Backend::Redis(redis), Some(url)) = (&limits, &settings.redis) {
         reach_redis(redis, url, &settings.redis_by).await?;
     }
+    if let Some((dir, by)) = &settings.data_dir {
+        settings::make_data_dir(dir).map_err(|e| CliError::Usage(format!("{by}: {e}")))?;
+    }
     let store = store_db::open(&settings.database, &settings.database_by).await?;
     // Stops with the server: aborted before the store closes.
     let purge = PurgeTask(tokio::spawn(purge_idempotency(
@@ -590,6 +593,7 @@ mod tests {
             redis_by: "--redis".to_owned(),
             database: database.to_owned(),
             database_by: "the default".to_owned(),
+            data_dir: None,
             timeout: DEFAULT_TIMEOUT,
             idempotency_retention: DEFAULT_RETENTION,
             trust_proxies: Vec::new(),

@@ -553,6 +553,10 @@ pub(super) struct Settings {
     /// What named `database`: a flag, the variable, the config file's line,
     /// or the default.
     pub(super) database_by: String,
+    /// The data directory `database` is in, when one is named, with what
+    /// named it: made only as the database is opened, so that a start that
+    /// fails before (a broken catalog, a port in use) leaves nothing behind.
+    pub(super) data_dir: Option<(PathBuf, String)>,
     pub(super) timeout: Duration,
     pub(super) idempotency_retention: Duration,
     pub(super) trust_proxies: Vec<String>,
@@ -560,17 +564,20 @@ pub(super) struct Settings {
 }
 
 /// The URL of the SQLite file in `dir`, which is created if missing.
-///
-/// On Unix a directory created here is readable by its owner only (0700);
-/// an existing one is left as it is.
 pub(super) fn sqlite_in(dir: &Path) -> Result<String, CliError> {
+    make_data_dir(dir)?;
+    sqlite_url_in(dir)
+}
+
+/// Creates the data directory `dir` if missing: on Unix readable by its
+/// owner only (0700); an existing one is left as it is.
+pub(super) fn make_data_dir(dir: &Path) -> Result<(), CliError> {
     private_dir(dir).map_err(|e| {
         CliError::Usage(format!(
             "cannot create the data directory {}: {e}",
             dir.display()
         ))
-    })?;
-    sqlite_url_in(dir)
+    })
 }
 
 /// What sqlx must see percent-encoded in a SQLite URL's path: it reads the
@@ -702,6 +709,7 @@ impl Settings {
         // Either flag beats the environment, which beats either setting of
         // the file. (The variable is read here, not by clap, which would
         // put it before `--data-dir`.)
+        let mut data_dir = None;
         let (database, database_by) = match (args.database, args.data_dir) {
             (Some(url), _) => (url, "--database".to_owned()),
             (None, Some(dir)) => {
@@ -713,13 +721,21 @@ impl Settings {
                         dir.display()
                     )));
                 }
-                (sqlite_in(&dir)?, "--data-dir".to_owned())
+                let url = sqlite_url_in(&dir)?;
+                data_dir = Some((dir, "--data-dir".to_owned()));
+                (url, "--data-dir".to_owned())
             }
             (None, None) => match env.database? {
                 Some(url) => (url, store_db::DATABASE_ENV.to_owned()),
-                None => match config.database(true)? {
-                    Some(named) => named,
-                    None => (sqlite_in(Path::new("."))?, "the default".to_owned()),
+                None => match config.database(false)? {
+                    Some(named) => {
+                        data_dir = config
+                            .data_dir
+                            .as_ref()
+                            .map(|dir| (dir.get_ref().clone(), format!("{}: data_dir", named.1)));
+                        named
+                    }
+                    None => (sqlite_url_in(Path::new("."))?, "the default".to_owned()),
                 },
             },
         };
@@ -754,6 +770,7 @@ impl Settings {
             redis_by,
             database,
             database_by,
+            data_dir,
             timeout: args.timeout.or(config.timeout).unwrap_or(DEFAULT_TIMEOUT),
             idempotency_retention: args
                 .idempotency_retention
@@ -822,7 +839,10 @@ mod tests {
         assert_eq!(s.trust_proxies, ["10.0.0.0/8"]);
         assert!(s.database.starts_with("sqlite://"), "{}", s.database);
         assert!(s.database.ends_with("data/tollgate.db"), "{}", s.database);
-        assert!(dir.path().join("data").is_dir());
+        // Named, and made only as the database is opened.
+        let (data, _) = s.data_dir.clone().unwrap();
+        assert_eq!(data, dir.path().join("data"));
+        assert!(!data.exists());
         assert_eq!(s.config, Some(path));
     }
 
@@ -837,7 +857,8 @@ mod tests {
             ..ServeArgs::default()
         };
         let s = Settings::resolve(args, FromEnv::none()).unwrap();
-        assert!(odd.is_dir());
+        assert_eq!(s.data_dir, Some((odd.clone(), "--data-dir".to_owned())));
+        make_data_dir(&odd).unwrap();
         assert!(
             s.database.ends_with("/50%25%3F%23off/tollgate.db"),
             "{}",
@@ -913,18 +934,30 @@ mod tests {
                 "invalid Postgres URL",
             ),
             ("\ndata_dir = 'tollgate.toml'\n", 2, "is not a directory"),
-            // Under a file: found when the directory is made.
-            (
-                "dialect = 'coded'\ndata_dir = 'tollgate.toml/data'\n",
-                2,
-                "cannot create the data directory",
-            ),
         ] {
             let err = refusal_of(text);
             assert!(err.starts_with(&format!("{line}:")), "{text:?}: {err}");
             assert!(err.contains(says), "{text:?}: {err}");
             assert!(!err.contains("hunter2"), "{text:?}: {err}");
         }
+        // A data directory under a file: found when the directory is made,
+        // as the database is opened, and told at the setting.
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "dialect = 'coded'\ndata_dir = 'tollgate.toml/data'\n",
+        );
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let (data, by) = Settings::resolve(args, FromEnv::none())
+            .unwrap()
+            .data_dir
+            .unwrap();
+        assert!(by.starts_with(&format!("{}:2:", path.display())), "{by}");
+        let err = make_data_dir(&data).unwrap_err().to_string();
+        assert!(err.contains("cannot create the data directory"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let args = ServeArgs {
             config: Some(dir.path().join("missing.toml")),
