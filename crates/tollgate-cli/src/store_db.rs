@@ -132,7 +132,9 @@ fn failed(database: &Named, e: StoreError) -> CliError {
 /// The error for a SQLite database that stayed locked, or that SQLite would
 /// not write, said plainly, if that is why `e` failed.
 fn plain(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
-    locked(url, by, e).or_else(|| read_only(url, by, e))
+    locked(url, by, e)
+        .or_else(|| read_only(url, by, e))
+        .or_else(|| directory_refused(url, by, e))
 }
 
 /// The SQLite result code of a failed store call (extended codes included).
@@ -160,12 +162,7 @@ fn read_only(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
     let options = SqliteConnectOptions::from_str(url).ok()?;
     let file = options.get_filename();
     let why = if code == SQLITE_READONLY_DIRECTORY {
-        let dir = file.parent().filter(|p| !p.as_os_str().is_empty());
-        let name = file.file_name()?.to_string_lossy();
-        format!(
-            "the directory {} is not writable, and SQLite makes {name}-wal and {name}-shm in it",
-            dir.unwrap_or(Path::new(".")).display()
-        )
+        directory_not_writable(&file)?
     } else {
         let with = |suffix: &str| {
             let mut path = file.as_os_str().to_owned();
@@ -186,6 +183,60 @@ fn read_only(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
         "cannot use the database {} (named by {by}): {why}",
         shown_url(url)
     )))
+}
+
+/// Why SQLite cannot use the database `file`: its directory is not
+/// writable, and SQLite makes the `-wal` and `-shm` files there.
+fn directory_not_writable(file: &Path) -> Option<String> {
+    let name = file.file_name()?.to_string_lossy();
+    Some(format!(
+        "the directory {} is not writable, and SQLite makes {name}-wal and {name}-shm in it",
+        directory_of(file).display()
+    ))
+}
+
+/// The directory `file` is in (`.` for a bare name).
+fn directory_of(file: &Path) -> &Path {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// The error for a SQLite database file that exists but could not be opened
+/// (`SQLITE_CANTOPEN`) because SQLite cannot make its `-wal` and `-shm`
+/// files beside it (a directory made read-only, or immutable), if that is
+/// why `e` failed: SQLite says only "unable to open database file".
+fn directory_refused(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
+    const SQLITE_CANTOPEN: i32 = 14;
+    if sqlite_code(url, e)? & 0xff != SQLITE_CANTOPEN {
+        return None;
+    }
+    let file = SqliteConnectOptions::from_str(url)
+        .ok()?
+        .get_filename()
+        .to_owned();
+    if !file.is_file() {
+        return None;
+    }
+    // Whether a file can be made there, found by making one no one else
+    // names, and removing it at once.
+    let name = file.file_name()?.to_string_lossy();
+    let probe = directory_of(&file).join(format!(".{name}-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(_) => Some(CliError::Usage(format!(
+            "cannot use the database {} (named by {by}): {}",
+            shown_url(url),
+            directory_not_writable(&file)?
+        ))),
+    }
 }
 
 /// The error for a SQLite database that stayed locked (`SQLITE_BUSY` or

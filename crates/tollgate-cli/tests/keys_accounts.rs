@@ -871,6 +871,55 @@ fn a_read_only_file_or_directory_is_named() {
     assert!(stderr.contains(why), "{stderr}");
 }
 
+/// A directory SQLite may not make files in for another reason than its mode
+/// (it is immutable: `chattr +i`, which binds root too) is named, where
+/// SQLite says only "unable to open database file". Needs root and a file
+/// system that keeps the attribute; skipped with a notice otherwise.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_database_in_an_immutable_directory_names_the_directory() {
+    let dir = fresh_dir("immutable");
+    let data = dir.join("data");
+    std::fs::create_dir(&data).unwrap();
+    let url = "sqlite://data/t.db";
+    let run = |args: &[&str]| {
+        let output = tollgate(&dir, &[args, &["--database", url]].concat());
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run(&["accounts", "create", "acme"]).0, Some(0));
+    let chattr = |flag: &str| {
+        Command::new("chattr")
+            .args([flag, data.to_str().unwrap()])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    /// Lifts the attribute even when an assertion fails, so that the
+    /// directory can be removed.
+    struct Mutable<F: Fn(&str) -> bool>(F);
+    impl<F: Fn(&str) -> bool> Drop for Mutable<F> {
+        fn drop(&mut self) {
+            (self.0)("-i");
+        }
+    }
+    if !chattr("+i") {
+        println!(
+            "skipping: chattr +i is refused here (not root, or the file system keeps no such attribute)"
+        );
+        return;
+    }
+    let _mutable = Mutable(chattr);
+    for args in [&["keys", "list"][..], &["accounts", "credit", "acme", "5"]] {
+        let (code, stderr) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        let why = "(named by --database): the directory data is not writable, and SQLite makes \
+                   t.db-wal and t.db-shm in it";
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+}
+
 /// A change made but not shown (stdout is a full disk) is said to be made,
 /// with exit status 0: a script that retried would make it twice.
 #[cfg(target_os = "linux")]
