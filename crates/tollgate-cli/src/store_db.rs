@@ -162,7 +162,7 @@ fn read_only(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
     let options = SqliteConnectOptions::from_str(url).ok()?;
     let file = options.get_filename();
     let why = if code == SQLITE_READONLY_DIRECTORY {
-        directory_not_writable(&file)?
+        directory_not_writable(file)?
     } else {
         let with = |suffix: &str| {
             let mut path = file.as_os_str().to_owned();
