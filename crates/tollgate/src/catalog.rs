@@ -1784,6 +1784,10 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, Option<usize>, Str
         let problem = stray_char_problem("title", c, Some("a title is one line of text"));
         problems.push(("title", None, problem));
     }
+    if def.message.as_str().trim().is_empty() {
+        let problem = "message is empty: it is what the error tells the client";
+        problems.push(("message", None, problem.to_owned()));
+    }
     let texts = [
         ("message", Some(def.message.as_str())),
         ("hint", def.hint.as_ref().map(Template::as_str)),
@@ -2514,6 +2518,9 @@ abd = { status = 600, title = 't', message = 'm' }
             "t.toml:12:9: entry \"not_found\": title is empty",
         ];
         assert_starts(&e, &expected);
+        // A message is said empty as a title is.
+        let e = errors("[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = ' '\n");
+        assert_starts(&e, &["t.toml:4:11: entry \"abc\": message is empty"]);
 
         // So are the mistakes of the fields that read, in an entry some of
         // whose fields do not: its code, a field it lacks, a title on two
