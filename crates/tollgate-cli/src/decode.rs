@@ -29,9 +29,10 @@ CRLF or LF; a header folded onto lines that start with a space or tab is read as
 `tollgate render` and `curl -i` print it; of several (`curl -L` redirects, a proxy's CONNECT, an
 auth challenge) the last is decoded; a body still chunked (`curl --raw`, `nc`) is unchunked,
 and one still in its Content-Encoding's gzip or deflate (saved without `curl --compressed`), or
-in gzip with no Content-Encoding at all, is decompressed. Anything else is a body. At most 16 MiB
-is read (and decompressed); an empty input needs --status. A Retry-After that is neither seconds
-nor a date is said, not read.
+in gzip with no Content-Encoding at all, is decompressed. Anything else is a body; without a
+status line or --status, the status it states (`status`, `statusCode`) is taken as its own. At
+most 16 MiB is read (and decompressed); an empty input needs --status. A Retry-After that is
+neither seconds nor a date is said, not read.
 
 Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
 violations (field, code, message), request_id, retry_after_secs, retry (never, after or backoff),
@@ -174,7 +175,8 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             body
         }
     };
-    // 0 tells the decoder the status is unknown: it takes the body's, if any.
+    // 0 tells the decoder the status is unknown: the one the body states, if
+    // any, stands in for it.
     let status = args.status.or(status).unwrap_or(0);
     // A saved response's hint is measured from when it was sent.
     let now = args
@@ -185,8 +187,8 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     // Printed all the same (a script may want the fields), but not silently.
     match decoded.status {
         0 => stderr!(
-            "warning: no status in the input; its kind is a guess: pass --status N (the response's \
-             status)"
+            "warning: no status in the input (no status line, none the body states); its kind is a \
+             guess: pass --status N (the response's status)"
         ),
         100..=399 => stderr!(
             "warning: status {} is not an error; decode reads 4xx and 5xx answers",

@@ -859,6 +859,39 @@ fn decode_warns_of_a_success_or_an_unknown_status() {
     }
 }
 
+/// A body alone is decoded with the status it states, as with `--status`:
+/// Spring's `error` is then its reason phrase, no code.
+#[test]
+fn decode_takes_the_status_a_body_states_when_given_none() {
+    let spring = br#"{"timestamp":"2025-07-24T11:30:12.000+00:00","status":400,"error":"Bad Request","message":"Validation failed","path":"/api/x"}"#;
+    let nest = br#"{"statusCode":404,"message":"Cannot GET /x","error":"Not Found"}"#;
+    let twilio = br#"{"code":20404,"message":"The requested resource was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}"#;
+    for (body, status) in [(&spring[..], "400"), (nest, "404"), (twilio, "404")] {
+        let alone = tollgate_stdin(&["decode"], body);
+        assert_eq!(code(&alone), 0, "{}", stderr(&alone));
+        assert!(!stderr(&alone).contains("warning"), "{}", stderr(&alone));
+        let with_status = tollgate_stdin(&["decode", "--status", status], body);
+        assert_eq!(
+            String::from_utf8_lossy(&alone.stdout),
+            String::from_utf8_lossy(&with_status.stdout)
+        );
+    }
+    let value: Value = serde_json::from_slice(&tollgate_stdin(&["decode"], spring).stdout).unwrap();
+    assert_eq!(value["status"], 400);
+    assert_eq!(value["code"], Value::Null);
+    assert_eq!(value["kind"], "invalid_argument");
+    assert_eq!(value["dialect"], "flat");
+    // A status that is no HTTP status is none: the warning stands.
+    let odd = tollgate_stdin(&["decode"], br#"{"status":999,"message":"m"}"#);
+    let value: Value = serde_json::from_slice(&odd.stdout).unwrap();
+    assert_eq!(value["status"], 0);
+    assert!(
+        stderr(&odd).contains("no status in the input (no status line, none the body states)"),
+        "{}",
+        stderr(&odd)
+    );
+}
+
 #[test]
 fn decode_locates_broken_json_in_the_file_and_reads_a_guarded_body_without_warning() {
     let dir = scratch("decode-json-located");

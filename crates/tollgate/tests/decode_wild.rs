@@ -948,7 +948,7 @@ fn a_text_body_labelled_html_keeps_its_message() {
 }
 
 /// EC2's `<Response><Errors><Error>…` has neither a prolog nor a leading
-/// `<Error`: its media type tells, in whatever case it is written.
+/// `<Error`: its media type tells too, in whatever case it is written.
 #[test]
 fn an_xml_media_type_is_read_in_any_case() {
     let ec2 = "<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>The instance ID 'i-1' does not exist</Message></Error></Errors><RequestId>r-1</RequestId></Response>";
@@ -1594,4 +1594,104 @@ fn a_bearer_challenge_names_what_the_body_leaves_out() {
         "",
     );
     assert_eq!(elsewhere.code, None);
+}
+
+/// Spring's, NestJS's and Twilio's bodies state their status: decoded
+/// without one (a body alone), that status stands in for it, and the body
+/// reads as it does with it (Spring's `error` is the reason phrase, no code).
+#[test]
+fn a_body_decoded_without_a_status_reads_as_with_the_status_it_states() {
+    let spring = r#"{"timestamp":"2025-07-24T11:30:12.000+00:00","status":400,"error":"Bad Request","message":"Validation failed","path":"/api/x"}"#;
+    let nest = r#"{"statusCode":404,"message":"Cannot GET /x","error":"Not Found"}"#;
+    let twilio = r#"{"code":20404,"message":"The requested resource was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}"#;
+    for (body, status) in [(spring, 400), (nest, 404), (twilio, 404)] {
+        assert_eq!(dec(0, &[], body), dec(status, &[], body), "{body}");
+    }
+    let e = dec(0, &[], spring);
+    assert_eq!((e.status, e.dialect, e.code), (400, "flat", None));
+    assert_eq!(e.kind, Kind::InvalidArgument);
+    assert_eq!(e.message.as_deref(), Some("Validation failed"));
+    let e = dec(0, &[], nest);
+    assert_eq!((e.status, e.code, e.kind), (404, None, Kind::NotFound));
+    let e = dec(0, &[], twilio);
+    assert_eq!(
+        (e.status, e.code.as_deref(), e.kind),
+        (404, Some("20404"), Kind::NotFound)
+    );
+    // The response's status, when known, decides.
+    assert_eq!(dec(409, &[], spring).status, 409);
+    // What is no HTTP status stands in for none.
+    for status in ["0", "42", "600", "65936", "\"400\""] {
+        let body = format!(r#"{{"status":{status},"error":"Bad Request","message":"m"}}"#);
+        let e = dec(0, &[], &body);
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (0, Some("Bad Request")),
+            "{body}"
+        );
+    }
+}
+
+/// EC2's query API nests its error in `<Response><Errors>` and writes
+/// `RequestID`; it comes without a prolog or an XML content type too.
+#[test]
+fn ec2_xml_errors_are_read_without_a_content_type() {
+    let ec2 = "<Response><Errors><Error><Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message></Error></Errors><RequestID>req-1</RequestID></Response>";
+    let e = dec(401, &[], ec2);
+    assert_eq!((e.dialect, e.code.as_deref()), ("xml", Some("AuthFailure")));
+    assert_eq!(
+        e.message.as_deref(),
+        Some("AWS was not able to validate the provided access credentials")
+    );
+    assert_eq!(e.request_id.as_deref(), Some("req-1"));
+    assert_eq!(e.kind, Kind::Unauthenticated);
+    // Labelled HTML, it is read as a page, as `<Error>` is.
+    let e = dec(401, &[("content-type", "text/html")], ec2);
+    assert_eq!(e.dialect, "html");
+}
+
+/// A CDATA section's text is its content as written: no references are
+/// decoded in it, and the tags in it are text.
+#[test]
+fn xml_cdata_sections_are_read_as_their_content() {
+    let xml = "<Error><Code><![CDATA[Weird]]></Code><Message><![CDATA[x < y]]></Message></Error>";
+    let e = dec(400, &[], xml);
+    assert_eq!(
+        (e.dialect, e.code.as_deref(), e.message.as_deref()),
+        ("xml", Some("Weird"), Some("x < y"))
+    );
+    // Text around sections is decoded; a section's `&amp;` and closing tag
+    // are its text, and an element named in one is not found there.
+    let xml = "<Error><Message>a &amp; <![CDATA[b &amp; </Message><Code>No</Code>]]> c</Message><Code> <![CDATA[]]>Real </Code><RequestId><![CDATA[ ]]></RequestId></Error>";
+    let e = dec(400, &[("x-request-id", "r1")], xml);
+    assert_eq!(
+        e.message.as_deref(),
+        Some("a & b &amp; </Message><Code>No</Code> c")
+    );
+    assert_eq!(e.code.as_deref(), Some("Real"));
+    // A blank section is no id: the header's stands.
+    assert_eq!(e.request_id.as_deref(), Some("r1"));
+    // A section never closed hides what follows it.
+    let e = dec(
+        400,
+        &[],
+        "<Error><Code>C</Code><Message><![CDATA[x</Message></Error>",
+    );
+    assert_eq!((e.code.as_deref(), e.message), (Some("C"), None));
+}
+
+/// A Stripe error whose `param` is empty names no field: no violation, the
+/// message stays the error's.
+#[test]
+fn an_empty_stripe_param_is_no_violation() {
+    for param in ["", " "] {
+        let body = format!(
+            r#"{{"error":{{"type":"invalid_request_error","message":"Invalid request","param":"{param}"}}}}"#
+        );
+        let e = dec(400, &[], &body);
+        assert_eq!(e.dialect, "stripe");
+        assert!(e.violations.is_empty(), "{:?}", e.violations);
+        assert_eq!(e.message.as_deref(), Some("Invalid request"));
+        assert!(e.details.is_empty(), "{:?}", e.details);
+    }
 }

@@ -23,9 +23,9 @@ mod text;
 use hints::{Headers, is_rate_limit_code, quota_refill, quota_spent, retry_after_field};
 use json::Tape;
 pub(crate) use json::{Json, Member, Obj, Raw};
-use shapes::{MAX_ERROR_ITEMS, is_blank, read_errors, read_object};
+use shapes::{MAX_ERROR_ITEMS, read_errors, read_object};
 pub(crate) use shapes::{
-    Parsed, is_reason_phrase, looks_like_code, message_from_violations, repeats_status,
+    Parsed, is_blank, is_reason_phrase, looks_like_code, message_from_violations, repeats_status,
 };
 use text::{decode_references, html_title, truncate, xml_element};
 
@@ -48,7 +48,9 @@ use text::{decode_references, html_title, truncate, xml_element};
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Decoded {
-    /// The HTTP status (the response's; the body's when that was 0).
+    /// The HTTP status: the response's; when that is unknown (0), the one
+    /// the body states (`status`, `statusCode`, google's `error.code`, a
+    /// JSON:API error's `status`), if it is one (100–599).
     pub status: u16,
     /// The API's own code, verbatim (`RATE_LIMIT_ERROR`, `invalid_key`;
     /// AWS's without its namespace). A status's reason phrase sent as
@@ -81,7 +83,8 @@ pub struct Decoded {
     /// `X-RateLimit-Reset`, or `X-Rate-Limit-*` alike; either reset in
     /// seconds or as a Unix time), and
     /// on a 403 by all of these but the `RateLimit` field, whose `r=0` is
-    /// also sent on the call that spent the last of a quota.
+    /// also sent on the call that spent the last of a quota. Serialized as
+    /// `retry_after_secs`, in seconds.
     #[serde(rename = "retry_after_secs", serialize_with = "as_secs")]
     pub retry_after: Option<Duration>,
     /// Whether and how to retry: the catalog entry's class when the code is
@@ -102,16 +105,17 @@ pub struct Decoded {
     /// different dialects.
     #[serde(skip)]
     pub catalog_code: Option<String>,
-    #[serde(skip)]
-    pub(crate) body_status: Option<u16>,
     /// The JSON text read into `details` so far (see [`MAX_DETAILS_TEXT`]).
     #[serde(skip)]
     pub(crate) details_text: usize,
 }
 
+/// A delay in seconds: a whole number when it is one, and when it is past
+/// any clock (a body's `"1e300s"`, saturated), as a huge `Retry-After` is;
+/// else with its fraction (Azure's `retry-after-ms: 1500` is 1.5).
 fn as_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
-        Some(d) if d.subsec_nanos() == 0 => s.serialize_u64(d.as_secs()),
+        Some(d) if d.subsec_nanos() == 0 || d.as_secs() == u64::MAX => s.serialize_u64(d.as_secs()),
         Some(d) => s.serialize_f64(d.as_secs_f64()),
         None => s.serialize_none(),
     }
@@ -161,7 +165,6 @@ impl Decoded {
             retryable: false,
             dialect: "json",
             catalog_code: None,
-            body_status: None,
             details_text: 0,
         }
     }
@@ -177,6 +180,21 @@ impl Decoded {
         if let Some(value) = raw.value() {
             self.details_text += text;
             self.details.insert(key.to_owned(), value);
+        }
+    }
+
+    /// Takes `status`, which the body states, as the response's when that
+    /// is unknown (0) and `status` is an HTTP status (100–599): the members
+    /// read after it then read as they would with that status (Spring's
+    /// `error` is its reason phrase, no code). The first one read stands.
+    pub(crate) fn body_status(&mut self, status: Option<u64>) {
+        if self.status != 0 {
+            return;
+        }
+        if let Some(status) = status.and_then(|s| u16::try_from(s).ok()) {
+            if (100..=599).contains(&status) {
+                self.status = status;
+            }
         }
     }
 
@@ -208,7 +226,8 @@ impl Decoded {
 /// Decodes an error response from any API, with the built-in catalog's
 /// knowledge of codes. Never panics, whatever the bytes.
 ///
-/// `status` 0 means unknown: the body's status is used, if it has one.
+/// `status` 0 means unknown: the status the body states stands in for it,
+/// if it has one (see [`Decoded::status`]).
 pub fn decode(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Decoded {
     Catalog::builtin_ref().decode(status, headers, body, now)
 }
@@ -226,9 +245,6 @@ impl Catalog {
         let fields = Headers::read(headers);
         let mut out = Decoded::blank(status, fields.error_code().map(str::to_owned));
         let dialect = read_body(body, &fields, self, &mut out);
-        if out.status == 0 {
-            out.status = out.body_status.unwrap_or(0);
-        }
         if out.request_id.is_none() {
             out.request_id = fields.request_id().map(str::to_owned);
         }
@@ -527,15 +543,18 @@ fn read_body(
     // Markup starts with a tag; text without one is text, whatever its
     // label (Express sends `res.send("Something broke!")` as `text/html`).
     let markup = trimmed.starts_with(b"<");
-    // AWS's `<ErrorResponse>` and S3's `<Error>` come without a prolog or
-    // an XML content type too.
+    // AWS's `<ErrorResponse>`, S3's `<Error>` and EC2's
+    // `<Response><Errors><Error>` come without a prolog or an XML content
+    // type too.
     let is_xml = trimmed.starts_with(b"<?xml")
         || (markup && media.contains("xml") && !media.contains("html"))
-        || (trimmed.starts_with(b"<Error") && !media.contains("html"));
+        || ((trimmed.starts_with(b"<Error") || trimmed.starts_with(b"<Response>"))
+            && !media.contains("html"));
     let is_html = markup;
     if is_xml {
         // S3's and Azure Storage's `<Error><Code>…</Code><Message>…`, AWS's
-        // `<ErrorResponse><Error><Code>…`: found by searching for the first
+        // `<ErrorResponse><Error><Code>…`, EC2's
+        // `<Response><Errors><Error><Code>…`: found by searching for the first
         // element of each name rather than by an XML parser, as these small
         // documents hold each name once; three elements do not warrant a
         // dependency.

@@ -10,6 +10,10 @@ use crate::{Catalog, Dialect, Violation};
 /// Recognises the shape of a JSON object body and reads it; the Tollgate
 /// dialect it is in, if any.
 pub(super) fn read_object(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) -> Option<Dialect> {
+    // Read first, so that the whole body reads as it would with it: problem
+    // details' `status`, Spring's and Twilio's too, and NestJS's and
+    // Fastify's `statusCode`.
+    out.body_status(obj.u64("status").or_else(|| obj.u64("statusCode")));
     let (shape, parsed) = detect(obj, out.status);
     let dialect = match shape {
         Shape::Dialect(d) => {
@@ -54,7 +58,7 @@ pub(crate) fn is_reason_phrase(text: &str, status: u16) -> bool {
 }
 
 /// Whether an id is empty or only spaces: no id at all.
-pub(super) fn is_blank(text: &str) -> bool {
+pub(crate) fn is_blank(text: &str) -> bool {
     text.trim().is_empty()
 }
 

@@ -575,14 +575,38 @@ fn a_503_with_a_spent_quota_says_when_to_retry() {
     assert_eq!(e.retry_after, None);
 }
 
+/// A delay serializes in seconds: whole when it is, with its fraction when
+/// not, and a delay past any clock (saturated) as a whole number, whatever
+/// its source; as a value and as text alike.
 #[test]
 fn retry_after_serializes_as_whole_or_fractional_seconds() {
-    let secs = |e: Decoded| serde_json::to_value(e).unwrap()["retry_after_secs"].take();
+    let secs = |e: Decoded| {
+        let text = serde_json::to_string(&e).unwrap();
+        let from_text = serde_json::from_str::<Value>(&text).unwrap()["retry_after_secs"].take();
+        let value = serde_json::to_value(e).unwrap()["retry_after_secs"].take();
+        assert_eq!(value, from_text);
+        value
+    };
     let whole = secs(decode_fields(429, &[("retry-after", "30")]));
     assert!(whole.is_u64(), "{whole}");
     assert_eq!(whole, 30);
     assert_eq!(secs(decode_fields(429, &[("retry-after-ms", "1500")])), 1.5);
     assert_eq!(secs(decode_fields(400, &[])), Value::Null);
+    // A huge hint of the body's reads as a huge header does.
+    let huge = secs(decode_fields(
+        429,
+        &[("retry-after", "99999999999999999999")],
+    ));
+    assert!(huge.is_u64(), "{huge}");
+    assert_eq!(huge, u64::MAX);
+    for delay in ["1e300s", "18446744073709551615.5s"] {
+        let body = format!(
+            r#"{{"error":{{"code":429,"status":"RESOURCE_EXHAUSTED","message":"m","details":[{{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"{delay}"}}]}}}}"#
+        );
+        let secs = secs(decode_body(429, &[], &body));
+        assert!(secs.is_u64(), "{delay}: {secs}");
+        assert_eq!(secs, huge, "{delay}");
+    }
 }
 
 #[test]
@@ -952,4 +976,21 @@ fn a_cut_message_is_taken_only_from_a_reading_of_the_same_shape() {
     let e = decode_body(422, &[], body);
     assert_eq!((e.dialect, e.message.as_deref()), ("message", None));
     assert!(e.violations.is_empty());
+}
+
+#[test]
+fn xml_elements_are_found_past_many_cdata_sections_in_one_pass() {
+    // Each section holds the tags searched for: a search that started over
+    // from the top at each one would take minutes.
+    let sections = "<![CDATA[<Code>x</Code>]]>".repeat(200_000);
+    let xml = format!("<Error>{sections}<Code>Real</Code><Message>m{sections}</Message></Error>");
+    let e = decode_body(400, &[], &xml);
+    assert_eq!(
+        (
+            e.dialect,
+            e.code.as_deref(),
+            e.message.as_deref().map(str::len)
+        ),
+        ("xml", Some("Real"), Some(200 + "…".len()))
+    );
 }

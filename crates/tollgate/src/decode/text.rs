@@ -14,12 +14,54 @@ pub(super) fn truncate(text: &str) -> String {
 }
 
 /// The text of the first `<name>…</name>` element of an XML body, its
-/// references decoded ([`decode_references`]).
+/// references decoded ([`decode_references`]) and its CDATA sections read
+/// as their content; tags inside a CDATA section are its text.
 pub(super) fn xml_element(xml: &str, name: &str) -> Option<String> {
-    let start = xml.find(&format!("<{name}>"))? + name.len() + 2;
-    let end = start + xml[start..].find(&format!("</{name}>"))?;
-    let text = xml[start..end].trim();
-    (!text.is_empty()).then(|| decode_references(text).into_owned())
+    let start = find_outside_cdata(xml, &format!("<{name}>"))? + name.len() + 2;
+    let end = start + find_outside_cdata(&xml[start..], &format!("</{name}>"))?;
+    let raw = xml[start..end].trim();
+    if !raw.contains(CDATA_OPEN) {
+        return (!raw.is_empty()).then(|| decode_references(raw).into_owned());
+    }
+    let mut text = String::new();
+    let mut rest = raw;
+    while let Some(open) = rest.find(CDATA_OPEN) {
+        text.push_str(&decode_references(&rest[..open]));
+        let content = &rest[open + CDATA_OPEN.len()..];
+        // `raw` ends outside any section: each one opened in it ends in it.
+        let close = content.find(CDATA_CLOSE).unwrap_or(content.len());
+        // A section's content is character data as written: no references.
+        text.push_str(&content[..close]);
+        rest = content.get(close + CDATA_CLOSE.len()..).unwrap_or_default();
+    }
+    text.push_str(&decode_references(rest));
+    // Trimmed as text outside a section is: a message padded inside one
+    // is padded by accident.
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// What opens an XML CDATA section.
+const CDATA_OPEN: &str = "<![CDATA[";
+
+/// What closes an XML CDATA section.
+const CDATA_CLOSE: &str = "]]>";
+
+/// Where `pattern` first occurs in `xml` outside a CDATA section; `None`
+/// when it does not, or a section before it is never closed. Linear in
+/// `xml`: the pattern is searched for again only past a section that held
+/// it, and each stretch of text is searched once.
+fn find_outside_cdata(xml: &str, pattern: &str) -> Option<usize> {
+    let mut at = xml.find(pattern)?;
+    let mut from = 0;
+    while let Some(open) = xml[from..at].find(CDATA_OPEN) {
+        let content = from + open + CDATA_OPEN.len();
+        from = content + xml[content..].find(CDATA_CLOSE)? + CDATA_CLOSE.len();
+        if at < from {
+            at = from + xml[from..].find(pattern)?;
+        }
+    }
+    Some(at)
 }
 
 /// How many bytes after a `&` are searched for the `;` that ends a

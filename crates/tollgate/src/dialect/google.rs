@@ -94,7 +94,7 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
     let Some(error) = error else {
         return;
     };
-    out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
+    out.body_status(error.u64("code"));
     out.message = error.string("message");
     read_typed_details(error, out);
     // Without an `ErrorInfo.reason` (nor an `X-Error-Code`), the legacy

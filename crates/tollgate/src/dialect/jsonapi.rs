@@ -98,10 +98,10 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
     for (i, item) in items.iter().enumerate() {
         if i == main {
             // A string by the spec; some servers write a number.
-            out.body_status = match item.str("status") {
+            out.body_status(match item.str("status") {
                 Some(status) => status.parse().ok(),
-                None => item.u64("status").and_then(|s| u16::try_from(s).ok()),
-            };
+                None => item.u64("status"),
+            });
             out.set_code(item.str("code"));
             out.message = item.string("detail").or_else(|| item.string("title"));
             out.request_id = item.string("id");

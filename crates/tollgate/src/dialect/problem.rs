@@ -71,18 +71,15 @@ fn write_pointers(violations: &[Violation], out: &mut Out<'_>) {
 }
 
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
-    out.body_status = obj.u64("status").and_then(|s| u16::try_from(s).ok());
+    // Its `status`, standing in for an unknown one, was read already, as
+    // any body's is (`read_object`).
     out.message = obj.string("detail").or_else(|| obj.string("title"));
     // A string, or an integer that is not merely the status again; a blank
     // one gives way to the `type`'s fragment.
-    let status = match out.status {
-        0 => out.body_status.unwrap_or(0),
-        status => status,
-    };
     let code = obj
         .raw("code")
         .and_then(Raw::id)
-        .filter(|code| !repeats_status(code, status));
+        .filter(|code| !repeats_status(code, out.status));
     match code {
         Some(code) => out.set_code(Some(code)),
         None => out.set_code(

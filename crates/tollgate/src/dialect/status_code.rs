@@ -105,7 +105,7 @@ pub(super) fn decode(_: &Obj<'_>, error: Option<&Obj<'_>>, out: &mut Decoded) {
     let Some(error) = error else {
         return;
     };
-    out.body_status = error.u64("code").and_then(|s| u16::try_from(s).ok());
+    out.body_status(error.u64("code"));
     out.message = error.string("message");
     out.hint_retry(error.seconds("retry_after"));
     if let Some(hint) = error.string("details") {

@@ -6,7 +6,7 @@ use super::{
     Context, Renderer, VIOLATIONS_KEY, read_details_object, write_detail_members, write_message,
     write_violations, write_wire_code,
 };
-use crate::decode::{Decoded, Obj};
+use crate::decode::{Decoded, Obj, is_blank};
 use crate::{ApiError, Dialect, Violation};
 
 pub(super) const RESERVED: &[&str] = &[
@@ -64,7 +64,8 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
     let own = |key: &str| ["type", "code", "message", "param", "doc_url"].contains(&key);
     read_details_object(error, own, out);
     if out.violations.len() == before {
-        if let Some(param) = error.string("param") {
+        // An empty `param` names no field: the message is the error's own.
+        if let Some(param) = error.string("param").filter(|param| !is_blank(param)) {
             let code = out.code.clone().unwrap_or_default();
             let message = out.message.clone().unwrap_or_default();
             out.violations.push(Violation {
