@@ -17,7 +17,8 @@ use crate::{Rejection, StoreError};
 use super::{MAX_KEY_NAME, Store, nameable, non_negative};
 
 impl Store {
-    /// Creates an account (`accounts create`).
+    /// Creates an account (`accounts create`); an id taken already is
+    /// [`StoreError::AccountExists`], and the account is left as it was.
     pub async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
         check_account_id(&new.id)?;
         non_negative("credits", new.credits)?;
