@@ -39,6 +39,8 @@ pub(crate) struct Scanned<'a> {
     pub(crate) content_length: Option<&'a HeaderValue>,
     /// The first `Content-Type` value.
     pub(crate) content_type: Option<&'a HeaderValue>,
+    /// Whether the request has several `Content-Type` lines.
+    pub(crate) several_content_types: bool,
     /// The `Transfer-Encoding` values.
     pub(crate) transfer_encoding: TransferEncoding,
     /// Whether there were several `Host` lines.
@@ -77,6 +79,7 @@ impl Negotiation {
             } else if *name == CONTENT_LENGTH {
                 found.content_length.get_or_insert(value);
             } else if *name == CONTENT_TYPE {
+                found.several_content_types |= found.content_type.is_some();
                 found.content_type.get_or_insert(value);
             } else if *name == TRANSFER_ENCODING {
                 found.transfer_encoding.add(value);
@@ -1004,6 +1007,11 @@ mod tests {
         assert_eq!(n.scan(&h).request_id, None);
         h.append("host", HeaderValue::from_static("a.example"));
         assert!(n.scan(&h).host.several());
+        assert!(!n.scan(&h).several_content_types);
+        h.append("content-type", HeaderValue::from_static("application/json"));
+        assert!(!n.scan(&h).several_content_types);
+        h.append("content-type", HeaderValue::from_static("application/json"));
+        assert!(n.scan(&h).several_content_types);
         h.insert("x-request-id", HeaderValue::from_static("only"));
         assert_eq!(n.scan(&h).request_id, h.get("x-request-id"));
     }

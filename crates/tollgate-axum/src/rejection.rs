@@ -108,6 +108,14 @@ pub(crate) fn several_hosts() -> ApiError {
         .with_message("The request has more than one Host header: send one, naming the server.")
 }
 
+/// `malformed_request` for a request with several `Content-Type` lines: an
+/// extractor reads the first, another layer may read the last.
+pub(crate) fn several_content_types() -> ApiError {
+    builtin("malformed_request").with_message(
+        "The request has more than one Content-Type header: send one, naming the body's type.",
+    )
+}
+
 /// `payload_too_large`, naming the limit when known here (the layer names
 /// its own otherwise).
 pub(crate) fn payload_too_large(limit: Option<usize>) -> ApiError {

@@ -995,10 +995,10 @@ fn text(value: &[u8]) -> Option<&str> {
 }
 
 /// What the layer refuses before any route runs, as a status: several
-/// `Host` lines, a transfer coding besides one `chunked`, a body declared
-/// over the limit.
+/// `Host` or `Content-Type` lines, a transfer coding besides one `chunked`,
+/// a body declared over the limit.
 fn refused_up_front(case: &Case, body_len: usize) -> Option<u16> {
-    if case.values(&header::HOST).len() > 1 {
+    if case.values(&header::HOST).len() > 1 || case.values(&header::CONTENT_TYPE).len() > 1 {
         return Some(400);
     }
     let mut codings = Vec::new();

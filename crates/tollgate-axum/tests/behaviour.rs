@@ -1547,6 +1547,51 @@ async fn a_transfer_coding_besides_chunked_is_refused() {
     }
 }
 
+/// A request with several `Content-Type` lines is refused before any route
+/// runs, in either order: an extractor read the first (`application/json`
+/// then `text/plain` was JSON, the other order a 415), where another layer
+/// may read the last. One line, of any value, is the route's to judge.
+#[tokio::test]
+async fn a_request_naming_several_content_types_is_refused() {
+    let mut app =
+        Router::new()
+            .route(
+                "/echo",
+                post(
+                    |tollgate_axum::Json(body): tollgate_axum::Json<Value>| async move {
+                        body.to_string()
+                    },
+                ),
+            )
+            .layer(Tollgate::new(Catalog::builtin()).layer());
+    let with = |types: &[&str]| {
+        let mut request = Request::post("/echo");
+        for media in types {
+            request = request.header(header::CONTENT_TYPE, *media);
+        }
+        request.body(Body::from("{}")).unwrap()
+    };
+    for types in [
+        &["application/json", "text/plain"][..],
+        &["text/plain", "application/json"],
+        &["application/json", "application/json"],
+    ] {
+        let (res, body) = send(&mut app, with(types)).await;
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(res.status(), 400, "{types:?}: {value}");
+        assert_eq!(res.headers()["x-error-code"], "malformed_request");
+        let detail = value["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("more than one Content-Type"),
+            "{types:?}: {value}"
+        );
+    }
+    let (res, _) = send(&mut app, with(&["application/json"])).await;
+    assert_eq!(res.status(), 200);
+    let (res, _) = send(&mut app, with(&["text/plain"])).await;
+    assert_eq!(res.status(), 415);
+}
+
 /// hyper serves an HTTP/1.1 request with two `Host` lines: RFC 9112 asks
 /// for a 400, and a route that reads the host (a redirect, a tenant) must
 /// not pick one of them; it is refused before any route runs. A request

@@ -134,6 +134,12 @@ where
         if scanned.host.several() {
             return ResponseFuture::error(finish, rejection::several_hosts(), span);
         }
+        // Nor may it read one of two body types: `application/json` then
+        // `text/plain` was read as JSON, the other order refused.
+        if scanned.several_content_types {
+            let err = rejection::several_content_types();
+            return ResponseFuture::error(finish, err, span);
+        }
         // hyper decodes `chunked` alone, yet takes `gzip, chunked`: the body
         // would reach the route still gzipped, and be misread as plain.
         if scanned.transfer_encoding.undecoded() {
