@@ -2736,6 +2736,8 @@ async fn idempotency_key_required_and_validated(kind: Kind) {
             (400, "validation_error")
         );
         assert_eq!(json(&body)["errors"][0]["pointer"], "/Idempotency-Key");
+        // Coded as every other wrong value is.
+        assert_eq!(json(&body)["errors"][0]["code"], "invalid_value");
     }
     assert_eq!((handler.calls(), f.balance().await), (0, 10));
     // Bodies over the limit are refused before anything runs.

@@ -406,7 +406,7 @@ where
                 None => {
                     let err = shared.error("validation_error").violation(Violation::new(
                         HEADER,
-                        "invalid",
+                        "invalid_value",
                         "Idempotency-Key must be sent once, as 1-255 visible ASCII characters",
                     ));
                     return IdempotencyFuture::rejected(shared.reject(
