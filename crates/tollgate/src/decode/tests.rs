@@ -994,3 +994,46 @@ fn xml_elements_are_found_past_many_cdata_sections_in_one_pass() {
         ("xml", Some("Real"), Some(200 + "…".len()))
     );
 }
+
+/// Pieces of XML error bodies: the elements searched for, CDATA sections'
+/// marks, references and text.
+const XML_PIECES: [&str; 12] = [
+    "<Code>",
+    "</Code>",
+    "<Message>",
+    "</Message>",
+    "<![CDATA[",
+    "]]>",
+    "&amp;",
+    "&lt;",
+    "x",
+    "é",
+    " ",
+    "<",
+];
+
+proptest! {
+    /// Any arrangement reads without a panic; without a CDATA section, an
+    /// element reads as the first `<name>…</name>` found by search.
+    #[test]
+    fn xml_elements_read_from_any_arrangement(
+        pieces in proptest::collection::vec(proptest::sample::select(&XML_PIECES[..]), 0..24)
+    ) {
+        let xml = pieces.concat();
+        for name in ["Code", "Message"] {
+            let read = super::xml_element(&xml, name);
+            if !xml.contains("<![CDATA[") {
+                let searched = xml.find(&format!("<{name}>")).and_then(|at| {
+                    let start = at + name.len() + 2;
+                    let end = start + xml[start..].find(&format!("</{name}>"))?;
+                    let text = xml[start..end].trim();
+                    (!text.is_empty()).then(|| super::decode_references(text).into_owned())
+                });
+                prop_assert_eq!(&read, &searched, "{}", xml);
+            }
+            if let Some(text) = &read {
+                prop_assert!(!text.is_empty() && text.trim() == text, "{:?} of {}", text, xml);
+            }
+        }
+    }
+}
