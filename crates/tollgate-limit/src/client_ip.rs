@@ -279,7 +279,10 @@ impl KeyExtractor for ClientIp {
             Some(IpAddr::V6(v6)) => Key::from(mask(IpAddr::V6(v6), self.ipv6_prefix)),
             Some(ip) => Key::from(ip),
             None => {
-                if !self.told_no_peer.swap(true, Ordering::Relaxed) {
+                // Read before it is written: every such request reads it,
+                // only the first writes it.
+                let told = &self.told_no_peer;
+                if !told.load(Ordering::Relaxed) && !told.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         "a request came with no peer address (axum's ConnectInfo<SocketAddr>, or \
                          a PeerAddr extension): it is counted under the key `unknown`, with every \
