@@ -37,3 +37,15 @@ impl fmt::Debug for RateLimitKey {
         write!(f, "RateLimitKey({shown:?}…)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Debug output shows a key's first four characters, never the rest.
+    #[test]
+    fn debug_shows_the_start_of_the_key_only() {
+        let key = RateLimitKey::new("tg_live_secretsecret");
+        assert_eq!(format!("{key:?}"), r#"RateLimitKey("tg_l"…)"#);
+    }
+}

@@ -1648,6 +1648,17 @@ fn ec2_xml_errors_are_read_without_a_content_type() {
     // Labelled HTML, it is read as a page, as `<Error>` is.
     let e = dec(401, &[("content-type", "text/html")], ec2);
     assert_eq!(e.dialect, "html");
+    // Any other root is XML by its media type, and a page by its own, even
+    // one whose media type holds `xml` too.
+    let tagged = r#"<Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>m</Message></Error></Errors><RequestID>r-1</RequestID></Response>"#;
+    let e = dec(400, &[("content-type", "text/xml")], tagged);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("xml", Some("InvalidInstanceID.NotFound"))
+    );
+    let page = "<html><head><title>Oops</title></head><body></body></html>";
+    let e = dec(502, &[("content-type", "application/xhtml+xml")], page);
+    assert_eq!((e.dialect, e.message.as_deref()), ("html", Some("Oops")));
 }
 
 /// A CDATA section's text is its content as written: no references are
@@ -1671,6 +1682,13 @@ fn xml_cdata_sections_are_read_as_their_content() {
     assert_eq!(e.code.as_deref(), Some("Real"));
     // A blank section is no id: the header's stands.
     assert_eq!(e.request_id.as_deref(), Some("r1"));
+    // A section ending in characters of several bytes is read past whole.
+    let e = dec(
+        400,
+        &[],
+        "<Error><Code>C</Code><Message><![CDATA[héé]]></Message></Error>",
+    );
+    assert_eq!(e.message.as_deref(), Some("héé"));
     // A section never closed hides what follows it.
     let e = dec(
         400,
