@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::read_body;
 use crate::Rejection;
-use crate::rejection::{from_json_error, malformed_json};
+use crate::rejection::{from_data_error, from_json_error, malformed_json};
 
 /// JSON request bodies whose errors name the field as the caller wrote it,
 /// and JSON responses.
@@ -21,7 +21,10 @@ use crate::rejection::{from_json_error, malformed_json};
 /// - a wrong type or value → `validation_error` with one violation at its
 ///   path (`items[2].name`), also a number no number type holds (`1e400`:
 ///   valid JSON, whose value is what is wrong), and a field given twice
-///   (`items[0].name` for `{"items":[{"name":"a","name":"b"}]}`);
+///   (`items[0].name` for `{"items":[{"name":"a","name":"b"}]}`), and a
+///   body that is an array where a struct is read (serde's derive would read
+///   its fields from the array by position; a struct inside is still read
+///   so);
 /// - a body over the limit → `payload_too_large`.
 ///
 /// A byte order mark before the JSON (a file saved as "UTF-8 with BOM") is
@@ -55,6 +58,10 @@ impl<T: DeserializeOwned> Json<T> {
     /// Reads a JSON body.
     pub fn from_bytes(bytes: &[u8]) -> Result<Json<T>, Rejection> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        if bytes.trim_ascii_start().starts_with(b"[") && reads_a_struct::<T>() {
+            let err = from_data_error("", "invalid type: array, expected an object");
+            return Err(Rejection::from(err));
+        }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| Rejection::from(from_json_error(e)))?;
@@ -62,6 +69,45 @@ impl<T: DeserializeOwned> Json<T> {
             .map_err(|e| Rejection::from(malformed_json(&e.to_string())))?;
         Ok(Json(value))
     }
+}
+
+/// Whether `T` is read from a struct's fields: serde's derive reads those
+/// from an array too, by position (`["s", []]` for `{"session_id": "s",
+/// "frames": []}`), which no API documents, so a body that is an array is
+/// refused for one. Found by asking `T` to read itself from a deserializer
+/// that only says which kind of value it was asked for.
+fn reads_a_struct<T: DeserializeOwned>() -> bool {
+    use serde::de::{self, Deserializer, Visitor};
+
+    /// What the probe answers when asked for a struct.
+    const STRUCT: &str = "a struct";
+
+    struct Probe;
+
+    impl<'de> Deserializer<'de> for Probe {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("another kind"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom(STRUCT))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    T::deserialize(Probe).is_err_and(|e| e.to_string() == STRUCT)
 }
 
 fn is_json(media: &str) -> bool {
@@ -114,6 +160,30 @@ mod tests {
             panic!("one violation: {:?}", err.violations());
         };
         (violation.field.to_string(), violation.code.to_string())
+    }
+
+    /// A struct is read from an object only, not from an array of its
+    /// fields by position; a type that is read from an array still is.
+    #[test]
+    fn an_array_is_no_struct() {
+        for body in [&br#"[[{"t":0}]]"#[..], b"[]", b" \n[", b"\xEF\xBB\xBF[[]]"] {
+            let err = Json::<Session>::from_bytes(body)
+                .unwrap_err()
+                .into_api_error();
+            assert_eq!(err.code(), "validation_error");
+            let [violation] = err.violations() else {
+                panic!("one violation: {:?}", err.violations());
+            };
+            assert_eq!(
+                (violation.field.as_str(), violation.code.as_str()),
+                ("", "invalid_type")
+            );
+            assert_eq!(violation.message, "invalid type: array, expected an object");
+        }
+        assert!(Json::<Session>::from_bytes(br#"{"frames":[{"t":0}]}"#).is_ok());
+        assert!(Json::<Vec<Frame>>::from_bytes(br#"[{"t":0}]"#).is_ok());
+        assert!(Json::<(u8, String)>::from_bytes(br#"[1, "a"]"#).is_ok());
+        assert!(Json::<serde_json::Value>::from_bytes(b"[1]").is_ok());
     }
 
     #[test]
