@@ -288,6 +288,8 @@ fn clip(text: &str) -> Cow<'_, str> {
 pub(crate) fn from_data_error(path: &str, message: &str) -> ApiError {
     let message = strip_position(message.trim());
     let message = in_callers_terms(message).unwrap_or(message);
+    let past_64_bits = integer_past_64_bits(message);
+    let message = past_64_bits.as_deref().unwrap_or(message);
     // A misspelled field or variant is told the one likely meant.
     let suggested = tollgate::suggest::suggested(message);
     let message = suggested.as_ref();
@@ -310,6 +312,29 @@ pub(crate) fn from_data_error(path: &str, message: &str) -> ApiError {
     };
     let field = if path == "." { "" } else { path };
     invalid_field(field, code, &without_type_names(message))
+}
+
+/// serde_json reads an integer past 64 bits as a float
+/// (`18446744073709551616` is ``floating point `1.8446744073709552e19` ``):
+/// for an integer field it is told by its size, not as a float the client
+/// never wrote.
+fn integer_past_64_bits(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("invalid type: floating point `")?;
+    let (number, expected) = rest.split_once('`')?;
+    let rust = expected.strip_prefix(", expected ")?;
+    let rust = rust.strip_prefix("a nonzero ").unwrap_or(rust);
+    let integer = numbers_of(rust).is_some_and(|n| n.starts_with("a whole number"));
+    let x: f64 = number.parse().ok()?;
+    let size = if x >= 18_446_744_073_709_551_616.0 {
+        "too large"
+    } else if x <= -9_223_372_036_854_775_808.0 {
+        // `<=`: an integer just past i64's least rounds to -2^63 itself, and
+        // i64's least as written is read as an integer, not as this float.
+        "too small"
+    } else {
+        return None;
+    };
+    (integer && x.fract() == 0.0).then(|| format!("invalid value: the number is {size}{expected}"))
 }
 
 /// `validation_error` with one violation; the message names the field too,
@@ -662,6 +687,50 @@ fn recognise_bad_request(status: u16, text: &str, multipart_form: bool) -> ApiEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An integer past 64 bits, which serde_json reads as a float, is told
+    /// too large (or small) for an integer field, as the client wrote it;
+    /// a float, and a number for a field of another type, as serde says.
+    #[test]
+    fn an_integer_past_64_bits_is_too_large_not_a_float() {
+        let said = |err: serde_json::Error| {
+            let err = from_data_error("n", &err.to_string());
+            let v = &err.violations()[0];
+            (v.code.to_string(), v.message.to_string())
+        };
+        let told = |code: &str, message: String| (code.to_owned(), message);
+        let large = |to: &str| {
+            let message = format!("invalid value: the number is too large, expected {to}");
+            told("invalid_value", message)
+        };
+        let u32_range = "a whole number from 0 to 4294967295";
+        let u32_of = |json| serde_json::from_str::<u32>(json).unwrap_err();
+        assert_eq!(said(u32_of("18446744073709551616")), large(u32_range));
+        assert_eq!(said(u32_of("1e300")), large(u32_range));
+        let nonzero = serde_json::from_str::<std::num::NonZeroU8>("18446744073709551616");
+        assert_eq!(
+            said(nonzero.unwrap_err()),
+            large("a whole number from 1 to 255")
+        );
+        let small = serde_json::from_str::<i64>("-9223372036854775809").unwrap_err();
+        let i64_range = "a whole number from -9223372036854775808 to 9223372036854775807";
+        let message = format!("invalid value: the number is too small, expected {i64_range}");
+        assert_eq!(said(small), told("invalid_value", message));
+        // A float, one an integer type holds the size of, and a number for
+        // a field that is not one: as serde says.
+        for err in [
+            u32_of("1.5"),
+            u32_of("1e19"),
+            serde_json::from_str::<String>("18446744073709551616").unwrap_err(),
+        ] {
+            let (code, message) = said(err);
+            assert_eq!(code, "invalid_type", "{message}");
+            assert!(
+                message.starts_with("invalid type: floating point"),
+                "{message}"
+            );
+        }
+    }
 
     #[test]
     fn every_code_is_builtin() {
