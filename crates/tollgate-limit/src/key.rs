@@ -90,6 +90,17 @@ pub(crate) fn push_digest(out: &mut String, text: &str) {
     }
 }
 
+/// Shared, not copied, unless too long (then as [`From<&str>`]).
+impl From<Arc<str>> for Key {
+    fn from(s: Arc<str>) -> Key {
+        if s.len() <= MAX_KEY_LEN {
+            Key(Repr::Text(s))
+        } else {
+            Key::from(&*s)
+        }
+    }
+}
+
 impl From<String> for Key {
     fn from(s: String) -> Key {
         if s.len() <= MAX_KEY_LEN {
@@ -235,7 +246,7 @@ impl KeyExtractor for ApiKey {
         let text = match &self.source {
             ApiKeySource::Extension => {
                 let found = parts.extensions.get::<tollgate::RateLimitKey>()?;
-                return Some(Key::from(found.as_str()));
+                return Some(Key::from(Arc::<str>::from(found)));
             }
             ApiKeySource::Header(name) => parts.headers.get(name)?.to_str().ok()?.trim(),
             ApiKeySource::Bearer => tollgate::headers::bearer_token(&parts.headers)?,
@@ -248,6 +259,22 @@ impl KeyExtractor for ApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key given shared (an authenticated key's id, from its
+    /// `RateLimitKey`) is kept shared, not copied; a long one is shortened
+    /// as the same text given any other way is.
+    #[test]
+    fn a_shared_key_is_not_copied() {
+        let shared: Arc<str> = "key_id_1".into();
+        let Key(Repr::Text(kept)) = Key::from(Arc::clone(&shared)) else {
+            panic!("a text key");
+        };
+        assert!(Arc::ptr_eq(&kept, &shared));
+        let long: Arc<str> = "é".repeat(200).into();
+        assert_eq!(Key::from(long), Key::from("é".repeat(200)));
+        let found = tollgate::RateLimitKey::new(Arc::clone(&shared));
+        assert!(Arc::ptr_eq(&Arc::<str>::from(&found), &shared));
+    }
 
     #[test]
     fn digests_are_plain_sha256() {

@@ -359,7 +359,9 @@ pub struct Principal {
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct PrincipalInner {
-    pub(crate) key_id: String,
+    /// Shared with the [`RateLimitKey`](tollgate::RateLimitKey) that
+    /// authentication leaves beside the principal, not copied into it.
+    pub(crate) key_id: Arc<str>,
     pub(crate) account_id: String,
     pub(crate) scopes: Box<[String]>,
 }
@@ -377,7 +379,7 @@ impl Principal {
     {
         Principal {
             inner: Arc::new(PrincipalInner {
-                key_id: key_id.into(),
+                key_id: key_id.into().into(),
                 account_id: account_id.into(),
                 scopes: scopes.into_iter().map(Into::into).collect(),
             }),

@@ -30,6 +30,13 @@ impl RateLimitKey {
     }
 }
 
+/// The key, shared rather than copied.
+impl From<&RateLimitKey> for Arc<str> {
+    fn from(key: &RateLimitKey) -> Arc<str> {
+        Arc::clone(&key.0)
+    }
+}
+
 impl fmt::Debug for RateLimitKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // It may be a secret (an API key itself): never printed whole.

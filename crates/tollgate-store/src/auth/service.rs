@@ -33,7 +33,7 @@ pub(crate) fn check_scopes(principal: &Principal, scopes: &[String]) -> Result<(
 /// the [`RateLimitKey`](tollgate::RateLimitKey) a per-key limit after this
 /// layer counts, in its extensions.
 pub(crate) fn admit<B>(req: &mut Request<B>, principal: Principal) {
-    let key = tollgate::RateLimitKey::new(principal.key_id());
+    let key = tollgate::RateLimitKey::new(Arc::clone(&principal.inner.key_id));
     req.extensions_mut().insert(key);
     req.extensions_mut().insert(principal);
 }

@@ -287,7 +287,7 @@ impl Store {
             hash,
             principal: Principal {
                 inner: Arc::new(PrincipalInner {
-                    key_id: row.id.clone(),
+                    key_id: row.id.as_str().into(),
                     account_id: row.account_id,
                     scopes: split_scopes(&row.scopes).into_boxed_slice(),
                 }),
