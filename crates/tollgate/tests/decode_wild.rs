@@ -1574,6 +1574,7 @@ fn a_bearer_challenge_names_what_the_body_leaves_out() {
     );
     assert_eq!(message_only.code.as_deref(), Some("invalid_token"));
     assert_eq!(message_only.message.as_deref(), Some("Unauthorized"));
+    assert_eq!(message_only.details["error_description"], "expired");
     let seed_004 = dec(
         401,
         &[(
@@ -1584,6 +1585,20 @@ fn a_bearer_challenge_names_what_the_body_leaves_out() {
     );
     assert_eq!(seed_004.code.as_deref(), Some("invalid_key"));
     assert_eq!(seed_004.message.as_deref(), Some("Not authenticated"));
+    assert_eq!(
+        seed_004.details["error_description"],
+        "The API key is not valid"
+    );
+    // A description the body's message repeats is not repeated.
+    let same = dec(
+        401,
+        &[(
+            "www-authenticate",
+            r#"Bearer error="invalid_token", error_description="Unauthorized""#,
+        )],
+        r#"{"message":"Unauthorized"}"#,
+    );
+    assert!(!same.details.contains_key("error_description"));
 
     // A challenge stating no error, or on another status, says nothing.
     let bare = dec(401, &[("www-authenticate", r#"Bearer realm="api""#)], "");

@@ -66,7 +66,8 @@ pub struct Decoded {
     /// Extra context the body carried: members whose JSON text comes to
     /// 64 KiB at most (a larger one is left out), so that a hostile body of
     /// huge arrays costs about its size; and the `scope` a
-    /// `WWW-Authenticate` challenge that states an error names.
+    /// `WWW-Authenticate` challenge that states an error names, and its
+    /// `error_description` when the body's message is another.
     pub details: Map<String, Value>,
     /// Field-level problems: the first thousand (one long field name with
     /// many messages, fewer), so that a hostile body costs about its size.
@@ -131,7 +132,8 @@ pub(crate) const MAX_DETAILS_TEXT: usize = 64 * 1024;
 
 impl Decoded {
     /// Fills in the code, message and `scope` detail the body left out from
-    /// the first `WWW-Authenticate` challenge that states an error.
+    /// the first `WWW-Authenticate` challenge that states an error, and keeps
+    /// its `error_description` as a detail when the body's message differs.
     fn read_challenge(&mut self, headers: &HeaderMap) {
         let Some(error) = challenge::challenge_error(headers) else {
             return;
@@ -139,8 +141,17 @@ impl Decoded {
         if self.code.is_none() {
             self.code = Some(error.code.into_owned());
         }
-        if self.message.is_none() {
-            self.message = error.description.map(Cow::into_owned);
+        match (&self.message, error.description) {
+            (None, description) => self.message = description.map(Cow::into_owned),
+            // The body's message comes first; the challenge's reason, often
+            // the more precise ("The token expired at …" under the body's
+            // "Unauthorized"), is kept beside it.
+            (Some(message), Some(description)) if *message != description => {
+                self.details
+                    .entry("error_description")
+                    .or_insert_with(|| Value::String(description.into_owned()));
+            }
+            (Some(_), _) => {}
         }
         if let Some(scope) = error.scope {
             self.details
@@ -251,7 +262,7 @@ impl Catalog {
         // An OAuth resource server says what is wrong with a token in its
         // challenge (RFC 6750, 3), often over an empty body: that fills in
         // what the body left out.
-        if matches!(out.status, 400 | 401 | 403) && (out.code.is_none() || out.message.is_none()) {
+        if matches!(out.status, 400 | 401 | 403) {
             out.read_challenge(headers);
         }
         // Several `Retry-After` lines (two layers each adding one): the
