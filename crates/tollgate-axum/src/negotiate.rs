@@ -113,7 +113,7 @@ impl Negotiation {
         caller_path: Option<&str>,
     ) -> (Dialect, Dialect) {
         let pinned = self.pinned(scanned, path, caller_path);
-        if scanned.accept.prefers_problem() {
+        if scanned.accept.prefers_problem(pinned) {
             return (Dialect::Problem, pinned);
         }
         (pinned, pinned)
@@ -262,14 +262,15 @@ impl<'a> Accept<'a> {
         }
     }
 
-    /// Whether problem details win (see `Weights::prefers_problem`).
-    pub(crate) fn prefers_problem(&self) -> bool {
+    /// Whether problem details win over `pinned` (see
+    /// `Weights::prefers_problem`).
+    pub(crate) fn prefers_problem(&self, pinned: Dialect) -> bool {
         match (&self.several, self.only) {
-            (Some(weights), _) => weights.prefers_problem(),
+            (Some(weights), _) => weights.prefers_problem(pinned),
             (None, Some(value)) if names_problem(value.as_bytes()) => {
                 let mut weights = Weights::default();
                 weights.read(value);
-                weights.prefers_problem()
+                weights.prefers_problem(pinned)
             }
             _ => false,
         }
@@ -346,12 +347,13 @@ fn names_problem(value: &[u8]) -> bool {
 }
 
 /// The weights (in thousandths) an `Accept` list gives the ranges that
-/// decide between problem details and JSON; `None` when a range is not
-/// listed, or only with a malformed weight.
+/// decide between problem details and JSON (or JSON:API's own type);
+/// `None` when a range is not listed, or only with a malformed weight.
 #[derive(Clone, Copy, Default)]
 struct Weights {
     problem: Option<u16>,
     json: Option<u16>,
+    json_api: Option<u16>,
     application: Option<u16>,
     any: Option<u16>,
 }
@@ -366,6 +368,8 @@ impl Weights {
                 &mut self.problem
             } else if media.eq_ignore_ascii_case("application/json") {
                 &mut self.json
+            } else if media.eq_ignore_ascii_case(Dialect::Jsonapi.content_type()) {
+                &mut self.json_api
             } else if media.eq_ignore_ascii_case("application/*") {
                 &mut self.application
             } else if media == "*/*" {
@@ -380,14 +384,19 @@ impl Weights {
     }
 
     /// Whether `application/problem+json` is listed with a weight above 0
-    /// and no lower than JSON's, which the most specific of
-    /// `application/json`, `application/*` and `*/*` gives (RFC 9110,
-    /// 12.5.1). A tie goes to problem details.
-    fn prefers_problem(&self) -> bool {
+    /// and no lower than the `pinned` dialect's type, which the most
+    /// specific of `application/json` (for `jsonapi`, the higher of it and
+    /// `application/vnd.api+json`), `application/*` and `*/*` gives (RFC
+    /// 9110, 12.5.1). A tie goes to problem details.
+    fn prefers_problem(&self, pinned: Dialect) -> bool {
         let Some(problem) = self.problem else {
             return false;
         };
-        let json = self.json.or(self.application).or(self.any).unwrap_or(0);
+        let own = match pinned {
+            Dialect::Jsonapi => self.json.max(self.json_api),
+            _ => self.json,
+        };
+        let json = own.or(self.application).or(self.any).unwrap_or(0);
         problem > 0 && problem >= json
     }
 }
@@ -689,6 +698,44 @@ mod tests {
             }
             assert_eq!(n.decide(&h, "/"), Envelope, "{lines:?}");
         }
+        // JSON:API's own type competes with problem details where errors
+        // are JSON:API; elsewhere it does not.
+        let json_api = Negotiation::new(Dialect::Jsonapi);
+        for (accept, want) in [
+            (
+                "application/vnd.api+json, application/problem+json;q=0.9",
+                Dialect::Jsonapi,
+            ),
+            (
+                "application/vnd.api+json;q=0.5, application/problem+json;q=0.9",
+                Problem,
+            ),
+            (
+                "application/json, application/problem+json;q=0.9",
+                Dialect::Jsonapi,
+            ),
+            (
+                "application/vnd.api+json;q=0.1, application/json, application/problem+json;q=0.9",
+                Dialect::Jsonapi,
+            ),
+            ("application/problem+json", Problem),
+        ] {
+            assert_eq!(
+                json_api.decide(&headers(&[("accept", accept)]), "/"),
+                want,
+                "{accept}"
+            );
+        }
+        assert_eq!(
+            n.decide(
+                &headers(&[(
+                    "accept",
+                    "application/vnd.api+json, application/problem+json;q=0.9"
+                )]),
+                "/"
+            ),
+            Problem
+        );
     }
 
     #[test]
@@ -1001,7 +1048,7 @@ mod tests {
         assert_eq!(scanned.content_length, h.get("content-length"));
         assert_eq!(scanned.version, h.get("x-api-version"));
         // Any `Accept` value counts, not only the first.
-        assert!(scanned.accept.prefers_problem());
+        assert!(scanned.accept.prefers_problem(Dialect::Envelope));
         assert_eq!(n.dialects(&scanned, "/", None).0, Dialect::Problem);
         h.append("x-request-id", HeaderValue::from_static("third"));
         assert_eq!(n.scan(&h).request_id, None);

@@ -268,7 +268,7 @@ const WEIGHTS: [(&str, Option<u16>); 12] = [
 
 /// The media types of `Accept` ranges: those that decide between problem
 /// details and JSON, the pinned one, others.
-const MEDIA: [&str; 13] = [
+const MEDIA: [&str; 14] = [
     "application/json",
     "application/problem+json",
     "Application/Problem+JSON",
@@ -280,6 +280,7 @@ const MEDIA: [&str; 13] = [
     "image/*",
     MEDIA_PIN,
     "Application/Vnd.Scans.V1+JSON",
+    "application/vnd.api+json",
     "text/*",
     "application/problem+xml",
 ];
@@ -893,11 +894,13 @@ fn valid_id(id: &[u8]) -> bool {
 
 /// Whether `Accept` picks problem details (the crate docs' rule): listed with
 /// a weight above 0 and no lower than JSON's, JSON's being that of the most
-/// specific range listed of `application/json`, `application/*` and `*/*`
+/// specific range listed of `application/json` (over `pinned` `jsonapi`,
+/// or its own type), `application/*` and `*/*`
 /// (a range with a malformed weight is not listed). `None` when a line is
 /// not made of known ranges.
-fn prefers_problem(lines: &[Line]) -> Option<bool> {
+fn prefers_problem(lines: &[Line], pinned: Dialect) -> Option<bool> {
     let (mut problem, mut json, mut application, mut any) = (None, None, None, None);
+    let own = pinned.content_type();
     for line in lines {
         let ranges = match line {
             Line::Accept(ranges) => ranges,
@@ -907,7 +910,9 @@ fn prefers_problem(lines: &[Line]) -> Option<bool> {
         for (media, (_, weight), _) in ranges {
             let slot = if media.eq_ignore_ascii_case("application/problem+json") {
                 &mut problem
-            } else if media.eq_ignore_ascii_case("application/json") {
+            } else if media.eq_ignore_ascii_case("application/json")
+                || (pinned == Dialect::Jsonapi && media.eq_ignore_ascii_case(own))
+            {
                 &mut json
             } else if media.eq_ignore_ascii_case("application/*") {
                 &mut application
@@ -978,11 +983,15 @@ fn error_dialects(case: &Case) -> Vec<Dialect> {
     if !case.problem_on_accept {
         return pinned;
     }
-    match prefers_problem(&case.lines) {
-        Some(true) => vec![Dialect::Problem],
-        Some(false) => pinned,
-        None => pinned.into_iter().chain([Dialect::Problem]).collect(),
+    let mut dialects = Vec::new();
+    for d in pinned {
+        match prefers_problem(&case.lines, d) {
+            Some(true) => dialects.push(Dialect::Problem),
+            Some(false) => dialects.push(d),
+            None => dialects.extend([d, Dialect::Problem]),
+        }
     }
+    dialects
 }
 
 /// A header value as text: visible ASCII and tabs only.

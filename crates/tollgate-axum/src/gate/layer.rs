@@ -121,7 +121,9 @@ impl Tollgate {
 
     /// Whether `Accept: application/problem+json` gets the `problem` dialect
     /// whatever else applies (on by default), when rated no lower than JSON
-    /// (`application/json`, else `application/*`, else `*/*`). Off, the
+    /// (`application/json`, else `application/*`, else `*/*`; where errors
+    /// are `jsonapi`, the higher of `application/json` and its own
+    /// `application/vnd.api+json`). Off, the
     /// OpenAPI document should say so too:
     /// `ErrorMedia::new(dialect).problem_on_accept(false)`
     /// (`tollgate::docs::openapi::ErrorMedia`).
