@@ -34,7 +34,7 @@ pub use model::{
 };
 pub use route::RouteLayer;
 pub use store::{
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_DATABASE_URL, Reservation, SQLITE_BUSY_TIMEOUT, Store,
-    StoreOptions,
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CHARGE_HOLD, DEFAULT_DATABASE_URL, Reservation,
+    SQLITE_BUSY_TIMEOUT, Store, StoreOptions,
 };
 pub use tenant::Owned;

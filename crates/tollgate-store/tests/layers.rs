@@ -1830,10 +1830,11 @@ mod faulty {
             id: &'a str,
             cost: i64,
             period: i64,
+            hold: tollgate_store::backend::Hold,
         ) -> BoxFuture<'a, Result<Option<tollgate_store::backend::Reserved>, StoreError>> {
             Box::pin(async move {
                 self.held().await;
-                let reserved = self.inner.reserve(id, cost, period).await?;
+                let reserved = self.inner.reserve(id, cost, period, hold).await?;
                 if reserved.is_none() {
                     let top_up = self.top_up_on_refusal.swap(0, Ordering::SeqCst);
                     if top_up > 0 {
@@ -1843,12 +1844,7 @@ mod faulty {
                 Ok(reserved)
             })
         }
-        fn release<'a>(
-            &'a self,
-            id: &'a str,
-            cost: i64,
-            period: i64,
-        ) -> BoxFuture<'a, Result<(), StoreError>> {
+        fn release(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
             let unconnected = self
                 .unconnected_releases
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -1858,8 +1854,18 @@ mod faulty {
             }
             Box::pin(async move {
                 self.slowly().await;
-                self.inner.release(id, cost, period).await
+                self.inner.release(token).await
             })
+        }
+        fn commit(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
+            self.inner.commit(token)
+        }
+        fn expired_charges(
+            &self,
+            now: i64,
+            limit: u32,
+        ) -> BoxFuture<'_, Result<Vec<i64>, StoreError>> {
+            self.inner.expired_charges(now, limit)
         }
         fn add_storage<'a>(
             &'a self,

@@ -20,6 +20,7 @@ both_backends!(
     revocation_clears_this_nodes_cache_and_the_ttl_bounds_others,
     thousand_concurrent_charges_never_overdraw,
     release_gives_back_credits_and_usage,
+    abandoned_charges_are_given_back_once_their_hold_ends,
     monthly_usage_limit_resets_next_month,
     storage_quota,
     an_empty_file_counts_no_storage_and_a_negative_size_is_invalid_input,
@@ -467,6 +468,63 @@ async fn release_gives_back_credits_and_usage(kind: Kind) {
         s.reserve("acme", 1).await,
         Err(Rejection::AccountSuspended)
     ));
+    db.cleanup().await;
+}
+
+/// A process that stops mid-request (killed, crashed) leaves its charges
+/// neither kept nor given back: once their hold ends, their credits and
+/// usage come back, once however many look, and a later charge looks by
+/// itself. What was kept or given back stays so.
+async fn abandoned_charges_are_given_back_once_their_hold_ends(kind: Kind) {
+    let hold = Duration::from_secs(600);
+    let Some(db) = TestDb::with(kind, |o| o.charge_hold(hold)).await else {
+        return;
+    };
+    let s = &db.store;
+    s.create_account(NewAccount::new("acme").credits(20))
+        .await
+        .unwrap();
+    let kept = s.reserve("acme", 1).await.unwrap();
+    s.commit(kept).await.unwrap();
+    let failed = s.reserve("acme", 1).await.unwrap();
+    s.release(failed).await.unwrap();
+    let stopped = [
+        s.reserve("acme", 2).await.unwrap(),
+        s.reserve("acme", 3).await.unwrap(),
+    ];
+    let state = |a: tollgate_store::Account| (a.balance(), a.usage_in_month_of(s.now()));
+    assert_eq!(state(s.account("acme").await.unwrap()), (14, 3));
+
+    db.clock.advance(hold - Duration::from_secs(1));
+    assert_eq!(s.release_abandoned_charges().await.unwrap(), 0);
+    db.clock.advance(Duration::from_secs(1));
+    let (first, second) =
+        tokio::join!(s.release_abandoned_charges(), s.release_abandoned_charges());
+    assert_eq!(first.unwrap() + second.unwrap(), 2);
+    assert_eq!(state(s.account("acme").await.unwrap()), (19, 1));
+    // The stopped process's own late release gives nothing more, nor does
+    // its late commit take anything.
+    let [late_release, late_commit] = stopped;
+    s.release(late_release).await.unwrap();
+    s.commit(late_commit).await.unwrap();
+    assert_eq!(state(s.account("acme").await.unwrap()), (19, 1));
+
+    // Another charge abandoned: the first charge after its hold (and a
+    // minute after the last look) gives it back by itself.
+    let abandoned = s.reserve("acme", 4).await.unwrap();
+    drop(abandoned);
+    db.clock.advance(hold);
+    let _next = s.reserve("acme", 1).await.unwrap();
+    s.finish_writes().await;
+    assert_eq!(state(s.account("acme").await.unwrap()), (18, 2));
+
+    let refused = tollgate_store::Store::open_with(
+        &db.url,
+        StoreOptions::default().charge_hold(Duration::ZERO),
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("charge hold"), "{refused}");
     db.cleanup().await;
 }
 
@@ -1491,7 +1549,7 @@ async fn a_store_that_creates_no_tables_opens_only_a_tollgate_database(kind: Kin
         common::Pool::Postgres(pool) => sqlx::query_scalar(versions).fetch_all(&pool).await,
     }
     .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     at.cleanup(&["foreign", "missing", "older"]).await;
 }
 

@@ -134,6 +134,16 @@ pub struct Reserved {
     pub period: i64,
 }
 
+/// How [`AccountBackend::reserve`] records a charge until its request ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hold {
+    /// The charge's random id.
+    pub token: i64,
+    /// When its credits are given back if the request has not ended by then
+    /// (its process stopped): Unix seconds.
+    pub expires_at: i64,
+}
+
 /// Accounts: state, credits, usage and storage.
 pub trait AccountBackend: Send + Sync + 'static {
     /// Inserts an account; `false` when the id is taken.
@@ -160,24 +170,29 @@ pub trait AccountBackend: Send + Sync + 'static {
         usage_limit: Option<i64>,
         storage_quota: Option<i64>,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
-    /// In one conditional statement: if the account is active, has at least
-    /// `cost` credits and is under its usage limit for the month starting at
-    /// `period`, takes `cost` and counts one request; `None` when nothing
-    /// was taken.
+    /// In one transaction: if the account is active, has at least `cost`
+    /// credits and is under its usage limit for the month starting at
+    /// `period`, takes `cost`, counts one request and records the charge as
+    /// `hold` (its row kept until the request ends); `None` when nothing was
+    /// taken.
     fn reserve<'a>(
         &'a self,
         id: &'a str,
         cost: i64,
         period: i64,
+        hold: Hold,
     ) -> BoxFuture<'a, Result<Option<Reserved>, StoreError>>;
-    /// Gives back what [`reserve`](Self::reserve) took; `period` is the
-    /// month it counted the request in ([`Reserved::period`]).
-    fn release<'a>(
-        &'a self,
-        id: &'a str,
-        cost: i64,
-        period: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// In one transaction: deletes the charge `token` and gives back what
+    /// [`reserve`](Self::reserve) took (the request uncounted from the month
+    /// it was counted in); `false` when there was no such charge (kept,
+    /// or given back already), so a release repeated gives back nothing.
+    fn release(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Keeps the charge `token`: deletes its row; `false` when there was
+    /// none (given back already, the request having outlived its hold).
+    fn commit(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// The tokens of at most `limit` charges whose hold ended at or before
+    /// `now` (Unix seconds).
+    fn expired_charges(&self, now: i64, limit: u32) -> BoxFuture<'_, Result<Vec<i64>, StoreError>>;
     /// Adds `bytes` of storage if within quota; bytes now used, `None` when refused.
     fn add_storage<'a>(
         &'a self,

@@ -7,8 +7,8 @@
 use sqlx::Row;
 
 use super::{
-    AccountBackend, AccountRow, Backend, BoxFuture, IdempotencyBackend, IdempotencyRow, KeyBackend,
-    KeyRow, LockToken, Reserved,
+    AccountBackend, AccountRow, Backend, BoxFuture, Hold, IdempotencyBackend, IdempotencyRow,
+    KeyBackend, KeyRow, LockToken, Reserved,
 };
 use crate::StoreError;
 
@@ -226,29 +226,79 @@ macro_rules! sql_backend {
                 id: &'a str,
                 cost: i64,
                 period: i64,
+                hold: Hold,
             ) -> BoxFuture<'a, Result<Option<Reserved>, StoreError>> {
                 Box::pin(async move {
-                    let row = sqlx::query(RESERVE)
+                    let mut tx = self.pool.begin().await?;
+                    let Some(row) = sqlx::query(RESERVE)
                         .bind(id)
                         .bind(cost)
                         .bind(period)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    Ok(row
-                        .map(|r| {
-                            Ok::<_, sqlx::Error>(Reserved {
-                                balance: r.try_get("balance")?,
-                                period: r.try_get("usage_period")?,
-                            })
-                        })
-                        .transpose()?)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let reserved = Reserved {
+                        balance: row.try_get("balance")?,
+                        period: row.try_get("usage_period")?,
+                    };
+                    sqlx::query(
+                        "INSERT INTO reservations (id, account_id, cost, period, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(hold.token)
+                    .bind(id)
+                    .bind(cost)
+                    .bind(reserved.period)
+                    .bind(hold.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(Some(reserved))
                 })
             }
 
-            fn release<'a>(&'a self, id: &'a str, cost: i64, period: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+            fn release(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
                 Box::pin(async move {
-                    sqlx::query(RELEASE).bind(id).bind(cost).bind(period).execute(&self.pool).await?;
-                    Ok(())
+                    let mut tx = self.pool.begin().await?;
+                    let held = sqlx::query(
+                        "DELETE FROM reservations WHERE id = $1 RETURNING account_id, cost, period",
+                    )
+                    .bind(token)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(held) = held else {
+                        return Ok(false);
+                    };
+                    sqlx::query(RELEASE)
+                        .bind(held.try_get::<String, _>("account_id")?)
+                        .bind(held.try_get::<i64, _>("cost")?)
+                        .bind(held.try_get::<i64, _>("period")?)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(true)
+                })
+            }
+
+            fn commit(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM reservations WHERE id = $1")
+                        .bind(token)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            }
+
+            fn expired_charges(&self, now: i64, limit: u32) -> BoxFuture<'_, Result<Vec<i64>, StoreError>> {
+                Box::pin(async move {
+                    Ok(sqlx::query_scalar("SELECT id FROM reservations WHERE expires_at <= $1 LIMIT $2")
+                        .bind(now)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?)
                 })
             }
 

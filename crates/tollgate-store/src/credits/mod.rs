@@ -3,24 +3,34 @@
 //! The rule: before the handler runs, the route's cost is **reserved** — taken
 //! from the balance in one conditional `UPDATE … WHERE balance >= cost`, so no
 //! number of concurrent requests, on SQLite or Postgres, can take a balance
-//! below zero — and one request is counted against the month's usage limit.
-//! When the handler succeeds (any status below 400) the reservation is
-//! **committed** (kept; no further write). When it answers with an error (4xx
-//! or 5xx), or its future is dropped (client gone, timeout), the reservation
-//! is **released**: credits and usage are given back, so only work that
-//! succeeded is paid for, and a retry after a failure is charged once.
+//! below zero — and one request is counted against the month's usage limit;
+//! the charge is recorded in the same transaction. When the handler succeeds
+//! (any status below 400) the reservation is **committed**: the record is
+//! deleted, on a task of its own, after the answer. When it answers with an
+//! error (4xx or 5xx), or its future is dropped (client gone, timeout), the
+//! reservation is **released**: credits and usage are given back, and the
+//! record deleted in the same transaction, so only work that succeeded is
+//! paid for, a retry after a failure is charged once, and a release repeated
+//! (by a retry of it, or on another node) gives back nothing more.
 //! Taking and giving back run on tasks of their own, so a request dropped
 //! midway (while its charge waits for the account's row, say) cannot cut
 //! them off; a charge that lands after its request is gone is given back, as
 //! is one that lands after the request was answered `service_unavailable`
 //! (503, `Retry-After: 1`) for waiting longer than the store's
 //! [acquire timeout](crate::StoreOptions::acquire_timeout) on a lock. A
-//! release that finds no connection, or that the database refuses for a
-//! lock (SQLite busy past its busy timeout, a Postgres lock timeout or
-//! deadlock: it did not land), is tried again (twice, 0.1 s and 1 s later);
-//! one that fails otherwise once sent leaves the credits taken (it may have
-//! landed, and a second would hand out free calls) and is logged
-//! (`tracing`, level error).
+//! release that fails is tried again (twice, 0.1 s and 1 s later) and logged
+//! (`tracing`, level error) if it still fails.
+//!
+//! **A process that stops mid-request** (killed, crashed, its machine gone)
+//! leaves its charges recorded but neither kept nor given back: once a
+//! charge is older than the [charge hold](crate::StoreOptions::charge_hold)
+//! (10 minutes by default), its credits and usage are given back, by the
+//! next charge on any node (they look at most once a minute) or by
+//! [`Store::release_abandoned_charges`](crate::Store::release_abandoned_charges).
+//! So a client whose request was cut off that way, and which retries it,
+//! pays once. A request that runs longer than the hold is not charged (its
+//! commit finds the charge given back, and logs a warning): set the hold
+//! above the longest a request may run.
 //!
 //! Refusals: `account_suspended` (402), `insufficient_credits` (402, details
 //! `required` and `available`), `usage_limit_exceeded` (429, `Retry-After`

@@ -1,18 +1,23 @@
 //! Credits, usage limits and storage quotas.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::clock::{from_unix, month_start, next_month_start};
+use crate::backend::{Hold, LockToken};
+use crate::clock::{from_unix, month_start, next_month_start, unix};
 use crate::model::AccountState;
 use crate::{Rejection, StoreError, detach};
 
-use super::{Reservation, Store, nameable, non_negative};
+use super::{Reservation, Store, nameable, non_negative, secs};
 
 impl Store {
     /// Takes `cost` credits from an account and counts one request against its
     /// monthly usage limit, in one conditional statement that can never take
-    /// the balance below zero, however many run at once.
+    /// the balance below zero, however many run at once, and records the
+    /// charge until it is [committed](Self::commit) or
+    /// [released](Self::release): one left past the
+    /// [charge hold](crate::StoreOptions::charge_hold) is given back.
     ///
     /// Refused with `account_suspended`, `usage_limit_exceeded` (with
     /// `Retry-After` to the next month) or `insufficient_credits`; with
@@ -26,12 +31,19 @@ impl Store {
         for _ in 0..3 {
             let now = self.now();
             let period = month_start(now);
-            if let Some(reserved) = self.backend().reserve(account_id, cost, period).await? {
+            let hold = Hold {
+                token: LockToken::random()?.0,
+                expires_at: unix(now).saturating_add(secs(self.inner.charge_hold)),
+            };
+            let reserved = self.backend().reserve(account_id, cost, period, hold);
+            if let Some(reserved) = reserved.await? {
+                self.look_for_abandoned_charges(unix(now));
                 return Ok(Reservation {
                     account_id: account_id.to_owned(),
                     cost,
                     period: reserved.period,
                     remaining: reserved.balance,
+                    token: hold.token,
                     released: Arc::default(),
                 });
             }
@@ -73,39 +85,117 @@ impl Store {
     }
 
     /// Gives back a reservation's credits and usage (the request failed),
-    /// once however many clones of it are released.
+    /// once however many clones of it are released, here or on other nodes:
+    /// the charge's record is deleted in the same transaction, and a release
+    /// that finds none gives back nothing.
     ///
     /// The release runs on a task of its own, so a caller dropped meanwhile
-    /// (its request cut off) does not cut it off. One that certainly did not
-    /// land (no connection was had, or the database refused it for a lock)
-    /// is tried again, 0.1 s and then 1 s later, and if it still has not
-    /// landed, a later call may try again. One that failed otherwise once
-    /// sent is not repeated, by it or a later call: it may have landed, and
-    /// giving the credits back twice would hand out free calls.
+    /// (its request cut off) does not cut it off. One that fails is tried
+    /// again, 0.1 s and then 1 s later (safe, as it gives back at most
+    /// once), and if it still fails, a later call may try again; failing
+    /// that, the charge is given back when its hold ends.
     pub async fn release(&self, reservation: Reservation) -> Result<(), StoreError> {
-        use std::sync::atomic::Ordering;
         if reservation.released.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let store = self.clone();
         let work = async move {
-            let (account, cost, period) = (
-                &reservation.account_id,
-                reservation.cost,
-                reservation.period,
-            );
-            let released = detach::persistently(detach::never_landed, || {
-                store.backend().release(account, cost, period)
-            })
-            .await;
-            if released.as_ref().is_err_and(detach::never_landed) {
+            let token = reservation.token;
+            let released =
+                detach::persistently(detach::any_error, || store.backend().release(token)).await;
+            if released.is_err() {
                 reservation.released.store(false, Ordering::Release);
             }
-            released
+            released.map(drop)
         };
         detach::finish(self.writes(), work)
             .await
             .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
+    }
+
+    /// Keeps a reservation's credits (the request succeeded): deletes the
+    /// charge's record, so that it is never given back. Tried again as a
+    /// release is; a charge whose record is gone already (the request ran
+    /// past the [charge hold](crate::StoreOptions::charge_hold), so its
+    /// credits were given back) is logged, and stays given back.
+    pub async fn commit(&self, reservation: Reservation) -> Result<(), StoreError> {
+        if reservation.released.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let store = self.clone();
+        let work = async move {
+            let token = reservation.token;
+            let kept =
+                detach::persistently(detach::any_error, || store.backend().commit(token)).await?;
+            if !kept {
+                tracing::warn!(
+                    account = reservation.account_id(),
+                    credits = reservation.cost(),
+                    hold = ?store.inner.charge_hold,
+                    "a request ran past the charge hold: its credits were given back, so it was not charged"
+                );
+            }
+            Ok(())
+        };
+        detach::finish(self.writes(), work)
+            .await
+            .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
+    }
+
+    /// Gives back the credits and usage of every charge whose hold has
+    /// ended: its request never ended, its process having stopped
+    /// mid-request (killed, crashed, its machine gone). How many. Charges
+    /// look for these themselves, at most once a minute; call this to do it
+    /// now (at start, say).
+    pub async fn release_abandoned_charges(&self) -> Result<u64, StoreError> {
+        /// How many charges one query finds.
+        const BATCH: u32 = 100;
+        let mut given_back = 0;
+        loop {
+            let now = unix(self.now());
+            let tokens = self.backend().expired_charges(now, BATCH).await?;
+            for &token in &tokens {
+                given_back += u64::from(self.backend().release(token).await?);
+            }
+            if tokens.len() < BATCH as usize {
+                if given_back > 0 {
+                    tracing::warn!(
+                        charges = given_back,
+                        "gave back the credits of requests whose process stopped before they ended"
+                    );
+                }
+                return Ok(given_back);
+            }
+        }
+    }
+
+    /// Starts [`release_abandoned_charges`](Self::release_abandoned_charges)
+    /// on a task of its own if a minute has passed since it last did, so
+    /// that a process that stopped mid-request is made good without any
+    /// timer of the application's.
+    fn look_for_abandoned_charges(&self, now: i64) {
+        /// How often charges look, in seconds.
+        const EVERY: i64 = 60;
+        let next = &self.inner.next_abandoned_check;
+        let due = next.load(Ordering::Relaxed);
+        if now < due
+            || next
+                .compare_exchange(
+                    due,
+                    now.saturating_add(EVERY),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let store = self.clone();
+        detach::start(self.writes(), async move {
+            if let Err(error) = store.release_abandoned_charges().await {
+                tracing::error!(%error, "the credits of abandoned charges could not be given back");
+            }
+        });
     }
 
     /// Counts `bytes` of new storage against the account's quota, atomically;

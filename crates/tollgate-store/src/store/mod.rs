@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::{Duration, SystemTime};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -34,6 +35,12 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
 /// store is unavailable (503 `service_unavailable`), not slow.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a charge is held for a request that has not ended, by default:
+/// past it, the credits are given back (its process is taken to have
+/// stopped). Requests rarely run for minutes; a process that was killed is
+/// usually back well within this.
+pub const DEFAULT_CHARGE_HOLD: Duration = Duration::from_secs(10 * 60);
+
 /// How long a SQLite store call waits for a lock another connection holds
 /// (a writer in another process, say) before it fails with `database is
 /// locked`.
@@ -60,6 +67,7 @@ pub struct StoreOptions {
     pub(crate) acquire_timeout: Duration,
     pub(crate) schema: Option<String>,
     pub(crate) create_tables: bool,
+    pub(crate) charge_hold: Duration,
 }
 
 impl Default for StoreOptions {
@@ -73,6 +81,7 @@ impl Default for StoreOptions {
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             schema: None,
             create_tables: true,
+            charge_hold: DEFAULT_CHARGE_HOLD,
         }
     }
 }
@@ -87,6 +96,7 @@ impl fmt::Debug for StoreOptions {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("schema", &self.schema)
             .field("create_tables", &self.create_tables)
+            .field("charge_hold", &self.charge_hold)
             .finish_non_exhaustive()
     }
 }
@@ -133,6 +143,17 @@ impl StoreOptions {
     /// and what it takes once the lock is gone is given back.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
+        self
+    }
+    /// How long a charge is held for a request that has not ended (default
+    /// [`DEFAULT_CHARGE_HOLD`]): past it, the request's process is taken to
+    /// have stopped mid-request (killed, crashed, its machine gone), and the
+    /// credits and usage are given back (see
+    /// [`Store::release_abandoned_charges`]). Set it above the longest a
+    /// request may run: one running longer is not charged. Zero is refused
+    /// when the store opens.
+    pub fn charge_hold(mut self, hold: Duration) -> Self {
+        self.charge_hold = hold;
         self
     }
     /// Postgres only: keep the tables in this schema (created if missing),
@@ -203,6 +224,10 @@ struct Inner {
     key_prefix: String,
     /// How long the layers wait for a charge or a claim.
     acquire_timeout: Duration,
+    /// How long a charge is held for a request that has not ended.
+    charge_hold: Duration,
+    /// When (Unix seconds) a charge next looks for abandoned ones.
+    next_abandoned_check: AtomicI64,
     /// The writes running on tasks of their own (`detach`).
     writes: TaskTracker,
 }
@@ -218,10 +243,13 @@ impl fmt::Debug for Store {
 /// Credits taken for one request, to keep or give back.
 ///
 /// The rule the [`CreditsLayer`](crate::CreditsLayer) applies: credits are
-/// *reserved* (taken, atomically, never below zero) before the handler runs,
-/// *committed* when the handler answers with a status below 400 (keeping them
-/// needs no further write), and *released* (given back, with the request's
-/// usage count) when it answers with a 4xx or 5xx or its future is dropped.
+/// *reserved* (taken, atomically, never below zero, and the charge recorded)
+/// before the handler runs, *committed* when the handler answers with a
+/// status below 400 (the record deleted), and *released* (given back, with
+/// the request's usage count) when it answers with a 4xx or 5xx or its
+/// future is dropped. A charge neither committed nor released within the
+/// [charge hold](StoreOptions::charge_hold) (its process stopped) is given
+/// back.
 ///
 /// Clones are one reservation: the first [`Store::release`] of any of them
 /// gives the credits back, and later ones do nothing (a handler that released
@@ -234,6 +262,8 @@ pub struct Reservation {
     /// The month (its first second, Unix time) the request was counted in.
     pub(crate) period: i64,
     pub(crate) remaining: i64,
+    /// The charge's record, which commit and release delete.
+    pub(crate) token: i64,
     /// Set by the first release, shared by every clone.
     pub(crate) released: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -308,6 +338,12 @@ impl Store {
         if options.acquire_timeout.is_zero() {
             return Err(StoreError::InvalidInput(
                 "the acquire timeout must be above zero (with none, every call would fail)"
+                    .to_owned(),
+            ));
+        }
+        if options.charge_hold.is_zero() {
+            return Err(StoreError::InvalidInput(
+                "the charge hold must be above zero (with none, every charge would be given back)"
                     .to_owned(),
             ));
         }
@@ -518,6 +554,8 @@ impl Store {
                 clock: options.clock,
                 key_prefix: options.key_prefix,
                 acquire_timeout: options.acquire_timeout,
+                charge_hold: options.charge_hold,
+                next_abandoned_check: AtomicI64::new(i64::MIN),
                 writes: TaskTracker::new(),
             }),
         }
@@ -620,7 +658,8 @@ mod tests {
     use super::accounts::key_id_of;
     use super::*;
     use crate::backend::{
-        AccountBackend, AccountRow, BoxFuture, IdempotencyBackend, KeyBackend, KeyRow, Reserved,
+        AccountBackend, AccountRow, BoxFuture, Hold, IdempotencyBackend, KeyBackend, KeyRow,
+        Reserved,
     };
     use crate::clock::unix;
 
@@ -875,9 +914,10 @@ mod tests {
             id: &'a str,
             cost: i64,
             period: i64,
+            hold: Hold,
         ) -> BoxFuture<'a, Result<Option<Reserved>, StoreError>> {
             Box::pin(async move {
-                let reserved = self.inner.reserve(id, cost, period).await?;
+                let reserved = self.inner.reserve(id, cost, period, hold).await?;
                 if reserved.is_none() {
                     let top_up = self.top_ups.lock().unwrap().remove(id);
                     if let Some(amount) = top_up {
@@ -887,13 +927,18 @@ mod tests {
                 Ok(reserved)
             })
         }
-        fn release<'a>(
-            &'a self,
-            id: &'a str,
-            cost: i64,
-            period: i64,
-        ) -> BoxFuture<'a, Result<(), StoreError>> {
-            self.inner.release(id, cost, period)
+        fn release(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
+            self.inner.release(token)
+        }
+        fn commit(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
+            self.inner.commit(token)
+        }
+        fn expired_charges(
+            &self,
+            now: i64,
+            limit: u32,
+        ) -> BoxFuture<'_, Result<Vec<i64>, StoreError>> {
+            self.inner.expired_charges(now, limit)
         }
         fn add_storage<'a>(
             &'a self,
