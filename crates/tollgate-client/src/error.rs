@@ -69,7 +69,9 @@ pub enum Cause {
     Status(ErrorResponse),
     /// No response: the connection failed, timed out or was cut.
     Transport(reqwest::Error),
-    /// No response before the client's overall deadline.
+    /// No response before the client's overall deadline (a timeout of the
+    /// reqwest client's that ends with the deadline included, as
+    /// [`client_with`](crate::client_with)'s read timeout does).
     DeadlineElapsed(Duration),
     /// Another middleware in the chain failed.
     Middleware(Box<dyn std::error::Error + Send + Sync>),
@@ -102,7 +104,7 @@ pub enum StopReason {
     },
     /// The policy's maximum number of attempts was reached.
     MaxAttempts(u32),
-    /// The next attempt would start after the overall deadline.
+    /// The overall deadline came, or the next attempt would start after it.
     Deadline(Duration),
     /// The client's shared retry budget is spent: the server is failing
     /// often, and more retries would only add to its load.
@@ -148,8 +150,10 @@ impl fmt::Display for StopReason {
     }
 }
 
+/// A delay in seconds: whole when it is, or when it is saturated (past any
+/// clock, as a `Retry-After: 1e400` is read), else to the millisecond.
 fn secs(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
+    if d.subsec_nanos() == 0 || d.as_secs() == u64::MAX {
         format!("{}s", d.as_secs())
     } else {
         format!("{:.3}s", d.as_secs_f64())
@@ -356,22 +360,38 @@ impl fmt::Display for Error {
         }
         match &self.inner.cause {
             Cause::Status(response) => {
-                fmt::Display::fmt(&response.status(), f)?;
+                let status = response.status();
+                let line = match status.canonical_reason() {
+                    Some(reason) => format!("{} {reason}", status.as_u16()),
+                    None => status.as_u16().to_string(),
+                };
+                f.write_str(&line)?;
                 let code = response.code().filter(|c| Some(*c) != response.message());
                 if let Some(code) = code {
                     write!(f, " {}", Escaped(code))?;
                 }
-                if let Some(message) = response.message() {
+                // An HTML page's title is often the status line again.
+                let message = response.message().filter(|message| {
+                    let message = message.trim();
+                    !message.eq_ignore_ascii_case(&line)
+                        && status
+                            .canonical_reason()
+                            .is_none_or(|reason| !message.eq_ignore_ascii_case(reason))
+                });
+                if let Some(message) = message {
                     write!(f, ": {}", Escaped(message))?;
                 }
             }
-            Cause::Transport(e) => write!(f, "{e}")?,
+            Cause::Transport(e) => f.write_str(&transport_reason(e))?,
             Cause::DeadlineElapsed(d) => write!(f, "no response within the {} deadline", secs(*d))?,
             Cause::Middleware(e) => write!(f, "{e}")?,
             Cause::Body(e) => write!(f, "{e}")?,
         }
         match &self.inner.stop {
             Some(StopReason::NotRetryable | StopReason::Disabled) | None => {}
+            // The cause already says the deadline ended it.
+            Some(StopReason::Deadline(_))
+                if matches!(self.inner.cause, Cause::DeadlineElapsed(_)) => {}
             Some(stop) => write!(f, "; {stop}")?,
         }
         let mut notes = Vec::new();
@@ -448,6 +468,28 @@ pub(crate) fn without_credentials(mut e: reqwest::Error) -> reqwest::Error {
         *url = shown(url);
     }
     e
+}
+
+/// A transport error's text without its URL (the error's own text names
+/// the request already), then each of its causes: what tells a refused
+/// connection, a timeout and a reset apart
+/// (`error sending request: client error (Connect): tcp connect error:
+/// Connection refused (os error 111)`).
+pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
+    let text = e.to_string();
+    let mut reason = match e.url() {
+        Some(url) => text
+            .strip_suffix(&format!(" for url ({url})"))
+            .map_or_else(|| text.clone(), str::to_owned),
+        None => text,
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    reason
 }
 
 /// Unwraps the [`Error`] that [`TollgateMiddleware`](crate::TollgateMiddleware)

@@ -101,10 +101,27 @@ impl ErrorResponse {
         self.decoded.retry_after
     }
 
-    /// Whether sending the request again may succeed, per the catalog or the
-    /// status.
+    /// Whether the client retries this response, by the rules its
+    /// [`RetryPolicy`](crate::RetryPolicy) follows without a
+    /// [`retry_when`](crate::RetryPolicy::retry_when) rule: the server's
+    /// `x-should-retry` or `Stripe-Should-Retry`, then the catalog entry of
+    /// its code, then its status; a spent quota (`quota_exceeded`) only
+    /// with a wait asked. The request's own limits are not counted: its
+    /// method, its attempts, its deadline, the retry budget, or a wait
+    /// longer than the policy allows. [`decoded`](Self::decoded)'s
+    /// `retryable` is the catalog's class alone.
+    ///
+    /// ```
+    /// use http::{HeaderMap, StatusCode};
+    /// use tollgate_client::ErrorDecoder;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-should-retry", "false".parse().unwrap());
+    /// let e = ErrorDecoder::new().decode(StatusCode::SERVICE_UNAVAILABLE, headers, Default::default());
+    /// assert!(!e.retryable());
+    /// assert!(e.decoded().retryable); // a 503, by its status alone
+    /// ```
     pub fn retryable(&self) -> bool {
-        self.decoded.retryable
+        crate::retry::plan_after_response(self, None).is_ok()
     }
 
     /// The body shape recognised: a dialect name (`problem`, `coded`, …) or

@@ -43,8 +43,9 @@ pub enum Kind {
     /// The server failed (500, and any other status without a kind of its
     /// own, 501 among them).
     Internal,
-    /// The server or one of its upstreams is unavailable (502, 503,
-    /// Cloudflare's 520, 521, 523 and 525–527, Anthropic's 529).
+    /// The server or one of its upstreams is unavailable, for now (502,
+    /// 503, 425 Too Early, Cloudflare's 520, 521, 523 and 525–527,
+    /// Anthropic's 529).
     Unavailable,
     /// The operation ran out of time (408, 504, Cloudflare's 522 and 524,
     /// 598, 599).
@@ -84,7 +85,9 @@ impl Kind {
             // Cloudflare's 522/524 and 598/599 time out, 520–527 and
             // Anthropic's 529 "overloaded" are the origin unavailable.
             408 | 504 | 522 | 524 | 598 | 599 => Kind::Timeout,
-            502 | 503 | 520..=527 | 529 => Kind::Unavailable,
+            // 425 Too Early (RFC 8470): the server will not risk a replay
+            // now, and answers the same request sent again later.
+            425 | 502 | 503 | 520..=527 | 529 => Kind::Unavailable,
             400..=499 => Kind::InvalidArgument,
             _ => Kind::Internal,
         }
@@ -154,6 +157,7 @@ mod tests {
             (412, Kind::Conflict),
             (413, Kind::PayloadTooLarge),
             (411, Kind::InvalidArgument),
+            (425, Kind::Unavailable),
             (414, Kind::InvalidArgument),
         ] {
             assert_eq!(Kind::from_status(status), kind, "{status}");

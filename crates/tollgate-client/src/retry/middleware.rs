@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tollgate::headers::IDEMPOTENCY_KEY;
 
 use super::{Jitter, RetryBudget, RetryPolicy};
-use crate::error::without_credentials;
+use crate::error::{transport_reason, without_credentials};
 use crate::{Attempt, Cause, Error, ErrorDecoder, ErrorResponse, StopReason};
 
 /// The middleware: turns every error response into a decoded [`Error`] and
@@ -195,7 +195,7 @@ impl TollgateMiddleware {
                     Cause::Status(*response)
                 }
                 Outcome::Transport(e) => {
-                    attempt.error = Some(describe(&e));
+                    attempt.error = Some(transport_reason(&e));
                     Cause::Transport(e)
                 }
                 Outcome::Middleware(e) => {
@@ -253,9 +253,15 @@ impl TollgateMiddleware {
                     .read_until(response, deadline.map(|(at, _)| at));
                 Outcome::Status(Box::new(read.await))
             }
-            Err(reqwest_middleware::Error::Reqwest(e)) => {
-                Outcome::Transport(without_credentials(e))
-            }
+            Err(reqwest_middleware::Error::Reqwest(e)) => match deadline {
+                // A reqwest timeout that ends at the deadline (`client_with`
+                // sets its read timeout to it) fires on the deadline's tick
+                // and, polled first, comes before it: it is the deadline.
+                Some((at, total)) if e.is_timeout() && Instant::now() >= at => {
+                    Outcome::DeadlineElapsed(total)
+                }
+                _ => Outcome::Transport(without_credentials(e)),
+            },
             Err(reqwest_middleware::Error::Middleware(e)) => Outcome::Middleware(e.into()),
         }
     }
@@ -276,6 +282,13 @@ impl TollgateMiddleware {
         };
         if policy.max_attempts == 1 {
             return Err(StopReason::Disabled);
+        }
+        // An attempt that ended at the deadline (an error body still
+        // arriving, cut) leaves no time for another, whatever else holds.
+        if let Some((at, total)) = call.deadline {
+            if Instant::now() >= at {
+                return Err(StopReason::Deadline(total));
+            }
         }
         // A request whose connection was never made was never sent: sending
         // it again cannot run it twice, whatever its method.
@@ -346,19 +359,6 @@ enum Outcome {
     Transport(reqwest::Error),
     Middleware(Box<dyn std::error::Error + Send + Sync>),
     DeadlineElapsed(Duration),
-}
-
-/// A transport error with its causes (its URL already without credentials:
-/// this text is logged).
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A success response's request id, from the first request-id header that

@@ -11,3 +11,4 @@ pub use jitter::Jitter;
 pub use middleware::TollgateMiddleware;
 pub(crate) use middleware::{Attempts, SentIdempotencyKey, success_request_id};
 pub use policy::RetryPolicy;
+pub(crate) use policy::plan_after_response;

@@ -281,45 +281,8 @@ impl RetryPolicy {
         &self,
         response: &ErrorResponse,
     ) -> Result<(Plan, bool), StopReason> {
-        let said = self.said(response);
-        let never = response.decoded().retry == RetryClass::Never;
-        if said == Some(false) || (said.is_none() && never) {
-            return Err(StopReason::NotRetryable);
-        }
-        let not_acted_on = rate_limited(response) || said == Some(true);
-        let plan = match response.retry_after() {
-            Some(asked) => Plan::Asked(asked),
-            // A spent quota (a month's usage) refills on no backoff's
-            // scale: without a wait asked, sending again cannot succeed.
-            None if said.is_none() && response.kind() == Kind::QuotaExceeded => {
-                return Err(StopReason::NotRetryable);
-            }
-            None if response.decoded().catalog_code.as_deref()
-                == Some("idempotency_key_in_use") =>
-            {
-                Plan::InUse
-            }
-            None => Plan::Backoff,
-        };
-        Ok((plan, not_acted_on))
-    }
-
-    /// What is said of retrying `response`: the policy's own rule
-    /// ([`retry_when`](Self::retry_when)), else the server's
-    /// `x-should-retry` (OpenAI, Anthropic) or `Stripe-Should-Retry`.
-    fn said(&self, response: &ErrorResponse) -> Option<bool> {
         let ruled = self.rule.as_ref().and_then(|rule| (rule.0)(response));
-        ruled.or_else(|| {
-            let headers = response.headers();
-            let value = headers
-                .get("x-should-retry")
-                .or_else(|| headers.get("stripe-should-retry"))?;
-            match value.to_str().ok()?.trim() {
-                v if v.eq_ignore_ascii_case("true") => Some(true),
-                v if v.eq_ignore_ascii_case("false") => Some(false),
-                _ => None,
-            }
-        })
+        plan_after_response(response, ruled)
     }
 
     /// How a retry after a transport error would wait, or why there is none.
@@ -353,6 +316,48 @@ impl RetryPolicy {
             Plan::InUse => Ok(self.in_use_delay),
             Plan::Backoff => Ok(self.backoff_delay(retry, jitter)),
         }
+    }
+}
+
+/// [`RetryPolicy::plan_after_response`] with what the policy's rule said
+/// (`ruled`): the one decision behind both the client's retries and
+/// [`ErrorResponse::retryable`].
+pub(crate) fn plan_after_response(
+    response: &ErrorResponse,
+    ruled: Option<bool>,
+) -> Result<(Plan, bool), StopReason> {
+    let said = ruled.or_else(|| should_retry(response));
+    let never = response.decoded().retry == RetryClass::Never;
+    if said == Some(false) || (said.is_none() && never) {
+        return Err(StopReason::NotRetryable);
+    }
+    let not_acted_on = rate_limited(response) || said == Some(true);
+    let plan = match response.retry_after() {
+        Some(asked) => Plan::Asked(asked),
+        // A spent quota (a month's usage) refills on no backoff's
+        // scale: without a wait asked, sending again cannot succeed.
+        None if said.is_none() && response.kind() == Kind::QuotaExceeded => {
+            return Err(StopReason::NotRetryable);
+        }
+        None if response.decoded().catalog_code.as_deref() == Some("idempotency_key_in_use") => {
+            Plan::InUse
+        }
+        None => Plan::Backoff,
+    };
+    Ok((plan, not_acted_on))
+}
+
+/// The server's word on retrying `response`: its `x-should-retry` (OpenAI,
+/// Anthropic) or `Stripe-Should-Retry`, when that is `true` or `false`.
+fn should_retry(response: &ErrorResponse) -> Option<bool> {
+    let headers = response.headers();
+    let value = headers
+        .get("x-should-retry")
+        .or_else(|| headers.get("stripe-should-retry"))?;
+    match value.to_str().ok()?.trim() {
+        v if v.eq_ignore_ascii_case("true") => Some(true),
+        v if v.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     }
 }
 

@@ -322,7 +322,8 @@ async fn bodies_that_are_not_json_keep_status_and_request_id() {
             Some("upstream connect error"),
         ),
         (Reply::new(504).header("x-correlation-id", "json-1").body("[1,2,3]"), "json", None),
-        (Reply::new(500).header("x-request-id", "cut-1").body(r#"{"error":{"code":"internal_err"#), "text", None),
+        // Cut short: read as far as it came whole, the code the cut ended in left out.
+        (Reply::new(500).header("x-request-id", "cut-1").body(r#"{"error":{"code":"internal_err"#), "coded", None),
     ];
     for (reply, dialect, message) in cases {
         let status = reply.status;
@@ -338,6 +339,7 @@ async fn bodies_that_are_not_json_keep_status_and_request_id() {
         assert_eq!(response.status().as_u16(), status);
         assert_eq!(response.request_id(), Some(id.as_str()));
         assert_eq!(response.dialect(), dialect, "{status}");
+        assert_eq!(response.code(), None, "{status}");
         if message.is_some() {
             assert_eq!(response.message(), message);
         }
@@ -499,6 +501,23 @@ async fn an_oversized_error_body_is_cut_at_the_limit() {
     let mock = Mock::start(vec![Reply::api(Dialect::Problem, "not_found", "r", None)]).await;
     let err = once().get(mock.url("/")).send_api().await.unwrap_err();
     assert!(!err.response().unwrap().is_truncated());
+}
+
+/// A JSON body cut at the limit keeps the members that came whole.
+#[tokio::test]
+async fn a_json_body_cut_at_the_limit_keeps_its_code() {
+    let body = r#"{"error":{"code":"slow_body","message":"The body is longer than the limit"}}"#;
+    let mock = Mock::start(vec![Reply::new(503).body(body)]).await;
+    let client = client_from(
+        TollgateMiddleware::new()
+            .policy(RetryPolicy::disabled())
+            .decoder(ErrorDecoder::new().max_body(body.find("The").unwrap() + 8)),
+    );
+    let err = client.get(mock.url("/")).send_api().await.unwrap_err();
+    assert!(err.response().unwrap().is_truncated());
+    assert_eq!(err.code(), Some("slow_body"));
+    // The message the cut ended in is left out.
+    assert_eq!(err.message(), None);
 }
 
 /// The documented default limit is 1 MiB.
@@ -910,6 +929,160 @@ async fn server_text_in_an_error_cannot_forge_log_lines() {
     assert!(
         shown.contains(r"400 Bad Request bad\u{1b}[2K: no\nINFO all is well (request id r\r1)"),
         "{shown}"
+    );
+}
+
+/// `retryable` is the client's own decision for the response: the
+/// server's `x-should-retry` and a spent quota's rule count, as the
+/// client's retries do.
+#[tokio::test(start_paused = true)]
+async fn an_error_response_is_retryable_when_the_client_retries_it() {
+    let cases = [
+        (
+            Reply::new(429).header("x-error-code", "usage_limit_exceeded"),
+            false,
+        ),
+        (
+            Reply::new(429)
+                .header("x-error-code", "usage_limit_exceeded")
+                .header("retry-after", 1),
+            true,
+        ),
+        (Reply::new(503).header("x-should-retry", "false"), false),
+        (Reply::new(400).header("x-should-retry", "true"), true),
+        (Reply::new(403).header("retry-after", 1), true),
+        (Reply::new(400).header("retry-after", 1), false),
+        (Reply::new(502), true),
+        (Reply::new(501), false),
+    ];
+    for (reply, retryable) in cases {
+        let shown = format!("{reply:?}");
+        let mock = Mock::start(vec![reply]).await;
+        let err = client(RetryPolicy::default().max_attempts(2))
+            .get(mock.url("/"))
+            .send_api()
+            .await
+            .unwrap_err();
+        assert_eq!(err.response().unwrap().retryable(), retryable, "{shown}");
+        assert_eq!(mock.hits() == 2, retryable, "{shown}");
+    }
+}
+
+/// 425 Too Early asks for the same request later: retried, and of the
+/// kind of other "try again" statuses.
+#[tokio::test(start_paused = true)]
+async fn a_425_is_unavailable_and_retried() {
+    let mock = Mock::start(vec![Reply::new(425)]).await;
+    let err = once().get(mock.url("/")).send_api().await.unwrap_err();
+    assert_eq!(err.kind(), Some(Kind::Unavailable));
+    let mock = Mock::start(vec![Reply::new(425), Reply::ok()]).await;
+    client(RetryPolicy::default())
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_eq!(mock.hits(), 2);
+}
+
+/// A status without a reason phrase is its number; a message that is the
+/// status line again (an HTML page's title) is not repeated; a wait past
+/// any clock is whole seconds.
+#[tokio::test]
+async fn an_error_text_says_the_status_line_once() {
+    let mock = Mock::start(vec![Reply::new(520)]).await;
+    let url = mock.url("/");
+    let err = once().get(&url).send_api().await.unwrap_err();
+    assert_eq!(err.to_string(), format!("GET {url}: 520"));
+
+    for title in ["502 Bad Gateway", "Bad Gateway"] {
+        let page = format!("<html><head><title>{title}</title></head></html>");
+        let mock = Mock::start(vec![
+            Reply::new(502)
+                .header("content-type", "text/html")
+                .body(page),
+        ])
+        .await;
+        let url = mock.url("/");
+        let err = once().get(&url).send_api().await.unwrap_err();
+        assert_eq!(err.message(), Some(title));
+        assert_eq!(err.to_string(), format!("GET {url}: 502 Bad Gateway"));
+    }
+
+    let mock = Mock::start(vec![Reply::new(429).header("retry-after", "1e400")]).await;
+    let url = mock.url("/");
+    let err = client(RetryPolicy::default())
+        .get(&url)
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "GET {url}: 429 Too Many Requests; not retried: the server asked to wait {}s, more than the 60s allowed",
+            u64::MAX
+        )
+    );
+}
+
+/// No response: the text says why (refused, timed out, closed early),
+/// from the transport error's causes, and names the URL once.
+#[tokio::test]
+async fn a_transport_error_says_its_reason_and_its_url_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let texts = |err: tollgate_client::Error, url: &str| {
+        let text = err.to_string();
+        assert_eq!(text.matches(url).count(), 1, "{text}");
+        assert!(
+            text.starts_with(&format!("GET {url}: error sending request")),
+            "{text}"
+        );
+        text
+    };
+
+    // Refused: nothing listens on a port just freed.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = format!("http://{}/x", listener.local_addr().unwrap());
+    drop(listener);
+    let err = once().get(&refused).send_api().await.unwrap_err();
+    let text = texts(err, &refused);
+    assert!(text.contains("Connection refused"), "{text}");
+
+    // Timed out: the connection is made, nothing ever comes back.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = format!("http://{}/x", listener.local_addr().unwrap());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let timing_out = reqwest_middleware::ClientBuilder::new(http)
+        .with(TollgateMiddleware::new().policy(RetryPolicy::disabled()))
+        .build();
+    let err = timing_out.get(&silent).send_api().await.unwrap_err();
+    let text = texts(err, &silent);
+    assert!(text.contains("timed out"), "{text}");
+    drop(listener);
+
+    // Closed early: the request is read, the connection closed unanswered.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closing = format!("http://{}/x", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        while !request.ends_with(b"\r\n\r\n") {
+            let mut chunk = [0u8; 1024];
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&chunk[..n]),
+            }
+        }
+        socket.shutdown().await.unwrap();
+    });
+    let err = once().get(&closing).send_api().await.unwrap_err();
+    let text = texts(err, &closing);
+    assert!(
+        text.contains("connection closed before message completed"),
+        "{text}"
     );
 }
 

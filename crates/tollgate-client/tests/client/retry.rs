@@ -1376,3 +1376,31 @@ async fn a_second_middleware_in_the_chain_leaves_the_retries_to_the_first() {
     let response = chain(3, 3).get(mock.url("/")).send_api().await.unwrap();
     assert_eq!((mock.hits(), response.attempts().len()), (2, 2));
 }
+
+/// `client_with` sets reqwest's read timeout to the deadline: it fires on
+/// the deadline's tick, and is reported as the deadline, as the
+/// middleware's own cut is, a POST without a key included.
+#[tokio::test(start_paused = true)]
+async fn a_read_timeout_at_the_deadline_is_the_deadline() {
+    let policy = RetryPolicy::default().deadline(2 * SECOND);
+    let built = tollgate_client::client_with(policy.clone());
+    let own = client(policy);
+    for client in [&built, &own] {
+        let mock = Mock::start(vec![Reply::ok().stall(4 * SECOND)]).await;
+        let url = mock.url("/v1/scans");
+        for request in [client.get(&url), client.post(&url).body("{}")] {
+            let err = request.send_api().await.unwrap_err();
+            assert!(
+                matches!(err.cause(), Cause::DeadlineElapsed(d) if *d == 2 * SECOND),
+                "{err:?}"
+            );
+            assert_eq!(err.stop(), Some(&StopReason::Deadline(2 * SECOND)));
+            let method = err.method().unwrap();
+            // The deadline is said once.
+            assert_eq!(
+                err.to_string(),
+                format!("{method} {url}: no response within the 2s deadline")
+            );
+        }
+    }
+}

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::{Catalog, Dialect, Kind, RetryClass, Violation, headers};
 
 mod challenge;
+mod cut;
 mod hints;
 mod json;
 mod shapes;
@@ -235,7 +236,10 @@ impl Decoded {
 }
 
 /// Decodes an error response from any API, with the built-in catalog's
-/// knowledge of codes. Never panics, whatever the bytes.
+/// knowledge of codes. Never panics, whatever the bytes. A JSON body cut
+/// short is read as far as it came whole: its open arrays and objects
+/// closed, the member the cut ended in (its string or number may go on)
+/// left out.
 ///
 /// `status` 0 means unknown: the status the body states stands in for it,
 /// if it has one (see [`Decoded::status`]).
@@ -537,6 +541,15 @@ fn read_body(
         }
     };
     let text = String::from_utf8_lossy(trimmed);
+    if !is_json {
+        // A JSON body cut short (a stalled connection, a client's size
+        // limit) keeps what came whole: its code, its request id.
+        let closed = cut::close_cut_json(&text);
+        if let Some(dialect) = closed.and_then(|json| read_json_body(&json, headers, catalog, out))
+        {
+            return dialect;
+        }
+    }
     if is_json {
         out.dialect = "json";
         // A body that is one string (Gin's `c.JSON(400, "invalid id")`) is

@@ -1037,3 +1037,41 @@ proptest! {
         }
     }
 }
+
+/// A JSON body cut short keeps what came whole: its code and request id;
+/// a string or a number at the cut, which may be the start of a longer
+/// one, is not read.
+#[test]
+fn a_json_body_cut_short_keeps_its_code() {
+    let e = decode_body(503, &[], r#"{"error":{"code":"slow_body","#);
+    assert_eq!(e.code.as_deref(), Some("slow_body"));
+    assert_eq!(e.message, None);
+    assert_eq!(e.dialect, "coded");
+
+    let e = decode_body(
+        503,
+        &[],
+        r#"{"error":{"code":"slow_body","message":"Still wri"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("slow_body"));
+    // The message the cut ended in may go on: it is left out.
+    assert_eq!(e.message, None);
+
+    // So is a code: `internal_err` may be the start of `internal_error`.
+    let e = decode_body(500, &[], r#"{"error":{"code":"internal_err"#);
+    assert_eq!(e.code, None);
+
+    let e = decode_body(
+        429,
+        &[],
+        r#"{"request_id":"r1","error":{"code":"RATE_LIMIT_ERROR","retry_after":12"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("RATE_LIMIT_ERROR"));
+    assert_eq!(e.request_id.as_deref(), Some("r1"));
+    assert_eq!(e.retry_after, None);
+
+    // Text that is no JSON stays text.
+    let e = decode_body(500, &[], "{oops");
+    assert_eq!(e.dialect, "text");
+    assert_eq!(e.message.as_deref(), Some("{oops"));
+}
