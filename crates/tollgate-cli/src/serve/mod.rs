@@ -127,7 +127,8 @@ async fn serve(
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", settings.listen)))?;
 
     let dialect = settings.dialect;
-    let openapi = reference::document_json(&catalog, dialect).map_err(std::io::Error::from)?;
+    let openapi = reference::document_json(&catalog, dialect, settings.idempotency_retention)
+        .map_err(std::io::Error::from)?;
     let state = Arc::new(app::AppState {
         catalog: catalog.clone(),
         dialect,

@@ -8,6 +8,7 @@
 //! multipart body, HTML, public routes).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
@@ -253,16 +254,21 @@ pub(crate) fn operations(dialect: Dialect) -> Vec<Operation> {
 }
 
 /// The OpenAPI 3.1 document of the API in `dialect` but for its
-/// `components.responses`, which [`document_json`] writes in.
-fn outline(catalog: &Catalog, dialect: Dialect) -> Value {
+/// `components.responses`, which [`document_json`] writes in; answers to
+/// an Idempotency-Key are kept for `retention`.
+fn outline(catalog: &Catalog, dialect: Dialect, retention: Duration) -> Value {
     let info = Info::new("tollgate serve: the example API", env!("CARGO_PKG_VERSION"));
     let mut doc = openapi_outline(catalog, dialect, &info, &operations(dialect));
     let idempotency_key = json!({
         "name": "Idempotency-Key",
         "in": "header",
         "required": false,
-        "description": "Retry safely: the first response is stored for 24 h and replayed \
-                        (Idempotent-Replayed: true); the key with another body is refused.",
+        "description": format!(
+            "Retry safely: the first response is kept for {} and replayed \
+             (Idempotent-Replayed: true); the key with another body is refused. \
+             A key is the API key's own: sent with another API key, it is another request.",
+            humantime::format_duration(retention)
+        ),
         "schema": {"type": "string", "pattern": "^[!-~]{1,255}$", "description": "1–255 visible ASCII characters."}
     });
     let simulate = json!({
@@ -382,17 +388,22 @@ fn served_response(
 /// components' responses (one per catalog entry) made and written one at a
 /// time. Made whole, the document of a catalog of 100 000 entries is a tree
 /// of a gigabyte, several times its text, made and freed at every start.
-pub(crate) fn document_json(catalog: &Catalog, dialect: Dialect) -> serde_json::Result<String> {
+pub(crate) fn document_json(
+    catalog: &Catalog,
+    dialect: Dialect,
+    retention: Duration,
+) -> serde_json::Result<String> {
     let limited = every_response_headers();
-    openapi_json_with_responses(&outline(catalog, dialect), catalog, |def| {
+    openapi_json_with_responses(&outline(catalog, dialect, retention), catalog, |def| {
         served_response(catalog, dialect, def, &limited)
     })
 }
 
-/// [`document_json`]'s document, read back.
+/// [`document_json`]'s document with the default retention, read back.
 #[cfg(test)]
 fn document(catalog: &Catalog, dialect: Dialect) -> Value {
-    serde_json::from_str(&document_json(catalog, dialect).unwrap()).unwrap()
+    let retention = tollgate_store::DEFAULT_RETENTION;
+    serde_json::from_str(&document_json(catalog, dialect, retention).unwrap()).unwrap()
 }
 
 /// `GET /errors`: the error reference, searchable without JavaScript
@@ -569,6 +580,21 @@ mod tests {
         }
     }
 
+    /// The Idempotency-Key's description says how long this server keeps
+    /// answers (`--idempotency-retention`), and whose the key is.
+    #[test]
+    fn the_idempotency_key_says_how_long_answers_are_kept() {
+        let catalog = super::super::app::base_catalog().unwrap();
+        let half_hour = Duration::from_secs(1800);
+        let text = document_json(&catalog, Dialect::Problem, half_hour).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let key = &doc["paths"]["/v1/scans"]["post"]["parameters"][0];
+        assert_eq!(key["name"], "Idempotency-Key");
+        let description = key["description"].as_str().unwrap();
+        assert!(description.contains("kept for 30m "), "{description}");
+        assert!(description.contains("the API key's own"), "{description}");
+    }
+
     #[test]
     fn the_document_written_entry_by_entry_is_the_document_whole() {
         let mut catalog = super::super::app::base_catalog().unwrap();
@@ -594,7 +620,7 @@ mod tests {
         catalog.load_toml("t.toml", &file).unwrap();
         let codes: Vec<&str> = catalog.iter().map(|def| def.code()).collect();
         for dialect in Dialect::ALL {
-            let text = document_json(&catalog, dialect).unwrap();
+            let text = document_json(&catalog, dialect, tollgate_store::DEFAULT_RETENTION).unwrap();
             let doc = document(&catalog, dialect);
             assert!(crate::docs::pretty_json(&doc).unwrap() == text, "{dialect}");
             assert!(text.contains("\\uffff"), "{dialect}");
