@@ -140,33 +140,14 @@ mod tests {
     use serde_json::Value;
 
     use super::close_cut_json;
-
-    /// Any JSON value, strings with escapes and characters of several bytes.
-    fn json_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
-            "[a-z\"\\\n é€😀]{0,6}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 24, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::btree_map("[a-z\"é]{0,4}", inner, 0..4)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
+    use crate::decode::tests::json;
 
     proptest! {
         /// A JSON array or object cut anywhere is closed into JSON that
         /// parses, or left alone; whole, it is left alone.
         #[test]
         fn any_json_cut_anywhere_closes_into_json(
-            value in json_value().prop_filter("an array or object", |v| v.is_array() || v.is_object())
+            value in json().prop_filter("an array or object", |v| v.is_array() || v.is_object())
         ) {
             let text = value.to_string();
             for (at, _) in text.char_indices().skip(1) {

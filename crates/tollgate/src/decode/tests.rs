@@ -722,7 +722,9 @@ fn same(raw: Raw<'_>, value: &Value) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn json() -> impl Strategy<Value = Value> {
+/// Any JSON value: strings with quotes, backslashes, brackets, controls
+/// and characters of several bytes.
+pub(super) fn json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
