@@ -349,6 +349,17 @@ fn outline(catalog: &Catalog, dialect: Dialect, retention: Duration) -> Value {
 /// response.
 fn every_response_headers() -> Map<String, Value> {
     let mut limited = tollgate::docs::openapi::ratelimit_headers();
+    // Said where they are not: answers made before the per-IP limit is
+    // reached, or in place of an answer that never came.
+    for header in limited.values_mut() {
+        if let Some(Value::String(description)) = header.get_mut("description") {
+            description.push_str(
+                " Absent from answers made before the limit is reached (a request refused for \
+                 its framing, its size or its Content-Encoding) and from those made in \
+                 place of an answer that never came (500 after a crash, 504 after a timeout).",
+            );
+        }
+    }
     limited.insert(
         "X-Request-Id".to_owned(),
         tollgate::docs::openapi::request_id_header(),
@@ -576,6 +587,9 @@ mod tests {
                 let headers = &response["headers"];
                 assert!(headers["RateLimit"].is_object(), "{dialect}: {response}");
                 assert!(headers["RateLimit-Policy"].is_object(), "{dialect}");
+                // With the answers they are absent from.
+                let description = headers["RateLimit"]["description"].as_str().unwrap();
+                assert!(description.contains("504 after a timeout"), "{description}");
             }
         }
     }
