@@ -259,6 +259,13 @@ pub(crate) fn operations(dialect: Dialect) -> Vec<Operation> {
 fn outline(catalog: &Catalog, dialect: Dialect, retention: Duration) -> Value {
     let info = Info::new("tollgate serve: the example API", env!("CARGO_PKG_VERSION"));
     let mut doc = openapi_outline(catalog, dialect, &info, &operations(dialect));
+    if let Some(Value::String(description)) = doc["info"].get_mut("description") {
+        description.push_str(
+            " A request may name itself: an `X-Request-Id` of 1–128 characters of \
+             `[A-Za-z0-9._-]` is the one its answer and the logs carry; any other is \
+             replaced with a new id.",
+        );
+    }
     let idempotency_key = json!({
         "name": "Idempotency-Key",
         "in": "header",
@@ -595,9 +602,10 @@ mod tests {
     }
 
     /// The Idempotency-Key's description says how long this server keeps
-    /// answers (`--idempotency-retention`), and whose the key is.
+    /// answers (`--idempotency-retention`), and whose the key is; the
+    /// document says which request ids it takes.
     #[test]
-    fn the_idempotency_key_says_how_long_answers_are_kept() {
+    fn the_document_says_how_long_answers_are_kept_and_which_ids_are_taken() {
         let catalog = super::super::app::base_catalog().unwrap();
         let half_hour = Duration::from_secs(1800);
         let text = document_json(&catalog, Dialect::Problem, half_hour).unwrap();
@@ -607,6 +615,9 @@ mod tests {
         let description = key["description"].as_str().unwrap();
         assert!(description.contains("kept for 30m "), "{description}");
         assert!(description.contains("the API key's own"), "{description}");
+        // And which request ids the server takes as given.
+        let about = doc["info"]["description"].as_str().unwrap();
+        assert!(about.contains("`X-Request-Id` of 1–128"), "{about}");
     }
 
     #[test]
