@@ -1857,8 +1857,8 @@ mod faulty {
                 self.inner.release(token).await
             })
         }
-        fn commit(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
-            self.inner.commit(token)
+        fn commit<'a>(&'a self, tokens: &'a [i64]) -> BoxFuture<'a, Result<u64, StoreError>> {
+            self.inner.commit(tokens)
         }
         fn expired_charges(
             &self,

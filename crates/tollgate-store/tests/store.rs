@@ -485,7 +485,8 @@ async fn abandoned_charges_are_given_back_once_their_hold_ends(kind: Kind) {
         .await
         .unwrap();
     let kept = s.reserve("acme", 1).await.unwrap();
-    s.commit(kept).await.unwrap();
+    s.commit(kept);
+    s.finish_writes().await;
     let failed = s.reserve("acme", 1).await.unwrap();
     s.release(failed).await.unwrap();
     let stopped = [
@@ -506,7 +507,8 @@ async fn abandoned_charges_are_given_back_once_their_hold_ends(kind: Kind) {
     // its late commit take anything.
     let [late_release, late_commit] = stopped;
     s.release(late_release).await.unwrap();
-    s.commit(late_commit).await.unwrap();
+    s.commit(late_commit);
+    s.finish_writes().await;
     assert_eq!(state(s.account("acme").await.unwrap()), (19, 1));
 
     // Another charge abandoned: the first charge after its hold (and a
@@ -2040,7 +2042,8 @@ fn store_options_show_their_settings_in_debug_form() {
         .max_connections(3)
         .acquire_timeout(Duration::from_secs(9))
         .schema("tenant_a")
-        .create_tables(false);
+        .create_tables(false)
+        .charge_hold(Duration::from_secs(90));
     let shown = format!("{options:?}");
     for part in [
         "StoreOptions {",
@@ -2051,6 +2054,7 @@ fn store_options_show_their_settings_in_debug_form() {
         "acquire_timeout: 9s",
         "schema: Some(\"tenant_a\")",
         "create_tables: false",
+        "charge_hold: 90s",
     ] {
         assert!(shown.contains(part), "{part} in {shown}");
     }

@@ -187,9 +187,10 @@ pub trait AccountBackend: Send + Sync + 'static {
     /// it was counted in); `false` when there was no such charge (kept,
     /// or given back already), so a release repeated gives back nothing.
     fn release(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Keeps the charge `token`: deletes its row; `false` when there was
-    /// none (given back already, the request having outlived its hold).
-    fn commit(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Keeps the charges `tokens`: deletes their rows; how many there were
+    /// (one given back already, its request having outlived its hold, has
+    /// none).
+    fn commit<'a>(&'a self, tokens: &'a [i64]) -> BoxFuture<'a, Result<u64, StoreError>>;
     /// The tokens of at most `limit` charges whose hold ended at or before
     /// `now` (Unix seconds).
     fn expired_charges(&self, now: i64, limit: u32) -> BoxFuture<'_, Result<Vec<i64>, StoreError>>;

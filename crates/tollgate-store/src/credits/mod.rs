@@ -6,7 +6,8 @@
 //! below zero — and one request is counted against the month's usage limit;
 //! the charge is recorded in the same transaction. When the handler succeeds
 //! (any status below 400) the reservation is **committed**: the record is
-//! deleted, on a task of its own, after the answer. When it answers with an
+//! deleted after the answer, with others in one write a few milliseconds
+//! later (see [`Store::commit`](crate::Store::commit)). When it answers with an
 //! error (4xx or 5xx), or its future is dropped (client gone, timeout), the
 //! reservation is **released**: credits and usage are given back, and the
 //! record deleted in the same transaction, so only work that succeeded is

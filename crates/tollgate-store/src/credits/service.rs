@@ -24,22 +24,10 @@ struct ReleaseOnDrop {
 }
 
 impl ReleaseOnDrop {
-    /// Keeps the credits: the charge's record is deleted on a task of its
-    /// own, so the answer does not wait for it.
+    /// Keeps the credits (see [`Store::commit`]).
     fn commit(mut self) {
         if let Some(reservation) = self.reservation.take() {
-            let store = self.store.clone();
-            detach::start(self.store.writes(), async move {
-                if let Err(error) = store.commit(reservation.clone()).await {
-                    tracing::error!(
-                        account = reservation.account_id(),
-                        credits = reservation.cost(),
-                        %error,
-                        "the charge of a request that succeeded could not be kept: \
-                         it is given back when its hold ends"
-                    );
-                }
-            });
+            self.store.commit(reservation);
         }
     }
 

@@ -228,8 +228,20 @@ struct Inner {
     charge_hold: Duration,
     /// When (Unix seconds) a charge next looks for abandoned ones.
     next_abandoned_check: AtomicI64,
+    /// The charges committed whose records are not yet deleted.
+    commits: std::sync::Mutex<Commits>,
     /// The writes running on tasks of their own (`detach`).
     writes: TaskTracker,
+}
+
+/// The charges a store has committed whose records are not yet deleted:
+/// kept, though their records are still there (see [`Store::commit`]).
+#[derive(Debug, Default)]
+struct Commits {
+    /// Waiting for their batch.
+    waiting: Vec<i64>,
+    /// In a batch being deleted.
+    deleting: Vec<i64>,
 }
 
 impl fmt::Debug for Store {
@@ -245,7 +257,7 @@ impl fmt::Debug for Store {
 /// The rule the [`CreditsLayer`](crate::CreditsLayer) applies: credits are
 /// *reserved* (taken, atomically, never below zero, and the charge recorded)
 /// before the handler runs, *committed* when the handler answers with a
-/// status below 400 (the record deleted), and *released* (given back, with
+/// status below 400 (the record deleted, in a batch), and *released* (given back, with
 /// the request's usage count) when it answers with a 4xx or 5xx or its
 /// future is dropped. A charge neither committed nor released within the
 /// [charge hold](StoreOptions::charge_hold) (its process stopped) is given
@@ -259,8 +271,6 @@ impl fmt::Debug for Store {
 pub struct Reservation {
     pub(crate) account_id: String,
     pub(crate) cost: i64,
-    /// The month (its first second, Unix time) the request was counted in.
-    pub(crate) period: i64,
     pub(crate) remaining: i64,
     /// The charge's record, which commit and release delete.
     pub(crate) token: i64,
@@ -270,8 +280,8 @@ pub struct Reservation {
 
 impl PartialEq for Reservation {
     fn eq(&self, other: &Reservation) -> bool {
-        (&self.account_id, self.cost, self.period, self.remaining)
-            == (&other.account_id, other.cost, other.period, other.remaining)
+        (&self.account_id, self.cost, self.remaining)
+            == (&other.account_id, other.cost, other.remaining)
     }
 }
 
@@ -556,6 +566,7 @@ impl Store {
                 acquire_timeout: options.acquire_timeout,
                 charge_hold: options.charge_hold,
                 next_abandoned_check: AtomicI64::new(i64::MIN),
+                commits: std::sync::Mutex::default(),
                 writes: TaskTracker::new(),
             }),
         }
@@ -930,8 +941,8 @@ mod tests {
         fn release(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
             self.inner.release(token)
         }
-        fn commit(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
-            self.inner.commit(token)
+        fn commit<'a>(&'a self, tokens: &'a [i64]) -> BoxFuture<'a, Result<u64, StoreError>> {
+            self.inner.commit(tokens)
         }
         fn expired_charges(
             &self,
