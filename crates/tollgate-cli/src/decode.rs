@@ -219,11 +219,13 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(tollgate::headers::is_json_media);
+    // A JSON text cut short is read as far as it came whole.
     let read_as = match decoded.dialect {
+        "empty" => None,
         "text" => Some("text"),
         "html" => Some("HTML"),
         "xml" => Some("XML"),
-        _ => None,
+        _ => Some("far as it goes"),
     };
     if let (true, Some(read_as)) = (says_json, read_as) {
         not_json(&name, &input.bytes, &body, read_as, &undone.join(" and "));

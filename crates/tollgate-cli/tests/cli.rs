@@ -839,10 +839,16 @@ fn decode_warns_of_a_success_or_an_unknown_status() {
     assert!(
         stderr(&broken).contains(
             "warning: <stdin>:4:14: the body is not the JSON its Content-Type says (EOF while \
-             parsing an object); read as text"
+             parsing an object); read as far as it goes"
         ),
         "{}",
         stderr(&broken)
+    );
+    // As far as it goes: the code it gave before the cut is read.
+    assert!(
+        stdout(&broken).contains(r#""code": "bad""#),
+        "{}",
+        stdout(&broken)
     );
     // A body that names its status, or an error response, needs no warning.
     let problem = br#"{"type":"about:blank","title":"Not found","status":404}"#;
