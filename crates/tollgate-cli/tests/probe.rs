@@ -25,6 +25,12 @@ use tollgate_axum::{HandlerError, Tollgate};
 
 const KEY: &str = "good-key";
 
+/// A key the conforming app knows, of an account out of credits.
+const BROKE_KEY: &str = "broke-key";
+
+/// A key the conforming app knows, lacking the scope `items:write`.
+const NARROW_KEY: &str = "narrow-key";
+
 /// Serves `app` on 127.0.0.1 from a thread of its own, for the rest of the test process.
 fn serve(app: Router) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -426,13 +432,17 @@ async fn auth(request: Request, next: Next) -> Response {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
         });
-    if presented == Some(KEY) {
-        return next.run(request).await;
-    }
-    let err = catalog_error("invalid_key").header(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(r#"Bearer realm="api""#),
-    );
+    let err = match presented {
+        Some(KEY) => return next.run(request).await,
+        Some(BROKE_KEY) => catalog_error("insufficient_credits")
+            .with("required", 1)
+            .with("available", 0),
+        Some(NARROW_KEY) => catalog_error("insufficient_scope").with("scope", "items:write"),
+        _ => catalog_error("invalid_key").header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="api""#),
+        ),
+    };
     HandlerError::from(err).into_response()
 }
 
@@ -1585,6 +1595,110 @@ fn a_refused_key_is_named_once_and_what_it_hides_is_not_judged() {
     let first_check = table.lines().nth(2).unwrap_or_default();
     assert!(
         first_check.starts_with("key ") && first_check.contains("the key was refused"),
+        "{table}"
+    );
+}
+
+/// A key the API knows but will not serve (its account out of credits, a
+/// scope it lacks) is named once, as a refused key is: the checks its 402
+/// or 403 hides are skipped, and neither the idempotency pair's second
+/// request nor the burst is sent with it.
+#[test]
+fn a_key_that_cannot_be_used_is_named_once_and_what_it_hides_is_not_judged() {
+    let base = format!("http://{}", serve(conforming(Dialect::Problem)));
+    for (key, status, named, skipped, burst) in [
+        (
+            BROKE_KEY,
+            402,
+            "the key's account is out of credits (402 insufficient_credits): pass the --key of an \
+             account with credits (or TOLLGATE_API_KEY)",
+            "the key's account is out of credits (402); pass the --key of an account with credits \
+             to check this",
+            "not sent: the key's account is out of credits (402), and its limit cannot be reached \
+             with it; pass the --key of an account with credits",
+        ),
+        (
+            NARROW_KEY,
+            403,
+            "the key lacks the scope items:write (403 insufficient_scope): pass a --key with that \
+             scope (or TOLLGATE_API_KEY)",
+            "the key lacks the scope items:write (403); pass a --key with that scope to check this",
+            "not sent: the key lacks the scope items:write (403), and its limit cannot be reached \
+             with it; pass a --key with that scope",
+        ),
+    ] {
+        let (code, report) = probe_json(&[&base, "--key", key, "--max-requests", "20"]);
+        assert_eq!(code, 1, "{report:#}");
+        assert_eq!(
+            failures(&report),
+            [format!("key | malformed JSON: POST /v1/items | {named}")],
+            "{report:#}"
+        );
+        for request in [
+            "malformed JSON: POST /v1/items",
+            "wrong content type: POST /v1/items",
+            "oversized body: POST /v1/items",
+        ] {
+            let expected = check(&report, "expected-status", request);
+            assert_eq!(expected["status"], status, "{expected}");
+            assert_eq!(expected["result"], "skip", "{expected}");
+            assert_eq!(expected["reason"], skipped, "{expected}");
+        }
+        let idempotency = check(&report, "idempotency", "idempotency, first: POST /v1/items");
+        assert_eq!(idempotency["result"], "skip", "{idempotency}");
+        assert_eq!(idempotency["reason"], skipped, "{idempotency}");
+        assert!(
+            !report.to_string().contains("idempotency, reused"),
+            "{report:#}"
+        );
+        assert_eq!(check(&report, "probe", "burst")["reason"], burst);
+    }
+}
+
+/// The oversized body's skip says how much of it was sent when the answer
+/// came, and asks for a larger --max-body-mib only once the whole was sent.
+#[test]
+fn an_oversized_body_answered_early_names_what_was_sent() {
+    let app = Router::new().fallback(|| async { "ok" });
+    let base = format!("http://{}", serve(app));
+    let (_, report) = probe_json(&[
+        &base,
+        "--route",
+        "POST:/v1/items",
+        "--max-body-mib",
+        "1024",
+        "--max-requests",
+        "0",
+    ]);
+    let oversized = check(&report, "expected-status", "oversized body: POST /v1/items");
+    assert_eq!(oversized["status"], 200, "{oversized}");
+    assert_eq!(oversized["result"], "skip", "{oversized}");
+    let reason = oversized["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("answered 200 after ")
+            && reason.ends_with(" of the body: no limit found"),
+        "{reason}"
+    );
+}
+
+/// A base URL below which no document is served says what its request got,
+/// at the path requested; the summary says that no route was known.
+#[test]
+fn a_base_url_without_a_document_names_the_path_requested_and_its_answer() {
+    let base = format!("http://{}/v1", serve(conforming(Dialect::Problem)));
+    let (_, report) = probe_json(&[&base, "--max-requests", "0"]);
+    let routes = check(&report, "routes", "GET /v1/openapi.json");
+    assert_eq!(routes["result"], "skip", "{routes}");
+    assert_eq!(
+        routes["reason"],
+        "no route known: GET /v1/openapi.json answered 404; serve the API's OpenAPI document \
+         there, or pass --route METHOD:PATH; only the unknown-route and burst probes run"
+    );
+    let table = tollgate(&["probe", &base, "--max-requests", "0"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let summary = table.lines().last().unwrap_or_default();
+    assert!(
+        summary.contains("skipped (no route known: only the unknown-route and burst probes ran);"),
         "{table}"
     );
 }

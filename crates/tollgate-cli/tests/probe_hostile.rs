@@ -1105,3 +1105,65 @@ fn control_characters_in_documented_paths_are_escaped_in_the_json_report() {
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["routes"], json!([format!("GET {path}")]), "{stdout}");
 }
+
+/// Every check's reason, of a JSON report.
+fn reasons(stdout: &[u8]) -> Vec<String> {
+    let report: Value = serde_json::from_slice(stdout).unwrap();
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reason"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A request that gets no answer, or one whose head or body cannot be
+/// read, is told in the probe's words, not in the HTTP client's.
+#[test]
+fn failed_requests_are_named_in_plain_words() {
+    let run = Run {
+        key: KeyVia::Absent,
+        routes: false,
+        json: true,
+    };
+    let silent = Reply {
+        linger: Duration::from_secs(3),
+        ..Reply::new(Vec::new())
+    };
+    let huge_head = [
+        &b"HTTP/1.1 404 Not Found\r\nX-Padding: "[..],
+        &vec![b'a'; 512 << 10],
+        b"\r\n\r\n",
+    ]
+    .concat();
+    let cut_short = Reply {
+        linger: Duration::from_secs(3),
+        ..Reply::new(
+            &b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n\
+               seventeen bytes.."[..],
+        )
+    };
+    for (reply, said) in [
+        (silent, "no answer within 1 s (--timeout)"),
+        (
+            Reply::new(huge_head),
+            "the response head is too large to read (too many header lines, or too long)",
+        ),
+        (
+            cut_short,
+            "stopped after 17 of 1000 bytes, no more within 1 s (--timeout)",
+        ),
+    ] {
+        let server = Hostile::start(reply);
+        let outcome = probe(&server, run);
+        let reasons = reasons(&outcome.stdout);
+        assert!(
+            reasons.iter().any(|r| r.contains(said)),
+            "{said:?} not in {reasons:#?}"
+        );
+        assert!(
+            !reasons.iter().any(|r| r.contains("error sending request")),
+            "{reasons:#?}"
+        );
+    }
+}

@@ -87,8 +87,9 @@ pub(crate) struct Expect {
     /// looks at what the request tests, so such a refusal is a skip.
     pub(crate) keyless: bool,
     /// Whether the request carried `--key` to test something else: a 401
-    /// to it says the key was refused, not that the API got the request
-    /// wrong, so it is a skip ([`refused_key`] says so once, as a failure).
+    /// to it (or a 402 or 403 refusing the key's account or scope) says the
+    /// key cannot be used, not that the API got the request wrong, so it is
+    /// a skip ([`refused_key`] says so once, as a failure).
     pub(crate) keyed: bool,
 }
 
@@ -140,6 +141,11 @@ impl Exchange {
     /// `no key: GET /v1/scans/tollgate-probe`.
     pub(crate) fn label(&self) -> String {
         format!("{}: {} {}", self.name, self.method, self.path)
+    }
+
+    /// The refusal of `--key` its answer shows, if any ([`key_refusal`]).
+    pub(crate) fn key_refusal(&self, catalog: &Catalog) -> Option<KeyRefusal> {
+        key_refusal(catalog, &self.expect, self.outcome.as_ref().ok()?)
     }
 
     /// The status answered, if any.
@@ -307,7 +313,7 @@ fn check_exchange(
     let status = answer.status;
     let row =
         |check, verdict, reason: String| Row::new(check, &request, Some(status), verdict, reason);
-    if let Some(expected) = expected_status(ex, answer) {
+    if let Some(expected) = expected_status(catalog, ex, answer) {
         rows.push(row("expected-status", expected.0, expected.1));
     }
     if status < 400 {
@@ -509,51 +515,127 @@ fn json_strings(json: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-/// Why a check on a request whose key was refused is skipped.
-pub(crate) const KEY_REFUSED: &str = "the key was refused (401); pass a valid --key to check this";
-
-/// Whether the request carried `--key` and was answered 401 where it did
-/// not test for one: the key itself was refused.
-pub(crate) fn refuses_the_key(ex: &Exchange) -> bool {
-    ex.expect.keyed && ex.status() == Some(401) && !ex.expect.statuses.contains(&401)
+/// Why `--key` cannot be used, as an answer to a request carrying it says:
+/// the key refused (any 401), or a key the API knows but will not serve
+/// (its account out of credits or suspended, a scope it lacks). Either
+/// way the answer says nothing of what the request tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KeyRefusal {
+    /// The status answered: 401, 402 or 403.
+    status: u16,
+    /// The code, as the catalog names it (else as the API spelled it).
+    code: Option<String>,
+    /// What is wrong: `the key was refused`, `the key's account is suspended`.
+    what: String,
+    /// What to pass instead: `a valid --key`.
+    remedy: &'static str,
 }
 
-/// The `key` row, when an answer shows that the API refused `--key`: one
-/// failure that names it, for the first request refused so, rather than
-/// each check it hides failing as if the API got the request wrong.
-pub(crate) fn refused_key(catalog: &Catalog, entries: &[Entry]) -> Option<Row> {
-    let ex = entries.iter().find_map(|entry| match entry {
-        Entry::Exchange(ex) if refuses_the_key(ex) => Some(ex),
-        _ => None,
-    })?;
-    let answer = ex.outcome.as_ref().ok()?;
+impl KeyRefusal {
+    /// Why a check this refusal hides is skipped.
+    pub(crate) fn skip_reason(&self) -> String {
+        format!(
+            "{} ({}); pass {} to check this",
+            self.what, self.status, self.remedy
+        )
+    }
+
+    /// Why the burst is not sent.
+    pub(crate) fn burst_reason(&self) -> String {
+        format!(
+            "not sent: {} ({}), and its limit cannot be reached with it; pass {}",
+            self.what, self.status, self.remedy
+        )
+    }
+}
+
+/// The refusal of `--key` that `answer` shows, if the request carried it
+/// and was not testing for that status.
+pub(crate) fn key_refusal(
+    catalog: &Catalog,
+    expect: &Expect,
+    answer: &Answer,
+) -> Option<KeyRefusal> {
+    let status = answer.status;
+    if !expect.keyed || expect.statuses.contains(&status) || !matches!(status, 401..=403) {
+        return None;
+    }
     let decoded = catalog.decode(
-        answer.status,
+        status,
         &answer.headers,
         &answer.body,
         sent_at(&answer.headers),
     );
-    // The code as the catalog names it, else as the API spelled it.
     let code = decoded.code.as_deref().map(|code| {
         catalog
             .find_wire_code(code)
             .map_or_else(|| code.to_owned(), |def| def.code().to_owned())
     });
-    let refused = match code {
-        Some(code) => format!("401 {}", clipped(&code)),
-        None => "401".to_owned(),
+    let (what, remedy) = match (status, code.as_deref()) {
+        (401, _) => ("the key was refused".to_owned(), "a valid --key"),
+        (402, Some("insufficient_credits")) => (
+            "the key's account is out of credits".to_owned(),
+            "the --key of an account with credits",
+        ),
+        (402, Some("account_suspended")) => (
+            "the key's account is suspended".to_owned(),
+            "the --key of an active account",
+        ),
+        (403, Some("insufficient_scope")) => {
+            let scope = decoded
+                .details
+                .get("scope")
+                .and_then(serde_json::Value::as_str);
+            let what = match scope {
+                Some(scope) => format!("the key lacks the scope {}", clipped(scope)),
+                None => "the key lacks a scope the route needs".to_owned(),
+            };
+            (what, "a --key with that scope")
+        }
+        _ => return None,
+    };
+    Some(KeyRefusal {
+        status,
+        code,
+        what,
+        remedy,
+    })
+}
+
+/// The `key` row, when an answer shows that `--key` cannot be used: one
+/// failure that names why, for the first request refused so, rather than
+/// each check it hides failing as if the API got the request wrong.
+pub(crate) fn refused_key(catalog: &Catalog, entries: &[Entry]) -> Option<Row> {
+    let (ex, refusal) = first_refusal(catalog, entries)?;
+    let refused = match &refusal.code {
+        Some(code) => format!("{} {}", refusal.status, clipped(code)),
+        None => refusal.status.to_string(),
     };
     Some(Row::new(
         "key",
         ex.label(),
-        Some(401),
+        Some(refusal.status),
         Verdict::Fail,
-        format!("the key was refused ({refused}): pass a valid --key (or TOLLGATE_API_KEY)"),
+        format!(
+            "{} ({refused}): pass {} (or TOLLGATE_API_KEY)",
+            refusal.what, refusal.remedy
+        ),
     ))
 }
 
+/// The first exchange whose answer shows that `--key` cannot be used, and why.
+pub(crate) fn first_refusal<'e>(
+    catalog: &Catalog,
+    entries: &'e [Entry],
+) -> Option<(&'e Exchange, KeyRefusal)> {
+    entries.iter().find_map(|entry| match entry {
+        Entry::Exchange(ex) => Some((&**ex, ex.key_refusal(catalog)?)),
+        Entry::Row(_) => None,
+    })
+}
+
 /// The `expected-status` row: verdict and reason, or none when any status will do.
-fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> {
+fn expected_status(catalog: &Catalog, ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> {
     let wanted = &ex.expect.statuses;
     if wanted.is_empty() {
         return None;
@@ -576,8 +658,8 @@ fn expected_status(ex: &Exchange, answer: &Answer) -> Option<(Verdict, String)> 
             Verdict::Skip,
             format!("refused for the missing key ({status}); pass --key to check this"),
         )
-    } else if ex.expect.keyed && status == 401 {
-        (Verdict::Skip, KEY_REFUSED.to_owned())
+    } else if let Some(refusal) = key_refusal(catalog, &ex.expect, answer) {
+        (Verdict::Skip, refusal.skip_reason())
     } else if status < 400 {
         match &ex.expect.if_accepted {
             Some(Accepted::Skip(why)) => (Verdict::Skip, why.clone()),
@@ -694,6 +776,9 @@ mod tests {
 
     use super::*;
 
+    /// The skip reason of a check hidden by a 401 to `--key`.
+    const KEY_REFUSED: &str = "the key was refused (401); pass a valid --key to check this";
+
     fn rendered(catalog: &Catalog, dialect: Dialect, code: &str) -> Answer {
         let mut err = catalog.error(code).unwrap();
         if code == "rate_limit_exceeded" {
@@ -710,6 +795,7 @@ mod tests {
             body: response.body().clone(),
             cut: None,
             broken: false,
+            body_sent: None,
         }
     }
 
@@ -785,6 +871,7 @@ mod tests {
             body: body.clone().into_bytes(),
             cut: None,
             broken: false,
+            body_sent: None,
         };
         let entries = [exchange("e", answer(404)), exchange("l", answer(429))];
         let rows = evaluate(&catalog, &entries, None);
@@ -835,6 +922,7 @@ mod tests {
             body: b"thread 'main' panicked at src/main.rs:10:5".to_vec(),
             cut: None,
             broken: false,
+            body_sent: None,
         };
         let wrong_status = Answer {
             status: 400,
@@ -993,6 +1081,7 @@ mod tests {
             body: b"{}".to_vec(),
             cut: None,
             broken: false,
+            body_sent: None,
         };
         let rows = evaluate(&catalog, &[exchange("ok", ok)], None);
         let checks: Vec<_> = rows.iter().map(|r| (r.check, r.verdict)).collect();
@@ -1001,6 +1090,7 @@ mod tests {
 
     #[test]
     fn a_redirect_is_named_with_where_it_goes() {
+        let catalog = Catalog::builtin();
         let answer = |status, location: Option<&'static str>| Answer {
             status,
             headers: location
@@ -1009,6 +1099,7 @@ mod tests {
             body: Vec::new(),
             cut: None,
             broken: false,
+            body_sent: None,
         };
         let ex = |answer| Exchange {
             name: "unknown route",
@@ -1031,7 +1122,7 @@ mod tests {
             (answer(304, None), "accepted (304); expected 404"),
         ] {
             assert_eq!(
-                expected_status(&ex(answer.clone()), &answer),
+                expected_status(&catalog, &ex(answer.clone()), &answer),
                 Some((Verdict::Fail, reason.into()))
             );
         }
@@ -1120,7 +1211,7 @@ mod tests {
             waited: None,
         };
         assert_eq!(
-            expected_status(&ex, &limited),
+            expected_status(&catalog, &ex, &limited),
             Some((
                 Verdict::Skip,
                 "rate-limited: Retry-After asks for 30s; probe again after that (waits of up to \
@@ -1130,7 +1221,7 @@ mod tests {
         );
         ex.waited = Some(Duration::from_millis(1500));
         assert_eq!(
-            expected_status(&ex, &limited).unwrap().1,
+            expected_status(&catalog, &ex, &limited).unwrap().1,
             "rate-limited again after waiting the 2s it asked for; probe again once the limit \
              has refilled"
         );
@@ -1139,14 +1230,17 @@ mod tests {
         ex.outcome = Ok(bare.clone());
         ex.waited = None;
         assert!(
-            expected_status(&ex, &bare)
+            expected_status(&catalog, &ex, &bare)
                 .unwrap()
                 .1
                 .starts_with("rate-limited, with no Retry-After")
         );
         // Where a 429 is expected, it passes.
         ex.expect = Expect::one_of(&[429]);
-        assert_eq!(expected_status(&ex, &bare).unwrap().0, Verdict::Pass);
+        assert_eq!(
+            expected_status(&catalog, &ex, &bare).unwrap().0,
+            Verdict::Pass
+        );
     }
 
     /// A 429 with `Retry-After`, answered to a request that does not expect one.
@@ -1166,6 +1260,7 @@ mod tests {
                 body: Vec::new(),
                 cut: None,
                 broken: false,
+                body_sent: None,
             }),
             notes: Vec::new(),
             waited: None,
@@ -1271,6 +1366,91 @@ mod tests {
         assert_eq!(refused_key(&catalog, &[Entry::Exchange(keyless)]), None);
     }
 
+    /// A key the API knows but will not serve (its account out of credits
+    /// or suspended, a scope it lacks) is named once, as a refused key is;
+    /// another 402 or 403 is held against the request as before.
+    #[test]
+    fn a_key_its_account_or_scope_cannot_use_is_named_once() {
+        let catalog = Catalog::builtin();
+        let answer = |dialect, err: tollgate::ApiError| {
+            let ctx = Context::new(SystemTime::now()).request_id("req_1");
+            let response = catalog.renderer(dialect).response(&err, &ctx);
+            Answer {
+                status: response.status().as_u16(),
+                headers: response.headers().clone(),
+                body: response.body().clone(),
+                cut: None,
+                broken: false,
+                body_sent: None,
+            }
+        };
+        let error = |code| catalog.error(code).unwrap();
+        let malformed = |answer, keyed| Exchange {
+            name: "malformed JSON",
+            method: Method::POST,
+            path: "/x".into(),
+            expect: Expect {
+                keyed,
+                ..Expect::one_of(&[400, 422])
+            },
+            outcome: Ok(answer),
+            notes: Vec::new(),
+            waited: None,
+        };
+        let credits = error("insufficient_credits")
+            .with("required", 1)
+            .with("available", 0);
+        let scope = error("insufficient_scope").with("scope", "scans:write");
+        for (answer, named, skipped) in [
+            (
+                answer(Dialect::Problem, credits),
+                "the key's account is out of credits (402 insufficient_credits): pass the --key \
+                 of an account with credits (or TOLLGATE_API_KEY)",
+                "the key's account is out of credits (402); pass the --key of an account with \
+                 credits to check this",
+            ),
+            (
+                answer(Dialect::Coded, error("account_suspended")),
+                "the key's account is suspended (402 account_suspended): pass the --key of an \
+                 active account (or TOLLGATE_API_KEY)",
+                "the key's account is suspended (402); pass the --key of an active account to \
+                 check this",
+            ),
+            (
+                answer(Dialect::Google, scope),
+                "the key lacks the scope scans:write (403 insufficient_scope): pass a --key with \
+                 that scope (or TOLLGATE_API_KEY)",
+                "the key lacks the scope scans:write (403); pass a --key with that scope to check \
+                 this",
+            ),
+        ] {
+            let entries = [Entry::exchange(malformed(answer.clone(), true))];
+            let row = refused_key(&catalog, &entries).unwrap();
+            assert_eq!((row.check, row.verdict), ("key", Verdict::Fail));
+            assert_eq!(row.reason, named);
+            assert_eq!(
+                expected_status(&catalog, &malformed(answer.clone(), true), &answer),
+                Some((Verdict::Skip, skipped.to_owned()))
+            );
+            // Without --key, such an answer refuses no key of ours.
+            let keyless = [Entry::exchange(malformed(answer, false))];
+            assert_eq!(refused_key(&catalog, &keyless), None);
+        }
+        // A 403 or 402 for another reason is the API's answer to the request.
+        for (status, code) in [(403, "not_found"), (402, "internal_error")] {
+            let other = Answer {
+                status,
+                ..answer(Dialect::Problem, error(code))
+            };
+            let ex = malformed(other.clone(), true);
+            assert_eq!(ex.key_refusal(&catalog), None, "{code}");
+            assert_eq!(
+                expected_status(&catalog, &ex, &other),
+                Some((Verdict::Fail, format!("expected 400 or 422, got {status}")))
+            );
+        }
+    }
+
     #[test]
     fn expectations() {
         let catalog = Catalog::builtin();
@@ -1284,10 +1464,13 @@ mod tests {
             notes: Vec::new(),
             waited: None,
         };
-        assert_eq!(expected_status(&ex, &answer).unwrap().0, Verdict::Pass);
+        assert_eq!(
+            expected_status(&catalog, &ex, &answer).unwrap().0,
+            Verdict::Pass
+        );
         ex.expect = Expect::one_of(&[405]);
         assert_eq!(
-            expected_status(&ex, &answer),
+            expected_status(&catalog, &ex, &answer),
             Some((Verdict::Fail, "expected 405, got 404".into()))
         );
         let ok = Answer {
@@ -1296,26 +1479,27 @@ mod tests {
             body: Vec::new(),
             cut: None,
             broken: false,
+            body_sent: None,
         };
         assert_eq!(
-            expected_status(&ex, &ok),
+            expected_status(&catalog, &ex, &ok),
             Some((Verdict::Fail, "accepted (200); expected 405".into()))
         );
         ex.expect.if_accepted = Some(Accepted::Skip("public".into()));
         assert_eq!(
-            expected_status(&ex, &ok),
+            expected_status(&catalog, &ex, &ok),
             Some((Verdict::Skip, "public".into()))
         );
         ex.expect.if_accepted = Some(Accepted::Fail("not public".into()));
         assert_eq!(
-            expected_status(&ex, &ok),
+            expected_status(&catalog, &ex, &ok),
             Some((
                 Verdict::Fail,
                 "not public; answered 200, expected 405".into()
             ))
         );
         ex.expect = Expect::any();
-        assert_eq!(expected_status(&ex, &ok), None);
+        assert_eq!(expected_status(&catalog, &ex, &ok), None);
 
         // Another refusal may be a skip; a server error fails all the same.
         ex.expect = Expect {
@@ -1328,17 +1512,17 @@ mod tests {
         };
         for status in [400, 422] {
             assert_eq!(
-                expected_status(&ex, &refused(status)),
+                expected_status(&catalog, &ex, &refused(status)),
                 Some((Verdict::Skip, "no 413".into()))
             );
         }
         assert_eq!(
-            expected_status(&ex, &refused(500)),
+            expected_status(&catalog, &ex, &refused(500)),
             Some((Verdict::Fail, "expected 413, got 500".into()))
         );
         ex.expect.if_refused = None;
         assert_eq!(
-            expected_status(&ex, &refused(422)),
+            expected_status(&catalog, &ex, &refused(422)),
             Some((Verdict::Fail, "expected 413, got 422".into()))
         );
 
@@ -1350,7 +1534,7 @@ mod tests {
         };
         for status in [401, 403] {
             assert_eq!(
-                expected_status(&ex, &refused(status)),
+                expected_status(&catalog, &ex, &refused(status)),
                 Some((
                     Verdict::Skip,
                     format!("refused for the missing key ({status}); pass --key to check this")
@@ -1358,12 +1542,12 @@ mod tests {
             );
         }
         assert_eq!(
-            expected_status(&ex, &refused(413)).unwrap().0,
+            expected_status(&catalog, &ex, &refused(413)).unwrap().0,
             Verdict::Pass
         );
         ex.expect = Expect::one_of(&[404]);
         assert_eq!(
-            expected_status(&ex, &refused(401)),
+            expected_status(&catalog, &ex, &refused(401)),
             Some((Verdict::Fail, "expected 404, got 401".into()))
         );
 
@@ -1373,11 +1557,11 @@ mod tests {
             ..Expect::one_of(&[404])
         };
         assert_eq!(
-            expected_status(&ex, &refused(401)),
+            expected_status(&catalog, &ex, &refused(401)),
             Some((Verdict::Skip, KEY_REFUSED.into()))
         );
         assert_eq!(
-            expected_status(&ex, &refused(403)),
+            expected_status(&catalog, &ex, &refused(403)),
             Some((Verdict::Fail, "expected 404, got 403".into()))
         );
         assert_eq!(refused_key(&catalog, &[]), None);

@@ -2,13 +2,15 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use reqwest::Url;
+
+use crate::error::plural;
 
 /// The most of a response body kept: enough for any error envelope.
 const MAX_BODY: usize = 1 << 20;
@@ -90,6 +92,9 @@ pub(crate) struct Answer {
     pub(crate) cut: Option<String>,
     /// Whether it was cut off: its read failed before its end.
     pub(crate) broken: bool,
+    /// How much of an oversized body had been sent when the answer came
+    /// (none for another body).
+    pub(crate) body_sent: Option<u64>,
 }
 
 /// Why no answer came.
@@ -114,6 +119,8 @@ pub(crate) struct Client {
     /// The key as given and as sent, hidden from what the server answers
     /// (a server may repeat it, in its body or a header).
     secrets: Vec<Vec<u8>>,
+    /// How long a request may take (`--timeout`).
+    timeout: Duration,
 }
 
 impl Client {
@@ -155,8 +162,13 @@ impl Client {
                     Ok::<_, http::header::InvalidHeaderValue>((key_header.clone(), value))
                 };
                 secrets.extend(key.map(|k| k.as_bytes().to_vec()));
+                // A header value may hold bytes past ASCII, which servers
+                // read each their own way: a key is ASCII.
                 let key = key
-                    .map(|k| value(k).map_err(|_| "the key must be visible ASCII".to_owned()))
+                    .map(|k| {
+                        let sent = k.is_ascii().then(|| value(k).ok()).flatten();
+                        sent.ok_or_else(|| "the key must be visible ASCII".to_owned())
+                    })
                     .transpose()?;
                 (key, value(&invalid).map_err(|e| e.to_string())?)
             }
@@ -197,6 +209,7 @@ impl Client {
             key,
             invalid_key,
             secrets,
+            timeout,
         })
     }
 
@@ -243,24 +256,27 @@ impl Client {
             builder = builder.header(name, value);
         }
         let answered = Arc::new(AtomicBool::new(false));
-        builder =
-            match &req.body {
-                Body::Empty => builder,
-                Body::Bytes(content_type, bytes) => builder
-                    .header(CONTENT_TYPE, *content_type)
-                    .body(bytes.clone()),
-                Body::Oversized(limit) => builder.header(CONTENT_TYPE, "application/json").body(
-                    reqwest::Body::wrap_stream(oversized(*limit, Arc::clone(&answered))),
-                ),
-            };
+        let grown = Arc::new(AtomicU64::new(0));
+        builder = match &req.body {
+            Body::Empty => builder,
+            Body::Bytes(content_type, bytes) => builder
+                .header(CONTENT_TYPE, *content_type)
+                .body(bytes.clone()),
+            Body::Oversized(limit) => {
+                let body = oversized(*limit, Arc::clone(&answered), Arc::clone(&grown));
+                builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(reqwest::Body::wrap_stream(body))
+            }
+        };
         let sent = builder.send().await;
         // Stop growing an oversized body: the server has answered.
         answered.store(true, Ordering::Relaxed);
-        // reqwest's errors repeat the URL, which the caller knows (and
-        // which may be thousands of characters long).
+        let body_sent =
+            matches!(req.body, Body::Oversized(_)).then(|| grown.load(Ordering::Relaxed));
         let mut response = sent.map_err(|e| Failed {
             unreachable: e.is_connect(),
-            message: chain(&e.without_url()),
+            message: self.no_answer(e),
         })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -289,9 +305,8 @@ impl Client {
                 // The head is what matters; a body cut short is kept as
                 // read, and why is told.
                 Err(e) => {
-                    let read = body.len();
-                    let why = chain(&e.without_url());
-                    cut = Some(format!("stopped after {read} bytes: {why}"));
+                    let length = header_length(&headers);
+                    cut = Some(self.stopped(body.len(), length, e));
                     broken = true;
                     break;
                 }
@@ -303,9 +318,49 @@ impl Client {
             body,
             cut,
             broken,
+            body_sent,
         };
         self.hide_secrets(&mut answer);
         Ok(answer)
+    }
+
+    /// Why no answer came to a request: reqwest's words, but for a
+    /// timeout and a head too large, whose words say little.
+    fn no_answer(&self, e: reqwest::Error) -> String {
+        let timed_out = e.is_timeout() && !e.is_connect();
+        // reqwest's errors repeat the URL, which the caller knows (and
+        // which may be thousands of characters long).
+        let why = chain(&e.without_url());
+        if timed_out {
+            format!("no answer within {}", self.shown_timeout())
+        } else if why.contains("message head is too large") {
+            "the response head is too large to read (too many header lines, or too long)".to_owned()
+        } else {
+            why
+        }
+    }
+
+    /// Why a body stopped short after `read` bytes, of `length` when its
+    /// `Content-Length` says: `stopped after 17 of 1000 bytes, no more
+    /// within 2 s (--timeout)`.
+    fn stopped(&self, read: usize, length: Option<u64>, e: reqwest::Error) -> String {
+        let read = match length {
+            Some(length) => format!("{read} of {length} bytes"),
+            None => plural(read, "byte", "bytes"),
+        };
+        if e.is_timeout() {
+            format!(
+                "stopped after {read}, no more within {}",
+                self.shown_timeout()
+            )
+        } else {
+            format!("stopped after {read}: {}", chain(&e.without_url()))
+        }
+    }
+
+    /// `2 s (--timeout)`.
+    fn shown_timeout(&self) -> String {
+        format!("{} s (--timeout)", self.timeout.as_secs())
     }
 
     /// `answer` with the key, wherever the server repeated it (an error
@@ -363,6 +418,17 @@ fn without(text: &[u8], secret: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The `Content-Length` of a response, when it has a valid one.
+fn header_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Whether the body has ended, as far as what has already arrived tells:
 /// its next chunk is polled once, not waited for.
 fn ended_already(response: &mut reqwest::Response) -> bool {
@@ -371,37 +437,44 @@ fn ended_already(response: &mut reqwest::Response) -> bool {
 }
 
 /// `{"data":"xxxx…"}` in 64 KiB chunks, ending early (still valid JSON)
-/// once `answered` is set, and at `limit` bytes at most.
+/// once `answered` is set, and at `limit` bytes at most; `grown` counts
+/// the bytes handed out.
 fn oversized(
     limit: u64,
     answered: Arc<AtomicBool>,
+    grown: Arc<AtomicU64>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let filler = Bytes::from(vec![b'x'; CHUNK]);
     let opening = Bytes::from_static(b"{\"data\":\"");
     let closing = Bytes::from_static(b"\"}");
     let budget = limit.saturating_sub((opening.len() + closing.len()) as u64);
     futures_util::stream::unfold(Some(0u64), move |state| {
-        let (filler, opening, closing, answered) = (
+        let (filler, opening, closing, answered, grown) = (
             filler.clone(),
             opening.clone(),
             closing.clone(),
             Arc::clone(&answered),
+            Arc::clone(&grown),
         );
         async move {
             let sent = state?;
-            if sent == 0 {
-                return Some((Ok(opening), Some(1)));
-            }
-            let filled = sent - 1;
-            if filled >= budget || answered.load(Ordering::Relaxed) {
-                return Some((Ok(closing), None));
-            }
-            // Pause between chunks, so an answer is read as soon as it comes,
-            // before the server closes the connection on the unread rest.
-            tokio::time::sleep(PACE).await;
-            let n = (budget - filled).min(CHUNK as u64);
-            let chunk = filler.slice(..usize::try_from(n).unwrap_or(CHUNK));
-            Some((Ok(chunk), Some(sent + n)))
+            let (chunk, next) = match sent.checked_sub(1) {
+                None => (opening, Some(1)),
+                Some(filled) if filled >= budget || answered.load(Ordering::Relaxed) => {
+                    (closing, None)
+                }
+                Some(filled) => {
+                    // Pause between chunks, so an answer is read as soon as
+                    // it comes, before the server closes the connection on
+                    // the unread rest.
+                    tokio::time::sleep(PACE).await;
+                    let n = (budget - filled).min(CHUNK as u64);
+                    let chunk = filler.slice(..usize::try_from(n).unwrap_or(CHUNK));
+                    (chunk, Some(sent + n))
+                }
+            };
+            grown.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            Some((Ok(chunk), next))
         }
     })
 }
@@ -471,14 +544,19 @@ mod tests {
 
     fn chunks(limit: u64, answered: bool) -> Vec<Bytes> {
         let flag = Arc::new(AtomicBool::new(answered));
+        let grown = Arc::new(AtomicU64::new(0));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .unwrap();
-        rt.block_on(async {
-            let chunks: Vec<_> = oversized(limit, flag).collect().await;
+        let chunks: Vec<Bytes> = rt.block_on(async {
+            let chunks: Vec<_> = oversized(limit, flag, Arc::clone(&grown)).collect().await;
             chunks.into_iter().map(Result::unwrap).collect()
-        })
+        });
+        // What was handed out is counted.
+        let total: usize = chunks.iter().map(Bytes::len).sum();
+        assert_eq!(grown.load(Ordering::Relaxed), total as u64);
+        chunks
     }
 
     fn collect(limit: u64, answered: bool) -> Vec<u8> {
@@ -535,6 +613,27 @@ mod tests {
         assert!(has(b"pw-secret-1"), "{:?}", client.secrets);
         assert!(has(basic(b"svc:account-1:pw-secret-1").as_bytes()));
         assert!(!has(b"account-1:pw-secret-1"), "{:?}", client.secrets);
+    }
+
+    #[test]
+    fn a_key_is_visible_ascii() {
+        let base = Url::parse("http://127.0.0.1:8080/").unwrap();
+        let client = |key| {
+            Client::new(
+                base.clone(),
+                Some(key),
+                AUTHORIZATION,
+                Duration::from_secs(1),
+            )
+        };
+        for key in ["tg_live_\u{e9}", "tg_live\n1", "tg_\u{7f}"] {
+            assert_eq!(
+                client(key).unwrap_err(),
+                "the key must be visible ASCII",
+                "{key:?}"
+            );
+        }
+        assert!(client("tg_live_1").unwrap().has_key());
     }
 
     /// What a document's server path is matched against: the base URL's own.

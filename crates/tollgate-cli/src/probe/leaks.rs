@@ -47,8 +47,13 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     ]
     .into_iter()
     .map(|(what, pattern)| {
+        // Word boundaries are ASCII ones: with a Unicode `\b`, the regex
+        // crate's fast engines give up on text that is not ASCII, and a
+        // body of a MiB in French takes minutes to scan. The patterns'
+        // words are ASCII, so they match as they did.
+        let pattern = pattern.replace(r"\b", r"(?-u:\b)");
         // The patterns are constants, checked by the tests below.
-        let regex = Regex::new(pattern).unwrap_or_else(|e| unreachable!("{what}: {e}"));
+        let regex = Regex::new(&pattern).unwrap_or_else(|e| unreachable!("{what}: {e}"));
         (what, regex)
     })
     .collect()
@@ -195,6 +200,39 @@ mod tests {
         for (text, what) in cases {
             let leak = find(text).unwrap_or_else(|| panic!("nothing found in {text:?}"));
             assert_eq!(leak.what, what, "{text:?}: {leak:?}");
+        }
+    }
+
+    #[test]
+    fn internals_are_found_inside_text_that_is_not_ascii() {
+        let french = "Erreur interne du serveur — réessayez plus tard. ".repeat(200);
+        for (text, what) in [
+            ("thread 'main' panicked at src/main.rs:10:5", "panic text"),
+            (
+                "Échec : UNIQUE constraint failed: clés.id",
+                "a database error",
+            ),
+            (
+                "Erreur : sqlx::Error::RowNotFound",
+                "a database driver error",
+            ),
+            ("SELECT id FROM clés WHERE id = 1", "SQL"),
+        ] {
+            let body = format!("{french}{text} — réessayez{french}");
+            let leak = find(&body).unwrap_or_else(|| panic!("nothing found in {text:?}"));
+            assert_eq!(leak.what, what, "{text:?}: {leak:?}");
+        }
+        assert_eq!(find(&french), None);
+        assert_eq!(find(&"\u{fffd}".repeat(10_000)), None);
+    }
+
+    /// A Unicode `\b` makes the regex crate scan text that is not ASCII
+    /// with its slowest engine.
+    #[test]
+    fn word_boundaries_are_ascii_ones() {
+        for (what, regex) in PATTERNS.iter() {
+            let unicode_boundaries = regex.as_str().replace(r"(?-u:\b)", "");
+            assert!(!unicode_boundaries.contains(r"\b"), "{what}: {regex}");
         }
     }
 

@@ -44,11 +44,13 @@ Examples:
 
 Routes come from BASE_URL/openapi.json when the API serves it (operations with `security` or a 401
 response are taken to need a key; request body examples are used as payloads; paths go below the
-path of its first `servers` URL unless BASE_URL ends with it), and from --route.
+path of its first `servers` URL unless BASE_URL ends with it), and from --route. With no route
+known, only the unknown-route and burst probes run, and the summary line says so.
 
 Requests sent: GET /openapi.json; no key and an invalid key (to a route needing a key); malformed
 JSON, a wrong Content-Type and an oversized chunked body (to a route taking JSON; the body stops
-growing once the server answers, and no 413 within --max-body-mib is a skip); an unknown route; a
+growing once the server answers, and an answer other than 413 is a skip naming how much of the
+body was sent: no 413 within the whole --max-body-mib, or an answer before it); an unknown route; a
 method the route lacks; the same Idempotency-Key with two payloads (needs --key and a POST or PATCH
 route; passes when the first is answered and the second refused with idempotency_key_reused or
 idempotency_key_in_use); and a burst of up to --max-requests requests until a 429 (to a GET route,
@@ -64,8 +66,10 @@ once more; otherwise, or when the 429 comes again, the check is skipped, naming 
 itself is held to the rules below like any error. Without a key, a 401 or 403 to a request that
 tests something else (malformed JSON, a wrong method, …) is a skip as well: the route may check
 the key first; pass --key to check what the request tests. With --key, a 401 to such a request
-says the key was refused: the `key` check fails once, naming the refusal, the checks the 401 hides
-are skipped, and neither the burst nor the idempotency check's second request is sent.
+says the key was refused, and a 402 or 403 with the catalog's insufficient_credits,
+account_suspended or insufficient_scope says it cannot be used (its account is out of credits or
+suspended, or it lacks a scope): the `key` check fails once, naming why, the checks the refusal
+hides are skipped, and neither the burst nor the idempotency check's second request is sent.
 
 A user name and password in BASE_URL (http://sk_live_1@host:8080, a key as Stripe takes it) are
 the key when --key is not given: sent as `Authorization: Basic`, and the invalid key sent the same
@@ -317,8 +321,7 @@ fn skipped(what: &str, reason: impl Into<String>) -> Entry {
     Entry::Row(Row::new("probe", what, None, Verdict::Skip, reason))
 }
 
-const NO_ROUTE: &str = "no route known: serve /openapi.json or pass --route METHOD:PATH";
-const NO_DOCUMENTED_ROUTE: &str =
+const NO_ROUTE: &str =
     "no route known: /openapi.json gave none (the routes check says why); pass --route METHOD:PATH";
 const NO_KEYED_ROUTE: &str =
     "every route known is public (security: []): pass --route METHOD:PATH of one that needs a key";
@@ -337,7 +340,8 @@ async fn probe(
     let keyed = if have_key { Key::Given } else { Key::Absent };
     // Without a key, an authenticated route may answer 401 before anything
     // else: a skip, as that refusal says nothing of what the request tests;
-    // with one, a 401 says the key was refused (`checks::refused_key`).
+    // with one, a 401 (or a 402 or 403 refusing its account or scope) says
+    // the key cannot be used (`checks::refused_key`).
     let or_unauthenticated = |statuses: &[u16]| Expect {
         keyless: !have_key,
         keyed: have_key,
@@ -359,7 +363,9 @@ async fn probe(
         max_answer: client::MAX_DOCUMENT,
         ..Request::new(Method::GET, "/openapi.json")
     };
-    bar.set_message("GET /openapi.json");
+    // The document's path as requested, below the base URL's.
+    let document = format!("{}/openapi.json", client.base_path().trim_end_matches('/'));
+    bar.set_message(format!("GET {document}"));
     // A server that cannot be reached at all ends the probe; any other
     // failure of this one request (a reset, a timeout while the document is
     // served) is reported, and the routes given by flags are probed still.
@@ -393,15 +399,22 @@ async fn probe(
             ..exchange(client, bar, "openapi", &discover, any()).await
         };
     }
-    let documented = documented_routes(&openapi, client.base_path());
+    let documented = documented_routes(&openapi, &document, client.base_path());
     let documented_count = documented.as_ref().map_or(0, Vec::len);
+    // What the document's request got, when it gave no route and no reason why.
+    let undocumented = match openapi.status() {
+        Some(status) => format!(
+            "no route known: GET {document} answered {status}; serve the API's OpenAPI document \
+             there, or pass --route METHOD:PATH"
+        ),
+        None => format!(
+            "no route known: GET {document} got no answer (the answer check says why); pass \
+             --route METHOD:PATH"
+        ),
+    };
     entries.push(Entry::exchange(openapi));
     // Why a document that came is of no use, if it is not.
     let unusable = documented.as_ref().err().cloned();
-    let no_route = match unusable {
-        Some(_) => NO_DOCUMENTED_ROUTE,
-        None => NO_ROUTE,
-    };
     let mut routes = documented.unwrap_or_default();
     for route in &args.routes {
         if !routes
@@ -420,21 +433,21 @@ async fn probe(
     entries.push(Entry::Row(match routes_from {
         "none" => Row::new(
             "routes",
-            "GET /openapi.json",
+            format!("GET {document}"),
             None,
             Verdict::Skip,
             match unusable.as_deref() {
                 Some(why) => format!(
                     "{why}; pass --route METHOD:PATH; only the unknown-route and burst probes run"
                 ),
-                None => format!("{NO_ROUTE}; only the unknown-route and burst probes run"),
+                None => format!("{undocumented}; only the unknown-route and burst probes run"),
             },
         ),
         from => {
             let found = format!("{} ({from})", plural(routes.len(), "route", "routes"));
             Row::new(
                 "routes",
-                "GET /openapi.json",
+                format!("GET {document}"),
                 None,
                 Verdict::Pass,
                 match unusable.as_deref() {
@@ -448,7 +461,7 @@ async fn probe(
     let key_row_at = entries.len();
     let targets = routes::targets(&routes, have_key);
     // Why a target is missing: no route is known at all, or `why`.
-    let unless_none = |why| if routes.is_empty() { no_route } else { why };
+    let unless_none = |why| if routes.is_empty() { NO_ROUTE } else { why };
 
     // Keys.
     match targets.keyed {
@@ -543,16 +556,7 @@ async fn probe(
                 body: Body::Oversized(args.max_body_mib << 20),
                 ..base
             };
-            // No 413 up to the size sent is no proof the API has no limit.
-            let no_413 = format!(
-                "no 413 within {} MiB; raise --max-body-mib to find the API's limit",
-                args.max_body_mib
-            );
-            let expect = Expect {
-                if_accepted: Some(Accepted::Skip(no_413.clone())),
-                if_refused: Some(no_413),
-                ..or_unauthenticated(&[413])
-            };
+            let expect = or_unauthenticated(&[413]);
             let name = "oversized body";
             let mut ex =
                 patient(client, bar, name, &oversized, expect.clone(), &mut requests).await;
@@ -560,6 +564,14 @@ async fn probe(
                 // A server may close the connection as it answers, and the
                 // close can overtake the answer: one more try.
                 ex = patient(client, bar, name, &oversized, expect, &mut requests).await;
+            }
+            // No 413 is no proof the API has no limit: a skip, naming how
+            // much of the body was sent.
+            if let Ok(answer) = &ex.outcome {
+                let sent = answer.body_sent.unwrap_or_default();
+                let no_413 = no_413(answer.status, sent, args.max_body_mib);
+                ex.expect.if_accepted = Some(Accepted::Skip(no_413.clone()));
+                ex.expect.if_refused = Some(no_413);
             }
             entries.push(Entry::exchange(ex));
         }
@@ -621,16 +633,12 @@ async fn probe(
 
     // The rate limit, last: it spends the budget the other requests need.
     bar.set_length(requests as u64 + u64::from(args.max_requests));
-    let refused = checks::refused_key(catalog, &entries);
+    let refused = checks::first_refusal(catalog, &entries).map(|(_, refusal)| refusal);
     if args.max_requests == 0 {
         entries.push(skipped("burst", "--max-requests 0"));
-    } else if refused.is_some() {
+    } else if let Some(refusal) = refused {
         // Its answers would be the same refusal, over and over.
-        entries.push(skipped(
-            "burst",
-            "not sent: the key was refused (401), and its limit cannot be reached with it; \
-             pass a valid --key",
-        ));
+        entries.push(skipped("burst", refusal.burst_reason()));
     } else {
         let (path, key) = match targets.burst {
             Some(route) => (route.concrete_path(), keyed),
@@ -640,11 +648,11 @@ async fn probe(
             key,
             ..Request::new(Method::GET, path)
         };
-        let (sent, found) = burst(client, bar, &request, any(), args.max_requests).await;
+        let (sent, found) = burst(client, catalog, bar, &request, any(), args.max_requests).await;
         requests += sent;
         entries.extend(found);
     }
-    if let Some(row) = refused.or_else(|| checks::refused_key(catalog, &entries)) {
+    if let Some(row) = checks::refused_key(catalog, &entries) {
         entries.insert(key_row_at, Entry::Row(row));
     }
 
@@ -660,6 +668,31 @@ async fn probe(
         requests,
         rows,
     })
+}
+
+/// Why an oversized body answered `status` (no 413) after `sent` bytes is
+/// a skip: the whole of `max_body_mib` sent shows only that any limit is
+/// above it; less shows nothing.
+fn no_413(status: u16, sent: u64, max_body_mib: u64) -> String {
+    if sent >= max_body_mib << 20 {
+        format!("no 413 within {max_body_mib} MiB; raise --max-body-mib to find the API's limit")
+    } else {
+        format!(
+            "answered {status} after {} of the body: no limit found",
+            size(sent)
+        )
+    }
+}
+
+/// `9 bytes`, `64 KiB`, `3.5 MiB`.
+fn size(bytes: u64) -> String {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    match bytes {
+        0..KIB => plural(bytes as usize, "byte", "bytes"),
+        KIB..MIB => format!("{} KiB", bytes / KIB),
+        _ => format!("{:.1} MiB", bytes as f64 / MIB as f64),
+    }
 }
 
 /// What to check when the API at `url` cannot be reached, from `why`: a TLS
@@ -682,15 +715,20 @@ fn unreachable_hint(url: &Url, why: &str) -> &'static str {
 
 /// The routes of the API's OpenAPI document when it served one (none when
 /// it did not), or why what it answered is of no use: a document that
-/// cannot be read or lists no route, a redirect, or a 429.
-fn documented_routes(openapi: &Exchange, base_path: &str) -> Result<Vec<Route>, String> {
+/// cannot be read or lists no route, a redirect, or a 429. `document` is
+/// its path as requested.
+fn documented_routes(
+    openapi: &Exchange,
+    document: &str,
+    base_path: &str,
+) -> Result<Vec<Route>, String> {
     if let Some(why) = openapi.rate_limited().or_else(|| openapi.redirected()) {
-        return Err(format!("/openapi.json was {why}"));
+        return Err(format!("{document} was {why}"));
     }
     let Some(answer) = openapi.outcome.as_ref().ok().filter(|a| a.status == 200) else {
         return Ok(Vec::new());
     };
-    let unusable = |why: &str| format!("/openapi.json answered 200, but {why}");
+    let unusable = |why: &str| format!("{document} answered 200, but {why}");
     if let Some(cut) = &answer.cut {
         return Err(unusable(&format!("the document {cut}")));
     }
@@ -757,7 +795,7 @@ async fn idempotency(
     // A 429, or the key refused: the second request would prove nothing.
     let unjudged = match a.rate_limited() {
         Some(why) => Some(why),
-        None => checks::refuses_the_key(&a).then(|| checks::KEY_REFUSED.to_owned()),
+        None => a.key_refusal(catalog).map(|refusal| refusal.skip_reason()),
     };
     if let Some(why) = unjudged {
         a.notes.push(Row::new(
@@ -849,6 +887,7 @@ fn idempotency_verdict(
 /// first answer of each other error status.
 async fn burst(
     client: &Client,
+    catalog: &Catalog,
     bar: &ProgressBar,
     request: &Request,
     expect: Expect,
@@ -857,14 +896,14 @@ async fn burst(
     let mut found = Vec::new();
     let mut statuses: Vec<u16> = Vec::new();
     let mut last = None;
-    let mut refused = false;
+    let mut refused = None;
     for sent in 1..=max {
         let ex = exchange(client, bar, "burst", request, expect.clone()).await;
         let sent = sent as usize;
         if let Ok(answer) = &ex.outcome {
             last = Some(answer.headers.clone());
         }
-        refused = checks::refuses_the_key(&ex);
+        refused = ex.key_refusal(catalog);
         match ex.status() {
             None => {
                 found.push(Entry::exchange(ex));
@@ -917,10 +956,9 @@ async fn burst(
         }
     }
     // Refused for its key to the end, the burst could not reach the key's limit.
-    let (verdict, reason) = if refused {
-        (Verdict::Skip, checks::KEY_REFUSED.to_owned())
-    } else {
-        unreached_limit(last.as_ref(), max)
+    let (verdict, reason) = match refused {
+        Some(refusal) => (Verdict::Skip, refusal.skip_reason()),
+        None => unreached_limit(last.as_ref(), max),
     };
     found.push(Entry::Row(Row::new(
         "rate-limit",
@@ -1225,6 +1263,26 @@ mod tests {
                     .contains("--features rustls")
             );
         }
+    }
+
+    #[test]
+    fn no_413_names_what_was_sent_and_asks_for_more_only_after_the_whole() {
+        assert_eq!(
+            no_413(201, 32 << 20, 32),
+            "no 413 within 32 MiB; raise --max-body-mib to find the API's limit"
+        );
+        assert_eq!(
+            no_413(402, 65_545, 1024),
+            "answered 402 after 64 KiB of the body: no limit found"
+        );
+        assert_eq!(
+            no_413(200, 9, 1),
+            "answered 200 after 9 bytes of the body: no limit found"
+        );
+        assert_eq!(
+            no_413(400, (3 << 20) + (1 << 19), 32),
+            "answered 400 after 3.5 MiB of the body: no limit found"
+        );
     }
 
     #[test]

@@ -80,8 +80,14 @@ impl Report {
             || "no error body in any dialect".to_owned(),
             |d| format!("errors held to the {d} dialect"),
         );
+        // Every check that needs a route skipped: passes say little.
+        let routeless = if self.routes_from == "none" {
+            " (no route known: only the unknown-route and burst probes ran)"
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "\n{}: {} passed, {} failed, {} skipped; {} requests to {}, {dialect}\n",
+            "\n{}: {} passed, {} failed, {} skipped{routeless}; {} requests to {}, {dialect}\n",
             if self.ok() { "ok" } else { "FAILED" },
             self.count(Verdict::Pass),
             self.count(Verdict::Fail),
@@ -154,6 +160,18 @@ mod tests {
         assert_eq!(
             lines.last().unwrap(),
             &"FAILED: 1 passed, 1 failed, 0 skipped; 3 requests to http://127.0.0.1:8080, errors held to the coded dialect"
+        );
+    }
+
+    #[test]
+    fn the_summary_says_when_no_route_was_known() {
+        let mut routeless = report(&[Verdict::Pass, Verdict::Skip]);
+        routeless.routes_from = "none";
+        let text = routeless.to_table();
+        assert_eq!(
+            text.lines().last().unwrap(),
+            "ok: 1 passed, 0 failed, 1 skipped (no route known: only the unknown-route and burst \
+             probes ran); 3 requests to http://127.0.0.1:8080, errors held to the coded dialect"
         );
     }
 }
