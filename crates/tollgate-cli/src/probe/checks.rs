@@ -787,8 +787,13 @@ mod tests {
         if code == "invalid_key" {
             err = err.header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        answer_of(catalog, dialect, &err)
+    }
+
+    /// The answer a server in `dialect` sends for `err`.
+    fn answer_of(catalog: &Catalog, dialect: Dialect, err: &tollgate::ApiError) -> Answer {
         let ctx = Context::new(SystemTime::now()).request_id("req_1");
-        let response = catalog.renderer(dialect).response(&err, &ctx);
+        let response = catalog.renderer(dialect).response(err, &ctx);
         Answer {
             status: response.status().as_u16(),
             headers: response.headers().clone(),
@@ -1372,18 +1377,7 @@ mod tests {
     #[test]
     fn a_key_its_account_or_scope_cannot_use_is_named_once() {
         let catalog = Catalog::builtin();
-        let answer = |dialect, err: tollgate::ApiError| {
-            let ctx = Context::new(SystemTime::now()).request_id("req_1");
-            let response = catalog.renderer(dialect).response(&err, &ctx);
-            Answer {
-                status: response.status().as_u16(),
-                headers: response.headers().clone(),
-                body: response.body().clone(),
-                cut: None,
-                broken: false,
-                body_sent: None,
-            }
-        };
+        let answer = |dialect, err: tollgate::ApiError| answer_of(&catalog, dialect, &err);
         let error = |code| catalog.error(code).unwrap();
         let malformed = |answer, keyed| Exchange {
             name: "malformed JSON",
