@@ -516,9 +516,20 @@ async fn abandoned_charges_are_given_back_once_their_hold_ends(kind: Kind) {
     let abandoned = s.reserve("acme", 4).await.unwrap();
     drop(abandoned);
     db.clock.advance(hold);
-    let _next = s.reserve("acme", 1).await.unwrap();
+    let next = s.reserve("acme", 1).await.unwrap();
     s.finish_writes().await;
     assert_eq!(state(s.account("acme").await.unwrap()), (18, 2));
+    s.commit(next);
+    s.finish_writes().await;
+
+    // A charge committed whose record still waits for its batch to be
+    // deleted was kept, however late it is.
+    let kept = s.reserve("acme", 1).await.unwrap();
+    s.commit(kept);
+    db.clock.advance(hold);
+    assert_eq!(s.release_abandoned_charges().await.unwrap(), 0);
+    s.finish_writes().await;
+    assert_eq!(state(s.account("acme").await.unwrap()), (17, 3));
 
     let refused = tollgate_store::Store::open_with(
         &db.url,
