@@ -21,6 +21,7 @@ both_backends!(
     thousand_concurrent_charges_never_overdraw,
     release_gives_back_credits_and_usage,
     abandoned_charges_are_given_back_once_their_hold_ends,
+    a_hold_under_a_second_holds_a_charge_for_one,
     monthly_usage_limit_resets_next_month,
     storage_quota,
     an_empty_file_counts_no_storage_and_a_negative_size_is_invalid_input,
@@ -538,6 +539,25 @@ async fn abandoned_charges_are_given_back_once_their_hold_ends(kind: Kind) {
     .await
     .unwrap_err();
     assert!(refused.to_string().contains("charge hold"), "{refused}");
+    db.cleanup().await;
+}
+
+/// A hold shorter than a second is a second, not none: a charge made now
+/// is not abandoned the moment it is made.
+async fn a_hold_under_a_second_holds_a_charge_for_one(kind: Kind) {
+    let half = Duration::from_millis(500);
+    let Some(db) = TestDb::with(kind, |o| o.charge_hold(half)).await else {
+        return;
+    };
+    let s = &db.store;
+    s.create_account(NewAccount::new("acme").credits(1))
+        .await
+        .unwrap();
+    let held = s.reserve("acme", 1).await.unwrap();
+    assert_eq!(s.release_abandoned_charges().await.unwrap(), 0);
+    db.clock.advance(Duration::from_secs(1));
+    assert_eq!(s.release_abandoned_charges().await.unwrap(), 1);
+    drop(held);
     db.cleanup().await;
 }
 

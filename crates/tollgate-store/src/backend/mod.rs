@@ -1,8 +1,10 @@
 //! Storage behind three small traits, one per concern, so a backend can be
 //! swapped without touching the layers. [`SqliteBackend`] (one file, the
 //! default) and [`PostgresBackend`] (shared by many nodes) implement them with
-//! the same SQL; every method but the purge of expired idempotency records
-//! (a statement per thousand) is one statement, so each is atomic on its own.
+//! the same SQL; every method is one statement, atomic on its own, but the
+//! purge of expired idempotency records (a statement per thousand) and the
+//! release of a charge (its record deleted and its credits given back, in
+//! one transaction).
 //!
 //! Times are Unix seconds computed by the caller from the injected
 //! [`Clock`](crate::Clock): the database's own clock is never read.

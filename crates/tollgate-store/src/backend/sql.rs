@@ -1,8 +1,10 @@
 //! The SQLite and Postgres backends: one body of code, written once in a
 //! macro and compiled for each driver. The SQL is the same on both (`$n`
 //! placeholders, `ON CONFLICT`, `RETURNING`, `CASE`), so a behaviour tested on
-//! one is the same statement on the other; only the purge's batches name the
-//! row address each has (`rowid`, `ctid`).
+//! one is the same statement on the other, but for three the macro is given:
+//! the purge's batches name the row address each has (`rowid`, `ctid`), a
+//! charge is one statement each its own way (`RESERVE_POSTGRES`), and the
+//! charges kept are read from a JSON list each its own way.
 
 use sqlx::Row;
 

@@ -9,7 +9,7 @@ use crate::clock::{from_unix, month_start, next_month_start, unix};
 use crate::model::AccountState;
 use crate::{Rejection, StoreError, detach};
 
-use super::{Reservation, Store, nameable, non_negative, secs};
+use super::{Reservation, Store, lock_secs, nameable, non_negative};
 
 /// How long the first commit of a batch waits for others to join it.
 const COMMIT_BATCH_WAIT: Duration = Duration::from_millis(10);
@@ -36,7 +36,7 @@ impl Store {
             let period = month_start(now);
             let hold = Hold {
                 token: LockToken::random()?.0,
-                expires_at: unix(now).saturating_add(secs(self.inner.charge_hold)),
+                expires_at: unix(now).saturating_add(lock_secs(self.inner.charge_hold)),
             };
             let reserved = self.backend().reserve(account_id, cost, period, hold);
             if let Some(reserved) = reserved.await? {

@@ -150,8 +150,9 @@ impl StoreOptions {
     /// have stopped mid-request (killed, crashed, its machine gone), and the
     /// credits and usage are given back (see
     /// [`Store::release_abandoned_charges`]). Set it above the longest a
-    /// request may run: one running longer is not charged. Zero is refused
-    /// when the store opens.
+    /// request may run: one running longer is not charged. Kept in whole
+    /// seconds, rounded up (half a second holds a charge for one). Zero is
+    /// refused when the store opens.
     pub fn charge_hold(mut self, hold: Duration) -> Self {
         self.charge_hold = hold;
         self
