@@ -23,6 +23,7 @@ use http::{HeaderMap, HeaderValue, Request};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use crate::Rejection;
+use crate::gate::OverLimit;
 use crate::rejection::{sent_codings, unsupported_encoding};
 
 /// What [`Decompression`] decodes, as sent in `Accept-Encoding` with a
@@ -41,7 +42,9 @@ const DECODED: &str = "gzip, deflate";
 /// refused before the service inside runs: 415 `unsupported_media_type` with
 /// `Accept-Encoding: gzip, deflate`. Place it inside the [`Tollgate`](crate::Tollgate)
 /// layer, whose [`body_limit`](crate::Tollgate::body_limit) then counts the
-/// decoded bytes (a small body that expands past it is `payload_too_large`).
+/// decoded bytes (a small body that expands past it is `payload_too_large`),
+/// for whatever reads the body inside: an extractor, or a layer that buffers
+/// it (idempotency's), which reads no more of a bomb than the limit.
 ///
 /// ```
 /// # use axum::{Router, routing::post};
@@ -103,7 +106,14 @@ where
         let (mut parts, body) = request.into_parts();
         parts.headers.remove(CONTENT_ENCODING);
         parts.headers.remove(CONTENT_LENGTH);
-        let request = Request::from_parts(parts, decoded(body, coding));
+        let mut body = decoded(body, coding);
+        // The decoded bytes count against the limit of the Tollgate layer
+        // outside, for every reader inside: a layer that buffers the body
+        // reads no more of a bomb than an extractor would.
+        if let Some(over_limit) = parts.extensions.get::<OverLimit>() {
+            body = over_limit.count(body);
+        }
+        let request = Request::from_parts(parts, body);
         Either::Left(self.inner.call(request))
     }
 }

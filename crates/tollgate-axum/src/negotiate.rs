@@ -10,7 +10,9 @@
 
 use std::sync::Mutex;
 
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
+use http::header::{
+    ACCEPT, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING,
+};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tollgate::Dialect;
 use tollgate::headers::X_REQUEST_ID;
@@ -41,6 +43,8 @@ pub(crate) struct Scanned<'a> {
     pub(crate) content_type: Option<&'a HeaderValue>,
     /// Whether the request has several `Content-Type` lines.
     pub(crate) several_content_types: bool,
+    /// Whether the request has a `Content-Encoding` line.
+    pub(crate) content_encoding: bool,
     /// The `Transfer-Encoding` values.
     pub(crate) transfer_encoding: TransferEncoding,
     /// Whether there were several `Host` lines.
@@ -81,6 +85,8 @@ impl Negotiation {
             } else if *name == CONTENT_TYPE {
                 found.several_content_types |= found.content_type.is_some();
                 found.content_type.get_or_insert(value);
+            } else if *name == CONTENT_ENCODING {
+                found.content_encoding = true;
             } else if *name == TRANSFER_ENCODING {
                 found.transfer_encoding.add(value);
             } else if *name == HOST {

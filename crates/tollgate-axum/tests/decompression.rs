@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{Request, header};
+use axum::response::IntoResponse;
 use axum::routing::post;
 use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};
@@ -238,4 +239,59 @@ async fn the_decoder_is_ready_only_when_the_service_inside_is() {
     }
     let mut service = tower::Layer::layer(&Decompression, Down);
     assert_eq!(service.ready().await.err(), Some("inner down"));
+}
+
+#[tokio::test]
+async fn a_layer_that_buffers_the_body_reads_no_more_of_a_bomb_than_the_limit() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A layer between the decoder and the route that reads the whole body
+    // itself, with no limit of its own (as idempotency's does, to hash it),
+    // noting how many decoded bytes it got. A plain tower layer: axum's
+    // `Request` extractor would apply the limit itself.
+    let read = Arc::new(AtomicUsize::new(0));
+    let counted = read.clone();
+    let buffering = tower::layer::layer_fn(move |route: axum::routing::Route| {
+        let read = counted.clone();
+        tower::service_fn(move |request: Request<Body>| {
+            let (route, read) = (route.clone(), read.clone());
+            async move {
+                let (parts, mut body) = request.into_parts();
+                let mut kept = Vec::new();
+                while let Some(frame) = body.frame().await {
+                    let Ok(frame) = frame else {
+                        return Ok(axum::http::StatusCode::BAD_REQUEST.into_response());
+                    };
+                    if let Some(data) = frame.data_ref() {
+                        read.fetch_add(data.len(), Ordering::Relaxed);
+                        kept.extend_from_slice(data);
+                    }
+                }
+                route.oneshot(Request::from_parts(parts, Body::from(kept))).await
+            }
+        })
+    });
+    let app = Router::new()
+        .route("/notes", post(|| async { "stored" }))
+        .layer(buffering)
+        .layer(Decompression)
+        .layer(Tollgate::new(Catalog::builtin()).body_limit(LIMIT).layer());
+    // 512 KiB of spaces, under the limit compressed, sent with its length
+    // declared as a client sends it.
+    let compressed = gzip(&vec![b' '; 512 << 10]);
+    assert!(compressed.len() < LIMIT, "{} bytes", compressed.len());
+    let request = Request::post("/notes")
+        .header(header::CONTENT_ENCODING, "gzip")
+        .header(header::CONTENT_LENGTH, compressed.len())
+        .body(Body::from(compressed))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    let answer = (parts.status.as_u16(), parts.headers, body);
+    assert_error(&answer, 413, "payload_too_large");
+    let problem: serde_json::Value = serde_json::from_slice(&answer.2).unwrap();
+    assert_eq!(problem["limit"], LIMIT);
+    let read = read.load(Ordering::Relaxed);
+    assert!(read <= LIMIT, "{read} bytes read past a limit of {LIMIT}");
 }

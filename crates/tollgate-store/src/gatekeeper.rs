@@ -106,7 +106,10 @@ impl Gatekeeper {
     }
 
     /// The largest body the idempotency layer buffers (default 10 MiB);
-    /// a larger request gets `payload_too_large`.
+    /// a larger request gets `payload_too_large`. Under `tollgate-axum`'s
+    /// layer with a smaller `body_limit`, that limit bounds what it reads
+    /// (of a compressed body too, decoded by `Decompression`), and is the one
+    /// the 413 names.
     pub fn max_body_bytes(self, bytes: usize) -> Self {
         self.with(|s| s.max_body = bytes)
     }

@@ -23,7 +23,8 @@ use tower::ServiceExt;
 both_backends!(
     seed_behaviours_in_the_envelope_dialect,
     idempotency_tells_apart_resources_under_a_nested_router,
-    refusals_under_a_nested_router_name_the_path_the_client_sent
+    refusals_under_a_nested_router_name_the_path_the_client_sent,
+    idempotency_buffers_a_compressed_body_no_further_than_the_body_limit
 );
 
 #[derive(Clone)]
@@ -368,5 +369,54 @@ async fn refusals_under_a_nested_router_name_the_path_the_client_sent(kind: Kind
         assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
         assert_eq!(body["instance"], uri, "{body}");
     }
+    db.cleanup().await;
+}
+
+async fn idempotency_buffers_a_compressed_body_no_further_than_the_body_limit(kind: Kind) {
+    use std::io::Write;
+    let Some(db) = TestDb::new(kind).await else {
+        return;
+    };
+    let store = &db.store;
+    store
+        .create_account(NewAccount::new("acme").credits(10))
+        .await
+        .unwrap();
+    let key = store
+        .create_key(NewKey::new("acme", ["scans:write"]))
+        .await
+        .unwrap();
+    // The idempotency layer's own limit left at its default (10 MiB): the
+    // Tollgate layer's, 64 KiB, bounds what it reads of a decoded body.
+    let gate = Gatekeeper::new(store.clone());
+    let limit = 64 << 10;
+    let app = app(&gate, Scans::default())
+        .layer(tollgate_axum::Decompression)
+        .layer(
+            tollgate_axum::Tollgate::new(Catalog::builtin())
+                .body_limit(limit)
+                .layer(),
+        );
+    // 10 KB of gzip that decodes to 10 MiB.
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&vec![b' '; 10 << 20]).unwrap();
+    let bomb = gzip.finish().unwrap();
+    assert!(bomb.len() < limit, "{} bytes", bomb.len());
+    let request = Request::post("/v1/scans")
+        .header("authorization", format!("Bearer {}", key.secret()))
+        .header("idempotency-key", "k1")
+        .header("content-encoding", "gzip")
+        .header("content-length", bomb.len())
+        .body(Body::from(bomb))
+        .unwrap();
+    let res = app.oneshot(request).await.unwrap();
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 413, "{problem}");
+    assert_eq!(problem["code"], "payload_too_large");
+    assert_eq!(problem["limit"], limit, "the limit the client met is the layer's");
+    // Nothing was charged for it.
+    assert_eq!(store.account("acme").await.unwrap().balance(), 10);
     db.cleanup().await;
 }

@@ -58,9 +58,11 @@ pub(crate) struct Finish {
     pub(crate) over_limit: Option<OverLimit>,
 }
 
-/// A request body of unknown length counted against a Tollgate layer's
-/// limit, and whether the count passed it. Kept in the request's
-/// extensions, so that a layer inside (on a sub-router) answers for it too.
+/// A request body of unknown length (or a compressed one) counted against a
+/// Tollgate layer's limit, and whether the count passed it. Kept in the
+/// request's extensions, so that a layer inside (on a sub-router) answers
+/// for it too, and [`Decompression`](crate::Decompression) counts the
+/// decoded bytes against the same limit.
 /// What the handler made of the error is not to be trusted for the answer:
 /// axum's `Multipart` reads it as a 500 ("failed to read stream") once it
 /// is wrapped twice, and a handler may map it to anything.
@@ -79,8 +81,19 @@ impl OverLimit {
         }
     }
 
+    /// `body`, failing with a length limit error once it passes the limit,
+    /// which is noted here.
+    pub(crate) fn count(&self, body: Body) -> Body {
+        let over_limit = self.clone();
+        let counted = http_body_util::Limited::new(body, self.limit).map_err(move |e| {
+            over_limit.note(&e);
+            e
+        });
+        Body::new(counted)
+    }
+
     /// Notes that the count passed the limit when `error` says so.
-    pub(crate) fn note(&self, error: &BoxError) {
+    fn note(&self, error: &BoxError) {
         if error.is::<http_body_util::LengthLimitError>() {
             self.passed
                 .store(true, std::sync::atomic::Ordering::Relaxed);

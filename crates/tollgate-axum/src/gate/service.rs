@@ -11,7 +11,6 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use tollgate::Dialect;
 use tower::Service;
 use tracing::Span;
@@ -153,14 +152,19 @@ where
         if let Some(limit) = shared.config.body_limit {
             if has_body {
                 let declared = content_length(declared);
+                let compressed = scanned.content_encoding;
                 if declared.is_some_and(|len| len > limit as u64) {
                     let err = rejection::payload_too_large(Some(limit));
                     return ResponseFuture::error(finish, err, span);
                 }
                 DefaultBodyLimit::max(limit).apply(&mut req);
                 // A declared length is enforced by the HTTP server; only a
-                // body of unknown length needs counting as it streams.
-                if declared.is_none() {
+                // body of unknown length needs counting as it streams, and a
+                // compressed one, whose decoded bytes `Decompression` counts
+                // against the limit too: a layer inside that buffers the
+                // body (idempotency's) would otherwise inflate a few
+                // kilobytes into as much as it allows.
+                if declared.is_none() || compressed {
                     count_up_to = Some(limit);
                 }
             }
@@ -169,14 +173,9 @@ where
             Some(limit) => {
                 let over_limit = OverLimit::new(limit);
                 req.extensions_mut().insert(over_limit.clone());
-                finish.over_limit = Some(over_limit.clone());
-                req.map(|body| {
-                    let counted = http_body_util::Limited::new(body, limit).map_err(move |e| {
-                        over_limit.note(&e);
-                        e
-                    });
-                    Body::new(counted)
-                })
+                let req = req.map(|body| over_limit.count(Body::new(body)));
+                finish.over_limit = Some(over_limit);
+                req
             }
             None => {
                 // A layer outside may count the body (looked up only for a
