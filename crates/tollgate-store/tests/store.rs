@@ -922,6 +922,62 @@ async fn a_postgres_gone_mid_run_is_unavailable_after_the_acquire_timeout() {
     db.cleanup().await;
 }
 
+/// A transaction that holds one account's row for long (an operator's, a
+/// report's) fails the charges on that account after the acquire timeout,
+/// and leaves the pool to every other account: each charge waiting on the
+/// row gives its connection back, where it kept it until the row was free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_held_for_long_fails_its_own_charges_not_every_account() {
+    let Some(db) = TestDb::new(Kind::Postgres).await else {
+        return;
+    };
+    let schema = db.schema.clone().unwrap();
+    let options = StoreOptions::default()
+        .schema(schema.clone())
+        .max_connections(2)
+        .acquire_timeout(Duration::from_millis(500));
+    let store = tollgate_store::Store::open_with(&db.url, options)
+        .await
+        .unwrap();
+    for id in ["held", "other"] {
+        let account = NewAccount::new(id).credits(100);
+        store.create_account(account).await.unwrap();
+    }
+    use sqlx::Connection;
+    let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    let lock = format!("SELECT id FROM {schema}.accounts WHERE id = 'held' FOR UPDATE");
+    sqlx::query(sqlx::AssertSqlSafe(lock))
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    // As many charges on the held row as the pool has connections, each
+    // run to its end, as the credits layer runs a charge its request gave up.
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.reserve("held", 1).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let other = store.reserve("other", 1).await;
+    assert!(
+        other.is_ok(),
+        "after {:?}: {:?}",
+        started.elapsed(),
+        other.err()
+    );
+    for charge in waiting {
+        let charge = tokio::time::timeout(Duration::from_secs(10), charge).await;
+        let charge = charge.expect("a charge on the held row gives up").unwrap();
+        assert!(charge.is_err(), "charged through a held row");
+    }
+    held.rollback().await.unwrap();
+    assert_eq!(store.account("held").await.unwrap().balance(), 100);
+    db.cleanup().await;
+}
+
 /// Postgres's error reads as its message and SQLSTATE, without the line
 /// of Postgres's own source that sqlx adds (`at line 1452`), which reads
 /// as a line of the caller's.

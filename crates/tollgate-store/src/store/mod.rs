@@ -140,7 +140,10 @@ impl StoreOptions {
     /// file another process holds locked, an account's row or a key another
     /// transaction holds) is answered `service_unavailable` (503,
     /// `Retry-After: 1`) rather than held until the request's own deadline,
-    /// and what it takes once the lock is gone is given back.
+    /// and what it takes once the lock is gone is given back. On Postgres,
+    /// a statement waits as long for a lock (`lock_timeout`) and then
+    /// fails, giving its connection back: a row held for minutes fails the
+    /// calls on that row, not every call for want of a connection.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
@@ -539,9 +542,23 @@ impl Store {
             // Every connection back and closed, as a store's are.
             crate::backend::close_pool(&migrating).await;
             migrated?;
+            // A statement waits for a row lock no longer than a call waits
+            // for a connection: a charge queued behind a transaction that
+            // holds one account's row (an operator's, a long report) would
+            // otherwise keep its connection until that ends, and a few
+            // such would take the whole pool, every other account's calls
+            // failing for want of one. Set by a statement, as above.
+            let set_lock_timeout = format!(
+                "SET lock_timeout = '{}ms'",
+                options.acquire_timeout.as_millis().max(1)
+            );
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                .after_connect(move |conn, _| {
+                    let set = sqlx::AssertSqlSafe(set_lock_timeout.clone());
+                    Box::pin(async move { conn.execute(set).await.map(drop) })
+                })
                 .connect_with(connect)
                 .await?;
             Ok(Store::with_backend(
