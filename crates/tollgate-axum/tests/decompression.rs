@@ -267,7 +267,9 @@ async fn a_layer_that_buffers_the_body_reads_no_more_of_a_bomb_than_the_limit() 
                         kept.extend_from_slice(data);
                     }
                 }
-                route.oneshot(Request::from_parts(parts, Body::from(kept))).await
+                route
+                    .oneshot(Request::from_parts(parts, Body::from(kept)))
+                    .await
             }
         })
     });

@@ -415,7 +415,10 @@ async fn idempotency_buffers_a_compressed_body_no_further_than_the_body_limit(ki
     let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, 413, "{problem}");
     assert_eq!(problem["code"], "payload_too_large");
-    assert_eq!(problem["limit"], limit, "the limit the client met is the layer's");
+    assert_eq!(
+        problem["limit"], limit,
+        "the limit the client met is the layer's"
+    );
     // Nothing was charged for it.
     assert_eq!(store.account("acme").await.unwrap().balance(), 10);
     db.cleanup().await;

@@ -531,6 +531,12 @@ async fn abandoned_charges_are_given_back_once_their_hold_ends(kind: Kind) {
     assert_eq!(s.release_abandoned_charges().await.unwrap(), 0);
     s.finish_writes().await;
     assert_eq!(state(s.account("acme").await.unwrap()), (17, 3));
+    // The records of the charges kept are gone, not only known here:
+    // another node, long past every hold, finds nothing to give back.
+    db.clock.advance(hold);
+    let other = db.another_node(|o| o.charge_hold(hold)).await;
+    assert_eq!(other.release_abandoned_charges().await.unwrap(), 0);
+    assert_eq!(state(s.account("acme").await.unwrap()), (17, 3));
 
     let refused = tollgate_store::Store::open_with(
         &db.url,
@@ -847,21 +853,28 @@ async fn a_postgres_that_never_answers_times_out() {
     );
 }
 
-/// A TCP proxy to `upstream` that [`Proxy::cut`] takes down: the database
-/// as a network partition sees it.
+/// A TCP proxy to `upstream` that [`Proxy::cut`] takes down and
+/// [`Proxy::restore`] brings back: the database as a network partition
+/// sees it.
 struct Proxy {
     addr: std::net::SocketAddr,
-    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    relays: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Proxy {
     async fn start(upstream: String) -> Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let held = std::sync::Arc::clone(&tasks);
-        let accept = tokio::spawn(async move {
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let relays = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (is_open, held) = (open.clone(), relays.clone());
+        tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                // Down: the connection is closed as soon as it is made.
+                if !is_open.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 let upstream = upstream.clone();
                 let relay = tokio::spawn(async move {
                     if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
@@ -871,15 +884,20 @@ impl Proxy {
                 held.lock().unwrap().push(relay);
             }
         });
-        tasks.lock().unwrap().push(accept);
-        Proxy { addr, tasks }
+        Proxy { addr, open, relays }
     }
 
-    /// Closes every connection and refuses new ones.
+    /// Closes every connection and every new one.
     fn cut(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for relay in self.relays.lock().unwrap().drain(..) {
+            relay.abort();
         }
+    }
+
+    /// Relays new connections again.
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -919,6 +937,56 @@ async fn a_postgres_gone_mid_run_is_unavailable_after_the_acquire_timeout() {
     let err = store.account("acme").await.unwrap_err();
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(5), "{waited:?}: {err}");
+    db.cleanup().await;
+}
+
+/// A charge kept while the database is out of reach is written once it is
+/// back, however long that takes: its request succeeded, and no node gives
+/// it back when its hold ends (it was given back free after three tries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_kept_during_an_outage_is_written_once_the_database_is_back() {
+    let Some(db) = TestDb::new(Kind::Postgres).await else {
+        return;
+    };
+    let host_port = db
+        .url
+        .split("://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let host_port = host_port.rsplit('@').next().unwrap().to_owned();
+    let proxy = Proxy::start(host_port.clone()).await;
+    let proxied = db.url.replacen(&host_port, &proxy.addr.to_string(), 1);
+    let hold = Duration::from_secs(600);
+    let options = StoreOptions::default()
+        .schema(db.schema.clone().unwrap())
+        .clock(db.clock.clone())
+        .charge_hold(hold)
+        .acquire_timeout(Duration::from_millis(200));
+    let store = tollgate_store::Store::open_with(&proxied, options)
+        .await
+        .unwrap();
+    store
+        .create_account(NewAccount::new("acme").credits(3))
+        .await
+        .unwrap();
+    let kept = store.reserve("acme", 1).await.unwrap();
+
+    proxy.cut();
+    store.commit(kept);
+    // Long enough for every try the batch had before (0.1 s and 1 s apart,
+    // each waiting for a connection), and more.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    proxy.restore();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    db.clock.advance(hold);
+    let other = db.another_node(|o| o.charge_hold(hold)).await;
+    assert_eq!(other.release_abandoned_charges().await.unwrap(), 0);
+    assert_eq!(other.account("acme").await.unwrap().balance(), 2);
+    store.finish_writes().await;
     db.cleanup().await;
 }
 

@@ -31,7 +31,10 @@
 //! So a client whose request was cut off that way, and which retries it,
 //! pays once. A request that runs longer than the hold is not charged (its
 //! commit finds the charge given back, and logs a warning): set the hold
-//! above the longest a request may run.
+//! above the longest a request may run. A success's charge is kept while
+//! the database is out of reach: the process holds it, and writes it once
+//! the database is back (tried every second; one error logged), so no node
+//! gives it back meanwhile, unless the process stops first.
 //!
 //! Refusals: `account_suspended` (402), `insufficient_credits` (402, details
 //! `required` and `available`), `usage_limit_exceeded` (429, `Retry-After`

@@ -120,28 +120,23 @@ impl Store {
     /// batches, a few milliseconds after the first commit of a batch, on a
     /// task of their own ([`finish_writes`](Self::finish_writes) waits for
     /// it): one write for many commits, where a write each would halve how
-    /// many charges a second SQLite takes. A process that stops in that
-    /// moment leaves its last commits' records, which are given back when
-    /// their hold ends: the side that charges no client for work not done.
-    /// A charge whose record is gone already (the request ran past the
+    /// many charges a second SQLite takes. A batch that fails (the database
+    /// out of reach) is tried again every second until it is written, the
+    /// charges kept meanwhile: this store never gives them back, however
+    /// long it takes. A process that stops first (or a store whose
+    /// [`finish_writes`](Self::finish_writes) has begun, which tries no
+    /// more) leaves their records, which are given back when their hold
+    /// ends: the side that charges no client for work not done. A charge
+    /// whose record is gone already (the request ran past the
     /// [charge hold](crate::StoreOptions::charge_hold), so its credits were
     /// given back) stays given back, and is logged.
     pub fn commit(&self, reservation: Reservation) {
         if reservation.released.load(Ordering::Acquire) {
             return;
         }
-        let first = {
-            let mut commits = self.commits();
-            commits.waiting.push(reservation.token);
-            commits.waiting.len() == 1
-        };
-        if first {
-            let store = self.clone();
-            detach::start(self.writes(), async move {
-                tokio::time::sleep(COMMIT_BATCH_WAIT).await;
-                store.delete_committed().await;
-            });
-        }
+        let mut commits = self.commits();
+        commits.waiting.push(reservation.token);
+        self.schedule_batch(&mut commits, COMMIT_BATCH_WAIT);
     }
 
     /// The charges committed whose records are not yet deleted.
@@ -149,34 +144,70 @@ impl Store {
         self.inner.commits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Starts a task that deletes the records of the charges committed,
+    /// `after` a wait, unless one is due already.
+    fn schedule_batch(&self, commits: &mut super::Commits, after: Duration) {
+        if std::mem::replace(&mut commits.due, true) {
+            return;
+        }
+        let store = self.clone();
+        detach::start(self.writes(), async move {
+            tokio::time::sleep(after).await;
+            store.delete_committed().await;
+        });
+    }
+
     /// Deletes the records of the charges committed since the last batch.
     async fn delete_committed(&self) {
         /// How many records one statement deletes at most.
         const MOST: usize = 500;
-        let tokens = {
+        /// How long a failed batch waits to be tried again.
+        const AGAIN_AFTER: Duration = Duration::from_secs(1);
+        let (fresh, again) = {
             let mut commits = self.commits();
-            let tokens = std::mem::take(&mut commits.waiting);
-            commits.deleting.extend_from_slice(&tokens);
-            tokens
+            commits.due = false;
+            let fresh = std::mem::take(&mut commits.waiting);
+            let again = std::mem::take(&mut commits.again);
+            commits.deleting.extend(fresh.iter().chain(&again));
+            (fresh, again)
         };
-        for chunk in tokens.chunks(MOST) {
-            let deleted =
-                detach::persistently(detach::any_error, || self.backend().commit(chunk)).await;
-            self.commits()
-                .deleting
-                .retain(|token| !chunk.contains(token));
+        let batches = fresh.chunks(MOST).map(|chunk| (chunk, false));
+        let batches = batches.chain(again.chunks(MOST).map(|chunk| (chunk, true)));
+        for (chunk, tried_before) in batches {
+            let deleted = self.backend().commit(chunk).await;
+            let mut commits = self.commits();
+            commits.deleting.retain(|token| !chunk.contains(token));
             match deleted {
-                Ok(deleted) if deleted < chunk.len() as u64 => tracing::warn!(
-                    charges = chunk.len() as u64 - deleted,
-                    hold = ?self.inner.charge_hold,
-                    "requests ran past the charge hold: their credits were given back, so they were not charged"
-                ),
-                Ok(_) => {}
-                Err(error) => tracing::error!(
+                Ok(deleted) => {
+                    if std::mem::take(&mut commits.failing) {
+                        tracing::info!("the charges of requests that succeeded are kept again");
+                    }
+                    // A batch tried before may have been deleted by the try
+                    // whose answer was lost: its count tells nothing.
+                    if deleted < chunk.len() as u64 && !tried_before {
+                        tracing::warn!(
+                            charges = chunk.len() as u64 - deleted,
+                            hold = ?self.inner.charge_hold,
+                            "requests ran past the charge hold: their credits were given back, so they were not charged"
+                        );
+                    }
+                }
+                Err(error) if self.writes().is_closed() => tracing::error!(
                     charges = chunk.len(),
                     %error,
-                    "the charges of requests that succeeded could not be kept: they are given back when their hold ends"
+                    "the charges of requests that succeeded could not be kept before the stop: they are given back when their hold ends"
                 ),
+                Err(error) => {
+                    if !std::mem::replace(&mut commits.failing, true) {
+                        tracing::error!(
+                            charges = chunk.len(),
+                            %error,
+                            "the charges of requests that succeeded are not written yet: kept here, tried again every second"
+                        );
+                    }
+                    commits.again.extend_from_slice(chunk);
+                    self.schedule_batch(&mut commits, AGAIN_AFTER);
+                }
             }
         }
     }
@@ -196,8 +227,11 @@ impl Store {
             // Charges this store has committed but not yet deleted were kept.
             let abandoned: Vec<i64> = {
                 let commits = self.commits();
-                let kept = |t: &i64| commits.waiting.contains(t) || commits.deleting.contains(t);
-                tokens.iter().copied().filter(|t| !kept(t)).collect()
+                tokens
+                    .iter()
+                    .copied()
+                    .filter(|&t| !commits.kept(t))
+                    .collect()
             };
             for &token in &abandoned {
                 given_back += u64::from(self.backend().release(token).await?);

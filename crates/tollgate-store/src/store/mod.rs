@@ -244,8 +244,25 @@ struct Inner {
 struct Commits {
     /// Waiting for their batch.
     waiting: Vec<i64>,
+    /// Waiting for a batch again: a delete of theirs failed, and may have
+    /// deleted them all the same (its answer lost with the connection).
+    again: Vec<i64>,
     /// In a batch being deleted.
     deleting: Vec<i64>,
+    /// Whether a batch is due: a task will take `waiting` and `again`.
+    due: bool,
+    /// Whether the last batch failed (told once, until one succeeds).
+    failing: bool,
+}
+
+impl Commits {
+    /// Whether the charge `token` is committed here, its record not yet
+    /// deleted.
+    fn kept(&self, token: i64) -> bool {
+        [&self.waiting, &self.again, &self.deleting]
+            .iter()
+            .any(|tokens| tokens.contains(&token))
+    }
 }
 
 impl fmt::Debug for Store {
