@@ -69,7 +69,8 @@
 //! layer (`.route_layer(RateLimitLayer::new(per_key)).route_layer(gate.auth())`,
 //! the outer last), which leaves the key's id as the request's
 //! [`RateLimitKey`], and the per-IP limiter outside it, as `tollgate serve`
-//! does. Without `ConnectInfo` (served without
+//! does. The route's own authentication (`gate.route()`) then reuses the
+//! principal that layer found: the key is looked up once a request. Without `ConnectInfo` (served without
 //! `into_make_service_with_connect_info`, or with the `axum` feature off and
 //! no [`PeerAddr`]), every client shares the per-IP bucket `unknown`, which
 //! the first such request logs.

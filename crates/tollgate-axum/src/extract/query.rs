@@ -3,10 +3,12 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::Rejection;
-use crate::rejection::{from_urlencoded_error, is_integer_error};
+use crate::rejection::{from_urlencoded_error, invalid_field, is_integer_error};
 
 /// Query strings whose errors name the parameter: a missing one is
-/// `missing_field`, a bad value `validation_error` with a violation at it.
+/// `missing_field`, a bad value `validation_error` with a violation at it,
+/// as is a name or value that is not UTF-8 once percent-decoded (`q=%FF`),
+/// which axum's `Query` reads with U+FFFD in place of the bytes.
 ///
 /// ```
 /// use serde::Deserialize;
@@ -34,6 +36,14 @@ impl<T: DeserializeOwned> Query<T> {
 /// Reads URL-encoded pairs (a query string, a form body), an error naming
 /// the field.
 pub(super) fn from_urlencoded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
+    if let Some(field) = not_utf8(bytes) {
+        let message = "not valid UTF-8 once percent-decoded";
+        return Err(Rejection::from(invalid_field(
+            &field,
+            "invalid_value",
+            message,
+        )));
+    }
     read_urlencoded(bytes).map_err(|(field, message)| {
         let integer = if is_integer_error(&message) {
             integer_type::<T>(bytes, &field)
@@ -41,6 +51,33 @@ pub(super) fn from_urlencoded<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Re
             None
         };
         Rejection::from(from_urlencoded_error(&field, &message, integer))
+    })
+}
+
+/// The name of the first pair whose name or value is not UTF-8 once
+/// percent-decoded (`q=%FF`), as the path refuses it: `form_urlencoded`
+/// would read each bad byte as U+FFFD, and the handler be given a value the
+/// client never sent.
+fn not_utf8(bytes: &[u8]) -> Option<String> {
+    if bytes.is_ascii() && !bytes.contains(&b'%') {
+        return None;
+    }
+    let decoded = |part: &[u8]| -> Vec<u8> {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&spaced).collect()
+    };
+    bytes.split(|&b| b == b'&').find_map(|pair| {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        let name = decoded(name);
+        let bad =
+            std::str::from_utf8(&name).is_err() || std::str::from_utf8(&decoded(value)).is_err();
+        bad.then(|| String::from_utf8_lossy(&name).into_owned())
     })
 }
 
@@ -157,6 +194,35 @@ mod tests {
             1..=300 => Ok(n),
             _ => Err(serde::de::Error::custom("must be from 1 to 300")),
         }
+    }
+
+    /// A name or value that is not UTF-8 once percent-decoded is refused at
+    /// its field, as in a path, not read with U+FFFD in place of its bytes.
+    #[test]
+    fn a_value_that_is_not_utf8_is_refused_at_its_field() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Search {
+            q: Option<String>,
+            limit: Option<u8>,
+        }
+        for (query, field) in [
+            ("q=%FF%FE&limit=1", "q"),
+            ("limit=1&q=caf%C3", "q"),
+            ("q%FF=1", "q\u{FFFD}"),
+        ] {
+            let err = Query::<Search>::from_query(query)
+                .unwrap_err()
+                .into_api_error();
+            assert_eq!(err.code(), "validation_error", "{query}");
+            assert_eq!(err.violations()[0].field, field, "{query}");
+            assert_eq!(
+                err.violations()[0].message,
+                "not valid UTF-8 once percent-decoded"
+            );
+        }
+        let Query(ok) = Query::<Search>::from_query("q=caf%C3%A9+au+lait&limit=2").unwrap();
+        assert_eq!(ok.q.as_deref(), Some("café au lait"));
     }
 
     /// A value Rust's parsers refuse is told in the caller's terms, not in

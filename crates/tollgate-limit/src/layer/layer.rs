@@ -59,7 +59,8 @@ impl RateLimitLayer {
     /// Answers from `catalog`: its `rate_limit_exceeded`,
     /// `service_unavailable` and `validation_error` entries (the built-in ones
     /// where it has none).
-    pub fn catalog(mut self, catalog: Arc<Catalog>) -> RateLimitLayer {
+    pub fn catalog(mut self, catalog: impl Into<Arc<Catalog>>) -> RateLimitLayer {
+        let catalog = catalog.into();
         let shared = Arc::make_mut(&mut self.shared);
         [shared.limited, shared.unavailable, shared.too_costly] = defs(&catalog);
         shared.catalog = catalog;
