@@ -848,7 +848,8 @@ async fn a_postgres_that_never_answers_times_out() {
         .await
         .unwrap_err();
     assert!(
-        err.to_string().contains("no connection within 10 s"),
+        err.to_string()
+            .contains("no connection within 10 s: is a Postgres server answering"),
         "{err}"
     );
 }

@@ -469,7 +469,13 @@ impl Store {
                     .map_err(|_| {
                         StoreError::Database(sqlx::Error::Io(std::io::Error::new(
                             std::io::ErrorKind::TimedOut,
-                            format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
+                            // Connected, then silence: a server hung, or
+                            // another kind of server at that port.
+                            format!(
+                                "no connection within {} s: is a Postgres server answering at \
+                                 that address (the right port)?",
+                                CONNECT_TIMEOUT.as_secs()
+                            ),
                         )))
                     })??;
             let migrator = sqlx::migrate!("migrations/postgres");
