@@ -2096,6 +2096,36 @@ fn a_refused_redis_url_is_shown_without_its_password() {
     }
 }
 
+/// `--rate-limit-fail` takes open or closed, and `--help` says what each
+/// does and that it matters with `--redis` only.
+#[test]
+fn the_fail_mode_flag_is_checked_and_told_in_help() {
+    let temp = std::env::temp_dir();
+    let output = tollgate(&temp, &["serve", "--rate-limit-fail", "shut"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "invalid value 'shut' for '--rate-limit-fail <MODE>': unknown fail mode \"shut\", \
+             expected open or closed"
+        ),
+        "{stderr}"
+    );
+    let help = tollgate(&temp, &["serve", "--help"]);
+    // As one line: clap wraps it to the terminal's width.
+    let help = String::from_utf8_lossy(&help.stdout);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for says in [
+        "--rate-limit-fail <MODE>",
+        "open serves them without rate limits",
+        "closed answers 503 service_unavailable with Retry-After",
+        "Matters with --redis only",
+        "rate_limit_fail = \"closed\"",
+    ] {
+        assert!(help.contains(says), "{says}: {help}");
+    }
+}
+
 #[test]
 fn shared_backends_by_url() {
     let (Ok(database), Ok(redis)) = (
@@ -2356,6 +2386,166 @@ fn a_listen_address_with_control_characters_is_shown_escaped() {
     );
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
     assert!(!dir.path().join("tollgate.db").exists());
+}
+
+/// A TCP proxy in front of `target`, on a runtime of its own (the test's
+/// requests block theirs): [`Proxy::cut`] closes the connections it carries,
+/// and every later one as soon as it is made, as a Redis gone down does.
+struct Proxy {
+    /// Runs the listener and the connections; dropped, it ends them.
+    _runtime: tokio::runtime::Runtime,
+    addr: std::net::SocketAddr,
+    /// Whether it is cut, and the connections it carries: under one lock,
+    /// so that none accepted as it is cut is carried on.
+    carried: std::sync::Arc<std::sync::Mutex<(bool, Vec<tokio::task::AbortHandle>)>>,
+}
+
+impl Proxy {
+    fn to(target: &str) -> Proxy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let carried = std::sync::Arc::new(std::sync::Mutex::new((false, Vec::new())));
+        let (target, tasks) = (target.to_owned(), carried.clone());
+        runtime.spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut tasks = tasks.lock().unwrap();
+                if tasks.0 {
+                    // Cut: closed at once.
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.1.push(task.abort_handle());
+            }
+        });
+        Proxy {
+            _runtime: runtime,
+            addr,
+            carried,
+        }
+    }
+
+    fn cut(&self) {
+        let mut tasks = self.carried.lock().unwrap();
+        tasks.0 = true;
+        for task in tasks.1.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// While serve's Redis cannot be reached, `--rate-limit-fail closed`
+/// answers 503 `service_unavailable` with `Retry-After` (the flag beating
+/// the config file's `open`), and the default, open, answers as usual but
+/// without the RateLimit fields, and logs it. Redis is reached through a
+/// proxy, which is cut.
+#[test]
+fn a_redis_gone_down_fails_open_or_closed_as_set() {
+    let Ok(redis) = std::env::var("TOLLGATE_TEST_REDIS_URL") else {
+        eprintln!("skipping: TOLLGATE_TEST_REDIS_URL is unset");
+        return;
+    };
+    let url = reqwest::Url::parse(&redis).unwrap();
+    let (Some(host), "redis") = (url.host_str(), url.scheme()) else {
+        eprintln!("skipping: TOLLGATE_TEST_REDIS_URL is not a redis://HOST URL");
+        return;
+    };
+    let target = format!("{host}:{}", url.port().unwrap_or(6379));
+    let http = Http::new();
+    let detection = json!({"session_id": "s_1", "frames": frames(10)});
+    for closed in [true, false] {
+        let proxy = Proxy::to(&target);
+        let mut through = url.clone();
+        through.set_host(Some("127.0.0.1")).unwrap();
+        through.set_port(Some(proxy.addr.port())).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut args = vec!["--dialect", "envelope", "--redis", through.as_str()];
+        if closed {
+            std::fs::write(d.join("tollgate.toml"), "rate_limit_fail = 'open'\n").unwrap();
+            args.extend(["--config", "tollgate.toml", "--rate-limit-fail", "closed"]);
+        }
+        let server = Server::start(d, &args);
+        let says = if closed {
+            "(fail closed: 503 while Redis cannot be reached)"
+        } else {
+            "(fail open: unlimited while Redis cannot be reached)"
+        };
+        assert!(server.banner.contains(says), "{}", server.banner);
+        let key = server.key.clone().expect("a new data directory");
+        let auth = [("x-api-key", key.as_str())];
+        let detect = || {
+            http.send(
+                "POST",
+                &server.url("/v1/detections"),
+                &auth,
+                Body::Json(detection.clone()),
+            )
+        };
+        let before = detect();
+        assert_eq!(before.status, 200, "{}", before.text());
+        assert!(
+            !before.header("ratelimit").is_empty(),
+            "{:?}",
+            before.headers
+        );
+        let document = http.get(&server.url("/openapi.json"), &[]).json();
+        let unavailable = &document["paths"]["/errors"]["get"]["responses"]["503"];
+        assert_eq!(unavailable.is_object(), closed, "{unavailable}");
+
+        proxy.cut();
+        // The first requests may still meet the connection as it closes.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let after = loop {
+            let after = detect();
+            if after.header("ratelimit").is_empty() || Instant::now() > deadline {
+                break after;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(after.header("ratelimit").is_empty(), "{:?}", after.headers);
+        assert!(after.header("ratelimit-policy").is_empty());
+        if closed {
+            assert_eq!(after.status, 503, "{}", after.text());
+            assert_eq!(after.header("x-error-code"), "service_unavailable");
+            assert_eq!(after.header("retry-after"), "1");
+            let body = after.json();
+            assert_eq!(body["success"], false, "{body}");
+            assert!(
+                body["errors"][0]["service_unavailable"].is_array(),
+                "{body}"
+            );
+            // The per-IP limit answers so on every route.
+            let public = http.get(&server.url("/openapi.json"), &[]);
+            assert_eq!(public.status, 503, "{}", public.text());
+            assert_eq!(public.header("retry-after"), "1");
+        } else {
+            assert_eq!(after.status, 200, "{}", after.text());
+            assert_eq!(after.json()["success"], true);
+        }
+        // Either way the outage is logged, with the fail mode.
+        let mode = if closed { "Closed" } else { "Open" };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !server.stderr().contains("rate-limit store failed") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let logged = server.stderr();
+        assert!(logged.contains("rate-limit store failed"), "{logged}");
+        assert!(logged.contains(&format!("fail_mode={mode}")), "{logged}");
+        drop(server);
+        drop(proxy);
+    }
 }
 
 #[test]

@@ -10,7 +10,9 @@
 //!    decoded bytes, so a decompression bomb is `payload_too_large`; other
 //!    codings are refused with `unsupported_media_type`;
 //! 3. the per-IP rate limit (before authentication, so key guessing is
-//!    limited too);
+//!    limited too). While Redis cannot be reached, both rate limits let
+//!    requests through unlimited, or answer 503 `service_unavailable` with
+//!    `Retry-After` when `--rate-limit-fail closed`;
 //! 4. on the `/v1/…` routes only: authentication (`tollgate-store`), then the per-key
 //!    rate limit keyed by the authenticated key, then per route the scope,
 //!    idempotency and credits (`RouteLayer`), then the handler. A request
@@ -28,7 +30,9 @@ use axum::routing::{MethodRouter, get, post};
 use bytes::Bytes;
 use tollgate::{ApiError, Catalog, CatalogError, Dialect};
 use tollgate_axum::{Decompression, Tollgate};
-use tollgate_limit::{ApiKey, Backend, ClientIp, Limiter, Policy, PolicyError, RateLimitLayer};
+use tollgate_limit::{
+    ApiKey, Backend, ClientIp, FailMode, Limiter, Policy, PolicyError, RateLimitLayer,
+};
 use tollgate_store::{Gatekeeper, Idempotency, RouteLayer};
 
 use super::db::Scans;
@@ -110,6 +114,8 @@ impl AppState {
 pub(crate) struct Layers {
     /// Where rate limits are counted: memory or Redis.
     pub(crate) limits: Backend,
+    /// What requests get while that store cannot be reached.
+    pub(crate) fail_mode: FailMode,
     /// How the client IP is found (trusted proxies).
     pub(crate) client_ip: ClientIp,
     /// The handler deadline.
@@ -158,6 +164,7 @@ pub(crate) fn router(
             ApiKey::from_extension(),
         )
         .backend(layers.limits.clone())
+        .fail_mode(layers.fail_mode)
         .build();
     let per_ip = Limiter::builder()
         .policy(
@@ -165,6 +172,7 @@ pub(crate) fn router(
             layers.client_ip,
         )
         .backend(layers.limits)
+        .fail_mode(layers.fail_mode)
         .build();
     let per_key = RateLimitLayer::new(per_key)
         .catalog(catalog.clone())

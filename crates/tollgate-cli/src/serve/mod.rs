@@ -1,6 +1,8 @@
 //! `tollgate serve`: the example API that uses every piece of Tollgate, on
 //! embedded defaults (rate limits in memory, a SQLite file created on first
-//! start), or on Redis and Postgres by URL.
+//! start), or on Redis and Postgres by URL. While its Redis cannot be
+//! reached, the rate limits fail open (requests pass unlimited) or closed
+//! (503 `service_unavailable`), as `--rate-limit-fail` says.
 //!
 //! Its routes reproduce the seed APIs' situations (see [`scans`] and
 //! [`detections`]); [`app`] says which layers guard them; [`reference`](mod@reference)
@@ -26,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tollgate::Catalog;
-use tollgate_limit::{Backend, ClientIp, Key, Policy, RedisStore};
+use tollgate_limit::{Backend, ClientIp, FailMode, Key, Policy, RedisStore};
 use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store, StoreError};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -127,8 +129,15 @@ async fn serve(
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", settings.listen)))?;
 
     let dialect = settings.dialect;
-    let openapi = reference::document_json(&catalog, dialect, settings.idempotency_retention)
-        .map_err(std::io::Error::from)?;
+    // The fail mode is the document's only where the limits can fail.
+    let redis_fail = matches!(limits, Backend::Redis(_)).then_some(settings.rate_limit_fail);
+    let openapi = reference::document_json(
+        &catalog,
+        dialect,
+        settings.idempotency_retention,
+        redis_fail,
+    )
+    .map_err(std::io::Error::from)?;
     let state = Arc::new(app::AppState {
         catalog: catalog.clone(),
         dialect,
@@ -146,6 +155,7 @@ async fn serve(
         .idempotency_retention(settings.idempotency_retention);
     let layers = app::Layers {
         limits: limits.clone(),
+        fail_mode: settings.rate_limit_fail,
         client_ip,
         timeout: settings.timeout,
     };
@@ -410,13 +420,21 @@ fn banner(
     );
     writeln!(out, "  catalog      {}", catalogs.join(" + "))?;
     writeln!(out, "  database     {}", input::printable(&database))?;
-    // `--redis memory://` counts in memory too.
+    // `--redis memory://` counts in memory too, which never fails: the fail
+    // mode is said only for Redis.
     let counted = match (limits, &settings.redis) {
         (Backend::Memory { .. }, _) | (_, None) => "in memory".to_owned(),
-        (_, Some(url)) => format!(
-            "in Redis at {}",
-            input::printable(&tollgate::redact_url(url))
-        ),
+        (_, Some(url)) => {
+            let fails = if settings.rate_limit_fail == FailMode::Open {
+                "fail open: unlimited while Redis cannot be reached"
+            } else {
+                "fail closed: 503 while Redis cannot be reached"
+            };
+            format!(
+                "in Redis at {} ({fails})",
+                input::printable(&tollgate::redact_url(url))
+            )
+        }
     };
     writeln!(
         out,
@@ -592,6 +610,7 @@ mod tests {
             catalogs_at: Vec::new(),
             redis: redis.map(str::to_owned),
             redis_by: "--redis".to_owned(),
+            rate_limit_fail: FailMode::Open,
             database: database.to_owned(),
             database_by: "the default".to_owned(),
             data_dir: None,
@@ -668,6 +687,37 @@ mod tests {
             let line = text.lines().find(|l| l.contains("rate limits")).unwrap();
             assert!(line.ends_with(", in memory"), "{url:?}: {line}");
             assert!(!line.contains("Redis"), "{url:?}: {line}");
+            // Memory never fails: no fail mode is said, even one set.
+            let mut settings = settings_with("sqlite://tollgate.db", url);
+            settings.rate_limit_fail = FailMode::CLOSED;
+            let text = banner_of(&settings, &limits);
+            let line = text.lines().find(|l| l.contains("rate limits")).unwrap();
+            assert!(line.ends_with(", in memory"), "{url:?}: {line}");
+        }
+    }
+
+    /// In a runtime: a Redis backend is made in one (it connects only when
+    /// first used, which the banner does not do).
+    #[tokio::test]
+    async fn limits_counted_in_redis_say_what_requests_get_while_it_cannot_be_reached() {
+        let url = "redis://:hunter2@127.0.0.1:6379";
+        let limits = Backend::from_url(url).unwrap();
+        let mut settings = settings_with("sqlite://tollgate.db", Some(url));
+        for (mode, says) in [
+            (
+                FailMode::Open,
+                "(fail open: unlimited while Redis cannot be reached)",
+            ),
+            (
+                FailMode::CLOSED,
+                "(fail closed: 503 while Redis cannot be reached)",
+            ),
+        ] {
+            settings.rate_limit_fail = mode;
+            let text = banner_of(&settings, &limits);
+            let line = text.lines().find(|l| l.contains("rate limits")).unwrap();
+            let expected = format!(", in Redis at redis://:***@127.0.0.1:6379 {says}");
+            assert!(line.ends_with(&expected), "{mode:?}: {line}");
         }
     }
 

@@ -16,6 +16,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tollgate::{Catalog, Dialect, ErrorDef};
 use tollgate_axum::Query;
+use tollgate_limit::FailMode;
 
 use super::app::AppState;
 use super::detections::MAX_SESSION_ID;
@@ -253,12 +254,35 @@ pub(crate) fn operations(dialect: Dialect) -> Vec<Operation> {
     ]
 }
 
+/// What requests get while the rate limits' Redis cannot be reached, with
+/// `--rate-limit-fail closed`: said in every route's 503.
+const FAILS_CLOSED: &str = "While the rate-limit store cannot be reached, requests are answered \
+                            `service_unavailable` with `Retry-After` (rate limits fail closed).";
+
 /// The OpenAPI 3.1 document of the API in `dialect` but for its
 /// `components.responses`, which [`document_json`] writes in; answers to
-/// an Idempotency-Key are kept for `retention`.
-fn outline(catalog: &Catalog, dialect: Dialect, retention: Duration) -> Value {
+/// an Idempotency-Key are kept for `retention`; `redis_fail` is the fail
+/// mode of rate limits counted in Redis (`None` in memory, which never
+/// fails).
+fn outline(
+    catalog: &Catalog,
+    dialect: Dialect,
+    retention: Duration,
+    redis_fail: Option<FailMode>,
+) -> Value {
     let info = Info::new("tollgate serve: the example API", env!("CARGO_PKG_VERSION"));
-    let mut doc = openapi_outline(catalog, dialect, &info, &operations(dialect));
+    let mut operations = operations(dialect);
+    let closed = redis_fail.is_some_and(|mode| mode != FailMode::Open);
+    if closed {
+        // The per-IP limit, in front of every route, answers 503 then: the
+        // public routes too.
+        for op in &mut operations {
+            if !op.error_codes.iter().any(|c| c == "service_unavailable") {
+                op.error_codes.push("service_unavailable".to_owned());
+            }
+        }
+    }
+    let mut doc = openapi_outline(catalog, dialect, &info, &operations);
     if let Some(Value::String(description)) = doc["info"].get_mut("description") {
         description.push_str(
             " A request may name itself: an `X-Request-Id` of 1–128 characters of \
@@ -335,7 +359,7 @@ fn outline(catalog: &Catalog, dialect: Dialect, retention: Duration) -> Value {
             "description": "The scan just made."
         }
     });
-    let limited = every_response_headers();
+    let limited = every_response_headers(redis_fail);
     let items = doc["paths"]
         .as_object_mut()
         .into_iter()
@@ -343,8 +367,15 @@ fn outline(catalog: &Catalog, dialect: Dialect, retention: Duration) -> Value {
     for item in items.filter_map(Value::as_object_mut) {
         let operations = item.values_mut();
         let responses = operations.filter_map(|op| op.get_mut("responses")?.as_object_mut());
-        for response in responses.flat_map(|r| r.values_mut()) {
+        for (status, response) in responses.flat_map(|r| r.iter_mut()) {
             add_headers(response, &limited);
+            if closed
+                && status == "503"
+                && let Some(Value::String(description)) = response.get_mut("description")
+            {
+                description.push_str(". ");
+                description.push_str(FAILS_CLOSED);
+            }
         }
     }
     doc
@@ -353,18 +384,38 @@ fn outline(catalog: &Catalog, dialect: Dialect, retention: Duration) -> Value {
 /// The headers every response lists. The per-IP limit applies to every
 /// route: its fields come with every response it decided, successes
 /// included; so does the request id, which the layer echoes on every
-/// response.
-fn every_response_headers() -> Map<String, Value> {
+/// response. `redis_fail` is the fail mode of rate limits counted in Redis
+/// (`None` in memory).
+fn every_response_headers(redis_fail: Option<FailMode>) -> Map<String, Value> {
     let mut limited = tollgate::docs::openapi::ratelimit_headers();
     // Said where they are not: answers made before the per-IP limit is
-    // reached, or in place of an answer that never came.
+    // reached, in place of an answer that never came, or while Redis,
+    // which decides them, cannot be reached.
+    let mut absent = vec![
+        "answers made before the limit is reached (a request refused for its framing, its size \
+         or its Content-Encoding)",
+        "those made in place of an answer that never came (500 after a crash, 504 after a \
+         timeout)",
+    ];
+    match redis_fail {
+        None => {}
+        Some(FailMode::Open) => absent.push(
+            "those made when the rate-limit store could not be reached (fail open: the request \
+             was served without its rate limits)",
+        ),
+        Some(_) => {
+            absent.push("the 503 made when the rate-limit store could not be reached (fail closed)")
+        }
+    }
+    let last = absent.pop().unwrap_or_default();
+    let absent = format!(
+        " Absent from {}{} from {last}.",
+        absent.join(", from "),
+        if absent.len() > 1 { ", and" } else { " and" }
+    );
     for header in limited.values_mut() {
         if let Some(Value::String(description)) = header.get_mut("description") {
-            description.push_str(
-                " Absent from answers made before the limit is reached (a request refused for \
-                 its framing, its size or its Content-Encoding) and from those made in \
-                 place of an answer that never came (500 after a crash, 504 after a timeout).",
-            );
+            description.push_str(&absent);
         }
     }
     limited.insert(
@@ -410,18 +461,28 @@ pub(crate) fn document_json(
     catalog: &Catalog,
     dialect: Dialect,
     retention: Duration,
+    redis_fail: Option<FailMode>,
 ) -> serde_json::Result<String> {
-    let limited = every_response_headers();
-    openapi_json_with_responses(&outline(catalog, dialect, retention), catalog, |def| {
+    let limited = every_response_headers(redis_fail);
+    let outline = outline(catalog, dialect, retention, redis_fail);
+    openapi_json_with_responses(&outline, catalog, |def| {
         served_response(catalog, dialect, def, &limited)
     })
 }
 
-/// [`document_json`]'s document with the default retention, read back.
+/// [`document_json`]'s document with the default retention and the limits
+/// in memory, read back.
 #[cfg(test)]
 fn document(catalog: &Catalog, dialect: Dialect) -> Value {
+    document_with(catalog, dialect, None)
+}
+
+/// [`document`] with the limits in Redis, failing as `redis_fail` says.
+#[cfg(test)]
+fn document_with(catalog: &Catalog, dialect: Dialect, redis_fail: Option<FailMode>) -> Value {
     let retention = tollgate_store::DEFAULT_RETENTION;
-    serde_json::from_str(&document_json(catalog, dialect, retention).unwrap()).unwrap()
+    let text = document_json(catalog, dialect, retention, redis_fail).unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 /// `GET /errors`: the error reference, searchable without JavaScript
@@ -601,6 +662,88 @@ mod tests {
         }
     }
 
+    /// With the limits in Redis, the RateLimit fields are said to be absent
+    /// while it cannot be reached (fail open), or every route lists the 503
+    /// it then answers (fail closed); in memory, which never fails, neither.
+    #[test]
+    fn the_document_says_what_requests_get_while_redis_cannot_be_reached() {
+        let oas = oas();
+        let catalog = super::super::app::base_catalog().unwrap();
+        for dialect in [Dialect::Envelope, Dialect::Problem] {
+            let memory = document(&catalog, dialect);
+            let open = document_with(&catalog, dialect, Some(FailMode::Open));
+            let closed = document_with(&catalog, dialect, Some(FailMode::CLOSED));
+            for doc in [&open, &closed] {
+                let problems: Vec<String> = oas.iter_errors(doc).map(|e| e.to_string()).collect();
+                assert_eq!(problems, Vec::<String>::new(), "{dialect}");
+            }
+            // In the fields of successes, of errors and of the components.
+            let said = |doc: &Value| -> Vec<String> {
+                [
+                    &doc["paths"]["/v1/scans/{id}"]["get"]["responses"]["200"],
+                    &doc["paths"]["/v1/scans"]["post"]["responses"]["401"],
+                    &doc["components"]["responses"]["not_found"],
+                ]
+                .iter()
+                .flat_map(|r| ["RateLimit", "RateLimit-Policy"].map(|h| &r["headers"][h]))
+                .map(|h| h["description"].as_str().unwrap().to_owned())
+                .collect()
+            };
+            for description in said(&memory) {
+                assert!(!description.contains("rate-limit store"), "{description}");
+                assert!(
+                    description.contains("504 after a timeout)."),
+                    "{description}"
+                );
+            }
+            for description in said(&open) {
+                assert!(
+                    description.contains(
+                        "504 after a timeout), and from those made when the rate-limit store \
+                         could not be reached (fail open"
+                    ),
+                    "{description}"
+                );
+            }
+            for description in said(&closed) {
+                assert!(
+                    description.contains(
+                        "and from the 503 made when the rate-limit store could not be reached \
+                         (fail closed)."
+                    ),
+                    "{description}"
+                );
+            }
+            // Fail closed, every route may answer 503 `service_unavailable`,
+            // with `Retry-After`, and says when.
+            for (path, item) in closed["paths"].as_object().unwrap() {
+                for (method, operation) in item.as_object().unwrap() {
+                    let unavailable = &operation["responses"]["503"];
+                    let description = unavailable["description"].as_str().unwrap();
+                    assert!(
+                        description.starts_with("`service_unavailable`: Service unavailable")
+                            && description.ends_with(&format!(". {FAILS_CLOSED}")),
+                        "{dialect}: {method} {path}: {description}"
+                    );
+                    assert!(unavailable["headers"]["Retry-After"].is_object());
+                    let content = &unavailable["content"][dialect.content_type()];
+                    assert!(content["examples"]["service_unavailable"].is_object());
+                }
+            }
+            // Otherwise the public routes have no 503, and the others' says
+            // nothing of the limits.
+            for doc in [&memory, &open] {
+                for path in ["/errors", "/openapi.json"] {
+                    let responses = &doc["paths"][path]["get"]["responses"];
+                    assert!(responses["503"].is_null(), "{dialect}: {path}");
+                }
+                let unavailable = &doc["paths"]["/v1/scans"]["post"]["responses"]["503"];
+                let description = unavailable["description"].as_str().unwrap();
+                assert!(!description.contains("rate-limit"), "{description}");
+            }
+        }
+    }
+
     /// The Idempotency-Key's description says how long this server keeps
     /// answers (`--idempotency-retention`), and whose the key is; the
     /// document says which request ids it takes.
@@ -608,7 +751,7 @@ mod tests {
     fn the_document_says_how_long_answers_are_kept_and_which_ids_are_taken() {
         let catalog = super::super::app::base_catalog().unwrap();
         let half_hour = Duration::from_secs(1800);
-        let text = document_json(&catalog, Dialect::Problem, half_hour).unwrap();
+        let text = document_json(&catalog, Dialect::Problem, half_hour, None).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
         let key = &doc["paths"]["/v1/scans"]["post"]["parameters"][0];
         assert_eq!(key["name"], "Idempotency-Key");
@@ -645,7 +788,8 @@ mod tests {
         catalog.load_toml("t.toml", &file).unwrap();
         let codes: Vec<&str> = catalog.iter().map(|def| def.code()).collect();
         for dialect in Dialect::ALL {
-            let text = document_json(&catalog, dialect, tollgate_store::DEFAULT_RETENTION).unwrap();
+            let retention = tollgate_store::DEFAULT_RETENTION;
+            let text = document_json(&catalog, dialect, retention, None).unwrap();
             let doc = document(&catalog, dialect);
             assert!(crate::docs::pretty_json(&doc).unwrap() == text, "{dialect}");
             assert!(text.contains("\\uffff"), "{dialect}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 use tollgate::Dialect;
-use tollgate_limit::{Backend, Cidr};
+use tollgate_limit::{Backend, Cidr, FailMode};
 use toml::Spanned;
 
 use crate::args::{SecretUrl, parse_dialect, parse_duration};
@@ -44,6 +44,7 @@ The config file (./tollgate.toml when present, or --config FILE) takes the flags
   dialect = \"envelope\"
   catalog = [\"api.toml\"]
   redis = \"redis://127.0.0.1:6379\"
+  rate_limit_fail = \"closed\"          # \"open\" (the default) or \"closed\"
   database = \"postgres://postgres@127.0.0.1/tollgate\"
   timeout = \"10s\"
   idempotency_retention = \"24h\"
@@ -95,6 +96,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "URL", value_parser = SecretUrl(parse_checked::<RedisUrl>))]
     redis: Option<String>,
 
+    /// What requests get while the rate-limit store cannot be reached: open serves them
+    /// without rate limits and without the RateLimit fields, closed answers 503
+    /// service_unavailable with Retry-After: 1; either way the failures are logged, a line a
+    /// second at most. Matters with --redis only: limits counted in memory never fail
+    /// [default: open]
+    #[arg(long, value_name = "MODE", value_parser = parse_fail_mode)]
+    rate_limit_fail: Option<FailMode>,
+
     /// Keep keys, accounts, credits, idempotency records and scans in this database:
     /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://DIR/tollgate.db] [env:
     /// TOLLGATE_DATABASE_URL, unless --data-dir is given]
@@ -134,6 +143,21 @@ fn parse_retention(text: &str) -> Result<Duration, String> {
     parse_duration_in(text, RETENTION_RANGE)
 }
 
+/// `--rate-limit-fail`: `open` or `closed`.
+fn parse_fail_mode(text: &str) -> Result<FailMode, String> {
+    match text {
+        "open" => Ok(FailMode::Open),
+        // A second: long enough not to hammer a server whose Redis is down,
+        // short enough that clients are back as soon as it is up.
+        "closed" => Ok(FailMode::CLOSED),
+        // Quoted as `--dialect` quotes a name it does not know.
+        _ => Err(format!(
+            "unknown fail mode {:?}, expected open or closed",
+            crate::wire::clipped(text)
+        )),
+    }
+}
+
 /// A duration such as `10s` or `2m`, refused outside `(min, max)`.
 fn parse_duration_in(text: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
     let d = parse_duration(text, "10s, 500ms or 2m")?;
@@ -161,6 +185,8 @@ struct Config {
     #[serde(default)]
     catalog: Vec<Spanned<PathBuf>>,
     redis: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "fail_mode")]
+    rate_limit_fail: Option<FailMode>,
     database: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "timeout")]
     timeout: Option<Duration>,
@@ -196,6 +222,14 @@ fn timeout<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Erro
 fn retention<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
     let text = String::deserialize(de)?;
     parse_retention(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// A fail mode, refused as `--rate-limit-fail` refuses it.
+fn fail_mode<'de, D: Deserializer<'de>>(de: D) -> Result<Option<FailMode>, D::Error> {
+    let text = String::deserialize(de)?;
+    parse_fail_mode(&text)
         .map(Some)
         .map_err(serde::de::Error::custom)
 }
@@ -273,6 +307,9 @@ fn what_to_write(key: &str, value: &Spanned<toml::de::DeValue<'_>>, text: &str) 
         "redis" => {
             "redis takes a URL in quotes, such as redis = \"redis://127.0.0.1:6379\"".to_owned()
         }
+        "rate_limit_fail" => "rate_limit_fail takes open or closed in quotes, such as \
+                              rate_limit_fail = \"closed\""
+            .to_owned(),
         "database" => {
             "database takes a URL in quotes, such as database = \"sqlite://tollgate.db\" or \
              database = \"postgres://USER@HOST/DB\""
@@ -509,6 +546,7 @@ impl Config {
         self.dialect = self.dialect.or(one.dialect);
         self.catalog.extend(one.catalog);
         self.redis = self.redis.take().or(one.redis);
+        self.rate_limit_fail = self.rate_limit_fail.or(one.rate_limit_fail);
         self.database = self.database.take().or(one.database);
         self.timeout = self.timeout.or(one.timeout);
         self.idempotency_retention = self.idempotency_retention.or(one.idempotency_retention);
@@ -549,6 +587,9 @@ pub(super) struct Settings {
     pub(super) redis: Option<String>,
     /// What named `redis`: the flag, the variable or the config file's line.
     pub(super) redis_by: String,
+    /// What requests get while Redis cannot be reached (in memory, the
+    /// limits never fail).
+    pub(super) rate_limit_fail: FailMode,
     pub(super) database: String,
     /// What named `database`: a flag, the variable, the config file's line,
     /// or the default.
@@ -768,6 +809,10 @@ impl Settings {
             catalogs_at: config.catalog_at,
             redis,
             redis_by,
+            rate_limit_fail: args
+                .rate_limit_fail
+                .or(config.rate_limit_fail)
+                .unwrap_or(FailMode::Open),
             database,
             database_by,
             data_dir,
@@ -920,6 +965,11 @@ mod tests {
             ("listen = '[::1]:99999'\n", 1, "expected HOST:PORT"),
             ("listen = ' 127.0.0.1:8080'\n", 1, "expected HOST:PORT"),
             ("redis = 'bogus://x'\n", 1, "invalid rate-limit store URL"),
+            (
+                "\nrate_limit_fail = 'shut'\n",
+                2,
+                "unknown fail mode \"shut\", expected open or closed",
+            ),
             (
                 "trust_proxy = [\n  '10.0.0.0/8',\n  '10.0.0.0/99',\n]\n",
                 3,
@@ -1100,6 +1150,11 @@ mod tests {
                  such as redis = \"redis://127.0.0.1:6379\"",
             ),
             (
+                "rate_limit_fail = false\n",
+                "1:19: invalid type: boolean `false`, expected a string: rate_limit_fail takes \
+                 open or closed in quotes, such as rate_limit_fail = \"closed\"",
+            ),
+            (
                 "database = true\n",
                 "1:12: invalid type: boolean `true`, expected a string: database takes a URL in \
                  quotes, such as database = \"sqlite://tollgate.db\" or database = \
@@ -1262,6 +1317,43 @@ mod tests {
         let s = Settings::resolve(args, FromEnv::none()).unwrap();
         assert_eq!(s.timeout, Duration::from_secs(10));
         assert_eq!(s.idempotency_retention, Duration::from_secs(24 * 3600));
+    }
+
+    /// Open unless set, as `--help` says; the flag beats the file, and
+    /// takes what the file takes.
+    #[test]
+    fn the_fail_mode_is_open_unless_set_and_the_flag_beats_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolved = |text: &str, flag: Option<FailMode>| {
+            let args = ServeArgs {
+                config: Some(write(dir.path(), text)),
+                rate_limit_fail: flag,
+                ..ServeArgs::default()
+            };
+            Settings::resolve(args, FromEnv::none())
+                .unwrap()
+                .rate_limit_fail
+        };
+        assert_eq!(resolved("", None), FailMode::Open);
+        assert_eq!(
+            resolved("rate_limit_fail = 'closed'\n", None),
+            FailMode::CLOSED
+        );
+        assert_eq!(resolved("rate_limit_fail = 'open'\n", None), FailMode::Open);
+        assert_eq!(
+            resolved("rate_limit_fail = 'closed'\n", Some(FailMode::Open)),
+            FailMode::Open
+        );
+        assert_eq!(parse_fail_mode("open"), Ok(FailMode::Open));
+        assert_eq!(parse_fail_mode("closed"), Ok(FailMode::CLOSED));
+        for bad in ["Closed", "", "fail-closed"] {
+            let why = parse_fail_mode(bad).unwrap_err();
+            assert!(why.ends_with(", expected open or closed"), "{bad:?}: {why}");
+        }
+        // Quoted escaped and cut, as any value an error repeats.
+        let why = parse_fail_mode(&format!("\u{1b}[2J{}", "x".repeat(200))).unwrap_err();
+        assert!(why.starts_with("unknown fail mode \"\\u{1b}[2J"), "{why}");
+        assert!(why.len() < 150, "{why}");
     }
 
     #[test]
