@@ -39,7 +39,8 @@ pub(crate) enum Outcome {
         /// How many entries the file defines or overrides.
         entries: usize,
     },
-    /// The file has problems; none of it was applied.
+    /// The file has problems; none of it was applied, unless they are
+    /// only [`Lint::Yes`]'s.
     Broken(Vec<CatalogError>),
     /// The file could not be read.
     Unreadable(CliError),
@@ -51,11 +52,23 @@ pub(crate) enum Outcome {
 pub(crate) fn load_each<'p>(
     catalog: &mut Catalog,
     files: &'p [PathBuf],
+    lint: Lint,
 ) -> Vec<(&'p Path, Outcome)> {
     files
         .iter()
-        .map(|path| (path.as_path(), load_one(catalog, path)))
+        .map(|path| (path.as_path(), load_one(catalog, path, lint)))
         .collect()
+}
+
+/// Whether a file that loads is also told what would make its reference
+/// say other than the layers send ([`Catalog::lint_toml`]): `lint` tells
+/// it; the commands that only use a catalog load it as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lint {
+    /// Loading only.
+    No,
+    /// Loading, and [`Catalog::lint_toml`]'s problems told too.
+    Yes,
 }
 
 /// Loads `files` onto the built-in catalog, failing on the first unreadable
@@ -73,7 +86,10 @@ pub(crate) fn load_onto(
     named_at: &[String],
 ) -> Result<Catalog, CliError> {
     let mut problems = Vec::new();
-    for (i, (_, outcome)) in load_each(&mut catalog, files).into_iter().enumerate() {
+    for (i, (_, outcome)) in load_each(&mut catalog, files, Lint::No)
+        .into_iter()
+        .enumerate()
+    {
         match outcome {
             Outcome::Loaded { .. } => {}
             Outcome::Broken(found) => problems.extend(found),
@@ -92,8 +108,11 @@ pub(crate) fn load_onto(
     }
 }
 
-/// Loads one file onto `catalog`; on any problem `catalog` is unchanged.
-pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
+/// Loads one file onto `catalog`; on any problem the loader finds
+/// `catalog` is unchanged. [`Lint::Yes`] tells [`Catalog::lint_toml`]'s
+/// problems as well, but a file with only those is still loaded, as every
+/// other command loads it, for the files after it to be checked on.
+pub(crate) fn load_one(catalog: &mut Catalog, path: &Path, lint: Lint) -> Outcome {
     // `-` reads the catalog from stdin, as `decode -` reads a response.
     let source = Source::from_arg(Some(path));
     if source == Source::Stdin && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
@@ -117,9 +136,19 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path) -> Outcome {
             return Outcome::Broken(vec![problem(&name, line, column, message)]);
         }
     };
+    let drift = match lint {
+        Lint::Yes => Catalog::lint_toml(&name, &text),
+        Lint::No => Vec::new(),
+    };
     match catalog.load_toml(&name, &text) {
+        Ok(_) if !drift.is_empty() => Outcome::Broken(drift),
         Ok(entries) => Outcome::Loaded { entries },
-        Err(problems) => {
+        Err(mut problems) => {
+            // Told with the loader's, as a run tells every problem; past a
+            // hundred the loader's count of the rest stays last.
+            if problems.last().is_none_or(|last| last.not_shown.is_none()) {
+                problems.extend(drift);
+            }
             // One key named twice (`details = ["b", "b"]`) is one problem.
             let mut once = Vec::with_capacity(problems.len());
             for problem in problems {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use tollgate::{Catalog, CatalogError};
 
-use crate::catalogs::{self, CatalogArgs, Outcome};
+use crate::catalogs::{self, CatalogArgs, Lint, Outcome};
 use crate::error::{CliError, EXIT_PROBLEMS, EXIT_USAGE, count, distinct_files, plural};
 use crate::input::{Source, printable};
 
@@ -21,6 +21,10 @@ Examples:
 Each FILE is checked on its own, loaded onto the built-in catalog (one catalog per API). Files
 given with --catalog are checked as `render --catalog …` loads them: stacked in order, so
 collisions between them are found too; each FILE is then checked on top of that stack.
+
+Besides what keeps a file from loading, lint tells what would make the error reference say other
+than the server sends: `retry = \"never\"` on a code the layers send with a Retry-After. A file
+with only that is still loaded onto the stack.
 
 Each problem is printed as `file:line:col: entry \"code\": message`; a valid file as
 `ok: file: N entries`.
@@ -52,9 +56,9 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             .chain(args.paths.iter().map(|p| Some(p.as_path()))),
     )?;
     let mut base = Catalog::builtin();
-    let mut outcomes = catalogs::load_each(&mut base, &args.catalogs.files);
+    let mut outcomes = catalogs::load_each(&mut base, &args.catalogs.files, Lint::Yes);
     for path in &args.paths {
-        outcomes.push((path, catalogs::load_one(&mut base.clone(), path)));
+        outcomes.push((path, catalogs::load_one(&mut base.clone(), path, Lint::Yes)));
     }
     let mut out = Output {
         out,

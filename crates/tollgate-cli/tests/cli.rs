@@ -1330,6 +1330,83 @@ fn lint_locates_problems_and_exits_1() {
     );
 }
 
+/// What would make the reference say other than the server sends is a
+/// problem: a placeholder the layers never fill, a `docs_url` that is no
+/// web link, `never` retrying a code sent with a `Retry-After`. A file with
+/// only the first and last still loads, for the files after it.
+#[test]
+fn lint_tells_what_the_server_would_send_otherwise() {
+    let dir = scratch("lint_drift");
+    let lines = [
+        "docs_url = 'javascript:alert(1)'", // 1
+        "",                                 // 2
+        "[errors.rate_limit_exceeded]",     // 3
+        "retry = 'never'",                  // 4
+    ];
+    std::fs::write(dir.join("api.toml"), lines.join("\n")).unwrap();
+    let output = tollgate_in(&dir, &["lint", "api.toml"], None);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let out = stdout(&output);
+    let printed: Vec<_> = out.lines().collect();
+    assert_eq!(printed.len(), 2, "{out}");
+    assert!(
+        printed[0]
+            .starts_with("api.toml:1:12: docs_url must be an absolute http:// or https:// URL"),
+        "{out}"
+    );
+    assert!(
+        printed[1].starts_with(
+            "api.toml:4:9: entry \"rate_limit_exceeded\": retry = \"never\", but the layers send it with a Retry-After"
+        ),
+        "{out}"
+    );
+    assert!(
+        stderr(&output).contains("2 problems in 1 file"),
+        "{}",
+        stderr(&output)
+    );
+
+    // serve and render refuse the docs_url.
+    std::fs::write(dir.join("url.toml"), "docs_url = 'javascript:alert(1)'\n").unwrap();
+    let rendered = tollgate_in(&dir, &["render", "-c", "url.toml", "not_found"], None);
+    assert_eq!(code(&rendered), 2, "{}", stdout(&rendered));
+    assert!(
+        stderr(&rendered).contains("url.toml:1:12: docs_url must be"),
+        "{}",
+        stderr(&rendered)
+    );
+
+    // A file with only a lint problem is loaded all the same: the file
+    // stacked after it is checked on it.
+    let never = "[errors.rate_limit_exceeded]\nretry = 'never'\n";
+    std::fs::write(dir.join("never.toml"), never).unwrap();
+    let rendered = tollgate_in(
+        &dir,
+        &["render", "-c", "never.toml", "rate_limit_exceeded"],
+        None,
+    );
+    assert_eq!(code(&rendered), 0, "{}", stderr(&rendered));
+    std::fs::write(
+        dir.join("after.toml"),
+        "[errors.rate_limit_exceeded]\nmessage = 'Wait {window}'\ndetails = []\n",
+    )
+    .unwrap();
+    let output = tollgate_in(
+        &dir,
+        &["lint", "--catalog", "never.toml", "--catalog", "after.toml"],
+        None,
+    );
+    let out = stdout(&output);
+    assert_eq!(code(&output), 1, "{out}");
+    let printed: Vec<_> = out.lines().collect();
+    assert_eq!(printed.len(), 2, "{out}");
+    assert!(
+        printed[0].starts_with("never.toml:2:9: entry \"rate_limit_exceeded\""),
+        "{out}"
+    );
+    assert!(printed[1].starts_with("after.toml:2:"), "{out}");
+}
+
 #[test]
 fn lint_keeps_its_exit_status_when_the_reader_leaves_early() {
     let dir = scratch("lint_pipe");
@@ -1535,6 +1612,25 @@ fn unknown_codes_and_dialects_exit_2_with_the_valid_ones() {
                 "{dialect} missing from: {message}"
             );
         }
+    }
+    // A slip of the keys is told the dialect meant, as lint tells one in a
+    // catalog's aliases.
+    for args in [
+        &["codes", "--dialect", "problm"][..],
+        &["render", "not_found", "-d", "Stripe"],
+    ] {
+        let output = tollgate(args);
+        assert_eq!(code(&output), 2, "{args:?}");
+        let message = stderr(&output);
+        let meant = if args[0] == "codes" {
+            "problem"
+        } else {
+            "stripe"
+        };
+        assert!(
+            message.contains(&format!("(did you mean `{meant}`?)")),
+            "{message}"
+        );
     }
 }
 

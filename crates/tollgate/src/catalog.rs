@@ -756,6 +756,56 @@ impl Catalog {
         Ok(count)
     }
 
+    /// What a catalog file that loads would still make its reference say
+    /// other than the layers send, located as [`load_toml`]'s problems are
+    /// (`tollgate lint` reports both): a retry class of `never` (written, or
+    /// from a `status` written) on a built-in code the layers send with a
+    /// `Retry-After`, which the reference would tell clients not to retry
+    /// while the response asks them to wait.
+    ///
+    /// A file that does not parse, or an entry that does not read, gives
+    /// nothing here: [`load_toml`] tells why.
+    ///
+    /// ```
+    /// use tollgate::Catalog;
+    /// let file = "[errors.rate_limit_exceeded]\nretry = 'never'\n";
+    /// assert!(Catalog::builtin().load_toml("api.toml", file).is_ok());
+    /// let told = Catalog::lint_toml("api.toml", file);
+    /// assert!(told[0].to_string().starts_with(
+    ///     "api.toml:2:9: entry \"rate_limit_exceeded\": retry = \"never\", but the layers send it"
+    /// ));
+    /// ```
+    ///
+    /// [`load_toml`]: Catalog::load_toml
+    pub fn lint_toml(file: &str, source: &str) -> Vec<CatalogError> {
+        let mut problems = Problems {
+            lines: Lines(source),
+            file,
+            kept: Vec::new(),
+            more: 0,
+        };
+        let Ok(document) = DeTable::parse(source) else {
+            return Vec::new();
+        };
+        let document = document.into_inner();
+        let Some(DeValue::Table(entries)) = document.get("errors").map(Spanned::get_ref) else {
+            return Vec::new();
+        };
+        for (code, entry) in entries {
+            let code = code.get_ref();
+            let Some(builtin) = BUILTIN.get(code) else {
+                continue;
+            };
+            let read = Spanned::<EntryTable>::deserialize(ValueDeserializer::from(entry.clone()));
+            let Ok(entry) = read else {
+                continue;
+            };
+            let EntryTable(entry) = entry.into_inner();
+            lint_override(code, &entry, builtin, &mut problems);
+        }
+        problems.finish()
+    }
+
     /// Adds or replaces an entry defined in code (such as a
     /// `#[derive(ApiError)]` enum's), checked like a TOML entry.
     ///
@@ -1036,8 +1086,9 @@ impl Catalog {
         &self.docs_url
     }
 
-    /// Sets where the error reference lives: a URL without a `#` fragment
-    /// (each code is added as `#code`), checked as a catalog file's
+    /// Sets where the error reference lives: an `http://` or `https://` URL
+    /// or a relative reference (`/errors`), without a `#` fragment (each
+    /// code is added as `#code`), checked as a catalog file's
     /// `docs_url` is; a URL that fails the check leaves the catalog as it
     /// was.
     pub fn set_docs_url(&mut self, url: impl Into<String>) -> Result<(), CatalogError> {
@@ -1067,6 +1118,51 @@ impl Catalog {
     }
 }
 
+/// The built-in codes the layers send with a `Retry-After`: the rate limit
+/// (`tollgate-limit`) and the store (`tollgate-store`: the usage limit, a
+/// store that does not answer, an idempotency key still in use) wait, and
+/// so does `tollgate serve`'s model (`upstream_unavailable`).
+const SENT_WITH_RETRY_AFTER: [&str; 5] = [
+    "rate_limit_exceeded",
+    "usage_limit_exceeded",
+    "service_unavailable",
+    "idempotency_key_in_use",
+    "upstream_unavailable",
+];
+
+/// [`Catalog::lint_toml`]'s problems with `entry`, which overrides the
+/// built-in entry `builtin` of `code`.
+fn lint_override(code: &str, entry: &EntryToml, builtin: &ErrorDef, problems: &mut Problems<'_>) {
+    if !SENT_WITH_RETRY_AFTER.contains(&code) {
+        return;
+    }
+    let wait = "the layers send it with a Retry-After, and its reference would say not to retry";
+    if let Some(retry) = &entry.retry {
+        if retry.get_ref().0 == RetryClass::Never {
+            let problem = format!("retry = \"never\", but {wait} (write `retry = \"after\"`)");
+            problems.push(retry.span(), Some(code), problem);
+        }
+    } else if let Some(status) = &entry.status {
+        let Some(status_u16) = u16::try_from(status.get_ref().0)
+            .ok()
+            .filter(|s| (400..=599).contains(s))
+        else {
+            return;
+        };
+        // As the loader derives it: a class that followed the status
+        // follows the new one.
+        let derived = builtin.retry == RetryClass::from_status(builtin.status)
+            && RetryClass::from_status(status_u16) == RetryClass::Never;
+        if derived {
+            let problem = format!(
+                "status {status_u16} makes its retry class \"never\", but {wait} \
+                 (add `retry = \"after\"`)"
+            );
+            problems.push(status.span(), Some(code), problem);
+        }
+    }
+}
+
 /// What is wrong with `text` as a `docs_url`, if anything.
 ///
 /// Each code is added as `#code`, and the result is a problem's `type`: a
@@ -1086,10 +1182,35 @@ fn docs_url_problem(text: &str) -> Option<&'static str> {
             .get(at + 1..at + 3)
             .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
     });
-    (!text.char_indices().all(uri_char) || !escapes).then_some(
-        "docs_url must be a URL without a `#` fragment, in the characters a URI allows \
-         (percent-encode spaces, quotes, `<>{}|\\^` and non-ASCII): each code is added as `#code`",
-    )
+    if !text.char_indices().all(uri_char) || !escapes {
+        return Some(
+            "docs_url must be a URL without a `#` fragment, in the characters a URI allows \
+             (percent-encode spaces, quotes, `<>{}|\\^` and non-ASCII): each code is added as `#code`",
+        );
+    }
+    // Sent in every error's `type`, `doc_url` and `links.about`, which
+    // clients and pages follow: a `javascript:` or `data:` URL there runs
+    // in whoever opens it. A `:` before any `/` or `?` ends a scheme (a
+    // relative reference's first segment has none).
+    let scheme = text
+        .split(['/', '?'])
+        .next()
+        .and_then(|head| head.split_once(':'));
+    match scheme {
+        None => None,
+        Some((scheme, _))
+            if (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+                && text[scheme.len()..]
+                    .strip_prefix("://")
+                    .is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['/', '?'])) =>
+        {
+            None
+        }
+        Some(_) => Some(
+            "docs_url must be an absolute http:// or https:// URL \
+             (`https://docs.example.com/errors`) or a relative reference (`/errors`)",
+        ),
+    }
 }
 
 /// What is wrong with `text` as a `domain` (google's `ErrorInfo.domain`,
@@ -2287,7 +2408,7 @@ mod tests {
     /// character a URI does not allow.
     #[test]
     fn a_docs_url_brackets_a_host_only_after_a_scheme() {
-        for scheme in ["http", "coap+tcp", "x-y.z1"] {
+        for scheme in ["http", "HTTPS"] {
             let source = format!("docs_url = '{scheme}://[::1]/e'\n");
             assert_eq!(errors(&source), [""; 0], "{scheme}");
         }
@@ -2297,6 +2418,87 @@ mod tests {
             assert_eq!(e.len(), 1, "{scheme}: {e:?}");
             assert!(e[0].starts_with("t.toml:1:12: docs_url must be"), "{e:?}");
         }
+    }
+
+    /// A code the layers send with a `Retry-After` is not documented as
+    /// one never to retry.
+    #[test]
+    fn lint_tells_never_retrying_a_code_sent_with_a_wait() {
+        for code in SENT_WITH_RETRY_AFTER {
+            let source = format!("[errors.{code}]\nretry = 'never'\n");
+            assert!(Catalog::from_toml("t.toml", &source).is_ok(), "{source}");
+            let told = Catalog::lint_toml("t.toml", &source);
+            assert_eq!(told.len(), 1, "{code}: {told:?}");
+            let told = told[0].to_string();
+            assert!(
+                told.starts_with(&format!("t.toml:2:9: entry \"{code}\": retry = \"never\", but the layers send it with a Retry-After")),
+                "{told}"
+            );
+        }
+        // A status whose class is `never` makes it so, unless written.
+        let told = Catalog::lint_toml("t.toml", "[errors.rate_limit_exceeded]\nstatus = 400\n");
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].to_string().starts_with(
+                "t.toml:2:10: entry \"rate_limit_exceeded\": status 400 makes its retry class"
+            ),
+            "{told:?}"
+        );
+        for fine in [
+            "[errors.rate_limit_exceeded]\nstatus = 400\nretry = 'after'\n",
+            "[errors.rate_limit_exceeded]\nretry = 'backoff'\n",
+            "[errors.service_unavailable]\nstatus = 502\n",
+            // Its class is its own, not its status's.
+            "[errors.idempotency_key_in_use]\nstatus = 423\n",
+            "[errors.not_found]\nretry = 'never'\n",
+            "[errors.my_limit]\nstatus = 429\ntitle = 'T'\nmessage = 'M'\nretry = 'never'\n",
+        ] {
+            assert_eq!(Catalog::lint_toml("t.toml", fine), [], "{fine}");
+        }
+    }
+
+    /// Every error sends `docs_url` as a link clients and pages follow:
+    /// only an http(s) URL or a relative reference, never a scheme that
+    /// runs or embeds something (`javascript:`, `data:`).
+    #[test]
+    fn a_docs_url_is_http_or_relative() {
+        for url in [
+            "/errors",
+            "errors",
+            "../docs/errors",
+            "//docs.example.com/errors",
+            "https://docs.example.com/errors",
+            "http://localhost:8080/errors?v=2",
+            "/errors?next=a:b",
+            "",
+        ] {
+            assert_eq!(errors(&format!("docs_url = '{url}'\n")), [""; 0], "{url}");
+        }
+        for url in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,x",
+            "vbscript:x",
+            "ftp://docs.example.com/errors",
+            "coap+tcp://[::1]/e",
+            "mailto:a@b.example",
+            "https:/errors",
+            "https:errors",
+            "https://",
+            "http:///errors",
+        ] {
+            let e = errors(&format!("docs_url = '{url}'\n"));
+            assert_eq!(e.len(), 1, "{url}: {e:?}");
+            assert!(
+                e[0].starts_with(
+                    "t.toml:1:12: docs_url must be an absolute http:// or https:// URL"
+                ),
+                "{e:?}"
+            );
+        }
+        let mut catalog = Catalog::builtin();
+        assert!(catalog.set_docs_url("javascript:alert(1)").is_err());
+        assert_eq!(catalog.docs_url(), DEFAULT_DOCS_URL);
     }
 
     /// Set in code, `docs_url` and `domain` are checked as a file's are,

@@ -180,7 +180,14 @@ impl fmt::Display for Dialect {
     }
 }
 
-/// The error for a name that is not a [`Dialect`].
+/// The error for a name that is not a [`Dialect`]: it lists every name,
+/// and the one likely meant when the name is a slip of the keys, as a
+/// catalog's unknown dialect is told.
+///
+/// ```
+/// let e = "problm".parse::<tollgate::Dialect>().unwrap_err();
+/// assert!(e.to_string().ends_with("(did you mean `problem`?)"), "{e}");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownDialect(pub String);
 
@@ -188,7 +195,11 @@ impl fmt::Display for UnknownDialect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "unknown dialect {:?}, expected one of: ", self.0)?;
         let names: Vec<_> = Dialect::ALL.iter().map(|d| d.name()).collect();
-        f.write_str(&names.join(", "))
+        f.write_str(&names.join(", "))?;
+        match crate::suggest::nearest(&self.0, names.into_iter()) {
+            Some(name) => write!(f, " (did you mean `{name}`?)"),
+            None => Ok(()),
+        }
     }
 }
 
