@@ -338,15 +338,18 @@ fn integer_past_64_bits(message: &str) -> Option<String> {
 }
 
 /// `validation_error` with one violation; the message names the field too,
-/// for dialects that carry no violations (`flat`).
+/// for dialects that carry no violations (`flat`), unless the layer's
+/// catalog sets its own message for the code (seed 002's "Invalid request
+/// parameters"), which then stands
+/// ([`ApiError::with_default_message`]); the violation keeps its message.
 ///
 /// Both are the client's text in part, and are cut to a few hundred bytes.
 pub(crate) fn invalid_field(field: &str, code: &str, message: &str) -> ApiError {
     let (field, message) = (clip(field), clip(message));
     let err = builtin("validation_error").violation(Violation::new(&*field, code, &*message));
     match &*field {
-        "" => err.with_message(message),
-        _ => err.with_message(format!("{field}: {message}")),
+        "" => err.with_default_message(message),
+        _ => err.with_default_message(format!("{field}: {message}")),
     }
 }
 

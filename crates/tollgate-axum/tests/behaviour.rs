@@ -339,6 +339,51 @@ async fn the_apps_catalog_wins() {
     assert_eq!(value["error"]["code"], "MISSING_FIELD");
 }
 
+/// A validation error is told by its first violation, unless the app's
+/// catalog words `validation_error` its own way (seed 002's "Invalid request
+/// parameters", which its docs show): then the answer carries that message,
+/// and the violation still carries the field's.
+#[tokio::test]
+async fn the_apps_validation_message_wins_over_the_first_violations() {
+    let body = r#"{"session_id": 5}"#;
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml(
+            "app.toml",
+            "[errors.validation_error]\nmessage = 'Invalid request parameters'\n",
+        )
+        .unwrap();
+    let mut app = routes().layer(Tollgate::new(catalog).dialect(Dialect::Coded).layer());
+    let (_, got) = send(&mut app, post_json("/v2/scans", body)).await;
+    let value: Value = serde_json::from_slice(&got).unwrap();
+    assert_eq!(
+        value["error"]["message"], "Invalid request parameters",
+        "{value}"
+    );
+    let violation = &value["error"]["details"]["errors"][0];
+    assert_eq!(violation["field"], "session_id", "{value}");
+    assert!(
+        violation["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid type"),
+        "{value}"
+    );
+
+    // The built-in wording (another status set alone keeps it): the first
+    // violation's message, as before.
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml("app.toml", "[errors.validation_error]\nstatus = 422\n")
+        .unwrap();
+    let mut app = routes().layer(Tollgate::new(catalog).dialect(Dialect::Coded).layer());
+    let (res, got) = send(&mut app, post_json("/v2/scans", body)).await;
+    assert_eq!(res.status(), 422);
+    let value: Value = serde_json::from_slice(&got).unwrap();
+    let message = value["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("session_id: invalid type"), "{value}");
+}
+
 #[tokio::test]
 async fn timestamps_come_from_the_clock() {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);

@@ -43,7 +43,8 @@ pub(crate) struct RenderArgs {
 
     /// A detail, filling the message's {KEY} placeholder; VALUE is read as JSON when it parses
     /// (required=1 is a number, ok=true a bool, model='"10"' a string), else taken as a string,
-    /// unless it starts with {, [ or " (JSON that does not parse is an error)
+    /// unless it starts with {, [ or " (JSON that does not parse is an error). Sent as a detail
+    /// only when the entry documents KEY in `details`
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE", value_parser = parse_set)]
     set: Vec<(String, Value)>,
 
@@ -85,6 +86,14 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
                 "warning: --set {key}: {key:?} is a member of the {} dialect, so it fills the \
                  message but is not rendered as a detail",
                 args.dialect
+            );
+        } else if !err.def().sends_detail(&key) {
+            // Only the details the entry documents are sent, as the error
+            // reference shows; the value may still fill the message.
+            stderr!(
+                "warning: --set {key}: the {} entry does not document {key:?} in `details`, so it \
+                 fills the message but is not sent",
+                args.code
             );
         }
         err = err.with(key, value);

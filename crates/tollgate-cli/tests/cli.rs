@@ -341,9 +341,22 @@ fn render_takes_violations_retry_hints_and_messages() {
         404,
         "a detail never replaces a member"
     );
-    assert_eq!(printed.json()["resource"], "scan");
+    // Only documented details are sent: `not_found` documents none.
+    assert!(
+        printed.json().get("resource").is_none(),
+        "{}",
+        printed.json()
+    );
     assert!(
         stderr(&output).contains("--set status: \"status\" is a member of the problem dialect"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains(
+            "--set resource: the not_found entry does not document \"resource\" in `details`, so \
+             it fills the message but is not sent"
+        ),
         "{}",
         stderr(&output)
     );

@@ -75,6 +75,16 @@
 //! such variants out, so inserting its entries into a catalog never
 //! replaces an override.
 //!
+//! An answer carries only the details its entry documents, so such a
+//! variant's detail fields are those the built-in entry documents
+//! (`rate_limit_exceeded`'s `limit` and `window`; none for `not_found`): any
+//! other is refused at compile time, since it would never be sent.
+//! `#[api(code = "not_found")] LabelMissing { label_id: String }` does not
+//! build; give the variant `status` and `message`, so that its own entry
+//! documents `label_id`, or mark the field `#[api(skip)]`. Under the layer, a
+//! catalog that overrides the entry's `details` decides what is sent (seed
+//! 002's `details = []` for `rate_limit_exceeded` sends neither).
+//!
 //! With `status` and `message`, a built-in code is redefined from the keys
 //! given alone: the built-in entry's remedy, retry class, kind and aliases
 //! are not kept (give `remedy`, `retry` and `kind` again). The layer renders
@@ -705,6 +715,26 @@ fn def_tokens(
                     span,
                     "built-in message",
                 )?;
+                // Only the details an entry documents are sent: a field the
+                // built-in entry does not document would be dropped without
+                // a word, so it is refused here instead.
+                let documented = def.detail_keys();
+                if let Some((key, span)) = sent.iter().find(|(k, _)| !documented.contains(k)) {
+                    let known = if documented.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        documented.join(", ")
+                    };
+                    return Err(syn::Error::new(
+                        *span,
+                        format!(
+                            "`{code}` is used as built in, and its entry does not document a \
+                             `{key}` detail (documented: {known}), so it would not be sent; give \
+                             the variant `status` and `message` to define an entry that \
+                             documents it, or mark the field #[api(skip)]"
+                        ),
+                    ));
+                }
             }
             return Ok(Def {
                 tokens: quote!(#private::builtin_def(#code)),

@@ -383,6 +383,48 @@ fn unreachable_code(code: &str) -> ApiError {
 mod tests {
     use super::*;
 
+    /// The details a rejection adds are sent only when the catalog's entry
+    /// documents them: an app's `details = []` sends none, as its error
+    /// reference shows, while the message may still use them.
+    #[test]
+    fn an_apps_entry_without_details_sends_none() {
+        use std::time::SystemTime;
+        use tollgate::{Context, Dialect};
+        let app = Catalog::from_toml(
+            "app.toml",
+            "[errors.insufficient_credits]\nmessage = 'Not enough credits.'\ndetails = []\n\n\
+             [errors.insufficient_scope]\nmessage = 'Needs {scope}.'\ndetails = []\n\
+             message_only = ['scope']\n",
+        )
+        .unwrap();
+        let ctx = Context::new(SystemTime::UNIX_EPOCH);
+        let body = |catalog: &Catalog, rejection: &Rejection, dialect: Dialect| {
+            let err = rejection.to_api_error(catalog);
+            let body = catalog.renderer(dialect).body(&err, &ctx);
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+        };
+        let credits = Rejection::InsufficientCredits {
+            required: 1,
+            available: 0,
+        };
+        let sent = body(&app, &credits, Dialect::Problem);
+        assert_eq!(sent["detail"], "Not enough credits.");
+        assert!(sent.get("required").is_none(), "{sent}");
+        assert!(sent.get("available").is_none(), "{sent}");
+        let builtin = body(Catalog::builtin_ref(), &credits, Dialect::Problem);
+        assert_eq!(
+            (&builtin["required"], &builtin["available"]),
+            (&1.into(), &0.into())
+        );
+
+        let scope = Rejection::InsufficientScope {
+            scope: "scans:write".into(),
+        };
+        let sent = body(&app, &scope, Dialect::Coded);
+        assert_eq!(sent["error"]["message"], "Needs scans:write.");
+        assert_eq!(sent["error"]["details"], serde_json::json!({}));
+    }
+
     /// A database's own error is its message and code, not sqlx's text
     /// (which ends a Postgres error with a line of Postgres's source).
     #[tokio::test]

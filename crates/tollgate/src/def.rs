@@ -103,7 +103,24 @@ impl ErrorDef {
         self
     }
 
-    /// Documents the details keys every occurrence carries.
+    /// Documents the details keys every occurrence carries: the only ones
+    /// sent. A value under another key (added by a layer, or by the code that
+    /// raised the error) may fill a template but stays off the wire, so what
+    /// the error reference shows is what clients get, and a catalog's
+    /// `details = []` sends none.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use tollgate::{ApiError, Catalog, Context, Dialect, ErrorDef};
+    /// let def = ErrorDef::new("insufficient_scope", 403, "Forbidden", "Needs {scope}.")
+    ///     .unwrap()
+    ///     .details(["scope"]);
+    /// let err = ApiError::new(def.into()).with("scope", "scans:write").with("access", "write");
+    /// let body = Catalog::builtin().renderer(Dialect::Coded)
+    ///     .body(&err, &Context::new(SystemTime::now()));
+    /// let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    /// assert_eq!(body["error"]["details"], serde_json::json!({"scope": "scans:write"}));
+    /// ```
     pub fn details<I, S>(mut self, keys: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -197,9 +214,12 @@ impl ErrorDef {
     }
 
     /// Whether a detail of this name is sent, rather than only filling the
-    /// message.
+    /// message: whether the entry documents it in [`details`](Self::details)
+    /// (and not as [`message_only`](Self::message_only) too). This is the one
+    /// place that decides, for every dialect and whichever layer added the
+    /// value.
     pub fn sends_detail(&self, key: &str) -> bool {
-        !self.message_only.iter().any(|k| k == key)
+        self.details.iter().any(|k| k == key) && !self.message_only.iter().any(|k| k == key)
     }
 
     /// The per-dialect spellings of the code.
@@ -231,8 +251,27 @@ mod tests {
             .message_only(["limit"]);
         assert_eq!(def.message_only_keys(), ["limit"]);
         assert!(!def.sends_detail("limit"));
-        for sent in ["window", "own"] {
-            assert!(def.sends_detail(sent), "{sent}");
+        assert!(def.sends_detail("window"));
+    }
+
+    /// A value the entry does not document is not sent, whoever added it: a
+    /// catalog's `details = []` sends none, and the error reference shows
+    /// what is sent.
+    #[test]
+    fn only_documented_details_are_sent() {
+        let def = ErrorDef::new("insufficient_scope", 403, "t", "Needs {scope}.")
+            .unwrap()
+            .details(["scope"]);
+        assert!(def.sends_detail("scope"));
+        for unsent in ["resource", "access", "own"] {
+            assert!(!def.sends_detail(unsent), "{unsent}");
         }
+        let none = def.details(Vec::<String>::new());
+        assert!(!none.sends_detail("scope"));
+        let both = ErrorDef::new("quota", 429, "t", "m")
+            .unwrap()
+            .details(["limit"])
+            .message_only(["limit"]);
+        assert!(!both.sends_detail("limit"), "message_only wins");
     }
 }

@@ -59,6 +59,9 @@ pub struct ApiError(Box<Inner>);
 struct Inner {
     def: Arc<ErrorDef>,
     message: Option<String>,
+    /// Whether `message` only stands in for the entry's own wording
+    /// ([`ApiError::with_default_message`]).
+    message_is_default: bool,
     details: Map<String, Value>,
     violations: Vec<Violation>,
     retry_after: Option<Duration>,
@@ -72,6 +75,7 @@ impl ApiError {
         ApiError(Box::new(Inner {
             def,
             message: None,
+            message_is_default: false,
             details: Map::new(),
             violations: Vec::new(),
             retry_after: None,
@@ -81,11 +85,14 @@ impl ApiError {
     }
 
     /// Adds a detail; details fill the message template and are rendered
-    /// where the dialect has room for them (unless the entry marks the key
-    /// [`message_only`](ErrorDef::message_only)). A key that names one of the
-    /// dialect's own members ([`Dialect::reserved_detail_keys`](crate::Dialect::reserved_detail_keys),
+    /// where the dialect has room for them when the entry documents the key
+    /// in its [`details`](ErrorDef::details) (and not as
+    /// [`message_only`](ErrorDef::message_only)): a value under any other key
+    /// only fills templates, so an app's `details = []` sends none. A key
+    /// that names one of the dialect's own members
+    /// ([`Dialect::reserved_detail_keys`](crate::Dialect::reserved_detail_keys),
     /// such as `status` in `problem`) is not rendered there; catalogs reject
-    /// such keys in `details`, so only ad-hoc keys can meet this.
+    /// such keys in `details`, so only entries built in code can meet this.
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.0.details.insert(key.into(), value.into());
         self
@@ -101,6 +108,42 @@ impl ApiError {
     /// (FastAPI's `HTTPException(404, detail="Rule not found")`).
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.0.message = Some(message.into());
+        self.0.message_is_default = false;
+        self
+    }
+
+    /// Replaces the templated message for this occurrence while the entry
+    /// keeps the wording it was raised with: moved onto an entry whose
+    /// message template differs ([`with_def`](Self::with_def), an app's
+    /// catalog that words the code its own way), the new entry's message
+    /// stands. The layers tell a `validation_error` by its first violation
+    /// so, unless the app's catalog sets the message (seed 002's
+    /// `"Invalid request parameters"`); the violations keep their own.
+    ///
+    /// ```
+    /// use tollgate::{Catalog, Violation};
+    /// let err = Catalog::builtin_ref().error("validation_error").unwrap()
+    ///     .violation(Violation::new("limit", "out_of_range", "must be at most 100"))
+    ///     .with_default_message("limit: must be at most 100");
+    /// let app = Catalog::from_toml("app.toml", r#"
+    ///     [errors.validation_error]
+    ///     message = "Invalid request parameters"
+    /// "#).unwrap();
+    /// let worded = err.clone().with_def(app.get("validation_error").unwrap().clone());
+    /// assert_eq!(worded.message(), "Invalid request parameters");
+    /// assert_eq!(worded.violations()[0].message, "must be at most 100");
+    ///
+    /// // An entry with the built-in wording keeps the occurrence's message.
+    /// let plain = Catalog::from_toml("app.toml", r#"
+    ///     [errors.validation_error]
+    ///     status = 422
+    /// "#).unwrap();
+    /// let kept = err.with_def(plain.get("validation_error").unwrap().clone());
+    /// assert_eq!(kept.message(), "limit: must be at most 100");
+    /// ```
+    pub fn with_default_message(mut self, message: impl Into<String>) -> Self {
+        self.0.message = Some(message.into());
+        self.0.message_is_default = true;
         self
     }
 
@@ -151,7 +194,10 @@ impl ApiError {
 
     /// Moves this occurrence onto another entry (an app's catalog overriding
     /// the one it was raised with), keeping details, violations, retry hint,
-    /// headers, source and any replaced message. Values the old entry named
+    /// headers, source and a message replaced with
+    /// [`with_message`](Self::with_message); one given with
+    /// [`with_default_message`](Self::with_default_message) is kept only when
+    /// the new entry's message template is the old one's. Values the old entry named
     /// (its documented details and its
     /// [`message_only`](ErrorDef::message_only) values) that the new one
     /// does not name are dropped: they fill none of its templates, and the
@@ -170,7 +216,9 @@ impl ApiError {
     /// assert!(moved.details().get("email").is_none());
     /// assert!(!moved.has_sent_details());
     ///
-    /// // An app's entry that documents no details drops the built-in ones.
+    /// // An app's entry that documents no details sends none: the built-in
+    /// // entry's values are dropped, the raiser's own kept (to fill
+    /// // templates) but not sent.
     /// let app = Catalog::from_toml("app.toml", r#"
     ///     [errors.rate_limit_exceeded]
     ///     message = "Rate limit exceeded. Please try again later."
@@ -179,8 +227,9 @@ impl ApiError {
     /// let limited = Catalog::builtin_ref().error("rate_limit_exceeded").unwrap()
     ///     .with("limit", 100).with("window", 60).with("own", true);
     /// let moved = limited.with_def(app.get("rate_limit_exceeded").unwrap().clone());
-    /// let sent: Vec<_> = moved.sent_details().map(|(k, _)| k.as_str()).collect();
-    /// assert_eq!(sent, ["own"], "a value no entry documents is the raiser's own");
+    /// let kept: Vec<_> = moved.details().keys().map(String::as_str).collect();
+    /// assert_eq!(kept, ["own"], "a value no entry documents is the raiser's own");
+    /// assert!(!moved.has_sent_details(), "and no entry documents it");
     /// # Ok::<(), tollgate::TemplateError>(())
     /// ```
     pub fn with_def(mut self, def: Arc<ErrorDef>) -> Self {
@@ -190,11 +239,16 @@ impl ApiError {
                 self.0.details.shift_remove(key);
             }
         }
+        if self.0.message_is_default && old.message != def.message {
+            self.0.message = None;
+            self.0.message_is_default = false;
+        }
         self.0.def = def;
         self
     }
 
-    /// The message given with [`with_message`](Self::with_message), if any.
+    /// The message given with [`with_message`](Self::with_message) or
+    /// [`with_default_message`](Self::with_default_message), if any.
     pub fn message_override(&self) -> Option<&str> {
         self.0.message.as_deref()
     }
@@ -242,8 +296,8 @@ impl ApiError {
         &self.0.details
     }
 
-    /// The details sent on the wire: all but those the entry marks
-    /// [`message_only`](ErrorDef::message_only).
+    /// The details sent on the wire: those the entry documents in its
+    /// [`details`](ErrorDef::details) (see [`ErrorDef::sends_detail`]).
     pub fn sent_details(&self) -> impl Iterator<Item = (&String, &Value)> {
         let def = &self.0.def;
         self.0.details.iter().filter(|(k, _)| def.sends_detail(k))
@@ -387,5 +441,22 @@ mod tests {
         let moved = err.with_def(Arc::new(new));
         let kept: Vec<_> = moved.details().keys().map(String::as_str).collect();
         assert_eq!(kept, ["limit", "own"]);
+        assert!(!moved.has_sent_details(), "the new entry documents none");
+    }
+
+    #[test]
+    fn a_default_message_gives_way_to_another_wording() {
+        let builtin = Arc::new(ErrorDef::new("validation_error", 400, "t", "Invalid.").unwrap());
+        let own = Arc::new(ErrorDef::new("validation_error", 400, "t", "Bad fields.").unwrap());
+        let same = Arc::new(ErrorDef::new("validation_error", 422, "t2", "Invalid.").unwrap());
+        let err = ApiError::new(builtin).with_default_message("limit: too large");
+        assert_eq!(err.message(), "limit: too large");
+        let worded = err.clone().with_def(own.clone());
+        assert_eq!(worded.message(), "Bad fields.");
+        assert_eq!(worded.message_override(), None);
+        assert_eq!(err.clone().with_def(same).message(), "limit: too large");
+        // A message of the occurrence's own stands on any entry.
+        let replaced = err.with_message("limit: too large").with_def(own);
+        assert_eq!(replaced.message(), "limit: too large");
     }
 }

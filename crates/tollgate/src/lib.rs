@@ -2,7 +2,9 @@
 //!
 //! An [`ErrorDef`] is a catalog entry (code, status, title, message template,
 //! remedy, retry class, kind, per-dialect aliases); an [`ApiError`] is one
-//! occurrence of it with details and field [`Violation`]s. A [`Catalog`] holds
+//! occurrence of it with details and field [`Violation`]s; the details sent
+//! are those its entry documents ([`ErrorDef::sends_detail`]), so the
+//! generated error reference shows what is sent. A [`Catalog`] holds
 //! the built-in entries and those of TOML files; its [`Renderer`] writes an
 //! error as a whole HTTP response in any [`Dialect`], and [`decode`] reads
 //! errors back from any API.

@@ -545,7 +545,10 @@ fn problem_extensions_named_like_other_shapes_stay_problem() {
         ("error", serde_json::json!({"code": "E1"})),
         ("success", serde_json::json!(true)),
     ] {
-        let err = catalog.error("timeout").unwrap().with(key, value.clone());
+        // Only documented details are sent: an entry that documents the key.
+        let builtin = catalog.get("timeout").unwrap();
+        let def = (**builtin).clone().details([key]);
+        let err = tollgate::ApiError::new(def.into()).with(key, value.clone());
         let ctx = tollgate::Context::new(now()).request_id("r1");
         let body = catalog
             .renderer(tollgate::Dialect::Problem)

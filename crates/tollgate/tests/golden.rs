@@ -130,8 +130,11 @@ fn cases() -> Vec<Case> {
             catalog: "003-neo.toml",
             dialect: Dialect::Meta,
             error: |c| {
-                c.error("insufficient_scope")
-                    .unwrap()
+                // The seed elides its details as `"...": "..."`; only
+                // documented details are sent, so the entry documents that
+                // key here (003's catalog sends none with the code).
+                let def = (**c.get("insufficient_scope").unwrap()).clone();
+                tollgate::ApiError::new(def.details(["..."]).into())
                     .with_message("API-key management requires admin role.")
                     .with("...", "...")
             },
@@ -490,7 +493,10 @@ fn seed_002_validation_from_violations_names_the_field() {
     assert_eq!(body["detail"]["field"], "limit");
     let back = catalog.decode(400, response.headers(), response.body(), timestamp());
     assert_eq!(back.violations, err.violations());
-    assert!(back.details.is_empty(), "{:?}", back.details);
+    // 002's entry documents `field` (the seed shows it), so it reads back as
+    // a detail too.
+    let details: Vec<_> = back.details.iter().collect();
+    assert_eq!(details, [(&"field".to_owned(), &json!("limit"))]);
 
     // A `field` detail names the field itself, and stays a detail.
     let err = err.with("field", "page");
@@ -539,4 +545,72 @@ fn seed_000_hint_gives_way_to_violations() {
     let back = catalog.decode(403, response.headers(), response.body(), timestamp());
     assert_eq!(back.violations, err.violations());
     assert_eq!(back.details["resource"], "scans");
+}
+
+/// An answer carries the details its entry documents, whichever layer added
+/// them, so what the error reference shows is what is sent: seeds 002 and
+/// 003 document no details for `insufficient_scope` (`"details":{}`), though
+/// the layers add `scope`, `resource` and `access`.
+#[test]
+fn an_override_without_details_sends_none() {
+    let scope_error = |c: &Catalog| {
+        c.error("insufficient_scope")
+            .unwrap()
+            .with("scope", "scans:write")
+            .with("resource", "scans")
+            .with("access", "write")
+    };
+    for (file, dialect) in [
+        ("002-extraction.toml", Dialect::Coded),
+        ("003-neo.toml", Dialect::Meta),
+    ] {
+        let catalog = catalog(file);
+        let body = catalog
+            .renderer(dialect)
+            .body(&scope_error(&catalog), &Context::new(timestamp()));
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["details"], json!({}), "{file}: {body}");
+        let def = catalog.get("insufficient_scope").unwrap();
+        let documented = tollgate::docs::example_body(&catalog, dialect, def);
+        assert_eq!(documented["error"]["details"], json!({}), "{file}");
+        // The message still has the scope to fill, were it to name it.
+        assert_eq!(
+            body["error"]["message"],
+            def.message()
+                .render(scope_error(&catalog).details())
+                .to_string()
+        );
+    }
+
+    // An app's `details = []` for credits, in the default dialect.
+    let app = Catalog::from_toml(
+        "app.toml",
+        "[errors.insufficient_credits]\nmessage = \"Not enough credits.\"\ndetails = []\n",
+    )
+    .unwrap();
+    let err = app
+        .error("insufficient_credits")
+        .unwrap()
+        .with("required", 1)
+        .with("available", 0);
+    let ctx = Context::new(timestamp());
+    let body: Value =
+        serde_json::from_slice(&app.renderer(Dialect::Problem).body(&err, &ctx)).unwrap();
+    assert_eq!(body["detail"], "Not enough credits.");
+    for key in ["required", "available"] {
+        assert!(body.get(key).is_none(), "{key}: {body}");
+    }
+    // The built-in entry documents both, and sends them.
+    let builtin = Catalog::builtin_ref();
+    let err = builtin
+        .error("insufficient_credits")
+        .unwrap()
+        .with("required", 1)
+        .with("available", 0);
+    let body: Value =
+        serde_json::from_slice(&builtin.renderer(Dialect::Problem).body(&err, &ctx)).unwrap();
+    assert_eq!(
+        (&body["required"], &body["available"]),
+        (&json!(1), &json!(0))
+    );
 }

@@ -113,11 +113,11 @@ fn input() -> impl Strategy<Value = Input> {
 fn build(input: &Input) -> (Catalog, ApiError) {
     let mut catalog = Catalog::builtin();
     let def = ErrorDef::new(&input.code, input.status, "A title", &input.message).unwrap();
-    catalog.insert(def).unwrap();
-    let mut err = catalog
-        .error(&input.code)
-        .unwrap()
-        .with_details(input.details.clone());
+    catalog.insert(def.clone()).unwrap();
+    // Only documented details are sent: the occurrence's entry documents
+    // its keys, any keys (a catalog file would refuse some, code need not).
+    let def = def.details(input.details.keys());
+    let mut err = ApiError::new(def.into()).with_details(input.details.clone());
     for v in &input.violations {
         err = err.violation(v.clone());
     }

@@ -9,6 +9,7 @@ mod future;
 mod layer;
 mod service;
 
+#[cfg(feature = "decompression")]
 pub(crate) use future::OverLimit;
 pub use future::ResponseFuture;
 pub use layer::{Tollgate, TollgateLayer, ValidationStatus};

@@ -250,7 +250,7 @@ mod tests {
             r#"Insufficient frames. Model "10" requires 10 frames, received 5."#
         );
         let conflict = catalog.get("conflict").unwrap();
-        assert_eq!(conflict.detail_keys(), ["scan_id"]);
+        assert_eq!(conflict.detail_keys(), ["scan_id", "reason"]);
         // The seed catalogs load on top of it.
         for file in ["000-001-neolens.toml", "004-detection.toml"] {
             let path = format!(

@@ -143,7 +143,7 @@ pub(crate) async fn create(
     }
     let model = match model {
         Some(model) if violations.is_empty() => model,
-        _ => return Err(invalid(&app, violations).into()),
+        _ => return Err(invalid(&app.catalog, violations).into()),
     };
     if new.frames.len() < model.min_frames {
         let err = app
@@ -166,16 +166,19 @@ pub(crate) async fn create(
 }
 
 /// `validation_error` with `violations`; the message names the first, for
-/// dialects that carry no violations.
-fn invalid(app: &AppState, violations: Vec<Violation>) -> ApiError {
-    let mut err = app.error("validation_error");
+/// dialects that carry no violations, unless the catalog words the code its
+/// own way (seed 002's "Invalid request parameters"): raised from the
+/// built-in entry and adopted, as the extractors' errors are, so the rule is
+/// [`ApiError::with_default_message`]'s.
+pub(crate) fn invalid(catalog: &Catalog, violations: Vec<Violation>) -> ApiError {
+    let mut err = super::app::error(Catalog::builtin_ref(), "validation_error");
     if let Some(first) = violations.first() {
-        err = err.with_message(format!("{}: {}", first.field, first.message));
+        err = err.with_default_message(format!("{}: {}", first.field, first.message));
     }
     for v in violations {
         err = err.violation(v);
     }
-    err
+    adopt(catalog, err)
 }
 
 #[cfg(test)]
@@ -225,6 +228,46 @@ mod tests {
                     .ends_with("expected a whole number from 0 to 18446744073709551615"),
                 "{refused}: {err}"
             );
+        }
+    }
+
+    /// A catalog that words `validation_error` its own way (seeds 002 and
+    /// 003) has its message sent; with the built-in wording, the first
+    /// violation's is. The violations keep their own either way.
+    #[test]
+    fn a_catalogs_own_validation_message_is_sent() {
+        let violations = || {
+            vec![
+                Violation::new("session_id", "invalid_value", "must be 1–128 characters"),
+                Violation::new("model", "invalid_value", "unknown model"),
+            ]
+        };
+        let base = super::super::app::base_catalog().unwrap();
+        let err = invalid(&base, violations());
+        assert_eq!(err.message(), "session_id: must be 1–128 characters");
+        for (file, message) in [
+            ("002-extraction.toml", "Invalid request parameters"),
+            (
+                "003-neo.toml",
+                "The request was well-formed but semantically invalid.",
+            ),
+            ("004-detection.toml", "session_id: must be 1–128 characters"),
+        ] {
+            let mut catalog = super::super::app::base_catalog().unwrap();
+            let path = format!(
+                "{}/../../examples/catalogs/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            catalog
+                .load_toml(&path, &std::fs::read_to_string(&path).unwrap())
+                .unwrap();
+            let err = invalid(&catalog, violations());
+            assert_eq!(err.message(), message, "{file}");
+            assert_eq!(err.violations(), violations(), "{file}");
+            assert!(std::sync::Arc::ptr_eq(
+                err.def(),
+                catalog.get("validation_error").unwrap()
+            ));
         }
     }
 

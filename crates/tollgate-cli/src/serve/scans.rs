@@ -16,6 +16,7 @@ use tollgate_store::Principal;
 
 use super::app::AppState;
 use super::db::{Inserted, ScanRecord};
+use super::detections::invalid;
 use super::model::{self, CONFIDENCE_THRESHOLD};
 
 /// The request header that makes the model misbehave, for trying the 5xx
@@ -132,11 +133,8 @@ impl FromRequest<Arc<AppState>> for ScanInput {
             Ok(bytes) => Ok(ScanInput(bytes)),
             Err(_) => {
                 let message = "must be the image's bytes in base64";
-                let err = app
-                    .error("validation_error")
-                    .violation(Violation::new("image_data", "invalid_value", message))
-                    .with_message(format!("image_data: {message}"));
-                Err(err.into())
+                let violation = Violation::new("image_data", "invalid_value", message);
+                Err(invalid(&app.catalog, vec![violation]).into())
             }
         }
     }
@@ -156,11 +154,8 @@ async fn from_multipart(req: Request, app: &Arc<AppState>) -> Result<ScanInput, 
         if matches!(field.name(), Some("image" | "image_data")) {
             if image.is_some() {
                 let message = "one image is scanned at a time: send one part named image";
-                let err = app
-                    .error("validation_error")
-                    .violation(Violation::new("image", "invalid_value", message))
-                    .with_message(format!("image: {message}"));
-                return Err(err.into());
+                let violation = Violation::new("image", "invalid_value", message);
+                return Err(invalid(&app.catalog, vec![violation]).into());
             }
             image = Some(field.bytes().await?.to_vec());
         }
@@ -282,10 +277,10 @@ fn simulation(app: &AppState, headers: &HeaderMap) -> Result<Option<&'static str
         return Ok(Some(known));
     }
     let message = format!("expected one of: {}", SIMULATIONS.join(", "));
-    Err(app
-        .error("validation_error")
-        .violation(Violation::new("X-Simulate", "invalid_value", &message))
-        .with_message(format!("X-Simulate: {message}")))
+    Err(invalid(
+        &app.catalog,
+        vec![Violation::new("X-Simulate", "invalid_value", message)],
+    ))
 }
 
 /// A database failure as `service_unavailable`: the cause is logged, never sent.
