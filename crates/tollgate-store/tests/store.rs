@@ -888,6 +888,17 @@ impl Proxy {
         Proxy { addr, open, relays }
     }
 
+    /// A proxy to the Postgres server of `db`, and `db`'s URL through it.
+    async fn in_front_of(db: &TestDb) -> (Proxy, String) {
+        // `postgres://user@host:port/db`: the same database through the proxy.
+        let authority = db.url.split("://").nth(1).unwrap();
+        let authority = authority.split('/').next().unwrap();
+        let host_port = authority.rsplit('@').next().unwrap().to_owned();
+        let proxy = Proxy::start(host_port.clone()).await;
+        let proxied = db.url.replacen(&host_port, &proxy.addr.to_string(), 1);
+        (proxy, proxied)
+    }
+
     /// Closes every connection and every new one.
     fn cut(&self) {
         self.open.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -907,18 +918,7 @@ async fn a_postgres_gone_mid_run_is_unavailable_after_the_acquire_timeout() {
     let Some(db) = TestDb::new(Kind::Postgres).await else {
         return;
     };
-    // `postgres://user@host:port/db`: the same database through the proxy.
-    let authority = db
-        .url
-        .split("://")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
-    let host_port = authority.rsplit('@').next().unwrap().to_owned();
-    let proxy = Proxy::start(host_port.clone()).await;
-    let proxied = db.url.replacen(&host_port, &proxy.addr.to_string(), 1);
+    let (proxy, proxied) = Proxy::in_front_of(&db).await;
     let options = StoreOptions::default()
         .schema(db.schema.clone().unwrap())
         .acquire_timeout(Duration::from_millis(500));
@@ -949,17 +949,7 @@ async fn a_charge_kept_during_an_outage_is_written_once_the_database_is_back() {
     let Some(db) = TestDb::new(Kind::Postgres).await else {
         return;
     };
-    let host_port = db
-        .url
-        .split("://")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
-    let host_port = host_port.rsplit('@').next().unwrap().to_owned();
-    let proxy = Proxy::start(host_port.clone()).await;
-    let proxied = db.url.replacen(&host_port, &proxy.addr.to_string(), 1);
+    let (proxy, proxied) = Proxy::in_front_of(&db).await;
     let hold = Duration::from_secs(600);
     let options = StoreOptions::default()
         .schema(db.schema.clone().unwrap())
