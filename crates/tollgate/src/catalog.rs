@@ -1118,22 +1118,13 @@ impl Catalog {
     }
 }
 
-/// The built-in codes the layers send with a `Retry-After`: the rate limit
-/// (`tollgate-limit`) and the store (`tollgate-store`: the usage limit, a
-/// store that does not answer, an idempotency key still in use) wait, and
-/// so does `tollgate serve`'s model (`upstream_unavailable`).
-const SENT_WITH_RETRY_AFTER: [&str; 5] = [
-    "rate_limit_exceeded",
-    "usage_limit_exceeded",
-    "service_unavailable",
-    "idempotency_key_in_use",
-    "upstream_unavailable",
-];
-
 /// [`Catalog::lint_toml`]'s problems with `entry`, which overrides the
 /// built-in entry `builtin` of `code`.
 fn lint_override(code: &str, entry: &EntryToml, builtin: &ErrorDef, problems: &mut Problems<'_>) {
-    if !SENT_WITH_RETRY_AFTER.contains(&code) {
+    // The built-in entries that wait are the ones the layers send with a
+    // `Retry-After`: the rate limit, the usage limit, a store that does not
+    // answer, an idempotency key in use, and serve's model.
+    if builtin.retry != RetryClass::After {
         return;
     }
     let wait = "the layers send it with a Retry-After, and its reference would say not to retry";
@@ -2424,7 +2415,24 @@ mod tests {
     /// one never to retry.
     #[test]
     fn lint_tells_never_retrying_a_code_sent_with_a_wait() {
-        for code in SENT_WITH_RETRY_AFTER {
+        let waiting: Vec<&str> = Catalog::builtin_ref()
+            .iter()
+            .filter(|def| def.retry == RetryClass::After)
+            .map(|def| def.code())
+            .collect();
+        let mut sorted = waiting.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            [
+                "idempotency_key_in_use",
+                "rate_limit_exceeded",
+                "service_unavailable",
+                "upstream_unavailable",
+                "usage_limit_exceeded",
+            ]
+        );
+        for code in waiting {
             let source = format!("[errors.{code}]\nretry = 'never'\n");
             assert!(Catalog::from_toml("t.toml", &source).is_ok(), "{source}");
             let told = Catalog::lint_toml("t.toml", &source);

@@ -62,22 +62,20 @@ fn not_utf8(bytes: &[u8]) -> Option<String> {
     if bytes.is_ascii() && !bytes.contains(&b'%') {
         return None;
     }
-    let decoded = |part: &[u8]| -> Vec<u8> {
-        let spaced: Vec<u8> = part
-            .iter()
-            .map(|&b| if b == b'+' { b' ' } else { b })
-            .collect();
-        percent_encoding::percent_decode(&spaced).collect()
-    };
+    let utf8 = |part: &[u8]| percent_encoding::percent_decode(part).decode_utf8().is_ok();
     bytes.split(|&b| b == b'&').find_map(|pair| {
-        let (name, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(at) => (&pair[..at], &pair[at + 1..]),
-            None => (pair, &[][..]),
+        let mut parts = pair.splitn(2, |&b| b == b'=');
+        let (name, value) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        // The name as the handler would have read it, `+` and all.
+        let named = || {
+            form_urlencoded::parse(name)
+                .next()
+                .map(|(n, _)| n.into_owned())
         };
-        let name = decoded(name);
-        let bad =
-            std::str::from_utf8(&name).is_err() || std::str::from_utf8(&decoded(value)).is_err();
-        bad.then(|| String::from_utf8_lossy(&name).into_owned())
+        (!utf8(name) || !utf8(value)).then(|| named().unwrap_or_default())
     })
 }
 
