@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use tollgate::{Context, Dialect, Violation, headers::is_valid_request_id};
+use tollgate::{Catalog, Context, Dialect, Violation, headers::is_valid_request_id};
 
 use crate::args::{parse_dialect, parse_timestamp, whole};
 use crate::catalogs::CatalogArgs;
@@ -48,7 +48,9 @@ pub(crate) struct RenderArgs {
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE", value_parser = parse_set)]
     set: Vec<(String, Value)>,
 
-    /// A field violation (repeatable); the message may contain colons
+    /// A field violation (repeatable); the message may contain colons. With no --message, the
+    /// first violation words a validation_error's message ("email: Not an email address"), as
+    /// the axum layers word a rejection, unless the catalog words the code its own way
     #[arg(long = "violation", value_name = "FIELD:CODE:MESSAGE", value_parser = parse_violation)]
     violations: Vec<Violation>,
 
@@ -74,6 +76,13 @@ pub(crate) struct RenderArgs {
     instance: Option<String>,
 }
 
+/// Whether the error's entry keeps the built-in entry's message.
+fn builtin_wording(err: &tollgate::ApiError) -> bool {
+    Catalog::builtin_ref()
+        .get(err.code())
+        .is_some_and(|builtin| builtin.message().as_str() == err.def().message().as_str())
+}
+
 /// Renders the error and writes the response to `out`.
 pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let catalog = args.catalogs.load()?;
@@ -87,9 +96,10 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
                  message but is not rendered as a detail",
                 args.dialect
             );
-        } else if !err.def().sends_detail(&key) {
+        } else if !err.def().sends_detail(&key) && !err.def().message_only_keys().contains(&key) {
             // Only the details the entry documents are sent, as the error
-            // reference shows; the value may still fill the message.
+            // reference shows; the value may still fill the message. A
+            // `message_only` key is meant for the message alone: no warning.
             stderr!(
                 "warning: --set {key}: the {} entry does not document {key:?} in `details`, so it \
                  fills the message but is not sent",
@@ -106,6 +116,16 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     }
     match args.message {
         Some(message) => err = err.with_message(message),
+        // Worded as the layers word a rejection: by its first violation,
+        // while the entry keeps the built-in message.
+        None if args.code == "validation_error"
+            && !err.violations().is_empty()
+            && builtin_wording(&err) =>
+        {
+            let first = &err.violations()[0];
+            let told = format!("{}: {}", first.field, first.message);
+            err = err.with_default_message(told);
+        }
         None => {
             let def = err.def().clone();
             for name in def

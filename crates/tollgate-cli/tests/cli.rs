@@ -308,6 +308,11 @@ fn render_takes_violations_retry_hints_and_messages() {
         "colons stay in the message"
     );
     assert_eq!(errors[1]["pointer"], "/items/2/name");
+    assert_eq!(
+        printed.json()["detail"],
+        "email: Expected: user@host",
+        "worded by the first violation, as the axum layers word a rejection"
+    );
 
     let printed = Printed::parse(&tollgate(&[
         "render",
@@ -359,6 +364,46 @@ fn render_takes_violations_retry_hints_and_messages() {
         ),
         "{}",
         stderr(&output)
+    );
+}
+
+#[test]
+fn render_set_of_a_message_only_key_fills_the_message_without_a_warning() {
+    // The command the 002 catalog's header suggests: `limit` and `window`
+    // are `message_only` there, meant for the message alone.
+    let output = tollgate(&[
+        "render",
+        "rate_limit_exceeded",
+        "--dialect",
+        "coded",
+        "--set",
+        "limit=100",
+        "--set",
+        "window=60",
+        "--catalog",
+        "examples/catalogs/002-extraction.toml",
+    ]);
+    let printed = Printed::parse(&output);
+    assert_eq!(
+        printed.json()["error"]["message"],
+        "Rate limit exceeded: 100 calls per 60 seconds"
+    );
+    assert_eq!(stderr(&output), "", "no warning for a message_only key");
+
+    // The catalog words validation_error its own way: a violation does not.
+    let printed = Printed::parse(&tollgate(&[
+        "render",
+        "validation_error",
+        "--dialect",
+        "coded",
+        "--violation",
+        "limit:too_large:must be at most 100",
+        "--catalog",
+        "examples/catalogs/002-extraction.toml",
+    ]));
+    assert_eq!(
+        printed.json()["error"]["message"],
+        "Invalid request parameters"
     );
 }
 
