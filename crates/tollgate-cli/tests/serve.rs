@@ -1006,6 +1006,38 @@ fn detections_and_credits_answer_as_seed_004_in_the_envelope_dialect() {
         "invalid_key",
         envelope_error("Not authenticated", "invalid_key"),
     );
+    // Seed 004 has one 401 for a key that is wrong, expired or not sent:
+    // its catalog sends a revoked key's as `invalid_key`, and the challenge
+    // does not tell the key's state either.
+    let revoked = last_line(&tollgate(
+        d,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "demo",
+            "--scopes",
+            "detections:write",
+            "--database",
+            &db,
+        ],
+    ));
+    last_line(&tollgate(
+        d,
+        &["keys", "revoke", &revoked, "--database", &db],
+    ));
+    let gone = detect(&revoked, json!({}));
+    check(
+        &gone,
+        401,
+        "invalid_key",
+        envelope_error("Not authenticated", "invalid_key"),
+    );
+    assert_eq!(
+        gone.header("www-authenticate"),
+        r#"Bearer realm="api", error="invalid_token", error_description="The API key is not valid""#
+    );
+    assert!(!doc.to_string().contains("deactivated_key"));
 
     // Credits: an empty account, then a suspended one.
     last_line(&tollgate(

@@ -261,19 +261,22 @@ impl Rejection {
             | Rejection::InvalidKey
             | Rejection::ExpiredKey
             | Rejection::DeactivatedKey => {
+                // A key's state is told only where the catalog tells it: a
+                // catalog that sends `expired_key` as `invalid_key` (seeds
+                // 003, 004) says no more in the challenge either.
                 let challenge = match self {
                     Rejection::MissingKey => WWW_AUTHENTICATE_VALUE,
                     Rejection::SeveralKeys => {
                         r#"Bearer realm="api", error="invalid_request", error_description="The API key was sent in several X-API-Key or Authorization lines: send it once""#
                     }
-                    Rejection::InvalidKey => {
-                        r#"Bearer realm="api", error="invalid_token", error_description="The API key is not valid""#
-                    }
-                    Rejection::ExpiredKey => {
+                    Rejection::ExpiredKey if err.code() == self.code() => {
                         r#"Bearer realm="api", error="invalid_token", error_description="The API key has expired""#
                     }
-                    _ => {
+                    Rejection::DeactivatedKey if err.code() == self.code() => {
                         r#"Bearer realm="api", error="invalid_token", error_description="The API key has been deactivated""#
+                    }
+                    _ => {
+                        r#"Bearer realm="api", error="invalid_token", error_description="The API key is not valid""#
                     }
                 };
                 err.header(
@@ -672,6 +675,25 @@ mod tests {
                 .map(|(_, v)| v.to_str().unwrap().to_owned())
                 .collect();
             assert_eq!(challenges, [expected], "{rejection}");
+        }
+
+        // A catalog that sends the key's states as `invalid_key` tells
+        // them nowhere.
+        let catalog = Catalog::from_toml(
+            "api.toml",
+            "[errors.expired_key]\nsent_as = 'invalid_key'\n\
+             [errors.deactivated_key]\nsent_as = 'invalid_key'\n",
+        )
+        .unwrap();
+        for rejection in [Rejection::ExpiredKey, Rejection::DeactivatedKey] {
+            let err = rejection.to_api_error(&catalog);
+            assert_eq!(err.code(), "invalid_key");
+            let challenge = &err.headers()[0].1;
+            assert_eq!(
+                challenge,
+                r#"Bearer realm="api", error="invalid_token", error_description="The API key is not valid""#,
+                "{rejection}"
+            );
         }
     }
 

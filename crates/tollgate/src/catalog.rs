@@ -62,6 +62,10 @@ pub struct Catalog {
     /// it in: with `index`, whom an entry added in code collides with is
     /// found without a scan.
     aliases: AliasMap,
+    /// Codes a file says are sent as another entry's (`sent_as`), to that
+    /// entry's code: they have no entry of their own, and `index` and
+    /// `wire` find the other entry for them.
+    sent_as: BTreeMap<String, String>,
     /// Every entry's text as a search of the reference reads it, made at
     /// the first search and dropped when an entry changes.
     search: OnceLock<Arc<SearchText>>,
@@ -374,7 +378,22 @@ struct EntryToml {
     aliases: Option<Spanned<BTreeMap<Dialect, String>>>,
     details: Option<Spanned<Vec<String>>>,
     message_only: Option<Spanned<Vec<String>>>,
+    sent_as: Option<Spanned<String>>,
 }
+
+/// The fields of an entry that defines its code ([`EntryToml`] less `sent_as`).
+const ENTRY_FIELDS: [&str; 10] = [
+    "status",
+    "title",
+    "message",
+    "hint",
+    "remedy",
+    "retry",
+    "kind",
+    "aliases",
+    "details",
+    "message_only",
+];
 
 impl EntryToml {
     /// Where the file writes the value of `key` (a key [`check_def`] names):
@@ -392,6 +411,7 @@ impl EntryToml {
             "aliases" => self.aliases.as_ref().map(Spanned::span),
             "details" => self.details.as_ref().map(Spanned::span),
             "message_only" => self.message_only.as_ref().map(Spanned::span),
+            "sent_as" => self.sent_as.as_ref().map(Spanned::span),
             _ => None,
         }
     }
@@ -558,6 +578,7 @@ impl Catalog {
             index: CodeMap::default(),
             wire: CodeMap::default(),
             aliases: AliasMap::default(),
+            sent_as: BTreeMap::new(),
             search: OnceLock::new(),
             docs_url: DEFAULT_DOCS_URL.to_owned(),
             domain: DEFAULT_DOMAIN.to_owned(),
@@ -589,8 +610,23 @@ impl Catalog {
     ///
     /// An entry with a new code needs `status`, `title` and `message`; an entry
     /// with an existing code replaces the fields it sets (`aliases` alias by
-    /// alias: those of dialects it does not name are kept). Loaded, it tells
-    /// how many entries the file defines or overrides.
+    /// alias: those of dialects it does not name are kept). An entry of
+    /// `sent_as = "other"` alone has no entry of its own: [`get`] and
+    /// [`error`] give `other`'s for its code, [`iter`] skips it, decoding
+    /// reads it as `other` (seeds 003 and 004 answer an expired or revoked
+    /// key as `invalid_key`), until a later file defines the code whole.
+    /// Loaded, it tells how many entries the file defines or overrides.
+    ///
+    /// ```
+    /// use tollgate::Catalog;
+    /// let catalog = Catalog::from_toml("api.toml", "[errors.expired_key]\nsent_as = 'invalid_key'\n").unwrap();
+    /// assert_eq!(catalog.error("expired_key").unwrap().code(), "invalid_key");
+    /// assert!(catalog.iter().all(|def| def.code() != "expired_key"));
+    /// ```
+    ///
+    /// [`get`]: Catalog::get
+    /// [`error`]: Catalog::error
+    /// [`iter`]: Catalog::iter
     pub fn load_toml(&mut self, file: &str, source: &str) -> Result<usize, Vec<CatalogError>> {
         let mut errors = Problems {
             lines: Lines(source),
@@ -689,10 +725,34 @@ impl Catalog {
         // Where each entry writes its aliases (else the entry itself), for
         // collisions found once every entry is in.
         let mut alias_spans = HashMap::new();
+        // The file's `sent_as` entries: the code they are sent as, and where.
+        let mut sent_as_here: BTreeMap<String, (String, std::ops::Range<usize>)> = BTreeMap::new();
         let count = entries.len();
         for (code, entry, unread) in entries {
             let span = entry.span();
             let EntryTable(entry) = entry.into_inner();
+            if let Some(target) = entry.sent_as.clone() {
+                // Sent as another entry, it has nothing of its own to say.
+                let others: Vec<&str> = ENTRY_FIELDS
+                    .iter()
+                    .copied()
+                    .filter(|&key| entry.span_of(key).is_some() || unread.iter().any(|k| k == key))
+                    .collect();
+                if !others.is_empty() {
+                    let problem = format!(
+                        "an entry sent as another sets nothing else: drop {}, or `sent_as`",
+                        others.join(", ")
+                    );
+                    errors.push(span.clone(), Some(&code), problem);
+                }
+                let at = target.span();
+                sent_as_here.insert(code, (target.into_inner(), at));
+                continue;
+            }
+            // Defined again, a code sent as another's has an entry again.
+            if next.sent_as.remove(&code).is_some() {
+                next.index.remove(&code);
+            }
             let at = |key| entry.span_of(key).unwrap_or(span.clone());
             alias_spans.insert(code.clone(), (entry.span_of("aliases"), span.clone()));
             let existing = next.get(&code).map(|d| (**d).clone());
@@ -728,6 +788,22 @@ impl Catalog {
             }
             if let Ok(def) = built {
                 next.put(def);
+            }
+        }
+        for (code, (target, _)) in &sent_as_here {
+            next.sent_as.insert(code.clone(), target.clone());
+        }
+        next.apply_sent_as();
+        // A problem with a code sent as another's is this file's when it
+        // says so, or when it makes the other code sent as a third.
+        for (code, target) in &next.sent_as {
+            let Some(problem) = next.sent_as_problem(code, target) else {
+                continue;
+            };
+            if let Some((_, at)) = sent_as_here.get(code) {
+                errors.push(at.clone(), Some(code), problem);
+            } else if let Some((_, at)) = sent_as_here.get(target) {
+                errors.push(at.clone(), Some(target), problem);
             }
         }
         // A collision is this file's when either entry of the pair is in it:
@@ -820,6 +896,10 @@ impl Catalog {
             .into_iter()
             .map(|(_, _, problem)| error(problem))
             .collect();
+        if errors.is_empty() && self.sent_as.contains_key(&code) {
+            // The file that said so has the last word.
+            return Ok(());
+        }
         for clash in self.collisions_of(&def) {
             if clash.later == code {
                 errors.push(error(clash.problem(&clash.first)));
@@ -970,6 +1050,12 @@ impl Catalog {
         for (i, def) in self.defs.iter().enumerate() {
             wire.entry(def.code.to_ascii_uppercase()).or_insert(i);
         }
+        // A code sent as another's reads as that entry.
+        for code in self.sent_as.keys() {
+            if let Some(&at) = self.index.get(code) {
+                wire.entry(code.clone()).or_insert(at);
+            }
+        }
         self.wire = wire;
         self.aliases = aliases;
     }
@@ -982,6 +1068,51 @@ impl Catalog {
             .search
             .get_or_init(|| Arc::new(SearchText::new(self.defs.iter().map(|d| &**d))));
         text.matching(words).map(|at| &self.defs[at]).collect()
+    }
+
+    /// Drops the entries of the codes sent as another's, and points those
+    /// codes at the other's entry in `index` (not at a code itself sent as
+    /// another: [`sent_as_problem`](Catalog::sent_as_problem) tells it).
+    fn apply_sent_as(&mut self) {
+        let sent_as = &self.sent_as;
+        self.defs.retain(|def| !sent_as.contains_key(def.code()));
+        let own: CodeMap = self
+            .defs
+            .iter()
+            .enumerate()
+            .map(|(at, def)| (def.code.clone(), at))
+            .collect();
+        let mut index = own.clone();
+        for (code, target) in sent_as {
+            if let Some(&at) = own.get(target.as_str()) {
+                index.insert(code.clone(), at);
+            }
+        }
+        self.index = index;
+        self.search = OnceLock::new();
+    }
+
+    /// Why `code` cannot be sent as `target`, if it cannot.
+    fn sent_as_problem(&self, code: &str, target: &str) -> Option<String> {
+        if code == target {
+            Some(format!("{code:?} is sent as itself: drop `sent_as`"))
+        } else if let Some(third) = self.sent_as.get(target) {
+            Some(format!(
+                "{code:?} is sent as {target:?}, which is sent as {third:?} itself: name {third:?}"
+            ))
+        } else if self.index.contains_key(target) {
+            None
+        } else {
+            let known = self.defs.iter().map(|def| def.code());
+            Some(match crate::suggest::nearest(target, known) {
+                Some(near) => {
+                    format!(
+                        "sent as {target:?}, which is no entry of the catalog (did you mean {near:?}?)"
+                    )
+                }
+                None => format!("sent as {target:?}, which is no entry of the catalog"),
+            })
+        }
     }
 
     fn put(&mut self, def: ErrorDef) {
@@ -1022,7 +1153,8 @@ impl Catalog {
         out
     }
 
-    /// The entry for a canonical code.
+    /// The entry for a canonical code (for a code `sent_as` another's, that
+    /// entry).
     pub fn get(&self, code: &str) -> Option<&Arc<ErrorDef>> {
         self.index.get(code).map(|&i| &self.defs[i])
     }
@@ -2310,7 +2442,7 @@ mod tests {
             e,
             [
                 "t.toml:1:1: entry \"abc\": a new entry needs title",
-                "t.toml:3:1: entry \"abc\": unknown field `titel`, expected one of `status`, `title`, `message`, `hint`, `remedy`, `retry`, `kind`, `aliases`, `details`, `message_only` (did you mean `title`?)",
+                "t.toml:3:1: entry \"abc\": unknown field `titel`, expected one of `status`, `title`, `message`, `hint`, `remedy`, `retry`, `kind`, `aliases`, `details`, `message_only`, `sent_as` (did you mean `title`?)",
             ]
         );
     }
@@ -2328,6 +2460,105 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(errors) => errors.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn a_code_sent_as_another_is_that_entry_everywhere() {
+        let catalog = Catalog::from_toml(
+            "t.toml",
+            "[errors.expired_key]\nsent_as = 'invalid_key'\n\
+             [errors.deactivated_key]\nsent_as = 'invalid_key'\n\
+             [errors.invalid_key]\nmessage = 'Missing, malformed, expired, or revoked credential.'\n",
+        )
+        .unwrap();
+        for code in ["expired_key", "deactivated_key"] {
+            let err = catalog.error(code).unwrap();
+            assert_eq!((err.code(), err.status()), ("invalid_key", 401), "{code}");
+            assert_eq!(
+                err.message(),
+                "Missing, malformed, expired, or revoked credential."
+            );
+            // An error raised with the built-in entry moves onto it too.
+            let def = catalog.get(code).unwrap();
+            assert_eq!(def.code(), "invalid_key");
+            assert_eq!(catalog.find_wire_code(code).unwrap().code(), "invalid_key");
+        }
+        let codes: Vec<_> = catalog.iter().map(|def| def.code()).collect();
+        assert!(!codes.contains(&"expired_key") && !codes.contains(&"deactivated_key"));
+        assert!(codes.contains(&"invalid_key"));
+        assert_eq!(
+            catalog.find_wire_code("invalid_key").unwrap().code(),
+            "invalid_key"
+        );
+
+        // Code defining the entry leaves the file's word standing.
+        let mut catalog = catalog;
+        let own = ErrorDef::new("expired_key", 401, "Expired", "The key has expired.").unwrap();
+        catalog.insert(own).unwrap();
+        assert_eq!(catalog.get("expired_key").unwrap().code(), "invalid_key");
+
+        // A later file that defines it whole gives it an entry again.
+        catalog
+            .load_toml(
+                "u.toml",
+                "[errors.expired_key]\nstatus = 401\ntitle = 'Expired'\nmessage = 'Expired.'\n",
+            )
+            .unwrap();
+        assert_eq!(catalog.get("expired_key").unwrap().code(), "expired_key");
+        assert_eq!(
+            catalog.get("deactivated_key").unwrap().code(),
+            "invalid_key"
+        );
+        assert!(catalog.iter().any(|def| def.code() == "expired_key"));
+        assert_eq!(
+            catalog.find_wire_code("expired_key").unwrap().code(),
+            "expired_key"
+        );
+    }
+
+    #[test]
+    fn a_code_sent_as_another_must_name_an_entry_of_its_own_and_nothing_else() {
+        assert_eq!(
+            errors("[errors.expired_key]\nsent_as = 'invalid_key'\nstatus = 401\n"),
+            [
+                "t.toml:1:1: entry \"expired_key\": an entry sent as another sets nothing else: drop status, or `sent_as`"
+            ]
+        );
+        assert_eq!(
+            errors("[errors.expired_key]\nsent_as = 'invalid_kye'\n"),
+            [
+                "t.toml:2:11: entry \"expired_key\": sent as \"invalid_kye\", which is no entry of the catalog (did you mean \"invalid_key\"?)"
+            ]
+        );
+        assert_eq!(
+            errors("[errors.expired_key]\nsent_as = 'expired_key'\n"),
+            [
+                "t.toml:2:11: entry \"expired_key\": \"expired_key\" is sent as itself: drop `sent_as`"
+            ]
+        );
+        assert_eq!(
+            errors(
+                "[errors.expired_key]\nsent_as = 'invalid_key'\n\
+                 [errors.invalid_key]\nsent_as = 'not_found'\n"
+            ),
+            [
+                "t.toml:2:11: entry \"expired_key\": \"expired_key\" is sent as \"invalid_key\", which is sent as \"not_found\" itself: name \"not_found\""
+            ]
+        );
+        // A later file that makes the other code sent as a third is told at
+        // its own entry, and changes nothing.
+        let mut catalog =
+            Catalog::from_toml("t.toml", "[errors.expired_key]\nsent_as = 'invalid_key'\n")
+                .unwrap();
+        let told = catalog
+            .load_toml("u.toml", "[errors.invalid_key]\nsent_as = 'not_found'\n")
+            .unwrap_err();
+        assert_eq!(
+            told[0].to_string(),
+            "u.toml:2:11: entry \"invalid_key\": \"expired_key\" is sent as \"invalid_key\", which is sent as \"not_found\" itself: name \"not_found\""
+        );
+        assert_eq!(catalog.get("invalid_key").unwrap().code(), "invalid_key");
+        assert_eq!(catalog.get("expired_key").unwrap().code(), "invalid_key");
     }
 
     #[test]
