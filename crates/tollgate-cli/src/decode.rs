@@ -31,8 +31,10 @@ auth challenge) the last is decoded; a body still chunked (`curl --raw`, `nc`) i
 and one still in its Content-Encoding's gzip or deflate (saved without `curl --compressed`), or
 in gzip with no Content-Encoding at all, is decompressed. Anything else is a body; without a
 status line or --status, the status it states (`status`, `statusCode`) is taken as its own. At
-most 16 MiB is read (and decompressed); an empty input needs --status. A Retry-After that is
-neither seconds nor a date is said, not read.
+most 16 MiB is read (and decompressed); an empty input needs --status. A body is read in the
+charset its Content-Type or byte order mark names (UTF-16, ISO-8859-1, Shift_JIS). A Retry-After
+that is neither seconds nor a date is said, not read; the RateLimit fields of a cached copy
+(Age above 0) are not read.
 
 Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
 violations (field, code, message), request_id, retry_after_secs, retry (never, after or backoff),
@@ -57,7 +59,7 @@ pub(crate) struct DecodeArgs {
     catalogs: CatalogArgs,
 
     /// The time an HTTP-date Retry-After is measured from, RFC 3339 [default: the response's
-    /// Date, else now]
+    /// Date plus its Age, else now]
     #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
     now: Option<SystemTime>,
 }
@@ -228,7 +230,12 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         _ => Some("far as it goes"),
     };
     if let (true, Some(read_as)) = (says_json, read_as) {
-        not_json(&name, &input.bytes, &body, read_as, &undone.join(" and "));
+        // Checked as the decoder read it: in the charset it names.
+        let text = tollgate::body_as_utf8(&headers, &body);
+        if let Cow::Owned(_) = text {
+            undone.push("transcoded");
+        }
+        not_json(&name, &input.bytes, &text, read_as, &undone.join(" and "));
     }
     serde_json::to_writer_pretty(&mut *out, &decoded).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;

@@ -626,6 +626,44 @@ fn decode_measures_an_http_date_from_the_responses_date() {
 }
 
 #[test]
+fn decode_measures_from_the_date_a_cache_served_and_skips_its_stale_quota() {
+    // Kept 40 s by a cache: the server's clock read Date + 40 s then.
+    let response = "HTTP/1.1 503 Service Unavailable\r\nDate: Wed, 21 Oct 2015 07:28:00 GMT\r\n\
+                    Age: 40\r\nRetry-After: Wed, 21 Oct 2015 07:28:43 GMT\r\n\r\n";
+    let decoded = tollgate_stdin(&["decode"], response.as_bytes());
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["retry_after_secs"], 3, "{value}");
+    // A cached quota's `t` counts from when it was stored: not read.
+    for (age, wait) in [("0", json!(2)), ("5", Value::Null)] {
+        let response = format!(
+            "HTTP/1.1 429 Too Many Requests\r\nAge: {age}\r\nRateLimit: \"d\";r=0;t=2\r\n\r\n"
+        );
+        let decoded = tollgate_stdin(&["decode"], response.as_bytes());
+        let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+        assert_eq!(value["retry_after_secs"], wait, "Age {age}: {value}");
+    }
+}
+
+#[test]
+fn decode_reads_a_body_in_the_charset_it_names() {
+    let mut utf16 =
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-16\r\n\r\n"
+            .to_vec();
+    let json = "\u{feff}{\"error\":{\"code\":\"closed\",\"message\":\"Caf\u{e9} ferm\u{e9}\"}}";
+    utf16.extend(json.encode_utf16().flat_map(u16::to_le_bytes));
+    let decoded = tollgate_stdin(&["decode"], &utf16);
+    assert_eq!(stderr(&decoded), "", "read whole, no warning");
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["code"], "closed", "{value}");
+    assert_eq!(value["message"], "Caf\u{e9} ferm\u{e9}");
+
+    let latin1 = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nParam\xe8tre invalide";
+    let decoded = tollgate_stdin(&["decode"], latin1);
+    let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["message"], "Param\u{e8}tre invalide");
+}
+
+#[test]
 fn catalogs_can_come_from_stdin() {
     let catalog = b"[errors.teapot]\nstatus = 418\ntitle = 'Teapot'\nmessage = 'No'\n";
     let linted = tollgate_stdin(&["lint", "-"], catalog);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 use tollgate::{Catalog, Decoded, Kind, Violation, headers};
 
@@ -290,25 +290,10 @@ impl ErrorDecoder {
     pub fn decode(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> ErrorResponse {
         // Hints are read against the server's clock: the response's own
         // `Date`, plus its `Age` when a cache kept it that long.
-        let age = age(&headers);
-        let now = match tollgate::headers::sent_at(&headers) {
-            Some(date) => age.and_then(|age| date.checked_add(age)).unwrap_or(date),
-            None => (self.clock)(),
-        };
-        // Read in the charset the body declares; kept as it came.
-        let utf8 = to_utf8(&headers, &body);
-        let text = utf8.as_deref().unwrap_or(&body);
-        let catalog = self.catalog_ref();
-        let decoded = if age.is_some_and(|age| !age.is_zero()) && has_ratelimit_fields(&headers) {
-            // A cached quota may be stale: its fields are not read.
-            let mut fresh = headers.clone();
-            for name in &RATELIMIT_FIELDS {
-                fresh.remove(name);
-            }
-            catalog.decode(status.as_u16(), &fresh, text, now)
-        } else {
-            catalog.decode(status.as_u16(), &headers, text, now)
-        };
+        let now = headers::sent_at(&headers).unwrap_or_else(|| (self.clock)());
+        let decoded = self
+            .catalog_ref()
+            .decode(status.as_u16(), &headers, &body, now);
         ErrorResponse {
             status,
             decoded,
@@ -352,77 +337,6 @@ impl ErrorDecoder {
         out.truncated = truncated;
         out
     }
-}
-
-/// An `Age` that is 2³¹ seconds or more is no age a cache measured: RFC 9111
-/// §1.2.2 has caches send 2³¹ for one they cannot represent.
-const MAX_AGE_SECS: u64 = 1 << 31;
-
-/// The response's `Age` (RFC 9111 §5.1): one field line of delta-seconds
-/// under [`MAX_AGE_SECS`]; `None` when absent, malformed, repeated or huge.
-fn age(headers: &HeaderMap) -> Option<Duration> {
-    let mut lines = headers.get_all(http::header::AGE).iter();
-    let line = lines.next()?;
-    if lines.next().is_some() {
-        return None;
-    }
-    let text = line.as_bytes().trim_ascii();
-    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let secs: u64 = std::str::from_utf8(text).ok()?.parse().ok()?;
-    (secs < MAX_AGE_SECS).then(|| Duration::from_secs(secs))
-}
-
-/// The IETF RateLimit fields, of the current draft and the earlier ones,
-/// which a response from a cache has read as absent (the draft's §7.3).
-const RATELIMIT_FIELDS: [HeaderName; 5] = [
-    headers::RATELIMIT,
-    headers::RATELIMIT_POLICY,
-    HeaderName::from_static("ratelimit-limit"),
-    headers::RATELIMIT_REMAINING,
-    headers::RATELIMIT_RESET,
-];
-
-/// Whether `headers` has any of [`RATELIMIT_FIELDS`].
-fn has_ratelimit_fields(headers: &HeaderMap) -> bool {
-    RATELIMIT_FIELDS
-        .iter()
-        .any(|name| headers.contains_key(name))
-}
-
-/// A body in the charset its `Content-Type` names (`charset=iso-8859-1`),
-/// or its byte order mark names, as UTF-8; `None` when it names no charset
-/// known, or is UTF-8 whatever its label says: servers that label every
-/// body ISO-8859-1 send UTF-8, and a text in a single-byte charset is
-/// hardly ever valid UTF-8 too; nor is a text in UTF-16 without a NUL byte
-/// (any of ASCII, JSON's braces and quotes, has one). A label of the
-/// `replacement` encoding (`iso-2022-kr`, `hz-gb-2312`), which reads any
-/// body as one U+FFFD, is no charset known.
-fn to_utf8(headers: &HeaderMap, body: &[u8]) -> Option<Vec<u8>> {
-    use encoding_rs::{Encoding, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE};
-    let labelled = || {
-        let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
-        let charset = content_type.split(';').skip(1).find_map(|param| {
-            let (name, value) = param.split_once('=')?;
-            let value = value.trim().trim_matches('"');
-            name.trim().eq_ignore_ascii_case("charset").then_some(value)
-        })?;
-        Encoding::for_label(charset.as_bytes())
-    };
-    let encoding = match Encoding::for_bom(body) {
-        // A byte order mark decides over the label, as it does in browsers.
-        Some((encoding, _)) => encoding,
-        None => labelled().filter(|encoding| *encoding != REPLACEMENT)?,
-    };
-    let utf16 = encoding == UTF_16LE || encoding == UTF_16BE;
-    if encoding == UTF_8
-        || (encoding.is_ascii_compatible() && std::str::from_utf8(body).is_ok())
-        || (utf16 && !body.contains(&0) && std::str::from_utf8(body).is_ok())
-    {
-        return None;
-    }
-    Some(encoding.decode(body).0.into_owned().into_bytes())
 }
 
 /// Whether a body is still in a content coding (gzip sent to a client that

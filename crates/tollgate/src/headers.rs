@@ -216,10 +216,11 @@ pub fn presented_api_key(headers: &http::HeaderMap) -> Option<&str> {
     api_key(headers).ok()
 }
 
-/// When a response was sent, by its `Date` header: the moment an HTTP-date
-/// `Retry-After` or a Unix-time reset is measured from (RFC 9110, 10.2.3),
-/// so that a client clock running fast or slow waits neither too little nor
-/// too long.
+/// When a response was sent, by the server's clock: its `Date`, plus its
+/// `Age` when a cache kept it that long (RFC 9111 §4.2.3). The moment an
+/// HTTP-date `Retry-After` or a Unix-time reset is measured from (RFC 9110,
+/// 10.2.3), so that a client clock running fast or slow waits neither too
+/// little nor too long, nor a cached copy's wait too long.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -229,10 +230,37 @@ pub fn presented_api_key(headers: &http::HeaderMap) -> Option<&str> {
 /// h.insert("date", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
 /// let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
 /// assert_eq!(tollgate::headers::sent_at(&h), Some(at));
+/// h.insert("age", "40".parse().unwrap());
+/// assert_eq!(tollgate::headers::sent_at(&h), Some(at + Duration::from_secs(40)));
 /// ```
 pub fn sent_at(headers: &http::HeaderMap) -> Option<std::time::SystemTime> {
     let value = headers.get(http::header::DATE)?.to_str().ok()?;
-    httpdate::parse_http_date(value).ok()
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        age(headers)
+            .and_then(|age| date.checked_add(age))
+            .unwrap_or(date),
+    )
+}
+
+/// An `Age` that is 2³¹ seconds or more is no age a cache measured: RFC 9111
+/// §1.2.2 has caches send 2³¹ for one they cannot represent.
+const MAX_AGE_SECS: u64 = 1 << 31;
+
+/// The response's `Age` (RFC 9111 §5.1): one field line of delta-seconds
+/// under 2³¹; `None` when absent, malformed, repeated or huge.
+pub fn age(headers: &http::HeaderMap) -> Option<std::time::Duration> {
+    let mut lines = headers.get_all(http::header::AGE).iter();
+    let line = lines.next()?;
+    if lines.next().is_some() {
+        return None;
+    }
+    let text = line.as_bytes().trim_ascii();
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let secs: u64 = std::str::from_utf8(text).ok()?.parse().ok()?;
+    (secs < MAX_AGE_SECS).then(|| std::time::Duration::from_secs(secs))
 }
 
 /// The token of `Authorization: Bearer <token>` (the scheme in any case).

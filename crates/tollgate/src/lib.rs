@@ -53,7 +53,7 @@ pub use catalog::{
     CODE_RULE, Catalog, CatalogError, DEFAULT_DOCS_URL, DEFAULT_DOMAIN, DETAIL_KEY_RULE,
     UnknownCode, has_stray_control, is_code, is_detail_key, is_layout_control, is_placeholder_name,
 };
-pub use decode::{Decoded, decode};
+pub use decode::{Decoded, body_as_utf8, decode};
 pub use def::ErrorDef;
 pub use dialect::{Context, Dialect, Renderer, UnknownDialect};
 pub use error::{ApiError, MessageDisplay, Violation};

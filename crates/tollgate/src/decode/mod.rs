@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::{Catalog, Dialect, Kind, RetryClass, Violation, headers};
 
 mod challenge;
+mod charset;
 mod cut;
 mod hints;
 mod json;
@@ -21,6 +22,7 @@ mod shapes;
 mod tests;
 mod text;
 
+pub use charset::body_as_utf8;
 use hints::{Headers, is_rate_limit_code, quota_refill, quota_spent, retry_after_field};
 use json::Tape;
 pub(crate) use json::{Json, Member, Obj, Raw};
@@ -235,6 +237,16 @@ impl Decoded {
     }
 }
 
+/// The IETF RateLimit fields, of the current draft and the earlier ones,
+/// whose times are relative to when the response was made.
+const RELATIVE_QUOTA_FIELDS: [http::HeaderName; 5] = [
+    headers::RATELIMIT,
+    headers::RATELIMIT_POLICY,
+    http::HeaderName::from_static("ratelimit-limit"),
+    headers::RATELIMIT_REMAINING,
+    headers::RATELIMIT_RESET,
+];
+
 /// Decodes an error response from any API, with the built-in catalog's
 /// knowledge of codes. Never panics, whatever the bytes. A JSON body cut
 /// short is read as far as it came whole: its open arrays and objects
@@ -257,6 +269,25 @@ impl Catalog {
         body: &[u8],
         now: SystemTime,
     ) -> Decoded {
+        // A cached copy's IETF RateLimit fields count from when it was
+        // stored (their `t` is relative): not read once it has aged.
+        let fresh;
+        let headers = if headers::age(headers).is_some_and(|age| !age.is_zero())
+            && RELATIVE_QUOTA_FIELDS
+                .iter()
+                .any(|name| headers.contains_key(name))
+        {
+            let mut kept = headers.clone();
+            for name in &RELATIVE_QUOTA_FIELDS {
+                kept.remove(name);
+            }
+            fresh = kept;
+            &fresh
+        } else {
+            headers
+        };
+        // Read in the charset the body declares.
+        let body = &*body_as_utf8(headers, body);
         let fields = Headers::read(headers);
         let mut out = Decoded::blank(status, fields.error_code().map(str::to_owned));
         let dialect = read_body(body, &fields, self, &mut out);

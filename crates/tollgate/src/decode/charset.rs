@@ -1,0 +1,57 @@
+//! A body read in the charset it declares.
+
+use std::borrow::Cow;
+
+use http::HeaderMap;
+
+/// A response body as UTF-8: read in the charset its `Content-Type` or
+/// byte order mark names, as [`decode`](crate::decode) reads it; borrowed
+/// as it came when it names none, or is UTF-8 already.
+///
+/// ```
+/// use http::HeaderMap;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("content-type", "text/plain; charset=iso-8859-1".parse().unwrap());
+/// assert_eq!(&*tollgate::body_as_utf8(&headers, b"caf\xe9"), "café".as_bytes());
+/// assert_eq!(&*tollgate::body_as_utf8(&headers, "café".as_bytes()), "café".as_bytes());
+/// ```
+pub fn body_as_utf8<'a>(headers: &HeaderMap, body: &'a [u8]) -> Cow<'a, [u8]> {
+    match to_utf8(headers, body) {
+        Some(text) => Cow::Owned(text),
+        None => Cow::Borrowed(body),
+    }
+}
+
+/// A body in the charset its `Content-Type` names (`charset=iso-8859-1`),
+/// or its byte order mark names, as UTF-8; `None` when it names no charset
+/// known, or is UTF-8 whatever its label says: servers that label every
+/// body ISO-8859-1 send UTF-8, and a text in a single-byte charset is
+/// hardly ever valid UTF-8 too; nor is a text in UTF-16 without a NUL byte
+/// (any of ASCII, JSON's braces and quotes, has one). A label of the
+/// `replacement` encoding (`iso-2022-kr`, `hz-gb-2312`), which reads any
+/// body as one U+FFFD, is no charset known.
+fn to_utf8(headers: &HeaderMap, body: &[u8]) -> Option<Vec<u8>> {
+    use encoding_rs::{Encoding, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE};
+    let labelled = || {
+        let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+        let charset = content_type.split(';').skip(1).find_map(|param| {
+            let (name, value) = param.split_once('=')?;
+            let value = value.trim().trim_matches('"');
+            name.trim().eq_ignore_ascii_case("charset").then_some(value)
+        })?;
+        Encoding::for_label(charset.as_bytes())
+    };
+    let encoding = match Encoding::for_bom(body) {
+        // A byte order mark decides over the label, as it does in browsers.
+        Some((encoding, _)) => encoding,
+        None => labelled().filter(|encoding| *encoding != REPLACEMENT)?,
+    };
+    let utf16 = encoding == UTF_16LE || encoding == UTF_16BE;
+    if encoding == UTF_8
+        || (encoding.is_ascii_compatible() && std::str::from_utf8(body).is_ok())
+        || (utf16 && !body.contains(&0) && std::str::from_utf8(body).is_ok())
+    {
+        return None;
+    }
+    Some(encoding.decode(body).0.into_owned().into_bytes())
+}
