@@ -146,6 +146,14 @@ fn sqlite_code(url: &str, e: &StoreError) -> Option<i32> {
     url.starts_with("sqlite:").then(|| code.parse().ok())?
 }
 
+/// The error for a SQLite database `e` says SQLite would not write, said
+/// plainly (see [`read_only`]); `None` for any other error. serve's first
+/// write at its start asks it: a file it can read but not write would
+/// otherwise answer every charged request 503.
+pub(crate) fn not_writable(url: &str, by: &str, e: &StoreError) -> Option<CliError> {
+    read_only(url, by, e)
+}
+
 /// The error for a SQLite database SQLite would not write (`SQLITE_READONLY`),
 /// naming what is read-only: the directory, where SQLite must create the
 /// `-wal` and `-shm` files (even to read), or the database or one of those

@@ -4,7 +4,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 fn tollgate(dir: &Path, args: &[&str]) -> Output {
     common::tollgate_command()
@@ -813,7 +814,7 @@ fn a_read_only_file_or_directory_is_named() {
     if root {
         std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
     }
-    let run = |args: &[&str]| {
+    let command = |args: &[&str]| {
         let mut command = common::tollgate_command();
         if root {
             let program = command.get_program().to_owned();
@@ -831,12 +832,10 @@ fn a_read_only_file_or_directory_is_named() {
                 };
             }
         }
+        command.args(args).current_dir(&dir);
         command
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .expect("the tollgate binary runs")
     };
+    let run = |args: &[&str]| command(args).output().expect("the tollgate binary runs");
     let said = |args: &[&str]| {
         let output = run(args);
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -851,6 +850,28 @@ fn a_read_only_file_or_directory_is_named() {
     let stderr = said(&credit);
     let named = "cannot use the database sqlite://tollgate.db (named by the default)";
     assert!(stderr.contains(named), "{stderr}");
+    assert!(stderr.contains("tollgate.db is not writable"), "{stderr}");
+    // serve does not start on it (it answered every charged request 503).
+    let mut serve = command(&["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tollgate binary runs");
+    let started = std::time::Instant::now();
+    while serve.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            serve.kill().unwrap();
+            panic!("serve started on a database it cannot write");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = serve.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot use the database sqlite://"),
+        "{stderr}"
+    );
     assert!(stderr.contains("tollgate.db is not writable"), "{stderr}");
     // SQLite left its `-shm` file as read-only as the database was.
     set(&file, 0o644);

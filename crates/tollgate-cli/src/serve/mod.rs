@@ -111,6 +111,14 @@ async fn serve(
         settings::make_data_dir(dir).map_err(|e| CliError::Usage(format!("{by}: {e}")))?;
     }
     let store = store_db::open(&settings.database, &settings.database_by).await?;
+    // The first purge is the start's first write: a database it cannot
+    // write (a file of another user's, read-only) stops the start.
+    if let Err(e) = store.purge_expired_idempotency().await {
+        match store_db::not_writable(&settings.database, &settings.database_by, &e) {
+            Some(refused) => return Err(refused),
+            None => tracing::warn!(error = %e, "purging expired idempotency records failed"),
+        }
+    }
     // Stops with the server: aborted before the store closes.
     let purge = PurgeTask(tokio::spawn(purge_idempotency(
         store.clone(),
@@ -215,20 +223,20 @@ async fn serve(
 /// How often expired idempotency records are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
-/// Deletes expired idempotency records now and every `every`, for ever.
-/// Without it a key holder sending new Idempotency-Keys grows the database
-/// without bound.
+/// Deletes expired idempotency records every `every`, for ever (serve's
+/// start deletes them first). Without it a key holder sending new
+/// Idempotency-Keys grows the database without bound.
 async fn purge_idempotency(store: Store, every: Duration) {
     purge_every(every, || store.purge_expired_idempotency()).await;
 }
 
-/// Runs `purge` now and every `every`, logging what it did.
+/// Runs `purge` every `every`, from `every` on, logging what it did.
 async fn purge_every<F, E>(every: Duration, mut purge: impl FnMut() -> F)
 where
     F: std::future::Future<Output = Result<u64, E>>,
     E: std::fmt::Display,
 {
-    let mut timer = tokio::time::interval(every);
+    let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         timer.tick().await;
@@ -573,7 +581,7 @@ mod tests {
 
     /// On a paused clock, so that the timer's ticks come as counted.
     #[tokio::test(start_paused = true)]
-    async fn the_purge_runs_at_start_then_on_its_timer_until_stopped() {
+    async fn the_purge_runs_on_its_timer_until_stopped() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let runs = Arc::new(AtomicUsize::new(0));
         let counted = runs.clone();
@@ -586,9 +594,13 @@ mod tests {
             },
         )));
         tokio::time::sleep(Duration::from_millis(5)).await;
-        assert_eq!(runs.load(Ordering::SeqCst), 1, "runs at start");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            0,
+            "the start's purge is serve's own"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(runs.load(Ordering::SeqCst), 11, "every 20 ms");
+        assert_eq!(runs.load(Ordering::SeqCst), 10, "every 20 ms");
         drop(task);
         tokio::time::sleep(Duration::from_millis(20)).await;
         let stopped = runs.load(Ordering::SeqCst);
