@@ -421,18 +421,20 @@ pub(crate) fn sqlite_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
-/// The file a `sqlite:` URL names, when it does not exist.
-pub(crate) fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
+/// The file a `sqlite:` URL names (none for an in-memory database).
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     if !url.starts_with("sqlite:") || sqlite_in_memory(url) {
         return None;
     }
     // A URL sqlx cannot read is left to `Store::open` to report.
     let options = SqliteConnectOptions::from_str(url).ok()?;
     let path = options.get_filename();
-    if path.as_os_str().is_empty() || path.exists() {
-        return None;
-    }
-    Some(path.to_owned())
+    (!path.as_os_str().is_empty()).then(|| path.to_owned())
+}
+
+/// The file a `sqlite:` URL names, when it does not exist.
+pub(crate) fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
+    sqlite_file(url).filter(|path| !path.exists())
 }
 
 /// Why the file a `sqlite:` URL names can be no database, said plainly

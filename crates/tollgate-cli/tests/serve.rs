@@ -1624,6 +1624,30 @@ fn the_database_named_by_the_environment_yields_to_data_dir() {
     assert!(server.key.is_some(), "a new database: {}", server.banner);
 }
 
+/// SQLite goes on writing to a file removed under it, and says nothing:
+/// serve says it, and again once the file is back.
+#[cfg(unix)]
+#[test]
+fn a_database_file_removed_while_serving_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().unwrap()];
+    let database = format!("sqlite://{}", data.join("tollgate.db").display());
+    let server = Server::spawn(dir.path(), &args, database);
+    let moved = dir.path().join("moved");
+    std::fs::rename(&data, &moved).unwrap();
+    let waited_for = |text: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !server.stderr().contains(text) {
+            assert!(Instant::now() < deadline, "{}", server.stderr());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    waited_for("the database file was removed or replaced while serve runs");
+    std::fs::rename(&moved, &data).unwrap();
+    waited_for("the database file is back");
+}
+
 #[test]
 fn a_demo_account_without_a_key_gets_one() {
     let dir = tempfile::tempdir().unwrap();

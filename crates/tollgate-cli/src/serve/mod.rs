@@ -119,8 +119,11 @@ async fn serve(
             None => tracing::warn!(error = %e, "purging expired idempotency records failed"),
         }
     }
+    #[cfg(unix)]
+    let _watch = store_db::sqlite_file(&settings.database)
+        .map(|file| Background(tokio::spawn(watch_database_file(file))));
     // Stops with the server: aborted before the store closes.
-    let purge = PurgeTask(tokio::spawn(purge_idempotency(
+    let purge = Background(tokio::spawn(purge_idempotency(
         store.clone(),
         PURGE_INTERVAL.min(settings.idempotency_retention),
     )));
@@ -247,10 +250,50 @@ where
     }
 }
 
-/// A background task aborted when dropped.
-struct PurgeTask(tokio::task::JoinHandle<()>);
+/// How often serve looks whether its SQLite file is still there.
+#[cfg(unix)]
+const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
-impl Drop for PurgeTask {
+/// Says loudly, once a minute while it lasts, that the SQLite file serve
+/// opened was removed or replaced (a data directory deleted under it):
+/// SQLite goes on writing to the file it has open, which nobody can open
+/// again, and says nothing.
+#[cfg(unix)]
+async fn watch_database_file(file: std::path::PathBuf) {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |file: &std::path::Path| {
+        let meta = std::fs::metadata(file).ok()?;
+        Some((meta.dev(), meta.ino()))
+    };
+    let Some(opened) = identity(&file) else {
+        return;
+    };
+    let mut timer = tokio::time::interval(WATCH_INTERVAL);
+    let mut said: Option<tokio::time::Instant> = None;
+    loop {
+        timer.tick().await;
+        if identity(&file) == Some(opened) {
+            if said.take().is_some() {
+                tracing::info!(file = %file.display(), "the database file is back");
+            }
+            continue;
+        }
+        if said.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            tracing::error!(
+                file = %file.display(),
+                "the database file was removed or replaced while serve runs: what serve writes \
+                 now (charges, keys used, idempotency records) is lost when it stops; stop serve \
+                 and put the file back"
+            );
+            said = Some(tokio::time::Instant::now());
+        }
+    }
+}
+
+/// A background task aborted when dropped.
+struct Background(tokio::task::JoinHandle<()>);
+
+impl Drop for Background {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -585,7 +628,7 @@ mod tests {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let runs = Arc::new(AtomicUsize::new(0));
         let counted = runs.clone();
-        let task = PurgeTask(tokio::spawn(purge_every(
+        let task = Background(tokio::spawn(purge_every(
             Duration::from_millis(20),
             move || {
                 let n = counted.fetch_add(1, Ordering::SeqCst);
