@@ -112,6 +112,9 @@ impl fmt::Display for CliError {
                 f.write_str(&lines.join("\n"))
             }
             CliError::Config { problems, .. } => f.write_str(&problems.join("\n")),
+            CliError::Read { path, .. } if path.is_empty() => {
+                f.write_str("cannot read \"\": a file name is needed")
+            }
             CliError::Read { path, source } => write!(f, "cannot read {path}: {source}"),
             CliError::Write(source) => write!(f, "cannot write the output: {source}"),
             CliError::Unshown { change, source } => {
@@ -203,6 +206,11 @@ mod tests {
             source,
             Some(io::Error::from(io::ErrorKind::NotFound).to_string())
         );
+        let empty = CliError::Read {
+            path: String::new(),
+            source: io::ErrorKind::NotFound.into(),
+        };
+        assert_eq!(empty.to_string(), "cannot read \"\": a file name is needed");
     }
 
     #[test]
