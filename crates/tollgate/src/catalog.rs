@@ -378,11 +378,12 @@ struct EntryToml {
     aliases: Option<Spanned<BTreeMap<Dialect, String>>>,
     details: Option<Spanned<Vec<String>>>,
     message_only: Option<Spanned<Vec<String>>>,
+    examples: Option<Spanned<serde_json::Map<String, serde_json::Value>>>,
     sent_as: Option<Spanned<String>>,
 }
 
 /// The fields of an entry that defines its code ([`EntryToml`] less `sent_as`).
-const ENTRY_FIELDS: [&str; 10] = [
+const ENTRY_FIELDS: [&str; 11] = [
     "status",
     "title",
     "message",
@@ -393,6 +394,7 @@ const ENTRY_FIELDS: [&str; 10] = [
     "aliases",
     "details",
     "message_only",
+    "examples",
 ];
 
 impl EntryToml {
@@ -411,6 +413,7 @@ impl EntryToml {
             "aliases" => self.aliases.as_ref().map(Spanned::span),
             "details" => self.details.as_ref().map(Spanned::span),
             "message_only" => self.message_only.as_ref().map(Spanned::span),
+            "examples" => self.examples.as_ref().map(Spanned::span),
             "sent_as" => self.sent_as.as_ref().map(Spanned::span),
             _ => None,
         }
@@ -1505,6 +1508,18 @@ fn build_def(
     if let Some(message_only) = &entry.message_only {
         def.message_only = message_only.get_ref().clone();
     }
+    // Samples the file gives are checked; those kept from the entry it
+    // overrides go with the keys it no longer names.
+    let kept: HashSet<String> = def.template_keys().cloned().collect();
+    def.examples.retain(|key, _| kept.contains(key));
+    if let Some(examples) = &entry.examples {
+        def.examples.extend(
+            examples
+                .get_ref()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+    }
     if problems.is_empty() {
         Ok(def)
     } else {
@@ -2116,6 +2131,15 @@ pub(crate) fn check_def(def: &ErrorDef) -> Vec<(&'static str, Option<usize>, Str
             ));
         }
     }
+    for key in def.examples.keys() {
+        if !def.template_keys().any(|k| k == key) {
+            problems.push((
+                "examples",
+                None,
+                format!("examples key {key:?} is neither in `details` nor in `message_only`"),
+            ));
+        }
+    }
     let mut checked = HashSet::new();
     for key in def.details.iter().filter(|key| checked.insert(*key)) {
         if !is_detail_key(key) {
@@ -2442,7 +2466,7 @@ mod tests {
             e,
             [
                 "t.toml:1:1: entry \"abc\": a new entry needs title",
-                "t.toml:3:1: entry \"abc\": unknown field `titel`, expected one of `status`, `title`, `message`, `hint`, `remedy`, `retry`, `kind`, `aliases`, `details`, `message_only`, `sent_as` (did you mean `title`?)",
+                "t.toml:3:1: entry \"abc\": unknown field `titel`, expected one of `status`, `title`, `message`, `hint`, `remedy`, `retry`, `kind`, `aliases`, `details`, `message_only`, `examples`, `sent_as` (did you mean `title`?)",
             ]
         );
     }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 use crate::{Dialect, Kind, RetryClass, Template, TemplateError};
 
 /// One entry of an error catalog: the stable definition of an error.
@@ -35,6 +37,8 @@ pub struct ErrorDef {
     pub(crate) aliases: BTreeMap<Dialect, String>,
     pub(crate) details: Vec<String>,
     pub(crate) message_only: Vec<String>,
+    /// Sample values of details and message-only values, for the reference.
+    pub(crate) examples: BTreeMap<String, Value>,
     /// `code` in UPPER_SNAKE: google's `ErrorInfo.reason` unless aliased,
     /// made once here rather than for every error written.
     upper: String,
@@ -65,6 +69,7 @@ impl ErrorDef {
             aliases: BTreeMap::new(),
             details: Vec::new(),
             message_only: Vec::new(),
+            examples: BTreeMap::new(),
         })
     }
 
@@ -155,6 +160,32 @@ impl ErrorDef {
     {
         self.message_only = keys.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// A sample value of a detail or message-only value, of the type the
+    /// layers send it as, for the reference and the OpenAPI examples (which
+    /// show `"<key>"` for a key without one).
+    ///
+    /// ```
+    /// use tollgate::{Catalog, ErrorDef};
+    /// let def = ErrorDef::new("low_confidence", 422, "Low confidence", "Confidence {confidence} is below {threshold}.")
+    ///     .unwrap()
+    ///     .details(["confidence", "threshold"])
+    ///     .example("confidence", 0.42)
+    ///     .example("threshold", 0.6);
+    /// let mut catalog = Catalog::builtin();
+    /// catalog.insert(def.clone()).unwrap();
+    /// let err = tollgate::docs::example_error(&catalog, &def);
+    /// assert_eq!(err.message(), "Confidence 0.42 is below 0.6.");
+    /// ```
+    pub fn example(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.examples.insert(key.into(), value.into());
+        self
+    }
+
+    /// The sample value of `key`, if the entry gives one ([`example`](Self::example)).
+    pub fn example_value(&self, key: &str) -> Option<&Value> {
+        self.examples.get(key)
     }
 
     /// The stable snake_case code.

@@ -207,7 +207,49 @@ fn examples_fill_message_only_values() {
     let body = tollgate::docs::example_body(&catalog, Dialect::Coded, def);
     assert_eq!(
         body["error"]["message"],
-        "Rate limit exceeded: <limit> calls per <window> seconds"
+        "Rate limit exceeded: 100 calls per 60 seconds"
     );
     assert_eq!(body["error"]["details"], serde_json::json!({}));
+}
+
+/// An example shows each value as the layers send it: a number as a
+/// number, from the entry's `examples`; `"<key>"` where it gives none.
+#[test]
+fn examples_show_values_of_their_type() {
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml(
+            "t.toml",
+            "[errors.low_confidence]\nstatus = 422\ntitle = 'Low confidence'\n\
+             message = 'Confidence {confidence} is below {threshold} for {model}.'\n\
+             details = ['confidence', 'threshold', 'model']\n\
+             examples = { confidence = 0.42, threshold = 0.6 }\n\
+             [errors.insufficient_credits]\ndetails = ['required']\nmessage = 'Needs {required}.'\n",
+        )
+        .unwrap();
+    let def = catalog.get("low_confidence").unwrap();
+    let body = tollgate::docs::example_body(&catalog, Dialect::Coded, def);
+    assert_eq!(
+        body["error"]["details"],
+        serde_json::json!({"confidence": 0.42, "threshold": 0.6, "model": "<model>"})
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "Confidence 0.42 is below 0.6 for <model>."
+    );
+    // The built-in sample of a key the override still names is kept.
+    let def = catalog.get("insufficient_credits").unwrap();
+    let body = tollgate::docs::example_body(&catalog, Dialect::Coded, def);
+    assert_eq!(body["error"]["details"], serde_json::json!({"required": 1}));
+
+    let told = Catalog::builtin()
+        .load_toml(
+            "t.toml",
+            "[errors.insufficient_credits]\nexamples = { balance = 3 }\n",
+        )
+        .unwrap_err();
+    assert_eq!(
+        told[0].to_string(),
+        "t.toml:2:12: entry \"insufficient_credits\": examples key \"balance\" is neither in `details` nor in `message_only`"
+    );
 }

@@ -127,7 +127,7 @@ mod tests {
     }
 
     /// Whether `value` has a member `key` holding `"<key>"` (the sample
-    /// value [`example_error`](crate::docs::example_error) gives a detail).
+    /// value the test gives a detail).
     fn sends_sample(value: &serde_json::Value, key: &str) -> bool {
         match value {
             serde_json::Value::Object(map) => map
@@ -157,7 +157,11 @@ mod tests {
             let doc = markdown(&catalog, dialect);
             let page = crate::docs::html(&catalog, dialect, None);
             for def in catalog.iter().filter(|d| !d.detail_keys().is_empty()) {
-                let full = crate::docs::example_error(&catalog, def);
+                // Each value a sample no member of a dialect holds.
+                let mut full = crate::docs::example_error(&catalog, def);
+                for key in def.template_keys() {
+                    full = full.with(key.clone(), format!("<{key}>"));
+                }
                 let mut variants = vec![
                     full.clone(),
                     full.violation(crate::Violation::new("x", "invalid", "bad")),

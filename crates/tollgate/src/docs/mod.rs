@@ -34,8 +34,8 @@ pub fn example_time() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_735_689_600)
 }
 
-/// An occurrence of `def` with sample details and message-only values
-/// (`"<key>"`), a sample violation for validation errors, and a 60 s retry
+/// An occurrence of `def` with sample details and message-only values (the
+/// entry's [examples](ErrorDef::example), else `"<key>"`), a sample violation for validation errors, and a 60 s retry
 /// hint where the class waits for one.
 pub fn example_error(catalog: &Catalog, def: &ErrorDef) -> ApiError {
     let def = catalog
@@ -44,7 +44,10 @@ pub fn example_error(catalog: &Catalog, def: &ErrorDef) -> ApiError {
         .unwrap_or_else(|| std::sync::Arc::new(def.clone()));
     let mut err = ApiError::new(def.clone());
     for key in def.template_keys() {
-        err = err.with(key.clone(), format!("<{key}>"));
+        err = match def.example_value(key) {
+            Some(value) => err.with(key.clone(), value.clone()),
+            None => err.with(key.clone(), format!("<{key}>")),
+        };
     }
     if def.code() == "validation_error" {
         err = err.violation(Violation::new(
