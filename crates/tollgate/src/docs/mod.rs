@@ -83,6 +83,9 @@ pub fn example_response(catalog: &Catalog, dialect: Dialect, def: &ErrorDef) -> 
     for (name, value) in renderer.headers(&err, &ctx) {
         let _ = writeln!(out, "{name}: {}", value.to_str().unwrap_or(""));
     }
+    for (name, value) in layer_headers(def) {
+        let _ = writeln!(out, "{name}: {value}");
+    }
     out.push('\n');
     let body = renderer.body(&err, &ctx);
     let pretty = serde_json::from_slice::<Value>(&body)
@@ -91,6 +94,38 @@ pub fn example_response(catalog: &Catalog, dialect: Dialect, def: &ErrorDef) -> 
         .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
     out.push_str(&pretty);
     out
+}
+
+/// Samples of the headers the layers add to `def`'s answers, beside the
+/// error's own (the ones [`openapi`]'s responses declare): the RateLimit
+/// fields of a rate limit, the challenge of a 401 and of
+/// `insufficient_scope`, the `Allow` of a 405.
+fn layer_headers(def: &ErrorDef) -> Vec<(&'static str, String)> {
+    let mut headers = Vec::new();
+    if def.kind() == crate::Kind::RateLimited {
+        headers.push(("ratelimit-policy", "\"per-key\";q=100;w=60".to_owned()));
+        headers.push(("ratelimit", "\"per-key\";r=0;t=60".to_owned()));
+    }
+    if def.kind() == crate::Kind::Unauthenticated {
+        let challenge = "Bearer realm=\"api\", error=\"invalid_token\", \
+                         error_description=\"The API key is not valid\"";
+        headers.push(("www-authenticate", challenge.to_owned()));
+    }
+    if def.code() == "insufficient_scope" {
+        let scope = match def.example_value("scope") {
+            Some(Value::String(scope)) => scope.clone(),
+            _ => "<scope>".to_owned(),
+        };
+        let challenge = format!(
+            "Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"The API \
+             key lacks the scope this request needs\", scope=\"{scope}\""
+        );
+        headers.push(("www-authenticate", challenge));
+    }
+    if def.status() == 405 {
+        headers.push(("allow", "GET, POST".to_owned()));
+    }
+    headers
 }
 
 /// Said after an entry's details where its hint takes their place
@@ -225,6 +260,39 @@ mod tests {
         words
             .iter()
             .all(|word| *word == status || text.contains(word.as_str()))
+    }
+
+    /// An example response carries the headers the layers add beside the
+    /// error's own, as the OpenAPI responses declare them.
+    #[test]
+    fn example_responses_carry_the_headers_the_layers_add() {
+        let catalog = Catalog::builtin();
+        let response =
+            |code| example_response(&catalog, Dialect::Coded, catalog.get(code).unwrap());
+        let limited = response("rate_limit_exceeded");
+        assert!(limited.contains("\nretry-after: 60\n"), "{limited}");
+        assert!(
+            limited.contains("\nratelimit-policy: \"per-key\";q=100;w=60\n"),
+            "{limited}"
+        );
+        assert!(
+            limited.contains("\nratelimit: \"per-key\";r=0;t=60\n"),
+            "{limited}"
+        );
+        for code in ["invalid_key", "expired_key", "deactivated_key"] {
+            assert!(
+                response(code)
+                    .contains("\nwww-authenticate: Bearer realm=\"api\", error=\"invalid_token\""),
+                "{code}"
+            );
+        }
+        let scope = response("insufficient_scope");
+        assert!(scope.contains("error=\"insufficient_scope\""), "{scope}");
+        assert!(response("method_not_allowed").contains("\nallow: GET, POST\n"));
+        let plain = response("not_found");
+        for name in ["ratelimit", "www-authenticate", "allow"] {
+            assert!(!plain.contains(&format!("\n{name}: ")), "{plain}");
+        }
     }
 
     /// Examples are dated 2025-01-01T00:00:00Z, as the status-code body
