@@ -617,7 +617,8 @@ impl Catalog {
     /// `sent_as = "other"` alone has no entry of its own: [`get`] and
     /// [`error`] give `other`'s for its code, [`iter`] skips it, decoding
     /// reads it as `other` (seeds 003 and 004 answer an expired or revoked
-    /// key as `invalid_key`), until a later file defines the code whole.
+    /// key as `invalid_key`), until a later file defines the code whole (an
+    /// entry [`insert`](Catalog::insert)ed in code for it leaves it so).
     /// Loaded, it tells how many entries the file defines or overrides.
     ///
     /// ```
@@ -886,7 +887,9 @@ impl Catalog {
     }
 
     /// Adds or replaces an entry defined in code (such as a
-    /// `#[derive(ApiError)]` enum's), checked like a TOML entry.
+    /// `#[derive(ApiError)]` enum's), checked like a TOML entry. An entry
+    /// whose code a file sends as another's (`sent_as`) is checked, and the
+    /// file's word stands.
     ///
     /// Its collisions are looked up in the catalog's indexes rather than
     /// found by comparing it with every entry, and only the indexes it
