@@ -58,6 +58,7 @@ both_backends!(
     idempotency_key_required_and_validated,
     idempotency_keys_apply_to_posts_and_patches_only_and_not_when_off,
     a_response_exactly_at_the_body_limit_is_kept_for_replay,
+    a_stored_answer_keeps_its_charge_though_its_process_stopped_before_deleting_the_record,
     an_upload_cut_off_midway_is_malformed_not_too_large,
     several_idempotency_keys_on_one_request_are_refused,
     a_form_with_a_boundary_where_another_holds_its_mark_is_another_request,
@@ -1625,6 +1626,9 @@ struct Faulty {
     /// How many deletes of a key's expired record are still to miss it, as
     /// when the record is written (by another node) just after the delete.
     missed_deletes: Arc<AtomicUsize>,
+    /// Whether the deletes of kept charges' records fail, as in a process
+    /// about to stop: the records stay.
+    failing_commits: bool,
 }
 
 impl Faulty {
@@ -1858,6 +1862,9 @@ mod faulty {
             })
         }
         fn commit<'a>(&'a self, tokens: &'a [i64]) -> BoxFuture<'a, Result<u64, StoreError>> {
+            if self.failing_commits {
+                return Box::pin(async { Err(dropped()) });
+            }
             self.inner.commit(tokens)
         }
         fn expired_charges(
@@ -2007,6 +2014,7 @@ impl Fixture {
             slow_writes: false,
             top_up_on_refusal: Arc::default(),
             missed_deletes: Arc::default(),
+            failing_commits: false,
         }
     }
 
@@ -2799,6 +2807,75 @@ async fn idempotency_keys_apply_to_posts_and_patches_only_and_not_when_off(kind:
         assert!(res.headers().get("idempotent-replayed").is_none());
     }
     assert_eq!(handler.calls(), 5);
+    f.db.cleanup().await;
+}
+
+/// A success deletes its charge's record in a batch a few milliseconds
+/// after its answer: a process stopped first leaves the record. Another
+/// node past the hold gives it back, unless the request's answer is stored
+/// under its Idempotency-Key: that one was served, and every retry gets it.
+async fn a_stored_answer_keeps_its_charge_though_its_process_stopped_before_deleting_the_record(
+    kind: Kind,
+) {
+    let hold = Duration::from_secs(600);
+    let Some(f) = Fixture::with(kind, 10, |o| o.charge_hold(hold)).await else {
+        return;
+    };
+    let gate = f.faulty(Faulty {
+        failing_commits: true,
+        ..f.sound().await
+    });
+    let handler = tower::service_fn(|_req: Req| async {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .status(201)
+                .body(Full::from("made"))
+                .unwrap(),
+        )
+    });
+    let svc = gate
+        .route()
+        .cost(1)
+        .idempotency(Idempotency::Optional)
+        .layer(handler);
+    let (stored, _) = send(&svc, post(&f.key, Some("kept-1"), "{}")).await;
+    let (unstored, _) = send(&svc, post(&f.key, None, "{}")).await;
+    assert_eq!(
+        (stored.status().as_u16(), unstored.status().as_u16()),
+        (201, 201)
+    );
+    assert_eq!(f.balance().await, 8);
+    drop((svc, gate));
+
+    f.db.clock.advance(hold);
+    let other = f.db.another_node(|o| o.charge_hold(hold)).await;
+    assert_eq!(
+        other.release_abandoned_charges().await.unwrap(),
+        1,
+        "only the charge whose answer is not stored"
+    );
+    assert_eq!(f.balance().await, 9);
+    // Its record is gone too: nothing is left to look at again.
+    f.db.clock.advance(hold);
+    assert_eq!(other.release_abandoned_charges().await.unwrap(), 0);
+    assert_eq!(f.balance().await, 9);
+    let (replayed, body) = send(
+        &f.gate
+            .route()
+            .cost(1)
+            .idempotency(Idempotency::Optional)
+            .layer(tower::service_fn(|_req: Req| async {
+                Ok::<_, Infallible>(
+                    Response::builder()
+                        .status(500)
+                        .body(Full::from("ran again"))
+                        .unwrap(),
+                )
+            })),
+        post(&f.key, Some("kept-1"), "{}"),
+    )
+    .await;
+    assert_eq!((replayed.status().as_u16(), &body[..]), (201, &b"made"[..]));
     f.db.cleanup().await;
 }
 

@@ -96,6 +96,9 @@ pub struct IdempotencyRow {
     pub created_at: i64,
     /// The record is ignored and purged from then on (Unix seconds).
     pub expires_at: i64,
+    /// The charge the request made and kept (`done` only): its record, if a
+    /// stopped process left it, is not given back.
+    pub charge_id: Option<i64>,
 }
 
 impl IdempotencyRow {
@@ -122,6 +125,7 @@ impl IdempotencyRow {
             error: None,
             created_at,
             expires_at,
+            charge_id: None,
         }
     }
 }
@@ -187,7 +191,10 @@ pub trait AccountBackend: Send + Sync + 'static {
     /// In one transaction: deletes the charge `token` and gives back what
     /// [`reserve`](Self::reserve) took (the request uncounted from the month
     /// it was counted in); `false` when there was no such charge (kept,
-    /// or given back already), so a release repeated gives back nothing.
+    /// or given back already), so a release repeated gives back nothing, or
+    /// when an idempotency record stores its request's answer with it as
+    /// the charge kept ([`IdempotencyRow::charge_id`]): then it is deleted
+    /// only.
     fn release(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Keeps the charges `tokens`: deletes their rows; how many there were
     /// (one given back already, its request having outlived its hold, has

@@ -38,7 +38,7 @@ macro_rules! key_columns {
 macro_rules! idempotency_columns {
     () => {
         "api_key_id, idem_key, fingerprint, state, locked_until, status, \
-         headers, body, error, created_at, expires_at"
+         headers, body, error, created_at, expires_at, charge_id"
     };
 }
 
@@ -153,6 +153,7 @@ macro_rules! sql_backend {
                     error: row.try_get("error")?,
                     created_at: row.try_get("created_at")?,
                     expires_at: row.try_get("expires_at")?,
+                    charge_id: row.try_get("charge_id")?,
                 })
             }
         }
@@ -281,6 +282,18 @@ macro_rules! sql_backend {
                     let Some(held) = held else {
                         return Ok(false);
                     };
+                    // A charge kept with its answer stored (the record of a
+                    // success its stopped process had not deleted yet).
+                    let kept = sqlx::query(
+                        "SELECT 1 FROM idempotency WHERE charge_id = $1 AND state = 'done'",
+                    )
+                    .bind(token)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if kept.is_some() {
+                        tx.commit().await?;
+                        return Ok(false);
+                    }
                     sqlx::query(RELEASE)
                         .bind(held.try_get::<String, _>("account_id")?)
                         .bind(held.try_get::<i64, _>("cost")?)
@@ -497,8 +510,8 @@ macro_rules! sql_backend {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE idempotency SET state = 'done', status = $3, headers = $4, body = $5, \
-                         error = $6, expires_at = $7 WHERE api_key_id = $1 AND idem_key = $2 \
-                         AND state = 'running' AND lock_token = $8",
+                         error = $6, expires_at = $7, charge_id = $9 WHERE api_key_id = $1 \
+                         AND idem_key = $2 AND state = 'running' AND lock_token = $8",
                     )
                     .bind(row.api_key_id)
                     .bind(row.idem_key)
@@ -508,6 +521,7 @@ macro_rules! sql_backend {
                     .bind(row.error)
                     .bind(row.expires_at)
                     .bind(token.0)
+                    .bind(row.charge_id)
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)

@@ -34,7 +34,10 @@
 //! above the longest a request may run. A success's charge is kept while
 //! the database is out of reach: the process holds it, and writes it once
 //! the database is back (tried every second; one error logged), so no node
-//! gives it back meanwhile, unless the process stops first.
+//! gives it back meanwhile, unless the process stops first. A success whose
+//! answer the [idempotency layer](crate::IdempotencyLayer) outside stores is
+//! kept even then: the record names the charge, and no node gives back a
+//! charge whose answer is stored (its retries get that answer).
 //!
 //! Refusals: `account_suspended` (402), `insufficient_credits` (402, details
 //! `required` and `available`), `usage_limit_exceeded` (429, `Retry-After`
@@ -80,3 +83,8 @@ mod service;
 pub use future::CreditsFuture;
 pub use layer::CreditsLayer;
 pub use service::Credits;
+
+/// The charge a response's request made and kept, in the response's
+/// extensions: the idempotency layer stores it with the answer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeptCharge(pub(crate) i64);

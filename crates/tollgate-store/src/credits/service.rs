@@ -134,10 +134,14 @@ where
             if let Some(reservation) = &guard.reservation {
                 req.extensions_mut().insert(reservation.clone());
             }
-            let response = service.call(req).await?;
+            let mut response = service.call(req).await?;
             if response.status().is_client_error() || response.status().is_server_error() {
                 guard.release().await;
             } else {
+                if let Some(reservation) = &guard.reservation {
+                    let kept = super::KeptCharge(reservation.token);
+                    response.extensions_mut().insert(kept);
+                }
                 guard.commit();
             }
             Ok(response)

@@ -13,6 +13,7 @@ use super::record::{
 use super::{Idempotency, IdempotencyFuture};
 use crate::backend::{IdempotencyRow, LockToken};
 use crate::clock::unix;
+use crate::credits::KeptCharge;
 use crate::gatekeeper::{NotExecuted, Shared, caller_path, caller_uri};
 use crate::store::Begin;
 use crate::{Gatekeeper, Principal, Rejection, Store, StoreError, detach};
@@ -521,6 +522,7 @@ where
             created_at: now,
             expires_at: now
                 .saturating_add(i64::try_from(shared.retention.as_secs()).unwrap_or(i64::MAX)),
+            charge_id: extensions.get::<KeptCharge>().map(|kept| kept.0),
         }
     };
     parts.extensions.insert(Claimed);

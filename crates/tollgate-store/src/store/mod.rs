@@ -750,6 +750,7 @@ mod tests {
             error: None,
             created_at: 0,
             expires_at: i64::MAX,
+            charge_id: None,
         };
 
         let Begin::Started {
