@@ -76,10 +76,12 @@ pub(crate) struct RenderArgs {
     instance: Option<String>,
 }
 
-/// Whether the error's entry keeps the built-in entry's message.
-fn builtin_wording(err: &tollgate::ApiError) -> bool {
+/// Whether the error's entry keeps the message of the built-in entry of
+/// `code` (the layers raise that one, and their message gives way to an
+/// entry worded otherwise, one the catalog sends `code` as included).
+fn builtin_wording(code: &str, err: &tollgate::ApiError) -> bool {
     Catalog::builtin_ref()
-        .get(err.code())
+        .get(code)
         .is_some_and(|builtin| builtin.message().as_str() == err.def().message().as_str())
 }
 
@@ -120,7 +122,7 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         // while the entry keeps the built-in message.
         None if args.code == "validation_error"
             && !err.violations().is_empty()
-            && builtin_wording(&err) =>
+            && builtin_wording(&args.code, &err) =>
         {
             let first = &err.violations()[0];
             let told = format!("{}: {}", first.field, first.message);

@@ -405,6 +405,29 @@ fn render_set_of_a_message_only_key_fills_the_message_without_a_warning() {
         printed.json()["error"]["message"],
         "Invalid request parameters"
     );
+
+    // Sent as an entry worded otherwise, it is worded as that one, as the
+    // layers send it (render shows its {reason} unfilled, and warns).
+    let output = tollgate_stdin(
+        &[
+            "render",
+            "validation_error",
+            "--dialect",
+            "coded",
+            "--violation",
+            "limit:too_large:must be at most 100",
+            "--catalog",
+            "-",
+        ],
+        b"[errors.validation_error]\nsent_as = 'malformed_request'\n",
+    );
+    let printed = Printed::parse(&output);
+    assert_eq!(printed.json()["error"]["code"], "malformed_request");
+    assert_eq!(
+        printed.json()["error"]["message"],
+        "The request body could not be parsed: {reason}"
+    );
+    assert!(stderr(&output).contains("{reason} has no value"));
 }
 
 #[test]

@@ -260,7 +260,9 @@ impl Rejection {
             | Rejection::SeveralKeys
             | Rejection::InvalidKey
             | Rejection::ExpiredKey
-            | Rejection::DeactivatedKey => {
+            | Rejection::DeactivatedKey
+                if err.status() == 401 =>
+            {
                 // A key's state is told only where the catalog tells it: a
                 // catalog that sends `expired_key` as `invalid_key` (seeds
                 // 003, 004) says no more in the challenge either.
@@ -283,6 +285,16 @@ impl Rejection {
                     http::header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(challenge),
                 )
+            }
+            // A catalog that sends the key's errors as another status (a 404
+            // that hides the resource) sends no challenge saying otherwise.
+            Rejection::MissingKey
+            | Rejection::SeveralKeys
+            | Rejection::InvalidKey
+            | Rejection::ExpiredKey
+            | Rejection::DeactivatedKey => err,
+            Rejection::InsufficientScope { scope } if err.code() != self.code() => {
+                err.with("scope", scope.as_str())
             }
             Rejection::InsufficientScope { scope } => {
                 let err = err.with("scope", scope.as_str());
@@ -694,6 +706,22 @@ mod tests {
                 r#"Bearer realm="api", error="invalid_token", error_description="The API key is not valid""#,
                 "{rejection}"
             );
+        }
+
+        // One that hides them behind a 404 sends no challenge at all.
+        let catalog = Catalog::from_toml(
+            "api.toml",
+            "[errors.invalid_key]\nsent_as = 'not_found'\n\
+             [errors.insufficient_scope]\nsent_as = 'not_found'\n",
+        )
+        .unwrap();
+        let scope = Rejection::InsufficientScope {
+            scope: "scans:write".to_owned(),
+        };
+        for rejection in [Rejection::MissingKey, Rejection::InvalidKey, scope] {
+            let err = rejection.to_api_error(&catalog);
+            assert_eq!((err.code(), err.status()), ("not_found", 404));
+            assert!(err.headers().is_empty(), "{rejection}: {:?}", err.headers());
         }
     }
 

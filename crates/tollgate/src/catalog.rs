@@ -749,6 +749,13 @@ impl Catalog {
                     );
                     errors.push(span.clone(), Some(&code), problem);
                 }
+                if !is_code(&code) {
+                    errors.push(
+                        span.clone(),
+                        Some(&code),
+                        format!("code must be {CODE_RULE}"),
+                    );
+                }
                 let at = target.span();
                 sent_as_here.insert(code, (target.into_inner(), at));
                 continue;
@@ -1056,10 +1063,11 @@ impl Catalog {
         for (i, def) in self.defs.iter().enumerate() {
             wire.entry(def.code.to_ascii_uppercase()).or_insert(i);
         }
-        // A code sent as another's reads as that entry.
+        // A code sent as another's reads as that entry, in UPPER_SNAKE too.
         for code in self.sent_as.keys() {
             if let Some(&at) = self.index.get(code) {
                 wire.entry(code.clone()).or_insert(at);
+                wire.entry(code.to_ascii_uppercase()).or_insert(at);
             }
         }
         self.wire = wire;
@@ -1266,7 +1274,16 @@ fn lint_override(code: &str, entry: &EntryToml, builtin: &ErrorDef, problems: &m
         return;
     }
     let wait = "the layers send it with a Retry-After, and its reference would say not to retry";
-    if let Some(retry) = &entry.retry {
+    if let Some(target) = &entry.sent_as {
+        let retry = BUILTIN.get(target.get_ref()).map(|def| def.retry);
+        if retry == Some(RetryClass::Never) {
+            let problem = format!(
+                "sent as {:?}, whose retry class is \"never\", but {wait} (send it as an entry that waits, or drop `sent_as`)",
+                target.get_ref()
+            );
+            problems.push(target.span(), Some(code), problem);
+        }
+    } else if let Some(retry) = &entry.retry {
         if retry.get_ref().0 == RetryClass::Never {
             let problem = format!("retry = \"never\", but {wait} (write `retry = \"after\"`)");
             problems.push(retry.span(), Some(code), problem);
@@ -1289,6 +1306,26 @@ fn lint_override(code: &str, entry: &EntryToml, builtin: &ErrorDef, problems: &m
             );
             problems.push(status.span(), Some(code), problem);
         }
+    }
+}
+
+/// A TOML value read as JSON, its dates and times as the text TOML writes
+/// them (`2025-01-01T00:00:00Z`): the TOML reader hands them over wrapped in
+/// an object of its own.
+fn toml_dates_as_text(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    const WRAPPER: &str = "$__toml_private_datetime";
+    match value {
+        Value::Object(mut map) if map.len() == 1 && map.contains_key(WRAPPER) => {
+            map.remove(WRAPPER).unwrap_or(Value::Null)
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, toml_dates_as_text(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(toml_dates_as_text).collect()),
+        other => other,
     }
 }
 
@@ -1516,12 +1553,9 @@ fn build_def(
     let kept: HashSet<String> = def.template_keys().cloned().collect();
     def.examples.retain(|key, _| kept.contains(key));
     if let Some(examples) = &entry.examples {
-        def.examples.extend(
-            examples
-                .get_ref()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        let read = examples.get_ref().iter();
+        def.examples
+            .extend(read.map(|(k, v)| (k.clone(), toml_dates_as_text(v.clone()))));
     }
     if problems.is_empty() {
         Ok(def)
@@ -2586,6 +2620,59 @@ mod tests {
         );
         assert_eq!(catalog.get("invalid_key").unwrap().code(), "invalid_key");
         assert_eq!(catalog.get("expired_key").unwrap().code(), "invalid_key");
+    }
+
+    #[test]
+    fn a_code_sent_as_another_follows_the_code_rule_and_reads_in_any_spelling() {
+        assert_eq!(
+            errors("[errors.Bad-Code]\nsent_as = 'not_found'\n"),
+            [format!(
+                "t.toml:1:1: entry \"Bad-Code\": code must be {CODE_RULE}"
+            )]
+        );
+        let catalog =
+            Catalog::from_toml("t.toml", "[errors.expired_key]\nsent_as = 'invalid_key'\n")
+                .unwrap();
+        assert_eq!(
+            catalog.find_wire_code("EXPIRED_KEY").unwrap().code(),
+            "invalid_key",
+            "google's spelling"
+        );
+        // Lint tells a code the layers send with a Retry-After sent as one
+        // whose reference says not to retry.
+        let told = Catalog::lint_toml(
+            "t.toml",
+            "[errors.rate_limit_exceeded]\nsent_as = 'malformed_request'\n",
+        );
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].to_string().starts_with(
+                "t.toml:2:11: entry \"rate_limit_exceeded\": sent as \"malformed_request\", whose retry class is \"never\""
+            ),
+            "{}",
+            told[0]
+        );
+        let fine = "[errors.rate_limit_exceeded]\nsent_as = 'service_unavailable'\n";
+        assert!(Catalog::lint_toml("t.toml", fine).is_empty());
+    }
+
+    #[test]
+    fn example_dates_are_text() {
+        let catalog = Catalog::from_toml(
+            "t.toml",
+            "[errors.gone]\nstatus = 410\ntitle = 'Gone'\nmessage = 'Gone since {at}.'\n\
+             details = ['at', 'days']\nexamples = { at = 2025-01-01T00:00:00Z, days = [2025-01-01] }\n",
+        )
+        .unwrap();
+        let def = catalog.get("gone").unwrap();
+        assert_eq!(
+            def.example_value("at"),
+            Some(&serde_json::json!("2025-01-01T00:00:00Z"))
+        );
+        assert_eq!(
+            def.example_value("days"),
+            Some(&serde_json::json!(["2025-01-01"]))
+        );
     }
 
     #[test]

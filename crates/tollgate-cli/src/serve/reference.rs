@@ -302,13 +302,22 @@ fn outline(
         ),
         "schema": {"type": "string", "pattern": "^[!-~]{1,255}$", "description": "1–255 visible ASCII characters."}
     });
+    // Each answer as the catalog sends it (a catalog may send one as another).
+    let answer = |code: &str| match catalog.get(code) {
+        Some(def) => format!("{} {}", def.status(), def.code()),
+        None => code.to_owned(),
+    };
     let simulate = json!({
         "name": X_SIMULATE.as_str(),
         "in": "header",
         "required": false,
-        "description": "Makes the model misbehave, to try the 5xx answers: model-unavailable \
-                        (503 upstream_unavailable with Retry-After), model-timeout (504 timeout \
-                        at the deadline), model-crash (500 internal_error).",
+        "description": format!(
+            "Makes the model misbehave, to try the 5xx answers: model-unavailable ({} with \
+             Retry-After), model-timeout ({} at the deadline), model-crash ({}).",
+            answer("upstream_unavailable"),
+            answer("timeout"),
+            answer("internal_error"),
+        ),
         "schema": {"enum": SIMULATIONS}
     });
     let paths = &mut doc["paths"];

@@ -96,36 +96,47 @@ pub fn example_response(catalog: &Catalog, dialect: Dialect, def: &ErrorDef) -> 
     out
 }
 
-/// Samples of the headers the layers add to `def`'s answers, beside the
-/// error's own (the ones [`openapi`]'s responses declare): the RateLimit
-/// fields of a rate limit, the challenge of a 401 and of
-/// `insufficient_scope`, the `Allow` of a 405.
+/// Samples of the headers the layers add to the answers of the built-in
+/// codes they raise, beside the error's own (the ones [`openapi`]'s
+/// responses declare): the RateLimit fields of `rate_limit_exceeded` (of the
+/// entry's example limit and window), the challenge of a key's 401 and of
+/// `insufficient_scope`, the `Allow` of `method_not_allowed`.
 fn layer_headers(def: &ErrorDef) -> Vec<(&'static str, String)> {
-    let mut headers = Vec::new();
-    if def.kind() == crate::Kind::RateLimited {
-        headers.push(("ratelimit-policy", "\"per-key\";q=100;w=60".to_owned()));
-        headers.push(("ratelimit", "\"per-key\";r=0;t=60".to_owned()));
+    // A sample as the header writes it: a number, or text it can carry.
+    let sample = |key: &str, or: &str| match def.example_value(key) {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(text)) if !text.chars().any(char::is_control) => {
+            text.replace('\\', "\\\\").replace('"', "\\\"")
+        }
+        _ => or.to_owned(),
+    };
+    match def.code() {
+        "rate_limit_exceeded" => {
+            let (limit, window) = (sample("limit", "100"), sample("window", "60"));
+            vec![
+                (
+                    "ratelimit-policy",
+                    format!("\"per-key\";q={limit};w={window}"),
+                ),
+                ("ratelimit", "\"per-key\";r=0;t=60".to_owned()),
+            ]
+        }
+        "invalid_key" | "expired_key" | "deactivated_key" if def.status() == 401 => {
+            let challenge = "Bearer realm=\"api\", error=\"invalid_token\", \
+                             error_description=\"The API key is not valid\"";
+            vec![("www-authenticate", challenge.to_owned())]
+        }
+        "insufficient_scope" => {
+            let scope = sample("scope", "<scope>");
+            let challenge = format!(
+                "Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"The API \
+                 key lacks the scope this request needs\", scope=\"{scope}\""
+            );
+            vec![("www-authenticate", challenge)]
+        }
+        "method_not_allowed" => vec![("allow", "GET, POST".to_owned())],
+        _ => Vec::new(),
     }
-    if def.kind() == crate::Kind::Unauthenticated {
-        let challenge = "Bearer realm=\"api\", error=\"invalid_token\", \
-                         error_description=\"The API key is not valid\"";
-        headers.push(("www-authenticate", challenge.to_owned()));
-    }
-    if def.code() == "insufficient_scope" {
-        let scope = match def.example_value("scope") {
-            Some(Value::String(scope)) => scope.clone(),
-            _ => "<scope>".to_owned(),
-        };
-        let challenge = format!(
-            "Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"The API \
-             key lacks the scope this request needs\", scope=\"{scope}\""
-        );
-        headers.push(("www-authenticate", challenge));
-    }
-    if def.status() == 405 {
-        headers.push(("allow", "GET, POST".to_owned()));
-    }
-    headers
 }
 
 /// Said after an entry's details where its hint takes their place
@@ -293,6 +304,34 @@ mod tests {
         for name in ["ratelimit", "www-authenticate", "allow"] {
             assert!(!plain.contains(&format!("\n{name}: ")), "{plain}");
         }
+
+        // Only the layers' codes: an app's own 401, 405 or 429 gets none;
+        // a sample is written as the header can carry it.
+        let mut catalog = Catalog::builtin();
+        let app = "[errors.session_expired]\nstatus = 401\ntitle = 'T'\nmessage = 'm'\n\
+                   [errors.too_many_uploads]\nstatus = 429\ntitle = 'T'\nmessage = 'm'\n\
+                   [errors.rate_limit_exceeded]\nexamples = { limit = 5 }\n\
+                   [errors.insufficient_scope]\nexamples = { scope = \"a\\n```\" }\n";
+        catalog.load_toml("app.toml", app).unwrap();
+        let response =
+            |code| example_response(&catalog, Dialect::Coded, catalog.get(code).unwrap());
+        for code in ["session_expired", "too_many_uploads"] {
+            let answer = response(code);
+            assert!(
+                !answer.contains("www-authenticate") && !answer.contains("ratelimit"),
+                "{answer}"
+            );
+        }
+        let limited = response("rate_limit_exceeded");
+        assert!(
+            limited.contains("\nratelimit-policy: \"per-key\";q=5;w=60\n"),
+            "{limited}"
+        );
+        let scope = response("insufficient_scope");
+        assert!(
+            scope.contains("scope=\"<scope>\""),
+            "a line break is no header's: {scope}"
+        );
     }
 
     /// Examples are dated 2025-01-01T00:00:00Z, as the status-code body
