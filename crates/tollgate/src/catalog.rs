@@ -761,7 +761,8 @@ impl Catalog {
                 continue;
             }
             // Defined again, a code sent as another's has an entry again.
-            if next.sent_as.remove(&code).is_some() {
+            let was_sent_as = next.sent_as.remove(&code);
+            if was_sent_as.is_some() {
                 next.index.remove(&code);
             }
             let at = |key| entry.span_of(key).unwrap_or(span.clone());
@@ -779,7 +780,15 @@ impl Catalog {
                 Err(unbuilt) => {
                     for (at, problem) in &unbuilt.problems {
                         let at = at.clone().unwrap_or(span.clone());
-                        errors.push(at, Some(&code), problem.clone());
+                        let problem = match &was_sent_as {
+                            // It has no entry to override: say why.
+                            Some(target) if problem.starts_with("a new entry needs") => format!(
+                                "{problem}: an earlier file sends it as {target:?}, so it has \
+                                 no entry to override (define it whole, or leave it sent so)"
+                            ),
+                            _ => problem.clone(),
+                        };
+                        errors.push(at, Some(&code), problem);
                     }
                     (unbuilt.partial.as_deref(), unbuilt.failed.as_slice())
                 }
@@ -2558,6 +2567,17 @@ mod tests {
         catalog.insert(own).unwrap();
         assert_eq!(catalog.get("expired_key").unwrap().code(), "invalid_key");
 
+        // A later file overriding it finds no entry to override.
+        let told = catalog
+            .clone()
+            .load_toml("u.toml", "[errors.deactivated_key]\ntitle = 'Revoked'\n")
+            .unwrap_err();
+        assert_eq!(
+            told[0].to_string(),
+            "u.toml:1:1: entry \"deactivated_key\": a new entry needs status, message: an earlier \
+             file sends it as \"invalid_key\", so it has no entry to override (define it whole, or \
+             leave it sent so)"
+        );
         // A later file that defines it whole gives it an entry again.
         catalog
             .load_toml(
