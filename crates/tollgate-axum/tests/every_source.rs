@@ -1047,6 +1047,14 @@ async fn an_error_in_json_of_its_own_is_read() {
                     r#"{"error":"insufficient_credits","message":"Top up first."}"#,
                 )),
             )
+            // Its details beside its code, as no dialect puts them.
+            .route(
+                "/flat-402",
+                get(json(
+                    StatusCode::PAYMENT_REQUIRED,
+                    r#"{"code":"insufficient_credits","message":"pay up","required":9,"available":2,"extra":"x"}"#,
+                )),
+            )
             .route(
                 "/opaque-402",
                 get(json(StatusCode::PAYMENT_REQUIRED, r#"{"ok":false}"#)),
@@ -1109,6 +1117,15 @@ async fn an_error_in_json_of_its_own_is_read() {
         (&"insufficient_credits".into(), &"Top up first.".into()),
         "{own}"
     );
+    // The details its entry documents are kept, wherever they stood.
+    let (_, bytes) = send(app(), get_("/flat-402"), None).await;
+    let flat = body(&bytes);
+    assert_eq!(
+        (&flat["required"], &flat["available"]),
+        (&9.into(), &2.into()),
+        "{flat}"
+    );
+    assert!(flat.get("extra").is_none(), "{flat}");
     // Naming no entry, or in text: no meaning to give it, so as it was.
     let (res, bytes) = send(app(), get_("/opaque-402"), None).await;
     assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);

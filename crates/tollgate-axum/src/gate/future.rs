@@ -428,15 +428,29 @@ impl Finish {
                 logged(&mut message, format_args!("{}: {}", v.field, v.message));
             }
         }
+        // A handler's own flat body puts its details beside its code
+        // (`{"code":…,"required":9}`), where no dialect does: its documented
+        // keys are looked for there too, the body read once more only then.
+        let mut flat: Option<Option<serde_json::Value>> = None;
         let mut err = match known {
             Some(mut err) => {
                 let def = Arc::clone(err.def());
                 for key in def.detail_keys() {
-                    if let Some(value) = decoded.details.get(key) {
+                    let beside = |flat: &mut Option<Option<serde_json::Value>>| {
+                        let json = flat.get_or_insert_with(|| serde_json::from_slice(body).ok());
+                        let json = json.as_ref()?;
+                        let holder = json.get("error").filter(|e| e.is_object()).unwrap_or(json);
+                        holder.get(key.as_str()).cloned()
+                    };
+                    let value = match decoded.details.get(key) {
+                        Some(value) => Some(value.clone()),
+                        None => beside(&mut flat),
+                    };
+                    if let Some(value) = value {
                         if server_error {
                             logged(&mut message, format_args!("{key}: {value}"));
                         } else {
-                            err = err.with(key.as_str(), value.clone());
+                            err = err.with(key.as_str(), value);
                         }
                     }
                 }
