@@ -230,6 +230,27 @@ pub(crate) fn cannot_parse(value: &str, ty: &str) -> String {
     }
 }
 
+/// What is wrong with a path parameter's `value` that axum could not parse
+/// as `ty`, and its violation code: a whole number out of the type's range
+/// is `invalid_value`, told as a query's is (`the number is too large:
+/// expected …`); anything else `invalid_type` ([`cannot_parse`]).
+pub(crate) fn unparsed_path_value(value: &str, ty: &str) -> (&'static str, String) {
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    let is_whole = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    match numbers_of(ty) {
+        Some(numbers) if is_whole && numbers.starts_with("a whole number") => {
+            let side = if value.starts_with('-') {
+                "small"
+            } else {
+                "large"
+            };
+            let message = format!("the number is too {side}: expected {numbers}");
+            ("invalid_value", message)
+        }
+        _ => ("invalid_type", cannot_parse(value, ty)),
+    }
+}
+
 /// The numbers a Rust number type holds, as a caller who has never seen
 /// the type reads them (`u8` → `a whole number from 0 to 255`); `None`
 /// for any other type.

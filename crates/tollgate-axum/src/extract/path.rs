@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use tollgate::ApiError;
 
 use crate::Rejection;
-use crate::rejection::{builtin, cannot_parse, invalid_field, recognise};
+use crate::rejection::{builtin, invalid_field, recognise, unparsed_path_value};
 
 /// Path parameters whose errors name the parameter as the route does
 /// (`/users/{id}` → `id`): a value that does not parse is `validation_error`
@@ -88,23 +88,26 @@ fn path_error(rejection: PathRejection, route: &str, values: Option<&RawPathPara
             key,
             value,
             expected_type,
-        } => invalid(key, "invalid_type", cannot_parse(value, expected_type)),
+        } => {
+            let (code, message) = unparsed_path_value(value, expected_type);
+            invalid(key, code, message)
+        }
         ErrorKind::ParseErrorAtIndex {
             index,
             value,
             expected_type,
         } => {
             let field = param_name(route, *index).map_or_else(|| index.to_string(), str::to_owned);
-            invalid(&field, "invalid_type", cannot_parse(value, expected_type))
+            let (code, message) = unparsed_path_value(value, expected_type);
+            invalid(&field, code, message)
         }
         ErrorKind::ParseError {
             value,
             expected_type,
-        } => invalid(
-            param_name(route, 0).unwrap_or_default(),
-            "invalid_type",
-            cannot_parse(value, expected_type),
-        ),
+        } => {
+            let (code, message) = unparsed_path_value(value, expected_type);
+            invalid(param_name(route, 0).unwrap_or_default(), code, message)
+        }
         ErrorKind::InvalidUtf8InPathParam { key } => invalid(
             key,
             "invalid_value",
@@ -188,6 +191,15 @@ mod tests {
             refusal::<u32>("/b/{y}", "/b/zz").await,
             expected,
             "a lone value"
+        );
+        // A whole number out of range is told as a query's is.
+        assert_eq!(
+            refusal::<u8>("/b/{y}", "/b/300").await,
+            r#"validation_error Some("y") y: the number is too large: expected a whole number from 0 to 255"#
+        );
+        assert_eq!(
+            refusal::<(u32, i8)>("/a/{x}/b/{y}", "/a/1/b/-129").await,
+            r#"validation_error Some("y") y: the number is too small: expected a whole number from -128 to 127"#
         );
         assert_eq!(
             refusal::<bool>("/b/{y}", "/b/yes").await,
