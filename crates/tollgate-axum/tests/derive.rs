@@ -53,6 +53,18 @@ enum ScanError {
     )]
     /// A boxed error as the source, as thiserror allows.
     Upstream(#[api(source)] Box<dyn std::error::Error + Send + Sync>),
+    /// thiserror's own marks of the cause.
+    #[api(code = "disk_failed", status = 500, message = "The disk failed.")]
+    Disk(#[source] std::io::Error),
+    #[api(
+        code = "dns_failed",
+        status = 502,
+        message = "The name did not resolve."
+    )]
+    Dns {
+        #[from]
+        cause: std::io::Error,
+    },
 }
 
 #[test]
@@ -66,7 +78,9 @@ fn variants_are_catalog_entries() {
             "insufficient_frames",
             "vlm_provider_error",
             "rule_not_found",
-            "upstream_failed"
+            "upstream_failed",
+            "disk_failed",
+            "dns_failed"
         ]
     );
     assert_eq!(defs[0].detail_keys(), ["model", "required", "received"]);
@@ -120,6 +134,13 @@ fn fields_fill_the_message_and_details() {
         Box::new(std::io::Error::other("dns is down"));
     let err = tollgate::ApiError::from(ScanError::Upstream(cause));
     assert_eq!(err.source_error().unwrap().to_string(), "dns is down");
+
+    let err = tollgate::ApiError::from(ScanError::Disk(std::io::Error::other("full")));
+    assert_eq!(err.source_error().unwrap().to_string(), "full");
+    let cause = std::io::Error::other("nxdomain");
+    let err = tollgate::ApiError::from(ScanError::Dns { cause });
+    assert_eq!(err.source_error().unwrap().to_string(), "nxdomain");
+    assert!(err.details().is_empty(), "a cause is no detail");
 }
 
 /// A cause and a wait that may be absent, as thiserror's `#[source] Option<E>`.

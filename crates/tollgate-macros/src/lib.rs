@@ -42,7 +42,9 @@
 //! | `retry` | `"never"`, `"after"`, `"backoff"` | with `status` and `message`; defaults from the status |
 //! | `kind` | a `tollgate::Kind` name (`"not_found"`) | with `status` and `message`; defaults from the status |
 //!
-//! Field attributes: `#[api(source)]` (the cause: logged, never rendered; an
+//! Field attributes: `#[api(source)]` (the cause: logged, never rendered,
+//! as thiserror's `#[source]` and `#[from]` mark it too, so a type may
+//! derive both; an
 //! error type, or anything that converts into
 //! `Box<dyn std::error::Error + Send + Sync>`, such as that box itself or an
 //! `anyhow::Error`), `#[api(retry_after)]`
@@ -133,7 +135,7 @@ use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, LitInt, LitStr};
 
 /// Derives a catalog-backed error from an enum; see the [crate docs](crate).
-#[proc_macro_derive(ApiError, attributes(api))]
+#[proc_macro_derive(ApiError, attributes(api, source, from))]
 pub fn derive_api_error(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as DeriveInput);
     match expand(&input) {
@@ -445,6 +447,16 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
                 errors.push(e);
                 refused = true;
             }
+        }
+        // thiserror's `#[source]` and `#[from]` mark the cause here too: a
+        // type may derive both.
+        let cause = field.attrs.iter().find_map(|a| {
+            let path = a.path();
+            (path.is_ident("source") || path.is_ident("from")).then(|| path.span())
+        });
+        if let (None, Some(at)) = (&role, cause) {
+            role = Some(FieldRole::Source);
+            role_span = at;
         }
         let member = match &field.ident {
             Some(name) => syn::Member::Named(name.clone()),
