@@ -817,6 +817,15 @@ impl Catalog {
         // A problem with a code sent as another's is this file's when it
         // says so, or when it makes the other code sent as a third.
         for (code, target) in &next.sent_as {
+            // Past the problems told, one is only counted: a hostile file's
+            // thousands of unknown names are not each compared with every
+            // code for a suggestion.
+            let told_all = errors.kept.len() == MAX_PROBLEMS;
+            let mine = sent_as_here.contains_key(code) || sent_as_here.contains_key(target);
+            if told_all && mine && !next.sends_as_an_entry(code, target) {
+                errors.more += 1;
+                continue;
+            }
             let Some(problem) = next.sent_as_problem(code, target) else {
                 continue;
             };
@@ -1115,16 +1124,22 @@ impl Catalog {
         self.search = OnceLock::new();
     }
 
+    /// Whether `code` can be sent as `target`: another entry of the
+    /// catalog, not itself sent as a third.
+    fn sends_as_an_entry(&self, code: &str, target: &str) -> bool {
+        code != target && !self.sent_as.contains_key(target) && self.index.contains_key(target)
+    }
+
     /// Why `code` cannot be sent as `target`, if it cannot.
     fn sent_as_problem(&self, code: &str, target: &str) -> Option<String> {
-        if code == target {
+        if self.sends_as_an_entry(code, target) {
+            None
+        } else if code == target {
             Some(format!("{code:?} is sent as itself: drop `sent_as`"))
         } else if let Some(third) = self.sent_as.get(target) {
             Some(format!(
                 "{code:?} is sent as {target:?}, which is sent as {third:?} itself: name {third:?}"
             ))
-        } else if self.index.contains_key(target) {
-            None
         } else {
             let known = self.defs.iter().map(|def| def.code());
             Some(match crate::suggest::nearest(target, known) {
