@@ -191,10 +191,7 @@ pub trait AccountBackend: Send + Sync + 'static {
     /// In one transaction: deletes the charge `token` and gives back what
     /// [`reserve`](Self::reserve) took (the request uncounted from the month
     /// it was counted in); `false` when there was no such charge (kept,
-    /// or given back already), so a release repeated gives back nothing, or
-    /// when an idempotency record stores its request's answer with it as
-    /// the charge kept ([`IdempotencyRow::charge_id`]): then it is deleted
-    /// only.
+    /// or given back already), so a release repeated gives back nothing.
     fn release(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Keeps the charges `tokens`: deletes their rows; how many there were
     /// (one given back already, its request having outlived its hold, has
@@ -203,6 +200,11 @@ pub trait AccountBackend: Send + Sync + 'static {
     /// The tokens of at most `limit` charges whose hold ended at or before
     /// `now` (Unix seconds).
     fn expired_charges(&self, now: i64, limit: u32) -> BoxFuture<'_, Result<Vec<i64>, StoreError>>;
+    /// Deletes the charges whose hold ended at or before `now` whose
+    /// request's answer an idempotency record stores with them as kept
+    /// ([`IdempotencyRow::charge_id`]): a success whose process stopped
+    /// before deleting its record, kept rather than given back; how many.
+    fn forget_stored_charges(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// Adds `bytes` of storage if within quota; bytes now used, `None` when refused.
     fn add_storage<'a>(
         &'a self,

@@ -282,18 +282,6 @@ macro_rules! sql_backend {
                     let Some(held) = held else {
                         return Ok(false);
                     };
-                    // A charge kept with its answer stored (the record of a
-                    // success its stopped process had not deleted yet).
-                    let kept = sqlx::query(
-                        "SELECT 1 FROM idempotency WHERE charge_id = $1 AND state = 'done'",
-                    )
-                    .bind(token)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if kept.is_some() {
-                        tx.commit().await?;
-                        return Ok(false);
-                    }
                     sqlx::query(RELEASE)
                         .bind(held.try_get::<String, _>("account_id")?)
                         .bind(held.try_get::<i64, _>("cost")?)
@@ -313,6 +301,19 @@ macro_rules! sql_backend {
                         StoreError::InvalidInput(format!("charges to keep: {e}"))
                     })?;
                     let done = sqlx::query($commit).bind(list).execute(&self.pool).await?;
+                    Ok(done.rows_affected())
+                })
+            }
+
+            fn forget_stored_charges(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "DELETE FROM reservations WHERE expires_at <= $1 AND id IN \
+                         (SELECT charge_id FROM idempotency WHERE state = 'done' AND charge_id IS NOT NULL)",
+                    )
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
                     Ok(done.rows_affected())
                 })
             }

@@ -6,6 +6,7 @@ use tower::Service;
 
 use super::CreditsFuture;
 use crate::gatekeeper::caller_path;
+use crate::idempotency::Claimed;
 use crate::{Gatekeeper, Principal, Rejection, Reservation, Store, StoreError, detach};
 
 /// The service of [`CreditsLayer`](super::CreditsLayer).
@@ -134,11 +135,14 @@ where
             if let Some(reservation) = &guard.reservation {
                 req.extensions_mut().insert(reservation.clone());
             }
+            // The idempotency layer outside, if any, stores the kept charge
+            // with the answer; without one, nothing is added.
+            let claimed = req.extensions().get::<Claimed>().is_some();
             let mut response = service.call(req).await?;
             if response.status().is_client_error() || response.status().is_server_error() {
                 guard.release().await;
             } else {
-                if let Some(reservation) = &guard.reservation {
+                if let (true, Some(reservation)) = (claimed, &guard.reservation) {
                     let kept = super::KeptCharge(reservation.token);
                     response.extensions_mut().insert(kept);
                 }

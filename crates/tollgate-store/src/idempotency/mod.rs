@@ -139,4 +139,4 @@ mod service;
 pub use future::IdempotencyFuture;
 pub use layer::{Idempotency, IdempotencyLayer};
 pub use service::IdempotencyService;
-pub(crate) use service::abandon;
+pub(crate) use service::{Claimed, abandon};

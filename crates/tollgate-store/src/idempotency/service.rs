@@ -323,9 +323,10 @@ async fn renewing<F: Future>(
 
 /// Marks a request whose key an idempotency layer has claimed: a layer
 /// nested inside it (a global one around a route's own) passes the request
-/// through instead of finding its own claim in use.
+/// through instead of finding its own claim in use, and the credits layer
+/// tells it the charge it kept.
 #[derive(Clone, Copy, Debug)]
-struct Claimed;
+pub(crate) struct Claimed;
 
 /// The codes that refuse the request as sent (its body's syntax, type, size
 /// or fields): what `tollgate-axum`'s extractors answer before the endpoint

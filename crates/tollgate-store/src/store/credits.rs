@@ -214,12 +214,18 @@ impl Store {
 
     /// Gives back the credits and usage of every charge whose hold has
     /// ended: its request never ended, its process having stopped
-    /// mid-request (killed, crashed, its machine gone). How many. Charges
+    /// mid-request (killed, crashed, its machine gone). How many. A charge
+    /// whose request's answer an idempotency record stores was served (its
+    /// process stopped before deleting the record): it is kept. Charges
     /// look for these themselves, at most once a minute; call this to do it
     /// now (at start, say).
     pub async fn release_abandoned_charges(&self) -> Result<u64, StoreError> {
         /// How many charges one query finds.
         const BATCH: u32 = 100;
+        // Those whose answer is stored were served: kept, not given back.
+        self.backend()
+            .forget_stored_charges(unix(self.now()))
+            .await?;
         let mut given_back = 0;
         loop {
             let now = unix(self.now());

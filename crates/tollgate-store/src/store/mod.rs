@@ -993,6 +993,9 @@ mod tests {
         ) -> BoxFuture<'_, Result<Vec<i64>, StoreError>> {
             self.inner.expired_charges(now, limit)
         }
+        fn forget_stored_charges(&self, now: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+            self.inner.forget_stored_charges(now)
+        }
         fn add_storage<'a>(
             &'a self,
             id: &'a str,
