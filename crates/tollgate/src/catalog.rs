@@ -378,7 +378,7 @@ struct EntryToml {
     aliases: Option<Spanned<BTreeMap<Dialect, String>>>,
     details: Option<Spanned<Vec<String>>>,
     message_only: Option<Spanned<Vec<String>>>,
-    examples: Option<Spanned<serde_json::Map<String, serde_json::Value>>>,
+    examples: Option<Spanned<toml::Table>>,
     sent_as: Option<Spanned<String>>,
 }
 
@@ -1333,24 +1333,27 @@ fn lint_override(code: &str, entry: &EntryToml, builtin: &ErrorDef, problems: &m
     }
 }
 
-/// A TOML value read as JSON, its dates and times as the text TOML writes
-/// them (`2025-01-01T00:00:00Z`): the TOML reader hands them over wrapped in
-/// an object of its own.
-fn toml_dates_as_text(value: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    const WRAPPER: &str = "$__toml_private_datetime";
-    match value {
-        Value::Object(mut map) if map.len() == 1 && map.contains_key(WRAPPER) => {
-            map.remove(WRAPPER).unwrap_or(Value::Null)
+/// An example's TOML value as JSON, its dates and times as the text TOML
+/// writes them (`2025-01-01T00:00:00Z`); `None` when it holds a float JSON
+/// has no number for (`nan`, `inf`).
+fn example_json(value: &toml::Value) -> Option<serde_json::Value> {
+    use serde_json::Value as Json;
+    Some(match value {
+        toml::Value::String(text) => Json::String(text.clone()),
+        toml::Value::Integer(n) => Json::from(*n),
+        toml::Value::Float(x) => Json::Number(serde_json::Number::from_f64(*x)?),
+        toml::Value::Boolean(b) => Json::Bool(*b),
+        toml::Value::Datetime(at) => Json::String(at.to_string()),
+        toml::Value::Array(items) => {
+            Json::Array(items.iter().map(example_json).collect::<Option<_>>()?)
         }
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, toml_dates_as_text(v)))
-                .collect(),
+        toml::Value::Table(table) => Json::Object(
+            table
+                .iter()
+                .map(|(k, v)| Some((k.clone(), example_json(v)?)))
+                .collect::<Option<_>>()?,
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(toml_dates_as_text).collect()),
-        other => other,
-    }
+    })
 }
 
 /// What is wrong with `text` as a `docs_url`, if anything.
@@ -1577,9 +1580,17 @@ fn build_def(
     let kept: HashSet<String> = def.template_keys().cloned().collect();
     def.examples.retain(|key, _| kept.contains(key));
     if let Some(examples) = &entry.examples {
-        let read = examples.get_ref().iter();
-        def.examples
-            .extend(read.map(|(k, v)| (k.clone(), toml_dates_as_text(v.clone()))));
+        for (key, value) in examples.get_ref() {
+            match example_json(value) {
+                Some(json) => {
+                    def.examples.insert(key.clone(), json);
+                }
+                None => problems.push((
+                    Some(examples.span()),
+                    format!("examples key {key:?}: {value} has no JSON number"),
+                )),
+            }
+        }
     }
     if problems.is_empty() {
         Ok(def)
@@ -2689,6 +2700,16 @@ mod tests {
         );
         let fine = "[errors.rate_limit_exceeded]\nsent_as = 'service_unavailable'\n";
         assert!(Catalog::lint_toml("t.toml", fine).is_empty());
+    }
+
+    #[test]
+    fn an_example_json_cannot_carry_is_told() {
+        assert_eq!(
+            errors("[errors.rate_limit_exceeded]\nexamples = { limit = nan }\n"),
+            [
+                "t.toml:2:12: entry \"rate_limit_exceeded\": examples key \"limit\": nan has no JSON number"
+            ]
+        );
     }
 
     #[test]
