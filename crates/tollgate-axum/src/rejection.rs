@@ -366,12 +366,11 @@ fn integer_past_64_bits(message: &str) -> Option<String> {
 ///
 /// Both are the client's text in part, and are cut to a few hundred bytes.
 pub(crate) fn invalid_field(field: &str, code: &str, message: &str) -> ApiError {
-    let (field, message) = (clip(field), clip(message));
-    let err = builtin("validation_error").violation(Violation::new(&*field, code, &*message));
-    match &*field {
-        "" => err.with_default_message(message),
-        _ => err.with_default_message(format!("{field}: {message}")),
-    }
+    let violation = Violation::new(clip(field), code, clip(message));
+    let told = violation.told();
+    builtin("validation_error")
+        .violation(violation)
+        .with_default_message(told)
 }
 
 /// How serde_json starts the syntax error it raises for a number no number

@@ -124,8 +124,7 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             && !err.violations().is_empty()
             && builtin_wording(&args.code, &err) =>
         {
-            let first = &err.violations()[0];
-            let told = format!("{}: {}", first.field, first.message);
+            let told = err.violations()[0].told();
             err = err.with_default_message(told);
         }
         None => {

@@ -35,6 +35,22 @@ impl Violation {
             message: message.into(),
         }
     }
+
+    /// The violation told in one line, as the layers word a
+    /// `validation_error` by its first: `field: message`, or the message
+    /// alone for the whole input.
+    ///
+    /// ```
+    /// use tollgate::Violation;
+    /// assert_eq!(Violation::new("limit", "too_large", "must be at most 100").told(), "limit: must be at most 100");
+    /// assert_eq!(Violation::new("", "invalid_type", "expected an object").told(), "expected an object");
+    /// ```
+    pub fn told(&self) -> String {
+        match self.field.as_str() {
+            "" => self.message.clone(),
+            field => format!("{field}: {}", self.message),
+        }
+    }
 }
 
 /// One occurrence of a catalog error: the definition plus what happened.

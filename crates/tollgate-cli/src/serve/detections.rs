@@ -173,7 +173,7 @@ pub(crate) async fn create(
 pub(crate) fn invalid(catalog: &Catalog, violations: Vec<Violation>) -> ApiError {
     let mut err = super::app::error(Catalog::builtin_ref(), "validation_error");
     if let Some(first) = violations.first() {
-        err = err.with_default_message(format!("{}: {}", first.field, first.message));
+        err = err.with_default_message(first.told());
     }
     for v in violations {
         err = err.violation(v);
