@@ -2753,8 +2753,14 @@ async fn idempotency_key_required_and_validated(kind: Kind) {
             (400, "validation_error")
         );
         assert_eq!(json(&body)["errors"][0]["pointer"], "/Idempotency-Key");
-        // Coded as every other wrong value is.
+        // Coded as every other wrong value is, and told by its violation,
+        // as the other layers tell a `validation_error`: a dialect without
+        // violations still names the header.
         assert_eq!(json(&body)["errors"][0]["code"], "invalid_value");
+        assert_eq!(
+            json(&body)["detail"],
+            "Idempotency-Key: must be sent once, as 1-255 visible ASCII characters"
+        );
     }
     assert_eq!((handler.calls(), f.balance().await), (0, 10));
     // Bodies over the limit are refused before anything runs.

@@ -406,11 +406,19 @@ where
             {
                 Some(key) => key.to_owned(),
                 None => {
-                    let err = shared.error("validation_error").violation(Violation::new(
+                    // Told by its violation, as the other layers tell a
+                    // `validation_error`, so that a dialect without
+                    // violations (`flat`) still names the header.
+                    let violation = Violation::new(
                         HEADER,
                         "invalid_value",
-                        "Idempotency-Key must be sent once, as 1-255 visible ASCII characters",
-                    ));
+                        "must be sent once, as 1-255 visible ASCII characters",
+                    );
+                    let told = violation.told();
+                    let err = shared
+                        .error("validation_error")
+                        .violation(violation)
+                        .with_default_message(told);
                     return IdempotencyFuture::rejected(shared.reject(
                         err,
                         req.headers(),
