@@ -180,6 +180,10 @@ pub fn is_json_media(content_type: &str) -> bool {
 /// assert_eq!(api_key(&h), Ok("k1"));
 /// h.append("x-api-key", "k1".parse().unwrap());
 /// assert_eq!(api_key(&h), Err(NoApiKey::Several));
+/// // A key past ASCII is sent, though none can match.
+/// let mut h = HeaderMap::new();
+/// h.insert("authorization", http::HeaderValue::from_bytes(b"Bearer caf\xe9").unwrap());
+/// assert_eq!(api_key(&h), Err(NoApiKey::NotText));
 /// ```
 pub fn api_key(headers: &http::HeaderMap) -> Result<&str, NoApiKey> {
     let several = |name| headers.get_all(name).iter().nth(1).is_some();
@@ -190,7 +194,7 @@ pub fn api_key(headers: &http::HeaderMap) -> Result<&str, NoApiKey> {
         .get(X_API_KEY)
         .map(|value| value.to_str().map(str::trim))
     {
-        Some(Ok("")) | None => bearer_token(headers).ok_or(NoApiKey::Absent),
+        Some(Ok("")) | None => bearer(headers).unwrap_or(Err(NoApiKey::Absent)),
         Some(Ok(key)) => Ok(key),
         Some(Err(_)) => Err(NoApiKey::NotText),
     }
@@ -205,8 +209,8 @@ pub enum NoApiKey {
     Absent,
     /// `X-API-Key`, or `Authorization`, is sent on several lines.
     Several,
-    /// `X-API-Key` is not text (it holds bytes past ASCII): a key, but none
-    /// that can match.
+    /// `X-API-Key`, or the token of `Authorization: Bearer`, is not text
+    /// (it holds bytes past ASCII): a key, but none that can match.
     NotText,
 }
 
@@ -263,13 +267,30 @@ pub fn age(headers: &http::HeaderMap) -> Option<std::time::Duration> {
     (secs < MAX_AGE_SECS).then(|| std::time::Duration::from_secs(secs))
 }
 
-/// The token of `Authorization: Bearer <token>` (the scheme in any case).
+/// The token of `Authorization: Bearer <token>` (the scheme in any case);
+/// `None` also for a token that is not text.
 pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    bearer(headers)?.ok()
+}
+
+/// The token of `Authorization: Bearer <token>`, `Err(NotText)` for one
+/// that holds bytes past ASCII (a key sent, though none can match), `None`
+/// without a bearer token.
+fn bearer(headers: &http::HeaderMap) -> Option<Result<&str, NoApiKey>> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)?
+        .as_bytes()
+        .trim_ascii();
+    let space = value.iter().position(|&b| b == b' ')?;
+    let (scheme, token) = value.split_at(space);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    // A header value holds no control byte but tab: ASCII is text.
+    Some(match std::str::from_utf8(token.trim_ascii()) {
+        Ok(token) if token.is_ascii() => Ok(token),
+        _ => Err(NoApiKey::NotText),
+    })
 }
 
 /// Whether a caller-supplied request id may be echoed: 1–128 characters of

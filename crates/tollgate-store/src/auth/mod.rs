@@ -116,5 +116,13 @@ mod tests {
             http::HeaderValue::from_bytes(b"k\xff").unwrap(),
         );
         assert_eq!(api_key(&h), Err(NoApiKey::NotText));
+        // So is one sent as a bearer token: it is told as a key not valid,
+        // not as no key.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            http::HeaderValue::from_bytes(b"Bearer tg_live_caf\xe9").unwrap(),
+        );
+        assert_eq!(api_key(&h), Err(NoApiKey::NotText));
     }
 }
