@@ -130,8 +130,10 @@ impl std::error::Error for HeadError {}
 /// line, headers, blank line, body; CRLF or LF line ends; a byte order mark
 /// before it passed over. When several
 /// responses are printed (interim `1xx` ones, `curl -L` redirects, a proxy's
-/// `CONNECT`, an auth challenge), every one whose body is, or is followed by,
-/// another status line is skipped: the last is read.
+/// `CONNECT`, an auth challenge), every one followed by another status line
+/// is skipped, as is a redirect's, a challenge's or a `CONNECT`'s whose body
+/// is another response (curl prints their `Content-Length`, not their
+/// body): the last is read.
 pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
     let input = strip_bom(input);
     let mut rest = trim_start(input);
@@ -166,16 +168,20 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
             .filter(|v| v.iter().all(u8::is_ascii_digit))
             .and_then(|v| std::str::from_utf8(v).ok()?.parse::<usize>().ok());
         // The body, and what follows it: the next response when curl printed
-        // several. A body that is itself a response was never printed (curl
-        // drops the bodies of the redirects and challenges it follows, and a
-        // proxy's `200 Connection established` has none), whatever its
-        // `Content-Length`. Otherwise, without a `Content-Length` that fits,
-        // the body runs to the end. An interim `1xx` is always followed by
-        // another response.
+        // several. Curl drops the bodies of the redirects and challenges it
+        // follows (and a proxy's `200 Connection established` has none): a
+        // body of one of those that is itself a response was never printed,
+        // whatever its `Content-Length`. Any other response's body is its
+        // `Content-Length`, even one that reads as a response (a gateway's
+        // 502 quoting its backend's answer); without a length that fits, a
+        // body that is a response is the next one, and any other runs to the
+        // end. An interim `1xx` is always followed by another response.
         let interim = (100..200).contains(&status) && starts_with_http(body);
+        let followed = matches!(status, 200..=399 | 401 | 407);
         let (body, next) = match length {
-            _ if interim || starts_with_head(body) => (&body[..0], body),
+            _ if interim || (followed && starts_with_head(body)) => (&body[..0], body),
             Some(n) if n <= body.len() => body.split_at(n),
+            _ if starts_with_head(body) => (&body[..0], body),
             _ => (body, &body[body.len()..]),
         };
         if interim || starts_with_status_line(next) {
@@ -671,6 +677,25 @@ mod tests {
         let past = &response.skipped[MAX_SKIPPED];
         assert_eq!(past.line, None);
         assert!(past.why.starts_with("9980 more"), "{past:?}");
+    }
+
+    #[test]
+    fn a_final_answer_whose_body_is_a_response_keeps_it_as_its_body() {
+        // A gateway's 400 quoting its backend's answer in full: the quoted
+        // 503 is no response curl printed, and its `Retry-After` is not the
+        // 400's.
+        let quoted = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 99\r\n\r\nbackend down";
+        let text = format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: {}\r\n\r\n{quoted}",
+            quoted.len()
+        );
+        let response = parse_response(text.as_bytes()).unwrap();
+        assert_eq!(response.status, 400);
+        assert_eq!(response.body, quoted.as_bytes());
+        assert!(!response.headers.contains_key("retry-after"));
+        // Without a length, what follows a head is the next response.
+        let text = format!("HTTP/1.1 400 Bad Request\r\n\r\n{quoted}");
+        assert_eq!(parse_response(text.as_bytes()).unwrap().status, 503);
     }
 
     #[test]
