@@ -1151,7 +1151,7 @@ fn failed_requests_are_named_in_plain_words() {
         ),
         (
             cut_short,
-            "stopped after 17 of 1000 bytes, no more within 1 s (--timeout)",
+            "was cut after 17 of 1000 bytes: the whole request may take 1 s (--timeout) at most",
         ),
     ] {
         let server = Hostile::start(reply);

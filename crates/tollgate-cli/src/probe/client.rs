@@ -341,8 +341,10 @@ impl Client {
     }
 
     /// Why a body stopped short after `read` bytes, of `length` when its
-    /// `Content-Length` says: `stopped after 17 of 1000 bytes, no more
-    /// within 2 s (--timeout)`.
+    /// `Content-Length` says: `stopped after 17 of 1000 bytes: connection
+    /// reset`, or `was cut after 17 of 1000 bytes: …` when the timeout,
+    /// which bounds the whole request, ended it (bytes may still have been
+    /// arriving, slowly).
     fn stopped(&self, read: usize, length: Option<u64>, e: reqwest::Error) -> String {
         let read = match length {
             Some(length) => format!("{read} of {length} bytes"),
@@ -350,7 +352,7 @@ impl Client {
         };
         if e.is_timeout() {
             format!(
-                "stopped after {read}, no more within {}",
+                "was cut after {read}: the whole request may take {} at most",
                 self.shown_timeout()
             )
         } else {
