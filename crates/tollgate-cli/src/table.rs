@@ -3,7 +3,13 @@
 //! colours and width detection that the CLI's greppable output does not
 //! want.)
 
-/// `rows` (the first is the header) as aligned lines, one per row. Each cell
+/// The widest a column is padded to: a longer cell (a key with thousands of
+/// scopes) runs on in its own row rather than padding every other row to
+/// its width.
+const MAX_WIDTH: usize = 40;
+
+/// `rows` (the first is the header) as aligned lines, one per row, columns
+/// padded to at most [`MAX_WIDTH`]. Each cell
 /// is written [`printable`](crate::input::printable): cells hold text from
 /// files and databases (a key's name, a catalog's title) that may carry
 /// marks that reorder the line.
@@ -15,7 +21,7 @@ pub(crate) fn aligned<const N: usize>(rows: &[[String; N]]) -> String {
     let mut widths = [0; N];
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+            *width = (*width).max(cell.chars().count().min(MAX_WIDTH));
         }
     }
     let mut out = String::new();
@@ -45,6 +51,20 @@ mod tests {
             ["ééé".to_owned(), "".to_owned(), "last".to_owned()],
         ];
         assert_eq!(aligned(&rows), "A    B  C\nééé     last\n");
+    }
+
+    #[test]
+    fn a_cell_past_the_widest_column_runs_on_in_its_own_row() {
+        let long = "s".repeat(5000);
+        let rows = [
+            ["A".to_owned(), "B".to_owned()],
+            [long.clone(), "b".to_owned()],
+            ["a".to_owned(), "b".to_owned()],
+        ];
+        let table = aligned(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[1], format!("{long}  b"));
+        assert_eq!(lines[2], format!("a{}  b", " ".repeat(MAX_WIDTH - 1)));
     }
 
     #[test]
