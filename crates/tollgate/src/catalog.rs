@@ -162,7 +162,8 @@ impl CatalogError {
 impl fmt::Display for CatalogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
-        if self.line > 0 {
+        // The count of those not told is at no line of its own.
+        if self.line > 0 && self.not_shown.is_none() {
             write!(f, ":{}:{}", self.line, self.column)?;
         }
         f.write_str(": ")?;
@@ -2748,6 +2749,11 @@ mod tests {
         assert_eq!(last.not_shown, Some(911));
         assert_eq!(last.message, "and 911 more problems, not shown");
         assert_eq!(last.code, None);
+        // Shown at no line: it is not a problem at the hundredth's place.
+        assert_eq!(
+            last.to_string(),
+            "big.toml: and 911 more problems, not shown"
+        );
         let hundredth = told.last().unwrap();
         assert_eq!((last.line, last.column), (hundredth.line, hundredth.column));
         assert!(told.iter().all(|e| e.not_shown.is_none()), "{told:?}");
