@@ -16,7 +16,8 @@ use crate::rejection::{from_data_error, from_json_error, malformed_json};
 /// - a body still compressed (`Content-Encoding: gzip` that no
 ///   decompression layer decoded) → `unsupported_media_type` naming the
 ///   coding, with `Accept-Encoding: identity`;
-/// - a body that is not JSON → `malformed_request`, with the parser's reason;
+/// - a body that is not JSON → `malformed_request`, with the parser's reason,
+///   whatever else is wrong with it (`{} x` lacks every field too);
 /// - a missing field → `missing_field` naming it (`items[0].name`);
 /// - a wrong type or value → `validation_error` with one violation at its
 ///   path (`items[2].name`), also a number no number type holds (`1e400`:
@@ -58,15 +59,29 @@ impl<T: DeserializeOwned> Json<T> {
     /// Reads a JSON body.
     pub fn from_bytes(bytes: &[u8]) -> Result<Json<T>, Rejection> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        Self::read(bytes).map_err(|err| {
+            // A body that is not JSON is told so, whatever its fields: serde
+            // reads a struct's fields as they come, and tells one missing or
+            // of the wrong type before it reaches what is not JSON (`{} x`,
+            // `{"a":"x"} ]`). Read again only on this error path.
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Err(syntax) if !syntax.is_data() => malformed_json(&syntax.to_string()),
+                _ => err,
+            }
+            .into()
+        })
+    }
+
+    fn read(bytes: &[u8]) -> Result<Json<T>, tollgate::ApiError> {
         if bytes.trim_ascii_start().starts_with(b"[") && reads_a_struct::<T>() {
-            let err = from_data_error("", "invalid type: array, expected an object");
-            return Err(Rejection::from(err));
+            return Err(from_data_error(
+                "",
+                "invalid type: array, expected an object",
+            ));
         }
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let value = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| Rejection::from(from_json_error(e)))?;
-        de.end()
-            .map_err(|e| Rejection::from(malformed_json(&e.to_string())))?;
+        let value = serde_path_to_error::deserialize(&mut de).map_err(from_json_error)?;
+        de.end().map_err(|e| malformed_json(&e.to_string()))?;
         Ok(Json(value))
     }
 }
@@ -172,7 +187,12 @@ mod tests {
     /// fields by position; a type that is read from an array still is.
     #[test]
     fn an_array_is_no_struct() {
-        for body in [&br#"[[{"t":0}]]"#[..], b"[]", b" \n[", b"\xEF\xBB\xBF[[]]"] {
+        for body in [
+            &br#"[[{"t":0}]]"#[..],
+            b"[]",
+            b" \n[ ]",
+            b"\xEF\xBB\xBF[[]]",
+        ] {
             let violation = refused(body);
             assert_eq!(
                 (violation.field.as_str(), violation.code.as_str()),
@@ -184,6 +204,32 @@ mod tests {
         assert!(Json::<Vec<Frame>>::from_bytes(br#"[{"t":0}]"#).is_ok());
         assert!(Json::<(u8, String)>::from_bytes(br#"[1, "a"]"#).is_ok());
         assert!(Json::<serde_json::Value>::from_bytes(b"[1]").is_ok());
+    }
+
+    /// A body that is not JSON is told so, though serde reads a field
+    /// missing or of the wrong type first.
+    #[test]
+    fn a_body_that_is_not_json_is_malformed_whatever_its_fields() {
+        for (body, reason) in [
+            (
+                &b"{} xx"[..],
+                "more follows the JSON value at line 1 column 4",
+            ),
+            (b"{}{}", "more follows the JSON value at line 1 column 3"),
+            (
+                br#"{"frames":"x","#,
+                "the body ends inside an object at line 1 column 14",
+            ),
+            (b"[", "the body ends inside an array at line 1 column 1"),
+        ] {
+            let err = Json::<Session>::from_bytes(body)
+                .unwrap_err()
+                .into_api_error();
+            assert_eq!(err.code(), "malformed_request", "{body:?}");
+            assert_eq!(err.details()["reason"], reason, "{body:?}");
+        }
+        // JSON whose fields are wrong is told by its fields.
+        assert_eq!(violation(br#"{"frames":"x"}"#).1, "invalid_type");
     }
 
     #[test]
