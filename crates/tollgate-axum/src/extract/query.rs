@@ -69,14 +69,30 @@ fn not_utf8(bytes: &[u8]) -> Option<String> {
             parts.next().unwrap_or_default(),
             parts.next().unwrap_or_default(),
         );
-        // The name as the handler would have read it, `+` and all.
+        // The name as the handler would have read it, `+` and all; one
+        // that is not UTF-8 itself as it was sent (`q%FF`), not with U+FFFD.
         let named = || {
             form_urlencoded::parse(name)
                 .next()
                 .map(|(n, _)| n.into_owned())
+                .unwrap_or_default()
         };
-        (!utf8(name) || !utf8(value)).then(|| named().unwrap_or_default())
+        if !utf8(name) {
+            Some(as_sent(name))
+        } else {
+            (!utf8(value)).then(named)
+        }
     })
+}
+
+/// A query's part as it was sent, its bytes past ASCII percent-encoded.
+fn as_sent(part: &[u8]) -> String {
+    part.iter()
+        .map(|&b| match b {
+            0x20..0x7f => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `T` from URL-encoded pairs, or the failing field's path and serde's
@@ -207,7 +223,8 @@ mod tests {
         for (query, field) in [
             ("q=%FF%FE&limit=1", "q"),
             ("limit=1&q=caf%C3", "q"),
-            ("q%FF=1", "q\u{FFFD}"),
+            ("q%FF=1", "q%FF"),
+            ("q\u{e9}%ff=1", "q%C3%A9%ff"),
         ] {
             let err = Query::<Search>::from_query(query)
                 .unwrap_err()
