@@ -16,8 +16,8 @@ use std::task::{Context, Poll};
 use async_compression::tokio::bufread::{GzipDecoder, ZlibDecoder};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
 use futures_util::future::Either;
+use futures_util::{StreamExt, TryStreamExt};
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderValue, Request};
 use tokio_util::io::{ReaderStream, StreamReader};
@@ -157,14 +157,23 @@ fn decoded(body: Body, coding: Coding) -> Body {
         }
         Coding::Deflate => Either::Right(ReaderStream::new(ZlibDecoder::new(reader))),
     };
-    Body::from_stream(stream.map_err(move |e| undecodable(e, coding)))
+    let mut decoded_some = false;
+    Body::from_stream(stream.map(move |chunk| match chunk {
+        Ok(chunk) => {
+            decoded_some |= !chunk.is_empty();
+            Ok(chunk)
+        }
+        Err(e) => Err(undecodable(e, coding, decoded_some)),
+    }))
 }
 
 /// A decoder's failure in the client's terms (the body is not what its
 /// `Content-Encoding` says), not the decoder's (`invalid gzip header`,
-/// `corrupt deflate stream`); a failure of the body itself (the connection,
-/// the length limit), which the decoder passes on, is kept as it is.
-fn undecodable(e: std::io::Error, coding: Coding) -> std::io::Error {
+/// `corrupt deflate stream`), and whether it came after some of the body
+/// was decoded (`decoded_some`: gzip data followed by other bytes); a
+/// failure of the body itself (the connection, the length limit), which
+/// the decoder passes on, is kept as it is.
+fn undecodable(e: std::io::Error, coding: Coding, decoded_some: bool) -> std::io::Error {
     if e.get_ref().is_some_and(|inner| inner.is::<axum::Error>()) {
         return e;
     }
@@ -174,6 +183,11 @@ fn undecodable(e: std::io::Error, coding: Coding) -> std::io::Error {
     };
     let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
         format!("the body ends before its {name} data does")
+    } else if decoded_some {
+        format!(
+            "the body is not all {name} data, as its Content-Encoding says: other bytes \
+             follow or break into it"
+        )
     } else {
         format!("the body is not {name} data, as its Content-Encoding says")
     };

@@ -122,6 +122,14 @@ async fn a_corrupted_gzip_body_is_malformed() {
     let cut = gzip(br#"{"text":"hello"}"#);
     let cut = post_note("gzip", cut[..cut.len() / 2].to_vec()).await;
     assert_eq!(reason(&cut), "the body ends before its gzip data does");
+    // Good gzip data with other bytes after it is not said to be no gzip.
+    let mut trailed = gzip(br#"{"text":"hello"}"#);
+    trailed.extend(b"and some bytes more");
+    assert_eq!(
+        reason(&post_note("gzip", trailed).await),
+        "the body is not all gzip data, as its Content-Encoding says: other bytes follow or \
+         break into it"
+    );
     let not_zlib = post_note("deflate", b"raw bytes".to_vec()).await;
     assert_eq!(
         reason(&not_zlib),
