@@ -43,7 +43,8 @@ pub(crate) struct RenderArgs {
 
     /// A detail, filling the message's {KEY} placeholder; VALUE is read as JSON when it parses
     /// (required=1 is a number, ok=true a bool, model='"10"' a string), else taken as a string,
-    /// unless it starts with {, [ or " (JSON that does not parse is an error). Sent as a detail
+    /// unless it starts with {, [ or " (JSON that does not parse is an error, and so is an
+    /// integer past 64 bits, which would be sent rounded). Sent as a detail
     /// only when the entry documents KEY in `details`
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE", value_parser = parse_set)]
     set: Vec<(String, Value)>,
@@ -183,6 +184,17 @@ fn parse_set(arg: &str) -> Result<(String, Value), String> {
         ));
     }
     let value = match serde_json::from_str(value) {
+        // Digits past 64 bits would go out rounded (`1.2345678901234568e+22`),
+        // as most clients' parsers would read them too.
+        Ok(Value::Number(n)) if n.is_f64() && !value.contains(['.', 'e', 'E']) => {
+            return Err(format!(
+                "{} is an integer past 64 bits, which would be sent rounded, as {n}; for the \
+                 exact digits, send it as a string: {}='\"{}\"'",
+                wire::clipped(value.trim()),
+                wire::clipped(key),
+                wire::clipped(value.trim())
+            ));
+        }
         Ok(json) => json,
         // An object, an array or a string with a typo is said, not sent as
         // the text it is.
@@ -231,6 +243,19 @@ mod tests {
         );
         assert_eq!(parse_set("eq=a=b"), Ok(("eq".into(), json!("a=b"))));
         assert_eq!(parse_set("empty="), Ok(("empty".into(), json!(""))));
+        // An integer past 64 bits would be sent rounded: refused, the way
+        // to send its digits told.
+        let told = parse_set("required=12345678901234567890123").unwrap_err();
+        assert!(
+            told.contains("past 64 bits")
+                && told.contains(r#"required='"12345678901234567890123"'"#),
+            "{told}"
+        );
+        assert_eq!(
+            parse_set("big=18446744073709551615"),
+            Ok(("big".into(), json!(u64::MAX)))
+        );
+        assert_eq!(parse_set("f=1.5e3"), Ok(("f".into(), json!(1500.0))));
         assert!(
             parse_set("novalue")
                 .unwrap_err()
