@@ -202,8 +202,9 @@ pub(crate) fn parse_response(input: &[u8]) -> Result<Response<'_>, HeadError> {
 
 /// `body` with its chunked transfer coding undone, when it is still chunked
 /// (`curl --raw`, `nc`); `None` when it is not (curl without `--raw` prints
-/// the body decoded under the same `Transfer-Encoding: chunked`). A body
-/// cut off mid-chunk keeps what came; chunk extensions and trailers are
+/// the body decoded under the same `Transfer-Encoding: chunked`), or when
+/// it is short of its first chunk (a decoded body whose first line is hex).
+/// A body cut off in a later chunk keeps what came; chunk extensions and trailers are
 /// left out. Written here: hyper's decoder works on a connection, not on
 /// bytes already read.
 pub(crate) fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
@@ -231,6 +232,12 @@ pub(crate) fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
             return (!(out.is_empty() && rest.is_empty())).then_some(out);
         }
         let taken = size.min(rest.len());
+        if taken < size && out.is_empty() {
+            // The first chunk cut short: a body curl already decoded whose
+            // first line is hex (`403`, `cafe`) is far likelier than one
+            // still chunked and cut before its first chunk ended.
+            return None;
+        }
         out.extend_from_slice(&rest[..taken]);
         rest = &rest[taken..];
         rest = rest.strip_prefix(b"\r").unwrap_or(rest);
@@ -901,8 +908,12 @@ mod tests {
             "{body:?}"
         );
         // Cut off mid-chunk, or inside the next size line: what came.
-        assert_eq!(dechunk(b"a\r\n{\"a\":").unwrap(), b"{\"a\":");
+        assert_eq!(dechunk(b"2\r\n{\"\r\na\r\na\":").unwrap(), b"{\"a\":");
         assert_eq!(dechunk(b"5\r\nhello\r\n3").unwrap(), b"hello");
+        // Short of its first chunk: a body already decoded whose first line
+        // is hex, as `curl -si` prints it.
+        assert_eq!(dechunk(b"403\r\nForbidden: missing scope admin\r\n"), None);
+        assert_eq!(dechunk(b"abc\r\nthe service failed\r\n"), None);
         // A body curl already decoded, or any JSON, is not chunked.
         assert_eq!(dechunk(b"{\"error\":\"x\"}"), None);
         assert_eq!(dechunk(b"cafe babe\r\n"), None);
