@@ -60,6 +60,9 @@ impl<T: DeserializeOwned> Json<T> {
     pub fn from_bytes(bytes: &[u8]) -> Result<Json<T>, Rejection> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         Self::read(bytes).map_err(|err| {
+            if err.code() == "malformed_request" {
+                return err.into();
+            }
             // A body that is not JSON is told so, whatever its fields: serde
             // reads a struct's fields as they come, and tells one missing or
             // of the wrong type before it reaches what is not JSON (`{} x`,
