@@ -124,8 +124,10 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path, lint: Lint) -> Outcom
         Err(err) => return Outcome::Unreadable(err),
     };
     if input.truncated {
-        let message = format!("catalog is larger than {} MiB", MAX_INPUT >> 20);
-        return Outcome::Broken(vec![problem(&name, 0, 0, message)]);
+        // Not read whole, as a file that cannot be opened: lint's exit
+        // status 2, not 1.
+        let message = format!("{name}: the catalog is larger than {} MiB", MAX_INPUT >> 20);
+        return Outcome::Unreadable(CliError::Usage(message));
     }
     let text = match String::from_utf8(input.bytes) {
         Ok(text) => text,
@@ -136,11 +138,14 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path, lint: Lint) -> Outcom
             return Outcome::Broken(vec![problem(&name, line, column, message)]);
         }
     };
+    let loaded = catalog.load_toml(&name, &text);
+    // Against the catalog as loaded (this file included, unless it did not
+    // load), where a `sent_as` names its entry.
     let drift = match lint {
-        Lint::Yes => Catalog::lint_toml(&name, &text),
+        Lint::Yes => catalog.lint_toml(&name, &text),
         Lint::No => Vec::new(),
     };
-    match catalog.load_toml(&name, &text) {
+    match loaded {
         Ok(_) if !drift.is_empty() => Outcome::Broken(drift),
         Ok(entries) => Outcome::Loaded { entries },
         Err(mut problems) => {

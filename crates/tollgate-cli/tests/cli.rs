@@ -1524,6 +1524,37 @@ fn lint_tells_what_the_server_would_send_otherwise() {
         "{out}"
     );
     assert!(printed[1].starts_with("after.toml:2:"), "{out}");
+
+    // A `sent_as` is checked against the entry it names in the stack: an
+    // earlier file that makes `conflict` wait clears it, one that makes
+    // `internal_error` never retry has it told.
+    std::fs::write(
+        dir.join("waits.toml"),
+        "[errors.conflict]\nretry = 'after'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("never_retried.toml"),
+        "[errors.internal_error]\nretry = 'never'\n",
+    )
+    .unwrap();
+    for (target, base, told) in [
+        ("conflict", "waits.toml", false),
+        ("internal_error", "never_retried.toml", true),
+    ] {
+        let sent = format!("[errors.rate_limit_exceeded]\nsent_as = '{target}'\n");
+        std::fs::write(dir.join("sent.toml"), sent).unwrap();
+        let output = tollgate_in(&dir, &["lint", "-c", base, "sent.toml"], None);
+        let out = stdout(&output);
+        assert_eq!(code(&output), if told { 1 } else { 0 }, "{target}: {out}");
+        assert_eq!(
+            out.contains(&format!(
+                "sent.toml:2:11: entry \"rate_limit_exceeded\": sent as \"{target}\""
+            )),
+            told,
+            "{target}: {out}"
+        );
+    }
 }
 
 #[test]
@@ -1635,6 +1666,15 @@ fn lint_locates_invalid_utf8_and_names_unreadable_files() {
     );
     assert!(
         stderr(&output).contains("cannot read missing.toml: "),
+        "{}",
+        stderr(&output)
+    );
+
+    // A file without end is not read whole: it too could not be read.
+    let output = tollgate_in(&dir, &["lint", "/dev/zero"], None);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("/dev/zero: the catalog is larger than 16 MiB"),
         "{}",
         stderr(&output)
     );

@@ -869,21 +869,25 @@ impl Catalog {
     /// `Retry-After`, which the reference would tell clients not to retry
     /// while the response asks them to wait.
     ///
-    /// A file that does not parse, or an entry that does not read, gives
-    /// nothing here: [`load_toml`] tells why.
+    /// `self` is the catalog the file was loaded onto, the file included: a
+    /// `sent_as` is checked against the entry it names there, which this
+    /// file or an earlier one may define or make wait. A file that does not
+    /// parse, or an entry that does not read, gives nothing here:
+    /// [`load_toml`] tells why.
     ///
     /// ```
     /// use tollgate::Catalog;
     /// let file = "[errors.rate_limit_exceeded]\nretry = 'never'\n";
-    /// assert!(Catalog::builtin().load_toml("api.toml", file).is_ok());
-    /// let told = Catalog::lint_toml("api.toml", file);
+    /// let mut catalog = Catalog::builtin();
+    /// assert!(catalog.load_toml("api.toml", file).is_ok());
+    /// let told = catalog.lint_toml("api.toml", file);
     /// assert!(told[0].to_string().starts_with(
     ///     "api.toml:2:9: entry \"rate_limit_exceeded\": retry = \"never\", but the layers send it"
     /// ));
     /// ```
     ///
     /// [`load_toml`]: Catalog::load_toml
-    pub fn lint_toml(file: &str, source: &str) -> Vec<CatalogError> {
+    pub fn lint_toml(&self, file: &str, source: &str) -> Vec<CatalogError> {
         let mut problems = Problems {
             lines: Lines(source),
             file,
@@ -907,7 +911,7 @@ impl Catalog {
                 continue;
             };
             let EntryTable(entry) = entry.into_inner();
-            lint_override(code, &entry, builtin, &mut problems);
+            lint_override(code, &entry, builtin, self, &mut problems);
         }
         problems.finish()
     }
@@ -1290,8 +1294,14 @@ impl Catalog {
 }
 
 /// [`Catalog::lint_toml`]'s problems with `entry`, which overrides the
-/// built-in entry `builtin` of `code`.
-fn lint_override(code: &str, entry: &EntryToml, builtin: &ErrorDef, problems: &mut Problems<'_>) {
+/// built-in entry `builtin` of `code` in `loaded`.
+fn lint_override(
+    code: &str,
+    entry: &EntryToml,
+    builtin: &ErrorDef,
+    loaded: &Catalog,
+    problems: &mut Problems<'_>,
+) {
     // The built-in entries that wait are the ones the layers send with a
     // `Retry-After`: the rate limit, the usage limit, a store that does not
     // answer, an idempotency key in use, and serve's model.
@@ -1300,7 +1310,7 @@ fn lint_override(code: &str, entry: &EntryToml, builtin: &ErrorDef, problems: &m
     }
     let wait = "the layers send it with a Retry-After, and its reference would say not to retry";
     if let Some(target) = &entry.sent_as {
-        let retry = BUILTIN.get(target.get_ref()).map(|def| def.retry);
+        let retry = loaded.get(target.get_ref()).map(|def| def.retry);
         if retry == Some(RetryClass::Never) {
             let problem = format!(
                 "sent as {:?}, whose retry class is \"never\", but {wait} (send it as an entry that waits, or drop `sent_as`)",
@@ -2687,10 +2697,7 @@ mod tests {
         );
         // Lint tells a code the layers send with a Retry-After sent as one
         // whose reference says not to retry.
-        let told = Catalog::lint_toml(
-            "t.toml",
-            "[errors.rate_limit_exceeded]\nsent_as = 'malformed_request'\n",
-        );
+        let told = linted("[errors.rate_limit_exceeded]\nsent_as = 'malformed_request'\n");
         assert_eq!(told.len(), 1, "{told:?}");
         assert!(
             told[0].to_string().starts_with(
@@ -2700,7 +2707,29 @@ mod tests {
             told[0]
         );
         let fine = "[errors.rate_limit_exceeded]\nsent_as = 'service_unavailable'\n";
-        assert!(Catalog::lint_toml("t.toml", fine).is_empty());
+        assert!(linted(fine).is_empty());
+        // Checked against the catalog as loaded: an entry the file defines
+        // that never retries is told, one it made wait is not.
+        let new_target = "[errors.too_many]\nstatus = 409\ntitle = 'T'\nmessage = 'm'\n\
+                          [errors.rate_limit_exceeded]\nsent_as = 'too_many'\n";
+        let told = linted(new_target);
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0]
+                .to_string()
+                .contains("sent as \"too_many\", whose retry class is \"never\""),
+            "{}",
+            told[0]
+        );
+        let made_to_wait = "[errors.conflict]\nretry = 'after'\n\
+                            [errors.rate_limit_exceeded]\nsent_as = 'conflict'\n";
+        assert_eq!(linted(made_to_wait), []);
+    }
+
+    /// [`Catalog::lint_toml`] of a file loaded onto the built-in catalog.
+    fn linted(source: &str) -> Vec<CatalogError> {
+        let loaded = Catalog::from_toml("t.toml", source).expect("a catalog that loads");
+        loaded.lint_toml("t.toml", source)
     }
 
     #[test]
@@ -2842,7 +2871,7 @@ mod tests {
         for code in waiting {
             let source = format!("[errors.{code}]\nretry = 'never'\n");
             assert!(Catalog::from_toml("t.toml", &source).is_ok(), "{source}");
-            let told = Catalog::lint_toml("t.toml", &source);
+            let told = linted(&source);
             assert_eq!(told.len(), 1, "{code}: {told:?}");
             let told = told[0].to_string();
             assert!(
@@ -2851,7 +2880,7 @@ mod tests {
             );
         }
         // A status whose class is `never` makes it so, unless written.
-        let told = Catalog::lint_toml("t.toml", "[errors.rate_limit_exceeded]\nstatus = 400\n");
+        let told = linted("[errors.rate_limit_exceeded]\nstatus = 400\n");
         assert_eq!(told.len(), 1, "{told:?}");
         assert!(
             told[0].to_string().starts_with(
@@ -2868,7 +2897,7 @@ mod tests {
             "[errors.not_found]\nretry = 'never'\n",
             "[errors.my_limit]\nstatus = 429\ntitle = 'T'\nmessage = 'M'\nretry = 'never'\n",
         ] {
-            assert_eq!(Catalog::lint_toml("t.toml", fine), [], "{fine}");
+            assert_eq!(linted(fine), [], "{fine}");
         }
     }
 
