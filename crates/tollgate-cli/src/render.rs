@@ -184,6 +184,10 @@ fn parse_set(arg: &str) -> Result<(String, Value), String> {
         ));
     }
     let value = match serde_json::from_str(value) {
+        // `-0` is 0: serde_json reads it as the float `-0.0`.
+        Ok(Value::Number(n)) if n.as_f64() == Some(0.0) && !value.contains(['.', 'e', 'E']) => {
+            Value::from(0)
+        }
         // Digits past 64 bits would go out rounded (`1.2345678901234568e+22`),
         // as most clients' parsers would read them too.
         Ok(Value::Number(n)) if n.is_f64() && !value.contains(['.', 'e', 'E']) => {
@@ -256,6 +260,7 @@ mod tests {
             Ok(("big".into(), json!(u64::MAX)))
         );
         assert_eq!(parse_set("f=1.5e3"), Ok(("f".into(), json!(1500.0))));
+        assert_eq!(parse_set("zero=-0"), Ok(("zero".into(), json!(0))));
         assert!(
             parse_set("novalue")
                 .unwrap_err()
