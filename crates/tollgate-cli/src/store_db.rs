@@ -106,9 +106,33 @@ pub(crate) fn shown_url(url: &str) -> String {
 /// with what named it.
 pub(crate) fn cannot_open(url: &str, by: &str, why: impl std::fmt::Display) -> CliError {
     let shown = shown_url(url);
+    let why = without_secrets(&why.to_string(), url);
     CliError::Usage(format!(
         "cannot open the database {shown} (named by {by}): {why}"
     ))
+}
+
+/// `text` (a driver's error, a path) with the secrets of `url` hidden where
+/// it repeats them: the whole URL (sqlx's `invalid database url: …`), or
+/// its user info (a `sqlite://user:pw@/tmp/x.db` path, which SQLite reads
+/// as `user:pw@/tmp/x.db`).
+fn without_secrets(text: &str, url: &str) -> String {
+    let redacted = tollgate::redact_url(url);
+    if redacted == url {
+        return text.to_owned();
+    }
+    let mut text = text.replace(url, &redacted);
+    let user_info = |url: &str| {
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        rest.rsplit_once('@')
+            .map(|(user_info, _)| user_info.to_owned())
+    };
+    if let (Some(secret), Some(hidden)) = (user_info(url), user_info(&redacted)) {
+        if secret != hidden && !secret.is_empty() {
+            text = text.replace(&secret, &hidden);
+        }
+    }
+    text
 }
 
 /// The error for a store call that failed. A failure of the database itself
@@ -122,8 +146,9 @@ fn failed(database: &Named, e: StoreError) -> CliError {
     }
     match e {
         StoreError::Database(_) => CliError::Usage(format!(
-            "the database {} (named by {by}): {e}",
-            shown_url(url)
+            "the database {} (named by {by}): {}",
+            shown_url(url),
+            without_secrets(&e.to_string(), url)
         )),
         e => CliError::Usage(e.to_string()),
     }
@@ -551,6 +576,19 @@ mod tests {
             "{said}"
         );
         assert!(said.len() < 400, "{}", said.len());
+    }
+
+    #[test]
+    fn an_error_that_repeats_the_url_or_its_user_info_hides_the_password() {
+        let url = "sqlite://user:s3cretpw@/tmp/x.db?password=s3cretpw";
+        let said = cannot_open(
+            url,
+            "--database",
+            format!("invalid database url: {url}; no such directory: user:s3cretpw@/tmp"),
+        )
+        .to_string();
+        assert!(!said.contains("s3cretpw"), "{said}");
+        assert!(said.contains("no such directory: user:***@/tmp"), "{said}");
     }
 
     #[test]
