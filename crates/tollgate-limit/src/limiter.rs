@@ -277,7 +277,9 @@ impl LimiterBuilder {
 
     /// The weight of a request (default 1): an export that costs 10 calls.
     /// A request that costs more than a policy's burst can never be
-    /// admitted: the layer refuses it as made (see [`crate::layer`]).
+    /// admitted: the layer refuses it as made (see [`crate::layer`]). One
+    /// that costs 0 is admitted while the limit is spent too, counted for
+    /// nothing (a health check under the same layer).
     pub fn cost(mut self, cost: impl Fn(&Parts) -> u64 + Send + Sync + 'static) -> Self {
         self.cost = Some(Box::new(cost));
         self

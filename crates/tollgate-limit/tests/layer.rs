@@ -311,6 +311,34 @@ async fn a_nested_refusal_keeps_the_legacy_triple_of_the_policy_that_refused() {
     assert_eq!(headers["x-ratelimit-reset"], headers["retry-after"]);
 }
 
+/// A request that costs nothing (a health check under the same layer) is
+/// admitted while the limit is spent, and spends nothing.
+#[tokio::test]
+async fn a_request_that_costs_nothing_is_admitted_while_the_limit_is_spent() {
+    let clock = FakeClock::new();
+    let limiter = Limiter::builder()
+        .policy(policy("per-key", 2, 60), ApiKey::bearer())
+        .cost(|parts| u64::from(!parts.headers.contains_key("x-free")))
+        .clock(clock.clone())
+        .build();
+    let mut svc = service(RateLimitLayer::new(limiter), Arc::default());
+    let free = || {
+        let mut req = request("k");
+        req.headers_mut().insert("x-free", "1".parse().unwrap());
+        req
+    };
+    assert_eq!(call(&mut svc, request("k")).await.status(), 200);
+    assert_eq!(call(&mut svc, request("k")).await.status(), 200);
+    assert_eq!(call(&mut svc, request("k")).await.status(), 429);
+    let admitted = call(&mut svc, free()).await;
+    assert_eq!(admitted.status(), 200);
+    assert_eq!(admitted.headers()["ratelimit"], r#""per-key";r=0;t=60"#);
+    // It took nothing: the call time brings back is the next one's.
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(call(&mut svc, request("k")).await.status(), 200);
+    assert_eq!(call(&mut svc, request("k")).await.status(), 429);
+}
+
 #[tokio::test]
 async fn time_brings_calls_back_one_interval_at_a_time() {
     let clock = FakeClock::new();

@@ -161,7 +161,9 @@ impl RedisOptions {
     /// limit) is given back, so it charges nothing: under `fail_open` the
     /// request let through is then not counted either. A call that gets no
     /// answer at all may or may not have been recorded, and its connection
-    /// is replaced.
+    /// is replaced. Each limiter layer waits in turn: a request under a
+    /// per-IP layer and a per-key layer on one Redis that stalls waits up to
+    /// twice the timeout before `fail_open` lets it through.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
