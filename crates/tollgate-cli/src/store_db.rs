@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::SystemTime;
 
 use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
 use tollgate_store::{Store, StoreError, StoreOptions};
 
@@ -52,7 +53,8 @@ pub(crate) fn url_from_env(name: &str) -> Result<Option<String>, CliError> {
 /// it names that does not exist yet is created first, readable by its owner
 /// only (0600 on Unix; SQLite gives its `-wal` and `-shm` files the same
 /// mode); one that cannot be made is reported with why (a missing
-/// directory, say).
+/// directory, say). An existing SQLite file that holds other tables and
+/// none of Tollgate's (another application's) is refused, left as it was.
 /// `by` says what named it (`--database`, a variable, a config file's line),
 /// for the error.
 pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
@@ -64,10 +66,52 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
         // than as SQLite's "unable to open database file".
         private_file(&file)
             .map_err(|e| cannot_open(url, by, format!("cannot create {}: {e}", file.display())))?;
+    } else if sqlite_file(url).is_some() {
+        // Tollgate's file, or another application's (or a mistyped name):
+        // making the tables there would switch it to WAL and add to it, or
+        // fail halfway on a table of the same name.
+        match Store::open_with(url, StoreOptions::default().create_tables(false)).await {
+            Ok(store) => return Ok(store),
+            Err(StoreError::NoTables) => {
+                if let Some(tables) = sqlite_tables(url).await.filter(|t| !t.is_empty()) {
+                    return Err(cannot_open(
+                        url,
+                        by,
+                        format!(
+                            "it holds another application's tables ({}) and none of \
+                             Tollgate's: name a new file, or the one `tollgate serve` made",
+                            tables.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Err(e) => return Err(plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e))),
+        }
     }
     Store::open(url)
         .await
         .map_err(|e| plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)))
+}
+
+/// The tables of a SQLite file (the first five, by name), read on a
+/// connection that changes nothing; `None` when it cannot be read.
+async fn sqlite_tables(url: &str) -> Option<Vec<String>> {
+    let mut conn = SqliteConnectOptions::from_str(url)
+        .ok()?
+        .create_if_missing(false)
+        .read_only(true)
+        .connect()
+        .await
+        .ok()?;
+    let tables = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name LIMIT 5",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .ok();
+    drop(conn.close().await);
+    tables
 }
 
 /// Opens the store at `url` if it holds Tollgate's tables (applying any

@@ -691,6 +691,37 @@ fn a_database_without_tollgate_tables_is_refused_and_left_alone() {
             assert!(!dir.join(format!("{file}-wal")).exists(), "{args:?}");
         }
     }
+    // `accounts create` refuses another application's file too, changing
+    // nothing (not even the journal mode), with one table of a name it
+    // uses or none; it makes its tables in an empty one.
+    sqlite_exec(
+        &dir.join("clash.db"),
+        "CREATE TABLE accounts (x INTEGER); CREATE TABLE users (id INTEGER)",
+    );
+    for file in ["app.db", "clash.db"] {
+        let before = std::fs::read(dir.join(file)).unwrap();
+        let url = format!("sqlite://{file}");
+        let output = tollgate(&dir, &["accounts", "create", "acme", "--database", &url]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{file}: {stderr}");
+        assert!(
+            stderr.contains("holds another application's tables") && stderr.contains("users"),
+            "{file}: {stderr}"
+        );
+        assert_eq!(std::fs::read(dir.join(file)).unwrap(), before, "{file}");
+        assert!(!dir.join(format!("{file}-wal")).exists(), "{file}");
+    }
+    let made = tollgate(
+        &dir,
+        &[
+            "accounts",
+            "create",
+            "acme",
+            "--database",
+            "sqlite://empty.db",
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
     // `accounts create` makes its tables in a new file; `keys create` then works.
     let created = tollgate(
         &dir,
