@@ -23,8 +23,9 @@ given with --catalog are checked as `render --catalog …` loads them: stacked i
 collisions between them are found too; each FILE is then checked on top of that stack.
 
 Besides what keeps a file from loading, lint tells what would make the error reference say other
-than the server sends: `retry = \"never\"` on a code the layers send with a Retry-After. A file
-with only that is still loaded onto the stack.
+than the server sends: `retry = \"never\"` on a code the layers send with a Retry-After, or a
+sample in `examples` of another JSON type than they send. A file with only those is still loaded
+onto the stack.
 
 Each problem is printed as `file:line:col: entry \"code\": message`; a valid file as
 `ok: file: N entries`.

@@ -867,7 +867,8 @@ impl Catalog {
     /// (`tollgate lint` reports both): a retry class of `never` (written, or
     /// from a `status` written) on a built-in code the layers send with a
     /// `Retry-After`, which the reference would tell clients not to retry
-    /// while the response asks them to wait.
+    /// while the response asks them to wait; a sample in `examples` of
+    /// another JSON type than the layers send for that key.
     ///
     /// `self` is the catalog the file was loaded onto, the file included: a
     /// `sent_as` is checked against the entry it names there, which this
@@ -1302,6 +1303,24 @@ fn lint_override(
     loaded: &Catalog,
     problems: &mut Problems<'_>,
 ) {
+    // A sample of another JSON type than the layers send (`limit = "100"`
+    // where they send a number) would show clients a body they never get.
+    if let Some(examples) = &entry.examples {
+        for (key, value) in examples.get_ref() {
+            let (Some(sample), Some(sent)) = (example_json(value), builtin.example_value(key))
+            else {
+                continue;
+            };
+            if json_type(&sample) != json_type(sent) {
+                let problem = format!(
+                    "examples key {key:?} is {}, but the layers send {} (`{key} = {sent}`)",
+                    json_type(&sample),
+                    json_type(sent)
+                );
+                problems.push(examples.span(), Some(code), problem);
+            }
+        }
+    }
     // The built-in entries that wait are the ones the layers send with a
     // `Retry-After`: the rate limit, the usage limit, a store that does not
     // answer, an idempotency key in use, and serve's model.
@@ -1365,6 +1384,18 @@ fn example_json(value: &toml::Value) -> Option<serde_json::Value> {
                 .collect::<Option<_>>()?,
         ),
     })
+}
+
+/// The JSON type of `value`, with its article: `a number`, `a string`.
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// What is wrong with `text` as a `docs_url`, if anything.
@@ -2724,6 +2755,22 @@ mod tests {
         let made_to_wait = "[errors.conflict]\nretry = 'after'\n\
                             [errors.rate_limit_exceeded]\nsent_as = 'conflict'\n";
         assert_eq!(linted(made_to_wait), []);
+    }
+
+    #[test]
+    fn lint_tells_a_sample_of_another_type_than_the_layers_send() {
+        let told =
+            linted("[errors.rate_limit_exceeded]\nexamples = { limit = '100', window = 60 }\n");
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(
+            told[0].to_string(),
+            "t.toml:2:12: entry \"rate_limit_exceeded\": examples key \"limit\" is a string, but the \
+             layers send a number (`limit = 100`)"
+        );
+        assert_eq!(
+            linted("[errors.rate_limit_exceeded]\nexamples = { limit = 5 }\n"),
+            []
+        );
     }
 
     /// [`Catalog::lint_toml`] of a file loaded onto the built-in catalog.
