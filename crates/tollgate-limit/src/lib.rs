@@ -66,8 +66,9 @@
 //! policy still counts them all). Behind `tollgate-store`'s authentication,
 //! count only keys that authenticated: a limiter with
 //! [`ApiKey::from_extension()`] as a route layer inside the store's auth
-//! layer (`.route_layer(RateLimitLayer::new(per_key)).route_layer(gate.auth())`,
-//! the outer last), which leaves the key's id as the request's
+//! layer, on each method router (`post(create).route_layer(RateLimitLayer::new(per_key)).route_layer(gate.auth())`,
+//! the outer last; on the whole `Router` they would also wrap each route's
+//! 405 fallback, so a wrong method without a key would get 401), which leaves the key's id as the request's
 //! [`RateLimitKey`], and the per-IP limiter outside it, as `tollgate serve`
 //! does. The route's own authentication (`gate.route()`) then reuses the
 //! principal that layer found: the key is looked up once a request. Without `ConnectInfo` (served without

@@ -13,7 +13,7 @@
 //! sent, may be any `[A-Za-z0-9_]+` (`n`). Two variants share a code only when both use a built-in entry
 //! as is (two `not_found` variants for different resources).
 //!
-//! ```ignore
+//! ```
 //! use tollgate_axum::ApiError;
 //!
 //! #[derive(Debug, ApiError)]
@@ -42,9 +42,9 @@
 //! | `retry` | `"never"`, `"after"`, `"backoff"` | with `status` and `message`; defaults from the status |
 //! | `kind` | a `tollgate::Kind` name (`"not_found"`) | with `status` and `message`; defaults from the status |
 //!
-//! Field attributes: `#[api(source)]` (the cause: logged, never rendered,
-//! as thiserror's `#[source]` and `#[from]` mark it too, so a type may
-//! derive both; an
+//! Field attributes: `#[api(source)]` (the cause: logged, never rendered;
+//! `#[source]` and `#[from]`, as a type moved off thiserror has them, mark
+//! it too, but the enum cannot also derive `thiserror::Error`: see below; an
 //! error type, or anything that converts into
 //! `Box<dyn std::error::Error + Send + Sync>`, such as that box itself or an
 //! `anyhow::Error`), `#[api(retry_after)]`

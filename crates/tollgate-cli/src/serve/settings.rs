@@ -92,7 +92,7 @@ pub(crate) struct ServeArgs {
     #[arg(long = "catalog", short = 'c', value_name = "FILE")]
     catalogs: Vec<PathBuf>,
 
-    /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, redis+unix:///PATH, redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, or redis+sentinel://HOST:PORT/SERVICE for a Sentinel service) [default: in memory] [env: TOLLGATE_REDIS_URL]
+    /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, redis+unix:///PATH, redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, or redis+sentinel://HOST:PORT,HOST:PORT/SERVICE for a Sentinel service; memory:// keeps them in memory) [default: in memory] [env: TOLLGATE_REDIS_URL]
     #[arg(long, value_name = "URL", value_parser = SecretUrl(parse_checked::<RedisUrl>))]
     redis: Option<String>,
 
