@@ -449,7 +449,7 @@ fn parse_fields(fields: &Fields, errors: &mut Errors) -> Vec<FieldInfo> {
             }
         }
         // thiserror's `#[source]` and `#[from]` mark the cause here too: a
-        // type may derive both.
+        // type moved off thiserror keeps them.
         let cause = field.attrs.iter().find_map(|a| {
             let path = a.path();
             (path.is_ident("source") || path.is_ident("from")).then(|| path.span())
