@@ -73,7 +73,7 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
         match Store::open_with(url, StoreOptions::default().create_tables(false)).await {
             Ok(store) => return Ok(store),
             Err(StoreError::NoTables) => {
-                if let Some(tables) = sqlite_tables(url).await.filter(|t| !t.is_empty()) {
+                if let Some(tables) = foreign_tables(url).await.filter(|t| !t.is_empty()) {
                     return Err(cannot_open(
                         url,
                         by,
@@ -93,9 +93,22 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
         .map_err(|e| plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)))
 }
 
-/// The tables of a SQLite file (the first five, by name), read on a
-/// connection that changes nothing; `None` when it cannot be read.
-async fn sqlite_tables(url: &str) -> Option<Vec<String>> {
+/// The tables Tollgate makes in a SQLite file: the store's, sqlx's record of
+/// its migrations, and serve's scans.
+const TOLLGATE_TABLES: [&str; 6] = [
+    "_sqlx_migrations",
+    "accounts",
+    "api_keys",
+    "idempotency",
+    "reservations",
+    "serve_scans",
+];
+
+/// The tables of a SQLite file that are not Tollgate's (the first five, by
+/// name), read on a connection that changes nothing; `None` when it cannot
+/// be read. Tollgate's own are left out: another node starting on the file
+/// at the same moment may have made some before its migration is recorded.
+async fn foreign_tables(url: &str) -> Option<Vec<String>> {
     let mut conn = SqliteConnectOptions::from_str(url)
         .ok()?
         .create_if_missing(false)
@@ -103,15 +116,20 @@ async fn sqlite_tables(url: &str) -> Option<Vec<String>> {
         .connect()
         .await
         .ok()?;
-    let tables = sqlx::query_scalar(
+    let tables: Option<Vec<String>> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         ORDER BY name LIMIT 5",
+         ORDER BY name",
     )
     .fetch_all(&mut conn)
     .await
     .ok();
     drop(conn.close().await);
-    tables
+    let foreign = tables?
+        .into_iter()
+        .filter(|name| !TOLLGATE_TABLES.contains(&name.as_str()))
+        .take(5)
+        .collect();
+    Some(foreign)
 }
 
 /// Opens the store at `url` if it holds Tollgate's tables (applying any
@@ -633,6 +651,30 @@ mod tests {
         .to_string();
         assert!(!said.contains("s3cretpw"), "{said}");
         assert!(said.contains("no such directory: user:***@/tmp"), "{said}");
+    }
+
+    /// Every table a store and serve make is one `foreign_tables` knows
+    /// as Tollgate's.
+    #[tokio::test]
+    async fn the_tables_a_store_makes_are_known_as_tollgates() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = open(&url, "--database").await.unwrap();
+        crate::serve::db::Scans::open(&url).await.unwrap();
+        store.close().await;
+        assert_eq!(foreign_tables(&url).await, Some(Vec::new()));
+        execute(&url, "CREATE TABLE users (id INTEGER)").await;
+        assert_eq!(foreign_tables(&url).await, Some(vec!["users".to_owned()]));
+    }
+
+    async fn execute(url: &str, sql: &'static str) {
+        let mut conn = SqliteConnectOptions::from_str(url)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! ([`settings`]).
 
 mod app;
-mod db;
+pub(crate) mod db;
 mod detections;
 mod listen;
 mod model;
