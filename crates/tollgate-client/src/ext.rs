@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use tollgate::headers::IDEMPOTENCY_KEY;
 
-use crate::retry::{Attempts, SentIdempotencyKey, success_request_id};
+use crate::retry::{Attempts, Deadline, SentIdempotencyKey, success_request_id};
 use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
 
 mod sealed {
@@ -73,8 +73,10 @@ pub trait ResponseExt: sealed::Sealed + Sized {
     ///
     /// A success body is read whole, as reqwest's own `Response::json` reads
     /// it (error bodies stop at 1 MiB; one with `"success":false` is kept
-    /// and decoded up to that); give the client a timeout when the
-    /// server is not yours to trust. Errors are decoded by the default
+    /// and decoded up to that), within the deadline the middleware sent the
+    /// request under (past it, [`Cause::DeadlineElapsed`]: a body that
+    /// trickles in does not hold the call); without the middleware, give
+    /// the client a timeout when the server is not yours to trust. Errors are decoded by the default
     /// [`ErrorDecoder`]; [`json_data_with`](Self::json_data_with) takes yours.
     fn json_data<T: DeserializeOwned>(self) -> impl Future<Output = Result<T, Error>> + Send;
 
@@ -146,7 +148,18 @@ async fn read_data<T: DeserializeOwned>(
             .idempotency_key_sent(key.clone())
             .attempts_made(attempts.clone(), None)
     };
-    let body = response.bytes().await.map_err(|e| at(e.into()))?;
+    // Within the deadline the middleware sent it under: reqwest's read
+    // timeout ends a body that stalls, not one that trickles.
+    let deadline = response.extensions().get::<Deadline>().copied();
+    let read = response.bytes();
+    let body = match deadline {
+        Some(Deadline((when, total))) => match tokio::time::timeout_at(when, read).await {
+            Ok(read) => read,
+            Err(_) => return Err(at(Error::new(Cause::DeadlineElapsed(total)))),
+        },
+        None => read.await,
+    }
+    .map_err(|e| at(e.into()))?;
     match unwrap_envelope(&body) {
         Ok(Envelope {
             success: true,

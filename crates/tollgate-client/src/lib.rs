@@ -19,8 +19,10 @@ pub use retry::{Jitter, RetryBudget, RetryPolicy, TollgateMiddleware};
 /// response body that stalls for as long as the policy's
 /// [`deadline`](RetryPolicy::deadline) (it has no total timeout: the deadline
 /// bounds a request; a slow answer, one that takes minutes as some model
-/// APIs' do, is not cut short of it; a request given a policy of its own
-/// with a longer deadline is still cut at this one), and follows
+/// APIs' do, is not cut short of it; an attempt of a request given a policy
+/// of its own with a longer deadline still gets no more than this one to
+/// answer, and is then retried as a timeout, if it may be sent again: give
+/// such calls a client of their own), and follows
 /// redirects only within the origin it was sent to (a redirect elsewhere is
 /// the response: the request's `X-API-Key` or `Idempotency-Key` would
 /// otherwise go along).

@@ -71,6 +71,12 @@ struct Running;
 #[derive(Clone, Debug)]
 pub(crate) struct Attempts(pub(crate) Vec<Attempt>);
 
+/// A success's deadline (when, and how long it was), in the response's
+/// extensions: [`ResponseExt::json_data`](crate::ResponseExt::json_data)
+/// reads the body within it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline(pub(crate) (Instant, Duration));
+
 /// The `Idempotency-Key` a successful response's request was sent with,
 /// kept in its extensions for an error found in its body later.
 #[derive(Clone, Debug)]
@@ -141,9 +147,14 @@ impl TollgateMiddleware {
             .and_then(|key| key.to_str().ok())
             .map(str::to_owned);
         let call = Call {
+            // A blank key protects nothing: a server that ignores it would
+            // run the request again.
             may_repeat: RetryPolicy::may_repeat(
                 &method,
-                request.headers().contains_key(IDEMPOTENCY_KEY),
+                request
+                    .headers()
+                    .get(IDEMPOTENCY_KEY)
+                    .is_some_and(|key| !key.as_bytes().trim_ascii().is_empty()),
             ),
             idempotency_key,
             // A copy to send again; `None` for a streaming body (or when
@@ -183,6 +194,9 @@ impl TollgateMiddleware {
                     trace(&attempt, &call, Decision::Done);
                     attempts.push(attempt);
                     response.extensions_mut().insert(Attempts(attempts));
+                    if let Some(deadline) = call.deadline {
+                        response.extensions_mut().insert(Deadline(deadline));
+                    }
                     if let Some(key) = call.idempotency_key {
                         response.extensions_mut().insert(SentIdempotencyKey(key));
                     }

@@ -23,8 +23,11 @@ pub(crate) struct Reply {
     /// Wait this long before answering (a slow or hanging server).
     pub(crate) stall: Option<Duration>,
     /// Send the headers and the body's first half, then wait this long
-    /// before the rest (a body that trickles).
+    /// before the rest (a body that stalls).
     pub(crate) body_stall: Option<Duration>,
+    /// Send the body a byte at a time, this long apart (a body that
+    /// trickles: no read waits long).
+    pub(crate) trickle: Option<Duration>,
 }
 
 impl Reply {
@@ -35,6 +38,7 @@ impl Reply {
             body: Vec::new(),
             stall: None,
             body_stall: None,
+            trickle: None,
         }
     }
 
@@ -67,6 +71,11 @@ impl Reply {
 
     pub(crate) fn stall(mut self, d: Duration) -> Reply {
         self.stall = Some(d);
+        self
+    }
+
+    pub(crate) fn trickle(mut self, every: Duration) -> Reply {
+        self.trickle = Some(every);
         self
     }
 
@@ -114,6 +123,7 @@ impl Reply {
             body,
             stall: None,
             body_stall: None,
+            trickle: None,
         }
     }
 }
@@ -238,9 +248,15 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response
     if let Some(d) = reply.stall {
         tokio::time::sleep(d).await;
     }
-    let body = match reply.body_stall {
-        None => Body::from(reply.body),
-        Some(wait) => {
+    let body = match (reply.body_stall, reply.trickle) {
+        (None, Some(every)) => Body::from_stream(futures_util::stream::iter(reply.body).then(
+            move |byte| async move {
+                tokio::time::sleep(every).await;
+                Ok::<_, std::convert::Infallible>(vec![byte])
+            },
+        )),
+        (None, None) => Body::from(reply.body),
+        (Some(wait), _) => {
             let mut first = reply.body;
             let rest = first.split_off(first.len() / 2);
             let chunks = [(first, Duration::ZERO), (rest, wait)];

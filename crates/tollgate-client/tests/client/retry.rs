@@ -828,6 +828,33 @@ async fn a_success_body_that_stalls_is_ended_at_the_deadline() {
     }
 }
 
+/// A success body that trickles in (no read waits long enough for
+/// reqwest's read timeout) is ended at the deadline by `json_data`.
+#[tokio::test(start_paused = true)]
+async fn a_success_body_that_trickles_is_ended_at_the_deadline_by_json_data() {
+    let envelope = format!(r#"{{"success":true,"data":"{}"}}"#, "x".repeat(100));
+    let reply = Reply::ok()
+        .body(envelope)
+        .trickle(Duration::from_millis(500));
+    let mock = Mock::start(vec![reply]).await;
+    let client = tollgate_client::client_with(RetryPolicy::default().deadline(10 * SECOND));
+    let started = tokio::time::Instant::now();
+    let response = client.get(mock.url("/")).send().await.unwrap();
+    let err = response.json_data::<String>().await.unwrap_err();
+    assert_eq!(started.elapsed(), 10 * SECOND);
+    assert!(
+        matches!(err.cause(), Cause::DeadlineElapsed(d) if *d == 10 * SECOND),
+        "{err:?}"
+    );
+    // Within it, the same body is read.
+    let reply = Reply::ok()
+        .body(r#"{"success":true,"data":"ok"}"#)
+        .trickle(Duration::from_millis(100));
+    let mock = Mock::start(vec![reply]).await;
+    let response = client.get(mock.url("/")).send().await.unwrap();
+    assert_eq!(response.json_data::<String>().await.unwrap(), "ok");
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_error_body_still_arriving_at_the_deadline_keeps_status_and_hint() {
     let reply = Reply::new(429)

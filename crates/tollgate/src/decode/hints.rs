@@ -67,12 +67,24 @@ pub(super) fn is_rate_limit_code(code: &str) -> bool {
 /// (`Wed, 21 Oct 2015 …`) splits no list: its pieces are no delays.
 pub(super) fn retry_after_field(value: &str, now: SystemTime) -> Option<Duration> {
     crate::parse_retry_after(value, now).or_else(|| {
-        value
-            .split(',')
-            .map(|part| crate::retry::seconds(part.trim()))
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .max()
+        // Folded values of both forms (`120, Wed, 21 Oct 2015 07:28:00 GMT`):
+        // a piece that is no delay may be a date's weekday, joined with the
+        // piece after it. Every value must read, or the line says nothing.
+        let parts: Vec<&str> = value.split(',').map(str::trim).collect();
+        let (mut i, mut longest) = (0, None::<Duration>);
+        while i < parts.len() {
+            let delay = match crate::retry::seconds(parts[i]) {
+                Some(delay) => delay,
+                None => {
+                    let date = format!("{}, {}", parts[i], parts.get(i + 1)?);
+                    i += 1;
+                    crate::parse_retry_after(&date, now)?
+                }
+            };
+            longest = Some(longest.map_or(delay, |d| d.max(delay)));
+            i += 1;
+        }
+        longest
     })
 }
 

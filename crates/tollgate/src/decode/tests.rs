@@ -498,6 +498,11 @@ fn hyphenated_rate_limit_fields_and_folded_retry_after_are_read() {
     // A date's comma is no list.
     let date = decode_fields(429, &[("retry-after", "Fri, 15 Jan 2027 08:00:10 GMT")]);
     assert_eq!(date.retry_after, secs(10));
+    // A delay and a date folded into one line: the longest of them.
+    let mixed = [("retry-after", "120, Fri, 15 Jan 2027 08:05:00 GMT")];
+    assert_eq!(decode_fields(429, &mixed).retry_after, secs(300));
+    let mixed = [("retry-after", "Fri, 15 Jan 2027 08:00:10 GMT, 120")];
+    assert_eq!(decode_fields(429, &mixed).retry_after, secs(120));
 }
 
 #[test]
