@@ -356,19 +356,38 @@ fn check_exchange(
 
     // A code in the catalog, mirrored in X-Error-Code.
     let def = full.code.as_deref().and_then(|c| catalog.find_wire_code(c));
-    rows.push(match (&full.code, def) {
-        (Some(code), Some(def)) if def.code() == code => row("code", Verdict::Pass, code.clone()),
-        (Some(code), Some(def)) => row(
+    // The spelling the body's dialect gives the entry (its alias there),
+    // when the body carries the code: another case, or another dialect's
+    // alias, is a code the error reference does not show.
+    let spelled = match (body.code.as_deref(), def, body.dialect.parse::<Dialect>()) {
+        (Some(code), Some(def), Ok(d)) if def.wire_code(d) != code => {
+            Some((code.to_owned(), def.wire_code(d).into_owned(), d))
+        }
+        _ => None,
+    };
+    rows.push(match (&full.code, def, spelled) {
+        (_, _, Some((code, wire, d))) => row(
+            "code",
+            Verdict::Fail,
+            format!(
+                "{:?} is not how the {d} dialect spells it: {wire}, as the error reference shows",
+                clipped(&code)
+            ),
+        ),
+        (Some(code), Some(def), None) if def.code() == code => {
+            row("code", Verdict::Pass, code.clone())
+        }
+        (Some(code), Some(def), None) => row(
             "code",
             Verdict::Pass,
             format!("{} ({})", clipped(code), def.code()),
         ),
-        (Some(code), None) => row(
+        (Some(code), None, None) => row(
             "code",
             Verdict::Fail,
             format!("{:?} is not a code of the catalog", clipped(code)),
         ),
-        (None, _) => row(
+        (None, _, None) => row(
             "code",
             Verdict::Fail,
             "no error code in the body or X-Error-Code".into(),
@@ -413,6 +432,31 @@ fn check_exchange(
             "no catalog code to compare".into(),
         ),
     });
+
+    // The status the body states (`status`, google's `error.code`, …),
+    // read without the response's: it must be the response's.
+    let stated = catalog.decode(0, &HeaderMap::new(), &answer.body, SystemTime::now());
+    if stated.status != 0 && stated.status != status {
+        rows.push(row(
+            "body-status",
+            Verdict::Fail,
+            format!("the body says {}, the response is {status}", stated.status),
+        ));
+    }
+    // The wait the body asks for (`retry_after`), next to Retry-After's.
+    if let (Some(in_body), Some(in_header)) = (body.retry_after, retry_after(headers)) {
+        let (a, b) = (
+            tollgate::retry_after_secs(in_body),
+            tollgate::retry_after_secs(in_header),
+        );
+        if a.abs_diff(b) > 1 {
+            rows.push(row(
+                "retry-after",
+                Verdict::Fail,
+                format!("Retry-After asks for {b} s, the body's retry hint for {a} s"),
+            ));
+        }
+    }
 
     // The request id: always in the header, the same in the body where the
     // body's dialect has a place for it.
@@ -1013,6 +1057,51 @@ mod tests {
             [
                 (Verdict::Pass, "NOT_FOUND (not_found)"),
                 (Verdict::Pass, "not_found")
+            ]
+        );
+    }
+
+    /// What a client reading the error reference would trip on: a code in
+    /// another spelling than the body's dialect gives it, a body that
+    /// states another status than the response's, a Retry-After that asks
+    /// for another wait than the body.
+    #[test]
+    fn a_body_that_says_other_than_the_reference_or_its_response_fails() {
+        let catalog = Catalog::builtin();
+        let altered = |code: &str, from: &str, to: &str| {
+            let mut answer = rendered(&catalog, Dialect::Problem, code);
+            let body = String::from_utf8(answer.body.to_vec()).unwrap();
+            assert!(body.contains(from), "{body}");
+            answer.body = body.replacen(from, to, 1).into_bytes().into();
+            answer
+        };
+        let mut later = rendered(&catalog, Dialect::Problem, "rate_limit_exceeded");
+        later
+            .headers
+            .insert(RETRY_AFTER, HeaderValue::from_static("40"));
+        let entries = [
+            exchange(
+                "upper",
+                altered(
+                    "not_found",
+                    r#""code":"not_found""#,
+                    r#""code":"NOT_FOUND""#,
+                ),
+            ),
+            exchange(
+                "status",
+                altered("not_found", r#""status":404"#, r#""status":500"#),
+            ),
+            exchange("later", later),
+        ];
+        let rows = evaluate(&catalog, &entries, None);
+        assert_eq!(
+            failures(&rows),
+            [
+                "upper: GET /x code: \"NOT_FOUND\" is not how the problem dialect spells it: not_found, \
+                 as the error reference shows",
+                "status: GET /x body-status: the body says 500, the response is 404",
+                "later: GET /x retry-after: Retry-After asks for 40 s, the body's retry hint for 30 s",
             ]
         );
     }
