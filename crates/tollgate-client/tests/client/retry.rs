@@ -499,6 +499,21 @@ async fn post_and_patch_without_a_key_are_not_retried() {
             "{err}"
         );
     }
+    // A blank key protects nothing: a server that ignores it would run
+    // the POST again.
+    let mock = Mock::start(vec![Reply::new(500), Reply::ok()]).await;
+    let err = client
+        .post(mock.url("/v1/scans"))
+        .header("idempotency-key", " ")
+        .body("{}")
+        .send_api()
+        .await
+        .unwrap_err();
+    assert_eq!(mock.hits(), 1, "a POST with a blank key was sent twice");
+    assert_eq!(
+        err.stop(),
+        Some(&StopReason::NotIdempotent(http::Method::POST))
+    );
     // PUT and DELETE are idempotent: retried without a key.
     for method in [http::Method::PUT, http::Method::DELETE] {
         let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1), Reply::ok()]).await;
