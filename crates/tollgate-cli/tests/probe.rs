@@ -483,6 +483,7 @@ async fn openapi() -> axum::Json<Value> {
                 "get": {"security": keyed, "responses": {"200": {"description": "the items"}}},
                 "post": {
                     "security": keyed,
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false}],
                     "requestBody": {"content": {"application/json": {"example": {"name": "probe"}}}},
                     "responses": {"201": {"description": "created"}}
                 }

@@ -52,7 +52,7 @@ JSON, a wrong Content-Type and an oversized chunked body (to a route taking JSON
 growing once the server answers, and an answer other than 413 is a skip naming how much of the
 body was sent: no 413 within the whole --max-body-mib, or an answer before it); an unknown route; a
 method the route lacks; the same Idempotency-Key with two payloads (needs --key and a POST or PATCH
-route; passes when the first is answered and the second refused with idempotency_key_reused or
+route whose parameters in /openapi.json list Idempotency-Key, or one given with --route; passes when the first is answered and the second refused with idempotency_key_reused or
 idempotency_key_in_use); and a burst of up to --max-requests requests until a 429 (to a GET route,
 else an unknown one); with no 429, the burst is skipped when the last answer's RateLimit fields
 (else its X-RateLimit-Remaining and X-RateLimit-Limit) show calls left or a quota of at least
@@ -626,7 +626,8 @@ async fn probe(
         }
         (None, _) => entries.push(skipped(
             "idempotency",
-            "no POST or PATCH route taking JSON known: pass --route POST:/path",
+            "no POST or PATCH route taking JSON and an Idempotency-Key known (none lists the \
+             header among its parameters): pass --route POST:/path to check one",
         )),
         (Some(_), false) => entries.push(skipped(
             "idempotency",

@@ -27,6 +27,10 @@ pub(crate) struct Route {
     pub(crate) json_body: bool,
     /// The request body example the document gives, if any.
     pub(crate) example: Option<Value>,
+    /// Whether the route takes an `Idempotency-Key`: `Some(true)` when the
+    /// document lists it among its header parameters, `Some(false)` when the
+    /// document does not, `None` for a route given with `--route`.
+    pub(crate) idempotency_key: Option<bool>,
 }
 
 impl Route {
@@ -71,6 +75,7 @@ pub(crate) fn parse_route(arg: &str) -> Result<Route, String> {
         keyed: None,
         json_body,
         example: None,
+        idempotency_key: None,
     })
 }
 
@@ -149,6 +154,7 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
                     .map(|_| true),
             };
             let json = member(&op, "requestBody")
+                .and_then(|body| resolved(&doc, body))
                 .and_then(members)
                 .and_then(|body| member(&body, "content").and_then(members))
                 .and_then(|content| {
@@ -157,16 +163,58 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
                         .find(|(media, _)| media.contains("json"))
                         .map(|(_, media)| media)
                 });
+            // The operation's parameters and its path's.
+            let idempotency_key = [member(&op, "parameters"), member(&item, "parameters")]
+                .into_iter()
+                .flatten()
+                .filter_map(|list| serde_json::from_str::<Elements<'_>>(list.get()).ok())
+                .flat_map(|list| list.0)
+                .any(|parameter| takes_idempotency_key(&doc, parameter));
             routes.push(Route {
                 method: method.clone(),
                 path: path.clone(),
                 keyed,
                 json_body: json.is_some(),
                 example: json.and_then(example),
+                idempotency_key: Some(idempotency_key),
             });
         }
     }
     Ok(routes)
+}
+
+/// `value`, or what its `$ref` names in the document (`#/components/…`),
+/// followed a few times at most; `None` for a reference that names nothing
+/// in it (another file, a loop).
+fn resolved<'a>(doc: &[(String, &'a RawValue)], mut value: &'a RawValue) -> Option<&'a RawValue> {
+    for _ in 0..8 {
+        let Some(target) = members(value).and_then(|m| member(&m, "$ref")) else {
+            return Some(value);
+        };
+        let pointer: String = serde_json::from_str(target.get()).ok()?;
+        let mut steps = pointer
+            .strip_prefix("#/")?
+            .split('/')
+            .map(|step| step.replace("~1", "/").replace("~0", "~"));
+        let mut at = member(doc, &steps.next()?)?;
+        for step in steps {
+            at = member(&members(at)?, &step)?;
+        }
+        value = at;
+    }
+    None
+}
+
+/// Whether `parameter` (or what its `$ref` names) is the `Idempotency-Key`
+/// header.
+fn takes_idempotency_key(doc: &[(String, &RawValue)], parameter: &RawValue) -> bool {
+    let Some(parameter) = resolved(doc, parameter).and_then(members) else {
+        return false;
+    };
+    let text =
+        |name| member(&parameter, name).and_then(|v| serde_json::from_str::<String>(v.get()).ok());
+    text("in").as_deref() == Some("header")
+        && text("name").is_some_and(|name| name.eq_ignore_ascii_case("idempotency-key"))
 }
 
 /// A JSON object's members in document order, each value the slice of the
@@ -344,8 +392,12 @@ pub(crate) fn targets(routes: &[Route], have_key: bool) -> Targets<'_> {
         r.json_body
             .then(|| u8::from(r.method != Method::POST) * 2 + u8::from(r.keyed == Some(false)))
     });
+    // Only a route that takes an Idempotency-Key, as far as anything says:
+    // an API that documents none need not honour one.
     let idempotent = best(routes, |r| {
-        let takes_key = r.json_body && (r.method == Method::POST || r.method == Method::PATCH);
+        let takes_key = r.json_body
+            && (r.method == Method::POST || r.method == Method::PATCH)
+            && r.idempotency_key != Some(false);
         takes_key.then(|| u8::from(r.method != Method::POST) * 2 + u8::from(r.keyed == Some(false)))
     });
     let wrong_method = keyed.or(routes.first()).and_then(|route| {
@@ -418,6 +470,7 @@ mod tests {
                 "/v1/scans": {
                     "post": {
                         "security": [{"bearerAuth": ["scans:write"]}],
+                        "parameters": [{"name": "Idempotency-Key", "in": "header"}],
                         "requestBody": {"content": {"application/json": {
                             "schema": {"type": "object"},
                             "examples": {"png": {"value": {"image_data": "iVBOR"}}}
@@ -474,6 +527,53 @@ mod tests {
             .is_empty()
         );
         assert!(from_openapi(b"[]", "/").is_err());
+    }
+
+    /// A request body and parameters given by `$ref` are followed; the
+    /// idempotency check goes only to a route that takes an
+    /// `Idempotency-Key`, as its parameters (or its path's) say.
+    #[test]
+    fn references_are_followed_and_an_idempotency_key_is_looked_for() {
+        let doc = json!({
+            "paths": {
+                "/v1/a": {"post": {
+                    "requestBody": {"$ref": "#/components/requestBodies/A"},
+                    "responses": {"201": {}}
+                }},
+                "/v1/b": {
+                    "parameters": [{"$ref": "#/components/parameters/Key"}],
+                    "post": {
+                        "requestBody": {"$ref": "#/components/requestBodies/A"},
+                        "responses": {"201": {}}
+                    }
+                },
+                "/v1/loop": {"post": {"requestBody": {"$ref": "#/components/requestBodies/Loop"}}}
+            },
+            "components": {
+                "requestBodies": {
+                    "A": {"content": {"application/json": {"example": {"n": 1}}}},
+                    "Loop": {"$ref": "#/components/requestBodies/Loop"}
+                },
+                "parameters": {"Key": {"name": "idempotency-key", "in": "header"}}
+            }
+        });
+        let routes = from_openapi(doc.to_string().as_bytes(), "/").unwrap();
+        let seen: Vec<_> = routes
+            .iter()
+            .map(|r| (r.path.as_str(), r.json_body, r.idempotency_key))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("/v1/a", true, Some(false)),
+                ("/v1/b", true, Some(true)),
+                ("/v1/loop", false, Some(false)),
+            ]
+        );
+        assert_eq!(routes[0].example, Some(json!({"n": 1})));
+        assert_eq!(targets(&routes, true).idempotent.unwrap().path, "/v1/b");
+        // Without a route that takes the key, none is checked.
+        assert!(targets(&routes[..1], true).idempotent.is_none());
     }
 
     #[test]
@@ -585,7 +685,8 @@ mod tests {
         assert_eq!(routes[0].example, Some(json!({"image_data": "iVBOR"})));
         let t = targets(&routes, true);
         assert_eq!(t.keyed.unwrap().path, "/v1/scans/{id}");
-        assert_eq!(t.idempotent.unwrap().path, "/v1/scans");
+        // It documents no Idempotency-Key: not checked.
+        assert!(t.idempotent.is_none());
         assert_eq!(t.burst.unwrap().path, "/v1/scans/{id}");
     }
 
@@ -617,6 +718,7 @@ mod tests {
             keyed: Some(true),
             json_body: true,
             example: None,
+            idempotency_key: None,
         };
         let routes = [route(Method::PUT), route(Method::PATCH)];
         let t = targets(&routes, true);
@@ -631,6 +733,7 @@ mod tests {
             keyed,
             json_body,
             example: None,
+            idempotency_key: None,
         }
     }
 
