@@ -189,10 +189,11 @@ fn without_secrets(text: &str, url: &str) -> String {
         rest.rsplit_once('@')
             .map(|(user_info, _)| user_info.to_owned())
     };
-    if let (Some(secret), Some(hidden)) = (user_info(url), user_info(&redacted)) {
-        if secret != hidden && !secret.is_empty() {
-            text = text.replace(&secret, &hidden);
-        }
+    if let (Some(secret), Some(hidden)) = (user_info(url), user_info(&redacted))
+        && secret != hidden
+        && !secret.is_empty()
+    {
+        text = text.replace(&secret, &hidden);
     }
     text
 }

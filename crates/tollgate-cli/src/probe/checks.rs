@@ -1072,7 +1072,7 @@ mod tests {
             let mut answer = rendered(&catalog, Dialect::Problem, code);
             let body = String::from_utf8(answer.body.to_vec()).unwrap();
             assert!(body.contains(from), "{body}");
-            answer.body = body.replacen(from, to, 1).into_bytes().into();
+            answer.body = body.replacen(from, to, 1).into_bytes();
             answer
         };
         let mut later = rendered(&catalog, Dialect::Problem, "rate_limit_exceeded");
