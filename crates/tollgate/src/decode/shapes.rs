@@ -27,10 +27,13 @@ pub(super) fn read_object(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) -
             None
         }
     };
-    // Where most shapes keep it (their readers leave it to this). A blank
-    // id is none, so that the next place to hold one counts.
+    // Where most shapes keep it (their readers leave it to this), else in
+    // the `error` object (`{"error":{"code","message","request_id"}}`). A
+    // blank id is none, so that the next place to hold one counts.
     if out.request_id.as_deref().is_none_or(is_blank) {
-        out.request_id = top_level_request_id(obj).map(Cow::into_owned);
+        out.request_id = top_level_request_id(obj)
+            .map(Cow::into_owned)
+            .or_else(|| top_level_request_id(&obj.obj("error")?).map(Cow::into_owned));
     }
     // Where most shapes keep it too (Discord's `{"message","retry_after"}`);
     // a shape that read it already gives the same hint again.
@@ -222,7 +225,7 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     if matches!(status, 400 | 422) && is_field_map(obj) {
         return Shape::Other("errors", read_field_map);
     }
-    Shape::Other("json", |obj, _, out| read_top_level_code(obj, out))
+    Shape::Other("json", read_json)
 }
 
 /// Whether every member of an object is a field's messages, a non-empty
@@ -470,6 +473,14 @@ pub(crate) fn message_from_violations(out: &mut Decoded) {
 /// 404 says nothing more).
 fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
     out.set_code(top_level_code(obj, out.status));
+}
+
+/// A body of no shape known: its code ([`read_top_level_code`]) and its
+/// `error_message`, as Plaid's flat errors give it
+/// (`{"error_type","error_code","error_message"}`).
+fn read_json(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    read_top_level_code(obj, out);
+    out.message = obj.string("error_message");
 }
 
 /// What [`read_top_level_code`] reads, for a response with `status`.

@@ -1082,3 +1082,28 @@ fn a_json_body_cut_short_keeps_its_code() {
     assert_eq!(e.dialect, "text");
     assert_eq!(e.message.as_deref(), Some("{oops"));
 }
+
+/// Plaid's flat errors keep their message; a request id inside the `error`
+/// object is read when none is at the top.
+#[test]
+fn a_flat_error_message_and_a_request_id_inside_error_are_read() {
+    let plaid = r#"{"error_type":"INVALID_REQUEST","error_code":"MISSING_FIELDS","error_message":"the following required fields are missing: client_id","display_message":null,"request_id":"m8MDnv9okwxFNBV"}"#;
+    let decoded = decode_body(400, &[], plaid);
+    assert_eq!(decoded.code.as_deref(), Some("MISSING_FIELDS"));
+    assert_eq!(
+        decoded.message.as_deref(),
+        Some("the following required fields are missing: client_id")
+    );
+    assert_eq!(decoded.request_id.as_deref(), Some("m8MDnv9okwxFNBV"));
+    let inside = r#"{"error":{"code":"internal","message":"boom","request_id":"body-req-1"}}"#;
+    assert_eq!(
+        decode_body(500, &[], inside).request_id.as_deref(),
+        Some("body-req-1")
+    );
+    // The top-level one wins.
+    let both = r#"{"error":{"code":"x","message":"m","request_id":"inner"},"request_id":"outer"}"#;
+    assert_eq!(
+        decode_body(500, &[], both).request_id.as_deref(),
+        Some("outer")
+    );
+}
