@@ -52,7 +52,8 @@ JSON, a wrong Content-Type and an oversized chunked body (to a route taking JSON
 growing once the server answers, and an answer other than 413 is a skip naming how much of the
 body was sent: no 413 within the whole --max-body-mib, or an answer before it); an unknown route; a
 method the route lacks; the same Idempotency-Key with two payloads (needs --key and a POST or PATCH
-route whose parameters in /openapi.json list Idempotency-Key, or one given with --route; passes when the first is answered and the second refused with idempotency_key_reused or
+route whose parameters in /openapi.json list Idempotency-Key, or one given with --route; passes
+when the first is answered and the second refused with idempotency_key_reused or
 idempotency_key_in_use); and a burst of up to --max-requests requests until a 429 (to a GET route,
 else an unknown one); with no 429, the burst is skipped when the last answer's RateLimit fields
 (else its X-RateLimit-Remaining and X-RateLimit-Limit) show calls left or a quota of at least
@@ -87,7 +88,8 @@ X-Request-Id, equal to the body's request id where the dialect has one; carry WW
 database errors). Bodies are not checked against the document's schemas, nor codes against
 /errors: the catalog (--catalog) is what the answers are held to.
 
-Exit status: 0 every check passed, 1 a check failed, 2 bad arguments or BASE_URL unreachable.";
+Exit status: 0 every check passed, 1 a check failed (or, with --strict, was skipped), 2 bad
+arguments or BASE_URL unreachable.";
 
 /// Arguments of `tollgate probe`.
 #[derive(Debug, clap::Args)]
@@ -127,6 +129,11 @@ pub(crate) struct ProbeArgs {
     /// Print one JSON object instead of the table
     #[arg(long)]
     json: bool,
+
+    /// Fail the run (exit 1) when a check is skipped too, as in CI, where a check that could not
+    /// run (no route for it, a rate limit in the way) should not pass unseen
+    #[arg(long)]
+    strict: bool,
 
     /// The most requests of the burst that looks for the rate limit; 0 skips it
     #[arg(long, value_name = "N", default_value_t = 300, allow_negative_numbers = true,
@@ -671,6 +678,7 @@ async fn probe(
         routes_from,
         requests,
         rows,
+        strict: args.strict,
     })
 }
 

@@ -20,6 +20,8 @@ pub(crate) struct Report {
     pub(crate) requests: usize,
     /// Every check.
     pub(crate) rows: Vec<Row>,
+    /// Whether a skipped check fails the run too (`--strict`).
+    pub(crate) strict: bool,
 }
 
 impl Report {
@@ -27,9 +29,9 @@ impl Report {
         self.rows.iter().filter(|r| r.verdict == verdict).count()
     }
 
-    /// Whether no check failed.
+    /// Whether no check failed (nor, `--strict`, was skipped).
     pub(crate) fn ok(&self) -> bool {
-        self.count(Verdict::Fail) == 0
+        self.count(Verdict::Fail) == 0 && !(self.strict && self.count(Verdict::Skip) > 0)
     }
 
     /// The report as one JSON object.
@@ -110,6 +112,7 @@ mod tests {
             routes: vec!["GET /v1/x".into()],
             routes_from: "flags",
             requests: 3,
+            strict: false,
             rows: verdicts
                 .iter()
                 .enumerate()
@@ -147,6 +150,17 @@ mod tests {
             report(&[Verdict::Pass, Verdict::Skip]).to_json()["ok"]
                 .as_bool()
                 .unwrap()
+        );
+        // --strict: a skip fails the run too.
+        let strict = Report {
+            strict: true,
+            ..report(&[Verdict::Pass, Verdict::Skip])
+        };
+        assert!(!strict.ok());
+        assert!(
+            strict
+                .to_table()
+                .contains("\nFAILED: 1 passed, 0 failed, 1 skipped")
         );
     }
 
