@@ -76,8 +76,9 @@ pub trait ResponseExt: sealed::Sealed + Sized {
     /// and decoded up to that), within the deadline the middleware sent the
     /// request under (past it, [`Cause::DeadlineElapsed`]: a body that
     /// trickles in does not hold the call); without the middleware, give
-    /// the client a timeout when the server is not yours to trust. Errors are decoded by the default
-    /// [`ErrorDecoder`]; [`json_data_with`](Self::json_data_with) takes yours.
+    /// the client a timeout when the server is not yours to trust. Errors
+    /// are decoded by the default [`ErrorDecoder`];
+    /// [`json_data_with`](Self::json_data_with) takes yours.
     fn json_data<T: DeserializeOwned>(self) -> impl Future<Output = Result<T, Error>> + Send;
 
     /// [`json_data`](Self::json_data) with a decoder of your own (an app
