@@ -11,13 +11,15 @@
 //! as there.
 
 use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use async_compression::tokio::bufread::{GzipDecoder, ZlibDecoder};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use futures_util::future::Either;
-use futures_util::{StreamExt, TryStreamExt};
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderValue, Request};
 use tokio_util::io::{ReaderStream, StreamReader};
@@ -146,9 +148,43 @@ fn coding(headers: &HeaderMap) -> Result<Option<Coding>, Unsupported> {
     }
 }
 
+/// How many encoded bytes past twice the decoded ones a body may hold.
+const SPARSE_SLACK: u64 = 64 * 1024;
+
+/// The error of a body whose coded data decodes to next to nothing.
+#[derive(Debug)]
+struct Sparse;
+
+impl std::fmt::Display for Sparse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("it decodes to far fewer bytes than it holds")
+    }
+}
+
+impl std::error::Error for Sparse {}
+
 /// `body` decoded from `coding` as it is read.
+///
+/// Coded data that decodes to next to nothing (gzip members of nothing,
+/// each of which resets the decoder's 32 KiB window) costs far more to
+/// decode than its size, on the request's thread: such a body is refused
+/// once what it holds runs past twice what it decoded to, and 64 KiB.
+/// Compressed data is smaller than what it decodes to, and data that does
+/// not compress is stored at about its size.
 fn decoded(body: Body, coding: Coding) -> Body {
-    let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    let produced = Arc::new(AtomicU64::new(0));
+    let (seen, mut read) = (Arc::clone(&produced), 0u64);
+    let input = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        // Against what the chunks before this one decoded to: this one
+        // has not been decoded yet.
+        if read > seen.load(Ordering::Relaxed).saturating_mul(2) + SPARSE_SLACK {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, Sparse));
+        }
+        read += chunk.len() as u64;
+        Ok(chunk)
+    });
+    let reader = StreamReader::new(input);
     let stream = match coding {
         Coding::Gzip => {
             let mut decoder = GzipDecoder::new(reader);
@@ -157,13 +193,12 @@ fn decoded(body: Body, coding: Coding) -> Body {
         }
         Coding::Deflate => Either::Right(ReaderStream::new(ZlibDecoder::new(reader))),
     };
-    let mut decoded_some = false;
     Body::from_stream(stream.map(move |chunk| match chunk {
         Ok(chunk) => {
-            decoded_some |= !chunk.is_empty();
+            produced.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             Ok(chunk)
         }
-        Err(e) => Err(undecodable(e, coding, decoded_some)),
+        Err(e) => Err(undecodable(e, coding, produced.load(Ordering::Relaxed) > 0)),
     }))
 }
 
@@ -181,7 +216,9 @@ fn undecodable(e: std::io::Error, coding: Coding, decoded_some: bool) -> std::io
         Coding::Gzip => "gzip",
         Coding::Deflate => "deflate (zlib)",
     };
-    let why = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+    let why = if e.get_ref().is_some_and(|inner| inner.is::<Sparse>()) {
+        format!("the body's {name} data is refused: {Sparse}")
+    } else if e.kind() == std::io::ErrorKind::UnexpectedEof {
         format!("the body ends before its {name} data does")
     } else if decoded_some {
         format!(

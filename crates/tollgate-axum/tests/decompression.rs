@@ -137,6 +137,67 @@ async fn a_corrupted_gzip_body_is_malformed() {
     );
 }
 
+/// Gzip members of nothing, one after another, cost far more to decode than
+/// their size (each resets the decoder): a body of them is refused once it
+/// holds far more than it decodes to. Data that does not compress is not.
+#[tokio::test]
+async fn a_body_that_decodes_to_next_to_nothing_is_refused() {
+    // A limit the coded bodies here are within.
+    let roomy = Router::new()
+        .route(
+            "/notes",
+            post(|Json(note): Json<Note>| async move { note.text.len().to_string() }),
+        )
+        .layer(Decompression)
+        .layer(
+            Tollgate::new(Catalog::builtin())
+                .body_limit(1 << 20)
+                .layer(),
+        );
+    let send = |coded: &[u8]| {
+        let request = Request::post("/notes")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_ENCODING, "gzip")
+            .body(streamed(coded, 16 * 1024))
+            .unwrap();
+        let roomy = roomy.clone();
+        async move {
+            let response = roomy.oneshot(request).await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, body)
+        }
+    };
+    let (status, body) = send(&gzip(b"").repeat(20_000)).await;
+    assert_eq!(status, 400, "{body:?}");
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["reason"],
+        "the body's gzip data is refused: it decodes to far fewer bytes than it holds"
+    );
+    // Random text, which compresses little: read.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let noise: String = (0..600_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // `#` to `[`: no quote or backslash to escape.
+            char::from(b'#' + (state % 57) as u8)
+        })
+        .collect();
+    let note = format!(r#"{{"text":"{noise}"}}"#);
+    let coded = gzip(note.as_bytes());
+    assert!(
+        coded.len() * 10 > note.len() * 7,
+        "it compressed: {}",
+        coded.len()
+    );
+    let (status, body) = send(&coded).await;
+    assert_eq!(status, 200, "{body:?}");
+    assert_eq!(body, noise.len().to_string());
+}
+
 #[tokio::test]
 async fn a_coding_the_decoder_lacks_is_unsupported_and_says_which_it_decodes() {
     let answer = post_note("br", b"not really brotli".to_vec()).await;
