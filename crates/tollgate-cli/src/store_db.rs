@@ -375,6 +375,17 @@ fn private_file(path: &Path) -> std::io::Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
         Ok(_) => Ok(()),
+        // A dangling symbolic link is "already there" to `create_new`, yet
+        // SQLite would create the file it names with the umask's mode
+        // (0644): create that file here, 0600, through the link.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::AlreadyExists
+                && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+                && std::fs::metadata(path).is_err() =>
+        {
+            options.create_new(false).create(true);
+            options.open(path).map(drop)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
@@ -676,6 +687,21 @@ mod tests {
             .unwrap();
         sqlx::query(sql).execute(&mut conn).await.unwrap();
         conn.close().await.unwrap();
+    }
+
+    /// A database named through a link to a file not made yet is made
+    /// readable by its owner only, as one named directly is.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_database_made_through_a_dangling_link_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (link, target) = (dir.path().join("t.db"), dir.path().join("volume.db"));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let url = format!("sqlite://{}", link.display());
+        open(&url, "--database").await.unwrap().close().await;
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
 
     #[test]

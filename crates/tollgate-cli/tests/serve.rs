@@ -2152,6 +2152,25 @@ fn a_refused_redis_url_is_shown_without_its_password() {
     }
 }
 
+/// A database URL's secrets stay out of the log too: sqlx warns of a
+/// parameter it does not know with its value (libpq's `sslpassword`).
+#[test]
+fn a_database_urls_unknown_secret_parameter_is_not_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "postgres://app:hunter2@127.0.0.1:1/db?sslpassword=swordfish";
+    let output = tollgate(
+        dir.path(),
+        &["serve", "--listen", "127.0.0.1:0", "--database", url],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot open the database"), "{stderr}");
+    assert!(
+        !stderr.contains("swordfish") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+}
+
 /// `--rate-limit-fail` takes open or closed, and `--help` says what each
 /// does and that it matters with `--redis` only.
 #[test]

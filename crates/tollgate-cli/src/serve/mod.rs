@@ -68,10 +68,13 @@ pub(crate) fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
     // Logs go to stderr; stdout is the banner (and the key) only. Postgres's
     // notices ("relation … already exists, skipping", from every start's
-    // `CREATE … IF NOT EXISTS`) tell an operator nothing.
+    // `CREATE … IF NOT EXISTS`) tell an operator nothing. sqlx warns of a
+    // URL parameter it does not know with its value, which may be a secret
+    // (libpq's `sslpassword`): not logged.
     let quiet_notices = tracing_subscriber::filter::Targets::new()
         .with_default(tracing::Level::INFO)
-        .with_target("sqlx::postgres::notice", tracing::Level::WARN);
+        .with_target("sqlx::postgres::notice", tracing::Level::WARN)
+        .with_target("sqlx_postgres::options", tracing::Level::ERROR);
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(tracing::Level::INFO)
@@ -500,6 +503,14 @@ fn banner(
             "  proxies      {} (the client IP is read from their X-Forwarded-For)",
             settings.trust_proxies.join(", ")
         )?;
+        // `0.0.0.0/0`, `::/0`: every client a proxy.
+        for everyone in settings.trust_proxies.iter().filter(|p| p.ends_with("/0")) {
+            writeln!(
+                out,
+                "  warning      {everyone} trusts every address: a client can name any IP in \
+                 X-Forwarded-For, and so pass the per-IP limit"
+            )?;
+        }
     }
     writeln!(
         out,
@@ -730,6 +741,13 @@ mod tests {
         );
         assert!(
             text.contains("  catalog      built-in + serve's domain errors + <stdin> + api.toml\n"),
+            "{text}"
+        );
+        assert!(!text.contains("warning"), "{text}");
+        settings.trust_proxies = vec!["::/0".to_owned()];
+        let text = banner_of(&settings, &Backend::default());
+        assert!(
+            text.contains("  warning      ::/0 trusts every address: a client can name any IP"),
             "{text}"
         );
     }
