@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use tollgate_store::{Account, NewAccount};
+use tollgate_store::{Account, AccountState, NewAccount};
 
 use crate::args::whole;
 use crate::error::CliError;
@@ -123,22 +123,8 @@ pub(crate) fn run(args: AccountsArgs, out: &mut dyn Write) -> Result<ExitCode, C
             })?;
             (account, now, Some(change))
         }
-        AccountsCommand::Suspend { account, db } => {
-            let change = format!("suspended {account}");
-            let (account, now) =
-                db.existing(
-                    |store| async move { Ok((store.suspend(&account).await?, store.now())) },
-                )?;
-            (account, now, Some(change))
-        }
-        AccountsCommand::Resume { account, db } => {
-            let change = format!("resumed {account}");
-            let (account, now) =
-                db.existing(
-                    |store| async move { Ok((store.resume(&account).await?, store.now())) },
-                )?;
-            (account, now, Some(change))
-        }
+        AccountsCommand::Suspend { account, db } => set_state(&db, account, true)?,
+        AccountsCommand::Resume { account, db } => set_state(&db, account, false)?,
         AccountsCommand::Show { account, db } => {
             let (account, now) =
                 db.existing(
@@ -153,6 +139,44 @@ pub(crate) fn run(args: AccountsArgs, out: &mut dyn Write) -> Result<ExitCode, C
         None => out.write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Suspends (`suspend`) or resumes an account: the account, the time, and
+/// the change made; an account in that state already is left as it is, and
+/// stderr says so (`acme was suspended already`), as `keys revoke` says of
+/// a key revoked already.
+fn set_state(
+    db: &DatabaseArgs,
+    id: String,
+    suspend: bool,
+) -> Result<(Account, std::time::SystemTime, Option<String>), CliError> {
+    let wanted = if suspend {
+        AccountState::Suspended
+    } else {
+        AccountState::Active
+    };
+    let (account, now, already) = db.existing(|store| async move {
+        let found = store.account(&id).await?;
+        if found.state() == wanted {
+            return Ok((found, store.now(), true));
+        }
+        let changed = if suspend {
+            store.suspend(&id).await?
+        } else {
+            store.resume(&id).await?
+        };
+        Ok((changed, store.now(), false))
+    })?;
+    let change = if already {
+        let state = if suspend { "suspended" } else { "active" };
+        let said = format!("{} was {state} already", account.id());
+        stderr!("{said}");
+        said
+    } else {
+        let done = if suspend { "suspended" } else { "resumed" };
+        format!("{done} {}", account.id())
+    };
+    Ok((account, now, Some(change)))
 }
 
 /// An account id as the store takes it, checked before `accounts create`

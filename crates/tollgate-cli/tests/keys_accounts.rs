@@ -166,6 +166,14 @@ fn keys_and_accounts_round_trip() {
         stdout(&tollgate(&dir, &["accounts", "suspend", "acme"])).contains("state    suspended")
     );
     assert!(stdout(&tollgate(&dir, &["accounts", "resume", "acme"])).contains("state    active"));
+    // An account in that state already is left so, and said to be.
+    let again = tollgate(&dir, &["accounts", "resume", "acme"]);
+    assert!(again.status.success(), "{again:?}");
+    assert!(stdout(&again).contains("state    active"));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("acme was active already"),
+        "{again:?}"
+    );
     let show = stdout(&tollgate(&dir, &["accounts", "show", "acme"]));
     assert!(
         show.contains("balance  70") && show.contains("of 1000 this month"),
