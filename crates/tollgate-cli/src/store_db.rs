@@ -78,8 +78,9 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
                         url,
                         by,
                         format!(
-                            "it holds another application's tables ({}) and none of \
-                             Tollgate's: name a new file, or the one `tollgate serve` made",
+                            "it holds another application's tables ({}) and no record of \
+                             Tollgate's migrations: name a new file, or the one `tollgate \
+                             serve` made",
                             tables.join(", ")
                         ),
                     ));
@@ -106,8 +107,11 @@ const TOLLGATE_TABLES: [&str; 6] = [
 
 /// The tables of a SQLite file that are not Tollgate's (the first five, by
 /// name), read on a connection that changes nothing; `None` when it cannot
-/// be read. Tollgate's own are left out: another node starting on the file
-/// at the same moment may have made some before its migration is recorded.
+/// be read. Tables of Tollgate's names are its own only beside sqlx's record
+/// of migrations, which a node makes before its first migration: another
+/// node starting on the file at the same moment may have made some before
+/// that migration is recorded; without the record, they are another
+/// application's (an `accounts` table of its own).
 async fn foreign_tables(url: &str) -> Option<Vec<String>> {
     let mut conn = SqliteConnectOptions::from_str(url)
         .ok()?
@@ -124,9 +128,11 @@ async fn foreign_tables(url: &str) -> Option<Vec<String>> {
     .await
     .ok();
     drop(conn.close().await);
-    let foreign = tables?
+    let tables = tables?;
+    let migrating = tables.iter().any(|name| name == "_sqlx_migrations");
+    let foreign = tables
         .into_iter()
-        .filter(|name| !TOLLGATE_TABLES.contains(&name.as_str()))
+        .filter(|name| !(migrating && TOLLGATE_TABLES.contains(&name.as_str())))
         .take(5)
         .collect();
     Some(foreign)
@@ -677,6 +683,18 @@ mod tests {
         assert_eq!(foreign_tables(&url).await, Some(Vec::new()));
         execute(&url, "CREATE TABLE users (id INTEGER)").await;
         assert_eq!(foreign_tables(&url).await, Some(vec!["users".to_owned()]));
+        // Without sqlx's record, a table of one of Tollgate's names is
+        // another application's.
+        let other = format!("sqlite://{}", dir.path().join("other.db").display());
+        execute(
+            &format!("{other}?mode=rwc"),
+            "CREATE TABLE accounts (email TEXT)",
+        )
+        .await;
+        assert_eq!(
+            foreign_tables(&other).await,
+            Some(vec!["accounts".to_owned()])
+        );
     }
 
     async fn execute(url: &str, sql: &'static str) {

@@ -706,14 +706,20 @@ fn a_database_without_tollgate_tables_is_refused_and_left_alone() {
         &dir.join("clash.db"),
         "CREATE TABLE accounts (x INTEGER); CREATE TABLE users (id INTEGER)",
     );
-    for file in ["app.db", "clash.db"] {
+    // A table of one of Tollgate's names alone is another application's too.
+    sqlite_exec(&dir.join("alone.db"), "CREATE TABLE accounts (x INTEGER)");
+    for (file, named) in [
+        ("app.db", "(users)"),
+        ("clash.db", "(accounts, users)"),
+        ("alone.db", "(accounts)"),
+    ] {
         let before = std::fs::read(dir.join(file)).unwrap();
         let url = format!("sqlite://{file}");
         let output = tollgate(&dir, &["accounts", "create", "acme", "--database", &url]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{file}: {stderr}");
         assert!(
-            stderr.contains("holds another application's tables") && stderr.contains("users"),
+            stderr.contains(&format!("holds another application's tables {named}")),
             "{file}: {stderr}"
         );
         assert_eq!(std::fs::read(dir.join(file)).unwrap(), before, "{file}");
