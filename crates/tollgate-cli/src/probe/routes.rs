@@ -1,6 +1,7 @@
 //! The routes a probe aims at: read from the API's OpenAPI document, or given
 //! as `--route METHOD:PATH`, and which of them each request goes to.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use http::Method;
@@ -124,6 +125,7 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
     };
     let paths = members(paths).ok_or("its `paths` is not an object")?;
     let global_security = member(&doc, "security").and_then(security_says);
+    let refs = Refs::of(&doc);
     let prefix = member(&doc, "servers")
         .and_then(server_path)
         .filter(|prefix| !base_path.trim_end_matches('/').ends_with(prefix.as_str()))
@@ -154,7 +156,7 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
                     .map(|_| true),
             };
             let json = member(&op, "requestBody")
-                .and_then(|body| resolved(&doc, body))
+                .and_then(|body| refs.resolved(body))
                 .and_then(members)
                 .and_then(|body| member(&body, "content").and_then(members))
                 .and_then(|content| {
@@ -169,7 +171,7 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
                 .flatten()
                 .filter_map(|list| serde_json::from_str::<Elements<'_>>(list.get()).ok())
                 .flat_map(|list| list.0)
-                .any(|parameter| takes_idempotency_key(&doc, parameter));
+                .any(|parameter| takes_idempotency_key(&refs, parameter));
             routes.push(Route {
                 method: method.clone(),
                 path: path.clone(),
@@ -183,32 +185,56 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
     Ok(routes)
 }
 
-/// `value`, or what its `$ref` names in the document (`#/components/…`),
-/// followed a few times at most; `None` for a reference that names nothing
-/// in it (another file, a loop).
-fn resolved<'a>(doc: &[(String, &'a RawValue)], mut value: &'a RawValue) -> Option<&'a RawValue> {
-    for _ in 0..8 {
-        let Some(target) = members(value).and_then(|m| member(&m, "$ref")) else {
-            return Some(value);
-        };
-        let pointer: String = serde_json::from_str(target.get()).ok()?;
-        let mut steps = pointer
-            .strip_prefix("#/")?
-            .split('/')
-            .map(|step| step.replace("~1", "/").replace("~0", "~"));
-        let mut at = member(doc, &steps.next()?)?;
-        for step in steps {
-            at = member(&members(at)?, &step)?;
-        }
-        value = at;
+/// The document's `components`, read once: a `$ref` into them is found
+/// without reading them again (a large document refers to them thousands of
+/// times, and reading them for each took minutes).
+struct Refs<'a> {
+    /// Each section of `components` (`parameters`, `requestBodies`), its
+    /// members by name.
+    sections: HashMap<String, HashMap<String, &'a RawValue>>,
+}
+
+impl<'a> Refs<'a> {
+    fn of(doc: &[(String, &'a RawValue)]) -> Refs<'a> {
+        let sections = member(doc, "components")
+            .and_then(members)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, section)| {
+                let named = members(section).unwrap_or_default().into_iter().collect();
+                (name, named)
+            })
+            .collect();
+        Refs { sections }
     }
-    None
+
+    /// `value`, or what its `$ref` names (`#/components/<section>/<name>`),
+    /// followed a few times at most; `None` for a reference that names
+    /// nothing there (another file, a deeper pointer, a loop).
+    fn resolved(&self, mut value: &'a RawValue) -> Option<&'a RawValue> {
+        for _ in 0..8 {
+            let Some(target) = members(value).and_then(|m| member(&m, "$ref")) else {
+                return Some(value);
+            };
+            let pointer: String = serde_json::from_str(target.get()).ok()?;
+            let unescaped = |step: &str| step.replace("~1", "/").replace("~0", "~");
+            let (section, name) = pointer.strip_prefix("#/components/")?.split_once('/')?;
+            if name.contains('/') {
+                return None;
+            }
+            value = self
+                .sections
+                .get(&unescaped(section))?
+                .get(&unescaped(name))?;
+        }
+        None
+    }
 }
 
 /// Whether `parameter` (or what its `$ref` names) is the `Idempotency-Key`
 /// header.
-fn takes_idempotency_key(doc: &[(String, &RawValue)], parameter: &RawValue) -> bool {
-    let Some(parameter) = resolved(doc, parameter).and_then(members) else {
+fn takes_idempotency_key(refs: &Refs<'_>, parameter: &RawValue) -> bool {
+    let Some(parameter) = refs.resolved(parameter).and_then(members) else {
         return false;
     };
     let text =
