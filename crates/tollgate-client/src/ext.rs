@@ -7,9 +7,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use tollgate::headers::IDEMPOTENCY_KEY;
 
-use crate::retry::{Attempts, Deadline, SentIdempotencyKey, success_request_id};
+use crate::retry::{
+    Attempts, Deadline, SentIdempotencyKey, sent_idempotency_key, success_request_id,
+};
 use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
 
 mod sealed {
@@ -329,11 +330,7 @@ impl Sent {
         Sent {
             method: request.method().clone(),
             url: request.url().clone(),
-            idempotency_key: request
-                .headers()
-                .get(IDEMPOTENCY_KEY)
-                .and_then(|key| key.to_str().ok())
-                .map(str::to_owned),
+            idempotency_key: sent_idempotency_key(request),
         }
     }
 

@@ -71,6 +71,14 @@ struct Running;
 #[derive(Clone, Debug)]
 pub(crate) struct Attempts(pub(crate) Vec<Attempt>);
 
+/// The `Idempotency-Key` a request carries. A blank one is none: it
+/// protects nothing, and a server that ignores it would run the request
+/// again.
+pub(crate) fn sent_idempotency_key(request: &Request) -> Option<String> {
+    let key = request.headers().get(IDEMPOTENCY_KEY)?.to_str().ok()?;
+    (!key.trim().is_empty()).then(|| key.to_owned())
+}
+
 /// A success's deadline (when, and how long it was), in the response's
 /// extensions: [`ResponseExt::json_data`](crate::ResponseExt::json_data)
 /// reads the body within it.
@@ -133,7 +141,7 @@ impl TollgateMiddleware {
         let method = request.method().clone();
         if policy.auto_idempotency
             && matches!(method, Method::POST | Method::PATCH)
-            && !request.headers().contains_key(IDEMPOTENCY_KEY)
+            && sent_idempotency_key(&request).is_none()
         {
             let key = uuid::Uuid::new_v4().hyphenated().to_string();
             if let Ok(value) = HeaderValue::from_str(&key) {
@@ -141,21 +149,9 @@ impl TollgateMiddleware {
             }
         }
         let start = Instant::now();
-        let idempotency_key = request
-            .headers()
-            .get(IDEMPOTENCY_KEY)
-            .and_then(|key| key.to_str().ok())
-            .map(str::to_owned);
+        let idempotency_key = sent_idempotency_key(&request);
         let call = Call {
-            // A blank key protects nothing: a server that ignores it would
-            // run the request again.
-            may_repeat: RetryPolicy::may_repeat(
-                &method,
-                request
-                    .headers()
-                    .get(IDEMPOTENCY_KEY)
-                    .is_some_and(|key| !key.as_bytes().trim_ascii().is_empty()),
-            ),
+            may_repeat: RetryPolicy::may_repeat(&method, idempotency_key.is_some()),
             idempotency_key,
             // A copy to send again; `None` for a streaming body (or when
             // retries are off).

@@ -514,6 +514,23 @@ async fn post_and_patch_without_a_key_are_not_retried() {
         err.stop(),
         Some(&StopReason::NotIdempotent(http::Method::POST))
     );
+    assert_eq!(err.idempotency_key(), None);
+    // With auto_idempotency, a blank key is replaced by one of its own.
+    let mock = Mock::start(vec![Reply::new(500), Reply::ok()]).await;
+    crate::common::client(RetryPolicy::default().auto_idempotency(true))
+        .post(mock.url("/v1/scans"))
+        .header("idempotency-key", " ")
+        .body("{}")
+        .send_api()
+        .await
+        .unwrap();
+    let keys: Vec<_> = mock
+        .seen()
+        .iter()
+        .map(|seen| seen.headers["idempotency-key"].clone())
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys[0] == keys[1] && keys[0].len() == 36, "{keys:?}");
     // PUT and DELETE are idempotent: retried without a key.
     for method in [http::Method::PUT, http::Method::DELETE] {
         let mock = Mock::start(vec![Reply::new(503).header("retry-after", 1), Reply::ok()]).await;
