@@ -150,10 +150,10 @@ fn set_state(
     id: String,
     suspend: bool,
 ) -> Result<(Account, std::time::SystemTime, Option<String>), CliError> {
-    let wanted = if suspend {
-        AccountState::Suspended
+    let (wanted, done) = if suspend {
+        (AccountState::Suspended, "suspended")
     } else {
-        AccountState::Active
+        (AccountState::Active, "resumed")
     };
     let (account, now, already) = db.existing(|store| async move {
         let found = store.account(&id).await?;
@@ -168,12 +168,10 @@ fn set_state(
         Ok((changed, store.now(), false))
     })?;
     let change = if already {
-        let state = if suspend { "suspended" } else { "active" };
-        let said = format!("{} was {state} already", account.id());
+        let said = format!("{} was {} already", account.id(), account.state());
         stderr!("{said}");
         said
     } else {
-        let done = if suspend { "suspended" } else { "resumed" };
         format!("{done} {}", account.id())
     };
     Ok((account, now, Some(change)))
