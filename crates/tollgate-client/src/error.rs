@@ -71,7 +71,9 @@ pub enum Cause {
     Transport(reqwest::Error),
     /// No response before the client's overall deadline (a timeout of the
     /// reqwest client's that ends with the deadline included, as
-    /// [`client_with`](crate::client_with)'s read timeout does).
+    /// [`client_with`](crate::client_with)'s read timeout does), or a
+    /// response whose body was not read whole by it (the last attempt then
+    /// has a status).
     DeadlineElapsed(Duration),
     /// Another middleware in the chain failed.
     Middleware(Box<dyn std::error::Error + Send + Sync>),
@@ -383,7 +385,15 @@ impl fmt::Display for Error {
                 }
             }
             Cause::Transport(e) => f.write_str(&transport_reason(e))?,
-            Cause::DeadlineElapsed(d) => write!(f, "no response within the {} deadline", secs(*d))?,
+            // A head came but its body did not (`json_data` reading past it).
+            Cause::DeadlineElapsed(d) => match self.inner.attempts.last().and_then(|a| a.status) {
+                Some(status) => write!(
+                    f,
+                    "the {status} response's body was not read within the {} deadline",
+                    secs(*d)
+                )?,
+                None => write!(f, "no response within the {} deadline", secs(*d))?,
+            },
             Cause::Middleware(e) => write!(f, "{e}")?,
             Cause::Body(e) => write!(f, "{e}")?,
         }

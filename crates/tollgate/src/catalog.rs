@@ -1403,6 +1403,13 @@ fn json_type(value: &serde_json::Value) -> &'static str {
 /// Each code is added as `#code`, and the result is a problem's `type`: a
 /// URI reference (RFC 3986's characters; `%` escapes the rest).
 fn docs_url_problem(text: &str) -> Option<&'static str> {
+    // `#code` alone would resolve against whatever URL the client asked.
+    if text.trim().is_empty() {
+        return Some(
+            "docs_url is empty: each code's link would be `#code` on whatever page was asked for; \
+             name your error reference (`/errors` or `https://docs.example.com/errors`)",
+        );
+    }
     // Brackets only around an IPv6 host (`http://[::1]:8080/`).
     let host = ip_literal(text);
     let in_host = |at: usize| host.is_some_and(|(open, close)| at == open || at == close);
@@ -2844,6 +2851,8 @@ mod tests {
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].starts_with("t.toml:1:12: docs_url must be"), "{e:?}");
         assert_eq!(errors("docs_url = 'https://x.example/errors'\n"), [""; 0]);
+        let e = errors("docs_url = ''\n");
+        assert!(e[0].starts_with("t.toml:1:12: docs_url is empty"), "{e:?}");
         assert_eq!(errors("docs_url = 'https://x .example'\n").len(), 1);
         // The result is a problem's `type`: a URI reference.
         for url in [
@@ -2961,7 +2970,6 @@ mod tests {
             "https://docs.example.com/errors",
             "http://localhost:8080/errors?v=2",
             "/errors?next=a:b",
-            "",
         ] {
             assert_eq!(errors(&format!("docs_url = '{url}'\n")), [""; 0], "{url}");
         }

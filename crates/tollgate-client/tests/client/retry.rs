@@ -878,6 +878,12 @@ async fn a_success_body_that_trickles_is_ended_at_the_deadline_by_json_data() {
         matches!(err.cause(), Cause::DeadlineElapsed(d) if *d == 10 * SECOND),
         "{err:?}"
     );
+    // The head came: what did not is the body.
+    let url = mock.url("/");
+    assert_eq!(
+        err.to_string(),
+        format!("{url}: the 200 response's body was not read within the 10s deadline")
+    );
     // Within it, the same body is read.
     let reply = Reply::ok()
         .body(r#"{"success":true,"data":"ok"}"#)
