@@ -152,13 +152,25 @@ impl fmt::Display for StopReason {
     }
 }
 
-/// A delay in seconds: whole when it is, or when it is saturated (past any
-/// clock, as a `Retry-After: 1e400` is read), else to the millisecond.
+/// A delay in seconds: whole when it is, else to the millisecond; one of
+/// hours or more also in hours, days or years, which a reader takes in at
+/// a glance. A saturated one (`Retry-After: 1e400`) is past any clock.
 fn secs(d: Duration) -> String {
-    if d.subsec_nanos() == 0 || d.as_secs() == u64::MAX {
-        format!("{}s", d.as_secs())
+    const HOUR: u64 = 3600;
+    const DAY: u64 = 24 * HOUR;
+    const YEAR: u64 = 365 * DAY;
+    let whole = d.as_secs();
+    let text = if d.subsec_nanos() == 0 {
+        format!("{whole}s")
     } else {
         format!("{:.3}s", d.as_secs_f64())
+    };
+    match whole {
+        u64::MAX => "forever (a wait past any clock)".to_owned(),
+        _ if whole >= 2 * YEAR => format!("{text} (about {} years)", whole / YEAR),
+        _ if whole >= 2 * DAY => format!("{text} (about {} days)", whole / DAY),
+        _ if whole >= 2 * HOUR => format!("{text} (about {} hours)", whole / HOUR),
+        _ => text,
     }
 }
 

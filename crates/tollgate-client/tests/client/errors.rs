@@ -1018,10 +1018,32 @@ async fn an_error_text_says_the_status_line_once() {
     assert_eq!(
         err.to_string(),
         format!(
-            "GET {url}: 429 Too Many Requests; not retried: the server asked to wait {}s, more than the 60s allowed",
-            u64::MAX
+            "GET {url}: 429 Too Many Requests; not retried: the server asked to wait forever \
+             (a wait past any clock), more than the 60s allowed"
         )
     );
+    // A long wait is also told in a unit a reader takes in.
+    for (asked, told) in [
+        ("7200", "7200s (about 2 hours)"),
+        ("259200", "259200s (about 3 days)"),
+        ("99999999", "99999999s (about 3 years)"),
+        ("7199", "7199s"),
+    ] {
+        let mock = Mock::start(vec![Reply::new(503).header("retry-after", asked)]).await;
+        let url = mock.url("/");
+        let err = client(RetryPolicy::default())
+            .get(&url)
+            .send_api()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "GET {url}: 503 Service Unavailable; not retried: the server asked to wait \
+                 {told}, more than the 60s allowed"
+            )
+        );
+    }
 }
 
 /// No response: the text says why (refused, timed out, closed early),
