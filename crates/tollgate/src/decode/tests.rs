@@ -348,6 +348,34 @@ fn field_errors_keyed_by_field_are_violations() {
     assert_eq!((e.dialect, e.message.as_deref()), ("message", Some("m")));
 }
 
+/// RFC 7807's `invalid-params` (its example extension) are violations;
+/// the member stays among the details, as any extension does.
+#[test]
+fn a_problems_invalid_params_are_violations() {
+    let body = r#"{"type":"https://example.net/validation-error","title":"Your request parameters didn't validate.","status":400,"invalid-params":[{"name":"age","reason":"must be a positive integer"},{"name":"color","reason":"must be 'green', 'red' or 'blue'"},"stray"]}"#;
+    let e = decode_body(400, &[], body);
+    assert_eq!(e.dialect, "problem");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Your request parameters didn't validate.")
+    );
+    assert_eq!(
+        e.violations,
+        [
+            Violation::new("age", "", "must be a positive integer"),
+            Violation::new("color", "", "must be 'green', 'red' or 'blue'"),
+        ]
+    );
+    assert!(e.details.contains_key("invalid-params"));
+    // RFC 9457's `errors`, when a body has both, are the violations.
+    let both = r##"{"type":"about:blank","title":"t","status":422,"errors":[{"detail":"must be a positive integer","pointer":"#/age"}],"invalid-params":[{"name":"x","reason":"y"}]}"##;
+    let e = decode_body(422, &[], both);
+    assert_eq!(
+        e.violations,
+        [Violation::new("age", "", "must be a positive integer")]
+    );
+}
+
 #[test]
 fn rate_limit_codes_on_other_statuses_are_rate_limits() {
     for (status, body) in [

@@ -133,6 +133,19 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
                 .unwrap_or_default(),
         });
     }
+    // RFC 7807's own example of an extension, which many APIs copied:
+    // `"invalid-params":[{"name":"age","reason":"must be a positive integer"}]`.
+    if out.violations.is_empty() {
+        for item in obj.items("invalid-params").take(out.violation_room()) {
+            if let Some(item) = item.obj() {
+                out.violations.push(Violation {
+                    field: item.string("name").unwrap_or_default(),
+                    code: String::new(),
+                    message: item.string("reason").unwrap_or_default(),
+                });
+            }
+        }
+    }
     for (key, raw) in obj.members() {
         if !RESERVED.contains(&key) {
             out.add_detail(key, raw);
