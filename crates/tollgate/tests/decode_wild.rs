@@ -1638,8 +1638,15 @@ fn a_body_decoded_without_a_status_reads_as_with_the_status_it_states() {
     );
     // The response's status, when known, decides.
     assert_eq!(dec(409, &[], spring).status, 409);
+    // GitHub's (and JSON:API's) is a string of its digits.
+    let github = r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}"#;
+    let e = dec(0, &[], github);
+    assert_eq!((e.status, e.kind), (404, Kind::NotFound));
+    assert_eq!(dec(0, &[], github), dec(404, &[], github));
     // What is no HTTP status stands in for none.
-    for status in ["0", "42", "600", "65936", "\"400\""] {
+    for status in [
+        "0", "42", "600", "65936", "\"4000\"", "\"40\"", "\"4O0\"", "\" 400\"",
+    ] {
         let body = format!(r#"{{"status":{status},"error":"Bad Request","message":"m"}}"#);
         let e = dec(0, &[], &body);
         assert_eq!(

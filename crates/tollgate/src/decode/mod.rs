@@ -52,8 +52,9 @@ use text::{decode_references, html_title, truncate, xml_element};
 #[non_exhaustive]
 pub struct Decoded {
     /// The HTTP status: the response's; when that is unknown (0), the one
-    /// the body states (`status`, `statusCode`, google's `error.code`, a
-    /// JSON:API error's `status`), if it is one (100–599).
+    /// the body states (`status`, `statusCode`, a number or a string of
+    /// three digits as GitHub's; google's `error.code`, a JSON:API error's
+    /// `status`), if it is one (100–599).
     pub status: u16,
     /// The API's own code, verbatim (`RATE_LIMIT_ERROR`, `invalid_key`;
     /// AWS's without its namespace). A status's reason phrase sent as

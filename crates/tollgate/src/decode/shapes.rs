@@ -12,8 +12,8 @@ use crate::{Catalog, Dialect, Violation};
 pub(super) fn read_object(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) -> Option<Dialect> {
     // Read first, so that the whole body reads as it would with it: problem
     // details' `status`, Spring's and Twilio's too, and NestJS's and
-    // Fastify's `statusCode`.
-    out.body_status(obj.u64("status").or_else(|| obj.u64("statusCode")));
+    // Fastify's `statusCode`; GitHub's (`"status":"404"`) is a string.
+    out.body_status(stated_status(obj, "status").or_else(|| stated_status(obj, "statusCode")));
     let (shape, parsed) = detect(obj, out.status);
     let dialect = match shape {
         Shape::Dialect(d) => {
@@ -91,6 +91,17 @@ type ReadFn = fn(&Obj<'_>, Parsed<'_>, &mut Decoded);
 /// thousands of tiny items would otherwise cost far more memory than its
 /// size, each item read into an object of its own.
 pub(super) const MAX_ERROR_ITEMS: usize = 1000;
+
+/// The status a body states in `key`: an integer, or a string of three
+/// digits (`"404"`, as GitHub and JSON:API write it).
+fn stated_status(obj: &Obj<'_>, key: &str) -> Option<u64> {
+    let raw = obj.raw(key)?;
+    raw.integer().or_else(|| {
+        let text = raw.string()?;
+        let digits = text.len() == 3 && text.bytes().all(|b| b.is_ascii_digit());
+        digits.then(|| text.parse().ok()).flatten()
+    })
+}
 
 /// Members of a body that telling its shape took parsing: handed to the
 /// reader so that it does not parse them again.
