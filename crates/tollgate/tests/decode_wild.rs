@@ -482,7 +482,7 @@ fn details_are_kept_up_to_64_kib_of_json_text() {
     // A string's JSON text is its characters and its two quotes.
     let kept = |len: usize| {
         let note = "x".repeat(len - 2);
-        let body = format!(r#"{{"type":"t","title":"x","status":400,"note":"{note}"}}"#);
+        let body = format!(r#"{{"type":"about:blank","title":"x","status":400,"note":"{note}"}}"#);
         dec(400, &[], &body).details.contains_key("note")
     };
     assert!(kept(2_000));
@@ -492,7 +492,7 @@ fn details_are_kept_up_to_64_kib_of_json_text() {
     // a smaller one after it still fits.
     let half = "x".repeat(40_000);
     let body =
-        format!(r#"{{"type":"t","title":"x","status":400,"a":"{half}","b":"{half}","c":7}}"#);
+        format!(r#"{{"type":"about:blank","title":"x","status":400,"a":"{half}","b":"{half}","c":7}}"#);
     let e = dec(400, &[], &body);
     assert_eq!(
         e.details.keys().map(String::as_str).collect::<Vec<_>>(),

@@ -71,7 +71,9 @@ pub struct Decoded {
     /// 64 KiB at most (a larger one is left out), so that a hostile body of
     /// huge arrays costs about its size; and the `scope` a
     /// `WWW-Authenticate` challenge that states an error names, and its
-    /// `error_description` when the body's message is another.
+    /// `error_description` when the body's message is another. A problem
+    /// (RFC 9457) that names no code keeps its `type` URI here, which then
+    /// names it, and its `title` and `instance`.
     pub details: Map<String, Value>,
     /// Field-level problems: the first thousand (one long field name with
     /// many messages, fewer), so that a hostile body costs about its size.

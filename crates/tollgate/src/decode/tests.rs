@@ -376,6 +376,38 @@ fn a_problems_invalid_params_are_violations() {
     );
 }
 
+/// A problem that names no code is named by its `type` URI: kept, with
+/// the `title` beside the `detail` read as the message and the `instance`.
+#[test]
+fn a_problem_without_a_code_keeps_its_type_title_and_instance() {
+    let body = r#"{"type":"https://example.com/probs/out-of-credit","title":"You do not have enough credit.","status":403,"detail":"Your current balance is 30, but that costs 50.","instance":"/account/12345/msgs/abc","balance":30}"#;
+    let e = decode_body(403, &[], body);
+    assert_eq!((e.dialect, e.code.as_deref()), ("problem", None));
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Your current balance is 30, but that costs 50.")
+    );
+    assert_eq!(
+        Value::Object(e.details),
+        serde_json::json!({
+            "type": "https://example.com/probs/out-of-credit",
+            "title": "You do not have enough credit.",
+            "instance": "/account/12345/msgs/abc",
+            "balance": 30,
+        })
+    );
+    // `about:blank` names nothing; a title read as the message is not kept twice.
+    let blank = r#"{"type":"about:blank","title":"Not Found","status":404}"#;
+    let e = decode_body(404, &[], blank);
+    assert_eq!(e.message.as_deref(), Some("Not Found"));
+    assert!(e.details.is_empty(), "{:?}", e.details);
+    // A code named, by a member or the type's fragment: the type is its link.
+    let coded = r#"{"type":"https://docs.example.com/errors#not_found","title":"Not Found","status":404,"detail":"No scan s_1.","instance":"/v1/scans/s_1"}"#;
+    let e = decode_body(404, &[], coded);
+    assert_eq!(e.code.as_deref(), Some("not_found"));
+    assert!(e.details.is_empty(), "{:?}", e.details);
+}
+
 #[test]
 fn rate_limit_codes_on_other_statuses_are_rate_limits() {
     for (status, body) in [

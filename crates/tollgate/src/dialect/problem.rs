@@ -80,13 +80,23 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         .raw("code")
         .and_then(Raw::id)
         .filter(|code| !repeats_status(code, out.status));
-    match code {
-        Some(code) => out.set_code(Some(code)),
-        None => out.set_code(
-            obj.str("type")
-                .and_then(|ty| fragment_code(&ty).map(str::to_owned)),
-        ),
+    let code = code.or_else(|| {
+        obj.str("type")
+            .and_then(|ty| fragment_code(&ty).map(|code| code.to_owned().into()))
+    });
+    if code.is_none() {
+        // Then the `type` URI is what names the problem (RFC 9457), and the
+        // `title` its summary beside the `detail` read as the message: kept,
+        // as the `instance` naming this occurrence is.
+        let named = obj.str("type").is_some_and(|ty| ty != "about:blank");
+        let summary = obj.has("detail");
+        for (key, kept) in [("type", named), ("title", summary), ("instance", true)] {
+            if let Some(raw) = obj.raw(key).filter(|_| kept) {
+                out.add_detail(key, raw);
+            }
+        }
     }
+    out.set_code(code);
     out.hint_retry(obj.seconds("retry_after"));
     let errors = obj.raw("errors");
     match errors.and_then(Raw::json_type) {
