@@ -12,7 +12,7 @@ pub use attempt::Attempt;
 pub use error::{BodyError, Cause, Error, StopReason};
 pub use ext::{RequestBuilderExt, ResponseExt};
 pub use response::{DEFAULT_MAX_ERROR_BODY, ErrorDecoder, ErrorResponse};
-pub use retry::{Jitter, RetryBudget, RetryPolicy, TollgateMiddleware};
+pub use retry::{ERROR_BODY_TIME, Jitter, RetryBudget, RetryPolicy, TollgateMiddleware};
 
 /// A reqwest-middleware client with [`TollgateMiddleware`] and its defaults,
 /// over a reqwest client that gives up on a connection after 10 s and on a

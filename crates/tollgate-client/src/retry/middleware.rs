@@ -79,6 +79,12 @@ pub(crate) fn sent_idempotency_key(request: &Request) -> Option<String> {
     (!key.trim().is_empty()).then(|| key.to_owned())
 }
 
+/// How long the middleware reads an error response's body, at most: a body
+/// that stalls or trickles is then decoded as far as it came, so that the
+/// wait its headers ask for (`Retry-After: 1`) is still kept before the
+/// deadline, not spent on the body.
+pub const ERROR_BODY_TIME: Duration = Duration::from_secs(5);
+
 /// A success's deadline (when, and how long it was), in the response's
 /// extensions: [`ResponseExt::json_data`](crate::ResponseExt::json_data)
 /// reads the body within it.
@@ -237,9 +243,9 @@ impl TollgateMiddleware {
         }
     }
 
-    /// Sends once and reads an error response's body, within the deadline. An
-    /// error whose body is still arriving at the deadline keeps its status and
-    /// headers, with the body as far as it came.
+    /// Sends once and reads an error response's body, within the deadline
+    /// and [`ERROR_BODY_TIME`]. An error whose body is still arriving then
+    /// keeps its status and headers, with the body as far as it came.
     async fn attempt(
         &self,
         request: Request,
@@ -258,9 +264,9 @@ impl TollgateMiddleware {
         match sent {
             Ok(response) if response.status().as_u16() < 400 => Outcome::Success(response),
             Ok(response) => {
-                let read = self
-                    .decoder
-                    .read_until(response, deadline.map(|(at, _)| at));
+                let body_until = Instant::now() + ERROR_BODY_TIME;
+                let until = deadline.map_or(body_until, |(at, _)| at.min(body_until));
+                let read = self.decoder.read_until(response, Some(until));
                 Outcome::Status(Box::new(read.await))
             }
             Err(reqwest_middleware::Error::Reqwest(e)) => match deadline {

@@ -8,9 +8,9 @@ mod policy;
 
 pub use budget::RetryBudget;
 pub use jitter::Jitter;
-pub use middleware::TollgateMiddleware;
 pub(crate) use middleware::{
     Attempts, Deadline, SentIdempotencyKey, sent_idempotency_key, success_request_id,
 };
+pub use middleware::{ERROR_BODY_TIME, TollgateMiddleware};
 pub use policy::RetryPolicy;
 pub(crate) use policy::plan_after_response;

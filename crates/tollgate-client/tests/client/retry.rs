@@ -902,18 +902,45 @@ async fn an_error_body_still_arriving_at_the_deadline_keeps_status_and_hint() {
         .body_stall(3600 * SECOND);
     let mock = Mock::start(vec![reply]).await;
     let started = tokio::time::Instant::now();
-    let err = client(RetryPolicy::default().deadline(10 * SECOND))
+    let err = client(RetryPolicy::default().deadline(3 * SECOND))
         .get(mock.url("/"))
         .send_api()
         .await
         .unwrap_err();
-    assert_eq!(started.elapsed(), 10 * SECOND);
+    assert_eq!(started.elapsed(), 3 * SECOND);
     assert_eq!(mock.hits(), 1);
     assert_eq!(err.status(), Some(http::StatusCode::TOO_MANY_REQUESTS));
     assert_eq!(err.retry_after(), Some(5 * SECOND));
     assert_eq!(err.request_ids(), ["req_slow"]);
     assert!(err.response().unwrap().is_truncated());
-    assert_eq!(err.stop(), Some(&StopReason::Deadline(10 * SECOND)));
+    assert_eq!(err.stop(), Some(&StopReason::Deadline(3 * SECOND)));
+}
+
+/// An error body that stalls or trickles is read for `ERROR_BODY_TIME` at
+/// most: the wait its headers ask for, and the retry, still fit the deadline.
+#[tokio::test(start_paused = true)]
+async fn an_error_body_that_stalls_does_not_spend_the_deadline_of_the_retry() {
+    for slow in [
+        Reply::new(503)
+            .header("retry-after", 1)
+            .body(r#"{"error":{"code":"busy","message":"try again"}}"#)
+            .body_stall(3600 * SECOND),
+        Reply::new(503)
+            .header("retry-after", 1)
+            .body(format!(r#"{{"error":"{}"}}"#, "x".repeat(100)))
+            .trickle(Duration::from_millis(500)),
+    ] {
+        let mock = Mock::start(vec![slow, Reply::ok().body("done")]).await;
+        let started = tokio::time::Instant::now();
+        let response = client(RetryPolicy::default().deadline(60 * SECOND))
+            .get(mock.url("/"))
+            .send_api()
+            .await
+            .unwrap();
+        assert_eq!(response.text().await.unwrap(), "done");
+        assert_eq!(started.elapsed(), tollgate_client::ERROR_BODY_TIME + SECOND);
+        assert_eq!(mock.hits(), 2);
+    }
 }
 
 #[tokio::test(start_paused = true)]
