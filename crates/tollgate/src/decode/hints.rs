@@ -11,8 +11,9 @@ use crate::headers;
 /// Codes that say a request was throttled, however an API answers them:
 /// compared in any case, `_` and `-` left out (`rate_limit_exceeded` is
 /// `RateLimitExceeded` and `RATE_LIMIT_EXCEEDED`).
-const RATE_LIMIT_CODES: [&str; 14] = [
-    // AWS (those its SDKs retry as throttling).
+const RATE_LIMIT_CODES: [&str; 18] = [
+    // AWS (those its SDKs retry as throttling: the JavaScript SDK's
+    // `THROTTLING_ERROR_CODES`).
     "throttling",
     "throttlingexception",
     "throttledexception",
@@ -23,6 +24,10 @@ const RATE_LIMIT_CODES: [&str; 14] = [
     "provisionedthroughputexceededexception",
     "bandwidthlimitexceeded",
     "slowdown",
+    "ec2throttledexception",
+    "limitexceededexception",
+    "priorrequestnotcomplete",
+    "transactioninprogressexception",
     // Others (Google's legacy `rateLimitExceeded` among them).
     "ratelimitexceeded",
     "userratelimitexceeded",

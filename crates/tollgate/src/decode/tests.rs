@@ -421,6 +421,19 @@ fn rate_limit_codes_on_other_statuses_are_rate_limits() {
         ),
         (400, r#"{"code":"TooManyRequestsException","message":"m"}"#),
         (400, r#"{"code":"RequestLimitExceeded","message":"m"}"#),
+        (
+            400,
+            r#"{"__type":"LimitExceededException","message":"Rate exceeded for shard"}"#,
+        ),
+        (
+            400,
+            r#"<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>The request was rejected because Route 53 was still processing a prior request.</Message></Error></ErrorResponse>"#,
+        ),
+        (
+            400,
+            r#"{"__type":"TransactionInProgressException","message":"m"}"#,
+        ),
+        (503, r#"{"code":"EC2ThrottledException","message":"m"}"#),
         (400, r#"{"error":"rate_limit_exceeded","message":"m"}"#),
         (403, r#"{"error":{"code":"rate_limited","message":"m"}}"#),
         (
