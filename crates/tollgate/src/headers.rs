@@ -121,13 +121,16 @@ pub(crate) fn split_outside_quotes(text: &str, sep: u8) -> impl Iterator<Item = 
 
 /// Headers that carry a request id in the wild, in the order the decoder
 /// tries them (`traceparent` last: its trace id stands in for a request id).
-pub const REQUEST_ID_HEADERS: [&str; 9] = [
+pub const REQUEST_ID_HEADERS: [&str; 12] = [
     "x-request-id",
     "request-id",
     "x-amzn-requestid",
     "x-amz-request-id",
     "x-ms-request-id",
     "x-github-request-id",
+    "twilio-request-id",
+    "x-slack-req-id",
+    "paypal-debug-id",
     "x-correlation-id",
     "cf-ray",
     "traceparent",

@@ -491,8 +491,9 @@ fn details_are_kept_up_to_64_kib_of_json_text() {
     // The limit is on all details together: a member past it is left out,
     // a smaller one after it still fits.
     let half = "x".repeat(40_000);
-    let body =
-        format!(r#"{{"type":"about:blank","title":"x","status":400,"a":"{half}","b":"{half}","c":7}}"#);
+    let body = format!(
+        r#"{{"type":"about:blank","title":"x","status":400,"a":"{half}","b":"{half}","c":7}}"#
+    );
     let e = dec(400, &[], &body);
     assert_eq!(
         e.details.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -772,10 +773,13 @@ fn a_request_id_sent_twice_in_the_body_is_the_last_one() {
 }
 
 #[test]
-fn request_ids_of_github_s3_and_cloudflare_headers() {
+fn request_ids_of_vendor_and_cloudflare_headers() {
     for (header, id) in [
         ("x-github-request-id", "C0DE:1A2B:3C4D"),
         ("x-amz-request-id", "4442587FB7D0A2F9"),
+        ("twilio-request-id", "RQ2ce0d4c28e2fd9fb8a1e2a6f8c0c0c0c"),
+        ("x-slack-req-id", "8b3a9f1b4c7d2e5a"),
+        ("paypal-debug-id", "b1d1f06c7246c"),
         ("cf-ray", "8c1f2a3b4c5d6e7f-AMS"),
     ] {
         let e = dec(
