@@ -86,7 +86,7 @@ pub enum Cause {
 #[non_exhaustive]
 pub enum StopReason {
     /// The outcome is one that sending again cannot fix (a 4xx other than
-    /// 408, 425, 429, 409 `idempotency_key_in_use`, a 403 with `Retry-After`
+    /// 408, 425, 429, 409 `idempotency_key_in_use`, a 403 or 413 with `Retry-After`
     /// or a spent rate-limit quota and a 400 or 403 with a throttling code;
     /// a 501, 505, 506, 508, 510 or 511; a malformed request).
     NotRetryable,

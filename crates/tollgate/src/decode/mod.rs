@@ -98,7 +98,8 @@ pub struct Decoded {
     /// known (and its status matches), else the status's (a 403 with
     /// `Retry-After` or a spent rate-limit quota counts as a 429, and so does
     /// a 400, 403 or 503 with a throttling code: AWS's `ThrottlingException`,
-    /// S3's `SlowDown`, `rate_limit_exceeded`).
+    /// S3's `SlowDown`, `rate_limit_exceeded`); a 413 with `Retry-After`
+    /// is retried after it (a temporary condition, RFC 9110).
     pub retry: RetryClass,
     /// Whether sending the request again may succeed (`retry` is not `never`).
     pub retryable: bool,
@@ -365,6 +366,11 @@ impl Catalog {
                 && out.code.as_deref().is_some_and(is_rate_limit_code) =>
             {
                 (Kind::RateLimited, RetryClass::After)
+            }
+            // A 413 with `Retry-After` says the condition is temporary
+            // (RFC 9110, 15.5.14).
+            None if out.status == 413 && asked.is_some() => {
+                (Kind::from_status(413), RetryClass::After)
             }
             None => (
                 Kind::from_status(out.status),

@@ -465,6 +465,17 @@ fn rate_limit_codes_on_other_statuses_are_rate_limits() {
     assert_eq!((e.kind, e.retry), (Kind::NotFound, RetryClass::Never));
 }
 
+/// A 413 with `Retry-After` is temporary (RFC 9110, 15.5.14); without, final.
+#[test]
+fn a_413_with_retry_after_is_retried_after_it() {
+    let e = decode_body(413, &[("retry-after", "5")], "");
+    assert_eq!(e.retry, RetryClass::After);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(5)));
+    assert!(e.retryable);
+    let e = decode_body(413, &[], "");
+    assert_eq!((e.retry, e.retryable), (RetryClass::Never, false));
+}
+
 #[test]
 fn aws_error_types_are_codes() {
     let dynamo = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#;
