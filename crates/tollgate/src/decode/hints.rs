@@ -96,9 +96,15 @@ pub(super) fn retry_after_field(value: &str, now: SystemTime) -> Option<Duration
 /// Whether a `*-Remaining` field of `map` says the quota is spent (`0`),
 /// when and whether it refills aside.
 pub(super) fn quota_spent(map: &HeaderMap) -> bool {
-    QUOTA_HEADER_NAMES.iter().any(|[remaining, _]| {
-        Headers::text(map.get(remaining)).and_then(crate::retry::whole_seconds) == Some(0)
-    })
+    QUOTA_HEADER_NAMES
+        .iter()
+        .any(|[remaining, _]| none_left(Headers::text(map.get(remaining))))
+}
+
+/// Whether a `*-Remaining` field says none is left: `0`, or `0.0` as Reddit
+/// writes it.
+fn none_left(remaining: Option<&str>) -> bool {
+    remaining.and_then(|t| crate::retry::seconds(t.trim())) == Some(Duration::ZERO)
 }
 
 /// How long until a spent rate-limit quota refills; `None` unless a
@@ -106,8 +112,7 @@ pub(super) fn quota_spent(map: &HeaderMap) -> bool {
 /// several do).
 /// The IETF `RateLimit` field is read only when `ietf`.
 pub(super) fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Option<Duration> {
-    let secs = |text: Option<&str>| text.and_then(|t| crate::retry::whole_seconds(t.trim()));
-    let spent = |remaining: Option<&str>| secs(remaining) == Some(0);
+    let secs = |text: Option<&str>| text.and_then(|t| crate::retry::seconds(t.trim()));
     // One `RateLimit` line per layer (Tollgate's limiter sends them so):
     // every line is read, each on its own (a list item split across lines
     // is not joined), and the longest wait wins. One lookup, as for a
@@ -128,7 +133,7 @@ pub(super) fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Opti
     };
     for names in &QUOTA_HEADER_NAMES {
         let [remaining, reset] = names.each_ref().map(|name| Headers::text(map.get(name)));
-        if spent(remaining) {
+        if none_left(remaining) {
             hint(secs(reset).map(|reset| reset_delay(reset, now)));
         }
     }
@@ -138,14 +143,14 @@ pub(super) fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Opti
 /// The wait a rate-limit reset field asks for: `reset` seconds, or until
 /// `reset` as a Unix time when it is one (at least [`UNIX_TIME_FLOOR`]), in
 /// milliseconds when it is that large (at least [`UNIX_TIME_MS_FLOOR`]).
-fn reset_delay(reset: u64, now: SystemTime) -> Duration {
-    if reset < UNIX_TIME_FLOOR {
-        return Duration::from_secs(reset);
+fn reset_delay(reset: Duration, now: SystemTime) -> Duration {
+    if reset.as_secs() < UNIX_TIME_FLOOR {
+        return reset;
     }
-    let at = if reset >= UNIX_TIME_MS_FLOOR {
-        Duration::from_millis(reset)
+    let at = if reset.as_secs() >= UNIX_TIME_MS_FLOOR {
+        Duration::from_millis(reset.as_secs())
     } else {
-        Duration::from_secs(reset)
+        reset
     };
     // Past what `SystemTime` holds: as far away as a delay can be.
     SystemTime::UNIX_EPOCH

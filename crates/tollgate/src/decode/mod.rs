@@ -87,8 +87,9 @@ pub struct Decoded {
     /// rate-limit quota refills on a 429 or 503 (`RateLimit` with `r=0`,
     /// every line of it counting; `RateLimit-Remaining: 0` with
     /// `RateLimit-Reset`; `X-RateLimit-Remaining: 0` with
-    /// `X-RateLimit-Reset`, or `X-Rate-Limit-*` alike; either reset in
-    /// seconds or as a Unix time), and
+    /// `X-RateLimit-Reset`, or `X-Rate-Limit-*` alike; a remaining count of
+    /// `0.0` too, and either reset in seconds or as a Unix time, whole or
+    /// not), and
     /// on a 403 by all of these but the `RateLimit` field, whose `r=0` is
     /// also sent on the call that spent the last of a quota. Serialized as
     /// `retry_after_secs`, in seconds.

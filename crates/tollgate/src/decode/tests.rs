@@ -121,6 +121,26 @@ fn spent_rate_limit_quotas_say_when_to_retry() {
         &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "12")],
     );
     assert_eq!(delta.retry_after, secs(12));
+    // Reddit's counts are decimals; a reset may have a fraction.
+    let reddit = decode(
+        429,
+        &[("x-ratelimit-remaining", "0.0"), ("x-ratelimit-reset", "2")],
+    );
+    assert_eq!(reddit.retry_after, secs(2));
+    let fraction = decode(
+        403,
+        &[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1800000030.250"),
+        ],
+    );
+    assert_eq!(fraction.kind, Kind::RateLimited);
+    assert_eq!(fraction.retry_after, Some(Duration::from_millis(30_250)));
+    let left = decode(
+        429,
+        &[("x-ratelimit-remaining", "0.5"), ("x-ratelimit-reset", "2")],
+    );
+    assert_eq!(left.retry_after, None);
     // The IETF field: the spent policy's `t`, however many policies.
     let ietf = decode(
         429,
