@@ -1742,3 +1742,26 @@ fn an_empty_stripe_param_is_no_violation() {
         assert!(e.details.is_empty(), "{:?}", e.details);
     }
 }
+
+/// Kubernetes' `Status` is named by its `reason`; ASP.NET Core's problems
+/// carry their `traceId`, the id their logs are kept under.
+#[test]
+fn a_kubernetes_status_reason_and_an_aspnet_trace_id_are_read() {
+    let status = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"web\" already exists","reason":"AlreadyExists","details":{"name":"web","kind":"pods"},"code":409}"#;
+    for given in [409, 0] {
+        let e = dec(given, &[], status);
+        assert_eq!(e.code.as_deref(), Some("AlreadyExists"), "{given}");
+        assert_eq!((e.status, e.kind), (409, Kind::Conflict), "{given}");
+        assert_eq!(e.message.as_deref(), Some("pods \"web\" already exists"));
+    }
+    let aspnet = r#"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,"errors":{"Name":["The Name field is required."]},"traceId":"00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00"}"#;
+    let e = dec(400, &[], aspnet);
+    assert_eq!(
+        e.request_id.as_deref(),
+        Some("00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00")
+    );
+    assert_eq!(e.violations.len(), 1);
+    // The body's own request id comes first.
+    let both = r#"{"message":"m","traceId":"t1","request_id":"r1"}"#;
+    assert_eq!(dec(400, &[], both).request_id.as_deref(), Some("r1"));
+}

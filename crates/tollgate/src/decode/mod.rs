@@ -78,7 +78,8 @@ pub struct Decoded {
     /// Field-level problems: the first thousand (one long field name with
     /// many messages, fewer), so that a hostile body costs about its size.
     pub violations: Vec<Violation>,
-    /// The request id, from the body or a request-id header.
+    /// The request id, from the body (`request_id`, `requestId`, ASP.NET
+    /// Core's `traceId`, or a shape's own) or a request-id header.
     pub request_id: Option<String>,
     /// How long the server asked the client to wait: `Retry-After` (of
     /// several lines, the longest), else Azure's `retry-after-ms` or

@@ -68,15 +68,20 @@ pub(crate) fn is_blank(text: &str) -> bool {
 /// `request_id`, else `requestId`: the last member of either name, found in
 /// one pass, when it is an id ([`Raw::id`]).
 fn top_level_request_id<'t>(obj: &Obj<'t>) -> Option<Cow<'t, str>> {
-    let (mut snake, mut camel) = (None, None);
+    let (mut snake, mut camel, mut trace) = (None, None, None);
     for (key, raw) in obj.members.iter().rev() {
         match key.as_ref() {
             "request_id" if snake.is_none() => snake = Some(*raw),
             "requestId" if camel.is_none() => camel = Some(*raw),
+            // ASP.NET Core's problems: the trace id its logs are kept under.
+            "traceId" if trace.is_none() => trace = Some(*raw),
             _ => {}
         }
     }
-    snake.and_then(Raw::id).or_else(|| camel.and_then(Raw::id))
+    [snake, camel, trace]
+        .into_iter()
+        .flatten()
+        .find_map(Raw::id)
 }
 
 enum Shape {
@@ -334,7 +339,16 @@ pub(crate) fn looks_like_code(text: &str) -> bool {
 /// `{"code":20404,"message","more_info","status":404}` among them).
 fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
-    read_top_level_code(obj, out);
+    // Kubernetes' `Status` names its error by `reason` (`AlreadyExists`);
+    // its `code` is the HTTP status.
+    let reason = obj.str("reason").filter(|reason| looks_like_code(reason));
+    match reason.filter(|_| obj.str("kind").as_deref() == Some("Status")) {
+        Some(reason) => {
+            out.body_status(obj.u64("code"));
+            out.set_code(Some(reason));
+        }
+        None => read_top_level_code(obj, out),
+    }
     if let Some(details) = obj.obj("details") {
         crate::dialect::read_details_object(&details, |_| false, out);
     }
