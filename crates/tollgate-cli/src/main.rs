@@ -50,7 +50,8 @@ Examples:
 Exit status: 0 success, 1 lint or probe found problems, 2 bad arguments, an unknown code or
 dialect, a catalog that cannot be read or loaded, an API that probe cannot reach, a database
 that cannot be opened or used, or output that cannot be written (a reader that leaves early, as
-`| head` does, is no failure); 130 serve stopped by a second Ctrl-C. A change `keys` or
+`| head` does, is no failure; a stdout closed at start is /dev/null, written without failing);
+130 serve stopped by a second Ctrl-C. A change `keys` or
 `accounts` made exits 0 even when its output cannot be written (stderr says what was done), so
 that a script does not make it twice; a new key that cannot be written is revoked (exit 2), and
 none is made while stdout is /dev/null (`> /dev/null`, or closed: exit 2).";

@@ -49,11 +49,10 @@ impl<'a> Presented<'a> {
             return None;
         }
         let (prefix, body) = key.split_at(len - BODY_LEN);
-        let prefix_ok = prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        // Every key's prefix ends in `_`: a key with a character too many
+        // would otherwise be read with its id shifted, another key's.
         let body_ok = body.bytes().all(|b| b.is_ascii_alphanumeric());
-        (prefix_ok && body_ok).then(|| Presented {
+        (valid_prefix(prefix) && body_ok).then(|| Presented {
             whole: key,
             id: &body[..ID_LEN],
         })
@@ -167,6 +166,9 @@ mod tests {
             format!("tg_live_{}!", "a".repeat(BODY_LEN - 1)),
             format!("{}{}", "p".repeat(MAX_PREFIX_LEN + 1), "a".repeat(BODY_LEN)),
             format!("tg_live_{}é", "a".repeat(BODY_LEN - 2)),
+            // A character too many, or a prefix lost.
+            format!("tg_live_{}x", "a".repeat(BODY_LEN)),
+            "a".repeat(BODY_LEN),
         ] {
             assert!(Presented::parse(&bad).is_none(), "{bad:?}");
         }
