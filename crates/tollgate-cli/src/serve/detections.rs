@@ -40,7 +40,8 @@ struct Frame {
 }
 
 /// A whole number of `u64`'s range, written as an integer or, as JSON
-/// Schema counts integers, as a number without a fraction (`40.0`, `4e1`).
+/// Schema counts integers, as a number without a fraction (`40.0`, `4e1`)
+/// below 2^53, where a float is exact.
 fn whole_number<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u64, D::Error> {
     struct WholeNumber;
     impl serde::de::Visitor<'_> for WholeNumber {
@@ -55,12 +56,23 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u64, D::Error
             u64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
         }
         fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
-            // 2^64, the first whole number past `u64::MAX`, is exact in f64.
+            // 2^64, the first whole number past `u64::MAX` (an integer that
+            // long arrives here as a float), and 2^53, from which a float
+            // does not hold every whole number: `9007199254740993.0` is read
+            // as 2^53, another number than the client wrote.
             const PAST_MAX: f64 = 18_446_744_073_709_551_616.0;
-            if v.fract() == 0.0 && (0.0..PAST_MAX).contains(&v) {
-                Ok(v as u64)
-            } else {
-                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            const INEXACT_FROM: f64 = 9_007_199_254_740_992.0;
+            match v {
+                _ if v >= PAST_MAX => Err(E::custom(
+                    "the number is too large: expected a whole number from 0 to \
+                     18446744073709551615",
+                )),
+                _ if v >= INEXACT_FROM => Err(E::custom(
+                    "a number from 2^53 on written with a fraction or an exponent is not exact: \
+                     write it as an integer",
+                )),
+                _ if v.fract() == 0.0 && v >= 0.0 => Ok(v as u64),
+                _ => Err(E::invalid_value(serde::de::Unexpected::Float(v), &self)),
             }
         }
     }
@@ -200,10 +212,13 @@ mod tests {
         assert_eq!(t(json!(-0.0)), Some(0));
         assert_eq!(t(json!(u64::MAX)), Some(u64::MAX));
         assert_eq!(
-            t(json!(18_446_744_073_709_549_568.0)),
-            Some(18_446_744_073_709_549_568)
+            t(json!(9_007_199_254_740_991.0)),
+            Some(9_007_199_254_740_991)
         );
         for refused in [
+            // From 2^53 on a float may be another number than the one written.
+            json!(9_007_199_254_740_992.0),
+            json!(18_446_744_073_709_549_568.0),
             json!(40.5),
             json!(-1),
             json!(-1.0),
@@ -229,6 +244,25 @@ mod tests {
                 "{refused}: {err}"
             );
         }
+        // Too large for any whole number (an integer that long is read as a
+        // float), or not exact: said so, not as a "floating point".
+        let said = |t: &str| {
+            let body = format!(r#"{{"t":{t},"brightness":1}}"#);
+            serde_json::from_str::<Frame>(&body)
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            said("18446744073709551616").starts_with("the number is too large: expected"),
+            "{}",
+            said("18446744073709551616")
+        );
+        assert!(
+            said("9007199254740993.0").starts_with("a number from 2^53 on written with a fraction"),
+            "{}",
+            said("9007199254740993.0")
+        );
     }
 
     /// A catalog that words `validation_error` its own way (seeds 002 and
