@@ -227,7 +227,7 @@ pub enum Rejection {
 /// and an `error_description` saying what is wrong with the key (RFC 6750,
 /// 3): `invalid_request` for a key sent several times, `invalid_token` for
 /// one that is not valid, has expired or was deactivated.
-pub const WWW_AUTHENTICATE_VALUE: &str = r#"Bearer realm="api", charset="UTF-8""#;
+pub const WWW_AUTHENTICATE_VALUE: &str = r#"Bearer realm="api""#;
 
 impl Rejection {
     /// The catalog code this rejection renders as.
