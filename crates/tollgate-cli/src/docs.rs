@@ -61,13 +61,13 @@ pub(crate) struct DocsArgs {
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// openapi: the document's info.title
-    #[arg(long, value_name = "TEXT", default_value = "API errors")]
-    title: String,
+    /// openapi: the document's info.title [default: API errors]
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
 
-    /// openapi: the document's info.version (the version of your API)
-    #[arg(long, value_name = "VERSION", default_value = "1.0.0")]
-    api_version: String,
+    /// openapi: the document's info.version (the version of your API) [default: 1.0.0]
+    #[arg(long, value_name = "VERSION")]
+    api_version: Option<String>,
 }
 
 /// Writes the reference to `--output` or `out`.
@@ -93,12 +93,26 @@ pub(crate) fn run(args: DocsArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             )));
         }
     }
+    if args.format != Format::Openapi && (args.title.is_some() || args.api_version.is_some()) {
+        stderr!(
+            "warning: --title and --api-version are the OpenAPI document's info; the {} \
+             reference has a title of its own",
+            if args.format == Format::Html {
+                "html"
+            } else {
+                "markdown"
+            }
+        );
+    }
     let catalog = args.catalogs.load()?;
     let text = match args.format {
         Format::Html => docs::html(&catalog, args.dialect, None),
         Format::Markdown => docs::markdown(&catalog, args.dialect),
         Format::Openapi => {
-            let info = Info::new(args.title, args.api_version);
+            let info = Info::new(
+                args.title.as_deref().unwrap_or("API errors"),
+                args.api_version.as_deref().unwrap_or("1.0.0"),
+            );
             let mut text =
                 openapi_text(&catalog, args.dialect, &info, &[]).map_err(std::io::Error::from)?;
             text.push('\n');

@@ -61,7 +61,7 @@ pub(crate) struct RenderArgs {
     retry_after: Option<u64>,
 
     /// Replace the catalog's message for this occurrence only
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = parse_message)]
     message: Option<String>,
 
     /// The request id: 1–128 characters of [A-Za-z0-9._-] [default: a new UUIDv7]
@@ -215,6 +215,15 @@ fn parse_set(arg: &str) -> Result<(String, Value), String> {
     Ok((key.to_owned(), value))
 }
 
+/// A message: not blank, as lint holds a catalog's (it is what the error
+/// tells the client).
+fn parse_message(arg: &str) -> Result<String, String> {
+    if arg.trim().is_empty() {
+        return Err("the message is empty: it is what the error tells the client".to_owned());
+    }
+    Ok(arg.to_owned())
+}
+
 /// `FIELD:CODE:MESSAGE`; the message may itself contain colons.
 fn parse_violation(arg: &str) -> Result<Violation, String> {
     let mut parts = arg.splitn(3, ':');
@@ -278,6 +287,18 @@ mod tests {
             parse_set("model=\"[1,2\""),
             Ok(("model".into(), json!("[1,2")))
         );
+    }
+
+    #[test]
+    fn a_blank_message_is_refused_as_lint_refuses_it() {
+        assert!(parse_message("Rule not found").is_ok());
+        for blank in ["", "  ", "\t\n"] {
+            assert!(
+                parse_message(blank)
+                    .unwrap_err()
+                    .starts_with("the message is empty")
+            );
+        }
     }
 
     #[test]

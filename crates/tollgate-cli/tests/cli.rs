@@ -2231,3 +2231,25 @@ fn a_negative_number_is_told_what_the_option_takes() {
         assert!(!said.contains("unexpected argument"), "{args:?}: {said}");
     }
 }
+
+/// `--title` and `--api-version` name the OpenAPI document: given with
+/// another format they are said to do nothing there, not ignored in silence.
+#[test]
+fn docs_title_is_the_openapi_documents_and_said_so_elsewhere() {
+    let out = tollgate(&["docs", "--format", "openapi", "--title", "Scans API"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["info"]["title"], "Scans API");
+    assert_eq!(doc["info"]["version"], "1.0.0");
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    for format in ["html", "markdown"] {
+        let out = tollgate(&["docs", "--format", format, "--title", "Scans API"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("warning: --title and --api-version are the OpenAPI"),
+            "{format}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(stderr(&tollgate(&["docs", "--format", "markdown"])).is_empty());
+}
