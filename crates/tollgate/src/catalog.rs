@@ -3544,7 +3544,8 @@ status = 'x'
     #[test]
     fn a_template_error_is_located_at_its_brace() {
         let entry = "[errors.abc]\nstatus = 400\ntitle = 't'\n";
-        let unclosed = "template: unclosed or invalid placeholder (write {{ for a literal brace)";
+        let unclosed =
+            "template: unclosed placeholder: no `}` ends it (write {{ for a literal brace)";
         // In a multi-line string: past the opening delimiter and the line
         // break trimmed after it, whatever the line breaks are.
         for quotes in ["'''", "\"\"\""] {
@@ -3613,7 +3614,9 @@ status = 'x'
             );
         }
         let e = errors(&format!("{entry}message = 'm'\nhint = \"see {{é}}\"\n"));
-        assert_eq!(e, [format!("t.toml:5:13: entry \"abc\": hint {unclosed}")]);
+        let invalid = "template: invalid placeholder: its name is letters, digits and `_` \
+                       (write {{ for a literal brace)";
+        assert_eq!(e, [format!("t.toml:5:13: entry \"abc\": hint {invalid}")]);
         let e = errors("[errors]\nabc = { status = 400, title = 't', message = 'x {}' }\n");
         assert_eq!(
             e,
@@ -3647,7 +3650,8 @@ status = 'x'
     #[test]
     fn a_template_error_after_any_escape_is_located_at_its_brace() {
         let entry = "[errors.abc]\nstatus = 400\ntitle = 't'\n";
-        let unclosed = "template: unclosed or invalid placeholder (write {{ for a literal brace)";
+        let unclosed =
+            "template: unclosed placeholder: no `}` ends it (write {{ for a literal brace)";
         for escape in [
             r"\b",
             r"\t",

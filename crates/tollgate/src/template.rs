@@ -99,9 +99,19 @@ impl Template {
                         .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
                         .unwrap_or(bytes.len() - start);
                     if bytes.get(start + len) != Some(&b'}') {
+                        // A `}` before the next `{`: a name of other characters.
+                        let rest = &bytes[start + len..];
+                        let closed = rest.iter().position(|b| *b == b'}');
+                        let opened = rest.iter().position(|b| *b == b'{');
+                        let named = closed.is_some_and(|c| opened.is_none_or(|o| c < o));
                         return Err(TemplateError {
                             offset: i,
-                            reason: "unclosed or invalid placeholder (write {{ for a literal brace)",
+                            reason: if named {
+                                "invalid placeholder: its name is letters, digits and `_` \
+                                 (write {{ for a literal brace)"
+                            } else {
+                                "unclosed placeholder: no `}` ends it (write {{ for a literal brace)"
+                            },
                         });
                     }
                     if len == 0 {
@@ -287,6 +297,16 @@ mod tests {
         assert_eq!(Template::parse("a } b").unwrap_err().offset, 2);
         assert_eq!(Template::parse("{a-b}").unwrap_err().offset, 0);
         assert!(Template::parse("é {x} ü").is_ok());
+        // A name of other characters is told from a brace never closed.
+        for (bad, reason) in [
+            ("{a.b}", "invalid placeholder"),
+            ("m { sp } x", "invalid placeholder"),
+            ("{ab", "unclosed placeholder"),
+            ("{a {b}", "unclosed placeholder"),
+        ] {
+            let e = Template::parse(bad).unwrap_err();
+            assert!(e.reason.starts_with(reason), "{bad}: {}", e.reason);
+        }
     }
 
     #[test]
