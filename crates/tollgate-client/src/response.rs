@@ -125,7 +125,8 @@ impl ErrorResponse {
     }
 
     /// The body shape recognised: a dialect name (`problem`, `coded`, …) or
-    /// `html`, `text`, `empty`, `json`.
+    /// another shape ([`Decoded::dialect`] lists them: `html`, `text`,
+    /// `binary`, `empty`, `json`, …).
     pub fn dialect(&self) -> &'static str {
         self.decoded.dialect
     }

@@ -1765,3 +1765,25 @@ fn a_kubernetes_status_reason_and_an_aspnet_trace_id_are_read() {
     let both = r#"{"message":"m","traceId":"t1","request_id":"r1"}"#;
     assert_eq!(dec(400, &[], both).request_id.as_deref(), Some("r1"));
 }
+
+/// Bytes that are no text (an image, random bytes) give no message; a text
+/// in Latin-1 that does not say so still does.
+#[test]
+fn a_binary_body_has_no_message() {
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0";
+    let mut noise = Vec::new();
+    let mut x: u32 = 7;
+    for _ in 0..3000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        noise.push((x >> 16) as u8 | 1);
+    }
+    for body in [&png[..], &noise] {
+        let e = tollgate::decode(500, &HeaderMap::new(), body, now());
+        assert_eq!((e.dialect, e.message), ("binary", None));
+        assert_eq!(e.kind, Kind::Internal);
+    }
+    let latin1 = b"Service ferm\xe9 pour maintenance, r\xe9essayez plus tard";
+    let e = tollgate::decode(503, &HeaderMap::new(), latin1, now());
+    assert_eq!(e.dialect, "text");
+    assert!(e.message.unwrap().starts_with("Service ferm"));
+}

@@ -107,7 +107,7 @@ pub struct Decoded {
     pub retryable: bool,
     /// The shape recognised: a dialect name, or `azure`, `aws`, `paypal`,
     /// `heroku`, `plain`, `message`, `errors`, `json`, `xml`, `html`,
-    /// `text`, `empty`.
+    /// `text`, `binary` (bytes that are no text: no message), `empty`.
     pub dialect: &'static str,
     /// The catalog entry the code was found to be (its catalog code), when
     /// its status agrees: what `kind` and `retry` were taken from. Found
@@ -638,6 +638,9 @@ fn read_body(
             .map(decode_references)
             .map(|t| truncate(t.trim()))
             .filter(|t| !t.is_empty());
+    } else if is_binary(trimmed, &text) {
+        // An image, an archive, random bytes: no message in them.
+        out.dialect = "binary";
     } else {
         out.dialect = "text";
         out.message = text
@@ -647,4 +650,20 @@ fn read_body(
             .map(truncate);
     }
     None
+}
+
+/// Whether a body is no text: it holds a NUL byte, or more than one in
+/// sixteen of its first 512 characters are controls (tabs and line breaks
+/// aside). Bytes no UTF-8 reads do not count: a text in Latin-1 that does
+/// not say so has them.
+fn is_binary(body: &[u8], text: &str) -> bool {
+    if body.contains(&0) {
+        return true;
+    }
+    let (mut seen, mut controls) = (0, 0);
+    for c in text.chars().take(512) {
+        seen += 1;
+        controls += usize::from(c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+    }
+    controls * 16 > seen
 }
