@@ -11,7 +11,7 @@ use crate::headers;
 /// Codes that say a request was throttled, however an API answers them:
 /// compared in any case, `_` and `-` left out (`rate_limit_exceeded` is
 /// `RateLimitExceeded` and `RATE_LIMIT_EXCEEDED`).
-const RATE_LIMIT_CODES: [&str; 18] = [
+const RATE_LIMIT_CODES: [&str; 19] = [
     // AWS (those its SDKs retry as throttling: the JavaScript SDK's
     // `THROTTLING_ERROR_CODES`).
     "throttling",
@@ -33,6 +33,8 @@ const RATE_LIMIT_CODES: [&str; 18] = [
     "userratelimitexceeded",
     "ratelimited",
     "toomanyrequests",
+    // Shopify's GraphQL `THROTTLED`.
+    "throttled",
 ];
 
 /// The length of the longest of [`RATE_LIMIT_CODES`].

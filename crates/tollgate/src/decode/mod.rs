@@ -100,7 +100,8 @@ pub struct Decoded {
     /// known (and its status matches), else the status's (a 403 with
     /// `Retry-After` or a spent rate-limit quota counts as a 429, and so does
     /// a 400, 403 or 503 with a throttling code: AWS's `ThrottlingException`,
-    /// S3's `SlowDown`, `rate_limit_exceeded`); a 413 with `Retry-After`
+    /// S3's `SlowDown`, `rate_limit_exceeded`, and an error body with one
+    /// under no error status, as Slack's and GraphQL's 200s); a 413 with `Retry-After`
     /// is retried after it (a temporary condition, RFC 9110).
     pub retry: RetryClass,
     /// Whether sending the request again may succeed (`retry` is not `never`).
@@ -363,8 +364,10 @@ impl Catalog {
                 (Kind::RateLimited, RetryClass::After)
             }
             // So is a throttling code on a 400, 403 or 503 (AWS's
-            // `ThrottlingException`, S3's `SlowDown`).
-            None if matches!(out.status, 400 | 403 | 503)
+            // `ThrottlingException`, S3's `SlowDown`), or where no error
+            // status disagrees (Slack's `ok:false` and GraphQL's errors come
+            // with a 200).
+            None if (matches!(out.status, 400 | 403 | 503) || out.status < 400)
                 && out.code.as_deref().is_some_and(is_rate_limit_code) =>
             {
                 (Kind::RateLimited, RetryClass::After)

@@ -472,6 +472,25 @@ fn rate_limit_codes_on_other_statuses_are_rate_limits() {
             "{body}"
         );
     }
+    // Where no error status disagrees: Slack's and GraphQL's 200s, a body alone.
+    for (status, body) in [
+        (200, r#"{"ok":false,"error":"ratelimited"}"#),
+        (
+            200,
+            r#"{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED"}}]}"#,
+        ),
+        (
+            0,
+            r#"{"error":{"code":"ThrottlingException","message":"Rate exceeded"}}"#,
+        ),
+    ] {
+        let e = decode_body(status, &[], body);
+        assert_eq!(
+            (e.kind, e.retry),
+            (Kind::RateLimited, RetryClass::After),
+            "{body}"
+        );
+    }
     // GitHub: a spent quota on a 403, even without its reset.
     let e = decode_body(403, &[("x-ratelimit-remaining", "0")], "");
     assert_eq!((e.kind, e.retry), (Kind::RateLimited, RetryClass::After));
