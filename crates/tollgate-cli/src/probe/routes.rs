@@ -106,8 +106,9 @@ const MAX_EXAMPLE: usize = 64 << 10;
 ///
 /// The paths are below the document's first server (`servers[0].url`,
 /// absolute or from `/`): its path is put before each, unless the base URL
-/// probed (`base_path`) already ends with it. A server URL with
-/// `{variables}` is left aside.
+/// probed (`base_path`) already ends with it. A server URL's `{variables}`
+/// take their defaults. A Swagger 2.0 document, whose base path and bodies
+/// are written otherwise, is an error saying so.
 pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, String> {
     const METHODS: [(&str, Method); 5] = [
         ("get", Method::GET),
@@ -118,8 +119,23 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
     ];
     // A document saved as "UTF-8 with BOM" reads as one without.
     let body = crate::wire::strip_bom(body);
-    let Members(doc) = serde_json::from_slice::<Members<'_>>(body)
-        .map_err(|e| format!("it is not a JSON object ({e})"))?;
+    let Members(doc) = serde_json::from_slice::<Members<'_>>(body).map_err(|e| {
+        let text = String::from_utf8_lossy(&body[..body.len().min(64)]);
+        let yaml = ["openapi:", "swagger:", "---"]
+            .iter()
+            .any(|start| text.trim_start().starts_with(start));
+        match yaml {
+            true => "it is YAML, which probe does not read: serve the document as JSON".to_owned(),
+            false => format!("it is not a JSON object ({e})"),
+        }
+    })?;
+    if member(&doc, "swagger").is_some() {
+        return Err(
+            "it is a Swagger 2.0 document, which probe does not read (OpenAPI 3.0 and \
+                    3.1 only): convert it, or name the routes with --route"
+                .to_owned(),
+        );
+    }
     let Some(paths) = member(&doc, "paths") else {
         return Ok(Vec::new());
     };
@@ -304,15 +320,31 @@ impl<'de> Deserialize<'de> for Elements<'de> {
 }
 
 /// The path of the first server of `servers` (an absolute URL's, or a URL
-/// from `/`), without a trailing `/`; `None` for `/`, a URL relative to the
-/// document, or one with `{variables}`.
+/// from `/`), its `{variables}` given their defaults, without a trailing
+/// `/`; `None` for `/`, a URL relative to the document, or one with a
+/// variable that has no default.
 fn server_path(servers: &RawValue) -> Option<String> {
     let first = *serde_json::from_str::<Elements<'_>>(servers.get())
         .ok()?
         .0
         .first()?;
-    let url: String = serde_json::from_str(member(&members(first)?, "url")?.get()).ok()?;
-    if url.contains('{') {
+    let server = members(first)?;
+    let url: String = serde_json::from_str(member(&server, "url")?.get()).ok()?;
+    // `{name}` takes its variable's `default`, which OpenAPI requires.
+    let defaults = member(&server, "variables").and_then(members);
+    let mut filled = String::with_capacity(url.len());
+    let mut rest = url.as_str();
+    while let Some((before, after)) = rest.split_once('{') {
+        let (name, after) = after.split_once('}')?;
+        let variable = member(defaults.as_deref()?, name).and_then(members)?;
+        let default: String = serde_json::from_str(member(&variable, "default")?.get()).ok()?;
+        filled.push_str(before);
+        filled.push_str(&default);
+        rest = after;
+    }
+    filled.push_str(rest);
+    let url = filled;
+    if url.contains(['{', '}']) {
         return None;
     }
     let path = if url.starts_with('/') {
@@ -616,13 +648,21 @@ mod tests {
         assert_eq!(paths(v1, "/api/v1/"), ["/scans"]);
         let absolute = json!([{"url": "https://api.example.com/v1/"}]);
         assert_eq!(paths(absolute, "/"), ["/v1/scans"]);
+        // Variables take their defaults.
+        let variables = json!([{
+            "url": "http://localhost:{port}/{base}",
+            "variables": {"port": {"default": "8080"}, "base": {"default": "api"}}
+        }]);
+        assert_eq!(paths(variables, "/"), ["/api/scans"]);
         // No path to add: the root, a URL relative to the document, one
-        // with variables, or no usable `servers` at all.
+        // with a variable without a default, or no usable `servers` at all.
         for servers in [
             json!([{"url": "https://api.example.com"}]),
             json!([{"url": "/"}]),
             json!([{"url": "v1"}]),
             json!([{"url": "https://{region}.example.com/{version}"}]),
+            json!([{"url": "/{version}", "variables": {"version": {"enum": ["v1"]}}}]),
+            json!([{"url": "/{version", "variables": {"version": {"default": "v1"}}}]),
             json!([]),
             json!({"url": "/v1"}),
             json!([{"url": 1}]),
@@ -821,6 +861,24 @@ mod tests {
         // The server's path counts.
         assert!(kept(json!([{"url": "/v1"}]), MAX_PATH - 3));
         assert!(!kept(json!([{"url": "/v1"}]), MAX_PATH - 2));
+    }
+
+    #[test]
+    fn a_yaml_document_is_said_to_be_one() {
+        for yaml in ["openapi: 3.1.0\npaths: {}\n", "---\nopenapi: 3.0.3\n"] {
+            let refused = from_openapi(yaml.as_bytes(), "/").unwrap_err();
+            assert!(refused.starts_with("it is YAML"), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_swagger_document_is_said_to_be_one() {
+        let doc = json!({"swagger": "2.0", "basePath": "/api", "paths": {"/scans": {"get": {}}}});
+        let refused = from_openapi(doc.to_string().as_bytes(), "/").unwrap_err();
+        assert!(
+            refused.starts_with("it is a Swagger 2.0 document"),
+            "{refused}"
+        );
     }
 
     #[test]
