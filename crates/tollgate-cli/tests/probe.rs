@@ -999,6 +999,19 @@ fn a_document_that_is_not_openapi_is_named_as_such() {
     );
 }
 
+/// Probe asks for bodies in no coding: a server that compresses unless
+/// told `identity` sends it the document plain.
+#[test]
+fn bodies_are_asked_for_in_no_coding() {
+    let reason = routes_reason(get(|headers: axum::http::HeaderMap| async move {
+        match headers.get("accept-encoding").map(|v| v.as_bytes()) {
+            Some(b"identity") => r#"{"openapi":"3.1.0","paths":{"/v1/x":{"get":{}}}}"#,
+            _ => "\u{1f}\u{8b} gzip bytes",
+        }
+    }));
+    assert!(reason.contains("1 route"), "{reason}");
+}
+
 #[test]
 fn a_document_too_large_to_read_is_named_as_such() {
     // 17 MiB of valid JSON: past what the probe reads of a document.

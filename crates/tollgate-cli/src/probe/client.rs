@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use reqwest::Url;
 
@@ -197,7 +197,13 @@ impl Client {
             // A fresh connection per request: a server may close one as it
             // refuses a request (an oversized body), and a request sent on
             // it just after would fail for no fault of the API.
-            .pool_max_idle_per_host(0);
+            .pool_max_idle_per_host(0)
+            // Bodies are graded as sent: none in a coding (without the
+            // field, RFC 9110 lets a server pick any, gzip among them).
+            .default_headers(HeaderMap::from_iter([(
+                ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            )]));
         // A proxy would answer for the API, and loopback never needs one.
         if base.host_str().is_some_and(is_loopback) {
             builder = builder.no_proxy();
