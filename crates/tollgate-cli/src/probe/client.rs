@@ -41,10 +41,10 @@ pub(crate) enum Body {
     /// No body.
     Empty,
     /// These bytes, with this `Content-Type`.
-    Bytes(&'static str, Vec<u8>),
+    Bytes(String, Vec<u8>),
     /// A chunked JSON body (no `Content-Length`) that grows until the server
     /// answers or it reaches this many bytes.
-    Oversized(u64),
+    Oversized(String, u64),
 }
 
 /// One request to send.
@@ -266,12 +266,12 @@ impl Client {
         builder = match &req.body {
             Body::Empty => builder,
             Body::Bytes(content_type, bytes) => builder
-                .header(CONTENT_TYPE, *content_type)
+                .header(CONTENT_TYPE, content_type)
                 .body(bytes.clone()),
-            Body::Oversized(limit) => {
+            Body::Oversized(content_type, limit) => {
                 let body = oversized(*limit, Arc::clone(&answered), Arc::clone(&grown));
                 builder
-                    .header(CONTENT_TYPE, "application/json")
+                    .header(CONTENT_TYPE, content_type)
                     .body(reqwest::Body::wrap_stream(body))
             }
         };
@@ -279,7 +279,7 @@ impl Client {
         // Stop growing an oversized body: the server has answered.
         answered.store(true, Ordering::Relaxed);
         let body_sent =
-            matches!(req.body, Body::Oversized(_)).then(|| grown.load(Ordering::Relaxed));
+            matches!(req.body, Body::Oversized(..)).then(|| grown.load(Ordering::Relaxed));
         let mut response = sent.map_err(|e| Failed {
             unreachable: e.is_connect(),
             message: self.no_answer(e),

@@ -29,7 +29,7 @@ use tollgate::{Catalog, Dialect};
 use self::checks::{Accepted, Entry, Exchange, Expect, Row, Verdict};
 use self::client::{Body, Client, Key, Request};
 use self::report::Report;
-use self::routes::Route;
+use self::routes::{JSON, Route};
 use crate::args::{SecretUrl, parse_dialect, whole};
 use crate::catalogs::CatalogArgs;
 use crate::error::{CliError, EXIT_PROBLEMS, plural};
@@ -537,8 +537,9 @@ async fn probe(
                 key: keyed,
                 ..Request::new(route.method.clone(), route.concrete_path())
             };
+            let media = route.json_body.clone().unwrap_or_else(|| JSON.to_owned());
             let malformed = Request {
-                body: Body::Bytes("application/json", b"{\"data\": ".to_vec()),
+                body: Body::Bytes(media.clone(), b"{\"data\": ".to_vec()),
                 ..base.clone()
             };
             let expect = or_unauthenticated(&[400, 422]);
@@ -554,7 +555,7 @@ async fn probe(
                 .await,
             ));
             let wrong_type = Request {
-                body: Body::Bytes("text/plain", b"data=tollgate-probe".to_vec()),
+                body: Body::Bytes("text/plain".to_owned(), b"data=tollgate-probe".to_vec()),
                 ..base.clone()
             };
             let expect = or_unauthenticated(&[415]);
@@ -563,7 +564,7 @@ async fn probe(
                 patient(client, bar, name, &wrong_type, expect, &mut requests).await,
             ));
             let oversized = Request {
-                body: Body::Oversized(args.max_body_mib << 20),
+                body: Body::Oversized(media.clone(), args.max_body_mib << 20),
                 ..base
             };
             let expect = or_unauthenticated(&[413]);
@@ -789,10 +790,11 @@ async fn idempotency(
         keyed: true,
         ..Expect::any()
     };
+    let media = route.json_body.clone().unwrap_or_else(|| JSON.to_owned());
     let request = |body: Vec<u8>| Request {
         key: Key::Given,
         headers: vec![(IDEMPOTENCY_KEY, key.clone())],
-        body: Body::Bytes("application/json", body),
+        body: Body::Bytes(media.clone(), body),
         ..Request::new(route.method.clone(), route.concrete_path())
     };
     let mut a = patient(

@@ -13,6 +13,9 @@ use serde_json::value::RawValue;
 /// What a `{name}` path parameter is replaced with.
 pub(crate) const PATH_PARAMETER: &str = "tollgate-probe";
 
+/// The media type of a JSON body, unless the document names another.
+pub(crate) const JSON: &str = "application/json";
+
 /// One route of the API under test.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Route {
@@ -24,8 +27,9 @@ pub(crate) struct Route {
     /// so (security, or a 401 response), `Some(false)` when it says the
     /// route is public, `None` when nothing says.
     pub(crate) keyed: Option<bool>,
-    /// Whether the route takes a JSON body.
-    pub(crate) json_body: bool,
+    /// The JSON media type of the route's body (`application/json`, or a
+    /// `+json` type the document names), if it takes one.
+    pub(crate) json_body: Option<String>,
     /// The request body example the document gives, if any.
     pub(crate) example: Option<Value>,
     /// Whether the route takes an `Idempotency-Key`: `Some(true)` when the
@@ -69,7 +73,9 @@ pub(crate) fn parse_route(arg: &str) -> Result<Route, String> {
     if !path.starts_with('/') || path.contains(char::is_whitespace) {
         return Err(invalid("the path must start with `/` and have no spaces"));
     }
-    let json_body = [Method::POST, Method::PUT, Method::PATCH].contains(&method);
+    let json_body = [Method::POST, Method::PUT, Method::PATCH]
+        .contains(&method)
+        .then(|| JSON.to_owned());
     Ok(Route {
         method,
         path: path.to_owned(),
@@ -171,15 +177,19 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
                     .and_then(|responses| member(&responses, "401"))
                     .map(|_| true),
             };
+            // `application/json` when the document names it, else the
+            // first JSON type it names (JSON:API's `application/vnd.api+json`).
             let json = member(&op, "requestBody")
                 .and_then(|body| refs.resolved(body))
                 .and_then(members)
                 .and_then(|body| member(&body, "content").and_then(members))
                 .and_then(|content| {
+                    let json = |media: &str| tollgate::headers::is_json_media(media);
                     content
-                        .into_iter()
-                        .find(|(media, _)| media.contains("json"))
-                        .map(|(_, media)| media)
+                        .iter()
+                        .find(|(media, _)| media.eq_ignore_ascii_case(JSON))
+                        .or_else(|| content.iter().find(|(media, _)| json(media)))
+                        .map(|(media, schema)| (media.clone(), *schema))
                 });
             // The operation's parameters and its path's.
             let idempotency_key = [member(&op, "parameters"), member(&item, "parameters")]
@@ -192,8 +202,8 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
                 method: method.clone(),
                 path: path.clone(),
                 keyed,
-                json_body: json.is_some(),
-                example: json.and_then(example),
+                example: json.as_ref().and_then(|(_, schema)| example(schema)),
+                json_body: json.map(|(media, _)| media),
                 idempotency_key: Some(idempotency_key),
             });
         }
@@ -448,12 +458,13 @@ pub(crate) fn targets(routes: &[Route], have_key: bool) -> Targets<'_> {
     });
     let body = best(routes, |r| {
         r.json_body
+            .is_some()
             .then(|| u8::from(r.method != Method::POST) * 2 + u8::from(r.keyed == Some(false)))
     });
     // Only a route that takes an Idempotency-Key, as far as anything says:
     // an API that documents none need not honour one.
     let idempotent = best(routes, |r| {
-        let takes_key = r.json_body
+        let takes_key = r.json_body.is_some()
             && (r.method == Method::POST || r.method == Method::PATCH)
             && r.idempotency_key != Some(false);
         takes_key.then(|| u8::from(r.method != Method::POST) * 2 + u8::from(r.keyed == Some(false)))
@@ -503,11 +514,11 @@ mod tests {
     fn routes_parse_from_flags() {
         let r = parse_route("post:/v1/scans").unwrap();
         assert_eq!(
-            (r.method, r.path.as_str(), r.json_body),
+            (r.method, r.path.as_str(), r.json_body.is_some()),
             (Method::POST, "/v1/scans", true)
         );
         let r = parse_route("GET:/v1/scans/{id}").unwrap();
-        assert!(!r.json_body);
+        assert!(r.json_body.is_none());
         assert_eq!(r.concrete_path(), "/v1/scans/tollgate-probe");
         let r = parse_route("GET:/a/{x}/{y}.json/{open").unwrap();
         assert_eq!(
@@ -552,7 +563,15 @@ mod tests {
         let routes = from_openapi(doc().to_string().as_bytes(), "/").unwrap();
         let names: Vec<_> = routes
             .iter()
-            .map(|r| format!("{} {} {:?} {}", r.method, r.path, r.keyed, r.json_body))
+            .map(|r| {
+                format!(
+                    "{} {} {:?} {}",
+                    r.method,
+                    r.path,
+                    r.keyed,
+                    r.json_body.is_some()
+                )
+            })
             .collect();
         assert_eq!(
             names,
@@ -618,7 +637,7 @@ mod tests {
         let routes = from_openapi(doc.to_string().as_bytes(), "/").unwrap();
         let seen: Vec<_> = routes
             .iter()
-            .map(|r| (r.path.as_str(), r.json_body, r.idempotency_key))
+            .map(|r| (r.path.as_str(), r.json_body.is_some(), r.idempotency_key))
             .collect();
         assert_eq!(
             seen,
@@ -705,7 +724,7 @@ mod tests {
         assert_eq!(routes.len(), 1);
         // The example is too large to keep; the route is read all the same.
         assert_eq!(
-            (routes[0].json_body, routes[0].example.is_none()),
+            (routes[0].json_body.is_some(), routes[0].example.is_none()),
             (true, true)
         );
     }
@@ -738,7 +757,14 @@ mod tests {
         let routes = from_openapi(doc.as_bytes(), "/").unwrap();
         let found: Vec<_> = routes
             .iter()
-            .map(|r| (r.method.as_str(), r.path.as_str(), r.keyed, r.json_body))
+            .map(|r| {
+                (
+                    r.method.as_str(),
+                    r.path.as_str(),
+                    r.keyed,
+                    r.json_body.is_some(),
+                )
+            })
             .collect();
         assert_eq!(
             found,
@@ -782,7 +808,7 @@ mod tests {
             method,
             path: "/v1/rules/{id}".to_owned(),
             keyed: Some(true),
-            json_body: true,
+            json_body: Some(JSON.to_owned()),
             example: None,
             idempotency_key: None,
         };
@@ -797,7 +823,7 @@ mod tests {
             method,
             path: path.to_owned(),
             keyed,
-            json_body,
+            json_body: json_body.then(|| JSON.to_owned()),
             example: None,
             idempotency_key: None,
         }
@@ -861,6 +887,24 @@ mod tests {
         // The server's path counts.
         assert!(kept(json!([{"url": "/v1"}]), MAX_PATH - 3));
         assert!(!kept(json!([{"url": "/v1"}]), MAX_PATH - 2));
+    }
+
+    /// The body is sent in the JSON type the document names:
+    /// `application/json` when it is among them, else the first `+json` one.
+    #[test]
+    fn a_body_goes_in_the_json_type_the_document_names() {
+        let media = |content: Value| {
+            let doc = json!({"paths": {"/a": {"post": {"requestBody": {"content": content}}}}});
+            from_openapi(doc.to_string().as_bytes(), "/").unwrap()[0]
+                .json_body
+                .clone()
+        };
+        let api = json!({"application/vnd.api+json": {"example": {"data": {}}}});
+        assert_eq!(media(api).as_deref(), Some("application/vnd.api+json"));
+        let both = json!({"application/merge-patch+json": {}, "application/json": {}});
+        assert_eq!(media(both).as_deref(), Some("application/json"));
+        assert_eq!(media(json!({"text/csv": {}})), None);
+        assert_eq!(media(json!({"application/jsonl": {}})), None);
     }
 
     #[test]
