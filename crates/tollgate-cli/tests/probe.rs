@@ -1141,6 +1141,43 @@ fn an_invalid_key_accepted_where_no_key_is_refused_fails() {
     );
 }
 
+/// An API that refuses a payload it has seen (the example, sent by an
+/// earlier run) with 409: the idempotency check is skipped at its first
+/// request, saying so, and its second is not sent.
+#[test]
+fn a_first_idempotent_request_refused_as_a_duplicate_is_a_skip_saying_so() {
+    async fn duplicate(headers: HeaderMap) -> Result<StatusCode, HandlerError> {
+        match headers.contains_key("idempotency-key") {
+            true => Err(catalog_error("conflict").into()),
+            false => Ok(StatusCode::CREATED),
+        }
+    }
+    let keyed = Router::new()
+        .route("/v1/items", get(list).post(duplicate))
+        .route_layer(middleware::from_fn(auth));
+    let app = Router::new()
+        .route("/openapi.json", get(openapi))
+        .merge(keyed)
+        .with_state(Conforming::default())
+        .layer(Tollgate::new(Catalog::builtin()).layer());
+    let base = format!("http://{}", serve(app));
+    let (_, report) = probe_json(&[&base, "--key", KEY, "--max-requests", "5"]);
+    let first = check(&report, "idempotency", "idempotency, first: POST /v1/items");
+    assert_eq!(
+        (&first["result"], &first["status"]),
+        (&json!("skip"), &json!(409))
+    );
+    let reason = first["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("the first request was refused with 409 (a conflict: an API that"),
+        "{reason}"
+    );
+    assert!(
+        !report.to_string().contains("idempotency, reused"),
+        "{report:#}"
+    );
+}
+
 /// Every check named `request` (`malformed JSON: POST /v1/items`) of `check`.
 fn check<'r>(report: &'r Value, check: &str, request: &str) -> &'r Value {
     report["checks"]

@@ -806,10 +806,16 @@ async fn idempotency(
         requests,
     )
     .await;
-    // A 429, or the key refused: the second request would prove nothing.
+    // A 429, the key refused, or the request: the second request would
+    // prove nothing. A refused request need not have its answer kept
+    // (Stripe keeps none for one that failed validation), so a refusal of
+    // the second would say nothing about idempotency.
     let unjudged = match a.rate_limited() {
         Some(why) => Some(why),
-        None => a.key_refusal(catalog).map(|refusal| refusal.skip_reason()),
+        None => a
+            .key_refusal(catalog)
+            .map(|refusal| refusal.skip_reason())
+            .or_else(|| a.status().filter(|s| *s >= 400).map(first_refused)),
     };
     if let Some(why) = unjudged {
         a.notes.push(Row::new(
@@ -851,6 +857,24 @@ async fn idempotency(
     vec![Entry::exchange(a), Entry::exchange(b)]
 }
 
+/// Why the idempotency check is skipped when its first request is refused
+/// with `status`.
+fn first_refused(status: u16) -> String {
+    // A 409 to a new key is the payload's conflict: the example, sent by an
+    // earlier run, is a duplicate where the API refuses those.
+    let conflict = if status == 409 {
+        " (a conflict: an API that refuses duplicates may have had this example from an \
+         earlier run)"
+    } else {
+        ""
+    };
+    format!(
+        "the first request was refused with {status}{conflict}, and a server need not keep a \
+         refused request's answer; describe a request body example in /openapi.json that \
+         succeeds"
+    )
+}
+
 /// The idempotency check's verdict, from the statuses of the first and the
 /// second request and the catalog code the second was refused with.
 fn idempotency_verdict(
@@ -859,18 +883,7 @@ fn idempotency_verdict(
     refused_with: Option<&str>,
 ) -> (Verdict, String) {
     match (first, second) {
-        // A refused first request need not have its answer kept (Stripe
-        // keeps none for a request that failed validation), so a refusal of
-        // the second says nothing about idempotency (`{}` failing
-        // validation twice, say).
-        (Some(status), Some(_)) if status >= 400 => (
-            Verdict::Skip,
-            format!(
-                "the first request was refused with {status}, and a server need not keep a \
-                 refused request's answer; describe a request body example in /openapi.json \
-                 that succeeds"
-            ),
-        ),
+        (Some(status), Some(_)) if status >= 400 => (Verdict::Skip, first_refused(status)),
         (Some(_), Some(s)) if s < 400 => (
             Verdict::Fail,
             format!("the key was accepted ({s}) with another payload; expected 422"),
