@@ -604,6 +604,21 @@ fn the_key_can_come_from_the_environment() {
     // Without it, the checks that need a key are skipped.
     let (_, report) = probe_json(&args);
     assert!(report["skipped"].as_u64() > Some(0), "{report:#}");
+    // An empty one (an unset CI secret) is no key, and said to be empty.
+    let empty = tollgate(&[
+        "probe",
+        &base,
+        "--key",
+        " ",
+        "--max-requests",
+        "0",
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&empty.stderr);
+    assert!(
+        stderr.starts_with("warning: --key (or TOLLGATE_API_KEY) is empty"),
+        "{stderr}"
+    );
     // One that cannot be a header value is refused, naming where it came from.
     let bad = tollgate_with_env(&["probe", &base], &[("TOLLGATE_API_KEY", "tg\u{7f}key")]);
     let stderr = String::from_utf8_lossy(&bad.stderr);

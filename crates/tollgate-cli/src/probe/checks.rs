@@ -508,14 +508,29 @@ fn check_exchange(
     };
     for (check, name) in needs {
         let value = header(headers, name);
+        // A 405's `Allow` must not list the method it refused.
+        let allows_refused = *check == "allow"
+            && value.is_some_and(|v| {
+                v.split(',')
+                    .any(|m| m.trim().eq_ignore_ascii_case(ex.method.as_str()))
+            });
         let ok = match (*check, value) {
             (_, None) => false,
             ("retry-after", Some(v)) => tollgate::parse_retry_after(v, sent_at(headers)).is_some(),
-            _ => true,
+            _ => !allows_refused,
         };
         let shown = http_name(name);
         rows.push(match (ok, value) {
             (true, Some(v)) => row(check, Verdict::Pass, format!("{shown}: {}", clipped(v))),
+            (false, Some(v)) if allows_refused => row(
+                check,
+                Verdict::Fail,
+                format!(
+                    "{shown}: {} lists {}, the method refused",
+                    clipped(v),
+                    ex.method
+                ),
+            ),
             (false, Some(v)) => row(
                 check,
                 Verdict::Fail,
@@ -1137,16 +1152,21 @@ mod tests {
     #[test]
     fn a_405_needs_allow_and_a_503_retry_after() {
         let catalog = Catalog::builtin();
-        let mut allowed = rendered(&catalog, Dialect::Problem, "method_not_allowed");
-        allowed
-            .headers
-            .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+        let allowing = |methods| {
+            let mut answer = rendered(&catalog, Dialect::Problem, "method_not_allowed");
+            answer
+                .headers
+                .insert(ALLOW, HeaderValue::from_static(methods));
+            answer
+        };
+        // The requests are GETs: an `Allow` listing GET contradicts the 405.
         let entries = [
             exchange(
                 "bare",
                 rendered(&catalog, Dialect::Problem, "method_not_allowed"),
             ),
-            exchange("allowed", allowed),
+            exchange("allowed", allowing("PUT, POST")),
+            exchange("contradicting", allowing("post, get")),
             exchange(
                 "down",
                 rendered(&catalog, Dialect::Problem, "service_unavailable"),
@@ -1157,7 +1177,11 @@ mod tests {
             verdicts(&rows, "allow"),
             [
                 (Verdict::Fail, "405 without Allow"),
-                (Verdict::Pass, "Allow: GET, POST"),
+                (Verdict::Pass, "Allow: PUT, POST"),
+                (
+                    Verdict::Fail,
+                    "Allow: post, get lists GET, the method refused"
+                ),
             ]
         );
         assert_eq!(

@@ -83,9 +83,9 @@ Content-Type (application/json or +json); carry a code of the catalog in the bod
 spelled in the body as the dialect spells it, and X-Error-Code; have the catalog entry's status,
 and state no other in the body; carry
 X-Request-Id, equal to the body's request id where the dialect has one; carry WWW-Authenticate on
-401, Allow on 405 and Retry-After on 429 and 503, asking for the same wait as the body's retry hint
-(within a second); and show no internals (panic text, stack traces, source locations, SQL,
-database errors). Bodies are not checked against the document's schemas, nor codes against
+401, Allow on 405 (not listing the method refused) and Retry-After on 429 and 503, asking for the
+same wait as the body's retry hint (within a second); and show no internals (panic text, stack
+traces, source locations, SQL, database errors). Bodies are not checked against the document's schemas, nor codes against
 /errors: the catalog (--catalog) is what the answers are held to.
 
 Exit status: 0 every check passed, 1 a check failed (or, with --strict, was skipped), 2 bad
@@ -165,6 +165,13 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
         .as_deref()
         .map(str::trim)
         .filter(|key| !key.is_empty());
+    // An unset CI secret (`--key "$KEY"`) is said, not probed past in silence.
+    if args.key.is_some() && key.is_none() {
+        stderr!(
+            "warning: --key (or TOLLGATE_API_KEY) is empty: probing without a key, the checks \
+             that need one skipped"
+        );
+    }
     let url = &args.base_url;
     if key.is_some() && (!url.username().is_empty() || url.password().is_some()) {
         stderr!(
