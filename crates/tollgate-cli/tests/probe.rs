@@ -805,6 +805,12 @@ fn a_burst_keeps_a_few_answers_of_other_error_statuses() {
         .filter_map(|c| c["status"].as_u64())
         .collect();
     assert_eq!(statuses.len(), 8, "{statuses:?}");
+    // The verdict says what came instead of a 429, the most frequent first.
+    let verdict = check(&report, "rate-limit", "burst: GET /v1/items");
+    let reason = verdict["reason"].as_str().unwrap();
+    let (_, answered) = reason.split_once(" (answered ").unwrap();
+    assert_eq!(answered.matches(" ×1, ").count(), 4, "{reason}");
+    assert!(answered.ends_with(", … instead)"), "{reason}");
 }
 
 #[test]

@@ -188,9 +188,17 @@ impl Exchange {
                 seconds(wait),
                 seconds(MAX_WAIT)
             ),
-            (None, None) => "rate-limited, with no Retry-After to say for how long; probe again \
-                             once the limit has refilled"
-                .to_owned(),
+            (None, None) => match answer.headers.contains_key(RETRY_AFTER) {
+                true => {
+                    "rate-limited, with a Retry-After that is no delay; probe again once the \
+                         limit has refilled"
+                }
+                false => {
+                    "rate-limited, with no Retry-After to say for how long; probe again \
+                          once the limit has refilled"
+                }
+            }
+            .to_owned(),
         })
     }
 }
@@ -1353,6 +1361,18 @@ mod tests {
                 .1
                 .starts_with("rate-limited, with no Retry-After")
         );
+        // One that is no delay is not said to be missing.
+        let mut odd = limited.clone();
+        odd.headers
+            .insert(RETRY_AFTER, HeaderValue::from_static("abc"));
+        ex.outcome = Ok(odd.clone());
+        assert!(
+            expected_status(&catalog, &ex, &odd)
+                .unwrap()
+                .1
+                .starts_with("rate-limited, with a Retry-After that is no delay")
+        );
+        ex.outcome = Ok(bare.clone());
         // Where a 429 is expected, it passes.
         ex.expect = Expect::one_of(&[429]);
         assert_eq!(

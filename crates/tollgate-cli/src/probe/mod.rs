@@ -891,6 +891,10 @@ fn idempotency_verdict(
 ) -> (Verdict, String) {
     match (first, second) {
         (Some(status), Some(_)) if status >= 400 => (Verdict::Skip, first_refused(status)),
+        (Some(_), Some(s @ 300..400)) => (
+            Verdict::Fail,
+            format!("redirected ({s}) with the key and another payload; expected 422"),
+        ),
         (Some(_), Some(s)) if s < 400 => (
             Verdict::Fail,
             format!("the key was accepted ({s}) with another payload; expected 422"),
@@ -929,11 +933,19 @@ async fn burst(
 ) -> (usize, Vec<Entry>) {
     let mut found = Vec::new();
     let mut statuses: Vec<u16> = Vec::new();
+    // How many of each error status came, to say what came instead of a 429.
+    let mut counts: Vec<(u16, usize)> = Vec::new();
     let mut last = None;
     let mut refused = None;
     for sent in 1..=max {
         let ex = exchange(client, bar, "burst", request, expect.clone()).await;
         let sent = sent as usize;
+        if let Some(status @ 400..) = ex.status() {
+            match counts.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((status, 1)),
+            }
+        }
         if let Ok(answer) = &ex.outcome {
             last = Some(answer.headers.clone());
         }
@@ -990,10 +1002,22 @@ async fn burst(
         }
     }
     // Refused for its key to the end, the burst could not reach the key's limit.
-    let (verdict, reason) = match refused {
+    let (verdict, mut reason) = match refused {
         Some(refusal) => (Verdict::Skip, refusal.skip_reason()),
         None => unreached_limit(last.as_ref(), max),
     };
+    if verdict == Verdict::Fail && !counts.is_empty() {
+        counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        let mut counted: Vec<String> = counts
+            .iter()
+            .take(4)
+            .map(|(s, n)| format!("{s} ×{n}"))
+            .collect();
+        if counts.len() > 4 {
+            counted.push("…".to_owned());
+        }
+        reason.push_str(&format!(" (answered {} instead)", counted.join(", ")));
+    }
     found.push(Entry::Row(Row::new(
         "rate-limit",
         format!("burst: {} {}", request.method, request.path),
@@ -1178,6 +1202,10 @@ mod tests {
         assert_eq!(verdict(201, 201, None), Verdict::Fail);
         assert_eq!(verdict(201, 500, None), Verdict::Fail);
         assert_eq!(idempotency_verdict(Some(201), None, None).0, Verdict::Fail);
+        // A redirect is no acceptance, and is not called one.
+        let (verdict, why) = idempotency_verdict(Some(201), Some(301), None);
+        assert_eq!(verdict, Verdict::Fail);
+        assert!(why.starts_with("redirected (301)"), "{why}");
     }
 
     fn headers(fields: &[(&'static str, &'static str)]) -> HeaderMap {
