@@ -806,6 +806,18 @@ mod tests {
             .violation(Violation::new("name", "required", "is required"));
         let text = String::from_utf8(renderer.body(&named, &ctx)).unwrap();
         assert!(text.contains(r#""param":"name""#), "{text}");
+        // A missing field is the parameter at fault, as Stripe names one;
+        // decoded, it is the `field` detail again, not a violation.
+        let missing = catalog
+            .error("missing_field")
+            .unwrap()
+            .with("field", "color");
+        let body = renderer.body(&missing, &ctx);
+        let text = String::from_utf8(body.clone()).unwrap();
+        assert!(text.contains(r#""param":"color""#), "{text}");
+        let decoded = catalog.decode(400, &http::HeaderMap::new(), &body, std::time::UNIX_EPOCH);
+        assert!(decoded.violations.is_empty(), "{decoded:?}");
+        assert_eq!(decoded.details["field"], "color");
     }
 
     #[test]

@@ -37,10 +37,16 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     out.raw(",\"message\":");
     write_message(err, out);
     // Stripe leaves `param` out where no one parameter is at fault (a
-    // violation of the whole input has no field).
-    if let Some(first) = err.violations().first().filter(|v| !v.field.is_empty()) {
+    // violation of the whole input has no field). Without violations, the
+    // `field` detail (`missing_field`'s) is the parameter, as Stripe names
+    // a missing one.
+    let param = match err.violations().first() {
+        Some(first) => Some(first.field.as_str()),
+        None => err.details().get("field").and_then(|f| f.as_str()),
+    };
+    if let Some(param) = param.filter(|p| !p.is_empty()) {
         out.raw(",\"param\":");
-        out.str(&first.field);
+        out.str(param);
     }
     out.raw(",\"doc_url\":");
     r.write_doc_url(err, out);
@@ -64,8 +70,14 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
     let own = |key: &str| ["type", "code", "message", "param", "doc_url"].contains(&key);
     read_details_object(error, own, out);
     if out.violations.len() == before {
-        // An empty `param` names no field: the message is the error's own.
-        if let Some(param) = error.string("param").filter(|param| !is_blank(param)) {
+        // An empty `param` names no field: the message is the error's own;
+        // one the `field` detail names already is that detail's.
+        let named =
+            |param: &String| out.details.get("field").and_then(|f| f.as_str()) == Some(param);
+        if let Some(param) = error
+            .string("param")
+            .filter(|param| !is_blank(param) && !named(param))
+        {
             let code = out.code.clone().unwrap_or_default();
             let message = out.message.clone().unwrap_or_default();
             out.violations.push(Violation {
