@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::HeaderName;
 use http::request::Parts;
@@ -189,6 +190,9 @@ where
 #[derive(Clone, Debug)]
 pub struct ApiKey {
     source: ApiKeySource,
+    /// Whether a request that sent a key but carried no `RateLimitKey`
+    /// has been logged (once per extractor and its clones).
+    told_outside: Arc<AtomicBool>,
 }
 
 #[derive(Clone, Debug)]
@@ -202,7 +206,9 @@ enum ApiKeySource {
 impl ApiKey {
     /// The [`RateLimitKey`](crate::RateLimitKey) an authentication layer put
     /// in the extensions (`tollgate-store`'s does): the policy goes after
-    /// authentication (inside its layer), and skips requests without one.
+    /// authentication (inside its layer), and skips requests without one. A
+    /// request that sent a key but carries none is logged, once: the limiter
+    /// is outside authentication then, and limits nothing.
     ///
     /// ```
     /// use tollgate_limit::{ApiKey, Key, KeyExtractor, RateLimitKey};
@@ -214,6 +220,7 @@ impl ApiKey {
     pub fn from_extension() -> ApiKey {
         ApiKey {
             source: ApiKeySource::Extension,
+            told_outside: Arc::default(),
         }
     }
 
@@ -223,6 +230,7 @@ impl ApiKey {
     pub fn presented() -> ApiKey {
         ApiKey {
             source: ApiKeySource::Presented,
+            told_outside: Arc::default(),
         }
     }
 
@@ -230,6 +238,7 @@ impl ApiKey {
     pub fn header(name: impl Into<HeaderName>) -> ApiKey {
         ApiKey {
             source: ApiKeySource::Header(name.into()),
+            told_outside: Arc::default(),
         }
     }
 
@@ -237,6 +246,7 @@ impl ApiKey {
     pub fn bearer() -> ApiKey {
         ApiKey {
             source: ApiKeySource::Bearer,
+            told_outside: Arc::default(),
         }
     }
 }
@@ -245,7 +255,24 @@ impl KeyExtractor for ApiKey {
     fn extract(&self, parts: &Parts) -> Option<Key> {
         let text = match &self.source {
             ApiKeySource::Extension => {
-                let found = parts.extensions.get::<tollgate::RateLimitKey>()?;
+                let Some(found) = parts.extensions.get::<tollgate::RateLimitKey>() else {
+                    // Inside authentication, every request this limiter sees
+                    // has one: a key sent without one means the limiter is
+                    // outside, and limits nothing.
+                    let told = &self.told_outside;
+                    if tollgate::headers::presented_api_key(&parts.headers).is_some()
+                        && !told.load(Ordering::Relaxed)
+                        && !told.swap(true, Ordering::Relaxed)
+                    {
+                        tracing::warn!(
+                            "a request sent an API key but carries no RateLimitKey: a limiter \
+                             keyed by ApiKey::from_extension() placed outside authentication \
+                             limits no request; put it inside (`.route_layer(limiter)` before \
+                             `.route_layer(gate.auth())`)"
+                        );
+                    }
+                    return None;
+                };
                 return Some(Key::from(Arc::<str>::from(found)));
             }
             ApiKeySource::Header(name) => parts.headers.get(name)?.to_str().ok()?.trim(),
@@ -274,6 +301,39 @@ mod tests {
         assert_eq!(Key::from(long), Key::from("é".repeat(200)));
         let found = tollgate::RateLimitKey::new(Arc::clone(&shared));
         assert!(Arc::ptr_eq(&Arc::<str>::from(&found), &shared));
+    }
+
+    /// A request that sent a key but carries no `RateLimitKey` reaches a
+    /// `from_extension` limiter only when it is outside authentication:
+    /// told once, in words that say where it goes. One without a key (a
+    /// public route) is not told.
+    #[test]
+    fn a_key_sent_past_a_limiter_outside_authentication_is_told_once() {
+        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = told.clone();
+        let on_event = crate::on_event::OnEvent(move |event: &tracing::Event<'_>| {
+            let mut message = String::new();
+            event.record(&mut |_: &tracing::field::Field, value: &dyn fmt::Debug| {
+                message.push_str(&format!("{value:?}"));
+            });
+            record.lock().unwrap().push(message);
+        });
+        let _subscriber = tracing::subscriber::set_default(on_event);
+        let extractor = ApiKey::from_extension();
+        let (public, ()) = http::Request::new(()).into_parts();
+        assert_eq!(extractor.extract(&public), None);
+        assert!(told.lock().unwrap().is_empty());
+        let (keyed, ()) = http::Request::builder()
+            .header("x-api-key", "tg_live_1")
+            .body(())
+            .unwrap()
+            .into_parts();
+        for _ in 0..3 {
+            assert_eq!(extractor.clone().extract(&keyed), None);
+        }
+        let told = told.lock().unwrap();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(told[0].contains("outside authentication"), "{told:?}");
     }
 
     #[test]

@@ -66,12 +66,24 @@
 //! policy still counts them all). Behind `tollgate-store`'s authentication,
 //! count only keys that authenticated: a limiter with
 //! [`ApiKey::from_extension()`] as a route layer inside the store's auth
-//! layer, on each method router (`post(create).route_layer(RateLimitLayer::new(per_key)).route_layer(gate.auth())`,
-//! the outer last; on the whole `Router` they would also wrap each route's
-//! 405 fallback, so a wrong method without a key would get 401), which leaves the key's id as the request's
-//! [`RateLimitKey`], and the per-IP limiter outside it, as `tollgate serve`
-//! does. The route's own authentication (`gate.route()`) then reuses the
-//! principal that layer found: the key is looked up once a request. Without `ConnectInfo` (served without
+//! layer, on each method router, and the route's own needs (scope, credits,
+//! idempotency: `gate.route()`) inside the limiter, so that a refused request
+//! is never charged:
+//!
+//! ```text
+//! post(create)
+//!     .route_layer(gate.route().scope("scans:write").cost(1))   // innermost
+//!     .route_layer(RateLimitLayer::new(per_key))
+//!     .route_layer(gate.auth())                                  // outermost: added last
+//! ```
+//!
+//! (on the whole `Router` they would also wrap each route's 405 fallback, so
+//! a wrong method without a key would get 401). The auth layer leaves the
+//! key's id as the request's [`RateLimitKey`]; the per-IP limiter goes
+//! outside it, as `tollgate serve` does. `gate.route()` reuses the principal
+//! the auth layer found: the key is looked up once a request. A limiter
+//! placed outside the auth layer finds no key and limits nothing (the first
+//! request that sent one logs it). Without `ConnectInfo` (served without
 //! `into_make_service_with_connect_info`, or with the `axum` feature off and
 //! no [`PeerAddr`]), every client shares the per-IP bucket `unknown`, which
 //! the first such request logs.
