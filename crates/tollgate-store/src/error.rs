@@ -68,7 +68,10 @@ impl fmt::Display for StoreError {
             }
             StoreError::Database(e) => write!(f, "database error: {e}"),
             StoreError::Migrate(e) => write!(f, "database migration failed: {e}"),
-            StoreError::NoTables => f.write_str("no Tollgate tables in the database"),
+            StoreError::NoTables => f.write_str(
+                "no Tollgate tables in the database (opened with create_tables(false)): open it \
+                 once with create_tables(true), the default, to make them",
+            ),
             StoreError::MigrationChanged {
                 version,
                 description,
@@ -494,7 +497,7 @@ mod tests {
         let source = rejection.source().map(ToString::to_string);
         assert_eq!(
             source.as_deref(),
-            Some("no Tollgate tables in the database")
+            Some(StoreError::NoTables.to_string().as_str())
         );
         let rejection = Rejection::Internal(StoreError::KeyNotFound("k".into()));
         let source = rejection.source().map(ToString::to_string);
@@ -641,7 +644,7 @@ mod tests {
             (Rejection::AccountSuspended, "account_suspended"),
             (
                 Rejection::Unavailable(StoreError::NoTables),
-                "store unavailable: no Tollgate tables in the database",
+                &format!("store unavailable: {}", StoreError::NoTables),
             ),
             (
                 Rejection::Internal(StoreError::KeyNotFound("k".into())),

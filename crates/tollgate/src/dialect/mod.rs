@@ -184,9 +184,12 @@ impl fmt::Display for Dialect {
 /// and the one likely meant when the name is a slip of the keys, as a
 /// catalog's unknown dialect is told.
 ///
+/// Names are read in any case (`Stripe` is `stripe`).
+///
 /// ```
 /// let e = "problm".parse::<tollgate::Dialect>().unwrap_err();
 /// assert!(e.to_string().ends_with("(did you mean `problem`?)"), "{e}");
+/// assert_eq!("Stripe".parse::<tollgate::Dialect>(), Ok(tollgate::Dialect::Stripe));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownDialect(pub String);
@@ -211,7 +214,7 @@ impl FromStr for Dialect {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Dialect::ALL
             .into_iter()
-            .find(|d| d.name() == s)
+            .find(|d| d.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| UnknownDialect(s.to_owned()))
     }
 }
