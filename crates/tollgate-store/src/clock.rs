@@ -79,6 +79,16 @@ pub(crate) fn unix(t: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Unix seconds of `t`, rounded up: a time stored as the end of a hold
+/// that began within a second (`x.999`) is not a second early.
+pub(crate) fn unix_up(t: SystemTime) -> i64 {
+    let whole = unix(t);
+    let part = t
+        .duration_since(UNIX_EPOCH)
+        .is_ok_and(|d| d.subsec_nanos() > 0);
+    whole.saturating_add(i64::from(part))
+}
+
 /// The time of a stored Unix timestamp.
 pub(crate) fn from_unix(secs: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))

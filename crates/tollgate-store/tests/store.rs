@@ -567,6 +567,18 @@ async fn a_hold_under_a_second_holds_a_charge_for_one(kind: Kind) {
     db.clock.advance(Duration::from_secs(1));
     assert_eq!(s.release_abandoned_charges().await.unwrap(), 1);
     drop(held);
+    // Taken late in a second, a charge is still held its whole hold (and
+    // less than a second more), not released when that second ends.
+    db.clock.advance(Duration::from_millis(999));
+    let late = s.reserve("acme", 1).await.unwrap();
+    s.finish_writes().await;
+    db.clock.advance(Duration::from_millis(2));
+    assert_eq!(s.release_abandoned_charges().await.unwrap(), 0);
+    db.clock.advance(Duration::from_millis(998));
+    assert_eq!(s.release_abandoned_charges().await.unwrap(), 0);
+    db.clock.advance(Duration::from_millis(1));
+    assert_eq!(s.release_abandoned_charges().await.unwrap(), 1);
+    drop(late);
     db.cleanup().await;
 }
 

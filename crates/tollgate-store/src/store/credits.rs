@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::backend::{Hold, LockToken};
-use crate::clock::{from_unix, month_start, next_month_start, unix};
+use crate::clock::{from_unix, month_start, next_month_start, unix, unix_up};
 use crate::model::AccountState;
 use crate::{Rejection, StoreError, detach};
 
@@ -36,7 +36,7 @@ impl Store {
             let period = month_start(now);
             let hold = Hold {
                 token: LockToken::random()?.0,
-                expires_at: unix(now).saturating_add(lock_secs(self.inner.charge_hold)),
+                expires_at: unix_up(now).saturating_add(lock_secs(self.inner.charge_hold)),
             };
             let reserved = self.backend().reserve(account_id, cost, period, hold);
             if let Some(reserved) = reserved.await? {
