@@ -1776,7 +1776,7 @@ fn unknown_codes_and_dialects_exit_2_with_the_valid_ones() {
     // catalog's aliases.
     for args in [
         &["codes", "--dialect", "problm"][..],
-        &["render", "not_found", "-d", "Stripe"],
+        &["render", "not_found", "-d", "stirpe"],
     ] {
         let output = tollgate(args);
         assert_eq!(code(&output), 2, "{args:?}");
@@ -1791,6 +1791,8 @@ fn unknown_codes_and_dialects_exit_2_with_the_valid_ones() {
             "{message}"
         );
     }
+    // A name in another case is the name.
+    assert_eq!(code(&tollgate(&["render", "not_found", "-d", "Stripe"])), 0);
 }
 
 #[test]
