@@ -2364,3 +2364,40 @@ async fn a_schema_another_node_creates_meanwhile_opens() {
     assert!(polls < 3000, "the store's CREATE SCHEMA never waited");
     opened.expect("the schema made meanwhile is taken as made");
 }
+
+/// Reopening a Postgres store logs nothing of sqlx's: its table of
+/// migrations, made `IF NOT EXISTS`, raised a notice at every start, which
+/// sqlx logs at INFO ("relation \"_sqlx_migrations\" already exists, skipping").
+#[tokio::test(flavor = "current_thread")]
+async fn reopening_a_postgres_store_logs_no_notice() {
+    let Some(db) = TestDb::new(Kind::Postgres).await else {
+        return;
+    };
+    let targets = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _subscriber = tracing::subscriber::set_default(Targets(targets.clone()));
+    let again = db.another_node(|o| o).await;
+    drop(again);
+    let targets = targets.lock().unwrap().clone();
+    assert!(!targets.iter().any(|t| t.contains("notice")), "{targets:?}");
+    db.cleanup().await;
+}
+
+/// A subscriber that keeps the target of every event.
+struct Targets(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Targets {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let target = event.metadata().target().to_owned();
+        self.0.lock().unwrap().push(target);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}

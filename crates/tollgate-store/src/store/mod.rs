@@ -533,9 +533,14 @@ impl Store {
                 .max_connections(1)
                 .acquire_timeout(options.acquire_timeout)
                 .after_connect(|conn, _| {
-                    Box::pin(
-                        async move { conn.execute(SET_MIGRATION_LOCK_TIMEOUT).await.map(drop) },
-                    )
+                    Box::pin(async move {
+                        conn.execute(SET_MIGRATION_LOCK_TIMEOUT).await?;
+                        // sqlx's `CREATE TABLE IF NOT EXISTS _sqlx_migrations`
+                        // raises a notice at every start, which sqlx logs.
+                        conn.execute("SET client_min_messages = warning")
+                            .await
+                            .map(drop)
+                    })
                 })
                 .connect_with(connect.clone())
                 .await?;
