@@ -842,6 +842,13 @@ async fn an_unreachable_postgres_fails_at_once_with_the_cause() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("refused"), "{err}");
+    // Where it went, and not the password.
+    assert!(
+        err.to_string()
+            .ends_with(&format!("(connecting to 127.0.0.1:{port})")),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("hunter2"), "{err}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),
         "{err}"

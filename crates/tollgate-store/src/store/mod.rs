@@ -477,7 +477,19 @@ impl Store {
                                 CONNECT_TIMEOUT.as_secs()
                             ),
                         )))
-                    })??;
+                    })?
+                    .map_err(|e| match e {
+                        // Refused, unreachable: said with where it went.
+                        sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(
+                            io.kind(),
+                            format!(
+                                "{io} (connecting to {}:{})",
+                                connect.get_host(),
+                                connect.get_port()
+                            ),
+                        )),
+                        other => other,
+                    })?;
             let migrator = sqlx::migrate!("migrations/postgres");
             if !options.create_tables {
                 let found = postgres_has_tables(&mut conn, options.schema.as_deref(), &migrator);
