@@ -688,7 +688,17 @@ impl RedisStoreError {
 impl fmt::Display for RedisStoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            RedisErrorKind::Url(url, e) => write!(f, "rate-limit store {url:?}: {e}"),
+            RedisErrorKind::Url(url, e) => {
+                write!(f, "rate-limit store {url:?}: {e}")?;
+                // A URL of no scheme Redis reads (`127.0.0.1:6379`, `redis//h`).
+                if e.to_string().contains("did not parse") {
+                    f.write_str(
+                        " (expected redis://host:port/db, rediss://, redis+unix:///path, \
+                         redis+cluster://host:port,host:port or redis+sentinel://…/service)",
+                    )?;
+                }
+                Ok(())
+            }
             RedisErrorKind::Timeout(t) => {
                 write!(f, "rate-limit store: no answer from redis within {t:?}")
             }
@@ -804,6 +814,19 @@ mod tests {
         assert_eq!((queue.calls, queue.flying), (1, 4));
         queue.close_call(second.len());
         assert_eq!((queue.calls, queue.flying), (0, 0));
+    }
+
+    /// A URL Redis cannot parse (no scheme, a slip) is told the forms it takes.
+    #[tokio::test]
+    async fn a_url_that_does_not_parse_is_told_the_forms_taken() {
+        for url in ["127.0.0.1:6379", "redis//127.0.0.1:6379"] {
+            let Err(e) = super::RedisStore::open(url, super::RedisOptions::default()) else {
+                panic!("{url} opened");
+            };
+            let said = e.to_string();
+            assert!(said.contains("did not parse"), "{said}");
+            assert!(said.ends_with("redis+sentinel://…/service)"), "{said}");
+        }
     }
 
     #[test]
