@@ -265,6 +265,24 @@ async fn request_ids_are_kept_when_valid_and_replaced_when_not() {
     }
 }
 
+/// In `stripe`, a success carries the id in `Request-Id` too, as Stripe
+/// sends it on every response; other dialects send `X-Request-Id` alone.
+#[tokio::test]
+async fn stripe_successes_carry_request_id_too() {
+    for (dialect, both) in [(Dialect::Stripe, true), (Dialect::Problem, false)] {
+        let mut app = routes().layer(Tollgate::new(Catalog::builtin()).dialect(dialect).layer());
+        let req = Request::get("/id")
+            .header("x-request-id", "req_7")
+            .body(Body::empty())
+            .unwrap();
+        let (res, _) = send(&mut app, req).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["x-request-id"], "req_7");
+        let stripe = res.headers().get("request-id").map(|v| v.to_str().unwrap());
+        assert_eq!(stripe, both.then_some("req_7"), "{dialect}");
+    }
+}
+
 /// Several `X-Request-Id` lines are one list (`a, b`, RFC 9110 5.3), which
 /// is no valid id: whichever line is taken, a client's or a proxy's, the
 /// other is ignored, so the request gets a new id, as with `a, b` in one line.

@@ -393,11 +393,20 @@ impl Finish {
     /// The response as the inner service made it, with the request id.
     fn untouched(&mut self, mut parts: http::response::Parts, body: Body) -> Response<Body> {
         // The id moves into the header: no copy, no reference count.
-        parts.headers.insert(
-            tollgate::headers::X_REQUEST_ID,
-            self.request_id.take().into_header_value(),
-        );
+        let id = self.request_id.take().into_header_value();
+        self.stamp(&mut parts.headers, id);
         Response::from_parts(parts, body)
+    }
+
+    /// Gives a response the request id: `X-Request-Id`, and in `stripe`
+    /// also `Request-Id`, as Stripe sends on every response.
+    fn stamp(&self, headers: &mut http::HeaderMap, id: http::HeaderValue) {
+        if self.dialect == Dialect::Stripe {
+            headers
+                .entry(tollgate::headers::REQUEST_ID)
+                .or_insert_with(|| id.clone());
+        }
+        headers.insert(tollgate::headers::X_REQUEST_ID, id);
     }
 
     /// A JSON error body no layer rendered (a handler's own format, an
@@ -726,7 +735,7 @@ where
                             // not current (behind a channel such as `Buffer`).
                             headers.entry(tollgate::headers::X_REQUEST_ID).or_insert(id);
                         } else {
-                            headers.insert(tollgate::headers::X_REQUEST_ID, id);
+                            f.stamp(headers, id);
                         }
                         this.state.set(State::Done);
                         if let Some(request_id) = stream_id {
