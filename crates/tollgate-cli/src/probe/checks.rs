@@ -548,29 +548,6 @@ fn check_exchange(
         });
     }
 
-    // A 429's `RateLimit` field, when sent, shows a spent policy (`r=0`):
-    // one where every policy has calls left contradicts the refusal.
-    if status == 429 {
-        let items: Vec<_> = headers
-            .get_all(&tollgate::headers::RATELIMIT)
-            .iter()
-            .filter_map(|line| line.to_str().ok())
-            .flat_map(tollgate::headers::RateLimitItem::parse)
-            .collect();
-        let left = |item: &tollgate::headers::RateLimitItem<'_>| item.param("r");
-        if !items.is_empty() && items.iter().all(|item| left(item).is_some_and(|r| r > 0)) {
-            let field = header(headers, &tollgate::headers::RATELIMIT).unwrap_or_default();
-            rows.push(row(
-                "ratelimit",
-                Verdict::Fail,
-                format!(
-                    "429 whose RateLimit leaves calls in every policy: {}",
-                    clipped(field)
-                ),
-            ));
-        }
-    }
-
     // Nothing that belongs in the log.
     let mut texts = vec![String::from_utf8_lossy(&answer.body).into_owned()];
     // A JSON body's strings as they read, escapes undone: `\n\tat` is a
@@ -1177,38 +1154,6 @@ mod tests {
                     "X-Error-Code is conflict but the body says NOT_FOUND"
                 )
             ]
-        );
-    }
-
-    /// A 429 whose `RateLimit` leaves calls in every policy contradicts
-    /// itself; one with a spent policy, or without the field, does not.
-    #[test]
-    fn a_429_whose_ratelimit_leaves_calls_fails() {
-        let catalog = Catalog::builtin();
-        let limited = |field: Option<&'static str>| {
-            let mut answer = rendered(&catalog, Dialect::Problem, "rate_limit_exceeded");
-            if let Some(field) = field {
-                answer
-                    .headers
-                    .insert("ratelimit", HeaderValue::from_static(field));
-            }
-            answer
-        };
-        let entries = [
-            exchange("left", limited(Some(r#""default";r=50;t=1"#))),
-            exchange(
-                "spent",
-                limited(Some(r#""per-key";r=0;t=30, "per-ip";r=9;t=1"#)),
-            ),
-            exchange("none", limited(None)),
-        ];
-        let rows = evaluate(&catalog, &entries, None);
-        assert_eq!(
-            verdicts(&rows, "ratelimit"),
-            [(
-                Verdict::Fail,
-                r#"429 whose RateLimit leaves calls in every policy: "default";r=50;t=1"#
-            )]
         );
     }
 
