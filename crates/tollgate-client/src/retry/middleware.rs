@@ -79,11 +79,20 @@ pub(crate) fn sent_idempotency_key(request: &Request) -> Option<String> {
     (!key.trim().is_empty()).then(|| key.to_owned())
 }
 
-/// How long the middleware reads an error response's body, at most: a body
-/// that stalls or trickles is then decoded as far as it came, so that the
-/// wait its headers ask for (`Retry-After: 1`) is still kept before the
-/// deadline, not spent on the body.
+/// How long the middleware reads the body of an error that may be retried
+/// (a 5xx, 408, 425 or 429, or one with `Retry-After`), at most: a body that
+/// stalls or trickles is then decoded as far as it came, so that the wait
+/// its headers ask for (`Retry-After: 1`) is still kept before the
+/// deadline, not spent on the body. Other errors' bodies are read until the
+/// deadline, for their message.
 pub const ERROR_BODY_TIME: Duration = Duration::from_secs(5);
+
+/// Whether an error response's head says a retry may follow: a status sent
+/// again by default, or a `Retry-After`.
+fn may_be_retried(response: &Response) -> bool {
+    matches!(response.status().as_u16(), 408 | 425 | 429 | 500..)
+        || response.headers().contains_key(http::header::RETRY_AFTER)
+}
 
 /// A success's deadline (when, and how long it was), in the response's
 /// extensions: [`ResponseExt::json_data`](crate::ResponseExt::json_data)
@@ -264,9 +273,17 @@ impl TollgateMiddleware {
         match sent {
             Ok(response) if response.status().as_u16() < 400 => Outcome::Success(response),
             Ok(response) => {
-                let body_until = Instant::now() + ERROR_BODY_TIME;
-                let until = deadline.map_or(body_until, |(at, _)| at.min(body_until));
-                let read = self.decoder.read_until(response, Some(until));
+                let deadline = deadline.map(|(at, _)| at);
+                // A retry that may follow is not held up by the body; a
+                // final answer's body is read to the deadline, for its message.
+                let until = match may_be_retried(&response) {
+                    true => {
+                        let body_until = Instant::now() + ERROR_BODY_TIME;
+                        Some(deadline.map_or(body_until, |at| at.min(body_until)))
+                    }
+                    false => deadline,
+                };
+                let read = self.decoder.read_until(response, until);
                 Outcome::Status(Box::new(read.await))
             }
             Err(reqwest_middleware::Error::Reqwest(e)) => match deadline {

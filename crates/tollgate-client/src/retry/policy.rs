@@ -46,7 +46,7 @@ use crate::{ErrorResponse, StopReason};
 /// non-idempotent methods are retried only when they carry an
 /// `Idempotency-Key`, when their connection was never made, or when the
 /// server did not act on them (a 429 or another rate limit's refusal, a
-/// 408 or 425, a `should-retry: true`, or `retry_when` saying `Some(true)`).
+/// 425, a `should-retry: true`, or `retry_when` saying `Some(true)`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -274,8 +274,8 @@ impl RetryPolicy {
 
     /// How a retry after an error response would wait, and whether the
     /// server did not act on the request (so that sending it again cannot do
-    /// its work twice, whatever its method: a rate limit's refusal, a 408 or
-    /// 425, or a retry the policy's rule or the server asked for); or why there is no
+    /// its work twice, whatever its method: a rate limit's refusal, a 425,
+    /// or a retry the policy's rule or the server asked for); or why there is no
     /// retry.
     pub(crate) fn plan_after_response(
         &self,
@@ -331,9 +331,10 @@ pub(crate) fn plan_after_response(
     if said == Some(false) || (said.is_none() && never) {
         return Err(StopReason::NotRetryable);
     }
-    // A 408 (the request never came whole) and a 425 (sent in early data,
-    // RFC 8470) were not processed either.
-    let unprocessed = matches!(response.status().as_u16(), 408 | 425);
+    // A 425 (sent in early data, RFC 8470) was not processed either. A 408
+    // may have been: servers send it when their handler ran too long
+    // (NestJS's `RequestTimeoutException`), after the work began.
+    let unprocessed = response.status().as_u16() == 425;
     let not_acted_on = rate_limited(response) || unprocessed || said == Some(true);
     let plan = match response.retry_after() {
         Some(asked) => Plan::Asked(asked),

@@ -941,6 +941,22 @@ async fn an_error_body_that_stalls_does_not_spend_the_deadline_of_the_retry() {
         assert_eq!(started.elapsed(), tollgate_client::ERROR_BODY_TIME + SECOND);
         assert_eq!(mock.hits(), 2);
     }
+    // A final answer's body is read to the deadline, for its message.
+    let message = "x".repeat(16);
+    let slow = Reply::new(400)
+        .body(format!(
+            r#"{{"error":{{"code":"bad","message":"{message}"}}}}"#
+        ))
+        .trickle(Duration::from_millis(200));
+    let mock = Mock::start(vec![slow]).await;
+    let err = client(RetryPolicy::default().deadline(60 * SECOND))
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap_err();
+    let response = err.response().unwrap();
+    assert!(!response.is_truncated());
+    assert_eq!(response.message(), Some(message.as_str()));
 }
 
 #[tokio::test(start_paused = true)]
