@@ -1744,9 +1744,10 @@ fn an_empty_stripe_param_is_no_violation() {
 }
 
 /// Kubernetes' `Status` is named by its `reason`; ASP.NET Core's problems
-/// carry their `traceId`, the id their logs are kept under.
+/// keep their `traceId` among the details, not as the request id (a
+/// request-id header names that, where it is sent).
 #[test]
-fn a_kubernetes_status_reason_and_an_aspnet_trace_id_are_read() {
+fn a_kubernetes_status_reason_is_read_and_an_aspnet_trace_id_kept() {
     let status = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"web\" already exists","reason":"AlreadyExists","details":{"name":"web","kind":"pods"},"code":409}"#;
     for given in [409, 0] {
         let e = dec(given, &[], status);
@@ -1755,15 +1756,13 @@ fn a_kubernetes_status_reason_and_an_aspnet_trace_id_are_read() {
         assert_eq!(e.message.as_deref(), Some("pods \"web\" already exists"));
     }
     let aspnet = r#"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,"errors":{"Name":["The Name field is required."]},"traceId":"00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00"}"#;
-    let e = dec(400, &[], aspnet);
+    let e = dec(400, &[("x-request-id", "0HMVD8Q3K2:00000001")], aspnet);
+    assert_eq!(e.request_id.as_deref(), Some("0HMVD8Q3K2:00000001"));
     assert_eq!(
-        e.request_id.as_deref(),
-        Some("00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00")
+        e.details["traceId"],
+        "00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00"
     );
     assert_eq!(e.violations.len(), 1);
-    // The body's own request id comes first.
-    let both = r#"{"message":"m","traceId":"t1","request_id":"r1"}"#;
-    assert_eq!(dec(400, &[], both).request_id.as_deref(), Some("r1"));
 }
 
 /// Bytes that are no text (an image, random bytes) give no message; a text
@@ -1786,4 +1785,15 @@ fn a_binary_body_has_no_message() {
     let e = tollgate::decode(503, &HeaderMap::new(), latin1, now());
     assert_eq!(e.dialect, "text");
     assert!(e.message.unwrap().starts_with("Service ferm"));
+    // Text with a few controls (a terminal's colours, a bell, page breaks)
+    // is still text.
+    for text in [
+        &b"\x1b[31mdenied\x1b[0m"[..],
+        b"Error\x07",
+        b"Service down\x0c\x0c\x0cmaintenance",
+    ] {
+        let e = tollgate::decode(503, &HeaderMap::new(), text, now());
+        assert_eq!(e.dialect, "text", "{text:?}");
+        assert!(e.message.is_some(), "{text:?}");
+    }
 }

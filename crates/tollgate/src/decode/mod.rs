@@ -78,8 +78,9 @@ pub struct Decoded {
     /// Field-level problems: the first thousand (one long field name with
     /// many messages, fewer), so that a hostile body costs about its size.
     pub violations: Vec<Violation>,
-    /// The request id, from the body (`request_id`, `requestId`, ASP.NET
-    /// Core's `traceId`, or a shape's own) or a request-id header.
+    /// The request id, from the body (`request_id`, `requestId`, or a
+    /// shape's own) or a request-id header. A trace id a body carries
+    /// (ASP.NET Core's `traceId`) is among the `details`.
     pub request_id: Option<String>,
     /// How long the server asked the client to wait: `Retry-After` (of
     /// several lines, the longest), else Azure's `retry-after-ms` or
@@ -655,9 +656,10 @@ fn read_body(
     None
 }
 
-/// Whether a body is no text: it holds a NUL byte, or more than one in
-/// sixteen of its first 512 characters are controls (tabs and line breaks
-/// aside). Bytes no UTF-8 reads do not count: a text in Latin-1 that does
+/// Whether a body is no text: it holds a NUL byte, or at least four of its
+/// first 512 characters, and more than one in sixteen, are controls other
+/// than those text holds (tabs, line and page breaks, a terminal's escapes,
+/// a bell). Bytes no UTF-8 reads do not count: a text in Latin-1 that does
 /// not say so has them.
 fn is_binary(body: &[u8], text: &str) -> bool {
     if body.contains(&0) {
@@ -666,7 +668,8 @@ fn is_binary(body: &[u8], text: &str) -> bool {
     let (mut seen, mut controls) = (0, 0);
     for c in text.chars().take(512) {
         seen += 1;
-        controls += usize::from(c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+        let texts = matches!(c, '\t' | '\n' | '\r' | '\x07' | '\x0c' | '\x1b');
+        controls += usize::from(c.is_control() && !texts);
     }
-    controls * 16 > seen
+    controls >= 4 && controls * 16 > seen
 }

@@ -68,20 +68,15 @@ pub(crate) fn is_blank(text: &str) -> bool {
 /// `request_id`, else `requestId`: the last member of either name, found in
 /// one pass, when it is an id ([`Raw::id`]).
 fn top_level_request_id<'t>(obj: &Obj<'t>) -> Option<Cow<'t, str>> {
-    let (mut snake, mut camel, mut trace) = (None, None, None);
+    let (mut snake, mut camel) = (None, None);
     for (key, raw) in obj.members.iter().rev() {
         match key.as_ref() {
             "request_id" if snake.is_none() => snake = Some(*raw),
             "requestId" if camel.is_none() => camel = Some(*raw),
-            // ASP.NET Core's problems: the trace id its logs are kept under.
-            "traceId" if trace.is_none() => trace = Some(*raw),
             _ => {}
         }
     }
-    [snake, camel, trace]
-        .into_iter()
-        .flatten()
-        .find_map(Raw::id)
+    snake.and_then(Raw::id).or_else(|| camel.and_then(Raw::id))
 }
 
 enum Shape {
