@@ -868,7 +868,9 @@ impl Catalog {
     /// from a `status` written) on a built-in code the layers send with a
     /// `Retry-After`, which the reference would tell clients not to retry
     /// while the response asks them to wait; a sample in `examples` of
-    /// another JSON type than the layers send for that key.
+    /// another JSON type than the layers send for that key; an empty
+    /// `docs_url`, which makes each code's link `#code` on whatever page
+    /// was asked for.
     ///
     /// `self` is the catalog the file was loaded onto, the file included: a
     /// `sent_as` is checked against the entry it names there, which this
@@ -899,8 +901,18 @@ impl Catalog {
             return Vec::new();
         };
         let document = document.into_inner();
+        // Loads (a catalog that has one keeps working), but links nowhere:
+        // `#code` alone resolves against whatever URL the client asked.
+        if let Some(url) = document.get("docs_url")
+            && matches!(url.get_ref(), DeValue::String(text) if text.trim().is_empty())
+        {
+            let message = "docs_url is empty: each code's link is `#code` on whatever page was \
+                           asked for; name your error reference (`/errors` or \
+                           `https://docs.example.com/errors`)";
+            problems.push(url.span(), None, message.to_owned());
+        }
         let Some(DeValue::Table(entries)) = document.get("errors").map(Spanned::get_ref) else {
-            return Vec::new();
+            return problems.finish();
         };
         for (code, entry) in entries {
             let code = code.get_ref();
@@ -1403,13 +1415,6 @@ fn json_type(value: &serde_json::Value) -> &'static str {
 /// Each code is added as `#code`, and the result is a problem's `type`: a
 /// URI reference (RFC 3986's characters; `%` escapes the rest).
 fn docs_url_problem(text: &str) -> Option<&'static str> {
-    // `#code` alone would resolve against whatever URL the client asked.
-    if text.trim().is_empty() {
-        return Some(
-            "docs_url is empty: each code's link would be `#code` on whatever page was asked for; \
-             name your error reference (`/errors` or `https://docs.example.com/errors`)",
-        );
-    }
     // Brackets only around an IPv6 host (`http://[::1]:8080/`).
     let host = ip_literal(text);
     let in_host = |at: usize| host.is_some_and(|(open, close)| at == open || at == close);
@@ -2851,8 +2856,17 @@ mod tests {
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].starts_with("t.toml:1:12: docs_url must be"), "{e:?}");
         assert_eq!(errors("docs_url = 'https://x.example/errors'\n"), [""; 0]);
-        let e = errors("docs_url = ''\n");
-        assert!(e[0].starts_with("t.toml:1:12: docs_url is empty"), "{e:?}");
+        // An empty one loads (links are `#code`), and lint tells it.
+        assert_eq!(errors("docs_url = ''\n"), [""; 0]);
+        let mut catalog = Catalog::builtin();
+        catalog.load_toml("t.toml", "docs_url = ''\n").unwrap();
+        let told = catalog.lint_toml("t.toml", "docs_url = ''\n");
+        assert!(
+            told[0]
+                .to_string()
+                .starts_with("t.toml:1:12: docs_url is empty"),
+            "{told:?}"
+        );
         assert_eq!(errors("docs_url = 'https://x .example'\n").len(), 1);
         // The result is a problem's `type`: a URI reference.
         for url in [
@@ -2970,6 +2984,7 @@ mod tests {
             "https://docs.example.com/errors",
             "http://localhost:8080/errors?v=2",
             "/errors?next=a:b",
+            "",
         ] {
             assert_eq!(errors(&format!("docs_url = '{url}'\n")), [""; 0], "{url}");
         }
