@@ -113,8 +113,8 @@ const MAX_EXAMPLE: usize = 64 << 10;
 /// The paths are below the document's first server (`servers[0].url`,
 /// absolute or from `/`): its path is put before each, unless the base URL
 /// probed (`base_path`) already ends with it. A server URL's `{variables}`
-/// take their defaults. A Swagger 2.0 document, whose base path and bodies
-/// are written otherwise, is an error saying so.
+/// take their defaults. A Swagger 2.0 document's `basePath` and `in: body`
+/// parameters are read for the same.
 pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, String> {
     const METHODS: [(&str, Method); 5] = [
         ("get", Method::GET),
@@ -135,21 +135,21 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
             false => format!("it is not a JSON object ({e})"),
         }
     })?;
-    if member(&doc, "swagger").is_some() {
-        return Err(
-            "it is a Swagger 2.0 document, which probe does not read (OpenAPI 3.0 and \
-                    3.1 only): convert it, or name the routes with --route"
-                .to_owned(),
-        );
-    }
+    // Swagger 2.0 writes the servers' path as `basePath`, and a body as an
+    // `in: body` parameter of a `consumes` type.
+    let swagger = member(&doc, "swagger").is_some();
+    let doc_consumes = member(&doc, "consumes");
     let Some(paths) = member(&doc, "paths") else {
         return Ok(Vec::new());
     };
     let paths = members(paths).ok_or("its `paths` is not an object")?;
     let global_security = member(&doc, "security").and_then(security_says);
     let refs = Refs::of(&doc);
-    let prefix = member(&doc, "servers")
-        .and_then(server_path)
+    let server = match swagger {
+        true => member(&doc, "basePath").and_then(base_path_of),
+        false => member(&doc, "servers").and_then(server_path),
+    };
+    let prefix = server
         .filter(|prefix| !base_path.trim_end_matches('/').ends_with(prefix.as_str()))
         .unwrap_or_default();
     let mut routes = Vec::new();
@@ -190,7 +190,8 @@ pub(crate) fn from_openapi(body: &[u8], base_path: &str) -> Result<Vec<Route>, S
                         .find(|(media, _)| media.eq_ignore_ascii_case(JSON))
                         .or_else(|| content.iter().find(|(media, _)| json(media)))
                         .map(|(media, schema)| (media.clone(), *schema))
-                });
+                })
+                .or_else(|| swagger.then(|| swagger_body(&op, doc_consumes)).flatten());
             // The operation's parameters and its path's.
             let idempotency_key = [member(&op, "parameters"), member(&item, "parameters")]
                 .into_iter()
@@ -364,6 +365,37 @@ fn server_path(servers: &RawValue) -> Option<String> {
     };
     let path = path.trim_end_matches('/');
     (path.starts_with('/') && !path.contains(char::is_whitespace)).then(|| path.to_owned())
+}
+
+/// Swagger 2.0's `basePath` as a path to put before each (`None` for `/`).
+fn base_path_of(raw: &RawValue) -> Option<String> {
+    let path: String = serde_json::from_str(raw.get()).ok()?;
+    let path = path.trim_end_matches('/');
+    (path.starts_with('/') && !path.contains(char::is_whitespace)).then(|| path.to_owned())
+}
+
+/// A Swagger 2.0 operation's body: its `in: body` parameter (which holds
+/// the schema and its example), sent in the first JSON type of its
+/// `consumes` (or the document's), `application/json` when they name none.
+fn swagger_body<'a>(
+    op: &[(String, &'a RawValue)],
+    doc_consumes: Option<&RawValue>,
+) -> Option<(String, &'a RawValue)> {
+    let parameters = serde_json::from_str::<Elements<'_>>(member(op, "parameters")?.get()).ok()?;
+    let body = parameters.0.into_iter().find(|parameter| {
+        members(parameter)
+            .and_then(|p| serde_json::from_str::<String>(member(&p, "in")?.get()).ok())
+            .is_some_and(|at| at == "body")
+    })?;
+    let consumes = member(op, "consumes").or(doc_consumes);
+    let media = consumes
+        .and_then(|list| serde_json::from_str::<Vec<String>>(list.get()).ok())
+        .and_then(|list| {
+            list.into_iter()
+                .find(|media| tollgate::headers::is_json_media(media))
+        })
+        .unwrap_or_else(|| JSON.to_owned());
+    Some((media, body))
 }
 
 /// The members of `raw`, when it is an object.
@@ -915,14 +947,38 @@ mod tests {
         }
     }
 
+    /// Swagger 2.0: paths below `basePath`, a body from its `in: body`
+    /// parameter, in the JSON type `consumes` names.
     #[test]
-    fn a_swagger_document_is_said_to_be_one() {
-        let doc = json!({"swagger": "2.0", "basePath": "/api", "paths": {"/scans": {"get": {}}}});
-        let refused = from_openapi(doc.to_string().as_bytes(), "/").unwrap_err();
-        assert!(
-            refused.starts_with("it is a Swagger 2.0 document"),
-            "{refused}"
+    fn a_swagger_document_is_read_with_its_base_path_and_bodies() {
+        let doc = json!({
+            "swagger": "2.0",
+            "basePath": "/api/",
+            "consumes": ["application/vnd.api+json"],
+            "paths": {
+                "/scans": {
+                    "get": {},
+                    "post": {"parameters": [
+                        {"in": "header", "name": "Idempotency-Key", "type": "string"},
+                        {"in": "body", "name": "scan", "schema": {"type": "object", "example": {"n": 1}}}
+                    ]}
+                }
+            }
+        });
+        let routes = from_openapi(doc.to_string().as_bytes(), "/").unwrap();
+        let seen: Vec<_> = routes
+            .iter()
+            .map(|r| (r.method.as_str(), r.path.as_str(), r.json_body.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("GET", "/api/scans", None),
+                ("POST", "/api/scans", Some("application/vnd.api+json"))
+            ]
         );
+        assert_eq!(routes[1].example, Some(json!({"n": 1})));
+        assert_eq!(routes[1].idempotency_key, Some(true));
     }
 
     #[test]
