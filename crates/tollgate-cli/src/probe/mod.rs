@@ -85,8 +85,8 @@ and state no other in the body; carry
 X-Request-Id, equal to the body's request id where the dialect has one; carry WWW-Authenticate on
 401, Allow on 405 (not listing the method refused) and Retry-After on 429 and 503, asking for the
 same wait as the body's retry hint (within a second); and show no internals (panic text, stack
-traces, source locations, SQL, database errors). Bodies are not checked against the document's schemas, nor codes against
-/errors: the catalog (--catalog) is what the answers are held to.
+traces, source locations, SQL, database errors). Bodies are not checked against the document's
+schemas, nor codes against /errors: the catalog (--catalog) is what the answers are held to.
 
 Exit status: 0 every check passed, 1 a check failed (or, with --strict, was skipped), 2 bad
 arguments or BASE_URL unreachable.";
