@@ -409,18 +409,38 @@ impl Client {
 /// ordinary text of the answer.
 const MIN_SECRET: usize = 8;
 
-/// `text` with every `secret` in it as `***`, left to right without
-/// overlaps; `None` when it has none. `secret` is never empty
-/// ([`MIN_SECRET`]).
+/// The longest part of a key an answer may show: a server that echoes a
+/// key cut short (`X-Request-Id: tg_live_BEjj3YTRuZnb…`) or in another case
+/// shows this much of it at most.
+const SECRET_RUN: usize = 12;
+
+/// `text` with every part of `secret` in it as `***`: each run of
+/// [`SECRET_RUN`] characters of it (all of a shorter one), in any case,
+/// runs that touch or overlap hidden as one; `None` when it has none.
+/// `secret` is never empty ([`MIN_SECRET`]).
 fn without(text: &[u8], secret: &[u8]) -> Option<Vec<u8>> {
-    let mut found = memchr::memmem::find_iter(text, secret).peekable();
-    found.peek()?;
+    let lower = text.to_ascii_lowercase();
+    let secret = secret.to_ascii_lowercase();
+    let run = secret.len().min(SECRET_RUN);
+    let mut found: Vec<(usize, usize)> = secret
+        .windows(run)
+        .flat_map(|part| memchr::memmem::find_iter(&lower, part).map(move |at| (at, at + run)))
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    found.sort_unstable();
     let mut out = Vec::with_capacity(text.len());
     let mut from = 0;
-    for at in found {
-        out.extend_from_slice(&text[from..at]);
+    let mut found = found.into_iter().peekable();
+    while let Some((start, mut end)) = found.next() {
+        while let Some(&(_, next_end)) = found.peek().filter(|(next, _)| *next <= end) {
+            end = end.max(next_end);
+            found.next();
+        }
+        out.extend_from_slice(&text[from..start]);
         out.extend_from_slice(b"***");
-        from = at + secret.len();
+        from = end;
     }
     out.extend_from_slice(&text[from..]);
     Some(out)
@@ -669,10 +689,25 @@ mod tests {
             hide("key abcabc, again abcabc.").as_deref(),
             Some("key ***, again ***.")
         );
-        // Overlapping repeats: the leftmost wins, what it overlaps stays.
+        // Overlapping repeats: the leftmost wins, what it overlaps stays;
+        // repeats that touch are one.
         assert_eq!(hide("abcabcabc").as_deref(), Some("***abc"));
-        assert_eq!(hide("abcabcabcabc").as_deref(), Some("******"));
+        assert_eq!(hide("abcabcabcabc").as_deref(), Some("***"));
         assert_eq!(hide("xabcab").as_deref(), None);
+        // A long key cut short, or in another case, is hidden from its
+        // twelfth character on: what shows is less than twelve of it.
+        let key = b"tg_live_BEjj3YTRuZnbXrXP0J284qjmHjUTKiyaqgEl8Y4pZJFu";
+        let hide =
+            |text: &str| without(text.as_bytes(), key).map(|t| String::from_utf8(t).unwrap());
+        assert_eq!(
+            hide("id tg_live_BEjj3YTRuZnbXrXP0J284qjmH end").as_deref(),
+            Some("id *** end")
+        );
+        assert_eq!(
+            hide("bearer TG_LIVE_BEJJ3YTRUZNBXRXP0J284QJMHJUTKIYAQGEL8Y4PZJFU").as_deref(),
+            Some("bearer ***")
+        );
+        assert_eq!(hide("tg_live_BEj").as_deref(), None);
     }
 
     #[test]

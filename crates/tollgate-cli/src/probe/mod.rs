@@ -76,7 +76,8 @@ A user name and password in BASE_URL (http://sk_live_1@host:8080, a key as Strip
 the key when --key is not given: sent as `Authorization: Basic`, and the invalid key sent the same
 way; the no-key request carries neither. They are never shown. Nor is the key: where the server
 repeats it (a body saying `Invalid key: Bearer …`, a header echoing the request's), the report
-quotes the answer with `***` in its place (a key, user name or password of 8 bytes or more).
+quotes the answer with `***` in its place (a key, user name or password of 8 bytes or more; any
+12 characters of it in a row, in any case, so a key repeated cut short or upper-cased is hidden).
 
 Every error response must: use one dialect (--dialect, else the one most errors use); have a JSON
 Content-Type (application/json or +json); carry a code of the catalog in the body or X-Error-Code,
