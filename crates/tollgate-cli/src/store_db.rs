@@ -54,8 +54,8 @@ pub(crate) fn url_from_env(name: &str) -> Result<Option<String>, CliError> {
 /// only (0600 on Unix; SQLite gives its `-wal` and `-shm` files the same
 /// mode); one that cannot be made is reported with why (a missing
 /// directory, say). An existing SQLite file that holds other tables and
-/// none of Tollgate's (another application's) is refused, left as it was.
-/// `by` says what named it (`--database`, a variable, a config file's line),
+/// none of Tollgate's (another application's) is refused, left as it was;
+/// one others may read is warned of. `by` says what named it (`--database`, a variable, a config file's line),
 /// for the error.
 pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
     if let Some(why) = sqlite_path_problem(url) {
@@ -67,6 +67,7 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
         private_file(&file)
             .map_err(|e| cannot_open(url, by, format!("cannot create {}: {e}", file.display())))?;
     } else if sqlite_file(url).is_some() {
+        warn_if_shared(url);
         // Tollgate's file, or another application's (or a mistyped name):
         // making the tables there would switch it to WAL and add to it, or
         // fail halfway on a table of the same name.
@@ -145,6 +146,7 @@ async fn open_existing(url: &str, by: &str) -> Result<Store, CliError> {
     if let Some(why) = sqlite_path_problem(url) {
         return Err(cannot_open(url, by, why));
     }
+    warn_if_shared(url);
     let options = StoreOptions::default().create_tables(false);
     Store::open_with(url, options).await.map_err(|e| match e {
         StoreError::NoTables => CliError::Usage(format!(
@@ -535,6 +537,24 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let options = SqliteConnectOptions::from_str(url).ok()?;
     let path = options.get_filename();
     (!path.as_os_str().is_empty()).then(|| path.to_owned())
+}
+
+/// Warns of a SQLite file other users may read or write: it holds the
+/// accounts and the keys' hashes (a new one is made 0600; one made by hand
+/// keeps its mode).
+fn warn_if_shared(url: &str) {
+    #[cfg(unix)]
+    if let Some(file) = sqlite_file(url) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).map(|meta| meta.permissions().mode() & 0o777);
+        if let Some(mode) = mode.ok().filter(|mode| mode & 0o077 != 0) {
+            stderr!(
+                "warning: other users may read {} (mode {mode:o}), which holds the accounts and \
+                 the keys' hashes: chmod 600 it",
+                crate::input::printable(&file.display().to_string())
+            );
+        }
+    }
 }
 
 /// The file a `sqlite:` URL names, when it does not exist.

@@ -1231,3 +1231,25 @@ fn a_command_leaves_no_log_files_whether_it_succeeds_or_fails() {
         }
     }
 }
+
+/// A database file others may read (made by hand, 0644) is said so: it
+/// holds the accounts and the keys' hashes. One the CLI made (0600) is not.
+#[cfg(unix)]
+#[test]
+fn a_database_others_may_read_is_said_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = fresh_dir("shared-db");
+    let made = tollgate(&dir, &["accounts", "create", "acme", "--credits", "5"]);
+    assert!(made.status.success());
+    let said = String::from_utf8_lossy(&made.stderr);
+    assert!(!said.contains("warning"), "{said}");
+    let file = dir.join("tollgate.db");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let shown = tollgate(&dir, &["accounts", "show", "acme"]);
+    assert!(shown.status.success());
+    let said = String::from_utf8_lossy(&shown.stderr);
+    assert!(
+        said.starts_with("warning: other users may read") && said.contains("(mode 644)"),
+        "{said}"
+    );
+}
