@@ -237,9 +237,30 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         }
         not_json(&name, &input.bytes, &text, read_as, &undone.join(" and "));
     }
-    serde_json::to_writer_pretty(&mut *out, &decoded).map_err(std::io::Error::from)?;
+    let json = serde_json::to_string_pretty(&decoded).map_err(std::io::Error::from)?;
+    out.write_all(terminal_safe(&json).as_bytes())?;
     out.write_all(b"\n")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// JSON text with the characters a terminal acts on or that reorder what it
+/// shows, which `serde_json` leaves as they are (C1 controls such as CSI,
+/// bidirectional overrides), escaped as `\uXXXX`. Such characters are only
+/// ever inside the JSON's strings, where the escape reads as them.
+fn terminal_safe(json: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || crate::input::reorders(c);
+    if !json.chars().any(|c| unsafe_char(c) && !c.is_ascii()) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) && !c.is_ascii() {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Warns that `body`, which its Content-Type calls JSON, is not, naming where
@@ -316,6 +337,22 @@ fn parse_header(arg: &str) -> Result<(HeaderName, HeaderValue), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A decoded message's C1 controls and bidirectional overrides leave
+    /// escaped: a terminal would act on them, or show the text reordered.
+    #[test]
+    fn what_a_terminal_acts_on_is_escaped() {
+        let decoded = serde_json::json!({"message": "ok \u{9b}2J \u{202e} gnp.exe \u{1b}[0m é"});
+        let json = serde_json::to_string_pretty(&decoded).unwrap();
+        let shown = terminal_safe(&json);
+        assert_eq!(
+            shown,
+            "{\n  \"message\": \"ok \\u009b2J \\u202e gnp.exe \\u001b[0m é\"\n}"
+        );
+        let read: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(read, decoded);
+        assert!(matches!(terminal_safe("{\"a\": \"é\"}"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn json_starts_after_a_byte_order_mark_and_an_xssi_guard() {
