@@ -129,7 +129,8 @@ impl FromRequest<Arc<AppState>> for ScanInput {
         let text = body.image_data.trim();
         let text = data_url_payload(text).unwrap_or(text);
         let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        match BASE64.decode(&compact) {
+        // Megabytes of it: off the async workers, as the decode is.
+        match limited(&app.decoders, move || BASE64.decode(&compact)).await? {
             Ok(bytes) => Ok(ScanInput(bytes)),
             Err(_) => {
                 let message = "must be the image's bytes in base64";
@@ -204,7 +205,8 @@ pub(crate) async fn create(
     }
     // A duplicate is found by its hash before any decoding: re-sending a
     // large image costs a lookup, not a decode.
-    let sha256 = hex(&Sha256::digest(&bytes));
+    let (sha256, bytes) =
+        limited(&app.decoders, move || (hex(&Sha256::digest(&bytes)), bytes)).await?;
     let account = who.account_id();
     if let Some(id) = app
         .scans
