@@ -602,16 +602,7 @@ mod tests {
     /// say how to serve the peer address.
     #[test]
     fn no_peer_address_shares_one_bucket_and_is_told_once() {
-        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let record = told.clone();
-        let on_event = crate::on_event::OnEvent(move |event: &tracing::Event<'_>| {
-            let mut message = String::new();
-            event.record(&mut |_: &tracing::field::Field, value: &dyn fmt::Debug| {
-                message.push_str(&format!("{value:?}"));
-            });
-            record.lock().unwrap().push(message);
-        });
-        let _subscriber = tracing::subscriber::set_default(on_event);
+        let (told, _subscriber) = crate::on_event::recorded();
         let (no_peer, ()) = http::Request::new(()).into_parts();
         let extractor = ClientIp::new();
         for _ in 0..3 {

@@ -309,16 +309,7 @@ mod tests {
     /// public route) is not told.
     #[test]
     fn a_key_sent_past_a_limiter_outside_authentication_is_told_once() {
-        let told = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let record = told.clone();
-        let on_event = crate::on_event::OnEvent(move |event: &tracing::Event<'_>| {
-            let mut message = String::new();
-            event.record(&mut |_: &tracing::field::Field, value: &dyn fmt::Debug| {
-                message.push_str(&format!("{value:?}"));
-            });
-            record.lock().unwrap().push(message);
-        });
-        let _subscriber = tracing::subscriber::set_default(on_event);
+        let (told, _subscriber) = crate::on_event::recorded();
         let extractor = ApiKey::from_extension();
         let (public, ()) = http::Request::new(()).into_parts();
         assert_eq!(extractor.extract(&public), None);

@@ -19,3 +19,23 @@ impl<F: Fn(&tracing::Event<'_>) + Send + Sync + 'static> tracing::Subscriber for
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
+
+/// The messages this crate logs from now until the guard drops, on this
+/// thread: each event's fields, as `Debug` shows them, one string an event.
+pub(crate) fn recorded() -> (
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    tracing::subscriber::DefaultGuard,
+) {
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = told.clone();
+    let on_event = OnEvent(move |event: &tracing::Event<'_>| {
+        let mut message = String::new();
+        event.record(
+            &mut |_: &tracing::field::Field, value: &dyn std::fmt::Debug| {
+                message.push_str(&format!("{value:?}"));
+            },
+        );
+        record.lock().unwrap().push(message);
+    });
+    (told, tracing::subscriber::set_default(on_event))
+}
