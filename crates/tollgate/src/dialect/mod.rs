@@ -821,6 +821,13 @@ mod tests {
         let decoded = catalog.decode(400, &http::HeaderMap::new(), &body, std::time::UNIX_EPOCH);
         assert!(decoded.violations.is_empty(), "{decoded:?}");
         assert_eq!(decoded.details["field"], "color");
+        // An entry that does not document `field` sends none, `param` neither.
+        let undocumented = catalog
+            .error("not_found")
+            .unwrap()
+            .with("field", "secret_col");
+        let text = String::from_utf8(renderer.body(&undocumented, &ctx)).unwrap();
+        assert!(!text.contains("secret_col"), "{text}");
     }
 
     #[test]

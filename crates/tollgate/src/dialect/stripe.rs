@@ -39,10 +39,15 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
     // Stripe leaves `param` out where no one parameter is at fault (a
     // violation of the whole input has no field). Without violations, the
     // `field` detail (`missing_field`'s) is the parameter, as Stripe names
-    // a missing one.
+    // a missing one; only where the entry documents it (a detail it does
+    // not is never sent).
     let param = match err.violations().first() {
         Some(first) => Some(first.field.as_str()),
-        None => err.details().get("field").and_then(|f| f.as_str()),
+        None => err
+            .details()
+            .get("field")
+            .filter(|_| err.def().sends_detail("field"))
+            .and_then(|f| f.as_str()),
     };
     if let Some(param) = param.filter(|p| !p.is_empty()) {
         out.raw(",\"param\":");
