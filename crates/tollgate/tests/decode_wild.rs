@@ -1744,8 +1744,8 @@ fn an_empty_stripe_param_is_no_violation() {
 }
 
 /// Kubernetes' `Status` is named by its `reason`; ASP.NET Core's problems
-/// keep their `traceId` among the details, not as the request id (a
-/// request-id header names that, where it is sent).
+/// keep their `traceId` among the details, and as the request id only where
+/// no request-id header names one (ASP.NET Core sends none by default).
 #[test]
 fn a_kubernetes_status_reason_is_read_and_an_aspnet_trace_id_kept() {
     let status = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"web\" already exists","reason":"AlreadyExists","details":{"name":"web","kind":"pods"},"code":409}"#;
@@ -1758,6 +1758,11 @@ fn a_kubernetes_status_reason_is_read_and_an_aspnet_trace_id_kept() {
     let aspnet = r#"{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.1","title":"One or more validation errors occurred.","status":400,"errors":{"Name":["The Name field is required."]},"traceId":"00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00"}"#;
     let e = dec(400, &[("x-request-id", "0HMVD8Q3K2:00000001")], aspnet);
     assert_eq!(e.request_id.as_deref(), Some("0HMVD8Q3K2:00000001"));
+    let alone = dec(400, &[], aspnet);
+    assert_eq!(
+        alone.request_id.as_deref(),
+        Some("00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00")
+    );
     assert_eq!(
         e.details["traceId"],
         "00-84c1fd4063c38d9f3900d06e56542d48-85d1d4-00"
@@ -1785,6 +1790,13 @@ fn a_binary_body_has_no_message() {
     let e = tollgate::decode(503, &HeaderMap::new(), latin1, now());
     assert_eq!(e.dialect, "text");
     assert!(e.message.unwrap().starts_with("Service ferm"));
+    // A type that names bytes (protobuf's `google.rpc.Status`) is binary,
+    // however short.
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", "application/x-protobuf".parse().unwrap());
+    let status = b"\x08\x07\x12\x1cPermission denied on resource";
+    let e = tollgate::decode(403, &headers, status, now());
+    assert_eq!((e.dialect, e.message), ("binary", None));
     // Text with a few controls (a terminal's colours, a bell, page breaks)
     // is still text.
     for text in [

@@ -79,8 +79,8 @@ pub struct Decoded {
     /// many messages, fewer), so that a hostile body costs about its size.
     pub violations: Vec<Violation>,
     /// The request id, from the body (`request_id`, `requestId`, or a
-    /// shape's own) or a request-id header. A trace id a body carries
-    /// (ASP.NET Core's `traceId`) is among the `details`.
+    /// shape's own), else a request-id header, else a trace id the body
+    /// carries (ASP.NET Core's `traceId`, also kept among the `details`).
     pub request_id: Option<String>,
     /// How long the server asked the client to wait: `Retry-After` (of
     /// several lines, the longest), else Azure's `retry-after-ms` or
@@ -109,7 +109,8 @@ pub struct Decoded {
     pub retryable: bool,
     /// The shape recognised: a dialect name, or `azure`, `aws`, `paypal`,
     /// `heroku`, `plain`, `message`, `errors`, `json`, `xml`, `html`,
-    /// `text`, `binary` (bytes that are no text: no message), `empty`.
+    /// `text`, `binary` (bytes that are no text, or of a type that names
+    /// bytes such as protobuf: no message), `empty`.
     pub dialect: &'static str,
     /// The catalog entry the code was found to be (its catalog code), when
     /// its status agrees: what `kind` and `retry` were taken from. Found
@@ -120,6 +121,10 @@ pub struct Decoded {
     /// The JSON text read into `details` so far (see [`MAX_DETAILS_TEXT`]).
     #[serde(skip)]
     pub(crate) details_text: usize,
+    /// A trace id the body carries (ASP.NET Core's `traceId`): the request
+    /// id when neither the body nor a request-id header names one.
+    #[serde(skip)]
+    pub(crate) trace_id: Option<String>,
 }
 
 /// A delay in seconds: a whole number when it is one, and when it is past
@@ -188,6 +193,7 @@ impl Decoded {
             dialect: "json",
             catalog_code: None,
             details_text: 0,
+            trace_id: None,
         }
     }
 
@@ -301,6 +307,12 @@ impl Catalog {
         let dialect = read_body(body, &fields, self, &mut out);
         if out.request_id.is_none() {
             out.request_id = fields.request_id().map(str::to_owned);
+        }
+        // Last, a trace id the body carries: ASP.NET Core sends no
+        // request-id header, and its logs are kept under that id.
+        let trace_id = out.trace_id.take();
+        if out.request_id.is_none() {
+            out.request_id = trace_id;
         }
         // An OAuth resource server says what is wrong with a token in its
         // challenge (RFC 6750, 3), often over an empty body: that fills in
@@ -642,7 +654,7 @@ fn read_body(
             .map(decode_references)
             .map(|t| truncate(t.trim()))
             .filter(|t| !t.is_empty());
-    } else if is_binary(trimmed, &text) {
+    } else if binary_media(&media) || is_binary(trimmed, &text) {
         // An image, an archive, random bytes: no message in them.
         out.dialect = "binary";
     } else {
@@ -654,6 +666,25 @@ fn read_body(
             .map(truncate);
     }
     None
+}
+
+/// Whether a (lower-cased) media type names bytes that are no text: an
+/// image, protobuf (`google.rpc.Status`), an archive.
+fn binary_media(media: &str) -> bool {
+    ["image/", "audio/", "video/", "font/"]
+        .iter()
+        .any(|kind| media.starts_with(kind))
+        || [
+            "octet-stream",
+            "protobuf",
+            "grpc",
+            "zip",
+            "pdf",
+            "msgpack",
+            "cbor",
+        ]
+        .iter()
+        .any(|name| media.contains(name))
 }
 
 /// Whether a body is no text: it holds a NUL byte, or at least four of its

@@ -35,6 +35,9 @@ pub(super) fn read_object(obj: &Obj<'_>, catalog: &Catalog, out: &mut Decoded) -
             .map(Cow::into_owned)
             .or_else(|| top_level_request_id(&obj.obj("error")?).map(Cow::into_owned));
     }
+    // ASP.NET Core's problems: the trace id its logs are kept under, which
+    // stands in for a request id only where no header names one.
+    out.trace_id = obj.raw("traceId").and_then(Raw::id).map(Cow::into_owned);
     // Where most shapes keep it too (Discord's `{"message","retry_after"}`);
     // a shape that read it already gives the same hint again.
     out.hint_retry(obj.seconds("retry_after"));
