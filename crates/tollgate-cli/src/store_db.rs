@@ -539,15 +539,22 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!path.as_os_str().is_empty()).then(|| path.to_owned())
 }
 
-/// Warns of a SQLite file other users may read or write: it holds the
-/// accounts and the keys' hashes (a new one is made 0600; one made by hand
-/// keeps its mode).
+/// Warns of a SQLite file other users may read or write, in a directory
+/// they may enter: it holds the accounts and the keys' hashes (a new one is
+/// made 0600; one made by hand keeps its mode).
 fn warn_if_shared(url: &str) {
     #[cfg(unix)]
     if let Some(file) = sqlite_file(url) {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&file).map(|meta| meta.permissions().mode() & 0o777);
-        if let Some(mode) = mode.ok().filter(|mode| mode & 0o077 != 0) {
+        // A directory others cannot enter (0700) keeps them out of it anyway.
+        let dir = std::path::absolute(&file)
+            .ok()
+            .and_then(|file| Some(file.parent()?.to_owned()));
+        let closed = dir
+            .and_then(|dir| std::fs::metadata(dir).ok())
+            .is_some_and(|meta| meta.permissions().mode() & 0o011 == 0);
+        if let Some(mode) = mode.ok().filter(|mode| mode & 0o077 != 0 && !closed) {
             stderr!(
                 "warning: other users may read {} (mode {mode:o}), which holds the accounts and \
                  the keys' hashes: chmod 600 it",

@@ -1252,4 +1252,8 @@ fn a_database_others_may_read_is_said_so() {
         said.starts_with("warning: other users may read") && said.contains("(mode 644)"),
         "{said}"
     );
+    // In a directory others cannot enter, they cannot read it either.
+    std::fs::set_permissions(&*dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let shown = tollgate(&dir, &["accounts", "show", "acme"]);
+    assert!(String::from_utf8_lossy(&shown.stderr).is_empty());
 }
