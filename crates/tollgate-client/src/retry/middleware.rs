@@ -6,6 +6,7 @@ use http::{Extensions, HeaderValue, Method};
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next};
 use tokio::time::Instant;
+use tollgate::RetryClass;
 use tollgate::headers::IDEMPOTENCY_KEY;
 
 use super::{Jitter, RetryBudget, RetryPolicy};
@@ -80,7 +81,7 @@ pub(crate) fn sent_idempotency_key(request: &Request) -> Option<String> {
 }
 
 /// How long the middleware reads the body of an error that may be retried
-/// (a 5xx, 408, 425 or 429, or one with `Retry-After`), at most: a body that
+/// (its status's retry class is not `never`, or it has `Retry-After`), at most: a body that
 /// stalls or trickles is then decoded as far as it came, so that the wait
 /// its headers ask for (`Retry-After: 1`) is still kept before the
 /// deadline, not spent on the body. Other errors' bodies are read until the
@@ -88,9 +89,9 @@ pub(crate) fn sent_idempotency_key(request: &Request) -> Option<String> {
 pub const ERROR_BODY_TIME: Duration = Duration::from_secs(5);
 
 /// Whether an error response's head says a retry may follow: a status sent
-/// again by default, or a `Retry-After`.
+/// again by default ([`RetryClass::from_status`]), or a `Retry-After`.
 fn may_be_retried(response: &Response) -> bool {
-    matches!(response.status().as_u16(), 408 | 425 | 429 | 500..)
+    RetryClass::from_status(response.status().as_u16()) != RetryClass::Never
         || response.headers().contains_key(http::header::RETRY_AFTER)
 }
 

@@ -97,7 +97,7 @@ pub(super) const MAX_ERROR_ITEMS: usize = 1000;
 
 /// The status a body states in `key`: an integer, or a string of three
 /// digits (`"404"`, as GitHub and JSON:API write it).
-fn stated_status(obj: &Obj<'_>, key: &str) -> Option<u64> {
+pub(crate) fn stated_status(obj: &Obj<'_>, key: &str) -> Option<u64> {
     let raw = obj.raw(key)?;
     raw.integer().or_else(|| {
         let text = raw.string()?;

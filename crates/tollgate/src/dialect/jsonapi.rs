@@ -5,7 +5,7 @@
 
 use super::json::Out;
 use super::{Context, Renderer, read_details, write_message, write_pointer, write_wire_code};
-use crate::decode::{Decoded, Obj, Raw};
+use crate::decode::{Decoded, Obj, Raw, stated_status};
 use crate::{ApiError, Dialect, Violation, pointer_to_field, retry_after_secs};
 
 pub(super) const RESERVED: &[&str] = &["retry_after"];
@@ -98,10 +98,7 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
     for (i, item) in items.iter().enumerate() {
         if i == main {
             // A string by the spec; some servers write a number.
-            out.body_status(match item.str("status") {
-                Some(status) => status.parse().ok(),
-                None => item.u64("status"),
-            });
+            out.body_status(stated_status(item, "status"));
             out.set_code(item.str("code"));
             out.message = item.string("detail").or_else(|| item.string("title"));
             out.request_id = item.string("id");
