@@ -933,18 +933,23 @@ async fn burst(
     max: u32,
 ) -> (usize, Vec<Entry>) {
     let mut found = Vec::new();
-    let mut statuses: Vec<u16> = Vec::new();
-    // How many of each error status came, to say what came instead of a 429.
+    // How many of each error status came, to say what came instead of a
+    // 429; the first of each is kept, up to `BURST_ERRORS_KEPT`.
     let mut counts: Vec<(u16, usize)> = Vec::new();
     let mut last = None;
     let mut refused = None;
     for sent in 1..=max {
         let ex = exchange(client, bar, "burst", request, expect.clone()).await;
         let sent = sent as usize;
+        // The place among the error statuses of one seen for the first time.
+        let mut first_seen = None;
         if let Some(status @ 400..) = ex.status() {
             match counts.iter_mut().find(|(s, _)| *s == status) {
                 Some((_, n)) => *n += 1,
-                None => counts.push((status, 1)),
+                None => {
+                    first_seen = Some(counts.len());
+                    counts.push((status, 1));
+                }
             }
         }
         if let Ok(answer) = &ex.outcome {
@@ -991,12 +996,8 @@ async fn burst(
                 found.push(Entry::exchange(ex));
                 return (sent, found);
             }
-            Some(status)
-                if status >= 400
-                    && !statuses.contains(&status)
-                    && statuses.len() < BURST_ERRORS_KEPT =>
-            {
-                statuses.push(status);
+            // The first answer of each error status, up to the bound.
+            Some(_) if first_seen.is_some_and(|place| place < BURST_ERRORS_KEPT) => {
                 found.push(Entry::exchange(ex));
             }
             Some(_) => {}
