@@ -3926,6 +3926,21 @@ status = 'x'
         assert_eq!(errors(&ok), [""; 0]);
     }
 
+    /// A dialect is named in any case, as on the command line; a slip of
+    /// the keys is told the name likely meant.
+    #[test]
+    fn an_aliass_dialect_is_named_in_any_case() {
+        let entry = "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n";
+        let mut catalog = Catalog::builtin();
+        let source = format!("{entry}aliases = {{ Coded = 'ABC' }}\n");
+        catalog.load_toml("t.toml", &source).unwrap();
+        assert_eq!(catalog.get("abc").unwrap().wire_code(Dialect::Coded), "ABC");
+        let e = errors(&format!("{entry}aliases = {{ Coeded = 'ABC' }}\n"));
+        assert_eq!(e.len(), 1);
+        assert!(e[0].contains("unknown variant `Coeded`"), "{e:?}");
+        assert!(e[0].contains("did you mean `coded`?"), "{e:?}");
+    }
+
     #[test]
     fn a_key_listed_twice_is_refused() {
         // Each key is one member of the body and one line of the reference:

@@ -33,7 +33,7 @@ use json::Out;
 /// assert_eq!(Dialect::Problem.content_type(), "application/problem+json");
 /// assert_eq!(Dialect::ALL.len(), 10);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Dialect {
@@ -74,20 +74,23 @@ impl Dialect {
         Dialect::Jsonapi,
     ];
 
+    /// Every dialect's name, in the order of [`ALL`](Self::ALL).
+    const NAMES: [&'static str; 10] = [
+        "problem",
+        "status-code",
+        "coded",
+        "detail",
+        "meta",
+        "envelope",
+        "flat",
+        "google",
+        "stripe",
+        "jsonapi",
+    ];
+
     /// The name used in config files and on the command line.
     pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Problem => "problem",
-            Dialect::StatusCode => "status-code",
-            Dialect::Coded => "coded",
-            Dialect::Detail => "detail",
-            Dialect::Meta => "meta",
-            Dialect::Envelope => "envelope",
-            Dialect::Flat => "flat",
-            Dialect::Google => "google",
-            Dialect::Stripe => "stripe",
-            Dialect::Jsonapi => "jsonapi",
-        }
+        Self::NAMES[self as usize]
     }
 
     /// The `Content-Type` of error bodies.
@@ -207,6 +210,18 @@ impl fmt::Display for UnknownDialect {
 }
 
 impl std::error::Error for UnknownDialect {}
+
+/// A name read in any case, as [`FromStr`] reads it (`aliases = { Stripe = … }`
+/// in a catalog, as `--dialect Stripe`); another is refused with serde's
+/// list of the names, which [`suggest`](crate::suggest) reads for the one
+/// likely meant.
+impl<'de> Deserialize<'de> for Dialect {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(de)?;
+        name.parse()
+            .map_err(|_| serde::de::Error::unknown_variant(&name, &Self::NAMES))
+    }
+}
 
 impl FromStr for Dialect {
     type Err = UnknownDialect;
@@ -553,6 +568,22 @@ mod tests {
         for dialect in Dialect::ALL {
             assert!(text.contains(dialect.name()), "{text}");
         }
+    }
+
+    /// A name is the one serde writes, and serde reads it back in any case.
+    #[test]
+    fn a_name_is_serdes_and_is_read_in_any_case() {
+        for dialect in Dialect::ALL {
+            let written = serde_json::to_value(dialect).unwrap();
+            assert_eq!(written, dialect.name());
+            let upper = Value::from(dialect.name().to_uppercase());
+            assert_eq!(serde_json::from_value::<Dialect>(upper).unwrap(), dialect);
+        }
+        let e = serde_json::from_value::<Dialect>(Value::from("strpe")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("unknown variant `strpe`, expected one of `problem`")
+        );
     }
 
     #[test]
