@@ -148,7 +148,8 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path, lint: Lint) -> Outcom
     match loaded {
         Ok(_) if !drift.is_empty() => Outcome::Broken(drift),
         Ok(entries) => Outcome::Loaded { entries },
-        Err(mut problems) => {
+        Err(problems) => {
+            let mut problems = problems.into_vec();
             // Told with the loader's, as a run tells every problem; past a
             // hundred the loader's count of the rest stays last.
             if problems.last().is_none_or(|last| last.not_shown.is_none()) {

@@ -176,6 +176,67 @@ impl fmt::Display for CatalogError {
 
 impl std::error::Error for CatalogError {}
 
+/// Every problem found in what was given a catalog at once (a file, an
+/// entry inserted), in the order found: an error `?` takes into
+/// `Box<dyn Error>`, shown one problem a line, and a slice of them to read.
+///
+/// ```
+/// fn load() -> Result<tollgate::Catalog, Box<dyn std::error::Error>> {
+///     Ok(tollgate::Catalog::from_toml("api.toml", "[errors.abc]\nstatus = 400\n")?)
+/// }
+/// let e = load().unwrap_err().to_string();
+/// assert!(e.starts_with("api.toml:1:1: entry \"abc\": a new entry needs"), "{e}");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogErrors(Vec<CatalogError>);
+
+impl CatalogErrors {
+    /// The problems, to keep.
+    pub fn into_vec(self) -> Vec<CatalogError> {
+        self.0
+    }
+}
+
+impl std::ops::Deref for CatalogErrors {
+    type Target = [CatalogError];
+
+    fn deref(&self) -> &[CatalogError] {
+        &self.0
+    }
+}
+
+impl IntoIterator for CatalogErrors {
+    type Item = CatalogError;
+    type IntoIter = std::vec::IntoIter<CatalogError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a CatalogErrors {
+    type Item = &'a CatalogError;
+    type IntoIter = std::slice::Iter<'a, CatalogError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for CatalogErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CatalogErrors {}
+
 /// The error for a code the catalog does not have.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownCode {
@@ -600,7 +661,7 @@ impl Catalog {
     }
 
     /// The built-in catalog extended by a TOML file's text.
-    pub fn from_toml(file: &str, source: &str) -> Result<Catalog, Vec<CatalogError>> {
+    pub fn from_toml(file: &str, source: &str) -> Result<Catalog, CatalogErrors> {
         let mut catalog = Catalog::builtin();
         catalog.load_toml(file, source)?;
         Ok(catalog)
@@ -632,7 +693,7 @@ impl Catalog {
     /// [`get`]: Catalog::get
     /// [`error`]: Catalog::error
     /// [`iter`]: Catalog::iter
-    pub fn load_toml(&mut self, file: &str, source: &str) -> Result<usize, Vec<CatalogError>> {
+    pub fn load_toml(&mut self, file: &str, source: &str) -> Result<usize, CatalogErrors> {
         let mut errors = Problems {
             lines: Lines(source),
             file,
@@ -643,7 +704,7 @@ impl Catalog {
             Ok(document) => document,
             Err(e) => {
                 errors.push_toml(source, &e, None);
-                return Err(errors.finish());
+                return Err(CatalogErrors(errors.finish()));
             }
         };
         let (span, mut document) = (document.span(), document.into_inner());
@@ -855,7 +916,7 @@ impl Catalog {
             }
         }
         if !errors.kept.is_empty() {
-            return Err(errors.finish());
+            return Err(CatalogErrors(errors.finish()));
         }
         next.index_wire_codes();
         *self = next;
@@ -938,7 +999,7 @@ impl Catalog {
     /// found by comparing it with every entry, and only the indexes it
     /// changes are updated: adding a large enum's entries one by one costs
     /// in proportion to their number.
-    pub fn insert(&mut self, def: ErrorDef) -> Result<(), Vec<CatalogError>> {
+    pub fn insert(&mut self, def: ErrorDef) -> Result<(), CatalogErrors> {
         let code = def.code.clone();
         let error = |message| CatalogError::in_code(Some(code.clone()), message);
         let mut errors: Vec<_> = check_def(&def)
@@ -957,7 +1018,7 @@ impl Catalog {
             }
         }
         if !errors.is_empty() {
-            return Err(errors);
+            return Err(CatalogErrors(errors));
         }
         let old = self.index.get(def.code()).map(|&at| self.defs[at].clone());
         self.put(def);

@@ -50,8 +50,9 @@ pub mod suggest;
 mod template;
 
 pub use catalog::{
-    CODE_RULE, Catalog, CatalogError, DEFAULT_DOCS_URL, DEFAULT_DOMAIN, DETAIL_KEY_RULE,
-    UnknownCode, has_stray_control, is_code, is_detail_key, is_layout_control, is_placeholder_name,
+    CODE_RULE, Catalog, CatalogError, CatalogErrors, DEFAULT_DOCS_URL, DEFAULT_DOMAIN,
+    DETAIL_KEY_RULE, UnknownCode, has_stray_control, is_code, is_detail_key, is_layout_control,
+    is_placeholder_name,
 };
 pub use decode::{Decoded, body_as_utf8, decode};
 pub use def::ErrorDef;

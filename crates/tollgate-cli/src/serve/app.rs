@@ -28,7 +28,7 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use bytes::Bytes;
-use tollgate::{ApiError, Catalog, CatalogError, Dialect};
+use tollgate::{ApiError, Catalog, CatalogErrors, Dialect};
 use tollgate_axum::{Decompression, Tollgate};
 use tollgate_limit::{
     ApiKey, Backend, ClientIp, FailMode, Limiter, Policy, PolicyError, RateLimitLayer,
@@ -52,7 +52,7 @@ pub(crate) const PER_IP_CALLS: u64 = 1000;
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
 /// The built-in catalog with serve's domain errors.
-pub(crate) fn base_catalog() -> Result<Catalog, Vec<CatalogError>> {
+pub(crate) fn base_catalog() -> Result<Catalog, CatalogErrors> {
     Catalog::from_toml(EMBEDDED_CATALOG_NAME, EMBEDDED_CATALOG)
 }
 

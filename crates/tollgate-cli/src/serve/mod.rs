@@ -52,7 +52,11 @@ const DEMO_SCOPES: [&str; 3] = ["scans:write", "scans:read", "detections:write"]
 /// file that cannot be read is located where the config file names it
 /// (`at[i]` for `files[i]`), as its other problems are.
 fn load_catalog(files: &[PathBuf], at: &[String]) -> Result<Catalog, CliError> {
-    catalogs::load_onto(app::base_catalog().map_err(CliError::Catalog)?, files, at)
+    catalogs::load_onto(
+        app::base_catalog().map_err(|e| CliError::Catalog(e.into_vec()))?,
+        files,
+        at,
+    )
 }
 
 /// Runs the server until Ctrl-C.
