@@ -591,7 +591,9 @@ fn body_retry_hints_are_numbers_of_seconds_saturating() {
         Some(Duration::from_secs(u64::MAX))
     );
     assert_eq!(hint("1e300"), Some(Duration::MAX));
-    for nothing in ["-1", "\"30\"", "null"] {
+    // Written as a string, as some APIs do.
+    assert_eq!(hint("\"30\""), Some(Duration::from_secs(30)));
+    for nothing in ["-1", "\"-1\"", "\"soon\"", "null"] {
         assert_eq!(hint(nothing), None, "{nothing}");
     }
     let google = dec(

@@ -11,7 +11,7 @@ use crate::headers;
 /// Codes that say a request was throttled, however an API answers them:
 /// compared in any case, `_` and `-` left out (`rate_limit_exceeded` is
 /// `RateLimitExceeded` and `RATE_LIMIT_EXCEEDED`).
-const RATE_LIMIT_CODES: [&str; 19] = [
+const RATE_LIMIT_CODES: [&str; 20] = [
     // AWS (those its SDKs retry as throttling: the JavaScript SDK's
     // `THROTTLING_ERROR_CODES`).
     "throttling",
@@ -35,14 +35,27 @@ const RATE_LIMIT_CODES: [&str; 19] = [
     "toomanyrequests",
     // Shopify's GraphQL `THROTTLED`.
     "throttled",
+    // Seed 002's `RATE_LIMIT_ERROR`.
+    "ratelimiterror",
 ];
 
-/// The length of the longest of [`RATE_LIMIT_CODES`].
-const LONGEST_RATE_LIMIT_CODE: usize = {
+/// Codes that say a longer-term quota is spent, a bill or a plan to change
+/// rather than a wait (compared as [`RATE_LIMIT_CODES`] are): OpenAI's
+/// `insufficient_quota` (a 429), Google's legacy `quotaExceeded` and
+/// `dailyLimitExceeded` (403s).
+const QUOTA_CODES: [&str; 3] = ["insufficientquota", "quotaexceeded", "dailylimitexceeded"];
+
+/// The length of the longest of [`RATE_LIMIT_CODES`] and [`QUOTA_CODES`].
+const LONGEST_KNOWN_CODE: usize = {
     let (mut i, mut longest) = (0, 0);
-    while i < RATE_LIMIT_CODES.len() {
-        if RATE_LIMIT_CODES[i].len() > longest {
-            longest = RATE_LIMIT_CODES[i].len();
+    while i < RATE_LIMIT_CODES.len() + QUOTA_CODES.len() {
+        let len = if i < RATE_LIMIT_CODES.len() {
+            RATE_LIMIT_CODES[i].len()
+        } else {
+            QUOTA_CODES[i - RATE_LIMIT_CODES.len()].len()
+        };
+        if len > longest {
+            longest = len;
         }
         i += 1;
     }
@@ -51,9 +64,19 @@ const LONGEST_RATE_LIMIT_CODE: usize = {
 
 /// Whether `code` is one of [`RATE_LIMIT_CODES`].
 pub(super) fn is_rate_limit_code(code: &str) -> bool {
+    is_one_of(code, &RATE_LIMIT_CODES)
+}
+
+/// Whether `code` is one of [`QUOTA_CODES`].
+pub(super) fn is_quota_code(code: &str) -> bool {
+    is_one_of(code, &QUOTA_CODES)
+}
+
+/// Whether `code`, in any case and without `_` and `-`, is one of `known`.
+fn is_one_of(code: &str, known: &[&str]) -> bool {
     // Folded once, rather than once per known code; folded longer than the
     // longest, it is none of them.
-    let mut folded = [0; LONGEST_RATE_LIMIT_CODE];
+    let mut folded = [0; LONGEST_KNOWN_CODE];
     let mut len = 0;
     for b in code.bytes().filter(|b| !matches!(b, b'_' | b'-')) {
         let Some(slot) = folded.get_mut(len) else {
@@ -63,9 +86,7 @@ pub(super) fn is_rate_limit_code(code: &str) -> bool {
         len += 1;
     }
     let folded = &folded[..len];
-    RATE_LIMIT_CODES
-        .iter()
-        .any(|known| known.as_bytes() == folded)
+    known.iter().any(|known| known.as_bytes() == folded)
 }
 
 /// A `Retry-After` line: one value, or several folded into one line
@@ -100,6 +121,7 @@ pub(super) fn retry_after_field(value: &str, now: SystemTime) -> Option<Duration
 pub(super) fn quota_spent(map: &HeaderMap) -> bool {
     QUOTA_HEADER_NAMES
         .iter()
+        .chain(&QUOTA_WAIT_HEADER_NAMES)
         .any(|[remaining, _]| none_left(Headers::text(map.get(remaining))))
 }
 
@@ -139,7 +161,39 @@ pub(super) fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Opti
             hint(secs(reset).map(|reset| reset_delay(reset, now)));
         }
     }
+    for names in &QUOTA_WAIT_HEADER_NAMES {
+        let [remaining, wait] = names.each_ref().map(|name| Headers::text(map.get(name)));
+        if none_left(remaining) {
+            hint(wait.and_then(|wait| secs(Some(wait)).or_else(|| go_duration(wait))));
+        }
+    }
     refill
+}
+
+/// A duration as Go writes it, and OpenAI's reset fields with it (`1s`,
+/// `6m0s`, `120ms`, `8.64s`, `1h2m3.5s`): numbers, each with a unit of `h`,
+/// `m`, `s`, `ms`, `us`, `µs` or `ns`. Written here since the duration
+/// crates read other forms (humantime's takes no fractions).
+fn go_duration(text: &str) -> Option<Duration> {
+    let is_number = |c: char| c.is_ascii_digit() || c == '.';
+    let (mut rest, mut total) = (text, Duration::ZERO);
+    while !rest.is_empty() {
+        let (number, after) = rest.split_at(rest.find(|c| !is_number(c)).unwrap_or(rest.len()));
+        let (unit, after) = after.split_at(after.find(is_number).unwrap_or(after.len()));
+        let secs_per_unit = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        let secs = crate::retry::seconds(number)?.as_secs_f64() * secs_per_unit;
+        total = total.saturating_add(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
+        rest = after;
+    }
+    (!text.is_empty()).then_some(total)
 }
 
 /// The wait a rate-limit reset field asks for: `reset` seconds, or until
@@ -213,6 +267,25 @@ static QUOTA_HEADER_NAMES: [[HeaderName; 2]; 3] = [
     [
         HeaderName::from_static("x-rate-limit-remaining"),
         HeaderName::from_static("x-rate-limit-reset"),
+    ],
+];
+
+/// Rate-limit fields that say a quota is spent and how long until it
+/// refills, in pairs of remaining and wait: OpenAI's per requests and per
+/// tokens (`x-ratelimit-reset-tokens: 6m0s`, a Go duration) and Discord's
+/// `X-RateLimit-Reset-After` (seconds, `5.250`).
+static QUOTA_WAIT_HEADER_NAMES: [[HeaderName; 2]; 3] = [
+    [
+        HeaderName::from_static("x-ratelimit-remaining-requests"),
+        HeaderName::from_static("x-ratelimit-reset-requests"),
+    ],
+    [
+        HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        HeaderName::from_static("x-ratelimit-reset-tokens"),
+    ],
+    [
+        headers::X_RATELIMIT_REMAINING,
+        HeaderName::from_static("x-ratelimit-reset-after"),
     ],
 ];
 
@@ -336,13 +409,13 @@ impl<'h> Headers<'h> {
     }
 
     /// `retry-after-ms` (Azure OpenAI) or `x-ms-retry-after-ms` (Azure): a
-    /// wait in whole milliseconds.
+    /// wait in milliseconds (`1500`, or `1500.5` as OpenAI's SDK reads it).
     pub(super) fn millisecond_hint(&self) -> Option<Duration> {
         self.millisecond_hints
             .iter()
             .find_map(|value| Self::text(*value))
-            .and_then(crate::retry::whole_seconds)
-            .map(Duration::from_millis)
+            .and_then(crate::retry::seconds)
+            .map(|thousands| thousands / 1000)
     }
 
     pub(super) fn content_type(&self) -> Option<&'h str> {

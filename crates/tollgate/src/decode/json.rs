@@ -79,9 +79,11 @@ impl<'t> Obj<'t> {
     }
 
     /// A member counting seconds: a non-negative number (`30`, `1.5`, `1e3`),
-    /// saturating past what a `Duration` holds.
+    /// or one written as a string (`"30"`), saturating past what a
+    /// `Duration` holds.
     pub(crate) fn seconds(&self, key: &str) -> Option<Duration> {
-        crate::retry::seconds(self.raw(key)?.get())
+        let raw = self.raw(key)?;
+        crate::retry::seconds(raw.get()).or_else(|| crate::retry::seconds(&raw.string()?))
     }
 
     #[inline]

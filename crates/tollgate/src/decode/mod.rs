@@ -23,7 +23,9 @@ mod tests;
 mod text;
 
 pub use charset::body_as_utf8;
-use hints::{Headers, is_rate_limit_code, quota_refill, quota_spent, retry_after_field};
+use hints::{
+    Headers, is_quota_code, is_rate_limit_code, quota_refill, quota_spent, retry_after_field,
+};
 use json::Tape;
 pub(crate) use json::{Json, Member, Obj, Raw};
 use shapes::{MAX_ERROR_ITEMS, read_errors, read_object};
@@ -92,7 +94,9 @@ pub struct Decoded {
     /// `RateLimit-Reset`; `X-RateLimit-Remaining: 0` with
     /// `X-RateLimit-Reset`, or `X-Rate-Limit-*` alike; a remaining count of
     /// `0.0` too, and either reset in seconds or as a Unix time, whole or
-    /// not), and
+    /// not; OpenAI's `x-ratelimit-remaining-requests: 0` with
+    /// `x-ratelimit-reset-requests: 6m0s`, and `-tokens` alike; Discord's
+    /// `X-RateLimit-Reset-After`), and
     /// on a 403 by all of these but the `RateLimit` field, whose `r=0` is
     /// also sent on the call that spent the last of a quota. Serialized as
     /// `retry_after_secs`, in seconds.
@@ -370,6 +374,11 @@ impl Catalog {
         out.catalog_code = def.map(|def| def.code().to_owned());
         let (kind, retry) = match def {
             Some(def) => (def.kind(), def.retry()),
+            // A spent long-term quota is a bill or a plan to change, not a
+            // wait (OpenAI answers it with a 429, Google with a 403).
+            None if out.status >= 400 && out.code.as_deref().is_some_and(is_quota_code) => {
+                (Kind::QuotaExceeded, RetryClass::Never)
+            }
             // A 403 that asks to be retried later, or whose rate-limit fields
             // say the quota is spent, is a rate limit (GitHub answers so).
             None if out.status == 403

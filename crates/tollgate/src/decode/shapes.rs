@@ -236,6 +236,12 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     if obj.json_type("errors") == Some(String) {
         return Shape::Other("errors", read_errors_text);
     }
+    if obj
+        .obj("message")
+        .is_some_and(|message| is_field_map(&message))
+    {
+        return Shape::Other("errors", read_message_by_field);
+    }
     if matches!(status, 400 | 422) && is_field_map(obj) {
         return Shape::Other("errors", read_field_map);
     }
@@ -340,15 +346,40 @@ fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     // Kubernetes' `Status` names its error by `reason` (`AlreadyExists`);
     // its `code` is the HTTP status.
     let reason = obj.str("reason").filter(|reason| looks_like_code(reason));
-    match reason.filter(|_| obj.str("kind").as_deref() == Some("Status")) {
+    let kubernetes = reason.filter(|_| obj.str("kind").as_deref() == Some("Status"));
+    match &kubernetes {
         Some(reason) => {
             out.body_status(obj.u64("code"));
-            out.set_code(Some(reason));
+            out.set_code(Some(reason.clone()));
         }
         None => read_top_level_code(obj, out),
     }
     if let Some(details) = obj.obj("details") {
+        if kubernetes.is_some() {
+            read_status_causes(&details, out);
+        }
         crate::dialect::read_details_object(&details, |_| false, out);
+    }
+}
+
+/// A Kubernetes `Status`'s `details.causes` that name a `field`
+/// (`{"reason":"FieldValueRequired","message","field":"spec.containers[0].image"}`),
+/// each a violation whose code is its `reason`.
+fn read_status_causes(details: &Obj<'_>, out: &mut Decoded) {
+    for cause in details.items("causes") {
+        if out.violation_room() == 0 {
+            break;
+        }
+        let Some(cause) = cause.obj() else {
+            continue;
+        };
+        if let Some(field) = cause.string("field") {
+            out.violations.push(Violation {
+                field,
+                code: cause.string("reason").unwrap_or_default(),
+                message: cause.string("message").unwrap_or_default(),
+            });
+        }
     }
 }
 
@@ -430,15 +461,23 @@ fn read_errors_by_field(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     message_from_violations(out);
 }
 
+/// GitLab's `{"message":{"<field>":["…"]}}`: each field's messages are
+/// violations, the first the message.
+fn read_message_by_field(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    read_fields_map(obj, "message", out);
+    read_top_level_code(obj, out);
+    message_from_violations(out);
+}
+
 /// The messages of each field in `errors` (`{"<field>":["…"]}` or
 /// `{"<field>":"…"}`) as violations.
 fn read_errors_map(obj: &Obj<'_>, out: &mut Decoded) {
-    for (field, messages) in obj
-        .raw("errors")
-        .and_then(Raw::entries)
-        .into_iter()
-        .flatten()
-    {
+    read_fields_map(obj, "errors", out);
+}
+
+/// The messages of each field in the map `key` holds as violations.
+fn read_fields_map(obj: &Obj<'_>, key: &str, out: &mut Decoded) {
+    for (field, messages) in obj.raw(key).and_then(Raw::entries).into_iter().flatten() {
         crate::dialect::read_field_messages(&field, messages, out);
     }
 }
@@ -500,10 +539,14 @@ fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
 
 /// A body of no shape known: its code ([`read_top_level_code`]) and its
 /// `error_message`, as Plaid's flat errors give it
-/// (`{"error_type","error_code","error_message"}`).
+/// (`{"error_type","error_code","error_message"}`), or `Message`, as AWS's
+/// REST protocols do (`{"Type":"User","Message":"…"}`, the code in the
+/// `x-amzn-ErrorType` header).
 fn read_json(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     read_top_level_code(obj, out);
-    out.message = obj.string("error_message");
+    out.message = obj
+        .string("error_message")
+        .or_else(|| obj.string("Message"));
 }
 
 /// What [`read_top_level_code`] reads, for a response with `status`.

@@ -1230,3 +1230,157 @@ fn a_flat_error_message_and_a_request_id_inside_error_are_read() {
         Some("outer")
     );
 }
+
+#[test]
+fn openai_and_discord_reset_fields_say_how_long_to_wait() {
+    let openai = decode_fields(
+        429,
+        &[
+            ("x-ratelimit-remaining-requests", "499"),
+            ("x-ratelimit-reset-requests", "120ms"),
+            ("x-ratelimit-remaining-tokens", "0"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+        ],
+    );
+    assert_eq!(openai.retry_after, Some(Duration::from_secs(360)));
+    let requests = decode_fields(
+        429,
+        &[
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "1h2m3.5s"),
+        ],
+    );
+    assert_eq!(requests.retry_after, Some(Duration::from_millis(3_723_500)));
+    // Discord's wait in seconds beside its count.
+    let discord = decode_fields(
+        429,
+        &[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset-after", "5.250"),
+        ],
+    );
+    assert_eq!(discord.retry_after, Some(Duration::from_millis(5250)));
+    // A wait that is no duration, or a quota not spent, says nothing.
+    for wait in ["6x", "s", "1.2.3s", "-1s", ""] {
+        let fields = [
+            ("x-ratelimit-remaining-tokens", "0"),
+            ("x-ratelimit-reset-tokens", wait),
+        ];
+        let fields = if wait.is_empty() {
+            &fields[..1]
+        } else {
+            &fields[..]
+        };
+        assert_eq!(decode_fields(429, fields).retry_after, None, "{wait:?}");
+    }
+    let left = decode_fields(
+        429,
+        &[
+            ("x-ratelimit-remaining-tokens", "10"),
+            ("x-ratelimit-reset-tokens", "6m0s"),
+        ],
+    );
+    assert_eq!(left.retry_after, None);
+}
+
+#[test]
+fn retry_hints_written_as_fractions_or_strings_are_read() {
+    let ms = decode_fields(429, &[("retry-after-ms", "1500.5")]);
+    assert_eq!(ms.retry_after, Some(Duration::from_micros(1_500_500)));
+    let body = decode_body(429, &[], r#"{"message":"slow down","retry_after":"30"}"#);
+    assert_eq!(body.retry_after, Some(Duration::from_secs(30)));
+    let nonsense = decode_body(429, &[], r#"{"message":"slow down","retry_after":"soon"}"#);
+    assert_eq!(nonsense.retry_after, None);
+}
+
+#[test]
+fn a_spent_long_term_quota_is_final() {
+    let openai = r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
+    let e = decode_body(429, &[], openai);
+    assert_eq!(e.code.as_deref(), Some("insufficient_quota"));
+    assert_eq!((e.kind, e.retry), (Kind::QuotaExceeded, RetryClass::Never));
+    let google = r#"{"error":{"errors":[{"domain":"usageLimits","reason":"dailyLimitExceeded","message":"Daily Limit Exceeded"}],"code":403,"message":"Daily Limit Exceeded"}}"#;
+    let e = decode_body(403, &[], google);
+    assert_eq!((e.kind, e.retry), (Kind::QuotaExceeded, RetryClass::Never));
+    // A short-term limit stays one to wait for.
+    let rate = r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
+    assert_eq!(decode_body(429, &[], rate).retry, RetryClass::After);
+}
+
+#[test]
+fn other_apis_messages_and_field_errors_are_read() {
+    // Elasticsearch words its error in `reason`.
+    let es = r#"{"error":{"root_cause":[{"type":"index_not_found_exception","reason":"no such index [foo]"}],"type":"index_not_found_exception","reason":"no such index [foo]","index":"foo"},"status":404}"#;
+    let e = decode_body(404, &[], es);
+    assert_eq!(e.code.as_deref(), Some("index_not_found_exception"));
+    assert_eq!(e.message.as_deref(), Some("no such index [foo]"));
+    assert!(!e.details.contains_key("reason"), "{:?}", e.details);
+    // GitLab keys its validation errors by field under `message`.
+    let gitlab =
+        r#"{"message":{"name":["has already been taken"],"path":["is too short","is reserved"]}}"#;
+    let e = decode_body(400, &[], gitlab);
+    let fields: Vec<_> = e
+        .violations
+        .iter()
+        .map(|v| (&*v.field, &*v.message))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("name", "has already been taken"),
+            ("path", "is too short"),
+            ("path", "is reserved")
+        ]
+    );
+    assert_eq!(e.message.as_deref(), Some("has already been taken"));
+    // AWS's REST protocols: `Message`, the code in a header.
+    let lambda = decode_body(
+        404,
+        &[(
+            "x-amzn-ErrorType",
+            "ResourceNotFoundException:http://internal.amazon.com/",
+        )],
+        r#"{"Type":"User","Message":"Function not found"}"#,
+    );
+    assert_eq!(
+        (lambda.code.as_deref(), lambda.message.as_deref()),
+        (
+            Some("ResourceNotFoundException"),
+            Some("Function not found")
+        )
+    );
+    // Kubernetes' causes that name a field.
+    let k8s = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Pod \"x\" is invalid","reason":"Invalid","details":{"name":"x","kind":"Pod","causes":[{"reason":"FieldValueRequired","message":"Required value","field":"spec.containers[0].image"},{"reason":"Other","message":"no field"}]},"code":422}"#;
+    let e = decode_body(422, &[], k8s);
+    assert_eq!(e.code.as_deref(), Some("Invalid"));
+    assert_eq!(
+        e.violations,
+        [Violation {
+            field: "spec.containers[0].image".into(),
+            code: "FieldValueRequired".into(),
+            message: "Required value".into(),
+        }]
+    );
+    // Spring Boot's binding errors.
+    let spring = r#"{"timestamp":"2024-01-01T00:00:00.000+00:00","status":400,"error":"Bad Request","message":"Validation failed","errors":[{"codes":["NotBlank.user.name"],"defaultMessage":"must not be blank","objectName":"user","field":"name","rejectedValue":"","bindingFailure":false,"code":"NotBlank"},{"objectName":"user","defaultMessage":"global"}],"path":"/users"}"#;
+    let e = decode_body(400, &[], spring);
+    assert_eq!(e.message.as_deref(), Some("Validation failed"));
+    assert_eq!(
+        e.violations,
+        [Violation {
+            field: "name".into(),
+            code: "NotBlank".into(),
+            message: "must not be blank".into(),
+        }]
+    );
+    // A code that is only the status again is none (Azure OpenAI's).
+    let azure = r#"{"error":{"code":"429","message":"Requests to the deployment have exceeded the rate limit."}}"#;
+    let e = decode_body(429, &[], azure);
+    assert_eq!(e.code, None);
+    assert!(e.message.unwrap().starts_with("Requests to"));
+    // Seed 002's throttling code, decoded alone.
+    let seed =
+        r#"{"error":{"code":"RATE_LIMIT_ERROR","message":"Too many requests"},"request_id":"r"}"#;
+    let e = decode_body(0, &[], seed);
+    assert_eq!((e.kind, e.retry), (Kind::RateLimited, RetryClass::After));
+}

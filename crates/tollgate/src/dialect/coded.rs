@@ -5,7 +5,7 @@ use super::json::Out;
 use super::{
     Context, Renderer, read_details_object, write_details_object, write_message, write_wire_code,
 };
-use crate::decode::{Decoded, Obj};
+use crate::decode::{Decoded, Obj, repeats_status};
 use crate::{ApiError, Dialect};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &mut Out<'_>) {
@@ -29,9 +29,12 @@ pub(super) fn write_error_object(err: &ApiError, dialect: Dialect, out: &mut Out
     out.raw("}");
 }
 
-/// Reads `{"code","message","details"}`, shared with the `meta` dialect.
+/// Reads `{"code","message","details"}`, shared with the `meta` dialect. A
+/// code that is only the status again (Azure OpenAI's `"code":"429"`) is
+/// none.
 pub(super) fn decode_error_object(error: &Obj<'_>, out: &mut Decoded) {
-    out.set_code(error.str("code"));
+    let code = error.str("code");
+    out.set_code(code.filter(|code| !repeats_status(code, out.status)));
     out.message = error.string("message");
     if let Some(details) = error.obj("details") {
         read_details_object(&details, |_| false, out);

@@ -3,7 +3,7 @@
 use super::json::Out;
 use super::{Context, Renderer, read_field_messages, write_message, write_wire_code};
 use crate::decode::{Decoded, Obj, is_reason_phrase, message_from_violations};
-use crate::{ApiError, Dialect};
+use crate::{ApiError, Dialect, Violation};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
     out.raw("{\"error\":");
@@ -17,7 +17,8 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
 /// status's reason phrase rather than a code, and NestJS's validation
 /// errors, `message` as a list (`{"message":["email must be an email"],
 /// "error":"Bad Request"}`): each is a violation of the whole input, and the
-/// first the message.
+/// first the message. Spring's binding errors, `errors` of
+/// `{"field","defaultMessage","code"}`, are violations.
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
     if out.message.is_none() {
@@ -31,5 +32,20 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             out.message.get_or_insert_with(|| phrase.into_owned());
         }
         code => out.set_code(code),
+    }
+    for item in obj.items("errors") {
+        if out.violation_room() == 0 {
+            break;
+        }
+        let Some(item) = item.obj() else {
+            continue;
+        };
+        if let Some(field) = item.string("field") {
+            out.violations.push(Violation {
+                field,
+                code: item.string("code").unwrap_or_default(),
+                message: item.string("defaultMessage").unwrap_or_default(),
+            });
+        }
     }
 }

@@ -70,9 +70,14 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
     // A `type` alone (`api_error`, Anthropic's `overloaded_error`) is the
     // most precise code such a body has.
     out.set_code(error.str("code").or_else(|| error.str("type")));
-    out.message = error.string("message");
+    // Elasticsearch's `{"error":{"type","reason"}}` words it in `reason`.
+    let message_key = match error.raw("message") {
+        None if error.str("reason").is_some() => "reason",
+        _ => "message",
+    };
+    out.message = error.string(message_key);
     let before = out.violations.len();
-    let own = |key: &str| ["type", "code", "message", "param", "doc_url"].contains(&key);
+    let own = |key: &str| ["type", "code", message_key, "param", "doc_url"].contains(&key);
     read_details_object(error, own, out);
     if out.violations.len() == before {
         // An empty `param` names no field: the message is the error's own;
