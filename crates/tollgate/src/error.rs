@@ -70,6 +70,9 @@ impl Violation {
 #[derive(Clone)]
 pub struct ApiError(Box<Inner>);
 
+/// The detail naming the field at fault ([`ApiError::violation`]).
+const FIELD_DETAIL: &str = "field";
+
 /// Boxed so `Result<T, ApiError>` stays one pointer wide.
 #[derive(Clone)]
 struct Inner {
@@ -117,6 +120,7 @@ impl ApiError {
     /// Replaces all details.
     pub fn with_details(mut self, details: Map<String, Value>) -> Self {
         self.0.details = details;
+        self.name_the_field();
         self
     }
 
@@ -163,10 +167,35 @@ impl ApiError {
         self
     }
 
-    /// Adds a field violation.
+    /// Adds a field violation. An entry that documents a `field` detail
+    /// (seed 002's `validation_error`) is sent the first violation's field
+    /// there, unless the occurrence names one itself.
+    ///
+    /// ```
+    /// use tollgate::{Catalog, Dialect, Violation};
+    /// let app = Catalog::from_toml("app.toml", "[errors.validation_error]\ndetails = ['field']\n")?;
+    /// let err = app.error("validation_error")?
+    ///     .violation(Violation::new("limit", "out_of_range", "must be at most 100"));
+    /// assert_eq!(err.details()["field"], "limit");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn violation(mut self, violation: Violation) -> Self {
         self.0.violations.push(violation);
+        self.name_the_field();
         self
+    }
+
+    /// Sends the first violation's field as the `field` detail, where the
+    /// entry documents one and the occurrence named none: what the entry's
+    /// reference shows, in every dialect.
+    fn name_the_field(&mut self) {
+        if !self.0.def.sends_detail(FIELD_DETAIL) || self.0.details.contains_key(FIELD_DETAIL) {
+            return;
+        }
+        if let Some(first) = self.0.violations.iter().find(|v| !v.field.is_empty()) {
+            let field = Value::from(first.field.clone());
+            self.0.details.insert(FIELD_DETAIL.to_owned(), field);
+        }
     }
 
     /// Tells the client how long to wait before retrying (`Retry-After`).
@@ -260,6 +289,7 @@ impl ApiError {
             self.0.message_is_default = false;
         }
         self.0.def = def;
+        self.name_the_field();
         self
     }
 
