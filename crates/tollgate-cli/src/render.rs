@@ -24,7 +24,10 @@ Examples:
   tollgate render insufficient_credits --set required=1 --set available=0 | tollgate decode
 
 Output: the status line, the headers (lines end with CRLF, as on the wire), a blank line and the
-body. Content-Length gives the body's size; the newline printed after the body is not part of it.";
+body. Content-Length gives the body's size; the newline printed after the body is not part of it.
+The headers are the error's own: those the layers add to some answers (a key's 401 and
+insufficient_scope's WWW-Authenticate, a 429's RateLimit fields, a 405's Allow) are not
+rendered; `tollgate docs` shows samples of them.";
 
 /// Arguments of `tollgate render`.
 #[derive(Debug, clap::Args)]
