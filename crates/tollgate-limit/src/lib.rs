@@ -71,13 +71,15 @@
 //! is never charged:
 //!
 //! ```text
+//! let per_key = RateLimitLayer::new(per_key_limiter);   // once; one budget for every route
 //! post(create)
 //!     .route_layer(gate.route().scope("scans:write").cost(1))   // innermost
-//!     .route_layer(RateLimitLayer::new(per_key))
+//!     .route_layer(per_key.clone())
 //!     .route_layer(gate.auth())                                  // outermost: added last
 //! ```
 //!
-//! (on the whole `Router` they would also wrap each route's 405 fallback, so
+//! (a [`Limiter`] is not `Clone`: build its layer once and clone the layer,
+//! which shares it, for each method router; on the whole `Router` they would also wrap each route's 405 fallback, so
 //! a wrong method without a key would get 401). The auth layer leaves the
 //! key's id as the request's [`RateLimitKey`]; the per-IP limiter goes
 //! outside it, as `tollgate serve` does. `gate.route()` reuses the principal

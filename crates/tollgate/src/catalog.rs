@@ -516,6 +516,10 @@ impl AliasCollision {
 /// file with millions would cost time by the square.
 const MAX_PROBLEMS: usize = 100;
 
+/// Up to how many codes a catalog is searched for the one a new entry's
+/// code likely misspells.
+const SUGGESTED_AMONG: usize = 1000;
+
 /// A file's problems, located as they are found, up to [`MAX_PROBLEMS`].
 struct Problems<'a> {
     lines: Lines<'a>,
@@ -848,6 +852,15 @@ impl Catalog {
                                 "{problem}: an earlier file sends it as {target:?}, so it has \
                                  no entry to override (define it whole, or leave it sent so)"
                             ),
+                            // Likely an override of an existing code, misspelled.
+                            None if problem.starts_with("a new entry needs")
+                                && errors.kept.len() < MAX_PROBLEMS =>
+                            {
+                                match next.nearest_code(&code) {
+                                    Some(near) => format!("{problem} (did you mean `{near}`?)"),
+                                    None => problem.clone(),
+                                }
+                            }
                             _ => problem.clone(),
                         };
                         errors.push(at, Some(&code), problem);
@@ -1314,6 +1327,16 @@ impl Catalog {
                 .or(Some(found)),
             _ => Some(found),
         }
+    }
+
+    /// The code nearest to `code`, when near enough to be a slip of the
+    /// keys, in a catalog of at most [`SUGGESTED_AMONG`] codes (in a larger
+    /// one, the search would cost more than the hint is worth).
+    fn nearest_code(&self, code: &str) -> Option<&str> {
+        let codes = self.defs.iter().map(|def| def.code());
+        (self.defs.len() <= SUGGESTED_AMONG)
+            .then(|| crate::suggest::nearest(code, codes))
+            .flatten()
     }
 
     /// Every entry, in the order they were added.
@@ -3985,6 +4008,25 @@ status = 'x'
         }
         let ok = format!("{entry}aliases = {{ coded = 'Rate.Limit:x-1_a', flat = 'ABC' }}\n");
         assert_eq!(errors(&ok), [""; 0]);
+    }
+
+    /// A new entry whose code is one slip from an existing code is likely
+    /// meant to override it: it is told that code.
+    #[test]
+    fn a_misspelled_override_is_told_the_code_likely_meant() {
+        let e = errors("[errors.insuficient_credits]\nmessage = 'Top up.'\n");
+        assert_eq!(
+            e,
+            [
+                "t.toml:1:1: entry \"insuficient_credits\": a new entry needs status, title \
+              (did you mean `insufficient_credits`?)"
+            ]
+        );
+        let far = errors("[errors.order_rejected]\nmessage = 'No.'\n");
+        assert_eq!(
+            far,
+            ["t.toml:1:1: entry \"order_rejected\": a new entry needs status, title"]
+        );
     }
 
     /// A dialect is named in any case, as on the command line; a slip of

@@ -75,7 +75,7 @@ pub(crate) struct Shared {
 /// ```
 #[derive(Clone)]
 pub struct Tollgate {
-    pub(crate) catalog: Catalog,
+    pub(crate) catalog: Arc<Catalog>,
     pub(crate) negotiation: Negotiation,
     pub(crate) body_limit: Option<usize>,
     pub(crate) timeout: Option<Duration>,
@@ -101,10 +101,12 @@ impl fmt::Debug for Tollgate {
 impl Tollgate {
     /// Errors from `catalog`, written in the `problem` dialect until
     /// [`dialect`](Tollgate::dialect) says otherwise; no body limit beyond
-    /// axum's default (2 MiB) and no timeout until set.
-    pub fn new(catalog: Catalog) -> Tollgate {
+    /// axum's default (2 MiB) and no timeout until set. The catalog is
+    /// taken as the other layers take it, owned or shared
+    /// (`Arc<Catalog>`).
+    pub fn new(catalog: impl Into<Arc<Catalog>>) -> Tollgate {
         Tollgate {
-            catalog,
+            catalog: catalog.into(),
             negotiation: Negotiation::new(Dialect::Problem),
             body_limit: None,
             timeout: None,
@@ -254,7 +256,7 @@ impl Tollgate {
             if self.catalog.get(code).is_some_and(|d| d.status() != status) {
                 let toml = format!("[errors.{code}]\nstatus = {status}\n");
                 // A status of 400 or 422 on an existing entry always loads.
-                let _ = self.catalog.load_toml("<validation_status>", &toml);
+                let _ = Arc::make_mut(&mut self.catalog).load_toml("<validation_status>", &toml);
             }
         }
         self
