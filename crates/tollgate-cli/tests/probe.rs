@@ -1775,6 +1775,27 @@ fn a_base_url_without_a_document_names_the_path_requested_and_its_answer() {
     );
 }
 
+/// With no route known, the burst goes to a route the API does not have:
+/// 404s all along say nothing of a limit on its own routes (a skip, naming
+/// --route), not that it has none.
+#[test]
+fn a_burst_answered_404_on_the_unknown_route_alone_is_skipped() {
+    let base = format!("http://{}/v1", serve(conforming(Dialect::Problem)));
+    let (_, report) = probe_json(&[&base, "--max-requests", "5"]);
+    let burst = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "rate-limit")
+        .unwrap();
+    assert_eq!(burst["result"], "skip", "{burst}");
+    assert_eq!(
+        burst["reason"],
+        "no 429 after 5 requests, all 404 from a route the API does not have (no document names \
+         one): a limit may cover only its routes; pass --route METHOD:PATH"
+    );
+}
+
 /// A key refused first by the burst (the one request of the probe that
 /// carries it to a route checking it) skips the burst, rather than failing
 /// it for a rate limit it could not reach.

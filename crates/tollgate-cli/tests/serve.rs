@@ -671,6 +671,16 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
         "the cause is logged"
     );
     documented(&crash, "/v1/scans", "post", "internal_error");
+    // Answered by the outer layer in place of a response that never came
+    // through the rate limiters, they carry the limiters' fields all the
+    // same, the per-key's first, as on every other answer.
+    for answer in [&down, &slow, &crash] {
+        let lines: Vec<_> = answer.headers.get_all("ratelimit").iter().collect();
+        assert_eq!(lines.len(), 2, "{:?}", answer.headers);
+        assert!(lines[0].to_str().unwrap().starts_with("\"per-key\";r="));
+        assert!(lines[1].to_str().unwrap().starts_with("\"per-ip\";r="));
+        assert_eq!(answer.headers.get_all("ratelimit-policy").iter().count(), 2);
+    }
     assert_eq!(
         balance(d, &db, "demo"),
         before,

@@ -43,6 +43,7 @@ mod error;
 mod field;
 pub mod headers;
 mod kind;
+pub mod layer_fields;
 mod rate_limit_key;
 mod redact;
 mod retry;

@@ -19,6 +19,7 @@ use http::uri::PathAndQuery;
 use http_body_util::BodyExt;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
+use tollgate::layer_fields::LayerFields;
 use tollgate::{ApiError, Dialect};
 use tracing::Span;
 
@@ -56,6 +57,10 @@ pub(crate) struct Finish {
     /// The count of a body of unknown length against a limit: this layer's,
     /// or one outside's (see [`OverLimit`]).
     pub(crate) over_limit: Option<OverLimit>,
+    /// What the layers inside add to a response on its way out (a rate
+    /// limiter's `RateLimit` fields), for an answer made here in place of
+    /// one that never came through them: a panic's, a timeout's.
+    pub(crate) layer_fields: LayerFields,
 }
 
 /// A request body of unknown length (or a compressed one) counted against a
@@ -172,9 +177,12 @@ impl Finish {
         }
     }
 
-    /// `err` as a whole new response.
-    pub(crate) fn error(&self, err: ApiError) -> Response<Body> {
-        self.respond(err, Response::new(()).into_parts().0)
+    /// `err` as a whole new response, with the fields the layers inside
+    /// left for it.
+    pub(crate) fn error(&mut self, err: ApiError) -> Response<Body> {
+        let mut response = self.respond(err, Response::new(()).into_parts().0);
+        self.layer_fields.apply(response.headers_mut());
+        response
     }
 
     /// `internal_error` for a panic; the panic's text is kept as the source
@@ -670,7 +678,7 @@ impl<F> ResponseFuture<F> {
 
     /// A response decided without the inner service (logged now, in the
     /// request's span).
-    pub(crate) fn error(finish: Finish, err: ApiError, span: Span) -> ResponseFuture<F> {
+    pub(crate) fn error(mut finish: Finish, err: ApiError, span: Span) -> ResponseFuture<F> {
         let response = span.in_scope(|| finish.error(err));
         ResponseFuture {
             state: State::Ready {
@@ -711,7 +719,8 @@ where
                 let polled = {
                     let decision = f.decision();
                     let _current = current::enter(&mut f.request_id, decision);
-                    catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
+                    let poll = || catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+                    f.layer_fields.collect(poll)
                 };
                 match polled {
                     Ok(Poll::Ready(Ok(mut response))) if f.passes(&response) => {

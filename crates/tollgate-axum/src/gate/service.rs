@@ -12,6 +12,7 @@ use axum::extract::{DefaultBodyLimit, OriginalUri};
 use bytes::Bytes;
 use http::{Request, Response};
 use tollgate::Dialect;
+use tollgate::layer_fields::LayerFields;
 use tower::Service;
 use tracing::Span;
 
@@ -126,6 +127,7 @@ where
                 .content_type
                 .is_some_and(rejection::is_multipart_form),
             over_limit: None,
+            layer_fields: LayerFields::default(),
         };
 
         // hyper serves a request with two `Host` lines: a route that reads
@@ -195,7 +197,8 @@ where
             let _entered = span.enter();
             let decision = finish.decision();
             let _current = current::enter(&mut finish.request_id, decision);
-            catch_unwind(AssertUnwindSafe(|| self.inner.call(req)))
+            let call = || catch_unwind(AssertUnwindSafe(|| self.inner.call(req)));
+            finish.layer_fields.collect(call)
         };
         match called {
             Ok(future) => ResponseFuture::new(future, finish, span),

@@ -331,8 +331,19 @@ fn check_exchange(
     let body = body_only(catalog, answer);
     let full = catalog.decode(status, headers, &answer.body, sent_at(headers));
 
-    // One dialect for every error.
-    let (verdict, reason) = match (body.dialect.parse::<Dialect>(), dialect) {
+    let content_type = header(headers, &CONTENT_TYPE);
+    let json = content_type.is_some_and(tollgate::headers::is_json_media);
+
+    // One dialect for every error, in a body that parses: the decoder reads
+    // one cut short or trailed by other text as far as it goes, which no
+    // client's JSON parser does.
+    let found = body.dialect.parse::<Dialect>();
+    let unparsed = (json || found.is_ok())
+        && answer.cut.is_none()
+        && !answer.body.is_empty()
+        && serde_json::from_slice::<serde::de::IgnoredAny>(&answer.body).is_err();
+    let (verdict, reason) = match (found, dialect) {
+        _ if unparsed => (Verdict::Fail, not_json(answer)),
         (Err(_), _) => (Verdict::Fail, not_an_envelope(&body, answer)),
         (Ok(found), Some(expected)) if found != expected => {
             let why = if dialect_given {
@@ -346,8 +357,6 @@ fn check_exchange(
     };
     rows.push(row("dialect", verdict, reason));
 
-    let content_type = header(headers, &CONTENT_TYPE);
-    let json = content_type.is_some_and(tollgate::headers::is_json_media);
     rows.push(match (json, content_type) {
         (true, Some(ct)) => row("content-type", Verdict::Pass, clipped(ct).into_owned()),
         (false, Some(ct)) => row(
@@ -529,9 +538,13 @@ fn check_exchange(
                 v.split(',')
                     .any(|m| m.trim().eq_ignore_ascii_case(ex.method.as_str()))
             });
+        let wrong_wait = match (*check, value) {
+            ("retry-after", Some(v)) => retry_after_problem(v, sent_at(headers)),
+            _ => None,
+        };
         let ok = match (*check, value) {
             (_, None) => false,
-            ("retry-after", Some(v)) => tollgate::parse_retry_after(v, sent_at(headers)).is_some(),
+            ("retry-after", Some(_)) => wrong_wait.is_none(),
             _ => !allows_refused,
         };
         let shown = http_name(name);
@@ -549,7 +562,11 @@ fn check_exchange(
             (false, Some(v)) => row(
                 check,
                 Verdict::Fail,
-                format!("{shown}: {:?} is not a delay", clipped(v)),
+                format!(
+                    "{shown}: {:?} {}",
+                    clipped(v),
+                    wrong_wait.as_deref().unwrap_or_default()
+                ),
             ),
             (_, None) => row(check, Verdict::Fail, format!("{status} without {shown}")),
         });
@@ -767,6 +784,42 @@ fn not_an_envelope(body: &Decoded, answer: &Answer) -> String {
     }
 }
 
+/// The longest wait a `Retry-After` may sensibly ask for: a month's, for a
+/// monthly quota; past it, no client that obeys comes back.
+const LONGEST_SENSIBLE_WAIT: u64 = 31 * 24 * 3600;
+
+/// What is wrong with a `Retry-After` value, if anything: it must be whole
+/// seconds or an HTTP-date (RFC 9110, 10.2.3), and a wait no longer than a
+/// month.
+fn retry_after_problem(value: &str, now: std::time::SystemTime) -> Option<String> {
+    // A date starts with its weekday; delay-seconds are digits alone.
+    let numeric = value.starts_with(|c: char| c.is_ascii_digit());
+    if numeric && !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some("is not a whole number of seconds (RFC 9110's delay-seconds)".to_owned());
+    }
+    let Some(wait) = tollgate::parse_retry_after(value, now) else {
+        return Some("is not a delay".to_owned());
+    };
+    (wait.as_secs() > LONGEST_SENSIBLE_WAIT).then(|| {
+        format!(
+            "asks for a wait of {} days: no client that obeys comes back (a month's, {} days, \
+             is the longest a quota needs)",
+            wait.as_secs() / 86_400,
+            LONGEST_SENSIBLE_WAIT / 86_400
+        )
+    })
+}
+
+/// Why a body that is said to be JSON, or reads as a dialect's, does not
+/// parse: the parser's reason and where, with a glimpse of it.
+fn not_json(answer: &Answer) -> String {
+    let why = match serde_json::from_slice::<serde::de::IgnoredAny>(&answer.body) {
+        Err(e) => e.to_string(),
+        Ok(_) => "it parses".to_owned(),
+    };
+    format!("not valid JSON ({why}): {}", glimpse(&answer.body))
+}
+
 /// What a body that is no envelope is, with a glimpse of it.
 fn shape_of(body: &Decoded, answer: &Answer) -> String {
     let shape = match body.dialect {
@@ -930,6 +983,51 @@ mod tests {
             );
             assert_eq!(consistent_dialect(&catalog, &entries, None), Some(dialect));
         }
+    }
+
+    /// A body the decoder reads in part, cut short or trailed by other
+    /// text, is no JSON a client parses; a `Retry-After` of a fraction or
+    /// of years is no wait a client can keep.
+    #[test]
+    fn a_body_that_does_not_parse_or_a_wait_no_client_keeps_fails() {
+        let catalog = Catalog::builtin();
+        let mut cut = rendered(&catalog, Dialect::Problem, "not_found");
+        cut.body.pop();
+        let mut trailed = rendered(&catalog, Dialect::Coded, "not_found");
+        trailed.body.extend_from_slice(b" and more");
+        let rows = evaluate(
+            &catalog,
+            &[exchange("c", cut), exchange("t", trailed)],
+            None,
+        );
+        let dialect_rows: Vec<_> = rows.iter().filter(|r| r.check == "dialect").collect();
+        assert_eq!(dialect_rows.len(), 2);
+        for row in dialect_rows {
+            assert_eq!(row.verdict, Verdict::Fail, "{}", row.reason);
+            assert!(row.reason.starts_with("not valid JSON ("), "{}", row.reason);
+        }
+        let wait = |value: &'static str| {
+            let mut limited = rendered(&catalog, Dialect::Problem, "rate_limit_exceeded");
+            limited
+                .headers
+                .insert(RETRY_AFTER, HeaderValue::from_static(value));
+            let rows = evaluate(&catalog, &[exchange("l", limited)], None);
+            // The header's own row (another compares it with the body's hint).
+            let own = |r: &&Row| r.check == "retry-after" && r.reason.starts_with("Retry-After: ");
+            let row = rows.iter().find(own).unwrap();
+            (row.verdict, row.reason.clone())
+        };
+        let (verdict, reason) = wait("1.5");
+        assert_eq!(verdict, Verdict::Fail);
+        assert!(
+            reason.ends_with("\"1.5\" is not a whole number of seconds (RFC 9110's delay-seconds)"),
+            "{reason}"
+        );
+        let (verdict, reason) = wait("999999999");
+        assert_eq!(verdict, Verdict::Fail);
+        assert!(reason.contains("asks for a wait of 11574 days"), "{reason}");
+        assert_eq!(wait("2678400").0, Verdict::Pass, "a month's wait");
+        assert_eq!(wait("Wed, 21 Oct 2015 07:28:00 GMT").0, Verdict::Pass);
     }
 
     #[test]

@@ -57,7 +57,7 @@ when the first is answered and the second refused with idempotency_key_reused or
 idempotency_key_in_use); and a burst of up to --max-requests requests until a 429 (to a GET route,
 else an unknown one); with no 429, the burst is skipped when the last answer's RateLimit fields
 (else its X-RateLimit-Remaining and X-RateLimit-Limit) show calls left or a quota of at least
---max-requests (the first answer of each other error status is checked too, of eight at most).
+--max-requests, or when an unknown route answered 404 to all of it (the first answer of each other error status is checked too, of eight at most).
 Run it against your own API: the burst spends the key's rate limit, the idempotent POST may run
 once, and an oversized body the API accepts may too (creating something, or charging a credit).
 
@@ -79,13 +79,14 @@ repeats it (a body saying `Invalid key: Bearer …`, a header echoing the reques
 quotes the answer with `***` in its place (a key, user name or password of 8 bytes or more; any
 12 characters of it in a row, in any case, so a key repeated cut short or upper-cased is hidden).
 
-Every error response must: use one dialect (--dialect, else the one most errors use); have a JSON
-Content-Type (application/json or +json); carry a code of the catalog in the body or X-Error-Code,
+Every error response must: use one dialect (--dialect, else the one most errors use), in a body
+that parses as JSON whole; have a JSON Content-Type (application/json or +json); carry a code of the catalog in the body or X-Error-Code,
 spelled in the body as the dialect spells it, and X-Error-Code; have the catalog entry's status,
 and state no other in the body; carry
 X-Request-Id, equal to the body's request id where the dialect has one; carry WWW-Authenticate on
-401, Allow on 405 (not listing the method refused) and Retry-After on 429 and 503, asking for the
-same wait as the body's retry hint (within a second); and show no internals (panic text, stack
+401, Allow on 405 (not listing the method refused) and Retry-After on 429 and 503 (whole seconds
+or an HTTP-date, a month at most), asking for the same wait as the body's retry hint (within a
+second); and show no internals (panic text, stack
 traces, source locations, SQL, database errors). Bodies are not checked against the document's
 schemas, nor codes against /errors: the catalog (--catalog) is what the answers are held to.
 
@@ -604,7 +605,7 @@ async fn probe(
     // Routing.
     // The random end of a UUIDv7: a path no API has.
     let random = uuid::Uuid::now_v7().simple().to_string();
-    let unknown_path = format!("/tollgate-probe-{}", &random[random.len() - 12..]);
+    let unknown_path = format!("{UNKNOWN_ROUTE_PREFIX}{}", &random[random.len() - 12..]);
     let unknown = Request {
         key: keyed,
         ..Request::new(Method::GET, unknown_path.clone())
@@ -1004,10 +1005,22 @@ async fn burst(
         }
     }
     // Refused for its key to the end, the burst could not reach the key's limit.
-    let (verdict, mut reason) = match refused {
+    let (mut verdict, mut reason) = match refused {
         Some(refusal) => (Verdict::Skip, refusal.skip_reason()),
         None => unreached_limit(last.as_ref(), max),
     };
+    // Sent to a route the API does not have (no document named one), only
+    // 404s came: a limit on the API's routes alone is not reached there.
+    if verdict == Verdict::Fail && request.path.starts_with(UNKNOWN_ROUTE_PREFIX) {
+        if let [(404, n)] = counts[..] {
+            verdict = Verdict::Skip;
+            reason = format!(
+                "no 429 after {}, all 404 from a route the API does not have (no document \
+                 names one): a limit may cover only its routes; pass --route METHOD:PATH",
+                plural(n, "request", "requests")
+            );
+        }
+    }
     if verdict == Verdict::Fail && !counts.is_empty() {
         counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         let mut counted: Vec<String> = counts
@@ -1034,6 +1047,9 @@ async fn burst(
 fn requests(max: u32) -> String {
     plural(max as usize, "request", "requests")
 }
+
+/// How the path probe makes up for a route the API does not have begins.
+const UNKNOWN_ROUTE_PREFIX: &str = "/tollgate-probe-";
 
 /// How many answers of other error statuses a burst keeps to check (the
 /// first of each): each holds a body of up to a MiB, and a server answering

@@ -3,7 +3,7 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 
-use super::future::ResponseFuture;
+use super::future::{ResponseFuture, leave_for_outer_answers};
 use super::layer::{Shared, caller_uri};
 use crate::limiter::Pending;
 
@@ -47,6 +47,7 @@ where
         match self.shared.limiter.start(&parts, false) {
             Pending::Ready(outcome) if outcome.is_allowed() => {
                 let headers = self.shared.headers(&outcome);
+                leave_for_outer_answers(&headers);
                 ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), headers)
             }
             Pending::Ready(outcome) => {
