@@ -16,7 +16,9 @@
 //!   `rate_limit_exceeded` in the catalog's dialect with `Retry-After` (400
 //!   `validation_error` for a request that costs more than a burst); every
 //!   response a policy applied to carries the IETF `RateLimit-Policy` and
-//!   `RateLimit` fields ([`headers`] says which draft).
+//!   `RateLimit` fields ([`headers`] says which draft), also the 500 or
+//!   504 that `tollgate-axum`'s layer outside makes in place of a response
+//!   that never came (a panic, a timeout: see [`tollgate::layer_fields`]).
 //! - Time is injected through [`Clock`]: [`MonotonicClock`] by default,
 //!   `QuantaClock` (TSC, feature `quanta`) where the clock read shows in
 //!   profiles; tests use [`FakeClock`].
