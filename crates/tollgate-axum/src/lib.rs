@@ -17,7 +17,7 @@ mod request_id;
 #[cfg(feature = "decompression")]
 pub use decompress::{Decompression, DecompressionService};
 pub use error::{HandlerError, Rejection, Result};
-pub use extract::{Form, Json, Path, Query};
+pub use extract::{BODY_ERROR_CODES, Form, Json, Path, Query};
 pub use gate::{ResponseFuture, Tollgate, TollgateLayer, TollgateService, ValidationStatus};
 pub use reply::Reply;
 pub use request_id::{Negotiated, RequestId};

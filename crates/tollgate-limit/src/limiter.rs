@@ -395,6 +395,16 @@ pub(crate) enum Pending {
 }
 
 impl Limiter {
+    /// Whether a store failure refuses requests ([`FailMode::Closed`]).
+    pub fn fails_closed(&self) -> bool {
+        matches!(self.fail_mode, FailMode::Closed { .. })
+    }
+
+    /// Whether requests are weighed ([`LimiterBuilder::cost`]).
+    pub fn weighs_requests(&self) -> bool {
+        self.cost.is_some()
+    }
+
     /// A builder with no policies, the memory backend and the real clock.
     pub fn builder() -> LimiterBuilder {
         LimiterBuilder {

@@ -69,6 +69,52 @@ impl RouteLayer {
         self.idempotency = mode;
         self
     }
+
+    /// The codes this route's needs may answer with, for its documented
+    /// responses ([`tollgate::docs::openapi::responses`]), beside those of
+    /// the layers around the whole app and of the handler's extractors:
+    /// authentication's ([`AuthLayer::error_codes`]); a cost's
+    /// `insufficient_credits` and `usage_limit_exceeded`; idempotency's key
+    /// in use or reused, a key that is no key (`validation_error`), a body
+    /// past what it keeps (`payload_too_large`) and a first request cut off
+    /// before its answer was kept (`conflict`), and `missing_field` where
+    /// the key is required.
+    ///
+    /// ```
+    /// # async fn f(store: tollgate_store::Store) {
+    /// use tollgate_store::{Gatekeeper, Idempotency};
+    /// let route = Gatekeeper::new(store).route().scope("scans:write").cost(1);
+    /// let codes = route.idempotency(Idempotency::Required).error_codes();
+    /// assert!(codes.contains(&"insufficient_scope") && codes.contains(&"missing_field"));
+    /// # }
+    /// ```
+    pub fn error_codes(&self) -> Vec<&'static str> {
+        let mut codes = self.auth().error_codes();
+        if self.cost.is_some_and(|cost| cost > 0) {
+            codes.extend(["insufficient_credits", "usage_limit_exceeded"]);
+        }
+        if self.idempotency != Idempotency::Off {
+            codes.extend([
+                "idempotency_key_in_use",
+                "idempotency_key_reused",
+                "validation_error",
+                "payload_too_large",
+                "conflict",
+            ]);
+        }
+        if self.idempotency == Idempotency::Required {
+            codes.push("missing_field");
+        }
+        codes
+    }
+
+    /// Authentication with the route's scopes.
+    fn auth(&self) -> AuthLayer {
+        AuthLayer {
+            gate: self.gate.clone(),
+            scopes: Arc::from(self.scopes.clone()),
+        }
+    }
 }
 
 impl<S> Layer<S> for RouteLayer {
@@ -80,10 +126,42 @@ impl<S> Layer<S> for RouteLayer {
             None => CreditsLayer::off(self.gate.clone()),
         };
         let idempotency = IdempotencyLayer::new(self.gate.clone()).mode(self.idempotency);
-        let auth = AuthLayer {
-            gate: self.gate.clone(),
-            scopes: Arc::from(self.scopes.clone()),
-        };
-        auth.layer(idempotency.layer(credits.layer(inner)))
+        self.auth().layer(idempotency.layer(credits.layer(inner)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate::Catalog;
+
+    use super::*;
+    use crate::Store;
+
+    /// Each need adds the codes it answers with, every one built in.
+    #[tokio::test]
+    async fn a_routes_codes_follow_its_needs() {
+        let gate = Gatekeeper::new(Store::open("sqlite::memory:").await.unwrap());
+        let bare = gate.route().idempotency(Idempotency::Off).error_codes();
+        assert_eq!(bare, AuthLayer::new(gate.clone()).error_codes());
+        assert!(!bare.contains(&"insufficient_scope"));
+        let all = gate
+            .route()
+            .scope("scans:write")
+            .cost(1)
+            .idempotency(Idempotency::Required)
+            .error_codes();
+        for code in [
+            "insufficient_scope",
+            "insufficient_credits",
+            "idempotency_key_reused",
+            "missing_field",
+        ] {
+            assert!(all.contains(&code), "{code}: {all:?}");
+        }
+        for code in &all {
+            assert!(Catalog::builtin_ref().get(code).is_some(), "{code}");
+        }
+        let free = gate.route().cost(0).error_codes();
+        assert!(!free.contains(&"insufficient_credits"), "{free:?}");
     }
 }

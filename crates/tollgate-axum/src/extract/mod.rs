@@ -25,6 +25,19 @@ use http::{HeaderMap, HeaderValue};
 use crate::Rejection;
 use crate::rejection::{builtin, recognise, sent_codings, unsupported_encoding, unsupported_type};
 
+/// The codes a route that reads its body with [`Json`] or [`Form`] (or
+/// axum's own, behind the layer) answers a body it cannot take with: one
+/// that does not parse, of another type or coding, missing a field, with a
+/// wrong one, too large. For a route's documented responses, beside
+/// [`Tollgate::error_codes`](crate::Tollgate::error_codes).
+pub const BODY_ERROR_CODES: [&str; 5] = [
+    "malformed_request",
+    "unsupported_media_type",
+    "missing_field",
+    "validation_error",
+    "payload_too_large",
+];
+
 /// The media type of a request, lowercased, without parameters.
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;

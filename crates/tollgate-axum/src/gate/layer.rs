@@ -290,6 +290,34 @@ impl Tollgate {
         &self.catalog
     }
 
+    /// The codes this layer may answer with on any route it wraps, for a
+    /// route's documented responses ([`tollgate::docs::openapi::responses`]):
+    /// `malformed_request` (several `Host` lines, a transfer coding it cannot
+    /// decode), `internal_error` (a panic, a service's error),
+    /// `payload_too_large` with a [`body_limit`](Self::body_limit), `timeout`
+    /// with a [`timeout`](Self::timeout). A route that reads its body adds
+    /// [`BODY_ERROR_CODES`](crate::BODY_ERROR_CODES); the layers of
+    /// `tollgate-limit` and `tollgate-store` tell theirs the same way.
+    /// (`not_found` and `method_not_allowed` answer requests no operation
+    /// takes.)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let gate = tollgate_axum::Tollgate::new(tollgate::Catalog::builtin())
+    ///     .timeout(Duration::from_secs(30));
+    /// assert_eq!(gate.error_codes(), ["malformed_request", "internal_error", "timeout"]);
+    /// ```
+    pub fn error_codes(&self) -> Vec<&'static str> {
+        let mut codes = vec!["malformed_request", "internal_error"];
+        if self.body_limit.is_some() {
+            codes.push("payload_too_large");
+        }
+        if self.timeout.is_some() {
+            codes.push("timeout");
+        }
+        codes
+    }
+
     /// Builds the layer.
     pub fn layer(self) -> TollgateLayer {
         let error_vary = self.negotiation.vary(true, |a, b| a != b);

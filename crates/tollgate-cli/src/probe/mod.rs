@@ -1011,15 +1011,15 @@ async fn burst(
     };
     // Sent to a route the API does not have (no document named one), only
     // 404s came: a limit on the API's routes alone is not reached there.
-    if verdict == Verdict::Fail && request.path.starts_with(UNKNOWN_ROUTE_PREFIX) {
-        if let [(404, n)] = counts[..] {
-            verdict = Verdict::Skip;
-            reason = format!(
-                "no 429 after {}, all 404 from a route the API does not have (no document \
-                 names one): a limit may cover only its routes; pass --route METHOD:PATH",
-                plural(n, "request", "requests")
-            );
-        }
+    if let ([(404, n)], Verdict::Fail) = (&counts[..], verdict)
+        && request.path.starts_with(UNKNOWN_ROUTE_PREFIX)
+    {
+        reason = format!(
+            "no 429 after {}, all 404 from a route the API does not have (no document names \
+             one): a limit may cover only its routes; pass --route METHOD:PATH",
+            plural(*n, "request", "requests")
+        );
+        verdict = Verdict::Skip;
     }
     if verdict == Verdict::Fail && !counts.is_empty() {
         counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));

@@ -89,6 +89,35 @@ impl RateLimitLayer {
     pub fn limiter(&self) -> &Limiter {
         &self.shared.limiter
     }
+
+    /// The codes this layer may answer with, for a route's documented
+    /// responses ([`tollgate::docs::openapi::responses`]):
+    /// `rate_limit_exceeded`; `service_unavailable` when the limiter fails
+    /// closed; `validation_error` when it weighs requests (one may cost more
+    /// than a burst).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate_limit::{ClientIp, FailMode, Limiter, Policy, RateLimitLayer};
+    /// let limiter = Limiter::builder()
+    ///     .policy(Policy::new("per-ip", 1000, Duration::from_secs(60))?, ClientIp::new())
+    ///     .fail_mode(FailMode::CLOSED)
+    ///     .build();
+    /// let codes = RateLimitLayer::new(limiter).error_codes();
+    /// assert_eq!(codes, ["rate_limit_exceeded", "service_unavailable"]);
+    /// # Ok::<(), tollgate_limit::PolicyError>(())
+    /// ```
+    pub fn error_codes(&self) -> Vec<&'static str> {
+        let limiter = &self.shared.limiter;
+        let mut codes = vec!["rate_limit_exceeded"];
+        if limiter.fails_closed() {
+            codes.push("service_unavailable");
+        }
+        if limiter.weighs_requests() {
+            codes.push("validation_error");
+        }
+        codes
+    }
 }
 
 fn defs(catalog: &Catalog) -> [Arc<ErrorDef>; 3] {

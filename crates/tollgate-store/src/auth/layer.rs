@@ -45,7 +45,28 @@ impl AuthLayer {
         self.scopes = all.into();
         self
     }
+
+    /// The codes this layer may answer with, for a route's documented
+    /// responses ([`tollgate::docs::openapi::responses`]): a key missing,
+    /// invalid, expired or deactivated, its account suspended, the store
+    /// down; `insufficient_scope` when it requires a scope.
+    pub fn error_codes(&self) -> Vec<&'static str> {
+        let mut codes = AUTH_CODES.to_vec();
+        if !self.scopes.is_empty() {
+            codes.push("insufficient_scope");
+        }
+        codes
+    }
 }
+
+/// The codes authentication may answer with, any scope aside.
+const AUTH_CODES: [&str; 5] = [
+    "invalid_key",
+    "expired_key",
+    "deactivated_key",
+    "account_suspended",
+    "service_unavailable",
+];
 
 impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
