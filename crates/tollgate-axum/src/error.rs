@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use tollgate::{ApiError, Catalog, Context, Dialect};
+use tollgate::{ApiError, Catalog, Context, Dialect, Violation};
 
 use crate::BoxError;
 use crate::rejection::{self, builtin};
@@ -95,6 +95,20 @@ impl HandlerError {
     /// `#[derive(ApiError)]` enum).
     pub fn from_api(err: impl Into<ApiError>) -> HandlerError {
         HandlerError(err.into())
+    }
+
+    /// Adds a field violation: a business rule's fields at fault, beside a
+    /// derived error's own code.
+    ///
+    /// ```
+    /// use tollgate::{Catalog, Violation};
+    /// use tollgate_axum::HandlerError;
+    /// let err = HandlerError::from_api(Catalog::builtin_ref().error("conflict").unwrap())
+    ///     .violation(Violation::new("sku", "out_of_stock", "No stock left"));
+    /// assert_eq!(err.api_error().violations()[0].field, "sku");
+    /// ```
+    pub fn violation(self, violation: Violation) -> HandlerError {
+        HandlerError(self.0.violation(violation))
     }
 }
 

@@ -60,6 +60,9 @@
 //! reach the client). A detail is its value as JSON, in the message too: an
 //! `Option` field that is `None` is `null` there (`"Plan null"`), so keep
 //! optional values out of the message, or give their absence a variant.
+//! Field violations are no field of a variant: add them to the converted
+//! error (`ApiError::from(e).violation(v)`, or
+//! `HandlerError::from_api(e).violation(v)` in a handler).
 //! The conversion into `ApiError` takes the value and moves out the `source`
 //! and `retry_after` fields: an enum that implements `Drop` can have neither.
 //!
