@@ -956,3 +956,79 @@ async fn a_catalog_entry_naming_only_the_limit_gets_the_limit_and_no_window() {
     assert_eq!(err.details().get("limit"), Some(&1.into()));
     assert_eq!(err.details().get("window"), None, "{:?}", err.details());
 }
+
+/// The 500 or 504 that `tollgate-axum`'s layer outside makes in place of a
+/// response that never came (a panic, a timeout) carries the limiter's
+/// fields, once; not those of an internal service the handler called on
+/// the way, whose limiter counted another request.
+#[tokio::test]
+async fn the_outer_layers_own_answers_carry_this_requests_fields_only() {
+    use axum::body::Body;
+    use axum::routing::get;
+
+    fn limited(name: &str) -> RateLimitLayer {
+        let limiter = Limiter::builder()
+            .policy(policy(name, 100, 60), ClientIp::new())
+            .build();
+        RateLimitLayer::new(limiter)
+    }
+    // An internal service with a limit of its own, called by the handlers.
+    let internal = axum::Router::new()
+        .route("/", get(|| async { "inner" }))
+        .layer(limited("internal"));
+    let call_internal = move || {
+        let internal = internal.clone();
+        async move {
+            let mut request = Request::new(Body::empty());
+            request
+                .extensions_mut()
+                .insert(PeerAddr("10.0.0.1:1".parse().unwrap()));
+            internal.oneshot(request).await.unwrap();
+        }
+    };
+    let (panics, sleeps) = (call_internal.clone(), call_internal);
+    let app = axum::Router::new()
+        .route(
+            "/panic",
+            get(move || async move {
+                panics().await;
+                let failed: Result<&str, &str> = Err("the handler failed");
+                failed.unwrap()
+            }),
+        )
+        .route(
+            "/slow",
+            get(move || async move {
+                sleeps().await;
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }),
+        )
+        .layer(limited("per-ip"))
+        .layer(
+            tollgate_axum::Tollgate::new(Catalog::builtin())
+                .timeout(Duration::from_millis(100))
+                .layer(),
+        );
+    // From two clients, each with a budget of its own.
+    for (path, status, peer) in [
+        ("/panic", 500, "198.51.100.7:1"),
+        ("/slow", 504, "198.51.100.8:1"),
+    ] {
+        let mut request = Request::builder().uri(path).body(Body::empty()).unwrap();
+        request
+            .extensions_mut()
+            .insert(PeerAddr(peer.parse().unwrap()));
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status);
+        let lines = |name: &str| -> Vec<String> {
+            let values = response.headers().get_all(name).iter();
+            values.map(|v| v.to_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(lines("ratelimit"), [r#""per-ip";r=99;t=1"#], "{path}");
+        assert_eq!(
+            lines("ratelimit-policy"),
+            [r#""per-ip";q=100;w=60"#],
+            "{path}"
+        );
+    }
+}

@@ -424,6 +424,40 @@ impl<'de, T: Deserialize<'de> + Names> Deserialize<'de> for NameToml<T> {
     }
 }
 
+/// An entry's `aliases`, by dialect. Dialects are named in any case, so
+/// two names may be one dialect (`stripe` and `Stripe`): refused, as a key
+/// given twice is, rather than one of the two codes dropped.
+struct AliasesToml(BTreeMap<Dialect, String>);
+
+impl<'de> Deserialize<'de> for AliasesToml {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Table;
+        impl<'de> serde::de::Visitor<'de> for Table {
+            type Value = AliasesToml;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of dialects and the codes sent in them")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AliasesToml, A::Error> {
+                let mut aliases = BTreeMap::new();
+                while let Some((dialect, code)) = map.next_entry::<Dialect, String>()? {
+                    if aliases.insert(dialect, code).is_some() {
+                        return Err(serde::de::Error::custom(format!(
+                            "the dialect `{dialect}` is named twice (names are read in any case)"
+                        )));
+                    }
+                }
+                Ok(AliasesToml(aliases))
+            }
+        }
+        de.deserialize_map(Table)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
@@ -437,7 +471,7 @@ struct EntryToml {
     remedy: Option<Spanned<String>>,
     retry: Option<Spanned<NameToml<RetryClass>>>,
     kind: Option<Spanned<NameToml<Kind>>>,
-    aliases: Option<Spanned<BTreeMap<Dialect, String>>>,
+    aliases: Option<Spanned<AliasesToml>>,
     details: Option<Spanned<Vec<String>>>,
     message_only: Option<Spanned<Vec<String>>>,
     examples: Option<Spanned<toml::Table>>,
@@ -1705,7 +1739,7 @@ fn build_def(
         def.kind = kind.get_ref().0;
     }
     if let Some(aliases) = &entry.aliases {
-        def.aliases.extend(aliases.get_ref().clone());
+        def.aliases.extend(aliases.get_ref().0.clone());
     }
     if let Some(details) = &entry.details {
         def.details = details.get_ref().clone();
@@ -4038,6 +4072,14 @@ status = 'x'
         let source = format!("{entry}aliases = {{ Coded = 'ABC' }}\n");
         catalog.load_toml("t.toml", &source).unwrap();
         assert_eq!(catalog.get("abc").unwrap().wire_code(Dialect::Coded), "ABC");
+        let twice = errors(&format!(
+            "{entry}aliases = {{ stripe = 'abc', Stripe = 'abd' }}\n"
+        ));
+        assert_eq!(twice.len(), 1, "{twice:?}");
+        assert!(
+            twice[0].contains("the dialect `stripe` is named twice (names are read in any case)"),
+            "{twice:?}"
+        );
         let e = errors(&format!("{entry}aliases = {{ Coeded = 'ABC' }}\n"));
         assert_eq!(e.len(), 1);
         assert!(e[0].contains("unknown variant `Coeded`"), "{e:?}");

@@ -57,7 +57,8 @@ when the first is answered and the second refused with idempotency_key_reused or
 idempotency_key_in_use); and a burst of up to --max-requests requests until a 429 (to a GET route,
 else an unknown one); with no 429, the burst is skipped when the last answer's RateLimit fields
 (else its X-RateLimit-Remaining and X-RateLimit-Limit) show calls left or a quota of at least
---max-requests, or when an unknown route answered 404 to all of it (the first answer of each other error status is checked too, of eight at most).
+--max-requests, or when an unknown route answered 404 to all of it (the first answer of each
+other error status is checked too, of eight at most).
 Run it against your own API: the burst spends the key's rate limit, the idempotent POST may run
 once, and an oversized body the API accepts may too (creating something, or charging a credit).
 

@@ -121,7 +121,6 @@ pub(super) fn retry_after_field(value: &str, now: SystemTime) -> Option<Duration
 pub(super) fn quota_spent(map: &HeaderMap) -> bool {
     QUOTA_HEADER_NAMES
         .iter()
-        .chain(&QUOTA_WAIT_HEADER_NAMES)
         .any(|[remaining, _]| none_left(Headers::text(map.get(remaining))))
 }
 
@@ -134,7 +133,8 @@ fn none_left(remaining: Option<&str>) -> bool {
 /// How long until a spent rate-limit quota refills; `None` unless a
 /// rate-limit field of `map` says the quota is spent (the longest wait when
 /// several do).
-/// The IETF `RateLimit` field is read only when `ietf`.
+/// The IETF `RateLimit` field, and OpenAI's and Discord's, are read only
+/// when `ietf` (a 429 or 503).
 pub(super) fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Option<Duration> {
     let secs = |text: Option<&str>| text.and_then(|t| crate::retry::seconds(t.trim()));
     // One `RateLimit` line per layer (Tollgate's limiter sends them so):
@@ -161,7 +161,9 @@ pub(super) fn quota_refill(map: &HeaderMap, now: SystemTime, ietf: bool) -> Opti
             hint(secs(reset).map(|reset| reset_delay(reset, now)));
         }
     }
-    for names in &QUOTA_WAIT_HEADER_NAMES {
+    // OpenAI's and Discord's fields too, on a 429 or 503 (`ietf`) only:
+    // OpenAI sends its counts on every answer, a 403 of another cause too.
+    for names in QUOTA_WAIT_HEADER_NAMES.iter().filter(|_| ietf) {
         let [remaining, wait] = names.each_ref().map(|name| Headers::text(map.get(name)));
         if none_left(remaining) {
             hint(wait.and_then(|wait| secs(Some(wait)).or_else(|| go_duration(wait))));

@@ -375,8 +375,12 @@ impl Catalog {
         let (kind, retry) = match def {
             Some(def) => (def.kind(), def.retry()),
             // A spent long-term quota is a bill or a plan to change, not a
-            // wait (OpenAI answers it with a 429, Google with a 403).
-            None if out.status >= 400 && out.code.as_deref().is_some_and(is_quota_code) => {
+            // wait (OpenAI answers it with a 429, Google with a 403), unless
+            // the server asks for one.
+            None if out.status >= 400
+                && out.retry_after.is_none()
+                && out.code.as_deref().is_some_and(is_quota_code) =>
+            {
                 (Kind::QuotaExceeded, RetryClass::Never)
             }
             // A 403 that asks to be retried later, or whose rate-limit fields

@@ -236,9 +236,14 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     if obj.json_type("errors") == Some(String) {
         return Shape::Other("errors", read_errors_text);
     }
+    // GitLab's: `message` holds the fields, where a field map of Django
+    // REST Framework's would hold other fields' lists beside it.
     if obj
         .obj("message")
         .is_some_and(|message| is_field_map(&message))
+        && obj
+            .members()
+            .all(|(key, raw)| key == "message" || !is_messages(raw))
     {
         return Shape::Other("errors", read_message_by_field);
     }
@@ -252,13 +257,14 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
 /// array of strings, as Laravel and Rails write their `errors`, and Django
 /// REST Framework a whole 400 (`{"email":["This field is required."]}`).
 fn is_field_map(obj: &Obj<'_>) -> bool {
+    !obj.members.is_empty() && obj.members().all(|(_, raw)| is_messages(raw))
+}
+
+/// Whether a value is a field's messages: a non-empty array of strings.
+fn is_messages(raw: Raw<'_>) -> bool {
     let is_string = |item: Raw<'_>| item.json_type() == Some(Json::String);
-    !obj.members.is_empty()
-        && obj.members().all(|(_, raw)| {
-            raw.items().is_some_and(|mut items| {
-                items.next().is_some_and(is_string) && items.all(is_string)
-            })
-        })
+    raw.items()
+        .is_some_and(|mut items| items.next().is_some_and(is_string) && items.all(is_string))
 }
 
 /// Whether the `errors` of a body with `success` are seed 004's (or it has

@@ -1384,3 +1384,34 @@ fn other_apis_messages_and_field_errors_are_read() {
     let e = decode_body(0, &[], seed);
     assert_eq!((e.kind, e.retry), (Kind::RateLimited, RetryClass::After));
 }
+
+/// What the first readings of OpenAI's, Spring's and GitLab's shapes got
+/// wrong: a quota code beside an asked wait, OpenAI's counts on a 403 of
+/// another cause, an item's `message`, a field map holding `message`.
+#[test]
+fn new_shapes_keep_to_what_the_answer_says() {
+    let quota = r#"{"error":{"code":"quotaExceeded","message":"Quota exceeded"}}"#;
+    let e = decode_body(429, &[("retry-after", "60")], quota);
+    assert_eq!((e.kind, e.retry), (Kind::RateLimited, RetryClass::After));
+    let openai_403 = decode_body(
+        403,
+        &[
+            ("x-ratelimit-remaining-tokens", "0"),
+            ("x-ratelimit-reset-tokens", "1s"),
+        ],
+        r#"{"error":{"code":"model_not_found","message":"No such model"}}"#,
+    );
+    assert_eq!(openai_403.retry, RetryClass::Never);
+    assert_eq!(openai_403.retry_after, None);
+    let flat = r#"{"error":"validation_failed","message":"Validation failed","errors":[{"field":"email","message":"is invalid","code":"invalid"}]}"#;
+    let e = decode_body(400, &[], flat);
+    assert_eq!(e.violations[0].message, "is invalid");
+    let drf = r#"{"message":{"text":["This field is required."]},"email":["Enter a valid email address."]}"#;
+    let e = decode_body(400, &[], drf);
+    assert_ne!(e.dialect, "errors", "{:?}", e.violations);
+    assert!(
+        e.violations.iter().all(|v| v.field != "text"),
+        "{:?}",
+        e.violations
+    );
+}

@@ -18,7 +18,7 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
 /// errors, `message` as a list (`{"message":["email must be an email"],
 /// "error":"Bad Request"}`): each is a violation of the whole input, and the
 /// first the message. Spring's binding errors, `errors` of
-/// `{"field","defaultMessage","code"}`, are violations.
+/// `{"field","defaultMessage","code"}` (or a `message`), are violations.
 pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     out.message = obj.string("message");
     if out.message.is_none() {
@@ -44,7 +44,10 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
             out.violations.push(Violation {
                 field,
                 code: item.string("code").unwrap_or_default(),
-                message: item.string("defaultMessage").unwrap_or_default(),
+                message: item
+                    .string("defaultMessage")
+                    .or_else(|| item.string("message"))
+                    .unwrap_or_default(),
             });
         }
     }
