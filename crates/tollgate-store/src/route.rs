@@ -72,13 +72,15 @@ impl RouteLayer {
 
     /// The codes this route's needs may answer with, for its documented
     /// responses ([`tollgate::docs::openapi::responses`]), beside those of
-    /// the layers around the whole app and of the handler's extractors:
-    /// authentication's ([`AuthLayer::error_codes`]); a cost's
-    /// `insufficient_credits` and `usage_limit_exceeded`; idempotency's key
-    /// in use or reused, a key that is no key (`validation_error`), a body
-    /// past what it keeps (`payload_too_large`) and a first request cut off
-    /// before its answer was kept (`conflict`), and `missing_field` where
-    /// the key is required.
+    /// the layers around the whole app (`internal_error` among them) and of
+    /// the handler's extractors: authentication's
+    /// ([`AuthLayer::error_codes`]); a cost's `insufficient_credits` (above
+    /// 0) and `usage_limit_exceeded` (any cost counts usage); idempotency's
+    /// key in use or reused, a key that is no key (`validation_error`), a
+    /// body past what it keeps (`payload_too_large`) or that cannot be read
+    /// (`malformed_request`), and a first request cut off before its answer
+    /// was kept (`conflict`), and `missing_field` where the key is
+    /// required.
     ///
     /// ```
     /// # async fn f(store: tollgate_store::Store) {
@@ -90,8 +92,12 @@ impl RouteLayer {
     /// ```
     pub fn error_codes(&self) -> Vec<&'static str> {
         let mut codes = self.auth().error_codes();
-        if self.cost.is_some_and(|cost| cost > 0) {
-            codes.extend(["insufficient_credits", "usage_limit_exceeded"]);
+        // A cost of 0 still counts usage against the monthly limit.
+        if let Some(cost) = self.cost {
+            if cost > 0 {
+                codes.push("insufficient_credits");
+            }
+            codes.push("usage_limit_exceeded");
         }
         if self.idempotency != Idempotency::Off {
             codes.extend([
@@ -99,6 +105,7 @@ impl RouteLayer {
                 "idempotency_key_reused",
                 "validation_error",
                 "payload_too_large",
+                "malformed_request",
                 "conflict",
             ]);
         }
@@ -161,7 +168,9 @@ mod tests {
         for code in &all {
             assert!(Catalog::builtin_ref().get(code).is_some(), "{code}");
         }
+        // A free route still counts usage.
         let free = gate.route().cost(0).error_codes();
         assert!(!free.contains(&"insufficient_credits"), "{free:?}");
+        assert!(free.contains(&"usage_limit_exceeded"), "{free:?}");
     }
 }

@@ -4,48 +4,44 @@
 //! A rate limiter adds its `RateLimit` fields to the response of the service
 //! inside it. When that service panics or runs out of time, the outermost
 //! layer (`tollgate-axum`'s) answers 500 or 504 in place of a response that
-//! never came through the limiter: those fields would be lost. So the
-//! outermost layer marks the request ([`Mark`]) and, while it runs the
-//! service ([`LayerFields::collect`]), a layer inside also leaves its fields
-//! for that request here ([`add`]); the outermost layer adds them to the
-//! answer it makes ([`LayerFields::apply`]).
+//! never came through the limiter: those fields would be lost. So while the
+//! outermost layer runs the service ([`LayerFields::collect`]), a layer
+//! inside also leaves its fields here ([`add`]), and the outermost layer adds
+//! them to the answer it makes ([`LayerFields::apply`]).
 //!
-//! The fields are kept in a thread-local, set only while the outermost
-//! layer calls or polls the service on this thread (the layers inside run
-//! there), and only for the marked request: another request run on the way
-//! (a handler's call to an internal service with limits of its own) has
-//! answers of its own. A layer that adds nothing costs no allocation.
+//! It is a thread-local, set only while the outermost layer calls or polls
+//! the service on this thread (the layers inside run there): a request
+//! without such a layer, or a layer that adds nothing, costs no allocation.
+//! So it cannot tell the request the outermost layer runs from another run
+//! on the way in the same task: a handler that calls an in-process service
+//! with limits of its own (a `Router` by `oneshot`, its own request
+//! forwarded or a new one) leaves that service's fields too, on a 500 or
+//! 504 only. Marking the request instead (an extension) would cost every
+//! request an allocation, and a forwarded request would carry the mark.
 //!
 //! ```
-//! use http::{Extensions, HeaderMap, HeaderValue};
-//! use tollgate::layer_fields::{self, LayerFields, Mark};
+//! use http::{HeaderMap, HeaderValue};
+//! use tollgate::layer_fields::{self, LayerFields};
 //!
-//! let mut request = Extensions::new();
-//! request.insert(Mark);
 //! let mut fields = LayerFields::default();
 //! // The outermost layer runs the service; a layer inside adds its fields.
 //! fields.collect(|| {
-//!     layer_fields::add(&request, |headers: &mut HeaderMap| {
+//!     layer_fields::add(|headers: &mut HeaderMap| {
 //!         headers.append("ratelimit", HeaderValue::from_static("\"per-key\";r=99;t=1"));
-//!     });
-//!     // Not for a request the handler makes on the way.
-//!     layer_fields::add(&Extensions::new(), |headers: &mut HeaderMap| {
-//!         headers.append("ratelimit", HeaderValue::from_static("\"internal\";r=1;t=1"));
-//!     });
+//!     })
 //! });
 //! // The service panicked: the answer the outermost layer makes carries them.
 //! let mut answer = HeaderMap::new();
 //! fields.apply(&mut answer);
-//! assert_eq!(answer.get_all("ratelimit").iter().count(), 1);
 //! assert_eq!(answer["ratelimit"], "\"per-key\";r=99;t=1");
 //! // Outside `collect`, `add` keeps nothing.
-//! assert!(!layer_fields::collecting(&request));
+//! assert!(!layer_fields::collecting());
 //! ```
 
 use std::cell::Cell;
 use std::fmt;
 
-use http::{Extensions, HeaderMap};
+use http::HeaderMap;
 
 /// One layer's fields, added to a header map.
 type AddFields = Box<dyn FnOnce(&mut HeaderMap) + Send>;
@@ -55,11 +51,6 @@ thread_local! {
     /// while an outermost layer collects them.
     static COLLECTING: Cell<Option<Vec<AddFields>>> = const { Cell::new(None) };
 }
-
-/// The mark of the request an outermost layer collects fields for, in its
-/// extensions.
-#[derive(Clone, Copy, Debug)]
-pub struct Mark;
 
 /// The fields the layers inside left for one request's answer; held by the
 /// outermost layer.
@@ -103,15 +94,9 @@ impl LayerFields {
     }
 }
 
-/// Whether an outermost layer collects fields on this thread now, for the
-/// request of these `extensions`: a layer checks before building what it
-/// would [`add`].
-pub fn collecting(extensions: &Extensions) -> bool {
-    extensions.get::<Mark>().is_some() && collecting_here()
-}
-
-/// Whether an outermost layer collects fields on this thread now.
-fn collecting_here() -> bool {
+/// Whether an outermost layer collects fields on this thread now: a layer
+/// checks before building what it would [`add`].
+pub fn collecting() -> bool {
     COLLECTING.with(|c| {
         let fields = c.take();
         let collecting = fields.is_some();
@@ -121,12 +106,9 @@ fn collecting_here() -> bool {
 }
 
 /// Leaves `fields` for the answer the outermost layer may make itself for
-/// the request of these `extensions`; nothing for a request it did not mark,
-/// nor outside [`LayerFields::collect`].
-pub fn add(extensions: &Extensions, fields: impl FnOnce(&mut HeaderMap) + Send + 'static) {
-    if extensions.get::<Mark>().is_none() {
-        return;
-    }
+/// the request being run on this thread; nothing outside
+/// [`LayerFields::collect`].
+pub fn add(fields: impl FnOnce(&mut HeaderMap) + Send + 'static) {
     COLLECTING.with(|c| {
         if let Some(mut kept) = c.take() {
             kept.push(Box::new(fields));
@@ -142,9 +124,7 @@ mod tests {
     use super::*;
 
     fn adds(value: &'static str) {
-        let mut marked = Extensions::new();
-        marked.insert(Mark);
-        add(&marked, move |headers: &mut HeaderMap| {
+        add(move |headers: &mut HeaderMap| {
             headers.append("ratelimit", HeaderValue::from_static(value));
         });
     }
@@ -183,7 +163,7 @@ mod tests {
             })
         }));
         assert!(panicked.is_err());
-        assert!(!collecting_here());
+        assert!(!collecting());
         adds("dropped");
         assert_eq!(applied(&mut outer), ["c", "a"]);
         assert_eq!(applied(&mut inner), ["d", "b"]);

@@ -12,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, OriginalUri};
 use bytes::Bytes;
 use http::{Request, Response};
 use tollgate::Dialect;
-use tollgate::layer_fields::{self, LayerFields};
+use tollgate::layer_fields::LayerFields;
 use tower::Service;
 use tracing::Span;
 
@@ -171,7 +171,7 @@ where
                 }
             }
         }
-        let mut req = match count_up_to {
+        let req = match count_up_to {
             Some(limit) => {
                 let over_limit = OverLimit::new(limit);
                 req.extensions_mut().insert(over_limit.clone());
@@ -189,9 +189,6 @@ where
                 req.map(Body::new)
             }
         };
-        // The request whose answers get what the layers inside leave for
-        // them (`tollgate::layer_fields`), not another they run on the way.
-        req.extensions_mut().insert(layer_fields::Mark);
         if let Some(err) = self.not_ready.take() {
             return ResponseFuture::error(finish, err, span);
         }

@@ -337,13 +337,17 @@ fn check_exchange(
     // One dialect for every error, in a body that parses: the decoder reads
     // one cut short or trailed by other text as far as it goes, which no
     // client's JSON parser does.
+    // Parsed once, for this and for the strings the leak check reads.
+    let parsed = serde_json::from_slice::<serde_json::Value>(&answer.body);
     let found = body.dialect.parse::<Dialect>();
-    let unparsed = (json || found.is_ok())
-        && answer.cut.is_none()
-        && !answer.body.is_empty()
-        && serde_json::from_slice::<serde::de::IgnoredAny>(&answer.body).is_err();
+    let unparsed = match &parsed {
+        Err(e) if (json || found.is_ok()) && answer.cut.is_none() && !answer.body.is_empty() => {
+            Some(not_json(answer, e))
+        }
+        _ => None,
+    };
     let (verdict, reason) = match (found, dialect) {
-        _ if unparsed => (Verdict::Fail, not_json(answer)),
+        _ if unparsed.is_some() => (Verdict::Fail, unparsed.unwrap_or_default()),
         (Err(_), _) => (Verdict::Fail, not_an_envelope(&body, answer)),
         (Ok(found), Some(expected)) if found != expected => {
             let why = if dialect_given {
@@ -576,8 +580,8 @@ fn check_exchange(
     let mut texts = vec![String::from_utf8_lossy(&answer.body).into_owned()];
     // A JSON body's strings as they read, escapes undone: `\n\tat` is a
     // stack frame's line break only once decoded.
-    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&answer.body) {
-        json_strings(&json, &mut texts);
+    if let Ok(json) = &parsed {
+        json_strings(json, &mut texts);
     }
     texts.extend(
         headers.iter().map(|(name, value)| {
@@ -812,11 +816,7 @@ fn retry_after_problem(value: &str, now: std::time::SystemTime) -> Option<String
 
 /// Why a body that is said to be JSON, or reads as a dialect's, does not
 /// parse: the parser's reason and where, with a glimpse of it.
-fn not_json(answer: &Answer) -> String {
-    let why = match serde_json::from_slice::<serde::de::IgnoredAny>(&answer.body) {
-        Err(e) => e.to_string(),
-        Ok(_) => "it parses".to_owned(),
-    };
+fn not_json(answer: &Answer, why: &serde_json::Error) -> String {
     format!("not valid JSON ({why}): {}", glimpse(&answer.body))
 }
 

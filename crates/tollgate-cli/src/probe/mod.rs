@@ -81,15 +81,15 @@ quotes the answer with `***` in its place (a key, user name or password of 8 byt
 12 characters of it in a row, in any case, so a key repeated cut short or upper-cased is hidden).
 
 Every error response must: use one dialect (--dialect, else the one most errors use), in a body
-that parses as JSON whole; have a JSON Content-Type (application/json or +json); carry a code of the catalog in the body or X-Error-Code,
-spelled in the body as the dialect spells it, and X-Error-Code; have the catalog entry's status,
-and state no other in the body; carry
+that parses as JSON whole; have a JSON Content-Type (application/json or +json); carry a code of
+the catalog in the body or X-Error-Code, spelled in the body as the dialect spells it, and
+X-Error-Code; have the catalog entry's status, and state no other in the body; carry
 X-Request-Id, equal to the body's request id where the dialect has one; carry WWW-Authenticate on
 401, Allow on 405 (not listing the method refused) and Retry-After on 429 and 503 (whole seconds
 or an HTTP-date, a month at most), asking for the same wait as the body's retry hint (within a
-second); and show no internals (panic text, stack
-traces, source locations, SQL, database errors). Bodies are not checked against the document's
-schemas, nor codes against /errors: the catalog (--catalog) is what the answers are held to.
+second); and show no internals (panic text, stack traces, source locations, SQL, database errors).
+Bodies are not checked against the document's schemas, nor codes against /errors: the catalog
+(--catalog) is what the answers are held to.
 
 Exit status: 0 every check passed, 1 a check failed (or, with --strict, was skipped), 2 bad
 arguments or BASE_URL unreachable.";

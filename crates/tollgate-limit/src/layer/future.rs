@@ -107,7 +107,7 @@ where
                     };
                     if outcome.is_allowed() {
                         let headers = shared.headers(&outcome);
-                        leave_for_outer_answers(request.extensions(), &headers);
+                        leave_for_outer_answers(&headers);
                         let future = service.call(request);
                         state.set(State::Inner { future, headers });
                     } else {
@@ -142,13 +142,10 @@ where
 /// in place of the response (a panic's 500, a timeout's 504, from
 /// `tollgate-axum`'s layer: see [`tollgate::layer_fields`]), added as
 /// [`add_fields`] adds them to the response.
-pub(crate) fn leave_for_outer_answers(
-    request: &http::Extensions,
-    fields: &[(HeaderName, HeaderValue)],
-) {
-    if !fields.is_empty() && tollgate::layer_fields::collecting(request) {
+pub(crate) fn leave_for_outer_answers(fields: &[(HeaderName, HeaderValue)]) {
+    if !fields.is_empty() && tollgate::layer_fields::collecting() {
         let fields = fields.to_vec();
-        tollgate::layer_fields::add(request, move |headers| add_fields(headers, fields, false));
+        tollgate::layer_fields::add(move |headers| add_fields(headers, fields, false));
     }
 }
 

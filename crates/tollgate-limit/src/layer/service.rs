@@ -47,7 +47,7 @@ where
         match self.shared.limiter.start(&parts, false) {
             Pending::Ready(outcome) if outcome.is_allowed() => {
                 let headers = self.shared.headers(&outcome);
-                leave_for_outer_answers(&parts.extensions, &headers);
+                leave_for_outer_answers(&headers);
                 ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)), headers)
             }
             Pending::Ready(outcome) => {
