@@ -295,7 +295,8 @@ impl Tollgate {
     /// `malformed_request` (several `Host` lines, a transfer coding it cannot
     /// decode), `internal_error` (a panic, a service's error),
     /// `payload_too_large` with a [`body_limit`](Self::body_limit), `timeout`
-    /// with a [`timeout`](Self::timeout). A route that reads its body adds
+    /// with a [`timeout`](Self::timeout) (a tower `Timeout` or `LoadShed`
+    /// inside adds its `timeout` or `service_unavailable`). A route that reads its body adds
     /// [`BODY_ERROR_CODES`](crate::BODY_ERROR_CODES); the layers of
     /// `tollgate-limit` and `tollgate-store` tell theirs the same way.
     /// (`not_found` and `method_not_allowed` answer requests no operation

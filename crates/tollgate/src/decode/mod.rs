@@ -30,8 +30,8 @@ use json::Tape;
 pub(crate) use json::{Json, Member, Obj, Raw};
 use shapes::{MAX_ERROR_ITEMS, read_errors, read_object};
 pub(crate) use shapes::{
-    Parsed, is_blank, is_reason_phrase, looks_like_code, message_from_violations, repeats_status,
-    stated_status,
+    Parsed, is_blank, is_reason_phrase, looks_like_code, message_from_violations, read_field_items,
+    repeats_status, stated_status,
 };
 use text::{decode_references, html_title, truncate, xml_element};
 

@@ -372,18 +372,34 @@ fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
 /// (`{"reason":"FieldValueRequired","message","field":"spec.containers[0].image"}`),
 /// each a violation whose code is its `reason`.
 fn read_status_causes(details: &Obj<'_>, out: &mut Decoded) {
-    for cause in details.items("causes") {
+    read_field_items(details, "causes", "reason", &["message"], out);
+}
+
+/// The objects of the list `key` holds that name a `field`, each a
+/// violation: its code under `code_key`, its message under the first of
+/// `message_keys` it has.
+pub(crate) fn read_field_items(
+    obj: &Obj<'_>,
+    key: &str,
+    code_key: &str,
+    message_keys: &[&str],
+    out: &mut Decoded,
+) {
+    for item in obj.items(key) {
         if out.violation_room() == 0 {
             break;
         }
-        let Some(cause) = cause.obj() else {
+        let Some(item) = item.obj() else {
             continue;
         };
-        if let Some(field) = cause.string("field") {
+        if let Some(field) = item.string("field") {
             out.violations.push(Violation {
                 field,
-                code: cause.string("reason").unwrap_or_default(),
-                message: cause.string("message").unwrap_or_default(),
+                code: item.string(code_key).unwrap_or_default(),
+                message: message_keys
+                    .iter()
+                    .find_map(|key| item.string(key))
+                    .unwrap_or_default(),
             });
         }
     }

@@ -2,8 +2,8 @@
 
 use super::json::Out;
 use super::{Context, Renderer, read_field_messages, write_message, write_wire_code};
-use crate::decode::{Decoded, Obj, is_reason_phrase, message_from_violations};
-use crate::{ApiError, Dialect, Violation};
+use crate::decode::{Decoded, Obj, is_reason_phrase, message_from_violations, read_field_items};
+use crate::{ApiError, Dialect};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
     out.raw("{\"error\":");
@@ -33,22 +33,5 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         }
         code => out.set_code(code),
     }
-    for item in obj.items("errors") {
-        if out.violation_room() == 0 {
-            break;
-        }
-        let Some(item) = item.obj() else {
-            continue;
-        };
-        if let Some(field) = item.string("field") {
-            out.violations.push(Violation {
-                field,
-                code: item.string("code").unwrap_or_default(),
-                message: item
-                    .string("defaultMessage")
-                    .or_else(|| item.string("message"))
-                    .unwrap_or_default(),
-            });
-        }
-    }
+    read_field_items(obj, "errors", "code", &["defaultMessage", "message"], out);
 }
