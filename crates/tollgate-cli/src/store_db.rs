@@ -55,8 +55,8 @@ pub(crate) fn url_from_env(name: &str) -> Result<Option<String>, CliError> {
 /// mode); one that cannot be made is reported with why (a missing
 /// directory, say). An existing SQLite file that holds other tables and
 /// none of Tollgate's (another application's) is refused, left as it was;
-/// one others may read is warned of. `by` says what named it (`--database`, a variable, a config file's line),
-/// for the error.
+/// one others may read is warned of. `by` says what named it
+/// (`--database`, a variable, a config file's line), for the error.
 pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
     if let Some(why) = sqlite_path_problem(url) {
         return Err(cannot_open(url, by, why));

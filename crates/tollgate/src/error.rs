@@ -70,9 +70,6 @@ impl Violation {
 #[derive(Clone)]
 pub struct ApiError(Box<Inner>);
 
-/// The detail naming the field at fault ([`ApiError::violation`]).
-const FIELD_DETAIL: &str = "field";
-
 /// Boxed so `Result<T, ApiError>` stays one pointer wide.
 #[derive(Clone)]
 struct Inner {
@@ -189,12 +186,13 @@ impl ApiError {
     /// entry documents one and the occurrence named none: what the entry's
     /// reference shows, in every dialect.
     fn name_the_field(&mut self) {
-        if !self.0.def.sends_detail(FIELD_DETAIL) || self.0.details.contains_key(FIELD_DETAIL) {
+        use crate::dialect::FIELD_KEY;
+        if !self.0.def.sends_detail(FIELD_KEY) || self.0.details.contains_key(FIELD_KEY) {
             return;
         }
         if let Some(first) = self.0.violations.iter().find(|v| !v.field.is_empty()) {
             let field = Value::from(first.field.clone());
-            self.0.details.insert(FIELD_DETAIL.to_owned(), field);
+            self.0.details.insert(FIELD_KEY.to_owned(), field);
         }
     }
 

@@ -29,7 +29,7 @@ use tollgate::{Catalog, Dialect};
 use self::checks::{Accepted, Entry, Exchange, Expect, Row, Verdict};
 use self::client::{Body, Client, Key, Request};
 use self::report::Report;
-use self::routes::{JSON, Route};
+use self::routes::Route;
 use crate::args::{SecretUrl, parse_dialect, whole};
 use crate::catalogs::CatalogArgs;
 use crate::error::{CliError, EXIT_PROBLEMS, plural};
@@ -547,7 +547,7 @@ async fn probe(
                 key: keyed,
                 ..Request::new(route.method.clone(), route.concrete_path())
             };
-            let media = route.json_body.clone().unwrap_or_else(|| JSON.to_owned());
+            let media = route.body_media();
             let malformed = Request {
                 body: Body::Bytes(media.clone(), b"{\"data\": ".to_vec()),
                 ..base.clone()
@@ -800,7 +800,7 @@ async fn idempotency(
         keyed: true,
         ..Expect::any()
     };
-    let media = route.json_body.clone().unwrap_or_else(|| JSON.to_owned());
+    let media = route.body_media();
     let request = |body: Vec<u8>| Request {
         key: Key::Given,
         headers: vec![(IDEMPOTENCY_KEY, key.clone())],

@@ -39,6 +39,12 @@ pub(crate) struct Route {
 }
 
 impl Route {
+    /// The type a body goes to it in: the JSON type it takes, else
+    /// `application/json` (a probe's body for a route that names none).
+    pub(crate) fn body_media(&self) -> String {
+        self.json_body.clone().unwrap_or_else(|| JSON.to_owned())
+    }
+
     /// The path with every `{name}` parameter filled with [`PATH_PARAMETER`].
     pub(crate) fn concrete_path(&self) -> String {
         let mut out = String::with_capacity(self.path.len());

@@ -6,17 +6,13 @@ use serde_json::Value;
 
 use super::json::Out;
 use super::{
-    Context, Renderer, VIOLATIONS_KEY, read_details_object, write_detail_members, write_message,
-    write_violations, write_wire_code,
+    Context, FIELD_KEY, Renderer, VIOLATIONS_KEY, read_details_object, write_detail_members,
+    write_message, write_violations, write_wire_code,
 };
 use crate::decode::{Decoded, Json, Obj, Raw};
 use crate::{ApiError, Catalog, Dialect, Violation};
 
 pub(super) const RESERVED: &[&str] = &["code", "message", VIOLATIONS_KEY];
-
-/// The member naming the offending field (seed 002): a detail of that name,
-/// else the first violation's field.
-const FIELD_KEY: &str = "field";
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
     // A plain string, like `HTTPException(detail="…")`, unless the API gave the

@@ -238,6 +238,12 @@ impl FromStr for Dialect {
 /// `meta`, `stripe`, `detail`) carry field violations.
 pub(crate) const VIOLATIONS_KEY: &str = "errors";
 
+/// The detail naming the field at fault (seed 002's): the `detail` dialect
+/// sends it, else the first violation's field; `stripe` sends it as `param`;
+/// an entry that documents it gets the first violation's field there
+/// ([`ApiError::violation`]).
+pub(crate) const FIELD_KEY: &str = "field";
+
 /// What an occurrence knows about its request: the id, the time, the path.
 ///
 /// ```

@@ -3,8 +3,8 @@
 
 use super::json::Out;
 use super::{
-    Context, Renderer, VIOLATIONS_KEY, read_details_object, write_detail_members, write_message,
-    write_violations, write_wire_code,
+    Context, FIELD_KEY, Renderer, VIOLATIONS_KEY, read_details_object, write_detail_members,
+    write_message, write_violations, write_wire_code,
 };
 use crate::decode::{Decoded, Obj, is_blank};
 use crate::{ApiError, Dialect, Violation};
@@ -45,8 +45,8 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mu
         Some(first) => Some(first.field.as_str()),
         None => err
             .details()
-            .get("field")
-            .filter(|_| err.def().sends_detail("field"))
+            .get(FIELD_KEY)
+            .filter(|_| err.def().sends_detail(FIELD_KEY))
             .and_then(|f| f.as_str()),
     };
     if let Some(param) = param.filter(|p| !p.is_empty()) {
@@ -83,7 +83,7 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
         // An empty `param` names no field: the message is the error's own;
         // one the `field` detail names already is that detail's.
         let named =
-            |param: &String| out.details.get("field").and_then(|f| f.as_str()) == Some(param);
+            |param: &String| out.details.get(FIELD_KEY).and_then(|f| f.as_str()) == Some(param);
         if let Some(param) = error
             .string("param")
             .filter(|param| !is_blank(param) && !named(param))
