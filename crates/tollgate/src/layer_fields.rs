@@ -20,15 +20,18 @@
 //! request an allocation, and a forwarded request would carry the mark.
 //!
 //! ```
-//! use http::{HeaderMap, HeaderValue};
+//! use http::{HeaderMap, HeaderName, HeaderValue};
 //! use tollgate::layer_fields::{self, LayerFields};
 //!
 //! let mut fields = LayerFields::default();
 //! // The outermost layer runs the service; a layer inside adds its fields.
 //! fields.collect(|| {
-//!     layer_fields::add(|headers: &mut HeaderMap| {
-//!         headers.append("ratelimit", HeaderValue::from_static("\"per-key\";r=99;t=1"));
-//!     })
+//!     let ours = vec![(HeaderName::from_static("ratelimit"), HeaderValue::from_static("\"per-key\";r=99;t=1"))];
+//!     layer_fields::add(ours, |headers, ours| {
+//!         for (name, value) in ours {
+//!             headers.append(name, value);
+//!         }
+//!     });
 //! });
 //! // The service panicked: the answer the outermost layer makes carries them.
 //! let mut answer = HeaderMap::new();
@@ -41,10 +44,17 @@
 use std::cell::Cell;
 use std::fmt;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
-/// One layer's fields, added to a header map.
-type AddFields = Box<dyn FnOnce(&mut HeaderMap) + Send>;
+/// A layer's fields.
+pub type Fields = Vec<(HeaderName, HeaderValue)>;
+
+/// One layer's fields, and how it adds them to a header map (a function,
+/// not a closure: no box to allocate a request).
+struct AddFields {
+    fields: Fields,
+    add: fn(&mut HeaderMap, Fields),
+}
 
 thread_local! {
     /// The fields of the request being run on this thread: `Some` exactly
@@ -88,8 +98,8 @@ impl LayerFields {
     /// Adds the fields to `headers`, the innermost layer's first, as they
     /// would have been added on the way out; none are kept after.
     pub fn apply(&mut self, headers: &mut HeaderMap) {
-        for add in std::mem::take(&mut self.0).into_iter().rev() {
-            add(headers);
+        for AddFields { fields, add } in std::mem::take(&mut self.0).into_iter().rev() {
+            add(headers, fields);
         }
     }
 }
@@ -106,12 +116,12 @@ pub fn collecting() -> bool {
 }
 
 /// Leaves `fields` for the answer the outermost layer may make itself for
-/// the request being run on this thread; nothing outside
-/// [`LayerFields::collect`].
-pub fn add(fields: impl FnOnce(&mut HeaderMap) + Send + 'static) {
+/// the request being run on this thread, to be added by `add` as the layer
+/// adds them to a response; nothing outside [`LayerFields::collect`].
+pub fn add(fields: Fields, add: fn(&mut HeaderMap, Fields)) {
     COLLECTING.with(|c| {
         if let Some(mut kept) = c.take() {
-            kept.push(Box::new(fields));
+            kept.push(AddFields { fields, add });
             c.set(Some(kept));
         }
     });
@@ -119,13 +129,17 @@ pub fn add(fields: impl FnOnce(&mut HeaderMap) + Send + 'static) {
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
-
     use super::*;
 
     fn adds(value: &'static str) {
-        add(move |headers: &mut HeaderMap| {
-            headers.append("ratelimit", HeaderValue::from_static(value));
+        let fields = vec![(
+            HeaderName::from_static("ratelimit"),
+            HeaderValue::from_static(value),
+        )];
+        add(fields, |headers, fields| {
+            for (name, value) in fields {
+                headers.append(name, value);
+            }
         });
     }
 

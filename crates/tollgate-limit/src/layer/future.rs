@@ -144,8 +144,8 @@ where
 /// [`add_fields`] adds them to the response.
 pub(crate) fn leave_for_outer_answers(fields: &[(HeaderName, HeaderValue)]) {
     if !fields.is_empty() && tollgate::layer_fields::collecting() {
-        let fields = fields.to_vec();
-        tollgate::layer_fields::add(move |headers| add_fields(headers, fields, false));
+        let admitted = |headers: &mut HeaderMap, fields| add_fields(headers, fields, false);
+        tollgate::layer_fields::add(fields.to_vec(), admitted);
     }
 }
 
