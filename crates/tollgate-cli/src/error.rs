@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use tollgate::CatalogError;
 
-use crate::input::printable;
+use crate::input::{fitted, printable};
 
 /// Exit status when the command ran and found problems (`lint`).
 pub(crate) const EXIT_PROBLEMS: u8 = 1;
@@ -71,7 +71,7 @@ impl CliError {
             CliError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
             CliError::Catalog(problems) => {
                 for problem in problems {
-                    stderr!("{}", printable(&problem.to_string()));
+                    stderr!("{}", fitted(&problem.to_string()));
                 }
                 let files = distinct_files(problems);
                 stderr!(
@@ -86,7 +86,7 @@ impl CliError {
                 not_shown,
             } if problems.len() + not_shown > 1 => {
                 for problem in problems {
-                    stderr!("{}", printable(problem));
+                    stderr!("{}", fitted(problem));
                 }
                 if *not_shown > 0 {
                     // As a catalog's are counted.

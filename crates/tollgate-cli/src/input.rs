@@ -110,6 +110,23 @@ pub(crate) fn shown(text: &str) -> String {
     printable(&crate::wire::clipped(text))
 }
 
+/// The most characters a file's problem prints on its line.
+const LINE: usize = 1000;
+
+/// A file's problem for a line of its own, [`printable`]: one longer than
+/// [`LINE`] characters (a 20 000-character field name a catalog file repeats) is cut in the middle, `…` marking the cut, so that its start
+/// (where) and its end (what to do) are both kept.
+pub(crate) fn fitted(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= LINE {
+        return printable(text);
+    }
+    let half = LINE / 2;
+    let head: String = text.chars().take(half).collect();
+    let tail: String = text.chars().skip(count - half).collect();
+    printable(&format!("{head}…{tail}"))
+}
+
 /// Whether `c` is a mark that reorders text right to left (or back): shown
 /// as it is, it can make a line read other than it is.
 pub(crate) fn reorders(c: char) -> bool {
@@ -169,6 +186,18 @@ mod tests {
             printable("ok \u{202e}lin\u{2066}"),
             "ok \\u{202e}lin\\u{2066}"
         );
+    }
+
+    #[test]
+    fn a_long_problem_keeps_its_start_and_its_end() {
+        assert_eq!(fitted("t.toml:1:1: short\n"), "t.toml:1:1: short\\n");
+        let name = "é".repeat(20_000);
+        let problem = format!("t.toml:5:1: unknown field `{name}` (did you mean `title`?)");
+        let line = fitted(&problem);
+        assert_eq!(line.chars().count(), LINE + 1, "cut once, `…` marking it");
+        assert!(line.starts_with("t.toml:5:1: unknown field `éé"), "{line}");
+        assert!(line.ends_with("éé` (did you mean `title`?)"), "{line}");
+        assert!(line.contains('…'), "{line}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tollgate::{Catalog, CatalogError};
 
 use crate::catalogs::{self, CatalogArgs, Lint, Outcome};
 use crate::error::{CliError, EXIT_PROBLEMS, EXIT_USAGE, count, distinct_files, plural};
-use crate::input::{Source, printable};
+use crate::input::{Source, fitted, printable};
 
 /// Shown after `tollgate lint --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -81,7 +81,7 @@ pub(crate) fn run(args: LintArgs, out: &mut dyn Write) -> Result<ExitCode, CliEr
             Outcome::Broken(found) => {
                 for problem in found {
                     if seen.insert(problem.clone()) {
-                        out.line(format_args!("{}", printable(&problem.to_string())));
+                        out.line(format_args!("{}", fitted(&problem.to_string())));
                         told.push(problem);
                     }
                 }

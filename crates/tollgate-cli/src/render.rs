@@ -10,6 +10,7 @@ use tollgate::{Catalog, Context, Dialect, Violation, headers::is_valid_request_i
 use crate::args::{parse_dialect, parse_timestamp, whole};
 use crate::catalogs::CatalogArgs;
 use crate::error::CliError;
+use crate::input::shown;
 use crate::wire;
 
 /// Shown after `tollgate render --help`.
@@ -98,8 +99,9 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     for (key, value) in args.set {
         if args.dialect.reserved_detail_keys().contains(&key.as_str()) {
             stderr!(
-                "warning: --set {key}: {key:?} is a member of the {} dialect, so it fills the \
-                 message but is not rendered as a detail",
+                "warning: --set {}: it is a member of the {} dialect, so it fills the message but \
+                 is not rendered as a detail",
+                shown(&key),
                 args.dialect
             );
         } else if !err.def().sends_detail(&key) && !err.def().message_only_keys().contains(&key) {
@@ -107,8 +109,9 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             // reference shows; the value may still fill the message. A
             // `message_only` key is meant for the message alone: no warning.
             stderr!(
-                "warning: --set {key}: the {} entry does not document {key:?} in `details`, so it \
-                 fills the message but is not sent",
+                "warning: --set {}: the {} entry does not document it in `details`, so it fills \
+                 the message but is not sent",
+                shown(&key),
                 args.code
             );
         }
@@ -146,7 +149,8 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         Some(id) if is_valid_request_id(&id) => id,
         Some(id) => {
             return Err(CliError::Usage(format!(
-                "invalid request id {id:?}: expected 1–128 characters of [A-Za-z0-9._-]"
+                "invalid request id {:?}: expected 1–128 characters of [A-Za-z0-9._-]",
+                crate::wire::clipped(&id)
             )));
         }
         None => uuid::Uuid::now_v7().to_string(),

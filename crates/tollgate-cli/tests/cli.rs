@@ -353,14 +353,14 @@ fn render_takes_violations_retry_hints_and_messages() {
         printed.json()
     );
     assert!(
-        stderr(&output).contains("--set status: \"status\" is a member of the problem dialect"),
+        stderr(&output).contains("--set status: it is a member of the problem dialect"),
         "{}",
         stderr(&output)
     );
     assert!(
         stderr(&output).contains(
-            "--set resource: the not_found entry does not document \"resource\" in `details`, so \
-             it fills the message but is not sent"
+            "--set resource: the not_found entry does not document it in `details`, so it \
+             fills the message but is not sent"
         ),
         "{}",
         stderr(&output)

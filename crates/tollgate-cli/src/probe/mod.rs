@@ -260,9 +260,32 @@ fn parse_base_url(arg: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// The headers HTTP itself reads, for the message's framing, its routing or
+/// the connection: a key sent in one of them is not a key the API reads, and
+/// the requests break (a `Content-Length` of a key) or go elsewhere (`Host`).
+const PROTOCOL_HEADERS: [&str; 10] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
+
 fn parse_header_name(arg: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(arg.trim().as_bytes())
-        .map_err(|_| format!("invalid header name {:?}", crate::wire::clipped(arg)))
+    let name = HeaderName::from_bytes(arg.trim().as_bytes())
+        .map_err(|_| format!("invalid header name {:?}", crate::wire::clipped(arg)))?;
+    if PROTOCOL_HEADERS.contains(&name.as_str()) {
+        return Err(format!(
+            "{name} is a header HTTP itself reads (the message's framing, routing or the \
+             connection): name the one the API reads its key from, such as X-API-Key"
+        ));
+    }
+    Ok(name)
 }
 
 /// Sends one request, moves the progress bar, and keeps what came back.
@@ -1173,6 +1196,18 @@ fn field_items<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Vec<RateLimitIt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_header_is_no_header_of_http_itself() {
+        assert_eq!(parse_header_name(" X-API-Key ").unwrap(), "x-api-key");
+        for name in ["Host", "content-length", "Transfer-Encoding", "Connection"] {
+            let refused = parse_header_name(name).unwrap_err();
+            assert!(
+                refused.contains("a header HTTP itself reads"),
+                "{name}: {refused}"
+            );
+        }
+    }
 
     #[test]
     fn a_connection_closed_in_the_tls_handshake_asks_whether_tls_is_spoken() {

@@ -507,8 +507,15 @@ fn banner(
             "  proxies      {} (the client IP is read from their X-Forwarded-For)",
             settings.trust_proxies.join(", ")
         )?;
-        // `0.0.0.0/0`, `::/0`: every client a proxy.
-        for everyone in settings.trust_proxies.iter().filter(|p| p.ends_with("/0")) {
+        // `0.0.0.0/0`, `::/0`, `::ffff:0:0/96` (`0.0.0.0/00` too): every
+        // client a proxy; both ends of IPv4 contained is all of it.
+        let trusts_everyone = |proxy: &&String| {
+            proxy.parse::<tollgate_limit::Cidr>().is_ok_and(|cidr| {
+                cidr.contains(std::net::Ipv4Addr::UNSPECIFIED.into())
+                    && cidr.contains(std::net::Ipv4Addr::BROADCAST.into())
+            })
+        };
+        for everyone in settings.trust_proxies.iter().filter(trusts_everyone) {
             writeln!(
                 out,
                 "  warning      {everyone} trusts every address: a client can name any IP in \
@@ -754,6 +761,16 @@ mod tests {
             text.contains("  warning      ::/0 trusts every address: a client can name any IP"),
             "{text}"
         );
+        // Every spelling of every address is told, a network of some not.
+        for everyone in ["0.0.0.0/0", "0.0.0.0/00", "::ffff:0:0/96"] {
+            settings.trust_proxies = vec![everyone.to_owned(), "10.0.0.0/8".to_owned()];
+            let text = banner_of(&settings, &Backend::default());
+            assert_eq!(text.matches("trusts every address").count(), 1, "{text}");
+            assert!(
+                text.contains(&format!("warning      {everyone} trusts")),
+                "{text}"
+            );
+        }
     }
 
     #[test]
