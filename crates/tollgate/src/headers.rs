@@ -121,7 +121,7 @@ pub(crate) fn split_outside_quotes(text: &str, sep: u8) -> impl Iterator<Item = 
 
 /// Headers that carry a request id in the wild, in the order the decoder
 /// tries them (`traceparent` last: its trace id stands in for a request id).
-pub const REQUEST_ID_HEADERS: [&str; 12] = [
+pub const REQUEST_ID_HEADERS: [&str; 15] = [
     "x-request-id",
     "request-id",
     "x-amzn-requestid",
@@ -131,6 +131,9 @@ pub const REQUEST_ID_HEADERS: [&str; 12] = [
     "twilio-request-id",
     "x-slack-req-id",
     "paypal-debug-id",
+    "apim-request-id",
+    "x-zendesk-request-id",
+    "audit-id",
     "x-correlation-id",
     "cf-ray",
     "traceparent",

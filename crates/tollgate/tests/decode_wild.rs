@@ -1811,3 +1811,92 @@ fn a_binary_body_has_no_message() {
         assert!(e.message.is_some(), "{text:?}");
     }
 }
+
+/// Shapes of APIs a client meets beside the well-known ones: Shopify's and
+/// Rails' `errors` map a field to one string, Square's JSON:API-like items
+/// name it in `field`, Okta and Auth0 code their errors in `errorCode`,
+/// Zendesk words them in `description`.
+#[test]
+fn errors_of_shopify_square_okta_auth0_and_zendesk() {
+    let e = dec(
+        400,
+        &[],
+        r#"{"errors":{"order":"Required parameter missing or invalid"}}"#,
+    );
+    assert_eq!(e.message.as_deref(), Some("Required parameter missing or invalid"));
+    assert_eq!(e.violations.len(), 1, "{:?}", e.violations);
+    assert_eq!(e.violations[0].field, "order");
+    // One error's parts are still no field map.
+    let e = dec(400, &[], r#"{"errors":{"code":"E1","detail":"d"}}"#);
+    assert!(e.violations.is_empty(), "{:?}", e.violations);
+
+    let square = r#"{"errors":[{"category":"INVALID_REQUEST_ERROR","code":"MISSING_REQUIRED_PARAMETER","detail":"Missing required parameter.","field":"amount_money"}]}"#;
+    let e = dec(400, &[], square);
+    assert_eq!(e.code.as_deref(), Some("MISSING_REQUIRED_PARAMETER"));
+    assert_eq!(e.message.as_deref(), Some("Missing required parameter."));
+    assert_eq!(e.violations.len(), 1, "{:?}", e.violations);
+    assert_eq!(e.violations[0].field, "amount_money");
+    assert_eq!(e.violations[0].code, "MISSING_REQUIRED_PARAMETER");
+
+    let okta = r#"{"errorCode":"E0000011","errorSummary":"Invalid token provided","errorLink":"E0000011","errorId":"oaeXYZ123","errorCauses":[]}"#;
+    let e = dec(401, &[], okta);
+    assert_eq!(e.code.as_deref(), Some("E0000011"));
+    assert_eq!(e.message.as_deref(), Some("Invalid token provided"));
+    assert_eq!(e.request_id.as_deref(), Some("oaeXYZ123"));
+
+    let auth0 = r#"{"statusCode":400,"error":"Bad Request","message":"Payload validation error: 'Missing required property: connection'.","errorCode":"invalid_body"}"#;
+    let e = dec(400, &[], auth0);
+    assert_eq!(e.code.as_deref(), Some("invalid_body"));
+    assert!(e.message.unwrap().starts_with("Payload validation error"));
+
+    let zendesk = r#"{"error":"RecordInvalid","description":"Record validation errors"}"#;
+    let e = dec(422, &[("X-Zendesk-Request-Id", "zd-1")], zendesk);
+    assert_eq!(e.code.as_deref(), Some("RecordInvalid"));
+    assert_eq!(e.message.as_deref(), Some("Record validation errors"));
+    assert_eq!(e.request_id.as_deref(), Some("zd-1"));
+
+    // Azure OpenAI's and Kubernetes' request ids.
+    for name in ["apim-request-id", "Audit-Id"] {
+        let e = dec(500, &[(name, "r-9")], "");
+        assert_eq!(e.request_id.as_deref(), Some("r-9"), "{name}");
+    }
+}
+
+/// A Kubernetes `Status` asks for its wait in `details.retryAfterSeconds`,
+/// where no `Retry-After` is sent; one that is sent decides.
+#[test]
+fn a_kubernetes_status_asks_for_its_wait_in_its_details() {
+    let status = |code: u16, secs: u64| {
+        format!(
+            r#"{{"kind":"Status","apiVersion":"v1","status":"Failure","message":"m","reason":"TooManyRequests","details":{{"retryAfterSeconds":{secs}}},"code":{code}}}"#
+        )
+    };
+    let e = dec(429, &[], &status(429, 2));
+    assert_eq!(e.retry_after, Some(Duration::from_secs(2)));
+    assert_eq!(e.kind, Kind::RateLimited);
+    let e = dec(500, &[], &status(500, 7));
+    assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+    let e = dec(429, &[("Retry-After", "3")], &status(429, 9));
+    assert_eq!(e.retry_after, Some(Duration::from_secs(3)));
+}
+
+/// GitHub's secondary rate limit says so only in its message when neither
+/// `Retry-After` nor a spent quota is sent: a rate limit, retried after the
+/// minute GitHub asks for. Another 403 is a refusal.
+#[test]
+fn a_github_secondary_rate_limit_waits_a_minute() {
+    let body = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits","status":"403"}"#;
+    let e = dec(403, &[("x-ratelimit-remaining", "4990")], body);
+    assert_eq!(e.kind, Kind::RateLimited);
+    assert!(e.retryable);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(60)));
+    let e = dec(429, &[], body);
+    assert_eq!((e.kind, e.retry_after), (Kind::RateLimited, Some(Duration::from_secs(60))));
+    // Its `Retry-After`, when sent, is the wait.
+    let e = dec(403, &[("Retry-After", "5")], body);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(5)));
+    let refused = r#"{"message":"Resource not accessible by integration","status":"403"}"#;
+    let e = dec(403, &[], refused);
+    assert_eq!(e.kind, Kind::PermissionDenied);
+    assert!(!e.retryable);
+}

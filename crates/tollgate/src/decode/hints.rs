@@ -67,6 +67,16 @@ pub(super) fn is_rate_limit_code(code: &str) -> bool {
     is_one_of(code, &RATE_LIMIT_CODES)
 }
 
+/// How long GitHub asks a client to wait after a secondary rate limit that
+/// says nothing of when to come back: "at least one minute".
+pub(super) const SECONDARY_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// Whether a message is GitHub's of a secondary rate limit ("You have
+/// exceeded a secondary rate limit. Please wait a few minutes…"), in any case.
+pub(super) fn is_secondary_rate_limit(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("secondary rate limit")
+}
+
 /// Whether `code` is one of [`QUOTA_CODES`].
 pub(super) fn is_quota_code(code: &str) -> bool {
     is_one_of(code, &QUOTA_CODES)
@@ -317,6 +327,9 @@ pub(super) static REQUEST_ID_HEADER_NAMES: [HeaderName; headers::REQUEST_ID_HEAD
     HeaderName::from_static("twilio-request-id"),
     HeaderName::from_static("x-slack-req-id"),
     HeaderName::from_static("paypal-debug-id"),
+    HeaderName::from_static("apim-request-id"),
+    HeaderName::from_static("x-zendesk-request-id"),
+    HeaderName::from_static("audit-id"),
     HeaderName::from_static("x-correlation-id"),
     HeaderName::from_static("cf-ray"),
     HeaderName::from_static("traceparent"),

@@ -24,7 +24,8 @@ mod text;
 
 pub use charset::body_as_utf8;
 use hints::{
-    Headers, is_quota_code, is_rate_limit_code, quota_refill, quota_spent, retry_after_field,
+    Headers, SECONDARY_RATE_LIMIT_WAIT, is_quota_code, is_rate_limit_code, is_secondary_rate_limit,
+    quota_refill, quota_spent, retry_after_field,
 };
 use json::Tape;
 pub(crate) use json::{Json, Member, Obj, Raw};
@@ -363,6 +364,16 @@ impl Catalog {
         if out.retry_after.is_none() {
             out.hint_retry(quota_refill);
         }
+        // GitHub's secondary rate limit, told only in its message where no
+        // field says when to come back: GitHub asks for a minute's wait at
+        // least then, and its own client tells the limit by the message.
+        let secondary = matches!(out.status, 403 | 429)
+            && asked.is_none()
+            && quota_refill.is_none()
+            && out.message.as_deref().is_some_and(is_secondary_rate_limit);
+        if secondary && out.retry_after.is_none() {
+            out.hint_retry(Some(SECONDARY_RATE_LIMIT_WAIT));
+        }
         let def = out
             .code
             .as_deref()
@@ -386,7 +397,10 @@ impl Catalog {
             // A 403 that asks to be retried later, or whose rate-limit fields
             // say the quota is spent, is a rate limit (GitHub answers so).
             None if out.status == 403
-                && (asked.is_some() || quota_refill.is_some() || quota_spent(headers)) =>
+                && (asked.is_some()
+                    || quota_refill.is_some()
+                    || quota_spent(headers)
+                    || secondary) =>
             {
                 (Kind::RateLimited, RetryClass::After)
             }

@@ -214,7 +214,7 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     }
     if obj
         .obj("errors")
-        .is_some_and(|errors| is_field_map(&errors))
+        .is_some_and(|errors| is_errors_by_field(&errors))
     {
         return Shape::Other("errors", read_errors_by_field);
     }
@@ -258,6 +258,21 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
 /// REST Framework a whole 400 (`{"email":["This field is required."]}`).
 fn is_field_map(obj: &Obj<'_>) -> bool {
     !obj.members.is_empty() && obj.members().all(|(_, raw)| is_messages(raw))
+}
+
+/// Whether an `errors` object maps fields to their messages: each a
+/// [`is_field_map`] list, or one string, as Shopify and Rails write one
+/// (`{"order":"Required parameter missing or invalid"}`). An object that
+/// names the parts of one error (`{"code":"E1","detail":"d"}`) does not.
+fn is_errors_by_field(errors: &Obj<'_>) -> bool {
+    let part_of_one_error =
+        |key: &str| ["code", "message", "detail", "title", "status", "type", "error"].contains(&key);
+    is_field_map(errors)
+        || (!errors.members.is_empty()
+            && errors.members().all(|(key, raw)| {
+                !part_of_one_error(key)
+                    && (is_messages(raw) || raw.json_type() == Some(Json::String))
+            }))
 }
 
 /// Whether a value is a field's messages: a non-empty array of strings.
@@ -321,14 +336,17 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
 }
 
 /// `{"error":"…"}`: a code when it looks like one, else a message; OAuth 2
-/// (RFC 6749) adds the message in `error_description`.
+/// (RFC 6749) adds the message in `error_description`, Zendesk in
+/// `description`.
 fn read_plain(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     let Some(text) = obj.string("error") else {
         return;
     };
     if looks_like_code(&text) && !is_reason_phrase(&text, out.status) {
         out.set_code(Some(text));
-        out.message = obj.string("error_description");
+        out.message = obj
+            .string("error_description")
+            .or_else(|| obj.string("description"));
     } else {
         out.message = Some(text);
     }
@@ -363,6 +381,9 @@ fn read_message(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     if let Some(details) = obj.obj("details") {
         if kubernetes.is_some() {
             read_status_causes(&details, out);
+            // Where the server asks for a wait (a 429, a 500 of a request
+            // not yet done), as client-go keeps it.
+            out.hint_retry(details.seconds("retryAfterSeconds"));
         }
         crate::dialect::read_details_object(&details, |_| false, out);
     }
@@ -552,7 +573,7 @@ pub(crate) fn message_from_violations(out: &mut Decoded) {
     }
 }
 
-/// A body's own `code` (or `error_code`): a string, or an integer that is
+/// A body's own `code` (or `error_code`, or Okta's and Auth0's `errorCode`): a string, or an integer that is
 /// not merely the status again (Twilio's `20404` is a code; a `404` on a
 /// 404 says nothing more).
 fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
@@ -561,19 +582,25 @@ fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
 
 /// A body of no shape known: its code ([`read_top_level_code`]) and its
 /// `error_message`, as Plaid's flat errors give it
-/// (`{"error_type","error_code","error_message"}`), or `Message`, as AWS's
+/// (`{"error_type","error_code","error_message"}`), `Message`, as AWS's
 /// REST protocols do (`{"Type":"User","Message":"…"}`, the code in the
-/// `x-amzn-ErrorType` header).
+/// `x-amzn-ErrorType` header), or `errorSummary`, as Okta's
+/// `{"errorCode":"E0000011","errorSummary","errorId"}` does, whose
+/// `errorId` is what its support asks for: the request id.
 fn read_json(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
     read_top_level_code(obj, out);
     out.message = obj
         .string("error_message")
-        .or_else(|| obj.string("Message"));
+        .or_else(|| obj.string("Message"))
+        .or_else(|| obj.string("errorSummary"));
+    if obj.has("errorSummary") {
+        out.request_id = obj.string("errorId");
+    }
 }
 
 /// What [`read_top_level_code`] reads, for a response with `status`.
 fn top_level_code<'t>(obj: &Obj<'t>, status: u16) -> Option<Cow<'t, str>> {
-    ["code", "error_code"]
+    ["code", "error_code", "errorCode"]
         .into_iter()
         .filter_map(|key| obj.raw(key)?.id())
         .find(|code| !repeats_status(code, status))

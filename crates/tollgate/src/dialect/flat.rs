@@ -30,6 +30,8 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
     match obj.str("error") {
         Some(phrase) if is_reason_phrase(&phrase, out.status) => {
             out.message.get_or_insert_with(|| phrase.into_owned());
+            // Auth0 codes its errors beside the phrase.
+            out.set_code(obj.str("errorCode"));
         }
         code => out.set_code(code),
     }

@@ -107,11 +107,15 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
                 read_details(&meta, |key| key == "retry_after", out);
             }
         }
-        if let Some(source) = item.obj("source") {
-            let field = match source.str("pointer") {
+        // Square's items, JSON:API's but for `source`, name it in `field`.
+        let field = match item.obj("source") {
+            Some(source) => Some(match source.str("pointer") {
                 Some(p) => pointer_to_field(&p),
                 None => source.string("parameter").unwrap_or_default(),
-            };
+            }),
+            None => item.string("field"),
+        };
+        if let Some(field) = field {
             out.violations.push(Violation {
                 field,
                 code: item.string("code").unwrap_or_default(),
