@@ -813,6 +813,8 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     );
     assert_eq!(brotli.status, 415, "{}", brotli.text());
     assert_eq!(brotli.header("accept-encoding"), "gzip, deflate");
+    // The per-IP limit counted it: a refused coding is no way around it.
+    assert!(brotli.header("ratelimit").contains("\"per-ip\""), "{:?}", brotli.headers);
     documented(&brotli, "/v1/scans", "post", "unsupported_media_type");
 
     // Seed 001's 429: 100 calls per 60 s per key (a fresh key, so counted from 0).

@@ -5,14 +5,17 @@
 //! 1. the `tollgate-axum` layer: request id, dialect negotiation, the body
 //!    limit, the handler deadline, panics, and the rendering of every error
 //!    (its own and those of the layers below) in the negotiated dialect;
-//! 2. request decompression (`tollgate_axum::Decompression`): a `gzip`
+//! 2. the per-IP rate limit (before authentication, so key guessing is
+//!    limited too, and before decompression, so a body in a coding refused
+//!    counts too: only what the gate refuses from a request's head alone,
+//!    a body declared past the limit or a `Transfer-Encoding` it cannot
+//!    read, is not counted). While Redis cannot be reached, both rate limits let
+//!    requests through unlimited, or answer 503 `service_unavailable` with
+//!    `Retry-After` when `--rate-limit-fail closed`;
+//! 3. request decompression (`tollgate_axum::Decompression`): a `gzip`
 //!    (every member) or `deflate` body is decoded as the handler reads it, and the body limit counts the
 //!    decoded bytes, so a decompression bomb is `payload_too_large`; other
 //!    codings are refused with `unsupported_media_type`;
-//! 3. the per-IP rate limit (before authentication, so key guessing is
-//!    limited too). While Redis cannot be reached, both rate limits let
-//!    requests through unlimited, or answer 503 `service_unavailable` with
-//!    `Retry-After` when `--rate-limit-fail closed`;
 //! 4. on the `/v1/…` routes only: authentication (`tollgate-store`), then the per-key
 //!    rate limit keyed by the authenticated key, then per route the scope,
 //!    idempotency and credits (`RouteLayer`), then the handler. A request
@@ -217,12 +220,12 @@ pub(crate) fn router(
         .timeout(layers.timeout);
     Ok(public
         .merge(v1)
+        .layer(Decompression)
         .layer(
             RateLimitLayer::new(per_ip)
                 .catalog(catalog)
                 .dialect(dialect),
         )
-        .layer(Decompression)
         .layer(tollgate.layer()))
 }
 

@@ -68,8 +68,10 @@ const LINGER: Duration = Duration::from_secs(2);
 /// handler `deadline`: a connection accepted before the stop, its head part
 /// sent, may take [`HEADER_READ_TIMEOUT`] to complete it, its request
 /// `deadline` to be answered (a 504 at worst) and [`LINGER`] to close.
-/// (Connections that have sent nothing yet, or sit idle between requests,
-/// are closed at once; those still in the accept queue are never served.)
+/// (Connections that have sent nothing read yet, or sit idle between
+/// requests, are closed at once, a request sent a moment before the stop
+/// and still in the socket's buffer among them: it never ran. Those still
+/// in the accept queue are never served.)
 fn shutdown_wait(deadline: Duration) -> Duration {
     HEADER_READ_TIMEOUT + deadline + LINGER
 }

@@ -187,8 +187,9 @@ pub(crate) async fn create(
     headers: HeaderMap,
     ScanInput(bytes): ScanInput,
 ) -> Result<(StatusCode, Reply<ScanView>), HandlerError> {
-    // A simulated failure comes first, so that it can be tried with any
-    // image, one already scanned included.
+    // A simulated failure comes before the image is looked at (a body that
+    // does not read is refused before any handler runs), so that it can be
+    // tried with any image, one already scanned included.
     match simulation(&app, &headers)? {
         Some("model-unavailable") => {
             let err = app
