@@ -1823,12 +1823,48 @@ fn errors_of_shopify_square_okta_auth0_and_zendesk() {
         &[],
         r#"{"errors":{"order":"Required parameter missing or invalid"}}"#,
     );
-    assert_eq!(e.message.as_deref(), Some("Required parameter missing or invalid"));
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Required parameter missing or invalid")
+    );
     assert_eq!(e.violations.len(), 1, "{:?}", e.violations);
     assert_eq!(e.violations[0].field, "order");
-    // One error's parts are still no field map.
-    let e = dec(400, &[], r#"{"errors":{"code":"E1","detail":"d"}}"#);
-    assert!(e.violations.is_empty(), "{:?}", e.violations);
+    // One error's parts are still no field map, in any case, nor are words
+    // without a space (a code, an id, a time).
+    for one_error in [
+        r#"{"errors":{"code":"E1","detail":"d"}}"#,
+        r#"{"errors":{"Code":"InternalError","Message":"Something broke"}}"#,
+        r#"{"errors":{"error_code":"AUTH_001","errorDescription":"Token expired"}}"#,
+        r#"{"errors":{"timestamp":"2024-01-01T00:00:00Z","path":"/x","reason":"boom"}}"#,
+        r#"{"errors":{"field":"email","issue":"is invalid"}}"#,
+        r#"{"message":"Bad request","errors":{"reason":"missing token"}}"#,
+    ] {
+        let e = dec(400, &[], one_error);
+        assert!(e.violations.is_empty(), "{one_error}: {:?}", e.violations);
+    }
+    // Nor does such a map hide the shape it sits in.
+    let e = dec(
+        422,
+        &[],
+        r#"{"detail":"Validation failed","errors":{"email":"is invalid"}}"#,
+    );
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        ("detail", Some("Validation failed"))
+    );
+    let e = dec(
+        400,
+        &[],
+        r#"{"__type":"ValidationException","message":"2 validation errors","errors":{"name":"must not be null"}}"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("ValidationException"));
+    let e = dec(
+        400,
+        &[],
+        r#"{"name":"VALIDATION_ERROR","message":"Invalid request","debug_id":"dbg9","errors":{"amount":"is required"}}"#,
+    );
+    assert_eq!(e.code.as_deref(), Some("VALIDATION_ERROR"));
+    assert_eq!(e.request_id.as_deref(), Some("dbg9"));
 
     let square = r#"{"errors":[{"category":"INVALID_REQUEST_ERROR","code":"MISSING_REQUIRED_PARAMETER","detail":"Missing required parameter.","field":"amount_money"}]}"#;
     let e = dec(400, &[], square);
@@ -1837,6 +1873,13 @@ fn errors_of_shopify_square_okta_auth0_and_zendesk() {
     assert_eq!(e.violations.len(), 1, "{:?}", e.violations);
     assert_eq!(e.violations[0].field, "amount_money");
     assert_eq!(e.violations[0].code, "MISSING_REQUIRED_PARAMETER");
+    // An empty `field` names none.
+    let e = dec(
+        429,
+        &[],
+        r#"{"errors":[{"category":"RATE_LIMIT_ERROR","code":"RATE_LIMITED","detail":"Too many","field":""}]}"#,
+    );
+    assert!(e.violations.is_empty(), "{:?}", e.violations);
 
     let okta = r#"{"errorCode":"E0000011","errorSummary":"Invalid token provided","errorLink":"E0000011","errorId":"oaeXYZ123","errorCauses":[]}"#;
     let e = dec(401, &[], okta);
@@ -1848,6 +1891,13 @@ fn errors_of_shopify_square_okta_auth0_and_zendesk() {
     let e = dec(400, &[], auth0);
     assert_eq!(e.code.as_deref(), Some("invalid_body"));
     assert!(e.message.unwrap().starts_with("Payload validation error"));
+    // The status again is no code.
+    let e = dec(
+        404,
+        &[],
+        r#"{"statusCode":404,"error":"Not Found","message":"x","errorCode":"404"}"#,
+    );
+    assert_eq!(e.code, None);
 
     let zendesk = r#"{"error":"RecordInvalid","description":"Record validation errors"}"#;
     let e = dec(422, &[("X-Zendesk-Request-Id", "zd-1")], zendesk);
@@ -1891,10 +1941,17 @@ fn a_github_secondary_rate_limit_waits_a_minute() {
     assert!(e.retryable);
     assert_eq!(e.retry_after, Some(Duration::from_secs(60)));
     let e = dec(429, &[], body);
-    assert_eq!((e.kind, e.retry_after), (Kind::RateLimited, Some(Duration::from_secs(60))));
+    assert_eq!(
+        (e.kind, e.retry_after),
+        (Kind::RateLimited, Some(Duration::from_secs(60)))
+    );
     // Its `Retry-After`, when sent, is the wait.
     let e = dec(403, &[("Retry-After", "5")], body);
     assert_eq!(e.retry_after, Some(Duration::from_secs(5)));
+    // A code of the catalog that says more decides: no wait is made up.
+    let coded = r#"{"error":{"code":"insufficient_scope","message":"You have exceeded a secondary rate limit"}}"#;
+    let e = dec(403, &[], coded);
+    assert_eq!((e.retry_after, e.retryable), (None, false));
     let refused = r#"{"message":"Resource not accessible by integration","status":"403"}"#;
     let e = dec(403, &[], refused);
     assert_eq!(e.kind, Kind::PermissionDenied);

@@ -74,7 +74,9 @@ pub(super) const SECONDARY_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 /// Whether a message is GitHub's of a secondary rate limit ("You have
 /// exceeded a secondary rate limit. Please wait a few minutes…"), in any case.
 pub(super) fn is_secondary_rate_limit(message: &str) -> bool {
-    message.to_ascii_lowercase().contains("secondary rate limit")
+    message
+        .to_ascii_lowercase()
+        .contains("secondary rate limit")
 }
 
 /// Whether `code` is one of [`QUOTA_CODES`].

@@ -364,16 +364,6 @@ impl Catalog {
         if out.retry_after.is_none() {
             out.hint_retry(quota_refill);
         }
-        // GitHub's secondary rate limit, told only in its message where no
-        // field says when to come back: GitHub asks for a minute's wait at
-        // least then, and its own client tells the limit by the message.
-        let secondary = matches!(out.status, 403 | 429)
-            && asked.is_none()
-            && quota_refill.is_none()
-            && out.message.as_deref().is_some_and(is_secondary_rate_limit);
-        if secondary && out.retry_after.is_none() {
-            out.hint_retry(Some(SECONDARY_RATE_LIMIT_WAIT));
-        }
         let def = out
             .code
             .as_deref()
@@ -382,6 +372,18 @@ impl Catalog {
         // or when there is no error status to disagree (0, or a 2xx envelope
         // with `"success": false`).
         let def = def.filter(|d| d.status() == out.status || out.status < 400);
+        // GitHub's secondary rate limit, told only in its message where
+        // neither a field nor a code of the catalog says more: GitHub asks
+        // for a minute's wait at least then, and its own client tells the
+        // limit by the message.
+        let secondary = def.is_none()
+            && matches!(out.status, 403 | 429)
+            && asked.is_none()
+            && quota_refill.is_none()
+            && out.message.as_deref().is_some_and(is_secondary_rate_limit);
+        if secondary && out.retry_after.is_none() {
+            out.hint_retry(Some(SECONDARY_RATE_LIMIT_WAIT));
+        }
         out.catalog_code = def.map(|def| def.code().to_owned());
         let (kind, retry) = match def {
             Some(def) => (def.kind(), def.retry()),

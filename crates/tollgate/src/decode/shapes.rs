@@ -214,7 +214,7 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     }
     if obj
         .obj("errors")
-        .is_some_and(|errors| is_errors_by_field(&errors))
+        .is_some_and(|errors| is_field_map(&errors))
     {
         return Shape::Other("errors", read_errors_by_field);
     }
@@ -224,13 +224,23 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     if obj.json_type("__type") == Some(String) {
         return Shape::Other("aws", read_aws);
     }
-    if obj.json_type("message") == Some(String) {
-        if obj.json_type("name") == Some(String) && obj.json_type("debug_id") == Some(String) {
-            return Shape::Other("paypal", read_paypal);
-        }
-        if is_heroku(obj) {
-            return Shape::Other("heroku", read_heroku);
-        }
+    let message = obj.json_type("message") == Some(String);
+    if message && obj.json_type("name") == Some(String) && obj.json_type("debug_id") == Some(String)
+    {
+        return Shape::Other("paypal", read_paypal);
+    }
+    if message && is_heroku(obj) {
+        return Shape::Other("heroku", read_heroku);
+    }
+    // Told after the shapes above, which an `errors` of this kind may sit
+    // in: it is a guess from its words.
+    if obj
+        .obj("errors")
+        .is_some_and(|errors| is_sentence_map(&errors))
+    {
+        return Shape::Other("errors", read_errors_by_field);
+    }
+    if message {
         return Shape::Other("message", read_message);
     }
     if obj.json_type("errors") == Some(String) {
@@ -260,19 +270,56 @@ fn is_field_map(obj: &Obj<'_>) -> bool {
     !obj.members.is_empty() && obj.members().all(|(_, raw)| is_messages(raw))
 }
 
-/// Whether an `errors` object maps fields to their messages: each a
-/// [`is_field_map`] list, or one string, as Shopify and Rails write one
-/// (`{"order":"Required parameter missing or invalid"}`). An object that
-/// names the parts of one error (`{"code":"E1","detail":"d"}`) does not.
-fn is_errors_by_field(errors: &Obj<'_>) -> bool {
-    let part_of_one_error =
-        |key: &str| ["code", "message", "detail", "title", "status", "type", "error"].contains(&key);
-    is_field_map(errors)
-        || (!errors.members.is_empty()
-            && errors.members().all(|(key, raw)| {
-                !part_of_one_error(key)
-                    && (is_messages(raw) || raw.json_type() == Some(Json::String))
-            }))
+/// Names of the parts of one error, folded ([`folded_eq`]): an `errors`
+/// object with one of them (`{"Code":"InternalError","Message":"…"}`,
+/// `{"reason":"missing token"}`) describes an error, not fields.
+const ONE_ERROR_PARTS: [&str; 22] = [
+    "code",
+    "message",
+    "msg",
+    "detail",
+    "title",
+    "status",
+    "statuscode",
+    "statusmessage",
+    "type",
+    "error",
+    "errorcode",
+    "errormessage",
+    "errordescription",
+    "reason",
+    "description",
+    "summary",
+    "cause",
+    "hint",
+    "info",
+    "requestid",
+    "traceid",
+    "timestamp",
+];
+
+/// Whether an `errors` object maps fields to messages of which some are
+/// one sentence each, as Shopify and Rails write them
+/// (`{"order":"Required parameter missing or invalid"}`; the others lists
+/// of them, [`is_field_map`]'s). A string without a space is a code, an id
+/// or a time, not a message (`{"field":"email","issue":"is invalid"}`
+/// names one error's parts), and so is a member named as one
+/// ([`ONE_ERROR_PARTS`]).
+fn is_sentence_map(errors: &Obj<'_>) -> bool {
+    let sentence = |raw: Raw<'_>| raw.string().is_some_and(|text| text.trim().contains(' '));
+    !errors.members.is_empty()
+        && errors.members().all(|(key, raw)| {
+            !ONE_ERROR_PARTS.iter().any(|part| folded_eq(key, part))
+                && (sentence(raw) || is_messages(raw))
+        })
+}
+
+/// Whether `name`, in any case and without `_` and `-`, is `folded`.
+fn folded_eq(name: &str, folded: &str) -> bool {
+    name.chars()
+        .filter(|c| !matches!(c, '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .eq(folded.chars())
 }
 
 /// Whether a value is a field's messages: a non-empty array of strings.

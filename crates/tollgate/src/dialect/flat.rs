@@ -2,7 +2,9 @@
 
 use super::json::Out;
 use super::{Context, Renderer, read_field_messages, write_message, write_wire_code};
-use crate::decode::{Decoded, Obj, is_reason_phrase, message_from_violations, read_field_items};
+use crate::decode::{
+    Decoded, Obj, is_reason_phrase, message_from_violations, read_field_items, repeats_status,
+};
 use crate::{ApiError, Dialect};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, _: &Context<'_>, out: &mut Out<'_>) {
@@ -31,7 +33,8 @@ pub(super) fn decode(obj: &Obj<'_>, out: &mut Decoded) {
         Some(phrase) if is_reason_phrase(&phrase, out.status) => {
             out.message.get_or_insert_with(|| phrase.into_owned());
             // Auth0 codes its errors beside the phrase.
-            out.set_code(obj.str("errorCode"));
+            let code = obj.str("errorCode");
+            out.set_code(code.filter(|code| !repeats_status(code, out.status)));
         }
         code => out.set_code(code),
     }

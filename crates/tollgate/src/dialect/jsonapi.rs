@@ -100,7 +100,10 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
             // A string by the spec; some servers write a number.
             out.body_status(stated_status(item, "status"));
             out.set_code(item.str("code"));
-            out.message = item.string("detail").or_else(|| item.string("title"));
+            out.message = item
+                .string("detail")
+                .or_else(|| item.string("message"))
+                .or_else(|| item.string("title"));
             out.request_id = item.string("id");
             if let Some(meta) = item.obj("meta") {
                 out.hint_retry(meta.seconds("retry_after"));
@@ -113,7 +116,7 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
                 Some(p) => pointer_to_field(&p),
                 None => source.string("parameter").unwrap_or_default(),
             }),
-            None => item.string("field"),
+            None => item.string("field").filter(|field| !field.is_empty()),
         };
         if let Some(field) = field {
             out.violations.push(Violation {
@@ -121,6 +124,7 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
                 code: item.string("code").unwrap_or_default(),
                 message: item
                     .string("detail")
+                    .or_else(|| item.string("message"))
                     .or_else(|| item.string("title"))
                     .unwrap_or_default(),
             });
