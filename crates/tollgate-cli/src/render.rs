@@ -53,7 +53,8 @@ pub(crate) struct RenderArgs {
     #[arg(long = "set", short = 's', value_name = "KEY=VALUE", value_parser = parse_set)]
     set: Vec<(String, Value)>,
 
-    /// A field violation (repeatable); the message may contain colons. With no --message, the
+    /// A field violation (repeatable); the message may contain colons, and an empty FIELD is the
+    /// whole input (':invalid_type:expected an object'). With no --message, the
     /// first violation words a validation_error's message ("email: Not an email address"), as
     /// the axum layers word a rejection, unless the catalog words the code its own way
     #[arg(long = "violation", value_name = "FIELD:CODE:MESSAGE", value_parser = parse_violation)]
@@ -231,11 +232,12 @@ fn parse_message(arg: &str) -> Result<String, String> {
     Ok(arg.to_owned())
 }
 
-/// `FIELD:CODE:MESSAGE`; the message may itself contain colons.
+/// `FIELD:CODE:MESSAGE`; the message may itself contain colons, and an
+/// empty field is the whole input, as the axum layers name it.
 fn parse_violation(arg: &str) -> Result<Violation, String> {
     let mut parts = arg.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(field), Some(code), Some(message)) if !field.is_empty() && !code.is_empty() => {
+        (Some(field), Some(code), Some(message)) if !code.is_empty() => {
             Ok(Violation::new(field, code, message))
         }
         _ => Err(format!(
@@ -316,7 +318,12 @@ mod tests {
             Violation::new("email", "invalid_format", "Expected: user@host")
         );
         assert!(parse_violation("email:invalid_format").is_err());
-        assert!(parse_violation(":code:msg").is_err());
         assert!(parse_violation("field::msg").is_err());
+        // The whole input's, as a body of the wrong type is refused.
+        let whole = parse_violation(":invalid_type:expected an object").unwrap();
+        assert_eq!(
+            whole,
+            Violation::new("", "invalid_type", "expected an object")
+        );
     }
 }

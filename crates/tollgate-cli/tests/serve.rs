@@ -814,7 +814,11 @@ fn scans_answer_as_seeds_000_and_001_in_the_status_code_dialect() {
     assert_eq!(brotli.status, 415, "{}", brotli.text());
     assert_eq!(brotli.header("accept-encoding"), "gzip, deflate");
     // The per-IP limit counted it: a refused coding is no way around it.
-    assert!(brotli.header("ratelimit").contains("\"per-ip\""), "{:?}", brotli.headers);
+    assert!(
+        brotli.header("ratelimit").contains("\"per-ip\""),
+        "{:?}",
+        brotli.headers
+    );
     documented(&brotli, "/v1/scans", "post", "unsupported_media_type");
 
     // Seed 001's 429: 100 calls per 60 s per key (a fresh key, so counted from 0).
@@ -947,9 +951,25 @@ fn detections_and_credits_answer_as_seed_004_in_the_envelope_dialect() {
         envelope_error(message, "insufficient_frames"),
     );
 
-    let no_session = detect(&key, json!({"model": "mixed-10-v2", "frames": frames(10)}));
+    let no_session = json!({"model": "mixed-10-v2", "frames": frames(10)});
     let body = envelope_error("session_id is required", "session_id");
-    check(&no_session, 400, "missing_field", body);
+    check(
+        &detect(&key, no_session.clone()),
+        400,
+        "missing_field",
+        body,
+    );
+    // Asked for problem details, the field is a member, as the document's
+    // example shows it: no `errors` list beside it.
+    let problem = http.send(
+        "POST",
+        &server.url("/v1/detections"),
+        &[("x-api-key", &key), ("accept", "application/problem+json")],
+        Body::Json(no_session),
+    );
+    assert_eq!(problem.header("content-type"), "application/problem+json");
+    assert_eq!(problem.json()["field"], "session_id", "{}", problem.text());
+    assert!(problem.json().get("errors").is_none(), "{}", problem.text());
 
     let bad_frame = detect(
         &key,

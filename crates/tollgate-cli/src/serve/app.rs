@@ -254,6 +254,9 @@ mod tests {
         );
         let conflict = catalog.get("conflict").unwrap();
         assert_eq!(conflict.detail_keys(), ["scan_id", "reason"]);
+        // The reference shows the body limit serve sets.
+        let too_large = catalog.get("payload_too_large").unwrap();
+        assert_eq!(too_large.example_value("limit"), Some(&BODY_LIMIT.into()));
         // The seed catalogs load on top of it.
         for file in ["000-001-neolens.toml", "004-detection.toml"] {
             let path = format!(

@@ -90,18 +90,13 @@ pub(crate) struct DetectionView {
     score: f64,
 }
 
-/// A field-level error, as seed 004 reports `missing_field`: the message
-/// (the app catalog's wording) under the field's name, not the code's.
-fn field_level(catalog: &Catalog, err: ApiError) -> ApiError {
-    let err = adopt(catalog, err);
-    if err.code() != "missing_field" || !err.violations().is_empty() {
-        return err;
-    }
-    let Some(field) = err.details().get("field").and_then(|f| f.as_str()) else {
-        return err;
-    };
-    let violation = Violation::new(field, "missing_field", err.message());
-    with_issue(err.violation(violation))
+/// A refusal of the body in the app's wording, `missing_field` with the
+/// `issue` seed 001 gives it. No violation is added for the missing field:
+/// the envelope names the field from the `field` detail (seed 004's
+/// `{"session_id":["session_id is required"]}`), and the other dialects
+/// send it as seed 001 does, in `details` alone.
+fn refused_body(catalog: &Catalog, err: ApiError) -> ApiError {
+    with_issue(adopt(catalog, err))
 }
 
 /// `POST /v1/detections`: score a session's frames (scope
@@ -111,7 +106,7 @@ pub(crate) async fn create(
     body: Result<Json<NewDetection>, Rejection>,
 ) -> Result<Reply<DetectionView>, HandlerError> {
     let Json(new) =
-        body.map_err(|r| HandlerError::from_api(field_level(&app.catalog, r.into_api_error())))?;
+        body.map_err(|r| HandlerError::from_api(refused_body(&app.catalog, r.into_api_error())))?;
     // Every field's mistake is told at once; the frame count is checked
     // only against a model that exists, for a request otherwise valid.
     let mut violations = Vec::new();
@@ -306,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_fields_become_field_level_in_the_apps_wording() {
+    fn a_missing_field_is_told_in_the_apps_wording_as_seed_001_details_it() {
         let builtin = tollgate::Catalog::builtin_ref();
         let raised = || {
             builtin
@@ -315,31 +310,14 @@ mod tests {
                 .with("field", "session_id")
         };
         let app = super::super::app::base_catalog().unwrap();
-        let err = field_level(&app, raised());
-        assert_eq!(err.violations().len(), 1);
-        assert_eq!(err.violations()[0].field, "session_id");
-        assert_eq!(
-            err.violations()[0].message,
-            "Missing required field 'session_id'"
-        );
+        let err = refused_body(&app, raised());
+        assert_eq!(err.message(), "Missing required field 'session_id'");
+        assert_eq!(err.details()["field"], "session_id");
         assert_eq!(err.details()["issue"], "This field is required.");
-        let other = field_level(&app, builtin.error("malformed_request").unwrap());
-        assert!(other.violations().is_empty());
-        // Another code naming a field, or a missing field that already has
-        // its violation, is left as it is.
-        let named = builtin
-            .error("conflict")
-            .unwrap()
-            .with("field", "session_id");
-        let other = field_level(&app, named);
-        assert!(other.violations().is_empty());
+        // In `details` alone: a violation would add `errors` to the body.
+        assert!(err.violations().is_empty());
+        let other = refused_body(&app, builtin.error("malformed_request").unwrap());
         assert!(other.details().get("issue").is_none());
-        let listed = raised().violation(Violation::new(
-            "session_id",
-            "missing_field",
-            "Missing required field 'session_id'",
-        ));
-        assert_eq!(field_level(&app, listed).violations().len(), 1);
 
         let mut app = super::super::app::base_catalog().unwrap();
         app.load_toml(
@@ -347,8 +325,9 @@ mod tests {
             "[errors.missing_field]\nmessage = '{field} is required'\n",
         )
         .unwrap();
-        let err = field_level(&app, raised());
-        assert_eq!(err.message(), "session_id is required");
-        assert_eq!(err.violations()[0].message, "session_id is required");
+        assert_eq!(
+            refused_body(&app, raised()).message(),
+            "session_id is required"
+        );
     }
 }
