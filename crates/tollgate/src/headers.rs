@@ -119,6 +119,21 @@ pub(crate) fn split_outside_quotes(text: &str, sep: u8) -> impl Iterator<Item = 
     })
 }
 
+/// The fields of one connection's hop rather than of the message (RFC 9110,
+/// 7.6.1, and `Proxy-Connection`, which some clients still send), and those
+/// that frame its body: neither is kept with a response to send again, nor
+/// a place for anything else.
+pub const HOP_AND_FRAMING: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "transfer-encoding",
+    "content-length",
+];
+
 /// Headers that carry a request id in the wild, in the order the decoder
 /// tries them (`traceparent` last: its trace id stands in for a request id).
 pub const REQUEST_ID_HEADERS: [&str; 15] = [

@@ -260,26 +260,16 @@ fn parse_base_url(arg: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// The headers HTTP itself reads, for the message's framing, its routing or
-/// the connection: a key sent in one of them is not a key the API reads, and
-/// the requests break (a `Content-Length` of a key) or go elsewhere (`Host`).
-const PROTOCOL_HEADERS: [&str; 10] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-    "expect",
-];
+/// The header names, besides those of one hop or the framing, that HTTP
+/// itself reads: a key sent in any of them is no key the API reads, and the
+/// requests break (a `Content-Length` of a key) or go elsewhere (`Host`).
+const ROUTING_HEADERS: [&str; 2] = ["host", "expect"];
 
 fn parse_header_name(arg: &str) -> Result<HeaderName, String> {
     let name = HeaderName::from_bytes(arg.trim().as_bytes())
         .map_err(|_| format!("invalid header name {:?}", crate::wire::clipped(arg)))?;
-    if PROTOCOL_HEADERS.contains(&name.as_str()) {
+    let lower = name.as_str();
+    if ROUTING_HEADERS.contains(&lower) || tollgate::headers::HOP_AND_FRAMING.contains(&lower) {
         return Err(format!(
             "{name} is a header HTTP itself reads (the message's framing, routing or the \
              connection): name the one the API reads its key from, such as X-API-Key"

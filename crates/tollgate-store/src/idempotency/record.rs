@@ -11,30 +11,18 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tollgate::{ApiError, Catalog, Dialect, ErrorDef, Kind, RetryClass, Violation};
 
-/// Headers not stored: they describe one exchange (or one connection's hop),
-/// not the result; so do the request ids of
-/// [`REQUEST_ID_HEADERS`](tollgate::headers::REQUEST_ID_HEADERS), which a
-/// replay would otherwise give the first request's.
-const NOT_STORED: [&str; 12] = [
-    "date",
-    "server-timing",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-    "transfer-encoding",
-    "content-length",
-    "idempotent-replayed",
-    "set-cookie",
-];
+/// Headers not stored: they describe one exchange, not the result, as do
+/// [`HOP_AND_FRAMING`](tollgate::headers::HOP_AND_FRAMING) and the request
+/// ids of [`REQUEST_ID_HEADERS`](tollgate::headers::REQUEST_ID_HEADERS),
+/// which a replay would otherwise give the first request's.
+const NOT_STORED: [&str; 4] = ["date", "server-timing", "idempotent-replayed", "set-cookie"];
 
 /// Whether a response's field is stored for replay: not one of
-/// [`NOT_STORED`], of the request ids, or of a rate limit's.
+/// [`NOT_STORED`], of one hop or the framing, of the request ids, or of a rate limit's.
 fn stored(name: &str) -> bool {
     !is_rate_limit(name)
         && !NOT_STORED.contains(&name)
+        && !tollgate::headers::HOP_AND_FRAMING.contains(&name)
         && !tollgate::headers::REQUEST_ID_HEADERS.contains(&name)
 }
 
