@@ -114,7 +114,8 @@ pub(crate) fn shown(text: &str) -> String {
 const LINE: usize = 1000;
 
 /// A file's problem for a line of its own, [`printable`]: one longer than
-/// [`LINE`] characters (a 20 000-character field name a catalog file repeats) is cut in the middle, `…` marking the cut, so that its start
+/// [`LINE`] characters (a 20 000-character field name a catalog file
+/// repeats) is cut in the middle, `…` marking the cut, so that its start
 /// (where) and its end (what to do) are both kept.
 pub(crate) fn fitted(text: &str) -> String {
     let count = text.chars().count();

@@ -620,9 +620,9 @@ pub(crate) fn message_from_violations(out: &mut Decoded) {
     }
 }
 
-/// A body's own `code` (or `error_code`, or Okta's and Auth0's `errorCode`): a string, or an integer that is
-/// not merely the status again (Twilio's `20404` is a code; a `404` on a
-/// 404 says nothing more).
+/// A body's own `code` (or `error_code`, or Okta's and Auth0's
+/// `errorCode`): a string, or an integer that is not merely the status
+/// again (Twilio's `20404` is a code; a `404` on a 404 says nothing more).
 fn read_top_level_code(obj: &Obj<'_>, out: &mut Decoded) {
     out.set_code(top_level_code(obj, out.status));
 }

@@ -96,14 +96,17 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
         .collect();
     let main = items.iter().position(|e| !e.has("source")).unwrap_or(0);
     for (i, item) in items.iter().enumerate() {
+        // `detail` by the spec; `message` where a server writes its own.
+        let words = || {
+            item.string("detail")
+                .or_else(|| item.string("message"))
+                .or_else(|| item.string("title"))
+        };
         if i == main {
             // A string by the spec; some servers write a number.
             out.body_status(stated_status(item, "status"));
             out.set_code(item.str("code"));
-            out.message = item
-                .string("detail")
-                .or_else(|| item.string("message"))
-                .or_else(|| item.string("title"));
+            out.message = words();
             out.request_id = item.string("id");
             if let Some(meta) = item.obj("meta") {
                 out.hint_retry(meta.seconds("retry_after"));
@@ -122,11 +125,7 @@ pub(super) fn decode(errors: Vec<Raw<'_>>, mut first: Option<Obj<'_>>, out: &mut
             out.violations.push(Violation {
                 field,
                 code: item.string("code").unwrap_or_default(),
-                message: item
-                    .string("detail")
-                    .or_else(|| item.string("message"))
-                    .or_else(|| item.string("title"))
-                    .unwrap_or_default(),
+                message: words().unwrap_or_default(),
             });
         }
     }
