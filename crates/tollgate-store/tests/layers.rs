@@ -21,6 +21,7 @@ use tower::{Layer, Service, ServiceExt};
 
 both_backends!(
     an_authenticated_request_carries_its_key_id_as_its_rate_limit_key,
+    answers_to_a_keyed_request_are_kept_by_no_shared_cache,
     auth_errors_are_401s_with_www_authenticate,
     scope_and_suspension_errors,
     several_api_keys_on_one_request_are_refused,
@@ -293,6 +294,40 @@ async fn an_authenticated_request_carries_its_key_id_as_its_rate_limit_key(kind:
         let res = svc.ready().await.unwrap().call(req).await.unwrap();
         let body = res.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body, id.as_bytes(), "from the {lookup}");
+    }
+}
+
+/// A keyed answer, or a refusal of its key, is `Cache-Control: no-store`
+/// (a shared cache does not know `X-API-Key` for a credential); a service
+/// that says how its answer may be kept is left to say so.
+async fn answers_to_a_keyed_request_are_kept_by_no_shared_cache(kind: Kind) {
+    let Some(f) = Fixture::new(kind, 10).await else {
+        return;
+    };
+    let handler = tower::service_fn(|req: Req| async move {
+        let mut res = Response::new(Full::<Bytes>::from("scan"));
+        if req.uri().path() == "/v1/public" {
+            let kept = http::HeaderValue::from_static("public, max-age=60");
+            res.headers_mut().insert(http::header::CACHE_CONTROL, kept);
+        }
+        Ok::<_, Infallible>(res)
+    });
+    let svc = f.gate.auth().layer(handler);
+    let get = |path: &str, key: &str| {
+        Request::get(path)
+            .header("x-api-key", key)
+            .body(Full::default())
+            .unwrap()
+    };
+    for (path, key, status, kept) in [
+        ("/v1/scans/1", f.key.as_str(), 200, "no-store"),
+        ("/v1/scans/1", f.key.as_str(), 200, "no-store"),
+        ("/v1/public", f.key.as_str(), 200, "public, max-age=60"),
+        ("/v1/scans/1", "tg_live_nope", 401, "no-store"),
+    ] {
+        let (res, _) = send(&svc, get(path, key)).await;
+        assert_eq!(res.status(), status, "{path} {key}");
+        assert_eq!(res.headers()["cache-control"], kept, "{path} {key}");
     }
 }
 

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::header::CACHE_CONTROL;
+use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
@@ -41,6 +42,18 @@ pin_project! {
     }
 }
 
+/// An answer to a request that must name a key is its caller's alone:
+/// `Cache-Control: no-store`, unless the service said how it may be kept. A
+/// shared cache knows `Authorization` for a credential, and keeps no answer
+/// to it by default (RFC 9111, 3.5), but not `X-API-Key`.
+fn kept_private<B>(mut response: Response<B>) -> Response<B> {
+    response
+        .headers_mut()
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
 impl<S, ReqB> AuthFuture<S, ReqB>
 where
     S: Service<Request<ReqB>>,
@@ -61,9 +74,9 @@ where
         let mut this = self.project();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Inner { fut } => return fut.poll(cx),
+                StateProj::Inner { fut } => return fut.poll(cx).map_ok(kept_private),
                 StateProj::Rejected { response } => match response.take() {
-                    Some(response) => return Poll::Ready(Ok(response)),
+                    Some(response) => return Poll::Ready(Ok(kept_private(response))),
                     None => panic!("AuthFuture polled after completion"),
                 },
                 StateProj::Lookup { lookup, pending } => {
