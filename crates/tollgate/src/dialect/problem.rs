@@ -1,5 +1,7 @@
 //! RFC 9457 problem details: `application/problem+json`.
 
+use std::borrow::Cow;
+
 use super::json::Out;
 use super::{
     Context, Renderer, read_field_messages, write_detail_members, write_message, write_pointer,
@@ -31,7 +33,7 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
     write_message(err, out);
     if let Some(instance) = ctx.instance {
         out.raw(",\"instance\":");
-        out.str(instance);
+        out.str(&instance_of(instance));
     }
     out.raw(",\"code\":");
     write_wire_code(err, Dialect::Problem, out);
@@ -178,9 +180,27 @@ fn fragment_code(ty: &str) -> Option<&str> {
         .then_some(fragment)
 }
 
+/// The `instance` of a request's path. One that starts with `//`
+/// (`GET //evil.example/x`) would read as another host's address to a
+/// client that resolves it against the API's: it starts with `/.` then, as
+/// the URL Standard writes such a path, the same path once resolved.
+fn instance_of(path: &str) -> Cow<'_, str> {
+    match path.starts_with("//") {
+        true => Cow::Owned(format!("/.{path}")),
+        false => Cow::Borrowed(path),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fragment_code;
+    use super::{fragment_code, instance_of};
+
+    #[test]
+    fn a_path_that_reads_as_a_host_is_no_other_hosts_address() {
+        assert_eq!(instance_of("/v1/scans"), "/v1/scans");
+        assert_eq!(instance_of("//evil.example/x"), "/.//evil.example/x");
+        assert_eq!(instance_of("/"), "/");
+    }
 
     #[test]
     fn only_fragments_that_look_like_codes_are_codes() {
