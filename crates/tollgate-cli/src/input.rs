@@ -118,14 +118,16 @@ const LINE: usize = 1000;
 /// repeats) is cut in the middle, `…` marking the cut, so that its start
 /// (where) and its end (what to do) are both kept.
 pub(crate) fn fitted(text: &str) -> String {
-    let count = text.chars().count();
+    // Escaped first: a control character is written in several.
+    let shown = printable(text);
+    let count = shown.chars().count();
     if count <= LINE {
-        return printable(text);
+        return shown;
     }
     let half = LINE / 2;
-    let head: String = text.chars().take(half).collect();
-    let tail: String = text.chars().skip(count - half).collect();
-    printable(&format!("{head}…{tail}"))
+    let head: String = shown.chars().take(half).collect();
+    let tail: String = shown.chars().skip(count - half).collect();
+    format!("{head}…{tail}")
 }
 
 /// Whether `c` is a mark that reorders text right to left (or back): shown
@@ -199,6 +201,9 @@ mod tests {
         assert!(line.starts_with("t.toml:5:1: unknown field `éé"), "{line}");
         assert!(line.ends_with("éé` (did you mean `title`?)"), "{line}");
         assert!(line.contains('…'), "{line}");
+        // Counted as printed, escapes and all.
+        let controls = format!("t.toml:5:1: `{}`", "\u{1}".repeat(900));
+        assert_eq!(fitted(&controls).chars().count(), LINE + 1);
     }
 
     #[test]

@@ -580,35 +580,6 @@ fn a_database_in_memory_or_a_negative_amount_is_refused_and_a_new_default_said()
         let said = String::from_utf8_lossy(&created.stderr);
         assert!(said.contains("-5 is negative"), "{flag}: {said}");
     }
-    // So does a negative duration, its option named.
-    for (args, option) in [
-        (
-            &[
-                "keys",
-                "create",
-                "--account",
-                "acme",
-                "--scopes",
-                "x",
-                "--expires",
-                "-1d",
-            ][..],
-            "'--expires <DURATION>': -1d is negative",
-        ),
-        (
-            &["serve", "--timeout", "-1s"],
-            "'--timeout <DURATION>': -1s is negative",
-        ),
-        (
-            &["serve", "--idempotency-retention", "-5m"],
-            "'--idempotency-retention <DURATION>': -5m is negative",
-        ),
-    ] {
-        let refused = tollgate(&dir, args);
-        assert_eq!(refused.status.code(), Some(2), "{args:?}: {refused:?}");
-        let said = String::from_utf8_lossy(&refused.stderr);
-        assert!(said.contains(option), "{args:?}: {said}");
-    }
 }
 
 /// `accounts create` with an id or an amount the store would refuse makes no

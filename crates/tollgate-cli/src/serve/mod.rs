@@ -21,7 +21,7 @@ mod scans;
 mod settings;
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -508,17 +508,28 @@ fn banner(
             settings.trust_proxies.join(", ")
         )?;
         // `0.0.0.0/0`, `::/0`, `::ffff:0:0/96` (`0.0.0.0/00` too): every
-        // client a proxy; both ends of IPv4 contained is all of it.
-        let trusts_everyone = |proxy: &&String| {
-            proxy.parse::<tollgate_limit::Cidr>().is_ok_and(|cidr| {
-                cidr.contains(std::net::Ipv4Addr::UNSPECIFIED.into())
-                    && cidr.contains(std::net::Ipv4Addr::BROADCAST.into())
-            })
-        };
-        for everyone in settings.trust_proxies.iter().filter(trusts_everyone) {
+        // client a proxy; both ends of a family contained is all of it.
+        for proxy in &settings.trust_proxies {
+            let Ok(cidr) = proxy.parse::<tollgate_limit::Cidr>() else {
+                continue;
+            };
+            let holds = |first: std::net::IpAddr, last: std::net::IpAddr| {
+                cidr.contains(first) && cidr.contains(last)
+            };
+            let v4 = holds(Ipv4Addr::UNSPECIFIED.into(), Ipv4Addr::BROADCAST.into());
+            let v6 = holds(
+                Ipv6Addr::UNSPECIFIED.into(),
+                Ipv6Addr::from(u128::MAX).into(),
+            );
+            let everyone = match (v4, v6) {
+                (true, true) => "every address",
+                (true, false) => "every IPv4 address",
+                (false, true) => "every IPv6 address",
+                (false, false) => continue,
+            };
             writeln!(
                 out,
-                "  warning      {everyone} trusts every address: a client can name any IP in \
+                "  warning      {proxy} trusts {everyone}: a client can name any IP in \
                  X-Forwarded-For, and so pass the per-IP limit"
             )?;
         }
@@ -761,13 +772,20 @@ mod tests {
             text.contains("  warning      ::/0 trusts every address: a client can name any IP"),
             "{text}"
         );
-        // Every spelling of every address is told, a network of some not.
-        for everyone in ["0.0.0.0/0", "0.0.0.0/00", "::ffff:0:0/96"] {
+        // Every spelling of every address of a family is told, a network of
+        // some not.
+        for (everyone, told) in [
+            ("0.0.0.0/0", "every IPv4 address"),
+            ("0.0.0.0/00", "every IPv4 address"),
+            ("::ffff:0:0/96", "every IPv4 address"),
+            ("::/1", "every IPv4 address"),
+            ("::/0", "every address"),
+        ] {
             settings.trust_proxies = vec![everyone.to_owned(), "10.0.0.0/8".to_owned()];
             let text = banner_of(&settings, &Backend::default());
-            assert_eq!(text.matches("trusts every address").count(), 1, "{text}");
+            assert_eq!(text.matches("  warning").count(), 1, "{text}");
             assert!(
-                text.contains(&format!("warning      {everyone} trusts")),
+                text.contains(&format!("warning      {everyone} trusts {told}:")),
                 "{text}"
             );
         }

@@ -120,13 +120,13 @@ pub(crate) struct ServeArgs {
     /// head, or an idle connection's next one, gets 5 s; so Ctrl-C waits this long plus 7 s at
     /// most for them: 5 s for a head on its way, 2 s to close; then this long again at most for
     /// the refunds of those cut off) [default: 10s]
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
 
     /// How long an Idempotency-Key's answer is kept and replayed: 24h, 30m; expired records
     /// are deleted at start and every 10 minutes, or every retention when it is shorter
     /// [default: 24h]
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_retention)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
     idempotency_retention: Option<Duration>,
 
     /// Read the client IP from X-Forwarded-For when the peer is this proxy (an address or a
