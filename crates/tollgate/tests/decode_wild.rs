@@ -1852,6 +1852,14 @@ fn errors_of_shopify_square_okta_auth0_and_zendesk() {
         (e.dialect, e.message.as_deref()),
         ("detail", Some("Validation failed"))
     );
+    // Beside lists of messages, the `detail` is the message too.
+    let e = dec(
+        422,
+        &[],
+        r#"{"detail":"Validation failed","errors":{"email":["is invalid"]}}"#,
+    );
+    assert_eq!(e.message.as_deref(), Some("Validation failed"));
+    assert_eq!(e.violations.len(), 1, "{:?}", e.violations);
     let e = dec(
         400,
         &[],

@@ -542,11 +542,15 @@ fn read_errors_text(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
 }
 
 /// `{"message":…,"errors":{"<field>":["…"]}}` (Laravel, Rails; see
-/// [`is_field_map`]): each
-/// field's messages are violations; the rest is read as a `message` body's,
-/// the message failing that the first violation's.
+/// [`is_field_map`]): each field's messages are violations; the rest is
+/// read as a `message` body's, the message failing that a `detail` string
+/// (`{"detail":"Validation failed","errors":{…}}`), then the first
+/// violation's.
 fn read_errors_by_field(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     read_message(obj, parsed, out);
+    if out.message.is_none() {
+        out.message = obj.string("detail");
+    }
     read_errors_map(obj, out);
     message_from_violations(out);
 }
