@@ -1860,6 +1860,13 @@ fn errors_of_shopify_square_okta_auth0_and_zendesk() {
     );
     assert_eq!(e.message.as_deref(), Some("Validation failed"));
     assert_eq!(e.violations.len(), 1, "{:?}", e.violations);
+    // A blank one is none: the first violation's is the message.
+    let e = dec(
+        422,
+        &[],
+        r#"{"detail":" ","errors":{"email":["is invalid"]}}"#,
+    );
+    assert_eq!(e.message.as_deref(), Some("is invalid"));
     let e = dec(
         400,
         &[],

@@ -516,16 +516,17 @@ fn banner(
             let holds = |first: std::net::IpAddr, last: std::net::IpAddr| {
                 cidr.contains(first) && cidr.contains(last)
             };
-            let v4 = holds(Ipv4Addr::UNSPECIFIED.into(), Ipv4Addr::BROADCAST.into());
-            let v6 = holds(
+            // A network that holds every IPv6 address holds the IPv4 ones
+            // too, mapped (`::/0`).
+            if !holds(Ipv4Addr::UNSPECIFIED.into(), Ipv4Addr::BROADCAST.into()) {
+                continue;
+            }
+            let everyone = match holds(
                 Ipv6Addr::UNSPECIFIED.into(),
                 Ipv6Addr::from(u128::MAX).into(),
-            );
-            let everyone = match (v4, v6) {
-                (true, true) => "every address",
-                (true, false) => "every IPv4 address",
-                (false, true) => "every IPv6 address",
-                (false, false) => continue,
+            ) {
+                true => "every address",
+                false => "every IPv4 address",
             };
             writeln!(
                 out,

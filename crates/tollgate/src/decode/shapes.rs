@@ -549,7 +549,7 @@ fn read_errors_text(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
 fn read_errors_by_field(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     read_message(obj, parsed, out);
     if out.message.is_none() {
-        out.message = obj.string("detail");
+        out.message = obj.string("detail").filter(|detail| !is_blank(detail));
     }
     read_errors_map(obj, out);
     message_from_violations(out);

@@ -181,11 +181,12 @@ fn fragment_code(ty: &str) -> Option<&str> {
 }
 
 /// The `instance` of a request's path. One that starts with `//`
-/// (`GET //evil.example/x`) would read as another host's address to a
-/// client that resolves it against the API's: it starts with `/.` then, as
-/// the URL Standard writes such a path, the same path once resolved.
+/// (`GET //evil.example/x`), or `/\`, which the URL Standard reads as `//`,
+/// would read as another host's address to a client that resolves it
+/// against the API's: it starts with `/.` then, as the URL Standard writes
+/// such a path, the same path once resolved.
 fn instance_of(path: &str) -> Cow<'_, str> {
-    match path.starts_with("//") {
+    match path.starts_with("//") || path.starts_with("/\\") {
         true => Cow::Owned(format!("/.{path}")),
         false => Cow::Borrowed(path),
     }
@@ -199,6 +200,7 @@ mod tests {
     fn a_path_that_reads_as_a_host_is_no_other_hosts_address() {
         assert_eq!(instance_of("/v1/scans"), "/v1/scans");
         assert_eq!(instance_of("//evil.example/x"), "/.//evil.example/x");
+        assert_eq!(instance_of("/\\evil.example/x"), "/./\\evil.example/x");
         assert_eq!(instance_of("/"), "/");
     }
 
