@@ -45,19 +45,25 @@ const RATE_LIMIT_CODES: [&str; 20] = [
 /// `dailyLimitExceeded` (403s).
 const QUOTA_CODES: [&str; 3] = ["insufficientquota", "quotaexceeded", "dailylimitexceeded"];
 
-/// The length of the longest of [`RATE_LIMIT_CODES`] and [`QUOTA_CODES`].
+/// The length of the longest name of the lists [`is_one_of`] compares with:
+/// [`RATE_LIMIT_CODES`], [`QUOTA_CODES`] and
+/// [`ONE_ERROR_PARTS`](super::shapes::ONE_ERROR_PARTS).
 const LONGEST_KNOWN_CODE: usize = {
-    let (mut i, mut longest) = (0, 0);
-    while i < RATE_LIMIT_CODES.len() + QUOTA_CODES.len() {
-        let len = if i < RATE_LIMIT_CODES.len() {
-            RATE_LIMIT_CODES[i].len()
-        } else {
-            QUOTA_CODES[i - RATE_LIMIT_CODES.len()].len()
-        };
-        if len > longest {
-            longest = len;
+    let lists: [&[&str]; 3] = [
+        &RATE_LIMIT_CODES,
+        &QUOTA_CODES,
+        &super::shapes::ONE_ERROR_PARTS,
+    ];
+    let (mut l, mut longest) = (0, 0);
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            if lists[l][i].len() > longest {
+                longest = lists[l][i].len();
+            }
+            i += 1;
         }
-        i += 1;
+        l += 1;
     }
     longest
 };
@@ -84,8 +90,9 @@ pub(super) fn is_quota_code(code: &str) -> bool {
     is_one_of(code, &QUOTA_CODES)
 }
 
-/// Whether `code`, in any case and without `_` and `-`, is one of `known`.
-fn is_one_of(code: &str, known: &[&str]) -> bool {
+/// Whether `code`, in any case and without `_` and `-`, is one of `known`
+/// (lower-case names of one of the lists [`LONGEST_KNOWN_CODE`] names).
+pub(super) fn is_one_of(code: &str, known: &[&str]) -> bool {
     // Folded once, rather than once per known code; folded longer than the
     // longest, it is none of them.
     let mut folded = [0; LONGEST_KNOWN_CODE];

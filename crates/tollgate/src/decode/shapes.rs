@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::hints::aws_error_type;
+use super::hints::{aws_error_type, is_one_of};
 use super::{Decoded, Json, Obj, Raw};
 use crate::{Catalog, Dialect, Violation};
 
@@ -270,10 +270,10 @@ fn is_field_map(obj: &Obj<'_>) -> bool {
     !obj.members.is_empty() && obj.members().all(|(_, raw)| is_messages(raw))
 }
 
-/// Names of the parts of one error, folded ([`folded_eq`]): an `errors`
+/// Names of the parts of one error, folded ([`is_one_of`]): an `errors`
 /// object with one of them (`{"Code":"InternalError","Message":"…"}`,
 /// `{"reason":"missing token"}`) describes an error, not fields.
-const ONE_ERROR_PARTS: [&str; 22] = [
+pub(super) const ONE_ERROR_PARTS: [&str; 22] = [
     "code",
     "message",
     "msg",
@@ -309,17 +309,8 @@ fn is_sentence_map(errors: &Obj<'_>) -> bool {
     let sentence = |raw: Raw<'_>| raw.string().is_some_and(|text| text.trim().contains(' '));
     !errors.members.is_empty()
         && errors.members().all(|(key, raw)| {
-            !ONE_ERROR_PARTS.iter().any(|part| folded_eq(key, part))
-                && (sentence(raw) || is_messages(raw))
+            !is_one_of(key, &ONE_ERROR_PARTS) && (sentence(raw) || is_messages(raw))
         })
-}
-
-/// Whether `name`, in any case and without `_` and `-`, is `folded`.
-fn folded_eq(name: &str, folded: &str) -> bool {
-    name.chars()
-        .filter(|c| !matches!(c, '_' | '-'))
-        .flat_map(char::to_lowercase)
-        .eq(folded.chars())
 }
 
 /// Whether a value is a field's messages: a non-empty array of strings.
