@@ -1972,3 +1972,100 @@ fn a_github_secondary_rate_limit_waits_a_minute() {
     assert_eq!(e.kind, Kind::PermissionDenied);
     assert!(!e.retryable);
 }
+
+/// The fields of `e`'s violations: field, code and message each.
+fn violations(e: &Decoded) -> Vec<(&str, &str, &str)> {
+    e.violations
+        .iter()
+        .map(|v| (&*v.field, &*v.code, &*v.message))
+        .collect()
+}
+
+/// Django REST Framework nests a serializer's errors as its fields nest,
+/// and a list's by item (an item without errors empty; a `ListField`'s by
+/// index as a key): each field is named as a client writes it.
+#[test]
+fn django_rest_frameworks_nested_fields_are_named_by_their_path() {
+    let body = r#"{"name":["This field is required."],"address":{"city":["This field may not be blank."],"geo":{"lat":["A valid number is required."]}},"items":[{},{"sku":["Ensure this field has no more than 12 characters."]}],"tags":{"0":["Not a valid string."]}}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(
+        violations(&e),
+        [
+            ("name", "", "This field is required."),
+            ("address.city", "", "This field may not be blank."),
+            ("address.geo.lat", "", "A valid number is required."),
+            (
+                "items[1].sku",
+                "",
+                "Ensure this field has no more than 12 characters."
+            ),
+            ("tags[0]", "", "Not a valid string."),
+        ]
+    );
+    assert_eq!(e.message.as_deref(), Some("This field is required."));
+    assert_eq!(e.kind, Kind::InvalidArgument);
+    // Nested under `errors`, beside a message.
+    let laravel = r#"{"message":"The given data was invalid.","errors":{"user":{"email":["The email must be a valid email address."]}}}"#;
+    let e = dec(422, &[], laravel);
+    assert_eq!(e.message.as_deref(), Some("The given data was invalid."));
+    assert_eq!(
+        violations(&e),
+        [("user.email", "", "The email must be a valid email address.")]
+    );
+    // Eight levels are read; a nested object of anything but messages is
+    // no field map, nor a list of empty items alone, nor one nested deeper.
+    let deep = r#"{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":["deep"]}}}}}}}}}"#;
+    assert_eq!(
+        violations(&dec(400, &[], deep)),
+        [("a.b.c.d.e.f.g.h.i", "", "deep")]
+    );
+    for body in [
+        r#"{"name":["x y"],"address":{"city":"Paris"}}"#,
+        r#"{"items":[{},{}]}"#,
+        r#"{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":["too deep"]}}}}}}}}}}"#,
+    ] {
+        assert!(dec(400, &[], body).violations.is_empty(), "{body}");
+    }
+}
+
+/// Discord's `{"code":50035,"errors":{…},"message":"Invalid Form Body"}`
+/// lists each field's errors under `_errors`, items by their index.
+#[test]
+fn discords_form_errors_are_violations_with_codes() {
+    let body = r#"{"code":50035,"errors":{"embeds":{"0":{"description":{"_errors":[{"code":"BASE_TYPE_MAX_LENGTH","message":"Must be 4096 or fewer in length."}]}}},"name":{"_errors":[{"code":"BASE_TYPE_REQUIRED","message":"This field is required"}]}},"message":"Invalid Form Body"}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(
+        (e.code.as_deref(), e.message.as_deref()),
+        (Some("50035"), Some("Invalid Form Body"))
+    );
+    assert_eq!(
+        violations(&e),
+        [
+            (
+                "embeds[0].description",
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 4096 or fewer in length."
+            ),
+            ("name", "BASE_TYPE_REQUIRED", "This field is required"),
+        ]
+    );
+}
+
+/// A body of long field names nested deep does not copy them into every
+/// violation below: what the names cost stays near the body's size.
+#[test]
+fn nested_field_names_are_copied_within_a_bound() {
+    let name = "n".repeat(10_000);
+    let leaves: Vec<String> = (0..900)
+        .map(|i| format!(r#""f{i}":["bad value"]"#))
+        .collect();
+    let body = format!(r#"{{"{name}":{{"{name}":{{{}}}}}}}"#, leaves.join(","));
+    let e = dec(400, &[], &body);
+    let copied: usize = e.violations.iter().map(|v| v.field.len()).sum();
+    assert!(!e.violations.is_empty());
+    assert!(
+        copied < 200_000,
+        "{copied} bytes of names from a {}-byte body",
+        body.len()
+    );
+}

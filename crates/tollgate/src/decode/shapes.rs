@@ -265,10 +265,64 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
 
 /// Whether every member of an object is a field's messages, a non-empty
 /// array of strings, as Laravel and Rails write their `errors`, and Django
-/// REST Framework a whole 400 (`{"email":["This field is required."]}`).
+/// REST Framework a whole 400 (`{"email":["This field is required."]}`),
+/// or holds nested fields' ([`is_field_tree`]).
 fn is_field_map(obj: &Obj<'_>) -> bool {
-    !obj.members.is_empty() && obj.members().all(|(_, raw)| is_messages(raw))
+    !obj.members.is_empty()
+        && obj
+            .members()
+            .all(|(_, raw)| is_field_tree(raw, FIELD_TREE_DEPTH))
 }
+
+/// How many objects and lists a field map may nest a field's messages in
+/// (`{"address":{"city":["…"]}}`, one): more than any form does, and a
+/// bound on the work a hostile body makes.
+const FIELD_TREE_DEPTH: usize = 8;
+
+/// Whether `raw` holds fields' messages within `depth` levels: one field's
+/// ([`is_messages`]); Discord's `{"_errors":[{"code","message"}]}`; or,
+/// nested as Django REST Framework nests a serializer's, a map of fields
+/// (`{"city":["…"]}`) or a list of items' maps (`[{},{"name":["…"]}]`, an
+/// item without errors empty).
+fn is_field_tree(raw: Raw<'_>, depth: usize) -> bool {
+    if is_messages(raw) {
+        return true;
+    }
+    let Some(depth) = depth.checked_sub(1) else {
+        return false;
+    };
+    let subtree = |raw: Raw<'_>| is_field_tree(raw, depth);
+    match raw.json_type() {
+        Some(Json::Object) => raw.entries().is_some_and(|mut entries| {
+            let mut any = false;
+            entries.all(|(key, value)| {
+                any = true;
+                if key == DISCORD_ERRORS {
+                    value.items().is_some_and(|mut items| {
+                        items.all(|item| item.obj().is_some_and(|item| item.has("message")))
+                    })
+                } else {
+                    subtree(value)
+                }
+            }) && any
+        }),
+        Some(Json::Array) => raw.items().is_some_and(|items| {
+            let mut any = false;
+            items.into_iter().all(|item| {
+                let empty = item
+                    .entries()
+                    .is_some_and(|mut entries| entries.next().is_none());
+                any |= !empty;
+                empty || (item.json_type() == Some(Json::Object) && subtree(item))
+            }) && any
+        }),
+        _ => false,
+    }
+}
+
+/// The member under which Discord lists a field's errors, each
+/// `{"code","message"}`.
+const DISCORD_ERRORS: &str = "_errors";
 
 /// Names of the parts of one error, folded ([`is_one_of`]): an `errors`
 /// object with one of them (`{"Code":"InternalError","Message":"…"}`,
@@ -562,8 +616,77 @@ fn read_errors_map(obj: &Obj<'_>, out: &mut Decoded) {
 
 /// The messages of each field in the map `key` holds as violations.
 fn read_fields_map(obj: &Obj<'_>, key: &str, out: &mut Decoded) {
-    for (field, messages) in obj.raw(key).and_then(Raw::entries).into_iter().flatten() {
-        crate::dialect::read_field_messages(&field, messages, out);
+    if let Some(map) = obj.raw(key) {
+        FieldTree::default().read("", map, out);
+    }
+}
+
+/// Reads a map of fields' messages ([`is_field_tree`]) into violations,
+/// naming a nested field as a client writes it: `address.city`,
+/// `items[1].name` (a list's index, or a member named by one, as Django
+/// REST Framework's `ListField` and Discord name an item).
+#[derive(Default)]
+struct FieldTree {
+    /// Bytes of field names written so far: a hostile body of long names
+    /// nested deep would otherwise copy them into every violation below.
+    written: usize,
+}
+
+impl FieldTree {
+    fn read(&mut self, field: &str, raw: Raw<'_>, out: &mut Decoded) {
+        if out.violation_room() == 0 || self.written > crate::dialect::FIELD_COPIES_MAX {
+            return;
+        }
+        match raw.json_type() {
+            Some(Json::Object) => {
+                for (key, value) in raw.entries().into_iter().flatten() {
+                    if key == DISCORD_ERRORS {
+                        self.read_discord(field, value, out);
+                    } else {
+                        let nested = self.nested(field, &key);
+                        self.read(&nested, value, out);
+                    }
+                }
+            }
+            Some(Json::Array) if !is_messages(raw) => {
+                for (i, item) in raw.items().into_iter().flatten().enumerate() {
+                    let nested = self.nested(field, &i.to_string());
+                    self.read(&nested, item, out);
+                }
+            }
+            _ => crate::dialect::read_field_messages(field, raw, out),
+        }
+    }
+
+    /// `field`'s member `key`: `key` itself at the top.
+    fn nested(&mut self, field: &str, key: &str) -> String {
+        let index = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit());
+        let nested = match (field.is_empty(), index) {
+            (true, _) => key.to_owned(),
+            (false, true) => format!("{field}[{key}]"),
+            (false, false) => format!("{field}.{key}"),
+        };
+        self.written += nested.len();
+        nested
+    }
+
+    /// Discord's `[{"code":"BASE_TYPE_REQUIRED","message":"…"}]`, each a
+    /// violation of `field`.
+    fn read_discord(&mut self, field: &str, errors: Raw<'_>, out: &mut Decoded) {
+        for item in errors.items().into_iter().flatten() {
+            if out.violation_room() == 0 {
+                return;
+            }
+            let Some(item) = item.obj() else {
+                continue;
+            };
+            self.written += field.len();
+            out.violations.push(Violation {
+                field: field.to_owned(),
+                code: item.string("code").unwrap_or_default(),
+                message: item.string("message").unwrap_or_default(),
+            });
+        }
     }
 }
 
@@ -590,8 +713,9 @@ fn read_error_messages(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
 /// Django REST Framework's `{"<field>":["…"]}` (see [`is_field_map`]): each
 /// field's messages are violations, the first one the message.
 fn read_field_map(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    let mut tree = FieldTree::default();
     for (field, messages) in obj.members() {
-        crate::dialect::read_field_messages(field, messages, out);
+        tree.read(field, messages, out);
     }
     message_from_violations(out);
 }
