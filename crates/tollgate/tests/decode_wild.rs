@@ -2069,3 +2069,20 @@ fn nested_field_names_are_copied_within_a_bound() {
         body.len()
     );
 }
+
+/// Google's typed details that no field of a decoded error holds (a
+/// `QuotaFailure`'s violated quota, a `PreconditionFailure`) are kept as
+/// details named by their type; the wait `RetryInfo` asks is the hint.
+#[test]
+fn googles_other_typed_details_are_kept() {
+    let body = r#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Queries'","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com"},{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"subject":"project:123","description":"Queries per minute"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"docs","url":"https://cloud.google.com/docs/quota"}]}]}}"#;
+    let e = dec(429, &[], body);
+    assert_eq!(e.code.as_deref(), Some("RATE_LIMIT_EXCEEDED"));
+    assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
+    assert_eq!(
+        e.details["QuotaFailure"]["violations"][0]["subject"],
+        "project:123"
+    );
+    assert!(!e.details.contains_key("Help"), "{:?}", e.details);
+    assert!(!e.details.contains_key("RetryInfo"), "{:?}", e.details);
+}

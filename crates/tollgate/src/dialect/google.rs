@@ -108,9 +108,12 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
     }
 }
 
+/// The `details` Tollgate writes read into their places; the others
+/// (`QuotaFailure`, `PreconditionFailure`, `ResourceInfo`,
+/// `LocalizedMessage`, `DebugInfo`) kept as details named by their type.
 fn read_typed_details(error: &Obj<'_>, out: &mut Decoded) {
-    for item in error.items("details") {
-        let Some(item) = item.obj() else {
+    for raw in error.items("details") {
+        let Some(item) = raw.obj() else {
             continue;
         };
         let Some(ty) = item.str("@type") else {
@@ -142,6 +145,9 @@ fn read_typed_details(error: &Obj<'_>, out: &mut Decoded) {
                 }
             }
             "RequestInfo" => out.request_id = item.string("requestId"),
+            // Links to docs, which the catalog's entry gives.
+            "Help" => {}
+            other if !other.is_empty() => out.add_detail(other, raw),
             _ => {}
         }
     }
