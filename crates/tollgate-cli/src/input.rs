@@ -93,15 +93,14 @@ fn read_bounded(reader: impl Read, limit: usize) -> io::Result<Input> {
 /// failure) and the marks that reorder text right to left (which can make a
 /// line read other than it is) are written escaped.
 pub(crate) fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() || reorders(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    text.chars().flat_map(printed).collect()
+}
+
+/// How [`printable`] writes `c`: escaped (`\u{1b}`) or as it is.
+fn printed(c: char) -> impl Iterator<Item = char> + Clone {
+    let escaped = (c.is_control() || reorders(c)).then(|| c.escape_default());
+    let plain = escaped.is_none().then_some(c);
+    escaped.into_iter().flatten().chain(plain)
 }
 
 /// An argument (or a setting's value) as an error repeats it: clipped
@@ -116,18 +115,33 @@ const LINE: usize = 1000;
 /// A file's problem for a line of its own, [`printable`]: one longer than
 /// [`LINE`] characters (a 20 000-character field name a catalog file
 /// repeats) is cut in the middle, `…` marking the cut, so that its start
-/// (where) and its end (what to do) are both kept.
+/// (where) and its end (what to do) are both kept. Characters are counted
+/// as printed (a control character is written in several), and the cut
+/// never falls inside an escape.
 pub(crate) fn fitted(text: &str) -> String {
-    // Escaped first: a control character is written in several.
-    let shown = printable(text);
-    let count = shown.chars().count();
-    if count <= LINE {
-        return shown;
+    let width = |c: char| printed(c).count();
+    if text.chars().map(width).sum::<usize>() <= LINE {
+        return printable(text);
     }
-    let half = LINE / 2;
-    let head: String = shown.chars().take(half).collect();
-    let tail: String = shown.chars().skip(count - half).collect();
-    format!("{head}…{tail}")
+    // Whole characters from each end, as many as fit in half the line.
+    let within = |room: &mut usize, c: char| {
+        let fits = width(c) <= *room;
+        *room = room.saturating_sub(width(c));
+        fits
+    };
+    let (mut head_room, mut tail_room) = (LINE / 2, LINE / 2);
+    let head: String = text
+        .chars()
+        .take_while(|&c| within(&mut head_room, c))
+        .collect();
+    let mut tail: Vec<char> = text
+        .chars()
+        .rev()
+        .take_while(|&c| within(&mut tail_room, c))
+        .collect();
+    tail.reverse();
+    let tail: String = tail.into_iter().collect();
+    format!("{}…{}", printable(&head), printable(&tail))
 }
 
 /// Whether `c` is a mark that reorders text right to left (or back): shown
@@ -201,9 +215,17 @@ mod tests {
         assert!(line.starts_with("t.toml:5:1: unknown field `éé"), "{line}");
         assert!(line.ends_with("éé` (did you mean `title`?)"), "{line}");
         assert!(line.contains('…'), "{line}");
-        // Counted as printed, escapes and all.
+        // Counted as printed, escapes and all, and cut between escapes.
         let controls = format!("t.toml:5:1: `{}`", "\u{1}".repeat(900));
-        assert_eq!(fitted(&controls).chars().count(), LINE + 1);
+        let line = fitted(&controls);
+        assert!(line.chars().count() <= LINE + 1, "{line}");
+        let (head, tail) = line.split_once('…').unwrap();
+        let escapes = |text: &str| text.split("\\u{1}").all(str::is_empty);
+        assert!(
+            escapes(head.strip_prefix("t.toml:5:1: `").unwrap()),
+            "{head}"
+        );
+        assert!(escapes(tail.strip_suffix('`').unwrap()), "{tail}");
     }
 
     #[test]
