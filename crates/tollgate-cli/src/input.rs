@@ -73,10 +73,31 @@ pub(crate) fn read(source: &Source, limit: usize) -> Result<Input, CliError> {
     match source {
         Source::Stdin => read_bounded(io::stdin().lock(), limit).map_err(failed),
         Source::File(path) => {
+            // Opening a named pipe waits for a writer, as reading stdin
+            // does: told, so that a pipe left where a file was expected
+            // (`tollgate.toml`) is not a silent hang.
+            if is_named_pipe(path) {
+                stderr!(
+                    "reading {}, a named pipe: waiting until its writer closes it",
+                    printable(&source.name())
+                );
+            }
             let file = File::open(path).map_err(failed)?;
             read_bounded(file, limit).map_err(failed)
         }
     }
+}
+
+/// Whether `path` names a FIFO (a named pipe), after symlinks.
+#[cfg(unix)]
+fn is_named_pipe(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    std::fs::metadata(path).is_ok_and(|meta| meta.file_type().is_fifo())
+}
+
+#[cfg(not(unix))]
+fn is_named_pipe(_: &Path) -> bool {
+    false
 }
 
 fn read_bounded(reader: impl Read, limit: usize) -> io::Result<Input> {

@@ -2255,3 +2255,39 @@ fn docs_title_is_the_openapi_documents_and_said_so_elsewhere() {
     }
     assert!(stderr(&tollgate(&["docs", "--format", "markdown"])).is_empty());
 }
+
+/// A named pipe where a file was expected waits for its writer, as stdin
+/// does, and says so first: not a silent hang.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_is_read_once_its_writer_comes_and_the_wait_is_told() {
+    let dir = scratch("named-pipe");
+    let fifo = dir.join("api.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let child = common::tollgate_command()
+        .args(["lint", "api.toml"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening for writing waits for the reader, which tells the wait first.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writer
+        .write_all(b"[errors.gone]\nstatus = 410\ntitle = \"Gone\"\nmessage = \"It is gone.\"\n")
+        .unwrap();
+    drop(writer);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("reading api.toml, a named pipe: waiting until its writer closes it"),
+        "{stderr}"
+    );
+    assert_eq!(code(&output), 0, "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ok: api.toml: 1 entry"));
+}
