@@ -1887,7 +1887,10 @@ fn a_start_that_cannot_listen_leaves_the_demo_key_to_the_next() {
         .unwrap();
     assert_eq!(failed.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(stderr.contains("cannot listen on"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr} (named by --listen)")),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("pass --listen with another port"),
         "{stderr}"
@@ -2488,7 +2491,7 @@ fn a_listen_address_with_control_characters_is_shown_escaped() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("cannot listen on \\u{1b}[31m:1"),
+        stderr.contains("cannot listen on \\u{1b}[31m:1 (named by tollgate.toml:1:10)"),
         "{stderr}"
     );
     assert!(!stderr.contains('\u{1b}'), "{stderr}");

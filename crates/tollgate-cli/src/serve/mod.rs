@@ -105,7 +105,10 @@ async fn serve(
             } else {
                 ""
             };
-            CliError::Usage(format!("cannot listen on {}: {e}{hint}", settings.listen))
+            CliError::Usage(format!(
+                "cannot listen on {} (named by {}): {e}{hint}",
+                settings.listen, settings.listen_by
+            ))
         })?;
     let limits = match &settings.redis {
         Some(url) => Backend::from_url(url).map_err(|e| CliError::Usage(e.to_string()))?,

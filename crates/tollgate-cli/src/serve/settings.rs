@@ -206,6 +206,10 @@ struct Config {
     /// reached.
     #[serde(skip)]
     redis_at: String,
+    /// Where `listen` is set, `file:line:column`, for an address that
+    /// cannot be bound (a host that does not resolve, a port in use).
+    #[serde(skip)]
+    listen_at: String,
     /// Where each of `catalog` is named, `file:line:column`, for a file
     /// that cannot be read.
     #[serde(skip)]
@@ -482,6 +486,7 @@ impl Config {
         };
         if let Some(value) = &config.listen {
             check(value, parse_checked::<ListenAddress>);
+            config.listen_at = at(value.span().start);
         }
         if let Some(value) = &config.redis {
             check(value, parse_checked::<RedisUrl>);
@@ -580,6 +585,9 @@ impl Config {
 #[derive(Debug)]
 pub(super) struct Settings {
     pub(super) listen: String,
+    /// What named `listen`: the flag, the config file's line, or the
+    /// default.
+    pub(super) listen_by: String,
     pub(super) dialect: Dialect,
     pub(super) catalogs: Vec<PathBuf>,
     /// Where the config file names each of the first `catalogs`.
@@ -799,11 +807,14 @@ impl Settings {
             .map(Spanned::into_inner)
             .collect();
         trust_proxies.extend(args.trust_proxies);
+        let (listen, listen_by) = match (args.listen, config.listen) {
+            (Some(listen), _) => (listen, "--listen".to_owned()),
+            (None, Some(listen)) => (listen.into_inner(), config.listen_at),
+            (None, None) => (DEFAULT_LISTEN.to_owned(), "the default".to_owned()),
+        };
         Ok(Settings {
-            listen: args
-                .listen
-                .or(config.listen.map(Spanned::into_inner))
-                .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            listen,
+            listen_by,
             dialect: args.dialect.or(config.dialect).unwrap_or(Dialect::Problem),
             catalogs,
             catalogs_at: config.catalog_at,
