@@ -2086,3 +2086,24 @@ fn googles_other_typed_details_are_kept() {
     assert!(!e.details.contains_key("Help"), "{:?}", e.details);
     assert!(!e.details.contains_key("RetryInfo"), "{:?}", e.details);
 }
+
+/// Microsoft Graph's `innerError` (Azure's `innererror`, camel-cased) is an
+/// Azure error's: kept, and its `request-id` the request id of a body
+/// read alone. Cloudflare's `error_chain` of causes is kept too.
+#[test]
+fn graphs_inner_error_and_cloudflares_error_chain_are_kept() {
+    let graph = r#"{"error":{"code":"InvalidAuthenticationToken","message":"Access token is empty.","innerError":{"date":"2026-12-07T19:00:00","request-id":"b5c1a7e2-0d1f","client-request-id":"c0ffee00-9e8d"}}}"#;
+    let e = dec(401, &[], graph);
+    assert_eq!(e.dialect, "azure");
+    assert_eq!(e.code.as_deref(), Some("InvalidAuthenticationToken"));
+    assert_eq!(e.request_id.as_deref(), Some("b5c1a7e2-0d1f"));
+    assert_eq!(
+        e.details["innerError"]["client-request-id"],
+        "c0ffee00-9e8d"
+    );
+    let cloudflare = r#"{"success":false,"errors":[{"code":1003,"message":"Invalid or missing zone id.","error_chain":[{"code":7003,"message":"Could not route to /zones/x"}]}],"messages":[],"result":null}"#;
+    let e = dec(400, &[], cloudflare);
+    assert_eq!(e.code.as_deref(), Some("1003"));
+    assert_eq!(e.message.as_deref(), Some("Invalid or missing zone id."));
+    assert_eq!(e.details["error_chain"][0]["code"], 7003);
+}

@@ -165,7 +165,7 @@ fn detect_nested(obj: &Obj<'_>, error: &Obj<'_>) -> Shape {
     } else if error.json_type("type") == Some(String) {
         Shape::Dialect(Dialect::Stripe)
     } else if error.has("target")
-        || error.has("innererror")
+        || inner_error(error).is_some()
         || error.json_type("details") == Some(Array)
     {
         Shape::Other("azure", read_azure)
@@ -409,8 +409,16 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     };
     out.set_code(error.str("code"));
     out.message = error.string("message");
-    if let Some(inner) = error.raw("innererror") {
-        out.add_detail("innererror", inner);
+    if let Some((key, inner)) = inner_error(&error) {
+        out.add_detail(key, inner);
+        // Microsoft Graph's `{"date","request-id","client-request-id"}`,
+        // where a body alone keeps the id its `request-id` header names.
+        if out.request_id.as_deref().is_none_or(is_blank) {
+            let id = inner
+                .obj()
+                .and_then(|inner| inner.raw("request-id")?.id().map(Cow::into_owned));
+            out.request_id = id;
+        }
     }
     if let Some(target) = error.string("target") {
         out.details.insert("target".to_owned(), target.into());
@@ -425,6 +433,13 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
             message: item.string("message").unwrap_or_default(),
         });
     }
+}
+
+/// An Azure error's inner error, under the name it has: `innererror` in
+/// Microsoft's REST guidelines, `innerError` in Microsoft Graph's.
+fn inner_error<'t>(error: &Obj<'t>) -> Option<(&'static str, Raw<'t>)> {
+    let named = |key| error.raw(key).map(|raw| (key, raw));
+    named("innererror").or_else(|| named("innerError"))
 }
 
 /// `{"error":"…"}`: a code when it looks like one, else a message; OAuth 2
@@ -819,6 +834,10 @@ pub(super) fn read_errors(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) 
             if i == 0 {
                 if out.message.is_none() {
                     out.message = item.string("message");
+                }
+                // Cloudflare's causes of the error, each `{"code","message"}`.
+                if let Some(chain) = item.raw("error_chain") {
+                    out.add_detail("error_chain", chain);
                 }
                 if !has_top_code {
                     // GitHub's GraphQL API names its errors by `type` alone.
