@@ -70,7 +70,7 @@
 //! [`ApiKey::from_extension()`] as a route layer inside the store's auth
 //! layer, on each method router, and the route's own needs (scope, credits,
 //! idempotency: `gate.route()`) inside the limiter, so that a refused request
-//! is never charged:
+//! is never charged (`tollgate-store`'s crate docs run such an app):
 //!
 //! ```text
 //! let per_key = RateLimitLayer::new(per_key_limiter);   // once; one budget for every route

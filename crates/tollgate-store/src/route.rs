@@ -83,12 +83,15 @@ impl RouteLayer {
     /// required.
     ///
     /// ```
-    /// # async fn f(store: tollgate_store::Store) {
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = tollgate_store::Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await?;
     /// use tollgate_store::{Gatekeeper, Idempotency};
     /// let route = Gatekeeper::new(store).route().scope("scans:write").cost(1);
     /// let codes = route.idempotency(Idempotency::Required).error_codes();
     /// assert!(codes.contains(&"insufficient_scope") && codes.contains(&"missing_field"));
-    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     pub fn error_codes(&self) -> Vec<&'static str> {
         let mut codes = self.auth().error_codes();
