@@ -98,11 +98,15 @@ fn duration_error(text: &str, e: &humantime::DurationError) -> String {
 
 /// A value parser for a URL that may hold a password (`--redis`, probe's
 /// `BASE_URL`): clap's own error would echo the value as given, so this one
-/// shows it through [`tollgate::redact_url`], clipped.
+/// shows it as `show` does ([`shown_url`](crate::store_db::shown_url): the
+/// password hidden, clipped).
 ///
-/// `parse` checks the text; its error is shown after the redacted value.
+/// `parse` checks the text; its error is shown after the value as shown.
 #[derive(Clone, Copy)]
-pub(crate) struct SecretUrl<T>(pub(crate) fn(&str) -> Result<T, String>);
+pub(crate) struct SecretUrl<T> {
+    pub(crate) parse: fn(&str) -> Result<T, String>,
+    pub(crate) show: fn(&str) -> String,
+}
 
 impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for SecretUrl<T> {
     type Value = T;
@@ -124,8 +128,8 @@ impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Secre
             let what = format!("invalid value for '{arg}': not valid UTF-8");
             return Err(error(ErrorKind::InvalidUtf8, what));
         };
-        (self.0)(text).map_err(|why| {
-            let shown = crate::store_db::shown_url(text);
+        (self.parse)(text).map_err(|why| {
+            let shown = (self.show)(text);
             let what = format!("invalid value '{shown}' for '{arg}': {why}");
             error(ErrorKind::ValueValidation, what)
         })

@@ -900,16 +900,18 @@ fn a_password_in_the_base_url_is_never_shown() {
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
 
-    // A base URL refused by its parser is shown redacted too.
+    // A base URL refused by its parser is shown redacted too, its user
+    // name with its password: either may be the key.
     for bad in [
         "http://probe:hunter2@127.0.0.1/?q=1",
         "ftp://probe:hunter2@127.0.0.1",
+        "http://hunter2@127.0.0.1:99999/",
     ] {
         let output = tollgate(&["probe", bad]);
         assert_eq!(output.status.code(), Some(2), "{bad}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            stderr.starts_with("error: invalid value '") && stderr.contains("probe:***@"),
+            stderr.starts_with("error: invalid value '") && stderr.contains("://***@127.0.0.1"),
             "{stderr}"
         );
         assert!(!stderr.contains("hunter2"), "{stderr}");

@@ -1078,6 +1078,41 @@ fn a_key_the_server_repeats_back_is_never_shown() {
     assert!(stdout.contains("Invalid key: ***"), "{stdout}");
 }
 
+/// A key the server sends back in a JSON string written with escapes
+/// (`\u0074g_…`), which the bytes do not show but the report's quotes of
+/// the string would, is not shown either: no 12 characters of it in a row.
+#[test]
+fn a_key_sent_back_in_json_escapes_is_never_shown() {
+    let escaped: String = KEY
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    let body = format!(
+        r#"{{"error":{{"code":"{escaped}","message":"unknown key {escaped} thread main \u0070anicked at x","request_id":"r1"}}}}"#
+    );
+    let server = Hostile::start(Reply::new(answer_with(
+        "404 Not Found",
+        &["Content-Type: application/json"],
+        body.as_bytes(),
+    )));
+    for json in [true, false] {
+        let run = Run {
+            key: KeyVia::Flag,
+            routes: true,
+            json,
+        };
+        let outcome = probe(&server, run);
+        let stdout = String::from_utf8_lossy(&outcome.stdout);
+        assert_eq!(outcome.status.code(), Some(1), "{stdout}");
+        let shown = KEY
+            .as_bytes()
+            .windows(12)
+            .find(|part| stdout.contains(std::str::from_utf8(part).unwrap()));
+        assert_eq!(shown, None, "{stdout}");
+        assert!(stdout.contains("***"), "{stdout}");
+    }
+}
+
 /// Paths of /openapi.json with DEL and C1 controls (U+009B starts an escape
 /// sequence, as `ESC [` does) are written as `\u` escapes in the JSON report,
 /// which read back as the paths.

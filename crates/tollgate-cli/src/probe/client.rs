@@ -407,6 +407,20 @@ impl Client {
             }
         }
     }
+
+    /// `text` of the report with every part of a secret as `***`: what the
+    /// checks quote of an answer after reading it (a JSON string's escapes
+    /// undone) may show what its bytes did not.
+    pub(crate) fn hide_secrets_in(&self, text: &mut String) {
+        let Some(finder) = &self.finder else {
+            return;
+        };
+        if let Some(hidden) = without(text.as_bytes(), finder) {
+            // The parts found are ASCII, as the secrets are: `***` in their
+            // place leaves the text UTF-8.
+            *text = String::from_utf8_lossy(&hidden).into_owned();
+        }
+    }
 }
 
 /// The shortest key hidden from answers: a shorter one is too likely to be

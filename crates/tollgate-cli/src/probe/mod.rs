@@ -99,7 +99,10 @@ arguments or BASE_URL unreachable.";
 pub(crate) struct ProbeArgs {
     /// The API's base URL (http://host:port, or with a path prefix); request paths are appended.
     /// A user name and password in it are the key when --key is not given (see below)
-    #[arg(value_name = "BASE_URL", value_parser = SecretUrl(parse_base_url))]
+    #[arg(value_name = "BASE_URL", value_parser = SecretUrl {
+        parse: parse_base_url,
+        show: shown_base_url,
+    })]
     base_url: Url,
 
     /// An API key, sent where a request should be authenticated; spaces and line ends around it
@@ -233,6 +236,23 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
 }
 
 /// `http://…` or `https://…` with a host, no query and no fragment.
+/// BASE_URL as an error repeats it: its user name hidden with its password,
+/// since either may be the key (`http://sk_live_1@host`, as Stripe takes it).
+fn shown_base_url(text: &str) -> String {
+    let shown = crate::store_db::shown_url(text);
+    let Some((scheme, rest)) = shown.split_once("://") else {
+        return shown;
+    };
+    // Where `tollgate::redact_url` ends the user info: the last `@` not in a
+    // path, query or fragment.
+    match rest.rsplit_once('@') {
+        Some((user_info, host)) if !user_info.contains(['/', '?', '#']) => {
+            format!("{scheme}://***@{host}")
+        }
+        _ => shown,
+    }
+}
+
 fn parse_base_url(arg: &str) -> Result<Url, String> {
     let url = Url::parse(arg).map_err(|e| {
         format!("{e}: expected an http:// or https:// URL, such as http://127.0.0.1:8080")
@@ -691,13 +711,23 @@ async fn probe(
         entries.insert(key_row_at, Entry::Row(row));
     }
 
-    let rows = checks::evaluate(catalog, &entries, args.dialect);
+    // Answers are quoted as the checks read them: a key the server sent
+    // back escaped (`\u0074g_live_…` in JSON) is told here, as it is shown.
+    let mut rows = checks::evaluate(catalog, &entries, args.dialect);
+    for row in &mut rows {
+        client.hide_secrets_in(&mut row.request);
+        client.hide_secrets_in(&mut row.reason);
+    }
     Ok(Report {
         base_url: client.shown_base(),
         dialect: checks::consistent_dialect(catalog, &entries, args.dialect),
         routes: routes
             .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
+            .map(|r| {
+                let mut route = format!("{} {}", r.method, r.path);
+                client.hide_secrets_in(&mut route);
+                route
+            })
             .collect(),
         routes_from,
         requests,
@@ -1347,6 +1377,17 @@ mod tests {
         let (v, why) = verdict(&[("x-ratelimit-remaining", "lots")]);
         assert_eq!(v, Verdict::Fail);
         assert!(why.contains("no rate limit"), "{why}");
+    }
+
+    #[test]
+    fn a_base_url_is_repeated_without_its_user_info() {
+        assert_eq!(
+            shown_base_url("http://sk_live_1@127.0.0.1:1/?x=1"),
+            "http://***@127.0.0.1:1/?x=1"
+        );
+        assert_eq!(shown_base_url("http://u:pw@h/"), "http://***@h/");
+        assert_eq!(shown_base_url("http://h/a@b"), "http://h/a@b");
+        assert_eq!(shown_base_url("nonsense"), "nonsense");
     }
 
     #[test]

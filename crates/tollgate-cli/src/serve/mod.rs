@@ -697,6 +697,7 @@ mod tests {
     fn settings_with(database: &str, redis: Option<&str>) -> Settings {
         Settings {
             listen: DEFAULT_LISTEN.to_owned(),
+            listen_by: "the default".to_owned(),
             dialect: Dialect::Problem,
             catalogs: Vec::new(),
             catalogs_at: Vec::new(),

@@ -93,7 +93,10 @@ pub(crate) struct ServeArgs {
     catalogs: Vec<PathBuf>,
 
     /// Count rate limits in Redis, shared by every node (redis://HOST:PORT, redis+unix:///PATH, redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, or redis+sentinel://HOST:PORT,HOST:PORT/SERVICE for a Sentinel service; memory:// keeps them in memory) [default: in memory] [env: TOLLGATE_REDIS_URL]
-    #[arg(long, value_name = "URL", value_parser = SecretUrl(parse_checked::<RedisUrl>))]
+    #[arg(long, value_name = "URL", value_parser = SecretUrl {
+        parse: parse_checked::<RedisUrl>,
+        show: crate::store_db::shown_url,
+    })]
     redis: Option<String>,
 
     /// What requests get while the rate-limit store cannot be reached: open serves them
