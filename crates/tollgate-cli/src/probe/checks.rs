@@ -371,7 +371,7 @@ fn check_exchange(
         (_, None) => row(
             "content-type",
             Verdict::Fail,
-            "no Content-Type header".into(),
+            no_header(headers, &CONTENT_TYPE),
         ),
     });
 
@@ -1376,7 +1376,8 @@ mod tests {
         let mut answer = rendered(&catalog, Dialect::Problem, "not_found");
         let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap();
         answer.headers.insert(X_ERROR_CODE, latin1.clone());
-        answer.headers.insert(X_REQUEST_ID, latin1);
+        answer.headers.insert(X_REQUEST_ID, latin1.clone());
+        answer.headers.insert(CONTENT_TYPE, latin1);
         let mut blank = rendered(&catalog, Dialect::Problem, "not_found");
         blank
             .headers
@@ -1386,6 +1387,7 @@ mod tests {
         for expected in [
             "odd: GET /x x-error-code: X-Error-Code is not valid text",
             "odd: GET /x request-id: X-Request-Id is not valid text",
+            "odd: GET /x content-type: Content-Type is not valid text",
             "blank: GET /x request-id: no X-Request-Id header",
         ] {
             assert!(
