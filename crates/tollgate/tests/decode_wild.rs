@@ -2014,10 +2014,10 @@ fn django_rest_frameworks_nested_fields_are_named_by_their_path() {
     );
     // Eight levels are read; a nested object of anything but messages is
     // no field map, nor a list of empty items alone, nor one nested deeper.
-    let deep = r#"{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":["deep"]}}}}}}}}}"#;
+    let deep = r#"{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":["is too deep"]}}}}}}}}}"#;
     assert_eq!(
         violations(&dec(400, &[], deep)),
-        [("a.b.c.d.e.f.g.h.i", "", "deep")]
+        [("a.b.c.d.e.f.g.h.i", "", "is too deep")]
     );
     for body in [
         r#"{"name":["x y"],"address":{"city":"Paris"}}"#,
@@ -2026,6 +2026,65 @@ fn django_rest_frameworks_nested_fields_are_named_by_their_path() {
     ] {
         assert!(dec(400, &[], body).violations.is_empty(), "{body}");
     }
+}
+
+/// Nested, only messages that read as sentences are a field's: a list of
+/// words there is more likely data, which a 400 may well carry; a field
+/// map beside AWS's `__type` or PayPal's parts is theirs, as a flat one is.
+#[test]
+fn nested_data_is_no_field_map() {
+    for (status, body) in [
+        (400, r#"{"data":{"tags":["a","b"]}}"#),
+        (
+            422,
+            r#"{"scopes":{"read":["users","orders"],"write":["orders"]}}"#,
+        ),
+        (
+            400,
+            r#"{"links":{"self":["https://x"]},"included":[{},{"rel":["a"]}]}"#,
+        ),
+        (409, r#"{"errors":{"count":{"total":["3"]}}}"#),
+        (400, r#"{"":{"":["empty keys here"]}}"#),
+    ] {
+        let e = dec(status, &[], body);
+        assert!(e.violations.is_empty(), "{body}: {:?}", e.violations);
+        assert_eq!(e.message, None, "{body}");
+    }
+    let aws = r#"{"errors":{"user":{"email":["is invalid"]}},"__type":"ValidationException"}"#;
+    assert_eq!(
+        dec(400, &[], aws).code.as_deref(),
+        Some("ValidationException")
+    );
+    let paypal = r#"{"name":"VALIDATION","message":"Invalid","debug_id":"d1","errors":{"a":{"b":["is not valid"]}}}"#;
+    let e = dec(400, &[], paypal);
+    assert_eq!(
+        (e.code.as_deref(), e.dialect),
+        (Some("VALIDATION"), "paypal")
+    );
+    // A list past a thousand items is no field's list.
+    let items = format!(
+        r#"{{"items":[{}{{"sku":["is too long"]}}]}}"#,
+        "{},".repeat(1000)
+    );
+    assert!(dec(400, &[], &items).violations.is_empty());
+}
+
+/// Zod's `format()`: each object's own errors under `_errors`, strings
+/// (empty where it has none); those of the whole input are a violation of
+/// no field.
+#[test]
+fn zods_own_errors_are_their_objects_violations() {
+    let body = r#"{"message":"Validation failed","errors":{"_errors":["Unrecognized key(s) in object: 'foo'"],"name":{"_errors":["Required"]},"address":{"_errors":[],"city":{"_errors":["Expected string, received number"]}}}}"#;
+    let e = dec(400, &[], body);
+    assert_eq!(e.message.as_deref(), Some("Validation failed"));
+    assert_eq!(
+        violations(&e),
+        [
+            ("", "", "Unrecognized key(s) in object: 'foo'"),
+            ("name", "", "Required"),
+            ("address.city", "", "Expected string, received number"),
+        ]
+    );
 }
 
 /// Discord's `{"code":50035,"errors":{…},"message":"Invalid Form Body"}`
@@ -2075,7 +2134,7 @@ fn nested_field_names_are_copied_within_a_bound() {
 /// details named by their type; the wait `RetryInfo` asks is the hint.
 #[test]
 fn googles_other_typed_details_are_kept() {
-    let body = r#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Queries'","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com"},{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"subject":"project:123","description":"Queries per minute"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"docs","url":"https://cloud.google.com/docs/quota"}]}]}}"#;
+    let body = r#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Queries'","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","metadata":{"service":"x.googleapis.com"}},{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"subject":"project:123","description":"Queries per minute"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"docs","url":"https://cloud.google.com/docs/quota"}]}]}}"#;
     let e = dec(429, &[], body);
     assert_eq!(e.code.as_deref(), Some("RATE_LIMIT_EXCEEDED"));
     assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
@@ -2085,6 +2144,15 @@ fn googles_other_typed_details_are_kept() {
     );
     assert!(!e.details.contains_key("Help"), "{:?}", e.details);
     assert!(!e.details.contains_key("RetryInfo"), "{:?}", e.details);
+    // One too large to keep beside the rest, before `ErrorInfo`, takes no
+    // room from its metadata.
+    let large = format!(
+        r#"{{"error":{{"code":429,"message":"m","status":"RESOURCE_EXHAUSTED","details":[{{"@type":"type.googleapis.com/google.rpc.DebugInfo","detail":"{}"}},{{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"R","metadata":{{"service":"x.googleapis.com"}}}}]}}}}"#,
+        "d".repeat(70_000)
+    );
+    let e = dec(429, &[], &large);
+    assert_eq!(e.details["service"], "x.googleapis.com");
+    assert!(!e.details.contains_key("DebugInfo"));
 }
 
 /// Microsoft Graph's `innerError` (Azure's `innererror`, camel-cased) is an

@@ -236,7 +236,7 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     // in: it is a guess from its words.
     if obj
         .obj("errors")
-        .is_some_and(|errors| is_sentence_map(&errors))
+        .is_some_and(|errors| is_sentence_map(&errors) || is_nested_field_map(&errors))
     {
         return Shape::Other("errors", read_errors_by_field);
     }
@@ -250,14 +250,14 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     // REST Framework's would hold other fields' lists beside it.
     if obj
         .obj("message")
-        .is_some_and(|message| is_field_map(&message))
+        .is_some_and(|message| is_nested_field_map(&message))
         && obj
             .members()
             .all(|(key, raw)| key == "message" || !is_messages(raw))
     {
         return Shape::Other("errors", read_message_by_field);
     }
-    if matches!(status, 400 | 422) && is_field_map(obj) {
+    if matches!(status, 400 | 422) && is_nested_field_map(obj) {
         return Shape::Other("errors", read_field_map);
     }
     Shape::Other("json", read_json)
@@ -265,13 +265,21 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
 
 /// Whether every member of an object is a field's messages, a non-empty
 /// array of strings, as Laravel and Rails write their `errors`, and Django
-/// REST Framework a whole 400 (`{"email":["This field is required."]}`),
-/// or holds nested fields' ([`is_field_tree`]).
+/// REST Framework a whole 400 (`{"email":["This field is required."]}`).
 fn is_field_map(obj: &Obj<'_>) -> bool {
+    !obj.members.is_empty() && obj.members().all(|(_, raw)| is_messages(raw))
+}
+
+/// Whether every member of an object is a field's messages
+/// ([`is_field_map`]'s) or holds nested fields' ([`is_field_entry`]):
+/// Django REST Framework's nested serializers, Rails' nested attributes,
+/// Discord's and Zod's `_errors`. Told after the shapes such a map may sit
+/// beside (AWS's `__type`, PayPal's), as [`is_sentence_map`] is.
+fn is_nested_field_map(obj: &Obj<'_>) -> bool {
     !obj.members.is_empty()
         && obj
             .members()
-            .all(|(_, raw)| is_field_tree(raw, FIELD_TREE_DEPTH))
+            .all(|(key, raw)| is_messages(raw) || is_field_entry(key, raw, FIELD_TREE_DEPTH))
 }
 
 /// How many objects and lists a field map may nest a field's messages in
@@ -279,50 +287,79 @@ fn is_field_map(obj: &Obj<'_>) -> bool {
 /// bound on the work a hostile body makes.
 const FIELD_TREE_DEPTH: usize = 8;
 
-/// Whether `raw` holds fields' messages within `depth` levels: one field's
-/// ([`is_messages`]); Discord's `{"_errors":[{"code","message"}]}`; or,
-/// nested as Django REST Framework nests a serializer's, a map of fields
-/// (`{"city":["…"]}`) or a list of items' maps (`[{},{"name":["…"]}]`, an
-/// item without errors empty).
-fn is_field_tree(raw: Raw<'_>, depth: usize) -> bool {
-    if is_messages(raw) {
-        return true;
+/// The member under which Discord and Zod list the errors of the object
+/// they sit in: `{"code","message"}` objects (Discord's) or strings (Zod's).
+const OWN_ERRORS: &str = "_errors";
+
+/// Whether member `key` of a field map nests fields' messages within
+/// `depth` levels: the object's own errors ([`OWN_ERRORS`]), a field's
+/// messages that read as sentences (`["This field may not be blank."]`;
+/// nested, a list of words is more likely data, `{"tags":["a","b"]}`), or
+/// a nested map or list of them ([`is_field_tree`]).
+fn is_field_entry(key: &str, raw: Raw<'_>, depth: usize) -> bool {
+    if key == OWN_ERRORS {
+        return is_own_errors(raw);
     }
+    !key.is_empty() && (is_sentences(raw) || is_field_tree(raw, depth))
+}
+
+/// Whether `raw` nests fields' messages within `depth` levels: a map of
+/// fields (`{"city":["…"]}`), or a list of items' maps as Django REST
+/// Framework writes a list's (`[{},{"name":["…"]}]`, an item without
+/// errors empty; at most [`MAX_ERROR_ITEMS`] items).
+fn is_field_tree(raw: Raw<'_>, depth: usize) -> bool {
     let Some(depth) = depth.checked_sub(1) else {
         return false;
     };
-    let subtree = |raw: Raw<'_>| is_field_tree(raw, depth);
-    match raw.json_type() {
+    let mut any = false;
+    let all = match raw.json_type() {
         Some(Json::Object) => raw.entries().is_some_and(|mut entries| {
-            let mut any = false;
             entries.all(|(key, value)| {
                 any = true;
-                if key == DISCORD_ERRORS {
-                    value.items().is_some_and(|mut items| {
-                        items.all(|item| item.obj().is_some_and(|item| item.has("message")))
-                    })
-                } else {
-                    subtree(value)
-                }
-            }) && any
+                is_field_entry(&key, value, depth)
+            })
         }),
         Some(Json::Array) => raw.items().is_some_and(|items| {
-            let mut any = false;
-            items.into_iter().all(|item| {
-                let empty = item
-                    .entries()
-                    .is_some_and(|mut entries| entries.next().is_none());
+            let mut items = items.take(MAX_ERROR_ITEMS + 1).enumerate();
+            items.all(|(i, item)| {
+                let empty = is_empty_object(item);
                 any |= !empty;
-                empty || (item.json_type() == Some(Json::Object) && subtree(item))
-            }) && any
+                i < MAX_ERROR_ITEMS
+                    && (empty
+                        || (item.json_type() == Some(Json::Object) && is_field_tree(item, depth)))
+            })
         }),
         _ => false,
-    }
+    };
+    all && any
 }
 
-/// The member under which Discord lists a field's errors, each
-/// `{"code","message"}`.
-const DISCORD_ERRORS: &str = "_errors";
+/// Whether `raw` is `{}`.
+fn is_empty_object(raw: Raw<'_>) -> bool {
+    raw.entries()
+        .is_some_and(|mut entries| entries.next().is_none())
+}
+
+/// Whether `raw` is a list of an object's own errors ([`OWN_ERRORS`]),
+/// empty as Zod writes an object without any: each a string or an object
+/// with a `message`.
+fn is_own_errors(raw: Raw<'_>) -> bool {
+    raw.items().is_some_and(|mut items| {
+        items.all(|item| {
+            item.json_type() == Some(Json::String)
+                || item.obj().is_some_and(|item| item.has("message"))
+        })
+    })
+}
+
+/// Whether a value is a field's messages each of which reads as a
+/// sentence: a non-empty array of strings with a space in each.
+fn is_sentences(raw: Raw<'_>) -> bool {
+    is_messages(raw)
+        && raw.items().is_some_and(|mut items| {
+            items.all(|item| item.string().is_some_and(|text| text.trim().contains(' ')))
+        })
+}
 
 /// Names of the parts of one error, folded ([`is_one_of`]): an `errors`
 /// object with one of them (`{"Code":"InternalError","Message":"…"}`,
@@ -636,10 +673,12 @@ fn read_fields_map(obj: &Obj<'_>, key: &str, out: &mut Decoded) {
     }
 }
 
-/// Reads a map of fields' messages ([`is_field_tree`]) into violations,
-/// naming a nested field as a client writes it: `address.city`,
-/// `items[1].name` (a list's index, or a member named by one, as Django
-/// REST Framework's `ListField` and Discord name an item).
+/// Reads a map of fields' messages ([`is_nested_field_map`]) into
+/// violations, naming a nested field as a client writes it:
+/// `address.city`, `items[1].name` (a list's index, or a member named by
+/// one, as Django REST Framework's `ListField` and Discord name an item);
+/// an object's own errors ([`OWN_ERRORS`]) are its field's, the whole
+/// input's at the top.
 #[derive(Default)]
 struct FieldTree {
     /// Bytes of field names written so far: a hostile body of long names
@@ -649,14 +688,14 @@ struct FieldTree {
 
 impl FieldTree {
     fn read(&mut self, field: &str, raw: Raw<'_>, out: &mut Decoded) {
-        if out.violation_room() == 0 || self.written > crate::dialect::FIELD_COPIES_MAX {
-            return;
-        }
         match raw.json_type() {
             Some(Json::Object) => {
                 for (key, value) in raw.entries().into_iter().flatten() {
-                    if key == DISCORD_ERRORS {
-                        self.read_discord(field, value, out);
+                    if self.is_full(out) {
+                        return;
+                    }
+                    if key == OWN_ERRORS {
+                        self.read_own_errors(field, value, out);
                     } else {
                         let nested = self.nested(field, &key);
                         self.read(&nested, value, out);
@@ -664,13 +703,23 @@ impl FieldTree {
                 }
             }
             Some(Json::Array) if !is_messages(raw) => {
-                for (i, item) in raw.items().into_iter().flatten().enumerate() {
+                let items = raw.items().into_iter().flatten().enumerate();
+                for (i, item) in items.filter(|(_, item)| !is_empty_object(*item)) {
+                    if self.is_full(out) {
+                        return;
+                    }
                     let nested = self.nested(field, &i.to_string());
                     self.read(&nested, item, out);
                 }
             }
             _ => crate::dialect::read_field_messages(field, raw, out),
         }
+    }
+
+    /// Whether no more is read: the violations are all kept, or the names
+    /// written reached their bound.
+    fn is_full(&self, out: &Decoded) -> bool {
+        out.violation_room() == 0 || self.written > crate::dialect::FIELD_COPIES_MAX
     }
 
     /// `field`'s member `key`: `key` itself at the top.
@@ -685,21 +734,25 @@ impl FieldTree {
         nested
     }
 
-    /// Discord's `[{"code":"BASE_TYPE_REQUIRED","message":"…"}]`, each a
-    /// violation of `field`.
-    fn read_discord(&mut self, field: &str, errors: Raw<'_>, out: &mut Decoded) {
+    /// Discord's `[{"code":"BASE_TYPE_REQUIRED","message":"…"}]` or Zod's
+    /// `["Required"]`, each a violation of `field`.
+    fn read_own_errors(&mut self, field: &str, errors: Raw<'_>, out: &mut Decoded) {
         for item in errors.items().into_iter().flatten() {
-            if out.violation_room() == 0 {
+            if self.is_full(out) {
                 return;
             }
-            let Some(item) = item.obj() else {
+            let (code, message) = match item.obj() {
+                Some(item) => (item.string("code"), item.string("message")),
+                None => (None, item.string().map(Cow::into_owned)),
+            };
+            let Some(message) = message else {
                 continue;
             };
             self.written += field.len();
             out.violations.push(Violation {
                 field: field.to_owned(),
-                code: item.string("code").unwrap_or_default(),
-                message: item.string("message").unwrap_or_default(),
+                code: code.unwrap_or_default(),
+                message,
             });
         }
     }

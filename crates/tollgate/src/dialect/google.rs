@@ -110,8 +110,10 @@ pub(super) fn decode(error: Option<&Obj<'_>>, out: &mut Decoded) {
 
 /// The `details` Tollgate writes read into their places; the others
 /// (`QuotaFailure`, `PreconditionFailure`, `ResourceInfo`,
-/// `LocalizedMessage`, `DebugInfo`) kept as details named by their type.
+/// `LocalizedMessage`, `DebugInfo`) kept as details named by their type,
+/// after those: a large one takes no room from `ErrorInfo`'s metadata.
 fn read_typed_details(error: &Obj<'_>, out: &mut Decoded) {
+    let mut others = Vec::new();
     for raw in error.items("details") {
         let Some(item) = raw.obj() else {
             continue;
@@ -147,9 +149,12 @@ fn read_typed_details(error: &Obj<'_>, out: &mut Decoded) {
             "RequestInfo" => out.request_id = item.string("requestId"),
             // Links to docs, which the catalog's entry gives.
             "Help" => {}
-            other if !other.is_empty() => out.add_detail(other, raw),
+            other if !other.is_empty() => others.push((other.to_owned(), raw)),
             _ => {}
         }
+    }
+    for (name, raw) in others {
+        out.add_detail(&name, raw);
     }
 }
 
