@@ -99,7 +99,8 @@ fn duration_error(text: &str, e: &humantime::DurationError) -> String {
 /// A value parser for a URL that may hold a password (`--redis`, probe's
 /// `BASE_URL`): clap's own error would echo the value as given, so this one
 /// shows it as `show` does ([`shown_url`](crate::store_db::shown_url): the
-/// password hidden, clipped).
+/// password hidden, clipped; probe's `shown_base_url` hides the user name
+/// too).
 ///
 /// `parse` checks the text; its error is shown after the value as shown.
 #[derive(Clone, Copy)]

@@ -3,6 +3,9 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::error::CliError;
 
@@ -73,22 +76,44 @@ pub(crate) fn read(source: &Source, limit: usize) -> Result<Input, CliError> {
     match source {
         Source::Stdin => read_bounded(io::stdin().lock(), limit).map_err(failed),
         Source::File(path) => {
-            // Opening a named pipe waits for a writer, as reading stdin
-            // does: told, so that a pipe left where a file was expected
-            // (`tollgate.toml`) is not a silent hang.
-            if is_named_pipe(path) {
-                stderr!(
-                    "reading {}, a named pipe: waiting until its writer closes it",
-                    printable(&source.name())
-                );
-            }
-            let file = File::open(path).map_err(failed)?;
+            let file = open_telling_a_wait(path, &source.name()).map_err(failed)?;
             read_bounded(file, limit).map_err(failed)
         }
     }
 }
 
-/// Whether `path` names a FIFO (a named pipe), after symlinks.
+/// How long opening a named pipe may take before the wait is told: it
+/// waits for a writer, which a pipe left where a file was expected
+/// (`tollgate.toml`) never gets. One whose writer is there already
+/// (`<(…)`, `/dev/stdin` piped) opens at once, untold.
+const OPEN_WAIT_TOLD: Duration = Duration::from_millis(200);
+
+/// Opens `path`; for a named pipe, tells on stderr when that waits past
+/// [`OPEN_WAIT_TOLD`], so that a wait for a writer that may never come is
+/// not a silent hang.
+fn open_telling_a_wait(path: &Path, name: &str) -> io::Result<File> {
+    if !is_named_pipe(path) {
+        return File::open(path);
+    }
+    let opened = Arc::new(AtomicBool::new(false));
+    let told = {
+        let (opened, name) = (opened.clone(), printable(name));
+        move || {
+            std::thread::sleep(OPEN_WAIT_TOLD);
+            if !opened.load(Ordering::Acquire) {
+                stderr!("reading {name}, a named pipe: waiting for its writer");
+            }
+        }
+    };
+    // The teller is left to end on its own: the open does not wait for it.
+    let _teller = std::thread::Builder::new().spawn(told);
+    let file = File::open(path);
+    opened.store(true, Ordering::Release);
+    file
+}
+
+/// Whether `path` names a FIFO (a named pipe, or an anonymous one as
+/// `/dev/fd/…` names it), after symlinks.
 #[cfg(unix)]
 fn is_named_pipe(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt as _;
@@ -146,8 +171,9 @@ pub(crate) fn fitted(text: &str) -> String {
     }
     // Whole characters from each end, as many as fit in half the line.
     let within = |room: &mut usize, c: char| {
-        let fits = width(c) <= *room;
-        *room = room.saturating_sub(width(c));
+        let width = width(c);
+        let fits = width <= *room;
+        *room = room.saturating_sub(width);
         fits
     };
     let (mut head_room, mut tail_room) = (LINE / 2, LINE / 2);

@@ -261,7 +261,7 @@ mod tests {
         // A URL, shown by the value parser itself (its password hidden).
         let url = said(&["tollgate", "probe", "http://u:p@h\u{1b}[31m/"]);
         assert!(
-            url.starts_with("error: invalid value 'http://u:***@h\\u{1b}[31m/' for '<BASE_URL>'"),
+            url.starts_with("error: invalid value 'http://***@h\\u{1b}[31m/' for '<BASE_URL>'"),
             "{url}"
         );
         // A flag taken for an argument, repeated in the tip.

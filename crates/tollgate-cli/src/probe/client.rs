@@ -1,5 +1,6 @@
 //! Sending the probe's requests and keeping what came back.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -416,8 +417,9 @@ impl Client {
             return;
         };
         if let Some(hidden) = without(text.as_bytes(), finder) {
-            // The parts found are ASCII, as the secrets are: `***` in their
-            // place leaves the text UTF-8.
+            // A part of a secret that is not ASCII (a user name given
+            // percent-encoded) may be found from inside a character, whose
+            // other bytes are then written U+FFFD.
             *text = String::from_utf8_lossy(&hidden).into_owned();
         }
     }
@@ -448,12 +450,16 @@ fn secret_finder(secrets: &[Vec<u8>]) -> Option<AhoCorasick> {
 }
 
 /// `text` with every part of a secret `finder` finds in it as `***`, runs
-/// that touch or overlap hidden as one; `None` when it has none.
+/// that touch or overlap hidden as one; `None` when it has none. A part
+/// written with JSON's escapes (`tg\/live`, `\u0074g_live`) is found too,
+/// and hidden escapes and all: a server that writes the key so sends it
+/// all the same.
 fn without(text: &[u8], finder: &AhoCorasick) -> Option<Vec<u8>> {
+    let unescaped = Unescaped::new(text);
     // Overlapping, so that a run longer than one part is found whole.
     let mut found: Vec<(usize, usize)> = finder
-        .find_overlapping_iter(text)
-        .map(|part| (part.start(), part.end()))
+        .find_overlapping_iter(&*unescaped.plain)
+        .map(|part| (unescaped.at(part.start()), unescaped.at(part.end())))
         .collect();
     if found.is_empty() {
         return None;
@@ -473,6 +479,65 @@ fn without(text: &[u8], finder: &AhoCorasick) -> Option<Vec<u8>> {
     }
     out.extend_from_slice(&text[from..]);
     Some(out)
+}
+
+/// A text with JSON's escapes of ASCII characters undone (`\/` is `/`,
+/// `\u0041` is `A`; a secret has no other characters), and where each
+/// stretch of it is in the text.
+struct Unescaped<'t> {
+    plain: Cow<'t, [u8]>,
+    /// `(in plain, in the text)` at the start and after each escape: a
+    /// byte of `plain` is as far past the last one before it in the text.
+    shifts: Vec<(usize, usize)>,
+}
+
+impl<'t> Unescaped<'t> {
+    fn new(text: &'t [u8]) -> Unescaped<'t> {
+        let mut shifts = vec![(0, 0)];
+        if !text.contains(&b'\\') {
+            return Unescaped {
+                plain: Cow::Borrowed(text),
+                shifts,
+            };
+        }
+        let mut plain = Vec::with_capacity(text.len());
+        let mut at = 0;
+        while let Some(&byte) = text.get(at) {
+            let escaped = match text.get(at..) {
+                Some([b'\\', b'/', ..]) => Some((b'/', 2)),
+                Some([b'\\', b'u', digits @ ..]) => digits
+                    .get(..4)
+                    .and_then(|hex| std::str::from_utf8(hex).ok())
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                    .filter(u8::is_ascii)
+                    .map(|ascii| (ascii, 6)),
+                _ => None,
+            };
+            match escaped {
+                Some((byte, len)) => {
+                    plain.push(byte);
+                    at += len;
+                    shifts.push((plain.len(), at));
+                }
+                None => {
+                    plain.push(byte);
+                    at += 1;
+                }
+            }
+        }
+        Unescaped {
+            plain: Cow::Owned(plain),
+            shifts,
+        }
+    }
+
+    /// Where byte `plain` of the plain text starts in the text (its end,
+    /// for the plain text's length).
+    fn at(&self, plain: usize) -> usize {
+        let before = self.shifts.partition_point(|&(p, _)| p <= plain);
+        let (p, t) = self.shifts[before.saturating_sub(1)];
+        t + (plain - p)
+    }
 }
 
 /// The `Content-Length` of a response, when it has a valid one.
@@ -740,6 +805,21 @@ mod tests {
             Some("bearer ***")
         );
         assert_eq!(hide("tg_live_BEj").as_deref(), None);
+        // Written with JSON's escapes, whole or in part: hidden with them.
+        assert_eq!(
+            hide(r#"{"k":"tg_live_BEjj3YTRuZnb\/x"}"#).as_deref(),
+            Some(r#"{"k":"***\/x"}"#)
+        );
+        let escaped: String = key.iter().map(|b| format!("\\u{b:04x}")).collect();
+        assert_eq!(hide(&format!("a {escaped} b")).as_deref(), Some("a *** b"));
+        let mixed = r#""\u0074g_live_BEjj3\u0059TRuZnbXrXP0J2 end""#;
+        assert_eq!(hide(mixed).as_deref(), Some(r#""*** end""#));
+        // Slashes escaped inside a key that has them.
+        let finder = secret_finder(&[b"tgk/abcd/efgh/ijkl/mnop/qrst".to_vec()]).unwrap();
+        let hidden = without(br#"key tgk\/abcd\/efgh\/ijkl\/mnop\/qrst."#, &finder);
+        assert_eq!(hidden.as_deref(), Some(&b"key ***."[..]));
+        // Escapes of other characters, and broken ones, are left as they are.
+        assert_eq!(hide(r#"\u00e9\u12 \"#), None);
     }
 
     #[test]

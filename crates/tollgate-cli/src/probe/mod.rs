@@ -235,24 +235,33 @@ pub(crate) fn run(args: ProbeArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
     }
 }
 
-/// `http://…` or `https://…` with a host, no query and no fragment.
-/// BASE_URL as an error repeats it: its user name hidden with its password,
-/// since either may be the key (`http://sk_live_1@host`, as Stripe takes it).
+/// BASE_URL as an error repeats it ([`shown_url`](crate::store_db::shown_url)),
+/// its user name hidden with its password, since either may be the key
+/// (`http://sk_live_1@host`, as Stripe takes it): all before the last `@` of
+/// the authority, as a URL parser reads it, or, where none is there (a
+/// password with a `/` in it), before the last `@` that
+/// [`tollgate::redact_url`] takes for the end of user info. Hidden before
+/// the URL is clipped, so that no part of a long one is shown (and
+/// `redact_url` may then hide more, never less: a path with an `@` in it).
 fn shown_base_url(text: &str) -> String {
-    let shown = crate::store_db::shown_url(text);
-    let Some((scheme, rest)) = shown.split_once("://") else {
-        return shown;
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return crate::store_db::shown_url(text);
     };
-    // Where `tollgate::redact_url` ends the user info: the last `@` not in a
-    // path, query or fragment.
-    match rest.rsplit_once('@') {
-        Some((user_info, host)) if !user_info.contains(['/', '?', '#']) => {
-            format!("{scheme}://***@{host}")
-        }
-        _ => shown,
+    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
+    let user_info_end = authority.rfind('@').or_else(|| {
+        let (user_info, _) = rest.rsplit_once('@')?;
+        let user = user_info
+            .split_once(':')
+            .map_or(user_info, |(user, _)| user);
+        (!user.contains(['/', '?', '#'])).then_some(user_info.len())
+    });
+    match user_info_end {
+        Some(at) => crate::store_db::shown_url(&format!("{scheme}://***{}", &rest[at..])),
+        None => crate::store_db::shown_url(text),
     }
 }
 
+/// `http://…` or `https://…` with a host, no query and no fragment.
 fn parse_base_url(arg: &str) -> Result<Url, String> {
     let url = Url::parse(arg).map_err(|e| {
         format!("{e}: expected an http:// or https:// URL, such as http://127.0.0.1:8080")
@@ -1388,6 +1397,19 @@ mod tests {
         assert_eq!(shown_base_url("http://u:pw@h/"), "http://***@h/");
         assert_eq!(shown_base_url("http://h/a@b"), "http://h/a@b");
         assert_eq!(shown_base_url("nonsense"), "nonsense");
+        // An `@` in the path, query or fragment is none of the user info's.
+        for (url, shown) in [
+            ("http://sk_1@h/?q=a@b", "http://***@h/?q=a@b"),
+            ("http://sk_1@h/#x@y", "http://***@h/#x@y"),
+            ("http://sk_1@[::1]:99999/", "http://***@[::1]:99999/"),
+            // A password with a `/` in it, which ends the authority early.
+            ("http://sk_1:p/w@h/", "http://***@h/"),
+        ] {
+            assert_eq!(shown_base_url(url), shown, "{url}");
+        }
+        // A user name too long to show whole is not shown in part.
+        let long = format!("http://sk_{}@h:99999/", "A".repeat(300));
+        assert_eq!(shown_base_url(&long), "http://***@h:99999/");
     }
 
     #[test]
