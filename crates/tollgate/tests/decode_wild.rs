@@ -2014,10 +2014,10 @@ fn django_rest_frameworks_nested_fields_are_named_by_their_path() {
     );
     // Eight levels are read; a nested object of anything but messages is
     // no field map, nor a list of empty items alone, nor one nested deeper.
-    let deep = r#"{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":["is too deep"]}}}}}}}}}"#;
+    let deep = r#"{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":["Is too deep."]}}}}}}}}}"#;
     assert_eq!(
         violations(&dec(400, &[], deep)),
-        [("a.b.c.d.e.f.g.h.i", "", "is too deep")]
+        [("a.b.c.d.e.f.g.h.i", "", "Is too deep.")]
     );
     for body in [
         r#"{"name":["x y"],"address":{"city":"Paris"}}"#,
@@ -2029,11 +2029,26 @@ fn django_rest_frameworks_nested_fields_are_named_by_their_path() {
 }
 
 /// Nested, only messages that read as sentences are a field's: a list of
-/// words there is more likely data, which a 400 may well carry; a field
-/// map beside AWS's `__type` or PayPal's parts is theirs, as a flat one is.
+/// words there is more likely data, which a 400 may well carry; a whole
+/// body's, only sentences with a full stop, as Django REST Framework
+/// writes them (data has sentences too). A field map beside AWS's `__type`
+/// or PayPal's parts is theirs, as a flat one is, and one naming a part of
+/// one error (`code`, `message`) is no field map.
 #[test]
 fn nested_data_is_no_field_map() {
     for (status, body) in [
+        (
+            400,
+            r#"{"item":{"tags":["back to school","free shipping"]}}"#,
+        ),
+        (
+            400,
+            r#"{"tags":["a","b"],"meta":{"notes":["call back tomorrow"]}}"#,
+        ),
+        (
+            409,
+            r#"{"errors":{"code":{"x":["a b"]},"message":["bad request body"]}}"#,
+        ),
         (400, r#"{"data":{"tags":["a","b"]}}"#),
         (
             422,
@@ -2116,7 +2131,7 @@ fn discords_form_errors_are_violations_with_codes() {
 fn nested_field_names_are_copied_within_a_bound() {
     let name = "n".repeat(10_000);
     let leaves: Vec<String> = (0..900)
-        .map(|i| format!(r#""f{i}":["bad value"]"#))
+        .map(|i| format!(r#""f{i}":["Not a valid value."]"#))
         .collect();
     let body = format!(r#"{{"{name}":{{"{name}":{{{}}}}}}}"#, leaves.join(","));
     let e = dec(400, &[], &body);
@@ -2163,6 +2178,9 @@ fn graphs_inner_error_and_cloudflares_error_chain_are_kept() {
     let graph = r#"{"error":{"code":"InvalidAuthenticationToken","message":"Access token is empty.","innerError":{"date":"2026-12-07T19:00:00","request-id":"b5c1a7e2-0d1f","client-request-id":"c0ffee00-9e8d"}}}"#;
     let e = dec(401, &[], graph);
     assert_eq!(e.dialect, "azure");
+    // Details in an object beside an inner error are kept too.
+    let coded = r#"{"error":{"code":"VALIDATION","message":"bad","details":{"field":"email"},"innerError":{}}}"#;
+    assert_eq!(dec(400, &[], coded).details["field"], "email");
     assert_eq!(e.code.as_deref(), Some("InvalidAuthenticationToken"));
     assert_eq!(e.request_id.as_deref(), Some("b5c1a7e2-0d1f"));
     assert_eq!(

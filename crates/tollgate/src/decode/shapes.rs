@@ -234,10 +234,9 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     }
     // Told after the shapes above, which an `errors` of this kind may sit
     // in: it is a guess from its words.
-    if obj
-        .obj("errors")
-        .is_some_and(|errors| is_sentence_map(&errors) || is_nested_field_map(&errors))
-    {
+    if obj.obj("errors").is_some_and(|errors| {
+        is_sentence_map(&errors) || is_nested_field_map(&errors, reads_as_sentence)
+    }) {
         return Shape::Other("errors", read_errors_by_field);
     }
     if message {
@@ -250,14 +249,16 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     // REST Framework's would hold other fields' lists beside it.
     if obj
         .obj("message")
-        .is_some_and(|message| is_nested_field_map(&message))
+        .is_some_and(|message| is_field_map(&message))
         && obj
             .members()
             .all(|(key, raw)| key == "message" || !is_messages(raw))
     {
         return Shape::Other("errors", read_message_by_field);
     }
-    if matches!(status, 400 | 422) && is_nested_field_map(obj) {
+    if matches!(status, 400 | 422)
+        && (is_field_map(obj) || is_nested_field_map(obj, reads_as_drf_message))
+    {
         return Shape::Other("errors", read_field_map);
     }
     Shape::Other("json", read_json)
@@ -271,15 +272,33 @@ fn is_field_map(obj: &Obj<'_>) -> bool {
 }
 
 /// Whether every member of an object is a field's messages
-/// ([`is_field_map`]'s) or holds nested fields' ([`is_field_entry`]):
-/// Django REST Framework's nested serializers, Rails' nested attributes,
-/// Discord's and Zod's `_errors`. Told after the shapes such a map may sit
-/// beside (AWS's `__type`, PayPal's), as [`is_sentence_map`] is.
-fn is_nested_field_map(obj: &Obj<'_>) -> bool {
+/// ([`is_field_map`]'s) or holds nested fields' ([`is_field_entry`]) whose
+/// messages are each `sentence`: Django REST Framework's nested
+/// serializers, Rails' nested attributes, Discord's and Zod's `_errors`.
+/// Told after the shapes such a map may sit beside (AWS's `__type`,
+/// PayPal's), as [`is_sentence_map`] is, and, as there, no member may be
+/// named as a part of one error ([`ONE_ERROR_PARTS`]).
+fn is_nested_field_map(obj: &Obj<'_>, sentence: fn(&str) -> bool) -> bool {
     !obj.members.is_empty()
-        && obj
-            .members()
-            .all(|(key, raw)| is_messages(raw) || is_field_entry(key, raw, FIELD_TREE_DEPTH))
+        && obj.members().all(|(key, raw)| {
+            !is_one_of(key, &ONE_ERROR_PARTS)
+                && (is_messages(raw) || is_field_entry(key, raw, FIELD_TREE_DEPTH, sentence))
+        })
+}
+
+/// Whether a field's message reads as a sentence: words, not one (a code,
+/// an id, a tag).
+fn reads_as_sentence(text: &str) -> bool {
+    text.trim().contains(' ')
+}
+
+/// Whether a field's message reads as Django REST Framework writes its own,
+/// a sentence with a full stop (`This field may not be blank.`): what a
+/// whole body of nested fields must hold to be taken for errors, where
+/// nested data of a 400 (`{"item":{"tags":["back to school"]}}`) would read
+/// as sentences too.
+fn reads_as_drf_message(text: &str) -> bool {
+    reads_as_sentence(text) && text.trim_end().ends_with('.')
 }
 
 /// How many objects and lists a field map may nest a field's messages in
@@ -293,21 +312,22 @@ const OWN_ERRORS: &str = "_errors";
 
 /// Whether member `key` of a field map nests fields' messages within
 /// `depth` levels: the object's own errors ([`OWN_ERRORS`]), a field's
-/// messages that read as sentences (`["This field may not be blank."]`;
-/// nested, a list of words is more likely data, `{"tags":["a","b"]}`), or
-/// a nested map or list of them ([`is_field_tree`]).
-fn is_field_entry(key: &str, raw: Raw<'_>, depth: usize) -> bool {
+/// messages each of which is `sentence` (`["This field may not be
+/// blank."]`; nested, a list of words is more likely data,
+/// `{"tags":["a","b"]}`), or a nested map or list of them
+/// ([`is_field_tree`]).
+fn is_field_entry(key: &str, raw: Raw<'_>, depth: usize, sentence: fn(&str) -> bool) -> bool {
     if key == OWN_ERRORS {
         return is_own_errors(raw);
     }
-    !key.is_empty() && (is_sentences(raw) || is_field_tree(raw, depth))
+    !key.is_empty() && (is_sentences(raw, sentence) || is_field_tree(raw, depth, sentence))
 }
 
 /// Whether `raw` nests fields' messages within `depth` levels: a map of
 /// fields (`{"city":["…"]}`), or a list of items' maps as Django REST
 /// Framework writes a list's (`[{},{"name":["…"]}]`, an item without
 /// errors empty; at most [`MAX_ERROR_ITEMS`] items).
-fn is_field_tree(raw: Raw<'_>, depth: usize) -> bool {
+fn is_field_tree(raw: Raw<'_>, depth: usize, sentence: fn(&str) -> bool) -> bool {
     let Some(depth) = depth.checked_sub(1) else {
         return false;
     };
@@ -316,7 +336,7 @@ fn is_field_tree(raw: Raw<'_>, depth: usize) -> bool {
         Some(Json::Object) => raw.entries().is_some_and(|mut entries| {
             entries.all(|(key, value)| {
                 any = true;
-                is_field_entry(&key, value, depth)
+                is_field_entry(&key, value, depth, sentence)
             })
         }),
         Some(Json::Array) => raw.items().is_some_and(|items| {
@@ -326,7 +346,8 @@ fn is_field_tree(raw: Raw<'_>, depth: usize) -> bool {
                 any |= !empty;
                 i < MAX_ERROR_ITEMS
                     && (empty
-                        || (item.json_type() == Some(Json::Object) && is_field_tree(item, depth)))
+                        || (item.json_type() == Some(Json::Object)
+                            && is_field_tree(item, depth, sentence)))
             })
         }),
         _ => false,
@@ -352,13 +373,12 @@ fn is_own_errors(raw: Raw<'_>) -> bool {
     })
 }
 
-/// Whether a value is a field's messages each of which reads as a
-/// sentence: a non-empty array of strings with a space in each.
-fn is_sentences(raw: Raw<'_>) -> bool {
+/// Whether a value is a field's messages each of which is `sentence`.
+fn is_sentences(raw: Raw<'_>, sentence: fn(&str) -> bool) -> bool {
     is_messages(raw)
-        && raw.items().is_some_and(|mut items| {
-            items.all(|item| item.string().is_some_and(|text| text.trim().contains(' ')))
-        })
+        && raw
+            .items()
+            .is_some_and(|mut items| items.all(|item| item.string().is_some_and(|t| sentence(&t))))
 }
 
 /// Names of the parts of one error, folded ([`is_one_of`]): an `errors`
@@ -397,7 +417,7 @@ pub(super) const ONE_ERROR_PARTS: [&str; 22] = [
 /// names one error's parts), and so is a member named as one
 /// ([`ONE_ERROR_PARTS`]).
 fn is_sentence_map(errors: &Obj<'_>) -> bool {
-    let sentence = |raw: Raw<'_>| raw.string().is_some_and(|text| text.trim().contains(' '));
+    let sentence = |raw: Raw<'_>| raw.string().is_some_and(|text| reads_as_sentence(&text));
     !errors.members.is_empty()
         && errors.members().all(|(key, raw)| {
             !is_one_of(key, &ONE_ERROR_PARTS) && (sentence(raw) || is_messages(raw))
@@ -448,8 +468,8 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     out.message = error.string("message");
     if let Some((key, inner)) = inner_error(&error) {
         out.add_detail(key, inner);
-        // Microsoft Graph's `{"date","request-id","client-request-id"}`,
-        // where a body alone keeps the id its `request-id` header names.
+        // Microsoft Graph's `{"date","request-id","client-request-id"}`:
+        // the id its `request-id` header repeats, kept with a body alone.
         if out.request_id.as_deref().is_none_or(is_blank) {
             let id = inner
                 .obj()
@@ -459,6 +479,11 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     }
     if let Some(target) = error.string("target") {
         out.details.insert("target".to_owned(), target.into());
+    }
+    // Not Azure's list of errors: an object of details, as other shapes
+    // that name an inner error send it.
+    if let Some(details) = error.obj("details") {
+        crate::dialect::read_details_object(&details, |_| false, out);
     }
     for item in error.items("details").take(out.violation_room()) {
         let Some(item) = item.obj() else {

@@ -153,8 +153,11 @@ fn read_typed_details(error: &Obj<'_>, out: &mut Decoded) {
             _ => {}
         }
     }
+    // A metadata key of the same name is kept.
     for (name, raw) in others {
-        out.add_detail(&name, raw);
+        if !out.details.contains_key(&name) {
+            out.add_detail(&name, raw);
+        }
     }
 }
 
