@@ -1045,15 +1045,7 @@ fn a_key_the_server_repeats_back_is_never_shown() {
            Invalid key: {auth}"[..],
     );
     let server = Hostile::start(echo);
-    for json in [true, false] {
-        let run = Run {
-            key: KeyVia::Flag,
-            routes: true,
-            json,
-        };
-        let outcome = probe(&server, run);
-        let stdout = String::from_utf8_lossy(&outcome.stdout);
-        assert_eq!(outcome.status.code(), Some(1), "{stdout}");
+    for stdout in reports_with_the_key(&server) {
         assert!(!stdout.contains(KEY), "{stdout}");
         assert!(stdout.contains("Invalid key: ***"), "{stdout}");
     }
@@ -1078,6 +1070,24 @@ fn a_key_the_server_repeats_back_is_never_shown() {
     assert!(stdout.contains("Invalid key: ***"), "{stdout}");
 }
 
+/// The JSON and the table reports of a probe of `server` given the key,
+/// each a failure.
+fn reports_with_the_key(server: &Hostile) -> Vec<String> {
+    [true, false]
+        .map(|json| {
+            let run = Run {
+                key: KeyVia::Flag,
+                routes: true,
+                json,
+            };
+            let outcome = probe(server, run);
+            let stdout = String::from_utf8_lossy(&outcome.stdout).into_owned();
+            assert_eq!(outcome.status.code(), Some(1), "{stdout}");
+            stdout
+        })
+        .into()
+}
+
 /// A key the server sends back in a JSON string written with escapes
 /// (`\u0074g_…`), which the bytes do not show but the report's quotes of
 /// the string would, is not shown either: no 12 characters of it in a row.
@@ -1095,15 +1105,7 @@ fn a_key_sent_back_in_json_escapes_is_never_shown() {
         &["Content-Type: application/json"],
         body.as_bytes(),
     )));
-    for json in [true, false] {
-        let run = Run {
-            key: KeyVia::Flag,
-            routes: true,
-            json,
-        };
-        let outcome = probe(&server, run);
-        let stdout = String::from_utf8_lossy(&outcome.stdout);
-        assert_eq!(outcome.status.code(), Some(1), "{stdout}");
+    for stdout in reports_with_the_key(&server) {
         let shown = KEY
             .as_bytes()
             .windows(12)
