@@ -32,9 +32,9 @@ and one still in its Content-Encoding's gzip or deflate (saved without `curl --c
 in gzip with no Content-Encoding at all, is decompressed. Anything else is a body; without a
 status line or --status, the status it states (`status`, `statusCode`) is taken as its own. At
 most 16 MiB is read (and decompressed); an empty input needs --status. A body is read in the
-charset its Content-Type or byte order mark names (UTF-16, ISO-8859-1, Shift_JIS). A Retry-After
-that is neither seconds nor a date is said, not read; the RateLimit fields of a cached copy
-(Age above 0) are not read.
+charset its Content-Type or byte order mark names (UTF-16, ISO-8859-1, Shift_JIS); one it does
+not know is said, and the body read as UTF-8. A Retry-After that is neither seconds nor a date is
+said, not read; the RateLimit fields of a cached copy (Age above 0) are not read.
 
 Output fields: status, code (the API's own, verbatim), kind (canonical), message, details,
 violations (field, code, message), request_id, retry_after_secs, retry (never, after or backoff),
@@ -212,6 +212,22 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
             "warning: {name}: Retry-After {:?} is neither delay-seconds nor an HTTP date; no wait \
              is read from it",
             wire::clipped(&value)
+        );
+    }
+    // A charset the decoder does not know is passed over (the body read as
+    // UTF-8): say so, rather than print what it read as if it knew.
+    let unknown_charset = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(tollgate::headers::charset)
+        .filter(|label| {
+            encoding_rs::Encoding::for_label(label.as_bytes())
+                .is_none_or(|encoding| encoding == encoding_rs::REPLACEMENT)
+        });
+    if let Some(label) = unknown_charset {
+        stderr!(
+            "warning: {name}: charset {:?} is none decode reads; the body is read as UTF-8",
+            wire::clipped(label)
         );
     }
     // A body its Content-Type calls JSON that the decoder could not read

@@ -920,6 +920,30 @@ fn decode_says_a_retry_after_it_cannot_read() {
     }
 }
 
+/// A charset the decoder does not read is passed over, and said to be;
+/// one it reads (or the replacement encoding's label, which it refuses to
+/// read a body in) is or is not told as it is read.
+#[test]
+fn decode_says_a_charset_it_cannot_read() {
+    for (charset, told) in [
+        ("klingon", true),
+        ("iso-2022-kr", true),
+        ("\"ISO-8859-1\"", false),
+        ("utf-8", false),
+    ] {
+        let input = format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset={charset}\r\n\r\n\
+             {{\"message\":\"x\"}}"
+        );
+        let decoded = tollgate_stdin(&["decode"], input.as_bytes());
+        assert_eq!(code(&decoded), 0, "{charset}: {}", stderr(&decoded));
+        let value: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+        assert_eq!(value["message"], "x", "{charset}");
+        let warned = stderr(&decoded).contains("is none decode reads; the body is read as UTF-8");
+        assert_eq!(warned, told, "{charset}: {}", stderr(&decoded));
+    }
+}
+
 #[test]
 fn decode_warns_of_a_success_or_an_unknown_status() {
     let ok = tollgate_stdin(&["decode"], b"HTTP/1.1 200 OK\r\n\r\n{\"id\":\"scan_1\"}");

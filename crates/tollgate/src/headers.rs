@@ -173,6 +173,22 @@ pub fn is_json_media(content_type: &str) -> bool {
             .is_some_and(|end| end.eq_ignore_ascii_case("+json"))
 }
 
+/// The `charset` a `Content-Type` names, unquoted (`iso-8859-1` of
+/// `text/plain; Charset="iso-8859-1"`); `None` when it names none.
+///
+/// ```
+/// use tollgate::headers::charset;
+/// assert_eq!(charset("text/plain; Charset=\"iso-8859-1\""), Some("iso-8859-1"));
+/// assert_eq!(charset("application/json"), None);
+/// ```
+pub fn charset(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        let value = value.trim().trim_matches('"');
+        name.trim().eq_ignore_ascii_case("charset").then_some(value)
+    })
+}
+
 /// The API key a request presents: `X-API-Key` if sent and not blank (even
 /// if `Authorization` is sent too), else the token of `Authorization:
 /// Bearer`; or why it presents none. Several `X-API-Key` lines, or several

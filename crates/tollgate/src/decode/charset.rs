@@ -34,12 +34,7 @@ fn to_utf8(headers: &HeaderMap, body: &[u8]) -> Option<Vec<u8>> {
     use encoding_rs::{Encoding, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE};
     let labelled = || {
         let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
-        let charset = content_type.split(';').skip(1).find_map(|param| {
-            let (name, value) = param.split_once('=')?;
-            let value = value.trim().trim_matches('"');
-            name.trim().eq_ignore_ascii_case("charset").then_some(value)
-        })?;
-        Encoding::for_label(charset.as_bytes())
+        Encoding::for_label(crate::headers::charset(content_type)?.as_bytes())
     };
     let encoding = match Encoding::for_bom(body) {
         // A byte order mark decides over the label, as it does in browsers.
