@@ -220,10 +220,7 @@ pub(crate) fn run(args: DecodeArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(tollgate::headers::charset)
-        .filter(|label| {
-            encoding_rs::Encoding::for_label(label.as_bytes())
-                .is_none_or(|encoding| encoding == encoding_rs::REPLACEMENT)
-        });
+        .filter(|label| !tollgate::reads_charset(label));
     if let Some(label) = unknown_charset {
         stderr!(
             "warning: {name}: charset {:?} is none decode reads; the body is read as UTF-8",

@@ -55,7 +55,7 @@ pub use catalog::{
     DETAIL_KEY_RULE, UnknownCode, has_stray_control, is_code, is_detail_key, is_layout_control,
     is_placeholder_name,
 };
-pub use decode::{Decoded, body_as_utf8, decode};
+pub use decode::{Decoded, body_as_utf8, decode, reads_charset};
 pub use def::ErrorDef;
 pub use dialect::{Context, Dialect, Renderer, UnknownDialect};
 pub use error::{ApiError, MessageDisplay, Violation};

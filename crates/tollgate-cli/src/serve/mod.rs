@@ -524,12 +524,13 @@ fn banner(
             if !holds(Ipv4Addr::UNSPECIFIED.into(), Ipv4Addr::BROADCAST.into()) {
                 continue;
             }
-            let everyone = match holds(
+            let everyone = if holds(
                 Ipv6Addr::UNSPECIFIED.into(),
                 Ipv6Addr::from(u128::MAX).into(),
             ) {
-                true => "every address",
-                false => "every IPv4 address",
+                "every address"
+            } else {
+                "every IPv4 address"
             };
             writeln!(
                 out,

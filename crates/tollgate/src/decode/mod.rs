@@ -22,7 +22,7 @@ mod shapes;
 mod tests;
 mod text;
 
-pub use charset::body_as_utf8;
+pub use charset::{body_as_utf8, reads_charset};
 use hints::{
     Headers, SECONDARY_RATE_LIMIT_WAIT, is_quota_code, is_rate_limit_code, is_secondary_rate_limit,
     quota_refill, quota_spent, retry_after_field,

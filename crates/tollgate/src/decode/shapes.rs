@@ -470,12 +470,9 @@ fn read_azure(_: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
         out.add_detail(key, inner);
         // Microsoft Graph's `{"date","request-id","client-request-id"}`:
         // the id its `request-id` header repeats, kept with a body alone.
-        if out.request_id.as_deref().is_none_or(is_blank) {
-            let id = inner
-                .obj()
-                .and_then(|inner| inner.raw("request-id")?.id().map(Cow::into_owned));
-            out.request_id = id;
-        }
+        out.request_id = inner
+            .obj()
+            .and_then(|inner| inner.raw("request-id")?.id().map(Cow::into_owned));
     }
     if let Some(target) = error.string("target") {
         out.details.insert("target".to_owned(), target.into());

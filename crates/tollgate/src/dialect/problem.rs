@@ -186,9 +186,10 @@ fn fragment_code(ty: &str) -> Option<&str> {
 /// against the API's: it starts with `/.` then, as the URL Standard writes
 /// such a path, the same path once resolved.
 fn instance_of(path: &str) -> Cow<'_, str> {
-    match path.starts_with("//") || path.starts_with("/\\") {
-        true => Cow::Owned(format!("/.{path}")),
-        false => Cow::Borrowed(path),
+    if path.starts_with("//") || path.starts_with("/\\") {
+        Cow::Owned(format!("/.{path}"))
+    } else {
+        Cow::Borrowed(path)
     }
 }
 
