@@ -183,6 +183,10 @@ pub enum BodyError {
     /// [`json_data`](crate::ResponseExt::json_data) was asked for, but the body
     /// is not an envelope (`{"data":…,"success":true,"message":"OK"}`).
     NotEnvelope,
+    /// The body is longer than the decoder's
+    /// [`max_success_body`](crate::ErrorDecoder::max_success_body), this
+    /// many bytes; the rest of it was not read.
+    TooLarge(usize),
 }
 
 impl fmt::Display for BodyError {
@@ -192,6 +196,9 @@ impl fmt::Display for BodyError {
             BodyError::NotEnvelope => f.write_str(
                 r#"expected an envelope body {"data":…,"success":true}, got another shape"#,
             ),
+            BodyError::TooLarge(limit) => {
+                write!(f, "success body longer than its limit of {limit} bytes")
+            }
         }
     }
 }
@@ -200,7 +207,7 @@ impl std::error::Error for BodyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BodyError::Json(e) => Some(e),
-            BodyError::NotEnvelope => None,
+            BodyError::NotEnvelope | BodyError::TooLarge(_) => None,
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -11,7 +12,7 @@ use serde_json::value::RawValue;
 use crate::retry::{
     Attempts, Deadline, SentIdempotencyKey, sent_idempotency_key, success_request_id,
 };
-use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
+use crate::{Attempt, BodyError, Cause, DEFAULT_MAX_SUCCESS_BODY, Error, ErrorDecoder};
 
 mod sealed {
     pub trait Sealed {}
@@ -72,9 +73,10 @@ pub trait ResponseExt: sealed::Sealed + Sized {
     /// (`{"data":…,"success":true,"message":"OK"}`) as `T`; an error status,
     /// or an envelope with `"success":false`, as the decoded [`Error`].
     ///
-    /// A success body is read whole, as reqwest's own `Response::json` reads
-    /// it (error bodies stop at 1 MiB; one with `"success":false` is kept
-    /// and decoded up to that), within the deadline the middleware sent the
+    /// A success body is read up to 32 MiB (past it,
+    /// [`BodyError::TooLarge`]: [`ErrorDecoder::max_success_body`] sets
+    /// another limit; error bodies stop at 1 MiB, and one with
+    /// `"success":false` is kept and decoded up to that), within the deadline the middleware sent the
     /// request under (past it, [`Cause::DeadlineElapsed`]: a body that
     /// trickles in does not hold the call); without the middleware, give
     /// the client a timeout when the server is not yours to trust. Errors
@@ -83,7 +85,7 @@ pub trait ResponseExt: sealed::Sealed + Sized {
     fn json_data<T: DeserializeOwned>(self) -> impl Future<Output = Result<T, Error>> + Send;
 
     /// [`json_data`](Self::json_data) with a decoder of your own (an app
-    /// catalog, another body limit, a pinned wall clock).
+    /// catalog, other body limits, a pinned wall clock).
     fn json_data_with<T: DeserializeOwned>(
         self,
         decoder: &ErrorDecoder,
@@ -153,7 +155,8 @@ async fn read_data<T: DeserializeOwned>(
     // Within the deadline the middleware sent it under: reqwest's read
     // timeout ends a body that stalls, not one that trickles.
     let deadline = response.extensions().get::<Deadline>().copied();
-    let read = response.bytes();
+    let limit = decoder.map_or(DEFAULT_MAX_SUCCESS_BODY, |d| d.max_success_body);
+    let read = read_success_body(response, limit);
     let body = match deadline {
         Some(Deadline((when, total))) => match tokio::time::timeout_at(when, read).await {
             Ok(read) => read,
@@ -161,7 +164,7 @@ async fn read_data<T: DeserializeOwned>(
         },
         None => read.await,
     }
-    .map_err(|e| at(e.into()))?;
+    .map_err(&at)?;
     match unwrap_envelope(&body) {
         Ok(Envelope {
             success: true,
@@ -194,6 +197,25 @@ async fn read_data<T: DeserializeOwned>(
         }
         Err(e) => Err(at(e.into())),
     }
+}
+
+/// A success body, whole; [`BodyError::TooLarge`] once it is known to be
+/// longer than `limit` bytes (by its `Content-Length`, or as it comes).
+async fn read_success_body(mut response: reqwest::Response, limit: usize) -> Result<Bytes, Error> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
+        return Err(BodyError::TooLarge(limit).into());
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if chunk.len() > limit - body.len() {
+            return Err(BodyError::TooLarge(limit).into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 async fn read_error(

@@ -11,7 +11,7 @@ mod retry;
 pub use attempt::Attempt;
 pub use error::{BodyError, Cause, Error, StopReason};
 pub use ext::{RequestBuilderExt, ResponseExt};
-pub use response::{DEFAULT_MAX_ERROR_BODY, ErrorDecoder, ErrorResponse};
+pub use response::{DEFAULT_MAX_ERROR_BODY, DEFAULT_MAX_SUCCESS_BODY, ErrorDecoder, ErrorResponse};
 pub use retry::{ERROR_BODY_TIME, Jitter, RetryBudget, RetryPolicy, TollgateMiddleware};
 
 /// A reqwest-middleware client with [`TollgateMiddleware`] and its defaults,

@@ -12,6 +12,10 @@ use tollgate::{Catalog, Decoded, Kind, Violation, headers};
 /// How much of an error body is read by default: 1 MiB.
 pub const DEFAULT_MAX_ERROR_BODY: usize = 1024 * 1024;
 
+/// How much of a success body [`json_data`](crate::ResponseExt::json_data)
+/// reads by default: 32 MiB.
+pub const DEFAULT_MAX_SUCCESS_BODY: usize = 32 * 1024 * 1024;
+
 /// An error response from any API, decoded: status, code, kind, message,
 /// details, violations, request id and retry hint, with the headers and the
 /// (bounded) body it came with.
@@ -165,7 +169,9 @@ impl fmt::Debug for ErrorResponse {
 }
 
 /// Reads error responses: which catalog resolves codes, how much body is
-/// read, and which wall clock turns an HTTP-date `Retry-After` into a delay.
+/// read (of an error, and of a success body unwrapped by
+/// [`json_data_with`](crate::ResponseExt::json_data_with)), and which wall
+/// clock turns an HTTP-date `Retry-After` into a delay.
 ///
 /// ```
 /// use tollgate_client::ErrorDecoder;
@@ -176,6 +182,7 @@ impl fmt::Debug for ErrorResponse {
 pub struct ErrorDecoder {
     pub(crate) catalog: CatalogRef,
     pub(crate) max_body: usize,
+    pub(crate) max_success_body: usize,
     pub(crate) clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
 }
 
@@ -199,16 +206,19 @@ impl fmt::Debug for ErrorDecoder {
                 &matches!(self.catalog, CatalogRef::Builtin).then_some("builtin"),
             )
             .field("max_body", &self.max_body)
+            .field("max_success_body", &self.max_success_body)
             .finish_non_exhaustive()
     }
 }
 
 impl ErrorDecoder {
-    /// The built-in catalog, a 1 MiB body limit and the system clock.
+    /// The built-in catalog, a 1 MiB error body limit, a 32 MiB success body
+    /// limit and the system clock.
     pub fn new() -> ErrorDecoder {
         ErrorDecoder {
             catalog: CatalogRef::Builtin,
             max_body: DEFAULT_MAX_ERROR_BODY,
+            max_success_body: DEFAULT_MAX_SUCCESS_BODY,
             clock: Arc::new(SystemTime::now),
         }
     }
@@ -230,6 +240,20 @@ impl ErrorDecoder {
     /// The body limit.
     pub fn max_body_len(&self) -> usize {
         self.max_body
+    }
+
+    /// Reads at most `bytes` of a success body that
+    /// [`json_data_with`](crate::ResponseExt::json_data_with) unwraps; a
+    /// longer one is [`BodyError::TooLarge`](crate::BodyError::TooLarge), its
+    /// rest not read.
+    pub fn max_success_body(mut self, bytes: usize) -> ErrorDecoder {
+        self.max_success_body = bytes;
+        self
+    }
+
+    /// The success body limit.
+    pub fn max_success_body_len(&self) -> usize {
+        self.max_success_body
     }
 
     /// The wall clock that HTTP-date `Retry-After` values and Unix-time

@@ -776,6 +776,71 @@ message = "No frames left on this plan."
 }
 
 #[tokio::test]
+async fn a_success_body_past_its_limit_is_an_error_not_read_whole() {
+    let ok = r#"{"data":{"id":"s1"},"success":true}"#;
+    let limit = ok.len();
+    let decoder = ErrorDecoder::new().max_success_body(limit);
+    assert_eq!(decoder.max_success_body_len(), limit);
+    assert_eq!(
+        ErrorDecoder::new().max_success_body_len(),
+        tollgate_client::DEFAULT_MAX_SUCCESS_BODY
+    );
+    // At the limit, read; one byte over it (told by its Content-Length),
+    // refused with the limit named.
+    let mock = Mock::start(vec![
+        Reply::new(200).body(ok),
+        Reply::new(200).body(format!("{ok} ")),
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    let response = http.get(mock.url("/")).send().await.unwrap();
+    let data: serde_json::Value = response.json_data_with(&decoder).await.unwrap();
+    assert_eq!(data["id"], "s1");
+    let response = http.get(mock.url("/")).send().await.unwrap();
+    let err = response
+        .json_data_with::<serde_json::Value>(&decoder)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.cause(), Cause::Body(BodyError::TooLarge(l)) if *l == limit),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&format!(
+            "success body longer than its limit of {limit} bytes"
+        )),
+        "{err}"
+    );
+
+    // An endless chunked body, with no length to tell: refused once the
+    // limit is passed, where reading it whole would never end.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0; 4096];
+        let _ = socket.read(&mut request).await;
+        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+        let _ = socket.write_all(head.as_bytes()).await;
+        let chunk = format!("400\r\n{}\r\n", " ".repeat(0x400));
+        while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+    });
+    let endless = ErrorDecoder::new().max_success_body(1 << 20);
+    let err = reqwest::get(&url)
+        .await
+        .unwrap()
+        .json_data_with::<serde_json::Value>(&endless)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.cause(), Cause::Body(BodyError::TooLarge(l)) if *l == 1 << 20),
+        "{err:?}"
+    );
+    assert_eq!(err.attempts().len(), 1, "{err:?}");
+}
+
+#[tokio::test]
 async fn an_error_found_in_a_success_body_keeps_the_request_ids() {
     // A body that is not the JSON asked for: the request id of the
     // response it came in is the one to quote to support.
