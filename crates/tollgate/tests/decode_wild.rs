@@ -2102,6 +2102,47 @@ fn zods_own_errors_are_their_objects_violations() {
     );
 }
 
+/// Zod's `flatten()`: the whole input's errors in `formErrors`, violations
+/// of no field, each field's in `fieldErrors`, one-word messages too; a
+/// whole body or the `errors` of a `message` body.
+#[test]
+fn zods_flattened_errors_are_violations() {
+    let flat = r#"{"formErrors":["Unrecognized key(s) in object: 'foo'"],"fieldErrors":{"name":["Required"],"age":["Expected number, received string","Too small"]}}"#;
+    let e = dec(400, &[], flat);
+    assert_eq!(e.dialect, "zod");
+    assert_eq!(
+        violations(&e),
+        [
+            ("", "", "Unrecognized key(s) in object: 'foo'"),
+            ("name", "", "Required"),
+            ("age", "", "Expected number, received string"),
+            ("age", "", "Too small"),
+        ]
+    );
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Unrecognized key(s) in object: 'foo'")
+    );
+    assert_eq!(e.kind, Kind::InvalidArgument);
+    let wrapped = r#"{"message":"Invalid input","errors":{"formErrors":[],"fieldErrors":{"email":["Invalid email"]}}}"#;
+    let e = dec(422, &[], wrapped);
+    assert_eq!(
+        (e.dialect, e.message.as_deref()),
+        ("zod", Some("Invalid input"))
+    );
+    assert_eq!(violations(&e), [("email", "", "Invalid email")]);
+    // Nothing wrong: no violation, no message made up.
+    let e = dec(400, &[], r#"{"formErrors":[],"fieldErrors":{}}"#);
+    assert!(e.violations.is_empty() && e.message.is_none(), "{e:?}");
+    // Only both members, with their types, are Zod's.
+    for body in [
+        r#"{"formErrors":"x","fieldErrors":{"a":["b"]}}"#,
+        r#"{"fieldErrors":{"a":["b"]}}"#,
+    ] {
+        assert_ne!(dec(400, &[], body).dialect, "zod", "{body}");
+    }
+}
+
 /// Discord's `{"code":50035,"errors":{…},"message":"Invalid Form Body"}`
 /// lists each field's errors under `_errors`, items by their index.
 #[test]

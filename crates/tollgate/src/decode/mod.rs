@@ -114,7 +114,7 @@ pub struct Decoded {
     /// Whether sending the request again may succeed (`retry` is not `never`).
     pub retryable: bool,
     /// The shape recognised: a dialect name, or `azure`, `aws`, `paypal`,
-    /// `heroku`, `plain`, `message`, `errors`, `json`, `xml`, `html`,
+    /// `heroku`, `zod`, `plain`, `message`, `errors`, `json`, `xml`, `html`,
     /// `text`, `binary` (bytes that are no text, or of a type that names
     /// bytes such as protobuf: no message), `empty`.
     pub dialect: &'static str,

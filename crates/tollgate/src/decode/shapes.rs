@@ -212,6 +212,15 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     if obj.json_type("errorMessages") == Some(Array) {
         return Shape::Other("errors", read_error_messages);
     }
+    if is_zod_flattened(obj) {
+        return Shape::Other("zod", read_zod_flattened);
+    }
+    if obj
+        .obj("errors")
+        .is_some_and(|errors| is_zod_flattened(&errors))
+    {
+        return Shape::Other("zod", read_errors_zod_flattened);
+    }
     if obj
         .obj("errors")
         .is_some_and(|errors| is_field_map(&errors))
@@ -777,6 +786,42 @@ impl FieldTree {
                 message,
             });
         }
+    }
+}
+
+/// Whether `obj` is Zod's `error.flatten()`:
+/// `{"formErrors":["…"],"fieldErrors":{"<field>":["…"]}}`.
+fn is_zod_flattened(obj: &Obj<'_>) -> bool {
+    obj.json_type("formErrors") == Some(Json::Array)
+        && obj.json_type("fieldErrors") == Some(Json::Object)
+}
+
+/// A whole body of Zod's `error.flatten()` ([`is_zod_flattened`]): the
+/// whole input's errors (`formErrors`) are violations of no field, each
+/// field's its own; the first is the message.
+fn read_zod_flattened(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
+    read_flattened(obj, out);
+    message_from_violations(out);
+}
+
+/// Zod's `error.flatten()` as the `errors` of a `message` body
+/// (`{"message":"Invalid input","errors":{"formErrors":[],"fieldErrors":{…}}}`).
+fn read_errors_zod_flattened(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+    read_message(obj, parsed, out);
+    if let Some(errors) = obj.obj("errors") {
+        read_flattened(&errors, out);
+    }
+    message_from_violations(out);
+}
+
+/// The violations of one `error.flatten()` of Zod's.
+fn read_flattened(flattened: &Obj<'_>, out: &mut Decoded) {
+    let mut tree = FieldTree::default();
+    if let Some(form) = flattened.raw("formErrors") {
+        tree.read_own_errors("", form, out);
+    }
+    if let Some(fields) = flattened.raw("fieldErrors") {
+        tree.read("", fields, out);
     }
 }
 
