@@ -99,7 +99,7 @@ pub(crate) fn render(
         rendered.retain(|(name, _)| name != RETRY_AFTER);
     }
     merge_headers(headers, rendered);
-    response.extensions_mut().insert(dialect);
+    response.extensions_mut().insert(renderer.dialect_of(&err));
     response.extensions_mut().insert(err);
     response.extensions_mut().insert(Rendered);
     response

@@ -402,6 +402,42 @@ async fn the_apps_validation_message_wins_over_the_first_violations() {
     assert!(message.starts_with("session_id: invalid type"), "{value}");
 }
 
+/// Seed 002's API answers in two shapes: the layer's own errors (here its
+/// 404) in `coded` where the catalog says so, the rest in FastAPI's
+/// `detail`; a client asking for problem details gets those for either.
+#[tokio::test]
+async fn an_entry_sent_in_another_dialect_is_answered_in_it() {
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml(
+            "002.toml",
+            "[errors.not_found]\naliases = { coded = 'NOT_FOUND' }\nsent_in = { detail = 'coded' }\n",
+        )
+        .unwrap();
+    let mut app = routes().layer(Tollgate::new(catalog).dialect(Dialect::Detail).layer());
+    let nowhere = || Request::get("/nowhere").body(Body::empty()).unwrap();
+    let (res, body) = send(&mut app, nowhere()).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    assert_eq!(res.headers()["x-error-code"], "NOT_FOUND");
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["error"]["code"], "NOT_FOUND", "{value}");
+    assert_eq!(
+        value["request_id"],
+        res.headers()["x-request-id"].to_str().unwrap()
+    );
+    let (_, body) = send(&mut app, post_json("/v2/scans", "{}")).await;
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["detail"]["code"], "missing_field", "{value}");
+    let mut asked = nowhere();
+    asked.headers_mut().insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/problem+json"),
+    );
+    let (res, _) = send(&mut app, asked).await;
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+}
+
 #[tokio::test]
 async fn timestamps_come_from_the_clock() {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);

@@ -541,7 +541,8 @@ async fn catalog_overrides_and_invalid_request_ids() {
 
 #[tokio::test]
 async fn seed_002_names_the_refusing_policy_and_sends_no_details() {
-    // Seed 002's 429: the policy's numbers in the message, `"details": {}`.
+    // Seed 002's 429: the policy's numbers in the message, `"details": {}`,
+    // in its middleware's `coded` shape where its API answers in `detail`.
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/catalogs/002-extraction.toml"
@@ -554,12 +555,13 @@ async fn seed_002_names_the_refusing_policy_and_sends_no_details() {
         .build();
     let layer = RateLimitLayer::new(limiter)
         .catalog(Arc::new(catalog))
-        .dialect(Dialect::Coded);
+        .dialect(Dialect::Detail);
     let mut svc = service(layer, Arc::default());
     call(&mut svc, request("k")).await;
     call(&mut svc, request("k")).await;
     let refused = call(&mut svc, request("k")).await;
     assert_eq!(refused.status(), 429);
+    assert_eq!(refused.extensions().get(), Some(&Dialect::Coded));
     let body: serde_json::Value = serde_json::from_slice(refused.body()).unwrap();
     assert_eq!(
         body,

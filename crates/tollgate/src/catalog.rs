@@ -424,37 +424,53 @@ impl<'de, T: Deserialize<'de> + Names> Deserialize<'de> for NameToml<T> {
     }
 }
 
-/// An entry's `aliases`, by dialect. Dialects are named in any case, so
-/// two names may be one dialect (`stripe` and `Stripe`): refused, as a key
-/// given twice is, rather than one of the two codes dropped.
-struct AliasesToml(BTreeMap<Dialect, String>);
+/// A table keyed by dialect: an entry's `aliases` (the codes sent in
+/// each) or `sent_in` (the dialect written instead of each). Dialects are
+/// named in any case, so two names may be one dialect (`stripe` and
+/// `Stripe`): refused, as a key given twice is, rather than one of the two
+/// values dropped.
+struct ByDialectToml<T>(BTreeMap<Dialect, T>);
 
-impl<'de> Deserialize<'de> for AliasesToml {
+/// What [`ByDialectToml`] holds for each dialect, as its error names it.
+trait ByDialectValue {
+    const EXPECTING: &'static str;
+}
+
+impl ByDialectValue for String {
+    const EXPECTING: &'static str = "a table of dialects and the codes sent in them";
+}
+
+impl ByDialectValue for Dialect {
+    const EXPECTING: &'static str =
+        "a table of the dialects an API answers in and the one this entry is written in instead";
+}
+
+impl<'de, T: ByDialectValue + Deserialize<'de>> Deserialize<'de> for ByDialectToml<T> {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct Table;
-        impl<'de> serde::de::Visitor<'de> for Table {
-            type Value = AliasesToml;
+        struct Table<T>(std::marker::PhantomData<T>);
+        impl<'de, T: ByDialectValue + Deserialize<'de>> serde::de::Visitor<'de> for Table<T> {
+            type Value = ByDialectToml<T>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a table of dialects and the codes sent in them")
+                f.write_str(T::EXPECTING)
             }
 
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,
-            ) -> Result<AliasesToml, A::Error> {
-                let mut aliases = BTreeMap::new();
-                while let Some((dialect, code)) = map.next_entry::<Dialect, String>()? {
-                    if aliases.insert(dialect, code).is_some() {
+            ) -> Result<ByDialectToml<T>, A::Error> {
+                let mut by_dialect = BTreeMap::new();
+                while let Some((dialect, value)) = map.next_entry::<Dialect, T>()? {
+                    if by_dialect.insert(dialect, value).is_some() {
                         return Err(serde::de::Error::custom(format!(
                             "the dialect `{dialect}` is named twice (names are read in any case)"
                         )));
                     }
                 }
-                Ok(AliasesToml(aliases))
+                Ok(ByDialectToml(by_dialect))
             }
         }
-        de.deserialize_map(Table)
+        de.deserialize_map(Table(std::marker::PhantomData))
     }
 }
 
@@ -471,7 +487,8 @@ struct EntryToml {
     remedy: Option<Spanned<String>>,
     retry: Option<Spanned<NameToml<RetryClass>>>,
     kind: Option<Spanned<NameToml<Kind>>>,
-    aliases: Option<Spanned<AliasesToml>>,
+    aliases: Option<Spanned<ByDialectToml<String>>>,
+    sent_in: Option<Spanned<ByDialectToml<Dialect>>>,
     details: Option<Spanned<Vec<String>>>,
     message_only: Option<Spanned<Vec<String>>>,
     examples: Option<Spanned<toml::Table>>,
@@ -479,7 +496,7 @@ struct EntryToml {
 }
 
 /// The fields of an entry that defines its code ([`EntryToml`] less `sent_as`).
-const ENTRY_FIELDS: [&str; 11] = [
+const ENTRY_FIELDS: [&str; 12] = [
     "status",
     "title",
     "message",
@@ -488,6 +505,7 @@ const ENTRY_FIELDS: [&str; 11] = [
     "retry",
     "kind",
     "aliases",
+    "sent_in",
     "details",
     "message_only",
     "examples",
@@ -507,6 +525,7 @@ impl EntryToml {
             "retry" => self.retry.as_ref().map(Spanned::span),
             "kind" => self.kind.as_ref().map(Spanned::span),
             "aliases" => self.aliases.as_ref().map(Spanned::span),
+            "sent_in" => self.sent_in.as_ref().map(Spanned::span),
             "details" => self.details.as_ref().map(Spanned::span),
             "message_only" => self.message_only.as_ref().map(Spanned::span),
             "examples" => self.examples.as_ref().map(Spanned::span),
@@ -1740,6 +1759,9 @@ fn build_def(
     }
     if let Some(aliases) = &entry.aliases {
         def.aliases.extend(aliases.get_ref().0.clone());
+    }
+    if let Some(sent_in) = &entry.sent_in {
+        def.sent_in.extend(sent_in.get_ref().0.clone());
     }
     if let Some(details) = &entry.details {
         def.details = details.get_ref().clone();
@@ -4084,6 +4106,41 @@ status = 'x'
         assert_eq!(e.len(), 1);
         assert!(e[0].contains("unknown variant `Coeded`"), "{e:?}");
         assert!(e[0].contains("did you mean `coded`?"), "{e:?}");
+    }
+
+    /// `sent_in` names the dialect an entry is written in where the API
+    /// answers in another, each named in any case, the value too; a dialect
+    /// named twice, or one that is none, is told where.
+    #[test]
+    fn an_entry_is_sent_in_another_dialect_where_the_api_answers_in_one() {
+        let mut catalog = Catalog::builtin();
+        let source =
+            "[errors.rate_limit_exceeded]\nsent_in = { detail = 'Coded', Meta = 'problem' }\n";
+        catalog.load_toml("t.toml", source).unwrap();
+        let def = catalog.get("rate_limit_exceeded").unwrap();
+        assert_eq!(def.dialect_in(Dialect::Detail), Dialect::Coded);
+        assert_eq!(def.dialect_in(Dialect::Meta), Dialect::Problem);
+        assert_eq!(def.dialect_in(Dialect::Coded), Dialect::Coded);
+        assert_eq!(def.sent_in_dialects().len(), 2);
+        let entry = "[errors.abc]\nstatus = 400\ntitle = 't'\nmessage = 'm'\n";
+        let twice = errors(&format!(
+            "{entry}sent_in = {{ detail = 'coded', Detail = 'meta' }}\n"
+        ));
+        assert_eq!(twice.len(), 1, "{twice:?}");
+        assert!(
+            twice[0].contains("t.toml:5:11: ")
+                && twice[0].contains("the dialect `detail` is named twice"),
+            "{twice:?}"
+        );
+        let e = errors(&format!("{entry}sent_in = {{ detail = 'codded' }}\n"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("unknown variant `codded`"), "{e:?}");
+        assert!(e[0].contains("did you mean `coded`?"), "{e:?}");
+        let e = errors(&format!("{entry}sent_in = 'coded'\n"));
+        assert!(
+            e[0].contains("expected a table of the dialects an API answers in"),
+            "{e:?}"
+        );
     }
 
     #[test]

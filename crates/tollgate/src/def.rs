@@ -35,6 +35,10 @@ pub struct ErrorDef {
     pub(crate) retry: RetryClass,
     pub(crate) kind: Kind,
     pub(crate) aliases: BTreeMap<Dialect, String>,
+    /// Where the API answers in one dialect, the one this entry is written
+    /// in instead (seed 002's middleware errors in `coded` beside its
+    /// framework's `detail`).
+    pub(crate) sent_in: BTreeMap<Dialect, Dialect>,
     pub(crate) details: Vec<String>,
     pub(crate) message_only: Vec<String>,
     /// Sample values of details and message-only values, for the reference.
@@ -67,6 +71,7 @@ impl ErrorDef {
             retry: RetryClass::from_status(status),
             kind: Kind::from_status(status),
             aliases: BTreeMap::new(),
+            sent_in: BTreeMap::new(),
             details: Vec::new(),
             message_only: Vec::new(),
             examples: BTreeMap::new(),
@@ -106,6 +111,47 @@ impl ErrorDef {
     pub fn alias(mut self, dialect: Dialect, wire_code: impl Into<String>) -> Self {
         self.aliases.insert(dialect, wire_code.into());
         self
+    }
+
+    /// Where an API answers in `dialect`, writes this entry in `written`
+    /// instead: one API whose layers answer in two shapes, as seed 002's
+    /// does (its rate limit, raised by middleware, in `coded`; the rest,
+    /// raised by the framework, in FastAPI's `detail`).
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use tollgate::{ApiError, Catalog, Context, Dialect, ErrorDef};
+    /// let def = ErrorDef::new("rate_limit_exceeded", 429, "Too many requests", "Slow down.")
+    ///     .unwrap()
+    ///     .sent_in(Dialect::Detail, Dialect::Coded);
+    /// assert_eq!(def.dialect_in(Dialect::Detail), Dialect::Coded);
+    /// assert_eq!(def.dialect_in(Dialect::Problem), Dialect::Problem);
+    /// let mut catalog = Catalog::builtin();
+    /// catalog.insert(def).unwrap();
+    /// let err = catalog.error("rate_limit_exceeded").unwrap();
+    /// let ctx = Context::new(SystemTime::UNIX_EPOCH).request_id("r1");
+    /// let body = catalog.renderer(Dialect::Detail).body(&err, &ctx);
+    /// assert_eq!(
+    ///     String::from_utf8(body).unwrap(),
+    ///     r#"{"error":{"code":"rate_limit_exceeded","message":"Slow down.","details":{}},"request_id":"r1"}"#
+    /// );
+    /// ```
+    pub fn sent_in(mut self, dialect: Dialect, written: Dialect) -> Self {
+        self.sent_in.insert(dialect, written);
+        self
+    }
+
+    /// The dialect this entry is written in where the API answers in
+    /// `dialect`: `dialect` itself unless [`sent_in`](Self::sent_in) names
+    /// another.
+    pub fn dialect_in(&self, dialect: Dialect) -> Dialect {
+        self.sent_in.get(&dialect).copied().unwrap_or(dialect)
+    }
+
+    /// The dialects this entry is written in instead of others
+    /// ([`sent_in`](Self::sent_in)), by the dialect the API answers in.
+    pub fn sent_in_dialects(&self) -> &BTreeMap<Dialect, Dialect> {
+        &self.sent_in
     }
 
     /// Documents the details keys every occurrence carries: the only ones

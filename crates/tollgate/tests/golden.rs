@@ -97,7 +97,9 @@ fn cases() -> Vec<Case> {
         Case {
             golden: "002-rate-limit",
             catalog: extraction,
-            dialect: Dialect::Coded,
+            // Its API answers in `detail`, its middleware's rate limit in
+            // `coded`: the catalog sends it so (`sent_in`).
+            dialect: Dialect::Detail,
             // The policy's numbers fill the message and stay off the wire.
             error: |c| {
                 c.error("rate_limit_exceeded")

@@ -131,6 +131,79 @@ fn every_header_the_renderer_sends_is_documented() {
     }
 }
 
+/// Seed 002's API: its framework's errors in `detail`, its rate limit
+/// (raised by middleware) in `coded`. The document says so: the entry's
+/// response refers to `CodedError`, its example is that shape, and a
+/// status shared with an entry in `detail` takes either schema.
+#[test]
+fn an_entry_sent_in_another_dialect_is_documented_in_it() {
+    let schema: Value = serde_json::from_str(include_str!("data/oas-3.1-schema.json")).unwrap();
+    let oas = validator(&schema);
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml(
+            "002.toml",
+            "[errors.rate_limit_exceeded]\nsent_in = { detail = 'coded' }\n",
+        )
+        .unwrap();
+    let components = openapi::components(&catalog, Dialect::Detail);
+    let schemas = components["schemas"].as_object().unwrap();
+    assert_eq!(
+        schemas.keys().collect::<Vec<_>>(),
+        ["Error", "Problem", "CodedError"]
+    );
+    assert_eq!(
+        components["schemas"]["CodedError"],
+        openapi::error_schema(Dialect::Coded)
+    );
+    let limited = &components["responses"]["rate_limit_exceeded"]["content"];
+    let json = &limited["application/json"];
+    assert_eq!(json["schema"]["$ref"], "#/components/schemas/CodedError");
+    assert!(json["example"]["error"]["code"].is_string(), "{json}");
+    assert!(
+        validator(&openapi::error_schema(Dialect::Coded)).is_valid(&json["example"]),
+        "{json}"
+    );
+    // Asked for problem details, it is written as any other entry.
+    assert_eq!(
+        limited["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
+    let other = &components["responses"]["not_found"]["content"]["application/json"];
+    assert_eq!(other["schema"]["$ref"], "#/components/schemas/Error");
+
+    // 429 is the rate limit's (coded) and the usage limit's (detail).
+    let responses = openapi::responses(
+        &catalog,
+        Dialect::Detail,
+        &["usage_limit_exceeded", "rate_limit_exceeded", "not_found"],
+    );
+    let shared = &responses["429"]["content"]["application/json"];
+    assert_eq!(
+        shared["schema"],
+        json!({"oneOf": [
+            {"$ref": "#/components/schemas/Error"},
+            {"$ref": "#/components/schemas/CodedError"},
+        ]})
+    );
+    assert!(shared["examples"]["rate_limit_exceeded"]["value"]["error"].is_object());
+    assert!(shared["examples"]["usage_limit_exceeded"]["value"]["detail"].is_object());
+    assert_eq!(
+        responses["404"]["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/Error"})
+    );
+    let doc = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/v1/things": {"get": {"responses": responses}}},
+        "components": components,
+    });
+    assert_eq!(errors(&oas, &doc), Vec::<String>::new());
+    // Where the API answers in `coded`, nothing is another's.
+    let coded = openapi::components(&catalog, Dialect::Coded);
+    assert!(coded["schemas"].get("CodedError").is_none());
+}
+
 #[test]
 fn a_code_named_twice_is_described_once() {
     let catalog = Catalog::builtin();

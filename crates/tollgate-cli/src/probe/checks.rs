@@ -346,6 +346,10 @@ fn check_exchange(
         }
         _ => None,
     };
+    // A code in the catalog, mirrored in X-Error-Code.
+    let def = full.code.as_deref().and_then(|c| catalog.find_wire_code(c));
+    // An entry sent in another dialect than the API's is expected in that.
+    let dialect = dialect.map(|d| def.map_or(d, |def| def.dialect_in(d)));
     let (verdict, reason) = match (found, dialect) {
         _ if unparsed.is_some() => (Verdict::Fail, unparsed.unwrap_or_default()),
         (Err(_), _) => (Verdict::Fail, not_an_envelope(&body, answer)),
@@ -375,8 +379,6 @@ fn check_exchange(
         ),
     });
 
-    // A code in the catalog, mirrored in X-Error-Code.
-    let def = full.code.as_deref().and_then(|c| catalog.find_wire_code(c));
     // The spelling the body's dialect gives the entry (its alias there),
     // when the body carries the code: another case, or another dialect's
     // alias, is a code the error reference does not show.

@@ -309,9 +309,24 @@ pub struct Renderer<'a> {
 }
 
 impl Renderer<'_> {
-    /// The dialect written.
+    /// The dialect written (but for an entry [sent in](crate::ErrorDef::sent_in)
+    /// another there: [`dialect_of`](Self::dialect_of)).
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// The dialect `err` is written in: this renderer's, unless its entry
+    /// is [sent in](crate::ErrorDef::sent_in) another there.
+    pub fn dialect_of(&self, err: &ApiError) -> Dialect {
+        err.def().dialect_in(self.dialect)
+    }
+
+    /// This renderer, in the dialect `err` is written in.
+    fn for_error(&self, err: &ApiError) -> Self {
+        Renderer {
+            dialect: self.dialect_of(err),
+            ..*self
+        }
     }
 
     /// Appends the JSON body of `err` to `out`.
@@ -319,17 +334,18 @@ impl Renderer<'_> {
     /// The body is written straight into `out`: nothing else is allocated.
     pub fn write_body(&self, err: &ApiError, ctx: &Context<'_>, out: &mut Vec<u8>) {
         let out = &mut Out(out);
-        match self.dialect {
-            Dialect::Problem => problem::encode(self, err, ctx, out),
-            Dialect::StatusCode => status_code::encode(self, err, ctx, out),
-            Dialect::Coded => coded::encode(self, err, ctx, out),
-            Dialect::Detail => detail::encode(self, err, ctx, out),
-            Dialect::Meta => meta::encode(self, err, ctx, out),
-            Dialect::Envelope => envelope::encode(self, err, ctx, out),
-            Dialect::Flat => flat::encode(self, err, ctx, out),
-            Dialect::Google => google::encode(self, err, ctx, out),
-            Dialect::Stripe => stripe::encode(self, err, ctx, out),
-            Dialect::Jsonapi => jsonapi::encode(self, err, ctx, out),
+        let this = &self.for_error(err);
+        match this.dialect {
+            Dialect::Problem => problem::encode(this, err, ctx, out),
+            Dialect::StatusCode => status_code::encode(this, err, ctx, out),
+            Dialect::Coded => coded::encode(this, err, ctx, out),
+            Dialect::Detail => detail::encode(this, err, ctx, out),
+            Dialect::Meta => meta::encode(this, err, ctx, out),
+            Dialect::Envelope => envelope::encode(this, err, ctx, out),
+            Dialect::Flat => flat::encode(this, err, ctx, out),
+            Dialect::Google => google::encode(this, err, ctx, out),
+            Dialect::Stripe => stripe::encode(this, err, ctx, out),
+            Dialect::Jsonapi => jsonapi::encode(this, err, ctx, out),
         }
     }
 
@@ -346,16 +362,17 @@ impl Renderer<'_> {
     /// already written (one `Content-Type`, and the `Retry-After` the body
     /// tells).
     pub fn headers(&self, err: &ApiError, ctx: &Context<'_>) -> Vec<(HeaderName, HeaderValue)> {
+        let dialect = self.dialect_of(err);
         let mut out = Vec::with_capacity(5 + err.headers().len());
         out.push((
             CONTENT_TYPE,
-            HeaderValue::from_static(self.dialect.content_type()),
+            HeaderValue::from_static(dialect.content_type()),
         ));
         let request_id = ctx.request_id.and_then(|id| HeaderValue::from_str(id).ok());
         if let Some(id) = &request_id {
             out.push((headers::X_REQUEST_ID, id.clone()));
         }
-        if let Ok(code) = HeaderValue::from_str(&err.def().wire_code(self.dialect)) {
+        if let Ok(code) = HeaderValue::from_str(&err.def().wire_code(dialect)) {
             out.push((headers::X_ERROR_CODE, code));
         }
         if let Some(delay) = err.retry_after_delay() {
@@ -364,7 +381,7 @@ impl Renderer<'_> {
                 HeaderValue::from(crate::retry_after_secs(delay)),
             ));
         }
-        if let (Dialect::Stripe, Some(id)) = (self.dialect, request_id) {
+        if let (Dialect::Stripe, Some(id)) = (dialect, request_id) {
             out.push((headers::REQUEST_ID, id));
         }
         let written = out.len();
@@ -377,7 +394,8 @@ impl Renderer<'_> {
     }
 
     /// The whole HTTP response for `err`: status, headers and body; its
-    /// extensions hold the [`Dialect`] it is written in, so a layer that
+    /// extensions hold the [`Dialect`] it is written in
+    /// ([`dialect_of`](Self::dialect_of)), so a layer that
     /// writes it again in another knows which headers were the dialect's
     /// (Stripe's `Request-Id`) rather than the app's.
     pub fn response(&self, err: &ApiError, ctx: &Context<'_>) -> http::Response<Vec<u8>> {
@@ -388,7 +406,7 @@ impl Renderer<'_> {
         for (name, value) in self.headers(err, ctx) {
             headers.append(name, value);
         }
-        response.extensions_mut().insert(self.dialect);
+        response.extensions_mut().insert(self.dialect_of(err));
         response
     }
 
@@ -590,6 +608,42 @@ mod tests {
             e.to_string()
                 .starts_with("unknown variant `strpe`, expected one of `problem`")
         );
+    }
+
+    /// An entry sent in another dialect is written in it whole: body,
+    /// `Content-Type`, its alias there in `X-Error-Code`, the dialect's own
+    /// headers, and the dialect the response says it is in.
+    #[test]
+    fn an_entry_sent_in_another_dialect_is_written_in_it() {
+        let mut catalog = Catalog::builtin();
+        catalog
+            .load_toml(
+                "t.toml",
+                "[errors.not_found]\naliases = { stripe = 'resource_missing' }\n\
+                 sent_in = { flat = 'stripe', coded = 'problem' }\n",
+            )
+            .unwrap();
+        let err = catalog.error("not_found").unwrap();
+        let ctx = Context::new(std::time::UNIX_EPOCH).request_id("r1");
+        let flat = catalog.renderer(Dialect::Flat);
+        assert_eq!(flat.dialect(), Dialect::Flat);
+        assert_eq!(flat.dialect_of(&err), Dialect::Stripe);
+        let response = flat.response(&err, &ctx);
+        assert_eq!(response.headers()["x-error-code"], "resource_missing");
+        assert_eq!(response.headers()["request-id"], "r1");
+        assert_eq!(response.extensions().get(), Some(&Dialect::Stripe));
+        let body: Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["error"]["code"], "resource_missing");
+        let problem = catalog.renderer(Dialect::Coded).response(&err, &ctx);
+        assert_eq!(
+            problem.headers()["content-type"],
+            "application/problem+json"
+        );
+        // Other entries, and other dialects, are as they were.
+        let other = catalog.error("conflict").unwrap();
+        assert_eq!(flat.dialect_of(&other), Dialect::Flat);
+        let meta = catalog.renderer(Dialect::Meta).body(&err, &ctx);
+        assert!(meta.starts_with(br#"{"error":{"code":"not_found""#));
     }
 
     #[test]

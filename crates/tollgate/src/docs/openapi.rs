@@ -385,12 +385,51 @@ impl ErrorMedia {
         self.dialect
     }
 
-    /// Each media type's dialect and schema name: the dialect's own
-    /// (`Error`), and `problem` (`Problem`) when that is another and listed.
-    fn each(self) -> impl Iterator<Item = (Dialect, &'static str)> {
+    /// Each media type's dialect: the dialect's own, and `problem` when
+    /// that is another and listed.
+    fn each(self) -> impl Iterator<Item = Dialect> {
         let problem = (self.problem_on_accept && self.dialect != Dialect::Problem)
-            .then_some((Dialect::Problem, "Problem"));
-        std::iter::once((self.dialect, "Error")).chain(problem)
+            .then_some(Dialect::Problem);
+        std::iter::once(self.dialect).chain(problem)
+    }
+
+    /// The dialects `def` is written in, one for each media type's
+    /// ([`ErrorDef::sent_in`] may make two of them one).
+    fn each_of(self, def: &ErrorDef) -> Vec<Dialect> {
+        let mut dialects: Vec<Dialect> = Vec::with_capacity(2);
+        for dialect in self.each().map(|d| def.dialect_in(d)) {
+            if !dialects.contains(&dialect) {
+                dialects.push(dialect);
+            }
+        }
+        dialects
+    }
+
+    /// The name of the schema of `dialect`'s bodies: `Error` for the API's
+    /// own, `Problem` for problem details, else the dialect's name before
+    /// `Error` (`CodedError`), for an entry sent in it.
+    fn schema_name(self, dialect: Dialect) -> String {
+        match dialect {
+            d if d == self.dialect => "Error".to_owned(),
+            Dialect::Problem => "Problem".to_owned(),
+            d => {
+                let words = d.name().split('-');
+                let mut name: String = words
+                    .flat_map(|word| {
+                        let mut chars = word.chars();
+                        let first = chars.next().map(|c| c.to_ascii_uppercase());
+                        first.into_iter().chain(chars)
+                    })
+                    .collect();
+                name.push_str("Error");
+                name
+            }
+        }
+    }
+
+    /// A `$ref` to the schema of `dialect`'s bodies.
+    fn schema_ref(self, dialect: Dialect) -> Value {
+        json!({"$ref": format!("#/components/schemas/{}", self.schema_name(dialect))})
     }
 }
 
@@ -404,7 +443,8 @@ impl From<Dialect> for ErrorMedia {
 /// `responses` per code, each with its example. Beside a dialect other than
 /// `problem`, each response also lists `application/problem+json`
 /// (`schemas.Problem`), unless `media` says the API does not answer it
-/// ([`ErrorMedia`]).
+/// ([`ErrorMedia`]). An entry [sent in](ErrorDef::sent_in) another dialect
+/// there refers to that dialect's schema (`schemas.CodedError`).
 ///
 /// ```
 /// use tollgate::{Catalog, Dialect, docs::openapi};
@@ -424,10 +464,13 @@ pub fn components(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
             )
         })
         .collect();
-    let schemas: Map<String, Value> = media
-        .each()
-        .map(|(dialect, schema)| (schema.to_owned(), error_schema(dialect)))
-        .collect();
+    let mut schemas = Map::new();
+    let sent_in = catalog.iter().flat_map(|def| media.each_of(def));
+    for dialect in media.each().chain(sent_in) {
+        schemas
+            .entry(media.schema_name(dialect))
+            .or_insert_with(|| error_schema(dialect));
+    }
     let mut components = Map::new();
     components.insert("schemas".into(), Value::Object(schemas));
     components.insert("responses".into(), Value::Object(responses));
@@ -455,12 +498,9 @@ pub fn component_response(
     // Built by hand: `json!` would copy every example and header through
     // its serializer, twice over for a large catalog.
     let mut content = Map::new();
-    for (dialect, schema) in media.each() {
+    for dialect in media.each_of(def) {
         let mut entry = Map::new();
-        entry.insert(
-            "schema".into(),
-            json!({"$ref": format!("#/components/schemas/{schema}")}),
-        );
+        entry.insert("schema".into(), media.schema_ref(dialect));
         entry.insert("example".into(), example_body(catalog, dialect, def));
         content.insert(dialect.content_type().to_owned(), Value::Object(entry));
     }
@@ -471,15 +511,31 @@ pub fn component_response(
     );
     response.insert(
         "headers".into(),
-        Value::Object(error_headers(def, media.dialect)),
+        Value::Object(error_headers(def, def.dialect_in(media.dialect))),
     );
     response.insert("content".into(), Value::Object(content));
     Value::Object(response)
 }
 
+/// `schema` as (one of) the schemas of a media type's entry: set when it
+/// has none, else made or kept `oneOf` the schemas it lists.
+fn add_schema(media_type: &mut Value, schema: Value) {
+    match media_type.get_mut("schema") {
+        None => media_type["schema"] = schema,
+        Some(present) if *present == schema => {}
+        Some(present) => match present.get_mut("oneOf") {
+            Some(Value::Array(one_of)) if one_of.contains(&schema) => {}
+            Some(Value::Array(one_of)) => one_of.push(schema),
+            _ => *present = json!({"oneOf": [present.take(), schema]}),
+        },
+    }
+}
+
 /// An operation's error responses for `codes`, keyed by status: codes that
 /// share a status share a response, with one named example each. Unknown
-/// codes are skipped. The media types are [`components`]'s.
+/// codes are skipped. The media types are [`components`]'s; where codes of
+/// one status are written in two dialects of one media type (one
+/// [sent in](ErrorDef::sent_in) another), its schema is `oneOf` both.
 pub fn responses(
     catalog: &Catalog,
     media: impl Into<ErrorMedia>,
@@ -490,19 +546,9 @@ pub fn responses(
     let mut seen = std::collections::HashSet::new();
     let defs = codes.iter().filter_map(|c| catalog.get(c));
     for def in defs.filter(|def| seen.insert(def.code())) {
-        let response = out.entry(def.status().to_string()).or_insert_with(|| {
-            let content: Map<String, Value> = media
-                .each()
-                .map(|(dialect, schema)| {
-                    let entry = json!({
-                        "schema": {"$ref": format!("#/components/schemas/{schema}")},
-                        "examples": {}
-                    });
-                    (dialect.content_type().to_owned(), entry)
-                })
-                .collect();
-            json!({"description": "", "headers": {}, "content": content})
-        });
+        let response = out
+            .entry(def.status().to_string())
+            .or_insert_with(|| json!({"description": "", "headers": {}, "content": {}}));
         let description = response["description"].as_str().unwrap_or_default();
         let description = if description.is_empty() {
             format!("`{}`: {}", def.code(), plain(def.title()))
@@ -511,16 +557,17 @@ pub fn responses(
         };
         response["description"] = description.into();
         if let Value::Object(headers) = &mut response["headers"] {
-            for (name, header) in error_headers(def, media.dialect) {
+            for (name, header) in error_headers(def, def.dialect_in(media.dialect)) {
                 headers.entry(name).or_insert(header);
             }
         }
-        for (dialect, _) in media.each() {
+        for dialect in media.each_of(def) {
+            let media_type = &mut response["content"][dialect.content_type()];
+            add_schema(media_type, media.schema_ref(dialect));
             let mut example = Map::new();
             example.insert("summary".into(), def.title().into());
             example.insert("value".into(), example_body(catalog, dialect, def));
-            response["content"][dialect.content_type()]["examples"][def.code()] =
-                Value::Object(example);
+            media_type["examples"][def.code()] = Value::Object(example);
         }
     }
     out
