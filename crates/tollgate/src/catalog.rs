@@ -2732,7 +2732,7 @@ mod tests {
             e,
             [
                 "t.toml:1:1: entry \"abc\": a new entry needs title",
-                "t.toml:3:1: entry \"abc\": unknown field `titel`, expected one of `status`, `title`, `message`, `hint`, `remedy`, `retry`, `kind`, `aliases`, `details`, `message_only`, `examples`, `sent_as` (did you mean `title`?)",
+                "t.toml:3:1: entry \"abc\": unknown field `titel`, expected one of `status`, `title`, `message`, `hint`, `remedy`, `retry`, `kind`, `aliases`, `sent_in`, `details`, `message_only`, `examples`, `sent_as` (did you mean `title`?)",
             ]
         );
     }

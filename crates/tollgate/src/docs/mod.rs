@@ -35,8 +35,8 @@ pub fn example_time() -> SystemTime {
 }
 
 /// An occurrence of `def` with sample details and message-only values (the
-/// entry's [examples](ErrorDef::example), else `"<key>"`), a sample violation for validation errors, and a 60 s retry
-/// hint where the class waits for one.
+/// entry's [examples](ErrorDef::example), else `"<key>"`), a sample violation for validation errors
+/// (told by it, as the layers tell them), and a 60 s retry hint where the class waits for one.
 pub fn example_error(catalog: &Catalog, def: &ErrorDef) -> ApiError {
     let def = catalog
         .get(def.code())
@@ -50,11 +50,15 @@ pub fn example_error(catalog: &Catalog, def: &ErrorDef) -> ApiError {
         };
     }
     if def.code() == "validation_error" {
-        err = err.violation(Violation::new(
-            "items[0].name",
-            "invalid_type",
-            "must be a string",
-        ));
+        let violation = Violation::new("items[0].name", "invalid_type", "must be a string");
+        let told = violation.told();
+        err = err.violation(violation);
+        // Told by its first violation, as the layers tell it, unless the
+        // catalog words it its own way (seed 002's).
+        let builtin = Catalog::builtin_ref().get(def.code());
+        if builtin.is_some_and(|b| b.message().as_str() == def.message().as_str()) {
+            err = err.with_default_message(told);
+        }
     }
     if def.retry() == RetryClass::After {
         err = err.retry_after(Duration::from_secs(60));
