@@ -96,24 +96,29 @@ fn asked_media_type(text: &str) -> Option<&str> {
 /// `malformed_request` for a body under a transfer coding the HTTP server
 /// did not decode (anything but one `chunked`).
 pub(crate) fn undecoded_transfer_coding() -> ApiError {
-    builtin("malformed_request").with_message(
-        "The request's Transfer-Encoding names a coding other than chunked, or chunked twice: send the body chunked once, or with a Content-Length.",
-    )
+    builtin("malformed_request")
+        .with("reason", "its Transfer-Encoding names a coding other than chunked, or chunked twice")
+        .with_message(
+            "The request's Transfer-Encoding names a coding other than chunked, or chunked twice: send the body chunked once, or with a Content-Length.",
+        )
 }
 
 /// `malformed_request` for a request with several `Host` lines, which the
 /// HTTP server let through.
 pub(crate) fn several_hosts() -> ApiError {
     builtin("malformed_request")
+        .with("reason", "it has more than one Host header")
         .with_message("The request has more than one Host header: send one, naming the server.")
 }
 
 /// `malformed_request` for a request with several `Content-Type` lines: an
 /// extractor reads the first, another layer may read the last.
 pub(crate) fn several_content_types() -> ApiError {
-    builtin("malformed_request").with_message(
-        "The request has more than one Content-Type header: send one, naming the body's type.",
-    )
+    builtin("malformed_request")
+        .with("reason", "it has more than one Content-Type header")
+        .with_message(
+            "The request has more than one Content-Type header: send one, naming the body's type.",
+        )
 }
 
 /// `payload_too_large`, naming the limit when known here (the layer names

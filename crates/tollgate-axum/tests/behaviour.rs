@@ -1638,6 +1638,11 @@ async fn a_transfer_coding_besides_chunked_is_refused() {
                 .contains("Transfer-Encoding"),
             "{codings:?}: {value}"
         );
+        // The detail the reference documents for the entry is sent too.
+        assert_eq!(
+            value["reason"],
+            "its Transfer-Encoding names a coding other than chunked, or chunked twice"
+        );
     }
     for codings in [&["chunked"][..], &["Chunked"], &[" chunked "], &[]] {
         let (res, body) = send(&mut app, with(codings)).await;
@@ -1684,6 +1689,7 @@ async fn a_request_naming_several_content_types_is_refused() {
             detail.contains("more than one Content-Type"),
             "{types:?}: {value}"
         );
+        assert_eq!(value["reason"], "it has more than one Content-Type header");
     }
     let (res, _) = send(&mut app, with(&["application/json"])).await;
     assert_eq!(res.status(), 200);
@@ -1720,6 +1726,7 @@ async fn a_request_naming_several_hosts_is_refused() {
         assert_eq!(res.headers()["x-error-code"], "malformed_request");
         let detail = value["detail"].as_str().unwrap();
         assert!(detail.contains("more than one Host"), "{hosts:?}: {value}");
+        assert_eq!(value["reason"], "it has more than one Host header");
     }
     for hosts in [
         &[][..],
