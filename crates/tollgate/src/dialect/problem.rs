@@ -180,16 +180,44 @@ fn fragment_code(ty: &str) -> Option<&str> {
         .then_some(fragment)
 }
 
-/// The `instance` of a request's path. One that starts with `//`
-/// (`GET //evil.example/x`), or `/\`, which the URL Standard reads as `//`,
-/// would read as another host's address to a client that resolves it
-/// against the API's: it starts with `/.` then, as the URL Standard writes
-/// such a path, the same path once resolved.
+/// The `instance` of a request's path, a URI reference as RFC 9457 asks:
+/// the bytes a path may not hold there as they came (`{`, `|`, `\`, a `%`
+/// that starts no escape, UTF-8 that hyper let through) percent-encoded.
+/// One that starts with `//` (`GET //evil.example/x`) would read as another
+/// host's address to a client that resolves it against the API's: it
+/// starts with `/.` then, as the URL Standard writes such a path, the same
+/// path once resolved (`/\`, which that standard reads as `//`, is `/%5C`).
 fn instance_of(path: &str) -> Cow<'_, str> {
-    if path.starts_with("//") || path.starts_with("/\\") {
+    // By hand: whether a `%` is kept depends on the two bytes after it,
+    // which percent-encoding's sets cannot say.
+    let bytes = path.as_bytes();
+    let escape_at = |at: usize| {
+        bytes
+            .get(at + 1..at + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    };
+    let fits = |at: usize, b: u8| {
+        b.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=:@/".contains(&b)
+            || (b == b'%' && escape_at(at))
+    };
+    let path: Cow<'_, str> = if bytes.iter().enumerate().all(|(at, &b)| fits(at, b)) {
+        Cow::Borrowed(path)
+    } else {
+        let mut encoded = String::with_capacity(path.len() + 16);
+        for (at, &b) in bytes.iter().enumerate() {
+            if fits(at, b) {
+                encoded.push(char::from(b));
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        Cow::Owned(encoded)
+    };
+    if path.starts_with("//") {
         Cow::Owned(format!("/.{path}"))
     } else {
-        Cow::Borrowed(path)
+        path
     }
 }
 
@@ -201,8 +229,25 @@ mod tests {
     fn a_path_that_reads_as_a_host_is_no_other_hosts_address() {
         assert_eq!(instance_of("/v1/scans"), "/v1/scans");
         assert_eq!(instance_of("//evil.example/x"), "/.//evil.example/x");
-        assert_eq!(instance_of("/\\evil.example/x"), "/./\\evil.example/x");
+        assert_eq!(instance_of("/\\evil.example/x"), "/%5Cevil.example/x");
         assert_eq!(instance_of("/"), "/");
+    }
+
+    /// What a URI reference may not hold is percent-encoded; escapes and
+    /// the characters it may hold are kept.
+    #[test]
+    fn a_path_is_an_instance_a_uri_reference_holds() {
+        for (path, instance) in [
+            ("/v1/scans/{x}", "/v1/scans/%7Bx%7D"),
+            ("/v1/scans/a|b\"^c", "/v1/scans/a%7Cb%22%5Ec"),
+            ("/v1/scans/%ZZ%4", "/v1/scans/%25ZZ%254"),
+            ("/v1/scans/a%20b", "/v1/scans/a%20b"),
+            ("/v1/scans/ü", "/v1/scans/%C3%BC"),
+            ("/v1/a:b@c;d=e,f!$&'()*+~", "/v1/a:b@c;d=e,f!$&'()*+~"),
+            ("//a b", "/.//a%20b"),
+        ] {
+            assert_eq!(instance_of(path), instance, "{path}");
+        }
     }
 
     #[test]
