@@ -226,7 +226,10 @@ impl ApiKey {
 
     /// `X-API-Key`, else the token of `Authorization: Bearer <token>`: the
     /// key as `tollgate-store`'s authentication reads it, through the same
-    /// [`tollgate::headers::presented_api_key`].
+    /// [`tollgate::headers::presented_api_key`]. A request that sends no
+    /// key, or one header of them twice (which that authentication refuses
+    /// with a 401), has none here: its policy decides nothing, so put a
+    /// per-IP policy beside it when the limiter runs before authentication.
     pub fn presented() -> ApiKey {
         ApiKey {
             source: ApiKeySource::Presented,

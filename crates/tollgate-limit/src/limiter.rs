@@ -28,6 +28,11 @@ use crate::policy::{Decision, Policy};
 /// - `redis+sentinel://host:port,host:port/service`: the same on the primary
 ///   of a Redis Sentinel service, followed through failovers.
 ///
+/// A Redis URL opens a store with [`RedisOptions`](crate::RedisOptions)'
+/// defaults (key prefix `tollgate:rl:`, a 500 ms timeout); for others, open
+/// it yourself: `Backend::Redis(RedisStore::open(url,
+/// RedisOptions::default().prefix("myapp:rl:"))?)`.
+///
 /// ```
 /// use tollgate_limit::Backend;
 /// assert!(matches!(Backend::from_url("memory://?max_keys=5000")?, Backend::Memory { max_keys: 5000 }));

@@ -11,8 +11,10 @@
 //! - 429 `rate_limit_exceeded`, message "Rate limit exceeded: {limit} calls
 //!   per {window} seconds" (`limit` and `window` of the policy that refused,
 //!   sent as details unless the catalog entry makes them `message_only`, as
-//!   seed 002's does), `retry_after` in the body where the dialect has one, and
-//!   `Retry-After` in delay-seconds, rounded up;
+//!   seed 002's does), the wait in the body where the dialect has a place
+//!   for it (`retry_after` in `problem` and `status-code`, `meta.retry_after`
+//!   in `jsonapi`, `RetryInfo.retryDelay` in `google`; the others carry it
+//!   in the header alone), and `Retry-After` in delay-seconds, rounded up;
 //! - 503 `service_unavailable` with `Retry-After` (at least a second) when
 //!   the store fails and the fail mode is closed, unless a policy the store
 //!   did answer for refused the request: then that refusal;
