@@ -368,7 +368,7 @@ fn outline(
             "description": "The scan just made."
         }
     });
-    let limited = every_response_headers(redis_fail);
+    let limited = every_response_headers(dialect, redis_fail);
     let items = doc["paths"]
         .as_object_mut()
         .into_iter()
@@ -393,9 +393,9 @@ fn outline(
 /// The headers every response lists. The per-IP limit applies to every
 /// route: its fields come with every response it decided, successes
 /// included; so does the request id, which the layer echoes on every
-/// response. `redis_fail` is the fail mode of rate limits counted in Redis
-/// (`None` in memory).
-fn every_response_headers(redis_fail: Option<FailMode>) -> Map<String, Value> {
+/// response (as `Request-Id` too in `stripe`, as Stripe does). `redis_fail`
+/// is the fail mode of rate limits counted in Redis (`None` in memory).
+fn every_response_headers(dialect: Dialect, redis_fail: Option<FailMode>) -> Map<String, Value> {
     let mut limited = tollgate::docs::openapi::ratelimit_headers();
     // Said where they are not: answers made before the per-IP limit is
     // reached, in place of an answer that never came, or while Redis,
@@ -431,6 +431,12 @@ fn every_response_headers(redis_fail: Option<FailMode>) -> Map<String, Value> {
         "X-Request-Id".to_owned(),
         tollgate::docs::openapi::request_id_header(),
     );
+    if dialect == Dialect::Stripe {
+        limited.insert(
+            "Request-Id".to_owned(),
+            tollgate::docs::openapi::request_id_header(),
+        );
+    }
     limited
 }
 
@@ -472,7 +478,7 @@ pub(crate) fn document_json(
     retention: Duration,
     redis_fail: Option<FailMode>,
 ) -> serde_json::Result<String> {
-    let limited = every_response_headers(redis_fail);
+    let limited = every_response_headers(dialect, redis_fail);
     let outline = outline(catalog, dialect, retention, redis_fail);
     openapi_json_with_responses(&outline, catalog, |def| {
         served_response(catalog, dialect, def, &limited)
@@ -650,6 +656,12 @@ mod tests {
                         let headers = &response["headers"];
                         assert!(
                             headers["X-Request-Id"].is_object() || response["$ref"].is_string(),
+                            "{dialect}: {method} {path} {status}"
+                        );
+                        // Stripe's `Request-Id` too, on its every response.
+                        assert_eq!(
+                            headers["Request-Id"].is_object(),
+                            dialect == Dialect::Stripe && response["$ref"].is_null(),
                             "{dialect}: {method} {path} {status}"
                         );
                     }
