@@ -506,7 +506,10 @@ pub(crate) fn openapi_outline(
         item[op.method.as_str().to_ascii_lowercase()] = operation(catalog, dialect, op);
     }
     // The schemas, and `responses` empty.
-    let mut components = docs::openapi::components(&Catalog::empty(), dialect);
+    let mut components = json!({
+        "schemas": docs::openapi::schemas(catalog, dialect),
+        "responses": {}
+    });
     if operations.iter().any(|op| op.scopes.is_some()) {
         components["securitySchemes"] = json!({
             BEARER_SCHEME: {
@@ -522,14 +525,25 @@ pub(crate) fn openapi_outline(
             }
         });
     }
+    // The entries written in another dialect where the API answers in this.
+    let sent_in: Vec<String> = catalog
+        .iter()
+        .filter(|def| def.dialect_in(dialect) != dialect)
+        .map(|def| format!("`{}` in `{}`", def.code(), def.dialect_in(dialect)))
+        .collect();
     let info = json!({
         "title": info.title,
         "version": info.version,
         "description": format!(
-            "Every error is written in the `{dialect}` dialect ({}){} and carries the \
+            "Every error is written in the `{dialect}` dialect ({}){}{} and carries the \
              `X-Request-Id` and `X-Error-Code` headers; `components.responses` has one \
              response per error code, with an example.",
             dialect.content_type(),
+            if sent_in.is_empty() {
+                String::new()
+            } else {
+                format!(" but for {}", sent_in.join(", "))
+            },
             if dialect == Dialect::Problem {
                 ""
             } else {

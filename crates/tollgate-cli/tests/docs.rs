@@ -116,6 +116,61 @@ fn openapi_validates_against_the_3_1_schema_in_every_dialect() {
     }
 }
 
+/// Every `$ref` in `value`, each a JSON pointer into the document.
+fn refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(members) => {
+            for (key, member) in members {
+                match member {
+                    Value::String(target) if key == "$ref" => out.push(target.clone()),
+                    other => refs(other, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| refs(item, out)),
+        _ => {}
+    }
+}
+
+/// Seed 002's catalog served in `detail`: its rate limit, sent in `coded`,
+/// refers to a `CodedError` schema the document holds, and the description
+/// says which entries are written otherwise.
+#[test]
+fn openapi_holds_the_schema_of_each_dialect_an_entry_is_sent_in() {
+    let output = tollgate(&[
+        "docs",
+        "--format",
+        "openapi",
+        "--dialect",
+        "detail",
+        "-c",
+        "examples/catalogs/002-extraction.toml",
+    ]);
+    let doc: Value = serde_json::from_str(&ok_stdout(&output)).unwrap();
+    assert_eq!(problems(&oas(), &doc), Vec::<String>::new());
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(
+        found.contains(&"#/components/schemas/CodedError".to_owned()),
+        "{found:?}"
+    );
+    for target in &found {
+        let pointer = target.strip_prefix('#').unwrap();
+        assert!(
+            doc.pointer(pointer).is_some(),
+            "{target} resolves to nothing"
+        );
+    }
+    let limited = &doc["components"]["responses"]["rate_limit_exceeded"]["content"]["application/json"]
+        ["example"];
+    assert_eq!(limited["error"]["code"], "RATE_LIMIT_ERROR", "{limited}");
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("but for `rate_limit_exceeded` in `coded`"),
+        "{description}"
+    );
+}
+
 #[test]
 fn openapi_follows_catalog_files_title_and_version() {
     let dir = scratch("openapi-file");

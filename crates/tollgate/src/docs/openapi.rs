@@ -464,6 +464,28 @@ pub fn components(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
             )
         })
         .collect();
+    let mut components = Map::new();
+    components.insert("schemas".into(), schemas(catalog, media));
+    components.insert("responses".into(), Value::Object(responses));
+    Value::Object(components)
+}
+
+/// The error schemas of [`components`]: `Error` (the dialect's bodies),
+/// `Problem` beside it unless `media` says the API does not answer it, and
+/// the schema of each dialect an entry is [sent in](ErrorDef::sent_in)
+/// instead (`CodedError`). For a document whose responses are written one
+/// at a time ([`component_response`]).
+///
+/// ```
+/// use tollgate::{Catalog, Dialect, docs::openapi};
+/// let catalog = Catalog::from_toml("002.toml", "[errors.rate_limit_exceeded]\nsent_in = { detail = 'coded' }\n")?;
+/// let schemas = openapi::schemas(&catalog, Dialect::Detail);
+/// assert_eq!(schemas["CodedError"], openapi::error_schema(Dialect::Coded));
+/// assert_eq!(schemas, openapi::components(&catalog, Dialect::Detail)["schemas"]);
+/// # Ok::<(), tollgate::CatalogErrors>(())
+/// ```
+pub fn schemas(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
+    let media = media.into();
     let mut schemas = Map::new();
     let sent_in = catalog.iter().flat_map(|def| media.each_of(def));
     for dialect in media.each().chain(sent_in) {
@@ -471,10 +493,7 @@ pub fn components(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
             .entry(media.schema_name(dialect))
             .or_insert_with(|| error_schema(dialect));
     }
-    let mut components = Map::new();
-    components.insert("schemas".into(), Value::Object(schemas));
-    components.insert("responses".into(), Value::Object(responses));
-    Value::Object(components)
+    Value::Object(schemas)
 }
 
 /// The response [`components`] lists under `def`'s code: its description,
