@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use http::Method;
 use serde_json::{Map, Value, json};
+use tollgate::docs::openapi::ErrorMedia;
 use tollgate::{Catalog, Dialect, ErrorDef, docs};
 
 use crate::args::parse_dialect;
@@ -387,7 +388,7 @@ pub(crate) fn openapi_text(
     info: &Info,
     operations: &[Operation],
 ) -> serde_json::Result<String> {
-    let outline = openapi_outline(catalog, dialect, info, operations);
+    let outline = openapi_outline(catalog, dialect.into(), info, operations);
     openapi_json_with_responses(&outline, catalog, |def| {
         docs::openapi::component_response(catalog, dialect, def)
     })
@@ -494,20 +495,21 @@ impl<'o> Members<'o> {
 /// [`openapi_json_with_responses`] to fill.
 pub(crate) fn openapi_outline(
     catalog: &Catalog,
-    dialect: Dialect,
+    media: ErrorMedia,
     info: &Info,
     operations: &[Operation],
 ) -> Value {
+    let dialect = media.dialect();
     let mut paths = Map::new();
     for op in operations {
         let item = paths
             .entry(op.path.clone())
             .or_insert_with(|| Value::Object(Map::new()));
-        item[op.method.as_str().to_ascii_lowercase()] = operation(catalog, dialect, op);
+        item[op.method.as_str().to_ascii_lowercase()] = operation(catalog, media, op);
     }
     // The schemas, and `responses` empty.
     let mut components = json!({
-        "schemas": docs::openapi::schemas(catalog, dialect),
+        "schemas": docs::openapi::schemas(catalog, media),
         "responses": {}
     });
     if operations.iter().any(|op| op.scopes.is_some()) {
@@ -544,11 +546,11 @@ pub(crate) fn openapi_outline(
             } else {
                 format!(" but for {}", sent_in.join(", "))
             },
-            if dialect == Dialect::Problem {
-                ""
-            } else {
+            if media.lists_problem() {
                 ", or as problem details (application/problem+json) to a client whose \
                  Accept asks for them"
+            } else {
+                ""
             }
         )
     });
@@ -563,7 +565,7 @@ pub(crate) fn openapi_outline(
 }
 
 /// The OpenAPI operation object of `op`.
-fn operation(catalog: &Catalog, dialect: Dialect, op: &Operation) -> Value {
+fn operation(catalog: &Catalog, media: ErrorMedia, op: &Operation) -> Value {
     let codes: Vec<&str> = op.error_codes.iter().map(String::as_str).collect();
     let mut responses = Map::new();
     let success = if op.success_schema.is_null() {
@@ -575,7 +577,7 @@ fn operation(catalog: &Catalog, dialect: Dialect, op: &Operation) -> Value {
         })
     };
     responses.insert(op.success_status.to_string(), success);
-    responses.extend(docs::openapi::responses(catalog, dialect, &codes));
+    responses.extend(docs::openapi::responses(catalog, media, &codes));
     let mut out = json!({
         "operationId": operation_id(&op.method, &op.path),
         "summary": op.summary,
@@ -588,13 +590,13 @@ fn operation(catalog: &Catalog, dialect: Dialect, op: &Operation) -> Value {
         out["parameters"] = parameters.into();
     }
     if op.request_schema.is_some() || op.request_example.is_some() {
-        let mut media = json!({"schema": op.request_schema.clone().unwrap_or_else(|| json!({}))});
+        let mut request = json!({"schema": op.request_schema.clone().unwrap_or_else(|| json!({}))});
         if let Some(example) = &op.request_example {
-            media["example"] = example.clone();
+            request["example"] = example.clone();
         }
         out["requestBody"] = json!({
             "required": true,
-            "content": {"application/json": media}
+            "content": {"application/json": request}
         });
     }
     if let Some(scopes) = &op.scopes {

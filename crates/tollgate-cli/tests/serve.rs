@@ -1557,6 +1557,65 @@ fn a_body_under_a_transfer_coding_besides_chunked_is_refused_uncharged() {
     assert_eq!(balance(dir.path(), &server.database, "demo"), before - 1);
 }
 
+/// Seed 002's API, served as its docs show it: FastAPI's `detail` for the
+/// framework's errors, the middleware's `coded` envelope for its rate
+/// limit (`sent_in`), and, its docs knowing no problem details, no
+/// `application/problem+json` for a client that asks (nor in the document).
+#[test]
+fn seed_002_answers_in_two_shapes_and_no_problem_details_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let extraction = catalog("002-extraction.toml");
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--dialect",
+            "detail",
+            "--catalog",
+            &extraction,
+            "--problem-on-accept",
+            "false",
+        ],
+    );
+    let key = server.key.clone().unwrap();
+    let http = Http::new();
+    let asks = [
+        ("x-api-key", key.as_str()),
+        ("accept", "application/problem+json"),
+    ];
+    let missing = http.get(&server.url("/v1/scans/nope"), &asks);
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("content-type"), "application/json");
+    assert!(missing.json()["detail"].is_string(), "{}", missing.json());
+    let mut limited = None;
+    for _ in 0..120 {
+        let answer = http.get(&server.url("/v1/scans/nope"), &asks);
+        if answer.status == 429 {
+            limited = Some(answer);
+            break;
+        }
+    }
+    let limited = limited.expect("the per-key limit refuses within 120 requests");
+    assert_eq!(limited.header("content-type"), "application/json");
+    assert_eq!(limited.header("x-error-code"), "RATE_LIMIT_ERROR");
+    assert!(!limited.header("retry-after").is_empty());
+    let body = limited.json();
+    assert_eq!(
+        body["error"],
+        json!({
+            "code": "RATE_LIMIT_ERROR",
+            "message": "Rate limit exceeded: 100 calls per 60 seconds",
+            "details": {}
+        })
+    );
+    assert_eq!(body["request_id"], limited.header("x-request-id"));
+    let doc = http.get(&server.url("/openapi.json"), &[]);
+    let text = String::from_utf8_lossy(&doc.body);
+    assert!(!text.contains("application/problem+json"), "{text}");
+    let doc = doc.json();
+    assert!(doc["components"]["schemas"]["CodedError"].is_object());
+    assert!(doc["components"]["schemas"].get("Problem").is_none());
+}
+
 /// Ctrl-C while a request runs: the request is answered (504) or dropped
 /// at the end of the wait, and either way its credit is given back before
 /// the process ends.

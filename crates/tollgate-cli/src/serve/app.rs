@@ -123,6 +123,8 @@ pub(crate) struct Layers {
     pub(crate) client_ip: ClientIp,
     /// The handler deadline.
     pub(crate) timeout: Duration,
+    /// Whether a client asking for problem details in `Accept` gets them.
+    pub(crate) problem_on_accept: bool,
 }
 
 /// Adds `resource` and `access` to `insufficient_scope` (`scans` and `write`
@@ -216,6 +218,7 @@ pub(crate) fn router(
         .with_state(state);
     let tollgate = Tollgate::new((*catalog).clone())
         .dialect(dialect)
+        .problem_on_accept(layers.problem_on_accept)
         .body_limit(BODY_LIMIT)
         .timeout(layers.timeout);
     Ok(public

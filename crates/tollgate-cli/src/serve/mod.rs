@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tollgate::Catalog;
+use tollgate::docs::openapi::ErrorMedia;
 use tollgate_limit::{Backend, ClientIp, FailMode, Key, Policy, RedisStore};
 use tollgate_store::{Gatekeeper, NewAccount, NewKey, Store, StoreError};
 use tracing_subscriber::layer::SubscriberExt;
@@ -152,13 +153,10 @@ async fn serve(
     let dialect = settings.dialect;
     // The fail mode is the document's only where the limits can fail.
     let redis_fail = matches!(limits, Backend::Redis(_)).then_some(settings.rate_limit_fail);
-    let openapi = reference::document_json(
-        &catalog,
-        dialect,
-        settings.idempotency_retention,
-        redis_fail,
-    )
-    .map_err(std::io::Error::from)?;
+    let media = ErrorMedia::new(dialect).problem_on_accept(settings.problem_on_accept);
+    let openapi =
+        reference::document_json(&catalog, media, settings.idempotency_retention, redis_fail)
+            .map_err(std::io::Error::from)?;
     let state = Arc::new(app::AppState {
         catalog: catalog.clone(),
         dialect,
@@ -179,6 +177,7 @@ async fn serve(
         fail_mode: settings.rate_limit_fail,
         client_ip,
         timeout: settings.timeout,
+        problem_on_accept: settings.problem_on_accept,
     };
     let router = app::router(Arc::clone(&state), &gate, layers)
         .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -700,6 +699,7 @@ mod tests {
             listen: DEFAULT_LISTEN.to_owned(),
             listen_by: "the default".to_owned(),
             dialect: Dialect::Problem,
+            problem_on_accept: true,
             catalogs: Vec::new(),
             catalogs_at: Vec::new(),
             redis: redis.map(str::to_owned),

@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use tollgate::docs::openapi::ErrorMedia;
 use tollgate::{Catalog, Dialect, ErrorDef};
 use tollgate_axum::Query;
 use tollgate_limit::FailMode;
@@ -259,17 +260,18 @@ pub(crate) fn operations(dialect: Dialect) -> Vec<Operation> {
 const FAILS_CLOSED: &str = "While the rate-limit store cannot be reached, requests are answered \
                             `service_unavailable` with `Retry-After` (rate limits fail closed).";
 
-/// The OpenAPI 3.1 document of the API in `dialect` but for its
+/// The OpenAPI 3.1 document of the API answering in `media` but for its
 /// `components.responses`, which [`document_json`] writes in; answers to
 /// an Idempotency-Key are kept for `retention`; `redis_fail` is the fail
 /// mode of rate limits counted in Redis (`None` in memory, which never
 /// fails).
 fn outline(
     catalog: &Catalog,
-    dialect: Dialect,
+    media: ErrorMedia,
     retention: Duration,
     redis_fail: Option<FailMode>,
 ) -> Value {
+    let dialect = media.dialect();
     let info = Info::new("tollgate serve: the example API", env!("CARGO_PKG_VERSION"));
     let mut operations = operations(dialect);
     let closed = redis_fail.is_some_and(|mode| mode != FailMode::Open);
@@ -282,7 +284,7 @@ fn outline(
             }
         }
     }
-    let mut doc = openapi_outline(catalog, dialect, &info, &operations);
+    let mut doc = openapi_outline(catalog, media, &info, &operations);
     if let Some(Value::String(description)) = doc["info"].get_mut("description") {
         description.push_str(
             " A request may name itself: an `X-Request-Id` of 1–128 characters of \
@@ -458,30 +460,32 @@ fn add_headers(response: &mut Value, limited: &Map<String, Value>) {
 /// every response lists (`limited`).
 fn served_response(
     catalog: &Catalog,
-    dialect: Dialect,
+    media: ErrorMedia,
     def: &ErrorDef,
     limited: &Map<String, Value>,
 ) -> Value {
-    let mut response = tollgate::docs::openapi::component_response(catalog, dialect, def);
+    let mut response = tollgate::docs::openapi::component_response(catalog, media, def);
     add_headers(&mut response, limited);
     response
 }
 
-/// The OpenAPI 3.1 document of the API in `dialect`, as `GET /openapi.json`
-/// serves it ([`pretty_json`](crate::docs::pretty_json)'s text), its
-/// components' responses (one per catalog entry) made and written one at a
-/// time. Made whole, the document of a catalog of 100 000 entries is a tree
-/// of a gigabyte, several times its text, made and freed at every start.
+/// The OpenAPI 3.1 document of the API answering in `media`, as `GET
+/// /openapi.json` serves it ([`pretty_json`](crate::docs::pretty_json)'s
+/// text), its components' responses (one per catalog entry) made and
+/// written one at a time. Made whole, the document of a catalog of 100 000
+/// entries is a tree of a gigabyte, several times its text, made and freed
+/// at every start.
 pub(crate) fn document_json(
     catalog: &Catalog,
-    dialect: Dialect,
+    media: impl Into<ErrorMedia>,
     retention: Duration,
     redis_fail: Option<FailMode>,
 ) -> serde_json::Result<String> {
-    let limited = every_response_headers(dialect, redis_fail);
-    let outline = outline(catalog, dialect, retention, redis_fail);
+    let media = media.into();
+    let limited = every_response_headers(media.dialect(), redis_fail);
+    let outline = outline(catalog, media, retention, redis_fail);
     openapi_json_with_responses(&outline, catalog, |def| {
-        served_response(catalog, dialect, def, &limited)
+        served_response(catalog, media, def, &limited)
     })
 }
 

@@ -42,6 +42,8 @@ The config file (./tollgate.toml when present, or --config FILE) takes the flags
   data_dir = \"/var/lib/tollgate\"      # relative paths (here and in sqlite:// URLs) are
                                       # relative to the config file
   dialect = \"envelope\"
+  problem_on_accept = false           # true (the default): problem details to a client that
+                                      # asks for them in Accept, whatever the dialect
   catalog = [\"api.toml\"]
   redis = \"redis://127.0.0.1:6379\"
   rate_limit_fail = \"closed\"          # \"open\" (the default) or \"closed\"
@@ -86,6 +88,11 @@ pub(crate) struct ServeArgs {
     /// flat, google, stripe or jsonapi [default: problem]
     #[arg(long, short, value_name = "DIALECT", value_parser = parse_dialect)]
     dialect: Option<Dialect>,
+
+    /// Whether a client whose Accept asks for application/problem+json gets its errors as
+    /// problem details, whatever the dialect: true or false [default: true]
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    problem_on_accept: Option<bool>,
 
     /// A TOML catalog that extends or overrides the built-in and serve's own errors; repeat to
     /// load several, in order
@@ -185,6 +192,7 @@ struct Config {
     data_dir: Option<Spanned<PathBuf>>,
     #[serde(default, deserialize_with = "dialect")]
     dialect: Option<Dialect>,
+    problem_on_accept: Option<bool>,
     #[serde(default)]
     catalog: Vec<Spanned<PathBuf>>,
     redis: Option<Spanned<String>>,
@@ -296,6 +304,9 @@ fn what_to_write(key: &str, value: &Spanned<toml::de::DeValue<'_>>, text: &str) 
         "dialect" => {
             "dialect takes a dialect's name in quotes, such as dialect = \"envelope\"".to_owned()
         }
+        "problem_on_accept" => "problem_on_accept takes true or false, without quotes, such as \
+             problem_on_accept = false"
+            .to_owned(),
         "catalog" | "trust_proxy" => {
             let (what, example) = match key {
                 "catalog" => ("catalog files", "\"api.toml\""),
@@ -552,6 +563,7 @@ impl Config {
         self.listen = self.listen.take().or(one.listen);
         self.data_dir = self.data_dir.take().or(one.data_dir);
         self.dialect = self.dialect.or(one.dialect);
+        self.problem_on_accept = self.problem_on_accept.or(one.problem_on_accept);
         self.catalog.extend(one.catalog);
         self.redis = self.redis.take().or(one.redis);
         self.rate_limit_fail = self.rate_limit_fail.or(one.rate_limit_fail);
@@ -592,6 +604,8 @@ pub(super) struct Settings {
     /// default.
     pub(super) listen_by: String,
     pub(super) dialect: Dialect,
+    /// Whether a client asking for problem details in `Accept` gets them.
+    pub(super) problem_on_accept: bool,
     pub(super) catalogs: Vec<PathBuf>,
     /// Where the config file names each of the first `catalogs`.
     pub(super) catalogs_at: Vec<String>,
@@ -819,6 +833,10 @@ impl Settings {
             listen,
             listen_by,
             dialect: args.dialect.or(config.dialect).unwrap_or(Dialect::Problem),
+            problem_on_accept: args
+                .problem_on_accept
+                .or(config.problem_on_accept)
+                .unwrap_or(true),
             catalogs,
             catalogs_at: config.catalog_at,
             redis,
@@ -903,6 +921,34 @@ mod tests {
         assert_eq!(data, dir.path().join("data"));
         assert!(!data.exists());
         assert_eq!(s.config, Some(path));
+    }
+
+    /// Problem details on `Accept` are on unless the file or the flag turns
+    /// them off, the flag winning; a quoted value is told how to write it.
+    #[test]
+    fn problem_on_accept_is_on_unless_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolve = |text: &str, flag: Option<bool>| {
+            let args = ServeArgs {
+                config: Some(write(dir.path(), text)),
+                problem_on_accept: flag,
+                ..ServeArgs::default()
+            };
+            Settings::resolve(args, FromEnv::none()).map(|s| s.problem_on_accept)
+        };
+        assert!(resolve("", None).unwrap());
+        assert!(!resolve("problem_on_accept = false\n", None).unwrap());
+        assert!(resolve("problem_on_accept = false\n", Some(true)).unwrap());
+        assert!(!resolve("", Some(false)).unwrap());
+        let Err(CliError::Config { problems, .. }) = resolve("problem_on_accept = 'no'\n", None)
+        else {
+            panic!("a string is no boolean");
+        };
+        assert!(
+            problems[0].contains(":1:21: ")
+                && problems[0].contains("problem_on_accept takes true or false"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -385,11 +385,16 @@ impl ErrorMedia {
         self.dialect
     }
 
+    /// Whether `application/problem+json` is listed beside the dialect's
+    /// own media type (never beside `problem`'s own).
+    pub fn lists_problem(&self) -> bool {
+        self.problem_on_accept && self.dialect != Dialect::Problem
+    }
+
     /// Each media type's dialect: the dialect's own, and `problem` when
     /// that is another and listed.
     fn each(self) -> impl Iterator<Item = Dialect> {
-        let problem = (self.problem_on_accept && self.dialect != Dialect::Problem)
-            .then_some(Dialect::Problem);
+        let problem = self.lists_problem().then_some(Dialect::Problem);
         std::iter::once(self.dialect).chain(problem)
     }
 
