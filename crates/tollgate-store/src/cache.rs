@@ -6,6 +6,12 @@
 //! through this [`Store`](crate::Store). Other nodes sharing a Postgres
 //! database see such a change when their entry expires: the TTL bounds how
 //! stale a node can be.
+//!
+//! Ids no key has are remembered as long, apart, so that a key id's being
+//! in use does not show in how fast a wrong key is refused (a known id was
+//! answered from the cache, an unknown one by the database), and a flood
+//! of made-up ids neither reaches the database twice each nor pushes real
+//! keys out.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -34,6 +40,8 @@ pub(crate) struct KeyCache {
     ttl: Duration,
     capacity: usize,
     map: RwLock<HashMap<String, Entry>>,
+    /// Ids the database had no key for, and when it said so.
+    unknown: RwLock<HashMap<String, SystemTime>>,
     /// Bumped by every removal: a lookup that read the database before a
     /// removal must not cache what it read (the key it found unrevoked may
     /// have been revoked since).
@@ -46,6 +54,7 @@ impl KeyCache {
             ttl,
             capacity,
             map: RwLock::new(HashMap::new()),
+            unknown: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
         }
     }
@@ -92,12 +101,7 @@ impl KeyCache {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if map.len() >= self.capacity && !map.contains_key(&id) {
-            map.retain(|_, e| self.fresh(e.cached_at, now));
-            if map.len() >= self.capacity {
-                map.clear();
-            }
-        }
+        self.make_room(&mut map, &id, |e| e.cached_at, now);
         map.insert(
             id,
             Entry {
@@ -107,10 +111,50 @@ impl KeyCache {
         );
     }
 
+    /// Whether the database said, within the TTL, that no key has `id`.
+    pub(crate) fn is_unknown(&self, id: &str, now: SystemTime) -> bool {
+        let unknown = self.unknown.read().unwrap_or_else(|e| e.into_inner());
+        unknown.get(id).is_some_and(|&at| self.fresh(at, now))
+    }
+
+    /// Remembers that the database has no key `id`, unless something was
+    /// removed since the lookup began, as [`insert`](Self::insert) does.
+    pub(crate) fn insert_unknown(&self, id: String, now: SystemTime, generation: u64) {
+        if self.ttl.is_zero() || self.capacity == 0 {
+            return;
+        }
+        let mut unknown = self.unknown.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        self.make_room(&mut unknown, &id, |&at| at, now);
+        unknown.insert(id, now);
+    }
+
+    /// Room in `map` for `id` within the capacity: the stale entries go
+    /// first, then, if it is still full, all of them.
+    fn make_room<V>(
+        &self,
+        map: &mut HashMap<String, V>,
+        id: &str,
+        cached_at: impl Fn(&V) -> SystemTime,
+        now: SystemTime,
+    ) {
+        if map.len() >= self.capacity && !map.contains_key(id) {
+            map.retain(|_, e| self.fresh(cached_at(e), now));
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+        }
+    }
+
+    /// Forgets `id`: a key revoked, or one made under an id once unknown.
     pub(crate) fn remove(&self, id: &str) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        let mut unknown = self.unknown.write().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, Ordering::AcqRel);
         map.remove(id);
+        unknown.remove(id);
     }
 
     pub(crate) fn remove_account(&self, account_id: &str) {
@@ -197,6 +241,30 @@ mod tests {
         assert!(cache.with("y", t0, |_| ()).is_some());
         cache.remove("y");
         assert!(cache.with("y", t0, |_| ()).is_none());
+    }
+
+    /// Unknown ids are remembered for the TTL, within their own bound (a
+    /// flood of them pushes no key out), unless a removal came between the
+    /// lookup and the answer; a removal forgets them.
+    #[test]
+    fn unknown_ids_are_remembered_apart_from_keys() {
+        let cache = KeyCache::new(Duration::from_secs(10), 3);
+        let t0 = UNIX_EPOCH + Duration::from_secs(100);
+        cache.insert("k".into(), entry("a"), t0, cache.generation());
+        for i in 0..10 {
+            cache.insert_unknown(format!("u{i}"), t0, cache.generation());
+            assert!(cache.unknown.read().unwrap().len() <= 3);
+        }
+        assert!(cache.with("k", t0, |_| ()).is_some(), "the key stays");
+        assert!(cache.is_unknown("u9", t0));
+        assert!(!cache.is_unknown("u9", t0 + Duration::from_secs(10)));
+        assert!(!cache.is_unknown("k", t0));
+        cache.remove("u9");
+        assert!(!cache.is_unknown("u9", t0));
+        let began = cache.generation();
+        cache.remove("other");
+        cache.insert_unknown("late".into(), t0, began);
+        assert!(!cache.is_unknown("late", t0));
     }
 
     /// A capacity of zero caches nothing, even with a TTL.

@@ -375,6 +375,22 @@ async fn revocation_clears_this_nodes_cache_and_the_ttl_bounds_others(kind: Kind
         Err(Rejection::AccountSuspended)
     ));
 
+    // An id no key has is remembered as long: refused from the cache, as a
+    // known id with a wrong secret is, rather than by the database each
+    // time, which would tell the two apart by how long it took.
+    let unknown = format!("{}AAAAAAAAAAAA{}", &k2.secret()[..8], &k2.secret()[20..]);
+    assert!(node_a.authenticate_cached(&unknown).is_none());
+    assert!(matches!(
+        node_a.authenticate(&unknown).await,
+        Err(Rejection::InvalidKey)
+    ));
+    assert!(matches!(
+        node_a.authenticate_cached(&unknown),
+        Some(Err(Rejection::InvalidKey))
+    ));
+    db.clock.advance(ttl);
+    assert!(node_a.authenticate_cached(&unknown).is_none());
+
     // A zero TTL disables the cache.
     let uncached = db.another_node(|o| o.cache_ttl(Duration::ZERO)).await;
     node_a.resume("acme").await.unwrap();

@@ -2131,16 +2131,57 @@ fn zods_flattened_errors_are_violations() {
         ("zod", Some("Invalid input"))
     );
     assert_eq!(violations(&e), [("email", "", "Invalid email")]);
-    // Nothing wrong: no violation, no message made up.
-    let e = dec(400, &[], r#"{"formErrors":[],"fieldErrors":{}}"#);
-    assert!(e.violations.is_empty() && e.message.is_none(), "{e:?}");
-    // Only both members, with their types, are Zod's.
+    // Spread beside a message, a code and details, it keeps them.
+    let spread = r#"{"message":"Invalid input","code":"BAD_INPUT","formErrors":[" "],"fieldErrors":{"email":["Invalid email"]}}"#;
+    let e = dec(400, &[], spread);
+    assert_eq!(
+        (e.dialect, e.code.as_deref(), e.message.as_deref()),
+        ("zod", Some("BAD_INPUT"), Some("Invalid input"))
+    );
+    // Alone, the first message that is not blank is the message.
+    let blank = r#"{"formErrors":[" "],"fieldErrors":{"email":["Invalid email"]}}"#;
+    assert_eq!(
+        dec(400, &[], blank).message.as_deref(),
+        Some("Invalid email")
+    );
+    // Beside the shapes told before it (AWS's, PayPal's), it is theirs.
+    let aws = r#"{"formErrors":[],"fieldErrors":{"a":["x"]},"__type":"com.amazon#ThrottlingException","message":"Rate exceeded"}"#;
+    let e = dec(400, &[], aws);
+    assert_eq!(
+        (e.dialect, e.code.as_deref()),
+        ("aws", Some("ThrottlingException"))
+    );
+    // Nothing wrong, or anything but lists of messages (data, a nested
+    // object, which a flattened body never holds), is not Zod's; nor are
+    // lone members, or members of other types.
     for body in [
+        r#"{"formErrors":[],"fieldErrors":{}}"#,
+        r#"{"message":"Internal error","request_id":"r-1","formErrors":[],"fieldErrors":{}}"#,
+        r#"{"formErrors":[],"fieldErrors":{"user":{"id":42,"name":"Alice","roles":["admin"]}}}"#,
+        r#"{"formErrors":["Form invalid"],"fieldErrors":{"required":"This field is required"}}"#,
+        r#"{"formErrors":[1,2],"fieldErrors":{"a":["b"]}}"#,
         r#"{"formErrors":"x","fieldErrors":{"a":["b"]}}"#,
         r#"{"fieldErrors":{"a":["b"]}}"#,
     ] {
         assert_ne!(dec(400, &[], body).dialect, "zod", "{body}");
     }
+    let e = dec(
+        400,
+        &[],
+        r#"{"message":"Internal error","request_id":"r-1","formErrors":[],"fieldErrors":{}}"#,
+    );
+    assert_eq!(e.message.as_deref(), Some("Internal error"));
+    // Nested deep under empty keys (which a flattened body never holds), it
+    // is not read through the stack.
+    let depth = 20_000;
+    let deep = format!(
+        r#"{{"formErrors":[],"fieldErrors":{}["x"]{}}}"#,
+        r#"{"":"#.repeat(depth),
+        "}".repeat(depth)
+    );
+    let e = dec(400, &[], &deep);
+    assert_ne!(e.dialect, "zod");
+    assert!(e.violations.is_empty());
 }
 
 /// Discord's `{"code":50035,"errors":{…},"message":"Invalid Form Body"}`

@@ -260,6 +260,9 @@ impl Store {
         };
         let now = self.now();
         let hash = p.hash();
+        if self.inner.cache.is_unknown(p.id, now) {
+            return Some(Err(Rejection::InvalidKey));
+        }
         self.inner
             .cache
             .with(p.id, now, |cached| judge(cached, &hash, now))
@@ -278,6 +281,9 @@ impl Store {
         // from when the database was asked.
         let now = self.now();
         let Some((row, account_state)) = self.backend().key(p.id).await? else {
+            self.inner
+                .cache
+                .insert_unknown(p.id.to_owned(), now, generation);
             return Err(Rejection::InvalidKey);
         };
         let Ok(hash) = <[u8; 32]>::try_from(row.key_hash.as_slice()) else {

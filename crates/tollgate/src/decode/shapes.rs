@@ -212,15 +212,6 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     if obj.json_type("errorMessages") == Some(Array) {
         return Shape::Other("errors", read_error_messages);
     }
-    if is_zod_flattened(obj) {
-        return Shape::Other("zod", read_zod_flattened);
-    }
-    if obj
-        .obj("errors")
-        .is_some_and(|errors| is_zod_flattened(&errors))
-    {
-        return Shape::Other("zod", read_errors_zod_flattened);
-    }
     if obj
         .obj("errors")
         .is_some_and(|errors| is_field_map(&errors))
@@ -240,6 +231,15 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     }
     if message && is_heroku(obj) {
         return Shape::Other("heroku", read_heroku);
+    }
+    // Told after the shapes above, which may spread such a body beside
+    // their own members (`{"message",…error.flatten()}`).
+    if is_zod_flattened(obj)
+        || obj
+            .obj("errors")
+            .is_some_and(|errors| is_zod_flattened(&errors))
+    {
+        return Shape::Other("zod", read_zod_flattened);
     }
     // Told after the shapes above, which an `errors` of this kind may sit
     // in: it is a guess from its words.
@@ -789,40 +789,39 @@ impl FieldTree {
     }
 }
 
-/// Whether `obj` is Zod's `error.flatten()`:
-/// `{"formErrors":["…"],"fieldErrors":{"<field>":["…"]}}`.
+/// Whether `obj` is Zod's `error.flatten()` with something wrong in it:
+/// `{"formErrors":["…"],"fieldErrors":{"<field>":["…"]}}`, the whole
+/// input's messages (maybe none) and each field's (a non-empty list), all
+/// strings, one at least. Flattened, fields nest no deeper.
 fn is_zod_flattened(obj: &Obj<'_>) -> bool {
-    obj.json_type("formErrors") == Some(Json::Array)
-        && obj.json_type("fieldErrors") == Some(Json::Object)
+    let (Some(form), Some(fields)) = (obj.raw("formErrors"), obj.obj("fieldErrors")) else {
+        return false;
+    };
+    let form_is_strings = form
+        .items()
+        .is_some_and(|mut items| items.all(|item| item.json_type() == Some(Json::String)));
+    form_is_strings
+        && fields.members().all(|(_, raw)| is_messages(raw))
+        && (!fields.members.is_empty() || is_messages(form))
 }
 
-/// A whole body of Zod's `error.flatten()` ([`is_zod_flattened`]): the
-/// whole input's errors (`formErrors`) are violations of no field, each
-/// field's its own; the first is the message.
-fn read_zod_flattened(obj: &Obj<'_>, _: Parsed<'_>, out: &mut Decoded) {
-    read_flattened(obj, out);
-    message_from_violations(out);
-}
-
-/// Zod's `error.flatten()` as the `errors` of a `message` body
-/// (`{"message":"Invalid input","errors":{"formErrors":[],"fieldErrors":{…}}}`).
-fn read_errors_zod_flattened(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
+/// Zod's `error.flatten()` ([`is_zod_flattened`]), the body itself or its
+/// `errors` (`{"message":"Invalid input","errors":{…}}`): the whole input's
+/// messages are violations of no field, each field's its own; the rest is
+/// read as a `message` body's, the message failing that the first
+/// violation's.
+fn read_zod_flattened(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     read_message(obj, parsed, out);
-    if let Some(errors) = obj.obj("errors") {
-        read_flattened(&errors, out);
-    }
-    message_from_violations(out);
-}
-
-/// The violations of one `error.flatten()` of Zod's.
-fn read_flattened(flattened: &Obj<'_>, out: &mut Decoded) {
+    let errors = obj.obj("errors").filter(|errors| is_zod_flattened(errors));
+    let flattened = errors.as_ref().unwrap_or(obj);
     let mut tree = FieldTree::default();
     if let Some(form) = flattened.raw("formErrors") {
         tree.read_own_errors("", form, out);
     }
-    if let Some(fields) = flattened.raw("fieldErrors") {
-        tree.read("", fields, out);
+    for (field, messages) in flattened.obj("fieldErrors").iter().flat_map(Obj::members) {
+        crate::dialect::read_field_messages(field, messages, out);
     }
+    message_from_violations(out);
 }
 
 /// Jira's `{"errorMessages":["…"],"errors":{"<field>":"…"}}`: the first
@@ -869,7 +868,7 @@ pub(crate) fn message_from_violations(out: &mut Decoded) {
         out.message = out
             .violations
             .iter()
-            .find(|v| !v.message.is_empty())
+            .find(|v| !is_blank(&v.message))
             .map(|v| v.message.clone());
     }
 }
