@@ -2144,6 +2144,26 @@ fn zods_flattened_errors_are_violations() {
         dec(400, &[], blank).message.as_deref(),
         Some("Invalid email")
     );
+    // Without a `message`, a JSON body's message (Okta's, Plaid's) stays.
+    let okta = r#"{"errorCode":"E0000001","errorSummary":"Api validation failed","errorId":"oae123","formErrors":[],"fieldErrors":{"a":["Required"]}}"#;
+    let e = dec(400, &[], okta);
+    assert_eq!(
+        (e.message.as_deref(), e.request_id.as_deref()),
+        (Some("Api validation failed"), Some("oae123"))
+    );
+    assert_eq!(violations(&e), [("a", "", "Required")]);
+    // The body's and its `errors`' both.
+    let both = r#"{"formErrors":["top"],"fieldErrors":{"t":["Top"]},"errors":{"formErrors":[],"fieldErrors":{"e":["Inner"]}}}"#;
+    assert_eq!(
+        violations(&dec(400, &[], both)),
+        [("", "", "top"), ("t", "", "Top"), ("e", "", "Inner")]
+    );
+    // Beside a nested errors map, which is told before it, it is that's.
+    let nested = r#"{"errors":{"user":{"email":["is invalid"]}},"formErrors":[],"fieldErrors":{"email":["Invalid email"]}}"#;
+    assert_eq!(
+        violations(&dec(422, &[], nested)),
+        [("user.email", "", "is invalid")]
+    );
     // Beside the shapes told before it (AWS's, PayPal's), it is theirs.
     let aws = r#"{"formErrors":[],"fieldErrors":{"a":["x"]},"__type":"com.amazon#ThrottlingException","message":"Rate exceeded"}"#;
     let e = dec(400, &[], aws);

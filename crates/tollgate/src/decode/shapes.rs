@@ -232,21 +232,22 @@ fn detect_flat<'a>(obj: &Obj<'a>, status: u16, parsed: &mut Parsed<'a>) -> Shape
     if message && is_heroku(obj) {
         return Shape::Other("heroku", read_heroku);
     }
-    // Told after the shapes above, which may spread such a body beside
-    // their own members (`{"message",…error.flatten()}`).
-    if is_zod_flattened(obj)
-        || obj
-            .obj("errors")
-            .is_some_and(|errors| is_zod_flattened(&errors))
-    {
-        return Shape::Other("zod", read_zod_flattened);
-    }
     // Told after the shapes above, which an `errors` of this kind may sit
     // in: it is a guess from its words.
     if obj.obj("errors").is_some_and(|errors| {
         is_sentence_map(&errors) || is_nested_field_map(&errors, reads_as_sentence)
     }) {
         return Shape::Other("errors", read_errors_by_field);
+    }
+    // Told after the shapes above, which may spread such a body beside
+    // their own members, and before a `message` body's, which it may be
+    // (`{"message",…error.flatten()}`).
+    if is_zod_flattened(obj)
+        || obj
+            .obj("errors")
+            .is_some_and(|errors| is_zod_flattened(&errors))
+    {
+        return Shape::Other("zod", read_zod_flattened);
     }
     if message {
         return Shape::Other("message", read_message);
@@ -806,20 +807,26 @@ fn is_zod_flattened(obj: &Obj<'_>) -> bool {
 }
 
 /// Zod's `error.flatten()` ([`is_zod_flattened`]), the body itself or its
-/// `errors` (`{"message":"Invalid input","errors":{…}}`): the whole input's
-/// messages are violations of no field, each field's its own; the rest is
-/// read as a `message` body's, the message failing that the first
-/// violation's.
+/// `errors` (`{"message":"Invalid input","errors":{…}}`), or both: the
+/// whole input's messages are violations of no field, each field's its
+/// own; the rest is read as a `message` body's (else as a JSON body's,
+/// Plaid's `error_message`, Okta's `errorSummary`), the message failing
+/// that the first violation's.
 fn read_zod_flattened(obj: &Obj<'_>, parsed: Parsed<'_>, out: &mut Decoded) {
     read_message(obj, parsed, out);
-    let errors = obj.obj("errors").filter(|errors| is_zod_flattened(errors));
-    let flattened = errors.as_ref().unwrap_or(obj);
-    let mut tree = FieldTree::default();
-    if let Some(form) = flattened.raw("formErrors") {
-        tree.read_own_errors("", form, out);
+    if out.message.is_none() {
+        read_json(obj, Parsed::default(), out);
     }
-    for (field, messages) in flattened.obj("fieldErrors").iter().flat_map(Obj::members) {
-        crate::dialect::read_field_messages(field, messages, out);
+    let errors = obj.obj("errors").filter(|errors| is_zod_flattened(errors));
+    let body = Some(obj).filter(|obj| is_zod_flattened(obj));
+    let mut tree = FieldTree::default();
+    for flattened in body.into_iter().chain(errors.as_ref()) {
+        if let Some(form) = flattened.raw("formErrors") {
+            tree.read_own_errors("", form, out);
+        }
+        for (field, messages) in flattened.obj("fieldErrors").iter().flat_map(Obj::members) {
+            crate::dialect::read_field_messages(field, messages, out);
+        }
     }
     message_from_violations(out);
 }
