@@ -436,6 +436,20 @@ async fn an_entry_sent_in_another_dialect_is_answered_in_it() {
     );
     let (res, _) = send(&mut app, asked).await;
     assert_eq!(res.headers()["content-type"], "application/problem+json");
+
+    // Sent in `problem`, it names the request's path, as `problem` does.
+    let mut catalog = Catalog::builtin();
+    catalog
+        .load_toml(
+            "t.toml",
+            "[errors.not_found]\nsent_in = { detail = 'problem' }\n",
+        )
+        .unwrap();
+    let mut app = routes().layer(Tollgate::new(catalog).dialect(Dialect::Detail).layer());
+    let (res, body) = send(&mut app, nowhere()).await;
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let value: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["instance"], "/nowhere", "{value}");
 }
 
 #[tokio::test]

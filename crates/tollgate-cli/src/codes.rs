@@ -46,7 +46,7 @@ fn table(catalog: &Catalog, dialect: Dialect) -> String {
             [
                 def.code().to_owned(),
                 def.status().to_string(),
-                def.wire_code(dialect).into_owned(),
+                def.wire_code(def.dialect_in(dialect)).into_owned(),
                 def.kind().to_string(),
                 def.retry().as_str().to_owned(),
                 def.title().to_owned(),

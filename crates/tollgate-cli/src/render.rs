@@ -97,13 +97,15 @@ pub(crate) fn run(args: RenderArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
     let mut err = catalog
         .error(&args.code)
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    // The dialect the entry is written in (it may be sent in another).
+    let written = err.def().dialect_in(args.dialect);
     for (key, value) in args.set {
-        if args.dialect.reserved_detail_keys().contains(&key.as_str()) {
+        if written.reserved_detail_keys().contains(&key.as_str()) {
             stderr!(
                 "warning: --set {}: it is a member of the {} dialect, so it fills the message but \
                  is not rendered as a detail",
                 shown(&key),
-                args.dialect
+                written
             );
         } else if !err.def().sends_detail(&key) && !err.def().message_only_keys().contains(&key) {
             // Only the details the entry documents are sent, as the error

@@ -545,6 +545,12 @@ impl EntryToml {
     }
 }
 
+/// The code `def` is sent as where the API answers in `dialect`: its
+/// spelling in the dialect it is [sent in](ErrorDef::sent_in) there.
+fn sent_wire(def: &ErrorDef, dialect: Dialect) -> Cow<'_, str> {
+    def.wire_code(def.dialect_in(dialect))
+}
+
 /// Two entries that write one code in a dialect: clients could not tell
 /// which is meant.
 struct AliasCollision {
@@ -1161,6 +1167,39 @@ impl Catalog {
                     }
                 }
             }
+            // What an entry sent in another dialect sends where the API
+            // answers in this one, against what the others send or spell
+            // there: few entries are, so those are scanned.
+            let involved = |other: &ErrorDef| !def.sent_in.is_empty() || !other.sent_in.is_empty();
+            for (i, other) in self.defs.iter().enumerate() {
+                if Some(i) == at || !involved(other) {
+                    continue;
+                }
+                let (mine, mine_sent) = (def.wire_code(dialect), sent_wire(def, dialect));
+                let (theirs, theirs_sent) = (other.wire_code(dialect), sent_wire(other, dialect));
+                // Both spellings proper to the dialect were compared above.
+                let clash =
+                    if mine_sent != mine && (mine_sent == theirs || mine_sent == theirs_sent) {
+                        Some(mine_sent)
+                    } else if theirs_sent != theirs && theirs_sent == mine {
+                        Some(theirs_sent)
+                    } else {
+                        None
+                    };
+                if let Some(wire) = clash {
+                    let (first, later) = if i < here {
+                        (other.code(), def.code())
+                    } else {
+                        (def.code(), other.code())
+                    };
+                    out.push(AliasCollision {
+                        first: first.to_owned(),
+                        later: later.to_owned(),
+                        wire: wire.into_owned(),
+                        dialect,
+                    });
+                }
+            }
         }
         out
     }
@@ -1319,16 +1358,23 @@ impl Catalog {
             let mut seen: HashMap<Cow<'_, str>, &str, BuildHasherDefault<CodeHasher>> =
                 HashMap::with_capacity_and_hasher(self.defs.len(), BuildHasherDefault::default());
             for def in &self.defs {
+                // Its code there, and, for an entry sent in another dialect,
+                // the code an API answering in this one sends.
                 let wire = def.wire_code(dialect);
-                match seen.get(&wire) {
-                    Some(first) => out.push(AliasCollision {
-                        first: (*first).to_owned(),
-                        later: def.code.clone(),
-                        wire: wire.into_owned(),
-                        dialect,
-                    }),
-                    None => {
-                        seen.insert(wire, def.code());
+                let sent = sent_wire(def, dialect);
+                let sent = (sent != wire).then_some(sent);
+                for wire in std::iter::once(wire).chain(sent) {
+                    match seen.get(&wire) {
+                        Some(&first) if first == def.code() => {}
+                        Some(first) => out.push(AliasCollision {
+                            first: (*first).to_owned(),
+                            later: def.code.clone(),
+                            wire: wire.into_owned(),
+                            dialect,
+                        }),
+                        None => {
+                            seen.insert(wire, def.code());
+                        }
                     }
                 }
             }
@@ -4141,6 +4187,50 @@ status = 'x'
             e[0].contains("expected a table of the dialects an API answers in"),
             "{e:?}"
         );
+    }
+
+    /// Two entries an API answering in one dialect would send under one
+    /// code, once one of them is sent in another dialect, collide there,
+    /// loaded or inserted; an entry's own spellings never collide.
+    #[test]
+    fn an_entry_sent_in_another_dialect_collides_with_what_it_sends() {
+        let limited = "[errors.rate_limit_exceeded]\naliases = { coded = 'quota_exceeded' }\n\
+                       sent_in = { detail = 'coded' }\n";
+        let quota = "[errors.quota_exceeded]\nstatus = 429\ntitle = 'Quota'\n\
+                     message = 'Quota exceeded'\naliases = { coded = 'QUOTA' }\n";
+        let e = errors(&format!("{limited}{quota}"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains(
+                "code \"quota_exceeded\" in the detail dialect is also \"rate_limit_exceeded\"'s"
+            ),
+            "{e:?}"
+        );
+        // Inserted in code, either way round.
+        let mut catalog = Catalog::builtin();
+        catalog.load_toml("t.toml", limited).unwrap();
+        let quota = || {
+            ErrorDef::new("quota_exceeded", 429, "Quota", "Quota exceeded")
+                .unwrap()
+                .alias(Dialect::Coded, "QUOTA")
+        };
+        let refused = catalog.insert(quota()).unwrap_err().to_string();
+        assert!(refused.contains("in the detail dialect"), "{refused}");
+        let mut catalog = Catalog::builtin();
+        catalog.insert(quota()).unwrap();
+        let sent = Catalog::builtin_ref()
+            .get("rate_limit_exceeded")
+            .unwrap()
+            .as_ref()
+            .clone()
+            .alias(Dialect::Coded, "quota_exceeded")
+            .sent_in(Dialect::Detail, Dialect::Coded);
+        assert!(catalog.insert(sent).is_err());
+        // Seed 002's: one spelling in both dialects, its own.
+        let own = "[errors.rate_limit_exceeded]\n\
+                   aliases = { coded = 'RATE_LIMIT_ERROR', detail = 'RATE_LIMIT_ERROR' }\n\
+                   sent_in = { detail = 'coded' }\n";
+        Catalog::builtin().load_toml("t.toml", own).unwrap();
     }
 
     #[test]

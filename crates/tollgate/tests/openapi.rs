@@ -202,6 +202,41 @@ fn an_entry_sent_in_another_dialect_is_documented_in_it() {
     // Where the API answers in `coded`, nothing is another's.
     let coded = openapi::components(&catalog, Dialect::Coded);
     assert!(coded["schemas"].get("CodedError").is_none());
+
+    // Sent each in the other, the example is the one the API sends.
+    let mut both = Catalog::builtin();
+    both.load_toml(
+        "t.toml",
+        "[errors.not_found]\nsent_in = { detail = 'coded', coded = 'detail' }\n",
+    )
+    .unwrap();
+    let content = &openapi::components(&both, Dialect::Detail)["responses"]["not_found"]["content"]
+        ["application/json"];
+    assert_eq!(content["schema"]["$ref"], "#/components/schemas/CodedError");
+    assert!(content["example"]["error"].is_object(), "{content}");
+    // Sent in `coded` where a client asks for problem details: one media
+    // type of two dialects, either schema, the API's own example first.
+    let mut asked = Catalog::builtin();
+    asked
+        .load_toml(
+            "t.toml",
+            "[errors.not_found]\nsent_in = { problem = 'coded' }\n",
+        )
+        .unwrap();
+    let content =
+        &openapi::components(&asked, Dialect::Detail)["responses"]["not_found"]["content"];
+    assert_eq!(
+        content.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["application/json"]
+    );
+    assert_eq!(
+        content["application/json"]["schema"],
+        json!({"oneOf": [
+            {"$ref": "#/components/schemas/Error"},
+            {"$ref": "#/components/schemas/CodedError"},
+        ]})
+    );
+    assert!(content["application/json"]["example"]["detail"].is_string());
 }
 
 #[test]

@@ -51,6 +51,10 @@ pub(crate) struct Shared {
     /// The `Vary` value of a [`Reply`](crate::Reply): the request headers
     /// that can change whether it wears the envelope.
     pub(crate) reply_vary: Option<&'static HeaderValue>,
+    /// The dialects an entry of the catalog is [sent in](tollgate::ErrorDef::sent_in)
+    /// `problem` from: their errors keep the request's path, for its
+    /// `instance`, as `problem`'s do.
+    pub(crate) problem_from: Vec<Dialect>,
 }
 
 /// Configures the layer that makes every response of a service answer from a
@@ -325,11 +329,20 @@ impl Tollgate {
         let reply_vary = self.negotiation.vary(false, |a, b| {
             (a == Dialect::Envelope) != (b == Dialect::Envelope)
         });
+        let mut problem_from: Vec<Dialect> = Vec::new();
+        for def in self.catalog.iter() {
+            for (&from, &to) in def.sent_in_dialects() {
+                if to == Dialect::Problem && !problem_from.contains(&from) {
+                    problem_from.push(from);
+                }
+            }
+        }
         TollgateLayer {
             shared: Arc::new(Shared {
                 config: self,
                 error_vary,
                 reply_vary,
+                problem_from,
             }),
         }
     }

@@ -112,10 +112,10 @@ where
         } else {
             Span::none()
         };
-        let instance = match dialect {
-            Dialect::Problem => caller_uri().unwrap_or(req.uri()).path_and_query().cloned(),
-            _ => None,
-        };
+        let keeps_path = dialect == Dialect::Problem || shared.problem_from.contains(&dialect);
+        let instance = keeps_path
+            .then(|| caller_uri().unwrap_or(req.uri()).path_and_query().cloned())
+            .flatten();
         let mut finish = Finish {
             shared: shared.clone(),
             request_id: IdSlot::new(request_id),

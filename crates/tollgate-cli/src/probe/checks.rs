@@ -240,8 +240,10 @@ impl Entry {
     }
 }
 
-/// The dialect every error should be in: `want` when given, else the one
-/// most error bodies use (the first seen on a tie).
+/// The dialect the API answers in: `want` when given, else the one most
+/// error bodies are written in as the catalog says (the first seen on a
+/// tie): a body in the dialect its entry is [sent in](tollgate::ErrorDef::sent_in)
+/// counts for the dialects it is sent in that from too.
 pub(crate) fn consistent_dialect(
     catalog: &Catalog,
     entries: &[Entry],
@@ -252,12 +254,22 @@ pub(crate) fn consistent_dialect(
     }
     let mut counts: Vec<(Dialect, usize)> = Vec::new();
     for answer in errors(entries) {
-        let Ok(dialect) = body_only(catalog, answer).dialect.parse::<Dialect>() else {
+        let body = body_only(catalog, answer);
+        let Ok(found) = body.dialect.parse::<Dialect>() else {
             continue;
         };
-        match counts.iter_mut().find(|(d, _)| *d == dialect) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((dialect, 1)),
+        let def = body.code.as_deref().and_then(|c| catalog.find_wire_code(c));
+        let from = def.into_iter().flat_map(|def| {
+            let sent_in = def.sent_in_dialects().iter();
+            sent_in
+                .filter(|&(_, &to)| to == found)
+                .map(|(&from, _)| from)
+        });
+        for dialect in std::iter::once(found).chain(from) {
+            match counts.iter_mut().find(|(d, _)| *d == dialect) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((dialect, 1)),
+            }
         }
     }
     let most = counts.iter().map(|(_, n)| *n).max()?;
@@ -1171,6 +1183,40 @@ mod tests {
         assert_eq!(
             consistent_dialect(&catalog, &entries, None),
             Some(Dialect::Problem)
+        );
+    }
+
+    /// An API in `detail` most of whose errors are sent in `coded`: told
+    /// the API's dialect, each body in the one its entry is written in
+    /// passes; the same body from an entry not sent so fails.
+    #[test]
+    fn errors_sent_in_another_dialect_count_for_the_apis() {
+        let mut catalog = Catalog::builtin();
+        let source = "[errors]\nnot_found.sent_in = { detail = 'coded' }\n\
+                      invalid_key.sent_in = { detail = 'coded' }\n";
+        catalog.load_toml("t.toml", source).unwrap();
+        let entries = [
+            exchange("a", rendered(&catalog, Dialect::Detail, "not_found")),
+            exchange("b", rendered(&catalog, Dialect::Detail, "invalid_key")),
+            exchange("c", rendered(&catalog, Dialect::Detail, "conflict")),
+        ];
+        assert_eq!(
+            consistent_dialect(&catalog, &entries, None),
+            Some(Dialect::Detail)
+        );
+        let rows = evaluate(&catalog, &entries, None);
+        assert_eq!(failures(&rows), Vec::<String>::new());
+        let coded = [exchange(
+            "d",
+            rendered(&catalog, Dialect::Coded, "conflict"),
+        )];
+        let rows = evaluate(&catalog, &coded, Some(Dialect::Detail));
+        assert!(
+            failures(&rows)
+                .iter()
+                .any(|f| f == "d: GET /x dialect: coded, expected detail (--dialect)"),
+            "{:?}",
+            failures(&rows)
         );
     }
 

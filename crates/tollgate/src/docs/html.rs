@@ -134,7 +134,12 @@ pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String 
         }
         row("Retry", escape(retry_advice(def.retry())));
         row("Kind", format!("<code>{}</code>", def.kind()));
-        let wire = def.wire_code(dialect);
+        // The dialect it is written in: the API's, unless it is sent in another.
+        let written = def.dialect_in(dialect);
+        if written != dialect {
+            row("Written in", format!("the <code>{written}</code> dialect"));
+        }
+        let wire = def.wire_code(written);
         if wire != def.code() {
             row(
                 "Code on the wire",
@@ -143,13 +148,13 @@ pub fn html(catalog: &Catalog, dialect: Dialect, query: Option<&str>) -> String 
         }
         // Listed where the body has them (envelope and flat bodies have none),
         // saying when a hint takes their place.
-        if dialect.carries_details() && !def.detail_keys().is_empty() {
+        if written.carries_details() && !def.detail_keys().is_empty() {
             let keys: Vec<_> = def
                 .detail_keys()
                 .iter()
                 .map(|k| format!("<code>{}</code>", escape(k)))
                 .collect();
-            let when = if dialect.sends_hint_of(def) {
+            let when = if written.sends_hint_of(def) {
                 HINT_GIVES_WAY
             } else {
                 ""

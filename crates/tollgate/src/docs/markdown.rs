@@ -34,15 +34,20 @@ pub fn markdown(catalog: &Catalog, dialect: Dialect) -> String {
         }
         let _ = writeln!(out, "- Retry: {}", retry_advice(def.retry()));
         let _ = writeln!(out, "- Kind: `{}`", def.kind());
-        let wire = def.wire_code(dialect);
+        // The dialect it is written in: the API's, unless it is sent in another.
+        let written = def.dialect_in(dialect);
+        if written != dialect {
+            let _ = writeln!(out, "- Written in: the `{written}` dialect");
+        }
+        let wire = def.wire_code(written);
         if wire != def.code() {
             let _ = writeln!(out, "- Code on the wire: `{wire}`");
         }
         // Listed where the body has them (envelope and flat bodies have none),
         // saying when a hint takes their place.
-        if dialect.carries_details() && !def.detail_keys().is_empty() {
+        if written.carries_details() && !def.detail_keys().is_empty() {
             let keys: Vec<_> = def.detail_keys().iter().map(|k| format!("`{k}`")).collect();
-            let when = if dialect.sends_hint_of(def) {
+            let when = if written.sends_hint_of(def) {
                 HINT_GIVES_WAY
             } else {
                 ""
@@ -92,6 +97,42 @@ pub(crate) fn plain(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::{ApiError, Context};
+
+    /// An entry sent in another dialect is described as it is sent: the
+    /// dialect, its code there, and its details where that body has them.
+    #[test]
+    fn an_entry_sent_in_another_dialect_is_described_as_sent() {
+        let mut catalog = Catalog::builtin();
+        let source = "[errors.rate_limit_exceeded]\naliases = { coded = 'RATE_LIMIT_ERROR' }\n\
+                      sent_in = { envelope = 'coded', coded = 'envelope' }\n";
+        catalog.load_toml("t.toml", source).unwrap();
+        let page = markdown(&catalog, Dialect::Envelope);
+        let section = &page[page.find("## `rate_limit_exceeded`").unwrap()..];
+        let section = &section[..section[3..].find("\n## ").unwrap_or(section.len())];
+        assert!(
+            section.contains("- Written in: the `coded` dialect"),
+            "{section}"
+        );
+        assert!(
+            section.contains("- Code on the wire: `RATE_LIMIT_ERROR`"),
+            "{section}"
+        );
+        assert!(
+            section.contains("- Details: `limit`, `window`"),
+            "{section}"
+        );
+        let page = markdown(&catalog, Dialect::Coded);
+        let section = &page[page.find("## `rate_limit_exceeded`").unwrap()..];
+        let section = &section[..section[3..].find("\n## ").unwrap_or(section.len())];
+        assert!(
+            section.contains("- Written in: the `envelope` dialect"),
+            "{section}"
+        );
+        assert!(!section.contains("Code on the wire"), "{section}");
+        assert!(!section.contains("- Details:"), "{section}");
+        let html = crate::docs::html(&catalog, Dialect::Envelope, None);
+        assert!(html.contains("<dt>Written in</dt><dd>the <code>coded</code> dialect</dd>"));
+    }
 
     /// Details are listed in the dialects whose bodies carry them, and in
     /// both kinds of page alike.

@@ -398,13 +398,14 @@ impl ErrorMedia {
         std::iter::once(self.dialect).chain(problem)
     }
 
-    /// The dialects `def` is written in, one for each media type's
-    /// ([`ErrorDef::sent_in`] may make two of them one).
-    fn each_of(self, def: &ErrorDef) -> Vec<Dialect> {
-        let mut dialects: Vec<Dialect> = Vec::with_capacity(2);
-        for dialect in self.each().map(|d| def.dialect_in(d)) {
-            if !dialects.contains(&dialect) {
-                dialects.push(dialect);
+    /// Each media type's dialect and the one `def` is written in there
+    /// ([`ErrorDef::sent_in`]), once for each dialect written.
+    fn each_of(self, def: &ErrorDef) -> Vec<(Dialect, Dialect)> {
+        let mut dialects: Vec<(Dialect, Dialect)> = Vec::with_capacity(2);
+        for asked in self.each() {
+            let written = def.dialect_in(asked);
+            if !dialects.iter().any(|&(_, w)| w == written) {
+                dialects.push((asked, written));
             }
         }
         dialects
@@ -492,7 +493,9 @@ pub fn components(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
 pub fn schemas(catalog: &Catalog, media: impl Into<ErrorMedia>) -> Value {
     let media = media.into();
     let mut schemas = Map::new();
-    let sent_in = catalog.iter().flat_map(|def| media.each_of(def));
+    let sent_in = catalog
+        .iter()
+        .flat_map(|def| media.each_of(def).into_iter().map(|(_, written)| written));
     for dialect in media.each().chain(sent_in) {
         schemas
             .entry(media.schema_name(dialect))
@@ -522,11 +525,16 @@ pub fn component_response(
     // Built by hand: `json!` would copy every example and header through
     // its serializer, twice over for a large catalog.
     let mut content = Map::new();
-    for dialect in media.each_of(def) {
-        let mut entry = Map::new();
-        entry.insert("schema".into(), media.schema_ref(dialect));
-        entry.insert("example".into(), example_body(catalog, dialect, def));
-        content.insert(dialect.content_type().to_owned(), Value::Object(entry));
+    for (asked, written) in media.each_of(def) {
+        // Two dialects of one media type (one sent in the other's): either
+        // schema, the first one's example.
+        let entry = content
+            .entry(written.content_type())
+            .or_insert_with(|| Value::Object(Map::new()));
+        add_schema(entry, media.schema_ref(written));
+        if entry.get("example").is_none() {
+            entry["example"] = example_body(catalog, asked, def);
+        }
     }
     let mut response = Map::new();
     response.insert(
@@ -585,13 +593,16 @@ pub fn responses(
                 headers.entry(name).or_insert(header);
             }
         }
-        for dialect in media.each_of(def) {
-            let media_type = &mut response["content"][dialect.content_type()];
-            add_schema(media_type, media.schema_ref(dialect));
-            let mut example = Map::new();
-            example.insert("summary".into(), def.title().into());
-            example.insert("value".into(), example_body(catalog, dialect, def));
-            media_type["examples"][def.code()] = Value::Object(example);
+        for (asked, written) in media.each_of(def) {
+            let media_type = &mut response["content"][written.content_type()];
+            add_schema(media_type, media.schema_ref(written));
+            let examples = &mut media_type["examples"];
+            if examples.get(def.code()).is_none() {
+                let mut example = Map::new();
+                example.insert("summary".into(), def.title().into());
+                example.insert("value".into(), example_body(catalog, asked, def));
+                examples[def.code()] = Value::Object(example);
+            }
         }
     }
     out
