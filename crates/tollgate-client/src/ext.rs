@@ -10,9 +10,10 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::retry::{
-    Attempts, Deadline, SentIdempotencyKey, sent_idempotency_key, success_request_id,
+    Attempts, Deadline, MiddlewareDecoder, SentIdempotencyKey, sent_idempotency_key,
+    success_request_id,
 };
-use crate::{Attempt, BodyError, Cause, DEFAULT_MAX_SUCCESS_BODY, Error, ErrorDecoder};
+use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
 
 mod sealed {
     pub trait Sealed {}
@@ -75,13 +76,16 @@ pub trait ResponseExt: sealed::Sealed + Sized {
     ///
     /// A success body is read up to 32 MiB (past it,
     /// [`BodyError::TooLarge`]: [`ErrorDecoder::max_success_body`] sets
-    /// another limit; error bodies stop at 1 MiB, and one with
-    /// `"success":false` is kept and decoded up to that), within the deadline the middleware sent the
+    /// another limit; error bodies stop at 1 MiB, and a success body that
+    /// says `"success":false`, read within the success limit, is decoded
+    /// from its first MiB), within the deadline the middleware sent the
     /// request under (past it, [`Cause::DeadlineElapsed`]: a body that
     /// trickles in does not hold the call); without the middleware, give
-    /// the client a timeout when the server is not yours to trust. Errors
-    /// are decoded by the default [`ErrorDecoder`];
-    /// [`json_data_with`](Self::json_data_with) takes yours.
+    /// the client a timeout when the server is not yours to trust. The body
+    /// is read, and its errors decoded, by the middleware's [`ErrorDecoder`]
+    /// ([`TollgateMiddleware::decoder`](crate::TollgateMiddleware::decoder)),
+    /// else the default one; [`json_data_with`](Self::json_data_with) takes
+    /// yours.
     fn json_data<T: DeserializeOwned>(self) -> impl Future<Output = Result<T, Error>> + Send;
 
     /// [`json_data`](Self::json_data) with a decoder of your own (an app
@@ -128,12 +132,18 @@ impl ResponseExt for reqwest::Response {
     }
 }
 
-/// The `data` of an envelope; errors decoded by `decoder`, or the default one.
+/// The `data` of an envelope, read and its errors decoded by `decoder`,
+/// else by the middleware's, else by the default one.
 async fn read_data<T: DeserializeOwned>(
     response: reqwest::Response,
     decoder: Option<&ErrorDecoder>,
 ) -> Result<T, Error> {
-    let response = read_error(response, decoder).await?;
+    let middleware = response.extensions().get::<MiddlewareDecoder>();
+    let decoder = match (decoder, middleware) {
+        (Some(decoder), _) | (None, Some(MiddlewareDecoder(decoder))) => decoder.clone(),
+        (None, None) => ErrorDecoder::new(),
+    };
+    let response = read_error(response, Some(&decoder)).await?;
     let (status, url) = (response.status(), response.url().clone());
     let headers = response.headers().clone();
     let key = response
@@ -155,8 +165,7 @@ async fn read_data<T: DeserializeOwned>(
     // Within the deadline the middleware sent it under: reqwest's read
     // timeout ends a body that stalls, not one that trickles.
     let deadline = response.extensions().get::<Deadline>().copied();
-    let limit = decoder.map_or(DEFAULT_MAX_SUCCESS_BODY, |d| d.max_success_body);
-    let read = read_success_body(response, limit);
+    let read = read_success_body(response, decoder.max_success_body);
     let body = match deadline {
         Some(Deadline((when, total))) => match tokio::time::timeout_at(when, read).await {
             Ok(read) => read,
@@ -176,14 +185,6 @@ async fn read_data<T: DeserializeOwned>(
         Ok(Envelope { success: false, .. }) => {
             // An error body, kept and decoded up to the decoder's limit as
             // one with an error status is.
-            let default;
-            let decoder = match decoder {
-                Some(decoder) => decoder,
-                None => {
-                    default = ErrorDecoder::new();
-                    &default
-                }
-            };
             let kept = body.slice(..body.len().min(decoder.max_body));
             let mut response = decoder.decode(status, headers, kept);
             response.truncated = response.body().len() < body.len();

@@ -231,13 +231,15 @@ impl ErrorDecoder {
     }
 
     /// Reads at most `bytes` of an error body; the rest is dropped (and the
-    /// connection with it).
+    /// connection with it). A success body that says `"success":false` is
+    /// read within [`max_success_body`](Self::max_success_body) and decoded
+    /// from its first `bytes`.
     pub fn max_body(mut self, bytes: usize) -> ErrorDecoder {
         self.max_body = bytes;
         self
     }
 
-    /// The body limit.
+    /// The error body limit.
     pub fn max_body_len(&self) -> usize {
         self.max_body
     }

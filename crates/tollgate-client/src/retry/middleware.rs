@@ -95,6 +95,12 @@ fn may_be_retried(response: &Response) -> bool {
         || response.headers().contains_key(http::header::RETRY_AFTER)
 }
 
+/// The middleware's decoder, in a success's extensions:
+/// [`ResponseExt::json_data`](crate::ResponseExt::json_data) reads the body
+/// with its limits and catalog.
+#[derive(Clone, Debug)]
+pub(crate) struct MiddlewareDecoder(pub(crate) ErrorDecoder);
+
 /// A success's deadline (when, and how long it was), in the response's
 /// extensions: [`ResponseExt::json_data`](crate::ResponseExt::json_data)
 /// reads the body within it.
@@ -132,7 +138,9 @@ impl TollgateMiddleware {
         self
     }
 
-    /// Reads error responses with `decoder`.
+    /// Reads error responses with `decoder`, and success bodies that
+    /// [`json_data`](crate::ResponseExt::json_data) unwraps (its success
+    /// body limit, and its catalog for an envelope that says it failed).
     pub fn decoder(mut self, decoder: ErrorDecoder) -> TollgateMiddleware {
         self.decoder = decoder;
         self
@@ -212,6 +220,9 @@ impl TollgateMiddleware {
                     if let Some(key) = call.idempotency_key {
                         response.extensions_mut().insert(SentIdempotencyKey(key));
                     }
+                    response
+                        .extensions_mut()
+                        .insert(MiddlewareDecoder(self.decoder.clone()));
                     return Ok(response);
                 }
                 Outcome::Status(response) => {

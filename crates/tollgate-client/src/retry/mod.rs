@@ -9,7 +9,8 @@ mod policy;
 pub use budget::RetryBudget;
 pub use jitter::Jitter;
 pub(crate) use middleware::{
-    Attempts, Deadline, SentIdempotencyKey, sent_idempotency_key, success_request_id,
+    Attempts, Deadline, MiddlewareDecoder, SentIdempotencyKey, sent_idempotency_key,
+    success_request_id,
 };
 pub use middleware::{ERROR_BODY_TIME, TollgateMiddleware};
 pub use policy::RetryPolicy;

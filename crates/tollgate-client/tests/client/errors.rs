@@ -812,6 +812,37 @@ async fn a_success_body_past_its_limit_is_an_error_not_read_whole() {
         "{err}"
     );
 
+    // Through the middleware, its decoder's limit holds for json_data too
+    // (json_data_with's decoder, when given, instead).
+    let mock = Mock::start(vec![
+        Reply::new(200).body(format!("{ok} ")),
+        Reply::new(200).body(format!("{ok} ")),
+    ])
+    .await;
+    let middleware = client_from(tollgate_client::TollgateMiddleware::new().decoder(decoder));
+    let err = middleware
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .json_data::<serde_json::Value>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.cause(), Cause::Body(BodyError::TooLarge(l)) if *l == limit),
+        "{err:?}"
+    );
+    let roomy = ErrorDecoder::new().max_success_body(limit + 1);
+    let data: serde_json::Value = middleware
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap()
+        .json_data_with(&roomy)
+        .await
+        .unwrap();
+    assert_eq!(data["id"], "s1");
+
     // An endless chunked body, with no length to tell: refused once the
     // limit is passed, where reading it whole would never end.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
