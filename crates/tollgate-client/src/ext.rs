@@ -316,7 +316,7 @@ impl RequestBuilderExt for reqwest_middleware::RequestBuilder {
             .await
         {
             Ok(response) => response,
-            Err(e) => return Err(sent.fill_in(Error::from(e))),
+            Err(e) => return Err(sent.fill_in(sent_once(Error::from(e)))),
         };
         match read_error(response, None).await {
             Ok(response) => Ok(sent.kept_with(response)),
@@ -332,13 +332,35 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
         let sent = Sent::of(&request);
         let response = match client.execute(request).await {
             Ok(response) => response,
-            Err(e) => return Err(sent.fill_in(Error::from(e))),
+            Err(e) => return Err(sent.fill_in(sent_once(Error::from(e)))),
         };
         match read_error(response, None).await {
             Ok(response) => Ok(sent.kept_with(response)),
             Err(e) => Err(sent.fill_in(e)),
         }
     }
+}
+
+/// `e`, from a request sent and answered with no response, as its one
+/// attempt, unless the middleware listed its attempts already.
+fn sent_once(e: Error) -> Error {
+    if !e.attempts().is_empty() {
+        return e;
+    }
+    let attempt = Attempt {
+        number: 1,
+        status: None,
+        code: None,
+        request_id: None,
+        error: Some(match e.cause() {
+            Cause::Transport(transport) => crate::error::transport_reason(transport),
+            Cause::Middleware(other) => other.to_string(),
+            _ => e.to_string(),
+        }),
+        started: Duration::ZERO,
+        delay: None,
+    };
+    e.attempts_made(vec![attempt], None)
 }
 
 /// What was sent: the method, the URL and the `Idempotency-Key`, if any.

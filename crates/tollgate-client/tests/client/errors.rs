@@ -956,6 +956,25 @@ async fn plain_reqwest_gets_typed_errors_too() {
     let err = response.error_for_api().await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
     assert_eq!(err.code(), Some("malformed_request"));
+
+    // No response at all (nothing listens): one attempt, its error told,
+    // with plain reqwest and with a middleware chain without Tollgate's.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let bare = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+    for err in [
+        http.get(&url).send_api().await.unwrap_err(),
+        bare.get(&url).send_api().await.unwrap_err(),
+    ] {
+        assert!(
+            err.transport().is_some() || err.status().is_none(),
+            "{err:?}"
+        );
+        assert_eq!(err.attempts().len(), 1, "{err:?}");
+        assert_eq!(err.attempts()[0].status(), None);
+        assert!(err.attempts()[0].error().is_some(), "{err:?}");
+    }
 }
 
 #[tokio::test]
