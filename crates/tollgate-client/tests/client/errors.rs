@@ -775,6 +775,24 @@ message = "No frames left on this plan."
     assert!(kept.is_truncated());
 }
 
+/// A server that reads one request and writes `answer`, then `chunk` again
+/// and again while the client reads (with none, nothing more); its URL.
+async fn raw_server(answer: String, chunk: Option<String>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0; 4096];
+        let _ = socket.read(&mut request).await;
+        let _ = socket.write_all(answer.as_bytes()).await;
+        if let Some(chunk) = chunk {
+            while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+        }
+    });
+    url
+}
+
 #[tokio::test]
 async fn a_success_body_past_its_limit_is_an_error_not_read_whole() {
     let ok = r#"{"data":{"id":"s1"},"success":true}"#;
@@ -845,18 +863,9 @@ async fn a_success_body_past_its_limit_is_an_error_not_read_whole() {
 
     // An endless chunked body, with no length to tell: refused once the
     // limit is passed, where reading it whole would never end.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut request = [0; 4096];
-        let _ = socket.read(&mut request).await;
-        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
-        let _ = socket.write_all(head.as_bytes()).await;
-        let chunk = format!("400\r\n{}\r\n", " ".repeat(0x400));
-        while socket.write_all(chunk.as_bytes()).await.is_ok() {}
-    });
+    let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+    let chunk = format!("400\r\n{}\r\n", " ".repeat(0x400));
+    let url = raw_server(head.to_owned(), Some(chunk)).await;
     let endless = ErrorDecoder::new().max_success_body(1 << 20);
     let err = reqwest::get(&url)
         .await
@@ -901,18 +910,8 @@ async fn an_error_found_in_a_success_body_keeps_the_request_ids() {
     );
 
     // Without the middleware too, and for a body the server cut off.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut request = [0; 4096];
-        let _ = socket.read(&mut request).await;
-        let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\nx-request-id: cut-1\r\n\r\n";
-        let _ = socket
-            .write_all(format!("{head}{{\"data\":").as_bytes())
-            .await;
-    });
+    let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\nx-request-id: cut-1\r\n\r\n";
+    let url = raw_server(format!("{head}{{\"data\":"), None).await;
     let err = reqwest::get(&url)
         .await
         .unwrap()

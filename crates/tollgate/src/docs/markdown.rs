@@ -106,9 +106,16 @@ mod tests {
         let source = "[errors.rate_limit_exceeded]\naliases = { coded = 'RATE_LIMIT_ERROR' }\n\
                       sent_in = { envelope = 'coded', coded = 'envelope' }\n";
         catalog.load_toml("t.toml", source).unwrap();
-        let page = markdown(&catalog, Dialect::Envelope);
-        let section = &page[page.find("## `rate_limit_exceeded`").unwrap()..];
-        let section = &section[..section[3..].find("\n## ").unwrap_or(section.len())];
+        // The entry's section of the page in `dialect`.
+        let section_in = |dialect| {
+            let page = markdown(&catalog, dialect);
+            let section = &page[page.find("## `rate_limit_exceeded`").unwrap()..];
+            let end = section[3..]
+                .find("\n## ")
+                .map_or(section.len(), |at| at + 3);
+            section[..end].to_owned()
+        };
+        let section = section_in(Dialect::Envelope);
         assert!(
             section.contains("- Written in: the `coded` dialect"),
             "{section}"
@@ -121,9 +128,7 @@ mod tests {
             section.contains("- Details: `limit`, `window`"),
             "{section}"
         );
-        let page = markdown(&catalog, Dialect::Coded);
-        let section = &page[page.find("## `rate_limit_exceeded`").unwrap()..];
-        let section = &section[..section[3..].find("\n## ").unwrap_or(section.len())];
+        let section = section_in(Dialect::Coded);
         assert!(
             section.contains("- Written in: the `envelope` dialect"),
             "{section}"
