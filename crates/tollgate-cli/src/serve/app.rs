@@ -94,10 +94,8 @@ pub(crate) struct AppState {
     /// `GET /errors` without a search, rendered once (a large catalog's
     /// page takes as long to render as its size).
     pub(crate) reference: Bytes,
-    /// One permit per core for image decodes: a small file can declare a
-    /// large image, and a burst of them would otherwise decode all at once
-    /// (up to 4096 × 4096 pixels each) on the blocking pool.
-    pub(crate) decoders: Arc<tokio::sync::Semaphore>,
+    /// Where images are decoded (see [`Decoders`](super::scans::Decoders)).
+    pub(crate) decoders: super::scans::Decoders,
 }
 
 impl AppState {

@@ -163,9 +163,7 @@ async fn serve(
         scans,
         openapi: openapi.into(),
         reference: tollgate::docs::html(&catalog, dialect, None).into(),
-        decoders: Arc::new(tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, usize::from),
-        )),
+        decoders: scans::Decoders::new(std::thread::available_parallelism().map_or(2, usize::from)),
     });
     let gate = Gatekeeper::new(store.clone())
         .catalog(catalog)

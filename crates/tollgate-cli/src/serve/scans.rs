@@ -1,7 +1,8 @@
 //! `POST /v1/scans` and `GET /v1/scans/{id}`: the situations of seeds 000
 //! and 001 (Neolens), answered in whatever dialect the server speaks.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Extension, FromRequest, Multipart, Request, State};
@@ -10,6 +11,7 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tollgate::{ApiError, Violation};
 use tollgate_axum::{HandlerError, Json, Path, Rejection, Reply};
 use tollgate_store::Principal;
@@ -130,7 +132,11 @@ impl FromRequest<Arc<AppState>> for ScanInput {
         let text = data_url_payload(text).unwrap_or(text);
         let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
         // Megabytes of it: off the async workers, as the decode is.
-        match limited(&app.decoders, move || BASE64.decode(&compact)).await? {
+        match app
+            .decoders
+            .run(None, move || BASE64.decode(&compact))
+            .await?
+        {
             Ok(bytes) => Ok(ScanInput(bytes)),
             Err(_) => {
                 let message = "must be the image's bytes in base64";
@@ -206,9 +212,11 @@ pub(crate) async fn create(
     }
     // A duplicate is found by its hash before any decoding: re-sending a
     // large image costs a lookup, not a decode.
-    let (sha256, bytes) =
-        limited(&app.decoders, move || (hex(&Sha256::digest(&bytes)), bytes)).await?;
     let account = who.account_id();
+    let (sha256, bytes) = app
+        .decoders
+        .run(None, move || (hex(&Sha256::digest(&bytes)), bytes))
+        .await?;
     if let Some(id) = app
         .scans
         .find_image(account, &sha256)
@@ -217,7 +225,10 @@ pub(crate) async fn create(
     {
         return Err(app.error("conflict").with("scan_id", id).into());
     }
-    let analysed = limited(&app.decoders, move || model::analyse(&bytes)).await?;
+    let analysed = app
+        .decoders
+        .run(Some(account), move || model::analyse(&bytes))
+        .await?;
     let image = analysed.map_err(|why| {
         app.error("input_format_error")
             .with("reason", why.to_string())
@@ -309,19 +320,87 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Runs `work` on the blocking pool once one of `permits` is free. The
-/// permit goes with the work: a request that times out while it runs does
-/// not free a place for another until the work itself is done.
-async fn limited<T: Send + 'static>(
-    permits: &Arc<tokio::sync::Semaphore>,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, HandlerError> {
-    let permit = permits.clone().acquire_owned().await?;
-    Ok(tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        work()
-    })
-    .await?)
+/// Where images are decoded, off the async workers: one permit per core (a
+/// small file can declare a large image, and a burst of them would
+/// otherwise decode all at once, up to 4096 × 4096 pixels each), and one
+/// image at a time per account, so that an account's burst waits behind
+/// itself rather than in front of every other account's scans (each image
+/// refused costs its sender nothing).
+#[derive(Debug)]
+pub(crate) struct Decoders {
+    permits: Arc<Semaphore>,
+    /// Each account with an image decoding or waiting: its one turn.
+    accounts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+impl Decoders {
+    /// `permits` decodes at once.
+    pub(crate) fn new(permits: usize) -> Decoders {
+        Decoders {
+            permits: Arc::new(Semaphore::new(permits)),
+            accounts: Arc::default(),
+        }
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free and, for
+    /// `account`, once its earlier work is done. Both go with the work: a
+    /// request that times out while it runs frees neither until the work
+    /// itself is done.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        account: Option<&str>,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HandlerError> {
+        let turn = match account {
+            Some(account) => Some(self.turn(account).await?),
+            None => None,
+        };
+        let permit = self.permits.clone().acquire_owned().await?;
+        Ok(tokio::task::spawn_blocking(move || {
+            let _held = (permit, turn);
+            work()
+        })
+        .await?)
+    }
+
+    /// `account`'s turn, once its earlier work is done.
+    async fn turn(&self, account: &str) -> Result<AccountTurn, tokio::sync::AcquireError> {
+        let semaphore = {
+            let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            let one = accounts
+                .entry(account.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(1)));
+            Arc::clone(one)
+        };
+        let permit = Arc::clone(&semaphore).acquire_owned().await?;
+        Ok(AccountTurn {
+            permit: Some(permit),
+            semaphore,
+            account: account.to_owned(),
+            accounts: Arc::clone(&self.accounts),
+        })
+    }
+}
+
+/// An account's turn to decode; the account is forgotten when it ends
+/// with no other request of the account waiting.
+struct AccountTurn {
+    permit: Option<OwnedSemaphorePermit>,
+    semaphore: Arc<Semaphore>,
+    account: String,
+    accounts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+impl Drop for AccountTurn {
+    fn drop(&mut self) {
+        self.permit.take();
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        // Held by the map and this turn alone (a request that waits holds
+        // it too, taken under this lock): nobody waits.
+        if Arc::strong_count(&self.semaphore) == 2 {
+            accounts.remove(&self.account);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -330,9 +409,9 @@ mod tests {
 
     #[tokio::test]
     async fn decodes_wait_for_a_permit_that_a_dropped_request_keeps_until_done() {
-        let permits = Arc::new(tokio::sync::Semaphore::new(1));
+        let permits = Arc::new(Decoders::new(1));
         let (finish, finished) = std::sync::mpsc::channel::<()>();
-        let first = limited(&permits, move || finished.recv().unwrap());
+        let first = permits.run(None, move || finished.recv().unwrap());
         // The first request is dropped (timed out) while its work runs.
         assert!(
             tokio::time::timeout(Duration::from_millis(100), first)
@@ -341,13 +420,49 @@ mod tests {
         );
         let second = tokio::spawn({
             let permits = permits.clone();
-            async move { limited(&permits, || 2).await.ok() }
+            async move { permits.run(None, || 2).await.ok() }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!second.is_finished(), "the second waits for the permit");
         finish.send(()).unwrap();
         let second = tokio::time::timeout(Duration::from_secs(5), second).await;
         assert_eq!(second.unwrap().unwrap(), Some(2));
+    }
+
+    /// An account's images decode one at a time, behind one another; another
+    /// account's go ahead meanwhile; an account without work is forgotten.
+    #[tokio::test]
+    async fn an_accounts_decodes_wait_behind_each_other_not_in_front_of_others() {
+        let decoders = Arc::new(Decoders::new(2));
+        let (finish, finished) = std::sync::mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let decoders = decoders.clone();
+            async move {
+                decoders
+                    .run(Some("acme"), move || finished.recv().unwrap())
+                    .await
+                    .ok()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let second = tokio::spawn({
+            let decoders = decoders.clone();
+            async move { decoders.run(Some("acme"), || 2).await.ok() }
+        });
+        let other = decoders.run(Some("globex"), || 3);
+        let other = tokio::time::timeout(Duration::from_secs(5), other).await;
+        assert_eq!(other.unwrap().ok(), Some(3), "another account goes ahead");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !second.is_finished(),
+            "acme's second image waits for its first"
+        );
+        finish.send(()).unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(5), second).await;
+        assert_eq!(second.unwrap().unwrap(), Some(2));
+        assert_eq!(first.await.unwrap(), Some(()));
+        let accounts = decoders.accounts.lock().unwrap();
+        assert!(accounts.is_empty(), "{:?}", accounts.keys());
     }
 
     /// The server's state on an in-memory database.
@@ -360,7 +475,7 @@ mod tests {
                 .unwrap(),
             openapi: bytes::Bytes::new(),
             reference: bytes::Bytes::new(),
-            decoders: Arc::new(tokio::sync::Semaphore::new(1)),
+            decoders: Decoders::new(1),
         }
     }
 
