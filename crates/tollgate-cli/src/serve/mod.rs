@@ -621,8 +621,9 @@ fn make_key_hint(out: &mut dyn Write, settings: &Settings) -> std::io::Result<()
     };
     writeln!(
         out,
-        "  export KEY=$(tollgate keys create --account {DEMO_ACCOUNT} --scopes {scopes}\
-         {flag} | tail -n1)"
+        "  export KEY=$({} keys create --account {DEMO_ACCOUNT} --scopes {scopes}\
+         {flag} | tail -n1)",
+        settings.program
     )?;
     if has_password {
         writeln!(
@@ -696,6 +697,7 @@ mod tests {
         Settings {
             listen: DEFAULT_LISTEN.to_owned(),
             listen_by: "the default".to_owned(),
+            program: "tollgate".to_owned(),
             dialect: Dialect::Problem,
             problem_on_accept: true,
             catalogs: Vec::new(),

@@ -603,6 +603,9 @@ pub(super) struct Settings {
     /// What named `listen`: the flag, the config file's line, or the
     /// default.
     pub(super) listen_by: String,
+    /// How a shell reaches this program, for the commands the banner
+    /// prints ([`program`]).
+    pub(super) program: String,
     pub(super) dialect: Dialect,
     /// Whether a client asking for problem details in `Accept` gets them.
     pub(super) problem_on_accept: bool,
@@ -627,6 +630,23 @@ pub(super) struct Settings {
     pub(super) idempotency_retention: Duration,
     pub(super) trust_proxies: Vec<String>,
     pub(super) config: Option<PathBuf>,
+}
+
+/// How a shell reaches this program: `tollgate`, when that name on the
+/// `PATH` is this program; else its path (a `cargo run` build is on no
+/// `PATH`), quoted for the shell; else, a path that cannot be printed as
+/// it is, the name.
+fn program() -> String {
+    let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "tollgate".to_owned();
+    };
+    let named = |dir: PathBuf| std::fs::canonicalize(dir.join("tollgate")).is_ok_and(|f| f == exe);
+    let on_path =
+        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(named));
+    match exe.to_str() {
+        Some(path) if !on_path && crate::input::printable(path) == path => super::shell_quote(path),
+        _ => "tollgate".to_owned(),
+    }
 }
 
 /// The URL of the SQLite file in `dir`, which is created if missing.
@@ -832,6 +852,7 @@ impl Settings {
         Ok(Settings {
             listen,
             listen_by,
+            program: program(),
             dialect: args.dialect.or(config.dialect).unwrap_or(Dialect::Problem),
             problem_on_accept: args
                 .problem_on_accept
@@ -921,6 +942,13 @@ mod tests {
         assert_eq!(data, dir.path().join("data"));
         assert!(!data.exists());
         assert_eq!(s.config, Some(path));
+    }
+
+    /// This program, not on the PATH under its name, is named by its path.
+    #[test]
+    fn the_program_is_named_as_a_shell_reaches_it() {
+        let exe = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+        assert_eq!(program(), super::super::shell_quote(exe.to_str().unwrap()));
     }
 
     /// Problem details on `Accept` are on unless the file or the flag turns
