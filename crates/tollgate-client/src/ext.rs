@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::retry::{
-    Attempts, Deadline, MiddlewareDecoder, SentIdempotencyKey, sent_idempotency_key,
+    Attempts, Deadline, MiddlewareDecoder, SentIdempotencyKey, SentMethod, sent_idempotency_key,
     success_request_id,
 };
 use crate::{Attempt, BodyError, Cause, Error, ErrorDecoder};
@@ -150,6 +150,10 @@ async fn read_data<T: DeserializeOwned>(
         .extensions()
         .get::<SentIdempotencyKey>()
         .map(|key| key.0.clone());
+    let method = response
+        .extensions()
+        .get::<SentMethod>()
+        .map(|method| method.0.clone());
     // The attempts the middleware made (or this one): an error found in the
     // body keeps their request ids, to quote to support.
     let attempts = match response.extensions().get::<Attempts>() {
@@ -158,7 +162,7 @@ async fn read_data<T: DeserializeOwned>(
     };
     // Where the error came from, and the key to send the request again with.
     let at = |e: Error| {
-        e.request(None, Some(url.clone()))
+        e.request(method.clone(), Some(url.clone()))
             .idempotency_key_sent(key.clone())
             .attempts_made(attempts.clone(), None)
     };
@@ -391,13 +395,17 @@ impl Sent {
         e.request(method, url).idempotency_key_sent(key)
     }
 
-    /// `response` with the key sent, for an error
+    /// `response` with the method and the key sent, for an error
     /// [`json_data`](ResponseExt::json_data) finds in its body later (the
-    /// retrying middleware keeps it so already).
+    /// retrying middleware keeps them so already).
     fn kept_with(self, mut response: reqwest::Response) -> reqwest::Response {
-        let kept = response.extensions().get::<SentIdempotencyKey>().is_some();
+        let extensions = response.extensions_mut();
+        if extensions.get::<SentMethod>().is_none() {
+            extensions.insert(SentMethod(self.method));
+        }
+        let kept = extensions.get::<SentIdempotencyKey>().is_some();
         if let (false, Some(key)) = (kept, self.idempotency_key) {
-            response.extensions_mut().insert(SentIdempotencyKey(key));
+            extensions.insert(SentIdempotencyKey(key));
         }
         response
     }

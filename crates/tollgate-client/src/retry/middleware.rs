@@ -95,6 +95,11 @@ fn may_be_retried(response: &Response) -> bool {
         || response.headers().contains_key(http::header::RETRY_AFTER)
 }
 
+/// The method a successful response's request was sent with, kept in its
+/// extensions to name the request of an error found in its body later.
+#[derive(Clone, Debug)]
+pub(crate) struct SentMethod(pub(crate) Method);
+
 /// The middleware's decoder, in a success's extensions:
 /// [`ResponseExt::json_data`](crate::ResponseExt::json_data) reads the body
 /// with its limits and catalog.
@@ -220,6 +225,7 @@ impl TollgateMiddleware {
                     if let Some(key) = call.idempotency_key {
                         response.extensions_mut().insert(SentIdempotencyKey(key));
                     }
+                    response.extensions_mut().insert(SentMethod(call.method));
                     response
                         .extensions_mut()
                         .insert(MiddlewareDecoder(self.decoder.clone()));

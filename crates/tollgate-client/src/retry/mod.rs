@@ -9,7 +9,7 @@ mod policy;
 pub use budget::RetryBudget;
 pub use jitter::Jitter;
 pub(crate) use middleware::{
-    Attempts, Deadline, MiddlewareDecoder, SentIdempotencyKey, sent_idempotency_key,
+    Attempts, Deadline, MiddlewareDecoder, SentIdempotencyKey, SentMethod, sent_idempotency_key,
     success_request_id,
 };
 pub use middleware::{ERROR_BODY_TIME, TollgateMiddleware};

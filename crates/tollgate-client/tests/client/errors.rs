@@ -640,6 +640,8 @@ async fn envelope_success_bodies_are_unwrapped() {
         .unwrap_err();
     assert_eq!(err.code(), Some("insufficient_credits"));
     assert!(err.url().is_some());
+    assert_eq!(err.method(), Some(&http::Method::POST), "{err}");
+    assert!(err.to_string().starts_with("POST http://"), "{err}");
     assert_eq!(err.idempotency_key(), Some("k-17"));
     assert_eq!(err.attempts().len(), 1, "{err:?}");
     // After a retry, it lists every attempt the middleware made.
@@ -851,6 +853,7 @@ async fn a_success_body_past_its_limit_is_an_error_not_read_whole() {
         "{err:?}"
     );
     let roomy = ErrorDecoder::new().max_success_body(limit + 1);
+    assert_eq!(err.method(), Some(&http::Method::GET));
     let data: serde_json::Value = middleware
         .get(mock.url("/"))
         .send_api()

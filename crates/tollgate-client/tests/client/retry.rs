@@ -882,7 +882,7 @@ async fn a_success_body_that_trickles_is_ended_at_the_deadline_by_json_data() {
     let url = mock.url("/");
     assert_eq!(
         err.to_string(),
-        format!("{url}: the 200 response's body was not read within the 10s deadline")
+        format!("GET {url}: the 200 response's body was not read within the 10s deadline")
     );
     // Within it, the same body is read.
     let reply = Reply::ok()
