@@ -66,6 +66,10 @@ pub struct Catalog {
     /// entry's code: they have no entry of their own, and `index` and
     /// `wire` find the other entry for them.
     sent_as: BTreeMap<String, String>,
+    /// Positions of the entries [sent in](ErrorDef::sent_in) another
+    /// dialect somewhere, in order: the few an entry added in code is
+    /// compared with by a scan.
+    sent_elsewhere: Vec<usize>,
     /// Every entry's text as a search of the reference reads it, made at
     /// the first search and dropped when an entry changes.
     search: OnceLock<Arc<SearchText>>,
@@ -707,6 +711,7 @@ impl Catalog {
             wire: CodeMap::default(),
             aliases: AliasMap::default(),
             sent_as: BTreeMap::new(),
+            sent_elsewhere: Vec::new(),
             search: OnceLock::new(),
             docs_url: DEFAULT_DOCS_URL.to_owned(),
             domain: DEFAULT_DOMAIN.to_owned(),
@@ -1169,12 +1174,16 @@ impl Catalog {
             }
             // What an entry sent in another dialect sends where the API
             // answers in this one, against what the others send or spell
-            // there: few entries are, so those are scanned.
-            let involved = |other: &ErrorDef| !def.sent_in.is_empty() || !other.sent_in.is_empty();
-            for (i, other) in self.defs.iter().enumerate() {
-                if Some(i) == at || !involved(other) {
-                    continue;
-                }
+            // there: few entries are, so those are scanned (all of them for
+            // an entry that is).
+            let (mut few, mut all) = (self.sent_elsewhere.iter().copied(), 0..self.defs.len());
+            let scanned: &mut dyn Iterator<Item = usize> = if def.sent_in.is_empty() {
+                &mut few
+            } else {
+                &mut all
+            };
+            for i in scanned.filter(|&i| Some(i) != at) {
+                let other = &self.defs[i];
                 let (mine, mine_sent) = (def.wire_code(dialect), sent_wire(def, dialect));
                 let (theirs, theirs_sent) = (other.wire_code(dialect), sent_wire(other, dialect));
                 // Both spellings proper to the dialect were compared above.
@@ -1305,6 +1314,10 @@ impl Catalog {
             }
         }
         self.index = index;
+        self.sent_elsewhere = (self.defs.iter().enumerate())
+            .filter(|(_, def)| !def.sent_in.is_empty())
+            .map(|(at, _)| at)
+            .collect();
         self.search = OnceLock::new();
     }
 
@@ -1340,12 +1353,24 @@ impl Catalog {
     fn put(&mut self, def: ErrorDef) {
         self.search = OnceLock::new();
         let def = Arc::new(def);
-        match self.index.get(def.code()) {
-            Some(&i) => self.defs[i] = def,
+        let at = match self.index.get(def.code()) {
+            Some(&i) => {
+                self.defs[i] = def;
+                i
+            }
             None => {
                 self.index.insert(def.code().to_owned(), self.defs.len());
                 self.defs.push(def);
+                self.defs.len() - 1
             }
+        };
+        let listed = self.sent_elsewhere.binary_search(&at);
+        match (listed, self.defs[at].sent_in.is_empty()) {
+            (Ok(i), true) => {
+                self.sent_elsewhere.remove(i);
+            }
+            (Err(i), false) => self.sent_elsewhere.insert(i, at),
+            _ => {}
         }
     }
 
@@ -4225,7 +4250,11 @@ status = 'x'
             .clone()
             .alias(Dialect::Coded, "quota_exceeded")
             .sent_in(Dialect::Detail, Dialect::Coded);
-        assert!(catalog.insert(sent).is_err());
+        assert!(catalog.insert(sent.clone()).is_err());
+        // The one sent elsewhere inserted first, the other refused after.
+        let mut catalog = Catalog::builtin();
+        catalog.insert(sent).unwrap();
+        assert!(catalog.insert(quota()).is_err());
         // Seed 002's: one spelling in both dialects, its own.
         let own = "[errors.rate_limit_exceeded]\n\
                    aliases = { coded = 'RATE_LIMIT_ERROR', detail = 'RATE_LIMIT_ERROR' }\n\

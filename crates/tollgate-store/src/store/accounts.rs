@@ -260,12 +260,14 @@ impl Store {
         };
         let now = self.now();
         let hash = p.hash();
-        if self.inner.cache.is_unknown(p.id, now) {
-            return Some(Err(Rejection::InvalidKey));
-        }
-        self.inner
+        let cached = self
+            .inner
             .cache
-            .with(p.id, now, |cached| judge(cached, &hash, now))
+            .with(p.id, now, |cached| judge(cached, &hash, now));
+        // An id no key has, remembered so: refused as fast as a key's.
+        cached.or_else(|| {
+            (self.inner.cache.is_unknown(p.id, now)).then_some(Err(Rejection::InvalidKey))
+        })
     }
 
     /// Authenticates a presented key, from the cache when it can.
