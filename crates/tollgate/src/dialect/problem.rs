@@ -1,6 +1,7 @@
 //! RFC 9457 problem details: `application/problem+json`.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use super::json::Out;
 use super::{
@@ -209,7 +210,7 @@ fn instance_of(path: &str) -> Cow<'_, str> {
             if fits(at, b) {
                 encoded.push(char::from(b));
             } else {
-                encoded.push_str(&format!("%{b:02X}"));
+                let _ = write!(encoded, "%{b:02X}");
             }
         }
         Cow::Owned(encoded)
