@@ -315,9 +315,25 @@ impl ErrorDecoder {
     /// assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(30)));
     /// ```
     pub fn decode(&self, status: StatusCode, headers: HeaderMap, body: Bytes) -> ErrorResponse {
+        self.decode_read_in(status, headers, body, Duration::ZERO)
+    }
+
+    /// [`decode`](Self::decode) for a body that took `reading` to arrive
+    /// after its head.
+    fn decode_read_in(
+        &self,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        reading: Duration,
+    ) -> ErrorResponse {
         // Hints are read against the server's clock: the response's own
-        // `Date`, plus its `Age` when a cache kept it that long.
-        let now = headers::sent_at(&headers).unwrap_or_else(|| (self.clock)());
+        // `Date`, plus its `Age` when a cache kept it that long, plus the
+        // time its body took (a point in time is that much nearer once the
+        // body is in).
+        let now = headers::sent_at(&headers)
+            .and_then(|sent| sent.checked_add(reading))
+            .unwrap_or_else(|| (self.clock)());
         let decoded = self
             .catalog_ref()
             .decode(status.as_u16(), &headers, &body, now);
@@ -352,14 +368,16 @@ impl ErrorDecoder {
     ) -> ErrorResponse {
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
+        let head_at = tokio::time::Instant::now();
         let (body, truncated) = read_bounded(&mut response, self.max_body, deadline).await;
+        let reading = head_at.elapsed();
         let mut out = if encoded(&headers) {
             // Compressed bytes are no message: decoded from the headers.
-            let mut out = self.decode(status, headers, Bytes::new());
+            let mut out = self.decode_read_in(status, headers, Bytes::new(), reading);
             out.body = body;
             out
         } else {
-            self.decode(status, headers, body)
+            self.decode_read_in(status, headers, body, reading)
         };
         out.truncated = truncated;
         out

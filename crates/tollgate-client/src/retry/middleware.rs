@@ -81,7 +81,10 @@ pub(crate) fn sent_idempotency_key(request: &Request) -> Option<String> {
 }
 
 /// How long the middleware reads the body of an error that may be retried
-/// (its status's retry class is not `never`, or it has `Retry-After`), at most: a body that
+/// (its head alone says so: its status's retry class is not `never`, or it
+/// has `Retry-After`, a spent rate-limit quota, a throttling or
+/// `idempotency_key_in_use` code in `X-Error-Code` or `X-Amzn-ErrorType`,
+/// or `x-should-retry: true`), at most: a body that
 /// stalls or trickles is then decoded as far as it came, so that the wait
 /// its headers ask for (`Retry-After: 1`) is still kept before the
 /// deadline, not spent on the body. Other errors' bodies are read until the
@@ -89,10 +92,21 @@ pub(crate) fn sent_idempotency_key(request: &Request) -> Option<String> {
 pub const ERROR_BODY_TIME: Duration = Duration::from_secs(5);
 
 /// Whether an error response's head says a retry may follow: a status sent
-/// again by default ([`RetryClass::from_status`]), or a `Retry-After`.
-fn may_be_retried(response: &Response) -> bool {
-    RetryClass::from_status(response.status().as_u16()) != RetryClass::Never
+/// again by default ([`RetryClass::from_status`]), a `Retry-After`, or
+/// anything else in its headers that `policy` would retry it for, decoded
+/// without its body.
+fn may_be_retried(response: &Response, decoder: &ErrorDecoder, policy: &RetryPolicy) -> bool {
+    if RetryClass::from_status(response.status().as_u16()) != RetryClass::Never
         || response.headers().contains_key(http::header::RETRY_AFTER)
+    {
+        return true;
+    }
+    let head = decoder.decode(
+        response.status(),
+        response.headers().clone(),
+        bytes::Bytes::new(),
+    );
+    policy.plan_after_response(&head).is_ok()
 }
 
 /// The method a successful response's request was sent with, kept in its
@@ -208,10 +222,7 @@ impl TollgateMiddleware {
                 started: start.elapsed(),
                 delay: None,
             };
-            let cause = match self
-                .attempt(request, extensions, next.clone(), call.deadline)
-                .await
-            {
+            let cause = match self.attempt(request, extensions, next.clone(), &call).await {
                 Outcome::Success(mut response) => {
                     self.budget.earn();
                     attempt.status = Some(response.status().as_u16());
@@ -278,8 +289,9 @@ impl TollgateMiddleware {
         request: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
-        deadline: Option<(Instant, Duration)>,
+        call: &Call,
     ) -> Outcome {
+        let deadline = call.deadline;
         let send = next.run(request, extensions);
         let sent = match deadline {
             Some((at, total)) => match tokio::time::timeout_at(at, send).await {
@@ -294,7 +306,7 @@ impl TollgateMiddleware {
                 let deadline = deadline.map(|(at, _)| at);
                 // A retry that may follow is not held up by the body; a
                 // final answer's body is read to the deadline, for its message.
-                let until = match may_be_retried(&response) {
+                let until = match may_be_retried(&response, &self.decoder, &call.policy) {
                     true => {
                         let body_until = Instant::now() + ERROR_BODY_TIME;
                         Some(deadline.map_or(body_until, |at| at.min(body_until)))

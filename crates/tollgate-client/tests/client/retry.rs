@@ -959,6 +959,62 @@ async fn an_error_body_that_stalls_does_not_spend_the_deadline_of_the_retry() {
     assert_eq!(response.message(), Some(message.as_str()));
 }
 
+/// A wait given as a point in time ends at that point, however long the
+/// error body took: `Date` 8 s before the `Retry-After` date and a body cut
+/// after 5 s leave 3 s to wait, not 8 more.
+#[tokio::test(start_paused = true)]
+async fn a_point_in_time_to_retry_at_is_kept_when_the_body_was_slow() {
+    let date = SystemTime::now();
+    let slow = Reply::new(503)
+        .header("date", httpdate::fmt_http_date(date))
+        .header("retry-after", httpdate::fmt_http_date(date + 8 * SECOND))
+        .body(r#"{"error":{"code":"busy","message":"try again"}}"#)
+        .body_stall(3600 * SECOND);
+    let mock = Mock::start(vec![slow, Reply::ok().body("done")]).await;
+    let started = tokio::time::Instant::now();
+    let response = client(RetryPolicy::default().deadline(60 * SECOND))
+        .get(mock.url("/"))
+        .send_api()
+        .await
+        .unwrap();
+    assert_gap(started.elapsed(), 8 * SECOND);
+    assert_gap(response.attempts()[0].delay().unwrap(), 3 * SECOND);
+    assert_eq!(response.text().await.unwrap(), "done");
+}
+
+/// A status final by itself whose headers make it retried (a key still in
+/// use, AWS's throttling, a spent GitHub quota) has its stalled body cut
+/// after `ERROR_BODY_TIME` too: the retry is made, not the deadline spent.
+#[tokio::test(start_paused = true)]
+async fn headers_that_make_a_final_status_retried_do_not_wait_on_its_body() {
+    let reset = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        + 7 * SECOND;
+    let heads = [
+        Reply::new(409).header("x-error-code", "idempotency_key_in_use"),
+        Reply::new(400).header("x-amzn-errortype", "ThrottlingException"),
+        Reply::new(403)
+            .header("date", httpdate::fmt_http_date(SystemTime::now()))
+            .header("x-ratelimit-remaining", 0)
+            .header("x-ratelimit-reset", reset.as_secs()),
+    ];
+    for head in heads {
+        let slow = head.body(r#"{"message":"wait"#).body_stall(3600 * SECOND);
+        let mock = Mock::start(vec![slow, Reply::ok().body("done")]).await;
+        let started = tokio::time::Instant::now();
+        let response = client(RetryPolicy::default().deadline(60 * SECOND))
+            .post(mock.url("/"))
+            .header("idempotency-key", "k-7")
+            .send_api()
+            .await
+            .unwrap();
+        assert_eq!(response.text().await.unwrap(), "done");
+        assert_eq!(mock.hits(), 2);
+        assert!(started.elapsed() < 10 * SECOND, "{:?}", started.elapsed());
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn max_attempts_and_disabled_retries() {
     let mock = Mock::start(vec![Reply::new(503)]).await;

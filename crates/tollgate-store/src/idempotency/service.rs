@@ -75,7 +75,7 @@ impl KeyGuard {
         self.if_dropped = IfDropped::Nothing;
         let (store, scope, key) = (self.store.clone(), self.scope.clone(), self.key.clone());
         let (freed, wait) = (
-            abandon(store, scope, key, self.token),
+            abandon(store, scope, key, self.token, self.lock),
             self.store.acquire_timeout(),
         );
         detach::finish_or_leave(self.store.writes(), wait, freed).await;
@@ -136,7 +136,7 @@ impl KeyGuard {
     async fn complete(mut self, record: IdempotencyRow) {
         self.if_dropped = IfDropped::Nothing;
         let (store, wait) = (self.store.clone(), self.store.acquire_timeout());
-        let stored = complete(store, record, self.token);
+        let stored = complete(store, record, self.token, self.lock);
         detach::finish_or_leave(self.store.writes(), wait, stored).await;
     }
 }
@@ -150,25 +150,23 @@ impl Drop for KeyGuard {
                     std::mem::take(&mut self.scope),
                     std::mem::take(&mut self.key),
                 );
-                detach::start(self.store.writes(), abandon(store, scope, key, self.token));
+                let freed = abandon(store, scope, key, self.token, self.lock);
+                detach::start(self.store.writes(), freed);
             }
             IfDropped::Spend(record) => {
-                detach::start(self.store.writes(), complete(store, *record, self.token));
+                let stored = complete(store, *record, self.token, self.lock);
+                detach::start(self.store.writes(), stored);
             }
             IfDropped::Nothing => {}
         }
     }
 }
 
-/// Frees a key. If this fails (three times), the record stays `running`
-/// until its lock times out, and retries get `idempotency_key_in_use` until
-/// then.
-pub(crate) async fn abandon(store: Store, scope: String, key: String, token: LockToken) {
-    // Repeating an owner's write is safe: it matches the owner's token, and
-    // one that landed before its answer was lost finds the record done or
-    // gone and changes nothing. Not repeating it would leave the key
-    // `running` until its lock times out (and then run the request again).
-    let freed = detach::persistently(detach::any_error, || {
+/// Frees a key held under `lock` (its `locked_until`). If this fails until
+/// the lock has lapsed, the record stays `running` until then, and retries
+/// get `idempotency_key_in_use` meanwhile.
+pub(crate) async fn abandon(store: Store, scope: String, key: String, token: LockToken, lock: i64) {
+    let freed = while_locked(&store, lock, || {
         store.idempotency_abandon(&scope, &key, token)
     })
     .await;
@@ -177,11 +175,11 @@ pub(crate) async fn abandon(store: Store, scope: String, key: String, token: Loc
     }
 }
 
-/// Stores a key's outcome. If this fails (three times), the record stays
-/// `running` until its lock times out, and a retry after that runs the
-/// request again.
-async fn complete(store: Store, record: IdempotencyRow, token: LockToken) {
-    match detach::persistently(detach::any_error, || {
+/// Stores the outcome of a key held under `lock` (its `locked_until`). If
+/// this fails until the lock has lapsed, the record stays `running`, and a
+/// retry after that runs the request again.
+async fn complete(store: Store, record: IdempotencyRow, token: LockToken, lock: i64) {
+    match while_locked(&store, lock, || {
         store.idempotency_complete(record.clone(), token)
     })
     .await
@@ -197,6 +195,44 @@ async fn complete(store: Store, record: IdempotencyRow, token: LockToken) {
             "the outcome of an idempotent request could not be stored; a retry after the lock \
              timeout runs it again"
         ),
+    }
+}
+
+/// Runs `write`, a write of a key's owner, until it lands or the owner's
+/// `lock` (Unix seconds on the store's clock) has lapsed, after which a
+/// retry may take the key over: 0.1 s after the first failure, then every
+/// second. A database out of reach for less than the lock timeout then
+/// neither runs the request again nor holds its key past the lock. A store
+/// that is stopping ([`finish_writes`](Store::finish_writes) begun) gives
+/// it three tries, as [`detach::persistently`] does, rather than be held.
+///
+/// Repeating an owner's write is safe: it matches the owner's token, and
+/// one that landed before its answer was lost finds the record done or
+/// gone and changes nothing.
+async fn while_locked<T, F, Fut>(store: &Store, lock: i64, mut write: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut failures = 0u32;
+    loop {
+        let error = match write().await {
+            Ok(done) => return Ok(done),
+            Err(error) => error,
+        };
+        let stopping = store.writes().is_closed() && failures >= 2;
+        if stopping || unix(store.now()) > lock {
+            return Err(error);
+        }
+        if failures == 0 {
+            tracing::warn!(%error, "an idempotency key's write failed; trying again until its lock lapses");
+        }
+        let wait = match failures {
+            0 => Duration::from_millis(100),
+            _ => Duration::from_secs(1),
+        };
+        failures += 1;
+        tokio::time::sleep(wait).await;
     }
 }
 

@@ -45,9 +45,10 @@ impl Store {
             // case, or it stays `running` under a token no request holds
             // until its lock times out (every retry a 409 till then).
             let (store, scope, key) = (self.clone(), api_key_id.to_owned(), idem_key.to_owned());
+            let lock = unix(self.now()).saturating_add(lock_secs(lock_timeout));
             detach::start(
                 self.writes(),
-                crate::idempotency::abandon(store, scope, key, token),
+                crate::idempotency::abandon(store, scope, key, token, lock),
             );
         }
         begun
