@@ -479,7 +479,9 @@ async fn a_burst_past_the_per_key_limit_waits_what_retry_after_asked_then_succee
     assert_eq!(passed.delay(), None, "{attempts:#?}");
     assert!(passed.started() >= RATE_LIMIT_WAIT, "{attempts:#?}");
     assert!(
-        took >= RATE_LIMIT_WAIT && took < RATE_LIMIT_WAIT + Duration::from_millis(1500),
+        // The wait is exact above; a loaded machine's debug server may take
+        // seconds to answer.
+        took >= RATE_LIMIT_WAIT && took < RATE_LIMIT_WAIT + Duration::from_secs(10),
         "the call took {took:?}; its 429 asked for {RATE_LIMIT_WAIT:?}"
     );
     let ids = [refused.request_id(), passed.request_id()];

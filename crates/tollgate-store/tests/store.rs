@@ -1225,7 +1225,8 @@ async fn a_migration_held_up_in_one_schema_holds_up_no_other() {
     }
     let opened = opened.expect("the open gives up by itself");
     assert!(opened.is_ok(), "{:?}", opened.err());
-    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    // Held up, it would wait out the 30 s; a loaded machine may be slow.
+    assert!(waited < Duration::from_secs(20), "{waited:?}");
 }
 
 /// A schema named by an SQL keyword (valid by the documented rule) opens.

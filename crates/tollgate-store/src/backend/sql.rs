@@ -743,13 +743,19 @@ mod tests {
             return;
         };
         let schema = format!("tg_store_unit_purge_{}", std::process::id());
-        let options = StoreOptions::default().schema(schema.clone());
-        let store = Store::open_with(&url, options).await.unwrap();
         let connect = sqlx::postgres::PgConnectOptions::from_str(&url).unwrap();
         let mut conn =
             sqlx::PgConnection::connect_with(&connect.options([("search_path", schema.as_str())]))
                 .await
                 .unwrap();
+        // A run that failed here left its schema; its pid may be this one.
+        let leftover = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        sqlx::query(sqlx::AssertSqlSafe(leftover))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let options = StoreOptions::default().schema(schema.clone());
+        let store = Store::open_with(&url, options).await.unwrap();
         for statement in [
             "CREATE TABLE purged (n BIGINT NOT NULL)",
             "CREATE FUNCTION count_purged() RETURNS trigger LANGUAGE plpgsql AS \
