@@ -134,7 +134,11 @@ pub(crate) fn load_one(catalog: &mut Catalog, path: &Path, lint: Lint) -> Outcom
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let (line, column) = input::locate(e.as_bytes(), valid);
-            let message = "not valid UTF-8 (a TOML catalog must be UTF-8)".to_owned();
+            let message = match input::is_utf16(e.as_bytes()) {
+                true => "UTF-16, not UTF-8 (a TOML catalog must be UTF-8: save it so)",
+                false => "not valid UTF-8 (a TOML catalog must be UTF-8)",
+            };
+            let message = message.to_owned();
             return Outcome::Broken(vec![problem(&name, line, column, message)]);
         }
     };

@@ -217,9 +217,84 @@ pub(crate) fn locate(text: &[u8], at: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Whether `bytes` begin with a UTF-16 byte order mark (a file saved as
+/// "Unicode" by some editors), for a message that says so rather than only
+/// "not valid UTF-8".
+pub(crate) fn is_utf16(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF")
+}
+
+/// [`locate`] of each of `offsets`, found in one pass over `text` while they
+/// ascend (an offset behind the one before is located on its own): a file
+/// that names a hundred thousand places is read once, not once a place.
+/// Offsets fall on character boundaries of UTF-8 `text`.
+pub(crate) fn locate_each(text: &[u8], offsets: &[usize]) -> Vec<(usize, usize)> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    // Line and first byte of the line at `scanned`; characters from that
+    // first byte to `scanned`.
+    let (mut line, mut line_start, mut scanned, mut chars) = (1, 0, 0, 0);
+    let mut each = Vec::with_capacity(offsets.len());
+    for &at in offsets {
+        let at = at.min(text.len());
+        if at < scanned {
+            each.push(locate(text, at));
+            continue;
+        }
+        for (i, &b) in text[scanned..at].iter().enumerate() {
+            if b == b'\n' {
+                (line, line_start, chars) = (line + 1, scanned + i + 1, 0);
+            } else if b & 0xC0 != 0x80 {
+                chars += 1;
+            }
+        }
+        scanned = at;
+        let mut column = chars + 1;
+        if line_start == 0 && at >= BOM.len() && text.starts_with(BOM) {
+            column -= 1;
+        }
+        if text[at..].starts_with(b"\n") && at > line_start && text[at - 1] == b'\r' {
+            column -= 1;
+        }
+        each.push((line, column));
+    }
+    each
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locating_each_place_at_once_agrees_with_locating_them_one_by_one() {
+        let texts = [
+            "",
+            "ab",
+            "a\nbc",
+            "a\n\u{e9}x\r\ny\r\n\r\nz",
+            "\u{feff}a\r\nb",
+            "\u{feff}\r\n\u{1f600}\n",
+            "\r\r\n\n\u{feff}",
+        ];
+        for text in texts {
+            let bounds: Vec<usize> = (0..=text.len() + 1)
+                .filter(|&i| i > text.len() || text.is_char_boundary(i))
+                .collect();
+            let one_by_one: Vec<_> = bounds
+                .iter()
+                .map(|&at| locate(text.as_bytes(), at))
+                .collect();
+            assert_eq!(
+                locate_each(text.as_bytes(), &bounds),
+                one_by_one,
+                "{text:?}"
+            );
+            // Out of order, each is still right.
+            let back: Vec<usize> = bounds.iter().rev().copied().collect();
+            let mut expected = one_by_one.clone();
+            expected.reverse();
+            assert_eq!(locate_each(text.as_bytes(), &back), expected, "{text:?}");
+        }
+    }
 
     #[test]
     fn locates_after_a_prefix() {

@@ -67,12 +67,15 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
         private_file(&file)
             .map_err(|e| cannot_open(url, by, format!("cannot create {}: {e}", file.display())))?;
     } else if sqlite_file(url).is_some() {
-        warn_if_shared(url);
         // Tollgate's file, or another application's (or a mistyped name):
         // making the tables there would switch it to WAL and add to it, or
         // fail halfway on a table of the same name.
         match Store::open_with(url, StoreOptions::default().create_tables(false)).await {
-            Ok(store) => return Ok(store),
+            Ok(store) => {
+                // Only of a database it opened: not of `/dev/zero` or a text file.
+                warn_if_shared(url);
+                return Ok(store);
+            }
             Err(StoreError::NoTables) => {
                 if let Some(tables) = foreign_tables(url).await.filter(|t| !t.is_empty()) {
                     return Err(cannot_open(
@@ -146,16 +149,18 @@ async fn open_existing(url: &str, by: &str) -> Result<Store, CliError> {
     if let Some(why) = sqlite_path_problem(url) {
         return Err(cannot_open(url, by, why));
     }
-    warn_if_shared(url);
     let options = StoreOptions::default().create_tables(false);
-    Store::open_with(url, options).await.map_err(|e| match e {
+    let store = Store::open_with(url, options).await.map_err(|e| match e {
         StoreError::NoTables => CliError::Usage(format!(
             "no Tollgate tables in {} (named by {by}): is this the database \
              `tollgate serve` uses?",
             shown_url(url)
         )),
         e => plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)),
-    })
+    })?;
+    // Only of a database it opened: not of `/dev/zero` or a text file.
+    warn_if_shared(url);
+    Ok(store)
 }
 
 /// The most characters of a URL an error message shows: the whole of any

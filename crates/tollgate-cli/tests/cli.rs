@@ -1688,6 +1688,19 @@ fn lint_locates_invalid_utf8_and_names_unreadable_files() {
         "{}",
         stdout(&output)
     );
+    // A file saved as UTF-16 is said to be so.
+    let utf16: Vec<u8> = "\u{feff}[errors.a]\nstatus = 400\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    std::fs::write(dir.join("utf16.toml"), utf16).unwrap();
+    let linted = tollgate_in(&dir, &["lint", "utf16.toml"], None);
+    assert_eq!(code(&linted), 1, "{linted:?}");
+    assert!(
+        stdout(&linted).contains("utf16.toml:1:1: UTF-16, not UTF-8"),
+        "{}",
+        stdout(&linted)
+    );
     assert!(
         stderr(&output).contains("cannot read missing.toml: "),
         "{}",
@@ -2248,6 +2261,24 @@ fn a_negative_number_is_told_what_the_option_takes() {
         (
             &["probe", "http://127.0.0.1:9", "--timeout", "-1"],
             "invalid value '-1' for '--timeout <SECS>': -1 is less than 1",
+        ),
+        // A negative duration too.
+        (
+            &[
+                "keys",
+                "create",
+                "--account",
+                "a",
+                "--scopes",
+                "s",
+                "--expires",
+                "-5s",
+            ],
+            "invalid value '-5s' for '--expires <DURATION>': -5s is negative",
+        ),
+        (
+            &["serve", "--timeout", "-5s"],
+            "invalid value '-5s' for '--timeout <DURATION>': -5s is negative",
         ),
     ] {
         let out = tollgate_stdin(args, b"");

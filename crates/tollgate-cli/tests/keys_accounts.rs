@@ -1252,6 +1252,15 @@ fn a_database_others_may_read_is_said_so() {
         said.starts_with("warning: other users may read") && said.contains("(mode 644)"),
         "{said}"
     );
+    // A file that is no database is refused, not warned about first.
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "not a database\n").unwrap();
+    std::fs::set_permissions(&notes, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let url = format!("sqlite://{}", notes.display());
+    let refused = tollgate(&dir, &["accounts", "show", "acme", "--database", &url]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!said.contains("warning"), "{said}");
     // In a directory others cannot enter, they cannot read it either.
     std::fs::set_permissions(&*dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let shown = tollgate(&dir, &["accounts", "show", "acme"]);

@@ -68,10 +68,17 @@ impl fmt::Display for TemplateError {
 impl std::error::Error for TemplateError {}
 
 impl Template {
-    /// Parses a template; placeholder names are `[A-Za-z0-9_]+`.
+    /// The most placeholders a template may hold: a message repeats each
+    /// detail at most this many times, so a small catalog cannot make one
+    /// error's body some thousand times the size of its details.
+    pub const MAX_PLACEHOLDERS: usize = 64;
+
+    /// Parses a template; placeholder names are `[A-Za-z0-9_]+`, at most
+    /// [`MAX_PLACEHOLDERS`](Self::MAX_PLACEHOLDERS) of them.
     pub fn parse(source: &str) -> Result<Template, TemplateError> {
         let bytes = source.as_bytes();
         let mut parts = Vec::new();
+        let mut placeholders = 0;
         let (mut i, mut text_start) = (0, 0);
         let flush = |parts: &mut Vec<Part>, start: usize, end: usize| {
             if end > start {
@@ -118,6 +125,13 @@ impl Template {
                         return Err(TemplateError {
                             offset: i,
                             reason: "empty placeholder {}",
+                        });
+                    }
+                    placeholders += 1;
+                    if placeholders > Template::MAX_PLACEHOLDERS {
+                        return Err(TemplateError {
+                            offset: i,
+                            reason: "too many placeholders: a template holds at most 64",
                         });
                     }
                     flush(&mut parts, text_start, i);
@@ -307,6 +321,20 @@ mod tests {
             let e = Template::parse(bad).unwrap_err();
             assert!(e.reason.starts_with(reason), "{bad}: {}", e.reason);
         }
+    }
+
+    #[test]
+    fn a_template_holds_at_most_sixty_four_placeholders() {
+        let most = "{x}".repeat(Template::MAX_PLACEHOLDERS);
+        let t = Template::parse(&most).unwrap();
+        assert_eq!(t.placeholders().count(), Template::MAX_PLACEHOLDERS);
+        let e = Template::parse(&format!("{most} {{{{literal}}}} {{y}}")).unwrap_err();
+        assert!(
+            e.reason.starts_with("too many placeholders"),
+            "{}",
+            e.reason
+        );
+        assert_eq!(e.offset, most.len() + " {{literal}} ".len());
     }
 
     #[test]

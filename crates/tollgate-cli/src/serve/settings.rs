@@ -130,13 +130,13 @@ pub(crate) struct ServeArgs {
     /// head, or an idle connection's next one, gets 5 s; so Ctrl-C waits this long plus 7 s at
     /// most for them: 5 s for a head on its way, 2 s to close; then this long again at most for
     /// the refunds of those cut off) [default: 10s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_timeout)]
     timeout: Option<Duration>,
 
     /// How long an Idempotency-Key's answer is kept and replayed: 24h, 30m; expired records
     /// are deleted at start and every 10 minutes, or every retention when it is shorter
     /// [default: 24h]
-    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_retention)]
     idempotency_retention: Option<Duration>,
 
     /// Read the client IP from X-Forwarded-For when the peer is this proxy (an address or a
@@ -464,7 +464,10 @@ impl Config {
         };
         let text = String::from_utf8(input.bytes).map_err(|e| {
             let at = located(e.as_bytes(), e.utf8_error().valid_up_to());
-            let why = "not valid UTF-8 (a config file is UTF-8 TOML)";
+            let why = match input::is_utf16(e.as_bytes()) {
+                true => "UTF-16, not UTF-8 (a config file is UTF-8 TOML: save it so)",
+                false => "not valid UTF-8 (a config file is UTF-8 TOML)",
+            };
             refused(vec![format!("{at}: {why}")], 0)
         })?;
         let at = |offset: usize| located(text.as_bytes(), offset);
@@ -538,21 +541,30 @@ impl Config {
             *dir.get_mut() = joined;
             config.data_dir_at = at(offset);
         }
-        for file in &mut config.catalog {
-            let offset = file.span().start;
+        // Located all in one pass: a list of a hundred thousand files is
+        // read once, not once a file.
+        let offsets: Vec<usize> = config.catalog.iter().map(|f| f.span().start).collect();
+        let places = input::locate_each(text.as_bytes(), &offsets);
+        for (file, (line, column)) in config.catalog.iter_mut().zip(places) {
             *file.get_mut() = base.join(file.get_ref());
-            config.catalog_at.push(at(offset));
+            config
+                .catalog_at
+                .push(format!("{}:{line}:{column}", path.display()));
         }
         if !problems.is_empty() {
-            // Locating one reads the file up to it: a hostile file with
-            // millions would cost time by the square.
+            // Millions of problems would make a message no one reads.
             const TOLD: usize = 100;
             problems.sort_by_key(|(offset, _)| *offset);
             let not_shown = problems.len().saturating_sub(TOLD);
+            problems.truncate(TOLD);
+            let offsets: Vec<usize> = problems.iter().map(|(offset, _)| *offset).collect();
+            let places = input::locate_each(text.as_bytes(), &offsets);
             let told = problems
                 .into_iter()
-                .take(TOLD)
-                .map(|(offset, why)| format!("{}: {why}", at(offset)));
+                .zip(places)
+                .map(|((_, why), (line, column))| {
+                    format!("{}:{line}:{column}: {why}", path.display())
+                });
             return Err(refused(told.collect(), not_shown));
         }
         Ok(config)
