@@ -1265,6 +1265,43 @@ async fn a_zero_acquire_timeout_is_refused_at_open() {
     assert!(message.contains("acquire timeout"), "{message}");
 }
 
+/// A SQLite file moved away or deleted while its store has it open would
+/// take every write after it into a file no one opens again: the store
+/// refuses its calls instead, until the file is back.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_sqlite_file_removed_while_open_fails_the_calls_until_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.db");
+    let store = tollgate_store::Store::open(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    store
+        .create_account(NewAccount::new("acme").credits(3))
+        .await
+        .unwrap();
+    let away = dir.path().join("moved.db");
+    std::fs::rename(&file, &away).unwrap();
+    let refused = store.create_account(NewAccount::new("globex")).await;
+    let message = refused.unwrap_err().to_string();
+    assert!(message.contains("removed or replaced"), "{message}");
+    assert!(matches!(
+        store.reserve("acme", 1).await,
+        Err(Rejection::Unavailable(_))
+    ));
+    // Another file under its name is not it either.
+    std::fs::write(&file, b"").unwrap();
+    assert!(store.account("acme").await.is_err());
+    std::fs::rename(&away, &file).unwrap();
+    store.commit(store.reserve("acme", 1).await.unwrap());
+    store.finish_writes().await;
+    assert_eq!(store.account("acme").await.unwrap().balance(), 2);
+    assert!(
+        store.account("globex").await.is_err(),
+        "nothing was written meanwhile"
+    );
+}
+
 #[tokio::test]
 async fn in_memory_sqlite_keeps_its_data() {
     let store = tollgate_store::Store::open("sqlite::memory:")

@@ -14,8 +14,10 @@ use std::pin::Pin;
 
 use crate::StoreError;
 
+mod opened_file;
 mod sql;
 
+pub(crate) use opened_file::OpenedFile;
 pub(crate) use sql::close_pool;
 pub use sql::{PostgresBackend, SqliteBackend};
 

@@ -8,6 +8,7 @@
 
 use sqlx::Row;
 
+use super::OpenedFile;
 use super::{
     AccountBackend, AccountRow, Backend, BoxFuture, Hold, IdempotencyBackend, IdempotencyRow,
     KeyBackend, KeyRow, LockToken, Reserved,
@@ -99,17 +100,28 @@ macro_rules! sql_backend {
         #[derive(Clone, Debug)]
         pub struct $name {
             pub(crate) pool: sqlx::Pool<$db>,
+            /// The file the pool opened, when one is watched.
+            file: Option<std::sync::Arc<OpenedFile>>,
         }
 
         impl $name {
             /// A backend over an open pool whose schema is migrated.
             pub fn from_pool(pool: sqlx::Pool<$db>) -> Self {
-                $name { pool }
+                $name { pool, file: None }
             }
 
             /// The connection pool.
             pub fn pool(&self) -> &sqlx::Pool<$db> {
                 &self.pool
+            }
+
+            /// The pool, for a call: an error while the watched file is
+            /// gone.
+            fn db(&self) -> Result<&sqlx::Pool<$db>, sqlx::Error> {
+                if let Some(file) = &self.file {
+                    file.check()?;
+                }
+                Ok(&self.pool)
             }
 
             fn account_row(row: &<$db as sqlx::Database>::Row) -> Result<AccountRow, sqlx::Error> {
@@ -172,7 +184,7 @@ macro_rules! sql_backend {
                     .bind(row.storage_quota)
                     .bind(row.storage_used)
                     .bind(row.created_at)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })
@@ -182,7 +194,7 @@ macro_rules! sql_backend {
                 Box::pin(async move {
                     let row = sqlx::query(concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = $1"))
                         .bind(id)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(self.db()?)
                         .await?;
                     Ok(row.as_ref().map(Self::account_row).transpose()?)
                 })
@@ -197,7 +209,7 @@ macro_rules! sql_backend {
                     let done = sqlx::query("UPDATE accounts SET state = $2 WHERE id = $1")
                         .bind(id)
                         .bind(state)
-                        .execute(&self.pool)
+                        .execute(self.db()?)
                         .await?;
                     Ok(done.rows_affected() == 1)
                 })
@@ -218,7 +230,7 @@ macro_rules! sql_backend {
                     )
                     .bind(id)
                     .bind(amount)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.db()?)
                     .await?;
                     Ok(row.map(|r| r.try_get::<i64, _>("balance")).transpose()?)
                 })
@@ -237,7 +249,7 @@ macro_rules! sql_backend {
                     .bind(id)
                     .bind(usage_limit)
                     .bind(storage_quota)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })
@@ -257,7 +269,7 @@ macro_rules! sql_backend {
                         .bind(period)
                         .bind(hold.token)
                         .bind(hold.expires_at)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(self.db()?)
                         .await?;
                     Ok(row
                         .map(|r| {
@@ -272,7 +284,7 @@ macro_rules! sql_backend {
 
             fn release(&self, token: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
                 Box::pin(async move {
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.db()?.begin().await?;
                     let held = sqlx::query(
                         "DELETE FROM reservations WHERE id = $1 RETURNING account_id, cost, period",
                     )
@@ -300,7 +312,7 @@ macro_rules! sql_backend {
                     let list = serde_json::to_string(tokens).map_err(|e| {
                         StoreError::InvalidInput(format!("charges to keep: {e}"))
                     })?;
-                    let done = sqlx::query($commit).bind(list).execute(&self.pool).await?;
+                    let done = sqlx::query($commit).bind(list).execute(self.db()?).await?;
                     Ok(done.rows_affected())
                 })
             }
@@ -312,7 +324,7 @@ macro_rules! sql_backend {
                          (SELECT charge_id FROM idempotency WHERE state = 'done' AND charge_id IS NOT NULL)",
                     )
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(done.rows_affected())
                 })
@@ -323,7 +335,7 @@ macro_rules! sql_backend {
                     Ok(sqlx::query_scalar("SELECT id FROM reservations WHERE expires_at <= $1 LIMIT $2")
                         .bind(now)
                         .bind(i64::from(limit))
-                        .fetch_all(&self.pool)
+                        .fetch_all(self.db()?)
                         .await?)
                 })
             }
@@ -342,7 +354,7 @@ macro_rules! sql_backend {
                     )
                     .bind(id)
                     .bind(bytes)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.db()?)
                     .await?;
                     Ok(row.map(|r| r.try_get::<i64, _>("storage_used")).transpose()?)
                 })
@@ -356,7 +368,7 @@ macro_rules! sql_backend {
                     )
                     .bind(id)
                     .bind(bytes)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(())
                 })
@@ -379,7 +391,7 @@ macro_rules! sql_backend {
                     .bind(row.created_at)
                     .bind(row.expires_at)
                     .bind(row.revoked_at)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(())
                 })
@@ -390,7 +402,7 @@ macro_rules! sql_backend {
                     let row = sqlx::query(concat!("SELECT ", key_columns!(), ", a.state AS account_state FROM api_keys k \
                          JOIN accounts a ON a.id = k.account_id WHERE k.id = $1"))
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.db()?)
                     .await?;
                     match row {
                         None => Ok(None),
@@ -408,12 +420,12 @@ macro_rules! sql_backend {
                         Some(account) => {
                             sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys k WHERE k.account_id = $1"))
                             .bind(account)
-                            .fetch_all(&self.pool)
+                            .fetch_all(self.db()?)
                             .await?
                         }
                         None => {
                             sqlx::query(concat!("SELECT ", key_columns!(), " FROM api_keys k"))
-                            .fetch_all(&self.pool)
+                            .fetch_all(self.db()?)
                             .await?
                         }
                     };
@@ -428,7 +440,7 @@ macro_rules! sql_backend {
                     )
                     .bind(id)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })
@@ -454,7 +466,7 @@ macro_rules! sql_backend {
                     .bind(token.0)
                     .bind(row.created_at)
                     .bind(row.expires_at)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })
@@ -469,7 +481,7 @@ macro_rules! sql_backend {
                     let row = sqlx::query(concat!("SELECT ", idempotency_columns!(), " FROM idempotency WHERE api_key_id = $1 AND idem_key = $2"))
                     .bind(api_key_id)
                     .bind(idem_key)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.db()?)
                     .await?;
                     Ok(row.as_ref().map(Self::idem_row).transpose()?)
                 })
@@ -497,7 +509,7 @@ macro_rules! sql_backend {
                     .bind(now)
                     .bind(locked_until)
                     .bind(token.0)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })
@@ -523,7 +535,7 @@ macro_rules! sql_backend {
                     .bind(row.expires_at)
                     .bind(token.0)
                     .bind(row.charge_id)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })
@@ -543,7 +555,7 @@ macro_rules! sql_backend {
                     .bind(api_key_id)
                     .bind(idem_key)
                     .bind(token.0)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })
@@ -567,7 +579,7 @@ macro_rules! sql_backend {
                     .bind(idem_key)
                     .bind(token.0)
                     .bind(until)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 })
@@ -587,7 +599,7 @@ macro_rules! sql_backend {
                     .bind(api_key_id)
                     .bind(idem_key)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(self.db()?)
                     .await?;
                     Ok(())
                 })
@@ -609,7 +621,7 @@ macro_rules! sql_backend {
                         let done = sqlx::query(PURGE)
                             .bind(now)
                             .bind(i64::from(PURGE_BATCH))
-                            .execute(&self.pool)
+                            .execute(self.db()?)
                             .await?
                             .rows_affected();
                         total += done;
@@ -640,6 +652,14 @@ sql_backend!(
     "DELETE FROM reservations WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
     "The shared backend: a Postgres database used by many nodes at once."
 );
+
+impl SqliteBackend {
+    /// Fails every call while `file` is removed or replaced.
+    pub(crate) fn watching(mut self, file: Option<OpenedFile>) -> Self {
+        self.file = file.map(std::sync::Arc::new);
+        self
+    }
+}
 
 impl Backend for SqliteBackend {
     fn name(&self) -> &'static str {

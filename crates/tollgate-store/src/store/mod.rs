@@ -12,7 +12,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, Executor};
 use tokio_util::task::TaskTracker;
 
-use crate::backend::{Backend, IdempotencyRow, LockToken, PostgresBackend, SqliteBackend};
+use crate::backend::{
+    Backend, IdempotencyRow, LockToken, OpenedFile, PostgresBackend, SqliteBackend,
+};
 use crate::cache::KeyCache;
 use crate::error::{clip, config_error, quoted};
 use crate::key;
@@ -394,6 +396,7 @@ impl Store {
                 )));
             }
             let migrator = sqlx::migrate!("migrations/sqlite");
+            let path = given.get_filename().to_owned();
             if !options.create_tables {
                 // Looked for on a connection that changes nothing: it
                 // creates no file and sets no journal mode.
@@ -433,9 +436,11 @@ impl Store {
                 backend.close().await;
                 return Err(migrate_error(&migrator, e));
             }
-            if !in_memory {
-                warn_of_wal_reset_bug(backend.pool()).await;
+            if in_memory {
+                return Ok(Store::with_backend(backend, options));
             }
+            warn_of_wal_reset_bug(backend.pool()).await;
+            let backend = backend.watching(OpenedFile::of(&path));
             Ok(Store::with_backend(backend, options))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut connect = PgConnectOptions::from_str(url)
