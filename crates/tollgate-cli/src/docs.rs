@@ -18,6 +18,7 @@ use tollgate::{Catalog, Dialect, ErrorDef, docs};
 use crate::args::parse_dialect;
 use crate::catalogs::CatalogArgs;
 use crate::error::CliError;
+use crate::input::{self, Opening};
 
 /// Shown after `tollgate docs --help`.
 pub(crate) const EXAMPLES: &str = "\
@@ -158,7 +159,8 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         Ok(_) => {
             // Opened by the name given, so that `/dev/stdout` and
             // `/dev/fd/N` reach the open file they stand for.
-            let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+            let name = path.display().to_string();
+            let mut file = input::open_telling_a_wait(path, &name, Opening::Write)?;
             return file.write_all(contents);
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -76,7 +76,7 @@ pub(crate) fn read(source: &Source, limit: usize) -> Result<Input, CliError> {
     match source {
         Source::Stdin => read_bounded(io::stdin().lock(), limit).map_err(failed),
         Source::File(path) => {
-            let file = open_telling_a_wait(path, &source.name()).map_err(failed)?;
+            let file = open_telling_a_wait(path, &source.name(), Opening::Read).map_err(failed)?;
             read_bounded(file, limit).map_err(failed)
         }
     }
@@ -88,12 +88,24 @@ pub(crate) fn read(source: &Source, limit: usize) -> Result<Input, CliError> {
 /// (`<(…)`, `/dev/stdin` piped) opens at once, untold.
 const OPEN_WAIT_TOLD: Duration = Duration::from_millis(200);
 
-/// Opens `path`; for a named pipe, tells on stderr when that waits past
-/// [`OPEN_WAIT_TOLD`], so that a wait for a writer that may never come is
-/// not a silent hang.
-fn open_telling_a_wait(path: &Path, name: &str) -> io::Result<File> {
+/// What a file is opened for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Opening {
+    Read,
+    Write,
+}
+
+/// Opens `path` for reading or (an existing file, not truncated) writing;
+/// for a named pipe, tells on stderr when that waits past
+/// [`OPEN_WAIT_TOLD`], so that a wait for a writer (or a reader) that may
+/// never come is not a silent hang.
+pub(crate) fn open_telling_a_wait(path: &Path, name: &str, for_: Opening) -> io::Result<File> {
+    let open = || match for_ {
+        Opening::Read => File::open(path),
+        Opening::Write => std::fs::OpenOptions::new().write(true).open(path),
+    };
     if !is_named_pipe(path) {
-        return File::open(path);
+        return open();
     }
     let opened = Arc::new(AtomicBool::new(false));
     let told = {
@@ -101,13 +113,20 @@ fn open_telling_a_wait(path: &Path, name: &str) -> io::Result<File> {
         move || {
             std::thread::sleep(OPEN_WAIT_TOLD);
             if !opened.load(Ordering::Acquire) {
-                stderr!("reading {name}, a named pipe: waiting for its writer");
+                match for_ {
+                    Opening::Read => {
+                        stderr!("reading {name}, a named pipe: waiting for its writer")
+                    }
+                    Opening::Write => {
+                        stderr!("writing {name}, a named pipe: waiting for its reader")
+                    }
+                }
             }
         }
     };
     // The teller is left to end on its own: the open does not wait for it.
     let _teller = std::thread::Builder::new().spawn(told);
-    let file = File::open(path);
+    let file = open();
     opened.store(true, Ordering::Release);
     file
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, SystemTime};
@@ -2362,4 +2362,40 @@ fn a_named_pipe_is_read_once_its_writer_comes_and_the_wait_is_told() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(code(&output), 0);
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+/// `docs -o` onto a named pipe with no reader says it waits for one, and
+/// writes the page once a reader comes.
+#[cfg(unix)]
+#[test]
+fn docs_written_to_a_named_pipe_tell_the_wait_for_its_reader() {
+    let dir = scratch("named-pipe-out");
+    let fifo = dir.join("errors.html");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut child = common::tollgate_command()
+        .args(["docs", "-o", "errors.html"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut told = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut told).unwrap();
+    assert_eq!(
+        told,
+        "writing errors.html, a named pipe: waiting for its reader\n"
+    );
+    let mut page = String::new();
+    std::fs::File::open(&fifo)
+        .unwrap()
+        .read_to_string(&mut page)
+        .unwrap();
+    assert!(page.contains("rate_limit_exceeded"), "{page}");
+    assert!(child.wait().unwrap().success());
 }
