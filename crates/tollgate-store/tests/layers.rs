@@ -1141,30 +1141,37 @@ async fn responses_too_large_to_keep_spend_the_key(kind: Kind) {
         async move {
             let res = svc.oneshot(req).await.unwrap();
             let status = res.status().as_u16();
+            let cause = res.extensions().get::<tollgate::ApiError>();
+            let cause = cause.and_then(|e| Some(e.source_error()?.to_string()));
             let body = res.into_body().collect().await.unwrap().to_bytes();
-            (status, body)
+            (status, body, cause)
         }
     };
-    let not_kept = |(status, body): (u16, Bytes)| {
+    let not_kept = |(status, body, _): (u16, Bytes, Option<String>)| {
         status == 409 && String::from_utf8_lossy(&body).contains("was not kept")
     };
 
     // Known to be too large: it goes out whole, and a retry is told it ran.
-    let (status, body) = send("/v1/scans/big").await;
+    let (status, body, _) = send("/v1/scans/big").await;
     assert_eq!((status, body.len()), (201, 4096));
     assert!(not_kept(send("/v1/scans/big").await));
     assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (1, 9));
 
     // A stream whose `Content-Length` says it is too large: the same.
-    let (status, body) = send("/v1/scans/declared").await;
+    let (status, body, _) = send("/v1/scans/declared").await;
     assert_eq!((status, body.len()), (201, 4096));
     assert!(not_kept(send("/v1/scans/declared").await));
     assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (2, 8));
 
-    // Found too large while reading: that response is lost (500), but the
-    // retry is still not run again.
-    let (status, body) = send("/v1/scans/stream").await;
+    // Found too large while reading: that response is lost (500), with
+    // the reason for the log, but the retry is still not run again.
+    let (status, body, cause) = send("/v1/scans/stream").await;
     assert_eq!(status, 500, "{}", String::from_utf8_lossy(&body));
+    let cause = cause.expect("the 500 says why");
+    assert!(
+        cause.contains("over max_body_bytes (1024 bytes)"),
+        "{cause}"
+    );
     assert!(not_kept(send("/v1/scans/stream").await));
     assert_eq!((calls.load(Ordering::SeqCst), f.balance().await), (3, 7));
     f.db.cleanup().await;

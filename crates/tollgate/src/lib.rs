@@ -63,5 +63,5 @@ pub use field::{field_to_pointer, pointer_to_field};
 pub use kind::{Kind, UnknownKind};
 pub use rate_limit_key::RateLimitKey;
 pub use redact::redact_url;
-pub use retry::{RetryClass, parse_retry_after, retry_after_secs};
+pub use retry::{MAX_RETRY_AFTER_SECS, RetryClass, parse_retry_after, retry_after_secs};
 pub use template::{Rendered, Template, TemplateError};

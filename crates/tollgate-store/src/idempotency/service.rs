@@ -609,7 +609,7 @@ where
             guard.complete(done(Some(rbody.clone()))).await;
             Ok(Response::from_parts(rparts, ResB::from(rbody)))
         }
-        Err(_) => {
+        Err(error) => {
             // Too large, found out while reading it, or cut off: what was
             // read is gone, so this response is lost.
             guard.complete(done(None)).await;
@@ -617,7 +617,20 @@ where
             if let Some(id) = request_id {
                 headers.insert(tollgate::headers::X_REQUEST_ID, id);
             }
-            Ok(shared.reject(shared.error("internal_error"), &headers, &path))
+            let cause = match error.is::<LengthLimitError>() {
+                true => format!(
+                    "the handler's response, over max_body_bytes ({} bytes), is too large \
+                     to keep for its idempotency key: the key is spent and the request charged",
+                    shared.max_body
+                ),
+                false => format!(
+                    "the handler's response failed while kept for its idempotency key \
+                     (the key is spent and the request charged): {error}"
+                ),
+            };
+            tracing::warn!(status = status.as_u16(), "{cause}");
+            let lost = shared.error("internal_error").with_source(cause);
+            Ok(shared.reject(lost, &headers, &path))
         }
     }
 }

@@ -646,6 +646,32 @@ mod tests {
         assert!(meta.starts_with(br#"{"error":{"code":"not_found""#));
     }
 
+    /// A wait of `u64::MAX` seconds (a handler's `Retry-After` saturated)
+    /// goes out as the longest a protobuf `Duration` holds, which every
+    /// dialect's reader can take.
+    #[test]
+    fn an_endless_wait_is_sent_as_the_longest_any_reader_takes() {
+        let catalog = Catalog::builtin();
+        let err = catalog
+            .error("rate_limit_exceeded")
+            .unwrap()
+            .retry_after(std::time::Duration::MAX);
+        let ctx = Context::new(std::time::UNIX_EPOCH);
+        let most = crate::MAX_RETRY_AFTER_SECS.to_string();
+        for dialect in Dialect::ALL {
+            let response = catalog.renderer(dialect).response(&err, &ctx);
+            assert_eq!(response.headers()[RETRY_AFTER], most.as_str(), "{dialect}");
+            let body = String::from_utf8(response.into_body()).unwrap();
+            assert!(!body.contains(&u64::MAX.to_string()), "{dialect}: {body}");
+        }
+        let google = catalog.renderer(Dialect::Google).body(&err, &ctx);
+        let google = String::from_utf8(google).unwrap();
+        assert!(
+            google.contains(&format!(r#""retryDelay":"{most}s""#)),
+            "{google}"
+        );
+    }
+
     #[test]
     fn an_errors_own_header_does_not_repeat_the_renderers() {
         let catalog = Catalog::builtin();
