@@ -137,9 +137,15 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     println!("listening on http://{local}");
-    let server = tokio::spawn(async move { axum::serve(listener, app()).await });
+    // Axum's accept loop, plus a deadline on request heads and a bounded
+    // shutdown; the deadline is the layer's timeout.
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let served = tollgate_axum::serve(listener, app(), Duration::from_secs(2), stop);
+    let server = tokio::spawn(served);
     if !self_test {
-        return server.await.map_err(std::io::Error::other)?;
+        return server.await.map_err(std::io::Error::other);
     }
     let requests: [(&str, &str, &str); 5] = [
         (

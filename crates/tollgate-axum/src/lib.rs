@@ -13,6 +13,8 @@ mod rejection;
 mod render;
 mod reply;
 mod request_id;
+#[cfg(feature = "serve")]
+mod serve;
 
 #[cfg(feature = "decompression")]
 pub use decompress::{Decompression, DecompressionService};
@@ -21,6 +23,8 @@ pub use extract::{BODY_ERROR_CODES, Form, Json, Path, Query};
 pub use gate::{ResponseFuture, Tollgate, TollgateLayer, TollgateService, ValidationStatus};
 pub use reply::Reply;
 pub use request_id::{Negotiated, RequestId};
+#[cfg(feature = "serve")]
+pub use serve::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, serve};
 pub use tollgate_macros::ApiError;
 
 /// The boxed error of bodies and services.

@@ -44,7 +44,7 @@ enum KeysCommand {
         #[arg(long, value_name = "SCOPES", value_delimiter = ',', required = true)]
         scopes: Vec<String>,
         /// Expire after this long (30d, 12h, 90m); never by default
-        #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_lifetime)]
+        #[arg(long, value_name = "DURATION", value_parser = parse_lifetime)]
         expires: Option<Duration>,
         /// A label shown by `keys list`
         #[arg(long)]

@@ -71,11 +71,7 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
         // making the tables there would switch it to WAL and add to it, or
         // fail halfway on a table of the same name.
         match Store::open_with(url, StoreOptions::default().create_tables(false)).await {
-            Ok(store) => {
-                // Only of a database it opened: not of `/dev/zero` or a text file.
-                warn_if_shared(url);
-                return Ok(store);
-            }
+            Ok(store) => return Ok(warned_if_shared(url, store)),
             Err(StoreError::NoTables) => {
                 if let Some(tables) = foreign_tables(url).await.filter(|t| !t.is_empty()) {
                     return Err(cannot_open(
@@ -92,6 +88,11 @@ pub(crate) async fn open(url: &str, by: &str) -> Result<Store, CliError> {
             }
             Err(e) => return Err(plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e))),
         }
+        // An empty file made by hand, its mode with it: filled from here.
+        let store = Store::open(url)
+            .await
+            .map_err(|e| plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)))?;
+        return Ok(warned_if_shared(url, store));
     }
     Store::open(url)
         .await
@@ -158,9 +159,7 @@ async fn open_existing(url: &str, by: &str) -> Result<Store, CliError> {
         )),
         e => plain(url, by, &e).unwrap_or_else(|| cannot_open(url, by, e)),
     })?;
-    // Only of a database it opened: not of `/dev/zero` or a text file.
-    warn_if_shared(url);
-    Ok(store)
+    Ok(warned_if_shared(url, store))
 }
 
 /// The most characters of a URL an error message shows: the whole of any
@@ -542,6 +541,13 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let options = SqliteConnectOptions::from_str(url).ok()?;
     let path = options.get_filename();
     (!path.as_os_str().is_empty()).then(|| path.to_owned())
+}
+
+/// `store`, opened on `url`, once a SQLite file others may read is warned
+/// of: only a file opened as a database, not `/dev/zero` or a text file.
+fn warned_if_shared(url: &str, store: Store) -> Store {
+    warn_if_shared(url);
+    store
 }
 
 /// Warns of a SQLite file other users may read or write, in a directory

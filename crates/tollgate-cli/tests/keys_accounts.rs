@@ -1252,6 +1252,15 @@ fn a_database_others_may_read_is_said_so() {
         said.starts_with("warning: other users may read") && said.contains("(mode 644)"),
         "{said}"
     );
+    // An empty file made by hand is warned about as it is filled.
+    let empty = dir.join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let url = format!("sqlite://{}", empty.display());
+    let filled = tollgate(&dir, &["accounts", "create", "globex", "--database", &url]);
+    assert!(filled.status.success(), "{filled:?}");
+    let said = String::from_utf8_lossy(&filled.stderr);
+    assert!(said.contains("warning: other users may read"), "{said}");
     // A file that is no database is refused, not warned about first.
     let notes = dir.join("notes.txt");
     std::fs::write(&notes, "not a database\n").unwrap();

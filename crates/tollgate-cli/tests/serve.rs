@@ -1913,7 +1913,7 @@ fn connections_past_the_cap_wait_for_a_place() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--timeout", "5s"]);
     let addr = server.base.trim_start_matches("http://");
-    // `listen::MAX_CONNECTIONS` idle sockets: the server holds each until
+    // `tollgate_axum::MAX_CONNECTIONS` idle sockets: the server holds each until
     // its head deadline (5 s) closes it.
     let opened = Instant::now();
     let idle: Vec<_> = (0..512)

@@ -169,6 +169,7 @@ async fn read_data<T: DeserializeOwned>(
     // Within the deadline the middleware sent it under: reqwest's read
     // timeout ends a body that stalls, not one that trickles.
     let deadline = response.extensions().get::<Deadline>().copied();
+    let head_at = tokio::time::Instant::now();
     let read = read_success_body(response, decoder.max_success_body);
     let body = match deadline {
         Some(Deadline((when, total))) => match tokio::time::timeout_at(when, read).await {
@@ -178,6 +179,7 @@ async fn read_data<T: DeserializeOwned>(
         None => read.await,
     }
     .map_err(&at)?;
+    let reading = head_at.elapsed();
     match unwrap_envelope(&body) {
         Ok(Envelope {
             success: true,
@@ -190,7 +192,7 @@ async fn read_data<T: DeserializeOwned>(
             // An error body, kept and decoded up to the decoder's limit as
             // one with an error status is.
             let kept = body.slice(..body.len().min(decoder.max_body));
-            let mut response = decoder.decode(status, headers, kept);
+            let mut response = decoder.decode_read_in(status, headers, kept, reading);
             response.truncated = response.body().len() < body.len();
             // The last attempt now known to have failed.
             let mut attempts = attempts.clone();

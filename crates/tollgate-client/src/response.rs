@@ -320,7 +320,7 @@ impl ErrorDecoder {
 
     /// [`decode`](Self::decode) for a body that took `reading` to arrive
     /// after its head.
-    fn decode_read_in(
+    pub(crate) fn decode_read_in(
         &self,
         status: StatusCode,
         headers: HeaderMap,

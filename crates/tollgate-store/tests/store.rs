@@ -1284,7 +1284,7 @@ async fn a_sqlite_file_removed_while_open_fails_the_calls_until_it_is_back() {
     std::fs::rename(&file, &away).unwrap();
     let refused = store.create_account(NewAccount::new("globex")).await;
     let message = refused.unwrap_err().to_string();
-    assert!(message.contains("removed or replaced"), "{message}");
+    assert!(message.contains("no longer at its path"), "{message}");
     assert!(matches!(
         store.reserve("acme", 1).await,
         Err(Rejection::Unavailable(_))

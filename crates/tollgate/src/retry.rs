@@ -87,26 +87,31 @@ pub(crate) fn whole_seconds(text: &str) -> Option<u64> {
         .then(|| text.parse().unwrap_or(u64::MAX))
 }
 
-/// The longest wait sent, in seconds: 10 000 years, the longest a protobuf
-/// `Duration` holds (google's `retryDelay`), and well within the integers a
-/// JavaScript number keeps exactly.
+/// The longest wait an error is rendered with, in seconds (its
+/// `Retry-After` and its body's `retry_after` or `retryDelay`): 10 000
+/// years, the longest a protobuf `Duration` holds (google's `retryDelay`),
+/// and well within the integers a JavaScript number keeps exactly. A handler
+/// that asked for `u64::MAX` seconds is sent this.
 pub const MAX_RETRY_AFTER_SECS: u64 = 315_576_000_000;
 
 /// The `Retry-After` delay-seconds for a delay: whole seconds, rounded up, so a
-/// client that obeys it never comes back early; at most
-/// [`MAX_RETRY_AFTER_SECS`] (a handler that asked for `u64::MAX` seconds).
+/// client that obeys it never comes back early.
 ///
 /// ```
 /// use std::time::Duration;
 /// assert_eq!(tollgate::retry_after_secs(Duration::from_millis(1001)), 2);
 /// assert_eq!(tollgate::retry_after_secs(Duration::from_secs(60)), 60);
-/// assert_eq!(tollgate::retry_after_secs(Duration::MAX), tollgate::MAX_RETRY_AFTER_SECS);
 /// ```
 pub fn retry_after_secs(delay: Duration) -> u64 {
     delay
         .as_secs()
         .saturating_add(u64::from(delay.subsec_nanos() > 0))
-        .min(MAX_RETRY_AFTER_SECS)
+}
+
+/// [`retry_after_secs`] as an error is rendered with it: at most
+/// [`MAX_RETRY_AFTER_SECS`].
+pub(crate) fn sent_wait_secs(delay: Duration) -> u64 {
+    retry_after_secs(delay).min(MAX_RETRY_AFTER_SECS)
 }
 
 /// Parses a protobuf JSON duration such as google's `RetryInfo.retryDelay`

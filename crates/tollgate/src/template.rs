@@ -334,6 +334,12 @@ mod tests {
             "{}",
             e.reason
         );
+        let limit = Template::MAX_PLACEHOLDERS.to_string();
+        assert!(
+            e.reason.ends_with(&format!("at most {limit}")),
+            "{}",
+            e.reason
+        );
         assert_eq!(e.offset, most.len() + " {{literal}} ".len());
     }
 

@@ -14,7 +14,6 @@
 mod app;
 pub(crate) mod db;
 mod detections;
-mod listen;
 mod model;
 mod reference;
 mod scans;
@@ -209,7 +208,7 @@ async fn serve(
             return Err(CliError::Usage(format!("cannot write the banner: {e}")));
         }
     }
-    listen::serve(listener, router, settings.timeout, shutdown()).await;
+    tollgate_axum::serve(listener, router, settings.timeout, shutdown()).await;
     // Refunds and idempotency records of requests that ended without an
     // answer, before the runtime that runs them ends.
     let finished = tokio::time::timeout(settings.timeout, store.finish_writes()).await;

@@ -130,13 +130,13 @@ pub(crate) struct ServeArgs {
     /// head, or an idle connection's next one, gets 5 s; so Ctrl-C waits this long plus 7 s at
     /// most for them: 5 s for a head on its way, 2 s to close; then this long again at most for
     /// the refunds of those cut off) [default: 10s]
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
 
     /// How long an Idempotency-Key's answer is kept and replayed: 24h, 30m; expired records
     /// are deleted at start and every 10 minutes, or every retention when it is shorter
     /// [default: 24h]
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_retention)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_retention)]
     idempotency_retention: Option<Duration>,
 
     /// Read the client IP from X-Forwarded-For when the peer is this proxy (an address or a
@@ -452,11 +452,9 @@ impl Config {
                 MAX_INPUT >> 20
             )));
         }
-        // `file:line:column` of byte `at` of `bytes`.
-        let located = |bytes: &[u8], at: usize| {
-            let (line, column) = input::locate(bytes, at);
-            format!("{}:{line}:{column}", path.display())
-        };
+        // `file:line:column` of a place, and of byte `at` of `bytes`.
+        let place = |(line, column): (usize, usize)| format!("{}:{line}:{column}", path.display());
+        let located = |bytes: &[u8], at: usize| place(input::locate(bytes, at));
         let refused = |problems, not_shown| CliError::Config {
             file: path.display().to_string(),
             problems,
@@ -545,11 +543,9 @@ impl Config {
         // read once, not once a file.
         let offsets: Vec<usize> = config.catalog.iter().map(|f| f.span().start).collect();
         let places = input::locate_each(text.as_bytes(), &offsets);
-        for (file, (line, column)) in config.catalog.iter_mut().zip(places) {
+        for (file, at) in config.catalog.iter_mut().zip(places) {
             *file.get_mut() = base.join(file.get_ref());
-            config
-                .catalog_at
-                .push(format!("{}:{line}:{column}", path.display()));
+            config.catalog_at.push(place(at));
         }
         if !problems.is_empty() {
             // Millions of problems would make a message no one reads.
@@ -562,9 +558,7 @@ impl Config {
             let told = problems
                 .into_iter()
                 .zip(places)
-                .map(|((_, why), (line, column))| {
-                    format!("{}:{line}:{column}: {why}", path.display())
-                });
+                .map(|((_, why), at)| format!("{}: {why}", place(at)));
             return Err(refused(told.collect(), not_shown));
         }
         Ok(config)

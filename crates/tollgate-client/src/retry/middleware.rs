@@ -93,9 +93,10 @@ pub const ERROR_BODY_TIME: Duration = Duration::from_secs(5);
 
 /// Whether an error response's head says a retry may follow: a status sent
 /// again by default ([`RetryClass::from_status`]), a `Retry-After`, or
-/// anything else in its headers that `policy` would retry it for, decoded
-/// without its body.
-fn may_be_retried(response: &Response, decoder: &ErrorDecoder, policy: &RetryPolicy) -> bool {
+/// anything else in its headers the client retries for, decoded without
+/// its body (a [`retry_when`](RetryPolicy::retry_when) rule is asked once,
+/// with the body).
+fn may_be_retried(response: &Response, decoder: &ErrorDecoder) -> bool {
     if RetryClass::from_status(response.status().as_u16()) != RetryClass::Never
         || response.headers().contains_key(http::header::RETRY_AFTER)
     {
@@ -106,7 +107,7 @@ fn may_be_retried(response: &Response, decoder: &ErrorDecoder, policy: &RetryPol
         response.headers().clone(),
         bytes::Bytes::new(),
     );
-    policy.plan_after_response(&head).is_ok()
+    head.retryable()
 }
 
 /// The method a successful response's request was sent with, kept in its
@@ -222,7 +223,10 @@ impl TollgateMiddleware {
                 started: start.elapsed(),
                 delay: None,
             };
-            let cause = match self.attempt(request, extensions, next.clone(), &call).await {
+            let cause = match self
+                .attempt(request, extensions, next.clone(), call.deadline)
+                .await
+            {
                 Outcome::Success(mut response) => {
                     self.budget.earn();
                     attempt.status = Some(response.status().as_u16());
@@ -289,9 +293,8 @@ impl TollgateMiddleware {
         request: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
-        call: &Call,
+        deadline: Option<(Instant, Duration)>,
     ) -> Outcome {
-        let deadline = call.deadline;
         let send = next.run(request, extensions);
         let sent = match deadline {
             Some((at, total)) => match tokio::time::timeout_at(at, send).await {
@@ -306,7 +309,7 @@ impl TollgateMiddleware {
                 let deadline = deadline.map(|(at, _)| at);
                 // A retry that may follow is not held up by the body; a
                 // final answer's body is read to the deadline, for its message.
-                let until = match may_be_retried(&response, &self.decoder, &call.policy) {
+                let until = match may_be_retried(&response, &self.decoder) {
                     true => {
                         let body_until = Instant::now() + ERROR_BODY_TIME;
                         Some(deadline.map_or(body_until, |at| at.min(body_until)))

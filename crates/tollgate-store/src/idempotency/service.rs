@@ -166,7 +166,7 @@ impl Drop for KeyGuard {
 /// the lock has lapsed, the record stays `running` until then, and retries
 /// get `idempotency_key_in_use` meanwhile.
 pub(crate) async fn abandon(store: Store, scope: String, key: String, token: LockToken, lock: i64) {
-    let freed = while_locked(&store, lock, || {
+    let freed = while_locked(&store, token, lock, || {
         store.idempotency_abandon(&scope, &key, token)
     })
     .await;
@@ -179,7 +179,7 @@ pub(crate) async fn abandon(store: Store, scope: String, key: String, token: Loc
 /// this fails until the lock has lapsed, the record stays `running`, and a
 /// retry after that runs the request again.
 async fn complete(store: Store, record: IdempotencyRow, token: LockToken, lock: i64) {
-    match while_locked(&store, lock, || {
+    match while_locked(&store, token, lock, || {
         store.idempotency_complete(record.clone(), token)
     })
     .await
@@ -198,30 +198,41 @@ async fn complete(store: Store, record: IdempotencyRow, token: LockToken, lock: 
     }
 }
 
-/// Runs `write`, a write of a key's owner, until it lands or the owner's
-/// `lock` (Unix seconds on the store's clock) has lapsed, after which a
-/// retry may take the key over: 0.1 s after the first failure, then every
-/// second. A database out of reach for less than the lock timeout then
-/// neither runs the request again nor holds its key past the lock. A store
-/// that is stopping ([`finish_writes`](Store::finish_writes) begun) gives
-/// it three tries, as [`detach::persistently`] does, rather than be held.
+/// Runs `write`, a write of a key's owner, three times at least, as
+/// [`detach::persistently`] does, and past them, while it fails for the
+/// database out of reach or locked, until it lands or the owner's `lock`
+/// (Unix seconds on the store's clock) has lapsed, after which a retry may
+/// take the key over: 0.1 s after the first failure, then about every
+/// second (0.5 to 1.5 s, spread by the key's token, so that the writes held
+/// up by an outage do not all come back in one instant). A database out of
+/// reach for less than the lock timeout then neither runs the request again
+/// nor holds its key past the lock. A store that is stopping
+/// ([`finish_writes`](Store::finish_writes) begun) stops at three tries
+/// rather than be held.
 ///
 /// Repeating an owner's write is safe: it matches the owner's token, and
 /// one that landed before its answer was lost finds the record done or
 /// gone and changes nothing.
-async fn while_locked<T, F, Fut>(store: &Store, lock: i64, mut write: F) -> Result<T, StoreError>
+async fn while_locked<T, F, Fut>(
+    store: &Store,
+    token: LockToken,
+    lock: i64,
+    mut write: F,
+) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
 {
+    let spread = Duration::from_millis(500 + token.0.unsigned_abs() % 1000);
     let mut failures = 0u32;
     loop {
         let error = match write().await {
             Ok(done) => return Ok(done),
             Err(error) => error,
         };
-        let stopping = store.writes().is_closed() && failures >= 2;
-        if stopping || unix(store.now()) > lock {
+        let done_trying =
+            store.writes().is_closed() || unix(store.now()) > lock || !out_of_reach(&error);
+        if failures >= 2 && done_trying {
             return Err(error);
         }
         if failures == 0 {
@@ -229,11 +240,24 @@ where
         }
         let wait = match failures {
             0 => Duration::from_millis(100),
-            _ => Duration::from_secs(1),
+            1 => Duration::from_secs(1),
+            _ => spread,
         };
         failures += 1;
         tokio::time::sleep(wait).await;
     }
+}
+
+/// Whether a write failed for the database out of reach, busy or locked
+/// (which passes), rather than for what it wrote (which trying again does
+/// not change).
+fn out_of_reach(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Database(
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed
+        )
+    ) || detach::never_landed(error)
 }
 
 /// What a claim found: the key, owned under a guard, or what stops this
@@ -620,12 +644,12 @@ where
             let cause = match error.is::<LengthLimitError>() {
                 true => format!(
                     "the handler's response, over max_body_bytes ({} bytes), is too large \
-                     to keep for its idempotency key: the key is spent and the request charged",
+                     to keep for its idempotency key: the key is spent and any charge kept",
                     shared.max_body
                 ),
                 false => format!(
                     "the handler's response failed while kept for its idempotency key \
-                     (the key is spent and the request charged): {error}"
+                     (the key is spent and any charge kept): {error}"
                 ),
             };
             tracing::warn!(status = status.as_u16(), "{cause}");

@@ -4,7 +4,7 @@
 use super::json::Out;
 use super::{Context, Renderer, read_details, write_message, write_wire_code};
 use crate::decode::{Decoded, Obj};
-use crate::{ApiError, Dialect, Violation, retry_after_secs};
+use crate::{ApiError, Dialect, Violation};
 
 /// The `google.rpc.Code` name for an HTTP status (AIP-193's mapping).
 pub(crate) fn rpc_status(status: u16) -> &'static str {
@@ -57,7 +57,7 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
 
     if let Some(delay) = err.retry_after_delay() {
         out.raw(",{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"");
-        out.u64(retry_after_secs(delay));
+        out.u64(crate::retry::sent_wait_secs(delay));
         out.raw("s\"}");
     }
     if !err.violations().is_empty() {

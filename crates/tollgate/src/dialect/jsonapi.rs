@@ -6,7 +6,7 @@
 use super::json::Out;
 use super::{Context, Renderer, read_details, write_message, write_pointer, write_wire_code};
 use crate::decode::{Decoded, Obj, Raw, stated_status};
-use crate::{ApiError, Dialect, Violation, pointer_to_field, retry_after_secs};
+use crate::{ApiError, Dialect, Violation, pointer_to_field};
 
 pub(super) const RESERVED: &[&str] = &["retry_after"];
 
@@ -47,7 +47,7 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
             } else {
                 ",\"retry_after\":"
             });
-            out.u64(retry_after_secs(delay));
+            out.u64(crate::retry::sent_wait_secs(delay));
         }
         out.raw("}");
     }

@@ -378,7 +378,7 @@ impl Renderer<'_> {
         if let Some(delay) = err.retry_after_delay() {
             out.push((
                 RETRY_AFTER,
-                HeaderValue::from(crate::retry_after_secs(delay)),
+                HeaderValue::from(crate::retry::sent_wait_secs(delay)),
             ));
         }
         if let (Dialect::Stripe, Some(id)) = (dialect, request_id) {

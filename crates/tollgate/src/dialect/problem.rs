@@ -9,7 +9,7 @@ use super::{
     write_wire_code,
 };
 use crate::decode::{Decoded, Json, Obj, Raw, repeats_status};
-use crate::{ApiError, Dialect, Violation, pointer_to_field, retry_after_secs};
+use crate::{ApiError, Dialect, Violation, pointer_to_field};
 
 pub(super) const RESERVED: &[&str] = &[
     "type",
@@ -48,7 +48,7 @@ pub(super) fn encode(r: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
     }
     if let Some(delay) = err.retry_after_delay() {
         out.raw(",\"retry_after\":");
-        out.u64(retry_after_secs(delay));
+        out.u64(crate::retry::sent_wait_secs(delay));
     }
     write_detail_members(err, RESERVED, out);
     out.raw("}");

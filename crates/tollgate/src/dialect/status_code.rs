@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::json::Out;
 use super::{Context, Dialect, Renderer, read_details_object, write_details_object, write_message};
+use crate::ApiError;
 use crate::decode::{Decoded, Obj};
-use crate::{ApiError, retry_after_secs};
 
 pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &mut Out<'_>) {
     out.raw("{\"status\":\"error\",\"timestamp\":\"");
@@ -40,7 +40,7 @@ pub(super) fn encode(_: &Renderer<'_>, err: &ApiError, ctx: &Context<'_>, out: &
     }
     if let Some(delay) = err.retry_after_delay() {
         out.raw(",\"retry_after\":");
-        out.u64(retry_after_secs(delay));
+        out.u64(crate::retry::sent_wait_secs(delay));
     }
     out.raw("}");
     if let Some(id) = ctx.request_id {

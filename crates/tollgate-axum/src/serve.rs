@@ -1,4 +1,5 @@
-//! The accept loop: what `axum::serve` does, plus a deadline on request heads.
+//! [`serve`]: what `axum::serve` does, plus a deadline on request heads
+//! (feature `serve`).
 //!
 //! `axum::serve` gives hyper no timer, so hyper's header read timeout never
 //! fires and a client that trickles a request head, a header every few
@@ -53,12 +54,12 @@ use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
 /// The most connections served at once; more wait to be accepted.
-pub(crate) const MAX_CONNECTIONS: usize = 512;
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// How long a request head may take to arrive. Short and apart from the
 /// handler deadline (up to an hour), so that idle or half-sent connections
 /// do not hold one of the [`MAX_CONNECTIONS`] places for long.
-pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a connection that ends cleanly reads and discards what the
 /// client still sends, after its write side is shut ([`Linger`]).
@@ -76,12 +77,49 @@ fn shutdown_wait(deadline: Duration) -> Duration {
     HEADER_READ_TIMEOUT + deadline + LINGER
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then waits for
-/// the requests in flight, [`shutdown_wait`] at most, and ends those still
-/// running. A connection whose request head is not complete within
-/// [`HEADER_READ_TIMEOUT`], or whose answer cannot be written for
-/// `deadline`, is closed.
-pub(crate) async fn serve(
+/// Serves `router` over HTTP/1.1 on `listener` until `shutdown` resolves,
+/// then waits for the requests in flight and ends those still running:
+/// `deadline` (the longest a request runs: the [`Tollgate`](crate::Tollgate)
+/// layer's timeout) plus 7 s at most. A connection whose request head is not
+/// complete within [`HEADER_READ_TIMEOUT`], or whose answer cannot be written
+/// for `deadline`, is closed; at most [`MAX_CONNECTIONS`] are served at
+/// once. Each request carries the peer's address as
+/// [`ConnectInfo`](axum::extract::ConnectInfo), as
+/// `into_make_service_with_connect_info` gives it.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, routing::get};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// use tollgate::Catalog;
+/// use tollgate_axum::Tollgate;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let deadline = Duration::from_secs(30);
+/// let app = Router::new()
+///     .route("/health", get(|| async { "ok" }))
+///     .layer(Tollgate::new(Catalog::builtin()).timeout(deadline).layer());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let addr = listener.local_addr()?;
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let server = tokio::spawn(tollgate_axum::serve(listener, app, deadline, async {
+///     let _ = stopped.await; // or `tokio::signal::ctrl_c()`
+/// }));
+///
+/// let mut client = tokio::net::TcpStream::connect(addr).await?;
+/// client.write_all(b"GET /nowhere HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await?;
+/// let mut answer = String::new();
+/// client.read_to_string(&mut answer).await?;
+/// assert!(answer.starts_with("HTTP/1.1 404"));
+/// assert!(answer.contains("application/problem+json"));
+///
+/// stop.send(()).unwrap();
+/// server.await.unwrap();
+/// # Ok(())
+/// # }
+/// ```
+pub async fn serve(
     listener: TcpListener,
     router: Router,
     deadline: Duration,
@@ -304,7 +342,7 @@ mod tests {
     use axum::routing::{get, post};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// As `--help` says: the deadline, plus 5 s for a head on its way and
+    /// As the docs say: the deadline, plus 5 s for a head on its way and
     /// 2 s to close.
     #[test]
     fn shutdown_waits_the_deadline_plus_seven_seconds() {
