@@ -74,18 +74,34 @@ const LINGER: Duration = Duration::from_secs(2);
 /// and still in the socket's buffer among them: it never ran. Those still
 /// in the accept queue are never served.)
 fn shutdown_wait(deadline: Duration) -> Duration {
-    HEADER_READ_TIMEOUT + deadline + LINGER
+    HEADER_READ_TIMEOUT
+        .saturating_add(deadline)
+        .saturating_add(LINGER)
 }
+
+/// The longest write stall a connection is given: past it (`Duration::MAX`,
+/// no deadline, as [`Tollgate::timeout`](crate::Tollgate::timeout) takes
+/// it) writes are not bounded, rather than an instant past the clock's end.
+const MAX_WRITE_STALL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// Serves `router` over HTTP/1.1 on `listener` until `shutdown` resolves,
 /// then waits for the requests in flight and ends those still running:
 /// `deadline` (the longest a request runs: the [`Tollgate`](crate::Tollgate)
 /// layer's timeout) plus 7 s at most. A connection whose request head is not
-/// complete within [`HEADER_READ_TIMEOUT`], or whose answer cannot be written
-/// for `deadline`, is closed; at most [`MAX_CONNECTIONS`] are served at
-/// once. Each request carries the peer's address as
+/// complete within [`HEADER_READ_TIMEOUT`] (between requests too: an idle
+/// keep-alive connection closes after it, so a proxy in front should keep
+/// its idle upstream connections for less), or whose answer cannot be
+/// written for `deadline` (a download to a client that stops reading), is
+/// closed; at most [`MAX_CONNECTIONS`] are served at once. A `deadline` of
+/// `Duration::MAX` (no timeout) bounds neither writes nor the shutdown's
+/// wait. Each request carries the peer's address as
 /// [`ConnectInfo`](axum::extract::ConnectInfo), as
-/// `into_make_service_with_connect_info` gives it.
+/// `into_make_service_with_connect_info` gives it. TLS is for a proxy in
+/// front: the listener is plain TCP.
+///
+/// `shutdown` is awaited once: a second Ctrl-C during the wait does
+/// nothing unless the program listens for it (`tollgate serve` stops at
+/// once then).
 ///
 /// ```
 /// use std::time::Duration;
@@ -183,7 +199,7 @@ pub async fn serve(
             }
         });
         let mut stream = TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(deadline));
+        stream.set_write_timeout((deadline <= MAX_WRITE_STALL).then_some(deadline));
         let io = TokioIo::new(Linger::new(Box::pin(stream)));
         let connection = http.serve_connection(io, TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
@@ -350,6 +366,7 @@ mod tests {
             shutdown_wait(Duration::from_secs(10)),
             Duration::from_secs(17)
         );
+        assert_eq!(shutdown_wait(Duration::MAX), Duration::MAX);
         assert_eq!(
             shutdown_wait(Duration::from_millis(100)),
             Duration::from_millis(7100)
@@ -499,6 +516,26 @@ mod tests {
                 .expect("the server stops")
                 .unwrap();
         }
+    }
+
+    /// With no deadline (`Duration::MAX`, as the layer takes it), a large
+    /// answer whose writes must wait is written whole, and the stop ends the
+    /// server: neither adds the deadline to an instant past the clock's end.
+    #[tokio::test]
+    async fn no_deadline_leaves_writes_and_the_stop_unbounded_without_a_panic() {
+        const SIZE: usize = 8 << 20;
+        let router = Router::new().route("/big", get(|| async { vec![b'x'; SIZE] }));
+        let served = Served::start(router, Duration::MAX).await;
+        let mut client = served.connect().await;
+        client
+            .write_all(b"GET /big HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut whole = Vec::new();
+        client.read_to_end(&mut whole).await.unwrap();
+        assert!(whole.starts_with(b"HTTP/1.1 200 "));
+        assert!(whole.ends_with(&[b'x'; 1024]), "{} bytes", whole.len());
+        served.stop().await;
     }
 
     /// Reads one answer (head and a `content-length` body) off `client`.
