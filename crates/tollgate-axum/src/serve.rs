@@ -57,7 +57,7 @@ use tower::ServiceExt;
 pub const MAX_CONNECTIONS: usize = 512;
 
 /// How long a request head may take to arrive. Short and apart from the
-/// handler deadline (up to an hour), so that idle or half-sent connections
+/// request deadline (which may be long), so that idle or half-sent connections
 /// do not hold one of the [`MAX_CONNECTIONS`] places for long.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 

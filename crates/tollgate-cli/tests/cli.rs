@@ -2303,23 +2303,8 @@ fn a_named_pipe_is_read_once_its_writer_comes_and_the_wait_is_told() {
         b"[errors.gone]\nstatus = 410\ntitle = \"Gone\"\nmessage = \"It is gone.\"\n";
     let dir = scratch("named-pipe");
     let fifo = dir.join("api.toml");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let mut child = common::tollgate_command()
-        .args(["lint", "api.toml"])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Told while it waits, before any writer comes.
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut told = String::new();
-    std::io::BufRead::read_line(&mut stderr, &mut told).unwrap();
+    let (told, child) = waiting_on_a_named_pipe(&dir, &fifo, &["lint", "api.toml"]);
     assert_eq!(
         told,
         "reading api.toml, a named pipe: waiting for its writer\n"
@@ -2346,21 +2331,22 @@ fn a_named_pipe_is_read_once_its_writer_comes_and_the_wait_is_told() {
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
 
-/// `docs -o` onto a named pipe with no reader says it waits for one, and
-/// writes the page once a reader comes.
+/// Makes `fifo` a named pipe and runs the CLI with `args` in `dir`: the
+/// first line it says on stderr, and the running command.
 #[cfg(unix)]
-#[test]
-fn docs_written_to_a_named_pipe_tell_the_wait_for_its_reader() {
-    let dir = scratch("named-pipe-out");
-    let fifo = dir.join("errors.html");
+fn waiting_on_a_named_pipe(
+    dir: &Path,
+    fifo: &Path,
+    args: &[&str],
+) -> (String, std::process::Child) {
     let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
+        .arg(fifo)
         .status()
         .unwrap();
     assert!(made.success());
     let mut child = common::tollgate_command()
-        .args(["docs", "-o", "errors.html"])
-        .current_dir(&dir)
+        .args(args)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -2369,6 +2355,17 @@ fn docs_written_to_a_named_pipe_tell_the_wait_for_its_reader() {
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut told = String::new();
     std::io::BufRead::read_line(&mut stderr, &mut told).unwrap();
+    (told, child)
+}
+
+/// `docs -o` onto a named pipe with no reader says it waits for one, and
+/// writes the page once a reader comes.
+#[cfg(unix)]
+#[test]
+fn docs_written_to_a_named_pipe_tell_the_wait_for_its_reader() {
+    let dir = scratch("named-pipe-out");
+    let fifo = dir.join("errors.html");
+    let (told, mut child) = waiting_on_a_named_pipe(&dir, &fifo, &["docs", "-o", "errors.html"]);
     assert_eq!(
         told,
         "writing errors.html, a named pipe: waiting for its reader\n"
