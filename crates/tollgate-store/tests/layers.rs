@@ -2357,7 +2357,7 @@ where
 }
 
 /// An outcome whose writes fail for a while (a database out of reach for
-/// less than the lock timeout; here four failures, 3.1 s of waits) is
+/// less than the lock timeout; here four failures, 2 to 4 s of waits) is
 /// stored once they succeed: the retry is a replay, not a second run.
 async fn an_outcome_is_stored_though_its_first_writes_fail(kind: Kind) {
     let Some(f) = Fixture::new(kind, 10).await else {
